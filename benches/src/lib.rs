@@ -1,0 +1,1 @@
+//! Shared helpers for the LiftOS benchmarks live in the bench targets themselves.

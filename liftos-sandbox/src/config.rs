@@ -1,0 +1,661 @@
+//! What a simulated world looks like: channels, campaigns, demand, noise, confounding.
+
+use chrono::NaiveDate;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::{Error, Result};
+
+/// Which platform API serves a channel in its native shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Platform {
+    /// Meta Marketing API (Ads Insights).
+    Meta,
+    /// Google Ads API (searchStream rows).
+    GoogleAds,
+    /// Klaviyo campaign values reports (one row per email send).
+    Klaviyo,
+}
+
+/// Diminishing returns to exposure.
+///
+/// With `Hill`, the incremental outcome of a row is `τ · K · x^S / (1 + x^S)` with
+/// `x = exposure / K` and `K = half_saturation ×` the campaign's steady-state exposure
+/// (`daily_budget / (1 − decay)`); its marginal return at low exposure is below `τ`
+/// when `shape > 1` and equals `τ` when `shape = 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Saturation {
+    /// Linear response: every unit of exposure returns `τ`.
+    #[default]
+    Off,
+    /// Hill saturation.
+    Hill {
+        /// Exposure at which the response reaches half its maximum, as a multiple of the
+        /// campaign's steady-state exposure. Range: > 0.
+        half_saturation: f64,
+        /// Hill exponent. Range: > 0.
+        shape: f64,
+    },
+}
+
+/// One campaign (for Klaviyo: one recurring email series, each send a campaign object).
+///
+/// | Name | Default | Meaning | Range |
+/// |---|---|---|---|
+/// | `id` | — | platform id (unique in the world) | non-empty |
+/// | `name` | — | campaign name | non-empty |
+/// | `account_id` | — | ad account / customer / Klaviyo account | non-empty |
+/// | `flight_start` | `None` | first active day (`None`: the world's first day) | inside the world |
+/// | `flight_end` | `None` | last active day (`None`: the world's last day) | ≥ `flight_start` |
+/// | `daily_budget` | — | typical daily spend (Klaviyo: per send) at average demand | > 0 |
+/// | `roas_multiplier` | 1.0 | campaign's true return relative to its channel's | ≥ 0 |
+/// | `send_weekdays` | Tue, Fri | Klaviyo only: weekdays with a send (0 = Monday) | 0..=6 |
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignConfig {
+    /// Platform id, unique in the world.
+    pub id: String,
+    /// Campaign name.
+    pub name: String,
+    /// Account the campaign belongs to.
+    pub account_id: String,
+    /// First active day; `None` means the world's first day.
+    pub flight_start: Option<NaiveDate>,
+    /// Last active day; `None` means the world's last day.
+    pub flight_end: Option<NaiveDate>,
+    /// Typical daily spend (Klaviyo: per send) at average demand, in the channel currency.
+    pub daily_budget: f64,
+    /// The campaign's true return relative to its channel's `roas`.
+    pub roas_multiplier: f64,
+    /// Klaviyo only: weekdays with a regular send (0 = Monday … 6 = Sunday).
+    pub send_weekdays: Vec<u32>,
+}
+
+/// One marketing channel.
+///
+/// | Name | Default (standard worlds) | Meaning | Range |
+/// |---|---|---|---|
+/// | `name` | `meta`, `google_ads`, `klaviyo` | channel name in the unified table | unique, non-empty |
+/// | `platform` | by name | native API shape; `None`: unified table only | — |
+/// | `currency` | `USD` | ISO 4217 code of the money columns | 3 letters |
+/// | `roas` | 2.0 / 3.0 / 4.0 | true marginal return per unit of exposure at the reference day | ≥ 0 (0 = no effect) |
+/// | `organic_ratio` | 1.6 / 2.4 / 3.0 | baseline (non-incremental) revenue per unit of budget at average demand | ≥ 0 |
+/// | `adstock_decay` | 0.0 | geometric carryover θ in `a_t = s_t + θ a_{t−1}` | [0, 1) |
+/// | `saturation` | `Off` | diminishing returns | see [`Saturation`] |
+/// | `cpm` | 9 / 30 / — | cost per thousand impressions at average demand | > 0 |
+/// | `ctr` | 0.012 / 0.045 / 0.03 | clicks per impression (Klaviyo: per delivered email) | [0, 1] |
+/// | `avg_order_value` | 70 / 85 / 60 | revenue per conversion | > 0 |
+/// | `cost_per_recipient` | 0.01 | Klaviyo only: spend per email recipient | > 0 |
+/// | `campaigns` | generated | the channel's campaigns | non-empty |
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelConfig {
+    /// Channel name in the unified table.
+    pub name: String,
+    /// Native API shape, if the channel is served by a platform API.
+    pub platform: Option<Platform>,
+    /// ISO 4217 code of the money columns.
+    pub currency: String,
+    /// True marginal return per unit of exposure on a reference (weekday, non-holiday) day.
+    pub roas: f64,
+    /// Baseline revenue per unit of daily budget at average demand: what the platform
+    /// reports that would have happened anyway.
+    pub organic_ratio: f64,
+    /// Geometric adstock decay θ.
+    pub adstock_decay: f64,
+    /// Diminishing returns.
+    pub saturation: Saturation,
+    /// Cost per thousand impressions at average demand.
+    pub cpm: f64,
+    /// Clicks per impression (Klaviyo: per delivered email).
+    pub ctr: f64,
+    /// Revenue per conversion.
+    pub avg_order_value: f64,
+    /// Klaviyo only: spend per email recipient.
+    pub cost_per_recipient: f64,
+    /// The channel's campaigns.
+    pub campaigns: Vec<CampaignConfig>,
+}
+
+/// The whole simulated world.
+///
+/// | Name | Default | Meaning | Range |
+/// |---|---|---|---|
+/// | `seed` | 42 | seed of every random draw | any |
+/// | `start` | 2024-01-01 | first day | — |
+/// | `days` | 730 | number of days | 1..=36_600 |
+/// | `channels` | meta, google_ads, klaviyo | channels and campaigns | non-empty |
+/// | `noise` | 0.15 | sd of the log-normal noise on baseline revenue | [0, 2] |
+/// | `confounding` | 1.0 | elasticity of spend to demand (0 = spend ignores demand) | [0, 3] |
+/// | `budget_noise` | 0.35 | sd of log spend not explained by demand (identifies the effect) | (0, 2] |
+/// | `weekday_profile` | Mon 0.92 … Sat 1.15 | relative baseline demand per weekday (normalized to mean 1) | > 0 |
+/// | `seasonal_amplitude` | 0.20 | amplitude of the yearly log-demand cycle (peak mid-December) | [0, 2] |
+/// | `q4_lift` | 0.25 | extra demand from Nov 15 to Dec 24 | ≥ −0.9 |
+/// | `holiday_lift` | 0.30 | baseline lift on US federal holidays | ≥ −0.9 |
+/// | `event_lift` | 0.60 | baseline lift on Black Friday and Cyber Monday | ≥ −0.9 |
+/// | `trend` | 0.05 | yearly growth of demand | [−0.5, 1] |
+/// | `weekend_effect` | −0.20 | relative change of the true return on weekends | ≥ −1 |
+/// | `holiday_effect` | 0.30 | relative change of the true return on holidays and events | ≥ −1 |
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorldConfig {
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// First day of the world.
+    pub start: NaiveDate,
+    /// Number of days.
+    pub days: u32,
+    /// Channels with their campaigns.
+    pub channels: Vec<ChannelConfig>,
+    /// Standard deviation of the log-normal noise on baseline revenue.
+    pub noise: f64,
+    /// Elasticity of spend to demand: 0 = spend ignores demand, 1 = proportional.
+    pub confounding: f64,
+    /// Standard deviation of log spend not explained by demand.
+    pub budget_noise: f64,
+    /// Relative baseline demand per weekday, Monday first.
+    pub weekday_profile: [f64; 7],
+    /// Amplitude of the yearly cycle of log demand.
+    pub seasonal_amplitude: f64,
+    /// Extra demand from November 15 to December 24.
+    pub q4_lift: f64,
+    /// Baseline lift on US federal holidays.
+    pub holiday_lift: f64,
+    /// Baseline lift on Black Friday and Cyber Monday.
+    pub event_lift: f64,
+    /// Yearly growth of demand.
+    pub trend: f64,
+    /// Relative change of the true return on weekends.
+    pub weekend_effect: f64,
+    /// Relative change of the true return on holidays and commercial events.
+    pub holiday_effect: f64,
+}
+
+impl Default for WorldConfig {
+    fn default() -> Self {
+        Self::standard(4)
+    }
+}
+
+const DEFAULT_SEED: u64 = 42;
+
+impl WorldConfig {
+    /// The standard world: two years from 2024-01-01 with Meta (two ad accounts), Google
+    /// Ads and Klaviyo, `campaigns_per_channel` campaigns each (at least 1), some of them
+    /// flighted (starting late or ending early). Campaign budgets and return multipliers
+    /// are drawn once from a fixed seed, so the configuration itself is deterministic and
+    /// can be inspected or edited before [`World::generate`](crate::World::generate).
+    pub fn standard(campaigns_per_channel: usize) -> Self {
+        let start = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default();
+        let days = 730;
+        let n = campaigns_per_channel.max(1);
+        let mut rng = ChaCha8Rng::seed_from_u64(0x11f7_05ca_u64);
+        let mut channels = Vec::new();
+        for (name, platform, roas, organic, cpm, ctr, aov) in [
+            ("meta", Platform::Meta, 2.0, 1.6, 9.0, 0.012, 70.0),
+            (
+                "google_ads",
+                Platform::GoogleAds,
+                3.0,
+                2.4,
+                30.0,
+                0.045,
+                85.0,
+            ),
+            ("klaviyo", Platform::Klaviyo, 4.0, 3.0, 1.0, 0.03, 60.0),
+        ] {
+            let campaigns = (0..n)
+                .map(|i| standard_campaign(&mut rng, name, i, start, days))
+                .collect();
+            channels.push(ChannelConfig {
+                name: name.to_owned(),
+                platform: Some(platform),
+                currency: "USD".to_owned(),
+                roas,
+                organic_ratio: organic,
+                adstock_decay: 0.0,
+                saturation: Saturation::Off,
+                cpm,
+                ctr,
+                avg_order_value: aov,
+                cost_per_recipient: 0.01,
+                campaigns,
+            });
+        }
+        Self {
+            seed: DEFAULT_SEED,
+            start,
+            days,
+            channels,
+            noise: 0.15,
+            confounding: 1.0,
+            budget_noise: 0.35,
+            weekday_profile: [0.92, 0.95, 0.97, 0.98, 1.02, 1.15, 1.08],
+            seasonal_amplitude: 0.20,
+            q4_lift: 0.25,
+            holiday_lift: 0.30,
+            event_lift: 0.60,
+            trend: 0.05,
+            weekend_effect: -0.20,
+            holiday_effect: 0.30,
+        }
+    }
+
+    /// Sets the seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Moves the world to start on `start`; campaign flights move with it.
+    pub fn with_start(mut self, start: NaiveDate) -> Self {
+        let shift = start - self.start;
+        for c in self
+            .channels
+            .iter_mut()
+            .flat_map(|c| c.campaigns.iter_mut())
+        {
+            for day in [&mut c.flight_start, &mut c.flight_end]
+                .into_iter()
+                .flatten()
+            {
+                *day = day.checked_add_signed(shift).unwrap_or(*day);
+            }
+        }
+        self.start = start;
+        self
+    }
+
+    /// Stretches the world to `days` days; campaign flights keep their relative position
+    /// (a flight starting a sixth of the way in still does).
+    pub fn with_days(mut self, days: u32) -> Self {
+        let old = i64::from(self.days.max(1));
+        let new = i64::from(days.max(1));
+        let start = self.start;
+        for c in self
+            .channels
+            .iter_mut()
+            .flat_map(|c| c.campaigns.iter_mut())
+        {
+            for day in [&mut c.flight_start, &mut c.flight_end]
+                .into_iter()
+                .flatten()
+            {
+                let offset = (*day - start).num_days() * new / old;
+                *day = start + chrono::Days::new(offset.max(0) as u64);
+            }
+        }
+        self.days = days;
+        self
+    }
+
+    /// Sets the baseline noise level.
+    pub fn with_noise(mut self, noise: f64) -> Self {
+        self.noise = noise;
+        self
+    }
+
+    /// Sets the strength of confounding (elasticity of spend to demand).
+    pub fn with_confounding(mut self, confounding: f64) -> Self {
+        self.confounding = confounding;
+        self
+    }
+
+    /// Sets the adstock decay of the channel called `channel` (no-op for unknown names;
+    /// use [`channel_mut`](Self::channel_mut) to detect them).
+    pub fn with_adstock(mut self, channel: &str, decay: f64) -> Self {
+        if let Some(c) = self.channel_mut(channel) {
+            c.adstock_decay = decay;
+        }
+        self
+    }
+
+    /// Sets the same saturation on every channel.
+    pub fn with_saturation(mut self, saturation: Saturation) -> Self {
+        for c in &mut self.channels {
+            c.saturation = saturation;
+        }
+        self
+    }
+
+    /// Adds a channel whose true effect is exactly zero, served by no platform API. Its
+    /// spend follows demand like the others, so a naive analysis credits it with revenue.
+    pub fn with_zero_effect_channel(mut self, name: &str) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(0x2e80_0000_u64);
+        let n = self
+            .channels
+            .first()
+            .map_or(3, |c| c.campaigns.len())
+            .max(1);
+        let campaigns = (0..n)
+            .map(|i| standard_campaign(&mut rng, name, i, self.start, self.days))
+            .collect();
+        self.channels.push(ChannelConfig {
+            name: name.to_owned(),
+            platform: None,
+            currency: "USD".to_owned(),
+            roas: 0.0,
+            organic_ratio: 1.8,
+            adstock_decay: 0.0,
+            saturation: Saturation::Off,
+            cpm: 7.0,
+            ctr: 0.008,
+            avg_order_value: 65.0,
+            cost_per_recipient: 0.01,
+            campaigns,
+        });
+        self
+    }
+
+    /// The channel called `name`, if any.
+    pub fn channel(&self, name: &str) -> Option<&ChannelConfig> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+
+    /// The channel called `name`, mutably, if any.
+    pub fn channel_mut(&mut self, name: &str) -> Option<&mut ChannelConfig> {
+        self.channels.iter_mut().find(|c| c.name == name)
+    }
+
+    /// The last day of the world.
+    pub fn end(&self) -> NaiveDate {
+        self.start + chrono::Days::new(u64::from(self.days.saturating_sub(1)))
+    }
+
+    /// Checks every field once; errors name the field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field: String, message: String| Err(Error::InvalidConfig { field, message });
+        if self.days == 0 || self.days > 36_600 {
+            return bad(
+                "days".into(),
+                format!("must be 1..=36600, got {}", self.days),
+            );
+        }
+        if self
+            .start
+            .checked_add_days(chrono::Days::new(u64::from(self.days)))
+            .is_none()
+        {
+            return bad(
+                "start".into(),
+                "the world runs past the last representable date".into(),
+            );
+        }
+        if self.channels.is_empty() {
+            return bad("channels".into(), "at least one channel is needed".into());
+        }
+        for (name, value, lo, hi) in [
+            ("noise", self.noise, 0.0, 2.0),
+            ("confounding", self.confounding, 0.0, 3.0),
+            ("seasonal_amplitude", self.seasonal_amplitude, 0.0, 2.0),
+            ("trend", self.trend, -0.5, 1.0),
+            ("q4_lift", self.q4_lift, -0.9, 10.0),
+            ("holiday_lift", self.holiday_lift, -0.9, 10.0),
+            ("event_lift", self.event_lift, -0.9, 10.0),
+            ("weekend_effect", self.weekend_effect, -1.0, 10.0),
+            ("holiday_effect", self.holiday_effect, -1.0, 10.0),
+        ] {
+            if !(lo..=hi).contains(&value) {
+                return bad(name.into(), format!("must be in [{lo}, {hi}], got {value}"));
+            }
+        }
+        if !(self.budget_noise > 0.0 && self.budget_noise <= 2.0) {
+            return bad(
+                "budget_noise".into(),
+                format!(
+                    "must be in (0, 2] (spend must vary beyond demand for the effect to be identifiable), got {}",
+                    self.budget_noise
+                ),
+            );
+        }
+        if let Some(d) = self
+            .weekday_profile
+            .iter()
+            .position(|w| !(*w > 0.0 && w.is_finite()))
+        {
+            return bad(format!("weekday_profile[{d}]"), "must be > 0".into());
+        }
+        let end = self.end();
+        let mut names = std::collections::HashSet::new();
+        let mut ids = std::collections::HashSet::new();
+        for (ci, ch) in self.channels.iter().enumerate() {
+            let at = |f: &str| format!("channels[{ci}].{f}");
+            if ch.name.trim().is_empty() {
+                return bad(at("name"), "must not be empty".into());
+            }
+            if !names.insert(ch.name.as_str()) {
+                return bad(at("name"), format!("channel `{}` appears twice", ch.name));
+            }
+            if ch.currency.len() != 3 || !ch.currency.chars().all(|c| c.is_ascii_uppercase()) {
+                return bad(
+                    at("currency"),
+                    format!("`{}` is not an ISO 4217 code", ch.currency),
+                );
+            }
+            for (f, v, ok) in [
+                ("roas", ch.roas, ch.roas >= 0.0 && ch.roas.is_finite()),
+                (
+                    "organic_ratio",
+                    ch.organic_ratio,
+                    ch.organic_ratio >= 0.0 && ch.organic_ratio.is_finite(),
+                ),
+                (
+                    "adstock_decay",
+                    ch.adstock_decay,
+                    (0.0..1.0).contains(&ch.adstock_decay),
+                ),
+                ("cpm", ch.cpm, ch.cpm > 0.0 && ch.cpm.is_finite()),
+                ("ctr", ch.ctr, (0.0..=1.0).contains(&ch.ctr)),
+                (
+                    "avg_order_value",
+                    ch.avg_order_value,
+                    ch.avg_order_value > 0.0 && ch.avg_order_value.is_finite(),
+                ),
+                (
+                    "cost_per_recipient",
+                    ch.cost_per_recipient,
+                    ch.cost_per_recipient > 0.0 && ch.cost_per_recipient.is_finite(),
+                ),
+            ] {
+                if !ok {
+                    return bad(at(f), format!("out of range: {v}"));
+                }
+            }
+            if let Saturation::Hill {
+                half_saturation,
+                shape,
+            } = ch.saturation
+                && !(half_saturation > 0.0
+                    && half_saturation.is_finite()
+                    && shape > 0.0
+                    && shape.is_finite())
+            {
+                return bad(
+                    at("saturation"),
+                    "Hill half_saturation and shape must be > 0".into(),
+                );
+            }
+            if ch.campaigns.is_empty() {
+                return bad(
+                    at("campaigns"),
+                    "a channel needs at least one campaign".into(),
+                );
+            }
+            for (ki, c) in ch.campaigns.iter().enumerate() {
+                let at = |f: &str| format!("channels[{ci}].campaigns[{ki}].{f}");
+                if c.id.trim().is_empty()
+                    || c.name.trim().is_empty()
+                    || c.account_id.trim().is_empty()
+                {
+                    return bad(at("id"), "id, name and account_id must not be empty".into());
+                }
+                if !ids.insert(c.id.as_str()) {
+                    return bad(at("id"), format!("campaign id `{}` appears twice", c.id));
+                }
+                if !(c.daily_budget > 0.0 && c.daily_budget.is_finite()) {
+                    return bad(
+                        at("daily_budget"),
+                        format!("must be > 0, got {}", c.daily_budget),
+                    );
+                }
+                if !(c.roas_multiplier >= 0.0 && c.roas_multiplier.is_finite()) {
+                    return bad(
+                        at("roas_multiplier"),
+                        format!("must be ≥ 0, got {}", c.roas_multiplier),
+                    );
+                }
+                let first = c.flight_start.unwrap_or(self.start);
+                let last = c.flight_end.unwrap_or(end);
+                if first < self.start || first > end {
+                    return bad(
+                        at("flight_start"),
+                        format!("{first} is outside the world ({} to {end})", self.start),
+                    );
+                }
+                if last < first || last > end {
+                    return bad(
+                        at("flight_end"),
+                        format!(
+                            "{last} is before the flight start {first} or after the world's end {end}"
+                        ),
+                    );
+                }
+                if ch.platform == Some(Platform::Klaviyo)
+                    && (c.send_weekdays.is_empty() || c.send_weekdays.iter().any(|d| *d > 6))
+                {
+                    return bad(
+                        at("send_weekdays"),
+                        "Klaviyo series need send weekdays in 0..=6".into(),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A campaign of the standard worlds: budgets spread over an order of magnitude, return
+/// multipliers in [0.6, 1.4], every third campaign starting late and every fifth ending early.
+fn standard_campaign(
+    rng: &mut ChaCha8Rng,
+    channel: &str,
+    i: usize,
+    start: NaiveDate,
+    days: u32,
+) -> CampaignConfig {
+    let (prefix, names, account) = match channel {
+        "meta" => (
+            "23850",
+            META_NAMES,
+            if i.is_multiple_of(2) {
+                "1000000001"
+            } else {
+                "1000000002"
+            },
+        ),
+        "google_ads" => ("1789", GOOGLE_NAMES, "1234567890"),
+        "klaviyo" => ("01HK", KLAVIYO_NAMES, "Xk9Lp2"),
+        _ => ("9", OTHER_NAMES, "acct-1"),
+    };
+    let base = names[i % names.len()];
+    let name = if i < names.len() {
+        base.to_owned()
+    } else {
+        format!("{base} {}", i / names.len() + 1)
+    };
+    let budget_scale: f64 = rng.random_range(0.0..1.0);
+    let daily_budget = match channel {
+        "klaviyo" => 60.0 + 240.0 * budget_scale,
+        _ => 150.0 + 1350.0 * budget_scale,
+    };
+    let roas_multiplier = rng.random_range(0.6..1.4);
+    let flight_start = (i % 3 == 2).then(|| start + chrono::Days::new(u64::from(days / 6)));
+    let flight_end = (i % 5 == 4).then(|| start + chrono::Days::new(u64::from(days * 5 / 6)));
+    let send_weekdays = match i % 3 {
+        0 => vec![1, 4],
+        1 => vec![3],
+        _ => vec![0, 2, 5],
+    };
+    let slug: String = channel
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let id = match channel {
+        "meta" | "google_ads" | "klaviyo" => format!("{prefix}{:06}", i + 1),
+        _ => format!("{slug}-{:04}", i + 1),
+    };
+    CampaignConfig {
+        id,
+        name,
+        account_id: account.to_owned(),
+        flight_start,
+        flight_end,
+        daily_budget: (daily_budget * 100.0_f64).round() / 100.0,
+        roas_multiplier: (roas_multiplier * 1000.0_f64).round() / 1000.0,
+        send_weekdays,
+    }
+}
+
+const META_NAMES: &[&str] = &[
+    "Prospecting - Broad",
+    "Retargeting - 30d Visitors",
+    "Advantage+ Shopping",
+    "Lookalike 1% Purchasers",
+    "Video Views - Brand",
+    "Catalog Sales - DPA",
+];
+const GOOGLE_NAMES: &[&str] = &[
+    "Search - Brand",
+    "Search - Generic",
+    "Performance Max - All Products",
+    "Shopping - Bestsellers",
+    "YouTube - Awareness",
+    "Display - Remarketing",
+];
+const KLAVIYO_NAMES: &[&str] = &[
+    "Weekly Newsletter",
+    "New Arrivals",
+    "Promo Blast",
+    "VIP Early Access",
+    "Back in Stock Roundup",
+];
+const OTHER_NAMES: &[&str] = &["Always-on A", "Always-on B", "Always-on C", "Always-on D"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_standard_world_validates() {
+        WorldConfig::default().validate().unwrap();
+        WorldConfig::standard(17)
+            .with_zero_effect_channel("tiktok")
+            .validate()
+            .unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_offending_field() {
+        let mut c = WorldConfig::default();
+        c.channels[1].campaigns[2].daily_budget = -1.0;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("channels[1].campaigns[2].daily_budget"), "{e}");
+
+        let c = WorldConfig::default().with_adstock("meta", 1.0);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("channels[0].adstock_decay"), "{e}");
+
+        let mut c = WorldConfig::default().with_days(30);
+        c.validate().unwrap();
+        c.channels[0].campaigns[0].flight_end = NaiveDate::from_ymd_opt(2025, 1, 1);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("flight_end"), "{e}");
+
+        let mut c = WorldConfig::default();
+        c.channels[2].name = "meta".into();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("appears twice")
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! The world as Arrow tables: the unified table and its truth.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use chrono::NaiveDate;
+
+use crate::{Result, World};
+
+static UNIFIED: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("date", DataType::Date32, false),
+        Field::new("channel", DataType::Utf8, false),
+        Field::new("account_id", DataType::Utf8, true),
+        Field::new("campaign_id", DataType::Utf8, true),
+        Field::new("campaign", DataType::Utf8, false),
+        Field::new("ad_group", DataType::Utf8, true),
+        Field::new("currency", DataType::Utf8, false),
+        Field::new("spend", DataType::Float64, false),
+        Field::new("impressions", DataType::Int64, false),
+        Field::new("clicks", DataType::Int64, false),
+        Field::new("conversions", DataType::Float64, false),
+        Field::new("revenue", DataType::Float64, false),
+    ]))
+});
+
+static TRUTH: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("date", DataType::Date32, false),
+        Field::new("channel", DataType::Utf8, false),
+        Field::new("account_id", DataType::Utf8, true),
+        Field::new("campaign_id", DataType::Utf8, true),
+        Field::new("tau", DataType::Float64, false),
+        Field::new("tau_long_run", DataType::Float64, false),
+        Field::new("incremental_revenue", DataType::Float64, false),
+        Field::new("incremental_conversions", DataType::Float64, false),
+        Field::new("baseline_revenue", DataType::Float64, false),
+        Field::new("demand", DataType::Float64, false),
+        Field::new("is_holiday", DataType::Boolean, false),
+        Field::new("is_commercial_event", DataType::Boolean, false),
+    ]))
+});
+
+/// The unified table's schema as DESIGN.md defines it (the sandbox's own copy; the
+/// facade's tests check it equals `liftos_transform::unified::schema()`).
+pub fn unified_schema() -> SchemaRef {
+    UNIFIED.clone()
+}
+
+/// The schema of [`World::truth_table`].
+pub fn truth_schema() -> SchemaRef {
+    TRUTH.clone()
+}
+
+/// Days since 1970-01-01, Arrow's Date32.
+pub(crate) fn date32(d: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    (d - epoch).num_days() as i32
+}
+
+impl World {
+    /// The world's data as the unified table (DESIGN.md), sorted by date, channel,
+    /// account_id and campaign_id. `ad_group` is null: the world reports at campaign level.
+    pub fn unified_table(&self) -> Result<RecordBatch> {
+        let rows: Vec<_> = self.rows().collect();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Date32Array::from_iter_values(
+                rows.iter().map(|r| date32(r.date)),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.channel),
+            )),
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|r| Some(r.account_id)),
+            )),
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|r| Some(r.campaign_id.as_str())),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.campaign),
+            )),
+            Arc::new(StringArray::from(vec![None::<&str>; rows.len()])),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.currency),
+            )),
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.spend))),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.impressions),
+            )),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.clicks))),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.conversions),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.revenue),
+            )),
+        ];
+        Ok(RecordBatch::try_new(unified_schema(), columns)?)
+    }
+
+    /// The true values of every row, aligned row by row with [`World::unified_table`].
+    pub fn truth_table(&self) -> Result<RecordBatch> {
+        let rows: Vec<_> = self.rows().collect();
+        let f = |g: fn(&crate::WorldRow<'_>) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(g)))
+        };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Date32Array::from_iter_values(
+                rows.iter().map(|r| date32(r.date)),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.channel),
+            )),
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|r| Some(r.account_id)),
+            )),
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|r| Some(r.campaign_id.as_str())),
+            )),
+            f(|r| r.tau),
+            f(|r| r.tau_long_run),
+            f(|r| r.incremental_revenue),
+            f(|r| r.incremental_conversions),
+            f(|r| r.baseline_revenue),
+            f(|r| r.demand),
+            Arc::new(BooleanArray::from_iter(
+                rows.iter().map(|r| Some(r.is_holiday)),
+            )),
+            Arc::new(BooleanArray::from_iter(
+                rows.iter().map(|r| Some(r.is_commercial_event)),
+            )),
+        ];
+        Ok(RecordBatch::try_new(truth_schema(), columns)?)
+    }
+}

@@ -1,0 +1,729 @@
+//! The simulator: daily campaign rows, their counterfactuals and the truth.
+
+use chrono::{Datelike, NaiveDate, Weekday};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::Serialize;
+
+use crate::config::{Platform, Saturation, WorldConfig};
+use crate::days::{SpecialDay, classify};
+use crate::{Error, Result};
+
+/// Weekday names, Monday first, as used in the truth's day-of-week profile.
+pub const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Month names, January first, as used in the truth's seasonal profile.
+pub const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// One day of the world.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Day {
+    pub(crate) date: NaiveDate,
+    /// Baseline demand multiplier d_t (season × weekday × holiday × Q4 × trend).
+    pub(crate) demand: f64,
+    pub(crate) special: SpecialDay,
+}
+
+/// One simulated (campaign, day) row with its fixed noise draws.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub(crate) day: usize,
+    pub(crate) channel: usize,
+    pub(crate) campaign: usize,
+    pub(crate) spend: f64,
+    pub(crate) impressions: i64,
+    pub(crate) clicks: i64,
+    /// Klaviyo extras (zero elsewhere).
+    pub(crate) delivered: i64,
+    pub(crate) opens: i64,
+    pub(crate) unsubscribes: i64,
+    pub(crate) bounced: i64,
+    /// True return per unit of exposure on this row, before saturation.
+    pub(crate) tau_scale: f64,
+    /// Baseline revenue including its noise (the row's revenue if its channel were off).
+    pub(crate) baseline: f64,
+    /// Uniform draw that turns revenue into a whole number of conversions.
+    pub(crate) conv_dither: f64,
+    // Emitted and true values, filled after simulation.
+    pub(crate) revenue: f64,
+    pub(crate) conversions: f64,
+    pub(crate) tau: f64,
+    pub(crate) tau_long_run: f64,
+    pub(crate) incremental_revenue: f64,
+    pub(crate) incremental_conversions: f64,
+}
+
+/// A campaign's span of days and which of them carry a row.
+#[derive(Debug, Clone)]
+pub(crate) struct Flight {
+    pub(crate) channel: usize,
+    pub(crate) campaign: usize,
+    /// For every flight day, the index of its row (None: no send that day).
+    pub(crate) rows: Vec<Option<usize>>,
+}
+
+/// What the true causal effects of a channel are.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelTruth {
+    /// Channel name.
+    pub channel: String,
+    /// Total spend in the data.
+    pub spend: f64,
+    /// Total platform-reported revenue in the data.
+    pub revenue: f64,
+    /// Total platform-reported conversions in the data.
+    pub conversions: f64,
+    /// Revenue / spend: what a naive analysis reports.
+    pub naive_roas: f64,
+    /// Revenue in the data caused by the channel: actual minus the re-simulated world
+    /// with the channel's spend switched off (noise fixed).
+    pub incremental_revenue: f64,
+    /// Conversions caused by the channel, by the same re-simulation.
+    pub incremental_conversions: f64,
+    /// incremental_revenue / spend.
+    pub incremental_roas: f64,
+    /// Spend-weighted mean of the rows' contemporaneous marginal return `tau`.
+    pub marginal_roas: f64,
+    /// Spend-weighted mean of the rows' long-run marginal return `tau_long_run`
+    /// (equals `marginal_roas` without adstock).
+    pub long_run_marginal_roas: f64,
+    /// The channel's true adstock decay.
+    pub adstock_decay: f64,
+    /// Whether the channel's true effect is exactly zero.
+    pub zero_effect: bool,
+}
+
+/// The true values of a world: per channel, and the temporal profile of its baseline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Truth {
+    /// One entry per channel, in configuration order.
+    pub channels: Vec<ChannelTruth>,
+    /// Relative lift of baseline revenue on a US federal holiday (0.30 = +30%).
+    pub holiday_lift: f64,
+    /// Relative lift of baseline revenue on Black Friday and Cyber Monday.
+    pub commercial_event_lift: f64,
+    /// Relative lift of baseline revenue per weekday against the average day, Monday first
+    /// (names in [`WEEKDAYS`]).
+    pub day_of_week: [f64; 7],
+    /// Relative lift of mean baseline demand per calendar month against the mean over
+    /// all days of the world, January first (names in [`MONTHS`]). Months absent from
+    /// the world are 0.
+    pub seasonal: [f64; 12],
+}
+
+impl Truth {
+    /// The truth of the channel called `name`.
+    pub fn channel(&self, name: &str) -> Option<&ChannelTruth> {
+        self.channels.iter().find(|c| c.channel == name)
+    }
+}
+
+/// A change to the world's spend, for counterfactual re-simulation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Intervention<'a> {
+    /// The world as simulated.
+    None,
+    /// Every row of the channel spends nothing.
+    SwitchOff(&'a str),
+    /// Every row of the channel spends `factor` times its actual spend.
+    ScaleSpend(&'a str, f64),
+}
+
+/// Revenue and conversions of every row under an intervention, in [`World::rows`] order
+/// (the unified table's order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcomes {
+    /// Revenue per row, before rounding to cents.
+    pub revenue: Vec<f64>,
+    /// Conversions per row.
+    pub conversions: Vec<f64>,
+}
+
+/// A simulated marketing world with known causal truth.
+///
+/// Rows are (campaign, day). For a row of campaign c on day t:
+///
+/// - demand `d_t = exp(trend·t/365.25 + A·cos(2π(doy − 350)/365.25)) · weekday[t] ·
+///   (1 + holiday_lift)^holiday · (1 + event_lift)^event · (1 + q4_lift)^(Nov 15–Dec 24)`,
+///   a function of the calendar only, so the confounder is observable;
+/// - spend `s = budget_c · d_t^confounding · exp(σ_b z − σ_b²/2)` (cents), so spend rises
+///   with demand; Klaviyo sends `budget_c / cost_per_recipient` emails the same way on
+///   its send weekdays plus Black Friday and Cyber Monday;
+/// - exposure `a_t = s_t + θ·a_{t−1}` (geometric adstock per channel, θ = 0 by default);
+/// - true return `τ = roas_channel · multiplier_c · (1 + weekend_effect)^weekend ·
+///   (1 + holiday_effect)^(holiday or event)`;
+/// - revenue `= organic_ratio · budget_c · d_t · exp(σ ε − σ²/2) + τ·R(a_t)` with
+///   `R(a) = a` or Hill saturation; conversions = ⌊revenue / avg_order_value + u⌋.
+///
+/// The baseline term is revenue the platform reports but did not cause; because it
+/// moves with demand like spend does, revenue / spend overstates the return.
+/// Truth is computed by counterfactual re-simulation with every noise draw fixed.
+#[derive(Debug, Clone)]
+pub struct World {
+    pub(crate) config: WorldConfig,
+    pub(crate) days: Vec<Day>,
+    pub(crate) rows: Vec<Row>,
+    pub(crate) flights: Vec<Flight>,
+    /// Row indices in unified-table order (date, channel, account_id, campaign_id).
+    pub(crate) order: Vec<usize>,
+    pub(crate) truth: Truth,
+}
+
+fn round_cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn lognormal_unit(sd: f64, z: f64) -> f64 {
+    (sd * z - sd * sd / 2.0).exp()
+}
+
+impl World {
+    /// Simulates the world described by `config`.
+    ///
+    /// The same configuration (seed included) always gives the same world, byte for byte.
+    pub fn generate(config: &WorldConfig) -> Result<World> {
+        config.validate()?;
+        let days = simulate_days(config);
+        let (mut rows, flights) = simulate_rows(config, &days);
+        let mut world = World {
+            config: config.clone(),
+            days,
+            rows: Vec::new(),
+            flights,
+            order: Vec::new(),
+            truth: Truth {
+                channels: Vec::new(),
+                holiday_lift: config.holiday_lift,
+                commercial_event_lift: config.event_lift,
+                day_of_week: [0.0; 7],
+                seasonal: [0.0; 12],
+            },
+        };
+        std::mem::swap(&mut world.rows, &mut rows);
+        world.fill_outcomes_and_truth()?;
+        world.order = world.unified_order();
+        Ok(world)
+    }
+
+    /// The configuration this world was generated from.
+    pub fn config(&self) -> &WorldConfig {
+        &self.config
+    }
+
+    /// The true effects.
+    pub fn truth(&self) -> &Truth {
+        &self.truth
+    }
+
+    /// Number of rows in the unified table.
+    pub fn num_rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The rows as plain records, in unified-table order.
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = WorldRow<'_>> + '_ {
+        self.order.iter().map(move |&i| self.row(i))
+    }
+
+    pub(crate) fn row(&self, i: usize) -> WorldRow<'_> {
+        let r = &self.rows[i];
+        let ch = &self.config.channels[r.channel];
+        let c = &ch.campaigns[r.campaign];
+        let day = &self.days[r.day];
+        WorldRow {
+            date: day.date,
+            channel: &ch.name,
+            platform: ch.platform,
+            account_id: &c.account_id,
+            campaign_id: self.campaign_object_id(r),
+            campaign: &c.name,
+            currency: &ch.currency,
+            spend: r.spend,
+            impressions: r.impressions,
+            clicks: r.clicks,
+            conversions: r.conversions,
+            revenue: r.revenue,
+            delivered: r.delivered,
+            opens_unique: r.opens,
+            unsubscribes: r.unsubscribes,
+            bounced: r.bounced,
+            tau: r.tau,
+            tau_long_run: r.tau_long_run,
+            incremental_revenue: r.incremental_revenue,
+            incremental_conversions: r.incremental_conversions,
+            baseline_revenue: r.baseline,
+            demand: day.demand,
+            is_holiday: day.special == SpecialDay::Holiday,
+            is_commercial_event: day.special == SpecialDay::Event,
+        }
+    }
+
+    /// The platform id of the row's campaign object. Klaviyo creates one campaign object
+    /// per send, so its ids carry the send date; other platforms use the campaign id.
+    fn campaign_object_id(&self, r: &Row) -> String {
+        let ch = &self.config.channels[r.channel];
+        let c = &ch.campaigns[r.campaign];
+        if ch.platform == Some(Platform::Klaviyo) {
+            format!("{}{}", c.id, self.days[r.day].date.format("%Y%m%d"))
+        } else {
+            c.id.clone()
+        }
+    }
+
+    /// Re-simulates every row's revenue and conversions under `intervention`, with every
+    /// noise draw fixed. `Intervention::None` reproduces the world itself.
+    pub fn outcomes(&self, intervention: Intervention<'_>) -> Result<Outcomes> {
+        let sim = self.simulate(intervention)?;
+        Ok(Outcomes {
+            revenue: self.order.iter().map(|&i| sim.revenue[i]).collect(),
+            conversions: self.order.iter().map(|&i| sim.conversions[i]).collect(),
+        })
+    }
+
+    /// Like [`outcomes`](World::outcomes), in simulation (internal row) order.
+    fn simulate(&self, intervention: Intervention<'_>) -> Result<Outcomes> {
+        let (target, factor) = match intervention {
+            Intervention::None => (None, 1.0),
+            Intervention::SwitchOff(ch) => (Some(self.channel_index(ch)?), 0.0),
+            Intervention::ScaleSpend(ch, f) => {
+                if !(f >= 0.0 && f.is_finite()) {
+                    return Err(Error::InvalidConfig {
+                        field: "intervention.factor".into(),
+                        message: format!("must be a finite number ≥ 0, got {f}"),
+                    });
+                }
+                (Some(self.channel_index(ch)?), f)
+            }
+        };
+        let spend: Vec<f64> = self
+            .rows
+            .iter()
+            .map(|r| {
+                if Some(r.channel) == target {
+                    r.spend * factor
+                } else {
+                    r.spend
+                }
+            })
+            .collect();
+        let revenue = self.revenue_for(&spend);
+        let conversions = revenue
+            .iter()
+            .zip(&self.rows)
+            .map(|(rev, r)| self.conversions_of(r, round_cents(*rev)))
+            .collect();
+        Ok(Outcomes {
+            revenue,
+            conversions,
+        })
+    }
+
+    fn channel_index(&self, name: &str) -> Result<usize> {
+        self.config
+            .channels
+            .iter()
+            .position(|c| c.name == name)
+            .ok_or_else(|| Error::InvalidConfig {
+                field: "intervention.channel".into(),
+                message: format!("no channel called `{name}`"),
+            })
+    }
+
+    fn conversions_of(&self, r: &Row, revenue: f64) -> f64 {
+        let aov = self.config.channels[r.channel].avg_order_value;
+        (revenue.max(0.0) / aov + r.conv_dither).floor()
+    }
+
+    /// Revenue (unrounded) of every row when rows spend `spend`.
+    fn revenue_for(&self, spend: &[f64]) -> Vec<f64> {
+        let mut revenue = vec![0.0; self.rows.len()];
+        for f in &self.flights {
+            let ch = &self.config.channels[f.channel];
+            let response = Response::new(ch.saturation, ch.adstock_decay, self.budget(f));
+            let mut exposure = 0.0;
+            for slot in &f.rows {
+                let s = slot.map_or(0.0, |i| spend[i]);
+                exposure = s + ch.adstock_decay * exposure;
+                if let Some(i) = *slot {
+                    let r = &self.rows[i];
+                    revenue[i] = r.baseline + r.tau_scale * response.value(exposure);
+                }
+            }
+        }
+        revenue
+    }
+
+    fn budget(&self, f: &Flight) -> f64 {
+        self.config.channels[f.channel].campaigns[f.campaign].daily_budget
+    }
+
+    /// Fills emitted revenue/conversions and every true value.
+    fn fill_outcomes_and_truth(&mut self) -> Result<()> {
+        let actual = self.simulate(Intervention::None)?;
+        for (i, r) in self.rows.iter_mut().enumerate() {
+            r.revenue = round_cents(actual.revenue[i]);
+            r.conversions = actual.conversions[i];
+        }
+        // Marginal returns: contemporaneous and long-run (sum of discounted future ones).
+        for f in &self.flights {
+            let ch = &self.config.channels[f.channel];
+            let theta = ch.adstock_decay;
+            let response = Response::new(ch.saturation, theta, self.budget(f));
+            let mut exposure = 0.0;
+            let mut marginal = vec![0.0; f.rows.len()];
+            for (k, slot) in f.rows.iter().enumerate() {
+                let s = slot.map_or(0.0, |i| self.rows[i].spend);
+                exposure = s + theta * exposure;
+                if let Some(i) = *slot {
+                    marginal[k] = self.rows[i].tau_scale * response.slope(exposure);
+                    self.rows[i].tau = marginal[k];
+                }
+            }
+            let mut long_run = 0.0;
+            for (k, slot) in f.rows.iter().enumerate().rev() {
+                long_run = marginal[k] + theta * long_run;
+                if let Some(i) = *slot {
+                    self.rows[i].tau_long_run = long_run;
+                }
+            }
+        }
+        // Incremental outcomes per row: actual minus the row's channel switched off.
+        let mut channels = Vec::new();
+        for (ci, ch) in self.config.channels.iter().enumerate() {
+            let off = self.simulate(Intervention::SwitchOff(&ch.name))?;
+            let mut t = ChannelTruth {
+                channel: ch.name.clone(),
+                spend: 0.0,
+                revenue: 0.0,
+                conversions: 0.0,
+                naive_roas: 0.0,
+                incremental_revenue: 0.0,
+                incremental_conversions: 0.0,
+                incremental_roas: 0.0,
+                marginal_roas: 0.0,
+                long_run_marginal_roas: 0.0,
+                adstock_decay: ch.adstock_decay,
+                zero_effect: ch.roas == 0.0,
+            };
+            let mut weighted = 0.0;
+            let mut weighted_lr = 0.0;
+            for (i, r) in self.rows.iter_mut().enumerate() {
+                if r.channel != ci {
+                    continue;
+                }
+                r.incremental_revenue = actual.revenue[i] - off.revenue[i];
+                r.incremental_conversions = actual.conversions[i] - off.conversions[i];
+                t.spend += r.spend;
+                t.revenue += r.revenue;
+                t.conversions += r.conversions;
+                t.incremental_revenue += r.incremental_revenue;
+                t.incremental_conversions += r.incremental_conversions;
+                weighted += r.spend * r.tau;
+                weighted_lr += r.spend * r.tau_long_run;
+            }
+            if t.spend > 0.0 {
+                t.naive_roas = t.revenue / t.spend;
+                t.incremental_roas = t.incremental_revenue / t.spend;
+                t.marginal_roas = weighted / t.spend;
+                t.long_run_marginal_roas = weighted_lr / t.spend;
+            }
+            channels.push(t);
+        }
+        self.truth.channels = channels;
+        // Temporal profile of the baseline.
+        let mean_w = self.config.weekday_profile.iter().sum::<f64>() / 7.0;
+        for (d, w) in self.config.weekday_profile.iter().enumerate() {
+            self.truth.day_of_week[d] = w / mean_w - 1.0;
+        }
+        let overall = self.days.iter().map(|d| d.demand).sum::<f64>() / self.days.len() as f64;
+        let mut month_sum = [0.0; 12];
+        let mut month_n = [0usize; 12];
+        for d in &self.days {
+            let m = d.date.month0() as usize;
+            month_sum[m] += d.demand;
+            month_n[m] += 1;
+        }
+        for m in 0..12 {
+            if month_n[m] > 0 {
+                self.truth.seasonal[m] = month_sum[m] / month_n[m] as f64 / overall - 1.0;
+            }
+        }
+        Ok(())
+    }
+
+    fn unified_order(&self) -> Vec<usize> {
+        let mut keys: Vec<(NaiveDate, &str, &str, String, usize)> = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let ch = &self.config.channels[r.channel];
+                (
+                    self.days[r.day].date,
+                    ch.name.as_str(),
+                    ch.campaigns[r.campaign].account_id.as_str(),
+                    self.campaign_object_id(r),
+                    i,
+                )
+            })
+            .collect();
+        keys.sort();
+        keys.into_iter().map(|k| k.4).collect()
+    }
+}
+
+/// How exposure turns into incremental revenue (per unit of true return).
+#[derive(Debug, Clone, Copy)]
+struct Response {
+    saturation: Saturation,
+    /// Half-saturation exposure K.
+    k: f64,
+}
+
+impl Response {
+    fn new(saturation: Saturation, theta: f64, budget: f64) -> Self {
+        let k = match saturation {
+            Saturation::Off => 1.0,
+            Saturation::Hill {
+                half_saturation, ..
+            } => half_saturation * budget / (1.0 - theta),
+        };
+        Self { saturation, k }
+    }
+
+    fn value(&self, a: f64) -> f64 {
+        match self.saturation {
+            Saturation::Off => a,
+            Saturation::Hill { shape, .. } => {
+                let x = (a / self.k).max(0.0);
+                let p = x.powf(shape);
+                self.k * p / (1.0 + p)
+            }
+        }
+    }
+
+    fn slope(&self, a: f64) -> f64 {
+        match self.saturation {
+            Saturation::Off => 1.0,
+            Saturation::Hill { shape, .. } => {
+                let x = (a / self.k).max(1e-12);
+                let p = x.powf(shape);
+                shape * x.powf(shape - 1.0) / ((1.0 + p) * (1.0 + p))
+            }
+        }
+    }
+}
+
+fn simulate_days(config: &WorldConfig) -> Vec<Day> {
+    let special = classify(config.start, config.days);
+    let mean_w = config.weekday_profile.iter().sum::<f64>() / 7.0;
+    (0..config.days as usize)
+        .map(|t| {
+            let date = config.start + chrono::Days::new(t as u64);
+            let doy = f64::from(date.ordinal());
+            let mut log_d = config.trend * t as f64 / 365.25
+                + config.seasonal_amplitude
+                    * (2.0 * std::f64::consts::PI * (doy - 350.0) / 365.25).cos();
+            let q4 = (date.month() == 11 && date.day() >= 15)
+                || (date.month() == 12 && date.day() <= 24);
+            if q4 {
+                log_d += (1.0 + config.q4_lift).ln();
+            }
+            match special[t] {
+                SpecialDay::Holiday => log_d += (1.0 + config.holiday_lift).ln(),
+                SpecialDay::Event => log_d += (1.0 + config.event_lift).ln(),
+                SpecialDay::None => {}
+            }
+            let w = config.weekday_profile[date.weekday().num_days_from_monday() as usize] / mean_w;
+            Day {
+                date,
+                demand: log_d.exp() * w,
+                special: special[t],
+            }
+        })
+        .collect()
+}
+
+fn simulate_rows(config: &WorldConfig, days: &[Day]) -> (Vec<Row>, Vec<Flight>) {
+    let mut rows = Vec::new();
+    let mut flights = Vec::new();
+    let end = config.end();
+    let mut stream = 0u64;
+    for (ci, ch) in config.channels.iter().enumerate() {
+        let klaviyo = ch.platform == Some(Platform::Klaviyo);
+        for (ki, c) in ch.campaigns.iter().enumerate() {
+            stream += 1;
+            let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+            rng.set_stream(stream);
+            let first = (c.flight_start.unwrap_or(config.start) - config.start).num_days() as usize;
+            let last = (c.flight_end.unwrap_or(end) - config.start).num_days() as usize;
+            let mut flight = Flight {
+                channel: ci,
+                campaign: ki,
+                rows: Vec::with_capacity(last + 1 - first),
+            };
+            for (t, day) in days.iter().enumerate().take(last + 1).skip(first) {
+                // Always draw the same numbers per day so streams stay aligned.
+                let mut z = [0.0f64; 4];
+                for v in &mut z {
+                    *v = StandardNormal.sample(&mut rng);
+                }
+                let dither: f64 = rand::Rng::random(&mut rng);
+                let weekday = day.date.weekday();
+                let sends = !klaviyo
+                    || c.send_weekdays.contains(&weekday.num_days_from_monday())
+                    || day.special == SpecialDay::Event;
+                if !sends {
+                    flight.rows.push(None);
+                    continue;
+                }
+                let scale =
+                    day.demand.powf(config.confounding) * lognormal_unit(config.budget_noise, z[0]);
+                let mut row = Row {
+                    day: t,
+                    channel: ci,
+                    campaign: ki,
+                    spend: 0.0,
+                    impressions: 0,
+                    clicks: 0,
+                    delivered: 0,
+                    opens: 0,
+                    unsubscribes: 0,
+                    bounced: 0,
+                    tau_scale: 0.0,
+                    baseline: 0.0,
+                    conv_dither: dither,
+                    revenue: 0.0,
+                    conversions: 0.0,
+                    tau: 0.0,
+                    tau_long_run: 0.0,
+                    incremental_revenue: 0.0,
+                    incremental_conversions: 0.0,
+                };
+                if klaviyo {
+                    let recipients = (c.daily_budget / ch.cost_per_recipient * scale)
+                        .round()
+                        .max(1.0);
+                    row.spend = round_cents(recipients * ch.cost_per_recipient);
+                    row.impressions = recipients as i64;
+                    row.bounced = (recipients * 0.008 * lognormal_unit(0.2, z[1])).round() as i64;
+                    row.bounced = row.bounced.min(row.impressions);
+                    row.delivered = row.impressions - row.bounced;
+                    let delivered = row.delivered as f64;
+                    row.opens = (delivered * 0.38 * lognormal_unit(0.1, z[2]))
+                        .round()
+                        .min(delivered) as i64;
+                    row.clicks = (delivered * ch.ctr * lognormal_unit(0.15, z[2]))
+                        .round()
+                        .min(row.opens as f64) as i64;
+                    row.unsubscribes = (delivered * 0.0015).round() as i64;
+                } else {
+                    row.spend = round_cents(c.daily_budget * scale).max(0.01);
+                    let cpm = ch.cpm * day.demand.powf(0.3) * lognormal_unit(0.1, z[1]);
+                    row.impressions = (row.spend / cpm * 1000.0).round().max(1.0) as i64;
+                    row.clicks = ((row.impressions as f64) * ch.ctr * lognormal_unit(0.15, z[2]))
+                        .round()
+                        .min(row.impressions as f64) as i64;
+                }
+                let weekend = matches!(weekday, Weekday::Sat | Weekday::Sun);
+                let special = day.special != SpecialDay::None;
+                row.tau_scale = ch.roas
+                    * c.roas_multiplier
+                    * if weekend {
+                        1.0 + config.weekend_effect
+                    } else {
+                        1.0
+                    }
+                    * if special {
+                        1.0 + config.holiday_effect
+                    } else {
+                        1.0
+                    };
+                row.baseline = ch.organic_ratio
+                    * c.daily_budget
+                    * day.demand
+                    * lognormal_unit(config.noise, z[3]);
+                flight.rows.push(Some(rows.len()));
+                rows.push(row);
+            }
+            flights.push(flight);
+        }
+    }
+    (rows, flights)
+}
+
+/// One row of the world with its true values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorldRow<'a> {
+    /// The day.
+    pub date: NaiveDate,
+    /// Channel name.
+    pub channel: &'a str,
+    /// Platform serving the channel, if any.
+    pub platform: Option<Platform>,
+    /// Account id.
+    pub account_id: &'a str,
+    /// Platform campaign id (Klaviyo: the send's campaign object id).
+    pub campaign_id: String,
+    /// Campaign name (Klaviyo: the series name, shared by its sends).
+    pub campaign: &'a str,
+    /// Currency of the money columns.
+    pub currency: &'a str,
+    /// Spend, in cents precision.
+    pub spend: f64,
+    /// Impressions (Klaviyo: recipients).
+    pub impressions: i64,
+    /// Clicks (Klaviyo: unique clicks).
+    pub clicks: i64,
+    /// Platform-reported conversions.
+    pub conversions: f64,
+    /// Platform-reported revenue, in cents precision.
+    pub revenue: f64,
+    /// Klaviyo: delivered emails (0 elsewhere).
+    pub delivered: i64,
+    /// Klaviyo: unique opens (0 elsewhere).
+    pub opens_unique: i64,
+    /// Klaviyo: unsubscribes (0 elsewhere).
+    pub unsubscribes: i64,
+    /// Klaviyo: bounced emails (0 elsewhere).
+    pub bounced: i64,
+    /// True contemporaneous marginal return of one more unit of exposure on this row.
+    pub tau: f64,
+    /// True long-run marginal return of one more unit of spend on this row (today's
+    /// effect plus the adstocked effect on the campaign's later rows).
+    pub tau_long_run: f64,
+    /// Revenue of this row caused by its channel (re-simulation with the channel off).
+    pub incremental_revenue: f64,
+    /// Conversions of this row caused by its channel.
+    pub incremental_conversions: f64,
+    /// The row's revenue had its channel spent nothing (baseline with noise).
+    pub baseline_revenue: f64,
+    /// The day's demand multiplier (the confounder).
+    pub demand: f64,
+    /// Whether the day is a US federal holiday.
+    pub is_holiday: bool,
+    /// Whether the day is Black Friday or Cyber Monday.
+    pub is_commercial_event: bool,
+}

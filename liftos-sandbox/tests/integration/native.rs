@@ -1,0 +1,180 @@
+//! The native platform shapes carry exactly the unified table's totals.
+
+use std::collections::BTreeMap;
+
+use liftos_sandbox::{META_PURCHASE_ACTION, World, WorldConfig};
+use serde_json::Value;
+
+use crate::small;
+
+/// Totals in integer units (cents for money) so the comparison is exact.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Totals {
+    spend_cents: i64,
+    impressions: i64,
+    clicks: i64,
+    conversions: i64,
+    revenue_cents: i64,
+    rows: usize,
+}
+
+fn cents(x: f64) -> i64 {
+    (x * 100.0).round() as i64
+}
+
+fn unified_totals(world: &World, channel: &str) -> Totals {
+    let mut t = Totals::default();
+    for r in world.rows().filter(|r| r.channel == channel) {
+        t.spend_cents += cents(r.spend);
+        t.impressions += r.impressions;
+        t.clicks += r.clicks;
+        t.conversions += r.conversions as i64;
+        t.revenue_cents += cents(r.revenue);
+        t.rows += 1;
+    }
+    t
+}
+
+fn str_num(v: &Value) -> &str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected a JSON string, got {v}"))
+}
+
+fn money_cents(s: &str) -> i64 {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, "0"));
+    assert_eq!(frac.len(), 2, "money string {s} has two decimals");
+    whole.parse::<i64>().unwrap() * 100 + frac.parse::<i64>().unwrap()
+}
+
+fn purchase(list: &Value) -> Option<&Value> {
+    list.as_array()?
+        .iter()
+        .find(|a| a["action_type"] == META_PURCHASE_ACTION)
+}
+
+#[test]
+fn meta_insights_carry_the_unified_totals() {
+    let world = small(21);
+    // Go through JSON text, as the fake server and the connector will.
+    let wire: Vec<Value> =
+        serde_json::from_str(&serde_json::to_string(&world.meta_insights()).unwrap()).unwrap();
+    let mut t = Totals::default();
+    for row in &wire {
+        assert_eq!(row["date_start"], row["date_stop"]);
+        t.spend_cents += money_cents(str_num(&row["spend"]));
+        t.impressions += str_num(&row["impressions"]).parse::<i64>().unwrap();
+        t.clicks += str_num(&row["clicks"]).parse::<i64>().unwrap();
+        if let Some(p) = purchase(&row["actions"]) {
+            let v: i64 = str_num(&p["value"]).parse().unwrap();
+            let c: i64 = str_num(&p["7d_click"]).parse().unwrap();
+            let w: i64 = str_num(&p["1d_view"]).parse().unwrap();
+            assert_eq!(c + w, v, "attribution windows add up");
+            t.conversions += v;
+        }
+        if let Some(p) = purchase(&row["action_values"]) {
+            t.revenue_cents += money_cents(str_num(&p["value"]));
+        }
+        t.rows += 1;
+    }
+    assert_eq!(t, unified_totals(&world, "meta"));
+    // Two ad accounts are served.
+    let accounts: std::collections::BTreeSet<_> = wire
+        .iter()
+        .map(|r| r["account_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(accounts.len(), 2, "{accounts:?}");
+}
+
+#[test]
+fn google_ads_rows_carry_the_unified_totals() {
+    let world = small(22);
+    let wire: Vec<Value> =
+        serde_json::from_str(&serde_json::to_string(&world.google_ads_rows()).unwrap()).unwrap();
+    let mut t = Totals::default();
+    let mut value = 0.0;
+    for row in &wire {
+        let m = &row["metrics"];
+        let micros: i64 = str_num(&m["costMicros"]).parse().unwrap();
+        assert_eq!(micros % 10_000, 0, "spend is whole cents");
+        t.spend_cents += micros / 10_000;
+        t.impressions += str_num(&m["impressions"]).parse::<i64>().unwrap();
+        t.clicks += str_num(&m["clicks"]).parse::<i64>().unwrap();
+        t.conversions += m["conversions"].as_f64().unwrap() as i64;
+        t.revenue_cents += cents(m["conversionsValue"].as_f64().unwrap());
+        value += m["conversionsValue"].as_f64().unwrap();
+        assert!(row["segments"]["date"].is_string());
+        assert!(
+            row["campaign"]["resourceName"]
+                .as_str()
+                .unwrap()
+                .starts_with("customers/1234567890/campaigns/")
+        );
+        t.rows += 1;
+    }
+    assert_eq!(t, unified_totals(&world, "google_ads"));
+    let unified: f64 = world
+        .rows()
+        .filter(|r| r.channel == "google_ads")
+        .map(|r| r.revenue)
+        .sum();
+    assert_eq!(value, unified, "f64 values survive JSON exactly");
+}
+
+#[test]
+fn klaviyo_reports_carry_the_unified_totals() {
+    let world = small(23);
+    let wire: Vec<Value> =
+        serde_json::from_str(&serde_json::to_string(&world.klaviyo_campaign_values()).unwrap())
+            .unwrap();
+    let campaigns = world.klaviyo_campaigns();
+    assert_eq!(campaigns.len(), wire.len(), "one campaign object per send");
+    let cpr = world
+        .config()
+        .channel("klaviyo")
+        .unwrap()
+        .cost_per_recipient;
+    let mut t = Totals::default();
+    let mut per_campaign = BTreeMap::new();
+    for row in &wire {
+        let s = &row["statistics"];
+        let recipients = s["recipients"].as_i64().unwrap();
+        assert_eq!(
+            s["delivered"].as_i64().unwrap() + s["bounced"].as_i64().unwrap(),
+            recipients
+        );
+        t.impressions += recipients;
+        t.spend_cents += cents(recipients as f64 * cpr);
+        t.clicks += s["clicks_unique"].as_i64().unwrap();
+        t.conversions += s["conversions"].as_f64().unwrap() as i64;
+        t.revenue_cents += cents(s["conversion_value"].as_f64().unwrap());
+        *per_campaign
+            .entry(row["groupings"]["campaign_id"].as_str().unwrap().to_owned())
+            .or_insert(0) += 1;
+        t.rows += 1;
+    }
+    assert_eq!(
+        t,
+        unified_totals(&world, "klaviyo"),
+        "spend = recipients × cost per recipient"
+    );
+    assert!(
+        per_campaign.values().all(|n| *n == 1),
+        "campaign ids are unique per send"
+    );
+    // Sends of one series share a name, as real Klaviyo campaigns often do.
+    let names: std::collections::BTreeSet<_> = campaigns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names.len(), 3);
+}
+
+#[test]
+fn a_channel_without_a_platform_has_no_native_rows() {
+    let config = WorldConfig::standard(2)
+        .with_days(60)
+        .with_zero_effect_channel("tiktok");
+    let world = World::generate(&config).unwrap();
+    let native = world.meta_insights().len()
+        + world.google_ads_rows().len()
+        + world.klaviyo_campaign_values().len();
+    let tiktok = world.rows().filter(|r| r.channel == "tiktok").count();
+    assert_eq!(native + tiktok, world.num_rows());
+}

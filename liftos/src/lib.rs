@@ -1,0 +1,101 @@
+//! LiftOS: from marketing platform data to what each channel's spend really caused.
+//!
+//! This facade re-exports the LiftOS crates and hosts the `liftos` command-line tool:
+//!
+//! | Module | Crate | What it does |
+//! |---|---|---|
+//! | [`connectors`] | `liftos-connectors` | pull Meta Ads, Google Ads, Klaviyo and files as Arrow streams |
+//! | [`transform`] | `liftos-transform` | unify sources, report data quality, clean |
+//! | [`calendar`] | `liftos-calendar` | calendar dimension: holidays, seasons, marketing features |
+//! | [`causal`] | `liftos-causal` | causal forest and DML attribution with honest intervals |
+//! | [`sandbox`] | `liftos-sandbox` | a simulated world with known causal truth |
+//!
+//! Each module sits behind a feature of the same name (all on by default).
+//!
+//! # Example
+//!
+//! ```
+//! use liftos::prelude::*;
+//!
+//! let world = World::generate(&WorldConfig::standard(2).with_days(90))?;
+//! let table = world.unified_table()?;
+//! unified::check_schema(&table.schema())?;
+//! # Ok::<(), liftos::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+#[cfg(feature = "calendar")]
+pub use liftos_calendar as calendar;
+#[cfg(feature = "causal")]
+pub use liftos_causal as causal;
+#[cfg(feature = "connectors")]
+pub use liftos_connectors as connectors;
+#[cfg(feature = "sandbox")]
+pub use liftos_sandbox as sandbox;
+#[cfg(feature = "transform")]
+pub use liftos_transform as transform;
+
+#[cfg(feature = "sandbox")]
+pub mod demo;
+
+/// The names most programs need, in one import.
+pub mod prelude {
+    #[cfg(feature = "connectors")]
+    pub use liftos_connectors::{Connector, ConnectorRequest, Level};
+    #[cfg(feature = "sandbox")]
+    pub use liftos_sandbox::{Truth, World, WorldConfig};
+    #[cfg(feature = "transform")]
+    pub use liftos_transform::{Transformer, unified};
+
+    pub use crate::{Error, Result};
+}
+
+/// Any error of the LiftOS crates, or of the facade's own file handling.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A connector error.
+    #[cfg(feature = "connectors")]
+    #[error(transparent)]
+    Connectors(#[from] liftos_connectors::Error),
+    /// A transform error.
+    #[cfg(feature = "transform")]
+    #[error(transparent)]
+    Transform(#[from] liftos_transform::Error),
+    /// A calendar error.
+    #[cfg(feature = "calendar")]
+    #[error(transparent)]
+    Calendar(#[from] liftos_calendar::Error),
+    /// A causal estimation error.
+    #[cfg(feature = "causal")]
+    #[error(transparent)]
+    Causal(#[from] liftos_causal::Error),
+    /// A sandbox error.
+    #[cfg(feature = "sandbox")]
+    #[error(transparent)]
+    Sandbox(#[from] liftos_sandbox::Error),
+    /// An Arrow error while writing a table.
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// Writing an output file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Encoding JSON failed.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file being written.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The result type of the facade.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
