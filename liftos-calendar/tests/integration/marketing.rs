@@ -1,0 +1,278 @@
+//! Marketing features recover known truths from synthetic campaign data.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow::datatypes::{DataType, Field, Schema};
+use chrono::{Datelike, Days, NaiveDate, Weekday};
+use liftos_calendar::{
+    CalendarDimension, CalendarOptions, Error, MarketingOptions, add_marketing_features,
+    add_marketing_features_with, date32_to_naive, naive_to_date32,
+};
+
+use crate::d;
+
+/// Synthetic unified table for 2023, rows in date order.
+///
+/// * meta/A from Jan 1, meta/B from Feb 10 (rows with zero activity from Jan 31),
+///   google_ads/C from Jan 11.
+/// * meta buys 10 impressions per unit of spend on weekdays and 20 on weekends
+///   (CPM 100 / 50), except 5 on 2023-11-24 (CPM 200).
+/// * 1 click per 50 impressions; conversion rate 5% on weekdays, 8% on weekends.
+pub fn campaign_data(last: NaiveDate) -> RecordBatch {
+    let (mut date, mut channel, mut campaign) = (vec![], vec![], vec![]);
+    let (mut spend, mut impr, mut clicks, mut conv, mut rev) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let start = d(2023, 1, 1);
+    let mut day = start;
+    while day <= last {
+        let k = (day - start).num_days();
+        let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
+        let mut push = |ch: &str, camp: &str, s: f64, per_unit: i64, cr: f64| {
+            let i = (s as i64) * per_unit;
+            let c = i / 50;
+            date.push(naive_to_date32(day));
+            channel.push(ch.to_string());
+            campaign.push(camp.to_string());
+            spend.push(s);
+            impr.push(i);
+            clicks.push(c);
+            conv.push(c as f64 * cr);
+            rev.push(c as f64 * cr * 40.0);
+        };
+        let meta_rate = if day == d(2023, 11, 24) {
+            5
+        } else if weekend {
+            20
+        } else {
+            10
+        };
+        let cr = if weekend { 0.08 } else { 0.05 };
+        push("meta", "A", 100.0 + (k % 5) as f64 * 10.0, meta_rate, cr);
+        if k >= 40 {
+            push("meta", "B", 50.0 + (k % 3) as f64 * 10.0, meta_rate, cr);
+        } else if k >= 30 {
+            push("meta", "B", 0.0, meta_rate, cr);
+        }
+        if k >= 10 {
+            push("google_ads", "C", 200.0, 50, 0.03);
+        }
+        day = day + Days::new(1);
+    }
+    let schema = Schema::new(vec![
+        Field::new("date", DataType::Date32, false),
+        Field::new("channel", DataType::Utf8, false),
+        Field::new("campaign", DataType::Utf8, false),
+        Field::new("spend", DataType::Float64, true),
+        Field::new("impressions", DataType::Int64, true),
+        Field::new("clicks", DataType::Int64, true),
+        Field::new("conversions", DataType::Float64, true),
+        Field::new("revenue", DataType::Float64, true),
+    ]);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(Date32Array::from(date)),
+            Arc::new(StringArray::from(channel)),
+            Arc::new(StringArray::from(campaign)),
+            Arc::new(Float64Array::from(spend)),
+            Arc::new(Int64Array::from(impr)),
+            Arc::new(Int64Array::from(clicks)),
+            Arc::new(Float64Array::from(conv)),
+            Arc::new(Float64Array::from(rev)),
+        ],
+    )
+    .unwrap()
+}
+
+pub fn calendar_2023() -> RecordBatch {
+    CalendarDimension::create_calendar(d(2023, 1, 1), d(2023, 12, 31), &CalendarOptions::default())
+        .unwrap()
+}
+
+/// Index of the row of (date, channel, campaign).
+fn row(out: &RecordBatch, date: NaiveDate, ch: &str, camp: &str) -> usize {
+    let ds = out
+        .column_by_name("date")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Date32Array>()
+        .unwrap();
+    let chs = out
+        .column_by_name("channel")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    let cs = out
+        .column_by_name("campaign")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    (0..out.num_rows())
+        .find(|i| {
+            date32_to_naive(ds.value(*i)) == date && chs.value(*i) == ch && cs.value(*i) == camp
+        })
+        .unwrap_or_else(|| panic!("no row {date} {ch} {camp}"))
+}
+
+fn f64_at(out: &RecordBatch, col: &str, i: usize) -> Option<f64> {
+    let a = out
+        .column_by_name(col)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap();
+    a.is_valid(i).then(|| a.value(i))
+}
+
+#[test]
+fn features_recover_the_synthetic_truth() {
+    let data = campaign_data(d(2023, 12, 31));
+    let out = add_marketing_features(&calendar_2023(), &data).unwrap();
+    assert_eq!(out.num_rows(), data.num_rows());
+    // Input columns first, then calendar columns, then the features.
+    assert_eq!(out.schema().field(0).name(), "date");
+    assert!(out.schema().column_with_name("is_holiday").is_some());
+    assert_eq!(
+        out.schema().fields().last().unwrap().name(),
+        "conversion_likelihood"
+    );
+
+    let flight = out
+        .column_by_name("campaign_flight_days")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int32Array>()
+        .unwrap();
+    let r = row(&out, d(2023, 2, 5), "meta", "B");
+    assert!(
+        flight.is_null(r),
+        "inactive rows before the first active day have no flight day"
+    );
+    assert_eq!(flight.value(row(&out, d(2023, 2, 10), "meta", "B")), 0);
+    assert_eq!(flight.value(row(&out, d(2023, 2, 20), "meta", "B")), 10);
+    assert_eq!(
+        flight.value(row(&out, d(2023, 1, 21), "google_ads", "C")),
+        10
+    );
+
+    let active = out
+        .column_by_name("active_campaigns")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    assert_eq!(active.value(row(&out, d(2023, 1, 5), "meta", "A")), 1);
+    assert_eq!(active.value(row(&out, d(2023, 2, 5), "meta", "A")), 2); // B is inactive
+    assert_eq!(active.value(row(&out, d(2023, 3, 1), "meta", "A")), 3);
+
+    // Media cost index: weekday CPM 100 against a median of 100; weekend 50/100.
+    let wed = row(&out, d(2023, 6, 7), "meta", "A");
+    let sat = row(&out, d(2023, 6, 10), "meta", "A");
+    assert!((f64_at(&out, "media_cost_index", wed).unwrap() - 1.0).abs() < 1e-12);
+    assert!((f64_at(&out, "media_cost_index", sat).unwrap() - 0.5).abs() < 1e-12);
+    assert_eq!(
+        f64_at(
+            &out,
+            "media_cost_index",
+            row(&out, d(2023, 1, 3), "meta", "A")
+        ),
+        None
+    );
+    let bf = row(&out, d(2023, 11, 24), "meta", "A");
+    assert!((f64_at(&out, "media_cost_index", bf).unwrap() - 2.0).abs() < 1e-12);
+    let pressure = out
+        .column_by_name("competitive_pressure")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert_eq!(pressure.value(bf), "high");
+    assert!(pressure.is_null(row(&out, d(2023, 1, 20), "meta", "A")));
+
+    // Audience availability: weekend impressions per unit spend are 2x weekdays:
+    // Saturday = 20 / ((5*10 + 2*20) / 7), Monday = 10 / (90 / 7).
+    let mon = row(&out, d(2023, 6, 5), "meta", "A");
+    assert!((f64_at(&out, "audience_availability", sat).unwrap() - 140.0 / 90.0).abs() < 1e-12);
+    assert!((f64_at(&out, "audience_availability", mon).unwrap() - 70.0 / 90.0).abs() < 1e-12);
+    assert_eq!(
+        f64_at(
+            &out,
+            "audience_availability",
+            row(&out, d(2023, 1, 6), "meta", "A")
+        ),
+        None
+    );
+
+    // Conversion likelihood: the weekday's historical conversion rate.
+    assert!((f64_at(&out, "conversion_likelihood", sat).unwrap() - 0.08).abs() < 1e-12);
+    assert!((f64_at(&out, "conversion_likelihood", wed).unwrap() - 0.05).abs() < 1e-12);
+    assert_eq!(
+        f64_at(
+            &out,
+            "conversion_likelihood",
+            row(&out, d(2023, 1, 1), "meta", "A")
+        ),
+        None
+    );
+    let google_wed = row(&out, d(2023, 6, 7), "google_ads", "C");
+    assert!((f64_at(&out, "conversion_likelihood", google_wed).unwrap() - 0.03).abs() < 1e-12);
+}
+
+#[test]
+fn user_supplied_pressure_series() {
+    let data = campaign_data(d(2023, 3, 31));
+    // An industry index rising every day: each day is above all earlier days -> "high".
+    let series: Vec<(NaiveDate, f64)> = (0..89)
+        .map(|k| (d(2023, 1, 1) + Days::new(k), k as f64))
+        .collect();
+    let opts = MarketingOptions::default()
+        .with_pressure_series(series)
+        .with_min_pressure_history(10);
+    let out = add_marketing_features_with(&calendar_2023(), &data, &opts).unwrap();
+    let p = out
+        .column_by_name("competitive_pressure")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert!(p.is_null(row(&out, d(2023, 1, 5), "meta", "A")));
+    assert_eq!(p.value(row(&out, d(2023, 3, 1), "google_ads", "C")), "high");
+    assert!(p.is_null(row(&out, d(2023, 3, 31), "meta", "A"))); // no series value that day
+}
+
+#[test]
+fn bad_inputs_name_the_problem() {
+    let data = campaign_data(d(2023, 1, 31));
+    let short_cal = CalendarDimension::create_calendar(
+        d(2023, 1, 10),
+        d(2023, 1, 31),
+        &CalendarOptions::default(),
+    )
+    .unwrap();
+    match add_marketing_features(&short_cal, &data) {
+        Err(Error::DateOutsideCalendar { row, date }) => {
+            assert_eq!((row, date), (0, d(2023, 1, 1)))
+        }
+        other => panic!("{other:?}"),
+    }
+    let no_spend = data.project(&[0, 1, 2, 4, 5, 6, 7]).unwrap();
+    let e = add_marketing_features(&calendar_2023(), &no_spend).unwrap_err();
+    assert!(
+        matches!(e, Error::MissingColumn { ref column, .. } if column == "spend"),
+        "{e}"
+    );
+    let mut cols = data.columns().to_vec();
+    let mut spend: Vec<Option<f64>> = vec![Some(1.0); data.num_rows()];
+    spend[3] = Some(-5.0);
+    cols[3] = Arc::new(Float64Array::from(spend));
+    let neg = RecordBatch::try_new(data.schema(), cols).unwrap();
+    let e = add_marketing_features(&calendar_2023(), &neg)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("row 3") && e.contains("spend"), "{e}");
+}
