@@ -1,0 +1,159 @@
+//! The [`Estimator`] trait and its causal forest implementation.
+
+use std::sync::Arc;
+
+use crate::data::CausalDataset;
+use crate::forest::CausalForest;
+use crate::results::{AttributionResults, ChannelEffect, RowEffect};
+use crate::{Error, Result};
+
+/// A causal effect estimator.
+///
+/// Contract:
+/// - An estimator holds **validated** parameters: constructing it (e.g.
+///   [`CausalForestParams::build`](crate::forest::CausalForestParams::build)) is where
+///   invalid parameters are rejected; `fit` only rejects bad data.
+/// - [`fit`](Self::fit) (required) estimates effects on a [`CausalDataset`] and returns
+///   [`AttributionResults`]. It never panics on input.
+/// - **Seeded and reproducible**: the same parameters, seed and data give the same
+///   numbers, bit for bit, whatever the number of threads.
+///
+/// Required: [`name`](Self::name), [`seed`](Self::seed), [`fit`](Self::fit). Forwarding
+/// impls for `&T`, `Box<T>` and `Arc<T>` let trait objects compose.
+pub trait Estimator {
+    /// The model's name as written in results (`causal_forest`).
+    fn name(&self) -> &str;
+    /// The seed of all randomness.
+    fn seed(&self) -> u64;
+    /// Fits the model and returns the attribution results.
+    fn fit(&self, data: &CausalDataset) -> Result<AttributionResults>;
+}
+
+impl<T: Estimator + ?Sized> Estimator for &T {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn seed(&self) -> u64 {
+        (**self).seed()
+    }
+    fn fit(&self, data: &CausalDataset) -> Result<AttributionResults> {
+        (**self).fit(data)
+    }
+}
+
+impl<T: Estimator + ?Sized> Estimator for Box<T> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn seed(&self) -> u64 {
+        (**self).seed()
+    }
+    fn fit(&self, data: &CausalDataset) -> Result<AttributionResults> {
+        (**self).fit(data)
+    }
+}
+
+impl<T: Estimator + ?Sized> Estimator for Arc<T> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn seed(&self) -> u64 {
+        (**self).seed()
+    }
+    fn fit(&self, data: &CausalDataset) -> Result<AttributionResults> {
+        (**self).fit(data)
+    }
+}
+
+fn in_group(e: Error, label: &str) -> Error {
+    match e {
+        Error::TooLittleData {
+            what,
+            found,
+            needed,
+        } => Error::TooLittleData {
+            what: format!("{what} (channel `{label}`)"),
+            found,
+            needed,
+        },
+        other => other,
+    }
+}
+
+impl Estimator for CausalForest {
+    fn name(&self) -> &str {
+        "causal_forest"
+    }
+
+    fn seed(&self) -> u64 {
+        self.params().seed
+    }
+
+    /// Fits the forest ([`CausalForest::fit_forest`]) and reports per-row effects (out of
+    /// bag), the overall doubly robust average effect, and for each group label (or one
+    /// group `all`) the lift, incremental and marginal ROAS.
+    fn fit(&self, data: &CausalDataset) -> Result<AttributionResults> {
+        let forest = self.fit_forest(data)?;
+        let level = self.params().confidence_level;
+        let treatment_effects = forest
+            .oob_predictions()
+            .iter()
+            .map(|c| {
+                let (ci_lower, ci_upper) = c.interval(level);
+                RowEffect {
+                    tau: c.tau,
+                    std_err: c.std_err(),
+                    ci_lower,
+                    ci_upper,
+                }
+            })
+            .collect();
+        let average_effect = forest.average_effect(None)?;
+        let n = data.num_rows();
+        let groups: Vec<(String, Vec<f64>)> = match data.groups() {
+            Some((codes, labels)) => labels
+                .iter()
+                .enumerate()
+                .map(|(g, label)| {
+                    (
+                        label.clone(),
+                        codes
+                            .iter()
+                            .map(|&c| if c as usize == g { 1.0 } else { 0.0 })
+                            .collect(),
+                    )
+                })
+                .collect(),
+            None => vec![("all".to_string(), vec![1.0; n])],
+        };
+        let mut channels = Vec::with_capacity(groups.len());
+        for (label, subset) in &groups {
+            let average = forest
+                .average_effect(Some(subset))
+                .map_err(|e| in_group(e, label))?;
+            let spend: f64 = subset
+                .iter()
+                .zip(data.treatment())
+                .map(|(a, w)| a * w)
+                .sum();
+            let effect = if spend == 0.0 {
+                ChannelEffect::without_spend(label, average.rows, &average)
+            } else {
+                let lift = forest.lift(Some(subset)).map_err(|e| in_group(e, label))?;
+                ChannelEffect::from_lift(label, &lift, &average)
+            };
+            channels.push(effect);
+        }
+        Ok(AttributionResults {
+            model: self.name().to_string(),
+            outcome: data.outcome_name().to_string(),
+            treatment: data.treatment_name().to_string(),
+            rows: n,
+            confidence_level: level,
+            seed: self.seed(),
+            average_effect,
+            channels,
+            treatment_effects,
+        })
+    }
+}

@@ -1,0 +1,556 @@
+//! Inference on doubly robust scores: weighted averages, lifts (totals) and their
+//! ratio to the treatment total, calibration test and best linear projection, all with
+//! cluster-robust standard errors and t(C − 1) critical values.
+
+use std::collections::BTreeMap;
+
+use nalgebra::{DMatrix, DVector};
+use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
+
+use crate::{Error, Result};
+
+/// An average effect over a weighted set of rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AverageEffect {
+    /// The weighted mean of the doubly robust scores.
+    pub estimate: f64,
+    /// Its cluster-robust standard error.
+    pub std_err: f64,
+    /// Lower end of the interval at `confidence_level`.
+    pub ci_lower: f64,
+    /// Upper end of the interval at `confidence_level`.
+    pub ci_upper: f64,
+    /// Two-sided p-value of "the effect is zero".
+    pub p_value: f64,
+    /// The interval's level.
+    pub confidence_level: f64,
+    /// Rows with positive weight.
+    pub rows: usize,
+    /// Clusters with a row of positive weight.
+    pub clusters: usize,
+    /// Degrees of freedom of the t distribution used (clusters − 1).
+    pub df: f64,
+}
+
+/// The outcome caused by the treatment over a weighted set of rows, and its ratio to the
+/// treatment total.
+///
+/// The estimand is the lift `L = Σ aᵢ τ(xᵢ) Wᵢ` (for spend: revenue caused by the spend)
+/// and the incremental return `R = L / S` with `S = Σ aᵢ Wᵢ` (incremental ROAS).
+/// Estimator: the doubly robust score of `τ(X)·E[W|X]` is
+/// `φᵢ = Ŵᵢ Γᵢ + τ̂ᵢ (Wᵢ − Ŵᵢ)` (it stays unbiased when either τ̂ or Ŵ, V̂ are right,
+/// unlike `Wᵢ Γᵢ`, which is biased for skewed treatments), so `R̂ = Σ aᵢ φᵢ / S` and
+/// `L̂ = R̂ · S`. Standard errors linearize the ratio, `(aᵢ(φᵢ − R̂ Wᵢ))/S` summed by
+/// cluster, so they treat the subset's total treatment `S` as given: the lift interval is
+/// `S` times the return interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiftEffect {
+    /// Treatment total `S = Σ aᵢ Wᵢ` (for spend: the spend).
+    pub spend: f64,
+    /// Estimated lift `L̂ = R̂ · S`.
+    pub revenue_lift: f64,
+    /// Standard error of the lift.
+    pub std_err: f64,
+    /// Lower end of the lift interval.
+    pub ci_lower: f64,
+    /// Upper end of the lift interval.
+    pub ci_upper: f64,
+    /// Two-sided p-value of "no lift".
+    pub p_value: f64,
+    /// Lift per unit of treatment `R̂ = L̂ / S`.
+    pub incremental_roas: f64,
+    /// Standard error of `R̂`.
+    pub incremental_roas_std_err: f64,
+    /// Lower end of the interval of `R̂`.
+    pub incremental_roas_ci_lower: f64,
+    /// Upper end of the interval of `R̂`.
+    pub incremental_roas_ci_upper: f64,
+    /// Treatment-weighted mean of τ̂: `Σ aᵢ Wᵢ τ̂ᵢ / S` (plug-in, no interval).
+    pub marginal_roas: f64,
+    /// The intervals' level.
+    pub confidence_level: f64,
+    /// Rows with positive weight.
+    pub rows: usize,
+    /// Clusters with a row of positive weight.
+    pub clusters: usize,
+    /// Degrees of freedom (clusters − 1).
+    pub df: f64,
+}
+
+/// One coefficient of a linear regression with cluster-robust inference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Coefficient {
+    /// Regressor name.
+    pub name: String,
+    /// Estimate.
+    pub estimate: f64,
+    /// Cluster-robust standard error.
+    pub std_err: f64,
+    /// `estimate / std_err`.
+    pub t_value: f64,
+    /// p-value (two-sided, except in [`Calibration`], which is one-sided).
+    pub p_value: f64,
+    /// Lower end of the interval at the forest's confidence level.
+    pub ci_lower: f64,
+    /// Upper end of the interval.
+    pub ci_upper: f64,
+}
+
+/// grf's `test_calibration` result. p-values are one-sided (H₀: coefficient ≤ 0).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calibration {
+    /// Coefficient on the mean forest prediction (1 = the average effect is right).
+    pub mean_forest_prediction: Coefficient,
+    /// Coefficient on the differential prediction (1 = heterogeneity well calibrated;
+    /// significantly > 0 = there is heterogeneity).
+    pub differential_forest_prediction: Coefficient,
+}
+
+pub(crate) fn normal_quantile(p: f64) -> f64 {
+    Normal::standard().inverse_cdf(p)
+}
+
+fn check_level(level: f64) -> Result<()> {
+    if level > 0.0 && level < 1.0 {
+        Ok(())
+    } else {
+        Err(Error::param("confidence_level", level, "a value in (0, 1)"))
+    }
+}
+
+/// t(df) distribution; `None` when df is too small.
+fn t_dist(df: f64) -> Result<StudentsT> {
+    StudentsT::new(0.0, 1.0, df).map_err(|_| Error::TooLittleData {
+        what: "clusters".into(),
+        found: (df + 1.0) as usize,
+        needed: 2,
+    })
+}
+
+fn two_sided(t: &StudentsT, stat: f64) -> f64 {
+    if stat.is_nan() {
+        return f64::NAN;
+    }
+    (2.0 * t.sf(stat.abs())).min(1.0)
+}
+
+/// Sums `values` by cluster (only rows with positive weight) in cluster order, so the
+/// result does not depend on hashing; returns the sums.
+fn cluster_sums(values: &[f64], weights: &[f64], clusters: Option<&[u32]>) -> Vec<f64> {
+    match clusters {
+        None => values
+            .iter()
+            .zip(weights)
+            .filter(|(_, a)| **a > 0.0)
+            .map(|(v, _)| *v)
+            .collect(),
+        Some(c) => {
+            let mut sums: BTreeMap<u32, f64> = BTreeMap::new();
+            for ((v, a), cl) in values.iter().zip(weights).zip(c) {
+                if *a > 0.0 {
+                    *sums.entry(*cl).or_insert(0.0) += v;
+                }
+            }
+            sums.into_values().collect()
+        }
+    }
+}
+
+fn check_inputs(n: usize, weights: &[f64], clusters: Option<&[u32]>) -> Result<usize> {
+    if weights.len() != n {
+        return Err(Error::LengthMismatch {
+            column: "weights".into(),
+            expected: n,
+            found: weights.len(),
+        });
+    }
+    if let Some(c) = clusters
+        && c.len() != n
+    {
+        return Err(Error::LengthMismatch {
+            column: "clusters".into(),
+            expected: n,
+            found: c.len(),
+        });
+    }
+    if let Some(row) = weights.iter().position(|a| !a.is_finite() || *a < 0.0) {
+        return Err(Error::param(
+            "weights",
+            format!("{} at row {row}", weights[row]),
+            "finite, non-negative",
+        ));
+    }
+    Ok(weights.iter().filter(|a| **a > 0.0).count())
+}
+
+/// The weighted mean of `scores` with a cluster-robust (CR1) standard error:
+/// `θ̂ = Σ aᵢΓᵢ / Σ aᵢ`, `Var = C/(C−1) Σ_c (Σ_{i∈c} aᵢ(Γᵢ − θ̂))² / (Σ aᵢ)²`, intervals
+/// and p-values from t(C − 1). `clusters = None` treats every row as its own cluster.
+pub fn mean_effect(
+    scores: &[f64],
+    weights: &[f64],
+    clusters: Option<&[u32]>,
+    level: f64,
+) -> Result<AverageEffect> {
+    check_level(level)?;
+    let rows = check_inputs(scores.len(), weights, clusters)?;
+    let total: f64 = weights.iter().sum();
+    if rows == 0 || total <= 0.0 {
+        return Err(Error::TooLittleData {
+            what: "rows in the subset".into(),
+            found: 0,
+            needed: 2,
+        });
+    }
+    let est = scores.iter().zip(weights).map(|(g, a)| a * g).sum::<f64>() / total;
+    let infl: Vec<f64> = scores
+        .iter()
+        .zip(weights)
+        .map(|(g, a)| a * (g - est) / total)
+        .collect();
+    let sums = cluster_sums(&infl, weights, clusters);
+    let c = sums.len();
+    if c < 2 {
+        return Err(Error::TooLittleData {
+            what: "clusters in the subset".into(),
+            found: c,
+            needed: 2,
+        });
+    }
+    let cf = c as f64;
+    let var = cf / (cf - 1.0) * sums.iter().map(|s| s * s).sum::<f64>();
+    let se = var.sqrt();
+    let t = t_dist(cf - 1.0)?;
+    let crit = t.inverse_cdf(0.5 + level / 2.0);
+    let p = if se > 0.0 {
+        two_sided(&t, est / se)
+    } else if est == 0.0 {
+        1.0
+    } else {
+        0.0
+    };
+    Ok(AverageEffect {
+        estimate: est,
+        std_err: se,
+        ci_lower: est - crit * se,
+        ci_upper: est + crit * se,
+        p_value: p,
+        confidence_level: level,
+        rows,
+        clusters: c,
+        df: cf - 1.0,
+    })
+}
+
+/// The lift and incremental return of a weighted subset; see [`LiftEffect`].
+pub fn lift_effect(
+    scores: &[f64],
+    tau: &[f64],
+    treatment: &[f64],
+    w_hat: &[f64],
+    weights: &[f64],
+    clusters: &[u32],
+    level: f64,
+) -> Result<LiftEffect> {
+    check_level(level)?;
+    let n = scores.len();
+    for (name, v) in [("tau", tau), ("treatment", treatment), ("w_hat", w_hat)] {
+        if v.len() != n {
+            return Err(Error::LengthMismatch {
+                column: name.into(),
+                expected: n,
+                found: v.len(),
+            });
+        }
+    }
+    let rows = check_inputs(n, weights, Some(clusters))?;
+    let spend: f64 = treatment.iter().zip(weights).map(|(w, a)| a * w).sum();
+    if rows == 0 || spend == 0.0 {
+        return Err(Error::NoVariation {
+            what: "the subset's treatment (its total is zero)".into(),
+        });
+    }
+    let phi: Vec<f64> = (0..n)
+        .map(|i| w_hat[i] * scores[i] + tau[i] * (treatment[i] - w_hat[i]))
+        .collect();
+    let r = phi.iter().zip(weights).map(|(f, a)| a * f).sum::<f64>() / spend;
+    let infl: Vec<f64> = (0..n)
+        .map(|i| weights[i] * (phi[i] - r * treatment[i]) / spend)
+        .collect();
+    let sums = cluster_sums(&infl, weights, Some(clusters));
+    let c = sums.len();
+    if c < 2 {
+        return Err(Error::TooLittleData {
+            what: "clusters in the subset".into(),
+            found: c,
+            needed: 2,
+        });
+    }
+    let cf = c as f64;
+    let se_r = (cf / (cf - 1.0) * sums.iter().map(|s| s * s).sum::<f64>()).sqrt();
+    let t = t_dist(cf - 1.0)?;
+    let crit = t.inverse_cdf(0.5 + level / 2.0);
+    let p = if se_r > 0.0 {
+        two_sided(&t, r / se_r)
+    } else if r == 0.0 {
+        1.0
+    } else {
+        0.0
+    };
+    let marginal = (0..n)
+        .map(|i| weights[i] * treatment[i] * tau[i])
+        .sum::<f64>()
+        / spend;
+    let (lo_r, hi_r) = (r - crit * se_r, r + crit * se_r);
+    let (lo_l, hi_l) = if spend > 0.0 {
+        (lo_r * spend, hi_r * spend)
+    } else {
+        (hi_r * spend, lo_r * spend)
+    };
+    Ok(LiftEffect {
+        spend,
+        revenue_lift: r * spend,
+        std_err: se_r * spend.abs(),
+        ci_lower: lo_l,
+        ci_upper: hi_l,
+        p_value: p,
+        incremental_roas: r,
+        incremental_roas_std_err: se_r,
+        incremental_roas_ci_lower: lo_r,
+        incremental_roas_ci_upper: hi_r,
+        marginal_roas: marginal,
+        confidence_level: level,
+        rows,
+        clusters: c,
+        df: cf - 1.0,
+    })
+}
+
+/// Weighted least squares of `y` on the columns `xs` with a CR1 cluster-robust covariance.
+/// Returns (coefficients, covariance, clusters).
+fn ols_cluster(
+    y: &[f64],
+    xs: &[Vec<f64>],
+    weights: &[f64],
+    clusters: &[u32],
+    what: &'static str,
+) -> Result<(DVector<f64>, DMatrix<f64>, usize)> {
+    let n = y.len();
+    let k = xs.len();
+    let rows: Vec<usize> = (0..n).filter(|&i| weights[i] > 0.0).collect();
+    let mut xtx = DMatrix::<f64>::zeros(k, k);
+    let mut xty = DVector::<f64>::zeros(k);
+    for &i in &rows {
+        let a = weights[i];
+        for p in 0..k {
+            xty[p] += a * xs[p][i] * y[i];
+            for q in 0..k {
+                xtx[(p, q)] += a * xs[p][i] * xs[q][i];
+            }
+        }
+    }
+    let chol = xtx.clone().cholesky().ok_or(Error::Singular { what })?;
+    // Near-zero pivots mean (numerically) collinear regressors.
+    let l = chol.l();
+    if (0..k).any(|p| l[(p, p)].is_nan() || l[(p, p)] <= 1e-8 * xtx[(p, p)].sqrt()) {
+        return Err(Error::Singular { what });
+    }
+    let bread = chol.inverse();
+    let beta = &bread * xty;
+    let mut g: BTreeMap<u32, DVector<f64>> = BTreeMap::new();
+    for &i in &rows {
+        let e = y[i] - (0..k).map(|p| xs[p][i] * beta[p]).sum::<f64>();
+        let gi = g.entry(clusters[i]).or_insert_with(|| DVector::zeros(k));
+        for p in 0..k {
+            gi[p] += weights[i] * xs[p][i] * e;
+        }
+    }
+    let c = g.len();
+    if c < 2 {
+        return Err(Error::TooLittleData {
+            what: format!("clusters for the {what}"),
+            found: c,
+            needed: 2,
+        });
+    }
+    let mut meat = DMatrix::<f64>::zeros(k, k);
+    for gc in g.values() {
+        meat += gc * gc.transpose();
+    }
+    let cf = c as f64;
+    let vcov = &bread * meat * &bread * (cf / (cf - 1.0));
+    Ok((beta, vcov, c))
+}
+
+fn coefficients(
+    names: &[String],
+    beta: &DVector<f64>,
+    vcov: &DMatrix<f64>,
+    c: usize,
+    level: f64,
+    one_sided: bool,
+) -> Result<Vec<Coefficient>> {
+    let t = t_dist(c as f64 - 1.0)?;
+    let crit = t.inverse_cdf(0.5 + level / 2.0);
+    Ok(names
+        .iter()
+        .enumerate()
+        .map(|(p, name)| {
+            let se = vcov[(p, p)].max(0.0).sqrt();
+            let tv = beta[p] / se;
+            let p_value = if one_sided {
+                t.sf(tv)
+            } else {
+                two_sided(&t, tv)
+            };
+            Coefficient {
+                name: name.clone(),
+                estimate: beta[p],
+                std_err: se,
+                t_value: tv,
+                p_value,
+                ci_lower: beta[p] - crit * se,
+                ci_upper: beta[p] + crit * se,
+            }
+        })
+        .collect())
+}
+
+/// grf's calibration regression of `y_res` on `τ̄·w_res` and `(τ̂ − τ̄)·w_res`.
+pub(crate) fn test_calibration(
+    y_res: &[f64],
+    w_res: &[f64],
+    tau: &[f64],
+    weights: &[f64],
+    clusters: &[u32],
+    level: f64,
+) -> Result<Calibration> {
+    let total: f64 = weights.iter().sum();
+    let tau_bar = tau.iter().zip(weights).map(|(t, a)| t * a).sum::<f64>() / total;
+    let x1: Vec<f64> = w_res.iter().map(|w| tau_bar * w).collect();
+    let x2: Vec<f64> = w_res
+        .iter()
+        .zip(tau)
+        .map(|(w, t)| (t - tau_bar) * w)
+        .collect();
+    let (beta, vcov, c) = ols_cluster(y_res, &[x1, x2], weights, clusters, "calibration test")?;
+    let names = [
+        "mean.forest.prediction".to_string(),
+        "differential.forest.prediction".to_string(),
+    ];
+    let mut coefs = coefficients(&names, &beta, &vcov, c, level, true)?.into_iter();
+    match (coefs.next(), coefs.next()) {
+        (Some(mean_forest_prediction), Some(differential_forest_prediction)) => Ok(Calibration {
+            mean_forest_prediction,
+            differential_forest_prediction,
+        }),
+        _ => Err(Error::Singular {
+            what: "calibration test",
+        }),
+    }
+}
+
+/// The best linear projection of `scores` on an intercept and `covariates`.
+pub(crate) fn best_linear_projection(
+    scores: &[f64],
+    covariates: &[(&str, &[f64])],
+    weights: &[f64],
+    clusters: &[u32],
+    level: f64,
+) -> Result<Vec<Coefficient>> {
+    let n = scores.len();
+    let mut names = vec!["(intercept)".to_string()];
+    let mut xs = vec![vec![1.0; n]];
+    for (name, col) in covariates {
+        if col.len() != n {
+            return Err(Error::LengthMismatch {
+                column: (*name).to_string(),
+                expected: n,
+                found: col.len(),
+            });
+        }
+        if let Some(row) = col.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                column: (*name).to_string(),
+                row,
+                value: col[row],
+            });
+        }
+        names.push((*name).to_string());
+        xs.push(col.to_vec());
+    }
+    let (beta, vcov, c) = ols_cluster(scores, &xs, weights, clusters, "best linear projection")?;
+    coefficients(&names, &beta, &vcov, c, level, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_effect_matches_hand_computation() {
+        let s = [1.0, 2.0, 3.0, 4.0];
+        let e = mean_effect(&s, &[1.0; 4], None, 0.95).unwrap();
+        assert_eq!(e.estimate, 2.5);
+        // CR1 with singleton clusters = sample sd / sqrt(n): sd = 1.2910, se = 0.6455.
+        assert!((e.std_err - 0.645_497_224).abs() < 1e-8, "{}", e.std_err);
+        // t(3) 97.5% quantile = 3.182446.
+        assert!((e.ci_upper - (2.5 + 3.182_446_305 * e.std_err)).abs() < 1e-6);
+        assert_eq!(e.df, 3.0);
+        // Clustering {1,2} and {3,4}: cluster sums of (Γ−θ)/n are -0.5 and 0.5.
+        let e = mean_effect(&s, &[1.0; 4], Some(&[7, 7, 9, 9]), 0.95).unwrap();
+        assert!((e.std_err - (2.0f64 * 0.5).sqrt()).abs() < 1e-12);
+        assert_eq!(e.clusters, 2);
+        // A subset with zero weights ignores the other rows.
+        let e = mean_effect(&s, &[0.0, 0.0, 1.0, 1.0], None, 0.9).unwrap();
+        assert_eq!((e.estimate, e.rows), (3.5, 2));
+    }
+
+    #[test]
+    fn lift_of_a_constant_effect_is_exact() {
+        // τ = 2 everywhere and scores equal τ: lift = 2 × spend, no uncertainty.
+        let w = [1.0, 3.0, 5.0, 7.0];
+        let e = lift_effect(
+            &[2.0; 4],
+            &[2.0; 4],
+            &w,
+            &[4.0; 4],
+            &[1.0; 4],
+            &[0, 1, 2, 3],
+            0.95,
+        )
+        .unwrap();
+        assert_eq!(e.spend, 16.0);
+        assert!((e.revenue_lift - 32.0).abs() < 1e-12);
+        assert!((e.incremental_roas - 2.0).abs() < 1e-12 && e.std_err < 1e-12);
+        assert_eq!(e.marginal_roas, 2.0);
+        let e = lift_effect(
+            &[2.0; 4],
+            &[2.0; 4],
+            &[0.0; 4],
+            &[4.0; 4],
+            &[1.0; 4],
+            &[0, 1, 2, 3],
+            0.95,
+        );
+        assert!(matches!(e, Err(Error::NoVariation { .. })));
+    }
+
+    #[test]
+    fn projection_recovers_a_line() {
+        let x: Vec<f64> = (0..50).map(|i| i as f64).collect();
+        let y: Vec<f64> = x
+            .iter()
+            .enumerate()
+            .map(|(i, v)| 1.0 + 2.0 * v + if i % 2 == 0 { 0.5 } else { -0.5 })
+            .collect();
+        let cl: Vec<u32> = (0..50).collect();
+        let c = best_linear_projection(&y, &[("x", &x)], &[1.0; 50], &cl, 0.95).unwrap();
+        assert!((c[1].estimate - 2.0).abs() < 0.01, "{:?}", c[1]);
+        assert!((c[0].estimate - 1.0).abs() < 0.3, "{:?}", c[0]);
+        assert!(c[1].p_value < 1e-10);
+        let e = best_linear_projection(&y, &[("x", &x), ("x2", &x)], &[1.0; 50], &cl, 0.95)
+            .unwrap_err();
+        assert!(matches!(e, Error::Singular { .. }), "{e}");
+    }
+}
