@@ -46,6 +46,7 @@
 mod config;
 mod days;
 mod error;
+pub mod fake;
 mod native;
 mod table;
 mod world;

@@ -1,0 +1,313 @@
+//! Local files: CSV, Parquet and newline-delimited JSON.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use futures::StreamExt;
+
+use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
+
+/// A file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+    /// Newline-delimited JSON (one object per line).
+    NdJson,
+}
+
+impl FileFormat {
+    /// The format implied by a file extension (`.csv`, `.parquet`, `.ndjson`/`.jsonl`/`.json`).
+    pub fn from_path(path: &Path) -> Option<Self> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(Self::Csv),
+            "parquet" | "pq" => Some(Self::Parquet),
+            "ndjson" | "jsonl" | "json" => Some(Self::NdJson),
+            _ => None,
+        }
+    }
+}
+
+/// Reads a local CSV, Parquet or NDJSON file as record batches.
+///
+/// The schema is inferred (CSV and NDJSON: from the first `infer_rows` rows; Parquet:
+/// from the file) unless one is given with [`with_schema`](FileConnector::with_schema).
+/// A malformed row is reported with its 1-based line number. The whole file is read:
+/// the request's date range is not applied (filter downstream).
+#[derive(Debug, Clone)]
+pub struct FileConnector {
+    path: PathBuf,
+    format: FileFormat,
+    schema: Option<SchemaRef>,
+    batch_size: usize,
+    infer_rows: usize,
+}
+
+impl FileConnector {
+    /// A connector for `path`, its format taken from the extension.
+    pub fn new(path: impl Into<PathBuf>) -> Result<Self> {
+        let path = path.into();
+        let format = FileFormat::from_path(&path).ok_or_else(|| Error::Config {
+            source_name: "file".into(),
+            message: format!(
+                "{}: unknown extension; use .csv, .parquet or .ndjson (or with_format)",
+                path.display()
+            ),
+        })?;
+        Ok(Self {
+            path,
+            format,
+            schema: None,
+            batch_size: 8192,
+            infer_rows: 1000,
+        })
+    }
+    /// Overrides the format.
+    pub fn with_format(mut self, format: FileFormat) -> Self {
+        self.format = format;
+        self
+    }
+    /// Uses an explicit schema instead of inference.
+    pub fn with_schema(mut self, schema: SchemaRef) -> Self {
+        self.schema = Some(schema);
+        self
+    }
+    /// Rows per batch (default 8192).
+    pub fn with_batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n.max(1);
+        self
+    }
+
+    fn io(&self, e: std::io::Error) -> Error {
+        Error::Io {
+            path: self.path.display().to_string(),
+            source: e,
+        }
+    }
+
+    fn file_err(&self, line: u64, message: impl Into<String>) -> Error {
+        Error::File {
+            path: self.path.display().to_string(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    fn infer(&self) -> Result<SchemaRef> {
+        if let Some(s) = &self.schema {
+            return Ok(s.clone());
+        }
+        let mut f = File::open(&self.path).map_err(|e| self.io(e))?;
+        match self.format {
+            FileFormat::Csv => {
+                let fmt = arrow::csv::reader::Format::default().with_header(true);
+                let (schema, _) = fmt
+                    .infer_schema(&mut f, Some(self.infer_rows))
+                    .map_err(|e| self.file_err(0, e.to_string()))?;
+                Ok(Arc::new(schema))
+            }
+            FileFormat::NdJson => {
+                self.check_json_lines()?;
+                let (schema, _) = arrow::json::reader::infer_json_schema(
+                    BufReader::new(&mut f),
+                    Some(self.infer_rows),
+                )
+                .map_err(|e| self.file_err(0, e.to_string()))?;
+                Ok(Arc::new(schema))
+            }
+            FileFormat::Parquet => {
+                let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+                    .map_err(|e| self.file_err(0, e.to_string()))?;
+                Ok(b.schema().clone())
+            }
+        }
+    }
+
+    /// Finds the first line that is not a JSON object, with its number.
+    fn check_json_lines(&self) -> Result<()> {
+        let f = File::open(&self.path).map_err(|e| self.io(e))?;
+        for (i, line) in BufReader::new(f).lines().enumerate() {
+            let line = line.map_err(|e| self.io(e))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<serde_json::Value>(&line) {
+                Ok(serde_json::Value::Object(_)) => {}
+                Ok(_) => return Err(self.file_err(i as u64 + 1, "not a JSON object")),
+                Err(e) => return Err(self.file_err(i as u64 + 1, format!("malformed JSON: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
+    fn batches(&self) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send>> {
+        let schema = self.infer()?;
+        let mut f = File::open(&self.path).map_err(|e| self.io(e))?;
+        f.rewind().map_err(|e| self.io(e))?;
+        let path = self.path.display().to_string();
+        match self.format {
+            FileFormat::Csv => {
+                let reader = arrow::csv::ReaderBuilder::new(schema)
+                    .with_header(true)
+                    .with_batch_size(self.batch_size)
+                    .build(f)?;
+                Ok(Box::new(
+                    reader.map(move |b| b.map_err(|e| csv_error(&path, e))),
+                ))
+            }
+            FileFormat::NdJson => {
+                self.check_json_lines()?;
+                let reader = arrow::json::ReaderBuilder::new(schema)
+                    .with_batch_size(self.batch_size)
+                    .build(BufReader::new(f))?;
+                let mut start_line = 1u64;
+                let bs = self.batch_size as u64;
+                Ok(Box::new(reader.map(move |b| {
+                    let r = b.map_err(|e| Error::File {
+                        path: path.clone(),
+                        line: start_line,
+                        message: format!("in the batch starting at this line: {e}"),
+                    });
+                    start_line += bs;
+                    r
+                })))
+            }
+            FileFormat::Parquet => {
+                let reader =
+                    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+                        .map_err(|e| self.file_err(0, e.to_string()))?
+                        .with_batch_size(self.batch_size)
+                        .build()
+                        .map_err(|e| self.file_err(0, e.to_string()))?;
+                Ok(Box::new(reader.map(move |b| {
+                    b.map_err(|e| Error::File {
+                        path: path.clone(),
+                        line: 0,
+                        message: e.to_string(),
+                    })
+                })))
+            }
+        }
+    }
+}
+
+/// Arrow's CSV errors name the data row (`... at line N`, counted without the header);
+/// report the file line (header included).
+fn csv_error(path: &str, e: arrow::error::ArrowError) -> Error {
+    let text = e.to_string();
+    let line = text
+        .rsplit_once("line ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .map_or(0, |n| n + 1);
+    Error::File {
+        path: path.to_owned(),
+        line,
+        message: text,
+    }
+}
+
+#[async_trait::async_trait]
+impl Connector for FileConnector {
+    fn name(&self) -> &str {
+        "file"
+    }
+    fn schema(&self, _request: &ConnectorRequest) -> Result<SchemaRef> {
+        self.infer()
+    }
+    async fn check(&self) -> Result<()> {
+        self.infer().map(|_| ())
+    }
+    fn read(&self, _request: &ConnectorRequest) -> Result<RecordBatchStream> {
+        let this = self.clone();
+        // Lazy: the file is opened at the first poll.
+        let stream = futures::stream::once(async move { this.batches() });
+        let stream = stream.flat_map(|r| match r {
+            Ok(it) => futures::stream::iter(it).left_stream(),
+            Err(e) => futures::stream::iter(vec![Err(e)]).right_stream(),
+        });
+        Ok(Box::pin(stream))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::TryStreamExt;
+    use std::io::Write;
+
+    fn req() -> ConnectorRequest {
+        ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-02".parse().unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn csv_is_inferred_and_a_bad_row_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.csv");
+        let mut f = File::create(&p).unwrap();
+        writeln!(f, "date,spend,clicks\n2024-01-01,1.5,3\n2024-01-02,2.5,4").unwrap();
+        let c = FileConnector::new(&p).unwrap();
+        let t = c.get_campaign_data(&req()).await.unwrap();
+        assert_eq!(t.num_rows(), 2);
+        assert_eq!(
+            t.schema().field_with_name("clicks").unwrap().data_type(),
+            &arrow::datatypes::DataType::Int64
+        );
+
+        let mut f = File::create(&p).unwrap();
+        writeln!(
+            f,
+            "date,spend,clicks\n2024-01-01,1.5,3\n2024-01-02,2.5,4\n2024-01-03,3.5,x"
+        )
+        .unwrap();
+        let c = FileConnector::new(&p).unwrap().with_schema(t.schema());
+        let err = c.get_campaign_data(&req()).await.unwrap_err();
+        match &err {
+            Error::File { line, .. } => assert_eq!(*line, 4, "{err}"),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn ndjson_and_parquet_round_trip_and_bad_json_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.ndjson");
+        std::fs::write(&p, "{\"a\":1,\"b\":\"x\"}\n{\"a\":2,\"b\":\"y\"}\n").unwrap();
+        let t = FileConnector::new(&p)
+            .unwrap()
+            .get_campaign_data(&req())
+            .await
+            .unwrap();
+        assert_eq!(t.num_rows(), 2);
+
+        let pq = dir.path().join("x.parquet");
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(File::create(&pq).unwrap(), t.schema(), None)
+                .unwrap();
+        w.write(&t).unwrap();
+        w.close().unwrap();
+        let back: Vec<RecordBatch> = FileConnector::new(&pq)
+            .unwrap()
+            .read(&req())
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(back.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+
+        std::fs::write(&p, "{\"a\":1}\n{\"a\":2,\n").unwrap();
+        let err = FileConnector::new(&p)
+            .unwrap()
+            .get_campaign_data(&req())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::File { line: 2, .. }), "{err}");
+    }
+}

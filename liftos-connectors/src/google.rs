@@ -1,0 +1,1055 @@
+//! Google Ads (REST `googleAds:searchStream`, OAuth2 refresh flow).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use chrono::NaiveDate;
+use futures::StreamExt;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::http::{
+    Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
+    base_str, config_error, date_chunks, validate_base_url,
+};
+use crate::meta::{date32, decode_for, split_list};
+use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
+
+const SOURCE: &str = "google_ads";
+/// Default API host.
+pub const GOOGLE_DEFAULT_BASE_URL: &str = "https://googleads.googleapis.com";
+/// Default OAuth token endpoint.
+pub const GOOGLE_DEFAULT_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+/// Default API version.
+pub const GOOGLE_DEFAULT_API_VERSION: &str = "v21";
+
+/// Settings of a [`GoogleAdsConnector`] as a config table (serde).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleAdsConfig {
+    /// `developer-token` header.
+    pub developer_token: SecretString,
+    /// OAuth client id.
+    pub client_id: String,
+    /// OAuth client secret.
+    pub client_secret: SecretString,
+    /// OAuth refresh token.
+    pub refresh_token: SecretString,
+    /// Customer ids (dashes allowed).
+    pub customer_ids: Vec<String>,
+    /// Manager account id for `login-customer-id` (optional).
+    #[serde(default)]
+    pub login_customer_id: Option<String>,
+    /// Replaces `https://oauth2.googleapis.com/token`.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// Replaces `https://googleads.googleapis.com`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// API version (default `v21`).
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// A raw GAQL query replacing the built one.
+    #[serde(default)]
+    pub query: Option<String>,
+}
+
+/// Builder of a [`GoogleAdsConnector`].
+///
+/// | Name | Default | Meaning | Range |
+/// |---|---|---|---|
+/// | `developer_token` | — (required) | `developer-token` header | non-empty |
+/// | `client_id`, `client_secret`, `refresh_token` | — (required) | OAuth2 refresh flow | non-empty |
+/// | `customer_ids` | — (required) | customers; `123-456-7890` is normalized to digits | ≥ 1 |
+/// | `login_customer_id` | none | manager id sent as `login-customer-id` | digits |
+/// | `token_url` | `https://oauth2.googleapis.com/token` | OAuth token endpoint | URL |
+/// | `base_url` | `https://googleads.googleapis.com` | API host (http only on loopback) | URL |
+/// | `api_version` | `v21` | REST version | `vNN` |
+/// | `query` | built from the request | raw GAQL (its SELECT list defines the columns) | GAQL |
+/// | `chunk_days` | 31 | days per searchStream call (calls run `retry.concurrency` at once) | ≥ 1 |
+/// | `refresh_margin` | 60 s | refresh the access token this long before it expires | ≥ 0 |
+/// | `retry` | [`RetryConfig::default`] | retries, timeouts, concurrency | — |
+pub struct GoogleAdsBuilder {
+    developer_token: Option<SecretString>,
+    client_id: Option<String>,
+    client_secret: Option<SecretString>,
+    refresh_token: Option<SecretString>,
+    customers: Vec<String>,
+    login_customer_id: Option<String>,
+    token_url: String,
+    base_url: String,
+    api_version: String,
+    query: Option<String>,
+    chunk_days: u32,
+    refresh_margin: Duration,
+    retry: RetryConfig,
+    clock: Arc<dyn Clock>,
+    progress: Progress,
+}
+
+impl std::fmt::Debug for GoogleAdsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GoogleAdsBuilder")
+            .field(
+                "developer_token",
+                &self.developer_token.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("customers", &self.customers)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for GoogleAdsBuilder {
+    fn default() -> Self {
+        Self {
+            developer_token: None,
+            client_id: None,
+            client_secret: None,
+            refresh_token: None,
+            customers: Vec::new(),
+            login_customer_id: None,
+            token_url: GOOGLE_DEFAULT_TOKEN_URL.into(),
+            base_url: GOOGLE_DEFAULT_BASE_URL.into(),
+            api_version: GOOGLE_DEFAULT_API_VERSION.into(),
+            query: None,
+            chunk_days: 31,
+            refresh_margin: Duration::from_secs(60),
+            retry: RetryConfig::default(),
+            clock: Arc::new(SystemClock::default()),
+            progress: Progress::default(),
+        }
+    }
+}
+
+fn nonempty(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+impl GoogleAdsBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Reads the `LIFTOS_GOOGLE_ADS_*` variables from the process environment.
+    pub fn from_env() -> Self {
+        Self::from_env_with(|k| std::env::var(k).ok())
+    }
+    /// Like [`from_env`](Self::from_env) with an injectable lookup: `…_DEVELOPER_TOKEN`,
+    /// `…_CLIENT_ID`, `…_CLIENT_SECRET`, `…_REFRESH_TOKEN`, `…_CUSTOMER_IDS`,
+    /// `…_LOGIN_CUSTOMER_ID` (optional), `…_TOKEN_URL` (optional), `…_BASE_URL` (optional).
+    #[allow(clippy::field_reassign_with_default)]
+    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |k: &str| nonempty(lookup(&format!("LIFTOS_GOOGLE_ADS_{k}")));
+        let mut b = Self::default();
+        b.developer_token = get("DEVELOPER_TOKEN").map(SecretString::from);
+        b.client_id = get("CLIENT_ID");
+        b.client_secret = get("CLIENT_SECRET").map(SecretString::from);
+        b.refresh_token = get("REFRESH_TOKEN").map(SecretString::from);
+        b.customers = get("CUSTOMER_IDS")
+            .map(|s| split_list(&s))
+            .unwrap_or_default();
+        b.login_customer_id = get("LOGIN_CUSTOMER_ID");
+        if let Some(u) = get("TOKEN_URL") {
+            b.token_url = u;
+        }
+        if let Some(u) = get("BASE_URL") {
+            b.base_url = u;
+        }
+        b
+    }
+    /// A builder from a config table.
+    pub fn from_config(c: GoogleAdsConfig) -> Self {
+        let mut b = Self::default()
+            .with_developer_token(c.developer_token)
+            .with_oauth(c.client_id, c.client_secret, c.refresh_token)
+            .with_customer_ids(c.customer_ids);
+        b.login_customer_id = c.login_customer_id;
+        if let Some(u) = c.token_url {
+            b.token_url = u;
+        }
+        if let Some(u) = c.base_url {
+            b.base_url = u;
+        }
+        if let Some(v) = c.api_version {
+            b.api_version = v;
+        }
+        b.query = c.query;
+        b
+    }
+    /// Sets the developer token.
+    pub fn with_developer_token(mut self, token: impl Into<SecretString>) -> Self {
+        self.developer_token = Some(token.into());
+        self
+    }
+    /// Sets the OAuth client and refresh token.
+    pub fn with_oauth(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<SecretString>,
+        refresh_token: impl Into<SecretString>,
+    ) -> Self {
+        self.client_id = Some(client_id.into());
+        self.client_secret = Some(client_secret.into());
+        self.refresh_token = Some(refresh_token.into());
+        self
+    }
+    /// Sets the customers (dashes allowed).
+    pub fn with_customer_ids<I, S>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.customers = ids.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets the manager account sent as `login-customer-id`.
+    pub fn with_login_customer_id(mut self, id: impl Into<String>) -> Self {
+        self.login_customer_id = Some(id.into());
+        self
+    }
+    /// Replaces the OAuth token endpoint.
+    pub fn with_token_url(mut self, url: impl Into<String>) -> Self {
+        self.token_url = url.into();
+        self
+    }
+    /// Replaces `https://googleads.googleapis.com`.
+    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+    /// Sets the API version (e.g. `v21`).
+    pub fn with_api_version(mut self, v: impl Into<String>) -> Self {
+        self.api_version = v.into();
+        self
+    }
+    /// Uses a raw GAQL query; its SELECT list defines the output columns.
+    pub fn with_query(mut self, gaql: impl Into<String>) -> Self {
+        self.query = Some(gaql.into());
+        self
+    }
+    /// Days per searchStream call.
+    pub fn with_chunk_days(mut self, days: u32) -> Self {
+        self.chunk_days = days;
+        self
+    }
+    /// Sets the retry policy.
+    pub fn with_retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+    /// Sets the clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// Sets the progress counters / callback.
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Validates everything and builds the connector.
+    pub fn build(self) -> Result<GoogleAdsConnector> {
+        let need = |what: &str, var: &str| {
+            config_error(
+                SOURCE,
+                &format!("missing {what}: set LIFTOS_GOOGLE_ADS_{var}"),
+            )
+        };
+        let developer_token = self
+            .developer_token
+            .ok_or_else(|| need("developer token", "DEVELOPER_TOKEN"))?;
+        let client_id =
+            nonempty(self.client_id).ok_or_else(|| need("OAuth client id", "CLIENT_ID"))?;
+        let client_secret = self
+            .client_secret
+            .ok_or_else(|| need("OAuth client secret", "CLIENT_SECRET"))?;
+        let refresh_token = self
+            .refresh_token
+            .ok_or_else(|| need("OAuth refresh token", "REFRESH_TOKEN"))?;
+        let mut customers = Vec::new();
+        for raw in &self.customers {
+            let id = normalize_customer_id(raw)?;
+            if !customers.contains(&id) {
+                customers.push(id);
+            }
+        }
+        if customers.is_empty() {
+            return Err(need("customer id", "CUSTOMER_IDS"));
+        }
+        let login = self
+            .login_customer_id
+            .as_deref()
+            .map(normalize_customer_id)
+            .transpose()?;
+        let v = self.api_version.trim();
+        if !(v.starts_with('v') && v.len() > 1 && v[1..].bytes().all(|b| b.is_ascii_digit())) {
+            return Err(config_error(
+                SOURCE,
+                &format!("api_version `{v}` must look like v21"),
+            ));
+        }
+        if self.chunk_days == 0 {
+            return Err(config_error(SOURCE, "chunk_days must be >= 1"));
+        }
+        let base = base_str(&validate_base_url(SOURCE, &self.base_url)?);
+        let token_url = validate_base_url(SOURCE, &self.token_url)?.to_string();
+        let columns = match &self.query {
+            Some(q) => Some(select_list(q)?),
+            None => None,
+        };
+        let mut redactor = Redactor::default();
+        for s in [&developer_token, &client_secret, &refresh_token] {
+            redactor.add(s);
+        }
+        let core = HttpCore::new(SOURCE, self.retry, self.clock, redactor, self.progress)?;
+        Ok(GoogleAdsConnector {
+            inner: Arc::new(Inner {
+                core,
+                developer_token,
+                client_id,
+                client_secret,
+                refresh_token,
+                customers,
+                login,
+                token_url,
+                base,
+                version: v.to_owned(),
+                query: self.query.zip(columns),
+                chunk_days: self.chunk_days,
+                refresh_margin: self.refresh_margin,
+                token: tokio::sync::Mutex::new(None),
+            }),
+        })
+    }
+}
+
+/// `123-456-7890` → `1234567890`; anything but digits and dashes is an error.
+fn normalize_customer_id(raw: &str) -> Result<String> {
+    let id: String = raw
+        .trim()
+        .chars()
+        .filter(|c| *c != '-' && *c != ' ')
+        .collect();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(config_error(
+            SOURCE,
+            &format!("customer id `{raw}` must be digits (dashes allowed)"),
+        ));
+    }
+    Ok(id)
+}
+
+struct Inner {
+    core: HttpCore,
+    developer_token: SecretString,
+    client_id: String,
+    client_secret: SecretString,
+    refresh_token: SecretString,
+    customers: Vec<String>,
+    login: Option<String>,
+    token_url: String,
+    base: String,
+    version: String,
+    query: Option<(String, Vec<String>)>,
+    chunk_days: u32,
+    refresh_margin: Duration,
+    token: tokio::sync::Mutex<Option<(SecretString, Duration)>>,
+}
+
+/// Pulls daily rows from Google Ads with `googleAds:searchStream`.
+///
+/// Output columns keep the GAQL names: `segments.date` (Date32), `customer.id`,
+/// `customer.currency_code`, `campaign.id`, `campaign.name` (+ `ad_group.id`,
+/// `ad_group.name` at ad-group level, + requested `segments.*` breakdowns as Utf8),
+/// `metrics.cost_micros`, `metrics.impressions`, `metrics.clicks` (Int64),
+/// `metrics.conversions`, `metrics.conversions_value` (Float64), then requested
+/// `metrics.*` fields (`*_micros` and counts Int64, others Float64).
+#[derive(Clone)]
+pub struct GoogleAdsConnector {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for GoogleAdsConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("GoogleAdsConnector")
+            .field("developer_token", &"[REDACTED]")
+            .field("client_id", &i.client_id)
+            .field("client_secret", &"[REDACTED]")
+            .field("refresh_token", &"[REDACTED]")
+            .field("customers", &i.customers)
+            .field("login_customer_id", &i.login)
+            .field("base_url", &i.base)
+            .field("token_url", &i.token_url)
+            .field("api_version", &i.version)
+            .field("core", &i.core)
+            .finish()
+    }
+}
+
+impl GoogleAdsConnector {
+    /// A builder.
+    pub fn builder() -> GoogleAdsBuilder {
+        GoogleAdsBuilder::new()
+    }
+    /// The progress counters.
+    pub fn progress(&self) -> &Progress {
+        &self.inner.core.progress
+    }
+    /// The GAQL query sent for `request` (for a given customer and date chunk the
+    /// connector substitutes the chunk's dates).
+    pub fn gaql(&self, request: &ConnectorRequest) -> Result<String> {
+        let cols = self.inner.columns(request)?;
+        Ok(self
+            .inner
+            .build_query(request, &cols, request.start(), request.end()))
+    }
+}
+
+const INT_METRICS: [&str; 6] = [
+    "impressions",
+    "clicks",
+    "interactions",
+    "video_views",
+    "engagements",
+    "all_conversions_from_interactions_rate_count",
+];
+
+fn column_type(name: &str) -> DataType {
+    if name == "segments.date" {
+        DataType::Date32
+    } else if let Some(m) = name.strip_prefix("metrics.") {
+        if m.ends_with("_micros") || INT_METRICS.contains(&m) {
+            DataType::Int64
+        } else {
+            DataType::Float64
+        }
+    } else {
+        DataType::Utf8
+    }
+}
+
+/// The SELECT list of a GAQL query.
+fn select_list(q: &str) -> Result<Vec<String>> {
+    let upper = q.to_ascii_uppercase();
+    let (Some(s), Some(f)) = (upper.find("SELECT"), upper.find(" FROM ")) else {
+        return Err(Error::InvalidRequest {
+            message: "google_ads: the GAQL query needs SELECT … FROM …".into(),
+        });
+    };
+    let cols: Vec<String> = q[s + 6..f]
+        .split(',')
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .collect();
+    if cols.is_empty() {
+        return Err(Error::InvalidRequest {
+            message: "google_ads: the GAQL SELECT list is empty".into(),
+        });
+    }
+    Ok(cols)
+}
+
+fn camel(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut up = false;
+    for ch in s.chars() {
+        if ch == '_' {
+            up = true;
+        } else if up {
+            out.extend(ch.to_uppercase());
+            up = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+impl Inner {
+    fn columns(&self, request: &ConnectorRequest) -> Result<Vec<String>> {
+        if let Some((_, cols)) = &self.query {
+            return Ok(cols.clone());
+        }
+        if request.time_increment != TimeIncrement::Daily {
+            return Err(Error::InvalidRequest {
+                message: "google_ads: only daily rows are supported".into(),
+            });
+        }
+        let mut cols: Vec<String> = [
+            "segments.date",
+            "customer.id",
+            "customer.currency_code",
+            "campaign.id",
+            "campaign.name",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        match request.level {
+            Level::Campaign => {}
+            Level::AdGroup => cols.extend(["ad_group.id".to_owned(), "ad_group.name".to_owned()]),
+            other => {
+                return Err(Error::InvalidRequest {
+                    message: format!(
+                        "google_ads: level `{}` is not supported; use campaign or ad_group",
+                        other.as_str()
+                    ),
+                });
+            }
+        }
+        for b in &request.breakdowns {
+            let b = if b.starts_with("segments.") {
+                b.clone()
+            } else {
+                format!("segments.{b}")
+            };
+            if !cols.contains(&b) {
+                cols.push(b);
+            }
+        }
+        for m in [
+            "metrics.cost_micros",
+            "metrics.impressions",
+            "metrics.clicks",
+            "metrics.conversions",
+            "metrics.conversions_value",
+        ] {
+            cols.push(m.to_owned());
+        }
+        for f in &request.fields {
+            let f = if f.contains('.') {
+                f.clone()
+            } else {
+                format!("metrics.{f}")
+            };
+            if !f
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+            {
+                return Err(Error::InvalidRequest {
+                    message: format!("google_ads: `{f}` is not a GAQL field name"),
+                });
+            }
+            if !cols.contains(&f) {
+                cols.push(f);
+            }
+        }
+        Ok(cols)
+    }
+
+    fn build_query(
+        &self,
+        request: &ConnectorRequest,
+        cols: &[String],
+        since: NaiveDate,
+        until: NaiveDate,
+    ) -> String {
+        if let Some((q, _)) = &self.query {
+            return q.clone();
+        }
+        let resource = if request.level == Level::AdGroup {
+            "ad_group"
+        } else {
+            "campaign"
+        };
+        format!(
+            "SELECT {} FROM {resource} WHERE segments.date BETWEEN '{since}' AND '{until}' ORDER BY segments.date",
+            cols.join(", ")
+        )
+    }
+
+    /// A valid access token, refreshed when it is missing or about to expire.
+    /// `rejected`: a token the API just refused; another task may already have replaced it.
+    async fn access_token(
+        &self,
+        budget: &PullBudget,
+        rejected: Option<&SecretString>,
+    ) -> Result<SecretString> {
+        let mut guard = self.token.lock().await;
+        let now = self.core.clock.now();
+        if let Some((tok, exp)) = guard.as_ref()
+            && *exp > now + self.refresh_margin
+            && rejected.is_none_or(|r| r.expose_secret() != tok.expose_secret())
+        {
+            return Ok(tok.clone());
+        }
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_id", &self.client_id)
+            .append_pair("client_secret", self.client_secret.expose_secret())
+            .append_pair("refresh_token", self.refresh_token.expose_secret())
+            .append_pair("grant_type", "refresh_token")
+            .finish();
+        let client = self.core.client();
+        let reply = self
+            .core
+            .execute(
+                budget,
+                || {
+                    client
+                        .post(&self.token_url)
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(form.clone())
+                },
+                |r| classify_token(&self.core.redactor, r),
+            )
+            .await?;
+        let t: TokenReply = decode_for(SOURCE, &reply.body)?;
+        let token = SecretString::from(t.access_token);
+        let expires = self.core.clock.now() + Duration::from_secs(t.expires_in.unwrap_or(3600));
+        *guard = Some((token.clone(), expires));
+        Ok(token)
+    }
+
+    /// One searchStream call, refreshing the token once on a 401.
+    async fn search_stream(
+        &self,
+        budget: &PullBudget,
+        customer: &str,
+        query: &str,
+    ) -> Result<Reply> {
+        let url = format!(
+            "{}/{}/customers/{customer}/googleAds:searchStream",
+            self.base, self.version
+        );
+        let body = serde_json::json!({ "query": query }).to_string();
+        let mut refreshed = false;
+        let mut rejected: Option<SecretString> = None;
+        loop {
+            let token = self.access_token(budget, rejected.as_ref()).await?;
+            let client = self.core.client();
+            let result = self
+                .core
+                .execute(
+                    budget,
+                    || {
+                        let mut rb = client
+                            .post(&url)
+                            .bearer_auth(token.expose_secret())
+                            .header("developer-token", self.developer_token.expose_secret())
+                            .header("content-type", "application/json")
+                            .body(body.clone());
+                        if let Some(l) = &self.login {
+                            rb = rb.header("login-customer-id", l);
+                        }
+                        rb
+                    },
+                    |r| classify(&self.core.redactor, r),
+                )
+                .await;
+            match result {
+                Err(Error::Auth { message, .. })
+                    if !refreshed && message.starts_with("HTTP 401") =>
+                {
+                    tracing::info!(
+                        source = SOURCE,
+                        "401 from the API: refreshing the access token once"
+                    );
+                    refreshed = true;
+                    rejected = Some(token.clone());
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn to_batch(&self, schema: &SchemaRef, cols: &[String], body: &[u8]) -> Result<RecordBatch> {
+        let batches: Vec<StreamBatch> = decode_for(SOURCE, body)?;
+        let rows: Vec<&Value> = batches.iter().flat_map(|b| b.results.iter()).collect();
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(cols.len());
+        for (ci, col) in cols.iter().enumerate() {
+            let path: Vec<String> = col.split('.').map(camel).collect();
+            let get = |r: &Value| -> Option<Value> {
+                let mut v = r;
+                for p in &path {
+                    v = v.get(p)?;
+                }
+                (!v.is_null()).then(|| v.clone())
+            };
+            let dec = |i: usize, m: String| Error::Decode {
+                source_name: SOURCE.into(),
+                path: format!("results[{i}].{}", path.join(".")),
+                message: m,
+            };
+            let ty = column_type(col);
+            let arr: ArrayRef = match ty {
+                DataType::Date32 => {
+                    let v: Result<Vec<Option<i32>>> = rows
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| match get(r) {
+                            None => Ok(None),
+                            Some(Value::String(s)) => NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                                .map(|d| Some(date32(d)))
+                                .map_err(|e| dec(i, format!("`{s}`: {e}"))),
+                            Some(o) => Err(dec(i, format!("expected a date string, got {o}"))),
+                        })
+                        .collect();
+                    Arc::new(Date32Array::from(v?))
+                }
+                DataType::Int64 => {
+                    let v: Result<Vec<Option<i64>>> = rows
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| match get(r) {
+                            // Metrics of a returned row that are zero may be omitted.
+                            None => Ok(col.starts_with("metrics.").then_some(0)),
+                            Some(Value::String(s)) => s
+                                .parse::<i64>()
+                                .map(Some)
+                                .map_err(|_| dec(i, format!("`{s}` is not an int64"))),
+                            Some(Value::Number(n)) => n
+                                .as_i64()
+                                .map(Some)
+                                .ok_or_else(|| dec(i, format!("{n} is not an int64"))),
+                            Some(o) => Err(dec(i, format!("expected an int64, got {o}"))),
+                        })
+                        .collect();
+                    Arc::new(Int64Array::from(v?))
+                }
+                DataType::Float64 => {
+                    let v: Result<Vec<Option<f64>>> = rows
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| match get(r) {
+                            None => Ok(col.starts_with("metrics.").then_some(0.0)),
+                            Some(Value::Number(n)) => n
+                                .as_f64()
+                                .map(Some)
+                                .ok_or_else(|| dec(i, format!("{n} is not a number"))),
+                            Some(Value::String(s)) => s
+                                .parse::<f64>()
+                                .map(Some)
+                                .map_err(|_| dec(i, format!("`{s}` is not a number"))),
+                            Some(o) => Err(dec(i, format!("expected a number, got {o}"))),
+                        })
+                        .collect();
+                    Arc::new(Float64Array::from(v?))
+                }
+                _ => Arc::new(StringArray::from_iter(rows.iter().map(|r| {
+                    get(r).map(|v| match v {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    })
+                }))),
+            };
+            debug_assert_eq!(schema.field(ci).data_type(), &ty);
+            arrays.push(arr);
+        }
+        Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+    }
+}
+
+#[async_trait::async_trait]
+impl Connector for GoogleAdsConnector {
+    fn name(&self) -> &str {
+        SOURCE
+    }
+
+    fn schema(&self, request: &ConnectorRequest) -> Result<SchemaRef> {
+        let cols = self.inner.columns(request)?;
+        Ok(Arc::new(Schema::new(
+            cols.iter()
+                .map(|c| {
+                    Field::new(
+                        c,
+                        column_type(c),
+                        !(c == "segments.date" || c.starts_with("metrics.")),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        )))
+    }
+
+    async fn check(&self) -> Result<()> {
+        let budget = self.inner.core.budget();
+        self.inner.access_token(&budget, None).await?;
+        let today = chrono::Utc::now().date_naive();
+        for c in &self.inner.customers {
+            let q = format!(
+                "SELECT customer.id FROM campaign WHERE segments.date BETWEEN '{today}' AND '{today}'"
+            );
+            self.inner.search_stream(&budget, c, &q).await?;
+        }
+        Ok(())
+    }
+
+    fn read(&self, request: &ConnectorRequest) -> Result<RecordBatchStream> {
+        let schema = self.schema(request)?;
+        let cols = Arc::new(self.inner.columns(request)?);
+        let inner = self.inner.clone();
+        let budget = inner.core.budget();
+        let chunks = if inner.query.is_some() {
+            vec![(request.start(), request.end())]
+        } else {
+            date_chunks(request.start(), request.end(), inner.chunk_days)
+        };
+        let mut tasks = Vec::new();
+        for c in &inner.customers {
+            for (s, e) in &chunks {
+                tasks.push((c.clone(), inner.build_query(request, &cols, *s, *e)));
+            }
+        }
+        let concurrency = inner.core.config.concurrency;
+        let stream = futures::stream::iter(tasks)
+            .map(move |(customer, query)| {
+                let (inner, budget, schema, cols) =
+                    (inner.clone(), budget.clone(), schema.clone(), cols.clone());
+                async move {
+                    let reply = inner.search_stream(&budget, &customer, &query).await?;
+                    let batch = inner.to_batch(&schema, &cols, &reply.body)?;
+                    inner.core.progress.page(batch.num_rows());
+                    Ok(batch)
+                }
+            })
+            .buffered(concurrency);
+        Ok(Box::pin(stream))
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenReply {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct StreamBatch {
+    #[serde(default)]
+    results: Vec<Value>,
+}
+
+fn classify_token(redactor: &Redactor, r: &Reply) -> Verdict {
+    if r.status == 200 {
+        return Verdict::Ok { pause: None };
+    }
+    let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+    let code = v["error"].as_str().unwrap_or_default();
+    if r.status >= 500 || r.status == 429 {
+        return Verdict::Retry {
+            after: None,
+            reason: format!("token endpoint HTTP {}", r.status),
+        };
+    }
+    let hint = match code {
+        "invalid_grant" => {
+            "the refresh token has expired or been revoked; re-authorize and update LIFTOS_GOOGLE_ADS_REFRESH_TOKEN"
+        }
+        "invalid_client" => {
+            "the OAuth client id/secret were rejected; check LIFTOS_GOOGLE_ADS_CLIENT_ID and LIFTOS_GOOGLE_ADS_CLIENT_SECRET"
+        }
+        _ => "the OAuth token request was rejected",
+    };
+    Verdict::Fail(Error::Auth {
+        source_name: SOURCE.into(),
+        message: format!(
+            "token endpoint HTTP {} `{code}`: {hint} ({})",
+            r.status,
+            redactor.redact(v["error_description"].as_str().unwrap_or_default())
+        ),
+    })
+}
+
+/// The `error` object of a Google answer (plain or array-wrapped).
+fn find_error(body: &[u8]) -> Option<Value> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    match v {
+        Value::Object(mut o) => o.remove("error"),
+        Value::Array(a) => a
+            .into_iter()
+            .find_map(|mut b| b.as_object_mut().and_then(|o| o.remove("error"))),
+        _ => None,
+    }
+}
+
+fn parse_secs(s: &str) -> Option<Duration> {
+    s.trim()
+        .strip_suffix('s')?
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite() && *x >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
+    let err = find_error(&r.body);
+    if r.status == 200 && err.is_none() {
+        return Verdict::Ok { pause: None };
+    }
+    let snippet = redactor.redact(&r.snippet());
+    let Some(e) = err else {
+        if r.status >= 500 || r.status == 429 {
+            return Verdict::Retry {
+                after: None,
+                reason: format!("HTTP {}: {snippet}", r.status),
+            };
+        }
+        return Verdict::Fail(Error::Http {
+            source_name: SOURCE.into(),
+            status: r.status,
+            body: snippet,
+        });
+    };
+    let status = e["status"].as_str().unwrap_or_default().to_owned();
+    let message = redactor.redact(e["message"].as_str().unwrap_or_default());
+    let failures: Vec<&Value> = e["details"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|d| d["errors"].as_array().into_iter().flatten())
+        .collect();
+    let mut retry_delay = None;
+    let mut codes = Vec::new();
+    for f in &failures {
+        if let Some(obj) = f["errorCode"].as_object() {
+            for (k, v) in obj {
+                codes.push(format!("{k}.{}", v.as_str().unwrap_or_default()));
+            }
+        }
+        if let Some(d) = f["details"]["quotaErrorDetails"]["retryDelay"].as_str() {
+            retry_delay = parse_secs(d);
+        }
+    }
+    let code_text = if codes.is_empty() {
+        status.clone()
+    } else {
+        codes.join(", ")
+    };
+    let http = if r.status == 200 {
+        e["code"].as_u64().unwrap_or(500) as u16
+    } else {
+        r.status
+    };
+    if http == 401 || status == "UNAUTHENTICATED" {
+        return Verdict::Fail(Error::Auth {
+            source_name: SOURCE.into(),
+            message: format!(
+                "HTTP 401 {code_text}: {message}; check the OAuth credentials and LIFTOS_GOOGLE_ADS_DEVELOPER_TOKEN"
+            ),
+        });
+    }
+    let retryable_code = codes.iter().any(|c| {
+        matches!(
+            c.as_str(),
+            "quotaError.RESOURCE_EXHAUSTED"
+                | "quotaError.RESOURCE_TEMPORARILY_EXHAUSTED"
+                | "internalError.INTERNAL_ERROR"
+                | "internalError.TRANSIENT_ERROR"
+                | "internalError.DEADLINE_EXCEEDED"
+        )
+    });
+    let permanent = codes.iter().any(|c| {
+        c.starts_with("authorizationError.")
+            || c.starts_with("queryError.")
+            || c.starts_with("authenticationError.")
+    });
+    if http == 403 || codes.iter().any(|c| c.starts_with("authorizationError.")) {
+        return Verdict::Fail(Error::Auth {
+            source_name: SOURCE.into(),
+            message: format!(
+                "HTTP {http} {code_text}: {message} (a customer reached through a manager account needs LIFTOS_GOOGLE_ADS_LOGIN_CUSTOMER_ID)"
+            ),
+        });
+    }
+    if !permanent
+        && (retryable_code
+            || http >= 500
+            || http == 429
+            || status == "RESOURCE_EXHAUSTED"
+            || status == "UNAVAILABLE")
+    {
+        return Verdict::Retry {
+            after: retry_delay,
+            reason: format!("HTTP {http} {code_text}: {message}"),
+        };
+    }
+    Verdict::Fail(Error::Http {
+        source_name: SOURCE.into(),
+        status: http,
+        body: snippet,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_ids_are_normalized_to_digits() {
+        assert_eq!(normalize_customer_id("123-456-7890").unwrap(), "1234567890");
+        assert!(normalize_customer_id("12a").is_err());
+    }
+
+    #[test]
+    fn gaql_is_built_from_level_breakdowns_and_fields() {
+        let c = GoogleAdsBuilder::new()
+            .with_developer_token("dev-token")
+            .with_oauth("cid", "csecret", "rtoken")
+            .with_customer_ids(["123-456-7890"])
+            .build()
+            .unwrap();
+        let req =
+            ConnectorRequest::new("2024-06-01".parse().unwrap(), "2024-06-14".parse().unwrap())
+                .unwrap()
+                .with_level(Level::AdGroup)
+                .with_breakdowns(["device"])
+                .with_fields(["metrics.ctr"]);
+        let q = c.gaql(&req).unwrap();
+        assert_eq!(
+            q,
+            "SELECT segments.date, customer.id, customer.currency_code, campaign.id, campaign.name, ad_group.id, ad_group.name, \
+segments.device, metrics.cost_micros, metrics.impressions, metrics.clicks, metrics.conversions, metrics.conversions_value, \
+metrics.ctr FROM ad_group WHERE segments.date BETWEEN '2024-06-01' AND '2024-06-14' ORDER BY segments.date"
+        );
+        let s = c.schema(&req).unwrap();
+        assert_eq!(
+            s.field_with_name("metrics.cost_micros")
+                .unwrap()
+                .data_type(),
+            &DataType::Int64
+        );
+        assert_eq!(
+            s.field_with_name("metrics.ctr").unwrap().data_type(),
+            &DataType::Float64
+        );
+    }
+
+    #[test]
+    fn throttle_bodies_give_retry_delay_and_array_wrapped_errors_are_seen() {
+        let body = br#"[{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","message":"m","details":[{"errors":[{"errorCode":{"quotaError":"RESOURCE_EXHAUSTED"},"details":{"quotaErrorDetails":{"retryDelay":"7s"}}}]}]}}]"#;
+        let r = Reply {
+            status: 429,
+            headers: Default::default(),
+            body: body.to_vec(),
+        };
+        match classify(&Redactor::default(), &r) {
+            Verdict::Retry { after, .. } => assert_eq!(after, Some(Duration::from_secs(7))),
+            other => panic!("{other:?}"),
+        }
+        let q = br#"[{"error":{"code":400,"status":"INVALID_ARGUMENT","message":"bad","details":[{"errors":[{"errorCode":{"queryError":"UNRECOGNIZED_FIELD"}}]}]}}]"#;
+        let r = Reply {
+            status: 400,
+            headers: Default::default(),
+            body: q.to_vec(),
+        };
+        assert!(matches!(
+            classify(&Redactor::default(), &r),
+            Verdict::Fail(Error::Http { status: 400, .. })
+        ));
+    }
+}

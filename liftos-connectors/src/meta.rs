@@ -1,0 +1,1312 @@
+//! Meta Ads (Marketing API, Ads Insights).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use chrono::NaiveDate;
+use futures::{StreamExt, TryStreamExt};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::http::{
+    Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
+    base_str, config_error, date_chunks, paginate, validate_base_url,
+};
+use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
+
+const SOURCE: &str = "meta";
+/// Default Graph API host.
+pub const META_DEFAULT_BASE_URL: &str = "https://graph.facebook.com";
+/// Default Graph API version.
+pub const META_DEFAULT_API_VERSION: &str = "v25.0";
+/// Default conversion action types, in priority order (see [`ConversionCounting`]).
+pub const META_DEFAULT_ACTION_TYPES: [&str; 3] = [
+    "offsite_conversion.fb_pixel_purchase",
+    "omni_purchase",
+    "purchase",
+];
+/// Breakdowns the connector accepts (carried as Utf8 columns).
+pub const META_BREAKDOWNS: [&str; 8] = [
+    "age",
+    "gender",
+    "country",
+    "region",
+    "publisher_platform",
+    "platform_position",
+    "device_platform",
+    "impression_device",
+];
+/// Optional metric fields (`ConnectorRequest::fields`), output when requested and served.
+pub const META_OPTIONAL_FIELDS: [&str; 5] = ["reach", "frequency", "cpm", "cpc", "ctr"];
+
+/// How the configured conversion action types become `conversions` / `conversion_values`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ConversionCounting {
+    /// Per row, take the first listed action type present and count only it (the
+    /// default). Meta reports the same purchase under several overlapping types
+    /// (`offsite_conversion.fb_pixel_purchase`, `omni_purchase`, `purchase`): adding
+    /// them would double count.
+    #[default]
+    FirstPresent,
+    /// Sum every listed type; only for types that never overlap.
+    SumAll,
+}
+
+/// Settings of a [`MetaAdsConnector`] as a config table (serde), e.g. from `liftos.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaAdsConfig {
+    /// Access token.
+    pub access_token: SecretString,
+    /// App secret for `appsecret_proof` (optional).
+    #[serde(default)]
+    pub app_secret: Option<SecretString>,
+    /// Ad account ids, with or without `act_`.
+    pub ad_account_ids: Vec<String>,
+    /// Replaces `https://graph.facebook.com`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Graph API version (default `v25.0`).
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// Conversion action types, in priority order.
+    #[serde(default)]
+    pub conversion_action_types: Option<Vec<String>>,
+    /// How the action types are counted.
+    #[serde(default)]
+    pub conversion_counting: Option<ConversionCounting>,
+    /// Attribution windows (e.g. `["7d_click","1d_view"]`); empty = account default.
+    #[serde(default)]
+    pub attribution_windows: Option<Vec<String>>,
+}
+
+/// Builder of a [`MetaAdsConnector`].
+///
+/// | Name | Default | Meaning | Range |
+/// |---|---|---|---|
+/// | `access_token` | — (required) | Graph API access token | non-empty |
+/// | `app_secret` | none | adds `appsecret_proof` = hex HMAC-SHA256(app_secret, token) | — |
+/// | `ad_account_ids` | — (required) | accounts, with or without `act_` | ≥ 1, digits |
+/// | `base_url` | `https://graph.facebook.com` | API host (http only on loopback) | URL |
+/// | `api_version` | `v25.0` | Graph API version | `vNN.N` |
+/// | `conversion_action_types` | fb_pixel_purchase, omni_purchase, purchase | action types counted as conversions | ≥ 1 |
+/// | `conversion_counting` | first present | see [`ConversionCounting`] | — |
+/// | `attribution_windows` | none (account default) | `action_attribution_windows` | e.g. `7d_click`, `1d_view` |
+/// | `page_limit` | 500 | rows per page (`limit`) | 1..=5000 |
+/// | `async_threshold_days` | 90 | ranges longer than this (or with breakdowns) use async report runs | ≥ 1 |
+/// | `async_chunk_days` | 90 | days per async job before any split | ≥ 1 |
+/// | `async_poll_interval` | 2 s | first poll wait (doubles up to 30 s) | > 0 |
+/// | `async_timeout` | 15 min | a job still running after this is split in halves | > 0 |
+/// | `retry` | [`RetryConfig::default`] | retries, timeouts, concurrency | — |
+pub struct MetaAdsBuilder {
+    access_token: Option<SecretString>,
+    app_secret: Option<SecretString>,
+    accounts: Vec<String>,
+    base_url: String,
+    api_version: String,
+    action_types: Vec<String>,
+    counting: ConversionCounting,
+    windows: Vec<String>,
+    page_limit: usize,
+    async_threshold_days: u32,
+    async_chunk_days: u32,
+    async_poll_interval: Duration,
+    async_timeout: Duration,
+    retry: RetryConfig,
+    clock: Arc<dyn Clock>,
+    progress: Progress,
+}
+
+impl std::fmt::Debug for MetaAdsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetaAdsBuilder")
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field(
+                "app_secret",
+                &self.app_secret.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("accounts", &self.accounts)
+            .field("base_url", &self.base_url)
+            .field("api_version", &self.api_version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for MetaAdsBuilder {
+    fn default() -> Self {
+        Self {
+            access_token: None,
+            app_secret: None,
+            accounts: Vec::new(),
+            base_url: META_DEFAULT_BASE_URL.into(),
+            api_version: META_DEFAULT_API_VERSION.into(),
+            action_types: META_DEFAULT_ACTION_TYPES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            counting: ConversionCounting::default(),
+            windows: Vec::new(),
+            page_limit: 500,
+            async_threshold_days: 90,
+            async_chunk_days: 90,
+            async_poll_interval: Duration::from_secs(2),
+            async_timeout: Duration::from_secs(15 * 60),
+            retry: RetryConfig::default(),
+            clock: Arc::new(SystemClock::default()),
+            progress: Progress::default(),
+        }
+    }
+}
+
+impl MetaAdsBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads `LIFTOS_META_ACCESS_TOKEN`, `LIFTOS_META_APP_SECRET` (optional),
+    /// `LIFTOS_META_AD_ACCOUNT_IDS` (comma-separated) and `LIFTOS_META_BASE_URL`
+    /// (optional) from the process environment.
+    pub fn from_env() -> Self {
+        Self::from_env_with(|k| std::env::var(k).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env) with an injectable lookup (tests).
+    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let mut b = Self::default();
+        if let Some(t) = lookup("LIFTOS_META_ACCESS_TOKEN").filter(|t| !t.trim().is_empty()) {
+            b.access_token = Some(SecretString::from(t.trim().to_owned()));
+        }
+        if let Some(s) = lookup("LIFTOS_META_APP_SECRET").filter(|t| !t.trim().is_empty()) {
+            b.app_secret = Some(SecretString::from(s.trim().to_owned()));
+        }
+        if let Some(ids) = lookup("LIFTOS_META_AD_ACCOUNT_IDS") {
+            b.accounts = split_list(&ids);
+        }
+        if let Some(u) = lookup("LIFTOS_META_BASE_URL").filter(|t| !t.trim().is_empty()) {
+            b.base_url = u.trim().to_owned();
+        }
+        b
+    }
+
+    /// A builder from a config table.
+    pub fn from_config(config: MetaAdsConfig) -> Self {
+        let mut b = Self::default()
+            .with_access_token(config.access_token)
+            .with_ad_account_ids(config.ad_account_ids);
+        b.app_secret = config.app_secret;
+        if let Some(u) = config.base_url {
+            b.base_url = u;
+        }
+        if let Some(v) = config.api_version {
+            b.api_version = v;
+        }
+        if let Some(t) = config.conversion_action_types {
+            b.action_types = t;
+        }
+        if let Some(c) = config.conversion_counting {
+            b.counting = c;
+        }
+        if let Some(w) = config.attribution_windows {
+            b.windows = w;
+        }
+        b
+    }
+
+    /// Sets the access token.
+    pub fn with_access_token(mut self, token: impl Into<SecretString>) -> Self {
+        self.access_token = Some(token.into());
+        self
+    }
+    /// Sets the app secret (adds `appsecret_proof` to every call).
+    pub fn with_app_secret(mut self, secret: impl Into<SecretString>) -> Self {
+        self.app_secret = Some(secret.into());
+        self
+    }
+    /// Sets the ad accounts (with or without `act_`).
+    pub fn with_ad_account_ids<I, S>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.accounts = ids.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Replaces `https://graph.facebook.com`.
+    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+    /// Sets the Graph API version (e.g. `v25.0`).
+    pub fn with_api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = version.into();
+        self
+    }
+    /// Sets the conversion action types, in priority order.
+    pub fn with_conversion_action_types<I, S>(mut self, types: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.action_types = types.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets how the action types are counted.
+    pub fn with_conversion_counting(mut self, counting: ConversionCounting) -> Self {
+        self.counting = counting;
+        self
+    }
+    /// Sets the attribution windows (`action_attribution_windows`).
+    pub fn with_attribution_windows<I, S>(mut self, windows: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.windows = windows.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets the page size.
+    pub fn with_page_limit(mut self, limit: usize) -> Self {
+        self.page_limit = limit;
+        self
+    }
+    /// Ranges longer than `days` (or with breakdowns) use async report runs.
+    pub fn with_async_threshold_days(mut self, days: u32) -> Self {
+        self.async_threshold_days = days;
+        self
+    }
+    /// Days per async job before splitting.
+    pub fn with_async_chunk_days(mut self, days: u32) -> Self {
+        self.async_chunk_days = days;
+        self
+    }
+    /// Sets the first poll wait and the job timeout of async runs.
+    pub fn with_async_polling(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.async_poll_interval = interval;
+        self.async_timeout = timeout;
+        self
+    }
+    /// Sets the retry policy.
+    pub fn with_retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+    /// Sets the clock (tests use [`VirtualClock`](crate::VirtualClock)).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// Sets the progress counters / callback.
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Validates everything and builds the connector.
+    pub fn build(self) -> Result<MetaAdsConnector> {
+        let token = self.access_token.ok_or_else(|| {
+            config_error(
+                SOURCE,
+                "missing access token: set LIFTOS_META_ACCESS_TOKEN or call with_access_token",
+            )
+        })?;
+        if token.expose_secret().trim().is_empty() {
+            return Err(config_error(SOURCE, "the access token is empty"));
+        }
+        if self.accounts.is_empty() {
+            return Err(config_error(
+                SOURCE,
+                "no ad account: set LIFTOS_META_AD_ACCOUNT_IDS (comma-separated) or call with_ad_account_ids",
+            ));
+        }
+        let mut accounts = Vec::new();
+        for raw in &self.accounts {
+            let id = raw.trim().trim_start_matches("act_");
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(config_error(
+                    SOURCE,
+                    &format!("ad account id `{raw}` must be digits, optionally prefixed by act_"),
+                ));
+            }
+            if !accounts.iter().any(|a: &String| a == id) {
+                accounts.push(id.to_owned());
+            }
+        }
+        let version = self.api_version.trim().to_owned();
+        if !(version.starts_with('v')
+            && version[1..]
+                .split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+        {
+            return Err(config_error(
+                SOURCE,
+                &format!("api_version `{version}` must look like v25.0"),
+            ));
+        }
+        if self.action_types.is_empty() {
+            return Err(config_error(
+                SOURCE,
+                "conversion_action_types must not be empty",
+            ));
+        }
+        if !(1..=5000).contains(&self.page_limit) {
+            return Err(config_error(SOURCE, "page_limit must be in 1..=5000"));
+        }
+        if self.async_threshold_days == 0
+            || self.async_chunk_days == 0
+            || self.async_poll_interval.is_zero()
+            || self.async_timeout.is_zero()
+        {
+            return Err(config_error(SOURCE, "async settings must be > 0"));
+        }
+        let base = base_str(&validate_base_url(SOURCE, &self.base_url)?);
+        let mut redactor = Redactor::default();
+        redactor.add(&token);
+        let proof = self.app_secret.as_ref().map(|s| {
+            redactor.add(s);
+            let p = SecretString::from(hmac_sha256_hex(s.expose_secret(), token.expose_secret()));
+            redactor.add(&p);
+            p
+        });
+        let core = HttpCore::new(SOURCE, self.retry, self.clock, redactor, self.progress)?;
+        Ok(MetaAdsConnector {
+            inner: Arc::new(Inner {
+                core,
+                token,
+                proof,
+                accounts,
+                base,
+                version,
+                action_types: self.action_types,
+                counting: self.counting,
+                windows: self.windows,
+                page_limit: self.page_limit,
+                async_threshold_days: self.async_threshold_days,
+                async_chunk_days: self.async_chunk_days,
+                async_poll_interval: self.async_poll_interval,
+                async_timeout: self.async_timeout,
+            }),
+        })
+    }
+}
+
+/// Lower-case hex HMAC-SHA256(key, message): Meta's `appsecret_proof`.
+pub fn hmac_sha256_hex(key: &str, message: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
+    ring::hmac::sign(&key, message.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub(crate) fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+struct Inner {
+    core: HttpCore,
+    token: SecretString,
+    proof: Option<SecretString>,
+    accounts: Vec<String>,
+    base: String,
+    version: String,
+    action_types: Vec<String>,
+    counting: ConversionCounting,
+    windows: Vec<String>,
+    page_limit: usize,
+    async_threshold_days: u32,
+    async_chunk_days: u32,
+    async_poll_interval: Duration,
+    async_timeout: Duration,
+}
+
+/// Pulls daily Ads Insights from one or more Meta ad accounts.
+///
+/// Output columns: `date_start`, `date_stop` (Date32), `account_id`, `account_currency`,
+/// `campaign_id`, `campaign_name` (+ `adset_id`, `adset_name` at ad-set level and
+/// `ad_id`, `ad_name` at ad level), one Utf8 column per breakdown, `spend` (Float64),
+/// `impressions`, `clicks` (Int64), `conversions`, `conversion_values` (Float64), then
+/// any requested optional field (`reach` Int64; `frequency`, `cpm`, `cpc`, `ctr`
+/// Float64; null when Meta does not serve it).
+#[derive(Clone)]
+pub struct MetaAdsConnector {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for MetaAdsConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("MetaAdsConnector")
+            .field("access_token", &"[REDACTED]")
+            .field("appsecret_proof", &i.proof.as_ref().map(|_| "[REDACTED]"))
+            .field("accounts", &i.accounts)
+            .field("base_url", &i.base)
+            .field("api_version", &i.version)
+            .field("action_types", &i.action_types)
+            .field("core", &i.core)
+            .finish()
+    }
+}
+
+impl MetaAdsConnector {
+    /// A builder.
+    pub fn builder() -> MetaAdsBuilder {
+        MetaAdsBuilder::new()
+    }
+    /// The progress counters.
+    pub fn progress(&self) -> &Progress {
+        &self.inner.core.progress
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Plan {
+    level: Level,
+    breakdowns: Vec<String>,
+    extra: Vec<String>,
+    schema: SchemaRef,
+    start: NaiveDate,
+    end: NaiveDate,
+}
+
+fn plan(request: &ConnectorRequest) -> Result<Plan> {
+    let bad = |m: String| {
+        Err(Error::InvalidRequest {
+            message: format!("meta: {m}"),
+        })
+    };
+    if !matches!(request.level, Level::Campaign | Level::AdGroup | Level::Ad) {
+        return bad(format!(
+            "level `{}` is not supported; use campaign, ad_group (ad set) or ad",
+            request.level.as_str()
+        ));
+    }
+    if request.time_increment != TimeIncrement::Daily {
+        return bad("only daily rows (time_increment = 1) are supported".into());
+    }
+    for b in &request.breakdowns {
+        if !META_BREAKDOWNS.contains(&b.as_str()) {
+            return bad(format!(
+                "unknown breakdown `{b}`; supported: {}",
+                META_BREAKDOWNS.join(", ")
+            ));
+        }
+    }
+    let mut extra = Vec::new();
+    for f in &request.fields {
+        if META_OPTIONAL_FIELDS.contains(&f.as_str()) {
+            if !extra.contains(f) {
+                extra.push(f.clone());
+            }
+        } else if !BASE_FIELDS.contains(&f.as_str()) {
+            return bad(format!(
+                "unknown field `{f}`; the base columns are always pulled, optional: {}",
+                META_OPTIONAL_FIELDS.join(", ")
+            ));
+        }
+    }
+    let mut fields = vec![
+        Field::new("date_start", DataType::Date32, false),
+        Field::new("date_stop", DataType::Date32, false),
+        Field::new("account_id", DataType::Utf8, false),
+        Field::new("account_currency", DataType::Utf8, true),
+        Field::new("campaign_id", DataType::Utf8, true),
+        Field::new("campaign_name", DataType::Utf8, true),
+    ];
+    if matches!(request.level, Level::AdGroup | Level::Ad) {
+        fields.push(Field::new("adset_id", DataType::Utf8, true));
+        fields.push(Field::new("adset_name", DataType::Utf8, true));
+    }
+    if request.level == Level::Ad {
+        fields.push(Field::new("ad_id", DataType::Utf8, true));
+        fields.push(Field::new("ad_name", DataType::Utf8, true));
+    }
+    for b in &request.breakdowns {
+        fields.push(Field::new(b, DataType::Utf8, true));
+    }
+    fields.push(Field::new("spend", DataType::Float64, false));
+    fields.push(Field::new("impressions", DataType::Int64, false));
+    fields.push(Field::new("clicks", DataType::Int64, false));
+    fields.push(Field::new("conversions", DataType::Float64, false));
+    fields.push(Field::new("conversion_values", DataType::Float64, false));
+    for e in &extra {
+        let t = if e == "reach" {
+            DataType::Int64
+        } else {
+            DataType::Float64
+        };
+        fields.push(Field::new(e, t, true));
+    }
+    Ok(Plan {
+        level: request.level,
+        breakdowns: request.breakdowns.clone(),
+        extra,
+        schema: Arc::new(Schema::new(fields)),
+        start: request.start(),
+        end: request.end(),
+    })
+}
+
+const BASE_FIELDS: [&str; 17] = [
+    "date_start",
+    "date_stop",
+    "account_id",
+    "account_currency",
+    "campaign_id",
+    "campaign_name",
+    "adset_id",
+    "adset_name",
+    "ad_id",
+    "ad_name",
+    "spend",
+    "impressions",
+    "clicks",
+    "conversions",
+    "conversion_values",
+    "actions",
+    "action_values",
+];
+
+#[async_trait::async_trait]
+impl Connector for MetaAdsConnector {
+    fn name(&self) -> &str {
+        SOURCE
+    }
+
+    fn schema(&self, request: &ConnectorRequest) -> Result<SchemaRef> {
+        Ok(plan(request)?.schema)
+    }
+
+    async fn check(&self) -> Result<()> {
+        let i = self.inner.clone();
+        let budget = i.core.budget();
+        for account in &i.accounts {
+            let url = format!("{}/{}/act_{account}", i.base, i.version);
+            let mut params = i.auth_params();
+            params.push(("fields".into(), "account_id,currency".into()));
+            i.get(&budget, &url, &params).await?;
+        }
+        Ok(())
+    }
+
+    fn read(&self, request: &ConnectorRequest) -> Result<RecordBatchStream> {
+        let plan = Arc::new(plan(request)?);
+        let inner = self.inner.clone();
+        let concurrency = inner.core.config.concurrency;
+        let budget = inner.core.budget();
+        let accounts = inner.accounts.clone();
+        let stream = futures::stream::iter(accounts)
+            .map(move |account| {
+                account_stream(inner.clone(), plan.clone(), budget.clone(), account)
+            })
+            .flatten_unordered(concurrency);
+        Ok(Box::pin(stream))
+    }
+}
+
+impl Inner {
+    fn auth_params(&self) -> Vec<(String, String)> {
+        let mut p = vec![(
+            "access_token".to_owned(),
+            self.token.expose_secret().to_owned(),
+        )];
+        if let Some(proof) = &self.proof {
+            p.push(("appsecret_proof".into(), proof.expose_secret().to_owned()));
+        }
+        p
+    }
+
+    fn query_params(
+        &self,
+        plan: &Plan,
+        since: NaiveDate,
+        until: NaiveDate,
+    ) -> Vec<(String, String)> {
+        let level = match plan.level {
+            Level::AdGroup => "adset",
+            Level::Ad => "ad",
+            _ => "campaign",
+        };
+        let mut fields: Vec<&str> = vec![
+            "account_id",
+            "account_currency",
+            "campaign_id",
+            "campaign_name",
+            "spend",
+            "impressions",
+            "clicks",
+            "actions",
+            "action_values",
+        ];
+        if matches!(plan.level, Level::AdGroup | Level::Ad) {
+            fields.extend(["adset_id", "adset_name"]);
+        }
+        if plan.level == Level::Ad {
+            fields.extend(["ad_id", "ad_name"]);
+        }
+        fields.extend(plan.extra.iter().map(String::as_str));
+        let mut p = self.auth_params();
+        p.push(("level".into(), level.into()));
+        p.push(("fields".into(), fields.join(",")));
+        p.push(("time_increment".into(), "1".into()));
+        p.push((
+            "time_range".into(),
+            serde_json::json!({"since": since.to_string(), "until": until.to_string()}).to_string(),
+        ));
+        if !plan.breakdowns.is_empty() {
+            p.push((
+                "breakdowns".into(),
+                serde_json::to_string(&plan.breakdowns).unwrap_or_default(),
+            ));
+        }
+        if !self.windows.is_empty() {
+            p.push((
+                "action_attribution_windows".into(),
+                serde_json::to_string(&self.windows).unwrap_or_default(),
+            ));
+        }
+        p.push(("limit".into(), self.page_limit.to_string()));
+        p
+    }
+
+    async fn get(
+        &self,
+        budget: &PullBudget,
+        url: &str,
+        params: &[(String, String)],
+    ) -> Result<Reply> {
+        let client = self.core.client();
+        let full = with_query(url, params);
+        self.core
+            .execute(
+                budget,
+                || client.get(&full),
+                |r| classify(&self.core.redactor, r),
+            )
+            .await
+    }
+
+    async fn post(
+        &self,
+        budget: &PullBudget,
+        url: &str,
+        params: &[(String, String)],
+    ) -> Result<Reply> {
+        let client = self.core.client();
+        let full = with_query(url, params);
+        self.core
+            .execute(
+                budget,
+                || client.post(&full),
+                |r| classify(&self.core.redactor, r),
+            )
+            .await
+    }
+
+    /// Fetches one insights page (`url` + `params`), returns the batch and the next URL.
+    async fn page(
+        &self,
+        budget: &PullBudget,
+        plan: &Plan,
+        account: &str,
+        url: String,
+        params: Vec<(String, String)>,
+    ) -> Result<(RecordBatch, Option<String>)> {
+        let reply = self.get(budget, &url, &params).await?;
+        let page: Page = decode(&reply.body)?;
+        let batch = self.to_batch(plan, account, &page.data)?;
+        self.core.progress.page(batch.num_rows());
+        let next = page.paging.and_then(|p| p.next).filter(|n| !n.is_empty());
+        Ok((batch, next))
+    }
+
+    /// Turns a `paging.next` URL into (url, params), keeping our credentials and
+    /// refusing to send them to another host.
+    fn follow(&self, next: &str) -> Result<(String, Vec<(String, String)>)> {
+        let parsed = url::Url::parse(next).map_err(|e| Error::Decode {
+            source_name: SOURCE.into(),
+            path: "paging.next".into(),
+            message: format!("not a URL: {e}"),
+        })?;
+        let origin_ok = self
+            .base
+            .starts_with(&parsed.origin().ascii_serialization());
+        if !origin_ok {
+            return Err(Error::Decode {
+                source_name: SOURCE.into(),
+                path: "paging.next".into(),
+                message: format!(
+                    "points to another host ({}); refusing to send credentials there",
+                    parsed.origin().ascii_serialization()
+                ),
+            });
+        }
+        let mut params: Vec<(String, String)> = parsed
+            .query_pairs()
+            .into_owned()
+            .filter(|(k, _)| k != "access_token" && k != "appsecret_proof")
+            .collect();
+        params.extend(self.auth_params());
+        let mut base = parsed.clone();
+        base.set_query(None);
+        Ok((base.to_string(), params))
+    }
+
+    fn to_batch(&self, plan: &Plan, account: &str, rows: &[Row]) -> Result<RecordBatch> {
+        let n = rows.len();
+        let dec = |i: usize, field: &str, m: String| Error::Decode {
+            source_name: SOURCE.into(),
+            path: format!("data[{i}].{field}"),
+            message: m,
+        };
+        let date = |i: usize, field: &str, s: &str| -> Result<i32> {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(date32)
+                .map_err(|e| dec(i, field, format!("`{s}` is not a date: {e}")))
+        };
+        let num = |i: usize, field: &str, s: Option<&str>| -> Result<f64> {
+            match s {
+                None => Ok(0.0),
+                Some(v) => v
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| dec(i, field, format!("`{v}` is not a number"))),
+            }
+        };
+        let int = |i: usize, field: &str, s: Option<&str>| -> Result<i64> {
+            match s {
+                None => Ok(0),
+                Some(v) => v
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| dec(i, field, format!("`{v}` is not an integer"))),
+            }
+        };
+        let mut d_start = Vec::with_capacity(n);
+        let mut d_stop = Vec::with_capacity(n);
+        let (mut spend, mut imps, mut clicks, mut conv, mut vals) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for (i, r) in rows.iter().enumerate() {
+            d_start.push(date(i, "date_start", &r.date_start)?);
+            d_stop.push(date(i, "date_stop", &r.date_stop)?);
+            spend.push(num(i, "spend", r.spend.as_deref())?);
+            imps.push(int(i, "impressions", r.impressions.as_deref())?);
+            clicks.push(int(i, "clicks", r.clicks.as_deref())?);
+            let (c, v) = self.conversions(r).map_err(|(f, m)| dec(i, f, m))?;
+            conv.push(c);
+            vals.push(v);
+        }
+        let strs = |f: &dyn Fn(&Row) -> Option<&str>| -> ArrayRef {
+            Arc::new(StringArray::from_iter(rows.iter().map(f)))
+        };
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(Date32Array::from(d_start)),
+            Arc::new(Date32Array::from(d_stop)),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter()
+                    .map(|r| r.account_id.as_deref().unwrap_or(account)),
+            )),
+            strs(&|r| r.account_currency.as_deref()),
+            strs(&|r| r.campaign_id.as_deref()),
+            strs(&|r| r.campaign_name.as_deref()),
+        ];
+        if matches!(plan.level, Level::AdGroup | Level::Ad) {
+            cols.push(strs(&|r| r.adset_id.as_deref()));
+            cols.push(strs(&|r| r.adset_name.as_deref()));
+        }
+        if plan.level == Level::Ad {
+            cols.push(strs(&|r| r.ad_id.as_deref()));
+            cols.push(strs(&|r| r.ad_name.as_deref()));
+        }
+        for b in &plan.breakdowns {
+            cols.push(strs(&|r| r.breakdown(b)));
+        }
+        cols.push(Arc::new(Float64Array::from(spend)));
+        cols.push(Arc::new(Int64Array::from(imps)));
+        cols.push(Arc::new(Int64Array::from(clicks)));
+        cols.push(Arc::new(Float64Array::from(conv)));
+        cols.push(Arc::new(Float64Array::from(vals)));
+        for e in &plan.extra {
+            let raw = |r: &Row| match e.as_str() {
+                "reach" => r.reach.clone(),
+                "frequency" => r.frequency.clone(),
+                "cpm" => r.cpm.clone(),
+                "cpc" => r.cpc.clone(),
+                _ => r.ctr.clone(),
+            };
+            if e == "reach" {
+                let v: Result<Vec<Option<i64>>> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| raw(r).map(|s| int(i, e, Some(&s))).transpose())
+                    .collect();
+                cols.push(Arc::new(Int64Array::from(v?)));
+            } else {
+                let v: Result<Vec<Option<f64>>> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| raw(r).map(|s| num(i, e, Some(&s))).transpose())
+                    .collect();
+                cols.push(Arc::new(Float64Array::from(v?)));
+            }
+        }
+        Ok(RecordBatch::try_new(plan.schema.clone(), cols)?)
+    }
+
+    /// (conversions, conversion_values) of one row under the counting rule.
+    fn conversions(&self, r: &Row) -> std::result::Result<(f64, f64), (&'static str, String)> {
+        let find = |list: &Option<Vec<ActionStat>>,
+                    t: &str,
+                    field: &'static str|
+         -> std::result::Result<Option<f64>, (&'static str, String)> {
+            match list
+                .as_ref()
+                .and_then(|l| l.iter().find(|a| a.action_type == t))
+            {
+                None => Ok(None),
+                Some(a) => a
+                    .value
+                    .trim()
+                    .parse::<f64>()
+                    .map(Some)
+                    .map_err(|_| (field, format!("`{}` is not a number", a.value))),
+            }
+        };
+        match self.counting {
+            ConversionCounting::FirstPresent => {
+                for t in &self.action_types {
+                    let c = find(&r.actions, t, "actions")?;
+                    let v = find(&r.action_values, t, "action_values")?;
+                    if c.is_some() || v.is_some() {
+                        return Ok((c.unwrap_or(0.0), v.unwrap_or(0.0)));
+                    }
+                }
+                Ok((0.0, 0.0))
+            }
+            ConversionCounting::SumAll => {
+                let (mut c, mut v) = (0.0, 0.0);
+                for t in &self.action_types {
+                    c += find(&r.actions, t, "actions")?.unwrap_or(0.0);
+                    v += find(&r.action_values, t, "action_values")?.unwrap_or(0.0);
+                }
+                Ok((c, v))
+            }
+        }
+    }
+
+    /// Runs one async job to completion. `Ok(None)` means it failed or timed out.
+    async fn run_job(
+        &self,
+        budget: &PullBudget,
+        plan: &Plan,
+        account: &str,
+        since: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<std::result::Result<String, String>> {
+        let url = format!("{}/{}/act_{account}/insights", self.base, self.version);
+        let reply = self
+            .post(budget, &url, &self.query_params(plan, since, until))
+            .await?;
+        let created: JobCreated = decode(&reply.body)?;
+        let id = created.report_run_id;
+        let poll_url = format!("{}/{}/{}", self.base, self.version, id);
+        let started = self.core.clock.now();
+        let mut wait = self.async_poll_interval;
+        loop {
+            self.core.clock.sleep(wait).await;
+            let reply = self.get(budget, &poll_url, &self.auth_params()).await?;
+            let status: JobStatus = decode(&reply.body)?;
+            match status.async_status.as_str() {
+                // Only the status is trusted: 100% can still be running.
+                "Job Completed" => return Ok(Ok(id)),
+                "Job Failed" | "Job Skipped" => {
+                    let why = status
+                        .error_message
+                        .unwrap_or_else(|| status.async_status.clone());
+                    tracing::warn!(source = SOURCE, %account, %since, %until, reason = %why, "async job failed");
+                    return Ok(Err(format!(
+                        "{} ({})",
+                        why,
+                        status.error_code.map(|c| c.to_string()).unwrap_or_default()
+                    )));
+                }
+                _ => {}
+            }
+            if self.core.clock.now().saturating_sub(started) > self.async_timeout {
+                return Ok(Err(format!(
+                    "job {id} still `{}` after {} s",
+                    status.async_status,
+                    self.async_timeout.as_secs()
+                )));
+            }
+            wait = (wait * 2).min(Duration::from_secs(30));
+        }
+    }
+}
+
+fn account_stream(
+    inner: Arc<Inner>,
+    plan: Arc<Plan>,
+    budget: Arc<PullBudget>,
+    account: String,
+) -> RecordBatchStream {
+    let days = (plan.end - plan.start).num_days() + 1;
+    let use_async = days > i64::from(inner.async_threshold_days) || !plan.breakdowns.is_empty();
+    if !use_async {
+        let url = format!("{}/{}/act_{account}/insights", inner.base, inner.version);
+        let first = inner.query_params(&plan, plan.start, plan.end);
+        return Box::pin(pages(inner, plan, budget, account, url, first));
+    }
+    // Async: a stack of date ranges; a failed or timed-out job is split in halves.
+    let mut stack = date_chunks(plan.start, plan.end, inner.async_chunk_days);
+    stack.reverse();
+    let state = (inner, plan, budget, account, stack);
+    let jobs = futures::stream::try_unfold(
+        state,
+        |(inner, plan, budget, account, mut stack)| async move {
+            loop {
+                let Some((since, until)) = stack.pop() else {
+                    return Ok(None);
+                };
+                match inner
+                    .run_job(&budget, &plan, &account, since, until)
+                    .await?
+                {
+                    Ok(id) => {
+                        let url = format!("{}/{}/{id}/insights", inner.base, inner.version);
+                        let mut first = inner.auth_params();
+                        first.push(("limit".into(), inner.page_limit.to_string()));
+                        let s = pages(
+                            inner.clone(),
+                            plan.clone(),
+                            budget.clone(),
+                            account.clone(),
+                            url,
+                            first,
+                        );
+                        return Ok(Some((s, (inner, plan, budget, account, stack))));
+                    }
+                    Err(why) if since < until => {
+                        let mid = since + chrono::Duration::days((until - since).num_days() / 2);
+                        tracing::info!(source = SOURCE, %account, %since, %until, "splitting failed job in halves");
+                        stack.push((mid + chrono::Duration::days(1), until));
+                        stack.push((since, mid));
+                        let _ = why;
+                    }
+                    Err(why) => {
+                        return Err(Error::AsyncJob {
+                            source_name: SOURCE.into(),
+                            range: format!("act_{account} {since}..={until}"),
+                            message: why,
+                        });
+                    }
+                }
+            }
+        },
+    );
+    Box::pin(jobs.try_flatten())
+}
+
+fn pages(
+    inner: Arc<Inner>,
+    plan: Arc<Plan>,
+    budget: Arc<PullBudget>,
+    account: String,
+    url: String,
+    first: Vec<(String, String)>,
+) -> impl futures::Stream<Item = Result<RecordBatch>> + Send + 'static {
+    paginate(SOURCE, 1_000_000, move |next: Option<String>| {
+        let (inner, plan, budget, account, url, first) = (
+            inner.clone(),
+            plan.clone(),
+            budget.clone(),
+            account.clone(),
+            url.clone(),
+            first.clone(),
+        );
+        async move {
+            let (u, p) = match next {
+                None => (url, first),
+                Some(n) => inner.follow(&n)?,
+            };
+            inner.page(&budget, &plan, &account, u, p).await
+        }
+    })
+}
+
+fn with_query(url: &str, params: &[(String, String)]) -> String {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    if q.is_empty() {
+        url.to_owned()
+    } else {
+        format!("{url}?{q}")
+    }
+}
+
+/// Days since 1970-01-01.
+pub(crate) fn date32(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
+    decode_for(SOURCE, body)
+}
+
+pub(crate) fn decode_for<T: serde::de::DeserializeOwned>(source: &str, body: &[u8]) -> Result<T> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| Error::Decode {
+        source_name: source.into(),
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })
+}
+
+fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
+    let regain = regain_wait(r);
+    if (200..300).contains(&r.status) {
+        let pressure = r
+            .header("x-fb-ads-insights-throttle")
+            .and_then(|h| serde_json::from_str::<serde_json::Value>(h).ok())
+            .map(|v| {
+                v["app_id_util_pct"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+                    .max(v["acc_id_util_pct"].as_f64().unwrap_or(0.0))
+            })
+            .unwrap_or(0.0);
+        let pause = match regain {
+            Some(w) => Some(w),
+            None if pressure >= 90.0 => Some(Duration::from_secs(30)),
+            None => None,
+        };
+        return Verdict::Ok { pause };
+    }
+    let err: Option<GraphError> = serde_json::from_slice::<GraphErrorBody>(&r.body)
+        .ok()
+        .map(|b| b.error);
+    let text = redactor.redact(&r.snippet());
+    if let Some(e) = &err {
+        let msg = redactor.redact(&e.message);
+        if e.code == 190 || e.code == 102 {
+            return Verdict::Fail(Error::Auth {
+                source_name: SOURCE.into(),
+                message: format!(
+                    "access token rejected (code {}{}): {msg}; renew the token (LIFTOS_META_ACCESS_TOKEN)",
+                    e.code,
+                    e.error_subcode
+                        .map(|s| format!(", subcode {s}"))
+                        .unwrap_or_default()
+                ),
+            });
+        }
+        let retryable_code = matches!(e.code, 1 | 2 | 4 | 17 | 32 | 341 | 613 | 80000..=80014);
+        let permanent =
+            matches!(e.code, 100 | 10 | 200) || (e.code == 2 && e.error_subcode == Some(1504041));
+        if !permanent && (e.is_transient || retryable_code || r.status >= 500) {
+            return Verdict::Retry {
+                after: regain,
+                reason: format!("HTTP {} code {}: {msg}", r.status, e.code),
+            };
+        }
+        return Verdict::Fail(Error::Http {
+            source_name: SOURCE.into(),
+            status: r.status,
+            body: text,
+        });
+    }
+    if r.status >= 500 || r.status == 429 {
+        return Verdict::Retry {
+            after: regain,
+            reason: format!("HTTP {}: {text}", r.status),
+        };
+    }
+    Verdict::Fail(Error::Http {
+        source_name: SOURCE.into(),
+        status: r.status,
+        body: text,
+    })
+}
+
+/// The largest non-zero `estimated_time_to_regain_access` (minutes) of the usage header.
+fn regain_wait(r: &Reply) -> Option<Duration> {
+    let v: serde_json::Value = serde_json::from_str(r.header("x-business-use-case-usage")?).ok()?;
+    let minutes = v
+        .as_object()?
+        .values()
+        .filter_map(|list| list.as_array())
+        .flatten()
+        .filter_map(|e| e["estimated_time_to_regain_access"].as_f64())
+        .fold(0.0_f64, f64::max);
+    (minutes > 0.0).then(|| Duration::from_secs_f64(minutes * 60.0))
+}
+
+#[derive(Deserialize)]
+struct GraphErrorBody {
+    error: GraphError,
+}
+
+#[derive(Deserialize)]
+struct GraphError {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    code: i64,
+    #[serde(default)]
+    error_subcode: Option<i64>,
+    #[serde(default)]
+    is_transient: bool,
+}
+
+#[derive(Deserialize)]
+struct JobCreated {
+    report_run_id: String,
+}
+
+#[derive(Deserialize)]
+struct JobStatus {
+    async_status: String,
+    #[serde(default)]
+    error_code: Option<i64>,
+    #[serde(default)]
+    error_message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    data: Vec<Row>,
+    #[serde(default)]
+    paging: Option<Paging>,
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ActionStat {
+    action_type: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct Row {
+    date_start: String,
+    date_stop: String,
+    account_id: Option<String>,
+    account_currency: Option<String>,
+    campaign_id: Option<String>,
+    campaign_name: Option<String>,
+    adset_id: Option<String>,
+    adset_name: Option<String>,
+    ad_id: Option<String>,
+    ad_name: Option<String>,
+    spend: Option<String>,
+    impressions: Option<String>,
+    clicks: Option<String>,
+    reach: Option<String>,
+    frequency: Option<String>,
+    cpm: Option<String>,
+    cpc: Option<String>,
+    ctr: Option<String>,
+    actions: Option<Vec<ActionStat>>,
+    action_values: Option<Vec<ActionStat>>,
+    age: Option<String>,
+    gender: Option<String>,
+    country: Option<String>,
+    region: Option<String>,
+    publisher_platform: Option<String>,
+    platform_position: Option<String>,
+    device_platform: Option<String>,
+    impression_device: Option<String>,
+}
+
+impl Row {
+    fn breakdown(&self, name: &str) -> Option<&str> {
+        match name {
+            "age" => self.age.as_deref(),
+            "gender" => self.gender.as_deref(),
+            "country" => self.country.as_deref(),
+            "region" => self.region.as_deref(),
+            "publisher_platform" => self.publisher_platform.as_deref(),
+            "platform_position" => self.platform_position.as_deref(),
+            "device_platform" => self.device_platform.as_deref(),
+            "impression_device" => self.impression_device.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appsecret_proof_matches_a_known_hmac() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(
+            hmac_sha256_hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn overlapping_purchase_types_are_counted_once() {
+        let c = MetaAdsBuilder::new()
+            .with_access_token("tok-123456")
+            .with_ad_account_ids(["act_1"])
+            .build()
+            .unwrap();
+        let row: Row = serde_json::from_str(
+            r#"{"date_start":"2024-01-01","date_stop":"2024-01-01","actions":[
+                {"action_type":"link_click","value":"9"},{"action_type":"add_to_cart","value":"12"},
+                {"action_type":"offsite_conversion.fb_pixel_purchase","value":"4"},{"action_type":"omni_purchase","value":"4"}],
+               "action_values":[{"action_type":"offsite_conversion.fb_pixel_purchase","value":"120.50"},{"action_type":"omni_purchase","value":"120.50"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.inner.conversions(&row).unwrap(), (4.0, 120.5));
+        let only_omni: Row = serde_json::from_str(
+            r#"{"date_start":"2024-01-01","date_stop":"2024-01-01","actions":[{"action_type":"omni_purchase","value":"3"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.inner.conversions(&only_omni).unwrap(), (3.0, 0.0));
+    }
+
+    #[test]
+    fn builder_rejects_bad_accounts_and_missing_token() {
+        let err = MetaAdsBuilder::new()
+            .with_ad_account_ids(["1"])
+            .build()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("LIFTOS_META_ACCESS_TOKEN"),
+            "{err}"
+        );
+        let err = MetaAdsBuilder::new()
+            .with_access_token("t-12345")
+            .with_ad_account_ids(["act_12x"])
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("act_12x"), "{err}");
+    }
+}

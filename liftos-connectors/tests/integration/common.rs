@@ -1,0 +1,76 @@
+//! Shared helpers: a small world, fast retry settings, totals.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{Array, Float64Array, Int64Array, RecordBatch};
+use liftos_connectors::{ConnectorRequest, RetryConfig, VirtualClock};
+use liftos_sandbox::{World, WorldConfig};
+
+pub fn world() -> World {
+    World::generate(&WorldConfig::standard(2).with_days(75).with_seed(11)).unwrap()
+}
+
+/// Retry settings for tests: a short request timeout (the fake's slow answers take 1 s),
+/// a virtual clock makes backoff free.
+pub fn fast_retry() -> RetryConfig {
+    RetryConfig::default()
+        .with_request_timeout(Duration::from_millis(400))
+        .with_max_retries(60)
+        .with_seed(3)
+}
+
+pub fn clock() -> Arc<VirtualClock> {
+    Arc::new(VirtualClock::new())
+}
+
+pub fn full_range(world: &World) -> ConnectorRequest {
+    let rows: Vec<_> = world.rows().collect();
+    let start = rows.iter().map(|r| r.date).min().unwrap();
+    let end = rows.iter().map(|r| r.date).max().unwrap();
+    ConnectorRequest::new(start, end).unwrap()
+}
+
+/// (rows, spend, impressions, clicks, conversions, revenue) of one channel of the world.
+pub fn world_totals(world: &World, channel: &str) -> (usize, f64, i64, i64, f64, f64) {
+    let mut t = (0, 0.0, 0, 0, 0.0, 0.0);
+    for r in world.rows().filter(|r| r.channel == channel) {
+        t.0 += 1;
+        t.1 += r.spend;
+        t.2 += r.impressions;
+        t.3 += r.clicks;
+        t.4 += r.conversions;
+        t.5 += r.revenue;
+    }
+    t
+}
+
+pub fn f64_sum(t: &RecordBatch, col: &str) -> f64 {
+    let a = t
+        .column_by_name(col)
+        .unwrap_or_else(|| panic!("no column {col}"));
+    a.as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap()
+        .iter()
+        .flatten()
+        .sum()
+}
+
+pub fn i64_sum(t: &RecordBatch, col: &str) -> i64 {
+    let a = t
+        .column_by_name(col)
+        .unwrap_or_else(|| panic!("no column {col}"));
+    let a = a.as_any().downcast_ref::<Int64Array>().unwrap();
+    assert_eq!(a.null_count(), 0, "{col} has nulls");
+    a.iter().flatten().sum()
+}
+
+/// Asserts money sums agree to the cent-rounding of each row.
+pub fn assert_money(label: &str, got: f64, want: f64, rows: usize) {
+    let tol = 0.006 * rows as f64 + 1e-6;
+    assert!(
+        (got - want).abs() <= tol,
+        "{label}: got {got}, want {want} (tolerance {tol})"
+    );
+}

@@ -1,0 +1,137 @@
+//! Google Ads connector against the fake REST API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use liftos_connectors::{Connector, Error, GoogleAdsBuilder};
+use liftos_sandbox::fake::{FakeServers, FaultConfig};
+
+use crate::common::*;
+
+fn builder(servers: &FakeServers, clock: Arc<liftos_connectors::VirtualClock>) -> GoogleAdsBuilder {
+    let c = servers.credentials();
+    GoogleAdsBuilder::new()
+        .with_developer_token(c.google_developer_token.clone())
+        .with_oauth(
+            c.google_client_id.clone(),
+            c.google_client_secret.clone(),
+            c.google_refresh_token.clone(),
+        )
+        .with_customer_ids(["123-456-7890"])
+        .with_base_url(servers.google_base_url())
+        .with_token_url(servers.google_token_url())
+        .with_chunk_days(5)
+        .with_retry(fast_retry())
+        .with_clock(clock)
+}
+
+async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
+    let world = world();
+    let want = world_totals(&world, "google_ads");
+    let request = full_range(&world);
+    let servers = FakeServers::start(world, faults.with_google_batch_size(25))
+        .await
+        .unwrap();
+    let c = builder(&servers, clock()).build().unwrap();
+    let t = c
+        .get_campaign_data(&request)
+        .await
+        .unwrap_or_else(|e| panic!("pull failed: {e}"));
+    assert_eq!(t.num_rows(), want.0, "row count");
+    let cost = i64_sum(&t, "metrics.cost_micros") as f64 / 1e6;
+    assert_money("cost", cost, want.1, want.0);
+    assert_eq!(i64_sum(&t, "metrics.impressions"), want.2);
+    assert_eq!(i64_sum(&t, "metrics.clicks"), want.3);
+    assert!((f64_sum(&t, "metrics.conversions") - want.4).abs() < 1e-6);
+    assert!((f64_sum(&t, "metrics.conversions_value") - want.5).abs() < 1e-6 * want.5.max(1.0));
+    servers
+}
+
+#[tokio::test]
+async fn search_stream_pull_returns_every_row_once() {
+    let servers = pull_and_compare(FaultConfig::none()).await;
+    let log = servers.requests_to("google_ads");
+    assert_eq!(
+        log.iter().filter(|r| r.path == "/token").count(),
+        1,
+        "one token for the whole pull"
+    );
+}
+
+#[tokio::test]
+async fn each_fault_type_is_survived_and_an_expired_token_is_refreshed_once() {
+    for faults in [
+        FaultConfig::none()
+            .with_throttle_rate(0.4)
+            .with_throttle_wait_secs(2),
+        FaultConfig::none().with_server_error_rate(0.4),
+        FaultConfig::none().with_drop_rate(0.4),
+        FaultConfig::none().with_slow(0.4, Duration::from_millis(1200)),
+    ] {
+        let servers = pull_and_compare(faults.with_seed(9)).await;
+        assert!(
+            servers
+                .requests_to("google_ads")
+                .iter()
+                .any(|r| r.fault.is_some()),
+            "a fault was injected"
+        );
+    }
+    let servers = pull_and_compare(FaultConfig::none().with_expire_token_after(2)).await;
+    let log = servers.requests_to("google_ads");
+    assert!(log.iter().any(|r| r.fault == Some("expired_token")));
+    assert_eq!(
+        log.iter().filter(|r| r.path == "/token").count(),
+        2,
+        "refreshed once after the 401"
+    );
+}
+
+#[tokio::test]
+async fn revoked_refresh_token_is_a_clear_auth_error() {
+    let servers = FakeServers::start(world(), FaultConfig::none())
+        .await
+        .unwrap();
+    let c = servers.credentials().clone();
+    let conn = builder(&servers, clock())
+        .with_oauth(
+            c.google_client_id,
+            c.google_client_secret,
+            "revoked-refresh",
+        )
+        .build()
+        .unwrap();
+    let err = conn
+        .get_campaign_data(&full_range(&world()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Auth { .. }) && err.to_string().contains("invalid_grant"),
+        "{err}"
+    );
+    let bad_dev = builder(&servers, clock())
+        .with_developer_token("nope-nope")
+        .build()
+        .unwrap();
+    let err = bad_dev.check().await.unwrap_err();
+    assert!(matches!(err, Error::Auth { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_recovers_ends_within_the_budget() {
+    let servers = FakeServers::start(world(), FaultConfig::none().with_never_recover())
+        .await
+        .unwrap();
+    let conn = builder(&servers, clock())
+        .with_retry(fast_retry().with_max_retries(4))
+        .build()
+        .unwrap();
+    let err = tokio::time::timeout(
+        Duration::from_secs(20),
+        conn.get_campaign_data(&full_range(&world())),
+    )
+    .await
+    .expect("no hang")
+    .unwrap_err();
+    assert!(matches!(err, Error::RetriesExhausted { .. }), "{err}");
+}

@@ -1,0 +1,205 @@
+//! Meta Ads connector against the fake Graph API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use liftos_connectors::{
+    Connector, ConnectorRequest, Error, Level, MetaAdsBuilder, MetaAdsConnector, Progress,
+};
+use liftos_sandbox::fake::{FakeServers, FaultConfig};
+
+use crate::common::*;
+
+fn connector(servers: &FakeServers, clock: Arc<liftos_connectors::VirtualClock>) -> MetaAdsBuilder {
+    MetaAdsBuilder::new()
+        .with_access_token(servers.credentials().meta_access_token.clone())
+        .with_app_secret(servers.credentials().meta_app_secret.clone())
+        .with_ad_account_ids(["act_1000000001", "1000000002"])
+        .with_base_url(servers.meta_base_url())
+        .with_page_limit(10)
+        .with_retry(fast_retry())
+        .with_clock(clock)
+}
+
+async fn pull_and_compare(
+    faults: FaultConfig,
+    tweak: impl Fn(MetaAdsBuilder) -> MetaAdsBuilder,
+) -> (MetaAdsConnector, FakeServers) {
+    let world = world();
+    let want = world_totals(&world, "meta");
+    let request = full_range(&world);
+    let servers = FakeServers::start(world, faults).await.unwrap();
+    let c = tweak(connector(&servers, clock())).build().unwrap();
+    let t = c
+        .get_campaign_data(&request)
+        .await
+        .unwrap_or_else(|e| panic!("pull failed: {e}"));
+    assert_eq!(t.num_rows(), want.0, "row count");
+    assert_money("spend", f64_sum(&t, "spend"), want.1, want.0);
+    assert_eq!(i64_sum(&t, "impressions"), want.2);
+    assert_eq!(i64_sum(&t, "clicks"), want.3);
+    assert_eq!(
+        f64_sum(&t, "conversions"),
+        want.4.round(),
+        "conversions counted once"
+    );
+    assert_money(
+        "conversion_values",
+        f64_sum(&t, "conversion_values"),
+        want.5,
+        want.0,
+    );
+    (c, servers)
+}
+
+#[tokio::test]
+async fn sync_pull_returns_every_row_once_and_sends_appsecret_proof() {
+    let (c, servers) = pull_and_compare(FaultConfig::none(), |b| b).await;
+    let log = servers.requests_to("meta");
+    assert!(log.len() > 4, "paged: {}", log.len());
+    assert!(log.iter().all(|r| r.query.contains("appsecret_proof=")));
+    assert!(log.iter().all(|r| r.status == 200));
+    assert_eq!(c.progress().snapshot().retries, 0);
+}
+
+#[tokio::test]
+async fn async_report_runs_survive_failed_jobs_by_splitting() {
+    let faults = FaultConfig::none().with_failed_async_jobs(2);
+    let (_, servers) = pull_and_compare(faults, |b| {
+        b.with_async_threshold_days(30).with_async_chunk_days(40)
+    })
+    .await;
+    let log = servers.requests_to("meta");
+    assert!(
+        log.iter().filter(|r| r.method == "POST").count() >= 4,
+        "jobs were split and re-run"
+    );
+}
+
+#[tokio::test]
+async fn each_fault_type_is_survived() {
+    for (name, faults) in [
+        (
+            "throttle",
+            FaultConfig::none()
+                .with_throttle_rate(0.4)
+                .with_throttle_wait_secs(60),
+        ),
+        (
+            "server_error",
+            FaultConfig::none().with_server_error_rate(0.4),
+        ),
+        ("drop", FaultConfig::none().with_drop_rate(0.4)),
+        (
+            "slow",
+            FaultConfig::none().with_slow(0.4, Duration::from_millis(1200)),
+        ),
+    ] {
+        let (c, servers) = pull_and_compare(faults.with_seed(5), |b| b).await;
+        let faulted = servers
+            .requests_to("meta")
+            .iter()
+            .filter(|r| r.fault.is_some())
+            .count();
+        assert!(
+            faulted > 0,
+            "{name}: no fault was injected: {:?}",
+            servers.requests()
+        );
+        assert!(
+            c.progress().snapshot().retries as usize >= faulted,
+            "{name}: every fault retried"
+        );
+    }
+}
+
+#[tokio::test]
+async fn breakdowns_and_levels_add_their_columns() {
+    let world = world();
+    let n = world_totals(&world, "meta").0;
+    let request = full_range(&world)
+        .with_level(Level::Ad)
+        .with_breakdowns(["publisher_platform"])
+        .with_fields(["reach", "cpm"]);
+    let servers = FakeServers::start(world, FaultConfig::none())
+        .await
+        .unwrap();
+    let c = connector(&servers, clock()).build().unwrap();
+    let t = c.get_campaign_data(&request).await.unwrap();
+    assert_eq!(t.num_rows(), n);
+    for col in ["adset_id", "ad_name", "publisher_platform", "reach", "cpm"] {
+        assert!(t.column_by_name(col).is_some(), "{col}");
+    }
+}
+
+#[tokio::test]
+async fn bad_token_and_expired_token_fail_clearly_without_retries() {
+    let world = world();
+    let request = full_range(&world);
+    let servers = FakeServers::start(world, FaultConfig::none().with_expire_token_after(3))
+        .await
+        .unwrap();
+    let bad = connector(&servers, clock())
+        .with_access_token("wrong-token-value")
+        .build()
+        .unwrap();
+    let err = bad.get_campaign_data(&request).await.unwrap_err();
+    assert!(matches!(err, Error::Auth { .. }), "{err}");
+    assert!(err.to_string().contains("190"), "{err}");
+    let c = connector(&servers, clock()).build().unwrap();
+    let err = c.get_campaign_data(&request).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Auth { .. }) && err.to_string().contains("expired"),
+        "{err}"
+    );
+    assert_eq!(c.progress().snapshot().retries, 0);
+}
+
+#[tokio::test]
+async fn a_server_that_never_recovers_or_loops_ends_in_a_clear_error() {
+    let world = world();
+    let request = full_range(&world);
+    let servers = FakeServers::start(world, FaultConfig::none().with_never_recover())
+        .await
+        .unwrap();
+    let c = connector(&servers, clock())
+        .with_retry(fast_retry().with_max_retries(5))
+        .build()
+        .unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(20), c.get_campaign_data(&request))
+        .await
+        .expect("no hang")
+        .unwrap_err();
+    assert!(matches!(err, Error::RetriesExhausted { .. }), "{err}");
+
+    let servers = FakeServers::start(crate::common::world(), FaultConfig::none().with_page_loop())
+        .await
+        .unwrap();
+    let c = connector(&servers, clock()).build().unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(20), c.get_campaign_data(&request))
+        .await
+        .expect("no hang")
+        .unwrap_err();
+    assert!(matches!(err, Error::PageLoop { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn progress_callback_sees_rows_and_pages() {
+    let world = world();
+    let n = world_totals(&world, "meta").0 as u64;
+    let request: ConnectorRequest = full_range(&world);
+    let servers = FakeServers::start(world, FaultConfig::none())
+        .await
+        .unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let progress = Progress::with_callback(Arc::new(move |e| s2.lock().unwrap().push(*e)));
+    let c = connector(&servers, clock())
+        .with_progress(progress)
+        .build()
+        .unwrap();
+    c.get_campaign_data(&request).await.unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.last().unwrap().rows, n);
+    assert_eq!(seen.len() as u64, seen.last().unwrap().pages);
+}

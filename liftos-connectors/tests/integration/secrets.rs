@@ -1,0 +1,143 @@
+//! Secrets never appear in Debug, Display, error text or logs.
+
+use std::collections::HashMap;
+
+use liftos_connectors::{Connector, GoogleAdsBuilder, KlaviyoBuilder, MetaAdsBuilder};
+use liftos_sandbox::fake::{FakeServers, FaultConfig};
+
+use crate::common::*;
+
+const SECRETS: [&str; 6] = [
+    "meta-secret-token-XYZ",
+    "meta-app-secret-ABC",
+    "google-dev-token-QRS",
+    "google-client-secret-LMN",
+    "google-refresh-token-HIJ",
+    "pk_klaviyo_secret_DEF",
+];
+
+fn env() -> HashMap<&'static str, String> {
+    HashMap::from([
+        ("LIFTOS_META_ACCESS_TOKEN", SECRETS[0].to_owned()),
+        ("LIFTOS_META_APP_SECRET", SECRETS[1].to_owned()),
+        (
+            "LIFTOS_META_AD_ACCOUNT_IDS",
+            "act_1000000001, 1000000002".to_owned(),
+        ),
+        ("LIFTOS_GOOGLE_ADS_DEVELOPER_TOKEN", SECRETS[2].to_owned()),
+        ("LIFTOS_GOOGLE_ADS_CLIENT_ID", "client-id".to_owned()),
+        ("LIFTOS_GOOGLE_ADS_CLIENT_SECRET", SECRETS[3].to_owned()),
+        ("LIFTOS_GOOGLE_ADS_REFRESH_TOKEN", SECRETS[4].to_owned()),
+        ("LIFTOS_GOOGLE_ADS_CUSTOMER_IDS", "123-456-7890".to_owned()),
+        ("LIFTOS_KLAVIYO_API_KEY", SECRETS[5].to_owned()),
+    ])
+}
+
+fn assert_clean(label: &str, text: &str) {
+    for s in SECRETS {
+        assert!(!text.contains(s), "{label} leaks a secret: {text}");
+    }
+}
+
+#[tokio::test]
+async fn secrets_never_reach_debug_display_or_errors() {
+    let servers = FakeServers::start(world(), FaultConfig::none())
+        .await
+        .unwrap();
+    let vars = env();
+    let mut with_urls = vars.clone();
+    with_urls.insert("LIFTOS_META_BASE_URL", servers.meta_base_url());
+    with_urls.insert("LIFTOS_GOOGLE_ADS_BASE_URL", servers.google_base_url());
+    with_urls.insert("LIFTOS_GOOGLE_ADS_TOKEN_URL", servers.google_token_url());
+    with_urls.insert("LIFTOS_KLAVIYO_BASE_URL", servers.klaviyo_base_url());
+    let lookup = |k: &str| with_urls.get(k).cloned();
+
+    let meta_b = MetaAdsBuilder::from_env_with(lookup);
+    assert_clean("meta builder Debug", &format!("{meta_b:?}"));
+    let meta = meta_b
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap();
+    let google_b = GoogleAdsBuilder::from_env_with(lookup);
+    assert_clean("google builder Debug", &format!("{google_b:?}"));
+    let google = google_b
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap();
+    let klaviyo_b = KlaviyoBuilder::from_env_with(lookup);
+    assert_clean("klaviyo builder Debug", &format!("{klaviyo_b:?}"));
+    let klaviyo = klaviyo_b
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap();
+    assert_clean("meta Debug", &format!("{meta:?} {meta:#?}"));
+    assert_clean("google Debug", &format!("{google:?}"));
+    assert_clean("klaviyo Debug", &format!("{klaviyo:?}"));
+
+    // The fake rejects these credentials: the errors must not echo them.
+    let req = full_range(&world());
+    for (name, err) in [
+        ("meta", meta.get_campaign_data(&req).await.unwrap_err()),
+        ("google", google.get_campaign_data(&req).await.unwrap_err()),
+        (
+            "klaviyo",
+            klaviyo.get_campaign_data(&req).await.unwrap_err(),
+        ),
+    ] {
+        assert!(
+            matches!(err, liftos_connectors::Error::Auth { .. }),
+            "{name}: {err}"
+        );
+        assert_clean(name, &format!("{err} {err:?}"));
+    }
+}
+
+#[tokio::test]
+async fn transport_errors_do_not_leak_the_token_in_the_url() {
+    // Nothing listens on port 9 of loopback: the connection fails; the URL holding the
+    // access token must not appear in the error.
+    let b = MetaAdsBuilder::from_env_with(|k| env().get(k).cloned())
+        .with_base_url("http://127.0.0.1:9")
+        .with_retry(fast_retry().with_max_retries(1))
+        .with_clock(clock());
+    let err = b
+        .build()
+        .unwrap()
+        .get_campaign_data(&full_range(&world()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, liftos_connectors::Error::RetriesExhausted { .. }),
+        "{err}"
+    );
+    assert_clean("transport error", &format!("{err} {err:?}"));
+}
+
+#[test]
+fn from_env_reads_exactly_the_documented_variables() {
+    let vars = env();
+    let meta = MetaAdsBuilder::from_env_with(|k| vars.get(k).cloned())
+        .build()
+        .unwrap();
+    let dbg = format!("{meta:?}");
+    assert!(
+        dbg.contains("1000000001")
+            && dbg.contains("1000000002")
+            && dbg.contains("graph.facebook.com"),
+        "{dbg}"
+    );
+    let google = GoogleAdsBuilder::from_env_with(|k| vars.get(k).cloned())
+        .build()
+        .unwrap();
+    assert!(format!("{google:?}").contains("1234567890"));
+    let err = KlaviyoBuilder::from_env_with(|_| None).build().unwrap_err();
+    assert!(err.to_string().contains("LIFTOS_KLAVIYO_API_KEY"), "{err}");
+    let err = MetaAdsBuilder::from_env_with(|k| vars.get(k).cloned())
+        .with_base_url("http://example.com")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("loopback"), "{err}");
+}

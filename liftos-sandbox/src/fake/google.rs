@@ -1,0 +1,434 @@
+//! The fake Google Ads REST API (OAuth token endpoint and `googleAds:searchStream`).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use super::{
+    Common, Fault, dropped_response, header_str, json_response, maybe_slow, param, params,
+    unexpected,
+};
+use crate::{GoogleAdsRow, World};
+
+#[derive(Debug)]
+pub(crate) struct GoogleState {
+    common: Common,
+    rows: Vec<GoogleAdsRow>,
+    /// Issued tokens with the data-request count at issue time.
+    tokens: Mutex<Vec<(String, usize)>>,
+    issued: AtomicUsize,
+}
+
+pub(crate) fn router(world: Arc<World>, common: Common) -> Router {
+    let state = Arc::new(GoogleState {
+        common,
+        rows: world.google_ads_rows(),
+        tokens: Mutex::new(Vec::new()),
+        issued: AtomicUsize::new(0),
+    });
+    Router::new().fallback(handle).with_state(state)
+}
+
+fn g_error(code: u16, status: &str, message: &str, detail: Option<Value>) -> String {
+    let mut err = json!({ "code": code, "message": message, "status": status });
+    if let Some(d) = detail {
+        err["details"] = json!([{
+            "@type": "type.googleapis.com/google.ads.googleads.v21.errors.GoogleAdsFailure",
+            "errors": [d],
+            "requestId": "fake-request-id"
+        }]);
+    }
+    json!({ "error": err }).to_string()
+}
+
+async fn handle(
+    State(s): State<Arc<GoogleState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let c = &s.common;
+    if method == Method::POST && uri.path() == "/token" {
+        return token(&s, &method, &uri, &body);
+    }
+    let path = uri.path().trim_matches('/');
+    let segs: Vec<&str> = path.split('/').collect();
+    let stream_call = method == Method::POST
+        && segs.len() == 4
+        && segs[0].starts_with('v')
+        && segs[1] == "customers"
+        && segs[3] == "googleAds:searchStream";
+    if !stream_call {
+        return unexpected(c, &method, &uri);
+    }
+    let cid = segs[2];
+    let n = c.count_data_request();
+    let respond = |status: StatusCode, body: String, fault: Option<&'static str>| {
+        c.record(&method, &uri, status.as_u16(), fault);
+        json_response(status, &[], body)
+    };
+    // Authentication.
+    let bearer = header_str(&headers, "authorization").and_then(|h| h.strip_prefix("Bearer "));
+    let issued_at = bearer.and_then(|b| {
+        let tokens = s.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        tokens.iter().find(|(t, _)| t == b).map(|(_, at)| *at)
+    });
+    let Some(issued_at) = issued_at else {
+        return respond(
+            StatusCode::UNAUTHORIZED,
+            g_error(
+                401,
+                "UNAUTHENTICATED",
+                "Request is missing required authentication credential. Expected OAuth 2 access token.",
+                None,
+            ),
+            None,
+        );
+    };
+    if let Some(after) = c.faults.expire_token_after
+        && n > after
+        && issued_at < after
+    {
+        return respond(
+            StatusCode::UNAUTHORIZED,
+            g_error(
+                401,
+                "UNAUTHENTICATED",
+                "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+                None,
+            ),
+            Some("expired_token"),
+        );
+    }
+    if header_str(&headers, "developer-token") != Some(c.creds.google_developer_token.as_str()) {
+        return respond(
+            StatusCode::UNAUTHORIZED,
+            g_error(
+                401,
+                "UNAUTHENTICATED",
+                "The developer token is not valid.",
+                Some(
+                    json!({"errorCode": {"authenticationError": "DEVELOPER_TOKEN_INVALID"}, "message": "The developer token is not valid."}),
+                ),
+            ),
+            None,
+        );
+    }
+    if let Some(login) = &c.creds.google_login_customer_id
+        && header_str(&headers, "login-customer-id") != Some(login.as_str())
+    {
+        return respond(
+            StatusCode::FORBIDDEN,
+            g_error(
+                403,
+                "PERMISSION_DENIED",
+                "The caller does not have permission",
+                Some(
+                    json!({"errorCode": {"authorizationError": "USER_PERMISSION_DENIED"},
+                    "message": "User doesn't have permission to access customer. Note: If you're accessing a client customer, the manager's customer id must be set in the 'login-customer-id' header."}),
+                ),
+            ),
+            None,
+        );
+    }
+    if c.faults.never_recover {
+        return respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            g_error(
+                503,
+                "UNAVAILABLE",
+                "The service is currently unavailable.",
+                None,
+            ),
+            Some("never_recover"),
+        );
+    }
+    let fault = c.roll();
+    match fault {
+        Some(Fault::Throttle) => {
+            let detail = json!({
+                "errorCode": {"quotaError": "RESOURCE_EXHAUSTED"},
+                "message": "Too many requests. Retry in 2 seconds.",
+                "details": {"quotaErrorDetails": {"rateScope": "DEVELOPER", "rateName": "Number of operations for basic access", "retryDelay": format!("{}s", c.faults.throttle_wait_secs)}}
+            });
+            return respond(
+                StatusCode::TOO_MANY_REQUESTS,
+                g_error(
+                    429,
+                    "RESOURCE_EXHAUSTED",
+                    "Resource has been exhausted (e.g. check quota).",
+                    Some(detail),
+                ),
+                Some("throttle"),
+            );
+        }
+        Some(Fault::ServerError(code)) => {
+            let st = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let detail = json!({"errorCode": {"internalError": "TRANSIENT_ERROR"}, "message": "The request failed due to a transient error."});
+            return respond(
+                st,
+                g_error(
+                    code,
+                    if code == 503 {
+                        "UNAVAILABLE"
+                    } else {
+                        "INTERNAL"
+                    },
+                    "Internal error encountered.",
+                    Some(detail),
+                ),
+                Some("server_error"),
+            );
+        }
+        _ => {}
+    }
+    let slow = maybe_slow(c, fault, &method, &uri).await;
+    let req: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(_) => {
+            return respond(
+                StatusCode::BAD_REQUEST,
+                g_error(
+                    400,
+                    "INVALID_ARGUMENT",
+                    "Invalid JSON payload received.",
+                    None,
+                ),
+                None,
+            );
+        }
+    };
+    let Some(query) = req["query"].as_str() else {
+        return respond(
+            StatusCode::BAD_REQUEST,
+            g_error(400, "INVALID_ARGUMENT", "query is required", None),
+            None,
+        );
+    };
+    let body = match search_stream(&s, cid, query) {
+        Ok(b) => b,
+        Err(b) => return respond(StatusCode::BAD_REQUEST, b, None),
+    };
+    if fault == Some(Fault::Drop) {
+        c.record(&method, &uri, 0, Some("drop"));
+        return dropped_response(&[], body);
+    }
+    respond(StatusCode::OK, body, slow)
+}
+
+fn token(s: &GoogleState, method: &Method, uri: &Uri, body: &[u8]) -> Response {
+    let c = &s.common;
+    let p = params(uri, Some(body));
+    let bad = |status: StatusCode, error: &str, desc: &str| {
+        c.record(method, uri, status.as_u16(), None);
+        json_response(
+            status,
+            &[],
+            json!({ "error": error, "error_description": desc }).to_string(),
+        )
+    };
+    if param(&p, "grant_type") != Some("refresh_token") {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Invalid grant_type",
+        );
+    }
+    if param(&p, "client_id") != Some(c.creds.google_client_id.as_str())
+        || param(&p, "client_secret") != Some(c.creds.google_client_secret.as_str())
+    {
+        return bad(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "The OAuth client was not found.",
+        );
+    }
+    if param(&p, "refresh_token") != Some(c.creds.google_refresh_token.as_str()) {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Token has been expired or revoked.",
+        );
+    }
+    let k = s.issued.fetch_add(1, Ordering::SeqCst) + 1;
+    let tok = format!("ya29.fake-access-token-{k}");
+    let now = c.data_requests_seen();
+    s.tokens
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push((tok.clone(), now));
+    c.record(method, uri, 200, None);
+    json_response(
+        StatusCode::OK,
+        &[],
+        json!({ "access_token": tok, "expires_in": c.creds.google_token_lifetime_secs, "scope": "https://www.googleapis.com/auth/adwords", "token_type": "Bearer" }).to_string(),
+    )
+}
+
+fn camel(s: &str) -> String {
+    let mut out = String::new();
+    let mut up = false;
+    for ch in s.chars() {
+        if ch == '_' {
+            up = true;
+        } else if up {
+            out.extend(ch.to_uppercase());
+            up = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// Parses the small GAQL subset the fake understands.
+fn parse_gaql(query: &str) -> Result<(Vec<String>, String, String, String), String> {
+    let q = query.split_whitespace().collect::<Vec<_>>().join(" ");
+    let upper = q.to_ascii_uppercase();
+    let sel = upper
+        .find("SELECT ")
+        .ok_or("query must start with SELECT")?;
+    let from = upper.find(" FROM ").ok_or("query has no FROM clause")?;
+    let fields: Vec<String> = q[sel + 7..from]
+        .split(',')
+        .map(|f| f.trim().to_owned())
+        .filter(|f| !f.is_empty())
+        .collect();
+    let rest = &q[from + 6..];
+    let resource = rest
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let between = upper
+        .find("SEGMENTS.DATE BETWEEN ")
+        .ok_or("this fake needs WHERE segments.date BETWEEN 'a' AND 'b'")?;
+    let tail = &q[between + 22..];
+    let quoted: Vec<&str> = tail.split('\'').collect();
+    if quoted.len() < 4 {
+        return Err("malformed date range".into());
+    }
+    Ok((fields, resource, quoted[1].to_owned(), quoted[3].to_owned()))
+}
+
+fn search_stream(s: &GoogleState, cid: &str, query: &str) -> Result<String, String> {
+    let query_error = |m: &str| {
+        // Errors inside a stream come array-wrapped, like the real REST searchStream.
+        let detail = json!({"errorCode": {"queryError": "UNRECOGNIZED_FIELD"}, "message": m});
+        format!(
+            "[{}]",
+            g_error(
+                400,
+                "INVALID_ARGUMENT",
+                "Request contains an invalid argument.",
+                Some(detail)
+            )
+        )
+    };
+    let (fields, resource, since, until) = parse_gaql(query).map_err(|m| query_error(&m))?;
+    if resource != "campaign" && resource != "ad_group" {
+        return Err(query_error(&format!(
+            "resource {resource} is not served by this fake (campaign, ad_group)"
+        )));
+    }
+    for f in &fields {
+        let ok = f.starts_with("customer.")
+            || f.starts_with("campaign.")
+            || f.starts_with("metrics.")
+            || f == "segments.date"
+            || (resource == "ad_group" && f.starts_with("ad_group."));
+        if !ok {
+            return Err(query_error(&format!(
+                "Unrecognized field in the query: '{f}'."
+            )));
+        }
+    }
+    let mut results = Vec::new();
+    for r in s
+        .rows
+        .iter()
+        .filter(|r| r.customer.id == cid && r.segments.date >= since && r.segments.date <= until)
+    {
+        let full = serde_json::to_value(r).unwrap_or(Value::Null);
+        let mut out = Map::new();
+        for f in &fields {
+            let mut parts = f.splitn(2, '.');
+            let (obj, leaf) = (
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+            );
+            let (obj_key, value) = if obj == "ad_group" {
+                let v = match leaf {
+                    "id" => json!(format!("{}1", r.campaign.id)),
+                    "name" => json!(format!("{} - ad group", r.campaign.name)),
+                    _ => Value::Null,
+                };
+                ("adGroup".to_owned(), v)
+            } else {
+                (obj.to_owned(), full[obj][camel(leaf)].clone())
+            };
+            if value.is_null() {
+                continue;
+            }
+            let entry = out.entry(obj_key.clone()).or_insert_with(|| json!({}));
+            entry[camel(leaf)] = value;
+            if obj_key == "campaign" {
+                entry["resourceName"] = json!(r.campaign.resource_name);
+            } else if obj_key == "customer" {
+                entry["resourceName"] = json!(r.customer.resource_name);
+            } else if obj_key == "adGroup" {
+                entry["resourceName"] =
+                    json!(format!("customers/{cid}/adGroups/{}1", r.campaign.id));
+            }
+        }
+        results.push(Value::Object(out));
+    }
+    let mask = fields
+        .iter()
+        .map(|f| f.split('.').map(camel).collect::<Vec<_>>().join("."))
+        .collect::<Vec<_>>()
+        .join(",");
+    let batches: Vec<Value> = results
+        .chunks(s.common.faults.google_batch_size.max(1))
+        .map(|chunk| json!({ "results": chunk, "fieldMask": mask, "requestId": "fake-request-id" }))
+        .collect();
+    let batches = if batches.is_empty() {
+        vec![json!({ "fieldMask": mask, "requestId": "fake-request-id" })]
+    } else {
+        batches
+    };
+    Ok(Value::Array(batches).to_string())
+}
+
+impl Common {
+    /// Data requests seen so far.
+    pub(crate) fn data_requests_seen(&self) -> usize {
+        self.data_requests.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaql_subset_parses_fields_resource_and_dates() {
+        let (f, r, a, b) = parse_gaql(
+            "SELECT campaign.id, metrics.cost_micros FROM campaign WHERE segments.date BETWEEN '2024-01-01' AND '2024-01-31' ORDER BY segments.date",
+        )
+        .unwrap();
+        assert_eq!(f, vec!["campaign.id", "metrics.cost_micros"]);
+        assert_eq!(
+            (r.as_str(), a.as_str(), b.as_str()),
+            ("campaign", "2024-01-01", "2024-01-31")
+        );
+        assert_eq!(camel("cost_micros"), "costMicros");
+    }
+}

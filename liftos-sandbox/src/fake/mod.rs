@@ -1,0 +1,626 @@
+//! Local fake Meta, Google Ads and Klaviyo HTTP APIs that serve a [`World`].
+//!
+//! Each platform runs its own axum server on `127.0.0.1:<port>` and speaks the platform's
+//! native protocol as API_NOTES.md describes it: authentication that fails like the real
+//! API, pagination, Meta async report runs (including "100% but still running"), the
+//! Google OAuth token endpoint and `searchStream` arrays of batches, Klaviyo JSON:API
+//! with its required headers. A seeded [`FaultConfig`] injects throttling (each
+//! platform's own body and headers), 500/503 answers, connections dropped mid-body,
+//! responses slower than a client timeout, access tokens that expire mid-pull and async
+//! jobs that fail. Every request is recorded in a [request log](FakeServers::requests).
+//! A request the fake does not know is answered 500 with a body naming it.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use liftos_sandbox::{World, WorldConfig};
+//! use liftos_sandbox::fake::{FakeServers, FaultConfig};
+//!
+//! let world = World::generate(&WorldConfig::standard(2).with_days(60)).unwrap();
+//! let servers = FakeServers::start(world, FaultConfig::default()).await?;
+//! println!("meta at {}", servers.meta_base_url());
+//! # Ok(()) }
+//! ```
+
+mod google;
+mod klaviyo;
+mod meta;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::World;
+
+/// Credentials the fake servers accept.
+///
+/// | Name | Default | Meaning |
+/// |---|---|---|
+/// | `meta_access_token` | `fake-meta-access-token` | Graph API access token |
+/// | `meta_app_secret` | `fake-meta-app-secret` | app secret for `appsecret_proof` |
+/// | `meta_require_appsecret_proof` | `false` | reject calls without a proof |
+/// | `google_client_id` | `fake-google-client-id` | OAuth client id |
+/// | `google_client_secret` | `fake-google-client-secret` | OAuth client secret |
+/// | `google_refresh_token` | `fake-google-refresh-token` | OAuth refresh token |
+/// | `google_developer_token` | `fake-google-developer-token` | `developer-token` header |
+/// | `google_login_customer_id` | `None` | when set, `login-customer-id` must equal it |
+/// | `google_token_lifetime_secs` | 3599 | `expires_in` of issued access tokens |
+/// | `klaviyo_api_key` | `pk_fake_klaviyo_key` | private API key |
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeCredentials {
+    /// Graph API access token.
+    pub meta_access_token: String,
+    /// App secret used to check `appsecret_proof`.
+    pub meta_app_secret: String,
+    /// Reject Meta calls without `appsecret_proof`.
+    pub meta_require_appsecret_proof: bool,
+    /// OAuth client id.
+    pub google_client_id: String,
+    /// OAuth client secret.
+    pub google_client_secret: String,
+    /// OAuth refresh token.
+    pub google_refresh_token: String,
+    /// `developer-token` header value.
+    pub google_developer_token: String,
+    /// Required `login-customer-id` header, if any.
+    pub google_login_customer_id: Option<String>,
+    /// Lifetime of issued Google access tokens, in seconds.
+    pub google_token_lifetime_secs: u64,
+    /// Klaviyo private API key.
+    pub klaviyo_api_key: String,
+}
+
+impl Default for FakeCredentials {
+    fn default() -> Self {
+        Self {
+            meta_access_token: "fake-meta-access-token".into(),
+            meta_app_secret: "fake-meta-app-secret".into(),
+            meta_require_appsecret_proof: false,
+            google_client_id: "fake-google-client-id".into(),
+            google_client_secret: "fake-google-client-secret".into(),
+            google_refresh_token: "fake-google-refresh-token".into(),
+            google_developer_token: "fake-google-developer-token".into(),
+            google_login_customer_id: None,
+            google_token_lifetime_secs: 3599,
+            klaviyo_api_key: "pk_fake_klaviyo_key".into(),
+        }
+    }
+}
+
+/// Seeded fault injection for the fake servers. Rates are shares of data requests
+/// (token, metrics and account look-ups are never faulted).
+///
+/// | Name | Default | Meaning | Range |
+/// |---|---|---|---|
+/// | `seed` | 7 | seed of the fault draws | any |
+/// | `throttle_rate` | 0 | share answered with the platform's throttle error | [0, 1] |
+/// | `server_error_rate` | 0 | share answered 500 or 503 | [0, 1] |
+/// | `drop_rate` | 0 | share whose connection drops mid-body | [0, 1] |
+/// | `slow_rate` | 0 | share answered after `slow_delay` | [0, 1] |
+/// | `slow_delay` | 2 s | delay of slow answers (set it past the client timeout) | ≥ 0 |
+/// | `throttle_wait_secs` | 60 | wait the throttle answers ask for (Meta: rounded up to minutes) | ≥ 1 |
+/// | `expire_token_after` | `None` | after this many data requests the access token expires (Meta: error 190; Google: 401 until refreshed) | ≥ 0 |
+/// | `failed_async_jobs` | 0 | the first N Meta async report runs end `Job Failed` | ≥ 0 |
+/// | `async_polls_before_done` | 4 | Meta job polls before `Job Completed` (the one before reads 100% still running) | ≥ 1 |
+/// | `never_recover` | false | every data request is answered 503 | — |
+/// | `page_loop` | false | Meta and Klaviyo `next` links point back at the same page | — |
+/// | `klaviyo_report_daily_cap` | 225 | campaign-values-report calls per day before the daily 429 | ≥ 0 |
+/// | `meta_page_limit_max` | 5000 | largest `limit` the Meta fake honours | ≥ 1 |
+/// | `google_batch_size` | 10000 | rows per searchStream batch | ≥ 1 |
+/// | `klaviyo_page_size` | 10 | campaigns per page | ≥ 1 |
+/// | `meta_repeat` | 1 | serve each Meta row this many times, as distinct campaigns (benchmarks) | ≥ 1 |
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultConfig {
+    /// Seed of the fault draws.
+    pub seed: u64,
+    /// Share of data requests answered with the platform's throttle error.
+    pub throttle_rate: f64,
+    /// Share answered 500 or 503.
+    pub server_error_rate: f64,
+    /// Share whose connection is dropped mid-body.
+    pub drop_rate: f64,
+    /// Share answered only after `slow_delay`.
+    pub slow_rate: f64,
+    /// Delay of slow answers.
+    pub slow_delay: Duration,
+    /// Wait, in seconds, that throttle answers ask for.
+    pub throttle_wait_secs: u64,
+    /// Number of data requests after which the current access token expires.
+    pub expire_token_after: Option<usize>,
+    /// Number of initial Meta async jobs that fail.
+    pub failed_async_jobs: usize,
+    /// Polls of a Meta job before it completes.
+    pub async_polls_before_done: usize,
+    /// Every data request is answered 503.
+    pub never_recover: bool,
+    /// `next` links point back at the same page.
+    pub page_loop: bool,
+    /// Klaviyo campaign-values-report calls allowed per day.
+    pub klaviyo_report_daily_cap: usize,
+    /// Largest Meta page size honoured.
+    pub meta_page_limit_max: usize,
+    /// Rows per Google searchStream batch.
+    pub google_batch_size: usize,
+    /// Klaviyo campaigns per page.
+    pub klaviyo_page_size: usize,
+    /// Each Meta row is served this many times, copy `k` with campaign id suffixed `-k`.
+    pub meta_repeat: usize,
+}
+
+impl Default for FaultConfig {
+    fn default() -> Self {
+        Self {
+            seed: 7,
+            throttle_rate: 0.0,
+            server_error_rate: 0.0,
+            drop_rate: 0.0,
+            slow_rate: 0.0,
+            slow_delay: Duration::from_secs(2),
+            throttle_wait_secs: 60,
+            expire_token_after: None,
+            failed_async_jobs: 0,
+            async_polls_before_done: 4,
+            never_recover: false,
+            page_loop: false,
+            klaviyo_report_daily_cap: 225,
+            meta_page_limit_max: 5000,
+            google_batch_size: 10_000,
+            klaviyo_page_size: 10,
+            meta_repeat: 1,
+        }
+    }
+}
+
+impl FaultConfig {
+    /// No faults (the default).
+    pub fn none() -> Self {
+        Self::default()
+    }
+    /// Sets the seed of the fault draws.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Answers a share of data requests with the platform's throttle error.
+    pub fn with_throttle_rate(mut self, rate: f64) -> Self {
+        self.throttle_rate = rate.clamp(0.0, 1.0);
+        self
+    }
+    /// Answers a share of data requests 500 or 503.
+    pub fn with_server_error_rate(mut self, rate: f64) -> Self {
+        self.server_error_rate = rate.clamp(0.0, 1.0);
+        self
+    }
+    /// Drops the connection mid-body on a share of data requests.
+    pub fn with_drop_rate(mut self, rate: f64) -> Self {
+        self.drop_rate = rate.clamp(0.0, 1.0);
+        self
+    }
+    /// Answers a share of data requests only after `delay`.
+    pub fn with_slow(mut self, rate: f64, delay: Duration) -> Self {
+        self.slow_rate = rate.clamp(0.0, 1.0);
+        self.slow_delay = delay;
+        self
+    }
+    /// Sets the wait throttle answers ask for.
+    pub fn with_throttle_wait_secs(mut self, secs: u64) -> Self {
+        self.throttle_wait_secs = secs.max(1);
+        self
+    }
+    /// Expires the access token after `n` data requests.
+    pub fn with_expire_token_after(mut self, n: usize) -> Self {
+        self.expire_token_after = Some(n);
+        self
+    }
+    /// Fails the first `n` Meta async report runs.
+    pub fn with_failed_async_jobs(mut self, n: usize) -> Self {
+        self.failed_async_jobs = n;
+        self
+    }
+    /// Answers every data request 503.
+    pub fn with_never_recover(mut self) -> Self {
+        self.never_recover = true;
+        self
+    }
+    /// Makes `next` links point back at the same page.
+    pub fn with_page_loop(mut self) -> Self {
+        self.page_loop = true;
+        self
+    }
+    /// Sets the Klaviyo reporting daily cap.
+    pub fn with_klaviyo_report_daily_cap(mut self, cap: usize) -> Self {
+        self.klaviyo_report_daily_cap = cap;
+        self
+    }
+    /// Serves each Meta row `n` times as distinct campaigns (large benchmark pulls from a
+    /// small world).
+    pub fn with_meta_repeat(mut self, n: usize) -> Self {
+        self.meta_repeat = n.max(1);
+        self
+    }
+    /// Sets the Google searchStream batch size.
+    pub fn with_google_batch_size(mut self, n: usize) -> Self {
+        self.google_batch_size = n.max(1);
+        self
+    }
+}
+
+/// One request the fake servers saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// `meta`, `google_ads` or `klaviyo`.
+    pub server: &'static str,
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Raw query string (may hold fake credentials).
+    pub query: String,
+    /// Status answered (0 when the connection was dropped mid-body).
+    pub status: u16,
+    /// The fault injected, if any (`throttle`, `server_error`, `drop`, `slow`, `expired_token`, `never_recover`).
+    pub fault: Option<&'static str>,
+}
+
+/// A fault chosen for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    Throttle,
+    ServerError(u16),
+    Drop,
+    Slow,
+}
+
+/// Fault draws, request counting and the request log shared by one server.
+#[derive(Debug)]
+pub(crate) struct Common {
+    pub server: &'static str,
+    pub faults: FaultConfig,
+    pub creds: FakeCredentials,
+    pub base_url: String,
+    rng: Mutex<ChaCha8Rng>,
+    data_requests: AtomicUsize,
+    log: Arc<Mutex<Vec<RequestRecord>>>,
+}
+
+impl Common {
+    fn new(
+        server: &'static str,
+        salt: u64,
+        faults: &FaultConfig,
+        creds: &FakeCredentials,
+        base_url: String,
+        log: Arc<Mutex<Vec<RequestRecord>>>,
+    ) -> Self {
+        Self {
+            server,
+            faults: faults.clone(),
+            creds: creds.clone(),
+            base_url,
+            rng: Mutex::new(ChaCha8Rng::seed_from_u64(faults.seed ^ salt)),
+            data_requests: AtomicUsize::new(0),
+            log,
+        }
+    }
+
+    /// Counts a data request and returns its 1-based number.
+    pub fn count_data_request(&self) -> usize {
+        self.data_requests.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Whether a token issued before request `n` has expired by now.
+    pub fn token_expired(&self, n: usize) -> bool {
+        self.faults
+            .expire_token_after
+            .is_some_and(|after| n > after)
+    }
+
+    /// Draws the fault for one data request.
+    pub fn roll(&self) -> Option<Fault> {
+        let f = &self.faults;
+        let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
+        let r: f64 = rng.random();
+        let mut edge = f.throttle_rate;
+        if r < edge {
+            return Some(Fault::Throttle);
+        }
+        edge += f.server_error_rate;
+        if r < edge {
+            return Some(Fault::ServerError(if rng.random_bool(0.5) {
+                500
+            } else {
+                503
+            }));
+        }
+        edge += f.drop_rate;
+        if r < edge {
+            return Some(Fault::Drop);
+        }
+        edge += f.slow_rate;
+        if r < edge {
+            return Some(Fault::Slow);
+        }
+        None
+    }
+
+    /// A random 0..n draw from the fault stream (for variety in throttle bodies).
+    pub fn draw(&self, n: u32) -> u32 {
+        let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
+        rng.random_range(0..n.max(1))
+    }
+
+    /// Records a request in the log.
+    pub fn record(&self, method: &Method, uri: &Uri, status: u16, fault: Option<&'static str>) {
+        let rec = RequestRecord {
+            server: self.server,
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            query: uri.query().unwrap_or_default().to_owned(),
+            status,
+            fault,
+        };
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(rec);
+    }
+}
+
+/// A JSON response with extra headers.
+pub(crate) fn json_response(
+    status: StatusCode,
+    headers: &[(&str, String)],
+    body: String,
+) -> Response {
+    let mut b = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json");
+    for (k, v) in headers {
+        b = b.header(*k, v.as_str());
+    }
+    b.body(Body::from(body))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// A response whose connection drops after half the body was sent.
+pub(crate) fn dropped_response(headers: &[(&str, String)], body: String) -> Response {
+    let bytes = Bytes::from(body);
+    let half = bytes.slice(0..bytes.len() / 2);
+    let len = bytes.len();
+    let stream = futures::stream::iter(vec![
+        Ok::<Bytes, std::io::Error>(half),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fault: connection dropped mid-body",
+        )),
+    ]);
+    let mut b = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, len.to_string());
+    for (k, v) in headers {
+        b = b.header(*k, v.as_str());
+    }
+    b.body(Body::from_stream(stream))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// The catch-all answer: 500 naming the request nobody expected.
+pub(crate) fn unexpected(common: &Common, method: &Method, uri: &Uri) -> Response {
+    common.record(method, uri, 500, None);
+    let body = serde_json::json!({
+        "error": format!("fake {} server: unexpected request {} {}", common.server, method, uri)
+    });
+    json_response(StatusCode::INTERNAL_SERVER_ERROR, &[], body.to_string())
+}
+
+/// Parses a query string (and optionally a form body) into pairs.
+pub(crate) fn params(uri: &Uri, form: Option<&[u8]>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    if let Some(form) = form {
+        out.extend(url::form_urlencoded::parse(form).into_owned());
+    }
+    out
+}
+
+/// The first value of `key` in `params`.
+pub(crate) fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The header `name` as a string.
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Running fake Meta, Google Ads and Klaviyo servers. Dropping it stops them.
+#[derive(Debug)]
+pub struct FakeServers {
+    meta: SocketAddr,
+    google: SocketAddr,
+    klaviyo: SocketAddr,
+    credentials: FakeCredentials,
+    log: Arc<Mutex<Vec<RequestRecord>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl FakeServers {
+    /// Starts the three servers on `127.0.0.1:0` with default credentials.
+    pub async fn start(world: World, faults: FaultConfig) -> std::io::Result<FakeServers> {
+        Self::start_with(world, faults, FakeCredentials::default(), 0).await
+    }
+
+    /// Starts the servers with the given credentials; with `base_port` > 0 they listen on
+    /// `base_port`, `base_port + 1` and `base_port + 2` (Meta, Google Ads, Klaviyo).
+    pub async fn start_with(
+        world: World,
+        faults: FaultConfig,
+        credentials: FakeCredentials,
+        base_port: u16,
+    ) -> std::io::Result<FakeServers> {
+        let port = |i: u16| {
+            if base_port == 0 {
+                0
+            } else {
+                base_port.saturating_add(i)
+            }
+        };
+        let meta_l = tokio::net::TcpListener::bind(("127.0.0.1", port(0))).await?;
+        let google_l = tokio::net::TcpListener::bind(("127.0.0.1", port(1))).await?;
+        let klaviyo_l = tokio::net::TcpListener::bind(("127.0.0.1", port(2))).await?;
+        let (meta, google, klaviyo) = (
+            meta_l.local_addr()?,
+            google_l.local_addr()?,
+            klaviyo_l.local_addr()?,
+        );
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let world = Arc::new(world);
+        let mk = |server, salt, addr: SocketAddr| {
+            Common::new(
+                server,
+                salt,
+                &faults,
+                &credentials,
+                format!("http://{addr}"),
+                log.clone(),
+            )
+        };
+        let meta_router = meta::router(world.clone(), mk("meta", 0x6d65, meta));
+        let google_router = google::router(world.clone(), mk("google_ads", 0x676f, google));
+        let klaviyo_router = klaviyo::router(world.clone(), mk("klaviyo", 0x6b6c, klaviyo));
+        let mut tasks = Vec::new();
+        for (listener, router) in [
+            (meta_l, meta_router),
+            (google_l, google_router),
+            (klaviyo_l, klaviyo_router),
+        ] {
+            tasks.push(tokio::spawn(async move {
+                // A serve error ends this fake server; clients then see connection errors.
+                let _ = axum::serve(listener, router).await;
+            }));
+        }
+        Ok(FakeServers {
+            meta,
+            google,
+            klaviyo,
+            credentials,
+            log,
+            tasks,
+        })
+    }
+
+    /// Base URL replacing `https://graph.facebook.com`.
+    pub fn meta_base_url(&self) -> String {
+        format!("http://{}", self.meta)
+    }
+
+    /// Base URL replacing `https://googleads.googleapis.com`.
+    pub fn google_base_url(&self) -> String {
+        format!("http://{}", self.google)
+    }
+
+    /// The OAuth token endpoint replacing `https://oauth2.googleapis.com/token`.
+    pub fn google_token_url(&self) -> String {
+        format!("http://{}/token", self.google)
+    }
+
+    /// Base URL replacing `https://a.klaviyo.com`.
+    pub fn klaviyo_base_url(&self) -> String {
+        format!("http://{}", self.klaviyo)
+    }
+
+    /// The credentials the servers accept.
+    pub fn credentials(&self) -> &FakeCredentials {
+        &self.credentials
+    }
+
+    /// Every request seen so far, in arrival order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Requests seen by one server (`meta`, `google_ads`, `klaviyo`).
+    pub fn requests_to(&self, server: &str) -> Vec<RequestRecord> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.server == server)
+            .collect()
+    }
+}
+
+impl Drop for FakeServers {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Lower-case hex HMAC-SHA256(key, message), as Meta's `appsecret_proof`.
+pub(crate) fn hmac_hex(key: &str, message: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
+    let tag = ring::hmac::sign(&key, message.as_bytes());
+    tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Applies a slow fault. It is logged (status 0) before the delay: a client that times
+/// out closes the connection and the handler never finishes.
+pub(crate) async fn maybe_slow(
+    common: &Common,
+    fault: Option<Fault>,
+    method: &Method,
+    uri: &Uri,
+) -> Option<&'static str> {
+    if fault == Some(Fault::Slow) {
+        common.record(method, uri, 0, Some("slow"));
+        tokio::time::sleep(common.faults.slow_delay).await;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_draws_follow_the_configured_rates() {
+        let f = FaultConfig::none()
+            .with_throttle_rate(0.25)
+            .with_server_error_rate(0.25)
+            .with_seed(5);
+        let c = Common::new(
+            "meta",
+            0x6d65,
+            &f,
+            &FakeCredentials::default(),
+            String::new(),
+            Arc::default(),
+        );
+        let draws: Vec<_> = (0..400).map(|_| c.roll()).collect();
+        let throttles = draws
+            .iter()
+            .filter(|d| **d == Some(Fault::Throttle))
+            .count();
+        let errors = draws
+            .iter()
+            .filter(|d| matches!(d, Some(Fault::ServerError(_))))
+            .count();
+        assert!((70..130).contains(&throttles), "{throttles}");
+        assert!((70..130).contains(&errors), "{errors}");
+    }
+}
