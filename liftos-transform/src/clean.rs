@@ -1,0 +1,1136 @@
+//! `clean_data`: fixes that make a unified table usable, losing nothing silently.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch,
+    StringArray, UInt32Array, UInt64Array,
+};
+use arrow::compute::take;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::frame::{self, FLOAT_COLUMNS, Frame, INT_COLUMNS, TEXT_COLUMNS};
+use crate::parse;
+use crate::unified::{self, *};
+use crate::unify::quarantine_schema;
+use crate::{Error, Result, Transformer};
+
+/// The fixes [`clean_data`] can apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fix {
+    /// Drop exact duplicates; for one natural key with different values keep the latest pull.
+    RemoveDuplicates,
+    /// Insert zero-activity rows for missing days inside each campaign's flight.
+    FillMissingDates,
+    /// Convert money to a reporting currency with a rates table.
+    StandardizeCurrency,
+    /// Trim, collapse whitespace, NFKC, case-fold and strip patterns from campaign names.
+    NormalizeCampaignNames,
+}
+
+impl Fix {
+    /// Every fix, in the order [`clean_data`] applies them.
+    pub const ALL: [Fix; 4] = [
+        Fix::RemoveDuplicates,
+        Fix::NormalizeCampaignNames,
+        Fix::StandardizeCurrency,
+        Fix::FillMissingDates,
+    ];
+
+    /// The fix's snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fix::RemoveDuplicates => "remove_duplicates",
+            Fix::FillMissingDates => "fill_missing_dates",
+            Fix::StandardizeCurrency => "standardize_currency",
+            Fix::NormalizeCampaignNames => "normalize_campaign_names",
+        }
+    }
+}
+
+impl fmt::Display for Fix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Fix {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Fix::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s.trim())
+            .ok_or_else(|| {
+                Error::config(
+                    "fix",
+                    format!(
+                        "unknown fix `{s}` (remove_duplicates, fill_missing_dates, standardize_currency, normalize_campaign_names)"
+                    ),
+                )
+            })
+    }
+}
+
+/// Options of `normalize_campaign_names`.
+///
+/// | Name | Default | Meaning | Range |
+/// |---|---|---|---|
+/// | `nfkc` | `true` | Unicode NFKC normalization (full-width → ASCII, ligatures, ...) | bool |
+/// | `case_fold` | `true` | lower-case (Unicode) | bool |
+/// | `strip_patterns` | empty | regexes whose matches are removed (e.g. `"\\s*\\[test\\]"`, `"_v\\d+$"`) | valid `regex` syntax |
+///
+/// Whitespace is always trimmed and collapsed to single spaces, before and after the
+/// patterns are stripped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NameNormalization {
+    /// Unicode NFKC.
+    pub nfkc: bool,
+    /// Lower-case.
+    pub case_fold: bool,
+    /// Regexes whose matches are removed.
+    pub strip_patterns: Vec<String>,
+}
+
+impl Default for NameNormalization {
+    fn default() -> Self {
+        NameNormalization {
+            nfkc: true,
+            case_fold: true,
+            strip_patterns: Vec::new(),
+        }
+    }
+}
+
+impl NameNormalization {
+    /// Adds a regex whose matches are removed.
+    pub fn with_strip_pattern(mut self, pattern: impl Into<String>) -> Self {
+        self.strip_patterns.push(pattern.into());
+        self
+    }
+
+    /// Turns case folding on or off.
+    pub fn with_case_fold(mut self, on: bool) -> Self {
+        self.case_fold = on;
+        self
+    }
+
+    /// Validates the patterns and builds the normalizer.
+    pub fn build(&self) -> Result<NameNormalizer> {
+        let patterns = self
+            .strip_patterns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                Regex::new(p)
+                    .map_err(|e| Error::config(format!("strip_patterns[{i}]"), e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(NameNormalizer {
+            options: self.clone(),
+            patterns,
+        })
+    }
+}
+
+fn collapse_whitespace(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A validated [`NameNormalization`]; also a [`Transformer`] that rewrites `campaign` and
+/// keeps the original name in `_campaign_original`.
+#[derive(Debug, Clone)]
+pub struct NameNormalizer {
+    options: NameNormalization,
+    patterns: Vec<Regex>,
+}
+
+impl NameNormalizer {
+    /// Normalizes one name.
+    pub fn normalize(&self, name: &str) -> String {
+        let mut s: String = if self.options.nfkc {
+            name.nfkc().collect()
+        } else {
+            name.to_owned()
+        };
+        s = collapse_whitespace(&s);
+        if !self.patterns.is_empty() {
+            for p in &self.patterns {
+                s = p.replace_all(&s, "").into_owned();
+            }
+            s = collapse_whitespace(&s);
+        }
+        if self.options.case_fold {
+            s = s.to_lowercase();
+        }
+        s
+    }
+
+    /// Normalizes every name (each distinct name once); returns the new names and how
+    /// many changed.
+    fn normalize_array(&self, names: &StringArray) -> (StringArray, usize) {
+        let mut cache: HashMap<&str, Option<String>> = HashMap::new();
+        let mut changed = 0;
+        let out = names
+            .iter()
+            .map(|v| {
+                let v = v?;
+                let n = cache.entry(v).or_insert_with(|| {
+                    let n = self.normalize(v);
+                    (n != v).then_some(n)
+                });
+                match n {
+                    Some(n) => {
+                        changed += 1;
+                        Some(n.clone())
+                    }
+                    None => Some(v.to_owned()),
+                }
+            })
+            .collect();
+        (out, changed)
+    }
+}
+
+impl Transformer for NameNormalizer {
+    fn name(&self) -> &str {
+        "normalize_campaign_names"
+    }
+
+    fn output_schema(&self, input: &Schema) -> Result<SchemaRef> {
+        let mut fields: Vec<Field> = Vec::new();
+        let mut found = false;
+        for f in input.fields() {
+            if f.name() == CAMPAIGN_ORIGINAL {
+                continue;
+            }
+            if f.name() == CAMPAIGN {
+                if !matches!(
+                    f.data_type(),
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                ) {
+                    return Err(Error::wrong_type("table", CAMPAIGN, "Utf8", f.data_type()));
+                }
+                found = true;
+                fields.push(Field::new(CAMPAIGN, DataType::Utf8, f.is_nullable()));
+            } else {
+                fields.push((**f).clone());
+            }
+        }
+        if !found {
+            return Err(Error::MissingColumn {
+                table: "table".to_owned(),
+                column: CAMPAIGN.to_owned(),
+            });
+        }
+        fields.push(Field::new(CAMPAIGN_ORIGINAL, DataType::Utf8, true));
+        Ok(Arc::new(Schema::new(fields)))
+    }
+
+    fn transform(&self, table: &RecordBatch) -> Result<RecordBatch> {
+        let schema = self.output_schema(table.schema_ref())?;
+        let names = parse::to_utf8(
+            "table",
+            CAMPAIGN,
+            table
+                .column_by_name(CAMPAIGN)
+                .ok_or_else(|| Error::MissingColumn {
+                    table: "table".to_owned(),
+                    column: CAMPAIGN.to_owned(),
+                })?,
+        )?;
+        let original = match table.column_by_name(CAMPAIGN_ORIGINAL) {
+            Some(o) => parse::to_utf8("table", CAMPAIGN_ORIGINAL, o)?,
+            None => names.clone(),
+        };
+        let (normalized, _) = self.normalize_array(&names);
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        for (f, c) in table.schema().fields().iter().zip(table.columns()) {
+            if f.name() == CAMPAIGN_ORIGINAL {
+                continue;
+            }
+            if f.name() == CAMPAIGN {
+                columns.push(Arc::new(normalized.clone()));
+            } else {
+                columns.push(c.clone());
+            }
+        }
+        columns.push(Arc::new(original));
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+}
+
+/// Exchange rates: `rate` = units of the reporting currency for one unit of `currency`
+/// on `date`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RateTable {
+    rates: HashMap<String, HashMap<i32, f64>>,
+}
+
+impl RateTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one rate.
+    pub fn with_rate(mut self, date: chrono::NaiveDate, currency: &str, rate: f64) -> Self {
+        self.insert(parse::date_to_days(date), currency, rate);
+        self
+    }
+
+    fn insert(&mut self, days: i32, currency: &str, rate: f64) {
+        self.rates
+            .entry(currency.trim().to_ascii_uppercase())
+            .or_default()
+            .insert(days, rate);
+    }
+
+    /// Reads a table with columns `date`, `currency`, `rate` (text is parsed). A row with
+    /// a missing or unparseable value, or a rate that is not finite and > 0, is an error
+    /// naming the row.
+    pub fn from_batch(batch: &RecordBatch) -> Result<Self> {
+        let get = |c: &str| {
+            batch.column_by_name(c).ok_or_else(|| Error::MissingColumn {
+                table: "rates".to_owned(),
+                column: c.to_owned(),
+            })
+        };
+        let dates = parse::to_date32("rates", "date", get("date")?, None, None)?.array;
+        let currencies = parse::to_utf8("rates", "currency", get("currency")?)?;
+        let rates = parse::to_f64("rates", "rate", get("rate")?, None)?.array;
+        let mut table = RateTable::new();
+        for r in 0..batch.num_rows() {
+            let ok = dates.is_valid(r)
+                && currencies.is_valid(r)
+                && !currencies.value(r).trim().is_empty()
+                && rates.is_valid(r)
+                && rates.value(r).is_finite()
+                && rates.value(r) > 0.0;
+            if !ok {
+                return Err(Error::config(
+                    format!("rates row {r}"),
+                    "needs a date, a currency and a finite rate > 0",
+                ));
+            }
+            table.insert(dates.value(r), currencies.value(r), rates.value(r));
+        }
+        Ok(table)
+    }
+
+    /// The rate of `currency` on epoch day `days`.
+    fn get(&self, days: i32, currency: &str) -> Option<f64> {
+        self.rates.get(currency)?.get(&days).copied()
+    }
+
+    /// Number of (date, currency) rates.
+    pub fn len(&self) -> usize {
+        self.rates.values().map(HashMap::len).sum()
+    }
+
+    /// Whether the table holds no rate.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Options of `standardize_currency`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrencyConversion {
+    /// ISO 4217 code money is converted to.
+    pub reporting_currency: String,
+    /// The rates (reporting units per unit of each currency, per date).
+    pub rates: RateTable,
+}
+
+impl CurrencyConversion {
+    /// Converts to `reporting_currency` with `rates`.
+    pub fn new(reporting_currency: impl Into<String>, rates: RateTable) -> Self {
+        CurrencyConversion {
+            reporting_currency: reporting_currency.into().trim().to_ascii_uppercase(),
+            rates,
+        }
+    }
+}
+
+/// Which fixes [`clean_data`] applies, with their options.
+///
+/// | Name | Default | Meaning |
+/// |---|---|---|
+/// | `remove_duplicates` | `true` | drop exact duplicates; one natural key with different values: the latest pull wins |
+/// | `normalize_campaign_names` | `Some(default)` | rewrite campaign names, original kept in `_campaign_original` |
+/// | `standardize_currency` | `None` | convert spend and revenue to a reporting currency (needs rates) |
+/// | `fill_missing_dates` | `true` | insert zero-activity rows inside each campaign's flight, `_filled = true` |
+///
+/// The fixes run in this order, after rows with unusable values are quarantined.
+#[derive(Debug, Clone)]
+pub struct Fixes {
+    /// `remove_duplicates`.
+    pub remove_duplicates: bool,
+    /// `normalize_campaign_names` and its options.
+    pub normalize_campaign_names: Option<NameNormalization>,
+    /// `standardize_currency` and its options.
+    pub standardize_currency: Option<CurrencyConversion>,
+    /// `fill_missing_dates`.
+    pub fill_missing_dates: bool,
+}
+
+impl Default for Fixes {
+    fn default() -> Self {
+        Fixes {
+            remove_duplicates: true,
+            normalize_campaign_names: Some(NameNormalization::default()),
+            standardize_currency: None,
+            fill_missing_dates: true,
+        }
+    }
+}
+
+impl Fixes {
+    /// No fix: only rows with unusable values are quarantined.
+    pub fn none() -> Self {
+        Fixes {
+            remove_duplicates: false,
+            normalize_campaign_names: None,
+            standardize_currency: None,
+            fill_missing_dates: false,
+        }
+    }
+
+    /// All four fixes, converting money with `conversion`.
+    pub fn all(conversion: CurrencyConversion) -> Self {
+        Fixes::default().with_currency(conversion)
+    }
+
+    /// Turns `remove_duplicates` on or off.
+    pub fn with_remove_duplicates(mut self, on: bool) -> Self {
+        self.remove_duplicates = on;
+        self
+    }
+
+    /// Turns `fill_missing_dates` on or off.
+    pub fn with_fill_missing_dates(mut self, on: bool) -> Self {
+        self.fill_missing_dates = on;
+        self
+    }
+
+    /// Sets (`Some`) or turns off (`None`) `normalize_campaign_names`.
+    pub fn with_name_normalization(mut self, options: Option<NameNormalization>) -> Self {
+        self.normalize_campaign_names = options;
+        self
+    }
+
+    /// Turns on `standardize_currency`.
+    pub fn with_currency(mut self, conversion: CurrencyConversion) -> Self {
+        self.standardize_currency = Some(conversion);
+        self
+    }
+
+    /// Fixes named in a comma-separated list (as `liftos clean --fix`), e.g.
+    /// `remove_duplicates,fill_missing_dates`. `standardize_currency` needs `conversion`.
+    pub fn from_list(list: &str, conversion: Option<CurrencyConversion>) -> Result<Self> {
+        let mut fixes = Fixes::none();
+        let mut conversion = conversion;
+        for name in list.split(',').filter(|s| !s.trim().is_empty()) {
+            match name.parse::<Fix>()? {
+                Fix::RemoveDuplicates => fixes.remove_duplicates = true,
+                Fix::FillMissingDates => fixes.fill_missing_dates = true,
+                Fix::NormalizeCampaignNames => {
+                    fixes.normalize_campaign_names = Some(NameNormalization::default());
+                }
+                Fix::StandardizeCurrency => {
+                    fixes.standardize_currency = Some(conversion.take().ok_or_else(|| {
+                        Error::config(
+                            "fix",
+                            "standardize_currency needs a reporting currency and a rates table",
+                        )
+                    })?);
+                }
+            }
+        }
+        Ok(fixes)
+    }
+}
+
+/// What a change did to rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeAction {
+    /// Rows removed from the table (duplicates), counted here.
+    Dropped,
+    /// Rows moved to the quarantine table, with a reason.
+    Quarantined,
+    /// Rows inserted.
+    Filled,
+    /// Rows whose values were rewritten.
+    Modified,
+}
+
+/// One entry of the change log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// The fix (or `quarantine_unusable_values`).
+    pub fix: String,
+    /// What happened to the rows.
+    pub action: ChangeAction,
+    /// How many rows.
+    pub rows_affected: usize,
+    /// One sentence of detail.
+    pub detail: String,
+}
+
+/// The output of [`clean_data`].
+#[derive(Debug, Clone)]
+pub struct Cleaned {
+    /// The clean table: unified columns with unified types, breakdowns, metadata,
+    /// `_campaign_original` (with name normalization) and `_filled` (with date filling).
+    pub table: RecordBatch,
+    /// Rows that cannot be used: `_stage`, `_row` (input row), `_reason`, then the input
+    /// columns as text.
+    pub quarantine: RecordBatch,
+    /// What each step did, in order.
+    pub change_log: Vec<Change>,
+    /// Rows in the input table.
+    pub rows_in: usize,
+}
+
+/// Row accounting of a [`Cleaned`]: `rows_in = rows_out − filled + quarantined + dropped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RowAccounting {
+    /// Input rows.
+    pub rows_in: usize,
+    /// Output rows (including filled ones).
+    pub rows_out: usize,
+    /// Rows inserted by `fill_missing_dates`.
+    pub filled: usize,
+    /// Rows quarantined.
+    pub quarantined: usize,
+    /// Duplicate rows dropped.
+    pub dropped_duplicates: usize,
+}
+
+impl RowAccounting {
+    /// Whether every input row is accounted for.
+    pub fn balances(&self) -> bool {
+        self.rows_in + self.filled == self.rows_out + self.quarantined + self.dropped_duplicates
+    }
+}
+
+impl Cleaned {
+    /// Row accounting, from the tables and the change log.
+    pub fn accounting(&self) -> RowAccounting {
+        let sum = |a: ChangeAction| {
+            self.change_log
+                .iter()
+                .filter(|c| c.action == a)
+                .map(|c| c.rows_affected)
+                .sum()
+        };
+        RowAccounting {
+            rows_in: self.rows_in,
+            rows_out: self.table.num_rows(),
+            filled: sum(ChangeAction::Filled),
+            quarantined: sum(ChangeAction::Quarantined),
+            dropped_duplicates: sum(ChangeAction::Dropped),
+        }
+    }
+
+    /// The change log as a table (fix, action, rows_affected, detail).
+    pub fn change_log_table(&self) -> Result<RecordBatch> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("fix", DataType::Utf8, false),
+            Field::new("action", DataType::Utf8, false),
+            Field::new("rows_affected", DataType::UInt64, false),
+            Field::new("detail", DataType::Utf8, false),
+        ]));
+        let action = |a: ChangeAction| match a {
+            ChangeAction::Dropped => "dropped",
+            ChangeAction::Quarantined => "quarantined",
+            ChangeAction::Filled => "filled",
+            ChangeAction::Modified => "modified",
+        };
+        Ok(RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    self.change_log.iter().map(|c| &c.fix),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    self.change_log.iter().map(|c| action(c.action)),
+                )),
+                Arc::new(UInt64Array::from_iter_values(
+                    self.change_log.iter().map(|c| c.rows_affected as u64),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    self.change_log.iter().map(|c| &c.detail),
+                )),
+            ],
+        )?)
+    }
+}
+
+struct Quarantine {
+    entries: Vec<(&'static str, u32, String)>,
+}
+
+impl Quarantine {
+    fn push(&mut self, stage: &'static str, row: u32, reason: String) {
+        self.entries.push((stage, row, reason));
+    }
+}
+
+/// Ordering key of the load-order column: larger = later pull. Nulls are oldest.
+fn pulled_order(table: &RecordBatch) -> Result<Option<Vec<i64>>> {
+    let Some(col) = table.column_by_name(PULLED_AT) else {
+        return Ok(None);
+    };
+    let rows = col.len();
+    let dt = col.data_type();
+    let values: Vec<i64> = match dt {
+        DataType::Timestamp(_, tz) => {
+            let c =
+                arrow::compute::cast(col, &DataType::Timestamp(TimeUnit::Microsecond, tz.clone()))?;
+            let c = c.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+            (0..rows)
+                .map(|r| if c.is_valid(r) { c.value(r) } else { i64::MIN })
+                .collect()
+        }
+        dt if dt.is_integer() || dt.is_temporal() => {
+            let c = arrow::compute::cast(col, &DataType::Int64)?;
+            let c = c.as_primitive::<arrow::datatypes::Int64Type>();
+            (0..rows)
+                .map(|r| if c.is_valid(r) { c.value(r) } else { i64::MIN })
+                .collect()
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let c = arrow::compute::cast(col, &DataType::Timestamp(TimeUnit::Microsecond, None))
+                .or_else(|_| {
+                    // Not all cells are timestamps: parse those that are, nulls for the rest.
+                    arrow::compute::cast_with_options(
+                        col,
+                        &DataType::Timestamp(TimeUnit::Microsecond, None),
+                        &arrow::compute::CastOptions {
+                            safe: true,
+                            ..Default::default()
+                        },
+                    )
+                })?;
+            let c = c.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+            (0..rows)
+                .map(|r| if c.is_valid(r) { c.value(r) } else { i64::MIN })
+                .collect()
+        }
+        other => {
+            return Err(Error::wrong_type(
+                "table",
+                PULLED_AT,
+                "a timestamp, date, integer or text timestamp",
+                other,
+            ));
+        }
+    };
+    Ok(Some(values))
+}
+
+/// Cleans a unified table (columns may still be text, e.g. from a CSV).
+///
+/// Steps, in order:
+///
+/// 1. Rows with unusable values go to quarantine (`clean:unusable_values`): a missing or
+///    unparseable date or metric, empty channel/campaign/currency, NaN or infinite
+///    money, negative metrics. The reason names each bad cell.
+/// 2. `remove_duplicates`: rows sharing the natural key (date, channel, account_id,
+///    campaign, ad_group, breakdowns; the campaign is `campaign_id`, or the name where
+///    the id is null). Identical rows are exact duplicates; otherwise the row with the
+///    largest `_pulled_at` wins (a restatement), ties and a missing `_pulled_at` going to
+///    the later row in load order. Both kinds are dropped and counted.
+/// 3. `normalize_campaign_names` (the original kept in `_campaign_original`).
+/// 4. `standardize_currency`: `spend` and `revenue` × rate of (date, currency); a row
+///    without a rate goes to quarantine (`clean:standardize_currency`), never guessed.
+/// 5. `fill_missing_dates`: for each campaign series (natural key without the date),
+///    every missing day between its first and last date gets a row with zero spend,
+///    impressions, clicks, conversions and revenue, the series' key, name and currency,
+///    and `_filled = true`. Filled rows follow the original rows.
+///
+/// The invariant `rows in = rows out − filled + quarantined + dropped duplicates` holds
+/// and every removed row is counted in the change log ([`Cleaned::accounting`]).
+///
+/// # Errors
+///
+/// A missing unified column, a column whose type cannot hold its unified type, an
+/// invalid option (strip pattern).
+pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
+    let normalizer = fixes
+        .normalize_campaign_names
+        .as_ref()
+        .map(NameNormalization::build)
+        .transpose()?;
+    let rows = table.num_rows();
+    let frame = Frame::new("table", table, true)?;
+    let pulled = pulled_order(table)?;
+    let mut log = Vec::new();
+    let mut quarantine = Quarantine {
+        entries: Vec::new(),
+    };
+
+    // 1. Unusable values.
+    let reasons = unusable_reasons(table, &frame);
+    let mut kept: Vec<u32> = Vec::with_capacity(rows);
+    for (r, reason) in reasons.into_iter().enumerate() {
+        match reason {
+            Some(reason) => quarantine.push("clean:unusable_values", r as u32, reason),
+            None => kept.push(r as u32),
+        }
+    }
+    log.push(Change {
+        fix: "quarantine_unusable_values".to_owned(),
+        action: ChangeAction::Quarantined,
+        rows_affected: quarantine.entries.len(),
+        detail: "rows with a missing, unparseable, non-finite or negative value".to_owned(),
+    });
+
+    let date = frame
+        .date
+        .as_ref()
+        .map(|p| &p.array)
+        .ok_or_else(|| Error::MissingColumn {
+            table: "table".to_owned(),
+            column: DATE.to_owned(),
+        })?;
+    let series_cols = frame.series_columns();
+
+    // 2. Duplicates.
+    if fixes.remove_duplicates {
+        let (exact, restated) =
+            remove_duplicates(&frame, date, &series_cols, pulled.as_deref(), &mut kept)?;
+        log.push(Change {
+            fix: Fix::RemoveDuplicates.as_str().to_owned(),
+            action: ChangeAction::Dropped,
+            rows_affected: exact,
+            detail: "exact duplicate rows".to_owned(),
+        });
+        log.push(Change {
+            fix: Fix::RemoveDuplicates.as_str().to_owned(),
+            action: ChangeAction::Dropped,
+            rows_affected: restated,
+            detail: format!(
+                "rows superseded by a later pull of the same natural key (restatement; latest `{PULLED_AT}`, then load order)"
+            ),
+        });
+    }
+
+    // 3. Names.
+    let campaign = &frame.text[CAMPAIGN];
+    let normalized = match &normalizer {
+        Some(n) => {
+            let (names, _) = n.normalize_array(campaign);
+            let changed = kept
+                .iter()
+                .filter(|&&r| names.value(r as usize) != campaign.value(r as usize))
+                .count();
+            log.push(Change {
+                fix: Fix::NormalizeCampaignNames.as_str().to_owned(),
+                action: ChangeAction::Modified,
+                rows_affected: changed,
+                detail: format!(
+                    "campaign names rewritten (original kept in `{CAMPAIGN_ORIGINAL}`)"
+                ),
+            });
+            Some(names)
+        }
+        None => None,
+    };
+
+    // 4. Currency.
+    let currency = &frame.text[CURRENCY];
+    let mut rate = vec![1.0f64; rows];
+    let mut converted = vec![false; rows];
+    if let Some(conv) = &fixes.standardize_currency {
+        let before = quarantine.entries.len();
+        let mut n_converted = 0;
+        kept.retain(|&r| {
+            let ri = r as usize;
+            let code = currency.value(ri).trim().to_ascii_uppercase();
+            if code == conv.reporting_currency {
+                return true;
+            }
+            match conv.rates.get(date.value(ri), &code) {
+                Some(x) => {
+                    rate[ri] = x;
+                    converted[ri] = true;
+                    n_converted += 1;
+                    true
+                }
+                None => {
+                    quarantine.push(
+                        "clean:standardize_currency",
+                        r,
+                        format!(
+                            "no {code}→{} rate for {}",
+                            conv.reporting_currency,
+                            parse::format_days(date.value(ri))
+                        ),
+                    );
+                    false
+                }
+            }
+        });
+        log.push(Change {
+            fix: Fix::StandardizeCurrency.as_str().to_owned(),
+            action: ChangeAction::Modified,
+            rows_affected: n_converted,
+            detail: format!("spend and revenue converted to {}", conv.reporting_currency),
+        });
+        log.push(Change {
+            fix: Fix::StandardizeCurrency.as_str().to_owned(),
+            action: ChangeAction::Quarantined,
+            rows_affected: quarantine.entries.len() - before,
+            detail: "rows without an exchange rate for their date and currency".to_owned(),
+        });
+    }
+
+    // 5. Filling.
+    let mut filled: Vec<(u32, i32)> = Vec::new();
+    if fixes.fill_missing_dates {
+        let (series, _) = frame::group_ids(&series_cols, rows)?;
+        let order = frame::order_by_group_date(&kept, &series, date);
+        for w in order.windows(2) {
+            let (a, b) = (w[0] as usize, w[1] as usize);
+            if series[a] == series[b] {
+                for d in date.value(a) + 1..date.value(b) {
+                    filled.push((w[0], d));
+                }
+            }
+        }
+        log.push(Change {
+            fix: Fix::FillMissingDates.as_str().to_owned(),
+            action: ChangeAction::Filled,
+            rows_affected: filled.len(),
+            detail: format!(
+                "zero-activity rows inserted inside campaign flights (`{FILLED}` = true)"
+            ),
+        });
+    }
+
+    let out = build_output(
+        table,
+        &frame,
+        &kept,
+        &filled,
+        normalized.as_ref(),
+        fixes
+            .standardize_currency
+            .as_ref()
+            .map(|c| c.reporting_currency.as_str()),
+        &rate,
+        &converted,
+        fixes.fill_missing_dates,
+    )?;
+    let q = build_quarantine(table, quarantine)?;
+    Ok(Cleaned {
+        table: out,
+        quarantine: q,
+        change_log: log,
+        rows_in: rows,
+    })
+}
+
+fn unusable_reasons(table: &RecordBatch, frame: &Frame) -> Vec<Option<String>> {
+    let rows = frame.rows;
+    let mut reasons: Vec<Option<String>> = vec![None; rows];
+    let mut add = |r: usize, msg: String| match &mut reasons[r] {
+        Some(s) => {
+            s.push_str("; ");
+            s.push_str(&msg);
+        }
+        None => reasons[r] = Some(msg),
+    };
+    let raw = |c: &str, r: usize| {
+        table
+            .column_by_name(c)
+            .map_or_else(String::new, |a| parse::cell_text(a.as_ref(), r))
+    };
+    if let Some(d) = &frame.date {
+        let mut bad = vec![false; rows];
+        for &r in &d.bad {
+            bad[r] = true;
+            add(r, format!("date '{}' is not a date", raw(DATE, r)));
+        }
+        for (r, &was_bad) in bad.iter().enumerate() {
+            if d.array.is_null(r) && !was_bad {
+                add(r, "missing date".to_owned());
+            }
+        }
+    }
+    for c in [CHANNEL, CAMPAIGN, CURRENCY] {
+        let a = &frame.text[c];
+        for r in 0..rows {
+            if a.is_null(r) || a.value(r).trim().is_empty() {
+                add(r, format!("missing {c}"));
+            }
+        }
+    }
+    for c in FLOAT_COLUMNS {
+        let p = &frame.floats[c];
+        let mut bad = vec![false; rows];
+        for &r in &p.bad {
+            bad[r] = true;
+            add(r, format!("{c} '{}' is not a number", raw(c, r)));
+        }
+        for (r, &was_bad) in bad.iter().enumerate() {
+            if was_bad {
+                continue;
+            }
+            if p.array.is_null(r) {
+                add(r, format!("missing {c}"));
+                continue;
+            }
+            let v = p.array.value(r);
+            if v.is_nan() {
+                add(r, format!("{c} is NaN"));
+            } else if v.is_infinite() {
+                add(r, format!("{c} is infinite"));
+            } else if v < 0.0 {
+                add(r, format!("negative {c} ({v})"));
+            }
+        }
+    }
+    for c in INT_COLUMNS {
+        let p = &frame.ints[c];
+        let mut bad = vec![false; rows];
+        for &r in &p.bad {
+            bad[r] = true;
+            add(r, format!("{c} '{}' is not an integer", raw(c, r)));
+        }
+        for (r, &was_bad) in bad.iter().enumerate() {
+            if was_bad {
+                continue;
+            }
+            if p.array.is_null(r) {
+                add(r, format!("missing {c}"));
+            } else if p.array.value(r) < 0 {
+                add(r, format!("negative {c} ({})", p.array.value(r)));
+            }
+        }
+    }
+    reasons
+}
+
+/// Drops duplicates from `kept`; returns (exact, restated) counts.
+fn remove_duplicates(
+    frame: &Frame,
+    date: &Date32Array,
+    series_cols: &[ArrayRef],
+    pulled: Option<&[i64]>,
+    kept: &mut Vec<u32>,
+) -> Result<(usize, usize)> {
+    let rows = frame.rows;
+    let mut key_cols: Vec<ArrayRef> = vec![Arc::new(date.clone())];
+    key_cols.extend(series_cols.iter().cloned());
+    let (key, n_keys) = frame::group_ids(&key_cols, rows)?;
+    // Full-row identity: every unified and breakdown value.
+    let mut full_cols = key_cols.clone();
+    for c in TEXT_COLUMNS {
+        full_cols.push(Arc::new(frame.text[c].clone()));
+    }
+    for c in FLOAT_COLUMNS {
+        full_cols.push(Arc::new(frame.floats[c].array.clone()));
+    }
+    for c in INT_COLUMNS {
+        full_cols.push(Arc::new(frame.ints[c].array.clone()));
+    }
+    let (full, n_full) = frame::group_ids(&full_cols, rows)?;
+
+    const NONE: u32 = u32::MAX;
+    let mut winner = vec![NONE; n_keys];
+    for &r in kept.iter() {
+        let k = key[r as usize] as usize;
+        let w = winner[k];
+        let later = w == NONE || {
+            let (pw, pr) = pulled.map_or((0, 0), |p| (p[w as usize], p[r as usize]));
+            (pr, r) >= (pw, w)
+        };
+        if later {
+            winner[k] = r;
+        }
+    }
+    let mut seen_full = vec![false; n_full];
+    for &w in winner.iter().filter(|w| **w != NONE) {
+        seen_full[full[w as usize] as usize] = true;
+    }
+    let (mut exact, mut restated) = (0, 0);
+    kept.retain(|&r| {
+        if winner[key[r as usize] as usize] == r {
+            return true;
+        }
+        let f = full[r as usize] as usize;
+        if std::mem::replace(&mut seen_full[f], true) {
+            exact += 1;
+        } else {
+            restated += 1;
+        }
+        false
+    });
+    Ok((exact, restated))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_output(
+    table: &RecordBatch,
+    frame: &Frame,
+    kept: &[u32],
+    filled: &[(u32, i32)],
+    normalized: Option<&StringArray>,
+    reporting: Option<&str>,
+    rate: &[f64],
+    converted: &[bool],
+    fill: bool,
+) -> Result<RecordBatch> {
+    let n_out = kept.len() + filled.len();
+    let src: UInt32Array = kept
+        .iter()
+        .copied()
+        .chain(filled.iter().map(|f| f.0))
+        .collect();
+    // Metadata of filled rows is null.
+    let meta_src: UInt32Array = kept
+        .iter()
+        .map(|&r| Some(r))
+        .chain(filled.iter().map(|_| None))
+        .collect();
+    let is_filled = |i: usize| i >= kept.len();
+    let date = &frame
+        .date
+        .as_ref()
+        .ok_or_else(|| Error::MissingColumn {
+            table: "table".to_owned(),
+            column: DATE.to_owned(),
+        })?
+        .array;
+
+    let mut fields: Vec<Field> = unified::schema()
+        .fields()
+        .iter()
+        .map(|f| (**f).clone())
+        .collect();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.len() + 4);
+    for field in unified::schema().fields() {
+        let name = field.name().as_str();
+        let col: ArrayRef = match name {
+            DATE => Arc::new(Date32Array::from_iter_values(
+                kept.iter()
+                    .map(|&r| date.value(r as usize))
+                    .chain(filled.iter().map(|f| f.1)),
+            )),
+            CAMPAIGN => match normalized {
+                Some(n) => take(n, &src, None)?,
+                None => take(&frame.text[CAMPAIGN], &src, None)?,
+            },
+            CURRENCY => {
+                let cur = &frame.text[CURRENCY];
+                Arc::new(StringArray::from_iter_values(src.values().iter().map(
+                    |&r| {
+                        let r = r as usize;
+                        match reporting {
+                            Some(rep) if converted[r] => rep.to_owned(),
+                            Some(_) => cur.value(r).trim().to_ascii_uppercase(),
+                            None => cur.value(r).to_owned(),
+                        }
+                    },
+                )))
+            }
+            SPEND | REVENUE | CONVERSIONS => {
+                let a = &frame.floats[name].array;
+                let money = name != CONVERSIONS;
+                Arc::new(Float64Array::from_iter_values(
+                    src.values().iter().enumerate().map(|(i, &r)| {
+                        let r = r as usize;
+                        if is_filled(i) {
+                            0.0
+                        } else if money {
+                            a.value(r) * rate[r]
+                        } else {
+                            a.value(r)
+                        }
+                    }),
+                ))
+            }
+            IMPRESSIONS | CLICKS => {
+                let a = &frame.ints[name].array;
+                Arc::new(Int64Array::from_iter_values(
+                    src.values()
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &r)| if is_filled(i) { 0 } else { a.value(r as usize) }),
+                ))
+            }
+            _ => take(&frame.text[name], &src, None)?,
+        };
+        columns.push(col);
+    }
+    for (name, b) in &frame.breakdowns {
+        fields.push(Field::new(name, DataType::Utf8, true));
+        columns.push(take(b, &src, None)?);
+    }
+    let handled =
+        |n: &str| (n == CAMPAIGN_ORIGINAL && normalized.is_some()) || (n == FILLED && fill);
+    for (f, c) in table.schema().fields().iter().zip(table.columns()) {
+        if unified::is_metadata(f.name()) && !handled(f.name()) {
+            fields.push(Field::new(f.name(), f.data_type().clone(), true));
+            columns.push(take(c, &meta_src, None)?);
+        }
+    }
+    if normalized.is_some() {
+        let original = match table.column_by_name(CAMPAIGN_ORIGINAL) {
+            Some(o) => parse::to_utf8("table", CAMPAIGN_ORIGINAL, o)?,
+            None => frame.text[CAMPAIGN].clone(),
+        };
+        fields.push(Field::new(CAMPAIGN_ORIGINAL, DataType::Utf8, true));
+        columns.push(take(&original, &src, None)?);
+    }
+    if fill {
+        let before = table
+            .column_by_name(FILLED)
+            .and_then(|c| c.as_boolean_opt().cloned());
+        fields.push(Field::new(FILLED, DataType::Boolean, false));
+        columns.push(Arc::new(BooleanArray::from_iter((0..n_out).map(|i| {
+            Some(
+                is_filled(i)
+                    || before
+                        .as_ref()
+                        .is_some_and(|b| b.is_valid(kept[i] as usize) && b.value(kept[i] as usize)),
+            )
+        }))));
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+fn build_quarantine(table: &RecordBatch, mut q: Quarantine) -> Result<RecordBatch> {
+    q.entries.sort_by_key(|e| e.1);
+    let schema = quarantine_schema(table.schema().fields().iter().map(|f| f.name().as_str()));
+    let idx = UInt32Array::from_iter_values(q.entries.iter().map(|e| e.1));
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(q.entries.iter().map(|e| e.0))),
+        Arc::new(UInt64Array::from_iter_values(
+            q.entries.iter().map(|e| u64::from(e.1)),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            q.entries.iter().map(|e| e.2.as_str()),
+        )),
+    ];
+    for c in table.columns() {
+        let picked = take(c.as_ref(), &idx, None)?;
+        columns.push(parse::display_column(picked.as_ref()));
+    }
+    Ok(RecordBatch::try_new(schema, columns)?)
+}

@@ -1,0 +1,96 @@
+//! The error type of this crate.
+
+use std::path::PathBuf;
+
+/// A broken contract: the input is not what a transform needs.
+///
+/// Data-quality problems are not errors; they are reported as data (a
+/// [`QualityReport`](crate::QualityReport), a quarantine table).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A required column is absent.
+    #[error("{table}: missing column `{column}`")]
+    MissingColumn {
+        /// The table (source name or file) that lacks the column.
+        table: String,
+        /// The missing column.
+        column: String,
+    },
+    /// A column has a type the transform cannot use.
+    #[error("{table}: column `{column}` has type {actual}, expected {expected}")]
+    WrongType {
+        /// The table holding the column.
+        table: String,
+        /// The column.
+        column: String,
+        /// The type the transform needs.
+        expected: String,
+        /// The type found.
+        actual: String,
+    },
+    /// A unified column cannot be mapped from a source: its mapping names a column the
+    /// source does not have, or the source has no mapping for a required column.
+    #[error("source `{table}`: cannot map unified column `{unified}`: {reason}")]
+    Unmapped {
+        /// The source (its name in the unify call).
+        table: String,
+        /// The unified column being mapped.
+        unified: String,
+        /// What is wrong, naming the source column.
+        reason: String,
+    },
+    /// A configuration value (mapping, rules, fixes, options) is invalid.
+    #[error("invalid configuration at `{key}`: {message}")]
+    Config {
+        /// The key (TOML path or option name) holding the bad value.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A file could not be read or parsed.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line of the problem, when known (CSV, TOML).
+        line: Option<usize>,
+        /// What went wrong.
+        message: String,
+    },
+    /// A SQL statement or table registration failed.
+    #[error("SQL: {message}")]
+    Sql {
+        /// DataFusion's message.
+        message: String,
+    },
+    /// An Arrow kernel failed.
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+}
+
+impl Error {
+    pub(crate) fn config(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Config {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn wrong_type(
+        table: &str,
+        column: &str,
+        expected: impl Into<String>,
+        actual: &arrow::datatypes::DataType,
+    ) -> Self {
+        Error::WrongType {
+            table: table.to_owned(),
+            column: column.to_owned(),
+            expected: expected.into(),
+            actual: actual.to_string(),
+        }
+    }
+}
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

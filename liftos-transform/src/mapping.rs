@@ -1,0 +1,559 @@
+//! Which source column fills which unified column, per source.
+//!
+//! A [`SchemaMapping`] holds one [`SourceMapping`] per source name. The default mapping
+//! covers the three connectors' outputs under the names `meta`, `google_ads` and
+//! `klaviyo`; code or a TOML file can override single columns or add sources.
+//!
+//! # TOML format
+//!
+//! ```toml
+//! # Sources named like a preset (meta, google_ads, klaviyo) extend it; others start
+//! # empty unless they say `extends = "<preset>"`.
+//! [sources.meta]
+//! timezone = "Europe/Berlin"          # timestamps become this zone's date
+//! [sources.meta.columns]
+//! ad_group = "adset_id"               # a plain string names the source column
+//!
+//! [sources.shop]
+//! channel = "shopify_ads"             # the `channel` value (default: the source name)
+//! [sources.shop.columns]
+//! date = { column = "day", format = "%d/%m/%Y" }
+//! campaign = "campaign"
+//! currency = { value = "EUR" }        # a constant
+//! spend = { column = "cost_cents", divide_by = 100 }
+//! impressions = "views"
+//! clicks = "clicks"
+//! conversions = "orders"
+//! revenue = "sales"
+//! [sources.shop.breakdowns]
+//! device = { column = "device_type", optional = true }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::unified;
+use crate::{Error, Result};
+
+/// How one unified (or breakdown) column is filled from a source.
+///
+/// | Name | Default | Meaning | Range |
+/// |---|---|---|---|
+/// | `column` | `None` | source column to read | a column of the source |
+/// | `value` | `None` | constant text used for every row (instead of `column`) | parsed as the unified type |
+/// | `divide_by` | `None` | divide the number by this (Google `cost_micros`: 1e6) | finite, > 0; money columns only |
+/// | `optional` | `false` | a missing source column gives nulls instead of an error | nullable columns and breakdowns only |
+/// | `format` | `None` | chrono format of text dates (else common formats are tried) | `date` only |
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    /// Source column to read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// Constant text for every row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Divisor applied once to the number (e.g. 1e6 for micros).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub divide_by: Option<f64>,
+    /// Whether a missing source column gives nulls instead of an error.
+    #[serde(default)]
+    pub optional: bool,
+    /// chrono format for text dates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+impl ColumnSpec {
+    /// Reads source column `name`.
+    pub fn column(name: impl Into<String>) -> Self {
+        ColumnSpec {
+            column: Some(name.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Uses the constant `value` for every row.
+    pub fn constant(value: impl Into<String>) -> Self {
+        ColumnSpec {
+            value: Some(value.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Divides the number by `divisor` (exactly once).
+    pub fn with_divide_by(mut self, divisor: f64) -> Self {
+        self.divide_by = Some(divisor);
+        self
+    }
+
+    /// Makes a missing source column give nulls instead of an error.
+    pub fn with_optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    /// Parses text dates with this chrono format.
+    pub fn with_format(mut self, format: impl Into<String>) -> Self {
+        self.format = Some(format.into());
+        self
+    }
+}
+
+/// TOML accepts a bare column name or a full spec.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SpecRepr {
+    Name(String),
+    Full(ColumnSpec),
+}
+
+impl From<SpecRepr> for ColumnSpec {
+    fn from(r: SpecRepr) -> Self {
+        match r {
+            SpecRepr::Name(n) => ColumnSpec::column(n),
+            SpecRepr::Full(s) => s,
+        }
+    }
+}
+
+/// How one source's columns map to the unified table.
+///
+/// | Name | Default | Meaning | Range |
+/// |---|---|---|---|
+/// | `channel` | `None` | value of the `channel` column | default: the source's name |
+/// | `timezone` | `None` | account time zone: timestamps become its local date | IANA name or `+HH:MM` |
+/// | `columns` | empty | unified column → [`ColumnSpec`] | unified names except `channel` |
+/// | `breakdowns` | empty | breakdown name → [`ColumnSpec`], carried as nullable Utf8 | names not unified, not starting with `_` |
+///
+/// A nullable unified column (`account_id`, `campaign_id`, `ad_group`) without a spec is
+/// null; any other unified column without a spec is an error when the source is unified.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SourceMapping {
+    /// Value of the `channel` column (default: the source name).
+    pub channel: Option<String>,
+    /// Account time zone for timestamps.
+    pub timezone: Option<String>,
+    /// Unified column → how to fill it.
+    pub columns: BTreeMap<String, ColumnSpec>,
+    /// Breakdown column → how to fill it.
+    pub breakdowns: BTreeMap<String, ColumnSpec>,
+}
+
+fn specs(pairs: &[(&str, ColumnSpec)]) -> BTreeMap<String, ColumnSpec> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+fn optional_same_name(names: &[&str]) -> BTreeMap<String, ColumnSpec> {
+    names
+        .iter()
+        .map(|n| ((*n).to_owned(), ColumnSpec::column(*n).with_optional()))
+        .collect()
+}
+
+impl SourceMapping {
+    /// The Meta Ads connector's output (`date_start`, `campaign_name`, `spend`,
+    /// `conversion_values`, ...; `adset_name` → `ad_group` when present).
+    pub fn meta() -> Self {
+        use unified::*;
+        SourceMapping {
+            channel: Some("meta".to_owned()),
+            timezone: None,
+            columns: specs(&[
+                (DATE, ColumnSpec::column("date_start")),
+                (ACCOUNT_ID, ColumnSpec::column("account_id")),
+                (CAMPAIGN_ID, ColumnSpec::column("campaign_id")),
+                (CAMPAIGN, ColumnSpec::column("campaign_name")),
+                (AD_GROUP, ColumnSpec::column("adset_name").with_optional()),
+                (CURRENCY, ColumnSpec::column("account_currency")),
+                (SPEND, ColumnSpec::column("spend")),
+                (IMPRESSIONS, ColumnSpec::column("impressions")),
+                (CLICKS, ColumnSpec::column("clicks")),
+                (CONVERSIONS, ColumnSpec::column("conversions")),
+                (REVENUE, ColumnSpec::column("conversion_values")),
+            ]),
+            breakdowns: optional_same_name(&[
+                "age",
+                "gender",
+                "country",
+                "region",
+                "publisher_platform",
+                "platform_position",
+                "device_platform",
+                "impression_device",
+            ]),
+        }
+    }
+
+    /// The Google Ads connector's output (`segments.date`, `campaign.name`,
+    /// `metrics.cost_micros` ÷ 1e6, `metrics.conversions_value`, ...; `ad_group.name` →
+    /// `ad_group` when present).
+    pub fn google_ads() -> Self {
+        use unified::*;
+        SourceMapping {
+            channel: Some("google_ads".to_owned()),
+            timezone: None,
+            columns: specs(&[
+                (DATE, ColumnSpec::column("segments.date")),
+                (ACCOUNT_ID, ColumnSpec::column("customer.id")),
+                (CAMPAIGN_ID, ColumnSpec::column("campaign.id")),
+                (CAMPAIGN, ColumnSpec::column("campaign.name")),
+                (
+                    AD_GROUP,
+                    ColumnSpec::column("ad_group.name").with_optional(),
+                ),
+                (CURRENCY, ColumnSpec::column("customer.currency_code")),
+                (
+                    SPEND,
+                    ColumnSpec::column("metrics.cost_micros").with_divide_by(1e6),
+                ),
+                (IMPRESSIONS, ColumnSpec::column("metrics.impressions")),
+                (CLICKS, ColumnSpec::column("metrics.clicks")),
+                (CONVERSIONS, ColumnSpec::column("metrics.conversions")),
+                (REVENUE, ColumnSpec::column("metrics.conversions_value")),
+            ]),
+            breakdowns: specs(&[
+                (
+                    "device",
+                    ColumnSpec::column("segments.device").with_optional(),
+                ),
+                (
+                    "network",
+                    ColumnSpec::column("segments.ad_network_type").with_optional(),
+                ),
+            ]),
+        }
+    }
+
+    /// The Klaviyo connector's output (`sent_at`, `campaign_name`, `recipients` →
+    /// impressions, `placed_order_count` → conversions, `revenue`, estimated `spend`).
+    pub fn klaviyo() -> Self {
+        use unified::*;
+        SourceMapping {
+            channel: Some("klaviyo".to_owned()),
+            timezone: None,
+            columns: specs(&[
+                (DATE, ColumnSpec::column("sent_at")),
+                (ACCOUNT_ID, ColumnSpec::column("account_id")),
+                (CAMPAIGN_ID, ColumnSpec::column("campaign_id")),
+                (CAMPAIGN, ColumnSpec::column("campaign_name")),
+                (CURRENCY, ColumnSpec::column("currency")),
+                (SPEND, ColumnSpec::column("spend")),
+                (IMPRESSIONS, ColumnSpec::column("recipients")),
+                (CLICKS, ColumnSpec::column("clicks")),
+                (CONVERSIONS, ColumnSpec::column("placed_order_count")),
+                (REVENUE, ColumnSpec::column("revenue")),
+            ]),
+            breakdowns: BTreeMap::new(),
+        }
+    }
+
+    /// The built-in mapping called `name` (`meta`, `google_ads`, `klaviyo`).
+    pub fn preset(name: &str) -> Option<Self> {
+        match name {
+            "meta" => Some(Self::meta()),
+            "google_ads" => Some(Self::google_ads()),
+            "klaviyo" => Some(Self::klaviyo()),
+            _ => None,
+        }
+    }
+
+    /// Sets the `channel` value.
+    pub fn with_channel(mut self, channel: impl Into<String>) -> Self {
+        self.channel = Some(channel.into());
+        self
+    }
+
+    /// Sets the account time zone.
+    pub fn with_timezone(mut self, tz: impl Into<String>) -> Self {
+        self.timezone = Some(tz.into());
+        self
+    }
+
+    /// Sets how unified column `unified` is filled.
+    pub fn with_column(mut self, unified: impl Into<String>, spec: ColumnSpec) -> Self {
+        self.columns.insert(unified.into(), spec);
+        self
+    }
+
+    /// Adds (or replaces) breakdown `name`.
+    pub fn with_breakdown(mut self, name: impl Into<String>, spec: ColumnSpec) -> Self {
+        self.breakdowns.insert(name.into(), spec);
+        self
+    }
+
+    /// Checks the mapping; `prefix` is the key path used in errors.
+    pub(crate) fn validate(&self, prefix: &str) -> Result<()> {
+        if let Some(tz) = &self.timezone {
+            crate::parse::parse_tz(&format!("{prefix}.timezone"), tz)?;
+        }
+        let schema = unified::schema();
+        for (name, spec) in &self.columns {
+            let key = format!("{prefix}.columns.{name}");
+            let Ok(field) = schema.field_with_name(name) else {
+                return Err(Error::config(
+                    key,
+                    "not a unified column (date, account_id, campaign_id, campaign, ad_group, currency, spend, impressions, clicks, conversions, revenue)",
+                ));
+            };
+            if name == unified::CHANNEL {
+                return Err(Error::config(
+                    key,
+                    "`channel` is set with the source's `channel` key, not as a column",
+                ));
+            }
+            validate_spec(&key, spec, field.is_nullable())?;
+            if spec.divide_by.is_some() && field.data_type() != &arrow::datatypes::DataType::Float64
+            {
+                return Err(Error::config(
+                    key,
+                    "`divide_by` applies to money and conversion columns only",
+                ));
+            }
+            if spec.format.is_some() && name != unified::DATE {
+                return Err(Error::config(key, "`format` applies to `date` only"));
+            }
+        }
+        for (name, spec) in &self.breakdowns {
+            let key = format!("{prefix}.breakdowns.{name}");
+            if unified::is_unified(name) || unified::is_metadata(name) || name.is_empty() {
+                return Err(Error::config(
+                    key,
+                    "a breakdown name must not be a unified column or start with `_`",
+                ));
+            }
+            validate_spec(&key, spec, true)?;
+            if spec.divide_by.is_some() || spec.format.is_some() {
+                return Err(Error::config(
+                    key,
+                    "breakdowns are text: `divide_by` and `format` do not apply",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_spec(key: &str, spec: &ColumnSpec, nullable: bool) -> Result<()> {
+    match (&spec.column, &spec.value) {
+        (Some(_), Some(_)) => {
+            return Err(Error::config(key, "give `column` or `value`, not both"));
+        }
+        (None, None) => return Err(Error::config(key, "give `column` or `value`")),
+        _ => {}
+    }
+    if let Some(d) = spec.divide_by
+        && !(d.is_finite() && d > 0.0)
+    {
+        return Err(Error::config(
+            key,
+            format!("`divide_by` must be finite and > 0, got {d}"),
+        ));
+    }
+    if spec.optional && !nullable {
+        return Err(Error::config(
+            key,
+            "only nullable columns (account_id, campaign_id, ad_group, breakdowns) can be optional",
+        ));
+    }
+    Ok(())
+}
+
+/// The mapping of every source to the unified table.
+///
+/// [`SchemaMapping::default`] holds the three connector presets under the names `meta`,
+/// `google_ads` and `klaviyo`; [`SchemaMapping::empty`] holds none.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SchemaMapping {
+    /// Source name → its mapping.
+    pub sources: BTreeMap<String, SourceMapping>,
+}
+
+impl Default for SchemaMapping {
+    fn default() -> Self {
+        Self::empty()
+            .with_source("meta", SourceMapping::meta())
+            .with_source("google_ads", SourceMapping::google_ads())
+            .with_source("klaviyo", SourceMapping::klaviyo())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MappingFile {
+    #[serde(default)]
+    sources: BTreeMap<String, SourceFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceFile {
+    extends: Option<String>,
+    channel: Option<String>,
+    timezone: Option<String>,
+    #[serde(default)]
+    columns: BTreeMap<String, SpecRepr>,
+    #[serde(default)]
+    breakdowns: BTreeMap<String, SpecRepr>,
+}
+
+impl SchemaMapping {
+    /// A mapping with no source.
+    pub fn empty() -> Self {
+        SchemaMapping {
+            sources: BTreeMap::new(),
+        }
+    }
+
+    /// Adds (or replaces) the mapping of source `name`.
+    pub fn with_source(mut self, name: impl Into<String>, mapping: SourceMapping) -> Self {
+        self.sources.insert(name.into(), mapping);
+        self
+    }
+
+    /// The mapping of source `name`.
+    pub fn source(&self, name: &str) -> Option<&SourceMapping> {
+        self.sources.get(name)
+    }
+
+    /// Checks every source mapping (keys, types, time zones).
+    pub fn validate(&self) -> Result<()> {
+        for (name, source) in &self.sources {
+            source.validate(&format!("sources.{name}"))?;
+        }
+        Ok(())
+    }
+
+    /// Loads a mapping from TOML (format in the [module docs](self)), on top of the
+    /// defaults. Errors name the offending key.
+    pub fn from_toml_str(text: &str) -> Result<Self> {
+        let file: MappingFile = crate::config::from_toml_str(text)?;
+        Self::default().merge(file)
+    }
+
+    /// Loads a mapping from a TOML file; errors name the file and the key.
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let file: MappingFile = crate::config::from_toml_file(path)?;
+        Self::default().merge(file).map_err(|e| match e {
+            Error::Config { key, message } => Error::Config {
+                key,
+                message: format!("{message} (in {})", path.display()),
+            },
+            other => other,
+        })
+    }
+
+    fn merge(mut self, file: MappingFile) -> Result<Self> {
+        for (name, src) in file.sources {
+            let mut base = match &src.extends {
+                Some(preset) => SourceMapping::preset(preset).ok_or_else(|| {
+                    Error::config(
+                        format!("sources.{name}.extends"),
+                        format!("unknown preset `{preset}` (meta, google_ads, klaviyo)"),
+                    )
+                })?,
+                None => self.sources.remove(&name).unwrap_or_default(),
+            };
+            if src.channel.is_some() {
+                base.channel = src.channel;
+            }
+            if src.timezone.is_some() {
+                base.timezone = src.timezone;
+            }
+            for (k, v) in src.columns {
+                base.columns.insert(k, v.into());
+            }
+            for (k, v) in src.breakdowns {
+                base.breakdowns.insert(k, v.into());
+            }
+            self.sources.insert(name, base);
+        }
+        self.validate()?;
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_cover_the_three_connectors_and_validate() {
+        let m = SchemaMapping::default();
+        m.validate().unwrap();
+        let g = m.source("google_ads").unwrap();
+        assert_eq!(g.columns["spend"].divide_by, Some(1e6));
+        assert_eq!(
+            m.source("klaviyo").unwrap().columns["impressions"]
+                .column
+                .as_deref(),
+            Some("recipients")
+        );
+    }
+
+    #[test]
+    fn toml_overrides_extend_the_presets() {
+        let m = SchemaMapping::from_toml_str(
+            r#"
+            [sources.meta]
+            timezone = "Europe/Berlin"
+            [sources.meta.columns]
+            ad_group = "adset_id"
+            [sources.shop]
+            extends = "klaviyo"
+            channel = "sms"
+            [sources.shop.columns]
+            spend = { column = "cost_cents", divide_by = 100 }
+            currency = { value = "EUR" }
+            "#,
+        )
+        .unwrap();
+        let meta = m.source("meta").unwrap();
+        assert_eq!(meta.timezone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(meta.columns["ad_group"], ColumnSpec::column("adset_id"));
+        assert_eq!(meta.columns["spend"], ColumnSpec::column("spend"));
+        let shop = m.source("shop").unwrap();
+        assert_eq!(shop.channel.as_deref(), Some("sms"));
+        assert_eq!(shop.columns["currency"], ColumnSpec::constant("EUR"));
+        assert_eq!(shop.columns["date"], ColumnSpec::column("sent_at"));
+    }
+
+    #[test]
+    fn toml_errors_name_the_key() {
+        let cases = [
+            (
+                "[sources.meta.columns]\nspendd = \"x\"\n",
+                "sources.meta.columns.spendd",
+            ),
+            (
+                "[sources.meta]\ntimezone = \"Nowhere/City\"\n",
+                "sources.meta.timezone",
+            ),
+            ("[sources.meta]\ncolour = 1\n", "sources.meta"),
+            (
+                "[sources.meta.columns]\nspend = { column = \"s\", divide_by = 0 }\n",
+                "sources.meta.columns.spend",
+            ),
+            (
+                "[sources.meta.columns]\ncampaign = { column = \"c\", optional = true }\n",
+                "sources.meta.columns.campaign",
+            ),
+            ("[sources.x]\nextends = \"tiktok\"\n", "sources.x.extends"),
+            ("[sources.meta\n", "line 1"),
+        ];
+        for (text, key) in cases {
+            match SchemaMapping::from_toml_str(text) {
+                Err(Error::Config { key: k, message }) => {
+                    assert!(k.contains(key), "{text:?}: key {k:?} ({message})")
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+}

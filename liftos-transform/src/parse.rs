@@ -1,0 +1,504 @@
+//! Turning loosely typed columns (text from files, other numeric widths, timestamps)
+//! into the unified types, cell by cell, without failing the whole column.
+
+use std::sync::Arc;
+
+use arrow::array::timezone::Tz;
+use arrow::array::{Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
+
+use crate::{Error, Result};
+
+/// Days from 0001-01-01 (CE day 1) to 1970-01-01.
+const EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// A column converted to a unified type; `bad` lists the rows whose non-null value could
+/// not be converted (they are null in `array`).
+#[derive(Debug)]
+pub(crate) struct Parsed<A> {
+    pub array: A,
+    pub bad: Vec<usize>,
+}
+
+/// Parses a time zone name: an IANA name (`Europe/Berlin`) or a fixed offset (`+02:00`).
+pub(crate) fn parse_tz(key: &str, name: &str) -> Result<Tz> {
+    name.parse::<Tz>().map_err(|e| {
+        Error::config(
+            key,
+            format!("`{name}` is not a time zone (IANA name or +HH:MM offset): {e}"),
+        )
+    })
+}
+
+pub(crate) fn date_to_days(date: NaiveDate) -> i32 {
+    date.num_days_from_ce() - EPOCH_DAYS_FROM_CE
+}
+
+pub(crate) fn days_to_date(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days.checked_add(EPOCH_DAYS_FROM_CE)?)
+}
+
+/// Formats an epoch day as `YYYY-MM-DD` (or the raw number when out of range).
+pub(crate) fn format_days(days: i32) -> String {
+    days_to_date(days).map_or_else(|| days.to_string(), |d| d.format("%Y-%m-%d").to_string())
+}
+
+const DATE_FORMATS: &[&str] = &[
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y%m%d",
+    "%d.%m.%Y",
+    "%m/%d/%Y",
+    "%d %b %Y",
+    "%b %d, %Y",
+    "%d-%b-%Y",
+    "%B %d, %Y",
+    "%d %B %Y",
+];
+const OFFSET_FORMATS: &[&str] = &[
+    "%Y-%m-%dT%H:%M:%S%.f%z",
+    "%Y-%m-%d %H:%M:%S%.f%z",
+    "%Y-%m-%d %H:%M:%S%.f %z",
+];
+const NAIVE_FORMATS: &[&str] = &[
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+];
+
+fn fast_iso_date(s: &[u8]) -> Option<NaiveDate> {
+    if s.len() != 10 || s[4] != b'-' || s[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        s[r].iter().try_fold(0u32, |acc, &b| {
+            b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+}
+
+/// The local date of an instant: in `tz` when given, else in the offset it was written with.
+fn offset_date(dt: DateTime<chrono::FixedOffset>, tz: Option<&Tz>) -> NaiveDate {
+    match tz {
+        Some(tz) => dt.with_timezone(tz).date_naive(),
+        None => dt.date_naive(),
+    }
+}
+
+/// A naive date-time is wall-clock time; with a configured zone it is read as UTC.
+fn naive_date(dt: NaiveDateTime, tz: Option<&Tz>) -> NaiveDate {
+    match tz {
+        Some(tz) => dt.and_utc().with_timezone(tz).date_naive(),
+        None => dt.date(),
+    }
+}
+
+/// Parses one text cell as a date (see the crate docs for the accepted formats).
+pub(crate) fn parse_date_str(raw: &str, tz: Option<&Tz>, format: Option<&str>) -> Option<i32> {
+    let s = raw.trim();
+    if let Some(fmt) = format {
+        let date = NaiveDate::parse_from_str(s, fmt)
+            .ok()
+            .or_else(|| {
+                DateTime::parse_from_str(s, fmt)
+                    .ok()
+                    .map(|d| offset_date(d, tz))
+            })
+            .or_else(|| {
+                NaiveDateTime::parse_from_str(s, fmt)
+                    .ok()
+                    .map(|d| naive_date(d, tz))
+            })?;
+        return Some(date_to_days(date));
+    }
+    if let Some(d) = fast_iso_date(s.as_bytes()) {
+        return Some(date_to_days(d));
+    }
+    if s.len() > 10 {
+        if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+            return Some(date_to_days(offset_date(dt, tz)));
+        }
+        for fmt in OFFSET_FORMATS {
+            if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
+                return Some(date_to_days(offset_date(dt, tz)));
+            }
+        }
+        for fmt in NAIVE_FORMATS {
+            if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
+                return Some(date_to_days(naive_date(dt, tz)));
+            }
+        }
+    }
+    DATE_FORMATS
+        .iter()
+        .find_map(|fmt| NaiveDate::parse_from_str(s, fmt).ok())
+        .map(date_to_days)
+}
+
+fn is_text(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _)
+    )
+}
+
+fn as_strings(array: &dyn Array) -> Result<StringArray> {
+    let casted = cast(array, &DataType::Utf8)?;
+    Ok(casted.as_string::<i32>().clone())
+}
+
+/// Converts any date-like column to Date32.
+///
+/// Text is parsed (`format` when given, else the common formats); timestamps become the
+/// local date in `tz` (or their own zone, or as written when naive and no `tz`);
+/// integers are read as `YYYYMMDD`.
+pub(crate) fn to_date32(
+    table: &str,
+    column: &str,
+    array: &dyn Array,
+    tz: Option<&Tz>,
+    format: Option<&str>,
+) -> Result<Parsed<Date32Array>> {
+    let mut bad = Vec::new();
+    let out: Date32Array = match array.data_type() {
+        DataType::Date32 => array.as_primitive::<arrow::datatypes::Date32Type>().clone(),
+        DataType::Date64 | DataType::Null => cast(array, &DataType::Date32)?.as_primitive().clone(),
+        DataType::Timestamp(_, own_tz) => {
+            let micros = cast(
+                array,
+                &DataType::Timestamp(TimeUnit::Microsecond, own_tz.clone()),
+            )?;
+            let micros = micros.as_primitive::<TimestampMicrosecondType>();
+            let own: Option<Tz> = match own_tz {
+                Some(name) => Some(parse_tz(column, name)?),
+                None => None,
+            };
+            let zone = tz.or(own.as_ref());
+            micros
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let v = v?;
+                    let dt = DateTime::from_timestamp_micros(v);
+                    let day = dt.map(|dt| match zone {
+                        Some(z) => dt.with_timezone(z).date_naive(),
+                        None => dt.date_naive(),
+                    });
+                    if day.is_none() {
+                        bad.push(i);
+                    }
+                    day.map(date_to_days)
+                })
+                .collect()
+        }
+        DataType::Int32 | DataType::Int64 | DataType::UInt32 | DataType::UInt64 => {
+            let ints = cast(array, &DataType::Int64)?;
+            ints.as_primitive::<Int64Type>()
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let v = v?;
+                    let day = (10_000_000..100_000_000)
+                        .contains(&v)
+                        .then(|| {
+                            NaiveDate::from_ymd_opt(
+                                (v / 10_000) as i32,
+                                (v / 100 % 100) as u32,
+                                (v % 100) as u32,
+                            )
+                        })
+                        .flatten();
+                    if day.is_none() {
+                        bad.push(i);
+                    }
+                    day.map(date_to_days)
+                })
+                .collect()
+        }
+        dt if is_text(dt) => {
+            let strings = as_strings(array)?;
+            strings
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let v = v?;
+                    if v.trim().is_empty() {
+                        return None;
+                    }
+                    let day = parse_date_str(v, tz, format);
+                    if day.is_none() {
+                        bad.push(i);
+                    }
+                    day
+                })
+                .collect()
+        }
+        other => {
+            return Err(Error::wrong_type(
+                table,
+                column,
+                "a date (Date32, timestamp or text)",
+                other,
+            ));
+        }
+    };
+    Ok(Parsed { array: out, bad })
+}
+
+/// Parses a decimal number written as text: surrounding spaces, `,` or `_` thousands
+/// separators are accepted.
+pub(crate) fn parse_f64_str(raw: &str) -> Option<f64> {
+    let s = raw.trim();
+    s.parse::<f64>().ok().or_else(|| {
+        let cleaned: String = s.chars().filter(|c| *c != ',' && *c != '_').collect();
+        if cleaned.is_empty() || cleaned.len() == s.len() {
+            None
+        } else {
+            cleaned.parse::<f64>().ok()
+        }
+    })
+}
+
+/// Parses an integer written as text (`12`, `12.0`, `1,200`).
+pub(crate) fn parse_i64_str(raw: &str) -> Option<i64> {
+    let s = raw.trim();
+    s.parse::<i64>()
+        .ok()
+        .or_else(|| parse_f64_str(s).and_then(f64_to_i64))
+}
+
+fn f64_to_i64(v: f64) -> Option<i64> {
+    // 2^63 is exactly representable; every float below it in magnitude fits in i64.
+    (v.is_finite() && v.fract() == 0.0 && v.abs() < 9.223_372_036_854_776e18).then_some(v as i64)
+}
+
+/// Converts any numeric or text column to Float64, dividing by `divide_by` when given.
+pub(crate) fn to_f64(
+    table: &str,
+    column: &str,
+    array: &dyn Array,
+    divide_by: Option<f64>,
+) -> Result<Parsed<Float64Array>> {
+    let mut bad = Vec::new();
+    let dt = array.data_type();
+    let out: Float64Array = if dt.is_numeric() || dt == &DataType::Null {
+        cast(array, &DataType::Float64)?
+            .as_primitive::<Float64Type>()
+            .clone()
+    } else if is_text(dt) {
+        let strings = as_strings(array)?;
+        strings
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let v = v?;
+                if v.trim().is_empty() {
+                    return None;
+                }
+                let x = parse_f64_str(v);
+                if x.is_none() {
+                    bad.push(i);
+                }
+                x
+            })
+            .collect()
+    } else {
+        return Err(Error::wrong_type(
+            table,
+            column,
+            "a number (numeric or text)",
+            dt,
+        ));
+    };
+    let out = match divide_by {
+        Some(d) => out.unary::<_, Float64Type>(|x| x / d),
+        None => out,
+    };
+    Ok(Parsed { array: out, bad })
+}
+
+/// Converts any numeric or text column to Int64; fractional or out-of-range values are bad.
+pub(crate) fn to_i64(table: &str, column: &str, array: &dyn Array) -> Result<Parsed<Int64Array>> {
+    let mut bad = Vec::new();
+    let dt = array.data_type();
+    let out: Int64Array = match dt {
+        DataType::Int64 => array.as_primitive::<Int64Type>().clone(),
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::Null => cast(array, &DataType::Int64)?
+            .as_primitive::<Int64Type>()
+            .clone(),
+        DataType::UInt64
+        | DataType::Float16
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Decimal128(_, _)
+        | DataType::Decimal256(_, _) => {
+            let floats = cast(array, &DataType::Float64)?;
+            floats
+                .as_primitive::<Float64Type>()
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let v = v?;
+                    let x = f64_to_i64(v);
+                    if x.is_none() {
+                        bad.push(i);
+                    }
+                    x
+                })
+                .collect()
+        }
+        dt if is_text(dt) => {
+            let strings = as_strings(array)?;
+            strings
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let v = v?;
+                    if v.trim().is_empty() {
+                        return None;
+                    }
+                    let x = parse_i64_str(v);
+                    if x.is_none() {
+                        bad.push(i);
+                    }
+                    x
+                })
+                .collect()
+        }
+        other => {
+            return Err(Error::wrong_type(
+                table,
+                column,
+                "an integer (numeric or text)",
+                other,
+            ));
+        }
+    };
+    Ok(Parsed { array: out, bad })
+}
+
+/// Converts any column to Utf8 text (ids given as numbers become their decimal text).
+pub(crate) fn to_utf8(table: &str, column: &str, array: &dyn Array) -> Result<StringArray> {
+    if let Some(s) = array.as_string_opt::<i32>() {
+        return Ok(s.clone());
+    }
+    match cast(array, &DataType::Utf8) {
+        Ok(a) => Ok(a.as_string::<i32>().clone()),
+        Err(_) => Err(Error::wrong_type(table, column, "text", array.data_type())),
+    }
+}
+
+/// Renders any column as text for a quarantine table, never failing.
+pub(crate) fn display_column(array: &dyn Array) -> ArrayRef {
+    if let Ok(a) = cast(array, &DataType::Utf8) {
+        return a;
+    }
+    let options = arrow::util::display::FormatOptions::default();
+    match arrow::util::display::ArrayFormatter::try_new(array, &options) {
+        Ok(fmt) => Arc::new(
+            (0..array.len())
+                .map(|i| array.is_valid(i).then(|| fmt.value(i).to_string()))
+                .collect::<StringArray>(),
+        ),
+        Err(_) => Arc::new(StringArray::new_null(array.len())),
+    }
+}
+
+/// The raw text of one cell, for messages.
+pub(crate) fn cell_text(array: &dyn Array, row: usize) -> String {
+    if array.is_null(row) {
+        return "null".to_owned();
+    }
+    let options = arrow::util::display::FormatOptions::default();
+    arrow::util::display::ArrayFormatter::try_new(array, &options)
+        .map(|f| f.value(row).to_string())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> i32 {
+        date_to_days(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap())
+    }
+
+    #[test]
+    fn common_date_formats_parse() {
+        for s in [
+            "2024-03-05",
+            " 2024-03-05 ",
+            "2024/03/05",
+            "20240305",
+            "05.03.2024",
+            "03/05/2024",
+            "5 Mar 2024",
+            "Mar 5, 2024",
+            "2024-03-05T10:11:12",
+            "2024-03-05 10:11:12.123",
+            "2024-03-05T10:11:12+01:00",
+            "2024-03-05T10:11:12.000+0000",
+        ] {
+            assert_eq!(parse_date_str(s, None, None), Some(d("2024-03-05")), "{s}");
+        }
+        assert_eq!(parse_date_str("2024-02-30", None, None), None);
+        assert_eq!(parse_date_str("yesterday", None, None), None);
+    }
+
+    #[test]
+    fn timestamps_become_the_account_timezone_date() {
+        let berlin = parse_tz("tz", "Europe/Berlin").unwrap();
+        let la = parse_tz("tz", "America/Los_Angeles").unwrap();
+        // 23:30 UTC on March 5 is March 6 in Berlin and still March 5 in Los Angeles.
+        let s = "2024-03-05T23:30:00Z";
+        assert_eq!(
+            parse_date_str(s, Some(&berlin), None),
+            Some(d("2024-03-06"))
+        );
+        assert_eq!(parse_date_str(s, Some(&la), None), Some(d("2024-03-05")));
+        let utc_micros = arrow::array::TimestampMicrosecondArray::from(vec![
+            1_709_681_400_000_000, // 2024-03-05T23:30:00Z
+        ])
+        .with_timezone("UTC");
+        let out = to_date32("t", "c", &utc_micros, Some(&berlin), None).unwrap();
+        assert_eq!(out.array.value(0), d("2024-03-06"));
+        let out = to_date32("t", "c", &utc_micros, None, None).unwrap();
+        assert_eq!(out.array.value(0), d("2024-03-05"));
+        assert!(parse_tz("tz", "Mars/Olympus").is_err());
+        assert!(parse_tz("tz", "+05:30").is_ok());
+    }
+
+    #[test]
+    fn numbers_in_text_parse_and_bad_cells_are_listed() {
+        let a = StringArray::from(vec![
+            Some("1,234.5"),
+            Some(" 7 "),
+            Some("abc"),
+            None,
+            Some(""),
+        ]);
+        let p = to_f64("t", "c", &a, None).unwrap();
+        assert_eq!(p.array.value(0), 1234.5);
+        assert_eq!(p.array.value(1), 7.0);
+        assert!(p.array.is_null(2) && p.array.is_null(3) && p.array.is_null(4));
+        assert_eq!(p.bad, vec![2]);
+        let i = to_i64("t", "c", &StringArray::from(vec!["12", "12.0", "12.5"])).unwrap();
+        assert_eq!(i.array.value(1), 12);
+        assert_eq!(i.bad, vec![2]);
+        let micros = Int64Array::from(vec![1_061_083_620]);
+        let spend = to_f64("t", "c", &micros, Some(1e6)).unwrap();
+        assert_eq!(spend.array.value(0), 1061.08362);
+    }
+}

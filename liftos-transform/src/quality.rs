@@ -1,0 +1,1106 @@
+//! `validate_data_quality`: a data-quality report of a unified table.
+//!
+//! # Rules TOML format
+//!
+//! ```toml
+//! required_fields = ["date", "channel", "campaign", "spend"]  # default: non-nullable unified columns
+//! builtin_checks = true          # the marketing checks listed on [`validate_data_quality`]
+//! today = "2024-06-30"           # "now" for future-date checks (default: today, UTC)
+//! spike_threshold = 3.5          # robust z-score above which a day's spend is a spike
+//! spike_min_days = 7             # shortest series checked for spikes
+//! max_examples = 5               # example rows kept per issue
+//!
+//! [[rules]]
+//! kind = "range"                 # min and/or max of a number
+//! column = "spend"
+//! min = 0.0
+//! max = 50000.0
+//! severity = "error"             # info | warning | error (default error)
+//!
+//! [[rules]]
+//! kind = "data_type"             # every value reads as: date | integer | number | text | boolean
+//! column = "impressions"
+//! data_type = "integer"
+//!
+//! [[rules]]
+//! kind = "date_format"           # text dates must match this chrono format
+//! column = "date"
+//! format = "%Y-%m-%d"
+//!
+//! [[rules]]
+//! kind = "date_range"
+//! column = "date"
+//! min = "2023-01-01"
+//! max = "2024-12-31"
+//!
+//! [[rules]]
+//! kind = "allowed_values"
+//! column = "channel"
+//! values = ["meta", "google_ads", "klaviyo"]
+//!
+//! [[rules]]
+//! kind = "unique"                # no two rows share these columns (default: the natural key)
+//! columns = ["date", "channel", "campaign_id"]
+//! ```
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Date32Array, RecordBatch};
+use arrow::datatypes::DataType;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::frame::{self, FLOAT_COLUMNS, Frame, INT_COLUMNS};
+use crate::parse;
+use crate::unified::*;
+use crate::{Error, Result};
+
+/// How serious an issue is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; does not lower the accuracy score.
+    Info,
+    /// Suspicious; the rows count as failing.
+    Warning,
+    /// Wrong; the rows count as failing.
+    #[default]
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// One finding of [`validate_data_quality`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Issue {
+    /// The check or rule that found it (`clicks_exceed_impressions`, `range`, ...).
+    pub rule: String,
+    /// The column concerned, if one.
+    pub column: Option<String>,
+    /// How many rows are concerned (for `date_gaps`: how many days are missing).
+    pub row_count: usize,
+    /// A few 0-based row indices of the table, for a look.
+    pub example_rows: Vec<usize>,
+    /// How serious it is.
+    pub severity: Severity,
+    /// One sentence saying what is wrong.
+    pub message: String,
+}
+
+/// The data-quality report of a table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QualityReport {
+    /// Rows checked.
+    pub rows: usize,
+    /// Share of required cells present (non-null, non-empty), in [0, 1].
+    pub completeness_score: f64,
+    /// Share of rows that pass every row-level rule of severity warning or error, in [0, 1].
+    pub accuracy_score: f64,
+    /// The findings, in check order.
+    pub issues: Vec<Issue>,
+}
+
+impl QualityReport {
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self).map_err(|e| Error::config("report", e.to_string()))
+    }
+
+    /// The first issue found by `rule`.
+    pub fn issue(&self, rule: &str) -> Option<&Issue> {
+        self.issues.iter().find(|i| i.rule == rule)
+    }
+
+    /// Whether any issue has severity error.
+    pub fn has_errors(&self) -> bool {
+        self.issues.iter().any(|i| i.severity == Severity::Error)
+    }
+}
+
+impl fmt::Display for QualityReport {
+    /// A human summary: scores, then one line per issue.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} rows · completeness {:.1}% · accuracy {:.1}% · {} issue(s)",
+            self.rows,
+            self.completeness_score * 100.0,
+            self.accuracy_score * 100.0,
+            self.issues.len()
+        )?;
+        for i in &self.issues {
+            let examples: Vec<String> = i.example_rows.iter().map(usize::to_string).collect();
+            writeln!(
+                f,
+                "  {:<7} {:<28} {:>8} rows  {}{}",
+                i.severity,
+                i.rule,
+                i.row_count,
+                i.message,
+                if examples.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (e.g. rows {})", examples.join(", "))
+                }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// `Option<NaiveDate>` as an optional `"YYYY-MM-DD"` string.
+mod opt_date {
+    use chrono::NaiveDate;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<NaiveDate>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&d.format("%Y-%m-%d").to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                .map(Some)
+                .map_err(|e| {
+                    serde::de::Error::custom(format!("`{s}` is not a YYYY-MM-DD date: {e}"))
+                }),
+        }
+    }
+}
+
+/// A user rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum Rule {
+    /// Numbers must lie in [min, max].
+    Range {
+        /// Column.
+        column: String,
+        /// Smallest allowed value.
+        #[serde(default)]
+        min: Option<f64>,
+        /// Largest allowed value.
+        #[serde(default)]
+        max: Option<f64>,
+        /// Severity of violations.
+        #[serde(default)]
+        severity: Severity,
+    },
+    /// Every value must read as `data_type`: `date`, `integer`, `number`, `text`, `boolean`.
+    DataType {
+        /// Column.
+        column: String,
+        /// Expected type.
+        data_type: String,
+        /// Severity of violations.
+        #[serde(default)]
+        severity: Severity,
+    },
+    /// Text dates must match a chrono format (typed date columns always pass).
+    DateFormat {
+        /// Column.
+        column: String,
+        /// chrono format, e.g. `%Y-%m-%d`.
+        format: String,
+        /// Severity of violations.
+        #[serde(default)]
+        severity: Severity,
+    },
+    /// Dates must lie in [min, max].
+    DateRange {
+        /// Column.
+        column: String,
+        /// Earliest allowed date.
+        #[serde(default, with = "opt_date")]
+        min: Option<NaiveDate>,
+        /// Latest allowed date.
+        #[serde(default, with = "opt_date")]
+        max: Option<NaiveDate>,
+        /// Severity of violations.
+        #[serde(default)]
+        severity: Severity,
+    },
+    /// Values must be one of `values`.
+    AllowedValues {
+        /// Column.
+        column: String,
+        /// The allowed values.
+        values: Vec<String>,
+        /// Severity of violations.
+        #[serde(default)]
+        severity: Severity,
+    },
+    /// No two rows may share `columns` (empty: the natural key).
+    Unique {
+        /// Key columns; empty means the natural key.
+        #[serde(default)]
+        columns: Vec<String>,
+        /// Severity of violations.
+        #[serde(default)]
+        severity: Severity,
+    },
+}
+
+/// Configuration of [`validate_data_quality`].
+///
+/// | Name | Default | Meaning | Range |
+/// |---|---|---|---|
+/// | `required_fields` | empty (= the non-nullable unified columns) | fields whose cells count for completeness, used when the call passes none | column names |
+/// | `rules` | empty | user [`Rule`]s | |
+/// | `builtin_checks` | `true` | run the built-in marketing checks | bool |
+/// | `today` | `None` (= today, UTC) | the day after which dates are "in the future" | a date |
+/// | `spike_threshold` | 3.5 | robust z-score (0.6745·(x − median)/MAD) above which spend is a spike | > 0 |
+/// | `spike_min_days` | 7 | shortest campaign series checked for spikes | ≥ 3 |
+/// | `max_examples` | 5 | example rows kept per issue | ≥ 0 |
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QualityRules {
+    /// Fields counted for completeness when the call passes none.
+    pub required_fields: Vec<String>,
+    /// User rules.
+    pub rules: Vec<Rule>,
+    /// Whether to run the built-in marketing checks.
+    pub builtin_checks: bool,
+    /// "Today" for the future-date check.
+    #[serde(with = "opt_date")]
+    pub today: Option<NaiveDate>,
+    /// Robust z-score threshold of a spend spike.
+    pub spike_threshold: f64,
+    /// Shortest series checked for spikes.
+    pub spike_min_days: usize,
+    /// Example rows kept per issue.
+    pub max_examples: usize,
+}
+
+impl Default for QualityRules {
+    fn default() -> Self {
+        QualityRules {
+            required_fields: Vec::new(),
+            rules: Vec::new(),
+            builtin_checks: true,
+            today: None,
+            spike_threshold: 3.5,
+            spike_min_days: 7,
+            max_examples: 5,
+        }
+    }
+}
+
+/// The unified columns that may not be null.
+pub const DEFAULT_REQUIRED: [&str; 9] = [
+    DATE,
+    CHANNEL,
+    CAMPAIGN,
+    CURRENCY,
+    SPEND,
+    IMPRESSIONS,
+    CLICKS,
+    CONVERSIONS,
+    REVENUE,
+];
+
+impl QualityRules {
+    /// Sets "today" (for the future-date check).
+    pub fn with_today(mut self, today: NaiveDate) -> Self {
+        self.today = Some(today);
+        self
+    }
+
+    /// Adds a rule.
+    pub fn with_rule(mut self, rule: Rule) -> Self {
+        self.rules.push(rule);
+        self
+    }
+
+    /// Turns the built-in marketing checks on or off.
+    pub fn with_builtin_checks(mut self, on: bool) -> Self {
+        self.builtin_checks = on;
+        self
+    }
+
+    /// Sets the spike threshold (robust z-score).
+    pub fn with_spike_threshold(mut self, threshold: f64) -> Self {
+        self.spike_threshold = threshold;
+        self
+    }
+
+    /// The configured required fields, or [`DEFAULT_REQUIRED`].
+    pub fn required_fields_or_default(&self) -> Vec<&str> {
+        if self.required_fields.is_empty() {
+            DEFAULT_REQUIRED.to_vec()
+        } else {
+            self.required_fields.iter().map(String::as_str).collect()
+        }
+    }
+
+    /// Checks the options.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.spike_threshold.is_finite() && self.spike_threshold > 0.0) {
+            return Err(Error::config("spike_threshold", "must be finite and > 0"));
+        }
+        if self.spike_min_days < 3 {
+            return Err(Error::config("spike_min_days", "must be at least 3"));
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            let key = |k: &str| format!("rules[{i}].{k}");
+            match rule {
+                Rule::Range { min, max, .. } => {
+                    if let (Some(a), Some(b)) = (min, max)
+                        && a > b
+                    {
+                        return Err(Error::config(key("min"), format!("{a} > max {b}")));
+                    }
+                }
+                Rule::DateRange { min, max, .. } => {
+                    if let (Some(a), Some(b)) = (min, max)
+                        && a > b
+                    {
+                        return Err(Error::config(key("min"), format!("{a} > max {b}")));
+                    }
+                }
+                Rule::DataType { data_type, .. } => {
+                    if !["date", "integer", "number", "text", "boolean"]
+                        .contains(&data_type.as_str())
+                    {
+                        return Err(Error::config(
+                            key("data_type"),
+                            format!(
+                                "`{data_type}` is not one of date, integer, number, text, boolean"
+                            ),
+                        ));
+                    }
+                }
+                Rule::DateFormat { format, .. } => {
+                    if chrono::format::StrftimeItems::new(format).parse().is_err() {
+                        return Err(Error::config(
+                            key("format"),
+                            format!("`{format}` is not a chrono format"),
+                        ));
+                    }
+                }
+                Rule::AllowedValues { .. } | Rule::Unique { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads rules from TOML (format in the [module docs](self)); errors name the key.
+    pub fn from_toml_str(text: &str) -> Result<Self> {
+        let rules: QualityRules = crate::config::from_toml_str(text)?;
+        rules.validate()?;
+        Ok(rules)
+    }
+
+    /// Loads rules from a TOML file; errors name the file and the key.
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self> {
+        let rules: QualityRules = crate::config::from_toml_file(path.as_ref())?;
+        rules.validate()?;
+        Ok(rules)
+    }
+}
+
+pub(crate) fn today_utc() -> NaiveDate {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    parse::days_to_date((secs / 86_400) as i32).unwrap_or_default()
+}
+
+struct Collector {
+    rows: usize,
+    max_examples: usize,
+    failing: Vec<bool>,
+    issues: Vec<Issue>,
+}
+
+impl Collector {
+    fn add(
+        &mut self,
+        rule: &str,
+        column: Option<&str>,
+        severity: Severity,
+        message: String,
+        rows: Vec<usize>,
+    ) {
+        if rows.is_empty() {
+            return;
+        }
+        if severity >= Severity::Warning {
+            for &r in &rows {
+                self.failing[r] = true;
+            }
+        }
+        self.issues.push(Issue {
+            rule: rule.to_owned(),
+            column: column.map(str::to_owned),
+            row_count: rows.len(),
+            example_rows: rows.iter().take(self.max_examples).copied().collect(),
+            severity,
+            message,
+        });
+    }
+
+    fn add_count(
+        &mut self,
+        rule: &str,
+        column: Option<&str>,
+        severity: Severity,
+        message: String,
+        count: usize,
+        examples: Vec<usize>,
+    ) {
+        if count == 0 {
+            return;
+        }
+        self.issues.push(Issue {
+            rule: rule.to_owned(),
+            column: column.map(str::to_owned),
+            row_count: count,
+            example_rows: examples.into_iter().take(self.max_examples).collect(),
+            severity,
+            message,
+        });
+    }
+}
+
+fn where_rows(n: usize, pred: impl Fn(usize) -> bool) -> Vec<usize> {
+    (0..n).filter(|&r| pred(r)).collect()
+}
+
+/// Checks `table` (a unified table; columns may still be text, e.g. from a CSV) and
+/// reports its data quality.
+///
+/// `required_fields` are counted for the completeness score; when empty,
+/// `rules.required_fields` (or [`DEFAULT_REQUIRED`]) are used. Values that do not read as
+/// their unified type are reported (`data_type`). Then the user rules run, then, unless
+/// `rules.builtin_checks` is off, the built-in marketing checks:
+///
+/// | rule | severity | fires on |
+/// |---|---|---|
+/// | `clicks_exceed_impressions` | error | clicks > impressions |
+/// | `spend_without_impressions` | warning | spend > 0 with 0 impressions |
+/// | `revenue_without_conversions` | warning | revenue > 0 with 0 conversions |
+/// | `negative_values` | error | a negative number in any metric (one issue per column) |
+/// | `non_finite_values` | error | NaN or ±inf in a money/conversion column |
+/// | `future_dates` | error | date after `rules.today` |
+/// | `date_gaps` | warning | missing days inside a campaign's series (count = missing days) |
+/// | `spend_spike` | warning | a day whose robust z-score of spend exceeds `spike_threshold` |
+/// | `duplicate_keys` | error | a natural key seen before (count = extra rows) |
+/// | `missing_currency` | error | empty currency |
+/// | `mixed_currency` | error | more than one currency within an account (channel, account_id) |
+///
+/// A campaign series is the natural key without the date; the campaign is its
+/// `campaign_id`, or its name where the id is null.
+///
+/// # Errors
+///
+/// Only for broken contracts: a column whose type cannot hold its unified type at all,
+/// or invalid rules. Findings are never errors.
+pub fn validate_data_quality(
+    table: &RecordBatch,
+    required_fields: &[&str],
+    rules: &QualityRules,
+) -> Result<QualityReport> {
+    rules.validate()?;
+    let rows = table.num_rows();
+    let frame = Frame::new("table", table, false)?;
+    let mut c = Collector {
+        rows,
+        max_examples: rules.max_examples,
+        failing: vec![false; rows],
+        issues: Vec::new(),
+    };
+
+    // Completeness.
+    let required: Vec<&str> = if required_fields.is_empty() {
+        rules.required_fields_or_default()
+    } else {
+        required_fields.to_vec()
+    };
+    let mut present = 0usize;
+    for &field in &required {
+        match table.column_by_name(field) {
+            None => c.add(
+                "missing_column",
+                Some(field),
+                Severity::Error,
+                format!("required column `{field}` is absent"),
+                (0..rows).collect(),
+            ),
+            Some(col) => {
+                let text = col.as_string_opt::<i32>();
+                let missing = where_rows(rows, |r| {
+                    col.is_null(r) || text.is_some_and(|t| t.value(r).trim().is_empty())
+                });
+                present += rows - missing.len();
+                c.add(
+                    "missing_values",
+                    Some(field),
+                    Severity::Error,
+                    format!("required field `{field}` is empty"),
+                    missing,
+                );
+            }
+        }
+    }
+    let completeness_score = if rows == 0 || required.is_empty() {
+        1.0
+    } else {
+        present as f64 / (rows * required.len()) as f64
+    };
+
+    // Values that do not read as their unified type.
+    if let Some(d) = &frame.date {
+        c.add(
+            "data_type",
+            Some(DATE),
+            Severity::Error,
+            "`date` value is not a date".to_owned(),
+            d.bad.clone(),
+        );
+    }
+    for col in FLOAT_COLUMNS {
+        if let Some(p) = frame.floats.get(col) {
+            c.add(
+                "data_type",
+                Some(col),
+                Severity::Error,
+                format!("`{col}` value is not a number"),
+                p.bad.clone(),
+            );
+        }
+    }
+    for col in INT_COLUMNS {
+        if let Some(p) = frame.ints.get(col) {
+            c.add(
+                "data_type",
+                Some(col),
+                Severity::Error,
+                format!("`{col}` value is not an integer"),
+                p.bad.clone(),
+            );
+        }
+    }
+
+    for rule in &rules.rules {
+        apply_rule(table, &frame, rule, &mut c)?;
+    }
+    if rules.builtin_checks {
+        builtin(&frame, table, rules, &mut c)?;
+    }
+
+    let failing = c.failing.iter().filter(|f| **f).count();
+    let accuracy_score = if rows == 0 {
+        1.0
+    } else {
+        (rows - failing) as f64 / rows as f64
+    };
+    Ok(QualityReport {
+        rows,
+        completeness_score,
+        accuracy_score,
+        issues: c.issues,
+    })
+}
+
+fn column_or_issue<'t>(
+    table: &'t RecordBatch,
+    column: &str,
+    rule: &str,
+    c: &mut Collector,
+) -> Option<&'t ArrayRef> {
+    let col = table.column_by_name(column);
+    if col.is_none() {
+        c.add(
+            rule,
+            Some(column),
+            Severity::Error,
+            format!("rule column `{column}` is absent"),
+            (0..c.rows).collect(),
+        );
+    }
+    col
+}
+
+fn apply_rule(table: &RecordBatch, frame: &Frame, rule: &Rule, c: &mut Collector) -> Result<()> {
+    let rows = c.rows;
+    match rule {
+        Rule::Range {
+            column,
+            min,
+            max,
+            severity,
+        } => {
+            let Some(col) = column_or_issue(table, column, "range", c) else {
+                return Ok(());
+            };
+            let p = parse::to_f64("table", column, col, None)?;
+            let lo = min.unwrap_or(f64::NEG_INFINITY);
+            let hi = max.unwrap_or(f64::INFINITY);
+            let out = where_rows(rows, |r| {
+                p.array.is_valid(r) && !(lo..=hi).contains(&p.array.value(r))
+            });
+            c.add(
+                "range",
+                Some(column),
+                *severity,
+                format!(
+                    "`{column}` outside [{}, {}]",
+                    min.map_or("-inf".to_owned(), |m| m.to_string()),
+                    max.map_or("inf".to_owned(), |m| m.to_string())
+                ),
+                out,
+            );
+        }
+        Rule::DataType {
+            column,
+            data_type,
+            severity,
+        } => {
+            let Some(col) = column_or_issue(table, column, "data_type", c) else {
+                return Ok(());
+            };
+            let bad = type_violations(column, col, data_type)?;
+            c.add(
+                "data_type",
+                Some(column),
+                *severity,
+                format!("`{column}` value is not of type {data_type}"),
+                bad,
+            );
+        }
+        Rule::DateFormat {
+            column,
+            format,
+            severity,
+        } => {
+            let Some(col) = column_or_issue(table, column, "date_format", c) else {
+                return Ok(());
+            };
+            if let Ok(text) = parse::to_utf8("table", column, col)
+                && matches!(
+                    col.data_type(),
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                )
+            {
+                let bad = where_rows(rows, |r| {
+                    text.is_valid(r)
+                        && parse::parse_date_str(text.value(r), None, Some(format)).is_none()
+                });
+                c.add(
+                    "date_format",
+                    Some(column),
+                    *severity,
+                    format!("`{column}` does not match date format `{format}`"),
+                    bad,
+                );
+            }
+        }
+        Rule::DateRange {
+            column,
+            min,
+            max,
+            severity,
+        } => {
+            let Some(col) = column_or_issue(table, column, "date_range", c) else {
+                return Ok(());
+            };
+            let p = parse::to_date32("table", column, col, None, None)?;
+            let lo = min.map_or(i32::MIN, parse::date_to_days);
+            let hi = max.map_or(i32::MAX, parse::date_to_days);
+            let out = where_rows(rows, |r| {
+                p.array.is_valid(r) && !(lo..=hi).contains(&p.array.value(r))
+            });
+            c.add(
+                "date_range",
+                Some(column),
+                *severity,
+                format!(
+                    "`{column}` outside [{}, {}]",
+                    min.map_or("-".to_owned(), |d| d.to_string()),
+                    max.map_or("-".to_owned(), |d| d.to_string())
+                ),
+                out,
+            );
+        }
+        Rule::AllowedValues {
+            column,
+            values,
+            severity,
+        } => {
+            let Some(col) = column_or_issue(table, column, "allowed_values", c) else {
+                return Ok(());
+            };
+            let text = parse::to_utf8("table", column, col)?;
+            let allowed: BTreeSet<&str> = values.iter().map(String::as_str).collect();
+            let bad = where_rows(rows, |r| {
+                text.is_valid(r) && !allowed.contains(text.value(r))
+            });
+            c.add(
+                "allowed_values",
+                Some(column),
+                *severity,
+                format!("`{column}` not one of {}", values.join(", ")),
+                bad,
+            );
+        }
+        Rule::Unique { columns, severity } => {
+            let (cols, label) = if columns.is_empty() {
+                (natural_key_columns(frame), "the natural key".to_owned())
+            } else {
+                let mut cols = Vec::new();
+                for name in columns {
+                    let Some(col) = column_or_issue(table, name, "unique", c) else {
+                        return Ok(());
+                    };
+                    cols.push(col.clone());
+                }
+                (cols, format!("({})", columns.join(", ")))
+            };
+            let dup = duplicates(&cols, rows)?;
+            c.add(
+                "unique",
+                None,
+                *severity,
+                format!("rows repeat {label}"),
+                dup,
+            );
+        }
+    }
+    Ok(())
+}
+
+fn type_violations(column: &str, col: &ArrayRef, data_type: &str) -> Result<Vec<usize>> {
+    let n = col.len();
+    let dt = col.data_type();
+    let all_valid = |pred: bool| -> Vec<usize> {
+        if pred {
+            Vec::new()
+        } else {
+            where_rows(n, |r| col.is_valid(r))
+        }
+    };
+    let text = matches!(
+        dt,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    );
+    Ok(match data_type {
+        "text" => all_valid(text),
+        "boolean" => {
+            if dt == &DataType::Boolean {
+                Vec::new()
+            } else if text {
+                let s = parse::to_utf8("table", column, col)?;
+                where_rows(n, |r| {
+                    s.is_valid(r)
+                        && !["true", "false"]
+                            .contains(&s.value(r).trim().to_ascii_lowercase().as_str())
+                })
+            } else {
+                all_valid(false)
+            }
+        }
+        "date" => match parse::to_date32("table", column, col, None, None) {
+            Ok(p) => p.bad,
+            Err(_) => all_valid(false),
+        },
+        "integer" => match parse::to_i64("table", column, col) {
+            Ok(p) => p.bad,
+            Err(_) => all_valid(false),
+        },
+        _ => match parse::to_f64("table", column, col, None) {
+            Ok(p) => p.bad,
+            Err(_) => all_valid(false),
+        },
+    })
+}
+
+/// Date + series columns: the natural key (with the campaign entity).
+fn natural_key_columns(frame: &Frame) -> Vec<ArrayRef> {
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    if let Some(d) = &frame.date {
+        cols.push(Arc::new(d.array.clone()));
+    }
+    cols.extend(frame.series_columns());
+    cols
+}
+
+/// Rows whose key was seen in an earlier row.
+fn duplicates(columns: &[ArrayRef], rows: usize) -> Result<Vec<usize>> {
+    let (ids, _) = frame::group_ids(columns, rows)?;
+    let mut seen = vec![false; rows];
+    Ok((0..rows)
+        .filter(|&r| {
+            let g = ids[r] as usize;
+            std::mem::replace(&mut seen[g], true)
+        })
+        .collect())
+}
+
+fn builtin(
+    frame: &Frame,
+    _table: &RecordBatch,
+    rules: &QualityRules,
+    c: &mut Collector,
+) -> Result<()> {
+    let rows = c.rows;
+    let f = |name: &str| frame.floats.get(name).map(|p| &p.array);
+    let i = |name: &str| frame.ints.get(name).map(|p| &p.array);
+    let (spend, revenue, conversions) = (f(SPEND), f(REVENUE), f(CONVERSIONS));
+    let (impressions, clicks) = (i(IMPRESSIONS), i(CLICKS));
+
+    if let (Some(clk), Some(imp)) = (clicks, impressions) {
+        let bad = where_rows(rows, |r| {
+            clk.is_valid(r) && imp.is_valid(r) && clk.value(r) > imp.value(r)
+        });
+        c.add(
+            "clicks_exceed_impressions",
+            Some(CLICKS),
+            Severity::Error,
+            "more clicks than impressions".to_owned(),
+            bad,
+        );
+    }
+    if let (Some(s), Some(imp)) = (spend, impressions) {
+        let bad = where_rows(rows, |r| {
+            s.is_valid(r) && imp.is_valid(r) && s.value(r) > 0.0 && imp.value(r) == 0
+        });
+        c.add(
+            "spend_without_impressions",
+            Some(SPEND),
+            Severity::Warning,
+            "spend on a day with zero impressions".to_owned(),
+            bad,
+        );
+    }
+    if let (Some(rev), Some(conv)) = (revenue, conversions) {
+        let bad = where_rows(rows, |r| {
+            rev.is_valid(r) && conv.is_valid(r) && rev.value(r) > 0.0 && conv.value(r) == 0.0
+        });
+        c.add(
+            "revenue_without_conversions",
+            Some(REVENUE),
+            Severity::Warning,
+            "revenue with zero conversions".to_owned(),
+            bad,
+        );
+    }
+    for col in FLOAT_COLUMNS {
+        if let Some(a) = f(col) {
+            let neg = where_rows(rows, |r| a.is_valid(r) && a.value(r) < 0.0);
+            c.add(
+                "negative_values",
+                Some(col),
+                Severity::Error,
+                format!("negative `{col}`"),
+                neg,
+            );
+        }
+    }
+    for col in INT_COLUMNS {
+        if let Some(a) = i(col) {
+            let neg = where_rows(rows, |r| a.is_valid(r) && a.value(r) < 0);
+            c.add(
+                "negative_values",
+                Some(col),
+                Severity::Error,
+                format!("negative `{col}`"),
+                neg,
+            );
+        }
+    }
+    for col in FLOAT_COLUMNS {
+        if let Some(a) = f(col) {
+            let bad = where_rows(rows, |r| a.is_valid(r) && !a.value(r).is_finite());
+            c.add(
+                "non_finite_values",
+                Some(col),
+                Severity::Error,
+                format!("`{col}` is NaN or infinite"),
+                bad,
+            );
+        }
+    }
+    let today = parse::date_to_days(rules.today.unwrap_or_else(today_utc));
+    if let Some(d) = &frame.date {
+        let d = &d.array;
+        let bad = where_rows(rows, |r| d.is_valid(r) && d.value(r) > today);
+        c.add(
+            "future_dates",
+            Some(DATE),
+            Severity::Error,
+            format!("date after {}", parse::format_days(today)),
+            bad,
+        );
+    }
+    if let Some(d) = &frame.date {
+        series_checks(frame, &d.array, spend, rules, c)?;
+    }
+    let dup = duplicates(&natural_key_columns(frame), rows)?;
+    c.add(
+        "duplicate_keys",
+        None,
+        Severity::Error,
+        "rows repeat the natural key (date, channel, account_id, campaign, ad_group, breakdowns)"
+            .to_owned(),
+        dup,
+    );
+    if let Some(cur) = frame.text.get(CURRENCY) {
+        let missing = where_rows(rows, |r| cur.is_null(r) || cur.value(r).trim().is_empty());
+        c.add(
+            "missing_currency",
+            Some(CURRENCY),
+            Severity::Error,
+            "currency missing".to_owned(),
+            missing,
+        );
+        let (acct, n) = frame::group_ids(&frame.account_columns(), rows)?;
+        let mut seen: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); n];
+        for r in 0..rows {
+            if cur.is_valid(r) && !cur.value(r).trim().is_empty() {
+                let set = &mut seen[acct[r] as usize];
+                if set.len() < 8 {
+                    set.insert(cur.value(r).trim());
+                }
+            }
+        }
+        let mixed = where_rows(rows, |r| seen[acct[r] as usize].len() > 1);
+        let example = mixed
+            .first()
+            .map(|&r| {
+                seen[acct[r] as usize]
+                    .iter()
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        c.add(
+            "mixed_currency",
+            Some(CURRENCY),
+            Severity::Error,
+            format!("several currencies within one account (e.g. {example})"),
+            mixed,
+        );
+    }
+    Ok(())
+}
+
+fn series_checks(
+    frame: &Frame,
+    date: &Date32Array,
+    spend: Option<&arrow::array::Float64Array>,
+    rules: &QualityRules,
+    c: &mut Collector,
+) -> Result<()> {
+    let rows = c.rows;
+    let (series, _) = frame::group_ids(&frame.series_columns(), rows)?;
+    let dated: Vec<u32> = (0..rows as u32)
+        .filter(|&r| date.is_valid(r as usize))
+        .collect();
+    let order = frame::order_by_group_date(&dated, &series, date);
+    let mut missing_days = 0usize;
+    let mut gap_examples = Vec::new();
+    let mut first_gap: Option<String> = None;
+    let mut spikes = Vec::new();
+    let mut start = 0;
+    while start < order.len() {
+        let g = series[order[start] as usize];
+        let mut end = start;
+        while end < order.len() && series[order[end] as usize] == g {
+            end += 1;
+        }
+        let run = &order[start..end];
+        for w in run.windows(2) {
+            let (a, b) = (date.value(w[0] as usize), date.value(w[1] as usize));
+            if b - a > 1 {
+                missing_days += (b - a - 1) as usize;
+                gap_examples.push(w[0] as usize);
+                if first_gap.is_none() {
+                    first_gap = Some(format!(
+                        "{} to {}",
+                        parse::format_days(a + 1),
+                        parse::format_days(b - 1)
+                    ));
+                }
+            }
+        }
+        if let Some(spend) = spend {
+            let pts: Vec<(usize, f64)> = run
+                .iter()
+                .map(|&r| r as usize)
+                .filter(|&r| spend.is_valid(r) && spend.value(r).is_finite())
+                .map(|r| (r, spend.value(r)))
+                .collect();
+            if pts.len() >= rules.spike_min_days {
+                spikes.extend(spike_rows(&pts, rules.spike_threshold));
+            }
+        }
+        start = end;
+    }
+    c.add_count(
+        "date_gaps",
+        Some(DATE),
+        Severity::Warning,
+        format!(
+            "days missing inside campaign series (first: {})",
+            first_gap.unwrap_or_default()
+        ),
+        missing_days,
+        gap_examples,
+    );
+    spikes.sort_unstable();
+    c.add(
+        "spend_spike",
+        Some(SPEND),
+        Severity::Warning,
+        format!(
+            "spend far above the campaign's usual (robust z-score > {})",
+            rules.spike_threshold
+        ),
+        spikes,
+    );
+    Ok(())
+}
+
+/// Rows whose robust z-score exceeds `threshold`: 0.6745·(x − median)/MAD, or, when the
+/// MAD is 0, (x − median)/(1.2533·mean absolute deviation).
+pub(crate) fn spike_rows(points: &[(usize, f64)], threshold: f64) -> Vec<usize> {
+    let mut values: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let Some(med) = frame::median(&mut values) else {
+        return Vec::new();
+    };
+    let mut dev: Vec<f64> = points.iter().map(|p| (p.1 - med).abs()).collect();
+    let mean_ad = dev.iter().sum::<f64>() / dev.len() as f64;
+    let mad = frame::median(&mut dev).unwrap_or(0.0);
+    let scale = if mad > 0.0 {
+        mad / 0.6745
+    } else if mean_ad > 0.0 {
+        1.253_314 * mean_ad
+    } else {
+        return Vec::new();
+    };
+    points
+        .iter()
+        .filter(|p| (p.1 - med) / scale > threshold)
+        .map(|p| p.0)
+        .collect()
+}

@@ -1,0 +1,399 @@
+//! `unify`: several named source tables → one unified table.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt64Array, new_null_array,
+};
+use arrow::compute::{concat_batches, filter, filter_record_batch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+
+use crate::mapping::{ColumnSpec, SchemaMapping, SourceMapping};
+use crate::parse::{self, Parsed};
+use crate::unified;
+use crate::{Error, Result};
+
+/// Quarantine column: which step set the row aside (`unify:<source>`, `clean:<fix>`).
+pub const QUARANTINE_STAGE: &str = "_stage";
+/// Quarantine column: the row's 0-based index in the step's input table.
+pub const QUARANTINE_ROW: &str = "_row";
+/// Quarantine column: why the row cannot be used.
+pub const QUARANTINE_REASON: &str = "_reason";
+
+/// The output of [`unify_marketing_data`].
+#[derive(Debug, Clone)]
+pub struct Unified {
+    /// The unified table: [`unified::schema`], then the breakdown columns (nullable Utf8)
+    /// in the order first met, then the sources' metadata columns (named `_...`, e.g.
+    /// `_pulled_at`) carried through unchanged.
+    pub table: RecordBatch,
+    /// Rows that could not be unified (an unparseable value, a missing required value),
+    /// with `_stage`, `_row`, `_reason` and the row's raw values as text.
+    pub quarantine: RecordBatch,
+}
+
+impl Unified {
+    /// Rows in = `table.num_rows() + quarantine.num_rows()`.
+    pub fn rows_in(&self) -> usize {
+        self.table.num_rows() + self.quarantine.num_rows()
+    }
+}
+
+/// The quarantine schema for a table whose columns are `columns`: `_stage`, `_row`,
+/// `_reason`, then every column as nullable Utf8.
+pub fn quarantine_schema<'a>(columns: impl IntoIterator<Item = &'a str>) -> SchemaRef {
+    let mut fields = vec![
+        Field::new(QUARANTINE_STAGE, DataType::Utf8, false),
+        Field::new(QUARANTINE_ROW, DataType::UInt64, false),
+        Field::new(QUARANTINE_REASON, DataType::Utf8, false),
+    ];
+    fields.extend(
+        columns
+            .into_iter()
+            .map(|c| Field::new(c, DataType::Utf8, true)),
+    );
+    Arc::new(Schema::new(fields))
+}
+
+/// One column of a source, converted, with per-row problems.
+struct Mapped {
+    array: ArrayRef,
+    raw: ArrayRef,
+}
+
+fn constant_array(spec_value: &str, rows: usize) -> ArrayRef {
+    Arc::new(StringArray::from(vec![spec_value; rows]))
+}
+
+/// Unifies named source tables with `mapping` (see [`SchemaMapping`]).
+///
+/// Each source is looked up by its name; its `channel` value is the mapping's `channel`
+/// or the name. Rows are kept in source order, then row order. A row with an
+/// unparseable value or a missing value in a non-nullable unified column goes to the
+/// quarantine table with a reason; nothing is dropped silently:
+/// `rows in = table rows + quarantine rows`.
+///
+/// # Errors
+///
+/// [`Error::Unmapped`] when a source has no mapping, or a mapped source column is absent
+/// (naming source and column); [`Error::WrongType`] when a column cannot hold the
+/// unified type at all (e.g. a list for `spend`); [`Error::Config`] for an invalid
+/// mapping.
+pub fn unify_marketing_data<'a, I, S>(sources: I, mapping: &SchemaMapping) -> Result<Unified>
+where
+    I: IntoIterator<Item = (S, &'a RecordBatch)>,
+    S: AsRef<str>,
+{
+    mapping.validate()?;
+    let mut parts = Vec::new();
+    let mut breakdown_names: Vec<String> = Vec::new();
+    let mut meta_fields: Vec<Field> = Vec::new();
+    for (name, batch) in sources {
+        let name = name.as_ref();
+        let source = mapping.source(name).ok_or_else(|| Error::Unmapped {
+            table: name.to_owned(),
+            unified: "*".to_owned(),
+            reason: format!(
+                "no mapping for this source (known: {})",
+                mapping
+                    .sources
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+        let part = map_source(name, source, batch)?;
+        for (b, _) in &part.breakdowns {
+            if !breakdown_names.contains(b) {
+                breakdown_names.push(b.clone());
+            }
+        }
+        for (m, a) in &part.metadata {
+            if !meta_fields.iter().any(|f| f.name() == m) {
+                meta_fields.push(Field::new(m, a.data_type().clone(), true));
+            }
+        }
+        parts.push(part);
+    }
+
+    let mut fields: Vec<Field> = unified::schema()
+        .fields()
+        .iter()
+        .map(|f| (**f).clone())
+        .collect();
+    fields.extend(
+        breakdown_names
+            .iter()
+            .map(|b| Field::new(b, DataType::Utf8, true)),
+    );
+    fields.extend(meta_fields.iter().cloned());
+    let schema = Arc::new(Schema::new(fields));
+    let column_names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let q_schema = quarantine_schema(column_names.iter().copied());
+
+    let mut tables = Vec::with_capacity(parts.len());
+    let mut quarantines = Vec::with_capacity(parts.len());
+    for part in parts {
+        let (t, q) = part.finish(&schema, &q_schema, &breakdown_names, &meta_fields)?;
+        tables.push(t);
+        quarantines.push(q);
+    }
+    Ok(Unified {
+        table: concat_batches(&schema, &tables)?,
+        quarantine: concat_batches(&q_schema, &quarantines)?,
+    })
+}
+
+struct SourcePart {
+    name: String,
+    rows: usize,
+    /// Unified columns (without channel), typed, in schema order.
+    columns: Vec<(String, Mapped)>,
+    channel: String,
+    breakdowns: Vec<(String, Mapped)>,
+    /// Source columns named `_...`, carried through as they are.
+    metadata: Vec<(String, ArrayRef)>,
+    /// Row → reasons.
+    problems: BTreeMap<usize, Vec<String>>,
+}
+
+fn resolve<'b>(
+    name: &str,
+    unified_col: &str,
+    spec: &ColumnSpec,
+    batch: &'b RecordBatch,
+) -> Result<Option<(&'b ArrayRef, &'b str)>> {
+    match &spec.column {
+        Some(col) => match batch.schema().index_of(col) {
+            Ok(i) => Ok(Some((
+                batch.column(i),
+                batch.schema_ref().field(i).name().as_str(),
+            ))),
+            Err(_) if spec.optional => Ok(None),
+            Err(_) => {
+                let have: Vec<String> = batch
+                    .schema()
+                    .fields()
+                    .iter()
+                    .take(40)
+                    .map(|f| f.name().clone())
+                    .collect();
+                Err(Error::Unmapped {
+                    table: name.to_owned(),
+                    unified: unified_col.to_owned(),
+                    reason: format!(
+                        "source column `{col}` not found (the source has: {})",
+                        have.join(", ")
+                    ),
+                })
+            }
+        },
+        None => Ok(None),
+    }
+}
+
+fn map_source(name: &str, source: &SourceMapping, batch: &RecordBatch) -> Result<SourcePart> {
+    let rows = batch.num_rows();
+    let tz = match &source.timezone {
+        Some(t) => Some(parse::parse_tz(&format!("sources.{name}.timezone"), t)?),
+        None => None,
+    };
+    let mut problems: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut columns = Vec::new();
+    for field in unified::schema().fields() {
+        let col = field.name().as_str();
+        if col == unified::CHANNEL {
+            continue;
+        }
+        let dt = field.data_type();
+        let spec = source.columns.get(col);
+        let (input, label): (ArrayRef, String) = match spec {
+            None if field.is_nullable() => (new_null_array(&DataType::Utf8, rows), String::new()),
+            None => {
+                return Err(Error::Unmapped {
+                    table: name.to_owned(),
+                    unified: col.to_owned(),
+                    reason: "the mapping gives no source column for it".to_owned(),
+                });
+            }
+            Some(spec) => match (&spec.value, resolve(name, col, spec, batch)?) {
+                (Some(v), _) => (constant_array(v, rows), format!("constant '{v}'")),
+                (None, Some((array, src))) => (array.clone(), src.to_owned()),
+                (None, None) => (new_null_array(&DataType::Utf8, rows), String::new()),
+            },
+        };
+        let spec = spec.cloned().unwrap_or_default();
+        let src_name = if label.is_empty() {
+            col.to_owned()
+        } else {
+            label.clone()
+        };
+        let (array, bad, what): (ArrayRef, Vec<usize>, &str) = match dt {
+            DataType::Date32 => {
+                let Parsed { array, bad } =
+                    parse::to_date32(name, &src_name, &input, tz.as_ref(), spec.format.as_deref())?;
+                (Arc::new(array) as ArrayRef, bad, "a date")
+            }
+            DataType::Float64 => {
+                let Parsed { array, bad } = parse::to_f64(name, &src_name, &input, spec.divide_by)?;
+                (Arc::new(array) as ArrayRef, bad, "a number")
+            }
+            DataType::Int64 => {
+                let Parsed { array, bad } = parse::to_i64(name, &src_name, &input)?;
+                (Arc::new(array) as ArrayRef, bad, "an integer")
+            }
+            _ => {
+                let s = parse::to_utf8(name, &src_name, &input)?;
+                // Empty text in a required text column counts as missing.
+                (Arc::new(s) as ArrayRef, Vec::new(), "text")
+            }
+        };
+        let mut is_bad = vec![false; rows];
+        for &row in &bad {
+            is_bad[row] = true;
+            problems.entry(row).or_default().push(format!(
+                "{src_name} '{}' is not {what}",
+                parse::cell_text(&input, row)
+            ));
+        }
+        if !field.is_nullable() {
+            let texts = array.as_any().downcast_ref::<StringArray>();
+            for (row, &was_bad) in is_bad.iter().enumerate() {
+                let missing =
+                    array.is_null(row) || texts.is_some_and(|t| t.value(row).trim().is_empty());
+                if missing && !was_bad {
+                    problems
+                        .entry(row)
+                        .or_default()
+                        .push(format!("missing {col} ({src_name})"));
+                }
+            }
+        }
+        columns.push((col.to_owned(), Mapped { array, raw: input }));
+    }
+    let mut breakdowns = Vec::new();
+    for (b, spec) in &source.breakdowns {
+        let input = match (&spec.value, resolve(name, b, spec, batch)?) {
+            (Some(v), _) => constant_array(v, rows),
+            (None, Some((array, _))) => array.clone(),
+            (None, None) => continue,
+        };
+        let s = parse::to_utf8(name, b, &input)?;
+        breakdowns.push((
+            b.clone(),
+            Mapped {
+                array: Arc::new(s),
+                raw: input,
+            },
+        ));
+    }
+    Ok(SourcePart {
+        name: name.to_owned(),
+        rows,
+        columns,
+        channel: source.channel.clone().unwrap_or_else(|| name.to_owned()),
+        breakdowns,
+        metadata: batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .filter(|(f, _)| unified::is_metadata(f.name()))
+            .map(|(f, a)| (f.name().clone(), a.clone()))
+            .collect(),
+        problems,
+    })
+}
+
+impl SourcePart {
+    fn finish(
+        self,
+        schema: &SchemaRef,
+        q_schema: &SchemaRef,
+        breakdown_names: &[String],
+        meta_fields: &[Field],
+    ) -> Result<(RecordBatch, RecordBatch)> {
+        let rows = self.rows;
+        let channel: ArrayRef = Arc::new(StringArray::from(vec![self.channel.as_str(); rows]));
+        let mut typed: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+        let mut raw: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+        let mut cols = self.columns.into_iter();
+        for field in unified::schema().fields() {
+            if field.name() == unified::CHANNEL {
+                typed.push(channel.clone());
+                raw.push(channel.clone());
+            } else if let Some((_, m)) = cols.next() {
+                typed.push(m.array);
+                raw.push(m.raw);
+            }
+        }
+        for b in breakdown_names {
+            match self.breakdowns.iter().find(|(n, _)| n == b) {
+                Some((_, m)) => {
+                    typed.push(m.array.clone());
+                    raw.push(m.raw.clone());
+                }
+                None => {
+                    typed.push(new_null_array(&DataType::Utf8, rows));
+                    raw.push(new_null_array(&DataType::Utf8, rows));
+                }
+            }
+        }
+        for f in meta_fields {
+            let array = match self.metadata.iter().find(|(n, _)| n == f.name()) {
+                Some((_, a)) if a.data_type() == f.data_type() => a.clone(),
+                Some((_, a)) => arrow::compute::cast(a, f.data_type()).map_err(|_| {
+                    Error::wrong_type(
+                        &self.name,
+                        f.name(),
+                        f.data_type().to_string(),
+                        a.data_type(),
+                    )
+                })?,
+                None => new_null_array(f.data_type(), rows),
+            };
+            typed.push(array.clone());
+            raw.push(array);
+        }
+        let keep: BooleanArray = (0..rows)
+            .map(|r| Some(!self.problems.contains_key(&r)))
+            .collect();
+        let all = RecordBatch::try_new(
+            Arc::new(Schema::new(
+                schema
+                    .fields()
+                    .iter()
+                    .map(|f| (**f).clone().with_nullable(true))
+                    .collect::<Vec<_>>(),
+            )),
+            typed,
+        )?;
+        let kept = filter_record_batch(&all, &keep)?;
+        let table = RecordBatch::try_new(schema.clone(), kept.columns().to_vec())?;
+
+        let bad_mask: BooleanArray = (0..rows)
+            .map(|r| Some(self.problems.contains_key(&r)))
+            .collect();
+        let n_bad = self.problems.len();
+        let mut q_cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![
+                format!("unify:{}", self.name);
+                n_bad
+            ])),
+            Arc::new(UInt64Array::from_iter_values(
+                self.problems.keys().map(|r| *r as u64),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                self.problems.values().map(|v| v.join("; ")),
+            )),
+        ];
+        for r in &raw {
+            let shown = filter(r.as_ref(), &bad_mask)?;
+            q_cols.push(parse::display_column(shown.as_ref()));
+        }
+        let quarantine = RecordBatch::try_new(q_schema.clone(), q_cols)?;
+        Ok((table, quarantine))
+    }
+}

@@ -1,0 +1,278 @@
+//! Unifying the three connector shapes.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use liftos_transform::{
+    ColumnSpec, Error, SchemaMapping, SourceMapping, unified, unify_marketing_data,
+};
+
+use crate::{assert_table, day};
+
+fn s(v: &[&str]) -> ArrayRef {
+    Arc::new(StringArray::from(v.to_vec()))
+}
+fn f(v: &[f64]) -> ArrayRef {
+    Arc::new(Float64Array::from(v.to_vec()))
+}
+fn i(v: &[i64]) -> ArrayRef {
+    Arc::new(Int64Array::from(v.to_vec()))
+}
+fn d(v: &[&str]) -> ArrayRef {
+    Arc::new(Date32Array::from_iter_values(v.iter().map(|x| day(x))))
+}
+
+/// Meta Ads, adset level with a publisher_platform breakdown.
+pub fn meta() -> RecordBatch {
+    RecordBatch::try_from_iter([
+        ("date_start", d(&["2024-03-01", "2024-03-02"])),
+        ("account_id", s(&["act_1", "act_1"])),
+        ("account_currency", s(&["EUR", "EUR"])),
+        ("campaign_id", s(&["m1", "m1"])),
+        ("campaign_name", s(&["Spring", "Spring"])),
+        ("adset_id", s(&["as1", "as1"])),
+        ("adset_name", s(&["Lookalike", "Lookalike"])),
+        ("spend", f(&[10.5, 11.25])),
+        ("impressions", i(&[1000, 1100])),
+        ("clicks", i(&[50, 55])),
+        ("conversions", f(&[2.0, 3.0])),
+        ("conversion_values", f(&[80.0, 120.0])),
+        ("publisher_platform", s(&["facebook", "instagram"])),
+    ])
+    .unwrap()
+}
+
+/// Google Ads, campaign level with the device segment.
+pub fn google() -> RecordBatch {
+    RecordBatch::try_from_iter([
+        ("segments.date", d(&["2024-03-01", "2024-03-02"])),
+        ("customer.id", s(&["1234567890", "1234567890"])),
+        ("customer.currency_code", s(&["USD", "USD"])),
+        ("campaign.id", s(&["111", "111"])),
+        ("campaign.name", s(&["Brand", "Brand"])),
+        ("metrics.cost_micros", i(&[1_061_083_620, 250_000])),
+        ("metrics.impressions", i(&[5120, 300])),
+        ("metrics.clicks", i(&[204, 3])),
+        ("metrics.conversions", f(&[12.5, 0.0])),
+        ("metrics.conversions_value", f(&[1834.2, 0.0])),
+        ("segments.device", s(&["MOBILE", "DESKTOP"])),
+    ])
+    .unwrap()
+}
+
+/// Klaviyo campaigns, sent_at as UTC timestamps.
+pub fn klaviyo() -> RecordBatch {
+    let sent = TimestampMicrosecondArray::from(vec![
+        1_709_335_800_000_000, // 2024-03-01T23:30:00Z = 18:30 in New York
+        1_709_348_400_000_000, // 2024-03-02T03:00:00Z = 22:00 on March 1 in New York
+    ])
+    .with_timezone("UTC");
+    RecordBatch::try_from_iter([
+        ("sent_at", Arc::new(sent) as ArrayRef),
+        ("account_id", s(&["kl1", "kl1"])),
+        ("campaign_id", s(&["k1", "k2"])),
+        ("campaign_name", s(&["Newsletter", "Promo"])),
+        ("currency", s(&["USD", "USD"])),
+        ("recipients", i(&[5000, 3000])),
+        ("clicks", i(&[100, 40])),
+        ("placed_order_count", f(&[5.0, 2.0])),
+        ("revenue", f(&[400.0, 150.0])),
+        ("spend", f(&[5.0, 3.0])),
+    ])
+    .unwrap()
+}
+
+fn mapping() -> SchemaMapping {
+    SchemaMapping::default().with_source(
+        "klaviyo",
+        SourceMapping::klaviyo().with_timezone("America/New_York"),
+    )
+}
+
+#[test]
+fn the_three_connector_shapes_unify_exactly() {
+    let (m, g, k) = (meta(), google(), klaviyo());
+    let out = unify_marketing_data(
+        [("meta", &m), ("google_ads", &g), ("klaviyo", &k)],
+        &mapping(),
+    )
+    .unwrap();
+    assert_eq!(out.quarantine.num_rows(), 0);
+    unified::check_schema(out.table.schema_ref()).unwrap();
+    assert_table(
+        &out.table,
+        &[
+            "+------------+------------+------------+-------------+------------+-----------+----------+------------+-------------+--------+-------------+---------+--------------------+---------+",
+            "| date       | channel    | account_id | campaign_id | campaign   | ad_group  | currency | spend      | impressions | clicks | conversions | revenue | publisher_platform | device  |",
+            "+------------+------------+------------+-------------+------------+-----------+----------+------------+-------------+--------+-------------+---------+--------------------+---------+",
+            "| 2024-03-01 | meta       | act_1      | m1          | Spring     | Lookalike | EUR      | 10.5       | 1000        | 50     | 2.0         | 80.0    | facebook           |         |",
+            "| 2024-03-02 | meta       | act_1      | m1          | Spring     | Lookalike | EUR      | 11.25      | 1100        | 55     | 3.0         | 120.0   | instagram          |         |",
+            "| 2024-03-01 | google_ads | 1234567890 | 111         | Brand      |           | USD      | 1061.08362 | 5120        | 204    | 12.5        | 1834.2  |                    | MOBILE  |",
+            "| 2024-03-02 | google_ads | 1234567890 | 111         | Brand      |           | USD      | 0.25       | 300         | 3      | 0.0         | 0.0     |                    | DESKTOP |",
+            "| 2024-03-01 | klaviyo    | kl1        | k1          | Newsletter |           | USD      | 5.0        | 5000        | 100    | 5.0         | 400.0   |                    |         |",
+            "| 2024-03-01 | klaviyo    | kl1        | k2          | Promo      |           | USD      | 3.0        | 3000        | 40     | 2.0         | 150.0   |                    |         |",
+            "+------------+------------+------------+-------------+------------+-----------+----------+------------+-------------+--------+-------------+---------+--------------------+---------+",
+        ],
+    );
+    // Exactly the unified types, with breakdowns as nullable Utf8.
+    let schema = out.table.schema();
+    for (field, expected) in schema.fields().iter().zip(unified::schema().fields()) {
+        assert_eq!(field, expected);
+    }
+    assert!(schema.field_with_name("device").unwrap().is_nullable());
+}
+
+#[test]
+fn micros_are_divided_exactly_once() {
+    let g = google();
+    let out = unify_marketing_data([("google_ads", &g)], &SchemaMapping::default()).unwrap();
+    let spend = out.table.column_by_name("spend").unwrap();
+    let spend = spend.as_any().downcast_ref::<Float64Array>().unwrap();
+    assert_eq!(spend.value(0), 1_061_083_620.0 / 1e6);
+    assert_eq!(spend.value(1), 0.25);
+}
+
+#[test]
+fn numbers_and_dates_given_as_text_are_parsed() {
+    // Meta's API sends every number as a JSON string; files give text dates.
+    let m = RecordBatch::try_from_iter([
+        (
+            "date_start",
+            s(&["2024-03-01", "03/02/2024", "2024-03-03T10:00:00+01:00"]),
+        ),
+        ("account_id", s(&["act_1", "act_1", "act_1"])),
+        ("account_currency", s(&["EUR", "EUR", "EUR"])),
+        ("campaign_id", i(&[17, 17, 17])),
+        ("campaign_name", s(&["Spring", "Spring", "Spring"])),
+        ("spend", s(&["1,523.47", " 2 ", "3.5"])),
+        ("impressions", s(&["98211", "100", "7.0"])),
+        ("clicks", s(&["5", "6", "7"])),
+        ("conversions", s(&["1", "0", "2.5"])),
+        ("conversion_values", s(&["10", "0", "20"])),
+    ])
+    .unwrap();
+    let out = unify_marketing_data([("meta", &m)], &SchemaMapping::default()).unwrap();
+    assert_eq!(out.quarantine.num_rows(), 0);
+    assert_table(
+        &out.table,
+        &[
+            "+------------+---------+------------+-------------+----------+----------+----------+---------+-------------+--------+-------------+---------+",
+            "| date       | channel | account_id | campaign_id | campaign | ad_group | currency | spend   | impressions | clicks | conversions | revenue |",
+            "+------------+---------+------------+-------------+----------+----------+----------+---------+-------------+--------+-------------+---------+",
+            "| 2024-03-01 | meta    | act_1      | 17          | Spring   |          | EUR      | 1523.47 | 98211       | 5      | 1.0         | 10.0    |",
+            "| 2024-03-02 | meta    | act_1      | 17          | Spring   |          | EUR      | 2.0     | 100         | 6      | 0.0         | 0.0     |",
+            "| 2024-03-03 | meta    | act_1      | 17          | Spring   |          | EUR      | 3.5     | 7           | 7      | 2.5         | 20.0    |",
+            "+------------+---------+------------+-------------+----------+----------+----------+---------+-------------+--------+-------------+---------+",
+        ],
+    );
+}
+
+#[test]
+fn unparseable_values_are_quarantined_with_a_reason() {
+    let m = RecordBatch::try_from_iter([
+        ("date_start", s(&["2024-03-01", "not a date", "2024-03-03"])),
+        ("account_id", s(&["a", "a", "a"])),
+        ("account_currency", s(&["EUR", "EUR", ""])),
+        ("campaign_id", s(&["1", "1", "1"])),
+        ("campaign_name", s(&["x", "x", "x"])),
+        ("spend", s(&["1", "1", "lots"])),
+        ("impressions", i(&[1, 1, 1])),
+        ("clicks", i(&[1, 1, 1])),
+        ("conversions", f(&[0.0, 0.0, 0.0])),
+        ("conversion_values", f(&[0.0, 0.0, 0.0])),
+    ])
+    .unwrap();
+    let out = unify_marketing_data([("meta", &m)], &SchemaMapping::default()).unwrap();
+    assert_eq!(out.table.num_rows(), 1);
+    assert_eq!(out.rows_in(), 3);
+    let reasons = out.quarantine.column_by_name("_reason").unwrap();
+    let reasons = reasons.as_any().downcast_ref::<StringArray>().unwrap();
+    assert_eq!(reasons.value(0), "date_start 'not a date' is not a date");
+    assert_eq!(
+        reasons.value(1),
+        "missing currency (account_currency); spend 'lots' is not a number"
+    );
+    let stage = out.quarantine.column_by_name("_stage").unwrap();
+    let stage = stage.as_any().downcast_ref::<StringArray>().unwrap();
+    assert_eq!(stage.value(0), "unify:meta");
+    let raw_date = out.quarantine.column_by_name("date").unwrap();
+    let raw_date = raw_date.as_any().downcast_ref::<StringArray>().unwrap();
+    assert_eq!(raw_date.value(0), "not a date");
+}
+
+#[test]
+fn a_column_that_cannot_be_mapped_names_source_and_column() {
+    let m = meta();
+    let err = unify_marketing_data([("google_ads", &m)], &SchemaMapping::default()).unwrap_err();
+    assert!(matches!(err, Error::Unmapped { .. }));
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("source `google_ads`: cannot map unified column `date`"),
+        "{msg}"
+    );
+    assert!(msg.contains("`segments.date` not found"), "{msg}");
+
+    let err = unify_marketing_data([("tiktok", &m)], &SchemaMapping::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("no mapping for this source"),
+        "{err}"
+    );
+
+    let no_spend = SchemaMapping::empty().with_source(
+        "x",
+        SourceMapping::default().with_column("date", ColumnSpec::column("date_start")),
+    );
+    let err = unify_marketing_data([("x", &m)], &no_spend).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot map unified column `campaign`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn user_mappings_override_and_extend_in_code_and_toml() {
+    let csv_like = RecordBatch::try_from_iter([
+        ("day", s(&["05/03/2024"])),
+        ("name", s(&["Shop Spring"])),
+        ("cost_cents", i(&[1234])),
+        ("views", s(&["10"])),
+        ("clicks", i(&[1])),
+        ("orders", f(&[1.0])),
+        ("sales", f(&[20.0])),
+        ("device_type", s(&["mobile"])),
+    ])
+    .unwrap();
+    let mapping = SchemaMapping::from_toml_str(
+        r#"
+        [sources.shop]
+        channel = "shopify_ads"
+        [sources.shop.columns]
+        date = { column = "day", format = "%d/%m/%Y" }
+        campaign = "name"
+        currency = { value = "EUR" }
+        spend = { column = "cost_cents", divide_by = 100 }
+        impressions = "views"
+        clicks = "clicks"
+        conversions = "orders"
+        revenue = "sales"
+        [sources.shop.breakdowns]
+        device = "device_type"
+        "#,
+    )
+    .unwrap();
+    let out = unify_marketing_data([("shop", &csv_like)], &mapping).unwrap();
+    assert_table(
+        &out.table,
+        &[
+            "+------------+-------------+------------+-------------+-------------+----------+----------+-------+-------------+--------+-------------+---------+--------+",
+            "| date       | channel     | account_id | campaign_id | campaign    | ad_group | currency | spend | impressions | clicks | conversions | revenue | device |",
+            "+------------+-------------+------------+-------------+-------------+----------+----------+-------+-------------+--------+-------------+---------+--------+",
+            "| 2024-03-05 | shopify_ads |            |             | Shop Spring |          | EUR      | 12.34 | 10          | 1      | 1.0         | 20.0    | mobile |",
+            "+------------+-------------+------------+-------------+-------------+----------+----------+-------+-------------+--------+-------------+---------+--------+",
+        ],
+    );
+}
