@@ -9,8 +9,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use arrow::array::RecordBatch;
-
+use crate::io::write_table_atomically;
 use crate::{Error, Result};
 use liftos_sandbox::{World, WorldConfig};
 
@@ -34,30 +33,19 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Writes `batch` as CSV to `path` atomically (a temporary file renamed into place, so
-/// nothing is left half-written on failure).
-pub fn write_csv(path: &Path, batch: &RecordBatch) -> Result<()> {
-    let tmp = path.with_extension("csv.partial");
-    let file = fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(file);
-    let written = writer.write(batch);
-    drop(writer);
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(e.into());
-    }
-    fs::rename(&tmp, path).map_err(io_err(path))
-}
-
 /// Generates the sandbox world with `seed` and writes its tables into `out`.
 pub fn run(out: &Path, seed: u64) -> Result<DemoOutput> {
-    let world = World::generate(&WorldConfig::default().with_seed(seed).with_zero_effect_channel("tiktok"))?;
+    let world = World::generate(
+        &WorldConfig::default()
+            .with_seed(seed)
+            .with_zero_effect_channel("tiktok"),
+    )?;
     fs::create_dir_all(out).map_err(io_err(out))?;
     let unified_csv = out.join("unified.csv");
     let truth_csv = out.join("truth_rows.csv");
     let truth_json = out.join("truth.json");
-    write_csv(&unified_csv, &world.unified_table()?)?;
-    write_csv(&truth_csv, &world.truth_table()?)?;
+    write_table_atomically(&unified_csv, &world.unified_table()?)?;
+    write_table_atomically(&truth_csv, &world.truth_table()?)?;
     let json = serde_json::to_string_pretty(world.truth()).map_err(|source| Error::Json {
         path: truth_json.display().to_string(),
         source,

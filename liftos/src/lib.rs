@@ -35,8 +35,10 @@ pub use liftos_sandbox as sandbox;
 #[cfg(feature = "transform")]
 pub use liftos_transform as transform;
 
-#[cfg(feature = "sandbox")]
+#[cfg(all(feature = "sandbox", feature = "transform"))]
 pub mod demo;
+#[cfg(feature = "transform")]
+pub mod io;
 
 /// The names most programs need, in one import.
 pub mod prelude {

@@ -6,14 +6,26 @@ use liftos::prelude::*;
 
 fn main() -> Result<()> {
     // Two years, four campaigns per channel, plus a channel whose true effect is zero.
-    let config = WorldConfig::standard(4).with_seed(7).with_zero_effect_channel("tiktok");
+    let config = WorldConfig::standard(4)
+        .with_seed(7)
+        .with_zero_effect_channel("tiktok");
     let world = World::generate(&config)?;
     let table = world.unified_table()?;
-    println!("{} rows × {} columns of daily campaign data", table.num_rows(), table.num_columns());
+    println!(
+        "{} rows × {} columns of daily campaign data",
+        table.num_rows(),
+        table.num_columns()
+    );
 
-    println!("{:<12} {:>11} {:>11}", "channel", "naive ROAS", "true iROAS");
+    println!(
+        "{:<12} {:>11} {:>11}",
+        "channel", "naive ROAS", "true iROAS"
+    );
     for t in &world.truth().channels {
-        println!("{:<12} {:>11.2} {:>11.2}", t.channel, t.naive_roas, t.incremental_roas);
+        println!(
+            "{:<12} {:>11.2} {:>11.2}",
+            t.channel, t.naive_roas, t.incremental_roas
+        );
     }
     let truth = world.truth();
     println!(

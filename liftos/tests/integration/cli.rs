@@ -16,11 +16,21 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     for channel in ["meta", "google_ads", "klaviyo", "tiktok"] {
-        assert!(stdout.lines().any(|l| l.starts_with(channel)), "{channel} missing:\n{stdout}");
+        assert!(
+            stdout.lines().any(|l| l.starts_with(channel)),
+            "{channel} missing:\n{stdout}"
+        );
     }
-    assert!(stdout.contains("naive ROAS") && stdout.contains("true iROAS"), "{stdout}");
+    assert!(
+        stdout.contains("naive ROAS") && stdout.contains("true iROAS"),
+        "{stdout}"
+    );
 
     let csv = std::fs::read_to_string(out.join("unified.csv")).unwrap();
     let mut lines = csv.lines();
@@ -29,15 +39,29 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
         "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue"
     );
     let rows = lines.count();
-    let truth_rows = std::fs::read_to_string(out.join("truth_rows.csv")).unwrap().lines().count() - 1;
+    let truth_rows = std::fs::read_to_string(out.join("truth_rows.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
     assert_eq!(rows, truth_rows, "truth is aligned row by row");
     assert!(rows > 10_000, "{rows}");
 
     let truth: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("truth.json")).unwrap()).unwrap();
-    let tiktok = truth["channels"].as_array().unwrap().iter().find(|c| c["channel"] == "tiktok").unwrap();
+    let tiktok = truth["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "tiktok")
+        .unwrap();
     assert_eq!(tiktok["incremental_revenue"], 0.0);
-    assert!(!out.join("unified.csv.partial").exists(), "no partial files left");
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "no partial files left: {leftovers:?}");
 }
 
 #[test]
@@ -45,9 +69,117 @@ fn an_unwritable_output_directory_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "not a directory").unwrap();
-    let output = liftos().args(["demo", "--out"]).arg(blocker.join("sub")).output().unwrap();
+    let output = liftos()
+        .args(["demo", "--out"])
+        .arg(blocker.join("sub"))
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.starts_with("error: ") && stderr.contains("file/sub"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("file/sub"),
+        "{stderr}"
+    );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn calendar_writes_one_row_per_day_with_holidays() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("calendar.csv");
+    let output = liftos()
+        .args([
+            "calendar",
+            "--start",
+            "2024-11-01",
+            "--end",
+            "2024-12-31",
+            "--country",
+            "US",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("{name} in {header:?}"))
+    };
+    let (date, holiday, name) = (col("date"), col("is_holiday"), col("holiday_name"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 61);
+    let thanksgiving = rows.iter().find(|r| r[date] == "2024-11-28").unwrap();
+    assert_eq!(thanksgiving[holiday], "true");
+    assert!(
+        thanksgiving[name].contains("Thanksgiving"),
+        "{thanksgiving:?}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("61 days"), "{stdout}");
+}
+
+#[test]
+fn calendar_config_errors_name_the_key_and_leave_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cal.toml");
+    std::fs::write(&config, "country = \"US\"\nbogus_option = 3\n").unwrap();
+    let out = dir.path().join("calendar.parquet");
+    let output = liftos()
+        .args([
+            "calendar",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-31",
+            "--config",
+        ])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bogus_option") && stderr.contains("cal.toml"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn calendar_writes_parquet_by_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("calendar.parquet");
+    let output = liftos()
+        .args([
+            "calendar",
+            "--start",
+            "2023-01-01",
+            "--end",
+            "2025-12-31",
+            "--country",
+            "GB",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let table = liftos::transform::read_table(&out).unwrap();
+    assert_eq!(table.num_rows(), 1096);
 }
