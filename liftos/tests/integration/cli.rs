@@ -45,7 +45,13 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
         .count()
         - 1;
     assert_eq!(rows, truth_rows, "truth is aligned row by row");
-    assert!(rows > 10_000, "{rows}");
+    let world = liftos::sandbox::World::generate(
+        &liftos::sandbox::WorldConfig::default()
+            .with_seed(7)
+            .with_zero_effect_channel("tiktok"),
+    )
+    .unwrap();
+    assert_eq!(rows, world.num_rows(), "every row of the world is written");
 
     let truth: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("truth.json")).unwrap()).unwrap();
