@@ -131,29 +131,35 @@ impl Estimator for CausalForest {
             let average = forest
                 .average_effect(Some(subset))
                 .map_err(|e| in_group(e, label))?;
-            let spend: f64 = subset
-                .iter()
-                .zip(data.treatment())
-                .map(|(a, w)| a * w)
-                .sum();
-            let effect = if spend == 0.0 {
+            let dot = |v: &[f64]| -> f64 { subset.iter().zip(v).map(|(a, x)| a * x).sum() };
+            let spend = dot(data.treatment());
+            let mut effect = if spend == 0.0 {
                 ChannelEffect::without_spend(label, average.rows, &average)
             } else {
                 let lift = forest.lift(Some(subset)).map_err(|e| in_group(e, label))?;
                 ChannelEffect::from_lift(label, &lift, &average)
             };
+            effect.outcome_total = dot(data.outcome());
+            effect.naive_roas = if spend == 0.0 {
+                f64::NAN
+            } else {
+                effect.outcome_total / spend
+            };
             channels.push(effect);
         }
-        Ok(AttributionResults {
-            model: self.name().to_string(),
-            outcome: data.outcome_name().to_string(),
-            treatment: data.treatment_name().to_string(),
-            rows: n,
-            confidence_level: level,
-            seed: self.seed(),
-            average_effect,
-            channels,
-            treatment_effects,
-        })
+        let mut results = AttributionResults::new(
+            self.name(),
+            data.outcome_name(),
+            data.treatment_name(),
+            n,
+            self.seed(),
+        )
+        .with_confidence_level(level)
+        .with_average_effect(average_effect)
+        .with_channels(channels)
+        .with_treatment_effects(treatment_effects)
+        .with_scores(forest.dr_scores().to_vec());
+        results.diagnostics.calibration = forest.test_calibration().ok();
+        Ok(results)
     }
 }

@@ -69,4 +69,7 @@ pub use error::{Error, Result};
 pub use estimator::Estimator;
 pub use forest::{CausalForest, CausalForestParams, FittedCausalForest};
 pub use inference::{AverageEffect, Calibration, Coefficient, LiftEffect};
-pub use results::{AttributionResults, ChannelEffect, RowEffect};
+pub use results::{
+    AttributionResults, ChannelEffect, Diagnostics, Estimate, ModelAccuracy, RowEffect, RowIndex,
+    TemporalEffects,
+};

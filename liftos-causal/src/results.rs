@@ -56,6 +56,16 @@ pub struct ChannelEffect {
     pub average_effect: f64,
     /// Standard error of `average_effect`.
     pub average_effect_std_err: f64,
+    /// Total observed outcome Σ Yᵢ over the channel's rows (what the platform reports).
+    pub outcome_total: f64,
+    /// Naive (platform-reported) return `outcome_total / spend`: what the channel's own
+    /// dashboard shows; biased when spend follows demand.
+    pub naive_roas: f64,
+    /// Long-run return of one unit of spend, `marginal_roas / (1 − θ)`, when the
+    /// treatment is adstocked with decay θ; `None` without adstock.
+    pub long_run_roas: Option<f64>,
+    /// The geometric adstock decay θ used for this channel's treatment (`None`: no adstock).
+    pub adstock_decay: Option<f64>,
 }
 
 impl ChannelEffect {
@@ -75,6 +85,10 @@ impl ChannelEffect {
             marginal_roas: lift.marginal_roas,
             average_effect: average.estimate,
             average_effect_std_err: average.std_err,
+            outcome_total: f64::NAN,
+            naive_roas: f64::NAN,
+            long_run_roas: None,
+            adstock_decay: None,
         }
     }
 
@@ -95,8 +109,113 @@ impl ChannelEffect {
             marginal_roas: f64::NAN,
             average_effect: average.estimate,
             average_effect_std_err: average.std_err,
+            outcome_total: f64::NAN,
+            naive_roas: f64::NAN,
+            long_run_roas: None,
+            adstock_decay: None,
         }
     }
+}
+
+/// One estimate with its standard error and interval: a temporal effect, a placebo
+/// effect, a treatment effect over a subset of rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    /// What is estimated (`monday`, `january`, `holiday`, `placebo_lead_7`, ...).
+    pub name: String,
+    /// The point estimate.
+    pub estimate: f64,
+    /// Its standard error (cluster-robust where the source model has clusters).
+    pub std_err: f64,
+    /// Lower end of the interval at the results' confidence level.
+    pub ci_lower: f64,
+    /// Upper end of the interval.
+    pub ci_upper: f64,
+    /// Two-sided p-value of "the effect is zero".
+    pub p_value: f64,
+    /// Rows the estimate rests on.
+    pub rows: usize,
+}
+
+/// Temporal patterns ([`AttributionResults::get_temporal_effects`]).
+///
+/// Baseline effects (`day_effects`, `seasonal_effects`, `holiday_lift`, `event_lift`) are
+/// **relative lifts of the baseline outcome** (the outcome without the treatment's
+/// contribution): `0.12` means +12% against the average day. Treatment-effect patterns
+/// (`effect_by_day`, `effect_on_holidays`, `effect_off_holidays`) are average effects of
+/// one unit of treatment (outcome per unit of spend) over those rows.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct TemporalEffects {
+    /// Baseline lift by weekday, Monday first (7 entries, names `monday` ... `sunday`),
+    /// relative to the average weekday.
+    pub day_effects: Vec<Estimate>,
+    /// Baseline lift by month, January first (names `january` ...), relative to the
+    /// average day of the period; months without data are left out.
+    pub seasonal_effects: Vec<Estimate>,
+    /// Baseline lift on public holidays against an ordinary day of the same weekday and
+    /// month (`None` when the data has no holiday column or no holiday).
+    pub holiday_lift: Option<Estimate>,
+    /// Baseline lift on commercial events (Black Friday, Cyber Monday), when present.
+    pub event_lift: Option<Estimate>,
+    /// Average treatment effect per unit by weekday, Monday first.
+    pub effect_by_day: Vec<Estimate>,
+    /// Average treatment effect per unit on holidays.
+    pub effect_on_holidays: Option<Estimate>,
+    /// Average treatment effect per unit on other days.
+    pub effect_off_holidays: Option<Estimate>,
+}
+
+/// Out-of-sample accuracy of the outcome model ([`AttributionResults::model_accuracy`]).
+///
+/// Folds are contiguous blocks of time; the `gap_days` days on each side of a test block
+/// are left out of training so that adjacent days do not leak.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelAccuracy {
+    /// Out-of-sample R² of the outcome over all test folds.
+    pub r2: f64,
+    /// Mean absolute percentage error over test rows with a non-zero outcome.
+    pub mape: f64,
+    /// Number of time-blocked folds.
+    pub folds: usize,
+    /// Days left out between training and test blocks.
+    pub gap_days: u32,
+    /// R² of each fold, in time order.
+    pub fold_r2: Vec<f64>,
+}
+
+/// Checks of the model's assumptions, with warnings in plain words.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct Diagnostics {
+    /// grf's calibration test of the forest (causal forest only).
+    pub calibration: Option<crate::inference::Calibration>,
+    /// Share of the treatment's variance explained by the controls (out of bag); near 1
+    /// means the treatment barely varies given the controls (weak overlap).
+    pub treatment_r2: Option<f64>,
+    /// Share of rows whose conditional treatment variance is below 5% of the median.
+    pub low_overlap_share: Option<f64>,
+    /// Placebo: the estimated effect of future treatment (a lead) on today's outcome,
+    /// controlling for today's treatment; should be indistinguishable from zero.
+    pub placebo: Option<Estimate>,
+    /// Warnings in plain words (empty when every check passed).
+    pub warnings: Vec<String>,
+}
+
+/// Row identifiers carried into results so per-row effects can be read, plotted and
+/// exported against dates, channels and campaigns.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RowIndex {
+    /// Days since 1970-01-01 (Arrow Date32) of each row.
+    pub date: Vec<i32>,
+    /// Channel (group label) of each row.
+    pub channel: Vec<String>,
+    /// Entity (campaign) of each row; empty strings when there is no entity.
+    pub entity: Vec<String>,
+    /// Treatment of each row (before any adstock).
+    pub treatment: Vec<f64>,
+    /// Outcome of each row.
+    pub outcome: Vec<f64>,
 }
 
 /// The results of fitting an [`Estimator`](crate::Estimator).
@@ -125,9 +244,90 @@ pub struct AttributionResults {
     pub channels: Vec<ChannelEffect>,
     /// Per-row effects, in input order.
     pub treatment_effects: Vec<RowEffect>,
+    /// Doubly robust (orthogonal) score of each row, when the estimator has them: the
+    /// input of every subset average (weekday, holiday). Empty otherwise.
+    pub scores: Vec<f64>,
+    /// Temporal patterns, when the data has a time variable
+    /// (`analyze_attribution` fills them).
+    pub temporal: Option<TemporalEffects>,
+    /// Cross-validated accuracy of the outcome model, when cross-validation was on.
+    pub model_accuracy: Option<ModelAccuracy>,
+    /// Assumption checks and warnings.
+    pub diagnostics: Diagnostics,
+    /// Row identifiers (date, channel, entity), when known.
+    pub row_index: Option<RowIndex>,
+    /// The settings that reproduce these results (name, value), in a stable order.
+    pub settings: Vec<(String, String)>,
 }
 
 impl AttributionResults {
+    /// Empty results for a model: fill them with the `with_*` methods. This is how an
+    /// [`Estimator`](crate::Estimator) written outside this crate builds its results.
+    pub fn new(model: &str, outcome: &str, treatment: &str, rows: usize, seed: u64) -> Self {
+        AttributionResults {
+            model: model.to_string(),
+            outcome: outcome.to_string(),
+            treatment: treatment.to_string(),
+            rows,
+            confidence_level: 0.95,
+            seed,
+            average_effect: AverageEffect {
+                estimate: f64::NAN,
+                std_err: f64::NAN,
+                ci_lower: f64::NAN,
+                ci_upper: f64::NAN,
+                p_value: f64::NAN,
+                confidence_level: 0.95,
+                rows,
+                clusters: 0,
+                df: f64::NAN,
+            },
+            channels: Vec::new(),
+            treatment_effects: Vec::new(),
+            scores: Vec::new(),
+            temporal: None,
+            model_accuracy: None,
+            diagnostics: Diagnostics::default(),
+            row_index: None,
+            settings: Vec::new(),
+        }
+    }
+
+    /// Sets the confidence level of the intervals.
+    pub fn with_confidence_level(mut self, level: f64) -> Self {
+        self.confidence_level = level;
+        self
+    }
+
+    /// Sets the overall average effect.
+    pub fn with_average_effect(mut self, average: AverageEffect) -> Self {
+        self.average_effect = average;
+        self
+    }
+
+    /// Sets the per-channel effects.
+    pub fn with_channels(mut self, channels: Vec<ChannelEffect>) -> Self {
+        self.channels = channels;
+        self
+    }
+
+    /// Sets the per-row effects (one per input row, in input order).
+    pub fn with_treatment_effects(mut self, effects: Vec<RowEffect>) -> Self {
+        self.treatment_effects = effects;
+        self
+    }
+
+    /// Sets the per-row doubly robust scores.
+    pub fn with_scores(mut self, scores: Vec<f64>) -> Self {
+        self.scores = scores;
+        self
+    }
+
+    /// The temporal effects, when computed.
+    pub fn get_temporal_effects(&self) -> Option<&TemporalEffects> {
+        self.temporal.as_ref()
+    }
+
     /// The per-channel effects.
     pub fn get_channel_effects(&self) -> &[ChannelEffect] {
         &self.channels
