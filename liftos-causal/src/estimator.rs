@@ -160,6 +160,31 @@ impl Estimator for CausalForest {
         .with_treatment_effects(treatment_effects)
         .with_scores(forest.dr_scores().to_vec());
         results.diagnostics.calibration = forest.test_calibration().ok();
+        if !self.params().randomized {
+            let w = data.treatment();
+            let mean = w.iter().sum::<f64>() / n as f64;
+            let ss: f64 = w.iter().map(|v| (v - mean).powi(2)).sum();
+            let ss_res: f64 = forest
+                .w_hat()
+                .iter()
+                .zip(w)
+                .map(|(h, v)| (v - h).powi(2))
+                .sum();
+            if ss > 0.0 {
+                results.diagnostics.treatment_r2 = Some(1.0 - ss_res / ss);
+            }
+        }
+        let mut v: Vec<f64> = forest.v_hat().to_vec();
+        v.sort_by(f64::total_cmp);
+        let median = v[v.len() / 2];
+        if median > 0.0 {
+            let low = forest
+                .v_hat()
+                .iter()
+                .filter(|x| **x < 0.05 * median)
+                .count();
+            results.diagnostics.low_overlap_share = Some(low as f64 / n as f64);
+        }
         Ok(results)
     }
 }

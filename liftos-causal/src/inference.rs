@@ -110,7 +110,7 @@ pub(crate) fn normal_quantile(p: f64) -> f64 {
     Normal::standard().inverse_cdf(p)
 }
 
-fn check_level(level: f64) -> Result<()> {
+pub(crate) fn check_level(level: f64) -> Result<()> {
     if level > 0.0 && level < 1.0 {
         Ok(())
     } else {
@@ -119,7 +119,7 @@ fn check_level(level: f64) -> Result<()> {
 }
 
 /// t(df) distribution; `None` when df is too small.
-fn t_dist(df: f64) -> Result<StudentsT> {
+pub(crate) fn t_dist(df: f64) -> Result<StudentsT> {
     StudentsT::new(0.0, 1.0, df).map_err(|_| Error::TooLittleData {
         what: "clusters".into(),
         found: (df + 1.0) as usize,
@@ -127,7 +127,7 @@ fn t_dist(df: f64) -> Result<StudentsT> {
     })
 }
 
-fn two_sided(t: &StudentsT, stat: f64) -> f64 {
+pub(crate) fn two_sided(t: &StudentsT, stat: f64) -> f64 {
     if stat.is_nan() {
         return f64::NAN;
     }
@@ -328,7 +328,7 @@ pub fn lift_effect(
 
 /// Weighted least squares of `y` on the columns `xs` with a CR1 cluster-robust covariance.
 /// Returns (coefficients, covariance, clusters).
-fn ols_cluster(
+pub(crate) fn ols_cluster(
     y: &[f64],
     xs: &[Vec<f64>],
     weights: &[f64],
@@ -382,7 +382,7 @@ fn ols_cluster(
     Ok((beta, vcov, c))
 }
 
-fn coefficients(
+pub(crate) fn coefficients(
     names: &[String],
     beta: &DVector<f64>,
     vcov: &DMatrix<f64>,

@@ -57,18 +57,29 @@
 //! fitting. Use [`FittedCausalForest::memory_bytes`] for the exact figure.
 #![warn(missing_docs)]
 
+pub mod attribution;
 mod data;
+pub mod dml;
 mod error;
 mod estimator;
 pub mod forest;
 pub mod inference;
+mod json;
+pub mod prepare;
 mod results;
 
+pub use attribution::{
+    Attribution, AttributionModel, AttributionOptions, ClusterBy, analyze_attribution,
+};
 pub use data::{CausalDataset, ColumnRoles};
+pub use dml::{Dml, DmlParams};
 pub use error::{Error, Result};
 pub use estimator::Estimator;
 pub use forest::{CausalForest, CausalForestParams, FittedCausalForest};
 pub use inference::{AverageEffect, Calibration, Coefficient, LiftEffect};
+pub use prepare::{
+    Adstock, CausalPanel, CausalRoles, DroppedRow, TreatmentAssignment, prepare_causal_data,
+};
 pub use results::{
     AttributionResults, ChannelEffect, Diagnostics, Estimate, ModelAccuracy, RowEffect, RowIndex,
     TemporalEffects,

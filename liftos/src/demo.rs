@@ -1,16 +1,21 @@
-//! `liftos demo`: the sandbox world, its data files and its truth.
+//! `liftos demo`: the sandbox world, its truth, and the causal attribution run on it.
 //!
-//! Today the demo generates the built-in sandbox world, writes its unified table, row
-//! truth and channel truth, and prints each channel's naive ROAS next to its true
-//! incremental ROAS. The full pipeline (fake APIs → connectors → transform → calendar →
-//! causal forest → report) replaces it as those parts land; see the README's status table.
+//! The demo generates the built-in sandbox world (seeded, with a zero-effect channel),
+//! writes its unified table, row truth and channel truth, adds the US calendar, runs the
+//! causal forest attribution, writes the results JSON, and prints each channel's
+//! estimated incremental ROAS with its interval next to the world's true value and the
+//! naive ROAS.
 
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::io::write_table_atomically;
+use crate::analysis::{add_calendar_columns, analyze_table};
+use crate::io::{write_bytes_atomically, write_table_atomically};
 use crate::{Error, Result};
+use liftos_causal::{
+    AttributionModel, AttributionOptions, AttributionResults, CausalForestParams, CausalRoles,
+};
 use liftos_sandbox::{World, WorldConfig};
 
 /// What the demo wrote.
@@ -22,6 +27,10 @@ pub struct DemoOutput {
     pub truth_csv: PathBuf,
     /// The per-channel truth and temporal profile, as JSON.
     pub truth_json: PathBuf,
+    /// The attribution results, as JSON (DESIGN.md).
+    pub results_json: PathBuf,
+    /// The attribution results.
+    pub results: AttributionResults,
     /// The summary table printed to the terminal.
     pub summary: String,
 }
@@ -33,8 +42,39 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Generates the sandbox world with `seed` and writes its tables into `out`.
+/// Options of the demo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoOptions {
+    /// Seed of the world and of the estimator.
+    pub seed: u64,
+    /// Trees of the causal forest.
+    pub trees: usize,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            seed: 42,
+            trees: 2000,
+        }
+    }
+}
+
+/// Generates the sandbox world with `seed`, writes its tables into `out`, runs the
+/// attribution and writes its results.
 pub fn run(out: &Path, seed: u64) -> Result<DemoOutput> {
+    run_with(
+        out,
+        &DemoOptions {
+            seed,
+            ..DemoOptions::default()
+        },
+    )
+}
+
+/// [`run`] with options.
+pub fn run_with(out: &Path, options: &DemoOptions) -> Result<DemoOutput> {
+    let seed = options.seed;
     let world = World::generate(
         &WorldConfig::default()
             .with_seed(seed)
@@ -51,16 +91,34 @@ pub fn run(out: &Path, seed: u64) -> Result<DemoOutput> {
         source,
     })?;
     fs::write(&truth_json, json).map_err(io_err(&truth_json))?;
+
+    let enriched = add_calendar_columns(&world.unified_table()?, "date", "US")?;
+    let model =
+        AttributionModel::CausalForest(CausalForestParams::default().with_num_trees(options.trees));
+    let attribution_options = AttributionOptions::default()
+        .with_model(model)
+        .with_seed(seed);
+    let (_, attribution) = analyze_table(&enriched, &CausalRoles::default(), &attribution_options)?;
+    let results = attribution.primary().clone();
+    let results_json = out.join("results.json");
+    let text = serde_json::to_string_pretty(&results.to_json()).map_err(|source| Error::Json {
+        path: results_json.display().to_string(),
+        source,
+    })?;
+    write_bytes_atomically(&results_json, text.as_bytes())?;
     Ok(DemoOutput {
-        summary: summary(&world),
+        summary: summary(&world, &results),
         unified_csv,
         truth_csv,
         truth_json,
+        results_json,
+        results,
     })
 }
 
-/// The terminal table: per channel spend, naive ROAS and true incremental ROAS.
-pub fn summary(world: &World) -> String {
+/// The terminal table: per channel spend, naive ROAS, the estimated incremental ROAS with
+/// its interval, and the true incremental ROAS.
+pub fn summary(world: &World, results: &AttributionResults) -> String {
     let c = world.config();
     let mut s = String::new();
     let _ = writeln!(
@@ -71,22 +129,47 @@ pub fn summary(world: &World) -> String {
         c.end(),
         c.seed
     );
+    let pct = (results.confidence_level * 100.0).round();
     let _ = writeln!(
         s,
-        "{:<12} {:>14} {:>14} {:>11} {:>14} {:>12}",
-        "channel", "spend", "revenue", "naive ROAS", "true iROAS", "true mROAS"
+        "{:<12} {:>14} {:>11} {:>15} {:>18} {:>11} {:>8}",
+        "channel",
+        "spend",
+        "naive ROAS",
+        "estimated iROAS",
+        format!("{pct}% interval"),
+        "true iROAS",
+        "covered"
     );
     for t in &world.truth().channels {
+        let Some(e) = results.channel(&t.channel) else {
+            continue;
+        };
+        let covered = e.incremental_roas_ci_lower <= t.incremental_roas
+            && t.incremental_roas <= e.incremental_roas_ci_upper;
         let _ = writeln!(
             s,
-            "{:<12} {:>14.2} {:>14.2} {:>11.2} {:>14.2} {:>12.2}",
-            t.channel, t.spend, t.revenue, t.naive_roas, t.incremental_roas, t.marginal_roas
+            "{:<12} {:>14.2} {:>11.2} {:>15.2} {:>18} {:>11.2} {:>8}",
+            t.channel,
+            t.spend,
+            t.naive_roas,
+            e.incremental_roas,
+            format!(
+                "[{:.2}, {:.2}]",
+                e.incremental_roas_ci_lower, e.incremental_roas_ci_upper
+            ),
+            t.incremental_roas,
+            if covered { "yes" } else { "no" }
         );
     }
     let _ = writeln!(
         s,
-        "Naive ROAS counts revenue that would have happened anyway; the true incremental\n\
-         ROAS is what the spend caused (known here because the world is simulated)."
+        "Naive ROAS counts revenue that would have happened anyway; the estimated incremental\n\
+         ROAS is what the causal forest says the spend caused, and the true value is known\n\
+         here because the world is simulated."
     );
+    for w in &results.diagnostics.warnings {
+        let _ = writeln!(s, "Warning: {w}");
+    }
     s
 }

@@ -40,6 +40,23 @@ pub fn write_table_atomically(path: &Path, batch: &RecordBatch) -> Result<()> {
     })
 }
 
+/// Writes `bytes` to `path` all-or-nothing (temporary sibling, then rename).
+pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = partial_path(path);
+    let io = |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Err(e) = fs::write(&tmp, bytes) {
+        let _ = fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

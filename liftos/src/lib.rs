@@ -35,7 +35,14 @@ pub use liftos_sandbox as sandbox;
 #[cfg(feature = "transform")]
 pub use liftos_transform as transform;
 
-#[cfg(all(feature = "sandbox", feature = "transform"))]
+#[cfg(all(feature = "causal", feature = "calendar"))]
+pub mod analysis;
+#[cfg(all(
+    feature = "sandbox",
+    feature = "transform",
+    feature = "causal",
+    feature = "calendar"
+))]
 pub mod demo;
 #[cfg(feature = "transform")]
 pub mod io;

@@ -40,6 +40,7 @@ const FOREST_TAU: u64 = 4;
 /// | `confidence_level` | 0.95 | level of reported intervals | (0, 1) |
 /// | `variance_floor` | 0.01 | V̂(x) is floored at this share of the mean squared treatment residual, guarding the doubly robust weights (W−Ŵ)/V̂ against tiny V̂ | [0, 1) |
 /// | `cluster_subsampling` | true | with clusters in the data, trees draw whole clusters and out-of-bag predictions leave out a row's whole cluster (grf); `false`: trees draw rows and clusters serve only the standard errors (see below) | |
+/// | `randomized` | false | the treatment was randomized: Ŵ is its mean and V̂ its variance (no treatment model) | |
 /// | `seed` | 42 | seed of all randomness | any |
 ///
 /// Clusters always make the standard errors of averages and lifts cluster-robust. Whether
@@ -75,6 +76,9 @@ pub struct CausalForestParams {
     pub variance_floor: f64,
     /// Whether trees subsample whole clusters (grf) or rows.
     pub cluster_subsampling: bool,
+    /// Randomized treatment: E[W | X] is the known constant mean of W and Var(W | X) the
+    /// constant variance, so no treatment model is fit.
+    pub randomized: bool,
     /// Seed of all randomness.
     pub seed: u64,
 }
@@ -94,6 +98,7 @@ impl Default for CausalForestParams {
             confidence_level: 0.95,
             variance_floor: 0.01,
             cluster_subsampling: true,
+            randomized: false,
             seed: 42,
         }
     }
@@ -127,6 +132,8 @@ impl CausalForestParams {
         with_variance_floor: variance_floor: f64,
         /// Sets `cluster_subsampling`.
         with_cluster_subsampling: cluster_subsampling: bool,
+        /// Sets `randomized`.
+        with_randomized: randomized: bool,
         /// Sets the seed.
         with_seed: seed: u64,
     }
@@ -334,7 +341,17 @@ impl CausalForest {
             }
         };
         let y_hat = nuisance(Target::Mean { y }, FOREST_Y)?;
-        let w_hat = nuisance(Target::Mean { y: w }, FOREST_W)?;
+        let w_hat = if p.randomized {
+            let (mut num, mut den) = (0.0, 0.0);
+            for i in 0..n {
+                let a = weights.map_or(1.0, |wt| wt[i]);
+                num += a * w[i];
+                den += a;
+            }
+            vec![num / den; n]
+        } else {
+            nuisance(Target::Mean { y: w }, FOREST_W)?
+        };
         let y_res: Vec<f64> = y.iter().zip(&y_hat).map(|(a, b)| a - b).collect();
         let w_res: Vec<f64> = w.iter().zip(&w_hat).map(|(a, b)| a - b).collect();
 
@@ -369,6 +386,7 @@ impl CausalForest {
         let floor = p.variance_floor * mean_sq;
         let v_raw = match kind {
             TreatmentKind::Binary => w_hat.iter().map(|e| e * (1.0 - e)).collect(),
+            TreatmentKind::Continuous if p.randomized => vec![mean_sq; n],
             TreatmentKind::Continuous => {
                 let sq: Vec<f64> = w_res.iter().map(|r| r * r).collect();
                 nuisance(Target::Mean { y: &sq }, FOREST_V)?

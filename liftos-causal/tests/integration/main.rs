@@ -1,5 +1,6 @@
 //! Integration tests of liftos-causal (one binary, one module per area).
 
+mod attribution;
 mod clusters;
 mod designs;
 mod determinism;

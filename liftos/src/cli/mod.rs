@@ -1,6 +1,7 @@
 //! Subcommands of the `liftos` binary. Each prints a short summary on stdout and returns
 //! one error, printed as one sentence on stderr by `main`.
 
+mod analyze;
 mod calendar;
 
 use std::path::PathBuf;
@@ -25,25 +26,32 @@ enum Command {
         /// Seed of the sandbox world.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Trees of the causal forest.
+        #[arg(long, default_value_t = 2000)]
+        trees: usize,
     },
     /// Build the calendar dimension (one row per day) and write it as CSV or Parquet.
     Calendar(calendar::Args),
+    /// Estimate what each channel's spend caused (causal forest or DML), with intervals.
+    Analyze(analyze::Args),
 }
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> liftos::Result<()> {
     match cli.command {
-        Command::Demo { out, seed } => {
-            let o = liftos::demo::run(&out, seed)?;
+        Command::Demo { out, seed, trees } => {
+            let o = liftos::demo::run_with(&out, &liftos::demo::DemoOptions { seed, trees })?;
             print!("{}", o.summary);
             println!(
-                "Wrote {}, {} and {}",
+                "Wrote {}, {}, {} and {}",
                 o.unified_csv.display(),
                 o.truth_csv.display(),
-                o.truth_json.display()
+                o.truth_json.display(),
+                o.results_json.display()
             );
             Ok(())
         }
         Command::Calendar(args) => calendar::run(args),
+        Command::Analyze(args) => analyze::run(args),
     }
 }

@@ -11,7 +11,7 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
     let output = liftos()
-        .args(["demo", "--seed", "7", "--out"])
+        .args(["demo", "--seed", "7", "--trees", "500", "--out"])
         .arg(&out)
         .output()
         .unwrap();
@@ -31,6 +31,23 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
         stdout.contains("naive ROAS") && stdout.contains("true iROAS"),
         "{stdout}"
     );
+    // Every channel's interval covers the world's true incremental ROAS.
+    let covered = stdout
+        .lines()
+        .filter(|l| {
+            ["meta", "google_ads", "klaviyo", "tiktok"]
+                .iter()
+                .any(|c| l.starts_with(c))
+        })
+        .filter(|l| l.trim_end().ends_with("yes"))
+        .count();
+    assert_eq!(covered, 4, "{stdout}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["model"], "causal_forest");
+    assert_eq!(results["channels"].as_array().unwrap().len(), 4);
+    assert!(results["temporal"]["holiday_lift"].is_number());
+    assert!(results["model_accuracy"]["r2"].as_f64().unwrap() > 0.5);
 
     let csv = std::fs::read_to_string(out.join("unified.csv")).unwrap();
     let mut lines = csv.lines();
@@ -188,4 +205,106 @@ fn calendar_writes_parquet_by_extension() {
     );
     let table = liftos::transform::read_table(&out).unwrap();
     assert_eq!(table.num_rows(), 1096);
+}
+
+/// `liftos analyze` on a CSV produced by the sandbox: the table on stdout and the results
+/// JSON of DESIGN.md, valid and complete, with the calendar built by `analyze` itself.
+#[test]
+fn analyze_writes_a_complete_results_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("unified.csv");
+    let world =
+        liftos::sandbox::World::generate(&liftos::sandbox::WorldConfig::standard(3).with_seed(11))
+            .unwrap();
+    liftos::io::write_table_atomically(&input, &world.unified_table().unwrap()).unwrap();
+    let json = dir.path().join("results.json");
+    let output = liftos()
+        .args(["analyze", "--trees", "300", "--seed", "3", "--input"])
+        .arg(&input)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("Holiday lift"), "{stdout}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for key in [
+        "model",
+        "outcome",
+        "treatment",
+        "rows",
+        "confidence_level",
+        "seed",
+        "model_accuracy",
+        "channels",
+        "temporal",
+    ] {
+        assert!(!v[key].is_null(), "{key} missing in {v}");
+    }
+    assert_eq!(v["rows"], world.num_rows());
+    assert_eq!(v["seed"], 3);
+    let channels = v["channels"].as_array().unwrap();
+    assert_eq!(channels.len(), 3);
+    for c in channels {
+        for key in [
+            "channel",
+            "spend",
+            "revenue_lift",
+            "ci_lower",
+            "ci_upper",
+            "p_value",
+            "incremental_roas",
+            "incremental_roas_ci_lower",
+            "incremental_roas_ci_upper",
+            "marginal_roas",
+        ] {
+            assert!(c[key].is_number() || c[key].is_string(), "{key} in {c}");
+        }
+        let truth = world
+            .truth()
+            .channel(c["channel"].as_str().unwrap())
+            .unwrap();
+        let est = c["incremental_roas"].as_f64().unwrap();
+        assert!(
+            (est - truth.incremental_roas).abs() / truth.incremental_roas < 0.2,
+            "{c}"
+        );
+    }
+    for day in ["monday", "sunday"] {
+        assert!(v["temporal"]["day_of_week"][day].is_number());
+    }
+    assert!(v["temporal"]["seasonal"]["december"].is_number());
+    assert!(v["temporal"]["holiday_lift"].is_number());
+}
+
+#[test]
+fn analyze_names_a_missing_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("unified.csv");
+    let world =
+        liftos::sandbox::World::generate(&liftos::sandbox::WorldConfig::standard(2).with_days(60))
+            .unwrap();
+    liftos::io::write_table_atomically(&input, &world.unified_table().unwrap()).unwrap();
+    let json = dir.path().join("r.json");
+    let output = liftos()
+        .args(["analyze", "--outcome", "profit", "--input"])
+        .arg(&input)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("`profit`") && stderr.contains("outcome"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!json.exists());
 }

@@ -1,0 +1,1189 @@
+//! [`analyze_attribution`]: from a [`CausalPanel`] to per-channel effects, temporal
+//! patterns, model accuracy and diagnostics.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use nalgebra::{DMatrix, DVector};
+use statrs::distribution::ContinuousCDF;
+
+use crate::data::CausalDataset;
+use crate::dml::DmlParams;
+use crate::estimator::Estimator;
+use crate::forest::{CausalForestParams, ForestParams, RegressionForest};
+use crate::inference::{mean_effect, ols_cluster, t_dist, two_sided};
+use crate::prepare::{
+    Adstock, CausalPanel, TreatmentAssignment, adstock, series_order, weekday, ymd,
+};
+use crate::results::{AttributionResults, Estimate, ModelAccuracy, RowIndex, TemporalEffects};
+use crate::{Error, Result};
+
+/// Weekday names, Monday first, as used in results.
+pub const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Month names, January first, as used in results.
+pub const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// The model that estimates the effects.
+#[derive(Clone)]
+pub enum AttributionModel {
+    /// The grf-style causal forest (default): heterogeneous effects per row.
+    CausalForest(CausalForestParams),
+    /// Double machine learning: one effect per channel.
+    Dml(DmlParams),
+    /// Any estimator (a user's own).
+    Custom(Arc<dyn Estimator + Send + Sync>),
+}
+
+impl std::fmt::Debug for AttributionModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttributionModel::CausalForest(p) => f.debug_tuple("CausalForest").field(p).finish(),
+            AttributionModel::Dml(p) => f.debug_tuple("Dml").field(p).finish(),
+            AttributionModel::Custom(e) => f.debug_tuple("Custom").field(&e.name()).finish(),
+        }
+    }
+}
+
+impl AttributionModel {
+    /// Parses `causal_forest` or `dml` (with default parameters).
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "causal_forest" | "forest" => {
+                Ok(AttributionModel::CausalForest(CausalForestParams::default()))
+            }
+            "dml" => Ok(AttributionModel::Dml(DmlParams::default())),
+            other => Err(Error::param(
+                "attribution_model",
+                other,
+                "`causal_forest` or `dml`",
+            )),
+        }
+    }
+}
+
+/// Which rows are treated as dependent for standard errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClusterBy {
+    /// The entity (campaign): rows of a campaign are correlated over time (default).
+    #[default]
+    Entity,
+    /// The date: rows of the same day share that day's shocks.
+    Time,
+    /// Every row independent.
+    None,
+}
+
+impl ClusterBy {
+    /// Parses `entity`, `time` (or `date`) or `none`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "entity" | "campaign" => Ok(ClusterBy::Entity),
+            "time" | "date" => Ok(ClusterBy::Time),
+            "none" | "row" => Ok(ClusterBy::None),
+            other => Err(Error::param("cluster", other, "`entity`, `time` or `none`")),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            ClusterBy::Entity => "entity",
+            ClusterBy::Time => "time",
+            ClusterBy::None => "none",
+        }
+    }
+}
+
+/// Options of [`analyze_attribution`] (the seed's names).
+///
+/// | Name | Default | Meaning |
+/// |---|---|---|
+/// | `attribution_model` | causal forest, grf defaults | the estimator |
+/// | `treatment_assignment` | from the roles | observational or randomized |
+/// | `confidence_level` | 0.95 | level of every interval, in (0, 1) |
+/// | `cross_validation` | true | time-blocked cross-validated accuracy of the outcome model |
+/// | `cv_folds` | 5 | folds (contiguous blocks of dates) |
+/// | `cv_gap_days` | 7 | days left out between training and test blocks |
+/// | `placebo_lead_days` | `Some(7)` | placebo check with the treatment this many days ahead |
+/// | `cluster` | entity | clusters of the standard errors |
+/// | `seed` | 42 | seed of all randomness (overrides the model's) |
+#[derive(Debug, Clone)]
+pub struct AttributionOptions {
+    /// The estimator.
+    pub attribution_model: AttributionModel,
+    /// Overrides the roles' treatment assignment when set.
+    pub treatment_assignment: Option<TreatmentAssignment>,
+    /// Interval level.
+    pub confidence_level: f64,
+    /// Whether to cross-validate the outcome model.
+    pub cross_validation: bool,
+    /// Cross-validation folds.
+    pub cv_folds: usize,
+    /// Gap in days around each test block.
+    pub cv_gap_days: u32,
+    /// Lead of the placebo treatment in days (`None`: no placebo check).
+    pub placebo_lead_days: Option<u32>,
+    /// Clusters of the standard errors.
+    pub cluster: ClusterBy,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for AttributionOptions {
+    fn default() -> Self {
+        AttributionOptions {
+            attribution_model: AttributionModel::CausalForest(CausalForestParams::default()),
+            treatment_assignment: None,
+            confidence_level: 0.95,
+            cross_validation: true,
+            cv_folds: 5,
+            cv_gap_days: 7,
+            placebo_lead_days: Some(7),
+            cluster: ClusterBy::Entity,
+            seed: 42,
+        }
+    }
+}
+
+impl AttributionOptions {
+    /// Sets the model.
+    pub fn with_model(mut self, model: AttributionModel) -> Self {
+        self.attribution_model = model;
+        self
+    }
+    /// Sets the treatment assignment.
+    pub fn with_treatment_assignment(mut self, a: TreatmentAssignment) -> Self {
+        self.treatment_assignment = Some(a);
+        self
+    }
+    /// Sets the confidence level.
+    pub fn with_confidence_level(mut self, level: f64) -> Self {
+        self.confidence_level = level;
+        self
+    }
+    /// Sets `cross_validation`.
+    pub fn with_cross_validation(mut self, on: bool) -> Self {
+        self.cross_validation = on;
+        self
+    }
+    /// Sets the placebo lead (`None` switches the check off).
+    pub fn with_placebo_lead_days(mut self, lead: Option<u32>) -> Self {
+        self.placebo_lead_days = lead;
+        self
+    }
+    /// Sets the clusters.
+    pub fn with_cluster(mut self, cluster: ClusterBy) -> Self {
+        self.cluster = cluster;
+        self
+    }
+    /// Sets the seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(self.confidence_level > 0.0 && self.confidence_level < 1.0) {
+            return Err(Error::param(
+                "confidence_level",
+                self.confidence_level,
+                "a value in (0, 1)",
+            ));
+        }
+        if self.cross_validation && self.cv_folds < 2 {
+            return Err(Error::param("cv_folds", self.cv_folds, "at least 2"));
+        }
+        if self.placebo_lead_days == Some(0) {
+            return Err(Error::param("placebo_lead_days", 0, "at least 1 day"));
+        }
+        Ok(())
+    }
+}
+
+/// Everything [`analyze_attribution`] found: one [`AttributionResults`] per
+/// (outcome, treatment) pair, the adstock decays used, and the rows the panel left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attribution {
+    /// Results in role order: outcomes outer, treatments inner.
+    pub results: Vec<AttributionResults>,
+    /// Adstock decay per channel (empty without adstock).
+    pub adstock_decays: BTreeMap<String, f64>,
+    /// Rows of the input left out by [`prepare_causal_data`](crate::prepare_causal_data).
+    pub dropped_rows: usize,
+}
+
+impl Attribution {
+    /// The results for one outcome (the first treatment).
+    pub fn outcome(&self, name: &str) -> Option<&AttributionResults> {
+        self.results.iter().find(|r| r.outcome == name)
+    }
+
+    /// The results for an outcome and treatment.
+    pub fn get(&self, outcome: &str, treatment: &str) -> Option<&AttributionResults> {
+        self.results
+            .iter()
+            .find(|r| r.outcome == outcome && r.treatment == treatment)
+    }
+
+    /// The first results (the primary outcome and treatment).
+    pub fn primary(&self) -> &AttributionResults {
+        &self.results[0]
+    }
+}
+
+/// Estimates what each channel's treatment caused, for every outcome and treatment of the
+/// panel's roles.
+///
+/// For each (outcome, treatment):
+/// 1. The treatment, adstocked per channel when the roles ask for it (a grid is searched by
+///    [`choose_adstock_decay`]).
+/// 2. The estimator (causal forest by default) on the panel's controls, channels as
+///    groups, clusters as chosen. With entity fixed effects the forest subsamples rows,
+///    not clusters, so it can learn each campaign's level (see
+///    [`CausalForestParams::cluster_subsampling`]).
+/// 3. With adstock: `spend` and the returns are per unit of raw spend; the long-run return
+///    is the spend-weighted sum of the discounted future effects of one unit today.
+/// 4. Temporal effects of the baseline outcome `Y − τ̂·W` (a log-linear model with entity
+///    fixed effects, weekday, week-of-year, holiday and event indicators and a trend;
+///    clusters by date; monthly effects average the fitted daily factors over each month's
+///    days; intervals by the delta method) and of the treatment effect (doubly robust
+///    averages by weekday and on holidays).
+/// 5. Accuracy by time-blocked cross-validation, and diagnostics (calibration, overlap,
+///    placebo), with warnings in plain words.
+pub fn analyze_attribution(
+    panel: &CausalPanel,
+    options: &AttributionOptions,
+) -> Result<Attribution> {
+    options.validate()?;
+    let n = panel.num_rows();
+    let level = options.confidence_level;
+    let assignment = options
+        .treatment_assignment
+        .unwrap_or(panel.roles.treatment_assignment);
+    let randomized = assignment == TreatmentAssignment::Randomized;
+    let series = series_order(panel.entities.as_deref(), panel.dates.as_deref(), n);
+    let entity_codes = panel.entity_codes();
+    let clusters: Vec<u32> = match options.cluster {
+        ClusterBy::Entity => entity_codes.clone(),
+        ClusterBy::Time => panel
+            .date_codes()
+            .ok_or_else(|| Error::param("cluster", "time", "a time variable in the roles"))?,
+        ClusterBy::None => (0..n as u32).collect(),
+    };
+    let channel_labels = crate::prepare::codes_of(&panel.channels).1;
+    let mut all = Vec::new();
+    let mut decays_out = BTreeMap::new();
+    for (outcome_name, y) in &panel.outcomes {
+        for (treatment_name, w_raw) in &panel.treatments {
+            // 1. Adstock.
+            let decays: BTreeMap<String, f64> = match &panel.roles.adstock {
+                Adstock::None => BTreeMap::new(),
+                Adstock::Fixed(t) => channel_labels.iter().map(|c| (c.clone(), *t)).collect(),
+                Adstock::PerChannel(m) => channel_labels
+                    .iter()
+                    .map(|c| (c.clone(), m.get(c).copied().unwrap_or(0.0)))
+                    .collect(),
+                Adstock::Grid(grid) => {
+                    let mut m = BTreeMap::new();
+                    for c in &channel_labels {
+                        m.insert(
+                            c.clone(),
+                            choose_adstock_decay(panel, y, w_raw, c, grid, options.seed)?,
+                        );
+                    }
+                    m
+                }
+            };
+            let w: Vec<f64> = if decays.is_empty() {
+                w_raw.clone()
+            } else {
+                let mut out = w_raw.clone();
+                for (c, theta) in &decays {
+                    let own: Vec<Vec<usize>> = series
+                        .iter()
+                        .filter(|s| s.first().is_some_and(|&i| &panel.channels[i] == c))
+                        .cloned()
+                        .collect();
+                    let a = adstock(w_raw, &own, panel.dates.as_deref(), *theta);
+                    for s in &own {
+                        for &i in s {
+                            out[i] = a[i];
+                        }
+                    }
+                }
+                out
+            };
+            // 2. Fit.
+            let mut data = CausalDataset::new(y, &w)?
+                .with_names(outcome_name, treatment_name)
+                .with_covariates(
+                    panel
+                        .controls
+                        .iter()
+                        .map(|(n, v)| (n.as_str(), v.as_slice())),
+                )?
+                .with_groups(&panel.channels)?;
+            data =
+                data.with_cluster_ids(&clusters.iter().map(|c| *c as u64).collect::<Vec<_>>())?;
+            let entity_in_controls = panel.controls.iter().any(|(n, _)| n == "entity");
+            let mut results = match &options.attribution_model {
+                AttributionModel::CausalForest(p) => {
+                    let params = p
+                        .clone()
+                        .with_seed(options.seed)
+                        .with_confidence_level(level)
+                        .with_randomized(randomized)
+                        .with_cluster_subsampling(p.cluster_subsampling && !entity_in_controls);
+                    params.build()?.fit(&data)?
+                }
+                AttributionModel::Dml(p) => p
+                    .clone()
+                    .with_seed(options.seed)
+                    .with_confidence_level(level)
+                    .with_randomized(randomized)
+                    .build()?
+                    .fit(&data)?,
+                AttributionModel::Custom(e) => e.fit(&data)?,
+            };
+            if results.treatment_effects.len() != n {
+                return Err(Error::LengthMismatch {
+                    column: format!("treatment effects of estimator `{}`", results.model),
+                    expected: n,
+                    found: results.treatment_effects.len(),
+                });
+            }
+            // 3. Adstock: returns per unit of raw spend, long-run return.
+            if !decays.is_empty() {
+                apply_adstock_returns(&mut results, panel, w_raw, &series, &decays);
+            }
+            // 4. Temporal effects.
+            let tau: Vec<f64> = results.treatment_effects.iter().map(|r| r.tau).collect();
+            if panel.dates.is_some() {
+                let temporal =
+                    temporal_effects(panel, y, &w, &tau, &results.scores, &clusters, level);
+                match temporal {
+                    Ok(t) => results.temporal = Some(t),
+                    Err(e) => results
+                        .diagnostics
+                        .warnings
+                        .push(format!("Temporal effects could not be estimated: {e}.")),
+                }
+            }
+            // 5. Accuracy and diagnostics.
+            if options.cross_validation {
+                match model_accuracy(panel, y, &w, options) {
+                    Ok(acc) => results.model_accuracy = Some(acc),
+                    Err(e) => results
+                        .diagnostics
+                        .warnings
+                        .push(format!("Cross-validation could not be run: {e}.")),
+                }
+            }
+            if let Some(lead) = options.placebo_lead_days
+                && panel.dates.is_some()
+            {
+                match placebo(panel, y, &w, lead, &clusters, options) {
+                    Ok(p) => results.diagnostics.placebo = Some(p),
+                    Err(e) => results
+                        .diagnostics
+                        .warnings
+                        .push(format!("The placebo check could not be run: {e}.")),
+                }
+            }
+            write_warnings(&mut results, panel, level);
+            results.row_index = Some(RowIndex {
+                date: panel.dates.clone().unwrap_or_default(),
+                channel: panel.channels.clone(),
+                entity: panel
+                    .entities
+                    .clone()
+                    .unwrap_or_else(|| vec![String::new(); n]),
+                treatment: w_raw.clone(),
+                outcome: y.clone(),
+            });
+            results.settings = settings(panel, options, assignment, &decays, &results.model);
+            decays_out = decays;
+            all.push(results);
+        }
+    }
+    Ok(Attribution {
+        results: all,
+        adstock_decays: decays_out,
+        dropped_rows: panel.dropped.len(),
+    })
+}
+
+fn settings(
+    panel: &CausalPanel,
+    options: &AttributionOptions,
+    assignment: TreatmentAssignment,
+    decays: &BTreeMap<String, f64>,
+    model: &str,
+) -> Vec<(String, String)> {
+    let r = &panel.roles;
+    let mut s = vec![
+        ("attribution_model".to_string(), model.to_string()),
+        ("seed".to_string(), options.seed.to_string()),
+        (
+            "confidence_level".to_string(),
+            options.confidence_level.to_string(),
+        ),
+        (
+            "treatment_assignment".to_string(),
+            assignment.as_str().to_string(),
+        ),
+        ("cluster".to_string(), options.cluster.as_str().to_string()),
+        (
+            "treatment_variables".to_string(),
+            r.treatment_variables.join(","),
+        ),
+        (
+            "outcome_variables".to_string(),
+            r.outcome_variables.join(","),
+        ),
+        (
+            "control_variables".to_string(),
+            panel
+                .controls
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        (
+            "time_variable".to_string(),
+            r.time_variable.clone().unwrap_or_default(),
+        ),
+        (
+            "entity_variable".to_string(),
+            r.entity_variable.clone().unwrap_or_default(),
+        ),
+        (
+            "cross_validation".to_string(),
+            options.cross_validation.to_string(),
+        ),
+        ("cv_folds".to_string(), options.cv_folds.to_string()),
+        ("cv_gap_days".to_string(), options.cv_gap_days.to_string()),
+        (
+            "placebo_lead_days".to_string(),
+            options
+                .placebo_lead_days
+                .map_or("off".to_string(), |d| d.to_string()),
+        ),
+        ("rows_used".to_string(), panel.num_rows().to_string()),
+        ("rows_dropped".to_string(), panel.dropped.len().to_string()),
+    ];
+    match &options.attribution_model {
+        AttributionModel::CausalForest(p) => {
+            s.push(("num_trees".into(), p.num_trees.to_string()));
+            s.push(("min_node_size".into(), p.min_node_size.to_string()));
+            s.push(("sample_fraction".into(), p.sample_fraction.to_string()));
+            s.push(("honesty_fraction".into(), p.honesty_fraction.to_string()));
+            s.push(("alpha".into(), p.alpha.to_string()));
+            s.push(("ci_group_size".into(), p.ci_group_size.to_string()));
+        }
+        AttributionModel::Dml(p) => {
+            s.push(("folds".into(), p.folds.to_string()));
+            s.push(("block_len".into(), p.block_len.to_string()));
+            s.push(("nuisance_trees".into(), p.nuisance.num_trees.to_string()));
+        }
+        AttributionModel::Custom(_) => {}
+    }
+    for (c, t) in decays {
+        s.push((format!("adstock_decay.{c}"), format!("{t}")));
+    }
+    s
+}
+
+/// Rewrites the channel returns to be per unit of raw spend and adds the long-run return.
+fn apply_adstock_returns(
+    results: &mut AttributionResults,
+    panel: &CausalPanel,
+    w_raw: &[f64],
+    series: &[Vec<usize>],
+    decays: &BTreeMap<String, f64>,
+) {
+    let n = w_raw.len();
+    let tau: Vec<f64> = results.treatment_effects.iter().map(|r| r.tau).collect();
+    // Long-run effect of one unit today: Σ_k θ^{gap_k} τ̂ over the rest of the series.
+    let mut long_run = vec![0.0; n];
+    for s in series {
+        let Some(&first) = s.first() else { continue };
+        let theta = decays.get(&panel.channels[first]).copied().unwrap_or(0.0);
+        let mut acc = 0.0;
+        let mut next: Option<usize> = None;
+        for &i in s.iter().rev() {
+            let carried = match (next, &panel.dates) {
+                (Some(j), Some(d)) => acc * theta.powi((d[j] - d[i]).max(1)),
+                (Some(_), None) => acc * theta,
+                (None, _) => 0.0,
+            };
+            acc = tau[i] + carried;
+            long_run[i] = acc;
+            next = Some(i);
+        }
+    }
+    for ch in &mut results.channels {
+        let Some(theta) = decays.get(&ch.channel).copied() else {
+            continue;
+        };
+        let rows: Vec<usize> = (0..n)
+            .filter(|&i| panel.channels[i] == ch.channel)
+            .collect();
+        let spend: f64 = rows.iter().map(|&i| w_raw[i]).sum();
+        ch.adstock_decay = Some(theta);
+        if spend <= 0.0 {
+            continue;
+        }
+        ch.spend = spend;
+        ch.incremental_roas = ch.revenue_lift / spend;
+        ch.incremental_roas_ci_lower = ch.ci_lower / spend;
+        ch.incremental_roas_ci_upper = ch.ci_upper / spend;
+        ch.marginal_roas = rows.iter().map(|&i| w_raw[i] * tau[i]).sum::<f64>() / spend;
+        ch.long_run_roas = Some(rows.iter().map(|&i| w_raw[i] * long_run[i]).sum::<f64>() / spend);
+        ch.naive_roas = ch.outcome_total / spend;
+    }
+}
+
+/// Chooses the adstock decay of one channel on `grid` by cross-fitted loss.
+///
+/// For the channel's rows: out-of-bag forest predictions of the outcome and of each
+/// candidate adstocked treatment from the controls give residuals `Ỹ` and `Ã_θ`; the
+/// decay with the smallest R-loss `Σ (Ỹ − β̂_θ Ã_θ)²`, `β̂_θ` the residual-on-residual
+/// slope, wins (CAUSAL_NOTES: the loss of a partially linear model with a constant
+/// effect per channel).
+pub fn choose_adstock_decay(
+    panel: &CausalPanel,
+    y: &[f64],
+    w_raw: &[f64],
+    channel: &str,
+    grid: &[f64],
+    seed: u64,
+) -> Result<f64> {
+    let rows: Vec<usize> = (0..panel.num_rows())
+        .filter(|&i| panel.channels[i] == channel)
+        .collect();
+    if rows.len() < 20 {
+        return Err(Error::TooLittleData {
+            what: format!("rows of channel `{channel}` to choose its adstock decay"),
+            found: rows.len(),
+            needed: 20,
+        });
+    }
+    let series: Vec<Vec<usize>> = series_order(
+        panel.entities.as_deref(),
+        panel.dates.as_deref(),
+        panel.num_rows(),
+    )
+    .into_iter()
+    .filter(|s| s.first().is_some_and(|&i| panel.channels[i] == channel))
+    .collect();
+    let x: Vec<Vec<f64>> = panel
+        .controls
+        .iter()
+        .map(|(_, v)| rows.iter().map(|&i| v[i]).collect())
+        .collect();
+    let xs: Vec<&[f64]> = x.iter().map(Vec::as_slice).collect();
+    let params = ForestParams::default().with_num_trees(200).with_seed(seed);
+    let y_sub: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
+    let y_res: Vec<f64> = {
+        let f = RegressionForest::fit(&xs, &y_sub, None, &params)?;
+        y_sub
+            .iter()
+            .zip(f.oob_predictions())
+            .map(|(a, b)| a - b)
+            .collect()
+    };
+    let mut best = (f64::INFINITY, 0.0);
+    for &theta in grid {
+        let a = adstock(w_raw, &series, panel.dates.as_deref(), theta);
+        let a_sub: Vec<f64> = rows.iter().map(|&i| a[i]).collect();
+        let f = RegressionForest::fit(&xs, &a_sub, None, &params)?;
+        let a_res: Vec<f64> = a_sub
+            .iter()
+            .zip(f.oob_predictions())
+            .map(|(a, b)| a - b)
+            .collect();
+        let sxx: f64 = a_res.iter().map(|v| v * v).sum();
+        if sxx <= 0.0 || !sxx.is_finite() {
+            continue;
+        }
+        let beta = a_res.iter().zip(&y_res).map(|(a, y)| a * y).sum::<f64>() / sxx;
+        let loss: f64 = y_res
+            .iter()
+            .zip(&a_res)
+            .map(|(y, a)| (y - beta * a).powi(2))
+            .sum();
+        if loss.is_finite() && loss < best.0 {
+            best = (loss, theta);
+        }
+    }
+    if best.0.is_infinite() {
+        return Err(Error::NoVariation {
+            what: format!("the adstocked treatment of channel `{channel}`"),
+        });
+    }
+    Ok(best.1)
+}
+
+/// An estimate from a value and standard error with t(df) intervals.
+fn estimate(name: &str, value: f64, se: f64, df: f64, level: f64, rows: usize) -> Result<Estimate> {
+    let t = t_dist(df.max(1.0))?;
+    let crit = t.inverse_cdf(0.5 + level / 2.0);
+    Ok(Estimate {
+        name: name.to_string(),
+        estimate: value,
+        std_err: se,
+        ci_lower: value - crit * se,
+        ci_upper: value + crit * se,
+        p_value: if se > 0.0 {
+            two_sided(&t, value / se)
+        } else {
+            f64::NAN
+        },
+        rows,
+    })
+}
+
+/// Delta-method standard error of `g(β)` with a central-difference gradient.
+fn delta_se(beta: &DVector<f64>, vcov: &DMatrix<f64>, g: &dyn Fn(&DVector<f64>) -> f64) -> f64 {
+    let k = beta.len();
+    let mut grad = DVector::<f64>::zeros(k);
+    for p in 0..k {
+        let h = 1e-5 * beta[p].abs().max(1.0);
+        let mut up = beta.clone();
+        let mut down = beta.clone();
+        up[p] += h;
+        down[p] -= h;
+        grad[p] = (g(&up) - g(&down)) / (2.0 * h);
+    }
+    (grad.transpose() * vcov * &grad)[(0, 0)].max(0.0).sqrt()
+}
+
+/// Temporal effects: the baseline's weekday, month, holiday and event lifts and the
+/// treatment effect by weekday and on holidays.
+fn temporal_effects(
+    panel: &CausalPanel,
+    y: &[f64],
+    w: &[f64],
+    tau: &[f64],
+    scores: &[f64],
+    clusters: &[u32],
+    level: f64,
+) -> Result<TemporalEffects> {
+    let dates = panel.dates.as_deref().ok_or(Error::NoVariation {
+        what: "the time variable (absent)".into(),
+    })?;
+    let n = y.len();
+    // Baseline outcome without the treatment's contribution; the log model needs it > 0.
+    let base: Vec<f64> = (0..n).map(|i| y[i] - tau[i] * w[i]).collect();
+    let rows: Vec<usize> = (0..n)
+        .filter(|&i| base[i] > 0.0 && base[i].is_finite())
+        .collect();
+    if rows.len() < 50 {
+        return Err(Error::TooLittleData {
+            what: "rows with a positive baseline outcome".into(),
+            found: rows.len(),
+            needed: 50,
+        });
+    }
+    let hol = panel
+        .holiday
+        .as_ref()
+        .filter(|h| rows.iter().any(|&i| h[i]));
+    let ev = panel.event.as_ref().filter(|e| rows.iter().any(|&i| e[i]));
+    // Regressors: weekday 1..6 (Monday = reference), week of year, holiday, event, trend.
+    let months_present: Vec<u32> = {
+        let mut m: Vec<u32> = rows.iter().map(|&i| ymd(dates[i]).1).collect();
+        m.sort_unstable();
+        m.dedup();
+        m
+    };
+    let first_date = rows.iter().map(|&i| dates[i]).min().unwrap_or(0);
+    let mut names: Vec<String> = Vec::new();
+    let mut xs: Vec<Vec<f64>> = Vec::new();
+    for (d, day) in WEEKDAYS.iter().enumerate().skip(1) {
+        names.push(day.to_string());
+        xs.push(
+            rows.iter()
+                .map(|&i| f64::from(u8::from(weekday(dates[i]) == d)))
+                .collect(),
+        );
+    }
+    // Seasonality by week of the year (finer than months, so peak seasons that start
+    // mid-month do not leak into the holiday and event indicators).
+    let week = |d: i32| -> u32 { ((ymd(d).2 - 1) / 7).min(51) };
+    let weeks_present: Vec<u32> = {
+        let mut w: Vec<u32> = rows.iter().map(|&i| week(dates[i])).collect();
+        w.sort_unstable();
+        w.dedup();
+        w
+    };
+    let week_cols: Vec<u32> = weeks_present.iter().copied().skip(1).collect();
+    for wk in &week_cols {
+        names.push(format!("week_{wk}"));
+        xs.push(
+            rows.iter()
+                .map(|&i| f64::from(u8::from(week(dates[i]) == *wk)))
+                .collect(),
+        );
+    }
+    if let Some(h) = hol {
+        names.push("holiday".into());
+        xs.push(rows.iter().map(|&i| f64::from(u8::from(h[i]))).collect());
+    }
+    if let Some(e) = ev {
+        names.push("event".into());
+        xs.push(rows.iter().map(|&i| f64::from(u8::from(e[i]))).collect());
+    }
+    names.push("trend".into());
+    xs.push(
+        rows.iter()
+            .map(|&i| (dates[i] - first_date) as f64 / 365.25)
+            .collect(),
+    );
+    let mut ly: Vec<f64> = rows.iter().map(|&i| base[i].ln()).collect();
+    // Entity fixed effects by the within transformation.
+    let ent = panel.entity_codes();
+    let ent_rows: Vec<u32> = rows.iter().map(|&i| ent[i]).collect();
+    demean(&mut ly, &ent_rows);
+    for x in &mut xs {
+        demean(x, &ent_rows);
+    }
+    // Drop columns that vanish after demeaning (e.g. a month no entity spans).
+    let keep: Vec<usize> = (0..xs.len())
+        .filter(|&p| xs[p].iter().map(|v| v * v).sum::<f64>() > 1e-9)
+        .collect();
+    let names: Vec<String> = keep.iter().map(|&p| names[p].clone()).collect();
+    let xs: Vec<Vec<f64>> = keep.iter().map(|&p| xs[p].clone()).collect();
+    let date_codes = panel.date_codes().unwrap_or_default();
+    let date_clusters: Vec<u32> = rows.iter().map(|&i| date_codes[i]).collect();
+    let ones = vec![1.0; rows.len()];
+    let (beta, vcov, nc) = ols_cluster(&ly, &xs, &ones, &date_clusters, "temporal baseline model")?;
+    let df = nc as f64 - 1.0;
+    let idx = |name: &str| names.iter().position(|n| n == name);
+
+    // Weekday profile relative to the average weekday.
+    let wd_idx: Vec<Option<usize>> = (0..7)
+        .map(|d| if d == 0 { None } else { idx(WEEKDAYS[d]) })
+        .collect();
+    let factor_wd =
+        move |b: &DVector<f64>, d: usize| -> f64 { wd_idx[d].map_or(1.0, |p| b[p].exp()) };
+    let mut day_effects = Vec::with_capacity(7);
+    for (d, day) in WEEKDAYS.iter().enumerate() {
+        let f = factor_wd.clone();
+        let g = move |b: &DVector<f64>| -> f64 {
+            let mean = (0..7).map(|k| f(b, k)).sum::<f64>() / 7.0;
+            f(b, d) / mean - 1.0
+        };
+        let rows_d = rows.iter().filter(|&&i| weekday(dates[i]) == d).count();
+        day_effects.push(estimate(
+            day,
+            g(&beta),
+            delta_se(&beta, &vcov, &g),
+            df,
+            level,
+            rows_d,
+        )?);
+    }
+
+    // Seasonal: the model's mean baseline factor per month over the data's calendar days.
+    let mut days: Vec<(i32, bool, bool)> = Vec::new();
+    {
+        let mut by_date: BTreeMap<i32, (bool, bool)> = BTreeMap::new();
+        for &i in &rows {
+            let e = by_date.entry(dates[i]).or_insert((false, false));
+            e.0 |= hol.is_some_and(|h| h[i]);
+            e.1 |= ev.is_some_and(|v| v[i]);
+        }
+        for (d, (h, e)) in by_date {
+            days.push((d, h, e));
+        }
+    }
+    let p_week: HashMap<u32, usize> = week_cols
+        .iter()
+        .filter_map(|w| idx(&format!("week_{w}")).map(|p| (*w, p)))
+        .collect();
+    let p_hol = idx("holiday");
+    let p_ev = idx("event");
+    let p_trend = idx("trend");
+    let wd_idx2: Vec<Option<usize>> = (0..7)
+        .map(|d| if d == 0 { None } else { idx(WEEKDAYS[d]) })
+        .collect();
+    let day_factor = move |b: &DVector<f64>, day: &(i32, bool, bool)| -> f64 {
+        let (d, h, e) = *day;
+        let mut s = wd_idx2[weekday(d)].map_or(0.0, |p| b[p]);
+        if let Some(p) = p_week.get(&week(d)) {
+            s += b[*p];
+        }
+        if h && let Some(p) = p_hol {
+            s += b[p];
+        }
+        if e && let Some(p) = p_ev {
+            s += b[p];
+        }
+        if let Some(p) = p_trend {
+            s += b[p] * (d - first_date) as f64 / 365.25;
+        }
+        s.exp()
+    };
+    let mut seasonal_effects = Vec::new();
+    for m in &months_present {
+        let days_c = days.clone();
+        let f = day_factor.clone();
+        let m = *m;
+        let g = move |b: &DVector<f64>| -> f64 {
+            let all: f64 = days_c.iter().map(|d| f(b, d)).sum::<f64>() / days_c.len() as f64;
+            let (s, k) = days_c
+                .iter()
+                .filter(|d| ymd(d.0).1 == m)
+                .fold((0.0, 0usize), |(s, k), d| (s + f(b, d), k + 1));
+            s / k as f64 / all - 1.0
+        };
+        let rows_m = rows.iter().filter(|&&i| ymd(dates[i]).1 == m).count();
+        seasonal_effects.push(estimate(
+            MONTHS[m as usize - 1],
+            g(&beta),
+            delta_se(&beta, &vcov, &g),
+            df,
+            level,
+            rows_m,
+        )?);
+    }
+    let lift =
+        |p: Option<usize>, name: &str, flag: Option<&Vec<bool>>| -> Result<Option<Estimate>> {
+            match (p, flag) {
+                (Some(p), Some(f)) => {
+                    let g = move |b: &DVector<f64>| b[p].exp() - 1.0;
+                    let k = rows.iter().filter(|&&i| f[i]).count();
+                    Ok(Some(estimate(
+                        name,
+                        g(&beta),
+                        delta_se(&beta, &vcov, &g),
+                        df,
+                        level,
+                        k,
+                    )?))
+                }
+                _ => Ok(None),
+            }
+        };
+    let holiday_lift = lift(p_hol, "holiday", hol)?;
+    let event_lift = lift(p_ev, "commercial_event", ev)?;
+
+    // Treatment effect by weekday and on holidays (doubly robust averages).
+    let mut effect_by_day = Vec::new();
+    let mut effect_on_holidays = None;
+    let mut effect_off_holidays = None;
+    if scores.len() == n {
+        for (d, name) in WEEKDAYS.iter().enumerate() {
+            let subset: Vec<f64> = (0..n)
+                .map(|i| f64::from(u8::from(weekday(dates[i]) == d)))
+                .collect();
+            if let Ok(a) = mean_effect(scores, &subset, Some(clusters), level) {
+                effect_by_day.push(from_average(name, &a));
+            }
+        }
+        if let Some(h) = &panel.holiday {
+            let on: Vec<f64> = h.iter().map(|b| f64::from(u8::from(*b))).collect();
+            let off: Vec<f64> = h.iter().map(|b| f64::from(u8::from(!*b))).collect();
+            effect_on_holidays = mean_effect(scores, &on, Some(clusters), level)
+                .ok()
+                .map(|a| from_average("holiday", &a));
+            effect_off_holidays = mean_effect(scores, &off, Some(clusters), level)
+                .ok()
+                .map(|a| from_average("other_days", &a));
+        }
+    }
+    Ok(TemporalEffects {
+        day_effects,
+        seasonal_effects,
+        holiday_lift,
+        event_lift,
+        effect_by_day,
+        effect_on_holidays,
+        effect_off_holidays,
+    })
+}
+
+fn from_average(name: &str, a: &crate::inference::AverageEffect) -> Estimate {
+    Estimate {
+        name: name.to_string(),
+        estimate: a.estimate,
+        std_err: a.std_err,
+        ci_lower: a.ci_lower,
+        ci_upper: a.ci_upper,
+        p_value: a.p_value,
+        rows: a.rows,
+    }
+}
+
+fn demean(v: &mut [f64], groups: &[u32]) {
+    let k = groups.iter().copied().max().map_or(0, |m| m as usize + 1);
+    let mut sum = vec![0.0; k];
+    let mut cnt = vec![0usize; k];
+    for (x, g) in v.iter().zip(groups) {
+        sum[*g as usize] += x;
+        cnt[*g as usize] += 1;
+    }
+    for (x, g) in v.iter_mut().zip(groups) {
+        *x -= sum[*g as usize] / cnt[*g as usize] as f64;
+    }
+}
+
+/// Time-blocked cross-validation of the partially linear outcome model
+/// `Ŷ = m̂(X) + θ̂_channel (W − ê(X))`.
+fn model_accuracy(
+    panel: &CausalPanel,
+    y: &[f64],
+    w: &[f64],
+    options: &AttributionOptions,
+) -> Result<ModelAccuracy> {
+    let n = y.len();
+    let k = options.cv_folds;
+    let gap = options.cv_gap_days as i32;
+    // Blocks of dates (or of rows without a time variable).
+    let keys: Vec<i32> = match &panel.dates {
+        Some(d) => d.clone(),
+        None => (0..n as i32).collect(),
+    };
+    let mut uniq = keys.clone();
+    uniq.sort_unstable();
+    uniq.dedup();
+    if uniq.len() < 2 * k {
+        return Err(Error::TooLittleData {
+            what: "distinct dates for time-blocked cross-validation".into(),
+            found: uniq.len(),
+            needed: 2 * k,
+        });
+    }
+    let groups = crate::prepare::codes_of(&panel.channels);
+    let params = ForestParams::default()
+        .with_num_trees(200)
+        .with_seed(options.seed ^ 0x5eed);
+    let mut fold_r2 = Vec::with_capacity(k);
+    let (mut sse_all, mut sst_all, mut ape, mut ape_n) = (0.0, 0.0, 0.0, 0usize);
+    let mean_abs = y.iter().map(|v| v.abs()).sum::<f64>() / n as f64;
+    for f in 0..k {
+        let lo = uniq[f * uniq.len() / k];
+        let hi = uniq[(f + 1) * uniq.len() / k - 1];
+        let test: Vec<usize> = (0..n).filter(|&i| keys[i] >= lo && keys[i] <= hi).collect();
+        let train: Vec<usize> = (0..n)
+            .filter(|&i| keys[i] < lo - gap || keys[i] > hi + gap)
+            .collect();
+        if test.is_empty() || train.len() < 50 {
+            continue;
+        }
+        let sub = |rows: &[usize], v: &[f64]| -> Vec<f64> { rows.iter().map(|&i| v[i]).collect() };
+        let x_tr: Vec<Vec<f64>> = panel.controls.iter().map(|(_, v)| sub(&train, v)).collect();
+        let x_te: Vec<Vec<f64>> = panel.controls.iter().map(|(_, v)| sub(&test, v)).collect();
+        let xt: Vec<&[f64]> = x_tr.iter().map(Vec::as_slice).collect();
+        let xe: Vec<&[f64]> = x_te.iter().map(Vec::as_slice).collect();
+        let y_tr = sub(&train, y);
+        let w_tr = sub(&train, w);
+        let fy = RegressionForest::fit(&xt, &y_tr, None, &params)?;
+        let fw = RegressionForest::fit(&xt, &w_tr, None, &params)?;
+        // θ per channel from out-of-bag residuals on the training rows.
+        let mut sxy = vec![0.0; groups.1.len()];
+        let mut sxx = vec![0.0; groups.1.len()];
+        for (j, &i) in train.iter().enumerate() {
+            let c = groups.0[i] as usize;
+            let wr = w_tr[j] - fw.oob_predictions()[j];
+            let yr = y_tr[j] - fy.oob_predictions()[j];
+            if wr.is_finite() && yr.is_finite() {
+                sxy[c] += wr * yr;
+                sxx[c] += wr * wr;
+            }
+        }
+        let theta: Vec<f64> = sxy
+            .iter()
+            .zip(&sxx)
+            .map(|(a, b)| if *b > 0.0 { a / b } else { 0.0 })
+            .collect();
+        let py = fy.predict(&xe)?;
+        let pw = fw.predict(&xe)?;
+        let y_te = sub(&test, y);
+        let mean_te = y_te.iter().sum::<f64>() / y_te.len() as f64;
+        let (mut sse, mut sst) = (0.0, 0.0);
+        for (j, &i) in test.iter().enumerate() {
+            let pred = py[j] + theta[groups.0[i] as usize] * (w[i] - pw[j]);
+            let e = y_te[j] - pred;
+            sse += e * e;
+            sst += (y_te[j] - mean_te).powi(2);
+            if y_te[j].abs() >= 0.01 * mean_abs && y_te[j] != 0.0 {
+                ape += (e / y_te[j]).abs();
+                ape_n += 1;
+            }
+        }
+        fold_r2.push(if sst > 0.0 { 1.0 - sse / sst } else { f64::NAN });
+        sse_all += sse;
+        sst_all += sst;
+    }
+    if fold_r2.is_empty() {
+        return Err(Error::TooLittleData {
+            what: "cross-validation folds with enough training rows".into(),
+            found: 0,
+            needed: 1,
+        });
+    }
+    Ok(ModelAccuracy {
+        r2: 1.0 - sse_all / sst_all,
+        mape: if ape_n > 0 {
+            ape / ape_n as f64
+        } else {
+            f64::NAN
+        },
+        folds: fold_r2.len(),
+        gap_days: options.cv_gap_days,
+        fold_r2,
+    })
+}
+
+/// Placebo: the effect of the treatment `lead` days ahead (same entity) on today's
+/// outcome, controlling for today's treatment and the controls, by residual-on-residual
+/// regression with out-of-bag forest nuisances and cluster-robust errors.
+fn placebo(
+    panel: &CausalPanel,
+    y: &[f64],
+    w: &[f64],
+    lead: u32,
+    clusters: &[u32],
+    options: &AttributionOptions,
+) -> Result<Estimate> {
+    let dates = panel.dates.as_deref().ok_or(Error::NoVariation {
+        what: "the time variable (absent)".into(),
+    })?;
+    let ent = panel.entity_codes();
+    let at: HashMap<(u32, i32), usize> = (0..y.len()).map(|i| ((ent[i], dates[i]), i)).collect();
+    let pairs: Vec<(usize, usize)> = (0..y.len())
+        .filter_map(|i| at.get(&(ent[i], dates[i] + lead as i32)).map(|&j| (i, j)))
+        .collect();
+    if pairs.len() < 100 {
+        return Err(Error::TooLittleData {
+            what: format!("rows with the treatment {lead} days ahead"),
+            found: pairs.len(),
+            needed: 100,
+        });
+    }
+    let mut x: Vec<Vec<f64>> = panel
+        .controls
+        .iter()
+        .map(|(_, v)| pairs.iter().map(|&(i, _)| v[i]).collect())
+        .collect();
+    x.push(pairs.iter().map(|&(i, _)| w[i]).collect());
+    let xs: Vec<&[f64]> = x.iter().map(Vec::as_slice).collect();
+    let yy: Vec<f64> = pairs.iter().map(|&(i, _)| y[i]).collect();
+    let wl: Vec<f64> = pairs.iter().map(|&(_, j)| w[j]).collect();
+    let params = ForestParams::default()
+        .with_num_trees(300)
+        .with_seed(options.seed ^ 0x91ace);
+    let fy = RegressionForest::fit(&xs, &yy, None, &params)?;
+    let fw = RegressionForest::fit(&xs, &wl, None, &params)?;
+    let ok: Vec<usize> = (0..pairs.len())
+        .filter(|&k| fy.oob_predictions()[k].is_finite() && fw.oob_predictions()[k].is_finite())
+        .collect();
+    let yr: Vec<f64> = ok
+        .iter()
+        .map(|&k| yy[k] - fy.oob_predictions()[k])
+        .collect();
+    let wr: Vec<f64> = ok
+        .iter()
+        .map(|&k| wl[k] - fw.oob_predictions()[k])
+        .collect();
+    let cl: Vec<u32> = ok.iter().map(|&k| clusters[pairs[k].0]).collect();
+    let ones = vec![1.0; ok.len()];
+    let (beta, vcov, nc) = ols_cluster(&yr, &[wr], &ones, &cl, "placebo regression")?;
+    estimate(
+        &format!("placebo_lead_{lead}"),
+        beta[0],
+        vcov[(0, 0)].max(0.0).sqrt(),
+        nc as f64 - 1.0,
+        options.confidence_level,
+        ok.len(),
+    )
+}
+
+/// Adds plain-words warnings from the diagnostics.
+fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: f64) {
+    let mut w = Vec::new();
+    if !panel.dropped.is_empty() {
+        let by: Vec<String> = panel
+            .dropped_summary()
+            .iter()
+            .map(|(c, k)| format!("{k} for `{c}`"))
+            .collect();
+        w.push(format!(
+            "{} input rows were left out because a role value was missing or not a number ({}).",
+            panel.dropped.len(),
+            by.join(", ")
+        ));
+    }
+    let d = &results.diagnostics;
+    if let Some(r2) = d.treatment_r2
+        && r2 > 0.95
+    {
+        w.push(format!(
+            "The controls explain {:.0}% of the variation in {}: little independent variation is left, so the effects rest on few rows and may be fragile.",
+            r2 * 100.0,
+            results.treatment
+        ));
+    }
+    if let Some(s) = d.low_overlap_share
+        && s > 0.10
+    {
+        w.push(format!(
+            "For {:.0}% of rows the treatment barely varies given the controls (weak overlap); effects for those rows are extrapolated.",
+            s * 100.0
+        ));
+    }
+    if let Some(c) = &d.calibration {
+        let m = &c.mean_forest_prediction;
+        if m.ci_lower > 1.0 || m.ci_upper < 1.0 {
+            w.push(format!(
+                "The calibration test puts the mean forest prediction's coefficient at {:.2} (interval {:.2} to {:.2}), not 1: the average effect may be off.",
+                m.estimate, m.ci_lower, m.ci_upper
+            ));
+        }
+    }
+    if let Some(p) = &d.placebo
+        && p.p_value < 1.0 - level
+    {
+        w.push(format!(
+            "Placebo check failed: {} {} days ahead appears to change today's {} (p = {:.3}). Future spend cannot cause past revenue, so unobserved confounding or carryover is likely; treat the estimates with caution.",
+            results.treatment,
+            p.name.trim_start_matches("placebo_lead_"),
+            results.outcome,
+            p.p_value
+        ));
+    }
+    for ch in &results.channels {
+        if ch.spend > 0.0 && ch.rows < 30 {
+            w.push(format!(
+                "Channel `{}` has only {} rows; its interval is wide and unreliable.",
+                ch.channel, ch.rows
+            ));
+        }
+    }
+    results.diagnostics.warnings.extend(w);
+}

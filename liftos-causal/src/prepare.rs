@@ -1,0 +1,858 @@
+//! [`prepare_causal_data`]: from the enriched daily table to the estimation panel.
+//!
+//! Roles follow the seed's names (`treatment_variables`, `outcome_variables`,
+//! `control_variables`, `time_variable`, `entity_variable`). The panel keeps, besides
+//! the numeric covariates, everything later steps need: the date of each row (temporal
+//! effects, placebo leads, time-blocked cross-validation), the channel (results per
+//! channel) and the entity (clusters, adstock within a campaign's flight).
+
+use std::collections::{BTreeMap, HashMap};
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Date32Type, Float64Type};
+use arrow::record_batch::RecordBatch;
+
+use crate::{Error, Result};
+
+/// How the treatment was assigned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TreatmentAssignment {
+    /// Spend followed the business's own decisions (the usual case): the treatment model
+    /// E[W | X] is learned from the data.
+    #[default]
+    Observational,
+    /// Spend was randomized independently of the controls (a lift test, a geo
+    /// experiment): the propensity is the known constant mean and no treatment model is fit.
+    Randomized,
+}
+
+impl TreatmentAssignment {
+    /// Parses `observational` or `randomized`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "observational" => Ok(TreatmentAssignment::Observational),
+            "randomized" | "randomised" => Ok(TreatmentAssignment::Randomized),
+            other => Err(Error::param(
+                "treatment_assignment",
+                other,
+                "`observational` or `randomized`",
+            )),
+        }
+    }
+
+    /// The name as written in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TreatmentAssignment::Observational => "observational",
+            TreatmentAssignment::Randomized => "randomized",
+        }
+    }
+}
+
+/// Carryover of the treatment: geometric adstock `a_t = w_t + θ·a_{t−1}` within each
+/// entity's daily series.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Adstock {
+    /// No carryover (θ = 0).
+    #[default]
+    None,
+    /// The same fixed decay for every channel.
+    Fixed(f64),
+    /// A fixed decay per channel (channels not listed get θ = 0).
+    PerChannel(BTreeMap<String, f64>),
+    /// Choose θ per channel on this grid by cross-fitted loss (see
+    /// [`choose_adstock_decay`](crate::attribution::choose_adstock_decay)).
+    Grid(Vec<f64>),
+}
+
+impl Adstock {
+    /// The default grid 0, 0.1, …, 0.9.
+    pub fn default_grid() -> Self {
+        Adstock::Grid((0..10).map(|k| k as f64 / 10.0).collect())
+    }
+}
+
+/// The roles of the table's columns and the preparation options.
+///
+/// | Name | Default | Meaning |
+/// |---|---|---|
+/// | `treatment_variables` | `["spend"]` | numeric treatments; each is analysed separately |
+/// | `outcome_variables` | `["revenue"]` | numeric outcomes; each is analysed separately |
+/// | `control_variables` | `[]` | extra controls: numeric, boolean (0/1) or text (encoded as codes) |
+/// | `time_variable` | `Some("date")` | Date32 (or `YYYY-MM-DD` text) column; derives calendar controls |
+/// | `entity_variable` | `Some("campaign")` | the unit of the panel (clusters, adstock series, fixed effects) |
+/// | `channel_variable` | `Some("channel")` | results are reported per value of this column |
+/// | `calendar_controls` | `true` | add day of week, day of year, month, trend, weekend and the calendar's flag columns (`is_holiday`, `is_commercial_event`, ...) when present |
+/// | `entity_fixed_effects` | `true` | add the entity's code and its mean log treatment (a Mundlak-style fixed effect) to the controls |
+/// | `saturation_features` | `false` | add the entity's 7- and 28-day trailing treatment (excluding today) so effects can vary with spend level |
+/// | `adstock` | [`Adstock::None`] | carryover of the treatment |
+/// | `treatment_assignment` | observational | see [`TreatmentAssignment`] |
+///
+/// Names of controls must not repeat a treatment or outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CausalRoles {
+    /// Treatment columns.
+    pub treatment_variables: Vec<String>,
+    /// Outcome columns.
+    pub outcome_variables: Vec<String>,
+    /// Control columns.
+    pub control_variables: Vec<String>,
+    /// The date column.
+    pub time_variable: Option<String>,
+    /// The entity (campaign) column.
+    pub entity_variable: Option<String>,
+    /// The channel column.
+    pub channel_variable: Option<String>,
+    /// Whether calendar controls are derived from the time variable.
+    pub calendar_controls: bool,
+    /// Whether entity identity and level enter the controls.
+    pub entity_fixed_effects: bool,
+    /// Whether trailing treatment levels enter the controls.
+    pub saturation_features: bool,
+    /// Carryover of the treatment.
+    pub adstock: Adstock,
+    /// How the treatment was assigned.
+    pub treatment_assignment: TreatmentAssignment,
+}
+
+impl Default for CausalRoles {
+    fn default() -> Self {
+        CausalRoles {
+            treatment_variables: vec!["spend".into()],
+            outcome_variables: vec!["revenue".into()],
+            control_variables: Vec::new(),
+            time_variable: Some("date".into()),
+            entity_variable: Some("campaign".into()),
+            channel_variable: Some("channel".into()),
+            calendar_controls: true,
+            entity_fixed_effects: true,
+            saturation_features: false,
+            adstock: Adstock::None,
+            treatment_assignment: TreatmentAssignment::Observational,
+        }
+    }
+}
+
+fn strings<I: IntoIterator<Item = S>, S: AsRef<str>>(v: I) -> Vec<String> {
+    v.into_iter().map(|s| s.as_ref().to_string()).collect()
+}
+
+impl CausalRoles {
+    /// Roles with the seed's names: treatments, outcomes and controls.
+    pub fn new<I, J, K, S, T, U>(treatments: I, outcomes: J, controls: K) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        J: IntoIterator<Item = T>,
+        K: IntoIterator<Item = U>,
+        S: AsRef<str>,
+        T: AsRef<str>,
+        U: AsRef<str>,
+    {
+        CausalRoles {
+            treatment_variables: strings(treatments),
+            outcome_variables: strings(outcomes),
+            control_variables: strings(controls),
+            ..CausalRoles::default()
+        }
+    }
+
+    /// Sets the time variable (`None`: no time, no calendar controls).
+    pub fn with_time_variable(mut self, name: Option<&str>) -> Self {
+        self.time_variable = name.map(str::to_string);
+        self
+    }
+
+    /// Sets the entity variable.
+    pub fn with_entity_variable(mut self, name: Option<&str>) -> Self {
+        self.entity_variable = name.map(str::to_string);
+        self
+    }
+
+    /// Sets the channel variable.
+    pub fn with_channel_variable(mut self, name: Option<&str>) -> Self {
+        self.channel_variable = name.map(str::to_string);
+        self
+    }
+
+    /// Sets the adstock.
+    pub fn with_adstock(mut self, adstock: Adstock) -> Self {
+        self.adstock = adstock;
+        self
+    }
+
+    /// Sets the treatment assignment.
+    pub fn with_treatment_assignment(mut self, assignment: TreatmentAssignment) -> Self {
+        self.treatment_assignment = assignment;
+        self
+    }
+
+    /// Sets `saturation_features`.
+    pub fn with_saturation_features(mut self, on: bool) -> Self {
+        self.saturation_features = on;
+        self
+    }
+
+    /// Sets `calendar_controls`.
+    pub fn with_calendar_controls(mut self, on: bool) -> Self {
+        self.calendar_controls = on;
+        self
+    }
+
+    /// Sets `entity_fixed_effects`.
+    pub fn with_entity_fixed_effects(mut self, on: bool) -> Self {
+        self.entity_fixed_effects = on;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.treatment_variables.is_empty() {
+            return Err(Error::param(
+                "treatment_variables",
+                "[]",
+                "at least one treatment column",
+            ));
+        }
+        if self.outcome_variables.is_empty() {
+            return Err(Error::param(
+                "outcome_variables",
+                "[]",
+                "at least one outcome column",
+            ));
+        }
+        for c in &self.control_variables {
+            if self.treatment_variables.contains(c) || self.outcome_variables.contains(c) {
+                return Err(Error::param(
+                    "control_variables",
+                    c,
+                    "controls that are neither a treatment nor an outcome (never put the treatment itself in the controls)",
+                ));
+            }
+        }
+        let check_decay = |name: &'static str, v: f64| {
+            if (0.0..1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(Error::param(name, v, "a decay in [0, 1)"))
+            }
+        };
+        match &self.adstock {
+            Adstock::None => {}
+            Adstock::Fixed(v) => check_decay("adstock", *v)?,
+            Adstock::PerChannel(m) => {
+                for v in m.values() {
+                    check_decay("adstock", *v)?;
+                }
+            }
+            Adstock::Grid(g) => {
+                if g.is_empty() {
+                    return Err(Error::param("adstock grid", "[]", "at least one decay"));
+                }
+                for v in g {
+                    check_decay("adstock grid", *v)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A row left out of the panel, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedRow {
+    /// Zero-based row of the input table.
+    pub row: usize,
+    /// The role column that was missing or unusable.
+    pub column: String,
+    /// The reason in words.
+    pub reason: String,
+}
+
+/// The estimation panel built by [`prepare_causal_data`].
+///
+/// Rows with a missing or non-finite value in any role column are left out and listed
+/// in [`dropped`](Self::dropped) (never silently); `source_rows` maps each panel row to
+/// its input row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CausalPanel {
+    /// The roles used.
+    pub roles: CausalRoles,
+    /// Input row of each panel row.
+    pub source_rows: Vec<usize>,
+    /// Rows left out, with the reason.
+    pub dropped: Vec<DroppedRow>,
+    /// Outcome columns by name, in role order.
+    pub outcomes: Vec<(String, Vec<f64>)>,
+    /// Treatment columns by name (raw, before adstock), in role order.
+    pub treatments: Vec<(String, Vec<f64>)>,
+    /// Control (covariate) columns by name: the user's, then the derived ones.
+    pub controls: Vec<(String, Vec<f64>)>,
+    /// Date of each row (days since 1970-01-01), when there is a time variable.
+    pub dates: Option<Vec<i32>>,
+    /// Channel of each row (`all` without a channel variable).
+    pub channels: Vec<String>,
+    /// Entity of each row (`channel/entity`), or `None` without an entity variable.
+    pub entities: Option<Vec<String>>,
+    /// Holiday flag of each row, when the table has `is_holiday`.
+    pub holiday: Option<Vec<bool>>,
+    /// Commercial-event flag of each row, when the table has `is_commercial_event`.
+    pub event: Option<Vec<bool>>,
+}
+
+impl CausalPanel {
+    /// Rows in the panel.
+    pub fn num_rows(&self) -> usize {
+        self.source_rows.len()
+    }
+
+    /// An outcome column by name.
+    pub fn outcome(&self, name: &str) -> Option<&[f64]> {
+        self.outcomes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// A treatment column by name.
+    pub fn treatment(&self, name: &str) -> Option<&[f64]> {
+        self.treatments
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// Dense entity codes (0..k in order of first appearance), or each row its own code.
+    pub fn entity_codes(&self) -> Vec<u32> {
+        match &self.entities {
+            Some(e) => codes_of(e).0,
+            None => (0..self.num_rows() as u32).collect(),
+        }
+    }
+
+    /// Dense date codes, when there is a time variable.
+    pub fn date_codes(&self) -> Option<Vec<u32>> {
+        self.dates.as_ref().map(|d| {
+            let mut uniq: Vec<i32> = d.clone();
+            uniq.sort_unstable();
+            uniq.dedup();
+            d.iter()
+                .map(|x| uniq.binary_search(x).map_or(0, |i| i as u32))
+                .collect()
+        })
+    }
+
+    /// Counts of dropped rows by column, for reports.
+    pub fn dropped_summary(&self) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for d in &self.dropped {
+            *m.entry(d.column.clone()).or_insert(0) += 1;
+        }
+        m
+    }
+}
+
+pub(crate) fn codes_of(values: &[String]) -> (Vec<u32>, Vec<String>) {
+    let mut index: HashMap<&str, u32> = HashMap::new();
+    let mut labels = Vec::new();
+    let codes = values
+        .iter()
+        .map(|v| {
+            *index.entry(v.as_str()).or_insert_with(|| {
+                labels.push(v.clone());
+                (labels.len() - 1) as u32
+            })
+        })
+        .collect();
+    (codes, labels)
+}
+
+fn available(batch: &RecordBatch) -> String {
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str, role: &'static str) -> Result<&'a ArrayRef> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| Error::MissingColumn {
+            column: name.to_string(),
+            role,
+            available: available(batch),
+        })
+}
+
+/// A numeric column as f64 with None for null / non-finite.
+fn numeric(batch: &RecordBatch, name: &str, role: &'static str) -> Result<Vec<Option<f64>>> {
+    let col = column(batch, name, role)?;
+    let dt = col.data_type();
+    let ok = dt.is_numeric() || matches!(dt, DataType::Boolean);
+    if !ok {
+        return Err(Error::NonNumericColumn {
+            column: name.to_string(),
+            role,
+            data_type: dt.to_string(),
+        });
+    }
+    let as_f = cast(col, &DataType::Float64)?;
+    let a = as_f.as_primitive::<Float64Type>();
+    Ok((0..a.len())
+        .map(|i| {
+            if a.is_null(i) || !a.value(i).is_finite() {
+                None
+            } else {
+                Some(a.value(i))
+            }
+        })
+        .collect())
+}
+
+/// A control: numeric/boolean as is; text encoded as codes in order of first appearance.
+fn control(batch: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
+    let col = column(batch, name, "control")?;
+    match col.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
+            let s = cast(col, &DataType::Utf8)?;
+            let s = s.as_string::<i32>();
+            let mut index: HashMap<&str, f64> = HashMap::new();
+            Ok((0..s.len())
+                .map(|i| {
+                    if s.is_null(i) {
+                        return None;
+                    }
+                    let n = index.len() as f64;
+                    Some(*index.entry(s.value(i)).or_insert(n))
+                })
+                .collect())
+        }
+        _ => numeric(batch, name, "control"),
+    }
+}
+
+fn text(batch: &RecordBatch, name: &str, role: &'static str) -> Result<Vec<Option<String>>> {
+    let col = column(batch, name, role)?;
+    let s = cast(col, &DataType::Utf8).map_err(|_| Error::NonNumericColumn {
+        column: name.to_string(),
+        role,
+        data_type: col.data_type().to_string(),
+    })?;
+    let s = s.as_string::<i32>();
+    Ok((0..s.len())
+        .map(|i| (!s.is_null(i)).then(|| s.value(i).to_string()))
+        .collect())
+}
+
+fn dates(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i32>>> {
+    let col = column(batch, name, "time variable")?;
+    let as_date = match col.data_type() {
+        DataType::Date32 => col.clone(),
+        DataType::Date64 | DataType::Timestamp(_, _) | DataType::Utf8 | DataType::LargeUtf8 => {
+            cast(col, &DataType::Date32).map_err(|e| Error::InvalidParameter {
+                name: "time_variable",
+                value: name.to_string(),
+                expected: format!("a date column (Date32 or YYYY-MM-DD text): {e}"),
+            })?
+        }
+        other => {
+            return Err(Error::NonNumericColumn {
+                column: name.to_string(),
+                role: "time variable",
+                data_type: format!("{other} (a date is needed)"),
+            });
+        }
+    };
+    let a = as_date.as_primitive::<Date32Type>();
+    Ok((0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
+        .collect())
+}
+
+/// Weekday of a Date32 day, Monday = 0.
+pub(crate) fn weekday(day: i32) -> usize {
+    // 1970-01-01 was a Thursday (3 when Monday = 0).
+    ((day as i64 + 3).rem_euclid(7)) as usize
+}
+
+/// (year, month 1..=12, day of year 1..=366) of a Date32 day.
+pub(crate) fn ymd(day: i32) -> (i32, u32, u32) {
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = day as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy_mar = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy_mar + 2) / 153;
+    let d = doy_mar - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    const CUM: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    let doy = CUM[(m - 1) as usize] + d as u32 + if leap && m > 2 { 1 } else { 0 };
+    (y as i32, m as u32, doy)
+}
+
+/// Calendar flag columns picked up from the table when present.
+const CALENDAR_FLAGS: [&str; 6] = [
+    "is_holiday",
+    "is_commercial_event",
+    "is_business_day",
+    "is_month_end",
+    "is_quarter_end",
+    "is_peak_season",
+];
+
+/// Builds the estimation panel from a table and roles.
+///
+/// - Checks every role column exists with a usable type (errors name the column and role).
+/// - Leaves out rows with a missing or non-finite role value, listing each in
+///   [`CausalPanel::dropped`].
+/// - Encodes text controls as codes; booleans as 0/1.
+/// - With a time variable and `calendar_controls`: adds `day_of_week`, `day_of_year`,
+///   `month`, `trend` (days since the first date), `is_weekend`, and the calendar crate's
+///   flag columns present in the table (`is_holiday`, `is_commercial_event`, ...).
+/// - With an entity variable and `entity_fixed_effects`: adds `entity` (code) and
+///   `entity_scale` (the entity's mean log treatment), so the forest can learn each
+///   campaign's level; the channel's code is added as `channel_code`.
+/// - With `saturation_features`: `trailing_7` and `trailing_28`, the entity's mean
+///   treatment over the previous 7 and 28 days (today excluded).
+///
+/// Adstock is applied later, per channel, by [`analyze_attribution`](crate::analyze_attribution)
+/// (the panel keeps the raw treatment).
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::array::{Date32Array, Float64Array, StringArray};
+/// use arrow::datatypes::{DataType, Field, Schema};
+/// use arrow::record_batch::RecordBatch;
+/// use liftos_causal::{prepare_causal_data, CausalRoles};
+///
+/// let schema = Schema::new(vec![
+///     Field::new("date", DataType::Date32, false),
+///     Field::new("channel", DataType::Utf8, false),
+///     Field::new("campaign", DataType::Utf8, false),
+///     Field::new("spend", DataType::Float64, true),
+///     Field::new("revenue", DataType::Float64, true),
+/// ]);
+/// let batch = RecordBatch::try_new(Arc::new(schema), vec![
+///     Arc::new(Date32Array::from(vec![19723, 19724, 19725])),
+///     Arc::new(StringArray::from(vec!["meta", "meta", "meta"])),
+///     Arc::new(StringArray::from(vec!["A", "A", "A"])),
+///     Arc::new(Float64Array::from(vec![Some(10.0), None, Some(12.0)])),
+///     Arc::new(Float64Array::from(vec![40.0, 41.0, 45.0])),
+/// ])?;
+/// let panel = prepare_causal_data(&batch, &CausalRoles::default())?;
+/// assert_eq!(panel.num_rows(), 2);
+/// assert_eq!(panel.dropped[0].row, 1); // the missing spend is reported, not lost
+/// assert!(panel.controls.iter().any(|(n, _)| n == "day_of_week"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn prepare_causal_data(table: &RecordBatch, roles: &CausalRoles) -> Result<CausalPanel> {
+    roles.validate()?;
+    let n = table.num_rows();
+    let mut dropped: Vec<DroppedRow> = Vec::new();
+    let mut keep = vec![true; n];
+    let mut mark = |col: &Vec<Option<f64>>, name: &str, keep: &mut [bool]| {
+        for (i, v) in col.iter().enumerate() {
+            if v.is_none() && keep[i] {
+                keep[i] = false;
+                dropped.push(DroppedRow {
+                    row: i,
+                    column: name.to_string(),
+                    reason: "missing or not a finite number".into(),
+                });
+            }
+        }
+    };
+    let mut outcomes = Vec::new();
+    for name in &roles.outcome_variables {
+        let c = numeric(table, name, "outcome")?;
+        mark(&c, name, &mut keep);
+        outcomes.push((name.clone(), c));
+    }
+    let mut treatments = Vec::new();
+    for name in &roles.treatment_variables {
+        let c = numeric(table, name, "treatment")?;
+        mark(&c, name, &mut keep);
+        treatments.push((name.clone(), c));
+    }
+    let mut user_controls = Vec::new();
+    for name in &roles.control_variables {
+        let c = control(table, name)?;
+        mark(&c, name, &mut keep);
+        user_controls.push((name.clone(), c));
+    }
+    let date_col = match &roles.time_variable {
+        Some(t) => {
+            let d = dates(table, t)?;
+            let as_opt: Vec<Option<f64>> = d.iter().map(|x| x.map(f64::from)).collect();
+            mark(&as_opt, t, &mut keep);
+            Some(d)
+        }
+        None => None,
+    };
+    let channel_col = match &roles.channel_variable {
+        Some(c) => {
+            let t = text(table, c, "channel variable")?;
+            let as_opt: Vec<Option<f64>> = t.iter().map(|x| x.as_ref().map(|_| 0.0)).collect();
+            mark(&as_opt, c, &mut keep);
+            Some(t)
+        }
+        None => None,
+    };
+    let entity_col = match &roles.entity_variable {
+        Some(e) => {
+            let t = text(table, e, "entity variable")?;
+            let as_opt: Vec<Option<f64>> = t.iter().map(|x| x.as_ref().map(|_| 0.0)).collect();
+            mark(&as_opt, e, &mut keep);
+            Some(t)
+        }
+        None => None,
+    };
+    let flag_cols: Vec<(&str, Vec<Option<f64>>)> = if roles.calendar_controls {
+        CALENDAR_FLAGS
+            .iter()
+            .filter(|f| table.column_by_name(f).is_some())
+            .filter(|f| !roles.control_variables.iter().any(|c| c == *f))
+            .map(|f| numeric(table, f, "calendar control").map(|c| (*f, c)))
+            .collect::<Result<_>>()?
+    } else {
+        Vec::new()
+    };
+    for (name, c) in &flag_cols {
+        mark(c, name, &mut keep);
+    }
+    dropped.sort_by_key(|d| d.row);
+
+    let source_rows: Vec<usize> = (0..n).filter(|&i| keep[i]).collect();
+    if source_rows.is_empty() {
+        return Err(Error::TooLittleData {
+            what: format!(
+                "rows with every role present ({} of {n} rows had a missing value)",
+                dropped.len()
+            ),
+            found: 0,
+            needed: 1,
+        });
+    }
+    let pick = |c: &[Option<f64>]| -> Vec<f64> {
+        source_rows.iter().map(|&i| c[i].unwrap_or(0.0)).collect()
+    };
+    let outcomes: Vec<(String, Vec<f64>)> =
+        outcomes.into_iter().map(|(n, c)| (n, pick(&c))).collect();
+    let treatments: Vec<(String, Vec<f64>)> =
+        treatments.into_iter().map(|(n, c)| (n, pick(&c))).collect();
+    let mut controls: Vec<(String, Vec<f64>)> = user_controls
+        .into_iter()
+        .map(|(n, c)| (n, pick(&c)))
+        .collect();
+    let has =
+        |controls: &Vec<(String, Vec<f64>)>, name: &str| controls.iter().any(|(n, _)| n == name);
+
+    let dates: Option<Vec<i32>> = date_col.map(|d| {
+        source_rows
+            .iter()
+            .map(|&i| d[i].unwrap_or_default())
+            .collect()
+    });
+    let channels: Vec<String> = match &channel_col {
+        Some(c) => source_rows
+            .iter()
+            .map(|&i| c[i].clone().unwrap_or_default())
+            .collect(),
+        None => vec!["all".to_string(); source_rows.len()],
+    };
+    let entities: Option<Vec<String>> = entity_col.map(|e| {
+        source_rows
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| format!("{}/{}", channels[k], e[i].clone().unwrap_or_default()))
+            .collect()
+    });
+
+    if roles.calendar_controls
+        && let Some(d) = &dates
+    {
+        let first = d.iter().copied().min().unwrap_or(0);
+        type Derive = Box<dyn Fn(i32) -> f64>;
+        let derived: [(&str, Derive); 5] = [
+            ("day_of_week", Box::new(|x| weekday(x) as f64)),
+            ("day_of_year", Box::new(|x| ymd(x).2 as f64)),
+            ("month", Box::new(|x| ymd(x).1 as f64)),
+            ("trend", Box::new(move |x| (x - first) as f64)),
+            (
+                "is_weekend",
+                Box::new(|x| if weekday(x) >= 5 { 1.0 } else { 0.0 }),
+            ),
+        ];
+        for (name, f) in derived {
+            if !has(&controls, name) {
+                controls.push((name.to_string(), d.iter().map(|&x| f(x)).collect()));
+            }
+        }
+    }
+    let flag_of = |name: &str| -> Option<Vec<bool>> {
+        flag_cols
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| source_rows.iter().map(|&i| c[i] == Some(1.0)).collect())
+    };
+    let holiday = flag_of("is_holiday");
+    let event = flag_of("is_commercial_event");
+    for (name, c) in &flag_cols {
+        controls.push((name.to_string(), pick(c)));
+    }
+    if channel_col.is_some() {
+        let (codes, labels) = codes_of(&channels);
+        if labels.len() > 1 && !has(&controls, "channel_code") {
+            controls.push((
+                "channel_code".into(),
+                codes.iter().map(|&c| c as f64).collect(),
+            ));
+        }
+    }
+    if roles.entity_fixed_effects
+        && let Some(e) = &entities
+    {
+        let (codes, labels) = codes_of(e);
+        controls.push(("entity".into(), codes.iter().map(|&c| c as f64).collect()));
+        // The entity's typical treatment level (mean log of the first treatment).
+        let w = &treatments[0].1;
+        let mut sums = vec![(0.0, 0.0); labels.len()];
+        for (c, v) in codes.iter().zip(w) {
+            sums[*c as usize].0 += v.max(1e-9).ln();
+            sums[*c as usize].1 += 1.0;
+        }
+        controls.push((
+            "entity_scale".into(),
+            codes
+                .iter()
+                .map(|c| sums[*c as usize].0 / sums[*c as usize].1)
+                .collect(),
+        ));
+    }
+    if roles.saturation_features {
+        let w = &treatments[0].1;
+        let order = series_order(entities.as_deref(), dates.as_deref(), source_rows.len());
+        let mut t7 = vec![0.0; w.len()];
+        let mut t28 = vec![0.0; w.len()];
+        for series in order {
+            for (k, &i) in series.iter().enumerate() {
+                let window = |len: usize| -> f64 {
+                    let from = k.saturating_sub(len);
+                    if k == from {
+                        0.0
+                    } else {
+                        series[from..k].iter().map(|&j| w[j]).sum::<f64>() / len as f64
+                    }
+                };
+                t7[i] = window(7);
+                t28[i] = window(28);
+            }
+        }
+        controls.push(("trailing_7".into(), t7));
+        controls.push(("trailing_28".into(), t28));
+    }
+    if controls.is_empty() {
+        return Err(Error::param(
+            "control_variables",
+            "[]",
+            "at least one control (give control_variables, a time variable or an entity)",
+        ));
+    }
+    Ok(CausalPanel {
+        roles: roles.clone(),
+        source_rows,
+        dropped,
+        outcomes,
+        treatments,
+        controls,
+        dates,
+        channels,
+        entities,
+        holiday,
+        event,
+    })
+}
+
+/// Rows of each entity's series in time order (one series of all rows without entity;
+/// input order without dates).
+pub(crate) fn series_order(
+    entities: Option<&[String]>,
+    dates: Option<&[i32]>,
+    n: usize,
+) -> Vec<Vec<usize>> {
+    let mut by: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for i in 0..n {
+        let key = entities.map_or("", |e| e[i].as_str());
+        by.entry(key).or_default().push(i);
+    }
+    let mut out: Vec<Vec<usize>> = by.into_values().collect();
+    if let Some(d) = dates {
+        for s in &mut out {
+            s.sort_by_key(|&i| d[i]);
+        }
+    }
+    out
+}
+
+/// Geometric adstock of `w` within each series, `a_t = w_t + θ^gap·a_prev` where `gap`
+/// is the number of days since the series' previous row (1 for consecutive days).
+pub(crate) fn adstock(
+    w: &[f64],
+    series: &[Vec<usize>],
+    dates: Option<&[i32]>,
+    theta: f64,
+) -> Vec<f64> {
+    let mut out = w.to_vec();
+    if theta == 0.0 {
+        return out;
+    }
+    for s in series {
+        let mut prev: Option<(usize, f64)> = None;
+        for &i in s {
+            let carried = match prev {
+                Some((j, a)) => {
+                    let gap = dates.map_or(1, |d| (d[i] - d[j]).max(1));
+                    a * theta.powi(gap)
+                }
+                None => 0.0,
+            };
+            out[i] = w[i] + carried;
+            prev = Some((i, out[i]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        // 2024-01-01 is day 19723, a Monday; 2024-12-31 is day-of-year 366.
+        assert_eq!(ymd(19723), (2024, 1, 1));
+        assert_eq!(weekday(19723), 0);
+        assert_eq!(ymd(19723 + 365), (2024, 12, 31));
+        assert_eq!(ymd(19723 + 365).2, 366);
+        assert_eq!(ymd(0), (1970, 1, 1));
+        assert_eq!(weekday(0), 3);
+        assert_eq!(ymd(19723 + 59), (2024, 2, 29));
+    }
+
+    #[test]
+    fn adstock_carries_over_gaps() {
+        let w = [1.0, 0.0, 2.0, 1.0];
+        let series = vec![vec![0, 1, 2], vec![3]];
+        let a = adstock(&w, &series, Some(&[0, 1, 3, 0]), 0.5);
+        assert_eq!(a[0], 1.0);
+        assert_eq!(a[1], 0.5);
+        // Day 3 follows day 1 after a two-day gap: 0.5 · 0.25 + 2.
+        assert!((a[2] - 2.125).abs() < 1e-12);
+        assert_eq!(a[3], 1.0);
+    }
+}

@@ -1,0 +1,133 @@
+//! `liftos analyze`.
+
+use std::path::PathBuf;
+
+use liftos::analysis::{add_calendar_columns, analyze_table, format_results};
+use liftos::causal::{
+    Adstock, AttributionModel, AttributionOptions, CausalRoles, ClusterBy, TreatmentAssignment,
+};
+use liftos::transform::read_table;
+
+/// Arguments of `liftos analyze`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The unified (or enriched) table: `.csv` or `.parquet`.
+    #[arg(long)]
+    input: PathBuf,
+    /// Outcome column(s), comma-separated; each is analysed.
+    #[arg(long, value_delimiter = ',', default_value = "revenue")]
+    outcome: Vec<String>,
+    /// Treatment column(s), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "spend")]
+    treatment: Vec<String>,
+    /// Extra control columns, comma-separated (calendar controls are added automatically).
+    #[arg(long, value_delimiter = ',')]
+    controls: Vec<String>,
+    /// The entity (panel unit) column; `none` for no entity.
+    #[arg(long, default_value = "campaign")]
+    entity: String,
+    /// The date column.
+    #[arg(long, default_value = "date")]
+    time: String,
+    /// The channel column results are reported by.
+    #[arg(long, default_value = "channel")]
+    channel: String,
+    /// The estimator: `causal_forest` or `dml`.
+    #[arg(long, default_value = "causal_forest")]
+    model: String,
+    /// Level of every interval.
+    #[arg(long, default_value_t = 0.95)]
+    confidence: f64,
+    /// Seed of all randomness.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Trees of the causal forest.
+    #[arg(long, default_value_t = 2000)]
+    trees: usize,
+    /// `observational` or `randomized`.
+    #[arg(long, default_value = "observational")]
+    assignment: String,
+    /// Clusters of the standard errors: `entity`, `time` or `none`.
+    #[arg(long, default_value = "entity")]
+    cluster: String,
+    /// Carryover: `none`, `grid` (choose the decay per channel) or a fixed decay in [0, 1).
+    #[arg(long, default_value = "none")]
+    adstock: String,
+    /// Skip the time-blocked cross-validation.
+    #[arg(long)]
+    no_cross_validation: bool,
+    /// Public holidays of this country when the input has no calendar columns.
+    #[arg(long, default_value = "US")]
+    country: String,
+    /// Write the results JSON (DESIGN.md) here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> liftos::Result<()> {
+    let model = match AttributionModel::parse(&args.model)? {
+        AttributionModel::CausalForest(p) => {
+            AttributionModel::CausalForest(p.with_num_trees(args.trees))
+        }
+        other => other,
+    };
+    let adstock = match args.adstock.trim() {
+        "none" | "" => Adstock::None,
+        "grid" => Adstock::default_grid(),
+        v => Adstock::Fixed(v.parse::<f64>().map_err(|_| {
+            liftos::causal::Error::InvalidParameter {
+                name: "--adstock",
+                value: v.to_string(),
+                expected: "`none`, `grid` or a decay in [0, 1)".into(),
+            }
+        })?),
+    };
+    let table = read_table(&args.input)?;
+    let table = add_calendar_columns(&table, &args.time, &args.country)?;
+    let entity = (args.entity != "none").then_some(args.entity.as_str());
+    let roles = CausalRoles::new(&args.treatment, &args.outcome, &args.controls)
+        .with_time_variable(Some(&args.time))
+        .with_entity_variable(entity)
+        .with_channel_variable(Some(&args.channel))
+        .with_adstock(adstock)
+        .with_treatment_assignment(TreatmentAssignment::parse(&args.assignment)?);
+    let options = AttributionOptions::default()
+        .with_model(model)
+        .with_confidence_level(args.confidence)
+        .with_seed(args.seed)
+        .with_cluster(ClusterBy::parse(&args.cluster)?)
+        .with_cross_validation(!args.no_cross_validation);
+    let (panel, attribution) = analyze_table(&table, &roles, &options)?;
+    if !panel.dropped.is_empty() {
+        println!(
+            "{} of {} input rows left out (a role value was missing); see the warnings below.",
+            panel.dropped.len(),
+            table.num_rows()
+        );
+    }
+    for r in &attribution.results {
+        println!("{}", format_results(r));
+    }
+    if let Some(path) = &args.json {
+        let primary = attribution.primary();
+        let mut json = primary.to_json();
+        if attribution.results.len() > 1
+            && let Some(obj) = json.as_object_mut()
+        {
+            obj.insert(
+                "other_results".into(),
+                attribution.results[1..]
+                    .iter()
+                    .map(|r| r.to_json())
+                    .collect(),
+            );
+        }
+        let text = serde_json::to_string_pretty(&json).map_err(|source| liftos::Error::Json {
+            path: path.display().to_string(),
+            source,
+        })?;
+        liftos::io::write_bytes_atomically(path, text.as_bytes())?;
+        println!("Wrote {}", path.display());
+    }
+    Ok(())
+}
