@@ -44,6 +44,7 @@
 //! | Calibration test and best linear projection | [`FittedCausalForest::test_calibration`], [`FittedCausalForest::best_linear_projection`] |
 //! | Arrow output (per-row effects, channel table) | [`FittedCausalForest::oob_table`], [`AttributionResults::channel_table`] |
 //! | Reproducible for any thread count (tree RNG derived from seed and tree index) | all |
+//! | Charts (PNG, SVG), Excel workbook, self-contained HTML report, exploration summary (feature `report`, on by default) | [`report`] |
 //!
 //! Clusters (campaign, date) make every standard error cluster-robust with t(C − 1)
 //! critical values. By default (as in grf) trees also subsample whole clusters; set
@@ -62,6 +63,8 @@ mod error;
 mod estimator;
 pub mod forest;
 pub mod inference;
+#[cfg(feature = "report")]
+pub mod report;
 mod results;
 
 pub use data::{CausalDataset, ColumnRoles};
@@ -69,6 +72,8 @@ pub use error::{Error, Result};
 pub use estimator::Estimator;
 pub use forest::{CausalForest, CausalForestParams, FittedCausalForest};
 pub use inference::{AverageEffect, Calibration, Coefficient, LiftEffect};
+#[cfg(feature = "report")]
+pub use report::{ReportError, export_results, plot_attribution_waterfall, plot_treatment_effects};
 pub use results::{
     AttributionResults, ChannelEffect, Diagnostics, Estimate, ModelAccuracy, RowEffect, RowIndex,
     TemporalEffects,

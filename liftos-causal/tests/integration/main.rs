@@ -5,6 +5,8 @@ mod designs;
 mod determinism;
 mod estimator;
 mod params;
+#[cfg(feature = "report")]
+mod report;
 mod sandbox;
 mod statistical;
 
