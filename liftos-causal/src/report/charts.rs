@@ -1168,7 +1168,7 @@ fn draw_temporal<DB: DrawingBackend>(
     let panels: Vec<(&str, &[Estimate], u32)> = [
         ("Weekday", day, 7u32),
         ("Month", season, 12),
-        ("Holidays and events", special, 4),
+        ("Holidays and events", special, 6),
     ]
     .into_iter()
     .filter(|(_, e, _)| !e.is_empty())
