@@ -555,7 +555,8 @@ impl<T, E: Display> Ctx<T> for std::result::Result<T, E> {
 
 type Chart2d<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
-/// A range that holds every finite value and zero, padded on both sides.
+/// A range that holds every finite value and zero, padded by `pad` × span on the
+/// right (room for value labels) and a little below a negative minimum.
 fn padded_range(values: impl IntoIterator<Item = f64>, pad: f64) -> Range<f64> {
     let (mut lo, mut hi) = (0.0f64, 0.0f64);
     for v in values.into_iter().filter(|v| v.is_finite()) {
@@ -566,7 +567,11 @@ fn padded_range(values: impl IntoIterator<Item = f64>, pad: f64) -> Range<f64> {
         hi = lo + 1.0;
     }
     let span = hi - lo;
-    let lo = if lo < 0.0 { lo - pad * span } else { lo };
+    let lo = if lo < 0.0 {
+        lo - pad.min(0.08) * span
+    } else {
+        lo
+    };
     (lo)..(hi + pad * span)
 }
 
@@ -611,7 +616,7 @@ fn horizontal<'a, DB: DrawingBackend>(
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(0)
-        .x_labels(8)
+        .x_labels(tick_count(opts.width))
         .x_desc(x_desc)
         .x_label_formatter(x_fmt)
         .label_style((FAMILY, 13).into_font().color(&TEXT))
@@ -631,6 +636,11 @@ fn horizontal<'a, DB: DrawingBackend>(
             .ctx()?;
     }
     Ok(chart)
+}
+
+/// Ticks on a horizontal axis: one per 130 pixels, so money labels never touch.
+fn tick_count(width: u32) -> usize {
+    (width / 130).clamp(2, 10) as usize
 }
 
 /// The y coordinate of row `i` of `n` (row 0 on top).
@@ -795,7 +805,7 @@ fn draw_effects<DB: DrawingBackend>(
     let values = rows
         .iter()
         .flat_map(|r| [r.iroas, r.lo, r.hi, r.naive, 1.0]);
-    let range = padded_range(values, 0.22);
+    let range = padded_range(values, 0.38);
     let span = range.end - range.start;
     let dec = axis_decimals(span);
     let fmt = move |v: &f64| thousands(*v, dec);
@@ -978,18 +988,27 @@ fn draw_waterfall<DB: DrawingBackend>(
     )?;
     let mut cum = baseline;
     for (k, (name, v)) in steps.iter().enumerate() {
-        let fill = if *v < 0.0 { NEGATIVE } else { color(name) };
         let sign = if *v >= 0.0 { "+" } else { "" };
         bar(
             &chart,
             k + 1,
             cum,
             cum + v,
-            fill,
+            color(name),
             format!("{sign}{}{}", money(*v, &opts.currency, 0), total_share(*v)),
         )?;
-        // Connector to the next bar.
         let y = row_y(n, k + 1);
+        if *v < 0.0 {
+            // A negative lift keeps the channel's colour, outlined in red.
+            chart
+                .plotting_area()
+                .draw(&Rectangle::new(
+                    [(cum + v, y - 0.32), (cum, y + 0.32)],
+                    NEGATIVE.stroke_width(3),
+                ))
+                .ctx()?;
+        }
+        // Connector to the next bar.
         chart
             .plotting_area()
             .draw(&PathElement::new(
@@ -1091,7 +1110,7 @@ fn draw_over_time<DB: DrawingBackend>(
             .ctx()?;
         chart
             .configure_mesh()
-            .x_labels(8)
+            .x_labels(tick_count(opts.width))
             .y_labels(5)
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
@@ -1322,7 +1341,7 @@ fn draw_response<DB: DrawingBackend>(
         .ctx()?;
     chart
         .configure_mesh()
-        .x_labels(8)
+        .x_labels(tick_count(opts.width))
         .y_labels(6)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
@@ -1387,6 +1406,7 @@ pub fn plot_treatment_effects(
 /// Waterfall from the baseline outcome (total outcome − Σ lifts) through each channel's
 /// `revenue_lift` to the total outcome.
 ///
+/// A negative lift keeps the channel's colour and is outlined in red.
 /// The total is Σ `outcome_total` of the channels, or the sum of the row index's
 /// outcomes when a channel lacks it; [`ReportError::MissingData`] when neither is known.
 pub fn plot_attribution_waterfall(

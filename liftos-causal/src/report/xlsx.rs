@@ -459,7 +459,12 @@ pub(crate) fn workbook_bytes(
         ))?;
         w.header(&["Finding"])?;
         for line in headlines(results, cur) {
-            w.ws.write_string_with_format(w.row, 0, &line, &f.wrap)
+            // One finding per row, across the eight columns of the table below, with
+            // room for its wrapped lines (Excel does not size merged rows itself).
+            w.ws.merge_range(w.row, 0, w.row, 7, &line, &f.wrap)
+                .map_err(xl(path))?;
+            let lines = line.chars().count().div_ceil(105).max(1);
+            w.ws.set_row_height(w.row, 15.0 * lines as f64 + 3.0)
                 .map_err(xl(path))?;
             w.row += 1;
         }
@@ -486,7 +491,7 @@ pub(crate) fn workbook_bytes(
                 Cell::P(c.p_value),
             ])?;
         }
-        w.widths(&[110.0, 16.0, 18.0, 16.0, 12.0, 12.0, 12.0, 10.0])?;
+        w.widths(&[24.0, 16.0, 18.0, 16.0, 12.0, 12.0, 12.0, 10.0])?;
         w.freeze(2)?;
     }
 

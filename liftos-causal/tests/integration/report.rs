@@ -516,6 +516,60 @@ fn edge_cases_render() {
     cleanup(&dir);
 }
 
+/// A channel has the same colour in every chart; 25 channels still draw with every
+/// name on its own row.
+#[test]
+fn channel_colours_are_consistent_and_many_channels_fit() {
+    let results = synthetic(
+        (0..25)
+            .map(|i| {
+                channel(
+                    &format!("channel_{i:02}"),
+                    1000.0 * (i + 1) as f64,
+                    0.1 * i as f64,
+                    2.0,
+                )
+            })
+            .collect(),
+    );
+    let dir = out_dir("colours");
+    let opts = PlotOptions::default().with_size(1000, 900);
+    let mut svgs = Vec::new();
+    for (name, draw) in results_charts() {
+        if name == "temporal" {
+            continue;
+        }
+        let path = dir.join(format!("{name}.svg"));
+        draw(&results, &path, &opts).unwrap();
+        svgs.push((name, std::fs::read_to_string(&path).unwrap()));
+        let png = dir.join(format!("{name}.png"));
+        draw(&results, &png, &opts).unwrap();
+        assert!(png_info(&png).2 > 8);
+    }
+    for c in &results.channels {
+        let (r, g, b) = report::channel_color(&c.channel);
+        let hex = format!("#{r:02X}{g:02X}{b:02X}");
+        for (name, svg) in &svgs {
+            assert!(
+                svg.contains(&hex),
+                "{name}: {} lacks its colour {hex}",
+                c.channel
+            );
+            assert!(
+                svg.contains(&format!("\n{}\n", c.channel)),
+                "{name}: label of {}",
+                c.channel
+            );
+        }
+    }
+    assert_eq!(report::channel_color("meta"), report::channel_color("meta"));
+    assert_ne!(
+        report::channel_color("meta"),
+        report::channel_color("google_ads")
+    );
+    cleanup(&dir);
+}
+
 /// Missing inputs give clear errors, never panics or half-written files.
 #[test]
 fn missing_data_gives_clear_errors() {
