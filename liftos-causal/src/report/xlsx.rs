@@ -6,7 +6,8 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Float64Type, UInt64Type};
 use arrow::record_batch::RecordBatch;
 use rust_xlsxwriter::{
-    Chart, ChartType, Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
+    Chart, ChartLegendPosition, ChartType, Color, Format, FormatAlign, FormatBorder, Workbook,
+    Worksheet, XlsxError,
 };
 
 use super::explore::ExplorationSummary;
@@ -312,6 +313,10 @@ impl SheetWriter<'_> {
     }
 
     fn header(&mut self, names: &[&str]) -> Result<()> {
+        // Two lines of room: long headers wrap.
+        self.ws
+            .set_row_height(self.row, 30.0)
+            .map_err(xl(self.path))?;
         for (c, name) in names.iter().enumerate() {
             self.ws
                 .write_string_with_format(self.row, c as u16, *name, &self.f.header)
@@ -566,6 +571,10 @@ pub(crate) fn workbook_bytes(
                 .set_categories((sheet, 1, 0, n, 0))
                 .set_values((sheet, 1, 12, n, 12));
             chart.title().set_name("Incremental vs naive ROAS");
+            chart
+                .set_width(760)
+                .set_height((120 + 40 * n.min(30)).max(300));
+            chart.legend().set_position(ChartLegendPosition::Bottom);
             let axis = format!("{} per 1 {cur} of spend", results.outcome);
             chart.x_axis().set_name(axis.as_str());
             w.ws.insert_chart(n + 2, 0, &chart).map_err(xl(path))?;
