@@ -44,6 +44,7 @@
 //! | Calibration test and best linear projection | [`FittedCausalForest::test_calibration`], [`FittedCausalForest::best_linear_projection`] |
 //! | Arrow output (per-row effects, channel table) | [`FittedCausalForest::oob_table`], [`AttributionResults::channel_table`] |
 //! | Reproducible for any thread count (tree RNG derived from seed and tree index) | all |
+//! | Charts (PNG, SVG), Excel workbook, self-contained HTML report, exploration summary (feature `report`, on by default) | [`report`] |
 //!
 //! Clusters (campaign, date) make every standard error cluster-robust with t(C − 1)
 //! critical values. By default (as in grf) trees also subsample whole clusters; set
@@ -66,6 +67,8 @@ pub mod forest;
 pub mod inference;
 mod json;
 pub mod prepare;
+#[cfg(feature = "report")]
+pub mod report;
 mod results;
 
 pub use attribution::{
@@ -80,6 +83,8 @@ pub use inference::{AverageEffect, Calibration, Coefficient, LiftEffect};
 pub use prepare::{
     Adstock, CausalPanel, CausalRoles, DroppedRow, TreatmentAssignment, prepare_causal_data,
 };
+#[cfg(feature = "report")]
+pub use report::{ReportError, export_results, plot_attribution_waterfall, plot_treatment_effects};
 pub use results::{
     AttributionResults, ChannelEffect, Diagnostics, Estimate, ModelAccuracy, RowEffect, RowIndex,
     TemporalEffects,

@@ -6,6 +6,8 @@ mod designs;
 mod determinism;
 mod estimator;
 mod params;
+#[cfg(feature = "report")]
+mod report;
 mod sandbox;
 mod statistical;
 
