@@ -2,6 +2,8 @@
 //! one error, printed as one sentence on stderr by `main`.
 
 mod calendar;
+mod pull;
+mod tables;
 
 use std::path::PathBuf;
 
@@ -26,8 +28,18 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Pull daily campaign data from Meta Ads, Google Ads or Klaviyo into CSV or Parquet.
+    Pull(pull::Args),
+    /// Map source tables (NAME=FILE) onto the unified table.
+    Unify(tables::UnifyArgs),
+    /// Report the data quality of a unified table (findings are not failures).
+    Validate(tables::ValidateArgs),
+    /// Clean a unified table: duplicates, names, currency, missing days; nothing lost.
+    Clean(tables::CleanArgs),
     /// Build the calendar dimension (one row per day) and write it as CSV or Parquet.
     Calendar(calendar::Args),
+    /// Run SQL over tables given as NAME=FILE and print the result.
+    Sql(tables::SqlArgs),
 }
 
 /// Runs the parsed command line.
@@ -44,6 +56,11 @@ pub fn run(cli: Cli) -> liftos::Result<()> {
             );
             Ok(())
         }
+        Command::Pull(args) => pull::run(args),
+        Command::Unify(args) => tables::unify(args),
+        Command::Validate(args) => tables::validate(args),
+        Command::Clean(args) => tables::clean(args),
         Command::Calendar(args) => calendar::run(args),
+        Command::Sql(args) => tables::sql(args),
     }
 }
