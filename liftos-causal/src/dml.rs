@@ -1,8 +1,8 @@
 //! [`Dml`]: double/debiased machine learning for the partially linear model with one
 //! effect per channel.
 //!
-//! Model: `Y = Σ_c θ_c · W · 1[channel = c] + g(X) + ε`. The nuisances `E[Y | X]` and
-//! `E[W·1[c] | X]` are honest regression forests, **cross-fitted**: rows are cut into
+//! Model: `Y = Σ_c θ_c · W · 1[channel = c] + g(X, channel) + ε`. The nuisances
+//! `E[Y | X, channel]` and `E[W | X, channel]` are honest regression forests, **cross-fitted**: rows are cut into
 //! blocks of `block_len` consecutive rows within each cluster (for a campaign sorted by
 //! date: two-week blocks) and the blocks are dealt to `folds` folds, so a row's nuisance
 //! prediction never saw its own block (adjacent days do not leak). The effects come from
@@ -26,9 +26,9 @@ use crate::{Error, Result};
 /// |---|---|---|---|
 /// | `folds` | 5 | cross-fitting folds | ≥ 2 |
 /// | `block_len` | 14 | consecutive rows of a cluster kept in the same fold | ≥ 1 |
-/// | `nuisance` | 200 trees, grf defaults otherwise | the regression forests of `E[Y|X]` and `E[W·1c|X]` | |
+/// | `nuisance` | 200 trees, grf defaults otherwise | the regression forests of `E[Y|X, c]` and `E[W|X, c]` | |
 /// | `confidence_level` | 0.95 | level of every interval | (0, 1) |
-/// | `randomized` | false | the treatment was randomized: `E[W·1c|X]` is the channel's mean treatment (no treatment model) | |
+/// | `randomized` | false | the treatment was randomized: `E[W|X, c]` is the channel's mean treatment (no treatment model) | |
 /// | `seed` | 42 | seed of all randomness | any |
 #[derive(Debug, Clone, PartialEq)]
 pub struct DmlParams {
@@ -216,24 +216,43 @@ impl Estimator for Dml {
         };
         let g = labels.len();
         let folds = self.fold_ids(&clusters);
+        // The channel joins the controls of both nuisances, so that
+        // W̃_c = 1[c]·(W − Ê[W | X, c]) and Ỹ = Y − Ê[Y | X, c]: each channel's baseline
+        // and spend level are learned from its own rows.
+        let group_col: Vec<f64> = codes.iter().map(|&c| f64::from(c)).collect();
+        let mut cov = cov;
+        if g > 1 {
+            cov.push(&group_col);
+        }
         let y_hat = self.cross_fit(&cov, y, &folds, 0)?;
         let y_res: Vec<f64> = y.iter().zip(&y_hat).map(|(a, b)| a - b).collect();
-        let mut w_res_by: Vec<Vec<f64>> = Vec::with_capacity(g);
-        for c in 0..g {
-            let wc: Vec<f64> = (0..n)
-                .map(|i| if codes[i] as usize == c { w[i] } else { 0.0 })
-                .collect();
-            let hat = if self.params.randomized {
-                let rows = codes.iter().filter(|&&k| k as usize == c).count().max(1);
-                let mean = wc.iter().sum::<f64>() / rows as f64;
+        let w_hat: Vec<f64> = if self.params.randomized {
+            let mut sum = vec![0.0; g];
+            let mut cnt = vec![0usize; g];
+            for i in 0..n {
+                sum[codes[i] as usize] += w[i];
+                cnt[codes[i] as usize] += 1;
+            }
+            codes
+                .iter()
+                .map(|&c| sum[c as usize] / cnt[c as usize].max(1) as f64)
+                .collect()
+        } else {
+            self.cross_fit(&cov, w, &folds, 1)?
+        };
+        let w_res_by: Vec<Vec<f64>> = (0..g)
+            .map(|c| {
                 (0..n)
-                    .map(|i| if codes[i] as usize == c { mean } else { 0.0 })
+                    .map(|i| {
+                        if codes[i] as usize == c {
+                            w[i] - w_hat[i]
+                        } else {
+                            0.0
+                        }
+                    })
                     .collect()
-            } else {
-                self.cross_fit(&cov, &wc, &folds, 1 + c as u64)?
-            };
-            w_res_by.push(wc.iter().zip(&hat).map(|(a, b)| a - b).collect());
-        }
+            })
+            .collect();
         let ones = vec![1.0; n];
         let (beta, vcov, nc) =
             ols_cluster(&y_res, &w_res_by, &ones, &clusters, "DML final regression")?;

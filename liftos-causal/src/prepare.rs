@@ -834,14 +834,16 @@ mod tests {
 
     #[test]
     fn civil_dates() {
-        // 2024-01-01 is day 19723, a Monday; 2024-12-31 is day-of-year 366.
+        // (year, month, day of year). 2024-01-01 is day 19723, a Monday; 2024-12-31 is
+        // day-of-year 366 of the leap year; 2024-02-29 is day-of-year 60.
         assert_eq!(ymd(19723), (2024, 1, 1));
         assert_eq!(weekday(19723), 0);
-        assert_eq!(ymd(19723 + 365), (2024, 12, 31));
-        assert_eq!(ymd(19723 + 365).2, 366);
+        assert_eq!(ymd(19723 + 365), (2024, 12, 366));
+        assert_eq!(ymd(19723 + 366), (2025, 1, 1));
         assert_eq!(ymd(0), (1970, 1, 1));
         assert_eq!(weekday(0), 3);
-        assert_eq!(ymd(19723 + 59), (2024, 2, 29));
+        assert_eq!(ymd(19723 + 59), (2024, 2, 60));
+        assert_eq!(ymd(19723 + 31), (2024, 2, 32));
     }
 
     #[test]

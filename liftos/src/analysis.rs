@@ -10,10 +10,12 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Date32Type, Field, Schema};
 use chrono::NaiveDate;
 use liftos_calendar::{CalendarDimension, CalendarOptions};
+use liftos_causal::report::{QualityIssue, QualitySummary, ReportOptions, write_report_dir};
 use liftos_causal::{
     Attribution, AttributionOptions, AttributionResults, CausalPanel, CausalRoles,
     analyze_attribution, prepare_causal_data,
 };
+use liftos_transform::{QualityReport, QualityRules, validate_data_quality};
 
 use crate::Result;
 
@@ -120,6 +122,47 @@ pub fn analyze_table(
     let panel = prepare_causal_data(table, roles)?;
     let attribution = analyze_attribution(&panel, options)?;
     Ok((panel, attribution))
+}
+
+/// The data-quality report of the transform crate in the report's shape.
+pub fn quality_summary(report: &QualityReport) -> QualitySummary {
+    QualitySummary {
+        rows: report.rows,
+        completeness_score: report.completeness_score,
+        accuracy_score: report.accuracy_score,
+        issues: report
+            .issues
+            .iter()
+            .map(|i| QualityIssue {
+                rule: i.rule.clone(),
+                column: i.column.clone().unwrap_or_default(),
+                rows: i.row_count,
+                severity: i.severity.to_string(),
+                examples: i
+                    .example_rows
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                message: i.message.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Writes the report directory (HTML report, charts, workbook) for `results` fitted on
+/// `table`, with the table's data-quality report (default rules). Returns the files.
+pub fn write_report(
+    results: &AttributionResults,
+    table: &RecordBatch,
+    dir: &std::path::Path,
+) -> Result<Vec<std::path::PathBuf>> {
+    let rules = QualityRules::default();
+    let quality = validate_data_quality(table, &rules.required_fields_or_default(), &rules)?;
+    let options = ReportOptions::default()
+        .with_table(table.clone())
+        .with_quality(quality_summary(&quality));
+    write_report_dir(results, &options, dir).map_err(|e| crate::Error::Report(e.to_string()))
 }
 
 fn money(v: f64) -> String {

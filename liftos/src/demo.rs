@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::analysis::{add_calendar_columns, analyze_table};
+use crate::analysis::{add_calendar_columns, analyze_table, write_report};
 use crate::io::{write_bytes_atomically, write_table_atomically};
 use crate::{Error, Result};
 use liftos_causal::{
@@ -27,6 +27,8 @@ pub struct DemoOutput {
     pub truth_csv: PathBuf,
     /// The per-channel truth and temporal profile, as JSON.
     pub truth_json: PathBuf,
+    /// The HTML report, charts and workbook.
+    pub report_dir: PathBuf,
     /// The attribution results, as JSON (DESIGN.md).
     pub results_json: PathBuf,
     /// The attribution results.
@@ -106,7 +108,10 @@ pub fn run_with(out: &Path, options: &DemoOptions) -> Result<DemoOutput> {
         source,
     })?;
     write_bytes_atomically(&results_json, text.as_bytes())?;
+    let report_dir = out.join("report");
+    write_report(&results, &enriched, &report_dir)?;
     Ok(DemoOutput {
+        report_dir,
         summary: summary(&world, &results),
         unified_csv,
         truth_csv,

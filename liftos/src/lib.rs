@@ -35,7 +35,7 @@ pub use liftos_sandbox as sandbox;
 #[cfg(feature = "transform")]
 pub use liftos_transform as transform;
 
-#[cfg(all(feature = "causal", feature = "calendar"))]
+#[cfg(all(feature = "causal", feature = "calendar", feature = "transform"))]
 pub mod analysis;
 #[cfg(all(
     feature = "sandbox",
@@ -83,6 +83,9 @@ pub enum Error {
     #[cfg(feature = "sandbox")]
     #[error(transparent)]
     Sandbox(#[from] liftos_sandbox::Error),
+    /// Writing charts, the workbook or the HTML report failed.
+    #[error("report: {0}")]
+    Report(String),
     /// An Arrow error while writing a table.
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),

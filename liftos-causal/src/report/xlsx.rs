@@ -370,6 +370,8 @@ pub fn export_results(results: &AttributionResults, path: impl AsRef<Path>) -> R
 /// - `.csv`: the channel table ([`AttributionResults::channel_table`] plus
 ///   `naive_roas` and `outcome_total`).
 ///
+/// - `.json`: the results JSON of DESIGN.md ([`AttributionResults::to_json`]).
+///
 /// Other extensions give [`ReportError::UnsupportedFormat`].
 pub fn export_results_with(
     results: &AttributionResults,
@@ -384,9 +386,14 @@ pub fn export_results_with(
             write_bytes(path, &bytes)
         }
         "csv" => write_bytes(path, channel_csv(results).as_bytes()),
+        "json" => {
+            let text = serde_json::to_string_pretty(&results.to_json())
+                .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+            write_bytes(path, text.as_bytes())
+        }
         _ => Err(ReportError::UnsupportedFormat {
             path: path.to_path_buf(),
-            expected: "`.xlsx`, `.csv`",
+            expected: "`.xlsx`, `.csv`, `.json`",
         }),
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use liftos::analysis::{add_calendar_columns, analyze_table, format_results};
+use liftos::analysis::{add_calendar_columns, analyze_table, format_results, write_report};
 use liftos::causal::{
     Adstock, AttributionModel, AttributionOptions, CausalRoles, ClusterBy, TreatmentAssignment,
 };
@@ -62,6 +62,12 @@ pub struct Args {
     /// Write the results JSON (DESIGN.md) here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write the HTML report, charts (PNG and SVG) and workbook into this directory.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Write the Excel workbook here.
+    #[arg(long)]
+    xlsx: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> liftos::Result<()> {
@@ -128,6 +134,15 @@ pub fn run(args: Args) -> liftos::Result<()> {
         })?;
         liftos::io::write_bytes_atomically(path, text.as_bytes())?;
         println!("Wrote {}", path.display());
+    }
+    if let Some(path) = &args.xlsx {
+        liftos::causal::export_results(attribution.primary(), path)
+            .map_err(|e| liftos::Error::Report(e.to_string()))?;
+        println!("Wrote {}", path.display());
+    }
+    if let Some(dir) = &args.report {
+        let files = write_report(attribution.primary(), &table, dir)?;
+        println!("Wrote {} report files into {}", files.len(), dir.display());
     }
     Ok(())
 }

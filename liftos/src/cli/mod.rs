@@ -3,6 +3,8 @@
 
 mod analyze;
 mod calendar;
+mod pull;
+mod tables;
 
 use std::path::PathBuf;
 
@@ -30,10 +32,20 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         trees: usize,
     },
+    /// Pull daily campaign data from Meta Ads, Google Ads or Klaviyo into CSV or Parquet.
+    Pull(pull::Args),
+    /// Map source tables (NAME=FILE) onto the unified table.
+    Unify(tables::UnifyArgs),
+    /// Report the data quality of a unified table (findings are not failures).
+    Validate(tables::ValidateArgs),
+    /// Clean a unified table: duplicates, names, currency, missing days; nothing lost.
+    Clean(tables::CleanArgs),
     /// Build the calendar dimension (one row per day) and write it as CSV or Parquet.
     Calendar(calendar::Args),
     /// Estimate what each channel's spend caused (causal forest or DML), with intervals.
     Analyze(analyze::Args),
+    /// Run SQL over tables given as NAME=FILE and print the result.
+    Sql(tables::SqlArgs),
 }
 
 /// Runs the parsed command line.
@@ -49,9 +61,15 @@ pub fn run(cli: Cli) -> liftos::Result<()> {
                 o.truth_json.display(),
                 o.results_json.display()
             );
+            println!("Report: {}", o.report_dir.join("report.html").display());
             Ok(())
         }
+        Command::Pull(args) => pull::run(args),
+        Command::Unify(args) => tables::unify(args),
+        Command::Validate(args) => tables::validate(args),
+        Command::Clean(args) => tables::clean(args),
         Command::Calendar(args) => calendar::run(args),
         Command::Analyze(args) => analyze::run(args),
+        Command::Sql(args) => tables::sql(args),
     }
 }

@@ -48,6 +48,9 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
     assert_eq!(results["channels"].as_array().unwrap().len(), 4);
     assert!(results["temporal"]["holiday_lift"].is_number());
     assert!(results["model_accuracy"]["r2"].as_f64().unwrap() > 0.5);
+    let html = std::fs::read_to_string(out.join("report").join("report.html")).unwrap();
+    assert!(html.contains("google_ads") && !html.contains("https://"));
+    assert!(out.join("report").join("results.xlsx").exists());
 
     let csv = std::fs::read_to_string(out.join("unified.csv")).unwrap();
     let mut lines = csv.lines();
@@ -281,6 +284,42 @@ fn analyze_writes_a_complete_results_json() {
     }
     assert!(v["temporal"]["seasonal"]["december"].is_number());
     assert!(v["temporal"]["holiday_lift"].is_number());
+}
+
+#[test]
+fn analyze_writes_report_and_workbook() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("unified.parquet");
+    let world = liftos::sandbox::World::generate(
+        &liftos::sandbox::WorldConfig::standard(2)
+            .with_days(240)
+            .with_seed(5),
+    )
+    .unwrap();
+    liftos::io::write_table_atomically(&input, &world.unified_table().unwrap()).unwrap();
+    let report = dir.path().join("report");
+    let xlsx = dir.path().join("results.xlsx");
+    let output = liftos()
+        .args(["analyze", "--model", "dml", "--input"])
+        .arg(&input)
+        .arg("--report")
+        .arg(&report)
+        .arg("--xlsx")
+        .arg(&xlsx)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("dml"), "{stdout}");
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("meta") && html.contains("<svg"));
+    assert!(std::fs::metadata(&xlsx).unwrap().len() > 1000);
+    let charts: Vec<_> = std::fs::read_dir(report.join("charts")).unwrap().collect();
+    assert!(charts.len() >= 8, "{} charts", charts.len());
 }
 
 #[test]

@@ -1,4 +1,7 @@
 //! Integration tests of the facade: cross-crate contracts and the `liftos` binary.
 
+mod chain;
 mod cli;
+mod common;
 mod contracts;
+mod pull;

@@ -1,0 +1,186 @@
+//! `liftos pull`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use liftos::connectors::{
+    Connector, ConnectorRequest, GoogleAdsBuilder, KlaviyoBuilder, Level, MetaAdsBuilder, Progress,
+    ProgressEvent,
+};
+use liftos::io::TableWriter;
+
+/// The platforms `liftos pull` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Source {
+    /// Meta Ads (Ads Insights).
+    #[value(name = "meta")]
+    Meta,
+    /// Google Ads (searchStream).
+    #[value(name = "google_ads")]
+    GoogleAds,
+    /// Klaviyo (campaign values reports).
+    #[value(name = "klaviyo")]
+    Klaviyo,
+}
+
+/// Arguments of `liftos pull`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Credentials come from the environment:\n  \
+    meta:       LIFTOS_META_ACCESS_TOKEN, LIFTOS_META_AD_ACCOUNT_IDS, LIFTOS_META_APP_SECRET (optional)\n  \
+    google_ads: LIFTOS_GOOGLE_ADS_DEVELOPER_TOKEN, LIFTOS_GOOGLE_ADS_CLIENT_ID, LIFTOS_GOOGLE_ADS_CLIENT_SECRET,\n              \
+    LIFTOS_GOOGLE_ADS_REFRESH_TOKEN, LIFTOS_GOOGLE_ADS_CUSTOMER_IDS, LIFTOS_GOOGLE_ADS_LOGIN_CUSTOMER_ID (optional),\n              \
+    LIFTOS_GOOGLE_ADS_TOKEN_URL (optional)\n  \
+    klaviyo:    LIFTOS_KLAVIYO_API_KEY, LIFTOS_KLAVIYO_CONVERSION_METRIC (optional)\n\
+    The base URL defaults to LIFTOS_META_BASE_URL / LIFTOS_GOOGLE_ADS_BASE_URL / LIFTOS_KLAVIYO_BASE_URL,\n\
+    else the platform's public API.")]
+pub struct Args {
+    /// The platform to pull from.
+    #[arg(long, value_enum)]
+    source: Source,
+    /// First day (YYYY-MM-DD, account time zone).
+    #[arg(long)]
+    start: NaiveDate,
+    /// Last day, inclusive (YYYY-MM-DD).
+    #[arg(long)]
+    end: NaiveDate,
+    /// Output file: `.csv` or `.parquet`; written only when the whole pull succeeds.
+    #[arg(long)]
+    out: PathBuf,
+    /// API base URL (tests, proxies); overrides the `LIFTOS_*_BASE_URL` variable. Plain
+    /// http is accepted only for loopback addresses.
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Level of the rows: account, campaign, adset (ad_group) or ad.
+    #[arg(long, default_value = "campaign", value_parser = parse_level)]
+    level: Level,
+    /// Comma-separated breakdowns (Meta: age, gender, publisher_platform, ...; Google
+    /// Ads: segments.device, ...).
+    #[arg(long, value_delimiter = ',')]
+    breakdowns: Vec<String>,
+    /// Klaviyo only: estimated spend per recipient (Klaviyo reports no media spend).
+    #[arg(long, default_value_t = 0.0)]
+    cost_per_recipient: f64,
+}
+
+fn parse_level(s: &str) -> Result<Level, String> {
+    s.parse::<Level>().map_err(|e| e.to_string())
+}
+
+/// The pull's progress on stderr: a spinner line on a terminal, nothing otherwise.
+fn progress_bar() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {msg}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn progress_message(e: &ProgressEvent) -> String {
+    format!(
+        "{} rows · {} pages · {} retries",
+        e.rows, e.pages, e.retries
+    )
+}
+
+fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connector>> {
+    Ok(match args.source {
+        Source::Meta => {
+            let mut b = MetaAdsBuilder::from_env();
+            if let Some(url) = &args.base_url {
+                b = b.with_base_url(url.as_str());
+            }
+            Box::new(b.with_progress(progress).build()?)
+        }
+        Source::GoogleAds => {
+            let mut b = GoogleAdsBuilder::from_env();
+            if let Some(url) = &args.base_url {
+                b = b.with_base_url(url.as_str());
+            }
+            Box::new(b.with_progress(progress).build()?)
+        }
+        Source::Klaviyo => {
+            let mut b = KlaviyoBuilder::from_env();
+            if let Some(url) = &args.base_url {
+                b = b.with_base_url(url.as_str());
+            }
+            Box::new(
+                b.with_cost_per_recipient(args.cost_per_recipient)
+                    .with_progress(progress)
+                    .build()?,
+            )
+        }
+    })
+}
+
+pub fn run(args: Args) -> liftos::Result<()> {
+    let started = Instant::now();
+    let request = ConnectorRequest::new(args.start, args.end)?
+        .with_level(args.level)
+        .with_breakdowns(
+            args.breakdowns
+                .iter()
+                .map(|b| b.trim())
+                .filter(|b| !b.is_empty()),
+        );
+    let bar = progress_bar();
+    let callback_bar = bar.clone();
+    let progress = Progress::with_callback(Arc::new(move |e: &ProgressEvent| {
+        callback_bar.set_message(progress_message(e));
+    }));
+    // The counters are shared: this handle sees what the connector counts.
+    let counters = progress.clone();
+    let connector = connector(&args, progress)?;
+    let schema = connector.schema(&request)?;
+    // Checked before any request: a bad extension or directory fails at once.
+    let mut writer = TableWriter::create(&args.out, schema)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| liftos::Error::Io {
+            path: "tokio runtime".to_owned(),
+            source,
+        })?;
+    let pulled: liftos::Result<()> = runtime.block_on(async {
+        let pull = async {
+            let mut stream = connector.read(&request)?;
+            while let Some(batch) = stream.next().await {
+                writer.write(&batch?)?;
+            }
+            Ok(())
+        };
+        tokio::select! {
+            done = pull => done,
+            _ = tokio::signal::ctrl_c() => Err(liftos::Error::Io {
+                path: args.out.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::Interrupted,
+                    "pull interrupted; nothing was written",
+                ),
+            }),
+        }
+    });
+    bar.finish_and_clear();
+    // On error the writer is dropped unfinished and removes its temporary file.
+    pulled?;
+    let rows = writer.finish()?;
+    let stats = counters.snapshot();
+    println!(
+        "Pulled {rows} rows from {} ({} pages, {} retries) in {:.2} s into {}",
+        connector.name(),
+        stats.pages,
+        stats.retries,
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    Ok(())
+}

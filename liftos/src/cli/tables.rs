@@ -1,0 +1,424 @@
+//! `liftos unify`, `liftos validate`, `liftos clean` and `liftos sql`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::DataType;
+use liftos::io::write_table_atomically;
+use liftos::transform::{
+    CurrencyConversion, Fixes, QualityRules, RateTable, ReadOptions, SchemaMapping, SqlSession,
+    clean_data, read_table_with, unify_marketing_data, validate_data_quality,
+};
+
+/// `NAME=FILE`, as given to `--input` of `liftos unify` and `liftos sql`.
+#[derive(Debug, Clone)]
+pub struct NamedFile {
+    name: String,
+    path: PathBuf,
+}
+
+/// Parses `NAME=FILE` (a clap value parser: errors become usage errors).
+pub fn parse_named_file(s: &str) -> Result<NamedFile, String> {
+    let Some((name, path)) = s.split_once('=') else {
+        return Err(format!("`{s}` is not NAME=FILE (e.g. meta=meta.csv)"));
+    };
+    let name = name.trim();
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid {
+        return Err(format!(
+            "`{s}`: NAME must be letters, digits, `_` or `-` (e.g. meta=meta.csv)"
+        ));
+    }
+    if path.trim().is_empty() {
+        return Err(format!("`{s}`: FILE is empty (e.g. meta=meta.csv)"));
+    }
+    Ok(NamedFile {
+        name: name.to_owned(),
+        path: PathBuf::from(path),
+    })
+}
+
+/// `<dir>/<stem>.quarantine.<ext>` next to `out`.
+fn quarantine_next_to(out: &Path) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = out
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "csv".to_owned());
+    out.with_file_name(format!("{stem}.quarantine.{ext}"))
+}
+
+/// Sum of a Float64 column (0 when absent).
+fn f64_total(table: &RecordBatch, column: &str) -> f64 {
+    table
+        .column_by_name(column)
+        .filter(|c| c.data_type() == &DataType::Float64)
+        .map(|c| {
+            c.as_primitive::<arrow::datatypes::Float64Type>()
+                .iter()
+                .flatten()
+                .sum()
+        })
+        .unwrap_or(0.0)
+}
+
+/// Rows and spend per channel, sorted by channel.
+fn per_channel(table: &RecordBatch) -> Vec<(String, usize, f64)> {
+    let (Some(channel), Some(spend)) = (
+        table.column_by_name("channel"),
+        table.column_by_name("spend"),
+    ) else {
+        return Vec::new();
+    };
+    let (Some(channel), Some(spend)) = (
+        channel.as_string_opt::<i32>(),
+        spend.as_primitive_opt::<arrow::datatypes::Float64Type>(),
+    ) else {
+        return Vec::new();
+    };
+    let mut out: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
+    for r in 0..table.num_rows() {
+        let name = if channel.is_valid(r) {
+            channel.value(r)
+        } else {
+            ""
+        };
+        let e = out.entry(name.to_owned()).or_default();
+        e.0 += 1;
+        if spend.is_valid(r) {
+            e.1 += spend.value(r);
+        }
+    }
+    out.into_iter().map(|(c, (n, s))| (c, n, s)).collect()
+}
+
+/// Arguments of `liftos unify`.
+#[derive(Debug, clap::Args)]
+pub struct UnifyArgs {
+    /// A source table as NAME=FILE (repeatable). NAME is the source: meta, google_ads,
+    /// klaviyo, or one described in --mapping.
+    #[arg(long = "input", value_name = "NAME=FILE", required = true, value_parser = parse_named_file)]
+    inputs: Vec<NamedFile>,
+    /// Output file: `.csv` or `.parquet`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Source mappings as TOML, on top of the built-in meta/google_ads/klaviyo ones.
+    #[arg(long, value_name = "FILE.toml")]
+    mapping: Option<PathBuf>,
+    /// Where rows that cannot be unified go (default: `<out stem>.quarantine.<ext>`,
+    /// written only when there are such rows).
+    #[arg(long)]
+    quarantine: Option<PathBuf>,
+}
+
+pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
+    let mapping = match &args.mapping {
+        Some(path) => SchemaMapping::from_toml_file(path)?,
+        None => SchemaMapping::default(),
+    };
+    let mut tables = Vec::with_capacity(args.inputs.len());
+    for input in &args.inputs {
+        // Text columns: the mapping parses numbers and dates itself, with per-row
+        // quarantine instead of a whole-file type guess.
+        tables.push((
+            input.name.as_str(),
+            read_table_with(&input.path, &ReadOptions::text())?,
+        ));
+    }
+    let unified = unify_marketing_data(tables.iter().map(|(n, t)| (*n, t)), &mapping)?;
+    let quarantine_path = args
+        .quarantine
+        .clone()
+        .unwrap_or_else(|| quarantine_next_to(&args.out));
+    write_table_atomically(&args.out, &unified.table)?;
+    let quarantined = unified.quarantine.num_rows();
+    if quarantined > 0 || args.quarantine.is_some() {
+        write_table_atomically(&quarantine_path, &unified.quarantine)?;
+    }
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Unified {} rows from {} source(s) into {} rows ({} quarantined)",
+        unified.rows_in(),
+        tables.len(),
+        unified.table.num_rows(),
+        quarantined
+    );
+    for (channel, rows, spend) in per_channel(&unified.table) {
+        let _ = writeln!(s, "  {channel:<12} {rows:>8} rows  spend {spend:>14.2}");
+    }
+    let _ = write!(s, "Wrote {}", args.out.display());
+    if quarantined > 0 || args.quarantine.is_some() {
+        let _ = write!(s, " and {}", quarantine_path.display());
+    }
+    println!("{s}");
+    Ok(())
+}
+
+/// Arguments of `liftos validate`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// A unified table (`.csv` or `.parquet`).
+    #[arg(long)]
+    input: PathBuf,
+    /// Rules as TOML (required fields, ranges, allowed values, built-in checks, ...).
+    #[arg(long, value_name = "FILE.toml")]
+    rules: Option<PathBuf>,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+pub fn validate(args: ValidateArgs) -> liftos::Result<()> {
+    let rules = match &args.rules {
+        Some(path) => QualityRules::from_toml_file(path)?,
+        None => QualityRules::default(),
+    };
+    let table = read_table_with(&args.input, &ReadOptions::text())?;
+    let report = validate_data_quality(&table, &[], &rules)?;
+    if let Some(path) = &args.json {
+        let json = report.to_json()?;
+        write_atomically(path, json.as_bytes())?;
+    }
+    print!("{}: {report}", args.input.display());
+    if let Some(path) = &args.json {
+        println!("Wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Writes bytes to `path` through a temporary sibling.
+fn write_atomically(path: &Path, bytes: &[u8]) -> liftos::Result<()> {
+    let tmp = liftos::io::partial_path(path);
+    let io = |source| liftos::Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Err(e) = std::fs::write(&tmp, bytes) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+/// Arguments of `liftos clean`.
+#[derive(Debug, clap::Args)]
+pub struct CleanArgs {
+    /// A unified table (`.csv` or `.parquet`).
+    #[arg(long)]
+    input: PathBuf,
+    /// Output file: `.csv` or `.parquet`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Comma-separated fixes: remove_duplicates, normalize_campaign_names,
+    /// standardize_currency, fill_missing_dates. Default: all but standardize_currency,
+    /// plus standardize_currency when --rates is given.
+    #[arg(long, value_name = "LIST")]
+    fix: Option<String>,
+    /// Where unusable rows go, each with its reason (default: `<out stem>.quarantine.<ext>`,
+    /// written only when there are such rows).
+    #[arg(long)]
+    quarantine: Option<PathBuf>,
+    /// Exchange rates for standardize_currency: a table with columns date, currency, rate
+    /// (units of --currency per unit of `currency`).
+    #[arg(long)]
+    rates: Option<PathBuf>,
+    /// Reporting currency of standardize_currency.
+    #[arg(long, default_value = "USD")]
+    currency: String,
+}
+
+pub fn clean(args: CleanArgs) -> liftos::Result<()> {
+    let conversion = match &args.rates {
+        Some(path) => {
+            let rates = RateTable::from_batch(&read_table_with(path, &ReadOptions::text())?)
+                .map_err(|e| in_file(path, e))?;
+            Some(CurrencyConversion::new(args.currency.as_str(), rates))
+        }
+        None => None,
+    };
+    let fixes = match &args.fix {
+        Some(list) => Fixes::from_list(list, conversion).map_err(|e| match e {
+            liftos::transform::Error::Config { message, .. } => {
+                liftos::Error::Transform(liftos::transform::Error::Config {
+                    key: "--fix".to_owned(),
+                    message: if message.contains("rates table") {
+                        format!("{message}: pass --rates FILE (and --currency)")
+                    } else {
+                        message
+                    },
+                })
+            }
+            other => other.into(),
+        })?,
+        None => match conversion {
+            Some(c) => Fixes::all(c),
+            None => Fixes::default(),
+        },
+    };
+    let table = read_table_with(&args.input, &ReadOptions::text())?;
+    let cleaned = clean_data(&table, &fixes)?;
+    let quarantine_path = args
+        .quarantine
+        .clone()
+        .unwrap_or_else(|| quarantine_next_to(&args.out));
+    let a = cleaned.accounting();
+    write_table_atomically(&args.out, &cleaned.table)?;
+    let write_quarantine = cleaned.quarantine.num_rows() > 0 || args.quarantine.is_some();
+    if write_quarantine {
+        write_table_atomically(&quarantine_path, &cleaned.quarantine)?;
+    }
+    let mut s = String::new();
+    let _ = writeln!(s, "Changes:");
+    if cleaned.change_log.is_empty() {
+        let _ = writeln!(s, "  (none)");
+    }
+    for c in &cleaned.change_log {
+        let action = serde_json::to_value(c.action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  {:<26} {:<11} {:>8} rows  {}",
+            c.fix, action, c.rows_affected, c.detail
+        );
+    }
+    let _ = writeln!(
+        s,
+        "Rows: {} in = {} out − {} filled + {} quarantined + {} duplicates dropped{}",
+        a.rows_in,
+        a.rows_out,
+        a.filled,
+        a.quarantined,
+        a.dropped_duplicates,
+        if a.balances() {
+            ""
+        } else {
+            " (DOES NOT BALANCE)"
+        }
+    );
+    let _ = writeln!(
+        s,
+        "Spend {:.2} → {:.2}, revenue {:.2} → {:.2}",
+        sum_text_or_f64(&table, "spend"),
+        f64_total(&cleaned.table, "spend"),
+        sum_text_or_f64(&table, "revenue"),
+        f64_total(&cleaned.table, "revenue"),
+    );
+    let _ = write!(s, "Wrote {}", args.out.display());
+    if write_quarantine {
+        let _ = write!(s, " and {}", quarantine_path.display());
+    }
+    println!("{s}");
+    Ok(())
+}
+
+/// Sum of a column read as text (unparseable cells skipped).
+fn sum_text_or_f64(table: &RecordBatch, column: &str) -> f64 {
+    let Some(c) = table.column_by_name(column) else {
+        return 0.0;
+    };
+    match arrow::compute::cast(c, &DataType::Float64) {
+        Ok(c) => c
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .iter()
+            .flatten()
+            .filter(|v| v.is_finite())
+            .sum(),
+        Err(_) => 0.0,
+    }
+}
+
+/// Names `path` in a transform error that does not already name a file.
+fn in_file(path: &Path, e: liftos::transform::Error) -> liftos::Error {
+    match e {
+        liftos::transform::Error::Config { key, message } => {
+            liftos::Error::Transform(liftos::transform::Error::Config {
+                key: format!("{} {key}", path.display()),
+                message,
+            })
+        }
+        liftos::transform::Error::MissingColumn { column, .. } => {
+            liftos::Error::Transform(liftos::transform::Error::MissingColumn {
+                table: path.display().to_string(),
+                column,
+            })
+        }
+        other => other.into(),
+    }
+}
+
+/// Arguments of `liftos sql`.
+#[derive(Debug, clap::Args)]
+pub struct SqlArgs {
+    /// A table as NAME=FILE (repeatable); the query refers to it as NAME.
+    #[arg(long = "input", value_name = "NAME=FILE", required = true, value_parser = parse_named_file)]
+    inputs: Vec<NamedFile>,
+    /// The query.
+    query: String,
+    /// Also write the result to this file (`.csv` or `.parquet`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn sql(args: SqlArgs) -> liftos::Result<()> {
+    let session = SqlSession::new()?;
+    for input in &args.inputs {
+        session.register_file(&input.name, &input.path)?;
+    }
+    let result = session.sql_table(&args.query)?;
+    if let Some(out) = &args.out {
+        write_table_atomically(out, &result)?;
+    }
+    println!(
+        "{}",
+        liftos::transform::pretty_format(std::slice::from_ref(&result))?
+    );
+    print!("{} row(s)", result.num_rows());
+    match &args.out {
+        Some(out) => println!(", written to {}", out.display()),
+        None => println!(),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_files_parse_and_bad_ones_say_why() {
+        let f = parse_named_file("google_ads=data/g.csv").unwrap();
+        assert_eq!(f.name, "google_ads");
+        assert_eq!(f.path, Path::new("data/g.csv"));
+        let f = parse_named_file("x=a=b.csv").unwrap();
+        assert_eq!(f.path, Path::new("a=b.csv"), "only the first `=` splits");
+        for bad in ["meta.csv", "=meta.csv", "meta=", "my source=x.csv"] {
+            let err = parse_named_file(bad).unwrap_err();
+            assert!(err.contains("NAME") || err.contains("FILE"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_quarantine_goes_next_to_the_output() {
+        assert_eq!(
+            quarantine_next_to(Path::new("out/clean.parquet")),
+            Path::new("out/clean.quarantine.parquet")
+        );
+        assert_eq!(
+            quarantine_next_to(Path::new("u.csv")),
+            Path::new("u.quarantine.csv")
+        );
+    }
+}

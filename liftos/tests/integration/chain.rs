@@ -1,0 +1,286 @@
+//! `liftos unify → validate → clean → sql` on the three platforms' exports of the
+//! sandbox world (pulled from the fake APIs), made messy on purpose.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use liftos::sandbox::fake::FaultConfig;
+
+use crate::common::*;
+
+/// The Meta export with `gaps` rows removed from inside a campaign's flight, the first
+/// `dups` remaining rows repeated and one row whose spend is not a number.
+fn make_messy_meta(clean: &Path, messy: &Path, gaps: usize, dups: usize) -> (f64, f64) {
+    let text = std::fs::read_to_string(clean).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let cols: Vec<&str> = header.split(',').collect();
+    let col = |name: &str| cols.iter().position(|c| *c == name).unwrap();
+    let (date, campaign, spend) = (col("date_start"), col("campaign_id"), col("spend"));
+    let revenue = col("conversion_values");
+    let rows: Vec<&str> = lines.collect();
+    // Campaign ids, names and numbers hold no commas in the world.
+    let field = |line: &str, i: usize| line.split(',').nth(i).unwrap().to_owned();
+    let mut by_campaign: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &rows {
+        by_campaign
+            .entry(field(r, campaign))
+            .or_default()
+            .push(field(r, date));
+    }
+    let (first_campaign, days) = by_campaign.iter().next().unwrap();
+    let (min, max) = (days.iter().min().unwrap(), days.iter().max().unwrap());
+    let mut removed = 0;
+    let (mut removed_spend, mut removed_revenue) = (0.0, 0.0);
+    let mut kept = Vec::new();
+    for r in &rows {
+        let d = field(r, date);
+        if removed < gaps && field(r, campaign) == *first_campaign && d != *min && d != *max {
+            // Every other inner day, so the gaps are distinct days.
+            if d.ends_with(['3', '5', '7']) {
+                removed += 1;
+                removed_spend += field(r, spend).parse::<f64>().unwrap();
+                removed_revenue += field(r, revenue).parse::<f64>().unwrap();
+                continue;
+            }
+        }
+        kept.push(*r);
+    }
+    assert_eq!(removed, gaps);
+    let mut out = vec![header.to_owned()];
+    out.extend(kept.iter().map(|r| (*r).to_owned()));
+    out.extend(kept.iter().take(dups).map(|r| (*r).to_owned()));
+    let mut bad: Vec<String> = kept[0].split(',').map(str::to_owned).collect();
+    bad[spend] = "n/a".to_owned();
+    out.push(bad.join(","));
+    std::fs::write(messy, out.join("\n") + "\n").unwrap();
+    (removed_spend, removed_revenue)
+}
+
+#[test]
+fn unify_validate_clean_sql_on_the_three_exports() {
+    let world = world();
+    let n = world.num_rows();
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name);
+    for (source, file) in [
+        ("meta", "meta.csv"),
+        ("google_ads", "google_ads.parquet"),
+        ("klaviyo", "klaviyo.csv"),
+    ] {
+        assert_success(&pull(&fakes, &world, source, &d(file)));
+    }
+    let (gaps, dups) = (2, 5);
+    let (removed_spend, removed_revenue) =
+        make_messy_meta(&d("meta.csv"), &d("meta_messy.csv"), gaps, dups);
+    let world_spend: f64 = world.rows().map(|r| r.spend).sum();
+    let world_revenue: f64 = world.rows().map(|r| r.revenue).sum();
+
+    // unify: every row lands or is quarantined with its reason.
+    let out = liftos()
+        .arg("unify")
+        .arg("--input")
+        .arg(format!("meta={}", d("meta_messy.csv").display()))
+        .arg("--input")
+        .arg(format!("google_ads={}", d("google_ads.parquet").display()))
+        .arg("--input")
+        .arg(format!("klaviyo={}", d("klaviyo.csv").display()))
+        .arg("--out")
+        .arg(d("unified.csv"))
+        .output()
+        .unwrap();
+    let stdout = assert_success(&out);
+    let unified_rows = n - gaps + dups;
+    assert!(
+        stdout.starts_with(&format!(
+            "Unified {} rows from 3 source(s) into {unified_rows} rows (1 quarantined)",
+            unified_rows + 1
+        )),
+        "{stdout}"
+    );
+    let unified = liftos::transform::read_table(d("unified.csv")).unwrap();
+    assert_eq!(unified.num_rows(), unified_rows);
+    let quarantine = liftos::transform::read_table(d("unified.quarantine.csv")).unwrap();
+    assert_eq!(quarantine.num_rows(), 1);
+    let reason = liftos::transform::pretty_format(&[quarantine]).unwrap();
+    assert!(reason.contains("spend 'n/a' is not a number"), "{reason}");
+
+    // validate: findings are data (exit 0), the duplicates and gaps are found.
+    let out = liftos()
+        .args(["validate", "--input"])
+        .arg(d("unified.csv"))
+        .arg("--json")
+        .arg(d("report.json"))
+        .output()
+        .unwrap();
+    let stdout = assert_success(&out);
+    assert!(
+        stdout.contains(&format!("{unified_rows} rows · completeness 100.0%")),
+        "{stdout}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d("report.json")).unwrap()).unwrap();
+    assert_eq!(report["rows"], unified_rows);
+    let issue = |rule: &str| {
+        report["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["rule"] == rule)
+            .unwrap_or_else(|| panic!("no {rule} issue: {report:#}"))
+            .clone()
+    };
+    assert_eq!(issue("duplicate_keys")["row_count"], dups);
+    assert_eq!(issue("duplicate_keys")["severity"], "error");
+    assert_eq!(issue("date_gaps")["row_count"], gaps);
+    assert!(stdout.contains("duplicate_keys"), "{stdout}");
+
+    // clean: duplicates dropped, gaps filled, every row accounted for.
+    let out = liftos()
+        .args(["clean", "--input"])
+        .arg(d("unified.csv"))
+        .arg("--out")
+        .arg(d("clean.parquet"))
+        .output()
+        .unwrap();
+    let stdout = assert_success(&out);
+    assert!(
+        stdout.contains(&format!(
+            "Rows: {unified_rows} in = {n} out − {gaps} filled + 0 quarantined + {dups} duplicates dropped\n"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("remove_duplicates"), "{stdout}");
+    assert!(!d("clean.quarantine.parquet").exists(), "no quarantine");
+    let clean = liftos::transform::read_table(d("clean.parquet")).unwrap();
+    assert_eq!(clean.num_rows(), n);
+    assert_money(
+        "clean spend",
+        sum(&clean, "spend"),
+        world_spend - removed_spend,
+    );
+
+    // sql: per-channel totals from the clean file.
+    let out = liftos()
+        .arg("sql")
+        .arg("--input")
+        .arg(format!("clean={}", d("clean.parquet").display()))
+        .arg("SELECT channel, count(*) AS n, sum(spend) AS spend, sum(revenue) AS revenue FROM clean GROUP BY channel ORDER BY channel")
+        .arg("--out")
+        .arg(d("by_channel.csv"))
+        .output()
+        .unwrap();
+    let stdout = assert_success(&out);
+    assert!(stdout.contains("| channel"), "{stdout}");
+    assert!(stdout.contains("3 row(s), written to"), "{stdout}");
+    let by_channel = liftos::transform::read_table(d("by_channel.csv")).unwrap();
+    assert_eq!(by_channel.num_rows(), 3);
+    assert_eq!(sum(&by_channel, "n") as usize, n);
+    assert_money(
+        "sql spend",
+        sum(&by_channel, "spend"),
+        world_spend - removed_spend,
+    );
+    assert_money(
+        "sql revenue",
+        sum(&by_channel, "revenue"),
+        world_revenue - removed_revenue,
+    );
+    assert!(leftovers(dir.path()).is_empty());
+}
+
+#[test]
+fn bad_inputs_are_usage_or_file_errors_that_name_the_culprit() {
+    let dir = tempfile::tempdir().unwrap();
+    // NAME=FILE syntax: a clap usage error (exit 2) naming the flag.
+    let out = liftos()
+        .args(["unify", "--input", "meta.csv", "--out", "u.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--input") && stderr.contains("NAME=FILE"),
+        "{stderr}"
+    );
+
+    // A missing file is named.
+    let missing = dir.path().join("nope.csv");
+    let out = liftos()
+        .args(["validate", "--input"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nope.csv"), "{stderr}");
+
+    // A source without a mapping names the source; nothing is written.
+    let f = dir.path().join("tiktok.csv");
+    std::fs::write(&f, "day,cost\n2024-01-01,3\n").unwrap();
+    let out_file = dir.path().join("u.csv");
+    let out = liftos()
+        .arg("unify")
+        .arg("--input")
+        .arg(format!("tiktok={}", f.display()))
+        .arg("--out")
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tiktok"), "{stderr}");
+    assert!(!out_file.exists());
+
+    // ...and a mapping file makes it a source.
+    let mapping = dir.path().join("map.toml");
+    std::fs::write(
+        &mapping,
+        "[sources.tiktok.columns]\ndate = \"day\"\nspend = \"cost\"\ncampaign = { value = \"TikTok\" }\n\
+         currency = { value = \"USD\" }\nimpressions = { value = \"0\" }\nclicks = { value = \"0\" }\n\
+         conversions = { value = \"0\" }\nrevenue = { value = \"0\" }\n",
+    )
+    .unwrap();
+    let out = liftos()
+        .arg("unify")
+        .arg("--input")
+        .arg(format!("tiktok={}", f.display()))
+        .arg("--mapping")
+        .arg(&mapping)
+        .arg("--out")
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    let stdout = assert_success(&out);
+    assert!(stdout.contains("tiktok"), "{stdout}");
+    let t = liftos::transform::read_table(&out_file).unwrap();
+    assert_eq!(t.num_rows(), 1);
+    assert_eq!(sum(&t, "spend"), 3.0);
+
+    // standardize_currency without rates: names the flag to add.
+    let out = liftos()
+        .args(["clean", "--input"])
+        .arg(&out_file)
+        .args(["--out", "c.csv", "--fix", "standardize_currency"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--fix") && stderr.contains("--rates"),
+        "{stderr}"
+    );
+
+    // Bad SQL is one error line.
+    let out = liftos()
+        .arg("sql")
+        .arg("--input")
+        .arg(format!("u={}", out_file.display()))
+        .arg("SELEC 1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: SQL"), "{stderr}");
+}

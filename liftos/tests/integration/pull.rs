@@ -1,0 +1,241 @@
+//! `liftos pull` end to end: the binary against the fake platform APIs.
+
+use liftos::sandbox::fake::FaultConfig;
+
+use crate::common::*;
+
+/// Pulls `source` into `file` and checks rows and totals against the world's `channel`.
+fn pull_matches_the_world(source: &str, file: &str, spend_col: &str, revenue_col: &str) {
+    let world = world();
+    let want = world_totals(&world, source);
+    assert!(want.0 > 10, "the world has {source} rows");
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(file);
+    let output = pull(&fakes, &world, source, &out);
+    let stdout = assert_success(&output);
+    let table = liftos::transform::read_table(&out).unwrap();
+    assert_eq!(table.num_rows(), want.0, "{source}: row count");
+    let spend = if spend_col == "metrics.cost_micros" {
+        sum(&table, spend_col) / 1e6
+    } else {
+        sum(&table, spend_col)
+    };
+    assert_money(&format!("{source} spend"), spend, want.1);
+    assert_money(
+        &format!("{source} revenue"),
+        sum(&table, revenue_col),
+        want.4,
+    );
+    assert!(
+        stdout.starts_with(&format!("Pulled {} rows from {source} (", want.0))
+            && stdout.contains(" pages, 0 retries) in "),
+        "{stdout}"
+    );
+    assert!(leftovers(dir.path()).is_empty());
+}
+
+#[test]
+fn pull_meta_writes_every_row_of_the_world_as_csv() {
+    pull_matches_the_world("meta", "meta.csv", "spend", "conversion_values");
+}
+
+#[test]
+fn pull_google_ads_writes_every_row_of_the_world_as_parquet() {
+    pull_matches_the_world(
+        "google_ads",
+        "google.parquet",
+        "metrics.cost_micros",
+        "metrics.conversions_value",
+    );
+}
+
+#[test]
+fn pull_klaviyo_writes_one_row_per_send() {
+    pull_matches_the_world("klaviyo", "klaviyo.csv", "spend", "revenue");
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried_to_the_same_rows() {
+    let world = world();
+    // Google answers throttling with retryDelay = 1 s and Klaviyo with Retry-After: 1;
+    // Meta's regain time is in whole minutes, so it gets 5xx answers only.
+    // Seeded: with seed 1 every source sees faults, and the retries (Google 5, Klaviyo 6,
+    // Meta 4) stay within the default budget of 10 per pull.
+    let seed = 1;
+    let faults = FaultConfig::none()
+        .with_seed(seed)
+        .with_throttle_rate(0.3)
+        .with_server_error_rate(0.3)
+        .with_throttle_wait_secs(1)
+        .with_google_batch_size(20);
+    let mut faults = faults;
+    faults.klaviyo_page_size = 3;
+    let fakes = start_fakes(world.clone(), faults);
+    let mut meta_faults = FaultConfig::none()
+        .with_seed(seed)
+        .with_server_error_rate(0.3);
+    meta_faults.meta_page_limit_max = 10;
+    let meta_fakes = start_fakes(world.clone(), meta_faults);
+    let dir = tempfile::tempdir().unwrap();
+    for (source, fakes) in [
+        ("google_ads", &fakes),
+        ("klaviyo", &fakes),
+        ("meta", &meta_fakes),
+    ] {
+        let want = world_totals(&world, source);
+        let out = dir.path().join(format!("{source}.csv"));
+        let stdout = assert_success(&pull(fakes, &world, source, &out));
+        let table = liftos::transform::read_table(&out).unwrap();
+        assert_eq!(
+            table.num_rows(),
+            want.0,
+            "{source}: same rows despite faults"
+        );
+        let spend = match source {
+            "google_ads" => sum(&table, "metrics.cost_micros") / 1e6,
+            _ => sum(&table, "spend"),
+        };
+        assert_money(source, spend, want.1);
+        assert!(
+            !stdout.contains(" 0 retries"),
+            "{source}: faults were retried: {stdout}"
+        );
+        assert!(
+            fakes
+                .servers
+                .requests_to(source)
+                .iter()
+                .any(|r| r.fault.is_some()),
+            "{source}: a fault was injected"
+        );
+    }
+}
+
+#[test]
+fn a_rejected_token_is_one_clear_error_without_the_secret_and_no_file() {
+    let world = world();
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "EAAB-not-the-right-token-0451";
+    for (source, var, file) in [
+        ("meta", "LIFTOS_META_ACCESS_TOKEN", "m.parquet"),
+        ("klaviyo", "LIFTOS_KLAVIYO_API_KEY", "k.csv"),
+        ("google_ads", "LIFTOS_GOOGLE_ADS_REFRESH_TOKEN", "g.csv"),
+    ] {
+        let out = dir.path().join(file);
+        let output = pull_with(&fakes, &world, source, &out, |c| c.env(var, secret));
+        assert!(!output.status.success(), "{source}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with("error: "), "{source}: {stderr}");
+        assert!(
+            stderr.contains(source) && stderr.contains("rejected"),
+            "{source}: the message says what failed: {stderr}"
+        );
+        assert!(
+            stderr.contains(var) || source == "klaviyo" && stderr.contains("LIFTOS_KLAVIYO"),
+            "{source}: the message says what to fix: {stderr}"
+        );
+        assert!(
+            !stderr.contains(secret),
+            "{source}: secret leaked: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{source}: no summary");
+        assert!(!out.exists(), "{source}: no output file");
+    }
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing written at all: {:?}",
+        leftovers(dir.path())
+    );
+}
+
+#[test]
+fn missing_credentials_and_bad_flags_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.csv");
+    let output = liftos()
+        .args([
+            "pull",
+            "--source",
+            "meta",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-31",
+            "--out",
+        ])
+        .arg(&out)
+        .env_remove("LIFTOS_META_ACCESS_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("LIFTOS_META_ACCESS_TOKEN"), "{stderr}");
+    assert!(!out.exists());
+
+    let output = liftos()
+        .args(["pull", "--source", "tiktok", "--start", "2024-01-01"])
+        .args(["--end", "2024-01-31", "--out", "x.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--source") && stderr.contains("google_ads"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_interrupted_pull_leaves_no_file() {
+    let world = world();
+    // Every answer takes 30 s: the pull is still waiting when it is interrupted.
+    let fakes = start_fakes(
+        world.clone(),
+        FaultConfig::none().with_slow(1.0, std::time::Duration::from_secs(30)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("meta.parquet");
+    let (start, end) = first_and_last_day(&world);
+    let s = &fakes.servers;
+    let child = liftos()
+        .args(["pull", "--source", "meta", "--start", &start, "--end", &end])
+        .arg("--out")
+        .arg(&out)
+        .arg("--base-url")
+        .arg(s.meta_base_url())
+        .env(
+            "LIFTOS_META_ACCESS_TOKEN",
+            &s.credentials().meta_access_token,
+        )
+        .env("LIFTOS_META_AD_ACCOUNT_IDS", "1000000001")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The partial file appears before the first request; then the request is in flight.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while leftovers(dir.path()).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(leftovers(dir.path()).len(), 1, "the pull started");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("interrupted") && stderr.contains("meta.parquet"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "no file: {:?}",
+        leftovers(dir.path())
+    );
+}
