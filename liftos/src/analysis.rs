@@ -150,8 +150,10 @@ pub fn quality_summary(report: &QualityReport) -> QualitySummary {
     }
 }
 
-/// Writes the report directory (HTML report, charts, workbook) for `results` fitted on
-/// `table`, with the table's data-quality report (default rules). Returns the files.
+/// Writes the report directory for `results` fitted on `table`: the HTML report, the
+/// charts (PNG and SVG), the workbook (with the table's data-quality report under the
+/// default rules), and the channel and per-row effect tables as CSV/Parquet. Returns the
+/// files written.
 pub fn write_report(
     results: &AttributionResults,
     table: &RecordBatch,
@@ -162,7 +164,21 @@ pub fn write_report(
     let options = ReportOptions::default()
         .with_table(table.clone())
         .with_quality(quality_summary(&quality));
-    write_report_dir(results, &options, dir).map_err(|e| crate::Error::Report(e.to_string()))
+    let mut files = write_report_dir(results, &options, dir)
+        .map_err(|e| crate::Error::Report(e.to_string()))?;
+    // The result tables as data files too.
+    let channel_table = results.channel_table()?;
+    let row_table = results.treatment_effects_table()?;
+    for (name, table) in [
+        ("channel_effects.csv", &channel_table),
+        ("channel_effects.parquet", &channel_table),
+        ("row_effects.parquet", &row_table),
+    ] {
+        let path = dir.join(name);
+        crate::io::write_table_atomically(&path, table)?;
+        files.push(path);
+    }
+    Ok(files)
 }
 
 fn money(v: f64) -> String {

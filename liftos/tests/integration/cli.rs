@@ -320,6 +320,10 @@ fn analyze_writes_report_and_workbook() {
     assert!(std::fs::metadata(&xlsx).unwrap().len() > 1000);
     let charts: Vec<_> = std::fs::read_dir(report.join("charts")).unwrap().collect();
     assert!(charts.len() >= 8, "{} charts", charts.len());
+    let rows = liftos::transform::read_table(report.join("row_effects.parquet")).unwrap();
+    assert_eq!(rows.num_rows(), world.num_rows());
+    let channels = liftos::transform::read_table(report.join("channel_effects.csv")).unwrap();
+    assert_eq!(channels.num_rows(), 3);
 }
 
 #[test]
