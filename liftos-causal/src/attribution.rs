@@ -788,6 +788,8 @@ fn temporal_effects(
     let wd_idx: Vec<Option<usize>> = (0..7)
         .map(|d| if d == 0 { None } else { idx(WEEKDAYS[d]) })
         .collect();
+    // The seasonal day factor below needs the same index.
+    let wd_idx2 = wd_idx.clone();
     let factor_wd =
         move |b: &DVector<f64>, d: usize| -> f64 { wd_idx[d].map_or(1.0, |p| b[p].exp()) };
     let mut day_effects = Vec::with_capacity(7);
@@ -828,9 +830,6 @@ fn temporal_effects(
     let p_hol = idx("holiday");
     let p_ev = idx("event");
     let p_trend = idx("trend");
-    let wd_idx2: Vec<Option<usize>> = (0..7)
-        .map(|d| if d == 0 { None } else { idx(WEEKDAYS[d]) })
-        .collect();
     let day_factor = move |b: &DVector<f64>, day: &(i32, bool, bool)| -> f64 {
         let (d, h, e) = *day;
         let mut s = wd_idx2[weekday(d)].map_or(0.0, |p| b[p]);

@@ -57,7 +57,7 @@ pub(crate) struct Labels {
 }
 
 impl Labels {
-    fn from_strings<I, S>(values: I) -> Self
+    pub(crate) fn from_strings<I, S>(values: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,

@@ -352,18 +352,8 @@ impl CausalPanel {
 }
 
 pub(crate) fn codes_of(values: &[String]) -> (Vec<u32>, Vec<String>) {
-    let mut index: HashMap<&str, u32> = HashMap::new();
-    let mut labels = Vec::new();
-    let codes = values
-        .iter()
-        .map(|v| {
-            *index.entry(v.as_str()).or_insert_with(|| {
-                labels.push(v.clone());
-                (labels.len() - 1) as u32
-            })
-        })
-        .collect();
-    (codes, labels)
+    let labels = crate::data::Labels::from_strings(values);
+    (labels.codes, labels.labels)
 }
 
 fn available(batch: &RecordBatch) -> String {

@@ -182,19 +182,11 @@ pub fn write_report(
 }
 
 fn money(v: f64) -> String {
-    if !v.is_finite() {
-        return "—".into();
+    if v.is_finite() {
+        liftos_causal::report::thousands(v, 0)
+    } else {
+        "—".into()
     }
-    let neg = v < 0.0;
-    let digits = format!("{:.0}", v.abs());
-    let mut out = String::new();
-    for (k, ch) in digits.chars().enumerate() {
-        if k > 0 && (digits.len() - k) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if neg { format!("-{out}") } else { out }
 }
 
 fn ratio(v: f64) -> String {

@@ -1144,29 +1144,11 @@ fn capitalize(s: &str) -> String {
 
 /// Short label of a temporal estimate (`monday` → `Mon`, `january` → `Jan`).
 fn short_name(name: &str) -> String {
-    const SHORT: [&str; 19] = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
     let lower = name.to_ascii_lowercase();
-    if SHORT.contains(&lower.as_str()) {
+    let mut known = crate::attribution::WEEKDAYS
+        .iter()
+        .chain(crate::attribution::MONTHS.iter());
+    if known.any(|n| *n == lower) {
         capitalize(&lower[..3])
     } else {
         capitalize(&name.replace('_', " "))

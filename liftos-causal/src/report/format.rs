@@ -1,7 +1,7 @@
 //! Number and text formatting shared by charts, workbook and HTML.
 
 /// `1234567.891` → `1,234,567.89` with `decimals` digits; NaN → `n/a`.
-pub(crate) fn thousands(v: f64, decimals: usize) -> String {
+pub fn thousands(v: f64, decimals: usize) -> String {
     if !v.is_finite() {
         return "n/a".into();
     }

@@ -51,6 +51,7 @@
 mod charts;
 mod explore;
 mod format;
+pub use format::thousands;
 mod html;
 mod xlsx;
 
