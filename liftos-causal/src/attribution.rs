@@ -203,7 +203,13 @@ impl AttributionOptions {
         self
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks every option (also done by [`analyze_attribution`]); lets a caller fail
+    /// early, before any data is read.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] naming the first invalid option.
+    pub fn validate(&self) -> Result<()> {
         if !(self.confidence_level > 0.0 && self.confidence_level < 1.0) {
             return Err(Error::param(
                 "confidence_level",

@@ -205,7 +205,13 @@ impl CausalRoles {
         self
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks the roles (also done by [`prepare_causal_data`]); lets a caller fail early,
+    /// before any data is read.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] naming the first invalid role.
+    pub fn validate(&self) -> Result<()> {
         if self.treatment_variables.is_empty() {
             return Err(Error::param(
                 "treatment_variables",

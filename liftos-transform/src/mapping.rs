@@ -253,12 +253,37 @@ impl SourceMapping {
         }
     }
 
-    /// The built-in mapping called `name` (`meta`, `google_ads`, `klaviyo`).
+    /// A table already in the unified layout (e.g. a file exported by LiftOS or another
+    /// tool): every unified column from the column of the same name (`account_id`,
+    /// `campaign_id`, `ad_group` optional). The channel is the source's name unless set.
+    pub fn unified() -> Self {
+        use unified::*;
+        let mut columns = specs(&[
+            (DATE, ColumnSpec::column(DATE)),
+            (CAMPAIGN, ColumnSpec::column(CAMPAIGN)),
+            (CURRENCY, ColumnSpec::column(CURRENCY)),
+            (SPEND, ColumnSpec::column(SPEND)),
+            (IMPRESSIONS, ColumnSpec::column(IMPRESSIONS)),
+            (CLICKS, ColumnSpec::column(CLICKS)),
+            (CONVERSIONS, ColumnSpec::column(CONVERSIONS)),
+            (REVENUE, ColumnSpec::column(REVENUE)),
+        ]);
+        columns.extend(optional_same_name(&[ACCOUNT_ID, CAMPAIGN_ID, AD_GROUP]));
+        SourceMapping {
+            channel: None,
+            timezone: None,
+            columns,
+            breakdowns: BTreeMap::new(),
+        }
+    }
+
+    /// The built-in mapping called `name` (`meta`, `google_ads`, `klaviyo`, `unified`).
     pub fn preset(name: &str) -> Option<Self> {
         match name {
             "meta" => Some(Self::meta()),
             "google_ads" => Some(Self::google_ads()),
             "klaviyo" => Some(Self::klaviyo()),
+            "unified" => Some(Self::unified()),
             _ => None,
         }
     }
@@ -455,7 +480,7 @@ impl SchemaMapping {
                 Some(preset) => SourceMapping::preset(preset).ok_or_else(|| {
                     Error::config(
                         format!("sources.{name}.extends"),
-                        format!("unknown preset `{preset}` (meta, google_ads, klaviyo)"),
+                        format!("unknown preset `{preset}` (meta, google_ads, klaviyo, unified)"),
                     )
                 })?,
                 None => self.sources.remove(&name).unwrap_or_default(),
@@ -482,6 +507,23 @@ impl SchemaMapping {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_unified_preset_maps_every_column_to_itself() {
+        let m = SourceMapping::unified();
+        m.validate("sources.file").unwrap();
+        for c in [
+            unified::DATE,
+            unified::CAMPAIGN,
+            unified::SPEND,
+            unified::REVENUE,
+        ] {
+            assert_eq!(m.columns[c].column.as_deref(), Some(c));
+        }
+        assert!(m.columns[unified::CAMPAIGN_ID].optional);
+        assert!(!m.columns[unified::SPEND].optional);
+        assert_eq!(SourceMapping::preset("unified"), Some(m));
+    }
 
     #[test]
     fn defaults_cover_the_three_connectors_and_validate() {

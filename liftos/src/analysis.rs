@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
-use arrow::compute::cast;
+use arrow::array::{ArrayRef, AsArray, Date32Array, RecordBatch, UInt32Array};
+use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, Date32Type, Field, Schema};
 use chrono::NaiveDate;
 use liftos_calendar::{CalendarDimension, CalendarOptions};
@@ -35,14 +35,39 @@ pub fn add_calendar_columns(
     date_column: &str,
     country: &str,
 ) -> Result<RecordBatch> {
-    let missing: Vec<&str> = CALENDAR_FLAGS
+    let missing = CALENDAR_FLAGS
         .iter()
-        .copied()
-        .filter(|c| table.column_by_name(c).is_none())
-        .collect();
-    if missing.is_empty() || table.num_rows() == 0 {
+        .any(|c| table.column_by_name(c).is_none());
+    if !missing || table.num_rows() == 0 {
         return Ok(table.clone());
     }
+    let dates = date_column_of(table, date_column)?;
+    let Some((lo, hi)) = date_bounds(&dates) else {
+        return Ok(table.clone());
+    };
+    let options = CalendarOptions::default().with_country(country);
+    let calendar = CalendarDimension::create_calendar(day(lo), day(hi), &options)?;
+    let flags: Vec<&str> = CALENDAR_FLAGS.to_vec();
+    join_columns(table, &dates, &calendar, Some(&flags))
+}
+
+/// Joins every column of `calendar` (one row per day, a `date` column) that `table` does
+/// not already have onto `table`, by `table`'s `date_column`. Rows whose date is null or
+/// outside the calendar get nulls.
+///
+/// # Errors
+///
+/// When `date_column` is missing or not a date, or the calendar has no `date` column.
+pub fn join_calendar(
+    table: &RecordBatch,
+    date_column: &str,
+    calendar: &RecordBatch,
+) -> Result<RecordBatch> {
+    let dates = date_column_of(table, date_column)?;
+    join_columns(table, &dates, calendar, None)
+}
+
+fn date_column_of(table: &RecordBatch, date_column: &str) -> Result<Date32Array> {
     let Some(col) = table.column_by_name(date_column) else {
         return Err(liftos_causal::Error::MissingColumn {
             column: date_column.to_string(),
@@ -57,31 +82,52 @@ pub fn add_calendar_columns(
         }
         .into());
     };
-    let dates = cast(col, &DataType::Date32)?;
-    let dates = dates.as_primitive::<Date32Type>();
+    Ok(cast(col, &DataType::Date32)?
+        .as_primitive::<Date32Type>()
+        .clone())
+}
+
+fn date_bounds(dates: &Date32Array) -> Option<(i32, i32)> {
     let (mut lo, mut hi) = (i32::MAX, i32::MIN);
-    for i in 0..dates.len() {
-        if dates.is_valid(i) {
-            lo = lo.min(dates.value(i));
-            hi = hi.max(dates.value(i));
+    for d in dates.iter().flatten() {
+        lo = lo.min(d);
+        hi = hi.max(d);
+    }
+    (lo <= hi).then_some((lo, hi))
+}
+
+fn day(d: i32) -> NaiveDate {
+    liftos_calendar::date32_to_naive(d)
+}
+
+/// Joins `calendar`'s columns (all, or `only`) that `table` lacks, by date.
+fn join_columns(
+    table: &RecordBatch,
+    dates: &Date32Array,
+    calendar: &RecordBatch,
+    only: Option<&[&str]>,
+) -> Result<RecordBatch> {
+    let Some(cal_dates) = calendar.column_by_name("date") else {
+        return Err(liftos_causal::Error::MissingColumn {
+            column: "date".into(),
+            role: "calendar date",
+            available: String::new(),
         }
-    }
-    if lo > hi {
-        return Ok(table.clone());
-    }
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    let day = |d: i32| epoch + chrono::Duration::days(i64::from(d));
-    let options = CalendarOptions::default().with_country(country);
-    let calendar = CalendarDimension::create_calendar(day(lo), day(hi), &options)?;
-    let cal_dates = calendar
-        .column_by_name("date")
-        .map(|c| c.as_primitive::<Date32Type>().clone());
-    let Some(cal_dates) = cal_dates else {
-        return Ok(table.clone());
+        .into());
     };
-    let index: HashMap<i32, usize> = (0..cal_dates.len())
-        .map(|i| (cal_dates.value(i), i))
+    let cal_dates = cast(cal_dates, &DataType::Date32)?;
+    let cal_dates = cal_dates.as_primitive::<Date32Type>();
+    let index: HashMap<i32, u32> = cal_dates
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| Some((d?, u32::try_from(i).ok()?)))
         .collect();
+    // One gather index per row: the calendar row of its date, or null.
+    let take_index: UInt32Array = dates
+        .iter()
+        .map(|d| d.and_then(|d| index.get(&d).copied()))
+        .collect();
+    let schema = calendar.schema();
     let mut fields: Vec<Field> = table
         .schema()
         .fields()
@@ -89,22 +135,17 @@ pub fn add_calendar_columns(
         .map(|f| f.as_ref().clone())
         .collect();
     let mut columns: Vec<ArrayRef> = table.columns().to_vec();
-    for name in missing {
-        let Some(flag) = calendar.column_by_name(name) else {
+    for (field, column) in schema.fields().iter().zip(calendar.columns()) {
+        let name = field.name();
+        if name == "date"
+            || table.column_by_name(name).is_some()
+            || only.is_some_and(|o| !o.contains(&name.as_str()))
+        {
             continue;
-        };
-        let flag = cast(flag, &DataType::Boolean)?;
-        let flag = flag.as_boolean();
-        let values: BooleanArray = (0..dates.len())
-            .map(|i| {
-                dates
-                    .is_valid(i)
-                    .then(|| index.get(&dates.value(i)).map(|&k| flag.value(k)))
-                    .flatten()
-            })
-            .collect();
-        fields.push(Field::new(name, DataType::Boolean, true));
-        columns.push(Arc::new(values));
+        }
+        let joined = take(column.as_ref(), &take_index, None)?;
+        fields.push(Field::new(name, field.data_type().clone(), true));
+        columns.push(joined);
     }
     Ok(RecordBatch::try_new(
         Arc::new(Schema::new(fields)),
@@ -122,6 +163,25 @@ pub fn analyze_table(
     let panel = prepare_causal_data(table, roles)?;
     let attribution = analyze_attribution(&panel, options)?;
     Ok((panel, attribution))
+}
+
+/// The results JSON of an attribution (DESIGN.md): the primary result (first outcome ×
+/// first treatment), with the other outcome × treatment results under `other_results`
+/// when there are several.
+pub fn attribution_json(attribution: &Attribution) -> serde_json::Value {
+    let mut json = attribution.primary().to_json();
+    if attribution.results.len() > 1
+        && let Some(obj) = json.as_object_mut()
+    {
+        obj.insert(
+            "other_results".into(),
+            attribution.results[1..]
+                .iter()
+                .map(|r| r.to_json())
+                .collect(),
+        );
+    }
+    json
 }
 
 /// The data-quality report of the transform crate in the report's shape.

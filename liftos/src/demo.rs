@@ -1,27 +1,42 @@
-//! `liftos demo`: the sandbox world, its truth, and the causal attribution run on it.
+//! `liftos demo`: the whole pipeline on the sandbox world, over HTTP, next to the truth.
 //!
-//! The demo generates the built-in sandbox world (seeded, with a zero-effect channel),
-//! writes its unified table, row truth and channel truth, adds the US calendar, runs the
-//! causal forest attribution, writes the results JSON, and prints each channel's
-//! estimated incremental ROAS with its interval next to the world's true value and the
-//! naive ROAS.
+//! The demo generates the built-in sandbox world (seeded, with a zero-effect `tiktok`
+//! channel that no platform API serves), starts the fake Meta, Google Ads and Klaviyo
+//! APIs on loopback, writes the TikTok rows as a CSV export, and runs the [`Pipeline`]:
+//! the real connectors pull the three platforms over HTTP and the file connector reads
+//! the export, concurrently; then unify, quality report, cleaning, the US calendar with
+//! marketing features, and the causal forest attribution. It writes every table, the
+//! results, the report, charts and workbook, and the world's truth, and prints each
+//! channel's estimated incremental ROAS with its interval next to the world's true value
+//! and the naive ROAS, then the time and peak memory of each stage.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use crate::analysis::{add_calendar_columns, analyze_table, write_report};
 use crate::io::{write_bytes_atomically, write_table_atomically};
+use crate::pipeline::{Pipeline, PipelineRun};
 use crate::{Error, Result};
-use liftos_causal::{
-    AttributionModel, AttributionOptions, AttributionResults, CausalForestParams, CausalRoles,
+use arrow::array::{AsArray, BooleanArray, RecordBatch};
+use arrow::compute::filter_record_batch;
+use liftos_causal::{AttributionModel, AttributionOptions, AttributionResults, CausalForestParams};
+use liftos_connectors::{
+    FileConnector, GoogleAdsBuilder, KlaviyoBuilder, MetaAdsBuilder, Progress,
 };
-use liftos_sandbox::{World, WorldConfig};
+use liftos_sandbox::fake::{FakeServers, FaultConfig};
+use liftos_sandbox::{Platform, World, WorldConfig};
+use liftos_transform::{SchemaMapping, SourceMapping};
 
 /// What the demo wrote.
 #[derive(Debug, Clone)]
 pub struct DemoOutput {
-    /// The unified table, as CSV.
+    /// The pipeline's output directory (tables, results.json, run.json, report/).
+    pub pipeline_dir: PathBuf,
+    /// The TikTok export the file connector read.
+    pub export_csv: PathBuf,
+    /// The world's own unified table, as CSV (what a perfect pull gives).
     pub unified_csv: PathBuf,
     /// The per-row truth, as CSV.
     pub truth_csv: PathBuf,
@@ -33,6 +48,8 @@ pub struct DemoOutput {
     pub results_json: PathBuf,
     /// The attribution results.
     pub results: AttributionResults,
+    /// Every intermediate of the pipeline run.
+    pub run: Box<PipelineRun>,
     /// The summary table printed to the terminal.
     pub summary: String,
 }
@@ -45,12 +62,23 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 }
 
 /// Options of the demo.
+///
+/// | Name | Default | Meaning |
+/// |---|---|---|
+/// | `seed` | 42 | seed of the world and of the estimator |
+/// | `trees` | 2000 | trees of the causal forest |
+/// | `faults` | none | faults the fake APIs inject (throttling, 5xx, dropped connections, ...) |
+/// | `progress` | on a terminal | progress lines on stderr |
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoOptions {
     /// Seed of the world and of the estimator.
     pub seed: u64,
     /// Trees of the causal forest.
     pub trees: usize,
+    /// Faults of the fake APIs.
+    pub faults: FaultConfig,
+    /// Progress lines on stderr (`None`: when it is a terminal).
+    pub progress: Option<bool>,
 }
 
 impl Default for DemoOptions {
@@ -58,12 +86,30 @@ impl Default for DemoOptions {
         DemoOptions {
             seed: 42,
             trees: 2000,
+            faults: FaultConfig::none(),
+            progress: None,
         }
     }
 }
 
-/// Generates the sandbox world with `seed`, writes its tables into `out`, runs the
-/// attribution and writes its results.
+/// The demo's world: the standard sandbox world with a zero-effect `tiktok` channel.
+///
+/// # Errors
+///
+/// The sandbox's errors (none for valid seeds).
+pub fn world(seed: u64) -> Result<World> {
+    Ok(World::generate(
+        &WorldConfig::default()
+            .with_seed(seed)
+            .with_zero_effect_channel("tiktok"),
+    )?)
+}
+
+/// Runs the demo with `seed` into `out`.
+///
+/// # Errors
+///
+/// Any stage's error, or a file that cannot be written.
 pub fn run(out: &Path, seed: u64) -> Result<DemoOutput> {
     run_with(
         out,
@@ -74,16 +120,51 @@ pub fn run(out: &Path, seed: u64) -> Result<DemoOutput> {
     )
 }
 
+/// Account ids of the world's campaigns on `platform`.
+fn accounts(world: &World, platform: Platform) -> Vec<String> {
+    let ids: BTreeSet<String> = world
+        .config()
+        .channels
+        .iter()
+        .filter(|c| c.platform == Some(platform))
+        .flat_map(|c| c.campaigns.iter().map(|k| k.account_id.clone()))
+        .collect();
+    ids.into_iter().collect()
+}
+
+/// The rows of the world's channels that no platform API serves (the export files).
+fn unserved_rows(world: &World) -> Result<Vec<(String, RecordBatch)>> {
+    let table = world.unified_table()?;
+    let mut out = Vec::new();
+    for c in world
+        .config()
+        .channels
+        .iter()
+        .filter(|c| c.platform.is_none())
+    {
+        let Some(channel) = table.column_by_name("channel") else {
+            continue;
+        };
+        let keep: BooleanArray = channel
+            .as_string::<i32>()
+            .iter()
+            .map(|v| Some(v == Some(c.name.as_str())))
+            .collect();
+        out.push((c.name.clone(), filter_record_batch(&table, &keep)?));
+    }
+    Ok(out)
+}
+
 /// [`run`] with options.
+///
+/// # Errors
+///
+/// As [`run`].
 pub fn run_with(out: &Path, options: &DemoOptions) -> Result<DemoOutput> {
     let seed = options.seed;
-    let world = World::generate(
-        &WorldConfig::default()
-            .with_seed(seed)
-            .with_zero_effect_channel("tiktok"),
-    )?;
+    let world = world(seed)?;
     fs::create_dir_all(out).map_err(io_err(out))?;
-    let unified_csv = out.join("unified.csv");
+    let unified_csv = out.join("world_unified.csv");
     let truth_csv = out.join("truth_rows.csv");
     let truth_json = out.join("truth.json");
     write_table_atomically(&unified_csv, &world.unified_table()?)?;
@@ -92,32 +173,105 @@ pub fn run_with(out: &Path, options: &DemoOptions) -> Result<DemoOutput> {
         path: truth_json.display().to_string(),
         source,
     })?;
-    fs::write(&truth_json, json).map_err(io_err(&truth_json))?;
+    write_bytes_atomically(&truth_json, json.as_bytes())?;
+    let exports = out.join("exports");
+    fs::create_dir_all(&exports).map_err(io_err(&exports))?;
+    let mut export_csv = exports.join("tiktok.csv");
+    let mut files = Vec::new();
+    for (channel, rows) in unserved_rows(&world)? {
+        let path = exports.join(format!("{channel}.csv"));
+        write_table_atomically(&path, &rows)?;
+        if channel == "tiktok" {
+            export_csv = path.clone();
+        }
+        files.push((channel, path));
+    }
 
-    let enriched = add_calendar_columns(&world.unified_table()?, "date", "US")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(io_err(Path::new("tokio runtime")))?;
+    let servers = runtime
+        .block_on(FakeServers::start(world.clone(), options.faults.clone()))
+        .map_err(io_err(Path::new("fake API servers")))?;
+    let c = servers.credentials().clone();
+    let (meta_p, google_p, klaviyo_p) = (
+        Progress::default(),
+        Progress::default(),
+        Progress::default(),
+    );
+    // Loopback fakes answer at once: poll async Meta reports and space Klaviyo report
+    // calls in milliseconds instead of the real APIs' seconds.
+    let meta = MetaAdsBuilder::new()
+        .with_access_token(c.meta_access_token.clone())
+        .with_ad_account_ids(accounts(&world, Platform::Meta))
+        .with_base_url(servers.meta_base_url())
+        .with_async_polling(Duration::from_millis(20), Duration::from_secs(120))
+        .with_progress(meta_p.clone())
+        .build()?;
+    let google = GoogleAdsBuilder::new()
+        .with_developer_token(c.google_developer_token.clone())
+        .with_oauth(
+            c.google_client_id.clone(),
+            c.google_client_secret.clone(),
+            c.google_refresh_token.clone(),
+        )
+        .with_customer_ids(accounts(&world, Platform::GoogleAds))
+        .with_base_url(servers.google_base_url())
+        .with_token_url(servers.google_token_url())
+        .with_progress(google_p.clone())
+        .build()?;
+    let cost_per_recipient = world
+        .config()
+        .channels
+        .iter()
+        .find(|c| c.platform == Some(Platform::Klaviyo))
+        .map_or(0.0, |c| c.cost_per_recipient);
+    let klaviyo = KlaviyoBuilder::new()
+        .with_api_key(c.klaviyo_api_key.clone())
+        .with_base_url(servers.klaviyo_base_url())
+        .with_cost_per_recipient(cost_per_recipient)
+        .with_report_interval(Duration::from_millis(20))
+        .with_progress(klaviyo_p.clone())
+        .build()?;
+    let mut mapping = SchemaMapping::default();
     let model =
         AttributionModel::CausalForest(CausalForestParams::default().with_num_trees(options.trees));
-    let attribution_options = AttributionOptions::default()
+    let attribution = AttributionOptions::default()
         .with_model(model)
         .with_seed(seed);
-    let (_, attribution) = analyze_table(&enriched, &CausalRoles::default(), &attribution_options)?;
-    let results = attribution.primary().clone();
-    let results_json = out.join("results.json");
-    let text = serde_json::to_string_pretty(&results.to_json()).map_err(|source| Error::Json {
-        path: results_json.display().to_string(),
-        source,
-    })?;
-    write_bytes_atomically(&results_json, text.as_bytes())?;
-    let report_dir = out.join("report");
-    write_report(&results, &enriched, &report_dir)?;
+    let pipeline_dir = out.join("pipeline");
+    let mut builder = Pipeline::builder()
+        .source_with_progress("meta", meta, meta_p)
+        .source_with_progress("google_ads", google, google_p)
+        .source_with_progress("klaviyo", klaviyo, klaviyo_p)
+        .date_range(world.config().start, world.config().end())
+        .attribution(attribution)
+        .output_dir(&pipeline_dir);
+    for (channel, path) in &files {
+        mapping = mapping.with_source(channel.clone(), SourceMapping::unified());
+        builder = builder.source(channel.clone(), FileConnector::new(path)?);
+    }
+    if let Some(p) = options.progress {
+        builder = builder.progress(p);
+    }
+    let pipeline = builder.mapping(mapping).build()?;
+    let run = runtime.block_on(pipeline.run());
+    drop(servers);
+    let run = run?;
+    let results = run.attribution.primary().clone();
     Ok(DemoOutput {
-        report_dir,
-        summary: summary(&world, &results),
+        report_dir: pipeline_dir.join("report"),
+        results_json: pipeline_dir.join("results.json"),
+        summary: format!("{}\n{}", summary(&world, &results), run.summary()),
+        pipeline_dir,
+        export_csv,
         unified_csv,
         truth_csv,
         truth_json,
-        results_json,
         results,
+        run: Box::new(run),
     })
 }
 

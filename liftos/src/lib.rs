@@ -47,6 +47,22 @@ pub mod demo;
 #[cfg(feature = "transform")]
 pub mod io;
 
+#[cfg(all(
+    feature = "connectors",
+    feature = "transform",
+    feature = "causal",
+    feature = "calendar"
+))]
+pub mod pipeline;
+
+#[cfg(all(
+    feature = "connectors",
+    feature = "transform",
+    feature = "causal",
+    feature = "calendar"
+))]
+pub mod config;
+
 /// The names most programs need, in one import.
 pub mod prelude {
     #[cfg(feature = "connectors")]
@@ -83,6 +99,36 @@ pub enum Error {
     #[cfg(feature = "sandbox")]
     #[error(transparent)]
     Sandbox(#[from] liftos_sandbox::Error),
+    /// A source of a pipeline failed.
+    #[cfg(feature = "connectors")]
+    #[error("source `{name}`: {source}")]
+    SourceFailed {
+        /// The source's name.
+        name: String,
+        /// What went wrong.
+        #[source]
+        source: liftos_connectors::Error,
+    },
+    /// A config file (`liftos.toml`) is invalid.
+    #[error("{}", config_message(origin, key, *line, message))]
+    Config {
+        /// The file.
+        origin: String,
+        /// The key, e.g. `sources[0].access_token` (empty for a syntax error).
+        key: String,
+        /// The line in the file, when known.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A pipeline (or its config file) is invalid.
+    #[error("pipeline setting `{field}`: {message}")]
+    InvalidPipeline {
+        /// The setting, e.g. `sources` or `date_range`.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Writing charts, the workbook or the HTML report failed.
     #[error("report: {0}")]
     Report(String),
@@ -107,6 +153,17 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+}
+
+fn config_message(origin: &str, key: &str, line: Option<usize>, message: &str) -> String {
+    let mut s = origin.to_owned();
+    if let Some(line) = line {
+        s.push_str(&format!(", line {line}"));
+    }
+    if !key.is_empty() {
+        s.push_str(&format!(": `{key}`"));
+    }
+    format!("{s}: {message}")
 }
 
 /// The result type of the facade.

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use liftos::analysis::{add_calendar_columns, analyze_table, format_results, write_report};
+use liftos::analysis::{
+    add_calendar_columns, analyze_table, attribution_json, format_results, write_report,
+};
 use liftos::causal::{
     Adstock, AttributionModel, AttributionOptions, CausalRoles, ClusterBy, TreatmentAssignment,
 };
@@ -115,19 +117,7 @@ pub fn run(args: Args) -> liftos::Result<()> {
         println!("{}", format_results(r));
     }
     if let Some(path) = &args.json {
-        let primary = attribution.primary();
-        let mut json = primary.to_json();
-        if attribution.results.len() > 1
-            && let Some(obj) = json.as_object_mut()
-        {
-            obj.insert(
-                "other_results".into(),
-                attribution.results[1..]
-                    .iter()
-                    .map(|r| r.to_json())
-                    .collect(),
-            );
-        }
+        let json = attribution_json(&attribution);
         let text = serde_json::to_string_pretty(&json).map_err(|source| liftos::Error::Json {
             path: path.display().to_string(),
             source,

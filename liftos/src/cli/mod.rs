@@ -4,6 +4,7 @@
 mod analyze;
 mod calendar;
 mod pull;
+mod run;
 mod tables;
 
 use std::path::PathBuf;
@@ -44,6 +45,9 @@ enum Command {
     Calendar(calendar::Args),
     /// Estimate what each channel's spend caused (causal forest or DML), with intervals.
     Analyze(analyze::Args),
+    /// Run the whole pipeline (pull, unify, validate, clean, calendar, analyze, report)
+    /// from a config file.
+    Run(run::Args),
     /// Run SQL over tables given as NAME=FILE and print the result.
     Sql(tables::SqlArgs),
 }
@@ -52,14 +56,19 @@ enum Command {
 pub fn run(cli: Cli) -> liftos::Result<()> {
     match cli.command {
         Command::Demo { out, seed, trees } => {
-            let o = liftos::demo::run_with(&out, &liftos::demo::DemoOptions { seed, trees })?;
+            let options = liftos::demo::DemoOptions {
+                seed,
+                trees,
+                ..liftos::demo::DemoOptions::default()
+            };
+            let o = liftos::demo::run_with(&out, &options)?;
             print!("{}", o.summary);
             println!(
-                "Wrote {}, {}, {} and {}",
-                o.unified_csv.display(),
+                "Wrote the pipeline's tables, results and run.json into {}; the world's truth \
+                 into {} and {}",
+                o.pipeline_dir.display(),
                 o.truth_csv.display(),
                 o.truth_json.display(),
-                o.results_json.display()
             );
             println!("Report: {}", o.report_dir.join("report.html").display());
             Ok(())
@@ -70,6 +79,7 @@ pub fn run(cli: Cli) -> liftos::Result<()> {
         Command::Clean(args) => tables::clean(args),
         Command::Calendar(args) => calendar::run(args),
         Command::Analyze(args) => analyze::run(args),
+        Command::Run(args) => run::run(args),
         Command::Sql(args) => tables::sql(args),
     }
 }

@@ -42,17 +42,39 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
         .filter(|l| l.trim_end().ends_with("yes"))
         .count();
     assert_eq!(covered, 4, "{stdout}");
+    // The pipeline pulled the three platforms over HTTP and read the TikTok export.
+    for source in ["meta", "google_ads", "klaviyo", "tiktok"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("source {source} ")) && l.contains(" rows in ")),
+            "{source}: {stdout}"
+        );
+    }
+    for stage in [
+        "pull", "unify", "validate", "clean", "calendar", "enrich", "analyze", "write",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(stage)),
+            "stage {stage} missing:\n{stdout}"
+        );
+    }
+    let pipeline = out.join("pipeline");
     let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(pipeline.join("results.json")).unwrap())
+            .unwrap();
     assert_eq!(results["model"], "causal_forest");
     assert_eq!(results["channels"].as_array().unwrap().len(), 4);
     assert!(results["temporal"]["holiday_lift"].is_number());
     assert!(results["model_accuracy"]["r2"].as_f64().unwrap() > 0.5);
-    let html = std::fs::read_to_string(out.join("report").join("report.html")).unwrap();
+    let html = std::fs::read_to_string(pipeline.join("report").join("report.html")).unwrap();
     assert!(html.contains("google_ads") && !html.contains("https://"));
-    assert!(out.join("report").join("results.xlsx").exists());
+    assert!(pipeline.join("report").join("results.xlsx").exists());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(pipeline.join("run.json")).unwrap()).unwrap();
+    assert_eq!(manifest["unified_rows"], manifest["model_rows"]);
 
-    let csv = std::fs::read_to_string(out.join("unified.csv")).unwrap();
+    let csv = std::fs::read_to_string(out.join("world_unified.csv")).unwrap();
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
@@ -72,6 +94,11 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
     )
     .unwrap();
     assert_eq!(rows, world.num_rows(), "every row of the world is written");
+    assert_eq!(
+        manifest["unified_rows"],
+        world.num_rows(),
+        "every row of the world came through the APIs and the export"
+    );
 
     let truth: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("truth.json")).unwrap()).unwrap();

@@ -3,5 +3,7 @@
 mod chain;
 mod cli;
 mod common;
+mod config;
 mod contracts;
+mod pipeline;
 mod pull;

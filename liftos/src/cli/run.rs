@@ -1,0 +1,104 @@
+//! `liftos run --config liftos.toml`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use liftos::analysis::format_results;
+use liftos::config::PipelineConfig;
+use liftos::pipeline::{Outputs, TableFormat};
+
+/// Arguments of `liftos run`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Secrets come from environment variables, never from the file: the \
+    standard LIFTOS_* names, or the ones the file names with `<key>_env = \"VAR\"`. \
+    See liftos.example.toml for every section.\n\
+    On a terminal each source and stage shows a progress line; otherwise progress is \
+    logged to stderr (LIFTOS_LOG=off|error|warn|info|debug, default info)."
+)]
+pub struct Args {
+    /// The pipeline's config file (TOML).
+    #[arg(long)]
+    config: PathBuf,
+    /// Overrides `pipeline.start` (YYYY-MM-DD).
+    #[arg(long)]
+    start: Option<NaiveDate>,
+    /// Overrides `pipeline.end` (YYYY-MM-DD, inclusive).
+    #[arg(long)]
+    end: Option<NaiveDate>,
+    /// Overrides `output.dir`.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Logs to stderr when it is not a terminal (schedulers, CI), at `LIFTOS_LOG` level.
+fn init_logging() {
+    if std::io::stderr().is_terminal() {
+        return;
+    }
+    let level = std::env::var("LIFTOS_LOG").unwrap_or_else(|_| "info".into());
+    let level = match level.trim().to_ascii_lowercase().as_str() {
+        "off" | "none" => return,
+        "error" => tracing::Level::ERROR,
+        "warn" => tracing::Level::WARN,
+        "debug" => tracing::Level::DEBUG,
+        "trace" => tracing::Level::TRACE,
+        _ => tracing::Level::INFO,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .try_init();
+}
+
+pub fn run(args: Args) -> liftos::Result<()> {
+    let config = PipelineConfig::from_file(&args.config)?;
+    let (start, end) = config.date_range()?;
+    let mut builder = config.to_builder()?;
+    if args.start.is_some() || args.end.is_some() {
+        builder = builder.date_range(args.start.unwrap_or(start), args.end.unwrap_or(end));
+    }
+    if let Some(dir) = &args.out {
+        builder = builder.outputs(
+            Outputs::new(dir)
+                .with_format(TableFormat::parse(&config.output.format)?)
+                .with_report(config.output.report),
+        );
+    }
+    let pipeline = builder.build()?;
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| liftos::Error::Io {
+            path: "tokio runtime".to_owned(),
+            source,
+        })?;
+    let run = runtime.block_on(async {
+        tokio::select! {
+            done = pipeline.run() => done,
+            _ = tokio::signal::ctrl_c() => Err(liftos::Error::Io {
+                path: args.config.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::Interrupted,
+                    "run interrupted; files already renamed into place are complete, none is half-written",
+                ),
+            }),
+        }
+    })?;
+    print!("{}", run.summary());
+    for r in &run.attribution.results {
+        println!("{}", format_results(r));
+    }
+    if let Some(o) = pipeline.outputs() {
+        println!(
+            "Wrote {} files (tables, quality.json, results.json, run.json, report/) into {}",
+            run.files.len(),
+            o.dir.display()
+        );
+    }
+    Ok(())
+}

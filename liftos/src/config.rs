@@ -1,0 +1,752 @@
+//! `liftos.toml`: a whole [`Pipeline`](crate::pipeline::Pipeline) in one file, for `liftos run` and schedulers.
+//!
+//! Credentials are never read from the file. Each secret comes from an environment
+//! variable: the standard `LIFTOS_*` one, or the one the file names with a `<key>_env`
+//! setting (`access_token_env = "META_TOKEN_PROD"`). A secret written in the file is an
+//! error. Any other source setting may also name a variable the same way
+//! (`base_url_env = "..."`); settings left out fall back to the standard variables
+//! (`LIFTOS_META_AD_ACCOUNT_IDS`, `LIFTOS_META_BASE_URL`, ...), as the connectors'
+//! `from_env` do. Errors name the key and, where the file holds it, the line.
+//!
+//! The documented example is `liftos.example.toml` at the repository root:
+//!
+//! ```toml
+//! [pipeline]
+//! start = "2025-01-01"
+//! end = "2025-06-30"
+//!
+//! [[sources]]
+//! name = "meta"
+//! type = "meta"
+//! ad_account_ids = ["act_1234567890"]
+//!
+//! [[sources]]
+//! name = "tiktok"
+//! type = "file"
+//! path = "exports/tiktok.csv"
+//!
+//! [mapping.sources.tiktok]
+//! extends = "unified"
+//!
+//! [analysis]
+//! model = "causal_forest"
+//! confidence_level = 0.95
+//!
+//! [output]
+//! dir = "liftos-out"
+//! ```
+//!
+//! | Section | Keys |
+//! |---|---|
+//! | `[pipeline]` | `start`, `end` (YYYY-MM-DD, required), `level` (campaign), `continue_on_source_error` (false) |
+//! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `file`), then the connector's settings |
+//! | `[mapping]` | as a `--mapping` file: `[mapping.sources.<name>]` with `extends`, `channel`, `timezone`, `columns`, `breakdowns` |
+//! | `[quality]` | as a `--rules` file: `required_fields`, `rules`, `builtin_checks`, `today`, `spike_threshold`, ... |
+//! | `[clean]` | `fixes` (list; default all but currency), `reporting_currency`, `rates` (CSV/Parquet of date, currency, rate) |
+//! | `[calendar]` | as a `liftos calendar --config` file: `country`, `commercial_events`, `custom_events`, `business`, `seasonality` |
+//! | `[marketing]` | `enabled` (true): campaign-derived calendar features |
+//! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `assignment`, `cross_validation` |
+//! | `[output]` | `dir` (liftos-out), `format` (parquet or csv), `report` (true) |
+//!
+//! Source settings by type:
+//!
+//! | type | secrets (env) | other settings |
+//! |---|---|---|
+//! | `meta` | `access_token` (LIFTOS_META_ACCESS_TOKEN), `app_secret` (LIFTOS_META_APP_SECRET, optional) | `ad_account_ids`, `base_url`, `api_version`, `conversion_action_types`, `conversion_counting`, `attribution_windows` |
+//! | `google_ads` | `developer_token`, `client_secret`, `refresh_token` (LIFTOS_GOOGLE_ADS_*) | `client_id`, `customer_ids`, `login_customer_id`, `token_url`, `base_url`, `api_version`, `query` |
+//! | `klaviyo` | `api_key` (LIFTOS_KLAVIYO_API_KEY) | `conversion_metric`, `base_url`, `revision`, `cost_per_recipient` |
+//! | `file` | — | `path` (relative to the config file), `format` (csv, parquet, ndjson; default by extension) |
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use liftos_calendar::{CalendarOptions, MarketingOptions};
+use liftos_causal::{
+    Adstock, AttributionModel, AttributionOptions, CausalRoles, ClusterBy, TreatmentAssignment,
+};
+use liftos_connectors::{
+    Connector, FileConnector, FileFormat, GoogleAdsBuilder, GoogleAdsConfig, KlaviyoBuilder,
+    KlaviyoConfig, Level, MetaAdsBuilder, MetaAdsConfig, Progress,
+};
+use liftos_transform::{CurrencyConversion, Fixes, QualityRules, RateTable, SchemaMapping};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::pipeline::{Outputs, PipelineBuilder, TableFormat};
+use crate::{Error, Result};
+
+/// A parsed `liftos.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// `[pipeline]`.
+    pub pipeline: RunSection,
+    /// `[[sources]]`, each with its span in the file.
+    #[serde(default)]
+    pub sources: Vec<Spanned<SourceSection>>,
+    /// `[mapping]`, as a mapping file.
+    #[serde(default)]
+    pub mapping: Option<toml::Table>,
+    /// `[quality]`.
+    #[serde(default)]
+    pub quality: Option<QualityRules>,
+    /// `[clean]`.
+    #[serde(default)]
+    pub clean: CleanSection,
+    /// `[calendar]`.
+    #[serde(default)]
+    pub calendar: Option<CalendarOptions>,
+    /// `[marketing]`.
+    #[serde(default)]
+    pub marketing: MarketingSection,
+    /// `[analysis]`.
+    #[serde(default)]
+    pub analysis: AnalysisSection,
+    /// `[output]`.
+    #[serde(default)]
+    pub output: OutputSection,
+    /// The file's directory (relative paths are resolved against it).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// The file's text (for line numbers).
+    #[serde(skip)]
+    text: String,
+    /// The file's name, for messages.
+    #[serde(skip)]
+    origin: String,
+}
+
+/// `[pipeline]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// First day.
+    pub start: Spanned<String>,
+    /// Last day, inclusive.
+    pub end: Spanned<String>,
+    /// Row level.
+    #[serde(default)]
+    pub level: Option<Spanned<String>>,
+    /// Go on when a source fails.
+    #[serde(default)]
+    pub continue_on_source_error: bool,
+}
+
+/// The kinds of `[[sources]]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// Meta Ads.
+    Meta,
+    /// Google Ads.
+    GoogleAds,
+    /// Klaviyo.
+    Klaviyo,
+    /// A CSV, Parquet or NDJSON file.
+    File,
+}
+
+/// One `[[sources]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SourceSection {
+    /// Name (the mapping's key).
+    pub name: String,
+    /// Kind.
+    #[serde(rename = "type")]
+    pub kind: SourceKind,
+    /// The connector's settings.
+    #[serde(flatten)]
+    pub settings: toml::Table,
+}
+
+/// `[clean]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CleanSection {
+    /// Fixes to apply (default: duplicates, names, missing dates).
+    #[serde(default)]
+    pub fixes: Option<Vec<String>>,
+    /// Currency money is converted to (with `rates`).
+    #[serde(default)]
+    pub reporting_currency: Option<String>,
+    /// Rates table (date, currency, rate).
+    #[serde(default)]
+    pub rates: Option<PathBuf>,
+}
+
+/// `[marketing]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketingSection {
+    /// Whether the marketing features are joined.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+impl Default for MarketingSection {
+    fn default() -> Self {
+        MarketingSection { enabled: true }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[analysis]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisSection {
+    /// Outcome columns.
+    pub outcomes: Vec<String>,
+    /// Treatment columns.
+    pub treatments: Vec<String>,
+    /// Control columns.
+    pub controls: Vec<String>,
+    /// Entity column (`none` for none).
+    pub entity: String,
+    /// Date column.
+    pub time: String,
+    /// Channel column.
+    pub channel: String,
+    /// `causal_forest` or `dml`.
+    pub model: String,
+    /// Trees of the causal forest.
+    pub trees: usize,
+    /// Interval level.
+    pub confidence_level: f64,
+    /// Seed.
+    pub seed: u64,
+    /// `entity`, `time` or `none`.
+    pub cluster: String,
+    /// `none`, `grid` or a decay.
+    pub adstock: String,
+    /// `observational` or `randomized`.
+    pub assignment: String,
+    /// Time-blocked cross-validation.
+    pub cross_validation: bool,
+}
+
+impl Default for AnalysisSection {
+    fn default() -> Self {
+        AnalysisSection {
+            outcomes: vec!["revenue".into()],
+            treatments: vec!["spend".into()],
+            controls: Vec::new(),
+            entity: "campaign".into(),
+            time: "date".into(),
+            channel: "channel".into(),
+            model: "causal_forest".into(),
+            trees: 2000,
+            confidence_level: 0.95,
+            seed: 42,
+            cluster: "entity".into(),
+            adstock: "none".into(),
+            assignment: "observational".into(),
+            cross_validation: true,
+        }
+    }
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputSection {
+    /// Output directory (relative to the config file).
+    pub dir: PathBuf,
+    /// `parquet` or `csv`.
+    pub format: String,
+    /// Whether to write the report.
+    pub report: bool,
+}
+
+impl Default for OutputSection {
+    fn default() -> Self {
+        OutputSection {
+            dir: PathBuf::from("liftos-out"),
+            format: "parquet".into(),
+            report: true,
+        }
+    }
+}
+
+/// Secrets of a source type: (key, standard variable, required).
+fn secrets(kind: SourceKind) -> &'static [(&'static str, &'static str, bool)] {
+    match kind {
+        SourceKind::Meta => &[
+            ("access_token", "LIFTOS_META_ACCESS_TOKEN", true),
+            ("app_secret", "LIFTOS_META_APP_SECRET", false),
+        ],
+        SourceKind::GoogleAds => &[
+            ("developer_token", "LIFTOS_GOOGLE_ADS_DEVELOPER_TOKEN", true),
+            ("client_secret", "LIFTOS_GOOGLE_ADS_CLIENT_SECRET", true),
+            ("refresh_token", "LIFTOS_GOOGLE_ADS_REFRESH_TOKEN", true),
+        ],
+        SourceKind::Klaviyo => &[("api_key", "LIFTOS_KLAVIYO_API_KEY", true)],
+        SourceKind::File => &[],
+    }
+}
+
+/// Other settings with a standard variable: (key, variable, is a list).
+fn env_defaults(kind: SourceKind) -> &'static [(&'static str, &'static str, bool)] {
+    match kind {
+        SourceKind::Meta => &[
+            ("ad_account_ids", "LIFTOS_META_AD_ACCOUNT_IDS", true),
+            ("base_url", "LIFTOS_META_BASE_URL", false),
+        ],
+        SourceKind::GoogleAds => &[
+            ("client_id", "LIFTOS_GOOGLE_ADS_CLIENT_ID", false),
+            ("customer_ids", "LIFTOS_GOOGLE_ADS_CUSTOMER_IDS", true),
+            (
+                "login_customer_id",
+                "LIFTOS_GOOGLE_ADS_LOGIN_CUSTOMER_ID",
+                false,
+            ),
+            ("token_url", "LIFTOS_GOOGLE_ADS_TOKEN_URL", false),
+            ("base_url", "LIFTOS_GOOGLE_ADS_BASE_URL", false),
+        ],
+        SourceKind::Klaviyo => &[
+            (
+                "conversion_metric",
+                "LIFTOS_KLAVIYO_CONVERSION_METRIC",
+                false,
+            ),
+            ("base_url", "LIFTOS_KLAVIYO_BASE_URL", false),
+        ],
+        SourceKind::File => &[],
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(0, |t| t.bytes().filter(|b| *b == b'\n').count())
+        + 1
+}
+
+impl PipelineConfig {
+    /// Parses a config; `origin` names it in messages, `base_dir` resolves relative paths.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the key and line (TOML syntax, unknown keys, wrong
+    /// types).
+    pub fn from_toml_str(text: &str, origin: &str, base_dir: &Path) -> Result<Self> {
+        let mut config: PipelineConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            Error::Config {
+                origin: origin.to_owned(),
+                key: String::new(),
+                line,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        config.base_dir = base_dir.to_path_buf();
+        config.text = text.to_owned();
+        config.origin = origin.to_owned();
+        Ok(config)
+    }
+
+    /// Reads and parses a config file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the file cannot be read; [`Error::Config`] as
+    /// [`from_toml_str`](Self::from_toml_str).
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        Self::from_toml_str(&text, &path.display().to_string(), dir)
+    }
+
+    fn err(
+        &self,
+        key: impl Into<String>,
+        span: Option<std::ops::Range<usize>>,
+        message: impl Into<String>,
+    ) -> Error {
+        Error::Config {
+            origin: self.origin.clone(),
+            key: key.into(),
+            line: span.map(|s| line_of(&self.text, s.start)),
+            message: message.into(),
+        }
+    }
+
+    /// The span of `key`'s line in the table starting at `span` (up to the next table
+    /// header), else `span`.
+    fn key_span(&self, span: std::ops::Range<usize>, key: &str) -> std::ops::Range<usize> {
+        let body = self.text.get(span.start..).unwrap_or_default();
+        let mut offset = span.start;
+        for (i, line) in body.split_inclusive('\n').enumerate() {
+            let rest = line.trim_start();
+            if i > 0 && rest.starts_with('[') {
+                break;
+            }
+            if let Some(after) = rest.strip_prefix(key)
+                && after.trim_start().starts_with('=')
+            {
+                return offset..offset + line.len();
+            }
+            offset += line.len();
+        }
+        span
+    }
+
+    fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+
+    fn date(&self, key: &str, value: &Spanned<String>) -> Result<NaiveDate> {
+        value.get_ref().trim().parse().map_err(|_| {
+            self.err(
+                key,
+                Some(value.span()),
+                format!("`{}` is not a date (YYYY-MM-DD)", value.get_ref()),
+            )
+        })
+    }
+
+    /// The first and last day.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a malformed date or an end before the start.
+    pub fn date_range(&self) -> Result<(NaiveDate, NaiveDate)> {
+        let start = self.date("pipeline.start", &self.pipeline.start)?;
+        let end = self.date("pipeline.end", &self.pipeline.end)?;
+        if end < start {
+            return Err(self.err(
+                "pipeline.end",
+                Some(self.pipeline.end.span()),
+                format!("{end} is before pipeline.start {start}"),
+            ));
+        }
+        Ok((start, end))
+    }
+
+    /// Builds the connector of source `index`, reading its secrets with `lookup` (the
+    /// process environment in [`to_builder`](Self::to_builder)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the source key and line: a secret written in the file,
+    /// a variable that is not set, an unknown setting; the connector's own errors.
+    pub fn connector(
+        &self,
+        index: usize,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        progress: Progress,
+    ) -> Result<Box<dyn Connector>> {
+        let spanned = &self.sources[index];
+        let span = Some(spanned.span());
+        let source = spanned.get_ref();
+        let key = |k: &str| format!("sources[{index}].{k}");
+        let mut settings = toml::Table::new();
+        let secret_keys = secrets(source.kind);
+        for (k, v) in &source.settings {
+            let at = span.clone().map(|s| self.key_span(s, k));
+            if let Some((_, var, _)) = secret_keys.iter().find(|(s, _, _)| s == k) {
+                return Err(self.err(
+                    key(k),
+                    at,
+                    format!(
+                        "credentials are never read from the config file: remove `{k}` and set {var}, or name another variable with `{k}_env`"
+                    ),
+                ));
+            }
+            if let Some(base) = k.strip_suffix("_env") {
+                let var = v.as_str().ok_or_else(|| {
+                    self.err(
+                        key(k),
+                        at.clone(),
+                        "must be the name of an environment variable",
+                    )
+                })?;
+                let value = lookup(var)
+                    .filter(|s| !s.trim().is_empty())
+                    .ok_or_else(|| {
+                        self.err(
+                            key(k),
+                            at.clone(),
+                            format!("environment variable {var} is not set"),
+                        )
+                    })?;
+                settings.insert(base.to_owned(), setting_value(source.kind, base, value));
+            } else {
+                settings.insert(k.clone(), v.clone());
+            }
+        }
+        for (k, var, required) in secret_keys {
+            if settings.contains_key(*k) {
+                continue;
+            }
+            match lookup(var).filter(|s| !s.trim().is_empty()) {
+                Some(v) => {
+                    settings.insert((*k).to_owned(), toml::Value::String(v.trim().to_owned()));
+                }
+                None if *required => {
+                    return Err(self.err(
+                        key(k),
+                        span.clone(),
+                        format!("set {var} (or name another variable with `{k}_env`)"),
+                    ));
+                }
+                None => {}
+            }
+        }
+        for (k, var, _) in env_defaults(source.kind) {
+            if !settings.contains_key(*k)
+                && let Some(v) = lookup(var).filter(|s| !s.trim().is_empty())
+            {
+                settings.insert((*k).to_owned(), setting_value(source.kind, k, v));
+            }
+        }
+        let bad = |e: toml::de::Error| {
+            let message = e.message().trim().to_owned();
+            // Point at the offending setting's line when the message names it.
+            let field = message
+                .strip_prefix("unknown field `")
+                .and_then(|r| r.split('`').next());
+            let at = match (span.clone(), field) {
+                (Some(s), Some(f)) => Some(self.key_span(s, f)),
+                (s, _) => s,
+            };
+            self.err(format!("sources[{index}] ({})", source.name), at, message)
+        };
+        let table = |settings: toml::Table| toml::Value::Table(settings);
+        Ok(match source.kind {
+            SourceKind::File => self.file_connector(index, &settings)?,
+            SourceKind::Meta => {
+                let c = MetaAdsConfig::deserialize(table(settings)).map_err(bad)?;
+                Box::new(
+                    MetaAdsBuilder::from_config(c)
+                        .with_progress(progress)
+                        .build()?,
+                )
+            }
+            SourceKind::GoogleAds => {
+                let c = GoogleAdsConfig::deserialize(table(settings)).map_err(bad)?;
+                Box::new(
+                    GoogleAdsBuilder::from_config(c)
+                        .with_progress(progress)
+                        .build()?,
+                )
+            }
+            SourceKind::Klaviyo => {
+                let c = KlaviyoConfig::deserialize(table(settings)).map_err(bad)?;
+                Box::new(
+                    KlaviyoBuilder::from_config(c)
+                        .with_progress(progress)
+                        .build()?,
+                )
+            }
+        })
+    }
+
+    fn file_connector(&self, index: usize, t: &toml::Table) -> Result<Box<dyn Connector>> {
+        let span = Some(self.sources[index].span());
+        let key = |k: &str| format!("sources[{index}].{k}");
+        for k in t.keys() {
+            if k != "path" && k != "format" {
+                return Err(self.err(
+                    key(k),
+                    span.clone(),
+                    "unknown setting of a file source (path, format)",
+                ));
+            }
+        }
+        let path = t
+            .get("path")
+            .and_then(toml::Value::as_str)
+            .ok_or_else(|| self.err(key("path"), span.clone(), "a file source needs `path`"))?;
+        let mut c = FileConnector::new(self.resolve(Path::new(path)))?;
+        if let Some(f) = t.get("format") {
+            let format = match f.as_str().unwrap_or_default() {
+                "csv" => FileFormat::Csv,
+                "parquet" => FileFormat::Parquet,
+                "ndjson" | "json" => FileFormat::NdJson,
+                other => {
+                    return Err(self.err(
+                        key("format"),
+                        span,
+                        format!("`{other}` is not a file format (csv, parquet, ndjson)"),
+                    ));
+                }
+            };
+            c = c.with_format(format);
+        }
+        Ok(Box::new(c))
+    }
+
+    /// The pipeline this config describes, with secrets from the process environment.
+    /// No network call is made; [`PipelineBuilder::build`] then checks the rest.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the key (and line) of the first problem.
+    pub fn to_builder(&self) -> Result<PipelineBuilder> {
+        self.to_builder_with(&|k| std::env::var(k).ok())
+    }
+
+    /// [`to_builder`](Self::to_builder) with secrets and settings from `lookup`.
+    ///
+    /// # Errors
+    ///
+    /// As [`to_builder`](Self::to_builder).
+    pub fn to_builder_with(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<PipelineBuilder> {
+        let (start, end) = self.date_range()?;
+        let mut b = PipelineBuilder::default()
+            .date_range(start, end)
+            .continue_on_source_error(self.pipeline.continue_on_source_error);
+        if let Some(level) = &self.pipeline.level {
+            let parsed = level
+                .get_ref()
+                .parse::<Level>()
+                .map_err(|e| self.err("pipeline.level", Some(level.span()), e.to_string()))?;
+            b = b.level(parsed);
+        }
+        if self.sources.is_empty() {
+            return Err(self.err("sources", None, "add at least one [[sources]] entry"));
+        }
+        for (i, s) in self.sources.iter().enumerate() {
+            let progress = Progress::default();
+            let c = self.connector(i, lookup, progress.clone())?;
+            b = b.source_with_progress(s.get_ref().name.clone(), c, progress);
+        }
+        if let Some(m) = &self.mapping {
+            let text = toml::to_string(m).map_err(|e| self.err("mapping", None, e.to_string()))?;
+            let mapping = SchemaMapping::from_toml_str(&text)
+                .map_err(|e| self.err("mapping", None, e.to_string()))?;
+            b = b.mapping(mapping);
+        }
+        if let Some(q) = &self.quality {
+            b = b.quality_rules(q.clone());
+        }
+        b = b.fixes(self.fixes()?);
+        if let Some(c) = &self.calendar {
+            b = b.calendar(c.clone());
+        }
+        b = b.marketing_features(self.marketing.enabled.then(MarketingOptions::default));
+        let (roles, attribution) = self.analysis()?;
+        b = b.roles(roles).attribution(attribution);
+        let o = &self.output;
+        let format = TableFormat::parse(&o.format)
+            .map_err(|e| self.err("output.format", None, e.to_string()))?;
+        b = b.outputs(
+            Outputs::new(self.resolve(&o.dir))
+                .with_format(format)
+                .with_report(o.report),
+        );
+        Ok(b)
+    }
+
+    fn fixes(&self) -> Result<Fixes> {
+        let c = &self.clean;
+        let conversion = match (&c.reporting_currency, &c.rates) {
+            (Some(currency), Some(rates)) => {
+                let path = self.resolve(rates);
+                let table = liftos_transform::read_table(&path)?;
+                Some(CurrencyConversion::new(
+                    currency.clone(),
+                    RateTable::from_batch(&table)?,
+                ))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(self.err(
+                    "clean.rates",
+                    None,
+                    "reporting_currency and rates go together",
+                ));
+            }
+        };
+        match &c.fixes {
+            None => Ok(match conversion {
+                Some(conv) => Fixes::default().with_currency(conv),
+                None => Fixes::default(),
+            }),
+            Some(list) => Fixes::from_list(&list.join(","), conversion)
+                .map_err(|e| self.err("clean.fixes", None, e.to_string())),
+        }
+    }
+
+    fn analysis(&self) -> Result<(CausalRoles, AttributionOptions)> {
+        let a = &self.analysis;
+        let at = |k: &str| format!("analysis.{k}");
+        let model = match AttributionModel::parse(&a.model)
+            .map_err(|e| self.err(at("model"), None, e.to_string()))?
+        {
+            AttributionModel::CausalForest(p) => {
+                AttributionModel::CausalForest(p.with_num_trees(a.trees))
+            }
+            other => other,
+        };
+        let adstock = match a.adstock.trim() {
+            "none" | "" => Adstock::None,
+            "grid" => Adstock::default_grid(),
+            v => Adstock::Fixed(v.parse::<f64>().map_err(|_| {
+                self.err(at("adstock"), None, "`none`, `grid` or a decay in [0, 1)")
+            })?),
+        };
+        let entity = (a.entity != "none").then_some(a.entity.as_str());
+        let roles = CausalRoles::new(&a.treatments, &a.outcomes, &a.controls)
+            .with_time_variable(Some(&a.time))
+            .with_entity_variable(entity)
+            .with_channel_variable(Some(&a.channel))
+            .with_adstock(adstock)
+            .with_treatment_assignment(
+                TreatmentAssignment::parse(&a.assignment)
+                    .map_err(|e| self.err(at("assignment"), None, e.to_string()))?,
+            );
+        let options = AttributionOptions::default()
+            .with_model(model)
+            .with_confidence_level(a.confidence_level)
+            .with_seed(a.seed)
+            .with_cluster(
+                ClusterBy::parse(&a.cluster)
+                    .map_err(|e| self.err(at("cluster"), None, e.to_string()))?,
+            )
+            .with_cross_validation(a.cross_validation);
+        roles
+            .validate()
+            .map_err(|e| self.err("analysis", None, e.to_string()))?;
+        options
+            .validate()
+            .map_err(|e| self.err("analysis", None, e.to_string()))?;
+        Ok((roles, options))
+    }
+}
+
+/// A value read from a variable, as the setting expects it (lists are comma-separated).
+fn setting_value(kind: SourceKind, key: &str, value: String) -> toml::Value {
+    let is_list = env_defaults(kind)
+        .iter()
+        .any(|(k, _, list)| *k == key && *list);
+    if is_list {
+        toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        )
+    } else if key == "cost_per_recipient" {
+        value
+            .trim()
+            .parse::<f64>()
+            .map_or(toml::Value::String(value), toml::Value::Float)
+    } else {
+        toml::Value::String(value.trim().to_owned())
+    }
+}

@@ -1,0 +1,1027 @@
+//! The whole flow as one thing: pull every source, unify, check quality, clean, build the
+//! calendar, enrich, estimate, write.
+//!
+//! ```no_run
+//! use liftos::pipeline::Pipeline;
+//! use liftos::connectors::MetaAdsBuilder;
+//!
+//! # async fn run() -> liftos::Result<()> {
+//! let meta = MetaAdsBuilder::from_env().build()?;
+//! let pipeline = Pipeline::builder()
+//!     .source("meta", meta)
+//!     .date_range("2025-01-01".parse().unwrap(), "2025-06-30".parse().unwrap())
+//!     .output_dir("liftos-out")
+//!     .build()?; // everything is checked here, before any request
+//! let run = pipeline.run().await?;
+//! println!("{}", run.summary());
+//! # Ok(()) }
+//! ```
+//!
+//! [`Pipeline::run`] returns every intermediate in a [`PipelineRun`] (each source's table,
+//! the unified table and its quarantine, the quality report, the cleaned table, its
+//! quarantine and change log, the calendar, the enriched table, the attribution) with
+//! the wall time and peak memory of each stage. Each stage is also a public method
+//! ([`Pipeline::pull`], [`Pipeline::unify`], [`Pipeline::validate`], [`Pipeline::clean`],
+//! [`Pipeline::calendar`], [`Pipeline::enrich`], [`Pipeline::analyze`],
+//! [`Pipeline::write_outputs`]) so a program can stop at any step, as in a notebook.
+//!
+//! Sources are pulled concurrently, each on its own Tokio task (so `run` needs a Tokio
+//! runtime; a multi-threaded one pulls in parallel). A failing source fails the run
+//! with its name, unless `continue_on_source_error` is set: then it is reported in
+//! [`SourcePull::error`] and the other sources go on (at least one must succeed).
+//! Progress shows as one line per source and stage on a terminal (`progress`), and as
+//! `tracing` events at INFO level always.
+
+use std::collections::BTreeSet;
+use std::fmt::{self, Write as _};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use arrow::compute::{SortColumn, SortOptions, lexsort_to_indices, take_record_batch};
+use arrow::datatypes::SchemaRef;
+use chrono::NaiveDate;
+use futures::StreamExt;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use liftos_calendar::{CalendarDimension, CalendarOptions, MarketingOptions};
+use liftos_causal::{Attribution, AttributionOptions, CausalPanel, CausalRoles};
+use liftos_connectors::{Connector, ConnectorRequest, Level, Progress};
+use liftos_transform::{
+    Cleaned, Fixes, QualityReport, QualityRules, SchemaMapping, Unified, clean_data,
+    unify_marketing_data, validate_data_quality,
+};
+
+use crate::analysis::{analyze_table, attribution_json, join_calendar, write_report};
+use crate::io::{write_bytes_atomically, write_table_atomically};
+use crate::{Error, Result};
+
+/// One source of a pipeline: a name (the key of its [`SchemaMapping`] entry) and a
+/// connector.
+#[derive(Clone)]
+struct PipelineSource {
+    name: String,
+    connector: Arc<dyn Connector>,
+    progress: Option<Progress>,
+}
+
+impl fmt::Debug for PipelineSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineSource")
+            .field("name", &self.name)
+            .field("connector", &self.connector)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Format of the tables a pipeline writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TableFormat {
+    /// Parquet (typed, compact): the default.
+    #[default]
+    Parquet,
+    /// CSV (readable anywhere).
+    Csv,
+}
+
+impl TableFormat {
+    /// The file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            TableFormat::Parquet => "parquet",
+            TableFormat::Csv => "csv",
+        }
+    }
+
+    /// `parquet` or `csv`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPipeline`] for any other text.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "parquet" => Ok(TableFormat::Parquet),
+            "csv" => Ok(TableFormat::Csv),
+            other => Err(Error::InvalidPipeline {
+                field: "output.format".into(),
+                message: format!("`{other}` is not a table format (expected parquet or csv)"),
+            }),
+        }
+    }
+}
+
+/// What a pipeline writes, and where.
+///
+/// | Name | Default | Meaning |
+/// |---|---|---|
+/// | `dir` | — | output directory (created) |
+/// | `format` | Parquet | format of every table |
+/// | `report` | `true` | the HTML report, charts (PNG, SVG) and workbook in `dir/report` |
+///
+/// Files: `sources/<name>`, `unified`, `unified_quarantine`, `quality.json`, `cleaned`,
+/// `quarantine`, `change_log.csv`, `calendar`, `enriched`, `results.json`, `run.json`
+/// (sources, stage timings, files) and `report/`. Every file is written to a temporary
+/// sibling and renamed, so none is ever half-written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outputs {
+    /// Output directory.
+    pub dir: PathBuf,
+    /// Table format.
+    pub format: TableFormat,
+    /// Whether to write the report directory.
+    pub report: bool,
+}
+
+impl Outputs {
+    /// Parquet tables and the report in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Outputs {
+            dir: dir.into(),
+            format: TableFormat::Parquet,
+            report: true,
+        }
+    }
+
+    /// Sets the table format.
+    pub fn with_format(mut self, format: TableFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Turns the report directory on or off.
+    pub fn with_report(mut self, on: bool) -> Self {
+        self.report = on;
+        self
+    }
+}
+
+/// Builder of a [`Pipeline`]; [`build`](Self::build) checks everything.
+///
+/// | Name | Default | Meaning |
+/// |---|---|---|
+/// | sources | none (≥ 1 needed) | named connectors; the name selects the mapping |
+/// | `date_range` | — (required) | first and last day, inclusive |
+/// | `level` | campaign | row level asked of the connectors |
+/// | `mapping` | [`SchemaMapping::default`] (meta, google_ads, klaviyo) | source columns → unified table |
+/// | `quality_rules` | [`QualityRules::default`] | data-quality rules and built-in checks |
+/// | `fixes` | [`Fixes::default`] | cleaning fixes |
+/// | `calendar` | [`CalendarOptions::default`] (US) | holidays, business calendar, peak seasons |
+/// | `marketing_features` | `Some(default)` | campaign-derived calendar features; `None` joins the calendar only |
+/// | `roles` | [`CausalRoles::default`] (revenue ~ spend by campaign) | causal roles |
+/// | `attribution` | [`AttributionOptions::default`] (causal forest) | estimator and inference |
+/// | `outputs` | none | files to write ([`Outputs`]) |
+/// | `continue_on_source_error` | `false` | report a failing source and go on with the rest |
+/// | `progress` | on when stderr is a terminal | progress lines on stderr |
+#[derive(Debug, Clone, Default)]
+pub struct PipelineBuilder {
+    sources: Vec<PipelineSource>,
+    range: Option<(NaiveDate, NaiveDate)>,
+    level: Level,
+    mapping: Option<SchemaMapping>,
+    rules: QualityRules,
+    fixes: Option<Fixes>,
+    calendar: CalendarOptions,
+    marketing: Option<Option<MarketingOptions>>,
+    roles: CausalRoles,
+    attribution: AttributionOptions,
+    outputs: Option<Outputs>,
+    continue_on_source_error: bool,
+    progress: Option<bool>,
+}
+
+impl PipelineBuilder {
+    /// Adds a source called `name` (the key of its mapping, and the file name of its
+    /// table).
+    pub fn source(self, name: impl Into<String>, connector: impl Connector + 'static) -> Self {
+        self.source_arc(name, Arc::new(connector))
+    }
+
+    /// Adds a shared connector.
+    pub fn source_arc(mut self, name: impl Into<String>, connector: Arc<dyn Connector>) -> Self {
+        self.sources.push(PipelineSource {
+            name: name.into(),
+            connector,
+            progress: None,
+        });
+        self
+    }
+
+    /// Adds a connector built with `progress` (its `with_progress`), so the run also
+    /// reports the connector's pages and retries.
+    pub fn source_with_progress(
+        mut self,
+        name: impl Into<String>,
+        connector: impl Connector + 'static,
+        progress: Progress,
+    ) -> Self {
+        self.sources.push(PipelineSource {
+            name: name.into(),
+            connector: Arc::new(connector),
+            progress: Some(progress),
+        });
+        self
+    }
+
+    /// Sets the first and last day (inclusive).
+    pub fn date_range(mut self, start: NaiveDate, end: NaiveDate) -> Self {
+        self.range = Some((start, end));
+        self
+    }
+
+    /// Sets the row level asked of the connectors.
+    pub fn level(mut self, level: Level) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Sets the schema mapping.
+    pub fn mapping(mut self, mapping: SchemaMapping) -> Self {
+        self.mapping = Some(mapping);
+        self
+    }
+
+    /// Sets the quality rules.
+    pub fn quality_rules(mut self, rules: QualityRules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// Sets the cleaning fixes.
+    pub fn fixes(mut self, fixes: Fixes) -> Self {
+        self.fixes = Some(fixes);
+        self
+    }
+
+    /// Sets the calendar options.
+    pub fn calendar(mut self, options: CalendarOptions) -> Self {
+        self.calendar = options;
+        self
+    }
+
+    /// Sets (`Some`) or turns off (`None`) the marketing features.
+    pub fn marketing_features(mut self, options: Option<MarketingOptions>) -> Self {
+        self.marketing = Some(options);
+        self
+    }
+
+    /// Sets the causal roles.
+    pub fn roles(mut self, roles: CausalRoles) -> Self {
+        self.roles = roles;
+        self
+    }
+
+    /// Sets the attribution options (estimator, confidence level, seed, clusters).
+    pub fn attribution(mut self, options: AttributionOptions) -> Self {
+        self.attribution = options;
+        self
+    }
+
+    /// Writes every table, the results and the report into `dir` (Parquet tables).
+    pub fn output_dir(self, dir: impl Into<PathBuf>) -> Self {
+        self.outputs(Outputs::new(dir))
+    }
+
+    /// Sets what is written.
+    pub fn outputs(mut self, outputs: Outputs) -> Self {
+        self.outputs = Some(outputs);
+        self
+    }
+
+    /// Whether a failing source is reported while the others go on.
+    pub fn continue_on_source_error(mut self, on: bool) -> Self {
+        self.continue_on_source_error = on;
+        self
+    }
+
+    /// Forces progress lines on stderr on or off (default: on for a terminal).
+    pub fn progress(mut self, on: bool) -> Self {
+        self.progress = Some(on);
+        self
+    }
+
+    /// Checks everything and returns the pipeline. No network call is made.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPipeline`] naming the setting (no source, a duplicate source
+    /// name, a source without a mapping, no date range, an output directory that is a
+    /// file); the crates' own errors for invalid mapping, rules, calendar, roles or
+    /// attribution options.
+    pub fn build(self) -> Result<Pipeline> {
+        let invalid = |field: &str, message: String| Error::InvalidPipeline {
+            field: field.to_owned(),
+            message,
+        };
+        if self.sources.is_empty() {
+            return Err(invalid(
+                "sources",
+                "a pipeline needs at least one source".into(),
+            ));
+        }
+        let mut names = BTreeSet::new();
+        for s in &self.sources {
+            if s.name.trim().is_empty() {
+                return Err(invalid("sources", "a source name is empty".into()));
+            }
+            if !names.insert(s.name.as_str()) {
+                return Err(invalid(
+                    "sources",
+                    format!("two sources are called `{}`", s.name),
+                ));
+            }
+        }
+        let mapping = self.mapping.unwrap_or_default();
+        mapping.validate()?;
+        for s in &self.sources {
+            if mapping.source(&s.name).is_none() {
+                return Err(invalid(
+                    "mapping",
+                    format!(
+                        "source `{}` has no mapping (mapped: {}); add one with SchemaMapping::with_source",
+                        s.name,
+                        mapping
+                            .sources
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        let (start, end) = self.range.ok_or_else(|| {
+            invalid(
+                "date_range",
+                "set the first and last day with date_range".into(),
+            )
+        })?;
+        let request = ConnectorRequest::new(start, end)?.with_level(self.level);
+        for s in &self.sources {
+            s.connector.schema(&request)?;
+        }
+        self.rules.validate()?;
+        self.calendar.validate()?;
+        self.roles.validate()?;
+        self.attribution.validate()?;
+        if let Some(o) = &self.outputs
+            && o.dir.exists()
+            && !o.dir.is_dir()
+        {
+            return Err(invalid(
+                "outputs.dir",
+                format!("{} exists and is not a directory", o.dir.display()),
+            ));
+        }
+        Ok(Pipeline {
+            sources: self.sources,
+            request,
+            mapping,
+            rules: self.rules,
+            fixes: self.fixes.unwrap_or_default(),
+            calendar: self.calendar,
+            marketing: self.marketing.unwrap_or(Some(MarketingOptions::default())),
+            roles: self.roles,
+            attribution: self.attribution,
+            outputs: self.outputs,
+            continue_on_source_error: self.continue_on_source_error,
+            progress: self
+                .progress
+                .unwrap_or_else(|| std::io::stderr().is_terminal()),
+        })
+    }
+}
+
+/// A checked pipeline; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    sources: Vec<PipelineSource>,
+    request: ConnectorRequest,
+    mapping: SchemaMapping,
+    rules: QualityRules,
+    fixes: Fixes,
+    calendar: CalendarOptions,
+    marketing: Option<MarketingOptions>,
+    roles: CausalRoles,
+    attribution: AttributionOptions,
+    outputs: Option<Outputs>,
+    continue_on_source_error: bool,
+    progress: bool,
+}
+
+/// One source's pull.
+#[derive(Debug, Clone)]
+pub struct SourcePull {
+    /// The source's name.
+    pub name: String,
+    /// The connector's name.
+    pub connector: String,
+    /// Its rows (`None` when it failed).
+    pub table: Option<RecordBatch>,
+    /// Why it failed (with `continue_on_source_error`).
+    pub error: Option<String>,
+    /// Rows received.
+    pub rows: usize,
+    /// Record batches received.
+    pub batches: usize,
+    /// Retries the connector spent (when it was added with progress).
+    pub retries: Option<u64>,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// Wall time and memory of one stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageTiming {
+    /// `pull`, `unify`, `validate`, `clean`, `calendar`, `enrich`, `analyze` or `write`.
+    pub stage: &'static str,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Rows the stage produced.
+    pub rows: usize,
+    /// Peak resident memory of the process so far, in MiB (Linux; `None` elsewhere).
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone)]
+pub struct PipelineRun {
+    /// Each source's pull, in the order the sources were added.
+    pub sources: Vec<SourcePull>,
+    /// The unified table and the rows that could not be unified.
+    pub unified: Unified,
+    /// Data quality of the unified table.
+    pub quality: QualityReport,
+    /// The cleaned table, its quarantine and change log.
+    pub cleaned: Cleaned,
+    /// The calendar dimension over the date range.
+    pub calendar: RecordBatch,
+    /// The cleaned table with the calendar (and marketing features) joined on the date.
+    pub enriched: RecordBatch,
+    /// The causal panel's rows left out (role value missing), with reasons.
+    pub panel: CausalPanel,
+    /// The attribution (one result per outcome × treatment).
+    pub attribution: Attribution,
+    /// Wall time per stage, in order.
+    pub timings: Vec<StageTiming>,
+    /// Files written (empty without outputs).
+    pub files: Vec<PathBuf>,
+}
+
+impl PipelineRun {
+    /// Total wall time of the stages.
+    pub fn total_seconds(&self) -> f64 {
+        self.timings.iter().map(|t| t.seconds).sum()
+    }
+
+    /// A readable account of the run: sources, row accounting, quality, stage timings.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        for p in &self.sources {
+            match &p.error {
+                None => {
+                    let retries = p
+                        .retries
+                        .map(|r| format!(", {r} retries"))
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        s,
+                        "source {:<12} {:>9} rows in {:.2} s ({} batches{retries})",
+                        p.name, p.rows, p.seconds, p.batches
+                    );
+                }
+                Some(e) => {
+                    let _ = writeln!(s, "source {:<12} FAILED: {e}", p.name);
+                }
+            }
+        }
+        let _ = writeln!(
+            s,
+            "unified {} rows ({} quarantined); quality: completeness {:.1}%, accuracy {:.1}%, {} issue(s)",
+            self.unified.table.num_rows(),
+            self.unified.quarantine.num_rows(),
+            100.0 * self.quality.completeness_score,
+            100.0 * self.quality.accuracy_score,
+            self.quality.issues.len()
+        );
+        let a = self.cleaned.accounting();
+        let _ = writeln!(
+            s,
+            "cleaned {} rows: {} in, {} duplicates dropped, {} quarantined, {} filled",
+            a.rows_out, a.rows_in, a.dropped_duplicates, a.quarantined, a.filled
+        );
+        if !self.panel.dropped.is_empty() {
+            let _ = writeln!(
+                s,
+                "{} rows left out of the model (a role value was missing)",
+                self.panel.dropped.len()
+            );
+        }
+        let _ = writeln!(
+            s,
+            "{:<10} {:>9} {:>10} {:>14}",
+            "stage", "seconds", "rows", "peak RSS MiB"
+        );
+        for t in &self.timings {
+            let _ = writeln!(
+                s,
+                "{:<10} {:>9.2} {:>10} {:>14}",
+                t.stage,
+                t.seconds,
+                t.rows,
+                t.peak_rss_mib.map_or("—".into(), |m| format!("{m:.0}"))
+            );
+        }
+        let _ = writeln!(s, "{:<10} {:>9.2}", "total", self.total_seconds());
+        s
+    }
+}
+
+/// Progress lines on stderr (terminal) and `tracing` events.
+struct Reporter {
+    bars: Option<MultiProgress>,
+}
+
+impl Reporter {
+    fn new(on: bool) -> Self {
+        Reporter {
+            bars: on.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+        }
+    }
+
+    fn line(&self, message: String) -> ProgressBar {
+        let Some(m) = &self.bars else {
+            return ProgressBar::hidden();
+        };
+        let bar = m.add(ProgressBar::new_spinner());
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix:<10} {elapsed:>4} {msg}")
+        {
+            bar.set_style(style);
+        }
+        bar.set_message(message);
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    }
+}
+
+/// Peak resident set size of this process in MiB (`VmHWM`, Linux).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn timed<T>(
+    timings: &mut Vec<StageTiming>,
+    reporter: &Reporter,
+    stage: &'static str,
+    f: impl FnOnce() -> Result<T>,
+    rows: impl FnOnce(&T) -> usize,
+) -> Result<T> {
+    let bar = reporter.line(String::new());
+    bar.set_prefix(stage);
+    tracing::info!(stage, "stage started");
+    let started = Instant::now();
+    let out = f();
+    let seconds = started.elapsed().as_secs_f64();
+    match &out {
+        Ok(v) => {
+            let n = rows(v);
+            tracing::info!(stage, seconds, rows = n, "stage done");
+            bar.finish_with_message(format!("{n} rows"));
+            timings.push(StageTiming {
+                stage,
+                seconds,
+                rows: n,
+                peak_rss_mib: peak_rss_mib(),
+            });
+        }
+        Err(e) => {
+            tracing::warn!(stage, error = %e, "stage failed");
+            bar.abandon_with_message("failed");
+        }
+    }
+    out
+}
+
+impl Pipeline {
+    /// A builder.
+    pub fn builder() -> PipelineBuilder {
+        PipelineBuilder::default()
+    }
+
+    /// The request every connector is asked.
+    pub fn request(&self) -> &ConnectorRequest {
+        &self.request
+    }
+
+    /// What the pipeline writes, if anything.
+    pub fn outputs(&self) -> Option<&Outputs> {
+        self.outputs.as_ref()
+    }
+
+    /// The source names, in order.
+    pub fn source_names(&self) -> Vec<&str> {
+        self.sources.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// Pulls every source concurrently (one Tokio task each).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SourceFailed`] for the first failing source (in source order) unless
+    /// `continue_on_source_error` is set; with it, an error only when every source failed.
+    pub async fn pull(&self) -> Result<Vec<SourcePull>> {
+        self.pull_with(&Reporter::new(self.progress)).await
+    }
+
+    async fn pull_with(&self, reporter: &Reporter) -> Result<Vec<SourcePull>> {
+        let mut tasks = Vec::new();
+        for s in &self.sources {
+            let schema = s.connector.schema(&self.request)?;
+            let stream = s.connector.read(&self.request);
+            let bar = reporter.line("starting".into());
+            bar.set_prefix(s.name.clone());
+            let name = s.name.clone();
+            tracing::info!(source = %name, connector = s.connector.name(), "pull started");
+            let progress = s.progress.clone();
+            tasks.push(tokio::spawn(async move {
+                let started = Instant::now();
+                let (mut rows, mut batches) = (0usize, 0usize);
+                let result: std::result::Result<RecordBatch, liftos_connectors::Error> = async {
+                    let mut stream = stream?;
+                    let mut parts = Vec::new();
+                    while let Some(batch) = stream.next().await {
+                        let batch = batch?;
+                        rows += batch.num_rows();
+                        batches += 1;
+                        let retries = progress
+                            .as_ref()
+                            .map(|p| format!(" · {} retries", p.snapshot().retries))
+                            .unwrap_or_default();
+                        bar.set_message(format!("{rows} rows · {batches} batches{retries}"));
+                        parts.push(batch);
+                    }
+                    Ok(concat(&schema, &parts)?)
+                }
+                .await;
+                let seconds = started.elapsed().as_secs_f64();
+                match &result {
+                    Ok(_) => {
+                        tracing::info!(source = %name, rows, seconds, "pull done");
+                        bar.finish_with_message(format!("{rows} rows in {seconds:.1} s"));
+                    }
+                    Err(e) => {
+                        tracing::warn!(source = %name, error = %e, "pull failed");
+                        bar.abandon_with_message(format!("failed: {e}"));
+                    }
+                }
+                (result, rows, batches, seconds)
+            }));
+        }
+        let joined = futures::future::join_all(tasks).await;
+        let mut pulls = Vec::new();
+        for (s, joined) in self.sources.iter().zip(joined) {
+            let (result, rows, batches, seconds) = joined.map_err(|e| Error::SourceFailed {
+                name: s.name.clone(),
+                source: liftos_connectors::Error::InvalidRequest {
+                    message: format!("the pull task stopped: {e}"),
+                },
+            })?;
+            let retries = s.progress.as_ref().map(|p| p.snapshot().retries);
+            let (table, error) = match result {
+                Ok(t) => (Some(t), None),
+                Err(e) if self.continue_on_source_error => (None, Some(e.to_string())),
+                Err(e) => {
+                    return Err(Error::SourceFailed {
+                        name: s.name.clone(),
+                        source: e,
+                    });
+                }
+            };
+            pulls.push(SourcePull {
+                name: s.name.clone(),
+                connector: s.connector.name().to_owned(),
+                table,
+                error,
+                rows,
+                batches,
+                retries,
+                seconds,
+            });
+        }
+        if pulls.iter().all(|p| p.table.is_none()) {
+            let detail = pulls
+                .iter()
+                .map(|p| format!("{}: {}", p.name, p.error.as_deref().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(Error::InvalidPipeline {
+                field: "sources".into(),
+                message: format!("every source failed ({detail})"),
+            });
+        }
+        Ok(pulls)
+    }
+
+    /// Unifies the pulled tables (failed sources are skipped) and sorts the unified
+    /// table by its natural key (date, channel, account, campaign, ad group), so that
+    /// every later stage, the estimates included, does not depend on the order in which
+    /// the platforms returned their rows.
+    ///
+    /// # Errors
+    ///
+    /// The transform crate's errors (an unmapped column, a wrong type).
+    pub fn unify(&self, pulls: &[SourcePull]) -> Result<Unified> {
+        let mut unified = unify_marketing_data(
+            pulls
+                .iter()
+                .filter_map(|p| p.table.as_ref().map(|t| (p.name.as_str(), t))),
+            &self.mapping,
+        )?;
+        unified.table = sort_by_natural_key(&unified.table)?;
+        Ok(unified)
+    }
+
+    /// The data-quality report of a (unified) table.
+    ///
+    /// # Errors
+    ///
+    /// Only for broken contracts (see [`validate_data_quality`]).
+    pub fn validate(&self, table: &RecordBatch) -> Result<QualityReport> {
+        Ok(validate_data_quality(
+            table,
+            &self.rules.required_fields_or_default(),
+            &self.rules,
+        )?)
+    }
+
+    /// Cleans a (unified) table with the pipeline's fixes.
+    ///
+    /// # Errors
+    ///
+    /// Only for broken contracts (see [`clean_data`]).
+    pub fn clean(&self, table: &RecordBatch) -> Result<Cleaned> {
+        Ok(clean_data(table, &self.fixes)?)
+    }
+
+    /// The calendar dimension over the pipeline's date range.
+    ///
+    /// # Errors
+    ///
+    /// The calendar crate's errors.
+    pub fn calendar(&self) -> Result<RecordBatch> {
+        Ok(CalendarDimension::create_calendar(
+            self.request.start(),
+            self.request.end(),
+            &self.calendar,
+        )?)
+    }
+
+    /// The cleaned table with the calendar's columns (and, when on, the marketing
+    /// features) joined on its date.
+    ///
+    /// # Errors
+    ///
+    /// The calendar crate's errors (e.g. a date outside the calendar).
+    pub fn enrich(&self, cleaned: &RecordBatch, calendar: &RecordBatch) -> Result<RecordBatch> {
+        match &self.marketing {
+            Some(options) => Ok(liftos_calendar::add_marketing_features_with(
+                calendar, cleaned, options,
+            )?),
+            None => join_calendar(cleaned, liftos_transform::unified::DATE, calendar),
+        }
+    }
+
+    /// Prepares the causal panel and runs the attribution.
+    ///
+    /// # Errors
+    ///
+    /// The causal crate's errors (a missing role column, too few rows).
+    pub fn analyze(&self, enriched: &RecordBatch) -> Result<(CausalPanel, Attribution)> {
+        analyze_table(enriched, &self.roles, &self.attribution)
+    }
+
+    /// Runs every stage and writes the outputs.
+    ///
+    /// # Errors
+    ///
+    /// The first stage's error; see each stage.
+    pub async fn run(&self) -> Result<PipelineRun> {
+        let reporter = Reporter::new(self.progress);
+        let started = Instant::now();
+        let sources = self.pull_with(&reporter).await?;
+        let pull_timing = StageTiming {
+            stage: "pull",
+            seconds: started.elapsed().as_secs_f64(),
+            rows: sources.iter().map(|p| p.rows).sum(),
+            peak_rss_mib: peak_rss_mib(),
+        };
+        // The CPU-bound stages run on a blocking thread, not on the async workers.
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.process(sources, pull_timing, &reporter))
+            .await
+            .map_err(|e| Error::InvalidPipeline {
+                field: "run".into(),
+                message: format!("the pipeline's worker stopped: {e}"),
+            })?
+    }
+
+    /// Every stage after the pull, on the pulled tables.
+    fn process(
+        &self,
+        sources: Vec<SourcePull>,
+        pull_timing: StageTiming,
+        reporter: &Reporter,
+    ) -> Result<PipelineRun> {
+        let mut t = vec![pull_timing];
+        let unified = timed(
+            &mut t,
+            reporter,
+            "unify",
+            || self.unify(&sources),
+            |u| u.table.num_rows(),
+        )?;
+        let quality = timed(
+            &mut t,
+            reporter,
+            "validate",
+            || self.validate(&unified.table),
+            |q| q.rows,
+        )?;
+        let cleaned = timed(
+            &mut t,
+            reporter,
+            "clean",
+            || self.clean(&unified.table),
+            |c| c.table.num_rows(),
+        )?;
+        let calendar = timed(
+            &mut t,
+            reporter,
+            "calendar",
+            || self.calendar(),
+            |c| c.num_rows(),
+        )?;
+        let enriched = timed(
+            &mut t,
+            reporter,
+            "enrich",
+            || self.enrich(&cleaned.table, &calendar),
+            |e| e.num_rows(),
+        )?;
+        let (panel, attribution) = timed(
+            &mut t,
+            reporter,
+            "analyze",
+            || self.analyze(&enriched),
+            |(p, _)| p.num_rows(),
+        )?;
+        let mut run = PipelineRun {
+            sources,
+            unified,
+            quality,
+            cleaned,
+            calendar,
+            enriched,
+            panel,
+            attribution,
+            timings: t,
+            files: Vec::new(),
+        };
+        if self.outputs.is_some() {
+            let mut timings = std::mem::take(&mut run.timings);
+            let files = timed(
+                &mut timings,
+                reporter,
+                "write",
+                || self.write_outputs(&run),
+                Vec::len,
+            )?;
+            run.timings = timings;
+            run.files = files;
+            // run.json again, now with the write stage's timing.
+            if let Some(o) = &self.outputs {
+                write_manifest(&run, &o.dir)?;
+            }
+        }
+        Ok(run)
+    }
+
+    /// Writes a run's tables, results, report and `run.json` into the output
+    /// directory; returns the files written (none without outputs).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] naming the file; Arrow, Parquet or report errors.
+    pub fn write_outputs(&self, run: &PipelineRun) -> Result<Vec<PathBuf>> {
+        let Some(o) = &self.outputs else {
+            return Ok(Vec::new());
+        };
+        let ext = o.format.extension();
+        let mut files = Vec::new();
+        let mut table = |name: String, batch: &RecordBatch| -> Result<()> {
+            let path = o.dir.join(format!("{name}.{ext}"));
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+                    path: parent.display().to_string(),
+                    source,
+                })?;
+            }
+            write_table_atomically(&path, batch)?;
+            files.push(path);
+            Ok(())
+        };
+        for p in &run.sources {
+            if let Some(t) = &p.table {
+                table(format!("sources/{}", p.name), t)?;
+            }
+        }
+        table("unified".into(), &run.unified.table)?;
+        table("unified_quarantine".into(), &run.unified.quarantine)?;
+        table("cleaned".into(), &run.cleaned.table)?;
+        table("quarantine".into(), &run.cleaned.quarantine)?;
+        table("calendar".into(), &run.calendar)?;
+        table("enriched".into(), &run.enriched)?;
+        let change_log = o.dir.join("change_log.csv");
+        write_table_atomically(&change_log, &run.cleaned.change_log_table()?)?;
+        files.push(change_log);
+        let quality = o.dir.join("quality.json");
+        write_bytes_atomically(&quality, run.quality.to_json()?.as_bytes())?;
+        files.push(quality);
+        let results = o.dir.join("results.json");
+        write_json(&results, &attribution_json(&run.attribution))?;
+        files.push(results);
+        if o.report {
+            let dir = o.dir.join("report");
+            files.extend(write_report(
+                run.attribution.primary(),
+                &run.enriched,
+                &dir,
+            )?);
+        }
+        files.push(write_manifest(run, &o.dir)?);
+        Ok(files)
+    }
+}
+
+/// `table` sorted by the unified natural key (nulls first), stable.
+fn sort_by_natural_key(table: &RecordBatch) -> Result<RecordBatch> {
+    use liftos_transform::unified::{ACCOUNT_ID, AD_GROUP, CAMPAIGN, CAMPAIGN_ID, CHANNEL, DATE};
+    let columns: Vec<SortColumn> = [DATE, CHANNEL, ACCOUNT_ID, CAMPAIGN_ID, AD_GROUP, CAMPAIGN]
+        .iter()
+        .filter_map(|c| table.column_by_name(c))
+        .map(|values| SortColumn {
+            values: values.clone(),
+            options: Some(SortOptions {
+                descending: false,
+                nulls_first: true,
+            }),
+        })
+        .collect();
+    if columns.is_empty() || table.num_rows() < 2 {
+        return Ok(table.clone());
+    }
+    let indices = lexsort_to_indices(&columns, None)?;
+    Ok(take_record_batch(table, &indices)?)
+}
+
+fn concat(
+    schema: &SchemaRef,
+    parts: &[RecordBatch],
+) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+    arrow::compute::concat_batches(schema, parts)
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|source| Error::Json {
+        path: path.display().to_string(),
+        source,
+    })?;
+    write_bytes_atomically(path, text.as_bytes())
+}
+
+/// `run.json`: sources, stage timings, row accounting and files.
+fn write_manifest(run: &PipelineRun, dir: &Path) -> Result<PathBuf> {
+    let a = run.cleaned.accounting();
+    let value = serde_json::json!({
+        "sources": run.sources.iter().map(|p| serde_json::json!({
+            "name": p.name, "connector": p.connector, "rows": p.rows, "batches": p.batches,
+            "retries": p.retries, "seconds": p.seconds, "error": p.error,
+        })).collect::<Vec<_>>(),
+        "unified_rows": run.unified.table.num_rows(),
+        "unified_quarantined": run.unified.quarantine.num_rows(),
+        "cleaning": a,
+        "model_rows": run.panel.num_rows(),
+        "model_rows_left_out": run.panel.dropped.len(),
+        "timings": run.timings.iter().map(|t| serde_json::json!({
+            "stage": t.stage, "seconds": t.seconds, "rows": t.rows, "peak_rss_mib": t.peak_rss_mib,
+        })).collect::<Vec<_>>(),
+        "total_seconds": run.total_seconds(),
+        "files": run.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+    });
+    let path = dir.join("run.json");
+    write_json(&path, &value)?;
+    Ok(path)
+}

@@ -1,0 +1,158 @@
+//! `liftos run --config`: the repository's example config against the fakes, and config
+//! errors that name the key and line.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use liftos::sandbox::fake::FaultConfig;
+
+use crate::common::*;
+
+fn example_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("liftos.example.toml")
+}
+
+/// `liftos run` with the fakes' credentials and base URLs in the environment, the way a
+/// scheduler would set them.
+fn run_command(fakes: &Fakes, config: &Path) -> Command {
+    let s = &fakes.servers;
+    let c = s.credentials();
+    let mut cmd = liftos();
+    cmd.args(["run", "--config"])
+        .arg(config)
+        .env("LIFTOS_LOG", "off")
+        .env("LIFTOS_META_ACCESS_TOKEN", &c.meta_access_token)
+        .env("LIFTOS_META_AD_ACCOUNT_IDS", "act_1000000001,1000000002")
+        .env("LIFTOS_META_BASE_URL", s.meta_base_url())
+        .env(
+            "LIFTOS_GOOGLE_ADS_DEVELOPER_TOKEN",
+            &c.google_developer_token,
+        )
+        .env("LIFTOS_GOOGLE_ADS_CLIENT_ID", &c.google_client_id)
+        .env("LIFTOS_GOOGLE_ADS_CLIENT_SECRET", &c.google_client_secret)
+        .env("LIFTOS_GOOGLE_ADS_REFRESH_TOKEN", &c.google_refresh_token)
+        .env("LIFTOS_GOOGLE_ADS_CUSTOMER_IDS", "123-456-7890")
+        .env("LIFTOS_GOOGLE_ADS_TOKEN_URL", s.google_token_url())
+        .env("LIFTOS_GOOGLE_ADS_BASE_URL", s.google_base_url())
+        .env("LIFTOS_KLAVIYO_API_KEY", &c.klaviyo_api_key)
+        .env("LIFTOS_KLAVIYO_BASE_URL", s.klaviyo_base_url());
+    cmd
+}
+
+#[test]
+fn run_with_the_example_config_pulls_analyses_and_writes_everything() {
+    let world = world();
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (start, end) = first_and_last_day(&world);
+    let output = run_command(&fakes, &example_config())
+        .args(["--start", &start, "--end", &end])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = assert_success(&output);
+    for source in ["meta", "google_ads", "klaviyo"] {
+        let (rows, ..) = world_totals(&world, source);
+        assert!(
+            stdout.contains(&format!("source {source:<12} {rows:>9} rows")),
+            "{source}: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("incremental ROAS") || stdout.contains("iROAS"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("analyze"), "stage timings: {stdout}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let mut channels: Vec<&str> = results["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["channel"].as_str().unwrap())
+        .collect();
+    channels.sort_unstable();
+    assert_eq!(channels, ["google_ads", "klaviyo", "meta"]);
+    assert_eq!(results["confidence_level"], 0.95);
+    assert!(out.join("report").join("report.html").is_file());
+    assert!(out.join("enriched.parquet").is_file());
+    let unified = liftos::transform::read_table(out.join("unified.parquet")).unwrap();
+    assert_eq!(unified.num_rows(), world.num_rows());
+    // No secret reaches a written file.
+    let secrets = [
+        fakes.servers.credentials().meta_access_token.clone(),
+        fakes.servers.credentials().klaviyo_api_key.clone(),
+        fakes.servers.credentials().google_refresh_token.clone(),
+    ];
+    let manifest = std::fs::read_to_string(out.join("run.json")).unwrap();
+    for s in &secrets {
+        assert!(!manifest.contains(s.as_str()) && !stdout.contains(s.as_str()));
+    }
+}
+
+fn run_config(fakes: &Fakes, text: &str) -> (Output, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("liftos.toml");
+    std::fs::write(&path, text).unwrap();
+    let output = run_command(fakes, &path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output, stderr)
+}
+
+const HEAD: &str = "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-02-14\"\n\n";
+
+#[test]
+fn config_errors_name_the_key_and_the_line() {
+    let world = world();
+    let fakes = start_fakes(world, FaultConfig::none());
+    let cases: [(String, &[&str]); 7] = [
+        (
+            format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\naccess_token = \"EAAB-secret\"\n"),
+            &["line 8", "`sources[0].access_token`", "never read from the config file", "LIFTOS_META_ACCESS_TOKEN"],
+        ),
+        (
+            format!("{HEAD}[[sources]]\nname = \"x\"\ntype = \"tiktok_ads\"\n"),
+            &["line 7", "unknown variant `tiktok_ads`"],
+        ),
+        (
+            format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n\n[analysis]\ntrees = 100\nconfidence = 0.9\n"),
+            &["line 11", "unknown field `confidence`"],
+        ),
+        (
+            "[pipeline]\nstart = \"2024-13-01\"\nend = \"2024-02-14\"\n[[sources]]\nname = \"meta\"\ntype = \"meta\"\n".to_owned(),
+            &["line 2", "`pipeline.start`", "not a date"],
+        ),
+        (
+            format!("{HEAD}[[sources]]\nname = \"klaviyo\"\ntype = \"klaviyo\"\napi_key_env = \"NO_SUCH_VARIABLE_XYZ\"\n"),
+            &["line 8", "`sources[0].api_key_env`", "NO_SUCH_VARIABLE_XYZ is not set"],
+        ),
+        (
+            format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\npage_size = 3\n"),
+            &["line 8", "sources[0] (meta)", "unknown field `page_size`"],
+        ),
+        (
+            format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n[analysis]\nmodel = \"random_forest\"\n"),
+            &["`analysis.model`", "random_forest"],
+        ),
+    ];
+    for (text, wants) in &cases {
+        let (output, stderr) = run_config(&fakes, text);
+        assert!(!output.status.success(), "{text}");
+        for want in *wants {
+            assert!(
+                stderr.contains(want),
+                "want {want:?} in {stderr:?} for\n{text}"
+            );
+        }
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(!stderr.contains("EAAB-secret"), "{stderr}");
+    }
+    assert!(
+        fakes.servers.requests().is_empty(),
+        "a bad config made a request"
+    );
+}

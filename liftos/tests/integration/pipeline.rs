@@ -1,0 +1,324 @@
+//! `Pipeline` end to end against the sandbox fakes: faults change nothing, a failing
+//! source is reported or fails the run, and every setting is checked before any request.
+
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use liftos::causal::{AttributionModel, AttributionOptions, CausalForestParams};
+use liftos::connectors::{GoogleAdsBuilder, KlaviyoBuilder, MetaAdsBuilder, Progress, RetryConfig};
+use liftos::pipeline::{Outputs, Pipeline, PipelineBuilder, PipelineRun, TableFormat};
+use liftos::sandbox::World;
+use liftos::sandbox::fake::FaultConfig;
+use liftos::transform::SchemaMapping;
+
+use crate::common::*;
+
+/// Fast retries: the fakes answer at once, so the tests need not wait seconds.
+fn retry() -> RetryConfig {
+    RetryConfig {
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(50),
+        request_timeout: Duration::from_secs(5),
+        ..RetryConfig::default()
+    }
+}
+
+/// A pipeline over the three fakes of `fakes` (forest of 200 trees, seed 5).
+fn pipeline_for(fakes: &Fakes, world: &World, klaviyo_key: Option<&str>) -> PipelineBuilder {
+    pipeline_over(fakes, fakes, world, klaviyo_key)
+}
+
+/// Meta from `meta_fakes`, Google Ads and Klaviyo from `fakes`.
+fn pipeline_over(
+    meta_fakes: &Fakes,
+    fakes: &Fakes,
+    world: &World,
+    klaviyo_key: Option<&str>,
+) -> PipelineBuilder {
+    let s = &fakes.servers;
+    let c = s.credentials().clone();
+    let meta = MetaAdsBuilder::new()
+        .with_access_token(c.meta_access_token.clone())
+        .with_ad_account_ids(["act_1000000001", "1000000002"])
+        .with_base_url(meta_fakes.servers.meta_base_url())
+        .with_async_polling(Duration::from_millis(5), Duration::from_secs(30))
+        .with_retry(retry())
+        .build()
+        .unwrap();
+    let google = GoogleAdsBuilder::new()
+        .with_developer_token(c.google_developer_token.clone())
+        .with_oauth(
+            c.google_client_id.clone(),
+            c.google_client_secret.clone(),
+            c.google_refresh_token.clone(),
+        )
+        .with_customer_ids(["1234567890"])
+        .with_base_url(s.google_base_url())
+        .with_token_url(s.google_token_url())
+        .with_retry(retry())
+        .build()
+        .unwrap();
+    let progress = Progress::default();
+    let klaviyo = KlaviyoBuilder::new()
+        .with_api_key(klaviyo_key.unwrap_or(&c.klaviyo_api_key).to_owned())
+        .with_base_url(s.klaviyo_base_url())
+        .with_cost_per_recipient(0.01)
+        .with_report_interval(Duration::from_millis(5))
+        .with_retry(retry())
+        .with_progress(progress.clone())
+        .build()
+        .unwrap();
+    let model = AttributionModel::CausalForest(CausalForestParams::default().with_num_trees(200));
+    Pipeline::builder()
+        .source("meta", meta)
+        .source("google_ads", google)
+        .source_with_progress("klaviyo", klaviyo, progress)
+        .date_range(world.config().start, world.config().end())
+        .attribution(AttributionOptions::default().with_model(model).with_seed(5))
+        .progress(false)
+}
+
+fn run(fakes: &Fakes, pipeline: &Pipeline) -> liftos::Result<PipelineRun> {
+    fakes.runtime.block_on(pipeline.run())
+}
+
+/// Rows as sorted text lines, decimals to the cent (order-free comparison).
+fn sorted_rows(table: &RecordBatch) -> Vec<String> {
+    let text = liftos::transform::pretty_format(std::slice::from_ref(table)).unwrap();
+    let mut rows: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .map(|l| {
+            l.split('|')
+                .map(|cell| {
+                    let cell = cell.trim();
+                    // Money to the cent (Klaviyo spend is recipients × 0.01).
+                    match cell.parse::<f64>() {
+                        Ok(v) if cell.contains('.') => format!("{v:.2}"),
+                        _ => cell.to_owned(),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn the_pipeline_gives_the_same_results_with_faults_as_without() {
+    let world = world();
+    let clean = start_fakes(world.clone(), FaultConfig::none());
+    // Google Ads and Klaviyo: throttling (their waits are 1 s) and 5xx answers, small
+    // pages so there are many requests. Meta asks for minutes when it throttles, so it
+    // gets 5xx answers and connections dropped mid-body.
+    let mut faults = FaultConfig::none()
+        .with_seed(1)
+        .with_throttle_rate(0.3)
+        .with_server_error_rate(0.3)
+        .with_throttle_wait_secs(1)
+        .with_google_batch_size(20);
+    faults.klaviyo_page_size = 3;
+    let faulty = start_fakes(world.clone(), faults);
+    let mut meta_faults = FaultConfig::none()
+        .with_seed(1)
+        .with_server_error_rate(0.3)
+        .with_drop_rate(0.05);
+    meta_faults.meta_page_limit_max = 10;
+    let meta_faulty = start_fakes(world.clone(), meta_faults);
+    let a = run(&clean, &pipeline_for(&clean, &world, None).build().unwrap()).unwrap();
+    let b = run(
+        &faulty,
+        &pipeline_over(&meta_faulty, &faulty, &world, None)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+
+    // The unified table is the world's: every row once.
+    assert_eq!(a.unified.table.num_rows(), world.num_rows());
+    assert_eq!(a.unified.quarantine.num_rows(), 0);
+    let rows = sorted_rows(&a.unified.table);
+    assert!(
+        rows == sorted_rows(&b.unified.table),
+        "faults changed the rows"
+    );
+    let want = sorted_rows(&world.unified_table().unwrap());
+    let diff: Vec<_> = rows
+        .iter()
+        .zip(&want)
+        .filter(|(a, b)| a != b)
+        .take(2)
+        .collect();
+    assert!(
+        diff.is_empty(),
+        "the unified table is not the world's: {diff:?}"
+    );
+    // The faults happened, and were absorbed by retries.
+    for (server, fakes) in [
+        ("meta", &meta_faulty),
+        ("google_ads", &faulty),
+        ("klaviyo", &faulty),
+    ] {
+        let faulted = fakes
+            .servers
+            .requests_to(server)
+            .iter()
+            .filter(|r| r.fault.is_some())
+            .count();
+        assert!(faulted > 0, "{server}: no fault was injected");
+    }
+    assert!(b.sources[2].retries > Some(0), "{:?}", b.sources[2].retries);
+    assert_eq!(a.sources[2].retries, Some(0));
+    // Same data, same seed: the same estimates, to the last digit.
+    let (ea, eb) = (a.attribution.primary(), b.attribution.primary());
+    assert_eq!(ea.channels.len(), 3);
+    for (x, y) in ea.channels.iter().zip(&eb.channels) {
+        assert_eq!(x.channel, y.channel);
+        assert_eq!(x.revenue_lift, y.revenue_lift, "{}", x.channel);
+        assert_eq!(x.ci_lower, y.ci_lower, "{}", x.channel);
+        assert_eq!(x.incremental_roas, y.incremental_roas, "{}", x.channel);
+    }
+    // Every stage is timed, in order.
+    let stages: Vec<&str> = a.timings.iter().map(|t| t.stage).collect();
+    assert_eq!(
+        stages,
+        [
+            "pull", "unify", "validate", "clean", "calendar", "enrich", "analyze"
+        ]
+    );
+    // The row accounting of the cleaning balances and the calendar covers the range.
+    assert!(a.cleaned.accounting().balances());
+    assert_eq!(a.calendar.num_rows(), world.config().days as usize);
+    assert_eq!(a.enriched.num_rows(), a.cleaned.table.num_rows());
+    assert!(a.enriched.column_by_name("is_holiday").is_some());
+    assert!(a.enriched.column_by_name("media_cost_index").is_some());
+}
+
+#[test]
+fn a_failing_source_fails_the_run_or_is_reported_and_skipped() {
+    let world = world();
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let err = run(
+        &fakes,
+        &pipeline_for(&fakes, &world, Some("pk_wrong_key"))
+            .build()
+            .unwrap(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("source `klaviyo`:"), "{err}");
+    assert!(!err.contains("pk_wrong_key"), "the key leaked: {err}");
+
+    let run = run(
+        &fakes,
+        &pipeline_for(&fakes, &world, Some("pk_wrong_key"))
+            .continue_on_source_error(true)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let k = &run.sources[2];
+    assert_eq!(k.name, "klaviyo");
+    assert!(k.table.is_none());
+    assert!(k.error.as_deref().unwrap_or("").len() > 10, "{k:?}");
+    assert!(run.summary().contains("klaviyo"), "{}", run.summary());
+    assert!(run.summary().contains("FAILED"), "{}", run.summary());
+    let (meta_rows, ..) = world_totals(&world, "meta");
+    let (google_rows, ..) = world_totals(&world, "google_ads");
+    assert_eq!(run.unified.table.num_rows(), meta_rows + google_rows);
+    let mut channels: Vec<&str> = run
+        .attribution
+        .primary()
+        .channels
+        .iter()
+        .map(|c| c.channel.as_str())
+        .collect();
+    channels.sort_unstable();
+    assert_eq!(channels, ["google_ads", "meta"]);
+}
+
+#[test]
+fn build_checks_every_setting_before_any_request() {
+    let world = world();
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let msg = |b: PipelineBuilder| b.build().unwrap_err().to_string();
+
+    let e = msg(Pipeline::builder());
+    assert!(e.contains("`sources`") && e.contains("at least one"), "{e}");
+    let e = msg(pipeline_for(&fakes, &world, None).mapping(SchemaMapping::empty()));
+    assert!(e.contains("`meta` has no mapping"), "{e}");
+    let e = msg(pipeline_for(&fakes, &world, None)
+        .attribution(AttributionOptions::default().with_confidence_level(1.5)));
+    assert!(e.contains("confidence_level"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let e = msg(pipeline_for(&fakes, &world, None).output_dir(&file));
+    assert!(e.contains("not a directory"), "{e}");
+    let meta = MetaAdsBuilder::new()
+        .with_access_token("t")
+        .with_ad_account_ids(["1"])
+        .build()
+        .unwrap();
+    let e = msg(Pipeline::builder().source("meta", meta));
+    assert!(e.contains("date_range"), "{e}");
+    assert!(
+        fakes.servers.requests().is_empty(),
+        "build() made a request"
+    );
+}
+
+#[test]
+fn outputs_hold_every_intermediate_and_the_manifest() {
+    let world = world();
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let pipeline = pipeline_for(&fakes, &world, None)
+        .outputs(
+            Outputs::new(&out)
+                .with_format(TableFormat::Csv)
+                .with_report(false),
+        )
+        .build()
+        .unwrap();
+    let run = run(&fakes, &pipeline).unwrap();
+    for f in [
+        "sources/meta.csv",
+        "sources/google_ads.csv",
+        "sources/klaviyo.csv",
+        "unified.csv",
+        "unified_quarantine.csv",
+        "cleaned.csv",
+        "quarantine.csv",
+        "calendar.csv",
+        "enriched.csv",
+        "change_log.csv",
+        "quality.json",
+        "results.json",
+        "run.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    assert!(!out.join("report").exists());
+    let unified = liftos::transform::read_table(out.join("unified.csv")).unwrap();
+    assert_eq!(unified.num_rows(), world.num_rows());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let stages: Vec<&str> = manifest["timings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages.last(), Some(&"write"));
+    assert_eq!(manifest["unified_rows"], world.num_rows());
+    assert_eq!(manifest["sources"][0]["name"], "meta");
+    assert_eq!(run.files.len(), manifest["files"].as_array().unwrap().len());
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["channels"].as_array().unwrap().len(), 3);
+    assert!(leftovers(&out).is_empty());
+}
