@@ -87,8 +87,9 @@ pub struct KlaviyoConfig {
 /// | `retry` | [`RetryConfig::default`] | retries, timeouts | — |
 ///
 /// `from_env` reads `LIFTOS_KLAVIYO_API_KEY`, `LIFTOS_KLAVIYO_CONVERSION_METRIC`,
-/// `LIFTOS_KLAVIYO_BASE_URL` and `LIFTOS_KLAVIYO_INCLUDE_FLOWS` (`true`/`false`, `1`/`0`,
-/// `yes`/`no`, `on`/`off`).
+/// `LIFTOS_KLAVIYO_BASE_URL`, `LIFTOS_KLAVIYO_INCLUDE_FLOWS` (`true`/`false`, `1`/`0`,
+/// `yes`/`no`, `on`/`off`) and `LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS` (seconds; lower
+/// than 31 only against a proxy or test server).
 pub struct KlaviyoBuilder {
     api_key: Option<SecretString>,
     conversion_metric: Option<String>,
@@ -144,9 +145,9 @@ impl KlaviyoBuilder {
         Self::default()
     }
     /// Reads `LIFTOS_KLAVIYO_API_KEY`, `LIFTOS_KLAVIYO_CONVERSION_METRIC` (optional),
-    /// `LIFTOS_KLAVIYO_BASE_URL` (optional) and `LIFTOS_KLAVIYO_INCLUDE_FLOWS` (optional; a
-    /// value that is not a boolean is reported by [`build`](Self::build)) from the process
-    /// environment.
+    /// `LIFTOS_KLAVIYO_BASE_URL` (optional), `LIFTOS_KLAVIYO_INCLUDE_FLOWS` (optional) and
+    /// `LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS` (optional) from the process environment; a
+    /// value that does not parse is reported by [`build`](Self::build).
     pub fn from_env() -> Self {
         Self::from_env_with(|k| std::env::var(k).ok())
     }
@@ -171,6 +172,20 @@ impl KlaviyoBuilder {
                 _ => {
                     b.env_error = Some(format!(
                         "LIFTOS_KLAVIYO_INCLUDE_FLOWS=`{v}` is not a boolean (true/false, 1/0, yes/no, on/off)"
+                    ));
+                }
+            }
+        }
+        if let Some(v) = get("LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS") {
+            match v
+                .parse::<f64>()
+                .ok()
+                .and_then(|x| Duration::try_from_secs_f64(x).ok())
+            {
+                Some(d) => b.report_interval = d,
+                None => {
+                    b.env_error.get_or_insert(format!(
+                        "LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS=`{v}` is not a number of seconds ≥ 0"
                     ));
                 }
             }
@@ -1044,6 +1059,16 @@ mod tests {
         assert!(!err.contains("pk_unit_secret"), "{err}");
         let err = with(&[key]).with_report_daily_limit(0).build().unwrap_err();
         assert!(err.to_string().contains("report_daily_limit"), "{err}");
+        let c = with(&[key, ("LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS", "0.25")])
+            .build()
+            .unwrap();
+        assert_eq!(c.inner.report_interval, Duration::from_millis(250));
+        for bad in ["-1", "soon"] {
+            let err = with(&[key, ("LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS", bad)])
+                .build()
+                .unwrap_err();
+            assert!(err.to_string().contains(bad), "{err}");
+        }
     }
 
     #[test]
