@@ -643,73 +643,8 @@ impl Inner {
         } } })
         .to_string();
         let reply = self.report_call(budget, FLOW_REPORTS, body).await?;
-        let rep: SeriesReply = decode_for(SOURCE, &reply.body)?;
-        let attrs = rep.data.attributes;
-        let bad = |path: String, message: String| Error::Decode {
-            source_name: SOURCE.into(),
-            path,
-            message,
-        };
-        let dates = attrs
-            .date_times
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                t.get(..10)
-                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                    .ok_or_else(|| {
-                        bad(
-                            format!("data.attributes.date_times[{i}]"),
-                            format!("`{t}` is not a date-time"),
-                        )
-                    })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        for (i, r) in attrs.results.iter().enumerate() {
-            if r.groupings
-                .send_channel
-                .as_deref()
-                .is_some_and(|c| c != "email")
-            {
-                continue;
-            }
-            let mut values = vec![[0.0; 8]; dates.len()];
-            for (j, stat) in STATISTICS.iter().enumerate() {
-                let Some(series) = r.statistics.get(*stat) else {
-                    continue;
-                };
-                let path = || format!("data.attributes.results[{i}].statistics.{stat}");
-                let series = series
-                    .as_array()
-                    .ok_or_else(|| bad(path(), "expected an array".into()))?;
-                if series.len() != dates.len() {
-                    return Err(bad(
-                        path(),
-                        format!("{} values for {} date_times", series.len(), dates.len()),
-                    ));
-                }
-                for (k, v) in series.iter().enumerate() {
-                    values[k][j] = match v {
-                        Value::Null => 0.0,
-                        v => v.as_f64().ok_or_else(|| {
-                            bad(format!("{}[{k}]", path()), format!("`{v}` is not a number"))
-                        })?,
-                    };
-                }
-            }
-            for (day, v) in dates.iter().zip(&values) {
-                if *day < since || *day > until || v.iter().all(|x| *x == 0.0) {
-                    continue;
-                }
-                let t = days
-                    .entry((*day, r.groupings.flow_id.clone()))
-                    .or_insert([0.0; 8]);
-                for j in 0..8 {
-                    t[j] += v[j];
-                }
-            }
-        }
-        self.core.progress.page(attrs.results.len());
+        let results = add_flow_series(&reply.body, since, until, days)?;
+        self.core.progress.page(results);
         Ok(())
     }
 
@@ -761,6 +696,18 @@ impl Inner {
                 .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
             meta.insert(c.id.clone(), (name, sent));
         }
+        // Flow names from the listing, before the first (costly) report call.
+        let mut flow_names: HashMap<String, String> = HashMap::new();
+        if self.include_flows {
+            for f in self
+                .list(&budget, format!("{}/api/flows", self.base))
+                .await?
+            {
+                if let Some(n) = f.attributes.get("name").and_then(Value::as_str) {
+                    flow_names.insert(f.id.clone(), n.to_owned());
+                }
+            }
+        }
         // One report per year of the range (the API's maximum timeframe).
         let mut totals: Vec<(String, [f64; 8])> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
@@ -802,18 +749,9 @@ impl Inner {
             }
             rows.push((date32(day), id.as_str(), name, t, "campaign"));
         }
-        // Flows: names from the listing, one daily series call per 60 days.
+        // Flows: one daily series call per 60 days.
         let mut flow_days = BTreeMap::new();
-        let mut flow_names: HashMap<String, String> = HashMap::new();
         if self.include_flows {
-            for f in self
-                .list(&budget, format!("{}/api/flows", self.base))
-                .await?
-            {
-                if let Some(n) = f.attributes.get("name").and_then(Value::as_str) {
-                    flow_names.insert(f.id.clone(), n.to_owned());
-                }
-            }
             for (since, until) in flow_chunks {
                 self.flow_series(&budget, &metric, since, until, &mut flow_days)
                     .await?;
@@ -858,6 +796,84 @@ impl Inner {
         }
         Ok(RecordBatch::try_new(schema(self.include_flows), cols)?)
     }
+}
+
+/// Adds a flow-series-report answer into `days` per (send day, flow id): email messages
+/// only, messages of one flow summed, days outside `since..=until` or without any
+/// non-zero statistic left out. Returns the number of results read.
+fn add_flow_series(
+    body: &[u8],
+    since: NaiveDate,
+    until: NaiveDate,
+    days: &mut BTreeMap<(NaiveDate, String), [f64; 8]>,
+) -> Result<usize> {
+    let rep: SeriesReply = decode_for(SOURCE, body)?;
+    let attrs = rep.data.attributes;
+    let bad = |path: String, message: String| Error::Decode {
+        source_name: SOURCE.into(),
+        path,
+        message,
+    };
+    let dates = attrs
+        .date_times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            t.get(..10)
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .ok_or_else(|| {
+                    bad(
+                        format!("data.attributes.date_times[{i}]"),
+                        format!("`{t}` is not a date-time"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for (i, r) in attrs.results.iter().enumerate() {
+        if r.groupings
+            .send_channel
+            .as_deref()
+            .is_some_and(|c| c != "email")
+        {
+            continue;
+        }
+        let mut values = vec![[0.0; 8]; dates.len()];
+        for (j, stat) in STATISTICS.iter().enumerate() {
+            let Some(series) = r.statistics.get(*stat) else {
+                continue;
+            };
+            let path = || format!("data.attributes.results[{i}].statistics.{stat}");
+            let series = series
+                .as_array()
+                .ok_or_else(|| bad(path(), "expected an array".into()))?;
+            if series.len() != dates.len() {
+                return Err(bad(
+                    path(),
+                    format!("{} values for {} date_times", series.len(), dates.len()),
+                ));
+            }
+            for (k, v) in series.iter().enumerate() {
+                values[k][j] = match v {
+                    Value::Null => 0.0,
+                    v => v.as_f64().ok_or_else(|| {
+                        bad(format!("{}[{k}]", path()), format!("`{v}` is not a number"))
+                    })?,
+                };
+            }
+        }
+        for (day, v) in dates.iter().zip(&values) {
+            if *day < since || *day > until || v.iter().all(|x| *x == 0.0) {
+                continue;
+            }
+            let t = days
+                .entry((*day, r.groupings.flow_id.clone()))
+                .or_insert([0.0; 8]);
+            for j in 0..8 {
+                t[j] += v[j];
+            }
+        }
+    }
+    Ok(attrs.results.len())
 }
 
 /// One output row: day, id, name, statistics, message type.
@@ -1069,6 +1085,53 @@ mod tests {
                 .unwrap_err();
             assert!(err.to_string().contains(bad), "{err}");
         }
+    }
+
+    #[test]
+    fn flow_series_sum_email_messages_skip_sms_and_empty_days() {
+        let body = serde_json::json!({ "data": { "type": "flow-series-report", "attributes": {
+            "date_times": ["2024-01-05T00:00:00+00:00", "2024-01-06T00:00:00+00:00", "2024-01-07T00:00:00+00:00"],
+            "results": [
+                { "groupings": { "flow_id": "XVTP5Q", "send_channel": "email", "flow_message_id": "m1" },
+                  "statistics": { "recipients": [100, 0, 7], "conversion_value": [12.5, 0.0, null], "open_rate": [0.5, 0.0, 0.1] } },
+                { "groupings": { "flow_id": "XVTP5Q", "send_channel": "email", "flow_message_id": "m2" },
+                  "statistics": { "recipients": [50, 0, 0], "conversion_value": [2.25, 0.0, 0.0] } },
+                { "groupings": { "flow_id": "XVTP5Q", "send_channel": "sms", "flow_message_id": "m3" },
+                  "statistics": { "recipients": [900, 900, 900], "conversion_value": [99.0, 99.0, 99.0] } }
+            ] } } })
+        .to_string();
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let mut days = BTreeMap::new();
+        let n =
+            add_flow_series(body.as_bytes(), d("2024-01-05"), d("2024-01-07"), &mut days).unwrap();
+        assert_eq!(n, 3);
+        let got: Vec<_> = days
+            .iter()
+            .map(|((day, id), v)| (day.to_string(), id.as_str(), v[0], v[5]))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("2024-01-05".to_owned(), "XVTP5Q", 150.0, 14.75),
+                ("2024-01-07".to_owned(), "XVTP5Q", 7.0, 0.0),
+            ],
+            "messages summed, SMS and the empty day left out"
+        );
+        // A series shorter than `date_times` is a decode error naming its path.
+        let short = body.replace("[50,0,0]", "[50,0]");
+        let err = add_flow_series(
+            short.as_bytes(),
+            d("2024-01-05"),
+            d("2024-01-07"),
+            &mut days,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("data.attributes.results[1].statistics.recipients")
+                && err.contains("2 values for 3 date_times"),
+            "{err}"
+        );
     }
 
     #[test]
