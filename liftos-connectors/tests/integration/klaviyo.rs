@@ -384,3 +384,54 @@ async fn without_include_flows_the_pull_is_unchanged() {
     assert_eq!(report_calls(&servers, "/api/flows"), 0);
     assert_eq!(report_calls(&servers, "/api/flow-series-reports"), 0);
 }
+
+#[tokio::test]
+async fn flow_report_calls_keep_the_steady_rate_limit() {
+    // Real time: the fake answers 429 to a call of one reporting endpoint within 250 ms
+    // of the previous one (Klaviyo's steady limit, scaled down). 75 days: one campaign
+    // report and two flow series calls.
+    let world = flows_world();
+    let request = full_range(&world);
+    let want = world_totals(&world, "klaviyo").0;
+    let faults = FaultConfig::none().with_klaviyo_report_min_interval(Duration::from_millis(250));
+    let real_clock = |servers: &FakeServers, interval: u64| {
+        KlaviyoBuilder::new()
+            .with_api_key(servers.credentials().klaviyo_api_key.clone())
+            .with_base_url(servers.klaviyo_base_url())
+            .with_retry(fast_retry())
+            .with_include_flows(true)
+            .with_report_interval(Duration::from_millis(interval))
+            .build()
+            .unwrap()
+    };
+    let throttled = |servers: &FakeServers| {
+        servers
+            .requests_to("klaviyo")
+            .iter()
+            .filter(|r| r.status == 429)
+            .count()
+    };
+    // Spaced by report_interval: never throttled.
+    let servers = FakeServers::start(world.clone(), faults.clone())
+        .await
+        .unwrap();
+    let t = real_clock(&servers, 400)
+        .get_campaign_data(&request)
+        .await
+        .unwrap();
+    assert_eq!(t.num_rows(), want);
+    assert_eq!(throttled(&servers), 0);
+    assert_eq!(report_calls(&servers, "/api/flow-series-reports"), 2);
+    // Not spaced: the second flow call is throttled, its Retry-After honoured, and the
+    // rows are the same.
+    let servers = FakeServers::start(world, faults).await.unwrap();
+    let t = real_clock(&servers, 0)
+        .get_campaign_data(&request)
+        .await
+        .unwrap();
+    assert_eq!(t.num_rows(), want);
+    assert!(
+        throttled(&servers) >= 1,
+        "the fake enforces the steady limit"
+    );
+}

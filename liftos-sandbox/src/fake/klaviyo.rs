@@ -1,16 +1,16 @@
 //! The fake Klaviyo API (JSON:API; accounts, metrics, campaigns, campaign values reports,
 //! flows, daily flow series reports).
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
-use std::collections::{BTreeMap, HashMap};
-
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
@@ -42,6 +42,9 @@ pub(crate) struct KlaviyoState {
     /// Calls of each reporting endpoint today (Klaviyo limits each endpoint on its own).
     reports: AtomicUsize,
     flow_reports: AtomicUsize,
+    /// Arrival of the last call of each reporting endpoint (the steady rate limit).
+    last_report: Mutex<Option<Instant>>,
+    last_flow_report: Mutex<Option<Instant>>,
 }
 
 pub(crate) fn router(world: Arc<World>, common: Common) -> Router {
@@ -73,6 +76,8 @@ pub(crate) fn router(world: Arc<World>, common: Common) -> Router {
         currency,
         reports: AtomicUsize::new(0),
         flow_reports: AtomicUsize::new(0),
+        last_report: Mutex::new(None),
+        last_flow_report: Mutex::new(None),
     });
     Router::new().fallback(handle).with_state(state)
 }
@@ -337,6 +342,34 @@ fn page(
         .to_string()
 }
 
+/// The steady-limit answer of a reporting endpoint called sooner than
+/// `klaviyo_report_min_interval` after its previous call; a throttled call does not count.
+fn steady_limit(s: &KlaviyoState, last: &Mutex<Option<Instant>>) -> Result<(), Refusal> {
+    let min = s.common.faults.klaviyo_report_min_interval;
+    let mut last = last.lock().unwrap_or_else(PoisonError::into_inner);
+    let now = Instant::now();
+    if let Some(t) = *last {
+        let since = now.duration_since(t);
+        if since < min {
+            let wait = (min - since).as_secs_f64().ceil().max(1.0) as u64;
+            let mut h = rate_headers(0);
+            h.push(("retry-after", wait.to_string()));
+            return Err((
+                StatusCode::TOO_MANY_REQUESTS,
+                errors(
+                    429,
+                    "throttled",
+                    "Request was throttled.",
+                    &format!("Request was throttled. Expected available in {wait} seconds."),
+                ),
+                h,
+            ));
+        }
+    }
+    *last = Some(now);
+    Ok(())
+}
+
 /// The daily-cap answer of a reporting endpoint, if `counter` is past the cap.
 fn over_daily_cap(s: &KlaviyoState, counter: &AtomicUsize) -> Result<usize, Refusal> {
     let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
@@ -419,6 +452,7 @@ fn message_statistic(st: &KlaviyoStatistics, name: &str, k: usize) -> Option<Val
 /// `POST /api/flow-series-reports`: daily arrays aligned with `date_times`, one result per
 /// flow email message that has a day in the timeframe.
 fn flow_series(s: &KlaviyoState, body: &[u8]) -> Reply {
+    steady_limit(s, &s.last_flow_report)?;
     let n = over_daily_cap(s, &s.flow_reports)?;
     let v: Value =
         serde_json::from_slice(body).map_err(|_| bad("Request body is not valid JSON."))?;
@@ -519,6 +553,7 @@ const ZERO: KlaviyoStatistics = KlaviyoStatistics {
 };
 
 fn report(s: &KlaviyoState, body: &[u8]) -> Reply {
+    steady_limit(s, &s.last_report)?;
     let n = over_daily_cap(s, &s.reports)?;
     let v: Value =
         serde_json::from_slice(body).map_err(|_| bad("Request body is not valid JSON."))?;

@@ -115,6 +115,7 @@ impl Default for FakeCredentials {
 /// | `meta_page_limit_max` | 5000 | largest `limit` the Meta fake honours | ≥ 1 |
 /// | `google_batch_size` | 10000 | rows per searchStream batch | ≥ 1 |
 /// | `klaviyo_page_size` | 10 | campaigns (and flows) per page | ≥ 1 |
+/// | `klaviyo_report_min_interval` | 0 (off) | least time between two calls of one Klaviyo reporting endpoint; a faster call gets 429 with `Retry-After` (the real steady limit is 2/min: 30 s) | ≥ 0 |
 /// | `meta_repeat` | 1 | serve each Meta row this many times, as distinct campaigns (benchmarks) | ≥ 1 |
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultConfig {
@@ -150,6 +151,8 @@ pub struct FaultConfig {
     pub google_batch_size: usize,
     /// Klaviyo campaigns (and flows) per page.
     pub klaviyo_page_size: usize,
+    /// Least time between two calls of one Klaviyo reporting endpoint (zero: not enforced).
+    pub klaviyo_report_min_interval: Duration,
     /// Each Meta row is served this many times, copy `k` with campaign id suffixed `-k`.
     pub meta_repeat: usize,
 }
@@ -173,6 +176,7 @@ impl Default for FaultConfig {
             meta_page_limit_max: 5000,
             google_batch_size: 10_000,
             klaviyo_page_size: 10,
+            klaviyo_report_min_interval: Duration::ZERO,
             meta_repeat: 1,
         }
     }
@@ -232,6 +236,12 @@ impl FaultConfig {
     /// Makes `next` links point back at the same page.
     pub fn with_page_loop(mut self) -> Self {
         self.page_loop = true;
+        self
+    }
+    /// Enforces a least time between two calls of one Klaviyo reporting endpoint (the
+    /// steady rate limit), answering faster calls 429 with `Retry-After`.
+    pub fn with_klaviyo_report_min_interval(mut self, interval: Duration) -> Self {
+        self.klaviyo_report_min_interval = interval;
         self
     }
     /// Sets the Klaviyo reporting daily cap.
