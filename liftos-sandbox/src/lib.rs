@@ -41,6 +41,7 @@
 //! |---|---|
 //! | [`World`] simulator, truth, unified and truth tables | available |
 //! | native Meta / Google Ads / Klaviyo shapes | available |
+//! | Klaviyo flows (daily rows, same causal model; [`WorldConfig::with_klaviyo_flows`]) | available, off by default |
 //! | fake platform HTTP servers | being built (see the README's status table) |
 #![warn(missing_docs)]
 
