@@ -1,7 +1,9 @@
-//! Klaviyo (JSON:API: campaigns and campaign values reports).
+//! Klaviyo (JSON:API: campaigns and campaign values reports; optionally flows and daily
+//! flow series reports).
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
@@ -25,6 +27,14 @@ pub const KLAVIYO_DEFAULT_BASE_URL: &str = "https://a.klaviyo.com";
 /// Default `revision` header.
 pub const KLAVIYO_DEFAULT_REVISION: &str = "2026-07-15";
 const CHANNEL_FILTER: &str = "equals(messages.channel,'email')";
+/// Longest timeframe of one daily flow-series-report call, in days.
+const FLOW_SERIES_MAX_DAYS: u32 = 60;
+/// Longest timeframe of one campaign-values-report call, in days.
+const CAMPAIGN_REPORT_MAX_DAYS: u32 = 365;
+/// Window of the reporting endpoints' daily limit.
+const DAY: Duration = Duration::from_secs(24 * 3600);
+const CAMPAIGN_REPORTS: &str = "/api/campaign-values-reports";
+const FLOW_REPORTS: &str = "/api/flow-series-reports";
 const STATISTICS: [&str; 8] = [
     "recipients",
     "delivered",
@@ -54,6 +64,12 @@ pub struct KlaviyoConfig {
     /// Estimated cost per recipient (default 0).
     #[serde(default)]
     pub cost_per_recipient: Option<f64>,
+    /// Also pull flows (default false).
+    #[serde(default)]
+    pub include_flows: Option<bool>,
+    /// Report calls per reporting endpoint allowed in any 24 hours (default 225).
+    #[serde(default)]
+    pub report_daily_limit: Option<usize>,
 }
 
 /// Builder of a [`KlaviyoConnector`].
@@ -65,8 +81,15 @@ pub struct KlaviyoConfig {
 /// | `base_url` | `https://a.klaviyo.com` | API host (http only on loopback) | URL |
 /// | `revision` | `2026-07-15` | `revision` header | `YYYY-MM-DD` |
 /// | `cost_per_recipient` | 0 | spend = recipients × this (Klaviyo has no media spend) | ≥ 0 |
-/// | `report_interval` | 31 s | least time between two report calls (steady limit 2/min) | ≥ 0 |
+/// | `report_interval` | 31 s | least time between two report calls, campaign or flow (steady limit 2/min) | ≥ 0 |
+/// | `include_flows` | `false` | also pull flows: one row per flow and send day, from daily `flow-series-reports` of at most 60 days each | — |
+/// | `report_daily_limit` | 225 | report calls per reporting endpoint this connector makes in any 24 hours; a pull that would need more fails before its first report call | ≥ 1 |
 /// | `retry` | [`RetryConfig::default`] | retries, timeouts | — |
+///
+/// `from_env` reads `LIFTOS_KLAVIYO_API_KEY`, `LIFTOS_KLAVIYO_CONVERSION_METRIC`,
+/// `LIFTOS_KLAVIYO_BASE_URL`, `LIFTOS_KLAVIYO_INCLUDE_FLOWS` (`true`/`false`, `1`/`0`,
+/// `yes`/`no`, `on`/`off`) and `LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS` (seconds; lower
+/// than 31 only against a proxy or test server).
 pub struct KlaviyoBuilder {
     api_key: Option<SecretString>,
     conversion_metric: Option<String>,
@@ -74,6 +97,10 @@ pub struct KlaviyoBuilder {
     revision: String,
     cost_per_recipient: f64,
     report_interval: Duration,
+    include_flows: bool,
+    report_daily_limit: usize,
+    /// A value read by `from_env` that `build` reports.
+    env_error: Option<String>,
     retry: RetryConfig,
     clock: Arc<dyn Clock>,
     progress: Progress,
@@ -87,6 +114,8 @@ impl std::fmt::Debug for KlaviyoBuilder {
             .field("base_url", &self.base_url)
             .field("revision", &self.revision)
             .field("cost_per_recipient", &self.cost_per_recipient)
+            .field("include_flows", &self.include_flows)
+            .field("report_daily_limit", &self.report_daily_limit)
             .finish_non_exhaustive()
     }
 }
@@ -100,6 +129,9 @@ impl Default for KlaviyoBuilder {
             revision: KLAVIYO_DEFAULT_REVISION.into(),
             cost_per_recipient: 0.0,
             report_interval: Duration::from_secs(31),
+            include_flows: false,
+            report_daily_limit: 225,
+            env_error: None,
             retry: RetryConfig::default(),
             clock: Arc::new(SystemClock::default()),
             progress: Progress::default(),
@@ -112,8 +144,10 @@ impl KlaviyoBuilder {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Reads `LIFTOS_KLAVIYO_API_KEY`, `LIFTOS_KLAVIYO_CONVERSION_METRIC` (optional) and
-    /// `LIFTOS_KLAVIYO_BASE_URL` (optional) from the process environment.
+    /// Reads `LIFTOS_KLAVIYO_API_KEY`, `LIFTOS_KLAVIYO_CONVERSION_METRIC` (optional),
+    /// `LIFTOS_KLAVIYO_BASE_URL` (optional), `LIFTOS_KLAVIYO_INCLUDE_FLOWS` (optional) and
+    /// `LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS` (optional) from the process environment; a
+    /// value that does not parse is reported by [`build`](Self::build).
     pub fn from_env() -> Self {
         Self::from_env_with(|k| std::env::var(k).ok())
     }
@@ -131,6 +165,31 @@ impl KlaviyoBuilder {
         if let Some(u) = get("LIFTOS_KLAVIYO_BASE_URL") {
             b.base_url = u;
         }
+        if let Some(v) = get("LIFTOS_KLAVIYO_INCLUDE_FLOWS") {
+            match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => b.include_flows = true,
+                "0" | "false" | "no" | "off" => b.include_flows = false,
+                _ => {
+                    b.env_error = Some(format!(
+                        "LIFTOS_KLAVIYO_INCLUDE_FLOWS=`{v}` is not a boolean (true/false, 1/0, yes/no, on/off)"
+                    ));
+                }
+            }
+        }
+        if let Some(v) = get("LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS") {
+            match v
+                .parse::<f64>()
+                .ok()
+                .and_then(|x| Duration::try_from_secs_f64(x).ok())
+            {
+                Some(d) => b.report_interval = d,
+                None => {
+                    b.env_error.get_or_insert(format!(
+                        "LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS=`{v}` is not a number of seconds ≥ 0"
+                    ));
+                }
+            }
+        }
         b
     }
     /// A builder from a config table.
@@ -145,6 +204,12 @@ impl KlaviyoBuilder {
         }
         if let Some(x) = c.cost_per_recipient {
             b.cost_per_recipient = x;
+        }
+        if let Some(x) = c.include_flows {
+            b.include_flows = x;
+        }
+        if let Some(x) = c.report_daily_limit {
+            b.report_daily_limit = x;
         }
         b
     }
@@ -178,6 +243,16 @@ impl KlaviyoBuilder {
         self.report_interval = d;
         self
     }
+    /// Also pulls flows (one row per flow and send day) when `true`.
+    pub fn with_include_flows(mut self, include: bool) -> Self {
+        self.include_flows = include;
+        self
+    }
+    /// Sets how many calls of each reporting endpoint the connector makes in any 24 hours.
+    pub fn with_report_daily_limit(mut self, limit: usize) -> Self {
+        self.report_daily_limit = limit;
+        self
+    }
     /// Sets the retry policy.
     pub fn with_retry(mut self, retry: RetryConfig) -> Self {
         self.retry = retry;
@@ -195,6 +270,15 @@ impl KlaviyoBuilder {
     }
     /// Validates everything and builds the connector.
     pub fn build(self) -> Result<KlaviyoConnector> {
+        if let Some(e) = &self.env_error {
+            return Err(config_error(SOURCE, e));
+        }
+        if self.report_daily_limit == 0 {
+            return Err(config_error(
+                SOURCE,
+                "report_daily_limit must be at least 1",
+            ));
+        }
         let key = self.api_key.ok_or_else(|| {
             config_error(
                 SOURCE,
@@ -232,6 +316,9 @@ impl KlaviyoBuilder {
                 cost_per_recipient: self.cost_per_recipient,
                 report_interval: self.report_interval,
                 last_report: tokio::sync::Mutex::new(None),
+                include_flows: self.include_flows,
+                report_daily_limit: self.report_daily_limit,
+                report_log: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -246,15 +333,32 @@ struct Inner {
     cost_per_recipient: f64,
     report_interval: Duration,
     last_report: tokio::sync::Mutex<Option<Duration>>,
+    include_flows: bool,
+    report_daily_limit: usize,
+    /// Per reporting endpoint, the clock readings of the calls sent (retries included).
+    report_log: Mutex<HashMap<&'static str, Vec<Duration>>>,
 }
 
-/// Pulls one row per email campaign send from Klaviyo.
+/// Pulls one row per email campaign send from Klaviyo, and with `include_flows` one row
+/// per email flow and send day.
 ///
 /// Output columns: `sent_at` (Date32: the send day in the company time zone, the day
-/// the values attribute to), `account_id`, `campaign_id`, `campaign_name`, `currency`,
-/// `recipients`, `delivered`, `opens` (unique), `clicks` (unique), `unsubscribes`,
-/// `bounces` (Int64), `placed_order_count`, `revenue`, `spend` (Float64; spend =
-/// recipients × cost_per_recipient). Flows are not pulled.
+/// the values attribute to), `account_id`, `campaign_id` (flows: the flow id),
+/// `campaign_name` (flows: the flow name; a flow missing from `GET /api/flows`, e.g.
+/// deleted, is named by its id), `currency`, `recipients`, `delivered`, `opens` (unique),
+/// `clicks` (unique), `unsubscribes`, `bounces` (Int64), `placed_order_count`, `revenue`,
+/// `spend` (Float64; spend = recipients × cost_per_recipient), and only with
+/// `include_flows` a last column `message_type` (`campaign` or `flow`). Rows are sorted by
+/// `sent_at`, then `campaign_id`.
+///
+/// Calls: one campaign-values-report per 365 days of range and, with flows, one daily
+/// flow-series-report per 60 days (its longest daily timeframe), each `report_interval`
+/// after the previous report call. A flow row is a day on which any statistic of the
+/// flow's email messages is non-zero; its messages are summed (SMS is left out, as for
+/// campaigns). Before its first report call a pull checks that its calls fit in
+/// `report_daily_limit` per endpoint, counting the calls this connector sent in the last
+/// 24 hours; a daily-limit 429 from Klaviyo is not retried (its wait exceeds
+/// `RetryConfig::max_retry_wait`) and ends the pull with [`Error::Throttled`].
 #[derive(Clone)]
 pub struct KlaviyoConnector {
     inner: Arc<Inner>,
@@ -269,6 +373,8 @@ impl std::fmt::Debug for KlaviyoConnector {
             .field("base_url", &i.base)
             .field("revision", &i.revision)
             .field("cost_per_recipient", &i.cost_per_recipient)
+            .field("include_flows", &i.include_flows)
+            .field("report_daily_limit", &i.report_daily_limit)
             .field("core", &i.core)
             .finish()
     }
@@ -285,11 +391,11 @@ impl KlaviyoConnector {
     }
 }
 
-fn schema() -> SchemaRef {
+fn schema(include_flows: bool) -> SchemaRef {
     let s = |n: &str, nullable| Field::new(n, DataType::Utf8, nullable);
     let i = |n: &str| Field::new(n, DataType::Int64, false);
     let f = |n: &str| Field::new(n, DataType::Float64, false);
-    Arc::new(Schema::new(vec![
+    let mut fields = vec![
         Field::new("sent_at", DataType::Date32, false),
         s("account_id", false),
         s("campaign_id", false),
@@ -304,7 +410,11 @@ fn schema() -> SchemaRef {
         f("placed_order_count"),
         f("revenue"),
         f("spend"),
-    ]))
+    ];
+    if include_flows {
+        fields.push(s("message_type", false));
+    }
+    Arc::new(Schema::new(fields))
 }
 
 impl Inner {
@@ -405,14 +515,49 @@ impl Inner {
             .ok_or_else(|| Error::InvalidRequest { message: format!("klaviyo: no metric with id or name `{}` (set LIFTOS_KLAVIYO_CONVERSION_METRIC)", self.metric) })
     }
 
-    /// One campaign-values-report call, spaced `report_interval` after the previous one.
-    async fn report(
+    /// Calls of `endpoint` this connector sent in the last 24 hours.
+    fn reports_in_last_day(&self, endpoint: &'static str) -> usize {
+        let now = self.core.clock.now();
+        let mut log = self
+            .report_log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let calls = log.entry(endpoint).or_default();
+        calls.retain(|t| now.saturating_sub(*t) < DAY);
+        calls.len()
+    }
+
+    /// Fails unless `planned` more calls of `endpoint` fit in the daily limit.
+    fn check_daily_limit(
+        &self,
+        endpoint: &'static str,
+        planned: usize,
+        start: NaiveDate,
+        end: NaiveDate,
+        chunk_days: u32,
+    ) -> Result<()> {
+        let used = self.reports_in_last_day(endpoint);
+        if used + planned <= self.report_daily_limit {
+            return Ok(());
+        }
+        Err(Error::InvalidRequest {
+            message: format!(
+                "klaviyo: {start}..{end} needs {planned} calls of POST {endpoint} ({chunk_days} days each); \
+                 {used} were sent in the last 24 hours and the daily limit is {} per endpoint, so the pull \
+                 was not started (pull a shorter range, or later; see report_daily_limit)",
+                self.report_daily_limit
+            ),
+        })
+    }
+
+    /// One report call: spaced `report_interval` after the previous report call, checked
+    /// against and recorded in the daily limit (every attempt counts).
+    async fn report_call(
         &self,
         budget: &PullBudget,
-        metric: &str,
-        since: NaiveDate,
-        until: NaiveDate,
-    ) -> Result<Vec<ReportResult>> {
+        endpoint: &'static str,
+        body: String,
+    ) -> Result<Reply> {
         {
             let mut last = self.last_report.lock().await;
             if let Some(t) = *last {
@@ -424,6 +569,49 @@ impl Inner {
             }
             *last = Some(self.core.clock.now());
         }
+        if self.reports_in_last_day(endpoint) >= self.report_daily_limit {
+            return Err(Error::InvalidRequest {
+                message: format!(
+                    "klaviyo: the daily limit of {} calls of POST {endpoint} was reached (retries count); \
+                     the pull stopped before exceeding it",
+                    self.report_daily_limit
+                ),
+            });
+        }
+        let url = format!("{}{endpoint}", self.base);
+        let client = self.core.client();
+        let attempts = AtomicUsize::new(0);
+        let reply = self
+            .core
+            .execute(
+                budget,
+                || {
+                    attempts.fetch_add(1, Ordering::Relaxed);
+                    self.request(client.post(&url))
+                        .header("content-type", "application/vnd.api+json")
+                        .body(body.clone())
+                },
+                |r| classify(&self.core.redactor, r),
+            )
+            .await;
+        let now = self.core.clock.now();
+        self.report_log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(endpoint)
+            .or_default()
+            .extend(std::iter::repeat_n(now, attempts.load(Ordering::Relaxed)));
+        reply
+    }
+
+    /// One campaign-values-report call.
+    async fn report(
+        &self,
+        budget: &PullBudget,
+        metric: &str,
+        since: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<ReportResult>> {
         let body = serde_json::json!({ "data": { "type": "campaign-values-report", "attributes": {
             "statistics": STATISTICS,
             "timeframe": { "start": format!("{since}T00:00:00+00:00"), "end": format!("{until}T23:59:59+00:00") },
@@ -431,27 +619,59 @@ impl Inner {
             "group_by": ["campaign_id", "campaign_message_id", "send_channel"],
         } } })
         .to_string();
-        let url = format!("{}/api/campaign-values-reports", self.base);
-        let client = self.core.client();
-        let reply = self
-            .core
-            .execute(
-                budget,
-                || {
-                    self.request(client.post(&url))
-                        .header("content-type", "application/vnd.api+json")
-                        .body(body.clone())
-                },
-                |r| classify(&self.core.redactor, r),
-            )
-            .await?;
+        let reply = self.report_call(budget, CAMPAIGN_REPORTS, body).await?;
         let rep: ReportReply = decode_for(SOURCE, &reply.body)?;
         self.core.progress.page(rep.data.attributes.results.len());
         Ok(rep.data.attributes.results)
     }
 
+    /// One daily flow-series-report call over `since..=until` (at most 60 days), added
+    /// into `days` per (send day, flow id), email messages only.
+    async fn flow_series(
+        &self,
+        budget: &PullBudget,
+        metric: &str,
+        since: NaiveDate,
+        until: NaiveDate,
+        days: &mut BTreeMap<(NaiveDate, String), [f64; 8]>,
+    ) -> Result<()> {
+        let body = serde_json::json!({ "data": { "type": "flow-series-report", "attributes": {
+            "statistics": STATISTICS,
+            "timeframe": { "start": format!("{since}T00:00:00+00:00"), "end": format!("{until}T23:59:59+00:00") },
+            "interval": "daily",
+            "conversion_metric_id": metric,
+        } } })
+        .to_string();
+        let reply = self.report_call(budget, FLOW_REPORTS, body).await?;
+        let results = add_flow_series(&reply.body, since, until, days)?;
+        self.core.progress.page(results);
+        Ok(())
+    }
+
     async fn pull(self: Arc<Self>, start: NaiveDate, end: NaiveDate) -> Result<RecordBatch> {
         let budget = self.core.budget();
+        let campaign_chunks = date_chunks(start, end, CAMPAIGN_REPORT_MAX_DAYS);
+        let flow_chunks = if self.include_flows {
+            date_chunks(start, end, FLOW_SERIES_MAX_DAYS)
+        } else {
+            Vec::new()
+        };
+        // Few large calls, planned before the first request so a pull never runs into
+        // the daily cap half-way.
+        self.check_daily_limit(
+            CAMPAIGN_REPORTS,
+            campaign_chunks.len(),
+            start,
+            end,
+            CAMPAIGN_REPORT_MAX_DAYS,
+        )?;
+        self.check_daily_limit(
+            FLOW_REPORTS,
+            flow_chunks.len(),
+            start,
+            end,
+            FLOW_SERIES_MAX_DAYS,
+        )?;
         let (account, currency) = self.account(&budget).await?;
         let metric = self.metric_id(&budget).await?;
         let first = {
@@ -476,10 +696,22 @@ impl Inner {
                 .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
             meta.insert(c.id.clone(), (name, sent));
         }
-        // Few large calls: one report per year of the range (the API's maximum timeframe).
+        // Flow names from the listing, before the first (costly) report call.
+        let mut flow_names: HashMap<String, String> = HashMap::new();
+        if self.include_flows {
+            for f in self
+                .list(&budget, format!("{}/api/flows", self.base))
+                .await?
+            {
+                if let Some(n) = f.attributes.get("name").and_then(Value::as_str) {
+                    flow_names.insert(f.id.clone(), n.to_owned());
+                }
+            }
+        }
+        // One report per year of the range (the API's maximum timeframe).
         let mut totals: Vec<(String, [f64; 8])> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
-        for (since, until) in date_chunks(start, end, 365) {
+        for (since, until) in campaign_chunks {
             for r in self.report(&budget, &metric, since, until).await? {
                 if r.groupings
                     .send_channel
@@ -498,7 +730,7 @@ impl Inner {
                 }
             }
         }
-        let mut rows: Vec<(i32, &str, Option<&str>, &[f64; 8])> = Vec::new();
+        let mut rows: Vec<Row<'_>> = Vec::new();
         for (id, t) in &totals {
             let (name, sent) = meta
                 .get(id)
@@ -515,7 +747,19 @@ impl Inner {
             if day < start || day > end {
                 continue;
             }
-            rows.push((date32(day), id.as_str(), name, t));
+            rows.push((date32(day), id.as_str(), name, t, "campaign"));
+        }
+        // Flows: one daily series call per 60 days.
+        let mut flow_days = BTreeMap::new();
+        if self.include_flows {
+            for (since, until) in flow_chunks {
+                self.flow_series(&budget, &metric, since, until, &mut flow_days)
+                    .await?;
+            }
+        }
+        for ((day, id), t) in &flow_days {
+            let name = flow_names.get(id).map_or(id.as_str(), String::as_str);
+            rows.push((date32(*day), id.as_str(), Some(name), t, "flow"));
         }
         rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         let int = |j: usize| -> ArrayRef {
@@ -523,7 +767,7 @@ impl Inner {
                 rows.iter().map(|r| r.3[j].round() as i64),
             ))
         };
-        let cols: Vec<ArrayRef> = vec![
+        let mut cols: Vec<ArrayRef> = vec![
             Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| r.0))),
             Arc::new(StringArray::from_iter_values(
                 rows.iter().map(|_| account.as_str()),
@@ -545,9 +789,95 @@ impl Inner {
                 rows.iter().map(|r| r.3[0] * self.cost_per_recipient),
             )),
         ];
-        Ok(RecordBatch::try_new(schema(), cols)?)
+        if self.include_flows {
+            cols.push(Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.4),
+            )));
+        }
+        Ok(RecordBatch::try_new(schema(self.include_flows), cols)?)
     }
 }
+
+/// Adds a flow-series-report answer into `days` per (send day, flow id): email messages
+/// only, messages of one flow summed, days outside `since..=until` or without any
+/// non-zero statistic left out. Returns the number of results read.
+fn add_flow_series(
+    body: &[u8],
+    since: NaiveDate,
+    until: NaiveDate,
+    days: &mut BTreeMap<(NaiveDate, String), [f64; 8]>,
+) -> Result<usize> {
+    let rep: SeriesReply = decode_for(SOURCE, body)?;
+    let attrs = rep.data.attributes;
+    let bad = |path: String, message: String| Error::Decode {
+        source_name: SOURCE.into(),
+        path,
+        message,
+    };
+    let dates = attrs
+        .date_times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            t.get(..10)
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .ok_or_else(|| {
+                    bad(
+                        format!("data.attributes.date_times[{i}]"),
+                        format!("`{t}` is not a date-time"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for (i, r) in attrs.results.iter().enumerate() {
+        if r.groupings
+            .send_channel
+            .as_deref()
+            .is_some_and(|c| c != "email")
+        {
+            continue;
+        }
+        let mut values = vec![[0.0; 8]; dates.len()];
+        for (j, stat) in STATISTICS.iter().enumerate() {
+            let Some(series) = r.statistics.get(*stat) else {
+                continue;
+            };
+            let path = || format!("data.attributes.results[{i}].statistics.{stat}");
+            let series = series
+                .as_array()
+                .ok_or_else(|| bad(path(), "expected an array".into()))?;
+            if series.len() != dates.len() {
+                return Err(bad(
+                    path(),
+                    format!("{} values for {} date_times", series.len(), dates.len()),
+                ));
+            }
+            for (k, v) in series.iter().enumerate() {
+                values[k][j] = match v {
+                    Value::Null => 0.0,
+                    v => v.as_f64().ok_or_else(|| {
+                        bad(format!("{}[{k}]", path()), format!("`{v}` is not a number"))
+                    })?,
+                };
+            }
+        }
+        for (day, v) in dates.iter().zip(&values) {
+            if *day < since || *day > until || v.iter().all(|x| *x == 0.0) {
+                continue;
+            }
+            let t = days
+                .entry((*day, r.groupings.flow_id.clone()))
+                .or_insert([0.0; 8]);
+            for j in 0..8 {
+                t[j] += v[j];
+            }
+        }
+    }
+    Ok(attrs.results.len())
+}
+
+/// One output row: day, id, name, statistics, message type.
+type Row<'a> = (i32, &'a str, Option<&'a str>, &'a [f64; 8], &'static str);
 
 #[async_trait::async_trait]
 impl Connector for KlaviyoConnector {
@@ -555,7 +885,7 @@ impl Connector for KlaviyoConnector {
         SOURCE
     }
     fn schema(&self, _request: &ConnectorRequest) -> Result<SchemaRef> {
-        Ok(schema())
+        Ok(schema(self.inner.include_flows))
     }
     async fn check(&self) -> Result<()> {
         let budget = self.inner.core.budget();
@@ -617,6 +947,35 @@ struct ReportResult {
 }
 
 #[derive(Deserialize)]
+struct SeriesReply {
+    data: SeriesData,
+}
+
+#[derive(Deserialize)]
+struct SeriesData {
+    attributes: SeriesAttributes,
+}
+
+#[derive(Deserialize)]
+struct SeriesAttributes {
+    results: Vec<SeriesResult>,
+    date_times: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct SeriesResult {
+    groupings: FlowGroupings,
+    statistics: serde_json::Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct FlowGroupings {
+    flow_id: String,
+    #[serde(default)]
+    send_channel: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct Groupings {
     campaign_id: String,
     #[serde(default)]
@@ -664,5 +1023,126 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
             status: s,
             body: redactor.redact(&r.snippet()),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(vars: &[(&str, &str)]) -> KlaviyoBuilder {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        KlaviyoBuilder::from_env_with(move |k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn include_flows_is_off_by_default_and_read_from_the_environment() {
+        let key = ("LIFTOS_KLAVIYO_API_KEY", "pk_unit_secret");
+        let c = with(&[key]).build().unwrap();
+        assert!(!c.inner.include_flows);
+        let request = ConnectorRequest::new(
+            NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
+        )
+        .unwrap();
+        let names = |c: &KlaviyoConnector| -> Vec<String> {
+            c.schema(&request)
+                .unwrap()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect()
+        };
+        assert_eq!(names(&c).last().map(String::as_str), Some("spend"));
+        for (v, want) in [("true", true), ("1", true), ("ON", true), ("no", false)] {
+            let c = with(&[key, ("LIFTOS_KLAVIYO_INCLUDE_FLOWS", v)])
+                .build()
+                .unwrap();
+            assert_eq!(c.inner.include_flows, want, "{v}");
+            assert_eq!(names(&c).len(), if want { 15 } else { 14 });
+        }
+        let err = with(&[key, ("LIFTOS_KLAVIYO_INCLUDE_FLOWS", "maybe")])
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("LIFTOS_KLAVIYO_INCLUDE_FLOWS") && err.contains("maybe"),
+            "{err}"
+        );
+        assert!(!err.contains("pk_unit_secret"), "{err}");
+        let err = with(&[key]).with_report_daily_limit(0).build().unwrap_err();
+        assert!(err.to_string().contains("report_daily_limit"), "{err}");
+        let c = with(&[key, ("LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS", "0.25")])
+            .build()
+            .unwrap();
+        assert_eq!(c.inner.report_interval, Duration::from_millis(250));
+        for bad in ["-1", "soon"] {
+            let err = with(&[key, ("LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS", bad)])
+                .build()
+                .unwrap_err();
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn flow_series_sum_email_messages_skip_sms_and_empty_days() {
+        let body = serde_json::json!({ "data": { "type": "flow-series-report", "attributes": {
+            "date_times": ["2024-01-05T00:00:00+00:00", "2024-01-06T00:00:00+00:00", "2024-01-07T00:00:00+00:00"],
+            "results": [
+                { "groupings": { "flow_id": "XVTP5Q", "send_channel": "email", "flow_message_id": "m1" },
+                  "statistics": { "recipients": [100, 0, 7], "conversion_value": [12.5, 0.0, null], "open_rate": [0.5, 0.0, 0.1] } },
+                { "groupings": { "flow_id": "XVTP5Q", "send_channel": "email", "flow_message_id": "m2" },
+                  "statistics": { "recipients": [50, 0, 0], "conversion_value": [2.25, 0.0, 0.0] } },
+                { "groupings": { "flow_id": "XVTP5Q", "send_channel": "sms", "flow_message_id": "m3" },
+                  "statistics": { "recipients": [900, 900, 900], "conversion_value": [99.0, 99.0, 99.0] } }
+            ] } } })
+        .to_string();
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let mut days = BTreeMap::new();
+        let n =
+            add_flow_series(body.as_bytes(), d("2024-01-05"), d("2024-01-07"), &mut days).unwrap();
+        assert_eq!(n, 3);
+        let got: Vec<_> = days
+            .iter()
+            .map(|((day, id), v)| (day.to_string(), id.as_str(), v[0], v[5]))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("2024-01-05".to_owned(), "XVTP5Q", 150.0, 14.75),
+                ("2024-01-07".to_owned(), "XVTP5Q", 7.0, 0.0),
+            ],
+            "messages summed, SMS and the empty day left out"
+        );
+        // A series shorter than `date_times` is a decode error naming its path.
+        let short = body.replace("[50,0,0]", "[50,0]");
+        let err = add_flow_series(
+            short.as_bytes(),
+            d("2024-01-05"),
+            d("2024-01-07"),
+            &mut days,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("data.attributes.results[1].statistics.recipients")
+                && err.contains("2 values for 3 date_times"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_config_table_sets_flows_and_the_daily_limit() {
+        let c: KlaviyoConfig = serde_json::from_str(
+            r#"{"api_key":"pk_x","include_flows":true,"report_daily_limit":100}"#,
+        )
+        .unwrap();
+        let c = KlaviyoBuilder::from_config(c).build().unwrap();
+        assert!(c.inner.include_flows);
+        assert_eq!(c.inner.report_daily_limit, 100);
+        assert!(format!("{c:?}").contains("include_flows: true"));
     }
 }

@@ -61,7 +61,7 @@
 //! | HTTP core ([`RetryConfig`], [`Clock`], [`Progress`]) | rustls (ring) client, timeouts, retry / retry-after / fail per platform, exponential backoff with seeded jitter, retry budget and deadline, bounded concurrency, one pagination helper, progress callbacks, secret redaction |
 //! | [`MetaAdsConnector`] | Ads Insights sync (`paging.next`) and async report runs (split in halves on failure), levels, breakdowns, attribution windows, purchase types counted once, `appsecret_proof`, several accounts |
 //! | [`GoogleAdsConnector`] | OAuth refresh (before expiry, once on 401), `developer-token` / `login-customer-id`, GAQL built or raw, `searchStream` array-of-batches |
-//! | [`KlaviyoConnector`] | `Klaviyo-API-Key` + `revision`, campaigns (`links.next`), one campaign-values-report per year of range, "Placed Order" found by name, spend = recipients × cost per recipient; flows are not pulled |
+//! | [`KlaviyoConnector`] | `Klaviyo-API-Key` + `revision`, campaigns (`links.next`), one campaign-values-report per year of range, "Placed Order" found by name, spend = recipients × cost per recipient; optional flows (`include_flows`: `GET /api/flows`, daily flow-series-reports of ≤ 60 days, one row per flow and day, `message_type` column); report calls spaced and planned against the daily limit |
 //! | [`FileConnector`] | CSV, Parquet, NDJSON with inference or an explicit schema; bad rows named by line |
 //!
 //! Builders read credentials from code, a config table (serde) or `from_env()` (`LIFTOS_*`

@@ -14,8 +14,32 @@ pub enum Platform {
     Meta,
     /// Google Ads API (searchStream rows).
     GoogleAds,
-    /// Klaviyo campaign values reports (one row per email send).
+    /// Klaviyo: campaign values reports (one row per email send) and, when the world has
+    /// flows, flow series reports (one row per flow and day).
     Klaviyo,
+}
+
+/// What a Klaviyo series is: a campaign (one campaign object per send, on its send
+/// weekdays) or a flow (triggered emails sent every day of its flight, reported as a daily
+/// series under one flow id). Other platforms' campaigns are `Campaign`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum MessageType {
+    /// A campaign: scheduled sends.
+    #[default]
+    Campaign,
+    /// A Klaviyo flow: automated sends every day.
+    Flow,
+}
+
+impl MessageType {
+    /// `campaign` or `flow`, as in the Klaviyo connector's `message_type` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageType::Campaign => "campaign",
+            MessageType::Flow => "flow",
+        }
+    }
 }
 
 /// Diminishing returns to exposure.
@@ -39,7 +63,8 @@ pub enum Saturation {
     },
 }
 
-/// One campaign (for Klaviyo: one recurring email series, each send a campaign object).
+/// One campaign (for Klaviyo: one recurring email series, each send a campaign object, or
+/// a flow sending every day).
 ///
 /// | Name | Default | Meaning | Range |
 /// |---|---|---|---|
@@ -50,7 +75,8 @@ pub enum Saturation {
 /// | `flight_end` | `None` | last active day (`None`: the world's last day) | ≥ `flight_start` |
 /// | `daily_budget` | — | typical daily spend (Klaviyo: per send) at average demand | > 0 |
 /// | `roas_multiplier` | 1.0 | campaign's true return relative to its channel's | ≥ 0 |
-/// | `send_weekdays` | Tue, Fri | Klaviyo only: weekdays with a send (0 = Monday) | 0..=6 |
+/// | `send_weekdays` | Tue, Fri | Klaviyo campaigns only: weekdays with a send (0 = Monday) | 0..=6 |
+/// | `message_type` | `Campaign` | Klaviyo only: campaign sends or a daily flow | see [`MessageType`] |
 #[derive(Debug, Clone, PartialEq)]
 pub struct CampaignConfig {
     /// Platform id, unique in the world.
@@ -67,8 +93,11 @@ pub struct CampaignConfig {
     pub daily_budget: f64,
     /// The campaign's true return relative to its channel's `roas`.
     pub roas_multiplier: f64,
-    /// Klaviyo only: weekdays with a regular send (0 = Monday … 6 = Sunday).
+    /// Klaviyo campaigns only: weekdays with a regular send (0 = Monday … 6 = Sunday);
+    /// flows send every day and ignore it.
     pub send_weekdays: Vec<u32>,
+    /// Klaviyo only: a campaign series or a flow.
+    pub message_type: MessageType,
 }
 
 /// One marketing channel.
@@ -123,7 +152,7 @@ pub struct ChannelConfig {
 /// | `seed` | 42 | seed of every random draw | any |
 /// | `start` | 2024-01-01 | first day | — |
 /// | `days` | 730 | number of days | 1..=36_600 |
-/// | `channels` | meta, google_ads, klaviyo | channels and campaigns | non-empty |
+/// | `channels` | meta, google_ads, klaviyo (no flows; see [`with_klaviyo_flows`](Self::with_klaviyo_flows)) | channels and campaigns | non-empty |
 /// | `noise` | 0.15 | sd of the log-normal noise on baseline revenue | [0, 2] |
 /// | `confounding` | 1.0 | elasticity of spend to demand (0 = spend ignores demand) | [0, 3] |
 /// | `budget_noise` | 0.35 | sd of log spend not explained by demand (identifies the effect) | (0, 2] |
@@ -345,6 +374,51 @@ impl WorldConfig {
         self
     }
 
+    /// Adds `n` Klaviyo flows (Welcome Series, Abandoned Cart, ...) to the first channel
+    /// served by Klaviyo (no-op without one). Flows send every day of their flight, with a
+    /// volume that follows demand like the channel's campaigns, and the same causal model:
+    /// their rows are part of the unified table and of the channel's truth. Every fourth
+    /// flow starts a quarter of the way in. Off by default, so worlds without flows are
+    /// unchanged; adding flows leaves every other row unchanged too (flows draw from their
+    /// own random streams).
+    pub fn with_klaviyo_flows(mut self, n: usize) -> Self {
+        let (start, days) = (self.start, self.days);
+        let Some(ch) = self
+            .channels
+            .iter_mut()
+            .find(|c| c.platform == Some(Platform::Klaviyo))
+        else {
+            return self;
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(0xf10_u64);
+        let account = ch
+            .campaigns
+            .first()
+            .map_or_else(|| "Xk9Lp2".to_owned(), |c| c.account_id.clone());
+        for i in 0..n {
+            let base = FLOW_NAMES[i % FLOW_NAMES.len()];
+            let name = if i < FLOW_NAMES.len() {
+                base.to_owned()
+            } else {
+                format!("{base} {}", i / FLOW_NAMES.len() + 1)
+            };
+            let budget_scale: f64 = rng.random_range(0.0..1.0);
+            let roas_multiplier: f64 = rng.random_range(0.6..1.4);
+            ch.campaigns.push(CampaignConfig {
+                id: format!("Fl{:04}", i + 1),
+                name,
+                account_id: account.clone(),
+                flight_start: (i % 4 == 3).then(|| start + chrono::Days::new(u64::from(days / 4))),
+                flight_end: None,
+                daily_budget: ((5.0 + 35.0 * budget_scale) * 100.0_f64).round() / 100.0,
+                roas_multiplier: (roas_multiplier * 1000.0_f64).round() / 1000.0,
+                send_weekdays: Vec::new(),
+                message_type: MessageType::Flow,
+            });
+        }
+        self
+    }
+
     /// The channel called `name`, if any.
     pub fn channel(&self, name: &str) -> Option<&ChannelConfig> {
         self.channels.iter().find(|c| c.name == name)
@@ -518,7 +592,14 @@ impl WorldConfig {
                         ),
                     );
                 }
+                if c.message_type == MessageType::Flow && ch.platform != Some(Platform::Klaviyo) {
+                    return bad(
+                        at("message_type"),
+                        "flows exist only on channels served by Klaviyo".into(),
+                    );
+                }
                 if ch.platform == Some(Platform::Klaviyo)
+                    && c.message_type == MessageType::Campaign
                     && (c.send_weekdays.is_empty() || c.send_weekdays.iter().any(|d| *d > 6))
                 {
                     return bad(
@@ -591,6 +672,7 @@ fn standard_campaign(
         daily_budget: (daily_budget * 100.0_f64).round() / 100.0,
         roas_multiplier: (roas_multiplier * 1000.0_f64).round() / 1000.0,
         send_weekdays,
+        message_type: MessageType::Campaign,
     }
 }
 
@@ -617,6 +699,13 @@ const KLAVIYO_NAMES: &[&str] = &[
     "VIP Early Access",
     "Back in Stock Roundup",
 ];
+const FLOW_NAMES: &[&str] = &[
+    "Welcome Series",
+    "Abandoned Cart",
+    "Browse Abandonment",
+    "Post-Purchase Thank You",
+    "Win-Back",
+];
 const OTHER_NAMES: &[&str] = &["Always-on A", "Always-on B", "Always-on C", "Always-on D"];
 
 #[cfg(test)]
@@ -630,6 +719,24 @@ mod tests {
             .with_zero_effect_channel("tiktok")
             .validate()
             .unwrap();
+        let c = WorldConfig::standard(2).with_klaviyo_flows(7);
+        c.validate().unwrap();
+        let flows: Vec<_> = c.channels[2]
+            .campaigns
+            .iter()
+            .filter(|k| k.message_type == MessageType::Flow)
+            .collect();
+        assert_eq!(flows.len(), 7);
+        assert_eq!(flows[6].name, "Abandoned Cart 2");
+        assert!(flows[3].flight_start.is_some() && flows[0].flight_start.is_none());
+    }
+
+    #[test]
+    fn flows_outside_klaviyo_are_rejected() {
+        let mut c = WorldConfig::standard(2);
+        c.channels[0].campaigns[1].message_type = MessageType::Flow;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("channels[0].campaigns[1].message_type"), "{e}");
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //!   truth comes from counterfactual re-simulation ([`World::outcomes`]), not a formula;
 //! - the same rows in each platform's native shape ([`World::meta_insights`],
 //!   [`World::google_ads_rows`], [`World::klaviyo_campaigns`],
-//!   [`World::klaviyo_campaign_values`]).
+//!   [`World::klaviyo_campaign_values`], and with flows on [`World::klaviyo_flows`],
+//!   [`World::klaviyo_flow_days`]).
 //!
 //! # Example
 //!
@@ -40,6 +41,7 @@
 //! |---|---|
 //! | [`World`] simulator, truth, unified and truth tables | available |
 //! | native Meta / Google Ads / Klaviyo shapes | available |
+//! | Klaviyo flows (daily rows, same causal model; [`WorldConfig::with_klaviyo_flows`]) | available, off by default |
 //! | fake platform HTTP servers | being built (see the README's status table) |
 #![warn(missing_docs)]
 
@@ -51,12 +53,12 @@ mod native;
 mod table;
 mod world;
 
-pub use config::{CampaignConfig, ChannelConfig, Platform, Saturation, WorldConfig};
+pub use config::{CampaignConfig, ChannelConfig, MessageType, Platform, Saturation, WorldConfig};
 pub use error::{Error, Result};
 pub use native::{
     GoogleAdsRow, GoogleCampaign, GoogleCustomer, GoogleMetrics, GoogleSegments, KlaviyoCampaign,
-    KlaviyoCampaignValues, KlaviyoGroupings, KlaviyoStatistics, META_OMNI_PURCHASE_ACTION,
-    META_PURCHASE_ACTION, MetaActionStat, MetaInsight,
+    KlaviyoCampaignValues, KlaviyoFlow, KlaviyoFlowDay, KlaviyoGroupings, KlaviyoStatistics,
+    META_OMNI_PURCHASE_ACTION, META_PURCHASE_ACTION, MetaActionStat, MetaInsight,
 };
 pub use table::{truth_schema, unified_schema};
 pub use world::{ChannelTruth, Intervention, MONTHS, Outcomes, Truth, WEEKDAYS, World, WorldRow};

@@ -5,12 +5,13 @@
 //!   actions a connector must not count), split by attribution window.
 //! - Google Ads: searchStream `results` rows in camelCase with int64 values as strings
 //!   and `costMicros` = spend × 1,000,000.
-//! - Klaviyo: one campaign object per send and its campaign-values-report row.
+//! - Klaviyo: one campaign object per send and its campaign-values-report row; one flow
+//!   object per flow and its statistics per day (the fake serves them as flow series).
 
 use serde::{Deserialize, Serialize};
 
 use crate::World;
-use crate::config::Platform;
+use crate::config::{MessageType, Platform};
 
 /// The purchase action type whose count and value are the conversions and revenue.
 pub const META_PURCHASE_ACTION: &str = "offsite_conversion.fb_pixel_purchase";
@@ -192,6 +193,43 @@ pub struct KlaviyoCampaignValues {
     pub account_id: String,
 }
 
+/// A Klaviyo flow object, as in `GET /api/flows`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KlaviyoFlow {
+    /// Flow id.
+    pub id: String,
+    /// Flow name.
+    pub name: String,
+    /// Always `live` in the world.
+    pub status: String,
+    /// Always `false` in the world.
+    pub archived: bool,
+    /// What triggers the flow (`Added to List`, `Metric`).
+    pub trigger_type: String,
+    /// Creation time, RFC 3339.
+    pub created: String,
+    /// Last update time, RFC 3339.
+    pub updated: String,
+    /// The Klaviyo account (not an API attribute).
+    #[serde(skip)]
+    pub account_id: String,
+}
+
+/// One flow's statistics of one day (what a daily flow-series-report holds at that day's
+/// index), values attributed to the send date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KlaviyoFlowDay {
+    /// Flow id.
+    pub flow_id: String,
+    /// The send day, `YYYY-MM-DD` in the company time zone (UTC).
+    pub date: String,
+    /// Statistics of the day's sends.
+    pub statistics: KlaviyoStatistics,
+    /// The Klaviyo account (not part of the API row).
+    #[serde(skip)]
+    pub account_id: String,
+}
+
 fn cents(x: f64) -> i64 {
     (x * 100.0).round() as i64
 }
@@ -294,10 +332,12 @@ impl World {
             .collect()
     }
 
-    /// One campaign object per Klaviyo send, in unified order.
+    /// One campaign object per Klaviyo send, in unified order (flows excluded).
     pub fn klaviyo_campaigns(&self) -> Vec<KlaviyoCampaign> {
         self.rows()
-            .filter(|r| r.platform == Some(Platform::Klaviyo))
+            .filter(|r| {
+                r.platform == Some(Platform::Klaviyo) && r.message_type == MessageType::Campaign
+            })
             .map(|r| {
                 let sent = format!("{}T14:00:00+00:00", r.date.format("%Y-%m-%d"));
                 let created = format!(
@@ -318,16 +358,73 @@ impl World {
             .collect()
     }
 
-    /// The campaign-values-report result of every Klaviyo send, in unified order.
+    /// The campaign-values-report result of every Klaviyo send, in unified order (flows
+    /// excluded).
     pub fn klaviyo_campaign_values(&self) -> Vec<KlaviyoCampaignValues> {
         self.rows()
-            .filter(|r| r.platform == Some(Platform::Klaviyo))
+            .filter(|r| {
+                r.platform == Some(Platform::Klaviyo) && r.message_type == MessageType::Campaign
+            })
             .map(|r| KlaviyoCampaignValues {
                 groupings: KlaviyoGroupings {
                     campaign_id: r.campaign_id.clone(),
                     campaign_message_id: format!("M{}", r.campaign_id),
                     send_channel: "email".into(),
                 },
+                statistics: KlaviyoStatistics {
+                    recipients: r.impressions,
+                    delivered: r.delivered,
+                    opens_unique: r.opens_unique,
+                    clicks_unique: r.clicks,
+                    conversions: r.conversions,
+                    conversion_value: r.revenue,
+                    unsubscribes: r.unsubscribes,
+                    bounced: r.bounced,
+                },
+                account_id: r.account_id.to_owned(),
+            })
+            .collect()
+    }
+}
+
+impl World {
+    /// One flow object per Klaviyo flow of the configuration (empty without flows).
+    pub fn klaviyo_flows(&self) -> Vec<KlaviyoFlow> {
+        let created = (self.config.start - chrono::Days::new(90)).format("%Y-%m-%dT10:15:00+00:00");
+        self.config
+            .channels
+            .iter()
+            .filter(|ch| ch.platform == Some(Platform::Klaviyo))
+            .flat_map(|ch| ch.campaigns.iter())
+            .filter(|c| c.message_type == MessageType::Flow)
+            .enumerate()
+            .map(|(i, c)| KlaviyoFlow {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                status: "live".into(),
+                archived: false,
+                trigger_type: if i % 2 == 0 {
+                    "Added to List"
+                } else {
+                    "Metric"
+                }
+                .into(),
+                created: created.to_string(),
+                updated: created.to_string(),
+                account_id: c.account_id.clone(),
+            })
+            .collect()
+    }
+
+    /// Every Klaviyo flow row (one flow, one day), in unified order.
+    pub fn klaviyo_flow_days(&self) -> Vec<KlaviyoFlowDay> {
+        self.rows()
+            .filter(|r| {
+                r.platform == Some(Platform::Klaviyo) && r.message_type == MessageType::Flow
+            })
+            .map(|r| KlaviyoFlowDay {
+                flow_id: r.campaign_id.clone(),
+                date: r.date.format("%Y-%m-%d").to_string(),
                 statistics: KlaviyoStatistics {
                     recipients: r.impressions,
                     delivered: r.delivered,

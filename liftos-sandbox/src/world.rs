@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
-use crate::config::{Platform, Saturation, WorldConfig};
+use crate::config::{MessageType, Platform, Saturation, WorldConfig};
 use crate::days::{SpecialDay, classify};
 use crate::{Error, Result};
 
@@ -170,7 +170,7 @@ pub struct Outcomes {
 ///   a function of the calendar only, so the confounder is observable;
 /// - spend `s = budget_c · d_t^confounding · exp(σ_b z − σ_b²/2)` (cents), so spend rises
 ///   with demand; Klaviyo sends `budget_c / cost_per_recipient` emails the same way on
-///   its send weekdays plus Black Friday and Cyber Monday;
+///   its send weekdays plus Black Friday and Cyber Monday (a Klaviyo flow: every day);
 /// - exposure `a_t = s_t + θ·a_{t−1}` (geometric adstock per channel, θ = 0 by default);
 /// - true return `τ = roas_channel · multiplier_c · (1 + weekend_effect)^weekend ·
 ///   (1 + holiday_effect)^(holiday or event)`;
@@ -256,6 +256,7 @@ impl World {
             date: day.date,
             channel: &ch.name,
             platform: ch.platform,
+            message_type: c.message_type,
             account_id: &c.account_id,
             campaign_id: self.campaign_object_id(r),
             campaign: &c.name,
@@ -281,11 +282,12 @@ impl World {
     }
 
     /// The platform id of the row's campaign object. Klaviyo creates one campaign object
-    /// per send, so its ids carry the send date; other platforms use the campaign id.
+    /// per send, so its ids carry the send date; a Klaviyo flow keeps its flow id; other
+    /// platforms use the campaign id.
     fn campaign_object_id(&self, r: &Row) -> String {
         let ch = &self.config.channels[r.channel];
         let c = &ch.campaigns[r.campaign];
-        if ch.platform == Some(Platform::Klaviyo) {
+        if ch.platform == Some(Platform::Klaviyo) && c.message_type == MessageType::Campaign {
             format!("{}{}", c.id, self.days[r.day].date.format("%Y%m%d"))
         } else {
             c.id.clone()
@@ -571,12 +573,20 @@ fn simulate_rows(config: &WorldConfig, days: &[Day]) -> (Vec<Row>, Vec<Flight>) 
     let mut flights = Vec::new();
     let end = config.end();
     let mut stream = 0u64;
+    // Flows draw from their own streams, so adding flows changes no other row.
+    let mut flow_stream = 1u64 << 40;
     for (ci, ch) in config.channels.iter().enumerate() {
         let klaviyo = ch.platform == Some(Platform::Klaviyo);
         for (ki, c) in ch.campaigns.iter().enumerate() {
-            stream += 1;
+            let flow = c.message_type == MessageType::Flow;
             let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-            rng.set_stream(stream);
+            if flow {
+                flow_stream += 1;
+                rng.set_stream(flow_stream);
+            } else {
+                stream += 1;
+                rng.set_stream(stream);
+            }
             let first = (c.flight_start.unwrap_or(config.start) - config.start).num_days() as usize;
             let last = (c.flight_end.unwrap_or(end) - config.start).num_days() as usize;
             let mut flight = Flight {
@@ -593,6 +603,7 @@ fn simulate_rows(config: &WorldConfig, days: &[Day]) -> (Vec<Row>, Vec<Flight>) 
                 let dither: f64 = rand::Rng::random(&mut rng);
                 let weekday = day.date.weekday();
                 let sends = !klaviyo
+                    || flow
                     || c.send_weekdays.contains(&weekday.num_days_from_monday())
                     || day.special == SpecialDay::Event;
                 if !sends {
@@ -683,11 +694,13 @@ pub struct WorldRow<'a> {
     pub channel: &'a str,
     /// Platform serving the channel, if any.
     pub platform: Option<Platform>,
+    /// Klaviyo: a campaign send or a flow's sends of the day (`Campaign` elsewhere).
+    pub message_type: MessageType,
     /// Account id.
     pub account_id: &'a str,
-    /// Platform campaign id (Klaviyo: the send's campaign object id).
+    /// Platform campaign id (Klaviyo: the send's campaign object id, or the flow id).
     pub campaign_id: String,
-    /// Campaign name (Klaviyo: the series name, shared by its sends).
+    /// Campaign name (Klaviyo: the series name, shared by its sends, or the flow name).
     pub campaign: &'a str,
     /// Currency of the money columns.
     pub currency: &'a str,

@@ -3,8 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::{Float64Type, Int64Type};
 use liftos_connectors::{Connector, Error, KlaviyoBuilder};
-use liftos_sandbox::fake::{FakeServers, FaultConfig};
+use liftos_sandbox::fake::{FakeCredentials, FakeServers, FaultConfig};
+use liftos_sandbox::{MessageType, World, WorldConfig};
 
 use crate::common::*;
 
@@ -139,4 +142,296 @@ async fn a_looping_or_dead_server_ends_in_a_clear_error() {
     .expect("no hang")
     .unwrap_err();
     assert!(matches!(err, Error::RetriesExhausted { .. }), "{err}");
+}
+
+// ---- flows -------------------------------------------------------------------------
+
+/// The common world (75 days) with four Klaviyo flows; the fourth starts on day 18.
+fn flows_world() -> World {
+    World::generate(
+        &WorldConfig::standard(2)
+            .with_days(75)
+            .with_seed(11)
+            .with_klaviyo_flows(4),
+    )
+    .unwrap()
+}
+
+/// (rows, recipients, clicks, conversions, revenue cents) of the world's klaviyo rows of
+/// one message type.
+fn world_messages(world: &World, kind: MessageType) -> (usize, i64, i64, i64, i64) {
+    world
+        .rows()
+        .filter(|r| r.channel == "klaviyo" && r.message_type == kind)
+        .fold((0, 0, 0, 0, 0), |t, r| {
+            (
+                t.0 + 1,
+                t.1 + r.impressions,
+                t.2 + r.clicks,
+                t.3 + r.conversions as i64,
+                t.4 + (r.revenue * 100.0).round() as i64,
+            )
+        })
+}
+
+/// The same totals of a pulled table's rows whose `message_type` is `kind`.
+fn pulled_messages(t: &RecordBatch, kind: &str) -> (usize, i64, i64, i64, i64) {
+    let col = |n: &str| t.column_by_name(n).unwrap_or_else(|| panic!("no {n}"));
+    let types = col("message_type").as_string::<i32>();
+    let ints = |n: &str| col(n).as_primitive::<Int64Type>().clone();
+    let floats = |n: &str| col(n).as_primitive::<Float64Type>().clone();
+    let (recipients, clicks) = (ints("recipients"), ints("clicks"));
+    let (conversions, revenue) = (floats("placed_order_count"), floats("revenue"));
+    let mut out = (0, 0, 0, 0, 0);
+    for i in (0..t.num_rows()).filter(|i| types.value(*i) == kind) {
+        out.0 += 1;
+        out.1 += recipients.value(i);
+        out.2 += clicks.value(i);
+        out.3 += conversions.value(i).round() as i64;
+        out.4 += (revenue.value(i) * 100.0).round() as i64;
+    }
+    out
+}
+
+fn report_calls(servers: &FakeServers, path: &str) -> usize {
+    servers
+        .requests_to("klaviyo")
+        .iter()
+        .filter(|r| r.path == path)
+        .count()
+}
+
+async fn pull_flows(faults: FaultConfig) -> FakeServers {
+    let world = flows_world();
+    let request = full_range(&world);
+    let mut faults = faults;
+    faults.klaviyo_page_size = 3;
+    let servers = FakeServers::start(world.clone(), faults).await.unwrap();
+    let c = builder(&servers, clock())
+        .with_include_flows(true)
+        .build()
+        .unwrap();
+    let t = c
+        .get_campaign_data(&request)
+        .await
+        .unwrap_or_else(|e| panic!("pull failed: {e}"));
+    assert_eq!(
+        pulled_messages(&t, "flow"),
+        world_messages(&world, MessageType::Flow),
+        "flow rows: count, recipients, clicks, conversions, revenue (cents)"
+    );
+    assert_eq!(
+        pulled_messages(&t, "campaign"),
+        world_messages(&world, MessageType::Campaign),
+        "campaign rows unchanged"
+    );
+    let want = world_totals(&world, "klaviyo");
+    assert_eq!(t.num_rows(), want.0, "every klaviyo row of the world, once");
+    assert_money("spend", f64_sum(&t, "spend"), want.1, want.0);
+    servers
+}
+
+#[tokio::test]
+async fn flows_give_exactly_the_worlds_flow_rows_in_60_day_calls() {
+    let servers = pull_flows(FaultConfig::none()).await;
+    // 75 days: one campaign report (≤ 1 year) and two daily flow series (60 + 15 days);
+    // the fake refuses a daily series longer than 60 days.
+    assert_eq!(report_calls(&servers, "/api/campaign-values-reports"), 1);
+    assert_eq!(report_calls(&servers, "/api/flow-series-reports"), 2);
+    assert_eq!(
+        report_calls(&servers, "/api/flows"),
+        2,
+        "4 flows, 3 per page"
+    );
+}
+
+#[tokio::test]
+async fn flows_survive_throttling_and_server_errors() {
+    for faults in [
+        FaultConfig::none()
+            .with_throttle_rate(0.3)
+            .with_server_error_rate(0.3)
+            .with_throttle_wait_secs(3),
+        FaultConfig::none().with_drop_rate(0.4),
+    ] {
+        let servers = pull_flows(faults.with_seed(21)).await;
+        let log = servers.requests_to("klaviyo");
+        assert!(
+            log.iter().any(|r| r.fault.is_some()
+                && (r.path == "/api/flow-series-reports" || r.path == "/api/flows")),
+            "a fault hit the flow calls"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_fake_refuses_a_daily_series_longer_than_60_days() {
+    let servers = FakeServers::start(flows_world(), FaultConfig::none())
+        .await
+        .unwrap();
+    let post = |start: &str, end: &str| {
+        let body = serde_json::json!({ "data": { "type": "flow-series-report", "attributes": {
+            "statistics": ["recipients"], "interval": "daily", "conversion_metric_id": "RPLcdA",
+            "timeframe": { "start": format!("{start}T00:00:00+00:00"), "end": format!("{end}T23:59:59+00:00") } } } });
+        reqwest::Client::new()
+            .post(format!(
+                "{}/api/flow-series-reports",
+                servers.klaviyo_base_url()
+            ))
+            .header(
+                "authorization",
+                format!("Klaviyo-API-Key {}", servers.credentials().klaviyo_api_key),
+            )
+            .header("revision", "2026-07-15")
+            .body(body.to_string())
+            .send()
+    };
+    let long = post("2024-01-01", "2024-03-01").await.unwrap();
+    assert_eq!(long.status().as_u16(), 400, "61 days");
+    let ok = post("2024-01-01", "2024-02-29").await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200, "60 days");
+    let v: serde_json::Value = serde_json::from_str(&ok.text().await.unwrap()).unwrap();
+    let a = &v["data"]["attributes"];
+    let n = a["date_times"].as_array().unwrap().len();
+    assert_eq!(n, 60);
+    for r in a["results"].as_array().unwrap() {
+        assert_eq!(r["statistics"]["recipients"].as_array().unwrap().len(), n);
+    }
+}
+
+#[tokio::test]
+async fn the_daily_report_limit_is_never_exceeded() {
+    let world = flows_world();
+    let request = full_range(&world);
+    let key = FakeCredentials::default().klaviyo_api_key;
+    // The connector's own limit: 75 days need 2 flow series calls; with a limit of 1 the
+    // pull fails before any request.
+    let servers = FakeServers::start(world.clone(), FaultConfig::none())
+        .await
+        .unwrap();
+    let c = builder(&servers, clock())
+        .with_include_flows(true)
+        .with_report_daily_limit(1)
+        .build()
+        .unwrap();
+    let err = c.get_campaign_data(&request).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::InvalidRequest { .. }), "{err}");
+    assert!(
+        text.contains("needs 2 calls of POST /api/flow-series-reports")
+            && text.contains("limit is 1"),
+        "{text}"
+    );
+    assert!(!text.contains(&key), "{text}");
+    assert!(
+        servers.requests_to("klaviyo").is_empty(),
+        "nothing was sent"
+    );
+
+    // Calls count over 24 hours across pulls: with a limit of 3, a second pull (2 more
+    // flow calls) is refused until a day has passed.
+    let virtual_clock = clock();
+    let c = builder(&servers, virtual_clock.clone())
+        .with_include_flows(true)
+        .with_report_daily_limit(3)
+        .build()
+        .unwrap();
+    c.get_campaign_data(&request).await.unwrap();
+    let err = c.get_campaign_data(&request).await.unwrap_err();
+    assert!(
+        err.to_string().contains("2 were sent in the last 24 hours"),
+        "{err}"
+    );
+    assert_eq!(report_calls(&servers, "/api/flow-series-reports"), 2);
+    liftos_connectors::Clock::sleep(&*virtual_clock, Duration::from_secs(24 * 3600)).await;
+    c.get_campaign_data(&request).await.unwrap();
+    assert_eq!(report_calls(&servers, "/api/flow-series-reports"), 4);
+
+    // Klaviyo's own cap (other clients used the quota): its daily 429 is not retried.
+    let servers = FakeServers::start(world, FaultConfig::none().with_klaviyo_report_daily_cap(1))
+        .await
+        .unwrap();
+    let c = builder(&servers, clock())
+        .with_include_flows(true)
+        .build()
+        .unwrap();
+    let err = c.get_campaign_data(&request).await.unwrap_err();
+    assert!(matches!(err, Error::Throttled { .. }), "{err}");
+    assert!(!err.to_string().contains(&key), "{err}");
+    assert_eq!(
+        report_calls(&servers, "/api/flow-series-reports"),
+        2,
+        "one answered, one refused, none retried"
+    );
+}
+
+#[tokio::test]
+async fn without_include_flows_the_pull_is_unchanged() {
+    let world = flows_world();
+    let servers = FakeServers::start(world.clone(), FaultConfig::none())
+        .await
+        .unwrap();
+    let c = builder(&servers, clock()).build().unwrap();
+    let request = full_range(&world);
+    let t = c.get_campaign_data(&request).await.unwrap();
+    assert!(t.column_by_name("message_type").is_none());
+    assert_eq!(t.schema(), c.schema(&request).unwrap());
+    assert_eq!(
+        t.num_rows(),
+        world_messages(&world, MessageType::Campaign).0,
+        "campaign sends only"
+    );
+    assert_eq!(report_calls(&servers, "/api/flows"), 0);
+    assert_eq!(report_calls(&servers, "/api/flow-series-reports"), 0);
+}
+
+#[tokio::test]
+async fn flow_report_calls_keep_the_steady_rate_limit() {
+    // Real time: the fake answers 429 to a call of one reporting endpoint within 250 ms
+    // of the previous one (Klaviyo's steady limit, scaled down). 75 days: one campaign
+    // report and two flow series calls.
+    let world = flows_world();
+    let request = full_range(&world);
+    let want = world_totals(&world, "klaviyo").0;
+    let faults = FaultConfig::none().with_klaviyo_report_min_interval(Duration::from_millis(250));
+    let real_clock = |servers: &FakeServers, interval: u64| {
+        KlaviyoBuilder::new()
+            .with_api_key(servers.credentials().klaviyo_api_key.clone())
+            .with_base_url(servers.klaviyo_base_url())
+            .with_retry(fast_retry())
+            .with_include_flows(true)
+            .with_report_interval(Duration::from_millis(interval))
+            .build()
+            .unwrap()
+    };
+    let throttled = |servers: &FakeServers| {
+        servers
+            .requests_to("klaviyo")
+            .iter()
+            .filter(|r| r.status == 429)
+            .count()
+    };
+    // Spaced by report_interval: never throttled.
+    let servers = FakeServers::start(world.clone(), faults.clone())
+        .await
+        .unwrap();
+    let t = real_clock(&servers, 400)
+        .get_campaign_data(&request)
+        .await
+        .unwrap();
+    assert_eq!(t.num_rows(), want);
+    assert_eq!(throttled(&servers), 0);
+    assert_eq!(report_calls(&servers, "/api/flow-series-reports"), 2);
+    // Not spaced: the second flow call is throttled, its Retry-After honoured, and the
+    // rows are the same.
+    let servers = FakeServers::start(world, faults).await.unwrap();
+    let t = real_clock(&servers, 0)
+        .get_campaign_data(&request)
+        .await
+        .unwrap();
+    assert_eq!(t.num_rows(), want);
+    assert!(
+        throttled(&servers) >= 1,
+        "the fake enforces the steady limit"
+    );
 }

@@ -1,17 +1,22 @@
-//! `liftos-sandbox serve [--seed N] [--port P] [--campaigns N] [--days D]`: runs the fake
+//! `liftos-sandbox serve [--seed N] [--port P] [--campaigns N] [--days D] [--klaviyo-flows N]`:
+//! runs the fake
 //! Meta, Google Ads and Klaviyo APIs over a sandbox world until Ctrl-C.
 
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
 use liftos_sandbox::{World, WorldConfig};
 
-const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campaigns N] [--days D]\n\
+const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campaigns N] [--days D] [--klaviyo-flows N]\n\
   Serves the fake Meta (port P), Google Ads (P+1) and Klaviyo (P+2) APIs; P = 0 picks free ports.";
 
-fn parse_args(args: &[String]) -> Result<(u64, u16, usize, u32), String> {
+/// seed, port, campaigns per channel, days, Klaviyo flows.
+type Options = (u64, u16, usize, u32, usize);
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
     if args.first().map(String::as_str) != Some("serve") {
         return Err(USAGE.into());
     }
-    let (mut seed, mut port, mut campaigns, mut days) = (42u64, 0u16, 4usize, 730u32);
+    let (mut seed, mut port, mut campaigns, mut days, mut flows) =
+        (42u64, 0u16, 4usize, 730u32, 0usize);
     let mut it = args[1..].iter();
     while let Some(flag) = it.next() {
         let value = it
@@ -23,15 +28,16 @@ fn parse_args(args: &[String]) -> Result<(u64, u16, usize, u32), String> {
             "--port" => port = value.parse().map_err(bad)?,
             "--campaigns" => campaigns = value.parse().map_err(bad)?,
             "--days" => days = value.parse().map_err(bad)?,
+            "--klaviyo-flows" => flows = value.parse().map_err(bad)?,
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
-    Ok((seed, port, campaigns, days))
+    Ok((seed, port, campaigns, days, flows))
 }
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (seed, port, campaigns, days) = match parse_args(&args) {
+    let (seed, port, campaigns, days, flows) = match parse_args(&args) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{e}");
@@ -41,7 +47,8 @@ fn main() -> std::process::ExitCode {
     let world = match World::generate(
         &WorldConfig::standard(campaigns)
             .with_days(days)
-            .with_seed(seed),
+            .with_seed(seed)
+            .with_klaviyo_flows(flows),
     ) {
         Ok(w) => w,
         Err(e) => {

@@ -1,7 +1,10 @@
-//! The fake Klaviyo API (JSON:API; accounts, metrics, campaigns, campaign values reports).
+//! The fake Klaviyo API (JSON:API; accounts, metrics, campaigns, campaign values reports,
+//! flows, daily flow series reports).
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -15,20 +18,33 @@ use super::{
     Common, Fault, dropped_response, header_str, json_response, maybe_slow, param, params,
     unexpected,
 };
-use crate::{KlaviyoCampaign, KlaviyoCampaignValues, World};
+use crate::{KlaviyoCampaign, KlaviyoCampaignValues, KlaviyoFlow, KlaviyoStatistics, World};
 
 /// Id of the "Placed Order" metric in the fake.
 pub(crate) const PLACED_ORDER_ID: &str = "RPLcdA";
 const CHANNEL_FILTER: &str = "equals(messages.channel,'email')";
+/// Longest timeframe of a daily flow series report, in days.
+const FLOW_SERIES_MAX_DAYS: i64 = 60;
+/// Every flow of the world has two email messages; message 1 gets this share (in tenths)
+/// of each day's whole-number statistics, message 2 the rest.
+const FIRST_MESSAGE_TENTHS: i64 = 6;
 
 #[derive(Debug)]
 pub(crate) struct KlaviyoState {
     common: Common,
     campaigns: Vec<KlaviyoCampaign>,
     values: Vec<KlaviyoCampaignValues>,
+    flows: Vec<KlaviyoFlow>,
+    /// Per flow id, its statistics per send day.
+    flow_days: HashMap<String, BTreeMap<NaiveDate, KlaviyoStatistics>>,
     account_id: String,
     currency: String,
+    /// Calls of each reporting endpoint today (Klaviyo limits each endpoint on its own).
     reports: AtomicUsize,
+    flow_reports: AtomicUsize,
+    /// Arrival of the last call of each reporting endpoint (the steady rate limit).
+    last_report: Mutex<Option<Instant>>,
+    last_flow_report: Mutex<Option<Instant>>,
 }
 
 pub(crate) fn router(world: Arc<World>, common: Common) -> Router {
@@ -41,13 +57,27 @@ pub(crate) fn router(world: Arc<World>, common: Common) -> Router {
         .first()
         .map(|c| c.currency.clone())
         .unwrap_or_else(|| "USD".into());
+    let mut flow_days: HashMap<String, BTreeMap<NaiveDate, KlaviyoStatistics>> = HashMap::new();
+    for d in world.klaviyo_flow_days() {
+        if let Ok(day) = NaiveDate::parse_from_str(&d.date, "%Y-%m-%d") {
+            flow_days
+                .entry(d.flow_id)
+                .or_default()
+                .insert(day, d.statistics);
+        }
+    }
     let state = Arc::new(KlaviyoState {
         common,
         campaigns,
         values: world.klaviyo_campaign_values(),
+        flows: world.klaviyo_flows(),
+        flow_days,
         account_id,
         currency,
         reports: AtomicUsize::new(0),
+        flow_reports: AtomicUsize::new(0),
+        last_report: Mutex::new(None),
+        last_flow_report: Mutex::new(None),
     });
     Router::new().fallback(handle).with_state(state)
 }
@@ -81,6 +111,8 @@ async fn handle(
             | (&Method::GET, "/api/metrics")
             | (&Method::GET, "/api/campaigns")
             | (&Method::POST, "/api/campaign-values-reports")
+            | (&Method::GET, "/api/flows")
+            | (&Method::POST, "/api/flow-series-reports")
     );
     if !known {
         return unexpected(c, &method, &uri);
@@ -202,6 +234,8 @@ async fn handle(
         ),
         "/api/metrics" => Ok(metrics(&s)),
         "/api/campaigns" => campaigns(&s, &p),
+        "/api/flows" => flows(&s, &p),
+        "/api/flow-series-reports" => flow_series(&s, &body),
         _ => report(&s, &body),
     };
     let (status, body, extra) = match result {
@@ -215,7 +249,9 @@ async fn handle(
     respond(status, body, slow, extra)
 }
 
-type Reply = Result<String, (StatusCode, String, Vec<(&'static str, String)>)>;
+/// A refused request: status, body, extra headers.
+type Refusal = (StatusCode, String, Vec<(&'static str, String)>);
+type Reply = Result<String, Refusal>;
 
 fn metrics(s: &KlaviyoState) -> String {
     let m = |id: &str, name: &str| {
@@ -228,7 +264,7 @@ fn metrics(s: &KlaviyoState) -> String {
     .to_string()
 }
 
-fn bad(detail: &str) -> (StatusCode, String, Vec<(&'static str, String)>) {
+fn bad(detail: &str) -> Refusal {
     (
         StatusCode::BAD_REQUEST,
         errors(400, "invalid", "Invalid input.", detail),
@@ -242,42 +278,101 @@ fn campaigns(s: &KlaviyoState, p: &[(String, String)]) -> Reply {
             "A channel filter is required for this endpoint: filter=equals(messages.channel,'email')",
         ));
     }
+    let items: Vec<Value> = s.campaigns.iter().map(|c| json!({ "type": "campaign", "id": c.id,
+        "attributes": { "name": c.name, "status": c.status, "archived": false, "send_time": c.send_time,
+            "created_at": c.created_at, "updated_at": c.updated_at, "scheduled_at": c.send_time },
+        "links": { "self": format!("{}/api/campaigns/{}", s.common.base_url, c.id) } })).collect();
+    Ok(page(s, p, "campaigns", Some(CHANNEL_FILTER), &items))
+}
+
+fn flows(s: &KlaviyoState, p: &[(String, String)]) -> Reply {
+    if param(p, "filter").is_some() {
+        return Err(bad(
+            "The fake Klaviyo serves GET /api/flows without a filter.",
+        ));
+    }
+    let items: Vec<Value> = s
+        .flows
+        .iter()
+        .map(|f| {
+            json!({ "type": "flow", "id": f.id,
+        "attributes": { "name": f.name, "status": f.status, "archived": f.archived,
+            "created": f.created, "updated": f.updated, "trigger_type": f.trigger_type },
+        "links": { "self": format!("{}/api/flows/{}", s.common.base_url, f.id) } })
+        })
+        .collect();
+    Ok(page(s, p, "flows", None, &items))
+}
+
+/// One JSON:API page of `items` with a `links.next` holding `page[cursor]`.
+fn page(
+    s: &KlaviyoState,
+    p: &[(String, String)],
+    resource: &str,
+    filter: Option<&str>,
+    items: &[Value],
+) -> String {
     let offset = param(p, "page[cursor]")
         .and_then(|c| c.strip_prefix("bmV4dDo"))
         .and_then(|o| o.parse::<usize>().ok())
         .unwrap_or(0);
     let size = s.common.faults.klaviyo_page_size.max(1);
-    let page: Vec<Value> = s.campaigns.iter().skip(offset).take(size).map(|c| json!({ "type": "campaign", "id": c.id,
-        "attributes": { "name": c.name, "status": c.status, "archived": false, "send_time": c.send_time,
-            "created_at": c.created_at, "updated_at": c.updated_at, "scheduled_at": c.send_time },
-        "links": { "self": format!("{}/api/campaigns/{}", s.common.base_url, c.id) } })).collect();
-    let end = offset + page.len();
+    let data: Vec<&Value> = items.iter().skip(offset).take(size).collect();
+    let end = offset + data.len();
     let next_offset = if s.common.faults.page_loop {
         offset
     } else {
         end
     };
-    let base = format!("{}/api/campaigns", s.common.base_url);
+    let base = format!("{}/api/{resource}", s.common.base_url);
     let link = |o: usize| {
-        let q = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("filter", CHANNEL_FILTER)
-            .append_pair("page[cursor]", &format!("bmV4dDo{o}"))
-            .finish();
-        format!("{base}?{q}")
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(f) = filter {
+            q.append_pair("filter", f);
+        }
+        q.append_pair("page[cursor]", &format!("bmV4dDo{o}"));
+        format!("{base}?{}", q.finish())
     };
-    let next = if end < s.campaigns.len() || s.common.faults.page_loop {
+    let next = if end < items.len() || s.common.faults.page_loop {
         json!(link(next_offset))
     } else {
         Value::Null
     };
-    Ok(
-        json!({ "data": page, "links": { "self": link(offset), "next": next, "prev": null } })
-            .to_string(),
-    )
+    json!({ "data": data, "links": { "self": link(offset), "next": next, "prev": null } })
+        .to_string()
 }
 
-fn report(s: &KlaviyoState, body: &[u8]) -> Reply {
-    let n = s.reports.fetch_add(1, Ordering::SeqCst) + 1;
+/// The steady-limit answer of a reporting endpoint called sooner than
+/// `klaviyo_report_min_interval` after its previous call; a throttled call does not count.
+fn steady_limit(s: &KlaviyoState, last: &Mutex<Option<Instant>>) -> Result<(), Refusal> {
+    let min = s.common.faults.klaviyo_report_min_interval;
+    let mut last = last.lock().unwrap_or_else(PoisonError::into_inner);
+    let now = Instant::now();
+    if let Some(t) = *last {
+        let since = now.duration_since(t);
+        if since < min {
+            let wait = (min - since).as_secs_f64().ceil().max(1.0) as u64;
+            let mut h = rate_headers(0);
+            h.push(("retry-after", wait.to_string()));
+            return Err((
+                StatusCode::TOO_MANY_REQUESTS,
+                errors(
+                    429,
+                    "throttled",
+                    "Request was throttled.",
+                    &format!("Request was throttled. Expected available in {wait} seconds."),
+                ),
+                h,
+            ));
+        }
+    }
+    *last = Some(now);
+    Ok(())
+}
+
+/// The daily-cap answer of a reporting endpoint, if `counter` is past the cap.
+fn over_daily_cap(s: &KlaviyoState, counter: &AtomicUsize) -> Result<usize, Refusal> {
+    let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
     if n > s.common.faults.klaviyo_report_daily_cap {
         let mut h = rate_headers(0);
         h.push(("retry-after", "43200".into()));
@@ -292,29 +387,19 @@ fn report(s: &KlaviyoState, body: &[u8]) -> Reply {
             h,
         ));
     }
-    let v: Value =
-        serde_json::from_slice(body).map_err(|_| bad("Request body is not valid JSON."))?;
-    let a = &v["data"]["attributes"];
-    if v["data"]["type"] != "campaign-values-report" {
-        return Err(bad("data.type must be campaign-values-report"));
-    }
-    let metric = a["conversion_metric_id"]
+    Ok(n)
+}
+
+/// The day part of `timeframe.start` / `timeframe.end`.
+fn timeframe_day(a: &Value, k: &str) -> Result<NaiveDate, Refusal> {
+    let t = a["timeframe"][k]
         .as_str()
-        .ok_or_else(|| bad("conversion_metric_id is required"))?;
-    if metric != PLACED_ORDER_ID {
-        return Err(bad(&format!("Metric {metric} not found")));
-    }
-    let day = |k: &str| -> Result<NaiveDate, _> {
-        let t = a["timeframe"][k]
-            .as_str()
-            .ok_or_else(|| bad(&format!("timeframe.{k} is required")))?;
-        NaiveDate::parse_from_str(t.get(..10).unwrap_or(t), "%Y-%m-%d")
-            .map_err(|_| bad(&format!("timeframe.{k} is not a datetime")))
-    };
-    let (start, end) = (day("start")?, day("end")?);
-    if (end - start).num_days() > 366 {
-        return Err(bad("The timeframe must be at most 1 year."));
-    }
+        .ok_or_else(|| bad(&format!("timeframe.{k} is required")))?;
+    NaiveDate::parse_from_str(t.get(..10).unwrap_or(t), "%Y-%m-%d")
+        .map_err(|_| bad(&format!("timeframe.{k} is not a datetime")))
+}
+
+fn statistics_of(a: &Value) -> Result<Vec<String>, Refusal> {
     let stats: Vec<String> = a["statistics"]
         .as_array()
         .map(|x| {
@@ -326,6 +411,162 @@ fn report(s: &KlaviyoState, body: &[u8]) -> Reply {
     if stats.is_empty() {
         return Err(bad("statistics must not be empty"));
     }
+    Ok(stats)
+}
+
+fn check_metric(a: &Value) -> Result<(), Refusal> {
+    let metric = a["conversion_metric_id"]
+        .as_str()
+        .ok_or_else(|| bad("conversion_metric_id is required"))?;
+    if metric != PLACED_ORDER_ID {
+        return Err(bad(&format!("Metric {metric} not found")));
+    }
+    Ok(())
+}
+
+/// Message `k` (0 or 1) of a flow's day: its share of a whole number.
+fn message_share(total: i64, k: usize) -> i64 {
+    let first = total * FIRST_MESSAGE_TENTHS / 10;
+    if k == 0 { first } else { total - first }
+}
+
+/// Statistic `name` of message `k` of a flow's day, as a JSON number (None: unknown name).
+fn message_statistic(st: &KlaviyoStatistics, name: &str, k: usize) -> Option<Value> {
+    let int = |x: i64| Some(json!(message_share(x, k)));
+    match name {
+        "recipients" => int(st.recipients),
+        "delivered" => int(st.delivered),
+        "opens_unique" => int(st.opens_unique),
+        "clicks_unique" => int(st.clicks_unique),
+        "unsubscribes" => int(st.unsubscribes),
+        "bounced" => int(st.bounced),
+        "conversions" => Some(json!(message_share(st.conversions.round() as i64, k) as f64)),
+        "conversion_value" => {
+            let cents = (st.conversion_value * 100.0).round() as i64;
+            Some(json!(message_share(cents, k) as f64 / 100.0))
+        }
+        _ => None,
+    }
+}
+
+/// `POST /api/flow-series-reports`: daily arrays aligned with `date_times`, one result per
+/// flow email message that has a day in the timeframe.
+fn flow_series(s: &KlaviyoState, body: &[u8]) -> Reply {
+    steady_limit(s, &s.last_flow_report)?;
+    let n = over_daily_cap(s, &s.flow_reports)?;
+    let v: Value =
+        serde_json::from_slice(body).map_err(|_| bad("Request body is not valid JSON."))?;
+    let a = &v["data"]["attributes"];
+    if v["data"]["type"] != "flow-series-report" {
+        return Err(bad("data.type must be flow-series-report"));
+    }
+    match a["interval"].as_str() {
+        Some("daily") => {}
+        Some("hourly" | "weekly" | "monthly") => {
+            return Err(bad("The fake Klaviyo serves interval `daily` only."));
+        }
+        _ => {
+            return Err(bad(
+                "interval must be one of daily, hourly, weekly, monthly",
+            ));
+        }
+    }
+    check_metric(a)?;
+    if let Some(g) = a.get("group_by").filter(|g| !g.is_null()) {
+        let mut got: Vec<&str> = g
+            .as_array()
+            .map(|x| x.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        got.sort_unstable();
+        if got != ["flow_id", "flow_message_id", "send_channel"] {
+            return Err(bad(
+                "The fake Klaviyo groups flow series by flow_id, flow_message_id and send_channel only.",
+            ));
+        }
+    }
+    let (start, end) = (timeframe_day(a, "start")?, timeframe_day(a, "end")?);
+    if end < start {
+        return Err(bad("timeframe.end must not be before timeframe.start"));
+    }
+    if (end - start).num_days() + 1 > FLOW_SERIES_MAX_DAYS {
+        return Err(bad(&format!(
+            "The timeframe of a daily series may be at most {FLOW_SERIES_MAX_DAYS} days."
+        )));
+    }
+    let stats = statistics_of(a)?;
+    let days: Vec<NaiveDate> = start.iter_days().take_while(|d| *d <= end).collect();
+    let mut results = Vec::new();
+    let mut flow_refs = Vec::new();
+    let mut message_refs = Vec::new();
+    for f in &s.flows {
+        let Some(series) = s.flow_days.get(&f.id) else {
+            continue;
+        };
+        if series.range(start..=end).next().is_none() {
+            continue;
+        }
+        flow_refs.push(json!({ "type": "flow", "id": f.id }));
+        for k in 0..2 {
+            let message_id = format!("01HF{}M{}", f.id.to_uppercase(), k + 1);
+            message_refs.push(json!({ "type": "flow-message", "id": message_id }));
+            let mut st = serde_json::Map::new();
+            for name in &stats {
+                let column: Option<Vec<Value>> = days
+                    .iter()
+                    .map(|d| match series.get(d) {
+                        Some(x) => message_statistic(x, name, k),
+                        None => message_statistic(&ZERO, name, k),
+                    })
+                    .collect();
+                if let Some(column) = column {
+                    st.insert(name.clone(), Value::Array(column));
+                }
+            }
+            results.push(
+                json!({ "groupings": { "flow_id": f.id, "send_channel": "email",
+                "flow_message_id": message_id }, "statistics": st }),
+            );
+        }
+    }
+    let date_times: Vec<String> = days
+        .iter()
+        .map(|d| format!("{}T00:00:00+00:00", d.format("%Y-%m-%d")))
+        .collect();
+    Ok(
+        json!({ "data": { "type": "flow-series-report", "id": format!("flow-report-{n}"),
+        "attributes": { "results": results, "date_times": date_times },
+        "relationships": { "flows": { "data": flow_refs }, "flow-messages": { "data": message_refs } } },
+        "links": { "self": format!("{}/api/flow-series-reports", s.common.base_url) } })
+        .to_string(),
+    )
+}
+
+const ZERO: KlaviyoStatistics = KlaviyoStatistics {
+    recipients: 0,
+    delivered: 0,
+    opens_unique: 0,
+    clicks_unique: 0,
+    conversions: 0.0,
+    conversion_value: 0.0,
+    unsubscribes: 0,
+    bounced: 0,
+};
+
+fn report(s: &KlaviyoState, body: &[u8]) -> Reply {
+    steady_limit(s, &s.last_report)?;
+    let n = over_daily_cap(s, &s.reports)?;
+    let v: Value =
+        serde_json::from_slice(body).map_err(|_| bad("Request body is not valid JSON."))?;
+    let a = &v["data"]["attributes"];
+    if v["data"]["type"] != "campaign-values-report" {
+        return Err(bad("data.type must be campaign-values-report"));
+    }
+    check_metric(a)?;
+    let (start, end) = (timeframe_day(a, "start")?, timeframe_day(a, "end")?);
+    if (end - start).num_days() > 366 {
+        return Err(bad("The timeframe must be at most 1 year."));
+    }
+    let stats = statistics_of(a)?;
     let sent: std::collections::HashMap<&str, NaiveDate> = s
         .campaigns
         .iter()

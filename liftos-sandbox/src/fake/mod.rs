@@ -4,7 +4,8 @@
 //! native protocol as API_NOTES.md describes it: authentication that fails like the real
 //! API, pagination, Meta async report runs (including "100% but still running"), the
 //! Google OAuth token endpoint and `searchStream` arrays of batches, Klaviyo JSON:API
-//! with its required headers. A seeded [`FaultConfig`] injects throttling (each
+//! with its required headers (campaigns, values reports, flows, daily flow series of at
+//! most 60 days). A seeded [`FaultConfig`] injects throttling (each
 //! platform's own body and headers), 500/503 answers, connections dropped mid-body,
 //! responses slower than a client timeout, access tokens that expire mid-pull and async
 //! jobs that fail. Every request is recorded in a [request log](FakeServers::requests).
@@ -110,10 +111,11 @@ impl Default for FakeCredentials {
 /// | `async_polls_before_done` | 4 | Meta job polls before `Job Completed` (the one before reads 100% still running) | ≥ 1 |
 /// | `never_recover` | false | every data request is answered 503 | — |
 /// | `page_loop` | false | Meta and Klaviyo `next` links point back at the same page | — |
-/// | `klaviyo_report_daily_cap` | 225 | campaign-values-report calls per day before the daily 429 | ≥ 0 |
+/// | `klaviyo_report_daily_cap` | 225 | calls per day of each Klaviyo reporting endpoint (campaign values, flow series) before its daily 429 | ≥ 0 |
 /// | `meta_page_limit_max` | 5000 | largest `limit` the Meta fake honours | ≥ 1 |
 /// | `google_batch_size` | 10000 | rows per searchStream batch | ≥ 1 |
-/// | `klaviyo_page_size` | 10 | campaigns per page | ≥ 1 |
+/// | `klaviyo_page_size` | 10 | campaigns (and flows) per page | ≥ 1 |
+/// | `klaviyo_report_min_interval` | 0 (off) | least time between two calls of one Klaviyo reporting endpoint; a faster call gets 429 with `Retry-After` (the real steady limit is 2/min: 30 s) | ≥ 0 |
 /// | `meta_repeat` | 1 | serve each Meta row this many times, as distinct campaigns (benchmarks) | ≥ 1 |
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultConfig {
@@ -141,14 +143,16 @@ pub struct FaultConfig {
     pub never_recover: bool,
     /// `next` links point back at the same page.
     pub page_loop: bool,
-    /// Klaviyo campaign-values-report calls allowed per day.
+    /// Calls allowed per day of each Klaviyo reporting endpoint.
     pub klaviyo_report_daily_cap: usize,
     /// Largest Meta page size honoured.
     pub meta_page_limit_max: usize,
     /// Rows per Google searchStream batch.
     pub google_batch_size: usize,
-    /// Klaviyo campaigns per page.
+    /// Klaviyo campaigns (and flows) per page.
     pub klaviyo_page_size: usize,
+    /// Least time between two calls of one Klaviyo reporting endpoint (zero: not enforced).
+    pub klaviyo_report_min_interval: Duration,
     /// Each Meta row is served this many times, copy `k` with campaign id suffixed `-k`.
     pub meta_repeat: usize,
 }
@@ -172,6 +176,7 @@ impl Default for FaultConfig {
             meta_page_limit_max: 5000,
             google_batch_size: 10_000,
             klaviyo_page_size: 10,
+            klaviyo_report_min_interval: Duration::ZERO,
             meta_repeat: 1,
         }
     }
@@ -231,6 +236,12 @@ impl FaultConfig {
     /// Makes `next` links point back at the same page.
     pub fn with_page_loop(mut self) -> Self {
         self.page_loop = true;
+        self
+    }
+    /// Enforces a least time between two calls of one Klaviyo reporting endpoint (the
+    /// steady rate limit), answering faster calls 429 with `Retry-After`.
+    pub fn with_klaviyo_report_min_interval(mut self, interval: Duration) -> Self {
+        self.klaviyo_report_min_interval = interval;
         self
     }
     /// Sets the Klaviyo reporting daily cap.

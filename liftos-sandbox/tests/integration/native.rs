@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use liftos_sandbox::{META_PURCHASE_ACTION, World, WorldConfig};
+use liftos_sandbox::{META_PURCHASE_ACTION, MessageType, World, WorldConfig};
 use serde_json::Value;
 
 use crate::small;
@@ -177,4 +177,76 @@ fn a_channel_without_a_platform_has_no_native_rows() {
         + world.klaviyo_campaign_values().len();
     let tiktok = world.rows().filter(|r| r.channel == "tiktok").count();
     assert_eq!(native + tiktok, world.num_rows());
+}
+
+#[test]
+fn klaviyo_flows_send_daily_add_up_and_leave_every_other_row_unchanged() {
+    let config = WorldConfig::standard(2).with_days(90).with_seed(29);
+    let plain = World::generate(&config).unwrap();
+    let world = World::generate(&config.clone().with_klaviyo_flows(4)).unwrap();
+    // Every row of the world without flows is still there, unchanged.
+    let key = |r: &liftos_sandbox::WorldRow<'_>| {
+        (
+            r.date,
+            r.channel.to_owned(),
+            r.campaign_id.clone(),
+            cents(r.spend),
+            r.impressions,
+            r.clicks,
+            r.conversions as i64,
+            cents(r.revenue),
+        )
+    };
+    let before: Vec<_> = plain.rows().map(|r| key(&r)).collect();
+    let after: Vec<_> = world
+        .rows()
+        .filter(|r| r.message_type == MessageType::Campaign)
+        .map(|r| key(&r))
+        .collect();
+    assert_eq!(before, after);
+    for ch in ["meta", "google_ads"] {
+        assert_eq!(plain.truth().channel(ch), world.truth().channel(ch), "{ch}");
+    }
+    // Flows send every day of their flight; the fourth starts a quarter of the way in.
+    let flows = world.klaviyo_flows();
+    assert_eq!(flows.len(), 4);
+    let days = world.klaviyo_flow_days();
+    for (i, f) in flows.iter().enumerate() {
+        let n = days.iter().filter(|d| d.flow_id == f.id).count();
+        assert_eq!(n, if i == 3 { 90 - 90 / 4 } else { 90 }, "{}", f.name);
+    }
+    // Campaign sends plus flow days carry the klaviyo channel's unified totals exactly.
+    let cpr = world
+        .config()
+        .channel("klaviyo")
+        .unwrap()
+        .cost_per_recipient;
+    let mut t = Totals::default();
+    let stats = world
+        .klaviyo_campaign_values()
+        .into_iter()
+        .map(|v| v.statistics)
+        .chain(days.into_iter().map(|d| d.statistics));
+    for s in stats {
+        t.impressions += s.recipients;
+        t.spend_cents += cents(s.recipients as f64 * cpr);
+        t.clicks += s.clicks_unique;
+        t.conversions += s.conversions as i64;
+        t.revenue_cents += cents(s.conversion_value);
+        t.rows += 1;
+    }
+    assert_eq!(t, unified_totals(&world, "klaviyo"));
+    assert_eq!(
+        world.klaviyo_campaigns().len(),
+        plain.klaviyo_campaigns().len()
+    );
+    // Flow rows are part of the truth: the channel's incremental revenue grows by theirs.
+    let flow_incremental: f64 = world
+        .rows()
+        .filter(|r| r.message_type == MessageType::Flow)
+        .map(|r| r.incremental_revenue)
+        .sum();
+    assert!(flow_incremental > 0.0);
+    let k = |w: &World| w.truth().channel("klaviyo").unwrap().incremental_revenue;
+    assert!((k(&world) - k(&plain) - flow_incremental).abs() < 1e-6 * k(&world));
 }

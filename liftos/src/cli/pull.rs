@@ -23,7 +23,7 @@ pub enum Source {
     /// Google Ads (searchStream).
     #[value(name = "google_ads")]
     GoogleAds,
-    /// Klaviyo (campaign values reports).
+    /// Klaviyo (campaign values reports; flows with `--include-flows`).
     #[value(name = "klaviyo")]
     Klaviyo,
 }
@@ -35,7 +35,9 @@ pub enum Source {
     google_ads: LIFTOS_GOOGLE_ADS_DEVELOPER_TOKEN, LIFTOS_GOOGLE_ADS_CLIENT_ID, LIFTOS_GOOGLE_ADS_CLIENT_SECRET,\n              \
     LIFTOS_GOOGLE_ADS_REFRESH_TOKEN, LIFTOS_GOOGLE_ADS_CUSTOMER_IDS, LIFTOS_GOOGLE_ADS_LOGIN_CUSTOMER_ID (optional),\n              \
     LIFTOS_GOOGLE_ADS_TOKEN_URL (optional)\n  \
-    klaviyo:    LIFTOS_KLAVIYO_API_KEY, LIFTOS_KLAVIYO_CONVERSION_METRIC (optional)\n\
+    klaviyo:    LIFTOS_KLAVIYO_API_KEY, LIFTOS_KLAVIYO_CONVERSION_METRIC (optional),\n              \
+    LIFTOS_KLAVIYO_INCLUDE_FLOWS (optional, true/false), LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS\n              \
+    (optional; default 31, Klaviyo's steady limit of 2 report calls a minute)\n\
     The base URL defaults to LIFTOS_META_BASE_URL / LIFTOS_GOOGLE_ADS_BASE_URL / LIFTOS_KLAVIYO_BASE_URL,\n\
     else the platform's public API.")]
 pub struct Args {
@@ -65,6 +67,11 @@ pub struct Args {
     /// Klaviyo only: estimated spend per recipient (Klaviyo reports no media spend).
     #[arg(long, default_value_t = 0.0)]
     cost_per_recipient: f64,
+    /// Klaviyo only: also pull flows, one row per flow and send day (daily flow series
+    /// reports of at most 60 days each); adds a `message_type` column (`campaign` or
+    /// `flow`). Without the flag, LIFTOS_KLAVIYO_INCLUDE_FLOWS decides (default: off).
+    #[arg(long)]
+    include_flows: bool,
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {
@@ -92,6 +99,12 @@ fn progress_message(e: &ProgressEvent) -> String {
 }
 
 fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connector>> {
+    if args.include_flows && args.source != Source::Klaviyo {
+        return Err(liftos::connectors::Error::InvalidRequest {
+            message: "--include-flows applies to --source klaviyo only".to_owned(),
+        }
+        .into());
+    }
     Ok(match args.source {
         Source::Meta => {
             let mut b = MetaAdsBuilder::from_env();
@@ -111,6 +124,9 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
             let mut b = KlaviyoBuilder::from_env();
             if let Some(url) = &args.base_url {
                 b = b.with_base_url(url.as_str());
+            }
+            if args.include_flows {
+                b = b.with_include_flows(true);
             }
             Box::new(
                 b.with_cost_per_recipient(args.cost_per_recipient)

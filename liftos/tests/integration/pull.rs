@@ -239,3 +239,111 @@ fn an_interrupted_pull_leaves_no_file() {
         leftovers(dir.path())
     );
 }
+
+#[test]
+fn pull_klaviyo_include_flows_adds_every_flow_row_and_unifies() {
+    use liftos::sandbox::{MessageType, World, WorldConfig};
+    // 75 days: two daily flow series calls (60 + 15 days); three flows.
+    let world = World::generate(
+        &WorldConfig::standard(2)
+            .with_days(75)
+            .with_seed(11)
+            .with_klaviyo_flows(3),
+    )
+    .unwrap();
+    let flow_rows = world
+        .rows()
+        .filter(|r| r.message_type == MessageType::Flow)
+        .count();
+    let want = world_totals(&world, "klaviyo");
+    assert!(
+        flow_rows > 100 && want.0 > flow_rows,
+        "{flow_rows} of {}",
+        want.0
+    );
+    let faults = FaultConfig::none()
+        .with_seed(3)
+        .with_throttle_rate(0.2)
+        .with_server_error_rate(0.2)
+        .with_throttle_wait_secs(1);
+    let fakes = start_fakes(world.clone(), faults);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("klaviyo.csv");
+    let output = pull_with(&fakes, &world, "klaviyo", &out, |c| {
+        c.arg("--include-flows")
+            .env("LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS", "0.05")
+    });
+    let stdout = assert_success(&output);
+    assert!(
+        stdout.starts_with(&format!("Pulled {} rows from klaviyo (", want.0)),
+        "{stdout}"
+    );
+    let log = fakes.servers.requests_to("klaviyo");
+    let calls = |path: &str| {
+        log.iter()
+            .filter(|r| r.path == path && r.status == 200)
+            .count()
+    };
+    assert_eq!(calls("/api/flow-series-reports"), 2, "≤ 60 days per call");
+    assert!(
+        log.iter().any(|r| r.fault.is_some()),
+        "faults were injected"
+    );
+    let table = liftos::transform::read_table(&out).unwrap();
+    assert_eq!(table.num_rows(), want.0);
+    assert_money("spend", sum(&table, "spend"), want.1);
+    assert_money("revenue", sum(&table, "revenue"), want.4);
+    let types = table.column_by_name("message_type").unwrap();
+    let types = arrow::array::AsArray::as_string::<i32>(types);
+    assert_eq!(
+        types.iter().filter(|t| *t == Some("flow")).count(),
+        flow_rows
+    );
+
+    // The default mapping unifies the output; the klaviyo rows are the world's.
+    let unified = dir.path().join("unified.parquet");
+    let output = liftos()
+        .arg("unify")
+        .arg("--input")
+        .arg(format!("klaviyo={}", out.display()))
+        .arg("--out")
+        .arg(&unified)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let u = liftos::transform::read_table(&unified).unwrap();
+    assert_eq!(u.num_rows(), want.0);
+    assert_money("unified spend", sum(&u, "spend"), want.1);
+    assert_money("unified revenue", sum(&u, "revenue"), want.4);
+    assert_eq!(sum(&u, "impressions") as i64, want.2);
+    let keys = |t: &arrow::array::RecordBatch| {
+        let ids = t.column_by_name("campaign_id").unwrap();
+        let ids = arrow::array::AsArray::as_string::<i32>(ids);
+        let mut v: Vec<String> = ids.iter().map(|s| s.unwrap().to_owned()).collect();
+        v.sort();
+        v
+    };
+    let mut world_ids: Vec<String> = world
+        .rows()
+        .filter(|r| r.channel == "klaviyo")
+        .map(|r| r.campaign_id)
+        .collect();
+    world_ids.sort();
+    assert_eq!(keys(&u), world_ids);
+}
+
+#[test]
+fn include_flows_is_refused_for_other_sources() {
+    let world = world();
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.csv");
+    let output = pull_with(&fakes, &world, "meta", &out, |c| c.arg("--include-flows"));
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--include-flows applies to --source klaviyo only"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
