@@ -381,7 +381,7 @@ impl AttributionResults {
             )),
         ];
         type Getter = fn(&ChannelEffect) -> f64;
-        let floats: [(&str, Getter); 12] = [
+        let floats: [(&str, Getter); 14] = [
             ("spend", |c| c.spend),
             ("revenue_lift", |c| c.revenue_lift),
             ("ci_lower", |c| c.ci_lower),
@@ -394,10 +394,24 @@ impl AttributionResults {
             ("marginal_roas", |c| c.marginal_roas),
             ("average_effect", |c| c.average_effect),
             ("average_effect_std_err", |c| c.average_effect_std_err),
+            ("outcome_total", |c| c.outcome_total),
+            ("naive_roas", |c| c.naive_roas),
         ];
         for (name, g) in floats {
             fields.push(Field::new(name, DataType::Float64, false));
             arrays.push(f(g));
+        }
+        // Carryover columns, null without adstock.
+        type OptGetter = fn(&ChannelEffect) -> Option<f64>;
+        let optional: [(&str, OptGetter); 2] = [
+            ("long_run_roas", |c| c.long_run_roas),
+            ("adstock_decay", |c| c.adstock_decay),
+        ];
+        for (name, g) in optional {
+            fields.push(Field::new(name, DataType::Float64, true));
+            arrays.push(Arc::new(Float64Array::from(
+                ch.iter().map(g).collect::<Vec<_>>(),
+            )));
         }
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
     }

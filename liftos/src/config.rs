@@ -54,7 +54,7 @@
 //! |---|---|---|
 //! | `meta` | `access_token` (LIFTOS_META_ACCESS_TOKEN), `app_secret` (LIFTOS_META_APP_SECRET, optional) | `ad_account_ids`, `base_url`, `api_version`, `conversion_action_types`, `conversion_counting`, `attribution_windows` |
 //! | `google_ads` | `developer_token`, `client_secret`, `refresh_token` (LIFTOS_GOOGLE_ADS_*) | `client_id`, `customer_ids`, `login_customer_id`, `token_url`, `base_url`, `api_version`, `query` |
-//! | `klaviyo` | `api_key` (LIFTOS_KLAVIYO_API_KEY) | `conversion_metric`, `base_url`, `revision`, `cost_per_recipient` |
+//! | `klaviyo` | `api_key` (LIFTOS_KLAVIYO_API_KEY) | `conversion_metric`, `base_url`, `revision`, `cost_per_recipient`, `include_flows`, `report_daily_limit` |
 //! | `file` | — | `path` (relative to the config file), `format` (csv, parquet, ndjson; default by extension) |
 
 use std::path::{Path, PathBuf};
@@ -741,6 +741,12 @@ fn setting_value(kind: SourceKind, key: &str, value: String) -> toml::Value {
                 .map(|s| toml::Value::String(s.to_owned()))
                 .collect(),
         )
+    } else if key == "include_flows" {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
+            "0" | "false" | "no" | "off" => toml::Value::Boolean(false),
+            _ => toml::Value::String(value),
+        }
     } else if key == "cost_per_recipient" {
         value
             .trim()
