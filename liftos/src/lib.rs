@@ -10,6 +10,11 @@
 //! | [`causal`] | `liftos-causal` | causal forest and DML attribution with honest intervals |
 //! | [`sandbox`] | `liftos-sandbox` | a simulated world with known causal truth |
 //!
+//! The facade's own modules: [`pipeline`] (the whole flow as one builder, every
+//! intermediate returned), [`config`] (`liftos.toml` for `liftos run`), [`analysis`]
+//! (calendar join, attribution, readable summaries, report writing), [`demo`] (the
+//! sandbox run behind `liftos demo`) and [`io`] (atomic table writers).
+//!
 //! Each module sits behind a feature of the same name (all on by default).
 //!
 //! # Example
@@ -71,6 +76,14 @@ pub mod prelude {
     pub use liftos_sandbox::{Truth, World, WorldConfig};
     #[cfg(feature = "transform")]
     pub use liftos_transform::{Transformer, unified};
+
+    #[cfg(all(
+        feature = "connectors",
+        feature = "transform",
+        feature = "causal",
+        feature = "calendar"
+    ))]
+    pub use crate::pipeline::{Pipeline, PipelineRun};
 
     pub use crate::{Error, Result};
 }

@@ -52,6 +52,18 @@ enum Command {
     Sql(tables::SqlArgs),
 }
 
+/// The runtime of the commands that talk to the network: two worker threads.
+fn runtime() -> liftos::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| liftos::Error::Io {
+            path: "tokio runtime".to_owned(),
+            source,
+        })
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> liftos::Result<()> {
     match cli.command {

@@ -158,14 +158,7 @@ pub fn run(args: Args) -> liftos::Result<()> {
     let schema = connector.schema(&request)?;
     // Checked before any request: a bad extension or directory fails at once.
     let mut writer = TableWriter::create(&args.out, schema)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|source| liftos::Error::Io {
-            path: "tokio runtime".to_owned(),
-            source,
-        })?;
+    let runtime = super::runtime()?;
     let pulled: liftos::Result<()> = runtime.block_on(async {
         let pull = async {
             let mut stream = connector.read(&request)?;

@@ -69,14 +69,7 @@ pub fn run(args: Args) -> liftos::Result<()> {
     }
     let pipeline = builder.build()?;
     init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|source| liftos::Error::Io {
-            path: "tokio runtime".to_owned(),
-            source,
-        })?;
+    let runtime = super::runtime()?;
     let run = runtime.block_on(async {
         tokio::select! {
             done = pipeline.run() => done,

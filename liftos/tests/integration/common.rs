@@ -54,24 +54,12 @@ pub fn pull_with(
     tweak: impl FnOnce(&mut Command) -> &mut Command,
 ) -> Output {
     let s = &fakes.servers;
-    let c = s.credentials();
     let (start, end) = first_and_last_day(world);
     let mut cmd = liftos();
     cmd.args(["pull", "--source", source, "--start", &start, "--end", &end])
         .arg("--out")
-        .arg(out)
-        .env("LIFTOS_META_ACCESS_TOKEN", &c.meta_access_token)
-        .env("LIFTOS_META_AD_ACCOUNT_IDS", "act_1000000001,1000000002")
-        .env(
-            "LIFTOS_GOOGLE_ADS_DEVELOPER_TOKEN",
-            &c.google_developer_token,
-        )
-        .env("LIFTOS_GOOGLE_ADS_CLIENT_ID", &c.google_client_id)
-        .env("LIFTOS_GOOGLE_ADS_CLIENT_SECRET", &c.google_client_secret)
-        .env("LIFTOS_GOOGLE_ADS_REFRESH_TOKEN", &c.google_refresh_token)
-        .env("LIFTOS_GOOGLE_ADS_CUSTOMER_IDS", "123-456-7890")
-        .env("LIFTOS_GOOGLE_ADS_TOKEN_URL", s.google_token_url())
-        .env("LIFTOS_KLAVIYO_API_KEY", &c.klaviyo_api_key);
+        .arg(out);
+    with_credentials(&mut cmd, fakes);
     let base = match source {
         "meta" => s.meta_base_url(),
         "google_ads" => s.google_base_url(),
@@ -84,6 +72,25 @@ pub fn pull_with(
     }
     tweak(&mut cmd);
     cmd.output().unwrap()
+}
+
+/// The fakes' credentials in `cmd`'s environment, under the standard `LIFTOS_*` names
+/// (the way a user configures a real pull or run).
+pub fn with_credentials<'a>(cmd: &'a mut Command, fakes: &Fakes) -> &'a mut Command {
+    let s = &fakes.servers;
+    let c = s.credentials();
+    cmd.env("LIFTOS_META_ACCESS_TOKEN", &c.meta_access_token)
+        .env("LIFTOS_META_AD_ACCOUNT_IDS", "act_1000000001,1000000002")
+        .env(
+            "LIFTOS_GOOGLE_ADS_DEVELOPER_TOKEN",
+            &c.google_developer_token,
+        )
+        .env("LIFTOS_GOOGLE_ADS_CLIENT_ID", &c.google_client_id)
+        .env("LIFTOS_GOOGLE_ADS_CLIENT_SECRET", &c.google_client_secret)
+        .env("LIFTOS_GOOGLE_ADS_REFRESH_TOKEN", &c.google_refresh_token)
+        .env("LIFTOS_GOOGLE_ADS_CUSTOMER_IDS", "123-456-7890")
+        .env("LIFTOS_GOOGLE_ADS_TOKEN_URL", s.google_token_url())
+        .env("LIFTOS_KLAVIYO_API_KEY", &c.klaviyo_api_key)
 }
 
 #[track_caller]

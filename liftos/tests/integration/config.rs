@@ -18,26 +18,14 @@ fn example_config() -> PathBuf {
 /// scheduler would set them.
 fn run_command(fakes: &Fakes, config: &Path) -> Command {
     let s = &fakes.servers;
-    let c = s.credentials();
     let mut cmd = liftos();
     cmd.args(["run", "--config"])
         .arg(config)
         .env("LIFTOS_LOG", "off")
-        .env("LIFTOS_META_ACCESS_TOKEN", &c.meta_access_token)
-        .env("LIFTOS_META_AD_ACCOUNT_IDS", "act_1000000001,1000000002")
         .env("LIFTOS_META_BASE_URL", s.meta_base_url())
-        .env(
-            "LIFTOS_GOOGLE_ADS_DEVELOPER_TOKEN",
-            &c.google_developer_token,
-        )
-        .env("LIFTOS_GOOGLE_ADS_CLIENT_ID", &c.google_client_id)
-        .env("LIFTOS_GOOGLE_ADS_CLIENT_SECRET", &c.google_client_secret)
-        .env("LIFTOS_GOOGLE_ADS_REFRESH_TOKEN", &c.google_refresh_token)
-        .env("LIFTOS_GOOGLE_ADS_CUSTOMER_IDS", "123-456-7890")
-        .env("LIFTOS_GOOGLE_ADS_TOKEN_URL", s.google_token_url())
         .env("LIFTOS_GOOGLE_ADS_BASE_URL", s.google_base_url())
-        .env("LIFTOS_KLAVIYO_API_KEY", &c.klaviyo_api_key)
         .env("LIFTOS_KLAVIYO_BASE_URL", s.klaviyo_base_url());
+    with_credentials(&mut cmd, fakes);
     cmd
 }
 
