@@ -935,8 +935,16 @@ fn remove_duplicates(
     let mut key_cols: Vec<ArrayRef> = vec![Arc::new(date.clone())];
     key_cols.extend(series_cols.iter().cloned());
     let (key, n_keys) = frame::group_ids(&key_cols, rows)?;
-    // Full-row identity: every unified and breakdown value.
-    let mut full_cols = key_cols.clone();
+    // Full-row identity (every unified and breakdown value) only matters between rows of
+    // one key, so it is computed for the rows whose key repeats; the others get `NONE`.
+    let mut key_rows = vec![0u32; n_keys];
+    for &k in &key {
+        key_rows[k as usize] += 1;
+    }
+    let repeated: Vec<u32> = (0..rows as u32)
+        .filter(|&r| key_rows[key[r as usize] as usize] > 1)
+        .collect();
+    let mut full_cols = key_cols;
     for c in TEXT_COLUMNS {
         full_cols.push(Arc::new(frame.text[c].clone()));
     }
@@ -946,7 +954,16 @@ fn remove_duplicates(
     for c in INT_COLUMNS {
         full_cols.push(Arc::new(frame.ints[c].array.clone()));
     }
-    let (full, n_full) = frame::group_ids(&full_cols, rows)?;
+    let picked = UInt32Array::from(repeated.clone());
+    let full_cols = full_cols
+        .iter()
+        .map(|c| take(c.as_ref(), &picked, None))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let (sub_full, n_full) = frame::group_ids(&full_cols, repeated.len())?;
+    let mut full = vec![u32::MAX; rows];
+    for (&r, &f) in repeated.iter().zip(&sub_full) {
+        full[r as usize] = f;
+    }
 
     const NONE: u32 = u32::MAX;
     let mut winner = vec![NONE; n_keys];
@@ -963,7 +980,9 @@ fn remove_duplicates(
     }
     let mut seen_full = vec![false; n_full];
     for &w in winner.iter().filter(|w| **w != NONE) {
-        seen_full[full[w as usize] as usize] = true;
+        if let Some(seen) = seen_full.get_mut(full[w as usize] as usize) {
+            *seen = true;
+        }
     }
     let (mut exact, mut restated) = (0, 0);
     kept.retain(|&r| {

@@ -5,7 +5,7 @@ use std::io::{BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{ArrayRef, AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -13,8 +13,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
 
-use crate::{Error, Result};
+use crate::{Error, Result, infer};
 
 /// The file formats [`read_table`] and [`write_table`] know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,16 +99,6 @@ fn line_in(message: &str) -> Option<usize> {
     })
 }
 
-/// The `column N` (0-based) in an Arrow CSV parse error.
-fn column_in(message: &str) -> Option<usize> {
-    let at = message.find("for column ")?;
-    let digits: String = message[at + 11..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
-}
-
 /// Reads a CSV or Parquet file (by extension) into one table, inferring CSV types.
 ///
 /// # Errors
@@ -137,40 +128,41 @@ fn read_csv(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
     }
     let mut file = open(path)?;
     let format = Format::default().with_header(true);
-    let max = if options.infer_types { None } else { Some(0) };
-    let (schema, _) = format
-        .infer_schema(BufReader::new(&mut file), max)
+    let (header, _) = format
+        .infer_schema(BufReader::new(&mut file), Some(0))
         .map_err(|e| arrow_file_error(path, &e))?;
-    if schema.fields().is_empty() {
+    if header.fields().is_empty() {
         return Err(file_error(path, Some(1), "no header row"));
     }
-    let mut fields: Vec<Field> = schema
+    // One pass over the file, every column as text (empty cells are null) ...
+    let fields: Vec<Field> = header
         .fields()
         .iter()
-        .map(|f| {
-            let dt = match f.data_type() {
-                _ if !options.infer_types => DataType::Utf8,
-                // A column with no values at all is read as (null) text.
-                DataType::Null => DataType::Utf8,
-                other => other.clone(),
-            };
-            Field::new(f.name(), dt, true)
+        .map(|f| Field::new(f.name(), DataType::Utf8, true))
+        .collect();
+    let text = decode_csv(&mut file, path, format, &fields, options.batch_size)?;
+    if !options.infer_types {
+        return Ok(text);
+    }
+    // ... then each column typed as arrow-csv's inference and decoder would type it
+    // (columns in parallel); a column with a cell its type's parser rejects (e.g.
+    // 2024-02-30 in a date column) stays text, and the transforms report the cell.
+    let columns: Vec<ArrayRef> = text
+        .columns()
+        .par_iter()
+        .map(|c| match c.as_string_opt::<i32>() {
+            Some(s) => infer::type_column(s),
+            None => c.clone(),
         })
         .collect();
-    // A value the inference accepted but the decoder rejects (e.g. 2024-02-30 in a date
-    // column) makes that column text instead; the transforms then report the cell.
-    for _ in 0..=fields.len() {
-        match decode_csv(&mut file, path, format.clone(), &fields, options.batch_size) {
-            Ok(batch) => return Ok(batch),
-            Err((e, message)) => match column_in(&message) {
-                Some(c) if c < fields.len() && fields[c].data_type() != &DataType::Utf8 => {
-                    fields[c] = Field::new(fields[c].name(), DataType::Utf8, true);
-                }
-                _ => return Err(e),
-            },
-        }
-    }
-    Err(file_error(path, None, "could not decode the file"))
+    let schema = Schema::new(
+        fields
+            .iter()
+            .zip(&columns)
+            .map(|(f, c)| Field::new(f.name(), c.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    );
+    RecordBatch::try_new(Arc::new(schema), columns).map_err(|e| arrow_file_error(path, &e))
 }
 
 fn decode_csv(
@@ -179,20 +171,20 @@ fn decode_csv(
     format: Format,
     fields: &[Field],
     batch_size: usize,
-) -> std::result::Result<RecordBatch, (Error, String)> {
-    let io = |e: std::io::Error| (file_error(path, None, e.to_string()), e.to_string());
-    file.seek(SeekFrom::Start(0)).map_err(io)?;
+) -> Result<RecordBatch> {
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| file_error(path, None, e.to_string()))?;
     let schema: SchemaRef = Arc::new(Schema::new(fields.to_vec()));
     let reader = arrow::csv::ReaderBuilder::new(schema.clone())
         .with_format(format)
         .with_batch_size(batch_size)
         .build(BufReader::with_capacity(1 << 20, &*file))
-        .map_err(|e| (arrow_file_error(path, &e), e.to_string()))?;
+        .map_err(|e| arrow_file_error(path, &e))?;
     let mut batches = Vec::new();
     for batch in reader {
-        batches.push(batch.map_err(|e| (arrow_file_error(path, &e), e.to_string()))?);
+        batches.push(batch.map_err(|e| arrow_file_error(path, &e))?);
     }
-    concat_batches(&schema, &batches).map_err(|e| (arrow_file_error(path, &e), e.to_string()))
+    concat_batches(&schema, &batches).map_err(|e| arrow_file_error(path, &e))
 }
 
 fn arrow_file_error(path: &Path, e: &arrow::error::ArrowError) -> Error {
@@ -276,19 +268,85 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_yield_line_and_column() {
+    fn messages_yield_the_line() {
         assert_eq!(
             line_in("incorrect number of fields for line 3, expected 2"),
             Some(3)
-        );
-        assert_eq!(
-            column_in("Error while parsing value 'x' as type 'Int64' for column 2 at line 5"),
-            Some(2)
         );
         assert_eq!(
             line_in("record 2 (line: 3, byte: 8): invalid utf-8"),
             Some(3)
         );
         assert_eq!(line_in("nothing here"), None);
+    }
+
+    /// What arrow-csv itself reads: the schema inferred from every row, then a typed
+    /// decode.
+    fn arrow_read(path: &Path) -> RecordBatch {
+        let format = Format::default().with_header(true);
+        let (schema, _) = format
+            .infer_schema(BufReader::new(File::open(path).unwrap()), None)
+            .unwrap();
+        let schema = Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| match f.data_type() {
+                    DataType::Null => Field::new(f.name(), DataType::Utf8, true),
+                    _ => (**f).clone(),
+                })
+                .collect::<Vec<_>>(),
+        ));
+        let reader = arrow::csv::ReaderBuilder::new(schema.clone())
+            .with_format(format)
+            .build(File::open(path).unwrap())
+            .unwrap();
+        let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+        concat_batches(&schema, &batches).unwrap()
+    }
+
+    #[test]
+    fn csv_columns_are_typed_as_arrow_csv_types_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let mut text = String::from("id,n,x,flag,day,at,ms,name,empty,big\n");
+        for r in 0..300 {
+            text.push_str(&format!(
+                "{r},{},{},{},2024-01-{:02},2024-01-01T10:00:{:02}Z,2024-01-01 10:00:00.{},\"c {r}, x\",,{}\n",
+                if r % 7 == 0 { String::new() } else { format!("-{r}") },
+                if r % 5 == 0 { "1e3".to_owned() } else { format!("{r}.5") },
+                if r % 2 == 0 { "TRUE" } else { "false" },
+                r % 28 + 1,
+                r % 60,
+                r % 1000,
+                if r == 150 { "99999999999999999999".to_owned() } else { r.to_string() },
+            ));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let ours = read_table(&path).unwrap();
+        let theirs = arrow_read(&path);
+        assert_eq!(ours.schema(), theirs.schema());
+        assert_eq!(ours, theirs);
+        let types: Vec<String> = ours
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.data_type().to_string())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "Int64",
+                "Int64",
+                "Float64",
+                "Boolean",
+                "Date32",
+                "Timestamp(s)",
+                "Timestamp(ms)",
+                "Utf8",
+                "Utf8",
+                "Utf8"
+            ]
+        );
     }
 }
