@@ -1,5 +1,6 @@
 //! `clean_data`: fixes that make a unified table usable, losing nothing silently.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch,
-    StringArray, UInt32Array, UInt64Array,
+    StringArray, StringBuilder, UInt32Array, UInt64Array,
 };
 use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -176,26 +177,41 @@ impl NameNormalizer {
     /// Normalizes every name (each distinct name once); returns the new names and how
     /// many changed.
     fn normalize_array(&self, names: &StringArray) -> (StringArray, usize) {
-        let mut cache: HashMap<&str, Option<String>> = HashMap::new();
+        // Distinct name → index of its rewrite in `rewrites` (None: unchanged); a run of
+        // one name is looked up once, and no cell allocates.
+        let mut index: HashMap<&str, Option<usize>> = HashMap::new();
+        let mut rewrites: Vec<String> = Vec::new();
+        let mut last: Option<(&str, Option<usize>)> = None;
         let mut changed = 0;
-        let out = names
-            .iter()
-            .map(|v| {
-                let v = v?;
-                let n = cache.entry(v).or_insert_with(|| {
-                    let n = self.normalize(v);
-                    (n != v).then_some(n)
-                });
-                match n {
-                    Some(n) => {
-                        changed += 1;
-                        Some(n.clone())
-                    }
-                    None => Some(v.to_owned()),
+        let mut out = StringBuilder::with_capacity(names.len(), names.value_data().len());
+        for v in names.iter() {
+            let Some(v) = v else {
+                out.append_null();
+                continue;
+            };
+            let rewrite = match last {
+                Some((l, i)) if l == v => i,
+                _ => {
+                    let i = *index.entry(v).or_insert_with(|| {
+                        let n = self.normalize(v);
+                        (n != v).then(|| {
+                            rewrites.push(n);
+                            rewrites.len() - 1
+                        })
+                    });
+                    last = Some((v, i));
+                    i
                 }
-            })
-            .collect();
-        (out, changed)
+            };
+            match rewrite {
+                Some(i) => {
+                    changed += 1;
+                    out.append_value(&rewrites[i]);
+                }
+                None => out.append_value(v),
+            }
+        }
+        (out.finish(), changed)
     }
 }
 
@@ -310,7 +326,7 @@ impl RateTable {
         for r in 0..batch.num_rows() {
             let ok = dates.is_valid(r)
                 && currencies.is_valid(r)
-                && !currencies.value(r).trim().is_empty()
+                && !parse::is_blank(currencies.value(r))
                 && rates.is_valid(r)
                 && rates.value(r).is_finite()
                 && rates.value(r) > 0.0;
@@ -323,11 +339,6 @@ impl RateTable {
             table.insert(dates.value(r), currencies.value(r), rates.value(r));
         }
         Ok(table)
-    }
-
-    /// The rate of `currency` on epoch day `days`.
-    fn get(&self, days: i32, currency: &str) -> Option<f64> {
-        self.rates.get(currency)?.get(&days).copied()
     }
 
     /// Number of (date, currency) rates.
@@ -755,13 +766,19 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
     if let Some(conv) = &fixes.standardize_currency {
         let before = quarantine.entries.len();
         let mut n_converted = 0;
+        // Raw currency cell → (code, its rates), once per distinct cell.
+        let mut codes: HashMap<&str, (String, Option<&HashMap<i32, f64>>)> = HashMap::new();
         kept.retain(|&r| {
             let ri = r as usize;
-            let code = currency.value(ri).trim().to_ascii_uppercase();
-            if code == conv.reporting_currency {
+            let (code, by_day) = codes.entry(currency.value(ri)).or_insert_with_key(|raw| {
+                let code = raw.trim().to_ascii_uppercase();
+                let by_day = conv.rates.rates.get(&code);
+                (code, by_day)
+            });
+            if *code == conv.reporting_currency {
                 return true;
             }
-            match conv.rates.get(date.value(ri), &code) {
+            match by_day.and_then(|d| d.get(&date.value(ri)).copied()) {
                 Some(x) => {
                     rate[ri] = x;
                     converted[ri] = true;
@@ -872,7 +889,7 @@ fn unusable_reasons(table: &RecordBatch, frame: &Frame) -> Vec<Option<String>> {
     for c in [CHANNEL, CAMPAIGN, CURRENCY] {
         let a = &frame.text[c];
         for r in 0..rows {
-            if a.is_null(r) || a.value(r).trim().is_empty() {
+            if a.is_null(r) || parse::is_blank(a.value(r)) {
                 add(r, format!("missing {c}"));
             }
         }
@@ -1055,12 +1072,19 @@ fn build_output(
             CURRENCY => {
                 let cur = &frame.text[CURRENCY];
                 Arc::new(StringArray::from_iter_values(src.values().iter().map(
-                    |&r| {
+                    |&r| -> Cow<'_, str> {
                         let r = r as usize;
                         match reporting {
-                            Some(rep) if converted[r] => rep.to_owned(),
-                            Some(_) => cur.value(r).trim().to_ascii_uppercase(),
-                            None => cur.value(r).to_owned(),
+                            Some(rep) if converted[r] => Cow::Borrowed(rep),
+                            Some(_) => {
+                                let code = cur.value(r).trim();
+                                if code.bytes().any(|b| b.is_ascii_lowercase()) {
+                                    Cow::Owned(code.to_ascii_uppercase())
+                                } else {
+                                    Cow::Borrowed(code)
+                                }
+                            }
+                            None => Cow::Borrowed(cur.value(r)),
                         }
                     },
                 )))

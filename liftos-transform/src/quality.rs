@@ -549,7 +549,7 @@ pub fn validate_data_quality(
             Some(col) => {
                 let text = col.as_string_opt::<i32>();
                 let missing = where_rows(rows, |r| {
-                    col.is_null(r) || text.is_some_and(|t| t.value(r).trim().is_empty())
+                    col.is_null(r) || text.is_some_and(|t| parse::is_blank(t.value(r)))
                 });
                 present += rows - missing.len();
                 c.add(
@@ -965,7 +965,7 @@ fn builtin(
         dup,
     );
     if let Some(cur) = frame.text.get(CURRENCY) {
-        let missing = where_rows(rows, |r| cur.is_null(r) || cur.value(r).trim().is_empty());
+        let missing = where_rows(rows, |r| cur.is_null(r) || parse::is_blank(cur.value(r)));
         c.add(
             "missing_currency",
             Some(CURRENCY),
@@ -976,7 +976,7 @@ fn builtin(
         let (acct, n) = frame::group_ids(&frame.account_columns(), rows)?;
         let mut seen: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); n];
         for r in 0..rows {
-            if cur.is_valid(r) && !cur.value(r).trim().is_empty() {
+            if cur.is_valid(r) && !parse::is_blank(cur.value(r)) {
                 let set = &mut seen[acct[r] as usize];
                 if set.len() < 8 {
                     set.insert(cur.value(r).trim());

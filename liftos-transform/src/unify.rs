@@ -262,7 +262,7 @@ fn map_source(name: &str, source: &SourceMapping, batch: &RecordBatch) -> Result
             let texts = array.as_any().downcast_ref::<StringArray>();
             for (row, &was_bad) in is_bad.iter().enumerate() {
                 let missing =
-                    array.is_null(row) || texts.is_some_and(|t| t.value(row).trim().is_empty());
+                    array.is_null(row) || texts.is_some_and(|t| parse::is_blank(t.value(row)));
                 if missing && !was_bad {
                     problems
                         .entry(row)
