@@ -10,6 +10,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type};
 use arrow::row::{RowConverter, SortField};
+use rayon::prelude::*;
 
 use crate::parse::{self, Parsed};
 use crate::unified::{self, *};
@@ -159,8 +160,10 @@ impl Frame {
 /// [`RowConverter`] rows.
 pub(crate) fn group_ids(columns: &[ArrayRef], rows: usize) -> Result<(Vec<u32>, usize)> {
     let mut per_column = columns
-        .iter()
+        .par_iter()
         .map(|c| column_ids(c, rows))
+        .collect::<Vec<_>>()
+        .into_iter()
         .collect::<Result<Vec<_>>>()?;
     // Fewest distinct values first keeps the pairs few enough for direct tables; the
     // result does not depend on the order (ids follow the rows' first appearance).
