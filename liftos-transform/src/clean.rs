@@ -287,8 +287,11 @@ impl Transformer for NameNormalizer {
 /// on `date`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RateTable {
-    rates: HashMap<String, HashMap<i32, f64>>,
+    rates: HashMap<String, DayRates>,
 }
+
+/// One currency's rates by epoch day.
+type DayRates = HashMap<i32, f64>;
 
 impl RateTable {
     /// An empty table.
@@ -767,7 +770,7 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
         let before = quarantine.entries.len();
         let mut n_converted = 0;
         // Raw currency cell → (code, its rates), once per distinct cell.
-        let mut codes: HashMap<&str, (String, Option<&HashMap<i32, f64>>)> = HashMap::new();
+        let mut codes: HashMap<&str, (String, Option<&DayRates>)> = HashMap::new();
         kept.retain(|&r| {
             let ri = r as usize;
             let (code, by_day) = codes.entry(currency.value(ri)).or_insert_with_key(|raw| {

@@ -101,6 +101,14 @@ fn line_in(message: &str) -> Option<usize> {
 
 /// Reads a CSV or Parquet file (by extension) into one table, inferring CSV types.
 ///
+/// A CSV file is decoded once, every column as text (empty cells are null), then each
+/// column is typed (columns in parallel) with arrow-csv's own inference rules over all
+/// its cells (Boolean, Int64, Float64, Date32, Timestamp, else Utf8) and its parsers. A
+/// column with a cell its inferred type's parser rejects (e.g. `2024-02-30` in a date
+/// column) stays text, so the transforms can quarantine that cell with its row. Files
+/// of 4 MiB or more without any quote character are decoded in line-aligned pieces in
+/// parallel; the result is the same table.
+///
 /// # Errors
 ///
 /// [`Error::File`] naming the file, and the line for CSV problems (ragged rows,
