@@ -186,9 +186,16 @@ fn packed_type(packed: u16) -> DataType {
 }
 
 /// The type arrow-csv infers for a column with these cells (nulls are empty cells).
-pub(crate) fn infer_type(text: &StringArray) -> DataType {
+#[cfg(test)]
+fn infer_type(text: &StringArray) -> DataType {
+    infer_type_of(std::slice::from_ref(text))
+}
+
+/// The type arrow-csv infers for a column with these cells (nulls are empty cells),
+/// given in pieces.
+pub(crate) fn infer_type_of(pieces: &[StringArray]) -> DataType {
     let mut packed = 0u16;
-    for cell in text.iter().flatten() {
+    for cell in pieces.iter().flat_map(|p| p.iter().flatten()) {
         packed |= cell_bit(cell);
         if packed & (1 << TEXT) != 0 {
             break;
@@ -233,43 +240,44 @@ fn timestamps<T: ArrowPrimitiveType<Native = i64>>(
 
 /// The column typed as arrow-csv would read it; the text itself when the inferred type
 /// is text (or nothing), or when a cell does not parse as the inferred type.
-pub(crate) fn type_column(text: &StringArray) -> ArrayRef {
-    let typed = match infer_type(text) {
+#[cfg(test)]
+fn type_column(text: &StringArray) -> ArrayRef {
+    parse_as(text, &infer_type(text)).unwrap_or_else(|| Arc::new(text.clone()))
+}
+
+/// The cells parsed as `data_type` (one of the types [`infer_type_of`] gives) as
+/// arrow-csv's decoder parses them; `None` when a cell does not parse, or for text.
+pub(crate) fn parse_as(text: &StringArray, data_type: &DataType) -> Option<ArrayRef> {
+    match data_type {
         DataType::Boolean => {
             let mut values = Vec::with_capacity(text.len());
-            let mut ok = true;
             for i in 0..text.len() {
-                let v = if text.is_valid(i) {
+                values.push(if text.is_valid(i) {
                     let s = text.value(i);
                     if s.eq_ignore_ascii_case("false") {
                         false
                     } else if s.eq_ignore_ascii_case("true") {
                         true
                     } else {
-                        ok = false;
-                        break;
+                        return None;
                     }
                 } else {
                     false
-                };
-                values.push(v);
+                });
             }
-            ok.then(|| {
-                Arc::new(BooleanArray::new(values.into(), text.nulls().cloned())) as ArrayRef
-            })
+            Some(Arc::new(BooleanArray::new(values.into(), text.nulls().cloned())) as ArrayRef)
         }
         DataType::Int64 => parse_all::<Int64Type>(text, Int64Type::parse),
         DataType::Float64 => parse_all::<Float64Type>(text, Float64Type::parse),
         DataType::Date32 => parse_all::<Date32Type>(text, Date32Type::parse),
         DataType::Timestamp(unit, _) => match unit {
-            TimeUnit::Second => timestamps::<TimestampSecondType>(text, &unit),
-            TimeUnit::Millisecond => timestamps::<TimestampMillisecondType>(text, &unit),
-            TimeUnit::Microsecond => timestamps::<TimestampMicrosecondType>(text, &unit),
-            TimeUnit::Nanosecond => timestamps::<TimestampNanosecondType>(text, &unit),
+            TimeUnit::Second => timestamps::<TimestampSecondType>(text, unit),
+            TimeUnit::Millisecond => timestamps::<TimestampMillisecondType>(text, unit),
+            TimeUnit::Microsecond => timestamps::<TimestampMicrosecondType>(text, unit),
+            TimeUnit::Nanosecond => timestamps::<TimestampNanosecondType>(text, unit),
         },
         _ => None,
-    };
-    typed.unwrap_or_else(|| Arc::new(text.clone()))
+    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,10 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, RecordBatch};
-use arrow::compute::concat_batches;
+use arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, StringArray, new_empty_array,
+};
+use arrow::compute::{concat, concat_batches};
 use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
@@ -148,29 +150,57 @@ fn read_csv(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
         .iter()
         .map(|f| Field::new(f.name(), DataType::Utf8, true))
         .collect();
-    let text = decode_csv(&mut file, path, format, &fields, options.batch_size)?;
+    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    let batches = decode_csv(&mut file, path, format, &schema, options.batch_size)?;
+    let concat = |arrays: &[&dyn Array]| {
+        if arrays.is_empty() {
+            Ok(new_empty_array(&DataType::Utf8))
+        } else {
+            concat(arrays).map_err(|e| arrow_file_error(path, &e))
+        }
+    };
     if !options.infer_types {
-        return Ok(text);
+        return concat_batches(&schema, &batches).map_err(|e| arrow_file_error(path, &e));
     }
     // ... then each column typed as arrow-csv's inference and decoder would type it
-    // (columns in parallel); a column with a cell its type's parser rejects (e.g.
-    // 2024-02-30 in a date column) stays text, and the transforms report the cell.
-    let columns: Vec<ArrayRef> = text
-        .columns()
-        .par_iter()
-        .map(|c| match c.as_string_opt::<i32>() {
-            Some(s) => infer::type_column(s),
-            None => c.clone(),
+    // (columns in parallel, each from its decoded pieces, so only text is joined as
+    // text); a column with a cell its type's parser rejects (e.g. 2024-02-30 in a date
+    // column) stays text, and the transforms report the cell.
+    let columns = (0..schema.fields().len())
+        .into_par_iter()
+        .map(|c| {
+            let pieces: Vec<StringArray> = batches
+                .iter()
+                .filter_map(|b| b.column(c).as_string_opt::<i32>().cloned())
+                .collect();
+            let data_type = infer::infer_type_of(&pieces);
+            let typed: Option<Vec<ArrayRef>> = pieces
+                .iter()
+                .map(|p| infer::parse_as(p, &data_type))
+                .collect();
+            match typed {
+                Some(typed) => concat(&typed.iter().map(|a| a.as_ref()).collect::<Vec<_>>()),
+                None => concat(&pieces.iter().map(|a| a as &dyn Array).collect::<Vec<_>>()),
+            }
         })
-        .collect();
-    let schema = Schema::new(
-        fields
+        .collect::<Vec<Result<ArrayRef>>>()
+        .into_iter()
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    let typed_schema = Schema::new(
+        schema
+            .fields()
             .iter()
             .zip(&columns)
             .map(|(f, c)| Field::new(f.name(), c.data_type().clone(), true))
             .collect::<Vec<_>>(),
     );
-    RecordBatch::try_new(Arc::new(schema), columns).map_err(|e| arrow_file_error(path, &e))
+    let rows = batches.iter().map(RecordBatch::num_rows).sum();
+    RecordBatch::try_new_with_options(
+        Arc::new(typed_schema),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
+    )
+    .map_err(|e| arrow_file_error(path, &e))
 }
 
 /// Files smaller than this are decoded in one piece.
@@ -186,14 +216,13 @@ fn decode_csv(
     file: &mut File,
     path: &Path,
     format: Format,
-    fields: &[Field],
+    schema: &SchemaRef,
     batch_size: usize,
-) -> Result<RecordBatch> {
+) -> Result<Vec<RecordBatch>> {
     let io = |e: std::io::Error| file_error(path, None, e.to_string());
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).map_err(io)?;
-    let schema: SchemaRef = Arc::new(Schema::new(fields.to_vec()));
     let threads = rayon::current_num_threads();
     if bytes.len() >= PARALLEL_MIN_BYTES && threads > 1 && !bytes.contains(&b'"') {
         let pieces = threads * 4;
@@ -215,16 +244,13 @@ fn decode_csv(
         let body_format = format.clone().with_header(false);
         let parts: std::result::Result<Vec<Vec<RecordBatch>>, _> = cuts
             .par_windows(2)
-            .map(|w| decode_slice(&body[w[0]..w[1]], &schema, body_format.clone(), batch_size))
+            .map(|w| decode_slice(&body[w[0]..w[1]], schema, body_format.clone(), batch_size))
             .collect();
         if let Ok(parts) = parts {
-            let batches: Vec<RecordBatch> = parts.into_iter().flatten().collect();
-            return concat_batches(&schema, &batches).map_err(|e| arrow_file_error(path, &e));
+            return Ok(parts.into_iter().flatten().collect());
         }
     }
-    let batches = decode_slice(&bytes, &schema, format, batch_size)
-        .map_err(|e| arrow_file_error(path, &e))?;
-    concat_batches(&schema, &batches).map_err(|e| arrow_file_error(path, &e))
+    decode_slice(&bytes, schema, format, batch_size).map_err(|e| arrow_file_error(path, &e))
 }
 
 fn decode_slice(
