@@ -1,7 +1,8 @@
 //! `clean_data`: fixes that make a unified table usable, losing nothing silently.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -696,13 +697,14 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
 
     // 1. Unusable values.
     let reasons = unusable_reasons(table, &frame);
-    let mut kept: Vec<u32> = Vec::with_capacity(rows);
-    for (r, reason) in reasons.into_iter().enumerate() {
-        match reason {
-            Some(reason) => quarantine.push("clean:unusable_values", r as u32, reason),
-            None => kept.push(r as u32),
-        }
+    let mut kept: Vec<u32> = Vec::with_capacity(rows - reasons.len());
+    let mut next = 0u32;
+    for (r, reason) in reasons {
+        kept.extend(next..r as u32);
+        next = r as u32 + 1;
+        quarantine.push("clean:unusable_values", r as u32, reason);
     }
+    kept.extend(next..rows as u32);
     log.push(Change {
         fix: "quarantine_unusable_values".to_owned(),
         action: ChangeAction::Quarantined,
@@ -862,15 +864,19 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
     })
 }
 
-fn unusable_reasons(table: &RecordBatch, frame: &Frame) -> Vec<Option<String>> {
+/// Row → why it cannot be used (only the rows that cannot, in row order).
+fn unusable_reasons(table: &RecordBatch, frame: &Frame) -> BTreeMap<usize, String> {
     let rows = frame.rows;
-    let mut reasons: Vec<Option<String>> = vec![None; rows];
-    let mut add = |r: usize, msg: String| match &mut reasons[r] {
-        Some(s) => {
+    let mut reasons: BTreeMap<usize, String> = BTreeMap::new();
+    let mut add = |r: usize, msg: String| match reasons.entry(r) {
+        Entry::Occupied(mut e) => {
+            let s = e.get_mut();
             s.push_str("; ");
             s.push_str(&msg);
         }
-        None => reasons[r] = Some(msg),
+        Entry::Vacant(e) => {
+            e.insert(msg);
+        }
     };
     let raw = |c: &str, r: usize| {
         table

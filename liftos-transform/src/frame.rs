@@ -178,9 +178,11 @@ pub(crate) fn group_ids(columns: &[ArrayRef], rows: usize) -> Result<(Vec<u32>, 
     Ok(acc.unwrap_or_else(|| (vec![0; rows], usize::from(rows > 0))))
 }
 
-/// Largest direct table (cells) for `rows` rows.
+/// Largest direct table (cells) for `rows` rows: as many cells as rows (so filling it
+/// costs no more than a pass over them), at least 64 Ki and at most 4 Mi cells
+/// (16 MiB); bigger products go through `combine_by_first_id`, linear in the rows.
 fn direct_limit(rows: usize) -> usize {
-    rows.saturating_mul(4).max(1 << 16)
+    rows.clamp(1 << 16, 1 << 22)
 }
 
 /// Assigns dense ids in order of first appearance to a stream of hashable keys; a run

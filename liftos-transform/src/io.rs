@@ -206,12 +206,14 @@ fn read_csv(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
 /// Files smaller than this are decoded in one piece.
 const PARALLEL_MIN_BYTES: usize = 4 << 20;
 
-/// Decodes the whole file with `fields` (all text).
+/// Decodes the whole file with `schema` (all text), as batches in file order.
 ///
 /// A file without any quote character has a record boundary at every line feed, so its
-/// body is cut at line feeds into pieces decoded in parallel and joined in order. With
-/// quotes (a field may hold a line feed), for a small file, or when a piece fails (the
-/// error must name the file's own line), the file is decoded in one piece.
+/// body (after a header line ending in the first line feed) is cut at line feeds into
+/// pieces decoded in parallel. With quotes (a field may hold a line feed), an unusual
+/// header line (empty, or holding a carriage return other than before the line feed),
+/// for a small file, or when a piece fails (the error must name the file's own line),
+/// the file is decoded in one piece.
 fn decode_csv(
     file: &mut File,
     path: &Path,
@@ -224,13 +226,19 @@ fn decode_csv(
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).map_err(io)?;
     let threads = rayon::current_num_threads();
-    if bytes.len() >= PARALLEL_MIN_BYTES && threads > 1 && !bytes.contains(&b'"') {
+    let header_end = bytes.iter().position(|&b| b == b'\n');
+    let plain_header = header_end.is_some_and(|end| {
+        let line = bytes[..end].strip_suffix(b"\r").unwrap_or(&bytes[..end]);
+        !line.is_empty() && !line.contains(&b'\r')
+    });
+    if let Some(header_end) = header_end
+        && plain_header
+        && bytes.len() >= PARALLEL_MIN_BYTES
+        && threads > 1
+        && !bytes.contains(&b'"')
+    {
         let pieces = threads * 4;
-        let body_start = bytes
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(bytes.len(), |i| i + 1);
-        let body = &bytes[body_start..];
+        let body = &bytes[header_end + 1..];
         let mut cuts = vec![0];
         for k in 1..pieces {
             let from = (body.len() * k / pieces).max(*cuts.last().unwrap_or(&0));
@@ -481,6 +489,33 @@ mod tests {
             // Row 100 000 is on line 100 002 (after the header).
             Error::File { line, .. } => assert_eq!(line, Some(100_002)),
             other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn unusual_line_ends_in_a_big_csv_read_as_arrow_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = big_csv(120_000, None);
+        for (name, variant) in [
+            // Carriage returns only: no line feed to cut at.
+            ("cr.csv", text.replace("\r\n", "\r")),
+            // A header ending in a lone carriage return, then line feeds.
+            (
+                "mixed.csv",
+                text.replacen("\r\n", "\r", 1).replace("\r\n", "\n"),
+            ),
+            // Line feeds only, with a blank line inside.
+            (
+                "blank.csv",
+                text.replace("\r\n", "\n")
+                    .replacen("\n2024-02", "\n\n2024-02", 1),
+            ),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, variant).unwrap();
+            let ours = read_table(&path).unwrap();
+            assert_eq!(ours, arrow_read(&path), "{name}");
+            assert!(ours.num_rows() >= 119_999, "{name}: {}", ours.num_rows());
         }
     }
 }
