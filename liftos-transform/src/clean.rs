@@ -721,11 +721,23 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
             column: DATE.to_owned(),
         })?;
     let series_cols = frame.series_columns();
+    // Campaign series ids, shared by duplicate removal (with the date) and date filling.
+    let series = if fixes.remove_duplicates || fixes.fill_missing_dates {
+        frame::group_ids(&series_cols, rows)?
+    } else {
+        (Vec::new(), 0)
+    };
 
     // 2. Duplicates.
     if fixes.remove_duplicates {
-        let (exact, restated) =
-            remove_duplicates(&frame, date, &series_cols, pulled.as_deref(), &mut kept)?;
+        let (exact, restated) = remove_duplicates(
+            &frame,
+            date,
+            &series_cols,
+            &series,
+            pulled.as_deref(),
+            &mut kept,
+        )?;
         log.push(Change {
             fix: Fix::RemoveDuplicates.as_str().to_owned(),
             action: ChangeAction::Dropped,
@@ -821,8 +833,8 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
     // 5. Filling.
     let mut filled: Vec<(u32, i32)> = Vec::new();
     if fixes.fill_missing_dates {
-        let (series, _) = frame::group_ids(&series_cols, rows)?;
-        let order = frame::order_by_group_date(&kept, &series, date);
+        let series = &series.0;
+        let order = frame::order_by_group_date(&kept, series, date);
         for w in order.windows(2) {
             let (a, b) = (w[0] as usize, w[1] as usize);
             if series[a] == series[b] {
@@ -954,13 +966,14 @@ fn remove_duplicates(
     frame: &Frame,
     date: &Date32Array,
     series_cols: &[ArrayRef],
+    series: &(Vec<u32>, usize),
     pulled: Option<&[i64]>,
     kept: &mut Vec<u32>,
 ) -> Result<(usize, usize)> {
     let rows = frame.rows;
     let mut key_cols: Vec<ArrayRef> = vec![Arc::new(date.clone())];
     key_cols.extend(series_cols.iter().cloned());
-    let (key, n_keys) = frame::group_ids(&key_cols, rows)?;
+    let (key, n_keys) = frame::refine_ids(&series.0, series.1, &key_cols[0])?;
     // Full-row identity (every unified and breakdown value) only matters between rows of
     // one key, so it is computed for the rows whose key repeats; the others get `NONE`.
     let mut key_rows = vec![0u32; n_keys];

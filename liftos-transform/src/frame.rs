@@ -185,6 +185,13 @@ fn direct_limit(rows: usize) -> usize {
     rows.clamp(1 << 16, 1 << 22)
 }
 
+/// The group ids `ids` (of `n` groups) refined by one more column: the same as
+/// [`group_ids`] of the columns behind `ids` plus `column`.
+pub(crate) fn refine_ids(ids: &[u32], n: usize, column: &ArrayRef) -> Result<(Vec<u32>, usize)> {
+    let (col, cn) = column_ids(column, ids.len())?;
+    Ok(combine_ids(ids, n, &col, cn))
+}
+
 /// Assigns dense ids in order of first appearance to a stream of hashable keys; a run
 /// of equal keys (common in exports sorted by campaign) is looked up once.
 struct Densifier<K> {
@@ -489,6 +496,11 @@ mod tests {
                 );
             }
         }
+        let (ids, n) = group_ids(&all[..3], rows).unwrap();
+        assert_eq!(
+            refine_ids(&ids, n, &all[3]).unwrap(),
+            reference(&all[..4], rows)
+        );
         assert_eq!(group_ids(&[], 3).unwrap(), (vec![0, 0, 0], 1));
         assert_eq!(group_ids(&[], 0).unwrap(), (vec![], 0));
     }
