@@ -349,6 +349,8 @@ def main():
         return
 
     exe = build_liftos()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"{os.cpu_count()} CPUs; load average {load} (1, 5, 15 min) before the runs")
     for rows in args.rows or [1_000_000]:
         with tempfile.TemporaryDirectory() as tmp:
             d = args.keep / str(rows) if args.keep else Path(tmp)
@@ -360,6 +362,7 @@ def main():
             lift, lift_wall = run([exe, str(d)])
             pand, pand_wall = run([sys.executable, __file__, "--pandas-worker", str(d)])
             problems = compare(lift, pand)
+            print(f"load average now {os.getloadavg()[0]:.2f}")
             print(f"{'step':<12}{'LiftOS s':>10}{'pandas s':>10}{'ratio':>8}")
             for step in sorted(lift["seconds"]):
                 a, b = lift["seconds"][step], pand["seconds"][step]

@@ -1,13 +1,15 @@
 //! `clean_data`: fixes that make a unified table usable, losing nothing silently.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch,
-    StringArray, UInt32Array, UInt64Array,
+    StringArray, StringBuilder, UInt32Array, UInt64Array,
 };
 use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -176,26 +178,41 @@ impl NameNormalizer {
     /// Normalizes every name (each distinct name once); returns the new names and how
     /// many changed.
     fn normalize_array(&self, names: &StringArray) -> (StringArray, usize) {
-        let mut cache: HashMap<&str, Option<String>> = HashMap::new();
+        // Distinct name → index of its rewrite in `rewrites` (None: unchanged); a run of
+        // one name is looked up once, and no cell allocates.
+        let mut index: HashMap<&str, Option<usize>> = HashMap::new();
+        let mut rewrites: Vec<String> = Vec::new();
+        let mut last: Option<(&str, Option<usize>)> = None;
         let mut changed = 0;
-        let out = names
-            .iter()
-            .map(|v| {
-                let v = v?;
-                let n = cache.entry(v).or_insert_with(|| {
-                    let n = self.normalize(v);
-                    (n != v).then_some(n)
-                });
-                match n {
-                    Some(n) => {
-                        changed += 1;
-                        Some(n.clone())
-                    }
-                    None => Some(v.to_owned()),
+        let mut out = StringBuilder::with_capacity(names.len(), names.value_data().len());
+        for v in names.iter() {
+            let Some(v) = v else {
+                out.append_null();
+                continue;
+            };
+            let rewrite = match last {
+                Some((l, i)) if l == v => i,
+                _ => {
+                    let i = *index.entry(v).or_insert_with(|| {
+                        let n = self.normalize(v);
+                        (n != v).then(|| {
+                            rewrites.push(n);
+                            rewrites.len() - 1
+                        })
+                    });
+                    last = Some((v, i));
+                    i
                 }
-            })
-            .collect();
-        (out, changed)
+            };
+            match rewrite {
+                Some(i) => {
+                    changed += 1;
+                    out.append_value(&rewrites[i]);
+                }
+                None => out.append_value(v),
+            }
+        }
+        (out.finish(), changed)
     }
 }
 
@@ -271,8 +288,11 @@ impl Transformer for NameNormalizer {
 /// on `date`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RateTable {
-    rates: HashMap<String, HashMap<i32, f64>>,
+    rates: HashMap<String, DayRates>,
 }
+
+/// One currency's rates by epoch day.
+type DayRates = HashMap<i32, f64>;
 
 impl RateTable {
     /// An empty table.
@@ -310,7 +330,7 @@ impl RateTable {
         for r in 0..batch.num_rows() {
             let ok = dates.is_valid(r)
                 && currencies.is_valid(r)
-                && !currencies.value(r).trim().is_empty()
+                && !parse::is_blank(currencies.value(r))
                 && rates.is_valid(r)
                 && rates.value(r).is_finite()
                 && rates.value(r) > 0.0;
@@ -323,11 +343,6 @@ impl RateTable {
             table.insert(dates.value(r), currencies.value(r), rates.value(r));
         }
         Ok(table)
-    }
-
-    /// The rate of `currency` on epoch day `days`.
-    fn get(&self, days: i32, currency: &str) -> Option<f64> {
-        self.rates.get(currency)?.get(&days).copied()
     }
 
     /// Number of (date, currency) rates.
@@ -682,13 +697,14 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
 
     // 1. Unusable values.
     let reasons = unusable_reasons(table, &frame);
-    let mut kept: Vec<u32> = Vec::with_capacity(rows);
-    for (r, reason) in reasons.into_iter().enumerate() {
-        match reason {
-            Some(reason) => quarantine.push("clean:unusable_values", r as u32, reason),
-            None => kept.push(r as u32),
-        }
+    let mut kept: Vec<u32> = Vec::with_capacity(rows - reasons.len());
+    let mut next = 0u32;
+    for (r, reason) in reasons {
+        kept.extend(next..r as u32);
+        next = r as u32 + 1;
+        quarantine.push("clean:unusable_values", r as u32, reason);
     }
+    kept.extend(next..rows as u32);
     log.push(Change {
         fix: "quarantine_unusable_values".to_owned(),
         action: ChangeAction::Quarantined,
@@ -705,11 +721,23 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
             column: DATE.to_owned(),
         })?;
     let series_cols = frame.series_columns();
+    // Campaign series ids, shared by duplicate removal (with the date) and date filling.
+    let series = if fixes.remove_duplicates || fixes.fill_missing_dates {
+        frame::group_ids(&series_cols, rows)?
+    } else {
+        (Vec::new(), 0)
+    };
 
     // 2. Duplicates.
     if fixes.remove_duplicates {
-        let (exact, restated) =
-            remove_duplicates(&frame, date, &series_cols, pulled.as_deref(), &mut kept)?;
+        let (exact, restated) = remove_duplicates(
+            &frame,
+            date,
+            &series_cols,
+            &series,
+            pulled.as_deref(),
+            &mut kept,
+        )?;
         log.push(Change {
             fix: Fix::RemoveDuplicates.as_str().to_owned(),
             action: ChangeAction::Dropped,
@@ -755,13 +783,19 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
     if let Some(conv) = &fixes.standardize_currency {
         let before = quarantine.entries.len();
         let mut n_converted = 0;
+        // Raw currency cell → (code, its rates), once per distinct cell.
+        let mut codes: HashMap<&str, (String, Option<&DayRates>)> = HashMap::new();
         kept.retain(|&r| {
             let ri = r as usize;
-            let code = currency.value(ri).trim().to_ascii_uppercase();
-            if code == conv.reporting_currency {
+            let (code, by_day) = codes.entry(currency.value(ri)).or_insert_with_key(|raw| {
+                let code = raw.trim().to_ascii_uppercase();
+                let by_day = conv.rates.rates.get(&code);
+                (code, by_day)
+            });
+            if *code == conv.reporting_currency {
                 return true;
             }
-            match conv.rates.get(date.value(ri), &code) {
+            match by_day.and_then(|d| d.get(&date.value(ri)).copied()) {
                 Some(x) => {
                     rate[ri] = x;
                     converted[ri] = true;
@@ -799,8 +833,8 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
     // 5. Filling.
     let mut filled: Vec<(u32, i32)> = Vec::new();
     if fixes.fill_missing_dates {
-        let (series, _) = frame::group_ids(&series_cols, rows)?;
-        let order = frame::order_by_group_date(&kept, &series, date);
+        let series = &series.0;
+        let order = frame::order_by_group_date(&kept, series, date);
         for w in order.windows(2) {
             let (a, b) = (w[0] as usize, w[1] as usize);
             if series[a] == series[b] {
@@ -842,15 +876,19 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
     })
 }
 
-fn unusable_reasons(table: &RecordBatch, frame: &Frame) -> Vec<Option<String>> {
+/// Row → why it cannot be used (only the rows that cannot, in row order).
+fn unusable_reasons(table: &RecordBatch, frame: &Frame) -> BTreeMap<usize, String> {
     let rows = frame.rows;
-    let mut reasons: Vec<Option<String>> = vec![None; rows];
-    let mut add = |r: usize, msg: String| match &mut reasons[r] {
-        Some(s) => {
+    let mut reasons: BTreeMap<usize, String> = BTreeMap::new();
+    let mut add = |r: usize, msg: String| match reasons.entry(r) {
+        Entry::Occupied(mut e) => {
+            let s = e.get_mut();
             s.push_str("; ");
             s.push_str(&msg);
         }
-        None => reasons[r] = Some(msg),
+        Entry::Vacant(e) => {
+            e.insert(msg);
+        }
     };
     let raw = |c: &str, r: usize| {
         table
@@ -872,7 +910,7 @@ fn unusable_reasons(table: &RecordBatch, frame: &Frame) -> Vec<Option<String>> {
     for c in [CHANNEL, CAMPAIGN, CURRENCY] {
         let a = &frame.text[c];
         for r in 0..rows {
-            if a.is_null(r) || a.value(r).trim().is_empty() {
+            if a.is_null(r) || parse::is_blank(a.value(r)) {
                 add(r, format!("missing {c}"));
             }
         }
@@ -928,15 +966,24 @@ fn remove_duplicates(
     frame: &Frame,
     date: &Date32Array,
     series_cols: &[ArrayRef],
+    series: &(Vec<u32>, usize),
     pulled: Option<&[i64]>,
     kept: &mut Vec<u32>,
 ) -> Result<(usize, usize)> {
     let rows = frame.rows;
     let mut key_cols: Vec<ArrayRef> = vec![Arc::new(date.clone())];
     key_cols.extend(series_cols.iter().cloned());
-    let (key, n_keys) = frame::group_ids(&key_cols, rows)?;
-    // Full-row identity: every unified and breakdown value.
-    let mut full_cols = key_cols.clone();
+    let (key, n_keys) = frame::refine_ids(&series.0, series.1, &key_cols[0])?;
+    // Full-row identity (every unified and breakdown value) only matters between rows of
+    // one key, so it is computed for the rows whose key repeats; the others get `NONE`.
+    let mut key_rows = vec![0u32; n_keys];
+    for &k in &key {
+        key_rows[k as usize] += 1;
+    }
+    let repeated: Vec<u32> = (0..rows as u32)
+        .filter(|&r| key_rows[key[r as usize] as usize] > 1)
+        .collect();
+    let mut full_cols = key_cols;
     for c in TEXT_COLUMNS {
         full_cols.push(Arc::new(frame.text[c].clone()));
     }
@@ -946,7 +993,16 @@ fn remove_duplicates(
     for c in INT_COLUMNS {
         full_cols.push(Arc::new(frame.ints[c].array.clone()));
     }
-    let (full, n_full) = frame::group_ids(&full_cols, rows)?;
+    let picked = UInt32Array::from(repeated.clone());
+    let full_cols = full_cols
+        .iter()
+        .map(|c| take(c.as_ref(), &picked, None))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let (sub_full, n_full) = frame::group_ids(&full_cols, repeated.len())?;
+    let mut full = vec![u32::MAX; rows];
+    for (&r, &f) in repeated.iter().zip(&sub_full) {
+        full[r as usize] = f;
+    }
 
     const NONE: u32 = u32::MAX;
     let mut winner = vec![NONE; n_keys];
@@ -963,7 +1019,9 @@ fn remove_duplicates(
     }
     let mut seen_full = vec![false; n_full];
     for &w in winner.iter().filter(|w| **w != NONE) {
-        seen_full[full[w as usize] as usize] = true;
+        if let Some(seen) = seen_full.get_mut(full[w as usize] as usize) {
+            *seen = true;
+        }
     }
     let (mut exact, mut restated) = (0, 0);
     kept.retain(|&r| {
@@ -1036,12 +1094,19 @@ fn build_output(
             CURRENCY => {
                 let cur = &frame.text[CURRENCY];
                 Arc::new(StringArray::from_iter_values(src.values().iter().map(
-                    |&r| {
+                    |&r| -> Cow<'_, str> {
                         let r = r as usize;
                         match reporting {
-                            Some(rep) if converted[r] => rep.to_owned(),
-                            Some(_) => cur.value(r).trim().to_ascii_uppercase(),
-                            None => cur.value(r).to_owned(),
+                            Some(rep) if converted[r] => Cow::Borrowed(rep),
+                            Some(_) => {
+                                let code = cur.value(r).trim();
+                                if code.bytes().any(|b| b.is_ascii_lowercase()) {
+                                    Cow::Owned(code.to_ascii_uppercase())
+                                } else {
+                                    Cow::Borrowed(code)
+                                }
+                            }
+                            None => Cow::Borrowed(cur.value(r)),
                         }
                     },
                 )))

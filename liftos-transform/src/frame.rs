@@ -5,10 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray, StringBuilder,
+    Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    StringBuilder,
 };
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type};
 use arrow::row::{RowConverter, SortField};
+use rayon::prelude::*;
 
 use crate::parse::{self, Parsed};
 use crate::unified::{self, *};
@@ -149,53 +151,276 @@ impl Frame {
 
 /// Dense group ids (0..n in order of first appearance) of the rows of `columns`, and n.
 /// With no columns every row is in group 0.
+///
+/// Each column is first turned into dense ids of its own values (text, integers, dates
+/// and floats by value, null as a value of its own; other types through the Arrow row
+/// format), then the columns are combined pairwise, renumbering in row order, so rows
+/// are hashed as small integers rather than as encoded byte rows. Two rows share a
+/// group exactly when every column holds the same value (or both null), as with
+/// [`RowConverter`] rows.
 pub(crate) fn group_ids(columns: &[ArrayRef], rows: usize) -> Result<(Vec<u32>, usize)> {
-    if columns.is_empty() {
-        return Ok((vec![0; rows], usize::from(rows > 0)));
+    let mut per_column = columns
+        .par_iter()
+        .map(|c| column_ids(c, rows))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    // Fewest distinct values first keeps the pairs few enough for direct tables; the
+    // result does not depend on the order (ids follow the rows' first appearance).
+    per_column.sort_by_key(|(_, n)| *n);
+    let mut acc: Option<(Vec<u32>, usize)> = None;
+    for (ids, n) in per_column {
+        acc = Some(match acc {
+            None => (ids, n),
+            Some((prev, pn)) => combine_ids(&prev, pn, &ids, n),
+        });
     }
-    // Fast path: one text column.
-    if let [single] = columns
-        && single.data_type() == &DataType::Utf8
-        && let Some(s) = single.as_any().downcast_ref::<StringArray>()
-    {
-        let mut map: HashMap<Option<&str>, u32> = HashMap::new();
-        let ids = (0..rows)
-            .map(|r| {
-                let k = s.is_valid(r).then(|| s.value(r));
-                let n = map.len() as u32;
-                *map.entry(k).or_insert(n)
-            })
-            .collect();
-        return Ok((ids, map.len()));
-    }
-    let fields = columns
-        .iter()
-        .map(|c| SortField::new(c.data_type().clone()))
-        .collect();
-    let converter = RowConverter::new(fields)?;
-    let converted = converter.convert_columns(columns)?;
-    let mut map: HashMap<&[u8], u32> = HashMap::with_capacity(rows / 4 + 1);
-    let ids = (0..rows)
-        .map(|r| {
-            let n = map.len() as u32;
-            *map.entry(converted.row(r).data()).or_insert(n)
-        })
-        .collect();
-    Ok((ids, map.len()))
+    Ok(acc.unwrap_or_else(|| (vec![0; rows], usize::from(rows > 0))))
 }
 
-/// Row indices (among `rows`) sorted by (group, date, row); rows without a date last.
+/// Largest direct table (cells) for `rows` rows: as many cells as rows (so filling it
+/// costs no more than a pass over them), at least 64 Ki and at most 4 Mi cells
+/// (16 MiB); bigger products go through `combine_by_first_id`, linear in the rows.
+fn direct_limit(rows: usize) -> usize {
+    rows.clamp(1 << 16, 1 << 22)
+}
+
+/// The group ids `ids` (of `n` groups) refined by one more column: the same as
+/// [`group_ids`] of the columns behind `ids` plus `column`.
+pub(crate) fn refine_ids(ids: &[u32], n: usize, column: &ArrayRef) -> Result<(Vec<u32>, usize)> {
+    let (col, cn) = column_ids(column, ids.len())?;
+    Ok(combine_ids(ids, n, &col, cn))
+}
+
+/// Assigns dense ids in order of first appearance to a stream of hashable keys; a run
+/// of equal keys (common in exports sorted by campaign) is looked up once.
+struct Densifier<K> {
+    map: HashMap<K, u32>,
+    last: Option<(K, u32)>,
+}
+
+impl<K: std::hash::Hash + Eq + Copy> Densifier<K> {
+    fn new() -> Self {
+        Densifier {
+            map: HashMap::new(),
+            last: None,
+        }
+    }
+
+    fn id(&mut self, key: K) -> u32 {
+        if let Some((k, id)) = self.last
+            && k == key
+        {
+            return id;
+        }
+        let n = self.map.len() as u32;
+        let id = *self.map.entry(key).or_insert(n);
+        self.last = Some((key, id));
+        id
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+fn dense<K: std::hash::Hash + Eq + Copy>(keys: impl Iterator<Item = K>) -> (Vec<u32>, usize) {
+    let mut d = Densifier::new();
+    let ids = keys.map(|k| d.id(k)).collect();
+    (ids, d.len())
+}
+
+/// Dense ids (in order of first appearance) of integer keys; through a direct table
+/// when their range is small (dates), else hashed.
+fn dense_ints(keys: impl Iterator<Item = Option<i64>> + Clone, rows: usize) -> (Vec<u32>, usize) {
+    let (lo, hi) = keys
+        .clone()
+        .flatten()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let span = if lo <= hi {
+        hi.abs_diff(lo).saturating_add(2)
+    } else {
+        1
+    };
+    if span > direct_limit(rows) as u64 {
+        return dense(keys);
+    }
+    const NONE: u32 = u32::MAX;
+    // Slot 0 is null, slot v - lo + 1 the value v.
+    let mut table = vec![NONE; span as usize];
+    let mut n = 0u32;
+    let ids = keys
+        .map(|k| {
+            let slot = &mut table[k.map_or(0, |v| v.abs_diff(lo) as usize + 1)];
+            if *slot == NONE {
+                *slot = n;
+                n += 1;
+            }
+            *slot
+        })
+        .collect();
+    (ids, n as usize)
+}
+
+/// Dense ids of one column's values (null is a value of its own).
+fn column_ids(column: &ArrayRef, rows: usize) -> Result<(Vec<u32>, usize)> {
+    let ids = match column.data_type() {
+        DataType::Utf8 => dense(column.as_string::<i32>().iter()),
+        DataType::LargeUtf8 => dense(column.as_string::<i64>().iter()),
+        DataType::Utf8View => dense(column.as_string_view().iter()),
+        DataType::Date32 => dense_ints(
+            column
+                .as_primitive::<Date32Type>()
+                .iter()
+                .map(|v| v.map(i64::from)),
+            rows,
+        ),
+        DataType::Int32 => dense_ints(
+            column
+                .as_primitive::<Int32Type>()
+                .iter()
+                .map(|v| v.map(i64::from)),
+            rows,
+        ),
+        DataType::Int64 => dense_ints(column.as_primitive::<Int64Type>().iter(), rows),
+        // By bit pattern, as the row format compares floats (-0.0 and 0.0 differ).
+        DataType::Float64 => dense(
+            column
+                .as_primitive::<Float64Type>()
+                .iter()
+                .map(|v| v.map(f64::to_bits)),
+        ),
+        DataType::Boolean => dense(column.as_boolean().iter()),
+        other => {
+            let converter = RowConverter::new(vec![SortField::new(other.clone())])?;
+            let converted = converter.convert_columns(std::slice::from_ref(column))?;
+            dense((0..rows).map(|r| converted.row(r).data()))
+        }
+    };
+    Ok(ids)
+}
+
+/// Dense ids (in order of first appearance) of the pairs (a[r], b[r]), where the a ids
+/// are below `na` and the b ids below `nb`.
+pub(crate) fn combine_ids(a: &[u32], na: usize, b: &[u32], nb: usize) -> (Vec<u32>, usize) {
+    const NONE: u32 = u32::MAX;
+    let cells = na.saturating_mul(nb);
+    if cells <= direct_limit(a.len()) {
+        // Few enough pairs for a direct table.
+        let mut table = vec![NONE; cells];
+        let mut n = 0u32;
+        let ids = a
+            .iter()
+            .zip(b)
+            .map(|(&x, &y)| {
+                let slot = &mut table[x as usize * nb + y as usize];
+                if *slot == NONE {
+                    *slot = n;
+                    n += 1;
+                }
+                *slot
+            })
+            .collect();
+        (ids, n as usize)
+    } else {
+        combine_by_first_id(a, na, b, nb)
+    }
+}
+
+/// `combine_ids` without a table of every pair: rows are bucketed by their `a` id
+/// (a counting sort), each bucket numbers its `b` ids through one reusable array, and
+/// the pair ids are then renumbered in order of first appearance. Linear time and
+/// memory, no hashing.
+fn combine_by_first_id(a: &[u32], na: usize, b: &[u32], nb: usize) -> (Vec<u32>, usize) {
+    const NONE: u32 = u32::MAX;
+    let mut start = vec![0usize; na + 1];
+    for &x in a {
+        start[x as usize + 1] += 1;
+    }
+    for g in 1..=na {
+        start[g] += start[g - 1];
+    }
+    let mut next = start.clone();
+    let mut order = vec![0u32; a.len()];
+    for (r, &x) in a.iter().enumerate() {
+        order[next[x as usize]] = r as u32;
+        next[x as usize] += 1;
+    }
+    let mut slot = vec![NONE; nb];
+    let mut pair = vec![0u32; a.len()];
+    let mut pairs = 0u32;
+    for g in 0..na {
+        let bucket = &order[start[g]..start[g + 1]];
+        for &r in bucket {
+            let s = &mut slot[b[r as usize] as usize];
+            if *s == NONE {
+                *s = pairs;
+                pairs += 1;
+            }
+            pair[r as usize] = *s;
+        }
+        for &r in bucket {
+            slot[b[r as usize] as usize] = NONE;
+        }
+    }
+    let mut renumber = vec![NONE; pairs as usize];
+    let mut n = 0u32;
+    let ids = pair
+        .iter()
+        .map(|&p| {
+            let id = &mut renumber[p as usize];
+            if *id == NONE {
+                *id = n;
+                n += 1;
+            }
+            *id
+        })
+        .collect();
+    (ids, n as usize)
+}
+
+/// Row indices (among `rows`) sorted by (group, date, row); rows without a date last
+/// within their group.
+///
+/// A counting sort by group, then a sort of each group's run by (date, row) where it is
+/// not already in that order (exports usually list a campaign's days in order).
 pub(crate) fn order_by_group_date(rows: &[u32], group: &[u32], date: &Date32Array) -> Vec<u32> {
-    let mut order = rows.to_vec();
-    order.sort_unstable_by_key(|&r| {
+    let groups = rows
+        .iter()
+        .map(|&r| group[r as usize] as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut start = vec![0usize; groups + 1];
+    for &r in rows {
+        start[group[r as usize] as usize + 1] += 1;
+    }
+    for g in 1..=groups {
+        start[g] += start[g - 1];
+    }
+    let mut next = start.clone();
+    let mut order = vec![0u32; rows.len()];
+    for &r in rows {
+        let slot = &mut next[group[r as usize] as usize];
+        order[*slot] = r;
+        *slot += 1;
+    }
+    let day = |r: u32| {
         let r = r as usize;
-        let d = if date.is_valid(r) {
+        if date.is_valid(r) {
             date.value(r)
         } else {
             i32::MAX
-        };
-        (group[r], d, r)
-    });
+        }
+    };
+    for g in 0..groups {
+        let run = &mut order[start[g]..start[g + 1]];
+        if run
+            .windows(2)
+            .any(|w| (day(w[0]), w[0]) > (day(w[1]), w[1]))
+        {
+            run.sort_unstable_by_key(|&r| (day(r), r));
+        }
+    }
     order
 }
 
@@ -216,5 +441,104 @@ pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
             .copied()
             .fold(f64::NEG_INFINITY, f64::max);
         Some((below + m) / 2.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{BooleanArray, Date32Array, Float64Array, Int64Array, StringArray};
+
+    /// Group ids the straightforward way: hash the Arrow row encoding of every row.
+    fn reference(columns: &[ArrayRef], rows: usize) -> (Vec<u32>, usize) {
+        let fields = columns
+            .iter()
+            .map(|c| SortField::new(c.data_type().clone()))
+            .collect();
+        let converter = RowConverter::new(fields).unwrap();
+        let converted = converter.convert_columns(columns).unwrap();
+        dense((0..rows).map(|r| converted.row(r).data()))
+    }
+
+    #[test]
+    fn group_ids_match_the_row_format_grouping() {
+        let rows = 400;
+        let text: ArrayRef = Arc::new(StringArray::from_iter((0..rows).map(|r| match r % 7 {
+            0 => None,
+            1 => Some(String::new()),
+            k => Some(format!("c{}", (r / 3 + k) % 11)),
+        })));
+        let date: ArrayRef = Arc::new(Date32Array::from_iter(
+            (0..rows).map(|r| (r % 13 != 0).then_some(19_000 + (r as i32 % 9))),
+        ));
+        let ints: ArrayRef = Arc::new(Int64Array::from_iter(
+            (0..rows).map(|r| (r % 5 != 0).then_some(r as i64 % 4 - 1)),
+        ));
+        let floats: ArrayRef = Arc::new(Float64Array::from_iter((0..rows).map(|r| match r % 6 {
+            0 => None,
+            1 => Some(-0.0),
+            2 => Some(0.0),
+            3 => Some(f64::NAN),
+            _ => Some((r % 3) as f64 * 0.5),
+        })));
+        let flags: ArrayRef = Arc::new(BooleanArray::from_iter(
+            (0..rows).map(|r| (r % 4 != 0).then_some(r % 3 == 0)),
+        ));
+        let all = [text, date, ints, floats, flags];
+        for k in 1..=all.len() {
+            for start in 0..=all.len() - k {
+                let cols = &all[start..start + k];
+                assert_eq!(
+                    group_ids(cols, rows).unwrap(),
+                    reference(cols, rows),
+                    "columns {start}..{}",
+                    start + k
+                );
+            }
+        }
+        let (ids, n) = group_ids(&all[..3], rows).unwrap();
+        assert_eq!(
+            refine_ids(&ids, n, &all[3]).unwrap(),
+            reference(&all[..4], rows)
+        );
+        assert_eq!(group_ids(&[], 3).unwrap(), (vec![0, 0, 0], 1));
+        assert_eq!(group_ids(&[], 0).unwrap(), (vec![], 0));
+    }
+
+    #[test]
+    fn rows_are_ordered_by_group_then_date_then_row() {
+        let rows = 300usize;
+        let group: Vec<u32> = (0..rows).map(|r| (r * 7 % 5) as u32).collect();
+        let date = Date32Array::from_iter(
+            (0..rows).map(|r| (r % 11 != 3).then_some((r * 13 % 17) as i32)),
+        );
+        let picked: Vec<u32> = (0..rows as u32).rev().filter(|r| r % 4 != 1).collect();
+        let mut want = picked.clone();
+        want.sort_unstable_by_key(|&r| {
+            let r = r as usize;
+            let d = if date.is_valid(r) {
+                date.value(r)
+            } else {
+                i32::MAX
+            };
+            (group[r], d, r)
+        });
+        assert_eq!(order_by_group_date(&picked, &group, &date), want);
+        assert!(order_by_group_date(&[], &group, &date).is_empty());
+    }
+
+    #[test]
+    fn both_ways_of_combining_ids_agree() {
+        // 3000 × 3000 pairs are too many for the direct table.
+        let a: Vec<u32> = (0..5000u32).map(|r| r % 3000).collect();
+        let b: Vec<u32> = (0..5000u32).map(|r| (r * 7) % 3000).collect();
+        let want = dense(a.iter().zip(&b));
+        assert_eq!(combine_ids(&a, 3000, &b, 3000), want);
+        assert_eq!(combine_by_first_id(&a, 3000, &b, 3000), want);
+        let a: Vec<u32> = (0..700u32).map(|r| r / 3 % 50).collect();
+        let b: Vec<u32> = (0..700u32).map(|r| r % 9).collect();
+        let want = dense(a.iter().zip(&b));
+        assert_eq!(combine_ids(&a, 50, &b, 9), want);
+        assert_eq!(combine_by_first_id(&a, 50, &b, 9), want);
     }
 }

@@ -68,6 +68,7 @@ mod clean;
 mod config;
 mod error;
 mod frame;
+mod infer;
 mod io;
 pub mod mapping;
 mod parse;

@@ -99,6 +99,17 @@ fn naive_date(dt: NaiveDateTime, tz: Option<&Tz>) -> NaiveDate {
     }
 }
 
+/// Whether a text cell is empty or only whitespace (`str::trim` semantics), deciding
+/// most cells from their first byte.
+#[inline]
+pub(crate) fn is_blank(s: &str) -> bool {
+    match s.as_bytes().first() {
+        None => true,
+        Some(b) if b.is_ascii() && !b.is_ascii_whitespace() => false,
+        Some(_) => s.trim().is_empty(),
+    }
+}
+
 /// Parses one text cell as a date (see the crate docs for the accepted formats).
 pub(crate) fn parse_date_str(raw: &str, tz: Option<&Tz>, format: Option<&str>) -> Option<i32> {
     let s = raw.trim();
@@ -228,7 +239,7 @@ pub(crate) fn to_date32(
                 .enumerate()
                 .map(|(i, v)| {
                     let v = v?;
-                    if v.trim().is_empty() {
+                    if is_blank(v) {
                         return None;
                     }
                     let day = parse_date_str(v, tz, format);
@@ -298,7 +309,7 @@ pub(crate) fn to_f64(
             .enumerate()
             .map(|(i, v)| {
                 let v = v?;
-                if v.trim().is_empty() {
+                if is_blank(v) {
                     return None;
                 }
                 let x = parse_f64_str(v);
@@ -366,7 +377,7 @@ pub(crate) fn to_i64(table: &str, column: &str, array: &dyn Array) -> Result<Par
                 .enumerate()
                 .map(|(i, v)| {
                     let v = v?;
-                    if v.trim().is_empty() {
+                    if is_blank(v) {
                         return None;
                     }
                     let x = parse_i64_str(v);

@@ -549,7 +549,7 @@ pub fn validate_data_quality(
             Some(col) => {
                 let text = col.as_string_opt::<i32>();
                 let missing = where_rows(rows, |r| {
-                    col.is_null(r) || text.is_some_and(|t| t.value(r).trim().is_empty())
+                    col.is_null(r) || text.is_some_and(|t| parse::is_blank(t.value(r)))
                 });
                 present += rows - missing.len();
                 c.add(
@@ -846,14 +846,15 @@ fn natural_key_columns(frame: &Frame) -> Vec<ArrayRef> {
 
 /// Rows whose key was seen in an earlier row.
 fn duplicates(columns: &[ArrayRef], rows: usize) -> Result<Vec<usize>> {
-    let (ids, _) = frame::group_ids(columns, rows)?;
-    let mut seen = vec![false; rows];
-    Ok((0..rows)
-        .filter(|&r| {
-            let g = ids[r] as usize;
-            std::mem::replace(&mut seen[g], true)
-        })
-        .collect())
+    Ok(first_repeats(&frame::group_ids(columns, rows)?.0))
+}
+
+/// Rows whose group id was seen in an earlier row.
+fn first_repeats(ids: &[u32]) -> Vec<usize> {
+    let mut seen = vec![false; ids.len()];
+    (0..ids.len())
+        .filter(|&r| std::mem::replace(&mut seen[ids[r] as usize], true))
+        .collect()
 }
 
 fn builtin(
@@ -952,10 +953,19 @@ fn builtin(
             bad,
         );
     }
+    // Campaign series ids, shared by the series checks and (with the date) the
+    // natural key.
+    let (series, n_series) = frame::group_ids(&frame.series_columns(), rows)?;
     if let Some(d) = &frame.date {
-        series_checks(frame, &d.array, spend, rules, c)?;
+        series_checks(&series, &d.array, spend, rules, c)?;
     }
-    let dup = duplicates(&natural_key_columns(frame), rows)?;
+    let dup = match &frame.date {
+        Some(d) => {
+            let date: ArrayRef = Arc::new(d.array.clone());
+            first_repeats(&frame::refine_ids(&series, n_series, &date)?.0)
+        }
+        None => first_repeats(&series),
+    };
     c.add(
         "duplicate_keys",
         None,
@@ -965,7 +975,7 @@ fn builtin(
         dup,
     );
     if let Some(cur) = frame.text.get(CURRENCY) {
-        let missing = where_rows(rows, |r| cur.is_null(r) || cur.value(r).trim().is_empty());
+        let missing = where_rows(rows, |r| cur.is_null(r) || parse::is_blank(cur.value(r)));
         c.add(
             "missing_currency",
             Some(CURRENCY),
@@ -976,7 +986,7 @@ fn builtin(
         let (acct, n) = frame::group_ids(&frame.account_columns(), rows)?;
         let mut seen: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); n];
         for r in 0..rows {
-            if cur.is_valid(r) && !cur.value(r).trim().is_empty() {
+            if cur.is_valid(r) && !parse::is_blank(cur.value(r)) {
                 let set = &mut seen[acct[r] as usize];
                 if set.len() < 8 {
                     set.insert(cur.value(r).trim());
@@ -1006,18 +1016,17 @@ fn builtin(
 }
 
 fn series_checks(
-    frame: &Frame,
+    series: &[u32],
     date: &Date32Array,
     spend: Option<&arrow::array::Float64Array>,
     rules: &QualityRules,
     c: &mut Collector,
 ) -> Result<()> {
     let rows = c.rows;
-    let (series, _) = frame::group_ids(&frame.series_columns(), rows)?;
     let dated: Vec<u32> = (0..rows as u32)
         .filter(|&r| date.is_valid(r as usize))
         .collect();
-    let order = frame::order_by_group_date(&dated, &series, date);
+    let order = frame::order_by_group_date(&dated, series, date);
     let mut missing_days = 0usize;
     let mut gap_examples = Vec::new();
     let mut first_gap: Option<String> = None;

@@ -9,6 +9,8 @@ use arrow::array::{
 use arrow::compute::{concat_batches, filter, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
+use rayon::prelude::*;
+
 use crate::mapping::{ColumnSpec, SchemaMapping, SourceMapping};
 use crate::parse::{self, Parsed};
 use crate::unified;
@@ -86,25 +88,37 @@ where
     S: AsRef<str>,
 {
     mapping.validate()?;
-    let mut parts = Vec::new();
+    let sources: Vec<(String, &RecordBatch)> = sources
+        .into_iter()
+        .map(|(name, batch)| (name.as_ref().to_owned(), batch))
+        .collect();
+    // Sources are mapped in parallel; the first error in source order is returned, as a
+    // one-by-one loop would.
+    let mapped: Vec<Result<SourcePart>> = sources
+        .par_iter()
+        .map(|(name, batch)| {
+            let name = name.as_str();
+            let source = mapping.source(name).ok_or_else(|| Error::Unmapped {
+                table: name.to_owned(),
+                unified: "*".to_owned(),
+                reason: format!(
+                    "no mapping for this source (known: {})",
+                    mapping
+                        .sources
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?;
+            map_source(name, source, batch)
+        })
+        .collect();
+    let mut parts = Vec::with_capacity(mapped.len());
     let mut breakdown_names: Vec<String> = Vec::new();
     let mut meta_fields: Vec<Field> = Vec::new();
-    for (name, batch) in sources {
-        let name = name.as_ref();
-        let source = mapping.source(name).ok_or_else(|| Error::Unmapped {
-            table: name.to_owned(),
-            unified: "*".to_owned(),
-            reason: format!(
-                "no mapping for this source (known: {})",
-                mapping
-                    .sources
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })?;
-        let part = map_source(name, source, batch)?;
+    for part in mapped {
+        let part = part?;
         for (b, _) in &part.breakdowns {
             if !breakdown_names.contains(b) {
                 breakdown_names.push(b.clone());
@@ -133,10 +147,14 @@ where
     let column_names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let q_schema = quarantine_schema(column_names.iter().copied());
 
-    let mut tables = Vec::with_capacity(parts.len());
-    let mut quarantines = Vec::with_capacity(parts.len());
-    for part in parts {
-        let (t, q) = part.finish(&schema, &q_schema, &breakdown_names, &meta_fields)?;
+    let finished: Vec<Result<(RecordBatch, RecordBatch)>> = parts
+        .into_par_iter()
+        .map(|part| part.finish(&schema, &q_schema, &breakdown_names, &meta_fields))
+        .collect();
+    let mut tables = Vec::with_capacity(finished.len());
+    let mut quarantines = Vec::with_capacity(finished.len());
+    for f in finished {
+        let (t, q) = f?;
         tables.push(t);
         quarantines.push(q);
     }
@@ -262,7 +280,7 @@ fn map_source(name: &str, source: &SourceMapping, batch: &RecordBatch) -> Result
             let texts = array.as_any().downcast_ref::<StringArray>();
             for (row, &was_bad) in is_bad.iter().enumerate() {
                 let missing =
-                    array.is_null(row) || texts.is_some_and(|t| t.value(row).trim().is_empty());
+                    array.is_null(row) || texts.is_some_and(|t| parse::is_blank(t.value(row)));
                 if missing && !was_bad {
                     problems
                         .entry(row)
@@ -357,9 +375,11 @@ impl SourcePart {
             typed.push(array.clone());
             raw.push(array);
         }
-        let keep: BooleanArray = (0..rows)
-            .map(|r| Some(!self.problems.contains_key(&r)))
-            .collect();
+        let mut bad = vec![false; rows];
+        for &r in self.problems.keys() {
+            bad[r] = true;
+        }
+        let keep = BooleanArray::from(bad.iter().map(|b| !b).collect::<Vec<bool>>());
         let all = RecordBatch::try_new(
             Arc::new(Schema::new(
                 schema
@@ -373,9 +393,7 @@ impl SourcePart {
         let kept = filter_record_batch(&all, &keep)?;
         let table = RecordBatch::try_new(schema.clone(), kept.columns().to_vec())?;
 
-        let bad_mask: BooleanArray = (0..rows)
-            .map(|r| Some(self.problems.contains_key(&r)))
-            .collect();
+        let bad_mask = BooleanArray::from(bad);
         let n_bad = self.problems.len();
         let mut q_cols: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from(vec![
