@@ -437,3 +437,53 @@ fn outcomes_levels_and_custom_estimators() {
     assert_eq!(r.primary().model, "naive");
     assert_eq!(r.primary().treatment_effects.len(), panel.num_rows());
 }
+
+/// DML on the same seeds as the forest: every channel within 10% of the truth, the truth
+/// inside the 95% interval, the zero-effect channel not significant.
+#[test]
+fn several_seeds_dml() {
+    for seed in [11, 12, 13] {
+        let world = World::generate(
+            &WorldConfig::standard(4)
+                .with_zero_effect_channel("tiktok")
+                .with_seed(seed),
+        )
+        .unwrap();
+        let panel = prepare_causal_data(&enriched(&world), &CausalRoles::default()).unwrap();
+        let options = AttributionOptions::default()
+            .with_model(AttributionModel::Dml(DmlParams::default()))
+            .with_cross_validation(false)
+            .with_placebo_lead_days(None)
+            .with_seed(seed);
+        let r = analyze_attribution(&panel, &options).unwrap();
+        for ch in &r.primary().channels {
+            let t = world.truth().channel(&ch.channel).unwrap();
+            eprintln!(
+                "dml seed {seed} {}: {:.3} [{:.3}, {:.3}] truth {:.3} p {:.3}",
+                ch.channel,
+                ch.incremental_roas,
+                ch.incremental_roas_ci_lower,
+                ch.incremental_roas_ci_upper,
+                t.incremental_roas,
+                ch.p_value
+            );
+            assert!(ch.incremental_roas_ci_lower <= t.incremental_roas);
+            assert!(t.incremental_roas <= ch.incremental_roas_ci_upper);
+            if t.zero_effect {
+                assert!(
+                    ch.p_value > 0.05,
+                    "seed {seed}: zero-effect p {}",
+                    ch.p_value
+                );
+            } else {
+                let rel = (ch.incremental_roas - t.incremental_roas).abs() / t.incremental_roas;
+                assert!(
+                    rel < 0.10,
+                    "seed {seed} {}: {:.1}% off",
+                    ch.channel,
+                    rel * 100.0
+                );
+            }
+        }
+    }
+}
