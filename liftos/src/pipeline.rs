@@ -44,6 +44,7 @@ use arrow::compute::{SortColumn, SortOptions, lexsort_to_indices, take_record_ba
 use arrow::datatypes::SchemaRef;
 use chrono::NaiveDate;
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use liftos_calendar::{CalendarDimension, CalendarOptions, MarketingOptions};
 use liftos_causal::{Attribution, AttributionOptions, CausalPanel, CausalRoles};
@@ -430,6 +431,14 @@ pub struct SourcePull {
     pub seconds: f64,
 }
 
+/// What one pull task returns: the table or the error, rows, batches, seconds.
+type PullOutcome = (
+    std::result::Result<RecordBatch, liftos_connectors::Error>,
+    usize,
+    usize,
+    f64,
+);
+
 /// Wall time and memory of one stage.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageTiming {
@@ -680,25 +689,48 @@ impl Pipeline {
                 (result, rows, batches, seconds)
             }));
         }
-        let joined = futures::future::join_all(tasks).await;
-        let mut pulls = Vec::new();
-        for (s, joined) in self.sources.iter().zip(joined) {
-            let (result, rows, batches, seconds) = joined.map_err(|e| Error::SourceFailed {
+        // Results as they finish; without continue_on_source_error the first failure
+        // stops the other pulls at once instead of waiting for them.
+        let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
+        let mut pending: FuturesUnordered<_> = tasks
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| async move { (i, t.await) })
+            .collect();
+        let mut finished: Vec<Option<PullOutcome>> =
+            (0..self.sources.len()).map(|_| None).collect();
+        while let Some((i, joined)) = pending.next().await {
+            let s = &self.sources[i];
+            let outcome = joined.map_err(|e| Error::SourceFailed {
                 name: s.name.clone(),
                 source: liftos_connectors::Error::InvalidRequest {
                     message: format!("the pull task stopped: {e}"),
                 },
-            })?;
+            });
+            let outcome = match outcome {
+                Ok((Err(e), ..)) if !self.continue_on_source_error => Err(Error::SourceFailed {
+                    name: s.name.clone(),
+                    source: e,
+                }),
+                other => other,
+            };
+            match outcome {
+                Ok(o) => finished[i] = Some(o),
+                Err(e) => {
+                    aborts.iter().for_each(tokio::task::AbortHandle::abort);
+                    return Err(e);
+                }
+            }
+        }
+        let mut pulls = Vec::new();
+        for (s, outcome) in self.sources.iter().zip(finished) {
+            let Some((result, rows, batches, seconds)) = outcome else {
+                continue;
+            };
             let retries = s.progress.as_ref().map(|p| p.snapshot().retries);
             let (table, error) = match result {
                 Ok(t) => (Some(t), None),
-                Err(e) if self.continue_on_source_error => (None, Some(e.to_string())),
-                Err(e) => {
-                    return Err(Error::SourceFailed {
-                        name: s.name.clone(),
-                        source: e,
-                    });
-                }
+                Err(e) => (None, Some(e.to_string())),
             };
             pulls.push(SourcePull {
                 name: s.name.clone(),
