@@ -23,7 +23,7 @@ Then, each in its own process, timed (wall clock) with peak resident memory meas
    n_estimators = K (the same trees as LiftOS), min_samples_leaf=5, honest=True,
    inference=True (bootstrap of little bags), max_samples=0.45 (default), cv=2 (shuffled
    KFold, EconML's default), nuisances RandomForestRegressor(100 trees, min_samples_leaf=5),
-   n_jobs=-1, random_state=S. No clustering (EconML's forest has none).
+   n_jobs=--econml-jobs (default -1), random_state=S. No clustering (EconML's forest has none).
 3. EconML LinearDML (unless --skip-linear): X = campaign one-hot (first dropped; the
    channel is a sum of its campaigns) + is_weekend + is_holiday + is_commercial_event,
    W = the other calendar columns, same nuisances and cv, HC0 standard errors
@@ -52,10 +52,15 @@ truth; then wall time, CPU and peak memory of each process; then coverage over a
 
 The `liftos` binary is passed by path (default /work/target/debug/liftos; build it with
 `cargo build -p liftos --bin liftos`, ideally `--release`). Seeded: the same seeds and
-trees give the same world, the same LiftOS numbers and the same EconML numbers (timings
-aside). Peak memory: LiftOS = max RSS of its process (from wait4); EconML = max RSS of the
-worker process (wait4) and the peak of the summed RSS of the worker and its joblib workers
-(sampled every 50 ms). CPU of EconML's joblib workers is sampled too (a lower bound).
+trees give the same world and the same LiftOS numbers. EconML is seeded (random_state = S)
+but with n_jobs=-1 its CausalForestDML numbers vary between runs in about the 4th
+significant digit (thread scheduling inside its forest); --econml-jobs 1 makes them
+bit-identical, at the cost of using one core.
+
+Peak memory: LiftOS = max RSS of its process (from wait4); EconML = max RSS of the worker
+process (wait4) and the peak of the summed RSS of the worker and any child processes
+(joblib/loky workers; sampled every 50 ms). CPU of child processes is sampled too (a lower
+bound). Default --trees is 500; the grf/LiftOS default is 2000.
 """
 
 import argparse
@@ -178,7 +183,7 @@ def load_table(demo: Path, liftos: str):
 
 # ----------------------------------------------------------------------------- EconML worker
 
-def econml_worker(model: str, demo: Path, trees: int, seed: int, liftos: str) -> None:
+def econml_worker(model: str, demo: Path, trees: int, seed: int, liftos: str, jobs: int) -> None:
     import numpy as np
     import pandas as pd
     from sklearn.ensemble import RandomForestRegressor
@@ -189,7 +194,7 @@ def econml_worker(model: str, demo: Path, trees: int, seed: int, liftos: str) ->
     channels = sorted(df["channel"].unique())
 
     def nuisance():
-        return RandomForestRegressor(n_estimators=100, min_samples_leaf=5, n_jobs=-1, random_state=seed)
+        return RandomForestRegressor(n_estimators=100, min_samples_leaf=5, n_jobs=jobs, random_state=seed)
 
     start = time.perf_counter()
     if model == "cf":
@@ -199,7 +204,7 @@ def econml_worker(model: str, demo: Path, trees: int, seed: int, liftos: str) ->
                        pd.get_dummies(df["campaign"], prefix="cp", dtype=float),
                        df[CALENDAR + ["trend"]]], axis=1)
         est = CausalForestDML(model_y=nuisance(), model_t=nuisance(), n_estimators=trees, min_samples_leaf=5,
-                              honest=True, inference=True, cv=2, n_jobs=-1, random_state=seed)
+                              honest=True, inference=True, cv=2, n_jobs=jobs, random_state=seed)
         est.fit(y, t, X=X.to_numpy(float))
     elif model == "linear":
         from econml.dml import LinearDML
@@ -253,7 +258,7 @@ def econml_worker(model: str, demo: Path, trees: int, seed: int, liftos: str) ->
 STAGE = re.compile(r"^analyze\s+([\d.]+)\s+(\d+)\s+([\d.]+)\s*$", re.M)
 
 
-def run_seed(seed: int, trees: int, liftos: str, work: Path, skip_linear: bool) -> dict:
+def run_seed(seed: int, trees: int, liftos: str, work: Path, skip_linear: bool, jobs: int) -> dict:
     demo = work / f"seed{seed}"
     if demo.exists():
         shutil.rmtree(demo)
@@ -281,14 +286,14 @@ def run_seed(seed: int, trees: int, liftos: str, work: Path, skip_linear: bool) 
     for model in ["cf"] + ([] if skip_linear else ["linear"]):
         out = work / f"econml_{model}{seed}.out"
         meas = run_measured([sys.executable, __file__, "--econml-worker", model, str(demo), "--trees", str(trees),
-                             "--seed", str(seed), "--liftos", liftos], out)
+                             "--seed", str(seed), "--liftos", liftos, "--econml-jobs", str(jobs)], out)
         res = json.loads(out.read_text().strip().splitlines()[-1])
         res.update(meas)
         res["channels"] = {c["channel"]: c for c in res["channels"]}
         econ[model] = res
 
     rows = []
-    for ch in sorted(truth, key=lambda c: list(truth).index(c)):
+    for ch in truth:  # truth.json's channel order
         tr = truth[ch]["incremental_roas"]
         lo = lift[ch]
         row = {
@@ -394,12 +399,15 @@ def main() -> None:
     ap.add_argument("--trees", type=int, default=500, help="trees of LiftOS's forest and of CausalForestDML")
     ap.add_argument("--liftos", default=DEFAULT_LIFTOS, help=f"path of the liftos binary (default {DEFAULT_LIFTOS})")
     ap.add_argument("--skip-linear", action="store_true", help="do not fit LinearDML")
+    ap.add_argument("--econml-jobs", type=int, default=-1,
+                    help="n_jobs of EconML and its nuisance forests (default -1 = all CPUs; 1 = bit-reproducible)")
     ap.add_argument("--json", type=Path, help="write all results as JSON here")
     ap.add_argument("--keep", type=Path, help="keep the demo outputs and logs in this directory")
     ap.add_argument("--econml-worker", nargs=2, metavar=("MODEL", "DIR"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.econml_worker:
-        econml_worker(args.econml_worker[0], Path(args.econml_worker[1]), args.trees, args.seed[0], args.liftos)
+        econml_worker(args.econml_worker[0], Path(args.econml_worker[1]), args.trees, args.seed[0], args.liftos,
+                      args.econml_jobs)
         return
     if args.trees % 4 != 0:
         ap.error("--trees must be a multiple of 4 (CausalForestDML's subforest_size)")
@@ -414,7 +422,7 @@ def main() -> None:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         for seed in seeds:
-            r = run_seed(seed, args.trees, liftos, work, args.skip_linear)
+            r = run_seed(seed, args.trees, liftos, work, args.skip_linear, args.econml_jobs)
             print_seed(r, models)
             sys.stdout.flush()
             runs.append(r)
@@ -423,6 +431,7 @@ def main() -> None:
     print(f"\ntotal wall time {total:.1f} s; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     if args.json:
         args.json.write_text(json.dumps({"liftos": liftos, "trees": args.trees, "seeds": seeds,
+                                         "econml_jobs": args.econml_jobs,
                                          "total_wall_s": round(total, 1), "runs": runs}, indent=1))
         print(f"wrote {args.json}")
 

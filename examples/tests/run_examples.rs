@@ -97,22 +97,33 @@ fn custom_connector_streams_pages_and_finds_no_effect_for_tiktok() {
 #[test]
 fn custom_estimator_runs_beside_the_forest_which_covers_the_truth() {
     let stdout = run(env!("CARGO_BIN_EXE_custom_estimator"), &[]);
-    let mut rows = 0;
+    let mut rows = Vec::new();
     for channel in ["meta", "google_ads", "klaviyo", "tiktok"] {
         let line = stdout
             .lines()
             .find(|l| l.starts_with(channel))
             .unwrap_or_else(|| panic!("{channel}: {stdout}"));
-        let (_, _, rest) = interval(line).unwrap();
+        let mut words = line.split_whitespace();
+        let naive: f64 = words.nth(1).unwrap().parse().unwrap();
+        let fe: f64 = words.next().unwrap().parse().unwrap();
+        let (fe_lo, fe_hi, rest) = interval(line).unwrap();
         let (lo, hi, rest) = interval(rest).unwrap();
         let truth: f64 = rest.trim().parse().unwrap();
         assert!(
             lo <= truth && truth <= hi,
             "forest misses the truth: {line}"
         );
-        rows += 1;
+        assert!(fe_lo < fe && fe < fe_hi, "fixed-effects interval: {line}");
+        if channel == "meta" || channel == "google_ads" {
+            // What the example says: the regression keeps part of the naive bias.
+            assert!(
+                truth < fe && fe < naive,
+                "fixed-effects between truth and naive: {line}"
+            );
+        }
+        rows.push(channel);
     }
-    assert_eq!(rows, 4);
+    assert_eq!(rows.len(), 4);
     assert!(stdout.contains("cross-validated R²"), "{stdout}");
 }
 

@@ -390,7 +390,12 @@ impl SourcePart {
             )),
             typed,
         )?;
-        let kept = filter_record_batch(&all, &keep)?;
+        // Nothing to quarantine (the common case): no copy.
+        let kept = if self.problems.is_empty() {
+            all
+        } else {
+            filter_record_batch(&all, &keep)?
+        };
         let table = RecordBatch::try_new(schema.clone(), kept.columns().to_vec())?;
 
         let bad_mask = BooleanArray::from(bad);

@@ -221,9 +221,20 @@ pub fn write_report(
 ) -> Result<Vec<std::path::PathBuf>> {
     let rules = QualityRules::default();
     let quality = validate_data_quality(table, &rules.required_fields_or_default(), &rules)?;
+    write_report_with_quality(results, table, &quality, dir)
+}
+
+/// [`write_report`] with a data-quality report already made (e.g. under the user's
+/// rules, as the pipeline does), so the report shows the same findings as `quality.json`.
+pub fn write_report_with_quality(
+    results: &AttributionResults,
+    table: &RecordBatch,
+    quality: &QualityReport,
+    dir: &std::path::Path,
+) -> Result<Vec<std::path::PathBuf>> {
     let options = ReportOptions::default()
         .with_table(table.clone())
-        .with_quality(quality_summary(&quality));
+        .with_quality(quality_summary(quality));
     let mut files = write_report_dir(results, &options, dir)
         .map_err(|e| crate::Error::Report(e.to_string()))?;
     // The result tables as data files too.

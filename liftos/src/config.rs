@@ -4,9 +4,14 @@
 //! variable: the standard `LIFTOS_*` one, or the one the file names with a `<key>_env`
 //! setting (`access_token_env = "META_TOKEN_PROD"`). A secret written in the file is an
 //! error. Any other source setting may also name a variable the same way
-//! (`base_url_env = "..."`); settings left out fall back to the standard variables
-//! (`LIFTOS_META_AD_ACCOUNT_IDS`, `LIFTOS_META_BASE_URL`, ...), as the connectors'
-//! `from_env` do. Errors name the key and, where the file holds it, the line.
+//! (`base_url_env = "..."`). Settings left out fall back to these standard variables:
+//! `LIFTOS_META_AD_ACCOUNT_IDS`, `LIFTOS_META_BASE_URL`, `LIFTOS_GOOGLE_ADS_CLIENT_ID`,
+//! `LIFTOS_GOOGLE_ADS_CUSTOMER_IDS`, `LIFTOS_GOOGLE_ADS_LOGIN_CUSTOMER_ID`,
+//! `LIFTOS_GOOGLE_ADS_TOKEN_URL`, `LIFTOS_GOOGLE_ADS_BASE_URL`,
+//! `LIFTOS_KLAVIYO_CONVERSION_METRIC`, `LIFTOS_KLAVIYO_INCLUDE_FLOWS`,
+//! `LIFTOS_KLAVIYO_BASE_URL`. A platform source whose name has no mapping uses its
+//! type's (a second Meta source `meta_eu` maps like `meta`); a file source needs
+//! `[mapping.sources.<name>]`. Errors name the key and, where the file holds it, the line.
 //!
 //! The documented example is `liftos.example.toml` at the repository root:
 //!
@@ -57,6 +62,7 @@
 //! | `klaviyo` | `api_key` (LIFTOS_KLAVIYO_API_KEY) | `conversion_metric`, `base_url`, `revision`, `cost_per_recipient`, `include_flows`, `report_daily_limit` |
 //! | `file` | — | `path` (relative to the config file), `format` (csv, parquet, ndjson; default by extension) |
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -68,7 +74,9 @@ use liftos_connectors::{
     Connector, FileConnector, FileFormat, GoogleAdsBuilder, GoogleAdsConfig, KlaviyoBuilder,
     KlaviyoConfig, Level, MetaAdsBuilder, MetaAdsConfig, Progress,
 };
-use liftos_transform::{CurrencyConversion, Fixes, QualityRules, RateTable, SchemaMapping};
+use liftos_transform::{
+    CurrencyConversion, Fixes, QualityRules, RateTable, SchemaMapping, SourceMapping,
+};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -76,7 +84,10 @@ use crate::pipeline::{Outputs, PipelineBuilder, TableFormat};
 use crate::{Error, Result};
 
 /// A parsed `liftos.toml`.
-#[derive(Debug, Clone, Deserialize)]
+///
+/// Its `Debug` shows the sections but not the file's text nor the sources' setting
+/// values (a secret written in the file by mistake must not reach a log).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfig {
     /// `[pipeline]`.
@@ -116,6 +127,40 @@ pub struct PipelineConfig {
     origin: String,
 }
 
+impl fmt::Debug for PipelineConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineConfig")
+            .field("origin", &self.origin)
+            .field("pipeline", &self.pipeline)
+            .field(
+                "sources",
+                &self
+                    .sources
+                    .iter()
+                    .map(Spanned::get_ref)
+                    .collect::<Vec<_>>(),
+            )
+            .field("mapping", &self.mapping.is_some())
+            .field("quality", &self.quality)
+            .field("clean", &self.clean)
+            .field("calendar", &self.calendar)
+            .field("marketing", &self.marketing)
+            .field("analysis", &self.analysis)
+            .field("output", &self.output)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for SourceSection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceSection")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("settings", &self.settings.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 /// `[pipeline]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -146,8 +191,8 @@ pub enum SourceKind {
     File,
 }
 
-/// One `[[sources]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+/// One `[[sources]]` entry (its `Debug` lists the setting names, not their values).
+#[derive(Clone, Deserialize)]
 pub struct SourceSection {
     /// Name (the mapping's key).
     pub name: String,
@@ -287,31 +332,23 @@ fn secrets(kind: SourceKind) -> &'static [(&'static str, &'static str, bool)] {
     }
 }
 
-/// Other settings with a standard variable: (key, variable, is a list).
-fn env_defaults(kind: SourceKind) -> &'static [(&'static str, &'static str, bool)] {
+/// Other settings with a standard variable: (key, variable).
+fn env_defaults(kind: SourceKind) -> &'static [(&'static str, &'static str)] {
     match kind {
         SourceKind::Meta => &[
-            ("ad_account_ids", "LIFTOS_META_AD_ACCOUNT_IDS", true),
-            ("base_url", "LIFTOS_META_BASE_URL", false),
+            ("ad_account_ids", "LIFTOS_META_AD_ACCOUNT_IDS"),
+            ("base_url", "LIFTOS_META_BASE_URL"),
         ],
         SourceKind::GoogleAds => &[
-            ("client_id", "LIFTOS_GOOGLE_ADS_CLIENT_ID", false),
-            ("customer_ids", "LIFTOS_GOOGLE_ADS_CUSTOMER_IDS", true),
-            (
-                "login_customer_id",
-                "LIFTOS_GOOGLE_ADS_LOGIN_CUSTOMER_ID",
-                false,
-            ),
-            ("token_url", "LIFTOS_GOOGLE_ADS_TOKEN_URL", false),
-            ("base_url", "LIFTOS_GOOGLE_ADS_BASE_URL", false),
+            ("client_id", "LIFTOS_GOOGLE_ADS_CLIENT_ID"),
+            ("customer_ids", "LIFTOS_GOOGLE_ADS_CUSTOMER_IDS"),
+            ("login_customer_id", "LIFTOS_GOOGLE_ADS_LOGIN_CUSTOMER_ID"),
+            ("token_url", "LIFTOS_GOOGLE_ADS_TOKEN_URL"),
+            ("base_url", "LIFTOS_GOOGLE_ADS_BASE_URL"),
         ],
         SourceKind::Klaviyo => &[
-            (
-                "conversion_metric",
-                "LIFTOS_KLAVIYO_CONVERSION_METRIC",
-                false,
-            ),
-            ("base_url", "LIFTOS_KLAVIYO_BASE_URL", false),
+            ("conversion_metric", "LIFTOS_KLAVIYO_CONVERSION_METRIC"),
+            ("base_url", "LIFTOS_KLAVIYO_BASE_URL"),
         ],
         SourceKind::File => &[],
     }
@@ -367,12 +404,35 @@ impl PipelineConfig {
         span: Option<std::ops::Range<usize>>,
         message: impl Into<String>,
     ) -> Error {
+        let key = key.into();
+        let span = span.or_else(|| self.locate(&key));
         Error::Config {
             origin: self.origin.clone(),
-            key: key.into(),
+            key,
             line: span.map(|s| line_of(&self.text, s.start)),
             message: message.into(),
         }
+    }
+
+    /// The line of `section.key` (or of `[section]`) in the file, when it is there.
+    fn locate(&self, key: &str) -> Option<std::ops::Range<usize>> {
+        let (section, field) = match key.split_once('.') {
+            Some((s, f)) => (s, Some(f)),
+            None => (key, None),
+        };
+        let mut offset = 0;
+        for line in self.text.split_inclusive('\n') {
+            let t = line.trim();
+            if t == format!("[{section}]") || t.starts_with(&format!("[{section}.")) {
+                let header = offset..offset + line.len();
+                return Some(match field {
+                    Some(f) => self.key_span(header, f),
+                    None => header,
+                });
+            }
+            offset += line.len();
+        }
+        None
     }
 
     /// The span of `key`'s line in the table starting at `span` (up to the next table
@@ -462,11 +522,12 @@ impl PipelineConfig {
                 ));
             }
             if let Some(base) = k.strip_suffix("_env") {
-                let var = v.as_str().ok_or_else(|| {
+                // A name, never echoed when it is not one (it may be a pasted secret).
+                let var = v.as_str().filter(|n| is_variable_name(n)).ok_or_else(|| {
                     self.err(
                         key(k),
                         at.clone(),
-                        "must be the name of an environment variable",
+                        "must be the name of an environment variable (letters, digits, `_`)",
                     )
                 })?;
                 let value = lookup(var)
@@ -478,7 +539,7 @@ impl PipelineConfig {
                             format!("environment variable {var} is not set"),
                         )
                     })?;
-                settings.insert(base.to_owned(), setting_value(source.kind, base, value));
+                settings.insert(base.to_owned(), setting_value(base, value));
             } else {
                 settings.insert(k.clone(), v.clone());
             }
@@ -501,11 +562,11 @@ impl PipelineConfig {
                 None => {}
             }
         }
-        for (k, var, _) in env_defaults(source.kind) {
+        for (k, var) in env_defaults(source.kind) {
             if !settings.contains_key(*k)
                 && let Some(v) = lookup(var).filter(|s| !s.trim().is_empty())
             {
-                settings.insert((*k).to_owned(), setting_value(source.kind, k, v));
+                settings.insert((*k).to_owned(), setting_value(k, v));
             }
         }
         let bad = |e: toml::de::Error| {
@@ -623,12 +684,40 @@ impl PipelineConfig {
             let c = self.connector(i, lookup, progress.clone())?;
             b = b.source_with_progress(s.get_ref().name.clone(), c, progress);
         }
-        if let Some(m) = &self.mapping {
-            let text = toml::to_string(m).map_err(|e| self.err("mapping", None, e.to_string()))?;
-            let mapping = SchemaMapping::from_toml_str(&text)
-                .map_err(|e| self.err("mapping", None, e.to_string()))?;
-            b = b.mapping(mapping);
+        let mut mapping = match &self.mapping {
+            Some(m) => {
+                let text =
+                    toml::to_string(m).map_err(|e| self.err("mapping", None, e.to_string()))?;
+                SchemaMapping::from_toml_str(&text)
+                    .map_err(|e| self.err("mapping", None, e.to_string()))?
+            }
+            None => SchemaMapping::default(),
+        };
+        // A platform source without its own mapping uses its type's (e.g. a second Meta
+        // source called `meta_eu`); a file source must say how its columns map.
+        for (i, spanned) in self.sources.iter().enumerate() {
+            let s = spanned.get_ref();
+            if mapping.source(&s.name).is_some() {
+                continue;
+            }
+            let preset = match s.kind {
+                SourceKind::Meta => SourceMapping::meta(),
+                SourceKind::GoogleAds => SourceMapping::google_ads(),
+                SourceKind::Klaviyo => SourceMapping::klaviyo(),
+                SourceKind::File => {
+                    return Err(self.err(
+                        format!("sources[{i}]"),
+                        Some(spanned.span()),
+                        format!(
+                            "file source `{}` has no mapping: add [mapping.sources.{}] with `extends = \"unified\"` (a file in the unified layout) or its columns",
+                            s.name, s.name
+                        ),
+                    ));
+                }
+            };
+            mapping = mapping.with_source(s.name.clone(), preset);
         }
+        b = b.mapping(mapping);
         if let Some(q) = &self.quality {
             b = b.quality_rules(q.clone());
         }
@@ -640,8 +729,13 @@ impl PipelineConfig {
         let (roles, attribution) = self.analysis()?;
         b = b.roles(roles).attribution(attribution);
         let o = &self.output;
-        let format = TableFormat::parse(&o.format)
-            .map_err(|e| self.err("output.format", None, e.to_string()))?;
+        let format = TableFormat::parse(&o.format).map_err(|_| {
+            self.err(
+                "output.format",
+                None,
+                format!("`{}` is not a table format (parquet or csv)", o.format),
+            )
+        })?;
         b = b.outputs(
             Outputs::new(self.resolve(&o.dir))
                 .with_format(format)
@@ -675,8 +769,17 @@ impl PipelineConfig {
                 Some(conv) => Fixes::default().with_currency(conv),
                 None => Fixes::default(),
             }),
-            Some(list) => Fixes::from_list(&list.join(","), conversion)
-                .map_err(|e| self.err("clean.fixes", None, e.to_string())),
+            Some(list) => {
+                if conversion.is_some() && !list.iter().any(|f| f == "standardize_currency") {
+                    return Err(self.err(
+                        "clean.fixes",
+                        None,
+                        "reporting_currency and rates are set but `standardize_currency` is not in the list",
+                    ));
+                }
+                Fixes::from_list(&list.join(","), conversion)
+                    .map_err(|e| self.err("clean.fixes", None, e.to_string()))
+            }
         }
     }
 
@@ -727,32 +830,46 @@ impl PipelineConfig {
     }
 }
 
-/// A value read from a variable, as the setting expects it (lists are comma-separated).
-fn setting_value(kind: SourceKind, key: &str, value: String) -> toml::Value {
-    let is_list = env_defaults(kind)
-        .iter()
-        .any(|(k, _, list)| *k == key && *list);
-    if is_list {
-        toml::Value::Array(
-            value
-                .split(',')
+/// Settings that are lists (comma-separated in a variable).
+const LIST_SETTINGS: [&str; 4] = [
+    "ad_account_ids",
+    "customer_ids",
+    "conversion_action_types",
+    "attribution_windows",
+];
+
+/// A value read from a variable, as the setting expects it: lists comma-separated,
+/// `include_flows` a boolean, `cost_per_recipient` a number, `report_daily_limit` an
+/// integer, everything else text. A value that does not parse stays text, and the
+/// connector's settings then name the key and the expected type.
+fn setting_value(key: &str, value: String) -> toml::Value {
+    let v = value.trim();
+    if LIST_SETTINGS.contains(&key) {
+        return toml::Value::Array(
+            v.split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(|s| toml::Value::String(s.to_owned()))
                 .collect(),
-        )
-    } else if key == "include_flows" {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
-            "0" | "false" | "no" | "off" => toml::Value::Boolean(false),
-            _ => toml::Value::String(value),
-        }
-    } else if key == "cost_per_recipient" {
-        value
-            .trim()
-            .parse::<f64>()
-            .map_or(toml::Value::String(value), toml::Value::Float)
-    } else {
-        toml::Value::String(value.trim().to_owned())
+        );
     }
+    let typed = match key {
+        "include_flows" => match v.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Some(toml::Value::Boolean(true)),
+            "0" | "false" | "no" | "off" => Some(toml::Value::Boolean(false)),
+            _ => None,
+        },
+        "cost_per_recipient" => v.parse::<f64>().ok().map(toml::Value::Float),
+        "report_daily_limit" => v.parse::<i64>().ok().map(toml::Value::Integer),
+        _ => None,
+    };
+    typed.unwrap_or_else(|| toml::Value::String(v.to_owned()))
+}
+
+fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt64Array};
 use arrow::compute::{SortColumn, SortOptions, lexsort_to_indices, take_record_batch};
 use arrow::datatypes::SchemaRef;
 use chrono::NaiveDate;
@@ -54,7 +54,7 @@ use liftos_transform::{
     unify_marketing_data, validate_data_quality,
 };
 
-use crate::analysis::{analyze_table, attribution_json, join_calendar, write_report};
+use crate::analysis::{analyze_table, attribution_json, join_calendar, write_report_with_quality};
 use crate::io::{write_bytes_atomically, write_table_atomically};
 use crate::{Error, Result};
 
@@ -322,13 +322,27 @@ impl PipelineBuilder {
         }
         let mut names = BTreeSet::new();
         for s in &self.sources {
-            if s.name.trim().is_empty() {
-                return Err(invalid("sources", "a source name is empty".into()));
-            }
-            if !names.insert(s.name.as_str()) {
+            // Names become file names (sources/<name>.parquet): keep them portable.
+            let portable = !s.name.is_empty()
+                && s.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !portable {
                 return Err(invalid(
                     "sources",
-                    format!("two sources are called `{}`", s.name),
+                    format!(
+                        "source name `{}` must be non-empty ASCII letters, digits, `_` or `-`",
+                        s.name
+                    ),
+                ));
+            }
+            if !names.insert(s.name.to_ascii_lowercase()) {
+                return Err(invalid(
+                    "sources",
+                    format!(
+                        "two sources are called `{}` (names are compared ignoring case)",
+                        s.name
+                    ),
                 ));
             }
         }
@@ -431,6 +445,15 @@ pub struct SourcePull {
     pub seconds: f64,
 }
 
+/// Aborts the pull tasks when dropped (an error, or the caller dropping the future).
+struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.iter().for_each(tokio::task::AbortHandle::abort);
+    }
+}
+
 /// What one pull task returns: the table or the error, rows, batches, seconds.
 type PullOutcome = (
     std::result::Result<RecordBatch, liftos_connectors::Error>,
@@ -467,7 +490,8 @@ pub struct PipelineRun {
     pub calendar: RecordBatch,
     /// The cleaned table with the calendar (and marketing features) joined on the date.
     pub enriched: RecordBatch,
-    /// The causal panel's rows left out (role value missing), with reasons.
+    /// The causal panel the model saw (its `dropped` lists the rows left out because a
+    /// role value was missing).
     pub panel: CausalPanel,
     /// The attribution (one result per outcome × treatment).
     pub attribution: Attribution,
@@ -639,16 +663,22 @@ impl Pipeline {
     ///
     /// # Errors
     ///
-    /// [`Error::SourceFailed`] for the first failing source (in source order) unless
-    /// `continue_on_source_error` is set; with it, an error only when every source failed.
+    /// [`Error::SourceFailed`] for the first source to fail (the others are stopped at
+    /// once) unless `continue_on_source_error` is set; with it, an error only when every
+    /// source failed. Dropping the returned future stops every pull.
     pub async fn pull(&self) -> Result<Vec<SourcePull>> {
         self.pull_with(&Reporter::new(self.progress)).await
     }
 
     async fn pull_with(&self, reporter: &Reporter) -> Result<Vec<SourcePull>> {
+        // Every schema first: a failure here leaves no pull running.
+        let schemas = self
+            .sources
+            .iter()
+            .map(|s| s.connector.schema(&self.request))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         let mut tasks = Vec::new();
-        for s in &self.sources {
-            let schema = s.connector.schema(&self.request)?;
+        for (s, schema) in self.sources.iter().zip(schemas) {
             let stream = s.connector.read(&self.request);
             let bar = reporter.line("starting".into());
             bar.set_prefix(s.name.clone());
@@ -691,7 +721,7 @@ impl Pipeline {
         }
         // Results as they finish; without continue_on_source_error the first failure
         // stops the other pulls at once instead of waiting for them.
-        let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
+        let _stop_on_drop = AbortOnDrop(tasks.iter().map(|t| t.abort_handle()).collect());
         let mut pending: FuturesUnordered<_> = tasks
             .into_iter()
             .enumerate()
@@ -701,25 +731,22 @@ impl Pipeline {
             (0..self.sources.len()).map(|_| None).collect();
         while let Some((i, joined)) = pending.next().await {
             let s = &self.sources[i];
-            let outcome = joined.map_err(|e| Error::SourceFailed {
-                name: s.name.clone(),
-                source: liftos_connectors::Error::InvalidRequest {
+            // A connector that panicked is a failed source like any other.
+            let outcome = joined.unwrap_or_else(|e| {
+                let error = liftos_connectors::Error::InvalidRequest {
                     message: format!("the pull task stopped: {e}"),
-                },
+                };
+                (Err(error), 0, 0, 0.0)
             });
-            let outcome = match outcome {
-                Ok((Err(e), ..)) if !self.continue_on_source_error => Err(Error::SourceFailed {
-                    name: s.name.clone(),
-                    source: e,
-                }),
-                other => other,
-            };
             match outcome {
-                Ok(o) => finished[i] = Some(o),
-                Err(e) => {
-                    aborts.iter().for_each(tokio::task::AbortHandle::abort);
-                    return Err(e);
+                (Err(e), ..) if !self.continue_on_source_error => {
+                    // `_stop_on_drop` aborts the other pulls.
+                    return Err(Error::SourceFailed {
+                        name: s.name.clone(),
+                        source: e,
+                    });
                 }
+                o => finished[i] = Some(o),
             }
         }
         let mut pulls = Vec::new();
@@ -757,8 +784,9 @@ impl Pipeline {
         Ok(pulls)
     }
 
-    /// Unifies the pulled tables (failed sources are skipped) and sorts the unified
-    /// table by its natural key (date, channel, account, campaign, ad group), so that
+    /// Unifies the pulled tables (failed sources are skipped), moves rows dated outside
+    /// the pipeline's range to the quarantine (a file export may cover more days), and
+    /// sorts the unified table by its natural key (date, channel, account, campaign, ad group), so that
     /// every later stage, the estimates included, does not depend on the order in which
     /// the platforms returned their rows.
     ///
@@ -773,7 +801,7 @@ impl Pipeline {
             &self.mapping,
         )?;
         unified.table = sort_by_natural_key(&unified.table)?;
-        Ok(unified)
+        keep_date_range(unified, self.request.start(), self.request.end())
     }
 
     /// The data-quality report of a (unified) table.
@@ -951,6 +979,14 @@ impl Pipeline {
         let Some(o) = &self.outputs else {
             return Ok(Vec::new());
         };
+        // A previous run's manifest must not describe this run's files if a write fails.
+        let manifest = o.dir.join("run.json");
+        if manifest.exists() {
+            std::fs::remove_file(&manifest).map_err(|source| Error::Io {
+                path: manifest.display().to_string(),
+                source,
+            })?;
+        }
         let ext = o.format.extension();
         let mut files = Vec::new();
         let mut table = |name: String, batch: &RecordBatch| -> Result<()> {
@@ -987,9 +1023,10 @@ impl Pipeline {
         files.push(results);
         if o.report {
             let dir = o.dir.join("report");
-            files.extend(write_report(
+            files.extend(write_report_with_quality(
                 run.attribution.primary(),
                 &run.enriched,
+                &run.quality,
                 &dir,
             )?);
         }
@@ -998,10 +1035,24 @@ impl Pipeline {
     }
 }
 
-/// `table` sorted by the unified natural key (nulls first), stable.
+/// `table` sorted by the unified natural key (date, channel, account, campaign id, ad
+/// group, then the breakdown columns, then the campaign name; nulls first).
 fn sort_by_natural_key(table: &RecordBatch) -> Result<RecordBatch> {
-    use liftos_transform::unified::{ACCOUNT_ID, AD_GROUP, CAMPAIGN, CAMPAIGN_ID, CHANNEL, DATE};
-    let columns: Vec<SortColumn> = [DATE, CHANNEL, ACCOUNT_ID, CAMPAIGN_ID, AD_GROUP, CAMPAIGN]
+    use liftos_transform::unified::{
+        ACCOUNT_ID, AD_GROUP, CAMPAIGN, CAMPAIGN_ID, CHANNEL, DATE, is_metadata, is_unified,
+    };
+    let schema = table.schema();
+    let breakdowns = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .filter(|n| !is_unified(n) && !is_metadata(n));
+    let keys: Vec<&str> = [DATE, CHANNEL, ACCOUNT_ID, CAMPAIGN_ID, AD_GROUP]
+        .into_iter()
+        .chain(breakdowns)
+        .chain([CAMPAIGN])
+        .collect();
+    let columns: Vec<SortColumn> = keys
         .iter()
         .filter_map(|c| table.column_by_name(c))
         .map(|values| SortColumn {
@@ -1017,6 +1068,74 @@ fn sort_by_natural_key(table: &RecordBatch) -> Result<RecordBatch> {
     }
     let indices = lexsort_to_indices(&columns, None)?;
     Ok(take_record_batch(table, &indices)?)
+}
+
+/// Moves the rows of `unified.table` dated outside `[start, end]` (or without a date)
+/// to its quarantine, with their reason, so that nothing outside the requested range
+/// (e.g. a file export covering more days) reaches the calendar and the model.
+fn keep_date_range(unified: Unified, start: NaiveDate, end: NaiveDate) -> Result<Unified> {
+    use liftos_transform::{QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_STAGE};
+    let table = &unified.table;
+    let Some(dates) = table.column_by_name(liftos_transform::unified::DATE) else {
+        return Ok(unified);
+    };
+    let dates = arrow::compute::cast(dates, &arrow::datatypes::DataType::Date32)?;
+    let dates = dates.as_primitive::<arrow::datatypes::Date32Type>();
+    let (lo, hi) = (
+        liftos_calendar::naive_to_date32(start),
+        liftos_calendar::naive_to_date32(end),
+    );
+    let inside: BooleanArray = dates
+        .iter()
+        .map(|d| Some(d.is_some_and(|d| (lo..=hi).contains(&d))))
+        .collect();
+    let outside_rows: Vec<usize> = (0..inside.len()).filter(|&i| !inside.value(i)).collect();
+    if outside_rows.is_empty() {
+        return Ok(unified);
+    }
+    // The quarantine rows: stage, row of the unified table, reason, values as text.
+    let outside = arrow::compute::not(&inside)?;
+    let bad = arrow::compute::filter_record_batch(table, &outside)?;
+    let q_schema = unified.quarantine.schema();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(q_schema.fields().len());
+    for field in q_schema.fields() {
+        let n = bad.num_rows();
+        let column: ArrayRef = match field.name().as_str() {
+            QUARANTINE_STAGE => Arc::new(StringArray::from(vec!["pipeline:date_range"; n])),
+            QUARANTINE_ROW => Arc::new(UInt64Array::from_iter_values(
+                outside_rows.iter().map(|&r| r as u64),
+            )),
+            QUARANTINE_REASON => {
+                Arc::new(StringArray::from_iter_values((0..n).map(
+                    |i| match bad_date(&bad, i) {
+                        Some(d) => {
+                            format!("date {d} is outside the pipeline's range {start} to {end}")
+                        }
+                        None => "the row has no date".to_owned(),
+                    },
+                )))
+            }
+            name => match bad.column_by_name(name) {
+                Some(c) => arrow::compute::cast(c, field.data_type())?,
+                None => arrow::array::new_null_array(field.data_type(), n),
+            },
+        };
+        columns.push(column);
+    }
+    let moved = RecordBatch::try_new(q_schema.clone(), columns)?;
+    Ok(Unified {
+        table: arrow::compute::filter_record_batch(table, &inside)?,
+        quarantine: arrow::compute::concat_batches(&q_schema, [&unified.quarantine, &moved])?,
+    })
+}
+
+fn bad_date(batch: &RecordBatch, row: usize) -> Option<NaiveDate> {
+    let dates = batch.column_by_name(liftos_transform::unified::DATE)?;
+    let dates = arrow::compute::cast(dates, &arrow::datatypes::DataType::Date32).ok()?;
+    let dates = dates.as_primitive::<arrow::datatypes::Date32Type>();
+    dates
+        .is_valid(row)
+        .then(|| liftos_calendar::date32_to_naive(dates.value(row)))
 }
 
 fn concat(

@@ -15,17 +15,21 @@ use liftos::causal::{
     CausalRoles, ChannelEffect, Estimator, RowEffect, analyze_attribution, prepare_causal_data,
 };
 use liftos::sandbox::{World, WorldConfig};
+use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// Within-campaign OLS of outcome on treatment, one slope per channel.
 ///
 /// The slope β of a channel is Σ ỹ·w̃ / Σ w̃² where ỹ, w̃ are the outcome and spend minus
 /// their campaign means (campaign fixed effects). Its variance is the cluster-robust
-/// sandwich Σ_c (Σ_{i∈c} w̃ᵢ·eᵢ)² / (Σ w̃²)² with residuals e = ỹ − β·w̃, and intervals
-/// use the normal 97.5% quantile. Unlike the causal forest it ignores the calendar
-/// controls and assumes one constant return per channel.
+/// CR1 sandwich G/(G−1) · Σ_c (Σ_{i∈c} w̃ᵢ·eᵢ)² / (Σ w̃²)² over the channel's G campaigns,
+/// with residuals e = ỹ − β·w̃; intervals and p-values use Student's t with G − 1 degrees
+/// of freedom (few clusters). The campaigns are the dataset's clusters, so it needs the
+/// default `ClusterBy::Entity` and at least two campaigns per channel. Intervals are at
+/// 95% (an `Estimator` sees the data, not the options). Unlike the causal forest it
+/// ignores the calendar controls and assumes one constant return per channel.
 struct FixedEffects;
 
-const Z_975: f64 = 1.959_963_984_540_054;
+const LEVEL: f64 = 0.95;
 
 impl Estimator for FixedEffects {
     fn name(&self) -> &str {
@@ -87,8 +91,25 @@ impl Estimator for FixedEffects {
                 let (yt, wt) = demeaned(i);
                 *score.entry(clusters[i]).or_default() += wt * (yt - beta * wt);
             }
-            let se = score.values().map(|s| s * s).sum::<f64>().sqrt() / sxx;
-            let (lo, hi) = (beta - Z_975 * se, beta + Z_975 * se);
+            let g = score.len();
+            if g < 2 {
+                return Err(liftos::causal::Error::TooLittleData {
+                    what: format!("campaigns (clusters) of channel `{label}`"),
+                    found: g,
+                    needed: 2,
+                });
+            }
+            let cr1 = g as f64 / (g as f64 - 1.0);
+            let se = (cr1 * score.values().map(|s| s * s).sum::<f64>()).sqrt() / sxx;
+            let t = StudentsT::new(0.0, 1.0, g as f64 - 1.0).map_err(|e| {
+                liftos::causal::Error::InvalidParameter {
+                    name: "degrees of freedom",
+                    value: (g - 1).to_string(),
+                    expected: e.to_string(),
+                }
+            })?;
+            let crit = t.inverse_cdf(0.5 + LEVEL / 2.0);
+            let (lo, hi) = (beta - crit * se, beta + crit * se);
             for &i in &rows {
                 row_effects[i] = RowEffect {
                     tau: beta,
@@ -97,7 +118,6 @@ impl Estimator for FixedEffects {
                     ci_upper: hi,
                 };
             }
-            let z = beta / se;
             channels.push(ChannelEffect {
                 channel: label.clone(),
                 rows: rows.len(),
@@ -106,7 +126,7 @@ impl Estimator for FixedEffects {
                 ci_lower: lo * spend,
                 ci_upper: hi * spend,
                 std_err: se * spend,
-                p_value: erfc(z.abs() / std::f64::consts::SQRT_2),
+                p_value: 2.0 * (1.0 - t.cdf((beta / se).abs())),
                 incremental_roas: beta,
                 incremental_roas_ci_lower: lo,
                 incremental_roas_ci_upper: hi,
@@ -129,21 +149,6 @@ impl Estimator for FixedEffects {
         .with_channels(channels)
         .with_treatment_effects(row_effects))
     }
-}
-
-/// Complementary error function (Numerical Recipes' erfcc, |error| < 1.2e-7).
-fn erfc(x: f64) -> f64 {
-    let t = 1.0 / (1.0 + 0.5 * x.abs());
-    let poly = -x * x - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let r = t * poly.exp();
-    if x >= 0.0 { r } else { 2.0 - r }
 }
 
 fn main() -> liftos::Result<()> {

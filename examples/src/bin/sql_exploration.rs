@@ -30,8 +30,18 @@ fn main() -> liftos::Result<()> {
     let attribution = analyze_attribution(&panel, &options)?;
     let results = attribution.primary();
 
-    // Each row with its estimated return τ̂ (the panel kept every row here).
-    assert_eq!(panel.num_rows(), enriched.num_rows(), "no row was left out");
+    // Each row with its estimated return τ̂ (the panel keeps every row of this table; a
+    // table with missing role values would need the panel's row index to align).
+    if panel.num_rows() != enriched.num_rows() {
+        return Err(liftos::Error::InvalidPipeline {
+            field: "panel".into(),
+            message: format!(
+                "{} of {} rows were left out of the model",
+                enriched.num_rows() - panel.num_rows(),
+                enriched.num_rows()
+            ),
+        });
+    }
     let effects = results.treatment_effects_table()?;
     let mut fields: Vec<Field> = enriched
         .schema()
@@ -72,7 +82,7 @@ fn main() -> liftos::Result<()> {
         ),
         (
             "Estimated return of spend on holidays vs other days",
-            "SELECT channel, is_holiday, count(*) AS days, \
+            "SELECT channel, is_holiday, count(*) AS campaign_days, \
                     round(sum(tau * spend) / sum(spend), 2) AS spend_weighted_return \
              FROM daily GROUP BY channel, is_holiday ORDER BY channel, is_holiday",
         ),

@@ -70,18 +70,24 @@ pub fn run(args: Args) -> liftos::Result<()> {
     let pipeline = builder.build()?;
     init_logging();
     let runtime = super::runtime()?;
-    let run = runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         tokio::select! {
             done = pipeline.run() => done,
             _ = tokio::signal::ctrl_c() => Err(liftos::Error::Io {
-                path: args.config.display().to_string(),
+                path: "liftos run".to_owned(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::Interrupted,
-                    "run interrupted; files already renamed into place are complete, none is half-written",
+                    "interrupted; files already renamed into place are complete, none is half-written",
                 ),
             }),
         }
-    })?;
+    });
+    if outcome.is_err() {
+        // Do not wait for a stage still running on a blocking thread (the forest can take
+        // minutes): the process ends with the error.
+        runtime.shutdown_background();
+    }
+    let run = outcome?;
     print!("{}", run.summary());
     for r in &run.attribution.results {
         println!("{}", format_results(r));

@@ -76,9 +76,26 @@ fn run_with_the_example_config_pulls_analyses_and_writes_everything() {
         fakes.servers.credentials().klaviyo_api_key.clone(),
         fakes.servers.credentials().google_refresh_token.clone(),
     ];
-    let manifest = std::fs::read_to_string(out.join("run.json")).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let mut files = vec![out.clone()];
+    let mut seen = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        seen += 1;
+        for s in &secrets {
+            let found = bytes.windows(s.len()).any(|w| w == s.as_bytes());
+            assert!(!found, "a secret in {}", path.display());
+        }
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!name.contains("partial") && !name.contains("tmp"), "{name}");
+    }
+    assert!(seen > 20, "{seen} files");
     for s in &secrets {
-        assert!(!manifest.contains(s.as_str()) && !stdout.contains(s.as_str()));
+        assert!(!stdout.contains(s.as_str()) && !stderr.contains(s.as_str()));
     }
 }
 
@@ -142,5 +159,69 @@ fn config_errors_name_the_key_and_the_line() {
     assert!(
         fakes.servers.requests().is_empty(),
         "a bad config made a request"
+    );
+}
+
+fn fake_env(fakes: &Fakes) -> impl Fn(&str) -> Option<String> + '_ {
+    let c = fakes.servers.credentials().clone();
+    move |k: &str| match k {
+        "LIFTOS_META_ACCESS_TOKEN" => Some(c.meta_access_token.clone()),
+        "LIFTOS_META_AD_ACCOUNT_IDS" => Some("act_1000000001".into()),
+        "LIFTOS_META_BASE_URL" => Some(fakes.servers.meta_base_url()),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_second_platform_source_uses_its_type_mapping_and_a_file_needs_one() {
+    let fakes = start_fakes(world(), FaultConfig::none());
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{HEAD}[[sources]]\nname = \"meta_eu\"\ntype = \"meta\"\n");
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let pipeline = config.to_builder_with(&fake_env(&fakes)).unwrap().build();
+    assert!(pipeline.is_ok(), "{:?}", pipeline.err());
+
+    let text = format!("{HEAD}[[sources]]\nname = \"tiktok\"\ntype = \"file\"\npath = \"t.csv\"\n");
+    std::fs::write(dir.path().join("t.csv"), "date\n").unwrap();
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let e = config
+        .to_builder_with(&fake_env(&fakes))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 5") && e.contains("[mapping.sources.tiktok]") && e.contains("unified"),
+        "{e}"
+    );
+    assert!(fakes.servers.requests().is_empty());
+}
+
+#[test]
+fn secrets_in_a_config_never_reach_debug_or_errors() {
+    let fakes = start_fakes(world(), FaultConfig::none());
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\naccess_token = \"EAAB-secret-1\"\n"
+    );
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("EAAB-secret-1"), "{debug}");
+    assert!(debug.contains("access_token"), "{debug}");
+    // A token pasted where a variable's name belongs is not echoed.
+    let text = format!(
+        "{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\naccess_token_env = \"EAAB-secret-2|x\"\n"
+    );
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let e = config
+        .to_builder_with(&fake_env(&fakes))
+        .unwrap_err()
+        .to_string();
+    assert!(!e.contains("EAAB-secret-2"), "{e}");
+    assert!(
+        e.contains("line 8") && e.contains("name of an environment variable"),
+        "{e}"
     );
 }

@@ -322,3 +322,70 @@ fn outputs_hold_every_intermediate_and_the_manifest() {
     assert_eq!(results["channels"].as_array().unwrap().len(), 3);
     assert!(leftovers(&out).is_empty());
 }
+
+#[test]
+fn rows_outside_the_date_range_are_quarantined_not_lost() {
+    use liftos::connectors::FileConnector;
+    use liftos::transform::SourceMapping;
+    let world = world();
+    let dir = tempfile::tempdir().unwrap();
+    // An export covering all 45 days, for a pipeline asking for days 6 to 45.
+    let export = dir.path().join("export.csv");
+    liftos::io::write_table_atomically(&export, &world.unified_table().unwrap()).unwrap();
+    let start = world.config().start + chrono::Duration::days(5);
+    let outside = world.rows().filter(|r| r.date < start).count();
+    assert!(outside > 0);
+    let model = AttributionModel::CausalForest(CausalForestParams::default().with_num_trees(100));
+    let pipeline = Pipeline::builder()
+        .source("export", FileConnector::new(&export).unwrap())
+        .mapping(SchemaMapping::empty().with_source("export", SourceMapping::unified()))
+        .date_range(start, world.config().end())
+        .attribution(AttributionOptions::default().with_model(model))
+        .progress(false)
+        .build()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let run = runtime.block_on(pipeline.run()).unwrap();
+    assert_eq!(run.sources[0].rows, world.num_rows());
+    assert_eq!(run.unified.table.num_rows(), world.num_rows() - outside);
+    assert_eq!(run.unified.quarantine.num_rows(), outside);
+    let text = liftos::transform::pretty_format(&[run.unified.quarantine.slice(0, 1)]).unwrap();
+    assert!(
+        text.contains("pipeline:date_range") && text.contains("is outside the pipeline's range"),
+        "{text}"
+    );
+    assert_eq!(run.enriched.num_rows(), run.cleaned.table.num_rows());
+}
+
+#[test]
+fn source_names_must_be_portable_and_distinct() {
+    let world = world();
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let meta = || {
+        MetaAdsBuilder::new()
+            .with_access_token("t")
+            .with_ad_account_ids(["1"])
+            .with_base_url(fakes.servers.meta_base_url())
+            .build()
+            .unwrap()
+    };
+    let range = (world.config().start, world.config().end());
+    for (a, b, want) in [
+        ("../meta", "x", "must be non-empty ASCII"),
+        ("meta", "Meta", "ignoring case"),
+        ("", "x", "must be non-empty ASCII"),
+    ] {
+        let e = Pipeline::builder()
+            .source(a, meta())
+            .source(b, meta())
+            .date_range(range.0, range.1)
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{a}, {b}: {e}");
+    }
+}
