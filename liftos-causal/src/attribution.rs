@@ -67,6 +67,17 @@ impl std::fmt::Debug for AttributionModel {
 }
 
 impl AttributionModel {
+    /// The same model with `trees` trees when it is a causal forest (other models are
+    /// returned unchanged): the `--trees` of the command line and `trees` of `liftos.toml`.
+    pub fn with_num_trees(self, trees: usize) -> Self {
+        match self {
+            AttributionModel::CausalForest(p) => {
+                AttributionModel::CausalForest(p.with_num_trees(trees))
+            }
+            other => other,
+        }
+    }
+
     /// Parses `causal_forest` or `dml` (with default parameters).
     pub fn parse(s: &str) -> Result<Self> {
         match s.trim().to_ascii_lowercase().as_str() {

@@ -71,6 +71,24 @@ impl Adstock {
     pub fn default_grid() -> Self {
         Adstock::Grid((0..10).map(|k| k as f64 / 10.0).collect())
     }
+
+    /// Parses `none` (or empty), `grid` ([`default_grid`](Self::default_grid)) or a fixed
+    /// decay such as `0.5`, as written on the command line and in `liftos.toml`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] for any other text (the decay's range is checked when
+    /// the panel is prepared).
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim() {
+            "none" | "" => Ok(Adstock::None),
+            "grid" => Ok(Adstock::default_grid()),
+            v => v
+                .parse::<f64>()
+                .map(Adstock::Fixed)
+                .map_err(|_| Error::param("adstock", v, "`none`, `grid` or a decay in [0, 1)")),
+        }
+    }
 }
 
 /// The roles of the table's columns and the preparation options.

@@ -786,21 +786,11 @@ impl PipelineConfig {
     fn analysis(&self) -> Result<(CausalRoles, AttributionOptions)> {
         let a = &self.analysis;
         let at = |k: &str| format!("analysis.{k}");
-        let model = match AttributionModel::parse(&a.model)
+        let model = AttributionModel::parse(&a.model)
             .map_err(|e| self.err(at("model"), None, e.to_string()))?
-        {
-            AttributionModel::CausalForest(p) => {
-                AttributionModel::CausalForest(p.with_num_trees(a.trees))
-            }
-            other => other,
-        };
-        let adstock = match a.adstock.trim() {
-            "none" | "" => Adstock::None,
-            "grid" => Adstock::default_grid(),
-            v => Adstock::Fixed(v.parse::<f64>().map_err(|_| {
-                self.err(at("adstock"), None, "`none`, `grid` or a decay in [0, 1)")
-            })?),
-        };
+            .with_num_trees(a.trees);
+        let adstock = Adstock::parse(&a.adstock)
+            .map_err(|_| self.err(at("adstock"), None, "`none`, `grid` or a decay in [0, 1)"))?;
         let entity = (a.entity != "none").then_some(a.entity.as_str());
         let roles = CausalRoles::new(&a.treatments, &a.outcomes, &a.controls)
             .with_time_variable(Some(&a.time))

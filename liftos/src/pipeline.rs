@@ -5,11 +5,11 @@
 //! use liftos::pipeline::Pipeline;
 //! use liftos::connectors::MetaAdsBuilder;
 //!
-//! # async fn run() -> liftos::Result<()> {
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let meta = MetaAdsBuilder::from_env().build()?;
 //! let pipeline = Pipeline::builder()
 //!     .source("meta", meta)
-//!     .date_range("2025-01-01".parse().unwrap(), "2025-06-30".parse().unwrap())
+//!     .date_range("2025-01-01".parse()?, "2025-06-30".parse()?)
 //!     .output_dir("liftos-out")
 //!     .build()?; // everything is checked here, before any request
 //! let run = pipeline.run().await?;
@@ -41,7 +41,6 @@ use std::time::{Duration, Instant};
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt64Array};
 use arrow::compute::{SortColumn, SortOptions, lexsort_to_indices, take_record_batch};
-use arrow::datatypes::SchemaRef;
 use chrono::NaiveDate;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -702,7 +701,7 @@ impl Pipeline {
                         bar.set_message(format!("{rows} rows · {batches} batches{retries}"));
                         parts.push(batch);
                     }
-                    Ok(concat(&schema, &parts)?)
+                    Ok(arrow::compute::concat_batches(&schema, &parts)?)
                 }
                 .await;
                 let seconds = started.elapsed().as_secs_f64();
@@ -794,14 +793,15 @@ impl Pipeline {
     ///
     /// The transform crate's errors (an unmapped column, a wrong type).
     pub fn unify(&self, pulls: &[SourcePull]) -> Result<Unified> {
-        let mut unified = unify_marketing_data(
+        let unified = unify_marketing_data(
             pulls
                 .iter()
                 .filter_map(|p| p.table.as_ref().map(|t| (p.name.as_str(), t))),
             &self.mapping,
         )?;
+        let mut unified = keep_date_range(unified, self.request.start(), self.request.end())?;
         unified.table = sort_by_natural_key(&unified.table)?;
-        keep_date_range(unified, self.request.start(), self.request.end())
+        Ok(unified)
     }
 
     /// The data-quality report of a (unified) table.
@@ -1105,16 +1105,19 @@ fn keep_date_range(unified: Unified, start: NaiveDate, end: NaiveDate) -> Result
             QUARANTINE_ROW => Arc::new(UInt64Array::from_iter_values(
                 outside_rows.iter().map(|&r| r as u64),
             )),
-            QUARANTINE_REASON => {
-                Arc::new(StringArray::from_iter_values((0..n).map(
-                    |i| match bad_date(&bad, i) {
-                        Some(d) => {
-                            format!("date {d} is outside the pipeline's range {start} to {end}")
-                        }
-                        None => "the row has no date".to_owned(),
-                    },
-                )))
-            }
+            QUARANTINE_REASON => Arc::new(StringArray::from_iter_values(
+                // The dates already read above, one per quarantined row.
+                outside_rows.iter().map(|&r| {
+                    if dates.is_valid(r) {
+                        format!(
+                            "date {} is outside the pipeline's range {start} to {end}",
+                            liftos_calendar::date32_to_naive(dates.value(r))
+                        )
+                    } else {
+                        "the row has no date".to_owned()
+                    }
+                }),
+            )),
             name => match bad.column_by_name(name) {
                 Some(c) => arrow::compute::cast(c, field.data_type())?,
                 None => arrow::array::new_null_array(field.data_type(), n),
@@ -1127,22 +1130,6 @@ fn keep_date_range(unified: Unified, start: NaiveDate, end: NaiveDate) -> Result
         table: arrow::compute::filter_record_batch(table, &inside)?,
         quarantine: arrow::compute::concat_batches(&q_schema, [&unified.quarantine, &moved])?,
     })
-}
-
-fn bad_date(batch: &RecordBatch, row: usize) -> Option<NaiveDate> {
-    let dates = batch.column_by_name(liftos_transform::unified::DATE)?;
-    let dates = arrow::compute::cast(dates, &arrow::datatypes::DataType::Date32).ok()?;
-    let dates = dates.as_primitive::<arrow::datatypes::Date32Type>();
-    dates
-        .is_valid(row)
-        .then(|| liftos_calendar::date32_to_naive(dates.value(row)))
-}
-
-fn concat(
-    schema: &SchemaRef,
-    parts: &[RecordBatch],
-) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
-    arrow::compute::concat_batches(schema, parts)
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {

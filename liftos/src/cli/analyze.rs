@@ -73,23 +73,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> liftos::Result<()> {
-    let model = match AttributionModel::parse(&args.model)? {
-        AttributionModel::CausalForest(p) => {
-            AttributionModel::CausalForest(p.with_num_trees(args.trees))
-        }
-        other => other,
-    };
-    let adstock = match args.adstock.trim() {
-        "none" | "" => Adstock::None,
-        "grid" => Adstock::default_grid(),
-        v => Adstock::Fixed(v.parse::<f64>().map_err(|_| {
-            liftos::causal::Error::InvalidParameter {
-                name: "--adstock",
-                value: v.to_string(),
-                expected: "`none`, `grid` or a decay in [0, 1)".into(),
-            }
-        })?),
-    };
+    let model = AttributionModel::parse(&args.model)?.with_num_trees(args.trees);
+    let adstock = Adstock::parse(&args.adstock)?;
     let table = read_table(&args.input)?;
     let table = add_calendar_columns(&table, &args.time, &args.country)?;
     let entity = (args.entity != "none").then_some(args.entity.as_str());
