@@ -5,8 +5,12 @@
 //!
 //! ```text
 //! cargo run --release -p liftos-benches --bin sandbox_coverage -- [--seeds 100] [--first 1]
-//!     [--trees 500] [--campaigns 4] [--days 730] [--json FILE]
+//!     [--trees 500] [--campaigns 4] [--days 730] [--json FILE] [--plain-nuisances]
 //! ```
+//!
+//! `--plain-nuisances` fits the causal forest's outcome and treatment models as plain
+//! forest averages (grf's `causal_forest`) instead of the attribution's default local
+//! linear forests, to compare the two.
 //!
 //! The calendar flags the model uses (`is_holiday`, `is_commercial_event`) are taken from
 //! the world's truth table, which carries the same calendar facts as liftos-calendar.
@@ -92,13 +96,19 @@ fn main() -> Result<(), BoxError> {
     let trees: usize = arg(&args, "--trees", 500)?;
     let campaigns: usize = arg(&args, "--campaigns", 4)?;
     let days: u32 = arg(&args, "--days", 730)?;
+    let plain = args.iter().any(|a| a == "--plain-nuisances");
     let json: Option<String> = args
         .iter()
         .position(|a| a == "--json")
         .and_then(|i| args.get(i + 1).cloned());
     println!(
-        "sandbox coverage: seeds {first}..{}, {trees} trees, {campaigns} campaigns per channel, {days} days",
-        first + seeds - 1
+        "sandbox coverage: seeds {first}..{}, {trees} trees, {campaigns} campaigns per channel, {days} days, {} nuisances",
+        first + seeds - 1,
+        if plain {
+            "plain forest"
+        } else {
+            "local linear"
+        }
     );
     let started = Instant::now();
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
@@ -118,6 +128,7 @@ fn main() -> Result<(), BoxError> {
             ))
             .with_cross_validation(false)
             .with_placebo_lead_days(None)
+            .with_local_linear_nuisances(!plain)
             .with_seed(seed);
         let attribution = analyze_attribution(&panel, &options)?;
         let mut line = format!("seed {seed:>4}");

@@ -178,7 +178,6 @@ impl Tree {
         self.in_sample[unit as usize / 64] >> (unit % 64) & 1 == 1
     }
 
-    #[cfg(test)]
     pub(crate) fn num_leaves(&self) -> usize {
         self.leaf_stats.len() / self.stride
     }
