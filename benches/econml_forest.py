@@ -15,7 +15,8 @@ coverage, the average effect interval; then the EconML / LiftOS ratios.
 EconML settings: CausalForestDML(n_estimators=trees, min_samples_leaf=5, honest=True,
 inference=True, max_samples=0.45 (its default), cv=2) with RandomForestRegressor(100 trees,
 min_samples_leaf=5) nuisance models, n_jobs=-1. LiftOS: grf defaults (sample_fraction 0.5,
-min_node_size 5, nuisance forests of trees/4 trees). --skip-econml runs LiftOS alone.
+min_node_size 5, nuisance forests of max(50, trees/4) trees; --liftos-local-linear 0.1 makes
+them local linear forests). --skip-econml runs LiftOS alone.
 """
 
 import argparse
@@ -94,6 +95,7 @@ def econml_worker(train: str, test: str, trees: int, seed: int) -> None:
                 "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
                 "cate_rmse": round(float(np.sqrt(np.mean((pred - tau_t) ** 2))), 4),
                 "coverage": round(float(np.mean((lo <= tau_t) & (tau_t <= hi))), 4),
+                "mean_se": round(float(np.mean((hi - lo) / (2 * 1.959964))), 4),
                 "ate": round(ate, 4),
                 "ate_ci_lower": round(float(np.ravel(ate_lo)[0]), 4),
                 "ate_ci_upper": round(float(np.ravel(ate_hi)[0]), 4),
@@ -116,6 +118,8 @@ def main() -> None:
     ap.add_argument("--trees", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-econml", action="store_true")
+    ap.add_argument("--liftos-local-linear", type=float, metavar="LAMBDA",
+                    help="LiftOS: local linear nuisance forests with this ridge penalty (default: grf's plain forests)")
     ap.add_argument("--keep", type=Path, help="keep the CSV files in this directory")
     ap.add_argument("--econml-worker", nargs=2, metavar=("TRAIN", "TEST"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -135,7 +139,10 @@ def main() -> None:
                 check=True,
             )
             train, test = str(out / "train.csv"), str(out / "test.csv")
-            lift = run_json([str(binary), "fit", "--train", train, "--test", test, "--trees", str(args.trees)])
+            fit_cmd = [str(binary), "fit", "--train", train, "--test", test, "--trees", str(args.trees)]
+            if args.liftos_local_linear is not None:
+                fit_cmd += ["--nuisance-local-linear", str(args.liftos_local_linear)]
+            lift = run_json(fit_cmd)
             print(json.dumps(lift), flush=True)
             results.append(lift)
             if not args.skip_econml:
@@ -144,7 +151,7 @@ def main() -> None:
                 print(json.dumps(econ), flush=True)
                 results.append(econ)
 
-    cols = ["rows", "model", "fit_predict_s", "cpu_s", "peak_rss_mib", "cate_rmse", "coverage", "ate", "ate_ci_lower", "ate_ci_upper", "true_ate"]
+    cols = ["rows", "model", "fit_predict_s", "cpu_s", "peak_rss_mib", "cate_rmse", "coverage", "mean_se", "ate", "ate_ci_lower", "ate_ci_upper", "true_ate"]
     print()
     print(" | ".join(cols))
     print(" | ".join("---" for _ in cols))

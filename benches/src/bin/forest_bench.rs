@@ -4,7 +4,11 @@
 //! ```text
 //! forest_bench generate --rows 10000 --test 5000 --covariates 10 --seed 1 --out DIR
 //! forest_bench fit --train DIR/train.csv --test DIR/test.csv --trees 2000 [--seed 42]
+//!     [--nuisance-local-linear 0.1]
 //! ```
+//!
+//! `fit` uses grf's defaults; `--nuisance-local-linear λ` makes Ŷ and Ŵ local linear
+//! forests (`CausalForestParams::nuisance_local_linear`).
 //!
 //! The design: X ~ U(0,1)^p, τ(x) = ζ(x₁)ζ(x₂) with ζ(x) = 1 + 1/(1 + e^{−20(x−1/3)}),
 //! W = 2x₃ + x₁ + N(0,1) (confounded), Y = 3x₃ + 2x₄ + τ(x)W + N(0,1). CSV columns
@@ -175,6 +179,11 @@ fn fit(args: &[String]) -> Result<(), BoxError> {
     let test = read_csv(&arg::<PathBuf>(args, "--test", None)?)?;
     let trees: usize = arg(args, "--trees", Some(2000))?;
     let seed: u64 = arg(args, "--seed", Some(42))?;
+    let local_linear: Option<f64> = if args.iter().any(|a| a == "--nuisance-local-linear") {
+        Some(arg(args, "--nuisance-local-linear", None)?)
+    } else {
+        None
+    };
     let names: Vec<String> = (1..=train.x.len()).map(|j| format!("x{j}")).collect();
 
     let start = Instant::now();
@@ -185,6 +194,7 @@ fn fit(args: &[String]) -> Result<(), BoxError> {
     let forest = CausalForestParams::default()
         .with_num_trees(trees)
         .with_seed(seed)
+        .with_nuisance_local_linear(local_linear)
         .build()?
         .fit_forest(&data)?;
     let fit_s = start.elapsed().as_secs_f64();
@@ -213,7 +223,7 @@ fn fit(args: &[String]) -> Result<(), BoxError> {
         / n;
     let true_ate = train.tau.iter().sum::<f64>() / train.tau.len() as f64;
     println!(
-        "{{\"model\":\"liftos\",\"rows\":{},\"trees\":{},\"threads\":{},\"fit_s\":{:.3},\"fit_predict_s\":{:.3},\"cpu_s\":{:.2},\"peak_rss_mib\":{:.1},\"forest_mib\":{:.1},\"cate_rmse\":{:.4},\"coverage\":{:.4},\"ate\":{:.4},\"ate_ci_lower\":{:.4},\"ate_ci_upper\":{:.4},\"true_ate\":{:.4}}}",
+        "{{\"model\":\"liftos\",\"rows\":{},\"trees\":{},\"threads\":{},\"fit_s\":{:.3},\"fit_predict_s\":{:.3},\"cpu_s\":{:.2},\"peak_rss_mib\":{:.1},\"forest_mib\":{:.1},\"cate_rmse\":{:.4},\"coverage\":{:.4},\"mean_se\":{:.4},\"nuisance\":\"{}\",\"ate\":{:.4},\"ate_ci_lower\":{:.4},\"ate_ci_upper\":{:.4},\"true_ate\":{:.4}}}",
         train.w.len(),
         trees,
         std::thread::available_parallelism().map_or(1, usize::from),
@@ -224,6 +234,8 @@ fn fit(args: &[String]) -> Result<(), BoxError> {
         forest.memory_bytes() as f64 / (1024.0 * 1024.0),
         rmse,
         covered,
+        pred.iter().map(|p| p.std_err()).sum::<f64>() / n,
+        local_linear.map_or("forest".to_string(), |l| format!("local linear {l}")),
         ate.estimate,
         ate.ci_lower,
         ate.ci_upper,
