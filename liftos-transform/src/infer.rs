@@ -145,6 +145,33 @@ fn decimal(body: &[u8], int: usize) -> bool {
     exp > 0 && at + exp == body.len()
 }
 
+/// [`cell_bit`] of a cell given as bytes (valid UTF-8: a field of a valid UTF-8 file
+/// cut at ASCII separators).
+pub(crate) fn cell_bit_bytes(cell: &[u8]) -> u16 {
+    if cell.is_ascii() && cell.first() != Some(&b'"') {
+        let bit = match ascii_pattern(cell) {
+            Some(INTEGER) if cell.len() >= 19 && int_overflows(cell) => TEXT,
+            Some(m) => m,
+            None if matches!(cell, b"NaN" | b"nan" | b"inf" | b"-inf") => DECIMAL,
+            None => TEXT,
+        };
+        1 << bit
+    } else {
+        std::str::from_utf8(cell).map_or(1 << TEXT, cell_bit)
+    }
+}
+
+/// Whether an ASCII `-?\d+` cell does not fit in an i64.
+fn int_overflows(cell: &[u8]) -> bool {
+    std::str::from_utf8(cell).map_or(true, |s| s.parse::<i64>().is_err())
+}
+
+/// Whether `packed` (the OR of [`cell_bit_bytes`]) already says text: no later cell can
+/// change the column's type.
+pub(crate) fn is_text_bits(packed: u16) -> bool {
+    packed & (1 << TEXT) != 0
+}
+
 /// arrow-csv's `InferredDataType::update` for one non-null cell: the bit to set.
 fn cell_bit(cell: &str) -> u16 {
     let pattern = if cell.starts_with('"') {
@@ -168,7 +195,7 @@ fn cell_bit(cell: &str) -> u16 {
 }
 
 /// arrow-csv's `InferredDataType::get`.
-fn packed_type(packed: u16) -> DataType {
+pub(crate) fn packed_type(packed: u16) -> DataType {
     match packed {
         0 => DataType::Null,
         1 => DataType::Boolean,
