@@ -13,6 +13,7 @@ use arrow::array::{
 };
 use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use rayon::prelude::*;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
@@ -1115,72 +1116,81 @@ fn build_output(
         .iter()
         .map(|f| (**f).clone())
         .collect();
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.len() + 4);
-    for field in unified::schema().fields() {
-        let name = field.name().as_str();
-        let col: ArrayRef = match name {
-            DATE => Arc::new(Date32Array::from_iter_values(
-                kept.iter()
-                    .map(|&r| date.value(r as usize))
-                    .chain(filled.iter().map(|f| f.1)),
-            )),
-            CAMPAIGN => match normalized {
-                Some((ids, rewrites)) => Arc::new(rewritten(
-                    &frame.text[CAMPAIGN],
-                    ids,
-                    rewrites,
-                    src.values(),
+    // The unified columns are independent: built in parallel.
+    let unified_schema = unified::schema();
+    let built: Vec<Result<ArrayRef>> = unified_schema
+        .fields()
+        .par_iter()
+        .map(|field| -> Result<ArrayRef> {
+            let name = field.name().as_str();
+            let col: ArrayRef = match name {
+                DATE => Arc::new(Date32Array::from_iter_values(
+                    kept.iter()
+                        .map(|&r| date.value(r as usize))
+                        .chain(filled.iter().map(|f| f.1)),
                 )),
-                None => frame::gather(&[(&frame.text[CAMPAIGN], src.values())])?,
-            },
-            CURRENCY => {
-                let cur = &frame.text[CURRENCY];
-                Arc::new(StringArray::from_iter_values(src.values().iter().map(
-                    |&r| -> Cow<'_, str> {
-                        let r = r as usize;
-                        match reporting {
-                            Some(rep) if converted[r] => Cow::Borrowed(rep),
-                            Some(_) => {
-                                let code = cur.value(r).trim();
-                                if code.bytes().any(|b| b.is_ascii_lowercase()) {
-                                    Cow::Owned(code.to_ascii_uppercase())
-                                } else {
-                                    Cow::Borrowed(code)
+                CAMPAIGN => match normalized {
+                    Some((ids, rewrites)) => Arc::new(rewritten(
+                        &frame.text[CAMPAIGN],
+                        ids,
+                        rewrites,
+                        src.values(),
+                    )),
+                    None => frame::gather(&[(&frame.text[CAMPAIGN], src.values())])?,
+                },
+                CURRENCY => {
+                    let cur = &frame.text[CURRENCY];
+                    Arc::new(StringArray::from_iter_values(src.values().iter().map(
+                        |&r| -> Cow<'_, str> {
+                            let r = r as usize;
+                            match reporting {
+                                Some(rep) if converted[r] => Cow::Borrowed(rep),
+                                Some(_) => {
+                                    let code = cur.value(r).trim();
+                                    if code.bytes().any(|b| b.is_ascii_lowercase()) {
+                                        Cow::Owned(code.to_ascii_uppercase())
+                                    } else {
+                                        Cow::Borrowed(code)
+                                    }
                                 }
+                                None => Cow::Borrowed(cur.value(r)),
                             }
-                            None => Cow::Borrowed(cur.value(r)),
-                        }
-                    },
-                )))
-            }
-            SPEND | REVENUE | CONVERSIONS => {
-                let a = &frame.floats[name].array;
-                let money = name != CONVERSIONS;
-                Arc::new(Float64Array::from_iter_values(
-                    src.values().iter().enumerate().map(|(i, &r)| {
-                        let r = r as usize;
-                        if is_filled(i) {
-                            0.0
-                        } else if money {
-                            a.value(r) * rate[r]
-                        } else {
-                            a.value(r)
-                        }
-                    }),
-                ))
-            }
-            IMPRESSIONS | CLICKS => {
-                let a = &frame.ints[name].array;
-                Arc::new(Int64Array::from_iter_values(
-                    src.values()
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &r)| if is_filled(i) { 0 } else { a.value(r as usize) }),
-                ))
-            }
-            _ => frame::gather(&[(&frame.text[name], src.values())])?,
-        };
-        columns.push(col);
+                        },
+                    )))
+                }
+                SPEND | REVENUE | CONVERSIONS => {
+                    let a = &frame.floats[name].array;
+                    let money = name != CONVERSIONS;
+                    Arc::new(Float64Array::from_iter_values(
+                        src.values().iter().enumerate().map(|(i, &r)| {
+                            let r = r as usize;
+                            if is_filled(i) {
+                                0.0
+                            } else if money {
+                                a.value(r) * rate[r]
+                            } else {
+                                a.value(r)
+                            }
+                        }),
+                    ))
+                }
+                IMPRESSIONS | CLICKS => {
+                    let a = &frame.ints[name].array;
+                    Arc::new(Int64Array::from_iter_values(
+                        src.values()
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &r)| if is_filled(i) { 0 } else { a.value(r as usize) }),
+                    ))
+                }
+                _ => frame::gather(&[(&frame.text[name], src.values())])?,
+            };
+            Ok(col)
+        })
+        .collect();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.len() + 4);
+    for col in built {
+        columns.push(col?);
     }
     for (name, b) in &frame.breakdowns {
         fields.push(Field::new(name, DataType::Utf8, true));

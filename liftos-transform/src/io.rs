@@ -103,13 +103,18 @@ fn line_in(message: &str) -> Option<usize> {
 
 /// Reads a CSV or Parquet file (by extension) into one table, inferring CSV types.
 ///
-/// A CSV file is decoded once, every column as text (empty cells are null), then each
-/// column is typed (columns in parallel) with arrow-csv's own inference rules over all
-/// its cells (Boolean, Int64, Float64, Date32, Timestamp, else Utf8) and its parsers. A
-/// column with a cell its inferred type's parser rejects (e.g. `2024-02-30` in a date
-/// column) stays text, so the transforms can quarantine that cell with its row. Files
-/// of 4 MiB or more without any quote character are decoded in line-aligned pieces in
-/// parallel; the result is the same table.
+/// CSV columns are typed with arrow-csv's own inference rules over all their cells
+/// (Boolean, Int64, Float64, Date32, Timestamp, else Utf8; empty cells are null) and
+/// parsed with its parsers. A column with a cell its inferred type's parser rejects
+/// (e.g. `2024-02-30` in a date column) stays text, so the transforms can quarantine
+/// that cell with its row.
+///
+/// A plain file (valid UTF-8, no quote character, records ending in `\n` or `\r\n`,
+/// no blank line, every record as wide as the header) is read straight into typed
+/// columns: one pass over its bytes infers the types, a second parses every cell into
+/// its column's final buffer, each over line-aligned pieces in parallel. Any other file
+/// is decoded by arrow-csv, every column as text, then typed column by column the same
+/// way. Both give the same table.
 ///
 /// # Errors
 ///

@@ -547,10 +547,14 @@ pub fn validate_data_quality(
                 (0..rows).collect(),
             ),
             Some(col) => {
-                let text = col.as_string_opt::<i32>();
-                let missing = where_rows(rows, |r| {
-                    col.is_null(r) || text.is_some_and(|t| parse::is_blank(t.value(r)))
-                });
+                // `Array::is_null` (physical nulls), without a virtual call per row.
+                let nulls = col.nulls();
+                let is_null = |r: usize| nulls.is_some_and(|n| n.is_null(r));
+                let missing = match col.as_string_opt::<i32>() {
+                    Some(t) => where_rows(rows, |r| is_null(r) || parse::is_blank(t.value(r))),
+                    None if nulls.is_some() => where_rows(rows, is_null),
+                    None => Vec::new(),
+                };
                 present += rows - missing.len();
                 c.add(
                     "missing_values",

@@ -311,9 +311,11 @@ fn map_source(name: &str, source: &SourceMapping, batch: &RecordBatch) -> Result
         }
         if !field.is_nullable() {
             let texts = array.as_any().downcast_ref::<StringArray>();
+            // `Array::is_null` (physical nulls), without a virtual call per row.
+            let nulls = array.nulls();
             for (row, &was_bad) in is_bad.iter().enumerate() {
-                let missing =
-                    array.is_null(row) || texts.is_some_and(|t| parse::is_blank(t.value(row)));
+                let missing = nulls.is_some_and(|n| n.is_null(row))
+                    || texts.is_some_and(|t| parse::is_blank(t.value(row)));
                 if missing && !was_bad {
                     problems
                         .entry(row)
