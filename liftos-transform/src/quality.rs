@@ -867,6 +867,30 @@ fn builtin(
     rules: &QualityRules,
     c: &mut Collector,
 ) -> Result<()> {
+    // The row checks and the series/key/currency checks are independent: they run in
+    // parallel, the second into its own collector, merged after the first (the same
+    // issues in the same order as one after the other).
+    let mut later = Collector {
+        rows: c.rows,
+        max_examples: c.max_examples,
+        failing: vec![false; c.rows],
+        issues: Vec::new(),
+    };
+    let (first, second) = rayon::join(
+        || builtin_row_checks(frame, rules, c),
+        || builtin_group_checks(frame, rules, &mut later),
+    );
+    first?;
+    second?;
+    for (f, l) in c.failing.iter_mut().zip(&later.failing) {
+        *f |= *l;
+    }
+    c.issues.append(&mut later.issues);
+    Ok(())
+}
+
+/// The built-in checks of single rows.
+fn builtin_row_checks(frame: &Frame, rules: &QualityRules, c: &mut Collector) -> Result<()> {
     let rows = c.rows;
     let f = |name: &str| frame.floats.get(name).map(|p| &p.array);
     let i = |name: &str| frame.ints.get(name).map(|p| &p.array);
@@ -957,6 +981,13 @@ fn builtin(
             bad,
         );
     }
+    Ok(())
+}
+
+/// The built-in checks of campaign series, natural keys and account currencies.
+fn builtin_group_checks(frame: &Frame, rules: &QualityRules, c: &mut Collector) -> Result<()> {
+    let rows = c.rows;
+    let spend = frame.floats.get(SPEND).map(|p| &p.array);
     // Campaign series ids, shared by the series checks and (with the date) the
     // natural key.
     let (series, n_series) = frame::group_ids(&frame.series_columns(), rows)?;
