@@ -718,8 +718,29 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
         entries: Vec::new(),
     };
 
+    // Independent work up front, in parallel: the unusable values, the campaign series
+    // ids (shared by duplicate removal, with the date, and date filling) and the
+    // rewritten campaign names.
+    let campaign = &frame.text[CAMPAIGN];
+    let series_cols = frame.series_columns();
+    let (reasons, (series, rewrites)) = rayon::join(
+        || unusable_reasons(table, &frame),
+        || {
+            rayon::join(
+                || {
+                    if fixes.remove_duplicates || fixes.fill_missing_dates {
+                        frame::group_ids(&series_cols, rows)
+                    } else {
+                        Ok((Vec::new(), 0))
+                    }
+                },
+                || normalizer.as_ref().map(|n| n.rewrites(campaign)),
+            )
+        },
+    );
+    let series = series?;
+
     // 1. Unusable values.
-    let reasons = unusable_reasons(table, &frame);
     let mut kept: Vec<u32> = Vec::with_capacity(rows - reasons.len());
     let mut next = 0u32;
     for (r, reason) in reasons {
@@ -743,14 +764,6 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
             table: "table".to_owned(),
             column: DATE.to_owned(),
         })?;
-    let series_cols = frame.series_columns();
-    // Campaign series ids, shared by duplicate removal (with the date) and date filling.
-    let series = if fixes.remove_duplicates || fixes.fill_missing_dates {
-        frame::group_ids(&series_cols, rows)?
-    } else {
-        (Vec::new(), 0)
-    };
-
     // 2. Duplicates.
     if fixes.remove_duplicates {
         let (exact, restated) = remove_duplicates(
@@ -778,10 +791,8 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
     }
 
     // 3. Names.
-    let campaign = &frame.text[CAMPAIGN];
-    let normalized = match &normalizer {
-        Some(n) => {
-            let (ids, rewrites) = n.rewrites(campaign);
+    let normalized = match rewrites {
+        Some((ids, rewrites)) => {
             let changed = kept
                 .iter()
                 .filter(|&&r| ids[r as usize] != UNCHANGED)
