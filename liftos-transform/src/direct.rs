@@ -92,7 +92,18 @@ struct Scan {
     bytes: Vec<usize>,
 }
 
+/// Whether `piece` (whole lines) is plain: valid UTF-8, no quote character, and every
+/// carriage return right before a line feed.
+fn plain(piece: &[u8]) -> bool {
+    memchr::memchr(b'"', piece).is_none()
+        && memchr::memchr_iter(b'\r', piece).all(|i| piece.get(i + 1) == Some(&b'\n'))
+        && std::str::from_utf8(piece).is_ok()
+}
+
 fn scan(piece: &[u8], columns: usize, infer_types: bool) -> Option<Scan> {
+    if !plain(piece) {
+        return None;
+    }
     let mut bits = vec![0u16; columns];
     let mut nulls = vec![0usize; columns];
     let mut bytes = vec![0usize; columns];
@@ -413,11 +424,8 @@ pub(crate) fn read(
     infer_types: bool,
 ) -> Option<Result<RecordBatch, arrow::error::ArrowError>> {
     let columns = names.len();
-    if columns == 0
-        || memchr::memchr(b'"', bytes).is_some()
-        || memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'))
-        || std::str::from_utf8(bytes).is_err()
-    {
+    // The header here, the body's pieces in the first pass.
+    if columns == 0 || !plain(&bytes[..=header_end]) {
         return None;
     }
     let header = &bytes[..header_end];
