@@ -70,6 +70,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &mapping,
     )?;
     times.insert("2_unify", t.elapsed().as_secs_f64());
+    // The raw tables are not needed any more.
+    let rows_in = meta.num_rows() + google.num_rows() + klaviyo.num_rows();
+    drop((meta, google, klaviyo));
 
     let t = Instant::now();
     let today = NaiveDate::from_ymd_opt(2024, 12, 31).ok_or("date")?;
@@ -107,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let out = &cleaned.table;
     let result = serde_json::json!({
-        "rows_in": meta.num_rows() + google.num_rows() + klaviyo.num_rows(),
+        "rows_in": rows_in,
         "unified_rows": unified.table.num_rows(),
         "unify_quarantined": unified.quarantine.num_rows(),
         "issues": issues,

@@ -13,6 +13,7 @@ use arrow::array::{
 };
 use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use rayon::prelude::*;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
@@ -175,45 +176,67 @@ impl NameNormalizer {
         s
     }
 
+    /// Normalizes every name (each distinct name once): per row, the index of its
+    /// rewrite in the returned list, or [`UNCHANGED`] (also for nulls).
+    fn rewrites(&self, names: &StringArray) -> (Vec<u32>, Vec<String>) {
+        // Distinct name → index of its rewrite (UNCHANGED: none); a run of one name is
+        // looked up once, and no cell allocates.
+        let mut index: HashMap<&str, u32> = HashMap::new();
+        let mut rewrites: Vec<String> = Vec::new();
+        let mut last: Option<(&str, u32)> = None;
+        let ids = names
+            .iter()
+            .map(|v| {
+                let Some(v) = v else { return UNCHANGED };
+                match last {
+                    Some((l, i)) if l == v => i,
+                    _ => {
+                        let i = *index.entry(v).or_insert_with(|| {
+                            let n = self.normalize(v);
+                            if n == v {
+                                UNCHANGED
+                            } else {
+                                rewrites.push(n);
+                                (rewrites.len() - 1) as u32
+                            }
+                        });
+                        last = Some((v, i));
+                        i
+                    }
+                }
+            })
+            .collect();
+        (ids, rewrites)
+    }
+
     /// Normalizes every name (each distinct name once); returns the new names and how
     /// many changed.
     fn normalize_array(&self, names: &StringArray) -> (StringArray, usize) {
-        // Distinct name → index of its rewrite in `rewrites` (None: unchanged); a run of
-        // one name is looked up once, and no cell allocates.
-        let mut index: HashMap<&str, Option<usize>> = HashMap::new();
-        let mut rewrites: Vec<String> = Vec::new();
-        let mut last: Option<(&str, Option<usize>)> = None;
-        let mut changed = 0;
-        let mut out = StringBuilder::with_capacity(names.len(), names.value_data().len());
-        for v in names.iter() {
-            let Some(v) = v else {
-                out.append_null();
-                continue;
-            };
-            let rewrite = match last {
-                Some((l, i)) if l == v => i,
-                _ => {
-                    let i = *index.entry(v).or_insert_with(|| {
-                        let n = self.normalize(v);
-                        (n != v).then(|| {
-                            rewrites.push(n);
-                            rewrites.len() - 1
-                        })
-                    });
-                    last = Some((v, i));
-                    i
-                }
-            };
-            match rewrite {
-                Some(i) => {
-                    changed += 1;
-                    out.append_value(&rewrites[i]);
-                }
-                None => out.append_value(v),
-            }
-        }
-        (out.finish(), changed)
+        let (ids, rewrites) = self.rewrites(names);
+        let all: Vec<u32> = (0..names.len() as u32).collect();
+        let changed = ids.iter().filter(|&&i| i != UNCHANGED).count();
+        (rewritten(names, &ids, &rewrites, &all), changed)
     }
+}
+
+/// A row whose name [`NameNormalizer::rewrites`] leaves as it is.
+const UNCHANGED: u32 = u32::MAX;
+
+/// The names of rows `src`, rewritten where `ids` says so.
+fn rewritten(names: &StringArray, ids: &[u32], rewrites: &[String], src: &[u32]) -> StringArray {
+    let mut out = StringBuilder::with_capacity(
+        src.len(),
+        names.value_data().len().min(src.len().saturating_mul(32)),
+    );
+    for &r in src {
+        let r = r as usize;
+        match ids[r] {
+            UNCHANGED if names.is_null(r) => out.append_null(),
+            UNCHANGED => out.append_value(names.value(r)),
+            i => out.append_value(&rewrites[i as usize]),
+        }
+    }
+    out.finish()
 }
 
 impl Transformer for NameNormalizer {
@@ -695,8 +718,29 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
         entries: Vec::new(),
     };
 
+    // Independent work up front, in parallel: the unusable values, the campaign series
+    // ids (shared by duplicate removal, with the date, and date filling) and the
+    // rewritten campaign names.
+    let campaign = &frame.text[CAMPAIGN];
+    let series_cols = frame.series_columns();
+    let (reasons, (series, rewrites)) = rayon::join(
+        || unusable_reasons(table, &frame),
+        || {
+            rayon::join(
+                || {
+                    if fixes.remove_duplicates || fixes.fill_missing_dates {
+                        frame::group_ids(&series_cols, rows)
+                    } else {
+                        Ok((Vec::new(), 0))
+                    }
+                },
+                || normalizer.as_ref().map(|n| n.rewrites(campaign)),
+            )
+        },
+    );
+    let series = series?;
+
     // 1. Unusable values.
-    let reasons = unusable_reasons(table, &frame);
     let mut kept: Vec<u32> = Vec::with_capacity(rows - reasons.len());
     let mut next = 0u32;
     for (r, reason) in reasons {
@@ -720,14 +764,6 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
             table: "table".to_owned(),
             column: DATE.to_owned(),
         })?;
-    let series_cols = frame.series_columns();
-    // Campaign series ids, shared by duplicate removal (with the date) and date filling.
-    let series = if fixes.remove_duplicates || fixes.fill_missing_dates {
-        frame::group_ids(&series_cols, rows)?
-    } else {
-        (Vec::new(), 0)
-    };
-
     // 2. Duplicates.
     if fixes.remove_duplicates {
         let (exact, restated) = remove_duplicates(
@@ -755,13 +791,11 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
     }
 
     // 3. Names.
-    let campaign = &frame.text[CAMPAIGN];
-    let normalized = match &normalizer {
-        Some(n) => {
-            let (names, _) = n.normalize_array(campaign);
+    let normalized = match rewrites {
+        Some((ids, rewrites)) => {
             let changed = kept
                 .iter()
-                .filter(|&&r| names.value(r as usize) != campaign.value(r as usize))
+                .filter(|&&r| ids[r as usize] != UNCHANGED)
                 .count();
             log.push(Change {
                 fix: Fix::NormalizeCampaignNames.as_str().to_owned(),
@@ -771,7 +805,7 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
                     "campaign names rewritten (original kept in `{CAMPAIGN_ORIGINAL}`)"
                 ),
             });
-            Some(names)
+            Some((ids, rewrites))
         }
         None => None,
     };
@@ -783,15 +817,28 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
     if let Some(conv) = &fixes.standardize_currency {
         let before = quarantine.entries.len();
         let mut n_converted = 0;
-        // Raw currency cell → (code, its rates), once per distinct cell.
-        let mut codes: HashMap<&str, (String, Option<&DayRates>)> = HashMap::new();
+        // Raw currency cell → (code, its rates), once per distinct cell; a run of one
+        // cell (an account's rows) is looked up once.
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut codes: Vec<(String, Option<&DayRates>)> = Vec::new();
+        let mut last: Option<(&str, usize)> = None;
         kept.retain(|&r| {
             let ri = r as usize;
-            let (code, by_day) = codes.entry(currency.value(ri)).or_insert_with_key(|raw| {
-                let code = raw.trim().to_ascii_uppercase();
-                let by_day = conv.rates.rates.get(&code);
-                (code, by_day)
-            });
+            let raw = currency.value(ri);
+            let at = match last {
+                Some((l, at)) if l == raw => at,
+                _ => {
+                    let at = *index.entry(raw).or_insert_with(|| {
+                        let code = raw.trim().to_ascii_uppercase();
+                        let by_day = conv.rates.rates.get(&code);
+                        codes.push((code, by_day));
+                        codes.len() - 1
+                    });
+                    last = Some((raw, at));
+                    at
+                }
+            };
+            let (code, by_day) = &codes[at];
             if *code == conv.reporting_currency {
                 return true;
             }
@@ -858,7 +905,9 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
         &frame,
         &kept,
         &filled,
-        normalized.as_ref(),
+        normalized
+            .as_ref()
+            .map(|(ids, rewrites)| (ids.as_slice(), rewrites.as_slice())),
         fixes
             .standardize_currency
             .as_ref()
@@ -1045,7 +1094,7 @@ fn build_output(
     frame: &Frame,
     kept: &[u32],
     filled: &[(u32, i32)],
-    normalized: Option<&StringArray>,
+    normalized: Option<(&[u32], &[String])>,
     reporting: Option<&str>,
     rate: &[f64],
     converted: &[bool],
@@ -1078,71 +1127,85 @@ fn build_output(
         .iter()
         .map(|f| (**f).clone())
         .collect();
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.len() + 4);
-    for field in unified::schema().fields() {
-        let name = field.name().as_str();
-        let col: ArrayRef = match name {
-            DATE => Arc::new(Date32Array::from_iter_values(
-                kept.iter()
-                    .map(|&r| date.value(r as usize))
-                    .chain(filled.iter().map(|f| f.1)),
-            )),
-            CAMPAIGN => match normalized {
-                Some(n) => take(n, &src, None)?,
-                None => take(&frame.text[CAMPAIGN], &src, None)?,
-            },
-            CURRENCY => {
-                let cur = &frame.text[CURRENCY];
-                Arc::new(StringArray::from_iter_values(src.values().iter().map(
-                    |&r| -> Cow<'_, str> {
-                        let r = r as usize;
-                        match reporting {
-                            Some(rep) if converted[r] => Cow::Borrowed(rep),
-                            Some(_) => {
-                                let code = cur.value(r).trim();
-                                if code.bytes().any(|b| b.is_ascii_lowercase()) {
-                                    Cow::Owned(code.to_ascii_uppercase())
-                                } else {
-                                    Cow::Borrowed(code)
+    // The unified columns are independent: built in parallel.
+    let unified_schema = unified::schema();
+    let built: Vec<Result<ArrayRef>> = unified_schema
+        .fields()
+        .par_iter()
+        .map(|field| -> Result<ArrayRef> {
+            let name = field.name().as_str();
+            let col: ArrayRef = match name {
+                DATE => Arc::new(Date32Array::from_iter_values(
+                    kept.iter()
+                        .map(|&r| date.value(r as usize))
+                        .chain(filled.iter().map(|f| f.1)),
+                )),
+                CAMPAIGN => match normalized {
+                    Some((ids, rewrites)) => Arc::new(rewritten(
+                        &frame.text[CAMPAIGN],
+                        ids,
+                        rewrites,
+                        src.values(),
+                    )),
+                    None => frame::gather(&[(&frame.text[CAMPAIGN], src.values())])?,
+                },
+                CURRENCY => {
+                    let cur = &frame.text[CURRENCY];
+                    Arc::new(StringArray::from_iter_values(src.values().iter().map(
+                        |&r| -> Cow<'_, str> {
+                            let r = r as usize;
+                            match reporting {
+                                Some(rep) if converted[r] => Cow::Borrowed(rep),
+                                Some(_) => {
+                                    let code = cur.value(r).trim();
+                                    if code.bytes().any(|b| b.is_ascii_lowercase()) {
+                                        Cow::Owned(code.to_ascii_uppercase())
+                                    } else {
+                                        Cow::Borrowed(code)
+                                    }
                                 }
+                                None => Cow::Borrowed(cur.value(r)),
                             }
-                            None => Cow::Borrowed(cur.value(r)),
-                        }
-                    },
-                )))
-            }
-            SPEND | REVENUE | CONVERSIONS => {
-                let a = &frame.floats[name].array;
-                let money = name != CONVERSIONS;
-                Arc::new(Float64Array::from_iter_values(
-                    src.values().iter().enumerate().map(|(i, &r)| {
-                        let r = r as usize;
-                        if is_filled(i) {
-                            0.0
-                        } else if money {
-                            a.value(r) * rate[r]
-                        } else {
-                            a.value(r)
-                        }
-                    }),
-                ))
-            }
-            IMPRESSIONS | CLICKS => {
-                let a = &frame.ints[name].array;
-                Arc::new(Int64Array::from_iter_values(
-                    src.values()
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &r)| if is_filled(i) { 0 } else { a.value(r as usize) }),
-                ))
-            }
-            _ => take(&frame.text[name], &src, None)?,
-        };
-        columns.push(col);
+                        },
+                    )))
+                }
+                SPEND | REVENUE | CONVERSIONS => {
+                    let a = &frame.floats[name].array;
+                    let money = name != CONVERSIONS;
+                    Arc::new(Float64Array::from_iter_values(
+                        src.values().iter().enumerate().map(|(i, &r)| {
+                            let r = r as usize;
+                            if is_filled(i) {
+                                0.0
+                            } else if money {
+                                a.value(r) * rate[r]
+                            } else {
+                                a.value(r)
+                            }
+                        }),
+                    ))
+                }
+                IMPRESSIONS | CLICKS => {
+                    let a = &frame.ints[name].array;
+                    Arc::new(Int64Array::from_iter_values(
+                        src.values()
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &r)| if is_filled(i) { 0 } else { a.value(r as usize) }),
+                    ))
+                }
+                _ => frame::gather(&[(&frame.text[name], src.values())])?,
+            };
+            Ok(col)
+        })
+        .collect();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.len() + 4);
+    for col in built {
+        columns.push(col?);
     }
     for (name, b) in &frame.breakdowns {
         fields.push(Field::new(name, DataType::Utf8, true));
-        columns.push(take(b, &src, None)?);
+        columns.push(frame::gather(&[(b, src.values())])?);
     }
     let handled =
         |n: &str| (n == CAMPAIGN_ORIGINAL && normalized.is_some()) || (n == FILLED && fill);
@@ -1158,7 +1221,7 @@ fn build_output(
             None => frame.text[CAMPAIGN].clone(),
         };
         fields.push(Field::new(CAMPAIGN_ORIGINAL, DataType::Utf8, true));
-        columns.push(take(&original, &src, None)?);
+        columns.push(frame::gather(&[(&original, src.values())])?);
     }
     if fill {
         let before = table

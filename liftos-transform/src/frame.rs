@@ -5,10 +5,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
-    StringBuilder,
+    Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, PrimitiveArray, RecordBatch,
+    StringArray, StringBuilder, UInt32Array,
 };
-use arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type};
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::compute::{concat, take};
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Date32Type, Float64Type, Int32Type, Int64Type, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType,
+};
 use arrow::row::{RowConverter, SortField};
 use rayon::prelude::*;
 
@@ -418,10 +424,138 @@ pub(crate) fn order_by_group_date(rows: &[u32], group: &[u32], date: &Date32Arra
             .windows(2)
             .any(|w| (day(w[0]), w[0]) > (day(w[1]), w[1]))
         {
-            run.sort_unstable_by_key(|&r| (day(r), r));
+            // Keys are unique, so a stable sort gives the same order; it is adaptive: a
+            // sorted run plus a few appended rows (restatements) costs about one pass.
+            run.sort_by_key(|&r| (day(r), r));
         }
     }
     order
+}
+
+/// Calls `f(start, end)` for each maximal run of consecutive values `start..end` in
+/// `indices`, in order.
+fn for_each_run(indices: &[u32], mut f: impl FnMut(usize, usize)) {
+    let mut i = 0;
+    while i < indices.len() {
+        let start = indices[i] as usize;
+        let mut end = start + 1;
+        i += 1;
+        while i < indices.len() && indices[i] as usize == end {
+            end += 1;
+            i += 1;
+        }
+        f(start, end);
+    }
+}
+
+/// The validity of the picked rows, `None` when no part has a null.
+fn gather_nulls(parts: &[(&dyn Array, &[u32])], n: usize) -> Option<NullBuffer> {
+    if parts.iter().all(|(a, _)| a.null_count() == 0) {
+        return None;
+    }
+    let mut valid = Vec::with_capacity(n);
+    for (a, idx) in parts {
+        match a.nulls() {
+            Some(nulls) => valid.extend(idx.iter().map(|&r| nulls.is_valid(r as usize))),
+            None => valid.resize(valid.len() + idx.len(), true),
+        }
+    }
+    Some(NullBuffer::from(valid))
+}
+
+fn gather_primitive<T: ArrowPrimitiveType>(
+    parts: &[(&dyn Array, &[u32])],
+    n: usize,
+    data_type: &DataType,
+) -> ArrayRef {
+    let mut values: Vec<T::Native> = Vec::with_capacity(n);
+    for (a, idx) in parts {
+        let a = a.as_primitive::<T>().values();
+        for_each_run(idx, |s, e| values.extend_from_slice(&a[s..e]));
+    }
+    Arc::new(
+        PrimitiveArray::<T>::new(ScalarBuffer::from(values), gather_nulls(parts, n))
+            .with_data_type(data_type.clone()),
+    )
+}
+
+fn gather_utf8(parts: &[(&dyn Array, &[u32])], n: usize) -> Result<Option<ArrayRef>> {
+    let mut total = 0usize;
+    for (a, idx) in parts {
+        let offsets = a.as_string::<i32>().value_offsets();
+        for_each_run(idx, |s, e| total += (offsets[e] - offsets[s]) as usize);
+    }
+    if total > i32::MAX as usize {
+        return Ok(None);
+    }
+    let mut values: Vec<u8> = Vec::with_capacity(total);
+    let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
+    offsets.push(0);
+    for (a, idx) in parts {
+        let a = a.as_string::<i32>();
+        let (src, data) = (a.value_offsets(), a.value_data());
+        for_each_run(idx, |s, e| {
+            // Fits: the total was checked.
+            let shift = values.len() as i32 - src[s];
+            values.extend_from_slice(&data[src[s] as usize..src[e] as usize]);
+            offsets.extend(src[s + 1..=e].iter().map(|o| o + shift));
+        });
+    }
+    Ok(Some(Arc::new(StringArray::try_new(
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        Buffer::from_vec(values),
+        gather_nulls(parts, n),
+    )?)))
+}
+
+/// The rows `indices` of each part, one part after the other, as one array: the same
+/// as `take` of each part then `concat`, in one pass that copies runs of consecutive
+/// rows at once (the common case: most rows are kept, in order). Every part must have
+/// the type of the first; at least one part.
+pub(crate) fn gather(parts: &[(&dyn Array, &[u32])]) -> Result<ArrayRef> {
+    let n = parts.iter().map(|(_, idx)| idx.len()).sum();
+    let data_type = match parts.first() {
+        Some((a, _)) => a.data_type().clone(),
+        None => return Err(Error::config("gather", "no part")),
+    };
+    let same = parts.iter().all(|(a, _)| a.data_type() == &data_type);
+    let fast = if !same {
+        None
+    } else {
+        match &data_type {
+            DataType::Utf8 => gather_utf8(parts, n)?,
+            DataType::Float64 => Some(gather_primitive::<Float64Type>(parts, n, &data_type)),
+            DataType::Int64 => Some(gather_primitive::<Int64Type>(parts, n, &data_type)),
+            DataType::Date32 => Some(gather_primitive::<Date32Type>(parts, n, &data_type)),
+            DataType::Int32 => Some(gather_primitive::<Int32Type>(parts, n, &data_type)),
+            DataType::Timestamp(unit, _) => Some(match unit {
+                TimeUnit::Second => gather_primitive::<TimestampSecondType>(parts, n, &data_type),
+                TimeUnit::Millisecond => {
+                    gather_primitive::<TimestampMillisecondType>(parts, n, &data_type)
+                }
+                TimeUnit::Microsecond => {
+                    gather_primitive::<TimestampMicrosecondType>(parts, n, &data_type)
+                }
+                TimeUnit::Nanosecond => {
+                    gather_primitive::<TimestampNanosecondType>(parts, n, &data_type)
+                }
+            }),
+            _ => None,
+        }
+    };
+    if let Some(array) = fast {
+        return Ok(array);
+    }
+    let taken = parts
+        .iter()
+        .map(|(a, idx)| take(*a, &UInt32Array::from(idx.to_vec()), None))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    match taken.as_slice() {
+        [one] => Ok(one.clone()),
+        many => Ok(concat(
+            &many.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
+        )?),
+    }
 }
 
 /// Median of a slice (reorders it); `None` when empty.
@@ -540,5 +674,53 @@ mod tests {
         let want = dense(a.iter().zip(&b));
         assert_eq!(combine_ids(&a, 50, &b, 9), want);
         assert_eq!(combine_by_first_id(&a, 50, &b, 9), want);
+    }
+
+    #[test]
+    fn gather_equals_take_then_concat() {
+        let text: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("a"),
+            None,
+            Some("ccc"),
+            Some(""),
+            Some("é e"),
+            Some("f"),
+        ]));
+        let sliced = text.slice(1, 5);
+        let floats: ArrayRef = Arc::new(Float64Array::from(vec![
+            Some(1.5),
+            None,
+            Some(-0.0),
+            Some(f64::NAN),
+        ]));
+        let dense: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3, 4]));
+        let flags: ArrayRef = Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)]));
+        let cases: Vec<Vec<(&ArrayRef, Vec<u32>)>> = vec![
+            vec![(&text, vec![0, 1, 2, 3, 5]), (&sliced, vec![0, 1, 4, 2])],
+            vec![(&text, vec![]), (&text, vec![4, 4, 0])],
+            vec![(&floats, vec![0, 1, 2, 3]), (&floats, vec![3, 1])],
+            vec![(&dense, vec![1, 2, 3, 0])],
+            vec![(&flags, vec![2, 1]), (&flags, vec![0])],
+        ];
+        for parts in cases {
+            let want = concat(
+                &parts
+                    .iter()
+                    .map(|(a, idx)| take(a.as_ref(), &UInt32Array::from(idx.clone()), None))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_ref())
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
+            let refs: Vec<(&dyn Array, &[u32])> = parts
+                .iter()
+                .map(|(a, idx)| (a.as_ref(), idx.as_slice()))
+                .collect();
+            let got = gather(&refs).unwrap();
+            assert_eq!(got.to_data(), want.to_data(), "{parts:?}");
+        }
+        assert!(gather(&[]).is_err());
     }
 }

@@ -1,12 +1,13 @@
-//! Typing CSV columns that were decoded as text, with the same rules and the same
-//! per-cell parsers as arrow-csv's schema inference and typed decoder.
+//! Typing CSV columns with the same rules and the same per-cell parsers as arrow-csv's
+//! schema inference and typed decoder.
 //!
-//! [`crate::read_table`] decodes a CSV file once, every column as text, then types each
-//! column here (columns in parallel): the column's type is inferred from all its
-//! non-empty cells exactly as `arrow::csv::reader::Format::infer_schema` does, and the
-//! cells are parsed exactly as `arrow::csv::Reader` would parse them for that type. A
-//! column with a cell the parser rejects (e.g. `2024-02-30` in a date column) stays text,
-//! so the transforms can report the cell with its row.
+//! A column's type is inferred from all its non-empty cells exactly as
+//! `arrow::csv::reader::Format::infer_schema` does, and cells are parsed exactly as
+//! `arrow::csv::Reader` would parse them for that type. [`crate::read_table`] uses the
+//! per-cell rules ([`cell_bit_bytes`]) when it reads a plain file straight into typed
+//! columns, and types the text columns of other files (decoded by arrow-csv as text)
+//! here. A column with a cell the parser rejects (e.g. `2024-02-30` in a date column)
+//! stays text, so the transforms can report the cell with its row.
 
 use std::sync::{Arc, LazyLock};
 
@@ -145,6 +146,49 @@ fn decimal(body: &[u8], int: usize) -> bool {
     exp > 0 && at + exp == body.len()
 }
 
+/// [`cell_bit`] of a cell given as bytes (valid UTF-8: a field of a valid UTF-8 file
+/// cut at ASCII separators).
+pub(crate) fn cell_bit_bytes(cell: &[u8]) -> u16 {
+    // The common numbers first: `-?\d+` (short enough to fit in an i64) and
+    // `-?\d+\.\d+`, as the patterns below classify them.
+    let body = cell.strip_prefix(b"-").unwrap_or(cell);
+    let int = digits(body);
+    if int > 0 {
+        if int == body.len() {
+            if cell.len() < 19 {
+                return 1 << INTEGER;
+            }
+        } else if body[int] == b'.'
+            && int + 1 < body.len()
+            && digits(&body[int + 1..]) == body.len() - int - 1
+        {
+            return 1 << DECIMAL;
+        }
+    }
+    if cell.is_ascii() && cell.first() != Some(&b'"') {
+        let bit = match ascii_pattern(cell) {
+            Some(INTEGER) if cell.len() >= 19 && int_overflows(cell) => TEXT,
+            Some(m) => m,
+            None if matches!(cell, b"NaN" | b"nan" | b"inf" | b"-inf") => DECIMAL,
+            None => TEXT,
+        };
+        1 << bit
+    } else {
+        std::str::from_utf8(cell).map_or(1 << TEXT, cell_bit)
+    }
+}
+
+/// Whether an ASCII `-?\d+` cell does not fit in an i64.
+fn int_overflows(cell: &[u8]) -> bool {
+    std::str::from_utf8(cell).map_or(true, |s| s.parse::<i64>().is_err())
+}
+
+/// Whether `packed` (the OR of [`cell_bit_bytes`]) already says text: no later cell can
+/// change the column's type.
+pub(crate) fn is_text_bits(packed: u16) -> bool {
+    packed & (1 << TEXT) != 0
+}
+
 /// arrow-csv's `InferredDataType::update` for one non-null cell: the bit to set.
 fn cell_bit(cell: &str) -> u16 {
     let pattern = if cell.starts_with('"') {
@@ -168,7 +212,7 @@ fn cell_bit(cell: &str) -> u16 {
 }
 
 /// arrow-csv's `InferredDataType::get`.
-fn packed_type(packed: u16) -> DataType {
+pub(crate) fn packed_type(packed: u16) -> DataType {
     match packed {
         0 => DataType::Null,
         1 => DataType::Boolean,
@@ -362,6 +406,14 @@ mod tests {
             "9223372036854775808",
             "1\n",
             "2024-03-05\n",
+            "123456789012345678",
+            "-123456789012345678",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "12.",
+            "-12.5",
+            "1.2.3",
+            "\"1\"",
         ];
         for cell in cells {
             assert_eq!(
@@ -369,6 +421,10 @@ mod tests {
                 regex_pattern(cell),
                 "{cell:?}"
             );
+            assert_eq!(cell_bit_bytes(cell.as_bytes()), cell_bit(cell), "{cell:?}");
+        }
+        for cell in ["١٢", "é", "-١"] {
+            assert_eq!(cell_bit_bytes(cell.as_bytes()), cell_bit(cell), "{cell:?}");
         }
     }
 

@@ -1,7 +1,7 @@
 //! Reading and writing tables as CSV or Parquet, chosen by file extension.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 
-use crate::{Error, Result, infer};
+use crate::{Error, Result, direct, infer};
 
 /// The file formats [`read_table`] and [`write_table`] know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,13 +103,18 @@ fn line_in(message: &str) -> Option<usize> {
 
 /// Reads a CSV or Parquet file (by extension) into one table, inferring CSV types.
 ///
-/// A CSV file is decoded once, every column as text (empty cells are null), then each
-/// column is typed (columns in parallel) with arrow-csv's own inference rules over all
-/// its cells (Boolean, Int64, Float64, Date32, Timestamp, else Utf8) and its parsers. A
-/// column with a cell its inferred type's parser rejects (e.g. `2024-02-30` in a date
-/// column) stays text, so the transforms can quarantine that cell with its row. Files
-/// of 4 MiB or more without any quote character are decoded in line-aligned pieces in
-/// parallel; the result is the same table.
+/// CSV columns are typed with arrow-csv's own inference rules over all their cells
+/// (Boolean, Int64, Float64, Date32, Timestamp, else Utf8; empty cells are null) and
+/// parsed with its parsers. A column with a cell its inferred type's parser rejects
+/// (e.g. `2024-02-30` in a date column) stays text, so the transforms can quarantine
+/// that cell with its row.
+///
+/// A plain file (valid UTF-8, no quote character, records ending in `\n` or `\r\n`,
+/// no blank line, every record as wide as the header) is read straight into typed
+/// columns: one pass over its bytes infers the types, a second parses every cell into
+/// its column's final buffer, each over line-aligned pieces in parallel. Any other file
+/// is decoded by arrow-csv, every column as text, then typed column by column the same
+/// way. Both give the same table.
 ///
 /// # Errors
 ///
@@ -137,21 +142,33 @@ fn read_csv(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
         return Err(Error::config("batch_size", "must be at least 1"));
     }
     let mut file = open(path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| file_error(path, None, e.to_string()))?;
+    drop(file);
     let format = Format::default().with_header(true);
     let (header, _) = format
-        .infer_schema(BufReader::new(&mut file), Some(0))
+        .infer_schema(bytes.as_slice(), Some(0))
         .map_err(|e| arrow_file_error(path, &e))?;
     if header.fields().is_empty() {
         return Err(file_error(path, Some(1), "no header row"));
     }
-    // One pass over the file, every column as text (empty cells are null) ...
+    // A plain file (no quotes, ...) is read straight into typed columns.
+    if let Some(header_end) = bytes.iter().position(|&b| b == b'\n') {
+        let names: Vec<String> = header.fields().iter().map(|f| f.name().clone()).collect();
+        if let Some(result) = direct::read(&bytes, header_end, &names, options.infer_types) {
+            return result.map_err(|e| arrow_file_error(path, &e));
+        }
+    }
+    // Otherwise one pass over the file, every column as text (empty cells are null) ...
     let fields: Vec<Field> = header
         .fields()
         .iter()
         .map(|f| Field::new(f.name(), DataType::Utf8, true))
         .collect();
     let schema: SchemaRef = Arc::new(Schema::new(fields));
-    let batches = decode_csv(&mut file, path, format, &schema, options.batch_size)?;
+    let batches = decode_csv(&bytes, path, format, &schema, options.batch_size)?;
+    drop(bytes);
     let concat = |arrays: &[&dyn Array]| {
         if arrays.is_empty() {
             Ok(new_empty_array(&DataType::Utf8))
@@ -215,16 +232,12 @@ const PARALLEL_MIN_BYTES: usize = 4 << 20;
 /// for a small file, or when a piece fails (the error must name the file's own line),
 /// the file is decoded in one piece.
 fn decode_csv(
-    file: &mut File,
+    bytes: &[u8],
     path: &Path,
     format: Format,
     schema: &SchemaRef,
     batch_size: usize,
 ) -> Result<Vec<RecordBatch>> {
-    let io = |e: std::io::Error| file_error(path, None, e.to_string());
-    file.seek(SeekFrom::Start(0)).map_err(io)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(io)?;
     let threads = rayon::current_num_threads();
     let header_end = bytes.iter().position(|&b| b == b'\n');
     let plain_header = header_end.is_some_and(|end| {
@@ -258,7 +271,7 @@ fn decode_csv(
             return Ok(parts.into_iter().flatten().collect());
         }
     }
-    decode_slice(&bytes, schema, format, batch_size).map_err(|e| arrow_file_error(path, &e))
+    decode_slice(bytes, schema, format, batch_size).map_err(|e| arrow_file_error(path, &e))
 }
 
 fn decode_slice(
@@ -353,6 +366,7 @@ fn write_to(tmp: &Path, format: FileFormat, batch: &RecordBatch) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::BufReader;
 
     #[test]
     fn messages_yield_the_line() {
@@ -516,6 +530,182 @@ mod tests {
             let ours = read_table(&path).unwrap();
             assert_eq!(ours, arrow_read(&path), "{name}");
             assert!(ours.num_rows() >= 119_999, "{name}: {}", ours.num_rows());
+        }
+    }
+
+    /// A plain file (no quotes) over 1 MiB, read straight into typed columns in pieces,
+    /// with the awkward cells: empty cells, CRLF, huge and 19-digit ints, timestamps
+    /// with offsets, exponents, NaN, negative zero, non-ASCII text, a BOM, and a bad
+    /// number on line 100 002 (which makes that column text, so the cell can be
+    /// quarantined).
+    fn tricky_plain_csv(rows: usize) -> String {
+        let mut text = String::from(
+            "\u{feff}id,n,bad_at_100002,x,big,fits,at,flag,day,bad_day,empty,name\r\n",
+        );
+        for r in 0..rows {
+            text.push_str(&format!(
+                "{r},{},{},{},{},{},2024-01-01T10:00:{:02}{},{},2024-03-{:02},2024-02-{:02},,c {r} é\r\n",
+                if r % 7 == 0 {
+                    String::new()
+                } else {
+                    format!("-{r}")
+                },
+                if r == 100_000 {
+                    "12x".to_owned()
+                } else {
+                    (r % 97).to_string()
+                },
+                match r % 6 {
+                    0 => "1e3".to_owned(),
+                    1 => "NaN".to_owned(),
+                    2 => "-0.0".to_owned(),
+                    3 => format!("{r}.123456789012345678"),
+                    4 => String::new(),
+                    _ => format!("{}.{:02}", r % 1000, r % 100),
+                },
+                if r == 777 {
+                    "99999999999999999999".to_owned()
+                } else {
+                    r.to_string()
+                },
+                if r % 2 == 0 {
+                    "9223372036854775807"
+                } else {
+                    "-9223372036854775808"
+                },
+                r % 60,
+                if r % 3 == 0 { "Z" } else { "+02:00" },
+                if r % 2 == 0 { "TRUE" } else { "false" },
+                r % 28 + 1,
+                r % 28 + 1,
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn plain_files_read_straight_into_columns_equal_arrow_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = 120_000;
+        let crlf = tricky_plain_csv(rows);
+        assert!(crlf.len() > 4 * direct_min_bytes());
+        let lf = crlf.replace("\r\n", "\n");
+        // No line end after the last record.
+        let unterminated = lf.trim_end_matches('\n').to_owned();
+        for (name, text) in [
+            ("crlf.csv", &crlf),
+            ("lf.csv", &lf),
+            ("end.csv", &unterminated),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            let ours = read_table(&path).unwrap();
+            let theirs = arrow_read(&path);
+            assert_eq!(ours.schema(), theirs.schema(), "{name}");
+            assert_eq!(ours, theirs, "{name}");
+            assert_eq!(ours.num_rows(), rows, "{name}");
+            let types: Vec<String> = ours
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.data_type().to_string())
+                .collect();
+            assert_eq!(
+                types,
+                [
+                    "Int64",
+                    "Int64",
+                    "Utf8",
+                    "Float64",
+                    "Utf8",
+                    "Int64",
+                    "Timestamp(s)",
+                    "Boolean",
+                    "Date32",
+                    "Date32",
+                    "Utf8",
+                    "Utf8"
+                ],
+                "{name}"
+            );
+            assert_eq!(ours.schema().field(0).name(), "id", "{name}: BOM stripped");
+            let bad = ours.column(2).as_string::<i32>();
+            assert_eq!(bad.value(100_000), "12x", "{name}");
+            assert_eq!(ours.column(10).null_count(), rows, "{name}");
+            // Read as text, every cell is the file's text (empty cells null).
+            let text_read = read_table_with(&path, &ReadOptions::text()).unwrap();
+            let fields: Vec<Field> = ours
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| Field::new(f.name(), DataType::Utf8, true))
+                .collect();
+            let schema = Arc::new(Schema::new(fields));
+            let reader = arrow::csv::ReaderBuilder::new(schema.clone())
+                .with_format(Format::default().with_header(true))
+                .build(File::open(&path).unwrap())
+                .unwrap();
+            let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+            let text_theirs = concat_batches(&schema, &batches).unwrap();
+            assert_eq!(text_read, text_theirs, "{name}");
+            // An impossible date (arrow-csv fails the whole file) keeps its column text;
+            // the other columns are as before.
+            let path = dir.path().join(format!("bad_{name}"));
+            std::fs::write(
+                &path,
+                text.replacen("2024-02-06,,c 5", "2024-02-30,,c 5", 1),
+            )
+            .unwrap();
+            let with_bad = read_table(&path).unwrap();
+            assert_eq!(with_bad.column(9).as_string::<i32>().value(5), "2024-02-30");
+            let bad_text = read_table_with(&path, &ReadOptions::text()).unwrap();
+            assert_eq!(with_bad.column(9), bad_text.column(9));
+            for c in (0..12).filter(|&c| c != 9) {
+                assert_eq!(with_bad.column(c), ours.column(c), "{name} column {c}");
+            }
+        }
+    }
+
+    fn direct_min_bytes() -> usize {
+        1 << 20
+    }
+
+    #[test]
+    fn quoted_and_unusual_files_still_read_as_arrow_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = tricky_plain_csv(3_000);
+        let mut quoted = plain.clone();
+        // A quoted field with an embedded comma and line break.
+        quoted = quoted.replacen("c 10 é", "\"c 10, with\r\na break\"", 1);
+        for (name, text) in [
+            ("quoted.csv", quoted),
+            // A lone carriage return ends a record for arrow-csv.
+            ("cr.csv", plain.replacen("\r\n", "\r", 3)),
+            // A blank line is skipped.
+            ("blank.csv", plain.replacen("\r\n", "\r\n\r\n", 7)),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &text).unwrap();
+            assert_eq!(read_table(&path).unwrap(), arrow_read(&path), "{name}");
+        }
+        // A ragged record in a plain file names its line.
+        let mut lines: Vec<&str> = plain.split("\r\n").collect();
+        lines[1_500] = "1,2";
+        let path = dir.path().join("ragged.csv");
+        std::fs::write(&path, lines.join("\r\n")).unwrap();
+        match read_table(&path).unwrap_err() {
+            Error::File { line, .. } => assert_eq!(line, Some(1_501)),
+            other => panic!("{other}"),
+        }
+        // Invalid UTF-8 names its line.
+        let mut bytes = plain.into_bytes();
+        let at = bytes.iter().position(|&b| b == b'\xc3').unwrap();
+        bytes[at] = 0xff;
+        let path = dir.path().join("utf8.csv");
+        std::fs::write(&path, &bytes).unwrap();
+        match read_table(&path).unwrap_err() {
+            Error::File { line, .. } => assert!(line.is_some()),
+            other => panic!("{other}"),
         }
     }
 }

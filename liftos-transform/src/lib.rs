@@ -66,6 +66,7 @@
 
 mod clean;
 mod config;
+mod direct;
 mod error;
 mod frame;
 mod infer;

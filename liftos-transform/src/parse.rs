@@ -405,10 +405,51 @@ pub(crate) fn to_utf8(table: &str, column: &str, array: &dyn Array) -> Result<St
     if let Some(s) = array.as_string_opt::<i32>() {
         return Ok(s.clone());
     }
+    if let Some(text) = array.as_primitive_opt::<Int64Type>().and_then(ints_to_text) {
+        return Ok(text);
+    }
     match cast(array, &DataType::Utf8) {
         Ok(a) => Ok(a.as_string::<i32>().clone()),
         Err(_) => Err(Error::wrong_type(table, column, "text", array.data_type())),
     }
+}
+
+/// Integer ids as decimal text (what a cast to Utf8 gives), without a formatter call
+/// per value; `None` when the text might not fit i32 offsets (the cast handles it).
+fn ints_to_text(ints: &Int64Array) -> Option<StringArray> {
+    if ints.len() > i32::MAX as usize / 20 {
+        return None;
+    }
+    let mut values: Vec<u8> = Vec::with_capacity(ints.len() * 8);
+    let mut offsets: Vec<i32> = Vec::with_capacity(ints.len() + 1);
+    offsets.push(0);
+    let mut digits = [0u8; 20];
+    for (i, &v) in ints.values().iter().enumerate() {
+        if ints.is_valid(i) {
+            if v < 0 {
+                values.push(b'-');
+            }
+            let mut m = v.unsigned_abs();
+            let mut at = digits.len();
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (m % 10) as u8;
+                m /= 10;
+                if m == 0 {
+                    break;
+                }
+            }
+            values.extend_from_slice(&digits[at..]);
+        }
+        // At most 20 bytes a value: fits (checked above).
+        offsets.push(values.len() as i32);
+    }
+    StringArray::try_new(
+        arrow::buffer::OffsetBuffer::new(arrow::buffer::ScalarBuffer::from(offsets)),
+        arrow::buffer::Buffer::from_vec(values),
+        ints.nulls().cloned(),
+    )
+    .ok()
 }
 
 /// Renders any column as text for a quarantine table, never failing.
@@ -489,6 +530,23 @@ mod tests {
         assert_eq!(out.array.value(0), d("2024-03-05"));
         assert!(parse_tz("tz", "Mars/Olympus").is_err());
         assert!(parse_tz("tz", "+05:30").is_ok());
+    }
+
+    #[test]
+    fn integer_ids_become_the_text_a_cast_gives() {
+        let ids = Int64Array::from(vec![
+            Some(0),
+            Some(7),
+            None,
+            Some(-12),
+            Some(1_000_000_123),
+            Some(i64::MAX),
+            Some(i64::MIN),
+        ]);
+        let ours = to_utf8("t", "c", &ids).unwrap();
+        let cast = cast(&ids, &DataType::Utf8).unwrap();
+        assert_eq!(&ours, cast.as_string::<i32>());
+        assert_eq!(ours.value(6), "-9223372036854775808");
     }
 
     #[test]

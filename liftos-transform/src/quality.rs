@@ -547,10 +547,14 @@ pub fn validate_data_quality(
                 (0..rows).collect(),
             ),
             Some(col) => {
-                let text = col.as_string_opt::<i32>();
-                let missing = where_rows(rows, |r| {
-                    col.is_null(r) || text.is_some_and(|t| parse::is_blank(t.value(r)))
-                });
+                // `Array::is_null` (physical nulls), without a virtual call per row.
+                let nulls = col.nulls();
+                let is_null = |r: usize| nulls.is_some_and(|n| n.is_null(r));
+                let missing = match col.as_string_opt::<i32>() {
+                    Some(t) => where_rows(rows, |r| is_null(r) || parse::is_blank(t.value(r))),
+                    None if nulls.is_some() => where_rows(rows, is_null),
+                    None => Vec::new(),
+                };
                 present += rows - missing.len();
                 c.add(
                     "missing_values",
@@ -863,6 +867,30 @@ fn builtin(
     rules: &QualityRules,
     c: &mut Collector,
 ) -> Result<()> {
+    // The row checks and the series/key/currency checks are independent: they run in
+    // parallel, the second into its own collector, merged after the first (the same
+    // issues in the same order as one after the other).
+    let mut later = Collector {
+        rows: c.rows,
+        max_examples: c.max_examples,
+        failing: vec![false; c.rows],
+        issues: Vec::new(),
+    };
+    let (first, second) = rayon::join(
+        || builtin_row_checks(frame, rules, c),
+        || builtin_group_checks(frame, rules, &mut later),
+    );
+    first?;
+    second?;
+    for (f, l) in c.failing.iter_mut().zip(&later.failing) {
+        *f |= *l;
+    }
+    c.issues.append(&mut later.issues);
+    Ok(())
+}
+
+/// The built-in checks of single rows.
+fn builtin_row_checks(frame: &Frame, rules: &QualityRules, c: &mut Collector) -> Result<()> {
     let rows = c.rows;
     let f = |name: &str| frame.floats.get(name).map(|p| &p.array);
     let i = |name: &str| frame.ints.get(name).map(|p| &p.array);
@@ -953,6 +981,13 @@ fn builtin(
             bad,
         );
     }
+    Ok(())
+}
+
+/// The built-in checks of campaign series, natural keys and account currencies.
+fn builtin_group_checks(frame: &Frame, rules: &QualityRules, c: &mut Collector) -> Result<()> {
+    let rows = c.rows;
+    let spend = frame.floats.get(SPEND).map(|p| &p.array);
     // Campaign series ids, shared by the series checks and (with the date) the
     // natural key.
     let (series, n_series) = frame::group_ids(&frame.series_columns(), rows)?;

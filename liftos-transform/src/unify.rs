@@ -4,13 +4,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt64Array, new_null_array,
+    Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, StringArray, UInt64Array,
+    new_null_array,
 };
-use arrow::compute::{concat_batches, filter, filter_record_batch};
+use arrow::compute::{concat_batches, filter};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use rayon::prelude::*;
 
+use crate::frame;
 use crate::mapping::{ColumnSpec, SchemaMapping, SourceMapping};
 use crate::parse::{self, Parsed};
 use crate::unified;
@@ -147,21 +149,52 @@ where
     let column_names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let q_schema = quarantine_schema(column_names.iter().copied());
 
-    let finished: Vec<Result<(RecordBatch, RecordBatch)>> = parts
+    let finished: Vec<Result<Finished>> = parts
         .into_par_iter()
         .map(|part| part.finish(&schema, &q_schema, &breakdown_names, &meta_fields))
         .collect();
-    let mut tables = Vec::with_capacity(finished.len());
+    let mut sources = Vec::with_capacity(finished.len());
     let mut quarantines = Vec::with_capacity(finished.len());
     for f in finished {
-        let (t, q) = f?;
-        tables.push(t);
-        quarantines.push(q);
+        let f = f?;
+        sources.push((f.columns, f.kept));
+        quarantines.push(f.quarantine);
     }
+    // Each unified column is built once, from the kept rows of every source (no
+    // per-source filtered copy to concatenate).
+    let rows: usize = sources.iter().map(|(_, kept)| kept.len()).sum();
+    let table = if sources.is_empty() {
+        RecordBatch::new_empty(schema.clone())
+    } else {
+        let columns = (0..schema.fields().len())
+            .into_par_iter()
+            .map(|c| {
+                let parts: Vec<(&dyn Array, &[u32])> = sources
+                    .iter()
+                    .map(|(cols, kept)| (cols[c].as_ref(), kept.as_slice()))
+                    .collect();
+                frame::gather(&parts)
+            })
+            .collect::<Vec<Result<ArrayRef>>>()
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
+        RecordBatch::try_new_with_options(
+            schema.clone(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )?
+    };
     Ok(Unified {
-        table: concat_batches(&schema, &tables)?,
+        table,
         quarantine: concat_batches(&q_schema, &quarantines)?,
     })
+}
+
+/// A source's unified columns (every row), the rows kept, and its quarantine.
+struct Finished {
+    columns: Vec<ArrayRef>,
+    kept: Vec<u32>,
+    quarantine: RecordBatch,
 }
 
 struct SourcePart {
@@ -278,9 +311,11 @@ fn map_source(name: &str, source: &SourceMapping, batch: &RecordBatch) -> Result
         }
         if !field.is_nullable() {
             let texts = array.as_any().downcast_ref::<StringArray>();
+            // `Array::is_null` (physical nulls), without a virtual call per row.
+            let nulls = array.nulls();
             for (row, &was_bad) in is_bad.iter().enumerate() {
-                let missing =
-                    array.is_null(row) || texts.is_some_and(|t| parse::is_blank(t.value(row)));
+                let missing = nulls.is_some_and(|n| n.is_null(row))
+                    || texts.is_some_and(|t| parse::is_blank(t.value(row)));
                 if missing && !was_bad {
                     problems
                         .entry(row)
@@ -332,7 +367,7 @@ impl SourcePart {
         q_schema: &SchemaRef,
         breakdown_names: &[String],
         meta_fields: &[Field],
-    ) -> Result<(RecordBatch, RecordBatch)> {
+    ) -> Result<Finished> {
         let rows = self.rows;
         let channel: ArrayRef = Arc::new(StringArray::from(vec![self.channel.as_str(); rows]));
         let mut typed: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
@@ -379,7 +414,6 @@ impl SourcePart {
         for &r in self.problems.keys() {
             bad[r] = true;
         }
-        let keep = BooleanArray::from(bad.iter().map(|b| !b).collect::<Vec<bool>>());
         let all = RecordBatch::try_new(
             Arc::new(Schema::new(
                 schema
@@ -390,13 +424,7 @@ impl SourcePart {
             )),
             typed,
         )?;
-        // Nothing to quarantine (the common case): no copy.
-        let kept = if self.problems.is_empty() {
-            all
-        } else {
-            filter_record_batch(&all, &keep)?
-        };
-        let table = RecordBatch::try_new(schema.clone(), kept.columns().to_vec())?;
+        let kept: Vec<u32> = (0..rows as u32).filter(|&r| !bad[r as usize]).collect();
 
         let bad_mask = BooleanArray::from(bad);
         let n_bad = self.problems.len();
@@ -417,6 +445,10 @@ impl SourcePart {
             q_cols.push(parse::display_column(shown.as_ref()));
         }
         let quarantine = RecordBatch::try_new(q_schema.clone(), q_cols)?;
-        Ok((table, quarantine))
+        Ok(Finished {
+            columns: all.columns().to_vec(),
+            kept,
+            quarantine,
+        })
     }
 }
