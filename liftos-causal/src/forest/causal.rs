@@ -37,8 +37,8 @@ const FOREST_TAU: u64 = 4;
 /// | `mtry` | `None` = min(⌈√p + 20⌉, p) | variables tried per split | 1..=p |
 /// | `ci_group_size` | 2 | trees per little bag (for the variance of τ̂) | ≥ 2 |
 /// | `nuisance_trees` | `None` = max(50, num_trees / 4) | trees of each nuisance forest (Ŷ, Ŵ, V̂) | ≥ 1 |
-/// | `nuisance_honesty` | true | whether the nuisance forests are honest (grf); out-of-bag either way | |
-/// | `nuisance_local_linear` | `None` | ridge penalty λ of local linear corrections of Ŷ and Ŵ (grf's local linear forests); `None`: plain forest averages (grf's `causal_forest`) | λ ≥ 0 |
+/// | `nuisance_honesty` | `None` = as `honesty` | whether the nuisance forests are honest; out-of-bag either way | |
+/// | `nuisance_local_linear` | `None` | ridge penalty λ of local linear corrections of Ŷ and Ŵ (local linear forests); `None`: plain forest averages (grf's `causal_forest`) | λ > 0 |
 /// | `confidence_level` | 0.95 | level of reported intervals | (0, 1) |
 /// | `variance_floor` | 0.01 | V̂(x) is floored at this share of the mean squared treatment residual, guarding the doubly robust weights (W−Ŵ)/V̂ against tiny V̂ | [0, 1) |
 /// | `cluster_subsampling` | true | with clusters in the data, trees draw whole clusters and out-of-bag predictions leave out a row's whole cluster (grf); `false`: trees draw rows and clusters serve only the standard errors (see below) | |
@@ -72,14 +72,20 @@ pub struct CausalForestParams {
     pub ci_group_size: usize,
     /// Trees of each nuisance forest; `None` for max(50, num_trees / 4).
     pub nuisance_trees: Option<usize>,
-    /// Whether the nuisance forests (Ŷ, Ŵ, V̂) are honest. Their predictions are out-of-bag
-    /// either way; adaptive (non-honest) nuisances have less smoothing bias, which matters
-    /// when strong smooth confounding moves outcome and treatment together.
-    pub nuisance_honesty: bool,
+    /// Whether the nuisance forests (Ŷ, Ŵ, V̂) are honest; `None` follows `honesty` (grf
+    /// grows its nuisance forests with the same honesty). Their predictions are out-of-bag
+    /// either way.
+    pub nuisance_honesty: Option<bool>,
     /// Local linear nuisances: `Some(λ)` replaces the forest average behind Ŷ(x) and Ŵ(x)
-    /// by a ridge-penalised (λ, relative to the total weight, on standardised covariates)
-    /// regression on all covariates, weighted by the forest's out-of-bag neighbourhood of
-    /// x (Friedberg, Tibshirani, Athey & Wager, 2020). It removes the smoothing bias a
+    /// by a weighted ridge regression on all covariates around x (Friedberg, Tibshirani,
+    /// Athey & Wager, 2020). The weights are the nuisance forest's out-of-bag
+    /// neighbourhood of x: each tree that did not draw x's sampling unit gives 1/|leaf| to
+    /// every row of its subsample sharing x's leaf (both honesty halves, so the
+    /// neighbourhood is not honest even when the trees are). Covariate differences are
+    /// divided by each covariate's standard deviation over the data, the weights are
+    /// normalised to sum to 1, and λ is added to the slopes' diagonal (not to the
+    /// intercept); this is not grf's trace-scaled `ll.lambda`. With a binary treatment Ŵ
+    /// stays a forest average (a propensity must stay in [0, 1]). It removes the smoothing bias a
     /// forest has where the target moves steeply inside a leaf; in marketing panels, where
     /// spend and revenue both jump on holidays and events, that bias does not cancel in
     /// the doubly robust scores and pushes a zero effect away from zero.
@@ -112,7 +118,7 @@ impl Default for CausalForestParams {
             mtry: None,
             ci_group_size: 2,
             nuisance_trees: None,
-            nuisance_honesty: true,
+            nuisance_honesty: None,
             nuisance_local_linear: None,
             confidence_level: 0.95,
             variance_floor: 0.01,
@@ -149,8 +155,8 @@ impl CausalForestParams {
         with_confidence_level: confidence_level: f64,
         /// Sets `variance_floor`.
         with_variance_floor: variance_floor: f64,
-        /// Sets `nuisance_honesty`.
-        with_nuisance_honesty: nuisance_honesty: bool,
+        /// Sets `nuisance_honesty` (`None`: as `honesty`).
+        with_nuisance_honesty: nuisance_honesty: Option<bool>,
         /// Sets `cluster_subsampling`.
         with_cluster_subsampling: cluster_subsampling: bool,
         /// Sets `randomized`.
@@ -215,12 +221,12 @@ impl CausalForestParams {
             ));
         }
         if let Some(lambda) = self.nuisance_local_linear
-            && !(lambda >= 0.0 && lambda.is_finite())
+            && !(lambda > 0.0 && lambda.is_finite())
         {
             return Err(Error::param(
                 "nuisance_local_linear",
                 lambda,
-                "a finite ridge penalty ≥ 0 (or None for plain forest nuisances)",
+                "a finite ridge penalty > 0 (or None for plain forest nuisances)",
             ));
         }
         if !(self.confidence_level > 0.0 && self.confidence_level < 1.0) {
@@ -364,7 +370,7 @@ impl CausalForest {
             cov.len(),
             p.min_node_size,
             p.alpha,
-            p.nuisance_honesty,
+            p.nuisance_honesty.unwrap_or(p.honesty),
             p.honesty_fraction,
         )?;
         let all_columns: Vec<usize> = (0..cov.len()).collect();
@@ -372,10 +378,11 @@ impl CausalForest {
             let trees = grow_forest(
                 &x, &sorted, &units, target, weights, &ntp, nt, 0.5, 1, p.seed, id,
             );
-            // Local linear corrections for Ŷ and Ŵ; V̂ stays a plain forest average
-            // (a variance must stay positive).
+            // Local linear corrections for Ŷ and Ŵ; V̂ (a variance) and a binary
+            // treatment's propensity stay plain forest averages, inside their ranges.
+            let linear = id == FOREST_Y || (id == FOREST_W && kind == TreatmentKind::Continuous);
             let pred = match (p.nuisance_local_linear, target) {
-                (Some(lambda), Target::Mean { y }) if id != FOREST_V => {
+                (Some(lambda), Target::Mean { y }) if linear => {
                     predict_local_linear(&trees, &x, &units, y, weights, &all_columns, lambda)
                 }
                 _ => predict_mean(&trees, &x, oob_units),

@@ -8,6 +8,7 @@ fn fit_in_pool(
     threads: usize,
     data: &CausalDataset,
     seed: u64,
+    local_linear: Option<f64>,
 ) -> (Vec<u64>, liftos_causal::AttributionResults) {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -17,6 +18,7 @@ fn fit_in_pool(
         let est = CausalForestParams::default()
             .with_num_trees(200)
             .with_seed(seed)
+            .with_nuisance_local_linear(local_linear)
             .build()
             .unwrap();
         let forest = est.fit_forest(data).unwrap();
@@ -49,11 +51,21 @@ fn one_and_two_threads_give_identical_output() {
         .unwrap()
         .with_cluster_ids(&clusters)
         .unwrap();
-    let (one, r1) = fit_in_pool(1, &data, 99);
-    let (two, r2) = fit_in_pool(2, &data, 99);
+    let (one, r1) = fit_in_pool(1, &data, 99, None);
+    let (two, r2) = fit_in_pool(2, &data, 99, None);
     assert_eq!(one, two, "bitwise identical per-row output");
     assert_eq!(r1, r2, "identical attribution results");
     // A different seed gives different numbers (the seed is really used).
-    let (other, _) = fit_in_pool(2, &data, 100);
+    let (other, _) = fit_in_pool(2, &data, 100, None);
     assert_ne!(one, other);
+    // Local linear nuisances (clusters of 10 rows: out-of-bag by cluster) likewise, and
+    // they change the numbers.
+    let (ll_one, ll_r1) = fit_in_pool(1, &data, 99, Some(0.1));
+    let (ll_two, ll_r2) = fit_in_pool(2, &data, 99, Some(0.1));
+    assert_eq!(
+        ll_one, ll_two,
+        "bitwise identical with local linear nuisances"
+    );
+    assert_eq!(ll_r1, ll_r2);
+    assert_ne!(ll_one, one);
 }
