@@ -227,6 +227,14 @@ impl AttributionOptions {
         self
     }
 
+    /// The ridge penalty of the causal forest's local linear nuisances: the model's own,
+    /// else the default when `local_linear_nuisances` is on; `None` for plain forests.
+    fn nuisance_lambda(&self, p: &CausalForestParams) -> Option<f64> {
+        p.nuisance_local_linear.or(self
+            .local_linear_nuisances
+            .then_some(DEFAULT_LOCAL_LINEAR_LAMBDA))
+    }
+
     /// Checks every option (also done by [`analyze_attribution`]); lets a caller fail
     /// early, before any data is read.
     ///
@@ -390,11 +398,7 @@ pub fn analyze_attribution(
                         .with_confidence_level(level)
                         .with_randomized(randomized)
                         .with_cluster_subsampling(p.cluster_subsampling && !entity_in_controls)
-                        .with_nuisance_local_linear(
-                            p.nuisance_local_linear.or(options
-                                .local_linear_nuisances
-                                .then_some(DEFAULT_LOCAL_LINEAR_LAMBDA)),
-                        );
+                        .with_nuisance_local_linear(options.nuisance_lambda(p));
                     params.build()?.fit(&data)?
                 }
                 AttributionModel::Dml(p) => p
@@ -542,9 +546,7 @@ fn settings(
             s.push(("honesty_fraction".into(), p.honesty_fraction.to_string()));
             s.push(("alpha".into(), p.alpha.to_string()));
             s.push(("ci_group_size".into(), p.ci_group_size.to_string()));
-            let lambda = p.nuisance_local_linear.or(options
-                .local_linear_nuisances
-                .then_some(DEFAULT_LOCAL_LINEAR_LAMBDA));
+            let lambda = options.nuisance_lambda(p);
             s.push((
                 "nuisance_model".into(),
                 lambda.map_or("forest".to_string(), |l| {

@@ -101,6 +101,33 @@ impl World {
         Ok(RecordBatch::try_new(unified_schema(), columns)?)
     }
 
+    /// [`World::unified_table`] plus the calendar flags the causal model uses as controls,
+    /// `is_holiday` and `is_commercial_event` (the same facts liftos-calendar computes for
+    /// the US; also in [`World::truth_table`]), row by row.
+    pub fn unified_table_with_calendar_flags(&self) -> Result<RecordBatch> {
+        let table = self.unified_table()?;
+        let rows: Vec<_> = self.rows().collect();
+        let mut fields: Vec<Field> = table
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.push(Field::new("is_holiday", DataType::Boolean, false));
+        fields.push(Field::new("is_commercial_event", DataType::Boolean, false));
+        let mut columns = table.columns().to_vec();
+        columns.push(Arc::new(BooleanArray::from_iter(
+            rows.iter().map(|r| Some(r.is_holiday)),
+        )));
+        columns.push(Arc::new(BooleanArray::from_iter(
+            rows.iter().map(|r| Some(r.is_commercial_event)),
+        )));
+        Ok(RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns,
+        )?)
+    }
+
     /// The true values of every row, aligned row by row with [`World::unified_table`].
     pub fn truth_table(&self) -> Result<RecordBatch> {
         let rows: Vec<_> = self.rows().collect();

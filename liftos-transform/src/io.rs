@@ -383,6 +383,15 @@ mod tests {
 
     /// What arrow-csv itself reads: the schema inferred from every row, then a typed
     /// decode.
+    fn column_types(batch: &RecordBatch) -> Vec<String> {
+        batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.data_type().to_string())
+            .collect()
+    }
+
     fn arrow_read(path: &Path) -> RecordBatch {
         let format = Format::default().with_header(true);
         let (schema, _) = format
@@ -428,12 +437,7 @@ mod tests {
         let theirs = arrow_read(&path);
         assert_eq!(ours.schema(), theirs.schema());
         assert_eq!(ours, theirs);
-        let types: Vec<String> = ours
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.data_type().to_string())
-            .collect();
+        let types = column_types(&ours);
         assert_eq!(
             types,
             [
@@ -604,12 +608,7 @@ mod tests {
             assert_eq!(ours.schema(), theirs.schema(), "{name}");
             assert_eq!(ours, theirs, "{name}");
             assert_eq!(ours.num_rows(), rows, "{name}");
-            let types: Vec<String> = ours
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.data_type().to_string())
-                .collect();
+            let types = column_types(&ours);
             assert_eq!(
                 types,
                 [

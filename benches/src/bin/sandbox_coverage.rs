@@ -12,18 +12,16 @@
 //! forest averages (grf's `causal_forest`) instead of the attribution's default local
 //! linear forests, to compare the two.
 //!
-//! The calendar flags the model uses (`is_holiday`, `is_commercial_event`) are taken from
-//! the world's truth table, which carries the same calendar facts as liftos-calendar.
+//! The calendar flags the model uses (`is_holiday`, `is_commercial_event`) are the
+//! world's own (`World::unified_table_with_calendar_flags`), the same calendar facts as
+//! liftos-calendar.
 //! Each seed's line is printed as it finishes; the summary gives, per channel, the share
 //! of intervals covering the truth with a Wilson 95% interval for that share, the mean
 //! relative error and the mean interval width.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Instant;
 
-use liftos_calendar::arrow::array::{ArrayRef, RecordBatch};
-use liftos_calendar::arrow::datatypes::{Field, Schema};
 use liftos_causal::{
     AttributionModel, AttributionOptions, CausalForestParams, CausalRoles, analyze_attribution,
     prepare_causal_data,
@@ -44,30 +42,6 @@ fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result<
 }
 
 /// The unified table with the calendar flags of each row's date.
-fn enriched(world: &World) -> Result<RecordBatch, BoxError> {
-    let table = world.unified_table()?;
-    let truth = world.truth_table()?;
-    let mut fields: Vec<Field> = table
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    let mut columns: Vec<ArrayRef> = table.columns().to_vec();
-    for name in ["is_holiday", "is_commercial_event"] {
-        let c = truth
-            .column_by_name(name)
-            .ok_or(format!("truth table has no {name}"))?;
-        fields.push(Field::new(name, c.data_type().clone(), false));
-        columns.push(c.clone());
-    }
-    Ok(RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        columns,
-    )?)
-}
-
-/// Wilson score interval of `k` successes in `n` at 95%.
 fn wilson(k: usize, n: usize) -> (f64, f64) {
     if n == 0 {
         return (f64::NAN, f64::NAN);
@@ -121,7 +95,10 @@ fn main() -> Result<(), BoxError> {
                 .with_zero_effect_channel("tiktok")
                 .with_seed(seed),
         )?;
-        let panel = prepare_causal_data(&enriched(&world)?, &CausalRoles::default())?;
+        let panel = prepare_causal_data(
+            &world.unified_table_with_calendar_flags()?,
+            &CausalRoles::default(),
+        )?;
         let options = AttributionOptions::default()
             .with_model(AttributionModel::CausalForest(
                 CausalForestParams::default().with_num_trees(trees),

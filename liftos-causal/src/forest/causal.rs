@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::regression::{
     check_covariates, check_units, predict_local_linear, predict_mean, tree_params, validate_common,
 };
-use super::tree::{Columns, Target, Tree, Units};
+use super::tree::{Columns, Target, Tree, TreeParams, Units};
 use super::{CHUNK, grow_forest};
 use crate::data::CausalDataset;
 use crate::inference::{
@@ -365,14 +365,10 @@ impl CausalForest {
         let sorted = x.sorted_orders();
         let nt = p.nuisance_tree_count();
         let oob_units = Some(units.unit_of_row.as_slice());
-        let ntp = tree_params(
-            p.mtry,
-            cov.len(),
-            p.min_node_size,
-            p.alpha,
-            p.nuisance_honesty.unwrap_or(p.honesty),
-            p.honesty_fraction,
-        )?;
+        let ntp = TreeParams {
+            honesty: p.nuisance_honesty.unwrap_or(p.honesty),
+            ..tp
+        };
         let all_columns: Vec<usize> = (0..cov.len()).collect();
         let nuisance = |target: Target<'_>, id: u64| -> Result<Vec<f64>> {
             let trees = grow_forest(

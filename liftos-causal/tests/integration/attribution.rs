@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Float64Array};
+use arrow::array::{Array, Float64Array};
 use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
 use liftos_causal::{
@@ -11,24 +11,9 @@ use liftos_causal::{
 };
 use liftos_sandbox::{World, WorldConfig};
 
-/// The unified table with the calendar's holiday and commercial-event flags (taken from
-/// the truth table, which carries the same calendar facts the calendar crate computes).
+/// The unified table with the calendar's holiday and commercial-event flags.
 pub fn enriched(world: &World) -> RecordBatch {
-    let table = world.unified_table().unwrap();
-    let truth = world.truth_table().unwrap();
-    let mut fields: Vec<Field> = table
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    let mut cols: Vec<ArrayRef> = table.columns().to_vec();
-    for name in ["is_holiday", "is_commercial_event"] {
-        let c = truth.column_by_name(name).unwrap();
-        fields.push(Field::new(name, c.data_type().clone(), false));
-        cols.push(c.clone());
-    }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+    world.unified_table_with_calendar_flags().unwrap()
 }
 
 fn forest() -> AttributionModel {
