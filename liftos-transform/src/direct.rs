@@ -36,37 +36,130 @@ use crate::infer;
 /// Bodies smaller than this are read in one piece.
 const PARALLEL_MIN_BYTES: usize = 1 << 20;
 
-/// Calls `cell(row, column, field)` for every field of every record of `piece`, in
-/// order, with one pass over its bytes; returns the number of records, or `None` for a
-/// blank line or a record without exactly `columns` fields (arrow-csv skips blank lines
-/// and reports ragged rows). Records end at `\n`, a `\r` before it is dropped.
+/// Low seven bits of every byte.
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The high bit of each byte of `x` that is zero, and no other bit.
 #[inline(always)]
-fn for_each_cell(
-    piece: &[u8],
+fn zero_bytes(x: u64) -> u64 {
+    !((x & LOW7).wrapping_add(LOW7) | x | LOW7)
+}
+
+/// Bit i set where byte i of the eight in `word` (little-endian) is `,` or `\n`.
+#[inline(always)]
+fn separators8(word: u64) -> u64 {
+    const COMMAS: u64 = 0x2c2c_2c2c_2c2c_2c2c;
+    const LINE_FEEDS: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    let high = zero_bytes(word ^ COMMAS) | zero_bytes(word ^ LINE_FEEDS);
+    // Bits 7, 15, ..., 63 gathered into bits 0..8 (no two partial products overlap).
+    ((high >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+/// Bit i set where byte i of `block` is `,` or `\n`.
+#[inline(always)]
+fn separators64(block: &[u8]) -> u64 {
+    block
+        .chunks_exact(8)
+        .enumerate()
+        .fold(0, |mask, (k, word)| {
+            let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+            mask | separators8(word) << (8 * k)
+        })
+}
+
+/// Records per [`Batch`]: small enough that a batch's bytes and field positions stay
+/// in the core's cache while each column is processed in turn.
+const BATCH_ROWS: usize = 1024;
+
+/// The fields of up to [`BATCH_ROWS`] consecutive records of a piece.
+struct Batch<'a> {
+    piece: &'a [u8],
     columns: usize,
-    mut cell: impl FnMut(usize, usize, &[u8]),
-) -> Option<usize> {
-    let (mut row, mut col, mut start) = (0, 0, 0);
-    for (i, &b) in piece.iter().enumerate() {
-        if b == b',' {
-            if col + 1 >= columns {
-                return None;
-            }
-            cell(row, col, &piece[start..i]);
-            col += 1;
-            start = i + 1;
-        } else if b == b'\n' {
-            let end = if i > start && piece[i - 1] == b'\r' {
-                i - 1
+    /// Records in the batch.
+    rows: usize,
+    /// Index within the piece of the batch's first record.
+    first_row: usize,
+    /// Per field (record-major): where it starts and ends in `piece`.
+    starts: Vec<usize>,
+    ends: Vec<usize>,
+}
+
+impl Batch<'_> {
+    /// The field of record `row` (within the batch), column `column`.
+    #[inline(always)]
+    fn field(&self, row: usize, column: usize) -> &[u8] {
+        let i = row * self.columns + column;
+        &self.piece[self.starts[i]..self.ends[i]]
+    }
+
+    /// The fields of `column`, record by record.
+    #[inline(always)]
+    fn column(&self, column: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.rows).map(move |r| self.field(r, column))
+    }
+}
+
+/// Splits `piece` into records and fields and calls `each` with every [`Batch`] of
+/// them, in order, with one pass over its bytes; returns the number of records, or
+/// `None` for a blank line or a record without exactly `columns` fields (arrow-csv
+/// skips blank lines and reports ragged rows). Records end at `\n`, a `\r` before it is
+/// dropped. `each` may already have been called when `None` is returned.
+///
+/// Separators are found 64 bytes at a time (eight bytes per word compared at once,
+/// their positions gathered into one mask), so the per-byte work is a few word
+/// operations and the per-field work one step over the mask; the callers then work
+/// column by column over each batch, without a call per field.
+fn for_each_batch(piece: &[u8], columns: usize, mut each: impl FnMut(&Batch<'_>)) -> Option<usize> {
+    let mut batch = Batch {
+        piece,
+        columns,
+        rows: 0,
+        first_row: 0,
+        starts: Vec::with_capacity(BATCH_ROWS * columns),
+        ends: Vec::with_capacity(BATCH_ROWS * columns),
+    };
+    let (mut col, mut start) = (0, 0);
+    // The last partial block is searched as a copy padded with zeros (no separator).
+    let whole = piece.len() / 64 * 64;
+    let mut padded = [0u8; 64];
+    padded[..piece.len() - whole].copy_from_slice(&piece[whole..]);
+    for base in (0..piece.len()).step_by(64) {
+        let mut mask = if base < whole {
+            separators64(&piece[base..base + 64])
+        } else {
+            separators64(&padded)
+        };
+        while mask != 0 {
+            let i = base + mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if piece[i] == b',' {
+                if col + 1 >= columns {
+                    return None;
+                }
+                batch.starts.push(start);
+                batch.ends.push(i);
+                col += 1;
             } else {
-                i
-            };
-            if col + 1 != columns || (col == 0 && end == start) {
-                return None;
+                let end = if i > start && piece[i - 1] == b'\r' {
+                    i - 1
+                } else {
+                    i
+                };
+                if col + 1 != columns || (col == 0 && end == start) {
+                    return None;
+                }
+                batch.starts.push(start);
+                batch.ends.push(end);
+                col = 0;
+                batch.rows += 1;
+                if batch.rows == BATCH_ROWS {
+                    each(&batch);
+                    batch.first_row += batch.rows;
+                    batch.rows = 0;
+                    batch.starts.clear();
+                    batch.ends.clear();
+                }
             }
-            cell(row, col, &piece[start..end]);
-            row += 1;
-            col = 0;
             start = i + 1;
         }
     }
@@ -75,12 +168,16 @@ fn for_each_cell(
         if col + 1 != columns {
             return None;
         }
-        cell(row, col, &piece[start..]);
-        row += 1;
+        batch.starts.push(start);
+        batch.ends.push(piece.len());
+        batch.rows += 1;
     } else if col != 0 {
         return None;
     }
-    Some(row)
+    if batch.rows > 0 {
+        each(&batch);
+    }
+    Some(batch.first_row + batch.rows)
 }
 
 /// What the first pass learns about one piece.
@@ -107,14 +204,18 @@ fn scan(piece: &[u8], columns: usize, infer_types: bool) -> Option<Scan> {
     let mut bits = vec![0u16; columns];
     let mut nulls = vec![0usize; columns];
     let mut bytes = vec![0usize; columns];
-    let rows = for_each_cell(piece, columns, |_, c, f| {
-        if f.is_empty() {
-            nulls[c] += 1;
-            return;
-        }
-        bytes[c] += f.len();
-        if infer_types && !infer::is_text_bits(bits[c]) {
-            bits[c] |= infer::cell_bit_bytes(f);
+    let rows = for_each_batch(piece, columns, |batch| {
+        for c in 0..columns {
+            for f in batch.column(c) {
+                if f.is_empty() {
+                    nulls[c] += 1;
+                    continue;
+                }
+                bytes[c] += f.len();
+                if infer_types && !infer::is_text_bits(bits[c]) {
+                    bits[c] |= infer::cell_bit_bytes(f);
+                }
+            }
         }
     })?;
     Some(Scan {
@@ -192,16 +293,23 @@ fn cut<T>(mut slice: &mut [T], sizes: impl Iterator<Item = usize>) -> Vec<&mut [
 }
 
 /// Parses `-?\d+` as arrow-csv's Int64 parser does.
+#[inline]
 fn parse_int(f: &[u8]) -> Option<i64> {
-    let (negative, digits) = match f.strip_prefix(b"-") {
-        Some(d) => (true, d),
-        None => (false, f),
+    let (negative, digits) = match f.split_first() {
+        Some((b'-', d)) => (true, d),
+        _ => (false, f),
     };
-    if !digits.is_empty() && digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit) {
-        let v = digits
-            .iter()
-            .fold(0i64, |acc, &b| acc * 10 + i64::from(b - b'0'));
-        return Some(if negative { -v } else { v });
+    if !digits.is_empty() && digits.len() <= 18 {
+        let mut v = 0i64;
+        let mut all_digits = true;
+        for &b in digits {
+            let d = b.wrapping_sub(b'0');
+            all_digits &= d < 10;
+            v = v * 10 + i64::from(d);
+        }
+        if all_digits {
+            return Some(if negative { -v } else { v });
+        }
     }
     Int64Type::parse(std::str::from_utf8(f).ok()?)
 }
@@ -214,27 +322,35 @@ const POW10: [f64; 16] = [
 /// Parses a number as arrow-csv's Float64 parser does (correctly rounded). Plain
 /// decimals `-?\d+(\.\d+)?` with at most 15 digits are one exact integer divided by an
 /// exact power of ten, which IEEE division rounds correctly; others go to that parser.
+#[inline]
 fn parse_float(f: &[u8]) -> Option<f64> {
-    let (negative, body) = match f.strip_prefix(b"-") {
-        Some(d) => (true, d),
-        None => (false, f),
+    let (negative, body) = match f.split_first() {
+        Some((b'-', d)) => (true, d),
+        _ => (false, f),
     };
-    let int = body.iter().take_while(|b| b.is_ascii_digit()).count();
-    let (frac, plain) = match body.get(int) {
-        None => (&body[int..], true),
-        Some(b'.') => {
-            let frac = &body[int + 1..];
-            let all_digits = !frac.is_empty() && frac.iter().all(u8::is_ascii_digit);
-            (frac, all_digits)
+    // One pass: the digits as one integer, where the point is, whether all is plain.
+    let mut m = 0u64;
+    let mut digits = 0usize;
+    let mut point: Option<usize> = None;
+    let mut plain = !body.is_empty() && body.len() <= 16;
+    if plain {
+        for (i, &b) in body.iter().enumerate() {
+            let d = b.wrapping_sub(b'0');
+            if d < 10 {
+                m = m * 10 + u64::from(d);
+                digits += 1;
+            } else if b == b'.' && point.is_none() {
+                point = Some(i);
+            } else {
+                plain = false;
+                break;
+            }
         }
-        Some(_) => (&body[int..], false),
-    };
-    if plain && int > 0 && int + frac.len() <= 15 {
-        let m = body[..int]
-            .iter()
-            .chain(frac)
-            .fold(0u64, |acc, &b| acc * 10 + u64::from(b - b'0'));
-        let v = m as f64 / POW10[frac.len()];
+    }
+    // At least one digit before the point and one after it, at most 15 in all.
+    let frac = point.map_or(0, |p| body.len() - p - 1);
+    if plain && digits <= 15 && point.is_none_or(|p| p > 0 && frac > 0) {
+        let v = m as f64 / POW10[frac];
         return Some(if negative { -v } else { v });
     }
     Float64Type::parse(std::str::from_utf8(f).ok()?)
@@ -260,46 +376,71 @@ fn parse_bool(f: &[u8]) -> Option<bool> {
     }
 }
 
-/// Writes one piece's cells into its share of the buffers (`None`: column skipped);
-/// returns, per column, whether a cell did not parse as the column's type.
+/// Parses the non-empty fields of `column` in `batch` with `parse` into `out` (indexed
+/// by the record's row in the piece); false when a field does not parse.
+#[inline(always)]
+fn parse_column<T>(
+    batch: &Batch<'_>,
+    column: usize,
+    out: &mut [T],
+    parse: impl Fn(&[u8]) -> Option<T>,
+) -> bool {
+    let out = &mut out[batch.first_row..batch.first_row + batch.rows];
+    for (slot, f) in out.iter_mut().zip(batch.column(column)) {
+        if f.is_empty() {
+            continue;
+        }
+        match parse(f) {
+            Some(x) => *slot = x,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Writes one piece's cells into its share of the buffers (`None`: column skipped),
+/// column by column over each batch of records; returns, per column, whether a cell
+/// did not parse as the column's type.
 fn fill(piece: &[u8], columns: usize, outs: &mut [Option<ColOut<'_>>]) -> Vec<bool> {
     let mut failed = vec![false; columns];
     let mut written = vec![0usize; columns];
     // The first pass checked every record.
-    let _ = for_each_cell(piece, columns, |row, c, f| {
-        let Some(col) = &mut outs[c] else { return };
-        if let Some(valid) = col.valid.as_deref_mut() {
-            valid[row] = !f.is_empty();
-        }
-        match &mut col.out {
-            Out::Text { ends, values, base } => {
-                let at = written[c];
-                values[at..at + f.len()].copy_from_slice(f);
-                written[c] = at + f.len();
-                // The total was checked to fit in i32.
-                ends[row] = (*base + written[c]) as i32;
+    let _ = for_each_batch(piece, columns, |batch| {
+        let rows = batch.first_row..batch.first_row + batch.rows;
+        for (c, col) in outs.iter_mut().enumerate() {
+            let Some(col) = col else { continue };
+            if let Some(valid) = col.valid.as_deref_mut() {
+                for (v, f) in valid[rows.clone()].iter_mut().zip(batch.column(c)) {
+                    *v = !f.is_empty();
+                }
             }
-            _ if f.is_empty() || failed[c] => {}
-            Out::Int(v) => match parse_int(f) {
-                Some(x) => v[row] = x,
-                None => failed[c] = true,
-            },
-            Out::Float(v) => match parse_float(f) {
-                Some(x) => v[row] = x,
-                None => failed[c] = true,
-            },
-            Out::Date(v) => match std::str::from_utf8(f).ok().and_then(Date32Type::parse) {
-                Some(x) => v[row] = x,
-                None => failed[c] = true,
-            },
-            Out::Timestamp(v, unit) => match parse_timestamp(f, *unit) {
-                Some(x) => v[row] = x,
-                None => failed[c] = true,
-            },
-            Out::Bool(v) => match parse_bool(f) {
-                Some(x) => v[row] = x,
-                None => failed[c] = true,
-            },
+            if failed[c] {
+                continue;
+            }
+            let ok = match &mut col.out {
+                Out::Text { ends, values, base } => {
+                    let mut at = written[c];
+                    for (end, f) in ends[rows.clone()].iter_mut().zip(batch.column(c)) {
+                        values[at..at + f.len()].copy_from_slice(f);
+                        at += f.len();
+                        // The total was checked to fit in i32.
+                        *end = (*base + at) as i32;
+                    }
+                    written[c] = at;
+                    true
+                }
+                Out::Int(v) => parse_column(batch, c, v, parse_int),
+                Out::Float(v) => parse_column(batch, c, v, parse_float),
+                Out::Date(v) => parse_column(batch, c, v, |f| {
+                    std::str::from_utf8(f).ok().and_then(Date32Type::parse)
+                }),
+                Out::Timestamp(v, unit) => {
+                    let unit = *unit;
+                    parse_column(batch, c, v, |f| parse_timestamp(f, unit))
+                }
+                Out::Bool(v) => parse_column(batch, c, v, parse_bool),
+            };
+            failed[c] = !ok;
         }
     });
     failed
@@ -525,6 +666,71 @@ pub(crate) fn read(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn separator_masks_match_a_byte_by_byte_search() {
+        // Every byte value at every position, next to separators and high bytes.
+        let mut block = [0u8; 64];
+        for v in 0..=255u8 {
+            for (i, b) in block.iter_mut().enumerate() {
+                *b = match i % 5 {
+                    0 => v,
+                    1 => b',',
+                    2 => v.wrapping_add(1),
+                    3 => b'\n',
+                    _ => 0x80 | v,
+                };
+            }
+            block.rotate_left(usize::from(v) % 64);
+            let naive = block
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b',' || **b == b'\n')
+                .fold(0u64, |m, (i, _)| m | 1 << i);
+            assert_eq!(separators64(&block), naive, "byte {v}");
+        }
+    }
+
+    #[test]
+    fn cells_are_split_as_a_byte_by_byte_reader_splits_them() {
+        // Pieces of every length around the 64-byte blocks, CRLF and LF, with and
+        // without a final line feed, empty fields.
+        let row = b"a,bb,,dddd\r\n1,2.5,x,\n";
+        for reps in [0usize, 1, 2, 3, 7, 8, 9, 511, 512, 513, 1500] {
+            for cut in 0..3 {
+                let mut piece: Vec<u8> = row.repeat(reps);
+                piece.extend_from_slice(&b"e,f,g,h\n"[..8 - cut.min(1)]);
+                let mut ours = Vec::new();
+                let rows = for_each_batch(&piece, 4, |b| {
+                    for r in 0..b.rows {
+                        for c in 0..4 {
+                            ours.push((b.first_row + r, c, b.field(r, c).to_vec()));
+                        }
+                    }
+                });
+                let text = String::from_utf8(piece.clone()).unwrap_or_default();
+                let mut theirs = Vec::new();
+                for (r, line) in text.trim_end_matches('\n').split('\n').enumerate() {
+                    let line = line.strip_suffix('\r').unwrap_or(line);
+                    for (c, f) in line.split(',').enumerate() {
+                        theirs.push((r, c, f.as_bytes().to_vec()));
+                    }
+                }
+                assert_eq!(rows, Some(2 * reps + 1), "reps {reps} cut {cut}");
+                assert_eq!(ours, theirs, "reps {reps} cut {cut}");
+            }
+        }
+        // Ragged rows and blank lines are refused wherever they fall.
+        let mut ragged = row.repeat(9);
+        ragged.extend_from_slice(b"1,2,3\n");
+        assert_eq!(for_each_batch(&ragged, 4, |_| {}), None);
+        let mut wide = row.repeat(9);
+        wide.extend_from_slice(b"1,2,3,4,5\n");
+        assert_eq!(for_each_batch(&wide, 4, |_| {}), None);
+        let mut blank = row.repeat(9);
+        blank.extend_from_slice(b"\n");
+        assert_eq!(for_each_batch(&blank, 4, |_| {}), None);
+    }
 
     #[test]
     fn numbers_parse_as_arrow_parses_them() {

@@ -137,15 +137,48 @@ fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| file_error(path, None, e.to_string()))
 }
 
+/// Files at least this large are read in parallel pieces.
+const PARALLEL_READ_MIN_BYTES: u64 = 4 << 20;
+
+/// The whole content of `path`. A large file is read in as many pieces as there are
+/// threads, each piece by position into its share of one buffer, so the copies out of
+/// the page cache run in parallel; a file that changes size meanwhile is read again in
+/// one piece.
+fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    let err = |e: std::io::Error| file_error(path, None, e.to_string());
+    let mut file = open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let len = file.metadata().map_err(err)?.len();
+        let threads = rayon::current_num_threads();
+        if len >= PARALLEL_READ_MIN_BYTES
+            && threads > 1
+            && let Ok(len) = usize::try_from(len)
+        {
+            let mut bytes = vec![0u8; len];
+            let piece = len.div_ceil(threads);
+            let whole = bytes
+                .par_chunks_mut(piece)
+                .enumerate()
+                .try_for_each(|(i, chunk)| file.read_exact_at(chunk, (i * piece) as u64));
+            // Nothing past the length read: the file did not grow meanwhile.
+            let mut probe = [0u8; 1];
+            if whole.is_ok() && matches!(file.read_at(&mut probe, len as u64), Ok(0)) {
+                return Ok(bytes);
+            }
+        }
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(err)?;
+    Ok(bytes)
+}
+
 fn read_csv(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
     if options.batch_size == 0 {
         return Err(Error::config("batch_size", "must be at least 1"));
     }
-    let mut file = open(path)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| file_error(path, None, e.to_string()))?;
-    drop(file);
+    let bytes = read_bytes(path)?;
     let format = Format::default().with_header(true);
     let (header, _) = format
         .infer_schema(bytes.as_slice(), Some(0))
