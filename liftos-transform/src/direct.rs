@@ -1,13 +1,18 @@
 //! Reading a plain CSV file straight into typed columns.
 //!
-//! [`crate::read_table`] first tries this reader: two passes over the file's bytes, each
-//! over line-aligned pieces in parallel. The first splits every record into fields and
-//! infers each column's type from all its cells with arrow-csv's rules
-//! ([`crate::infer`]), counting rows, empty cells and text bytes; the second parses every
-//! cell straight into a preallocated buffer of the column's final type (text is copied
-//! once into the final value buffer), so no column is ever materialised as text first.
-//! A column with a cell its type's parser rejects (e.g. `2024-02-30` in a date column) is
-//! read again as text, so the transforms can quarantine that cell with its row.
+//! [`crate::read_table`] first tries this reader. The body is cut into line-aligned
+//! pieces, each piece's records are counted (line feeds), and each column gets a plan
+//! from the types of the first thousand records. Then one pass over each piece, in
+//! parallel, splits the records into fields (separators found 64 bytes at a time) in
+//! batches of records worked column by column: every cell is typed with arrow-csv's
+//! rules ([`crate::infer`]); cells of number and boolean columns are parsed straight
+//! into the column's final buffer; cells of the other columns (text, dates, timestamps)
+//! are copied into the piece's text buffer. Afterwards each column takes the type
+//! arrow-csv infers from all its cells: text columns are joined, date and timestamp
+//! columns parsed from their text, and a number column whose later cells changed its
+//! type (a decimal after integers, a word) is read again as that type. A column with a
+//! cell its type's parser rejects (e.g. `2024-02-30` in a date column) stays text, so
+//! the transforms can quarantine that cell with its row.
 //!
 //! Only plain files take this path: valid UTF-8, no quote character anywhere, line
 //! feeds (optionally preceded by a carriage return) ending records, no blank line, and
@@ -69,7 +74,7 @@ fn separators64(block: &[u8]) -> u64 {
 
 /// Records per [`Batch`]: small enough that a batch's bytes and field positions stay
 /// in the core's cache while each column is processed in turn.
-const BATCH_ROWS: usize = 1024;
+const BATCH_ROWS: usize = 256;
 
 /// The fields of up to [`BATCH_ROWS`] consecutive records of a piece.
 struct Batch<'a> {
@@ -80,8 +85,8 @@ struct Batch<'a> {
     /// Index within the piece of the batch's first record.
     first_row: usize,
     /// Per field (record-major): where it starts and ends in `piece`.
-    starts: Vec<usize>,
-    ends: Vec<usize>,
+    starts: Vec<u32>,
+    ends: Vec<u32>,
 }
 
 impl Batch<'_> {
@@ -89,7 +94,7 @@ impl Batch<'_> {
     #[inline(always)]
     fn field(&self, row: usize, column: usize) -> &[u8] {
         let i = row * self.columns + column;
-        &self.piece[self.starts[i]..self.ends[i]]
+        &self.piece[self.starts[i] as usize..self.ends[i] as usize]
     }
 
     /// The fields of `column`, record by record.
@@ -103,13 +108,18 @@ impl Batch<'_> {
 /// them, in order, with one pass over its bytes; returns the number of records, or
 /// `None` for a blank line or a record without exactly `columns` fields (arrow-csv
 /// skips blank lines and reports ragged rows). Records end at `\n`, a `\r` before it is
-/// dropped. `each` may already have been called when `None` is returned.
+/// dropped. `each` may already have been called when `None` is returned; a piece
+/// over 4 GiB is `None` too.
 ///
 /// Separators are found 64 bytes at a time (eight bytes per word compared at once,
 /// their positions gathered into one mask), so the per-byte work is a few word
 /// operations and the per-field work one step over the mask; the callers then work
 /// column by column over each batch, without a call per field.
 fn for_each_batch(piece: &[u8], columns: usize, mut each: impl FnMut(&Batch<'_>)) -> Option<usize> {
+    // Positions are kept as u32.
+    if piece.len() > u32::MAX as usize {
+        return None;
+    }
     let mut batch = Batch {
         piece,
         columns,
@@ -136,8 +146,8 @@ fn for_each_batch(piece: &[u8], columns: usize, mut each: impl FnMut(&Batch<'_>)
                 if col + 1 >= columns {
                     return None;
                 }
-                batch.starts.push(start);
-                batch.ends.push(i);
+                batch.starts.push(start as u32);
+                batch.ends.push(i as u32);
                 col += 1;
             } else {
                 let end = if i > start && piece[i - 1] == b'\r' {
@@ -148,8 +158,8 @@ fn for_each_batch(piece: &[u8], columns: usize, mut each: impl FnMut(&Batch<'_>)
                 if col + 1 != columns || (col == 0 && end == start) {
                     return None;
                 }
-                batch.starts.push(start);
-                batch.ends.push(end);
+                batch.starts.push(start as u32);
+                batch.ends.push(end as u32);
                 col = 0;
                 batch.rows += 1;
                 if batch.rows == BATCH_ROWS {
@@ -168,8 +178,8 @@ fn for_each_batch(piece: &[u8], columns: usize, mut each: impl FnMut(&Batch<'_>)
         if col + 1 != columns {
             return None;
         }
-        batch.starts.push(start);
-        batch.ends.push(piece.len());
+        batch.starts.push(start as u32);
+        batch.ends.push(piece.len() as u32);
         batch.rows += 1;
     } else if col != 0 {
         return None;
@@ -180,13 +190,17 @@ fn for_each_batch(piece: &[u8], columns: usize, mut each: impl FnMut(&Batch<'_>)
     Some(batch.first_row + batch.rows)
 }
 
-/// What the first pass learns about one piece.
+/// What the single pass learns about one piece.
 struct Scan {
     rows: usize,
-    /// Per column: arrow-csv's inference bits, empty cells, text bytes.
+    /// Per column: arrow-csv's inference bits, text bytes, rows (in the piece) of the
+    /// empty cells, whether a cell did not parse as the column's plan.
     bits: Vec<u16>,
-    nulls: Vec<usize>,
     bytes: Vec<usize>,
+    nulls: Vec<Vec<u32>>,
+    failed: Vec<bool>,
+    /// Per column kept as text: its values and each row's end in them.
+    text: Vec<Option<(Vec<u8>, Vec<u32>)>>,
 }
 
 /// Whether `piece` (whole lines) is plain: valid UTF-8, no quote character, and every
@@ -195,35 +209,6 @@ fn plain(piece: &[u8]) -> bool {
     memchr::memchr(b'"', piece).is_none()
         && memchr::memchr_iter(b'\r', piece).all(|i| piece.get(i + 1) == Some(&b'\n'))
         && std::str::from_utf8(piece).is_ok()
-}
-
-fn scan(piece: &[u8], columns: usize, infer_types: bool) -> Option<Scan> {
-    if !plain(piece) {
-        return None;
-    }
-    let mut bits = vec![0u16; columns];
-    let mut nulls = vec![0usize; columns];
-    let mut bytes = vec![0usize; columns];
-    let rows = for_each_batch(piece, columns, |batch| {
-        for c in 0..columns {
-            for f in batch.column(c) {
-                if f.is_empty() {
-                    nulls[c] += 1;
-                    continue;
-                }
-                bytes[c] += f.len();
-                if infer_types && !infer::is_text_bits(bits[c]) {
-                    bits[c] |= infer::cell_bit_bytes(f);
-                }
-            }
-        }
-    })?;
-    Some(Scan {
-        rows,
-        bits,
-        nulls,
-        bytes,
-    })
 }
 
 /// The type a column is read as.
@@ -261,6 +246,19 @@ enum Buf {
     Timestamp(Vec<i64>, TimeUnit),
 }
 
+impl Buf {
+    fn kind(&self) -> Kind {
+        match self {
+            Buf::Text { .. } => Kind::Text,
+            Buf::Bool(_) => Kind::Bool,
+            Buf::Int(_) => Kind::Int,
+            Buf::Float(_) => Kind::Float,
+            Buf::Date(_) => Kind::Date,
+            Buf::Timestamp(_, unit) => Kind::Timestamp(*unit),
+        }
+    }
+}
+
 /// One piece's share of one column's buffers.
 enum Out<'a> {
     /// `ends[i]` is the end offset of row i; the piece's text starts at `base`.
@@ -295,23 +293,27 @@ fn cut<T>(mut slice: &mut [T], sizes: impl Iterator<Item = usize>) -> Vec<&mut [
 /// Parses `-?\d+` as arrow-csv's Int64 parser does.
 #[inline]
 fn parse_int(f: &[u8]) -> Option<i64> {
+    parse_int_fast(f).or_else(|| Int64Type::parse(std::str::from_utf8(f).ok()?))
+}
+
+/// `-?\d{1,18}` (always an i64; inferred as an integer), else `None`.
+#[inline(always)]
+fn parse_int_fast(f: &[u8]) -> Option<i64> {
     let (negative, digits) = match f.split_first() {
         Some((b'-', d)) => (true, d),
         _ => (false, f),
     };
-    if !digits.is_empty() && digits.len() <= 18 {
-        let mut v = 0i64;
-        let mut all_digits = true;
-        for &b in digits {
-            let d = b.wrapping_sub(b'0');
-            all_digits &= d < 10;
-            v = v * 10 + i64::from(d);
-        }
-        if all_digits {
-            return Some(if negative { -v } else { v });
-        }
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
     }
-    Int64Type::parse(std::str::from_utf8(f).ok()?)
+    let mut v = 0i64;
+    let mut all_digits = true;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        all_digits &= d < 10;
+        v = v * 10 + i64::from(d);
+    }
+    all_digits.then_some(if negative { -v } else { v })
 }
 
 /// Powers of ten exactly representable as f64.
@@ -319,41 +321,50 @@ const POW10: [f64; 16] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 
-/// Parses a number as arrow-csv's Float64 parser does (correctly rounded). Plain
-/// decimals `-?\d+(\.\d+)?` with at most 15 digits are one exact integer divided by an
-/// exact power of ten, which IEEE division rounds correctly; others go to that parser.
+/// Parses a number as arrow-csv's Float64 parser does (correctly rounded).
 #[inline]
 fn parse_float(f: &[u8]) -> Option<f64> {
+    match parse_float_fast(f) {
+        Some((x, _)) => Some(x),
+        None => Float64Type::parse(std::str::from_utf8(f).ok()?),
+    }
+}
+
+/// Plain decimals `-?\d+(\.\d+)?` with at most 15 digits, and whether the cell has a
+/// decimal point (inferred as a decimal, else as an integer); `None` for any other
+/// cell. They are one exact integer divided by an exact power of ten, which IEEE
+/// division rounds correctly, as arrow-csv's parser does.
+#[inline(always)]
+fn parse_float_fast(f: &[u8]) -> Option<(f64, bool)> {
     let (negative, body) = match f.split_first() {
         Some((b'-', d)) => (true, d),
         _ => (false, f),
     };
-    // One pass: the digits as one integer, where the point is, whether all is plain.
+    if body.is_empty() || body.len() > 16 {
+        return None;
+    }
+    // One pass: the digits as one integer, and where the point is.
     let mut m = 0u64;
     let mut digits = 0usize;
     let mut point: Option<usize> = None;
-    let mut plain = !body.is_empty() && body.len() <= 16;
-    if plain {
-        for (i, &b) in body.iter().enumerate() {
-            let d = b.wrapping_sub(b'0');
-            if d < 10 {
-                m = m * 10 + u64::from(d);
-                digits += 1;
-            } else if b == b'.' && point.is_none() {
-                point = Some(i);
-            } else {
-                plain = false;
-                break;
-            }
+    for (i, &b) in body.iter().enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            m = m * 10 + u64::from(d);
+            digits += 1;
+        } else if b == b'.' && point.is_none() {
+            point = Some(i);
+        } else {
+            return None;
         }
     }
     // At least one digit before the point and one after it, at most 15 in all.
     let frac = point.map_or(0, |p| body.len() - p - 1);
-    if plain && digits <= 15 && point.is_none_or(|p| p > 0 && frac > 0) {
-        let v = m as f64 / POW10[frac];
-        return Some(if negative { -v } else { v });
+    if digits > 15 || point.is_some_and(|p| p == 0 || frac == 0) {
+        return None;
     }
-    Float64Type::parse(std::str::from_utf8(f).ok()?)
+    let v = m as f64 / POW10[frac];
+    Some((if negative { -v } else { v }, point.is_some()))
 }
 
 fn parse_timestamp(f: &[u8], unit: TimeUnit) -> Option<i64> {
@@ -444,6 +455,319 @@ fn fill(piece: &[u8], columns: usize, outs: &mut [Option<ColOut<'_>>]) -> Vec<bo
         }
     });
     failed
+}
+
+/// How the single pass reads a column, from the types of the file's first records.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Plan {
+    Int,
+    Float,
+    Bool,
+    /// Kept as text: text, dates and timestamps (parsed once the column's type is known
+    /// from all its cells), and columns without a value in the first records.
+    Text,
+}
+
+/// Records whose types choose each column's [`Plan`].
+const PLAN_ROWS: usize = 1000;
+
+/// The plan of each column from the first [`PLAN_ROWS`] records of `body` (all text
+/// without type inference), with the share of those records' bytes in the column
+/// (to size text buffers); `None` if those records are not plain.
+fn plan(body: &[u8], columns: usize, infer_types: bool) -> Option<Vec<(Plan, f64)>> {
+    let end = memchr::memchr_iter(b'\n', body)
+        .nth(PLAN_ROWS - 1)
+        .map_or(body.len(), |i| i + 1);
+    let mut bits = vec![0u16; columns];
+    let mut bytes = vec![0usize; columns];
+    for_each_batch(&body[..end], columns, |batch| {
+        for (c, bits) in bits.iter_mut().enumerate() {
+            for f in batch.column(c) {
+                bytes[c] += f.len();
+                if infer_types && !f.is_empty() && !infer::is_text_bits(*bits) {
+                    *bits |= infer::cell_bit_bytes(f);
+                }
+            }
+        }
+    })?;
+    let plans = bits.iter().zip(&bytes).map(|(&b, &n)| {
+        let plan = match Kind::of(&infer::packed_type(b)) {
+            _ if !infer_types => Plan::Text,
+            Kind::Int => Plan::Int,
+            Kind::Float => Plan::Float,
+            Kind::Bool => Plan::Bool,
+            _ => Plan::Text,
+        };
+        (plan, n as f64 / end.max(1) as f64)
+    });
+    Some(plans.collect())
+}
+
+/// One piece's share of a column in the single pass.
+enum Slot<'a> {
+    Int(&'a mut [i64]),
+    Float(&'a mut [f64]),
+    Bool(&'a mut [bool]),
+    /// Kept as text; the share of the bytes the column is expected to hold.
+    Text(f64),
+}
+
+/// The running totals of one column of one piece in the single pass.
+struct ColumnScan<'s> {
+    bits: &'s mut u16,
+    bytes: &'s mut usize,
+    nulls: &'s mut Vec<u32>,
+    failed: &'s mut bool,
+}
+
+impl ColumnScan<'_> {
+    /// Counts a non-empty cell and adds its inference bit (while that can matter).
+    #[inline(always)]
+    fn cell(&mut self, f: &[u8], infer_types: bool) {
+        *self.bytes += f.len();
+        if infer_types && !infer::is_text_bits(*self.bits) {
+            *self.bits |= infer::cell_bit_bytes(f);
+        }
+    }
+}
+
+/// Parses the fields of `column` in `batch` into `out` (rows of the piece) as the
+/// single pass does: empty cells are recorded as nulls, the others counted, typed and
+/// parsed until one does not parse. `parse` gives a cell's value and, when its fast
+/// path read it, its inference bit (else the bit is worked out here).
+#[inline(always)]
+fn parse_direct<T>(
+    batch: &Batch<'_>,
+    column: usize,
+    out: &mut [T],
+    scan: &mut ColumnScan<'_>,
+    parse: impl Fn(&[u8]) -> (Option<T>, u16),
+) {
+    for (r, f) in batch.column(column).enumerate() {
+        let row = batch.first_row + r;
+        if f.is_empty() {
+            scan.nulls.push(row as u32);
+            continue;
+        }
+        *scan.bytes += f.len();
+        if *scan.failed {
+            if !infer::is_text_bits(*scan.bits) {
+                *scan.bits |= infer::cell_bit_bytes(f);
+            }
+            continue;
+        }
+        let (value, bit) = parse(f);
+        *scan.bits |= if bit == 0 {
+            infer::cell_bit_bytes(f)
+        } else {
+            bit
+        };
+        match (value, out.get_mut(row)) {
+            (Some(x), Some(slot)) => *slot = x,
+            // A row past the counted ones is caught by the caller's row check.
+            (Some(_), None) => {}
+            (None, _) => *scan.failed = true,
+        }
+    }
+}
+
+/// [`parse_int`] with the cell's inference bit when its fast path read it (else 0).
+#[inline(always)]
+fn int_and_bit(f: &[u8]) -> (Option<i64>, u16) {
+    match parse_int_fast(f) {
+        Some(x) => (Some(x), infer::INTEGER_BIT),
+        None => (parse_int(f), 0),
+    }
+}
+
+/// [`parse_float`] with the cell's inference bit when its fast path read it (else 0).
+#[inline(always)]
+fn float_and_bit(f: &[u8]) -> (Option<f64>, u16) {
+    match parse_float_fast(f) {
+        Some((x, true)) => (Some(x), infer::DECIMAL_BIT),
+        Some((x, false)) => (Some(x), infer::INTEGER_BIT),
+        None => (parse_float(f), 0),
+    }
+}
+
+/// [`parse_bool`] with the cell's inference bit when it is a boolean (else 0).
+#[inline(always)]
+fn bool_and_bit(f: &[u8]) -> (Option<bool>, u16) {
+    match parse_bool(f) {
+        Some(x) => (Some(x), infer::BOOLEAN_BIT),
+        None => (None, 0),
+    }
+}
+
+/// The single pass over one piece: splits it, types every cell (arrow-csv's rules),
+/// parses the cells of number and boolean columns into their final buffers (`slots`,
+/// this piece's rows) and copies the cells of the other columns into text buffers.
+/// `None` if the piece is not plain (see the module docs).
+fn single_pass(
+    piece: &[u8],
+    rows: usize,
+    columns: usize,
+    infer_types: bool,
+    slots: &mut [Slot<'_>],
+) -> Option<Scan> {
+    if !plain(piece) || piece.len() > u32::MAX as usize {
+        return None;
+    }
+    let mut bits = vec![0u16; columns];
+    let mut bytes = vec![0usize; columns];
+    let mut nulls: Vec<Vec<u32>> = vec![Vec::new(); columns];
+    let mut failed = vec![false; columns];
+    // Text buffers sized from the first records (a little more, to grow rarely).
+    let mut text: Vec<Option<(Vec<u8>, Vec<u32>)>> = slots
+        .iter()
+        .map(|s| match s {
+            Slot::Text(share) => Some((
+                Vec::with_capacity((piece.len() as f64 * share * 1.1) as usize + 64),
+                Vec::with_capacity(rows),
+            )),
+            _ => None,
+        })
+        .collect();
+    let rows = for_each_batch(piece, columns, |batch| {
+        for (c, slot) in slots.iter_mut().enumerate() {
+            let mut scan = ColumnScan {
+                bits: &mut bits[c],
+                bytes: &mut bytes[c],
+                nulls: &mut nulls[c],
+                failed: &mut failed[c],
+            };
+            match slot {
+                Slot::Int(out) => parse_direct(batch, c, out, &mut scan, int_and_bit),
+                Slot::Float(out) => parse_direct(batch, c, out, &mut scan, float_and_bit),
+                Slot::Bool(out) => parse_direct(batch, c, out, &mut scan, bool_and_bit),
+                Slot::Text(_) => {
+                    let Some((values, ends)) = &mut text[c] else {
+                        continue;
+                    };
+                    for (r, f) in batch.column(c).enumerate() {
+                        if f.is_empty() {
+                            scan.nulls.push((batch.first_row + r) as u32);
+                        } else {
+                            scan.cell(f, infer_types);
+                            values.extend_from_slice(f);
+                        }
+                        // At most the piece's length, checked to fit.
+                        ends.push(values.len() as u32);
+                    }
+                }
+            }
+        }
+    })?;
+    Some(Scan {
+        rows,
+        bits,
+        bytes,
+        nulls,
+        failed,
+        text,
+    })
+}
+
+/// Parses `f` as `out`'s type into its row `r`; false if it does not parse.
+fn parse_into(out: &mut Out<'_>, r: usize, f: &[u8]) -> bool {
+    fn put<T>(v: &mut [T], r: usize, x: Option<T>) -> bool {
+        match (x, v.get_mut(r)) {
+            (Some(x), Some(slot)) => {
+                *slot = x;
+                true
+            }
+            _ => false,
+        }
+    }
+    match out {
+        Out::Int(v) => put(v, r, parse_int(f)),
+        Out::Float(v) => put(v, r, parse_float(f)),
+        Out::Bool(v) => put(v, r, parse_bool(f)),
+        Out::Date(v) => put(
+            v,
+            r,
+            std::str::from_utf8(f).ok().and_then(Date32Type::parse),
+        ),
+        Out::Timestamp(v, unit) => {
+            let unit = *unit;
+            put(v, r, parse_timestamp(f, unit))
+        }
+        Out::Text { .. } => false,
+    }
+}
+
+/// Records in `piece` (whole lines, the last one perhaps without its line feed).
+fn count_rows(piece: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', piece).count()
+        + usize::from(piece.last().is_some_and(|&b| b != b'\n'))
+}
+
+/// The validity of a column from its pieces' null rows (`None`: no null).
+fn validity(scans: &[Scan], column: usize, rows: usize) -> Option<Vec<bool>> {
+    if scans.iter().all(|s| s.nulls[column].is_empty()) {
+        return None;
+    }
+    let mut valid = vec![true; rows];
+    let mut offset = 0;
+    for s in scans {
+        for &r in &s.nulls[column] {
+            valid[offset + r as usize] = false;
+        }
+        offset += s.rows;
+    }
+    Some(valid)
+}
+
+/// A column kept as text by the single pass: joined as one Arrow text buffer, and
+/// parsed as `kind` when that is not text (the text stays if a cell does not parse).
+fn text_column(scans: &[Scan], column: usize, rows: usize, kind: Kind) -> Result<(Buf, Kind), ()> {
+    let parts: Vec<&(Vec<u8>, Vec<u32>)> = scans
+        .iter()
+        .map(|s| s.text[column].as_ref().ok_or(()))
+        .collect::<Result<_, _>>()?;
+    if kind != Kind::Text {
+        let mut buf = alloc(kind, rows, 0);
+        let mut outs: Vec<Out<'_>> = Vec::with_capacity(parts.len());
+        let sizes = || parts.iter().map(|p| p.1.len());
+        match &mut buf {
+            Buf::Bool(v) => outs.extend(cut(v, sizes()).into_iter().map(Out::Bool)),
+            Buf::Int(v) => outs.extend(cut(v, sizes()).into_iter().map(Out::Int)),
+            Buf::Float(v) => outs.extend(cut(v, sizes()).into_iter().map(Out::Float)),
+            Buf::Date(v) => outs.extend(cut(v, sizes()).into_iter().map(Out::Date)),
+            Buf::Timestamp(v, unit) => {
+                let unit = *unit;
+                outs.extend(cut(v, sizes()).into_iter().map(|s| Out::Timestamp(s, unit)));
+            }
+            Buf::Text { .. } => return Err(()),
+        }
+        let parsed = outs
+            .into_par_iter()
+            .zip(parts.par_iter())
+            .all(|(mut out, (values, ends))| {
+                let mut start = 0usize;
+                ends.iter().enumerate().all(|(r, &end)| {
+                    let f = &values[start..end as usize];
+                    start = end as usize;
+                    f.is_empty() || parse_into(&mut out, r, f)
+                })
+            });
+        if parsed {
+            return Ok((buf, kind));
+        }
+    }
+    let bytes: usize = parts.iter().map(|p| p.0.len()).sum();
+    if bytes > i32::MAX as usize {
+        return Err(());
+    }
+    let mut offsets = Vec::with_capacity(rows + 1);
+    offsets.push(0i32);
+    let mut values = Vec::with_capacity(bytes);
+    for (v, ends) in parts {
+        let base = values.len();
+        values.extend_from_slice(v);
+        offsets.extend(ends.iter().map(|&e| (base + e as usize) as i32));
+    }
+    Ok((Buf::Text { offsets, values }, Kind::Text))
 }
 
 /// Allocates `kind`'s buffers for `rows` rows and `bytes` text bytes.
@@ -593,15 +917,58 @@ pub(crate) fn read(
     cuts.dedup();
     let pieces: Vec<&[u8]> = cuts.windows(2).map(|w| &body[w[0]..w[1]]).collect();
 
-    // Pass 1: rows, types, empty cells and text bytes.
-    let scans: Vec<Scan> = pieces
-        .par_iter()
-        .map(|p| scan(p, columns, infer_types))
-        .collect::<Option<Vec<_>>>()?;
-    let rows: usize = scans.iter().map(|s| s.rows).sum();
-    let total = |f: &dyn Fn(&Scan) -> usize| scans.iter().map(f).sum::<usize>();
-    let bytes_of: Vec<usize> = (0..columns).map(|c| total(&|s| s.bytes[c])).collect();
-    if rows >= i32::MAX as usize || bytes_of.iter().any(|&b| b > i32::MAX as usize) {
+    // The rows of each piece (so number columns are parsed straight into their final
+    // buffers) and each column's plan from the first records' types.
+    let counts: Vec<usize> = pieces.par_iter().map(|p| count_rows(p)).collect();
+    let rows: usize = counts.iter().sum();
+    if rows >= i32::MAX as usize {
+        return None;
+    }
+    let plans = plan(body, columns, infer_types)?;
+    let shares: Vec<f64> = plans.iter().map(|p| p.1).collect();
+
+    // The single pass.
+    let mut direct: Vec<Option<Buf>> = plans
+        .iter()
+        .map(|p| match p.0 {
+            Plan::Int => Some(alloc(Kind::Int, rows, 0)),
+            Plan::Float => Some(alloc(Kind::Float, rows, 0)),
+            Plan::Bool => Some(alloc(Kind::Bool, rows, 0)),
+            Plan::Text => None,
+        })
+        .collect();
+    let scans: Vec<Scan> = {
+        let mut per_piece: Vec<Vec<Slot<'_>>> = (0..pieces.len())
+            .map(|_| Vec::with_capacity(columns))
+            .collect();
+        for (buf, &share) in direct.iter_mut().zip(&shares) {
+            let sizes = counts.iter().copied();
+            let slots: Vec<Slot<'_>> = match buf {
+                Some(Buf::Int(v)) => cut(v, sizes).into_iter().map(Slot::Int).collect(),
+                Some(Buf::Float(v)) => cut(v, sizes).into_iter().map(Slot::Float).collect(),
+                Some(Buf::Bool(v)) => cut(v, sizes).into_iter().map(Slot::Bool).collect(),
+                _ => (0..pieces.len()).map(|_| Slot::Text(share)).collect(),
+            };
+            for (p, slot) in per_piece.iter_mut().zip(slots) {
+                p.push(slot);
+            }
+        }
+        per_piece
+            .into_par_iter()
+            .zip(pieces.par_iter().zip(&counts))
+            .map(|(mut slots, (piece, &rows))| {
+                single_pass(piece, rows, columns, infer_types, &mut slots)
+            })
+            .collect::<Option<Vec<_>>>()?
+    };
+    // Every piece holds the records counted (a plain piece always does).
+    if scans.iter().zip(&counts).any(|(s, &n)| s.rows != n) {
+        return None;
+    }
+    let bytes_of: Vec<usize> = (0..columns)
+        .map(|c| scans.iter().map(|s| s.bytes[c]).sum())
+        .collect();
+    if bytes_of.iter().any(|&b| b > i32::MAX as usize) {
         return None;
     }
     let kinds: Vec<Kind> = (0..columns)
@@ -615,31 +982,66 @@ pub(crate) fn read(
             }
         })
         .collect();
-    let null_counts: Vec<usize> = (0..columns).map(|c| total(&|s| s.nulls[c])).collect();
-    let new_valid = |c: usize| (null_counts[c] > 0).then(|| vec![true; rows]);
 
-    // Pass 2: every cell straight into its column's final buffer.
-    let mut bufs: Vec<Option<Buf>> = (0..columns)
-        .map(|c| Some(alloc(kinds[c], rows, bytes_of[c])))
+    // Each column's buffer: text columns joined (and parsed when all their cells make
+    // dates or timestamps), number columns as parsed when every cell confirmed the plan,
+    // the others read again.
+    let finished: Vec<(Option<Buf>, Kind, Option<Vec<bool>>)> = direct
+        .into_par_iter()
+        .enumerate()
+        .map(|(c, buf)| {
+            let failed = scans.iter().any(|s| s.failed[c]);
+            let valid = validity(&scans, c, rows);
+            match (buf, kinds[c]) {
+                (None, kind) => match text_column(&scans, c, rows, kind) {
+                    Ok((buf, kind)) => (Some(buf), kind, valid),
+                    Err(()) => (None, kind, valid),
+                },
+                (Some(_), kind) if failed => (None, kind, valid),
+                (Some(buf), kind) if buf.kind() == kind => (Some(buf), kind, valid),
+                (Some(_), kind) => (None, kind, valid),
+            }
+        })
         .collect();
-    let mut valid: Vec<Option<Vec<bool>>> = (0..columns).map(new_valid).collect();
-    let failed = fill_all(&pieces, &scans, &mut bufs, &mut valid);
+    let mut bufs: Vec<Option<Buf>> = Vec::with_capacity(columns);
+    let mut kinds: Vec<Kind> = Vec::with_capacity(columns);
+    let mut valid: Vec<Option<Vec<bool>>> = Vec::with_capacity(columns);
+    for (b, k, v) in finished {
+        bufs.push(b);
+        kinds.push(k);
+        valid.push(v);
+    }
 
-    // A column with a cell its type's parser rejects is read again, as text.
-    let mut kinds = kinds;
-    if failed.iter().any(|f| *f) {
-        let mut text: Vec<Option<Buf>> = (0..columns)
-            .map(|c| failed[c].then(|| alloc(Kind::Text, rows, bytes_of[c])))
+    // Columns whose plan did not hold are read again as their type, then as text.
+    let redo: Vec<bool> = bufs.iter().map(Option::is_none).collect();
+    if redo.iter().any(|r| *r) {
+        let mut again: Vec<Option<Buf>> = (0..columns)
+            .map(|c| redo[c].then(|| alloc(kinds[c], rows, bytes_of[c])))
             .collect();
-        let mut text_valid: Vec<Option<Vec<bool>>> = (0..columns)
-            .map(|c| if failed[c] { new_valid(c) } else { None })
+        let mut again_valid: Vec<Option<Vec<bool>>> = (0..columns)
+            .map(|c| if redo[c] { valid[c].take() } else { None })
             .collect();
-        fill_all(&pieces, &scans, &mut text, &mut text_valid);
+        let failed = fill_all(&pieces, &scans, &mut again, &mut again_valid);
         for c in 0..columns {
-            if failed[c] {
-                bufs[c] = text[c].take();
-                valid[c] = text_valid[c].take();
-                kinds[c] = Kind::Text;
+            if redo[c] {
+                bufs[c] = again[c].take();
+                valid[c] = again_valid[c].take();
+            }
+        }
+        if failed.iter().any(|f| *f) {
+            let mut text: Vec<Option<Buf>> = (0..columns)
+                .map(|c| failed[c].then(|| alloc(Kind::Text, rows, bytes_of[c])))
+                .collect();
+            let mut text_valid: Vec<Option<Vec<bool>>> = (0..columns)
+                .map(|c| if failed[c] { valid[c].clone() } else { None })
+                .collect();
+            fill_all(&pieces, &scans, &mut text, &mut text_valid);
+            for c in 0..columns {
+                if failed[c] {
+                    bufs[c] = text[c].take();
+                    valid[c] = text_valid[c].take();
+                    kinds[c] = Kind::Text;
+                }
             }
         }
     }

@@ -41,6 +41,12 @@ static REGEX_SET: LazyLock<Option<RegexSet>> = LazyLock::new(|| {
 const BOOLEAN: u8 = 0;
 const INTEGER: u8 = 1;
 const DECIMAL: u8 = 2;
+/// [`cell_bit_bytes`] of a cell `true` or `false` (any case).
+pub(crate) const BOOLEAN_BIT: u16 = 1 << BOOLEAN;
+/// [`cell_bit_bytes`] of a cell `-?\d+` of at most 19 bytes that fits in an i64.
+pub(crate) const INTEGER_BIT: u16 = 1 << INTEGER;
+/// [`cell_bit_bytes`] of a cell `-?\d+\.\d+`.
+pub(crate) const DECIMAL_BIT: u16 = 1 << DECIMAL;
 const DATE: u8 = 3;
 const TEXT: u8 = 8;
 
@@ -153,6 +159,10 @@ pub(crate) fn cell_bit_bytes(cell: &[u8]) -> u16 {
     // `-?\d+\.\d+`, as the patterns below classify them.
     let body = cell.strip_prefix(b"-").unwrap_or(cell);
     let int = digits(body);
+    // And dates `\d{4}-\d\d-\d\d`.
+    if int == 4 && cell.len() == 10 && body.len() == 10 && is_date(cell) {
+        return 1 << DATE;
+    }
     if int > 0 {
         if int == body.len() {
             if cell.len() < 19 {

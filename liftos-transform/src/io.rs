@@ -110,9 +110,10 @@ fn line_in(message: &str) -> Option<usize> {
 /// that cell with its row.
 ///
 /// A plain file (valid UTF-8, no quote character, records ending in `\n` or `\r\n`,
-/// no blank line, every record as wide as the header) is read straight into typed
-/// columns: one pass over its bytes infers the types, a second parses every cell into
-/// its column's final buffer, each over line-aligned pieces in parallel. Any other file
+/// no blank line, every record as wide as the header) is parsed straight into typed
+/// columns in one pass over line-aligned pieces of its bytes in parallel (number
+/// columns into their final buffers; a number column whose later cells change its type
+/// is read again); a large file is also read from disk in parallel pieces. Any other file
 /// is decoded by arrow-csv, every column as text, then typed column by column the same
 /// way. Both give the same table.
 ///
@@ -700,6 +701,82 @@ mod tests {
 
     fn direct_min_bytes() -> usize {
         1 << 20
+    }
+
+    /// Columns whose first thousand records suggest one type and whose later records
+    /// make another (the direct reader plans from the first records and must end with
+    /// arrow-csv's type over all of them), in a file read in several pieces.
+    #[test]
+    fn types_that_change_after_the_first_records_equal_arrow_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = 6_000;
+        let mut text = String::from(
+            "int_then_float,empty_then_int,float_then_text,bool_then_text,date_then_ts,\
+             ts_then_ms,int_then_empty,filler\n",
+        );
+        let filler = "x".repeat(200);
+        for r in 0..rows {
+            text.push_str(&format!(
+                "{},{},{},{},{},{},{},{filler}\n",
+                if r < 3_000 {
+                    format!("{r}")
+                } else {
+                    format!("{r}.5")
+                },
+                if r < 2_000 {
+                    String::new()
+                } else {
+                    format!("-{r}")
+                },
+                if r == 4_000 {
+                    "x".to_owned()
+                } else {
+                    format!("{r}.25")
+                },
+                if r == 4_500 {
+                    "maybe"
+                } else if r % 2 == 0 {
+                    "true"
+                } else {
+                    "FALSE"
+                },
+                if r < 3_000 {
+                    format!("2024-01-{:02}", r % 28 + 1)
+                } else {
+                    format!("2024-01-{:02}T10:{:02}:00", r % 28 + 1, r % 60)
+                },
+                if r < 5_000 {
+                    format!("2024-03-01T10:00:{:02}", r % 60)
+                } else {
+                    format!("2024-03-01T10:00:{:02}.125", r % 60)
+                },
+                if r < 1_500 {
+                    format!("{r}")
+                } else {
+                    String::new()
+                },
+            ));
+        }
+        assert!(text.len() > direct_min_bytes());
+        let path = dir.path().join("changing.csv");
+        std::fs::write(&path, &text).unwrap();
+        let ours = read_table(&path).unwrap();
+        let theirs = arrow_read(&path);
+        assert_eq!(ours.schema(), theirs.schema());
+        assert_eq!(ours, theirs);
+        assert_eq!(
+            column_types(&ours),
+            [
+                "Float64",
+                "Int64",
+                "Utf8",
+                "Utf8",
+                "Timestamp(s)",
+                "Timestamp(ms)",
+                "Int64",
+                "Utf8"
+            ]
+        );
     }
 
     #[test]
