@@ -428,11 +428,56 @@ pub(crate) fn today_utc() -> NaiveDate {
 struct Collector {
     rows: usize,
     max_examples: usize,
+    /// Per row, whether a check (warning or worse) fails it; empty in a child
+    /// collector, which lists those rows in `marked` for its parent instead.
     failing: Vec<bool>,
+    marked: Vec<usize>,
+    child: bool,
     issues: Vec<Issue>,
 }
 
 impl Collector {
+    fn new(rows: usize, max_examples: usize) -> Self {
+        Collector {
+            rows,
+            max_examples,
+            failing: vec![false; rows],
+            marked: Vec::new(),
+            child: false,
+            issues: Vec::new(),
+        }
+    }
+
+    /// A collector for checks run in parallel with this one's, to [`merge`](Self::merge)
+    /// afterwards.
+    fn child(&self) -> Self {
+        Collector {
+            rows: self.rows,
+            max_examples: self.max_examples,
+            failing: Vec::new(),
+            marked: Vec::new(),
+            child: true,
+            issues: Vec::new(),
+        }
+    }
+
+    /// Takes a child's issues (after this one's, as if its checks had run after) and
+    /// failing rows.
+    fn merge(&mut self, mut child: Collector) {
+        for r in child.marked {
+            self.mark(r);
+        }
+        self.issues.append(&mut child.issues);
+    }
+
+    fn mark(&mut self, r: usize) {
+        if self.child {
+            self.marked.push(r);
+        } else {
+            self.failing[r] = true;
+        }
+    }
+
     fn add(
         &mut self,
         rule: &str,
@@ -446,7 +491,7 @@ impl Collector {
         }
         if severity >= Severity::Warning {
             for &r in &rows {
-                self.failing[r] = true;
+                self.mark(r);
             }
         }
         self.issues.push(Issue {
@@ -523,12 +568,7 @@ pub fn validate_data_quality(
     rules.validate()?;
     let rows = table.num_rows();
     let frame = Frame::new("table", table, false)?;
-    let mut c = Collector {
-        rows,
-        max_examples: rules.max_examples,
-        failing: vec![false; rows],
-        issues: Vec::new(),
-    };
+    let mut c = Collector::new(rows, rules.max_examples);
 
     // Completeness.
     let required: Vec<&str> = if required_fields.is_empty() {
@@ -870,22 +910,14 @@ fn builtin(
     // The row checks and the series/key/currency checks are independent: they run in
     // parallel, the second into its own collector, merged after the first (the same
     // issues in the same order as one after the other).
-    let mut later = Collector {
-        rows: c.rows,
-        max_examples: c.max_examples,
-        failing: vec![false; c.rows],
-        issues: Vec::new(),
-    };
+    let mut later = c.child();
     let (first, second) = rayon::join(
         || builtin_row_checks(frame, rules, c),
         || builtin_group_checks(frame, rules, &mut later),
     );
     first?;
     second?;
-    for (f, l) in c.failing.iter_mut().zip(&later.failing) {
-        *f |= *l;
-    }
-    c.issues.append(&mut later.issues);
+    c.merge(later);
     Ok(())
 }
 
@@ -989,17 +1021,43 @@ fn builtin_group_checks(frame: &Frame, rules: &QualityRules, c: &mut Collector) 
     let rows = c.rows;
     let spend = frame.floats.get(SPEND).map(|p| &p.array);
     // Campaign series ids, shared by the series checks and (with the date) the
-    // natural key.
+    // natural key. The series, key and currency checks then run in parallel, each into
+    // its own collector, merged in that order (as if run one after the other).
     let (series, n_series) = frame::group_ids(&frame.series_columns(), rows)?;
-    if let Some(d) = &frame.date {
-        series_checks(&series, &d.array, spend, rules, c)?;
-    }
+    let (mut keys, mut currency) = (c.child(), c.child());
+    let (series_done, (keys_done, currency_done)) = rayon::join(
+        || match &frame.date {
+            Some(d) => series_checks(&series, &d.array, spend, rules, c),
+            None => Ok(()),
+        },
+        || {
+            rayon::join(
+                || duplicate_key_check(frame, &series, n_series, &mut keys),
+                || currency_checks(frame, &mut currency),
+            )
+        },
+    );
+    series_done?;
+    keys_done?;
+    currency_done?;
+    c.merge(keys);
+    c.merge(currency);
+    Ok(())
+}
+
+/// Rows repeating the natural key.
+fn duplicate_key_check(
+    frame: &Frame,
+    series: &[u32],
+    n_series: usize,
+    c: &mut Collector,
+) -> Result<()> {
     let dup = match &frame.date {
         Some(d) => {
             let date: ArrayRef = Arc::new(d.array.clone());
-            first_repeats(&frame::refine_ids(&series, n_series, &date)?.0)
+            first_repeats(&frame::refine_ids(series, n_series, &date)?.0)
         }
-        None => first_repeats(&series),
+        None => first_repeats(series),
     };
     c.add(
         "duplicate_keys",
@@ -1009,44 +1067,59 @@ fn builtin_group_checks(frame: &Frame, rules: &QualityRules, c: &mut Collector) 
             .to_owned(),
         dup,
     );
-    if let Some(cur) = frame.text.get(CURRENCY) {
-        let missing = where_rows(rows, |r| cur.is_null(r) || parse::is_blank(cur.value(r)));
-        c.add(
-            "missing_currency",
-            Some(CURRENCY),
-            Severity::Error,
-            "currency missing".to_owned(),
-            missing,
-        );
-        let (acct, n) = frame::group_ids(&frame.account_columns(), rows)?;
-        let mut seen: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); n];
-        for r in 0..rows {
-            if cur.is_valid(r) && !parse::is_blank(cur.value(r)) {
-                let set = &mut seen[acct[r] as usize];
-                if set.len() < 8 {
-                    set.insert(cur.value(r).trim());
-                }
+    Ok(())
+}
+
+/// Missing currencies, and accounts with several.
+fn currency_checks(frame: &Frame, c: &mut Collector) -> Result<()> {
+    let rows = c.rows;
+    let Some(cur) = frame.text.get(CURRENCY) else {
+        return Ok(());
+    };
+    let missing = where_rows(rows, |r| cur.is_null(r) || parse::is_blank(cur.value(r)));
+    c.add(
+        "missing_currency",
+        Some(CURRENCY),
+        Severity::Error,
+        "currency missing".to_owned(),
+        missing,
+    );
+    let (acct, n) = frame::group_ids(&frame.account_columns(), rows)?;
+    // Up to eight distinct (trimmed) currencies per account; a run of rows with the
+    // same account and the same cell is looked at once.
+    let mut seen: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); n];
+    let mut last: Option<(u32, &str)> = None;
+    for (r, &a) in acct.iter().enumerate() {
+        if cur.is_valid(r) && !parse::is_blank(cur.value(r)) {
+            let value = cur.value(r);
+            if last == Some((a, value)) {
+                continue;
+            }
+            last = Some((a, value));
+            let set = &mut seen[a as usize];
+            if set.len() < 8 {
+                set.insert(value.trim());
             }
         }
-        let mixed = where_rows(rows, |r| seen[acct[r] as usize].len() > 1);
-        let example = mixed
-            .first()
-            .map(|&r| {
-                seen[acct[r] as usize]
-                    .iter()
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
-        c.add(
-            "mixed_currency",
-            Some(CURRENCY),
-            Severity::Error,
-            format!("several currencies within one account (e.g. {example})"),
-            mixed,
-        );
     }
+    let mixed = where_rows(rows, |r| seen[acct[r] as usize].len() > 1);
+    let example = mixed
+        .first()
+        .map(|&r| {
+            seen[acct[r] as usize]
+                .iter()
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    c.add(
+        "mixed_currency",
+        Some(CURRENCY),
+        Severity::Error,
+        format!("several currencies within one account (e.g. {example})"),
+        mixed,
+    );
     Ok(())
 }
 
