@@ -764,16 +764,46 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
             table: "table".to_owned(),
             column: DATE.to_owned(),
         })?;
+    // Duplicates, each row's exchange rate and the rows' order by campaign and date
+    // (for filling) do not depend on each other: they run in parallel over the rows
+    // kept so far, and are applied in turn below.
+    let currency = &frame.text[CURRENCY];
+    let (dups, (rates, order)) = rayon::join(
+        || {
+            fixes
+                .remove_duplicates
+                .then(|| {
+                    remove_duplicates(
+                        &frame,
+                        date,
+                        &series_cols,
+                        &series,
+                        pulled.as_deref(),
+                        &kept,
+                    )
+                })
+                .transpose()
+        },
+        || {
+            rayon::join(
+                || {
+                    fixes
+                        .standardize_currency
+                        .as_ref()
+                        .map(|conv| row_rates(conv, currency, date))
+                },
+                || {
+                    fixes
+                        .fill_missing_dates
+                        .then(|| frame::order_by_group_date(&kept, &series.0, date))
+                },
+            )
+        },
+    );
+
     // 2. Duplicates.
-    if fixes.remove_duplicates {
-        let (exact, restated) = remove_duplicates(
-            &frame,
-            date,
-            &series_cols,
-            &series,
-            pulled.as_deref(),
-            &mut kept,
-        )?;
+    if let Some((deduplicated, exact, restated)) = dups? {
+        kept = deduplicated;
         log.push(Change {
             fix: Fix::RemoveDuplicates.as_str().to_owned(),
             action: ChangeAction::Dropped,
@@ -811,45 +841,14 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
     };
 
     // 4. Currency.
-    let currency = &frame.text[CURRENCY];
-    let mut rate = vec![1.0f64; rows];
-    let mut converted = vec![false; rows];
-    if let Some(conv) = &fixes.standardize_currency {
-        let before = quarantine.entries.len();
-        let mut n_converted = 0;
-        // Raw currency cell → (code, its rates), once per distinct cell; a run of one
-        // cell (an account's rows) is looked up once.
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        let mut codes: Vec<(String, Option<&DayRates>)> = Vec::new();
-        let mut last: Option<(&str, usize)> = None;
-        kept.retain(|&r| {
-            let ri = r as usize;
-            let raw = currency.value(ri);
-            let at = match last {
-                Some((l, at)) if l == raw => at,
-                _ => {
-                    let at = *index.entry(raw).or_insert_with(|| {
-                        let code = raw.trim().to_ascii_uppercase();
-                        let by_day = conv.rates.rates.get(&code);
-                        codes.push((code, by_day));
-                        codes.len() - 1
-                    });
-                    last = Some((raw, at));
-                    at
-                }
-            };
-            let (code, by_day) = &codes[at];
-            if *code == conv.reporting_currency {
-                return true;
-            }
-            match by_day.and_then(|d| d.get(&date.value(ri)).copied()) {
-                Some(x) => {
-                    rate[ri] = x;
-                    converted[ri] = true;
-                    n_converted += 1;
-                    true
-                }
-                None => {
+    let (rate, converted) = match (&fixes.standardize_currency, rates) {
+        (Some(conv), Some(rates)) => {
+            let before = quarantine.entries.len();
+            let mut n_converted = 0;
+            kept.retain(|&r| {
+                let ri = r as usize;
+                if rates.missing[ri] {
+                    let code = currency.value(ri).trim().to_ascii_uppercase();
                     quarantine.push(
                         "clean:standardize_currency",
                         r,
@@ -859,29 +858,37 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
                             parse::format_days(date.value(ri))
                         ),
                     );
-                    false
+                    return false;
                 }
-            }
-        });
-        log.push(Change {
-            fix: Fix::StandardizeCurrency.as_str().to_owned(),
-            action: ChangeAction::Modified,
-            rows_affected: n_converted,
-            detail: format!("spend and revenue converted to {}", conv.reporting_currency),
-        });
-        log.push(Change {
-            fix: Fix::StandardizeCurrency.as_str().to_owned(),
-            action: ChangeAction::Quarantined,
-            rows_affected: quarantine.entries.len() - before,
-            detail: "rows without an exchange rate for their date and currency".to_owned(),
-        });
-    }
+                n_converted += usize::from(rates.converted[ri]);
+                true
+            });
+            log.push(Change {
+                fix: Fix::StandardizeCurrency.as_str().to_owned(),
+                action: ChangeAction::Modified,
+                rows_affected: n_converted,
+                detail: format!("spend and revenue converted to {}", conv.reporting_currency),
+            });
+            log.push(Change {
+                fix: Fix::StandardizeCurrency.as_str().to_owned(),
+                action: ChangeAction::Quarantined,
+                rows_affected: quarantine.entries.len() - before,
+                detail: "rows without an exchange rate for their date and currency".to_owned(),
+            });
+            (rates.rate, rates.converted)
+        }
+        _ => (vec![1.0f64; rows], vec![false; rows]),
+    };
 
-    // 5. Filling.
+    // 5. Filling: the order of the rows kept before, restricted to the rows kept now.
     let mut filled: Vec<(u32, i32)> = Vec::new();
-    if fixes.fill_missing_dates {
+    if let Some(order) = order {
         let series = &series.0;
-        let order = frame::order_by_group_date(&kept, series, date);
+        let mut is_kept = vec![false; rows];
+        for &r in &kept {
+            is_kept[r as usize] = true;
+        }
+        let order: Vec<u32> = order.into_iter().filter(|&r| is_kept[r as usize]).collect();
         for w in order.windows(2) {
             let (a, b) = (w[0] as usize, w[1] as usize);
             if series[a] == series[b] {
@@ -923,6 +930,76 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
         change_log: log,
         rows_in: rows,
     })
+}
+
+/// Each row's exchange rate to the reporting currency (1 for rows already in it), and
+/// whether it was converted or has no rate for its date and currency.
+struct RowRates {
+    rate: Vec<f64>,
+    converted: Vec<bool>,
+    missing: Vec<bool>,
+}
+
+/// [`RowRates`] of every row, in parallel chunks. A raw currency cell is resolved to
+/// its code and rates once per chunk, a run of equal cells (an account's rows) once.
+fn row_rates(conv: &CurrencyConversion, currency: &StringArray, date: &Date32Array) -> RowRates {
+    let rows = currency.len();
+    let mut out = RowRates {
+        rate: vec![1.0; rows],
+        converted: vec![false; rows],
+        missing: vec![false; rows],
+    };
+    const CHUNK: usize = 1 << 16;
+    out.rate
+        .par_chunks_mut(CHUNK)
+        .zip(out.converted.par_chunks_mut(CHUNK))
+        .zip(out.missing.par_chunks_mut(CHUNK))
+        .enumerate()
+        .for_each(|(k, ((rate, converted), missing))| {
+            let mut index: HashMap<&str, usize> = HashMap::new();
+            let mut codes: Vec<(bool, Option<&DayRates>)> = Vec::new();
+            let mut last: Option<(&str, usize)> = None;
+            for (i, ((rate, converted), missing)) in rate
+                .iter_mut()
+                .zip(converted.iter_mut())
+                .zip(missing.iter_mut())
+                .enumerate()
+            {
+                let r = k * CHUNK + i;
+                // (Rows without a currency or date were quarantined before.)
+                let raw = if currency.is_null(r) {
+                    ""
+                } else {
+                    currency.value(r)
+                };
+                let at = match last {
+                    Some((l, at)) if l == raw => at,
+                    _ => {
+                        let at = *index.entry(raw).or_insert_with(|| {
+                            let code = raw.trim().to_ascii_uppercase();
+                            let reporting = code == conv.reporting_currency;
+                            codes.push((reporting, conv.rates.rates.get(&code)));
+                            codes.len() - 1
+                        });
+                        last = Some((raw, at));
+                        at
+                    }
+                };
+                let (reporting, by_day) = codes[at];
+                if reporting {
+                    continue;
+                }
+                let day = date.is_valid(r).then(|| date.value(r));
+                match day.and_then(|d| by_day.and_then(|b| b.get(&d).copied())) {
+                    Some(x) => {
+                        *rate = x;
+                        *converted = true;
+                    }
+                    None => *missing = true,
+                }
+            }
+        });
+    out
 }
 
 /// Row → why it cannot be used (only the rows that cannot, in row order).
@@ -1017,8 +1094,8 @@ fn remove_duplicates(
     series_cols: &[ArrayRef],
     series: &(Vec<u32>, usize),
     pulled: Option<&[i64]>,
-    kept: &mut Vec<u32>,
-) -> Result<(usize, usize)> {
+    kept: &[u32],
+) -> Result<(Vec<u32>, usize, usize)> {
     let rows = frame.rows;
     let mut key_cols: Vec<ArrayRef> = vec![Arc::new(date.clone())];
     key_cols.extend(series_cols.iter().cloned());
@@ -1073,9 +1150,11 @@ fn remove_duplicates(
         }
     }
     let (mut exact, mut restated) = (0, 0);
-    kept.retain(|&r| {
+    let mut out = Vec::with_capacity(kept.len());
+    for &r in kept {
         if winner[key[r as usize] as usize] == r {
-            return true;
+            out.push(r);
+            continue;
         }
         let f = full[r as usize] as usize;
         if std::mem::replace(&mut seen_full[f], true) {
@@ -1083,9 +1162,8 @@ fn remove_duplicates(
         } else {
             restated += 1;
         }
-        false
-    });
-    Ok((exact, restated))
+    }
+    Ok((out, exact, restated))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, PrimitiveArray, RecordBatch,
-    StringArray, StringBuilder, UInt32Array,
+    StringArray, StringBuilder, UInt32Array, new_null_array,
 };
 use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::compute::{concat, take};
@@ -519,6 +519,10 @@ pub(crate) fn gather(parts: &[(&dyn Array, &[u32])]) -> Result<ArrayRef> {
         None => return Err(Error::config("gather", "no part")),
     };
     let same = parts.iter().all(|(a, _)| a.data_type() == &data_type);
+    // All null (e.g. an unmapped optional column): nothing to copy.
+    if same && parts.iter().all(|(a, _)| a.null_count() == a.len()) {
+        return Ok(new_null_array(&data_type, n));
+    }
     let fast = if !same {
         None
     } else {

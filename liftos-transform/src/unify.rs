@@ -7,6 +7,7 @@ use arrow::array::{
     Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, StringArray, UInt64Array,
     new_null_array,
 };
+use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow::compute::{concat_batches, filter};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
@@ -66,8 +67,42 @@ struct Mapped {
     raw: ArrayRef,
 }
 
+/// `rows` copies of `value` as one text array (or `None` when it would not fit).
+fn repeated_text(parts: &[(&str, usize)]) -> Option<StringArray> {
+    let rows: usize = parts.iter().map(|(_, n)| n).sum();
+    let bytes: usize = parts.iter().map(|(v, n)| v.len() * n).sum();
+    if bytes > i32::MAX as usize {
+        return None;
+    }
+    let mut values: Vec<u8> = Vec::with_capacity(bytes);
+    let mut offsets: Vec<i32> = Vec::with_capacity(rows + 1);
+    offsets.push(0);
+    for (value, n) in parts {
+        let at = values.len();
+        // Copies of the copies so far: log2(n) copies in all.
+        let total = value.len() * n;
+        if total > 0 {
+            values.extend_from_slice(value.as_bytes());
+            while values.len() - at < total {
+                let have = values.len() - at;
+                values.extend_from_within(at..at + have.min(total - have));
+            }
+        }
+        offsets.extend((1..=*n).map(|i| (at + i * value.len()) as i32));
+    }
+    StringArray::try_new(
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        Buffer::from_vec(values),
+        None,
+    )
+    .ok()
+}
+
 fn constant_array(spec_value: &str, rows: usize) -> ArrayRef {
-    Arc::new(StringArray::from(vec![spec_value; rows]))
+    match repeated_text(&[(spec_value, rows)]) {
+        Some(a) => Arc::new(a),
+        None => Arc::new(StringArray::from(vec![spec_value; rows])),
+    }
 }
 
 /// Unifies named source tables with `mapping` (see [`SchemaMapping`]).
@@ -157,21 +192,32 @@ where
     let mut quarantines = Vec::with_capacity(finished.len());
     for f in finished {
         let f = f?;
-        sources.push((f.columns, f.kept));
+        sources.push((f.columns, f.kept, f.channel));
         quarantines.push(f.quarantine);
     }
+    let channel_at = schema.index_of(unified::CHANNEL).ok();
     // Each unified column is built once, from the kept rows of every source (no
     // per-source filtered copy to concatenate).
-    let rows: usize = sources.iter().map(|(_, kept)| kept.len()).sum();
+    let rows: usize = sources.iter().map(|(_, kept, _)| kept.len()).sum();
     let table = if sources.is_empty() {
         RecordBatch::new_empty(schema.clone())
     } else {
         let columns = (0..schema.fields().len())
             .into_par_iter()
             .map(|c| {
+                // The channel: each source's name, once per kept row.
+                if Some(c) == channel_at {
+                    let parts: Vec<(&str, usize)> = sources
+                        .iter()
+                        .map(|(_, kept, channel)| (channel.as_str(), kept.len()))
+                        .collect();
+                    if let Some(a) = repeated_text(&parts) {
+                        return Ok(Arc::new(a) as ArrayRef);
+                    }
+                }
                 let parts: Vec<(&dyn Array, &[u32])> = sources
                     .iter()
-                    .map(|(cols, kept)| (cols[c].as_ref(), kept.as_slice()))
+                    .map(|(cols, kept, _)| (cols[c].as_ref(), kept.as_slice()))
                     .collect();
                 frame::gather(&parts)
             })
@@ -194,6 +240,7 @@ where
 struct Finished {
     columns: Vec<ArrayRef>,
     kept: Vec<u32>,
+    channel: String,
     quarantine: RecordBatch,
 }
 
@@ -369,7 +416,7 @@ impl SourcePart {
         meta_fields: &[Field],
     ) -> Result<Finished> {
         let rows = self.rows;
-        let channel: ArrayRef = Arc::new(StringArray::from(vec![self.channel.as_str(); rows]));
+        let channel = constant_array(&self.channel, rows);
         let mut typed: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         let mut raw: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         let mut cols = self.columns.into_iter();
@@ -448,6 +495,7 @@ impl SourcePart {
         Ok(Finished {
             columns: all.columns().to_vec(),
             kept,
+            channel: self.channel,
             quarantine,
         })
     }
