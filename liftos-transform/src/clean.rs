@@ -1205,78 +1205,93 @@ fn build_output(
         .iter()
         .map(|f| (**f).clone())
         .collect();
-    // The unified columns are independent: built in parallel.
+    // The unified columns are independent: built in parallel, and with the original
+    // campaign names.
     let unified_schema = unified::schema();
-    let built: Vec<Result<ArrayRef>> = unified_schema
-        .fields()
-        .par_iter()
-        .map(|field| -> Result<ArrayRef> {
-            let name = field.name().as_str();
-            let col: ArrayRef = match name {
-                DATE => Arc::new(Date32Array::from_iter_values(
-                    kept.iter()
-                        .map(|&r| date.value(r as usize))
-                        .chain(filled.iter().map(|f| f.1)),
-                )),
-                CAMPAIGN => match normalized {
-                    Some((ids, rewrites)) => Arc::new(rewritten(
-                        &frame.text[CAMPAIGN],
-                        ids,
-                        rewrites,
-                        src.values(),
-                    )),
-                    None => frame::gather(&[(&frame.text[CAMPAIGN], src.values())])?,
-                },
-                CURRENCY => {
-                    let cur = &frame.text[CURRENCY];
-                    Arc::new(StringArray::from_iter_values(src.values().iter().map(
-                        |&r| -> Cow<'_, str> {
-                            let r = r as usize;
-                            match reporting {
-                                Some(rep) if converted[r] => Cow::Borrowed(rep),
-                                Some(_) => {
-                                    let code = cur.value(r).trim();
-                                    if code.bytes().any(|b| b.is_ascii_lowercase()) {
-                                        Cow::Owned(code.to_ascii_uppercase())
-                                    } else {
-                                        Cow::Borrowed(code)
-                                    }
-                                }
-                                None => Cow::Borrowed(cur.value(r)),
-                            }
+    let original = || -> Result<Option<ArrayRef>> {
+        if normalized.is_none() {
+            return Ok(None);
+        }
+        let original = match table.column_by_name(CAMPAIGN_ORIGINAL) {
+            Some(o) => parse::to_utf8("table", CAMPAIGN_ORIGINAL, o)?,
+            None => frame.text[CAMPAIGN].clone(),
+        };
+        Ok(Some(frame::gather(&[(&original, src.values())])?))
+    };
+    let (built, original) = rayon::join(
+        || {
+            unified_schema
+                .fields()
+                .par_iter()
+                .map(|field| -> Result<ArrayRef> {
+                    let name = field.name().as_str();
+                    let col: ArrayRef = match name {
+                        DATE => Arc::new(Date32Array::from_iter_values(
+                            kept.iter()
+                                .map(|&r| date.value(r as usize))
+                                .chain(filled.iter().map(|f| f.1)),
+                        )),
+                        CAMPAIGN => match normalized {
+                            Some((ids, rewrites)) => Arc::new(rewritten(
+                                &frame.text[CAMPAIGN],
+                                ids,
+                                rewrites,
+                                src.values(),
+                            )),
+                            None => frame::gather(&[(&frame.text[CAMPAIGN], src.values())])?,
                         },
-                    )))
-                }
-                SPEND | REVENUE | CONVERSIONS => {
-                    let a = &frame.floats[name].array;
-                    let money = name != CONVERSIONS;
-                    Arc::new(Float64Array::from_iter_values(
-                        src.values().iter().enumerate().map(|(i, &r)| {
-                            let r = r as usize;
-                            if is_filled(i) {
-                                0.0
-                            } else if money {
-                                a.value(r) * rate[r]
-                            } else {
-                                a.value(r)
-                            }
-                        }),
-                    ))
-                }
-                IMPRESSIONS | CLICKS => {
-                    let a = &frame.ints[name].array;
-                    Arc::new(Int64Array::from_iter_values(
-                        src.values()
-                            .iter()
-                            .enumerate()
-                            .map(|(i, &r)| if is_filled(i) { 0 } else { a.value(r as usize) }),
-                    ))
-                }
-                _ => frame::gather(&[(&frame.text[name], src.values())])?,
-            };
-            Ok(col)
-        })
-        .collect();
+                        CURRENCY => {
+                            let cur = &frame.text[CURRENCY];
+                            Arc::new(StringArray::from_iter_values(src.values().iter().map(
+                                |&r| -> Cow<'_, str> {
+                                    let r = r as usize;
+                                    match reporting {
+                                        Some(rep) if converted[r] => Cow::Borrowed(rep),
+                                        Some(_) => {
+                                            let code = cur.value(r).trim();
+                                            if code.bytes().any(|b| b.is_ascii_lowercase()) {
+                                                Cow::Owned(code.to_ascii_uppercase())
+                                            } else {
+                                                Cow::Borrowed(code)
+                                            }
+                                        }
+                                        None => Cow::Borrowed(cur.value(r)),
+                                    }
+                                },
+                            )))
+                        }
+                        SPEND | REVENUE | CONVERSIONS => {
+                            let a = &frame.floats[name].array;
+                            let money = name != CONVERSIONS;
+                            Arc::new(Float64Array::from_iter_values(
+                                src.values().iter().enumerate().map(|(i, &r)| {
+                                    let r = r as usize;
+                                    if is_filled(i) {
+                                        0.0
+                                    } else if money {
+                                        a.value(r) * rate[r]
+                                    } else {
+                                        a.value(r)
+                                    }
+                                }),
+                            ))
+                        }
+                        IMPRESSIONS | CLICKS => {
+                            let a = &frame.ints[name].array;
+                            Arc::new(Int64Array::from_iter_values(
+                                src.values().iter().enumerate().map(|(i, &r)| {
+                                    if is_filled(i) { 0 } else { a.value(r as usize) }
+                                }),
+                            ))
+                        }
+                        _ => frame::gather(&[(&frame.text[name], src.values())])?,
+                    };
+                    Ok(col)
+                })
+                .collect::<Vec<Result<ArrayRef>>>()
+        },
+        original,
+    );
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.len() + 4);
     for col in built {
         columns.push(col?);
@@ -1293,13 +1308,9 @@ fn build_output(
             columns.push(take(c, &meta_src, None)?);
         }
     }
-    if normalized.is_some() {
-        let original = match table.column_by_name(CAMPAIGN_ORIGINAL) {
-            Some(o) => parse::to_utf8("table", CAMPAIGN_ORIGINAL, o)?,
-            None => frame.text[CAMPAIGN].clone(),
-        };
+    if let Some(original) = original? {
         fields.push(Field::new(CAMPAIGN_ORIGINAL, DataType::Utf8, true));
-        columns.push(frame::gather(&[(&original, src.values())])?);
+        columns.push(original);
     }
     if fill {
         let before = table

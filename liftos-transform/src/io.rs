@@ -125,6 +125,31 @@ pub fn read_table(path: impl AsRef<Path>) -> Result<RecordBatch> {
     read_table_with(path, &ReadOptions::default())
 }
 
+/// Reads several files at once (as [`read_table`] each), in parallel: a small file or
+/// the serial steps of one read overlap with the others. The tables come back in the
+/// order of `paths`.
+///
+/// # Errors
+///
+/// The error of the first file (in `paths` order) that cannot be read, as
+/// [`read_table`] gives it.
+pub fn read_tables<P: AsRef<Path> + Sync>(paths: &[P]) -> Result<Vec<RecordBatch>> {
+    read_tables_with(paths, &ReadOptions::default())
+}
+
+/// Like [`read_tables`], with [`ReadOptions`].
+pub fn read_tables_with<P: AsRef<Path> + Sync>(
+    paths: &[P],
+    options: &ReadOptions,
+) -> Result<Vec<RecordBatch>> {
+    paths
+        .par_iter()
+        .map(|p| read_table_with(p, options))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect()
+}
+
 /// Like [`read_table`], with [`ReadOptions`].
 pub fn read_table_with(path: impl AsRef<Path>, options: &ReadOptions) -> Result<RecordBatch> {
     let path = path.as_ref();
@@ -701,6 +726,35 @@ mod tests {
 
     fn direct_min_bytes() -> usize {
         1 << 20
+    }
+
+    #[test]
+    fn several_files_read_at_once_equal_one_by_one_and_errors_name_the_first_bad_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<PathBuf> = (0..4)
+            .map(|k| {
+                let path = dir.path().join(format!("t{k}.csv"));
+                let rows = if k == 1 { 20_000 } else { 50 * (k + 1) };
+                let body: String = (0..rows).map(|r| format!("{r},{},x{k}\n", r * k)).collect();
+                std::fs::write(&path, format!("a,b,c\n{body}")).unwrap();
+                path
+            })
+            .collect();
+        let together = read_tables(&paths).unwrap();
+        assert_eq!(together.len(), 4);
+        for (path, table) in paths.iter().zip(&together) {
+            assert_eq!(table, &read_table(path).unwrap());
+        }
+        let text = read_tables_with(&paths, &ReadOptions::text()).unwrap();
+        assert_eq!(text[2].column(0).data_type(), &DataType::Utf8);
+        let mut bad = paths.clone();
+        bad.insert(1, dir.path().join("missing.csv"));
+        bad.push(dir.path().join("also_missing.csv"));
+        let err = read_tables(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("missing.csv") && !err.contains("also_missing"),
+            "{err}"
+        );
     }
 
     /// Columns whose first thousand records suggest one type and whose later records

@@ -5,7 +5,8 @@
 //! reports its data quality ([`validate_data_quality`]), cleans it without losing a row
 //! silently ([`clean_data`]: clean table + quarantine table + change log), and runs SQL
 //! over the results ([`SqlSession`], DataFusion). Tables are Arrow [`RecordBatch`]es;
-//! [`read_table`]/[`write_table`] read and write CSV or Parquet by extension.
+//! [`read_table`]/[`write_table`] read and write CSV or Parquet by extension
+//! ([`read_tables`]: several files at once, in parallel).
 //!
 //! Data-quality findings are data (a report, a quarantine table), never errors; an
 //! `Err` means a broken contract such as a missing column or a wrong type.
@@ -90,7 +91,10 @@ pub use clean::{
     NameNormalizer, RateTable, RowAccounting, clean_data,
 };
 pub use error::{Error, Result};
-pub use io::{FileFormat, ReadOptions, read_table, read_table_with, write_table};
+pub use io::{
+    FileFormat, ReadOptions, read_table, read_table_with, read_tables, read_tables_with,
+    write_table,
+};
 pub use mapping::{ColumnSpec, SchemaMapping, SourceMapping};
 pub use quality::{Issue, QualityReport, QualityRules, Rule, Severity, validate_data_quality};
 #[cfg(feature = "sql")]

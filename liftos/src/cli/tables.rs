@@ -8,7 +8,7 @@ use arrow::datatypes::DataType;
 use liftos::io::write_table_atomically;
 use liftos::transform::{
     CurrencyConversion, Fixes, QualityRules, RateTable, ReadOptions, SchemaMapping, SqlSession,
-    clean_data, read_table_with, unify_marketing_data, validate_data_quality,
+    clean_data, read_table_with, read_tables_with, unify_marketing_data, validate_data_quality,
 };
 
 /// `NAME=FILE`, as given to `--input` of `liftos unify` and `liftos sql`.
@@ -123,16 +123,14 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
         Some(path) => SchemaMapping::from_toml_file(path)?,
         None => SchemaMapping::default(),
     };
-    let mut tables = Vec::with_capacity(args.inputs.len());
-    for input in &args.inputs {
-        // Text columns: the mapping parses numbers and dates itself, with per-row
-        // quarantine instead of a whole-file type guess.
-        tables.push((
-            input.name.as_str(),
-            read_table_with(&input.path, &ReadOptions::text())?,
-        ));
-    }
-    let unified = unify_marketing_data(tables.iter().map(|(n, t)| (*n, t)), &mapping)?;
+    // Text columns: the mapping parses numbers and dates itself, with per-row
+    // quarantine instead of a whole-file type guess. The files are read at once.
+    let paths: Vec<&Path> = args.inputs.iter().map(|i| i.path.as_path()).collect();
+    let tables = read_tables_with(&paths, &ReadOptions::text())?;
+    let unified = unify_marketing_data(
+        args.inputs.iter().map(|i| i.name.as_str()).zip(&tables),
+        &mapping,
+    )?;
     let quarantine_path = args
         .quarantine
         .clone()
