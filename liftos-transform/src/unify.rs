@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use arrow::array::timezone::Tz;
 use arrow::array::{
     Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, StringArray, UInt64Array,
     new_null_array,
@@ -292,62 +293,109 @@ fn resolve<'b>(
     }
 }
 
+/// One unified column of a source, converted to its unified type.
+struct Converted {
+    array: ArrayRef,
+    /// The source column (or constant, or nulls) it came from.
+    input: ArrayRef,
+    /// Rows whose value does not convert.
+    bad: Vec<usize>,
+    /// What a value should be ("a date", ...), for the problem text.
+    what: &'static str,
+    /// The source column's name (or the constant), for the problem text.
+    src_name: String,
+}
+
+fn convert_column(
+    name: &str,
+    source: &SourceMapping,
+    batch: &RecordBatch,
+    field: &Field,
+    tz: Option<&Tz>,
+) -> Result<Converted> {
+    let rows = batch.num_rows();
+    let col = field.name().as_str();
+    let dt = field.data_type();
+    let spec = source.columns.get(col);
+    let (input, label): (ArrayRef, String) = match spec {
+        None if field.is_nullable() => (new_null_array(&DataType::Utf8, rows), String::new()),
+        None => {
+            return Err(Error::Unmapped {
+                table: name.to_owned(),
+                unified: col.to_owned(),
+                reason: "the mapping gives no source column for it".to_owned(),
+            });
+        }
+        Some(spec) => match (&spec.value, resolve(name, col, spec, batch)?) {
+            (Some(v), _) => (constant_array(v, rows), format!("constant '{v}'")),
+            (None, Some((array, src))) => (array.clone(), src.to_owned()),
+            (None, None) => (new_null_array(&DataType::Utf8, rows), String::new()),
+        },
+    };
+    let spec = spec.cloned().unwrap_or_default();
+    let src_name = if label.is_empty() {
+        col.to_owned()
+    } else {
+        label
+    };
+    let (array, bad, what): (ArrayRef, Vec<usize>, &str) = match dt {
+        DataType::Date32 => {
+            let Parsed { array, bad } =
+                parse::to_date32(name, &src_name, &input, tz, spec.format.as_deref())?;
+            (Arc::new(array) as ArrayRef, bad, "a date")
+        }
+        DataType::Float64 => {
+            let Parsed { array, bad } = parse::to_f64(name, &src_name, &input, spec.divide_by)?;
+            (Arc::new(array) as ArrayRef, bad, "a number")
+        }
+        DataType::Int64 => {
+            let Parsed { array, bad } = parse::to_i64(name, &src_name, &input)?;
+            (Arc::new(array) as ArrayRef, bad, "an integer")
+        }
+        _ => {
+            let s = parse::to_utf8(name, &src_name, &input)?;
+            // Empty text in a required text column counts as missing.
+            (Arc::new(s) as ArrayRef, Vec::new(), "text")
+        }
+    };
+    Ok(Converted {
+        array,
+        input,
+        bad,
+        what,
+        src_name,
+    })
+}
+
 fn map_source(name: &str, source: &SourceMapping, batch: &RecordBatch) -> Result<SourcePart> {
     let rows = batch.num_rows();
     let tz = match &source.timezone {
         Some(t) => Some(parse::parse_tz(&format!("sources.{name}.timezone"), t)?),
         None => None,
     };
+    // The columns are converted in parallel; their problems are then recorded in
+    // schema order (an error is the first column's, as one by one).
+    let schema = unified::schema();
+    let fields: Vec<&Arc<Field>> = schema
+        .fields()
+        .iter()
+        .filter(|f| f.name() != unified::CHANNEL)
+        .collect();
+    let converted: Vec<Result<Converted>> = fields
+        .par_iter()
+        .map(|field| convert_column(name, source, batch, field, tz.as_ref()))
+        .collect();
     let mut problems: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     let mut columns = Vec::new();
-    for field in unified::schema().fields() {
+    for (field, converted) in fields.iter().zip(converted) {
+        let Converted {
+            array,
+            input,
+            bad,
+            what,
+            src_name,
+        } = converted?;
         let col = field.name().as_str();
-        if col == unified::CHANNEL {
-            continue;
-        }
-        let dt = field.data_type();
-        let spec = source.columns.get(col);
-        let (input, label): (ArrayRef, String) = match spec {
-            None if field.is_nullable() => (new_null_array(&DataType::Utf8, rows), String::new()),
-            None => {
-                return Err(Error::Unmapped {
-                    table: name.to_owned(),
-                    unified: col.to_owned(),
-                    reason: "the mapping gives no source column for it".to_owned(),
-                });
-            }
-            Some(spec) => match (&spec.value, resolve(name, col, spec, batch)?) {
-                (Some(v), _) => (constant_array(v, rows), format!("constant '{v}'")),
-                (None, Some((array, src))) => (array.clone(), src.to_owned()),
-                (None, None) => (new_null_array(&DataType::Utf8, rows), String::new()),
-            },
-        };
-        let spec = spec.cloned().unwrap_or_default();
-        let src_name = if label.is_empty() {
-            col.to_owned()
-        } else {
-            label.clone()
-        };
-        let (array, bad, what): (ArrayRef, Vec<usize>, &str) = match dt {
-            DataType::Date32 => {
-                let Parsed { array, bad } =
-                    parse::to_date32(name, &src_name, &input, tz.as_ref(), spec.format.as_deref())?;
-                (Arc::new(array) as ArrayRef, bad, "a date")
-            }
-            DataType::Float64 => {
-                let Parsed { array, bad } = parse::to_f64(name, &src_name, &input, spec.divide_by)?;
-                (Arc::new(array) as ArrayRef, bad, "a number")
-            }
-            DataType::Int64 => {
-                let Parsed { array, bad } = parse::to_i64(name, &src_name, &input)?;
-                (Arc::new(array) as ArrayRef, bad, "an integer")
-            }
-            _ => {
-                let s = parse::to_utf8(name, &src_name, &input)?;
-                // Empty text in a required text column counts as missing.
-                (Arc::new(s) as ArrayRef, Vec::new(), "text")
-            }
-        };
         let mut is_bad = vec![false; rows];
         for &row in &bad {
             is_bad[row] = true;
