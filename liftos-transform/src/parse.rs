@@ -415,31 +415,48 @@ pub(crate) fn to_utf8(table: &str, column: &str, array: &dyn Array) -> Result<St
 }
 
 /// Integer ids as decimal text (what a cast to Utf8 gives), without a formatter call
-/// per value; `None` when the text might not fit i32 offsets (the cast handles it).
+/// per value: the text buffer is sized for the widest value up front, and a run of
+/// equal values (an account's rows) is written once and copied; `None` when the text
+/// might not fit i32 offsets (the cast handles it).
 fn ints_to_text(ints: &Int64Array) -> Option<StringArray> {
     if ints.len() > i32::MAX as usize / 20 {
         return None;
     }
-    let mut values: Vec<u8> = Vec::with_capacity(ints.len() * 8);
+    let widest = ints
+        .values()
+        .iter()
+        .map(|v| v.unsigned_abs())
+        .max()
+        .map_or(1, |m| m.checked_ilog10().map_or(1, |d| d as usize + 1))
+        + 1;
+    let mut values: Vec<u8> = Vec::with_capacity(ints.len() * widest);
     let mut offsets: Vec<i32> = Vec::with_capacity(ints.len() + 1);
     offsets.push(0);
     let mut digits = [0u8; 20];
+    let mut last: Option<(i64, usize, usize)> = None;
     for (i, &v) in ints.values().iter().enumerate() {
         if ints.is_valid(i) {
-            if v < 0 {
-                values.push(b'-');
-            }
-            let mut m = v.unsigned_abs();
-            let mut at = digits.len();
-            loop {
-                at -= 1;
-                digits[at] = b'0' + (m % 10) as u8;
-                m /= 10;
-                if m == 0 {
-                    break;
+            match last {
+                Some((l, from, to)) if l == v => values.extend_from_within(from..to),
+                _ => {
+                    let from = values.len();
+                    if v < 0 {
+                        values.push(b'-');
+                    }
+                    let mut m = v.unsigned_abs();
+                    let mut at = digits.len();
+                    loop {
+                        at -= 1;
+                        digits[at] = b'0' + (m % 10) as u8;
+                        m /= 10;
+                        if m == 0 {
+                            break;
+                        }
+                    }
+                    values.extend_from_slice(&digits[at..]);
+                    last = Some((v, from, values.len()));
                 }
             }
-            values.extend_from_slice(&digits[at..]);
         }
         // At most 20 bytes a value: fits (checked above).
         offsets.push(values.len() as i32);
@@ -542,6 +559,14 @@ mod tests {
             Some(1_000_000_123),
             Some(i64::MAX),
             Some(i64::MIN),
+            // Runs of equal values (written once, then copied), around nulls.
+            Some(1_000_000_123),
+            Some(1_000_000_123),
+            None,
+            Some(1_000_000_123),
+            Some(-12),
+            Some(-12),
+            Some(9),
         ]);
         let ours = to_utf8("t", "c", &ids).unwrap();
         let cast = cast(&ids, &DataType::Utf8).unwrap();
