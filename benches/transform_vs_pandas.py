@@ -9,10 +9,11 @@ pandas (written the way a pandas user would), each in its own process. It checks
 both produce the same totals and prints wall time, peak memory and the ratios.
 
     python3 -m venv benches/.venv && benches/.venv/bin/pip install pandas
-    benches/.venv/bin/python benches/transform_vs_pandas.py --rows 1000000 [--rows 10000000]
+    benches/.venv/bin/python benches/transform_vs_pandas.py --rows 1000000 [--rows 10000000] [--repeat 5]
 
 Data go to a temporary directory (or --keep DIR). Seeded: the same --seed gives the same
-files.
+files. With --repeat N each side runs N times (alternating) and the medians are shown:
+on a shared machine single runs vary by 10-20%.
 """
 
 import argparse
@@ -322,6 +323,17 @@ def run(cmd) -> tuple[dict, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1]), time.perf_counter() - t
 
 
+def median_run(runs: list[tuple[dict, float]]) -> tuple[dict, float]:
+    """The runs' results with every timing and the peak memory replaced by its median."""
+    import statistics
+    first = dict(runs[0][0])
+    first["seconds"] = {k: statistics.median(r["seconds"][k] for r, _ in runs)
+                        for k in first["seconds"]}
+    first["total_seconds"] = statistics.median(r["total_seconds"] for r, _ in runs)
+    first["peak_rss_mib"] = statistics.median(r["peak_rss_mib"] for r, _ in runs)
+    return first, statistics.median(w for _, w in runs)
+
+
 def compare(a: dict, b: dict) -> list[str]:
     problems = []
     for k in ["rows_in", "unified_rows", "unify_quarantined", "rows_out", "filled",
@@ -342,6 +354,8 @@ def main():
     ap.add_argument("--rows", type=int, action="append", help="total raw rows (repeatable)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--keep", type=Path, help="write the data here instead of a temp dir")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs of each side (alternating); medians are shown")
     ap.add_argument("--pandas-worker", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.pandas_worker:
@@ -359,9 +373,15 @@ def main():
             counts = generate(d, rows, args.seed)
             print(f"\n== {sum(counts.values()):,} raw rows ({counts}); generated in "
                   f"{time.perf_counter() - t:.1f}s")
-            lift, lift_wall = run([exe, str(d)])
-            pand, pand_wall = run([sys.executable, __file__, "--pandas-worker", str(d)])
-            problems = compare(lift, pand)
+            lifts, pands = [], []
+            for _ in range(max(1, args.repeat)):
+                lifts.append(run([exe, str(d)]))
+                pands.append(run([sys.executable, __file__, "--pandas-worker", str(d)]))
+            problems = [p for (a, _), (b, _) in zip(lifts, pands) for p in compare(a, b)]
+            lift, lift_wall = median_run(lifts)
+            pand, pand_wall = median_run(pands)
+            if args.repeat > 1:
+                print(f"medians of {args.repeat} runs each")
             print(f"load average now {os.getloadavg()[0]:.2f}")
             print(f"{'step':<12}{'LiftOS s':>10}{'pandas s':>10}{'ratio':>8}")
             for step in sorted(lift["seconds"]):
