@@ -764,9 +764,10 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
             table: "table".to_owned(),
             column: DATE.to_owned(),
         })?;
-    // Duplicates, each row's exchange rate and the rows' order by campaign and date
-    // (for filling) do not depend on each other: they run in parallel over the rows
-    // kept so far, and are applied in turn below.
+    // Duplicates (among the rows kept so far), every row's exchange rate and the kept
+    // rows' order by campaign and date (for filling) do not depend on each other: they
+    // run in parallel, and are applied in turn below (rates and order only for the rows
+    // still kept then).
     let currency = &frame.text[CURRENCY];
     let (dups, (rates, order)) = rayon::join(
         || {
@@ -1087,7 +1088,8 @@ fn unusable_reasons(table: &RecordBatch, frame: &Frame) -> BTreeMap<usize, Strin
     reasons
 }
 
-/// Drops duplicates from `kept`; returns (exact, restated) counts.
+/// The rows of `kept` without duplicates (per natural key the latest pull, then the
+/// last row), and the counts of exact and restated duplicates dropped.
 fn remove_duplicates(
     frame: &Frame,
     date: &Date32Array,

@@ -8,9 +8,10 @@
 //! rules ([`crate::infer`]); cells of number and boolean columns are parsed straight
 //! into the column's final buffer; cells of the other columns (text, dates, timestamps)
 //! are copied into the piece's text buffer. Afterwards each column takes the type
-//! arrow-csv infers from all its cells: text columns are joined, date and timestamp
-//! columns parsed from their text, and a number column whose later cells changed its
-//! type (a decimal after integers, a word) is read again as that type. A column with a
+//! arrow-csv infers from all its cells: text columns are joined; the other columns kept
+//! as text (dates, timestamps, and columns empty in the first records that turn out
+//! numbers or booleans) are parsed from their text; a number column whose later cells
+//! changed its type (a decimal after integers, a word) is read again as that type. A column with a
 //! cell its type's parser rejects (e.g. `2024-02-30` in a date column) stays text, so
 //! the transforms can quarantine that cell with its row.
 //!
@@ -72,9 +73,13 @@ fn separators64(block: &[u8]) -> u64 {
         })
 }
 
-/// Records per [`Batch`]: small enough that a batch's bytes and field positions stay
-/// in the core's cache while each column is processed in turn.
+/// Records per [`Batch`] at most: small enough that a batch's bytes and field positions
+/// stay in the core's cache while each column is processed in turn.
 const BATCH_ROWS: usize = 256;
+
+/// Fields per [`Batch`] at most (a very wide file gets fewer records per batch, down
+/// to one).
+const BATCH_CELLS: usize = 4096;
 
 /// The fields of up to [`BATCH_ROWS`] consecutive records of a piece.
 struct Batch<'a> {
@@ -120,13 +125,14 @@ fn for_each_batch(piece: &[u8], columns: usize, mut each: impl FnMut(&Batch<'_>)
     if piece.len() > u32::MAX as usize {
         return None;
     }
+    let batch_rows = (BATCH_CELLS / columns.max(1)).clamp(1, BATCH_ROWS);
     let mut batch = Batch {
         piece,
         columns,
         rows: 0,
         first_row: 0,
-        starts: Vec::with_capacity(BATCH_ROWS * columns),
-        ends: Vec::with_capacity(BATCH_ROWS * columns),
+        starts: Vec::with_capacity(batch_rows * columns),
+        ends: Vec::with_capacity(batch_rows * columns),
     };
     let (mut col, mut start) = (0, 0);
     // The last partial block is searched as a copy padded with zeros (no separator).
@@ -162,7 +168,7 @@ fn for_each_batch(piece: &[u8], columns: usize, mut each: impl FnMut(&Batch<'_>)
                 batch.ends.push(end as u32);
                 col = 0;
                 batch.rows += 1;
-                if batch.rows == BATCH_ROWS {
+                if batch.rows == batch_rows {
                     each(&batch);
                     batch.first_row += batch.rows;
                     batch.rows = 0;
@@ -307,13 +313,15 @@ fn parse_int_fast(f: &[u8]) -> Option<i64> {
         return None;
     }
     let mut v = 0i64;
-    let mut all_digits = true;
     for &b in digits {
         let d = b.wrapping_sub(b'0');
-        all_digits &= d < 10;
+        if d >= 10 {
+            return None;
+        }
+        // At most 18 digits: no overflow.
         v = v * 10 + i64::from(d);
     }
-    all_digits.then_some(if negative { -v } else { v })
+    Some(if negative { -v } else { v })
 }
 
 /// Powers of ten exactly representable as f64.
@@ -983,9 +991,9 @@ pub(crate) fn read(
         })
         .collect();
 
-    // Each column's buffer: text columns joined (and parsed when all their cells make
-    // dates or timestamps), number columns as parsed when every cell confirmed the plan,
-    // the others read again.
+    // Each column's buffer: columns kept as text joined (and parsed when all their cells
+    // make another type: dates, timestamps, numbers), number columns as parsed when every
+    // cell confirmed the plan, the others read again.
     let finished: Vec<(Option<Buf>, Kind, Option<Vec<bool>>)> = direct
         .into_par_iter()
         .enumerate()
@@ -1146,6 +1154,11 @@ mod tests {
             "-123456789012345678",
             "9223372036854775807",
             "-9223372036854775808",
+            // Not ASCII digits (18 bytes: as long as the fast path's longest).
+            "١٢٣٤٥٦٧٨٩",
+            "€€€€€€",
+            "-€€€€€€",
+            "12a",
         ] {
             assert_eq!(parse_int(s.as_bytes()), Int64Type::parse(s), "{s}");
         }

@@ -43,7 +43,7 @@ const INTEGER: u8 = 1;
 const DECIMAL: u8 = 2;
 /// [`cell_bit_bytes`] of a cell `true` or `false` (any case).
 pub(crate) const BOOLEAN_BIT: u16 = 1 << BOOLEAN;
-/// [`cell_bit_bytes`] of a cell `-?\d+` of at most 19 bytes that fits in an i64.
+/// [`cell_bit_bytes`] of a cell `-?\d+` that fits in an i64.
 pub(crate) const INTEGER_BIT: u16 = 1 << INTEGER;
 /// [`cell_bit_bytes`] of a cell `-?\d+\.\d+`.
 pub(crate) const DECIMAL_BIT: u16 = 1 << DECIMAL;

@@ -757,6 +757,34 @@ mod tests {
         );
     }
 
+    /// A very wide file (fewer records per batch than usual, down to one) reads as
+    /// arrow-csv reads it, and a column of non-ASCII digits (typed Int64 by arrow-csv's
+    /// inference, which the integer parser rejects) stays text.
+    #[test]
+    fn wide_files_and_unicode_digits_read_as_arrow_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let columns = 5_000;
+        let header: Vec<String> = (0..columns).map(|c| format!("c{c}")).collect();
+        let mut text = header.join(",") + "\n";
+        for r in 0..3 {
+            let row: Vec<String> = (0..columns).map(|c| format!("{}", r * c)).collect();
+            text.push_str(&row.join(","));
+            text.push('\n');
+        }
+        let path = dir.path().join("wide.csv");
+        std::fs::write(&path, &text).unwrap();
+        let ours = read_table(&path).unwrap();
+        assert_eq!(ours.num_columns(), columns);
+        assert_eq!(ours, arrow_read(&path));
+
+        let path = dir.path().join("digits.csv");
+        std::fs::write(&path, "a,b\n١٢٣٤٥٦٧٨٩,1\n").unwrap();
+        let digits = read_table(&path).unwrap();
+        assert_eq!(digits.column(0).data_type(), &DataType::Utf8);
+        assert_eq!(digits.column(0).as_string::<i32>().value(0), "١٢٣٤٥٦٧٨٩");
+        assert_eq!(digits.column(1).data_type(), &DataType::Int64);
+    }
+
     /// Columns whose first thousand records suggest one type and whose later records
     /// make another (the direct reader plans from the first records and must end with
     /// arrow-csv's type over all of them), in a file read in several pieces.

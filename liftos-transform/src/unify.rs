@@ -68,7 +68,8 @@ struct Mapped {
     raw: ArrayRef,
 }
 
-/// `rows` copies of `value` as one text array (or `None` when it would not fit).
+/// One text array of `n` copies of `value` for each `(value, n)` of `parts`, in order
+/// (`None` when the text would not fit i32 offsets).
 fn repeated_text(parts: &[(&str, usize)]) -> Option<StringArray> {
     let rows: usize = parts.iter().map(|(_, n)| n).sum();
     let bytes: usize = parts.iter().map(|(v, n)| v.len() * n).sum();
@@ -99,10 +100,20 @@ fn repeated_text(parts: &[(&str, usize)]) -> Option<StringArray> {
     .ok()
 }
 
-fn constant_array(spec_value: &str, rows: usize) -> ArrayRef {
+/// `rows` copies of the constant `spec_value` (set at mapping `key`).
+///
+/// # Errors
+///
+/// [`Error::Config`] when the copies exceed the 2 GiB of text one column can hold.
+fn constant_array(spec_value: &str, rows: usize, key: &str) -> Result<ArrayRef> {
     match repeated_text(&[(spec_value, rows)]) {
-        Some(a) => Arc::new(a),
-        None => Arc::new(StringArray::from(vec![spec_value; rows])),
+        Some(a) => Ok(Arc::new(a)),
+        None => Err(Error::config(
+            key,
+            format!(
+                "the constant '{spec_value}' repeated for {rows} rows exceeds the 2 GiB of text one column can hold"
+            ),
+        )),
     }
 }
 
@@ -327,7 +338,10 @@ fn convert_column(
             });
         }
         Some(spec) => match (&spec.value, resolve(name, col, spec, batch)?) {
-            (Some(v), _) => (constant_array(v, rows), format!("constant '{v}'")),
+            (Some(v), _) => (
+                constant_array(v, rows, &format!("sources.{name}.columns.{col}.value"))?,
+                format!("constant '{v}'"),
+            ),
             (None, Some((array, src))) => (array.clone(), src.to_owned()),
             (None, None) => (new_null_array(&DataType::Utf8, rows), String::new()),
         },
@@ -424,7 +438,9 @@ fn map_source(name: &str, source: &SourceMapping, batch: &RecordBatch) -> Result
     let mut breakdowns = Vec::new();
     for (b, spec) in &source.breakdowns {
         let input = match (&spec.value, resolve(name, b, spec, batch)?) {
-            (Some(v), _) => constant_array(v, rows),
+            (Some(v), _) => {
+                constant_array(v, rows, &format!("sources.{name}.breakdowns.{b}.value"))?
+            }
             (None, Some((array, _))) => array.clone(),
             (None, None) => continue,
         };
@@ -464,7 +480,11 @@ impl SourcePart {
         meta_fields: &[Field],
     ) -> Result<Finished> {
         let rows = self.rows;
-        let channel = constant_array(&self.channel, rows);
+        let channel = constant_array(
+            &self.channel,
+            rows,
+            &format!("sources.{}.channel", self.name),
+        )?;
         let mut typed: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         let mut raw: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         let mut cols = self.columns.into_iter();
