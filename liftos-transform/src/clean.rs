@@ -331,7 +331,7 @@ impl RateTable {
 
     fn insert(&mut self, days: i32, currency: &str, rate: f64) {
         self.rates
-            .entry(currency.trim().to_ascii_uppercase())
+            .entry(currency_code(currency))
             .or_default()
             .insert(days, rate);
     }
@@ -392,7 +392,7 @@ impl CurrencyConversion {
     /// Converts to `reporting_currency` with `rates`.
     pub fn new(reporting_currency: impl Into<String>, rates: RateTable) -> Self {
         CurrencyConversion {
-            reporting_currency: reporting_currency.into().trim().to_ascii_uppercase(),
+            reporting_currency: currency_code(&reporting_currency.into()),
             rates,
         }
     }
@@ -791,7 +791,7 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
                     fixes
                         .standardize_currency
                         .as_ref()
-                        .map(|conv| row_rates(conv, currency, date))
+                        .map(|conv| (conv, row_rates(conv, currency, date)))
                 },
                 || {
                     fixes
@@ -842,14 +842,14 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
     };
 
     // 4. Currency.
-    let (rate, converted) = match (&fixes.standardize_currency, rates) {
-        (Some(conv), Some(rates)) => {
+    let (rate, converted) = match rates {
+        Some((conv, rates)) => {
             let before = quarantine.entries.len();
             let mut n_converted = 0;
             kept.retain(|&r| {
                 let ri = r as usize;
                 if rates.missing[ri] {
-                    let code = currency.value(ri).trim().to_ascii_uppercase();
+                    let code = currency_code(currency.value(ri));
                     quarantine.push(
                         "clean:standardize_currency",
                         r,
@@ -878,7 +878,7 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
             });
             (rates.rate, rates.converted)
         }
-        _ => (vec![1.0f64; rows], vec![false; rows]),
+        None => (vec![1.0f64; rows], vec![false; rows]),
     };
 
     // 5. Filling: the order of the rows kept before, restricted to the rows kept now.
@@ -933,6 +933,12 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
     })
 }
 
+/// The currency code of a cell (rates table, reporting currency, rows): trimmed,
+/// upper case.
+fn currency_code(raw: &str) -> String {
+    raw.trim().to_ascii_uppercase()
+}
+
 /// Each row's exchange rate to the reporting currency (1 for rows already in it), and
 /// whether it was converted or has no rate for its date and currency.
 struct RowRates {
@@ -977,7 +983,7 @@ fn row_rates(conv: &CurrencyConversion, currency: &StringArray, date: &Date32Arr
                     Some((l, at)) if l == raw => at,
                     _ => {
                         let at = *index.entry(raw).or_insert_with(|| {
-                            let code = raw.trim().to_ascii_uppercase();
+                            let code = currency_code(raw);
                             let reporting = code == conv.reporting_currency;
                             codes.push((reporting, conv.rates.rates.get(&code)));
                             codes.len() - 1

@@ -385,6 +385,10 @@ fn parse_timestamp(f: &[u8], unit: TimeUnit) -> Option<i64> {
     }
 }
 
+fn parse_date(f: &[u8]) -> Option<i32> {
+    std::str::from_utf8(f).ok().and_then(Date32Type::parse)
+}
+
 fn parse_bool(f: &[u8]) -> Option<bool> {
     if f.eq_ignore_ascii_case(b"false") {
         Some(false)
@@ -450,9 +454,7 @@ fn fill(piece: &[u8], columns: usize, outs: &mut [Option<ColOut<'_>>]) -> Vec<bo
                 }
                 Out::Int(v) => parse_column(batch, c, v, parse_int),
                 Out::Float(v) => parse_column(batch, c, v, parse_float),
-                Out::Date(v) => parse_column(batch, c, v, |f| {
-                    std::str::from_utf8(f).ok().and_then(Date32Type::parse)
-                }),
+                Out::Date(v) => parse_column(batch, c, v, parse_date),
                 Out::Timestamp(v, unit) => {
                     let unit = *unit;
                     parse_column(batch, c, v, |f| parse_timestamp(f, unit))
@@ -557,13 +559,11 @@ fn parse_direct<T>(
             scan.nulls.push(row as u32);
             continue;
         }
-        *scan.bytes += f.len();
         if *scan.failed {
-            if !infer::is_text_bits(*scan.bits) {
-                *scan.bits |= infer::cell_bit_bytes(f);
-            }
+            scan.cell(f, true);
             continue;
         }
+        *scan.bytes += f.len();
         let (value, bit) = parse(f);
         *scan.bits |= if bit == 0 {
             infer::cell_bit_bytes(f)
@@ -691,11 +691,7 @@ fn parse_into(out: &mut Out<'_>, r: usize, f: &[u8]) -> bool {
         Out::Int(v) => put(v, r, parse_int(f)),
         Out::Float(v) => put(v, r, parse_float(f)),
         Out::Bool(v) => put(v, r, parse_bool(f)),
-        Out::Date(v) => put(
-            v,
-            r,
-            std::str::from_utf8(f).ok().and_then(Date32Type::parse),
-        ),
+        Out::Date(v) => put(v, r, parse_date(f)),
         Out::Timestamp(v, unit) => {
             let unit = *unit;
             put(v, r, parse_timestamp(f, unit))
@@ -735,19 +731,8 @@ fn text_column(scans: &[Scan], column: usize, rows: usize, kind: Kind) -> Result
         .collect::<Result<_, _>>()?;
     if kind != Kind::Text {
         let mut buf = alloc(kind, rows, 0);
-        let mut outs: Vec<Out<'_>> = Vec::with_capacity(parts.len());
-        let sizes = || parts.iter().map(|p| p.1.len());
-        match &mut buf {
-            Buf::Bool(v) => outs.extend(cut(v, sizes()).into_iter().map(Out::Bool)),
-            Buf::Int(v) => outs.extend(cut(v, sizes()).into_iter().map(Out::Int)),
-            Buf::Float(v) => outs.extend(cut(v, sizes()).into_iter().map(Out::Float)),
-            Buf::Date(v) => outs.extend(cut(v, sizes()).into_iter().map(Out::Date)),
-            Buf::Timestamp(v, unit) => {
-                let unit = *unit;
-                outs.extend(cut(v, sizes()).into_iter().map(|s| Out::Timestamp(s, unit)));
-            }
-            Buf::Text { .. } => return Err(()),
-        }
+        let sizes: Vec<usize> = parts.iter().map(|p| p.1.len()).collect();
+        let outs = split_buf(&mut buf, &sizes, &[]);
         let parsed = outs
             .into_par_iter()
             .zip(parts.par_iter())
@@ -793,6 +778,38 @@ fn alloc(kind: Kind, rows: usize, bytes: usize) -> Buf {
     }
 }
 
+/// `buf` cut into one [`Out`] per piece, of `rows[k]` rows (and, for text, `bytes[k]`
+/// value bytes) each.
+fn split_buf<'a>(buf: &'a mut Buf, rows: &[usize], bytes: &[usize]) -> Vec<Out<'a>> {
+    let rows = || rows.iter().copied();
+    match buf {
+        Buf::Text { offsets, values } => {
+            let bases = bytes.iter().scan(0, |base, &b| {
+                let at = *base;
+                *base += b;
+                Some(at)
+            });
+            cut(&mut offsets[1..], rows())
+                .into_iter()
+                .zip(cut(values, bytes.iter().copied()))
+                .zip(bases)
+                .map(|((ends, values), base)| Out::Text { ends, values, base })
+                .collect()
+        }
+        Buf::Bool(v) => cut(v, rows()).into_iter().map(Out::Bool).collect(),
+        Buf::Int(v) => cut(v, rows()).into_iter().map(Out::Int).collect(),
+        Buf::Float(v) => cut(v, rows()).into_iter().map(Out::Float).collect(),
+        Buf::Date(v) => cut(v, rows()).into_iter().map(Out::Date).collect(),
+        Buf::Timestamp(v, unit) => {
+            let unit = *unit;
+            cut(v, rows())
+                .into_iter()
+                .map(|s| Out::Timestamp(s, unit))
+                .collect()
+        }
+    }
+}
+
 /// Runs the second pass over `pieces` for the columns with a buffer in `bufs`; returns
 /// per column whether a cell failed to parse.
 fn fill_all(
@@ -805,46 +822,21 @@ fn fill_all(
     let mut per_piece: Vec<Vec<Option<ColOut<'_>>>> = (0..pieces.len())
         .map(|_| Vec::with_capacity(columns))
         .collect();
-    let rows = || scans.iter().map(|s| s.rows);
+    let piece_rows: Vec<usize> = scans.iter().map(|s| s.rows).collect();
     for (c, (buf, valid)) in bufs.iter_mut().zip(valid.iter_mut()).enumerate() {
         let Some(buf) = buf else {
             per_piece.iter_mut().for_each(|p| p.push(None));
             continue;
         };
         let mut valids: Vec<Option<&mut [bool]>> = match valid {
-            Some(v) => cut(v, rows()).into_iter().map(Some).collect(),
+            Some(v) => cut(v, piece_rows.iter().copied())
+                .into_iter()
+                .map(Some)
+                .collect(),
             None => (0..pieces.len()).map(|_| None).collect(),
         };
-        let outs: Vec<Out<'_>> = match buf {
-            Buf::Text { offsets, values } => {
-                let mut base = 0;
-                let bases: Vec<usize> = scans
-                    .iter()
-                    .map(|s| {
-                        let b = base;
-                        base += s.bytes[c];
-                        b
-                    })
-                    .collect();
-                cut(&mut offsets[1..], rows())
-                    .into_iter()
-                    .zip(cut(values, scans.iter().map(|s| s.bytes[c])))
-                    .zip(bases)
-                    .map(|((ends, values), base)| Out::Text { ends, values, base })
-                    .collect()
-            }
-            Buf::Bool(v) => cut(v, rows()).into_iter().map(Out::Bool).collect(),
-            Buf::Int(v) => cut(v, rows()).into_iter().map(Out::Int).collect(),
-            Buf::Float(v) => cut(v, rows()).into_iter().map(Out::Float).collect(),
-            Buf::Date(v) => cut(v, rows()).into_iter().map(Out::Date).collect(),
-            Buf::Timestamp(v, unit) => {
-                let unit = *unit;
-                cut(v, rows())
-                    .into_iter()
-                    .map(|s| Out::Timestamp(s, unit))
-                    .collect()
-            }
-        };
+        let piece_bytes: Vec<usize> = scans.iter().map(|s| s.bytes[c]).collect();
+        let outs = split_buf(buf, &piece_rows, &piece_bytes);
         for ((p, out), valid) in per_piece.iter_mut().zip(outs).zip(valids.iter_mut()) {
             p.push(Some(ColOut {
                 out,

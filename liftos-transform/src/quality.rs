@@ -428,12 +428,16 @@ pub(crate) fn today_utc() -> NaiveDate {
 struct Collector {
     rows: usize,
     max_examples: usize,
-    /// Per row, whether a check (warning or worse) fails it; empty in a child
-    /// collector, which lists those rows in `marked` for its parent instead.
-    failing: Vec<bool>,
-    marked: Vec<usize>,
-    child: bool,
+    failing: Failing,
     issues: Vec<Issue>,
+}
+
+/// The rows a check (warning or worse) fails.
+enum Failing {
+    /// Per row (the collector of the whole validation).
+    Rows(Vec<bool>),
+    /// Listed, for the parent to mark when it merges (a child collector).
+    Marked(Vec<usize>),
 }
 
 impl Collector {
@@ -441,9 +445,7 @@ impl Collector {
         Collector {
             rows,
             max_examples,
-            failing: vec![false; rows],
-            marked: Vec::new(),
-            child: false,
+            failing: Failing::Rows(vec![false; rows]),
             issues: Vec::new(),
         }
     }
@@ -454,9 +456,7 @@ impl Collector {
         Collector {
             rows: self.rows,
             max_examples: self.max_examples,
-            failing: Vec::new(),
-            marked: Vec::new(),
-            child: true,
+            failing: Failing::Marked(Vec::new()),
             issues: Vec::new(),
         }
     }
@@ -464,17 +464,34 @@ impl Collector {
     /// Takes a child's issues (after this one's, as if its checks had run after) and
     /// failing rows.
     fn merge(&mut self, mut child: Collector) {
-        for r in child.marked {
-            self.mark(r);
+        match child.failing {
+            Failing::Marked(rows) => rows.into_iter().for_each(|r| self.mark(r)),
+            Failing::Rows(rows) => {
+                for (r, _) in rows.iter().enumerate().filter(|(_, f)| **f) {
+                    self.mark(r);
+                }
+            }
         }
         self.issues.append(&mut child.issues);
     }
 
     fn mark(&mut self, r: usize) {
-        if self.child {
-            self.marked.push(r);
-        } else {
-            self.failing[r] = true;
+        match &mut self.failing {
+            Failing::Rows(rows) => rows[r] = true,
+            Failing::Marked(rows) => rows.push(r),
+        }
+    }
+
+    /// Rows failing a check.
+    fn failing_rows(&self) -> usize {
+        match &self.failing {
+            Failing::Rows(rows) => rows.iter().filter(|f| **f).count(),
+            Failing::Marked(rows) => {
+                let mut rows = rows.clone();
+                rows.sort_unstable();
+                rows.dedup();
+                rows.len()
+            }
         }
     }
 
@@ -652,7 +669,7 @@ pub fn validate_data_quality(
         builtin(&frame, table, rules, &mut c)?;
     }
 
-    let failing = c.failing.iter().filter(|f| **f).count();
+    let failing = c.failing_rows();
     let accuracy_score = if rows == 0 {
         1.0
     } else {
