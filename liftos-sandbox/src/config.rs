@@ -63,6 +63,150 @@ pub enum Saturation {
     },
 }
 
+/// Budgets that move in steps: each campaign's spend level is piecewise constant over
+/// blocks of random length, a new level at every block start (what budget reviews do).
+///
+/// A block's level multiplies the campaign's daily spend by `exp(level_sd·z − level_sd²/2)`
+/// (mean 1, `z` standard normal, independent between blocks); block lengths are drawn
+/// uniformly from `min_block_days..=max_block_days`. The draws come from their own random
+/// stream per campaign, so turning steps on changes no other draw.
+///
+/// | Name | Default | Meaning | Range |
+/// |---|---|---|---|
+/// | `min_block_days` | 7 | shortest block of constant budget, in days | ≥ 1 |
+/// | `max_block_days` | 42 | longest block, in days | ≥ `min_block_days`, ≤ 36 600 |
+/// | `level_sd` | 0.4 | sd of a block's log budget level | [0, 2] |
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BudgetSteps {
+    /// Shortest block of constant budget, in days.
+    pub min_block_days: u32,
+    /// Longest block of constant budget, in days.
+    pub max_block_days: u32,
+    /// Standard deviation of a block's log budget level.
+    pub level_sd: f64,
+}
+
+impl Default for BudgetSteps {
+    fn default() -> Self {
+        Self {
+            min_block_days: 7,
+            max_block_days: 42,
+            level_sd: 0.4,
+        }
+    }
+}
+
+/// An unobserved daily demand shock: a world-wide AR(1) series `u_t` of log demand that
+/// no calendar column shows. It multiplies every row's baseline revenue by
+/// `exp(u_t − sd²/2)` and its spend by `exp(e·u_t − e²sd²/2)` (`e = spend_elasticity`),
+/// so spend and revenue move together for a reason the data does not contain: hidden
+/// confounding, where an estimator should warn rather than be trusted. `u_t` is stationary:
+/// `u_0 = sd·z_0`, `u_t = ar·u_{t−1} + sd·√(1 − ar²)·z_t`, drawn from its own random stream.
+///
+/// | Name | Default | Meaning | Range |
+/// |---|---|---|---|
+/// | `ar` | 0.9 | day-to-day persistence of the shock | [0, 1) |
+/// | `sd` | 0.2 | stationary sd of the log shock (0.2 moves the baseline by about ±20%) | [0, 1] |
+/// | `spend_elasticity` | 1.0 | elasticity of spend to the shock | [0, 3] |
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatentShock {
+    /// Day-to-day persistence φ of the log shock.
+    pub ar: f64,
+    /// Stationary standard deviation of the log shock.
+    pub sd: f64,
+    /// Elasticity of spend to the shock.
+    pub spend_elasticity: f64,
+}
+
+impl Default for LatentShock {
+    fn default() -> Self {
+        Self {
+            ar: 0.9,
+            sd: 0.2,
+            spend_elasticity: 1.0,
+        }
+    }
+}
+
+/// Named worlds for testing estimators, from the regression check to worlds where the
+/// right answer is a warning. Each has a zero-effect channel `tiktok` (no platform API);
+/// every preset but `Linear` redraws its campaigns, curves and noise parameters from the
+/// seed. Parameter ranges are on [`WorldConfig::preset`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Preset {
+    /// The standard world (4 campaigns per channel) plus `tiktok`: linear response, no
+    /// carryover; byte-identical to `WorldConfig::standard(4).with_zero_effect_channel("tiktok").with_seed(seed)`.
+    Linear,
+    /// Hill saturation per channel.
+    Saturation,
+    /// Geometric adstock per channel, linear response.
+    Carryover,
+    /// Saturation, carryover, budgets in steps, autocorrelated revenue noise, unbalanced
+    /// campaigns redrawn per seed.
+    Realistic,
+    /// A realistic world (linear response) with an unobserved demand shock driving both
+    /// spend and revenue: hidden confounding.
+    Latent,
+    /// A realistic world (linear response) whose spend reacts to the same day's revenue
+    /// shock: same-day reverse causality, hidden confounding.
+    Feedback,
+}
+
+impl Preset {
+    /// Every preset, in documentation order.
+    pub const ALL: [Preset; 6] = [
+        Preset::Linear,
+        Preset::Saturation,
+        Preset::Carryover,
+        Preset::Realistic,
+        Preset::Latent,
+        Preset::Feedback,
+    ];
+
+    /// The preset's name: `linear`, `saturation`, `carryover`, `realistic`, `latent`,
+    /// `feedback`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Linear => "linear",
+            Preset::Saturation => "saturation",
+            Preset::Carryover => "carryover",
+            Preset::Realistic => "realistic",
+            Preset::Latent => "latent",
+            Preset::Feedback => "feedback",
+        }
+    }
+
+    /// The preset called `name` (as [`as_str`](Self::as_str) spells it, ASCII case ignored).
+    pub fn parse(name: &str) -> Result<Preset> {
+        let name = name.trim();
+        Preset::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(name))
+            .ok_or_else(|| Error::InvalidConfig {
+                field: "preset".into(),
+                message: format!(
+                    "`{name}` is not a preset; expected one of {}",
+                    Preset::ALL.map(Preset::as_str).join(", ")
+                ),
+            })
+    }
+}
+
+impl std::str::FromStr for Preset {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Preset> {
+        Preset::parse(s)
+    }
+}
+
+impl std::fmt::Display for Preset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One campaign (for Klaviyo: one recurring email series, each send a campaign object, or
 /// a flow sending every day).
 ///
@@ -164,6 +308,14 @@ pub struct ChannelConfig {
 /// | `trend` | 0.05 | yearly growth of demand | [−0.5, 1] |
 /// | `weekend_effect` | −0.20 | relative change of the true return on weekends | ≥ −1 |
 /// | `holiday_effect` | 0.30 | relative change of the true return on holidays and events | ≥ −1 |
+/// | `budget_steps` | `None` | campaign budgets piecewise constant over random blocks | see [`BudgetSteps`] |
+/// | `noise_ar` | 0.0 | AR(1) coefficient φ of each campaign's log baseline noise (its sd stays `noise`) | [0, 1) |
+/// | `latent_shock` | `None` | unobserved daily demand shock moving spend and baseline | see [`LatentShock`] |
+/// | `feedback` | 0.0 | elasticity of spend to the same row's baseline noise (same-day reverse causality) | [0, 3] |
+/// | `preset` | `None` | the [`Preset`] this configuration was built from; a label reported in the truth | — |
+///
+/// The last five default to off and draw from random streams of their own, so worlds
+/// that do not use them are byte-identical to worlds built before they existed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorldConfig {
     /// Seed of every random draw.
@@ -196,6 +348,20 @@ pub struct WorldConfig {
     pub weekend_effect: f64,
     /// Relative change of the true return on holidays and commercial events.
     pub holiday_effect: f64,
+    /// Budgets that move in steps (`None`: spend varies only with demand and daily noise).
+    pub budget_steps: Option<BudgetSteps>,
+    /// AR(1) coefficient of each campaign's log baseline noise, day to day; the stationary
+    /// sd stays `noise`. 0 = independent days.
+    pub noise_ar: f64,
+    /// An unobserved demand shock moving spend and baseline together (hidden confounding).
+    pub latent_shock: Option<LatentShock>,
+    /// Elasticity of spend to the same row's log baseline noise: a row's log spend gains
+    /// `feedback · noise · e` (centred), `e` the row's standardized baseline noise, so spend
+    /// reacts to the day's revenue shock (hidden confounding). 0 = no feedback.
+    pub feedback: f64,
+    /// The preset this configuration was built from, if any (a label; see
+    /// [`WorldConfig::preset`]).
+    pub preset: Option<Preset>,
 }
 
 impl Default for WorldConfig {
@@ -265,7 +431,188 @@ impl WorldConfig {
             trend: 0.05,
             weekend_effect: -0.20,
             holiday_effect: 0.30,
+            budget_steps: None,
+            noise_ar: 0.0,
+            latent_shock: None,
+            feedback: 0.0,
+            preset: None,
         }
+    }
+
+    /// A named world for `seed` (see [`Preset`]). Every preset has the three platform
+    /// channels plus a zero-effect channel `tiktok`, two years from 2024-01-01, and draws
+    /// everything listed below from `seed` (its own random stream per preset); the world's
+    /// rows then come from `seed` as usual. Ranges are uniform draws.
+    ///
+    /// | Preset | Campaigns | Response | Spend and noise | Hidden confounding |
+    /// |---|---|---|---|---|
+    /// | `linear` | standard, 4 per channel (fixed) | linear, no carryover | standard | no |
+    /// | `saturation` | 4 per channel, standard draws from the seed | Hill per channel: shape S in [1, 2], half-saturation h in [0.5, min(2, 0.8·(S−1)^(−1/S))] | standard | no |
+    /// | `carryover` | as `saturation` | linear, adstock θ in [0.2, 0.7] per channel | standard | no |
+    /// | `realistic` | 4–6 per channel, budgets log-uniform over 10× within a channel, multipliers in [0.5, 1.5], random flights | Hill and adstock as above | budget steps (7–42 days, level sd 0.4), daily budget noise 0.15, AR(1) baseline noise φ in [0.5, 0.7] | no |
+    /// | `latent` | as `realistic` | linear, no carryover | as `realistic` plus a latent shock (φ 0.9, sd in [0.15, 0.25], spend elasticity 1) | yes |
+    /// | `feedback` | as `realistic` | linear, no carryover | as `realistic` with baseline noise sd 0.25, plus spend feedback ρ in [0.5, 1.0] (elasticity of spend to the row's baseline noise) | yes |
+    ///
+    /// `linear` is byte-identical to `WorldConfig::standard(4).with_zero_effect_channel("tiktok").with_seed(seed)`
+    /// apart from the [`preset`](Self::preset) label.
+    ///
+    /// In `latent` and `feedback` the hidden cause biases any slope of revenue on spend,
+    /// even one that knows the true calendar demand: on seed 1, the slope of baseline
+    /// revenue (what spend did not cause) on spend, both net of their calendar expectation,
+    /// is 0.25 (meta) and 0.37 (google_ads) in `latent`, 0.35 and 0.68 in `feedback`, and
+    /// 0.20 and 0.39 on the zero-effect `tiktok`, against true returns of 1.4–3.6; in the
+    /// other presets it is within ±0.05. The feedback preset raises the baseline noise to
+    /// 0.25 so that its bias is of that size.
+    ///
+    /// The half-saturation bound keeps a campaign's typical day on the concave part of an
+    /// S-shaped Hill curve (`x^S > S − 1` with room to spare at `x = 1/h`), where the
+    /// marginal return is below the average one;
+    /// with `S = 2` and `h = 2` the typical day would sit where the curve is still convex.
+    pub fn preset(preset: Preset, seed: u64) -> Self {
+        let mut config = Self::standard(4)
+            .with_zero_effect_channel("tiktok")
+            .with_seed(seed);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(PRESET_STREAM + preset as u64);
+        match preset {
+            Preset::Linear => {}
+            Preset::Saturation => {
+                config.redraw_standard_campaigns(&mut rng);
+                config.draw_saturation(&mut rng);
+            }
+            Preset::Carryover => {
+                config.redraw_standard_campaigns(&mut rng);
+                config.draw_adstock(&mut rng);
+            }
+            Preset::Realistic => {
+                config.draw_realistic_spend_and_noise(&mut rng);
+                config.draw_saturation(&mut rng);
+                config.draw_adstock(&mut rng);
+            }
+            Preset::Latent => {
+                config.draw_realistic_spend_and_noise(&mut rng);
+                config.latent_shock = Some(LatentShock {
+                    ar: 0.9,
+                    sd: round3(rng.random_range(0.15..=0.25)),
+                    spend_elasticity: 1.0,
+                });
+            }
+            Preset::Feedback => {
+                config.draw_realistic_spend_and_noise(&mut rng);
+                config.feedback = round3(rng.random_range(0.5..=1.0));
+                config.noise = 0.25;
+            }
+        }
+        config.preset = Some(preset);
+        config
+    }
+
+    /// Campaign budgets and return multipliers drawn again as the standard world draws
+    /// them (same names, ids, flights), from `rng`.
+    fn redraw_standard_campaigns(&mut self, rng: &mut ChaCha8Rng) {
+        let (start, days) = (self.start, self.days);
+        for ch in &mut self.channels {
+            let n = ch.campaigns.len();
+            ch.campaigns = (0..n)
+                .map(|i| standard_campaign(rng, &ch.name, i, start, days))
+                .collect();
+        }
+    }
+
+    /// Hill saturation per channel: shape in [1, 2], half-saturation in
+    /// [0.5, min(2, 0.8·(S−1)^(−1/S))].
+    fn draw_saturation(&mut self, rng: &mut ChaCha8Rng) {
+        for ch in &mut self.channels {
+            let shape: f64 = round3(rng.random_range(1.0..=2.0));
+            let bound = if shape > 1.0 {
+                (0.8 * (shape - 1.0).powf(-1.0 / shape)).min(2.0)
+            } else {
+                2.0
+            };
+            let half_saturation = round3(rng.random_range(0.5..=bound));
+            ch.saturation = Saturation::Hill {
+                half_saturation,
+                shape,
+            };
+        }
+    }
+
+    /// Adstock decay per channel in [0.2, 0.7].
+    fn draw_adstock(&mut self, rng: &mut ChaCha8Rng) {
+        for ch in &mut self.channels {
+            ch.adstock_decay = round3(rng.random_range(0.2..=0.7));
+        }
+    }
+
+    /// The campaigns and spend of the realistic presets: 4–6 campaigns per channel with
+    /// budgets log-uniform over a factor 10 within the channel, return multipliers in
+    /// [0.5, 1.5], about a third starting late and a quarter ending early; budgets in
+    /// steps, daily budget noise 0.15, AR(1) baseline noise with φ in [0.5, 0.7].
+    fn draw_realistic_spend_and_noise(&mut self, rng: &mut ChaCha8Rng) {
+        let (start, days) = (self.start, self.days);
+        for ch in &mut self.channels {
+            let n = rng.random_range(4..=6usize);
+            let low = if ch.platform == Some(Platform::Klaviyo) {
+                40.0
+            } else {
+                120.0
+            };
+            ch.campaigns = (0..n)
+                .map(|i| {
+                    let mut c = standard_campaign(rng, &ch.name, i, start, days);
+                    let spread: f64 = rng.random_range(0.0..=1.0);
+                    c.daily_budget = round_cents(low * 10f64.powf(spread));
+                    c.roas_multiplier = round3(rng.random_range(0.5..=1.5));
+                    let late: f64 = rng.random_range(0.0..1.0);
+                    let early: f64 = rng.random_range(0.0..1.0);
+                    let start_day = rng.random_range(1..=(days / 3).max(1));
+                    let end_day =
+                        rng.random_range((2 * days / 3)..=days.saturating_sub(2).max(2 * days / 3));
+                    c.flight_start =
+                        (late < 0.3).then(|| start + chrono::Days::new(u64::from(start_day)));
+                    c.flight_end =
+                        (early < 0.25).then(|| start + chrono::Days::new(u64::from(end_day)));
+                    c
+                })
+                .collect();
+        }
+        self.budget_steps = Some(BudgetSteps::default());
+        self.budget_noise = 0.15;
+        self.noise_ar = round3(rng.random_range(0.5..=0.7));
+    }
+
+    /// Turns budget steps on (or off with `None`).
+    pub fn with_budget_steps(mut self, steps: Option<BudgetSteps>) -> Self {
+        self.budget_steps = steps;
+        self
+    }
+
+    /// Sets the AR(1) coefficient of the baseline noise.
+    pub fn with_noise_ar(mut self, ar: f64) -> Self {
+        self.noise_ar = ar;
+        self
+    }
+
+    /// Turns the unobserved demand shock on (or off with `None`).
+    pub fn with_latent_shock(mut self, shock: Option<LatentShock>) -> Self {
+        self.latent_shock = shock;
+        self
+    }
+
+    /// Sets the elasticity of spend to the same row's baseline noise.
+    pub fn with_feedback(mut self, feedback: f64) -> Self {
+        self.feedback = feedback;
+        self
+    }
+
+    /// Whether spend and revenue share a cause the data does not show (a latent shock
+    /// that moves spend, or spend feedback on the revenue noise): no estimator can be
+    /// right here, and a warning is the correct answer.
+    pub fn has_hidden_confounding(&self) -> bool {
+        let shock = self
+            .latent_shock
+            .is_some_and(|s| s.sd > 0.0 && s.spend_elasticity > 0.0);
+        shock || (self.feedback > 0.0 && self.noise > 0.0)
     }
 
     /// Sets the seed.
@@ -480,6 +827,57 @@ impl WorldConfig {
                 ),
             );
         }
+        for (name, value, ok) in [
+            (
+                "noise_ar",
+                self.noise_ar,
+                (0.0..1.0).contains(&self.noise_ar),
+            ),
+            (
+                "feedback",
+                self.feedback,
+                (0.0..=3.0).contains(&self.feedback),
+            ),
+        ] {
+            if !ok {
+                return bad(name.into(), format!("out of range: {value}"));
+            }
+        }
+        if let Some(b) = self.budget_steps {
+            if b.min_block_days == 0
+                || b.max_block_days < b.min_block_days
+                || b.max_block_days > 36_600
+            {
+                return bad(
+                    "budget_steps".into(),
+                    format!(
+                        "block lengths need 1 ≤ min_block_days ≤ max_block_days ≤ 36600, got {}..={}",
+                        b.min_block_days, b.max_block_days
+                    ),
+                );
+            }
+            if !(0.0..=2.0).contains(&b.level_sd) {
+                return bad(
+                    "budget_steps.level_sd".into(),
+                    format!("must be in [0, 2], got {}", b.level_sd),
+                );
+            }
+        }
+        if let Some(u) = self.latent_shock {
+            for (name, value, ok) in [
+                ("latent_shock.ar", u.ar, (0.0..1.0).contains(&u.ar)),
+                ("latent_shock.sd", u.sd, (0.0..=1.0).contains(&u.sd)),
+                (
+                    "latent_shock.spend_elasticity",
+                    u.spend_elasticity,
+                    (0.0..=3.0).contains(&u.spend_elasticity),
+                ),
+            ] {
+                if !ok {
+                    return bad(name.into(), format!("out of range: {value}"));
+                }
+            }
+        }
         if let Some(d) = self
             .weekday_profile
             .iter()
@@ -611,6 +1009,17 @@ impl WorldConfig {
         }
         Ok(())
     }
+}
+
+/// First random stream of the preset draws (one stream per preset).
+const PRESET_STREAM: u64 = 0x5e7_0000_0000;
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn round_cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 /// A campaign of the standard worlds: budgets spread over an order of magnitude, return

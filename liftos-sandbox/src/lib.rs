@@ -42,6 +42,7 @@
 //! | [`World`] simulator, truth, unified and truth tables | available |
 //! | native Meta / Google Ads / Klaviyo shapes | available |
 //! | Klaviyo flows (daily rows, same causal model; [`WorldConfig::with_klaviyo_flows`]) | available, off by default |
+//! | named hard worlds ([`WorldConfig::preset`]: saturation, carryover, budget steps, autocorrelated noise, hidden confounding) with switch-off, marginal and response-curve truth | available |
 //! | fake platform HTTP servers | being built (see the README's status table) |
 #![warn(missing_docs)]
 
@@ -53,7 +54,10 @@ mod native;
 mod table;
 mod world;
 
-pub use config::{CampaignConfig, ChannelConfig, MessageType, Platform, Saturation, WorldConfig};
+pub use config::{
+    BudgetSteps, CampaignConfig, ChannelConfig, LatentShock, MessageType, Platform, Preset,
+    Saturation, WorldConfig,
+};
 pub use error::{Error, Result};
 pub use native::{
     GoogleAdsRow, GoogleCampaign, GoogleCustomer, GoogleMetrics, GoogleSegments, KlaviyoCampaign,
@@ -61,4 +65,7 @@ pub use native::{
     META_OMNI_PURCHASE_ACTION, META_PURCHASE_ACTION, MetaActionStat, MetaInsight,
 };
 pub use table::{truth_schema, unified_schema};
-pub use world::{ChannelTruth, Intervention, MONTHS, Outcomes, Truth, WEEKDAYS, World, WorldRow};
+pub use world::{
+    CURVE_SCALES, ChannelTruth, CurvePoint, Intervention, MONTHS, Outcomes, Truth, WEEKDAYS, World,
+    WorldRow,
+};

@@ -44,6 +44,8 @@ pub(crate) struct Day {
     /// Baseline demand multiplier d_t (season × weekday × holiday × Q4 × trend).
     pub(crate) demand: f64,
     pub(crate) special: SpecialDay,
+    /// The unobserved log demand shock u_t (0 without a latent shock).
+    pub(crate) shock: f64,
 }
 
 /// One simulated (campaign, day) row with its fixed noise draws.
@@ -113,7 +115,33 @@ pub struct ChannelTruth {
     pub adstock_decay: f64,
     /// Whether the channel's true effect is exactly zero.
     pub zero_effect: bool,
+    /// THE marginal return: d(total revenue)/d(scale of the channel's spend) / spend at
+    /// today's allocation, carryover inside the window included. "What would one more
+    /// dollar, spread like today's, bring?" (Meridian's mROI). Equal to
+    /// `long_run_marginal_roas` (a finite difference of [`World::outcomes`] under
+    /// [`Intervention::ScaleSpend`] confirms it in the tests); below `incremental_roas`
+    /// under saturation, equal to it in a linear world.
+    pub marginal_roas_total: f64,
+    /// The channel's response curve over the world's rows, by re-simulation with the
+    /// noise fixed: for each scale in 0, 0.25, …, 2.0, the revenue with every row of the
+    /// channel spending `scale ×` its actual spend minus the revenue with the channel off.
+    /// The point at scale 1 is `incremental_revenue`, at scale 0 it is 0.
+    pub response_curve: Vec<CurvePoint>,
 }
+
+/// One point of a channel's true response curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CurvePoint {
+    /// Multiple of the channel's actual spend, on every row.
+    pub scale: f64,
+    /// The channel's total spend at that scale.
+    pub spend: f64,
+    /// Revenue at that scale minus revenue with the channel off, over the world's rows.
+    pub incremental_revenue: f64,
+}
+
+/// The scales of [`ChannelTruth::response_curve`]: 0, 0.25, …, 2.0.
+pub const CURVE_SCALES: [f64; 9] = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0];
 
 /// The true values of a world: per channel, and the temporal profile of its baseline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -131,6 +159,12 @@ pub struct Truth {
     /// all days of the world, January first (names in [`MONTHS`]). Months absent from
     /// the world are 0.
     pub seasonal: [f64; 12],
+    /// The [`Preset`](crate::Preset) the world was built from (its name), if any.
+    pub preset: Option<String>,
+    /// Whether spend and revenue share a cause the data does not show (a latent demand
+    /// shock or spend feedback on the revenue noise). Then no estimate can be trusted,
+    /// and an estimator's warning is the right answer.
+    pub hidden_confounding: bool,
 }
 
 impl Truth {
@@ -171,11 +205,17 @@ pub struct Outcomes {
 /// - spend `s = budget_c · d_t^confounding · exp(σ_b z − σ_b²/2)` (cents), so spend rises
 ///   with demand; Klaviyo sends `budget_c / cost_per_recipient` emails the same way on
 ///   its send weekdays plus Black Friday and Cyber Monday (a Klaviyo flow: every day);
+///   optionally times a budget level `L_c(t)` piecewise constant over blocks of days
+///   ([`BudgetSteps`](crate::BudgetSteps)), a hidden shock `exp(e·u_t − e²σ_u²/2)`
+///   ([`LatentShock`](crate::LatentShock)) and feedback `exp(ρσ ε_t − ρ²σ²/2)` on the
+///   row's own baseline noise ([`WorldConfig::feedback`]);
 /// - exposure `a_t = s_t + θ·a_{t−1}` (geometric adstock per channel, θ = 0 by default);
 /// - true return `τ = roas_channel · multiplier_c · (1 + weekend_effect)^weekend ·
 ///   (1 + holiday_effect)^(holiday or event)`;
-/// - revenue `= organic_ratio · budget_c · d_t · exp(σ ε − σ²/2) + τ·R(a_t)` with
-///   `R(a) = a` or Hill saturation; conversions = ⌊revenue / avg_order_value + u⌋.
+/// - revenue `= organic_ratio · budget_c · d_t · exp(σ ε_t − σ²/2) · exp(u_t − σ_u²/2) + τ·R(a_t)`
+///   with `R(a) = a` or Hill saturation; `ε_t` is standard normal, independent across days
+///   or AR(1) within the campaign ([`WorldConfig::noise_ar`]); `u_t = 0` without a latent
+///   shock; conversions = ⌊revenue / avg_order_value + u⌋.
 ///
 /// The baseline term is revenue the platform reports but did not cause; because it
 /// moves with demand like spend does, revenue / spend overstates the return.
@@ -219,6 +259,8 @@ impl World {
                 commercial_event_lift: config.event_lift,
                 day_of_week: [0.0; 7],
                 seasonal: [0.0; 12],
+                preset: config.preset.map(|p| p.as_str().to_owned()),
+                hidden_confounding: config.has_hidden_confounding(),
             },
         };
         std::mem::swap(&mut world.rows, &mut rows);
@@ -276,9 +318,17 @@ impl World {
             incremental_conversions: r.incremental_conversions,
             baseline_revenue: r.baseline,
             demand: day.demand,
+            latent_shock: self.shock_multiplier(day),
             is_holiday: day.special == SpecialDay::Holiday,
             is_commercial_event: day.special == SpecialDay::Event,
         }
+    }
+
+    /// The latent shock's multiplier on the baseline of `day` (1 without a shock).
+    fn shock_multiplier(&self, day: &Day) -> f64 {
+        self.config
+            .latent_shock
+            .map_or(1.0, |u| (day.shock - u.sd * u.sd / 2.0).exp())
     }
 
     /// The platform id of the row's campaign object. Klaviyo creates one campaign object
@@ -428,6 +478,8 @@ impl World {
                 long_run_marginal_roas: 0.0,
                 adstock_decay: ch.adstock_decay,
                 zero_effect: ch.roas == 0.0,
+                marginal_roas_total: 0.0,
+                response_curve: Vec::with_capacity(CURVE_SCALES.len()),
             };
             let mut weighted = 0.0;
             let mut weighted_lr = 0.0;
@@ -450,6 +502,22 @@ impl World {
                 t.incremental_roas = t.incremental_revenue / t.spend;
                 t.marginal_roas = weighted / t.spend;
                 t.long_run_marginal_roas = weighted_lr / t.spend;
+                t.marginal_roas_total = t.long_run_marginal_roas;
+            }
+            for scale in CURVE_SCALES {
+                let scaled = self.simulate(Intervention::ScaleSpend(&ch.name, scale))?;
+                let incremental_revenue = self
+                    .rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.channel == ci)
+                    .map(|(i, _)| scaled.revenue[i] - off.revenue[i])
+                    .sum();
+                t.response_curve.push(CurvePoint {
+                    scale,
+                    spend: scale * t.spend,
+                    incremental_revenue,
+                });
             }
             channels.push(t);
         }
@@ -538,8 +606,56 @@ impl Response {
     }
 }
 
+/// Random stream of the latent shock (one series for the world).
+const SHOCK_STREAM: u64 = 3 << 40;
+/// First random stream of the budget steps (one per campaign or flow).
+const STEP_STREAM: u64 = 2 << 40;
+
+/// The latent log demand shock per day: a stationary AR(1) series, or zeros.
+fn latent_shocks(config: &WorldConfig) -> Vec<f64> {
+    let n = config.days as usize;
+    let Some(u) = config.latent_shock else {
+        return vec![0.0; n];
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    rng.set_stream(SHOCK_STREAM);
+    let innovation = u.sd * (1.0 - u.ar * u.ar).sqrt();
+    let mut shocks = Vec::with_capacity(n);
+    let mut prev = 0.0;
+    for t in 0..n {
+        let z: f64 = StandardNormal.sample(&mut rng);
+        prev = if t == 0 {
+            u.sd * z
+        } else {
+            u.ar * prev + innovation * z
+        };
+        shocks.push(prev);
+    }
+    shocks
+}
+
+/// A campaign's budget level for each of its `len` flight days: piecewise constant over
+/// blocks of random length (all 1 without budget steps).
+fn budget_levels(config: &WorldConfig, stream: u64, len: usize) -> Vec<f64> {
+    let Some(b) = config.budget_steps else {
+        return vec![1.0; len];
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    rng.set_stream(STEP_STREAM + stream);
+    let mut levels = Vec::with_capacity(len);
+    while levels.len() < len {
+        let block = rand::Rng::random_range(&mut rng, b.min_block_days..=b.max_block_days) as usize;
+        let z: f64 = StandardNormal.sample(&mut rng);
+        let level = lognormal_unit(b.level_sd, z);
+        let take = block.min(len - levels.len());
+        levels.extend(std::iter::repeat_n(level, take));
+    }
+    levels
+}
+
 fn simulate_days(config: &WorldConfig) -> Vec<Day> {
     let special = classify(config.start, config.days);
+    let shocks = latent_shocks(config);
     let mean_w = config.weekday_profile.iter().sum::<f64>() / 7.0;
     (0..config.days as usize)
         .map(|t| {
@@ -563,6 +679,7 @@ fn simulate_days(config: &WorldConfig) -> Vec<Day> {
                 date,
                 demand: log_d.exp() * w,
                 special: special[t],
+                shock: shocks[t],
             }
         })
         .collect()
@@ -575,6 +692,10 @@ fn simulate_rows(config: &WorldConfig, days: &[Day]) -> (Vec<Row>, Vec<Flight>) 
     let mut stream = 0u64;
     // Flows draw from their own streams, so adding flows changes no other row.
     let mut flow_stream = 1u64 << 40;
+    // Budget steps draw from streams of their own, one per campaign or flow.
+    let mut step_stream = 0u64;
+    let ar = config.noise_ar;
+    let ar_innovation = (1.0 - ar * ar).sqrt();
     for (ci, ch) in config.channels.iter().enumerate() {
         let klaviyo = ch.platform == Some(Platform::Klaviyo);
         for (ki, c) in ch.campaigns.iter().enumerate() {
@@ -594,6 +715,10 @@ fn simulate_rows(config: &WorldConfig, days: &[Day]) -> (Vec<Row>, Vec<Flight>) 
                 campaign: ki,
                 rows: Vec::with_capacity(last + 1 - first),
             };
+            step_stream += 1;
+            let levels = budget_levels(config, step_stream, last + 1 - first);
+            // The campaign's standardized log baseline noise, AR(1) across its flight days.
+            let mut noise = 0.0;
             for (t, day) in days.iter().enumerate().take(last + 1).skip(first) {
                 // Always draw the same numbers per day so streams stay aligned.
                 let mut z = [0.0f64; 4];
@@ -601,6 +726,11 @@ fn simulate_rows(config: &WorldConfig, days: &[Day]) -> (Vec<Row>, Vec<Flight>) 
                     *v = StandardNormal.sample(&mut rng);
                 }
                 let dither: f64 = rand::Rng::random(&mut rng);
+                noise = if ar == 0.0 || t == first {
+                    z[3]
+                } else {
+                    ar * noise + ar_innovation * z[3]
+                };
                 let weekday = day.date.weekday();
                 let sends = !klaviyo
                     || flow
@@ -610,8 +740,18 @@ fn simulate_rows(config: &WorldConfig, days: &[Day]) -> (Vec<Row>, Vec<Flight>) 
                     flight.rows.push(None);
                     continue;
                 }
-                let scale =
+                let mut scale =
                     day.demand.powf(config.confounding) * lognormal_unit(config.budget_noise, z[0]);
+                if config.budget_steps.is_some() {
+                    scale *= levels[t - first];
+                }
+                if let Some(u) = config.latent_shock {
+                    let e = u.spend_elasticity;
+                    scale *= (e * day.shock - (e * u.sd).powi(2) / 2.0).exp();
+                }
+                if config.feedback > 0.0 {
+                    scale *= lognormal_unit(config.feedback * config.noise, noise);
+                }
                 let mut row = Row {
                     day: t,
                     channel: ci,
@@ -675,7 +815,10 @@ fn simulate_rows(config: &WorldConfig, days: &[Day]) -> (Vec<Row>, Vec<Flight>) 
                 row.baseline = ch.organic_ratio
                     * c.daily_budget
                     * day.demand
-                    * lognormal_unit(config.noise, z[3]);
+                    * lognormal_unit(config.noise, noise);
+                if let Some(u) = config.latent_shock {
+                    row.baseline *= (day.shock - u.sd * u.sd / 2.0).exp();
+                }
                 flight.rows.push(Some(rows.len()));
                 rows.push(row);
             }
@@ -735,6 +878,9 @@ pub struct WorldRow<'a> {
     pub baseline_revenue: f64,
     /// The day's demand multiplier (the confounder).
     pub demand: f64,
+    /// The day's unobserved demand shock as a multiplier of the baseline (1 without a
+    /// [`LatentShock`](crate::LatentShock)); no table column shows it.
+    pub latent_shock: f64,
     /// Whether the day is a US federal holiday.
     pub is_holiday: bool,
     /// Whether the day is Black Friday or Cyber Monday.
