@@ -1,22 +1,43 @@
-//! `liftos-sandbox serve [--seed N] [--port P] [--campaigns N] [--days D] [--klaviyo-flows N]`:
-//! runs the fake
-//! Meta, Google Ads and Klaviyo APIs over a sandbox world until Ctrl-C.
+//! `liftos-sandbox serve [--seed N] [--port P] [--campaigns N | --preset NAME] [--days D] [--klaviyo-flows N]`:
+//! runs the fake Meta, Google Ads and Klaviyo APIs over a sandbox world until Ctrl-C.
 
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
-use liftos_sandbox::{World, WorldConfig};
+use liftos_sandbox::{Preset, World, WorldConfig};
 
-const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campaigns N] [--days D] [--klaviyo-flows N]\n\
-  Serves the fake Meta (port P), Google Ads (P+1) and Klaviyo (P+2) APIs; P = 0 picks free ports.";
+const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campaigns N | --preset NAME] [--days D] [--klaviyo-flows N]\n\
+  Serves the fake Meta (port P), Google Ads (P+1) and Klaviyo (P+2) APIs; P = 0 picks free ports.\n\
+  --preset NAME builds a named world for the seed instead of the standard one with N campaigns per channel:\n\
+    linear      the standard world (4 campaigns per channel) plus a zero-effect channel `tiktok`\n\
+    saturation  Hill saturation per channel, campaigns redrawn from the seed\n\
+    carryover   geometric adstock per channel, linear response\n\
+    realistic   saturation, carryover, budgets in steps, autocorrelated noise, 4-6 unbalanced campaigns\n\
+    latent      realistic spend with an unobserved demand shock moving spend and revenue (hidden confounding)\n\
+    feedback    realistic spend reacting to the same day's revenue shock (hidden confounding)\n\
+  The zero-effect channel has no platform API, so the fake servers do not serve it.";
 
-/// seed, port, campaigns per channel, days, Klaviyo flows.
-type Options = (u64, u16, usize, u32, usize);
+/// What `serve` was asked for.
+#[derive(Debug, PartialEq)]
+struct Options {
+    seed: u64,
+    port: u16,
+    campaigns: Option<usize>,
+    preset: Option<Preset>,
+    days: u32,
+    flows: usize,
+}
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
     if args.first().map(String::as_str) != Some("serve") {
         return Err(USAGE.into());
     }
-    let (mut seed, mut port, mut campaigns, mut days, mut flows) =
-        (42u64, 0u16, 4usize, 730u32, 0usize);
+    let mut o = Options {
+        seed: 42,
+        port: 0,
+        campaigns: None,
+        preset: None,
+        days: 730,
+        flows: 0,
+    };
     let mut it = args[1..].iter();
     while let Some(flag) = it.next() {
         let value = it
@@ -24,32 +45,43 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
         let bad = |_| format!("{flag}: `{value}` is not a valid number");
         match flag.as_str() {
-            "--seed" => seed = value.parse().map_err(bad)?,
-            "--port" => port = value.parse().map_err(bad)?,
-            "--campaigns" => campaigns = value.parse().map_err(bad)?,
-            "--days" => days = value.parse().map_err(bad)?,
-            "--klaviyo-flows" => flows = value.parse().map_err(bad)?,
+            "--seed" => o.seed = value.parse().map_err(bad)?,
+            "--port" => o.port = value.parse().map_err(bad)?,
+            "--campaigns" => o.campaigns = Some(value.parse().map_err(bad)?),
+            "--preset" => o.preset = Some(Preset::parse(value).map_err(|e| e.to_string())?),
+            "--days" => o.days = value.parse().map_err(bad)?,
+            "--klaviyo-flows" => o.flows = value.parse().map_err(bad)?,
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
-    Ok((seed, port, campaigns, days, flows))
+    if o.preset.is_some() && o.campaigns.is_some() {
+        return Err(format!(
+            "--campaigns and --preset exclude each other (a preset draws its own campaigns)\n{USAGE}"
+        ));
+    }
+    Ok(o)
+}
+
+/// The world `serve` runs on.
+fn world_config(o: &Options) -> WorldConfig {
+    let base = match o.preset {
+        Some(p) => WorldConfig::preset(p, o.seed),
+        None => WorldConfig::standard(o.campaigns.unwrap_or(4)).with_seed(o.seed),
+    };
+    base.with_days(o.days).with_klaviyo_flows(o.flows)
 }
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (seed, port, campaigns, days, flows) = match parse_args(&args) {
+    let options = match parse_args(&args) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{e}");
             return std::process::ExitCode::from(2);
         }
     };
-    let world = match World::generate(
-        &WorldConfig::standard(campaigns)
-            .with_days(days)
-            .with_seed(seed)
-            .with_klaviyo_flows(flows),
-    ) {
+    let port = options.port;
+    let world = match World::generate(&world_config(&options)) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("liftos-sandbox: {e}");
@@ -97,5 +129,35 @@ fn main() -> std::process::ExitCode {
             eprintln!("liftos-sandbox: {e}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn a_preset_builds_its_world_for_the_seed() {
+        let o = parse_args(&args("serve --preset realistic --seed 9 --days 100")).unwrap();
+        assert_eq!(o.preset, Some(Preset::Realistic));
+        let expected = WorldConfig::preset(Preset::Realistic, 9).with_days(100);
+        assert_eq!(world_config(&o), expected);
+        let o = parse_args(&args("serve --seed 3")).unwrap();
+        assert_eq!(world_config(&o), WorldConfig::standard(4).with_seed(3));
+    }
+
+    #[test]
+    fn bad_presets_and_conflicting_flags_are_errors() {
+        let e = parse_args(&args("serve --preset nope")).unwrap_err();
+        assert!(
+            e.contains("`nope` is not a preset") && e.contains("realistic"),
+            "{e}"
+        );
+        let e = parse_args(&args("serve --preset linear --campaigns 3")).unwrap_err();
+        assert!(e.contains("exclude each other"), "{e}");
     }
 }
