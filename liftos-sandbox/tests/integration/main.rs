@@ -1,6 +1,7 @@
 //! Integration tests of the sandbox world.
 
 mod native;
+mod presets;
 mod truth;
 mod world;
 
