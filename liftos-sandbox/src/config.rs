@@ -473,7 +473,16 @@ impl WorldConfig {
             .with_zero_effect_channel("tiktok")
             .with_seed(seed);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(PRESET_STREAM + preset as u64);
+        // One stream per preset, fixed here so that adding a preset changes no other.
+        let stream = match preset {
+            Preset::Linear => 0,
+            Preset::Saturation => 1,
+            Preset::Carryover => 2,
+            Preset::Realistic => 3,
+            Preset::Latent => 4,
+            Preset::Feedback => 5,
+        };
+        rng.set_stream(PRESET_STREAM + stream);
         match preset {
             Preset::Linear => {}
             Preset::Saturation => {

@@ -106,7 +106,9 @@ pub struct ChannelTruth {
     pub incremental_conversions: f64,
     /// incremental_revenue / spend.
     pub incremental_roas: f64,
-    /// Spend-weighted mean of the rows' contemporaneous marginal return `tau`.
+    /// Spend-weighted mean of the rows' contemporaneous marginal return `tau`: the same
+    /// day's revenue only. With carryover it leaves out the later days' part of a
+    /// dollar's return; [`marginal_roas_total`](Self::marginal_roas_total) includes it.
     pub marginal_roas: f64,
     /// Spend-weighted mean of the rows' long-run marginal return `tau_long_run`
     /// (equals `marginal_roas` without adstock).
