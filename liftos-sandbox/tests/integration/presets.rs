@@ -350,7 +350,9 @@ fn under_saturation_the_marginal_return_is_below_the_switch_off_return() {
 }
 
 /// With adstock θ ≥ 0.2 a dollar keeps returning after its day: the long-run return is
-/// about 1/(1 − θ) ≥ 1.25 times the same-day one (a little less for the window's last days).
+/// about 1/(1 − θ) ≥ 1.25 times the same-day one (within 2%: the window's last days
+/// carry less, and τ differs between weekdays; seeds 1 and 2 are within 0.4%). Klaviyo
+/// sends are days apart and exposure decays in between, so less of it reaches the next send.
 #[test]
 fn carryover_makes_the_long_run_return_exceed_the_same_day_one() {
     for seed in [1, 2] {
@@ -358,13 +360,11 @@ fn carryover_makes_the_long_run_return_exceed_the_same_day_one() {
         for t in positive(&world) {
             let ratio = t.long_run_marginal_roas / t.marginal_roas;
             if t.channel == "klaviyo" {
-                // Sends are days apart and exposure decays in between: less carryover
-                // reaches a later send, but some does.
                 assert!(ratio > 1.0 + t.adstock_decay.powi(7), "seed {seed}: {t:?}");
             } else {
                 let expected = 1.0 / (1.0 - t.adstock_decay);
                 assert!(
-                    ratio > 1.2 && (ratio - expected).abs() < 0.05 * expected,
+                    ratio > 1.2 && (ratio - expected).abs() < 0.02 * expected,
                     "seed {seed}: ratio {ratio} vs 1/(1−θ) = {expected}: {t:?}"
                 );
             }
@@ -598,4 +598,41 @@ fn new_fields_are_validated() {
         ..Default::default()
     };
     assert!(e(base.with_latent_shock(Some(shock))).contains("latent_shock.sd"));
+}
+
+/// Worlds that use none of the preset features are the worlds of before: the SHA-256 of
+/// every table they emit (unified table with calendar flags, truth table, Meta, Google Ads
+/// and Klaviyo native rows) equals the digest produced by the code before presets existed
+/// (commit bbfcb49), for the world of `sandbox_incremental_roas_per_channel` and for a
+/// world with adstock, Hill saturation and Klaviyo flows.
+#[test]
+fn worlds_without_preset_features_are_unchanged() {
+    let cases = [
+        (
+            WorldConfig::standard(4)
+                .with_zero_effect_channel("tiktok")
+                .with_seed(7),
+            "387ffe05857028a2a1d5074fe2d1c3578e5ed83df7184cc3b4000f3e120c9777",
+        ),
+        (
+            WorldConfig::standard(3)
+                .with_days(365)
+                .with_adstock("meta", 0.6)
+                .with_adstock("klaviyo", 0.3)
+                .with_saturation(Saturation::Hill {
+                    half_saturation: 1.0,
+                    shape: 1.5,
+                })
+                .with_klaviyo_flows(3),
+            "1b49de07856c267c9d9c55f9eebee8195cea7a8b988bd018f50c76f6077fd0bc",
+        ),
+    ];
+    for (config, expected) in cases {
+        let world = World::generate(&config).unwrap();
+        let mut bytes = emitted_bytes(&world);
+        bytes.extend(serde_json::to_vec(&world.klaviyo_flow_days()).unwrap());
+        let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, expected);
+    }
 }
