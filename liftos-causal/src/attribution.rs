@@ -11,11 +11,15 @@ use crate::data::CausalDataset;
 use crate::dml::DmlParams;
 use crate::estimator::Estimator;
 use crate::forest::{CausalForestParams, ForestParams, RegressionForest};
-use crate::inference::{mean_effect, ols_cluster, t_dist, two_sided};
+use crate::inference::{lift_effect, mean_effect, ols_cluster, t_dist, two_sided};
 use crate::prepare::{
     Adstock, CausalPanel, TreatmentAssignment, adstock, series_order, weekday, ymd,
 };
-use crate::results::{AttributionResults, Estimate, ModelAccuracy, RowIndex, TemporalEffects};
+use crate::response::{Evaluated, ResponseOptions, Selection, robustness_value, select_response};
+use crate::results::{
+    AttributionResults, ChannelResponse, CurvePoint, Estimate, ModelAccuracy, RowIndex,
+    Sensitivity, TemporalEffects,
+};
 use crate::{Error, Result};
 
 /// Weekday names, Monday first, as used in results.
@@ -138,6 +142,7 @@ impl ClusterBy {
 /// | `cv_gap_days` | 7 | days left out between training and test blocks |
 /// | `placebo_lead_days` | `Some(7)` | placebo check with the treatment this many days ahead |
 /// | `cluster` | entity | clusters of the standard errors |
+/// | `response` | [`ResponseOptions::default`] | how carryover and saturation are chosen per channel |
 /// | `local_linear_nuisances` | true | the causal forest's Ŷ and Ŵ are local linear forests (λ = 0.1 unless the model's [`CausalForestParams::nuisance_local_linear`] sets one); `false`: as the model's parameters say |
 /// | `seed` | 42 | seed of all randomness (overrides the model's) |
 #[derive(Debug, Clone)]
@@ -164,6 +169,8 @@ pub struct AttributionOptions {
     /// significant at 5% on about a quarter of seeds (holiday spikes shared by spend and
     /// revenue), local linear ones on about 3% (`benches/src/bin/sandbox_coverage.rs`).
     pub local_linear_nuisances: bool,
+    /// How each channel's response transform (carryover, saturation) is chosen.
+    pub response: ResponseOptions,
     /// Seed.
     pub seed: u64,
 }
@@ -180,6 +187,7 @@ impl Default for AttributionOptions {
             placebo_lead_days: Some(7),
             cluster: ClusterBy::Entity,
             local_linear_nuisances: true,
+            response: ResponseOptions::default(),
             seed: 42,
         }
     }
@@ -221,6 +229,11 @@ impl AttributionOptions {
         self.local_linear_nuisances = on;
         self
     }
+    /// Sets the response options.
+    pub fn with_response(mut self, response: ResponseOptions) -> Self {
+        self.response = response;
+        self
+    }
     /// Sets the seed.
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -252,6 +265,7 @@ impl AttributionOptions {
         if self.cross_validation && self.cv_folds < 2 {
             return Err(Error::param("cv_folds", self.cv_folds, "at least 2"));
         }
+        self.response.validate()?;
         if self.placebo_lead_days == Some(0) {
             return Err(Error::param("placebo_lead_days", 0, "at least 1 day"));
         }
@@ -260,7 +274,8 @@ impl AttributionOptions {
 }
 
 /// Everything [`analyze_attribution`] found: one [`AttributionResults`] per
-/// (outcome, treatment) pair, the adstock decays used, and the rows the panel left out.
+/// (outcome, treatment) pair, the adstock decays used (every channel with spend, unless the
+/// roles say [`Adstock::None`]), and the rows the panel left out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attribution {
     /// Results in role order: outcomes outer, treatments inner.
@@ -290,6 +305,15 @@ impl Attribution {
     }
 }
 
+/// Robustness value below which a significant channel effect gets a warning: a hidden
+/// confounder explaining this share of the residual variance of spend and outcome would
+/// explain the effect away.
+pub const ROBUSTNESS_WARNING: f64 = 0.05;
+
+/// Ratio of the highest to the lowest switch-off return among the plausible response
+/// transforms above which a channel gets a warning that the data cannot pin it down.
+pub const SWITCH_OFF_SPREAD_WARNING: f64 = 1.5;
+
 /// Ridge penalty of the local linear nuisances that
 /// [`AttributionOptions::local_linear_nuisances`] turns on (see
 /// [`CausalForestParams::nuisance_local_linear`] for its scale).
@@ -299,14 +323,21 @@ pub const DEFAULT_LOCAL_LINEAR_LAMBDA: f64 = 0.1;
 /// panel's roles.
 ///
 /// For each (outcome, treatment):
-/// 1. The treatment, adstocked per channel when the roles ask for it (a grid is searched by
-///    [`choose_adstock_decay`]).
+/// 1. Each channel's response transform `f` (geometric carryover, then a Hill saturation
+///    curve or a linear response), chosen by cross-fitted loss among the roles' adstock
+///    decays (a grid with [`Adstock::Auto`]) and the Hill curves of [`ResponseOptions`]
+///    (with [`ResponseOptions::auto`]; linear by default); the treatment becomes
+///    `f(spend)` (see [`crate::response`]).
 /// 2. The estimator (causal forest by default) on the panel's controls, channels as
 ///    groups, clusters as chosen. With entity fixed effects the forest subsamples rows,
 ///    not clusters, so it can learn each campaign's level (see
 ///    [`CausalForestParams::cluster_subsampling`]).
-/// 3. With adstock: `spend` and the returns are per unit of raw spend; the long-run return
-///    is the spend-weighted sum of the discounted future effects of one unit today.
+/// 3. Returns per unit of raw spend: the switch-off return (the estimator's lift of
+///    `f(spend)`: what the window would lose without the channel's spend), the marginal
+///    return (the doubly robust lift of `f′(a)·a`: one more unit at today's allocation),
+///    the long-run return with carryover, the response curve at spend scales, and the
+///    sensitivity to hidden confounding; every interval widened by the spread that
+///    re-selecting the transform adds in a block bootstrap over weeks.
 /// 4. Temporal effects of the baseline outcome `Y − τ̂·W` (a log-linear model with entity
 ///    fixed effects, weekday, week-of-year, holiday and event indicators and a trend;
 ///    clusters by date; monthly effects average the fitted daily factors over each month's
@@ -339,43 +370,24 @@ pub fn analyze_attribution(
     let mut decays_out = BTreeMap::new();
     for (outcome_name, y) in &panel.outcomes {
         for (treatment_name, w_raw) in &panel.treatments {
-            // 1. Adstock.
-            let decays: BTreeMap<String, f64> = match &panel.roles.adstock {
-                Adstock::None => BTreeMap::new(),
-                Adstock::Fixed(t) => channel_labels.iter().map(|c| (c.clone(), *t)).collect(),
-                Adstock::PerChannel(m) => channel_labels
-                    .iter()
-                    .map(|c| (c.clone(), m.get(c).copied().unwrap_or(0.0)))
-                    .collect(),
-                Adstock::Grid(grid) => {
-                    let mut m = BTreeMap::new();
-                    for c in &channel_labels {
-                        m.insert(
-                            c.clone(),
-                            choose_adstock_decay(panel, y, w_raw, c, grid, options.seed)?,
-                        );
-                    }
-                    m
+            // 1. Response transforms: carryover and saturation per channel.
+            let plan = response_plan(panel, y, w_raw, &channel_labels, &series, options)?;
+            let mut w = w_raw.clone();
+            let mut evaluated: BTreeMap<String, Evaluated> = BTreeMap::new();
+            for (c, sel) in &plan {
+                let own = channel_series(panel, &series, c);
+                let ev = sel.transform.evaluate(w_raw, &own, panel.dates.as_deref());
+                for &i in &sel.rows {
+                    w[i] = ev.t[i];
                 }
-            };
-            let w: Vec<f64> = if decays.is_empty() {
-                w_raw.clone()
+                evaluated.insert(c.clone(), ev);
+            }
+            let decays: BTreeMap<String, f64> = if panel.roles.adstock == Adstock::None {
+                BTreeMap::new()
             } else {
-                let mut out = w_raw.clone();
-                for (c, theta) in &decays {
-                    let own: Vec<Vec<usize>> = series
-                        .iter()
-                        .filter(|s| s.first().is_some_and(|&i| &panel.channels[i] == c))
-                        .cloned()
-                        .collect();
-                    let a = adstock(w_raw, &own, panel.dates.as_deref(), *theta);
-                    for s in &own {
-                        for &i in s {
-                            out[i] = a[i];
-                        }
-                    }
-                }
-                out
+                plan.iter()
+                    .map(|(c, s)| (c.clone(), s.transform.adstock_decay))
+                    .collect()
             };
             // 2. Fit.
             let mut data = CausalDataset::new(y, &w)?
@@ -417,10 +429,17 @@ pub fn analyze_attribution(
                     found: results.treatment_effects.len(),
                 });
             }
-            // 3. Adstock: returns per unit of raw spend, long-run return.
-            if !decays.is_empty() {
-                apply_adstock_returns(&mut results, panel, w_raw, &series, &decays);
-            }
+            // 3. Returns per unit of raw spend: switch-off, marginal, long-run, curve.
+            apply_response(
+                &mut results,
+                panel,
+                w_raw,
+                &series,
+                &plan,
+                &evaluated,
+                &clusters,
+                options,
+            )?;
             // 4. Temporal effects.
             let tau: Vec<f64> = results.treatment_effects.iter().map(|r| r.tau).collect();
             if panel.dates.is_some() {
@@ -454,6 +473,13 @@ pub fn analyze_attribution(
                         .warnings
                         .push(format!("The placebo check could not be run: {e}.")),
                 }
+                if lead != 1 {
+                    // Only a failure is worth a word here: the lead check above reports
+                    // when it cannot run.
+                    if let Ok(p) = placebo(panel, y, &w, 1, &clusters, options) {
+                        results.diagnostics.placebo_next_day = Some(p);
+                    }
+                }
             }
             write_warnings(&mut results, panel, level);
             results.row_index = Some(RowIndex {
@@ -466,7 +492,7 @@ pub fn analyze_attribution(
                 treatment: w_raw.clone(),
                 outcome: y.clone(),
             });
-            results.settings = settings(panel, options, assignment, &decays, &results.model);
+            results.settings = settings(panel, options, assignment, &plan, &results.model);
             decays_out = decays;
             all.push(results);
         }
@@ -482,7 +508,7 @@ fn settings(
     panel: &CausalPanel,
     options: &AttributionOptions,
     assignment: TreatmentAssignment,
-    decays: &BTreeMap<String, f64>,
+    plan: &BTreeMap<String, Selection>,
     model: &str,
 ) -> Vec<(String, String)> {
     let r = &panel.roles;
@@ -561,60 +587,276 @@ fn settings(
         }
         AttributionModel::Custom(_) => {}
     }
-    for (c, t) in decays {
-        s.push((format!("adstock_decay.{c}"), format!("{t}")));
+    for (c, sel) in plan {
+        s.push((format!("response.{c}"), sel.transform.describe()));
+        if sel.transform.adstock_decay > 0.0 {
+            s.push((
+                format!("adstock_decay.{c}"),
+                format!("{}", sel.transform.adstock_decay),
+            ));
+        }
     }
     s
 }
 
-/// Rewrites the channel returns to be per unit of raw spend and adds the long-run return.
-fn apply_adstock_returns(
+/// The rows of `series` that belong to `channel`.
+fn channel_series(panel: &CausalPanel, series: &[Vec<usize>], channel: &str) -> Vec<Vec<usize>> {
+    series
+        .iter()
+        .filter(|s| s.first().is_some_and(|&i| panel.channels[i] == channel))
+        .cloned()
+        .collect()
+}
+
+/// Chooses every channel's response transform (see [`crate::response`]): the candidates
+/// are the roles' adstock decays (searched on [`ResponseOptions::adstock_grid`] for
+/// [`Adstock::Auto`]) times the Hill curves of the options (when `saturation` is on) and
+/// the linear response. Channels without spend keep the identity.
+fn response_plan(
+    panel: &CausalPanel,
+    y: &[f64],
+    w_raw: &[f64],
+    labels: &[String],
+    series: &[Vec<usize>],
+    options: &AttributionOptions,
+) -> Result<BTreeMap<String, Selection>> {
+    let n = w_raw.len();
+    let controls: Vec<&[f64]> = panel.controls.iter().map(|(_, v)| v.as_slice()).collect();
+    let mut out = BTreeMap::new();
+    for (k, c) in labels.iter().enumerate() {
+        let rows: Vec<usize> = (0..n).filter(|&i| &panel.channels[i] == c).collect();
+        if rows.iter().all(|&i| w_raw[i] == 0.0) {
+            continue;
+        }
+        let decays: Vec<f64> = match &panel.roles.adstock {
+            Adstock::Auto => options.response.adstock_grid.clone(),
+            Adstock::None => vec![0.0],
+            Adstock::Fixed(t) => vec![*t],
+            Adstock::PerChannel(m) => vec![m.get(c).copied().unwrap_or(0.0)],
+            Adstock::Grid(g) => g.clone(),
+        };
+        let candidates = options.response.candidates(&decays);
+        let own = channel_series(panel, series, c);
+        let sel = select_response(
+            &rows,
+            &controls,
+            y,
+            w_raw,
+            &own,
+            panel.dates.as_deref(),
+            &candidates,
+            &options.response,
+            options.confidence_level,
+            options.seed ^ ((k as u64 + 1) * 0x9e37_79b9),
+        )
+        .map_err(|e| match e {
+            Error::TooLittleData {
+                what,
+                found,
+                needed,
+            } => Error::TooLittleData {
+                what: format!("{what} (channel `{c}`)"),
+                found,
+                needed,
+            },
+            other => other,
+        })?;
+        out.insert(c.clone(), sel);
+    }
+    Ok(out)
+}
+
+/// `[lo + shift.0, hi + shift.1]`: an interval widened by how far the plausible
+/// transforms move the estimate (`shift.0 ≤ 0 ≤ shift.1`).
+fn widen(lo: f64, hi: f64, shift: (f64, f64)) -> (f64, f64) {
+    (lo + shift.0.min(0.0), hi + shift.1.max(0.0))
+}
+
+/// Rewrites each channel's returns per unit of raw spend from the estimator's effects on
+/// the transformed treatment: the switch-off lift and return (the estimator's lift of
+/// `f(a)`), the marginal return (the doubly robust lift of `f′(a)·a`), the long-run return
+/// with carryover, the response curve, and the sensitivity to hidden confounding; every
+/// interval widened by the transform's selection uncertainty.
+#[allow(clippy::too_many_arguments)]
+fn apply_response(
     results: &mut AttributionResults,
     panel: &CausalPanel,
     w_raw: &[f64],
     series: &[Vec<usize>],
-    decays: &BTreeMap<String, f64>,
-) {
+    plan: &BTreeMap<String, Selection>,
+    evaluated: &BTreeMap<String, Evaluated>,
+    clusters: &[u32],
+    options: &AttributionOptions,
+) -> Result<()> {
     let n = w_raw.len();
+    let level = options.confidence_level;
     let tau: Vec<f64> = results.treatment_effects.iter().map(|r| r.tau).collect();
-    // Long-run effect of one unit today: Σ_k θ^{gap_k} τ̂ over the rest of the series.
-    let mut long_run = vec![0.0; n];
-    for s in series {
-        let Some(&first) = s.first() else { continue };
-        let theta = decays.get(&panel.channels[first]).copied().unwrap_or(0.0);
-        let mut acc = 0.0;
-        let mut next: Option<usize> = None;
-        for &i in s.iter().rev() {
-            let carried = match (next, &panel.dates) {
-                (Some(j), Some(d)) => acc * theta.powi((d[j] - d[i]).max(1)),
-                (Some(_), None) => acc * theta,
-                (None, _) => 0.0,
-            };
-            acc = tau[i] + carried;
-            long_run[i] = acc;
-            next = Some(i);
-        }
-    }
+    let scores = (results.scores.len() == n).then(|| results.scores.clone());
+    let p = panel.controls.len() as f64;
     for ch in &mut results.channels {
-        let Some(theta) = decays.get(&ch.channel).copied() else {
+        let (Some(sel), Some(ev)) = (plan.get(&ch.channel), evaluated.get(&ch.channel)) else {
             continue;
         };
-        let rows: Vec<usize> = (0..n)
-            .filter(|&i| panel.channels[i] == ch.channel)
-            .collect();
+        let rows = &sel.rows;
         let spend: f64 = rows.iter().map(|&i| w_raw[i]).sum();
-        ch.adstock_decay = Some(theta);
         if spend <= 0.0 {
             continue;
         }
+        let mut subset = vec![0.0; n];
+        for &i in rows {
+            subset[i] = 1.0;
+        }
+        let mut channel_clusters: Vec<u32> = rows.iter().map(|&i| clusters[i]).collect();
+        channel_clusters.sort_unstable();
+        channel_clusters.dedup();
+        let df = (channel_clusters.len() as f64 - 1.0).max(1.0);
+        let t = t_dist(df)?;
+        // Switch-off: the lift of f(a), widened by the plausible transforms.
+        let lift = ch.revenue_lift;
+        let (lo, hi) = widen(ch.ci_lower, ch.ci_upper, sel.shift_switch_off);
+        let crit = t.inverse_cdf(0.5 + level / 2.0);
+        ch.std_err = ch.std_err.max((lift - lo).max(hi - lift) / crit);
+        ch.p_value = if ch.std_err > 0.0 {
+            two_sided(&t, lift / ch.std_err)
+        } else if lift == 0.0 {
+            1.0
+        } else {
+            0.0
+        };
         ch.spend = spend;
-        ch.incremental_roas = ch.revenue_lift / spend;
-        ch.incremental_roas_ci_lower = ch.ci_lower / spend;
-        ch.incremental_roas_ci_upper = ch.ci_upper / spend;
-        ch.marginal_roas = rows.iter().map(|&i| w_raw[i] * tau[i]).sum::<f64>() / spend;
-        ch.long_run_roas = Some(rows.iter().map(|&i| w_raw[i] * long_run[i]).sum::<f64>() / spend);
+        ch.ci_lower = lo;
+        ch.ci_upper = hi;
+        ch.incremental_roas = lift / spend;
+        ch.incremental_roas_ci_lower = lo / spend;
+        ch.incremental_roas_ci_upper = hi / spend;
         ch.naive_roas = ch.outcome_total / spend;
+        // A lift of any function `v` of the channel's exposure: doubly robust with the
+        // smoother's E[v | X], or the plug-in Σ τ̂·v with the switch-off's relative
+        // interval when the estimator gives no scores.
+        let lift_of = |v: &[f64]| -> Result<(f64, f64, f64)> {
+            let total: f64 = rows.iter().map(|&i| v[i]).sum();
+            if total == 0.0 {
+                return Ok((0.0, 0.0, 0.0));
+            }
+            match &scores {
+                Some(sc) => {
+                    let sub: Vec<f64> = rows.iter().map(|&i| v[i]).collect();
+                    let hat_sub = sel.smoother.apply(&sub);
+                    let mut hat = vec![0.0; n];
+                    for (k, &i) in rows.iter().enumerate() {
+                        hat[i] = hat_sub[k];
+                    }
+                    let l = lift_effect(sc, &tau, v, &hat, &subset, clusters, level)?;
+                    Ok((l.revenue_lift, l.ci_lower, l.ci_upper))
+                }
+                None => {
+                    let est: f64 = rows.iter().map(|&i| tau[i] * v[i]).sum();
+                    let rel = |x: f64| if lift != 0.0 { x / lift } else { 0.0 };
+                    Ok((est, est * rel(lo), est * rel(hi)))
+                }
+            }
+        };
+        // Marginal: d/dscale of the lift at scale 1 = Σ τ·f′(a)·a.
+        let (m, mlo, mhi) = lift_of(&ev.g)?;
+        let (mlo, mhi) = widen(mlo, mhi, sel.shift_marginal);
+        ch.marginal_roas = m / spend;
+        // Long-run return of one unit today (carryover past the window included):
+        // Σ_{j ≥ i} θ^{gap} τ̂_j f′(a_j), spend-weighted.
+        let theta = sel.transform.adstock_decay;
+        let (mut long_run, mut lr_lo, mut lr_hi) = (None, None, None);
+        let with_carryover = panel.roles.adstock != Adstock::None;
+        if with_carryover {
+            let mut acc_total = 0.0;
+            for s in channel_series(panel, series, &ch.channel) {
+                let mut acc = 0.0;
+                let mut next: Option<usize> = None;
+                for &i in s.iter().rev() {
+                    let slope = if ev.exposure[i] > 0.0 {
+                        ev.g[i] / ev.exposure[i]
+                    } else {
+                        0.0
+                    };
+                    let carried = match (next, &panel.dates) {
+                        (Some(j), Some(d)) => acc * theta.powi((d[j] - d[i]).max(1)),
+                        (Some(_), None) => acc * theta,
+                        (None, _) => 0.0,
+                    };
+                    // The tail beyond the window: the last row's effect carried on at
+                    // its own slope, θ/(1 − θ) more.
+                    let tail = if next.is_none() {
+                        tau[i] * slope * theta / (1.0 - theta)
+                    } else {
+                        0.0
+                    };
+                    acc = tau[i] * slope + carried + tail;
+                    acc_total += w_raw[i] * acc;
+                    next = Some(i);
+                }
+            }
+            let lr = acc_total / spend;
+            let rel = |x: f64| if m != 0.0 { x / m } else { 1.0 };
+            long_run = Some(lr);
+            lr_lo = Some(lr * rel(mlo).min(rel(mhi)));
+            lr_hi = Some(lr * rel(mhi).max(rel(mlo)));
+        }
+        ch.long_run_roas = long_run;
+        ch.adstock_decay = with_carryover.then_some(theta);
+        // Response curve.
+        let mut curve = Vec::with_capacity(options.response.curve_scales.len());
+        for (j, &k) in options.response.curve_scales.iter().enumerate() {
+            let (v, a, b) = if k == 0.0 {
+                (0.0, 0.0, 0.0)
+            } else if (k - 1.0).abs() < 1e-12 {
+                (lift, lo, hi)
+            } else {
+                let (v, a, b) = lift_of(&ev.scaled(&sel.transform, k, rows))?;
+                let shift = sel.shift_curve.get(j).copied().unwrap_or((0.0, 0.0));
+                let (a, b) = widen(a, b, shift);
+                (v, a, b)
+            };
+            curve.push(CurvePoint {
+                scale: k,
+                spend: k * spend,
+                incremental_revenue: v,
+                ci_lower: a,
+                ci_upper: b,
+            });
+        }
+        // Sensitivity (Cinelli & Hazlett) with the rows' residual degrees of freedom.
+        let t_stat = if ch.std_err > 0.0 {
+            lift / ch.std_err
+        } else {
+            f64::NAN
+        };
+        let rdf = rows.len() as f64 - p - 1.0;
+        let crit = if rdf > 2.0 {
+            t_dist(rdf - 1.0)?.inverse_cdf(0.5 + level / 2.0)
+        } else {
+            f64::NAN
+        };
+        let half_saturation_spend = sel.transform.saturation.map(|h| {
+            let mean_exposure =
+                rows.iter().map(|&i| ev.exposure[i]).sum::<f64>() / rows.len() as f64;
+            h.half_saturation * mean_exposure
+        });
+        ch.response = Some(ChannelResponse {
+            transform: sel.transform,
+            half_saturation_spend,
+            marginal_roas_ci_lower: mlo / spend,
+            marginal_roas_ci_upper: mhi / spend,
+            long_run_roas_ci_lower: lr_lo,
+            long_run_roas_ci_upper: lr_hi,
+            response_curve: curve,
+            sensitivity: Sensitivity {
+                robustness_value: robustness_value(t_stat, rdf, 0.0),
+                robustness_value_ci: robustness_value(t_stat, rdf, crit),
+                t_stat,
+            },
+            plausible_transforms: sel.plausible,
+            switch_off_range: sel.switch_off_range,
+        });
     }
+    Ok(())
 }
 
 /// Chooses the adstock decay of one channel on `grid` by cross-fitted loss.
@@ -1254,18 +1496,46 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
             ));
         }
     }
-    if let Some(p) = &d.placebo
-        && p.p_value < 1.0 - level
-    {
+    for p in d.placebo.iter().chain(&d.placebo_next_day) {
+        if p.p_value >= 1.0 - level {
+            continue;
+        }
         w.push(format!(
-            "Placebo check failed: {} {} days ahead appears to change today's {} (p = {:.3}). Future spend cannot cause past revenue, so unobserved confounding or carryover is likely; treat the estimates with caution.",
+            "Placebo check failed: {} {} ahead appears to change today's {} (p = {:.3}). Future spend cannot cause past revenue, so unobserved confounding (hidden demand, or spend reacting to revenue) is likely; treat the estimates with caution.",
             results.treatment,
-            p.name.trim_start_matches("placebo_lead_"),
+            match p.name.trim_start_matches("placebo_lead_") {
+                "1" => "1 day".to_string(),
+                d => format!("{d} days"),
+            },
             results.outcome,
             p.p_value
         ));
     }
     for ch in &results.channels {
+        if let Some(r) = &ch.response
+            && ch.p_value < 1.0 - level
+            && r.sensitivity.robustness_value < ROBUSTNESS_WARNING
+        {
+            w.push(format!(
+                "Channel `{}`: the effect is not robust to hidden confounding: a confounder explaining {:.1}% of the remaining variation of both its spend and {} (beyond the controls) would explain it away.",
+                ch.channel,
+                r.sensitivity.robustness_value * 100.0,
+                results.outcome
+            ));
+        }
+        if let Some(r) = &ch.response
+            && ch.p_value < 1.0 - level
+            && r.switch_off_range.0 > 0.0
+            && r.switch_off_range.1 > SWITCH_OFF_SPREAD_WARNING * r.switch_off_range.0
+        {
+            w.push(format!(
+                "Channel `{}`: its spend moved too little for the data to pin down the response below today's level: response curves that fit equally well put the switch-off return anywhere from {:.2} to {:.2} (the interval includes that range). The marginal return ({:.2}) is better determined; a holdout test (spend switched off in some weeks or regions) would settle the rest.",
+                ch.channel,
+                r.switch_off_range.0,
+                r.switch_off_range.1,
+                ch.marginal_roas
+            ));
+        }
         if ch.spend > 0.0 && ch.rows < 30 {
             w.push(format!(
                 "Channel `{}` has only {} rows; its interval is wide and unreliable.",

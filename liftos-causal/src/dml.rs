@@ -341,6 +341,7 @@ impl Estimator for Dml {
                 },
                 long_run_roas: None,
                 adstock_decay: None,
+                response: None,
             });
         }
         let average_effect: AverageEffect = mean_effect(&scores, &ones, Some(&clusters), level)?;

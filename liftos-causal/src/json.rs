@@ -45,6 +45,66 @@ fn channel(c: &ChannelEffect) -> Value {
         "adstock_decay".into(),
         c.adstock_decay.map_or(Value::Null, num),
     );
+    if let Some(r) = &c.response {
+        m.insert(
+            "marginal_roas_ci_lower".into(),
+            num(r.marginal_roas_ci_lower),
+        );
+        m.insert(
+            "marginal_roas_ci_upper".into(),
+            num(r.marginal_roas_ci_upper),
+        );
+        m.insert(
+            "long_run_roas_ci_lower".into(),
+            r.long_run_roas_ci_lower.map_or(Value::Null, num),
+        );
+        m.insert(
+            "long_run_roas_ci_upper".into(),
+            r.long_run_roas_ci_upper.map_or(Value::Null, num),
+        );
+        m.insert(
+            "saturation".into(),
+            match r.transform.saturation {
+                Some(h) => json!({
+                    "half_saturation": r.half_saturation_spend.map_or(Value::Null, num),
+                    "half_saturation_relative": num(h.half_saturation),
+                    "shape": num(h.shape),
+                }),
+                None => Value::Null,
+            },
+        );
+        m.insert(
+            "response_curve".into(),
+            Value::Array(
+                r.response_curve
+                    .iter()
+                    .map(|p| {
+                        json!({
+                            "scale": num(p.scale), "spend": num(p.spend),
+                            "incremental_revenue": num(p.incremental_revenue),
+                            "ci_lower": num(p.ci_lower), "ci_upper": num(p.ci_upper),
+                        })
+                    })
+                    .collect(),
+            ),
+        );
+        m.insert(
+            "sensitivity".into(),
+            json!({
+                "robustness_value": num(r.sensitivity.robustness_value),
+                "robustness_value_ci": num(r.sensitivity.robustness_value_ci),
+                "t_stat": num(r.sensitivity.t_stat),
+            }),
+        );
+        m.insert(
+            "transform_selection".into(),
+            json!({
+                "plausible_transforms": r.plausible_transforms,
+                "switch_off_low": num(r.switch_off_range.0),
+                "switch_off_high": num(r.switch_off_range.1),
+            }),
+        );
+    }
     Value::Object(m)
 }
 
@@ -52,7 +112,12 @@ impl AttributionResults {
     /// The results as JSON, with the keys of DESIGN.md (`model`, `outcome`, `treatment`,
     /// `rows`, `confidence_level`, `seed`, `model_accuracy`, `channels`, `temporal`)
     /// and, as compatible extensions, per-channel `naive_roas`, `long_run_roas`,
-    /// `adstock_decay`; `temporal.intervals` (every temporal estimate with its interval),
+    /// `adstock_decay`, and with a response transform `marginal_roas_ci_lower`/`_upper`,
+    /// `long_run_roas_ci_lower`/`_upper`, `saturation` (`half_saturation` in spend units,
+    /// `half_saturation_relative`, `shape`; `null` for a linear response),
+    /// `response_curve` (`scale`, `spend`, `incremental_revenue`, `ci_lower`, `ci_upper`),
+    /// `sensitivity` (`robustness_value`, `robustness_value_ci`, `t_stat`) and
+    /// `transform_selection` (`plausible_transforms`, `switch_off_low`, `switch_off_high`); `temporal.intervals` (every temporal estimate with its interval),
     /// `average_effect`, `diagnostics` and `settings`. Non-finite numbers are `null`.
     ///
     /// ```
@@ -134,6 +199,7 @@ impl AttributionResults {
                 "treatment_r2": d.treatment_r2.map_or(Value::Null, num),
                 "low_overlap_share": d.low_overlap_share.map_or(Value::Null, num),
                 "placebo": d.placebo.as_ref().map_or(Value::Null, estimate),
+                "placebo_next_day": d.placebo_next_day.as_ref().map_or(Value::Null, estimate),
                 "warnings": d.warnings,
             },
             "settings": Value::Object(

@@ -69,6 +69,7 @@ mod json;
 pub mod prepare;
 #[cfg(feature = "report")]
 pub mod report;
+pub mod response;
 mod results;
 
 pub use attribution::{
@@ -85,7 +86,8 @@ pub use prepare::{
 };
 #[cfg(feature = "report")]
 pub use report::{ReportError, export_results, plot_attribution_waterfall, plot_treatment_effects};
+pub use response::{HillCurve, ResponseOptions, ResponseTransform};
 pub use results::{
-    AttributionResults, ChannelEffect, Diagnostics, Estimate, ModelAccuracy, RowEffect, RowIndex,
-    TemporalEffects,
+    AttributionResults, ChannelEffect, ChannelResponse, CurvePoint, Diagnostics, Estimate,
+    ModelAccuracy, RowEffect, RowIndex, Sensitivity, TemporalEffects,
 };

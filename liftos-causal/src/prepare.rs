@@ -57,6 +57,9 @@ pub enum Adstock {
     /// No carryover (θ = 0).
     #[default]
     None,
+    /// Choose θ per channel together with its saturation curve, on
+    /// [`ResponseOptions::adstock_grid`](crate::ResponseOptions::adstock_grid).
+    Auto,
     /// The same fixed decay for every channel.
     Fixed(f64),
     /// A fixed decay per channel (channels not listed get θ = 0).
@@ -72,8 +75,8 @@ impl Adstock {
         Adstock::Grid((0..10).map(|k| k as f64 / 10.0).collect())
     }
 
-    /// Parses `none` (or empty), `grid` ([`default_grid`](Self::default_grid)) or a fixed
-    /// decay such as `0.5`, as written on the command line and in `liftos.toml`.
+    /// Parses `none` (or empty), `auto`, `grid` ([`default_grid`](Self::default_grid)) or
+    /// a fixed decay such as `0.5`, as written on the command line and in `liftos.toml`.
     ///
     /// # Errors
     ///
@@ -82,11 +85,11 @@ impl Adstock {
     pub fn parse(s: &str) -> Result<Self> {
         match s.trim() {
             "none" | "" => Ok(Adstock::None),
+            "auto" => Ok(Adstock::Auto),
             "grid" => Ok(Adstock::default_grid()),
-            v => v
-                .parse::<f64>()
-                .map(Adstock::Fixed)
-                .map_err(|_| Error::param("adstock", v, "`none`, `grid` or a decay in [0, 1)")),
+            v => v.parse::<f64>().map(Adstock::Fixed).map_err(|_| {
+                Error::param("adstock", v, "`auto`, `none`, `grid` or a decay in [0, 1)")
+            }),
         }
     }
 }
@@ -261,7 +264,7 @@ impl CausalRoles {
             }
         };
         match &self.adstock {
-            Adstock::None => {}
+            Adstock::Auto | Adstock::None => {}
             Adstock::Fixed(v) => check_decay("adstock", *v)?,
             Adstock::PerChannel(m) => {
                 for v in m.values() {

@@ -66,6 +66,68 @@ pub struct ChannelEffect {
     pub long_run_roas: Option<f64>,
     /// The geometric adstock decay θ used for this channel's treatment (`None`: no adstock).
     pub adstock_decay: Option<f64>,
+    /// The channel's response transform and what it implies: the marginal return's
+    /// interval, the response curve, the sensitivity to hidden confounding (`None` for
+    /// estimators that give no doubly robust scores).
+    pub response: Option<ChannelResponse>,
+}
+
+/// One point of a channel's response curve: the outcome its spend would cause over the
+/// data's window if every row's spend were `scale` times what it was.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurvePoint {
+    /// Spend multiplier (1 = as spent).
+    pub scale: f64,
+    /// The channel's total spend at that scale.
+    pub spend: f64,
+    /// Incremental outcome against zero spend.
+    pub incremental_revenue: f64,
+    /// Lower end of its interval.
+    pub ci_lower: f64,
+    /// Upper end of its interval.
+    pub ci_upper: f64,
+}
+
+/// How robust a channel's effect is to a hidden confounder (Cinelli & Hazlett 2020).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sensitivity {
+    /// Partial R² a hidden confounder would need with both the (transformed) spend and
+    /// the outcome, beyond the controls, to bring the switch-off lift to zero.
+    pub robustness_value: f64,
+    /// The same to make the lift's interval reach zero (0 when it already does).
+    pub robustness_value_ci: f64,
+    /// The t-statistic of the lift the values rest on.
+    pub t_stat: f64,
+}
+
+/// A channel's response: the transform chosen from the data, the marginal return's
+/// interval, the response curve and the sensitivity analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelResponse {
+    /// The transform (carryover and saturation) the effect is measured through.
+    pub transform: crate::response::ResponseTransform,
+    /// The Hill half-saturation in spend units: the relative value times the channel's
+    /// mean daily exposure (`None` for a linear response).
+    pub half_saturation_spend: Option<f64>,
+    /// Lower end of the marginal return's interval.
+    pub marginal_roas_ci_lower: f64,
+    /// Upper end of the marginal return's interval.
+    pub marginal_roas_ci_upper: f64,
+    /// Lower end of the long-run return's interval (with carryover).
+    pub long_run_roas_ci_lower: Option<f64>,
+    /// Upper end of the long-run return's interval.
+    pub long_run_roas_ci_upper: Option<f64>,
+    /// Incremental outcome at spend scales (0, 0.25, …, 2 by default).
+    pub response_curve: Vec<CurvePoint>,
+    /// Sensitivity to hidden confounding.
+    pub sensitivity: Sensitivity,
+    /// Number of candidate transforms the data could not reject (their intervals are
+    /// part of the reported ones).
+    pub plausible_transforms: usize,
+    /// Lowest and highest switch-off return among the plausible transforms
+    /// (constant-effect estimates): how much the switch-off return rests on the curve's
+    /// unseen shape below today's spend.
+    pub switch_off_range: (f64, f64),
 }
 
 impl ChannelEffect {
@@ -89,6 +151,7 @@ impl ChannelEffect {
             naive_roas: f64::NAN,
             long_run_roas: None,
             adstock_decay: None,
+            response: None,
         }
     }
 
@@ -113,6 +176,7 @@ impl ChannelEffect {
             naive_roas: f64::NAN,
             long_run_roas: None,
             adstock_decay: None,
+            response: None,
         }
     }
 }
@@ -198,6 +262,10 @@ pub struct Diagnostics {
     /// Placebo: the estimated effect of future treatment (a lead) on today's outcome,
     /// controlling for today's treatment; should be indistinguishable from zero.
     pub placebo: Option<Estimate>,
+    /// The same placebo with the next day's treatment: sees same-day feedback (spend
+    /// reacting to today's outcome shock) when shocks persist from one day to the next,
+    /// and hidden demand that moves spend and outcome together.
+    pub placebo_next_day: Option<Estimate>,
     /// Warnings in plain words (empty when every check passed).
     pub warnings: Vec<String>,
 }

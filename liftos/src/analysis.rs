@@ -304,6 +304,18 @@ pub fn format_results(r: &AttributionResults) -> String {
             ),
             ratio(c.naive_roas),
         );
+        if let Some(resp) = &c.response {
+            let _ = writeln!(
+                s,
+                "{:<14} marginal ROAS {} [{}, {}]; response: {}; robustness value {:.1}%",
+                "",
+                ratio(c.marginal_roas),
+                ratio(resp.marginal_roas_ci_lower),
+                ratio(resp.marginal_roas_ci_upper),
+                resp.transform.describe(),
+                100.0 * resp.sensitivity.robustness_value,
+            );
+        }
         if let (Some(lr), Some(theta)) = (c.long_run_roas, c.adstock_decay) {
             let _ = writeln!(
                 s,
@@ -347,7 +359,12 @@ pub fn format_results(r: &AttributionResults) -> String {
             100.0 * a.mape
         );
     }
-    if let Some(p) = &r.diagnostics.placebo {
+    for p in r
+        .diagnostics
+        .placebo
+        .iter()
+        .chain(&r.diagnostics.placebo_next_day)
+    {
         let _ = writeln!(
             s,
             "Placebo ({}): {:.3} [{:.3}, {:.3}], p = {:.3}",

@@ -291,24 +291,33 @@ pub fn summary(world: &World, results: &AttributionResults) -> String {
     let pct = (results.confidence_level * 100.0).round();
     let _ = writeln!(
         s,
-        "{:<12} {:>14} {:>11} {:>15} {:>18} {:>11} {:>8}",
+        "{:<11} {:>11} {:>6} | {:>27} {:>6} | {:>27} {:>6}",
+        "", "", "", "switch-off iROAS", "", "marginal ROAS", ""
+    );
+    let _ = writeln!(
+        s,
+        "{:<11} {:>11} {:>6} | {:>6} {:>20} {:>6} | {:>6} {:>20} {:>6}",
         "channel",
         "spend",
-        "naive ROAS",
-        "estimated iROAS",
+        "naive",
+        "est.",
         format!("{pct}% interval"),
-        "true iROAS",
-        "covered"
+        "true",
+        "est.",
+        format!("{pct}% interval"),
+        "true"
     );
+    let mark = |lo: f64, hi: f64, t: f64| if lo <= t && t <= hi { " " } else { "*" };
     for t in &world.truth().channels {
         let Some(e) = results.channel(&t.channel) else {
             continue;
         };
-        let covered = e.incremental_roas_ci_lower <= t.incremental_roas
-            && t.incremental_roas <= e.incremental_roas_ci_upper;
+        let (mlo, mhi) = e.response.as_ref().map_or((f64::NAN, f64::NAN), |r| {
+            (r.marginal_roas_ci_lower, r.marginal_roas_ci_upper)
+        });
         let _ = writeln!(
             s,
-            "{:<12} {:>14.2} {:>11.2} {:>15.2} {:>18} {:>11.2} {:>8}",
+            "{:<11} {:>11.0} {:>6.2} | {:>6.2} {:>20} {:>5.2}{} | {:>6.2} {:>20} {:>5.2}{}",
             t.channel,
             t.spend,
             t.naive_roas,
@@ -318,14 +327,23 @@ pub fn summary(world: &World, results: &AttributionResults) -> String {
                 e.incremental_roas_ci_lower, e.incremental_roas_ci_upper
             ),
             t.incremental_roas,
-            if covered { "yes" } else { "no" }
+            mark(
+                e.incremental_roas_ci_lower,
+                e.incremental_roas_ci_upper,
+                t.incremental_roas
+            ),
+            e.marginal_roas,
+            format!("[{mlo:.2}, {mhi:.2}]"),
+            t.long_run_marginal_roas,
+            mark(mlo, mhi, t.long_run_marginal_roas),
         );
     }
     let _ = writeln!(
         s,
-        "Naive ROAS counts revenue that would have happened anyway; the estimated incremental\n\
-         ROAS is what the causal forest says the spend caused, and the true value is known\n\
-         here because the world is simulated."
+        "Naive ROAS counts revenue that would have happened anyway. The switch-off iROAS is\n\
+         what the channel's spend caused (revenue lost if it were zero); the marginal ROAS is\n\
+         what one more dollar would bring at today's spend (lower when returns diminish).\n\
+         The true values are known because the world is simulated (* = outside the interval)."
     );
     for w in &results.diagnostics.warnings {
         let _ = writeln!(s, "Warning: {w}");

@@ -5,8 +5,18 @@
 //!
 //! ```text
 //! cargo run --release -p liftos-benches --bin sandbox_coverage -- [--seeds 100] [--first 1]
+//!     [--preset standard|linear|saturation|carryover|realistic|latent|feedback]
 //!     [--trees 500] [--campaigns 4] [--days 730] [--json FILE] [--plain-nuisances]
+//!     [--linear-response]
 //! ```
+//!
+//! Per channel it counts the coverage of both the switch-off return (`incremental_roas`
+//! against the world's re-simulated truth) and the marginal return (against
+//! `long_run_marginal_roas`: dR/d(scale of the channel's spend) per unit, carryover inside
+//! the window included), their mean relative errors, the zero-effect channel's
+//! significance, and the seeds whose results carry a confounding warning (placebo or
+//! robustness value). `--linear-response` reproduces the estimator before response
+//! transforms (no carryover, no saturation).
 //!
 //! `--plain-nuisances` fits the causal forest's outcome and treatment models as plain
 //! forest averages (grf's `causal_forest`) instead of the attribution's default local
@@ -23,10 +33,10 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use liftos_causal::{
-    AttributionModel, AttributionOptions, CausalForestParams, CausalRoles, analyze_attribution,
-    prepare_causal_data,
+    Adstock, AttributionModel, AttributionOptions, CausalForestParams, CausalRoles,
+    ResponseOptions, analyze_attribution, prepare_causal_data,
 };
-use liftos_sandbox::{World, WorldConfig};
+use liftos_sandbox::{Preset, World, WorldConfig};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -61,6 +71,27 @@ struct Tally {
     rel_error: f64,
     abs_error: f64,
     width: f64,
+    m_covered: usize,
+    m_rel_error: f64,
+    m_n: usize,
+    warned: usize,
+}
+
+/// The world of `preset` for `seed` (the sandbox's presets, with `days` days).
+fn world_config(
+    preset: &str,
+    seed: u64,
+    campaigns: usize,
+    days: u32,
+) -> Result<WorldConfig, BoxError> {
+    if preset == "standard" {
+        return Ok(WorldConfig::standard(campaigns)
+            .with_days(days)
+            .with_zero_effect_channel("tiktok")
+            .with_seed(seed));
+    }
+    let p = Preset::parse(preset)?;
+    Ok(WorldConfig::preset(p, seed).with_days(days))
 }
 
 fn main() -> Result<(), BoxError> {
@@ -70,100 +101,157 @@ fn main() -> Result<(), BoxError> {
     let trees: usize = arg(&args, "--trees", 500)?;
     let campaigns: usize = arg(&args, "--campaigns", 4)?;
     let days: u32 = arg(&args, "--days", 730)?;
+    let preset: String = arg(&args, "--preset", "standard".to_string())?;
     let plain = args.iter().any(|a| a == "--plain-nuisances");
+    let linear = args.iter().any(|a| a == "--linear-response");
     let json: Option<String> = args
         .iter()
         .position(|a| a == "--json")
         .and_then(|i| args.get(i + 1).cloned());
     println!(
-        "sandbox coverage: seeds {first}..{}, {trees} trees, {campaigns} campaigns per channel, {days} days, {} nuisances",
+        "sandbox coverage: preset {preset}, seeds {first}..{}, {trees} trees, {days} days, {} nuisances, {} response",
         first + seeds - 1,
         if plain {
             "plain forest"
         } else {
             "local linear"
-        }
+        },
+        if linear {
+            "linear"
+        } else {
+            "searched (carryover, saturation)"
+        },
     );
     let started = Instant::now();
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut records = Vec::new();
+    let mut warned_seeds = 0usize;
     for seed in first..first + seeds {
         let t0 = Instant::now();
-        let world = World::generate(
-            &WorldConfig::standard(campaigns)
-                .with_days(days)
-                .with_zero_effect_channel("tiktok")
-                .with_seed(seed),
-        )?;
-        let panel = prepare_causal_data(
-            &world.unified_table_with_calendar_flags()?,
-            &CausalRoles::default(),
-        )?;
-        let options = AttributionOptions::default()
+        let world = World::generate(&world_config(&preset, seed, campaigns, days)?)?;
+        let roles =
+            CausalRoles::default().with_adstock(if linear { Adstock::None } else { Adstock::Auto });
+        let panel = prepare_causal_data(&world.unified_table_with_calendar_flags()?, &roles)?;
+        let mut options = AttributionOptions::default()
             .with_model(AttributionModel::CausalForest(
                 CausalForestParams::default().with_num_trees(trees),
             ))
             .with_cross_validation(false)
-            .with_placebo_lead_days(None)
             .with_local_linear_nuisances(!plain)
             .with_seed(seed);
+        if !linear {
+            options = options.with_response(ResponseOptions::auto());
+        }
         let attribution = analyze_attribution(&panel, &options)?;
+        let primary = attribution.primary();
+        let warnings = &primary.diagnostics.warnings;
+        let confounding_warning = warnings
+            .iter()
+            .any(|w| w.contains("Placebo check failed") || w.contains("not robust"));
+        warned_seeds += usize::from(confounding_warning);
         let mut line = format!("seed {seed:>4}");
-        for c in &attribution.primary().channels {
+        for c in &primary.channels {
             let Some(t) = world.truth().channel(&c.channel) else {
                 continue;
             };
             let truth = t.incremental_roas;
+            let m_truth = t.long_run_marginal_roas;
             let covered =
                 c.incremental_roas_ci_lower <= truth && truth <= c.incremental_roas_ci_upper;
+            let (m_lo, m_hi) = c.response.as_ref().map_or((f64::NAN, f64::NAN), |r| {
+                (r.marginal_roas_ci_lower, r.marginal_roas_ci_upper)
+            });
+            let m_covered = m_lo <= m_truth && m_truth <= m_hi;
             let tally = tallies.entry(c.channel.clone()).or_default();
             tally.n += 1;
             tally.covered += usize::from(covered);
             tally.significant += usize::from(c.p_value < 0.05);
+            tally.warned += usize::from(confounding_warning);
             tally.abs_error += (c.incremental_roas - truth).abs();
             if truth != 0.0 {
                 tally.rel_error += ((c.incremental_roas - truth) / truth).abs();
+                tally.m_rel_error += ((c.marginal_roas - m_truth) / m_truth).abs();
+            }
+            if m_lo.is_finite() {
+                tally.m_n += 1;
+                tally.m_covered += usize::from(m_covered);
             }
             tally.width += c.incremental_roas_ci_upper - c.incremental_roas_ci_lower;
             line.push_str(&format!(
-                "  {} {:.2} [{:.2}, {:.2}] t {:.2}{}",
+                "\n  {:<10} {:.2} [{:.2}, {:.2}] t {:.2}{} m {:.2} [{:.2}, {:.2}] t {:.2}{} | {}",
                 c.channel,
                 c.incremental_roas,
                 c.incremental_roas_ci_lower,
                 c.incremental_roas_ci_upper,
                 truth,
-                if covered { "" } else { " MISS" }
+                if covered { "" } else { " MISS" },
+                c.marginal_roas,
+                m_lo,
+                m_hi,
+                m_truth,
+                if m_covered { "" } else { " MISS" },
+                c.response.as_ref().map_or(String::new(), |r| format!(
+                    "{} ({} plausible, switch-off {:.2}..{:.2})",
+                    r.transform.describe(),
+                    r.plausible_transforms,
+                    r.switch_off_range.0,
+                    r.switch_off_range.1
+                )),
             ));
             records.push(serde_json::json!({
-                "seed": seed, "channel": c.channel, "estimate": c.incremental_roas,
+                "preset": preset, "seed": seed, "channel": c.channel,
+                "estimate": c.incremental_roas,
                 "ci_lower": c.incremental_roas_ci_lower, "ci_upper": c.incremental_roas_ci_upper,
                 "truth": truth, "covered": covered, "p_value": c.p_value,
+                "marginal": c.marginal_roas, "marginal_ci_lower": m_lo,
+                "marginal_ci_upper": m_hi, "marginal_truth": m_truth,
+                "marginal_covered": m_covered,
+                "transform": c.response.as_ref().map(|r| r.transform.describe()),
+                "warned": confounding_warning,
             }));
         }
-        println!("{line}  ({:.1} s)", t0.elapsed().as_secs_f64());
+        println!(
+            "{line}{}  ({:.1} s)",
+            if confounding_warning { "  WARN" } else { "" },
+            t0.elapsed().as_secs_f64()
+        );
     }
     println!(
-        "\n{:<11} {:>6} {:>9} {:>18} {:>12} {:>10} {:>12}",
-        "channel", "seeds", "coverage", "Wilson 95%", "mean |err|", "mean rel", "mean width"
+        "\n{:<11} {:>6} {:>9} {:>18} {:>10} {:>12} {:>10} {:>18} {:>10}",
+        "channel",
+        "seeds",
+        "coverage",
+        "Wilson 95%",
+        "mean rel",
+        "mean width",
+        "m cover",
+        "Wilson 95%",
+        "m rel"
     );
     let (mut all_n, mut all_k) = (0, 0);
     for (channel, t) in &tallies {
         let (lo, hi) = wilson(t.covered, t.n);
+        let (mlo, mhi) = wilson(t.m_covered, t.m_n);
         let n = t.n as f64;
-        let rel = if channel == "tiktok" {
-            "—".to_owned()
+        let (rel, mrel) = if channel == "tiktok" {
+            ("—".to_owned(), "—".to_owned())
         } else {
-            format!("{:.1}%", 100.0 * t.rel_error / n)
+            (
+                format!("{:.1}%", 100.0 * t.rel_error / n),
+                format!("{:.1}%", 100.0 * t.m_rel_error / n),
+            )
         };
         println!(
-            "{:<11} {:>6} {:>9.3} {:>18} {:>12.3} {:>10} {:>12.3}",
+            "{:<11} {:>6} {:>9.3} {:>18} {:>10} {:>12.3} {:>10.3} {:>18} {:>10}",
             channel,
             t.n,
             t.covered as f64 / n,
             format!("[{lo:.3}, {hi:.3}]"),
-            t.abs_error / n,
             rel,
-            t.width / n
+            t.width / n,
+            t.m_covered as f64 / t.m_n.max(1) as f64,
+            format!("[{mlo:.3}, {mhi:.3}]"),
+            mrel,
         );
         all_n += t.n;
         all_k += t.covered;
@@ -179,6 +267,7 @@ fn main() -> Result<(), BoxError> {
             t.significant, t.n
         );
     }
+    println!("seeds with a confounding warning (placebo or robustness): {warned_seeds}/{seeds}");
     println!("wall time {:.1} s", started.elapsed().as_secs_f64());
     if let Some(path) = json {
         std::fs::write(&path, serde_json::to_string_pretty(&records)?)?;

@@ -137,6 +137,7 @@ impl Estimator for FixedEffects {
                 naive_roas: outcome / spend,
                 long_run_roas: None,
                 adstock_decay: None,
+                response: None,
             });
         }
         Ok(AttributionResults::new(

@@ -12,6 +12,7 @@ pub(crate) mod tree;
 pub use causal::{
     CatePrediction, CausalForest, CausalForestParams, FittedCausalForest, TreatmentKind,
 };
+pub(crate) use regression::OobSmoother;
 pub use regression::{ForestParams, RegressionForest};
 
 use rayon::prelude::*;

@@ -379,6 +379,231 @@ pub(crate) fn predict_mean(trees: &[Tree], x: &Columns, oob_units: Option<&[u32]
     out
 }
 
+/// Out-of-bag forest weights as a linear smoother: row `i`'s prediction of any target is
+/// `Σ_j α_ij v_j`, with `α_ij` the normalised out-of-bag neighbourhood weights of a
+/// regression forest (each tree that did not draw `i` gives `1/|leaf|` to the rows of its
+/// subsample sharing `i`'s leaf, both honesty halves). Growing the trees once and applying
+/// the weights to many targets costs one sparse product per target instead of a forest
+/// per target (the response search residualises hundreds of candidate transforms).
+#[derive(Debug, Clone)]
+pub(crate) struct OobSmoother {
+    offsets: Vec<usize>,
+    cols: Vec<u32>,
+    vals: Vec<f64>,
+}
+
+impl OobSmoother {
+    /// Grows `params.num_trees` honest trees of `target` on the columns `x` (rows as
+    /// sampling units) and keeps their out-of-bag weights. Rows without an out-of-bag tree
+    /// (only with very few trees) are smoothed by the mean of all rows.
+    pub(crate) fn fit(
+        x: &[&[f64]],
+        target: &[f64],
+        params: &ForestParams,
+        local_linear: Option<f64>,
+    ) -> Result<Self> {
+        params.validate()?;
+        let n = target.len();
+        check_covariates(x.len(), n, x)?;
+        let cols = Columns::from_columns(x);
+        let vars: Vec<(usize, f64)> = (0..x.len())
+            .filter_map(|j| {
+                let mean = x[j].iter().sum::<f64>() / n.max(1) as f64;
+                let var = x[j].iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n.max(1) as f64;
+                (var > 0.0).then(|| (j, var.sqrt()))
+            })
+            .collect();
+        let sorted = cols.sorted_orders();
+        let units = Units::new(n, None);
+        let tp = params.tree_params(x.len())?;
+        check_units(units.num_units(), params.sample_fraction, 1, false)?;
+        let trees = grow_forest(
+            &cols,
+            &sorted,
+            &units,
+            Target::Mean { y: target },
+            None,
+            &tp,
+            params.num_trees,
+            params.sample_fraction,
+            1,
+            params.seed,
+            7,
+        );
+        let members: Vec<LeafRows> = trees
+            .par_iter()
+            .map(|t| leaf_rows(t, &cols, &units))
+            .collect();
+        let per_row: Vec<Vec<(u32, f64)>> = (0..n)
+            .into_par_iter()
+            .map_init(
+                || (vec![0.0f64; n], Vec::<u32>::new()),
+                |(acc, touched), i| {
+                    touched.clear();
+                    for (tree, lr) in trees.iter().zip(&members) {
+                        if tree.contains_unit(units.unit_of_row[i]) {
+                            continue;
+                        }
+                        let leaf = tree.leaf_slot(|j| cols.get(i, j));
+                        let (a, b) = (lr.offsets[leaf] as usize, lr.offsets[leaf + 1] as usize);
+                        if a == b {
+                            continue;
+                        }
+                        let share = 1.0 / (b - a) as f64;
+                        for &r in &lr.rows[a..b] {
+                            if acc[r as usize] == 0.0 {
+                                touched.push(r);
+                            }
+                            acc[r as usize] += share;
+                        }
+                    }
+                    let total: f64 = touched.iter().map(|&r| acc[r as usize]).sum();
+                    touched.sort_unstable();
+                    let mut out: Vec<(u32, f64)> = touched
+                        .iter()
+                        .map(|&r| {
+                            let a = acc[r as usize] / total;
+                            acc[r as usize] = 0.0;
+                            (r, a)
+                        })
+                        .collect();
+                    if let Some(lambda) = local_linear {
+                        local_linear_weights(&mut out, &cols, i, &vars, lambda);
+                    }
+                    out
+                },
+            )
+            .collect();
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0);
+        let nnz: usize = per_row.iter().map(Vec::len).sum();
+        let mut cols_out = Vec::with_capacity(nnz);
+        let mut vals = Vec::with_capacity(nnz);
+        for row in per_row {
+            for (c, v) in row {
+                cols_out.push(c);
+                vals.push(v);
+            }
+            offsets.push(cols_out.len());
+        }
+        Ok(OobSmoother {
+            offsets,
+            cols: cols_out,
+            vals,
+        })
+    }
+
+    /// Number of rows.
+    pub(crate) fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// The out-of-bag smoothed values of `v` (of the fitted rows' length).
+    pub(crate) fn apply(&self, v: &[f64]) -> Vec<f64> {
+        let n = self.len();
+        let mean = v.iter().sum::<f64>() / n.max(1) as f64;
+        (0..n)
+            .map(|i| {
+                let (a, b) = (self.offsets[i], self.offsets[i + 1]);
+                if a == b {
+                    return mean;
+                }
+                self.cols[a..b]
+                    .iter()
+                    .zip(&self.vals[a..b])
+                    .map(|(&c, &w)| w * v[c as usize])
+                    .sum()
+            })
+            .collect()
+    }
+}
+
+/// Turns a row's neighbourhood weights `α` (summing to 1) into the weights of the local
+/// linear prediction at row `i`: the intercept of the ridge-penalised weighted
+/// regression on the standardised differences `(x_m − x_i)/sd` is `Σ_m ω_m v_m` with
+/// `ω_m = α_m·d_mᵀ z`, `z = M⁻¹ e₁`, `M = Σ α_m d_m d_mᵀ + λ·diag(0, 1, …, 1)`; unchanged
+/// where `M` is singular.
+fn local_linear_weights(
+    out: &mut [(u32, f64)],
+    cols: &Columns,
+    i: usize,
+    vars: &[(usize, f64)],
+    lambda: f64,
+) {
+    let k = vars.len() + 1;
+    let mut m = vec![0.0; k * k];
+    let mut d = vec![0.0; k];
+    let diff = |r: usize, d: &mut [f64]| {
+        d[0] = 1.0;
+        for (q, &(j, s)) in vars.iter().enumerate() {
+            d[q + 1] = (cols.get(r, j) - cols.get(i, j)) / s;
+        }
+    };
+    for &(r, a) in out.iter() {
+        diff(r as usize, &mut d);
+        for p in 0..k {
+            for q in 0..=p {
+                m[p * k + q] += a * d[p] * d[q];
+            }
+        }
+    }
+    for p in 0..k {
+        for q in 0..p {
+            m[q * k + p] = m[p * k + q];
+        }
+    }
+    for p in 1..k {
+        m[p * k + p] += lambda;
+    }
+    let mut z = vec![0.0; k];
+    z[0] = 1.0;
+    if solve_in_place(&mut m, &mut z, k).is_none() {
+        return;
+    }
+    for (r, a) in out.iter_mut() {
+        diff(*r as usize, &mut d);
+        *a *= d.iter().zip(&z).map(|(x, y)| x * y).sum::<f64>();
+    }
+}
+
+/// Solves the symmetric positive definite system `m x = v` (row-major k×k) by Cholesky,
+/// leaving `x` in `v`; `None` when `m` is not positive definite.
+fn solve_in_place(m: &mut [f64], v: &mut [f64], k: usize) -> Option<()> {
+    for j in 0..k {
+        let mut diag = m[j * k + j];
+        for p in 0..j {
+            diag -= m[j * k + p] * m[j * k + p];
+        }
+        if diag.is_nan() || diag <= 1e-12 {
+            return None;
+        }
+        let l = diag.sqrt();
+        m[j * k + j] = l;
+        for r in j + 1..k {
+            let mut s = m[r * k + j];
+            for p in 0..j {
+                s -= m[r * k + p] * m[j * k + p];
+            }
+            m[r * k + j] = s / l;
+        }
+    }
+    for r in 0..k {
+        let mut s = v[r];
+        for p in 0..r {
+            s -= m[r * k + p] * v[p];
+        }
+        v[r] = s / m[r * k + r];
+    }
+    for r in (0..k).rev() {
+        let mut s = v[r];
+        for p in r + 1..k {
+            s -= m[p * k + r] * v[p];
+        }
+        v[r] = s / m[r * k + r];
+    }
+    Some(())
+}
+
 /// Rows of each leaf of one tree: every row of the tree's subsample (both honesty halves),
 /// as compressed lists indexed by leaf slot.
 struct LeafRows {

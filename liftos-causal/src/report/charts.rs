@@ -20,7 +20,7 @@ use super::format::{
     axis_decimals, money, month_string, percent, thousands, truncate, truncate_middle,
 };
 use super::{ReportError, Result, extension, write_atomically, write_bytes};
-use crate::{AttributionResults, Estimate};
+use crate::{AttributionResults, CurvePoint, Estimate};
 
 /// The bundled font (DejaVu Sans, Bitstream Vera license; see `fonts/DejaVuSans-LICENSE.txt`).
 static FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
@@ -213,6 +213,11 @@ pub(crate) enum Chart {
     },
     Distribution(Vec<(String, Quantiles)>),
     Response {
+        curves: Vec<(String, Vec<CurvePoint>)>,
+        outcome: String,
+    },
+    /// Results without response curves: each row's effect against its spend.
+    RowResponse {
         series: Vec<(String, Vec<(f64, f64)>)>,
         outcome: String,
     },
@@ -250,7 +255,7 @@ impl Chart {
             Chart::OverTime { .. } => "spend over time chart",
             Chart::Temporal { .. } => "temporal effects chart",
             Chart::Distribution(_) => "effect distribution chart",
-            Chart::Response { .. } => "response curve chart",
+            Chart::Response { .. } | Chart::RowResponse { .. } => "response curve chart",
         }
     }
 
@@ -264,7 +269,10 @@ impl Chart {
             Chart::OverTime { outcome, .. } => format!("Daily spend and {outcome} by channel"),
             Chart::Temporal { .. } => "Baseline by weekday, month and holidays".into(),
             Chart::Distribution(_) => "Distribution of per-row effects by channel".into(),
-            Chart::Response { .. } => "Effect of spend against spend level".into(),
+            Chart::Response { outcome, .. } => {
+                format!("Response curves: incremental {outcome} against spend")
+            }
+            Chart::RowResponse { .. } => "Effect of spend against spend level".into(),
         }
     }
 
@@ -450,12 +458,38 @@ impl Chart {
 
     pub(crate) fn response(results: &AttributionResults) -> Result<Chart> {
         const CHART: &str = "response curve chart";
-        let series = Self::per_channel_rows(results, CHART)?;
-        if series.is_empty() {
-            return Err(empty(CHART, "no row has a finite effect"));
+        let curves: Vec<(String, Vec<CurvePoint>)> = results
+            .channels
+            .iter()
+            .filter_map(|c| {
+                let r = c.response.as_ref()?;
+                let pts: Vec<CurvePoint> = r
+                    .response_curve
+                    .iter()
+                    .filter(|p| {
+                        p.scale.is_finite()
+                            && p.incremental_revenue.is_finite()
+                            && p.ci_lower.is_finite()
+                            && p.ci_upper.is_finite()
+                    })
+                    .copied()
+                    .collect();
+                (pts.len() >= 2).then(|| (c.channel.clone(), pts))
+            })
+            .collect();
+        if curves.is_empty() {
+            // Estimators without response curves: each row's effect against its spend.
+            let series = Self::per_channel_rows(results, CHART)?;
+            if series.is_empty() {
+                return Err(empty(CHART, "no row has a finite effect"));
+            }
+            return Ok(Chart::RowResponse {
+                series,
+                outcome: results.outcome.clone(),
+            });
         }
         Ok(Chart::Response {
-            series,
+            curves,
             outcome: results.outcome.clone(),
         })
     }
@@ -491,8 +525,11 @@ impl Chart {
                 level,
             } => draw_temporal(root, &area, day, season, special, *level, opts),
             Chart::Distribution(rows) => draw_distribution(root, &area, rows, opts),
-            Chart::Response { series, outcome } => {
-                draw_response(root, &area, series, outcome, opts)
+            Chart::Response { curves, outcome } => {
+                draw_response(root, &area, curves, outcome, opts)
+            }
+            Chart::RowResponse { series, outcome } => {
+                draw_row_response(root, &area, series, outcome, opts)
             }
         }?;
         root.present().ctx()
@@ -1301,6 +1338,79 @@ fn draw_distribution<DB: DrawingBackend>(
 fn draw_response<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     area: &DrawingArea<DB, Shift>,
+    curves: &[(String, Vec<CurvePoint>)],
+    outcome: &str,
+    opts: &PlotOptions,
+) -> Result<(), String> {
+    let x_range = padded_range(
+        curves.iter().flat_map(|(_, s)| s.iter().map(|p| p.scale)),
+        0.03,
+    );
+    let y_range = padded_range(
+        curves
+            .iter()
+            .flat_map(|(_, s)| s.iter().flat_map(|p| [p.ci_lower, p.ci_upper, 0.0])),
+        0.08,
+    );
+    let ydec = axis_decimals(y_range.end - y_range.start);
+    let x_fmt = |v: &f64| format!("{v:.2}×");
+    let y_fmt = move |v: &f64| thousands(*v, ydec);
+    let names: Vec<&String> = curves.iter().map(|s| &s.0).collect();
+    let area = legend_row(root, area, &channel_legend(&names, opts))?;
+    let mut chart = ChartBuilder::on(&area)
+        .margin(12)
+        .margin_right(24)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(x_range, y_range)
+        .ctx()?;
+    chart
+        .configure_mesh()
+        .x_labels(tick_count(opts.width))
+        .y_labels(6)
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .x_desc("Each channel's spend as a multiple of today's (dot: today's spend)")
+        .y_desc(format!("Incremental {outcome} ({})", opts.unit()))
+        .label_style((FAMILY, 12).into_font().color(&TEXT))
+        .axis_desc_style((FAMILY, 13).into_font().color(&TEXT))
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .draw()
+        .ctx()?;
+    for (name, points) in curves {
+        let c = color(name);
+        // The band: upper edge left to right, lower edge back.
+        let band: Vec<(f64, f64)> = points
+            .iter()
+            .map(|p| (p.scale, p.ci_upper))
+            .chain(points.iter().rev().map(|p| (p.scale, p.ci_lower)))
+            .collect();
+        chart
+            .draw_series(std::iter::once(Polygon::new(band, c.mix(0.15).filled())))
+            .ctx()?;
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().map(|p| (p.scale, p.incremental_revenue)),
+                c.stroke_width(3),
+            ))
+            .ctx()?;
+        if let Some(today) = points.iter().find(|p| (p.scale - 1.0).abs() < 1e-9) {
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (today.scale, today.incremental_revenue),
+                    6,
+                    c.filled(),
+                )))
+                .ctx()?;
+        }
+    }
+    Ok(())
+}
+
+fn draw_row_response<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    area: &DrawingArea<DB, Shift>,
     series: &[(String, Vec<(f64, f64)>)],
     outcome: &str,
     opts: &PlotOptions,
@@ -1443,11 +1553,11 @@ pub fn plot_effect_distribution(
     Chart::distribution(results)?.render(path.as_ref(), options)
 }
 
-/// Per-row effect τ̂ against the row's spend, per channel, with a binned-mean curve.
-///
-/// A falling curve shows saturation (each extra unit of spend returns less). It is
-/// drawn for any results with a row index; without saturation in the data it is flat
-/// up to noise. Errors: [`ReportError::MissingData`] without a row index.
+/// Each channel's estimated response curve: the incremental outcome its spend would cause
+/// at 0–2× today's spend, with its interval as a band and today's spend marked. A curve
+/// that bends shows saturation (each extra unit returns less). Results without response
+/// curves (a custom estimator's) get each row's effect against its spend instead.
+/// Errors: [`ReportError::MissingData`] without curves and without a row index.
 pub fn plot_response_curve(
     results: &AttributionResults,
     path: impl AsRef<Path>,

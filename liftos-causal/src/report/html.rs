@@ -189,7 +189,7 @@ fn caption(stem: &str) -> &'static str {
             "How the effect of one more unit of spend varies across the rows of each channel."
         }
         "response_curve" => {
-            "Effect per unit against the row's spend level: a falling curve means saturation."
+            "Incremental outcome each channel's spend would cause at 0 to 2 times today's spend (band: interval; dot: today). A curve that bends means saturation: the next dollar returns less than the average one."
         }
         _ => "",
     }

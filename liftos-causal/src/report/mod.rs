@@ -16,7 +16,7 @@
 //! #         p_value: 0.001, incremental_roas: iroas, incremental_roas_ci_lower: 0.8 * iroas,
 //! #         incremental_roas_ci_upper: 1.2 * iroas, marginal_roas: iroas, average_effect: iroas,
 //! #         average_effect_std_err: 0.1, outcome_total: naive * spend * 1.5, naive_roas: naive,
-//! #         long_run_roas: None, adstock_decay: None }
+//! #         long_run_roas: None, adstock_decay: None, response: None }
 //! # }
 //! let results = AttributionResults::new("causal_forest", "revenue", "spend", 200, 42)
 //!     .with_channels(vec![channel("meta", 10_000.0, 2.1, 3.0), channel("google_ads", 8_000.0, 1.4, 2.2)]);

@@ -8,6 +8,7 @@ mod estimator;
 mod params;
 #[cfg(feature = "report")]
 mod report;
+mod response;
 mod sandbox;
 mod statistical;
 

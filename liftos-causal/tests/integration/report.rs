@@ -213,6 +213,7 @@ fn channel(name: &str, spend: f64, iroas: f64, naive: f64) -> ChannelEffect {
         naive_roas: naive,
         long_run_roas: Some(iroas / 0.7),
         adstock_decay: Some(0.3),
+        response: None,
     }
 }
 

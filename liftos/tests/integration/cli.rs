@@ -28,10 +28,13 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
         );
     }
     assert!(
-        stdout.contains("naive ROAS") && stdout.contains("true iROAS"),
+        stdout.contains("naive")
+            && stdout.contains("switch-off iROAS")
+            && stdout.contains("marginal ROAS"),
         "{stdout}"
     );
-    // Every channel's interval covers the world's true incremental ROAS.
+    // Every channel's switch-off and marginal intervals cover the world's truths (a
+    // miss is marked `*`).
     let covered = stdout
         .lines()
         .filter(|l| {
@@ -39,7 +42,7 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
                 .iter()
                 .any(|c| l.starts_with(c))
         })
-        .filter(|l| l.trim_end().ends_with("yes"))
+        .filter(|l| l.matches('|').count() == 2 && !l.contains('*'))
         .count();
     assert_eq!(covered, 4, "{stdout}");
     // The pipeline pulled the three platforms over HTTP and read the TikTok export.

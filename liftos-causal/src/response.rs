@@ -1,0 +1,604 @@
+//! Response transforms: how a channel's spend turns into effect (carryover, then
+//! diminishing returns), chosen per channel from the data, and what they imply for the
+//! switch-off return, the marginal return and the response curve.
+//!
+//! With a per-channel transform `f(s) = Hill(adstock_θ(s); K, S)` (`f(0) = 0`), the model
+//! `Y = m(X) + τ(X)·f(s) + ε` is partially linear in the transformed treatment, so the
+//! orthogonal machinery of the causal forest applies to `T = f(s)` unchanged
+//! (CAUSAL_NOTES.md). Then, over a channel's rows,
+//!
+//! - switch-off lift `Σ τ(xᵢ)·f(aᵢ)` (what the window would lose with the channel's spend
+//!   at zero, carryover inside the window included, since `a = 0` when spend is 0);
+//! - marginal return `Σ τ(xᵢ)·f′(aᵢ)·aᵢ / Σ sᵢ` (the derivative of the lift with respect to
+//!   a common scale of the channel's spend, at scale 1: adstock is linear, so scaling
+//!   spend scales every `aᵢ`);
+//! - response curve `Σ τ(xᵢ)·f(k·aᵢ)` at spend scales `k`.
+//!
+//! The transform (θ, half-saturation, shape) is chosen by the cross-fitted R-loss of a
+//! constant-effect partially linear model, per channel, over a grid
+//! ([`ResponseOptions`]); every transform the data cannot reject widens the intervals by
+//! how far it moves the estimate (`select_response`).
+
+use statrs::distribution::{ChiSquared, ContinuousCDF};
+
+use crate::forest::{ForestParams, OobSmoother};
+use crate::prepare::adstock;
+use crate::{Error, Result};
+
+/// Diminishing returns: a Hill curve on the adstocked exposure `a`,
+/// `f(a) = K·x^S / (1 + x^S)` with `x = a / K`, so that `f(0) = 0` and, for `S = 1`, the
+/// slope at zero is 1 (the return per unit of the first dollar is `τ`).
+///
+/// `K` is set per entity (campaign): `half_saturation ×` the entity's mean adstocked
+/// exposure over its rows, so one relative value describes campaigns of any size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HillCurve {
+    /// Half-saturation exposure as a multiple of the entity's mean exposure. Range: > 0.
+    pub half_saturation: f64,
+    /// Hill exponent `S`. Range: > 0.
+    pub shape: f64,
+}
+
+impl HillCurve {
+    fn value(&self, a: f64, k: f64) -> f64 {
+        if a <= 0.0 || k <= 0.0 {
+            return 0.0;
+        }
+        let p = (a / k).powf(self.shape);
+        k * p / (1.0 + p)
+    }
+
+    /// `f′(a)·a`: the elasticity of the curve times its value.
+    fn slope_times_exposure(&self, a: f64, k: f64) -> f64 {
+        if a <= 0.0 || k <= 0.0 {
+            return 0.0;
+        }
+        let p = (a / k).powf(self.shape);
+        k * self.shape * p / ((1.0 + p) * (1.0 + p))
+    }
+}
+
+/// One channel's response transform: geometric carryover `a_t = s_t + θ·a_{t−1}`, then an
+/// optional Hill curve (`None`: linear in the adstocked spend).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResponseTransform {
+    /// Geometric adstock decay θ. Range: [0, 1).
+    pub adstock_decay: f64,
+    /// Diminishing returns, or `None` for a linear response.
+    pub saturation: Option<HillCurve>,
+}
+
+impl ResponseTransform {
+    /// The identity: no carryover, linear response.
+    pub const LINEAR: ResponseTransform = ResponseTransform {
+        adstock_decay: 0.0,
+        saturation: None,
+    };
+
+    /// Short description, e.g. `adstock 0.5, Hill K = 1 × mean exposure, shape 2`.
+    pub fn describe(&self) -> String {
+        let mut s = format!("adstock {}", self.adstock_decay);
+        match self.saturation {
+            Some(h) => s.push_str(&format!(
+                ", Hill half-saturation {} × mean exposure, shape {}",
+                h.half_saturation, h.shape
+            )),
+            None => s.push_str(", linear"),
+        }
+        s
+    }
+}
+
+/// A transform evaluated on a channel's rows (all vectors have the panel's length; rows of
+/// other channels are 0).
+#[derive(Debug, Clone)]
+pub(crate) struct Evaluated {
+    /// Adstocked exposure `a`.
+    pub(crate) exposure: Vec<f64>,
+    /// Per-row half-saturation `K` of the row's entity (0 without saturation).
+    pub(crate) k: Vec<f64>,
+    /// `f(a)`: the transformed treatment.
+    pub(crate) t: Vec<f64>,
+    /// `f′(a)·a`.
+    pub(crate) g: Vec<f64>,
+}
+
+impl ResponseTransform {
+    /// Evaluates the transform on the rows of `series` (entity series in time order).
+    pub(crate) fn evaluate(
+        &self,
+        w: &[f64],
+        series: &[Vec<usize>],
+        dates: Option<&[i32]>,
+    ) -> Evaluated {
+        let n = w.len();
+        let a = adstock(w, series, dates, self.adstock_decay);
+        let mut out = Evaluated {
+            exposure: vec![0.0; n],
+            k: vec![0.0; n],
+            t: vec![0.0; n],
+            g: vec![0.0; n],
+        };
+        for s in series {
+            if s.is_empty() {
+                continue;
+            }
+            let mean = s.iter().map(|&i| a[i]).sum::<f64>() / s.len() as f64;
+            for &i in s {
+                out.exposure[i] = a[i];
+                match self.saturation {
+                    None => {
+                        out.t[i] = a[i];
+                        out.g[i] = a[i];
+                    }
+                    Some(h) => {
+                        let k = h.half_saturation * mean;
+                        out.k[i] = k;
+                        out.t[i] = h.value(a[i], k);
+                        out.g[i] = h.slope_times_exposure(a[i], k);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Evaluated {
+    /// `f(scale·a)` on the rows of `rows` (0 elsewhere), with each entity's `K` fixed.
+    pub(crate) fn scaled(
+        &self,
+        transform: &ResponseTransform,
+        scale: f64,
+        rows: &[usize],
+    ) -> Vec<f64> {
+        let mut out = vec![0.0; self.t.len()];
+        for &i in rows {
+            let a = scale * self.exposure[i];
+            out[i] = match transform.saturation {
+                None => a,
+                Some(h) => h.value(a, self.k[i]),
+            };
+        }
+        out
+    }
+}
+
+/// How the response transforms are chosen (a field of
+/// [`AttributionOptions`](crate::AttributionOptions)).
+///
+/// | Name | Default | Meaning | Range |
+/// |---|---|---|---|
+/// | `saturation` | false | search Hill curves (false: linear in the adstocked spend); [`ResponseOptions::auto`] turns it on | |
+/// | `adstock_grid` | 0, 0.1, …, 0.8 | decays searched when the roles' adstock is [`Adstock::Auto`](crate::Adstock::Auto) | each in [0, 1) |
+/// | `half_saturations` | 0.25, 0.5, 1, 2, 4 | Hill half-saturations searched (× the entity's mean exposure) | each > 0 |
+/// | `shapes` | 1, 1.5, 2, 3 | Hill shapes searched | each > 0 |
+/// | `smoother_trees` | 100 | trees of the forest whose out-of-bag weights residualise every candidate | ≥ 10 |
+/// | `curve_scales` | 0, 0.25, …, 2 | spend scales of the response curve | each ≥ 0 |
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseOptions {
+    /// Whether Hill curves are searched.
+    pub saturation: bool,
+    /// Adstock decays searched for [`Adstock::Auto`](crate::Adstock::Auto).
+    pub adstock_grid: Vec<f64>,
+    /// Hill half-saturations searched.
+    pub half_saturations: Vec<f64>,
+    /// Hill shapes searched.
+    pub shapes: Vec<f64>,
+    /// Trees of the residualising forest.
+    pub smoother_trees: usize,
+    /// Spend scales of the response curve.
+    pub curve_scales: Vec<f64>,
+}
+
+impl Default for ResponseOptions {
+    fn default() -> Self {
+        ResponseOptions {
+            saturation: false,
+            adstock_grid: (0..9).map(|k| k as f64 / 10.0).collect(),
+            half_saturations: vec![0.25, 0.5, 1.0, 2.0, 4.0],
+            shapes: vec![1.0, 1.5, 2.0, 3.0],
+            smoother_trees: 100,
+            curve_scales: (0..=8).map(|k| k as f64 / 4.0).collect(),
+        }
+    }
+}
+
+impl ResponseOptions {
+    /// Linear in spend (the default): no saturation search; carryover only as the roles'
+    /// adstock says.
+    pub fn linear() -> Self {
+        ResponseOptions::default()
+    }
+
+    /// Saturation searched: Hill curves on the grids of the defaults (use it with
+    /// [`Adstock::Auto`](crate::Adstock::Auto) to search carryover too).
+    pub fn auto() -> Self {
+        ResponseOptions {
+            saturation: true,
+            ..ResponseOptions::default()
+        }
+    }
+
+    /// Checks every option.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] naming the first invalid option.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(t) = self
+            .adstock_grid
+            .iter()
+            .find(|t| !(**t >= 0.0 && **t < 1.0))
+        {
+            return Err(Error::param("response.adstock_grid", t, "decays in [0, 1)"));
+        }
+        if self.adstock_grid.is_empty() {
+            return Err(Error::param(
+                "response.adstock_grid",
+                "[]",
+                "at least one decay",
+            ));
+        }
+        for (name, v) in [
+            ("response.half_saturations", &self.half_saturations),
+            ("response.shapes", &self.shapes),
+        ] {
+            if let Some(x) = v.iter().find(|x| !(**x > 0.0 && x.is_finite())) {
+                return Err(Error::param(name, x, "finite values > 0"));
+            }
+            if self.saturation && v.is_empty() {
+                return Err(Error::param(name, "[]", "at least one value"));
+            }
+        }
+        if let Some(x) = self
+            .curve_scales
+            .iter()
+            .find(|x| !(**x >= 0.0 && x.is_finite()))
+        {
+            return Err(Error::param(
+                "response.curve_scales",
+                x,
+                "finite values ≥ 0",
+            ));
+        }
+        if self.smoother_trees < 10 {
+            return Err(Error::param(
+                "response.smoother_trees",
+                self.smoother_trees,
+                "at least 10",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The candidate transforms for the decays `decays`.
+    pub(crate) fn candidates(&self, decays: &[f64]) -> Vec<ResponseTransform> {
+        let mut out = Vec::new();
+        for &theta in decays {
+            out.push(ResponseTransform {
+                adstock_decay: theta,
+                saturation: None,
+            });
+            if self.saturation {
+                for &k in &self.half_saturations {
+                    for &s in &self.shapes {
+                        out.push(ResponseTransform {
+                            adstock_decay: theta,
+                            saturation: Some(HillCurve {
+                                half_saturation: k,
+                                shape: s,
+                            }),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What the search found for one channel.
+#[derive(Debug, Clone)]
+pub(crate) struct Selection {
+    /// The transform the effects are estimated through: among the plausible ones (see
+    /// [`select_response`]), the one whose switch-off return is closest to their
+    /// loss-weighted average.
+    pub(crate) transform: ResponseTransform,
+    /// The smoother of the channel's rows (in `rows` order).
+    pub(crate) smoother: OobSmoother,
+    /// The channel's rows (panel indices), the smoother's order.
+    pub(crate) rows: Vec<usize>,
+    /// Number of plausible transforms.
+    pub(crate) plausible: usize,
+    /// How far the plausible transforms move the switch-off lift from the chosen one's
+    /// (constant-effect estimates, outcome units): (most negative, most positive).
+    pub(crate) shift_switch_off: (f64, f64),
+    /// The same for the marginal lift `Σ τ·f′(a)·a`.
+    pub(crate) shift_marginal: (f64, f64),
+    /// The same for the curve at each of the options' `curve_scales`.
+    pub(crate) shift_curve: Vec<(f64, f64)>,
+    /// Range of the plausible transforms' switch-off returns (constant-effect estimates,
+    /// per unit of spend).
+    pub(crate) switch_off_range: (f64, f64),
+}
+
+/// Per-block sufficient statistics of one candidate.
+struct CandidateSums {
+    tt: Vec<f64>,
+    ty: Vec<f64>,
+    t_total: Vec<f64>,
+    g_total: Vec<f64>,
+}
+
+/// Chooses one channel's transform among `candidates` by the cross-fitted R-loss
+/// `L = Σ (Ỹ − β̂ T̃)²` (`Ỹ`, `T̃` residualised on the controls by out-of-bag forest weights,
+/// `β̂` the residual-on-residual slope).
+///
+/// Observational spend moves within a band (budgets vary by tens of percent), so the data
+/// pin down the local slope of the response (the marginal return) much better than its
+/// level below the band (the switch-off return): many curves fit almost equally well and
+/// extrapolate to zero differently. So the search keeps the set of plausible transforms,
+/// `n_eff·(L_c − L_min)/L_min ≤ χ²₁(level)` with `n_eff` the number of calendar weeks (a
+/// likelihood-ratio set with the week as the effective observation, since daily outcomes
+/// are autocorrelated), estimates through the plausible transform whose switch-off return
+/// is closest to the set's loss-weighted average (weights `exp(−excess/2)`), and reports
+/// how far the other plausible transforms move each quantity, which widens the intervals.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn select_response(
+    rows: &[usize],
+    controls: &[&[f64]],
+    y: &[f64],
+    w: &[f64],
+    series: &[Vec<usize>],
+    dates: Option<&[i32]>,
+    candidates: &[ResponseTransform],
+    options: &ResponseOptions,
+    level: f64,
+    seed: u64,
+) -> Result<Selection> {
+    if rows.len() < 20 {
+        return Err(Error::TooLittleData {
+            what: "rows of the channel to choose its response transform".into(),
+            found: rows.len(),
+            needed: 20,
+        });
+    }
+    let x: Vec<Vec<f64>> = controls
+        .iter()
+        .map(|v| rows.iter().map(|&i| v[i]).collect())
+        .collect();
+    let xs: Vec<&[f64]> = x.iter().map(Vec::as_slice).collect();
+    let w_sub: Vec<f64> = rows.iter().map(|&i| w[i]).collect();
+    let params = ForestParams::default()
+        .with_num_trees(options.smoother_trees)
+        .with_seed(seed);
+    let smoother = OobSmoother::fit(&xs, &w_sub, &params, Some(0.1))?;
+    let y_sub: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
+    let y_hat = smoother.apply(&y_sub);
+    let y_res: Vec<f64> = y_sub.iter().zip(&y_hat).map(|(a, b)| a - b).collect();
+    // Blocks: calendar weeks (or runs of 7 rows without dates).
+    let block_of: Vec<usize> = {
+        let keys: Vec<i64> = match dates {
+            Some(d) => rows
+                .iter()
+                .map(|&i| i64::from(d[i]).div_euclid(7))
+                .collect(),
+            None => (0..rows.len() as i64).map(|k| k / 7).collect(),
+        };
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        keys.iter()
+            .map(|k| sorted.binary_search(k).unwrap_or(0))
+            .collect()
+    };
+    let nb = block_of.iter().max().map_or(0, |m| m + 1);
+    let mut yy = vec![0.0; nb];
+    let mut spend_b = vec![0.0; nb];
+    for (k, &b) in block_of.iter().enumerate() {
+        yy[b] += y_res[k] * y_res[k];
+        spend_b[b] += w_sub[k];
+    }
+    let sums: Vec<Option<CandidateSums>> = candidates
+        .iter()
+        .map(|c| {
+            let ev = c.evaluate(w, series, dates);
+            let t_sub: Vec<f64> = rows.iter().map(|&i| ev.t[i]).collect();
+            let t_hat = smoother.apply(&t_sub);
+            let mut s = CandidateSums {
+                tt: vec![0.0; nb],
+                ty: vec![0.0; nb],
+                t_total: vec![0.0; nb],
+                g_total: vec![0.0; nb],
+            };
+            for (k, &b) in block_of.iter().enumerate() {
+                let tr = t_sub[k] - t_hat[k];
+                s.tt[b] += tr * tr;
+                s.ty[b] += tr * y_res[k];
+                s.t_total[b] += t_sub[k];
+                s.g_total[b] += ev.g[rows[k]];
+            }
+            let tt: f64 = s.tt.iter().sum();
+            (tt > 0.0 && tt.is_finite()).then_some(s)
+        })
+        .collect();
+    let loss: Vec<f64> = sums
+        .iter()
+        .map(|s| match s {
+            Some(s) => {
+                let tt: f64 = s.tt.iter().sum();
+                let ty: f64 = s.ty.iter().sum();
+                yy.iter().sum::<f64>() - ty * ty / tt
+            }
+            None => f64::INFINITY,
+        })
+        .collect();
+    let best = loss
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, l)| l.is_finite())
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .ok_or_else(|| Error::NoVariation {
+            what: "the channel's transformed spend after the controls".into(),
+        })?;
+    // Plausible transforms: a likelihood-ratio-type set with the week as the effective
+    // observation (daily outcomes are autocorrelated): n_eff·(L_c − L_min)/L_min ≤ χ²₁.
+    let n_eff = nb.max(2) as f64;
+    let q = ChiSquared::new(1.0)
+        .map_err(|e| Error::param("confidence_level", e, "a valid level"))?
+        .inverse_cdf(level);
+    let excess = |c: usize| n_eff * (loss[c] - best.1) / best.1.max(f64::MIN_POSITIVE);
+    let plausible: Vec<usize> = (0..candidates.len())
+        .filter(|&c| loss[c].is_finite() && excess(c) <= q)
+        .collect();
+    let spend: f64 = spend_b.iter().sum();
+    let beta = |c: usize| -> f64 {
+        let s = sums[c].as_ref().map_or((0.0, 1.0), |s| {
+            (s.ty.iter().sum::<f64>(), s.tt.iter().sum::<f64>())
+        });
+        s.0 / s.1
+    };
+    let cheap = |c: usize| -> (f64, f64) {
+        let s = sums[c].as_ref();
+        let t: f64 = s.map_or(0.0, |s| s.t_total.iter().sum());
+        let g: f64 = s.map_or(0.0, |s| s.g_total.iter().sum());
+        (beta(c) * t, beta(c) * g)
+    };
+    // The representative: closest (in switch-off lift) to the loss-weighted average.
+    let weights: Vec<f64> = plausible
+        .iter()
+        .map(|&c| (-0.5 * excess(c)).exp())
+        .collect();
+    let total_w: f64 = weights.iter().sum();
+    let centre = plausible
+        .iter()
+        .zip(&weights)
+        .map(|(&c, w)| w * cheap(c).0)
+        .sum::<f64>()
+        / total_w;
+    let chosen = plausible
+        .iter()
+        .copied()
+        .min_by(|&a, &b| {
+            (cheap(a).0 - centre)
+                .abs()
+                .total_cmp(&(cheap(b).0 - centre).abs())
+        })
+        .unwrap_or(best.0);
+    let (c0, m0) = cheap(chosen);
+    let range = |v: &mut dyn Iterator<Item = f64>| -> (f64, f64) {
+        v.fold((0.0f64, 0.0f64), |(lo, hi), x| (lo.min(x), hi.max(x)))
+    };
+    let shift_switch_off = range(&mut plausible.iter().map(|&c| cheap(c).0 - c0));
+    let shift_marginal = range(&mut plausible.iter().map(|&c| cheap(c).1 - m0));
+    let curve_at = |c: usize| -> Vec<f64> {
+        let ev = candidates[c].evaluate(w, series, dates);
+        options
+            .curve_scales
+            .iter()
+            .map(|&k| {
+                let v = ev.scaled(&candidates[c], k, rows);
+                beta(c) * rows.iter().map(|&i| v[i]).sum::<f64>()
+            })
+            .collect()
+    };
+    let base_curve = curve_at(chosen);
+    let mut shift_curve = vec![(0.0f64, 0.0f64); base_curve.len()];
+    for &c in &plausible {
+        for (k, v) in curve_at(c).into_iter().enumerate() {
+            let d = v - base_curve[k];
+            shift_curve[k].0 = shift_curve[k].0.min(d);
+            shift_curve[k].1 = shift_curve[k].1.max(d);
+        }
+    }
+    let switch_off_range = plausible
+        .iter()
+        .map(|&c| cheap(c).0 / spend)
+        .fold((c0 / spend, c0 / spend), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        });
+    Ok(Selection {
+        transform: candidates[chosen],
+        smoother,
+        rows: rows.to_vec(),
+        plausible: plausible.len(),
+        shift_switch_off,
+        shift_marginal,
+        shift_curve,
+        switch_off_range,
+    })
+}
+
+/// Cinelli & Hazlett's (2020) robustness value for a t-statistic with `df` residual degrees
+/// of freedom: the partial R² that a hidden confounder would need with both the treatment
+/// and the outcome to bring the estimate to zero (`q = 1`), and, for `crit > 0`, to make
+/// the interval reach zero.
+pub fn robustness_value(t: f64, df: f64, crit: f64) -> f64 {
+    if !(t.is_finite() && df > 1.0) {
+        return f64::NAN;
+    }
+    let f = t.abs() / df.sqrt() - crit / (df - 1.0).sqrt();
+    if f <= 0.0 {
+        return 0.0;
+    }
+    0.5 * ((f.powi(4) + 4.0 * f * f).sqrt() - f * f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hill_value_and_slope() {
+        let h = HillCurve {
+            half_saturation: 1.0,
+            shape: 1.0,
+        };
+        // x = 1: f = K/2, f'·a = K·1·1/4.
+        assert!((h.value(2.0, 2.0) - 1.0).abs() < 1e-12);
+        assert!((h.slope_times_exposure(2.0, 2.0) - 0.5).abs() < 1e-12);
+        // Slope at zero is 1 for shape 1.
+        assert!((h.value(1e-6, 2.0) / 1e-6 - 1.0).abs() < 1e-5);
+        // f'·a against a finite difference for shape 2.
+        let h2 = HillCurve {
+            half_saturation: 1.0,
+            shape: 2.0,
+        };
+        let (a, k, e) = (1.3, 2.0, 1e-6);
+        let fd = (h2.value(a * (1.0 + e), k) - h2.value(a * (1.0 - e), k)) / (2.0 * e);
+        assert!((fd - h2.slope_times_exposure(a, k)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn robustness_values() {
+        // t = 0: nothing to explain away.
+        assert_eq!(robustness_value(0.0, 100.0, 0.0), 0.0);
+        // Cinelli & Hazlett's Darfur example: t = 4.18, df = 783, RV ≈ 0.139, RV_0.05 ≈ 0.076.
+        assert!((robustness_value(4.18, 783.0, 0.0) - 0.139).abs() < 0.002);
+        assert!((robustness_value(4.18, 783.0, 1.963) - 0.076).abs() < 0.002);
+    }
+
+    #[test]
+    fn evaluated_transform_is_zero_at_zero_spend_and_carries_over() {
+        let w = [1.0, 0.0, 2.0];
+        let series = vec![vec![0, 1, 2]];
+        let tr = ResponseTransform {
+            adstock_decay: 0.5,
+            saturation: Some(HillCurve {
+                half_saturation: 1.0,
+                shape: 1.0,
+            }),
+        };
+        let ev = tr.evaluate(&w, &series, Some(&[0, 1, 2]));
+        assert_eq!(ev.exposure, vec![1.0, 0.5, 2.25]);
+        assert!(ev.t.iter().all(|v| *v > 0.0));
+        let zero = ev.scaled(&tr, 0.0, &[0, 1, 2]);
+        assert!(zero.iter().all(|v| *v == 0.0));
+        let one = ev.scaled(&tr, 1.0, &[0, 1, 2]);
+        for (a, b) in one.iter().zip(&ev.t) {
+            assert!((a - b).abs() < 1e-12);
+        }
+    }
+}
