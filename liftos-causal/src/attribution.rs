@@ -10,7 +10,7 @@ use statrs::distribution::ContinuousCDF;
 use crate::data::CausalDataset;
 use crate::dml::DmlParams;
 use crate::estimator::Estimator;
-use crate::forest::{CausalForestParams, ForestParams, RegressionForest};
+use crate::forest::{CausalForestParams, ForestParams, OobSmoother, RegressionForest};
 use crate::inference::{lift_effect, mean_effect, ols_cluster, t_dist, two_sided};
 use crate::prepare::{
     Adstock, CausalPanel, TreatmentAssignment, adstock, series_order, weekday, ymd,
@@ -466,7 +466,7 @@ pub fn analyze_attribution(
             if let Some(lead) = options.placebo_lead_days
                 && panel.dates.is_some()
             {
-                match placebo(panel, y, &w, lead, &clusters, options) {
+                match placebo(panel, y, &w, w_raw, lead, &clusters, options) {
                     Ok(p) => results.diagnostics.placebo = Some(p),
                     Err(e) => results
                         .diagnostics
@@ -476,7 +476,7 @@ pub fn analyze_attribution(
                 if lead != 1 {
                     // Only a failure is worth a word here: the lead check above reports
                     // when it cannot run.
-                    if let Ok(p) = placebo(panel, y, &w, 1, &clusters, options) {
+                    if let Ok(p) = placebo(panel, y, &w, w_raw, 1, &clusters, options) {
                         results.diagnostics.placebo_next_day = Some(p);
                     }
                 }
@@ -1393,10 +1393,15 @@ fn model_accuracy(
 /// Placebo: the effect of the treatment `lead` days ahead (same entity) on today's
 /// outcome, controlling for today's treatment and the controls, by residual-on-residual
 /// regression with out-of-bag forest nuisances and cluster-robust errors.
+/// The placebo regression: today's outcome on the raw treatment `lead` days ahead,
+/// controlling for the controls and today's (transformed) treatment `w`; the lead is raw
+/// spend, since an adstocked lead would carry today's spend forward and its effect.
+#[allow(clippy::too_many_arguments)]
 fn placebo(
     panel: &CausalPanel,
     y: &[f64],
     w: &[f64],
+    w_raw: &[f64],
     lead: u32,
     clusters: &[u32],
     options: &AttributionOptions,
@@ -1424,23 +1429,20 @@ fn placebo(
     x.push(pairs.iter().map(|&(i, _)| w[i]).collect());
     let xs: Vec<&[f64]> = x.iter().map(Vec::as_slice).collect();
     let yy: Vec<f64> = pairs.iter().map(|&(i, _)| y[i]).collect();
-    let wl: Vec<f64> = pairs.iter().map(|&(_, j)| w[j]).collect();
+    let wl: Vec<f64> = pairs.iter().map(|&(_, j)| w_raw[j]).collect();
+    // Residualised by the out-of-bag weights of one local linear forest of the lead (the
+    // same smoother as the response search): plain forest averages leave calendar demand
+    // in both residuals and make the check fire on worlds without hidden confounding.
     let params = ForestParams::default()
         .with_num_trees(300)
         .with_seed(options.seed ^ 0x91ace);
-    let fy = RegressionForest::fit(&xs, &yy, None, &params)?;
-    let fw = RegressionForest::fit(&xs, &wl, None, &params)?;
+    let smoother = OobSmoother::fit(&xs, &wl, &params, Some(DEFAULT_LOCAL_LINEAR_LAMBDA))?;
+    let (fy, fw) = (smoother.apply(&yy), smoother.apply(&wl));
     let ok: Vec<usize> = (0..pairs.len())
-        .filter(|&k| fy.oob_predictions()[k].is_finite() && fw.oob_predictions()[k].is_finite())
+        .filter(|&k| fy[k].is_finite() && fw[k].is_finite())
         .collect();
-    let yr: Vec<f64> = ok
-        .iter()
-        .map(|&k| yy[k] - fy.oob_predictions()[k])
-        .collect();
-    let wr: Vec<f64> = ok
-        .iter()
-        .map(|&k| wl[k] - fw.oob_predictions()[k])
-        .collect();
+    let yr: Vec<f64> = ok.iter().map(|&k| yy[k] - fy[k]).collect();
+    let wr: Vec<f64> = ok.iter().map(|&k| wl[k] - fw[k]).collect();
     let cl: Vec<u32> = ok.iter().map(|&k| clusters[pairs[k].0]).collect();
     let ones = vec![1.0; ok.len()];
     let (beta, vcov, nc) = ols_cluster(&yr, &[wr], &ones, &cl, "placebo regression")?;
@@ -1496,8 +1498,12 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
             ));
         }
     }
+    // Two placebo checks and daily data that never quite meet the model's assumptions:
+    // only strong evidence gets a warning (p below a fifth of the interval's level; the
+    // false-alarm rate on worlds without hidden confounding is measured by
+    // benches/src/bin/sandbox_coverage.rs).
     for p in d.placebo.iter().chain(&d.placebo_next_day) {
-        if p.p_value >= 1.0 - level {
+        if p.p_value >= (1.0 - level) / 5.0 {
             continue;
         }
         w.push(format!(

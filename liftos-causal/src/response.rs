@@ -220,6 +220,30 @@ impl ResponseOptions {
         }
     }
 
+    /// Parses `linear` ([`ResponseOptions::linear`]) or `auto` ([`ResponseOptions::auto`]),
+    /// as written on the command line and in `liftos.toml`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] for any other text.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "linear" | "" => Ok(ResponseOptions::linear()),
+            "auto" => Ok(ResponseOptions::auto()),
+            other => Err(Error::param("response", other, "`linear` or `auto`")),
+        }
+    }
+
+    /// The carryover a `--response` choice implies when the user names none: searched
+    /// ([`Adstock::Auto`](crate::Adstock::Auto)) with saturation, none otherwise.
+    pub fn default_adstock(&self) -> crate::Adstock {
+        if self.saturation {
+            crate::Adstock::Auto
+        } else {
+            crate::Adstock::None
+        }
+    }
+
     /// Checks every option.
     ///
     /// # Errors

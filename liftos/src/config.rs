@@ -50,7 +50,7 @@
 //! | `[clean]` | `fixes` (list; default all but currency), `reporting_currency`, `rates` (CSV/Parquet of date, currency, rate) |
 //! | `[calendar]` | as a `liftos calendar --config` file: `country`, `commercial_events`, `custom_events`, `business`, `seasonality` |
 //! | `[marketing]` | `enabled` (true): campaign-derived calendar features |
-//! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `assignment`, `cross_validation` |
+//! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `assignment`, `cross_validation` |
 //! | `[output]` | `dir` (liftos-out), `format` (parquet or csv), `report` (true) |
 //!
 //! Source settings by type:
@@ -68,7 +68,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use liftos_calendar::{CalendarOptions, MarketingOptions};
 use liftos_causal::{
-    Adstock, AttributionModel, AttributionOptions, CausalRoles, ClusterBy, TreatmentAssignment,
+    Adstock, AttributionModel, AttributionOptions, CausalRoles, ClusterBy, ResponseOptions,
+    TreatmentAssignment,
 };
 use liftos_connectors::{
     Connector, FileConnector, FileFormat, GoogleAdsBuilder, GoogleAdsConfig, KlaviyoBuilder,
@@ -264,8 +265,11 @@ pub struct AnalysisSection {
     pub seed: u64,
     /// `entity`, `time` or `none`.
     pub cluster: String,
-    /// `none`, `grid` or a decay.
+    /// `none`, `auto`, `grid` or a decay (empty: `auto` with `response = "auto"`, else
+    /// `none`).
     pub adstock: String,
+    /// `linear` or `auto` (carryover and saturation chosen per channel).
+    pub response: String,
     /// `observational` or `randomized`.
     pub assignment: String,
     /// Time-blocked cross-validation.
@@ -286,7 +290,8 @@ impl Default for AnalysisSection {
             confidence_level: 0.95,
             seed: 42,
             cluster: "entity".into(),
-            adstock: "none".into(),
+            adstock: String::new(),
+            response: "linear".into(),
             assignment: "observational".into(),
             cross_validation: true,
         }
@@ -789,8 +794,19 @@ impl PipelineConfig {
         let model = AttributionModel::parse(&a.model)
             .map_err(|e| self.err(at("model"), None, e.to_string()))?
             .with_num_trees(a.trees);
-        let adstock = Adstock::parse(&a.adstock)
-            .map_err(|_| self.err(at("adstock"), None, "`none`, `grid` or a decay in [0, 1)"))?;
+        let response = ResponseOptions::parse(&a.response)
+            .map_err(|e| self.err(at("response"), None, e.to_string()))?;
+        let adstock = if a.adstock.trim().is_empty() {
+            response.default_adstock()
+        } else {
+            Adstock::parse(&a.adstock).map_err(|_| {
+                self.err(
+                    at("adstock"),
+                    None,
+                    "`none`, `auto`, `grid` or a decay in [0, 1)",
+                )
+            })?
+        };
         let entity = (a.entity != "none").then_some(a.entity.as_str());
         let roles = CausalRoles::new(&a.treatments, &a.outcomes, &a.controls)
             .with_time_variable(Some(&a.time))
@@ -809,7 +825,8 @@ impl PipelineConfig {
                 ClusterBy::parse(&a.cluster)
                     .map_err(|e| self.err(at("cluster"), None, e.to_string()))?,
             )
-            .with_cross_validation(a.cross_validation);
+            .with_cross_validation(a.cross_validation)
+            .with_response(response);
         roles
             .validate()
             .map_err(|e| self.err("analysis", None, e.to_string()))?;

@@ -7,7 +7,7 @@
 //! cargo run --release -p liftos-benches --bin sandbox_coverage -- [--seeds 100] [--first 1]
 //!     [--preset standard|linear|saturation|carryover|realistic|latent|feedback]
 //!     [--trees 500] [--campaigns 4] [--days 730] [--json FILE] [--plain-nuisances]
-//!     [--linear-response]
+//!     [--linear-response] [--warnings]
 //! ```
 //!
 //! Per channel it counts the coverage of both the switch-off return (`incremental_roas`
@@ -209,6 +209,11 @@ fn main() -> Result<(), BoxError> {
                 "transform": c.response.as_ref().map(|r| r.transform.describe()),
                 "warned": confounding_warning,
             }));
+        }
+        if args.iter().any(|a| a == "--warnings") {
+            for w in warnings {
+                line.push_str(&format!("\n    warning: {w}"));
+            }
         }
         println!(
             "{line}{}  ({:.1} s)",

@@ -6,7 +6,8 @@ use liftos::analysis::{
     add_calendar_columns, analyze_table, attribution_json, format_results, write_report,
 };
 use liftos::causal::{
-    Adstock, AttributionModel, AttributionOptions, CausalRoles, ClusterBy, TreatmentAssignment,
+    Adstock, AttributionModel, AttributionOptions, CausalRoles, ClusterBy, ResponseOptions,
+    TreatmentAssignment,
 };
 use liftos::transform::read_table;
 
@@ -52,9 +53,15 @@ pub struct Args {
     /// Clusters of the standard errors: `entity`, `time` or `none`.
     #[arg(long, default_value = "entity")]
     cluster: String,
-    /// Carryover: `none`, `grid` (choose the decay per channel) or a fixed decay in [0, 1).
-    #[arg(long, default_value = "none")]
-    adstock: String,
+    /// Carryover: `none`, `auto` (chosen per channel with the response curve), `grid`
+    /// (choose the decay per channel) or a fixed decay in [0, 1). Default: `auto` with
+    /// `--response auto`, else `none`.
+    #[arg(long)]
+    adstock: Option<String>,
+    /// Response to spend: `linear`, or `auto` (carryover and Hill saturation chosen per
+    /// channel; reports switch-off and marginal returns, response curves).
+    #[arg(long, default_value = "linear")]
+    response: String,
     /// Skip the time-blocked cross-validation.
     #[arg(long)]
     no_cross_validation: bool,
@@ -74,7 +81,11 @@ pub struct Args {
 
 pub fn run(args: Args) -> liftos::Result<()> {
     let model = AttributionModel::parse(&args.model)?.with_num_trees(args.trees);
-    let adstock = Adstock::parse(&args.adstock)?;
+    let response = ResponseOptions::parse(&args.response)?;
+    let adstock = match &args.adstock {
+        Some(a) => Adstock::parse(a)?,
+        None => response.default_adstock(),
+    };
     let table = read_table(&args.input)?;
     let table = add_calendar_columns(&table, &args.time, &args.country)?;
     let entity = (args.entity != "none").then_some(args.entity.as_str());
@@ -89,7 +100,8 @@ pub fn run(args: Args) -> liftos::Result<()> {
         .with_confidence_level(args.confidence)
         .with_seed(args.seed)
         .with_cluster(ClusterBy::parse(&args.cluster)?)
-        .with_cross_validation(!args.no_cross_validation);
+        .with_cross_validation(!args.no_cross_validation)
+        .with_response(response);
     let (panel, attribution) = analyze_table(&table, &roles, &options)?;
     if !panel.dropped.is_empty() {
         println!(
