@@ -97,6 +97,59 @@ pub enum Error {
         /// Pages fetched before the loop was seen.
         pages: u64,
     },
+    /// A listing kept sending new page tokens past the page bound of its range.
+    #[error(
+        "{source_name}: stopped after {pages} pages, the page limit of this pull ({limit}); the server keeps sending new next links. If the data really is that large, raise max_pages / pages_per_day (`liftos pull --max-pages`, `[http]` in liftos.toml)"
+    )]
+    TooManyPages {
+        /// The source being paged.
+        source_name: String,
+        /// Pages fetched.
+        pages: u64,
+        /// The page bound of the listing.
+        limit: u64,
+    },
+    /// The pull ran past its overall deadline.
+    #[error(
+        "{source_name}: overall deadline of {deadline_ms} ms reached after {elapsed_ms} ms ({attempts} attempts of the last call): {last}; raise it with `liftos pull --timeout` or `timeout_secs` in liftos.toml"
+    )]
+    Deadline {
+        /// The source being pulled.
+        source_name: String,
+        /// The configured deadline, in milliseconds.
+        deadline_ms: u64,
+        /// Time spent on the pull, in milliseconds.
+        elapsed_ms: u64,
+        /// Attempts of the call that was running.
+        attempts: u32,
+        /// The last failure seen, if any.
+        last: String,
+    },
+    /// A response body was larger than the configured limit; it was not read further.
+    #[error(
+        "{source_name}: HTTP {status} response body larger than the limit of {limit_bytes} bytes (at least {received_bytes} bytes); raise max_body_mib (`liftos pull --max-body-mib`, `[http]` in liftos.toml) if such answers are expected"
+    )]
+    BodyTooLarge {
+        /// The source that answered.
+        source_name: String,
+        /// The HTTP status of the answer.
+        status: u16,
+        /// The configured limit, in bytes.
+        limit_bytes: u64,
+        /// Bytes announced (Content-Length) or received when the read stopped.
+        received_bytes: u64,
+    },
+    /// A next link or a redirect led to another origin (scheme, host, port) than the
+    /// configured API, or downgraded https: it was not followed, no credential was sent.
+    #[error("{source_name}: refused to follow {what}: {message}")]
+    CrossOrigin {
+        /// The source being pulled.
+        source_name: String,
+        /// What led there (`paging.next`, `links.next`, `redirect`).
+        what: String,
+        /// Where it led and why that is refused (origins only, never a query).
+        message: String,
+    },
     /// An asynchronous report job failed even after splitting its date range.
     #[error("{source_name}: report job for {range} failed: {message}")]
     AsyncJob {
@@ -126,6 +179,118 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl Error {
+    /// This error with `f` applied to every text that may come from an answer.
+    pub(crate) fn map_text(self, f: impl Fn(&str) -> String) -> Error {
+        match self {
+            Error::InvalidRequest { message } => Error::InvalidRequest {
+                message: f(&message),
+            },
+            Error::Config {
+                source_name,
+                message,
+            } => Error::Config {
+                source_name,
+                message: f(&message),
+            },
+            Error::Auth {
+                source_name,
+                message,
+            } => Error::Auth {
+                source_name,
+                message: f(&message),
+            },
+            Error::Http {
+                source_name,
+                status,
+                body,
+            } => Error::Http {
+                source_name,
+                status,
+                body: f(&body),
+            },
+            Error::Decode {
+                source_name,
+                path,
+                message,
+            } => Error::Decode {
+                source_name,
+                path: f(&path),
+                message: f(&message),
+            },
+            Error::RetriesExhausted {
+                source_name,
+                attempts,
+                retries,
+                elapsed_ms,
+                last,
+            } => Error::RetriesExhausted {
+                source_name,
+                attempts,
+                retries,
+                elapsed_ms,
+                last: f(&last),
+            },
+            Error::Throttled {
+                source_name,
+                retry_after_secs,
+                max_wait_secs,
+                message,
+            } => Error::Throttled {
+                source_name,
+                retry_after_secs,
+                max_wait_secs,
+                message: f(&message),
+            },
+            Error::PageLoop {
+                source_name,
+                token,
+                pages,
+            } => Error::PageLoop {
+                source_name,
+                token: f(&token),
+                pages,
+            },
+            Error::Deadline {
+                source_name,
+                deadline_ms,
+                elapsed_ms,
+                attempts,
+                last,
+            } => Error::Deadline {
+                source_name,
+                deadline_ms,
+                elapsed_ms,
+                attempts,
+                last: f(&last),
+            },
+            Error::CrossOrigin {
+                source_name,
+                what,
+                message,
+            } => Error::CrossOrigin {
+                source_name,
+                what,
+                message: f(&message),
+            },
+            Error::AsyncJob {
+                source_name,
+                range,
+                message,
+            } => Error::AsyncJob {
+                source_name,
+                range,
+                message: f(&message),
+            },
+            other @ (Error::Arrow(_)
+            | Error::TooManyPages { .. }
+            | Error::BodyTooLarge { .. }
+            | Error::File { .. }
+            | Error::Io { .. }) => other,
+        }
+    }
 }
 
 /// The result type of this crate.

@@ -311,7 +311,7 @@ impl GoogleAdsBuilder {
             Some(q) => Some(select_list(q)?),
             None => None,
         };
-        let mut redactor = Redactor::default();
+        let redactor = Redactor::default();
         for s in [&developer_token, &client_secret, &refresh_token] {
             redactor.add(s);
         }
@@ -610,6 +610,8 @@ impl Inner {
             .await?;
         let t: TokenReply = decode_for(SOURCE, &reply.body)?;
         let token = SecretString::from(t.access_token);
+        // Obtained at run time: hidden from every error and log from now on.
+        self.core.redactor.add(&token);
         let expires = self.core.clock.now() + Duration::from_secs(t.expires_in.unwrap_or(3600));
         *guard = Some((token.clone(), expires));
         Ok(token)
@@ -776,16 +778,20 @@ impl Connector for GoogleAdsConnector {
     }
 
     async fn check(&self) -> Result<()> {
-        let budget = self.inner.core.budget();
-        self.inner.access_token(&budget, None).await?;
-        let today = chrono::Utc::now().date_naive();
-        for c in &self.inner.customers {
-            let q = format!(
-                "SELECT customer.id FROM campaign WHERE segments.date BETWEEN '{today}' AND '{today}'"
-            );
-            self.inner.search_stream(&budget, c, &q).await?;
-        }
-        Ok(())
+        let inner = &self.inner;
+        let budget = inner.core.budget();
+        let run = async {
+            inner.access_token(&budget, None).await?;
+            let today = chrono::Utc::now().date_naive();
+            for c in &inner.customers {
+                let q = format!(
+                    "SELECT customer.id FROM campaign WHERE segments.date BETWEEN '{today}' AND '{today}'"
+                );
+                inner.search_stream(&budget, c, &q).await?;
+            }
+            Ok(())
+        };
+        run.await.map_err(|e| inner.core.redactor.scrub(e))
     }
 
     fn read(&self, request: &ConnectorRequest) -> Result<RecordBatchStream> {
@@ -805,6 +811,7 @@ impl Connector for GoogleAdsConnector {
             }
         }
         let concurrency = inner.core.config.concurrency;
+        let redactor = inner.core.redactor.clone();
         let stream = futures::stream::iter(tasks)
             .map(move |(customer, query)| {
                 let (inner, budget, schema, cols) =
@@ -816,7 +823,8 @@ impl Connector for GoogleAdsConnector {
                     Ok(batch)
                 }
             })
-            .buffered(concurrency);
+            .buffered(concurrency)
+            .map(move |r| r.map_err(|e| redactor.scrub(e)));
         Ok(Box::pin(stream))
     }
 }
@@ -891,7 +899,7 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
     if r.status == 200 && err.is_none() {
         return Verdict::Ok { pause: None };
     }
-    let snippet = redactor.redact(&r.snippet());
+    let snippet = r.snippet(redactor);
     let Some(e) = err else {
         if r.status >= 500 || r.status == 429 {
             return Verdict::Retry {

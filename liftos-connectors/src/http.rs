@@ -91,9 +91,17 @@ impl Clock for VirtualClock {
 /// | `max_retry_wait` | 15 min | longest platform-requested wait accepted; longer waits (daily caps) fail at once | > 0 |
 /// | `request_timeout` | 120 s | timeout of one HTTP request, body included | > 0 |
 /// | `connect_timeout` | 10 s | TCP/TLS connect timeout | > 0 |
-/// | `deadline` | 1 h | overall time budget of one pull | > 0 |
+/// | `deadline` | 1 h | overall time budget of one pull: no request starts, and none runs on, past it | > 0 |
 /// | `concurrency` | 4 | accounts or date chunks pulled at once | ≥ 1 |
 /// | `seed` | 42 | seed of the backoff jitter | any |
+/// | `max_body_bytes` | 64 MiB | largest response body read; a larger one fails with [`Error::BodyTooLarge`] without being read further | > 0 |
+/// | `pages_per_day` | 100 | pages one listing may follow per day of the range, above a floor of 1000 | ≥ 1 |
+/// | `max_pages` | 50 000 | hard cap of the pages one listing may follow, whatever the range | ≥ 1 |
+///
+/// A listing (Meta insights pages, a Klaviyo `links.next` chain) stops with
+/// [`Error::TooManyPages`] after [`page_bound`](RetryConfig::page_bound)`(days)` =
+/// `min(max_pages, 1000 + pages_per_day × days)` pages: a server that keeps sending new
+/// cursors cannot keep a pull busy for hours.
 ///
 /// The backoff before retry `k` (0-based) is `min(max_backoff, initial_backoff ·
 /// multiplierᵏ)` with equal jitter (half fixed, half uniform), or the platform's own wait
@@ -120,7 +128,18 @@ pub struct RetryConfig {
     pub concurrency: usize,
     /// Seed of the jitter.
     pub seed: u64,
+    /// Largest response body read, in bytes.
+    pub max_body_bytes: u64,
+    /// Pages one listing may follow per day of the range (above a floor of 1000).
+    pub pages_per_day: u64,
+    /// Hard cap of the pages one listing may follow.
+    pub max_pages: u64,
 }
+
+/// Pages every listing may follow, whatever the range (see [`RetryConfig::page_bound`]).
+pub const MIN_PAGE_BOUND: u64 = 1000;
+/// Default [`RetryConfig::max_body_bytes`]: 64 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 
 impl Default for RetryConfig {
     fn default() -> Self {
@@ -135,6 +154,9 @@ impl Default for RetryConfig {
             deadline: Duration::from_secs(3600),
             concurrency: 4,
             seed: 42,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            pages_per_day: 100,
+            max_pages: 50_000,
         }
     }
 }
@@ -158,7 +180,42 @@ impl RetryConfig {
         if self.concurrency == 0 {
             return bad("retry: concurrency must be >= 1");
         }
+        if self.max_body_bytes == 0 {
+            return bad("http: max_body_bytes (max_body_mib) must be > 0");
+        }
+        if self.max_pages == 0 || self.pages_per_day == 0 {
+            return bad("http: max_pages and pages_per_day must be >= 1");
+        }
         Ok(())
+    }
+
+    /// Pages one listing over a range of `days` days may follow:
+    /// `min(max_pages, 1000 + pages_per_day × days)`.
+    pub fn page_bound(&self, days: u64) -> u64 {
+        MIN_PAGE_BOUND
+            .saturating_add(self.pages_per_day.saturating_mul(days))
+            .min(self.max_pages)
+    }
+
+    /// Sets the largest response body read, in bytes.
+    pub fn with_max_body_bytes(mut self, bytes: u64) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+    /// Sets the hard cap of pages per listing.
+    pub fn with_max_pages(mut self, pages: u64) -> Self {
+        self.max_pages = pages;
+        self
+    }
+    /// Sets the pages per day of range a listing may follow.
+    pub fn with_pages_per_day(mut self, pages: u64) -> Self {
+        self.pages_per_day = pages;
+        self
+    }
+    /// Sets the connect timeout.
+    pub fn with_connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
     }
 
     /// Sets the retry budget.
@@ -192,6 +249,120 @@ impl RetryConfig {
         let capped = base.min(self.max_backoff.as_secs_f64());
         let half = capped / 2.0;
         Duration::from_secs_f64(half + rng.random_range(0.0..=half))
+    }
+}
+
+/// Timeouts and limits of the HTTP core as settings (serde), e.g. the `[http]` table of
+/// `liftos.toml` or the same keys in one `[[sources]]` entry. Every field is optional;
+/// [`apply`](HttpSettings::apply) overrides only what is set.
+///
+/// | Key | Sets | Meaning |
+/// |---|---|---|
+/// | `timeout_secs` | [`RetryConfig::deadline`] | overall deadline of one pull, in seconds |
+/// | `request_timeout_secs` | [`RetryConfig::request_timeout`] | timeout of one HTTP request, body included |
+/// | `connect_timeout_secs` | [`RetryConfig::connect_timeout`] | TCP/TLS connect timeout |
+/// | `max_retries` | [`RetryConfig::max_retries`] | retries one pull may spend |
+/// | `max_pages` | [`RetryConfig::max_pages`] | hard cap of pages per listing |
+/// | `pages_per_day` | [`RetryConfig::pages_per_day`] | pages per day of range per listing |
+/// | `max_body_mib` | [`RetryConfig::max_body_bytes`] | largest response body, in MiB (fractions allowed) |
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Overall deadline of one pull, in seconds.
+    #[serde(default)]
+    pub timeout_secs: Option<f64>,
+    /// Timeout of one HTTP request, in seconds.
+    #[serde(default)]
+    pub request_timeout_secs: Option<f64>,
+    /// Connect timeout, in seconds.
+    #[serde(default)]
+    pub connect_timeout_secs: Option<f64>,
+    /// Retries one pull may spend.
+    #[serde(default)]
+    pub max_retries: Option<u32>,
+    /// Hard cap of pages per listing.
+    #[serde(default)]
+    pub max_pages: Option<u64>,
+    /// Pages per day of range per listing.
+    #[serde(default)]
+    pub pages_per_day: Option<u64>,
+    /// Largest response body, in MiB.
+    #[serde(default)]
+    pub max_body_mib: Option<f64>,
+}
+
+impl HttpSettings {
+    /// The keys of the table above (a `[[sources]]` entry may hold any of them).
+    pub const KEYS: [&'static str; 7] = [
+        "timeout_secs",
+        "request_timeout_secs",
+        "connect_timeout_secs",
+        "max_retries",
+        "max_pages",
+        "pages_per_day",
+        "max_body_mib",
+    ];
+
+    /// `self`, with every setting `over` holds replacing this one's.
+    pub fn overridden_by(&self, over: &HttpSettings) -> HttpSettings {
+        HttpSettings {
+            timeout_secs: over.timeout_secs.or(self.timeout_secs),
+            request_timeout_secs: over.request_timeout_secs.or(self.request_timeout_secs),
+            connect_timeout_secs: over.connect_timeout_secs.or(self.connect_timeout_secs),
+            max_retries: over.max_retries.or(self.max_retries),
+            max_pages: over.max_pages.or(self.max_pages),
+            pages_per_day: over.pages_per_day.or(self.pages_per_day),
+            max_body_mib: over.max_body_mib.or(self.max_body_mib),
+        }
+    }
+
+    /// `base` with the settings that are set applied.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the key of a negative, zero or non-finite duration or size.
+    pub fn apply(&self, source: &str, mut base: RetryConfig) -> Result<RetryConfig> {
+        let secs = |key: &str, v: f64| {
+            Duration::try_from_secs_f64(v)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    config_error(
+                        source,
+                        &format!("{key} = {v} must be a number of seconds > 0"),
+                    )
+                })
+        };
+        if let Some(v) = self.timeout_secs {
+            base.deadline = secs("timeout_secs", v)?;
+        }
+        if let Some(v) = self.request_timeout_secs {
+            base.request_timeout = secs("request_timeout_secs", v)?;
+        }
+        if let Some(v) = self.connect_timeout_secs {
+            base.connect_timeout = secs("connect_timeout_secs", v)?;
+        }
+        if let Some(v) = self.max_retries {
+            base.max_retries = v;
+        }
+        if let Some(v) = self.max_pages {
+            base.max_pages = v;
+        }
+        if let Some(v) = self.pages_per_day {
+            base.pages_per_day = v;
+        }
+        if let Some(v) = self.max_body_mib {
+            let bytes = v * 1024.0 * 1024.0;
+            if !(bytes >= 1.0 && bytes.is_finite() && bytes < u64::MAX as f64) {
+                return Err(config_error(
+                    source,
+                    &format!("max_body_mib = {v} must be a size in MiB > 0"),
+                ));
+            }
+            base.max_body_bytes = bytes as u64;
+        }
+        base.validate(source)?;
+        Ok(base)
     }
 }
 
@@ -259,34 +430,247 @@ impl Progress {
     }
 }
 
-/// Replaces every configured secret in a text with `[REDACTED]`.
+/// Replaces every registered secret in a text with `[REDACTED]`.
+///
+/// A secret is found in its literal form and in any mix of encodings of its bytes:
+/// percent-encoded with upper- or lower-case hex (`123%7C…`, `1%2f%2F…`), `+` for a space
+/// (form encoding), and `\/` for `/` (JSON). Clones share their secrets, so a token
+/// obtained at run time (Google's OAuth access token) and [`add`](Redactor::add)ed to
+/// one clone is hidden by all of them. The secrets stay in [`SecretString`]s.
 #[derive(Clone, Default)]
 pub(crate) struct Redactor {
-    secrets: Vec<SecretString>,
+    secrets: Arc<std::sync::RwLock<Vec<SecretString>>>,
 }
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} secrets)", self.secrets.len())
+        write!(f, "Redactor({} secrets)", self.len())
     }
 }
 
+const REDACTED: &str = "[REDACTED]";
+
 impl Redactor {
-    pub(crate) fn add(&mut self, s: &SecretString) {
-        if s.expose_secret().len() >= 4 {
-            self.secrets.push(s.clone());
+    fn len(&self) -> usize {
+        self.secrets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Registers a secret (shorter than 4 bytes: ignored, it would hide ordinary text).
+    pub(crate) fn add(&self, s: &SecretString) {
+        if s.expose_secret().len() < 4 {
+            return;
+        }
+        let mut list = self.secrets.write().unwrap_or_else(PoisonError::into_inner);
+        if !list.iter().any(|x| x.expose_secret() == s.expose_secret()) {
+            list.push(s.clone());
         }
     }
+
+    /// `text` with every registered secret, in any encoding, replaced by `[REDACTED]`.
     pub(crate) fn redact(&self, text: &str) -> String {
+        let list = self.secrets.read().unwrap_or_else(PoisonError::into_inner);
         let mut out = text.to_owned();
-        for s in &self.secrets {
-            out = out.replace(s.expose_secret(), "[REDACTED]");
+        for s in list.iter() {
+            out = redact_one(&out, s.expose_secret().as_bytes());
         }
         out
     }
+
+    /// Every text field of `e` redacted (the last line of defence for errors built from
+    /// answers: decode messages, page tokens, platform messages).
+    pub(crate) fn scrub(&self, e: Error) -> Error {
+        e.map_text(|t| self.redact(t))
+    }
 }
 
-/// One HTTP answer, body read in full.
+/// The length of the encoded form of `secret` at the start of `text`, if it is there.
+fn match_encoded(text: &[u8], secret: &[u8]) -> Option<usize> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut p = 0;
+    for &b in secret {
+        let rest = text.get(p..)?;
+        if rest.first() == Some(&b) || (b == b' ' && rest.first() == Some(&b'+')) {
+            p += 1;
+        } else if b == b'/' && rest.starts_with(b"\\/") {
+            p += 2;
+        } else if rest.first() == Some(&b'%')
+            && let (Some(h), Some(l)) = (
+                rest.get(1).and_then(|c| hex(*c)),
+                rest.get(2).and_then(|c| hex(*c)),
+            )
+            && h * 16 + l == u32::from(b)
+        {
+            p += 3;
+        } else {
+            return None;
+        }
+    }
+    Some(p)
+}
+
+fn redact_one(text: &str, secret: &[u8]) -> String {
+    let bytes = text.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    let mut changed = false;
+    while i < bytes.len() {
+        match match_encoded(&bytes[i..], secret) {
+            Some(n) if n > 0 => {
+                out.extend_from_slice(REDACTED.as_bytes());
+                i += n;
+                changed = true;
+            }
+            _ => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    if !changed {
+        return text.to_owned();
+    }
+    // A match starts at the secret's first character or at an ASCII escape and ends after
+    // a whole character or escape, so `out` is UTF-8; lossy conversion only as a guard.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Query parameters whose value is a credential, whatever the platform.
+const SECRET_PARAMS: [&str; 14] = [
+    "access_token",
+    "appsecret_proof",
+    "client_secret",
+    "refresh_token",
+    "id_token",
+    "api_key",
+    "apikey",
+    "key",
+    "token",
+    "password",
+    "secret",
+    "code",
+    "signature",
+    "sig",
+];
+
+/// A URL fit for an error or a log: no user info, and the value of every
+/// credential-carrying query parameter (`access_token`, `appsecret_proof`, ...) replaced
+/// by `[REDACTED]`; then any registered secret redacted. Text that is not a URL is only
+/// redacted.
+pub(crate) fn display_url(redactor: &Redactor, raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return redactor.redact(raw);
+    };
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s));
+                let v = if secret {
+                    REDACTED.to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    redactor.redact(url.as_str())
+}
+
+/// Whether two URLs have the same origin: scheme, host and port (the scheme's default
+/// port when none is written), compared parsed, never as strings.
+pub(crate) fn same_origin(a: &url::Url, b: &url::Url) -> bool {
+    a.origin() == b.origin() && a.origin().is_tuple()
+}
+
+/// Checks a link the server sent (`paging.next`, `links.next`) before credentials are
+/// sent to it: it must parse, carry no user info, and have the origin of `base`.
+/// `what` names the field (`paging.next`).
+pub(crate) fn check_link(
+    source: &str,
+    what: &str,
+    base: &url::Url,
+    link: &str,
+) -> Result<url::Url> {
+    let parsed = url::Url::parse(link).map_err(|e| Error::Decode {
+        source_name: source.into(),
+        path: what.into(),
+        message: format!("not a URL: {e}"),
+    })?;
+    let refuse = |why: String| Error::CrossOrigin {
+        source_name: source.into(),
+        what: what.into(),
+        message: why,
+    };
+    if base.scheme() == "https" && parsed.scheme() != "https" {
+        return Err(refuse(format!(
+            "it would downgrade https to {}; credentials are sent over https only",
+            parsed.scheme()
+        )));
+    }
+    if !same_origin(base, &parsed) {
+        return Err(refuse(format!(
+            "it points to {}, not the configured API origin {}; credentials are sent only there",
+            parsed.origin().ascii_serialization(),
+            base.origin().ascii_serialization()
+        )));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(refuse("it carries user info (`user:password@`)".into()));
+    }
+    Ok(parsed)
+}
+
+/// A redirect refused by the client: it leads to another origin or downgrades https.
+#[derive(Debug)]
+struct RedirectRefused {
+    from: String,
+    to: String,
+}
+
+impl fmt::Display for RedirectRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "redirect from {} to another origin {} refused (credential headers are never forwarded)",
+            self.from, self.to
+        )
+    }
+}
+
+impl std::error::Error for RedirectRefused {}
+
+/// The redirect policy of every connector: follow at most 5 redirects within the origin
+/// of the original request; refuse (an error, not a retry) any redirect to another
+/// scheme, host or port. reqwest drops `Authorization` (Google's bearer token, Klaviyo's
+/// key) on a cross-host redirect but forwards custom headers such as Google's
+/// `developer-token`, and Meta's token travels in the URL: refusing is the safe answer.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let Some(first) = attempt.previous().first().cloned() else {
+            return attempt.stop();
+        };
+        if !same_origin(&first, attempt.url()) {
+            let err = RedirectRefused {
+                from: first.origin().ascii_serialization(),
+                to: attempt.url().origin().ascii_serialization(),
+            };
+            return attempt.error(err);
+        }
+        if attempt.previous().len() > 5 {
+            return attempt.error("too many redirects (more than 5)");
+        }
+        attempt.follow()
+    })
+}
+
+/// One HTTP answer, body read in full (up to [`RetryConfig::max_body_bytes`]).
 #[derive(Debug)]
 pub(crate) struct Reply {
     pub status: u16,
@@ -298,12 +682,17 @@ mod bytes_alias {
     pub(crate) type Bytes = Vec<u8>;
 }
 
+const SNIPPET_CHARS: usize = 500;
+
 impl Reply {
-    /// The body as text, truncated to 500 characters.
-    pub(crate) fn snippet(&self) -> String {
-        let text = String::from_utf8_lossy(&self.body);
-        let mut s: String = text.chars().take(500).collect();
-        if text.chars().count() > 500 {
+    /// The body as text, secrets redacted, truncated to 500 characters. Redaction runs
+    /// before the cut (on a window long enough to hold any encoded secret that starts
+    /// within the 500 characters), so a secret cut in half cannot leak its first part.
+    pub(crate) fn snippet(&self, redactor: &Redactor) -> String {
+        let window = &self.body[..self.body.len().min(SNIPPET_CHARS * 4 + 4096)];
+        let text = redactor.redact(&String::from_utf8_lossy(window));
+        let mut s: String = text.chars().take(SNIPPET_CHARS).collect();
+        if text.chars().count() > SNIPPET_CHARS || window.len() < self.body.len() {
             s.push('…');
         }
         s
@@ -415,6 +804,7 @@ impl HttpCore {
             .timeout(config.request_timeout)
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("liftos-connectors/", env!("CARGO_PKG_VERSION")))
+            .redirect(redirect_policy())
             .build()
             .map_err(|e| {
                 config_error(
@@ -452,6 +842,10 @@ impl HttpCore {
 
     /// Sends the request `make` builds until `classify` accepts the answer, retrying
     /// transient failures within the pull's budget and deadline.
+    ///
+    /// Each attempt (send and body) runs at most until the pull's deadline; the body is
+    /// read chunk by chunk and refused past `max_body_bytes`. Retries are logged
+    /// (`tracing` WARN: source, attempt, status, wait, reason; never a URL).
     pub(crate) async fn execute<M, C>(
         &self,
         budget: &PullBudget,
@@ -463,56 +857,57 @@ impl HttpCore {
         C: Fn(&Reply) -> Verdict,
     {
         let mut attempt: u32 = 0;
+        let mut last = String::from("no attempt finished");
         loop {
             attempt += 1;
-            if self.elapsed(budget) > self.config.deadline {
-                return Err(self.exhausted(budget, attempt - 1, "overall deadline reached".into()));
+            let remaining = self.config.deadline.saturating_sub(self.elapsed(budget));
+            if remaining.is_zero() {
+                return Err(self.deadline(budget, attempt - 1, last));
             }
-            let outcome = match make().send().await {
-                Err(e) => Step::Retry {
-                    after: None,
-                    reason: self.describe(&e),
-                },
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let headers = resp.headers().clone();
-                    match resp.bytes().await {
-                        Err(e) => Step::Retry {
-                            after: None,
-                            reason: format!(
-                                "HTTP {status}, body interrupted: {}",
-                                self.describe(&e)
-                            ),
-                        },
-                        Ok(body) => {
-                            let reply = Reply {
-                                status,
-                                headers,
-                                body: body.to_vec(),
-                            };
-                            match classify(&reply) {
-                                Verdict::Ok { pause } => {
-                                    if let Some(p) = pause {
-                                        tracing::debug!(
-                                            source = self.source,
-                                            pause_ms = p.as_millis() as u64,
-                                            "usage pressure: pausing"
-                                        );
-                                        self.clock.sleep(p.min(self.config.max_retry_wait)).await;
-                                    }
-                                    return Ok(reply);
-                                }
-                                Verdict::Retry { after, reason } => Step::Retry { after, reason },
-                                Verdict::Fail(e) => Step::Fail(e),
-                            }
-                        }
-                    }
+            let sent = tokio::time::timeout(remaining, self.attempt(make())).await;
+            let outcome = match sent {
+                Err(_) => {
+                    return Err(self.deadline(
+                        budget,
+                        attempt,
+                        format!("attempt {attempt} still running at the deadline"),
+                    ));
                 }
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(Err(reason))) => Step::Retry {
+                    after: None,
+                    status: None,
+                    reason,
+                },
+                Ok(Ok(Ok(reply))) => match classify(&reply) {
+                    Verdict::Ok { pause } => {
+                        if let Some(p) = pause {
+                            tracing::debug!(
+                                source = self.source,
+                                pause_ms = p.as_millis() as u64,
+                                "usage pressure: pausing"
+                            );
+                            self.clock.sleep(p.min(self.config.max_retry_wait)).await;
+                        }
+                        return Ok(reply);
+                    }
+                    Verdict::Retry { after, reason } => Step::Retry {
+                        after,
+                        status: Some(reply.status),
+                        reason,
+                    },
+                    Verdict::Fail(e) => Step::Fail(e),
+                },
             };
             match outcome {
                 Step::Fail(e) => return Err(e),
-                Step::Retry { after, reason } => {
+                Step::Retry {
+                    after,
+                    status,
+                    reason,
+                } => {
                     let reason = self.redactor.redact(&reason);
+                    last = reason.clone();
                     if let Some(wait) = after
                         && wait > self.config.max_retry_wait
                     {
@@ -533,7 +928,7 @@ impl HttpCore {
                     };
                     let wait = after.map_or(backoff, |a| a.max(backoff));
                     if self.elapsed(budget) + wait > self.config.deadline {
-                        return Err(self.exhausted(
+                        return Err(self.deadline(
                             budget,
                             attempt,
                             format!(
@@ -542,11 +937,86 @@ impl HttpCore {
                             ),
                         ));
                     }
-                    tracing::warn!(source = self.source, attempt, wait_ms = wait.as_millis() as u64, reason = %reason, "retrying");
+                    tracing::warn!(
+                        source = self.source,
+                        attempt,
+                        status = status.unwrap_or(0),
+                        wait_ms = wait.as_millis() as u64,
+                        reason = %reason,
+                        "retrying"
+                    );
                     self.progress.retry();
                     self.clock.sleep(wait).await;
                 }
             }
+        }
+    }
+
+    /// One attempt: `Ok(Ok(reply))`, `Ok(Err(reason))` for a transient transport
+    /// failure, `Err` for a permanent one (a refused redirect, a body over the cap).
+    async fn attempt(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<std::result::Result<Reply, String>> {
+        let mut resp = match request.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_redirect() => {
+                return Err(Error::CrossOrigin {
+                    source_name: self.source.into(),
+                    what: "redirect".into(),
+                    message: self.describe(&e),
+                });
+            }
+            Err(e) => return Ok(Err(self.describe(&e))),
+        };
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let cap = self.config.max_body_bytes;
+        let too_large = |received: u64| Error::BodyTooLarge {
+            source_name: self.source.into(),
+            status,
+            limit_bytes: cap,
+            received_bytes: received,
+        };
+        if let Some(len) = resp.content_length()
+            && len > cap
+        {
+            return Err(too_large(len));
+        }
+        let initial = resp.content_length().unwrap_or(0).min(cap).min(1 << 20);
+        let mut body: Vec<u8> = Vec::with_capacity(initial as usize);
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    let received = body.len() as u64 + chunk.len() as u64;
+                    if received > cap {
+                        return Err(too_large(received));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Ok(Err(format!(
+                        "HTTP {status}, body interrupted: {}",
+                        self.describe(&e)
+                    )));
+                }
+            }
+        }
+        Ok(Ok(Reply {
+            status,
+            headers,
+            body,
+        }))
+    }
+
+    fn deadline(&self, budget: &PullBudget, attempts: u32, last: String) -> Error {
+        Error::Deadline {
+            source_name: self.source.into(),
+            deadline_ms: self.config.deadline.as_millis() as u64,
+            elapsed_ms: self.elapsed(budget).as_millis() as u64,
+            attempts,
+            last: self.redactor.redact(&last),
         }
     }
 
@@ -584,6 +1054,7 @@ impl HttpCore {
 enum Step {
     Retry {
         after: Option<Duration>,
+        status: Option<u16>,
         reason: String,
     },
     Fail(Error),
@@ -619,10 +1090,13 @@ enum Cursor {
 ///
 /// The first call gets `None`. The stream ends when a page has no next token, and fails
 /// with [`Error::PageLoop`] when a token repeats (a server that loops would otherwise
-/// never end) or after `max_pages` pages.
+/// never end) or with [`Error::TooManyPages`] once `max_pages` pages were fetched and the
+/// server still sends a next token. Tokens in errors go through [`display_url`]: a Meta
+/// `paging.next` carries the access token.
 pub(crate) fn paginate<T, F, Fut>(
     source: &'static str,
     max_pages: u64,
+    redactor: Redactor,
     fetch: F,
 ) -> impl Stream<Item = Result<T>> + Send
 where
@@ -635,12 +1109,14 @@ where
         cursor: Cursor,
         seen: HashSet<String>,
         pages: u64,
+        redactor: Redactor,
     }
     let state = State {
         fetch,
         cursor: Cursor::Start,
         seen: HashSet::new(),
         pages: 0,
+        redactor,
     };
     futures::stream::try_unfold(state, move |mut st| async move {
         let token = match std::mem::replace(&mut st.cursor, Cursor::Done) {
@@ -648,11 +1124,11 @@ where
             Cursor::Start => None,
             Cursor::Next(t) => Some(t),
         };
-        if st.pages >= max_pages {
-            return Err(Error::PageLoop {
+        if token.is_some() && st.pages >= max_pages {
+            return Err(Error::TooManyPages {
                 source_name: source.into(),
-                token: token.unwrap_or_default(),
                 pages: st.pages,
+                limit: max_pages,
             });
         }
         let (items, next) = (st.fetch)(token).await?;
@@ -661,7 +1137,7 @@ where
             if !st.seen.insert(n.clone()) {
                 return Err(Error::PageLoop {
                     source_name: source.into(),
-                    token: n,
+                    token: display_url(&st.redactor, &n),
                     pages: st.pages,
                 });
             }
@@ -728,22 +1204,226 @@ mod tests {
 
     #[tokio::test]
     async fn paginate_stops_without_next_and_detects_loops() {
-        let pages = paginate("t", 100, |tok: Option<String>| async move {
-            let n: u32 = tok.map_or(0, |t| t.parse().unwrap());
-            Ok((n, (n < 3).then(|| (n + 1).to_string())))
-        });
+        let pages = paginate(
+            "t",
+            100,
+            Redactor::default(),
+            |tok: Option<String>| async move {
+                let n: u32 = tok.map_or(0, |t| t.parse().unwrap());
+                Ok((n, (n < 3).then(|| (n + 1).to_string())))
+            },
+        );
         let got: Vec<u32> = pages.try_collect().await.unwrap();
         assert_eq!(got, vec![0, 1, 2, 3]);
-        let looping = paginate("t", 100, |_tok: Option<String>| async move {
-            Ok((1u32, Some("same".to_string())))
-        });
+        let looping = paginate(
+            "t",
+            100,
+            Redactor::default(),
+            |_tok: Option<String>| async move { Ok((1u32, Some("same".to_string()))) },
+        );
         let err = looping.try_collect::<Vec<_>>().await.unwrap_err();
         assert!(matches!(err, Error::PageLoop { pages: 2, .. }), "{err}");
     }
 
+    #[tokio::test]
+    async fn paginate_stops_at_the_page_bound() {
+        let mut n = 0u64;
+        let endless = paginate("t", 7, Redactor::default(), move |_tok: Option<String>| {
+            n += 1;
+            let next = n.to_string();
+            async move { Ok((1u32, Some(next))) }
+        });
+        let err = endless.try_collect::<Vec<_>>().await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::TooManyPages {
+                    pages: 7,
+                    limit: 7,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("max_pages"), "{err}");
+    }
+
+    #[test]
+    fn page_bound_grows_with_the_range_under_the_hard_cap() {
+        let c = RetryConfig::default();
+        assert_eq!(c.page_bound(1), 1100);
+        assert_eq!(c.page_bound(30), 4000);
+        assert_eq!(c.page_bound(100_000), 50_000);
+        assert_eq!(c.with_max_pages(10).page_bound(30), 10);
+    }
+
+    #[test]
+    fn same_origin_compares_parsed_scheme_host_and_port() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        let base = u("http://127.0.0.1:18202/v25.0");
+        assert!(same_origin(&base, &u("http://127.0.0.1:18202/x?y=1")));
+        // A string-prefix check would accept these.
+        assert!(!same_origin(&u("http://127.0.0.1:1820"), &base));
+        assert!(!same_origin(&base, &u("http://127.0.0.1:18203/")));
+        assert!(!same_origin(
+            &base,
+            &u("http://127.0.0.1:18202@127.0.0.2:18204/")
+        ));
+        assert!(!same_origin(
+            &u("https://a.klaviyo.com"),
+            &u("http://a.klaviyo.com")
+        ));
+        assert!(same_origin(
+            &u("https://a.klaviyo.com"),
+            &u("https://a.klaviyo.com:443/api")
+        ));
+        assert!(!same_origin(
+            &u("https://a.klaviyo.com"),
+            &u("https://a.klaviyo.com.evil.test")
+        ));
+    }
+
+    #[test]
+    fn links_to_other_origins_downgrades_and_user_info_are_refused() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        let base = u("https://graph.facebook.com");
+        assert!(
+            check_link(
+                "meta",
+                "paging.next",
+                &base,
+                "https://graph.facebook.com/v1?a=1"
+            )
+            .is_ok()
+        );
+        let err =
+            check_link("meta", "paging.next", &base, "http://graph.facebook.com/v1").unwrap_err();
+        assert!(
+            matches!(err, Error::CrossOrigin { .. }) && err.to_string().contains("downgrade"),
+            "{err}"
+        );
+        let err = check_link(
+            "meta",
+            "paging.next",
+            &base,
+            "https://graph.facebook.com.evil.test/",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("graph.facebook.com.evil.test"),
+            "{err}"
+        );
+        let err = check_link(
+            "meta",
+            "paging.next",
+            &base,
+            "https://u:p@graph.facebook.com/",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("user info"), "{err}");
+    }
+
+    #[test]
+    fn display_url_hides_credential_parameters_and_user_info() {
+        let r = Redactor::default();
+        r.add(&SecretString::from("pk_custom_secret"));
+        let shown = display_url(
+            &r,
+            "https://user:pw@graph.facebook.com/v25.0/act_1/insights?access_token=EAAB%7Cxyz&appsecret_proof=abc123&after=QVFI&x=pk_custom_secret",
+        );
+        assert_eq!(
+            shown,
+            "https://graph.facebook.com/v25.0/act_1/insights?access_token=%5BREDACTED%5D&appsecret_proof=%5BREDACTED%5D&after=QVFI&x=[REDACTED]"
+        );
+    }
+
+    #[test]
+    fn redactor_finds_encoded_and_runtime_secrets() {
+        let r = Redactor::default();
+        r.add(&SecretString::from("123|app secret/x"));
+        let shared = r.clone();
+        shared.add(&SecretString::from("ya29.runtime-token"));
+        for text in [
+            "t=123|app secret/x",
+            "t=123%7Capp+secret%2Fx",
+            "t=123%7capp%20secret%2fx",
+            "t=123%7Capp secret\\/x",
+            "t=%31%32%33%7C%61pp%20secret/x",
+            "Bearer ya29.runtime-token",
+        ] {
+            let out = r.redact(text);
+            assert!(out.ends_with("[REDACTED]"), "{text} -> {out}");
+            assert!(
+                !out.contains("secret") && !out.contains("ya29"),
+                "{text} -> {out}"
+            );
+        }
+        assert_eq!(r.redact("nothing here: 123%7"), "nothing here: 123%7");
+        assert_eq!(r.redact("é ünïcode"), "é ünïcode");
+    }
+
+    #[test]
+    fn snippets_are_redacted_before_they_are_cut() {
+        let r = Redactor::default();
+        r.add(&SecretString::from("sekret-token-0123456789"));
+        let mut body = "x".repeat(495);
+        body.push_str("sekret-token-0123456789");
+        let reply = Reply {
+            status: 400,
+            headers: HeaderMap::new(),
+            body: body.into_bytes(),
+        };
+        let s = reply.snippet(&r);
+        assert!(!s.contains("sekret"), "{s}");
+        assert!(s.ends_with('…'), "{s}");
+    }
+
+    #[test]
+    fn http_settings_apply_and_reject_bad_values() {
+        let s = HttpSettings {
+            timeout_secs: Some(1.5),
+            max_body_mib: Some(0.5),
+            max_pages: Some(9),
+            ..HttpSettings::default()
+        };
+        let c = s.apply("meta", RetryConfig::default()).unwrap();
+        assert_eq!(c.deadline, Duration::from_millis(1500));
+        assert_eq!(c.max_body_bytes, 512 * 1024);
+        assert_eq!(c.max_pages, 9);
+        let over = HttpSettings {
+            max_pages: Some(3),
+            ..HttpSettings::default()
+        };
+        assert_eq!(s.overridden_by(&over).max_pages, Some(3));
+        assert_eq!(s.overridden_by(&over).timeout_secs, Some(1.5));
+        for bad in [
+            HttpSettings {
+                timeout_secs: Some(-1.0),
+                ..HttpSettings::default()
+            },
+            HttpSettings {
+                request_timeout_secs: Some(0.0),
+                ..HttpSettings::default()
+            },
+            HttpSettings {
+                max_body_mib: Some(f64::NAN),
+                ..HttpSettings::default()
+            },
+            HttpSettings {
+                max_pages: Some(0),
+                ..HttpSettings::default()
+            },
+        ] {
+            assert!(
+                bad.apply("meta", RetryConfig::default()).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+
     #[test]
     fn redactor_hides_secrets() {
-        let mut r = Redactor::default();
+        let r = Redactor::default();
         r.add(&SecretString::from("sekret-token"));
         assert_eq!(r.redact("bad sekret-token here"), "bad [REDACTED] here");
         assert!(!format!("{r:?}").contains("sekret"));

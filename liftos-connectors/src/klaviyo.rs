@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::http::{
     Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
-    base_str, config_error, date_chunks, paginate, validate_base_url,
+    base_str, check_link, config_error, date_chunks, paginate, validate_base_url,
 };
 use crate::meta::{date32, decode_for};
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
@@ -300,8 +300,9 @@ impl KlaviyoBuilder {
                 "cost_per_recipient must be a finite number >= 0",
             ));
         }
-        let base = base_str(&validate_base_url(SOURCE, &self.base_url)?);
-        let mut redactor = Redactor::default();
+        let base_url = validate_base_url(SOURCE, &self.base_url)?;
+        let base = base_str(&base_url);
+        let redactor = Redactor::default();
         redactor.add(&key);
         let core = HttpCore::new(SOURCE, self.retry, self.clock, redactor, self.progress)?;
         Ok(KlaviyoConnector {
@@ -312,6 +313,7 @@ impl KlaviyoBuilder {
                     .conversion_metric
                     .unwrap_or_else(|| "Placed Order".into()),
                 base,
+                base_url,
                 revision: self.revision,
                 cost_per_recipient: self.cost_per_recipient,
                 report_interval: self.report_interval,
@@ -329,6 +331,8 @@ struct Inner {
     key: SecretString,
     metric: String,
     base: String,
+    /// The parsed base URL: `links.next` must have its origin.
+    base_url: url::Url,
     revision: String,
     cost_per_recipient: f64,
     report_interval: Duration,
@@ -438,35 +442,26 @@ impl Inner {
             .await
     }
 
-    fn check_origin(&self, next: &str) -> Result<()> {
-        if next.starts_with(&self.base) {
-            Ok(())
-        } else {
-            Err(Error::Decode {
-                source_name: SOURCE.into(),
-                path: "links.next".into(),
-                message: "points to another host; refusing to send the API key there".into(),
-            })
-        }
-    }
-
     /// Every page of a JSON:API listing, following `links.next`.
+    /// At most [`RetryConfig::page_bound`]`(days)` pages are followed.
     async fn list(
         self: &Arc<Self>,
         budget: &Arc<PullBudget>,
         first: String,
+        days: u64,
     ) -> Result<Vec<Resource>> {
         let this = self.clone();
         let budget = budget.clone();
-        let pages = paginate(SOURCE, 100_000, move |next: Option<String>| {
+        let bound = self.core.config.page_bound(days);
+        let redactor = self.core.redactor.clone();
+        let pages = paginate(SOURCE, bound, redactor, move |next: Option<String>| {
             let (this, budget, first) = (this.clone(), budget.clone(), first.clone());
             async move {
                 let url = match next {
                     None => first,
-                    Some(n) => {
-                        this.check_origin(&n)?;
-                        n
-                    }
+                    // Origin compared parsed (scheme, host, port): the API key goes
+                    // nowhere else, not to `http://base@other/` nor to another port.
+                    Some(n) => check_link(SOURCE, "links.next", &this.base_url, &n)?.to_string(),
                 };
                 let reply = this.get(&budget, &url).await?;
                 let page: ListPage = decode_for(SOURCE, &reply.body)?;
@@ -485,7 +480,7 @@ impl Inner {
         budget: &Arc<PullBudget>,
     ) -> Result<(String, Option<String>)> {
         let accounts = self
-            .list(budget, format!("{}/api/accounts", self.base))
+            .list(budget, format!("{}/api/accounts", self.base), 1)
             .await?;
         let a = accounts.first().ok_or_else(|| Error::Decode {
             source_name: SOURCE.into(),
@@ -503,7 +498,7 @@ impl Inner {
 
     async fn metric_id(self: &Arc<Self>, budget: &Arc<PullBudget>) -> Result<String> {
         let metrics = self
-            .list(budget, format!("{}/api/metrics", self.base))
+            .list(budget, format!("{}/api/metrics", self.base), 1)
             .await?;
         if let Some(m) = metrics.iter().find(|m| m.id == self.metric) {
             return Ok(m.id.clone());
@@ -680,7 +675,8 @@ impl Inner {
                 .finish();
             format!("{}/api/campaigns?{q}", self.base)
         };
-        let campaigns = self.list(&budget, first).await?;
+        let days = (end - start).num_days().max(0) as u64 + 1;
+        let campaigns = self.list(&budget, first, days).await?;
         let mut meta: HashMap<String, (Option<String>, Option<NaiveDate>)> = HashMap::new();
         for c in &campaigns {
             let name = c
@@ -700,7 +696,7 @@ impl Inner {
         let mut flow_names: HashMap<String, String> = HashMap::new();
         if self.include_flows {
             for f in self
-                .list(&budget, format!("{}/api/flows", self.base))
+                .list(&budget, format!("{}/api/flows", self.base), days)
                 .await?
             {
                 if let Some(n) = f.attributes.get("name").and_then(Value::as_str) {
@@ -889,7 +885,11 @@ impl Connector for KlaviyoConnector {
     }
     async fn check(&self) -> Result<()> {
         let budget = self.inner.core.budget();
-        self.inner.account(&budget).await.map(|_| ())
+        self.inner
+            .account(&budget)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.inner.core.redactor.scrub(e))
     }
     fn read(&self, request: &ConnectorRequest) -> Result<RecordBatchStream> {
         if !request.breakdowns.is_empty() {
@@ -900,7 +900,8 @@ impl Connector for KlaviyoConnector {
         let inner = self.inner.clone();
         let (start, end) = (request.start(), request.end());
         Ok(Box::pin(futures::stream::once(async move {
-            inner.pull(start, end).await
+            let redactor = inner.core.redactor.clone();
+            inner.pull(start, end).await.map_err(|e| redactor.scrub(e))
         })))
     }
 }
@@ -1021,7 +1022,7 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
         s => Verdict::Fail(Error::Http {
             source_name: SOURCE.into(),
             status: s,
-            body: redactor.redact(&r.snippet()),
+            body: r.snippet(redactor),
         }),
     }
 }

@@ -67,6 +67,21 @@
 //! Builders read credentials from code, a config table (serde) or `from_env()` (`LIFTOS_*`
 //! variables, with an injectable lookup); secrets are `secrecy::SecretString` and never
 //! appear in `Debug`, logs or errors. Plain http is accepted only for loopback base URLs.
+//!
+//! # Security
+//!
+//! - Credentials go only to the configured origin (scheme, host, port, compared parsed):
+//!   a `paging.next` / `links.next` to another origin, with user info, or from https to
+//!   http is refused with [`Error::CrossOrigin`] before any request; a redirect to another
+//!   origin is refused the same way (no header is forwarded). The Google OAuth call goes
+//!   to `token_url` only.
+//! - Secrets are redacted from every error in their literal and percent-/form-encoded
+//!   forms, including Google's access token obtained at run time; URLs in errors lose
+//!   their credential parameters (`access_token`, `appsecret_proof`, ...).
+//! - Every pull is bounded ([`RetryConfig`], settable with [`HttpSettings`]): response
+//!   bodies (64 MiB, read in chunks, [`Error::BodyTooLarge`]), pages per listing
+//!   ([`RetryConfig::page_bound`], [`Error::TooManyPages`]), an overall deadline
+//!   ([`Error::Deadline`]) that also cuts a request in flight.
 #![warn(missing_docs)]
 
 mod error;
@@ -92,7 +107,8 @@ pub use google::{
     GoogleAdsBuilder, GoogleAdsConfig, GoogleAdsConnector,
 };
 pub use http::{
-    Clock, Progress, ProgressCallback, ProgressEvent, RetryConfig, SystemClock, VirtualClock,
+    Clock, DEFAULT_MAX_BODY_BYTES, HttpSettings, MIN_PAGE_BOUND, Progress, ProgressCallback,
+    ProgressEvent, RetryConfig, SystemClock, VirtualClock,
 };
 pub use klaviyo::{
     KLAVIYO_DEFAULT_BASE_URL, KLAVIYO_DEFAULT_REVISION, KlaviyoBuilder, KlaviyoConfig,

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::http::{
     Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
-    base_str, config_error, date_chunks, paginate, validate_base_url,
+    base_str, check_link, config_error, date_chunks, paginate, validate_base_url,
 };
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
@@ -366,8 +366,9 @@ impl MetaAdsBuilder {
         {
             return Err(config_error(SOURCE, "async settings must be > 0"));
         }
-        let base = base_str(&validate_base_url(SOURCE, &self.base_url)?);
-        let mut redactor = Redactor::default();
+        let base_url = validate_base_url(SOURCE, &self.base_url)?;
+        let base = base_str(&base_url);
+        let redactor = Redactor::default();
         redactor.add(&token);
         let proof = self.app_secret.as_ref().map(|s| {
             redactor.add(s);
@@ -383,6 +384,7 @@ impl MetaAdsBuilder {
                 proof,
                 accounts,
                 base,
+                base_url,
                 version,
                 action_types: self.action_types,
                 counting: self.counting,
@@ -421,6 +423,8 @@ struct Inner {
     proof: Option<SecretString>,
     accounts: Vec<String>,
     base: String,
+    /// The parsed base URL: `paging.next` links must have its origin.
+    base_url: url::Url,
     version: String,
     action_types: Vec<String>,
     counting: ConversionCounting,
@@ -596,7 +600,9 @@ impl Connector for MetaAdsConnector {
             let url = format!("{}/{}/act_{account}", i.base, i.version);
             let mut params = i.auth_params();
             params.push(("fields".into(), "account_id,currency".into()));
-            i.get(&budget, &url, &params).await?;
+            i.get(&budget, &url, &params)
+                .await
+                .map_err(|e| i.core.redactor.scrub(e))?;
         }
         Ok(())
     }
@@ -607,11 +613,13 @@ impl Connector for MetaAdsConnector {
         let concurrency = inner.core.config.concurrency;
         let budget = inner.core.budget();
         let accounts = inner.accounts.clone();
+        let redactor = inner.core.redactor.clone();
         let stream = futures::stream::iter(accounts)
             .map(move |account| {
                 account_stream(inner.clone(), plan.clone(), budget.clone(), account)
             })
-            .flatten_unordered(concurrency);
+            .flatten_unordered(concurrency)
+            .map_err(move |e| redactor.scrub(e));
         Ok(Box::pin(stream))
     }
 }
@@ -733,26 +741,10 @@ impl Inner {
     }
 
     /// Turns a `paging.next` URL into (url, params), keeping our credentials and
-    /// refusing to send them to another host.
+    /// refusing to send them to another origin (scheme, host, port compared parsed), to
+    /// plain http when the base is https, or to a URL with user info.
     fn follow(&self, next: &str) -> Result<(String, Vec<(String, String)>)> {
-        let parsed = url::Url::parse(next).map_err(|e| Error::Decode {
-            source_name: SOURCE.into(),
-            path: "paging.next".into(),
-            message: format!("not a URL: {e}"),
-        })?;
-        let origin_ok = self
-            .base
-            .starts_with(&parsed.origin().ascii_serialization());
-        if !origin_ok {
-            return Err(Error::Decode {
-                source_name: SOURCE.into(),
-                path: "paging.next".into(),
-                message: format!(
-                    "points to another host ({}); refusing to send credentials there",
-                    parsed.origin().ascii_serialization()
-                ),
-            });
-        }
+        let parsed = check_link(SOURCE, "paging.next", &self.base_url, next)?;
         let mut params: Vec<(String, String)> = parsed
             .query_pairs()
             .into_owned()
@@ -940,6 +932,7 @@ impl Inner {
                     let why = status
                         .error_message
                         .unwrap_or_else(|| status.async_status.clone());
+                    let why = self.core.redactor.redact(&why);
                     tracing::warn!(source = SOURCE, %account, %since, %until, reason = %why, "async job failed");
                     return Ok(Err(format!(
                         "{} ({})",
@@ -1032,7 +1025,10 @@ fn pages(
     url: String,
     first: Vec<(String, String)>,
 ) -> impl futures::Stream<Item = Result<RecordBatch>> + Send + 'static {
-    paginate(SOURCE, 1_000_000, move |next: Option<String>| {
+    let days = (plan.end - plan.start).num_days().max(0) as u64 + 1;
+    let bound = inner.core.config.page_bound(days);
+    let redactor = inner.core.redactor.clone();
+    paginate(SOURCE, bound, redactor, move |next: Option<String>| {
         let (inner, plan, budget, account, url, first) = (
             inner.clone(),
             plan.clone(),
@@ -1103,7 +1099,7 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
     let err: Option<GraphError> = serde_json::from_slice::<GraphErrorBody>(&r.body)
         .ok()
         .map(|b| b.error);
-    let text = redactor.redact(&r.snippet());
+    let text = r.snippet(redactor);
     if let Some(e) = &err {
         let msg = redactor.redact(&e.message);
         if e.code == 190 || e.code == 102 {

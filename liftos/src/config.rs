@@ -44,7 +44,8 @@
 //! | Section | Keys |
 //! |---|---|
 //! | `[pipeline]` | `start`, `end` (YYYY-MM-DD, required), `level` (campaign), `continue_on_source_error` (false) |
-//! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `file`), then the connector's settings |
+//! | `[http]` | timeouts and limits of every platform source: `timeout_secs` (overall deadline of a pull, 3600), `request_timeout_secs` (120), `connect_timeout_secs` (10), `max_retries` (10), `max_pages` (50000), `pages_per_day` (100), `max_body_mib` (64) |
+//! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `file`), then the connector's settings; a platform source may also set any `[http]` key for itself |
 //! | `[mapping]` | as a `--mapping` file: `[mapping.sources.<name>]` with `extends`, `channel`, `timezone`, `columns`, `breakdowns` |
 //! | `[quality]` | as a `--rules` file: `required_fields`, `rules`, `builtin_checks`, `today`, `spike_threshold`, ... |
 //! | `[clean]` | `fixes` (list; default all but currency), `reporting_currency`, `rates` (CSV/Parquet of date, currency, rate) |
@@ -72,8 +73,8 @@ use liftos_causal::{
     TreatmentAssignment,
 };
 use liftos_connectors::{
-    Connector, FileConnector, FileFormat, GoogleAdsBuilder, GoogleAdsConfig, KlaviyoBuilder,
-    KlaviyoConfig, Level, MetaAdsBuilder, MetaAdsConfig, Progress,
+    Connector, FileConnector, FileFormat, GoogleAdsBuilder, GoogleAdsConfig, HttpSettings,
+    KlaviyoBuilder, KlaviyoConfig, Level, MetaAdsBuilder, MetaAdsConfig, Progress, RetryConfig,
 };
 use liftos_transform::{
     CurrencyConversion, Fixes, QualityRules, RateTable, SchemaMapping, SourceMapping,
@@ -93,6 +94,9 @@ use crate::{Error, Result};
 pub struct PipelineConfig {
     /// `[pipeline]`.
     pub pipeline: RunSection,
+    /// `[http]`: timeouts and limits of every platform source (a source's own keys win).
+    #[serde(default)]
+    pub http: HttpSettings,
     /// `[[sources]]`, each with its span in the file.
     #[serde(default)]
     pub sources: Vec<Spanned<SourceSection>>,
@@ -133,6 +137,7 @@ impl fmt::Debug for PipelineConfig {
         f.debug_struct("PipelineConfig")
             .field("origin", &self.origin)
             .field("pipeline", &self.pipeline)
+            .field("http", &self.http)
             .field(
                 "sources",
                 &self
@@ -514,9 +519,14 @@ impl PipelineConfig {
         let source = spanned.get_ref();
         let key = |k: &str| format!("sources[{index}].{k}");
         let mut settings = toml::Table::new();
+        let mut http = toml::Table::new();
         let secret_keys = secrets(source.kind);
         for (k, v) in &source.settings {
             let at = span.clone().map(|s| self.key_span(s, k));
+            if source.kind != SourceKind::File && HttpSettings::KEYS.contains(&k.as_str()) {
+                http.insert(k.clone(), v.clone());
+                continue;
+            }
             if let Some((_, var, _)) = secret_keys.iter().find(|(s, _, _)| s == k) {
                 return Err(self.err(
                     key(k),
@@ -587,12 +597,31 @@ impl PipelineConfig {
             self.err(format!("sources[{index}] ({})", source.name), at, message)
         };
         let table = |settings: toml::Table| toml::Value::Table(settings);
+        let retry = || -> Result<RetryConfig> {
+            let own = HttpSettings::deserialize(table(http.clone())).map_err(bad)?;
+            self.http
+                .overridden_by(&own)
+                .apply(&source.name, RetryConfig::default())
+                .map_err(|e| {
+                    let at = if own == HttpSettings::default() {
+                        self.locate("http")
+                    } else {
+                        span.clone()
+                    };
+                    self.err(
+                        format!("sources[{index}] ({})", source.name),
+                        at,
+                        e.to_string(),
+                    )
+                })
+        };
         Ok(match source.kind {
             SourceKind::File => self.file_connector(index, &settings)?,
             SourceKind::Meta => {
                 let c = MetaAdsConfig::deserialize(table(settings)).map_err(bad)?;
                 Box::new(
                     MetaAdsBuilder::from_config(c)
+                        .with_retry(retry()?)
                         .with_progress(progress)
                         .build()?,
                 )
@@ -601,6 +630,7 @@ impl PipelineConfig {
                 let c = GoogleAdsConfig::deserialize(table(settings)).map_err(bad)?;
                 Box::new(
                     GoogleAdsBuilder::from_config(c)
+                        .with_retry(retry()?)
                         .with_progress(progress)
                         .build()?,
                 )
@@ -609,6 +639,7 @@ impl PipelineConfig {
                 let c = KlaviyoConfig::deserialize(table(settings)).map_err(bad)?;
                 Box::new(
                     KlaviyoBuilder::from_config(c)
+                        .with_retry(retry()?)
                         .with_progress(progress)
                         .build()?,
                 )

@@ -3,5 +3,9 @@
 mod common;
 mod google;
 mod klaviyo;
+mod leaks;
+mod limits;
 mod meta;
+mod narrow;
+mod origins;
 mod secrets;

@@ -141,3 +141,44 @@ fn from_env_reads_exactly_the_documented_variables() {
         .unwrap_err();
     assert!(err.to_string().contains("loopback"), "{err}");
 }
+
+#[test]
+fn debug_of_every_config_builder_and_connector_holds_no_secret() {
+    use liftos_connectors::{
+        GoogleAdsConfig, HttpSettings, KlaviyoConfig, MetaAdsConfig, RetryConfig,
+    };
+    let meta: MetaAdsConfig = serde_json::from_value(serde_json::json!({
+        "access_token": SECRETS[0], "app_secret": SECRETS[1], "ad_account_ids": ["act_1"]
+    }))
+    .unwrap();
+    let google: GoogleAdsConfig = serde_json::from_value(serde_json::json!({
+        "developer_token": SECRETS[2], "client_id": "cid", "client_secret": SECRETS[3],
+        "refresh_token": SECRETS[4], "customer_ids": ["1"]
+    }))
+    .unwrap();
+    let klaviyo: KlaviyoConfig =
+        serde_json::from_value(serde_json::json!({ "api_key": SECRETS[5] })).unwrap();
+    assert_clean("MetaAdsConfig", &format!("{meta:?} {meta:#?}"));
+    assert_clean("GoogleAdsConfig", &format!("{google:?} {google:#?}"));
+    assert_clean("KlaviyoConfig", &format!("{klaviyo:?} {klaviyo:#?}"));
+    let mb = MetaAdsBuilder::from_config(meta);
+    let gb = GoogleAdsBuilder::from_config(google);
+    let kb = KlaviyoBuilder::from_config(klaviyo);
+    assert_clean("builders", &format!("{mb:?} {gb:?} {kb:?} {mb:#?}"));
+    let (m, g, k) = (
+        mb.build().unwrap(),
+        gb.build().unwrap(),
+        kb.build().unwrap(),
+    );
+    assert_clean(
+        "connectors",
+        &format!("{m:?} {g:?} {k:?} {m:#?} {g:#?} {k:#?}"),
+    );
+    let settings = HttpSettings::default();
+    assert_clean(
+        "http settings",
+        &format!("{settings:?} {:?}", RetryConfig::default()),
+    );
+    // The Debug output is not empty: it shows the non-secret settings.
+    assert!(format!("{m:?}").contains("act") || format!("{m:?}").contains('1'));
+}

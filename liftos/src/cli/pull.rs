@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use liftos::connectors::{
-    Connector, ConnectorRequest, GoogleAdsBuilder, KlaviyoBuilder, Level, MetaAdsBuilder, Progress,
-    ProgressEvent,
+    Connector, ConnectorRequest, GoogleAdsBuilder, HttpSettings, KlaviyoBuilder, Level,
+    MetaAdsBuilder, Progress, ProgressEvent, RetryConfig,
 };
 use liftos::io::TableWriter;
 
@@ -72,6 +72,56 @@ pub struct Args {
     /// `flow`). Without the flag, LIFTOS_KLAVIYO_INCLUDE_FLOWS decides (default: off).
     #[arg(long)]
     include_flows: bool,
+    /// Overall deadline of the pull, in seconds (default 3600): no request starts, and
+    /// none runs on, past it.
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<f64>,
+    /// Timeout of one HTTP request, body included, in seconds (default 120).
+    #[arg(long, value_name = "SECS")]
+    request_timeout: Option<f64>,
+    /// Hard cap of the pages one listing may follow (default 50000; the bound of a
+    /// range is min(this, 1000 + 100 per day)).
+    #[arg(long, value_name = "N")]
+    max_pages: Option<u64>,
+    /// Largest response body read, in MiB (default 64).
+    #[arg(long, value_name = "MIB")]
+    max_body_mib: Option<f64>,
+}
+
+impl Args {
+    /// The timeouts and limits set by flags.
+    fn http_settings(&self) -> HttpSettings {
+        HttpSettings {
+            timeout_secs: self.timeout,
+            request_timeout_secs: self.request_timeout,
+            max_pages: self.max_pages,
+            max_body_mib: self.max_body_mib,
+            ..HttpSettings::default()
+        }
+    }
+}
+
+/// Retries, timeouts and failures as `tracing` lines on stderr when it is not a terminal
+/// (a terminal shows the progress line instead). `LIFTOS_LOG` sets the level (default
+/// warn: retries and failed jobs).
+fn log_to_stderr() {
+    if std::io::stderr().is_terminal() {
+        return;
+    }
+    let level = std::env::var("LIFTOS_LOG").unwrap_or_else(|_| "warn".into());
+    let level = match level.trim().to_ascii_lowercase().as_str() {
+        "off" | "none" => return,
+        "error" => tracing::Level::ERROR,
+        "info" => tracing::Level::INFO,
+        "debug" => tracing::Level::DEBUG,
+        "trace" => tracing::Level::TRACE,
+        _ => tracing::Level::WARN,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .try_init();
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {
@@ -105,23 +155,29 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
         }
         .into());
     }
+    let name = match args.source {
+        Source::Meta => "meta",
+        Source::GoogleAds => "google_ads",
+        Source::Klaviyo => "klaviyo",
+    };
+    let retry = args.http_settings().apply(name, RetryConfig::default())?;
     Ok(match args.source {
         Source::Meta => {
-            let mut b = MetaAdsBuilder::from_env();
+            let mut b = MetaAdsBuilder::from_env().with_retry(retry);
             if let Some(url) = &args.base_url {
                 b = b.with_base_url(url.as_str());
             }
             Box::new(b.with_progress(progress).build()?)
         }
         Source::GoogleAds => {
-            let mut b = GoogleAdsBuilder::from_env();
+            let mut b = GoogleAdsBuilder::from_env().with_retry(retry);
             if let Some(url) = &args.base_url {
                 b = b.with_base_url(url.as_str());
             }
             Box::new(b.with_progress(progress).build()?)
         }
         Source::Klaviyo => {
-            let mut b = KlaviyoBuilder::from_env();
+            let mut b = KlaviyoBuilder::from_env().with_retry(retry);
             if let Some(url) = &args.base_url {
                 b = b.with_base_url(url.as_str());
             }
@@ -139,6 +195,7 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
 
 pub fn run(args: Args) -> liftos::Result<()> {
     let started = Instant::now();
+    log_to_stderr();
     let request = ConnectorRequest::new(args.start, args.end)?
         .with_level(args.level)
         .with_breakdowns(

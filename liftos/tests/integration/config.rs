@@ -225,3 +225,51 @@ fn secrets_in_a_config_never_reach_debug_or_errors() {
         "{e}"
     );
 }
+
+#[test]
+fn http_limits_come_from_the_http_table_and_each_source() {
+    let fakes = start_fakes(world(), FaultConfig::none());
+    let dir = tempfile::tempdir().unwrap();
+    let connector_debug = |text: &str| {
+        let config =
+            liftos::config::PipelineConfig::from_toml_str(text, "liftos.toml", dir.path()).unwrap();
+        config
+            .connector(
+                0,
+                &fake_env(&fakes),
+                liftos::connectors::Progress::default(),
+            )
+            .map(|c| format!("{c:?}"))
+    };
+    // [http] applies to every platform source; a source's own key wins.
+    let text = format!(
+        "{HEAD}[http]\ntimeout_secs = 90\nmax_body_mib = 2\n\n[[sources]]\nname = \"meta\"\ntype = \"meta\"\ntimeout_secs = 1.5\nmax_pages = 7\n"
+    );
+    let debug = connector_debug(&text).unwrap();
+    assert!(
+        debug.contains("deadline: 1.5s")
+            && debug.contains("max_pages: 7")
+            && debug.contains("max_body_bytes: 2097152"),
+        "{debug}"
+    );
+    let text = format!(
+        "{HEAD}[http]\nrequest_timeout_secs = 30\n\n[[sources]]\nname = \"meta\"\ntype = \"meta\"\n"
+    );
+    let debug = connector_debug(&text).unwrap();
+    assert!(
+        debug.contains("request_timeout: 30s") && debug.contains("deadline: 3600s"),
+        "{debug}"
+    );
+    // Bad values name the source and the line.
+    let text = format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\ntimeout_secs = -3\n");
+    let e = connector_debug(&text).unwrap_err().to_string();
+    assert!(e.contains("timeout_secs") && e.contains("line 5"), "{e}");
+    let text = format!(
+        "{HEAD}[http]\nmax_body_mib = \"big\"\n\n[[sources]]\nname = \"meta\"\ntype = \"meta\"\n"
+    );
+    let e = liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 6"), "{e}");
+    assert!(fakes.servers.requests().is_empty());
+}

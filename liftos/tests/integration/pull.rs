@@ -347,3 +347,70 @@ fn include_flows_is_refused_for_other_sources() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn pull_timeout_flag_bounds_a_hanging_server() {
+    // A listener that never accepts: every request hangs.
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", hanging.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.csv");
+    let started = std::time::Instant::now();
+    let output = liftos()
+        .args([
+            "pull",
+            "--source",
+            "meta",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-02",
+        ])
+        .args([
+            "--base-url",
+            &base,
+            "--timeout",
+            "1.5",
+            "--request-timeout",
+            "60",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .env("LIFTOS_META_ACCESS_TOKEN", "EAAB-hanging-test-token")
+        .env("LIFTOS_META_AD_ACCOUNT_IDS", "act_1")
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("meta") && stderr.contains("deadline of 1500 ms"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("EAAB-hanging-test-token"), "{stderr}");
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    assert!(!out.exists());
+    let output = liftos()
+        .args([
+            "pull",
+            "--source",
+            "meta",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-02",
+        ])
+        .args(["--base-url", &base, "--max-body-mib", "0"])
+        .arg("--out")
+        .arg(&out)
+        .env("LIFTOS_META_ACCESS_TOKEN", "EAAB-hanging-test-token")
+        .env("LIFTOS_META_AD_ACCOUNT_IDS", "act_1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("max_body_mib"),
+        "{stderr}"
+    );
+    drop(hanging);
+}
