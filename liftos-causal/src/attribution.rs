@@ -738,10 +738,10 @@ fn apply_response(
             if total == 0.0 {
                 return Ok((0.0, 0.0, 0.0));
             }
-            match &scores {
-                Some(sc) => {
+            match (&scores, &sel.smoother) {
+                (Some(sc), Some(smoother)) => {
                     let sub: Vec<f64> = rows.iter().map(|&i| v[i]).collect();
-                    let hat_sub = sel.smoother.apply(&sub);
+                    let hat_sub = smoother.apply(&sub);
                     let mut hat = vec![0.0; n];
                     for (k, &i) in rows.iter().enumerate() {
                         hat[i] = hat_sub[k];
@@ -749,7 +749,7 @@ fn apply_response(
                     let l = lift_effect(sc, &tau, v, &hat, &subset, clusters, level)?;
                     Ok((l.revenue_lift, l.ci_lower, l.ci_upper))
                 }
-                None => {
+                _ => {
                     let est: f64 = rows.iter().map(|&i| tau[i] * v[i]).sum();
                     let rel = |x: f64| if lift != 0.0 { x / lift } else { 0.0 };
                     Ok((est, est * rel(lo), est * rel(hi)))

@@ -329,8 +329,9 @@ pub(crate) struct Selection {
     /// [`select_response`]), the one whose switch-off return is closest to their
     /// loss-weighted average.
     pub(crate) transform: ResponseTransform,
-    /// The smoother of the channel's rows (in `rows` order).
-    pub(crate) smoother: OobSmoother,
+    /// The smoother of the channel's rows (in `rows` order); `None` for a channel too
+    /// small to search (its transform is the first candidate).
+    pub(crate) smoother: Option<OobSmoother>,
     /// The channel's rows (panel indices), the smoother's order.
     pub(crate) rows: Vec<usize>,
     /// Number of plausible transforms.
@@ -346,6 +347,9 @@ pub(crate) struct Selection {
     /// per unit of spend).
     pub(crate) switch_off_range: (f64, f64),
 }
+
+/// Rows a channel needs for the transform search (fewer: the first candidate is used).
+pub(crate) const MIN_SEARCH_ROWS: usize = 30;
 
 /// Per-block sufficient statistics of one candidate.
 struct CandidateSums {
@@ -381,11 +385,21 @@ pub(crate) fn select_response(
     level: f64,
     seed: u64,
 ) -> Result<Selection> {
-    if rows.len() < 20 {
-        return Err(Error::TooLittleData {
-            what: "rows of the channel to choose its response transform".into(),
-            found: rows.len(),
-            needed: 20,
+    if rows.len() < MIN_SEARCH_ROWS {
+        // Too few rows to residualise anything: the first candidate (the roles' first
+        // decay, linear), no widening; the estimator's own interval stands.
+        return Ok(Selection {
+            transform: candidates
+                .first()
+                .copied()
+                .unwrap_or(ResponseTransform::LINEAR),
+            smoother: None,
+            rows: rows.to_vec(),
+            plausible: 1,
+            shift_switch_off: (0.0, 0.0),
+            shift_marginal: (0.0, 0.0),
+            shift_curve: vec![(0.0, 0.0); options.curve_scales.len()],
+            switch_off_range: (f64::NAN, f64::NAN),
         });
     }
     let x: Vec<Vec<f64>> = controls
@@ -545,7 +559,7 @@ pub(crate) fn select_response(
         });
     Ok(Selection {
         transform: candidates[chosen],
-        smoother,
+        smoother: Some(smoother),
         rows: rows.to_vec(),
         plausible: plausible.len(),
         shift_switch_off,
