@@ -162,7 +162,9 @@ fn date_order_is_per_column_mixed_is_an_error_and_ambiguous_is_noted_or_set() {
     assert_eq!(dates(&u.table), vec![day("2024-01-02"), day("2024-01-03")]);
     assert_eq!(spend(&u.table), vec![1.0, 1234.0]);
     assert!(
-        !u.notes.iter().any(|n| n.contains("`date`") || n.contains("`spend`")),
+        !u.notes
+            .iter()
+            .any(|n| n.contains("`date`") || n.contains("`spend`")),
         "{:?}",
         u.notes
     );
