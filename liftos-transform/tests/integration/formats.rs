@@ -351,7 +351,7 @@ mod numbers_keep_their_value {
             let int = if self.grouped {
                 let mut out = String::new();
                 for (i, c) in digits.chars().enumerate() {
-                    if i > 0 && (digits.len() - i) % 3 == 0 {
+                    if i > 0 && (digits.len() - i).is_multiple_of(3) {
                         out.push(group);
                     }
                     out.push(c);
