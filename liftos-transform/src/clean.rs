@@ -348,7 +348,7 @@ impl RateTable {
         };
         let dates = parse::to_date32("rates", "date", get("date")?, None, None)?.array;
         let currencies = parse::to_utf8("rates", "currency", get("currency")?)?;
-        let rates = parse::to_f64("rates", "rate", get("rate")?, None)?.array;
+        let rates = parse::to_f64("rates", "rate", get("rate")?, None, None)?.array;
         let mut table = RateTable::new();
         for r in 0..batch.num_rows() {
             let ok = dates.is_valid(r)
@@ -398,6 +398,11 @@ impl CurrencyConversion {
     }
 }
 
+/// Default [`Fixes::max_fill_gap_days`]: a year.
+pub const DEFAULT_MAX_FILL_GAP_DAYS: u32 = 366;
+/// Default [`Fixes::max_filled_rows`].
+pub const DEFAULT_MAX_FILLED_ROWS: usize = 5_000_000;
+
 /// Which fixes [`clean_data`] applies, with their options.
 ///
 /// | Name | Default | Meaning |
@@ -406,6 +411,9 @@ impl CurrencyConversion {
 /// | `normalize_campaign_names` | `Some(default)` | rewrite campaign names, original kept in `_campaign_original` |
 /// | `standardize_currency` | `None` | convert spend and revenue to a reporting currency (needs rates) |
 /// | `fill_missing_dates` | `true` | insert zero-activity rows inside each campaign's flight, `_filled = true` |
+/// | `latest_date` | `None` | a row dated after it (a typo such as 9999-12-31) is quarantined, never filled up to; the CLI passes tomorrow (UTC) | any date |
+/// | `max_fill_gap_days` | `366` | a gap longer than this is left unfilled and counted in the change log | ≥ 1 |
+/// | `max_filled_rows` | `5_000_000` | filling that would insert more rows is an error (no output) | ≥ 0 |
 ///
 /// The fixes run in this order, after rows with unusable values are quarantined.
 #[derive(Debug, Clone)]
@@ -418,6 +426,12 @@ pub struct Fixes {
     pub standardize_currency: Option<CurrencyConversion>,
     /// `fill_missing_dates`.
     pub fill_missing_dates: bool,
+    /// Rows dated after this day are quarantined as implausible.
+    pub latest_date: Option<chrono::NaiveDate>,
+    /// Longest gap (in days) `fill_missing_dates` fills.
+    pub max_fill_gap_days: u32,
+    /// Most rows `fill_missing_dates` may insert.
+    pub max_filled_rows: usize,
 }
 
 impl Default for Fixes {
@@ -427,6 +441,9 @@ impl Default for Fixes {
             normalize_campaign_names: Some(NameNormalization::default()),
             standardize_currency: None,
             fill_missing_dates: true,
+            latest_date: None,
+            max_fill_gap_days: DEFAULT_MAX_FILL_GAP_DAYS,
+            max_filled_rows: DEFAULT_MAX_FILLED_ROWS,
         }
     }
 }
@@ -439,6 +456,9 @@ impl Fixes {
             normalize_campaign_names: None,
             standardize_currency: None,
             fill_missing_dates: false,
+            latest_date: None,
+            max_fill_gap_days: DEFAULT_MAX_FILL_GAP_DAYS,
+            max_filled_rows: DEFAULT_MAX_FILLED_ROWS,
         }
     }
 
@@ -450,6 +470,19 @@ impl Fixes {
     /// Turns `remove_duplicates` on or off.
     pub fn with_remove_duplicates(mut self, on: bool) -> Self {
         self.remove_duplicates = on;
+        self
+    }
+
+    /// Quarantines rows dated after `date` (implausible: a typo, a far-future date).
+    pub fn with_latest_date(mut self, date: chrono::NaiveDate) -> Self {
+        self.latest_date = Some(date);
+        self
+    }
+
+    /// Sets the longest gap `fill_missing_dates` fills and the most rows it may insert.
+    pub fn with_fill_limits(mut self, max_gap_days: u32, max_rows: usize) -> Self {
+        self.max_fill_gap_days = max_gap_days;
+        self.max_filled_rows = max_rows;
         self
     }
 
@@ -509,6 +542,8 @@ pub enum ChangeAction {
     Filled,
     /// Rows whose values were rewritten.
     Modified,
+    /// Gaps `fill_missing_dates` left unfilled (too long), counted here; no row changes.
+    Unfilled,
 }
 
 /// One entry of the change log.
@@ -593,6 +628,7 @@ impl Cleaned {
             ChangeAction::Quarantined => "quarantined",
             ChangeAction::Filled => "filled",
             ChangeAction::Modified => "modified",
+            ChangeAction::Unfilled => "unfilled",
         };
         Ok(RecordBatch::try_new(
             schema,
@@ -764,6 +800,38 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
             table: "table".to_owned(),
             column: DATE.to_owned(),
         })?;
+    // 1b. Implausible dates: after the latest plausible day (a typo such as 9999-12-31
+    // would otherwise be filled up to, day by day).
+    if let Some(latest) = fixes.latest_date {
+        let latest_days = parse::date_to_days(latest);
+        let before = quarantine.entries.len();
+        let mut later = Vec::new();
+        kept.retain(|&r| {
+            let d = date.value(r as usize);
+            if d > latest_days {
+                later.push((r, d));
+                false
+            } else {
+                true
+            }
+        });
+        for (r, d) in later {
+            quarantine.push(
+                "clean:implausible_date",
+                r,
+                format!(
+                    "date {} is after {latest}, the latest plausible day (a typo?); not used nor filled up to",
+                    parse::format_days(d)
+                ),
+            );
+        }
+        log.push(Change {
+            fix: "quarantine_implausible_dates".to_owned(),
+            action: ChangeAction::Quarantined,
+            rows_affected: quarantine.entries.len() - before,
+            detail: format!("rows dated after {latest}"),
+        });
+    }
     // Duplicates (among the rows kept so far), every row's exchange rate and the kept
     // rows' order by campaign and date (for filling) do not depend on each other: they
     // run in parallel, and are applied in turn below (rates and order only for the rows
@@ -890,13 +958,58 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
             is_kept[r as usize] = true;
         }
         let order: Vec<u32> = order.into_iter().filter(|&r| is_kept[r as usize]).collect();
+        // First count (bounded work and memory: nothing is allocated for a gap that
+        // is not filled), then fill.
+        let max_gap = i64::from(fixes.max_fill_gap_days);
+        let mut total: u64 = 0;
+        let mut long_gaps = 0usize;
+        let mut longest: Option<(i32, i32)> = None;
         for w in order.windows(2) {
             let (a, b) = (w[0] as usize, w[1] as usize);
             if series[a] == series[b] {
-                for d in date.value(a) + 1..date.value(b) {
-                    filled.push((w[0], d));
+                let gap = i64::from(date.value(b)) - i64::from(date.value(a)) - 1;
+                if gap > max_gap {
+                    long_gaps += 1;
+                    if longest.is_none_or(|(x, y)| i64::from(y) - i64::from(x) < gap + 1) {
+                        longest = Some((date.value(a), date.value(b)));
+                    }
+                } else if gap > 0 {
+                    total += gap as u64;
                 }
             }
+        }
+        if total > fixes.max_filled_rows as u64 {
+            return Err(Error::config(
+                "fill_missing_dates",
+                format!(
+                    "filling missing dates would insert {total} rows, more than the limit of {} (max_filled_rows); check the dates or turn the fix off",
+                    fixes.max_filled_rows
+                ),
+            ));
+        }
+        filled.reserve(total as usize);
+        for w in order.windows(2) {
+            let (a, b) = (w[0] as usize, w[1] as usize);
+            if series[a] == series[b] {
+                let gap = i64::from(date.value(b)) - i64::from(date.value(a)) - 1;
+                if gap <= max_gap {
+                    for d in date.value(a) + 1..date.value(b) {
+                        filled.push((w[0], d));
+                    }
+                }
+            }
+        }
+        if let Some((from, to)) = longest {
+            log.push(Change {
+                fix: Fix::FillMissingDates.as_str().to_owned(),
+                action: ChangeAction::Unfilled,
+                rows_affected: long_gaps,
+                detail: format!(
+                    "gaps longer than {max_gap} days left unfilled (the longest: {} to {}); check those dates",
+                    parse::format_days(from),
+                    parse::format_days(to)
+                ),
+            });
         }
         log.push(Change {
             fix: Fix::FillMissingDates.as_str().to_owned(),
@@ -1045,6 +1158,20 @@ fn unusable_reasons(table: &RecordBatch, frame: &Frame) -> BTreeMap<usize, Strin
         for r in 0..rows {
             if a.is_null(r) || parse::is_blank(a.value(r)) {
                 add(r, format!("missing {c}"));
+            }
+        }
+    }
+    // A NUL byte in text (a name, an id) breaks files and tools downstream.
+    for c in TEXT_COLUMNS {
+        let Some(a) = frame.text.get(c) else {
+            continue;
+        };
+        if memchr::memchr(0, a.values()).is_none() {
+            continue;
+        }
+        for (r, v) in a.iter().enumerate() {
+            if v.is_some_and(|v| v.as_bytes().contains(&0)) {
+                add(r, format!("{c} contains a NUL byte"));
             }
         }
     }

@@ -40,6 +40,28 @@ pub enum Error {
         /// What is wrong, naming the source column.
         reason: String,
     },
+    /// A column's values are written in formats that cannot be told apart (e.g. day-first
+    /// and month-first dates in one column): the mapping must say which.
+    #[error("{table}: column `{column}` {message}")]
+    Format {
+        /// The table (source name or file).
+        table: String,
+        /// The column.
+        column: String,
+        /// What is mixed, with examples and the setting that resolves it.
+        message: String,
+    },
+    /// Several required unified columns cannot be filled from a source: every one is
+    /// listed, with the mapping lines that would fill them.
+    #[error("source `{table}`: cannot map unified columns {columns}: {reason}")]
+    UnmappedColumns {
+        /// The source (its name in the unify call).
+        table: String,
+        /// The unified columns, quoted and comma-separated.
+        columns: String,
+        /// Why each is missing, what the source has, and the TOML that fixes it.
+        reason: String,
+    },
     /// A configuration value (mapping, rules, fixes, options) is invalid.
     #[error("invalid configuration at `{key}`: {message}")]
     Config {

@@ -73,20 +73,23 @@ impl Frame {
         let mut floats = HashMap::new();
         for c in FLOAT_COLUMNS {
             if let Some(a) = get(c)? {
-                floats.insert(c, parse::to_f64(name, c, a, None)?);
+                floats.insert(c, parse::to_f64(name, c, a, None, None)?);
             }
         }
         let mut ints = HashMap::new();
         for c in INT_COLUMNS {
             if let Some(a) = get(c)? {
-                ints.insert(c, parse::to_i64(name, c, a)?);
+                ints.insert(c, parse::to_i64(name, c, a, None)?);
             }
         }
+        // By position: a lookup by name per breakdown would be quadratic in the
+        // number of columns.
         let mut breakdowns = Vec::new();
-        for b in unified::breakdown_columns(&schema) {
-            if let Some(a) = get(&b)? {
-                let s = parse::to_utf8(name, &b, a)?;
-                breakdowns.push((b, s));
+        for (f, a) in schema.fields().iter().zip(table.columns()) {
+            let b = f.name();
+            if !unified::is_unified(b) && !unified::is_metadata(b) {
+                let s = parse::to_utf8(name, b, a)?;
+                breakdowns.push((b.clone(), s));
             }
         }
         Ok(Frame {

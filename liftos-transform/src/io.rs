@@ -159,6 +159,30 @@ pub fn read_table_with(path: impl AsRef<Path>, options: &ReadOptions) -> Result<
     }
 }
 
+/// Refuses a table whose header names one column twice (which copy would be used is
+/// a guess): the error names the column and both 1-based positions.
+fn check_unique_names<'a>(
+    path: &Path,
+    line: Option<usize>,
+    names: impl Iterator<Item = &'a str>,
+) -> Result<()> {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, name) in names.enumerate() {
+        if let Some(first) = seen.insert(name, i) {
+            return Err(file_error(
+                path,
+                line,
+                format!(
+                    "column `{name}` appears twice in the header (columns {} and {}); rename one",
+                    first + 1,
+                    i + 1
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| file_error(path, None, e.to_string()))
 }
@@ -212,6 +236,11 @@ fn read_csv(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
     if header.fields().is_empty() {
         return Err(file_error(path, Some(1), "no header row"));
     }
+    check_unique_names(
+        path,
+        Some(1),
+        header.fields().iter().map(|f| f.name().as_str()),
+    )?;
     // A plain file (no quotes, ...) is read straight into typed columns.
     if let Some(header_end) = bytes.iter().position(|&b| b == b'\n') {
         let names: Vec<String> = header.fields().iter().map(|f| f.name().clone()).collect();
@@ -356,6 +385,11 @@ fn read_parquet(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
     let pq = |e: parquet::errors::ParquetError| file_error(path, None, e.to_string());
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
     let schema = builder.schema().clone();
+    check_unique_names(
+        path,
+        None,
+        schema.fields().iter().map(|f| f.name().as_str()),
+    )?;
     let reader = builder
         .with_batch_size(options.batch_size.max(1))
         .build()
@@ -369,51 +403,225 @@ fn read_parquet(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
 
 /// Writes `batch` as CSV (with a header) or Parquet (Snappy), by extension.
 ///
-/// The file is written to a temporary sibling and renamed into place, so a failed write
-/// leaves no half-written file.
+/// The file is written to a uniquely named temporary sibling ([`PartialFile`]) and
+/// renamed into place, so a failed or interrupted write leaves no half-written file and
+/// two writers of one target never share a temporary file. Text cells of a CSV that a
+/// spreadsheet would run as a formula get a leading `'` ([`escape_formula_cells`]).
 pub fn write_table(path: impl AsRef<Path>, batch: &RecordBatch) -> Result<()> {
     let path = path.as_ref();
     let format = FileFormat::of(path)?;
-    let tmp = temp_sibling(path);
-    let result = write_to(&tmp, format, batch);
-    match result {
-        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            file_error(path, None, e.to_string())
-        }),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(match e {
-                Error::File { line, message, .. } => file_error(path, line, message),
-                other => other,
-            })
+    let partial = PartialFile::create(path)?;
+    let file = partial.clone_handle()?;
+    write_to(path, file, format, batch)?;
+    partial.commit()
+}
+
+/// Temporary files being written, removed by [`remove_partial_files`] when the process
+/// is interrupted (a signal handler cannot run their destructors).
+static LIVE_PARTIALS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+/// Set by [`remove_partial_files`]: no new temporary file may be created.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn live_partials() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    LIVE_PARTIALS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes every temporary file a [`PartialFile`] is still writing and refuses new
+/// ones; returns how many were removed. A command-line tool calls it when it is
+/// interrupted (SIGINT, SIGTERM, SIGHUP) before it exits, so nothing half-written is
+/// left behind even by a write still running on another thread.
+pub fn remove_partial_files() -> usize {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut live = live_partials();
+    live.drain(..)
+        .filter(|p| std::fs::remove_file(p).is_ok())
+        .count()
+}
+
+/// A file written all-or-nothing: the bytes go to a uniquely named temporary file in
+/// the target's directory (`.<name>.<random>.partial.<ext>`, same extension so the
+/// format by extension is the same), which [`commit`](Self::commit) renames into place.
+/// Dropped without a commit (an error, a panic), it removes the temporary file; a
+/// process interrupted by a signal removes it through [`remove_partial_files`].
+#[derive(Debug)]
+pub struct PartialFile {
+    target: PathBuf,
+    tmp: Option<tempfile::NamedTempFile>,
+}
+
+impl PartialFile {
+    /// Creates the temporary file for `target`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::File`] naming `target` when its directory does not exist or the file
+    /// cannot be created, or when the process is being interrupted.
+    pub fn create(target: &Path) -> Result<Self> {
+        if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(file_error(target, None, "interrupted; not written"));
+        }
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(file_error(
+                target,
+                None,
+                format!("the directory {} does not exist", dir.display()),
+            ));
+        }
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let suffix = match target.extension() {
+            Some(ext) => format!(".partial.{}", ext.to_string_lossy()),
+            None => ".partial".to_owned(),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(&suffix)
+            .tempfile_in(dir)
+            .map_err(|e| file_error(target, None, e.to_string()))?;
+        live_partials().push(tmp.path().to_owned());
+        Ok(PartialFile {
+            target: target.to_owned(),
+            tmp: Some(tmp),
+        })
+    }
+
+    /// The temporary file's path.
+    pub fn temp_path(&self) -> Option<&Path> {
+        self.tmp.as_ref().map(|t| t.path())
+    }
+
+    /// A second handle to the temporary file, to write through.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::File`] naming the target when the handle cannot be cloned.
+    pub fn clone_handle(&self) -> Result<File> {
+        match &self.tmp {
+            Some(t) => t
+                .as_file()
+                .try_clone()
+                .map_err(|e| file_error(&self.target, None, e.to_string())),
+            None => Err(file_error(&self.target, None, "already committed")),
+        }
+    }
+
+    /// Syncs the temporary file and renames it onto the target.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::File`] naming the target when the sync or the rename fails (the
+    /// temporary file is then removed).
+    pub fn commit(mut self) -> Result<()> {
+        let Some(tmp) = self.tmp.take() else {
+            return Ok(());
+        };
+        let tmp_path = tmp.path().to_owned();
+        let result = tmp
+            .as_file()
+            .sync_all()
+            .map_err(|e| file_error(&self.target, None, e.to_string()))
+            .and_then(|()| {
+                tmp.persist(&self.target)
+                    .map(|_| ())
+                    .map_err(|e| file_error(&self.target, None, e.error.to_string()))
+            });
+        forget_partial(&tmp_path);
+        result
+    }
+}
+
+fn forget_partial(path: &Path) {
+    live_partials().retain(|p| p != path);
+}
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            forget_partial(tmp.path());
+            // NamedTempFile removes the file when dropped.
         }
     }
 }
 
-fn temp_sibling(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
-    path.with_file_name(name)
+/// Whether a spreadsheet would read a text cell as a formula: it starts with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return (OWASP's list), and is not a plain number such
+/// as `-12.5` or `+3` (which a spreadsheet reads as that number).
+pub fn is_formula_like(cell: &str) -> bool {
+    matches!(
+        cell.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    ) && !cell.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
-fn write_to(tmp: &Path, format: FileFormat, batch: &RecordBatch) -> Result<()> {
-    let file = File::create(tmp).map_err(|e| file_error(tmp, None, e.to_string()))?;
+/// The batch with every text cell that [`is_formula_like`] prefixed with `'` (CSV
+/// injection, as OWASP advises for files opened in spreadsheets); numeric, date and
+/// other non-text columns are unchanged. Returns the batch itself when no cell needs it.
+///
+/// # Errors
+///
+/// An Arrow error when the batch cannot be rebuilt (never for a valid batch).
+pub fn escape_formula_cells(batch: &RecordBatch) -> Result<RecordBatch> {
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    let mut changed = false;
+    for (i, c) in batch.columns().iter().enumerate() {
+        let Some(text) = c.as_string_opt::<i32>() else {
+            continue;
+        };
+        if !text.iter().flatten().any(is_formula_like) {
+            continue;
+        }
+        let escaped: StringArray = text
+            .iter()
+            .map(|v| {
+                v.map(|s| {
+                    if is_formula_like(s) {
+                        format!("'{s}")
+                    } else {
+                        s.to_owned()
+                    }
+                })
+            })
+            .collect();
+        columns[i] = Arc::new(escaped);
+        changed = true;
+    }
+    if !changed {
+        return Ok(batch.clone());
+    }
+    Ok(RecordBatch::try_new_with_options(
+        batch.schema(),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )?)
+}
+
+fn write_to(path: &Path, file: File, format: FileFormat, batch: &RecordBatch) -> Result<()> {
     let out = std::io::BufWriter::with_capacity(1 << 20, file);
     match format {
         FileFormat::Csv => {
+            let batch = escape_formula_cells(batch)?;
             let mut writer = arrow::csv::WriterBuilder::new()
                 .with_header(true)
                 .build(out);
-            writer.write(batch).map_err(|e| arrow_file_error(tmp, &e))?;
+            writer
+                .write(&batch)
+                .map_err(|e| arrow_file_error(path, &e))?;
             let mut out = writer.into_inner();
-            std::io::Write::flush(&mut out).map_err(|e| file_error(tmp, None, e.to_string()))?;
+            std::io::Write::flush(&mut out).map_err(|e| file_error(path, None, e.to_string()))?;
         }
         FileFormat::Parquet => {
             let props = WriterProperties::builder()
                 .set_compression(Compression::SNAPPY)
                 .build();
-            let pq = |e: parquet::errors::ParquetError| file_error(tmp, None, e.to_string());
+            let pq = |e: parquet::errors::ParquetError| file_error(path, None, e.to_string());
             let mut writer = ArrowWriter::try_new(out, batch.schema(), Some(props)).map_err(pq)?;
             writer.write(batch).map_err(pq)?;
             writer.close().map_err(pq)?;

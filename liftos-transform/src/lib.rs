@@ -87,15 +87,16 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
 
 pub use clean::{
-    Change, ChangeAction, Cleaned, CurrencyConversion, Fix, Fixes, NameNormalization,
-    NameNormalizer, RateTable, RowAccounting, clean_data,
+    Change, ChangeAction, Cleaned, CurrencyConversion, DEFAULT_MAX_FILL_GAP_DAYS,
+    DEFAULT_MAX_FILLED_ROWS, Fix, Fixes, NameNormalization, NameNormalizer, RateTable,
+    RowAccounting, clean_data,
 };
 pub use error::{Error, Result};
 pub use io::{
-    FileFormat, ReadOptions, read_table, read_table_with, read_tables, read_tables_with,
-    write_table,
+    FileFormat, PartialFile, ReadOptions, escape_formula_cells, is_formula_like, read_table,
+    read_table_with, read_tables, read_tables_with, remove_partial_files, write_table,
 };
-pub use mapping::{ColumnSpec, SchemaMapping, SourceMapping};
+pub use mapping::{ColumnSpec, DecimalSeparator, SchemaMapping, SourceMapping};
 pub use quality::{Issue, QualityReport, QualityRules, Rule, Severity, validate_data_quality};
 #[cfg(feature = "sql")]
 pub use sql::SqlSession;

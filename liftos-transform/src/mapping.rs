@@ -11,6 +11,8 @@
 //! # empty unless they say `extends = "<preset>"`.
 //! [sources.meta]
 //! timezone = "Europe/Berlin"          # timestamps become this zone's date
+//! decimal = ","                       # numbers written 1.234,56 (default: detected per column)
+//! date_format = "%d/%m/%Y"            # text dates (default: detected per column)
 //! [sources.meta.columns]
 //! ad_group = "adset_id"               # a plain string names the source column
 //!
@@ -46,6 +48,7 @@ use crate::{Error, Result};
 /// | `divide_by` | `None` | divide the number by this (Google `cost_micros`: 1e6) | finite, > 0; money columns only |
 /// | `optional` | `false` | a missing source column gives nulls instead of an error | nullable columns and breakdowns only |
 /// | `format` | `None` | chrono format of text dates (else common formats are tried) | `date` only |
+/// | `default` | `None` | constant used when the source has no such column (noted in [`Unified::notes`](crate::Unified::notes)) | parsed as the unified type |
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnSpec {
@@ -64,6 +67,9 @@ pub struct ColumnSpec {
     /// chrono format for text dates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// Constant used when the source has no such column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
 }
 
 impl ColumnSpec {
@@ -95,11 +101,30 @@ impl ColumnSpec {
         self
     }
 
+    /// Uses the constant `value` when the source has no such column.
+    pub fn with_default(mut self, value: impl Into<String>) -> Self {
+        self.default = Some(value.into());
+        self
+    }
+
     /// Parses text dates with this chrono format.
     pub fn with_format(mut self, format: impl Into<String>) -> Self {
         self.format = Some(format.into());
         self
     }
+}
+
+/// The decimal separator of numbers written as text (`decimal = "."` or `decimal = ","`
+/// in a mapping file). The other of `.` and `,` is then the thousands separator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum DecimalSeparator {
+    /// `1,234.5` (the default when a column's values do not tell).
+    #[default]
+    #[serde(rename = ".")]
+    Point,
+    /// `1.234,5`.
+    #[serde(rename = ",")]
+    Comma,
 }
 
 /// TOML accepts a bare column name or a full spec.
@@ -127,6 +152,16 @@ impl From<SpecRepr> for ColumnSpec {
 /// | `timezone` | `None` | account time zone: timestamps become its local date | IANA name or `+HH:MM` |
 /// | `columns` | empty | unified column → [`ColumnSpec`] | unified names except `channel` |
 /// | `breakdowns` | empty | breakdown name → [`ColumnSpec`], carried as nullable Utf8 | names not unified, not starting with `_` |
+/// | `decimal` | detected per column | decimal separator of numbers written as text | `"."` or `","` |
+/// | `date_format` | detected per column | chrono format of text dates (a column's own `format` wins) | e.g. `"%d/%m/%Y"` |
+///
+/// Without `decimal`, each number column is read with a decimal comma when some value
+/// is written so (`12,5`, `1.234,56`) and none with a decimal point, else with a decimal
+/// point; a value written the other way is quarantined, never reread. Without a date
+/// format, `NN/NN/YYYY` dates are read day first when some first number exceeds 12 and
+/// no second one does, month first in the opposite case or when every date is
+/// ambiguous (noted in [`Unified::notes`](crate::Unified::notes)); a column with both is
+/// an [`Error::Format`].
 ///
 /// A nullable unified column (`account_id`, `campaign_id`, `ad_group`) without a spec is
 /// null; any other unified column without a spec is an error when the source is unified.
@@ -140,6 +175,12 @@ pub struct SourceMapping {
     pub columns: BTreeMap<String, ColumnSpec>,
     /// Breakdown column → how to fill it.
     pub breakdowns: BTreeMap<String, ColumnSpec>,
+    /// Decimal separator of text numbers (default: detected per column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decimal: Option<DecimalSeparator>,
+    /// chrono format of text dates (default: detected per column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_format: Option<String>,
 }
 
 fn specs(pairs: &[(&str, ColumnSpec)]) -> BTreeMap<String, ColumnSpec> {
@@ -166,7 +207,7 @@ impl SourceMapping {
             timezone: None,
             columns: specs(&[
                 (DATE, ColumnSpec::column("date_start")),
-                (ACCOUNT_ID, ColumnSpec::column("account_id")),
+                (ACCOUNT_ID, ColumnSpec::column("account_id").with_optional()),
                 (CAMPAIGN_ID, ColumnSpec::column("campaign_id")),
                 (CAMPAIGN, ColumnSpec::column("campaign_name")),
                 (AD_GROUP, ColumnSpec::column("adset_name").with_optional()),
@@ -177,6 +218,8 @@ impl SourceMapping {
                 (CONVERSIONS, ColumnSpec::column("conversions")),
                 (REVENUE, ColumnSpec::column("conversion_values")),
             ]),
+            decimal: None,
+            date_format: None,
             breakdowns: optional_same_name(&[
                 "age",
                 "gender",
@@ -200,7 +243,10 @@ impl SourceMapping {
             timezone: None,
             columns: specs(&[
                 (DATE, ColumnSpec::column("segments.date")),
-                (ACCOUNT_ID, ColumnSpec::column("customer.id")),
+                (
+                    ACCOUNT_ID,
+                    ColumnSpec::column("customer.id").with_optional(),
+                ),
                 (CAMPAIGN_ID, ColumnSpec::column("campaign.id")),
                 (CAMPAIGN, ColumnSpec::column("campaign.name")),
                 (
@@ -217,6 +263,8 @@ impl SourceMapping {
                 (CONVERSIONS, ColumnSpec::column("metrics.conversions")),
                 (REVENUE, ColumnSpec::column("metrics.conversions_value")),
             ]),
+            decimal: None,
+            date_format: None,
             breakdowns: specs(&[
                 (
                     "device",
@@ -231,7 +279,8 @@ impl SourceMapping {
     }
 
     /// The Klaviyo connector's output (`sent_at`, `campaign_name`, `recipients` →
-    /// impressions, `placed_order_count` → conversions, `revenue`, estimated `spend`).
+    /// impressions, `placed_order_count` → conversions, `revenue`, estimated `spend`;
+    /// an export without `spend` gets spend 0, noted).
     pub fn klaviyo() -> Self {
         use unified::*;
         SourceMapping {
@@ -239,17 +288,20 @@ impl SourceMapping {
             timezone: None,
             columns: specs(&[
                 (DATE, ColumnSpec::column("sent_at")),
-                (ACCOUNT_ID, ColumnSpec::column("account_id")),
+                (ACCOUNT_ID, ColumnSpec::column("account_id").with_optional()),
                 (CAMPAIGN_ID, ColumnSpec::column("campaign_id")),
                 (CAMPAIGN, ColumnSpec::column("campaign_name")),
                 (CURRENCY, ColumnSpec::column("currency")),
-                (SPEND, ColumnSpec::column("spend")),
+                // Klaviyo reports no media spend: 0 unless the pull estimated it.
+                (SPEND, ColumnSpec::column("spend").with_default("0")),
                 (IMPRESSIONS, ColumnSpec::column("recipients")),
                 (CLICKS, ColumnSpec::column("clicks")),
                 (CONVERSIONS, ColumnSpec::column("placed_order_count")),
                 (REVENUE, ColumnSpec::column("revenue")),
             ]),
             breakdowns: BTreeMap::new(),
+            decimal: None,
+            date_format: None,
         }
     }
 
@@ -274,6 +326,8 @@ impl SourceMapping {
             timezone: None,
             columns,
             breakdowns: BTreeMap::new(),
+            decimal: None,
+            date_format: None,
         }
     }
 
@@ -421,6 +475,8 @@ struct SourceFile {
     extends: Option<String>,
     channel: Option<String>,
     timezone: Option<String>,
+    decimal: Option<DecimalSeparator>,
+    date_format: Option<String>,
     #[serde(default)]
     columns: BTreeMap<String, SpecRepr>,
     #[serde(default)]
@@ -444,6 +500,20 @@ impl SchemaMapping {
     /// The mapping of source `name`.
     pub fn source(&self, name: &str) -> Option<&SourceMapping> {
         self.sources.get(name)
+    }
+
+    /// Gives every source's currency column the default `currency` (used, and noted,
+    /// when a source has no currency column), unless the mapping gives one already.
+    pub fn with_default_currency(mut self, currency: &str) -> Self {
+        for source in self.sources.values_mut() {
+            if let Some(spec) = source.columns.get_mut(unified::CURRENCY)
+                && spec.value.is_none()
+                && spec.default.is_none()
+            {
+                spec.default = Some(currency.to_owned());
+            }
+        }
+        self
     }
 
     /// Checks every source mapping (keys, types, time zones).
@@ -490,6 +560,12 @@ impl SchemaMapping {
             }
             if src.timezone.is_some() {
                 base.timezone = src.timezone;
+            }
+            if src.decimal.is_some() {
+                base.decimal = src.decimal;
+            }
+            if src.date_format.is_some() {
+                base.date_format = src.date_format;
             }
             for (k, v) in src.columns {
                 base.columns.insert(k, v.into());

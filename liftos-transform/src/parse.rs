@@ -9,6 +9,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
 
+use crate::mapping::DecimalSeparator;
 use crate::{Error, Result};
 
 /// Days from 0001-01-01 (CE day 1) to 1970-01-01.
@@ -20,6 +21,8 @@ const EPOCH_DAYS_FROM_CE: i32 = 719_163;
 pub(crate) struct Parsed<A> {
     pub array: A,
     pub bad: Vec<usize>,
+    /// How an ambiguous column was read, for the user (e.g. dates read month first).
+    pub note: Option<String>,
 }
 
 /// Parses a time zone name: an IANA name (`Europe/Berlin`) or a fixed offset (`+02:00`).
@@ -50,7 +53,6 @@ const DATE_FORMATS: &[&str] = &[
     "%Y/%m/%d",
     "%Y%m%d",
     "%d.%m.%Y",
-    "%m/%d/%Y",
     "%d %b %Y",
     "%b %d, %Y",
     "%d-%b-%Y",
@@ -67,9 +69,91 @@ const NAIVE_FORMATS: &[&str] = &[
     "%Y-%m-%d %H:%M:%S%.f",
     "%Y-%m-%dT%H:%M",
     "%Y-%m-%d %H:%M",
-    "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y %H:%M",
 ];
+
+/// Which number comes first in a date such as `02/01/2024`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum SlashOrder {
+    /// `MM/DD/YYYY` (the default when every date of a column is ambiguous).
+    #[default]
+    MonthFirst,
+    /// `DD/MM/YYYY`.
+    DayFirst,
+}
+
+impl SlashOrder {
+    /// The date format, then the date-time formats, in this order.
+    fn formats(self) -> &'static [&'static str] {
+        match self {
+            SlashOrder::MonthFirst => &["%m/%d/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M"],
+            SlashOrder::DayFirst => &["%d/%m/%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M"],
+        }
+    }
+}
+
+/// The two leading numbers of `NN/NN/YYYY...`, if the cell is such a date.
+fn slash_parts(s: &str) -> Option<(u32, u32)> {
+    let mut parts = s.trim().splitn(3, '/');
+    let a = parts.next()?;
+    let b = parts.next()?;
+    let rest = parts.next()?;
+    let small = |p: &str| (1..=2).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit());
+    let year = rest.get(..4)?;
+    if !small(a) || !small(b) || !year.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// The order of a text date column's `NN/NN/YYYY` dates: day first when some date has
+/// a first number above 12 and none a second above 12, month first in the opposite
+/// case, and month first (with a note saying so) when every such date is ambiguous.
+///
+/// # Errors
+///
+/// [`Error::Format`] naming the column when it holds both orders.
+fn slash_order(
+    table: &str,
+    column: &str,
+    strings: &StringArray,
+) -> Result<(SlashOrder, Option<String>)> {
+    let mut day_first: Option<(usize, &str)> = None;
+    let mut month_first: Option<(usize, &str)> = None;
+    let mut ambiguous = 0usize;
+    for (row, v) in strings.iter().enumerate() {
+        let Some(v) = v else { continue };
+        let Some((a, b)) = slash_parts(v) else {
+            continue;
+        };
+        if a > 12 && b <= 12 {
+            day_first.get_or_insert((row, v));
+        } else if b > 12 && a <= 12 {
+            month_first.get_or_insert((row, v));
+        } else {
+            ambiguous += 1;
+        }
+    }
+    match (day_first, month_first) {
+        (Some((r1, d)), Some((r2, m))) => Err(Error::Format {
+            table: table.to_owned(),
+            column: column.to_owned(),
+            message: format!(
+                "mixes day-first dates ('{d}', row {r1}) and month-first dates ('{m}', row {r2}); \
+                 set the source's `date_format` (e.g. date_format = \"%d/%m/%Y\") in the mapping"
+            ),
+        }),
+        (Some(_), None) => Ok((SlashOrder::DayFirst, None)),
+        (None, Some(_)) => Ok((SlashOrder::MonthFirst, None)),
+        (None, None) if ambiguous > 0 => Ok((
+            SlashOrder::MonthFirst,
+            Some(format!(
+                "{table}: column `{column}`: all {ambiguous} dates like 02/01/2024 could be day-first or month-first; \
+                 read as MM/DD/YYYY (the default). Set date_format = \"%d/%m/%Y\" in the mapping if they are DD/MM/YYYY"
+            )),
+        )),
+        (None, None) => Ok((SlashOrder::MonthFirst, None)),
+    }
+}
 
 fn fast_iso_date(s: &[u8]) -> Option<NaiveDate> {
     if s.len() != 10 || s[4] != b'-' || s[7] != b'-' {
@@ -110,8 +194,19 @@ pub(crate) fn is_blank(s: &str) -> bool {
     }
 }
 
-/// Parses one text cell as a date (see the crate docs for the accepted formats).
+/// Parses one text cell as a date (see the crate docs for the accepted formats);
+/// `NN/NN/YYYY` dates are read month first.
 pub(crate) fn parse_date_str(raw: &str, tz: Option<&Tz>, format: Option<&str>) -> Option<i32> {
+    parse_date_ordered(raw, tz, format, SlashOrder::MonthFirst)
+}
+
+/// [`parse_date_str`] with `NN/NN/YYYY` dates read in `order`.
+fn parse_date_ordered(
+    raw: &str,
+    tz: Option<&Tz>,
+    format: Option<&str>,
+    order: SlashOrder,
+) -> Option<i32> {
     let s = raw.trim();
     if let Some(fmt) = format {
         let date = NaiveDate::parse_from_str(s, fmt)
@@ -140,7 +235,7 @@ pub(crate) fn parse_date_str(raw: &str, tz: Option<&Tz>, format: Option<&str>) -
                 return Some(date_to_days(offset_date(dt, tz)));
             }
         }
-        for fmt in NAIVE_FORMATS {
+        for fmt in NAIVE_FORMATS.iter().chain(&order.formats()[1..]) {
             if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
                 return Some(date_to_days(naive_date(dt, tz)));
             }
@@ -148,6 +243,7 @@ pub(crate) fn parse_date_str(raw: &str, tz: Option<&Tz>, format: Option<&str>) -
     }
     DATE_FORMATS
         .iter()
+        .chain(&order.formats()[..1])
         .find_map(|fmt| NaiveDate::parse_from_str(s, fmt).ok())
         .map(date_to_days)
 }
@@ -177,6 +273,7 @@ pub(crate) fn to_date32(
     format: Option<&str>,
 ) -> Result<Parsed<Date32Array>> {
     let mut bad = Vec::new();
+    let mut note = None;
     let out: Date32Array = match array.data_type() {
         DataType::Date32 => array.as_primitive::<arrow::datatypes::Date32Type>().clone(),
         DataType::Date64 | DataType::Null => cast(array, &DataType::Date32)?.as_primitive().clone(),
@@ -234,6 +331,14 @@ pub(crate) fn to_date32(
         }
         dt if is_text(dt) => {
             let strings = as_strings(array)?;
+            let order = match format {
+                Some(_) => SlashOrder::MonthFirst,
+                None => {
+                    let (order, n) = slash_order(table, column, &strings)?;
+                    note = n;
+                    order
+                }
+            };
             strings
                 .iter()
                 .enumerate()
@@ -242,7 +347,7 @@ pub(crate) fn to_date32(
                     if is_blank(v) {
                         return None;
                     }
-                    let day = parse_date_str(v, tz, format);
+                    let day = parse_date_ordered(v, tz, format, order);
                     if day.is_none() {
                         bad.push(i);
                     }
@@ -259,29 +364,166 @@ pub(crate) fn to_date32(
             ));
         }
     };
-    Ok(Parsed { array: out, bad })
-}
-
-/// Parses a decimal number written as text: surrounding spaces, `,` or `_` thousands
-/// separators are accepted.
-pub(crate) fn parse_f64_str(raw: &str) -> Option<f64> {
-    let s = raw.trim();
-    s.parse::<f64>().ok().or_else(|| {
-        let cleaned: String = s.chars().filter(|c| *c != ',' && *c != '_').collect();
-        if cleaned.is_empty() || cleaned.len() == s.len() {
-            None
-        } else {
-            cleaned.parse::<f64>().ok()
-        }
+    Ok(Parsed {
+        array: out,
+        bad,
+        note,
     })
 }
 
-/// Parses an integer written as text (`12`, `12.0`, `1,200`).
-pub(crate) fn parse_i64_str(raw: &str) -> Option<i64> {
+/// What a number written as text says about the column's decimal separator: `12.5`,
+/// `1,234.5` or `1,234,567` are point-decimal; `12,5`, `1.234,5` or `1.234.567` are
+/// comma-decimal; `1,234`, `1.234` and `12` could be either.
+fn decimal_evidence(s: &str) -> Option<DecimalSeparator> {
+    let b = s.trim().as_bytes();
+    let b = b
+        .strip_prefix(b"-")
+        .or_else(|| b.strip_prefix(b"+"))
+        .unwrap_or(b);
+    // Only a cell shaped like a number tells (`x,5` is not a number either way).
+    if !b.first().is_some_and(u8::is_ascii_digit)
+        || !b
+            .iter()
+            .all(|c| c.is_ascii_digit() || *c == b',' || *c == b'.')
+    {
+        return None;
+    }
+    let commas = memchr::memchr_iter(b',', b).count();
+    let points = memchr::memchr_iter(b'.', b).count();
+    // The digits right after the last separator, and whether they end the cell.
+    let tail = |sep: u8| -> (usize, bool) {
+        let at = b.iter().rposition(|&c| c == sep).map_or(b.len(), |p| p + 1);
+        let run = b[at..].iter().take_while(|c| c.is_ascii_digit()).count();
+        (run, at + run == b.len())
+    };
+    match (commas, points) {
+        (0, 0) => None,
+        (c, p) if c > 0 && p > 0 => {
+            let last_comma = b.iter().rposition(|&c| c == b',');
+            let last_point = b.iter().rposition(|&c| c == b'.');
+            if last_comma > last_point {
+                Some(DecimalSeparator::Comma)
+            } else {
+                Some(DecimalSeparator::Point)
+            }
+        }
+        (1, 0) => match tail(b',') {
+            (3, true) => None,
+            (n, true) if n > 0 => Some(DecimalSeparator::Comma),
+            _ => None,
+        },
+        (_, 0) => Some(DecimalSeparator::Point),
+        (0, 1) => match tail(b'.') {
+            (3, true) => None,
+            _ => Some(DecimalSeparator::Point),
+        },
+        _ => Some(DecimalSeparator::Comma),
+    }
+}
+
+/// The decimal separator of a text column: `given` when set, else comma when some
+/// value is written with a decimal comma and none with a decimal point, else point.
+/// A value written the other way is then not a number of the column (never reread).
+///
+/// When no value tells and some could be read either way (`1,234`, `1.234`), the column
+/// is read with a decimal point and the returned note says so.
+pub(crate) fn column_decimal(
+    table: &str,
+    column: &str,
+    strings: &StringArray,
+    given: Option<DecimalSeparator>,
+) -> (DecimalSeparator, Option<String>) {
+    if let Some(d) = given {
+        return (d, None);
+    }
+    let mut comma = false;
+    let mut ambiguous: Option<&str> = None;
+    for v in strings.iter().flatten() {
+        match decimal_evidence(v) {
+            Some(DecimalSeparator::Point) => return (DecimalSeparator::Point, None),
+            Some(DecimalSeparator::Comma) => comma = true,
+            None => {
+                if ambiguous.is_none() && v.bytes().any(|c| c == b',' || c == b'.') {
+                    ambiguous = Some(v);
+                }
+            }
+        }
+    }
+    if comma {
+        return (DecimalSeparator::Comma, None);
+    }
+    let note = ambiguous.map(|v| {
+        format!(
+            "{table}: column `{column}`: no value shows the decimal separator; values such as '{v}' \
+             were read with a decimal point (the default). Set decimal = \",\" in the mapping if it is a decimal comma"
+        )
+    });
+    (DecimalSeparator::Point, note)
+}
+
+/// Parses a number written as text with `decimal` as its decimal separator: surrounding
+/// spaces, a sign, and thousands separators (the other of `,` and `.`) between groups
+/// of exactly three digits are accepted; anything else is not a number (`12,5` with a
+/// decimal point, `1,2,3`, `12.5` with a decimal comma).
+pub(crate) fn parse_number(raw: &str, decimal: DecimalSeparator) -> Option<f64> {
+    let s = raw.trim();
+    let (group, point) = match decimal {
+        DecimalSeparator::Point => (b',', b'.'),
+        DecimalSeparator::Comma => (b'.', b','),
+    };
+    let bytes = s.as_bytes();
+    if !bytes.contains(&group) {
+        return match decimal {
+            DecimalSeparator::Point => s.parse::<f64>().ok(),
+            DecimalSeparator::Comma if bytes.contains(&b',') => {
+                if bytes.iter().filter(|&&c| c == b',').count() > 1 {
+                    return None;
+                }
+                s.replacen(',', ".", 1).parse::<f64>().ok()
+            }
+            DecimalSeparator::Comma => s.parse::<f64>().ok(),
+        };
+    }
+    // Grouped digits: [sign] d{1,3} (G ddd)* [P d+]
+    let (sign, body) = match bytes.first() {
+        Some(b'-') => ("-", &s[1..]),
+        Some(b'+') => ("", &s[1..]),
+        _ => ("", s),
+    };
+    let (int, frac) = match body.as_bytes().iter().position(|&c| c == point) {
+        Some(p) => (&body[..p], Some(&body[p + 1..])),
+        None => (body, None),
+    };
+    let mut groups = int.split(group as char);
+    let first = groups.next()?;
+    if !(1..=3).contains(&first.len()) || !first.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut digits = String::with_capacity(s.len());
+    digits.push_str(sign);
+    digits.push_str(first);
+    for g in groups {
+        if g.len() != 3 || !g.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        digits.push_str(g);
+    }
+    if let Some(frac) = frac {
+        if frac.is_empty() || !frac.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        digits.push('.');
+        digits.push_str(frac);
+    }
+    digits.parse::<f64>().ok()
+}
+
+/// Parses an integer written as text (`12`, `12.0`, `1,200` with a decimal point).
+pub(crate) fn parse_i64_str(raw: &str, decimal: DecimalSeparator) -> Option<i64> {
     let s = raw.trim();
     s.parse::<i64>()
         .ok()
-        .or_else(|| parse_f64_str(s).and_then(f64_to_i64))
+        .or_else(|| parse_number(s, decimal).and_then(f64_to_i64))
 }
 
 fn f64_to_i64(v: f64) -> Option<i64> {
@@ -295,8 +537,10 @@ pub(crate) fn to_f64(
     column: &str,
     array: &dyn Array,
     divide_by: Option<f64>,
+    decimal: Option<DecimalSeparator>,
 ) -> Result<Parsed<Float64Array>> {
     let mut bad = Vec::new();
+    let mut note = None;
     let dt = array.data_type();
     let out: Float64Array = if dt.is_numeric() || dt == &DataType::Null {
         cast(array, &DataType::Float64)?
@@ -304,6 +548,8 @@ pub(crate) fn to_f64(
             .clone()
     } else if is_text(dt) {
         let strings = as_strings(array)?;
+        let (decimal, n) = column_decimal(table, column, &strings, decimal);
+        note = n;
         strings
             .iter()
             .enumerate()
@@ -312,7 +558,7 @@ pub(crate) fn to_f64(
                 if is_blank(v) {
                     return None;
                 }
-                let x = parse_f64_str(v);
+                let x = parse_number(v, decimal);
                 if x.is_none() {
                     bad.push(i);
                 }
@@ -331,12 +577,22 @@ pub(crate) fn to_f64(
         Some(d) => out.unary::<_, Float64Type>(|x| x / d),
         None => out,
     };
-    Ok(Parsed { array: out, bad })
+    Ok(Parsed {
+        array: out,
+        bad,
+        note,
+    })
 }
 
 /// Converts any numeric or text column to Int64; fractional or out-of-range values are bad.
-pub(crate) fn to_i64(table: &str, column: &str, array: &dyn Array) -> Result<Parsed<Int64Array>> {
+pub(crate) fn to_i64(
+    table: &str,
+    column: &str,
+    array: &dyn Array,
+    decimal: Option<DecimalSeparator>,
+) -> Result<Parsed<Int64Array>> {
     let mut bad = Vec::new();
+    let mut note = None;
     let dt = array.data_type();
     let out: Int64Array = match dt {
         DataType::Int64 => array.as_primitive::<Int64Type>().clone(),
@@ -372,6 +628,8 @@ pub(crate) fn to_i64(table: &str, column: &str, array: &dyn Array) -> Result<Par
         }
         dt if is_text(dt) => {
             let strings = as_strings(array)?;
+            let (decimal, n) = column_decimal(table, column, &strings, decimal);
+            note = n;
             strings
                 .iter()
                 .enumerate()
@@ -380,7 +638,7 @@ pub(crate) fn to_i64(table: &str, column: &str, array: &dyn Array) -> Result<Par
                     if is_blank(v) {
                         return None;
                     }
-                    let x = parse_i64_str(v);
+                    let x = parse_i64_str(v, decimal);
                     if x.is_none() {
                         bad.push(i);
                     }
@@ -397,7 +655,11 @@ pub(crate) fn to_i64(table: &str, column: &str, array: &dyn Array) -> Result<Par
             ));
         }
     };
-    Ok(Parsed { array: out, bad })
+    Ok(Parsed {
+        array: out,
+        bad,
+        note,
+    })
 }
 
 /// Converts any column to Utf8 text (ids given as numbers become their decimal text).
@@ -583,16 +845,22 @@ mod tests {
             None,
             Some(""),
         ]);
-        let p = to_f64("t", "c", &a, None).unwrap();
+        let p = to_f64("t", "c", &a, None, None).unwrap();
         assert_eq!(p.array.value(0), 1234.5);
         assert_eq!(p.array.value(1), 7.0);
         assert!(p.array.is_null(2) && p.array.is_null(3) && p.array.is_null(4));
         assert_eq!(p.bad, vec![2]);
-        let i = to_i64("t", "c", &StringArray::from(vec!["12", "12.0", "12.5"])).unwrap();
+        let i = to_i64(
+            "t",
+            "c",
+            &StringArray::from(vec!["12", "12.0", "12.5"]),
+            None,
+        )
+        .unwrap();
         assert_eq!(i.array.value(1), 12);
         assert_eq!(i.bad, vec![2]);
         let micros = Int64Array::from(vec![1_061_083_620]);
-        let spend = to_f64("t", "c", &micros, Some(1e6)).unwrap();
+        let spend = to_f64("t", "c", &micros, Some(1e6), None).unwrap();
         assert_eq!(spend.array.value(0), 1061.08362);
     }
 }

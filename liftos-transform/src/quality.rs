@@ -714,7 +714,7 @@ fn apply_rule(table: &RecordBatch, frame: &Frame, rule: &Rule, c: &mut Collector
             let Some(col) = column_or_issue(table, column, "range", c) else {
                 return Ok(());
             };
-            let p = parse::to_f64("table", column, col, None)?;
+            let p = parse::to_f64("table", column, col, None, None)?;
             let lo = min.unwrap_or(f64::NEG_INFINITY);
             let hi = max.unwrap_or(f64::INFINITY);
             let out = where_rows(rows, |r| {
@@ -884,11 +884,11 @@ fn type_violations(column: &str, col: &ArrayRef, data_type: &str) -> Result<Vec<
             Ok(p) => p.bad,
             Err(_) => all_valid(false),
         },
-        "integer" => match parse::to_i64("table", column, col) {
+        "integer" => match parse::to_i64("table", column, col, None) {
             Ok(p) => p.bad,
             Err(_) => all_valid(false),
         },
-        _ => match parse::to_f64("table", column, col, None) {
+        _ => match parse::to_f64("table", column, col, None, None) {
             Ok(p) => p.bad,
             Err(_) => all_valid(false),
         },

@@ -22,6 +22,20 @@ fn sql_error(context: &str, e: impl fmt::Display) -> Error {
     }
 }
 
+/// Reads a Parquet file's footer and metadata, so a corrupt file is one error naming it.
+fn check_parquet_footer(path: &Path) -> Result<()> {
+    let file_error = |message: String| Error::File {
+        path: path.to_owned(),
+        line: None,
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
+    parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .map(|_| ())
+        .map_err(|e| file_error(format!("not a readable Parquet file: {e}")))
+}
+
 /// A SQL session: register tables by name (record batches or CSV/Parquet files), then
 /// query them.
 ///
@@ -133,6 +147,9 @@ impl SqlSession {
                         message: "no such file".to_owned(),
                     });
                 }
+                // The footer is checked with the parquet crate first: DataFusion's reader
+                // panics on some corrupt footers (a metadata length past the file's end).
+                check_parquet_footer(path)?;
                 self.replace(name)?;
                 self.block_on(
                     self.ctx

@@ -37,6 +37,10 @@ pub struct Unified {
     /// Rows that could not be unified (an unparseable value, a missing required value),
     /// with `_stage`, `_row`, `_reason` and the row's raw values as text.
     pub quarantine: RecordBatch,
+    /// How ambiguous or absent values were read, one sentence each, for the user and
+    /// the quality report: dates that could be day-first or month-first, documented
+    /// defaults used for a missing column (e.g. Klaviyo spend 0).
+    pub notes: Vec<String>,
 }
 
 impl Unified {
@@ -164,10 +168,12 @@ where
         })
         .collect();
     let mut parts = Vec::with_capacity(mapped.len());
+    let mut notes: Vec<String> = Vec::new();
     let mut breakdown_names: Vec<String> = Vec::new();
     let mut meta_fields: Vec<Field> = Vec::new();
     for part in mapped {
-        let part = part?;
+        let mut part = part?;
+        notes.append(&mut part.notes);
         for (b, _) in &part.breakdowns {
             if !breakdown_names.contains(b) {
                 breakdown_names.push(b.clone());
@@ -245,6 +251,7 @@ where
     Ok(Unified {
         table,
         quarantine: concat_batches(&q_schema, &quarantines)?,
+        notes,
     })
 }
 
@@ -267,6 +274,8 @@ struct SourcePart {
     metadata: Vec<(String, ArrayRef)>,
     /// Row → reasons.
     problems: BTreeMap<usize, Vec<String>>,
+    /// How ambiguous columns were read.
+    notes: Vec<String>,
 }
 
 fn resolve<'b>(
@@ -281,7 +290,7 @@ fn resolve<'b>(
                 batch.column(i),
                 batch.schema_ref().field(i).name().as_str(),
             ))),
-            Err(_) if spec.optional => Ok(None),
+            Err(_) if spec.optional || spec.default.is_some() => Ok(None),
             Err(_) => {
                 let have: Vec<String> = batch
                     .schema()
@@ -304,6 +313,72 @@ fn resolve<'b>(
     }
 }
 
+/// Every required unified column the source cannot fill, at once, with the mapping
+/// lines that would fill each.
+fn missing_columns(
+    name: &str,
+    source: &SourceMapping,
+    batch: &RecordBatch,
+    fields: &[&Arc<Field>],
+) -> Result<()> {
+    let schema = batch.schema();
+    let mut missing: Vec<(String, String)> = Vec::new();
+    for field in fields {
+        let col = field.name().as_str();
+        match source.columns.get(col) {
+            None if field.is_nullable() => {}
+            None => missing.push((
+                col.to_owned(),
+                "the mapping gives no source column".to_owned(),
+            )),
+            Some(spec) if spec.value.is_some() || spec.optional || spec.default.is_some() => {}
+            Some(spec) => {
+                if let Some(c) = &spec.column
+                    && schema.index_of(c).is_err()
+                {
+                    missing.push((col.to_owned(), format!("source column `{c}` not found")));
+                }
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let have: Vec<&str> = schema
+        .fields()
+        .iter()
+        .take(40)
+        .map(|f| f.name().as_str())
+        .collect();
+    let mut fix = format!("[sources.{name}.columns]");
+    for (col, _) in &missing {
+        let example = match col.as_str() {
+            unified::CURRENCY => "{ value = \"USD\" }   # or unify --currency USD".to_owned(),
+            unified::SPEND => "{ value = \"0\" }       # or \"<source column>\"".to_owned(),
+            unified::DATE => "{ column = \"<source column>\", format = \"%Y-%m-%d\" }".to_owned(),
+            _ => "\"<source column>\"".to_owned(),
+        };
+        fix.push_str(&format!("\n{col} = {example}"));
+    }
+    Err(Error::UnmappedColumns {
+        table: name.to_owned(),
+        columns: missing
+            .iter()
+            .map(|(c, _)| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        reason: format!(
+            "{}; the source has: {}. Add to the mapping file (--mapping):\n{fix}",
+            missing
+                .iter()
+                .map(|(c, why)| format!("{c}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            have.join(", ")
+        ),
+    })
+}
+
 /// One unified column of a source, converted to its unified type.
 struct Converted {
     array: ArrayRef,
@@ -312,9 +387,11 @@ struct Converted {
     /// Rows whose value does not convert.
     bad: Vec<usize>,
     /// What a value should be ("a date", ...), for the problem text.
-    what: &'static str,
+    what: String,
     /// The source column's name (or the constant), for the problem text.
     src_name: String,
+    /// How an ambiguous column was read.
+    note: Option<String>,
 }
 
 fn convert_column(
@@ -328,6 +405,7 @@ fn convert_column(
     let col = field.name().as_str();
     let dt = field.data_type();
     let spec = source.columns.get(col);
+    let mut note = None;
     let (input, label): (ArrayRef, String) = match spec {
         None if field.is_nullable() => (new_null_array(&DataType::Utf8, rows), String::new()),
         None => {
@@ -343,7 +421,27 @@ fn convert_column(
                 format!("constant '{v}'"),
             ),
             (None, Some((array, src))) => (array.clone(), src.to_owned()),
-            (None, None) => (new_null_array(&DataType::Utf8, rows), String::new()),
+            (None, None) => match &spec.default {
+                Some(d) => {
+                    note = Some(format!(
+                        "source `{name}`: no `{}` column; {col} is '{d}' for every row (documented default)",
+                        spec.column.as_deref().unwrap_or(col)
+                    ));
+                    (
+                        constant_array(d, rows, &format!("sources.{name}.columns.{col}.default"))?,
+                        format!("default '{d}'"),
+                    )
+                }
+                None => {
+                    if col == unified::ACCOUNT_ID {
+                        note = Some(format!(
+                            "source `{name}`: no `{}` column; account_id is null (a single-account export)",
+                            spec.column.as_deref().unwrap_or(col)
+                        ));
+                    }
+                    (new_null_array(&DataType::Utf8, rows), String::new())
+                }
+            },
         },
     };
     let spec = spec.cloned().unwrap_or_default();
@@ -352,32 +450,59 @@ fn convert_column(
     } else {
         label
     };
-    let (array, bad, what): (ArrayRef, Vec<usize>, &str) = match dt {
+    let format = spec.format.as_deref().or(source.date_format.as_deref());
+    let in_format = |what: &str| match (format, source.decimal) {
+        (Some(f), _) if what == "a date" => format!("a date in the format {f}"),
+        (_, Some(d)) if what != "a date" => {
+            let sep = if d == crate::DecimalSeparator::Comma {
+                ','
+            } else {
+                '.'
+            };
+            format!("{what} with decimal '{sep}'")
+        }
+        _ => what.to_owned(),
+    };
+    let (array, bad, what, parse_note): (ArrayRef, Vec<usize>, String, Option<String>) = match dt {
         DataType::Date32 => {
-            let Parsed { array, bad } =
-                parse::to_date32(name, &src_name, &input, tz, spec.format.as_deref())?;
-            (Arc::new(array) as ArrayRef, bad, "a date")
+            let Parsed { array, bad, note } =
+                parse::to_date32(name, &src_name, &input, tz, format)?;
+            (Arc::new(array) as ArrayRef, bad, in_format("a date"), note)
         }
         DataType::Float64 => {
-            let Parsed { array, bad } = parse::to_f64(name, &src_name, &input, spec.divide_by)?;
-            (Arc::new(array) as ArrayRef, bad, "a number")
+            let Parsed { array, bad, note } =
+                parse::to_f64(name, &src_name, &input, spec.divide_by, source.decimal)?;
+            (
+                Arc::new(array) as ArrayRef,
+                bad,
+                in_format("a number"),
+                note,
+            )
         }
         DataType::Int64 => {
-            let Parsed { array, bad } = parse::to_i64(name, &src_name, &input)?;
-            (Arc::new(array) as ArrayRef, bad, "an integer")
+            let Parsed { array, bad, note } =
+                parse::to_i64(name, &src_name, &input, source.decimal)?;
+            (
+                Arc::new(array) as ArrayRef,
+                bad,
+                in_format("an integer"),
+                note,
+            )
         }
         _ => {
             let s = parse::to_utf8(name, &src_name, &input)?;
             // Empty text in a required text column counts as missing.
-            (Arc::new(s) as ArrayRef, Vec::new(), "text")
+            (Arc::new(s) as ArrayRef, Vec::new(), "text".to_owned(), None)
         }
     };
+    let note = note.or(parse_note);
     Ok(Converted {
         array,
         input,
         bad,
         what,
         src_name,
+        note,
     })
 }
 
@@ -395,11 +520,13 @@ fn map_source(name: &str, source: &SourceMapping, batch: &RecordBatch) -> Result
         .iter()
         .filter(|f| f.name() != unified::CHANNEL)
         .collect();
+    missing_columns(name, source, batch, &fields)?;
     let converted: Vec<Result<Converted>> = fields
         .par_iter()
         .map(|field| convert_column(name, source, batch, field, tz.as_ref()))
         .collect();
     let mut problems: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut notes: Vec<String> = Vec::new();
     let mut columns = Vec::new();
     for (field, converted) in fields.iter().zip(converted) {
         let Converted {
@@ -408,7 +535,9 @@ fn map_source(name: &str, source: &SourceMapping, batch: &RecordBatch) -> Result
             bad,
             what,
             src_name,
+            note,
         } = converted?;
+        notes.extend(note);
         let col = field.name().as_str();
         let mut is_bad = vec![false; rows];
         for &row in &bad {
@@ -417,6 +546,20 @@ fn map_source(name: &str, source: &SourceMapping, batch: &RecordBatch) -> Result
                 "{src_name} '{}' is not {what}",
                 parse::cell_text(&input, row)
             ));
+        }
+        // A NUL byte in text (a name, an id) breaks files and tools downstream.
+        if let Some(texts) = array.as_any().downcast_ref::<StringArray>()
+            && memchr::memchr(0, texts.values()).is_some()
+        {
+            for (row, v) in texts.iter().enumerate() {
+                if v.is_some_and(|v| v.as_bytes().contains(&0)) {
+                    is_bad[row] = true;
+                    problems
+                        .entry(row)
+                        .or_default()
+                        .push(format!("{src_name} contains a NUL byte"));
+                }
+            }
         }
         if !field.is_nullable() {
             let texts = array.as_any().downcast_ref::<StringArray>();
@@ -468,6 +611,7 @@ fn map_source(name: &str, source: &SourceMapping, batch: &RecordBatch) -> Result
             .map(|(f, a)| (f.name().clone(), a.clone()))
             .collect(),
         problems,
+        notes,
     })
 }
 

@@ -390,6 +390,14 @@ impl PipelineConfig {
         config.base_dir = base_dir.to_path_buf();
         config.text = text.to_owned();
         config.origin = origin.to_owned();
+        // Checked at load, with the key and its line (not when the analysis starts).
+        if config.analysis.trees == 0 {
+            return Err(config.err(
+                "analysis.trees",
+                None,
+                "must be at least 1 (the causal forest needs trees; 2000 is the default)",
+            ));
+        }
         Ok(config)
     }
 

@@ -13,54 +13,187 @@ use parquet::file::properties::WriterProperties;
 
 use crate::{Error, Result};
 
-/// A sibling of `path` to write into first: same directory and extension, so the file
-/// format chosen by extension is the same, and a rename within one directory is atomic.
-pub fn partial_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = path.extension().map(|e| e.to_string_lossy().into_owned());
-    let partial = match ext {
-        Some(ext) => format!(".{name}.partial.{ext}"),
-        None => format!(".{name}.partial"),
-    };
-    path.with_file_name(partial)
+/// Names the output `path` in a transform error about a file (not a temporary one).
+fn output_error(path: &Path, e: liftos_transform::Error) -> Error {
+    match e {
+        liftos_transform::Error::File { line, message, .. } => {
+            Error::Transform(liftos_transform::Error::File {
+                path: path.to_owned(),
+                line,
+                message,
+            })
+        }
+        other => other.into(),
+    }
 }
 
 /// Writes `batch` to `path` (CSV or Parquet by extension) so that either the whole file
-/// appears or nothing does: the table goes to a temporary sibling that is renamed into
-/// place, and removed on failure.
+/// appears or nothing does: the table goes to a uniquely named temporary sibling
+/// ([`PartialFile`](liftos_transform::PartialFile)) that is renamed into place, and
+/// removed on failure or interruption.
 pub fn write_table_atomically(path: &Path, batch: &RecordBatch) -> Result<()> {
-    let tmp = partial_path(path);
-    if let Err(e) = liftos_transform::write_table(&tmp, batch) {
-        let _ = fs::remove_file(&tmp);
-        return Err(e.into());
-    }
-    fs::rename(&tmp, path).map_err(|source| {
-        let _ = fs::remove_file(&tmp);
-        Error::Io {
-            path: path.display().to_string(),
-            source,
-        }
-    })
+    liftos_transform::write_table(path, batch).map_err(|e| output_error(path, e))
 }
 
 /// Writes `bytes` to `path` all-or-nothing (temporary sibling, then rename).
 pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = partial_path(path);
-    let io = |source| Error::Io {
+    let partial = liftos_transform::PartialFile::create(path).map_err(|e| output_error(path, e))?;
+    let mut file = partial.clone_handle().map_err(|e| output_error(path, e))?;
+    file.write_all(bytes).map_err(|source| Error::Io {
         path: path.display().to_string(),
         source,
-    };
-    if let Err(e) = fs::write(&tmp, bytes) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io(e));
+    })?;
+    drop(file);
+    partial.commit().map_err(|e| output_error(path, e))
+}
+
+/// Removes, under `dir` (two levels deep), the temporary files this process's report
+/// writers left when it was interrupted: names with `.partial-<pid>.` (the report
+/// writers' pattern) or `.tmp-<pid>`. Files of other processes are left alone.
+/// Returns how many were removed.
+pub fn remove_own_partials(dir: &Path) -> usize {
+    let pid = std::process::id();
+    let patterns = [format!(".partial-{pid}."), format!(".tmp-{pid}")];
+    let mut removed = 0;
+    let mut dirs = vec![(dir.to_path_buf(), 0)];
+    while let Some((d, depth)) = dirs.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if depth < 2 {
+                    dirs.push((path, depth + 1));
+                }
+            } else {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if patterns.iter().any(|p| name.contains(p.as_str()))
+                    && fs::remove_file(&path).is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
     }
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        io(e)
-    })
+    removed
+}
+
+/// What identifies a file on disk: its device and inode when it exists (so hard links
+/// and symlinks to one file compare equal), else its canonical parent directory joined
+/// with its name (an output that does not exist yet).
+#[derive(Debug, PartialEq, Eq)]
+enum FileId {
+    Inode(u64, u64),
+    Path(PathBuf),
+}
+
+fn file_id(path: &Path) -> FileId {
+    if let Ok(meta) = fs::metadata(path) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            return FileId::Inode(meta.dev(), meta.ino());
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            if let Ok(p) = fs::canonicalize(path) {
+                return FileId::Path(p);
+            }
+        }
+    }
+    canonical_path(path)
+}
+
+/// Refuses a command line whose outputs overwrite one of its inputs or each other.
+///
+/// `inputs` and `outputs` are `(option, path)` pairs such as `("--input", "a.csv")`.
+/// Two paths are the same file when they name one file after canonicalisation (through
+/// symlinks and `..`), or are hard links to it; an output that does not exist yet is
+/// compared by its canonical directory and name. The error names both options and the
+/// path, before anything is read or written.
+///
+/// # Errors
+///
+/// [`Error::Io`] (kind `InvalidInput`) naming the clashing options.
+pub fn check_distinct_files(inputs: &[(&str, &Path)], outputs: &[(&str, &Path)]) -> Result<()> {
+    let ins: Vec<(&str, &Path, FileId)> =
+        inputs.iter().map(|(o, p)| (*o, *p, file_id(p))).collect();
+    let outs: Vec<(&str, &Path, FileId)> =
+        outputs.iter().map(|(o, p)| (*o, *p, file_id(p))).collect();
+    let clash = |out: &str, path: &Path, other: &str, what: &str| Error::Io {
+        path: path.display().to_string(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{out} is the same file as {other} ({what}); refusing to overwrite it, nothing was written"
+            ),
+        ),
+    };
+    for (i, (opt, path, id)) in outs.iter().enumerate() {
+        if let Some((iopt, ipath, _)) = ins.iter().find(|(_, _, iid)| iid == id) {
+            return Err(clash(
+                opt,
+                path,
+                &format!("{iopt} {}", ipath.display()),
+                "an input",
+            ));
+        }
+        if let Some((oopt, _, _)) = outs[..i].iter().find(|(_, _, oid)| oid == id) {
+            return Err(clash(opt, path, oopt, "another output"));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an output directory (`option`, `dir`) that holds one of the inputs: the
+/// command writes files of its own choosing there and could replace an input.
+///
+/// # Errors
+///
+/// [`Error::Io`] (kind `InvalidInput`) naming the input and the directory.
+pub fn check_dir_holds_no_input(option: &str, dir: &Path, inputs: &[(&str, &Path)]) -> Result<()> {
+    let Ok(dir_id) = fs::canonicalize(dir) else {
+        // A directory that does not exist yet holds nothing.
+        return Ok(());
+    };
+    for (iopt, ipath) in inputs {
+        let FileId::Path(p) = canonical_path(ipath) else {
+            continue;
+        };
+        if p.parent() == Some(dir_id.as_path()) {
+            return Err(Error::Io {
+                path: dir.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "{option} is the directory of {iopt} {}; its files could be overwritten, choose another directory (nothing was written)",
+                        ipath.display()
+                    ),
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn canonical_path(path: &Path) -> FileId {
+    if let Ok(p) = fs::canonicalize(path) {
+        return FileId::Path(p);
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let parent = fs::canonicalize(parent).unwrap_or_else(|_| parent.to_owned());
+    match path.file_name() {
+        Some(name) => FileId::Path(parent.join(name)),
+        None => FileId::Path(parent),
+    }
 }
 
 enum Sink {
@@ -70,14 +203,14 @@ enum Sink {
 
 /// Writes a table batch by batch (CSV or Parquet by extension), all-or-nothing.
 ///
-/// Batches go to a temporary sibling of the target (see [`partial_path`]) as they
+/// Batches go to a temporary sibling of the target ([`PartialFile`](liftos_transform::PartialFile)) as they
 /// arrive, so memory stays flat however many rows are written; [`finish`](Self::finish)
 /// renames the file into place. Dropping the writer without finishing (an error, a
 /// panic, an interrupted pull) removes the temporary file: either the whole table
 /// appears at the target or nothing does.
 pub struct TableWriter {
     path: PathBuf,
-    tmp: PathBuf,
+    partial: Option<liftos_transform::PartialFile>,
     sink: Option<Sink>,
     rows: usize,
 }
@@ -99,15 +232,13 @@ impl TableWriter {
     /// An unsupported extension, or a temporary file that cannot be created (naming it).
     pub fn create(path: &Path, schema: SchemaRef) -> Result<Self> {
         let format = FileFormat::of(path)?;
-        let tmp = partial_path(path);
-        let file = File::create(&tmp).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let partial =
+            liftos_transform::PartialFile::create(path).map_err(|e| output_error(path, e))?;
+        let file = partial.clone_handle().map_err(|e| output_error(path, e))?;
         let out = BufWriter::with_capacity(1 << 20, file);
         let mut writer = TableWriter {
             path: path.to_owned(),
-            tmp,
+            partial: Some(partial),
             sink: None,
             rows: 0,
         };
@@ -147,7 +278,7 @@ impl TableWriter {
     /// Appends one batch.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         match &mut self.sink {
-            Some(Sink::Csv(w)) => w.write(batch)?,
+            Some(Sink::Csv(w)) => w.write(&liftos_transform::escape_formula_cells(batch)?)?,
             Some(Sink::Parquet(w)) => {
                 if let Err(e) = w.write(batch) {
                     return Err(self.parquet_error(e));
@@ -184,18 +315,19 @@ impl TableWriter {
             }
             None => {}
         }
-        fs::rename(&self.tmp, &self.path).map_err(|e| self.io_error(e))?;
+        if let Some(partial) = self.partial.take() {
+            partial.commit().map_err(|e| output_error(&self.path, e))?;
+        }
         Ok(self.rows)
     }
 }
 
 impl Drop for TableWriter {
     fn drop(&mut self) {
-        // Not finished (or the rename failed): leave nothing behind.
-        if self.tmp.exists() {
-            drop(self.sink.take());
-            let _ = fs::remove_file(&self.tmp);
-        }
+        // Not finished (or the rename failed): close the file, then the partial file
+        // removes itself. Either the whole table appears at the target or nothing does.
+        drop(self.sink.take());
+        drop(self.partial.take());
     }
 }
 
@@ -244,11 +376,96 @@ mod tests {
     }
 
     #[test]
-    fn partial_files_keep_the_extension_and_directory() {
-        assert_eq!(
-            partial_path(Path::new("out/cal.parquet")),
-            Path::new("out/.cal.parquet.partial.parquet")
+    fn a_missing_directory_names_the_output_not_a_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nope").join("t.csv");
+        let err = write_table_atomically(&path, &batch(vec![1])).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("nope/t.csv") && text.contains("does not exist"),
+            "{text}"
         );
-        assert_eq!(partial_path(Path::new("x")), Path::new(".x.partial"));
+        assert!(!text.contains("partial"), "{text}");
+        let err = write_bytes_atomically(&path, b"x").unwrap_err().to_string();
+        assert!(
+            err.contains("nope/t.csv") && !err.contains("partial"),
+            "{err}"
+        );
+        let err = TableWriter::create(&path, batch(vec![]).schema())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("nope/t.csv") && !err.contains("partial"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn outputs_that_are_inputs_or_each_other_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.csv");
+        fs::write(&input, "a\n1\n").unwrap();
+        let link = dir.path().join("hard.csv");
+        fs::hard_link(&input, &link).unwrap();
+        let sym = dir.path().join("sym.csv");
+        std::os::unix::fs::symlink(&input, &sym).unwrap();
+        let dotted = dir.path().join("sub").join("..").join("in.csv");
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        for same in [&input, &link, &sym, &dotted] {
+            let err = check_distinct_files(&[("--input", &input)], &[("--out", same)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("--out is the same file as --input"), "{err}");
+        }
+        // Two outputs that do not exist yet, spelled differently.
+        let new = dir.path().join("new.csv");
+        let new_dotted = dir.path().join("sub").join("..").join("new.csv");
+        let err = check_distinct_files(
+            &[("--input", &input)],
+            &[("--out", &new), ("--quarantine", &new_dotted)],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("--quarantine is the same file as --out"),
+            "{err}"
+        );
+        check_distinct_files(
+            &[("--input", &input)],
+            &[("--out", &new), ("--quarantine", &dir.path().join("q.csv"))],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn csv_cells_a_spreadsheet_would_run_are_prefixed_and_numbers_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let b = RecordBatch::try_from_iter([
+            (
+                "name",
+                Arc::new(arrow::array::StringArray::from(vec![
+                    "=1+1",
+                    "+cmd|' /C calc'!A0",
+                    "-5",
+                    "@SUM(A1)",
+                    "plain",
+                    "-x",
+                ])) as _,
+            ),
+            (
+                "n",
+                Arc::new(arrow::array::Float64Array::from(vec![
+                    -1.5, 2.0, -3.0, 4.0, 5.0, 6.0,
+                ])) as _,
+            ),
+        ])
+        .unwrap();
+        write_table_atomically(&path, &b).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "name,n\n'=1+1,-1.5\n'+cmd|' /C calc'!A0,2.0\n-5,-3.0\n'@SUM(A1),4.0\nplain,5.0\n'-x,6.0\n"
+        );
     }
 }

@@ -1129,6 +1129,7 @@ fn keep_date_range(unified: Unified, start: NaiveDate, end: NaiveDate) -> Result
     Ok(Unified {
         table: arrow::compute::filter_record_batch(table, &inside)?,
         quarantine: arrow::compute::concat_batches(&q_schema, [&unified.quarantine, &moved])?,
+        notes: unified.notes.clone(),
     })
 }
 

@@ -2,6 +2,7 @@
 
 mod clean;
 mod files;
+mod formats;
 mod props;
 mod quality;
 #[cfg(feature = "sql")]

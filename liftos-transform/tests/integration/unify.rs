@@ -207,13 +207,22 @@ fn unparseable_values_are_quarantined_with_a_reason() {
 fn a_column_that_cannot_be_mapped_names_source_and_column() {
     let m = meta();
     let err = unify_marketing_data([("google_ads", &m)], &SchemaMapping::default()).unwrap_err();
-    assert!(matches!(err, Error::Unmapped { .. }));
+    assert!(matches!(err, Error::UnmappedColumns { .. }));
     let msg = err.to_string();
+    // Every missing column at once, with the mapping lines that would fill them.
     assert!(
-        msg.starts_with("source `google_ads`: cannot map unified column `date`"),
+        msg.starts_with(
+            "source `google_ads`: cannot map unified columns `date`, `campaign_id`, `campaign`"
+        ),
         "{msg}"
     );
     assert!(msg.contains("`segments.date` not found"), "{msg}");
+    assert!(msg.contains("`metrics.cost_micros` not found"), "{msg}");
+    assert!(
+        msg.contains("[sources.google_ads.columns]\ndate = "),
+        "{msg}"
+    );
+    assert!(msg.contains("\nspend = "), "{msg}");
 
     let err = unify_marketing_data([("tiktok", &m)], &SchemaMapping::default()).unwrap_err();
     assert!(
@@ -228,7 +237,7 @@ fn a_column_that_cannot_be_mapped_names_source_and_column() {
     let err = unify_marketing_data([("x", &m)], &no_spend).unwrap_err();
     assert!(
         err.to_string()
-            .contains("cannot map unified column `campaign`"),
+            .contains("cannot map unified columns `campaign`, `currency`, `spend`"),
         "{err}"
     );
 }

@@ -80,6 +80,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> liftos::Result<()> {
+    let inputs: [(&str, &std::path::Path); 1] = [("--input", &args.input)];
+    let mut outputs: Vec<(&str, &std::path::Path)> = Vec::new();
+    if let Some(p) = &args.json {
+        outputs.push(("--json", p));
+    }
+    if let Some(p) = &args.xlsx {
+        outputs.push(("--xlsx", p));
+    }
+    liftos::io::check_distinct_files(&inputs, &outputs)?;
+    if let Some(dir) = &args.report {
+        liftos::io::check_dir_holds_no_input("--report", dir, &inputs)?;
+    }
     let model = AttributionModel::parse(&args.model)?.with_num_trees(args.trees);
     let response = ResponseOptions::parse(&args.response)?;
     let adstock = match &args.adstock {
@@ -87,6 +99,9 @@ pub fn run(args: Args) -> liftos::Result<()> {
         None => response.default_adstock(),
     };
     let table = read_table(&args.input)?;
+    for warning in negative_treatment_warnings(&table, &args.treatment) {
+        eprintln!("warning: {warning}");
+    }
     let table = add_calendar_columns(&table, &args.time, &args.country)?;
     let entity = (args.entity != "none").then_some(args.entity.as_str());
     let roles = CausalRoles::new(&args.treatment, &args.outcome, &args.controls)
@@ -132,4 +147,33 @@ pub fn run(args: Args) -> liftos::Result<()> {
         println!("Wrote {} report files into {}", files.len(), dir.display());
     }
     Ok(())
+}
+
+/// One sentence per treatment column holding negative values (a refund, a credit, a
+/// typo): the effect of spend is estimated as if they were real negative spend.
+fn negative_treatment_warnings(
+    table: &arrow::array::RecordBatch,
+    treatments: &[String],
+) -> Vec<String> {
+    use arrow::array::{Array, AsArray};
+    let mut out = Vec::new();
+    for name in treatments {
+        let Some(column) = table.column_by_name(name) else {
+            continue;
+        };
+        let Ok(values) = arrow::compute::cast(column, &arrow::datatypes::DataType::Float64) else {
+            continue;
+        };
+        let values = values.as_primitive::<arrow::datatypes::Float64Type>();
+        let negative = (0..values.len())
+            .filter(|&i| values.is_valid(i) && values.value(i) < 0.0)
+            .count();
+        if negative > 0 {
+            out.push(format!(
+                "`{name}` is negative in {negative} row(s) (refunds or typos?); they are analysed as \
+                 negative spend. `liftos validate` lists them; `liftos clean` quarantines them"
+            ));
+        }
+    }
+    out
 }

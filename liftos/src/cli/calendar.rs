@@ -30,6 +30,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> liftos::Result<()> {
+    let inputs: Vec<(&str, &std::path::Path)> = args
+        .config
+        .iter()
+        .map(|c| ("--config", c.as_path()))
+        .collect();
+    liftos::io::check_distinct_files(&inputs, &[("--out", &args.out)])?;
     let mut options = match &args.config {
         Some(path) => CalendarOptions::from_toml_file(path)?,
         None => CalendarOptions::default(),

@@ -64,6 +64,41 @@ fn runtime() -> liftos::Result<tokio::runtime::Runtime> {
         })
 }
 
+/// Waits for SIGINT, SIGTERM or SIGHUP (a closed terminal, a scheduler stopping the
+/// job), then removes every temporary file still being written (even by a stage running
+/// on another thread) and refuses new ones, and returns the signal's name. Every
+/// command that runs long selects on it: the process then ends with an error and
+/// leaves no `.partial` file behind.
+pub(crate) async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    async fn wait(kind: SignalKind) {
+        match signal(kind) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    }
+    let name = tokio::select! {
+        () = wait(SignalKind::interrupt()) => "SIGINT",
+        () = wait(SignalKind::terminate()) => "SIGTERM",
+        () = wait(SignalKind::hangup()) => "SIGHUP",
+    };
+    liftos::transform::remove_partial_files();
+    name
+}
+
+/// The error of a command stopped by `signal`, saying what is left on disk.
+pub(crate) fn interrupted_error(what: &str, signal: &str, left: &str) -> liftos::Error {
+    liftos::Error::Io {
+        path: what.to_owned(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            format!("interrupted by {signal}; unfinished files were removed; {left}"),
+        ),
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> liftos::Result<()> {
     match cli.command {
@@ -73,7 +108,34 @@ pub fn run(cli: Cli) -> liftos::Result<()> {
                 trees,
                 ..liftos::demo::DemoOptions::default()
             };
-            let o = liftos::demo::run_with(&out, &options)?;
+            // The demo runs on its own thread so a signal can stop it and clean up.
+            let runtime = runtime()?;
+            let (tx, rx) = std::sync::mpsc::channel();
+            let dir = out.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(liftos::demo::run_with(&dir, &options));
+            });
+            let done = runtime.block_on(async {
+                let rx = tokio::task::spawn_blocking(move || rx.recv());
+                tokio::select! {
+                    r = rx => match r {
+                        Ok(Ok(done)) => Ok(done),
+                        _ => Err(liftos::Error::Report(
+                            "the demo stopped without a result".to_owned(),
+                        )),
+                    },
+                    sig = interrupted() => Err(interrupted_error(
+                        &out.display().to_string(),
+                        sig,
+                        "files already renamed into place are complete; the directory has no run.json unless the run finished",
+                    )),
+                }
+            });
+            runtime.shutdown_background();
+            if done.is_err() {
+                liftos::io::remove_own_partials(&out);
+            }
+            let o = done??;
             print!("{}", o.summary);
             println!(
                 "Wrote the pipeline's tables, results and run.json into {}; the world's truth \

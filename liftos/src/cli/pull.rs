@@ -226,7 +226,7 @@ pub fn run(args: Args) -> liftos::Result<()> {
         };
         tokio::select! {
             done = pull => done,
-            _ = tokio::signal::ctrl_c() => Err(liftos::Error::Io {
+            _ = super::interrupted() => Err(liftos::Error::Io {
                 path: args.out.display().to_string(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::Interrupted,

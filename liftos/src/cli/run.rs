@@ -68,21 +68,51 @@ pub fn run(args: Args) -> liftos::Result<()> {
         );
     }
     let pipeline = builder.build()?;
+    // The output directory must not hold an input: the run writes its tables there.
+    let mut input_paths: Vec<(String, PathBuf)> =
+        vec![("--config".to_owned(), args.config.clone())];
+    for source in &config.sources {
+        if let Some(path) = source
+            .get_ref()
+            .settings
+            .get("path")
+            .and_then(|p| p.as_str())
+        {
+            input_paths.push((
+                format!("source `{}`", source.get_ref().name),
+                config.base_dir.join(path),
+            ));
+        }
+    }
+    if let Some(rates) = &config.clean.rates {
+        input_paths.push(("clean.rates".to_owned(), config.base_dir.join(rates)));
+    }
+    let inputs: Vec<(&str, &std::path::Path)> = input_paths
+        .iter()
+        .map(|(o, p)| (o.as_str(), p.as_path()))
+        .collect();
+    if let Some(o) = pipeline.outputs() {
+        liftos::io::check_dir_holds_no_input("the output directory", &o.dir, &inputs)?;
+    }
     init_logging();
     let runtime = super::runtime()?;
     let outcome = runtime.block_on(async {
         tokio::select! {
             done = pipeline.run() => done,
-            _ = tokio::signal::ctrl_c() => Err(liftos::Error::Io {
-                path: "liftos run".to_owned(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::Interrupted,
-                    "interrupted; files already renamed into place are complete, none is half-written",
+            sig = super::interrupted() => Err(super::interrupted_error(
+                "liftos run",
+                sig,
+                &format!(
+                    "files already renamed into place are complete, but the run did not finish: {} has no run.json for it",
+                    pipeline.outputs().map_or_else(|| "the output directory".to_owned(), |o| o.dir.display().to_string())
                 ),
-            }),
+            )),
         }
     });
     if outcome.is_err() {
+        if let Some(o) = pipeline.outputs() {
+            liftos::io::remove_own_partials(&o.dir);
+        }
         // Do not wait for a stage still running on a blocking thread (the forest can take
         // minutes): the process ends with the error.
         runtime.shutdown_background();

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
-use liftos::io::write_table_atomically;
+use liftos::io::{check_distinct_files, write_bytes_atomically, write_table_atomically};
 use liftos::transform::{
     CurrencyConversion, Fixes, QualityRules, RateTable, ReadOptions, SchemaMapping, SqlSession,
     clean_data, read_table_with, read_tables_with, unify_marketing_data, validate_data_quality,
@@ -116,13 +116,44 @@ pub struct UnifyArgs {
     /// written only when there are such rows).
     #[arg(long)]
     quarantine: Option<PathBuf>,
+    /// Currency of a source that has no currency column (e.g. a Klaviyo export), as an
+    /// ISO 4217 code; noted in the output when used.
+    #[arg(long, value_name = "CODE")]
+    currency: Option<String>,
 }
 
 pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
-    let mapping = match &args.mapping {
+    let quarantine_path = args
+        .quarantine
+        .clone()
+        .unwrap_or_else(|| quarantine_next_to(&args.out));
+    let mut inputs: Vec<(&str, &Path)> = args
+        .inputs
+        .iter()
+        .map(|i| ("--input", i.path.as_path()))
+        .collect();
+    if let Some(m) = &args.mapping {
+        inputs.push(("--mapping", m));
+    }
+    check_distinct_files(
+        &inputs,
+        &[("--out", &args.out), ("--quarantine", &quarantine_path)],
+    )?;
+    let mut mapping = match &args.mapping {
         Some(path) => SchemaMapping::from_toml_file(path)?,
         None => SchemaMapping::default(),
     };
+    if let Some(code) = &args.currency {
+        let code = code.trim().to_ascii_uppercase();
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(liftos::transform::Error::Config {
+                key: "--currency".to_owned(),
+                message: format!("`{code}` is not a three-letter ISO 4217 code (e.g. USD)"),
+            }
+            .into());
+        }
+        mapping = mapping.with_default_currency(&code);
+    }
     // Text columns: the mapping parses numbers and dates itself, with per-row
     // quarantine instead of a whole-file type guess. The files are read at once.
     let paths: Vec<&Path> = args.inputs.iter().map(|i| i.path.as_path()).collect();
@@ -131,10 +162,6 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
         args.inputs.iter().map(|i| i.name.as_str()).zip(&tables),
         &mapping,
     )?;
-    let quarantine_path = args
-        .quarantine
-        .clone()
-        .unwrap_or_else(|| quarantine_next_to(&args.out));
     write_table_atomically(&args.out, &unified.table)?;
     let quarantined = unified.quarantine.num_rows();
     if quarantined > 0 || args.quarantine.is_some() {
@@ -151,6 +178,9 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
     );
     for (channel, rows, spend) in per_channel(&unified.table) {
         let _ = writeln!(s, "  {channel:<12} {rows:>8} rows  spend {spend:>14.2}");
+    }
+    for note in &unified.notes {
+        let _ = writeln!(s, "note: {note}");
     }
     let _ = write!(s, "Wrote {}", args.out.display());
     if quarantined > 0 || args.quarantine.is_some() {
@@ -175,6 +205,13 @@ pub struct ValidateArgs {
 }
 
 pub fn validate(args: ValidateArgs) -> liftos::Result<()> {
+    let mut inputs: Vec<(&str, &Path)> = vec![("--input", &args.input)];
+    if let Some(r) = &args.rules {
+        inputs.push(("--rules", r));
+    }
+    if let Some(json) = &args.json {
+        check_distinct_files(&inputs, &[("--json", json)])?;
+    }
     let rules = match &args.rules {
         Some(path) => QualityRules::from_toml_file(path)?,
         None => QualityRules::default(),
@@ -183,30 +220,13 @@ pub fn validate(args: ValidateArgs) -> liftos::Result<()> {
     let report = validate_data_quality(&table, &[], &rules)?;
     if let Some(path) = &args.json {
         let json = report.to_json()?;
-        write_atomically(path, json.as_bytes())?;
+        write_bytes_atomically(path, json.as_bytes())?;
     }
     print!("{}: {report}", args.input.display());
     if let Some(path) = &args.json {
         println!("Wrote {}", path.display());
     }
     Ok(())
-}
-
-/// Writes bytes to `path` through a temporary sibling.
-fn write_atomically(path: &Path, bytes: &[u8]) -> liftos::Result<()> {
-    let tmp = liftos::io::partial_path(path);
-    let io = |source| liftos::Error::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    if let Err(e) = std::fs::write(&tmp, bytes) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
 }
 
 /// Arguments of `liftos clean`.
@@ -237,6 +257,18 @@ pub struct CleanArgs {
 }
 
 pub fn clean(args: CleanArgs) -> liftos::Result<()> {
+    let quarantine_path = args
+        .quarantine
+        .clone()
+        .unwrap_or_else(|| quarantine_next_to(&args.out));
+    let mut inputs: Vec<(&str, &Path)> = vec![("--input", &args.input)];
+    if let Some(r) = &args.rates {
+        inputs.push(("--rates", r));
+    }
+    check_distinct_files(
+        &inputs,
+        &[("--out", &args.out), ("--quarantine", &quarantine_path)],
+    )?;
     let conversion = match &args.rates {
         Some(path) => {
             let rates = RateTable::from_batch(&read_table_with(path, &ReadOptions::text())?)
@@ -264,12 +296,12 @@ pub fn clean(args: CleanArgs) -> liftos::Result<()> {
             None => Fixes::default(),
         },
     };
+    // A date after tomorrow (UTC; account time zones run up to a day ahead) is a typo
+    // or a placeholder: quarantined, never filled up to.
+    let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
+    let fixes = fixes.with_latest_date(tomorrow);
     let table = read_table_with(&args.input, &ReadOptions::text())?;
     let cleaned = clean_data(&table, &fixes)?;
-    let quarantine_path = args
-        .quarantine
-        .clone()
-        .unwrap_or_else(|| quarantine_next_to(&args.out));
     let a = cleaned.accounting();
     write_table_atomically(&args.out, &cleaned.table)?;
     let write_quarantine = cleaned.quarantine.num_rows() > 0 || args.quarantine.is_some();
@@ -371,6 +403,14 @@ pub struct SqlArgs {
 }
 
 pub fn sql(args: SqlArgs) -> liftos::Result<()> {
+    if let Some(out) = &args.out {
+        let inputs: Vec<(&str, &Path)> = args
+            .inputs
+            .iter()
+            .map(|i| ("--input", i.path.as_path()))
+            .collect();
+        check_distinct_files(&inputs, &[("--out", out)])?;
+    }
     let session = SqlSession::new()?;
     for input in &args.inputs {
         session.register_file(&input.name, &input.path)?;

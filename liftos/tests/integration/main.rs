@@ -7,3 +7,4 @@ mod config;
 mod contracts;
 mod pipeline;
 mod pull;
+mod safety;

@@ -1,0 +1,458 @@
+//! Issue 16 through the real binary: outputs that would destroy an input or another
+//! output are refused, corrupt Parquet is an error (not a panic), signals leave no
+//! temporary files, config and data mistakes are named.
+
+use std::path::Path;
+use std::process::Output;
+
+use liftos::sandbox::fake::FaultConfig;
+
+use crate::common::*;
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const UNIFIED: &str = "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue\n\
+2024-01-01,meta,a,c1,A,,USD,10,100,3,1,20\n\
+2024-01-03,meta,a,c1,A,,USD,-5,100,3,1,20\n";
+
+fn unified_file(dir: &Path, name: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, UNIFIED).unwrap();
+    path
+}
+
+#[track_caller]
+fn assert_refused(o: &Output, needle: &str) {
+    assert!(!o.status.success(), "accepted: {}", stderr(o));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+    assert!(stderr(o).contains(needle), "{}", stderr(o));
+}
+
+#[test]
+fn outputs_that_are_inputs_or_each_other_are_refused_and_nothing_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = unified_file(d, "keep.csv");
+    let link = d.join("link.csv");
+    std::fs::hard_link(&input, &link).unwrap();
+    let sym = d.join("sym.csv");
+    std::os::unix::fs::symlink(&input, &sym).unwrap();
+
+    // clean --out = --quarantine (neither exists yet).
+    let o = liftos()
+        .args(["clean", "--input"])
+        .arg(&input)
+        .arg("--out")
+        .arg(d.join("out.csv"))
+        .arg("--quarantine")
+        .arg(d.join(".").join("out.csv"))
+        .output()
+        .unwrap();
+    assert_refused(&o, "--quarantine is the same file as --out");
+    assert!(!d.join("out.csv").exists());
+    // clean --out = --input, through a hard link and a symlink.
+    for same in [&input, &link, &sym] {
+        let o = liftos()
+            .args(["clean", "--input"])
+            .arg(&input)
+            .arg("--out")
+            .arg(same)
+            .output()
+            .unwrap();
+        assert_refused(&o, "--out is the same file as --input");
+    }
+    // validate --json = --input.
+    let o = liftos()
+        .args(["validate", "--input"])
+        .arg(&input)
+        .arg("--json")
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_refused(&o, "--json is the same file as --input");
+    // unify --out = an input; sql --out = an input; calendar --out = its config.
+    let o = liftos()
+        .args(["unify", "--input"])
+        .arg(format!("x={}", input.display()))
+        .arg("--out")
+        .arg(&sym)
+        .output()
+        .unwrap();
+    assert_refused(&o, "--out is the same file as --input");
+    let o = liftos()
+        .args(["sql", "--input"])
+        .arg(format!("t={}", input.display()))
+        .arg("select 1")
+        .arg("--out")
+        .arg(&link)
+        .output()
+        .unwrap();
+    assert_refused(&o, "--out is the same file as --input");
+    let cal = d.join("cal.csv");
+    std::fs::write(&cal, "country = \"US\"\n").unwrap();
+    let o = liftos()
+        .args([
+            "calendar",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-05",
+            "--config",
+        ])
+        .arg(&cal)
+        .arg("--out")
+        .arg(&cal)
+        .output()
+        .unwrap();
+    assert_refused(&o, "--out is the same file as --config");
+    // analyze --json = --input, and a report directory holding the input.
+    let o = liftos()
+        .args(["analyze", "--input"])
+        .arg(&input)
+        .arg("--json")
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_refused(&o, "--json is the same file as --input");
+    let o = liftos()
+        .args(["analyze", "--input"])
+        .arg(&input)
+        .arg("--report")
+        .arg(d)
+        .output()
+        .unwrap();
+    assert_refused(&o, "--report is the directory of --input");
+
+    assert_eq!(
+        std::fs::read_to_string(&input).unwrap(),
+        UNIFIED,
+        "the input is intact"
+    );
+    assert!(leftovers(d).is_empty(), "{:?}", leftovers(d));
+}
+
+#[test]
+fn a_parquet_footer_past_the_end_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.parquet");
+    // Magic, a few bytes, a metadata length of 0x7fffffff, magic.
+    let mut bytes = b"PAR1".to_vec();
+    bytes.extend_from_slice(&[0u8; 16]);
+    bytes.extend_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    bytes.extend_from_slice(b"PAR1");
+    std::fs::write(&bad, bytes).unwrap();
+    let o = liftos()
+        .args(["sql", "--input"])
+        .arg(format!("t={}", bad.display()))
+        .arg("select 1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("bad.parquet") && !e.contains("panicked"), "{e}");
+}
+
+#[test]
+fn a_duplicate_header_and_a_missing_directory_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let dup = dir.path().join("dup.csv");
+    std::fs::write(
+        &dup,
+        "date,channel,campaign,currency,spend,spend,impressions,clicks,conversions,revenue\n\
+         2024-01-01,meta,A,USD,1,2,1,1,0,1\n",
+    )
+    .unwrap();
+    for cmd in ["validate", "clean"] {
+        let mut c = liftos();
+        c.args([cmd, "--input"]).arg(&dup);
+        if cmd == "clean" {
+            c.arg("--out").arg(dir.path().join("c.csv"));
+        }
+        let o = c.output().unwrap();
+        assert_refused(
+            &o,
+            "column `spend` appears twice in the header (columns 5 and 6)",
+        );
+    }
+    let input = unified_file(dir.path(), "u.csv");
+    let out = dir.path().join("missing").join("c.csv");
+    let o = liftos()
+        .args(["clean", "--input"])
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_refused(&o, &format!("{}", out.display()));
+    assert!(!stderr(&o).contains("partial"), "{}", stderr(&o));
+}
+
+#[test]
+fn clean_quarantines_a_far_future_typo_instead_of_filling_millions_of_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("typo.csv");
+    std::fs::write(
+        &input,
+        "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue\n\
+         2024-01-01,meta,a,c1,A,,USD,1,1,1,0,2\n\
+         9999-12-31,meta,a,c1,A,,USD,1,1,1,0,2\n",
+    )
+    .unwrap();
+    let out = dir.path().join("c.csv");
+    let q = dir.path().join("q.csv");
+    let o = liftos()
+        .args(["clean", "--input"])
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .arg("--quarantine")
+        .arg(&q)
+        .output()
+        .unwrap();
+    let stdout = assert_success(&o);
+    assert!(
+        stdout.contains("2 in = 1 out − 0 filled + 1 quarantined"),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&q).unwrap();
+    assert!(text.contains("9999-12-31 is after"), "{text}");
+    assert!(std::fs::metadata(&out).unwrap().len() < 1000);
+}
+
+#[test]
+fn negative_spend_is_a_warning_of_analyze() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = unified_file(dir.path(), "u.csv");
+    let o = liftos()
+        .args(["analyze", "--model", "dml", "--input"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    // Two rows cannot be analysed; the warning comes first, whatever the outcome.
+    assert!(
+        stderr(&o).contains("warning: `spend` is negative in 1 row(s)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn zero_trees_in_the_config_is_named_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("liftos.toml");
+    std::fs::write(
+        &config,
+        "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-01-31\"\n\n[analysis]\ntrees = 0\n",
+    )
+    .unwrap();
+    let o = liftos()
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_refused(&o, "analysis.trees");
+    assert!(stderr(&o).contains("line 6"), "{}", stderr(&o));
+}
+
+#[test]
+fn unify_uses_noted_defaults_and_lists_every_missing_column_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let klaviyo = dir.path().join("klaviyo.csv");
+    std::fs::write(
+        &klaviyo,
+        "sent_at,campaign_id,campaign_name,recipients,clicks,placed_order_count,revenue\n\
+         2024-01-01,9,Mail,1000,30,2,50\n",
+    )
+    .unwrap();
+    let out = dir.path().join("u.csv");
+    let o = liftos()
+        .args(["unify", "--input"])
+        .arg(format!("klaviyo={}", klaviyo.display()))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_refused(&o, "currency = { value = \"USD\" }");
+    let o = liftos()
+        .args(["unify", "--currency", "EUR", "--input"])
+        .arg(format!("klaviyo={}", klaviyo.display()))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = assert_success(&o);
+    assert!(
+        stdout.contains("note: source `klaviyo`: no `spend` column"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("currency is 'EUR'"), "{stdout}");
+
+    let shop = dir.path().join("shop.csv");
+    std::fs::write(&shop, "day,cost\n2024-01-01,3\n").unwrap();
+    let mapping = dir.path().join("m.toml");
+    std::fs::write(
+        &mapping,
+        "[sources.shop.columns]\ndate = \"day\"\nspend = \"cost\"\n",
+    )
+    .unwrap();
+    let o = liftos()
+        .args(["unify", "--input"])
+        .arg(format!("shop={}", shop.display()))
+        .arg("--mapping")
+        .arg(&mapping)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let e = stderr(&o);
+    assert!(!o.status.success());
+    for col in [
+        "campaign",
+        "currency",
+        "impressions",
+        "clicks",
+        "conversions",
+        "revenue",
+    ] {
+        assert!(e.contains(&format!("\n{col} = ")), "{col}: {e}");
+    }
+}
+
+#[test]
+fn csv_injection_is_defused_in_outputs_meant_for_spreadsheets() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("u.csv");
+    std::fs::write(
+        &input,
+        "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue\n\
+         2024-01-01,meta,a,c1,=1+1,,USD,-0.5,1,1,0,2\n",
+    )
+    .unwrap();
+    let out = dir.path().join("s.csv");
+    let o = liftos()
+        .args(["sql", "--input"])
+        .arg(format!("t={}", input.display()))
+        .arg("select campaign, spend from t")
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_success(&o);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "campaign,spend\n'=1+1,-0.5\n"
+    );
+}
+
+/// SIGTERM and SIGHUP stop a pull like SIGINT: an error, and no temporary file left.
+#[test]
+fn terminated_or_hung_up_pulls_leave_no_file() {
+    for signal in ["-TERM", "-HUP"] {
+        let world = world();
+        let fakes = start_fakes(
+            world.clone(),
+            FaultConfig::none().with_slow(1.0, std::time::Duration::from_secs(30)),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.csv");
+        let (start, end) = first_and_last_day(&world);
+        let s = &fakes.servers;
+        let child = liftos()
+            .args(["pull", "--source", "meta", "--start", &start, "--end", &end])
+            .arg("--out")
+            .arg(&out)
+            .arg("--base-url")
+            .arg(s.meta_base_url())
+            .env(
+                "LIFTOS_META_ACCESS_TOKEN",
+                &s.credentials().meta_access_token,
+            )
+            .env("LIFTOS_META_AD_ACCOUNT_IDS", "1000000001")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while leftovers(dir.path()).is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(leftovers(dir.path()).len(), 1, "the pull started");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let killed = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{signal}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("interrupted"),
+            "{}",
+            stderr(&output)
+        );
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "{signal}: {:?}",
+            leftovers(dir.path())
+        );
+    }
+}
+
+/// A demo stopped by SIGTERM in the middle leaves no temporary file anywhere in its
+/// directory, and says the directory is incomplete.
+#[test]
+fn a_terminated_demo_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let child = liftos()
+        .args(["demo", "--trees", "4000", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first files, then stop it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !out.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let e = stderr(&output);
+    if output.status.success() {
+        return; // Finished before the signal: nothing to check.
+    }
+    assert!(
+        e.contains("interrupted by SIGTERM") && e.contains("no run.json"),
+        "{e}"
+    );
+    fn walk(dir: &Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                walk(&p, found);
+            } else {
+                let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                if n.contains("partial") || n.contains(".tmp") {
+                    found.push(p.display().to_string());
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    if out.exists() {
+        walk(&out, &mut found);
+    }
+    assert!(found.is_empty(), "{found:?}");
+}
