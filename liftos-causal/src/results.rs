@@ -262,9 +262,9 @@ pub struct Diagnostics {
     /// Placebo: the estimated effect of future treatment (a lead) on today's outcome,
     /// controlling for today's treatment; should be indistinguishable from zero.
     pub placebo: Option<Estimate>,
-    /// The same placebo with the next day's treatment: sees same-day feedback (spend
-    /// reacting to today's outcome shock) when shocks persist from one day to the next,
-    /// and hidden demand that moves spend and outcome together.
+    /// The same placebo with the next day's treatment (reported, no warning: adjacent
+    /// days share whatever the controls miss of the calendar, so it also fires on worlds
+    /// without hidden confounding).
     pub placebo_next_day: Option<Estimate>,
     /// Warnings in plain words (empty when every check passed).
     pub warnings: Vec<String>,
