@@ -351,12 +351,12 @@ pub(crate) struct Selection {
 /// Rows a channel needs for the transform search (fewer: the first candidate is used).
 pub(crate) const MIN_SEARCH_ROWS: usize = 30;
 
-/// Per-block sufficient statistics of one candidate.
+/// Sufficient statistics of one candidate: `Σ T̃²`, `Σ T̃Ỹ`, `Σ T`, `Σ f′(a)·a`.
 struct CandidateSums {
-    tt: Vec<f64>,
-    ty: Vec<f64>,
-    t_total: Vec<f64>,
-    g_total: Vec<f64>,
+    tt: f64,
+    ty: f64,
+    t_total: f64,
+    g_total: f64,
 }
 
 /// Chooses one channel's transform among `candidates` by the cross-fitted R-loss
@@ -415,29 +415,17 @@ pub(crate) fn select_response(
     let y_sub: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
     let y_hat = smoother.apply(&y_sub);
     let y_res: Vec<f64> = y_sub.iter().zip(&y_hat).map(|(a, b)| a - b).collect();
-    // Blocks: calendar weeks (or runs of 7 rows without dates).
-    let block_of: Vec<usize> = {
-        let keys: Vec<i64> = match dates {
-            Some(d) => rows
-                .iter()
-                .map(|&i| i64::from(d[i]).div_euclid(7))
-                .collect(),
-            None => (0..rows.len() as i64).map(|k| k / 7).collect(),
-        };
-        let mut sorted = keys.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        keys.iter()
-            .map(|k| sorted.binary_search(k).unwrap_or(0))
-            .collect()
+    // Effective observations: calendar weeks (or runs of 7 rows without dates).
+    let nb = match dates {
+        Some(d) => {
+            let mut weeks: Vec<i32> = rows.iter().map(|&i| d[i].div_euclid(7)).collect();
+            weeks.sort_unstable();
+            weeks.dedup();
+            weeks.len()
+        }
+        None => rows.len().div_ceil(7),
     };
-    let nb = block_of.iter().max().map_or(0, |m| m + 1);
-    let mut yy = vec![0.0; nb];
-    let mut spend_b = vec![0.0; nb];
-    for (k, &b) in block_of.iter().enumerate() {
-        yy[b] += y_res[k] * y_res[k];
-        spend_b[b] += w_sub[k];
-    }
+    let yy: f64 = y_res.iter().map(|v| v * v).sum();
     let sums: Vec<Option<CandidateSums>> = candidates
         .iter()
         .map(|c| {
@@ -445,31 +433,26 @@ pub(crate) fn select_response(
             let t_sub: Vec<f64> = rows.iter().map(|&i| ev.t[i]).collect();
             let t_hat = smoother.apply(&t_sub);
             let mut s = CandidateSums {
-                tt: vec![0.0; nb],
-                ty: vec![0.0; nb],
-                t_total: vec![0.0; nb],
-                g_total: vec![0.0; nb],
+                tt: 0.0,
+                ty: 0.0,
+                t_total: 0.0,
+                g_total: 0.0,
             };
-            for (k, &b) in block_of.iter().enumerate() {
+            for (k, &i) in rows.iter().enumerate() {
                 let tr = t_sub[k] - t_hat[k];
-                s.tt[b] += tr * tr;
-                s.ty[b] += tr * y_res[k];
-                s.t_total[b] += t_sub[k];
-                s.g_total[b] += ev.g[rows[k]];
+                s.tt += tr * tr;
+                s.ty += tr * y_res[k];
+                s.t_total += t_sub[k];
+                s.g_total += ev.g[i];
             }
-            let tt: f64 = s.tt.iter().sum();
-            (tt > 0.0 && tt.is_finite()).then_some(s)
+            (s.tt > 0.0 && s.tt.is_finite()).then_some(s)
         })
         .collect();
     let loss: Vec<f64> = sums
         .iter()
-        .map(|s| match s {
-            Some(s) => {
-                let tt: f64 = s.tt.iter().sum();
-                let ty: f64 = s.ty.iter().sum();
-                yy.iter().sum::<f64>() - ty * ty / tt
-            }
-            None => f64::INFINITY,
+        .map(|s| {
+            s.as_ref()
+                .map_or(f64::INFINITY, |s| yy - s.ty * s.ty / s.tt)
         })
         .collect();
     let best = loss
@@ -491,18 +474,12 @@ pub(crate) fn select_response(
     let plausible: Vec<usize> = (0..candidates.len())
         .filter(|&c| loss[c].is_finite() && excess(c) <= q)
         .collect();
-    let spend: f64 = spend_b.iter().sum();
-    let beta = |c: usize| -> f64 {
-        let s = sums[c].as_ref().map_or((0.0, 1.0), |s| {
-            (s.ty.iter().sum::<f64>(), s.tt.iter().sum::<f64>())
-        });
-        s.0 / s.1
-    };
+    let spend: f64 = w_sub.iter().sum();
+    let beta = |c: usize| -> f64 { sums[c].as_ref().map_or(0.0, |s| s.ty / s.tt) };
     let cheap = |c: usize| -> (f64, f64) {
-        let s = sums[c].as_ref();
-        let t: f64 = s.map_or(0.0, |s| s.t_total.iter().sum());
-        let g: f64 = s.map_or(0.0, |s| s.g_total.iter().sum());
-        (beta(c) * t, beta(c) * g)
+        sums[c]
+            .as_ref()
+            .map_or((0.0, 0.0), |s| (beta(c) * s.t_total, beta(c) * s.g_total))
     };
     // The representative: closest (in switch-off lift) to the loss-weighted average.
     let weights: Vec<f64> = plausible

@@ -760,38 +760,7 @@ pub(crate) fn predict_local_linear(
 /// Solves the symmetric positive definite system `m β = v` (row-major k×k) in place by
 /// Cholesky and returns β₀; `None` when the matrix is not positive definite.
 fn solve_intercept(m: &mut [f64], v: &mut [f64], k: usize) -> Option<f64> {
-    for j in 0..k {
-        let mut diag = m[j * k + j];
-        for p in 0..j {
-            diag -= m[j * k + p] * m[j * k + p];
-        }
-        if diag.is_nan() || diag <= 1e-12 {
-            return None;
-        }
-        let l = diag.sqrt();
-        m[j * k + j] = l;
-        for i in j + 1..k {
-            let mut s = m[i * k + j];
-            for p in 0..j {
-                s -= m[i * k + p] * m[j * k + p];
-            }
-            m[i * k + j] = s / l;
-        }
-    }
-    for i in 0..k {
-        let mut s = v[i];
-        for p in 0..i {
-            s -= m[i * k + p] * v[p];
-        }
-        v[i] = s / m[i * k + i];
-    }
-    for i in (0..k).rev() {
-        let mut s = v[i];
-        for p in i + 1..k {
-            s -= m[p * k + i] * v[p];
-        }
-        v[i] = s / m[i * k + i];
-    }
+    solve_in_place(m, v, k)?;
     v[0].is_finite().then_some(v[0])
 }
 
