@@ -439,24 +439,7 @@ impl OobSmoother {
             .map_init(
                 || (vec![0.0f64; n], Vec::<u32>::new()),
                 |(acc, touched), i| {
-                    touched.clear();
-                    for (tree, lr) in trees.iter().zip(&members) {
-                        if tree.contains_unit(units.unit_of_row[i]) {
-                            continue;
-                        }
-                        let leaf = tree.leaf_slot(|j| cols.get(i, j));
-                        let (a, b) = (lr.offsets[leaf] as usize, lr.offsets[leaf + 1] as usize);
-                        if a == b {
-                            continue;
-                        }
-                        let share = 1.0 / (b - a) as f64;
-                        for &r in &lr.rows[a..b] {
-                            if acc[r as usize] == 0.0 {
-                                touched.push(r);
-                            }
-                            acc[r as usize] += share;
-                        }
-                    }
+                    oob_neighbourhood(&trees, &members, &cols, &units, i, acc, touched);
                     let total: f64 = touched.iter().map(|&r| acc[r as usize]).sum();
                     touched.sort_unstable();
                     let mut out: Vec<(u32, f64)> = touched
@@ -604,6 +587,39 @@ fn solve_in_place(m: &mut [f64], v: &mut [f64], k: usize) -> Option<()> {
     Some(())
 }
 
+/// Row `i`'s out-of-bag neighbourhood weights: each tree that did not draw `i`'s unit
+/// adds `1/|leaf|` to `acc[r]` for every row `r` of its subsample in `i`'s leaf; `touched`
+/// lists the rows given a weight (in first-touch order). `acc` must be zero on entry for
+/// every row; the caller resets the touched entries.
+fn oob_neighbourhood(
+    trees: &[Tree],
+    members: &[LeafRows],
+    x: &Columns,
+    units: &Units,
+    i: usize,
+    acc: &mut [f64],
+    touched: &mut Vec<u32>,
+) {
+    touched.clear();
+    for (tree, lr) in trees.iter().zip(members) {
+        if tree.contains_unit(units.unit_of_row[i]) {
+            continue;
+        }
+        let leaf = tree.leaf_slot(|j| x.get(i, j));
+        let (a, b) = (lr.offsets[leaf] as usize, lr.offsets[leaf + 1] as usize);
+        if a == b {
+            continue;
+        }
+        let share = 1.0 / (b - a) as f64;
+        for &r in &lr.rows[a..b] {
+            if acc[r as usize] == 0.0 {
+                touched.push(r);
+            }
+            acc[r as usize] += share;
+        }
+    }
+}
+
 /// Rows of each leaf of one tree: every row of the tree's subsample (both honesty halves),
 /// as compressed lists indexed by leaf slot.
 struct LeafRows {
@@ -693,24 +709,7 @@ pub(crate) fn predict_local_linear(
             let base = c * CHUNK;
             for (off, slot_out) in chunk.iter_mut().enumerate() {
                 let i = base + off;
-                touched.clear();
-                for (tree, lr) in trees.iter().zip(&members) {
-                    if tree.contains_unit(units.unit_of_row[i]) {
-                        continue;
-                    }
-                    let leaf = tree.leaf_slot(|j| x.get(i, j));
-                    let (a, b) = (lr.offsets[leaf] as usize, lr.offsets[leaf + 1] as usize);
-                    if a == b {
-                        continue;
-                    }
-                    let share = 1.0 / (b - a) as f64;
-                    for &r in &lr.rows[a..b] {
-                        if acc[r as usize] == 0.0 {
-                            touched.push(r);
-                        }
-                        acc[r as usize] += share;
-                    }
-                }
+                oob_neighbourhood(trees, &members, x, units, i, acc, touched);
                 if touched.is_empty() {
                     *slot_out = f64::NAN;
                     continue;

@@ -3,9 +3,9 @@
 
 use liftos_causal::{
     Adstock, Attribution, AttributionModel, AttributionOptions, CausalForestParams, CausalRoles,
-    ResponseOptions, analyze_attribution, prepare_causal_data,
+    ChannelEffect, ResponseOptions, analyze_attribution, prepare_causal_data,
 };
-use liftos_sandbox::{Preset, World, WorldConfig};
+use liftos_sandbox::{ChannelTruth, Preset, World, WorldConfig};
 
 fn analyze(world: &World, placebo: bool) -> Attribution {
     let table = world.unified_table_with_calendar_flags().unwrap();
@@ -22,6 +22,48 @@ fn analyze(world: &World, placebo: bool) -> Attribution {
     analyze_attribution(&panel, &options).unwrap()
 }
 
+/// Prints a channel's estimates next to the truth (shown when a test fails).
+fn show(ch: &ChannelEffect, t: &ChannelTruth) {
+    let r = ch.response.as_ref().unwrap();
+    eprintln!(
+        "{}: switch-off {:.3} [{:.3}, {:.3}] truth {:.3}; marginal {:.3} [{:.3}, {:.3}] truth {:.3}; {} ({} plausible)",
+        ch.channel,
+        ch.incremental_roas,
+        ch.incremental_roas_ci_lower,
+        ch.incremental_roas_ci_upper,
+        t.incremental_roas,
+        ch.marginal_roas,
+        r.marginal_roas_ci_lower,
+        r.marginal_roas_ci_upper,
+        t.marginal_roas_total,
+        r.transform.describe(),
+        r.plausible_transforms
+    );
+}
+
+/// The switch-off interval covers the truth.
+fn switch_off_covers(ch: &ChannelEffect, t: &ChannelTruth) {
+    assert!(
+        ch.incremental_roas_ci_lower <= t.incremental_roas
+            && t.incremental_roas <= ch.incremental_roas_ci_upper,
+        "{} switch-off interval misses",
+        ch.channel
+    );
+}
+
+/// The marginal return is within `tol` of the truth and its interval covers it.
+fn marginal_within(ch: &ChannelEffect, t: &ChannelTruth, tol: f64) {
+    let r = ch.response.as_ref().unwrap();
+    let mrel = (ch.marginal_roas - t.marginal_roas_total).abs() / t.marginal_roas_total;
+    assert!(mrel < tol, "{} marginal off by {mrel:.3}", ch.channel);
+    assert!(
+        r.marginal_roas_ci_lower <= t.marginal_roas_total
+            && t.marginal_roas_total <= r.marginal_roas_ci_upper,
+        "{} marginal interval misses",
+        ch.channel
+    );
+}
+
 /// Carryover (geometric decays 0.2–0.7 drawn per channel): the searched transform gets the
 /// switch-off return within 10% and the marginal return within 20% of the truth, both
 /// intervals covering it, and the zero-effect channel is not significant. Before response
@@ -32,40 +74,15 @@ fn carryover_world_switch_off_and_marginal_returns() {
     let a = analyze(&world, false);
     for ch in &a.primary().channels {
         let t = world.truth().channel(&ch.channel).unwrap();
-        let r = ch.response.as_ref().unwrap();
-        eprintln!(
-            "{}: switch-off {:.3} [{:.3}, {:.3}] truth {:.3}; marginal {:.3} [{:.3}, {:.3}] truth {:.3}; {}",
-            ch.channel,
-            ch.incremental_roas,
-            ch.incremental_roas_ci_lower,
-            ch.incremental_roas_ci_upper,
-            t.incremental_roas,
-            ch.marginal_roas,
-            r.marginal_roas_ci_lower,
-            r.marginal_roas_ci_upper,
-            t.marginal_roas_total,
-            r.transform.describe()
-        );
+        show(ch, t);
         if t.zero_effect {
             assert!(ch.p_value > 0.05, "{} p {}", ch.channel, ch.p_value);
             continue;
         }
         let rel = (ch.incremental_roas - t.incremental_roas).abs() / t.incremental_roas;
         assert!(rel < 0.10, "{} switch-off off by {rel:.3}", ch.channel);
-        assert!(
-            ch.incremental_roas_ci_lower <= t.incremental_roas
-                && t.incremental_roas <= ch.incremental_roas_ci_upper,
-            "{} switch-off interval misses",
-            ch.channel
-        );
-        let mrel = (ch.marginal_roas - t.marginal_roas_total).abs() / t.marginal_roas_total;
-        assert!(mrel < 0.20, "{} marginal off by {mrel:.3}", ch.channel);
-        assert!(
-            r.marginal_roas_ci_lower <= t.marginal_roas_total
-                && t.marginal_roas_total <= r.marginal_roas_ci_upper,
-            "{} marginal interval misses",
-            ch.channel
-        );
+        switch_off_covers(ch, t);
+        marginal_within(ch, t, 0.20);
     }
 }
 
@@ -83,38 +100,13 @@ fn saturation_world_marginal_return_and_honest_switch_off() {
     for ch in &r0.channels {
         let t = world.truth().channel(&ch.channel).unwrap();
         let r = ch.response.as_ref().unwrap();
-        eprintln!(
-            "{}: switch-off {:.3} [{:.3}, {:.3}] truth {:.3}; marginal {:.3} [{:.3}, {:.3}] truth {:.3}; {} ({} plausible)",
-            ch.channel,
-            ch.incremental_roas,
-            ch.incremental_roas_ci_lower,
-            ch.incremental_roas_ci_upper,
-            t.incremental_roas,
-            ch.marginal_roas,
-            r.marginal_roas_ci_lower,
-            r.marginal_roas_ci_upper,
-            t.marginal_roas_total,
-            r.transform.describe(),
-            r.plausible_transforms
-        );
+        show(ch, t);
         if t.zero_effect {
             assert!(ch.p_value > 0.05, "{} p {}", ch.channel, ch.p_value);
             continue;
         }
-        let mrel = (ch.marginal_roas - t.marginal_roas_total).abs() / t.marginal_roas_total;
-        assert!(mrel < 0.20, "{} marginal off by {mrel:.3}", ch.channel);
-        assert!(
-            r.marginal_roas_ci_lower <= t.marginal_roas_total
-                && t.marginal_roas_total <= r.marginal_roas_ci_upper,
-            "{} marginal interval misses",
-            ch.channel
-        );
-        assert!(
-            ch.incremental_roas_ci_lower <= t.incremental_roas
-                && t.incremental_roas <= ch.incremental_roas_ci_upper,
-            "{} switch-off interval misses",
-            ch.channel
-        );
+        marginal_within(ch, t, 0.20);
+        switch_off_covers(ch, t);
         let curve = &r.response_curve;
         assert_eq!(curve.first().unwrap().incremental_revenue, 0.0);
         let at_one = curve.iter().find(|p| p.scale == 1.0).unwrap();
@@ -189,24 +181,13 @@ fn linear_world_survives_the_search() {
     let a = analyze(&world, false);
     for ch in &a.primary().channels {
         let t = world.truth().channel(&ch.channel).unwrap();
-        eprintln!(
-            "{}: {:.3} [{:.3}, {:.3}] truth {:.3}; {}",
-            ch.channel,
-            ch.incremental_roas,
-            ch.incremental_roas_ci_lower,
-            ch.incremental_roas_ci_upper,
-            t.incremental_roas,
-            ch.response.as_ref().unwrap().transform.describe()
-        );
+        show(ch, t);
         if t.zero_effect {
             assert!(ch.p_value > 0.05, "{} p {}", ch.channel, ch.p_value);
             continue;
         }
         let rel = (ch.incremental_roas - t.incremental_roas).abs() / t.incremental_roas;
         assert!(rel < 0.10, "{} off by {rel:.3}", ch.channel);
-        assert!(
-            ch.incremental_roas_ci_lower <= t.incremental_roas
-                && t.incremental_roas <= ch.incremental_roas_ci_upper
-        );
+        switch_off_covers(ch, t);
     }
 }
