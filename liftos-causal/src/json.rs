@@ -118,6 +118,7 @@ impl AttributionResults {
     /// `response_curve` (`scale`, `spend`, `incremental_revenue`, `ci_lower`, `ci_upper`),
     /// `sensitivity` (`robustness_value`, `robustness_value_ci`, `t_stat`) and
     /// `transform_selection` (`plausible_transforms`, `switch_off_low`, `switch_off_high`); `temporal.intervals` (every temporal estimate with its interval),
+    /// `window` (`start`, `end`, `days` of the data; `null` without a row index),
     /// `average_effect`, `diagnostics` and `settings`. Non-finite numbers are `null`.
     ///
     /// ```
@@ -178,6 +179,14 @@ impl AttributionResults {
                 "differential_forest_prediction": coef(&c.differential_forest_prediction),
             })
         });
+        let iso = |d: i32| {
+            arrow::temporal_conversions::date32_to_datetime(d)
+                .map_or(Value::Null, |t| json!(t.date().to_string()))
+        };
+        let window = self.window().map_or(
+            Value::Null,
+            |(first, last, days)| json!({"start": iso(first), "end": iso(last), "days": days}),
+        );
         let a = &self.average_effect;
         json!({
             "model": self.model,
@@ -187,6 +196,7 @@ impl AttributionResults {
             "confidence_level": self.confidence_level,
             "seed": self.seed,
             "model_accuracy": accuracy,
+            "window": window,
             "channels": self.channels.iter().map(channel).collect::<Vec<_>>(),
             "temporal": temporal,
             "average_effect": {

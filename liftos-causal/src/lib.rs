@@ -44,6 +44,7 @@
 //! | Calibration test and best linear projection | [`FittedCausalForest::test_calibration`], [`FittedCausalForest::best_linear_projection`] |
 //! | Arrow output (per-row effects, channel table) | [`FittedCausalForest::oob_table`], [`AttributionResults::channel_table`] |
 //! | Reproducible for any thread count (tree RNG derived from seed and tree index) | all |
+//! | Budget planner: the split of a budget the response curves recommend, with intervals | [`plan_budget`], [`plan::PlanOptions`] |
 //! | Charts (PNG, SVG), Excel workbook, self-contained HTML report, exploration summary (feature `report`, on by default) | [`report`] |
 //!
 //! Clusters (campaign, date) make every standard error cluster-robust with t(C − 1)
@@ -66,6 +67,7 @@ mod estimator;
 pub mod forest;
 pub mod inference;
 mod json;
+pub mod plan;
 pub mod prepare;
 #[cfg(feature = "report")]
 pub mod report;
@@ -81,6 +83,7 @@ pub use error::{Error, Result};
 pub use estimator::Estimator;
 pub use forest::{CausalForest, CausalForestParams, FittedCausalForest};
 pub use inference::{AverageEffect, Calibration, Coefficient, LiftEffect};
+pub use plan::{BudgetPlan, Objective, PlanOptions, plan_budget, plan_budget_json};
 pub use prepare::{
     Adstock, CausalPanel, CausalRoles, DroppedRow, TreatmentAssignment, prepare_causal_data,
 };

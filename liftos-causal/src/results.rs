@@ -401,6 +401,16 @@ impl AttributionResults {
         &self.channels
     }
 
+    /// The data's window: first and last date (days since 1970-01-01) and its length in
+    /// days, from the row index (`None` without one).
+    pub fn window(&self) -> Option<(i32, i32, u32)> {
+        let dates = &self.row_index.as_ref()?.date;
+        let first = *dates.iter().min()?;
+        let last = *dates.iter().max()?;
+        let days = u32::try_from(i64::from(last) - i64::from(first) + 1).ok()?;
+        Some((first, last, days))
+    }
+
     /// The effect of the named channel.
     pub fn channel(&self, name: &str) -> Option<&ChannelEffect> {
         self.channels.iter().find(|c| c.channel == name)

@@ -51,6 +51,7 @@ mod days;
 mod error;
 pub mod fake;
 mod native;
+mod optimum;
 mod table;
 mod world;
 
@@ -64,6 +65,7 @@ pub use native::{
     KlaviyoCampaignValues, KlaviyoFlow, KlaviyoFlowDay, KlaviyoGroupings, KlaviyoStatistics,
     META_OMNI_PURCHASE_ACTION, META_PURCHASE_ACTION, MetaActionStat, MetaInsight,
 };
+pub use optimum::Allocation;
 pub use table::{truth_schema, unified_schema};
 pub use world::{
     CURVE_SCALES, ChannelTruth, CurvePoint, Intervention, MONTHS, Outcomes, Truth, WEEKDAYS, World,

@@ -221,20 +221,25 @@ pub fn write_report(
 ) -> Result<Vec<std::path::PathBuf>> {
     let rules = QualityRules::default();
     let quality = validate_data_quality(table, &rules.required_fields_or_default(), &rules)?;
-    write_report_with_quality(results, table, &quality, dir)
+    write_report_with_quality(results, table, &quality, None, dir)
 }
 
 /// [`write_report`] with a data-quality report already made (e.g. under the user's
-/// rules, as the pipeline does), so the report shows the same findings as `quality.json`.
+/// rules, as the pipeline does), so the report shows the same findings as `quality.json`,
+/// and optionally a budget plan made from the results (a section, a chart and a sheet).
 pub fn write_report_with_quality(
     results: &AttributionResults,
     table: &RecordBatch,
     quality: &QualityReport,
+    plan: Option<&liftos_causal::BudgetPlan>,
     dir: &std::path::Path,
 ) -> Result<Vec<std::path::PathBuf>> {
-    let options = ReportOptions::default()
+    let mut options = ReportOptions::default()
         .with_table(table.clone())
         .with_quality(quality_summary(quality));
+    if let Some(plan) = plan {
+        options = options.with_plan(plan.clone());
+    }
     let mut files = write_report_dir(results, &options, dir)
         .map_err(|e| crate::Error::Report(e.to_string()))?;
     // The result tables as data files too.
@@ -266,6 +271,71 @@ fn ratio(v: f64) -> String {
     } else {
         "—".into()
     }
+}
+
+/// A readable summary of a budget plan: per channel current and recommended spend, the
+/// expected incremental revenue with its interval, the marginal return there and why a
+/// channel was held or stopped; then the totals and the planner's notes.
+pub fn format_plan(plan: &liftos_causal::BudgetPlan) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Budget plan: {} over {} ({} objective, moves of at most {:.0}%)",
+        money(plan.total_budget),
+        match (plan.period_days, plan.window_days) {
+            (Some(p), _) => format!("{p} days"),
+            (None, Some(w)) => format!("the data's {w} days"),
+            (None, None) => "the data's window".to_string(),
+        },
+        plan.objective.as_str(),
+        100.0 * plan.max_change
+    );
+    let _ = writeln!(
+        s,
+        "{:<14} {:>12} {:>12} {:>13} {:>27} {:>9}  note",
+        "channel", "current", "recommended", "incremental", "interval", "marginal"
+    );
+    for c in &plan.channels {
+        let _ = writeln!(
+            s,
+            "{:<14} {:>12} {:>12} {:>13} {:>27} {:>9}  {}",
+            c.channel,
+            money(c.current_spend),
+            money(c.recommended_spend),
+            money(c.expected_incremental_revenue),
+            format!("[{}, {}]", money(c.ci_lower), money(c.ci_upper)),
+            ratio(c.marginal_roas_at_recommended),
+            c.reason.as_deref().unwrap_or("")
+        );
+    }
+    let change = plan.uplift;
+    let _ = writeln!(
+        s,
+        "Expected incremental revenue: plan {} [{}, {}]; current split {} [{}, {}]",
+        money(plan.expected_incremental_revenue),
+        money(plan.expected_ci.0),
+        money(plan.expected_ci.1),
+        money(plan.current_incremental_revenue),
+        money(plan.current_ci.0),
+        money(plan.current_ci.1),
+    );
+    let _ = writeln!(
+        s,
+        "Change against the current split: {}{} [{}, {}] ({:+.1}%)",
+        if change >= 0.0 { "+" } else { "" },
+        money(change),
+        money(plan.uplift_ci.0),
+        money(plan.uplift_ci.1),
+        if plan.current_incremental_revenue != 0.0 {
+            100.0 * change / plan.current_incremental_revenue.abs()
+        } else {
+            f64::NAN
+        }
+    );
+    for note in &plan.notes {
+        let _ = writeln!(s, "- {note}");
+    }
+    s
 }
 
 /// A readable summary of one result: the channel table, temporal effects, accuracy,

@@ -52,6 +52,7 @@
 //! | `[calendar]` | as a `liftos calendar --config` file: `country`, `commercial_events`, `custom_events`, `business`, `seasonality` |
 //! | `[marketing]` | `enabled` (true): campaign-derived calendar features |
 //! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `assignment`, `cross_validation` |
+//! | `[plan]` | a budget plan as the last stage (`plan.json`, a report section): `budget` (required), `period_days`, `objective` (revenue, profit, target_roas), `target_roas`, `margin` (1), `max_change` (0.5), `min`/`max` (`{ meta = 5000 }`), `hold` (list) |
 //! | `[output]` | `dir` (liftos-out), `format` (parquet or csv), `report` (true) |
 //!
 //! Source settings by type:
@@ -68,6 +69,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use liftos_calendar::{CalendarOptions, MarketingOptions};
+use liftos_causal::plan::{Objective, PlanOptions};
 use liftos_causal::{
     Adstock, AttributionModel, AttributionOptions, CausalRoles, ClusterBy, ResponseOptions,
     TreatmentAssignment,
@@ -118,6 +120,9 @@ pub struct PipelineConfig {
     /// `[analysis]`.
     #[serde(default)]
     pub analysis: AnalysisSection,
+    /// `[plan]`: a budget plan as the last stage.
+    #[serde(default)]
+    pub plan: Option<PlanSection>,
     /// `[output]`.
     #[serde(default)]
     pub output: OutputSection,
@@ -152,6 +157,7 @@ impl fmt::Debug for PipelineConfig {
             .field("calendar", &self.calendar)
             .field("marketing", &self.marketing)
             .field("analysis", &self.analysis)
+            .field("plan", &self.plan)
             .field("output", &self.output)
             .finish_non_exhaustive()
     }
@@ -301,6 +307,51 @@ impl Default for AnalysisSection {
             cross_validation: true,
         }
     }
+}
+
+/// `[plan]`: the budget planner as the pipeline's last stage (`plan.json`, a report
+/// section). Keys as the flags of `liftos plan`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSection {
+    /// Total spend to split, for the period.
+    pub budget: f64,
+    /// Days the budget covers (default: the data's window).
+    #[serde(default)]
+    pub period_days: Option<u32>,
+    /// `revenue`, `profit` or `target_roas`.
+    #[serde(default = "revenue")]
+    pub objective: String,
+    /// The iROAS to keep with `objective = "target_roas"`.
+    #[serde(default)]
+    pub target_roas: Option<f64>,
+    /// Profit per unit of incremental revenue with `objective = "profit"`.
+    #[serde(default = "one")]
+    pub margin: f64,
+    /// Most relative move of a channel (0.5 = ±50%).
+    #[serde(default = "half")]
+    pub max_change: f64,
+    /// Least spend per channel, `{ meta = 5000 }`.
+    #[serde(default)]
+    pub min: std::collections::BTreeMap<String, f64>,
+    /// Most spend per channel.
+    #[serde(default)]
+    pub max: std::collections::BTreeMap<String, f64>,
+    /// Channels kept at their current spend.
+    #[serde(default)]
+    pub hold: Vec<String>,
+}
+
+fn revenue() -> String {
+    "revenue".into()
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn half() -> f64 {
+    0.5
 }
 
 /// `[output]`.
@@ -772,6 +823,9 @@ impl PipelineConfig {
         b = b.marketing_features(self.marketing.enabled.then(MarketingOptions::default));
         let (roles, attribution) = self.analysis()?;
         b = b.roles(roles).attribution(attribution);
+        if let Some(p) = &self.plan {
+            b = b.plan(self.plan_options(p)?);
+        }
         let o = &self.output;
         let format = TableFormat::parse(&o.format).map_err(|_| {
             self.err(
@@ -786,6 +840,30 @@ impl PipelineConfig {
                 .with_report(o.report),
         );
         Ok(b)
+    }
+
+    fn plan_options(&self, p: &PlanSection) -> Result<PlanOptions> {
+        let objective = Objective::parse(&p.objective, p.margin, p.target_roas)
+            .map_err(|e| self.err("plan.objective", None, e.to_string()))?;
+        let mut options = PlanOptions::new(p.budget)
+            .with_objective(objective)
+            .with_max_change(p.max_change);
+        options.period_days = p.period_days;
+        options.min_spend = p.min.clone();
+        options.max_spend = p.max.clone();
+        options.hold = p.hold.clone();
+        options.validate().map_err(|e| {
+            let key = match &e {
+                liftos_causal::Error::InvalidParameter { name, .. } => match *name {
+                    "min_spend" => "plan.min".to_string(),
+                    "max_spend" => "plan.max".to_string(),
+                    other => format!("plan.{other}"),
+                },
+                _ => "plan".to_string(),
+            };
+            self.err(key, None, e.to_string())
+        })?;
+        Ok(options)
     }
 
     fn fixes(&self) -> Result<Fixes> {

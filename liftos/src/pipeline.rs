@@ -46,6 +46,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use liftos_calendar::{CalendarDimension, CalendarOptions, MarketingOptions};
+use liftos_causal::plan::{BudgetPlan, PlanOptions, plan_budget};
 use liftos_causal::{Attribution, AttributionOptions, CausalPanel, CausalRoles};
 use liftos_connectors::{Connector, ConnectorRequest, Level, Progress};
 use liftos_transform::{
@@ -120,7 +121,7 @@ impl TableFormat {
 /// | `report` | `true` | the HTML report, charts (PNG, SVG) and workbook in `dir/report` |
 ///
 /// Files: `sources/<name>`, `unified`, `unified_quarantine`, `quality.json`, `cleaned`,
-/// `quarantine`, `change_log.csv`, `calendar`, `enriched`, `results.json`, `run.json`
+/// `quarantine`, `change_log.csv`, `calendar`, `enriched`, `results.json`, `plan.json` (with a plan), `run.json`
 /// (sources, stage timings, files) and `report/`. Every file is written to a temporary
 /// sibling and renamed, so none is ever half-written.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,6 +171,7 @@ impl Outputs {
 /// | `marketing_features` | `Some(default)` | campaign-derived calendar features; `None` joins the calendar only |
 /// | `roles` | [`CausalRoles::default`] (revenue ~ spend by campaign) | causal roles |
 /// | `attribution` | [`AttributionOptions::default`] (causal forest) | estimator and inference |
+/// | `plan` | none | a budget plan as the last stage ([`PlanOptions`]; `plan.json` and a report section) |
 /// | `outputs` | none | files to write ([`Outputs`]) |
 /// | `continue_on_source_error` | `false` | report a failing source and go on with the rest |
 /// | `progress` | on when stderr is a terminal | progress lines on stderr |
@@ -185,6 +187,7 @@ pub struct PipelineBuilder {
     marketing: Option<Option<MarketingOptions>>,
     roles: CausalRoles,
     attribution: AttributionOptions,
+    plan: Option<PlanOptions>,
     outputs: Option<Outputs>,
     continue_on_source_error: bool,
     progress: Option<bool>,
@@ -274,6 +277,13 @@ impl PipelineBuilder {
     /// Sets the attribution options (estimator, confidence level, seed, clusters).
     pub fn attribution(mut self, options: AttributionOptions) -> Self {
         self.attribution = options;
+        self
+    }
+
+    /// Plans a budget from the primary result's response curves as the last stage
+    /// (`plan.json` and a report section).
+    pub fn plan(mut self, options: PlanOptions) -> Self {
+        self.plan = Some(options);
         self
     }
 
@@ -397,6 +407,7 @@ impl PipelineBuilder {
             marketing: self.marketing.unwrap_or(Some(MarketingOptions::default())),
             roles: self.roles,
             attribution: self.attribution,
+            plan: self.plan,
             outputs: self.outputs,
             continue_on_source_error: self.continue_on_source_error,
             progress: self
@@ -418,6 +429,7 @@ pub struct Pipeline {
     marketing: Option<MarketingOptions>,
     roles: CausalRoles,
     attribution: AttributionOptions,
+    plan: Option<PlanOptions>,
     outputs: Option<Outputs>,
     continue_on_source_error: bool,
     progress: bool,
@@ -464,7 +476,7 @@ type PullOutcome = (
 /// Wall time and memory of one stage.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageTiming {
-    /// `pull`, `unify`, `validate`, `clean`, `calendar`, `enrich`, `analyze` or `write`.
+    /// `pull`, `unify`, `validate`, `clean`, `calendar`, `enrich`, `analyze`, `plan` or `write`.
     pub stage: &'static str,
     /// Wall time in seconds.
     pub seconds: f64,
@@ -494,6 +506,8 @@ pub struct PipelineRun {
     pub panel: CausalPanel,
     /// The attribution (one result per outcome × treatment).
     pub attribution: Attribution,
+    /// The budget plan (with [`PipelineBuilder::plan`]).
+    pub plan: Option<BudgetPlan>,
     /// Wall time per stage, in order.
     pub timings: Vec<StageTiming>,
     /// Files written (empty without outputs).
@@ -938,6 +952,16 @@ impl Pipeline {
             || self.analyze(&enriched),
             |(p, _)| p.num_rows(),
         )?;
+        let plan = match &self.plan {
+            Some(options) => Some(timed(
+                &mut t,
+                reporter,
+                "plan",
+                || Ok(plan_budget(attribution.primary(), options)?),
+                |p| p.channels.len(),
+            )?),
+            None => None,
+        };
         let mut run = PipelineRun {
             sources,
             unified,
@@ -947,6 +971,7 @@ impl Pipeline {
             enriched,
             panel,
             attribution,
+            plan,
             timings: t,
             files: Vec::new(),
         };
@@ -1021,12 +1046,18 @@ impl Pipeline {
         let results = o.dir.join("results.json");
         write_json(&results, &attribution_json(&run.attribution))?;
         files.push(results);
+        if let Some(plan) = &run.plan {
+            let path = o.dir.join("plan.json");
+            write_json(&path, &plan.to_json())?;
+            files.push(path);
+        }
         if o.report {
             let dir = o.dir.join("report");
             files.extend(write_report_with_quality(
                 run.attribution.primary(),
                 &run.enriched,
                 &run.quality,
+                run.plan.as_ref(),
                 &dir,
             )?);
         }

@@ -215,6 +215,8 @@ pub(crate) enum Chart {
     Response {
         curves: Vec<(String, Vec<CurvePoint>)>,
         outcome: String,
+        /// A budget plan's recommended points: (channel, scale, incremental outcome).
+        planned: Vec<(String, f64, f64)>,
     },
     /// Results without response curves: each row's effect against its spend.
     RowResponse {
@@ -255,6 +257,7 @@ impl Chart {
             Chart::OverTime { .. } => "spend over time chart",
             Chart::Temporal { .. } => "temporal effects chart",
             Chart::Distribution(_) => "effect distribution chart",
+            Chart::Response { planned, .. } if !planned.is_empty() => "budget plan chart",
             Chart::Response { .. } | Chart::RowResponse { .. } => "response curve chart",
         }
     }
@@ -269,6 +272,11 @@ impl Chart {
             Chart::OverTime { outcome, .. } => format!("Daily spend and {outcome} by channel"),
             Chart::Temporal { .. } => "Baseline by weekday, month and holidays".into(),
             Chart::Distribution(_) => "Distribution of per-row effects by channel".into(),
+            Chart::Response {
+                outcome, planned, ..
+            } if !planned.is_empty() => {
+                format!("Budget plan: today's and the recommended spend on each curve of {outcome}")
+            }
             Chart::Response { outcome, .. } => {
                 format!("Response curves: incremental {outcome} against spend")
             }
@@ -491,7 +499,41 @@ impl Chart {
         Ok(Chart::Response {
             curves,
             outcome: results.outcome.clone(),
+            planned: Vec::new(),
         })
+    }
+
+    /// The response curves with a budget plan's recommended spend marked on each.
+    pub(crate) fn plan(
+        results: &AttributionResults,
+        plan: &crate::plan::BudgetPlan,
+    ) -> Result<Chart> {
+        let mut chart = Self::response(results)?;
+        let Chart::Response { planned, .. } = &mut chart else {
+            return Err(empty(
+                "budget plan chart",
+                "no channel has a response curve",
+            ));
+        };
+        for p in &plan.channels {
+            let Some(c) = results.channel(&p.channel) else {
+                continue;
+            };
+            // The plan is in the period's units, the curve in the window's.
+            let factor = if c.spend > 0.0 {
+                p.current_spend / c.spend
+            } else {
+                0.0
+            };
+            if factor > 0.0 && p.current_spend > 0.0 && p.expected_incremental_revenue.is_finite() {
+                planned.push((
+                    p.channel.clone(),
+                    p.recommended_spend / p.current_spend,
+                    p.expected_incremental_revenue / factor,
+                ));
+            }
+        }
+        Ok(chart)
     }
 
     /// Draws the chart on `root`.
@@ -525,9 +567,11 @@ impl Chart {
                 level,
             } => draw_temporal(root, &area, day, season, special, *level, opts),
             Chart::Distribution(rows) => draw_distribution(root, &area, rows, opts),
-            Chart::Response { curves, outcome } => {
-                draw_response(root, &area, curves, outcome, opts)
-            }
+            Chart::Response {
+                curves,
+                outcome,
+                planned,
+            } => draw_response(root, &area, curves, outcome, planned, opts),
             Chart::RowResponse { series, outcome } => {
                 draw_row_response(root, &area, series, outcome, opts)
             }
@@ -1340,6 +1384,7 @@ fn draw_response<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     curves: &[(String, Vec<CurvePoint>)],
     outcome: &str,
+    planned: &[(String, f64, f64)],
     opts: &PlotOptions,
 ) -> Result<(), String> {
     let x_range = padded_range(
@@ -1370,7 +1415,11 @@ fn draw_response<DB: DrawingBackend>(
         .y_labels(6)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
-        .x_desc("Each channel's spend as a multiple of today's (dot: today's spend)")
+        .x_desc(if planned.is_empty() {
+            "Each channel's spend as a multiple of today's (dot: today's spend)"
+        } else {
+            "Spend as a multiple of today's (dot: today; triangle: the plan)"
+        })
         .y_desc(format!("Incremental {outcome} ({})", opts.unit()))
         .label_style((FAMILY, 12).into_font().color(&TEXT))
         .axis_desc_style((FAMILY, 13).into_font().color(&TEXT))
@@ -1399,6 +1448,22 @@ fn draw_response<DB: DrawingBackend>(
             chart
                 .draw_series(std::iter::once(Circle::new(
                     (today.scale, today.incremental_revenue),
+                    6,
+                    c.filled(),
+                )))
+                .ctx()?;
+        }
+        for (_, k, v) in planned.iter().filter(|(n, _, _)| n == name) {
+            chart
+                .draw_series(std::iter::once(TriangleMarker::new(
+                    (*k, *v),
+                    9,
+                    BLACK.filled(),
+                )))
+                .ctx()?;
+            chart
+                .draw_series(std::iter::once(TriangleMarker::new(
+                    (*k, *v),
                     6,
                     c.filled(),
                 )))
@@ -1564,6 +1629,21 @@ pub fn plot_response_curve(
     options: &PlotOptions,
 ) -> Result<()> {
     Chart::response(results)?.render(path.as_ref(), options)
+}
+
+/// The response curves with a budget plan's recommended spend marked (triangle) next to
+/// today's (dot).
+///
+/// # Errors
+///
+/// [`ReportError::EmptyInput`] when no channel has a response curve; file errors.
+pub fn plot_budget_plan(
+    results: &AttributionResults,
+    plan: &crate::plan::BudgetPlan,
+    path: impl AsRef<Path>,
+    options: &PlotOptions,
+) -> Result<()> {
+    Chart::plan(results, plan)?.render(path.as_ref(), options)
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub struct ReportOptions {
     pub quality: Option<QualitySummary>,
     /// Exploration summary of the input.
     pub exploration: Option<ExplorationSummary>,
+    /// A budget plan made from these results (a section, a chart and a sheet).
+    pub plan: Option<crate::plan::BudgetPlan>,
 }
 
 impl Default for ReportOptions {
@@ -47,6 +49,7 @@ impl Default for ReportOptions {
             table: None,
             quality: None,
             exploration: None,
+            plan: None,
         }
     }
 }
@@ -61,6 +64,12 @@ impl ReportOptions {
     /// Sets the chart options.
     pub fn with_plot_options(mut self, plot: PlotOptions) -> Self {
         self.plot = plot;
+        self
+    }
+
+    /// Adds a budget plan made from the results.
+    pub fn with_plan(mut self, plan: crate::plan::BudgetPlan) -> Self {
+        self.plan = Some(plan);
         self
     }
 
@@ -136,6 +145,9 @@ fn report_charts(
     out.push(("temporal_effects", skip(Chart::temporal(results))?));
     out.push(("effect_distribution", skip(Chart::distribution(results))?));
     out.push(("response_curve", skip(Chart::response(results))?));
+    if let Some(plan) = &options.plan {
+        out.push(("budget_plan", skip(Chart::plan(results, plan))?));
+    }
     Ok(out)
 }
 
@@ -191,8 +203,90 @@ fn caption(stem: &str) -> &'static str {
         "response_curve" => {
             "Incremental outcome each channel's spend would cause at 0 to 2 times today's spend (band: interval; dot: today). A curve that bends means saturation: the next dollar returns less than the average one."
         }
+        "budget_plan" => {
+            "The budget plan on each channel's response curve: dot, today's spend; triangle, the recommended spend (each channel's daily pattern scaled)."
+        }
         _ => "",
     }
+}
+
+/// The budget plan section: a table per channel, the totals and the planner's notes.
+fn plan_html(h: &mut String, plan: &crate::plan::BudgetPlan, cur: &str) {
+    h.push_str("<section id=\"plan\">\n<h2>Budget plan</h2>\n");
+    let period = match (plan.period_days, plan.window_days) {
+        (Some(p), _) => format!("{p} days"),
+        (None, Some(w)) => format!("the data's {w} days"),
+        (None, None) => "the data's window".into(),
+    };
+    let change = plan.uplift;
+    let _ = writeln!(
+        h,
+        "<p>A budget of {} {cur} over {}, objective <code>{}</code>: expected incremental \
+         revenue {} [{}, {}] against {} [{}, {}] for today's split; change {}{} [{}, {}].</p>",
+        thousands(plan.total_budget, 0),
+        esc(&period),
+        plan.objective.as_str(),
+        thousands(plan.expected_incremental_revenue, 0),
+        thousands(plan.expected_ci.0, 0),
+        thousands(plan.expected_ci.1, 0),
+        thousands(plan.current_incremental_revenue, 0),
+        thousands(plan.current_ci.0, 0),
+        thousands(plan.current_ci.1, 0),
+        if change >= 0.0 { "+" } else { "" },
+        thousands(change, 0),
+        thousands(plan.uplift_ci.0, 0),
+        thousands(plan.uplift_ci.1, 0),
+    );
+    let pct = |a: f64, b: f64| {
+        if b > 0.0 {
+            format!("{:+.0}%", 100.0 * (a / b - 1.0))
+        } else {
+            "—".into()
+        }
+    };
+    let rows: Vec<Vec<(String, bool)>> = plan
+        .channels
+        .iter()
+        .map(|c| {
+            vec![
+                t(&c.channel),
+                n(thousands(c.current_spend, 0)),
+                n(thousands(c.recommended_spend, 0)),
+                n(pct(c.recommended_spend, c.current_spend)),
+                n(thousands(c.expected_incremental_revenue, 0)),
+                n(format!(
+                    "[{}, {}]",
+                    thousands(c.ci_lower, 0),
+                    thousands(c.ci_upper, 0)
+                )),
+                n(if c.marginal_roas_at_recommended.is_finite() {
+                    format!("{:.2}", c.marginal_roas_at_recommended)
+                } else {
+                    "—".into()
+                }),
+                t(c.reason.as_deref().unwrap_or("")),
+            ]
+        })
+        .collect();
+    table_html(
+        h,
+        &[
+            "Channel",
+            "Current spend",
+            "Recommended",
+            "Change",
+            "Expected incremental",
+            "Interval",
+            "Marginal ROAS there",
+            "Note",
+        ],
+        &rows,
+    );
+    h.push_str("<ul class=\"findings\">\n");
+    for note in &plan.notes {
+        let _ = writeln!(h, "<li>{}</li>", esc(note));
+    }
+    h.push_str("</ul>\n</section>\n");
 }
 
 fn table_html(out: &mut String, header: &[&str], rows: &[Vec<(String, bool)>]) {
@@ -365,6 +459,10 @@ fn html_string(results: &AttributionResults, options: &ReportOptions) -> Result<
         &rows,
     );
     h.push_str("</section>\n");
+
+    if let Some(plan) = &options.plan {
+        plan_html(&mut h, plan, cur);
+    }
 
     h.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
     for (stem, chart) in report_charts(results, options)? {
@@ -643,6 +741,7 @@ pub fn write_report_dir(
         currency: plot.currency.clone(),
         quality: options.quality.clone(),
         exploration: options.exploration()?,
+        plan: options.plan.clone(),
         ..ExportOptions::default()
     };
     write_bytes(&xlsx, &workbook_bytes(results, &export, &xlsx)?)?;

@@ -37,6 +37,7 @@
 //! | Spend per channel; daily spend and outcome per channel | [`plot_spend_by_channel`], [`plot_spend_over_time`] |
 //! | Weekday profile, monthly seasonality, holiday lift with intervals | [`plot_temporal_effects`] |
 //! | Distribution of per-row effects per channel; effect against spend level | [`plot_effect_distribution`], [`plot_response_curve`] |
+//! | A budget plan on the response curves (today's and the recommended spend) | [`plot_budget_plan`] |
 //! | Excel workbook (or CSV of the channel table) | [`export_results`], [`export_results_with`] |
 //! | One-file HTML report; a directory with report, charts and workbook | [`write_html_report`], [`write_report_dir`] |
 //! | Exploration summary (`describe()`, per-channel totals) | [`describe`], [`channel_summary`] |
@@ -58,9 +59,9 @@ mod xlsx;
 use std::path::{Path, PathBuf};
 
 pub use charts::{
-    PlotOptions, channel_color, plot_attribution_waterfall, plot_effect_distribution,
-    plot_response_curve, plot_spend_by_channel, plot_spend_over_time, plot_temporal_effects,
-    plot_treatment_effects,
+    PlotOptions, channel_color, plot_attribution_waterfall, plot_budget_plan,
+    plot_effect_distribution, plot_response_curve, plot_spend_by_channel, plot_spend_over_time,
+    plot_temporal_effects, plot_treatment_effects,
 };
 pub use explore::{ExplorationSummary, channel_summary, describe};
 pub use html::{ReportOptions, write_html_report, write_report_dir};

@@ -65,6 +65,8 @@ pub struct ExportOptions {
     pub exploration: Option<ExplorationSummary>,
     /// Most per-row effects written.
     pub max_row_effects: usize,
+    /// A budget plan made from the results (a "Budget plan" sheet).
+    pub plan: Option<crate::plan::BudgetPlan>,
 }
 
 impl Default for ExportOptions {
@@ -74,6 +76,7 @@ impl Default for ExportOptions {
             quality: None,
             exploration: None,
             max_row_effects: 1_000_000,
+            plan: None,
         }
     }
 }
@@ -94,6 +97,12 @@ impl ExportOptions {
     /// Adds an exploration summary.
     pub fn with_exploration(mut self, exploration: ExplorationSummary) -> Self {
         self.exploration = Some(exploration);
+        self
+    }
+
+    /// Adds a budget plan (a "Budget plan" sheet).
+    pub fn with_plan(mut self, plan: crate::plan::BudgetPlan) -> Self {
+        self.plan = Some(plan);
         self
     }
 
@@ -885,6 +894,73 @@ pub(crate) fn workbook_bytes(
                 options.max_row_effects
             ))])?;
         }
+    }
+
+    // Budget plan.
+    if let Some(plan) = &options.plan {
+        let ws = wb.add_worksheet();
+        ws.set_name("Budget plan").map_err(xl(path))?;
+        let mut w = SheetWriter {
+            ws,
+            f: &f,
+            path,
+            row: 0,
+        };
+        w.widths(&[
+            18.0, 16.0, 16.0, 10.0, 18.0, 16.0, 16.0, 18.0, 14.0, 10.0, 60.0,
+        ])?;
+        w.header(&[
+            "Channel",
+            &format!("Current spend ({cur})"),
+            &format!("Recommended ({cur})"),
+            "Change",
+            &format!("Expected incremental ({cur})"),
+            &format!("Lower ({level})"),
+            &format!("Upper ({level})"),
+            &format!("Incremental at current ({cur})"),
+            "Marginal ROAS at recommended",
+            "Held",
+            "Note",
+        ])?;
+        for c in &plan.channels {
+            w.row(&[
+                Cell::Text(c.channel.clone()),
+                Cell::Money(c.current_spend),
+                Cell::Money(c.recommended_spend),
+                if c.current_spend > 0.0 {
+                    Cell::SignedPct(c.recommended_spend / c.current_spend - 1.0)
+                } else {
+                    Cell::Empty
+                },
+                Cell::Money(c.expected_incremental_revenue),
+                Cell::Money(c.ci_lower),
+                Cell::Money(c.ci_upper),
+                Cell::Money(c.current_incremental_revenue),
+                Cell::Ratio(c.marginal_roas_at_recommended),
+                Cell::Text(if c.held { "yes" } else { "no" }.into()),
+                Cell::Text(c.reason.clone().unwrap_or_default()),
+            ])?;
+        }
+        w.row(&[
+            Cell::Text("Total".into()),
+            Cell::Money(plan.current_spend),
+            Cell::Money(plan.allocated_budget),
+            Cell::Empty,
+            Cell::Money(plan.expected_incremental_revenue),
+            Cell::Money(plan.expected_ci.0),
+            Cell::Money(plan.expected_ci.1),
+            Cell::Money(plan.current_incremental_revenue),
+        ])?;
+        w.row += 1;
+        w.title(&format!(
+            "Budget {} {cur}, objective {}",
+            super::format::thousands(plan.total_budget, 0),
+            plan.objective.as_str()
+        ))?;
+        for note in &plan.notes {
+            w.row(&[Cell::Text(note.clone())])?;
+        }
+        w.freeze(1)?;
     }
 
     // Exploration.

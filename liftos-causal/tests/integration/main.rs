@@ -6,6 +6,7 @@ mod designs;
 mod determinism;
 mod estimator;
 mod params;
+mod plan;
 #[cfg(feature = "report")]
 mod report;
 mod response;

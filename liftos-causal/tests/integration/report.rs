@@ -884,3 +884,84 @@ fn exploration_summary_of_the_sandbox_table() {
     }
     assert_eq!(s.column_by_name("rows").unwrap().null_count(), 0);
 }
+
+/// A channel with a saturating response curve R(x) = top·x/(x + spend), with intervals.
+fn curved(name: &str, spend: f64, top: f64) -> ChannelEffect {
+    let mut c = channel(name, spend, top / (2.0 * spend), 1.5);
+    let curve = (0..=8)
+        .map(|k| {
+            let s = f64::from(k) / 4.0;
+            let x = s * spend;
+            let r = top * x / (x + spend);
+            liftos_causal::CurvePoint {
+                scale: s,
+                spend: x,
+                incremental_revenue: r,
+                ci_lower: 0.8 * r,
+                ci_upper: 1.2 * r,
+            }
+        })
+        .collect();
+    c.revenue_lift = top / 2.0;
+    c.ci_lower = 0.8 * c.revenue_lift;
+    c.ci_upper = 1.2 * c.revenue_lift;
+    c.marginal_roas = top / (4.0 * spend);
+    c.response = Some(liftos_causal::ChannelResponse {
+        transform: liftos_causal::ResponseTransform::LINEAR,
+        half_saturation_spend: Some(spend),
+        marginal_roas_ci_lower: 0.8 * c.marginal_roas,
+        marginal_roas_ci_upper: 1.2 * c.marginal_roas,
+        long_run_roas_ci_lower: None,
+        long_run_roas_ci_upper: None,
+        response_curve: curve,
+        sensitivity: liftos_causal::Sensitivity {
+            robustness_value: 0.4,
+            robustness_value_ci: 0.3,
+            t_stat: 8.0,
+        },
+        plausible_transforms: 1,
+        switch_off_range: (0.0, 0.0),
+    });
+    c
+}
+
+/// A budget plan in the report: an HTML section with its table and notes, a chart with
+/// the recommended spend marked, and a "Budget plan" sheet with the plan's numbers.
+#[test]
+fn a_budget_plan_gets_a_section_a_chart_and_a_sheet() {
+    let results = synthetic(vec![
+        curved("meta", 10_000.0, 80_000.0),
+        curved("google_ads", 10_000.0, 20_000.0),
+    ]);
+    let plan =
+        liftos_causal::plan_budget(&results, &liftos_causal::PlanOptions::new(20_000.0)).unwrap();
+    let meta = plan.channel("meta").unwrap();
+    assert!((meta.recommended_spend - 15_000.0).abs() < 1.0, "{meta:?}");
+    let dir = out_dir("plan");
+    let options = ReportOptions::default().with_plan(plan.clone());
+    let files = report::write_report_dir(&results, &options, &dir).unwrap();
+    assert!(files.iter().any(|f| f.ends_with("charts/budget_plan.svg")));
+    let svg = std::fs::read_to_string(dir.join("charts/budget_plan.svg")).unwrap();
+    assert!(
+        svg.contains("triangle: the plan"),
+        "axis label names the marker"
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert_well_formed(&html, &HTML_VOID);
+    let section = &html[html.find("<section id=\"plan\">").expect("plan section")..];
+    let section = &section[..section.find("</section>").unwrap()];
+    assert!(
+        section.contains("15,000") && section.contains("+50%"),
+        "{section}"
+    );
+    assert!(section.contains("max-change"), "{section}");
+    let mut wb: Xlsx<_> = open_workbook(dir.join("results.xlsx")).unwrap();
+    assert!(wb.sheet_names().contains(&"Budget plan".to_string()));
+    let sheet = wb.worksheet_range("Budget plan").unwrap();
+    assert_eq!(cell_str(&sheet, 1, 0), "meta");
+    assert!((cell_f64(&sheet, 1, 2) - meta.recommended_spend).abs() < 1e-6);
+    assert!((cell_f64(&sheet, 1, 4) - meta.expected_incremental_revenue).abs() < 1e-6);
+    assert_eq!(cell_str(&sheet, 3, 0), "Total");
+    assert!((cell_f64(&sheet, 3, 4) - plan.expected_incremental_revenue).abs() < 1e-6);
+    cleanup(&dir);
+}

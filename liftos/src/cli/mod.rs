@@ -3,6 +3,7 @@
 
 mod analyze;
 mod calendar;
+mod plan;
 mod pull;
 mod run;
 mod tables;
@@ -50,6 +51,8 @@ enum Command {
     Run(run::Args),
     /// Run SQL over tables given as NAME=FILE and print the result.
     Sql(tables::SqlArgs),
+    /// Split a budget across channels by the response curves of a results JSON.
+    Plan(plan::Args),
 }
 
 /// The runtime of the commands that talk to the network: two worker threads.
@@ -155,5 +158,6 @@ pub fn run(cli: Cli) -> liftos::Result<()> {
         Command::Analyze(args) => analyze::run(args),
         Command::Run(args) => run::run(args),
         Command::Sql(args) => tables::sql(args),
+        Command::Plan(args) => plan::run(args),
     }
 }

@@ -6,5 +6,6 @@ mod common;
 mod config;
 mod contracts;
 mod pipeline;
+mod plan;
 mod pull;
 mod safety;

@@ -323,6 +323,35 @@ fn outputs_hold_every_intermediate_and_the_manifest() {
     assert!(leftovers(&out).is_empty());
 }
 
+/// `Pipeline::builder().plan(...)`: the planner runs as the last stage, plan.json is
+/// written, and the report gains its section, chart and sheet.
+#[test]
+fn a_plan_stage_writes_plan_json_and_the_reports_plan_section() {
+    let world = world();
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let budget: f64 = world.truth().channels.iter().map(|c| c.spend).sum();
+    let pipeline = pipeline_for(&fakes, &world, None)
+        .plan(liftos::causal::PlanOptions::new(budget))
+        .outputs(Outputs::new(&out).with_format(TableFormat::Csv))
+        .build()
+        .unwrap();
+    let run = run(&fakes, &pipeline).unwrap();
+    let plan = run.plan.as_ref().expect("a plan");
+    assert!((plan.current_spend - budget).abs() < 1e-6 * budget);
+    assert!(run.timings.iter().any(|t| t.stage == "plan"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(json["channels"].as_array().unwrap().len(), 3);
+    assert!((json["total_budget"].as_f64().unwrap() - budget).abs() < 1e-6);
+    let html = std::fs::read_to_string(out.join("report/report.html")).unwrap();
+    assert!(html.contains("<section id=\"plan\">"), "no plan section");
+    assert!(html.contains("id=\"chart-budget_plan\""));
+    assert!(out.join("report/charts/budget_plan.svg").is_file());
+    assert!(leftovers(&out).is_empty());
+}
+
 #[test]
 fn rows_outside_the_date_range_are_quarantined_not_lost() {
     use liftos::connectors::FileConnector;

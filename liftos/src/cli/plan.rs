@@ -1,0 +1,116 @@
+//! `liftos plan`.
+
+use std::path::PathBuf;
+
+use liftos::analysis::format_plan;
+use liftos::causal::plan::{Objective, PlanInput, PlanOptions, plan_from_input};
+
+/// Arguments of `liftos plan`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The results JSON of `liftos analyze --json` (or a pipeline's results.json).
+    #[arg(long)]
+    results: PathBuf,
+    /// Total spend to split, for the period (the data's window unless --period-days).
+    #[arg(long, allow_negative_numbers = true)]
+    budget: f64,
+    /// Write plan.json here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Days the budget covers (the curves are scaled from the data's window).
+    #[arg(long)]
+    period_days: Option<u32>,
+    /// Least spend of a channel for the period, CHANNEL=AMOUNT (repeatable).
+    #[arg(long = "min", value_name = "CHANNEL=AMOUNT")]
+    min: Vec<String>,
+    /// Most spend of a channel for the period, CHANNEL=AMOUNT (repeatable).
+    #[arg(long = "max", value_name = "CHANNEL=AMOUNT")]
+    max: Vec<String>,
+    /// Keep a channel at its current spend (repeatable).
+    #[arg(long = "hold", value_name = "CHANNEL")]
+    hold: Vec<String>,
+    /// What to maximise: `revenue` (spend the budget), `profit` (margin × incremental
+    /// revenue − spend) or `target_roas` (revenue keeping iROAS ≥ --target-roas).
+    #[arg(long, default_value = "revenue")]
+    objective: String,
+    /// The iROAS the plan must keep with `--objective target_roas`.
+    #[arg(long)]
+    target_roas: Option<f64>,
+    /// Profit per unit of incremental revenue with `--objective profit`.
+    #[arg(long, default_value_t = 1.0)]
+    margin: f64,
+    /// Most relative move of a channel from its current spend (0.5 = ±50%).
+    #[arg(long, default_value_t = 0.5)]
+    max_change: f64,
+}
+
+/// `CHANNEL=AMOUNT` pairs; the error names the flag and the pair.
+fn pairs(flag: &'static str, values: &[String]) -> liftos::Result<Vec<(String, f64)>> {
+    values
+        .iter()
+        .map(|v| {
+            let parsed = v.split_once('=').and_then(|(ch, x)| {
+                let amount: f64 = x.trim().parse().ok()?;
+                (!ch.trim().is_empty()).then(|| (ch.trim().to_string(), amount))
+            });
+            parsed.ok_or_else(|| {
+                liftos::causal::Error::InvalidParameter {
+                    name: flag,
+                    value: v.clone(),
+                    expected: "CHANNEL=AMOUNT, e.g. meta=5000".into(),
+                }
+                .into()
+            })
+        })
+        .collect()
+}
+
+pub fn run(args: Args) -> liftos::Result<()> {
+    if let Some(out) = &args.out {
+        liftos::io::check_distinct_files(&[("--results", &args.results)], &[("--out", out)])?;
+    }
+    let mut options = PlanOptions::new(args.budget)
+        .with_max_change(args.max_change)
+        .with_objective(Objective::parse(
+            &args.objective,
+            args.margin,
+            args.target_roas,
+        )?);
+    options.period_days = args.period_days;
+    for (ch, x) in pairs("--min", &args.min)? {
+        options = options.with_min(&ch, x);
+    }
+    for (ch, x) in pairs("--max", &args.max)? {
+        options = options.with_max(&ch, x);
+    }
+    for ch in &args.hold {
+        options = options.with_hold(ch);
+    }
+    let path = args.results.display().to_string();
+    let text = std::fs::read(&args.results).map_err(|source| liftos::Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let results: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|source| liftos::Error::Json {
+            path: path.clone(),
+            source,
+        })?;
+    let input = PlanInput::from_json(&results).map_err(|e| liftos::Error::Io {
+        path: path.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+    })?;
+    let plan = plan_from_input(&input, &options)?;
+    print!("{}", format_plan(&plan));
+    if let Some(out) = &args.out {
+        let json = serde_json::to_string_pretty(&plan.to_json()).map_err(|source| {
+            liftos::Error::Json {
+                path: out.display().to_string(),
+                source,
+            }
+        })?;
+        liftos::io::write_bytes_atomically(out, json.as_bytes())?;
+        println!("Wrote {}", out.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! `liftos plan`: from the results JSON of `liftos analyze` to plan.json, and one clear
+//! error per kind of bad input.
+
+use std::path::Path;
+
+use crate::common::liftos;
+
+/// A saturating world (one year) analysed with response curves; returns results.json.
+fn results_json(dir: &Path) -> std::path::PathBuf {
+    let input = dir.join("unified.csv");
+    let world = liftos::sandbox::World::generate(
+        &liftos::sandbox::WorldConfig::preset(liftos::sandbox::Preset::Saturation, 3)
+            .with_days(365),
+    )
+    .unwrap();
+    liftos::io::write_table_atomically(&input, &world.unified_table().unwrap()).unwrap();
+    let json = dir.join("results.json");
+    let output = liftos()
+        .args([
+            "analyze",
+            "--trees",
+            "200",
+            "--response",
+            "auto",
+            "--no-cross-validation",
+            "--input",
+        ])
+        .arg(&input)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    json
+}
+
+fn run_plan(results: &Path, extra: &[&str]) -> std::process::Output {
+    liftos()
+        .arg("plan")
+        .arg("--results")
+        .arg(results)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// The plan spends the budget, keeps each channel within ±50% by default, writes every
+/// key of plan.json, and marks the recommended spend in the report written from it.
+#[test]
+fn plan_writes_plan_json_from_analyze_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = results_json(dir.path());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!(v["window"]["days"], 365);
+    let spend: f64 = v["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["spend"].as_f64().unwrap())
+        .sum();
+    let out = dir.path().join("plan.json");
+    let budget = format!("{spend:.2}");
+    let output = run_plan(
+        &results,
+        &["--budget", &budget, "--out", out.to_str().unwrap()],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("Budget plan") && stdout.contains("current split"),
+        "{stdout}"
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    for key in [
+        "total_budget",
+        "expected_incremental_revenue",
+        "expected_incremental_revenue_ci_lower",
+        "expected_incremental_revenue_ci_upper",
+        "current_incremental_revenue",
+        "current_incremental_revenue_ci_lower",
+        "current_incremental_revenue_ci_upper",
+    ] {
+        assert!(plan[key].is_number(), "{key} in {plan}");
+    }
+    let channels = plan["channels"].as_array().unwrap();
+    assert_eq!(channels.len(), v["channels"].as_array().unwrap().len());
+    let mut total = 0.0;
+    for c in channels {
+        for key in [
+            "current_spend",
+            "recommended_spend",
+            "expected_incremental_revenue",
+            "ci_lower",
+            "ci_upper",
+            "marginal_roas_at_recommended",
+        ] {
+            assert!(c[key].is_number(), "{key} in {c}");
+        }
+        assert!(c["held"].is_boolean() && (c["reason"].is_null() || c["reason"].is_string()));
+        let (cur, rec) = (
+            c["current_spend"].as_f64().unwrap(),
+            c["recommended_spend"].as_f64().unwrap(),
+        );
+        assert!(rec <= 1.5 * cur + 1e-6 && rec >= 0.5 * cur - 1e-6, "{c}");
+        total += rec;
+    }
+    assert!((total - spend).abs() < 1e-3 * spend, "{total} vs {spend}");
+    assert!(
+        plan["expected_incremental_revenue"].as_f64().unwrap()
+            >= plan["current_incremental_revenue"].as_f64().unwrap()
+    );
+    // The zero-effect channel never gets more: it is held (named with its reason) or
+    // gives budget up.
+    let tiktok = channels.iter().find(|c| c["channel"] == "tiktok").unwrap();
+    let (cur, rec) = (
+        tiktok["current_spend"].as_f64().unwrap(),
+        tiktok["recommended_spend"].as_f64().unwrap(),
+    );
+    assert!(rec <= cur + 1e-6, "{tiktok}");
+    assert!(tiktok["reason"].is_string(), "{tiktok}");
+    // A 90-day budget: current spend and curves scaled from the 365-day window.
+    let quarter = spend * 90.0 / 365.0;
+    let out90 = dir.path().join("plan90.json");
+    let output = run_plan(
+        &results,
+        &[
+            "--budget",
+            &format!("{quarter:.2}"),
+            "--period-days",
+            "90",
+            "--out",
+            out90.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("90 days"),
+        "{stdout}"
+    );
+    let plan90: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out90).unwrap()).unwrap();
+    let current = plan90["current_spend"].as_f64().unwrap();
+    assert!(
+        (current - quarter).abs() < 1e-6 * quarter,
+        "{current} vs {quarter}"
+    );
+    let ratio = plan90["current_incremental_revenue"].as_f64().unwrap()
+        / plan["current_incremental_revenue"].as_f64().unwrap();
+    assert!((ratio - 90.0 / 365.0).abs() < 1e-9, "{ratio}");
+}
+
+/// Bad input: one clear error each, and no plan.json.
+#[test]
+fn plan_names_each_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    // Results without curves (an old results JSON).
+    let old = dir.path().join("old.json");
+    std::fs::write(
+        &old,
+        r#"{"channels": [{"channel": "meta", "spend": 1000.0, "ci_lower": 100.0, "marginal_roas": 2.0}]}"#,
+    )
+    .unwrap();
+    let mut curve = String::from("[");
+    for k in 0..=8 {
+        let s = f64::from(k) / 4.0;
+        let x = 1000.0 * s;
+        let r = 3000.0 * x / (x + 1000.0);
+        if k > 0 {
+            curve.push(',');
+        }
+        curve.push_str(&format!(
+            r#"{{"scale": {s}, "spend": {x}, "incremental_revenue": {r}, "ci_lower": {}, "ci_upper": {}}}"#,
+            0.8 * r,
+            1.2 * r
+        ));
+    }
+    curve.push(']');
+    let good = dir.path().join("good.json");
+    let channel = |name: &str| {
+        format!(
+            r#"{{"channel": "{name}", "spend": 1000.0, "ci_lower": 1200.0, "marginal_roas": 0.75, "response_curve": {curve}}}"#
+        )
+    };
+    std::fs::write(
+        &good,
+        format!(
+            r#"{{"window": {{"days": 30}}, "channels": [{}, {}]}}"#,
+            channel("meta"),
+            channel("google_ads")
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("plan.json");
+    let o = out.to_str().unwrap();
+    let cases: Vec<(&Path, Vec<&str>, &str)> = vec![
+        (&good, vec!["--budget", "0"], "budget"),
+        (&good, vec!["--budget", "-5"], "budget"),
+        (
+            &good,
+            vec!["--budget", "2000", "--min", "meta=900", "--max", "meta=800"],
+            "min_spend",
+        ),
+        (
+            &good,
+            vec!["--budget", "2000", "--min", "tiktok=5"],
+            "tiktok",
+        ),
+        (
+            &good,
+            vec!["--budget", "2000", "--max", "meta"],
+            "CHANNEL=AMOUNT",
+        ),
+        (
+            &good,
+            vec!["--budget", "2000", "--objective", "roi"],
+            "objective",
+        ),
+        (
+            &good,
+            vec!["--budget", "2000", "--objective", "target_roas"],
+            "target",
+        ),
+        (&old, vec!["--budget", "2000"], "response_curve"),
+    ];
+    for (results, args, needle) in cases {
+        let mut all = args.clone();
+        all.extend(["--out", o]);
+        let output = run_plan(results, &all);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!out.exists(), "{args:?} wrote plan.json");
+    }
+    // A missing results file is named.
+    let output = run_plan(&dir.path().join("nope.json"), &["--budget", "10"]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nope.json"));
+    // The good file plans: meta and google_ads are symmetric, so each keeps 1000.
+    let output = run_plan(&good, &["--budget", "2000", "--out", o]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    for c in plan["channels"].as_array().unwrap() {
+        assert!(
+            (c["recommended_spend"].as_f64().unwrap() - 1000.0).abs() < 1.0,
+            "{c}"
+        );
+    }
+}
