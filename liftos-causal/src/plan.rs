@@ -14,7 +14,7 @@
 //! - no channel moves more than `max_change` (50%) from what it spent, and never past the
 //!   curve's range (2× today's spend): the curves say nothing beyond what the data saw;
 //! - a channel whose marginal return is too uncertain to rank against the others (its
-//!   interval's half-width exceeds the account's spend-weighted average marginal return),
+//!   interval's half-width exceeds the best channel's marginal return),
 //!   or that has no curve or no spend, is held at its current spend and named with the
 //!   reason (results without a marginal interval: when the lift's interval includes zero).
 //!   A channel whose next dollar is known to return little (a narrow interval around zero)
@@ -721,16 +721,14 @@ pub fn plan_from_input(input: &PlanInput, options: &PlanOptions) -> Result<Budge
         hi: f64,
         held: Option<String>,
     }
-    // The account's typical marginal return (spend-weighted mean of |marginal| over the
-    // channels with a marginal interval): the yardstick of "too uncertain to rank".
-    let (mut weighted, mut weight) = (0.0, 0.0);
-    for c in &input.channels {
-        if c.marginal_roas.is_finite() && c.marginal_ci.0.is_finite() && c.spend > 0.0 {
-            weighted += c.spend * c.marginal_roas.abs();
-            weight += c.spend;
-        }
-    }
-    let typical = if weight > 0.0 { weighted / weight } else { 0.0 };
+    // The yardstick of "too uncertain to rank": the best channel's marginal return. A
+    // channel whose interval is wider on each side than that could rank anywhere.
+    let typical = input
+        .channels
+        .iter()
+        .filter(|c| c.marginal_roas.is_finite() && c.marginal_ci.0.is_finite() && c.spend > 0.0)
+        .map(|c| c.marginal_roas.abs())
+        .fold(0.0, f64::max);
     let mut slots = Vec::with_capacity(input.channels.len());
     for c in &input.channels {
         let current = c.spend * factor;
@@ -746,9 +744,9 @@ pub fn plan_from_input(input: &PlanInput, options: &PlanOptions) -> Result<Budge
             let half = (c.marginal_ci.1 - c.marginal_ci.0) / 2.0;
             if typical > 0.0 && half > typical {
                 held = Some(format!(
-                    "held: its marginal return is {:.2} ± {half:.2}, an interval wider than \
-                     the account's average marginal return ({typical:.2}), so the data cannot \
-                     rank it against the other channels",
+                    "held: its marginal return is {:.2} ± {half:.2}, an interval wider on each \
+                     side than the best channel's marginal return ({typical:.2}), so the data \
+                     cannot rank it against the other channels",
                     c.marginal_roas
                 ));
             } else if typical <= 0.0 && c.marginal_ci.0 <= 0.0 && c.marginal_ci.1 >= 0.0 {
@@ -1166,10 +1164,10 @@ mod tests {
     #[test]
     fn uncertain_channels_are_held_and_bad_options_are_named() {
         let f = hill(1000.0, 50.0);
-        // Typical marginal return here: (100·|f'(100)| + 100·0.1)/200 ≈ 1.9; the weak
-        // channel's ±2.5 is wider.
+        // The best marginal return here is f'(100) ≈ 2.2 (channel a); the weak channel's
+        // ±4 is wider.
         let mut weak = input("weak", 100.0, &|x| 0.1 * x);
-        weak.marginal_ci = (-2.4, 2.6);
+        weak.marginal_ci = (-3.9, 4.1);
         let mut a = input("a", 100.0, &f);
         a.marginal_ci = (a.marginal_roas * 0.8, a.marginal_roas * 1.2);
         let inp = PlanInput {

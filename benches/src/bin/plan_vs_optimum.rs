@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! cargo run --release -p liftos-benches --bin plan_vs_optimum -- [--preset saturation]
-//!     [--seeds 10] [--first 1] [--trees 300] [--max-change 0.5]
+//!     [--seeds 10] [--first 1] [--trees 300] [--max-change 0.5] [--verbose]
 //! ```
 //!
 //! Per seed it prints the plan's and the current split's true revenue as shares of the
@@ -42,12 +42,15 @@ fn main() -> Result<(), BoxError> {
     let first: u64 = arg(&args, "--first", 1)?;
     let trees: usize = arg(&args, "--trees", 300)?;
     let max_change: f64 = arg(&args, "--max-change", 0.5)?;
+    let verbose = args.iter().any(|a| a == "--verbose");
     println!(
         "preset {} · {seeds} seeds from {first} · {trees} trees · max change {max_change}",
         preset.as_str()
     );
-    println!("seed  plan/optimum  current/optimum  plan/current  interval covers  seconds");
-    let (mut shares, mut beat, mut covered) = (Vec::new(), 0usize, 0usize);
+    println!(
+        "seed  plan/optimum  current/optimum  plan/current  level interval covers  uplift interval covers  seconds"
+    );
+    let (mut shares, mut beat, mut covered, mut up_covered) = (Vec::new(), 0usize, 0usize, 0usize);
     let mut current_shares = Vec::new();
     for seed in first..first + seeds {
         let started = Instant::now();
@@ -76,25 +79,51 @@ fn main() -> Result<(), BoxError> {
             .collect();
         let planned = world.allocation_revenue(&split)?.incremental_revenue;
         let current = world.allocation_revenue(&[])?.incremental_revenue;
-        let optimum = world
-            .optimal_allocation(
-                budget,
-                1.0 - max_change.min(1.0),
-                1.0 + max_change.min(1.0),
-                1000,
-            )?
-            .incremental_revenue;
+        let best = world.optimal_allocation(
+            budget,
+            1.0 - max_change.min(1.0),
+            1.0 + max_change.min(1.0),
+            1000,
+        )?;
+        let optimum = best.incremental_revenue;
+        if verbose {
+            for c in &plan.channels {
+                let t = world.truth().channel(&c.channel).ok_or("channel")?;
+                let est = results.channel(&c.channel).ok_or("channel")?;
+                let (lo, hi) = est.response.as_ref().map_or((f64::NAN, f64::NAN), |r| {
+                    (r.marginal_roas_ci_lower, r.marginal_roas_ci_upper)
+                });
+                println!(
+                    "      {:<11} {:>10.0} -> {:>10.0} (best {:>10.0}); marginal {:.2} [{:.2}, {:.2}] true {:.2}; switch-off {:.2} true {:.2}; {}",
+                    c.channel,
+                    c.current_spend,
+                    c.recommended_spend,
+                    best.spend_of(&c.channel).unwrap_or(f64::NAN),
+                    est.marginal_roas,
+                    lo,
+                    hi,
+                    t.marginal_roas_total,
+                    est.incremental_roas,
+                    t.incremental_roas,
+                    c.reason.as_deref().unwrap_or("")
+                );
+            }
+        }
         let covers = plan.expected_ci.0 <= planned && planned <= plan.expected_ci.1;
+        let uplift = planned - current;
+        let up_covers = plan.uplift_ci.0 <= uplift && uplift <= plan.uplift_ci.1;
+        up_covered += usize::from(up_covers);
         shares.push(planned / optimum);
         current_shares.push(current / optimum);
         beat += usize::from(planned > current);
         covered += usize::from(covers);
         println!(
-            "{seed:>4}  {:>11.1}%  {:>14.1}%  {:>+11.1}%  {:>15}  {:>7.1}",
+            "{seed:>4}  {:>11.1}%  {:>14.1}%  {:>+11.1}%  {:>21}  {:>22}  {:>7.1}",
             100.0 * planned / optimum,
             100.0 * current / optimum,
             100.0 * (planned / current - 1.0),
             if covers { "yes" } else { "no" },
+            if up_covers { "yes" } else { "no" },
             started.elapsed().as_secs_f64()
         );
     }
@@ -104,10 +133,12 @@ fn main() -> Result<(), BoxError> {
     let mean_current = current_shares.iter().sum::<f64>() / n;
     println!(
         "summary: plan reaches {:.1}% of the optimum on average (worst {:.1}%); the current split {:.1}%; \
-         plan beat the current split in {beat}/{}; its interval covered its true revenue in {covered}/{}",
+         plan beat the current split in {beat}/{}; its interval covered its true revenue in {covered}/{}, \
+         the uplift's interval the true uplift in {up_covered}/{}",
         100.0 * mean,
         100.0 * worst,
         100.0 * mean_current,
+        shares.len(),
         shares.len(),
         shares.len()
     );

@@ -281,3 +281,27 @@ fn http_limits_come_from_the_http_table_and_each_source() {
     assert!(e.contains("line 6"), "{e}");
     assert!(fakes.servers.requests().is_empty());
 }
+
+/// The example's `[plan]` block, uncommented, parses into the pipeline's plan stage.
+#[test]
+fn the_example_plan_block_parses() {
+    let text = std::fs::read_to_string(example_config()).unwrap();
+    let block: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("# [plan]"))
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| format!("{}\n", l.trim_start_matches('#').trim_start()))
+        .collect();
+    assert!(block.contains("budget = 250000"), "{block}");
+    let config = format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n\n{block}");
+    let dir = tempfile::tempdir().unwrap();
+    let parsed =
+        liftos::config::PipelineConfig::from_toml_str(&config, "liftos.toml", dir.path()).unwrap();
+    let plan = parsed.plan.as_ref().expect("a [plan] section");
+    assert_eq!(plan.budget, 250_000.0);
+    assert_eq!(plan.period_days, Some(90));
+    assert_eq!(plan.min.get("klaviyo"), Some(&2000.0));
+    assert_eq!(plan.hold, ["google_ads"]);
+    let fakes = start_fakes(world(), FaultConfig::none());
+    assert!(parsed.to_builder_with(&fake_env(&fakes)).is_ok());
+}
