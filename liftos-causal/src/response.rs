@@ -351,6 +351,11 @@ pub(crate) struct Selection {
 /// Rows a channel needs for the transform search (fewer: the first candidate is used).
 pub(crate) const MIN_SEARCH_ROWS: usize = 30;
 
+/// Level of the plausible set the representative transform is chosen from, whatever the
+/// intervals' level (which sets only how far they are widened): the point estimates do
+/// not depend on the confidence level.
+pub(crate) const SELECTION_LEVEL: f64 = 0.95;
+
 /// Sufficient statistics of one candidate: `Σ T̃²`, `Σ T̃Ỹ`, `Σ T`, `Σ f′(a)·a`.
 struct CandidateSums {
     tt: f64,
@@ -370,7 +375,8 @@ struct CandidateSums {
 /// `n_eff·(L_c − L_min)/L_min ≤ χ²₁(level)` with `n_eff` the number of calendar weeks (a
 /// likelihood-ratio set with the week as the effective observation, since daily outcomes
 /// are autocorrelated), estimates through the plausible transform whose switch-off return
-/// is closest to the set's loss-weighted average (weights `exp(−excess/2)`), and reports
+/// is closest to the set's loss-weighted average (weights `exp(−excess/2)`; the set at
+/// [`SELECTION_LEVEL`] whatever `level`, so the estimate does not depend on it), and reports
 /// how far the other plausible transforms move each quantity, which widens the intervals.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn select_response(
@@ -467,13 +473,19 @@ pub(crate) fn select_response(
     // Plausible transforms: a likelihood-ratio-type set with the week as the effective
     // observation (daily outcomes are autocorrelated): n_eff·(L_c − L_min)/L_min ≤ χ²₁.
     let n_eff = nb.max(2) as f64;
-    let q = ChiSquared::new(1.0)
-        .map_err(|e| Error::param("confidence_level", e, "a valid level"))?
-        .inverse_cdf(level);
+    let chi2 =
+        ChiSquared::new(1.0).map_err(|e| Error::param("confidence_level", e, "a valid level"))?;
     let excess = |c: usize| n_eff * (loss[c] - best.1) / best.1.max(f64::MIN_POSITIVE);
-    let plausible: Vec<usize> = (0..candidates.len())
-        .filter(|&c| loss[c].is_finite() && excess(c) <= q)
-        .collect();
+    let set_at = |q: f64| -> Vec<usize> {
+        (0..candidates.len())
+            .filter(|&c| loss[c].is_finite() && excess(c) <= q)
+            .collect()
+    };
+    // The set the intervals are widened by is at the interval's level; the representative
+    // is chosen from the set at SELECTION_LEVEL whatever the level, so that the point
+    // estimates do not depend on the level of the intervals.
+    let plausible = set_at(chi2.inverse_cdf(level));
+    let selection_set = set_at(chi2.inverse_cdf(SELECTION_LEVEL));
     let spend: f64 = w_sub.iter().sum();
     let beta = |c: usize| -> f64 { sums[c].as_ref().map_or(0.0, |s| s.ty / s.tt) };
     let cheap = |c: usize| -> (f64, f64) {
@@ -482,18 +494,18 @@ pub(crate) fn select_response(
             .map_or((0.0, 0.0), |s| (beta(c) * s.t_total, beta(c) * s.g_total))
     };
     // The representative: closest (in switch-off lift) to the loss-weighted average.
-    let weights: Vec<f64> = plausible
+    let weights: Vec<f64> = selection_set
         .iter()
         .map(|&c| (-0.5 * excess(c)).exp())
         .collect();
     let total_w: f64 = weights.iter().sum();
-    let centre = plausible
+    let centre = selection_set
         .iter()
         .zip(&weights)
         .map(|(&c, w)| w * cheap(c).0)
         .sum::<f64>()
         / total_w;
-    let chosen = plausible
+    let chosen = selection_set
         .iter()
         .copied()
         .min_by(|&a, &b| {
