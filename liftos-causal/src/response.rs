@@ -169,7 +169,7 @@ impl Evaluated {
 ///
 /// | Name | Default | Meaning | Range |
 /// |---|---|---|---|
-/// | `saturation` | false | search Hill curves (false: linear in the adstocked spend); [`ResponseOptions::auto`] turns it on | |
+/// | `saturation` | true | search Hill curves (false: linear in the adstocked spend, [`ResponseOptions::linear`]) | |
 /// | `adstock_grid` | 0, 0.1, …, 0.8 | decays searched when the roles' adstock is [`Adstock::Auto`](crate::Adstock::Auto) | each in [0, 1) |
 /// | `half_saturations` | 0.25, 0.5, 1, 2, 4 | Hill half-saturations searched (× the entity's mean exposure) | each > 0 |
 /// | `shapes` | 1, 1.5, 2, 3 | Hill shapes searched | each > 0 |
@@ -191,10 +191,12 @@ pub struct ResponseOptions {
     pub curve_scales: Vec<f64>,
 }
 
+/// The default is [`ResponseOptions::auto`]: carryover and saturation are searched unless
+/// the user opts out with [`ResponseOptions::linear`].
 impl Default for ResponseOptions {
     fn default() -> Self {
         ResponseOptions {
-            saturation: false,
+            saturation: true,
             adstock_grid: (0..9).map(|k| k as f64 / 10.0).collect(),
             half_saturations: vec![0.25, 0.5, 1.0, 2.0, 4.0],
             shapes: vec![1.0, 1.5, 2.0, 3.0],
@@ -205,14 +207,19 @@ impl Default for ResponseOptions {
 }
 
 impl ResponseOptions {
-    /// Linear in spend (the default): no saturation search; carryover only as the roles'
-    /// adstock says.
+    /// Linear in spend (the opt-out): no saturation search; carryover only as the roles'
+    /// adstock says (set [`Adstock::None`](crate::Adstock::None) on the roles for the
+    /// model without carryover, as `--response linear` does).
     pub fn linear() -> Self {
-        ResponseOptions::default()
+        ResponseOptions {
+            saturation: false,
+            ..ResponseOptions::default()
+        }
     }
 
-    /// Saturation searched: Hill curves on the grids of the defaults (use it with
-    /// [`Adstock::Auto`](crate::Adstock::Auto) to search carryover too).
+    /// Saturation searched (the default): Hill curves on the grids of the defaults; with
+    /// [`Adstock::Auto`](crate::Adstock::Auto) (the roles' default) carryover is searched
+    /// too.
     pub fn auto() -> Self {
         ResponseOptions {
             saturation: true,
@@ -220,16 +227,17 @@ impl ResponseOptions {
         }
     }
 
-    /// Parses `linear` ([`ResponseOptions::linear`]) or `auto` ([`ResponseOptions::auto`]),
-    /// as written on the command line and in `liftos.toml`.
+    /// Parses `linear` ([`ResponseOptions::linear`]) or `auto` ([`ResponseOptions::auto`];
+    /// also the empty text, the default), as written on the command line and in
+    /// `liftos.toml`.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidParameter`] for any other text.
     pub fn parse(s: &str) -> Result<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "linear" | "" => Ok(ResponseOptions::linear()),
-            "auto" => Ok(ResponseOptions::auto()),
+            "linear" => Ok(ResponseOptions::linear()),
+            "auto" | "" => Ok(ResponseOptions::auto()),
             other => Err(Error::param("response", other, "`linear` or `auto`")),
         }
     }
@@ -596,6 +604,25 @@ mod tests {
         let (a, k, e) = (1.3, 2.0, 1e-6);
         let fd = (h2.value(a * (1.0 + e), k) - h2.value(a * (1.0 - e), k)) / (2.0 * e);
         assert!((fd - h2.slope_times_exposure(a, k)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn defaults_search_carryover_and_saturation_linear_opts_out() {
+        assert_eq!(ResponseOptions::default(), ResponseOptions::auto());
+        assert_eq!(ResponseOptions::parse("").unwrap(), ResponseOptions::auto());
+        assert_eq!(
+            crate::AttributionOptions::default().response,
+            ResponseOptions::auto()
+        );
+        assert_eq!(crate::CausalRoles::default().adstock, crate::Adstock::Auto);
+        assert_eq!(
+            ResponseOptions::default().default_adstock(),
+            crate::Adstock::Auto
+        );
+        let linear = ResponseOptions::parse("linear").unwrap();
+        assert!(!linear.saturation);
+        assert_eq!(linear.default_adstock(), crate::Adstock::None);
+        assert_eq!(linear.candidates(&[0.0]), vec![ResponseTransform::LINEAR]);
     }
 
     #[test]
