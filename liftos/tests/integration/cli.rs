@@ -68,6 +68,13 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
             .unwrap();
     assert_eq!(results["model"], "causal_forest");
     assert_eq!(results["channels"].as_array().unwrap().len(), 4);
+    // The demo runs the defaults: carryover and saturation searched, curves reported.
+    assert_eq!(results["settings"]["response"], "auto");
+    assert_eq!(results["settings"]["adstock"], "auto");
+    for c in results["channels"].as_array().unwrap() {
+        assert_eq!(c["response_curve"].as_array().unwrap().len(), 9, "{c}");
+        assert!(c["marginal_roas_ci_lower"].is_number(), "{c}");
+    }
     assert!(results["temporal"]["holiday_lift"].is_number());
     assert!(results["model_accuracy"]["r2"].as_f64().unwrap() > 0.5);
     let html = std::fs::read_to_string(pipeline.join("report").join("report.html")).unwrap();
@@ -90,12 +97,11 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
         .count()
         - 1;
     assert_eq!(rows, truth_rows, "truth is aligned row by row");
-    let world = liftos::sandbox::World::generate(
-        &liftos::sandbox::WorldConfig::default()
-            .with_seed(7)
-            .with_zero_effect_channel("tiktok"),
-    )
-    .unwrap();
+    let world = liftos::sandbox::World::generate(&liftos::demo::world_config(7)).unwrap();
+    assert_eq!(
+        world.config().preset,
+        Some(liftos::sandbox::Preset::Realistic)
+    );
     assert_eq!(rows, world.num_rows(), "every row of the world is written");
     assert_eq!(
         manifest["unified_rows"],
