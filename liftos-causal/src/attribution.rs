@@ -142,7 +142,7 @@ impl ClusterBy {
 /// | `cv_gap_days` | 7 | days left out between training and test blocks |
 /// | `placebo_lead_days` | `Some(7)` | placebo check with the treatment this many days ahead |
 /// | `cluster` | entity | clusters of the standard errors |
-/// | `response` | [`ResponseOptions::default`] | how carryover and saturation are chosen per channel |
+/// | `response` | [`ResponseOptions::auto`] (Hill curves searched; [`ResponseOptions::linear`] opts out) | how carryover and saturation are chosen per channel |
 /// | `local_linear_nuisances` | true | the causal forest's Ŷ and Ŵ are local linear forests (λ = 0.1 unless the model's [`CausalForestParams::nuisance_local_linear`] sets one); `false`: as the model's parameters say |
 /// | `seed` | 42 | seed of all randomness (overrides the model's) |
 #[derive(Debug, Clone)]
@@ -187,7 +187,7 @@ impl Default for AttributionOptions {
             placebo_lead_days: Some(7),
             cluster: ClusterBy::Entity,
             local_linear_nuisances: true,
-            response: ResponseOptions::default(),
+            response: ResponseOptions::auto(),
             seed: 42,
         }
     }
@@ -326,7 +326,8 @@ pub const DEFAULT_LOCAL_LINEAR_LAMBDA: f64 = 0.1;
 /// 1. Each channel's response transform `f` (geometric carryover, then a Hill saturation
 ///    curve or a linear response), chosen by cross-fitted loss among the roles' adstock
 ///    decays (a grid with [`Adstock::Auto`]) and the Hill curves of [`ResponseOptions`]
-///    (with [`ResponseOptions::auto`]; linear by default); the treatment becomes
+///    (with [`ResponseOptions::auto`], the default; none with
+///    [`ResponseOptions::linear`]); the treatment becomes
 ///    `f(spend)` (see [`crate::response`]).
 /// 2. The estimator (causal forest by default) on the panel's controls, channels as
 ///    groups, clusters as chosen. With entity fixed effects the forest subsamples rows,
@@ -563,6 +564,25 @@ fn settings(
         ),
         ("rows_used".to_string(), panel.num_rows().to_string()),
         ("rows_dropped".to_string(), panel.dropped.len().to_string()),
+        (
+            "response".to_string(),
+            if options.response.saturation {
+                "auto"
+            } else {
+                "linear"
+            }
+            .to_string(),
+        ),
+        (
+            "adstock".to_string(),
+            match &r.adstock {
+                Adstock::None => "none".to_string(),
+                Adstock::Auto => "auto".to_string(),
+                Adstock::Fixed(t) => t.to_string(),
+                Adstock::PerChannel(_) => "per_channel".to_string(),
+                Adstock::Grid(_) => "grid".to_string(),
+            },
+        ),
     ];
     match &options.attribution_model {
         AttributionModel::CausalForest(p) => {

@@ -51,14 +51,15 @@ impl TreatmentAssignment {
 }
 
 /// Carryover of the treatment: geometric adstock `a_t = w_t + θ·a_{t−1}` within each
-/// entity's daily series.
+/// entity's daily series. The default is [`Adstock::Auto`] (θ searched per channel).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Adstock {
-    /// No carryover (θ = 0).
-    #[default]
+    /// No carryover (θ = 0): the opt-out (`--adstock none`, and what `--response linear`
+    /// implies when no adstock is named).
     None,
-    /// Choose θ per channel together with its saturation curve, on
+    /// Choose θ per channel together with its saturation curve (default), on
     /// [`ResponseOptions::adstock_grid`](crate::ResponseOptions::adstock_grid).
+    #[default]
     Auto,
     /// The same fixed decay for every channel.
     Fixed(f64),
@@ -107,7 +108,7 @@ impl Adstock {
 /// | `calendar_controls` | `true` | add day of week, day of year, month, trend, weekend and the calendar's flag columns (`is_holiday`, `is_commercial_event`, ...) when present |
 /// | `entity_fixed_effects` | `true` | add the entity's code and its mean log treatment (a Mundlak-style fixed effect) to the controls |
 /// | `saturation_features` | `false` | add the entity's 7- and 28-day trailing treatment (excluding today) so effects can vary with spend level |
-/// | `adstock` | [`Adstock::None`] | carryover of the treatment |
+/// | `adstock` | [`Adstock::Auto`] | carryover of the treatment: θ searched per channel with the response curve ([`Adstock::None`] for none, as with `--response linear`) |
 /// | `treatment_assignment` | observational | see [`TreatmentAssignment`] |
 ///
 /// Names of controls must not repeat a treatment or outcome.
@@ -149,7 +150,7 @@ impl Default for CausalRoles {
             calendar_controls: true,
             entity_fixed_effects: true,
             saturation_features: false,
-            adstock: Adstock::None,
+            adstock: Adstock::Auto,
             treatment_assignment: TreatmentAssignment::Observational,
         }
     }

@@ -169,7 +169,7 @@ impl Evaluated {
 ///
 /// | Name | Default | Meaning | Range |
 /// |---|---|---|---|
-/// | `saturation` | false | search Hill curves (false: linear in the adstocked spend); [`ResponseOptions::auto`] turns it on | |
+/// | `saturation` | true | search Hill curves (false: linear in the adstocked spend, [`ResponseOptions::linear`]) | |
 /// | `adstock_grid` | 0, 0.1, …, 0.8 | decays searched when the roles' adstock is [`Adstock::Auto`](crate::Adstock::Auto) | each in [0, 1) |
 /// | `half_saturations` | 0.25, 0.5, 1, 2, 4 | Hill half-saturations searched (× the entity's mean exposure) | each > 0 |
 /// | `shapes` | 1, 1.5, 2, 3 | Hill shapes searched | each > 0 |
@@ -191,10 +191,12 @@ pub struct ResponseOptions {
     pub curve_scales: Vec<f64>,
 }
 
+/// The default is [`ResponseOptions::auto`]: carryover and saturation are searched unless
+/// the user opts out with [`ResponseOptions::linear`].
 impl Default for ResponseOptions {
     fn default() -> Self {
         ResponseOptions {
-            saturation: false,
+            saturation: true,
             adstock_grid: (0..9).map(|k| k as f64 / 10.0).collect(),
             half_saturations: vec![0.25, 0.5, 1.0, 2.0, 4.0],
             shapes: vec![1.0, 1.5, 2.0, 3.0],
@@ -205,14 +207,19 @@ impl Default for ResponseOptions {
 }
 
 impl ResponseOptions {
-    /// Linear in spend (the default): no saturation search; carryover only as the roles'
-    /// adstock says.
+    /// Linear in spend (the opt-out): no saturation search; carryover only as the roles'
+    /// adstock says (set [`Adstock::None`](crate::Adstock::None) on the roles for the
+    /// model without carryover, as `--response linear` does).
     pub fn linear() -> Self {
-        ResponseOptions::default()
+        ResponseOptions {
+            saturation: false,
+            ..ResponseOptions::default()
+        }
     }
 
-    /// Saturation searched: Hill curves on the grids of the defaults (use it with
-    /// [`Adstock::Auto`](crate::Adstock::Auto) to search carryover too).
+    /// Saturation searched (the default): Hill curves on the grids of the defaults; with
+    /// [`Adstock::Auto`](crate::Adstock::Auto) (the roles' default) carryover is searched
+    /// too.
     pub fn auto() -> Self {
         ResponseOptions {
             saturation: true,
@@ -220,16 +227,17 @@ impl ResponseOptions {
         }
     }
 
-    /// Parses `linear` ([`ResponseOptions::linear`]) or `auto` ([`ResponseOptions::auto`]),
-    /// as written on the command line and in `liftos.toml`.
+    /// Parses `linear` ([`ResponseOptions::linear`]) or `auto` ([`ResponseOptions::auto`];
+    /// also the empty text, the default), as written on the command line and in
+    /// `liftos.toml`.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidParameter`] for any other text.
     pub fn parse(s: &str) -> Result<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "linear" | "" => Ok(ResponseOptions::linear()),
-            "auto" => Ok(ResponseOptions::auto()),
+            "linear" => Ok(ResponseOptions::linear()),
+            "auto" | "" => Ok(ResponseOptions::auto()),
             other => Err(Error::param("response", other, "`linear` or `auto`")),
         }
     }
@@ -351,6 +359,11 @@ pub(crate) struct Selection {
 /// Rows a channel needs for the transform search (fewer: the first candidate is used).
 pub(crate) const MIN_SEARCH_ROWS: usize = 30;
 
+/// Level of the plausible set the representative transform is chosen from, whatever the
+/// intervals' level (which sets only how far they are widened): the point estimates do
+/// not depend on the confidence level.
+pub(crate) const SELECTION_LEVEL: f64 = 0.95;
+
 /// Sufficient statistics of one candidate: `Σ T̃²`, `Σ T̃Ỹ`, `Σ T`, `Σ f′(a)·a`.
 struct CandidateSums {
     tt: f64,
@@ -370,7 +383,8 @@ struct CandidateSums {
 /// `n_eff·(L_c − L_min)/L_min ≤ χ²₁(level)` with `n_eff` the number of calendar weeks (a
 /// likelihood-ratio set with the week as the effective observation, since daily outcomes
 /// are autocorrelated), estimates through the plausible transform whose switch-off return
-/// is closest to the set's loss-weighted average (weights `exp(−excess/2)`), and reports
+/// is closest to the set's loss-weighted average (weights `exp(−excess/2)`; the set at
+/// [`SELECTION_LEVEL`] whatever `level`, so the estimate does not depend on it), and reports
 /// how far the other plausible transforms move each quantity, which widens the intervals.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn select_response(
@@ -467,13 +481,19 @@ pub(crate) fn select_response(
     // Plausible transforms: a likelihood-ratio-type set with the week as the effective
     // observation (daily outcomes are autocorrelated): n_eff·(L_c − L_min)/L_min ≤ χ²₁.
     let n_eff = nb.max(2) as f64;
-    let q = ChiSquared::new(1.0)
-        .map_err(|e| Error::param("confidence_level", e, "a valid level"))?
-        .inverse_cdf(level);
+    let chi2 =
+        ChiSquared::new(1.0).map_err(|e| Error::param("confidence_level", e, "a valid level"))?;
     let excess = |c: usize| n_eff * (loss[c] - best.1) / best.1.max(f64::MIN_POSITIVE);
-    let plausible: Vec<usize> = (0..candidates.len())
-        .filter(|&c| loss[c].is_finite() && excess(c) <= q)
-        .collect();
+    let set_at = |q: f64| -> Vec<usize> {
+        (0..candidates.len())
+            .filter(|&c| loss[c].is_finite() && excess(c) <= q)
+            .collect()
+    };
+    // The set the intervals are widened by is at the interval's level; the representative
+    // is chosen from the set at SELECTION_LEVEL whatever the level, so that the point
+    // estimates do not depend on the level of the intervals.
+    let plausible = set_at(chi2.inverse_cdf(level));
+    let selection_set = set_at(chi2.inverse_cdf(SELECTION_LEVEL));
     let spend: f64 = w_sub.iter().sum();
     let beta = |c: usize| -> f64 { sums[c].as_ref().map_or(0.0, |s| s.ty / s.tt) };
     let cheap = |c: usize| -> (f64, f64) {
@@ -482,18 +502,18 @@ pub(crate) fn select_response(
             .map_or((0.0, 0.0), |s| (beta(c) * s.t_total, beta(c) * s.g_total))
     };
     // The representative: closest (in switch-off lift) to the loss-weighted average.
-    let weights: Vec<f64> = plausible
+    let weights: Vec<f64> = selection_set
         .iter()
         .map(|&c| (-0.5 * excess(c)).exp())
         .collect();
     let total_w: f64 = weights.iter().sum();
-    let centre = plausible
+    let centre = selection_set
         .iter()
         .zip(&weights)
         .map(|(&c, w)| w * cheap(c).0)
         .sum::<f64>()
         / total_w;
-    let chosen = plausible
+    let chosen = selection_set
         .iter()
         .copied()
         .min_by(|&a, &b| {
@@ -584,6 +604,25 @@ mod tests {
         let (a, k, e) = (1.3, 2.0, 1e-6);
         let fd = (h2.value(a * (1.0 + e), k) - h2.value(a * (1.0 - e), k)) / (2.0 * e);
         assert!((fd - h2.slope_times_exposure(a, k)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn defaults_search_carryover_and_saturation_linear_opts_out() {
+        assert_eq!(ResponseOptions::default(), ResponseOptions::auto());
+        assert_eq!(ResponseOptions::parse("").unwrap(), ResponseOptions::auto());
+        assert_eq!(
+            crate::AttributionOptions::default().response,
+            ResponseOptions::auto()
+        );
+        assert_eq!(crate::CausalRoles::default().adstock, crate::Adstock::Auto);
+        assert_eq!(
+            ResponseOptions::default().default_adstock(),
+            crate::Adstock::Auto
+        );
+        let linear = ResponseOptions::parse("linear").unwrap();
+        assert!(!linear.saturation);
+        assert_eq!(linear.default_adstock(), crate::Adstock::None);
+        assert_eq!(linear.candidates(&[0.0]), vec![ResponseTransform::LINEAR]);
     }
 
     #[test]

@@ -276,10 +276,11 @@ pub struct AnalysisSection {
     pub seed: u64,
     /// `entity`, `time` or `none`.
     pub cluster: String,
-    /// `none`, `auto`, `grid` or a decay (empty: `auto` with `response = "auto"`, else
-    /// `none`).
+    /// `none`, `auto`, `grid` or a decay (empty: `auto`, or `none` with
+    /// `response = "linear"`).
     pub adstock: String,
-    /// `linear` or `auto` (carryover and saturation chosen per channel).
+    /// `auto` (default: carryover and saturation chosen per channel) or `linear` (the
+    /// opt-out).
     pub response: String,
     /// `observational` or `randomized`.
     pub assignment: String,
@@ -302,7 +303,7 @@ impl Default for AnalysisSection {
             seed: 42,
             cluster: "entity".into(),
             adstock: String::new(),
-            response: "linear".into(),
+            response: "auto".into(),
             assignment: "observational".into(),
             cross_validation: true,
         }

@@ -1,14 +1,19 @@
-//! `liftos demo`: the whole pipeline on the sandbox world, over HTTP, next to the truth.
+//! `liftos demo`: the whole pipeline on a realistic sandbox world, over HTTP, next to the
+//! truth.
 //!
-//! The demo generates the built-in sandbox world (seeded, with a zero-effect `tiktok`
-//! channel that no platform API serves), starts the fake Meta, Google Ads and Klaviyo
-//! APIs on loopback, writes the TikTok rows as a CSV export, and runs the [`Pipeline`]:
-//! the real connectors pull the three platforms over HTTP and the file connector reads
-//! the export, concurrently; then unify, quality report, cleaning, the US calendar with
-//! marketing features, and the causal forest attribution. It writes every table, the
-//! results, the report, charts and workbook, and the world's truth, and prints each
-//! channel's estimated incremental ROAS with its interval next to the world's true value
-//! and the naive ROAS, then the time and peak memory of each stage.
+//! The demo generates the sandbox's `realistic` preset for its seed
+//! ([`Preset::Realistic`]: Hill saturation and geometric carryover per channel, budgets
+//! in autocorrelated steps, autocorrelated revenue noise, 4–6 unbalanced campaigns per
+//! channel, and a zero-effect `tiktok` channel that no platform API serves), starts the
+//! fake Meta, Google Ads and Klaviyo APIs on loopback, writes the TikTok rows as a CSV
+//! export, and runs the [`Pipeline`]: the real connectors pull the three platforms over
+//! HTTP and the file connector reads the export, concurrently; then unify, quality
+//! report, cleaning, the US calendar with marketing features, and the causal forest
+//! attribution with its defaults (carryover and saturation searched per channel). It
+//! writes every table, the results, the report, charts and workbook, and the world's
+//! truth, and prints each channel's estimated switch-off and marginal returns with their
+//! intervals next to both true values and the naive ROAS, then the time and peak memory
+//! of each stage.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -26,7 +31,7 @@ use liftos_connectors::{
     FileConnector, GoogleAdsBuilder, KlaviyoBuilder, MetaAdsBuilder, Progress,
 };
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
-use liftos_sandbox::{Platform, World, WorldConfig};
+use liftos_sandbox::{Platform, Preset, Saturation, World, WorldConfig};
 use liftos_transform::{SchemaMapping, SourceMapping};
 
 /// What the demo wrote.
@@ -92,17 +97,19 @@ impl Default for DemoOptions {
     }
 }
 
-/// The demo's world: the standard sandbox world with a zero-effect `tiktok` channel.
+/// The demo's world configuration: the sandbox's realistic preset for `seed` (saturation
+/// and carryover on, a zero-effect `tiktok` channel).
+pub fn world_config(seed: u64) -> WorldConfig {
+    WorldConfig::preset(Preset::Realistic, seed)
+}
+
+/// The demo's world: [`world_config`] generated.
 ///
 /// # Errors
 ///
 /// The sandbox's errors (none for valid seeds).
 pub fn world(seed: u64) -> Result<World> {
-    Ok(World::generate(
-        &WorldConfig::default()
-            .with_seed(seed)
-            .with_zero_effect_channel("tiktok"),
-    )?)
+    Ok(World::generate(&world_config(seed))?)
 }
 
 /// Runs the demo with `seed` into `out`.
@@ -275,19 +282,44 @@ pub fn run_with(out: &Path, options: &DemoOptions) -> Result<DemoOutput> {
     })
 }
 
-/// The terminal table: per channel spend, naive ROAS, the estimated incremental ROAS with
-/// its interval, and the true incremental ROAS.
+/// The terminal table: per channel spend, naive ROAS, the estimated switch-off and
+/// marginal returns with their intervals, each next to the world's true value (`*` marks
+/// a true value outside its interval), and a line naming every miss.
 pub fn summary(world: &World, results: &AttributionResults) -> String {
     let c = world.config();
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "Sandbox world: {} rows, {} to {}, seed {}",
+        "Sandbox world ({}): {} rows, {} to {}, seed {}",
+        c.preset.map_or("custom", |p| p.as_str()),
         world.num_rows(),
         c.start,
         c.end(),
         c.seed
     );
+    let curves: Vec<String> = c
+        .channels
+        .iter()
+        .filter(|ch| {
+            !world
+                .truth()
+                .channel(&ch.name)
+                .is_some_and(|t| t.zero_effect)
+        })
+        .map(|ch| {
+            let sat = match ch.saturation {
+                Saturation::Hill {
+                    half_saturation,
+                    shape,
+                } => format!("Hill half-saturation {half_saturation}x exposure, shape {shape}"),
+                Saturation::Off => "linear".to_string(),
+            };
+            format!("{} carryover {}, {sat}", ch.name, ch.adstock_decay)
+        })
+        .collect();
+    if !curves.is_empty() {
+        let _ = writeln!(s, "True response: {}", curves.join("; "));
+    }
     let pct = (results.confidence_level * 100.0).round();
     let _ = writeln!(
         s,
@@ -308,6 +340,7 @@ pub fn summary(world: &World, results: &AttributionResults) -> String {
         "true"
     );
     let mark = |lo: f64, hi: f64, t: f64| if lo <= t && t <= hi { " " } else { "*" };
+    let mut misses = Vec::new();
     for t in &world.truth().channels {
         let Some(e) = results.channel(&t.channel) else {
             continue;
@@ -315,6 +348,13 @@ pub fn summary(world: &World, results: &AttributionResults) -> String {
         let (mlo, mhi) = e.response.as_ref().map_or((f64::NAN, f64::NAN), |r| {
             (r.marginal_roas_ci_lower, r.marginal_roas_ci_upper)
         });
+        let (ilo, ihi) = (e.incremental_roas_ci_lower, e.incremental_roas_ci_upper);
+        if !(ilo <= t.incremental_roas && t.incremental_roas <= ihi) {
+            misses.push(format!("{} switch-off", t.channel));
+        }
+        if !(mlo <= t.marginal_roas_total && t.marginal_roas_total <= mhi) {
+            misses.push(format!("{} marginal", t.channel));
+        }
         let _ = writeln!(
             s,
             "{:<11} {:>11.0} {:>6.2} | {:>6.2} {:>20} {:>5.2}{} | {:>6.2} {:>20} {:>5.2}{}",
@@ -322,20 +362,13 @@ pub fn summary(world: &World, results: &AttributionResults) -> String {
             t.spend,
             t.naive_roas,
             e.incremental_roas,
-            format!(
-                "[{:.2}, {:.2}]",
-                e.incremental_roas_ci_lower, e.incremental_roas_ci_upper
-            ),
+            format!("[{ilo:.2}, {ihi:.2}]"),
             t.incremental_roas,
-            mark(
-                e.incremental_roas_ci_lower,
-                e.incremental_roas_ci_upper,
-                t.incremental_roas
-            ),
+            mark(ilo, ihi, t.incremental_roas),
             e.marginal_roas,
             format!("[{mlo:.2}, {mhi:.2}]"),
-            t.long_run_marginal_roas,
-            mark(mlo, mhi, t.long_run_marginal_roas),
+            t.marginal_roas_total,
+            mark(mlo, mhi, t.marginal_roas_total),
         );
     }
     let _ = writeln!(
@@ -343,8 +376,20 @@ pub fn summary(world: &World, results: &AttributionResults) -> String {
         "Naive ROAS counts revenue that would have happened anyway. The switch-off iROAS is\n\
          what the channel's spend caused (revenue lost if it were zero); the marginal ROAS is\n\
          what one more dollar would bring at today's spend (lower when returns diminish).\n\
-         The true values are known because the world is simulated (* = outside the interval)."
+         The true values are known because the world is simulated (* = outside the interval).\n\
+         Spend moves only within a band here, so many response curves fit about equally well\n\
+         below it: the switch-off return's interval includes all of them and is wide; the\n\
+         marginal return is better determined."
     );
+    if misses.is_empty() {
+        let _ = writeln!(s, "Every interval above covers its true value.");
+    } else {
+        let _ = writeln!(
+            s,
+            "Missed: the true value lies outside the interval for {} (marked *).",
+            misses.join(", ")
+        );
+    }
     for w in &results.diagnostics.warnings {
         let _ = writeln!(s, "Warning: {w}");
     }

@@ -169,8 +169,8 @@ impl Outputs {
 /// | `fixes` | [`Fixes::default`] | cleaning fixes |
 /// | `calendar` | [`CalendarOptions::default`] (US) | holidays, business calendar, peak seasons |
 /// | `marketing_features` | `Some(default)` | campaign-derived calendar features; `None` joins the calendar only |
-/// | `roles` | [`CausalRoles::default`] (revenue ~ spend by campaign) | causal roles |
-/// | `attribution` | [`AttributionOptions::default`] (causal forest) | estimator and inference |
+/// | `roles` | [`CausalRoles::default`] (revenue ~ spend by campaign) with the adstock the attribution's response implies ([`ResponseOptions::default_adstock`](liftos_causal::ResponseOptions::default_adstock): searched with the default response, none with [`ResponseOptions::linear`](liftos_causal::ResponseOptions::linear)) | causal roles |
+/// | `attribution` | [`AttributionOptions::default`] (causal forest, carryover and saturation searched) | estimator and inference |
 /// | `plan` | none | a budget plan as the last stage ([`PlanOptions`]; `plan.json` and a report section) |
 /// | `outputs` | none | files to write ([`Outputs`]) |
 /// | `continue_on_source_error` | `false` | report a failing source and go on with the rest |
@@ -185,7 +185,7 @@ pub struct PipelineBuilder {
     fixes: Option<Fixes>,
     calendar: CalendarOptions,
     marketing: Option<Option<MarketingOptions>>,
-    roles: CausalRoles,
+    roles: Option<CausalRoles>,
     attribution: AttributionOptions,
     plan: Option<PlanOptions>,
     outputs: Option<Outputs>,
@@ -268,9 +268,9 @@ impl PipelineBuilder {
         self
     }
 
-    /// Sets the causal roles.
+    /// Sets the causal roles (their adstock is used as given).
     pub fn roles(mut self, roles: CausalRoles) -> Self {
-        self.roles = roles;
+        self.roles = Some(roles);
         self
     }
 
@@ -386,7 +386,10 @@ impl PipelineBuilder {
         }
         self.rules.validate()?;
         self.calendar.validate()?;
-        self.roles.validate()?;
+        let roles = self.roles.unwrap_or_else(|| {
+            CausalRoles::default().with_adstock(self.attribution.response.default_adstock())
+        });
+        roles.validate()?;
         self.attribution.validate()?;
         if let Some(o) = &self.outputs
             && o.dir.exists()
@@ -405,7 +408,7 @@ impl PipelineBuilder {
             fixes: self.fixes.unwrap_or_default(),
             calendar: self.calendar,
             marketing: self.marketing.unwrap_or(Some(MarketingOptions::default())),
-            roles: self.roles,
+            roles,
             attribution: self.attribution,
             plan: self.plan,
             outputs: self.outputs,

@@ -132,16 +132,18 @@ fn main() -> Result<(), BoxError> {
         let roles =
             CausalRoles::default().with_adstock(if linear { Adstock::None } else { Adstock::Auto });
         let panel = prepare_causal_data(&world.unified_table_with_calendar_flags()?, &roles)?;
-        let mut options = AttributionOptions::default()
+        let options = AttributionOptions::default()
             .with_model(AttributionModel::CausalForest(
                 CausalForestParams::default().with_num_trees(trees),
             ))
             .with_cross_validation(false)
             .with_local_linear_nuisances(!plain)
-            .with_seed(seed);
-        if !linear {
-            options = options.with_response(ResponseOptions::auto());
-        }
+            .with_seed(seed)
+            .with_response(if linear {
+                ResponseOptions::linear()
+            } else {
+                ResponseOptions::auto()
+            });
         let attribution = analyze_attribution(&panel, &options)?;
         let primary = attribution.primary();
         let warnings = &primary.diagnostics.warnings;

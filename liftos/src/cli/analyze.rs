@@ -54,13 +54,14 @@ pub struct Args {
     #[arg(long, default_value = "entity")]
     cluster: String,
     /// Carryover: `none`, `auto` (chosen per channel with the response curve), `grid`
-    /// (choose the decay per channel) or a fixed decay in [0, 1). Default: `auto` with
-    /// `--response auto`, else `none`.
+    /// (choose the decay per channel) or a fixed decay in [0, 1). Default: `auto`, or
+    /// `none` with `--response linear`.
     #[arg(long)]
     adstock: Option<String>,
-    /// Response to spend: `linear`, or `auto` (carryover and Hill saturation chosen per
-    /// channel; reports switch-off and marginal returns, response curves).
-    #[arg(long, default_value = "linear")]
+    /// Response to spend: `auto` (default: carryover and Hill saturation chosen per
+    /// channel; reports switch-off and marginal returns, response curves), or `linear`
+    /// (the opt-out: linear in spend, no carryover unless `--adstock` asks for it).
+    #[arg(long, default_value = "auto")]
     response: String,
     /// Skip the time-blocked cross-validation.
     #[arg(long)]
