@@ -257,7 +257,8 @@ pub fn write_report_with_quality(
     Ok(files)
 }
 
-fn money(v: f64) -> String {
+/// A money amount with thousands separators, no decimals (`—` when not finite).
+pub fn money(v: f64) -> String {
     if v.is_finite() {
         liftos_causal::report::thousands(v, 0)
     } else {

@@ -26,6 +26,7 @@ use crate::pipeline::{Pipeline, PipelineRun};
 use crate::{Error, Result};
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
+use liftos_causal::plan::{BudgetPlan, PlanOptions};
 use liftos_causal::{AttributionModel, AttributionOptions, AttributionResults, CausalForestParams};
 use liftos_connectors::{
     FileConnector, GoogleAdsBuilder, KlaviyoBuilder, MetaAdsBuilder, Progress,
@@ -55,8 +56,24 @@ pub struct DemoOutput {
     pub results: AttributionResults,
     /// Every intermediate of the pipeline run.
     pub run: Box<PipelineRun>,
+    /// The budget plan of the world's total spend (the pipeline's `plan` stage) checked
+    /// in the world itself.
+    pub plan_check: PlanCheck,
     /// The summary table printed to the terminal.
     pub summary: String,
+}
+
+/// The demo's budget plan re-simulated in its world: true incremental revenue of the
+/// plan, of today's split, and of the world's own best split for the same budget and
+/// bounds (each channel within ±50% of what it spent, found by optimising over the world).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlanCheck {
+    /// The plan's true incremental revenue.
+    pub planned: f64,
+    /// Today's split's true incremental revenue.
+    pub current: f64,
+    /// The world's best split's true incremental revenue.
+    pub optimum: f64,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -249,12 +266,15 @@ pub fn run_with(out: &Path, options: &DemoOptions) -> Result<DemoOutput> {
         .with_model(model)
         .with_seed(seed);
     let pipeline_dir = out.join("pipeline");
+    // Plan the world's total spend again, moving each channel at most ±50%.
+    let budget: f64 = world.truth().channels.iter().map(|c| c.spend).sum();
     let mut builder = Pipeline::builder()
         .source_with_progress("meta", meta, meta_p)
         .source_with_progress("google_ads", google, google_p)
         .source_with_progress("klaviyo", klaviyo, klaviyo_p)
         .date_range(world.config().start, world.config().end())
         .attribution(attribution)
+        .plan(PlanOptions::new(budget))
         .output_dir(&pipeline_dir);
     for (channel, path) in &files {
         mapping = mapping.with_source(channel.clone(), SourceMapping::unified());
@@ -268,10 +288,22 @@ pub fn run_with(out: &Path, options: &DemoOptions) -> Result<DemoOutput> {
     drop(servers);
     let run = run?;
     let results = run.attribution.primary().clone();
+    let plan = run.plan.as_ref().ok_or_else(|| Error::InvalidPipeline {
+        field: "plan".into(),
+        message: "the demo's pipeline made no plan".into(),
+    })?;
+    let plan_check = check_plan(&world, plan)?;
     Ok(DemoOutput {
         report_dir: pipeline_dir.join("report"),
         results_json: pipeline_dir.join("results.json"),
-        summary: format!("{}\n{}", summary(&world, &results), run.summary()),
+        summary: format!(
+            "{}\n{}{}\n{}",
+            summary(&world, &results),
+            crate::analysis::format_plan(plan),
+            plan_summary(&plan_check),
+            run.summary()
+        ),
+        plan_check,
         pipeline_dir,
         export_csv,
         unified_csv,
@@ -280,6 +312,54 @@ pub fn run_with(out: &Path, options: &DemoOptions) -> Result<DemoOutput> {
         results,
         run: Box::new(run),
     })
+}
+
+/// Re-simulates a plan in the world: its true revenue, today's and the world's best for
+/// the same budget within the plan's bounds (±`max_change`).
+///
+/// # Errors
+///
+/// [`Error::InvalidPipeline`] when the world cannot re-simulate the split (a channel it
+/// does not have).
+pub fn check_plan(world: &World, plan: &BudgetPlan) -> Result<PlanCheck> {
+    let err = |e: liftos_sandbox::Error| Error::InvalidPipeline {
+        field: "plan".into(),
+        message: e.to_string(),
+    };
+    let split: Vec<(&str, f64)> = plan
+        .channels
+        .iter()
+        .map(|c| (c.channel.as_str(), c.recommended_spend))
+        .collect();
+    let m = plan.max_change.min(1.0);
+    Ok(PlanCheck {
+        planned: world
+            .allocation_revenue(&split)
+            .map_err(err)?
+            .incremental_revenue,
+        current: world
+            .allocation_revenue(&[])
+            .map_err(err)?
+            .incremental_revenue,
+        optimum: world
+            .optimal_allocation(plan.allocated_budget, 1.0 - m, 1.0 + m, 1000)
+            .map_err(err)?
+            .incremental_revenue,
+    })
+}
+
+/// The plan's check in words.
+pub fn plan_summary(check: &PlanCheck) -> String {
+    format!(
+        "Re-simulated in the world: the plan earns {} of incremental revenue against {} for \
+         today's split ({:+.1}%), {:.1}% of the world's best split for the same budget and \
+         bounds ({}, found by optimising over the world itself).\n",
+        crate::analysis::money(check.planned),
+        crate::analysis::money(check.current),
+        100.0 * (check.planned / check.current - 1.0),
+        100.0 * check.planned / check.optimum,
+        crate::analysis::money(check.optimum),
+    )
 }
 
 /// The terminal table: per channel spend, naive ROAS, the estimated switch-off and

@@ -77,7 +77,25 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
     }
     assert!(results["temporal"]["holiday_lift"].is_number());
     assert!(results["model_accuracy"]["r2"].as_f64().unwrap() > 0.5);
+    // The plan of the world's total spend, re-simulated in the world.
+    assert!(stdout.contains("Budget plan:"), "{stdout}");
+    let check = stdout
+        .lines()
+        .find(|l| l.starts_with("Re-simulated in the world"))
+        .expect("the plan's check");
+    let share: f64 = check
+        .split("% of the world's best")
+        .next()
+        .and_then(|h| h.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .expect("a share of the optimum");
+    assert!(share >= 95.0, "{check}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(pipeline.join("plan.json")).unwrap())
+            .unwrap();
+    assert!(plan["uplift"].as_f64().unwrap() > 0.0, "{plan}");
     let html = std::fs::read_to_string(pipeline.join("report").join("report.html")).unwrap();
+    assert!(html.contains("<section id=\"plan\">"));
     assert!(html.contains("google_ads") && !html.contains("https://"));
     assert!(pipeline.join("report").join("results.xlsx").exists());
     let manifest: serde_json::Value =
