@@ -337,8 +337,9 @@ pub const DEFAULT_LOCAL_LINEAR_LAMBDA: f64 = 0.1;
 ///    `f(spend)`: what the window would lose without the channel's spend), the marginal
 ///    return (the doubly robust lift of `f′(a)·a`: one more unit at today's allocation),
 ///    the long-run return with carryover, the response curve at spend scales, and the
-///    sensitivity to hidden confounding; every interval widened by the spread that
-///    re-selecting the transform adds in a block bootstrap over weeks.
+///    sensitivity to hidden confounding; every interval widened by how far the
+///    transforms the data cannot reject (a likelihood-ratio set with calendar weeks as the
+///    effective observations) move the estimate.
 /// 4. Temporal effects of the baseline outcome `Y − τ̂·W` (a log-linear model with entity
 ///    fixed effects, weekday, week-of-year, holiday and event indicators and a trend;
 ///    clusters by date; monthly effects average the fitted daily factors over each month's

@@ -297,8 +297,7 @@ pub fn format_plan(plan: &liftos_causal::BudgetPlan) -> String {
         "channel", "current", "recommended", "incremental", "interval", "marginal"
     );
     for c in &plan.channels {
-        let _ = writeln!(
-            s,
+        let line = format!(
             "{:<14} {:>12} {:>12} {:>13} {:>27} {:>9}  {}",
             c.channel,
             money(c.current_spend),
@@ -308,6 +307,7 @@ pub fn format_plan(plan: &liftos_causal::BudgetPlan) -> String {
             ratio(c.marginal_roas_at_recommended),
             c.reason.as_deref().unwrap_or("")
         );
+        let _ = writeln!(s, "{}", line.trim_end());
     }
     let change = plan.uplift;
     let _ = writeln!(
