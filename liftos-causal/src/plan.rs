@@ -2,7 +2,7 @@
 //! curves recommend, with what it is expected to return.
 //!
 //! Each channel's response curve (incremental outcome against total spend over the
-//! data's window, at spend scales 0–2×, with intervals; [`ChannelResponse`]) is read as
+//! data's window, at spend scales 0–2×, with intervals; [`ChannelResponse`](crate::ChannelResponse)) is read as
 //! the *historical-reallocation scenario*: spending `x` on a channel means every day of
 //! its historical pattern scaled by `x / spend`. Between the curve's points the planner
 //! interpolates with a monotone cubic (Fritsch–Carlson / PCHIP) whose slope at today's
