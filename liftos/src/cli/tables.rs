@@ -400,6 +400,9 @@ pub struct SqlArgs {
     /// Also write the result to this file (`.csv` or `.parquet`).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Rows printed to the terminal (the count covers every row; `--out` writes them all).
+    #[arg(long, default_value_t = 20)]
+    show: usize,
 }
 
 pub fn sql(args: SqlArgs) -> liftos::Result<()> {
@@ -419,13 +422,20 @@ pub fn sql(args: SqlArgs) -> liftos::Result<()> {
     if let Some(out) = &args.out {
         write_table_atomically(out, &result)?;
     }
+    // A large result is counted, not printed whole: formatting millions of rows as a
+    // text table takes longer and far more memory than the query.
+    let shown = result.num_rows().min(args.show);
     println!(
         "{}",
-        liftos::transform::pretty_format(std::slice::from_ref(&result))?
+        liftos::transform::pretty_format(&[result.slice(0, shown)])?
     );
     print!("{} row(s)", result.num_rows());
+    if shown < result.num_rows() {
+        print!(" (the first {shown} shown; --show N prints more)");
+    }
     match &args.out {
         Some(out) => println!(", written to {}", out.display()),
+        None if shown < result.num_rows() => println!("; --out FILE writes them all"),
         None => println!(),
     }
     Ok(())

@@ -187,6 +187,23 @@ fn unify_validate_clean_sql_on_the_three_exports() {
         sum(&by_channel, "revenue"),
         world_revenue - removed_revenue,
     );
+    // A large result is counted, not printed whole.
+    let out = liftos()
+        .arg("sql")
+        .arg("--input")
+        .arg(format!("clean={}", d("clean.parquet").display()))
+        .arg("SELECT date, channel, spend FROM clean ORDER BY date, channel, spend")
+        .args(["--show", "5"])
+        .output()
+        .unwrap();
+    let stdout = assert_success(&out);
+    let printed = stdout.lines().filter(|l| l.starts_with("| 20")).count();
+    assert_eq!(printed, 5, "{stdout}");
+    assert!(
+        stdout.contains(&format!("{n} row(s) (the first 5 shown")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("--out FILE writes them all"), "{stdout}");
     assert!(leftovers(dir.path()).is_empty());
 }
 
