@@ -22,18 +22,7 @@ use liftos_causal::{
 };
 use liftos_sandbox::{Preset, World, WorldConfig};
 
-type BoxError = Box<dyn std::error::Error>;
-
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result<T, BoxError> {
-    match args.iter().position(|a| a == name) {
-        None => Ok(default),
-        Some(i) => {
-            let v = args.get(i + 1).ok_or(format!("{name} needs a value"))?;
-            v.parse()
-                .map_err(|_| format!("{name}: `{v}` is not a valid value").into())
-        }
-    }
-}
+use liftos_benches::{BoxError, arg};
 
 fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();

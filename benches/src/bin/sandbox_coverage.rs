@@ -38,20 +38,9 @@ use liftos_causal::{
 };
 use liftos_sandbox::{Preset, World, WorldConfig};
 
-type BoxError = Box<dyn std::error::Error>;
+use liftos_benches::{BoxError, arg};
 
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result<T, BoxError> {
-    match args.iter().position(|a| a == name) {
-        None => Ok(default),
-        Some(i) => {
-            let v = args.get(i + 1).ok_or(format!("{name} needs a value"))?;
-            v.parse()
-                .map_err(|_| format!("{name}: `{v}` is not a valid value").into())
-        }
-    }
-}
-
-/// The unified table with the calendar flags of each row's date.
+/// The Wilson score 95% interval of a share of `k` in `n`.
 fn wilson(k: usize, n: usize) -> (f64, f64) {
     if n == 0 {
         return (f64::NAN, f64::NAN);

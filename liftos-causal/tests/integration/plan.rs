@@ -3,24 +3,14 @@
 
 use liftos_causal::plan::{PlanOptions, plan_budget};
 use liftos_causal::{
-    Adstock, AttributionModel, AttributionOptions, CausalForestParams, CausalRoles,
-    ResponseOptions, analyze_attribution, prepare_causal_data,
+    AttributionModel, AttributionOptions, CausalForestParams, CausalRoles, analyze_attribution,
+    prepare_causal_data,
 };
 use liftos_sandbox::{Preset, World, WorldConfig};
 
 fn check(preset: Preset, seed: u64) {
     let world = World::generate(&WorldConfig::preset(preset, seed)).unwrap();
-    let table = world.unified_table_with_calendar_flags().unwrap();
-    let roles = CausalRoles::default().with_adstock(Adstock::Auto);
-    let panel = prepare_causal_data(&table, &roles).unwrap();
-    let options = AttributionOptions::default()
-        .with_model(AttributionModel::CausalForest(
-            CausalForestParams::default().with_num_trees(300),
-        ))
-        .with_cross_validation(false)
-        .with_response(ResponseOptions::auto())
-        .with_seed(1);
-    let results = analyze_attribution(&panel, &options).unwrap();
+    let results = crate::response::analyze(&world, false);
     let results = results.primary();
     let budget: f64 = world.truth().channels.iter().map(|c| c.spend).sum();
     // Default bounds: each channel within ±50% of what it spent.
