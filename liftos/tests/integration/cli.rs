@@ -279,27 +279,10 @@ fn analyze_writes_a_complete_results_json() {
             .unwrap();
     liftos::io::write_table_atomically(&input, &world.unified_table().unwrap()).unwrap();
     let json = dir.path().join("results.json");
-    let output = liftos()
-        .args([
-            "analyze",
-            "--trees",
-            "300",
-            "--seed",
-            "3",
-            "--response",
-            "linear",
-            "--input",
-        ])
-        .arg(&input)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = crate::common::analyze_json(
+        &input,
+        &json,
+        &["--trees", "300", "--seed", "3", "--response", "linear"],
     );
     assert!(stdout.contains("Holiday lift"), "{stdout}");
     let v: serde_json::Value =
@@ -436,26 +419,7 @@ fn analyze_response_linear_opts_out() {
     .unwrap();
     liftos::io::write_table_atomically(&input, &world.unified_table().unwrap()).unwrap();
     let json = dir.path().join("r.json");
-    let output = liftos()
-        .args([
-            "analyze",
-            "--model",
-            "dml",
-            "--response",
-            "linear",
-            "--input",
-        ])
-        .arg(&input)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::common::analyze_json(&input, &json, &["--model", "dml", "--response", "linear"]);
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["settings"]["response"], "linear");

@@ -105,6 +105,21 @@ pub fn assert_success(output: &Output) -> String {
     stdout
 }
 
+/// `liftos analyze` with `args`, `--input input` and `--json json`; asserts success and
+/// returns stdout.
+pub fn analyze_json(input: &Path, json: &Path, args: &[&str]) -> String {
+    let output = liftos()
+        .arg("analyze")
+        .args(args)
+        .arg("--input")
+        .arg(input)
+        .arg("--json")
+        .arg(json)
+        .output()
+        .unwrap();
+    assert_success(&output)
+}
+
 /// (rows, spend, impressions, clicks, revenue) of one channel of the world.
 pub fn world_totals(world: &World, channel: &str) -> (usize, f64, i64, i64, f64) {
     let mut t = (0, 0.0, 0, 0, 0.0);

@@ -15,25 +15,16 @@ fn results_json(dir: &Path) -> std::path::PathBuf {
     .unwrap();
     liftos::io::write_table_atomically(&input, &world.unified_table().unwrap()).unwrap();
     let json = dir.join("results.json");
-    let output = liftos()
-        .args([
-            "analyze",
+    crate::common::analyze_json(
+        &input,
+        &json,
+        &[
             "--trees",
             "200",
             "--response",
             "auto",
             "--no-cross-validation",
-            "--input",
-        ])
-        .arg(&input)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
     );
     json
 }
