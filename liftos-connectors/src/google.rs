@@ -15,7 +15,8 @@ use crate::http::{
     Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
     base_str, config_error, date_chunks, validate_base_url,
 };
-use crate::meta::{date32, decode_for, split_list};
+use crate::keys::{ConfigKey, ValueKind, config_from_env};
+use crate::meta::{date32, decode_for};
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
 const SOURCE: &str = "google_ads";
@@ -27,18 +28,26 @@ pub const GOOGLE_DEFAULT_TOKEN_URL: &str = "https://oauth2.googleapis.com/token"
 pub const GOOGLE_DEFAULT_API_VERSION: &str = "v21";
 
 /// Settings of a [`GoogleAdsConnector`] as a config table (serde).
-#[derive(Debug, Clone, Deserialize)]
+///
+/// Every field is optional here; [`GoogleAdsBuilder::build`] names what is missing.
+/// [`KEYS`](Self::KEYS) lists each one with its variable.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GoogleAdsConfig {
     /// `developer-token` header.
-    pub developer_token: SecretString,
+    #[serde(default)]
+    pub developer_token: Option<SecretString>,
     /// OAuth client id.
-    pub client_id: String,
+    #[serde(default)]
+    pub client_id: Option<String>,
     /// OAuth client secret.
-    pub client_secret: SecretString,
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
     /// OAuth refresh token.
-    pub refresh_token: SecretString,
+    #[serde(default)]
+    pub refresh_token: Option<SecretString>,
     /// Customer ids (dashes allowed).
+    #[serde(default)]
     pub customer_ids: Vec<String>,
     /// Manager account id for `login-customer-id` (optional).
     #[serde(default)]
@@ -55,6 +64,36 @@ pub struct GoogleAdsConfig {
     /// A raw GAQL query replacing the built one.
     #[serde(default)]
     pub query: Option<String>,
+}
+
+impl GoogleAdsConfig {
+    /// Every setting, once: config-table name, variable, secret, required.
+    pub const KEYS: &'static [ConfigKey] = &[
+        ConfigKey::new("developer_token", ValueKind::Text)
+            .env("LIFTOS_GOOGLE_ADS_DEVELOPER_TOKEN")
+            .secret()
+            .required(),
+        ConfigKey::new("client_id", ValueKind::Text)
+            .env("LIFTOS_GOOGLE_ADS_CLIENT_ID")
+            .required(),
+        ConfigKey::new("client_secret", ValueKind::Text)
+            .env("LIFTOS_GOOGLE_ADS_CLIENT_SECRET")
+            .secret()
+            .required(),
+        ConfigKey::new("refresh_token", ValueKind::Text)
+            .env("LIFTOS_GOOGLE_ADS_REFRESH_TOKEN")
+            .secret()
+            .required(),
+        ConfigKey::new("customer_ids", ValueKind::List)
+            .env("LIFTOS_GOOGLE_ADS_CUSTOMER_IDS")
+            .required(),
+        ConfigKey::new("login_customer_id", ValueKind::Text)
+            .env("LIFTOS_GOOGLE_ADS_LOGIN_CUSTOMER_ID"),
+        ConfigKey::new("token_url", ValueKind::Text).env("LIFTOS_GOOGLE_ADS_TOKEN_URL"),
+        ConfigKey::new("base_url", ValueKind::Text).env("LIFTOS_GOOGLE_ADS_BASE_URL"),
+        ConfigKey::new("api_version", ValueKind::Text).env("LIFTOS_GOOGLE_ADS_API_VERSION"),
+        ConfigKey::new("query", ValueKind::Text).env("LIFTOS_GOOGLE_ADS_QUERY"),
+    ];
 }
 
 /// Builder of a [`GoogleAdsConnector`].
@@ -88,6 +127,8 @@ pub struct GoogleAdsBuilder {
     retry: RetryConfig,
     clock: Arc<dyn Clock>,
     progress: Progress,
+    /// A variable `from_env` could not read, reported by `build`.
+    env_error: Option<String>,
 }
 
 impl std::fmt::Debug for GoogleAdsBuilder {
@@ -130,6 +171,7 @@ impl Default for GoogleAdsBuilder {
             retry: RetryConfig::default(),
             clock: Arc::new(SystemClock::default()),
             progress: Progress::default(),
+            env_error: None,
         }
     }
 }
@@ -147,35 +189,23 @@ impl GoogleAdsBuilder {
     pub fn from_env() -> Self {
         Self::from_env_with(|k| std::env::var(k).ok())
     }
-    /// Like [`from_env`](Self::from_env) with an injectable lookup: `…_DEVELOPER_TOKEN`,
-    /// `…_CLIENT_ID`, `…_CLIENT_SECRET`, `…_REFRESH_TOKEN`, `…_CUSTOMER_IDS`,
-    /// `…_LOGIN_CUSTOMER_ID` (optional), `…_TOKEN_URL` (optional), `…_BASE_URL` (optional).
-    #[allow(clippy::field_reassign_with_default)]
+    /// Like [`from_env`](Self::from_env) with an injectable lookup: the variables of
+    /// [`GoogleAdsConfig::KEYS`] (`…_DEVELOPER_TOKEN`, `…_CLIENT_ID`, `…_CLIENT_SECRET`,
+    /// `…_REFRESH_TOKEN`, `…_CUSTOMER_IDS` comma-separated, and optionally
+    /// `…_LOGIN_CUSTOMER_ID`, `…_TOKEN_URL`, `…_BASE_URL`, `…_API_VERSION`, `…_QUERY`).
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |k: &str| nonempty(lookup(&format!("LIFTOS_GOOGLE_ADS_{k}")));
-        let mut b = Self::default();
-        b.developer_token = get("DEVELOPER_TOKEN").map(SecretString::from);
-        b.client_id = get("CLIENT_ID");
-        b.client_secret = get("CLIENT_SECRET").map(SecretString::from);
-        b.refresh_token = get("REFRESH_TOKEN").map(SecretString::from);
-        b.customers = get("CUSTOMER_IDS")
-            .map(|s| split_list(&s))
-            .unwrap_or_default();
-        b.login_customer_id = get("LOGIN_CUSTOMER_ID");
-        if let Some(u) = get("TOKEN_URL") {
-            b.token_url = u;
-        }
-        if let Some(u) = get("BASE_URL") {
-            b.base_url = u;
-        }
+        let (config, error) = config_from_env(GoogleAdsConfig::KEYS, lookup);
+        let mut b = config.map(Self::from_config).unwrap_or_default();
+        b.env_error = error;
         b
     }
     /// A builder from a config table.
     pub fn from_config(c: GoogleAdsConfig) -> Self {
-        let mut b = Self::default()
-            .with_developer_token(c.developer_token)
-            .with_oauth(c.client_id, c.client_secret, c.refresh_token)
-            .with_customer_ids(c.customer_ids);
+        let mut b = Self::default().with_customer_ids(c.customer_ids);
+        b.developer_token = c.developer_token;
+        b.client_id = c.client_id;
+        b.client_secret = c.client_secret;
+        b.refresh_token = c.refresh_token;
         b.login_customer_id = c.login_customer_id;
         if let Some(u) = c.token_url {
             b.token_url = u;
@@ -263,6 +293,9 @@ impl GoogleAdsBuilder {
 
     /// Validates everything and builds the connector.
     pub fn build(self) -> Result<GoogleAdsConnector> {
+        if let Some(e) = &self.env_error {
+            return Err(config_error(SOURCE, e));
+        }
         let need = |what: &str, var: &str| {
             config_error(
                 SOURCE,

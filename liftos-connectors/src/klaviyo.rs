@@ -18,6 +18,7 @@ use crate::http::{
     Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
     base_str, check_link, config_error, date_chunks, paginate, validate_base_url,
 };
+use crate::keys::{ConfigKey, ValueKind, config_from_env};
 use crate::meta::{date32, decode_for};
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
@@ -47,11 +48,15 @@ const STATISTICS: [&str; 8] = [
 ];
 
 /// Settings of a [`KlaviyoConnector`] as a config table (serde).
-#[derive(Debug, Clone, Deserialize)]
+///
+/// Every field is optional here; [`KlaviyoBuilder::build`] names what is missing.
+/// [`KEYS`](Self::KEYS) lists each one with its variable.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KlaviyoConfig {
     /// Private API key.
-    pub api_key: SecretString,
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
     /// Conversion metric id, or its name (default: the metric named "Placed Order").
     #[serde(default)]
     pub conversion_metric: Option<String>,
@@ -70,6 +75,31 @@ pub struct KlaviyoConfig {
     /// Report calls per reporting endpoint allowed in any 24 hours (default 225).
     #[serde(default)]
     pub report_daily_limit: Option<usize>,
+    /// Least seconds between two report calls (default 31; lower only against a proxy
+    /// or test server).
+    #[serde(default)]
+    pub report_interval_secs: Option<f64>,
+}
+
+impl KlaviyoConfig {
+    /// Every setting, once: config-table name, variable, secret, required.
+    pub const KEYS: &'static [ConfigKey] = &[
+        ConfigKey::new("api_key", ValueKind::Text)
+            .env("LIFTOS_KLAVIYO_API_KEY")
+            .secret()
+            .required(),
+        ConfigKey::new("conversion_metric", ValueKind::Text)
+            .env("LIFTOS_KLAVIYO_CONVERSION_METRIC"),
+        ConfigKey::new("base_url", ValueKind::Text).env("LIFTOS_KLAVIYO_BASE_URL"),
+        ConfigKey::new("revision", ValueKind::Text).env("LIFTOS_KLAVIYO_REVISION"),
+        ConfigKey::new("cost_per_recipient", ValueKind::Number)
+            .env("LIFTOS_KLAVIYO_COST_PER_RECIPIENT"),
+        ConfigKey::new("include_flows", ValueKind::Bool).env("LIFTOS_KLAVIYO_INCLUDE_FLOWS"),
+        ConfigKey::new("report_daily_limit", ValueKind::Count)
+            .env("LIFTOS_KLAVIYO_REPORT_DAILY_LIMIT"),
+        ConfigKey::new("report_interval_secs", ValueKind::Number)
+            .env("LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS"),
+    ];
 }
 
 /// Builder of a [`KlaviyoConnector`].
@@ -86,10 +116,11 @@ pub struct KlaviyoConfig {
 /// | `report_daily_limit` | 225 | report calls per reporting endpoint this connector makes in any 24 hours; a pull that would need more fails before its first report call | ≥ 1 |
 /// | `retry` | [`RetryConfig::default`] | retries, timeouts | — |
 ///
-/// `from_env` reads `LIFTOS_KLAVIYO_API_KEY`, `LIFTOS_KLAVIYO_CONVERSION_METRIC`,
-/// `LIFTOS_KLAVIYO_BASE_URL`, `LIFTOS_KLAVIYO_INCLUDE_FLOWS` (`true`/`false`, `1`/`0`,
-/// `yes`/`no`, `on`/`off`) and `LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS` (seconds; lower
-/// than 31 only against a proxy or test server).
+/// `from_env` reads the variables of [`KlaviyoConfig::KEYS`]: `LIFTOS_KLAVIYO_API_KEY`,
+/// `…_CONVERSION_METRIC`, `…_BASE_URL`, `…_REVISION`, `…_COST_PER_RECIPIENT`,
+/// `…_INCLUDE_FLOWS` (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`),
+/// `…_REPORT_DAILY_LIMIT` and `…_REPORT_INTERVAL_SECS` (seconds; lower than 31 only
+/// against a proxy or test server; `report_interval_secs` in a config table).
 pub struct KlaviyoBuilder {
     api_key: Option<SecretString>,
     conversion_metric: Option<String>,
@@ -144,58 +175,28 @@ impl KlaviyoBuilder {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Reads `LIFTOS_KLAVIYO_API_KEY`, `LIFTOS_KLAVIYO_CONVERSION_METRIC` (optional),
-    /// `LIFTOS_KLAVIYO_BASE_URL` (optional), `LIFTOS_KLAVIYO_INCLUDE_FLOWS` (optional) and
-    /// `LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS` (optional) from the process environment; a
-    /// value that does not parse is reported by [`build`](Self::build).
+    /// Reads the variables of [`KlaviyoConfig::KEYS`] (`LIFTOS_KLAVIYO_API_KEY`, and
+    /// optionally `…_CONVERSION_METRIC`, `…_BASE_URL`, `…_INCLUDE_FLOWS` (`true`/`false`,
+    /// `1`/`0`, `yes`/`no`, `on`/`off`), `…_REPORT_INTERVAL_SECS`, ...) from the process
+    /// environment; a value that does not parse is reported by [`build`](Self::build).
     pub fn from_env() -> Self {
         Self::from_env_with(|k| std::env::var(k).ok())
     }
     /// Like [`from_env`](Self::from_env) with an injectable lookup.
-    #[allow(clippy::field_reassign_with_default)]
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |k: &str| {
-            lookup(k)
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-        };
-        let mut b = Self::default();
-        b.api_key = get("LIFTOS_KLAVIYO_API_KEY").map(SecretString::from);
-        b.conversion_metric = get("LIFTOS_KLAVIYO_CONVERSION_METRIC");
-        if let Some(u) = get("LIFTOS_KLAVIYO_BASE_URL") {
-            b.base_url = u;
-        }
-        if let Some(v) = get("LIFTOS_KLAVIYO_INCLUDE_FLOWS") {
-            match v.to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => b.include_flows = true,
-                "0" | "false" | "no" | "off" => b.include_flows = false,
-                _ => {
-                    b.env_error = Some(format!(
-                        "LIFTOS_KLAVIYO_INCLUDE_FLOWS=`{v}` is not a boolean (true/false, 1/0, yes/no, on/off)"
-                    ));
-                }
-            }
-        }
-        if let Some(v) = get("LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS") {
-            match v
-                .parse::<f64>()
-                .ok()
-                .and_then(|x| Duration::try_from_secs_f64(x).ok())
-            {
-                Some(d) => b.report_interval = d,
-                None => {
-                    b.env_error.get_or_insert(format!(
-                        "LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS=`{v}` is not a number of seconds ≥ 0"
-                    ));
-                }
-            }
-        }
+        let (config, error) = config_from_env(KlaviyoConfig::KEYS, lookup);
+        let mut b = config.map(Self::from_config).unwrap_or_default();
+        b.env_error = b.env_error.or(error);
         b
     }
-    /// A builder from a config table.
+    /// A builder from a config table; a `report_interval_secs` that is not a number of
+    /// seconds ≥ 0 is reported by [`build`](Self::build).
     pub fn from_config(c: KlaviyoConfig) -> Self {
-        let mut b = Self::default().with_api_key(c.api_key);
-        b.conversion_metric = c.conversion_metric;
+        let mut b = Self {
+            api_key: c.api_key,
+            conversion_metric: c.conversion_metric,
+            ..Self::default()
+        };
         if let Some(u) = c.base_url {
             b.base_url = u;
         }
@@ -210,6 +211,16 @@ impl KlaviyoBuilder {
         }
         if let Some(x) = c.report_daily_limit {
             b.report_daily_limit = x;
+        }
+        if let Some(x) = c.report_interval_secs {
+            match Duration::try_from_secs_f64(x) {
+                Ok(d) => b.report_interval = d,
+                Err(_) => {
+                    b.env_error = Some(format!(
+                        "report_interval_secs = {x} is not a number of seconds ≥ 0"
+                    ));
+                }
+            }
         }
         b
     }

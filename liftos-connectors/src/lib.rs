@@ -88,6 +88,7 @@ mod error;
 mod file;
 mod google;
 mod http;
+pub mod keys;
 mod klaviyo;
 mod meta;
 mod request;
@@ -110,6 +111,7 @@ pub use http::{
     Clock, DEFAULT_MAX_BODY_BYTES, HttpSettings, MIN_PAGE_BOUND, Progress, ProgressCallback,
     ProgressEvent, RetryConfig, SystemClock, VirtualClock,
 };
+pub use keys::{ConfigKey, ValueKind};
 pub use klaviyo::{
     KLAVIYO_DEFAULT_BASE_URL, KLAVIYO_DEFAULT_REVISION, KlaviyoBuilder, KlaviyoConfig,
     KlaviyoConnector,

@@ -14,6 +14,7 @@ use crate::http::{
     Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
     base_str, check_link, config_error, date_chunks, paginate, validate_base_url,
 };
+use crate::keys::{ConfigKey, ValueKind, config_from_env};
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
 const SOURCE: &str = "meta";
@@ -57,15 +58,20 @@ pub enum ConversionCounting {
 }
 
 /// Settings of a [`MetaAdsConnector`] as a config table (serde), e.g. from `liftos.toml`.
-#[derive(Debug, Clone, Deserialize)]
+///
+/// Every field is optional here; [`MetaAdsBuilder::build`] names what is missing.
+/// [`KEYS`](Self::KEYS) lists each one with its variable.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetaAdsConfig {
     /// Access token.
-    pub access_token: SecretString,
+    #[serde(default)]
+    pub access_token: Option<SecretString>,
     /// App secret for `appsecret_proof` (optional).
     #[serde(default)]
     pub app_secret: Option<SecretString>,
     /// Ad account ids, with or without `act_`.
+    #[serde(default)]
     pub ad_account_ids: Vec<String>,
     /// Replaces `https://graph.facebook.com`.
     #[serde(default)]
@@ -82,6 +88,30 @@ pub struct MetaAdsConfig {
     /// Attribution windows (e.g. `["7d_click","1d_view"]`); empty = account default.
     #[serde(default)]
     pub attribution_windows: Option<Vec<String>>,
+}
+
+impl MetaAdsConfig {
+    /// Every setting, once: config-table name, variable, secret, required.
+    pub const KEYS: &'static [ConfigKey] = &[
+        ConfigKey::new("access_token", ValueKind::Text)
+            .env("LIFTOS_META_ACCESS_TOKEN")
+            .secret()
+            .required(),
+        ConfigKey::new("app_secret", ValueKind::Text)
+            .env("LIFTOS_META_APP_SECRET")
+            .secret(),
+        ConfigKey::new("ad_account_ids", ValueKind::List)
+            .env("LIFTOS_META_AD_ACCOUNT_IDS")
+            .required(),
+        ConfigKey::new("base_url", ValueKind::Text).env("LIFTOS_META_BASE_URL"),
+        ConfigKey::new("api_version", ValueKind::Text).env("LIFTOS_META_API_VERSION"),
+        ConfigKey::new("conversion_action_types", ValueKind::List)
+            .env("LIFTOS_META_CONVERSION_ACTION_TYPES"),
+        ConfigKey::new("conversion_counting", ValueKind::Text)
+            .env("LIFTOS_META_CONVERSION_COUNTING"),
+        ConfigKey::new("attribution_windows", ValueKind::List)
+            .env("LIFTOS_META_ATTRIBUTION_WINDOWS"),
+    ];
 }
 
 /// Builder of a [`MetaAdsConnector`].
@@ -119,6 +149,8 @@ pub struct MetaAdsBuilder {
     retry: RetryConfig,
     clock: Arc<dyn Clock>,
     progress: Progress,
+    /// A variable `from_env` could not read, reported by `build`.
+    env_error: Option<String>,
 }
 
 impl std::fmt::Debug for MetaAdsBuilder {
@@ -161,6 +193,7 @@ impl Default for MetaAdsBuilder {
             retry: RetryConfig::default(),
             clock: Arc::new(SystemClock::default()),
             progress: Progress::default(),
+            env_error: None,
         }
     }
 }
@@ -171,36 +204,26 @@ impl MetaAdsBuilder {
         Self::default()
     }
 
-    /// Reads `LIFTOS_META_ACCESS_TOKEN`, `LIFTOS_META_APP_SECRET` (optional),
-    /// `LIFTOS_META_AD_ACCOUNT_IDS` (comma-separated) and `LIFTOS_META_BASE_URL`
-    /// (optional) from the process environment.
+    /// Reads the variables of [`MetaAdsConfig::KEYS`] (`LIFTOS_META_ACCESS_TOKEN`,
+    /// `LIFTOS_META_AD_ACCOUNT_IDS` comma-separated, `LIFTOS_META_APP_SECRET`,
+    /// `LIFTOS_META_BASE_URL`, ...) from the process environment; a value that does not
+    /// parse is reported by [`build`](Self::build).
     pub fn from_env() -> Self {
         Self::from_env_with(|k| std::env::var(k).ok())
     }
 
     /// Like [`from_env`](Self::from_env) with an injectable lookup (tests).
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let mut b = Self::default();
-        if let Some(t) = lookup("LIFTOS_META_ACCESS_TOKEN").filter(|t| !t.trim().is_empty()) {
-            b.access_token = Some(SecretString::from(t.trim().to_owned()));
-        }
-        if let Some(s) = lookup("LIFTOS_META_APP_SECRET").filter(|t| !t.trim().is_empty()) {
-            b.app_secret = Some(SecretString::from(s.trim().to_owned()));
-        }
-        if let Some(ids) = lookup("LIFTOS_META_AD_ACCOUNT_IDS") {
-            b.accounts = split_list(&ids);
-        }
-        if let Some(u) = lookup("LIFTOS_META_BASE_URL").filter(|t| !t.trim().is_empty()) {
-            b.base_url = u.trim().to_owned();
-        }
+        let (config, error) = config_from_env(MetaAdsConfig::KEYS, lookup);
+        let mut b = config.map(Self::from_config).unwrap_or_default();
+        b.env_error = error;
         b
     }
 
     /// A builder from a config table.
     pub fn from_config(config: MetaAdsConfig) -> Self {
-        let mut b = Self::default()
-            .with_access_token(config.access_token)
-            .with_ad_account_ids(config.ad_account_ids);
+        let mut b = Self::default().with_ad_account_ids(config.ad_account_ids);
+        b.access_token = config.access_token;
         b.app_secret = config.app_secret;
         if let Some(u) = config.base_url {
             b.base_url = u;
@@ -311,6 +334,9 @@ impl MetaAdsBuilder {
 
     /// Validates everything and builds the connector.
     pub fn build(self) -> Result<MetaAdsConnector> {
+        if let Some(e) = &self.env_error {
+            return Err(config_error(SOURCE, e));
+        }
         let token = self.access_token.ok_or_else(|| {
             config_error(
                 SOURCE,
@@ -406,14 +432,6 @@ pub fn hmac_sha256_hex(key: &str, message: &str) -> String {
         .as_ref()
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-pub(crate) fn split_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .map(str::to_owned)
         .collect()
 }
 

@@ -4,12 +4,11 @@
 //! variable: the standard `LIFTOS_*` one, or the one the file names with a `<key>_env`
 //! setting (`access_token_env = "META_TOKEN_PROD"`). A secret written in the file is an
 //! error. Any other source setting may also name a variable the same way
-//! (`base_url_env = "..."`). Settings left out fall back to these standard variables:
-//! `LIFTOS_META_AD_ACCOUNT_IDS`, `LIFTOS_META_BASE_URL`, `LIFTOS_GOOGLE_ADS_CLIENT_ID`,
-//! `LIFTOS_GOOGLE_ADS_CUSTOMER_IDS`, `LIFTOS_GOOGLE_ADS_LOGIN_CUSTOMER_ID`,
-//! `LIFTOS_GOOGLE_ADS_TOKEN_URL`, `LIFTOS_GOOGLE_ADS_BASE_URL`,
-//! `LIFTOS_KLAVIYO_CONVERSION_METRIC`, `LIFTOS_KLAVIYO_INCLUDE_FLOWS`,
-//! `LIFTOS_KLAVIYO_BASE_URL`. A platform source whose name has no mapping uses its
+//! (`base_url_env = "..."`). Settings left out fall back to their standard variables
+//! (`LIFTOS_META_AD_ACCOUNT_IDS`, `LIFTOS_META_BASE_URL`, ...): each connector lists its
+//! settings once, with their variables, in its config type's `KEYS`
+//! ([`MetaAdsConfig::KEYS`], [`GoogleAdsConfig::KEYS`], [`KlaviyoConfig::KEYS`]), and
+//! this file reads that table. A platform source whose name has no mapping uses its
 //! type's (a second Meta source `meta_eu` maps like `meta`); a file source needs
 //! `[mapping.sources.<name>]`. Errors name the key and, where the file holds it, the line.
 //!
@@ -74,9 +73,11 @@ use liftos_causal::{
     Adstock, AttributionModel, AttributionOptions, CausalRoles, ClusterBy, ResponseOptions,
     TreatmentAssignment,
 };
+use liftos_connectors::keys::find_key;
 use liftos_connectors::{
-    Connector, FileConnector, FileFormat, GoogleAdsBuilder, GoogleAdsConfig, HttpSettings,
-    KlaviyoBuilder, KlaviyoConfig, Level, MetaAdsBuilder, MetaAdsConfig, Progress, RetryConfig,
+    ConfigKey, Connector, FileConnector, FileFormat, GoogleAdsBuilder, GoogleAdsConfig,
+    HttpSettings, KlaviyoBuilder, KlaviyoConfig, Level, MetaAdsBuilder, MetaAdsConfig, Progress,
+    RetryConfig,
 };
 use liftos_transform::{
     CurrencyConversion, Fixes, QualityRules, RateTable, SchemaMapping, SourceMapping,
@@ -377,41 +378,12 @@ impl Default for OutputSection {
     }
 }
 
-/// Secrets of a source type: (key, standard variable, required).
-fn secrets(kind: SourceKind) -> &'static [(&'static str, &'static str, bool)] {
+/// The settings of a platform source type (empty for files): the connector's key table.
+fn keys(kind: SourceKind) -> &'static [ConfigKey] {
     match kind {
-        SourceKind::Meta => &[
-            ("access_token", "LIFTOS_META_ACCESS_TOKEN", true),
-            ("app_secret", "LIFTOS_META_APP_SECRET", false),
-        ],
-        SourceKind::GoogleAds => &[
-            ("developer_token", "LIFTOS_GOOGLE_ADS_DEVELOPER_TOKEN", true),
-            ("client_secret", "LIFTOS_GOOGLE_ADS_CLIENT_SECRET", true),
-            ("refresh_token", "LIFTOS_GOOGLE_ADS_REFRESH_TOKEN", true),
-        ],
-        SourceKind::Klaviyo => &[("api_key", "LIFTOS_KLAVIYO_API_KEY", true)],
-        SourceKind::File => &[],
-    }
-}
-
-/// Other settings with a standard variable: (key, variable).
-fn env_defaults(kind: SourceKind) -> &'static [(&'static str, &'static str)] {
-    match kind {
-        SourceKind::Meta => &[
-            ("ad_account_ids", "LIFTOS_META_AD_ACCOUNT_IDS"),
-            ("base_url", "LIFTOS_META_BASE_URL"),
-        ],
-        SourceKind::GoogleAds => &[
-            ("client_id", "LIFTOS_GOOGLE_ADS_CLIENT_ID"),
-            ("customer_ids", "LIFTOS_GOOGLE_ADS_CUSTOMER_IDS"),
-            ("login_customer_id", "LIFTOS_GOOGLE_ADS_LOGIN_CUSTOMER_ID"),
-            ("token_url", "LIFTOS_GOOGLE_ADS_TOKEN_URL"),
-            ("base_url", "LIFTOS_GOOGLE_ADS_BASE_URL"),
-        ],
-        SourceKind::Klaviyo => &[
-            ("conversion_metric", "LIFTOS_KLAVIYO_CONVERSION_METRIC"),
-            ("base_url", "LIFTOS_KLAVIYO_BASE_URL"),
-        ],
+        SourceKind::Meta => MetaAdsConfig::KEYS,
+        SourceKind::GoogleAds => GoogleAdsConfig::KEYS,
+        SourceKind::Klaviyo => KlaviyoConfig::KEYS,
         SourceKind::File => &[],
     }
 }
@@ -580,14 +552,19 @@ impl PipelineConfig {
         let key = |k: &str| format!("sources[{index}].{k}");
         let mut settings = toml::Table::new();
         let mut http = toml::Table::new();
-        let secret_keys = secrets(source.kind);
+        let keys = keys(source.kind);
         for (k, v) in &source.settings {
             let at = span.clone().map(|s| self.key_span(s, k));
             if source.kind != SourceKind::File && HttpSettings::KEYS.contains(&k.as_str()) {
                 http.insert(k.clone(), v.clone());
                 continue;
             }
-            if let Some((_, var, _)) = secret_keys.iter().find(|(s, _, _)| s == k) {
+            if let Some(ConfigKey {
+                variable: Some(var),
+                secret: true,
+                ..
+            }) = find_key(keys, k)
+            {
                 return Err(self.err(
                     key(k),
                     at,
@@ -614,34 +591,38 @@ impl PipelineConfig {
                             format!("environment variable {var} is not set"),
                         )
                     })?;
-                settings.insert(base.to_owned(), setting_value(base, value));
+                let value = setting_value(find_key(keys, base), var, &value)
+                    .map_err(|e| self.err(key(k), at.clone(), e))?;
+                settings.insert(base.to_owned(), value);
             } else {
                 settings.insert(k.clone(), v.clone());
             }
         }
-        for (k, var, required) in secret_keys {
-            if settings.contains_key(*k) {
+        // Settings the file leaves out: their standard variables; a required one that
+        // is set nowhere is named here, with its variable.
+        for k in keys {
+            if settings.contains_key(k.name) {
                 continue;
             }
+            let Some(var) = k.variable else { continue };
             match lookup(var).filter(|s| !s.trim().is_empty()) {
                 Some(v) => {
-                    settings.insert((*k).to_owned(), toml::Value::String(v.trim().to_owned()));
+                    let value = setting_value(Some(k), var, &v)
+                        .map_err(|e| self.err(key(k.name), span.clone(), e))?;
+                    settings.insert(k.name.to_owned(), value);
                 }
-                None if *required => {
-                    return Err(self.err(
-                        key(k),
-                        span.clone(),
-                        format!("set {var} (or name another variable with `{k}_env`)"),
-                    ));
+                None if k.required => {
+                    let hint = if k.secret {
+                        format!("set {var} (or name another variable with `{}_env`)", k.name)
+                    } else {
+                        format!(
+                            "set `{}` here, or {var} (or name another variable with `{}_env`)",
+                            k.name, k.name
+                        )
+                    };
+                    return Err(self.err(key(k.name), span.clone(), hint));
                 }
                 None => {}
-            }
-        }
-        for (k, var) in env_defaults(source.kind) {
-            if !settings.contains_key(*k)
-                && let Some(v) = lookup(var).filter(|s| !s.trim().is_empty())
-            {
-                settings.insert((*k).to_owned(), setting_value(k, v));
             }
         }
         let bad = |e: toml::de::Error| {
@@ -955,40 +936,25 @@ impl PipelineConfig {
     }
 }
 
-/// Settings that are lists (comma-separated in a variable).
-const LIST_SETTINGS: [&str; 4] = [
-    "ad_account_ids",
-    "customer_ids",
-    "conversion_action_types",
-    "attribution_windows",
-];
-
-/// A value read from a variable, as the setting expects it: lists comma-separated,
-/// `include_flows` a boolean, `cost_per_recipient` a number, `report_daily_limit` an
-/// integer, everything else text. A value that does not parse stays text, and the
-/// connector's settings then name the key and the expected type.
-fn setting_value(key: &str, value: String) -> toml::Value {
-    let v = value.trim();
-    if LIST_SETTINGS.contains(&key) {
-        return toml::Value::Array(
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| toml::Value::String(s.to_owned()))
-                .collect(),
-        );
-    }
-    let typed = match key {
-        "include_flows" => match v.to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => Some(toml::Value::Boolean(true)),
-            "0" | "false" | "no" | "off" => Some(toml::Value::Boolean(false)),
-            _ => None,
-        },
-        "cost_per_recipient" => v.parse::<f64>().ok().map(toml::Value::Float),
-        "report_daily_limit" => v.parse::<i64>().ok().map(toml::Value::Integer),
-        _ => None,
+/// A value read from variable `var`, as the setting `key` expects it (its key table's
+/// [`ValueKind`](crate::connectors::ValueKind): lists comma-separated, booleans, numbers);
+/// text for a setting the table does not know (the connector's settings then name it).
+fn setting_value(
+    key: Option<&ConfigKey>,
+    var: &str,
+    value: &str,
+) -> std::result::Result<toml::Value, String> {
+    let Some(key) = key else {
+        return Ok(toml::Value::String(value.trim().to_owned()));
     };
-    typed.unwrap_or_else(|| toml::Value::String(v.to_owned()))
+    let json = key.parse(value).map_err(|e| {
+        // The key's message names its standard variable; name the one actually read.
+        match key.variable {
+            Some(standard) if standard != var => e.replacen(standard, var, 1),
+            _ => e,
+        }
+    })?;
+    toml::Value::try_from(json).map_err(|e| format!("{var}: {e}"))
 }
 
 fn is_variable_name(name: &str) -> bool {

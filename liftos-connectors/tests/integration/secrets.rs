@@ -182,3 +182,93 @@ fn debug_of_every_config_builder_and_connector_holds_no_secret() {
     // The Debug output is not empty: it shows the non-secret settings.
     assert!(format!("{m:?}").contains("act") || format!("{m:?}").contains('1'));
 }
+
+/// Each connector's key table is the one list of its settings: every key is a field of
+/// its config type (set alone, it deserializes), its variable is `LIFTOS_<SOURCE>_` and
+/// the key's name in capitals, names and variables are unique, and `from_env` reads
+/// exactly those variables.
+#[test]
+fn key_tables_match_the_config_types_and_the_variables() {
+    use liftos_connectors::{ConfigKey, GoogleAdsConfig, KlaviyoConfig, MetaAdsConfig, ValueKind};
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+
+    fn sample(k: &ConfigKey) -> (serde_json::Value, &'static str) {
+        match k.kind {
+            ValueKind::List => (serde_json::json!(["1"]), "1"),
+            ValueKind::Bool => (serde_json::json!(true), "true"),
+            ValueKind::Number => (serde_json::json!(0.5), "0.5"),
+            ValueKind::Count => (serde_json::json!(3), "3"),
+            _ if k.name == "conversion_counting" => (serde_json::json!("sum_all"), "sum_all"),
+            _ => (serde_json::json!("x"), "x"),
+        }
+    }
+    type Check = fn(serde_json::Value) -> Result<(), String>;
+    let tables: [(&str, &[ConfigKey], Check); 3] = [
+        ("LIFTOS_META_", MetaAdsConfig::KEYS, |v| {
+            serde_json::from_value::<MetaAdsConfig>(v)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+        ("LIFTOS_GOOGLE_ADS_", GoogleAdsConfig::KEYS, |v| {
+            serde_json::from_value::<GoogleAdsConfig>(v)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+        ("LIFTOS_KLAVIYO_", KlaviyoConfig::KEYS, |v| {
+            serde_json::from_value::<KlaviyoConfig>(v)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+    ];
+    for (prefix, keys, check) in tables {
+        let mut names = BTreeSet::new();
+        for k in keys {
+            assert!(names.insert(k.name), "{prefix}: {} twice", k.name);
+            let (value, _) = sample(k);
+            check(serde_json::json!({ k.name: value }))
+                .unwrap_or_else(|e| panic!("{prefix}: key {} is not a config field: {e}", k.name));
+            assert_eq!(
+                k.variable.map(str::to_owned),
+                Some(format!("{prefix}{}", k.name.to_uppercase())),
+                "{prefix}: {}",
+                k.name
+            );
+            assert!(!k.secret || k.kind == ValueKind::Text, "{}", k.name);
+        }
+        assert!(
+            check(serde_json::json!({ "not_a_setting": 1 })).is_err(),
+            "{prefix}: unknown settings must be refused"
+        );
+        // from_env asks for exactly the table's variables.
+        let asked = RefCell::new(BTreeSet::new());
+        let lookup = |k: &str| {
+            asked.borrow_mut().insert(k.to_owned());
+            None::<String>
+        };
+        match prefix {
+            "LIFTOS_META_" => drop(MetaAdsBuilder::from_env_with(lookup)),
+            "LIFTOS_GOOGLE_ADS_" => drop(GoogleAdsBuilder::from_env_with(lookup)),
+            _ => drop(KlaviyoBuilder::from_env_with(lookup)),
+        }
+        let want: BTreeSet<String> = keys
+            .iter()
+            .filter_map(|k| k.variable.map(str::to_owned))
+            .collect();
+        assert_eq!(asked.into_inner(), want, "{prefix}");
+        // And each value it finds reaches the builder (a bad one is named by build).
+        for k in keys.iter().filter(|k| k.kind != ValueKind::Text) {
+            let var = k.variable.unwrap();
+            let bad = |n: &str| (n == var).then(|| "not-a-value,,".to_owned());
+            let err = match prefix {
+                "LIFTOS_META_" => MetaAdsBuilder::from_env_with(bad).build().err(),
+                "LIFTOS_GOOGLE_ADS_" => GoogleAdsBuilder::from_env_with(bad).build().err(),
+                _ => KlaviyoBuilder::from_env_with(bad).build().err(),
+            };
+            let err = err.map(|e| e.to_string()).unwrap_or_default();
+            if k.kind != ValueKind::List {
+                assert!(err.contains(var), "{var}: {err}");
+            }
+        }
+    }
+}

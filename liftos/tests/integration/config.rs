@@ -305,3 +305,73 @@ fn the_example_plan_block_parses() {
     let fakes = start_fakes(world(), FaultConfig::none());
     assert!(parsed.to_builder_with(&fake_env(&fakes)).is_ok());
 }
+
+#[test]
+fn every_connector_setting_comes_from_its_key_table_in_the_file_or_its_variable() {
+    let fakes = start_fakes(world(), FaultConfig::none());
+    let dir = tempfile::tempdir().unwrap();
+    let c = fakes.servers.credentials().clone();
+    let env = |extra: &'static [(&'static str, &'static str)]| {
+        let c = c.clone();
+        let klaviyo = fakes.servers.klaviyo_base_url();
+        move |k: &str| match k {
+            "LIFTOS_KLAVIYO_API_KEY" => Some(c.klaviyo_api_key.clone()),
+            "LIFTOS_KLAVIYO_BASE_URL" => Some(klaviyo.clone()),
+            _ => extra
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned()),
+        }
+    };
+    let build = |text: &str, lookup: &dyn Fn(&str) -> Option<String>| {
+        liftos::config::PipelineConfig::from_toml_str(text, "liftos.toml", dir.path())
+            .unwrap()
+            .to_builder_with(lookup)
+            .and_then(|b| b.build().map(|_| ()))
+            .map_err(|e| e.to_string())
+    };
+    let klaviyo = |setting: &str| {
+        format!("{HEAD}[[sources]]\nname = \"klaviyo\"\ntype = \"klaviyo\"\n{setting}\n")
+    };
+    // `report_interval_secs` was settable by variable only; now the file takes it too.
+    assert_eq!(
+        build(&klaviyo("report_interval_secs = 0.05"), &env(&[])),
+        Ok(())
+    );
+    let e = build(&klaviyo("report_interval_secs = -1"), &env(&[])).unwrap_err();
+    assert!(
+        e.contains("report_interval_secs") && e.contains("-1"),
+        "{e}"
+    );
+    // A variable filling a setting the file leaves out is read as the table says, and a
+    // bad one is named.
+    assert_eq!(
+        build(
+            &klaviyo(""),
+            &env(&[("LIFTOS_KLAVIYO_INCLUDE_FLOWS", "yes")])
+        ),
+        Ok(())
+    );
+    let e = build(
+        &klaviyo(""),
+        &env(&[("LIFTOS_KLAVIYO_INCLUDE_FLOWS", "maybe")]),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("`sources[0].include_flows`")
+            && e.contains("LIFTOS_KLAVIYO_INCLUDE_FLOWS=`maybe` is not a boolean"),
+        "{e}"
+    );
+    // A required setting set nowhere names the key, its line and its variable.
+    let meta = format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n");
+    let only_token =
+        |k: &str| (k == "LIFTOS_META_ACCESS_TOKEN").then(|| c.meta_access_token.clone());
+    let e = build(&meta, &only_token).unwrap_err();
+    assert!(
+        e.contains("`sources[0].ad_account_ids`")
+            && e.contains("line 5")
+            && e.contains("LIFTOS_META_AD_ACCOUNT_IDS"),
+        "{e}"
+    );
+    assert!(fakes.servers.requests().is_empty());
+}
