@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
 use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
@@ -13,10 +13,9 @@ use serde_json::Value;
 
 use crate::http::{
     Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
-    base_str, config_error, date_chunks, validate_base_url,
+    base_str, config_error, date_chunks, decode_for, validate_base_url,
 };
 use crate::keys::{ConfigKey, ValueKind, config_from_env};
-use crate::meta::{date32, decode_for};
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
 const SOURCE: &str = "google_ads";
@@ -729,7 +728,7 @@ impl Inner {
                         .map(|(i, r)| match get(r) {
                             None => Ok(None),
                             Some(Value::String(s)) => NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-                                .map(|d| Some(date32(d)))
+                                .map(|d| Some(Date32Type::from_naive_date(d)))
                                 .map_err(|e| dec(i, format!("`{s}`: {e}"))),
                             Some(o) => Err(dec(i, format!("expected a date string, got {o}"))),
                         })

@@ -746,6 +746,17 @@ impl fmt::Debug for HttpCore {
     }
 }
 
+/// A reply body decoded as `T`; a body that does not fit names the JSON path where it
+/// stopped fitting.
+pub(crate) fn decode_for<T: serde::de::DeserializeOwned>(source: &str, body: &[u8]) -> Result<T> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| Error::Decode {
+        source_name: source.into(),
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })
+}
+
 pub(crate) fn config_error(source: &str, message: &str) -> Error {
     Error::Config {
         source_name: source.to_owned(),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
 use futures::TryStreamExt;
 use secrecy::{ExposeSecret, SecretString};
@@ -16,10 +16,9 @@ use serde_json::Value;
 
 use crate::http::{
     Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
-    base_str, check_link, config_error, date_chunks, paginate, validate_base_url,
+    base_str, check_link, config_error, date_chunks, decode_for, paginate, validate_base_url,
 };
 use crate::keys::{ConfigKey, ValueKind, config_from_env};
-use crate::meta::{date32, decode_for};
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
 const SOURCE: &str = "klaviyo";
@@ -754,7 +753,13 @@ impl Inner {
             if day < start || day > end {
                 continue;
             }
-            rows.push((date32(day), id.as_str(), name, t, "campaign"));
+            rows.push((
+                Date32Type::from_naive_date(day),
+                id.as_str(),
+                name,
+                t,
+                "campaign",
+            ));
         }
         // Flows: one daily series call per 60 days.
         let mut flow_days = BTreeMap::new();
@@ -766,7 +771,13 @@ impl Inner {
         }
         for ((day, id), t) in &flow_days {
             let name = flow_names.get(id).map_or(id.as_str(), String::as_str);
-            rows.push((date32(*day), id.as_str(), Some(name), t, "flow"));
+            rows.push((
+                Date32Type::from_naive_date(*day),
+                id.as_str(),
+                Some(name),
+                t,
+                "flow",
+            ));
         }
         rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         let int = |j: usize| -> ArrayRef {

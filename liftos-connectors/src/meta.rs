@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 use secrecy::{ExposeSecret, SecretString};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::http::{
     Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
-    base_str, check_link, config_error, date_chunks, paginate, validate_base_url,
+    base_str, check_link, config_error, date_chunks, decode_for, paginate, validate_base_url,
 };
 use crate::keys::{ConfigKey, ValueKind, config_from_env};
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
@@ -783,7 +783,7 @@ impl Inner {
         };
         let date = |i: usize, field: &str, s: &str| -> Result<i32> {
             NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map(date32)
+                .map(Date32Type::from_naive_date)
                 .map_err(|e| dec(i, field, format!("`{s}` is not a date: {e}")))
         };
         let num = |i: usize, field: &str, s: Option<&str>| -> Result<f64> {
@@ -1076,22 +1076,8 @@ fn with_query(url: &str, params: &[(String, String)]) -> String {
     }
 }
 
-/// Days since 1970-01-01.
-pub(crate) fn date32(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32
-}
-
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
     decode_for(SOURCE, body)
-}
-
-pub(crate) fn decode_for<T: serde::de::DeserializeOwned>(source: &str, body: &[u8]) -> Result<T> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| Error::Decode {
-        source_name: source.into(),
-        path: e.path().to_string(),
-        message: e.inner().to_string(),
-    })
 }
 
 fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
