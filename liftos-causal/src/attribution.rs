@@ -11,7 +11,9 @@ use crate::data::CausalDataset;
 use crate::dml::DmlParams;
 use crate::estimator::Estimator;
 use crate::forest::{CausalForestParams, ForestParams, OobSmoother, RegressionForest};
-use crate::inference::{lift_effect, mean_effect, ols_cluster, t_dist, two_sided};
+use crate::inference::{
+    BootstrapDraws, lift_effect, mean_effect, ols_cluster, t_dist, two_sided, wild_cluster_test,
+};
 use crate::prepare::{
     Adstock, CausalPanel, TreatmentAssignment, adstock, series_order, weekday, ymd,
 };
@@ -1432,8 +1434,13 @@ fn placebo(
     })?;
     let ent = panel.entity_codes();
     let at: HashMap<(u32, i32), usize> = (0..y.len()).map(|i| ((ent[i], dates[i]), i)).collect();
-    let pairs: Vec<(usize, usize)> = (0..y.len())
-        .filter_map(|i| at.get(&(ent[i], dates[i] + lead as i32)).map(|&j| (i, j)))
+    // (today, `lead` days ahead, `lead` days back) of one entity.
+    let pairs: Vec<(usize, usize, usize)> = (0..y.len())
+        .filter_map(|i| {
+            let ahead = at.get(&(ent[i], dates[i] + lead as i32))?;
+            let back = at.get(&(ent[i], dates[i] - lead as i32))?;
+            Some((i, *ahead, *back))
+        })
         .collect();
     if pairs.len() < 100 {
         return Err(Error::TooLittleData {
@@ -1445,12 +1452,12 @@ fn placebo(
     let mut x: Vec<Vec<f64>> = panel
         .controls
         .iter()
-        .map(|(_, v)| pairs.iter().map(|&(i, _)| v[i]).collect())
+        .map(|(_, v)| pairs.iter().map(|&(i, _, _)| v[i]).collect())
         .collect();
-    x.push(pairs.iter().map(|&(i, _)| w[i]).collect());
+    x.push(pairs.iter().map(|&(i, _, _)| w[i]).collect());
     let xs: Vec<&[f64]> = x.iter().map(Vec::as_slice).collect();
-    let yy: Vec<f64> = pairs.iter().map(|&(i, _)| y[i]).collect();
-    let wl: Vec<f64> = pairs.iter().map(|&(_, j)| w_raw[j]).collect();
+    let yy: Vec<f64> = pairs.iter().map(|&(i, _, _)| y[i]).collect();
+    let wl: Vec<f64> = pairs.iter().map(|&(_, j, _)| w_raw[j]).collect();
     // Residualised by the out-of-bag weights of one local linear forest of the lead (the
     // same smoother as the response search): plain forest averages leave calendar demand
     // in both residuals and make the check fire on worlds without hidden confounding.
@@ -1465,17 +1472,40 @@ fn placebo(
     let yr: Vec<f64> = ok.iter().map(|&k| yy[k] - fy[k]).collect();
     let wr: Vec<f64> = ok.iter().map(|&k| wl[k] - fw[k]).collect();
     let cl: Vec<u32> = ok.iter().map(|&k| clusters[pairs[k].0]).collect();
+    // Today's and the past's raw spend stay in the regression: what the smoother misses
+    // of the response to them (carryover, a campaign's own curve) is shared by spend
+    // ahead through budgets that persist, and alone made the check fire on worlds without
+    // hidden confounding. Only future spend beyond them is the placebo.
+    let today: Vec<f64> = ok.iter().map(|&k| w_raw[pairs[k].0]).collect();
+    let back: Vec<f64> = ok.iter().map(|&k| w_raw[pairs[k].2]).collect();
     let ones = vec![1.0; ok.len()];
-    let (beta, vcov, nc) = ols_cluster(&yr, &[wr], &ones, &cl, "placebo regression")?;
-    estimate(
-        &format!("placebo_lead_{lead}"),
-        beta[0],
-        vcov[(0, 0)].max(0.0).sqrt(),
-        nc as f64 - 1.0,
-        options.confidence_level,
-        ok.len(),
-    )
+    // A wild cluster bootstrap, not the CR1 t: with a few large campaigns carrying most
+    // rows the t-test rejects too often.
+    let test = wild_cluster_test(
+        &yr,
+        &[wr, today, back, ones],
+        0,
+        &cl,
+        BootstrapDraws {
+            level: options.confidence_level,
+            reps: PLACEBO_BOOTSTRAP_DRAWS,
+            seed: options.seed ^ 0xb007,
+        },
+        "placebo regression",
+    )?;
+    Ok(Estimate {
+        name: format!("placebo_lead_{lead}"),
+        estimate: test.estimate,
+        std_err: test.std_err,
+        ci_lower: test.estimate - test.critical * test.std_err,
+        ci_upper: test.estimate + test.critical * test.std_err,
+        p_value: test.p_value,
+        rows: ok.len(),
+    })
 }
+
+/// Draws of the placebo's wild cluster bootstrap.
+const PLACEBO_BOOTSTRAP_DRAWS: usize = 9_999;
 
 /// Adds plain-words warnings from the diagnostics.
 fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: f64) {

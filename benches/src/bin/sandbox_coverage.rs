@@ -202,6 +202,12 @@ fn main() -> Result<(), BoxError> {
             }));
         }
         if args.iter().any(|a| a == "--warnings") {
+            if let Some(p) = &primary.diagnostics.placebo {
+                line.push_str(&format!(
+                    "\n    placebo {}: {:.3} [{:.3}, {:.3}] p {:.3}",
+                    p.name, p.estimate, p.ci_lower, p.ci_upper, p.p_value
+                ));
+            }
             for w in warnings {
                 line.push_str(&format!("\n    warning: {w}"));
             }
