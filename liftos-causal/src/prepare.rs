@@ -12,6 +12,7 @@ use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Date32Type, Float64Type};
 use arrow::record_batch::RecordBatch;
+use chrono::Datelike;
 
 use crate::{Error, Result};
 
@@ -489,28 +490,22 @@ fn dates(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i32>>> {
         .collect())
 }
 
-/// Weekday of a Date32 day, Monday = 0.
+/// The calendar day of a Date32 value (arrow's conversion; days outside chrono's range,
+/// ±262,000 years, fall back to 1970-01-01).
+fn civil(day: i32) -> chrono::NaiveDate {
+    Date32Type::to_naive_date_opt(day).unwrap_or_default()
+}
+
+/// Weekday of a Date32 day as an index, Monday = 0 (the `day_of_week` control and the
+/// calendar's column are Monday = 1).
 pub(crate) fn weekday(day: i32) -> usize {
-    // 1970-01-01 was a Thursday (3 when Monday = 0).
-    ((day as i64 + 3).rem_euclid(7)) as usize
+    civil(day).weekday().num_days_from_monday() as usize
 }
 
 /// (year, month 1..=12, day of year 1..=366) of a Date32 day.
 pub(crate) fn ymd(day: i32) -> (i32, u32, u32) {
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = day as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy_mar = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy_mar + 2) / 153;
-    let d = doy_mar - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    const CUM: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-    let doy = CUM[(m - 1) as usize] + d as u32 + if leap && m > 2 { 1 } else { 0 };
-    (y as i32, m as u32, doy)
+    let d = civil(day);
+    (d.year(), d.month(), d.ordinal())
 }
 
 /// Calendar flag columns picked up from the table when present.
@@ -697,7 +692,8 @@ pub fn prepare_causal_data(table: &RecordBatch, roles: &CausalRoles) -> Result<C
         let first = d.iter().copied().min().unwrap_or(0);
         type Derive = Box<dyn Fn(i32) -> f64>;
         let derived: [(&str, Derive); 5] = [
-            ("day_of_week", Box::new(|x| weekday(x) as f64)),
+            // Monday = 1, as the calendar's `day_of_week` column.
+            ("day_of_week", Box::new(|x| weekday(x) as f64 + 1.0)),
             ("day_of_year", Box::new(|x| ymd(x).2 as f64)),
             ("month", Box::new(|x| ymd(x).1 as f64)),
             ("trend", Box::new(move |x| (x - first) as f64)),
