@@ -181,21 +181,16 @@ pub enum Error {
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-const EPOCH_DAYS_FROM_CE: i32 = 719_163;
-
-/// Days since 1970-01-01 (Arrow `Date32`) of a date.
+/// Days since 1970-01-01 (Arrow `Date32`) of a date ([`liftos_core::dates::to_date32`]).
 pub fn naive_to_date32(d: NaiveDate) -> i32 {
-    use chrono::Datelike;
-    d.num_days_from_ce() - EPOCH_DAYS_FROM_CE
+    liftos_core::dates::to_date32(d)
 }
 
 /// The date of an Arrow `Date32` value (saturating at chrono's range).
 pub fn date32_to_naive(days: i32) -> NaiveDate {
-    NaiveDate::from_num_days_from_ce_opt(days.saturating_add(EPOCH_DAYS_FROM_CE)).unwrap_or(
-        if days < 0 {
-            NaiveDate::MIN
-        } else {
-            NaiveDate::MAX
-        },
-    )
+    liftos_core::dates::from_date32(days).unwrap_or(if days < 0 {
+        NaiveDate::MIN
+    } else {
+        NaiveDate::MAX
+    })
 }

@@ -6,26 +6,10 @@ use arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use chrono::NaiveDate;
+
+use liftos_core::dates::to_date32;
 
 use crate::{Result, World};
-
-static UNIFIED: LazyLock<SchemaRef> = LazyLock::new(|| {
-    Arc::new(Schema::new(vec![
-        Field::new("date", DataType::Date32, false),
-        Field::new("channel", DataType::Utf8, false),
-        Field::new("account_id", DataType::Utf8, true),
-        Field::new("campaign_id", DataType::Utf8, true),
-        Field::new("campaign", DataType::Utf8, false),
-        Field::new("ad_group", DataType::Utf8, true),
-        Field::new("currency", DataType::Utf8, false),
-        Field::new("spend", DataType::Float64, false),
-        Field::new("impressions", DataType::Int64, false),
-        Field::new("clicks", DataType::Int64, false),
-        Field::new("conversions", DataType::Float64, false),
-        Field::new("revenue", DataType::Float64, false),
-    ]))
-});
 
 static TRUTH: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
@@ -44,21 +28,14 @@ static TRUTH: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
-/// The unified table's schema as DESIGN.md defines it (the sandbox's own copy; the
-/// facade's tests check it equals `liftos_transform::unified::schema()`).
+/// The unified table's schema as DESIGN.md defines it ([`liftos_core::unified::schema`]).
 pub fn unified_schema() -> SchemaRef {
-    UNIFIED.clone()
+    liftos_core::unified::schema()
 }
 
 /// The schema of [`World::truth_table`].
 pub fn truth_schema() -> SchemaRef {
     TRUTH.clone()
-}
-
-/// Days since 1970-01-01, Arrow's Date32.
-pub(crate) fn date32(d: NaiveDate) -> i32 {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    (d - epoch).num_days() as i32
 }
 
 impl World {
@@ -68,7 +45,7 @@ impl World {
         let rows: Vec<_> = self.rows().collect();
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Date32Array::from_iter_values(
-                rows.iter().map(|r| date32(r.date)),
+                rows.iter().map(|r| to_date32(r.date)),
             )),
             Arc::new(StringArray::from_iter_values(
                 rows.iter().map(|r| r.channel),
@@ -136,7 +113,7 @@ impl World {
         };
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Date32Array::from_iter_values(
-                rows.iter().map(|r| date32(r.date)),
+                rows.iter().map(|r| to_date32(r.date)),
             )),
             Arc::new(StringArray::from_iter_values(
                 rows.iter().map(|r| r.channel),

@@ -7,13 +7,10 @@ use arrow::array::timezone::Tz;
 use arrow::array::{Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use crate::mapping::DecimalSeparator;
 use crate::{Error, Result};
-
-/// Days from 0001-01-01 (CE day 1) to 1970-01-01.
-const EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 /// A column converted to a unified type; `bad` lists the rows whose non-null value could
 /// not be converted (they are null in `array`).
@@ -35,13 +32,7 @@ pub(crate) fn parse_tz(key: &str, name: &str) -> Result<Tz> {
     })
 }
 
-pub(crate) fn date_to_days(date: NaiveDate) -> i32 {
-    date.num_days_from_ce() - EPOCH_DAYS_FROM_CE
-}
-
-pub(crate) fn days_to_date(days: i32) -> Option<NaiveDate> {
-    NaiveDate::from_num_days_from_ce_opt(days.checked_add(EPOCH_DAYS_FROM_CE)?)
-}
+pub(crate) use liftos_core::dates::{from_date32 as days_to_date, to_date32 as date_to_days};
 
 /// Formats an epoch day as `YYYY-MM-DD` (or the raw number when out of range).
 pub(crate) fn format_days(days: i32) -> String {

@@ -165,53 +165,18 @@ fn extension(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> ReportError + '_ {
     move |source| ReportError::Io {
         path: path.to_path_buf(),
         source,
     }
 }
 
-/// A hidden sibling of `path` with the same extension, for all-or-nothing writes.
-fn temp_sibling(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".into());
-    let ext = extension(path);
-    let tmp = format!(".{name}.partial-{}.{ext}", std::process::id());
-    match path.parent() {
-        Some(p) => p.join(tmp),
-        None => PathBuf::from(tmp),
-    }
-}
-
-/// Runs `write` on a temporary sibling of `path`, then renames it into place; on error
-/// the temporary file is removed and `path` is left untouched.
+/// Runs `write` on a temporary sibling of `path` (same extension), then renames it into
+/// place; on error the temporary file is removed and `path` is left untouched
+/// ([`liftos_core::fs::write_atomically_at`]).
 fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    if let Some(parent) = path.parent()
-        && !parent.as_os_str().is_empty()
-        && !parent.is_dir()
-    {
-        return Err(ReportError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("the directory `{}` does not exist", parent.display()),
-            ),
-        });
-    }
-    let tmp = temp_sibling(path);
-    match write(&tmp) {
-        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            io_err(path)(e)
-        }),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    liftos_core::fs::write_atomically_at(path, write, io_err(path))
 }
 
 /// Writes `bytes` to `path` all-or-nothing.

@@ -1,0 +1,18 @@
+//! The pieces every LiftOS crate shares, defined once: the unified table's schema, column
+//! names and natural key ([`unified`]), calendar days as Arrow `Date32` ([`dates`]), and
+//! all-or-nothing file writes ([`fs`]).
+//!
+//! The library crates (connectors, transform, calendar, causal, sandbox) stay independent
+//! of each other and may all depend on this one, as DataFusion's crates do on
+//! `datafusion-common`.
+//!
+//! ```
+//! use liftos_core::unified::{self, NATURAL_KEY};
+//! let schema = unified::schema();
+//! assert_eq!(schema.field(0).name(), unified::DATE);
+//! assert_eq!(NATURAL_KEY[..2], [unified::DATE, unified::CHANNEL]);
+//! ```
+
+pub mod dates;
+pub mod fs;
+pub mod unified;
