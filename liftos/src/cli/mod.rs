@@ -6,6 +6,7 @@ mod calendar;
 mod plan;
 mod pull;
 mod run;
+mod sync;
 mod tables;
 
 use std::path::PathBuf;
@@ -53,6 +54,9 @@ enum Command {
     Sql(tables::SqlArgs),
     /// Split a budget across channels by the response curves of a results JSON.
     Plan(plan::Args),
+    /// Pull each source of a config incrementally into a local store (lookback window,
+    /// upserts by natural key, atomic commits).
+    Sync(sync::Args),
 }
 
 /// The runtime of the commands that talk to the network: two worker threads.
@@ -159,5 +163,6 @@ pub fn run(cli: Cli) -> liftos::Result<()> {
         Command::Run(args) => run::run(args),
         Command::Sql(args) => tables::sql(args),
         Command::Plan(args) => plan::run(args),
+        Command::Sync(args) => sync::run(args),
     }
 }
