@@ -76,6 +76,14 @@ pub mod config;
 ))]
 pub mod sync;
 
+#[cfg(all(
+    feature = "connectors",
+    feature = "transform",
+    feature = "causal",
+    feature = "calendar"
+))]
+pub mod retrain;
+
 /// The names most programs need, in one import.
 pub mod prelude {
     #[cfg(feature = "connectors")]

@@ -143,12 +143,12 @@ fn assert_store_equals_fresh_pulls(fakes: &Fakes, store: &Path, start: &str, end
 }
 
 fn faults() -> FaultConfig {
-    // Google answers throttling with retryDelay = 1 s and Klaviyo with Retry-After: 1.
+    // 5xx answers and connections dropped mid-body, retried by the connectors. (Meta's
+    // throttling asks for whole minutes, too long for a test.)
     FaultConfig::none()
         .with_seed(3)
         .with_server_error_rate(0.15)
-        .with_throttle_rate(0.1)
-        .with_throttle_wait_secs(1)
+        .with_drop_rate(0.05)
 }
 
 #[test]
@@ -428,4 +428,261 @@ fn sql_and_run_read_the_store_instead_of_pulling() {
         "{stdout}"
     );
     assert!(dir.path().join("out").join("results.json").is_file());
+}
+
+/// A config with Meta and Google Ads only (Klaviyo's reporting limit spaces its calls
+/// 31 s apart within one process, too slow for a test's ticks).
+fn ads_config(dir: &Path, fakes: &Fakes, start: &str) -> PathBuf {
+    let s = &fakes.servers;
+    let text = format!(
+        r#"[pipeline]
+start = "{start}"
+end = "2024-02-14"
+
+[[sources]]
+name = "meta"
+type = "meta"
+base_url = "{}"
+
+[[sources]]
+name = "google_ads"
+type = "google_ads"
+base_url = "{}"
+
+[analysis]
+trees = 50
+response = "linear"
+cross_validation = false
+"#,
+        s.meta_base_url(),
+        s.google_base_url(),
+    );
+    let path = dir.join("ads.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn watch_command(fakes: &Fakes, config: &Path, store: &Path, args: &[&str]) -> Command {
+    let mut cmd = liftos();
+    cmd.arg("watch")
+        .arg("--config")
+        .arg(config)
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env("LIFTOS_LOG", "off");
+    with_credentials(&mut cmd, fakes);
+    cmd
+}
+
+#[test]
+fn watch_over_a_sandbox_clock_fits_a_version_every_seven_new_days_and_history_tells_them() {
+    let world = world();
+    let fakes = start_fakes(world, faults());
+    let dir = tempfile::tempdir().unwrap();
+    let config = ads_config(dir.path(), &fakes, "2024-01-01");
+    let store = dir.path().join("store");
+    let first = day("2024-01-20");
+    fakes.servers.set_clock(Some(first), 3);
+    // One watch tick per simulated day over 21 days of the sandbox clock; the quality and
+    // spend-mix triggers are off (their thresholds at 1) so that only new days refit.
+    let mut retrains = Vec::new();
+    for d in 0..=21u32 {
+        let today = fakes.servers.clock().today().unwrap();
+        assert_eq!(today, first + chrono::Days::new(u64::from(d)));
+        let out = watch_command(
+            &fakes,
+            &config,
+            &store,
+            &[
+                "--max-ticks",
+                "1",
+                "--quality-change",
+                "1",
+                "--spend-drift",
+                "1",
+                "--today",
+                &today.to_string(),
+            ],
+        )
+        .output()
+        .unwrap();
+        let stdout = assert_success(&out);
+        if let Some(line) = stdout.lines().find(|l| l.starts_with("retrained: ")) {
+            retrains.push(format!("{today}: {line}"));
+        } else {
+            assert!(stdout.contains("no retrain: "), "{stdout}");
+        }
+        fakes.servers.advance_days(1);
+    }
+    // The first fit, then every 7 new complete days; restatements alone do not refit.
+    let triggers: Vec<&str> = retrains
+        .iter()
+        .map(|r| r.split(" (").nth(1).unwrap().split(')').next().unwrap())
+        .collect();
+    assert_eq!(
+        triggers,
+        [
+            "first fit",
+            "7 new complete days",
+            "7 new complete days",
+            "7 new complete days"
+        ],
+        "{retrains:#?}"
+    );
+    let versions = liftos::retrain::versions(&store).unwrap();
+    assert_eq!(versions.len(), 4);
+    let through: Vec<String> = versions
+        .iter()
+        .map(|v| v.fingerprint.data.complete_through.to_string())
+        .collect();
+    assert_eq!(
+        through,
+        ["2024-01-19", "2024-01-26", "2024-02-02", "2024-02-09"]
+    );
+    for v in &versions {
+        for f in [
+            "results.json",
+            "run.json",
+            "settings.toml",
+            "fingerprint.json",
+        ] {
+            assert!(v.dir.join(f).is_file(), "{} has no {f}", v.id);
+        }
+    }
+    let out = liftos()
+        .args(["history", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let stdout = assert_success(&out);
+    let lines: Vec<&str> = stdout.lines().collect();
+    // Two channels, each a name line and one line per version, then the summary.
+    assert_eq!(lines.len(), 2 * (1 + 4) + 1, "{stdout}");
+    assert_eq!(lines[0], "google_ads");
+    assert_eq!(lines[5], "meta");
+    assert!(lines[10].starts_with("4 version(s); "), "{stdout}");
+    // The flag is exactly the channels whose interval excludes the previous estimate.
+    let h = liftos::retrain::history(&store).unwrap();
+    for (channel, series) in &h {
+        for pair in series.windows(2) {
+            let excluded = pair[0].iroas < pair[1].lower || pair[0].iroas > pair[1].upper;
+            assert_eq!(pair[1].shifted, excluded, "{channel}");
+            let line = lines.iter().find(|l| {
+                l.contains(&pair[1].version) && {
+                    let i = lines.iter().position(|x| *x == channel.as_str()).unwrap();
+                    lines[i..].iter().take(5).any(|x| x == *l)
+                }
+            });
+            assert_eq!(line.unwrap().contains("SHIFT"), excluded, "{stdout}");
+        }
+    }
+}
+
+/// Spawns `cmd` and returns it with a channel of its stdout lines.
+fn spawn_with_lines(
+    cmd: &mut Command,
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<String>,
+    std::thread::JoinHandle<()>,
+) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx, reader)
+}
+
+fn sigterm(child: &std::process::Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -TERM failed");
+}
+
+#[test]
+fn sigterm_stops_watch_cleanly_between_steps_and_mid_sync() {
+    let world = world();
+    let dir = tempfile::tempdir().unwrap();
+    // Between steps: after its first tick the watch sleeps (--every 1h) and SIGTERM ends it.
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    fakes.servers.set_clock(Some(day("2024-02-01")), 3);
+    let config = ads_config(dir.path(), &fakes, "2024-01-01");
+    let store = dir.path().join("store");
+    let (mut child, lines, reader) = spawn_with_lines(&mut watch_command(
+        &fakes,
+        &config,
+        &store,
+        &["--every", "1h", "--today", "2024-02-01"],
+    ));
+    let mut seen = Vec::new();
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the first tick ends");
+        let done = line.starts_with("retrained: ") || line.starts_with("no retrain");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    sigterm(&child);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    seen.extend(lines.try_iter());
+    assert!(status.success(), "{status}: {seen:#?}");
+    assert!(
+        seen.iter()
+            .any(|l| l == "stopped by SIGTERM after 1 tick(s)"),
+        "{seen:#?}"
+    );
+    assert_eq!(liftos::retrain::versions(&store).unwrap().len(), 1);
+    let committed = Store::open(&store).unwrap().commits();
+    // Mid-sync: every answer is slow; SIGTERM while the pull runs leaves the store at its
+    // last commit.
+    let slow = start_fakes(
+        world,
+        FaultConfig::none().with_slow(1.0, Duration::from_secs(3)),
+    );
+    slow.servers.set_clock(Some(day("2024-02-05")), 3);
+    let config = ads_config(dir.path(), &slow, "2024-01-01");
+    let (mut child, lines, reader) = spawn_with_lines(&mut watch_command(
+        &slow,
+        &config,
+        &store,
+        &["--every", "1h", "--today", "2024-02-05"],
+    ));
+    let first = lines.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert!(first.starts_with("tick 1 at "), "{first}");
+    std::thread::sleep(Duration::from_millis(500));
+    sigterm(&child);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let rest: Vec<String> = lines.try_iter().collect();
+    assert!(status.success(), "{status}: {rest:#?}");
+    assert_eq!(
+        rest.first().map(String::as_str),
+        Some("stopped by SIGTERM during the sync of tick 1; the store is as of its last commit"),
+        "{rest:#?}"
+    );
+    let s = Store::open(&store).unwrap();
+    assert_eq!(s.commits(), committed);
+    assert_eq!(s.source("meta").unwrap().last_complete_day, "2024-01-31");
+    s.read("meta").unwrap();
+    s.read("google_ads").unwrap();
 }
