@@ -50,6 +50,7 @@
 //! let second = store.upsert("meta", update(rows(vec![10.0, 25.0])?))?;
 //! store.commit()?;
 //! assert_eq!((second.new, second.restated, second.unchanged), (0, 1, 1));
+//! drop(store); // a reader waits for the writer's lock, even in the same process
 //! assert_eq!(Store::open(dir.path())?.read("meta")?.num_rows(), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -647,7 +648,8 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing store for reading (a shared lock).
+    /// Opens an existing store for reading (a shared lock; it waits up to 10 minutes while a
+    /// writer holds the store, even one of this process).
     ///
     /// # Errors
     ///

@@ -502,11 +502,11 @@ pub fn format_history(history: &BTreeMap<String, Vec<ChannelEstimate>>) -> Strin
                 }
                 _ => String::new(),
             };
-            let _ = writeln!(
-                s,
+            let line = format!(
                 "  {}  through {}  iROAS {:.3} [{:.3}, {:.3}] {change:>7}{flag}",
                 e.version, e.complete_through, e.iroas, e.lower, e.upper
             );
+            let _ = writeln!(s, "{}", line.trim_end());
             prev = Some(e.iroas);
         }
     }

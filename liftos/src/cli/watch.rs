@@ -118,6 +118,7 @@ pub fn watch(args: WatchArgs) -> liftos::Result<()> {
         let signal = super::interrupted();
         tokio::pin!(signal);
         let mut tick = 0u64;
+        let mut failed = 0u64;
         loop {
             tick += 1;
             println!(
@@ -138,31 +139,53 @@ pub fn watch(args: WatchArgs) -> liftos::Result<()> {
                         .await
                         .map_err(|e| liftos::Error::Report(format!("opening the store stopped: {e}")))??;
                     pipeline.sync(&mut store, &options).await
-                } => r?,
+                } => r,
                 sig = &mut signal => {
                     println!("stopped by {sig} during the sync of tick {tick}; the store is as of its last commit");
                     return Ok(());
                 }
             };
-            print!("{}", synced.summary());
-            let retrained = tokio::select! {
-                r = retrain_if_due(analysis.clone(), &args.store, start, &settings, &policy, false) => r?,
-                sig = &mut signal => {
-                    println!("stopped by {sig} during the fit of tick {tick}; no version was written");
-                    return Ok(());
+            // A failing tick (a platform down, a network error) is reported and the
+            // watch goes on; the store stays at its last commit.
+            match synced {
+                Ok(report) => {
+                    print!("{}", report.summary());
+                    let retrained = tokio::select! {
+                        r = retrain_if_due(analysis.clone(), &args.store, start, &settings, &policy, false) => r,
+                        sig = &mut signal => {
+                            println!("stopped by {sig} during the fit of tick {tick}; no version was written");
+                            return Ok(());
+                        }
+                    };
+                    match retrained {
+                        Ok(r) => match (&r.version, &r.skipped) {
+                            (Some(v), _) => println!(
+                                "retrained: version {} ({}), data through {}",
+                                v.id, v.fingerprint.trigger, r.state.complete_through
+                            ),
+                            (None, Some(why)) => println!("no retrain: {why}"),
+                            (None, None) => println!("no retrain"),
+                        },
+                        Err(e) => {
+                            failed += 1;
+                            println!("retrain failed: {e}");
+                        }
+                    }
                 }
-            };
-            match (&retrained.version, &retrained.skipped) {
-                (Some(v), _) => println!(
-                    "retrained: version {} ({}), data through {}",
-                    v.id, v.fingerprint.trigger, retrained.state.complete_through
-                ),
-                (None, Some(why)) => println!("no retrain: {why}"),
-                (None, None) => println!("no retrain"),
+                Err(e) => {
+                    failed += 1;
+                    println!("sync failed: {e}; the store is as of its last commit");
+                }
             }
             if args.max_ticks.is_some_and(|m| tick >= m) {
                 println!("stopped after {tick} tick(s)");
-                return Ok(());
+                return if failed == 0 {
+                    Ok(())
+                } else {
+                    Err(liftos::Error::Report(format!(
+                        "{failed} of {tick} tick(s) failed (see above)"
+                    )))
+                };
             }
             tokio::select! {
                 () = tokio::time::sleep(args.every) => {}
@@ -174,13 +197,12 @@ pub fn watch(args: WatchArgs) -> liftos::Result<()> {
         }
     });
     runtime.shutdown_background();
-    result?;
-    let n = versions(&args.store)?.len();
+    let n = versions(&args.store).map(|v| v.len()).unwrap_or(0);
     println!(
         "{n} model version(s) in {}",
         args.store.join(liftos::retrain::MODELS_DIR).display()
     );
-    Ok(())
+    result
 }
 
 pub fn history_cmd(args: HistoryArgs) -> liftos::Result<()> {

@@ -686,3 +686,39 @@ fn sigterm_stops_watch_cleanly_between_steps_and_mid_sync() {
     s.read("meta").unwrap();
     s.read("google_ads").unwrap();
 }
+
+#[test]
+fn a_failing_tick_is_reported_and_the_watch_goes_on() {
+    let world = world();
+    let fakes = start_fakes(world, FaultConfig::none().with_never_recover());
+    fakes.servers.set_clock(Some(day("2024-02-01")), 3);
+    let dir = tempfile::tempdir().unwrap();
+    let config = ads_config(dir.path(), &fakes, "2024-01-01");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("[http]\nmax_retries = 1\n\n{text}")).unwrap();
+    let store = dir.path().join("store");
+    let out = watch_command(
+        &fakes,
+        &config,
+        &store,
+        &["--every", "1s", "--max-ticks", "2", "--today", "2024-02-01"],
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stdout}");
+    let failures = stdout
+        .lines()
+        .filter(|l| {
+            l.starts_with("sync failed: ") && l.ends_with("the store is as of its last commit")
+        })
+        .count();
+    assert_eq!(failures, 2, "{stdout}");
+    assert!(stdout.contains("tick 2 at "), "{stdout}");
+    assert!(stderr.contains("2 of 2 tick(s) failed"), "{stderr}");
+    // Nothing was committed; the store is still an empty, valid store.
+    let s = Store::open(&store).unwrap();
+    assert_eq!(s.commits(), 0);
+    assert!(s.sources().is_empty());
+}
