@@ -58,6 +58,7 @@
 //! | cleaning (4 fixes, quarantine, change log, row accounting) | [`clean_data`], [`Fixes`] | available |
 //! | CSV/Parquet files | [`read_table`], [`write_table`] | available |
 //! | SQL (cargo feature `sql`, default on) | [`SqlSession`] | available |
+//! | local store kept current by incremental syncs (manifest, upsert by natural key) | [`store::Store`] | available |
 //!
 //! Dates are read from Date32/Date64, timestamps (converted to the source's time zone
 //! when one is set; naive timestamps are then read as UTC) and text in the formats
@@ -77,6 +78,7 @@ mod parse;
 pub mod quality;
 #[cfg(feature = "sql")]
 mod sql;
+pub mod store;
 pub mod unified;
 mod unify;
 

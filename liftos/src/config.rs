@@ -53,6 +53,7 @@
 //! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `assignment`, `cross_validation` |
 //! | `[plan]` | a budget plan as the last stage (`plan.json`, a report section): `budget` (required), `period_days`, `objective` (revenue, profit, target_roas), `target_roas`, `margin` (1), `max_change` (0.5), `min`/`max` (`{ meta = 5000 }`), `hold` (list) |
 //! | `[output]` | `dir` (liftos-out), `format` (parquet or csv), `report` (true) |
+//! | `[sync]` | `lookback_days`: days `liftos sync` re-reads before the stored state, by source name or type (`{ meta = 28, google_ads = 28, klaviyo = 7 }`) |
 //!
 //! Source settings by type:
 //!
@@ -127,6 +128,9 @@ pub struct PipelineConfig {
     /// `[output]`.
     #[serde(default)]
     pub output: OutputSection,
+    /// `[sync]`: how `liftos sync` and `liftos watch` keep a store current.
+    #[serde(default)]
+    pub sync: SyncSection,
     /// The file's directory (relative paths are resolved against it).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -160,6 +164,7 @@ impl fmt::Debug for PipelineConfig {
             .field("analysis", &self.analysis)
             .field("plan", &self.plan)
             .field("output", &self.output)
+            .field("sync", &self.sync)
             .finish_non_exhaustive()
     }
 }
@@ -376,6 +381,15 @@ impl Default for OutputSection {
             report: true,
         }
     }
+}
+
+/// `[sync]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncSection {
+    /// Days re-read before the stored state at every sync, by source name or type
+    /// (`{ meta = 28, google_ads = 28, klaviyo = 7 }`, the defaults).
+    pub lookback_days: std::collections::BTreeMap<String, u32>,
 }
 
 /// The settings of a platform source type (empty for files): the connector's key table.

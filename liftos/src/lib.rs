@@ -68,6 +68,22 @@ pub mod pipeline;
 ))]
 pub mod config;
 
+#[cfg(all(
+    feature = "connectors",
+    feature = "transform",
+    feature = "causal",
+    feature = "calendar"
+))]
+pub mod sync;
+
+#[cfg(all(
+    feature = "connectors",
+    feature = "transform",
+    feature = "causal",
+    feature = "calendar"
+))]
+pub mod retrain;
+
 /// The names most programs need, in one import.
 pub mod prelude {
     #[cfg(feature = "connectors")]

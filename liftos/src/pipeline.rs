@@ -61,10 +61,10 @@ use crate::{Error, Result};
 /// One source of a pipeline: a name (the key of its [`SchemaMapping`] entry) and a
 /// connector.
 #[derive(Clone)]
-struct PipelineSource {
-    name: String,
-    connector: Arc<dyn Connector>,
-    progress: Option<Progress>,
+pub(crate) struct PipelineSource {
+    pub(crate) name: String,
+    pub(crate) connector: Arc<dyn Connector>,
+    pub(crate) progress: Option<Progress>,
 }
 
 impl fmt::Debug for PipelineSource {
@@ -175,8 +175,10 @@ impl Outputs {
 /// | `outputs` | none | files to write ([`Outputs`]) |
 /// | `continue_on_source_error` | `false` | report a failing source and go on with the rest |
 /// | `progress` | on when stderr is a terminal | progress lines on stderr |
+/// | `store` | none | read every source from a store kept by `liftos sync` (complete days only) instead of pulling; without sources, every source of the store |
 #[derive(Debug, Clone, Default)]
 pub struct PipelineBuilder {
+    store: Option<PathBuf>,
     sources: Vec<PipelineSource>,
     range: Option<(NaiveDate, NaiveDate)>,
     level: Level,
@@ -310,6 +312,15 @@ impl PipelineBuilder {
         self
     }
 
+    /// Analyses the store in `dir` (kept current by `liftos sync`) instead of pulling:
+    /// each source is read from the store table of its name, complete days only
+    /// ([`StoreConnector`](crate::sync::StoreConnector)). Without sources, every source
+    /// of the store is read.
+    pub fn store(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.store = Some(dir.into());
+        self
+    }
+
     /// Checks everything and returns the pipeline. No network call is made.
     ///
     /// # Errors
@@ -318,11 +329,39 @@ impl PipelineBuilder {
     /// name, a source without a mapping, no date range, an output directory that is a
     /// file); the crates' own errors for invalid mapping, rules, calendar, roles or
     /// attribution options.
-    pub fn build(self) -> Result<Pipeline> {
+    pub fn build(mut self) -> Result<Pipeline> {
         let invalid = |field: &str, message: String| Error::InvalidPipeline {
             field: field.to_owned(),
             message,
         };
+        if let Some(dir) = &self.store {
+            if self.sources.is_empty() {
+                let store = liftos_transform::store::Store::open(dir)?;
+                self.sources = store
+                    .sources()
+                    .keys()
+                    .map(|name| PipelineSource {
+                        name: name.clone(),
+                        connector: Arc::new(crate::sync::StoreConnector::new(dir, name)),
+                        progress: None,
+                    })
+                    .collect();
+                if self.sources.is_empty() {
+                    return Err(invalid(
+                        "store",
+                        format!(
+                            "the store {} holds no source yet; run `liftos sync` first",
+                            dir.display()
+                        ),
+                    ));
+                }
+            } else {
+                for s in &mut self.sources {
+                    s.connector = Arc::new(crate::sync::StoreConnector::new(dir, &s.name));
+                    s.progress = None;
+                }
+            }
+        }
         if self.sources.is_empty() {
             return Err(invalid(
                 "sources",
@@ -668,6 +707,20 @@ impl Pipeline {
     /// What the pipeline writes, if anything.
     pub fn outputs(&self) -> Option<&Outputs> {
         self.outputs.as_ref()
+    }
+
+    /// The schema mapping.
+    pub fn mapping(&self) -> &SchemaMapping {
+        &self.mapping
+    }
+
+    /// Whether a failing source is reported while the others go on.
+    pub fn continue_on_source_error(&self) -> bool {
+        self.continue_on_source_error
+    }
+
+    pub(crate) fn sources(&self) -> &[PipelineSource] {
+        &self.sources
     }
 
     /// The source names, in order.

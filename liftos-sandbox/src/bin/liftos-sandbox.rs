@@ -4,7 +4,7 @@
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
 use liftos_sandbox::{Preset, World, WorldConfig};
 
-const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campaigns N | --preset NAME] [--days D] [--klaviyo-flows N]\n\
+const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campaigns N | --preset NAME] [--days D] [--klaviyo-flows N] [--today YYYY-MM-DD [--restate-days K]]\n\
   Serves the fake Meta (port P), Google Ads (P+1) and Klaviyo (P+2) APIs; P = 0 picks free ports.\n\
   --preset NAME builds a named world for the seed instead of the standard one with N campaigns per channel:\n\
     linear      the standard world (4 campaigns per channel) plus a zero-effect channel `tiktok`\n\
@@ -13,7 +13,10 @@ const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campai
     realistic   saturation, carryover, budgets in steps, autocorrelated noise, 4-6 unbalanced campaigns\n\
     latent      realistic spend with an unobserved demand shock moving spend and revenue (hidden confounding)\n\
     feedback    realistic spend reacting to the same day's revenue shock (hidden confounding)\n\
-  The zero-effect channel has no platform API, so the fake servers do not serve it.";
+  The zero-effect channel has no platform API, so the fake servers do not serve it.\n\
+  --today D turns the fake clock on: Meta and Google Ads serve nothing after D, and the last K days' \n\
+  conversions (--restate-days, default 3) are still growing (late attribution); POST /_sandbox/advance?days=N \n\
+  on any server moves the clock on. Without --today every day is served as it is.";
 
 /// What `serve` was asked for.
 #[derive(Debug, PartialEq)]
@@ -24,6 +27,8 @@ struct Options {
     preset: Option<Preset>,
     days: u32,
     flows: usize,
+    today: Option<chrono::NaiveDate>,
+    restate_days: u32,
 }
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
@@ -37,6 +42,8 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         preset: None,
         days: 730,
         flows: 0,
+        today: None,
+        restate_days: 3,
     };
     let mut it = args[1..].iter();
     while let Some(flag) = it.next() {
@@ -51,6 +58,13 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--preset" => o.preset = Some(Preset::parse(value).map_err(|e| e.to_string())?),
             "--days" => o.days = value.parse().map_err(bad)?,
             "--klaviyo-flows" => o.flows = value.parse().map_err(bad)?,
+            "--restate-days" => o.restate_days = value.parse().map_err(bad)?,
+            "--today" => {
+                o.today = Some(
+                    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                        .map_err(|_| format!("--today: `{value}` is not a YYYY-MM-DD date"))?,
+                );
+            }
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
@@ -81,6 +95,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     let port = options.port;
+    let clock = (options.today, options.restate_days);
     let world = match World::generate(&world_config(&options)) {
         Ok(w) => w,
         Err(e) => {
@@ -102,6 +117,7 @@ fn main() -> std::process::ExitCode {
         let servers =
             FakeServers::start_with(world, FaultConfig::default(), Default::default(), port)
                 .await?;
+        servers.set_clock(clock.0, clock.1);
         let c = servers.credentials();
         println!("LIFTOS_META_BASE_URL={}", servers.meta_base_url());
         println!("LIFTOS_META_ACCESS_TOKEN={}", c.meta_access_token);

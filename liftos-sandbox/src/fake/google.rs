@@ -356,7 +356,17 @@ fn search_stream(s: &GoogleState, cid: &str, query: &str) -> Result<String, Stri
         .iter()
         .filter(|r| r.customer.id == cid && r.segments.date >= since && r.segments.date <= until)
     {
-        let full = serde_json::to_value(r).unwrap_or(Value::Null);
+        // The clock (off by default): nothing after today, the last days still growing.
+        let Some(m) = s.common.clock.maturity(&r.segments.date) else {
+            continue;
+        };
+        let mut full = serde_json::to_value(r).unwrap_or(Value::Null);
+        if m < 1.0 {
+            let c = (r.metrics.conversions * m * 100.0).floor() / 100.0;
+            let v = (r.metrics.conversions_value * m * 100.0).floor() / 100.0;
+            full["metrics"]["conversions"] = json!(c);
+            full["metrics"]["conversionsValue"] = json!(v);
+        }
         let mut out = Map::new();
         for f in &fields {
             let mut parts = f.splitn(2, '.');

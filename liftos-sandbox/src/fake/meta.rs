@@ -451,12 +451,27 @@ fn insights(
         .and_then(|a| a.strip_prefix("QVFI"))
         .and_then(|o| o.parse::<usize>().ok())
         .unwrap_or(0);
-    let selected: Vec<&MetaInsight> = rows
-        .iter()
-        .filter(|r| {
-            r.date_start.as_str() >= q.since.as_str() && r.date_start.as_str() <= q.until.as_str()
-        })
-        .collect();
+    let clock = &s.common.clock;
+    let clocked: Vec<MetaInsight>;
+    let selected: Vec<&MetaInsight> = if clock.today().is_none() {
+        rows.iter()
+            .filter(|r| {
+                r.date_start.as_str() >= q.since.as_str()
+                    && r.date_start.as_str() <= q.until.as_str()
+            })
+            .collect()
+    } else {
+        // The clock is on: nothing after today, the last days' conversions still growing.
+        clocked = rows
+            .iter()
+            .filter(|r| {
+                r.date_start.as_str() >= q.since.as_str()
+                    && r.date_start.as_str() <= q.until.as_str()
+            })
+            .filter_map(|r| clock.maturity(&r.date_start).map(|m| matured(r, m)))
+            .collect();
+        clocked.iter().collect()
+    };
     let repeat = s.common.faults.meta_repeat.max(1);
     let total = selected.len() * repeat;
     let page: Vec<Value> = (offset..total.min(offset + limit))
@@ -499,6 +514,38 @@ fn insights(
         StatusCode::OK,
         json!({ "data": page, "paging": paging }).to_string(),
     )
+}
+
+/// `r` with its actions and action values scaled by `m` (late attribution).
+fn matured(r: &MetaInsight, m: f64) -> MetaInsight {
+    if m >= 1.0 {
+        return r.clone();
+    }
+    let scale = |v: &str, money: bool| -> String {
+        let x = v.parse::<f64>().unwrap_or(0.0) * m;
+        if money {
+            format!("{x:.2}")
+        } else {
+            format!("{}", x.floor() as i64)
+        }
+    };
+    let stats = |list: &Option<Vec<MetaActionStat>>, money: bool| {
+        list.as_ref().map(|l| {
+            l.iter()
+                .map(|a| MetaActionStat {
+                    action_type: a.action_type.clone(),
+                    value: scale(&a.value, money),
+                    click_7d: a.click_7d.as_deref().map(|v| scale(v, money)),
+                    view_1d: a.view_1d.as_deref().map(|v| scale(v, money)),
+                })
+                .collect()
+        })
+    };
+    MetaInsight {
+        actions: stats(&r.actions, false),
+        action_values: stats(&r.action_values, true),
+        ..r.clone()
+    }
 }
 
 fn window_stat(stat: &MetaActionStat, windows: &Option<Vec<String>>) -> Value {

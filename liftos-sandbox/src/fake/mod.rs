@@ -262,6 +262,107 @@ impl FaultConfig {
     }
 }
 
+/// The fake APIs' clock: off by default (every day of the world is served as it is).
+/// Once set to a day, rows after it are not served, and the conversions and conversion
+/// value of the last `restate_days` days are still growing (late attribution): a row
+/// `age` days old (0 = today) reports `(age + 1) / (restate_days + 1)` of its final
+/// value, and its final value from `restate_days` days on. Meta and Google Ads follow the
+/// clock; Klaviyo (values on the send date) serves every day. Moving the clock on
+/// therefore restates the last days, deterministically.
+///
+/// Set it with [`FakeServers::set_clock`], advance it with [`FakeServers::advance_days`]
+/// or over HTTP on any of the three servers: `POST /_sandbox/advance?days=N` (answers
+/// `{"today":"YYYY-MM-DD"}`), `GET /_sandbox/clock`.
+#[derive(Debug, Default)]
+pub struct SandboxClock {
+    state: Mutex<(Option<chrono::NaiveDate>, u32)>,
+}
+
+impl SandboxClock {
+    /// Today, when the clock is on.
+    pub fn today(&self) -> Option<chrono::NaiveDate> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).0
+    }
+
+    /// Days whose values still grow.
+    pub fn restate_days(&self) -> u32 {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).1
+    }
+
+    /// Sets today (`None`: off) and the restatement window.
+    pub fn set(&self, today: Option<chrono::NaiveDate>, restate_days: u32) {
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = (today, restate_days);
+    }
+
+    /// Moves today on by `days` (no effect when the clock is off); returns today.
+    pub fn advance(&self, days: u32) -> Option<chrono::NaiveDate> {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.0 =
+            s.0.and_then(|t| t.checked_add_days(chrono::Days::new(u64::from(days))));
+        s.0
+    }
+
+    /// The share of its final conversions a row of `date` (`YYYY-MM-DD`) reports now,
+    /// or `None` when it is after today (not served).
+    pub fn maturity(&self, date: &str) -> Option<f64> {
+        let (today, k) = *self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(today) = today else {
+            return Some(1.0);
+        };
+        let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+        if day > today {
+            return None;
+        }
+        let age = (today - day).num_days();
+        if age >= i64::from(k) {
+            Some(1.0)
+        } else {
+            Some((age + 1) as f64 / (f64::from(k) + 1.0))
+        }
+    }
+}
+
+/// The clock's admin routes, merged into each server.
+fn clock_router(clock: Arc<SandboxClock>) -> axum::Router {
+    async fn answer(clock: &SandboxClock) -> Response {
+        let today = clock.today().map(|d| d.to_string());
+        let body = serde_json::json!({ "today": today, "restate_days": clock.restate_days() });
+        json_response(StatusCode::OK, &[], body.to_string())
+    }
+    axum::Router::new()
+        .route(
+            "/_sandbox/advance",
+            axum::routing::post(
+                |axum::extract::State(clock): axum::extract::State<Arc<SandboxClock>>,
+                 uri: Uri| async move {
+                    let days = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+                        .find(|(k, _)| k == "days")
+                        .and_then(|(_, v)| v.parse::<u32>().ok());
+                    match days {
+                        Some(n) if n <= 3660 => {
+                            clock.advance(n);
+                            answer(&clock).await
+                        }
+                        _ => json_response(
+                            StatusCode::BAD_REQUEST,
+                            &[],
+                            serde_json::json!({"error": "days=N (0..=3660) is required"}).to_string(),
+                        ),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/_sandbox/clock",
+            axum::routing::get(
+                |axum::extract::State(clock): axum::extract::State<Arc<SandboxClock>>| async move {
+                    answer(&clock).await
+                },
+            ),
+        )
+        .with_state(clock)
+}
+
 /// One request the fake servers saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
@@ -295,6 +396,7 @@ pub(crate) struct Common {
     pub faults: FaultConfig,
     pub creds: FakeCredentials,
     pub base_url: String,
+    pub clock: Arc<SandboxClock>,
     rng: Mutex<ChaCha8Rng>,
     data_requests: AtomicUsize,
     log: Arc<Mutex<Vec<RequestRecord>>>,
@@ -308,12 +410,14 @@ impl Common {
         creds: &FakeCredentials,
         base_url: String,
         log: Arc<Mutex<Vec<RequestRecord>>>,
+        clock: Arc<SandboxClock>,
     ) -> Self {
         Self {
             server,
             faults: faults.clone(),
             creds: creds.clone(),
             base_url,
+            clock,
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(faults.seed ^ salt)),
             data_requests: AtomicUsize::new(0),
             log,
@@ -464,6 +568,7 @@ pub struct FakeServers {
     klaviyo: SocketAddr,
     credentials: FakeCredentials,
     log: Arc<Mutex<Vec<RequestRecord>>>,
+    clock: Arc<SandboxClock>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -497,6 +602,7 @@ impl FakeServers {
             klaviyo_l.local_addr()?,
         );
         let log = Arc::new(Mutex::new(Vec::new()));
+        let clock = Arc::new(SandboxClock::default());
         let world = Arc::new(world);
         let mk = |server, salt, addr: SocketAddr| {
             Common::new(
@@ -506,11 +612,19 @@ impl FakeServers {
                 &credentials,
                 format!("http://{addr}"),
                 log.clone(),
+                clock.clone(),
             )
         };
-        let meta_router = meta::router(world.clone(), mk("meta", 0x6d65, meta));
-        let google_router = google::router(world.clone(), mk("google_ads", 0x676f, google));
-        let klaviyo_router = klaviyo::router(world.clone(), mk("klaviyo", 0x6b6c, klaviyo));
+        let meta_router = clock_router(clock.clone())
+            .merge(meta::router(world.clone(), mk("meta", 0x6d65, meta)));
+        let google_router = clock_router(clock.clone()).merge(google::router(
+            world.clone(),
+            mk("google_ads", 0x676f, google),
+        ));
+        let klaviyo_router = clock_router(clock.clone()).merge(klaviyo::router(
+            world.clone(),
+            mk("klaviyo", 0x6b6c, klaviyo),
+        ));
         let mut tasks = Vec::new();
         for (listener, router) in [
             (meta_l, meta_router),
@@ -528,8 +642,25 @@ impl FakeServers {
             klaviyo,
             credentials,
             log,
+            clock,
             tasks,
         })
+    }
+
+    /// Turns the clock on at `today` (`None`: off), with the last `restate_days` days
+    /// still growing; see [`SandboxClock`].
+    pub fn set_clock(&self, today: Option<chrono::NaiveDate>, restate_days: u32) {
+        self.clock.set(today, restate_days);
+    }
+
+    /// Moves the clock on by `days`; returns today.
+    pub fn advance_days(&self, days: u32) -> Option<chrono::NaiveDate> {
+        self.clock.advance(days)
+    }
+
+    /// The servers' clock.
+    pub fn clock(&self) -> &SandboxClock {
+        &self.clock
     }
 
     /// Base URL replacing `https://graph.facebook.com`.
@@ -620,6 +751,7 @@ mod tests {
             &f,
             &FakeCredentials::default(),
             String::new(),
+            Arc::default(),
             Arc::default(),
         );
         let draws: Vec<_> = (0..400).map(|_| c.roll()).collect();

@@ -6,7 +6,9 @@ mod calendar;
 mod plan;
 mod pull;
 mod run;
+mod sync;
 mod tables;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -53,6 +55,13 @@ enum Command {
     Sql(tables::SqlArgs),
     /// Split a budget across channels by the response curves of a results JSON.
     Plan(plan::Args),
+    /// Pull each source of a config incrementally into a local store (lookback window,
+    /// upserts by natural key, atomic commits).
+    Sync(sync::Args),
+    /// Keep the store and the model current: sync every tick, retrain when a trigger fires.
+    Watch(watch::WatchArgs),
+    /// How each channel's return moved across the store's model versions.
+    History(watch::HistoryArgs),
 }
 
 /// The runtime of the commands that talk to the network: two worker threads.
@@ -159,5 +168,8 @@ pub fn run(cli: Cli) -> liftos::Result<()> {
         Command::Run(args) => run::run(args),
         Command::Sql(args) => tables::sql(args),
         Command::Plan(args) => plan::run(args),
+        Command::Sync(args) => sync::run(args),
+        Command::Watch(args) => watch::watch(args),
+        Command::History(args) => watch::history_cmd(args),
     }
 }

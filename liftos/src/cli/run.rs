@@ -30,14 +30,22 @@ pub struct Args {
     /// Overrides `output.dir`.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Analyse the store kept by `liftos sync` (complete days only) instead of pulling.
+    #[arg(long, value_name = "DIR")]
+    store: Option<PathBuf>,
 }
 
 /// Logs to stderr when it is not a terminal (schedulers, CI), at `LIFTOS_LOG` level.
 fn init_logging() {
+    init_logging_at("info");
+}
+
+/// Logs to stderr when it is not a terminal, at `LIFTOS_LOG` level (else `default`).
+pub(crate) fn init_logging_at(default: &str) {
     if std::io::stderr().is_terminal() {
         return;
     }
-    let level = std::env::var("LIFTOS_LOG").unwrap_or_else(|_| "info".into());
+    let level = std::env::var("LIFTOS_LOG").unwrap_or_else(|_| default.into());
     let level = match level.trim().to_ascii_lowercase().as_str() {
         "off" | "none" => return,
         "error" => tracing::Level::ERROR,
@@ -66,6 +74,9 @@ pub fn run(args: Args) -> liftos::Result<()> {
                 .with_format(TableFormat::parse(&config.output.format)?)
                 .with_report(config.output.report),
         );
+    }
+    if let Some(dir) = &args.store {
+        builder = builder.store(dir);
     }
     let pipeline = builder.build()?;
     // The output directory must not hold an input: the run writes its tables there.

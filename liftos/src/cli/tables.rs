@@ -104,8 +104,12 @@ fn per_channel(table: &RecordBatch) -> Vec<(String, usize, f64)> {
 pub struct UnifyArgs {
     /// A source table as NAME=FILE (repeatable). NAME is the source: meta, google_ads,
     /// klaviyo, or one described in --mapping.
-    #[arg(long = "input", value_name = "NAME=FILE", required = true, value_parser = parse_named_file)]
+    #[arg(long = "input", value_name = "NAME=FILE", required_unless_present = "store", value_parser = parse_named_file)]
     inputs: Vec<NamedFile>,
+    /// A store kept by `liftos sync`: every source is a table of its name (every stored
+    /// row, today's partial day included).
+    #[arg(long, value_name = "DIR")]
+    store: Option<PathBuf>,
     /// Output file: `.csv` or `.parquet`.
     #[arg(long)]
     out: PathBuf,
@@ -393,8 +397,12 @@ fn in_file(path: &Path, e: liftos::transform::Error) -> liftos::Error {
 #[derive(Debug, clap::Args)]
 pub struct SqlArgs {
     /// A table as NAME=FILE (repeatable); the query refers to it as NAME.
-    #[arg(long = "input", value_name = "NAME=FILE", required = true, value_parser = parse_named_file)]
+    #[arg(long = "input", value_name = "NAME=FILE", required_unless_present = "store", value_parser = parse_named_file)]
     inputs: Vec<NamedFile>,
+    /// A store kept by `liftos sync`: every source is a table of its name (every stored
+    /// row, today's partial day included).
+    #[arg(long, value_name = "DIR")]
+    store: Option<PathBuf>,
     /// The query.
     query: String,
     /// Also write the result to this file (`.csv` or `.parquet`).
@@ -415,6 +423,12 @@ pub fn sql(args: SqlArgs) -> liftos::Result<()> {
         check_distinct_files(&inputs, &[("--out", out)])?;
     }
     let session = SqlSession::new()?;
+    if let Some(dir) = &args.store {
+        let store = liftos::transform::store::Store::open(dir)?;
+        for name in store.sources().keys() {
+            session.register_batch(name, store.read(name)?)?;
+        }
+    }
     for input in &args.inputs {
         session.register_file(&input.name, &input.path)?;
     }

@@ -9,3 +9,4 @@ mod pipeline;
 mod plan;
 mod pull;
 mod safety;
+mod sync;

@@ -1,0 +1,1278 @@
+//! A local store of source tables kept current by incremental syncs.
+//!
+//! A store is a directory:
+//!
+//! ```text
+//! DIR/manifest.json          what the store holds (the commit point)
+//! DIR/data/<source>-<id>.parquet   one Parquet file per source and commit
+//! DIR/.lock                  taken by every reader (shared) and writer (exclusive)
+//! ```
+//!
+//! `manifest.json` names its format (`"format": "liftos-store"`) and version
+//! ([`STORE_FORMAT_VERSION`]), and per source: its files, rows, natural key, date column,
+//! schema, and sync state (first day, last complete day, partial days, per account the
+//! last complete day, the request fingerprint). Only files the manifest names are part
+//! of the store.
+//!
+//! A write never changes a file the manifest names: [`Store::upsert`] writes the merged
+//! table of a source to a new, uniquely named Parquet file (temporary file, fsync,
+//! rename), and [`Store::commit`] makes every staged source current at once by writing
+//! the manifest the same way (temporary file, fsync, atomic rename, fsync of the
+//! directory). A process killed at any moment (SIGKILL included) therefore leaves the
+//! old manifest with all its files, or the new one with all its files; files of an
+//! unfinished commit are ignored, and removed by the next writer.
+//!
+//! Rows are upserted by natural key: a row whose key is stored already replaces the
+//! stored one (counted `restated` when any value differs, else `unchanged`); stored rows
+//! inside the re-read window whose key the new pull no longer has are removed (the
+//! platform restated them away); rows outside the window are kept as they are.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow::array::{Date32Array, Float64Array, RecordBatch, StringArray};
+//! use liftos_transform::store::{Store, SourceUpdate};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let rows = |revenue: Vec<f64>| RecordBatch::try_from_iter([
+//!     ("date", Arc::new(Date32Array::from(vec![20_000, 20_001])) as _),
+//!     ("campaign_id", Arc::new(StringArray::from(vec!["c1", "c1"])) as _),
+//!     ("revenue", Arc::new(Float64Array::from(revenue)) as _),
+//! ]);
+//! let day = |d: i32| chrono::NaiveDate::from_num_days_from_ce_opt(719_163 + d).unwrap();
+//! let update = |batch| SourceUpdate::new(batch, ["date", "campaign_id"], "date", (day(20_000), day(20_001)))
+//!     .with_complete_through(day(20_001));
+//!
+//! let mut store = Store::create_or_open(dir.path())?;
+//! let first = store.upsert("meta", update(rows(vec![10.0, 20.0])?))?;
+//! store.commit()?;
+//! assert_eq!((first.new, first.restated), (2, 0));
+//!
+//! let second = store.upsert("meta", update(rows(vec![10.0, 25.0])?))?;
+//! store.commit()?;
+//! assert_eq!((second.new, second.restated, second.unchanged), (0, 1, 1));
+//! drop(store); // a reader waits for the writer's lock, even in the same process
+//! assert_eq!(Store::open(dir.path())?.read("meta")?.num_rows(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array};
+use arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
+use arrow::datatypes::{DataType, Date32Type, Schema, SchemaRef};
+use arrow::row::{RowConverter, SortField};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::io::{read_table, write_table};
+use crate::{Error, Result};
+
+/// The format version this crate writes and the newest it reads.
+pub const STORE_FORMAT_VERSION: u32 = 1;
+/// The `format` field of every LiftOS store manifest.
+pub const STORE_FORMAT: &str = "liftos-store";
+/// The manifest's file name.
+pub const MANIFEST: &str = "manifest.json";
+/// The data directory's name.
+pub const DATA_DIR: &str = "data";
+const LOCK: &str = ".lock";
+/// Longest wait for another process's lock on the store.
+const LOCK_WAIT: Duration = Duration::from_secs(600);
+
+fn store_error(path: &Path, message: impl Into<String>) -> Error {
+    Error::File {
+        path: path.to_owned(),
+        line: None,
+        message: message.into(),
+    }
+}
+
+/// One column of a stored table's schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredColumn {
+    /// Column name.
+    pub name: String,
+    /// Arrow type, as Arrow prints it.
+    pub data_type: String,
+    /// Whether nulls are allowed.
+    pub nullable: bool,
+}
+
+/// Sync state and files of one source in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSource {
+    /// Files holding its rows, relative to the store directory.
+    pub files: Vec<String>,
+    /// Rows in those files.
+    pub rows: u64,
+    /// Natural key columns.
+    pub key: Vec<String>,
+    /// The date column (re-read windows and state are in its days).
+    pub date_column: String,
+    /// The column holding the account, when the source has one.
+    #[serde(default)]
+    pub account_column: Option<String>,
+    /// Schema of the stored table.
+    pub schema: Vec<StoredColumn>,
+    /// First day the store covers (`YYYY-MM-DD`).
+    pub first_day: String,
+    /// Last day known complete (`YYYY-MM-DD`); later stored days are partial.
+    pub last_complete_day: String,
+    /// Days stored but not complete yet (today's partial day), excluded from
+    /// [`Store::read_complete`].
+    #[serde(default)]
+    pub partial_days: Vec<String>,
+    /// Per account (value of the account column): the last complete day synced.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, String>,
+    /// What was asked of the source (settings, level, breakdowns); a different request
+    /// re-reads the source from its first day.
+    pub request: String,
+    /// When the source was last synced (RFC 3339, UTC).
+    pub synced_at: String,
+}
+
+impl StoredSource {
+    /// The last complete day.
+    pub fn last_complete(&self) -> Option<NaiveDate> {
+        parse_day(&self.last_complete_day)
+    }
+
+    /// The first day stored.
+    pub fn first(&self) -> Option<NaiveDate> {
+        parse_day(&self.first_day)
+    }
+}
+
+fn parse_day(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Manifest {
+    format: String,
+    version: u32,
+    /// Commit counter (one more at every commit).
+    commit: u64,
+    sources: BTreeMap<String, StoredSource>,
+}
+
+impl Manifest {
+    fn empty() -> Self {
+        Manifest {
+            format: STORE_FORMAT.to_owned(),
+            version: STORE_FORMAT_VERSION,
+            commit: 0,
+            sources: BTreeMap::new(),
+        }
+    }
+}
+
+/// New rows for one source, and what they cover.
+#[derive(Debug, Clone)]
+pub struct SourceUpdate {
+    /// The rows pulled (the whole window).
+    pub rows: RecordBatch,
+    /// Natural key columns.
+    pub key: Vec<String>,
+    /// Date column (Date32).
+    pub date_column: String,
+    /// Account column, if any.
+    pub account_column: Option<String>,
+    /// First and last day re-read (inclusive): stored rows of these days that the pull
+    /// no longer has are removed.
+    pub window: (NaiveDate, NaiveDate),
+    /// Last complete day; stored days after it are marked partial.
+    pub complete_through: NaiveDate,
+    /// Fingerprint of the request (see [`StoredSource::request`]).
+    pub request: String,
+    /// Replace every stored row of the source (a changed request).
+    pub full_refresh: bool,
+}
+
+impl SourceUpdate {
+    /// Rows covering `window`, upserted on `key`, dated by `date_column`; complete
+    /// through the window's last day, no account column, empty request fingerprint.
+    pub fn new<K: Into<String>>(
+        rows: RecordBatch,
+        key: impl IntoIterator<Item = K>,
+        date_column: impl Into<String>,
+        window: (NaiveDate, NaiveDate),
+    ) -> Self {
+        SourceUpdate {
+            rows,
+            key: key.into_iter().map(Into::into).collect(),
+            date_column: date_column.into(),
+            account_column: None,
+            window,
+            complete_through: window.1,
+            request: String::new(),
+            full_refresh: false,
+        }
+    }
+
+    /// Sets the last complete day.
+    pub fn with_complete_through(mut self, day: NaiveDate) -> Self {
+        self.complete_through = day;
+        self
+    }
+
+    /// Sets the account column.
+    pub fn with_account_column(mut self, column: impl Into<String>) -> Self {
+        self.account_column = Some(column.into());
+        self
+    }
+
+    /// Sets the request fingerprint.
+    pub fn with_request(mut self, request: impl Into<String>) -> Self {
+        self.request = request.into();
+        self
+    }
+
+    /// Replaces every stored row of the source.
+    pub fn with_full_refresh(mut self, on: bool) -> Self {
+        self.full_refresh = on;
+        self
+    }
+}
+
+/// What an upsert did to one source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpsertCounts {
+    /// Rows whose key was not stored.
+    pub new: usize,
+    /// Stored rows replaced by a row with other values.
+    pub restated: usize,
+    /// Stored rows pulled again with the same values.
+    pub unchanged: usize,
+    /// Stored rows of the window the pull no longer has.
+    pub removed: usize,
+    /// Rows stored after the upsert.
+    pub total: usize,
+}
+
+impl UpsertCounts {
+    /// Whether the upsert changed any row.
+    pub fn changed(&self) -> bool {
+        self.new + self.restated + self.removed > 0
+    }
+}
+
+/// A LiftOS store, open and locked; see the [module docs](self).
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    manifest: Manifest,
+    /// Sources upserted since the last commit, with their new files.
+    staged: BTreeMap<String, StoredSource>,
+    writable: bool,
+    _lock: File,
+}
+
+fn lock_file(dir: &Path, exclusive: bool) -> Result<File> {
+    let path = dir.join(LOCK);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .read(true)
+        .open(&path)
+        .map_err(|e| store_error(&path, format!("cannot open the store's lock: {e}")))?;
+    let started = std::time::Instant::now();
+    loop {
+        let tried = if exclusive {
+            file.try_lock()
+        } else {
+            file.try_lock_shared()
+        };
+        match tried {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(store_error(
+                    &path,
+                    format!(
+                        "another process has held the store for {} s (a sync still running?)",
+                        LOCK_WAIT.as_secs()
+                    ),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(store_error(&path, format!("cannot lock the store: {e}")));
+            }
+        }
+    }
+}
+
+/// Whether `name` is a file a store may hold before its manifest exists (its lock, or
+/// the temporary file of a first manifest never renamed).
+fn is_store_scratch(name: &str) -> bool {
+    name == LOCK || (name.starts_with(".manifest.json.") && name.ends_with(".partial.json"))
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| store_error(dir, format!("cannot sync the directory: {e}")))
+}
+
+fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
+    let path = dir.join(MANIFEST);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(store_error(&path, e.to_string())),
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        store_error(
+            &path,
+            format!("not a LiftOS store manifest (invalid JSON: {e}); nothing was changed"),
+        )
+    })?;
+    if value.get("format").and_then(|f| f.as_str()) != Some(STORE_FORMAT) {
+        return Err(store_error(
+            &path,
+            format!(
+                "not a LiftOS store manifest (no \"format\": \"{STORE_FORMAT}\"); the directory belongs to something else; nothing was changed"
+            ),
+        ));
+    }
+    let version = value.get("version").and_then(serde_json::Value::as_u64);
+    match version {
+        Some(v) if v > u64::from(STORE_FORMAT_VERSION) => {
+            return Err(store_error(
+                &path,
+                format!(
+                    "store format version {v} was written by a newer LiftOS (this one reads up to {STORE_FORMAT_VERSION}); upgrade LiftOS; nothing was changed"
+                ),
+            ));
+        }
+        None | Some(0) => {
+            return Err(store_error(
+                &path,
+                "the manifest has no valid `version`; nothing was changed",
+            ));
+        }
+        Some(_) => {}
+    }
+    let manifest: Manifest = serde_path_to_error::deserialize(value).map_err(|e| {
+        store_error(
+            &path,
+            format!(
+                "invalid manifest at `{}`: {}; nothing was changed",
+                e.path(),
+                e.inner()
+            ),
+        )
+    })?;
+    for (name, s) in &manifest.sources {
+        for f in &s.files {
+            let p = dir.join(f);
+            let safe = Path::new(f)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !safe {
+                return Err(store_error(
+                    &path,
+                    format!(
+                        "source `{name}` names file `{f}` outside the store; nothing was changed"
+                    ),
+                ));
+            }
+            if !p.is_file() {
+                return Err(store_error(
+                    &p,
+                    format!(
+                        "the manifest ({}) names this file of source `{name}` but it is missing; the store is damaged; nothing was changed",
+                        path.display()
+                    ),
+                ));
+            }
+        }
+        if s.last_complete().is_none() || s.first().is_none() {
+            return Err(store_error(
+                &path,
+                format!(
+                    "source `{name}` has no valid first_day/last_complete_day; nothing was changed"
+                ),
+            ));
+        }
+    }
+    Ok(Some(manifest))
+}
+
+fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<()> {
+    let path = dir.join(MANIFEST);
+    let text =
+        serde_json::to_string_pretty(manifest).map_err(|e| store_error(&path, e.to_string()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".manifest.json.")
+        .suffix(".partial.json")
+        .tempfile_in(dir)
+        .map_err(|e| store_error(&path, e.to_string()))?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|()| tmp.write_all(b"\n"))
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| store_error(&path, e.to_string()))?;
+    tmp.persist(&path)
+        .map_err(|e| store_error(&path, e.error.to_string()))?;
+    sync_dir(dir)
+}
+
+fn schema_of(schema: &Schema) -> Vec<StoredColumn> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| StoredColumn {
+            name: f.name().clone(),
+            data_type: f.data_type().to_string(),
+            nullable: f.is_nullable(),
+        })
+        .collect()
+}
+
+fn day_string(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn date32(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32
+}
+
+fn date_values<'a>(
+    table: &'a RecordBatch,
+    column: &str,
+    what: &str,
+) -> Result<&'a arrow::array::PrimitiveArray<Date32Type>> {
+    let array = table
+        .column_by_name(column)
+        .ok_or_else(|| Error::MissingColumn {
+            table: what.to_owned(),
+            column: column.to_owned(),
+        })?;
+    array
+        .as_primitive_opt::<Date32Type>()
+        .ok_or_else(|| Error::wrong_type(what, column, "Date32", array.data_type()))
+}
+
+fn key_columns(table: &RecordBatch, key: &[String], what: &str) -> Result<Vec<ArrayRef>> {
+    key.iter()
+        .map(|k| {
+            table
+                .column_by_name(k)
+                .cloned()
+                .ok_or_else(|| Error::MissingColumn {
+                    table: what.to_owned(),
+                    column: k.clone(),
+                })
+        })
+        .collect()
+}
+
+fn converter(columns: &[ArrayRef]) -> Result<RowConverter> {
+    Ok(RowConverter::new(
+        columns
+            .iter()
+            .map(|c| SortField::new(c.data_type().clone()))
+            .collect(),
+    )?)
+}
+
+/// `table` sorted by the rows of `key` (their byte order is the key's order).
+fn sort_by_key(table: &RecordBatch, key: &[String], what: &str) -> Result<RecordBatch> {
+    let cols = key_columns(table, key, what)?;
+    let rows = converter(&cols)?.convert_columns(&cols)?;
+    let mut order: Vec<u32> = (0..table.num_rows() as u32).collect();
+    order.sort_by(|a, b| rows.row(*a as usize).cmp(&rows.row(*b as usize)));
+    Ok(take_record_batch(table, &UInt32Array::from(order))?)
+}
+
+/// Merges `new` into `old` (same schema) on `key`; see the module docs.
+fn merge(
+    old: Option<&RecordBatch>,
+    new: &RecordBatch,
+    update: &SourceUpdate,
+    what: &str,
+) -> Result<(RecordBatch, UpsertCounts)> {
+    let schema = new.schema();
+    let new_keys = key_columns(new, &update.key, what)?;
+    let key_conv = converter(&new_keys)?;
+    let new_key_rows = key_conv.convert_columns(&new_keys)?;
+    // The last row of a key within the pull wins (a connector repeating a row).
+    let mut by_key: HashMap<arrow::row::Row<'_>, usize> = HashMap::with_capacity(new.num_rows());
+    for i in 0..new.num_rows() {
+        by_key.insert(new_key_rows.row(i), i);
+    }
+    let keep_new: Vec<bool> = {
+        let mut last: Vec<bool> = vec![false; new.num_rows()];
+        for &i in by_key.values() {
+            last[i] = true;
+        }
+        last
+    };
+    let mut counts = UpsertCounts::default();
+    let mut kept_old = Vec::new();
+    let mut matched = vec![false; new.num_rows()];
+    if let Some(old) = old.filter(|_| !update.full_refresh) {
+        let old_keys = key_columns(old, &update.key, what)?;
+        let old_key_rows = key_conv.convert_columns(&old_keys)?;
+        let all_new: Vec<ArrayRef> = new.columns().to_vec();
+        let all_old: Vec<ArrayRef> = old.columns().to_vec();
+        let full_conv = converter(&all_new)?;
+        let new_full = full_conv.convert_columns(&all_new)?;
+        let old_full = full_conv.convert_columns(&all_old)?;
+        let dates = date_values(old, &update.date_column, what)?;
+        let (from, to) = (date32(update.window.0), date32(update.window.1));
+        let mut seen_old: BTreeSet<arrow::row::Row<'_>> = BTreeSet::new();
+        for j in 0..old.num_rows() {
+            let k = old_key_rows.row(j);
+            if !seen_old.insert(k) {
+                // A duplicate key stored (cannot come from this crate): dropped.
+                counts.removed += 1;
+                continue;
+            }
+            match by_key.get(&k) {
+                Some(&i) => {
+                    matched[i] = true;
+                    if new_full.row(i) == old_full.row(j) {
+                        counts.unchanged += 1;
+                    } else {
+                        counts.restated += 1;
+                    }
+                }
+                None => {
+                    let d = dates.value(j);
+                    if dates.is_valid(j) && d >= from && d <= to {
+                        counts.removed += 1;
+                    } else {
+                        kept_old.push(j as u32);
+                    }
+                }
+            }
+        }
+    }
+    counts.new = (0..new.num_rows())
+        .filter(|&i| keep_new[i] && !matched[i])
+        .count();
+    let mut parts = Vec::new();
+    if let Some(old) = old.filter(|_| !update.full_refresh)
+        && !kept_old.is_empty()
+    {
+        parts.push(take_record_batch(old, &UInt32Array::from(kept_old))?);
+    }
+    parts.push(filter_record_batch(new, &BooleanArray::from(keep_new))?);
+    let merged = concat_batches(&schema, &parts)?;
+    let merged = sort_by_key(&merged, &update.key, what)?;
+    counts.total = merged.num_rows();
+    Ok((merged, counts))
+}
+
+fn unique_file_name(source: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{source}-{nanos:x}-{}.parquet", std::process::id())
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl Store {
+    /// Opens the store in `dir` for writing (an exclusive lock, waiting up to 10 minutes
+    /// for another writer), creating it when `dir` does not exist or is empty, and
+    /// removes files of unfinished commits.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::File`] naming the path, with nothing changed: `dir` is a file, holds
+    /// other files but no manifest (not a store), a manifest of another format or of a
+    /// newer version, or names a missing file.
+    pub fn create_or_open(dir: impl AsRef<Path>) -> Result<Store> {
+        let dir = dir.as_ref();
+        if dir.exists() && !dir.is_dir() {
+            return Err(store_error(
+                dir,
+                "exists and is not a directory (a store is a directory)",
+            ));
+        }
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| store_error(dir, e.to_string()))?;
+        }
+        if !dir.join(MANIFEST).exists() {
+            // Checked before the lock file is created: a foreign directory stays as it was.
+            let foreign: Vec<String> = std::fs::read_dir(dir)
+                .map_err(|e| store_error(dir, e.to_string()))?
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !is_store_scratch(n))
+                .collect();
+            if !foreign.is_empty() {
+                let mut shown: Vec<&str> = foreign.iter().map(String::as_str).take(3).collect();
+                shown.sort_unstable();
+                return Err(store_error(
+                    dir,
+                    format!(
+                        "is not a LiftOS store: no {MANIFEST}, but it holds other files ({}{}); use a new or empty directory; nothing was changed",
+                        shown.join(", "),
+                        if foreign.len() > 3 { ", ..." } else { "" }
+                    ),
+                ));
+            }
+        }
+        let lock = lock_file(dir, true)?;
+        let manifest = match read_manifest(dir)? {
+            Some(m) => m,
+            None => {
+                let m = Manifest::empty();
+                write_manifest(dir, &m)?;
+                m
+            }
+        };
+        let store = Store {
+            dir: dir.to_owned(),
+            manifest,
+            staged: BTreeMap::new(),
+            writable: true,
+            _lock: lock,
+        };
+        store.remove_garbage()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading (a shared lock; it waits up to 10 minutes while a
+    /// writer holds the store, even one of this process).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::File`] naming the path: no such directory, no manifest, a manifest of
+    /// another format or a newer version, a missing file.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Store> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(store_error(
+                dir,
+                "no such store directory (create one with `liftos sync`)",
+            ));
+        }
+        if !dir.join(MANIFEST).is_file() {
+            return Err(store_error(
+                dir,
+                format!("is not a LiftOS store (no {MANIFEST}; create one with `liftos sync`)"),
+            ));
+        }
+        let lock = lock_file(dir, false)?;
+        let manifest = read_manifest(dir)?.ok_or_else(|| {
+            store_error(
+                &dir.join(MANIFEST),
+                "disappeared while the store was opened",
+            )
+        })?;
+        Ok(Store {
+            dir: dir.to_owned(),
+            manifest,
+            staged: BTreeMap::new(),
+            writable: false,
+            _lock: lock,
+        })
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The committed sources, by name.
+    pub fn sources(&self) -> &BTreeMap<String, StoredSource> {
+        &self.manifest.sources
+    }
+
+    /// The committed source `name`.
+    pub fn source(&self, name: &str) -> Option<&StoredSource> {
+        self.manifest.sources.get(name)
+    }
+
+    /// How many commits the store has seen.
+    pub fn commits(&self) -> u64 {
+        self.manifest.commit
+    }
+
+    /// Files under `data/` the manifest does not name (a commit that never finished),
+    /// removed. Runs only under the exclusive lock.
+    fn remove_garbage(&self) -> Result<usize> {
+        let data = self.dir.join(DATA_DIR);
+        let Ok(entries) = std::fs::read_dir(&data) else {
+            return Ok(0);
+        };
+        let named: BTreeSet<String> = self
+            .manifest
+            .sources
+            .values()
+            .chain(self.staged.values())
+            .flat_map(|s| s.files.iter().cloned())
+            .collect();
+        let mut removed = 0;
+        for e in entries.filter_map(|e| e.ok()) {
+            let rel = format!("{DATA_DIR}/{}", e.file_name().to_string_lossy());
+            if !named.contains(&rel) && e.path().is_file() {
+                std::fs::remove_file(e.path()).map_err(|err| {
+                    store_error(&e.path(), format!("cannot remove a stale file: {err}"))
+                })?;
+                removed += 1;
+            }
+        }
+        // Temporary manifests of a commit killed before its rename.
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            for e in entries.filter_map(|e| e.ok()) {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n != LOCK && is_store_scratch(&n) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    fn read_entry(&self, name: &str, s: &StoredSource) -> Result<RecordBatch> {
+        let mut parts = Vec::with_capacity(s.files.len());
+        for f in &s.files {
+            parts.push(read_table(self.dir.join(f))?);
+        }
+        match parts.first() {
+            None => Err(store_error(
+                &self.dir.join(MANIFEST),
+                format!("source `{name}` has no file"),
+            )),
+            Some(first) => {
+                let schema = first.schema();
+                let table = concat_batches(&schema, &parts)?;
+                if schema_of(&schema) != s.schema {
+                    return Err(store_error(
+                        &self.dir.join(&s.files[0]),
+                        format!(
+                            "its schema differs from the one the manifest records for source `{name}`"
+                        ),
+                    ));
+                }
+                Ok(table)
+            }
+        }
+    }
+
+    /// Every stored row of source `name` (partial days included).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::File`] for an unknown source or an unreadable file.
+    pub fn read(&self, name: &str) -> Result<RecordBatch> {
+        let s = self.source(name).ok_or_else(|| {
+            store_error(
+                &self.dir,
+                format!(
+                    "the store has no source `{name}` (it has: {})",
+                    self.manifest
+                        .sources
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?;
+        self.read_entry(name, s)
+    }
+
+    /// The rows of source `name` up to its last complete day (partial days left out).
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    pub fn read_complete(&self, name: &str) -> Result<RecordBatch> {
+        let table = self.read(name)?;
+        let Some(s) = self.source(name) else {
+            return Ok(table);
+        };
+        let Some(last) = s.last_complete() else {
+            return Ok(table);
+        };
+        let dates = date_values(&table, &s.date_column, name)?;
+        let last = date32(last);
+        let keep: BooleanArray = dates
+            .iter()
+            .map(|d| Some(d.is_some_and(|d| d <= last)))
+            .collect();
+        Ok(filter_record_batch(&table, &keep)?)
+    }
+
+    /// Merges `update` into source `name` and writes the merged table to a new file.
+    /// Nothing is visible until [`commit`](Self::commit).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::File`] for a store opened read-only, a bad source name or a write
+    /// failure; [`Error::MissingColumn`]/[`Error::WrongType`] when the key or date
+    /// column is missing; [`Error::File`] naming the stored file when the pull's
+    /// schema differs from the stored one without a full refresh.
+    pub fn upsert(&mut self, name: &str, update: SourceUpdate) -> Result<UpsertCounts> {
+        if !self.writable {
+            return Err(store_error(
+                &self.dir,
+                "opened for reading; open it with create_or_open to write",
+            ));
+        }
+        let portable = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !portable {
+            return Err(store_error(
+                &self.dir,
+                format!("source name `{name}` must be ASCII letters, digits, `_` or `-`"),
+            ));
+        }
+        date_values(&update.rows, &update.date_column, name)?;
+        let previous = self
+            .staged
+            .get(name)
+            .or_else(|| self.manifest.sources.get(name))
+            .cloned();
+        let new_schema = schema_of(&update.rows.schema());
+        let full_refresh = update.full_refresh
+            || previous
+                .as_ref()
+                .is_some_and(|p| p.request != update.request || p.key != update.key);
+        let old = match &previous {
+            Some(p) if !full_refresh => {
+                if p.schema != new_schema {
+                    return Err(store_error(
+                        &self.dir.join(MANIFEST),
+                        format!(
+                            "source `{name}`: the pull's columns differ from the stored ones with the same request; re-sync into a new store"
+                        ),
+                    ));
+                }
+                Some(self.read_entry(name, p)?)
+            }
+            _ => None,
+        };
+        let update = SourceUpdate {
+            full_refresh,
+            ..update
+        };
+        let (merged, counts) = merge(old.as_ref(), &update.rows, &update, name)?;
+        // Nothing moved: no new file, no commit (a re-run changes nothing on disk).
+        if let Some(p) = &previous
+            && !full_refresh
+            && !counts.changed()
+            && p.last_complete() == Some(update.complete_through)
+            && p.first().is_some_and(|f| f <= update.window.0)
+            && p.partial_days
+                .iter()
+                .all(|d| parse_day(d).is_some_and(|d| d > update.complete_through))
+        {
+            return Ok(counts);
+        }
+        let data = self.dir.join(DATA_DIR);
+        std::fs::create_dir_all(&data).map_err(|e| store_error(&data, e.to_string()))?;
+        let file = format!("{DATA_DIR}/{}", unique_file_name(name));
+        write_table(self.dir.join(&file), &merged)?;
+        sync_dir(&data)?;
+        let first = match previous.as_ref().and_then(StoredSource::first) {
+            Some(f) if !full_refresh => f.min(update.window.0),
+            _ => update.window.0,
+        };
+        let mut accounts = if full_refresh {
+            BTreeMap::new()
+        } else {
+            previous
+                .as_ref()
+                .map(|p| p.accounts.clone())
+                .unwrap_or_default()
+        };
+        if let Some(col) = &update.account_column
+            && let Some(values) = merged.column_by_name(col)
+        {
+            let values = arrow::compute::cast(values, &DataType::Utf8)?;
+            for v in values.as_string::<i32>().iter().flatten() {
+                accounts.insert(v.to_owned(), day_string(update.complete_through));
+            }
+        }
+        let dates = date_values(&merged, &update.date_column, name)?;
+        let last = date32(update.complete_through);
+        let partial_days: BTreeSet<String> = dates
+            .iter()
+            .flatten()
+            .filter(|d| *d > last)
+            .filter_map(|d| {
+                NaiveDate::from_ymd_opt(1970, 1, 1)
+                    .and_then(|e| e.checked_add_signed(chrono::Duration::days(i64::from(d))))
+            })
+            .map(day_string)
+            .collect();
+        self.staged.insert(
+            name.to_owned(),
+            StoredSource {
+                files: vec![file],
+                rows: merged.num_rows() as u64,
+                key: update.key.clone(),
+                date_column: update.date_column.clone(),
+                account_column: update.account_column.clone(),
+                schema: new_schema,
+                first_day: day_string(first),
+                last_complete_day: day_string(update.complete_through),
+                partial_days: partial_days.into_iter().collect(),
+                accounts,
+                request: update.request.clone(),
+                synced_at: now_rfc3339(),
+            },
+        );
+        Ok(counts)
+    }
+
+    /// Makes every upsert since the last commit current at once (atomic manifest
+    /// rename), then removes the files no longer named.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::File`] naming the manifest when it cannot be written (the store then
+    /// stays as it was).
+    pub fn commit(&mut self) -> Result<()> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let mut next = self.manifest.clone();
+        next.commit += 1;
+        next.version = STORE_FORMAT_VERSION;
+        for (name, s) in std::mem::take(&mut self.staged) {
+            next.sources.insert(name, s);
+        }
+        write_manifest(&self.dir, &next)?;
+        self.manifest = next;
+        self.remove_garbage()?;
+        Ok(())
+    }
+}
+
+/// The stored table's schema, for a source's schema checks.
+pub fn stored_schema(schema: &SchemaRef) -> Vec<StoredColumn> {
+    schema_of(schema)
+}
+
+/// The columns that identify a row of a source table, derived from its mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceKey {
+    /// The source column mapped to the unified `date` (Date32).
+    pub date: String,
+    /// The natural key: the date, then every text column of the source except those
+    /// mapped to the unified `campaign` name and `currency` (attributes that a
+    /// restatement or a rename may change): ids, ad groups, breakdowns.
+    pub key: Vec<String>,
+    /// The source column mapped to `account_id`, when the table has it.
+    pub account: Option<String>,
+}
+
+/// The [`SourceKey`] of a source table of `schema` read with `mapping`.
+///
+/// # Errors
+///
+/// [`Error::Config`] when the mapping gives no date column, or
+/// [`Error::MissingColumn`]/[`Error::WrongType`] when the table lacks it or it is not
+/// Date32.
+pub fn source_key(
+    name: &str,
+    mapping: &crate::SourceMapping,
+    schema: &Schema,
+) -> Result<SourceKey> {
+    use crate::unified::{ACCOUNT_ID, CAMPAIGN, CURRENCY, DATE};
+    let column_of = |role: &str| mapping.columns.get(role).and_then(|c| c.column.clone());
+    let date = column_of(DATE).ok_or_else(|| {
+        Error::config(
+            format!("mapping.sources.{name}.columns.date"),
+            "a stored source needs a date column",
+        )
+    })?;
+    let field = schema
+        .field_with_name(&date)
+        .map_err(|_| Error::MissingColumn {
+            table: name.to_owned(),
+            column: date.clone(),
+        })?;
+    if field.data_type() != &DataType::Date32 {
+        return Err(Error::wrong_type(name, &date, "Date32", field.data_type()));
+    }
+    let attributes: Vec<String> = [CAMPAIGN, CURRENCY]
+        .iter()
+        .filter_map(|r| column_of(r))
+        .collect();
+    let mut key = vec![date.clone()];
+    for f in schema.fields() {
+        let text = matches!(
+            f.data_type(),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        );
+        if text && !attributes.contains(f.name()) && f.name() != &date {
+            key.push(f.name().clone());
+        }
+    }
+    let account = column_of(ACCOUNT_ID).filter(|a| schema.field_with_name(a).is_ok());
+    Ok(SourceKey { date, key, account })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Date32Array, Float64Array, StringArray};
+    use std::sync::Arc;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn table(rows: &[(&str, &str, f64)]) -> RecordBatch {
+        RecordBatch::try_from_iter([
+            (
+                "date",
+                Arc::new(Date32Array::from(
+                    rows.iter().map(|r| date32(day(r.0))).collect::<Vec<_>>(),
+                )) as ArrayRef,
+            ),
+            (
+                "campaign_id",
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                )) as _,
+            ),
+            (
+                "revenue",
+                Arc::new(Float64Array::from(
+                    rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                )) as _,
+            ),
+        ])
+        .unwrap()
+    }
+
+    fn update(rows: &[(&str, &str, f64)], from: &str, to: &str) -> SourceUpdate {
+        SourceUpdate::new(
+            table(rows),
+            ["date", "campaign_id"],
+            "date",
+            (day(from), day(to)),
+        )
+    }
+
+    #[test]
+    fn a_window_reread_counts_new_restated_unchanged_and_removed_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::create_or_open(dir.path()).unwrap();
+        let c = s
+            .upsert(
+                "meta",
+                update(
+                    &[
+                        ("2025-01-01", "a", 1.0),
+                        ("2025-01-02", "a", 2.0),
+                        ("2025-01-02", "b", 3.0),
+                    ],
+                    "2025-01-01",
+                    "2025-01-02",
+                ),
+            )
+            .unwrap();
+        s.commit().unwrap();
+        assert_eq!(
+            (c.new, c.restated, c.unchanged, c.removed, c.total),
+            (3, 0, 0, 0, 3)
+        );
+        // Day 2 re-read: `a` restated, `b` gone, day 3 new; day 1 outside the window kept.
+        let c = s
+            .upsert(
+                "meta",
+                update(
+                    &[("2025-01-02", "a", 2.5), ("2025-01-03", "a", 4.0)],
+                    "2025-01-02",
+                    "2025-01-03",
+                ),
+            )
+            .unwrap();
+        s.commit().unwrap();
+        assert_eq!(
+            (c.new, c.restated, c.unchanged, c.removed, c.total),
+            (1, 1, 0, 1, 3)
+        );
+        let got = crate::pretty_format(&[s.read("meta").unwrap()]).unwrap();
+        assert_eq!(
+            got,
+            "+------------+-------------+---------+\n\
+             | date       | campaign_id | revenue |\n\
+             +------------+-------------+---------+\n\
+             | 2025-01-01 | a           | 1.0     |\n\
+             | 2025-01-02 | a           | 2.5     |\n\
+             | 2025-01-03 | a           | 4.0     |\n\
+             +------------+-------------+---------+"
+        );
+        // The same pull again changes nothing.
+        let c = s
+            .upsert(
+                "meta",
+                update(
+                    &[("2025-01-02", "a", 2.5), ("2025-01-03", "a", 4.0)],
+                    "2025-01-02",
+                    "2025-01-03",
+                ),
+            )
+            .unwrap();
+        assert!(!c.changed());
+        assert_eq!(c.unchanged, 2);
+        let (before, files) = (s.commits(), s.source("meta").unwrap().files.clone());
+        s.commit().unwrap();
+        assert_eq!(
+            s.commits(),
+            before,
+            "a sync that changes nothing commits nothing"
+        );
+        assert_eq!(s.source("meta").unwrap().files, files);
+    }
+
+    #[test]
+    fn files_outside_the_manifest_are_ignored_and_removed_by_the_next_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::create_or_open(dir.path()).unwrap();
+        s.upsert(
+            "meta",
+            update(&[("2025-01-01", "a", 1.0)], "2025-01-01", "2025-01-01"),
+        )
+        .unwrap();
+        s.commit().unwrap();
+        // An upsert never committed (a process killed before its manifest rename).
+        s.upsert(
+            "meta",
+            update(&[("2025-01-01", "a", 9.0)], "2025-01-01", "2025-01-01"),
+        )
+        .unwrap();
+        drop(s);
+        let files = std::fs::read_dir(dir.path().join(DATA_DIR))
+            .unwrap()
+            .count();
+        assert_eq!(files, 2);
+        let r = Store::open(dir.path()).unwrap();
+        let revenue = r.read("meta").unwrap();
+        assert_eq!(
+            revenue
+                .column(2)
+                .as_primitive::<arrow::datatypes::Float64Type>()
+                .value(0),
+            1.0
+        );
+        drop(r);
+        let _w = Store::create_or_open(dir.path()).unwrap();
+        let files = std::fs::read_dir(dir.path().join(DATA_DIR))
+            .unwrap()
+            .count();
+        assert_eq!(files, 1);
+    }
+
+    #[test]
+    fn partial_days_are_kept_but_left_out_of_the_complete_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::create_or_open(dir.path()).unwrap();
+        s.upsert(
+            "meta",
+            update(
+                &[("2025-01-01", "a", 1.0), ("2025-01-02", "a", 0.5)],
+                "2025-01-01",
+                "2025-01-02",
+            )
+            .with_complete_through(day("2025-01-01")),
+        )
+        .unwrap();
+        s.commit().unwrap();
+        assert_eq!(s.read("meta").unwrap().num_rows(), 2);
+        assert_eq!(s.read_complete("meta").unwrap().num_rows(), 1);
+        assert_eq!(
+            s.source("meta").unwrap().partial_days,
+            vec!["2025-01-02".to_owned()]
+        );
+    }
+
+    #[test]
+    fn the_key_of_a_meta_table_is_its_date_ids_and_breakdowns() {
+        let schema = Schema::new(vec![
+            arrow::datatypes::Field::new("date_start", DataType::Date32, false),
+            arrow::datatypes::Field::new("date_stop", DataType::Date32, false),
+            arrow::datatypes::Field::new("account_id", DataType::Utf8, false),
+            arrow::datatypes::Field::new("account_currency", DataType::Utf8, true),
+            arrow::datatypes::Field::new("campaign_id", DataType::Utf8, true),
+            arrow::datatypes::Field::new("campaign_name", DataType::Utf8, true),
+            arrow::datatypes::Field::new("age", DataType::Utf8, true),
+            arrow::datatypes::Field::new("spend", DataType::Float64, false),
+        ]);
+        let k = source_key("meta", &crate::SourceMapping::meta(), &schema).unwrap();
+        assert_eq!(k.date, "date_start");
+        assert_eq!(k.key, ["date_start", "account_id", "campaign_id", "age"]);
+        assert_eq!(k.account.as_deref(), Some("account_id"));
+    }
+
+    #[test]
+    fn bad_store_directories_are_refused_without_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        // Someone else's directory.
+        std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+        let e = Store::create_or_open(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("is not a LiftOS store") && e.contains("notes.txt"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A foreign manifest.
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(other.path().join(MANIFEST), r#"{"tables": []}"#).unwrap();
+        let e = Store::create_or_open(other.path()).unwrap_err().to_string();
+        assert!(e.contains("not a LiftOS store manifest"), "{e}");
+        // A newer version.
+        let newer = tempfile::tempdir().unwrap();
+        let text = r#"{"format": "liftos-store", "version": 99, "commit": 1, "sources": {}}"#;
+        std::fs::write(newer.path().join(MANIFEST), text).unwrap();
+        let e = Store::create_or_open(newer.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("version 99") && e.contains("newer LiftOS"),
+            "{e}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(newer.path().join(MANIFEST)).unwrap(),
+            text
+        );
+        // A missing file.
+        let damaged = tempfile::tempdir().unwrap();
+        let mut s = Store::create_or_open(damaged.path()).unwrap();
+        s.upsert(
+            "meta",
+            update(&[("2025-01-01", "a", 1.0)], "2025-01-01", "2025-01-01"),
+        )
+        .unwrap();
+        s.commit().unwrap();
+        let file = damaged.path().join(&s.source("meta").unwrap().files[0]);
+        drop(s);
+        std::fs::remove_file(&file).unwrap();
+        let before = std::fs::read_to_string(damaged.path().join(MANIFEST)).unwrap();
+        let e = Store::create_or_open(damaged.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&file.display().to_string()) && e.contains("missing"),
+            "{e}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(damaged.path().join(MANIFEST)).unwrap(),
+            before
+        );
+    }
+}

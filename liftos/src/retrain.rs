@@ -1,0 +1,561 @@
+//! Automated retraining from a store: model versions, triggers and their history.
+//!
+//! Each fit is a version under `STORE/models/<timestamp>/`: the pipeline's
+//! `results.json`, `run.json` and tables, `settings.toml` (the config it ran with; it
+//! never holds secrets) and `fingerprint.json` (what data it saw: last complete day, a
+//! hash of the unified rows, spend shares, data quality, the trigger). A version is
+//! written into a hidden temporary directory and renamed into place when complete, so
+//! an interrupted fit leaves no half version (its temporary directory is removed by the
+//! next retrain).
+//!
+//! [`retrain_if_due`] fits a new version when a trigger fires:
+//!
+//! | Trigger | Default | Fires when |
+//! |---|---|---|
+//! | first fit | — | the store has no version yet |
+//! | `new_days` | 7 | at least this many new complete days since the last version |
+//! | `quality` | 0.05 | completeness or accuracy moved by more than this, or an issue appeared or went away (1 turns it off) |
+//! | `spend_drift` | 0.10 | the channels' spend shares over the last `drift_window_days` (28) moved by more than this (total variation distance) |
+//!
+//! Data that did not change (same fingerprint) never triggers a fit.
+//! [`history`] reads every version back and tells how each channel's return moved,
+//! flagging a channel whose new interval excludes the previous estimate.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Date32Type, Float64Type};
+use arrow::row::{RowConverter, SortField};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::{Outputs, PipelineBuilder};
+use crate::{Error, Result};
+
+/// The models directory of a store.
+pub const MODELS_DIR: &str = "models";
+
+/// When to retrain; see the [module docs](self).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrainPolicy {
+    /// New complete days that trigger a fit.
+    pub new_days: u32,
+    /// Move of completeness or accuracy that triggers a fit.
+    pub quality: f64,
+    /// Total variation distance of the spend shares that triggers a fit.
+    pub spend_drift: f64,
+    /// Days the spend shares are measured over.
+    pub drift_window_days: u32,
+}
+
+impl Default for RetrainPolicy {
+    fn default() -> Self {
+        RetrainPolicy {
+            new_days: 7,
+            quality: 0.05,
+            spend_drift: 0.10,
+            drift_window_days: 28,
+        }
+    }
+}
+
+/// What data a version saw (`fingerprint.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataState {
+    /// Last complete day analysed.
+    pub complete_through: NaiveDate,
+    /// FNV-1a 64 of the unified rows (row format), hex.
+    pub fingerprint: String,
+    /// Unified rows.
+    pub rows: usize,
+    /// Each channel's share of the spend over the drift window.
+    pub spend_share: BTreeMap<String, f64>,
+    /// Data-quality completeness score.
+    pub completeness: f64,
+    /// Data-quality accuracy score.
+    pub accuracy: f64,
+    /// The rules with findings.
+    pub issues: Vec<String>,
+}
+
+/// Why a version was fitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Trigger {
+    /// The store had no version.
+    FirstFit,
+    /// New complete days.
+    NewDays {
+        /// How many.
+        days: i64,
+    },
+    /// Data quality changed.
+    Quality {
+        /// What moved.
+        detail: String,
+    },
+    /// The spend mix drifted.
+    SpendDrift {
+        /// Total variation distance of the shares.
+        distance: f64,
+    },
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trigger::FirstFit => write!(f, "first fit"),
+            Trigger::NewDays { days } => write!(f, "{days} new complete days"),
+            Trigger::Quality { detail } => write!(f, "data quality changed ({detail})"),
+            Trigger::SpendDrift { distance } => {
+                write!(f, "spend mix drifted (distance {distance:.3})")
+            }
+        }
+    }
+}
+
+/// `fingerprint.json` of a version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionFingerprint {
+    /// The data it saw.
+    pub data: DataState,
+    /// Why it was fitted.
+    pub trigger: Trigger,
+    /// The store's commit it read.
+    pub store_commit: u64,
+}
+
+/// A version on disk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    /// Its directory name (a UTC timestamp).
+    pub id: String,
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Its `fingerprint.json`.
+    pub fingerprint: VersionFingerprint,
+}
+
+/// What [`retrain_if_due`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrainOutcome {
+    /// The data now in the store.
+    pub state: DataState,
+    /// The version fitted, if a trigger fired.
+    pub version: Option<Version>,
+    /// Why not, when no version was fitted.
+    pub skipped: Option<String>,
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// FNV-1a 64 over `bytes`, continuing from `hash`.
+fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// The [`DataState`] of a unified table and its quality report.
+fn data_state(
+    table: &RecordBatch,
+    quality: &liftos_transform::QualityReport,
+    complete_through: NaiveDate,
+    policy: &RetrainPolicy,
+) -> Result<DataState> {
+    let converter = RowConverter::new(
+        table
+            .columns()
+            .iter()
+            .map(|c| SortField::new(c.data_type().clone()))
+            .collect(),
+    )?;
+    let rows = converter.convert_columns(table.columns())?;
+    let mut hash = 0xcbf2_9ce4_8422_2325;
+    for r in rows.iter() {
+        hash = fnv1a(hash, r.as_ref());
+    }
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let from = (complete_through - epoch).num_days() as i32
+        - i32::try_from(policy.drift_window_days).unwrap_or(i32::MAX)
+        + 1;
+    let mut spend: BTreeMap<String, f64> = BTreeMap::new();
+    if let (Some(d), Some(c), Some(s)) = (
+        table.column_by_name(liftos_transform::unified::DATE),
+        table.column_by_name(liftos_transform::unified::CHANNEL),
+        table.column_by_name(liftos_transform::unified::SPEND),
+    ) && let (Some(d), Some(c), Some(s)) = (
+        d.as_primitive_opt::<Date32Type>(),
+        c.as_string_opt::<i32>(),
+        s.as_primitive_opt::<Float64Type>(),
+    ) {
+        for i in 0..table.num_rows() {
+            if d.is_valid(i) && d.value(i) >= from && c.is_valid(i) && s.is_valid(i) {
+                *spend.entry(c.value(i).to_owned()).or_default() += s.value(i);
+            }
+        }
+    }
+    let total: f64 = spend.values().sum();
+    let spend_share = spend
+        .into_iter()
+        .map(|(k, v)| (k, if total > 0.0 { v / total } else { 0.0 }))
+        .collect();
+    let mut issues: Vec<String> = quality.issues.iter().map(|i| i.rule.clone()).collect();
+    issues.sort();
+    issues.dedup();
+    Ok(DataState {
+        complete_through,
+        fingerprint: format!("{hash:016x}"),
+        rows: table.num_rows(),
+        spend_share,
+        completeness: quality.completeness_score,
+        accuracy: quality.accuracy_score,
+        issues,
+    })
+}
+
+/// The trigger that fires for `now` after `last`, if any.
+pub fn trigger(
+    last: Option<&DataState>,
+    now: &DataState,
+    policy: &RetrainPolicy,
+) -> Option<Trigger> {
+    let Some(last) = last else {
+        return Some(Trigger::FirstFit);
+    };
+    if last.fingerprint == now.fingerprint {
+        return None;
+    }
+    let days = (now.complete_through - last.complete_through).num_days();
+    if days >= i64::from(policy.new_days.max(1)) {
+        return Some(Trigger::NewDays { days });
+    }
+    let moved = |a: f64, b: f64| (a - b).abs() > policy.quality;
+    if moved(last.completeness, now.completeness) || moved(last.accuracy, now.accuracy) {
+        return Some(Trigger::Quality {
+            detail: format!(
+                "completeness {:.3} → {:.3}, accuracy {:.3} → {:.3}",
+                last.completeness, now.completeness, last.accuracy, now.accuracy
+            ),
+        });
+    }
+    if policy.quality < 1.0 && last.issues != now.issues {
+        return Some(Trigger::Quality {
+            detail: format!(
+                "issues [{}] → [{}]",
+                last.issues.join(", "),
+                now.issues.join(", ")
+            ),
+        });
+    }
+    let channels: std::collections::BTreeSet<&String> = last
+        .spend_share
+        .keys()
+        .chain(now.spend_share.keys())
+        .collect();
+    let distance = 0.5
+        * channels
+            .iter()
+            .map(|c| {
+                (last.spend_share.get(*c).copied().unwrap_or(0.0)
+                    - now.spend_share.get(*c).copied().unwrap_or(0.0))
+                .abs()
+            })
+            .sum::<f64>();
+    if distance > policy.spend_drift {
+        return Some(Trigger::SpendDrift { distance });
+    }
+    None
+}
+
+/// Every version of the store in `store`, oldest first.
+///
+/// # Errors
+///
+/// [`Error::Io`] when the models directory cannot be read; [`Error::Report`] naming a
+/// version whose `fingerprint.json` is unreadable.
+pub fn versions(store: &Path) -> Result<Vec<Version>> {
+    let models = store.join(MODELS_DIR);
+    let entries = match std::fs::read_dir(&models) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error(&models, e)),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e.map_err(|err| io_error(&models, err))?;
+        let id = e.file_name().to_string_lossy().into_owned();
+        if id.starts_with('.') || !e.path().is_dir() {
+            continue;
+        }
+        let path = e.path().join("fingerprint.json");
+        let text = std::fs::read_to_string(&path).map_err(|err| io_error(&path, err))?;
+        let fingerprint: VersionFingerprint = serde_json::from_str(&text)
+            .map_err(|err| Error::Report(format!("{}: {err}", path.display())))?;
+        out.push(Version {
+            id,
+            dir: e.path(),
+            fingerprint,
+        });
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// Checks the data in the store against the last version and fits a new one when a
+/// trigger fires (or always, with `force`).
+///
+/// `builder` is the pipeline to fit (its sources are read from the store; its outputs
+/// are replaced by the version's directory, without the HTML report); `start` is its
+/// first day; `settings` is the config text saved with the version.
+///
+/// # Errors
+///
+/// The pipeline's errors; [`Error::Io`] for the version's files.
+pub async fn retrain_if_due(
+    builder: PipelineBuilder,
+    store: &Path,
+    start: NaiveDate,
+    settings: &str,
+    policy: &RetrainPolicy,
+    force: bool,
+) -> Result<RetrainOutcome> {
+    let (complete_through, commit) = {
+        let s = liftos_transform::store::Store::open(store)?;
+        let last = s
+            .sources()
+            .values()
+            .filter_map(|x| x.last_complete())
+            .min()
+            .ok_or_else(|| Error::InvalidPipeline {
+                field: "store".into(),
+                message: format!(
+                    "{} holds no source; run `liftos sync` first",
+                    store.display()
+                ),
+            })?;
+        (last, s.commits())
+    };
+    if complete_through < start {
+        return Err(Error::InvalidPipeline {
+            field: "store".into(),
+            message: format!(
+                "the store is complete through {complete_through} only, before the first day {start}"
+            ),
+        });
+    }
+    let builder = builder
+        .store(store)
+        .date_range(start, complete_through)
+        .progress(false);
+    let checker = builder.clone().build()?;
+    let pulls = checker.pull().await?;
+    let unified = checker.unify(&pulls)?;
+    let quality = checker.validate(&unified.table)?;
+    let state = data_state(&unified.table, &quality, complete_through, policy)?;
+    let all = versions(store)?;
+    let last = all.last().map(|v| &v.fingerprint.data);
+    let fired = match trigger(last, &state, policy) {
+        Some(t) => t,
+        None if force => Trigger::Quality {
+            detail: "forced".into(),
+        },
+        None => {
+            let why = match last {
+                Some(l) if l.fingerprint == state.fingerprint => {
+                    "the data did not change".to_owned()
+                }
+                Some(l) => format!(
+                    "{} new complete day(s) since the last version (retrain at {}), quality and spend mix steady",
+                    (state.complete_through - l.complete_through).num_days(),
+                    policy.new_days
+                ),
+                None => String::new(),
+            };
+            return Ok(RetrainOutcome {
+                state,
+                version: None,
+                skipped: Some(why),
+            });
+        }
+    };
+    let models = store.join(MODELS_DIR);
+    std::fs::create_dir_all(&models).map_err(|e| io_error(&models, e))?;
+    // Temporary directories of fits that never finished.
+    if let Ok(entries) = std::fs::read_dir(&models) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(".tmp-") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let mut id = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    let mut n = 1;
+    while models.join(&id).exists() {
+        id = format!("{}-{n}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"));
+        n += 1;
+    }
+    let tmp = models.join(format!(".tmp-{id}"));
+    let pipeline = builder
+        .outputs(Outputs::new(&tmp).with_report(false))
+        .build()?;
+    pipeline.run().await?;
+    let fingerprint = VersionFingerprint {
+        data: state.clone(),
+        trigger: fired,
+        store_commit: commit,
+    };
+    let text = serde_json::to_string_pretty(&fingerprint)
+        .map_err(|e| Error::Report(format!("fingerprint.json: {e}")))?;
+    crate::io::write_bytes_atomically(&tmp.join("fingerprint.json"), text.as_bytes())?;
+    crate::io::write_bytes_atomically(&tmp.join("settings.toml"), settings.as_bytes())?;
+    let dir = models.join(&id);
+    std::fs::rename(&tmp, &dir).map_err(|e| io_error(&dir, e))?;
+    Ok(RetrainOutcome {
+        state,
+        version: Some(Version {
+            id,
+            dir,
+            fingerprint,
+        }),
+        skipped: None,
+    })
+}
+
+/// One channel's estimate in one version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelEstimate {
+    /// Version id.
+    pub version: String,
+    /// Last complete day it saw.
+    pub complete_through: NaiveDate,
+    /// Incremental return on spend.
+    pub iroas: f64,
+    /// Its interval.
+    pub lower: f64,
+    /// Its interval.
+    pub upper: f64,
+    /// Whether this interval excludes the previous version's estimate.
+    pub shifted: bool,
+}
+
+/// Each channel's estimates across the versions of `store`, oldest first.
+///
+/// # Errors
+///
+/// As [`versions`]; [`Error::Report`] naming a `results.json` that cannot be read.
+pub fn history(store: &Path) -> Result<BTreeMap<String, Vec<ChannelEstimate>>> {
+    let mut out: BTreeMap<String, Vec<ChannelEstimate>> = BTreeMap::new();
+    for v in versions(store)? {
+        let path = v.dir.join("results.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::Report(format!("{}: {e}", path.display())))?;
+        let channels = json["channels"].as_array().cloned().unwrap_or_default();
+        for c in channels {
+            let (Some(name), Some(iroas), Some(lower), Some(upper)) = (
+                c["channel"].as_str(),
+                c["incremental_roas"].as_f64(),
+                c["incremental_roas_ci_lower"].as_f64(),
+                c["incremental_roas_ci_upper"].as_f64(),
+            ) else {
+                continue;
+            };
+            let series = out.entry(name.to_owned()).or_default();
+            let shifted = series
+                .last()
+                .is_some_and(|prev| prev.iroas < lower || prev.iroas > upper);
+            series.push(ChannelEstimate {
+                version: v.id.clone(),
+                complete_through: v.fingerprint.data.complete_through,
+                iroas,
+                lower,
+                upper,
+                shifted,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// [`history`] as text: per channel one line per version, with the change and a flag
+/// when the new interval excludes the previous estimate.
+pub fn format_history(history: &BTreeMap<String, Vec<ChannelEstimate>>) -> String {
+    let mut s = String::new();
+    for (channel, series) in history {
+        let _ = writeln!(s, "{channel}");
+        let mut prev: Option<f64> = None;
+        for e in series {
+            let change = prev.map_or_else(String::new, |p| format!("{:+.3}", e.iroas - p));
+            let flag = match prev {
+                Some(p) if e.shifted => {
+                    format!("  SHIFT: the interval excludes the previous estimate {p:.3}")
+                }
+                _ => String::new(),
+            };
+            let line = format!(
+                "  {}  through {}  iROAS {:.3} [{:.3}, {:.3}] {change:>7}{flag}",
+                e.version, e.complete_through, e.iroas, e.lower, e.upper
+            );
+            let _ = writeln!(s, "{}", line.trim_end());
+            prev = Some(e.iroas);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(day: &str, fp: &str, meta: f64) -> DataState {
+        DataState {
+            complete_through: day.parse().unwrap(),
+            fingerprint: fp.into(),
+            rows: 10,
+            spend_share: [
+                ("meta".to_owned(), meta),
+                ("google_ads".to_owned(), 1.0 - meta),
+            ]
+            .into_iter()
+            .collect(),
+            completeness: 1.0,
+            accuracy: 1.0,
+            issues: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn triggers_fire_on_first_fit_new_days_quality_and_spend_drift_only() {
+        let p = RetrainPolicy::default();
+        let a = state("2024-02-01", "a", 0.5);
+        assert_eq!(trigger(None, &a, &p), Some(Trigger::FirstFit));
+        assert_eq!(trigger(Some(&a), &a, &p), None, "same data");
+        let b = state("2024-02-03", "b", 0.52);
+        assert_eq!(trigger(Some(&a), &b, &p), None, "2 days, steady mix");
+        let c = state("2024-02-08", "c", 0.5);
+        assert_eq!(
+            trigger(Some(&a), &c, &p),
+            Some(Trigger::NewDays { days: 7 })
+        );
+        let d = state("2024-02-02", "d", 0.7);
+        assert!(
+            matches!(trigger(Some(&a), &d, &p), Some(Trigger::SpendDrift { distance }) if (distance - 0.2).abs() < 1e-9)
+        );
+        let mut e = state("2024-02-02", "e", 0.5);
+        e.issues = vec!["date_gaps".into()];
+        assert!(matches!(
+            trigger(Some(&a), &e, &p),
+            Some(Trigger::Quality { .. })
+        ));
+    }
+}
