@@ -75,6 +75,11 @@ pub struct BusinessData {
     pub holiday: Vec<bool>,
     /// Commercial-event flag (Black Friday, Cyber Monday) of each day.
     pub event: Vec<bool>,
+    /// Named special days and seasons, each with its own effect on the baseline (one flag
+    /// per day); by default `holiday` and `event`. Holidays and events differ (Black
+    /// Friday is not Valentine's Day): give one flag per name when the names are known
+    /// ([`with_day_flags`](Self::with_day_flags)).
+    pub day_flags: Vec<(String, Vec<bool>)>,
 }
 
 impl BusinessData {
@@ -175,6 +180,10 @@ impl BusinessData {
             }
         }
         let platform_revenue = vec![f64::NAN; channels.len()];
+        let day_flags = vec![
+            ("holiday".to_string(), holiday.clone()),
+            ("event".to_string(), event.clone()),
+        ];
         Ok(BusinessData {
             dates,
             revenue,
@@ -183,7 +192,16 @@ impl BusinessData {
             platform_revenue,
             holiday,
             event,
+            day_flags,
         })
+    }
+
+    /// Replaces the baseline's special-day flags (each as long as the days; others are
+    /// left out).
+    pub fn with_day_flags(mut self, flags: Vec<(String, Vec<bool>)>) -> Self {
+        let n = self.n();
+        self.day_flags = flags.into_iter().filter(|(_, f)| f.len() == n).collect();
+        self
     }
 
     /// Sets the platform-reported revenue per channel (totals over the window), for the
@@ -219,7 +237,7 @@ pub struct LiftTest {
 ///
 /// | Name | Default | Meaning | Range |
 /// |---|---|---|---|
-/// | `response` | [`ResponseOptions::default`] | adstock, half-saturation and shape grids searched per channel; curve scales | see there |
+/// | `response` | [`BusinessOptions::default_response`] | adstock, half-saturation and shape grids searched per channel; curve scales | see [`ResponseOptions`] |
 /// | `bootstrap` | 199 | moving-block bootstrap replicates | ≥ 20 |
 /// | `block_days` | 14 | length of a bootstrap block, in days | 1..=n/4 |
 /// | `fourier` | 6 | yearly Fourier harmonics in the baseline | 0..=12 |
@@ -247,10 +265,25 @@ pub struct BusinessOptions {
     pub seed: u64,
 }
 
+impl BusinessOptions {
+    /// The transform grids of the business-level analysis: adstock 0, 0.2, …, 0.8;
+    /// half-saturations 0.5, 1, 2, 4 (× mean exposure); shapes 1 and 2. Coarser than the
+    /// panel's ([`ResponseOptions::default`]): one daily series cannot tell finer curves
+    /// apart, and every candidate is re-selected in every bootstrap replicate.
+    pub fn default_response() -> ResponseOptions {
+        ResponseOptions {
+            adstock_grid: vec![0.0, 0.2, 0.4, 0.6, 0.8],
+            half_saturations: vec![0.5, 1.0, 2.0, 4.0],
+            shapes: vec![1.0, 2.0],
+            ..ResponseOptions::default()
+        }
+    }
+}
+
 impl Default for BusinessOptions {
     fn default() -> Self {
         BusinessOptions {
-            response: ResponseOptions::default(),
+            response: BusinessOptions::default_response(),
             bootstrap: 199,
             block_days: 14,
             fourier: 6,
@@ -450,10 +483,10 @@ fn calendar_design(
                 .collect(),
         ));
     }
-    for (name, flags) in [("holiday", &data.holiday), ("event", &data.event)] {
+    for (name, flags) in &data.day_flags {
         if flags.iter().any(|f| *f) && flags.iter().any(|f| !*f) {
             cols.push((
-                name.into(),
+                format!("day_{name}"),
                 flags.iter().map(|f| f64::from(u8::from(*f))).collect(),
             ));
         }
@@ -806,11 +839,16 @@ pub fn analyze_business(
     let (x, _names) = calendar_design(data, options.fourier, options.knot_days);
     let series = vec![(0..n).collect::<Vec<usize>>()];
     let mut cands = Vec::new();
+    let cv = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64;
+        if m > 0.0 { var.sqrt() / m } else { 0.0 }
+    };
     for s in &data.spend {
         // S-shaped curves whose typical day (mean exposure, x = 1/h) is still on the convex
         // part say that returns rise with spend; no account's data support that, and on a
         // single daily series they only add ways to fit noise.
-        let transforms: Vec<ResponseTransform> = options
+        let transforms = options
             .response
             .candidates(&options.response.adstock_grid)
             .into_iter()
@@ -821,13 +859,24 @@ pub fn analyze_business(
                         || (1.0 / h.half_saturation).powf(h.shape)
                             > (h.shape - 1.0) / (h.shape + 1.0)
                 }
-            })
-            .collect();
-        let values = transforms
-            .iter()
-            .map(|t| t.evaluate(s, &series, None).t)
-            .collect();
-        cands.push(Candidates { transforms, values });
+            });
+        let mut kept: Vec<ResponseTransform> = Vec::new();
+        let mut values = Vec::new();
+        for t in transforms {
+            let e = t.evaluate(s, &series, None);
+            // A curve that is flat over the observed spend (its relative variation under a
+            // quarter of the exposure's) cannot be told from the baseline's level: its
+            // switch-off return would be whatever the intercept leaves over.
+            if t.saturation.is_some() && cv(&e.t) < 0.25 * cv(&e.exposure) {
+                continue;
+            }
+            kept.push(t);
+            values.push(e.t);
+        }
+        cands.push(Candidates {
+            transforms: kept,
+            values,
+        });
     }
     let mut checked_tests = Vec::new();
     for t in tests {

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use liftos_causal::business::{BusinessData, BusinessOptions, BusinessResults, LiftTest};
-use liftos_causal::{ResponseOptions, analyze_business};
+use liftos_causal::analyze_business;
 use liftos_sandbox::{Intervention, Preset, World, WorldConfig};
 
 fn date32(d: NaiveDate) -> i32 {
@@ -46,17 +46,9 @@ pub fn business_data(world: &World) -> BusinessData {
     .with_platform_revenue(platform)
 }
 
-/// Smaller grids than the defaults, to keep the tests fast.
+/// The default grids, `bootstrap` replicates.
 pub fn test_options(bootstrap: usize) -> BusinessOptions {
-    let response = ResponseOptions {
-        adstock_grid: vec![0.0, 0.2, 0.4, 0.6, 0.8],
-        half_saturations: vec![0.5, 1.0, 2.0, 4.0],
-        shapes: vec![1.0, 2.0],
-        ..ResponseOptions::default()
-    };
-    BusinessOptions::default()
-        .with_bootstrap(bootstrap)
-        .with_response(response)
+    BusinessOptions::default().with_bootstrap(bootstrap)
 }
 
 pub fn run(world: &World, options: &BusinessOptions, tests: &[LiftTest]) -> BusinessResults {
