@@ -2,8 +2,8 @@
 //! the outcome, every channel's spend at once.
 
 use chrono::NaiveDate;
-use liftos_causal::business::{BusinessData, BusinessOptions, BusinessResults, LiftTest};
 use liftos_causal::analyze_business;
+use liftos_causal::business::{BusinessData, BusinessOptions, BusinessResults, LiftTest};
 use liftos_sandbox::{Intervention, Preset, World, WorldConfig};
 
 fn date32(d: NaiveDate) -> i32 {
