@@ -60,6 +60,7 @@
 #![warn(missing_docs)]
 
 pub mod attribution;
+pub mod business;
 mod data;
 pub mod dml;
 mod error;
@@ -77,6 +78,7 @@ mod results;
 pub use attribution::{
     Attribution, AttributionModel, AttributionOptions, ClusterBy, analyze_attribution,
 };
+pub use business::{BusinessData, BusinessOptions, BusinessResults, LiftTest, analyze_business};
 pub use data::{CausalDataset, ColumnRoles};
 pub use dml::{Dml, DmlParams};
 pub use error::{Error, Result};

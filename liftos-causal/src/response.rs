@@ -40,7 +40,7 @@ pub struct HillCurve {
 }
 
 impl HillCurve {
-    fn value(&self, a: f64, k: f64) -> f64 {
+    pub(crate) fn value(&self, a: f64, k: f64) -> f64 {
         if a <= 0.0 || k <= 0.0 {
             return 0.0;
         }

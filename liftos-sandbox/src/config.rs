@@ -128,6 +128,63 @@ impl Default for LatentShock {
     }
 }
 
+/// Part of one channel's effect that the platforms report in another channel's rows: a
+/// Meta ad sends someone to search for the brand, and the sale shows up in Google Ads.
+///
+/// On every day, `share` of the effect of `from`'s rows moves to the rows of `to` of that
+/// day, split in proportion to their campaigns' daily budgets (on days without a row of
+/// `to`, it stays where it is). The business total sees the whole effect either way, and
+/// the truth of `from` ([`ChannelTruth`](crate::ChannelTruth)) counts it wherever it lands.
+///
+/// | Name | Meaning | Range |
+/// |---|---|---|
+/// | `from` | channel whose effect spills | a channel of the world |
+/// | `to` | channel whose rows report it | another channel |
+/// | `share` | part of `from`'s effect reported by `to` | [0, 1] |
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spillover {
+    /// Channel whose effect spills.
+    pub from: String,
+    /// Channel whose rows report the spilled effect.
+    pub to: String,
+    /// Share of `from`'s effect reported in `to`'s rows.
+    pub share: f64,
+}
+
+/// The business's own revenue per day (what Shopify or the warehouse records): its organic
+/// baseline plus every channel's incremental revenue, wherever the platforms report it.
+///
+/// Baseline of day t: `organic_factor × Σ organic_ratio·daily_budget` (over every campaign
+/// of every channel) `× d_t × exp(noise·e_t − noise²/2)` (times the latent shock's
+/// multiplier when the world has one), with `e_t` standard normal, AR(1) with the world's
+/// `noise_ar`, drawn from a random stream of its own (so the campaign rows do not change).
+/// Orders are `⌊revenue / avg_order_value + u⌋`.
+///
+/// | Name | Default | Meaning | Range |
+/// |---|---|---|---|
+/// | `organic_factor` | 1.0 | organic baseline relative to the platforms' summed baselines | ≥ 0 |
+/// | `noise` | 0.05 | sd of the log-normal noise on the daily baseline | [0, 2] |
+/// | `avg_order_value` | 75 | revenue per order | > 0 |
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BusinessOutcome {
+    /// Organic baseline relative to the platforms' summed baselines.
+    pub organic_factor: f64,
+    /// Standard deviation of the log-normal noise on the daily baseline.
+    pub noise: f64,
+    /// Revenue per order.
+    pub avg_order_value: f64,
+}
+
+impl Default for BusinessOutcome {
+    fn default() -> Self {
+        Self {
+            organic_factor: 1.0,
+            noise: 0.05,
+            avg_order_value: 75.0,
+        }
+    }
+}
+
 /// Named worlds for testing estimators, from the regression check to worlds where the
 /// right answer is a warning. Each has a zero-effect channel `tiktok` (no platform API);
 /// every preset but `Linear` redraws its campaigns, curves and noise parameters from the
@@ -151,21 +208,27 @@ pub enum Preset {
     /// A realistic world (linear response) whose spend reacts to the same day's revenue
     /// shock: same-day reverse causality, hidden confounding.
     Feedback,
+    /// Campaigns redrawn from the seed, linear response, and 35% of Meta's effect lands in
+    /// Google Ads' rows (Meta ads sending people to search for the brand): Meta's
+    /// platform-reported revenue understates what it caused, Google's overstates it; the
+    /// business total sees all of it.
+    Spillover,
 }
 
 impl Preset {
     /// Every preset, in documentation order.
-    pub const ALL: [Preset; 6] = [
+    pub const ALL: [Preset; 7] = [
         Preset::Linear,
         Preset::Saturation,
         Preset::Carryover,
         Preset::Realistic,
         Preset::Latent,
         Preset::Feedback,
+        Preset::Spillover,
     ];
 
     /// The preset's name: `linear`, `saturation`, `carryover`, `realistic`, `latent`,
-    /// `feedback`.
+    /// `feedback`, `spillover`.
     pub fn as_str(self) -> &'static str {
         match self {
             Preset::Linear => "linear",
@@ -174,6 +237,7 @@ impl Preset {
             Preset::Realistic => "realistic",
             Preset::Latent => "latent",
             Preset::Feedback => "feedback",
+            Preset::Spillover => "spillover",
         }
     }
 
@@ -313,6 +377,8 @@ pub struct ChannelConfig {
 /// | `latent_shock` | `None` | unobserved daily demand shock moving spend and baseline | see [`LatentShock`] |
 /// | `feedback` | 0.0 | elasticity of spend to the same row's baseline noise (same-day reverse causality) | [0, 3] |
 /// | `preset` | `None` | the [`Preset`] this configuration was built from; a label reported in the truth | — |
+/// | `spillover` | `None` | part of one channel's effect reported in another channel's rows | see [`Spillover`] |
+/// | `business` | see [`BusinessOutcome`] | the business's own daily revenue: organic level and noise | — |
 ///
 /// The last five default to off and draw from random streams of their own, so worlds
 /// that do not use them are byte-identical to worlds built before they existed.
@@ -362,6 +428,11 @@ pub struct WorldConfig {
     /// The preset this configuration was built from, if any (a label; see
     /// [`WorldConfig::preset`]).
     pub preset: Option<Preset>,
+    /// Part of one channel's effect reported in another channel's rows (`None`: every
+    /// channel's effect lands in its own rows).
+    pub spillover: Option<Spillover>,
+    /// The business's own daily revenue ([`World::business_table`](crate::World::business_table)).
+    pub business: BusinessOutcome,
 }
 
 impl Default for WorldConfig {
@@ -436,6 +507,8 @@ impl WorldConfig {
             latent_shock: None,
             feedback: 0.0,
             preset: None,
+            spillover: None,
+            business: BusinessOutcome::default(),
         }
     }
 
@@ -452,6 +525,7 @@ impl WorldConfig {
     /// | `realistic` | 4–6 per channel, budgets log-uniform over 10× within a channel, multipliers in [0.5, 1.5], random flights | Hill and adstock as above | budget steps (7–42 days, level sd 0.4), daily budget noise 0.15, AR(1) baseline noise φ in [0.5, 0.7] | no |
     /// | `latent` | as `realistic` | linear, no carryover | as `realistic` plus a latent shock (φ 0.9, sd in [0.15, 0.25], spend elasticity 1) | yes |
     /// | `feedback` | as `realistic` | linear, no carryover | as `realistic` with baseline noise sd 0.25, plus spend feedback ρ in [0.5, 1.0] (elasticity of spend to the row's baseline noise) | yes |
+    /// | `spillover` | as `saturation` | linear, no carryover; 35% of Meta's effect reported in Google Ads' rows ([`Spillover`]) | standard | no |
     ///
     /// `linear` is byte-identical to `WorldConfig::standard(4).with_zero_effect_channel("tiktok").with_seed(seed)`
     /// apart from the [`preset`](Self::preset) label.
@@ -481,6 +555,7 @@ impl WorldConfig {
             Preset::Realistic => 3,
             Preset::Latent => 4,
             Preset::Feedback => 5,
+            Preset::Spillover => 6,
         };
         rng.set_stream(PRESET_STREAM + stream);
         match preset {
@@ -510,6 +585,14 @@ impl WorldConfig {
                 config.draw_realistic_spend_and_noise(&mut rng);
                 config.feedback = round3(rng.random_range(0.5..=1.0));
                 config.noise = 0.25;
+            }
+            Preset::Spillover => {
+                config.redraw_standard_campaigns(&mut rng);
+                config.spillover = Some(Spillover {
+                    from: "meta".into(),
+                    to: "google_ads".into(),
+                    share: 0.35,
+                });
             }
         }
         config.preset = Some(preset);
@@ -588,6 +671,12 @@ impl WorldConfig {
         self.budget_steps = Some(BudgetSteps::default());
         self.budget_noise = 0.15;
         self.noise_ar = round3(rng.random_range(0.5..=0.7));
+    }
+
+    /// Sets the spillover of one channel's effect into another's rows (`None`: off).
+    pub fn with_spillover(mut self, spillover: Option<Spillover>) -> Self {
+        self.spillover = spillover;
+        self
     }
 
     /// Turns budget steps on (or off with `None`).
@@ -885,6 +974,40 @@ impl WorldConfig {
                 if !ok {
                     return bad(name.into(), format!("out of range: {value}"));
                 }
+            }
+        }
+        if let Some(sp) = &self.spillover {
+            let known = |n: &str| self.channels.iter().any(|c| c.name == n);
+            if !known(&sp.from) || !known(&sp.to) || sp.from == sp.to {
+                return bad(
+                    "spillover".into(),
+                    format!(
+                        "`from` ({}) and `to` ({}) must be two different channels of the world",
+                        sp.from, sp.to
+                    ),
+                );
+            }
+            if !(0.0..=1.0).contains(&sp.share) {
+                return bad(
+                    "spillover.share".into(),
+                    format!("must be in [0, 1], got {}", sp.share),
+                );
+            }
+        }
+        let b = self.business;
+        for (name, ok) in [
+            (
+                "business.organic_factor",
+                b.organic_factor >= 0.0 && b.organic_factor.is_finite(),
+            ),
+            ("business.noise", (0.0..=2.0).contains(&b.noise)),
+            (
+                "business.avg_order_value",
+                b.avg_order_value > 0.0 && b.avg_order_value.is_finite(),
+            ),
+        ] {
+            if !ok {
+                return bad(name.into(), format!("out of range: {b:?}"));
             }
         }
         if let Some(d) = self

@@ -43,9 +43,11 @@
 //! | native Meta / Google Ads / Klaviyo shapes | available |
 //! | Klaviyo flows (daily rows, same causal model; [`WorldConfig::with_klaviyo_flows`]) | available, off by default |
 //! | named hard worlds ([`WorldConfig::preset`]: saturation, carryover, budget steps, autocorrelated noise, hidden confounding) with switch-off, marginal and response-curve truth | available |
+//! | the business's own daily revenue ([`World::business_table`]), its truth, a `spillover` preset, holdout experiments ([`World::holdout_experiment`]) | available |
 //! | fake platform HTTP servers | being built (see the README's status table) |
 #![warn(missing_docs)]
 
+mod business;
 mod config;
 mod days;
 mod error;
@@ -55,9 +57,10 @@ mod optimum;
 mod table;
 mod world;
 
+pub use business::{BusinessDay, BusinessTruth, LIFT_TEST_HEADER, LiftTest};
 pub use config::{
-    BudgetSteps, CampaignConfig, ChannelConfig, LatentShock, MessageType, Platform, Preset,
-    Saturation, WorldConfig,
+    BudgetSteps, BusinessOutcome, CampaignConfig, ChannelConfig, LatentShock, MessageType,
+    Platform, Preset, Saturation, Spillover, WorldConfig,
 };
 pub use error::{Error, Result};
 pub use native::{

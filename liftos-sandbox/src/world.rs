@@ -357,7 +357,7 @@ impl World {
     }
 
     /// Like [`outcomes`](World::outcomes), in simulation (internal row) order.
-    fn simulate(&self, intervention: Intervention<'_>) -> Result<Outcomes> {
+    pub(crate) fn simulate(&self, intervention: Intervention<'_>) -> Result<Outcomes> {
         let (target, factor) = match intervention {
             Intervention::None => (None, 1.0),
             Intervention::SwitchOff(ch) => (Some(self.channel_index(ch)?), 0.0),
@@ -394,7 +394,7 @@ impl World {
         })
     }
 
-    fn channel_index(&self, name: &str) -> Result<usize> {
+    pub(crate) fn channel_index(&self, name: &str) -> Result<usize> {
         self.config
             .channels
             .iter()
@@ -411,7 +411,7 @@ impl World {
     }
 
     /// Revenue (unrounded) of every row when rows spend `spend`.
-    fn revenue_for(&self, spend: &[f64]) -> Vec<f64> {
+    pub(crate) fn revenue_for(&self, spend: &[f64]) -> Vec<f64> {
         let mut revenue = vec![0.0; self.rows.len()];
         for f in &self.flights {
             let ch = &self.config.channels[f.channel];
@@ -426,7 +426,45 @@ impl World {
                 }
             }
         }
+        if let Some((from, to, share)) = self.spillover_channels() {
+            self.spill(&mut revenue, from, to, share);
+        }
         revenue
+    }
+
+    /// The spillover's source and target channel indices and share, if the world has one.
+    pub(crate) fn spillover_channels(&self) -> Option<(usize, usize, f64)> {
+        let sp = self.config.spillover.as_ref()?;
+        let from = self.channel_index(&sp.from).ok()?;
+        let to = self.channel_index(&sp.to).ok()?;
+        Some((from, to, sp.share))
+    }
+
+    /// Moves `share` of the `from` rows' effect of each day to that day's `to` rows, in
+    /// proportion to their campaigns' daily budgets (fixed weights, so that switching
+    /// either channel off leaves the split of the other's effect unchanged).
+    fn spill(&self, revenue: &mut [f64], from: usize, to: usize, share: f64) {
+        let days = self.days.len();
+        let mut moved = vec![0.0; days];
+        let mut weight = vec![0.0; days];
+        for r in &self.rows {
+            if r.channel == to {
+                weight[r.day] += self.config.channels[to].campaigns[r.campaign].daily_budget;
+            }
+        }
+        for (i, r) in self.rows.iter().enumerate() {
+            if r.channel == from && weight[r.day] > 0.0 {
+                let effect = revenue[i] - r.baseline;
+                moved[r.day] += share * effect;
+                revenue[i] -= share * effect;
+            }
+        }
+        for (i, r) in self.rows.iter().enumerate() {
+            if r.channel == to && weight[r.day] > 0.0 {
+                let w = self.config.channels[to].campaigns[r.campaign].daily_budget;
+                revenue[i] += moved[r.day] * w / weight[r.day];
+            }
+        }
     }
 
     fn budget(&self, f: &Flight) -> f64 {
@@ -485,7 +523,18 @@ impl World {
             };
             let mut weighted = 0.0;
             let mut weighted_lr = 0.0;
+            // With a spillover, part of a channel's effect lands in another channel's
+            // rows: the truth counts it there too.
+            let spill_to = self
+                .spillover_channels()
+                .filter(|&(from, _, _)| from == ci)
+                .map(|(_, to, _)| to);
             for (i, r) in self.rows.iter_mut().enumerate() {
+                if Some(r.channel) == spill_to {
+                    t.incremental_revenue += actual.revenue[i] - off.revenue[i];
+                    t.incremental_conversions += actual.conversions[i] - off.conversions[i];
+                    continue;
+                }
                 if r.channel != ci {
                     continue;
                 }
@@ -512,7 +561,7 @@ impl World {
                     .rows
                     .iter()
                     .enumerate()
-                    .filter(|(_, r)| r.channel == ci)
+                    .filter(|(_, r)| r.channel == ci || Some(r.channel) == spill_to)
                     .map(|(i, _)| scaled.revenue[i] - off.revenue[i])
                     .sum();
                 t.response_curve.push(CurvePoint {

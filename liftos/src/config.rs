@@ -50,6 +50,7 @@
 //! | `[clean]` | `fixes` (list; default all but currency), `reporting_currency`, `rates` (CSV/Parquet of date, currency, rate) |
 //! | `[calendar]` | as a `liftos calendar --config` file: `country`, `commercial_events`, `custom_events`, `business`, `seasonality` |
 //! | `[marketing]` | `enabled` (true): campaign-derived calendar features |
+//! | `[business_outcome]` | `path`, `lift_tests` |
 //! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `assignment`, `cross_validation` |
 //! | `[plan]` | a budget plan as the last stage (`plan.json`, a report section): `budget` (required), `period_days`, `objective` (revenue, profit, target_roas), `target_roas`, `margin` (1), `max_change` (0.5), `min`/`max` (`{ meta = 5000 }`), `hold` (list) |
 //! | `[output]` | `dir` (liftos-out), `format` (parquet or csv), `report` (true) |
@@ -125,6 +126,10 @@ pub struct PipelineConfig {
     /// `[plan]`: a budget plan as the last stage.
     #[serde(default)]
     pub plan: Option<PlanSection>,
+    /// `[business_outcome]`: the business's own revenue per day, analysed against every
+    /// channel's spend at once.
+    #[serde(default)]
+    pub business_outcome: Option<BusinessOutcomeSection>,
     /// `[output]`.
     #[serde(default)]
     pub output: OutputSection,
@@ -314,6 +319,20 @@ impl Default for AnalysisSection {
             cross_validation: true,
         }
     }
+}
+
+/// `[business_outcome]`: the business's own daily revenue (`date`, `revenue`[, `orders`,
+/// `geo`]; CSV or Parquet), and optionally lift tests to calibrate with; paths relative to
+/// the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessOutcomeSection {
+    /// The business outcome file.
+    pub path: PathBuf,
+    /// A lift-test file (`channel`, `start`, `end`, `incremental_revenue` or `iroas`,
+    /// `standard_error`).
+    #[serde(default)]
+    pub lift_tests: Option<PathBuf>,
 }
 
 /// `[plan]`: the budget planner as the pipeline's last stage (`plan.json`, a report
@@ -821,6 +840,12 @@ impl PipelineConfig {
         b = b.roles(roles).attribution(attribution);
         if let Some(p) = &self.plan {
             b = b.plan(self.plan_options(p)?);
+        }
+        if let Some(bo) = &self.business_outcome {
+            b = b.business_outcome(self.resolve(&bo.path));
+            if let Some(t) = &bo.lift_tests {
+                b = b.lift_tests(self.resolve(t));
+            }
         }
         let o = &self.output;
         let format = TableFormat::parse(&o.format).map_err(|_| {

@@ -42,6 +42,8 @@ pub use liftos_transform as transform;
 
 #[cfg(all(feature = "causal", feature = "calendar", feature = "transform"))]
 pub mod analysis;
+#[cfg(all(feature = "causal", feature = "calendar", feature = "transform"))]
+pub mod business;
 #[cfg(all(
     feature = "sandbox",
     feature = "transform",
@@ -156,6 +158,18 @@ pub enum Error {
         /// The setting, e.g. `sources` or `date_range`.
         field: String,
         /// What is wrong with it.
+        message: String,
+    },
+    /// An input file is invalid: which file, which row (1 = first data row) and field.
+    #[error("{path}{}: `{field}`: {message}", row.map(|r| format!(", row {r}")).unwrap_or_default())]
+    Input {
+        /// The file.
+        path: String,
+        /// The row (1 = the first data row; a CSV file's line is the row + 1), when one is at fault.
+        row: Option<usize>,
+        /// The column.
+        field: String,
+        /// What is wrong.
         message: String,
     },
     /// Writing charts, the workbook or the HTML report failed.

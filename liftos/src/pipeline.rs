@@ -172,6 +172,7 @@ impl Outputs {
 /// | `roles` | [`CausalRoles::default`] (revenue ~ spend by campaign) with the adstock the attribution's response implies ([`ResponseOptions::default_adstock`](liftos_causal::ResponseOptions::default_adstock): searched with the default response, none with [`ResponseOptions::linear`](liftos_causal::ResponseOptions::linear)) | causal roles |
 /// | `attribution` | [`AttributionOptions::default`] (causal forest, carryover and saturation searched) | estimator and inference |
 /// | `plan` | none | a budget plan as the last stage ([`PlanOptions`]; `plan.json` and a report section) |
+/// | `business_outcome` | none | the business's own daily revenue (`date`, `revenue`[, `orders`, `geo`] file): a business-level analysis of every channel's spend at once ([`crate::business`]; `business_results.json`), calibrated with `lift_tests` when given |
 /// | `outputs` | none | files to write ([`Outputs`]) |
 /// | `continue_on_source_error` | `false` | report a failing source and go on with the rest |
 /// | `progress` | on when stderr is a terminal | progress lines on stderr |
@@ -190,6 +191,8 @@ pub struct PipelineBuilder {
     roles: Option<CausalRoles>,
     attribution: AttributionOptions,
     plan: Option<PlanOptions>,
+    business_outcome: Option<PathBuf>,
+    lift_tests: Option<PathBuf>,
     outputs: Option<Outputs>,
     continue_on_source_error: bool,
     progress: Option<bool>,
@@ -286,6 +289,21 @@ impl PipelineBuilder {
     /// (`plan.json` and a report section).
     pub fn plan(mut self, options: PlanOptions) -> Self {
         self.plan = Some(options);
+        self
+    }
+
+    /// Analyses the business's own revenue per day (a CSV or Parquet file with `date`,
+    /// `revenue`[, `orders`, `geo`]) against every channel's spend at once, after the
+    /// platform-level analysis ([`PipelineRun::business`], `business_results.json`).
+    pub fn business_outcome(mut self, path: impl Into<PathBuf>) -> Self {
+        self.business_outcome = Some(path.into());
+        self
+    }
+
+    /// Lift tests (`channel`, `start`, `end`, `incremental_revenue` or `iroas`,
+    /// `standard_error`) that calibrate the business-level analysis.
+    pub fn lift_tests(mut self, path: impl Into<PathBuf>) -> Self {
+        self.lift_tests = Some(path.into());
         self
     }
 
@@ -430,6 +448,12 @@ impl PipelineBuilder {
         });
         roles.validate()?;
         self.attribution.validate()?;
+        if self.lift_tests.is_some() && self.business_outcome.is_none() {
+            return Err(invalid(
+                "lift_tests",
+                "lift tests calibrate the business-level analysis: set business_outcome too".into(),
+            ));
+        }
         if let Some(o) = &self.outputs
             && o.dir.exists()
             && !o.dir.is_dir()
@@ -450,6 +474,8 @@ impl PipelineBuilder {
             roles,
             attribution: self.attribution,
             plan: self.plan,
+            business_outcome: self.business_outcome,
+            lift_tests: self.lift_tests,
             outputs: self.outputs,
             continue_on_source_error: self.continue_on_source_error,
             progress: self
@@ -472,6 +498,8 @@ pub struct Pipeline {
     roles: CausalRoles,
     attribution: AttributionOptions,
     plan: Option<PlanOptions>,
+    business_outcome: Option<PathBuf>,
+    lift_tests: Option<PathBuf>,
     outputs: Option<Outputs>,
     continue_on_source_error: bool,
     progress: bool,
@@ -550,6 +578,8 @@ pub struct PipelineRun {
     pub attribution: Attribution,
     /// The budget plan (with [`PipelineBuilder::plan`]).
     pub plan: Option<BudgetPlan>,
+    /// The business-level analysis (with [`PipelineBuilder::business_outcome`]).
+    pub business: Option<liftos_causal::business::BusinessResults>,
     /// Wall time per stage, in order.
     pub timings: Vec<StageTiming>,
     /// Files written (empty without outputs).
@@ -1018,6 +1048,16 @@ impl Pipeline {
             )?),
             None => None,
         };
+        let business = match &self.business_outcome {
+            Some(path) => Some(timed(
+                &mut t,
+                reporter,
+                "business",
+                || self.analyze_business(&cleaned.table, path),
+                |b| b.results.channels.len(),
+            )?),
+            None => None,
+        };
         let mut run = PipelineRun {
             sources,
             unified,
@@ -1028,6 +1068,7 @@ impl Pipeline {
             panel,
             attribution,
             plan,
+            business,
             timings: t,
             files: Vec::new(),
         };
@@ -1048,6 +1089,34 @@ impl Pipeline {
             }
         }
         Ok(run)
+    }
+
+    /// The business-level analysis of the cleaned table's spend against the business
+    /// outcome in `path` (calibrated with the pipeline's lift tests).
+    pub fn analyze_business(
+        &self,
+        cleaned: &RecordBatch,
+        path: &std::path::Path,
+    ) -> Result<liftos_causal::business::BusinessResults> {
+        let outcome = crate::business::read_business_outcome(path)?;
+        let data = crate::business::business_data(
+            cleaned,
+            std::path::Path::new("cleaned table"),
+            &outcome,
+            self.calendar.country.as_deref().unwrap_or("US"),
+        )?;
+        let tests = match &self.lift_tests {
+            Some(p) => {
+                crate::business::lift_tests(&data, &crate::business::read_lift_tests(p)?, p)?
+            }
+            None => Vec::new(),
+        };
+        let options = liftos_causal::business::BusinessOptions {
+            seed: self.attribution.seed,
+            confidence_level: self.attribution.confidence_level,
+            ..Default::default()
+        };
+        Ok(liftos_causal::analyze_business(&data, &options, &tests)?)
     }
 
     /// Writes a run's tables, results, report and `run.json` into the output
@@ -1102,6 +1171,11 @@ impl Pipeline {
         let results = o.dir.join("results.json");
         write_json(&results, &attribution_json(&run.attribution))?;
         files.push(results);
+        if let Some(b) = &run.business {
+            let path = o.dir.join("business_results.json");
+            write_json(&path, &b.to_json())?;
+            files.push(path);
+        }
         if let Some(plan) = &run.plan {
             let path = o.dir.join("plan.json");
             write_json(&path, &plan.to_json())?;

@@ -407,6 +407,23 @@ fn html_string(results: &AttributionResults, options: &ReportOptions) -> Result<
     h.push_str("</section>\n");
 
     h.push_str("<section id=\"channels\">\n<h2>Channel effects</h2>\n");
+    let outcome_note = if results.model == "business_mmm" {
+        "Outcome: the business's own revenue per day, against every channel's spend at once: \
+         it sees sales a channel caused wherever the platforms report them. The naive ROAS \
+         column is each platform's reported revenue / spend."
+            .to_string()
+    } else {
+        format!(
+            "Outcome: <code>{}</code> as the platforms report it, per campaign. Platform-reported \
+             revenue is each platform's own attribution: it includes sales that would have \
+             happened anyway and credits a sale to every platform that touched it, so the naive \
+             ROAS column (that revenue / spend) overstates; a sale one channel caused can also \
+             land in another channel's rows, which no per-campaign model sees (analyse the \
+             business's own revenue with <code>--business-outcome</code>).",
+            esc(&results.outcome)
+        )
+    };
+    let _ = writeln!(h, "<p>{outcome_note}</p>");
     let rows: Vec<Vec<(String, bool)>> = results
         .channels
         .iter()

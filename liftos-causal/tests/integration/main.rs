@@ -1,6 +1,7 @@
 //! Integration tests of liftos-causal (one binary, one module per area).
 
 mod attribution;
+mod business;
 mod clusters;
 mod designs;
 mod determinism;

@@ -1,10 +1,19 @@
 //! `liftos-sandbox serve [--seed N] [--port P] [--campaigns N | --preset NAME] [--days D] [--klaviyo-flows N]`:
 //! runs the fake Meta, Google Ads and Klaviyo APIs over a sandbox world until Ctrl-C.
+//!
+//! `liftos-sandbox export --out DIR [same world flags] [--holdout CHANNEL:START:DAYS:SE]`:
+//! writes the world's `unified.csv`, the business's own revenue `business.csv`,
+//! `truth.json`, and with `--holdout` a `lift_tests.csv` from a holdout experiment run in
+//! the world (the channel off for DAYS days from START, measured with a standard error of
+//! SE × its effect).
 
+use liftos_core::fs::{write_atomically, write_bytes_atomically};
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
 use liftos_sandbox::{Preset, World, WorldConfig};
 
 const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campaigns N | --preset NAME] [--days D] [--klaviyo-flows N] [--today YYYY-MM-DD [--restate-days K]]\n\
+       liftos-sandbox export --out DIR [--seed N] [--campaigns N | --preset NAME] [--days D] [--holdout CHANNEL:START:DAYS:SE]\n\
+  export writes unified.csv, business.csv (the business's daily revenue), truth.json and, with --holdout, lift_tests.csv.\n\
   Serves the fake Meta (port P), Google Ads (P+1) and Klaviyo (P+2) APIs; P = 0 picks free ports.\n\
   --preset NAME builds a named world for the seed instead of the standard one with N campaigns per channel:\n\
     linear      the standard world (4 campaigns per channel) plus a zero-effect channel `tiktok`\n\
@@ -13,6 +22,7 @@ const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campai
     realistic   saturation, carryover, budgets in steps, autocorrelated noise, 4-6 unbalanced campaigns\n\
     latent      realistic spend with an unobserved demand shock moving spend and revenue (hidden confounding)\n\
     feedback    realistic spend reacting to the same day's revenue shock (hidden confounding)\n\
+    spillover   35% of Meta's effect reported in Google Ads' rows (the business total sees all of it)\n\
   The zero-effect channel has no platform API, so the fake servers do not serve it.\n\
   --today D turns the fake clock on: Meta and Google Ads serve nothing after D, and the last K days' \n\
   conversions (--restate-days, default 3) are still growing (late attribution); POST /_sandbox/advance?days=N \n\
@@ -29,12 +39,17 @@ struct Options {
     flows: usize,
     today: Option<chrono::NaiveDate>,
     restate_days: u32,
+    export: bool,
+    out: Option<std::path::PathBuf>,
+    holdout: Option<String>,
 }
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
-    if args.first().map(String::as_str) != Some("serve") {
-        return Err(USAGE.into());
-    }
+    let export = match args.first().map(String::as_str) {
+        Some("serve") => false,
+        Some("export") => true,
+        _ => return Err(USAGE.into()),
+    };
     let mut o = Options {
         seed: 42,
         port: 0,
@@ -44,6 +59,9 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         flows: 0,
         today: None,
         restate_days: 3,
+        export,
+        out: None,
+        holdout: None,
     };
     let mut it = args[1..].iter();
     while let Some(flag) = it.next() {
@@ -65,6 +83,8 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                         .map_err(|_| format!("--today: `{value}` is not a YYYY-MM-DD date"))?,
                 );
             }
+            "--out" if export => o.out = Some(value.into()),
+            "--holdout" if export => o.holdout = Some(value.clone()),
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
@@ -73,7 +93,75 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--campaigns and --preset exclude each other (a preset draws its own campaigns)\n{USAGE}"
         ));
     }
+    if export && o.out.is_none() {
+        return Err(format!("export needs --out DIR\n{USAGE}"));
+    }
     Ok(o)
+}
+
+/// `export`: the world's files into `--out`.
+fn export(o: &Options, world: &World) -> Result<Vec<std::path::PathBuf>, String> {
+    let dir = o.out.clone().ok_or("export needs --out DIR")?;
+    let io = |p: &std::path::Path, e: std::io::Error| format!("{}: {e}", p.display());
+    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+    let mut written = Vec::new();
+    let unified = dir.join("unified.csv");
+    let table = world.unified_table().map_err(|e| e.to_string())?;
+    // Every file all-or-nothing: a failed export leaves the previous one whole.
+    write_atomically(&unified, |file| {
+        arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(file)
+            .write(&table)
+            .map_err(std::io::Error::other)
+    })
+    .map_err(|e| io(&unified, e))?;
+    written.push(unified);
+    let business = dir.join("business.csv");
+    write_bytes_atomically(
+        &business,
+        world.business_csv().map_err(|e| e.to_string())?.as_bytes(),
+    )
+    .map_err(|e| io(&business, e))?;
+    written.push(business);
+    let truth = dir.join("truth.json");
+    let mut value = serde_json::to_value(world.truth()).map_err(|e| e.to_string())?;
+    let b = world.business_truth().map_err(|e| e.to_string())?;
+    value["business"] = serde_json::json!({
+        "revenue": b.revenue, "baseline_revenue": b.baseline_revenue,
+        "baseline_share": b.baseline_share,
+    });
+    let text = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
+    write_bytes_atomically(&truth, text.as_bytes()).map_err(|e| io(&truth, e))?;
+    written.push(truth);
+    if let Some(h) = &o.holdout {
+        let parts: Vec<&str> = h.split(':').collect();
+        let bad = || {
+            format!("--holdout `{h}`: expected CHANNEL:START:DAYS:SE, e.g. meta:2025-03-03:56:0.1")
+        };
+        if parts.len() != 4 {
+            return Err(bad());
+        }
+        let start = chrono::NaiveDate::parse_from_str(parts[1], "%Y-%m-%d").map_err(|_| bad())?;
+        let days: u32 = parts[2].parse().map_err(|_| bad())?;
+        let se: f64 = parts[3].parse().map_err(|_| bad())?;
+        let test = world
+            .holdout_experiment(parts[0], start, days, se, 1)
+            .map_err(|e| e.to_string())?;
+        let path = dir.join("lift_tests.csv");
+        write_bytes_atomically(
+            &path,
+            format!(
+                "{}\n{}\n",
+                liftos_sandbox::LIFT_TEST_HEADER,
+                test.csv_line()
+            )
+            .as_bytes(),
+        )
+        .map_err(|e| io(&path, e))?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 /// The world `serve` runs on.
@@ -103,6 +191,20 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if options.export {
+        return match export(&options, &world) {
+            Ok(files) => {
+                for f in files {
+                    println!("Wrote {}", f.display());
+                }
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("liftos-sandbox: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -164,6 +266,47 @@ mod tests {
         assert_eq!(world_config(&o), expected);
         let o = parse_args(&args("serve --seed 3")).unwrap();
         assert_eq!(world_config(&o), WorldConfig::standard(4).with_seed(3));
+    }
+
+    #[test]
+    fn export_writes_the_world_the_business_outcome_and_a_lift_test() {
+        let dir =
+            std::env::temp_dir().join(format!("liftos-sandbox-export-{}", std::process::id()));
+        let o = parse_args(&[
+            "export".to_string(),
+            "--preset".into(),
+            "spillover".into(),
+            "--days".into(),
+            "120".into(),
+            "--out".into(),
+            dir.display().to_string(),
+            "--holdout".into(),
+            "meta:2024-02-01:28:0.1".into(),
+        ])
+        .unwrap();
+        let world = World::generate(&world_config(&o)).unwrap();
+        let files = export(&o, &world).unwrap();
+        assert_eq!(files.len(), 4);
+        let business = std::fs::read_to_string(dir.join("business.csv")).unwrap();
+        assert_eq!(business.lines().count(), 121);
+        let tests = std::fs::read_to_string(dir.join("lift_tests.csv")).unwrap();
+        assert!(
+            tests.starts_with(liftos_sandbox::LIFT_TEST_HEADER)
+                && tests.contains("meta,2024-02-01,2024-02-28,"),
+            "{tests}"
+        );
+        let o = parse_args(&args("export --preset spillover --out x --holdout meta")).unwrap();
+        assert!(
+            export(&o, &world)
+                .unwrap_err()
+                .contains("CHANNEL:START:DAYS:SE")
+        );
+        assert!(
+            parse_args(&args("export --preset linear"))
+                .unwrap_err()
+                .contains("--out")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

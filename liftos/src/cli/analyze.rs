@@ -78,9 +78,32 @@ pub struct Args {
     /// Write the Excel workbook here.
     #[arg(long)]
     xlsx: Option<PathBuf>,
+    /// The business's own revenue per day (`date`, `revenue`[, `orders`, `geo`]; CSV or
+    /// Parquet): analyse it against every channel's spend at once instead of each
+    /// platform's reported revenue.
+    #[arg(long)]
+    business_outcome: Option<PathBuf>,
+    /// Lift tests to calibrate the business-level estimate with (`channel`, `start`, `end`,
+    /// `incremental_revenue` or `iroas`, `standard_error`[, `geo`]); needs
+    /// `--business-outcome`.
+    #[arg(long)]
+    lift_tests: Option<PathBuf>,
+    /// Moving-block bootstrap replicates of the business-level analysis.
+    #[arg(long, default_value_t = 199)]
+    bootstrap: usize,
 }
 
 pub fn run(args: Args) -> liftos::Result<()> {
+    if let Some(outcome) = &args.business_outcome {
+        return run_business(&args, outcome);
+    }
+    if args.lift_tests.is_some() {
+        return Err(liftos::Error::InvalidPipeline {
+            field: "--lift-tests".into(),
+            message: "lift tests calibrate the business-level analysis: add --business-outcome"
+                .into(),
+        });
+    }
     let inputs: [(&str, &std::path::Path); 1] = [("--input", &args.input)];
     let mut outputs: Vec<(&str, &std::path::Path)> = Vec::new();
     if let Some(p) = &args.json {
@@ -146,6 +169,61 @@ pub fn run(args: Args) -> liftos::Result<()> {
     if let Some(dir) = &args.report {
         let files = write_report(attribution.primary(), &table, dir)?;
         println!("Wrote {} report files into {}", files.len(), dir.display());
+    }
+    Ok(())
+}
+
+/// `liftos analyze --business-outcome`: the business's revenue against every channel's
+/// spend at once, calibrated with `--lift-tests` when given.
+fn run_business(args: &Args, outcome: &std::path::Path) -> liftos::Result<()> {
+    let mut inputs: Vec<(&str, &std::path::Path)> =
+        vec![("--input", &args.input), ("--business-outcome", outcome)];
+    if let Some(p) = &args.lift_tests {
+        inputs.push(("--lift-tests", p));
+    }
+    let mut outputs: Vec<(&str, &std::path::Path)> = Vec::new();
+    if let Some(p) = &args.json {
+        outputs.push(("--json", p));
+    }
+    liftos::io::check_distinct_files(&inputs, &outputs)?;
+    if args.report.is_some() || args.xlsx.is_some() {
+        return Err(liftos::Error::InvalidPipeline {
+            field: "--report/--xlsx".into(),
+            message: "the business-level analysis writes its results with --json; the HTML report and workbook are for the platform-level analysis".into(),
+        });
+    }
+    let response = if ResponseOptions::parse(&args.response)?.saturation {
+        liftos::causal::BusinessOptions::default_response()
+    } else {
+        ResponseOptions {
+            adstock_grid: vec![0.0],
+            ..ResponseOptions::linear()
+        }
+    };
+    let options = liftos::causal::BusinessOptions {
+        response,
+        bootstrap: args.bootstrap,
+        confidence_level: args.confidence,
+        seed: args.seed,
+        ..Default::default()
+    };
+    let (table, results) = liftos::business::analyze_business_files(
+        &args.input,
+        outcome,
+        args.lift_tests.as_deref(),
+        &args.country,
+        &options,
+    )?;
+    println!("{}", liftos::business::format_business(&results, &table));
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&results.to_json()).map_err(|source| {
+            liftos::Error::Json {
+                path: path.display().to_string(),
+                source,
+            }
+        })?;
+        liftos::io::write_bytes_atomically(path, text.as_bytes())?;
+        println!("Wrote {}", path.display());
     }
     Ok(())
 }

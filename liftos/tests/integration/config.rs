@@ -375,3 +375,44 @@ fn every_connector_setting_comes_from_its_key_table_in_the_file_or_its_variable(
     );
     assert!(fakes.servers.requests().is_empty());
 }
+
+/// The example's `[business_outcome]` block, uncommented, parses and builds a pipeline.
+#[test]
+fn the_example_business_outcome_block_parses() {
+    let text = std::fs::read_to_string(example_config()).unwrap();
+    let block: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("# [business_outcome]"))
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| format!("{}\n", l.trim_start_matches('#').trim_start()))
+        .collect();
+    assert!(block.contains("path = "), "{block}");
+    let config = format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n\n{block}");
+    let dir = tempfile::tempdir().unwrap();
+    let parsed =
+        liftos::config::PipelineConfig::from_toml_str(&config, "liftos.toml", dir.path()).unwrap();
+    let b = parsed
+        .business_outcome
+        .as_ref()
+        .expect("a [business_outcome] section");
+    assert_eq!(b.path, Path::new("exports/shop_daily_revenue.csv"));
+    assert_eq!(
+        b.lift_tests.as_deref(),
+        Some(Path::new("experiments/lift_tests.csv"))
+    );
+    let fakes = start_fakes(world(), FaultConfig::none());
+    assert!(
+        parsed
+            .to_builder_with(&fake_env(&fakes))
+            .unwrap()
+            .build()
+            .is_ok()
+    );
+    // Lift tests without a business outcome are refused by the builder.
+    let e = liftos::pipeline::Pipeline::builder()
+        .lift_tests("tests.csv")
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("sources") || e.contains("lift_tests"), "{e}");
+}

@@ -1,5 +1,6 @@
 //! Integration tests of the facade: cross-crate contracts and the `liftos` binary.
 
+mod business;
 mod chain;
 mod cli;
 mod common;

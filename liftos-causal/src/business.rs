@@ -1,0 +1,1224 @@
+//! The business's own revenue as the outcome, every channel's spend at once.
+//!
+//! Platform-reported revenue is each platform's own attribution, per campaign; when Meta's
+//! ads send people to search for the brand, the sale shows up in Google's rows, and no
+//! per-campaign model can see it. The business's revenue per day (its shop or warehouse)
+//! against all channels' spend together does (CAUSAL_NOTES.md).
+//!
+//! # Model
+//!
+//! For day t, with calendar controls `x_t` (intercept, trend, weekday, holiday and
+//! commercial-event flags, yearly Fourier terms) and each channel's response transform
+//! `f_c` (geometric adstock, then an optional Hill curve; [`ResponseTransform`]):
+//!
+//! `revenue_t = exp(x_t·γ) + Σ_c β_c·f_c(s_c)_t + ε_t`
+//!
+//! The organic baseline is multiplicative in the calendar (a Saturday in December is a
+//! December day and a Saturday), the channels' effects are additive. The fit is
+//! Gauss–Newton least squares; each channel's transform is chosen from the grids of
+//! [`ResponseOptions`] by coordinate descent on the linearised model's residual sum of
+//! squares, the other channels held at their current transforms.
+//!
+//! - switch-off lift of channel c over the window: `β_c·Σ_t f_c(s_c)_t` (carryover inside the
+//!   window included);
+//! - marginal return: `β_c·Σ_t f′_c(a_t)·a_t / Σ_t s_t`;
+//! - response curve: `β_c·Σ_t f_c(k·a_t)` at spend scales k;
+//! - baseline share: `1 − Σ_c lift_c / Σ_t revenue_t`.
+//!
+//! # Inference
+//!
+//! Days are autocorrelated, so intervals come from a moving block bootstrap over blocks of
+//! whole weeks ([`BusinessOptions::block_days`]): each replicate resamples blocks of days,
+//! re-selects every transform and re-fits, and the estimands are evaluated on the
+//! observed spend. Intervals are the estimate ± z·(bootstrap standard deviation).
+//!
+//! When two channels' spend moves together once the calendar is accounted for, the data
+//! cannot tell their effects apart: a warning names them instead of trusting a split.
+//!
+//! Lift tests ([`LiftTest`]) calibrate the estimate: the model's bootstrap distribution of
+//! the tested window's lift and of every reported quantity is treated as Gaussian and
+//! updated with each test's measurement and standard error (precision weighting, with the
+//! correlation between the window and the whole period carried over to every estimate).
+
+use nalgebra::{DMatrix, DVector};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde_json::{Value, json};
+use statrs::distribution::{ContinuousCDF, Normal};
+
+use crate::inference::AverageEffect;
+use crate::response::{Evaluated, ResponseOptions, ResponseTransform, robustness_value};
+use crate::results::{
+    AttributionResults, ChannelEffect, ChannelResponse, CurvePoint, Estimate, RowIndex, Sensitivity,
+};
+use crate::{Error, Result};
+
+/// The business's daily outcome and every channel's daily spend, aligned by day.
+///
+/// Build it with [`BusinessData::new`], which checks that the days are consecutive and
+/// every value finite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusinessData {
+    /// Days since 1970-01-01, consecutive, in order.
+    pub dates: Vec<i32>,
+    /// The business's revenue of each day.
+    pub revenue: Vec<f64>,
+    /// Channel names.
+    pub channels: Vec<String>,
+    /// Per channel, its spend of each day (0 on days without spend).
+    pub spend: Vec<Vec<f64>>,
+    /// Per channel, the revenue its platform reported over the window (for the naive
+    /// return column; `NaN` when unknown).
+    pub platform_revenue: Vec<f64>,
+    /// Public-holiday flag of each day.
+    pub holiday: Vec<bool>,
+    /// Commercial-event flag (Black Friday, Cyber Monday) of each day.
+    pub event: Vec<bool>,
+    /// Named special days and seasons, each with its own effect on the baseline (one flag
+    /// per day); by default `holiday` and `event`. Holidays and events differ (Black
+    /// Friday is not Valentine's Day): give one flag per name when the names are known
+    /// ([`with_day_flags`](Self::with_day_flags)).
+    pub day_flags: Vec<(String, Vec<bool>)>,
+}
+
+impl BusinessData {
+    /// Checks and assembles the data. `spend` holds one series per channel, each as long
+    /// as `dates`; `holiday` and `event` may be empty (no such days).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LengthMismatch`], [`Error::NonFinite`], [`Error::TooLittleData`] (fewer than
+    /// 8 weeks of days, or no channel), [`Error::InvalidParameter`] when the days are not
+    /// consecutive or a revenue or spend is negative, [`Error::NoVariation`] when a
+    /// channel never spends.
+    pub fn new(
+        dates: Vec<i32>,
+        revenue: Vec<f64>,
+        channels: Vec<String>,
+        spend: Vec<Vec<f64>>,
+        holiday: Vec<bool>,
+        event: Vec<bool>,
+    ) -> Result<Self> {
+        let n = dates.len();
+        if n < 56 {
+            return Err(Error::TooLittleData {
+                what: "a business-level analysis (days)".into(),
+                found: n,
+                needed: 56,
+            });
+        }
+        if channels.is_empty() || channels.len() != spend.len() {
+            return Err(Error::TooLittleData {
+                what: "a business-level analysis (channels with spend)".into(),
+                found: channels.len().min(spend.len()),
+                needed: 1,
+            });
+        }
+        let check_len = |column: &str, len: usize| {
+            if len == n {
+                Ok(())
+            } else {
+                Err(Error::LengthMismatch {
+                    column: column.to_string(),
+                    expected: n,
+                    found: len,
+                })
+            }
+        };
+        check_len("revenue", revenue.len())?;
+        for (c, s) in channels.iter().zip(&spend) {
+            check_len(c, s.len())?;
+        }
+        let holiday = if holiday.is_empty() {
+            vec![false; n]
+        } else {
+            holiday
+        };
+        let event = if event.is_empty() {
+            vec![false; n]
+        } else {
+            event
+        };
+        check_len("is_holiday", holiday.len())?;
+        check_len("is_commercial_event", event.len())?;
+        for w in dates.windows(2) {
+            if w[1] != w[0] + 1 {
+                return Err(Error::param(
+                    "business.dates",
+                    format!("{} then {}", w[0], w[1]),
+                    "consecutive days, each once (days since 1970-01-01)",
+                ));
+            }
+        }
+        let finite = |column: &str, v: &[f64]| -> Result<()> {
+            for (row, x) in v.iter().enumerate() {
+                if !x.is_finite() {
+                    return Err(Error::NonFinite {
+                        column: column.to_string(),
+                        row,
+                        value: *x,
+                    });
+                }
+                if *x < 0.0 {
+                    return Err(Error::param(
+                        "business.values",
+                        format!("{column} = {x} at row {row}"),
+                        "values ≥ 0",
+                    ));
+                }
+            }
+            Ok(())
+        };
+        finite("revenue", &revenue)?;
+        for (c, s) in channels.iter().zip(&spend) {
+            finite(c, s)?;
+            if s.iter().all(|x| *x == 0.0) {
+                return Err(Error::NoVariation {
+                    what: format!("the spend of `{c}` (never above 0)"),
+                });
+            }
+        }
+        let platform_revenue = vec![f64::NAN; channels.len()];
+        let day_flags = vec![
+            ("holiday".to_string(), holiday.clone()),
+            ("event".to_string(), event.clone()),
+        ];
+        Ok(BusinessData {
+            dates,
+            revenue,
+            channels,
+            spend,
+            platform_revenue,
+            holiday,
+            event,
+            day_flags,
+        })
+    }
+
+    /// Replaces the baseline's special-day flags (each as long as the days; others are
+    /// left out).
+    pub fn with_day_flags(mut self, flags: Vec<(String, Vec<bool>)>) -> Self {
+        let n = self.n();
+        self.day_flags = flags.into_iter().filter(|(_, f)| f.len() == n).collect();
+        self
+    }
+
+    /// Sets the platform-reported revenue per channel (totals over the window), for the
+    /// naive return column.
+    pub fn with_platform_revenue(mut self, revenue: Vec<f64>) -> Self {
+        if revenue.len() == self.channels.len() {
+            self.platform_revenue = revenue;
+        }
+        self
+    }
+
+    fn n(&self) -> usize {
+        self.dates.len()
+    }
+}
+
+/// A lift test: a measured incremental revenue of one channel over a window of days.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiftTest {
+    /// The channel tested.
+    pub channel: String,
+    /// First day of the window (days since 1970-01-01).
+    pub start: i32,
+    /// Last day of the window.
+    pub end: i32,
+    /// Measured incremental revenue of the channel's spend over the window.
+    pub incremental_revenue: f64,
+    /// Its standard error.
+    pub standard_error: f64,
+}
+
+/// Options of the business-level analysis.
+///
+/// | Name | Default | Meaning | Range |
+/// |---|---|---|---|
+/// | `response` | [`BusinessOptions::default_response`] | adstock, half-saturation and shape grids searched per channel; curve scales | see [`ResponseOptions`] |
+/// | `bootstrap` | 199 | moving-block bootstrap replicates | ≥ 20 |
+/// | `block_days` | 14 | length of a bootstrap block, in days | 1..=n/4 |
+/// | `fourier` | 6 | yearly Fourier harmonics in the baseline | 0..=12 |
+/// | `knot_days` | 28 | spacing of the knots of a piecewise-linear level in the baseline (0: none) | 0 or ≥ 7 |
+/// | `confidence_level` | 0.95 | level of every interval | (0, 1) |
+/// | `collinearity` | 0.9 | correlation of two channels' transformed spend, beyond the calendar, above which they are reported as inseparable | (0, 1] |
+/// | `seed` | 42 | seed of the bootstrap | any |
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusinessOptions {
+    /// Transform grids and curve scales.
+    pub response: ResponseOptions,
+    /// Bootstrap replicates.
+    pub bootstrap: usize,
+    /// Block length of the moving block bootstrap, in days.
+    pub block_days: usize,
+    /// Yearly Fourier harmonics of the baseline.
+    pub fourier: usize,
+    /// Spacing of the knots of the baseline's piecewise-linear level, in days (0: none).
+    pub knot_days: usize,
+    /// Level of every interval.
+    pub confidence_level: f64,
+    /// Correlation threshold of the "cannot separate" warning.
+    pub collinearity: f64,
+    /// Seed of the bootstrap.
+    pub seed: u64,
+}
+
+impl BusinessOptions {
+    /// The transform grids of the business-level analysis: adstock 0, 0.2, …, 0.8;
+    /// half-saturations 0.5, 1, 2, 4 (× mean exposure); shapes 1 and 2. Coarser than the
+    /// panel's ([`ResponseOptions::default`]): one daily series cannot tell finer curves
+    /// apart, and every candidate is re-selected in every bootstrap replicate.
+    pub fn default_response() -> ResponseOptions {
+        ResponseOptions {
+            adstock_grid: vec![0.0, 0.2, 0.4, 0.6, 0.8],
+            half_saturations: vec![0.5, 1.0, 2.0, 4.0],
+            shapes: vec![1.0, 2.0],
+            ..ResponseOptions::default()
+        }
+    }
+}
+
+impl Default for BusinessOptions {
+    fn default() -> Self {
+        BusinessOptions {
+            response: BusinessOptions::default_response(),
+            bootstrap: 199,
+            block_days: 14,
+            fourier: 6,
+            knot_days: 28,
+            confidence_level: 0.95,
+            collinearity: 0.9,
+            seed: 42,
+        }
+    }
+}
+
+impl BusinessOptions {
+    /// Sets the number of bootstrap replicates.
+    pub fn with_bootstrap(mut self, replicates: usize) -> Self {
+        self.bootstrap = replicates;
+        self
+    }
+
+    /// Sets the seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the response grids.
+    pub fn with_response(mut self, response: ResponseOptions) -> Self {
+        self.response = response;
+        self
+    }
+
+    /// Checks every option.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] naming the first invalid option.
+    pub fn validate(&self) -> Result<()> {
+        self.response.validate()?;
+        if self.bootstrap < 20 {
+            return Err(Error::param(
+                "business.bootstrap",
+                self.bootstrap,
+                "at least 20",
+            ));
+        }
+        if self.block_days == 0 {
+            return Err(Error::param("business.block_days", 0, "at least 1"));
+        }
+        if self.knot_days != 0 && self.knot_days < 7 {
+            return Err(Error::param(
+                "business.knot_days",
+                self.knot_days,
+                "0 (no level) or at least 7",
+            ));
+        }
+        if self.fourier > 12 {
+            return Err(Error::param("business.fourier", self.fourier, "0..=12"));
+        }
+        if !(self.confidence_level > 0.0 && self.confidence_level < 1.0) {
+            return Err(Error::param(
+                "business.confidence_level",
+                self.confidence_level,
+                "in (0, 1)",
+            ));
+        }
+        if !(self.collinearity > 0.0 && self.collinearity <= 1.0) {
+            return Err(Error::param(
+                "business.collinearity",
+                self.collinearity,
+                "in (0, 1]",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One lift test against the model, before and after calibration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationTest {
+    /// The test.
+    pub test: LiftTest,
+    /// Channel spend over the test's window.
+    pub spend: f64,
+    /// The model's estimate of the same window's lift, before calibration.
+    pub model_estimate: f64,
+    /// Its standard error.
+    pub model_std_err: f64,
+}
+
+/// A channel's switch-off return before and after calibration with lift tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibratedChannel {
+    /// The channel.
+    pub channel: String,
+    /// Incremental return and interval before calibration.
+    pub before: (f64, f64, f64),
+    /// Incremental return and interval after calibration.
+    pub after: (f64, f64, f64),
+}
+
+/// What calibration with lift tests did ([`BusinessResults::calibration`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationReport {
+    /// Every test with the model's estimate of its window.
+    pub tests: Vec<CalibrationTest>,
+    /// Every channel's switch-off return, before and after.
+    pub channels: Vec<CalibratedChannel>,
+}
+
+/// The results of the business-level analysis: the results schema of every estimator,
+/// the outcome it used, the organic share of revenue, and the calibration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusinessResults {
+    /// Per-channel switch-off and marginal returns with intervals, response curves and
+    /// warnings (after calibration when lift tests were given).
+    pub results: AttributionResults,
+    /// Share of the business's revenue no channel caused, with its interval.
+    pub baseline_share: Estimate,
+    /// Calibration with lift tests (`None` without tests).
+    pub calibration: Option<CalibrationReport>,
+    /// Total business revenue over the window.
+    pub revenue: f64,
+}
+
+impl BusinessResults {
+    /// The results JSON: [`AttributionResults::to_json`] plus `outcome: "business"`
+    /// (`outcome_column` keeps the column name), `baseline_share` and `calibration`
+    /// (`null` without lift tests).
+    pub fn to_json(&self) -> Value {
+        let mut v = self.results.to_json();
+        let num = |x: f64| if x.is_finite() { json!(x) } else { Value::Null };
+        let b = &self.baseline_share;
+        if let Value::Object(m) = &mut v {
+            m.insert("outcome_column".into(), json!(self.results.outcome));
+            m.insert("outcome".into(), json!("business"));
+            m.insert("business_revenue".into(), num(self.revenue));
+            m.insert(
+                "baseline_share".into(),
+                json!({
+                    "estimate": num(b.estimate), "std_err": num(b.std_err),
+                    "ci_lower": num(b.ci_lower), "ci_upper": num(b.ci_upper),
+                }),
+            );
+            let calibration = match &self.calibration {
+                None => Value::Null,
+                Some(c) => json!({
+                    "tests": c.tests.iter().map(|t| json!({
+                        "channel": t.test.channel,
+                        "start": t.test.start, "end": t.test.end,
+                        "spend": num(t.spend),
+                        "incremental_revenue": num(t.test.incremental_revenue),
+                        "standard_error": num(t.test.standard_error),
+                        "model_estimate": num(t.model_estimate),
+                        "model_std_err": num(t.model_std_err),
+                    })).collect::<Vec<_>>(),
+                    "channels": c.channels.iter().map(|ch| json!({
+                        "channel": ch.channel,
+                        "before": {"incremental_roas": num(ch.before.0),
+                                   "ci_lower": num(ch.before.1), "ci_upper": num(ch.before.2)},
+                        "after": {"incremental_roas": num(ch.after.0),
+                                  "ci_lower": num(ch.after.1), "ci_upper": num(ch.after.2)},
+                    })).collect::<Vec<_>>(),
+                }),
+            };
+            m.insert("calibration".into(), calibration);
+        }
+        v
+    }
+
+    /// The channel called `name`.
+    pub fn channel(&self, name: &str) -> Option<&ChannelEffect> {
+        self.results.channel(name)
+    }
+}
+
+/// The calendar design: one row per day.
+fn calendar_design(
+    data: &BusinessData,
+    fourier: usize,
+    knot_days: usize,
+) -> (DMatrix<f64>, Vec<String>) {
+    let n = data.n();
+    let mut cols: Vec<(String, Vec<f64>)> = Vec::new();
+    cols.push(("intercept".into(), vec![1.0; n]));
+    let mid = (n as f64 - 1.0) / 2.0;
+    cols.push((
+        "trend".into(),
+        (0..n).map(|t| (t as f64 - mid) / 365.25).collect(),
+    ));
+    // 1970-01-01 was a Thursday: weekday 0 = Monday.
+    let weekday = |d: i32| (d + 3).rem_euclid(7);
+    for w in 1..7 {
+        cols.push((
+            format!("weekday_{w}"),
+            data.dates
+                .iter()
+                .map(|d| f64::from(u8::from(weekday(*d) == w)))
+                .collect(),
+        ));
+    }
+    for (name, flags) in &data.day_flags {
+        if flags.iter().any(|f| *f) && flags.iter().any(|f| !*f) {
+            cols.push((
+                format!("day_{name}"),
+                flags.iter().map(|f| f64::from(u8::from(*f))).collect(),
+            ));
+        }
+    }
+    // Fourier terms need about a year to be told apart from the trend.
+    let harmonics = if n >= 300 { fourier } else { fourier.min(1) };
+    for k in 1..=harmonics {
+        let w = 2.0 * std::f64::consts::PI * k as f64 / 365.25;
+        cols.push((
+            format!("sin_{k}"),
+            data.dates
+                .iter()
+                .map(|d| (w * f64::from(*d)).sin())
+                .collect(),
+        ));
+        cols.push((
+            format!("cos_{k}"),
+            data.dates
+                .iter()
+                .map(|d| (w * f64::from(*d)).cos())
+                .collect(),
+        ));
+    }
+    // A piecewise-linear level on log revenue (hat functions every `knot_days` days):
+    // slow movements of demand that the calendar does not name (a shopping season, a
+    // good quarter) stay out of the channels' effects.
+    if knot_days > 0 && n > 2 * knot_days {
+        let k = knot_days as f64;
+        let knots = (n - 1) / knot_days;
+        for j in 1..=knots {
+            let c = (j * knot_days) as f64;
+            cols.push((
+                format!("level_{j}"),
+                (0..n)
+                    .map(|t| (1.0 - (t as f64 - c).abs() / k).max(0.0))
+                    .collect(),
+            ));
+        }
+    }
+    let names = cols.iter().map(|c| c.0.clone()).collect();
+    let x = DMatrix::from_fn(n, cols.len(), |i, j| cols[j].1[i]);
+    (x, names)
+}
+
+/// Least squares by SVD (robust to near-collinear columns).
+fn lstsq(a: &DMatrix<f64>, b: &DVector<f64>) -> Option<DVector<f64>> {
+    let svd = a.clone().svd(true, true);
+    svd.solve(b, 1e-10).ok()
+}
+
+/// An orthonormal basis of the columns of `a` (thin QR, rank-revealing by dropping
+/// columns whose diagonal is negligible).
+fn basis(a: &DMatrix<f64>) -> DMatrix<f64> {
+    let qr = a.clone().qr();
+    let r = qr.r();
+    let q = qr.q();
+    let scale = (0..r.ncols().min(r.nrows()))
+        .map(|j| r[(j, j)].abs())
+        .fold(0.0, f64::max);
+    let keep: Vec<usize> = (0..r.ncols().min(r.nrows()))
+        .filter(|&j| r[(j, j)].abs() > 1e-9 * scale.max(1e-300))
+        .collect();
+    q.select_columns(&keep)
+}
+
+/// Residual of `v` after projection on the orthonormal `q`.
+fn residualize(q: &DMatrix<f64>, v: &DVector<f64>) -> DVector<f64> {
+    v - q * (q.transpose() * v)
+}
+
+/// One fit on a set of days: the baseline's γ and the channels' β.
+#[derive(Debug, Clone)]
+struct Fit {
+    gamma: DVector<f64>,
+    beta: Vec<f64>,
+    sse: f64,
+}
+
+/// Gauss–Newton for `y = exp(Xγ) + Fβ`, from `gamma0`.
+fn gauss_newton(
+    y: &DVector<f64>,
+    x: &DMatrix<f64>,
+    f: &DMatrix<f64>,
+    gamma0: &DVector<f64>,
+) -> Fit {
+    let (n, p, c) = (y.len(), x.ncols(), f.ncols());
+    let mut gamma = gamma0.clone();
+    let mut beta = DVector::zeros(c);
+    let sse_of = |g: &DVector<f64>, b: &DVector<f64>| -> f64 {
+        let base = (x * g).map(f64::exp);
+        (y - base - f * b).norm_squared()
+    };
+    let mut sse = sse_of(&gamma, &beta);
+    for _ in 0..40 {
+        let base = (x * &gamma).map(f64::exp);
+        let r = y - &base - f * &beta;
+        let mut j = DMatrix::zeros(n, p + c);
+        for i in 0..n {
+            for k in 0..p {
+                j[(i, k)] = base[i] * x[(i, k)];
+            }
+            for k in 0..c {
+                j[(i, p + k)] = f[(i, k)];
+            }
+        }
+        let Some(step) = lstsq(&j, &r) else { break };
+        let mut t = 1.0;
+        let mut improved = false;
+        for _ in 0..20 {
+            let g = &gamma + step.rows(0, p) * t;
+            let b = &beta + step.rows(p, c) * t;
+            let s = sse_of(&g, &b);
+            if s.is_finite() && s <= sse {
+                let rel = (sse - s) / sse.max(1e-300);
+                gamma = g;
+                beta = b;
+                sse = s;
+                improved = rel > 1e-12;
+                break;
+            }
+            t /= 2.0;
+        }
+        if !improved {
+            break;
+        }
+    }
+    Fit {
+        gamma,
+        beta: beta.iter().copied().collect(),
+        sse,
+    }
+}
+
+/// The candidate transforms of one channel, evaluated on the observed days.
+struct Candidates {
+    transforms: Vec<ResponseTransform>,
+    /// `f(s)` of each candidate, per day.
+    values: Vec<Vec<f64>>,
+}
+
+/// What one fit (full sample or bootstrap replicate) chose and estimated.
+#[derive(Debug, Clone)]
+struct Selection {
+    /// Index of each channel's transform among its candidates.
+    chosen: Vec<usize>,
+    fit: Fit,
+}
+
+/// The model, fitted on the days `idx` (with repeats in a bootstrap replicate).
+fn fit_on(
+    y_all: &[f64],
+    x_all: &DMatrix<f64>,
+    cands: &[Candidates],
+    idx: &[usize],
+    start: &[usize],
+    gamma0: &DVector<f64>,
+) -> Selection {
+    let n = idx.len();
+    let y = DVector::from_iterator(n, idx.iter().map(|&i| y_all[i]));
+    let x = x_all.select_rows(idx);
+    let col =
+        |c: usize, j: usize| DVector::from_iterator(n, idx.iter().map(|&i| cands[c].values[j][i]));
+    let mut chosen = start.to_vec();
+    let f_of = |chosen: &[usize]| {
+        let mut f = DMatrix::zeros(n, cands.len());
+        for (c, &j) in chosen.iter().enumerate() {
+            f.set_column(c, &col(c, j));
+        }
+        f
+    };
+    let mut fit = gauss_newton(&y, &x, &f_of(&chosen), gamma0);
+    for _pass in 0..2 {
+        let base = (&x * &fit.gamma).map(f64::exp);
+        let mut z = DMatrix::zeros(n, x.ncols());
+        for i in 0..n {
+            for k in 0..x.ncols() {
+                z[(i, k)] = base[i] * x[(i, k)];
+            }
+        }
+        let ytil = &y - &base;
+        let mut changed = false;
+        for c in 0..cands.len() {
+            let mut design = z
+                .clone()
+                .resize_horizontally(x.ncols() + cands.len() - 1, 0.0);
+            let mut k = x.ncols();
+            for (o, &j) in chosen.iter().enumerate() {
+                if o != c {
+                    design.set_column(k, &col(o, j));
+                    k += 1;
+                }
+            }
+            let q = basis(&design);
+            let yr = residualize(&q, &ytil);
+            let mut best = (f64::NEG_INFINITY, chosen[c]);
+            for j in 0..cands[c].values.len() {
+                let fr = residualize(&q, &col(c, j));
+                let ff = fr.norm_squared();
+                if ff <= 1e-12 * (1.0 + col(c, j).norm_squared()) {
+                    continue;
+                }
+                let score = fr.dot(&yr).powi(2) / ff;
+                if score > best.0 {
+                    best = (score, j);
+                }
+            }
+            if best.1 != chosen[c] {
+                chosen[c] = best.1;
+                changed = true;
+            }
+        }
+        fit = gauss_newton(&y, &x, &f_of(&chosen), &fit.gamma);
+        if !changed {
+            break;
+        }
+    }
+    Selection { chosen, fit }
+}
+
+/// Everything reported, from one fit, evaluated on the observed days.
+#[derive(Debug, Clone)]
+struct Quantities {
+    lift: Vec<f64>,
+    marginal: Vec<f64>,
+    curve: Vec<Vec<f64>>,
+    baseline_share: f64,
+    /// Per lift test, the model's lift over the test's window.
+    windows: Vec<f64>,
+}
+
+impl Quantities {
+    fn flatten(&self) -> Vec<f64> {
+        let mut v = Vec::new();
+        v.extend(&self.lift);
+        v.extend(&self.marginal);
+        for c in &self.curve {
+            v.extend(c);
+        }
+        v.push(self.baseline_share);
+        v
+    }
+}
+
+struct Context<'a> {
+    data: &'a BusinessData,
+    options: &'a BusinessOptions,
+    cands: Vec<Candidates>,
+    series: Vec<Vec<usize>>,
+    tests: Vec<(usize, LiftTest, Vec<usize>)>,
+    total_revenue: f64,
+}
+
+impl Context<'_> {
+    fn evaluated(&self, c: usize, j: usize) -> Evaluated {
+        self.cands[c].transforms[j].evaluate(&self.data.spend[c], &self.series, None)
+    }
+
+    fn quantities(&self, s: &Selection) -> Quantities {
+        let all: Vec<usize> = (0..self.data.n()).collect();
+        let mut q = Quantities {
+            lift: Vec::new(),
+            marginal: Vec::new(),
+            curve: Vec::new(),
+            baseline_share: 0.0,
+            windows: Vec::new(),
+        };
+        for (c, &j) in s.chosen.iter().enumerate() {
+            let beta = s.fit.beta[c];
+            let e = self.evaluated(c, j);
+            let spend: f64 = self.data.spend[c].iter().sum();
+            q.lift.push(beta * e.t.iter().sum::<f64>());
+            q.marginal.push(beta * e.g.iter().sum::<f64>() / spend);
+            q.curve.push(
+                self.options
+                    .response
+                    .curve_scales
+                    .iter()
+                    .map(|&k| {
+                        beta * e
+                            .scaled(&self.cands[c].transforms[j], k, &all)
+                            .iter()
+                            .sum::<f64>()
+                    })
+                    .collect(),
+            );
+        }
+        q.baseline_share = 1.0 - q.lift.iter().sum::<f64>() / self.total_revenue;
+        for (c, _, window) in &self.tests {
+            let j = s.chosen[*c];
+            let tr = self.cands[*c].transforms[j];
+            let on = tr.evaluate(&self.data.spend[*c], &self.series, None);
+            let mut off_spend = self.data.spend[*c].clone();
+            for &t in window {
+                off_spend[t] = 0.0;
+            }
+            // The Hill K is fixed by the observed exposure (as in the response curve).
+            let off_exposure =
+                crate::prepare::adstock(&off_spend, &self.series, None, tr.adstock_decay);
+            let off: f64 = window
+                .iter()
+                .map(|&t| match tr.saturation {
+                    None => off_exposure[t],
+                    Some(h) => h.value(off_exposure[t], on.k[t]),
+                })
+                .sum();
+            let on_sum: f64 = window.iter().map(|&t| on.t[t]).sum();
+            q.windows.push(s.fit.beta[*c] * (on_sum - off));
+        }
+        q
+    }
+}
+
+/// Moving-block bootstrap indices: blocks of `block` consecutive days from random starts,
+/// concatenated to `n` days.
+fn block_indices(n: usize, block: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let block = block.clamp(1, n);
+    let mut idx = Vec::with_capacity(n);
+    while idx.len() < n {
+        let s = rng.random_range(0..=n - block);
+        for t in s..s + block {
+            if idx.len() < n {
+                idx.push(t);
+            }
+        }
+    }
+    idx
+}
+
+/// Fits the business-level model and its bootstrap; calibrates with `tests` when given.
+///
+/// # Errors
+///
+/// [`Error::InvalidParameter`] for invalid options or a lift test naming an unknown
+/// channel, a window outside the data, or a standard error ≤ 0;
+/// [`Error::Singular`] when the baseline cannot be fitted.
+pub fn analyze_business(
+    data: &BusinessData,
+    options: &BusinessOptions,
+    tests: &[LiftTest],
+) -> Result<BusinessResults> {
+    options.validate()?;
+    let n = data.n();
+    if options.block_days > n / 4 {
+        return Err(Error::param(
+            "business.block_days",
+            options.block_days,
+            format!("at most a quarter of the days ({})", n / 4),
+        ));
+    }
+    let (x, _names) = calendar_design(data, options.fourier, options.knot_days);
+    let series = vec![(0..n).collect::<Vec<usize>>()];
+    let mut cands = Vec::new();
+    let cv = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64;
+        if m > 0.0 { var.sqrt() / m } else { 0.0 }
+    };
+    for s in &data.spend {
+        // S-shaped curves whose typical day (mean exposure, x = 1/h) is still on the convex
+        // part say that returns rise with spend; no account's data support that, and on a
+        // single daily series they only add ways to fit noise.
+        let transforms = options
+            .response
+            .candidates(&options.response.adstock_grid)
+            .into_iter()
+            .filter(|t| match t.saturation {
+                None => true,
+                Some(h) => {
+                    h.shape <= 1.0
+                        || (1.0 / h.half_saturation).powf(h.shape)
+                            > (h.shape - 1.0) / (h.shape + 1.0)
+                }
+            });
+        let mut kept: Vec<ResponseTransform> = Vec::new();
+        let mut values = Vec::new();
+        for t in transforms {
+            let e = t.evaluate(s, &series, None);
+            // A curve that is flat over the observed spend (its relative variation under a
+            // quarter of the exposure's) cannot be told from the baseline's level: its
+            // switch-off return would be whatever the intercept leaves over.
+            if t.saturation.is_some() && cv(&e.t) < 0.25 * cv(&e.exposure) {
+                continue;
+            }
+            kept.push(t);
+            values.push(e.t);
+        }
+        cands.push(Candidates {
+            transforms: kept,
+            values,
+        });
+    }
+    let mut checked_tests = Vec::new();
+    for t in tests {
+        let c = data
+            .channels
+            .iter()
+            .position(|c| *c == t.channel)
+            .ok_or_else(|| {
+                Error::param(
+                    "lift_test.channel",
+                    &t.channel,
+                    format!("one of the data's channels ({})", data.channels.join(", ")),
+                )
+            })?;
+        let window: Vec<usize> = (0..n)
+            .filter(|&i| data.dates[i] >= t.start && data.dates[i] <= t.end)
+            .collect();
+        if window.is_empty() || t.end < t.start {
+            return Err(Error::param(
+                "lift_test.window",
+                format!("{} to {} (days since 1970-01-01)", t.start, t.end),
+                "a window overlapping the data's days",
+            ));
+        }
+        if !(t.standard_error > 0.0
+            && t.standard_error.is_finite()
+            && t.incremental_revenue.is_finite())
+        {
+            return Err(Error::param(
+                "lift_test.standard_error",
+                t.standard_error,
+                "a finite standard error > 0 and a finite incremental revenue",
+            ));
+        }
+        checked_tests.push((c, t.clone(), window));
+    }
+    let total_revenue: f64 = data.revenue.iter().sum();
+    let ctx = Context {
+        data,
+        options,
+        cands,
+        series,
+        tests: checked_tests,
+        total_revenue,
+    };
+    // Start: log-linear baseline through all of revenue, linear transforms.
+    let logy = DVector::from_iterator(n, data.revenue.iter().map(|r| r.max(1e-9).ln()));
+    let gamma0 = lstsq(&x, &logy).ok_or(Error::Singular {
+        what: "business baseline",
+    })?;
+    let linear_start: Vec<usize> = ctx
+        .cands
+        .iter()
+        .map(|c| {
+            c.transforms
+                .iter()
+                .position(|t| *t == ResponseTransform::LINEAR)
+                .unwrap_or(0)
+        })
+        .collect();
+    let all: Vec<usize> = (0..n).collect();
+    let full = fit_on(&data.revenue, &x, &ctx.cands, &all, &linear_start, &gamma0);
+    if !full.fit.sse.is_finite() {
+        return Err(Error::Singular {
+            what: "business baseline",
+        });
+    }
+    let point = ctx.quantities(&full);
+    let replicates: Vec<(Quantities, Vec<usize>)> = (0..options.bootstrap)
+        .into_par_iter()
+        .map(|b| {
+            let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+            rng.set_stream(b as u64 + 1);
+            let idx = block_indices(n, options.block_days, &mut rng);
+            let s = fit_on(
+                &data.revenue,
+                &x,
+                &ctx.cands,
+                &idx,
+                &full.chosen,
+                &full.fit.gamma,
+            );
+            (ctx.quantities(&s), s.chosen)
+        })
+        .collect();
+    let z = Normal::new(0.0, 1.0)
+        .map_err(|_| {
+            Error::param(
+                "business.confidence_level",
+                options.confidence_level,
+                "in (0, 1)",
+            )
+        })?
+        .inverse_cdf(0.5 + options.confidence_level / 2.0);
+    // Bootstrap covariance of every reported quantity (and the tested windows).
+    let flat_point = point.flatten();
+    let m = flat_point.len();
+    let k = point.windows.len();
+    let rows: Vec<Vec<f64>> = replicates
+        .iter()
+        .map(|(q, _)| {
+            let mut v = q.flatten();
+            v.extend(&q.windows);
+            v
+        })
+        .collect();
+    let b = rows.len() as f64;
+    let dim = m + k;
+    let means: Vec<f64> = (0..dim)
+        .map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / b)
+        .collect();
+    let cov = DMatrix::from_fn(dim, dim, |i, j| {
+        rows.iter()
+            .map(|r| (r[i] - means[i]) * (r[j] - means[j]))
+            .sum::<f64>()
+            / (b - 1.0)
+    });
+    let mut est: Vec<f64> = flat_point.clone();
+    let mut var: Vec<f64> = (0..m).map(|j| cov[(j, j)]).collect();
+    let before_est = est.clone();
+    let before_var = var.clone();
+    let mut calibration = None;
+    if k > 0 {
+        // Gaussian update with the measurements: gain = Σ_QW (Σ_WW + R)⁻¹.
+        let s_qw = cov.view((0, m), (m, k)).into_owned();
+        let mut s_ww = cov.view((m, m), (k, k)).into_owned();
+        for (i, (_, t, _)) in ctx.tests.iter().enumerate() {
+            s_ww[(i, i)] += t.standard_error * t.standard_error;
+        }
+        let inv = s_ww.clone().try_inverse().ok_or(Error::Singular {
+            what: "calibration",
+        })?;
+        let innovation = DVector::from_iterator(
+            k,
+            ctx.tests
+                .iter()
+                .zip(&point.windows)
+                .map(|((_, t, _), w)| t.incremental_revenue - w),
+        );
+        let gain = &s_qw * &inv;
+        let shift = &gain * innovation;
+        let reduce = &gain * s_qw.transpose();
+        for j in 0..m {
+            est[j] += shift[j];
+            var[j] = (var[j] - reduce[(j, j)]).max(0.0);
+        }
+        let tests_report = ctx
+            .tests
+            .iter()
+            .enumerate()
+            .map(|(i, (c, t, window))| CalibrationTest {
+                test: t.clone(),
+                spend: window.iter().map(|&d| data.spend[*c][d]).sum(),
+                model_estimate: point.windows[i],
+                model_std_err: cov[(m + i, m + i)].sqrt(),
+            })
+            .collect();
+        let channels = (0..data.channels.len())
+            .map(|c| {
+                let spend: f64 = data.spend[c].iter().sum();
+                let iv = |e: f64, v: f64| {
+                    (
+                        e / spend,
+                        (e - z * v.sqrt()) / spend,
+                        (e + z * v.sqrt()) / spend,
+                    )
+                };
+                CalibratedChannel {
+                    channel: data.channels[c].clone(),
+                    before: iv(before_est[c], before_var[c]),
+                    after: iv(est[c], var[c]),
+                }
+            })
+            .collect();
+        calibration = Some(CalibrationReport {
+            tests: tests_report,
+            channels,
+        });
+    }
+    let nc = data.channels.len();
+    let scales = &options.response.curve_scales;
+    let df = (n as f64 - x.ncols() as f64 - nc as f64).max(2.0);
+    let mut channels = Vec::with_capacity(nc);
+    for c in 0..nc {
+        let spend: f64 = data.spend[c].iter().sum();
+        let lift = est[c];
+        let se = var[c].sqrt();
+        let mse = var[nc + c].sqrt();
+        let t_stat = lift / se;
+        let p_value = 2.0 * (1.0 - Normal::standard().cdf(t_stat.abs()));
+        let j = full.chosen[c];
+        let transform = ctx.cands[c].transforms[j];
+        let e = ctx.evaluated(c, j);
+        let curve_at = 2 * nc + c * scales.len();
+        let response_curve = scales
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| {
+                let v = est[curve_at + i];
+                let sd = var[curve_at + i].sqrt();
+                CurvePoint {
+                    scale: s,
+                    spend: s * spend,
+                    incremental_revenue: v,
+                    ci_lower: v - z * sd,
+                    ci_upper: v + z * sd,
+                }
+            })
+            .collect();
+        let mut distinct: Vec<usize> = replicates.iter().map(|(_, ch)| ch[c]).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let iroas_reps: Vec<f64> = replicates.iter().map(|(q, _)| q.lift[c] / spend).collect();
+        let lo = iroas_reps.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = iroas_reps.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mean_exposure = e.exposure.iter().sum::<f64>() / n as f64;
+        let platform = data.platform_revenue[c];
+        channels.push(ChannelEffect {
+            channel: data.channels[c].clone(),
+            rows: n,
+            spend,
+            revenue_lift: lift,
+            ci_lower: lift - z * se,
+            ci_upper: lift + z * se,
+            std_err: se,
+            p_value,
+            incremental_roas: lift / spend,
+            incremental_roas_ci_lower: (lift - z * se) / spend,
+            incremental_roas_ci_upper: (lift + z * se) / spend,
+            marginal_roas: est[nc + c],
+            average_effect: full.fit.beta[c],
+            average_effect_std_err: f64::NAN,
+            outcome_total: platform,
+            naive_roas: platform / spend,
+            long_run_roas: None,
+            adstock_decay: Some(transform.adstock_decay),
+            response: Some(ChannelResponse {
+                transform,
+                half_saturation_spend: transform
+                    .saturation
+                    .map(|h| h.half_saturation * mean_exposure),
+                marginal_roas_ci_lower: est[nc + c] - z * mse,
+                marginal_roas_ci_upper: est[nc + c] + z * mse,
+                long_run_roas_ci_lower: None,
+                long_run_roas_ci_upper: None,
+                response_curve,
+                sensitivity: Sensitivity {
+                    robustness_value: robustness_value(t_stat, df, 0.0),
+                    robustness_value_ci: robustness_value(t_stat, df, z),
+                    t_stat,
+                },
+                plausible_transforms: distinct.len(),
+                switch_off_range: (lo, hi),
+            }),
+        });
+    }
+    let warnings = separation_warnings(&ctx, &x, &full, options.collinearity);
+    let share_at = m - 1;
+    let share = est[share_at];
+    let share_se = var[share_at].sqrt();
+    let baseline_share = Estimate {
+        name: "baseline_share".into(),
+        estimate: share,
+        std_err: share_se,
+        ci_lower: share - z * share_se,
+        ci_upper: share + z * share_se,
+        p_value: f64::NAN,
+        rows: n,
+    };
+    let mut results =
+        AttributionResults::new("business_mmm", "business_revenue", "spend", n, options.seed)
+            .with_confidence_level(options.confidence_level)
+            .with_channels(channels)
+            .with_average_effect(AverageEffect {
+                estimate: f64::NAN,
+                std_err: f64::NAN,
+                ci_lower: f64::NAN,
+                ci_upper: f64::NAN,
+                p_value: f64::NAN,
+                confidence_level: options.confidence_level,
+                rows: n,
+                clusters: 0,
+                df,
+            });
+    results.diagnostics.warnings = warnings;
+    results.row_index = Some(RowIndex {
+        date: data.dates.clone(),
+        channel: vec!["business".into(); n],
+        entity: vec![String::new(); n],
+        treatment: (0..n)
+            .map(|t| data.spend.iter().map(|s| s[t]).sum())
+            .collect(),
+        outcome: data.revenue.clone(),
+    });
+    results.settings = vec![
+        ("outcome".into(), "business".into()),
+        ("bootstrap".into(), options.bootstrap.to_string()),
+        ("block_days".into(), options.block_days.to_string()),
+        ("fourier".into(), options.fourier.to_string()),
+        ("knot_days".into(), options.knot_days.to_string()),
+        ("lift_tests".into(), tests.len().to_string()),
+    ];
+    Ok(BusinessResults {
+        results,
+        baseline_share,
+        calibration,
+        revenue: total_revenue,
+    })
+}
+
+/// Warnings for channels whose transformed spend moves together beyond the calendar: the
+/// data cannot separate their effects.
+fn separation_warnings(
+    ctx: &Context<'_>,
+    x: &DMatrix<f64>,
+    full: &Selection,
+    threshold: f64,
+) -> Vec<String> {
+    let n = ctx.data.n();
+    let base = (x * &full.fit.gamma).map(f64::exp);
+    let z = DMatrix::from_fn(n, x.ncols(), |i, k| base[i] * x[(i, k)]);
+    let q = basis(&z);
+    let resid: Vec<DVector<f64>> = full
+        .chosen
+        .iter()
+        .enumerate()
+        .map(|(c, &j)| residualize(&q, &DVector::from_column_slice(&ctx.cands[c].values[j])))
+        .collect();
+    let mut out = Vec::new();
+    let names = &ctx.data.channels;
+    for a in 0..resid.len() {
+        for b in a + 1..resid.len() {
+            let r = resid[a].dot(&resid[b]) / (resid[a].norm() * resid[b].norm()).max(1e-300);
+            if r.abs() >= threshold {
+                out.push(format!(
+                    "the spend of `{}` and `{}` moves together beyond the calendar (correlation {:.2}): \
+                     the data cannot separate their effects, so their split is not to be trusted; \
+                     read their sum, or vary one without the other (a lift test calibrates it)",
+                    names[a], names[b], r
+                ));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,308 @@
+//! The business-level analysis against the sandbox's truth: the business's own revenue as
+//! the outcome, every channel's spend at once.
+
+use chrono::NaiveDate;
+use liftos_causal::analyze_business;
+use liftos_causal::business::{BusinessData, BusinessOptions, BusinessResults, LiftTest};
+use liftos_sandbox::{Intervention, Preset, World, WorldConfig};
+
+fn date32(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
+}
+
+/// The world's business days and every channel's daily spend (calendar flags from the
+/// rows, which are calendar facts).
+pub fn business_data(world: &World) -> BusinessData {
+    let days = world.business_days(Intervention::None).unwrap();
+    let first = days[0].date;
+    let n = days.len();
+    let channels: Vec<String> = world
+        .truth()
+        .channels
+        .iter()
+        .map(|c| c.channel.clone())
+        .collect();
+    let mut spend = vec![vec![0.0; n]; channels.len()];
+    let mut platform = vec![0.0; channels.len()];
+    let mut holiday = vec![false; n];
+    let mut event = vec![false; n];
+    for r in world.rows() {
+        let t = (r.date - first).num_days() as usize;
+        let c = channels.iter().position(|c| c == r.channel).unwrap();
+        spend[c][t] += r.spend;
+        platform[c] += r.revenue;
+        holiday[t] |= r.is_holiday;
+        event[t] |= r.is_commercial_event;
+    }
+    BusinessData::new(
+        days.iter().map(|d| date32(d.date)).collect(),
+        days.iter().map(|d| d.revenue).collect(),
+        channels,
+        spend,
+        holiday,
+        event,
+    )
+    .unwrap()
+    .with_platform_revenue(platform)
+}
+
+/// The default grids, `bootstrap` replicates.
+pub fn test_options(bootstrap: usize) -> BusinessOptions {
+    BusinessOptions::default().with_bootstrap(bootstrap)
+}
+
+pub fn run(world: &World, options: &BusinessOptions, tests: &[LiftTest]) -> BusinessResults {
+    analyze_business(&business_data(world), options, tests).unwrap()
+}
+
+fn report(p: &str, world: &World, r: &BusinessResults) {
+    let truth = world.business_truth().unwrap();
+    eprintln!(
+        "{p}: baseline share {:.3} [{:.3}, {:.3}] truth {:.3}; warnings {:?}",
+        r.baseline_share.estimate,
+        r.baseline_share.ci_lower,
+        r.baseline_share.ci_upper,
+        truth.baseline_share,
+        r.results.diagnostics.warnings
+    );
+    for c in &r.results.channels {
+        let t = world.truth().channel(&c.channel).unwrap();
+        let resp = c.response.as_ref().unwrap();
+        eprintln!(
+            "  {:10} iROAS {:.3} [{:.3}, {:.3}] truth {:.3} | mROAS {:.3} [{:.3}, {:.3}] truth {:.3} | {}",
+            c.channel,
+            c.incremental_roas,
+            c.incremental_roas_ci_lower,
+            c.incremental_roas_ci_upper,
+            t.incremental_roas,
+            c.marginal_roas,
+            resp.marginal_roas_ci_lower,
+            resp.marginal_roas_ci_upper,
+            t.marginal_roas_total,
+            resp.transform.describe()
+        );
+    }
+}
+
+#[test]
+#[ignore = "exploration"]
+fn explore_business_presets() {
+    let knots: usize = std::env::var("KNOTS").map_or(28, |v| v.parse().unwrap());
+    for p in [Preset::Spillover, Preset::Saturation, Preset::Carryover] {
+        for seed in [1, 2] {
+            let world = World::generate(&WorldConfig::preset(p, seed)).unwrap();
+            let t0 = std::time::Instant::now();
+            let mut o = test_options(99);
+            o.knot_days = knots;
+            let r = run(&world, &o, &[]);
+            eprintln!("{p} seed {seed}: {:.1} s", t0.elapsed().as_secs_f64());
+            report(p.as_str(), &world, &r);
+        }
+    }
+}
+
+/// Asserts the channel's switch-off interval covers its truth, and, for `within`, that the
+/// estimate is within that relative error.
+fn check(world: &World, r: &BusinessResults, channel: &str, within: Option<f64>) {
+    let c = r.channel(channel).unwrap();
+    let t = world.truth().channel(channel).unwrap();
+    let at = format!(
+        "{channel}: {:.3} [{:.3}, {:.3}] vs truth {:.3}",
+        c.incremental_roas,
+        c.incremental_roas_ci_lower,
+        c.incremental_roas_ci_upper,
+        t.incremental_roas
+    );
+    assert!(
+        c.incremental_roas_ci_lower <= t.incremental_roas
+            && t.incremental_roas <= c.incremental_roas_ci_upper,
+        "{at}: the interval misses"
+    );
+    if let Some(tol) = within {
+        let err = (c.incremental_roas - t.incremental_roas).abs() / t.incremental_roas;
+        assert!(err <= tol, "{at}: relative error {err:.3} > {tol}");
+    }
+}
+
+fn zero_effect_not_significant(r: &BusinessResults) {
+    let c = r.channel("tiktok").unwrap();
+    assert!(
+        c.ci_lower <= 0.0 && 0.0 <= c.ci_upper,
+        "tiktok (no effect): lift {:.0} [{:.0}, {:.0}]",
+        c.revenue_lift,
+        c.ci_lower,
+        c.ci_upper
+    );
+}
+
+/// Spillover (35% of Meta's effect in Google Ads' rows), seed 2, 99 replicates: the
+/// business-level switch-off returns cover the truth (Meta 2.28 [1.97, 2.58] vs 2.10,
+/// Google Ads 3.78 [3.29, 4.26] vs 3.72), Meta and Google Ads within 15%, and Meta's
+/// interval lies above the share of its effect its own rows report (0.65 × 2.10 = 1.37),
+/// which is all a model of platform-reported revenue can see; `tiktok` is not significant.
+#[test]
+fn spillover_business_level_sees_metas_whole_effect() {
+    let world = World::generate(&WorldConfig::preset(Preset::Spillover, 2)).unwrap();
+    let r = run(&world, &test_options(99), &[]);
+    report("spillover", &world, &r);
+    check(&world, &r, "meta", Some(0.15));
+    check(&world, &r, "google_ads", Some(0.15));
+    check(&world, &r, "klaviyo", None);
+    zero_effect_not_significant(&r);
+    let meta = r.channel("meta").unwrap();
+    let truth = world.truth().channel("meta").unwrap();
+    // What Meta's own rows show of its effect: the platform-level truth.
+    let own_rows: f64 = world
+        .rows()
+        .filter(|row| row.channel == "meta")
+        .map(|row| row.incremental_revenue)
+        .sum::<f64>()
+        / truth.spend;
+    assert!(
+        (own_rows / truth.incremental_roas - 0.65).abs() < 0.01,
+        "{own_rows}"
+    );
+    assert!(meta.incremental_roas_ci_lower > own_rows, "{meta:?}");
+    // The baseline share covers the truth.
+    let share = world.business_truth().unwrap().baseline_share;
+    assert!(
+        r.baseline_share.ci_lower <= share && share <= r.baseline_share.ci_upper,
+        "{:?} vs {share}",
+        r.baseline_share
+    );
+    let json = r.to_json();
+    assert_eq!(json["outcome"], "business");
+    assert!(json["baseline_share"]["estimate"].as_f64().unwrap() > 0.0);
+    assert!(json["calibration"].is_null());
+}
+
+/// Carryover, seed 2: every interval covers (Meta 3.18 [1.59, 4.78] vs 3.74; Google Ads
+/// 7.33 [5.27, 9.40] vs 7.46; Klaviyo 6.20 [3.05, 9.36] vs 6.27); Google Ads and Klaviyo
+/// within 15% (Meta is 15% off: the adstocked channels share credit).
+#[test]
+fn carryover_business_level_covers() {
+    let world = World::generate(&WorldConfig::preset(Preset::Carryover, 2)).unwrap();
+    let r = run(&world, &test_options(99), &[]);
+    report("carryover", &world, &r);
+    check(&world, &r, "meta", None);
+    check(&world, &r, "google_ads", Some(0.15));
+    check(&world, &r, "klaviyo", Some(0.15));
+    zero_effect_not_significant(&r);
+}
+
+/// Saturation, seed 1: every switch-off interval covers (Meta 0.77 [−0.14, 1.68] vs 0.90,
+/// Google Ads 1.42 [0.36, 2.48] vs 1.08); the switch-off return rests on the curve below
+/// today's spend, which a daily series barely shows, so it is not within 15% (Google Ads
+/// is 32% off); the marginal return, which today's spend does show, is (Google Ads 0.71
+/// vs 0.63 true, within 15%).
+#[test]
+fn saturation_business_level_covers_and_the_marginal_return_is_close() {
+    let world = World::generate(&WorldConfig::preset(Preset::Saturation, 1)).unwrap();
+    let r = run(&world, &test_options(99), &[]);
+    report("saturation", &world, &r);
+    for c in ["meta", "google_ads", "klaviyo"] {
+        check(&world, &r, c, None);
+    }
+    zero_effect_not_significant(&r);
+    let g = r.channel("google_ads").unwrap();
+    let t = world.truth().channel("google_ads").unwrap();
+    assert!(
+        (g.marginal_roas - t.marginal_roas_total).abs() / t.marginal_roas_total < 0.15,
+        "{} vs {}",
+        g.marginal_roas,
+        t.marginal_roas_total
+    );
+}
+
+/// Calibration: spillover seed 1, where the observational estimate of Meta is high
+/// (1.87 [1.36, 2.37] vs 1.39). One 8-week holdout of Meta in the world, measured with a
+/// standard error of 10% of its effect, narrows Meta's interval and it still covers
+/// (measured: 1.87 [1.36, 2.37] before, 1.51 [1.27, 1.75] after, truth 1.39).
+#[test]
+fn a_lift_test_narrows_the_channels_interval_and_it_still_covers() {
+    let world = World::generate(&WorldConfig::preset(Preset::Spillover, 1)).unwrap();
+    let start = NaiveDate::from_ymd_opt(2025, 3, 3).unwrap();
+    let lt = world.holdout_experiment("meta", start, 56, 0.1, 1).unwrap();
+    let test = LiftTest {
+        channel: lt.channel.clone(),
+        start: date32(lt.start),
+        end: date32(lt.end),
+        incremental_revenue: lt.incremental_revenue,
+        standard_error: lt.standard_error,
+    };
+    let r = run(&world, &test_options(99), &[test]);
+    report("calibrated", &world, &r);
+    let cal = r.calibration.as_ref().unwrap();
+    let meta = cal.channels.iter().find(|c| c.channel == "meta").unwrap();
+    let truth = world.truth().channel("meta").unwrap().incremental_roas;
+    eprintln!(
+        "before {:?} after {:?} truth {truth}",
+        meta.before, meta.after
+    );
+    let width = |v: (f64, f64, f64)| v.2 - v.1;
+    assert!(width(meta.after) < 0.8 * width(meta.before), "{meta:?}");
+    assert!(
+        meta.after.1 <= truth && truth <= meta.after.2,
+        "{meta:?} vs {truth}"
+    );
+    assert!((meta.after.0 - truth).abs() < (meta.before.0 - truth).abs());
+    // The results carry the calibrated numbers and the JSON shows both.
+    let c = r.channel("meta").unwrap();
+    assert!((c.incremental_roas - meta.after.0).abs() < 1e-9);
+    let json = r.to_json();
+    assert_eq!(json["calibration"]["tests"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn bad_business_data_is_one_clear_error() {
+    let n = 60;
+    let dates: Vec<i32> = (0..n).collect();
+    let spend = vec![vec![1.0; n as usize]];
+    let ok = |dates: Vec<i32>, revenue: Vec<f64>| {
+        BusinessData::new(
+            dates,
+            revenue,
+            vec!["meta".into()],
+            spend.clone(),
+            vec![],
+            vec![],
+        )
+    };
+    assert!(ok(dates.clone(), vec![10.0; 60]).is_ok());
+    let mut dup = dates.clone();
+    dup[5] = 4;
+    let e = ok(dup, vec![10.0; 60]).unwrap_err().to_string();
+    assert!(e.contains("consecutive days"), "{e}");
+    let mut neg = vec![10.0; 60];
+    neg[7] = -1.0;
+    let e = ok(dates.clone(), neg).unwrap_err().to_string();
+    assert!(e.contains("revenue = -1 at row 7"), "{e}");
+    let e = ok(dates[..30].to_vec(), vec![10.0; 30])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("need at least 56"), "{e}");
+}
+
+/// The per-campaign model of platform-reported revenue (the causal forest with the
+/// searched response, as `liftos analyze` runs it without `--business-outcome`) on the
+/// spillover world of seed 2 cannot see the 35% of Meta's effect that Google Ads' rows
+/// report: its Meta interval misses the truth (measured: 1.34 [0.48, 1.87] vs 2.10; Meta's
+/// own rows show 0.65 × 2.10 = 1.37), while the business-level interval covers it
+/// (2.28 [1.97, 2.58]).
+#[test]
+fn on_spillover_the_platform_model_misses_meta_and_the_business_model_covers() {
+    let world = World::generate(&WorldConfig::preset(Preset::Spillover, 2)).unwrap();
+    let truth = world.truth().channel("meta").unwrap().incremental_roas;
+    let platform = crate::response::analyze(&world, false);
+    let p = platform.primary().channel("meta").unwrap();
+    eprintln!(
+        "platform-level meta: {:.3} [{:.3}, {:.3}] vs truth {truth:.3}",
+        p.incremental_roas, p.incremental_roas_ci_lower, p.incremental_roas_ci_upper
+    );
+    assert!(
+        p.incremental_roas_ci_upper < truth,
+        "the platform-level interval should miss Meta's spillover"
+    );
+    let r = run(&world, &test_options(99), &[]);
+    check(&world, &r, "meta", Some(0.15));
+}

@@ -1,0 +1,523 @@
+//! The business-level analysis from files: the business's own revenue per day
+//! (`--business-outcome`), every channel's spend from the unified table, and lift tests
+//! (`--lift-tests`) as calibration ([`liftos_causal::business`]).
+//!
+//! Business outcome file (CSV or Parquet): `date` (YYYY-MM-DD), `revenue` (≥ 0), optional
+//! `orders` and `geo`. Every day between the first and the last must be present once (once
+//! per geo with a `geo` column; geos are summed per day, the model is national).
+//!
+//! Lift-test file (CSV or Parquet): `channel`, `start`, `end` (YYYY-MM-DD, inclusive),
+//! `incremental_revenue` or `iroas`, `standard_error` (in the unit of the measurement), and
+//! an optional `geo` (tests are read as national).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::DataType;
+use chrono::NaiveDate;
+use liftos_causal::business::{BusinessData, BusinessOptions, BusinessResults, LiftTest};
+
+use crate::{Error, Result};
+
+/// The business's revenue per day, as read from its file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusinessOutcome {
+    /// Every day from the first to the last, in order.
+    pub dates: Vec<NaiveDate>,
+    /// Revenue of each day (summed over geos).
+    pub revenue: Vec<f64>,
+    /// Number of geos in the file (1 without a `geo` column).
+    pub geos: usize,
+}
+
+fn input_error(path: &Path, row: Option<usize>, field: &str, message: impl Into<String>) -> Error {
+    Error::Input {
+        path: path.display().to_string(),
+        row,
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// A column of `table` as text, row by row (`None` for nulls), or an error naming it.
+fn text_column(path: &Path, table: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
+    let Some(col) = table.column_by_name(name) else {
+        let available: Vec<String> = table
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        return Err(input_error(
+            path,
+            None,
+            name,
+            format!(
+                "the column is missing; the file has: {}",
+                available.join(", ")
+            ),
+        ));
+    };
+    let text = arrow::compute::cast(col, &DataType::Utf8)?;
+    let text = text.as_string::<i32>();
+    Ok((0..text.len())
+        .map(|i| text.is_valid(i).then(|| text.value(i).trim().to_string()))
+        .collect())
+}
+
+fn has_column(table: &RecordBatch, name: &str) -> bool {
+    table.column_by_name(name).is_some()
+}
+
+fn parse_date(path: &Path, row: usize, field: &str, v: Option<&String>) -> Result<NaiveDate> {
+    let v = v.ok_or_else(|| input_error(path, Some(row), field, "is empty"))?;
+    NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+        input_error(
+            path,
+            Some(row),
+            field,
+            format!("`{v}` is not a date (YYYY-MM-DD)"),
+        )
+    })
+}
+
+fn parse_number(path: &Path, row: usize, field: &str, v: Option<&String>) -> Result<f64> {
+    let v = v.ok_or_else(|| input_error(path, Some(row), field, "is empty"))?;
+    match v.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        _ => Err(input_error(
+            path,
+            Some(row),
+            field,
+            format!("`{v}` is not a number"),
+        )),
+    }
+}
+
+/// Reads a business-outcome file. Rows are numbered from 1 (the first data row; a CSV
+/// file's line is the row + 1).
+///
+/// # Errors
+///
+/// [`Error::Input`] naming the file, the row and the field: a missing column, a bad date,
+/// a negative or non-numeric revenue, a date (or date and geo) given twice, a missing day.
+pub fn read_business_outcome(path: &Path) -> Result<BusinessOutcome> {
+    let table = liftos_transform::read_table(path)?;
+    let dates = text_column(path, &table, "date")?;
+    let revenue = text_column(path, &table, "revenue")?;
+    let geo = if has_column(&table, "geo") {
+        Some(text_column(path, &table, "geo")?)
+    } else {
+        None
+    };
+    if table.num_rows() == 0 {
+        return Err(input_error(path, None, "date", "the file has no rows"));
+    }
+    let mut by_day: BTreeMap<NaiveDate, f64> = BTreeMap::new();
+    let mut seen: BTreeMap<(NaiveDate, String), usize> = BTreeMap::new();
+    for i in 0..table.num_rows() {
+        let row = i + 1;
+        let d = parse_date(path, row, "date", dates[i].as_ref())?;
+        let r = parse_number(path, row, "revenue", revenue[i].as_ref())?;
+        if r < 0.0 {
+            return Err(input_error(
+                path,
+                Some(row),
+                "revenue",
+                format!("{r} is negative"),
+            ));
+        }
+        let g = geo
+            .as_ref()
+            .map(|g| g[i].clone().unwrap_or_default())
+            .unwrap_or_default();
+        if let Some(first) = seen.insert((d, g.clone()), row) {
+            let what = if geo.is_some() {
+                format!("{d} (geo `{g}`) is also on row {first}")
+            } else {
+                format!("{d} is also on row {first}")
+            };
+            return Err(input_error(path, Some(row), "date", what));
+        }
+        *by_day.entry(d).or_insert(0.0) += r;
+    }
+    let first = *by_day.keys().next().unwrap_or(&NaiveDate::MIN);
+    let mut out = BusinessOutcome {
+        dates: Vec::with_capacity(by_day.len()),
+        revenue: Vec::with_capacity(by_day.len()),
+        geos: seen
+            .keys()
+            .map(|(_, g)| g)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+    };
+    for (k, (d, r)) in by_day.into_iter().enumerate() {
+        let expected = first + chrono::Days::new(k as u64);
+        if d != expected {
+            return Err(input_error(
+                path,
+                None,
+                "date",
+                format!(
+                    "{expected} is missing: the outcome needs every day from its first ({first}) to its last"
+                ),
+            ));
+        }
+        out.dates.push(d);
+        out.revenue.push(r);
+    }
+    Ok(out)
+}
+
+/// A lift test as read, before its `iroas` (if that is what it gives) is turned into
+/// revenue with the channel's spend over the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiftTestRow {
+    /// The channel.
+    pub channel: String,
+    /// First day.
+    pub start: NaiveDate,
+    /// Last day.
+    pub end: NaiveDate,
+    /// Measured incremental revenue, or incremental return (`is_roas`).
+    pub value: f64,
+    /// Standard error, in the unit of `value`.
+    pub standard_error: f64,
+    /// Whether `value` is an incremental return rather than revenue.
+    pub is_roas: bool,
+}
+
+/// Reads a lift-test file.
+///
+/// # Errors
+///
+/// [`Error::Input`] naming the file, the row and the field.
+pub fn read_lift_tests(path: &Path) -> Result<Vec<LiftTestRow>> {
+    let table = liftos_transform::read_table(path)?;
+    let channel = text_column(path, &table, "channel")?;
+    let start = text_column(path, &table, "start")?;
+    let end = text_column(path, &table, "end")?;
+    let (value, is_roas) = if has_column(&table, "incremental_revenue") {
+        (text_column(path, &table, "incremental_revenue")?, false)
+    } else if has_column(&table, "iroas") {
+        (text_column(path, &table, "iroas")?, true)
+    } else {
+        return Err(input_error(
+            path,
+            None,
+            "incremental_revenue",
+            "the file needs an `incremental_revenue` or an `iroas` column",
+        ));
+    };
+    let se = text_column(path, &table, "standard_error")?;
+    let mut out = Vec::new();
+    for i in 0..table.num_rows() {
+        let row = i + 1;
+        let ch = channel[i]
+            .clone()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| input_error(path, Some(row), "channel", "is empty"))?;
+        let s = parse_date(path, row, "start", start[i].as_ref())?;
+        let e = parse_date(path, row, "end", end[i].as_ref())?;
+        if e < s {
+            return Err(input_error(
+                path,
+                Some(row),
+                "end",
+                format!("{e} is before the start {s}"),
+            ));
+        }
+        let field = if is_roas {
+            "iroas"
+        } else {
+            "incremental_revenue"
+        };
+        let v = parse_number(path, row, field, value[i].as_ref())?;
+        let sd = parse_number(path, row, "standard_error", se[i].as_ref())?;
+        if sd <= 0.0 {
+            return Err(input_error(
+                path,
+                Some(row),
+                "standard_error",
+                format!("{sd} is not > 0"),
+            ));
+        }
+        out.push(LiftTestRow {
+            channel: ch,
+            start: s,
+            end: e,
+            value: v,
+            standard_error: sd,
+            is_roas,
+        });
+    }
+    Ok(out)
+}
+
+fn date32(d: NaiveDate) -> i32 {
+    liftos_calendar::naive_to_date32(d)
+}
+
+/// The business-level data: the outcome's days, every channel's daily spend from the
+/// unified table (`date`, `channel`, `spend`, `revenue`; rows outside the outcome's days are
+/// left out), and the public holidays and commercial events of `country`.
+///
+/// # Errors
+///
+/// A missing column of the unified table, or the checks of [`BusinessData::new`].
+pub fn business_data(
+    unified: &RecordBatch,
+    unified_path: &Path,
+    outcome: &BusinessOutcome,
+    country: &str,
+) -> Result<BusinessData> {
+    let n = outcome.dates.len();
+    let first = outcome.dates[0];
+    let dates = text_column(unified_path, unified, "date")?;
+    let channel = text_column(unified_path, unified, "channel")?;
+    let spend = text_column(unified_path, unified, "spend")?;
+    let revenue = text_column(unified_path, unified, "revenue")?;
+    let mut names: Vec<String> = Vec::new();
+    let mut series: Vec<Vec<f64>> = Vec::new();
+    let mut platform: Vec<f64> = Vec::new();
+    for i in 0..unified.num_rows() {
+        let row = i + 1;
+        let d = parse_date(unified_path, row, "date", dates[i].as_ref())?;
+        let t = (d - first).num_days();
+        if t < 0 || t >= n as i64 {
+            continue;
+        }
+        let ch = channel[i].clone().unwrap_or_default();
+        let s = match spend[i].as_ref() {
+            None => 0.0,
+            v => parse_number(unified_path, row, "spend", v)?,
+        };
+        let r = match revenue[i].as_ref() {
+            None => 0.0,
+            v => parse_number(unified_path, row, "revenue", v)?,
+        };
+        let c = match names.iter().position(|x| *x == ch) {
+            Some(c) => c,
+            None => {
+                names.push(ch);
+                series.push(vec![0.0; n]);
+                platform.push(0.0);
+                names.len() - 1
+            }
+        };
+        series[c][t as usize] += s;
+        platform[c] += r;
+    }
+    if names.is_empty() {
+        return Err(input_error(
+            unified_path,
+            None,
+            "date",
+            format!(
+                "no row falls inside the business outcome's days ({first} to {})",
+                outcome.dates[n - 1]
+            ),
+        ));
+    }
+    let calendar = liftos_calendar::CalendarDimension::create_calendar(
+        first,
+        outcome.dates[n - 1],
+        &liftos_calendar::CalendarOptions::default().with_country(country),
+    )?;
+    let flag = |name: &str| -> Vec<bool> {
+        calendar
+            .column_by_name(name)
+            .and_then(|c| {
+                c.as_boolean_opt()
+                    .map(|b| (0..b.len()).map(|i| b.is_valid(i) && b.value(i)).collect())
+            })
+            .unwrap_or_default()
+    };
+    let holiday = flag("is_holiday");
+    let event = flag("is_commercial_event");
+    // One flag per named holiday, event and peak season: each moves the baseline by its
+    // own amount.
+    let mut named: BTreeMap<String, Vec<bool>> = BTreeMap::new();
+    for column in ["holiday_name", "event_name", "peak_season"] {
+        let Some(c) = calendar.column_by_name(column) else {
+            continue;
+        };
+        let Ok(text) = arrow::compute::cast(c, &DataType::Utf8) else {
+            continue;
+        };
+        let text = text.as_string::<i32>();
+        for i in 0..text.len().min(n) {
+            if text.is_valid(i) && !text.value(i).is_empty() {
+                named
+                    .entry(format!("{column}:{}", text.value(i)))
+                    .or_insert_with(|| vec![false; n])[i] = true;
+            }
+        }
+    }
+    Ok(BusinessData::new(
+        outcome.dates.iter().map(|d| date32(*d)).collect(),
+        outcome.revenue.clone(),
+        names,
+        series,
+        if holiday.len() == n {
+            holiday
+        } else {
+            Vec::new()
+        },
+        if event.len() == n { event } else { Vec::new() },
+    )?
+    .with_platform_revenue(platform)
+    .with_day_flags(named.into_iter().collect()))
+}
+
+/// The lift tests in the estimator's units: an `iroas` becomes revenue with the channel's
+/// spend over the window.
+///
+/// # Errors
+///
+/// [`Error::Input`] when a test names a channel the data does not have.
+pub fn lift_tests(data: &BusinessData, rows: &[LiftTestRow], path: &Path) -> Result<Vec<LiftTest>> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let c = data
+                .channels
+                .iter()
+                .position(|c| *c == t.channel)
+                .ok_or_else(|| {
+                    input_error(
+                        path,
+                        Some(i + 1),
+                        "channel",
+                        format!(
+                            "`{}` is not a channel of the data ({})",
+                            t.channel,
+                            data.channels.join(", ")
+                        ),
+                    )
+                })?;
+            let (start, end) = (date32(t.start), date32(t.end));
+            let spend: f64 = data
+                .dates
+                .iter()
+                .zip(&data.spend[c])
+                .filter(|(d, _)| **d >= start && **d <= end)
+                .map(|(_, s)| s)
+                .sum();
+            let k = if t.is_roas { spend } else { 1.0 };
+            Ok(LiftTest {
+                channel: t.channel.clone(),
+                start,
+                end,
+                incremental_revenue: t.value * k,
+                standard_error: t.standard_error * k,
+            })
+        })
+        .collect()
+}
+
+/// Reads the files and runs the business-level analysis.
+///
+/// # Errors
+///
+/// Any error of the readers or of [`liftos_causal::analyze_business`].
+pub fn analyze_business_files(
+    unified_path: &Path,
+    outcome_path: &Path,
+    lift_tests_path: Option<&Path>,
+    country: &str,
+    options: &BusinessOptions,
+) -> Result<(BusinessOutcome, BusinessResults)> {
+    let outcome = read_business_outcome(outcome_path)?;
+    let unified = liftos_transform::read_table(unified_path)?;
+    let data = business_data(&unified, unified_path, &outcome, country)?;
+    let tests = match lift_tests_path {
+        Some(p) => lift_tests(&data, &read_lift_tests(p)?, p)?,
+        None => Vec::new(),
+    };
+    let results = liftos_causal::analyze_business(&data, options, &tests)?;
+    Ok((outcome, results))
+}
+
+/// A readable summary: the outcome used and why platform revenue overstates, per channel
+/// the switch-off and marginal returns with intervals next to the naive (platform) return,
+/// the organic share, the calibration before/after, and the warnings.
+pub fn format_business(r: &BusinessResults, outcome: &BusinessOutcome) -> String {
+    let pct = r.results.confidence_level * 100.0;
+    let mut s = format!(
+        "Outcome: the business's own revenue ({} days, {:.0} in total{}), all channels' spend together.\n\
+         Platform-reported revenue is each platform's own attribution: it counts sales that would have\n\
+         happened anyway and credits a sale to every platform that touched it, and a sale one channel\n\
+         caused can show up in another's rows. The naive column below is that revenue / spend.\n\n",
+        outcome.dates.len(),
+        r.revenue,
+        if outcome.geos > 1 {
+            format!(", {} geos summed per day", outcome.geos)
+        } else {
+            String::new()
+        }
+    );
+    s.push_str(&format!(
+        "{:<14} {:>12} {:>8} {:>22} {:>8} {:>22} {:>8}\n",
+        "channel",
+        "spend",
+        "iROAS",
+        format!("{pct:.0}% interval"),
+        "mROAS",
+        format!("{pct:.0}% interval"),
+        "naive"
+    ));
+    for c in &r.results.channels {
+        let (ml, mu) = c.response.as_ref().map_or((f64::NAN, f64::NAN), |x| {
+            (x.marginal_roas_ci_lower, x.marginal_roas_ci_upper)
+        });
+        s.push_str(&format!(
+            "{:<14} {:>12.0} {:>8.2} {:>22} {:>8.2} {:>22} {:>8.2}\n",
+            c.channel,
+            c.spend,
+            c.incremental_roas,
+            format!(
+                "[{:.2}, {:.2}]",
+                c.incremental_roas_ci_lower, c.incremental_roas_ci_upper
+            ),
+            c.marginal_roas,
+            format!("[{ml:.2}, {mu:.2}]"),
+            c.naive_roas
+        ));
+    }
+    let b = &r.baseline_share;
+    s.push_str(&format!(
+        "\nOrganic (baseline) share of revenue: {:.1}% [{:.1}%, {:.1}%]\n",
+        b.estimate * 100.0,
+        b.ci_lower * 100.0,
+        b.ci_upper * 100.0
+    ));
+    if let Some(cal) = &r.calibration {
+        s.push_str("\nCalibration with lift tests (switch-off iROAS before -> after):\n");
+        for t in &cal.tests {
+            s.push_str(&format!(
+                "  test {} {} to {}: measured {:.0} ± {:.0}, the model said {:.0} ± {:.0}\n",
+                t.test.channel,
+                liftos_calendar::date32_to_naive(t.test.start),
+                liftos_calendar::date32_to_naive(t.test.end),
+                t.test.incremental_revenue,
+                t.test.standard_error,
+                t.model_estimate,
+                t.model_std_err
+            ));
+        }
+        for c in &cal.channels {
+            if (c.before.0 - c.after.0).abs() > 1e-12 || (c.before.2 - c.after.2).abs() > 1e-12 {
+                s.push_str(&format!(
+                    "  {:<14} {:.2} [{:.2}, {:.2}] -> {:.2} [{:.2}, {:.2}]\n",
+                    c.channel, c.before.0, c.before.1, c.before.2, c.after.0, c.after.1, c.after.2
+                ));
+            }
+        }
+    }
+    for w in &r.results.diagnostics.warnings {
+        s.push_str(&format!("\nwarning: {w}\n"));
+    }
+    s
+}

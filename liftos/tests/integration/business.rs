@@ -1,0 +1,117 @@
+//! `liftos analyze --business-outcome [--lift-tests]`: the business's own revenue as the
+//! outcome, from files, and one clear error per kind of bad input.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::liftos;
+use liftos::sandbox::{LIFT_TEST_HEADER, Preset, World, WorldConfig};
+
+/// The spillover world of seed 2 as files: unified.csv, business.csv and lift_tests.csv
+/// (one 8-week holdout of Meta, 10% standard error).
+fn files(dir: &Path) -> (World, PathBuf, PathBuf, PathBuf) {
+    let world = World::generate(&WorldConfig::preset(Preset::Spillover, 2)).unwrap();
+    let unified = dir.join("unified.csv");
+    liftos::io::write_table_atomically(&unified, &world.unified_table().unwrap()).unwrap();
+    let business = dir.join("business.csv");
+    std::fs::write(&business, world.business_csv().unwrap()).unwrap();
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 3, 3).unwrap();
+    let test = world.holdout_experiment("meta", start, 56, 0.1, 1).unwrap();
+    let tests = dir.join("lift_tests.csv");
+    std::fs::write(&tests, format!("{LIFT_TEST_HEADER}\n{}\n", test.csv_line())).unwrap();
+    (world, unified, business, tests)
+}
+
+#[test]
+fn analyze_with_the_business_outcome_and_a_lift_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let (world, unified, business, tests) = files(dir.path());
+    let json = dir.path().join("results.json");
+    let output = liftos()
+        .args(["analyze", "--bootstrap", "40", "--input"])
+        .arg(&unified)
+        .arg("--business-outcome")
+        .arg(&business)
+        .arg("--lift-tests")
+        .arg(&tests)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = crate::common::assert_success(&output);
+    assert!(
+        stdout.contains("Outcome: the business's own revenue"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Calibration with lift tests"), "{stdout}");
+    assert!(stdout.contains("Organic (baseline) share"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["outcome"], "business");
+    assert_eq!(v["model"], "business_mmm");
+    let channels = v["channels"].as_array().unwrap();
+    assert_eq!(channels.len(), 4);
+    let meta = channels.iter().find(|c| c["channel"] == "meta").unwrap();
+    let truth = world.truth().channel("meta").unwrap();
+    let (lo, hi) = (
+        meta["incremental_roas_ci_lower"].as_f64().unwrap(),
+        meta["incremental_roas_ci_upper"].as_f64().unwrap(),
+    );
+    assert!(
+        lo <= truth.incremental_roas && truth.incremental_roas <= hi,
+        "{meta}"
+    );
+    // The naive (platform-reported) column stays.
+    assert!(meta["naive_roas"].as_f64().unwrap() > 0.0);
+    assert!(v["baseline_share"]["estimate"].as_f64().unwrap() > 0.3);
+    assert_eq!(v["calibration"]["tests"].as_array().unwrap().len(), 1);
+}
+
+/// Runs `analyze --business-outcome bad` and returns stderr (the run must fail).
+fn bad_outcome(dir: &Path, unified: &Path, text: &str) -> String {
+    let bad = dir.join("bad_business.csv");
+    std::fs::write(&bad, text).unwrap();
+    let output = liftos()
+        .args(["analyze", "--bootstrap", "20", "--input"])
+        .arg(unified)
+        .arg("--business-outcome")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn bad_business_outcomes_are_one_clear_error_naming_file_row_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, unified, _, _) = files(dir.path());
+    let e = bad_outcome(dir.path(), &unified, "date,sales\n2024-01-01,10\n");
+    assert!(
+        e.contains("bad_business.csv") && e.contains("`revenue`") && e.contains("missing"),
+        "{e}"
+    );
+    let e = bad_outcome(
+        dir.path(),
+        &unified,
+        "date,revenue\n2024-01-01,10\n2024-13-02,11\n",
+    );
+    assert!(
+        e.contains("row 2") && e.contains("`date`") && e.contains("2024-13-02"),
+        "{e}"
+    );
+    let e = bad_outcome(
+        dir.path(),
+        &unified,
+        "date,revenue\n2024-01-01,10\n2024-01-02,-5\n",
+    );
+    assert!(
+        e.contains("row 2") && e.contains("`revenue`") && e.contains("negative"),
+        "{e}"
+    );
+    let e = bad_outcome(
+        dir.path(),
+        &unified,
+        "date,revenue\n2024-01-01,10\n2024-01-01,11\n",
+    );
+    assert!(e.contains("row 2") && e.contains("also on row 1"), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
