@@ -1,7 +1,7 @@
 //! Keeping a local store current: `liftos sync`.
 //!
 //! [`Pipeline::sync`] pulls each source of a pipeline incrementally into a
-//! [`Store`](liftos_transform::store::Store): per source it re-reads the days after the
+//! [`Store`]: per source it re-reads the days after the
 //! stored state minus a lookback window (restatements: Meta and Google Ads 28 days,
 //! Klaviyo 7), upserts the rows by natural key, and commits every source at once. The
 //! store's format and guarantees are described in [`liftos_transform::store`]; this
