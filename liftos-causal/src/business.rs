@@ -1060,6 +1060,7 @@ pub fn analyze_business(
     let scales = &options.response.curve_scales;
     let df = (n as f64 - x.ncols() as f64 - nc as f64).max(2.0);
     let mut channels = Vec::with_capacity(nc);
+    let mut curve_warnings = Vec::new();
     for c in 0..nc {
         let spend: f64 = data.spend[c].iter().sum();
         let lift = est[c];
@@ -1092,6 +1093,26 @@ pub fn analyze_business(
         let iroas_reps: Vec<f64> = replicates.iter().map(|(q, _)| q.lift[c] / spend).collect();
         let lo = iroas_reps.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = iroas_reps.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let saturated = replicates
+            .iter()
+            .filter(|(_, ch)| ctx.cands[c].transforms[ch[c]].saturation.is_some())
+            .count();
+        if transform.saturation.is_some() || saturated * 4 >= replicates.len() {
+            let mut sorted = iroas_reps.clone();
+            sorted.sort_by(f64::total_cmp);
+            let q = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+            curve_warnings.push(format!(
+                "`{}`: the data favour a saturating curve ({} of {} bootstrap fits), so its \
+                 switch-off return rests on the curve below today's spend, which one daily \
+                 series barely shows (bootstrap 5–95%: {:.2} to {:.2}); the marginal return is \
+                 better determined. A lift test (the channel off for some weeks) settles it",
+                data.channels[c],
+                saturated,
+                replicates.len(),
+                q(0.05),
+                q(0.95)
+            ));
+        }
         let mean_exposure = e.exposure.iter().sum::<f64>() / n as f64;
         let platform = data.platform_revenue[c];
         channels.push(ChannelEffect {
@@ -1133,7 +1154,8 @@ pub fn analyze_business(
             }),
         });
     }
-    let warnings = separation_warnings(&ctx, &x, &full, options.collinearity);
+    let mut warnings = separation_warnings(&ctx, &x, &full, options.collinearity);
+    warnings.extend(curve_warnings);
     let share_at = m - 1;
     let share = est[share_at];
     let share_se = var[share_at].sqrt();

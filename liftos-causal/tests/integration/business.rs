@@ -204,6 +204,13 @@ fn saturation_business_level_covers_and_the_marginal_return_is_close() {
         check(&world, &r, c, None);
     }
     zero_effect_not_significant(&r);
+    // The switch-off return that misses the 15% bar is flagged.
+    let w = &r.results.diagnostics.warnings;
+    assert!(
+        w.iter()
+            .any(|w| w.contains("`google_ads`") && w.contains("saturating curve")),
+        "{w:?}"
+    );
     let g = r.channel("google_ads").unwrap();
     let t = world.truth().channel("google_ads").unwrap();
     assert!(
@@ -305,4 +312,47 @@ fn on_spillover_the_platform_model_misses_meta_and_the_business_model_covers() {
     );
     let r = run(&world, &test_options(99), &[]);
     check(&world, &r, "meta", Some(0.15));
+}
+
+/// Two channels whose spend moves together (the second is the first times 1.02 with 1%
+/// noise): the analysis says the data cannot separate them, naming both.
+#[test]
+fn channels_whose_spend_moves_together_are_reported_as_inseparable() {
+    use rand::{Rng, SeedableRng};
+    let n = 364;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let a: Vec<f64> = (0..n)
+        .map(|_| 100.0 * (0.5 + rng.random::<f64>()))
+        .collect();
+    let b: Vec<f64> = a
+        .iter()
+        .map(|x| 1.02 * x * (0.99 + 0.02 * rng.random::<f64>()))
+        .collect();
+    let c: Vec<f64> = (0..n).map(|_| 80.0 * (0.5 + rng.random::<f64>())).collect();
+    let revenue: Vec<f64> = (0..n)
+        .map(|t| {
+            let weekly = 1.0 + 0.1 * ((t % 7) as f64 / 6.0);
+            2000.0 * weekly * (0.97 + 0.06 * rng.random::<f64>())
+                + 2.0 * a[t]
+                + 1.0 * b[t]
+                + 1.5 * c[t]
+        })
+        .collect();
+    let data = BusinessData::new(
+        (19_000..19_000 + n as i32).collect(),
+        revenue,
+        vec!["meta".into(), "google_ads".into(), "klaviyo".into()],
+        vec![a, b, c],
+        vec![],
+        vec![],
+    )
+    .unwrap();
+    let r = analyze_business(&data, &test_options(20), &[]).unwrap();
+    let w = &r.results.diagnostics.warnings;
+    assert!(
+        w.iter()
+            .any(|w| w.contains("`meta` and `google_ads`") && w.contains("cannot separate")),
+        "{w:?}"
+    );
+    assert!(!w.iter().any(|w| w.contains("klaviyo")), "{w:?}");
 }

@@ -102,6 +102,26 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 /// `export`: the world's files into `--out`.
 fn export(o: &Options, world: &World) -> Result<Vec<std::path::PathBuf>, String> {
     let dir = o.out.clone().ok_or("export needs --out DIR")?;
+    // The holdout is checked before anything is written.
+    let holdout = match &o.holdout {
+        None => None,
+        Some(h) => {
+            let parts: Vec<&str> = h.split(':').collect();
+            let bad = || {
+                format!(
+                    "--holdout `{h}`: expected CHANNEL:START:DAYS:SE, e.g. meta:2025-03-03:56:0.1"
+                )
+            };
+            if parts.len() != 4 {
+                return Err(bad());
+            }
+            let start =
+                chrono::NaiveDate::parse_from_str(parts[1], "%Y-%m-%d").map_err(|_| bad())?;
+            let days: u32 = parts[2].parse().map_err(|_| bad())?;
+            let se: f64 = parts[3].parse().map_err(|_| bad())?;
+            Some((parts[0].to_string(), start, days, se))
+        }
+    };
     let io = |p: &std::path::Path, e: std::io::Error| format!("{}: {e}", p.display());
     std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
     let mut written = Vec::new();
@@ -134,19 +154,9 @@ fn export(o: &Options, world: &World) -> Result<Vec<std::path::PathBuf>, String>
     let text = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
     write_bytes_atomically(&truth, text.as_bytes()).map_err(|e| io(&truth, e))?;
     written.push(truth);
-    if let Some(h) = &o.holdout {
-        let parts: Vec<&str> = h.split(':').collect();
-        let bad = || {
-            format!("--holdout `{h}`: expected CHANNEL:START:DAYS:SE, e.g. meta:2025-03-03:56:0.1")
-        };
-        if parts.len() != 4 {
-            return Err(bad());
-        }
-        let start = chrono::NaiveDate::parse_from_str(parts[1], "%Y-%m-%d").map_err(|_| bad())?;
-        let days: u32 = parts[2].parse().map_err(|_| bad())?;
-        let se: f64 = parts[3].parse().map_err(|_| bad())?;
+    if let Some((channel, start, days, se)) = &holdout {
         let test = world
-            .holdout_experiment(parts[0], start, days, se, 1)
+            .holdout_experiment(channel, *start, *days, *se, 1)
             .map_err(|e| e.to_string())?;
         let path = dir.join("lift_tests.csv");
         write_bytes_atomically(
@@ -295,11 +305,20 @@ mod tests {
                 && tests.contains("meta,2024-02-01,2024-02-28,"),
             "{tests}"
         );
-        let o = parse_args(&args("export --preset spillover --out x --holdout meta")).unwrap();
+        let bad_dir = dir.join("bad");
+        let o = parse_args(&args(&format!(
+            "export --preset spillover --out {} --holdout meta",
+            bad_dir.display()
+        )))
+        .unwrap();
         assert!(
             export(&o, &world)
                 .unwrap_err()
                 .contains("CHANNEL:START:DAYS:SE")
+        );
+        assert!(
+            !bad_dir.exists(),
+            "nothing is written when --holdout is bad"
         );
         assert!(
             parse_args(&args("export --preset linear"))
