@@ -84,23 +84,6 @@ fn report(p: &str, world: &World, r: &BusinessResults) {
     }
 }
 
-#[test]
-#[ignore = "exploration"]
-fn explore_business_presets() {
-    let knots: usize = std::env::var("KNOTS").map_or(28, |v| v.parse().unwrap());
-    for p in [Preset::Spillover, Preset::Saturation, Preset::Carryover] {
-        for seed in [1, 2] {
-            let world = World::generate(&WorldConfig::preset(p, seed)).unwrap();
-            let t0 = std::time::Instant::now();
-            let mut o = test_options(99);
-            o.knot_days = knots;
-            let r = run(&world, &o, &[]);
-            eprintln!("{p} seed {seed}: {:.1} s", t0.elapsed().as_secs_f64());
-            report(p.as_str(), &world, &r);
-        }
-    }
-}
-
 /// Asserts the channel's switch-off interval covers its truth, and, for `within`, that the
 /// estimate is within that relative error.
 fn check(world: &World, r: &BusinessResults, channel: &str, within: Option<f64>) {
