@@ -487,6 +487,26 @@ pub fn history(store: &Path) -> Result<BTreeMap<String, Vec<ChannelEstimate>>> {
     Ok(out)
 }
 
+/// The channels whose estimate in version `version` has an interval that excludes their
+/// previous version's estimate, one sentence each (what `liftos watch` prints after a
+/// retrain).
+pub fn shifts_in(history: &BTreeMap<String, Vec<ChannelEstimate>>, version: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (channel, series) in history {
+        let Some(k) = series.iter().position(|e| e.version == version) else {
+            continue;
+        };
+        let e = &series[k];
+        if let (true, Some(prev)) = (e.shifted, k.checked_sub(1).map(|j| &series[j])) {
+            out.push(format!(
+                "SHIFT: `{channel}`: iROAS {:.3} [{:.3}, {:.3}] excludes the previous version's estimate {:.3} ({})",
+                e.iroas, e.lower, e.upper, prev.iroas, prev.version
+            ));
+        }
+    }
+    out
+}
+
 /// [`history`] as text: per channel one line per version, with the change and a flag
 /// when the new interval excludes the previous estimate.
 pub fn format_history(history: &BTreeMap<String, Vec<ChannelEstimate>>) -> String {
@@ -516,6 +536,36 @@ pub fn format_history(history: &BTreeMap<String, Vec<ChannelEstimate>>) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retrain_reports_the_channels_whose_interval_excludes_the_previous_estimate() {
+        let day = NaiveDate::from_ymd_opt(2024, 2, 1).unwrap();
+        let e =
+            |version: &str, iroas: f64, lower: f64, upper: f64, shifted: bool| ChannelEstimate {
+                version: version.into(),
+                complete_through: day,
+                iroas,
+                lower,
+                upper,
+                shifted,
+            };
+        let mut h = BTreeMap::new();
+        h.insert(
+            "meta".to_owned(),
+            vec![e("v1", 2.0, 1.5, 2.5, false), e("v2", 3.1, 2.6, 3.6, true)],
+        );
+        h.insert(
+            "google_ads".to_owned(),
+            vec![e("v1", 1.0, 0.5, 1.5, false), e("v2", 1.2, 0.7, 1.7, false)],
+        );
+        assert_eq!(
+            shifts_in(&h, "v2"),
+            [
+                "SHIFT: `meta`: iROAS 3.100 [2.600, 3.600] excludes the previous version's estimate 2.000 (v1)"
+            ]
+        );
+        assert!(shifts_in(&h, "v1").is_empty());
+    }
 
     fn state(day: &str, fp: &str, meta: f64) -> DataState {
         DataState {

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use liftos::config::PipelineConfig;
-use liftos::retrain::{RetrainPolicy, format_history, history, retrain_if_due, versions};
+use liftos::retrain::{
+    RetrainPolicy, format_history, history, retrain_if_due, shifts_in, versions,
+};
 use liftos::sync::SyncOptions;
 use liftos::transform::store::Store;
 
@@ -159,10 +161,22 @@ pub fn watch(args: WatchArgs) -> liftos::Result<()> {
                     };
                     match retrained {
                         Ok(r) => match (&r.version, &r.skipped) {
-                            (Some(v), _) => println!(
-                                "retrained: version {} ({}), data through {}",
-                                v.id, v.fingerprint.trigger, r.state.complete_through
-                            ),
+                            (Some(v), _) => {
+                                println!(
+                                    "retrained: version {} ({}), data through {}",
+                                    v.id, v.fingerprint.trigger, r.state.complete_through
+                                );
+                                // Flag a channel whose new interval excludes its previous
+                                // estimate (what `liftos history` marks SHIFT).
+                                match history(&args.store) {
+                                    Ok(h) => {
+                                        for line in shifts_in(&h, &v.id) {
+                                            println!("{line}");
+                                        }
+                                    }
+                                    Err(e) => println!("history could not be read: {e}"),
+                                }
+                            }
                             (None, Some(why)) => println!("no retrain: {why}"),
                             (None, None) => println!("no retrain"),
                         },
