@@ -153,19 +153,7 @@ impl World {
 
     /// Spend of every row (internal order) under `intervention`.
     fn intervened_spend(&self, intervention: Intervention<'_>) -> Result<Vec<f64>> {
-        let (target, factor) = match intervention {
-            Intervention::None => (None, 1.0),
-            Intervention::SwitchOff(ch) => (Some(self.channel_index(ch)?), 0.0),
-            Intervention::ScaleSpend(ch, f) => {
-                if !(f >= 0.0 && f.is_finite()) {
-                    return Err(Error::InvalidConfig {
-                        field: "intervention.factor".into(),
-                        message: format!("must be a finite number ≥ 0, got {f}"),
-                    });
-                }
-                (Some(self.channel_index(ch)?), f)
-            }
-        };
+        let (target, factor) = self.intervention_target(intervention)?;
         Ok(self
             .rows
             .iter()

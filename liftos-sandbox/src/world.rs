@@ -356,9 +356,13 @@ impl World {
         })
     }
 
-    /// Like [`outcomes`](World::outcomes), in simulation (internal row) order.
-    pub(crate) fn simulate(&self, intervention: Intervention<'_>) -> Result<Outcomes> {
-        let (target, factor) = match intervention {
+    /// The channel an intervention acts on (its index) and the factor its spend is
+    /// multiplied by; `None` and 1 for no intervention.
+    pub(crate) fn intervention_target(
+        &self,
+        intervention: Intervention<'_>,
+    ) -> Result<(Option<usize>, f64)> {
+        Ok(match intervention {
             Intervention::None => (None, 1.0),
             Intervention::SwitchOff(ch) => (Some(self.channel_index(ch)?), 0.0),
             Intervention::ScaleSpend(ch, f) => {
@@ -370,7 +374,12 @@ impl World {
                 }
                 (Some(self.channel_index(ch)?), f)
             }
-        };
+        })
+    }
+
+    /// Like [`outcomes`](World::outcomes), in simulation (internal row) order.
+    pub(crate) fn simulate(&self, intervention: Intervention<'_>) -> Result<Outcomes> {
+        let (target, factor) = self.intervention_target(intervention)?;
         let spend: Vec<f64> = self
             .rows
             .iter()
