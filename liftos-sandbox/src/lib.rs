@@ -66,7 +66,7 @@ pub use error::{Error, Result};
 pub use native::{
     GoogleAdsRow, GoogleCampaign, GoogleCustomer, GoogleMetrics, GoogleSegments, KlaviyoCampaign,
     KlaviyoCampaignValues, KlaviyoFlow, KlaviyoFlowDay, KlaviyoGroupings, KlaviyoStatistics,
-    META_OMNI_PURCHASE_ACTION, META_PURCHASE_ACTION, MetaActionStat, MetaInsight,
+    META_OMNI_PURCHASE_ACTION, META_PURCHASE_ACTION, MetaActionStat, MetaInsight, TikTokReportRow,
 };
 pub use optimum::Allocation;
 pub use table::{truth_schema, unified_schema};

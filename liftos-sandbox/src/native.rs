@@ -7,6 +7,8 @@
 //!   and `costMicros` = spend × 1,000,000.
 //! - Klaviyo: one campaign object per send and its campaign-values-report row; one flow
 //!   object per flow and its statistics per day (the fake serves them as flow series).
+//! - TikTok: integrated-report rows, `dimensions` (`campaign_id`, `stat_time_day` as
+//!   `YYYY-MM-DD 00:00:00`) and `metrics` with every value as a string.
 
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +126,32 @@ pub struct GoogleAdsRow {
     pub metrics: GoogleMetrics,
     /// The segments.
     pub segments: GoogleSegments,
+}
+
+/// One row of a TikTok integrated report at campaign level, per day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TikTokReportRow {
+    /// The advertiser (ad account) id.
+    pub advertiser_id: String,
+    /// The advertiser's currency.
+    pub currency: String,
+    /// `dimensions.campaign_id`.
+    pub campaign_id: String,
+    /// `dimensions.stat_time_day`: `YYYY-MM-DD 00:00:00`.
+    pub stat_time_day: String,
+    /// `metrics.campaign_name`.
+    pub campaign_name: String,
+    /// `metrics.spend`, two decimals.
+    pub spend: String,
+    /// `metrics.impressions`.
+    pub impressions: String,
+    /// `metrics.clicks`.
+    pub clicks: String,
+    /// `metrics.complete_payment` (purchases): the row's conversions.
+    pub complete_payment: String,
+    /// `metrics.total_complete_payment_rate`: despite its name, the purchases' total value
+    /// (the row's revenue), two decimals.
+    pub total_complete_payment_rate: String,
 }
 
 /// A Klaviyo email campaign object (one per send), as in `GET /api/campaigns`.
@@ -328,6 +356,26 @@ impl World {
                 segments: GoogleSegments {
                     date: r.date.format("%Y-%m-%d").to_string(),
                 },
+            })
+            .collect()
+    }
+
+    /// Every row of the channels served by TikTok, as integrated-report rows, in unified
+    /// order.
+    pub fn tiktok_rows(&self) -> Vec<TikTokReportRow> {
+        self.rows()
+            .filter(|r| r.platform == Some(Platform::TikTok))
+            .map(|r| TikTokReportRow {
+                advertiser_id: r.account_id.to_owned(),
+                currency: r.currency.to_owned(),
+                campaign_id: r.campaign_id.clone(),
+                stat_time_day: r.date.format("%Y-%m-%d 00:00:00").to_string(),
+                campaign_name: r.campaign.to_owned(),
+                spend: money(cents(r.spend)),
+                impressions: r.impressions.to_string(),
+                clicks: r.clicks.to_string(),
+                complete_payment: r.conversions.to_string(),
+                total_complete_payment_rate: money(cents(r.revenue)),
             })
             .collect()
     }

@@ -305,6 +305,36 @@ impl SourceMapping {
         }
     }
 
+    /// The TikTok Ads connector's output (`stat_time_day`, `advertiser_id`, `campaign_id`,
+    /// `campaign_name`, `currency`, `spend`, `impressions`, `clicks`, `complete_payment`
+    /// (purchases) → conversions, `total_complete_payment_rate` (the purchases' value, despite
+    /// its name) → revenue).
+    pub fn tiktok() -> Self {
+        use unified::*;
+        SourceMapping {
+            channel: Some("tiktok".to_owned()),
+            timezone: None,
+            columns: specs(&[
+                (DATE, ColumnSpec::column("stat_time_day")),
+                (
+                    ACCOUNT_ID,
+                    ColumnSpec::column("advertiser_id").with_optional(),
+                ),
+                (CAMPAIGN_ID, ColumnSpec::column("campaign_id")),
+                (CAMPAIGN, ColumnSpec::column("campaign_name")),
+                (CURRENCY, ColumnSpec::column("currency")),
+                (SPEND, ColumnSpec::column("spend")),
+                (IMPRESSIONS, ColumnSpec::column("impressions")),
+                (CLICKS, ColumnSpec::column("clicks")),
+                (CONVERSIONS, ColumnSpec::column("complete_payment")),
+                (REVENUE, ColumnSpec::column("total_complete_payment_rate")),
+            ]),
+            breakdowns: BTreeMap::new(),
+            decimal: None,
+            date_format: None,
+        }
+    }
+
     /// A table already in the unified layout (e.g. a file exported by LiftOS or another
     /// tool): every unified column from the column of the same name (`account_id`,
     /// `campaign_id`, `ad_group` optional). The channel is the source's name unless set.
@@ -331,12 +361,14 @@ impl SourceMapping {
         }
     }
 
-    /// The built-in mapping called `name` (`meta`, `google_ads`, `klaviyo`, `unified`).
+    /// The built-in mapping called `name` (`meta`, `google_ads`, `klaviyo`, `tiktok`,
+    /// `unified`).
     pub fn preset(name: &str) -> Option<Self> {
         match name {
             "meta" => Some(Self::meta()),
             "google_ads" => Some(Self::google_ads()),
             "klaviyo" => Some(Self::klaviyo()),
+            "tiktok" => Some(Self::tiktok()),
             "unified" => Some(Self::unified()),
             _ => None,
         }
@@ -445,8 +477,9 @@ fn validate_spec(key: &str, spec: &ColumnSpec, nullable: bool) -> Result<()> {
 
 /// The mapping of every source to the unified table.
 ///
-/// [`SchemaMapping::default`] holds the three connector presets under the names `meta`,
-/// `google_ads` and `klaviyo`; [`SchemaMapping::empty`] holds none.
+/// [`SchemaMapping::default`] holds the connector presets under the names `meta`,
+/// `google_ads`, `klaviyo` and `tiktok`; [`SchemaMapping::empty`] holds none. A mapping
+/// file's `[sources.<name>]` without `extends` starts from the preset of that name, if any.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SchemaMapping {
     /// Source name → its mapping.
@@ -459,6 +492,7 @@ impl Default for SchemaMapping {
             .with_source("meta", SourceMapping::meta())
             .with_source("google_ads", SourceMapping::google_ads())
             .with_source("klaviyo", SourceMapping::klaviyo())
+            .with_source("tiktok", SourceMapping::tiktok())
     }
 }
 
@@ -550,7 +584,9 @@ impl SchemaMapping {
                 Some(preset) => SourceMapping::preset(preset).ok_or_else(|| {
                     Error::config(
                         format!("sources.{name}.extends"),
-                        format!("unknown preset `{preset}` (meta, google_ads, klaviyo, unified)"),
+                        format!(
+                            "unknown preset `{preset}` (meta, google_ads, klaviyo, tiktok, unified)"
+                        ),
                     )
                 })?,
                 None => self.sources.remove(&name).unwrap_or_default(),

@@ -7,7 +7,8 @@
 //! (`base_url_env = "..."`). Settings left out fall back to their standard variables
 //! (`LIFTOS_META_AD_ACCOUNT_IDS`, `LIFTOS_META_BASE_URL`, ...): each connector lists its
 //! settings once, with their variables, in its config type's `KEYS`
-//! ([`MetaAdsConfig::KEYS`], [`GoogleAdsConfig::KEYS`], [`KlaviyoConfig::KEYS`]), and
+//! ([`MetaAdsConfig::KEYS`], [`GoogleAdsConfig::KEYS`], [`KlaviyoConfig::KEYS`],
+//! [`TikTokConfig::KEYS`]), and
 //! this file reads that table. A platform source whose name has no mapping uses its
 //! type's (a second Meta source `meta_eu` maps like `meta`); a file source needs
 //! `[mapping.sources.<name>]`. Errors name the key and, where the file holds it, the line.
@@ -44,7 +45,7 @@
 //! |---|---|
 //! | `[pipeline]` | `start`, `end` (YYYY-MM-DD, required), `level` (campaign), `continue_on_source_error` (false) |
 //! | `[http]` | timeouts and limits of every platform source: `timeout_secs` (overall deadline of a pull, 3600), `request_timeout_secs` (120), `connect_timeout_secs` (10), `max_retries` (10), `max_pages` (50000), `pages_per_day` (100), `max_body_mib` (64) |
-//! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `file`), then the connector's settings; a platform source may also set any `[http]` key for itself |
+//! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `tiktok`, `file`), then the connector's settings; a platform source may also set any `[http]` key for itself |
 //! | `[mapping]` | as a `--mapping` file: `[mapping.sources.<name>]` with `extends`, `channel`, `timezone`, `columns`, `breakdowns` |
 //! | `[quality]` | as a `--rules` file: `required_fields`, `rules`, `builtin_checks`, `today`, `spike_threshold`, ... |
 //! | `[clean]` | `fixes` (list; default all but currency), `reporting_currency`, `rates` (CSV/Parquet of date, currency, rate) |
@@ -63,6 +64,7 @@
 //! | `meta` | `access_token` (LIFTOS_META_ACCESS_TOKEN), `app_secret` (LIFTOS_META_APP_SECRET, optional) | `ad_account_ids`, `base_url`, `api_version`, `conversion_action_types`, `conversion_counting`, `attribution_windows` |
 //! | `google_ads` | `developer_token`, `client_secret`, `refresh_token` (LIFTOS_GOOGLE_ADS_*) | `client_id`, `customer_ids`, `login_customer_id`, `token_url`, `base_url`, `api_version`, `query` |
 //! | `klaviyo` | `api_key` (LIFTOS_KLAVIYO_API_KEY) | `conversion_metric`, `base_url`, `revision`, `cost_per_recipient`, `include_flows`, `report_daily_limit` |
+//! | `tiktok` | `access_token` (LIFTOS_TIKTOK_ACCESS_TOKEN) | `advertiser_ids`, `base_url`, `api_version`, `metrics` |
 //! | `file` | — | `path` (relative to the config file), `format` (csv, parquet, ndjson; default by extension) |
 
 use std::fmt;
@@ -79,7 +81,7 @@ use liftos_connectors::keys::find_key;
 use liftos_connectors::{
     ConfigKey, Connector, FileConnector, FileFormat, GoogleAdsBuilder, GoogleAdsConfig,
     HttpSettings, KlaviyoBuilder, KlaviyoConfig, Level, MetaAdsBuilder, MetaAdsConfig, Progress,
-    RetryConfig,
+    RetryConfig, TikTokBuilder, TikTokConfig,
 };
 use liftos_transform::{
     CurrencyConversion, Fixes, QualityRules, RateTable, SchemaMapping, SourceMapping,
@@ -210,6 +212,9 @@ pub enum SourceKind {
     GoogleAds,
     /// Klaviyo.
     Klaviyo,
+    /// TikTok Ads.
+    #[serde(rename = "tiktok")]
+    TikTok,
     /// A CSV, Parquet or NDJSON file.
     File,
 }
@@ -417,6 +422,7 @@ fn keys(kind: SourceKind) -> &'static [ConfigKey] {
         SourceKind::Meta => MetaAdsConfig::KEYS,
         SourceKind::GoogleAds => GoogleAdsConfig::KEYS,
         SourceKind::Klaviyo => KlaviyoConfig::KEYS,
+        SourceKind::TikTok => TikTokConfig::KEYS,
         SourceKind::File => &[],
     }
 }
@@ -718,6 +724,15 @@ impl PipelineConfig {
                         .build()?,
                 )
             }
+            SourceKind::TikTok => {
+                let c = TikTokConfig::deserialize(table(settings)).map_err(bad)?;
+                Box::new(
+                    TikTokBuilder::from_config(c)
+                        .with_retry(retry()?)
+                        .with_progress(progress)
+                        .build()?,
+                )
+            }
         })
     }
 
@@ -805,15 +820,30 @@ impl PipelineConfig {
         };
         // A platform source without its own mapping uses its type's (e.g. a second Meta
         // source called `meta_eu`); a file source must say how its columns map.
+        // A file source needs a section of its own in `[mapping]`: the built-in mapping
+        // of a platform that shares its name (a file called `tiktok`) would not fit it.
+        let explicit = |name: &str| {
+            self.mapping
+                .as_ref()
+                .and_then(|m| m.get("sources"))
+                .and_then(toml::Value::as_table)
+                .is_some_and(|t| t.contains_key(name))
+        };
         for (i, spanned) in self.sources.iter().enumerate() {
             let s = spanned.get_ref();
-            if mapping.source(&s.name).is_some() {
+            let known = if s.kind == SourceKind::File {
+                explicit(&s.name)
+            } else {
+                mapping.source(&s.name).is_some()
+            };
+            if known {
                 continue;
             }
             let preset = match s.kind {
                 SourceKind::Meta => SourceMapping::meta(),
                 SourceKind::GoogleAds => SourceMapping::google_ads(),
                 SourceKind::Klaviyo => SourceMapping::klaviyo(),
+                SourceKind::TikTok => SourceMapping::tiktok(),
                 SourceKind::File => {
                     return Err(self.err(
                         format!("sources[{i}]"),

@@ -1,11 +1,13 @@
-//! Local fake Meta, Google Ads and Klaviyo HTTP APIs that serve a [`World`].
+//! Local fake Meta, Google Ads, Klaviyo and TikTok HTTP APIs that serve a [`World`].
 //!
 //! Each platform runs its own axum server on `127.0.0.1:<port>` and speaks the platform's
 //! native protocol as API_NOTES.md describes it: authentication that fails like the real
 //! API, pagination, Meta async report runs (including "100% but still running"), the
 //! Google OAuth token endpoint and `searchStream` arrays of batches, Klaviyo JSON:API
 //! with its required headers (campaigns, values reports, flows, daily flow series of at
-//! most 60 days). A seeded [`FaultConfig`] injects throttling (each
+//! most 60 days), TikTok's integrated report (body codes, 30-day ranges, page numbers;
+//! it serves the channels a world puts on [`Platform::TikTok`](crate::Platform::TikTok)
+//! with [`WorldConfig::with_platform`](crate::WorldConfig::with_platform)). A seeded [`FaultConfig`] injects throttling (each
 //! platform's own body and headers), 500/503 answers, connections dropped mid-body,
 //! responses slower than a client timeout, access tokens that expire mid-pull and async
 //! jobs that fail. Every request is recorded in a [request log](FakeServers::requests).
@@ -25,6 +27,7 @@
 mod google;
 mod klaviyo;
 mod meta;
+mod tiktok;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,6 +56,7 @@ use crate::World;
 /// | `google_login_customer_id` | `None` | when set, `login-customer-id` must equal it |
 /// | `google_token_lifetime_secs` | 3599 | `expires_in` of issued access tokens |
 /// | `klaviyo_api_key` | `pk_fake_klaviyo_key` | private API key |
+/// | `tiktok_access_token` | `fake-tiktok-access-token` | `Access-Token` header |
 #[derive(Debug, Clone, PartialEq)]
 pub struct FakeCredentials {
     /// Graph API access token.
@@ -75,6 +79,8 @@ pub struct FakeCredentials {
     pub google_token_lifetime_secs: u64,
     /// Klaviyo private API key.
     pub klaviyo_api_key: String,
+    /// TikTok `Access-Token` header value.
+    pub tiktok_access_token: String,
 }
 
 impl Default for FakeCredentials {
@@ -90,6 +96,7 @@ impl Default for FakeCredentials {
             google_login_customer_id: None,
             google_token_lifetime_secs: 3599,
             klaviyo_api_key: "pk_fake_klaviyo_key".into(),
+            tiktok_access_token: "fake-tiktok-access-token".into(),
         }
     }
 }
@@ -366,7 +373,7 @@ fn clock_router(clock: Arc<SandboxClock>) -> axum::Router {
 /// One request the fake servers saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
-    /// `meta`, `google_ads` or `klaviyo`.
+    /// `meta`, `google_ads`, `klaviyo` or `tiktok`.
     pub server: &'static str,
     /// HTTP method.
     pub method: String,
@@ -566,6 +573,7 @@ pub struct FakeServers {
     meta: SocketAddr,
     google: SocketAddr,
     klaviyo: SocketAddr,
+    tiktok: SocketAddr,
     credentials: FakeCredentials,
     log: Arc<Mutex<Vec<RequestRecord>>>,
     clock: Arc<SandboxClock>,
@@ -573,13 +581,13 @@ pub struct FakeServers {
 }
 
 impl FakeServers {
-    /// Starts the three servers on `127.0.0.1:0` with default credentials.
+    /// Starts the servers on `127.0.0.1:0` with default credentials.
     pub async fn start(world: World, faults: FaultConfig) -> std::io::Result<FakeServers> {
         Self::start_with(world, faults, FakeCredentials::default(), 0).await
     }
 
     /// Starts the servers with the given credentials; with `base_port` > 0 they listen on
-    /// `base_port`, `base_port + 1` and `base_port + 2` (Meta, Google Ads, Klaviyo).
+    /// `base_port` … `base_port + 3` (Meta, Google Ads, Klaviyo, TikTok).
     pub async fn start_with(
         world: World,
         faults: FaultConfig,
@@ -596,10 +604,12 @@ impl FakeServers {
         let meta_l = tokio::net::TcpListener::bind(("127.0.0.1", port(0))).await?;
         let google_l = tokio::net::TcpListener::bind(("127.0.0.1", port(1))).await?;
         let klaviyo_l = tokio::net::TcpListener::bind(("127.0.0.1", port(2))).await?;
-        let (meta, google, klaviyo) = (
+        let tiktok_l = tokio::net::TcpListener::bind(("127.0.0.1", port(3))).await?;
+        let (meta, google, klaviyo, tiktok) = (
             meta_l.local_addr()?,
             google_l.local_addr()?,
             klaviyo_l.local_addr()?,
+            tiktok_l.local_addr()?,
         );
         let log = Arc::new(Mutex::new(Vec::new()));
         let clock = Arc::new(SandboxClock::default());
@@ -625,11 +635,14 @@ impl FakeServers {
             world.clone(),
             mk("klaviyo", 0x6b6c, klaviyo),
         ));
+        let tiktok_router = clock_router(clock.clone())
+            .merge(tiktok::router(world.clone(), mk("tiktok", 0x7474, tiktok)));
         let mut tasks = Vec::new();
         for (listener, router) in [
             (meta_l, meta_router),
             (google_l, google_router),
             (klaviyo_l, klaviyo_router),
+            (tiktok_l, tiktok_router),
         ] {
             tasks.push(tokio::spawn(async move {
                 // A serve error ends this fake server; clients then see connection errors.
@@ -640,6 +653,7 @@ impl FakeServers {
             meta,
             google,
             klaviyo,
+            tiktok,
             credentials,
             log,
             clock,
@@ -683,6 +697,11 @@ impl FakeServers {
         format!("http://{}", self.klaviyo)
     }
 
+    /// Base URL replacing `https://business-api.tiktok.com`.
+    pub fn tiktok_base_url(&self) -> String {
+        format!("http://{}", self.tiktok)
+    }
+
     /// The credentials the servers accept.
     pub fn credentials(&self) -> &FakeCredentials {
         &self.credentials
@@ -696,7 +715,7 @@ impl FakeServers {
             .clone()
     }
 
-    /// Requests seen by one server (`meta`, `google_ads`, `klaviyo`).
+    /// Requests seen by one server (`meta`, `google_ads`, `klaviyo`, `tiktok`).
     pub fn requests_to(&self, server: &str) -> Vec<RequestRecord> {
         self.requests()
             .into_iter()

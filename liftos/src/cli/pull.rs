@@ -10,7 +10,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use liftos::connectors::{
     Connector, ConnectorRequest, GoogleAdsBuilder, HttpSettings, KlaviyoBuilder, Level,
-    MetaAdsBuilder, Progress, ProgressEvent, RetryConfig,
+    MetaAdsBuilder, Progress, ProgressEvent, RetryConfig, TikTokBuilder,
 };
 use liftos::io::TableWriter;
 
@@ -26,6 +26,9 @@ pub enum Source {
     /// Klaviyo (campaign values reports; flows with `--include-flows`).
     #[value(name = "klaviyo")]
     Klaviyo,
+    /// TikTok Ads (synchronous integrated reports, campaign × day).
+    #[value(name = "tiktok")]
+    TikTok,
 }
 
 /// Arguments of `liftos pull`.
@@ -37,8 +40,11 @@ pub enum Source {
     LIFTOS_GOOGLE_ADS_TOKEN_URL (optional)\n  \
     klaviyo:    LIFTOS_KLAVIYO_API_KEY, LIFTOS_KLAVIYO_CONVERSION_METRIC (optional),\n              \
     LIFTOS_KLAVIYO_INCLUDE_FLOWS (optional, true/false), LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS\n              \
-    (optional; default 31, Klaviyo's steady limit of 2 report calls a minute)\n\
-    The base URL defaults to LIFTOS_META_BASE_URL / LIFTOS_GOOGLE_ADS_BASE_URL / LIFTOS_KLAVIYO_BASE_URL,\n\
+    (optional; default 31, Klaviyo's steady limit of 2 report calls a minute)\n  \
+    tiktok:     LIFTOS_TIKTOK_ACCESS_TOKEN, LIFTOS_TIKTOK_ADVERTISER_IDS, LIFTOS_TIKTOK_METRICS (optional,\n              \
+    metrics added to spend, impressions, clicks, complete_payment, total_complete_payment_rate)\n\
+    The base URL defaults to LIFTOS_META_BASE_URL / LIFTOS_GOOGLE_ADS_BASE_URL / LIFTOS_KLAVIYO_BASE_URL /\n\
+    LIFTOS_TIKTOK_BASE_URL,\n\
     else the platform's public API.")]
 pub struct Args {
     /// The platform to pull from.
@@ -159,6 +165,7 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
         Source::Meta => "meta",
         Source::GoogleAds => "google_ads",
         Source::Klaviyo => "klaviyo",
+        Source::TikTok => "tiktok",
     };
     let retry = args.http_settings().apply(name, RetryConfig::default())?;
     Ok(match args.source {
@@ -189,6 +196,13 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
                     .with_progress(progress)
                     .build()?,
             )
+        }
+        Source::TikTok => {
+            let mut b = TikTokBuilder::from_env().with_retry(retry);
+            if let Some(url) = &args.base_url {
+                b = b.with_base_url(url.as_str());
+            }
+            Box::new(b.with_progress(progress).build()?)
         }
     })
 }

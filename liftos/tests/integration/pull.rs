@@ -175,7 +175,7 @@ fn missing_credentials_and_bad_flags_are_named() {
     assert!(!out.exists());
 
     let output = liftos()
-        .args(["pull", "--source", "tiktok", "--start", "2024-01-01"])
+        .args(["pull", "--source", "snapchat", "--start", "2024-01-01"])
         .args(["--end", "2024-01-31", "--out", "x.csv"])
         .output()
         .unwrap();
@@ -238,6 +238,80 @@ fn an_interrupted_pull_leaves_no_file() {
         "no file: {:?}",
         leftovers(dir.path())
     );
+}
+
+#[test]
+fn pull_tiktok_writes_every_row_under_faults_and_unifies_with_the_built_in_mapping() {
+    use liftos::sandbox::{Platform, World, WorldConfig};
+    // 45 days: two report requests of at most 30 days; the zero-effect channel on TikTok.
+    let world = World::generate(
+        &WorldConfig::standard(2)
+            .with_days(45)
+            .with_seed(11)
+            .with_zero_effect_channel("tiktok")
+            .with_platform("tiktok", Platform::TikTok),
+    )
+    .unwrap();
+    let want = world_totals(&world, "tiktok");
+    assert!(want.0 > 50, "{} rows", want.0);
+    let advertiser = world.tiktok_rows()[0].advertiser_id.clone();
+    let faults = FaultConfig::none()
+        .with_seed(1)
+        .with_throttle_rate(0.25)
+        .with_server_error_rate(0.25);
+    let fakes = start_fakes(world.clone(), faults);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tiktok.csv");
+    let output = pull_with(&fakes, &world, "tiktok", &out, |c| {
+        c.env("LIFTOS_TIKTOK_ADVERTISER_IDS", &advertiser)
+    });
+    let stdout = assert_success(&output);
+    assert!(
+        stdout.starts_with(&format!("Pulled {} rows from tiktok (", want.0)),
+        "{stdout}"
+    );
+    let log = fakes.servers.requests_to("tiktok");
+    assert!(
+        log.iter().any(|r| r.fault.is_some()),
+        "faults were injected"
+    );
+    let table = liftos::transform::read_table(&out).unwrap();
+    assert_eq!(table.num_rows(), want.0);
+    assert_money("spend", sum(&table, "spend"), want.1);
+    assert_money(
+        "revenue",
+        sum(&table, "total_complete_payment_rate"),
+        want.4,
+    );
+
+    // The built-in `tiktok` mapping unifies it: the world's rows, ids and totals.
+    let unified = dir.path().join("unified.parquet");
+    let output = liftos()
+        .arg("unify")
+        .arg("--input")
+        .arg(format!("tiktok={}", out.display()))
+        .arg("--out")
+        .arg(&unified)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let u = liftos::transform::read_table(&unified).unwrap();
+    assert_eq!(u.num_rows(), want.0);
+    assert_money("unified spend", sum(&u, "spend"), want.1);
+    assert_money("unified revenue", sum(&u, "revenue"), want.4);
+    assert_eq!(sum(&u, "impressions") as i64, want.2);
+    assert_eq!(sum(&u, "clicks") as i64, want.3);
+    let ids = u.column_by_name("campaign_id").unwrap();
+    let ids = arrow::array::AsArray::as_string::<i32>(ids);
+    let mut got: Vec<String> = ids.iter().map(|s| s.unwrap().to_owned()).collect();
+    got.sort();
+    let mut world_ids: Vec<String> = world
+        .rows()
+        .filter(|r| r.channel == "tiktok")
+        .map(|r| r.campaign_id)
+        .collect();
+    world_ids.sort();
+    assert_eq!(got, world_ids);
 }
 
 #[test]
