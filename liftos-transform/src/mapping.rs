@@ -477,9 +477,11 @@ fn validate_spec(key: &str, spec: &ColumnSpec, nullable: bool) -> Result<()> {
 
 /// The mapping of every source to the unified table.
 ///
-/// [`SchemaMapping::default`] holds the connector presets under the names `meta`,
-/// `google_ads`, `klaviyo` and `tiktok`; [`SchemaMapping::empty`] holds none. A mapping
-/// file's `[sources.<name>]` without `extends` starts from the preset of that name, if any.
+/// [`SchemaMapping::default`] holds the three connector presets under the names `meta`,
+/// `google_ads` and `klaviyo`; [`SchemaMapping::empty`] holds none. A source the mapping
+/// does not name but that is called like a later connector preset (`tiktok`) is mapped
+/// with that preset ([`SchemaMapping::resolve`]), so a mapping file's own `[sources.tiktok]`
+/// still starts empty, as it did before TikTok had a connector.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SchemaMapping {
     /// Source name → its mapping.
@@ -492,7 +494,6 @@ impl Default for SchemaMapping {
             .with_source("meta", SourceMapping::meta())
             .with_source("google_ads", SourceMapping::google_ads())
             .with_source("klaviyo", SourceMapping::klaviyo())
-            .with_source("tiktok", SourceMapping::tiktok())
     }
 }
 
@@ -534,6 +535,19 @@ impl SchemaMapping {
     /// The mapping of source `name`.
     pub fn source(&self, name: &str) -> Option<&SourceMapping> {
         self.sources.get(name)
+    }
+
+    /// How source `name` is mapped: its own entry, else the built-in connector mapping
+    /// of that name (`meta`, `google_ads`, `klaviyo`, `tiktok`; not `unified`, which a
+    /// file must ask for with `extends`).
+    pub fn resolve(&self, name: &str) -> Option<std::borrow::Cow<'_, SourceMapping>> {
+        if let Some(s) = self.sources.get(name) {
+            return Some(std::borrow::Cow::Borrowed(s));
+        }
+        if name == "unified" {
+            return None;
+        }
+        SourceMapping::preset(name).map(std::borrow::Cow::Owned)
     }
 
     /// Gives every source's currency column the default `currency` (used, and noted,
