@@ -63,6 +63,7 @@
 //! | [`GoogleAdsConnector`] | OAuth refresh (before expiry, once on 401), `developer-token` / `login-customer-id`, GAQL built or raw, `searchStream` array-of-batches |
 //! | [`KlaviyoConnector`] | `Klaviyo-API-Key` + `revision`, campaigns (`links.next`), one campaign-values-report per year of range, "Placed Order" found by name, spend = recipients × cost per recipient; optional flows (`include_flows`: `GET /api/flows`, daily flow-series-reports of ≤ 60 days, one row per flow and day, `message_type` column); report calls spaced and planned against the daily limit |
 //! | [`TikTokConnector`] | `Access-Token`, synchronous integrated reports per advertiser (campaign × day, ≤ 30 days a request, numbered pages of ≤ 1000 rows), errors read from the body's `code` (HTTP 200), the advertiser's currency from `advertiser/info`, a report that changes while paged refused |
+//! | [`RestConnector`] | any JSON API from a TOML [`RestSpec`]: bearer / API-key header or query / OAuth2 refresh, cursor / next-link / offset / page-number pagination, record path, typed fields, `{start}`/`{end}`/`{account}` placeholders, date chunks, codes inside 200 bodies, a rate limit |
 //! | [`FileConnector`] | CSV, Parquet, NDJSON with inference or an explicit schema; bad rows named by line |
 //!
 //! Builders read credentials from code, a config table (serde) or `from_env()` (`LIFTOS_*`
@@ -93,6 +94,7 @@ pub mod keys;
 mod klaviyo;
 mod meta;
 mod request;
+mod rest;
 mod tiktok;
 
 use std::fmt;
@@ -124,6 +126,10 @@ pub use meta::{
     hmac_sha256_hex,
 };
 pub use request::{ConnectorRequest, Level, TimeIncrement};
+pub use rest::{
+    RestAuth, RestBodyErrors, RestBuilder, RestConnector, RestField, RestFieldType, RestMethod,
+    RestPagination, RestRateLimit, RestRecords, RestRequest, RestSpec,
+};
 pub use tiktok::{
     TIKTOK_DEFAULT_API_VERSION, TIKTOK_DEFAULT_BASE_URL, TIKTOK_DEFAULT_METRICS,
     TIKTOK_MAX_CHUNK_DAYS, TIKTOK_MAX_PAGE_SIZE, TikTokBuilder, TikTokConfig, TikTokConnector,

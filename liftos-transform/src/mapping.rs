@@ -550,6 +550,20 @@ impl SchemaMapping {
         SourceMapping::preset(name).map(std::borrow::Cow::Owned)
     }
 
+    /// Adds the built-in connector mapping of each name in `names` that has no entry
+    /// (see [`resolve`](Self::resolve)), so that settings applied to every source, such
+    /// as [`with_default_currency`](Self::with_default_currency), reach it too.
+    pub fn with_presets_for<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        for name in names {
+            if !self.sources.contains_key(name)
+                && let Some(preset) = self.resolve(name).map(std::borrow::Cow::into_owned)
+            {
+                self.sources.insert(name.to_owned(), preset);
+            }
+        }
+        self
+    }
+
     /// Gives every source's currency column the default `currency` (used, and noted,
     /// when a source has no currency column), unless the mapping gives one already.
     pub fn with_default_currency(mut self, currency: &str) -> Self {

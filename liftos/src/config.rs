@@ -45,7 +45,7 @@
 //! |---|---|
 //! | `[pipeline]` | `start`, `end` (YYYY-MM-DD, required), `level` (campaign), `continue_on_source_error` (false) |
 //! | `[http]` | timeouts and limits of every platform source: `timeout_secs` (overall deadline of a pull, 3600), `request_timeout_secs` (120), `connect_timeout_secs` (10), `max_retries` (10), `max_pages` (50000), `pages_per_day` (100), `max_body_mib` (64) |
-//! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `tiktok`, `file`), then the connector's settings; a platform source may also set any `[http]` key for itself |
+//! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `tiktok`, `rest`, `file`), then the connector's settings; a platform source may also set any `[http]` key for itself |
 //! | `[mapping]` | as a `--mapping` file: `[mapping.sources.<name>]` with `extends`, `channel`, `timezone`, `columns`, `breakdowns` |
 //! | `[quality]` | as a `--rules` file: `required_fields`, `rules`, `builtin_checks`, `today`, `spike_threshold`, ... |
 //! | `[clean]` | `fixes` (list; default all but currency), `reporting_currency`, `rates` (CSV/Parquet of date, currency, rate) |
@@ -65,6 +65,7 @@
 //! | `google_ads` | `developer_token`, `client_secret`, `refresh_token` (LIFTOS_GOOGLE_ADS_*) | `client_id`, `customer_ids`, `login_customer_id`, `token_url`, `base_url`, `api_version`, `query` |
 //! | `klaviyo` | `api_key` (LIFTOS_KLAVIYO_API_KEY) | `conversion_metric`, `base_url`, `revision`, `cost_per_recipient`, `include_flows`, `report_daily_limit` |
 //! | `tiktok` | `access_token` (LIFTOS_TIKTOK_ACCESS_TOKEN) | `advertiser_ids`, `base_url`, `api_version`, `metrics` |
+//! | `rest` | the variables its spec names | `spec` (a declarative spec file, relative to the config file; see docs/rest/) |
 //! | `file` | — | `path` (relative to the config file), `format` (csv, parquet, ndjson; default by extension) |
 
 use std::fmt;
@@ -81,7 +82,7 @@ use liftos_connectors::keys::find_key;
 use liftos_connectors::{
     ConfigKey, Connector, FileConnector, FileFormat, GoogleAdsBuilder, GoogleAdsConfig,
     HttpSettings, KlaviyoBuilder, KlaviyoConfig, Level, MetaAdsBuilder, MetaAdsConfig, Progress,
-    RetryConfig, TikTokBuilder, TikTokConfig,
+    RestBuilder, RestSpec, RetryConfig, TikTokBuilder, TikTokConfig,
 };
 use liftos_transform::{
     CurrencyConversion, Fixes, QualityRules, RateTable, SchemaMapping, SourceMapping,
@@ -215,6 +216,8 @@ pub enum SourceKind {
     /// TikTok Ads.
     #[serde(rename = "tiktok")]
     TikTok,
+    /// Any JSON API described by a declarative spec file (`spec = "path.toml"`).
+    Rest,
     /// A CSV, Parquet or NDJSON file.
     File,
 }
@@ -423,7 +426,7 @@ fn keys(kind: SourceKind) -> &'static [ConfigKey] {
         SourceKind::GoogleAds => GoogleAdsConfig::KEYS,
         SourceKind::Klaviyo => KlaviyoConfig::KEYS,
         SourceKind::TikTok => TikTokConfig::KEYS,
-        SourceKind::File => &[],
+        SourceKind::Rest | SourceKind::File => &[],
     }
 }
 
@@ -697,6 +700,9 @@ impl PipelineConfig {
         };
         Ok(match source.kind {
             SourceKind::File => self.file_connector(index, &settings)?,
+            SourceKind::Rest => {
+                self.rest_connector(index, &settings, retry()?, progress, lookup)?
+            }
             SourceKind::Meta => {
                 let c = MetaAdsConfig::deserialize(table(settings)).map_err(bad)?;
                 Box::new(
@@ -734,6 +740,55 @@ impl PipelineConfig {
                 )
             }
         })
+    }
+
+    /// A `type = "rest"` source: its spec file (relative to the config file); the
+    /// variables the spec names are read with `lookup`.
+    fn rest_connector(
+        &self,
+        index: usize,
+        t: &toml::Table,
+        retry: RetryConfig,
+        progress: Progress,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Box<dyn Connector>> {
+        let span = Some(self.sources[index].span());
+        let key = |k: &str| format!("sources[{index}].{k}");
+        for k in t.keys() {
+            if k != "spec" {
+                return Err(self.err(
+                    key(k),
+                    span.clone(),
+                    "unknown setting of a rest source (spec, and the [http] keys)",
+                ));
+            }
+        }
+        let path = t.get("spec").and_then(toml::Value::as_str).ok_or_else(|| {
+            self.err(
+                key("spec"),
+                span.clone(),
+                "a rest source needs `spec`, the path of its spec file (see docs/rest/)",
+            )
+        })?;
+        let spec = RestSpec::from_toml_file(self.resolve(Path::new(path)))
+            .map_err(|e| self.err(key("spec"), span.clone(), e.to_string()))?;
+        let mut names: Vec<String> = spec
+            .secret_variables()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        names.extend(spec.request.accounts_env.clone());
+        let vars: std::collections::HashMap<String, String> = names
+            .into_iter()
+            .filter_map(|n| lookup(&n).map(|v| (n, v)))
+            .collect();
+        Ok(Box::new(
+            RestBuilder::new(spec)
+                .with_env(move |k| vars.get(k).cloned())
+                .with_retry(retry)
+                .with_progress(progress)
+                .build()?,
+        ))
     }
 
     fn file_connector(&self, index: usize, t: &toml::Table) -> Result<Box<dyn Connector>> {
@@ -831,10 +886,10 @@ impl PipelineConfig {
         };
         for (i, spanned) in self.sources.iter().enumerate() {
             let s = spanned.get_ref();
-            let known = if s.kind == SourceKind::File {
-                explicit(&s.name)
-            } else {
-                mapping.source(&s.name).is_some()
+            let known = match s.kind {
+                SourceKind::File => explicit(&s.name),
+                SourceKind::Rest => explicit(&s.name) || mapping.resolve(&s.name).is_some(),
+                _ => mapping.source(&s.name).is_some(),
             };
             if known {
                 continue;
@@ -844,13 +899,15 @@ impl PipelineConfig {
                 SourceKind::GoogleAds => SourceMapping::google_ads(),
                 SourceKind::Klaviyo => SourceMapping::klaviyo(),
                 SourceKind::TikTok => SourceMapping::tiktok(),
-                SourceKind::File => {
+                SourceKind::File | SourceKind::Rest => {
                     return Err(self.err(
                         format!("sources[{i}]"),
                         Some(spanned.span()),
                         format!(
-                            "file source `{}` has no mapping: add [mapping.sources.{}] with `extends = \"unified\"` (a file in the unified layout) or its columns",
-                            s.name, s.name
+                            "{} source `{}` has no mapping: add [mapping.sources.{}] with `extends = \"unified\"` (a file in the unified layout) or its columns",
+                            if s.kind == SourceKind::File { "file" } else { "rest" },
+                            s.name,
+                            s.name
                         ),
                     ));
                 }

@@ -8,5 +8,6 @@ mod limits;
 mod meta;
 mod narrow;
 mod origins;
+mod rest;
 mod secrets;
 mod tiktok;

@@ -7,7 +7,9 @@
 //! with its required headers (campaigns, values reports, flows, daily flow series of at
 //! most 60 days), TikTok's integrated report (body codes, 30-day ranges, page numbers;
 //! it serves the channels a world puts on [`Platform::TikTok`](crate::Platform::TikTok)
-//! with [`WorldConfig::with_platform`](crate::WorldConfig::with_platform)). A seeded [`FaultConfig`] injects throttling (each
+//! with [`WorldConfig::with_platform`](crate::WorldConfig::with_platform)), and a generic
+//! JSON API over every world row paged in four styles (cursor, next link, offset, page
+//! number) for the declarative REST connector. A seeded [`FaultConfig`] injects throttling (each
 //! platform's own body and headers), 500/503 answers, connections dropped mid-body,
 //! responses slower than a client timeout, access tokens that expire mid-pull and async
 //! jobs that fail. Every request is recorded in a [request log](FakeServers::requests).
@@ -27,6 +29,7 @@
 mod google;
 mod klaviyo;
 mod meta;
+mod rest;
 mod tiktok;
 
 use std::net::SocketAddr;
@@ -57,6 +60,8 @@ use crate::World;
 /// | `google_token_lifetime_secs` | 3599 | `expires_in` of issued access tokens |
 /// | `klaviyo_api_key` | `pk_fake_klaviyo_key` | private API key |
 /// | `tiktok_access_token` | `fake-tiktok-access-token` | `Access-Token` header |
+/// | `rest_api_token` | `fake-rest-api-token` | bearer token of the generic REST API |
+/// | `rest_client_id`, `rest_client_secret`, `rest_refresh_token` | `fake-rest-client-id`, ... | its OAuth refresh flow |
 #[derive(Debug, Clone, PartialEq)]
 pub struct FakeCredentials {
     /// Graph API access token.
@@ -81,6 +86,14 @@ pub struct FakeCredentials {
     pub klaviyo_api_key: String,
     /// TikTok `Access-Token` header value.
     pub tiktok_access_token: String,
+    /// Bearer token of the generic REST API.
+    pub rest_api_token: String,
+    /// OAuth client id of the generic REST API.
+    pub rest_client_id: String,
+    /// OAuth client secret of the generic REST API.
+    pub rest_client_secret: String,
+    /// OAuth refresh token of the generic REST API.
+    pub rest_refresh_token: String,
 }
 
 impl Default for FakeCredentials {
@@ -97,6 +110,10 @@ impl Default for FakeCredentials {
             google_token_lifetime_secs: 3599,
             klaviyo_api_key: "pk_fake_klaviyo_key".into(),
             tiktok_access_token: "fake-tiktok-access-token".into(),
+            rest_api_token: "fake-rest-api-token".into(),
+            rest_client_id: "fake-rest-client-id".into(),
+            rest_client_secret: "fake-rest-client-secret".into(),
+            rest_refresh_token: "fake-rest-refresh-token".into(),
         }
     }
 }
@@ -373,7 +390,7 @@ fn clock_router(clock: Arc<SandboxClock>) -> axum::Router {
 /// One request the fake servers saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
-    /// `meta`, `google_ads`, `klaviyo` or `tiktok`.
+    /// `meta`, `google_ads`, `klaviyo`, `tiktok` or `rest`.
     pub server: &'static str,
     /// HTTP method.
     pub method: String,
@@ -574,6 +591,7 @@ pub struct FakeServers {
     google: SocketAddr,
     klaviyo: SocketAddr,
     tiktok: SocketAddr,
+    rest: SocketAddr,
     credentials: FakeCredentials,
     log: Arc<Mutex<Vec<RequestRecord>>>,
     clock: Arc<SandboxClock>,
@@ -587,7 +605,7 @@ impl FakeServers {
     }
 
     /// Starts the servers with the given credentials; with `base_port` > 0 they listen on
-    /// `base_port` … `base_port + 3` (Meta, Google Ads, Klaviyo, TikTok).
+    /// `base_port` … `base_port + 4` (Meta, Google Ads, Klaviyo, TikTok, generic REST).
     pub async fn start_with(
         world: World,
         faults: FaultConfig,
@@ -605,11 +623,13 @@ impl FakeServers {
         let google_l = tokio::net::TcpListener::bind(("127.0.0.1", port(1))).await?;
         let klaviyo_l = tokio::net::TcpListener::bind(("127.0.0.1", port(2))).await?;
         let tiktok_l = tokio::net::TcpListener::bind(("127.0.0.1", port(3))).await?;
-        let (meta, google, klaviyo, tiktok) = (
+        let rest_l = tokio::net::TcpListener::bind(("127.0.0.1", port(4))).await?;
+        let (meta, google, klaviyo, tiktok, rest) = (
             meta_l.local_addr()?,
             google_l.local_addr()?,
             klaviyo_l.local_addr()?,
             tiktok_l.local_addr()?,
+            rest_l.local_addr()?,
         );
         let log = Arc::new(Mutex::new(Vec::new()));
         let clock = Arc::new(SandboxClock::default());
@@ -637,12 +657,15 @@ impl FakeServers {
         ));
         let tiktok_router = clock_router(clock.clone())
             .merge(tiktok::router(world.clone(), mk("tiktok", 0x7474, tiktok)));
+        let rest_router = clock_router(clock.clone())
+            .merge(rest::router(world.clone(), mk("rest", 0x7265, rest)));
         let mut tasks = Vec::new();
         for (listener, router) in [
             (meta_l, meta_router),
             (google_l, google_router),
             (klaviyo_l, klaviyo_router),
             (tiktok_l, tiktok_router),
+            (rest_l, rest_router),
         ] {
             tasks.push(tokio::spawn(async move {
                 // A serve error ends this fake server; clients then see connection errors.
@@ -654,6 +677,7 @@ impl FakeServers {
             google,
             klaviyo,
             tiktok,
+            rest,
             credentials,
             log,
             clock,
@@ -702,6 +726,11 @@ impl FakeServers {
         format!("http://{}", self.tiktok)
     }
 
+    /// Base URL of the generic REST API (every world row, four pagination styles).
+    pub fn rest_base_url(&self) -> String {
+        format!("http://{}", self.rest)
+    }
+
     /// The credentials the servers accept.
     pub fn credentials(&self) -> &FakeCredentials {
         &self.credentials
@@ -715,7 +744,7 @@ impl FakeServers {
             .clone()
     }
 
-    /// Requests seen by one server (`meta`, `google_ads`, `klaviyo`, `tiktok`).
+    /// Requests seen by one server (`meta`, `google_ads`, `klaviyo`, `tiktok`, `rest`).
     pub fn requests_to(&self, server: &str) -> Vec<RequestRecord> {
         self.requests()
             .into_iter()

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use liftos::connectors::{
     Connector, ConnectorRequest, GoogleAdsBuilder, HttpSettings, KlaviyoBuilder, Level,
-    MetaAdsBuilder, Progress, ProgressEvent, RetryConfig, TikTokBuilder,
+    MetaAdsBuilder, Progress, ProgressEvent, RestBuilder, RestSpec, RetryConfig, TikTokBuilder,
 };
 use liftos::io::TableWriter;
 
@@ -31,6 +31,38 @@ pub enum Source {
     TikTok,
 }
 
+/// What `--source` names: a built-in platform, or `rest:<spec.toml>` (any JSON API
+/// described by a declarative spec).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceArg {
+    /// A built-in connector.
+    Builtin(Source),
+    /// A declarative REST spec file.
+    Rest(PathBuf),
+}
+
+fn parse_source(text: &str) -> Result<SourceArg, String> {
+    if let Some(path) = text.strip_prefix("rest:") {
+        if path.trim().is_empty() {
+            return Err("rest: needs the spec file, e.g. rest:docs/rest/tiktok.toml".into());
+        }
+        return Ok(SourceArg::Rest(PathBuf::from(path)));
+    }
+    use clap::ValueEnum;
+    Source::from_str(text, false)
+        .map(SourceArg::Builtin)
+        .map_err(|_| {
+            let names: Vec<String> = Source::value_variants()
+                .iter()
+                .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_owned()))
+                .collect();
+            format!(
+                "unknown source `{text}`; expected {} or rest:<spec.toml>",
+                names.join(", ")
+            )
+        })
+}
+
 /// Arguments of `liftos pull`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Credentials come from the environment:\n  \
@@ -45,11 +77,13 @@ pub enum Source {
     metrics added to spend, impressions, clicks, complete_payment, total_complete_payment_rate)\n\
     The base URL defaults to LIFTOS_META_BASE_URL / LIFTOS_GOOGLE_ADS_BASE_URL / LIFTOS_KLAVIYO_BASE_URL /\n\
     LIFTOS_TIKTOK_BASE_URL,\n\
-    else the platform's public API.")]
+    else the platform's public API.\n\
+    rest:<spec.toml> reads the variables its spec names (auth.secret_env, request.accounts_env, ...).")]
 pub struct Args {
-    /// The platform to pull from.
-    #[arg(long, value_enum)]
-    source: Source,
+    /// The platform to pull from: meta, google_ads, klaviyo, tiktok, or rest:<spec.toml>
+    /// (a JSON API described by a declarative spec; see docs/rest/).
+    #[arg(long, value_parser = parse_source)]
+    source: SourceArg,
     /// First day (YYYY-MM-DD, account time zone).
     #[arg(long)]
     start: NaiveDate,
@@ -155,20 +189,42 @@ fn progress_message(e: &ProgressEvent) -> String {
 }
 
 fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connector>> {
-    if args.include_flows && args.source != Source::Klaviyo {
+    let source = match &args.source {
+        SourceArg::Builtin(s) => *s,
+        SourceArg::Rest(path) => {
+            let spec = RestSpec::from_toml_file(path)?;
+            let retry = args
+                .http_settings()
+                .apply(&spec.name, RetryConfig::default())?;
+            let mut b = RestBuilder::new(spec).with_retry(retry);
+            if let Some(url) = &args.base_url {
+                b = b.with_base_url(url.as_str());
+            }
+            if args.include_flows || args.cost_per_recipient != 0.0 {
+                return Err(liftos::connectors::Error::InvalidRequest {
+                    message:
+                        "--include-flows and --cost-per-recipient apply to --source klaviyo only"
+                            .to_owned(),
+                }
+                .into());
+            }
+            return Ok(Box::new(b.with_progress(progress).build()?));
+        }
+    };
+    if args.include_flows && source != Source::Klaviyo {
         return Err(liftos::connectors::Error::InvalidRequest {
             message: "--include-flows applies to --source klaviyo only".to_owned(),
         }
         .into());
     }
-    let name = match args.source {
+    let name = match source {
         Source::Meta => "meta",
         Source::GoogleAds => "google_ads",
         Source::Klaviyo => "klaviyo",
         Source::TikTok => "tiktok",
     };
     let retry = args.http_settings().apply(name, RetryConfig::default())?;
-    Ok(match args.source {
+    Ok(match source {
         Source::Meta => {
             let mut b = MetaAdsBuilder::from_env().with_retry(retry);
             if let Some(url) = &args.base_url {

@@ -211,6 +211,37 @@ fn a_second_platform_source_uses_its_type_mapping_and_a_file_needs_one() {
         e.contains("line 5") && e.contains("[mapping.sources.tiktok]") && e.contains("unified"),
         "{e}"
     );
+
+    // A declarative REST source: its spec file, relative to the config file; named like
+    // a connector preset it maps with it, otherwise it needs a mapping like a file.
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/rest/tiktok.toml");
+    std::fs::copy(spec, dir.path().join("tiktok.toml")).unwrap();
+    let text = format!(
+        "{HEAD}[[sources]]\nname = \"tiktok\"\ntype = \"rest\"\nspec = \"tiktok.toml\"\nmax_retries = 3\n"
+    );
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let pipeline = config.to_builder_with(&fake_env(&fakes)).unwrap().build();
+    assert!(pipeline.is_ok(), "{:?}", pipeline.err());
+    let text = text.replace("name = \"tiktok\"", "name = \"tt_api\"");
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let e = config
+        .to_builder_with(&fake_env(&fakes))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("rest source `tt_api` has no mapping"), "{e}");
+    let text = text.replace("spec = \"tiktok.toml\"", "spec = \"missing.toml\"");
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let e = config
+        .to_builder_with(&fake_env(&fakes))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("sources[0].spec") && e.contains("missing.toml"),
+        "{e}"
+    );
     assert!(fakes.servers.requests().is_empty());
 }
 

@@ -182,7 +182,7 @@ fn missing_credentials_and_bad_flags_are_named() {
     assert_eq!(output.status.code(), Some(2), "a usage error");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("--source") && stderr.contains("google_ads"),
+        stderr.contains("--source") && stderr.contains("google_ads") && stderr.contains("rest:"),
         "{stderr}"
     );
 }
@@ -312,6 +312,96 @@ fn pull_tiktok_writes_every_row_under_faults_and_unifies_with_the_built_in_mappi
         .collect();
     world_ids.sort();
     assert_eq!(got, world_ids);
+}
+
+#[test]
+fn pull_rest_spec_reads_tiktok_as_the_docs_spec_describes_it() {
+    use liftos::sandbox::{Platform, World, WorldConfig};
+    let world = World::generate(
+        &WorldConfig::standard(2)
+            .with_days(45)
+            .with_seed(11)
+            .with_zero_effect_channel("tiktok")
+            .with_platform("tiktok", Platform::TikTok),
+    )
+    .unwrap();
+    let want = world_totals(&world, "tiktok");
+    let advertiser = world.tiktok_rows()[0].advertiser_id.clone();
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tiktok.parquet");
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/rest/tiktok.toml");
+    let (start, end) = first_and_last_day(&world);
+    let output = liftos()
+        .args([
+            "pull",
+            "--source",
+            &format!("rest:{spec}"),
+            "--start",
+            &start,
+            "--end",
+            &end,
+        ])
+        .arg("--out")
+        .arg(&out)
+        .arg("--base-url")
+        .arg(fakes.servers.tiktok_base_url())
+        .env(
+            "LIFTOS_TIKTOK_ACCESS_TOKEN",
+            &fakes.servers.credentials().tiktok_access_token,
+        )
+        .env("LIFTOS_TIKTOK_ADVERTISER_IDS", &advertiser)
+        .output()
+        .unwrap();
+    let stdout = assert_success(&output);
+    assert!(
+        stdout.starts_with(&format!("Pulled {} rows from tiktok (", want.0)),
+        "{stdout}"
+    );
+    let table = liftos::transform::read_table(&out).unwrap();
+    assert_money("spend", sum(&table, "spend"), want.1);
+    assert_money(
+        "revenue",
+        sum(&table, "total_complete_payment_rate"),
+        want.4,
+    );
+    // The built-in tiktok mapping takes it; the spec has no currency: --currency gives it.
+    let unified = dir.path().join("unified.csv");
+    let output = liftos()
+        .arg("unify")
+        .arg("--input")
+        .arg(format!("tiktok={}", out.display()))
+        .args(["--currency", "USD", "--out"])
+        .arg(&unified)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let u = liftos::transform::read_table(&unified).unwrap();
+    assert_eq!(u.num_rows(), want.0);
+    assert_money("unified revenue", sum(&u, "revenue"), want.4);
+
+    // A bad spec is one usage-free error naming the file and the key.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(spec)
+            .unwrap()
+            .replace("page_number", "scroll"),
+    )
+    .unwrap();
+    let output = liftos()
+        .args(["pull", "--source", &format!("rest:{}", bad.display())])
+        .args(["--start", &start, "--end", &end, "--out"])
+        .arg(dir.path().join("x.csv"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("scroll"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("x.csv").exists());
 }
 
 #[test]
