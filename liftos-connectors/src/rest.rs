@@ -1,44 +1,4 @@
 //! A declarative REST connector: a TOML spec turns a JSON API into a [`Connector`].
-//!
-//! The spec says where the API is, how to authenticate (bearer token, API key header or
-//! query parameter, OAuth2 refresh token), how one request is written (path, query,
-//! headers, an optional JSON body, `{start}` / `{end}` / `{account}` placeholders, at most
-//! `max_days` per request, one series of requests per account), how pages follow each
-//! other (cursor, next link, offset, page number), where the records are, which fields to
-//! keep with which type, how errors reported inside a 200 body look, and how fast to go.
-//! Secrets are never written in the spec: it names the variables that hold them.
-//!
-//! ```toml
-//! name = "shop_api"
-//! base_url = "https://api.example.com"
-//!
-//! [auth]
-//! type = "bearer"
-//! secret_env = "SHOP_API_TOKEN"
-//!
-//! [request]
-//! path = "/v1/orders"
-//! params = { from = "{start}", to = "{end}" }
-//! max_days = 31
-//!
-//! [pagination]
-//! type = "cursor"
-//! param = "cursor"
-//! cursor_path = "meta.next_cursor"
-//!
-//! [records]
-//! path = "data"
-//!
-//! [[fields]]
-//! name = "date"
-//! path = "created_on"
-//! type = "date"
-//!
-//! [[fields]]
-//! name = "revenue"
-//! path = "totals.net"
-//! type = "float"
-//! ```
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -64,7 +24,47 @@ use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
 const SOURCE: &str = "rest";
 
-/// A REST source described in TOML (see the [module docs](self)).
+/// A declarative REST connector: a TOML spec turns a JSON API into a [`Connector`].
+///
+/// The spec says where the API is, how to authenticate (bearer token, API key header or
+/// query parameter, OAuth2 refresh token), how one request is written (path, query,
+/// headers, an optional JSON body, `{start}` / `{end}` / `{account}` placeholders, at most
+/// `max_days` per request, one series of requests per account), how pages follow each
+/// other (cursor, next link, offset, page number), where the records are, which fields to
+/// keep with which type, how errors reported inside a 200 body look, and how fast to go.
+/// Secrets are never written in the spec: it names the variables that hold them.
+///
+/// ```toml
+/// name = "shop_api"
+/// base_url = "https://api.example.com"
+///
+/// [auth]
+/// type = "bearer"
+/// secret_env = "SHOP_API_TOKEN"
+///
+/// [request]
+/// path = "/v1/orders"
+/// params = { from = "{start}", to = "{end}" }
+/// max_days = 31
+///
+/// [pagination]
+/// type = "cursor"
+/// param = "cursor"
+/// cursor_path = "meta.next_cursor"
+///
+/// [records]
+/// path = "data"
+///
+/// [[fields]]
+/// name = "date"
+/// path = "created_on"
+/// type = "date"
+///
+/// [[fields]]
+/// name = "revenue"
+/// path = "totals.net"
+/// type = "float"
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RestSpec {
