@@ -62,6 +62,7 @@
 //! | [`MetaAdsConnector`] | Ads Insights sync (`paging.next`) and async report runs (split in halves on failure), levels, breakdowns, attribution windows, purchase types counted once, `appsecret_proof`, several accounts |
 //! | [`GoogleAdsConnector`] | OAuth refresh (before expiry, once on 401), `developer-token` / `login-customer-id`, GAQL built or raw, `searchStream` array-of-batches |
 //! | [`KlaviyoConnector`] | `Klaviyo-API-Key` + `revision`, campaigns (`links.next`), one campaign-values-report per year of range, "Placed Order" found by name, spend = recipients × cost per recipient; optional flows (`include_flows`: `GET /api/flows`, daily flow-series-reports of ≤ 60 days, one row per flow and day, `message_type` column); report calls spaced and planned against the daily limit |
+//! | [`Ga4Connector`] | GA4 Data API `runReport` (OAuth refresh, once more on 401), by date and default channel group, `limit`/`offset` paging to `rowCount`, property quota logged, 429 retried except the daily quota, `keyEvents`/`conversions` either name |
 //! | [`TikTokConnector`] | `Access-Token`, synchronous integrated reports per advertiser (campaign × day, ≤ 30 days a request, numbered pages of ≤ 1000 rows), errors read from the body's `code` (HTTP 200), the advertiser's currency from `advertiser/info`, a report that changes while paged refused |
 //! | [`RestConnector`] | any JSON API from a TOML [`RestSpec`]: bearer / API-key header or query / OAuth2 refresh, cursor / next-link / offset / page-number pagination, record path, typed fields, `{start}`/`{end}`/`{account}` placeholders, date chunks, codes inside 200 bodies, a rate limit |
 //! | [`FileConnector`] | CSV, Parquet, NDJSON with inference or an explicit schema; bad rows named by line |
@@ -88,11 +89,13 @@
 
 mod error;
 mod file;
+mod ga4;
 mod google;
 mod http;
 pub mod keys;
 mod klaviyo;
 mod meta;
+mod oauth;
 mod request;
 mod rest;
 mod tiktok;
@@ -107,6 +110,10 @@ use futures::{Stream, TryStreamExt};
 
 pub use error::{Error, Result};
 pub use file::{FileConnector, FileFormat};
+pub use ga4::{
+    GA4_DEFAULT_BASE_URL, GA4_DEFAULT_DIMENSIONS, GA4_DEFAULT_METRICS, GA4_DEFAULT_TOKEN_URL,
+    GA4_MAX_LIMIT, Ga4Builder, Ga4Config, Ga4Connector,
+};
 pub use google::{
     GOOGLE_DEFAULT_API_VERSION, GOOGLE_DEFAULT_BASE_URL, GOOGLE_DEFAULT_TOKEN_URL,
     GoogleAdsBuilder, GoogleAdsConfig, GoogleAdsConnector,

@@ -20,6 +20,7 @@ use crate::http::{
     base_str, check_link, config_error, date_chunks, display_url, paginate, validate_base_url,
 };
 use crate::keys::split_list;
+use crate::oauth::RefreshFlow;
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
 const SOURCE: &str = "rest";
@@ -651,13 +652,14 @@ impl RestBuilder {
                 client_id_env,
                 client_secret_env,
                 refresh_token_env,
-            } => Auth::Refresh {
-                token_url: validate_base_url(SOURCE, token_url)?.to_string(),
-                client_id: var(client_id_env, "the OAuth client id")?,
-                client_secret: var(client_secret_env, "the OAuth client secret")?,
-                refresh_token: var(refresh_token_env, "the OAuth refresh token")?,
-                token: tokio::sync::Mutex::new(None),
-            },
+            } => Auth::Refresh(RefreshFlow::new(
+                validate_base_url(SOURCE, token_url)?.to_string(),
+                var(client_id_env, "the OAuth client id")?,
+                var(client_secret_env, "the OAuth client secret")?,
+                var(refresh_token_env, "the OAuth refresh token")?,
+                format!("{client_id_env} and {client_secret_env}"),
+                refresh_token_env.clone(),
+            )),
         };
         for s in auth.secrets() {
             redactor.add(s);
@@ -729,13 +731,7 @@ enum Auth {
     Bearer(SecretString),
     Header(String, String, SecretString),
     Query(String, SecretString),
-    Refresh {
-        token_url: String,
-        client_id: SecretString,
-        client_secret: SecretString,
-        refresh_token: SecretString,
-        token: tokio::sync::Mutex<Option<SecretString>>,
-    },
+    Refresh(RefreshFlow),
 }
 
 impl Auth {
@@ -743,12 +739,7 @@ impl Auth {
         match self {
             Auth::None => Vec::new(),
             Auth::Bearer(s) | Auth::Header(_, _, s) | Auth::Query(_, s) => vec![s],
-            Auth::Refresh {
-                client_id,
-                client_secret,
-                refresh_token,
-                ..
-            } => vec![client_id, client_secret, refresh_token],
+            Auth::Refresh(flow) => flow.secrets().to_vec(),
         }
     }
 }
@@ -821,79 +812,6 @@ impl Inner {
             }
         }
         *last = Some(self.core.clock.now());
-    }
-
-    async fn bearer(&self, budget: &PullBudget, refresh: bool) -> Result<Option<SecretString>> {
-        let Auth::Refresh {
-            token_url,
-            client_id,
-            client_secret,
-            refresh_token,
-            token,
-        } = &self.auth
-        else {
-            return Ok(None);
-        };
-        let mut guard = token.lock().await;
-        if !refresh && let Some(t) = guard.as_ref() {
-            return Ok(Some(t.clone()));
-        }
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "refresh_token")
-            .append_pair("client_id", client_id.expose_secret())
-            .append_pair("client_secret", client_secret.expose_secret())
-            .append_pair("refresh_token", refresh_token.expose_secret())
-            .finish();
-        let client = self.core.client();
-        let reply = self
-            .core
-            .execute(
-                budget,
-                || {
-                    client
-                        .post(token_url)
-                        .header("content-type", "application/x-www-form-urlencoded")
-                        .body(form.clone())
-                },
-                |r| {
-                    if r.status == 200 {
-                        Verdict::Ok { pause: None }
-                    } else if r.status == 429 || r.status >= 500 {
-                        Verdict::Retry {
-                            after: None,
-                            reason: format!("token endpoint HTTP {}", r.status),
-                        }
-                    } else {
-                        Verdict::Fail(Error::Auth {
-                            source_name: SOURCE.into(),
-                            message: format!(
-                                "{}: the token endpoint refused the refresh token (HTTP {}): {}",
-                                self.spec.name,
-                                r.status,
-                                r.snippet(&self.core.redactor)
-                            ),
-                        })
-                    }
-                },
-            )
-            .await?;
-        let v: Value = serde_json::from_slice(&reply.body).map_err(|e| Error::Decode {
-            source_name: SOURCE.into(),
-            path: "access_token".into(),
-            message: format!("token endpoint answer is not JSON: {e}"),
-        })?;
-        let t = v["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| Error::Decode {
-                source_name: SOURCE.into(),
-                path: "access_token".into(),
-                message: "the token endpoint gave no access_token".into(),
-            })?;
-        let t = SecretString::from(t.to_owned());
-        self.core.redactor.add(&t);
-        *guard = Some(t.clone());
-        Ok(Some(t))
     }
 
     /// One page: the URL to get (first page of a chunk, or a next link) with the
@@ -992,8 +910,15 @@ impl Inner {
             .map(|(k, v)| (k.clone(), ctx.fill(v)))
             .collect();
         let mut refreshed = false;
+        let mut rejected: Option<SecretString> = None;
         loop {
-            let bearer = self.bearer(budget, refreshed).await?;
+            let bearer = match &self.auth {
+                Auth::Refresh(flow) => Some(
+                    flow.access_token(&self.core, budget, rejected.as_ref())
+                        .await?,
+                ),
+                _ => None,
+            };
             self.pace().await;
             let client = self.core.client();
             let result = self
@@ -1029,11 +954,10 @@ impl Inner {
                 )
                 .await;
             match result {
-                Err(Error::Auth { .. })
-                    if !refreshed && matches!(self.auth, Auth::Refresh { .. }) =>
-                {
+                Err(Error::Auth { .. }) if !refreshed && bearer.is_some() => {
                     tracing::info!(source = SOURCE, "401: refreshing the OAuth token once");
                     refreshed = true;
+                    rejected = bearer;
                 }
                 Err(e) => return Err(e),
                 Ok(reply) => {

@@ -154,6 +154,23 @@ pub struct TikTokReportRow {
     pub total_complete_payment_rate: String,
 }
 
+/// One row of a GA4 report by `date` and `sessionDefaultChannelGroup`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ga4Row {
+    /// `date` as GA4 writes it: `YYYYMMDD`.
+    pub date: String,
+    /// `sessionDefaultChannelGroup`: `Paid Social` (Meta, TikTok), `Paid Search` (Google
+    /// Ads), `Email` (Klaviyo), `Paid Other` (any other channel), `Direct` (the
+    /// business's organic baseline).
+    pub channel_group: String,
+    /// `sessions`.
+    pub sessions: i64,
+    /// `keyEvents` (purchases).
+    pub key_events: f64,
+    /// `totalRevenue`, in cents precision.
+    pub total_revenue: f64,
+}
+
 /// A Klaviyo email campaign object (one per send), as in `GET /api/campaigns`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KlaviyoCampaign {
@@ -378,6 +395,58 @@ impl World {
                 total_complete_payment_rate: money(cents(r.revenue)),
             })
             .collect()
+    }
+
+    /// The world as a GA4 property reports it, per day and default channel group, sorted
+    /// by date then group: each channel's clicks as sessions, its conversions as key
+    /// events and its platform revenue; plus `Direct`, the business's organic baseline
+    /// (its share of the day's orders as key events, 30 sessions per key event).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`World::business_days`].
+    pub fn ga4_rows(&self) -> crate::Result<Vec<Ga4Row>> {
+        use std::collections::BTreeMap;
+        let group = |r: &crate::WorldRow<'_>| match r.platform {
+            Some(Platform::Meta) | Some(Platform::TikTok) => "Paid Social",
+            Some(Platform::GoogleAds) => "Paid Search",
+            Some(Platform::Klaviyo) => "Email",
+            _ if r.channel == "tiktok" => "Paid Social",
+            _ => "Paid Other",
+        };
+        let mut acc: BTreeMap<(String, String), (i64, f64, i64)> = BTreeMap::new();
+        for r in self.rows() {
+            let e = acc
+                .entry((r.date.format("%Y%m%d").to_string(), group(&r).to_owned()))
+                .or_default();
+            e.0 += r.clicks;
+            e.1 += r.conversions;
+            e.2 += cents(r.revenue);
+        }
+        for d in self.business_days(crate::Intervention::None)? {
+            let share = if d.revenue > 0.0 {
+                d.baseline / d.revenue
+            } else {
+                0.0
+            };
+            let events = (d.orders as f64 * share).round();
+            acc.insert(
+                (d.date.format("%Y%m%d").to_string(), "Direct".to_owned()),
+                ((events * 30.0) as i64, events, cents(d.baseline)),
+            );
+        }
+        Ok(acc
+            .into_iter()
+            .map(
+                |((date, channel_group), (sessions, key_events, revenue))| Ga4Row {
+                    date,
+                    channel_group,
+                    sessions,
+                    key_events,
+                    total_revenue: revenue as f64 / 100.0,
+                },
+            )
+            .collect())
     }
 
     /// One campaign object per Klaviyo send, in unified order (flows excluded).

@@ -726,7 +726,7 @@ mod tests {
                 "[sources.meta.columns]\ncampaign = { column = \"c\", optional = true }\n",
                 "sources.meta.columns.campaign",
             ),
-            ("[sources.x]\nextends = \"tiktok\"\n", "sources.x.extends"),
+            ("[sources.x]\nextends = \"snapchat\"\n", "sources.x.extends"),
             ("[sources.meta\n", "line 1"),
         ];
         for (text, key) in cases {

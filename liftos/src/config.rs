@@ -45,7 +45,7 @@
 //! |---|---|
 //! | `[pipeline]` | `start`, `end` (YYYY-MM-DD, required), `level` (campaign), `continue_on_source_error` (false) |
 //! | `[http]` | timeouts and limits of every platform source: `timeout_secs` (overall deadline of a pull, 3600), `request_timeout_secs` (120), `connect_timeout_secs` (10), `max_retries` (10), `max_pages` (50000), `pages_per_day` (100), `max_body_mib` (64) |
-//! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `tiktok`, `rest`, `file`), then the connector's settings; a platform source may also set any `[http]` key for itself |
+//! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `tiktok`, `ga4`, `rest`, `file`), then the connector's settings; a platform source may also set any `[http]` key for itself |
 //! | `[mapping]` | as a `--mapping` file: `[mapping.sources.<name>]` with `extends`, `channel`, `timezone`, `columns`, `breakdowns` |
 //! | `[quality]` | as a `--rules` file: `required_fields`, `rules`, `builtin_checks`, `today`, `spike_threshold`, ... |
 //! | `[clean]` | `fixes` (list; default all but currency), `reporting_currency`, `rates` (CSV/Parquet of date, currency, rate) |
@@ -65,6 +65,7 @@
 //! | `google_ads` | `developer_token`, `client_secret`, `refresh_token` (LIFTOS_GOOGLE_ADS_*) | `client_id`, `customer_ids`, `login_customer_id`, `token_url`, `base_url`, `api_version`, `query` |
 //! | `klaviyo` | `api_key` (LIFTOS_KLAVIYO_API_KEY) | `conversion_metric`, `base_url`, `revision`, `cost_per_recipient`, `include_flows`, `report_daily_limit` |
 //! | `tiktok` | `access_token` (LIFTOS_TIKTOK_ACCESS_TOKEN) | `advertiser_ids`, `base_url`, `api_version`, `metrics` |
+//! | `ga4` | `client_secret`, `refresh_token` (LIFTOS_GA4_*) | `property_id`, `client_id`, `token_url`, `base_url`, `dimensions`, `metrics`; needs a `[mapping.sources.<name>]` |
 //! | `rest` | the variables its spec names | `spec` (a declarative spec file, relative to the config file; see docs/rest/) |
 //! | `file` | — | `path` (relative to the config file), `format` (csv, parquet, ndjson; default by extension) |
 
@@ -80,9 +81,9 @@ use liftos_causal::{
 };
 use liftos_connectors::keys::find_key;
 use liftos_connectors::{
-    ConfigKey, Connector, FileConnector, FileFormat, GoogleAdsBuilder, GoogleAdsConfig,
-    HttpSettings, KlaviyoBuilder, KlaviyoConfig, Level, MetaAdsBuilder, MetaAdsConfig, Progress,
-    RestBuilder, RestSpec, RetryConfig, TikTokBuilder, TikTokConfig,
+    ConfigKey, Connector, FileConnector, FileFormat, Ga4Builder, Ga4Config, GoogleAdsBuilder,
+    GoogleAdsConfig, HttpSettings, KlaviyoBuilder, KlaviyoConfig, Level, MetaAdsBuilder,
+    MetaAdsConfig, Progress, RestBuilder, RestSpec, RetryConfig, TikTokBuilder, TikTokConfig,
 };
 use liftos_transform::{
     CurrencyConversion, Fixes, QualityRules, RateTable, SchemaMapping, SourceMapping,
@@ -218,6 +219,10 @@ pub enum SourceKind {
     TikTok,
     /// Any JSON API described by a declarative spec file (`spec = "path.toml"`).
     Rest,
+    /// Google Analytics 4 (sessions, key events and revenue by day and channel group;
+    /// needs its own mapping).
+    #[serde(rename = "ga4")]
+    Ga4,
     /// A CSV, Parquet or NDJSON file.
     File,
 }
@@ -426,6 +431,7 @@ fn keys(kind: SourceKind) -> &'static [ConfigKey] {
         SourceKind::GoogleAds => GoogleAdsConfig::KEYS,
         SourceKind::Klaviyo => KlaviyoConfig::KEYS,
         SourceKind::TikTok => TikTokConfig::KEYS,
+        SourceKind::Ga4 => Ga4Config::KEYS,
         SourceKind::Rest | SourceKind::File => &[],
     }
 }
@@ -730,6 +736,15 @@ impl PipelineConfig {
                         .build()?,
                 )
             }
+            SourceKind::Ga4 => {
+                let c = Ga4Config::deserialize(table(settings)).map_err(bad)?;
+                Box::new(
+                    Ga4Builder::from_config(c)
+                        .with_retry(retry()?)
+                        .with_progress(progress)
+                        .build()?,
+                )
+            }
             SourceKind::TikTok => {
                 let c = TikTokConfig::deserialize(table(settings)).map_err(bad)?;
                 Box::new(
@@ -887,7 +902,7 @@ impl PipelineConfig {
         for (i, spanned) in self.sources.iter().enumerate() {
             let s = spanned.get_ref();
             let known = match s.kind {
-                SourceKind::File => explicit(&s.name),
+                SourceKind::File | SourceKind::Ga4 => explicit(&s.name),
                 SourceKind::Rest => explicit(&s.name) || mapping.resolve(&s.name).is_some(),
                 _ => mapping.source(&s.name).is_some(),
             };
@@ -899,13 +914,17 @@ impl PipelineConfig {
                 SourceKind::GoogleAds => SourceMapping::google_ads(),
                 SourceKind::Klaviyo => SourceMapping::klaviyo(),
                 SourceKind::TikTok => SourceMapping::tiktok(),
-                SourceKind::File | SourceKind::Rest => {
+                SourceKind::File | SourceKind::Rest | SourceKind::Ga4 => {
                     return Err(self.err(
                         format!("sources[{i}]"),
                         Some(spanned.span()),
                         format!(
                             "{} source `{}` has no mapping: add [mapping.sources.{}] with `extends = \"unified\"` (a file in the unified layout) or its columns",
-                            if s.kind == SourceKind::File { "file" } else { "rest" },
+                            match s.kind {
+                                SourceKind::File => "file",
+                                SourceKind::Ga4 => "ga4",
+                                _ => "rest",
+                            },
                             s.name,
                             s.name
                         ),

@@ -15,7 +15,8 @@ use liftos_sandbox::{Platform, Preset, World, WorldConfig};
 const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campaigns N | --preset NAME] [--days D] [--klaviyo-flows N] [--today YYYY-MM-DD [--restate-days K]]\n\
        liftos-sandbox export --out DIR [--seed N] [--campaigns N | --preset NAME] [--days D] [--holdout CHANNEL:START:DAYS:SE]\n\
   export writes unified.csv, business.csv (the business's daily revenue), truth.json and, with --holdout, lift_tests.csv.\n\
-  Serves the fake Meta (port P), Google Ads (P+1), Klaviyo (P+2) and TikTok (P+3) APIs; P = 0 picks free ports.\n\
+  Serves the fake Meta (port P), Google Ads (P+1), Klaviyo (P+2), TikTok (P+3), generic REST (P+4) and GA4 (P+5)\n\
+  APIs; P = 0 picks free ports.\n\
   --preset NAME builds a named world for the seed instead of the standard one with N campaigns per channel:\n\
     linear      the standard world (4 campaigns per channel) plus a zero-effect channel `tiktok`\n\
     saturation  Hill saturation per channel, campaigns redrawn from the seed\n\
@@ -259,6 +260,16 @@ fn main() -> std::process::ExitCode {
         println!("LIFTOS_GOOGLE_ADS_CUSTOMER_IDS=1234567890");
         println!("LIFTOS_KLAVIYO_BASE_URL={}", servers.klaviyo_base_url());
         println!("LIFTOS_KLAVIYO_API_KEY={}", c.klaviyo_api_key);
+        println!("LIFTOS_GA4_BASE_URL={}", servers.ga4_base_url());
+        println!("LIFTOS_GA4_TOKEN_URL={}", servers.ga4_token_url());
+        println!("LIFTOS_GA4_PROPERTY_ID={}", c.ga4_property_id);
+        println!("LIFTOS_GA4_CLIENT_ID={}", c.ga4_client_id);
+        println!("LIFTOS_GA4_CLIENT_SECRET={}", c.ga4_client_secret);
+        println!("LIFTOS_GA4_REFRESH_TOKEN={}", c.ga4_refresh_token);
+        println!(
+            "# generic REST API (docs: liftos-sandbox fake::rest) at {}",
+            servers.rest_base_url()
+        );
         if !advertisers.is_empty() {
             println!("LIFTOS_TIKTOK_BASE_URL={}", servers.tiktok_base_url());
             println!("LIFTOS_TIKTOK_ACCESS_TOKEN={}", c.tiktok_access_token);

@@ -9,7 +9,8 @@
 //! it serves the channels a world puts on [`Platform::TikTok`](crate::Platform::TikTok)
 //! with [`WorldConfig::with_platform`](crate::WorldConfig::with_platform)), and a generic
 //! JSON API over every world row paged in four styles (cursor, next link, offset, page
-//! number) for the declarative REST connector. A seeded [`FaultConfig`] injects throttling (each
+//! number) for the declarative REST connector, and the GA4 Data API (`runReport` by date
+//! and default channel group, limit/offset paging, property quota). A seeded [`FaultConfig`] injects throttling (each
 //! platform's own body and headers), 500/503 answers, connections dropped mid-body,
 //! responses slower than a client timeout, access tokens that expire mid-pull and async
 //! jobs that fail. Every request is recorded in a [request log](FakeServers::requests).
@@ -26,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+mod ga4;
 mod google;
 mod klaviyo;
 mod meta;
@@ -60,6 +62,8 @@ use crate::World;
 /// | `google_token_lifetime_secs` | 3599 | `expires_in` of issued access tokens |
 /// | `klaviyo_api_key` | `pk_fake_klaviyo_key` | private API key |
 /// | `tiktok_access_token` | `fake-tiktok-access-token` | `Access-Token` header |
+/// | `ga4_property_id` | `123456789` | the GA4 property the token may read |
+/// | `ga4_client_id`, `ga4_client_secret`, `ga4_refresh_token` | `fake-ga4-client-id`, ... | GA4's OAuth refresh flow |
 /// | `rest_api_token` | `fake-rest-api-token` | bearer token of the generic REST API |
 /// | `rest_client_id`, `rest_client_secret`, `rest_refresh_token` | `fake-rest-client-id`, ... | its OAuth refresh flow |
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +90,14 @@ pub struct FakeCredentials {
     pub klaviyo_api_key: String,
     /// TikTok `Access-Token` header value.
     pub tiktok_access_token: String,
+    /// The GA4 property the token may read.
+    pub ga4_property_id: String,
+    /// GA4 OAuth client id.
+    pub ga4_client_id: String,
+    /// GA4 OAuth client secret.
+    pub ga4_client_secret: String,
+    /// GA4 OAuth refresh token.
+    pub ga4_refresh_token: String,
     /// Bearer token of the generic REST API.
     pub rest_api_token: String,
     /// OAuth client id of the generic REST API.
@@ -110,6 +122,10 @@ impl Default for FakeCredentials {
             google_token_lifetime_secs: 3599,
             klaviyo_api_key: "pk_fake_klaviyo_key".into(),
             tiktok_access_token: "fake-tiktok-access-token".into(),
+            ga4_property_id: "123456789".into(),
+            ga4_client_id: "fake-ga4-client-id".into(),
+            ga4_client_secret: "fake-ga4-client-secret".into(),
+            ga4_refresh_token: "fake-ga4-refresh-token".into(),
             rest_api_token: "fake-rest-api-token".into(),
             rest_client_id: "fake-rest-client-id".into(),
             rest_client_secret: "fake-rest-client-secret".into(),
@@ -390,7 +406,7 @@ fn clock_router(clock: Arc<SandboxClock>) -> axum::Router {
 /// One request the fake servers saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
-    /// `meta`, `google_ads`, `klaviyo`, `tiktok` or `rest`.
+    /// `meta`, `google_ads`, `klaviyo`, `tiktok`, `rest` or `ga4`.
     pub server: &'static str,
     /// HTTP method.
     pub method: String,
@@ -592,6 +608,7 @@ pub struct FakeServers {
     klaviyo: SocketAddr,
     tiktok: SocketAddr,
     rest: SocketAddr,
+    ga4: SocketAddr,
     credentials: FakeCredentials,
     log: Arc<Mutex<Vec<RequestRecord>>>,
     clock: Arc<SandboxClock>,
@@ -605,7 +622,7 @@ impl FakeServers {
     }
 
     /// Starts the servers with the given credentials; with `base_port` > 0 they listen on
-    /// `base_port` … `base_port + 4` (Meta, Google Ads, Klaviyo, TikTok, generic REST).
+    /// `base_port` … `base_port + 5` (Meta, Google Ads, Klaviyo, TikTok, generic REST, GA4).
     pub async fn start_with(
         world: World,
         faults: FaultConfig,
@@ -624,6 +641,8 @@ impl FakeServers {
         let klaviyo_l = tokio::net::TcpListener::bind(("127.0.0.1", port(2))).await?;
         let tiktok_l = tokio::net::TcpListener::bind(("127.0.0.1", port(3))).await?;
         let rest_l = tokio::net::TcpListener::bind(("127.0.0.1", port(4))).await?;
+        let ga4_l = tokio::net::TcpListener::bind(("127.0.0.1", port(5))).await?;
+        let ga4 = ga4_l.local_addr()?;
         let (meta, google, klaviyo, tiktok, rest) = (
             meta_l.local_addr()?,
             google_l.local_addr()?,
@@ -659,6 +678,8 @@ impl FakeServers {
             .merge(tiktok::router(world.clone(), mk("tiktok", 0x7474, tiktok)));
         let rest_router = clock_router(clock.clone())
             .merge(rest::router(world.clone(), mk("rest", 0x7265, rest)));
+        let ga4_router =
+            clock_router(clock.clone()).merge(ga4::router(world.clone(), mk("ga4", 0x6734, ga4)));
         let mut tasks = Vec::new();
         for (listener, router) in [
             (meta_l, meta_router),
@@ -666,6 +687,7 @@ impl FakeServers {
             (klaviyo_l, klaviyo_router),
             (tiktok_l, tiktok_router),
             (rest_l, rest_router),
+            (ga4_l, ga4_router),
         ] {
             tasks.push(tokio::spawn(async move {
                 // A serve error ends this fake server; clients then see connection errors.
@@ -678,6 +700,7 @@ impl FakeServers {
             klaviyo,
             tiktok,
             rest,
+            ga4,
             credentials,
             log,
             clock,
@@ -726,6 +749,16 @@ impl FakeServers {
         format!("http://{}", self.tiktok)
     }
 
+    /// Base URL replacing `https://analyticsdata.googleapis.com`.
+    pub fn ga4_base_url(&self) -> String {
+        format!("http://{}", self.ga4)
+    }
+
+    /// GA4's OAuth token endpoint.
+    pub fn ga4_token_url(&self) -> String {
+        format!("http://{}/token", self.ga4)
+    }
+
     /// Base URL of the generic REST API (every world row, four pagination styles).
     pub fn rest_base_url(&self) -> String {
         format!("http://{}", self.rest)
@@ -744,7 +777,7 @@ impl FakeServers {
             .clone()
     }
 
-    /// Requests seen by one server (`meta`, `google_ads`, `klaviyo`, `tiktok`, `rest`).
+    /// Requests seen by one server (`meta`, `google_ads`, `klaviyo`, `tiktok`, `rest`, `ga4`).
     pub fn requests_to(&self, server: &str) -> Vec<RequestRecord> {
         self.requests()
             .into_iter()

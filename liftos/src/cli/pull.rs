@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use liftos::connectors::{
-    Connector, ConnectorRequest, GoogleAdsBuilder, HttpSettings, KlaviyoBuilder, Level,
+    Connector, ConnectorRequest, Ga4Builder, GoogleAdsBuilder, HttpSettings, KlaviyoBuilder, Level,
     MetaAdsBuilder, Progress, ProgressEvent, RestBuilder, RestSpec, RetryConfig, TikTokBuilder,
 };
 use liftos::io::TableWriter;
@@ -29,6 +29,10 @@ pub enum Source {
     /// TikTok Ads (synchronous integrated reports, campaign × day).
     #[value(name = "tiktok")]
     TikTok,
+    /// Google Analytics 4 (runReport: sessions, key events, revenue by day and channel
+    /// group).
+    #[value(name = "ga4")]
+    Ga4,
 }
 
 /// What `--source` names: a built-in platform, or `rest:<spec.toml>` (any JSON API
@@ -74,9 +78,11 @@ fn parse_source(text: &str) -> Result<SourceArg, String> {
     LIFTOS_KLAVIYO_INCLUDE_FLOWS (optional, true/false), LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS\n              \
     (optional; default 31, Klaviyo's steady limit of 2 report calls a minute)\n  \
     tiktok:     LIFTOS_TIKTOK_ACCESS_TOKEN, LIFTOS_TIKTOK_ADVERTISER_IDS, LIFTOS_TIKTOK_METRICS (optional,\n              \
-    metrics added to spend, impressions, clicks, complete_payment, total_complete_payment_rate)\n\
+    metrics added to spend, impressions, clicks, complete_payment, total_complete_payment_rate)\n  \
+    ga4:        LIFTOS_GA4_PROPERTY_ID, LIFTOS_GA4_CLIENT_ID, LIFTOS_GA4_CLIENT_SECRET, LIFTOS_GA4_REFRESH_TOKEN,\n              \
+    LIFTOS_GA4_TOKEN_URL (optional), LIFTOS_GA4_DIMENSIONS / LIFTOS_GA4_METRICS (optional lists)\n\
     The base URL defaults to LIFTOS_META_BASE_URL / LIFTOS_GOOGLE_ADS_BASE_URL / LIFTOS_KLAVIYO_BASE_URL /\n\
-    LIFTOS_TIKTOK_BASE_URL,\n\
+    LIFTOS_TIKTOK_BASE_URL / LIFTOS_GA4_BASE_URL,\n\
     else the platform's public API.\n\
     rest:<spec.toml> reads the variables its spec names (auth.secret_env, request.accounts_env, ...).")]
 pub struct Args {
@@ -222,6 +228,7 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
         Source::GoogleAds => "google_ads",
         Source::Klaviyo => "klaviyo",
         Source::TikTok => "tiktok",
+        Source::Ga4 => "ga4",
     };
     let retry = args.http_settings().apply(name, RetryConfig::default())?;
     Ok(match source {
@@ -252,6 +259,13 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
                     .with_progress(progress)
                     .build()?,
             )
+        }
+        Source::Ga4 => {
+            let mut b = Ga4Builder::from_env().with_retry(retry);
+            if let Some(url) = &args.base_url {
+                b = b.with_base_url(url.as_str());
+            }
+            Box::new(b.with_progress(progress).build()?)
         }
         Source::TikTok => {
             let mut b = TikTokBuilder::from_env().with_retry(retry);

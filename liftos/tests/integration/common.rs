@@ -64,6 +64,7 @@ pub fn pull_with(
         "meta" => s.meta_base_url(),
         "google_ads" => s.google_base_url(),
         "tiktok" => s.tiktok_base_url(),
+        "ga4" => s.ga4_base_url(),
         _ => s.klaviyo_base_url(),
     };
     cmd.arg("--base-url").arg(base);

@@ -315,6 +315,37 @@ fn pull_tiktok_writes_every_row_under_faults_and_unifies_with_the_built_in_mappi
 }
 
 #[test]
+fn pull_ga4_writes_the_property_report_by_day_and_channel_group() {
+    let world = world();
+    let rows = world.ga4_rows().unwrap();
+    let sessions: i64 = rows.iter().map(|r| r.sessions).sum();
+    let revenue: f64 = rows.iter().map(|r| r.total_revenue).sum();
+    let faults = FaultConfig::none().with_seed(2).with_throttle_rate(0.3);
+    let fakes = start_fakes(world.clone(), faults);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ga4.csv");
+    let c = fakes.servers.credentials().clone();
+    let token_url = fakes.servers.ga4_token_url();
+    let output = pull_with(&fakes, &world, "ga4", &out, |cmd| {
+        cmd.env("LIFTOS_GA4_PROPERTY_ID", &c.ga4_property_id)
+            .env("LIFTOS_GA4_CLIENT_ID", &c.ga4_client_id)
+            .env("LIFTOS_GA4_CLIENT_SECRET", &c.ga4_client_secret)
+            .env("LIFTOS_GA4_REFRESH_TOKEN", &c.ga4_refresh_token)
+            .env("LIFTOS_GA4_TOKEN_URL", &token_url)
+    });
+    let stdout = assert_success(&output);
+    assert!(
+        stdout.starts_with(&format!("Pulled {} rows from ga4 (", rows.len())),
+        "{stdout}"
+    );
+    let table = liftos::transform::read_table(&out).unwrap();
+    assert_eq!(sum(&table, "sessions") as i64, sessions);
+    assert_money("revenue", sum(&table, "totalRevenue"), revenue);
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(!written.contains(&c.ga4_client_secret) && !written.contains(&c.ga4_refresh_token));
+}
+
+#[test]
 fn pull_rest_spec_reads_tiktok_as_the_docs_spec_describes_it() {
     use liftos::sandbox::{Platform, World, WorldConfig};
     let world = World::generate(
