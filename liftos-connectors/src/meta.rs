@@ -316,21 +316,7 @@ impl MetaAdsBuilder {
         self.async_timeout = timeout;
         self
     }
-    /// Sets the retry policy.
-    pub fn with_retry(mut self, retry: RetryConfig) -> Self {
-        self.retry = retry;
-        self
-    }
-    /// Sets the clock (tests use [`VirtualClock`](crate::VirtualClock)).
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-    /// Sets the progress counters / callback.
-    pub fn with_progress(mut self, progress: Progress) -> Self {
-        self.progress = progress;
-        self
-    }
+    crate::http_builder_setters!();
 
     /// Validates everything and builds the connector.
     pub fn build(self) -> Result<MetaAdsConnector> {

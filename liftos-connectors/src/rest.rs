@@ -600,21 +600,7 @@ impl RestBuilder {
         self.base_url = Some(url.into());
         self
     }
-    /// Sets the retry policy.
-    pub fn with_retry(mut self, retry: RetryConfig) -> Self {
-        self.retry = retry;
-        self
-    }
-    /// Sets the clock.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-    /// Sets the progress counters / callback.
-    pub fn with_progress(mut self, progress: Progress) -> Self {
-        self.progress = progress;
-        self
-    }
+    crate::http_builder_setters!();
 
     /// Reads the secrets and accounts, checks the URLs, and builds the connector.
     ///

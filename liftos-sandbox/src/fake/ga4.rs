@@ -11,8 +11,8 @@
 //! `RESOURCE_EXHAUSTED` when throttled.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -22,7 +22,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{
-    Common, Fault, dropped_response, header_str, json_response, maybe_slow, param, params,
+    Common, Fault, OAuthClient, OAuthTokens, dropped_response, json_response, maybe_slow,
     unexpected,
 };
 use crate::{Ga4Row, World};
@@ -34,8 +34,7 @@ const TOKENS_PER_DAY: u64 = 200_000;
 pub(crate) struct Ga4State {
     common: Common,
     rows: Vec<Ga4Row>,
-    tokens: Mutex<Vec<(String, usize)>>,
-    issued: AtomicUsize,
+    oauth: OAuthTokens,
     consumed: AtomicUsize,
 }
 
@@ -43,8 +42,7 @@ pub(crate) fn router(world: Arc<World>, common: Common) -> Router {
     let state = Arc::new(Ga4State {
         common,
         rows: world.ga4_rows().unwrap_or_default(),
-        tokens: Mutex::new(Vec::new()),
-        issued: AtomicUsize::new(0),
+        oauth: OAuthTokens::default(),
         consumed: AtomicUsize::new(0),
     });
     Router::new().fallback(handle).with_state(state)
@@ -81,11 +79,7 @@ async fn handle(
         c.record(&method, &uri, status.as_u16(), fault);
         json_response(status, &[], body)
     };
-    let bearer = header_str(&headers, "authorization").and_then(|h| h.strip_prefix("Bearer "));
-    let issued_at = bearer.and_then(|b| {
-        let tokens = s.tokens.lock().unwrap_or_else(PoisonError::into_inner);
-        tokens.iter().find(|(t, _)| t == b).map(|(_, at)| *at)
-    });
+    let issued_at = s.oauth.issued_at(&headers);
     let Some(issued_at) = issued_at else {
         return respond(
             g_error(
@@ -283,32 +277,13 @@ fn run_report(s: &Ga4State, body: &[u8]) -> (StatusCode, String) {
 }
 
 fn token(s: &Ga4State, method: &Method, uri: &Uri, body: &[u8]) -> Response {
-    let c = &s.common;
-    let p = params(uri, Some(body));
-    let ok = param(&p, "grant_type") == Some("refresh_token")
-        && param(&p, "client_id") == Some(c.creds.ga4_client_id.as_str())
-        && param(&p, "client_secret") == Some(c.creds.ga4_client_secret.as_str())
-        && param(&p, "refresh_token") == Some(c.creds.ga4_refresh_token.as_str());
-    if !ok {
-        c.record(method, uri, 400, None);
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            &[],
-            json!({ "error": "invalid_grant", "error_description": "Token has been expired or revoked." })
-                .to_string(),
-        );
-    }
-    let k = s.issued.fetch_add(1, Ordering::SeqCst) + 1;
-    let token = format!("ya29.fake-ga4-token-{k}");
-    let at = c.data_requests_seen();
-    s.tokens
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push((token.clone(), at));
-    c.record(method, uri, 200, None);
-    json_response(
-        StatusCode::OK,
-        &[],
-        json!({ "access_token": token, "token_type": "Bearer", "expires_in": 3599 }).to_string(),
-    )
+    let c = &s.common.creds;
+    let client = OAuthClient {
+        id: &c.ga4_client_id,
+        secret: &c.ga4_client_secret,
+        refresh_token: &c.ga4_refresh_token,
+        lifetime_secs: 3599,
+        prefix: "ya29.fake-ga4-token-",
+    };
+    s.oauth.answer(&s.common, &client, method, uri, body)
 }

@@ -1,7 +1,7 @@
 //! The fake Google Ads REST API (OAuth token endpoint and `googleAds:searchStream`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -11,8 +11,8 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Common, Fault, dropped_response, header_str, json_response, maybe_slow, param, params,
-    unexpected,
+    Common, Fault, OAuthClient, OAuthTokens, dropped_response, header_str, json_response,
+    maybe_slow, unexpected,
 };
 use crate::{GoogleAdsRow, World};
 
@@ -21,16 +21,14 @@ pub(crate) struct GoogleState {
     common: Common,
     rows: Vec<GoogleAdsRow>,
     /// Issued tokens with the data-request count at issue time.
-    tokens: Mutex<Vec<(String, usize)>>,
-    issued: AtomicUsize,
+    oauth: OAuthTokens,
 }
 
 pub(crate) fn router(world: Arc<World>, common: Common) -> Router {
     let state = Arc::new(GoogleState {
         common,
         rows: world.google_ads_rows(),
-        tokens: Mutex::new(Vec::new()),
-        issued: AtomicUsize::new(0),
+        oauth: OAuthTokens::default(),
     });
     Router::new().fallback(handle).with_state(state)
 }
@@ -75,11 +73,7 @@ async fn handle(
         json_response(status, &[], body)
     };
     // Authentication.
-    let bearer = header_str(&headers, "authorization").and_then(|h| h.strip_prefix("Bearer "));
-    let issued_at = bearer.and_then(|b| {
-        let tokens = s.tokens.lock().unwrap_or_else(PoisonError::into_inner);
-        tokens.iter().find(|(t, _)| t == b).map(|(_, at)| *at)
-    });
+    let issued_at = s.oauth.issued_at(&headers);
     let Some(issued_at) = issued_at else {
         return respond(
             StatusCode::UNAUTHORIZED,
@@ -224,52 +218,15 @@ async fn handle(
 }
 
 fn token(s: &GoogleState, method: &Method, uri: &Uri, body: &[u8]) -> Response {
-    let c = &s.common;
-    let p = params(uri, Some(body));
-    let bad = |status: StatusCode, error: &str, desc: &str| {
-        c.record(method, uri, status.as_u16(), None);
-        json_response(
-            status,
-            &[],
-            json!({ "error": error, "error_description": desc }).to_string(),
-        )
+    let c = &s.common.creds;
+    let client = OAuthClient {
+        id: &c.google_client_id,
+        secret: &c.google_client_secret,
+        refresh_token: &c.google_refresh_token,
+        lifetime_secs: c.google_token_lifetime_secs,
+        prefix: "ya29.fake-access-token-",
     };
-    if param(&p, "grant_type") != Some("refresh_token") {
-        return bad(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "Invalid grant_type",
-        );
-    }
-    if param(&p, "client_id") != Some(c.creds.google_client_id.as_str())
-        || param(&p, "client_secret") != Some(c.creds.google_client_secret.as_str())
-    {
-        return bad(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "The OAuth client was not found.",
-        );
-    }
-    if param(&p, "refresh_token") != Some(c.creds.google_refresh_token.as_str()) {
-        return bad(
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            "Token has been expired or revoked.",
-        );
-    }
-    let k = s.issued.fetch_add(1, Ordering::SeqCst) + 1;
-    let tok = format!("ya29.fake-access-token-{k}");
-    let now = c.data_requests_seen();
-    s.tokens
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push((tok.clone(), now));
-    c.record(method, uri, 200, None);
-    json_response(
-        StatusCode::OK,
-        &[],
-        json!({ "access_token": tok, "expires_in": c.creds.google_token_lifetime_secs, "scope": "https://www.googleapis.com/auth/adwords", "token_type": "Bearer" }).to_string(),
-    )
+    s.oauth.answer(&s.common, &client, method, uri, body)
 }
 
 fn camel(s: &str) -> String {

@@ -527,6 +527,91 @@ impl Common {
     }
 }
 
+/// The client an OAuth token endpoint accepts, and what it issues.
+pub(crate) struct OAuthClient<'a> {
+    pub id: &'a str,
+    pub secret: &'a str,
+    pub refresh_token: &'a str,
+    pub lifetime_secs: u64,
+    /// Issued tokens are `<prefix><n>`.
+    pub prefix: &'a str,
+}
+
+/// A fake OAuth token endpoint (the refresh-token grant, answered as Google's is): the
+/// tokens it issued, each with the number of data requests seen when it was issued
+/// (`expire_token_after` expires the tokens issued before that request).
+#[derive(Debug, Default)]
+pub(crate) struct OAuthTokens {
+    tokens: Mutex<Vec<(String, usize)>>,
+    issued: AtomicUsize,
+}
+
+impl OAuthTokens {
+    /// Answers `POST <token endpoint>`.
+    pub(crate) fn answer(
+        &self,
+        c: &Common,
+        client: &OAuthClient<'_>,
+        method: &Method,
+        uri: &Uri,
+        body: &[u8],
+    ) -> Response {
+        let p = params(uri, Some(body));
+        let bad = |status: StatusCode, error: &str, desc: &str| {
+            c.record(method, uri, status.as_u16(), None);
+            json_response(
+                status,
+                &[],
+                serde_json::json!({ "error": error, "error_description": desc }).to_string(),
+            )
+        };
+        if param(&p, "grant_type") != Some("refresh_token") {
+            return bad(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "Invalid grant_type",
+            );
+        }
+        if param(&p, "client_id") != Some(client.id)
+            || param(&p, "client_secret") != Some(client.secret)
+        {
+            return bad(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "The OAuth client was not found.",
+            );
+        }
+        if param(&p, "refresh_token") != Some(client.refresh_token) {
+            return bad(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "Token has been expired or revoked.",
+            );
+        }
+        let k = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
+        let token = format!("{}{k}", client.prefix);
+        self.tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((token.clone(), c.data_requests_seen()));
+        c.record(method, uri, 200, None);
+        json_response(
+            StatusCode::OK,
+            &[],
+            serde_json::json!({ "access_token": token, "expires_in": client.lifetime_secs, "token_type": "Bearer" })
+                .to_string(),
+        )
+    }
+
+    /// When the bearer token of `headers` was issued (data requests seen then), if this
+    /// endpoint issued it.
+    pub(crate) fn issued_at(&self, headers: &HeaderMap) -> Option<usize> {
+        let bearer = header_str(headers, "authorization")?.strip_prefix("Bearer ")?;
+        let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        tokens.iter().find(|(t, _)| t == bearer).map(|(_, at)| *at)
+    }
+}
+
 /// A JSON response with extra headers.
 pub(crate) fn json_response(
     status: StatusCode,

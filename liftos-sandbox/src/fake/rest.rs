@@ -16,8 +16,7 @@
 //! At most 100 records a page. Faults as for the platforms: 429 with `Retry-After: 1`,
 //! 500/503, dropped connections, slow answers, and tokens that expire (401).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -28,8 +27,8 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use super::{
-    Common, Fault, dropped_response, header_str, json_response, maybe_slow, param, params,
-    unexpected,
+    Common, Fault, OAuthClient, OAuthTokens, dropped_response, header_str, json_response,
+    maybe_slow, param, params, unexpected,
 };
 use crate::World;
 
@@ -41,8 +40,7 @@ pub(crate) struct RestState {
     /// (date, account, record) in unified order.
     rows: Vec<(NaiveDate, String, Value)>,
     /// Issued OAuth tokens with the data-request count at issue time.
-    tokens: Mutex<Vec<(String, usize)>>,
-    issued: AtomicUsize,
+    oauth: OAuthTokens,
 }
 
 fn cents(x: f64) -> i64 {
@@ -72,8 +70,7 @@ pub(crate) fn router(world: Arc<World>, common: Common) -> Router {
     let state = Arc::new(RestState {
         common,
         rows,
-        tokens: Mutex::new(Vec::new()),
-        issued: AtomicUsize::new(0),
+        oauth: OAuthTokens::default(),
     });
     Router::new().fallback(handle).with_state(state)
 }
@@ -107,14 +104,14 @@ async fn handle(
         c.record(&method, &uri, status.as_u16(), fault);
         json_response(status, &[], body)
     };
-    let bearer = header_str(&headers, "authorization").and_then(|h| h.strip_prefix("Bearer "));
-    let issued_at = bearer.and_then(|b| {
-        if b == c.creds.rest_api_token {
-            return Some(0);
-        }
-        let tokens = s.tokens.lock().unwrap_or_else(PoisonError::into_inner);
-        tokens.iter().find(|(t, _)| t == b).map(|(_, at)| *at)
-    });
+    let fixed = header_str(&headers, "authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .is_some_and(|b| b == c.creds.rest_api_token);
+    let issued_at = if fixed {
+        Some(0)
+    } else {
+        s.oauth.issued_at(&headers)
+    };
     let Some(issued_at) = issued_at else {
         return respond(
             error(StatusCode::UNAUTHORIZED, "invalid or missing bearer token"),
@@ -241,31 +238,13 @@ fn page(s: &RestState, style: &str, p: &[(String, String)]) -> (StatusCode, Stri
 }
 
 fn token(s: &RestState, method: &Method, uri: &Uri, body: &[u8]) -> Response {
-    let c = &s.common;
-    let p = params(uri, Some(body));
-    let ok = param(&p, "grant_type") == Some("refresh_token")
-        && param(&p, "client_id") == Some(c.creds.rest_client_id.as_str())
-        && param(&p, "client_secret") == Some(c.creds.rest_client_secret.as_str())
-        && param(&p, "refresh_token") == Some(c.creds.rest_refresh_token.as_str());
-    if !ok {
-        c.record(method, uri, 400, None);
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            &[],
-            json!({ "error": "invalid_grant" }).to_string(),
-        );
-    }
-    let k = s.issued.fetch_add(1, Ordering::SeqCst) + 1;
-    let token = format!("rest-access-{k}");
-    let at = c.data_requests_seen();
-    s.tokens
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push((token.clone(), at));
-    c.record(method, uri, 200, None);
-    json_response(
-        StatusCode::OK,
-        &[],
-        json!({ "access_token": token, "token_type": "Bearer", "expires_in": 3600 }).to_string(),
-    )
+    let c = &s.common.creds;
+    let client = OAuthClient {
+        id: &c.rest_client_id,
+        secret: &c.rest_client_secret,
+        refresh_token: &c.rest_refresh_token,
+        lifetime_secs: 3600,
+        prefix: "rest-access-",
+    };
+    s.oauth.answer(&s.common, &client, method, uri, body)
 }

@@ -224,7 +224,7 @@ fn a_column_that_cannot_be_mapped_names_source_and_column() {
     );
     assert!(msg.contains("\nspend = "), "{msg}");
 
-    let err = unify_marketing_data([("tiktok", &m)], &SchemaMapping::default()).unwrap_err();
+    let err = unify_marketing_data([("snapchat", &m)], &SchemaMapping::default()).unwrap_err();
     assert!(
         err.to_string().contains("no mapping for this source"),
         "{err}"
