@@ -160,6 +160,20 @@ pub enum Error {
         /// The platform's explanation.
         message: String,
     },
+    /// A request that creates something (a report run) may have reached the platform,
+    /// but its answer was lost (a timeout after sending, a connection cut mid-answer): it
+    /// is not sent again blindly, which could create the thing twice.
+    #[error(
+        "{source_name}: {what} may have been processed, but its answer was lost ({message}); not sent again"
+    )]
+    Unconfirmed {
+        /// The source.
+        source_name: String,
+        /// The request (`report run creation`).
+        what: String,
+        /// The transport failure.
+        message: String,
+    },
     /// A row of a local file could not be read.
     #[error("{path}: line {line}: {message}")]
     File {
@@ -282,6 +296,15 @@ impl Error {
             } => Error::AsyncJob {
                 source_name,
                 range,
+                message: f(&message),
+            },
+            Error::Unconfirmed {
+                source_name,
+                what,
+                message,
+            } => Error::Unconfirmed {
+                source_name,
+                what,
                 message: f(&message),
             },
             other @ (Error::Arrow(_)

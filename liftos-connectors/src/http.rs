@@ -867,6 +867,39 @@ impl HttpCore {
         M: Fn() -> reqwest::RequestBuilder,
         C: Fn(&Reply) -> Verdict,
     {
+        self.execute_with(budget, make, classify, None).await
+    }
+
+    /// [`execute`](Self::execute) for a request that is not idempotent (`what`: a POST
+    /// that creates a report run): it is sent again only when it certainly did not
+    /// reach the platform (the connection was refused) or the platform answered with an
+    /// error that `classify` calls transient. A failure after sending (a timeout, an
+    /// answer cut off) is [`Error::Unconfirmed`], for the caller to resolve another way.
+    pub(crate) async fn execute_unconfirmed<M, C>(
+        &self,
+        budget: &PullBudget,
+        what: &str,
+        make: M,
+        classify: C,
+    ) -> Result<Reply>
+    where
+        M: Fn() -> reqwest::RequestBuilder,
+        C: Fn(&Reply) -> Verdict,
+    {
+        self.execute_with(budget, make, classify, Some(what)).await
+    }
+
+    async fn execute_with<M, C>(
+        &self,
+        budget: &PullBudget,
+        make: M,
+        classify: C,
+        not_idempotent: Option<&str>,
+    ) -> Result<Reply>
+    where
+        M: Fn() -> reqwest::RequestBuilder,
+        C: Fn(&Reply) -> Verdict,
+    {
         let mut attempt: u32 = 0;
         let mut last = String::from("no attempt finished");
         loop {
@@ -885,11 +918,22 @@ impl HttpCore {
                     ));
                 }
                 Ok(Err(e)) => return Err(e),
-                Ok(Ok(Err(reason))) => Step::Retry {
-                    after: None,
-                    status: None,
-                    reason,
-                },
+                Ok(Ok(Err(failure))) => {
+                    if let Some(what) = not_idempotent
+                        && failure.maybe_sent
+                    {
+                        return Err(Error::Unconfirmed {
+                            source_name: self.source.into(),
+                            what: what.to_owned(),
+                            message: self.redactor.redact(&failure.reason),
+                        });
+                    }
+                    Step::Retry {
+                        after: None,
+                        status: None,
+                        reason: failure.reason,
+                    }
+                }
                 Ok(Ok(Ok(reply))) => match classify(&reply) {
                     Verdict::Ok { pause } => {
                         if let Some(p) = pause {
@@ -963,12 +1007,12 @@ impl HttpCore {
         }
     }
 
-    /// One attempt: `Ok(Ok(reply))`, `Ok(Err(reason))` for a transient transport
+    /// One attempt: `Ok(Ok(reply))`, `Ok(Err(failure))` for a transient transport
     /// failure, `Err` for a permanent one (a refused redirect, a body over the cap).
     async fn attempt(
         &self,
         request: reqwest::RequestBuilder,
-    ) -> Result<std::result::Result<Reply, String>> {
+    ) -> Result<std::result::Result<Reply, Transient>> {
         let mut resp = match request.send().await {
             Ok(r) => r,
             Err(e) if e.is_redirect() => {
@@ -978,7 +1022,14 @@ impl HttpCore {
                     message: self.describe(&e),
                 });
             }
-            Err(e) => return Ok(Err(self.describe(&e))),
+            // A refused or failed connection never carried the request; anything
+            // else (a timeout waiting for the answer, a reset) may have.
+            Err(e) => {
+                return Ok(Err(Transient {
+                    maybe_sent: !e.is_connect(),
+                    reason: self.describe(&e),
+                }));
+            }
         };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
@@ -1007,10 +1058,10 @@ impl HttpCore {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    return Ok(Err(format!(
-                        "HTTP {status}, body interrupted: {}",
-                        self.describe(&e)
-                    )));
+                    return Ok(Err(Transient {
+                        maybe_sent: true,
+                        reason: format!("HTTP {status}, body interrupted: {}", self.describe(&e)),
+                    }));
                 }
             }
         }
@@ -1059,6 +1110,13 @@ impl HttpCore {
         msg = self.redactor.redact(&msg);
         msg
     }
+}
+
+/// A transport failure worth retrying, and whether the request may have reached the
+/// server.
+struct Transient {
+    maybe_sent: bool,
+    reason: String,
 }
 
 /// What `execute` does after a failed attempt.

@@ -718,9 +718,11 @@ impl Inner {
     ) -> Result<Reply> {
         let client = self.core.client();
         let full = with_query(url, params);
+        // Creating a report run is not idempotent: never sent again blindly.
         self.core
-            .execute(
+            .execute_unconfirmed(
                 budget,
+                "report run creation",
                 || client.post(&full),
                 |r| classify(&self.core.redactor, r),
             )
@@ -907,7 +909,9 @@ impl Inner {
         }
     }
 
-    /// Runs one async job to completion. `Ok(None)` means it failed or timed out.
+    /// Runs one async job to completion: `Ok(Ok(id))` when it completed, `Ok(Err(why))`
+    /// when it failed or timed out, `Err(Error::Unconfirmed)` when its creation's answer
+    /// was lost (the job may exist; it is not created again).
     async fn run_job(
         &self,
         budget: &PullBudget,
@@ -982,10 +986,28 @@ fn account_stream(
                 let Some((since, until)) = stack.pop() else {
                     return Ok(None);
                 };
-                match inner
-                    .run_job(&budget, &plan, &account, since, until)
-                    .await?
-                {
+                let job = match inner.run_job(&budget, &plan, &account, since, until).await {
+                    // The run may have been created: read this range with the plain
+                    // (idempotent) insights GET instead of creating another.
+                    Err(Error::Unconfirmed { message, .. }) => {
+                        tracing::warn!(source = SOURCE, %account, %since, %until, reason = %message,
+                            "report run creation unconfirmed: reading the range synchronously");
+                        let url =
+                            format!("{}/{}/act_{account}/insights", inner.base, inner.version);
+                        let first = inner.query_params(&plan, since, until);
+                        let s = pages(
+                            inner.clone(),
+                            plan.clone(),
+                            budget.clone(),
+                            account.clone(),
+                            url,
+                            first,
+                        );
+                        return Ok(Some((s, (inner, plan, budget, account, stack))));
+                    }
+                    other => other?,
+                };
+                match job {
                     Ok(id) => {
                         let url = format!("{}/{}/{id}/insights", inner.base, inner.version);
                         let mut first = inner.auth_params();

@@ -77,6 +77,46 @@ async fn async_report_runs_survive_failed_jobs_by_splitting() {
 }
 
 #[tokio::test]
+async fn a_report_run_whose_creation_answer_is_lost_is_not_created_again() {
+    // Connections cut mid-answer and answers slower than the client waits: a POST that
+    // creates a report run may have created it. Each such range is read with the plain
+    // insights GET instead, and no creation is sent twice; the rows are still exact.
+    for faults in [
+        FaultConfig::none().with_drop_rate(0.3),
+        FaultConfig::none().with_slow(0.25, Duration::from_millis(1200)),
+    ] {
+        let (_, servers) = pull_and_compare(faults.with_seed(3), |b| {
+            b.with_async_threshold_days(30).with_async_chunk_days(20)
+        })
+        .await;
+        let log = servers.requests_to("meta");
+        let posts: Vec<_> = log.iter().filter(|r| r.method == "POST").collect();
+        let lost = posts
+            .iter()
+            .filter(|r| matches!(r.fault, Some("drop") | Some("slow")))
+            .count();
+        assert!(lost > 0, "a creation answer was lost: {posts:?}");
+        let mut seen = std::collections::HashSet::new();
+        for p in &posts {
+            assert!(
+                seen.insert((p.path.clone(), p.query.clone())),
+                "a report run was created twice: {p:?}"
+            );
+        }
+        let sync_reads = log
+            .iter()
+            .filter(|r| {
+                r.method == "GET" && r.path.ends_with("/insights") && r.path.contains("act_")
+            })
+            .count();
+        assert!(
+            sync_reads >= lost,
+            "{sync_reads} synchronous reads for {lost} lost creations"
+        );
+    }
+}
+
+#[tokio::test]
 async fn each_fault_type_is_survived() {
     for (name, faults) in [
         (
