@@ -1,6 +1,6 @@
 //! Connectors that pull daily marketing performance data into Apache Arrow.
 //!
-//! Every source (Meta Ads, Google Ads, Klaviyo, CSV/Parquet/JSON files) implements the
+//! Every source (Meta Ads, Google Ads, Klaviyo, Shopify, CSV/Parquet/JSON files) implements the
 //! [`Connector`] trait: it declares the schema it produces for a [`ConnectorRequest`],
 //! checks its credentials, and returns a lazy stream of Arrow [`RecordBatch`]es. Building
 //! the stream does no I/O; the work starts when the stream is first polled, and the
@@ -62,6 +62,7 @@
 //! | [`MetaAdsConnector`] | Ads Insights sync (`paging.next`) and async report runs (split in halves on failure), levels, breakdowns, attribution windows, purchase types counted once, `appsecret_proof`, several accounts |
 //! | [`GoogleAdsConnector`] | OAuth refresh (before expiry, once on 401), `developer-token` / `login-customer-id`, GAQL built or raw, `searchStream` array-of-batches |
 //! | [`KlaviyoConnector`] | `Klaviyo-API-Key` + `revision`, campaigns (`links.next`), one campaign-values-report per year of range, "Placed Order" found by name, spend = recipients × cost per recipient; optional flows (`include_flows`: `GET /api/flows`, daily flow-series-reports of ≤ 60 days, one row per flow and day, `message_type` column); report calls spaced and planned against the daily limit |
+//! | [`ShopifyConnector`] | the shop's own orders as a daily business outcome (`date`, `revenue` after refunds, `orders`, `new_customer_orders`, `currency`) in the shop's time zone; cursor pages (cost ≤ 1000) for short ranges, one bulk operation (JSONL fetched from its signed URL without the token) for long ones; waits from the cost bucket's `throttleStatus` |
 //! | [`FileConnector`] | CSV, Parquet, NDJSON with inference or an explicit schema; bad rows named by line |
 //!
 //! Builders read credentials from code, a config table (serde) or `from_env()` (`LIFTOS_*`
@@ -92,6 +93,7 @@ pub mod keys;
 mod klaviyo;
 mod meta;
 mod request;
+mod shopify;
 
 use std::fmt;
 use std::pin::Pin;
@@ -122,6 +124,10 @@ pub use meta::{
     hmac_sha256_hex,
 };
 pub use request::{ConnectorRequest, Level, TimeIncrement};
+pub use shopify::{
+    SHOPIFY_DEFAULT_API_VERSION, SHOPIFY_DEFAULT_BULK_THRESHOLD_DAYS, SHOPIFY_MAX_QUERY_COST,
+    ShopifyBuilder, ShopifyConfig, ShopifyConnector, shopify_schema,
+};
 
 /// A lazy, `'static`, `Send` stream of record batches produced by a [`Connector`].
 pub type RecordBatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch>> + Send + 'static>>;

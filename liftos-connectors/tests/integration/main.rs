@@ -9,3 +9,4 @@ mod meta;
 mod narrow;
 mod origins;
 mod secrets;
+mod shopify;

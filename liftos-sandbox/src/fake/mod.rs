@@ -1,11 +1,13 @@
-//! Local fake Meta, Google Ads and Klaviyo HTTP APIs that serve a [`World`].
+//! Local fake Meta, Google Ads, Klaviyo and Shopify HTTP APIs that serve a [`World`].
 //!
 //! Each platform runs its own axum server on `127.0.0.1:<port>` and speaks the platform's
 //! native protocol as API_NOTES.md describes it: authentication that fails like the real
 //! API, pagination, Meta async report runs (including "100% but still running"), the
 //! Google OAuth token endpoint and `searchStream` arrays of batches, Klaviyo JSON:API
 //! with its required headers (campaigns, values reports, flows, daily flow series of at
-//! most 60 days). A seeded [`FaultConfig`] injects throttling (each
+//! most 60 days), Shopify Admin GraphQL (shop, orders pages, a cost bucket, bulk operations
+//! whose JSONL results a separate storage origin serves at signed URLs; see
+//! [`shopify_orders`]). A seeded [`FaultConfig`] injects throttling (each
 //! platform's own body and headers), 500/503 answers, connections dropped mid-body,
 //! responses slower than a client timeout, access tokens that expire mid-pull and async
 //! jobs that fail. Every request is recorded in a [request log](FakeServers::requests).
@@ -25,6 +27,9 @@
 mod google;
 mod klaviyo;
 mod meta;
+mod shopify;
+
+pub use shopify::{SHOPIFY_FAKE_CURRENCY, SHOPIFY_FAKE_TIMEZONE, ShopifyOrder, shopify_orders};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,6 +58,8 @@ use crate::World;
 /// | `google_login_customer_id` | `None` | when set, `login-customer-id` must equal it |
 /// | `google_token_lifetime_secs` | 3599 | `expires_in` of issued access tokens |
 /// | `klaviyo_api_key` | `pk_fake_klaviyo_key` | private API key |
+/// | `shopify_access_token` | `shpat_fake_shopify_access_token` | `X-Shopify-Access-Token` |
+/// | `shopify_scopes` | `["read_orders"]` | scopes granted to the token (without `read_orders`, orders answer `ACCESS_DENIED`) |
 #[derive(Debug, Clone, PartialEq)]
 pub struct FakeCredentials {
     /// Graph API access token.
@@ -75,6 +82,10 @@ pub struct FakeCredentials {
     pub google_token_lifetime_secs: u64,
     /// Klaviyo private API key.
     pub klaviyo_api_key: String,
+    /// Shopify Admin API access token.
+    pub shopify_access_token: String,
+    /// Access scopes granted to the Shopify token.
+    pub shopify_scopes: Vec<String>,
 }
 
 impl Default for FakeCredentials {
@@ -90,6 +101,8 @@ impl Default for FakeCredentials {
             google_login_customer_id: None,
             google_token_lifetime_secs: 3599,
             klaviyo_api_key: "pk_fake_klaviyo_key".into(),
+            shopify_access_token: "shpat_fake_shopify_access_token".into(),
+            shopify_scopes: vec!["read_orders".into()],
         }
     }
 }
@@ -116,6 +129,9 @@ impl Default for FakeCredentials {
 /// | `google_batch_size` | 10000 | rows per searchStream batch | ≥ 1 |
 /// | `klaviyo_page_size` | 10 | campaigns (and flows) per page | ≥ 1 |
 /// | `klaviyo_report_min_interval` | 0 (off) | least time between two calls of one Klaviyo reporting endpoint; a faster call gets 429 with `Retry-After` (the real steady limit is 2/min: 30 s) | ≥ 0 |
+/// | `shopify_bucket_size` | 1000 | Shopify cost bucket (`maximumAvailable`) | > 0 |
+/// | `shopify_restore_rate` | 50 | cost points restored per second (`restoreRate`; the bucket refills in real time) | > 0 |
+/// | `shopify_malformed_page` | `None` | the N-th Shopify orders page (1-based) carries an amount that is a number, not a string | ≥ 1 |
 /// | `meta_repeat` | 1 | serve each Meta row this many times, as distinct campaigns (benchmarks) | ≥ 1 |
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultConfig {
@@ -155,6 +171,12 @@ pub struct FaultConfig {
     pub klaviyo_report_min_interval: Duration,
     /// Each Meta row is served this many times, copy `k` with campaign id suffixed `-k`.
     pub meta_repeat: usize,
+    /// Shopify cost bucket size.
+    pub shopify_bucket_size: f64,
+    /// Shopify cost points restored per second.
+    pub shopify_restore_rate: f64,
+    /// The Shopify orders page (1-based) whose first order is malformed.
+    pub shopify_malformed_page: Option<usize>,
 }
 
 impl Default for FaultConfig {
@@ -178,6 +200,9 @@ impl Default for FaultConfig {
             klaviyo_page_size: 10,
             klaviyo_report_min_interval: Duration::ZERO,
             meta_repeat: 1,
+            shopify_bucket_size: 1000.0,
+            shopify_restore_rate: 50.0,
+            shopify_malformed_page: None,
         }
     }
 }
@@ -253,6 +278,17 @@ impl FaultConfig {
     /// small world).
     pub fn with_meta_repeat(mut self, n: usize) -> Self {
         self.meta_repeat = n.max(1);
+        self
+    }
+    /// Sets the Shopify cost bucket: its size and the points it restores per second.
+    pub fn with_shopify_bucket(mut self, size: f64, restore_rate: f64) -> Self {
+        self.shopify_bucket_size = size.max(1.0);
+        self.shopify_restore_rate = restore_rate.max(0.001);
+        self
+    }
+    /// Makes the `n`-th Shopify orders page (1-based) malformed.
+    pub fn with_shopify_malformed_page(mut self, n: usize) -> Self {
+        self.shopify_malformed_page = Some(n);
         self
     }
     /// Sets the Google searchStream batch size.
@@ -366,7 +402,7 @@ fn clock_router(clock: Arc<SandboxClock>) -> axum::Router {
 /// One request the fake servers saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
-    /// `meta`, `google_ads` or `klaviyo`.
+    /// `meta`, `google_ads`, `klaviyo`, `shopify` or `shopify_storage`.
     pub server: &'static str,
     /// HTTP method.
     pub method: String,
@@ -376,7 +412,7 @@ pub struct RequestRecord {
     pub query: String,
     /// Status answered (0 when the connection was dropped mid-body).
     pub status: u16,
-    /// The fault injected, if any (`throttle`, `server_error`, `drop`, `slow`, `expired_token`, `never_recover`).
+    /// The fault injected, if any (`throttle`, `server_error`, `drop`, `slow`, `expired_token`, `never_recover`; Shopify also `bucket_throttle` and, on its storage origin, `credential_sent`).
     pub fault: Option<&'static str>,
 }
 
@@ -566,6 +602,8 @@ pub struct FakeServers {
     meta: SocketAddr,
     google: SocketAddr,
     klaviyo: SocketAddr,
+    shopify: SocketAddr,
+    shopify_storage: SocketAddr,
     credentials: FakeCredentials,
     log: Arc<Mutex<Vec<RequestRecord>>>,
     clock: Arc<SandboxClock>,
@@ -579,7 +617,8 @@ impl FakeServers {
     }
 
     /// Starts the servers with the given credentials; with `base_port` > 0 they listen on
-    /// `base_port`, `base_port + 1` and `base_port + 2` (Meta, Google Ads, Klaviyo).
+    /// `base_port` to `base_port + 4` (Meta, Google Ads, Klaviyo, Shopify, Shopify's
+    /// storage origin).
     pub async fn start_with(
         world: World,
         faults: FaultConfig,
@@ -596,6 +635,9 @@ impl FakeServers {
         let meta_l = tokio::net::TcpListener::bind(("127.0.0.1", port(0))).await?;
         let google_l = tokio::net::TcpListener::bind(("127.0.0.1", port(1))).await?;
         let klaviyo_l = tokio::net::TcpListener::bind(("127.0.0.1", port(2))).await?;
+        let shopify_l = tokio::net::TcpListener::bind(("127.0.0.1", port(3))).await?;
+        let storage_l = tokio::net::TcpListener::bind(("127.0.0.1", port(4))).await?;
+        let (shopify, shopify_storage) = (shopify_l.local_addr()?, storage_l.local_addr()?);
         let (meta, google, klaviyo) = (
             meta_l.local_addr()?,
             google_l.local_addr()?,
@@ -625,11 +667,19 @@ impl FakeServers {
             world.clone(),
             mk("klaviyo", 0x6b6c, klaviyo),
         ));
+        let (shopify_router, storage_router) = shopify::routers(
+            world.clone(),
+            mk("shopify", 0x7368, shopify),
+            mk("shopify_storage", 0x7374, shopify_storage),
+        );
+        let shopify_router = clock_router(clock.clone()).merge(shopify_router);
         let mut tasks = Vec::new();
         for (listener, router) in [
             (meta_l, meta_router),
             (google_l, google_router),
             (klaviyo_l, klaviyo_router),
+            (shopify_l, shopify_router),
+            (storage_l, storage_router),
         ] {
             tasks.push(tokio::spawn(async move {
                 // A serve error ends this fake server; clients then see connection errors.
@@ -640,6 +690,8 @@ impl FakeServers {
             meta,
             google,
             klaviyo,
+            shopify,
+            shopify_storage,
             credentials,
             log,
             clock,
@@ -683,6 +735,18 @@ impl FakeServers {
         format!("http://{}", self.klaviyo)
     }
 
+    /// Base URL replacing `https://{shop}.myshopify.com`.
+    pub fn shopify_base_url(&self) -> String {
+        format!("http://{}", self.shopify)
+    }
+
+    /// Origin of the fake storage that serves Shopify bulk results at signed URLs (a
+    /// request carrying a Shopify access token is refused and logged with the fault
+    /// `credential_sent`).
+    pub fn shopify_storage_url(&self) -> String {
+        format!("http://{}", self.shopify_storage)
+    }
+
     /// The credentials the servers accept.
     pub fn credentials(&self) -> &FakeCredentials {
         &self.credentials
@@ -696,7 +760,8 @@ impl FakeServers {
             .clone()
     }
 
-    /// Requests seen by one server (`meta`, `google_ads`, `klaviyo`).
+    /// Requests seen by one server (`meta`, `google_ads`, `klaviyo`, `shopify`,
+    /// `shopify_storage`).
     pub fn requests_to(&self, server: &str) -> Vec<RequestRecord> {
         self.requests()
             .into_iter()
