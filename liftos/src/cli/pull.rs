@@ -10,7 +10,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use liftos::connectors::{
     Connector, ConnectorRequest, GoogleAdsBuilder, HttpSettings, KlaviyoBuilder, Level,
-    MetaAdsBuilder, Progress, ProgressEvent, RetryConfig,
+    MetaAdsBuilder, Progress, ProgressEvent, RetryConfig, ShopifyBuilder,
 };
 use liftos::io::TableWriter;
 
@@ -26,6 +26,10 @@ pub enum Source {
     /// Klaviyo (campaign values reports; flows with `--include-flows`).
     #[value(name = "klaviyo")]
     Klaviyo,
+    /// Shopify (the shop's orders as a daily business outcome: date, revenue, orders,
+    /// new_customer_orders, currency; `liftos analyze --business-outcome` reads it).
+    #[value(name = "shopify")]
+    Shopify,
 }
 
 /// Arguments of `liftos pull`.
@@ -37,9 +41,11 @@ pub enum Source {
     LIFTOS_GOOGLE_ADS_TOKEN_URL (optional)\n  \
     klaviyo:    LIFTOS_KLAVIYO_API_KEY, LIFTOS_KLAVIYO_CONVERSION_METRIC (optional),\n              \
     LIFTOS_KLAVIYO_INCLUDE_FLOWS (optional, true/false), LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS\n              \
-    (optional; default 31, Klaviyo's steady limit of 2 report calls a minute)\n\
-    The base URL defaults to LIFTOS_META_BASE_URL / LIFTOS_GOOGLE_ADS_BASE_URL / LIFTOS_KLAVIYO_BASE_URL,\n\
-    else the platform's public API.")]
+    (optional; default 31, Klaviyo's steady limit of 2 report calls a minute)\n  \
+    shopify:    LIFTOS_SHOPIFY_SHOP, LIFTOS_SHOPIFY_ACCESS_TOKEN, LIFTOS_SHOPIFY_API_VERSION (optional),\n              \
+    LIFTOS_SHOPIFY_BULK_THRESHOLD_DAYS (optional; longer ranges run as one bulk operation, default 31)\n\
+    The base URL defaults to LIFTOS_META_BASE_URL / LIFTOS_GOOGLE_ADS_BASE_URL / LIFTOS_KLAVIYO_BASE_URL /\n\
+    LIFTOS_SHOPIFY_BASE_URL, else the platform's public API (Shopify: https://{shop}.myshopify.com).")]
 pub struct Args {
     /// The platform to pull from.
     #[arg(long, value_enum)]
@@ -159,6 +165,7 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
         Source::Meta => "meta",
         Source::GoogleAds => "google_ads",
         Source::Klaviyo => "klaviyo",
+        Source::Shopify => "shopify",
     };
     let retry = args.http_settings().apply(name, RetryConfig::default())?;
     Ok(match args.source {
@@ -189,6 +196,13 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
                     .with_progress(progress)
                     .build()?,
             )
+        }
+        Source::Shopify => {
+            let mut b = ShopifyBuilder::from_env().with_retry(retry);
+            if let Some(url) = &args.base_url {
+                b = b.with_base_url(url.as_str());
+            }
+            Box::new(b.with_progress(progress).build()?)
         }
     })
 }
