@@ -918,36 +918,55 @@ impl Inner {
 
     /// Every order of `filter` through one bulk operation, added into `days`.
     async fn bulk(&self, budget: &PullBudget, filter: &str, tz: Tz, days: &mut Days) -> Result<()> {
-        let reply = self
-            .graphql(
-                budget,
-                BULK_MUTATION,
-                json!({ "query": bulk_query(filter) }),
-            )
-            .await?;
-        let run: Gql<BulkRunData> = decode_page("bulkOperationRunQuery", &reply.body)?;
-        if let Some(e) = run.data.run.user_errors.first() {
-            return Err(Error::AsyncJob {
-                source_name: SOURCE.into(),
-                range: filter.to_owned(),
-                message: format!(
-                    "bulkOperationRunQuery refused: {} (an app runs one bulk query at a time per shop; wait for the running one or pull a range of at most bulk_threshold_days days)",
-                    self.core.redactor.redact(&e.message)
-                ),
-            });
-        }
-        let id = run
-            .data
-            .run
-            .bulk_operation
-            .map(|op| op.id)
-            .ok_or_else(|| Error::Decode {
-                source_name: SOURCE.into(),
-                path: "bulkOperationRunQuery: data.bulkOperationRunQuery.bulkOperation".into(),
-                message: "no bulk operation and no user error".into(),
-            })?;
-        // Poll with backoff until the operation ends, within the pull's deadline.
+        // An app runs one bulk query at a time per shop: while another one runs (another
+        // pull, or one left by a pull that stopped), wait for it with the polling backoff,
+        // within the pull's deadline.
         let started = self.core.clock.now();
+        let mut wait = self.bulk_poll;
+        let id = loop {
+            let reply = self
+                .graphql(
+                    budget,
+                    BULK_MUTATION,
+                    json!({ "query": bulk_query(filter) }),
+                )
+                .await?;
+            let run: Gql<BulkRunData> = decode_page("bulkOperationRunQuery", &reply.body)?;
+            if let Some(e) = run.data.run.user_errors.first() {
+                let message = self.core.redactor.redact(&e.message);
+                let elapsed = self.core.clock.now().saturating_sub(started);
+                if message.contains("already in progress")
+                    && elapsed + wait <= self.core.config.deadline
+                {
+                    tracing::info!(
+                        source = SOURCE,
+                        wait_ms = wait.as_millis() as u64,
+                        "another bulk query runs on this shop: waiting"
+                    );
+                    self.core.clock.sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+                return Err(Error::AsyncJob {
+                    source_name: SOURCE.into(),
+                    range: filter.to_owned(),
+                    message: format!(
+                        "bulkOperationRunQuery refused: {message} (an app runs one bulk query at a time per shop; wait for the running one or pull a range of at most bulk_threshold_days days)"
+                    ),
+                });
+            }
+            break run
+                .data
+                .run
+                .bulk_operation
+                .map(|op| op.id)
+                .ok_or_else(|| Error::Decode {
+                    source_name: SOURCE.into(),
+                    path: "bulkOperationRunQuery: data.bulkOperationRunQuery.bulkOperation".into(),
+                    message: "no bulk operation and no user error".into(),
+                })?;
+        };
+        // Poll with backoff until the operation ends, within the pull's deadline.
         let mut wait = self.bulk_poll;
         let mut polls = 0u64;
         let op = loop {

@@ -317,3 +317,82 @@ async fn settings_come_from_the_environment_and_secrets_stay_out_of_debug() {
     assert!(!format!("{c:?}").contains(&token));
     c.check().await.unwrap();
 }
+
+#[tokio::test]
+async fn two_bulk_pulls_at_once_wait_for_each_other() {
+    let world = world();
+    let (start, end) = days(&world);
+    let want = truth(&world, start, end);
+    let servers = FakeServers::start(world, fast_bucket()).await.unwrap();
+    let r = request(start, end);
+    let (a, b) = (
+        builder(&servers).build().unwrap(),
+        builder(&servers).build().unwrap(),
+    );
+    let (ta, tb) = tokio::join!(a.get_campaign_data(&r), b.get_campaign_data(&r));
+    assert_eq!(rows(&ta.unwrap()), want);
+    assert_eq!(rows(&tb.unwrap()), want);
+    let downloads = servers
+        .requests_to("shopify_storage")
+        .iter()
+        .filter(|r| r.status == 200)
+        .count();
+    assert_eq!(downloads, 2, "two operations, one after the other");
+}
+
+#[tokio::test]
+async fn a_refused_bulk_download_names_the_file_but_never_the_signature() {
+    let world = world();
+    let (start, end) = days(&world);
+    let servers = FakeServers::start(world, fast_bucket().with_shopify_expired_urls())
+        .await
+        .unwrap();
+    let err = builder(&servers)
+        .build()
+        .unwrap()
+        .get_campaign_data(&request(start, end))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Http { status: 400, .. }), "{err:?}");
+    assert!(
+        text.contains(&format!(
+            "{}/shopify-bulk/1.jsonl refused",
+            servers.shopify_storage_url()
+        )),
+        "{text}"
+    );
+    for secret in ["Signature", "Expires", "GoogleAccessId", "?"] {
+        assert!(!text.contains(secret), "{text}");
+        assert!(!format!("{err:?}").contains(secret), "{err:?}");
+    }
+    let sent = servers.requests_to("shopify_storage");
+    assert!(!sent.is_empty() && sent.iter().all(|r| r.fault != Some("credential_sent")));
+}
+
+#[tokio::test]
+async fn a_query_over_the_cost_limit_is_one_clear_error() {
+    let world = world();
+    let (start, _) = days(&world);
+    let servers = FakeServers::start(world, fast_bucket().with_shopify_max_query_cost(500))
+        .await
+        .unwrap();
+    let err = builder(&servers)
+        .with_page_size(200)
+        .build()
+        .unwrap()
+        .get_campaign_data(&request(start, start + chrono::Days::new(6)))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
+    assert!(
+        text.contains("MAX_COST_EXCEEDED")
+            && text.contains("maximum of 500")
+            && text.contains("cost 803")
+            && text.contains("lower page_size"),
+        "{text}"
+    );
+    let calls = servers.requests_to("shopify");
+    assert_eq!(calls.len(), 2, "shop, then one refused page: no retry");
+}

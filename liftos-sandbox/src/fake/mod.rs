@@ -131,6 +131,8 @@ impl Default for FakeCredentials {
 /// | `klaviyo_report_min_interval` | 0 (off) | least time between two calls of one Klaviyo reporting endpoint; a faster call gets 429 with `Retry-After` (the real steady limit is 2/min: 30 s) | ≥ 0 |
 /// | `shopify_bucket_size` | 1000 | Shopify cost bucket (`maximumAvailable`) | > 0 |
 /// | `shopify_restore_rate` | 50 | cost points restored per second (`restoreRate`; the bucket refills in real time) | > 0 |
+/// | `shopify_expired_urls` | false | Shopify's storage refuses every bulk result URL as expired (HTTP 400 `ExpiredToken`) | — |
+/// | `shopify_max_query_cost` | 1000 | largest requested cost of one query; above it `MAX_COST_EXCEEDED` (Shopify's is 1000; lower it to provoke the error) | ≥ 1 |
 /// | `shopify_malformed_page` | `None` | the N-th Shopify orders page (1-based) carries an amount that is a number, not a string | ≥ 1 |
 /// | `meta_repeat` | 1 | serve each Meta row this many times, as distinct campaigns (benchmarks) | ≥ 1 |
 #[derive(Debug, Clone, PartialEq)]
@@ -177,6 +179,10 @@ pub struct FaultConfig {
     pub shopify_restore_rate: f64,
     /// The Shopify orders page (1-based) whose first order is malformed.
     pub shopify_malformed_page: Option<usize>,
+    /// Shopify's storage refuses every bulk result URL as expired.
+    pub shopify_expired_urls: bool,
+    /// Largest requested cost of one Shopify query.
+    pub shopify_max_query_cost: u64,
 }
 
 impl Default for FaultConfig {
@@ -203,6 +209,8 @@ impl Default for FaultConfig {
             shopify_bucket_size: 1000.0,
             shopify_restore_rate: 50.0,
             shopify_malformed_page: None,
+            shopify_expired_urls: false,
+            shopify_max_query_cost: 1000,
         }
     }
 }
@@ -284,6 +292,16 @@ impl FaultConfig {
     pub fn with_shopify_bucket(mut self, size: f64, restore_rate: f64) -> Self {
         self.shopify_bucket_size = size.max(1.0);
         self.shopify_restore_rate = restore_rate.max(0.001);
+        self
+    }
+    /// Sets the largest requested cost of one Shopify query.
+    pub fn with_shopify_max_query_cost(mut self, cost: u64) -> Self {
+        self.shopify_max_query_cost = cost.max(1);
+        self
+    }
+    /// Makes Shopify's storage refuse every bulk result URL as expired.
+    pub fn with_shopify_expired_urls(mut self) -> Self {
+        self.shopify_expired_urls = true;
         self
     }
     /// Makes the `n`-th Shopify orders page (1-based) malformed.

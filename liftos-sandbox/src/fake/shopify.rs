@@ -42,7 +42,6 @@ const INVALID_TOKEN: &str =
 /// calls (as the connector documents them).
 const NODE_COST: u64 = 4;
 const PAGE_COST: u64 = 3;
-const MAX_COST: u64 = 1000;
 
 /// One order of the fake shop.
 #[derive(Debug, Clone, PartialEq)]
@@ -396,16 +395,17 @@ async fn handle(
     } else {
         None
     };
-    if requested > MAX_COST {
+    let max_cost = c.faults.shopify_max_query_cost;
+    if requested > max_cost {
         let msg = format!(
-            "Query cost is {requested}, which exceeds the single query max cost limit ({MAX_COST}).\n\nSee https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\ncost of a query is calculated.\n\nTo query larger amounts of data with fewer limits, bulk operations should be used instead.\nSee https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n"
+            "Query cost is {requested}, which exceeds the single query max cost limit ({max_cost}).\n\nSee https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\ncost of a query is calculated.\n\nTo query larger amounts of data with fewer limits, bulk operations should be used instead.\nSee https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n"
         );
         return respond(
             StatusCode::OK,
             errors_body(
                 &msg,
                 "MAX_COST_EXCEEDED",
-                json!({ "cost": requested, "maxCost": MAX_COST }),
+                json!({ "cost": requested, "maxCost": max_cost }),
                 None,
             ),
             None,
@@ -672,6 +672,14 @@ async fn storage_handle(
             StatusCode::FORBIDDEN,
             "SignatureDoesNotMatch",
             "The request signature we calculated does not match the signature you provided.",
+        );
+    }
+    if c.faults.shopify_expired_urls {
+        c.record(&method, &uri, 400, None);
+        return xml(
+            StatusCode::BAD_REQUEST,
+            "ExpiredToken",
+            "Invalid argument: the signed URL has expired.",
         );
     }
     let file = s
