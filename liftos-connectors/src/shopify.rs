@@ -19,7 +19,10 @@
 //!   `ACCESS_DENIED`) → download the JSONL at `url`, a signed URL on Shopify's storage
 //!   (another origin), valid seven days; `url` is null when nothing matched. An app runs
 //!   one bulk query at a time per shop.
-//! - Reading orders needs the `read_orders` scope (`read_all_orders` beyond 60 days).
+//! - Reading orders needs the `read_orders` scope; "only the last 60 days' worth of orders
+//!   from a store are accessible from the Order object by default", older ones need
+//!   `read_all_orders` (`currentAppInstallation { accessScopes { handle } }` lists a
+//!   token's scopes).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -61,7 +64,10 @@ const DEFAULT_PAGE_SIZE: u64 = 200;
 const ORDER_FIELDS: &str = "id createdAt test cancelledAt \
     currentTotalPriceSet { shopMoney { amount currencyCode } } \
     customerJourneySummary { customerOrderIndex }";
-const SHOP_QUERY: &str = "query LiftosShop { shop { ianaTimezone currencyCode } }";
+const SHOP_QUERY: &str = "query LiftosShop { shop { ianaTimezone currencyCode } \
+    currentAppInstallation { accessScopes { handle } } }";
+/// Days of orders a token without `read_all_orders` sees.
+const DEFAULT_ORDER_WINDOW_DAYS: i64 = 60;
 const BULK_MUTATION: &str = "mutation LiftosBulkOrders($query: String!) { \
     bulkOperationRunQuery(query: $query) { bulkOperation { id status } userErrors { field message } } }";
 const BULK_POLL: &str = "query LiftosBulkPoll($id: ID!) { node(id: $id) { \
@@ -420,7 +426,11 @@ struct Inner {
 /// without orders included (zeros). Test orders (`test: true`) and cancelled orders
 /// (`cancelledAt` set) are left out.
 ///
-/// Calls: `shop` once, then the orders created between the first day's midnight and the
+/// A range that starts more than 60 days ago with a token that has `read_orders` but not
+/// `read_all_orders` is refused before any order is read ([`Error::Auth`] naming the
+/// scope): Shopify would silently answer only the last 60 days.
+///
+/// Calls: `shop` (with the token's access scopes) once, then the orders created between the first day's midnight and the
 /// day after the last day's midnight in the shop's time zone, as cursor pages (`first` =
 /// `page_size`) when the range has at most `bulk_threshold_days` days, else as one bulk
 /// operation, polled with backoff, whose JSONL result is downloaded from its signed URL
@@ -489,6 +499,19 @@ struct Gql<T> {
 #[derive(Deserialize)]
 struct ShopData {
     shop: ShopInfo,
+    #[serde(rename = "currentAppInstallation", default)]
+    installation: Option<Installation>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Installation {
+    access_scopes: Vec<AccessScope>,
+}
+
+#[derive(Deserialize)]
+struct AccessScope {
+    handle: String,
 }
 
 #[derive(Deserialize)]
@@ -847,16 +870,23 @@ impl Inner {
             .await
     }
 
-    async fn shop(&self, budget: &PullBudget) -> Result<(Tz, String)> {
+    /// The shop's time zone, currency and the token's access scopes (empty when the
+    /// answer has none).
+    async fn shop(&self, budget: &PullBudget) -> Result<(Tz, String, Vec<String>)> {
         let reply = self.graphql(budget, SHOP_QUERY, json!({})).await?;
         let shop: Gql<ShopData> = decode_page("shop", &reply.body)?;
+        let scopes = shop
+            .data
+            .installation
+            .map(|i| i.access_scopes.into_iter().map(|s| s.handle).collect())
+            .unwrap_or_default();
         let tz_name = shop.data.shop.iana_timezone;
         let tz: Tz = tz_name.parse().map_err(|_| Error::Decode {
             source_name: SOURCE.into(),
             path: "shop.ianaTimezone".into(),
             message: format!("`{tz_name}` is not an IANA time zone"),
         })?;
-        Ok((tz, shop.data.shop.currency_code))
+        Ok((tz, shop.data.shop.currency_code, scopes))
     }
 
     /// Every order of `filter` through cursor pages, added into `days`.
@@ -1080,7 +1110,21 @@ impl Inner {
 
     async fn pull(self: Arc<Self>, start: NaiveDate, end: NaiveDate) -> Result<RecordBatch> {
         let budget = self.core.budget();
-        let (tz, currency) = self.shop(&budget).await?;
+        let (tz, currency, scopes) = self.shop(&budget).await?;
+        // Without `read_all_orders` Shopify answers only the last 60 days' orders, and
+        // says nothing about the older ones: refuse rather than return zero days.
+        let today = Utc::now().with_timezone(&tz).date_naive();
+        let window_start = today - chrono::Duration::days(DEFAULT_ORDER_WINDOW_DAYS);
+        let has = |s: &str| scopes.iter().any(|x| x == s);
+        if start < window_start && has("read_orders") && !has("read_all_orders") {
+            return Err(Error::Auth {
+                source_name: SOURCE.into(),
+                message: format!(
+                    "orders before {window_start} need the `read_all_orders` scope: without it Shopify answers only the last {DEFAULT_ORDER_WINDOW_DAYS} days' orders and the older days would read as zero; the token has {}; request read_all_orders for the app, or pull from {window_start} on",
+                    scopes.join(", ")
+                ),
+            });
+        }
         let mut days: Days = BTreeMap::new();
         let mut d = start;
         while d <= end {

@@ -396,3 +396,33 @@ async fn a_query_over_the_cost_limit_is_one_clear_error() {
     let calls = servers.requests_to("shopify");
     assert_eq!(calls.len(), 2, "shop, then one refused page: no retry");
 }
+
+#[tokio::test]
+async fn days_older_than_60_without_read_all_orders_are_refused_not_read_as_zero() {
+    let world = world();
+    let (start, _) = days(&world);
+    let creds = FakeCredentials {
+        shopify_scopes: vec!["read_orders".into()],
+        ..FakeCredentials::default()
+    };
+    let servers = FakeServers::start_with(world, fast_bucket(), creds, 0)
+        .await
+        .unwrap();
+    let err = builder(&servers)
+        .build()
+        .unwrap()
+        .get_campaign_data(&request(start, start + chrono::Days::new(6)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Auth { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("`read_all_orders` scope") && text.contains("the token has read_orders"),
+        "{text}"
+    );
+    assert_eq!(
+        servers.requests_to("shopify").len(),
+        1,
+        "no order was asked for"
+    );
+}

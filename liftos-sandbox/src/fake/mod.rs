@@ -59,7 +59,7 @@ use crate::World;
 /// | `google_token_lifetime_secs` | 3599 | `expires_in` of issued access tokens |
 /// | `klaviyo_api_key` | `pk_fake_klaviyo_key` | private API key |
 /// | `shopify_access_token` | `shpat_fake_shopify_access_token` | `X-Shopify-Access-Token` |
-/// | `shopify_scopes` | `["read_orders"]` | scopes granted to the token (without `read_orders`, orders answer `ACCESS_DENIED`) |
+/// | `shopify_scopes` | `["read_orders", "read_all_orders"]` | scopes granted to the token (without `read_orders`, orders answer `ACCESS_DENIED`; without `read_all_orders`, orders older than 60 days are left out silently) |
 #[derive(Debug, Clone, PartialEq)]
 pub struct FakeCredentials {
     /// Graph API access token.
@@ -102,7 +102,7 @@ impl Default for FakeCredentials {
             google_token_lifetime_secs: 3599,
             klaviyo_api_key: "pk_fake_klaviyo_key".into(),
             shopify_access_token: "shpat_fake_shopify_access_token".into(),
-            shopify_scopes: vec!["read_orders".into()],
+            shopify_scopes: vec!["read_orders".into(), "read_all_orders".into()],
         }
     }
 }

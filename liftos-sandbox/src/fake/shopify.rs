@@ -264,8 +264,22 @@ fn created_bounds(q: &str) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
 }
 
 impl ShopifyState {
+    /// The orders a search filter matches, as the token sees them: without
+    /// `read_all_orders`, only those of the last 60 days (before the sandbox clock's
+    /// today when it is set), silently, as Shopify does.
     fn matching(&self, filter: &str) -> Vec<&ShopifyOrder> {
         let (since, until) = created_bounds(filter);
+        let since = if self.has_scope("read_all_orders") {
+            since
+        } else {
+            let now = self
+                .common
+                .clock
+                .today()
+                .map_or_else(Utc::now, |d| d.and_time(chrono::NaiveTime::MIN).and_utc());
+            let window = now - Duration::days(60);
+            Some(since.map_or(window, |s| s.max(window)))
+        };
         self.orders
             .iter()
             .filter(|o| since.is_none_or(|s| o.created_at >= s))
@@ -455,7 +469,9 @@ async fn handle(
     let slow = maybe_slow(c, fault, &method, &uri).await;
     let (data, actual, error) = match op {
         Op::Shop => (
-            json!({ "shop": { "ianaTimezone": SHOPIFY_FAKE_TIMEZONE, "currencyCode": SHOPIFY_FAKE_CURRENCY } }),
+            json!({ "shop": { "ianaTimezone": SHOPIFY_FAKE_TIMEZONE, "currencyCode": SHOPIFY_FAKE_CURRENCY },
+                "currentAppInstallation": { "accessScopes": c.creds.shopify_scopes.iter()
+                    .map(|h| json!({ "handle": h })).collect::<Vec<_>>() } }),
             1,
             None,
         ),
