@@ -16,6 +16,7 @@ use crate::http::{
     base_str, config_error, date_chunks, decode_for, validate_base_url,
 };
 use crate::keys::{ConfigKey, ValueKind, config_from_env};
+use crate::oauth::RefreshFlow;
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
 const SOURCE: &str = "google_ads";
@@ -344,7 +345,17 @@ impl GoogleAdsBuilder {
             None => None,
         };
         let redactor = Redactor::default();
-        for s in [&developer_token, &client_secret, &refresh_token] {
+        let oauth = RefreshFlow::new(
+            token_url,
+            SecretString::from(client_id),
+            client_secret,
+            refresh_token,
+            "LIFTOS_GOOGLE_ADS_CLIENT_ID and LIFTOS_GOOGLE_ADS_CLIENT_SECRET".into(),
+            "LIFTOS_GOOGLE_ADS_REFRESH_TOKEN".into(),
+        )
+        .with_margin(self.refresh_margin);
+        redactor.add(&developer_token);
+        for s in oauth.secrets().into_iter().skip(1) {
             redactor.add(s);
         }
         let core = HttpCore::new(SOURCE, self.retry, self.clock, redactor, self.progress)?;
@@ -352,18 +363,13 @@ impl GoogleAdsBuilder {
             inner: Arc::new(Inner {
                 core,
                 developer_token,
-                client_id,
-                client_secret,
-                refresh_token,
+                oauth,
                 customers,
                 login,
-                token_url,
                 base,
                 version: v.to_owned(),
                 query: self.query.zip(columns),
                 chunk_days: self.chunk_days,
-                refresh_margin: self.refresh_margin,
-                token: tokio::sync::Mutex::new(None),
             }),
         })
     }
@@ -388,18 +394,13 @@ fn normalize_customer_id(raw: &str) -> Result<String> {
 struct Inner {
     core: HttpCore,
     developer_token: SecretString,
-    client_id: String,
-    client_secret: SecretString,
-    refresh_token: SecretString,
+    oauth: RefreshFlow,
     customers: Vec<String>,
     login: Option<String>,
-    token_url: String,
     base: String,
     version: String,
     query: Option<(String, Vec<String>)>,
     chunk_days: u32,
-    refresh_margin: Duration,
-    token: tokio::sync::Mutex<Option<(SecretString, Duration)>>,
 }
 
 /// Pulls daily rows from Google Ads with `googleAds:searchStream`.
@@ -420,13 +421,13 @@ impl std::fmt::Debug for GoogleAdsConnector {
         let i = &self.inner;
         f.debug_struct("GoogleAdsConnector")
             .field("developer_token", &"[REDACTED]")
-            .field("client_id", &i.client_id)
+            .field("client_id", &i.oauth.client_id.expose_secret())
             .field("client_secret", &"[REDACTED]")
             .field("refresh_token", &"[REDACTED]")
             .field("customers", &i.customers)
             .field("login_customer_id", &i.login)
             .field("base_url", &i.base)
-            .field("token_url", &i.token_url)
+            .field("token_url", &i.oauth.token_url)
             .field("api_version", &i.version)
             .field("core", &i.core)
             .finish()
@@ -605,48 +606,13 @@ impl Inner {
         )
     }
 
-    /// A valid access token, refreshed when it is missing or about to expire.
-    /// `rejected`: a token the API just refused; another task may already have replaced it.
+    /// A valid access token (see [`RefreshFlow::access_token`]).
     async fn access_token(
         &self,
         budget: &PullBudget,
         rejected: Option<&SecretString>,
     ) -> Result<SecretString> {
-        let mut guard = self.token.lock().await;
-        let now = self.core.clock.now();
-        if let Some((tok, exp)) = guard.as_ref()
-            && *exp > now + self.refresh_margin
-            && rejected.is_none_or(|r| r.expose_secret() != tok.expose_secret())
-        {
-            return Ok(tok.clone());
-        }
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("client_id", &self.client_id)
-            .append_pair("client_secret", self.client_secret.expose_secret())
-            .append_pair("refresh_token", self.refresh_token.expose_secret())
-            .append_pair("grant_type", "refresh_token")
-            .finish();
-        let client = self.core.client();
-        let reply = self
-            .core
-            .execute(
-                budget,
-                || {
-                    client
-                        .post(&self.token_url)
-                        .header("content-type", "application/x-www-form-urlencoded")
-                        .body(form.clone())
-                },
-                |r| classify_token(&self.core.redactor, r),
-            )
-            .await?;
-        let t: TokenReply = decode_for(SOURCE, &reply.body)?;
-        let token = SecretString::from(t.access_token);
-        // Obtained at run time: hidden from every error and log from now on.
-        self.core.redactor.add(&token);
-        let expires = self.core.clock.now() + Duration::from_secs(t.expires_in.unwrap_or(3600));
-        *guard = Some((token.clone(), expires));
-        Ok(token)
+        self.oauth.access_token(&self.core, budget, rejected).await
     }
 
     /// One searchStream call, refreshing the token once on a 401.
@@ -862,47 +828,9 @@ impl Connector for GoogleAdsConnector {
 }
 
 #[derive(Deserialize)]
-struct TokenReply {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Option<u64>,
-}
-
-#[derive(Deserialize)]
 struct StreamBatch {
     #[serde(default)]
     results: Vec<Value>,
-}
-
-fn classify_token(redactor: &Redactor, r: &Reply) -> Verdict {
-    if r.status == 200 {
-        return Verdict::Ok { pause: None };
-    }
-    let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-    let code = v["error"].as_str().unwrap_or_default();
-    if r.status >= 500 || r.status == 429 {
-        return Verdict::Retry {
-            after: None,
-            reason: format!("token endpoint HTTP {}", r.status),
-        };
-    }
-    let hint = match code {
-        "invalid_grant" => {
-            "the refresh token has expired or been revoked; re-authorize and update LIFTOS_GOOGLE_ADS_REFRESH_TOKEN"
-        }
-        "invalid_client" => {
-            "the OAuth client id/secret were rejected; check LIFTOS_GOOGLE_ADS_CLIENT_ID and LIFTOS_GOOGLE_ADS_CLIENT_SECRET"
-        }
-        _ => "the OAuth token request was rejected",
-    };
-    Verdict::Fail(Error::Auth {
-        source_name: SOURCE.into(),
-        message: format!(
-            "token endpoint HTTP {} `{code}`: {hint} ({})",
-            r.status,
-            redactor.redact(v["error_description"].as_str().unwrap_or_default())
-        ),
-    })
 }
 
 /// The `error` object of a Google answer (plain or array-wrapped).

@@ -1,6 +1,6 @@
 //! Connectors that pull daily marketing performance data into Apache Arrow.
 //!
-//! Every source (Meta Ads, Google Ads, Klaviyo, Shopify, CSV/Parquet/JSON files) implements the
+//! Every source (Meta Ads, Google Ads, Klaviyo, TikTok Ads, Shopify, CSV/Parquet/JSON files) implements the
 //! [`Connector`] trait: it declares the schema it produces for a [`ConnectorRequest`],
 //! checks its credentials, and returns a lazy stream of Arrow [`RecordBatch`]es. Building
 //! the stream does no I/O; the work starts when the stream is first polled, and the
@@ -62,6 +62,9 @@
 //! | [`MetaAdsConnector`] | Ads Insights sync (`paging.next`) and async report runs (split in halves on failure), levels, breakdowns, attribution windows, purchase types counted once, `appsecret_proof`, several accounts |
 //! | [`GoogleAdsConnector`] | OAuth refresh (before expiry, once on 401), `developer-token` / `login-customer-id`, GAQL built or raw, `searchStream` array-of-batches |
 //! | [`KlaviyoConnector`] | `Klaviyo-API-Key` + `revision`, campaigns (`links.next`), one campaign-values-report per year of range, "Placed Order" found by name, spend = recipients × cost per recipient; optional flows (`include_flows`: `GET /api/flows`, daily flow-series-reports of ≤ 60 days, one row per flow and day, `message_type` column); report calls spaced and planned against the daily limit |
+//! | [`Ga4Connector`] | GA4 Data API `runReport` (OAuth refresh, once more on 401), by date and default channel group, `limit`/`offset` paging to `rowCount`, property quota logged, 429 retried except the daily quota, `keyEvents`/`conversions` either name |
+//! | [`TikTokConnector`] | `Access-Token`, synchronous integrated reports per advertiser (campaign × day, ≤ 30 days a request, numbered pages of ≤ 1000 rows), errors read from the body's `code` (HTTP 200), the advertiser's currency from `advertiser/info`, a report that changes while paged refused |
+//! | [`RestConnector`] | any JSON API from a TOML [`RestSpec`]: bearer / API-key header or query / OAuth2 refresh, cursor / next-link / offset / page-number pagination, record path, typed fields, `{start}`/`{end}`/`{account}` placeholders, date chunks, codes inside 200 bodies, a rate limit |
 //! | [`ShopifyConnector`] | the shop's own orders as a daily business outcome (`date`, `revenue` after refunds, `orders`, `new_customer_orders`, `currency`) in the shop's time zone; cursor pages (cost ≤ 1000) for short ranges, one bulk operation (JSONL fetched from its signed URL without the token) for long ones; waits from the cost bucket's `throttleStatus` |
 //! | [`FileConnector`] | CSV, Parquet, NDJSON with inference or an explicit schema; bad rows named by line |
 //!
@@ -87,13 +90,17 @@
 
 mod error;
 mod file;
+mod ga4;
 mod google;
 mod http;
 pub mod keys;
 mod klaviyo;
 mod meta;
+mod oauth;
 mod request;
+mod rest;
 mod shopify;
+mod tiktok;
 
 use std::fmt;
 use std::pin::Pin;
@@ -105,6 +112,10 @@ use futures::{Stream, TryStreamExt};
 
 pub use error::{Error, Result};
 pub use file::{FileConnector, FileFormat};
+pub use ga4::{
+    GA4_DEFAULT_BASE_URL, GA4_DEFAULT_DIMENSIONS, GA4_DEFAULT_METRICS, GA4_DEFAULT_TOKEN_URL,
+    GA4_MAX_LIMIT, Ga4Builder, Ga4Config, Ga4Connector,
+};
 pub use google::{
     GOOGLE_DEFAULT_API_VERSION, GOOGLE_DEFAULT_BASE_URL, GOOGLE_DEFAULT_TOKEN_URL,
     GoogleAdsBuilder, GoogleAdsConfig, GoogleAdsConnector,
@@ -124,9 +135,17 @@ pub use meta::{
     hmac_sha256_hex,
 };
 pub use request::{ConnectorRequest, Level, TimeIncrement};
+pub use rest::{
+    RestAuth, RestBodyErrors, RestBuilder, RestConnector, RestField, RestFieldType, RestMethod,
+    RestPagination, RestRateLimit, RestRecords, RestRequest, RestSpec,
+};
 pub use shopify::{
     SHOPIFY_DEFAULT_API_VERSION, SHOPIFY_DEFAULT_BULK_THRESHOLD_DAYS, SHOPIFY_MAX_QUERY_COST,
     ShopifyBuilder, ShopifyConfig, ShopifyConnector, shopify_schema,
+};
+pub use tiktok::{
+    TIKTOK_DEFAULT_API_VERSION, TIKTOK_DEFAULT_BASE_URL, TIKTOK_DEFAULT_METRICS,
+    TIKTOK_MAX_CHUNK_DAYS, TIKTOK_MAX_PAGE_SIZE, TikTokBuilder, TikTokConfig, TikTokConnector,
 };
 
 /// A lazy, `'static`, `Send` stream of record batches produced by a [`Connector`].

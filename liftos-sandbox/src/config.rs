@@ -17,6 +17,10 @@ pub enum Platform {
     /// Klaviyo: campaign values reports (one row per email send) and, when the world has
     /// flows, flow series reports (one row per flow and day).
     Klaviyo,
+    /// TikTok Business API: synchronous integrated reports (one row per campaign and day,
+    /// metrics as strings). No channel of the standard world uses it; see
+    /// [`WorldConfig::with_platform`].
+    TikTok,
 }
 
 /// What a Klaviyo series is: a campaign (one campaign object per send, on its send
@@ -816,6 +820,33 @@ impl WorldConfig {
             cost_per_recipient: 0.01,
             campaigns,
         });
+        self
+    }
+
+    /// Serves channel `channel` through `platform`'s fake API (no-op when the world has no
+    /// such channel). Serving TikTok also gives the channel TikTok-shaped ids: numeric
+    /// advertiser ids (`7000000000000000001`, ...) and campaign ids
+    /// (`1780000000000000001`, ...), as the real API has; nothing else changes, so the
+    /// channel's rows and truth keep their values.
+    pub fn with_platform(mut self, channel: &str, platform: Platform) -> Self {
+        let Some(ch) = self.channels.iter_mut().find(|c| c.name == channel) else {
+            return self;
+        };
+        ch.platform = Some(platform);
+        if platform == Platform::TikTok {
+            let mut accounts: Vec<String> = Vec::new();
+            for (i, c) in ch.campaigns.iter_mut().enumerate() {
+                let k = match accounts.iter().position(|a| *a == c.account_id) {
+                    Some(k) => k,
+                    None => {
+                        accounts.push(c.account_id.clone());
+                        accounts.len() - 1
+                    }
+                };
+                c.account_id = format!("7{:018}", k + 1);
+                c.id = format!("178{:016}", i + 1);
+            }
+        }
         self
     }
 

@@ -64,9 +64,10 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use native::{
-    GoogleAdsRow, GoogleCampaign, GoogleCustomer, GoogleMetrics, GoogleSegments, KlaviyoCampaign,
-    KlaviyoCampaignValues, KlaviyoFlow, KlaviyoFlowDay, KlaviyoGroupings, KlaviyoStatistics,
-    META_OMNI_PURCHASE_ACTION, META_PURCHASE_ACTION, MetaActionStat, MetaInsight,
+    Ga4Row, GoogleAdsRow, GoogleCampaign, GoogleCustomer, GoogleMetrics, GoogleSegments,
+    KlaviyoCampaign, KlaviyoCampaignValues, KlaviyoFlow, KlaviyoFlowDay, KlaviyoGroupings,
+    KlaviyoStatistics, META_OMNI_PURCHASE_ACTION, META_PURCHASE_ACTION, MetaActionStat,
+    MetaInsight, TikTokReportRow,
 };
 pub use optimum::Allocation;
 pub use table::{truth_schema, unified_schema};

@@ -7,6 +7,8 @@
 //!   and `costMicros` = spend × 1,000,000.
 //! - Klaviyo: one campaign object per send and its campaign-values-report row; one flow
 //!   object per flow and its statistics per day (the fake serves them as flow series).
+//! - TikTok: integrated-report rows, `dimensions` (`campaign_id`, `stat_time_day` as
+//!   `YYYY-MM-DD 00:00:00`) and `metrics` with every value as a string.
 
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +126,49 @@ pub struct GoogleAdsRow {
     pub metrics: GoogleMetrics,
     /// The segments.
     pub segments: GoogleSegments,
+}
+
+/// One row of a TikTok integrated report at campaign level, per day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TikTokReportRow {
+    /// The advertiser (ad account) id.
+    pub advertiser_id: String,
+    /// The advertiser's currency.
+    pub currency: String,
+    /// `dimensions.campaign_id`.
+    pub campaign_id: String,
+    /// `dimensions.stat_time_day`: `YYYY-MM-DD 00:00:00`.
+    pub stat_time_day: String,
+    /// `metrics.campaign_name`.
+    pub campaign_name: String,
+    /// `metrics.spend`, two decimals.
+    pub spend: String,
+    /// `metrics.impressions`.
+    pub impressions: String,
+    /// `metrics.clicks`.
+    pub clicks: String,
+    /// `metrics.complete_payment` (purchases): the row's conversions.
+    pub complete_payment: String,
+    /// `metrics.total_complete_payment_rate`: despite its name, the purchases' total value
+    /// (the row's revenue), two decimals.
+    pub total_complete_payment_rate: String,
+}
+
+/// One row of a GA4 report by `date` and `sessionDefaultChannelGroup`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ga4Row {
+    /// `date` as GA4 writes it: `YYYYMMDD`.
+    pub date: String,
+    /// `sessionDefaultChannelGroup`: `Paid Social` (Meta, TikTok), `Paid Search` (Google
+    /// Ads), `Email` (Klaviyo), `Paid Other` (any other channel), `Direct` (the
+    /// business's organic baseline).
+    pub channel_group: String,
+    /// `sessions`.
+    pub sessions: i64,
+    /// `keyEvents` (purchases).
+    pub key_events: f64,
+    /// `totalRevenue`, in cents precision.
+    pub total_revenue: f64,
 }
 
 /// A Klaviyo email campaign object (one per send), as in `GET /api/campaigns`.
@@ -330,6 +375,78 @@ impl World {
                 },
             })
             .collect()
+    }
+
+    /// Every row of the channels served by TikTok, as integrated-report rows, in unified
+    /// order.
+    pub fn tiktok_rows(&self) -> Vec<TikTokReportRow> {
+        self.rows()
+            .filter(|r| r.platform == Some(Platform::TikTok))
+            .map(|r| TikTokReportRow {
+                advertiser_id: r.account_id.to_owned(),
+                currency: r.currency.to_owned(),
+                campaign_id: r.campaign_id.clone(),
+                stat_time_day: r.date.format("%Y-%m-%d 00:00:00").to_string(),
+                campaign_name: r.campaign.to_owned(),
+                spend: money(cents(r.spend)),
+                impressions: r.impressions.to_string(),
+                clicks: r.clicks.to_string(),
+                complete_payment: r.conversions.to_string(),
+                total_complete_payment_rate: money(cents(r.revenue)),
+            })
+            .collect()
+    }
+
+    /// The world as a GA4 property reports it, per day and default channel group, sorted
+    /// by date then group: each channel's clicks as sessions, its conversions as key
+    /// events and its platform revenue; plus `Direct`, the business's organic baseline
+    /// (its share of the day's orders as key events, 30 sessions per key event).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`World::business_days`].
+    pub fn ga4_rows(&self) -> crate::Result<Vec<Ga4Row>> {
+        use std::collections::BTreeMap;
+        let group = |r: &crate::WorldRow<'_>| match r.platform {
+            Some(Platform::Meta) | Some(Platform::TikTok) => "Paid Social",
+            Some(Platform::GoogleAds) => "Paid Search",
+            Some(Platform::Klaviyo) => "Email",
+            _ if r.channel == "tiktok" => "Paid Social",
+            _ => "Paid Other",
+        };
+        let mut acc: BTreeMap<(String, String), (i64, f64, i64)> = BTreeMap::new();
+        for r in self.rows() {
+            let e = acc
+                .entry((r.date.format("%Y%m%d").to_string(), group(&r).to_owned()))
+                .or_default();
+            e.0 += r.clicks;
+            e.1 += r.conversions;
+            e.2 += cents(r.revenue);
+        }
+        for d in self.business_days(crate::Intervention::None)? {
+            let share = if d.revenue > 0.0 {
+                d.baseline / d.revenue
+            } else {
+                0.0
+            };
+            let events = (d.orders as f64 * share).round();
+            acc.insert(
+                (d.date.format("%Y%m%d").to_string(), "Direct".to_owned()),
+                ((events * 30.0) as i64, events, cents(d.baseline)),
+            );
+        }
+        Ok(acc
+            .into_iter()
+            .map(
+                |((date, channel_group), (sessions, key_events, revenue))| Ga4Row {
+                    date,
+                    channel_group,
+                    sessions,
+                    key_events,
+                    total_revenue: revenue as f64 / 100.0,
+                },
+            )
+            .collect())
     }
 
     /// One campaign object per Klaviyo send, in unified order (flows excluded).

@@ -305,6 +305,36 @@ impl SourceMapping {
         }
     }
 
+    /// The TikTok Ads connector's output (`stat_time_day`, `advertiser_id`, `campaign_id`,
+    /// `campaign_name`, `currency`, `spend`, `impressions`, `clicks`, `complete_payment`
+    /// (purchases) → conversions, `total_complete_payment_rate` (the purchases' value, despite
+    /// its name) → revenue).
+    pub fn tiktok() -> Self {
+        use unified::*;
+        SourceMapping {
+            channel: Some("tiktok".to_owned()),
+            timezone: None,
+            columns: specs(&[
+                (DATE, ColumnSpec::column("stat_time_day")),
+                (
+                    ACCOUNT_ID,
+                    ColumnSpec::column("advertiser_id").with_optional(),
+                ),
+                (CAMPAIGN_ID, ColumnSpec::column("campaign_id")),
+                (CAMPAIGN, ColumnSpec::column("campaign_name")),
+                (CURRENCY, ColumnSpec::column("currency")),
+                (SPEND, ColumnSpec::column("spend")),
+                (IMPRESSIONS, ColumnSpec::column("impressions")),
+                (CLICKS, ColumnSpec::column("clicks")),
+                (CONVERSIONS, ColumnSpec::column("complete_payment")),
+                (REVENUE, ColumnSpec::column("total_complete_payment_rate")),
+            ]),
+            breakdowns: BTreeMap::new(),
+            decimal: None,
+            date_format: None,
+        }
+    }
+
     /// A table already in the unified layout (e.g. a file exported by LiftOS or another
     /// tool): every unified column from the column of the same name (`account_id`,
     /// `campaign_id`, `ad_group` optional). The channel is the source's name unless set.
@@ -331,12 +361,14 @@ impl SourceMapping {
         }
     }
 
-    /// The built-in mapping called `name` (`meta`, `google_ads`, `klaviyo`, `unified`).
+    /// The built-in mapping called `name` (`meta`, `google_ads`, `klaviyo`, `tiktok`,
+    /// `unified`).
     pub fn preset(name: &str) -> Option<Self> {
         match name {
             "meta" => Some(Self::meta()),
             "google_ads" => Some(Self::google_ads()),
             "klaviyo" => Some(Self::klaviyo()),
+            "tiktok" => Some(Self::tiktok()),
             "unified" => Some(Self::unified()),
             _ => None,
         }
@@ -446,7 +478,10 @@ fn validate_spec(key: &str, spec: &ColumnSpec, nullable: bool) -> Result<()> {
 /// The mapping of every source to the unified table.
 ///
 /// [`SchemaMapping::default`] holds the three connector presets under the names `meta`,
-/// `google_ads` and `klaviyo`; [`SchemaMapping::empty`] holds none.
+/// `google_ads` and `klaviyo`; [`SchemaMapping::empty`] holds none. A source the mapping
+/// does not name but that is called like a later connector preset (`tiktok`) is mapped
+/// with that preset ([`SchemaMapping::resolve`]), so a mapping file's own `[sources.tiktok]`
+/// still starts empty, as it did before TikTok had a connector.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SchemaMapping {
     /// Source name → its mapping.
@@ -502,6 +537,33 @@ impl SchemaMapping {
         self.sources.get(name)
     }
 
+    /// How source `name` is mapped: its own entry, else the built-in connector mapping
+    /// of that name (`meta`, `google_ads`, `klaviyo`, `tiktok`; not `unified`, which a
+    /// file must ask for with `extends`).
+    pub fn resolve(&self, name: &str) -> Option<std::borrow::Cow<'_, SourceMapping>> {
+        if let Some(s) = self.sources.get(name) {
+            return Some(std::borrow::Cow::Borrowed(s));
+        }
+        if name == "unified" {
+            return None;
+        }
+        SourceMapping::preset(name).map(std::borrow::Cow::Owned)
+    }
+
+    /// Adds the built-in connector mapping of each name in `names` that has no entry
+    /// (see [`resolve`](Self::resolve)), so that settings applied to every source, such
+    /// as [`with_default_currency`](Self::with_default_currency), reach it too.
+    pub fn with_presets_for<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        for name in names {
+            if !self.sources.contains_key(name)
+                && let Some(preset) = self.resolve(name).map(std::borrow::Cow::into_owned)
+            {
+                self.sources.insert(name.to_owned(), preset);
+            }
+        }
+        self
+    }
+
     /// Gives every source's currency column the default `currency` (used, and noted,
     /// when a source has no currency column), unless the mapping gives one already.
     pub fn with_default_currency(mut self, currency: &str) -> Self {
@@ -550,7 +612,9 @@ impl SchemaMapping {
                 Some(preset) => SourceMapping::preset(preset).ok_or_else(|| {
                     Error::config(
                         format!("sources.{name}.extends"),
-                        format!("unknown preset `{preset}` (meta, google_ads, klaviyo, unified)"),
+                        format!(
+                            "unknown preset `{preset}` (meta, google_ads, klaviyo, tiktok, unified)"
+                        ),
                     )
                 })?,
                 None => self.sources.remove(&name).unwrap_or_default(),
@@ -662,7 +726,7 @@ mod tests {
                 "[sources.meta.columns]\ncampaign = { column = \"c\", optional = true }\n",
                 "sources.meta.columns.campaign",
             ),
-            ("[sources.x]\nextends = \"tiktok\"\n", "sources.x.extends"),
+            ("[sources.x]\nextends = \"snapchat\"\n", "sources.x.extends"),
             ("[sources.meta\n", "line 1"),
         ];
         for (text, key) in cases {

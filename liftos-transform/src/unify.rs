@@ -151,7 +151,7 @@ where
         .par_iter()
         .map(|(name, batch)| {
             let name = name.as_str();
-            let source = mapping.source(name).ok_or_else(|| Error::Unmapped {
+            let source = mapping.resolve(name).ok_or_else(|| Error::Unmapped {
                 table: name.to_owned(),
                 unified: "*".to_owned(),
                 reason: format!(
@@ -164,7 +164,7 @@ where
                         .join(", ")
                 ),
             })?;
-            map_source(name, source, batch)
+            map_source(name, &source, batch)
         })
         .collect();
     let mut parts = Vec::with_capacity(mapped.len());

@@ -7,7 +7,8 @@
 //! (`base_url_env = "..."`). Settings left out fall back to their standard variables
 //! (`LIFTOS_META_AD_ACCOUNT_IDS`, `LIFTOS_META_BASE_URL`, ...): each connector lists its
 //! settings once, with their variables, in its config type's `KEYS`
-//! ([`MetaAdsConfig::KEYS`], [`GoogleAdsConfig::KEYS`], [`KlaviyoConfig::KEYS`]), and
+//! ([`MetaAdsConfig::KEYS`], [`GoogleAdsConfig::KEYS`], [`KlaviyoConfig::KEYS`],
+//! [`TikTokConfig::KEYS`]), and
 //! this file reads that table. A platform source whose name has no mapping uses its
 //! type's (a second Meta source `meta_eu` maps like `meta`); a file source needs
 //! `[mapping.sources.<name>]`. Errors name the key and, where the file holds it, the line.
@@ -44,7 +45,7 @@
 //! |---|---|
 //! | `[pipeline]` | `start`, `end` (YYYY-MM-DD, required), `level` (campaign), `continue_on_source_error` (false) |
 //! | `[http]` | timeouts and limits of every platform source: `timeout_secs` (overall deadline of a pull, 3600), `request_timeout_secs` (120), `connect_timeout_secs` (10), `max_retries` (10), `max_pages` (50000), `pages_per_day` (100), `max_body_mib` (64) |
-//! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `file`), then the connector's settings; a platform source may also set any `[http]` key for itself |
+//! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `tiktok`, `ga4`, `rest`, `file`), then the connector's settings; a platform source may also set any `[http]` key for itself |
 //! | `[mapping]` | as a `--mapping` file: `[mapping.sources.<name>]` with `extends`, `channel`, `timezone`, `columns`, `breakdowns` |
 //! | `[quality]` | as a `--rules` file: `required_fields`, `rules`, `builtin_checks`, `today`, `spike_threshold`, ... |
 //! | `[clean]` | `fixes` (list; default all but currency), `reporting_currency`, `rates` (CSV/Parquet of date, currency, rate) |
@@ -63,6 +64,9 @@
 //! | `meta` | `access_token` (LIFTOS_META_ACCESS_TOKEN), `app_secret` (LIFTOS_META_APP_SECRET, optional) | `ad_account_ids`, `base_url`, `api_version`, `conversion_action_types`, `conversion_counting`, `attribution_windows` |
 //! | `google_ads` | `developer_token`, `client_secret`, `refresh_token` (LIFTOS_GOOGLE_ADS_*) | `client_id`, `customer_ids`, `login_customer_id`, `token_url`, `base_url`, `api_version`, `query` |
 //! | `klaviyo` | `api_key` (LIFTOS_KLAVIYO_API_KEY) | `conversion_metric`, `base_url`, `revision`, `cost_per_recipient`, `include_flows`, `report_daily_limit` |
+//! | `tiktok` | `access_token` (LIFTOS_TIKTOK_ACCESS_TOKEN) | `advertiser_ids`, `base_url`, `api_version`, `metrics` |
+//! | `ga4` | `client_secret`, `refresh_token` (LIFTOS_GA4_*) | `property_id`, `client_id`, `token_url`, `base_url`, `dimensions`, `metrics`; needs a `[mapping.sources.<name>]` |
+//! | `rest` | the variables its spec names | `spec` (a declarative spec file, relative to the config file; see docs/rest/) |
 //! | `file` | — | `path` (relative to the config file), `format` (csv, parquet, ndjson; default by extension) |
 
 use std::fmt;
@@ -77,9 +81,10 @@ use liftos_causal::{
 };
 use liftos_connectors::keys::find_key;
 use liftos_connectors::{
-    ConfigKey, Connector, FileConnector, FileFormat, GoogleAdsBuilder, GoogleAdsConfig,
-    HttpSettings, KlaviyoBuilder, KlaviyoConfig, Level, MetaAdsBuilder, MetaAdsConfig, Progress,
-    RetryConfig, ShopifyBuilder,
+    ConfigKey, Connector, FileConnector, FileFormat, Ga4Builder, Ga4Config, GoogleAdsBuilder,
+    GoogleAdsConfig, HttpSettings, KlaviyoBuilder, KlaviyoConfig, Level, MetaAdsBuilder,
+    MetaAdsConfig, Progress, RestBuilder, RestSpec, RetryConfig, ShopifyBuilder, TikTokBuilder,
+    TikTokConfig,
 };
 use liftos_transform::{
     CurrencyConversion, Fixes, QualityRules, RateTable, SchemaMapping, SourceMapping,
@@ -210,6 +215,15 @@ pub enum SourceKind {
     GoogleAds,
     /// Klaviyo.
     Klaviyo,
+    /// TikTok Ads.
+    #[serde(rename = "tiktok")]
+    TikTok,
+    /// Any JSON API described by a declarative spec file (`spec = "path.toml"`).
+    Rest,
+    /// Google Analytics 4 (sessions, key events and revenue by day and channel group;
+    /// needs its own mapping).
+    #[serde(rename = "ga4")]
+    Ga4,
     /// A CSV, Parquet or NDJSON file.
     File,
 }
@@ -423,7 +437,9 @@ fn keys(kind: SourceKind) -> &'static [ConfigKey] {
         SourceKind::Meta => MetaAdsConfig::KEYS,
         SourceKind::GoogleAds => GoogleAdsConfig::KEYS,
         SourceKind::Klaviyo => KlaviyoConfig::KEYS,
-        SourceKind::File => &[],
+        SourceKind::TikTok => TikTokConfig::KEYS,
+        SourceKind::Ga4 => Ga4Config::KEYS,
+        SourceKind::Rest | SourceKind::File => &[],
     }
 }
 
@@ -697,6 +713,9 @@ impl PipelineConfig {
         };
         Ok(match source.kind {
             SourceKind::File => self.file_connector(index, &settings)?,
+            SourceKind::Rest => {
+                self.rest_connector(index, &settings, retry()?, progress, lookup)?
+            }
             SourceKind::Meta => {
                 let c = MetaAdsConfig::deserialize(table(settings)).map_err(bad)?;
                 Box::new(
@@ -724,7 +743,74 @@ impl PipelineConfig {
                         .build()?,
                 )
             }
+            SourceKind::Ga4 => {
+                let c = Ga4Config::deserialize(table(settings)).map_err(bad)?;
+                Box::new(
+                    Ga4Builder::from_config(c)
+                        .with_retry(retry()?)
+                        .with_progress(progress)
+                        .build()?,
+                )
+            }
+            SourceKind::TikTok => {
+                let c = TikTokConfig::deserialize(table(settings)).map_err(bad)?;
+                Box::new(
+                    TikTokBuilder::from_config(c)
+                        .with_retry(retry()?)
+                        .with_progress(progress)
+                        .build()?,
+                )
+            }
         })
+    }
+
+    /// A `type = "rest"` source: its spec file (relative to the config file); the
+    /// variables the spec names are read with `lookup`.
+    fn rest_connector(
+        &self,
+        index: usize,
+        t: &toml::Table,
+        retry: RetryConfig,
+        progress: Progress,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Box<dyn Connector>> {
+        let span = Some(self.sources[index].span());
+        let key = |k: &str| format!("sources[{index}].{k}");
+        for k in t.keys() {
+            if k != "spec" {
+                return Err(self.err(
+                    key(k),
+                    span.clone(),
+                    "unknown setting of a rest source (spec, and the [http] keys)",
+                ));
+            }
+        }
+        let path = t.get("spec").and_then(toml::Value::as_str).ok_or_else(|| {
+            self.err(
+                key("spec"),
+                span.clone(),
+                "a rest source needs `spec`, the path of its spec file (see docs/rest/)",
+            )
+        })?;
+        let spec = RestSpec::from_toml_file(self.resolve(Path::new(path)))
+            .map_err(|e| self.err(key("spec"), span.clone(), e.to_string()))?;
+        let mut names: Vec<String> = spec
+            .secret_variables()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        names.extend(spec.request.accounts_env.clone());
+        let vars: std::collections::HashMap<String, String> = names
+            .into_iter()
+            .filter_map(|n| lookup(&n).map(|v| (n, v)))
+            .collect();
+        Ok(Box::new(
+            RestBuilder::new(spec)
+                .with_env(move |k| vars.get(k).cloned())
+                .with_retry(retry)
+                .with_progress(progress)
+                .build()?,
+        ))
     }
 
     fn file_connector(&self, index: usize, t: &toml::Table) -> Result<Box<dyn Connector>> {
@@ -811,22 +897,43 @@ impl PipelineConfig {
         };
         // A platform source without its own mapping uses its type's (e.g. a second Meta
         // source called `meta_eu`); a file source must say how its columns map.
+        // A file source needs a section of its own in `[mapping]`: the built-in mapping
+        // of a platform that shares its name (a file called `tiktok`) would not fit it.
+        let explicit = |name: &str| {
+            self.mapping
+                .as_ref()
+                .and_then(|m| m.get("sources"))
+                .and_then(toml::Value::as_table)
+                .is_some_and(|t| t.contains_key(name))
+        };
         for (i, spanned) in self.sources.iter().enumerate() {
             let s = spanned.get_ref();
-            if mapping.source(&s.name).is_some() {
+            let known = match s.kind {
+                SourceKind::File | SourceKind::Ga4 => explicit(&s.name),
+                SourceKind::Rest => explicit(&s.name) || mapping.resolve(&s.name).is_some(),
+                _ => mapping.source(&s.name).is_some(),
+            };
+            if known {
                 continue;
             }
             let preset = match s.kind {
                 SourceKind::Meta => SourceMapping::meta(),
                 SourceKind::GoogleAds => SourceMapping::google_ads(),
                 SourceKind::Klaviyo => SourceMapping::klaviyo(),
-                SourceKind::File => {
+                SourceKind::TikTok => SourceMapping::tiktok(),
+                SourceKind::File | SourceKind::Rest | SourceKind::Ga4 => {
                     return Err(self.err(
                         format!("sources[{i}]"),
                         Some(spanned.span()),
                         format!(
-                            "file source `{}` has no mapping: add [mapping.sources.{}] with `extends = \"unified\"` (a file in the unified layout) or its columns",
-                            s.name, s.name
+                            "{} source `{}` has no mapping: add [mapping.sources.{}] with `extends = \"unified\"` (a file in the unified layout) or its columns",
+                            match s.kind {
+                                SourceKind::File => "file",
+                                SourceKind::Ga4 => "ga4",
+                                _ => "rest",
+                            },
+                            s.name,
+                            s.name
                         ),
                     ));
                 }

@@ -432,7 +432,7 @@ impl PipelineBuilder {
         let mapping = self.mapping.unwrap_or_default();
         mapping.validate()?;
         for s in &self.sources {
-            if mapping.source(&s.name).is_none() {
+            if mapping.resolve(&s.name).is_none() {
                 return Err(invalid(
                     "mapping",
                     format!(

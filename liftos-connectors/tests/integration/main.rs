@@ -1,6 +1,7 @@
 //! Integration tests of the connectors against the sandbox's fake platform servers.
 
 mod common;
+mod ga4;
 mod google;
 mod klaviyo;
 mod leaks;
@@ -8,5 +9,7 @@ mod limits;
 mod meta;
 mod narrow;
 mod origins;
+mod rest;
 mod secrets;
 mod shopify;
+mod tiktok;

@@ -1,6 +1,7 @@
 //! `liftos-sandbox serve [--seed N] [--port P] [--campaigns N | --preset NAME] [--days D] [--klaviyo-flows N]`:
-//! runs the fake Meta, Google Ads, Klaviyo and Shopify APIs (and Shopify's storage origin
-//! for bulk results) over a sandbox world until Ctrl-C.
+//! runs the fake Meta, Google Ads, Klaviyo, TikTok, GA4, generic REST and Shopify APIs (and
+//! Shopify's storage origin for bulk results) over a sandbox world until Ctrl-C (a preset's
+//! zero-effect channel `tiktok` is served by the TikTok fake).
 //!
 //! `liftos-sandbox export --out DIR [same world flags] [--holdout CHANNEL:START:DAYS:SE]`:
 //! writes the world's `unified.csv`, the business's own revenue `business.csv`,
@@ -10,13 +11,14 @@
 
 use liftos_core::fs::{write_atomically, write_bytes_atomically};
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
-use liftos_sandbox::{Preset, World, WorldConfig};
+use liftos_sandbox::{Platform, Preset, World, WorldConfig};
 
 const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campaigns N | --preset NAME] [--days D] [--klaviyo-flows N] [--today YYYY-MM-DD [--restate-days K]]\n\
        liftos-sandbox export --out DIR [--seed N] [--campaigns N | --preset NAME] [--days D] [--holdout CHANNEL:START:DAYS:SE]\n\
   export writes unified.csv, business.csv (the business's daily revenue), truth.json and, with --holdout, lift_tests.csv.\n\
-  Serves the fake Meta (port P), Google Ads (P+1), Klaviyo (P+2) and Shopify (P+3; bulk results on P+4) APIs;\n\
-  P = 0 picks free ports. Shopify's orders add up to business.csv per day (shop time zone America/New_York).\n\
+  Serves the fake Meta (port P), Google Ads (P+1), Klaviyo (P+2), TikTok (P+3), generic REST (P+4), GA4 (P+5)\n\
+  and Shopify (P+6; bulk results on P+7) APIs; P = 0 picks free ports. Shopify's orders add up to business.csv\n\
+  per day (shop time zone America/New_York).\n\
   --preset NAME builds a named world for the seed instead of the standard one with N campaigns per channel:\n\
     linear      the standard world (4 campaigns per channel) plus a zero-effect channel `tiktok`\n\
     saturation  Hill saturation per channel, campaigns redrawn from the seed\n\
@@ -25,7 +27,8 @@ const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campai
     latent      realistic spend with an unobserved demand shock moving spend and revenue (hidden confounding)\n\
     feedback    realistic spend reacting to the same day's revenue shock (hidden confounding)\n\
     spillover   35% of Meta's effect reported in Google Ads' rows (the business total sees all of it)\n\
-  The zero-effect channel has no platform API, so the fake servers do not serve it.\n\
+  serve puts a preset's zero-effect channel `tiktok` on the TikTok fake (numeric advertiser and campaign ids);\n\
+  export writes it with its plain ids, as a file source would have them.\n\
   --today D turns the fake clock on: Meta and Google Ads serve nothing after D, and the last K days' \n\
   conversions (--restate-days, default 3) are still growing (late attribution); POST /_sandbox/advance?days=N \n\
   on any server moves the clock on. Without --today every day is served as it is.";
@@ -196,7 +199,11 @@ fn main() -> std::process::ExitCode {
     };
     let port = options.port;
     let clock = (options.today, options.restate_days);
-    let world = match World::generate(&world_config(&options)) {
+    let mut config = world_config(&options);
+    if !options.export {
+        config = config.with_platform("tiktok", Platform::TikTok);
+    }
+    let world = match World::generate(&config) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("liftos-sandbox: {e}");
@@ -227,12 +234,19 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    let mut world_tiktok = world.tiktok_rows();
+    world_tiktok.sort_by(|a, b| a.advertiser_id.cmp(&b.advertiser_id));
     let result: std::io::Result<()> = runtime.block_on(async move {
         let servers =
             FakeServers::start_with(world, FaultConfig::default(), Default::default(), port)
                 .await?;
         servers.set_clock(clock.0, clock.1);
         let c = servers.credentials();
+        let mut advertisers: Vec<String> = world_tiktok
+            .iter()
+            .map(|r| r.advertiser_id.clone())
+            .collect();
+        advertisers.dedup();
         println!("LIFTOS_META_BASE_URL={}", servers.meta_base_url());
         println!("LIFTOS_META_ACCESS_TOKEN={}", c.meta_access_token);
         println!("LIFTOS_META_AD_ACCOUNT_IDS=1000000001,1000000002");
@@ -251,6 +265,21 @@ fn main() -> std::process::ExitCode {
         println!("LIFTOS_SHOPIFY_BASE_URL={}", servers.shopify_base_url());
         println!("LIFTOS_SHOPIFY_SHOP=liftos-sandbox");
         println!("LIFTOS_SHOPIFY_ACCESS_TOKEN={}", c.shopify_access_token);
+        println!("LIFTOS_GA4_BASE_URL={}", servers.ga4_base_url());
+        println!("LIFTOS_GA4_TOKEN_URL={}", servers.ga4_token_url());
+        println!("LIFTOS_GA4_PROPERTY_ID={}", c.ga4_property_id);
+        println!("LIFTOS_GA4_CLIENT_ID={}", c.ga4_client_id);
+        println!("LIFTOS_GA4_CLIENT_SECRET={}", c.ga4_client_secret);
+        println!("LIFTOS_GA4_REFRESH_TOKEN={}", c.ga4_refresh_token);
+        println!(
+            "# generic REST API (docs: liftos-sandbox fake::rest) at {}",
+            servers.rest_base_url()
+        );
+        if !advertisers.is_empty() {
+            println!("LIFTOS_TIKTOK_BASE_URL={}", servers.tiktok_base_url());
+            println!("LIFTOS_TIKTOK_ACCESS_TOKEN={}", c.tiktok_access_token);
+            println!("LIFTOS_TIKTOK_ADVERTISER_IDS={}", advertisers.join(","));
+        }
         println!("# fake credentials; press Ctrl-C to stop");
         tokio::signal::ctrl_c().await?;
         drop(servers);

@@ -1,13 +1,20 @@
-//! Local fake Meta, Google Ads, Klaviyo and Shopify HTTP APIs that serve a [`World`].
+//! Local fake Meta, Google Ads, Klaviyo, TikTok, GA4, generic REST and Shopify HTTP APIs
+//! that serve a [`World`].
 //!
 //! Each platform runs its own axum server on `127.0.0.1:<port>` and speaks the platform's
 //! native protocol as API_NOTES.md describes it: authentication that fails like the real
 //! API, pagination, Meta async report runs (including "100% but still running"), the
 //! Google OAuth token endpoint and `searchStream` arrays of batches, Klaviyo JSON:API
 //! with its required headers (campaigns, values reports, flows, daily flow series of at
-//! most 60 days), Shopify Admin GraphQL (shop, orders pages, a cost bucket, bulk operations
-//! whose JSONL results a separate storage origin serves at signed URLs; see
-//! [`shopify_orders`]). A seeded [`FaultConfig`] injects throttling (each
+//! most 60 days), TikTok's integrated report (body codes, 30-day ranges, page numbers;
+//! it serves the channels a world puts on [`Platform::TikTok`](crate::Platform::TikTok)
+//! with [`WorldConfig::with_platform`](crate::WorldConfig::with_platform)), and a generic
+//! JSON API over every world row paged in four styles (cursor, next link, offset, page
+//! number) for the declarative REST connector, and the GA4 Data API (`runReport` by date
+//! and default channel group, limit/offset paging, property quota), and Shopify Admin
+//! GraphQL (shop, orders pages, a cost bucket, bulk operations whose JSONL results a
+//! separate storage origin serves at signed URLs; see [`shopify_orders`]). A seeded
+//! [`FaultConfig`] injects throttling (each
 //! platform's own body and headers), 500/503 answers, connections dropped mid-body,
 //! responses slower than a client timeout, access tokens that expire mid-pull and async
 //! jobs that fail. Every request is recorded in a [request log](FakeServers::requests).
@@ -24,10 +31,13 @@
 //! # Ok(()) }
 //! ```
 
+mod ga4;
 mod google;
 mod klaviyo;
 mod meta;
+mod rest;
 mod shopify;
+mod tiktok;
 
 pub use shopify::{SHOPIFY_FAKE_CURRENCY, SHOPIFY_FAKE_TIMEZONE, ShopifyOrder, shopify_orders};
 
@@ -58,6 +68,11 @@ use crate::World;
 /// | `google_login_customer_id` | `None` | when set, `login-customer-id` must equal it |
 /// | `google_token_lifetime_secs` | 3599 | `expires_in` of issued access tokens |
 /// | `klaviyo_api_key` | `pk_fake_klaviyo_key` | private API key |
+/// | `tiktok_access_token` | `fake-tiktok-access-token` | `Access-Token` header |
+/// | `ga4_property_id` | `123456789` | the GA4 property the token may read |
+/// | `ga4_client_id`, `ga4_client_secret`, `ga4_refresh_token` | `fake-ga4-client-id`, ... | GA4's OAuth refresh flow |
+/// | `rest_api_token` | `fake-rest-api-token` | bearer token of the generic REST API |
+/// | `rest_client_id`, `rest_client_secret`, `rest_refresh_token` | `fake-rest-client-id`, ... | its OAuth refresh flow |
 /// | `shopify_access_token` | `shpat_fake_shopify_access_token` | `X-Shopify-Access-Token` |
 /// | `shopify_scopes` | `["read_orders", "read_all_orders"]` | scopes granted to the token (without `read_orders`, orders answer `ACCESS_DENIED`; without `read_all_orders`, orders older than 60 days are left out silently) |
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +97,24 @@ pub struct FakeCredentials {
     pub google_token_lifetime_secs: u64,
     /// Klaviyo private API key.
     pub klaviyo_api_key: String,
+    /// TikTok `Access-Token` header value.
+    pub tiktok_access_token: String,
+    /// The GA4 property the token may read.
+    pub ga4_property_id: String,
+    /// GA4 OAuth client id.
+    pub ga4_client_id: String,
+    /// GA4 OAuth client secret.
+    pub ga4_client_secret: String,
+    /// GA4 OAuth refresh token.
+    pub ga4_refresh_token: String,
+    /// Bearer token of the generic REST API.
+    pub rest_api_token: String,
+    /// OAuth client id of the generic REST API.
+    pub rest_client_id: String,
+    /// OAuth client secret of the generic REST API.
+    pub rest_client_secret: String,
+    /// OAuth refresh token of the generic REST API.
+    pub rest_refresh_token: String,
     /// Shopify Admin API access token.
     pub shopify_access_token: String,
     /// Access scopes granted to the Shopify token.
@@ -101,6 +134,15 @@ impl Default for FakeCredentials {
             google_login_customer_id: None,
             google_token_lifetime_secs: 3599,
             klaviyo_api_key: "pk_fake_klaviyo_key".into(),
+            tiktok_access_token: "fake-tiktok-access-token".into(),
+            ga4_property_id: "123456789".into(),
+            ga4_client_id: "fake-ga4-client-id".into(),
+            ga4_client_secret: "fake-ga4-client-secret".into(),
+            ga4_refresh_token: "fake-ga4-refresh-token".into(),
+            rest_api_token: "fake-rest-api-token".into(),
+            rest_client_id: "fake-rest-client-id".into(),
+            rest_client_secret: "fake-rest-client-secret".into(),
+            rest_refresh_token: "fake-rest-refresh-token".into(),
             shopify_access_token: "shpat_fake_shopify_access_token".into(),
             shopify_scopes: vec!["read_orders".into(), "read_all_orders".into()],
         }
@@ -420,7 +462,7 @@ fn clock_router(clock: Arc<SandboxClock>) -> axum::Router {
 /// One request the fake servers saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
-    /// `meta`, `google_ads`, `klaviyo`, `shopify` or `shopify_storage`.
+    /// `meta`, `google_ads`, `klaviyo`, `tiktok`, `rest`, `ga4`, `shopify` or `shopify_storage`.
     pub server: &'static str,
     /// HTTP method.
     pub method: String,
@@ -620,6 +662,9 @@ pub struct FakeServers {
     meta: SocketAddr,
     google: SocketAddr,
     klaviyo: SocketAddr,
+    tiktok: SocketAddr,
+    rest: SocketAddr,
+    ga4: SocketAddr,
     shopify: SocketAddr,
     shopify_storage: SocketAddr,
     credentials: FakeCredentials,
@@ -629,14 +674,14 @@ pub struct FakeServers {
 }
 
 impl FakeServers {
-    /// Starts the three servers on `127.0.0.1:0` with default credentials.
+    /// Starts the servers on `127.0.0.1:0` with default credentials.
     pub async fn start(world: World, faults: FaultConfig) -> std::io::Result<FakeServers> {
         Self::start_with(world, faults, FakeCredentials::default(), 0).await
     }
 
     /// Starts the servers with the given credentials; with `base_port` > 0 they listen on
-    /// `base_port` to `base_port + 4` (Meta, Google Ads, Klaviyo, Shopify, Shopify's
-    /// storage origin).
+    /// `base_port` … `base_port + 7` (Meta, Google Ads, Klaviyo, TikTok, generic REST, GA4,
+    /// Shopify, Shopify's storage origin).
     pub async fn start_with(
         world: World,
         faults: FaultConfig,
@@ -653,13 +698,19 @@ impl FakeServers {
         let meta_l = tokio::net::TcpListener::bind(("127.0.0.1", port(0))).await?;
         let google_l = tokio::net::TcpListener::bind(("127.0.0.1", port(1))).await?;
         let klaviyo_l = tokio::net::TcpListener::bind(("127.0.0.1", port(2))).await?;
-        let shopify_l = tokio::net::TcpListener::bind(("127.0.0.1", port(3))).await?;
-        let storage_l = tokio::net::TcpListener::bind(("127.0.0.1", port(4))).await?;
+        let tiktok_l = tokio::net::TcpListener::bind(("127.0.0.1", port(3))).await?;
+        let rest_l = tokio::net::TcpListener::bind(("127.0.0.1", port(4))).await?;
+        let ga4_l = tokio::net::TcpListener::bind(("127.0.0.1", port(5))).await?;
+        let shopify_l = tokio::net::TcpListener::bind(("127.0.0.1", port(6))).await?;
+        let storage_l = tokio::net::TcpListener::bind(("127.0.0.1", port(7))).await?;
         let (shopify, shopify_storage) = (shopify_l.local_addr()?, storage_l.local_addr()?);
-        let (meta, google, klaviyo) = (
+        let ga4 = ga4_l.local_addr()?;
+        let (meta, google, klaviyo, tiktok, rest) = (
             meta_l.local_addr()?,
             google_l.local_addr()?,
             klaviyo_l.local_addr()?,
+            tiktok_l.local_addr()?,
+            rest_l.local_addr()?,
         );
         let log = Arc::new(Mutex::new(Vec::new()));
         let clock = Arc::new(SandboxClock::default());
@@ -685,6 +736,12 @@ impl FakeServers {
             world.clone(),
             mk("klaviyo", 0x6b6c, klaviyo),
         ));
+        let tiktok_router = clock_router(clock.clone())
+            .merge(tiktok::router(world.clone(), mk("tiktok", 0x7474, tiktok)));
+        let rest_router = clock_router(clock.clone())
+            .merge(rest::router(world.clone(), mk("rest", 0x7265, rest)));
+        let ga4_router =
+            clock_router(clock.clone()).merge(ga4::router(world.clone(), mk("ga4", 0x6734, ga4)));
         let (shopify_router, storage_router) = shopify::routers(
             world.clone(),
             mk("shopify", 0x7368, shopify),
@@ -696,6 +753,9 @@ impl FakeServers {
             (meta_l, meta_router),
             (google_l, google_router),
             (klaviyo_l, klaviyo_router),
+            (tiktok_l, tiktok_router),
+            (rest_l, rest_router),
+            (ga4_l, ga4_router),
             (shopify_l, shopify_router),
             (storage_l, storage_router),
         ] {
@@ -708,6 +768,9 @@ impl FakeServers {
             meta,
             google,
             klaviyo,
+            tiktok,
+            rest,
+            ga4,
             shopify,
             shopify_storage,
             credentials,
@@ -753,6 +816,26 @@ impl FakeServers {
         format!("http://{}", self.klaviyo)
     }
 
+    /// Base URL replacing `https://business-api.tiktok.com`.
+    pub fn tiktok_base_url(&self) -> String {
+        format!("http://{}", self.tiktok)
+    }
+
+    /// Base URL replacing `https://analyticsdata.googleapis.com`.
+    pub fn ga4_base_url(&self) -> String {
+        format!("http://{}", self.ga4)
+    }
+
+    /// GA4's OAuth token endpoint.
+    pub fn ga4_token_url(&self) -> String {
+        format!("http://{}/token", self.ga4)
+    }
+
+    /// Base URL of the generic REST API (every world row, four pagination styles).
+    pub fn rest_base_url(&self) -> String {
+        format!("http://{}", self.rest)
+    }
+
     /// Base URL replacing `https://{shop}.myshopify.com`.
     pub fn shopify_base_url(&self) -> String {
         format!("http://{}", self.shopify)
@@ -778,8 +861,8 @@ impl FakeServers {
             .clone()
     }
 
-    /// Requests seen by one server (`meta`, `google_ads`, `klaviyo`, `shopify`,
-    /// `shopify_storage`).
+    /// Requests seen by one server (`meta`, `google_ads`, `klaviyo`, `tiktok`, `rest`, `ga4`,
+    /// `shopify`, `shopify_storage`).
     pub fn requests_to(&self, server: &str) -> Vec<RequestRecord> {
         self.requests()
             .into_iter()

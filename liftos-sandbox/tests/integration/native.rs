@@ -250,3 +250,51 @@ fn klaviyo_flows_send_daily_add_up_and_leave_every_other_row_unchanged() {
     let k = |w: &World| w.truth().channel("klaviyo").unwrap().incremental_revenue;
     assert!((k(&world) - k(&plain) - flow_incremental).abs() < 1e-6 * k(&world));
 }
+
+#[test]
+fn tiktok_rows_are_the_channel_s_rows_with_tiktok_ids_and_nothing_else_changes() {
+    use liftos_sandbox::Platform;
+    let plain =
+        World::generate(&WorldConfig::preset(liftos_sandbox::Preset::Realistic, 3)).unwrap();
+    let on_tiktok = World::generate(
+        &WorldConfig::preset(liftos_sandbox::Preset::Realistic, 3)
+            .with_platform("tiktok", Platform::TikTok),
+    )
+    .unwrap();
+    // Same values and truth; only the tiktok channel's ids differ.
+    assert_eq!(plain.truth(), on_tiktok.truth());
+    let a: Vec<_> = plain.rows().collect();
+    let b: Vec<_> = on_tiktok.rows().collect();
+    assert_eq!(a.len(), b.len());
+    let mut tiktok = 0;
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(
+            (x.date, x.channel, x.spend, x.revenue),
+            (y.date, y.channel, y.spend, y.revenue)
+        );
+        assert_eq!(
+            (x.impressions, x.clicks, x.conversions),
+            (y.impressions, y.clicks, y.conversions)
+        );
+        if x.channel == "tiktok" {
+            tiktok += 1;
+            assert!(y.account_id.len() == 19 && y.account_id.bytes().all(|c| c.is_ascii_digit()));
+            assert!(y.campaign_id.bytes().all(|c| c.is_ascii_digit()));
+        } else {
+            assert_eq!(
+                (x.account_id, &x.campaign_id),
+                (y.account_id, &y.campaign_id)
+            );
+        }
+    }
+    let rows = on_tiktok.tiktok_rows();
+    assert_eq!(rows.len(), tiktok);
+    assert!(plain.tiktok_rows().is_empty());
+    let r = &rows[0];
+    assert!(
+        r.stat_time_day.ends_with(" 00:00:00"),
+        "{}",
+        r.stat_time_day
+    );
+    assert!(r.spend.contains('.') && r.total_complete_payment_rate.contains('.'));
+}

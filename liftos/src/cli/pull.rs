@@ -9,8 +9,9 @@ use chrono::NaiveDate;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use liftos::connectors::{
-    Connector, ConnectorRequest, GoogleAdsBuilder, HttpSettings, KlaviyoBuilder, Level,
-    MetaAdsBuilder, Progress, ProgressEvent, RetryConfig, ShopifyBuilder,
+    Connector, ConnectorRequest, Ga4Builder, GoogleAdsBuilder, HttpSettings, KlaviyoBuilder, Level,
+    MetaAdsBuilder, Progress, ProgressEvent, RestBuilder, RestSpec, RetryConfig, ShopifyBuilder,
+    TikTokBuilder,
 };
 use liftos::io::TableWriter;
 
@@ -30,6 +31,45 @@ pub enum Source {
     /// new_customer_orders, currency; `liftos analyze --business-outcome` reads it).
     #[value(name = "shopify")]
     Shopify,
+    /// TikTok Ads (synchronous integrated reports, campaign × day).
+    #[value(name = "tiktok")]
+    TikTok,
+    /// Google Analytics 4 (runReport: sessions, key events, revenue by day and channel
+    /// group).
+    #[value(name = "ga4")]
+    Ga4,
+}
+
+/// What `--source` names: a built-in platform, or `rest:<spec.toml>` (any JSON API
+/// described by a declarative spec).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceArg {
+    /// A built-in connector.
+    Builtin(Source),
+    /// A declarative REST spec file.
+    Rest(PathBuf),
+}
+
+fn parse_source(text: &str) -> Result<SourceArg, String> {
+    if let Some(path) = text.strip_prefix("rest:") {
+        if path.trim().is_empty() {
+            return Err("rest: needs the spec file, e.g. rest:docs/rest/tiktok.toml".into());
+        }
+        return Ok(SourceArg::Rest(PathBuf::from(path)));
+    }
+    use clap::ValueEnum;
+    Source::from_str(text, false)
+        .map(SourceArg::Builtin)
+        .map_err(|_| {
+            let names: Vec<String> = Source::value_variants()
+                .iter()
+                .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_owned()))
+                .collect();
+            format!(
+                "unknown source `{text}`; expected {} or rest:<spec.toml>",
+                names.join(", ")
+            )
+        })
 }
 
 /// Arguments of `liftos pull`.
@@ -42,14 +82,21 @@ pub enum Source {
     klaviyo:    LIFTOS_KLAVIYO_API_KEY, LIFTOS_KLAVIYO_CONVERSION_METRIC (optional),\n              \
     LIFTOS_KLAVIYO_INCLUDE_FLOWS (optional, true/false), LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS\n              \
     (optional; default 31, Klaviyo's steady limit of 2 report calls a minute)\n  \
+    tiktok:     LIFTOS_TIKTOK_ACCESS_TOKEN, LIFTOS_TIKTOK_ADVERTISER_IDS, LIFTOS_TIKTOK_METRICS (optional,\n              \
+    metrics added to spend, impressions, clicks, complete_payment, total_complete_payment_rate)\n  \
+    ga4:        LIFTOS_GA4_PROPERTY_ID, LIFTOS_GA4_CLIENT_ID, LIFTOS_GA4_CLIENT_SECRET, LIFTOS_GA4_REFRESH_TOKEN,\n              \
+    LIFTOS_GA4_TOKEN_URL (optional), LIFTOS_GA4_DIMENSIONS / LIFTOS_GA4_METRICS (optional lists)\n  \
     shopify:    LIFTOS_SHOPIFY_SHOP, LIFTOS_SHOPIFY_ACCESS_TOKEN, LIFTOS_SHOPIFY_API_VERSION (optional),\n              \
     LIFTOS_SHOPIFY_BULK_THRESHOLD_DAYS (optional; longer ranges run as one bulk operation, default 31)\n\
     The base URL defaults to LIFTOS_META_BASE_URL / LIFTOS_GOOGLE_ADS_BASE_URL / LIFTOS_KLAVIYO_BASE_URL /\n\
-    LIFTOS_SHOPIFY_BASE_URL, else the platform's public API (Shopify: https://{shop}.myshopify.com).")]
+    LIFTOS_TIKTOK_BASE_URL / LIFTOS_GA4_BASE_URL / LIFTOS_SHOPIFY_BASE_URL,\n\
+    else the platform's public API (Shopify: https://{shop}.myshopify.com).\n\
+    rest:<spec.toml> reads the variables its spec names (auth.secret_env, request.accounts_env, ...).")]
 pub struct Args {
-    /// The platform to pull from.
-    #[arg(long, value_enum)]
-    source: Source,
+    /// The platform to pull from: meta, google_ads, klaviyo, tiktok, or rest:<spec.toml>
+    /// (a JSON API described by a declarative spec; see docs/rest/).
+    #[arg(long, value_parser = parse_source)]
+    source: SourceArg,
     /// First day (YYYY-MM-DD, account time zone).
     #[arg(long)]
     start: NaiveDate,
@@ -155,20 +202,44 @@ fn progress_message(e: &ProgressEvent) -> String {
 }
 
 fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connector>> {
-    if args.include_flows && args.source != Source::Klaviyo {
+    let source = match &args.source {
+        SourceArg::Builtin(s) => *s,
+        SourceArg::Rest(path) => {
+            let spec = RestSpec::from_toml_file(path)?;
+            let retry = args
+                .http_settings()
+                .apply(&spec.name, RetryConfig::default())?;
+            let mut b = RestBuilder::new(spec).with_retry(retry);
+            if let Some(url) = &args.base_url {
+                b = b.with_base_url(url.as_str());
+            }
+            if args.include_flows || args.cost_per_recipient != 0.0 {
+                return Err(liftos::connectors::Error::InvalidRequest {
+                    message:
+                        "--include-flows and --cost-per-recipient apply to --source klaviyo only"
+                            .to_owned(),
+                }
+                .into());
+            }
+            return Ok(Box::new(b.with_progress(progress).build()?));
+        }
+    };
+    if args.include_flows && source != Source::Klaviyo {
         return Err(liftos::connectors::Error::InvalidRequest {
             message: "--include-flows applies to --source klaviyo only".to_owned(),
         }
         .into());
     }
-    let name = match args.source {
+    let name = match source {
         Source::Meta => "meta",
         Source::GoogleAds => "google_ads",
         Source::Klaviyo => "klaviyo",
+        Source::TikTok => "tiktok",
+        Source::Ga4 => "ga4",
         Source::Shopify => "shopify",
     };
     let retry = args.http_settings().apply(name, RetryConfig::default())?;
-    Ok(match args.source {
+    Ok(match source {
         Source::Meta => {
             let mut b = MetaAdsBuilder::from_env().with_retry(retry);
             if let Some(url) = &args.base_url {
@@ -196,6 +267,20 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
                     .with_progress(progress)
                     .build()?,
             )
+        }
+        Source::Ga4 => {
+            let mut b = Ga4Builder::from_env().with_retry(retry);
+            if let Some(url) = &args.base_url {
+                b = b.with_base_url(url.as_str());
+            }
+            Box::new(b.with_progress(progress).build()?)
+        }
+        Source::TikTok => {
+            let mut b = TikTokBuilder::from_env().with_retry(retry);
+            if let Some(url) = &args.base_url {
+                b = b.with_base_url(url.as_str());
+            }
+            Box::new(b.with_progress(progress).build()?)
         }
         Source::Shopify => {
             let mut b = ShopifyBuilder::from_env().with_retry(retry);

@@ -156,7 +156,9 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
             }
             .into());
         }
-        mapping = mapping.with_default_currency(&code);
+        mapping = mapping
+            .with_presets_for(args.inputs.iter().map(|i| i.name.as_str()))
+            .with_default_currency(&code);
     }
     // Text columns: the mapping parses numbers and dates itself, with per-row
     // quarantine instead of a whole-file type guess. The files are read at once.

@@ -63,6 +63,8 @@ pub fn pull_with(
     let base = match source {
         "meta" => s.meta_base_url(),
         "google_ads" => s.google_base_url(),
+        "tiktok" => s.tiktok_base_url(),
+        "ga4" => s.ga4_base_url(),
         _ => s.klaviyo_base_url(),
     };
     cmd.arg("--base-url").arg(base);
@@ -91,6 +93,7 @@ pub fn with_credentials<'a>(cmd: &'a mut Command, fakes: &Fakes) -> &'a mut Comm
         .env("LIFTOS_GOOGLE_ADS_CUSTOMER_IDS", "123-456-7890")
         .env("LIFTOS_GOOGLE_ADS_TOKEN_URL", s.google_token_url())
         .env("LIFTOS_KLAVIYO_API_KEY", &c.klaviyo_api_key)
+        .env("LIFTOS_TIKTOK_ACCESS_TOKEN", &c.tiktok_access_token)
 }
 
 #[track_caller]

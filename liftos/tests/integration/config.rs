@@ -114,10 +114,14 @@ const HEAD: &str = "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-02-14\"\n\n
 fn config_errors_name_the_key_and_the_line() {
     let world = world();
     let fakes = start_fakes(world, FaultConfig::none());
-    let cases: [(String, &[&str]); 9] = [
+    let cases: [(String, &[&str]); 10] = [
         (
             format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\naccess_token = \"EAAB-secret\"\n"),
             &["line 8", "`sources[0].access_token`", "never read from the config file", "LIFTOS_META_ACCESS_TOKEN"],
+        ),
+        (
+            format!("{HEAD}[[sources]]\nname = \"tt\"\ntype = \"tiktok\"\naccess_token = \"EAAB-secret\"\n"),
+            &["line 8", "`sources[0].access_token`", "never read from the config file", "LIFTOS_TIKTOK_ACCESS_TOKEN"],
         ),
         (
             format!("{HEAD}[[sources]]\nname = \"x\"\ntype = \"tiktok_ads\"\n"),
@@ -176,6 +180,9 @@ fn fake_env(fakes: &Fakes) -> impl Fn(&str) -> Option<String> + '_ {
         "LIFTOS_META_ACCESS_TOKEN" => Some(c.meta_access_token.clone()),
         "LIFTOS_META_AD_ACCOUNT_IDS" => Some("act_1000000001".into()),
         "LIFTOS_META_BASE_URL" => Some(fakes.servers.meta_base_url()),
+        "LIFTOS_TIKTOK_ACCESS_TOKEN" => Some(c.tiktok_access_token.clone()),
+        "LIFTOS_TIKTOK_ADVERTISER_IDS" => Some("7000000000000000001".into()),
+        "LIFTOS_TIKTOK_BASE_URL" => Some(fakes.servers.tiktok_base_url()),
         _ => None,
     }
 }
@@ -184,7 +191,9 @@ fn fake_env(fakes: &Fakes) -> impl Fn(&str) -> Option<String> + '_ {
 fn a_second_platform_source_uses_its_type_mapping_and_a_file_needs_one() {
     let fakes = start_fakes(world(), FaultConfig::none());
     let dir = tempfile::tempdir().unwrap();
-    let text = format!("{HEAD}[[sources]]\nname = \"meta_eu\"\ntype = \"meta\"\n");
+    let text = format!(
+        "{HEAD}[[sources]]\nname = \"meta_eu\"\ntype = \"meta\"\n[[sources]]\nname = \"tt\"\ntype = \"tiktok\"\n"
+    );
     let config =
         liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
     let pipeline = config.to_builder_with(&fake_env(&fakes)).unwrap().build();
@@ -200,6 +209,37 @@ fn a_second_platform_source_uses_its_type_mapping_and_a_file_needs_one() {
         .to_string();
     assert!(
         e.contains("line 5") && e.contains("[mapping.sources.tiktok]") && e.contains("unified"),
+        "{e}"
+    );
+
+    // A declarative REST source: its spec file, relative to the config file; named like
+    // a connector preset it maps with it, otherwise it needs a mapping like a file.
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/rest/tiktok.toml");
+    std::fs::copy(spec, dir.path().join("tiktok.toml")).unwrap();
+    let text = format!(
+        "{HEAD}[[sources]]\nname = \"tiktok\"\ntype = \"rest\"\nspec = \"tiktok.toml\"\nmax_retries = 3\n"
+    );
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let pipeline = config.to_builder_with(&fake_env(&fakes)).unwrap().build();
+    assert!(pipeline.is_ok(), "{:?}", pipeline.err());
+    let text = text.replace("name = \"tiktok\"", "name = \"tt_api\"");
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let e = config
+        .to_builder_with(&fake_env(&fakes))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("rest source `tt_api` has no mapping"), "{e}");
+    let text = text.replace("spec = \"tiktok.toml\"", "spec = \"missing.toml\"");
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let e = config
+        .to_builder_with(&fake_env(&fakes))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("sources[0].spec") && e.contains("missing.toml"),
         "{e}"
     );
     assert!(fakes.servers.requests().is_empty());

@@ -247,8 +247,14 @@ fn build_checks_every_setting_before_any_request() {
 
     let e = msg(Pipeline::builder());
     assert!(e.contains("`sources`") && e.contains("at least one"), "{e}");
-    let e = msg(pipeline_for(&fakes, &world, None).mapping(SchemaMapping::empty()));
-    assert!(e.contains("`meta` has no mapping"), "{e}");
+    // A source named like a connector preset maps with it; any other needs a mapping.
+    let e = msg(pipeline_for(&fakes, &world, None)
+        .mapping(SchemaMapping::empty())
+        .source(
+            "snapchat",
+            liftos::connectors::FileConnector::new("snapchat.csv").unwrap(),
+        ));
+    assert!(e.contains("`snapchat` has no mapping"), "{e}");
     let e = msg(pipeline_for(&fakes, &world, None)
         .attribution(AttributionOptions::default().with_confidence_level(1.5)));
     assert!(e.contains("confidence_level"), "{e}");

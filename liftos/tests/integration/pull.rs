@@ -176,14 +176,14 @@ fn missing_credentials_and_bad_flags_are_named() {
     assert!(!out.exists());
 
     let output = liftos()
-        .args(["pull", "--source", "tiktok", "--start", "2024-01-01"])
+        .args(["pull", "--source", "snapchat", "--start", "2024-01-01"])
         .args(["--end", "2024-01-31", "--out", "x.csv"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "a usage error");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("--source") && stderr.contains("google_ads"),
+        stderr.contains("--source") && stderr.contains("google_ads") && stderr.contains("rest:"),
         "{stderr}"
     );
 }
@@ -239,6 +239,201 @@ fn an_interrupted_pull_leaves_no_file() {
         "no file: {:?}",
         leftovers(dir.path())
     );
+}
+
+#[test]
+fn pull_tiktok_writes_every_row_under_faults_and_unifies_with_the_built_in_mapping() {
+    use liftos::sandbox::{Platform, World, WorldConfig};
+    // 45 days: two report requests of at most 30 days; the zero-effect channel on TikTok.
+    let world = World::generate(
+        &WorldConfig::standard(2)
+            .with_days(45)
+            .with_seed(11)
+            .with_zero_effect_channel("tiktok")
+            .with_platform("tiktok", Platform::TikTok),
+    )
+    .unwrap();
+    let want = world_totals(&world, "tiktok");
+    assert!(want.0 > 50, "{} rows", want.0);
+    let advertiser = world.tiktok_rows()[0].advertiser_id.clone();
+    let faults = FaultConfig::none()
+        .with_seed(1)
+        .with_throttle_rate(0.25)
+        .with_server_error_rate(0.25);
+    let fakes = start_fakes(world.clone(), faults);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tiktok.csv");
+    let output = pull_with(&fakes, &world, "tiktok", &out, |c| {
+        c.env("LIFTOS_TIKTOK_ADVERTISER_IDS", &advertiser)
+    });
+    let stdout = assert_success(&output);
+    assert!(
+        stdout.starts_with(&format!("Pulled {} rows from tiktok (", want.0)),
+        "{stdout}"
+    );
+    let log = fakes.servers.requests_to("tiktok");
+    assert!(
+        log.iter().any(|r| r.fault.is_some()),
+        "faults were injected"
+    );
+    let table = liftos::transform::read_table(&out).unwrap();
+    assert_eq!(table.num_rows(), want.0);
+    assert_money("spend", sum(&table, "spend"), want.1);
+    assert_money(
+        "revenue",
+        sum(&table, "total_complete_payment_rate"),
+        want.4,
+    );
+
+    // The built-in `tiktok` mapping unifies it: the world's rows, ids and totals.
+    let unified = dir.path().join("unified.parquet");
+    let output = liftos()
+        .arg("unify")
+        .arg("--input")
+        .arg(format!("tiktok={}", out.display()))
+        .arg("--out")
+        .arg(&unified)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let u = liftos::transform::read_table(&unified).unwrap();
+    assert_eq!(u.num_rows(), want.0);
+    assert_money("unified spend", sum(&u, "spend"), want.1);
+    assert_money("unified revenue", sum(&u, "revenue"), want.4);
+    assert_eq!(sum(&u, "impressions") as i64, want.2);
+    assert_eq!(sum(&u, "clicks") as i64, want.3);
+    let ids = u.column_by_name("campaign_id").unwrap();
+    let ids = arrow::array::AsArray::as_string::<i32>(ids);
+    let mut got: Vec<String> = ids.iter().map(|s| s.unwrap().to_owned()).collect();
+    got.sort();
+    let mut world_ids: Vec<String> = world
+        .rows()
+        .filter(|r| r.channel == "tiktok")
+        .map(|r| r.campaign_id)
+        .collect();
+    world_ids.sort();
+    assert_eq!(got, world_ids);
+}
+
+#[test]
+fn pull_ga4_writes_the_property_report_by_day_and_channel_group() {
+    let world = world();
+    let rows = world.ga4_rows().unwrap();
+    let sessions: i64 = rows.iter().map(|r| r.sessions).sum();
+    let revenue: f64 = rows.iter().map(|r| r.total_revenue).sum();
+    let faults = FaultConfig::none().with_seed(2).with_throttle_rate(0.3);
+    let fakes = start_fakes(world.clone(), faults);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ga4.csv");
+    let c = fakes.servers.credentials().clone();
+    let token_url = fakes.servers.ga4_token_url();
+    let output = pull_with(&fakes, &world, "ga4", &out, |cmd| {
+        cmd.env("LIFTOS_GA4_PROPERTY_ID", &c.ga4_property_id)
+            .env("LIFTOS_GA4_CLIENT_ID", &c.ga4_client_id)
+            .env("LIFTOS_GA4_CLIENT_SECRET", &c.ga4_client_secret)
+            .env("LIFTOS_GA4_REFRESH_TOKEN", &c.ga4_refresh_token)
+            .env("LIFTOS_GA4_TOKEN_URL", &token_url)
+    });
+    let stdout = assert_success(&output);
+    assert!(
+        stdout.starts_with(&format!("Pulled {} rows from ga4 (", rows.len())),
+        "{stdout}"
+    );
+    let table = liftos::transform::read_table(&out).unwrap();
+    assert_eq!(sum(&table, "sessions") as i64, sessions);
+    assert_money("revenue", sum(&table, "totalRevenue"), revenue);
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(!written.contains(&c.ga4_client_secret) && !written.contains(&c.ga4_refresh_token));
+}
+
+#[test]
+fn pull_rest_spec_reads_tiktok_as_the_docs_spec_describes_it() {
+    use liftos::sandbox::{Platform, World, WorldConfig};
+    let world = World::generate(
+        &WorldConfig::standard(2)
+            .with_days(45)
+            .with_seed(11)
+            .with_zero_effect_channel("tiktok")
+            .with_platform("tiktok", Platform::TikTok),
+    )
+    .unwrap();
+    let want = world_totals(&world, "tiktok");
+    let advertiser = world.tiktok_rows()[0].advertiser_id.clone();
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tiktok.parquet");
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/rest/tiktok.toml");
+    let (start, end) = first_and_last_day(&world);
+    let output = liftos()
+        .args([
+            "pull",
+            "--source",
+            &format!("rest:{spec}"),
+            "--start",
+            &start,
+            "--end",
+            &end,
+        ])
+        .arg("--out")
+        .arg(&out)
+        .arg("--base-url")
+        .arg(fakes.servers.tiktok_base_url())
+        .env(
+            "LIFTOS_TIKTOK_ACCESS_TOKEN",
+            &fakes.servers.credentials().tiktok_access_token,
+        )
+        .env("LIFTOS_TIKTOK_ADVERTISER_IDS", &advertiser)
+        .output()
+        .unwrap();
+    let stdout = assert_success(&output);
+    assert!(
+        stdout.starts_with(&format!("Pulled {} rows from tiktok (", want.0)),
+        "{stdout}"
+    );
+    let table = liftos::transform::read_table(&out).unwrap();
+    assert_money("spend", sum(&table, "spend"), want.1);
+    assert_money(
+        "revenue",
+        sum(&table, "total_complete_payment_rate"),
+        want.4,
+    );
+    // The built-in tiktok mapping takes it; the spec has no currency: --currency gives it.
+    let unified = dir.path().join("unified.csv");
+    let output = liftos()
+        .arg("unify")
+        .arg("--input")
+        .arg(format!("tiktok={}", out.display()))
+        .args(["--currency", "USD", "--out"])
+        .arg(&unified)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let u = liftos::transform::read_table(&unified).unwrap();
+    assert_eq!(u.num_rows(), want.0);
+    assert_money("unified revenue", sum(&u, "revenue"), want.4);
+
+    // A bad spec is one usage-free error naming the file and the key.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(spec)
+            .unwrap()
+            .replace("page_number", "scroll"),
+    )
+    .unwrap();
+    let output = liftos()
+        .args(["pull", "--source", &format!("rest:{}", bad.display())])
+        .args(["--start", &start, "--end", &end, "--out"])
+        .arg(dir.path().join("x.csv"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("scroll"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("x.csv").exists());
 }
 
 #[test]

@@ -1,0 +1,152 @@
+//! The OAuth2 refresh-token flow shared by the Google connectors (Ads, Analytics) and
+//! the declarative REST connector: an access token obtained from the token endpoint,
+//! kept until shortly before it expires, and replaced once when the API refuses it.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::http::{HttpCore, PullBudget, Redactor, Reply, Verdict, decode_for};
+use crate::{Error, Result};
+
+/// The credentials of a refresh-token flow and the access token it holds.
+pub(crate) struct RefreshFlow {
+    /// Where the refresh grant is posted (its own origin; nothing else goes there).
+    pub token_url: String,
+    pub client_id: SecretString,
+    pub client_secret: SecretString,
+    pub refresh_token: SecretString,
+    /// Refresh this long before the token expires.
+    pub margin: Duration,
+    /// Variable names for error hints: (client id and secret, refresh token).
+    pub hint_client: String,
+    pub hint_refresh: String,
+    token: tokio::sync::Mutex<Option<(SecretString, Duration)>>,
+}
+
+impl RefreshFlow {
+    pub(crate) fn new(
+        token_url: String,
+        client_id: SecretString,
+        client_secret: SecretString,
+        refresh_token: SecretString,
+        hint_client: String,
+        hint_refresh: String,
+    ) -> Self {
+        Self {
+            token_url,
+            client_id,
+            client_secret,
+            refresh_token,
+            margin: Duration::from_secs(60),
+            hint_client,
+            hint_refresh,
+            token: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Refresh this long before the token expires (default 60 s).
+    pub(crate) fn with_margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// The secrets to redact from every error: client id, client secret, refresh token.
+    pub(crate) fn secrets(&self) -> [&SecretString; 3] {
+        [&self.client_id, &self.client_secret, &self.refresh_token]
+    }
+
+    /// A valid access token, refreshed when it is missing or about to expire.
+    /// `rejected`: a token the API just refused (another task may have replaced it).
+    /// A new token is added to `core`'s redactor before anything can print it.
+    pub(crate) async fn access_token(
+        &self,
+        core: &HttpCore,
+        budget: &PullBudget,
+        rejected: Option<&SecretString>,
+    ) -> Result<SecretString> {
+        let mut guard = self.token.lock().await;
+        let now = core.clock.now();
+        if let Some((tok, exp)) = guard.as_ref()
+            && *exp > now + self.margin
+            && rejected.is_none_or(|r| r.expose_secret() != tok.expose_secret())
+        {
+            return Ok(tok.clone());
+        }
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_id", self.client_id.expose_secret())
+            .append_pair("client_secret", self.client_secret.expose_secret())
+            .append_pair("refresh_token", self.refresh_token.expose_secret())
+            .append_pair("grant_type", "refresh_token")
+            .finish();
+        let client = core.client();
+        let reply = core
+            .execute(
+                budget,
+                || {
+                    client
+                        .post(&self.token_url)
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(form.clone())
+                },
+                |r| self.classify(core.source, &core.redactor, r),
+            )
+            .await?;
+        let t: TokenReply = decode_for(core.source, &reply.body)?;
+        if t.access_token.is_empty() {
+            return Err(Error::Decode {
+                source_name: core.source.into(),
+                path: "access_token".into(),
+                message: "the token endpoint gave an empty access token".into(),
+            });
+        }
+        let token = SecretString::from(t.access_token);
+        // Obtained at run time: hidden from every error and log from now on.
+        core.redactor.add(&token);
+        let expires = core.clock.now() + Duration::from_secs(t.expires_in.unwrap_or(3600));
+        *guard = Some((token.clone(), expires));
+        Ok(token)
+    }
+
+    fn classify(&self, source: &str, redactor: &Redactor, r: &Reply) -> Verdict {
+        if r.status == 200 {
+            return Verdict::Ok { pause: None };
+        }
+        if r.status >= 500 || r.status == 429 {
+            return Verdict::Retry {
+                after: None,
+                reason: format!("token endpoint HTTP {}", r.status),
+            };
+        }
+        let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        let code = v["error"].as_str().unwrap_or_default();
+        let hint = match code {
+            "invalid_grant" => format!(
+                "the refresh token has expired or been revoked; re-authorize and update {}",
+                self.hint_refresh
+            ),
+            "invalid_client" => format!(
+                "the OAuth client id/secret were rejected; check {}",
+                self.hint_client
+            ),
+            _ => "the OAuth token request was rejected".to_owned(),
+        };
+        Verdict::Fail(Error::Auth {
+            source_name: source.into(),
+            message: format!(
+                "token endpoint HTTP {} `{code}`: {hint} ({})",
+                r.status,
+                redactor.redact(v["error_description"].as_str().unwrap_or_default())
+            ),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenReply {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}

@@ -1,0 +1,418 @@
+//! The declarative REST connector against the sandbox's generic API (four pagination
+//! styles), its OAuth refresh, a hostile next link, and TikTok written as a spec.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
+use liftos_connectors::{
+    Connector, ConnectorRequest, Error, RestBuilder, RestSpec, TikTokBuilder, VirtualClock,
+};
+use liftos_sandbox::fake::{FakeServers, FaultConfig};
+use liftos_sandbox::{Platform, World, WorldConfig};
+
+use crate::common::*;
+use crate::narrow::{Narrow, json};
+
+const FIELDS: &str = r#"
+[[fields]]
+name = "date"
+path = "date"
+type = "date"
+required = true
+
+[[fields]]
+name = "campaign_id"
+path = "campaign.id"
+type = "string"
+required = true
+
+[[fields]]
+name = "campaign"
+path = "campaign.name"
+type = "string"
+
+[[fields]]
+name = "spend"
+path = "spend"
+type = "float"
+
+[[fields]]
+name = "impressions"
+path = "impressions"
+type = "int"
+
+[[fields]]
+name = "clicks"
+path = "clicks"
+type = "int"
+
+[[fields]]
+name = "conversions"
+path = "conversions"
+type = "float"
+
+[[fields]]
+name = "revenue"
+path = "revenue"
+type = "float"
+"#;
+
+/// A spec for one pagination style of the generic fake.
+fn spec(style: &str, auth: &str) -> RestSpec {
+    let (pagination, records) = match style {
+        "cursor" => (
+            "type = \"cursor\"\nparam = \"cursor\"\ncursor_path = \"meta.next_cursor\"\nsize_param = \"limit\"\nsize = 9",
+            "data",
+        ),
+        "next" => (
+            "type = \"next_link\"\nnext_path = \"links.next\"\nsize_param = \"page_size\"\nsize = 11",
+            "results",
+        ),
+        "offset" => (
+            "type = \"offset\"\nparam = \"offset\"\nsize_param = \"limit\"\nsize = 13\ntotal_path = \"total\"",
+            "items",
+        ),
+        _ => (
+            "type = \"page_number\"\nparam = \"page\"\nsize_param = \"per_page\"\nsize = 17\ntotal_pages_path = \"paging.total_pages\"",
+            "rows",
+        ),
+    };
+    let text = format!(
+        "name = \"sandbox_{style}\"\nbase_url = \"https://api.example.com\"\n\n[auth]\n{auth}\n\n\
+         [request]\npath = \"/v1/{style}/campaign-days\"\nparams = {{ start = \"{{start}}\", end = \"{{end}}\" }}\n\
+         max_days = 31\ndate_field = \"date\"\n\n[pagination]\n{pagination}\n\n[records]\npath = \"{records}\"\n\n\
+         [rate_limit]\nrequests_per_second = 500\n{FIELDS}"
+    );
+    RestSpec::from_toml_str(&text, &format!("{style}.toml")).unwrap()
+}
+
+const BEARER: &str = "type = \"bearer\"\nsecret_env = \"SANDBOX_REST_TOKEN\"";
+const OAUTH: &str = "type = \"oauth2_refresh\"\ntoken_url = \"@TOKEN_URL@\"\nclient_id_env = \"SANDBOX_ID\"\nclient_secret_env = \"SANDBOX_SECRET\"\nrefresh_token_env = \"SANDBOX_REFRESH\"";
+
+fn env_of(servers: &FakeServers) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
+    let c = servers.credentials().clone();
+    move |k: &str| match k {
+        "SANDBOX_REST_TOKEN" => Some(c.rest_api_token.clone()),
+        "SANDBOX_ID" => Some(c.rest_client_id.clone()),
+        "SANDBOX_SECRET" => Some(c.rest_client_secret.clone()),
+        "SANDBOX_REFRESH" => Some(c.rest_refresh_token.clone()),
+        _ => None,
+    }
+}
+
+type Row = (String, i32, i64, i64, i64, u64, u64);
+
+/// (campaign, day) → (spend cents, impressions, clicks, conversions bits, revenue bits),
+/// exact.
+fn world_rows(world: &World) -> BTreeMap<(String, i32), Row> {
+    world
+        .rows()
+        .map(|r| {
+            let day = Date32Type::from_naive_date(r.date);
+            (
+                (r.campaign_id.clone(), day),
+                (
+                    r.campaign.to_owned(),
+                    day,
+                    (r.spend * 100.0).round() as i64,
+                    r.impressions,
+                    r.clicks,
+                    r.conversions.to_bits(),
+                    r.revenue.to_bits(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn table_rows(t: &RecordBatch) -> BTreeMap<(String, i32), Row> {
+    let s = |n: &str| t.column_by_name(n).unwrap().as_string::<i32>().clone();
+    let f = |n: &str| {
+        t.column_by_name(n)
+            .unwrap()
+            .as_primitive::<Float64Type>()
+            .clone()
+    };
+    let i = |n: &str| {
+        t.column_by_name(n)
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .clone()
+    };
+    let day = t
+        .column_by_name("date")
+        .unwrap()
+        .as_primitive::<Date32Type>()
+        .clone();
+    let (id, name) = (s("campaign_id"), s("campaign"));
+    let (spend, conv, rev) = (f("spend"), f("conversions"), f("revenue"));
+    let (imp, clicks) = (i("impressions"), i("clicks"));
+    let mut out = BTreeMap::new();
+    for k in 0..t.num_rows() {
+        assert!(!spend.is_null(k) && !rev.is_null(k), "row {k} has nulls");
+        let prev = out.insert(
+            (id.value(k).to_owned(), day.value(k)),
+            (
+                name.value(k).to_owned(),
+                day.value(k),
+                (spend.value(k) * 100.0).round() as i64,
+                imp.value(k),
+                clicks.value(k),
+                conv.value(k).to_bits(),
+                rev.value(k).to_bits(),
+            ),
+        );
+        assert!(prev.is_none(), "row {k} twice");
+    }
+    out
+}
+
+async fn pull(style: &str, auth: &str, faults: FaultConfig) -> (FakeServers, RecordBatch) {
+    let world = world();
+    let request = full_range(&world);
+    let servers = FakeServers::start(world.clone(), faults).await.unwrap();
+    let auth = auth.replace(
+        "@TOKEN_URL@",
+        &format!("{}/oauth/token", servers.rest_base_url()),
+    );
+    let c = RestBuilder::new(spec(style, &auth))
+        .with_env(env_of(&servers))
+        .with_base_url(servers.rest_base_url())
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap();
+    let t = c
+        .get_campaign_data(&request)
+        .await
+        .unwrap_or_else(|e| panic!("{style}: {e}"));
+    assert_eq!(table_rows(&t), world_rows(&world), "{style}");
+    (servers, t)
+}
+
+#[tokio::test]
+async fn every_pagination_style_gives_every_row_exactly_once() {
+    for style in ["cursor", "next", "offset", "page"] {
+        let (servers, _) = pull(style, BEARER, FaultConfig::none()).await;
+        let calls = servers.requests_to("rest");
+        // 75 days in requests of ≤ 31 days, several pages each.
+        assert!(calls.len() > 9, "{style}: {} calls", calls.len());
+        assert!(calls.iter().all(|r| r.status == 200), "{style}");
+    }
+}
+
+#[tokio::test]
+async fn throttling_errors_drops_and_slow_answers_are_survived_exactly() {
+    for style in ["cursor", "next", "offset", "page"] {
+        let faults = FaultConfig::none()
+            .with_seed(4)
+            .with_throttle_rate(0.15)
+            .with_server_error_rate(0.15)
+            .with_drop_rate(0.1)
+            .with_slow(0.05, std::time::Duration::from_millis(1200));
+        let (servers, _) = pull(style, BEARER, faults).await;
+        let faulted = servers
+            .requests_to("rest")
+            .iter()
+            .filter(|r| r.fault.is_some())
+            .count();
+        assert!(faulted > 0, "{style}: faults were injected");
+    }
+}
+
+#[tokio::test]
+async fn oauth_refresh_gets_a_token_and_refreshes_once_when_it_expires() {
+    let (servers, _) = pull(
+        "page",
+        OAUTH,
+        FaultConfig::none().with_expire_token_after(3),
+    )
+    .await;
+    let log = servers.requests_to("rest");
+    let tokens = log.iter().filter(|r| r.path == "/oauth/token").count();
+    assert_eq!(tokens, 2, "one token, then one refresh after the 401");
+    assert_eq!(
+        log.iter()
+            .filter(|r| r.fault == Some("expired_token"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_one_clear_error_naming_the_variable_not_the_token() {
+    let world = world();
+    let request = full_range(&world);
+    let servers = FakeServers::start(world, FaultConfig::none())
+        .await
+        .unwrap();
+    let c = RestBuilder::new(spec("cursor", BEARER))
+        .with_env(|_| Some("wrong-token-PLMOKN".to_owned()))
+        .with_base_url(servers.rest_base_url())
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap();
+    let err = c.get_campaign_data(&request).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Auth { .. }), "{text}");
+    assert!(
+        text.contains("SANDBOX_REST_TOKEN") && text.contains("HTTP 401"),
+        "{text}"
+    );
+    assert!(!text.contains("PLMOKN"), "{text}");
+    assert_eq!(servers.requests_to("rest").len(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn a_next_link_to_another_origin_is_refused_before_the_key_is_sent() {
+    let elsewhere = Narrow::start(|_, _| json(200, serde_json::json!({"results": []}))).await;
+    let other = elsewhere.base_url();
+    let api = Narrow::start(move |_, _| {
+        json(
+            200,
+            serde_json::json!({
+                "results": [{"date": "2024-01-01", "campaign": {"id": "1"}}],
+                "links": {"next": format!("{other}/v1/next/campaign-days?page_token=1")}
+            }),
+        )
+    })
+    .await;
+    let c = RestBuilder::new(spec("next", BEARER))
+        .with_env(|_| Some("key-QWERTZ".to_owned()))
+        .with_base_url(api.base_url())
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap();
+    let request =
+        ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-02".parse().unwrap())
+            .unwrap();
+    let err = c.get_campaign_data(&request).await.unwrap_err();
+    assert!(matches!(err, Error::CrossOrigin { .. }), "{err}");
+    assert!(
+        elsewhere.requests().is_empty(),
+        "nothing went to the other origin"
+    );
+    assert!(!err.to_string().contains("QWERTZ"));
+}
+
+#[tokio::test]
+async fn a_malformed_record_names_the_page_record_and_field() {
+    let api = Narrow::start(|_, _| {
+        json(
+            200,
+            serde_json::json!({"data": [
+                {"date": "2024-01-01", "campaign": {"id": "1"}, "spend": "2.50"},
+                {"date": "2024-01-01", "campaign": {"id": "2"}, "spend": "2,50"}
+            ], "meta": {"next_cursor": null}}),
+        )
+    })
+    .await;
+    let c = RestBuilder::new(spec("cursor", BEARER))
+        .with_env(|_| Some("k".to_owned()))
+        .with_base_url(api.base_url())
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap();
+    let request =
+        ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-01".parse().unwrap())
+            .unwrap();
+    let err = c.get_campaign_data(&request).await.unwrap_err().to_string();
+    assert!(
+        err.contains("page 1: data[1].spend") && err.contains("`2,50`"),
+        "{err}"
+    );
+}
+
+/// The spec in docs/ pulls from the TikTok fake exactly what the built-in connector does.
+#[tokio::test]
+async fn tiktok_written_as_a_spec_matches_the_built_in_connector() {
+    let mut config = WorldConfig::standard(2)
+        .with_days(75)
+        .with_seed(11)
+        .with_zero_effect_channel("tiktok");
+    if let Some(ch) = config.channels.iter_mut().find(|c| c.name == "tiktok") {
+        ch.campaigns[1].account_id = "acct-2".into();
+    }
+    let world = World::generate(&config.with_platform("tiktok", Platform::TikTok)).unwrap();
+    let mut ids: Vec<String> = world
+        .tiktok_rows()
+        .into_iter()
+        .map(|r| r.advertiser_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let request = full_range(&world);
+    let faults = FaultConfig::none().with_seed(3).with_throttle_rate(0.2);
+    let servers = FakeServers::start(world, faults).await.unwrap();
+    let token = servers.credentials().tiktok_access_token.clone();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/rest/tiktok.toml");
+    let spec = RestSpec::from_toml_file(path).unwrap();
+    let joined = ids.join(",");
+    let from_spec = RestBuilder::new(spec)
+        .with_env(move |k| match k {
+            "LIFTOS_TIKTOK_ACCESS_TOKEN" => Some(token.clone()),
+            "LIFTOS_TIKTOK_ADVERTISER_IDS" => Some(joined.clone()),
+            _ => None,
+        })
+        .with_base_url(servers.tiktok_base_url())
+        .with_retry(fast_retry())
+        .with_clock(Arc::new(VirtualClock::new()))
+        .build()
+        .unwrap()
+        .get_campaign_data(&request)
+        .await
+        .unwrap();
+    let built_in = TikTokBuilder::new()
+        .with_access_token(servers.credentials().tiktok_access_token.clone())
+        .with_advertiser_ids(ids)
+        .with_base_url(servers.tiktok_base_url())
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap()
+        .get_campaign_data(&request)
+        .await
+        .unwrap();
+    assert!(
+        servers
+            .requests_to("tiktok")
+            .iter()
+            .any(|r| r.fault.is_some()),
+        "throttling was injected"
+    );
+    assert_eq!(from_spec.num_rows(), built_in.num_rows());
+    let spec_schema = from_spec.schema();
+    let names: Vec<&str> = spec_schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    let sorted = |t: &RecordBatch| {
+        let projected = t
+            .project(
+                &names
+                    .iter()
+                    .map(|n| t.schema().index_of(n).unwrap())
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
+        let mut rows: Vec<String> = (0..projected.num_rows())
+            .map(|k| {
+                projected
+                    .columns()
+                    .iter()
+                    .map(|c| arrow::util::display::array_value_to_string(c, k).unwrap())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(sorted(&from_spec), sorted(&built_in));
+}
