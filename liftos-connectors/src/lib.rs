@@ -1,6 +1,6 @@
 //! Connectors that pull daily marketing performance data into Apache Arrow.
 //!
-//! Every source (Meta Ads, Google Ads, Klaviyo, TikTok Ads, CSV/Parquet/JSON files) implements the
+//! Every source (Meta Ads, Google Ads, Klaviyo, TikTok Ads, Shopify, CSV/Parquet/JSON files) implements the
 //! [`Connector`] trait: it declares the schema it produces for a [`ConnectorRequest`],
 //! checks its credentials, and returns a lazy stream of Arrow [`RecordBatch`]es. Building
 //! the stream does no I/O; the work starts when the stream is first polled, and the
@@ -65,6 +65,7 @@
 //! | [`Ga4Connector`] | GA4 Data API `runReport` (OAuth refresh, once more on 401), by date and default channel group, `limit`/`offset` paging to `rowCount`, property quota logged, 429 retried except the daily quota, `keyEvents`/`conversions` either name |
 //! | [`TikTokConnector`] | `Access-Token`, synchronous integrated reports per advertiser (campaign × day, ≤ 30 days a request, numbered pages of ≤ 1000 rows), errors read from the body's `code` (HTTP 200), the advertiser's currency from `advertiser/info`, a report that changes while paged refused |
 //! | [`RestConnector`] | any JSON API from a TOML [`RestSpec`]: bearer / API-key header or query / OAuth2 refresh, cursor / next-link / offset / page-number pagination, record path, typed fields, `{start}`/`{end}`/`{account}` placeholders, date chunks, codes inside 200 bodies, a rate limit |
+//! | [`ShopifyConnector`] | the shop's own orders as a daily business outcome (`date`, `revenue` after refunds, `orders`, `new_customer_orders`, `currency`) in the shop's time zone; cursor pages (cost ≤ 1000) for short ranges, one bulk operation (JSONL fetched from its signed URL without the token) for long ones; waits from the cost bucket's `throttleStatus` |
 //! | [`FileConnector`] | CSV, Parquet, NDJSON with inference or an explicit schema; bad rows named by line |
 //!
 //! Builders read credentials from code, a config table (serde) or `from_env()` (`LIFTOS_*`
@@ -121,6 +122,7 @@ mod meta;
 mod oauth;
 mod request;
 mod rest;
+mod shopify;
 mod tiktok;
 
 use std::fmt;
@@ -159,6 +161,10 @@ pub use request::{ConnectorRequest, Level, TimeIncrement};
 pub use rest::{
     RestAuth, RestBodyErrors, RestBuilder, RestConnector, RestField, RestFieldType, RestMethod,
     RestPagination, RestRateLimit, RestRecords, RestRequest, RestSpec,
+};
+pub use shopify::{
+    SHOPIFY_DEFAULT_API_VERSION, SHOPIFY_DEFAULT_BULK_THRESHOLD_DAYS, SHOPIFY_MAX_QUERY_COST,
+    ShopifyBuilder, ShopifyConfig, ShopifyConnector, shopify_schema,
 };
 pub use tiktok::{
     TIKTOK_DEFAULT_API_VERSION, TIKTOK_DEFAULT_BASE_URL, TIKTOK_DEFAULT_METRICS,

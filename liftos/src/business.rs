@@ -104,6 +104,18 @@ fn parse_number(path: &Path, row: usize, field: &str, v: Option<&String>) -> Res
 /// a negative or non-numeric revenue, a date (or date and geo) given twice, a missing day.
 pub fn read_business_outcome(path: &Path) -> Result<BusinessOutcome> {
     let table = liftos_transform::read_table(path)?;
+    business_outcome_from_table(&table, path)
+}
+
+/// The business outcome of a table already in memory (the table a
+/// [`ShopifyConnector`](liftos_connectors::ShopifyConnector) pulls, say); `path` names it
+/// in errors. The checks of [`read_business_outcome`].
+///
+/// # Errors
+///
+/// As [`read_business_outcome`].
+pub fn business_outcome_from_table(table: &RecordBatch, path: &Path) -> Result<BusinessOutcome> {
+    let table = table.clone();
     let dates = text_column(path, &table, "date")?;
     let revenue = text_column(path, &table, "revenue")?;
     let geo = if has_column(&table, "geo") {

@@ -51,7 +51,7 @@
 //! | `[clean]` | `fixes` (list; default all but currency), `reporting_currency`, `rates` (CSV/Parquet of date, currency, rate) |
 //! | `[calendar]` | as a `liftos calendar --config` file: `country`, `commercial_events`, `custom_events`, `business`, `seasonality` |
 //! | `[marketing]` | `enabled` (true): campaign-derived calendar features |
-//! | `[business_outcome]` | `path`, `lift_tests` |
+//! | `[business_outcome]` | `path` (a file) or `source = "shopify"` (pulled when the pipeline runs; `LIFTOS_SHOPIFY_SHOP`, `LIFTOS_SHOPIFY_ACCESS_TOKEN`, ... from the environment), `lift_tests` |
 //! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `assignment`, `cross_validation` |
 //! | `[plan]` | a budget plan as the last stage (`plan.json`, a report section): `budget` (required), `period_days`, `objective` (revenue, profit, target_roas), `target_roas`, `margin` (1), `max_change` (0.5), `min`/`max` (`{ meta = 5000 }`), `hold` (list) |
 //! | `[output]` | `dir` (liftos-out), `format` (parquet or csv), `report` (true) |
@@ -83,7 +83,8 @@ use liftos_connectors::keys::find_key;
 use liftos_connectors::{
     ConfigKey, Connector, FileConnector, FileFormat, Ga4Builder, Ga4Config, GoogleAdsBuilder,
     GoogleAdsConfig, HttpSettings, KlaviyoBuilder, KlaviyoConfig, Level, MetaAdsBuilder,
-    MetaAdsConfig, Progress, RestBuilder, RestSpec, RetryConfig, TikTokBuilder, TikTokConfig,
+    MetaAdsConfig, Progress, RestBuilder, RestSpec, RetryConfig, ShopifyBuilder, TikTokBuilder,
+    TikTokConfig,
 };
 use liftos_transform::{
     CurrencyConversion, Fixes, QualityRules, RateTable, SchemaMapping, SourceMapping,
@@ -335,13 +336,19 @@ impl Default for AnalysisSection {
 }
 
 /// `[business_outcome]`: the business's own daily revenue (`date`, `revenue`[, `orders`,
-/// `geo`]; CSV or Parquet), and optionally lift tests to calibrate with; paths relative to
-/// the config file.
+/// `geo`]; CSV or Parquet) from a file (`path`) or pulled from the shop when the pipeline
+/// runs (`source = "shopify"`, settings and token from the `LIFTOS_SHOPIFY_*` variables,
+/// timeouts from `[http]`), and optionally lift tests to calibrate with; paths relative
+/// to the config file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BusinessOutcomeSection {
     /// The business outcome file.
-    pub path: PathBuf,
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// A source of the business outcome instead of a file: `shopify`.
+    #[serde(default)]
+    pub source: Option<String>,
     /// A lift-test file (`channel`, `start`, `end`, `incremental_revenue` or `iroas`,
     /// `standard_error`).
     #[serde(default)]
@@ -948,7 +955,34 @@ impl PipelineConfig {
             b = b.plan(self.plan_options(p)?);
         }
         if let Some(bo) = &self.business_outcome {
-            b = b.business_outcome(self.resolve(&bo.path));
+            b = match (&bo.path, bo.source.as_deref()) {
+                (Some(path), None) => b.business_outcome(self.resolve(path)),
+                (None, Some("shopify")) => {
+                    let retry = self
+                        .http
+                        .apply("shopify", RetryConfig::default())
+                        .map_err(|e| self.err("http", None, e.to_string()))?;
+                    let c = ShopifyBuilder::from_env_with(|k| lookup(k))
+                        .with_retry(retry)
+                        .build()
+                        .map_err(|e| self.err("business_outcome.source", None, e.to_string()))?;
+                    b.business_outcome_source(c)
+                }
+                (None, Some(other)) => {
+                    return Err(self.err(
+                        "business_outcome.source",
+                        None,
+                        format!("`{other}` is not a source of the business outcome (shopify)"),
+                    ));
+                }
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(self.err(
+                        "business_outcome",
+                        None,
+                        "set either `path` (a file) or `source = \"shopify\"`",
+                    ));
+                }
+            };
             if let Some(t) = &bo.lift_tests {
                 b = b.lift_tests(self.resolve(t));
             }

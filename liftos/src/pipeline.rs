@@ -58,6 +58,14 @@ use crate::analysis::{analyze_table, attribution_json, join_calendar, write_repo
 use crate::io::{write_bytes_atomically, write_table_atomically};
 use crate::{Error, Result};
 
+/// Where the business outcome comes from: a file, or a connector pulled over the
+/// pipeline's range (Shopify).
+#[derive(Debug, Clone)]
+enum BusinessInput {
+    File(PathBuf),
+    Source(Arc<dyn Connector>),
+}
+
 /// One source of a pipeline: a name (the key of its [`SchemaMapping`] entry) and a
 /// connector.
 #[derive(Clone)]
@@ -172,7 +180,7 @@ impl Outputs {
 /// | `roles` | [`CausalRoles::default`] (revenue ~ spend by campaign) with the adstock the attribution's response implies ([`ResponseOptions::default_adstock`](liftos_causal::ResponseOptions::default_adstock): searched with the default response, none with [`ResponseOptions::linear`](liftos_causal::ResponseOptions::linear)) | causal roles |
 /// | `attribution` | [`AttributionOptions::default`] (causal forest, carryover and saturation searched) | estimator and inference |
 /// | `plan` | none | a budget plan as the last stage ([`PlanOptions`]; `plan.json` and a report section) |
-/// | `business_outcome` | none | the business's own daily revenue (`date`, `revenue`[, `orders`, `geo`] file): a business-level analysis of every channel's spend at once ([`crate::business`]; `business_results.json`), calibrated with `lift_tests` when given |
+/// | `business_outcome` | none | the business's own daily revenue (`date`, `revenue`[, `orders`, `geo`] file): a business-level analysis of every channel's spend at once ([`crate::business`]; `business_results.json`), calibrated with `lift_tests` when given; or `business_outcome_source`: the same table pulled from a connector (Shopify) when the pipeline runs |
 /// | `outputs` | none | files to write ([`Outputs`]) |
 /// | `continue_on_source_error` | `false` | report a failing source and go on with the rest |
 /// | `progress` | on when stderr is a terminal | progress lines on stderr |
@@ -191,7 +199,7 @@ pub struct PipelineBuilder {
     roles: Option<CausalRoles>,
     attribution: AttributionOptions,
     plan: Option<PlanOptions>,
-    business_outcome: Option<PathBuf>,
+    business_outcome: Option<BusinessInput>,
     lift_tests: Option<PathBuf>,
     outputs: Option<Outputs>,
     continue_on_source_error: bool,
@@ -296,7 +304,16 @@ impl PipelineBuilder {
     /// `revenue`[, `orders`, `geo`]) against every channel's spend at once, after the
     /// platform-level analysis ([`PipelineRun::business`], `business_results.json`).
     pub fn business_outcome(mut self, path: impl Into<PathBuf>) -> Self {
-        self.business_outcome = Some(path.into());
+        self.business_outcome = Some(BusinessInput::File(path.into()));
+        self
+    }
+
+    /// Like [`business_outcome`](Self::business_outcome), with the outcome pulled from a
+    /// connector over the pipeline's date range when the pipeline runs (a
+    /// [`ShopifyConnector`](liftos_connectors::ShopifyConnector): `date`, `revenue`,
+    /// `orders`, `new_customer_orders`, `currency`). A failing pull fails the run.
+    pub fn business_outcome_source(mut self, connector: impl Connector + 'static) -> Self {
+        self.business_outcome = Some(BusinessInput::Source(Arc::new(connector)));
         self
     }
 
@@ -498,7 +515,7 @@ pub struct Pipeline {
     roles: CausalRoles,
     attribution: AttributionOptions,
     plan: Option<PlanOptions>,
-    business_outcome: Option<PathBuf>,
+    business_outcome: Option<BusinessInput>,
     lift_tests: Option<PathBuf>,
     outputs: Option<Outputs>,
     continue_on_source_error: bool,
@@ -972,6 +989,13 @@ impl Pipeline {
         let reporter = Reporter::new(self.progress);
         let started = Instant::now();
         let sources = self.pull_with(&reporter).await?;
+        let business_table = match &self.business_outcome {
+            Some(BusinessInput::Source(c)) => {
+                let request = ConnectorRequest::new(self.request.start(), self.request.end())?;
+                Some(c.get_campaign_data(&request).await?)
+            }
+            _ => None,
+        };
         let pull_timing = StageTiming {
             stage: "pull",
             seconds: started.elapsed().as_secs_f64(),
@@ -980,12 +1004,14 @@ impl Pipeline {
         };
         // The CPU-bound stages run on a blocking thread, not on the async workers.
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.process(sources, pull_timing, &reporter))
-            .await
-            .map_err(|e| Error::InvalidPipeline {
-                field: "run".into(),
-                message: format!("the pipeline's worker stopped: {e}"),
-            })?
+        tokio::task::spawn_blocking(move || {
+            this.process(sources, pull_timing, business_table, &reporter)
+        })
+        .await
+        .map_err(|e| Error::InvalidPipeline {
+            field: "run".into(),
+            message: format!("the pipeline's worker stopped: {e}"),
+        })?
     }
 
     /// Every stage after the pull, on the pulled tables.
@@ -993,6 +1019,7 @@ impl Pipeline {
         &self,
         sources: Vec<SourcePull>,
         pull_timing: StageTiming,
+        business_table: Option<RecordBatch>,
         reporter: &Reporter,
     ) -> Result<PipelineRun> {
         let mut t = vec![pull_timing];
@@ -1048,15 +1075,26 @@ impl Pipeline {
             )?),
             None => None,
         };
-        let business = match &self.business_outcome {
-            Some(path) => Some(timed(
+        let business = match (&self.business_outcome, &business_table) {
+            (Some(BusinessInput::File(path)), _) => Some(timed(
                 &mut t,
                 reporter,
                 "business",
                 || self.analyze_business(&cleaned.table, path),
                 |b| b.results.channels.len(),
             )?),
-            None => None,
+            (Some(BusinessInput::Source(c)), Some(table)) => Some(timed(
+                &mut t,
+                reporter,
+                "business",
+                || {
+                    let origin = std::path::Path::new(c.name());
+                    let outcome = crate::business::business_outcome_from_table(table, origin)?;
+                    self.analyze_business_outcome(&cleaned.table, &outcome)
+                },
+                |b| b.results.channels.len(),
+            )?),
+            _ => None,
         };
         let mut run = PipelineRun {
             sources,
@@ -1099,10 +1137,18 @@ impl Pipeline {
         path: &std::path::Path,
     ) -> Result<liftos_causal::business::BusinessResults> {
         let outcome = crate::business::read_business_outcome(path)?;
+        self.analyze_business_outcome(cleaned, &outcome)
+    }
+
+    fn analyze_business_outcome(
+        &self,
+        cleaned: &RecordBatch,
+        outcome: &crate::business::BusinessOutcome,
+    ) -> Result<liftos_causal::business::BusinessResults> {
         let data = crate::business::business_data(
             cleaned,
             std::path::Path::new("cleaned table"),
-            &outcome,
+            outcome,
             self.calendar.country.as_deref().unwrap_or("US"),
         )?;
         let tests = match &self.lift_tests {

@@ -11,4 +11,5 @@ mod narrow;
 mod origins;
 mod rest;
 mod secrets;
+mod shopify;
 mod tiktok;

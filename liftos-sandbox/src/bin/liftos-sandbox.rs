@@ -1,6 +1,7 @@
 //! `liftos-sandbox serve [--seed N] [--port P] [--campaigns N | --preset NAME] [--days D] [--klaviyo-flows N]`:
-//! runs the fake Meta, Google Ads, Klaviyo and TikTok APIs over a sandbox world until Ctrl-C
-//! (a preset's zero-effect channel `tiktok` is served by the TikTok fake).
+//! runs the fake Meta, Google Ads, Klaviyo, TikTok, GA4, generic REST and Shopify APIs (and
+//! Shopify's storage origin for bulk results) over a sandbox world until Ctrl-C (a preset's
+//! zero-effect channel `tiktok` is served by the TikTok fake).
 //!
 //! `liftos-sandbox export --out DIR [same world flags] [--holdout CHANNEL:START:DAYS:SE]`:
 //! writes the world's `unified.csv`, the business's own revenue `business.csv`,
@@ -15,8 +16,9 @@ use liftos_sandbox::{Platform, Preset, World, WorldConfig};
 const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campaigns N | --preset NAME] [--days D] [--klaviyo-flows N] [--today YYYY-MM-DD [--restate-days K]]\n\
        liftos-sandbox export --out DIR [--seed N] [--campaigns N | --preset NAME] [--days D] [--holdout CHANNEL:START:DAYS:SE]\n\
   export writes unified.csv, business.csv (the business's daily revenue), truth.json and, with --holdout, lift_tests.csv.\n\
-  Serves the fake Meta (port P), Google Ads (P+1), Klaviyo (P+2), TikTok (P+3), generic REST (P+4) and GA4 (P+5)\n\
-  APIs; P = 0 picks free ports.\n\
+  Serves the fake Meta (port P), Google Ads (P+1), Klaviyo (P+2), TikTok (P+3), generic REST (P+4), GA4 (P+5)\n\
+  and Shopify (P+6; bulk results on P+7) APIs; P = 0 picks free ports. Shopify's orders add up to business.csv\n\
+  per day (shop time zone America/New_York).\n\
   --preset NAME builds a named world for the seed instead of the standard one with N campaigns per channel:\n\
     linear      the standard world (4 campaigns per channel) plus a zero-effect channel `tiktok`\n\
     saturation  Hill saturation per channel, campaigns redrawn from the seed\n\
@@ -260,6 +262,9 @@ fn main() -> std::process::ExitCode {
         println!("LIFTOS_GOOGLE_ADS_CUSTOMER_IDS=1234567890");
         println!("LIFTOS_KLAVIYO_BASE_URL={}", servers.klaviyo_base_url());
         println!("LIFTOS_KLAVIYO_API_KEY={}", c.klaviyo_api_key);
+        println!("LIFTOS_SHOPIFY_BASE_URL={}", servers.shopify_base_url());
+        println!("LIFTOS_SHOPIFY_SHOP=liftos-sandbox");
+        println!("LIFTOS_SHOPIFY_ACCESS_TOKEN={}", c.shopify_access_token);
         println!("LIFTOS_GA4_BASE_URL={}", servers.ga4_base_url());
         println!("LIFTOS_GA4_TOKEN_URL={}", servers.ga4_token_url());
         println!("LIFTOS_GA4_PROPERTY_ID={}", c.ga4_property_id);

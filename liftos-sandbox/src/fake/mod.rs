@@ -1,4 +1,5 @@
-//! Local fake Meta, Google Ads, Klaviyo and TikTok HTTP APIs that serve a [`World`].
+//! Local fake Meta, Google Ads, Klaviyo, TikTok, GA4, generic REST and Shopify HTTP APIs
+//! that serve a [`World`].
 //!
 //! Each platform runs its own axum server on `127.0.0.1:<port>` and speaks the platform's
 //! native protocol as API_NOTES.md describes it: authentication that fails like the real
@@ -10,7 +11,10 @@
 //! with [`WorldConfig::with_platform`](crate::WorldConfig::with_platform)), and a generic
 //! JSON API over every world row paged in four styles (cursor, next link, offset, page
 //! number) for the declarative REST connector, and the GA4 Data API (`runReport` by date
-//! and default channel group, limit/offset paging, property quota). A seeded [`FaultConfig`] injects throttling (each
+//! and default channel group, limit/offset paging, property quota), and Shopify Admin
+//! GraphQL (shop, orders pages, a cost bucket, bulk operations whose JSONL results a
+//! separate storage origin serves at signed URLs; see [`shopify_orders`]). A seeded
+//! [`FaultConfig`] injects throttling (each
 //! platform's own body and headers), 500/503 answers, connections dropped mid-body,
 //! responses slower than a client timeout, access tokens that expire mid-pull and async
 //! jobs that fail. Every request is recorded in a [request log](FakeServers::requests).
@@ -32,7 +36,10 @@ mod google;
 mod klaviyo;
 mod meta;
 mod rest;
+mod shopify;
 mod tiktok;
+
+pub use shopify::{SHOPIFY_FAKE_CURRENCY, SHOPIFY_FAKE_TIMEZONE, ShopifyOrder, shopify_orders};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,6 +73,8 @@ use crate::World;
 /// | `ga4_client_id`, `ga4_client_secret`, `ga4_refresh_token` | `fake-ga4-client-id`, ... | GA4's OAuth refresh flow |
 /// | `rest_api_token` | `fake-rest-api-token` | bearer token of the generic REST API |
 /// | `rest_client_id`, `rest_client_secret`, `rest_refresh_token` | `fake-rest-client-id`, ... | its OAuth refresh flow |
+/// | `shopify_access_token` | `shpat_fake_shopify_access_token` | `X-Shopify-Access-Token` |
+/// | `shopify_scopes` | `["read_orders", "read_all_orders"]` | scopes granted to the token (without `read_orders`, orders answer `ACCESS_DENIED`; without `read_all_orders`, orders older than 60 days are left out silently) |
 #[derive(Debug, Clone, PartialEq)]
 pub struct FakeCredentials {
     /// Graph API access token.
@@ -106,6 +115,10 @@ pub struct FakeCredentials {
     pub rest_client_secret: String,
     /// OAuth refresh token of the generic REST API.
     pub rest_refresh_token: String,
+    /// Shopify Admin API access token.
+    pub shopify_access_token: String,
+    /// Access scopes granted to the Shopify token.
+    pub shopify_scopes: Vec<String>,
 }
 
 impl Default for FakeCredentials {
@@ -130,6 +143,8 @@ impl Default for FakeCredentials {
             rest_client_id: "fake-rest-client-id".into(),
             rest_client_secret: "fake-rest-client-secret".into(),
             rest_refresh_token: "fake-rest-refresh-token".into(),
+            shopify_access_token: "shpat_fake_shopify_access_token".into(),
+            shopify_scopes: vec!["read_orders".into(), "read_all_orders".into()],
         }
     }
 }
@@ -156,6 +171,11 @@ impl Default for FakeCredentials {
 /// | `google_batch_size` | 10000 | rows per searchStream batch | ≥ 1 |
 /// | `klaviyo_page_size` | 10 | campaigns (and flows) per page | ≥ 1 |
 /// | `klaviyo_report_min_interval` | 0 (off) | least time between two calls of one Klaviyo reporting endpoint; a faster call gets 429 with `Retry-After` (the real steady limit is 2/min: 30 s) | ≥ 0 |
+/// | `shopify_bucket_size` | 1000 | Shopify cost bucket (`maximumAvailable`) | > 0 |
+/// | `shopify_restore_rate` | 50 | cost points restored per second (`restoreRate`; the bucket refills in real time) | > 0 |
+/// | `shopify_expired_urls` | false | Shopify's storage refuses every bulk result URL as expired (HTTP 400 `ExpiredToken`) | — |
+/// | `shopify_max_query_cost` | 1000 | largest requested cost of one query; above it `MAX_COST_EXCEEDED` (Shopify's is 1000; lower it to provoke the error) | ≥ 1 |
+/// | `shopify_malformed_page` | `None` | the N-th Shopify orders page (1-based) carries an amount that is a number, not a string | ≥ 1 |
 /// | `meta_repeat` | 1 | serve each Meta row this many times, as distinct campaigns (benchmarks) | ≥ 1 |
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultConfig {
@@ -195,6 +215,16 @@ pub struct FaultConfig {
     pub klaviyo_report_min_interval: Duration,
     /// Each Meta row is served this many times, copy `k` with campaign id suffixed `-k`.
     pub meta_repeat: usize,
+    /// Shopify cost bucket size.
+    pub shopify_bucket_size: f64,
+    /// Shopify cost points restored per second.
+    pub shopify_restore_rate: f64,
+    /// The Shopify orders page (1-based) whose first order is malformed.
+    pub shopify_malformed_page: Option<usize>,
+    /// Shopify's storage refuses every bulk result URL as expired.
+    pub shopify_expired_urls: bool,
+    /// Largest requested cost of one Shopify query.
+    pub shopify_max_query_cost: u64,
 }
 
 impl Default for FaultConfig {
@@ -218,6 +248,11 @@ impl Default for FaultConfig {
             klaviyo_page_size: 10,
             klaviyo_report_min_interval: Duration::ZERO,
             meta_repeat: 1,
+            shopify_bucket_size: 1000.0,
+            shopify_restore_rate: 50.0,
+            shopify_malformed_page: None,
+            shopify_expired_urls: false,
+            shopify_max_query_cost: 1000,
         }
     }
 }
@@ -293,6 +328,27 @@ impl FaultConfig {
     /// small world).
     pub fn with_meta_repeat(mut self, n: usize) -> Self {
         self.meta_repeat = n.max(1);
+        self
+    }
+    /// Sets the Shopify cost bucket: its size and the points it restores per second.
+    pub fn with_shopify_bucket(mut self, size: f64, restore_rate: f64) -> Self {
+        self.shopify_bucket_size = size.max(1.0);
+        self.shopify_restore_rate = restore_rate.max(0.001);
+        self
+    }
+    /// Sets the largest requested cost of one Shopify query.
+    pub fn with_shopify_max_query_cost(mut self, cost: u64) -> Self {
+        self.shopify_max_query_cost = cost.max(1);
+        self
+    }
+    /// Makes Shopify's storage refuse every bulk result URL as expired.
+    pub fn with_shopify_expired_urls(mut self) -> Self {
+        self.shopify_expired_urls = true;
+        self
+    }
+    /// Makes the `n`-th Shopify orders page (1-based) malformed.
+    pub fn with_shopify_malformed_page(mut self, n: usize) -> Self {
+        self.shopify_malformed_page = Some(n);
         self
     }
     /// Sets the Google searchStream batch size.
@@ -406,7 +462,7 @@ fn clock_router(clock: Arc<SandboxClock>) -> axum::Router {
 /// One request the fake servers saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
-    /// `meta`, `google_ads`, `klaviyo`, `tiktok`, `rest` or `ga4`.
+    /// `meta`, `google_ads`, `klaviyo`, `tiktok`, `rest`, `ga4`, `shopify` or `shopify_storage`.
     pub server: &'static str,
     /// HTTP method.
     pub method: String,
@@ -416,7 +472,7 @@ pub struct RequestRecord {
     pub query: String,
     /// Status answered (0 when the connection was dropped mid-body).
     pub status: u16,
-    /// The fault injected, if any (`throttle`, `server_error`, `drop`, `slow`, `expired_token`, `never_recover`).
+    /// The fault injected, if any (`throttle`, `server_error`, `drop`, `slow`, `expired_token`, `never_recover`; Shopify also `bucket_throttle` and, on its storage origin, `credential_sent`).
     pub fault: Option<&'static str>,
 }
 
@@ -694,6 +750,8 @@ pub struct FakeServers {
     tiktok: SocketAddr,
     rest: SocketAddr,
     ga4: SocketAddr,
+    shopify: SocketAddr,
+    shopify_storage: SocketAddr,
     credentials: FakeCredentials,
     log: Arc<Mutex<Vec<RequestRecord>>>,
     clock: Arc<SandboxClock>,
@@ -707,7 +765,8 @@ impl FakeServers {
     }
 
     /// Starts the servers with the given credentials; with `base_port` > 0 they listen on
-    /// `base_port` … `base_port + 5` (Meta, Google Ads, Klaviyo, TikTok, generic REST, GA4).
+    /// `base_port` … `base_port + 7` (Meta, Google Ads, Klaviyo, TikTok, generic REST, GA4,
+    /// Shopify, Shopify's storage origin).
     pub async fn start_with(
         world: World,
         faults: FaultConfig,
@@ -727,6 +786,9 @@ impl FakeServers {
         let tiktok_l = tokio::net::TcpListener::bind(("127.0.0.1", port(3))).await?;
         let rest_l = tokio::net::TcpListener::bind(("127.0.0.1", port(4))).await?;
         let ga4_l = tokio::net::TcpListener::bind(("127.0.0.1", port(5))).await?;
+        let shopify_l = tokio::net::TcpListener::bind(("127.0.0.1", port(6))).await?;
+        let storage_l = tokio::net::TcpListener::bind(("127.0.0.1", port(7))).await?;
+        let (shopify, shopify_storage) = (shopify_l.local_addr()?, storage_l.local_addr()?);
         let ga4 = ga4_l.local_addr()?;
         let (meta, google, klaviyo, tiktok, rest) = (
             meta_l.local_addr()?,
@@ -765,6 +827,12 @@ impl FakeServers {
             .merge(rest::router(world.clone(), mk("rest", 0x7265, rest)));
         let ga4_router =
             clock_router(clock.clone()).merge(ga4::router(world.clone(), mk("ga4", 0x6734, ga4)));
+        let (shopify_router, storage_router) = shopify::routers(
+            world.clone(),
+            mk("shopify", 0x7368, shopify),
+            mk("shopify_storage", 0x7374, shopify_storage),
+        );
+        let shopify_router = clock_router(clock.clone()).merge(shopify_router);
         let mut tasks = Vec::new();
         for (listener, router) in [
             (meta_l, meta_router),
@@ -773,6 +841,8 @@ impl FakeServers {
             (tiktok_l, tiktok_router),
             (rest_l, rest_router),
             (ga4_l, ga4_router),
+            (shopify_l, shopify_router),
+            (storage_l, storage_router),
         ] {
             tasks.push(tokio::spawn(async move {
                 // A serve error ends this fake server; clients then see connection errors.
@@ -786,6 +856,8 @@ impl FakeServers {
             tiktok,
             rest,
             ga4,
+            shopify,
+            shopify_storage,
             credentials,
             log,
             clock,
@@ -849,6 +921,18 @@ impl FakeServers {
         format!("http://{}", self.rest)
     }
 
+    /// Base URL replacing `https://{shop}.myshopify.com`.
+    pub fn shopify_base_url(&self) -> String {
+        format!("http://{}", self.shopify)
+    }
+
+    /// Origin of the fake storage that serves Shopify bulk results at signed URLs (a
+    /// request carrying a Shopify access token is refused and logged with the fault
+    /// `credential_sent`).
+    pub fn shopify_storage_url(&self) -> String {
+        format!("http://{}", self.shopify_storage)
+    }
+
     /// The credentials the servers accept.
     pub fn credentials(&self) -> &FakeCredentials {
         &self.credentials
@@ -862,7 +946,8 @@ impl FakeServers {
             .clone()
     }
 
-    /// Requests seen by one server (`meta`, `google_ads`, `klaviyo`, `tiktok`, `rest`, `ga4`).
+    /// Requests seen by one server (`meta`, `google_ads`, `klaviyo`, `tiktok`, `rest`, `ga4`,
+    /// `shopify`, `shopify_storage`).
     pub fn requests_to(&self, server: &str) -> Vec<RequestRecord> {
         self.requests()
             .into_iter()

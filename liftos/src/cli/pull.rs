@@ -10,7 +10,8 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use liftos::connectors::{
     Connector, ConnectorRequest, Ga4Builder, GoogleAdsBuilder, HttpSettings, KlaviyoBuilder, Level,
-    MetaAdsBuilder, Progress, ProgressEvent, RestBuilder, RestSpec, RetryConfig, TikTokBuilder,
+    MetaAdsBuilder, Progress, ProgressEvent, RestBuilder, RestSpec, RetryConfig, ShopifyBuilder,
+    TikTokBuilder,
 };
 use liftos::io::TableWriter;
 
@@ -26,6 +27,10 @@ pub enum Source {
     /// Klaviyo (campaign values reports; flows with `--include-flows`).
     #[value(name = "klaviyo")]
     Klaviyo,
+    /// Shopify (the shop's orders as a daily business outcome: date, revenue, orders,
+    /// new_customer_orders, currency; `liftos analyze --business-outcome` reads it).
+    #[value(name = "shopify")]
+    Shopify,
     /// TikTok Ads (synchronous integrated reports, campaign × day).
     #[value(name = "tiktok")]
     TikTok,
@@ -80,10 +85,12 @@ fn parse_source(text: &str) -> Result<SourceArg, String> {
     tiktok:     LIFTOS_TIKTOK_ACCESS_TOKEN, LIFTOS_TIKTOK_ADVERTISER_IDS, LIFTOS_TIKTOK_METRICS (optional,\n              \
     metrics added to spend, impressions, clicks, complete_payment, total_complete_payment_rate)\n  \
     ga4:        LIFTOS_GA4_PROPERTY_ID, LIFTOS_GA4_CLIENT_ID, LIFTOS_GA4_CLIENT_SECRET, LIFTOS_GA4_REFRESH_TOKEN,\n              \
-    LIFTOS_GA4_TOKEN_URL (optional), LIFTOS_GA4_DIMENSIONS / LIFTOS_GA4_METRICS (optional lists)\n\
+    LIFTOS_GA4_TOKEN_URL (optional), LIFTOS_GA4_DIMENSIONS / LIFTOS_GA4_METRICS (optional lists)\n  \
+    shopify:    LIFTOS_SHOPIFY_SHOP, LIFTOS_SHOPIFY_ACCESS_TOKEN, LIFTOS_SHOPIFY_API_VERSION (optional),\n              \
+    LIFTOS_SHOPIFY_BULK_THRESHOLD_DAYS (optional; longer ranges run as one bulk operation, default 31)\n\
     The base URL defaults to LIFTOS_META_BASE_URL / LIFTOS_GOOGLE_ADS_BASE_URL / LIFTOS_KLAVIYO_BASE_URL /\n\
-    LIFTOS_TIKTOK_BASE_URL / LIFTOS_GA4_BASE_URL,\n\
-    else the platform's public API.\n\
+    LIFTOS_TIKTOK_BASE_URL / LIFTOS_GA4_BASE_URL / LIFTOS_SHOPIFY_BASE_URL,\n\
+    else the platform's public API (Shopify: https://{shop}.myshopify.com).\n\
     rest:<spec.toml> reads the variables its spec names (auth.secret_env, request.accounts_env, ...).")]
 pub struct Args {
     /// The platform to pull from: meta, google_ads, klaviyo, tiktok, or rest:<spec.toml>
@@ -229,6 +236,7 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
         Source::Klaviyo => "klaviyo",
         Source::TikTok => "tiktok",
         Source::Ga4 => "ga4",
+        Source::Shopify => "shopify",
     };
     let retry = args.http_settings().apply(name, RetryConfig::default())?;
     Ok(match source {
@@ -269,6 +277,13 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
         }
         Source::TikTok => {
             let mut b = TikTokBuilder::from_env().with_retry(retry);
+            if let Some(url) = &args.base_url {
+                b = b.with_base_url(url.as_str());
+            }
+            Box::new(b.with_progress(progress).build()?)
+        }
+        Source::Shopify => {
+            let mut b = ShopifyBuilder::from_env().with_retry(retry);
             if let Some(url) = &args.base_url {
                 b = b.with_base_url(url.as_str());
             }

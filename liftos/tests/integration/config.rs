@@ -435,7 +435,10 @@ fn the_example_business_outcome_block_parses() {
         .business_outcome
         .as_ref()
         .expect("a [business_outcome] section");
-    assert_eq!(b.path, Path::new("exports/shop_daily_revenue.csv"));
+    assert_eq!(
+        b.path.as_deref(),
+        Some(Path::new("exports/shop_daily_revenue.csv"))
+    );
     assert_eq!(
         b.lift_tests.as_deref(),
         Some(Path::new("experiments/lift_tests.csv"))
@@ -455,4 +458,73 @@ fn the_example_business_outcome_block_parses() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("sources") || e.contains("lift_tests"), "{e}");
+}
+
+#[test]
+fn a_business_outcome_pulled_from_shopify_feeds_the_business_level_analysis() {
+    // 70 days: the business-level analysis needs at least 8 weeks.
+    let world = liftos::sandbox::World::generate(
+        &liftos::sandbox::WorldConfig::standard(2)
+            .with_days(70)
+            .with_seed(11),
+    )
+    .unwrap();
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let s = &fakes.servers;
+    let dir = tempfile::tempdir().unwrap();
+    let (start, end) = first_and_last_day(&world);
+    let config = dir.path().join("liftos.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[pipeline]\nstart = \"{start}\"\nend = \"{end}\"\n\n\
+             [[sources]]\nname = \"meta\"\ntype = \"meta\"\n\n\
+             [[sources]]\nname = \"google_ads\"\ntype = \"google_ads\"\n\n\
+             [business_outcome]\nsource = \"shopify\"\n\n\
+             [analysis]\ntrees = 20\n\n\
+             [output]\ndir = \"out\"\nformat = \"csv\"\nreport = false\n"
+        ),
+    )
+    .unwrap();
+    let output = run_command(&fakes, &config)
+        .env("LIFTOS_SHOPIFY_SHOP", "liftos-sandbox")
+        .env(
+            "LIFTOS_SHOPIFY_ACCESS_TOKEN",
+            &s.credentials().shopify_access_token,
+        )
+        .env("LIFTOS_SHOPIFY_BASE_URL", s.shopify_base_url())
+        .env("LIFTOS_SHOPIFY_BULK_POLL_SECS", "0.05")
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out").join("business_results.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        results["channels"].as_array().is_some_and(|c| c.len() == 2),
+        "{results}"
+    );
+    // The orders were pulled from the fake shop (one bulk operation for 70 days).
+    let log = s.requests_to("shopify_storage");
+    assert!(!log.is_empty() && log.iter().all(|r| r.fault != Some("credential_sent")));
+    // Only `path` or `source`, and only sources that give a business outcome.
+    for (section, want) in [
+        ("source = \"meta\"", "not a source of the business outcome"),
+        (
+            "path = \"b.csv\"\nsource = \"shopify\"",
+            "set either `path`",
+        ),
+    ] {
+        let text = format!(
+            "{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n\n[business_outcome]\n{section}\n"
+        );
+        let err = liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path())
+            .unwrap()
+            .to_builder_with(&fake_env(&fakes))
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{err}");
+    }
 }

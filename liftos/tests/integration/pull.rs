@@ -1,5 +1,6 @@
 //! `liftos pull` end to end: the binary against the fake platform APIs.
 
+use arrow::array::AsArray;
 use liftos::sandbox::fake::FaultConfig;
 
 use crate::common::*;
@@ -608,4 +609,74 @@ fn pull_timeout_flag_bounds_a_hanging_server() {
         "{stderr}"
     );
     drop(hanging);
+}
+
+#[test]
+fn pull_shopify_writes_the_business_outcome_that_analyze_reads() {
+    // 70 days: a business-level analysis needs at least 8 weeks.
+    let world = liftos::sandbox::World::generate(
+        &liftos::sandbox::WorldConfig::standard(2)
+            .with_days(70)
+            .with_seed(11),
+    )
+    .unwrap();
+    let fakes = start_fakes(world.clone(), FaultConfig::none().with_drop_rate(0.2));
+    let s = &fakes.servers;
+    let dir = tempfile::tempdir().unwrap();
+    let business = dir.path().join("business.csv");
+    let (start, end) = first_and_last_day(&world);
+    let output = liftos()
+        .args([
+            "pull", "--source", "shopify", "--start", &start, "--end", &end,
+        ])
+        .arg("--out")
+        .arg(&business)
+        .env("LIFTOS_SHOPIFY_SHOP", "liftos-sandbox")
+        .env(
+            "LIFTOS_SHOPIFY_ACCESS_TOKEN",
+            &s.credentials().shopify_access_token,
+        )
+        .env("LIFTOS_SHOPIFY_BASE_URL", s.shopify_base_url())
+        .env("LIFTOS_SHOPIFY_BULK_POLL_SECS", "0.05")
+        .output()
+        .unwrap();
+    let stdout = assert_success(&output);
+    assert!(
+        stdout.starts_with("Pulled 70 rows from shopify ("),
+        "{stdout}"
+    );
+    // The business table of the world, day by day (70 days: one bulk operation).
+    let got = liftos::transform::read_table(&business).unwrap();
+    let want = world.business_table().unwrap();
+    assert_eq!(got.num_rows(), want.num_rows());
+    assert_eq!(sum(&got, "revenue"), sum(&want, "revenue"));
+    assert_eq!(sum(&got, "orders"), sum(&want, "orders"));
+    assert!(sum(&got, "new_customer_orders") > 0.0);
+    let outcome = liftos::business::read_business_outcome(&business).unwrap();
+    assert_eq!(outcome.dates.len(), 70);
+    let want_revenue = want
+        .column(1)
+        .as_primitive::<arrow::datatypes::Float64Type>();
+    for (i, r) in outcome.revenue.iter().enumerate() {
+        assert!((r - want_revenue.value(i)).abs() < 1e-9, "day {i}");
+    }
+    // `liftos analyze --business-outcome` takes the pulled file as it is.
+    let unified = dir.path().join("unified.csv");
+    liftos::io::write_table_atomically(&unified, &world.unified_table().unwrap()).unwrap();
+    let output = liftos()
+        .args(["analyze", "--bootstrap", "20", "--input"])
+        .arg(&unified)
+        .arg("--business-outcome")
+        .arg(&business)
+        .output()
+        .unwrap();
+    let stdout = assert_success(&output);
+    assert!(
+        stdout.contains("Outcome: the business's own revenue"),
+        "{stdout}"
+    );
+    // The token went to the API only, never to the storage origin of the bulk result.
+    let storage = s.requests_to("shopify_storage");
+    assert!(!storage.is_empty());
+    assert!(storage.iter().all(|r| r.fault != Some("credential_sent")));
 }
