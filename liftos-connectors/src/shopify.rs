@@ -285,21 +285,7 @@ impl ShopifyBuilder {
         self.bulk_poll = d;
         self
     }
-    /// Sets the retry policy.
-    pub fn with_retry(mut self, retry: RetryConfig) -> Self {
-        self.retry = retry;
-        self
-    }
-    /// Sets the clock.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-    /// Sets the progress counters / callback.
-    pub fn with_progress(mut self, progress: Progress) -> Self {
-        self.progress = progress;
-        self
-    }
+    crate::http_builder_setters!();
     /// Validates everything and builds the connector.
     pub fn build(self) -> Result<ShopifyConnector> {
         if let Some(e) = &self.env_error {
