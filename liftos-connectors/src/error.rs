@@ -160,6 +160,15 @@ pub enum Error {
         /// The platform's explanation.
         message: String,
     },
+    /// A database refused a connection, a query or a write, or a column type is not
+    /// supported (the message names the column; it never holds a password).
+    #[error("{source_name}: {message}")]
+    Database {
+        /// The source or sink (`postgres`).
+        source_name: String,
+        /// What failed, with the server's message.
+        message: String,
+    },
     /// A row of a local file could not be read.
     #[error("{path}: line {line}: {message}")]
     File {
@@ -282,6 +291,13 @@ impl Error {
             } => Error::AsyncJob {
                 source_name,
                 range,
+                message: f(&message),
+            },
+            Error::Database {
+                source_name,
+                message,
+            } => Error::Database {
+                source_name,
                 message: f(&message),
             },
             other @ (Error::Arrow(_)

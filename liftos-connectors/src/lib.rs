@@ -63,6 +63,7 @@
 //! | [`GoogleAdsConnector`] | OAuth refresh (before expiry, once on 401), `developer-token` / `login-customer-id`, GAQL built or raw, `searchStream` array-of-batches |
 //! | [`KlaviyoConnector`] | `Klaviyo-API-Key` + `revision`, campaigns (`links.next`), one campaign-values-report per year of range, "Placed Order" found by name, spend = recipients × cost per recipient; optional flows (`include_flows`: `GET /api/flows`, daily flow-series-reports of ≤ 60 days, one row per flow and day, `message_type` column); report calls spaced and planned against the daily limit |
 //! | [`FileConnector`] | CSV, Parquet, NDJSON with inference or an explicit schema; bad rows named by line |
+//! | [`PostgresConnector`], [`PostgresSink`] | a SQL query (`$1`/`$2` = first/last day) streamed from a portal in batches of bounded size; tables written with binary `COPY` and swapped in atomically; TLS (rustls) required off loopback |
 //!
 //! Builders read credentials from code, a config table (serde) or `from_env()` (`LIFTOS_*`
 //! variables, with an injectable lookup); secrets are `secrecy::SecretString` and never
@@ -91,6 +92,7 @@ mod http;
 pub mod keys;
 mod klaviyo;
 mod meta;
+mod postgres;
 mod request;
 
 use std::fmt;
@@ -120,6 +122,11 @@ pub use meta::{
     ConversionCounting, META_BREAKDOWNS, META_DEFAULT_ACTION_TYPES, META_DEFAULT_API_VERSION,
     META_DEFAULT_BASE_URL, META_OPTIONAL_FIELDS, MetaAdsBuilder, MetaAdsConfig, MetaAdsConnector,
     hmac_sha256_hex,
+};
+pub use postgres::{
+    POSTGRES_DEFAULT_BATCH_ROWS, POSTGRES_KEYS, POSTGRES_URL_VARIABLE, PostgresBuilder,
+    PostgresConnector, PostgresSink, redact_url as redact_postgres_url,
+    url_has_password as postgres_url_has_password,
 };
 pub use request::{ConnectorRequest, Level, TimeIncrement};
 

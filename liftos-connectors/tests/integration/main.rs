@@ -8,4 +8,5 @@ mod limits;
 mod meta;
 mod narrow;
 mod origins;
+mod postgres;
 mod secrets;
