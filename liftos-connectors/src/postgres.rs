@@ -31,7 +31,7 @@
 //! query). A column read straight from a table is nullable unless the table declares it
 //! `NOT NULL`; a computed column is nullable.
 //!
-//! The sink writes the inverse mapping (`Int8`…`Int64` and `UInt8`…`UInt32` as `int8`,
+//! The sink writes the inverse mapping (`Int8`…`Int64` and `UInt8`…`UInt64` as `int8` (a `UInt64` past `i64::MAX` is an error),
 //! `Float16/32/64` as `float8`, strings and string dictionaries as `text`, timestamps of
 //! any unit as `timestamp`/`timestamptz` in microseconds); a non-nullable field becomes
 //! `NOT NULL`.
@@ -931,7 +931,8 @@ fn pg_type(column: &str, ty: &DataType) -> Result<(Type, DataType)> {
         | DataType::Int64
         | DataType::UInt8
         | DataType::UInt16
-        | DataType::UInt32 => (Type::INT8, DataType::Int64),
+        | DataType::UInt32
+        | DataType::UInt64 => (Type::INT8, DataType::Int64),
         DataType::Float16 | DataType::Float32 | DataType::Float64 => {
             (Type::FLOAT8, DataType::Float64)
         }
@@ -1058,7 +1059,12 @@ impl PostgresSink {
                     if a.data_type() == cast_to {
                         Ok(a.clone())
                     } else {
-                        arrow::compute::cast(a, cast_to)
+                        // Not `safe`: a UInt64 past i64::MAX is an error, not a null.
+                        let options = arrow::compute::CastOptions {
+                            safe: false,
+                            ..Default::default()
+                        };
+                        arrow::compute::cast_with_options(a, cast_to, &options)
                     }
                 })
                 .collect::<std::result::Result<Vec<_>, _>>()?;

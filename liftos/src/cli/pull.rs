@@ -10,7 +10,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use liftos::connectors::{
     Connector, ConnectorRequest, GoogleAdsBuilder, HttpSettings, KlaviyoBuilder, Level,
-    MetaAdsBuilder, Progress, ProgressEvent, RetryConfig,
+    MetaAdsBuilder, PostgresBuilder, Progress, ProgressEvent, RetryConfig,
 };
 use liftos::io::TableWriter;
 
@@ -26,6 +26,9 @@ pub enum Source {
     /// Klaviyo (campaign values reports; flows with `--include-flows`).
     #[value(name = "klaviyo")]
     Klaviyo,
+    /// A SQL query on PostgreSQL (`--query`; `$1`/`$2` are `--start`/`--end`).
+    #[value(name = "postgres")]
+    Postgres,
 }
 
 /// Arguments of `liftos pull`.
@@ -38,6 +41,8 @@ pub enum Source {
     klaviyo:    LIFTOS_KLAVIYO_API_KEY, LIFTOS_KLAVIYO_CONVERSION_METRIC (optional),\n              \
     LIFTOS_KLAVIYO_INCLUDE_FLOWS (optional, true/false), LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS\n              \
     (optional; default 31, Klaviyo's steady limit of 2 report calls a minute)\n\
+    postgres:   LIFTOS_POSTGRES_URL (postgres://user:password@host:port/db; TLS is required\n              \
+    for a host that is not loopback), and --query\n\
     The base URL defaults to LIFTOS_META_BASE_URL / LIFTOS_GOOGLE_ADS_BASE_URL / LIFTOS_KLAVIYO_BASE_URL,\n\
     else the platform's public API.")]
 pub struct Args {
@@ -64,6 +69,13 @@ pub struct Args {
     /// Ads: segments.device, ...).
     #[arg(long, value_delimiter = ',')]
     breakdowns: Vec<String>,
+    /// PostgreSQL only: the SQL query; `$1` and `$2` (when used) are the first and last
+    /// day, of type date.
+    #[arg(long)]
+    query: Option<String>,
+    /// PostgreSQL only: rows per batch read from the server (default 8192).
+    #[arg(long, value_name = "N")]
+    batch_rows: Option<usize>,
     /// Klaviyo only: estimated spend per recipient (Klaviyo reports no media spend).
     #[arg(long, default_value_t = 0.0)]
     cost_per_recipient: f64,
@@ -155,10 +167,38 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
         }
         .into());
     }
+    let invalid = |message: &str| -> liftos::Error {
+        liftos::connectors::Error::InvalidRequest {
+            message: message.to_owned(),
+        }
+        .into()
+    };
+    if args.source == Source::Postgres {
+        if args.base_url.is_some() {
+            return Err(invalid(
+                "--base-url does not apply to --source postgres: the server is LIFTOS_POSTGRES_URL",
+            ));
+        }
+        let query = args
+            .query
+            .as_deref()
+            .ok_or_else(|| invalid("--source postgres needs --query \"SELECT ...\""))?;
+        let mut b = PostgresBuilder::from_env().with_query(query);
+        if let Some(n) = args.batch_rows {
+            b = b.with_batch_rows(n);
+        }
+        return Ok(Box::new(b.build()?));
+    }
+    if args.query.is_some() || args.batch_rows.is_some() {
+        return Err(invalid(
+            "--query and --batch-rows apply to --source postgres only",
+        ));
+    }
     let name = match args.source {
         Source::Meta => "meta",
         Source::GoogleAds => "google_ads",
         Source::Klaviyo => "klaviyo",
+        Source::Postgres => "postgres",
     };
     let retry = args.http_settings().apply(name, RetryConfig::default())?;
     Ok(match args.source {
@@ -190,6 +230,7 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
                     .build()?,
             )
         }
+        Source::Postgres => return Err(invalid("unreachable: postgres is built above")),
     })
 }
 
