@@ -92,7 +92,7 @@ mod http;
 pub mod keys;
 mod klaviyo;
 mod meta;
-mod postgres;
+pub mod postgres;
 mod request;
 
 use std::fmt;

@@ -493,6 +493,11 @@ fn config_err(shown: &str, what: &str) -> Error {
 
 /// A SQL query as a [`Connector`]: its rows, `batch_rows` at a time (a portal in a
 /// read-only transaction), as record batches. See the [module docs](self) for the types.
+///
+/// [`Connector::schema`] needs the query's columns: the first call prepares the query on
+/// the server (on a helper thread with its own runtime, since `schema` is not async) and
+/// the schema is remembered; [`Connector::check`] does the same asynchronously. `read`
+/// does no I/O until its stream is first polled.
 #[derive(Clone)]
 pub struct PostgresConnector {
     name: String,

@@ -346,7 +346,8 @@ impl PipelineBuilder {
         self
     }
 
-    /// Checks everything and returns the pipeline. No network call is made.
+    /// Checks everything and returns the pipeline. No network call is made, except that a
+    /// PostgreSQL source asks its server for the query's columns (once; no rows are read).
     ///
     /// # Errors
     ///
