@@ -338,3 +338,38 @@ async fn an_unsupported_column_type_is_named() {
     assert!(err.contains("`payload`") && err.contains("jsonb"), "{err}");
     assert!(err.contains("payload::text"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_is_lazy_and_a_dead_server_is_one_error() {
+    // Nothing listens on port 1: building and read() succeed, the first poll fails.
+    let source = PostgresBuilder::new()
+        .with_url("postgres://me:Secret-77@127.0.0.1:1/app")
+        .with_query("SELECT 1::int8 AS one")
+        .build()
+        .unwrap();
+    let mut stream = source.read(&request()).unwrap();
+    let err = stream.next().await.unwrap().unwrap_err().to_string();
+    assert!(
+        err.contains("127.0.0.1:1") || err.contains("connect"),
+        "{err}"
+    );
+    assert!(!err.contains("Secret-77"), "{err}");
+    assert!(
+        stream.next().await.is_none(),
+        "the stream ends after its error"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_require_goes_through_rustls_and_fails_clearly_without_server_tls() {
+    let Some(url) = server_url() else { return };
+    // The test server has no TLS: with sslmode=require the rustls connector is set up
+    // and the server's refusal is reported; nothing falls back to plain TCP.
+    let source = PostgresBuilder::new()
+        .with_url(format!("{url}?sslmode=require"))
+        .with_query("SELECT 1::int8 AS one")
+        .build()
+        .unwrap();
+    let err = source.check().await.unwrap_err().to_string();
+    assert!(err.to_lowercase().contains("tls"), "{err}");
+}
