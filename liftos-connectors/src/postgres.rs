@@ -666,6 +666,20 @@ impl PostgresConnector {
                 self.schema.get_or_init(|| s).clone()
             }
         };
+        // The schema promised by `schema()` may come from an earlier connection: the
+        // query's columns must still be the same names and types.
+        let columns = statement.columns();
+        let same = columns.len() == schema.fields().len()
+            && columns.iter().zip(schema.fields()).all(|(c, f)| {
+                c.name() == f.name()
+                    && arrow_type(c.name(), c.type_()).is_ok_and(|t| &t == f.data_type())
+            });
+        if !same {
+            return Err(Error::Database {
+                source_name: SOURCE.to_owned(),
+                message: "the query's columns changed since its schema was read (a table was altered during the pull); run it again".to_owned(),
+            });
+        }
         let (start, end) = (request.start(), request.end());
         let params: Vec<&(dyn ToSql + Sync)> = vec![&start, &end];
         let params = &params[..statement.params().len()];
@@ -802,13 +816,16 @@ fn rows_to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch> {
             path: field.name().clone(),
             message: e.to_string(),
         };
-        let ty = rows.first().map(|r| r.columns()[i].type_().clone());
+        let ty = rows
+            .first()
+            .and_then(|r| r.columns().get(i))
+            .map(|c| c.type_().clone());
         let array: ArrayRef = match field.data_type() {
             DataType::Date32 => {
                 let mut b = Date32Builder::with_capacity(n);
                 for r in rows {
                     let v: Option<NaiveDate> = r.try_get(i).map_err(bad)?;
-                    b.append_option(v.map(liftos_date32));
+                    b.append_option(v.map(date32));
                 }
                 Arc::new(b.finish())
             }
@@ -891,7 +908,7 @@ fn rows_to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch> {
 }
 
 /// Days since 1970-01-01.
-fn liftos_date32(d: NaiveDate) -> i32 {
+fn date32(d: NaiveDate) -> i32 {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     i32::try_from((d - epoch).num_days()).unwrap_or(i32::MAX)
 }

@@ -173,51 +173,29 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
         }
         .into()
     };
-    if args.source == Source::Postgres {
-        if args.base_url.is_some() {
-            return Err(invalid(
-                "--base-url does not apply to --source postgres: the server is LIFTOS_POSTGRES_URL",
-            ));
-        }
-        let query = args
-            .query
-            .as_deref()
-            .ok_or_else(|| invalid("--source postgres needs --query \"SELECT ...\""))?;
-        let mut b = PostgresBuilder::from_env().with_query(query);
-        if let Some(n) = args.batch_rows {
-            b = b.with_batch_rows(n);
-        }
-        return Ok(Box::new(b.build()?));
-    }
-    if args.query.is_some() || args.batch_rows.is_some() {
+    if args.source != Source::Postgres && (args.query.is_some() || args.batch_rows.is_some()) {
         return Err(invalid(
             "--query and --batch-rows apply to --source postgres only",
         ));
     }
-    let name = match args.source {
-        Source::Meta => "meta",
-        Source::GoogleAds => "google_ads",
-        Source::Klaviyo => "klaviyo",
-        Source::Postgres => "postgres",
-    };
-    let retry = args.http_settings().apply(name, RetryConfig::default())?;
+    let retry = |name: &str| args.http_settings().apply(name, RetryConfig::default());
     Ok(match args.source {
         Source::Meta => {
-            let mut b = MetaAdsBuilder::from_env().with_retry(retry);
+            let mut b = MetaAdsBuilder::from_env().with_retry(retry("meta")?);
             if let Some(url) = &args.base_url {
                 b = b.with_base_url(url.as_str());
             }
             Box::new(b.with_progress(progress).build()?)
         }
         Source::GoogleAds => {
-            let mut b = GoogleAdsBuilder::from_env().with_retry(retry);
+            let mut b = GoogleAdsBuilder::from_env().with_retry(retry("google_ads")?);
             if let Some(url) = &args.base_url {
                 b = b.with_base_url(url.as_str());
             }
             Box::new(b.with_progress(progress).build()?)
         }
         Source::Klaviyo => {
-            let mut b = KlaviyoBuilder::from_env().with_retry(retry);
+            let mut b = KlaviyoBuilder::from_env().with_retry(retry("klaviyo")?);
             if let Some(url) = &args.base_url {
                 b = b.with_base_url(url.as_str());
             }
@@ -230,7 +208,22 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
                     .build()?,
             )
         }
-        Source::Postgres => return Err(invalid("unreachable: postgres is built above")),
+        Source::Postgres => {
+            if args.base_url.is_some() {
+                return Err(invalid(
+                    "--base-url does not apply to --source postgres: the server is LIFTOS_POSTGRES_URL",
+                ));
+            }
+            let query = args
+                .query
+                .as_deref()
+                .ok_or_else(|| invalid("--source postgres needs --query \"SELECT ...\""))?;
+            let mut b = PostgresBuilder::from_env().with_query(query);
+            if let Some(n) = args.batch_rows {
+                b = b.with_batch_rows(n);
+            }
+            Box::new(b.build()?)
+        }
     })
 }
 
