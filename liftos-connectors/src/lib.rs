@@ -1,10 +1,10 @@
 //! Connectors that pull daily marketing performance data into Apache Arrow.
 //!
-//! Every source (Meta Ads, Google Ads, Klaviyo, CSV/Parquet/JSON files) implements the
-//! [`Connector`] trait: it declares the schema it produces for a [`ConnectorRequest`],
-//! checks its credentials, and returns a lazy stream of Arrow [`RecordBatch`]es. Building
-//! the stream does no I/O; the work starts when the stream is first polled, and the
-//! stream ends after the first `Err` it yields.
+//! Every source (Meta Ads, Google Ads, Klaviyo, CSV/Parquet/JSON files, a PostgreSQL
+//! query) implements the [`Connector`] trait: it declares the schema it produces for a
+//! [`ConnectorRequest`], checks its credentials, and returns a lazy stream of Arrow
+//! [`RecordBatch`]es. Building the stream does no I/O; the work starts when the stream is
+//! first polled, and the stream ends after the first `Err` it yields.
 //!
 //! Output columns keep the platform's own field names (`date_start`, `campaign_name`,
 //! `spend` for Meta; `segments.date`, `campaign.name`, `metrics.cost_micros` for Google
