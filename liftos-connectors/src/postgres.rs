@@ -8,7 +8,8 @@
 //! `LIFTOS_POSTGRES_URL` may hold it, or [`PostgresBuilder::with_password`] sets it (the
 //! facade reads it from the variable its config names with `password_env`). The URL and
 //! the password are `SecretString`s: `Debug` shows the URL without its password, and
-//! every error has the password (literal and percent-encoded) replaced by `***`.
+//! every error has the password redacted in its literal and percent-/form-encoded forms
+//! (the HTTP connectors' redactor).
 //!
 //! TLS: a loopback host (`localhost`, `127.0.0.0/8`, `::1`) or a unix socket may be
 //! reached over plain TCP; any other host is reached only over TLS (rustls with ring, the
@@ -55,6 +56,7 @@ use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
+use crate::http::Redactor;
 use crate::keys::{ConfigKey, ValueKind};
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
@@ -335,7 +337,7 @@ struct Target {
     config: tokio_postgres::Config,
     tls: bool,
     shown: String,
-    secrets: Vec<String>,
+    redactor: Redactor,
 }
 
 impl fmt::Debug for Target {
@@ -355,25 +357,18 @@ impl Target {
     ) -> Result<Self> {
         let text = url.expose_secret().trim();
         let shown = redact_url(text);
-        let mut secrets = Vec::new();
+        let redactor = Redactor::default();
         let mut config: tokio_postgres::Config =
             text.parse().map_err(|e: tokio_postgres::Error| {
                 config(format!("`{shown}` is not a PostgreSQL URL: {e}"))
             })?;
         if let Some(p) = config.get_password() {
-            secrets.push(String::from_utf8_lossy(p).into_owned());
+            redactor.add(&SecretString::from(String::from_utf8_lossy(p).into_owned()));
         }
         if let Some(p) = password {
-            let p = p.expose_secret();
-            config.password(p);
-            secrets.push(p.to_owned());
+            config.password(p.expose_secret());
+            redactor.add(p);
         }
-        secrets.retain(|s| !s.is_empty());
-        let encoded: Vec<String> = secrets
-            .iter()
-            .map(|s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect())
-            .collect();
-        secrets.extend(encoded);
         let loopback = !config.get_hosts().is_empty()
             && config.get_hosts().iter().all(|h| match h {
                 Host::Tcp(name) => {
@@ -410,17 +405,13 @@ impl Target {
             config,
             tls,
             shown,
-            secrets,
+            redactor,
         })
     }
 
-    /// `text` with every secret replaced by `***`.
+    /// `text` with every secret, in any encoding, redacted (the HTTP core's redactor).
     fn redact(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for s in &self.secrets {
-            out = out.replace(s.as_str(), "***");
-        }
-        out
+        self.redactor.redact(text)
     }
 
     /// A database error as this crate's, naming the server, without any secret.
