@@ -124,9 +124,8 @@ pub use meta::{
     hmac_sha256_hex,
 };
 pub use postgres::{
-    POSTGRES_DEFAULT_BATCH_ROWS, POSTGRES_KEYS, POSTGRES_URL_VARIABLE, PostgresBuilder,
-    PostgresConnector, PostgresSink, redact_url as redact_postgres_url,
-    url_has_password as postgres_url_has_password,
+    POSTGRES_DEFAULT_BATCH_ROWS, POSTGRES_URL_VARIABLE, PostgresBuilder, PostgresConnector,
+    PostgresSink, redact_url as redact_postgres_url, url_has_password as postgres_url_has_password,
 };
 pub use request::{ConnectorRequest, Level, TimeIncrement};
 

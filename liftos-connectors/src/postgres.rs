@@ -57,7 +57,6 @@ use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
 use crate::http::Redactor;
-use crate::keys::{ConfigKey, ValueKind};
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
 /// The variable `from_env` reads the connection URL from.
@@ -65,18 +64,6 @@ pub const POSTGRES_URL_VARIABLE: &str = "LIFTOS_POSTGRES_URL";
 
 /// Rows per record batch when none is set.
 pub const POSTGRES_DEFAULT_BATCH_ROWS: usize = 8192;
-
-/// The settings of a PostgreSQL source or sink, once (see [`crate::keys`]). `url` may
-/// hold a password only when it comes from its variable; `password` is never read from
-/// a config file.
-pub const POSTGRES_KEYS: &[ConfigKey] = &[
-    ConfigKey::new("url", ValueKind::Text).env(POSTGRES_URL_VARIABLE),
-    ConfigKey::new("password", ValueKind::Text).secret(),
-    ConfigKey::new("query", ValueKind::Text),
-    ConfigKey::new("batch_rows", ValueKind::Count),
-    ConfigKey::new("schema", ValueKind::Text),
-    ConfigKey::new("table_prefix", ValueKind::Text),
-];
 
 const SOURCE: &str = "postgres";
 
