@@ -174,6 +174,15 @@ pub enum Error {
         /// The transport failure.
         message: String,
     },
+    /// A database refused a connection, a query or a write, or a column type is not
+    /// supported (the message names the column; it never holds a password).
+    #[error("{source_name}: {message}")]
+    Database {
+        /// The source or sink (`postgres`).
+        source_name: String,
+        /// What failed, with the server's message.
+        message: String,
+    },
     /// A row of a local file could not be read.
     #[error("{path}: line {line}: {message}")]
     File {
@@ -305,6 +314,13 @@ impl Error {
             } => Error::Unconfirmed {
                 source_name,
                 what,
+                message: f(&message),
+            },
+            Error::Database {
+                source_name,
+                message,
+            } => Error::Database {
+                source_name,
                 message: f(&message),
             },
             other @ (Error::Arrow(_)

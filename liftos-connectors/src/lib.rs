@@ -1,6 +1,7 @@
 //! Connectors that pull daily marketing performance data into Apache Arrow.
 //!
-//! Every source (Meta Ads, Google Ads, Klaviyo, TikTok Ads, Shopify, CSV/Parquet/JSON files) implements the
+//! Every source (Meta Ads, Google Ads, Klaviyo, TikTok Ads, GA4, Shopify, any JSON API by
+//! a declarative spec, CSV/Parquet/JSON files, a PostgreSQL query) implements the
 //! [`Connector`] trait: it declares the schema it produces for a [`ConnectorRequest`],
 //! checks its credentials, and returns a lazy stream of Arrow [`RecordBatch`]es. Building
 //! the stream does no I/O; the work starts when the stream is first polled, and the
@@ -67,6 +68,7 @@
 //! | [`RestConnector`] | any JSON API from a TOML [`RestSpec`]: bearer / API-key header or query / OAuth2 refresh, cursor / next-link / offset / page-number pagination, record path, typed fields, `{start}`/`{end}`/`{account}` placeholders, date chunks, codes inside 200 bodies, a rate limit |
 //! | [`ShopifyConnector`] | the shop's own orders as a daily business outcome (`date`, `revenue` after refunds, `orders`, `new_customer_orders`, `currency`) in the shop's time zone; cursor pages (cost ≤ 1000) for short ranges, one bulk operation (JSONL fetched from its signed URL without the token) for long ones; waits from the cost bucket's `throttleStatus` |
 //! | [`FileConnector`] | CSV, Parquet, NDJSON with inference or an explicit schema; bad rows named by line |
+//! | [`PostgresConnector`], [`PostgresSink`] | a SQL query (`$1`/`$2` = first/last day) streamed from a portal in batches of bounded size; tables written with binary `COPY` and swapped in atomically; TLS (rustls) required off loopback |
 //!
 //! Builders read credentials from code, a config table (serde) or `from_env()` (`LIFTOS_*`
 //! variables, with an injectable lookup); secrets are `secrecy::SecretString` and never
@@ -120,6 +122,7 @@ pub mod keys;
 mod klaviyo;
 mod meta;
 mod oauth;
+pub mod postgres;
 mod request;
 mod rest;
 mod shopify;
@@ -156,6 +159,10 @@ pub use meta::{
     ConversionCounting, META_BREAKDOWNS, META_DEFAULT_ACTION_TYPES, META_DEFAULT_API_VERSION,
     META_DEFAULT_BASE_URL, META_OPTIONAL_FIELDS, MetaAdsBuilder, MetaAdsConfig, MetaAdsConnector,
     hmac_sha256_hex,
+};
+pub use postgres::{
+    POSTGRES_DEFAULT_BATCH_ROWS, POSTGRES_URL_VARIABLE, PostgresBuilder, PostgresConnector,
+    PostgresSink, redact_url as redact_postgres_url, url_has_password as postgres_url_has_password,
 };
 pub use request::{ConnectorRequest, Level, TimeIncrement};
 pub use rest::{

@@ -45,7 +45,7 @@
 //! |---|---|
 //! | `[pipeline]` | `start`, `end` (YYYY-MM-DD, required), `level` (campaign), `continue_on_source_error` (false) |
 //! | `[http]` | timeouts and limits of every platform source: `timeout_secs` (overall deadline of a pull, 3600), `request_timeout_secs` (120), `connect_timeout_secs` (10), `max_retries` (10), `max_pages` (50000), `pages_per_day` (100), `max_body_mib` (64) |
-//! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `tiktok`, `ga4`, `rest`, `file`), then the connector's settings; a platform source may also set any `[http]` key for itself |
+//! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `tiktok`, `ga4`, `rest`, `postgres`, `file`), then the connector's settings; a platform source may also set any `[http]` key for itself |
 //! | `[mapping]` | as a `--mapping` file: `[mapping.sources.<name>]` with `extends`, `channel`, `timezone`, `columns`, `breakdowns` |
 //! | `[quality]` | as a `--rules` file: `required_fields`, `rules`, `builtin_checks`, `today`, `spike_threshold`, ... |
 //! | `[clean]` | `fixes` (list; default all but currency), `reporting_currency`, `rates` (CSV/Parquet of date, currency, rate) |
@@ -54,7 +54,7 @@
 //! | `[business_outcome]` | `path` (a file) or `source = "shopify"` (pulled when the pipeline runs; `LIFTOS_SHOPIFY_SHOP`, `LIFTOS_SHOPIFY_ACCESS_TOKEN`, ... from the environment), `lift_tests` |
 //! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `assignment`, `cross_validation` |
 //! | `[plan]` | a budget plan as the last stage (`plan.json`, a report section): `budget` (required), `period_days`, `objective` (revenue, profit, target_roas), `target_roas`, `margin` (1), `max_change` (0.5), `min`/`max` (`{ meta = 5000 }`), `hold` (list) |
-//! | `[output]` | `dir` (liftos-out), `format` (parquet or csv), `report` (true) |
+//! | `[output]` (or `[outputs]`) | `dir` (liftos-out), `format` (parquet or csv), `report` (true), `postgres` (a URL without password: the run's tables are written there too), `postgres_url_env`, `postgres_password_env`, `postgres_schema`, `postgres_table_prefix` |
 //! | `[sync]` | `lookback_days`: days `liftos sync` re-reads before the stored state, by source name or type (`{ meta = 28, google_ads = 28, klaviyo = 7 }`) |
 //!
 //! Source settings by type:
@@ -68,6 +68,7 @@
 //! | `ga4` | `client_secret`, `refresh_token` (LIFTOS_GA4_*) | `property_id`, `client_id`, `token_url`, `base_url`, `dimensions`, `metrics`; needs a `[mapping.sources.<name>]` |
 //! | `rest` | the variables its spec names | `spec` (a declarative spec file, relative to the config file; see docs/rest/) |
 //! | `file` | — | `path` (relative to the config file), `format` (csv, parquet, ndjson; default by extension) |
+//! | `postgres` | the password: `password_env` names its variable, or the URL in LIFTOS_POSTGRES_URL / `url_env` holds it; a password in the file is refused | `url` (without password), `query` (`$1`/`$2` = first/last day), `batch_rows` |
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -83,8 +84,8 @@ use liftos_connectors::keys::find_key;
 use liftos_connectors::{
     ConfigKey, Connector, FileConnector, FileFormat, Ga4Builder, Ga4Config, GoogleAdsBuilder,
     GoogleAdsConfig, HttpSettings, KlaviyoBuilder, KlaviyoConfig, Level, MetaAdsBuilder,
-    MetaAdsConfig, Progress, RestBuilder, RestSpec, RetryConfig, ShopifyBuilder, TikTokBuilder,
-    TikTokConfig,
+    MetaAdsConfig, POSTGRES_URL_VARIABLE, PostgresBuilder, PostgresSink, Progress, RestBuilder,
+    RestSpec, RetryConfig, ShopifyBuilder, TikTokBuilder, TikTokConfig, postgres_url_has_password,
 };
 use liftos_transform::{
     CurrencyConversion, Fixes, QualityRules, RateTable, SchemaMapping, SourceMapping,
@@ -135,8 +136,8 @@ pub struct PipelineConfig {
     /// channel's spend at once.
     #[serde(default)]
     pub business_outcome: Option<BusinessOutcomeSection>,
-    /// `[output]`.
-    #[serde(default)]
+    /// `[output]` (or `[outputs]`).
+    #[serde(default, alias = "outputs")]
     pub output: OutputSection,
     /// `[sync]`: how `liftos sync` and `liftos watch` keep a store current.
     #[serde(default)]
@@ -226,6 +227,8 @@ pub enum SourceKind {
     Ga4,
     /// A CSV, Parquet or NDJSON file.
     File,
+    /// A SQL query on PostgreSQL.
+    Postgres,
 }
 
 /// One `[[sources]]` entry (its `Debug` lists the setting names, not their values).
@@ -400,7 +403,7 @@ fn half() -> f64 {
     0.5
 }
 
-/// `[output]`.
+/// `[output]` (also spelled `[outputs]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputSection {
@@ -410,6 +413,17 @@ pub struct OutputSection {
     pub format: String,
     /// Whether to write the report.
     pub report: bool,
+    /// PostgreSQL URL without a password (`postgres://user@host/db`): the pipeline's
+    /// tables are also written there.
+    pub postgres: Option<String>,
+    /// The variable holding the whole PostgreSQL URL instead of `postgres`.
+    pub postgres_url_env: Option<String>,
+    /// The variable holding the PostgreSQL password.
+    pub postgres_password_env: Option<String>,
+    /// The schema the tables are written into (default: the search path's).
+    pub postgres_schema: Option<String>,
+    /// A prefix of the written tables' names.
+    pub postgres_table_prefix: Option<String>,
 }
 
 impl Default for OutputSection {
@@ -418,6 +432,11 @@ impl Default for OutputSection {
             dir: PathBuf::from("liftos-out"),
             format: "parquet".into(),
             report: true,
+            postgres: None,
+            postgres_url_env: None,
+            postgres_password_env: None,
+            postgres_schema: None,
+            postgres_table_prefix: None,
         }
     }
 }
@@ -439,7 +458,7 @@ fn keys(kind: SourceKind) -> &'static [ConfigKey] {
         SourceKind::Klaviyo => KlaviyoConfig::KEYS,
         SourceKind::TikTok => TikTokConfig::KEYS,
         SourceKind::Ga4 => Ga4Config::KEYS,
-        SourceKind::Rest | SourceKind::File => &[],
+        SourceKind::Rest | SourceKind::File | SourceKind::Postgres => &[],
     }
 }
 
@@ -604,6 +623,9 @@ impl PipelineConfig {
         let spanned = &self.sources[index];
         let span = Some(spanned.span());
         let source = spanned.get_ref();
+        if source.kind == SourceKind::Postgres {
+            return self.postgres_connector(index, lookup);
+        }
         let key = |k: &str| format!("sources[{index}].{k}");
         let mut settings = toml::Table::new();
         let mut http = toml::Table::new();
@@ -716,6 +738,7 @@ impl PipelineConfig {
             SourceKind::Rest => {
                 self.rest_connector(index, &settings, retry()?, progress, lookup)?
             }
+            SourceKind::Postgres => self.postgres_connector(index, lookup)?,
             SourceKind::Meta => {
                 let c = MetaAdsConfig::deserialize(table(settings)).map_err(bad)?;
                 Box::new(
@@ -811,6 +834,195 @@ impl PipelineConfig {
                 .with_progress(progress)
                 .build()?,
         ))
+    }
+
+    /// The connection of a PostgreSQL source (`sources[index]`) or of the output
+    /// (`index` `None`): the URL from `url` (without a password), `url_env` or
+    /// LIFTOS_POSTGRES_URL; the password from the variable `password_env` names, or the
+    /// variable's URL. A password written in the file is refused, never echoed.
+    fn postgres_builder(
+        &self,
+        key: &dyn Fn(&str) -> String,
+        span: Option<std::ops::Range<usize>>,
+        url: Option<&toml::Value>,
+        url_env: Option<&toml::Value>,
+        password_env: Option<&toml::Value>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<PostgresBuilder> {
+        let at = |k: &str| span.clone().map(|s| self.key_span(s, k));
+        let variable = |k: &str, v: &toml::Value| -> Result<(String, String)> {
+            let var = v.as_str().filter(|n| is_variable_name(n)).ok_or_else(|| {
+                self.err(
+                    key(k),
+                    at(k),
+                    "must be the name of an environment variable (letters, digits, `_`)",
+                )
+            })?;
+            let value = lookup(var)
+                .filter(|s| !s.trim().is_empty())
+                .ok_or_else(|| {
+                    self.err(
+                        key(k),
+                        at(k),
+                        format!("environment variable {var} is not set"),
+                    )
+                })?;
+            Ok((var.to_owned(), value))
+        };
+        let mut b = PostgresBuilder::new();
+        match (url, url_env) {
+            (Some(_), Some(_)) => {
+                return Err(self.err(key("url"), at("url"), "set `url` or `url_env`, not both"));
+            }
+            (Some(u), None) => {
+                let u = u
+                    .as_str()
+                    .ok_or_else(|| self.err(key("url"), at("url"), "must be a string"))?;
+                if postgres_url_has_password(u) {
+                    return Err(self.err(
+                        key("url"),
+                        at("url"),
+                        "passwords are never read from the config file: remove the password from `url` and name the variable that holds it with `password_env = \"NAME\"` (or put the whole URL in LIFTOS_POSTGRES_URL)",
+                    ));
+                }
+                b = b.with_url(u);
+            }
+            (None, Some(v)) => b = b.with_url(variable("url_env", v)?.1),
+            (None, None) => {
+                let u = lookup(POSTGRES_URL_VARIABLE)
+                    .filter(|s| !s.trim().is_empty())
+                    .ok_or_else(|| {
+                        self.err(
+                            key("url"),
+                            span.clone(),
+                            format!(
+                                "set `url` (without the password) and `password_env`, or {POSTGRES_URL_VARIABLE}"
+                            ),
+                        )
+                    })?;
+                b = b.with_url(u);
+            }
+        }
+        if let Some(v) = password_env {
+            let (_, password) = variable("password_env", v)?;
+            b = b.with_password(password.into());
+        }
+        Ok(b)
+    }
+
+    fn postgres_connector(
+        &self,
+        index: usize,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Box<dyn Connector>> {
+        let span = Some(self.sources[index].span());
+        let source = self.sources[index].get_ref();
+        let t = &source.settings;
+        let key = |k: &str| format!("sources[{index}].{k}");
+        for k in t.keys() {
+            if k == "password" {
+                return Err(self.err(
+                    key(k),
+                    span.clone().map(|s| self.key_span(s, k)),
+                    "passwords are never read from the config file: remove `password` and name the variable that holds it with `password_env = \"NAME\"`",
+                ));
+            }
+            if !["url", "url_env", "password_env", "query", "batch_rows"].contains(&k.as_str()) {
+                return Err(self.err(
+                    key(k),
+                    span.clone().map(|s| self.key_span(s, k)),
+                    "unknown setting of a postgres source (url, url_env, password_env, query, batch_rows)",
+                ));
+            }
+        }
+        let mut b = self.postgres_builder(
+            &key,
+            span.clone(),
+            t.get("url"),
+            t.get("url_env"),
+            t.get("password_env"),
+            lookup,
+        )?;
+        let query = t
+            .get("query")
+            .and_then(toml::Value::as_str)
+            .ok_or_else(|| {
+                self.err(
+                    key("query"),
+                    span.clone(),
+                    "a postgres source needs `query`",
+                )
+            })?;
+        b = b.with_query(query).with_name(source.name.clone());
+        if let Some(n) = t.get("batch_rows") {
+            let n = n
+                .as_integer()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| {
+                    self.err(
+                        key("batch_rows"),
+                        span.clone(),
+                        "must be a whole number ≥ 1",
+                    )
+                })?;
+            b = b.with_batch_rows(n);
+        }
+        Ok(Box::new(b.build()?))
+    }
+
+    /// The `[output]` PostgreSQL sink, when `postgres` (or `postgres_url_env`) is set.
+    fn postgres_sink(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<PostgresSink>> {
+        let o = &self.output;
+        if o.postgres.is_none() && o.postgres_url_env.is_none() {
+            return Ok(None);
+        }
+        let key = |k: &str| format!("output.{}", if k == "url" { "postgres" } else { k });
+        let url = o.postgres.clone().map(toml::Value::String);
+        let url_env = o.postgres_url_env.clone().map(toml::Value::String);
+        let password_env = o.postgres_password_env.clone().map(toml::Value::String);
+        let mut b = self
+            .postgres_builder(
+                &|k| match k {
+                    "url_env" => "output.postgres_url_env".to_owned(),
+                    "password_env" => "output.postgres_password_env".to_owned(),
+                    other => key(other),
+                },
+                self.locate("output"),
+                url.as_ref(),
+                url_env.as_ref(),
+                password_env.as_ref(),
+                lookup,
+            )
+            .map_err(|e| match e {
+                // The output's keys are `postgres*`: point at the section.
+                Error::Config {
+                    origin,
+                    key,
+                    message,
+                    ..
+                } => Error::Config {
+                    line: self.locate("output").map(|s| line_of(&self.text, s.start)),
+                    origin,
+                    key,
+                    message: message
+                        .replace("`url_env`", "`postgres_url_env`")
+                        .replace("`password_env", "`postgres_password_env")
+                        .replace("from `url`", "from `postgres`"),
+                },
+                other => other,
+            })?;
+        if let Some(s) = &o.postgres_schema {
+            b = b.with_schema(s.clone());
+        }
+        if let Some(p) = &o.postgres_table_prefix {
+            b = b.with_table_prefix(p.clone());
+        }
+        b.build_sink()
+            .map(Some)
+            .map_err(|e| self.err("output.postgres", None, e.to_string()))
     }
 
     fn file_connector(&self, index: usize, t: &toml::Table) -> Result<Box<dyn Connector>> {
@@ -909,7 +1121,7 @@ impl PipelineConfig {
         for (i, spanned) in self.sources.iter().enumerate() {
             let s = spanned.get_ref();
             let known = match s.kind {
-                SourceKind::File | SourceKind::Ga4 => explicit(&s.name),
+                SourceKind::File | SourceKind::Ga4 | SourceKind::Postgres => explicit(&s.name),
                 SourceKind::Rest => explicit(&s.name) || mapping.resolve(&s.name).is_some(),
                 _ => mapping.source(&s.name).is_some(),
             };
@@ -921,15 +1133,16 @@ impl PipelineConfig {
                 SourceKind::GoogleAds => SourceMapping::google_ads(),
                 SourceKind::Klaviyo => SourceMapping::klaviyo(),
                 SourceKind::TikTok => SourceMapping::tiktok(),
-                SourceKind::File | SourceKind::Rest | SourceKind::Ga4 => {
+                SourceKind::File | SourceKind::Rest | SourceKind::Ga4 | SourceKind::Postgres => {
                     return Err(self.err(
                         format!("sources[{i}]"),
                         Some(spanned.span()),
                         format!(
-                            "{} source `{}` has no mapping: add [mapping.sources.{}] with `extends = \"unified\"` (a file in the unified layout) or its columns",
+                            "{} source `{}` has no mapping: add [mapping.sources.{}] with `extends = \"unified\"` (columns in the unified layout) or its columns",
                             match s.kind {
                                 SourceKind::File => "file",
                                 SourceKind::Ga4 => "ga4",
+                                SourceKind::Postgres => "postgres",
                                 _ => "rest",
                             },
                             s.name,
@@ -1000,6 +1213,9 @@ impl PipelineConfig {
                 .with_format(format)
                 .with_report(o.report),
         );
+        if let Some(sink) = self.postgres_sink(lookup)? {
+            b = b.postgres_output(sink);
+        }
         Ok(b)
     }
 

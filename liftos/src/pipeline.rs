@@ -48,7 +48,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use liftos_calendar::{CalendarDimension, CalendarOptions, MarketingOptions};
 use liftos_causal::plan::{BudgetPlan, PlanOptions, plan_budget};
 use liftos_causal::{Attribution, AttributionOptions, CausalPanel, CausalRoles};
-use liftos_connectors::{Connector, ConnectorRequest, Level, Progress};
+use liftos_connectors::{Connector, ConnectorRequest, Level, PostgresSink, Progress};
 use liftos_transform::{
     Cleaned, Fixes, QualityReport, QualityRules, SchemaMapping, Unified, clean_data,
     unify_marketing_data, validate_data_quality,
@@ -202,6 +202,7 @@ pub struct PipelineBuilder {
     business_outcome: Option<BusinessInput>,
     lift_tests: Option<PathBuf>,
     outputs: Option<Outputs>,
+    postgres: Option<Arc<PostgresSink>>,
     continue_on_source_error: bool,
     progress: Option<bool>,
 }
@@ -335,6 +336,12 @@ impl PipelineBuilder {
         self
     }
 
+    /// Also writes the run's tables into PostgreSQL (see [`Pipeline::write_postgres`]).
+    pub fn postgres_output(mut self, sink: PostgresSink) -> Self {
+        self.postgres = Some(Arc::new(sink));
+        self
+    }
+
     /// Whether a failing source is reported while the others go on.
     pub fn continue_on_source_error(mut self, on: bool) -> Self {
         self.continue_on_source_error = on;
@@ -356,7 +363,8 @@ impl PipelineBuilder {
         self
     }
 
-    /// Checks everything and returns the pipeline. No network call is made.
+    /// Checks everything and returns the pipeline. No network call is made, except that a
+    /// PostgreSQL source asks its server for the query's columns (once; no rows are read).
     ///
     /// # Errors
     ///
@@ -494,6 +502,7 @@ impl PipelineBuilder {
             business_outcome: self.business_outcome,
             lift_tests: self.lift_tests,
             outputs: self.outputs,
+            postgres: self.postgres,
             continue_on_source_error: self.continue_on_source_error,
             progress: self
                 .progress
@@ -518,6 +527,7 @@ pub struct Pipeline {
     business_outcome: Option<BusinessInput>,
     lift_tests: Option<PathBuf>,
     outputs: Option<Outputs>,
+    postgres: Option<Arc<PostgresSink>>,
     continue_on_source_error: bool,
     progress: bool,
 }
@@ -601,6 +611,8 @@ pub struct PipelineRun {
     pub timings: Vec<StageTiming>,
     /// Files written (empty without outputs).
     pub files: Vec<PathBuf>,
+    /// PostgreSQL tables written (with [`PipelineBuilder::postgres_output`]).
+    pub postgres_tables: Vec<String>,
 }
 
 impl PipelineRun {
@@ -1004,14 +1016,74 @@ impl Pipeline {
         };
         // The CPU-bound stages run on a blocking thread, not on the async workers.
         let this = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let mut run = tokio::task::spawn_blocking(move || {
             this.process(sources, pull_timing, business_table, &reporter)
         })
         .await
         .map_err(|e| Error::InvalidPipeline {
             field: "run".into(),
             message: format!("the pipeline's worker stopped: {e}"),
-        })?
+        })??;
+        if self.postgres.is_some() {
+            let started = Instant::now();
+            run.postgres_tables = self.write_postgres(&run).await?;
+            run.timings.push(StageTiming {
+                stage: "postgres",
+                seconds: started.elapsed().as_secs_f64(),
+                rows: run.unified.table.num_rows(),
+                peak_rss_mib: peak_rss_mib(),
+            });
+        }
+        Ok(run)
+    }
+
+    /// The tables of a run as the PostgreSQL sink writes them: `source_<name>` (the
+    /// name's characters other than letters, digits and `_` as `_`), `unified`,
+    /// `unified_quarantine`, `cleaned`, `quarantine`, `calendar`, `enriched`.
+    pub fn postgres_tables(run: &PipelineRun) -> Vec<(String, &RecordBatch)> {
+        let mut tables = Vec::new();
+        for p in &run.sources {
+            if let Some(t) = &p.table {
+                let name: String = p
+                    .name
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() {
+                            c.to_ascii_lowercase()
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                tables.push((format!("source_{name}"), t));
+            }
+        }
+        tables.push(("unified".into(), &run.unified.table));
+        tables.push(("unified_quarantine".into(), &run.unified.quarantine));
+        tables.push(("cleaned".into(), &run.cleaned.table));
+        tables.push(("quarantine".into(), &run.cleaned.quarantine));
+        tables.push(("calendar".into(), &run.calendar));
+        tables.push(("enriched".into(), &run.enriched));
+        tables
+    }
+
+    /// Writes the run's tables ([`postgres_tables`](Self::postgres_tables)) into
+    /// PostgreSQL in one transaction, each replacing the previous run's atomically;
+    /// returns the qualified names written (none without a PostgreSQL output).
+    ///
+    /// # Errors
+    ///
+    /// The sink's: connection, a column type it does not write, `COPY`; the previous
+    /// tables are left as they were.
+    pub async fn write_postgres(&self, run: &PipelineRun) -> Result<Vec<String>> {
+        let Some(sink) = &self.postgres else {
+            return Ok(Vec::new());
+        };
+        let tables = Self::postgres_tables(run);
+        let refs: Vec<(&str, &RecordBatch)> =
+            tables.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+        sink.write_tables(&refs).await?;
+        Ok(tables.iter().map(|(n, _)| sink.table_name(n)).collect())
     }
 
     /// Every stage after the pull, on the pulled tables.
@@ -1109,6 +1181,7 @@ impl Pipeline {
             business,
             timings: t,
             files: Vec::new(),
+            postgres_tables: Vec::new(),
         };
         if self.outputs.is_some() {
             let mut timings = std::mem::take(&mut run.timings);

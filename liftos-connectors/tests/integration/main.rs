@@ -9,6 +9,7 @@ mod limits;
 mod meta;
 mod narrow;
 mod origins;
+mod postgres;
 mod rest;
 mod secrets;
 mod shopify;

@@ -10,8 +10,8 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use liftos::connectors::{
     Connector, ConnectorRequest, Ga4Builder, GoogleAdsBuilder, HttpSettings, KlaviyoBuilder, Level,
-    MetaAdsBuilder, Progress, ProgressEvent, RestBuilder, RestSpec, RetryConfig, ShopifyBuilder,
-    TikTokBuilder,
+    MetaAdsBuilder, PostgresBuilder, Progress, ProgressEvent, RestBuilder, RestSpec, RetryConfig,
+    ShopifyBuilder, TikTokBuilder,
 };
 use liftos::io::TableWriter;
 
@@ -38,6 +38,9 @@ pub enum Source {
     /// group).
     #[value(name = "ga4")]
     Ga4,
+    /// A SQL query on PostgreSQL (`--query`; `$1`/`$2` are `--start`/`--end`).
+    #[value(name = "postgres")]
+    Postgres,
 }
 
 /// What `--source` names: a built-in platform, or `rest:<spec.toml>` (any JSON API
@@ -87,7 +90,9 @@ fn parse_source(text: &str) -> Result<SourceArg, String> {
     ga4:        LIFTOS_GA4_PROPERTY_ID, LIFTOS_GA4_CLIENT_ID, LIFTOS_GA4_CLIENT_SECRET, LIFTOS_GA4_REFRESH_TOKEN,\n              \
     LIFTOS_GA4_TOKEN_URL (optional), LIFTOS_GA4_DIMENSIONS / LIFTOS_GA4_METRICS (optional lists)\n  \
     shopify:    LIFTOS_SHOPIFY_SHOP, LIFTOS_SHOPIFY_ACCESS_TOKEN, LIFTOS_SHOPIFY_API_VERSION (optional),\n              \
-    LIFTOS_SHOPIFY_BULK_THRESHOLD_DAYS (optional; longer ranges run as one bulk operation, default 31)\n\
+    LIFTOS_SHOPIFY_BULK_THRESHOLD_DAYS (optional; longer ranges run as one bulk operation, default 31)\n  \
+    postgres:   LIFTOS_POSTGRES_URL (postgres://user:password@host:port/db; TLS is required\n              \
+    for a host that is not loopback), and --query\n\
     The base URL defaults to LIFTOS_META_BASE_URL / LIFTOS_GOOGLE_ADS_BASE_URL / LIFTOS_KLAVIYO_BASE_URL /\n\
     LIFTOS_TIKTOK_BASE_URL / LIFTOS_GA4_BASE_URL / LIFTOS_SHOPIFY_BASE_URL,\n\
     else the platform's public API (Shopify: https://{shop}.myshopify.com).\n\
@@ -117,6 +122,13 @@ pub struct Args {
     /// Ads: segments.device, ...).
     #[arg(long, value_delimiter = ',')]
     breakdowns: Vec<String>,
+    /// PostgreSQL only: the SQL query; `$1` and `$2` (when used) are the first and last
+    /// day, of type date.
+    #[arg(long)]
+    query: Option<String>,
+    /// PostgreSQL only: rows per batch read from the server (default 8192).
+    #[arg(long, value_name = "N")]
+    batch_rows: Option<usize>,
     /// Klaviyo only: estimated spend per recipient (Klaviyo reports no media spend).
     #[arg(long, default_value_t = 0.0)]
     cost_per_recipient: f64,
@@ -205,6 +217,12 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
     let source = match &args.source {
         SourceArg::Builtin(s) => *s,
         SourceArg::Rest(path) => {
+            if args.query.is_some() || args.batch_rows.is_some() {
+                return Err(liftos::connectors::Error::InvalidRequest {
+                    message: "--query and --batch-rows apply to --source postgres only".to_owned(),
+                }
+                .into());
+            }
             let spec = RestSpec::from_toml_file(path)?;
             let retry = args
                 .http_settings()
@@ -230,32 +248,35 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
         }
         .into());
     }
-    let name = match source {
-        Source::Meta => "meta",
-        Source::GoogleAds => "google_ads",
-        Source::Klaviyo => "klaviyo",
-        Source::TikTok => "tiktok",
-        Source::Ga4 => "ga4",
-        Source::Shopify => "shopify",
+    let invalid = |message: &str| -> liftos::Error {
+        liftos::connectors::Error::InvalidRequest {
+            message: message.to_owned(),
+        }
+        .into()
     };
-    let retry = args.http_settings().apply(name, RetryConfig::default())?;
+    if source != Source::Postgres && (args.query.is_some() || args.batch_rows.is_some()) {
+        return Err(invalid(
+            "--query and --batch-rows apply to --source postgres only",
+        ));
+    }
+    let retry = |name: &str| args.http_settings().apply(name, RetryConfig::default());
     Ok(match source {
         Source::Meta => {
-            let mut b = MetaAdsBuilder::from_env().with_retry(retry);
+            let mut b = MetaAdsBuilder::from_env().with_retry(retry("meta")?);
             if let Some(url) = &args.base_url {
                 b = b.with_base_url(url.as_str());
             }
             Box::new(b.with_progress(progress).build()?)
         }
         Source::GoogleAds => {
-            let mut b = GoogleAdsBuilder::from_env().with_retry(retry);
+            let mut b = GoogleAdsBuilder::from_env().with_retry(retry("google_ads")?);
             if let Some(url) = &args.base_url {
                 b = b.with_base_url(url.as_str());
             }
             Box::new(b.with_progress(progress).build()?)
         }
         Source::Klaviyo => {
-            let mut b = KlaviyoBuilder::from_env().with_retry(retry);
+            let mut b = KlaviyoBuilder::from_env().with_retry(retry("klaviyo")?);
             if let Some(url) = &args.base_url {
                 b = b.with_base_url(url.as_str());
             }
@@ -269,25 +290,41 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
             )
         }
         Source::Ga4 => {
-            let mut b = Ga4Builder::from_env().with_retry(retry);
+            let mut b = Ga4Builder::from_env().with_retry(retry("ga4")?);
             if let Some(url) = &args.base_url {
                 b = b.with_base_url(url.as_str());
             }
             Box::new(b.with_progress(progress).build()?)
         }
         Source::TikTok => {
-            let mut b = TikTokBuilder::from_env().with_retry(retry);
+            let mut b = TikTokBuilder::from_env().with_retry(retry("tiktok")?);
             if let Some(url) = &args.base_url {
                 b = b.with_base_url(url.as_str());
             }
             Box::new(b.with_progress(progress).build()?)
         }
         Source::Shopify => {
-            let mut b = ShopifyBuilder::from_env().with_retry(retry);
+            let mut b = ShopifyBuilder::from_env().with_retry(retry("shopify")?);
             if let Some(url) = &args.base_url {
                 b = b.with_base_url(url.as_str());
             }
             Box::new(b.with_progress(progress).build()?)
+        }
+        Source::Postgres => {
+            if args.base_url.is_some() {
+                return Err(invalid(
+                    "--base-url does not apply to --source postgres: the server is LIFTOS_POSTGRES_URL",
+                ));
+            }
+            let query = args
+                .query
+                .as_deref()
+                .ok_or_else(|| invalid("--source postgres needs --query \"SELECT ...\""))?;
+            let mut b = PostgresBuilder::from_env().with_query(query);
+            if let Some(n) = args.batch_rows {
+                b = b.with_batch_rows(n);
+            }
+            Box::new(b.build()?)
         }
     })
 }

@@ -140,5 +140,12 @@ pub fn run(args: Args) -> liftos::Result<()> {
             o.dir.display()
         );
     }
+    if !run.postgres_tables.is_empty() {
+        println!(
+            "Wrote {} tables into PostgreSQL: {}",
+            run.postgres_tables.len(),
+            run.postgres_tables.join(", ")
+        );
+    }
     Ok(())
 }

@@ -8,6 +8,7 @@ mod config;
 mod contracts;
 mod pipeline;
 mod plan;
+mod postgres;
 mod pull;
 mod safety;
 mod sync;

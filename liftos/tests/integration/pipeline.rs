@@ -424,3 +424,60 @@ fn source_names_must_be_portable_and_distinct() {
         assert!(e.contains(want), "{a}, {b}: {e}");
     }
 }
+
+/// `PipelineBuilder::postgres_output`: every table of the run lands in PostgreSQL in one
+/// transaction; the unified table comes back exactly.
+#[test]
+fn a_postgres_output_holds_the_runs_tables_and_the_unified_table_exactly() {
+    use liftos::connectors::{Connector, ConnectorRequest, PostgresBuilder};
+    let Some(url) = crate::postgres::server_url() else {
+        return;
+    };
+    let (bare, password) = crate::postgres::split_password(&url);
+    let world = world();
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let sink = PostgresBuilder::new()
+        .with_url(bare.as_str())
+        .with_password(password.into())
+        .with_table_prefix("run_")
+        .build_sink()
+        .unwrap();
+    let pipeline = pipeline_for(&fakes, &world, None)
+        .postgres_output(sink)
+        .build()
+        .unwrap();
+    let run = run(&fakes, &pipeline).unwrap();
+    assert_eq!(
+        run.postgres_tables,
+        [
+            "\"run_source_meta\"",
+            "\"run_source_google_ads\"",
+            "\"run_source_klaviyo\"",
+            "\"run_unified\"",
+            "\"run_unified_quarantine\"",
+            "\"run_cleaned\"",
+            "\"run_quarantine\"",
+            "\"run_calendar\"",
+            "\"run_enriched\"",
+        ]
+    );
+    assert_eq!(run.timings.last().map(|t| t.stage), Some("postgres"));
+    let request =
+        ConnectorRequest::new("2000-01-01".parse().unwrap(), "2000-01-01".parse().unwrap())
+            .unwrap();
+    let read = |query: &str| {
+        let source = PostgresBuilder::new()
+            .with_url(url.as_str())
+            .with_query(query)
+            .build()
+            .unwrap();
+        fakes
+            .runtime
+            .block_on(source.get_campaign_data(&request))
+            .unwrap()
+    };
+    let unified = read("SELECT * FROM run_unified");
+    assert_eq!(unified, run.unified.table);
+    let enriched = read("SELECT count(*) AS n FROM run_enriched");
+    assert_eq!(sum(&enriched, "n") as usize, run.enriched.num_rows());
+}

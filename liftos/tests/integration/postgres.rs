@@ -1,0 +1,262 @@
+//! PostgreSQL from the facade: `liftos pull --source postgres`, `liftos.toml` sources and
+//! outputs, against a real server (`LIFTOS_TEST_POSTGRES_URL`, started by `.ci/run`;
+//! without it the tests print why and pass, unless `LIFTOS_REQUIRE_POSTGRES=1`).
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use liftos::connectors::{Connector, ConnectorRequest, PostgresBuilder};
+
+use crate::common::*;
+
+/// The test server's URL, or `None` (with the reason printed) outside CI.
+pub fn server_url() -> Option<String> {
+    match std::env::var("LIFTOS_TEST_POSTGRES_URL") {
+        Ok(u) if !u.trim().is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("LIFTOS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "LIFTOS_REQUIRE_POSTGRES=1 but LIFTOS_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("skipped: LIFTOS_TEST_POSTGRES_URL is not set (see .ci/postgres)");
+            None
+        }
+    }
+}
+
+/// `postgres://user:pw@host/db` as (`postgres://user@host/db`, `pw`).
+pub fn split_password(url: &str) -> (String, String) {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (userinfo, host) = rest.split_once('@').unwrap();
+    let (user, password) = userinfo.split_once(':').unwrap();
+    (format!("{scheme}://{user}@{host}"), password.to_owned())
+}
+
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn daily_table() -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("date", DataType::Date32, false),
+        Field::new("campaign", DataType::Utf8, false),
+        Field::new("spend", DataType::Float64, true),
+        Field::new("clicks", DataType::Int64, true),
+    ]));
+    let days: Vec<i32> = (0..10).map(|i| 19_723 + i).collect(); // 2024-01-01..10
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Date32Array::from(days)),
+        Arc::new(StringArray::from(
+            (0..10).map(|i| format!("c{}", i % 3)).collect::<Vec<_>>(),
+        )),
+        Arc::new(Float64Array::from(
+            (0..10)
+                .map(|i| (i != 9).then_some(f64::from(i) * 1.5))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(Int64Array::from(
+            (0..10).map(|i| Some(i * 10)).collect::<Vec<_>>(),
+        )),
+    ];
+    RecordBatch::try_new(schema, columns).unwrap()
+}
+
+#[test]
+fn pull_source_postgres_writes_the_query_rows_for_the_range() {
+    let Some(url) = server_url() else { return };
+    let table = daily_table();
+    let sink = PostgresBuilder::new()
+        .with_url(url.as_str())
+        .with_table_prefix("cli_")
+        .build_sink()
+        .unwrap();
+    block_on(sink.write_table("pull_src", &table)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pg.csv");
+    let (_, password) = split_password(&url);
+    let output = liftos()
+        .args([
+            "pull",
+            "--source",
+            "postgres",
+            "--start",
+            "2024-01-03",
+            "--end",
+            "2024-01-07",
+        ])
+        .args([
+            "--query",
+            "SELECT * FROM cli_pull_src WHERE date BETWEEN $1 AND $2 ORDER BY date",
+            "--batch-rows",
+            "2",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .env("LIFTOS_POSTGRES_URL", &url)
+        .env("LIFTOS_LOG", "debug")
+        .output()
+        .unwrap();
+    let stdout = assert_success(&output);
+    assert!(
+        stdout.starts_with("Pulled 5 rows from postgres"),
+        "{stdout}"
+    );
+    let back = liftos::transform::read_table(&out).unwrap();
+    assert_eq!(back.num_rows(), 5);
+    assert_eq!(sum(&back, "spend"), 1.5 * f64::from(2 + 3 + 4 + 5 + 6));
+    assert_eq!(sum(&back, "clicks"), 200.0);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stdout.contains(&password) && !stderr.contains(&password));
+    assert!(!std::fs::read_to_string(&out).unwrap().contains(&password));
+
+    // A wrong password: one clear error, no password, no file.
+    let (bare, _) = split_password(&url);
+    let wrong_url = bare.replacen('@', ":Not-The-Pa55word@", 1);
+    let out2 = dir.path().join("wrong.csv");
+    let output = liftos()
+        .args([
+            "pull",
+            "--source",
+            "postgres",
+            "--start",
+            "2024-01-03",
+            "--end",
+            "2024-01-07",
+        ])
+        .args(["--query", "SELECT * FROM cli_pull_src"])
+        .arg("--out")
+        .arg(&out2)
+        .env("LIFTOS_POSTGRES_URL", &wrong_url)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("password authentication failed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Not-The-Pa55word"), "{stderr}");
+    assert!(!out2.exists());
+
+    // Without --query: told what is missing.
+    let output = liftos()
+        .args([
+            "pull",
+            "--source",
+            "postgres",
+            "--start",
+            "2024-01-03",
+            "--end",
+            "2024-01-07",
+        ])
+        .arg("--out")
+        .arg(&out2)
+        .env("LIFTOS_POSTGRES_URL", &url)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("needs --query"));
+}
+
+const HEAD: &str = "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-01-10\"\n\n";
+
+fn config_error(text: &str, env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(text, "liftos.toml", dir.path()).unwrap();
+    let lookup = |k: &str| {
+        env.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    };
+    match config.to_builder_with(&lookup) {
+        Ok(_) => "no error".to_owned(),
+        Err(e) => format!("{e} {e:?}"),
+    }
+}
+
+#[test]
+fn a_password_in_liftos_toml_is_refused_without_being_echoed() {
+    let source = "[[sources]]\nname = \"pg\"\ntype = \"postgres\"\nquery = \"SELECT 1\"\n";
+    let mapping = "\n[mapping.sources.pg]\nextends = \"unified\"\n";
+    for (text, key) in [
+        (
+            format!(
+                "{HEAD}{source}url = \"postgres://me:Hunter2-secret@db.example/app\"\n{mapping}"
+            ),
+            "sources[0].url",
+        ),
+        (
+            format!(
+                "{HEAD}{source}url = \"postgres://me@db.example/app\"\npassword = \"Hunter2-secret\"\n{mapping}"
+            ),
+            "sources[0].password",
+        ),
+        (
+            format!(
+                "{HEAD}{source}url = \"postgres://me@db.example/app\"\n{mapping}\n[outputs]\npostgres = \"postgres://me:Hunter2-secret@db.example/app\"\n"
+            ),
+            "output.postgres",
+        ),
+    ] {
+        let e = config_error(&text, &[]);
+        assert!(e.contains("never read from the config file"), "{e}");
+        assert!(e.contains(key), "{key}: {e}");
+        assert!(!e.contains("Hunter2"), "{e}");
+    }
+    // The password from the variable password_env names: accepted, and not shown.
+    let text = format!(
+        "{HEAD}{source}url = \"postgres://me@db.example/app\"\npassword_env = \"PG_PW\"\n{mapping}\n[outputs]\npostgres = \"postgres://me@db.example/app\"\npostgres_password_env = \"PG_PW\"\npostgres_schema = \"marts\"\n"
+    );
+    assert_eq!(
+        config_error(&text, &[("PG_PW", "Hunter2-secret")]),
+        "no error"
+    );
+    let e = config_error(&text, &[]);
+    assert!(e.contains("PG_PW is not set"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let builder = config
+        .to_builder_with(&|k| (k == "PG_PW").then(|| "Hunter2-secret".to_owned()))
+        .unwrap();
+    assert!(!format!("{builder:?}").contains("Hunter2"));
+}
+
+#[test]
+fn a_liftos_toml_postgres_source_reads_with_the_password_from_a_variable() {
+    let Some(url) = server_url() else { return };
+    let table = daily_table();
+    let sink = PostgresBuilder::new()
+        .with_url(url.as_str())
+        .with_table_prefix("toml_")
+        .build_sink()
+        .unwrap();
+    block_on(sink.write_table("src", &table)).unwrap();
+    let (bare, password) = split_password(&url);
+    let text = format!(
+        "{HEAD}[[sources]]\nname = \"pg\"\ntype = \"postgres\"\nurl = \"{bare}\"\npassword_env = \"TEST_PG_PASSWORD\"\nquery = \"SELECT * FROM toml_src WHERE date BETWEEN $1 AND $2 ORDER BY date\"\n\n[mapping.sources.pg]\nextends = \"unified\"\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let connector = config
+        .connector(
+            0,
+            &|k| (k == "TEST_PG_PASSWORD").then(|| password.clone()),
+            Default::default(),
+        )
+        .unwrap();
+    assert_eq!(connector.name(), "pg");
+    let request =
+        ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-10".parse().unwrap())
+            .unwrap();
+    let back = block_on(connector.get_campaign_data(&request)).unwrap();
+    assert_eq!(back, table);
+    assert!(!format!("{connector:?}").contains(&password));
+}
