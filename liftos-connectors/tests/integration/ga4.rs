@@ -232,3 +232,47 @@ async fn settings_are_checked_before_any_request() {
         .to_string();
     assert!(e.contains("LIFTOS_GA4_PROPERTY_ID"), "{e}");
 }
+
+#[tokio::test]
+async fn a_malformed_page_names_the_page_row_and_field() {
+    use crate::narrow::{Narrow, json};
+    let api = Narrow::start(|seen, _| {
+        if seen.path == "/token" {
+            return json(200, serde_json::json!({"access_token": "narrow-ga4-token", "expires_in": 3600}));
+        }
+        json(
+            200,
+            serde_json::json!({
+                "dimensionHeaders": [{"name": "date"}, {"name": "sessionDefaultChannelGroup"}],
+                "metricHeaders": [{"name": "sessions"}, {"name": "keyEvents"}, {"name": "totalRevenue"}],
+                "rows": [
+                    {"dimensionValues": [{"value": "20240101"}, {"value": "Direct"}],
+                     "metricValues": [{"value": "3"}, {"value": "1"}, {"value": "9.50"}]},
+                    {"dimensionValues": [{"value": "20240101"}, {"value": "Email"}],
+                     "metricValues": [{"value": "2.5"}, {"value": "1"}, {"value": "9.50"}]}
+                ],
+                "rowCount": 2
+            }),
+        )
+    })
+    .await;
+    let err = Ga4Builder::new()
+        .with_property_id("1")
+        .with_oauth("id", "secret-NBVCX", "refresh-LKJHG")
+        .with_base_url(api.base_url())
+        .with_token_url(format!("{}/token", api.base_url()))
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap()
+        .get_campaign_data(&full_range(&world()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("page 1: rows[1].metricValues.sessions")
+            && err.contains("`2.5` is not a whole count"),
+        "{err}"
+    );
+    assert!(!err.contains("NBVCX") && !err.contains("LKJHG") && !err.contains("narrow-ga4-token"));
+}

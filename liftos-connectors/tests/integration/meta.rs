@@ -85,8 +85,11 @@ async fn a_report_run_whose_creation_answer_is_lost_is_not_created_again() {
         FaultConfig::none().with_drop_rate(0.3),
         FaultConfig::none().with_slow(0.25, Duration::from_millis(1200)),
     ] {
+        // One request at a time: the fault draws, and so the test, are deterministic.
         let (_, servers) = pull_and_compare(faults.with_seed(3), |b| {
-            b.with_async_threshold_days(30).with_async_chunk_days(20)
+            b.with_async_threshold_days(30)
+                .with_async_chunk_days(20)
+                .with_retry(fast_retry().with_concurrency(1))
         })
         .await;
         let log = servers.requests_to("meta");

@@ -242,6 +242,38 @@ fn a_second_platform_source_uses_its_type_mapping_and_a_file_needs_one() {
         e.contains("sources[0].spec") && e.contains("missing.toml"),
         "{e}"
     );
+
+    // GA4 reports sessions and revenue by channel group, no spend: it needs a mapping.
+    let ga4 = |extra: &str| {
+        format!(
+            "{HEAD}[[sources]]\nname = \"ga4\"\ntype = \"ga4\"\nproperty_id = \"123456789\"\nclient_id = \"id\"\nclient_secret_env = \"GA4_SECRET\"\nrefresh_token_env = \"GA4_REFRESH\"\n{extra}"
+        )
+    };
+    let env = |k: &str| match k {
+        "GA4_SECRET" | "GA4_REFRESH" => Some("x".to_owned()),
+        other => fake_env(&fakes)(other),
+    };
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(&ga4(""), "liftos.toml", dir.path()).unwrap();
+    let e = config.to_builder_with(&env).unwrap_err().to_string();
+    assert!(e.contains("ga4 source `ga4` has no mapping"), "{e}");
+    let mapping = "[mapping.sources.ga4]\nchannel = \"ga4\"\n[mapping.sources.ga4.columns]\ndate = \"date\"\ncampaign = \"sessionDefaultChannelGroup\"\ncampaign_id = \"sessionDefaultChannelGroup\"\ncurrency = \"currency\"\nspend = { value = \"0\" }\nimpressions = \"sessions\"\nclicks = \"sessions\"\nconversions = \"keyEvents\"\nrevenue = \"totalRevenue\"\n";
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(&ga4(mapping), "liftos.toml", dir.path())
+            .unwrap();
+    let pipeline = config.to_builder_with(&env).unwrap().build();
+    assert!(pipeline.is_ok(), "{:?}", pipeline.err());
+    let text = ga4("").replace(
+        "client_secret_env = \"GA4_SECRET\"",
+        "client_secret = \"in-the-file-QWE\"",
+    );
+    let config =
+        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let e = config.to_builder_with(&env).unwrap_err().to_string();
+    assert!(
+        e.contains("LIFTOS_GA4_CLIENT_SECRET") && !e.contains("QWE"),
+        "{e}"
+    );
     assert!(fakes.servers.requests().is_empty());
 }
 

@@ -347,6 +347,87 @@ fn pull_ga4_writes_the_property_report_by_day_and_channel_group() {
 }
 
 #[test]
+fn tiktok_ga4_and_rest_pulls_never_print_or_write_their_secrets_even_at_debug_level() {
+    use liftos::sandbox::{Platform, World, WorldConfig};
+    let world = World::generate(
+        &WorldConfig::standard(2)
+            .with_days(100)
+            .with_seed(11)
+            .with_zero_effect_channel("tiktok")
+            .with_platform("tiktok", Platform::TikTok),
+    )
+    .unwrap();
+    let advertiser = world.tiktok_rows()[0].advertiser_id.clone();
+    // Throttling, errors and an expired token (TikTok's fails the pull with 40105 in 100
+    // days of 30-day requests): retries, refreshes and the error are printed.
+    let faults = FaultConfig::none()
+        .with_seed(4)
+        .with_throttle_rate(0.3)
+        .with_server_error_rate(0.2)
+        .with_expire_token_after(2);
+    let fakes = start_fakes(world.clone(), faults);
+    let c = fakes.servers.credentials().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/rest/tiktok.toml");
+    let secrets = [
+        c.tiktok_access_token.clone(),
+        c.ga4_client_secret.clone(),
+        c.ga4_refresh_token.clone(),
+        "ya29.fake-ga4-token".to_owned(),
+    ];
+    for (source, base) in [
+        ("tiktok".to_owned(), fakes.servers.tiktok_base_url()),
+        ("ga4".to_owned(), fakes.servers.ga4_base_url()),
+        (format!("rest:{spec}"), fakes.servers.tiktok_base_url()),
+    ] {
+        let out = dir.path().join("out.csv");
+        let (start, end) = first_and_last_day(&world);
+        let output = liftos()
+            .args([
+                "pull", "--source", &source, "--start", &start, "--end", &end,
+            ])
+            .arg("--out")
+            .arg(&out)
+            .arg("--base-url")
+            .arg(&base)
+            .env("LIFTOS_LOG", "debug")
+            .env("LIFTOS_TIKTOK_ACCESS_TOKEN", &c.tiktok_access_token)
+            .env("LIFTOS_TIKTOK_ADVERTISER_IDS", &advertiser)
+            .env("LIFTOS_GA4_PROPERTY_ID", &c.ga4_property_id)
+            .env("LIFTOS_GA4_CLIENT_ID", &c.ga4_client_id)
+            .env("LIFTOS_GA4_CLIENT_SECRET", &c.ga4_client_secret)
+            .env("LIFTOS_GA4_REFRESH_TOKEN", &c.ga4_refresh_token)
+            .env("LIFTOS_GA4_TOKEN_URL", fakes.servers.ga4_token_url())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // TikTok's expired token is one clear error; GA4 refreshes and goes on.
+        let written = std::fs::read_to_string(&out).unwrap_or_default();
+        for s in &secrets {
+            for (what, text) in [
+                ("stdout", &*stdout),
+                ("stderr", &*stderr),
+                ("file", &*written),
+            ] {
+                assert!(
+                    !text.contains(s.as_str()),
+                    "{source}: {what} holds a secret: {text}"
+                );
+            }
+        }
+        assert!(
+            stderr.contains("DEBUG"),
+            "{source}: the debug log was on: {stderr}"
+        );
+        let _ = std::fs::remove_file(&out);
+    }
+    // The GA4 refresh issued access tokens at run time: none of them was printed either.
+    let log = fakes.servers.requests_to("ga4");
+    assert!(log.iter().any(|r| r.path == "/token"));
+}
+
+#[test]
 fn pull_rest_spec_reads_tiktok_as_the_docs_spec_describes_it() {
     use liftos::sandbox::{Platform, World, WorldConfig};
     let world = World::generate(
