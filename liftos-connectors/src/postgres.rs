@@ -14,6 +14,8 @@
 //! TLS: a loopback host (`localhost`, `127.0.0.0/8`, `::1`) or a unix socket may be
 //! reached over plain TCP; any other host is reached only over TLS (rustls with ring, the
 //! platform's trust store, `sslmode` forced to `require`; `sslmode=disable` is refused).
+//! `sslrootcert=PATH` (libpq's parameter; a PEM file) verifies the server against that CA
+//! instead of the platform's trust store, and asks for TLS on loopback too.
 //!
 //! # Types
 //!
@@ -311,6 +313,52 @@ pub fn redact_url(url: &str) -> String {
     format!("{scheme}://{authority}{tail}")
 }
 
+/// The URL without its `sslrootcert=PATH` parameter (libpq's name; tokio-postgres does
+/// not read it), and that path.
+fn take_root_cert(url: &str) -> (String, Option<std::path::PathBuf>) {
+    let Some((head, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut root = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some(("sslrootcert", v)) => {
+                let v: String = url::form_urlencoded::parse(format!("x={v}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                root = Some(std::path::PathBuf::from(v));
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    let url = if kept.is_empty() {
+        head.to_owned()
+    } else {
+        format!("{head}?{}", kept.join("&"))
+    };
+    (url, root)
+}
+
+/// The certificates of a PEM file as a root store; an unreadable file or one without a
+/// certificate is one error naming it.
+fn root_store(path: &std::path::Path) -> Result<rustls::RootCertStore> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let bad = |why: String| config(format!("sslrootcert `{}`: {why}", path.display()));
+    let mut store = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))? {
+        let cert = cert.map_err(|e| bad(e.to_string()))?;
+        store.add(cert).map_err(|e| bad(e.to_string()))?;
+    }
+    if store.is_empty() {
+        return Err(bad("holds no PEM certificate".into()));
+    }
+    Ok(store)
+}
+
 /// Whether the URL carries a password (a config file's URL must not).
 pub fn url_has_password(url: &str) -> bool {
     match url.parse::<tokio_postgres::Config>() {
@@ -323,6 +371,9 @@ pub fn url_has_password(url: &str) -> bool {
 struct Target {
     config: tokio_postgres::Config,
     tls: bool,
+    /// `sslrootcert`: the CA (PEM) that signs the server's certificate, instead of the
+    /// platform's trust store.
+    root_cert: Option<std::path::PathBuf>,
     shown: String,
     redactor: Redactor,
 }
@@ -342,7 +393,8 @@ impl Target {
         password: Option<&SecretString>,
         connect_timeout: Duration,
     ) -> Result<Self> {
-        let text = url.expose_secret().trim();
+        let (text, root_cert) = take_root_cert(url.expose_secret().trim());
+        let text = text.as_str();
         let shown = redact_url(text);
         let redactor = Redactor::default();
         let mut config: tokio_postgres::Config =
@@ -372,7 +424,7 @@ impl Target {
         if config.get_hosts().is_empty() {
             return Err(config_err(&shown, "names no host"));
         }
-        let tls = if loopback {
+        let tls = if loopback && root_cert.is_none() {
             config.get_ssl_mode() == SslMode::Require
         } else {
             if config.get_ssl_mode() == SslMode::Disable {
@@ -391,6 +443,7 @@ impl Target {
         Ok(Target {
             config,
             tls,
+            root_cert,
             shown,
             redactor,
         })
@@ -433,13 +486,17 @@ impl Target {
     async fn connect(&self) -> Result<Client> {
         let (client, connection) = if self.tls {
             let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let tls = rustls::ClientConfig::builder_with_provider(provider)
+            let builder = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
-                .and_then(|b| {
-                    rustls_platform_verifier::BuilderVerifierExt::with_platform_verifier(b)
-                })
-                .map_err(|e| config(format!("TLS setup failed: {e}")))?
-                .with_no_client_auth();
+                .map_err(|e| config(format!("TLS setup failed: {e}")))?;
+            let tls = match &self.root_cert {
+                Some(path) => builder.with_root_certificates(root_store(path)?),
+                None => {
+                    rustls_platform_verifier::BuilderVerifierExt::with_platform_verifier(builder)
+                        .map_err(|e| config(format!("TLS setup failed: {e}")))?
+                }
+            }
+            .with_no_client_auth();
             let (c, conn) = self
                 .config
                 .connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))

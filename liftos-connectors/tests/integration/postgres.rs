@@ -361,15 +361,80 @@ async fn reading_is_lazy_and_a_dead_server_is_one_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sslmode_require_goes_through_rustls_and_fails_clearly_without_server_tls() {
+async fn tls_is_verified_against_the_given_ca_and_an_unknown_ca_is_refused() {
     let Some(url) = server_url() else { return };
-    // The test server has no TLS: with sslmode=require the rustls connector is set up
-    // and the server's refusal is reported; nothing falls back to plain TCP.
+    // `.ci/postgres` starts the server with TLS, its certificate signed by a throwaway CA.
+    let Ok(ca) = std::env::var("LIFTOS_TEST_POSTGRES_CA") else {
+        assert!(
+            std::env::var("LIFTOS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "LIFTOS_TEST_POSTGRES_CA is not set: start the server with `.ci/postgres start`"
+        );
+        eprintln!("skipped: LIFTOS_TEST_POSTGRES_CA is not set");
+        return;
+    };
+    let query = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    let request =
+        ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-01".parse().unwrap())
+            .unwrap();
+    // With the CA (libpq's `sslrootcert`): a verified TLS connection, as the server sees it.
+    let source = PostgresBuilder::new()
+        .with_url(format!("{url}?sslmode=require&sslrootcert={ca}"))
+        .with_query(query)
+        .build()
+        .unwrap();
+    let t = source.get_campaign_data(&request).await.unwrap();
+    let ssl = t
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::BooleanArray>()
+        .unwrap();
+    assert!(ssl.value(0), "the session runs over TLS");
+    // `sslrootcert` alone asks for TLS, even on loopback.
+    let source = PostgresBuilder::new()
+        .with_url(format!("{url}?sslrootcert={ca}"))
+        .with_query(query)
+        .build()
+        .unwrap();
+    let t = source.get_campaign_data(&request).await.unwrap();
+    let ssl = t
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::BooleanArray>()
+        .unwrap();
+    assert!(ssl.value(0));
+    // Without it the platform's trust store does not know the CA: refused, no fallback
+    // to plain TCP, and the password is not in the message.
     let source = PostgresBuilder::new()
         .with_url(format!("{url}?sslmode=require"))
-        .with_query("SELECT 1::int8 AS one")
+        .with_query(query)
         .build()
         .unwrap();
     let err = source.check().await.unwrap_err().to_string();
-    assert!(err.to_lowercase().contains("tls"), "{err}");
+    assert!(
+        err.to_lowercase().contains("tls") || err.contains("certificate"),
+        "{err}"
+    );
+    let password = url
+        .split(':')
+        .nth(2)
+        .and_then(|p| p.split('@').next())
+        .unwrap();
+    assert!(!err.contains(password), "{err}");
+    // A CA file that is not PEM is one error naming it.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("ca.pem");
+    std::fs::write(&bad, "not a certificate").unwrap();
+    let source = PostgresBuilder::new()
+        .with_url(format!(
+            "{url}?sslmode=require&sslrootcert={}",
+            bad.display()
+        ))
+        .with_query(query)
+        .build()
+        .unwrap();
+    let err = source.check().await.unwrap_err().to_string();
+    assert!(
+        err.contains("sslrootcert") && err.contains("ca.pem"),
+        "{err}"
+    );
 }
