@@ -733,57 +733,30 @@ impl PipelineConfig {
                     )
                 })
         };
+        // A platform source: its config table, then the builder with the retry policy.
+        macro_rules! platform {
+            ($config:ty, $builder:ty) => {{
+                let c = <$config>::deserialize(table(settings)).map_err(bad)?;
+                let connector: Box<dyn Connector> = Box::new(
+                    <$builder>::from_config(c)
+                        .with_retry(retry()?)
+                        .with_progress(progress)
+                        .build()?,
+                );
+                connector
+            }};
+        }
         Ok(match source.kind {
             SourceKind::File => self.file_connector(index, &settings)?,
             SourceKind::Rest => {
                 self.rest_connector(index, &settings, retry()?, progress, lookup)?
             }
             SourceKind::Postgres => self.postgres_connector(index, lookup)?,
-            SourceKind::Meta => {
-                let c = MetaAdsConfig::deserialize(table(settings)).map_err(bad)?;
-                Box::new(
-                    MetaAdsBuilder::from_config(c)
-                        .with_retry(retry()?)
-                        .with_progress(progress)
-                        .build()?,
-                )
-            }
-            SourceKind::GoogleAds => {
-                let c = GoogleAdsConfig::deserialize(table(settings)).map_err(bad)?;
-                Box::new(
-                    GoogleAdsBuilder::from_config(c)
-                        .with_retry(retry()?)
-                        .with_progress(progress)
-                        .build()?,
-                )
-            }
-            SourceKind::Klaviyo => {
-                let c = KlaviyoConfig::deserialize(table(settings)).map_err(bad)?;
-                Box::new(
-                    KlaviyoBuilder::from_config(c)
-                        .with_retry(retry()?)
-                        .with_progress(progress)
-                        .build()?,
-                )
-            }
-            SourceKind::Ga4 => {
-                let c = Ga4Config::deserialize(table(settings)).map_err(bad)?;
-                Box::new(
-                    Ga4Builder::from_config(c)
-                        .with_retry(retry()?)
-                        .with_progress(progress)
-                        .build()?,
-                )
-            }
-            SourceKind::TikTok => {
-                let c = TikTokConfig::deserialize(table(settings)).map_err(bad)?;
-                Box::new(
-                    TikTokBuilder::from_config(c)
-                        .with_retry(retry()?)
-                        .with_progress(progress)
-                        .build()?,
-                )
-            }
+            SourceKind::Meta => platform!(MetaAdsConfig, MetaAdsBuilder),
+            SourceKind::GoogleAds => platform!(GoogleAdsConfig, GoogleAdsBuilder),
+            SourceKind::Klaviyo => platform!(KlaviyoConfig, KlaviyoBuilder),
+            SourceKind::Ga4 => platform!(Ga4Config, Ga4Builder),
+            SourceKind::TikTok => platform!(TikTokConfig, TikTokBuilder),
         })
     }
 
