@@ -45,7 +45,6 @@
 //! | Arrow output (per-row effects, channel table) | [`FittedCausalForest::oob_table`], [`AttributionResults::channel_table`] |
 //! | Reproducible for any thread count (tree RNG derived from seed and tree index) | all |
 //! | Budget planner: the split of a budget the response curves recommend, with intervals | [`plan_budget`], [`plan::PlanOptions`] |
-//! | Charts (PNG, SVG), Excel workbook, self-contained HTML report, exploration summary (feature `report`, on by default) | [`report`] |
 //!
 //! Clusters (campaign, date) make every standard error cluster-robust with t(C − 1)
 //! critical values. By default (as in grf) trees also subsample whole clusters; set
@@ -70,8 +69,6 @@ pub mod inference;
 mod json;
 pub mod plan;
 pub mod prepare;
-#[cfg(feature = "report")]
-pub mod report;
 pub mod response;
 mod results;
 
@@ -89,8 +86,6 @@ pub use plan::{BudgetPlan, Objective, PlanOptions, plan_budget, plan_budget_json
 pub use prepare::{
     Adstock, CausalPanel, CausalRoles, DroppedRow, TreatmentAssignment, prepare_causal_data,
 };
-#[cfg(feature = "report")]
-pub use report::{ReportError, export_results, plot_attribution_waterfall, plot_treatment_effects};
 pub use response::{HillCurve, ResponseOptions, ResponseTransform};
 pub use results::{
     AttributionResults, ChannelEffect, ChannelResponse, CurvePoint, Diagnostics, Estimate,

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -11,29 +11,7 @@ use futures::StreamExt;
 
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
-/// A file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FileFormat {
-    /// Comma-separated values with a header row.
-    Csv,
-    /// Apache Parquet.
-    Parquet,
-    /// Newline-delimited JSON (one object per line).
-    NdJson,
-}
-
-impl FileFormat {
-    /// The format implied by a file extension (`.csv`, `.parquet`, `.ndjson`/`.jsonl`/`.json`).
-    pub fn from_path(path: &Path) -> Option<Self> {
-        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-            "csv" => Some(Self::Csv),
-            "parquet" | "pq" => Some(Self::Parquet),
-            "ndjson" | "jsonl" | "json" => Some(Self::NdJson),
-            _ => None,
-        }
-    }
-}
+pub use liftos_core::format::FileFormat;
 
 /// Reads a local CSV, Parquet or NDJSON file as record batches.
 ///

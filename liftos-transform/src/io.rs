@@ -19,32 +19,22 @@ use rayon::prelude::*;
 
 use crate::{Error, Result, direct, infer};
 
-/// The file formats [`read_table`] and [`write_table`] know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FileFormat {
-    /// Comma-separated values with a header row (`.csv`).
-    Csv,
-    /// Apache Parquet (`.parquet`, `.pq`).
-    Parquet,
-}
+pub use liftos_core::format::FileFormat;
 
-impl FileFormat {
-    /// The format of `path`, from its extension.
-    pub fn of(path: &Path) -> Result<Self> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        match ext.as_deref() {
-            Some("csv") => Ok(FileFormat::Csv),
-            Some("parquet" | "pq") => Ok(FileFormat::Parquet),
-            _ => Err(file_error(
-                path,
-                None,
-                "unsupported file type: expected a .csv or .parquet extension",
-            )),
-        }
+/// The format of `path` from its extension, when [`read_table`] and [`write_table`] can
+/// read and write it (CSV and Parquet).
+///
+/// # Errors
+///
+/// A file error naming `path` for any other extension (NDJSON included).
+pub fn table_format(path: &Path) -> Result<FileFormat> {
+    match FileFormat::from_path(path) {
+        Some(f @ (FileFormat::Csv | FileFormat::Parquet)) => Ok(f),
+        _ => Err(file_error(
+            path,
+            None,
+            "unsupported file type: expected a .csv or .parquet extension",
+        )),
     }
 }
 
@@ -153,9 +143,10 @@ pub fn read_tables_with<P: AsRef<Path> + Sync>(
 /// Like [`read_table`], with [`ReadOptions`].
 pub fn read_table_with(path: impl AsRef<Path>, options: &ReadOptions) -> Result<RecordBatch> {
     let path = path.as_ref();
-    match FileFormat::of(path)? {
+    match table_format(path)? {
         FileFormat::Csv => read_csv(path, options),
-        FileFormat::Parquet => read_parquet(path, options),
+        // `table_format` admits CSV and Parquet only.
+        _ => read_parquet(path, options),
     }
 }
 
@@ -409,7 +400,7 @@ fn read_parquet(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
 /// spreadsheet would run as a formula get a leading `'` ([`escape_formula_cells`]).
 pub fn write_table(path: impl AsRef<Path>, batch: &RecordBatch) -> Result<()> {
     let path = path.as_ref();
-    let format = FileFormat::of(path)?;
+    let format = table_format(path)?;
     let partial = PartialFile::create(path)?;
     let file = partial.clone_handle()?;
     write_to(path, file, format, batch)?;
@@ -617,7 +608,8 @@ fn write_to(path: &Path, file: File, format: FileFormat, batch: &RecordBatch) ->
             let mut out = writer.into_inner();
             std::io::Write::flush(&mut out).map_err(|e| file_error(path, None, e.to_string()))?;
         }
-        FileFormat::Parquet => {
+        // `table_format` admits CSV and Parquet only.
+        _ => {
             let props = WriterProperties::builder()
                 .set_compression(Compression::SNAPPY)
                 .build();

@@ -96,7 +96,8 @@ pub use clean::{
 pub use error::{Error, Result};
 pub use io::{
     FileFormat, PartialFile, ReadOptions, escape_formula_cells, is_formula_like, read_table,
-    read_table_with, read_tables, read_tables_with, remove_partial_files, write_table,
+    read_table_with, read_tables, read_tables_with, remove_partial_files, table_format,
+    write_table,
 };
 pub use mapping::{ColumnSpec, DecimalSeparator, SchemaMapping, SourceMapping};
 pub use quality::{Issue, QualityReport, QualityRules, Rule, Severity, validate_data_quality};
@@ -104,7 +105,7 @@ pub use quality::{Issue, QualityReport, QualityRules, Rule, Severity, validate_d
 pub use sql::SqlSession;
 pub use unify::{
     QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_STAGE, Unified, quarantine_schema,
-    unify_marketing_data,
+    sort_by_natural_key, unify_marketing_data,
 };
 
 /// Renders tables as an ASCII grid (for CLIs and test expectations).

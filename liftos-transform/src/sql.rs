@@ -9,7 +9,7 @@ use arrow::compute::concat_batches;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
-use crate::io::{FileFormat, read_table};
+use crate::io::{FileFormat, read_table, table_format};
 use crate::{Error, Result};
 
 fn sql_error(context: &str, e: impl fmt::Display) -> Error {
@@ -130,9 +130,10 @@ impl SqlSession {
     /// row, errors naming file and line).
     pub fn register_file(&self, name: &str, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        match FileFormat::of(path)? {
+        match table_format(path)? {
             FileFormat::Csv => self.register_batch(name, read_table(path)?),
-            FileFormat::Parquet => {
+            // `table_format` admits CSV and Parquet only: this is Parquet.
+            _ => {
                 let Some(p) = path.to_str() else {
                     return Err(Error::File {
                         path: path.to_owned(),

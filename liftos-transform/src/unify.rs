@@ -3,14 +3,20 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use arrow::array::AsArray;
 use arrow::array::timezone::Tz;
 use arrow::array::{
     Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, StringArray, UInt64Array,
     new_null_array,
 };
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
-use arrow::compute::{concat_batches, filter};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::compute::{
+    SortColumn, SortOptions, cast, concat_batches, filter, filter_record_batch, lexsort_to_indices,
+    take_record_batch,
+};
+use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
+use chrono::NaiveDate;
+use liftos_core::dates::{from_date32, to_date32};
 
 use rayon::prelude::*;
 
@@ -711,4 +717,122 @@ impl SourcePart {
             quarantine,
         })
     }
+}
+
+impl Unified {
+    /// Moves the rows dated outside `[start, end]` (or without a date) to the quarantine,
+    /// stage `pipeline:date_range`, with the date and the range in the reason, so that
+    /// nothing outside a requested range (e.g. a file export covering more days) reaches
+    /// the calendar and the model. A table without a `date` column is returned as it is.
+    ///
+    /// # Errors
+    ///
+    /// An Arrow error when the date column cannot be read as dates.
+    pub fn keep_date_range(self, start: NaiveDate, end: NaiveDate) -> Result<Unified> {
+        let table = &self.table;
+        let Some(dates) = table.column_by_name(unified::DATE) else {
+            return Ok(self);
+        };
+        let dates = cast(dates, &DataType::Date32)?;
+        let dates = dates.as_primitive::<Date32Type>();
+        let (lo, hi) = (to_date32(start), to_date32(end));
+        let inside: BooleanArray = dates
+            .iter()
+            .map(|d| Some(d.is_some_and(|d| (lo..=hi).contains(&d))))
+            .collect();
+        let outside_rows: Vec<usize> = (0..inside.len()).filter(|&i| !inside.value(i)).collect();
+        if outside_rows.is_empty() {
+            return Ok(self);
+        }
+        // The quarantine rows: stage, row of the unified table, reason, values as text.
+        let outside = arrow::compute::not(&inside)?;
+        let bad = filter_record_batch(table, &outside)?;
+        let q_schema = self.quarantine.schema();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(q_schema.fields().len());
+        let n = bad.num_rows();
+        for field in q_schema.fields() {
+            let column: ArrayRef = match field.name().as_str() {
+                QUARANTINE_STAGE => Arc::new(StringArray::from(vec!["pipeline:date_range"; n])),
+                QUARANTINE_ROW => Arc::new(UInt64Array::from_iter_values(
+                    outside_rows.iter().map(|&r| r as u64),
+                )),
+                QUARANTINE_REASON => Arc::new(StringArray::from_iter_values(
+                    // The dates already read above, one per quarantined row.
+                    outside_rows.iter().map(|&r| {
+                        match dates
+                            .is_valid(r)
+                            .then(|| dates.value(r))
+                            .and_then(from_date32)
+                        {
+                            Some(day) => format!(
+                                "date {day} is outside the pipeline's range {start} to {end}"
+                            ),
+                            None => "the row has no date".to_owned(),
+                        }
+                    }),
+                )),
+                name => match bad.column_by_name(name) {
+                    Some(c) => cast(c, field.data_type())?,
+                    None => new_null_array(field.data_type(), n),
+                },
+            };
+            columns.push(column);
+        }
+        let moved = RecordBatch::try_new(q_schema.clone(), columns)?;
+        Ok(Unified {
+            table: filter_record_batch(table, &inside)?,
+            quarantine: concat_batches(&q_schema, [&self.quarantine, &moved])?,
+            notes: self.notes,
+        })
+    }
+
+    /// The table in natural-key order ([`sort_by_natural_key`]), so that every later
+    /// stage, the estimates included, does not depend on the order in which the platforms
+    /// returned their rows.
+    ///
+    /// # Errors
+    ///
+    /// An Arrow error from the sort.
+    pub fn in_natural_key_order(mut self) -> Result<Unified> {
+        self.table = sort_by_natural_key(&self.table)?;
+        Ok(self)
+    }
+}
+
+/// Sorts a unified table by its natural key: date, channel, account, campaign id, ad
+/// group, then the breakdown columns in table order, then the campaign name; nulls first.
+/// Columns the table lacks are skipped; a table with none of them is returned as it is.
+///
+/// # Errors
+///
+/// An Arrow error from the sort.
+pub fn sort_by_natural_key(table: &RecordBatch) -> Result<RecordBatch> {
+    use unified::{ACCOUNT_ID, AD_GROUP, CAMPAIGN, CAMPAIGN_ID, CHANNEL, DATE};
+    let schema = table.schema();
+    let breakdowns = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .filter(|n| !unified::is_unified(n) && !unified::is_metadata(n));
+    let keys: Vec<&str> = [DATE, CHANNEL, ACCOUNT_ID, CAMPAIGN_ID, AD_GROUP]
+        .into_iter()
+        .chain(breakdowns)
+        .chain([CAMPAIGN])
+        .collect();
+    let columns: Vec<SortColumn> = keys
+        .iter()
+        .filter_map(|c| table.column_by_name(c))
+        .map(|values| SortColumn {
+            values: values.clone(),
+            options: Some(SortOptions {
+                descending: false,
+                nulls_first: true,
+            }),
+        })
+        .collect();
+    if columns.is_empty() || table.num_rows() < 2 {
+        return Ok(table.clone());
+    }
+    let indices = lexsort_to_indices(&columns, None)?;
+    Ok(take_record_batch(table, &indices)?)
 }

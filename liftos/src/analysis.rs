@@ -1,155 +1,39 @@
 //! Attribution on a unified table: calendar enrichment, roles, the estimator, and a
 //! readable summary. Used by `liftos analyze` and `liftos demo`.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, Date32Array, RecordBatch, UInt32Array};
-use arrow::compute::{cast, take};
-use arrow::datatypes::{DataType, Date32Type, Field, Schema};
-use chrono::NaiveDate;
-use liftos_calendar::{CalendarDimension, CalendarOptions};
-use liftos_causal::report::{QualityIssue, QualitySummary, ReportOptions, write_report_dir};
+use arrow::array::RecordBatch;
+use liftos_calendar::CalendarOptions;
 use liftos_causal::{
     Attribution, AttributionOptions, AttributionResults, CausalPanel, CausalRoles,
     analyze_attribution, prepare_causal_data,
 };
+use liftos_report::{ReportOptions, write_report_dir};
 use liftos_transform::{QualityReport, QualityRules, validate_data_quality};
 
 use crate::Result;
 
-/// Calendar flag columns joined onto the table by [`add_calendar_columns`].
-pub const CALENDAR_FLAGS: [&str; 4] = [
-    "is_holiday",
-    "is_commercial_event",
-    "is_business_day",
-    "is_month_end",
-];
+pub use liftos_calendar::{CALENDAR_FLAGS, join_calendar};
 
 /// Adds the calendar's flag columns ([`CALENDAR_FLAGS`]) for `country` to a table with a
-/// date column, joined on the date. Columns the table already has are kept as they are;
-/// a table that has them all is returned unchanged.
+/// date column, joined on the date ([`liftos_calendar::add_calendar_flags`]). Columns the
+/// table already has are kept as they are; a table that has them all is returned
+/// unchanged.
+///
+/// # Errors
+///
+/// The calendar's errors: a missing or non-date date column, an unknown country.
 pub fn add_calendar_columns(
     table: &RecordBatch,
     date_column: &str,
     country: &str,
 ) -> Result<RecordBatch> {
-    let missing = CALENDAR_FLAGS
-        .iter()
-        .any(|c| table.column_by_name(c).is_none());
-    if !missing || table.num_rows() == 0 {
-        return Ok(table.clone());
-    }
-    let dates = date_column_of(table, date_column)?;
-    let Some((lo, hi)) = date_bounds(&dates) else {
-        return Ok(table.clone());
-    };
     let options = CalendarOptions::default().with_country(country);
-    let calendar = CalendarDimension::create_calendar(day(lo), day(hi), &options)?;
-    let flags: Vec<&str> = CALENDAR_FLAGS.to_vec();
-    join_columns(table, &dates, &calendar, Some(&flags))
-}
-
-/// Joins every column of `calendar` (one row per day, a `date` column) that `table` does
-/// not already have onto `table`, by `table`'s `date_column`. Rows whose date is null or
-/// outside the calendar get nulls.
-///
-/// # Errors
-///
-/// When `date_column` is missing or not a date, or the calendar has no `date` column.
-pub fn join_calendar(
-    table: &RecordBatch,
-    date_column: &str,
-    calendar: &RecordBatch,
-) -> Result<RecordBatch> {
-    let dates = date_column_of(table, date_column)?;
-    join_columns(table, &dates, calendar, None)
-}
-
-fn date_column_of(table: &RecordBatch, date_column: &str) -> Result<Date32Array> {
-    let Some(col) = table.column_by_name(date_column) else {
-        return Err(liftos_causal::Error::MissingColumn {
-            column: date_column.to_string(),
-            role: "time variable",
-            available: table
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        }
-        .into());
-    };
-    Ok(cast(col, &DataType::Date32)?
-        .as_primitive::<Date32Type>()
-        .clone())
-}
-
-fn date_bounds(dates: &Date32Array) -> Option<(i32, i32)> {
-    let (mut lo, mut hi) = (i32::MAX, i32::MIN);
-    for d in dates.iter().flatten() {
-        lo = lo.min(d);
-        hi = hi.max(d);
-    }
-    (lo <= hi).then_some((lo, hi))
-}
-
-fn day(d: i32) -> NaiveDate {
-    liftos_calendar::date32_to_naive(d)
-}
-
-/// Joins `calendar`'s columns (all, or `only`) that `table` lacks, by date.
-fn join_columns(
-    table: &RecordBatch,
-    dates: &Date32Array,
-    calendar: &RecordBatch,
-    only: Option<&[&str]>,
-) -> Result<RecordBatch> {
-    let Some(cal_dates) = calendar.column_by_name("date") else {
-        return Err(liftos_causal::Error::MissingColumn {
-            column: "date".into(),
-            role: "calendar date",
-            available: String::new(),
-        }
-        .into());
-    };
-    let cal_dates = cast(cal_dates, &DataType::Date32)?;
-    let cal_dates = cal_dates.as_primitive::<Date32Type>();
-    let index: HashMap<i32, u32> = cal_dates
-        .iter()
-        .enumerate()
-        .filter_map(|(i, d)| Some((d?, u32::try_from(i).ok()?)))
-        .collect();
-    // One gather index per row: the calendar row of its date, or null.
-    let take_index: UInt32Array = dates
-        .iter()
-        .map(|d| d.and_then(|d| index.get(&d).copied()))
-        .collect();
-    let schema = calendar.schema();
-    let mut fields: Vec<Field> = table
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    let mut columns: Vec<ArrayRef> = table.columns().to_vec();
-    for (field, column) in schema.fields().iter().zip(calendar.columns()) {
-        let name = field.name();
-        if name == "date"
-            || table.column_by_name(name).is_some()
-            || only.is_some_and(|o| !o.contains(&name.as_str()))
-        {
-            continue;
-        }
-        let joined = take(column.as_ref(), &take_index, None)?;
-        fields.push(Field::new(name, field.data_type().clone(), true));
-        columns.push(joined);
-    }
-    Ok(RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        columns,
+    Ok(liftos_calendar::add_calendar_flags(
+        table,
+        date_column,
+        &options,
     )?)
 }
 
@@ -184,32 +68,6 @@ pub fn attribution_json(attribution: &Attribution) -> serde_json::Value {
     json
 }
 
-/// The data-quality report of the transform crate in the report's shape.
-pub fn quality_summary(report: &QualityReport) -> QualitySummary {
-    QualitySummary {
-        rows: report.rows,
-        completeness_score: report.completeness_score,
-        accuracy_score: report.accuracy_score,
-        issues: report
-            .issues
-            .iter()
-            .map(|i| QualityIssue {
-                rule: i.rule.clone(),
-                column: i.column.clone().unwrap_or_default(),
-                rows: i.row_count,
-                severity: i.severity.to_string(),
-                examples: i
-                    .example_rows
-                    .iter()
-                    .map(usize::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                message: i.message.clone(),
-            })
-            .collect(),
-    }
-}
-
 /// Writes the report directory for `results` fitted on `table`: the HTML report, the
 /// charts (PNG and SVG), the workbook (with the table's data-quality report under the
 /// default rules), and the channel and per-row effect tables as CSV/Parquet. Returns the
@@ -236,12 +94,44 @@ pub fn write_report_with_quality(
 ) -> Result<Vec<std::path::PathBuf>> {
     let mut options = ReportOptions::default()
         .with_table(table.clone())
-        .with_quality(quality_summary(quality));
+        .with_quality(quality.clone());
     if let Some(plan) = plan {
         options = options.with_plan(plan.clone());
     }
-    let mut files = write_report_dir(results, &options, dir)
-        .map_err(|e| crate::Error::Report(e.to_string()))?;
+    write_report_files(results, &options, dir)
+}
+
+/// The report directory of a business-level run ([`crate::business`]): the report of its
+/// channel results fitted on the platform `table`, with a section for the business's
+/// revenue, the organic share and the calibration with lift tests, and the result tables
+/// as data files.
+///
+/// # Errors
+///
+/// A file that cannot be written, naming it.
+pub fn write_business_report(
+    results: &liftos_causal::BusinessResults,
+    table: &RecordBatch,
+    dir: &std::path::Path,
+) -> Result<Vec<std::path::PathBuf>> {
+    let rules = QualityRules::default();
+    let quality = validate_data_quality(table, &rules.required_fields_or_default(), &rules)?;
+    let options = ReportOptions::default()
+        .with_title("Marketing attribution report: the business's own revenue")
+        .with_table(table.clone())
+        .with_quality(quality)
+        .with_business(results);
+    write_report_files(&results.results, &options, dir)
+}
+
+/// The report directory, then the channel and per-row effect tables as CSV/Parquet.
+fn write_report_files(
+    results: &AttributionResults,
+    options: &ReportOptions,
+    dir: &std::path::Path,
+) -> Result<Vec<std::path::PathBuf>> {
+    let mut files =
+        write_report_dir(results, options, dir).map_err(|e| crate::Error::Report(e.to_string()))?;
     // The result tables as data files too.
     let channel_table = results.channel_table()?;
     let row_table = results.treatment_effects_table()?;
@@ -260,7 +150,7 @@ pub fn write_report_with_quality(
 /// A money amount with thousands separators, no decimals (`—` when not finite).
 pub fn money(v: f64) -> String {
     if v.is_finite() {
-        liftos_causal::report::thousands(v, 0)
+        liftos_report::thousands(v, 0)
     } else {
         "—".into()
     }

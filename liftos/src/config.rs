@@ -93,7 +93,7 @@ use liftos_transform::{
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::pipeline::{Outputs, PipelineBuilder, TableFormat};
+use crate::pipeline::{Outputs, PipelineBuilder, table_format};
 use crate::{Error, Result};
 
 /// A parsed `liftos.toml`.
@@ -1016,17 +1016,13 @@ impl PipelineConfig {
             .ok_or_else(|| self.err(key("path"), span.clone(), "a file source needs `path`"))?;
         let mut c = FileConnector::new(self.resolve(Path::new(path)))?;
         if let Some(f) = t.get("format") {
-            let format = match f.as_str().unwrap_or_default() {
-                "csv" => FileFormat::Csv,
-                "parquet" => FileFormat::Parquet,
-                "ndjson" | "json" => FileFormat::NdJson,
-                other => {
-                    return Err(self.err(
-                        key("format"),
-                        span,
-                        format!("`{other}` is not a file format (csv, parquet, ndjson)"),
-                    ));
-                }
+            let name = f.as_str().unwrap_or_default();
+            let Some(format) = FileFormat::from_name(name) else {
+                return Err(self.err(
+                    key("format"),
+                    span,
+                    format!("`{name}` is not a file format (csv, parquet, ndjson)"),
+                ));
             };
             c = c.with_format(format);
         }
@@ -1174,7 +1170,7 @@ impl PipelineConfig {
             }
         }
         let o = &self.output;
-        let format = TableFormat::parse(&o.format).map_err(|_| {
+        let format = table_format(&o.format).map_err(|_| {
             self.err(
                 "output.format",
                 None,

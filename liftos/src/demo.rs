@@ -90,8 +90,9 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// | `seed` | 42 | seed of the world and of the estimator |
 /// | `trees` | 2000 | trees of the causal forest |
 /// | `faults` | none | faults the fake APIs inject (throttling, 5xx, dropped connections, ...) |
-/// | `progress` | on a terminal | progress lines on stderr |
-#[derive(Debug, Clone, PartialEq)]
+/// | `progress` | off | plain progress lines on stderr |
+/// | `progress_view` | none | where the run's progress lines go ([`ProgressView`](crate::progress::ProgressView)) |
+#[derive(Debug, Clone)]
 pub struct DemoOptions {
     /// Seed of the world and of the estimator.
     pub seed: u64,
@@ -99,8 +100,10 @@ pub struct DemoOptions {
     pub trees: usize,
     /// Faults of the fake APIs.
     pub faults: FaultConfig,
-    /// Progress lines on stderr (`None`: when it is a terminal).
+    /// Plain progress lines on stderr (`None`: off).
     pub progress: Option<bool>,
+    /// Where the run's progress lines go (the `liftos` binary's live terminal lines).
+    pub progress_view: Option<std::sync::Arc<dyn crate::progress::ProgressView>>,
 }
 
 impl Default for DemoOptions {
@@ -110,6 +113,7 @@ impl Default for DemoOptions {
             trees: 2000,
             faults: FaultConfig::none(),
             progress: None,
+            progress_view: None,
         }
     }
 }
@@ -282,6 +286,9 @@ pub fn run_with(out: &Path, options: &DemoOptions) -> Result<DemoOutput> {
     }
     if let Some(p) = options.progress {
         builder = builder.progress(p);
+    }
+    if let Some(view) = &options.progress_view {
+        builder = builder.progress_view(view.clone());
     }
     let pipeline = builder.mapping(mapping).build()?;
     let run = runtime.block_on(pipeline.run());

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use liftos_transform::FileFormat;
+use liftos_transform::{FileFormat, table_format};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -231,7 +231,7 @@ impl TableWriter {
     ///
     /// An unsupported extension, or a temporary file that cannot be created (naming it).
     pub fn create(path: &Path, schema: SchemaRef) -> Result<Self> {
-        let format = FileFormat::of(path)?;
+        let format = table_format(path)?;
         let partial =
             liftos_transform::PartialFile::create(path).map_err(|e| output_error(path, e))?;
         let file = partial.clone_handle().map_err(|e| output_error(path, e))?;

@@ -35,29 +35,32 @@ pub use liftos_calendar as calendar;
 pub use liftos_causal as causal;
 #[cfg(feature = "connectors")]
 pub use liftos_connectors as connectors;
+#[cfg(feature = "report")]
+pub use liftos_report as report;
 #[cfg(feature = "sandbox")]
 pub use liftos_sandbox as sandbox;
 #[cfg(feature = "transform")]
 pub use liftos_transform as transform;
 
-#[cfg(all(feature = "causal", feature = "calendar", feature = "transform"))]
+#[cfg(all(feature = "report", feature = "calendar"))]
 pub mod analysis;
-#[cfg(all(feature = "causal", feature = "calendar", feature = "transform"))]
+#[cfg(all(feature = "report", feature = "calendar"))]
 pub mod business;
 #[cfg(all(
     feature = "sandbox",
     feature = "transform",
-    feature = "causal",
+    feature = "report",
     feature = "calendar"
 ))]
 pub mod demo;
 #[cfg(feature = "transform")]
 pub mod io;
+pub mod progress;
 
 #[cfg(all(
     feature = "connectors",
     feature = "transform",
-    feature = "causal",
+    feature = "report",
     feature = "calendar"
 ))]
 pub mod pipeline;
@@ -65,7 +68,7 @@ pub mod pipeline;
 #[cfg(all(
     feature = "connectors",
     feature = "transform",
-    feature = "causal",
+    feature = "report",
     feature = "calendar"
 ))]
 pub mod config;
@@ -73,7 +76,7 @@ pub mod config;
 #[cfg(all(
     feature = "connectors",
     feature = "transform",
-    feature = "causal",
+    feature = "report",
     feature = "calendar"
 ))]
 pub mod sync;
@@ -81,7 +84,7 @@ pub mod sync;
 #[cfg(all(
     feature = "connectors",
     feature = "transform",
-    feature = "causal",
+    feature = "report",
     feature = "calendar"
 ))]
 pub mod retrain;
@@ -98,7 +101,7 @@ pub mod prelude {
     #[cfg(all(
         feature = "connectors",
         feature = "transform",
-        feature = "causal",
+        feature = "report",
         feature = "calendar"
     ))]
     pub use crate::pipeline::{Pipeline, PipelineRun};

@@ -29,33 +29,33 @@
 //! runtime; a multi-threaded one pulls in parallel). A failing source fails the run
 //! with its name, unless `continue_on_source_error` is set: then it is reported in
 //! [`SourcePull::error`] and the other sources go on (at least one must succeed).
-//! Progress shows as one line per source and stage on a terminal (`progress`), and as
-//! `tracing` events at INFO level always.
+//! Progress goes, one line per source and stage, to a [`ProgressView`] when one is given
+//! (`progress_view`; plain stderr lines with `progress(true)`), and as `tracing` events
+//! at INFO level always. The library draws nothing itself: the `liftos` binary's view
+//! draws live terminal lines.
 
 use std::collections::BTreeSet;
 use std::fmt::{self, Write as _};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt64Array};
-use arrow::compute::{SortColumn, SortOptions, lexsort_to_indices, take_record_batch};
+use arrow::array::RecordBatch;
 use chrono::NaiveDate;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use liftos_calendar::{CalendarDimension, CalendarOptions, MarketingOptions};
 use liftos_causal::plan::{BudgetPlan, PlanOptions, plan_budget};
 use liftos_causal::{Attribution, AttributionOptions, CausalPanel, CausalRoles};
 use liftos_connectors::{Connector, ConnectorRequest, Level, PostgresSink, Progress};
 use liftos_transform::{
-    Cleaned, Fixes, QualityReport, QualityRules, SchemaMapping, Unified, clean_data,
+    Cleaned, FileFormat, Fixes, QualityReport, QualityRules, SchemaMapping, Unified, clean_data,
     unify_marketing_data, validate_data_quality,
 };
 
-use crate::analysis::{analyze_table, attribution_json, join_calendar, write_report_with_quality};
+use crate::analysis::{analyze_table, attribution_json, write_report_with_quality};
 use crate::io::{write_bytes_atomically, write_table_atomically};
+use crate::progress::ProgressView;
 use crate::{Error, Result};
 
 /// Where the business outcome comes from: a file, or a connector pulled over the
@@ -84,39 +84,23 @@ impl fmt::Debug for PipelineSource {
     }
 }
 
-/// Format of the tables a pipeline writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TableFormat {
-    /// Parquet (typed, compact): the default.
-    #[default]
-    Parquet,
-    /// CSV (readable anywhere).
-    Csv,
-}
-
-impl TableFormat {
-    /// The file extension, without the dot.
-    pub fn extension(self) -> &'static str {
-        match self {
-            TableFormat::Parquet => "parquet",
-            TableFormat::Csv => "csv",
-        }
-    }
-
-    /// `parquet` or `csv`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidPipeline`] for any other text.
-    pub fn parse(text: &str) -> Result<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "parquet" => Ok(TableFormat::Parquet),
-            "csv" => Ok(TableFormat::Csv),
-            other => Err(Error::InvalidPipeline {
-                field: "output.format".into(),
-                message: format!("`{other}` is not a table format (expected parquet or csv)"),
-            }),
-        }
+/// The format of the tables a pipeline writes ([`FileFormat::Parquet`] by default, or
+/// [`FileFormat::Csv`]), named by a setting (`parquet`, `csv`).
+///
+/// # Errors
+///
+/// [`Error::InvalidPipeline`] for any other name (NDJSON included: the tables keep their
+/// Arrow types in Parquet, and CSV is readable anywhere).
+pub fn table_format(name: &str) -> Result<FileFormat> {
+    match FileFormat::from_name(name) {
+        Some(f @ (FileFormat::Parquet | FileFormat::Csv)) => Ok(f),
+        _ => Err(Error::InvalidPipeline {
+            field: "output.format".into(),
+            message: format!(
+                "`{}` is not a table format (expected parquet or csv)",
+                name.trim()
+            ),
+        }),
     }
 }
 
@@ -137,7 +121,7 @@ pub struct Outputs {
     /// Output directory.
     pub dir: PathBuf,
     /// Table format.
-    pub format: TableFormat,
+    pub format: FileFormat,
     /// Whether to write the report directory.
     pub report: bool,
 }
@@ -147,13 +131,13 @@ impl Outputs {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Outputs {
             dir: dir.into(),
-            format: TableFormat::Parquet,
+            format: FileFormat::Parquet,
             report: true,
         }
     }
 
     /// Sets the table format.
-    pub fn with_format(mut self, format: TableFormat) -> Self {
+    pub fn with_format(mut self, format: FileFormat) -> Self {
         self.format = format;
         self
     }
@@ -183,7 +167,8 @@ impl Outputs {
 /// | `business_outcome` | none | the business's own daily revenue (`date`, `revenue`[, `orders`, `geo`] file): a business-level analysis of every channel's spend at once ([`crate::business`]; `business_results.json`), calibrated with `lift_tests` when given; or `business_outcome_source`: the same table pulled from a connector (Shopify) when the pipeline runs |
 /// | `outputs` | none | files to write ([`Outputs`]) |
 /// | `continue_on_source_error` | `false` | report a failing source and go on with the rest |
-/// | `progress` | on when stderr is a terminal | progress lines on stderr |
+/// | `progress` | off | plain progress lines on stderr ([`StderrProgress`](crate::progress::StderrProgress)) |
+/// | `progress_view` | none | where progress lines go ([`ProgressView`]; the `liftos` binary draws live terminal lines); `tracing` events are emitted either way |
 /// | `store` | none | read every source from a store kept by `liftos sync` (complete days only) instead of pulling; without sources, every source of the store |
 #[derive(Debug, Clone, Default)]
 pub struct PipelineBuilder {
@@ -205,6 +190,7 @@ pub struct PipelineBuilder {
     postgres: Option<Arc<PostgresSink>>,
     continue_on_source_error: bool,
     progress: Option<bool>,
+    progress_view: Option<Arc<dyn ProgressView>>,
 }
 
 impl PipelineBuilder {
@@ -348,9 +334,21 @@ impl PipelineBuilder {
         self
     }
 
-    /// Forces progress lines on stderr on or off (default: on for a terminal).
+    /// Plain progress lines on stderr, one as each source or stage ends
+    /// ([`StderrProgress`](crate::progress::StderrProgress)); off by default (the
+    /// library draws nothing unless asked). `false` also drops a
+    /// [`progress_view`](Self::progress_view).
     pub fn progress(mut self, on: bool) -> Self {
         self.progress = Some(on);
+        if !on {
+            self.progress_view = None;
+        }
+        self
+    }
+
+    /// Sends the run's progress (a line per source and per stage) to `view`.
+    pub fn progress_view(mut self, view: Arc<dyn ProgressView>) -> Self {
+        self.progress_view = Some(view);
         self
     }
 
@@ -504,9 +502,8 @@ impl PipelineBuilder {
             outputs: self.outputs,
             postgres: self.postgres,
             continue_on_source_error: self.continue_on_source_error,
-            progress: self
-                .progress
-                .unwrap_or_else(|| std::io::stderr().is_terminal()),
+            progress: self.progress.unwrap_or(false),
+            progress_view: self.progress_view,
         })
     }
 }
@@ -530,6 +527,7 @@ pub struct Pipeline {
     postgres: Option<Arc<PostgresSink>>,
     continue_on_source_error: bool,
     progress: bool,
+    progress_view: Option<Arc<dyn ProgressView>>,
 }
 
 /// One source's pull.
@@ -684,33 +682,6 @@ impl PipelineRun {
     }
 }
 
-/// Progress lines on stderr (terminal) and `tracing` events.
-struct Reporter {
-    bars: Option<MultiProgress>,
-}
-
-impl Reporter {
-    fn new(on: bool) -> Self {
-        Reporter {
-            bars: on.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
-        }
-    }
-
-    fn line(&self, message: String) -> ProgressBar {
-        let Some(m) = &self.bars else {
-            return ProgressBar::hidden();
-        };
-        let bar = m.add(ProgressBar::new_spinner());
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix:<10} {elapsed:>4} {msg}")
-        {
-            bar.set_style(style);
-        }
-        bar.set_message(message);
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    }
-}
-
 /// Peak resident set size of this process in MiB (`VmHWM`, Linux).
 pub fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -721,13 +692,12 @@ pub fn peak_rss_mib() -> Option<f64> {
 
 fn timed<T>(
     timings: &mut Vec<StageTiming>,
-    reporter: &Reporter,
+    view: &dyn ProgressView,
     stage: &'static str,
     f: impl FnOnce() -> Result<T>,
     rows: impl FnOnce(&T) -> usize,
 ) -> Result<T> {
-    let bar = reporter.line(String::new());
-    bar.set_prefix(stage);
+    let line = view.start(stage);
     tracing::info!(stage, "stage started");
     let started = Instant::now();
     let out = f();
@@ -736,7 +706,7 @@ fn timed<T>(
         Ok(v) => {
             let n = rows(v);
             tracing::info!(stage, seconds, rows = n, "stage done");
-            bar.finish_with_message(format!("{n} rows"));
+            line.finish(&format!("{n} rows"));
             timings.push(StageTiming {
                 stage,
                 seconds,
@@ -746,13 +716,19 @@ fn timed<T>(
         }
         Err(e) => {
             tracing::warn!(stage, error = %e, "stage failed");
-            bar.abandon_with_message("failed");
+            line.fail(&e.to_string());
         }
     }
     out
 }
 
 impl Pipeline {
+    /// The run's progress view: the one given, plain stderr lines with `progress(true)`,
+    /// else none.
+    fn view(&self) -> Arc<dyn ProgressView> {
+        crate::progress::view_for(self.progress, self.progress_view.clone())
+    }
+
     /// A builder.
     pub fn builder() -> PipelineBuilder {
         PipelineBuilder::default()
@@ -795,10 +771,10 @@ impl Pipeline {
     /// once) unless `continue_on_source_error` is set; with it, an error only when every
     /// source failed. Dropping the returned future stops every pull.
     pub async fn pull(&self) -> Result<Vec<SourcePull>> {
-        self.pull_with(&Reporter::new(self.progress)).await
+        self.pull_with(self.view().as_ref()).await
     }
 
-    async fn pull_with(&self, reporter: &Reporter) -> Result<Vec<SourcePull>> {
+    async fn pull_with(&self, view: &dyn ProgressView) -> Result<Vec<SourcePull>> {
         // Every schema first: a failure here leaves no pull running.
         let schemas = self
             .sources
@@ -808,8 +784,8 @@ impl Pipeline {
         let mut tasks = Vec::new();
         for (s, schema) in self.sources.iter().zip(schemas) {
             let stream = s.connector.read(&self.request);
-            let bar = reporter.line("starting".into());
-            bar.set_prefix(s.name.clone());
+            let line = view.start(&s.name);
+            line.update("starting");
             let name = s.name.clone();
             tracing::info!(source = %name, connector = s.connector.name(), "pull started");
             let progress = s.progress.clone();
@@ -827,7 +803,7 @@ impl Pipeline {
                             .as_ref()
                             .map(|p| format!(" · {} retries", p.snapshot().retries))
                             .unwrap_or_default();
-                        bar.set_message(format!("{rows} rows · {batches} batches{retries}"));
+                        line.update(&format!("{rows} rows · {batches} batches{retries}"));
                         parts.push(batch);
                     }
                     Ok(arrow::compute::concat_batches(&schema, &parts)?)
@@ -837,11 +813,11 @@ impl Pipeline {
                 match &result {
                     Ok(_) => {
                         tracing::info!(source = %name, rows, seconds, "pull done");
-                        bar.finish_with_message(format!("{rows} rows in {seconds:.1} s"));
+                        line.finish(&format!("{rows} rows in {seconds:.1} s"));
                     }
                     Err(e) => {
                         tracing::warn!(source = %name, error = %e, "pull failed");
-                        bar.abandon_with_message(format!("failed: {e}"));
+                        line.fail(&e.to_string());
                     }
                 }
                 (result, rows, batches, seconds)
@@ -928,9 +904,9 @@ impl Pipeline {
                 .filter_map(|p| p.table.as_ref().map(|t| (p.name.as_str(), t))),
             &self.mapping,
         )?;
-        let mut unified = keep_date_range(unified, self.request.start(), self.request.end())?;
-        unified.table = sort_by_natural_key(&unified.table)?;
-        Ok(unified)
+        Ok(unified
+            .keep_date_range(self.request.start(), self.request.end())?
+            .in_natural_key_order()?)
     }
 
     /// The data-quality report of a (unified) table.
@@ -979,7 +955,11 @@ impl Pipeline {
             Some(options) => Ok(liftos_calendar::add_marketing_features_with(
                 calendar, cleaned, options,
             )?),
-            None => join_calendar(cleaned, liftos_transform::unified::DATE, calendar),
+            None => Ok(liftos_calendar::join_calendar(
+                cleaned,
+                liftos_transform::unified::DATE,
+                calendar,
+            )?),
         }
     }
 
@@ -998,9 +978,9 @@ impl Pipeline {
     ///
     /// The first stage's error; see each stage.
     pub async fn run(&self) -> Result<PipelineRun> {
-        let reporter = Reporter::new(self.progress);
+        let view = self.view();
         let started = Instant::now();
-        let sources = self.pull_with(&reporter).await?;
+        let sources = self.pull_with(view.as_ref()).await?;
         let business_table = match &self.business_outcome {
             Some(BusinessInput::Source(c)) => {
                 let request = ConnectorRequest::new(self.request.start(), self.request.end())?;
@@ -1017,7 +997,7 @@ impl Pipeline {
         // The CPU-bound stages run on a blocking thread, not on the async workers.
         let this = self.clone();
         let mut run = tokio::task::spawn_blocking(move || {
-            this.process(sources, pull_timing, business_table, &reporter)
+            this.process(sources, pull_timing, business_table, view.as_ref())
         })
         .await
         .map_err(|e| Error::InvalidPipeline {
@@ -1092,47 +1072,47 @@ impl Pipeline {
         sources: Vec<SourcePull>,
         pull_timing: StageTiming,
         business_table: Option<RecordBatch>,
-        reporter: &Reporter,
+        view: &dyn ProgressView,
     ) -> Result<PipelineRun> {
         let mut t = vec![pull_timing];
         let unified = timed(
             &mut t,
-            reporter,
+            view,
             "unify",
             || self.unify(&sources),
             |u| u.table.num_rows(),
         )?;
         let quality = timed(
             &mut t,
-            reporter,
+            view,
             "validate",
             || self.validate(&unified.table),
             |q| q.rows,
         )?;
         let cleaned = timed(
             &mut t,
-            reporter,
+            view,
             "clean",
             || self.clean(&unified.table),
             |c| c.table.num_rows(),
         )?;
         let calendar = timed(
             &mut t,
-            reporter,
+            view,
             "calendar",
             || self.calendar(),
             |c| c.num_rows(),
         )?;
         let enriched = timed(
             &mut t,
-            reporter,
+            view,
             "enrich",
             || self.enrich(&cleaned.table, &calendar),
             |e| e.num_rows(),
         )?;
         let (panel, attribution) = timed(
             &mut t,
-            reporter,
+            view,
             "analyze",
             || self.analyze(&enriched),
             |(p, _)| p.num_rows(),
@@ -1140,7 +1120,7 @@ impl Pipeline {
         let plan = match &self.plan {
             Some(options) => Some(timed(
                 &mut t,
-                reporter,
+                view,
                 "plan",
                 || Ok(plan_budget(attribution.primary(), options)?),
                 |p| p.channels.len(),
@@ -1150,14 +1130,14 @@ impl Pipeline {
         let business = match (&self.business_outcome, &business_table) {
             (Some(BusinessInput::File(path)), _) => Some(timed(
                 &mut t,
-                reporter,
+                view,
                 "business",
                 || self.analyze_business(&cleaned.table, path),
                 |b| b.results.channels.len(),
             )?),
             (Some(BusinessInput::Source(c)), Some(table)) => Some(timed(
                 &mut t,
-                reporter,
+                view,
                 "business",
                 || {
                     let origin = std::path::Path::new(c.name());
@@ -1187,7 +1167,7 @@ impl Pipeline {
             let mut timings = std::mem::take(&mut run.timings);
             let files = timed(
                 &mut timings,
-                reporter,
+                view,
                 "write",
                 || self.write_outputs(&run),
                 Vec::len,
@@ -1313,104 +1293,6 @@ impl Pipeline {
         files.push(write_manifest(run, &o.dir)?);
         Ok(files)
     }
-}
-
-/// `table` sorted by the unified natural key (date, channel, account, campaign id, ad
-/// group, then the breakdown columns, then the campaign name; nulls first).
-fn sort_by_natural_key(table: &RecordBatch) -> Result<RecordBatch> {
-    use liftos_transform::unified::{
-        ACCOUNT_ID, AD_GROUP, CAMPAIGN, CAMPAIGN_ID, CHANNEL, DATE, is_metadata, is_unified,
-    };
-    let schema = table.schema();
-    let breakdowns = schema
-        .fields()
-        .iter()
-        .map(|f| f.name().as_str())
-        .filter(|n| !is_unified(n) && !is_metadata(n));
-    let keys: Vec<&str> = [DATE, CHANNEL, ACCOUNT_ID, CAMPAIGN_ID, AD_GROUP]
-        .into_iter()
-        .chain(breakdowns)
-        .chain([CAMPAIGN])
-        .collect();
-    let columns: Vec<SortColumn> = keys
-        .iter()
-        .filter_map(|c| table.column_by_name(c))
-        .map(|values| SortColumn {
-            values: values.clone(),
-            options: Some(SortOptions {
-                descending: false,
-                nulls_first: true,
-            }),
-        })
-        .collect();
-    if columns.is_empty() || table.num_rows() < 2 {
-        return Ok(table.clone());
-    }
-    let indices = lexsort_to_indices(&columns, None)?;
-    Ok(take_record_batch(table, &indices)?)
-}
-
-/// Moves the rows of `unified.table` dated outside `[start, end]` (or without a date)
-/// to its quarantine, with their reason, so that nothing outside the requested range
-/// (e.g. a file export covering more days) reaches the calendar and the model.
-fn keep_date_range(unified: Unified, start: NaiveDate, end: NaiveDate) -> Result<Unified> {
-    use liftos_transform::{QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_STAGE};
-    let table = &unified.table;
-    let Some(dates) = table.column_by_name(liftos_transform::unified::DATE) else {
-        return Ok(unified);
-    };
-    let dates = arrow::compute::cast(dates, &arrow::datatypes::DataType::Date32)?;
-    let dates = dates.as_primitive::<arrow::datatypes::Date32Type>();
-    let (lo, hi) = (
-        liftos_calendar::naive_to_date32(start),
-        liftos_calendar::naive_to_date32(end),
-    );
-    let inside: BooleanArray = dates
-        .iter()
-        .map(|d| Some(d.is_some_and(|d| (lo..=hi).contains(&d))))
-        .collect();
-    let outside_rows: Vec<usize> = (0..inside.len()).filter(|&i| !inside.value(i)).collect();
-    if outside_rows.is_empty() {
-        return Ok(unified);
-    }
-    // The quarantine rows: stage, row of the unified table, reason, values as text.
-    let outside = arrow::compute::not(&inside)?;
-    let bad = arrow::compute::filter_record_batch(table, &outside)?;
-    let q_schema = unified.quarantine.schema();
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(q_schema.fields().len());
-    for field in q_schema.fields() {
-        let n = bad.num_rows();
-        let column: ArrayRef = match field.name().as_str() {
-            QUARANTINE_STAGE => Arc::new(StringArray::from(vec!["pipeline:date_range"; n])),
-            QUARANTINE_ROW => Arc::new(UInt64Array::from_iter_values(
-                outside_rows.iter().map(|&r| r as u64),
-            )),
-            QUARANTINE_REASON => Arc::new(StringArray::from_iter_values(
-                // The dates already read above, one per quarantined row.
-                outside_rows.iter().map(|&r| {
-                    if dates.is_valid(r) {
-                        format!(
-                            "date {} is outside the pipeline's range {start} to {end}",
-                            liftos_calendar::date32_to_naive(dates.value(r))
-                        )
-                    } else {
-                        "the row has no date".to_owned()
-                    }
-                }),
-            )),
-            name => match bad.column_by_name(name) {
-                Some(c) => arrow::compute::cast(c, field.data_type())?,
-                None => arrow::array::new_null_array(field.data_type(), n),
-            },
-        };
-        columns.push(column);
-    }
-    let moved = RecordBatch::try_new(q_schema.clone(), columns)?;
-    Ok(Unified {
-        table: arrow::compute::filter_record_batch(table, &inside)?,
-        quarantine: arrow::compute::concat_batches(&q_schema, [&unified.quarantine, &moved])?,
-        notes: unified.notes.clone(),
-    })
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {

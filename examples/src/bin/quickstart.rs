@@ -9,13 +9,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use liftos::calendar::{CalendarDimension, CalendarOptions};
-use liftos::causal::report::{PlotOptions, channel_summary, plot_attribution_waterfall};
 use liftos::causal::{
     AttributionModel, AttributionOptions, CausalForestParams, CausalRoles, analyze_attribution,
-    export_results, plot_treatment_effects, prepare_causal_data,
+    prepare_causal_data,
 };
 use liftos::connectors::{
     Connector, ConnectorRequest, GoogleAdsBuilder, KlaviyoBuilder, MetaAdsBuilder,
+};
+use liftos::report::{
+    PlotOptions, channel_summary, export_results, plot_attribution_waterfall,
+    plot_treatment_effects,
 };
 use liftos::sandbox::fake::{FakeServers, FaultConfig};
 use liftos::sandbox::{World, WorldConfig};

@@ -8,8 +8,6 @@ mod determinism;
 mod estimator;
 mod params;
 mod plan;
-#[cfg(feature = "report")]
-mod report;
 mod response;
 mod sandbox;
 mod statistical;

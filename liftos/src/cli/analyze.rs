@@ -162,7 +162,7 @@ pub fn run(args: Args) -> liftos::Result<()> {
         println!("Wrote {}", path.display());
     }
     if let Some(path) = &args.xlsx {
-        liftos::causal::export_results(attribution.primary(), path)
+        liftos::report::export_results(attribution.primary(), path)
             .map_err(|e| liftos::Error::Report(e.to_string()))?;
         println!("Wrote {}", path.display());
     }
@@ -186,12 +186,6 @@ fn run_business(args: &Args, outcome: &std::path::Path) -> liftos::Result<()> {
         outputs.push(("--json", p));
     }
     liftos::io::check_distinct_files(&inputs, &outputs)?;
-    if args.report.is_some() || args.xlsx.is_some() {
-        return Err(liftos::Error::InvalidPipeline {
-            field: "--report/--xlsx".into(),
-            message: "the business-level analysis writes its results with --json; the HTML report and workbook are for the platform-level analysis".into(),
-        });
-    }
     let response = if ResponseOptions::parse(&args.response)?.saturation {
         liftos::causal::BusinessOptions::default_response()
     } else {
@@ -223,6 +217,17 @@ fn run_business(args: &Args, outcome: &std::path::Path) -> liftos::Result<()> {
             }
         })?;
         liftos::io::write_bytes_atomically(path, text.as_bytes())?;
+        println!("Wrote {}", path.display());
+    }
+    if let Some(dir) = &args.report {
+        // The charts of spend over time need the platform table the model read.
+        let unified = liftos::transform::read_table(&args.input)?;
+        let files = liftos::analysis::write_business_report(&results, &unified, dir)?;
+        println!("Wrote {} report files into {}", files.len(), dir.display());
+    }
+    if let Some(path) = &args.xlsx {
+        liftos::report::export_results(&results.results, path)
+            .map_err(|e| liftos::Error::Report(e.to_string()))?;
         println!("Wrote {}", path.display());
     }
     Ok(())

@@ -4,6 +4,7 @@
 mod analyze;
 mod calendar;
 mod plan;
+mod progress;
 mod pull;
 mod run;
 mod sync;
@@ -118,6 +119,7 @@ pub fn run(cli: Cli) -> liftos::Result<()> {
             let options = liftos::demo::DemoOptions {
                 seed,
                 trees,
+                progress_view: progress::TerminalProgress::for_stderr(),
                 ..liftos::demo::DemoOptions::default()
             };
             // The demo runs on its own thread so a signal can stop it and clean up.

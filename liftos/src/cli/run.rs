@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use liftos::analysis::format_results;
 use liftos::config::PipelineConfig;
-use liftos::pipeline::{Outputs, TableFormat};
+use liftos::pipeline::{Outputs, table_format};
 
 /// Arguments of `liftos run`.
 #[derive(Debug, clap::Args)]
@@ -71,12 +71,15 @@ pub fn run(args: Args) -> liftos::Result<()> {
     if let Some(dir) = &args.out {
         builder = builder.outputs(
             Outputs::new(dir)
-                .with_format(TableFormat::parse(&config.output.format)?)
+                .with_format(table_format(&config.output.format)?)
                 .with_report(config.output.report),
         );
     }
     if let Some(dir) = &args.store {
         builder = builder.store(dir);
+    }
+    if let Some(view) = super::progress::TerminalProgress::for_stderr() {
+        builder = builder.progress_view(view);
     }
     let pipeline = builder.build()?;
     // The output directory must not hold an input: the run writes its tables there.

@@ -26,6 +26,8 @@ fn analyze_with_the_business_outcome_and_a_lift_test() {
     let dir = tempfile::tempdir().unwrap();
     let (world, unified, business, tests) = files(dir.path());
     let json = dir.path().join("results.json");
+    let report = dir.path().join("report");
+    let xlsx = dir.path().join("business.xlsx");
     let output = liftos()
         .args(["analyze", "--bootstrap", "40", "--input"])
         .arg(&unified)
@@ -35,6 +37,10 @@ fn analyze_with_the_business_outcome_and_a_lift_test() {
         .arg(&tests)
         .arg("--json")
         .arg(&json)
+        .arg("--report")
+        .arg(&report)
+        .arg("--xlsx")
+        .arg(&xlsx)
         .output()
         .unwrap();
     let stdout = crate::common::assert_success(&output);
@@ -63,6 +69,34 @@ fn analyze_with_the_business_outcome_and_a_lift_test() {
     assert!(meta["naive_roas"].as_f64().unwrap() > 0.0);
     assert!(v["baseline_share"]["estimate"].as_f64().unwrap() > 0.3);
     assert_eq!(v["calibration"]["tests"].as_array().unwrap().len(), 1);
+
+    // The report of a business-level run: which outcome, the organic share, and the
+    // calibration before and after, with the same numbers as the JSON.
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(
+        html.contains("the business's own revenue per day"),
+        "outcome note"
+    );
+    let share = v["baseline_share"]["estimate"].as_f64().unwrap();
+    assert!(
+        html.contains(&format!("{:.1}%", 100.0 * share)),
+        "organic share"
+    );
+    assert!(html.contains("Calibration with lift tests"));
+    let after = v["calibration"]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "meta")
+        .unwrap()["after"]["incremental_roas"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        html.contains(&format!("{after:.2} [")),
+        "meta after calibration: {after}"
+    );
+    assert!(report.join("results.xlsx").is_file() && xlsx.is_file());
+    assert!(report.join("channel_effects.csv").is_file());
 }
 
 /// Runs `analyze --business-outcome bad` and returns stderr (the run must fail).

@@ -6,9 +6,10 @@ use std::time::Duration;
 use arrow::array::RecordBatch;
 use liftos::causal::{AttributionModel, AttributionOptions, CausalForestParams};
 use liftos::connectors::{GoogleAdsBuilder, KlaviyoBuilder, MetaAdsBuilder, Progress, RetryConfig};
-use liftos::pipeline::{Outputs, Pipeline, PipelineBuilder, PipelineRun, TableFormat};
+use liftos::pipeline::{Outputs, Pipeline, PipelineBuilder, PipelineRun};
 use liftos::sandbox::World;
 use liftos::sandbox::fake::FaultConfig;
+use liftos::transform::FileFormat;
 use liftos::transform::SchemaMapping;
 
 use crate::common::*;
@@ -285,7 +286,7 @@ fn outputs_hold_every_intermediate_and_the_manifest() {
     let pipeline = pipeline_for(&fakes, &world, None)
         .outputs(
             Outputs::new(&out)
-                .with_format(TableFormat::Csv)
+                .with_format(FileFormat::Csv)
                 .with_report(false),
         )
         .build()
@@ -340,7 +341,7 @@ fn a_plan_stage_writes_plan_json_and_the_reports_plan_section() {
     let budget: f64 = world.truth().channels.iter().map(|c| c.spend).sum();
     let pipeline = pipeline_for(&fakes, &world, None)
         .plan(liftos::causal::PlanOptions::new(budget))
-        .outputs(Outputs::new(&out).with_format(TableFormat::Csv))
+        .outputs(Outputs::new(&out).with_format(FileFormat::Csv))
         .build()
         .unwrap();
     let run = run(&fakes, &pipeline).unwrap();

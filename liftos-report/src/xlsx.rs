@@ -10,41 +10,20 @@ use rust_xlsxwriter::{
     Worksheet, XlsxError,
 };
 
-use super::explore::ExplorationSummary;
-use super::format::{date_string, money, p_value, percent, thousands};
-use super::{ReportError, Result, extension, write_bytes};
-use crate::{AttributionResults, Estimate};
+use crate::explore::ExplorationSummary;
+use crate::format::{date_string, money, p_value, percent, thousands};
+use crate::{ReportError, Result, extension, write_bytes};
+use liftos_causal::{AttributionResults, Estimate};
+use liftos_transform::{Issue, QualityReport};
 
-/// One finding of a data-quality check, as shown in the report (mirrors an issue of
-/// the transform crate's `QualityReport`, which this crate does not depend on).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct QualityIssue {
-    /// The rule that found it (`missing_values`, `negative_spend`, ...).
-    pub rule: String,
-    /// The column concerned (empty when the issue concerns whole rows).
-    pub column: String,
-    /// Rows affected.
-    pub rows: usize,
-    /// `error`, `warning` or `info`.
-    pub severity: String,
-    /// Example row numbers or values, as text.
-    pub examples: String,
-    /// What was found, in words.
-    pub message: String,
-}
-
-/// The data-quality summary shown on the workbook's *Data quality* sheet and in the
-/// HTML report.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct QualitySummary {
-    /// Rows checked.
-    pub rows: usize,
-    /// Share of required values present, 0–1.
-    pub completeness_score: f64,
-    /// Share of rows that pass every accuracy rule, 0–1.
-    pub accuracy_score: f64,
-    /// The findings.
-    pub issues: Vec<QualityIssue>,
+/// A quality issue's example rows as text (`4, 17, 90`), as the report shows them.
+pub(crate) fn example_rows(issue: &Issue) -> String {
+    issue
+        .example_rows
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Options of [`export_results_with`].
@@ -60,13 +39,13 @@ pub struct ExportOptions {
     /// ISO 4217 code of money amounts.
     pub currency: String,
     /// Data-quality summary of the input.
-    pub quality: Option<QualitySummary>,
+    pub quality: Option<QualityReport>,
     /// Exploration summary of the input table.
     pub exploration: Option<ExplorationSummary>,
     /// Most per-row effects written.
     pub max_row_effects: usize,
     /// A budget plan made from the results (a "Budget plan" sheet).
-    pub plan: Option<crate::plan::BudgetPlan>,
+    pub plan: Option<liftos_causal::plan::BudgetPlan>,
 }
 
 impl Default for ExportOptions {
@@ -89,7 +68,7 @@ impl ExportOptions {
     }
 
     /// Adds a data-quality summary.
-    pub fn with_quality(mut self, quality: QualitySummary) -> Self {
+    pub fn with_quality(mut self, quality: QualityReport) -> Self {
         self.quality = Some(quality);
         self
     }
@@ -101,7 +80,7 @@ impl ExportOptions {
     }
 
     /// Adds a budget plan (a "Budget plan" sheet).
-    pub fn with_plan(mut self, plan: crate::plan::BudgetPlan) -> Self {
+    pub fn with_plan(mut self, plan: liftos_causal::plan::BudgetPlan) -> Self {
         self.plan = Some(plan);
         self
     }
@@ -239,7 +218,7 @@ struct Formats {
 
 impl Formats {
     fn new(currency: &str) -> Self {
-        let money = match super::format::currency_symbol(currency) {
+        let money = match crate::format::currency_symbol(currency) {
             Some(sym) => format!("\"{sym}\"#,##0;-\"{sym}\"#,##0"),
             None => format!("#,##0 \"{}\"", currency.replace('"', "")),
         };
@@ -718,10 +697,10 @@ pub(crate) fn workbook_bytes(
                 for i in &q.issues {
                     w.row(&[
                         Cell::Text(i.rule.clone()),
-                        Cell::Text(i.column.clone()),
-                        Cell::Int(i.rows as f64),
-                        Cell::Text(i.severity.clone()),
-                        Cell::Text(i.examples.clone()),
+                        Cell::Text(i.column.clone().unwrap_or_default()),
+                        Cell::Int(i.row_count as f64),
+                        Cell::Text(i.severity.to_string()),
+                        Cell::Text(example_rows(i)),
                         Cell::Text(i.message.clone()),
                     ])?;
                 }
@@ -954,7 +933,7 @@ pub(crate) fn workbook_bytes(
         w.row += 1;
         w.title(&format!(
             "Budget {} {cur}, objective {}",
-            super::format::thousands(plan.total_budget, 0),
+            crate::format::thousands(plan.total_budget, 0),
             plan.objective.as_str()
         ))?;
         for note in &plan.notes {

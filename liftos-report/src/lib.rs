@@ -1,13 +1,13 @@
 //! Results people look at: charts (PNG, SVG), an Excel workbook, a self-contained HTML
 //! report, and an exploration summary of the input table.
 //!
-//! Everything here takes an [`AttributionResults`](crate::AttributionResults) or an Arrow
+//! Everything here takes an [`AttributionResults`](liftos_causal::AttributionResults) or an Arrow
 //! [`RecordBatch`](arrow::record_batch::RecordBatch) with the unified columns (`date`,
 //! `channel`, `spend`, `revenue`, ...) and writes files; nothing is written half-way
 //! (each file is written to a hidden temporary sibling and renamed into place).
 //!
 //! ```
-//! use liftos_causal::report::{self, PlotOptions, ReportOptions};
+//! use liftos_report::{self as report, PlotOptions, ReportOptions};
 //! use liftos_causal::{AttributionResults, ChannelEffect};
 //!
 //! # fn channel(name: &str, spend: f64, iroas: f64, naive: f64) -> ChannelEffect {
@@ -46,8 +46,12 @@
 //! channel the same colour in every chart ([`channel_color`]). Text in SVG files names
 //! the `sans-serif` family, so viewers use their own sans-serif font.
 //!
-//! The functions return [`ReportError`], which wraps the crate's
-//! [`Error`](crate::Error) and adds file and chart failures.
+//! The functions return [`ReportError`], which wraps the causal crate's
+//! [`Error`](liftos_causal::Error) and adds file and chart failures.
+//!
+//! This crate sits above `liftos-transform` and `liftos-causal` (it shows the transform's
+//! [`QualityReport`](liftos_transform::QualityReport) as it is, with no copy of its
+//! types); neither of them depends on it.
 
 mod charts;
 mod explore;
@@ -64,8 +68,8 @@ pub use charts::{
     plot_temporal_effects, plot_treatment_effects,
 };
 pub use explore::{ExplorationSummary, channel_summary, describe};
-pub use html::{ReportOptions, write_html_report, write_report_dir};
-pub use xlsx::{ExportOptions, QualityIssue, QualitySummary, export_results, export_results_with};
+pub use html::{BusinessSection, ReportOptions, write_html_report, write_report_dir};
+pub use xlsx::{ExportOptions, export_results, export_results_with};
 
 /// Everything that can go wrong while drawing charts or writing report files.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +77,7 @@ pub use xlsx::{ExportOptions, QualityIssue, QualitySummary, export_results, expo
 pub enum ReportError {
     /// An error of the estimation side (an Arrow table could not be built, ...).
     #[error(transparent)]
-    Causal(#[from] crate::Error),
+    Causal(#[from] liftos_causal::Error),
 
     /// An Arrow operation failed (reading or building a table).
     #[error(transparent)]

@@ -7,12 +7,14 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Float64Type, UInt64Type};
 use arrow::record_batch::RecordBatch;
 
-use super::charts::{Chart, PlotOptions};
-use super::explore::ExplorationSummary;
-use super::format::{html_escape as esc, money, p_value, percent, thousands};
-use super::xlsx::{ExportOptions, QualitySummary, headlines, model_rows, workbook_bytes};
-use super::{ReportError, Result, io_err, write_bytes};
-use crate::{AttributionResults, Estimate};
+use crate::charts::{Chart, PlotOptions};
+use crate::explore::ExplorationSummary;
+use crate::format::{html_escape as esc, money, p_value, percent, thousands};
+use crate::xlsx::{ExportOptions, example_rows, headlines, model_rows, workbook_bytes};
+use crate::{ReportError, Result, io_err, write_bytes};
+use liftos_causal::business::CalibrationReport;
+use liftos_causal::{AttributionResults, BusinessResults, Estimate};
+use liftos_transform::QualityReport;
 
 /// Options of the HTML report and the report directory.
 ///
@@ -34,11 +36,36 @@ pub struct ReportOptions {
     /// The unified table the results were fitted on.
     pub table: Option<RecordBatch>,
     /// Data-quality summary of the input.
-    pub quality: Option<QualitySummary>,
+    pub quality: Option<QualityReport>,
     /// Exploration summary of the input.
     pub exploration: Option<ExplorationSummary>,
     /// A budget plan made from these results (a section, a chart and a sheet).
-    pub plan: Option<crate::plan::BudgetPlan>,
+    pub plan: Option<liftos_causal::plan::BudgetPlan>,
+    /// What a business-level run adds: its revenue, the organic share, the calibration.
+    pub business: Option<BusinessSection>,
+}
+
+/// The part of a business-level run ([`BusinessResults`]) the report shows besides the
+/// channel table: the business's revenue, the organic (baseline) share with its interval,
+/// and what calibration with lift tests did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusinessSection {
+    /// The business's total revenue over the window.
+    pub revenue: f64,
+    /// Share of that revenue no channel caused, with its interval.
+    pub baseline_share: Estimate,
+    /// Calibration with lift tests (`None` without tests).
+    pub calibration: Option<CalibrationReport>,
+}
+
+impl From<&BusinessResults> for BusinessSection {
+    fn from(r: &BusinessResults) -> Self {
+        BusinessSection {
+            revenue: r.revenue,
+            baseline_share: r.baseline_share.clone(),
+            calibration: r.calibration.clone(),
+        }
+    }
 }
 
 impl Default for ReportOptions {
@@ -50,6 +77,7 @@ impl Default for ReportOptions {
             quality: None,
             exploration: None,
             plan: None,
+            business: None,
         }
     }
 }
@@ -68,8 +96,15 @@ impl ReportOptions {
     }
 
     /// Adds a budget plan made from the results.
-    pub fn with_plan(mut self, plan: crate::plan::BudgetPlan) -> Self {
+    pub fn with_plan(mut self, plan: liftos_causal::plan::BudgetPlan) -> Self {
         self.plan = Some(plan);
+        self
+    }
+
+    /// Adds the business-level part of a run ([`BusinessSection`]): a section with the
+    /// business's revenue, the organic share and the calibration with lift tests.
+    pub fn with_business(mut self, business: &BusinessResults) -> Self {
+        self.business = Some(BusinessSection::from(business));
         self
     }
 
@@ -80,7 +115,7 @@ impl ReportOptions {
     }
 
     /// Adds a data-quality summary.
-    pub fn with_quality(mut self, quality: QualitySummary) -> Self {
+    pub fn with_quality(mut self, quality: QualityReport) -> Self {
         self.quality = Some(quality);
         self
     }
@@ -211,7 +246,7 @@ fn caption(stem: &str) -> &'static str {
 }
 
 /// The budget plan section: a table per channel, the totals and the planner's notes.
-fn plan_html(h: &mut String, plan: &crate::plan::BudgetPlan, cur: &str) {
+fn plan_html(h: &mut String, plan: &liftos_causal::plan::BudgetPlan, cur: &str) {
     h.push_str("<section id=\"plan\">\n<h2>Budget plan</h2>\n");
     let period = match (plan.period_days, plan.window_days) {
         (Some(p), _) => format!("{p} days"),
@@ -287,6 +322,81 @@ fn plan_html(h: &mut String, plan: &crate::plan::BudgetPlan, cur: &str) {
         let _ = writeln!(h, "<li>{}</li>", esc(note));
     }
     h.push_str("</ul>\n</section>\n");
+}
+
+/// The business-level part: revenue, organic share, calibration before and after.
+fn business_html(h: &mut String, b: &BusinessSection, level: &str, cur: &str) {
+    let s = &b.baseline_share;
+    let _ = writeln!(
+        h,
+        "<p>Business revenue over the window: {}. Organic (baseline) share, the part no \
+         channel caused: {} [{}, {}] ({level} interval).</p>",
+        esc(&money(b.revenue, cur, 0)),
+        esc(&percent(s.estimate, false)),
+        esc(&percent(s.ci_lower, false)),
+        esc(&percent(s.ci_upper, false)),
+    );
+    let Some(cal) = &b.calibration else {
+        h.push_str(
+            "<p class=\"skip\">No lift tests were given: the returns below are the \
+             observational model's alone (<code>--lift-tests FILE</code> calibrates them \
+             with experiments).</p>\n",
+        );
+        return;
+    };
+    h.push_str("<h3>Calibration with lift tests</h3>\n");
+    let tests: Vec<Vec<(String, bool)>> = cal
+        .tests
+        .iter()
+        .map(|test| {
+            let day = |d: i32| {
+                liftos_core::dates::from_date32(d).map_or_else(|| d.to_string(), |d| d.to_string())
+            };
+            vec![
+                t(&test.test.channel),
+                t(&format!(
+                    "{} to {}",
+                    day(test.test.start),
+                    day(test.test.end)
+                )),
+                n(money(test.spend, cur, 0)),
+                n(format!(
+                    "{} ± {}",
+                    money(test.test.incremental_revenue, cur, 0),
+                    money(test.test.standard_error, cur, 0)
+                )),
+                n(format!(
+                    "{} ± {}",
+                    money(test.model_estimate, cur, 0),
+                    money(test.model_std_err, cur, 0)
+                )),
+            ]
+        })
+        .collect();
+    table_html(
+        h,
+        &[
+            "Test",
+            "Window",
+            "Spend",
+            "Measured lift",
+            "Model's lift before",
+        ],
+        &tests,
+    );
+    let channels: Vec<Vec<(String, bool)>> = cal
+        .channels
+        .iter()
+        .map(|c| {
+            let ci = |(e, lo, hi): (f64, f64, f64)| format!("{e:.2} [{lo:.2}, {hi:.2}]");
+            vec![t(&c.channel), n(ci(c.before)), n(ci(c.after))]
+        })
+        .collect();
+    table_html(
+        h,
+        &["Channel", "Incremental ROAS before", "After calibration"],
+        &channels,
+    );
 }
 
 fn table_html(out: &mut String, header: &[&str], rows: &[Vec<(String, bool)>]) {
@@ -424,11 +534,14 @@ fn html_string(results: &AttributionResults, options: &ReportOptions) -> Result<
         )
     };
     let _ = writeln!(h, "<p>{outcome_note}</p>");
+    if let Some(b) = &options.business {
+        business_html(&mut h, b, &level, cur);
+    }
     let rows: Vec<Vec<(String, bool)>> = results
         .channels
         .iter()
         .map(|c| {
-            let (r, g, b) = super::channel_color(&c.channel);
+            let (r, g, b) = crate::channel_color(&c.channel);
             vec![
                 (
                     format!(
@@ -572,10 +685,10 @@ fn html_string(results: &AttributionResults, options: &ReportOptions) -> Result<
                     .map(|i| {
                         vec![
                             t(&i.rule),
-                            t(&i.column),
-                            n(thousands(i.rows as f64, 0)),
-                            t(&i.severity),
-                            t(&i.examples),
+                            t(i.column.as_deref().unwrap_or_default()),
+                            n(thousands(i.row_count as f64, 0)),
+                            t(&i.severity.to_string()),
+                            t(&example_rows(i)),
                             t(&i.message),
                         ]
                     })

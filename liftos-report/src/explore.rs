@@ -9,8 +9,8 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema};
 use arrow::record_batch::RecordBatch;
 
-use super::charts::quantile;
-use super::{ReportError, Result};
+use crate::charts::quantile;
+use crate::{ReportError, Result};
 
 /// The exploration summary shown in the workbook and the HTML report: [`describe`] and
 /// [`channel_summary`] of the input table.

@@ -1,4 +1,4 @@
-//! Charts, workbook, HTML report and exploration summary (feature `report`).
+//! Charts, workbook, HTML report and exploration summary.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -9,14 +9,13 @@ use arrow::record_batch::RecordBatch;
 use calamine::{Data, Reader, Xlsx, open_workbook};
 use chrono::{Datelike, NaiveDate};
 use liftos_causal::inference::{Calibration, Coefficient};
-use liftos_causal::report::{
-    self, ExportOptions, PlotOptions, QualityIssue, QualitySummary, ReportError, ReportOptions,
-};
 use liftos_causal::{
     AttributionResults, CausalDataset, CausalForestParams, ChannelEffect, Diagnostics, Estimate,
     Estimator, ModelAccuracy, RowEffect, RowIndex, TemporalEffects,
 };
+use liftos_report::{self as report, ExportOptions, PlotOptions, ReportError, ReportOptions};
 use liftos_sandbox::{World, WorldConfig};
+use liftos_transform::{Issue, QualityReport, Severity};
 use statrs::distribution::{ContinuousCDF, Normal};
 
 /// A fresh, empty directory under the system temp dir for one test.
@@ -632,16 +631,16 @@ fn workbook_has_sheets_and_values() {
     let (table, results) = sandbox();
     let dir = out_dir("xlsx");
     let path = dir.join("results.xlsx");
-    let quality = QualitySummary {
+    let quality = QualityReport {
         rows: table.num_rows(),
         completeness_score: 0.998,
         accuracy_score: 0.97,
-        issues: vec![QualityIssue {
+        issues: vec![Issue {
             rule: "negative_spend".into(),
-            column: "spend".into(),
-            rows: 3,
-            severity: "error".into(),
-            examples: "rows 4, 17, 90".into(),
+            column: Some("spend".into()),
+            row_count: 3,
+            example_rows: vec![4, 17, 90],
+            severity: Severity::Error,
             message: "spend below zero".into(),
         }],
     };
@@ -732,7 +731,7 @@ fn html_report_is_self_contained() {
         channel("tiktok <&> \"ads\"", 20_000.0, -0.6, 1.1),
     ]);
     let dir = out_dir("html");
-    let options = ReportOptions::default().with_quality(QualitySummary {
+    let options = ReportOptions::default().with_quality(QualityReport {
         rows: 240,
         completeness_score: 0.99,
         accuracy_score: 0.95,

@@ -12,15 +12,15 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::explore::{DailySeries, daily_by_channel, spend_by_channel};
+use crate::explore::{DailySeries, daily_by_channel, spend_by_channel};
 
 /// A channel's (spend, effect) points.
 type PointSeries = (String, Vec<(f64, f64)>);
-use super::format::{
+use crate::format::{
     axis_decimals, money, month_string, percent, thousands, truncate, truncate_middle,
 };
-use super::{ReportError, Result, extension, write_atomically, write_bytes};
-use crate::{AttributionResults, CurvePoint, Estimate};
+use crate::{ReportError, Result, extension, write_atomically, write_bytes};
+use liftos_causal::{AttributionResults, CurvePoint, Estimate};
 
 /// The bundled font (DejaVu Sans, Bitstream Vera license; see `fonts/DejaVuSans-LICENSE.txt`).
 static FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
@@ -506,7 +506,7 @@ impl Chart {
     /// The response curves with a budget plan's recommended spend marked on each.
     pub(crate) fn plan(
         results: &AttributionResults,
-        plan: &crate::plan::BudgetPlan,
+        plan: &liftos_causal::plan::BudgetPlan,
     ) -> Result<Chart> {
         let mut chart = Self::response(results)?;
         let Chart::Response { planned, .. } = &mut chart else {
@@ -1226,9 +1226,9 @@ fn capitalize(s: &str) -> String {
 /// Short label of a temporal estimate (`monday` → `Mon`, `january` → `Jan`).
 fn short_name(name: &str) -> String {
     let lower = name.to_ascii_lowercase();
-    let mut known = crate::attribution::WEEKDAYS
+    let mut known = liftos_causal::attribution::WEEKDAYS
         .iter()
-        .chain(crate::attribution::MONTHS.iter());
+        .chain(liftos_causal::attribution::MONTHS.iter());
     if known.any(|n| *n == lower) {
         capitalize(&lower[..3])
     } else {
@@ -1639,7 +1639,7 @@ pub fn plot_response_curve(
 /// [`ReportError::EmptyInput`] when no channel has a response curve; file errors.
 pub fn plot_budget_plan(
     results: &AttributionResults,
-    plan: &crate::plan::BudgetPlan,
+    plan: &liftos_causal::plan::BudgetPlan,
     path: impl AsRef<Path>,
     options: &PlotOptions,
 ) -> Result<()> {
