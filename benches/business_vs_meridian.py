@@ -137,7 +137,7 @@ def meridian_worker(args) -> None:
     from meridian.data import data_frame_input_data_builder as dfb
     from meridian.model import model, spec
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     builder = dfb.DataFrameInputDataBuilder(kpi_type="revenue")
     builder = builder.with_kpi(df, kpi_col="revenue", time_col="time")
     builder = builder.with_media(
@@ -165,6 +165,7 @@ def meridian_worker(args) -> None:
     a = analyzer.Analyzer(mmm)
     roi = np.asarray(a.roi(use_posterior=True))  # (chains, draws, channels)
     seconds = time.perf_counter() - t0
+    cpu_seconds = time.process_time() - c0
     rhat = {}
     try:
         for k, v in a.get_rhat().items():
@@ -183,6 +184,7 @@ def meridian_worker(args) -> None:
         "controls": controls,
         "sampling": {"chains": args.chains, "adapt": args.adapt, "burnin": args.burnin, "keep": args.keep},
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "max_rhat": max((v for v in rhat.values() if isinstance(v, float)), default=None),
         "rhat": rhat,
         "channels": {
@@ -199,6 +201,13 @@ def meridian_worker(args) -> None:
 
 
 # ----------------------------------------------------------------------------- one world
+
+def children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
 
 def run_logged(cmd, log: Path, timeout: float, env=None):
     """Runs cmd with its output in log; returns (ok, seconds, note)."""
@@ -240,7 +249,9 @@ def fit_liftos(args, liftos: Path, world: Path) -> dict:
     ]
     if out.exists():
         out.unlink()
+    c0 = children_cpu()
     ok, seconds, note = run_logged(cmd, world / "liftos.log", args.timeout)
+    cpu_seconds = children_cpu() - c0
     if not ok:
         return {"error": note, "seconds": seconds}
     j = json.loads(out.read_text())
@@ -251,7 +262,7 @@ def fit_liftos(args, liftos: Path, world: Path) -> dict:
             "lower": c["incremental_roas_ci_lower"],
             "upper": c["incremental_roas_ci_upper"],
         }
-    return {"tool": "liftos", "seconds": seconds, "channels": channels}
+    return {"tool": "liftos", "seconds": seconds, "cpu_seconds": cpu_seconds, "channels": channels}
 
 
 def fit_meridian(args, world: Path) -> dict:
@@ -308,6 +319,15 @@ def fmt_interval(r: dict) -> str:
     return f"{r['iroas']:.2f} [{r['lower']:.2f}, {r['upper']:.2f}]"
 
 
+def ok_values(results: list, tool: str, key: str) -> list:
+    return [r["fits"][tool][key] for r in results
+            if tool in r["fits"] and "error" not in r["fits"][tool] and r["fits"][tool].get(key) is not None]
+
+
+def med(xs: list) -> str:
+    return f"{statistics.median(xs):.1f}" if xs else "-"
+
+
 def tables(results: list, tools: list, level: float) -> str:
     pct = f"{level:.0%}"
     lines = []
@@ -337,10 +357,11 @@ def tables(results: list, tools: list, level: float) -> str:
                         err = f"{s['error']:.0%}"
                     cells += [fmt_interval(s) + mark, err]
                 lines.append("| " + " | ".join(cells) + " |")
-        secs = {tool: [r["fits"][tool]["seconds"] for r in rs if tool in r["fits"] and "error" not in r["fits"][tool]] for tool in tools}
+        secs = {tool: ok_values(rs, tool, "seconds") for tool in tools}
+        cpus = {tool: ok_values(rs, tool, "cpu_seconds") for tool in tools}
         lines.append("")
-        lines.append("seconds per fit (median): " + ", ".join(
-            f"{tool} {statistics.median(s):.1f}" if s else f"{tool} -" for tool, s in secs.items()))
+        lines.append("per fit, median wall / CPU seconds: " + ", ".join(
+            f"{tool} {med(secs[tool])} / {med(cpus[tool])}" for tool in tools))
         for tool in tools:
             effect = [s for r in rs for s in r["scores"].get(tool, {}).values() if not s["zero_effect"]]
             zero = [s for r in rs for s in r["scores"].get(tool, {}).values() if s["zero_effect"]]
@@ -352,21 +373,24 @@ def tables(results: list, tools: list, level: float) -> str:
                 "zero_covers": (sum(s["covers"] for s in zero), len(zero)),
                 "zero_significant": (sum(s["significant"] for s in zero), len(zero)),
                 "median_seconds": statistics.median(secs[tool]) if secs[tool] else None,
+                "median_cpu_seconds": statistics.median(cpus[tool]) if cpus[tool] else None,
                 "fits": len(secs[tool]),
             })
     lines.append("\n### Summary\n")
     lines.append(f"Effect channels: mean absolute % error of the switch-off iROAS and coverage of the {pct} "
                  "intervals; zero-effect channel: mean |iROAS|, and how often its interval excludes 0.\n")
-    lines.append("| preset | tool | mean abs error | coverage | zero-effect mean abs iROAS | zero-effect significant | median s/fit |")
-    lines.append("|---|---|---|---|---|---|---|")
+    lines.append("| preset | tool | mean abs error | coverage | zero-effect mean abs iROAS | zero-effect significant | median wall s/fit | median CPU s/fit |")
+    lines.append("|---|---|---|---|---|---|---|---|")
     for s in summary:
         f = lambda v, p=False: "-" if v is None else (f"{v:.0%}" if p else f"{v:.2f}")
         lines.append(
             f"| {s['preset']} | {s['tool']} | {f(s['mean_abs_error'], True)} | {s['coverage'][0]}/{s['coverage'][1]} | "
             f"{f(s['zero_abs'])} | {s['zero_significant'][0]}/{s['zero_significant'][1]} | "
-            f"{'-' if s['median_seconds'] is None else format(s['median_seconds'], '.1f')} |")
+            f"{med([s['median_seconds']] if s['median_seconds'] is not None else [])} | "
+            f"{med([s['median_cpu_seconds']] if s['median_cpu_seconds'] is not None else [])} |")
     if len(tools) == 2:
-        all_secs = {t: [r["fits"][t]["seconds"] for r in results if t in r["fits"] and "error" not in r["fits"][t]] for t in tools}
+        all_secs = {t: ok_values(results, t, "seconds") for t in tools}
+        all_cpus = {t: ok_values(results, t, "cpu_seconds") for t in tools}
         for t in tools:
             effect = [s for r in results for s in r["scores"].get(t, {}).values() if not s["zero_effect"]]
             zero = [s for r in results for s in r["scores"].get(t, {}).values() if s["zero_effect"]]
@@ -374,10 +398,15 @@ def tables(results: list, tools: list, level: float) -> str:
                 lines.append(
                     f"\nAll presets, {t}: mean abs error {statistics.mean(s['error'] for s in effect):.0%}, "
                     f"coverage {sum(s['covers'] for s in effect)}/{len(effect)}, zero-effect significant "
-                    f"{sum(s['significant'] for s in zero)}/{len(zero)}, median {statistics.median(all_secs[t]):.1f} s/fit")
+                    f"{sum(s['significant'] for s in zero)}/{len(zero)}, median {med(all_secs[t])} s wall, "
+                    f"{med(all_cpus[t])} s CPU per fit")
         if all(all_secs[t] for t in tools):
             ratio = statistics.median(all_secs["meridian"]) / statistics.median(all_secs["liftos"])
-            lines.append(f"\nSpeed: Meridian's median fit takes {ratio:.1f}× LiftOS's.")
+            text = f"\nSpeed: Meridian's median fit takes {ratio:.1f}× LiftOS's wall time"
+            if all(all_cpus[t] for t in tools):
+                cratio = statistics.median(all_cpus["meridian"]) / statistics.median(all_cpus["liftos"])
+                text += f", {cratio:.1f}× its CPU time"
+            lines.append(text + ".")
     failed = [(r["preset"], r["seed"], t, f["error"]) for r in results for t, f in r["fits"].items() if "error" in f]
     for p, s, t, e in failed:
         lines.append(f"\nfailed: {p} seed {s} {t}: {e}")
@@ -427,8 +456,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
     wall = time.perf_counter()
-    for preset in args.presets.split(","):
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
+    # Seeds outside, presets inside: a run stopped early still has every preset.
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        for preset in args.presets.split(","):
             world = args.out / f"{preset}_{seed}"
             export_world(args, sandbox, preset, seed, world)
             truth = json.loads((world / "truth.json").read_text())
@@ -448,6 +478,14 @@ def main() -> None:
                 "preset": preset, "seed": seed, "truth": truth, "fits": fits,
                 "scores": {t: score(truth, f) for t, f in fits.items()},
             })
+            write_report(args, results, tools, wall, final=False)
+    write_report(args, results, tools, wall, final=True)
+
+
+def write_report(args, results: list, tools: list, wall: float, final: bool) -> None:
+    """results.md and results.json in --out (after every world, so a stopped run keeps them)."""
+    order = {p: i for i, p in enumerate(args.presets.split(","))}
+    results = sorted(results, key=lambda r: (order[r["preset"]], r["seed"]))
     used = [t for t in tools if any(t in r["fits"] for r in results)]
     text = tables(results, used, args.level)
     versions = {}
@@ -460,13 +498,15 @@ def main() -> None:
             text += f"\n\nMeridian max R-hat over all parameters, per fit: median {statistics.median(rh):.2f}, worst {max(rh):.2f}"
     header = (f"# LiftOS vs Meridian, business level\n\ncommand: {' '.join(sys.argv)}\n"
               f"level {args.level:.0%}; LiftOS bootstrap {args.bootstrap}; Meridian {json.dumps(versions.get('meridian'))}\n"
-              f"total wall time {time.perf_counter() - wall:.0f} s\n")
-    print(header + text)
+              f"total wall time {time.perf_counter() - wall:.0f} s{'' if final else ' (run in progress)'}\n")
+    if final:
+        print(header + text)
     (args.out / "results.md").write_text(header + text + "\n")
     (args.out / "results.json").write_text(json.dumps(
         {"command": sys.argv, "level": args.level, "bootstrap": args.bootstrap, "versions": versions,
          "results": results}, indent=2))
-    print(f"\nWrote {args.out / 'results.md'} and results.json")
+    if final:
+        print(f"\nWrote {args.out / 'results.md'} and results.json")
 
 
 if __name__ == "__main__":
