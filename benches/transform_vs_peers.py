@@ -13,7 +13,8 @@ campaign names). Each contender runs in its own process and ends with the same t
   printed);
 - polars (lazy, one plan), DuckDB (one SQL query), pandas (eager).
 - with --cluster: the `liftos sql` query on a `liftos cluster` of 1 and of 2 Ballista
-  executors on this machine.
+  executors on this machine (needs a `liftos` built with the `distributed` feature, which
+  is not on main yet: issue 19).
 
 SQL has no row order, so the SQL versions keep the "latest pull" of a duplicated key as
 the row with the largest revenue, then conversions (the generator's restatements only

@@ -1,6 +1,6 @@
 //! The pieces every LiftOS crate shares, defined once: the unified table's schema, column
 //! names and natural key ([`unified`]), calendar days as Arrow `Date32` ([`dates`]), the
-//! table file formats ([`format`]) and all-or-nothing file writes ([`fs`]).
+//! table file formats ([`format`](mod@format)) and all-or-nothing file writes ([`fs`]).
 //!
 //! The library crates (connectors, transform, calendar, causal, sandbox) stay independent
 //! of each other and may all depend on this one, as DataFusion's crates do on
