@@ -77,9 +77,18 @@ pub fn write_report(
     table: &RecordBatch,
     dir: &std::path::Path,
 ) -> Result<Vec<std::path::PathBuf>> {
+    write_report_with_quality(results, table, &default_quality(table)?, None, dir)
+}
+
+/// The table's data-quality report under the default rules (what a report shows when the
+/// caller made none).
+fn default_quality(table: &RecordBatch) -> Result<QualityReport> {
     let rules = QualityRules::default();
-    let quality = validate_data_quality(table, &rules.required_fields_or_default(), &rules)?;
-    write_report_with_quality(results, table, &quality, None, dir)
+    Ok(validate_data_quality(
+        table,
+        &rules.required_fields_or_default(),
+        &rules,
+    )?)
 }
 
 /// [`write_report`] with a data-quality report already made (e.g. under the user's
@@ -114,12 +123,10 @@ pub fn write_business_report(
     table: &RecordBatch,
     dir: &std::path::Path,
 ) -> Result<Vec<std::path::PathBuf>> {
-    let rules = QualityRules::default();
-    let quality = validate_data_quality(table, &rules.required_fields_or_default(), &rules)?;
     let options = ReportOptions::default()
         .with_title("Marketing attribution report: the business's own revenue")
         .with_table(table.clone())
-        .with_quality(quality)
+        .with_quality(default_quality(table)?)
         .with_business(results);
     write_report_files(&results.results, &options, dir)
 }
