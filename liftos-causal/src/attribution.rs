@@ -1522,6 +1522,14 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
             by.join(", ")
         ));
     }
+    if let Some(c) = panel.common_spend
+        && c.controlled
+    {
+        w.push(format!(
+            "The {} campaigns' budgets move together from one day to the next more than the calendar explains (common-spend ratio {:.1}; about 1 when each budget moves on its own): something shared, such as a demand shock the calendar does not see, may be moving spend and {} together. The model controls for the other campaigns' spend of each day, which removes such a shock when it moves the budgets alike; a cause that moves one campaign's budget with its own demand is not removed, and only a holdout test settles it.",
+            c.entities, c.variance_ratio, results.outcome
+        ));
+    }
     let d = &results.diagnostics;
     if let Some(r2) = d.treatment_r2
         && r2 > 0.95

@@ -84,7 +84,8 @@ pub use forest::{CausalForest, CausalForestParams, FittedCausalForest};
 pub use inference::{AverageEffect, Calibration, Coefficient, LiftEffect};
 pub use plan::{BudgetPlan, Objective, PlanOptions, plan_budget, plan_budget_json};
 pub use prepare::{
-    Adstock, CausalPanel, CausalRoles, DroppedRow, TreatmentAssignment, prepare_causal_data,
+    Adstock, COMMON_SPEND_GATE, CausalPanel, CausalRoles, CommonSpend, DroppedRow,
+    TreatmentAssignment, prepare_causal_data,
 };
 pub use response::{HillCurve, ResponseOptions, ResponseTransform};
 pub use results::{

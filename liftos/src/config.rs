@@ -52,7 +52,7 @@
 //! | `[calendar]` | as a `liftos calendar --config` file: `country`, `commercial_events`, `custom_events`, `business`, `seasonality` |
 //! | `[marketing]` | `enabled` (true): campaign-derived calendar features |
 //! | `[business_outcome]` | `path` (a file) or `source = "shopify"` (pulled when the pipeline runs; `LIFTOS_SHOPIFY_SHOP`, `LIFTOS_SHOPIFY_ACCESS_TOKEN`, ... from the environment), `lift_tests` |
-//! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `assignment`, `cross_validation` |
+//! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `assignment`, `cross_validation`, `common_spend` |
 //! | `[plan]` | a budget plan as the last stage (`plan.json`, a report section): `budget` (required), `period_days`, `objective` (revenue, profit, target_roas), `target_roas`, `margin` (1), `max_change` (0.5), `min`/`max` (`{ meta = 5000 }`), `hold` (list) |
 //! | `[output]` (or `[outputs]`) | `dir` (liftos-out), `format` (parquet or csv), `report` (true), `postgres` (a URL without password: the run's tables are written there too), `postgres_url_env`, `postgres_password_env`, `postgres_schema`, `postgres_table_prefix` |
 //! | `[sync]` | `lookback_days`: days `liftos sync` re-reads before the stored state, by source name or type (`{ meta = 28, google_ads = 28, klaviyo = 7 }`) |
@@ -314,6 +314,9 @@ pub struct AnalysisSection {
     pub assignment: String,
     /// Time-blocked cross-validation.
     pub cross_validation: bool,
+    /// The other campaigns' spend of the day among the controls (default `true`; see
+    /// `CausalRoles::common_spend_controls`).
+    pub common_spend: bool,
 }
 
 impl Default for AnalysisSection {
@@ -334,6 +337,7 @@ impl Default for AnalysisSection {
             response: "auto".into(),
             assignment: "observational".into(),
             cross_validation: true,
+            common_spend: true,
         }
     }
 }
@@ -1276,6 +1280,7 @@ impl PipelineConfig {
             .with_entity_variable(entity)
             .with_channel_variable(Some(&a.channel))
             .with_adstock(adstock)
+            .with_common_spend_controls(a.common_spend)
             .with_treatment_assignment(
                 TreatmentAssignment::parse(&a.assignment)
                     .map_err(|e| self.err(at("assignment"), None, e.to_string()))?,

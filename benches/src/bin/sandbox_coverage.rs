@@ -7,14 +7,14 @@
 //! cargo run --release -p liftos-benches --bin sandbox_coverage -- [--seeds 100] [--first 1]
 //!     [--preset standard|linear|saturation|carryover|realistic|latent|feedback]
 //!     [--trees 500] [--campaigns 4] [--days 730] [--json FILE] [--plain-nuisances]
-//!     [--linear-response] [--warnings]
+//!     [--linear-response] [--no-common-spend] [--common-spend-check-only] [--warnings]
 //! ```
 //!
 //! Per channel it counts the coverage of both the switch-off return (`incremental_roas`
 //! against the world's re-simulated truth) and the marginal return (against
 //! `long_run_marginal_roas`: dR/d(scale of the channel's spend) per unit, carryover inside
 //! the window included), their mean relative errors, the zero-effect channel's
-//! significance, and the seeds whose results carry a confounding warning (placebo or
+//! significance, and the seeds whose results carry a confounding warning (placebo, common spend or
 //! robustness value). `--linear-response` reproduces the estimator before response
 //! transforms (no carryover, no saturation).
 //!
@@ -93,6 +93,8 @@ fn main() -> Result<(), BoxError> {
     let preset: String = arg(&args, "--preset", "standard".to_string())?;
     let plain = args.iter().any(|a| a == "--plain-nuisances");
     let linear = args.iter().any(|a| a == "--linear-response");
+    let no_common = args.iter().any(|a| a == "--no-common-spend");
+    let check_only = args.iter().any(|a| a == "--common-spend-check-only");
     let json: Option<String> = args
         .iter()
         .position(|a| a == "--json")
@@ -118,9 +120,21 @@ fn main() -> Result<(), BoxError> {
     for seed in first..first + seeds {
         let t0 = Instant::now();
         let world = World::generate(&world_config(&preset, seed, campaigns, days)?)?;
-        let roles =
-            CausalRoles::default().with_adstock(if linear { Adstock::None } else { Adstock::Auto });
+        let roles = CausalRoles::default()
+            .with_adstock(if linear { Adstock::None } else { Adstock::Auto })
+            .with_common_spend_controls(!no_common);
         let panel = prepare_causal_data(&world.unified_table_with_calendar_flags()?, &roles)?;
+        let common = panel.common_spend.map_or("no check".to_string(), |c| {
+            format!(
+                "common-spend ratio {:.2}{}",
+                c.variance_ratio,
+                if c.controlled { ", controlled" } else { "" }
+            )
+        });
+        if check_only {
+            println!("seed {seed:>4} {common}");
+            continue;
+        }
         let options = AttributionOptions::default()
             .with_model(AttributionModel::CausalForest(
                 CausalForestParams::default().with_num_trees(trees),
@@ -136,11 +150,13 @@ fn main() -> Result<(), BoxError> {
         let attribution = analyze_attribution(&panel, &options)?;
         let primary = attribution.primary();
         let warnings = &primary.diagnostics.warnings;
-        let confounding_warning = warnings
-            .iter()
-            .any(|w| w.contains("Placebo check failed") || w.contains("not robust"));
+        let confounding_warning = warnings.iter().any(|w| {
+            w.contains("Placebo check failed")
+                || w.contains("not robust")
+                || w.contains("common-spend ratio")
+        });
         warned_seeds += usize::from(confounding_warning);
-        let mut line = format!("seed {seed:>4}");
+        let mut line = format!("seed {seed:>4} {common}");
         for c in &primary.channels {
             let Some(t) = world.truth().channel(&c.channel) else {
                 continue;
@@ -269,7 +285,9 @@ fn main() -> Result<(), BoxError> {
             t.significant, t.n
         );
     }
-    println!("seeds with a confounding warning (placebo or robustness): {warned_seeds}/{seeds}");
+    println!(
+        "seeds with a confounding warning (placebo, robustness or common spend): {warned_seeds}/{seeds}"
+    );
     println!("wall time {:.1} s", started.elapsed().as_secs_f64());
     if let Some(path) = json {
         std::fs::write(&path, serde_json::to_string_pretty(&records)?)?;

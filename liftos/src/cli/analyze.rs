@@ -66,6 +66,11 @@ pub struct Args {
     /// Skip the time-blocked cross-validation.
     #[arg(long)]
     no_cross_validation: bool,
+    /// Leave out the common-spend controls (the other campaigns' spend of the day, a
+    /// proxy for a demand shock the calendar does not see; on by default with four or
+    /// more campaigns).
+    #[arg(long)]
+    no_common_spend: bool,
     /// Public holidays of this country when the input has no calendar columns.
     #[arg(long, default_value = "US")]
     country: String,
@@ -133,6 +138,7 @@ pub fn run(args: Args) -> liftos::Result<()> {
         .with_entity_variable(entity)
         .with_channel_variable(Some(&args.channel))
         .with_adstock(adstock)
+        .with_common_spend_controls(!args.no_common_spend)
         .with_treatment_assignment(TreatmentAssignment::parse(&args.assignment)?);
     let options = AttributionOptions::default()
         .with_model(model)
