@@ -1,111 +1,245 @@
-//! The results JSON of DESIGN.md (`liftos analyze --json`).
+//! The results JSON of DESIGN.md (`liftos analyze --json`): the results types implement
+//! `serde::Serialize`, and [`AttributionResults::to_json`] is their `serde_json` value.
+//!
+//! Most types derive `Serialize` in `results.rs`, with field attributes: floats go through
+//! [`finite`] (JSON has no NaN: a non-finite number is `null`), fields the JSON leaves out
+//! are skipped, `settings` is an object, the row index gives the data's `window`. The
+//! serializers here are for the parts whose JSON has another shape than the Rust type:
+//! a channel's response (flattened into the channel, with `saturation` and
+//! `transform_selection` built from several fields), the temporal effects (profiles by
+//! name, then the same estimates with their intervals), and the average effect and the
+//! forest's calibration, which are `inference` types shown without some of their fields.
 
-use serde_json::{Map, Value, json};
+use serde::ser::{Serialize, Serializer};
+use serde_json::Value;
 
-use crate::results::{AttributionResults, ChannelEffect, Estimate};
+use crate::inference::{AverageEffect, Calibration, Coefficient};
+use crate::results::{
+    AttributionResults, ChannelResponse, CurvePoint, Estimate, RowIndex, Sensitivity,
+    TemporalEffects,
+};
 
-/// A number, or `null` when it is not finite (JSON has no NaN).
-fn num(v: f64) -> Value {
-    if v.is_finite() { json!(v) } else { Value::Null }
-}
+/// A number that serializes as `null` when it is not finite (JSON has no NaN).
+#[derive(Debug, Clone, Copy)]
+struct Finite(f64);
 
-fn estimate(e: &Estimate) -> Value {
-    json!({
-        "name": e.name, "estimate": num(e.estimate), "std_err": num(e.std_err),
-        "ci_lower": num(e.ci_lower), "ci_upper": num(e.ci_upper),
-        "p_value": num(e.p_value), "rows": e.rows,
-    })
-}
-
-fn channel(c: &ChannelEffect) -> Value {
-    let mut m = Map::new();
-    m.insert("channel".into(), json!(c.channel));
-    for (k, v) in [
-        ("spend", c.spend),
-        ("revenue_lift", c.revenue_lift),
-        ("ci_lower", c.ci_lower),
-        ("ci_upper", c.ci_upper),
-        ("p_value", c.p_value),
-        ("incremental_roas", c.incremental_roas),
-        ("incremental_roas_ci_lower", c.incremental_roas_ci_lower),
-        ("incremental_roas_ci_upper", c.incremental_roas_ci_upper),
-        ("marginal_roas", c.marginal_roas),
-        ("std_err", c.std_err),
-        ("outcome_total", c.outcome_total),
-        ("naive_roas", c.naive_roas),
-    ] {
-        m.insert(k.into(), num(v));
+impl Serialize for Finite {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_finite() {
+            s.serialize_f64(self.0)
+        } else {
+            s.serialize_none()
+        }
     }
-    m.insert("rows".into(), json!(c.rows));
-    m.insert(
-        "long_run_roas".into(),
-        c.long_run_roas.map_or(Value::Null, num),
-    );
-    m.insert(
-        "adstock_decay".into(),
-        c.adstock_decay.map_or(Value::Null, num),
-    );
-    if let Some(r) = &c.response {
-        m.insert(
-            "marginal_roas_ci_lower".into(),
-            num(r.marginal_roas_ci_lower),
-        );
-        m.insert(
-            "marginal_roas_ci_upper".into(),
-            num(r.marginal_roas_ci_upper),
-        );
-        m.insert(
-            "long_run_roas_ci_lower".into(),
-            r.long_run_roas_ci_lower.map_or(Value::Null, num),
-        );
-        m.insert(
-            "long_run_roas_ci_upper".into(),
-            r.long_run_roas_ci_upper.map_or(Value::Null, num),
-        );
-        m.insert(
-            "saturation".into(),
-            match r.transform.saturation {
-                Some(h) => json!({
-                    "half_saturation": r.half_saturation_spend.map_or(Value::Null, num),
-                    "half_saturation_relative": num(h.half_saturation),
-                    "shape": num(h.shape),
-                }),
-                None => Value::Null,
+}
+
+/// `serialize_with` for an `f64`: the number, or `null` when it is not finite.
+pub(crate) fn finite<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    Finite(*v).serialize(s)
+}
+
+/// `serialize_with` for an `Option<f64>`: `null` for `None` and for a non-finite number.
+pub(crate) fn finite_or_null<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    v.map(Finite).serialize(s)
+}
+
+/// `serialize_with` for a `Vec<f64>`: each number, or `null` when it is not finite.
+pub(crate) fn finite_seq<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().copied().map(Finite))
+}
+
+/// `serialize_with` for the settings: an object of name → value (a repeated name keeps
+/// its last value in [`AttributionResults::to_json`]).
+pub(crate) fn settings<S: Serializer>(v: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(v.iter().map(|(k, v)| (k, v)))
+}
+
+/// `serialize_with` for the row index: the data's `window` (`start`, `end` as ISO dates,
+/// `days`), `null` without a row index; the same window as [`AttributionResults::window`].
+pub(crate) fn window<S: Serializer>(index: &Option<RowIndex>, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(serde::Serialize)]
+    struct Window {
+        start: Option<String>,
+        end: Option<String>,
+        days: u32,
+    }
+    let iso =
+        |d: i32| arrow::temporal_conversions::date32_to_datetime(d).map(|t| t.date().to_string());
+    let window = index.as_ref().and_then(|i| {
+        let first = *i.date.iter().min()?;
+        let last = *i.date.iter().max()?;
+        let days = u32::try_from(i64::from(last) - i64::from(first) + 1).ok()?;
+        Some(Window {
+            start: iso(first),
+            end: iso(last),
+            days,
+        })
+    });
+    window.serialize(s)
+}
+
+/// An estimate with its standard error, interval and p-value, without its other fields.
+#[derive(serde::Serialize)]
+struct Interval {
+    estimate: Finite,
+    std_err: Finite,
+    ci_lower: Finite,
+    ci_upper: Finite,
+    p_value: Finite,
+}
+
+impl From<&AverageEffect> for Interval {
+    fn from(a: &AverageEffect) -> Self {
+        Interval {
+            estimate: Finite(a.estimate),
+            std_err: Finite(a.std_err),
+            ci_lower: Finite(a.ci_lower),
+            ci_upper: Finite(a.ci_upper),
+            p_value: Finite(a.p_value),
+        }
+    }
+}
+
+impl From<&Coefficient> for Interval {
+    fn from(k: &Coefficient) -> Self {
+        Interval {
+            estimate: Finite(k.estimate),
+            std_err: Finite(k.std_err),
+            ci_lower: Finite(k.ci_lower),
+            ci_upper: Finite(k.ci_upper),
+            p_value: Finite(k.p_value),
+        }
+    }
+}
+
+/// `serialize_with` for the average effect: `estimate`, `std_err`, `ci_lower`,
+/// `ci_upper`, `p_value`.
+pub(crate) fn average_effect<S: Serializer>(a: &AverageEffect, s: S) -> Result<S::Ok, S::Error> {
+    Interval::from(a).serialize(s)
+}
+
+/// `serialize_with` for the forest's calibration test: its two coefficients as
+/// [`Interval`]s, `null` without the test.
+pub(crate) fn calibration<S: Serializer>(c: &Option<Calibration>, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(serde::Serialize)]
+    struct Test {
+        mean_forest_prediction: Interval,
+        differential_forest_prediction: Interval,
+    }
+    c.as_ref()
+        .map(|c| Test {
+            mean_forest_prediction: (&c.mean_forest_prediction).into(),
+            differential_forest_prediction: (&c.differential_forest_prediction).into(),
+        })
+        .serialize(s)
+}
+
+/// The response's keys, flattened into its channel's object: `marginal_roas_ci_lower`/
+/// `_upper`, `long_run_roas_ci_lower`/`_upper`, `saturation` (`half_saturation` in spend
+/// units, `half_saturation_relative`, `shape`; `null` for a linear response),
+/// `response_curve`, `sensitivity` and `transform_selection` (`plausible_transforms`,
+/// `switch_off_low`, `switch_off_high`).
+impl Serialize for ChannelResponse {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Saturation {
+            half_saturation: Option<Finite>,
+            half_saturation_relative: Finite,
+            shape: Finite,
+        }
+        #[derive(serde::Serialize)]
+        struct Selection {
+            plausible_transforms: usize,
+            switch_off_low: Finite,
+            switch_off_high: Finite,
+        }
+        #[derive(serde::Serialize)]
+        struct Response<'a> {
+            marginal_roas_ci_lower: Finite,
+            marginal_roas_ci_upper: Finite,
+            long_run_roas_ci_lower: Option<Finite>,
+            long_run_roas_ci_upper: Option<Finite>,
+            saturation: Option<Saturation>,
+            response_curve: &'a [CurvePoint],
+            sensitivity: &'a Sensitivity,
+            transform_selection: Selection,
+        }
+        Response {
+            marginal_roas_ci_lower: Finite(self.marginal_roas_ci_lower),
+            marginal_roas_ci_upper: Finite(self.marginal_roas_ci_upper),
+            long_run_roas_ci_lower: self.long_run_roas_ci_lower.map(Finite),
+            long_run_roas_ci_upper: self.long_run_roas_ci_upper.map(Finite),
+            saturation: self.transform.saturation.map(|h| Saturation {
+                half_saturation: self.half_saturation_spend.map(Finite),
+                half_saturation_relative: Finite(h.half_saturation),
+                shape: Finite(h.shape),
+            }),
+            response_curve: &self.response_curve,
+            sensitivity: &self.sensitivity,
+            transform_selection: Selection {
+                plausible_transforms: self.plausible_transforms,
+                switch_off_low: Finite(self.switch_off_range.0),
+                switch_off_high: Finite(self.switch_off_range.1),
             },
-        );
-        m.insert(
-            "response_curve".into(),
-            Value::Array(
-                r.response_curve
-                    .iter()
-                    .map(|p| {
-                        json!({
-                            "scale": num(p.scale), "spend": num(p.spend),
-                            "incremental_revenue": num(p.incremental_revenue),
-                            "ci_lower": num(p.ci_lower), "ci_upper": num(p.ci_upper),
-                        })
-                    })
-                    .collect(),
-            ),
-        );
-        m.insert(
-            "sensitivity".into(),
-            json!({
-                "robustness_value": num(r.sensitivity.robustness_value),
-                "robustness_value_ci": num(r.sensitivity.robustness_value_ci),
-                "t_stat": num(r.sensitivity.t_stat),
-            }),
-        );
-        m.insert(
-            "transform_selection".into(),
-            json!({
-                "plausible_transforms": r.plausible_transforms,
-                "switch_off_low": num(r.switch_off_range.0),
-                "switch_off_high": num(r.switch_off_range.1),
-            }),
-        );
+        }
+        .serialize(s)
     }
-    Value::Object(m)
+}
+
+/// `day_of_week` and `seasonal` (name → relative lift), `holiday_lift` and `event_lift`
+/// (the lift), `intervals` (the same estimates with their intervals) and
+/// `treatment_effect` (`by_day_of_week`, `holidays`, `other_days`).
+impl Serialize for TemporalEffects {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// Name → point estimate (a repeated name keeps its last estimate in a `Value`).
+        struct Profile<'a>(&'a [Estimate]);
+        impl Serialize for Profile<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().map(|e| (&e.name, Finite(e.estimate))))
+            }
+        }
+        #[derive(serde::Serialize)]
+        struct Intervals<'a> {
+            day_of_week: &'a [Estimate],
+            seasonal: &'a [Estimate],
+            holiday_lift: &'a Option<Estimate>,
+            event_lift: &'a Option<Estimate>,
+        }
+        #[derive(serde::Serialize)]
+        struct TreatmentEffect<'a> {
+            by_day_of_week: &'a [Estimate],
+            holidays: &'a Option<Estimate>,
+            other_days: &'a Option<Estimate>,
+        }
+        #[derive(serde::Serialize)]
+        struct Temporal<'a> {
+            day_of_week: Profile<'a>,
+            seasonal: Profile<'a>,
+            holiday_lift: Option<Finite>,
+            event_lift: Option<Finite>,
+            intervals: Intervals<'a>,
+            treatment_effect: TreatmentEffect<'a>,
+        }
+        let lift = |e: &Option<Estimate>| e.as_ref().map(|e| Finite(e.estimate));
+        Temporal {
+            day_of_week: Profile(&self.day_effects),
+            seasonal: Profile(&self.seasonal_effects),
+            holiday_lift: lift(&self.holiday_lift),
+            event_lift: lift(&self.event_lift),
+            intervals: Intervals {
+                day_of_week: &self.day_effects,
+                seasonal: &self.seasonal_effects,
+                holiday_lift: &self.holiday_lift,
+                event_lift: &self.event_lift,
+            },
+            treatment_effect: TreatmentEffect {
+                by_day_of_week: &self.effect_by_day,
+                holidays: &self.effect_on_holidays,
+                other_days: &self.effect_off_holidays,
+            },
+        }
+        .serialize(s)
+    }
 }
 
 impl AttributionResults {
@@ -121,6 +255,9 @@ impl AttributionResults {
     /// `window` (`start`, `end`, `days` of the data; `null` without a row index),
     /// `average_effect`, `diagnostics` and `settings`. Non-finite numbers are `null`.
     ///
+    /// This is `serde_json::to_value` of the results' `Serialize` implementation, so the
+    /// keys of every object come out sorted.
+    ///
     /// ```
     /// use liftos_causal::AttributionResults;
     /// let r = AttributionResults::new("causal_forest", "revenue", "spend", 10, 42);
@@ -129,92 +266,167 @@ impl AttributionResults {
     /// assert!(v["channels"].as_array().unwrap().is_empty());
     /// ```
     pub fn to_json(&self) -> Value {
-        let accuracy = match &self.model_accuracy {
-            Some(a) => json!({
-                "r2": num(a.r2), "mape": num(a.mape), "folds": a.folds,
-                "gap_days": a.gap_days,
-                "fold_r2": a.fold_r2.iter().map(|v| num(*v)).collect::<Vec<_>>(),
-            }),
-            None => Value::Null,
+        // Every map key is a string and no serializer here fails, so this cannot fail.
+        serde_json::to_value(self).expect("the results serialize to a JSON value")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::ChannelEffect;
+    use crate::{HillCurve, ResponseTransform};
+
+    fn channel(response: Option<ChannelResponse>) -> ChannelEffect {
+        ChannelEffect {
+            channel: "meta".into(),
+            rows: 10,
+            spend: 100.0,
+            revenue_lift: 200.0,
+            ci_lower: 150.0,
+            ci_upper: 250.0,
+            std_err: 25.0,
+            p_value: f64::NAN,
+            incremental_roas: 2.0,
+            incremental_roas_ci_lower: 1.5,
+            incremental_roas_ci_upper: f64::INFINITY,
+            marginal_roas: 1.2,
+            average_effect: 1.9,
+            average_effect_std_err: 0.3,
+            outcome_total: 400.0,
+            naive_roas: 4.0,
+            long_run_roas: None,
+            adstock_decay: Some(0.5),
+            response,
+        }
+    }
+
+    fn keys(v: &Value) -> Vec<&str> {
+        v.as_object().unwrap().keys().map(String::as_str).collect()
+    }
+
+    /// The key set of a channel entry, with and without a response, is pinned: a field
+    /// added to `ChannelEffect` or `ChannelResponse` does not change the results JSON
+    /// unless this test changes with it. Non-finite numbers and `None` are `null`.
+    #[test]
+    fn a_channel_entry_has_exactly_the_documented_keys() {
+        let r = AttributionResults::new("causal_forest", "revenue", "spend", 10, 42)
+            .with_channels(vec![channel(None)]);
+        let v = r.to_json();
+        let c = &v["channels"][0];
+        let plain = [
+            "adstock_decay",
+            "channel",
+            "ci_lower",
+            "ci_upper",
+            "incremental_roas",
+            "incremental_roas_ci_lower",
+            "incremental_roas_ci_upper",
+            "long_run_roas",
+            "marginal_roas",
+            "naive_roas",
+            "outcome_total",
+            "p_value",
+            "revenue_lift",
+            "rows",
+            "spend",
+            "std_err",
+        ];
+        assert_eq!(keys(c), plain);
+        assert!(c["p_value"].is_null());
+        assert!(c["incremental_roas_ci_upper"].is_null());
+        assert!(c["long_run_roas"].is_null());
+        assert_eq!(c["adstock_decay"], 0.5);
+        assert_eq!(c["rows"], 10);
+
+        let response = ChannelResponse {
+            transform: ResponseTransform {
+                adstock_decay: 0.5,
+                saturation: Some(HillCurve {
+                    half_saturation: 1.5,
+                    shape: 2.0,
+                }),
+            },
+            half_saturation_spend: Some(15.0),
+            marginal_roas_ci_lower: 0.9,
+            marginal_roas_ci_upper: 1.5,
+            long_run_roas_ci_lower: Some(f64::NAN),
+            long_run_roas_ci_upper: None,
+            response_curve: vec![CurvePoint {
+                scale: 1.0,
+                spend: 100.0,
+                incremental_revenue: 200.0,
+                ci_lower: 150.0,
+                ci_upper: f64::NAN,
+            }],
+            sensitivity: Sensitivity {
+                robustness_value: 0.2,
+                robustness_value_ci: 0.1,
+                t_stat: 8.0,
+            },
+            plausible_transforms: 3,
+            switch_off_range: (1.8, 2.4),
         };
-        let temporal = match &self.temporal {
-            Some(t) => {
-                let profile = |v: &[Estimate]| -> Value {
-                    Value::Object(
-                        v.iter()
-                            .map(|e| (e.name.clone(), num(e.estimate)))
-                            .collect(),
-                    )
-                };
-                let opt = |e: &Option<Estimate>| e.as_ref().map_or(Value::Null, estimate);
-                json!({
-                    "day_of_week": profile(&t.day_effects),
-                    "seasonal": profile(&t.seasonal_effects),
-                    "holiday_lift": t.holiday_lift.as_ref().map_or(Value::Null, |e| num(e.estimate)),
-                    "event_lift": t.event_lift.as_ref().map_or(Value::Null, |e| num(e.estimate)),
-                    "intervals": {
-                        "day_of_week": t.day_effects.iter().map(estimate).collect::<Vec<_>>(),
-                        "seasonal": t.seasonal_effects.iter().map(estimate).collect::<Vec<_>>(),
-                        "holiday_lift": opt(&t.holiday_lift),
-                        "event_lift": opt(&t.event_lift),
-                    },
-                    "treatment_effect": {
-                        "by_day_of_week": t.effect_by_day.iter().map(estimate).collect::<Vec<_>>(),
-                        "holidays": opt(&t.effect_on_holidays),
-                        "other_days": opt(&t.effect_off_holidays),
-                    },
-                })
-            }
-            None => Value::Null,
-        };
-        let d = &self.diagnostics;
-        let calibration = d.calibration.as_ref().map_or(Value::Null, |c| {
-            let coef = |k: &crate::inference::Coefficient| {
-                json!({"estimate": num(k.estimate), "std_err": num(k.std_err),
-                       "ci_lower": num(k.ci_lower), "ci_upper": num(k.ci_upper),
-                       "p_value": num(k.p_value)})
-            };
-            json!({
-                "mean_forest_prediction": coef(&c.mean_forest_prediction),
-                "differential_forest_prediction": coef(&c.differential_forest_prediction),
-            })
-        });
-        let iso = |d: i32| {
-            arrow::temporal_conversions::date32_to_datetime(d)
-                .map_or(Value::Null, |t| json!(t.date().to_string()))
-        };
-        let window = self.window().map_or(
-            Value::Null,
-            |(first, last, days)| json!({"start": iso(first), "end": iso(last), "days": days}),
+        let r = r.with_channels(vec![channel(Some(response))]);
+        let v = r.to_json();
+        let c = &v["channels"][0];
+        // The response's keys join the channel's, in one sorted object.
+        let mut with_response: Vec<&str> = plain
+            .into_iter()
+            .chain([
+                "long_run_roas_ci_lower",
+                "long_run_roas_ci_upper",
+                "marginal_roas_ci_lower",
+                "marginal_roas_ci_upper",
+                "response_curve",
+                "saturation",
+                "sensitivity",
+                "transform_selection",
+            ])
+            .collect();
+        with_response.sort_unstable();
+        assert_eq!(keys(c), with_response);
+        assert_eq!(
+            c["saturation"],
+            serde_json::json!({"half_saturation": 15.0, "half_saturation_relative": 1.5, "shape": 2.0})
         );
-        let a = &self.average_effect;
-        json!({
-            "model": self.model,
-            "outcome": self.outcome,
-            "treatment": self.treatment,
-            "rows": self.rows,
-            "confidence_level": self.confidence_level,
-            "seed": self.seed,
-            "model_accuracy": accuracy,
-            "window": window,
-            "channels": self.channels.iter().map(channel).collect::<Vec<_>>(),
-            "temporal": temporal,
-            "average_effect": {
-                "estimate": num(a.estimate), "std_err": num(a.std_err),
-                "ci_lower": num(a.ci_lower), "ci_upper": num(a.ci_upper),
-                "p_value": num(a.p_value),
-            },
-            "diagnostics": {
-                "calibration": calibration,
-                "treatment_r2": d.treatment_r2.map_or(Value::Null, num),
-                "low_overlap_share": d.low_overlap_share.map_or(Value::Null, num),
-                "placebo": d.placebo.as_ref().map_or(Value::Null, estimate),
-                "placebo_next_day": d.placebo_next_day.as_ref().map_or(Value::Null, estimate),
-                "warnings": d.warnings,
-            },
-            "settings": Value::Object(
-                self.settings.iter().map(|(k, v)| (k.clone(), json!(v))).collect()
-            ),
-        })
+        assert_eq!(
+            c["transform_selection"],
+            serde_json::json!({"plausible_transforms": 3, "switch_off_low": 1.8, "switch_off_high": 2.4})
+        );
+        assert_eq!(
+            keys(&c["response_curve"][0]),
+            [
+                "ci_lower",
+                "ci_upper",
+                "incremental_revenue",
+                "scale",
+                "spend"
+            ]
+        );
+        assert!(c["response_curve"][0]["ci_upper"].is_null());
+        assert!(c["long_run_roas_ci_lower"].is_null());
+        assert_eq!(
+            keys(&c["sensitivity"]),
+            ["robustness_value", "robustness_value_ci", "t_stat"]
+        );
+        assert_eq!(
+            keys(&v),
+            [
+                "average_effect",
+                "channels",
+                "confidence_level",
+                "diagnostics",
+                "model",
+                "model_accuracy",
+                "outcome",
+                "rows",
+                "seed",
+                "settings",
+                "temporal",
+                "treatment",
+                "window",
+            ]
+        );
     }
 }

@@ -5,20 +5,26 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
+use serde::Serialize;
 
 use crate::Result;
 use crate::inference::{AverageEffect, LiftEffect};
+use crate::json::{finite, finite_or_null, finite_seq};
 
 /// The estimated effect for one row (a campaign-day).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct RowEffect {
     /// τ̂(xᵢ): the outcome caused by one more unit of treatment (out-of-bag).
+    #[serde(serialize_with = "finite")]
     pub tau: f64,
     /// Standard error of τ̂(xᵢ).
+    #[serde(serialize_with = "finite")]
     pub std_err: f64,
     /// Lower end of the pointwise interval at the results' confidence level.
+    #[serde(serialize_with = "finite")]
     pub ci_lower: f64,
     /// Upper end of the pointwise interval.
+    #[serde(serialize_with = "finite")]
     pub ci_upper: f64,
 }
 
@@ -26,77 +32,102 @@ pub struct RowEffect {
 ///
 /// Field names follow the results JSON of DESIGN.md; `revenue_lift` is
 /// `Σ τ(xᵢ)·Wᵢ` over the channel's rows (see [`LiftEffect`] for the estimator).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChannelEffect {
     /// The group label (channel name), or `all` when the data has no groups.
     pub channel: String,
     /// Rows of the channel.
     pub rows: usize,
     /// Total treatment Σ Wᵢ (spend).
+    #[serde(serialize_with = "finite")]
     pub spend: f64,
     /// Outcome caused by the treatment, Σ τ(xᵢ)·Wᵢ.
+    #[serde(serialize_with = "finite")]
     pub revenue_lift: f64,
     /// Lower end of the `revenue_lift` interval.
+    #[serde(serialize_with = "finite")]
     pub ci_lower: f64,
     /// Upper end of the `revenue_lift` interval.
+    #[serde(serialize_with = "finite")]
     pub ci_upper: f64,
     /// Cluster-robust standard error of `revenue_lift`.
+    #[serde(serialize_with = "finite")]
     pub std_err: f64,
     /// Two-sided p-value of "no lift" (NaN when the channel has no spend).
+    #[serde(serialize_with = "finite")]
     pub p_value: f64,
     /// `revenue_lift / spend` (NaN when the channel has no spend).
+    #[serde(serialize_with = "finite")]
     pub incremental_roas: f64,
     /// Lower end of the `incremental_roas` interval.
+    #[serde(serialize_with = "finite")]
     pub incremental_roas_ci_lower: f64,
     /// Upper end of the `incremental_roas` interval.
+    #[serde(serialize_with = "finite")]
     pub incremental_roas_ci_upper: f64,
     /// Spend-weighted mean of τ̂: the return of one more unit of spend.
+    #[serde(serialize_with = "finite")]
     pub marginal_roas: f64,
     /// Unweighted average effect `E[τ(X)]` over the channel's rows (doubly robust).
+    #[serde(skip)]
     pub average_effect: f64,
     /// Standard error of `average_effect`.
+    #[serde(skip)]
     pub average_effect_std_err: f64,
     /// Total observed outcome Σ Yᵢ over the channel's rows (what the platform reports).
+    #[serde(serialize_with = "finite")]
     pub outcome_total: f64,
     /// Naive (platform-reported) return `outcome_total / spend`: what the channel's own
     /// dashboard shows; biased when spend follows demand.
+    #[serde(serialize_with = "finite")]
     pub naive_roas: f64,
     /// Long-run return of one unit of spend, `marginal_roas / (1 − θ)`, when the
     /// treatment is adstocked with decay θ; `None` without adstock.
+    #[serde(serialize_with = "finite_or_null")]
     pub long_run_roas: Option<f64>,
     /// The geometric adstock decay θ used for this channel's treatment (`None`: no adstock).
+    #[serde(serialize_with = "finite_or_null")]
     pub adstock_decay: Option<f64>,
     /// The channel's response transform and what it implies: the marginal return's
     /// interval, the response curve, the sensitivity to hidden confounding (`None` for
     /// estimators that give no doubly robust scores).
+    #[serde(flatten)]
     pub response: Option<ChannelResponse>,
 }
 
 /// One point of a channel's response curve: the outcome its spend would cause over the
 /// data's window if every row's spend were `scale` times what it was.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct CurvePoint {
     /// Spend multiplier (1 = as spent).
+    #[serde(serialize_with = "finite")]
     pub scale: f64,
     /// The channel's total spend at that scale.
+    #[serde(serialize_with = "finite")]
     pub spend: f64,
     /// Incremental outcome against zero spend.
+    #[serde(serialize_with = "finite")]
     pub incremental_revenue: f64,
     /// Lower end of its interval.
+    #[serde(serialize_with = "finite")]
     pub ci_lower: f64,
     /// Upper end of its interval.
+    #[serde(serialize_with = "finite")]
     pub ci_upper: f64,
 }
 
 /// How robust a channel's effect is to a hidden confounder (Cinelli & Hazlett 2020).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Sensitivity {
     /// Partial R² a hidden confounder would need with both the (transformed) spend and
     /// the outcome, beyond the controls, to bring the switch-off lift to zero.
+    #[serde(serialize_with = "finite")]
     pub robustness_value: f64,
     /// The same to make the lift's interval reach zero (0 when it already does).
+    #[serde(serialize_with = "finite")]
     pub robustness_value_ci: f64,
     /// The t-statistic of the lift the values rest on.
+    #[serde(serialize_with = "finite")]
     pub t_stat: f64,
 }
 
@@ -183,19 +214,24 @@ impl ChannelEffect {
 
 /// One estimate with its standard error and interval: a temporal effect, a placebo
 /// effect, a treatment effect over a subset of rows.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Estimate {
     /// What is estimated (`monday`, `january`, `holiday`, `placebo_lead_7`, ...).
     pub name: String,
     /// The point estimate.
+    #[serde(serialize_with = "finite")]
     pub estimate: f64,
     /// Its standard error (cluster-robust where the source model has clusters).
+    #[serde(serialize_with = "finite")]
     pub std_err: f64,
     /// Lower end of the interval at the results' confidence level.
+    #[serde(serialize_with = "finite")]
     pub ci_lower: f64,
     /// Upper end of the interval.
+    #[serde(serialize_with = "finite")]
     pub ci_upper: f64,
     /// Two-sided p-value of "the effect is zero".
+    #[serde(serialize_with = "finite")]
     pub p_value: f64,
     /// Rows the estimate rests on.
     pub rows: usize,
@@ -234,30 +270,36 @@ pub struct TemporalEffects {
 ///
 /// Folds are contiguous blocks of time; the `gap_days` days on each side of a test block
 /// are left out of training so that adjacent days do not leak.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelAccuracy {
     /// Out-of-sample R² of the outcome over all test folds.
+    #[serde(serialize_with = "finite")]
     pub r2: f64,
     /// Mean absolute percentage error over test rows with a non-zero outcome.
+    #[serde(serialize_with = "finite")]
     pub mape: f64,
     /// Number of time-blocked folds.
     pub folds: usize,
     /// Days left out between training and test blocks.
     pub gap_days: u32,
     /// R² of each fold, in time order.
+    #[serde(serialize_with = "finite_seq")]
     pub fold_r2: Vec<f64>,
 }
 
 /// Checks of the model's assumptions, with warnings in plain words.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 #[non_exhaustive]
 pub struct Diagnostics {
     /// grf's calibration test of the forest (causal forest only).
+    #[serde(serialize_with = "crate::json::calibration")]
     pub calibration: Option<crate::inference::Calibration>,
     /// Share of the treatment's variance explained by the controls (out of bag); near 1
     /// means the treatment barely varies given the controls (weak overlap).
+    #[serde(serialize_with = "finite_or_null")]
     pub treatment_r2: Option<f64>,
     /// Share of rows whose conditional treatment variance is below 5% of the median.
+    #[serde(serialize_with = "finite_or_null")]
     pub low_overlap_share: Option<f64>,
     /// Placebo: the estimated effect of future treatment (a lead) on today's outcome,
     /// controlling for today's treatment; should be indistinguishable from zero.
@@ -272,7 +314,7 @@ pub struct Diagnostics {
 
 /// Row identifiers carried into results so per-row effects can be read, plotted and
 /// exported against dates, channels and campaigns.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct RowIndex {
     /// Days since 1970-01-01 (Arrow Date32) of each row.
     pub date: Vec<i32>,
@@ -281,8 +323,10 @@ pub struct RowIndex {
     /// Entity (campaign) of each row; empty strings when there is no entity.
     pub entity: Vec<String>,
     /// Treatment of each row (before any adstock).
+    #[serde(serialize_with = "finite_seq")]
     pub treatment: Vec<f64>,
     /// Outcome of each row.
+    #[serde(serialize_with = "finite_seq")]
     pub outcome: Vec<f64>,
 }
 
@@ -291,7 +335,7 @@ pub struct RowIndex {
 /// Today it holds the per-row effects, the overall average effect and the per-channel
 /// effects. It is `#[non_exhaustive]` so later versions can add fields (model accuracy,
 /// temporal effects) without breaking users.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct AttributionResults {
     /// The model (`causal_forest`).
@@ -303,17 +347,21 @@ pub struct AttributionResults {
     /// Rows fitted.
     pub rows: usize,
     /// Level of every interval.
+    #[serde(serialize_with = "finite")]
     pub confidence_level: f64,
     /// The seed used.
     pub seed: u64,
     /// The average effect E[τ(X)] over all rows.
+    #[serde(serialize_with = "crate::json::average_effect")]
     pub average_effect: AverageEffect,
     /// Per-channel (group) effects, in order of first appearance of the label.
     pub channels: Vec<ChannelEffect>,
     /// Per-row effects, in input order.
+    #[serde(skip)]
     pub treatment_effects: Vec<RowEffect>,
     /// Doubly robust (orthogonal) score of each row, when the estimator has them: the
     /// input of every subset average (weekday, holiday). Empty otherwise.
+    #[serde(skip)]
     pub scores: Vec<f64>,
     /// Temporal patterns, when the data has a time variable
     /// (`analyze_attribution` fills them).
@@ -323,8 +371,10 @@ pub struct AttributionResults {
     /// Assumption checks and warnings.
     pub diagnostics: Diagnostics,
     /// Row identifiers (date, channel, entity), when known.
+    #[serde(rename = "window", serialize_with = "crate::json::window")]
     pub row_index: Option<RowIndex>,
     /// The settings that reproduce these results (name, value), in a stable order.
+    #[serde(serialize_with = "crate::json::settings")]
     pub settings: Vec<(String, String)>,
 }
 

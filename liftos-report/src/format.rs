@@ -118,22 +118,6 @@ pub(crate) fn truncate_middle(s: &str, max: usize) -> String {
     out
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub(crate) fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 /// Days since 1970-01-01 → `YYYY-MM-DD`.
 pub(crate) fn date_string(days: i32) -> String {
     chrono::DateTime::from_timestamp(i64::from(days) * 86_400, 0)
@@ -164,12 +148,11 @@ mod tests {
     }
 
     #[test]
-    fn truncation_and_escaping() {
+    fn truncation_and_dates() {
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("abc", 4), "abc");
         assert_eq!(truncate_middle("abcdefghij", 6), "abc…ij");
         assert_eq!(truncate_middle("abc", 6), "abc");
-        assert_eq!(html_escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
         assert_eq!(date_string(0), "1970-01-01");
         assert_eq!(month_string(19_723), "2024-01");
     }

@@ -1,15 +1,19 @@
 //! The self-contained HTML report and the report directory.
+//!
+//! The page comes from [maud] templates, which escape every value they interpolate; the
+//! only markup inserted as it is (`PreEscaped`) is our own CSS constant and the SVG
+//! charts our plotters code draws.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Float64Type, UInt64Type};
 use arrow::record_batch::RecordBatch;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::charts::{Chart, PlotOptions};
 use crate::explore::ExplorationSummary;
-use crate::format::{html_escape as esc, money, p_value, percent, thousands};
+use crate::format::{money, p_value, percent, thousands};
 use crate::xlsx::{ExportOptions, example_rows, headlines, model_rows, workbook_bytes};
 use crate::{ReportError, Result, io_err, write_bytes};
 use liftos_causal::business::CalibrationReport;
@@ -245,190 +249,58 @@ fn caption(stem: &str) -> &'static str {
     }
 }
 
-/// The budget plan section: a table per channel, the totals and the planner's notes.
-fn plan_html(h: &mut String, plan: &liftos_causal::plan::BudgetPlan, cur: &str) {
-    h.push_str("<section id=\"plan\">\n<h2>Budget plan</h2>\n");
-    let period = match (plan.period_days, plan.window_days) {
-        (Some(p), _) => format!("{p} days"),
-        (None, Some(w)) => format!("the data's {w} days"),
-        (None, None) => "the data's window".into(),
-    };
-    let change = plan.uplift;
-    let _ = writeln!(
-        h,
-        "<p>A budget of {} {cur} over {}, objective <code>{}</code>: expected incremental \
-         revenue {} [{}, {}] against {} [{}, {}] for today's split; change {}{} [{}, {}].</p>",
-        thousands(plan.total_budget, 0),
-        esc(&period),
-        plan.objective.as_str(),
-        thousands(plan.expected_incremental_revenue, 0),
-        thousands(plan.expected_ci.0, 0),
-        thousands(plan.expected_ci.1, 0),
-        thousands(plan.current_incremental_revenue, 0),
-        thousands(plan.current_ci.0, 0),
-        thousands(plan.current_ci.1, 0),
-        if change >= 0.0 { "+" } else { "" },
-        thousands(change, 0),
-        thousands(plan.uplift_ci.0, 0),
-        thousands(plan.uplift_ci.1, 0),
-    );
-    let pct = |a: f64, b: f64| {
-        if b > 0.0 {
-            format!("{:+.0}%", 100.0 * (a / b - 1.0))
-        } else {
-            "—".into()
+/// One table cell: its content (escaped by the template) and whether it is text
+/// (left-aligned) or a number (right-aligned).
+struct Cell {
+    body: Markup,
+    text: bool,
+}
+
+/// A text cell.
+fn text(s: &str) -> Cell {
+    Cell {
+        body: html! { (s) },
+        text: true,
+    }
+}
+
+/// A number cell (formatted already).
+fn num(s: impl AsRef<str>) -> Cell {
+    Cell {
+        body: html! { (s.as_ref()) },
+        text: false,
+    }
+}
+
+/// A table with a header row; the first column's header is text, the others numbers.
+fn table(header: &[&str], rows: &[Vec<Cell>]) -> Markup {
+    html! {
+        table {
+            thead {
+                tr {
+                    @for (i, h) in header.iter().enumerate() {
+                        th class=[(i == 0).then_some("text")] { (h) }
+                    }
+                }
+            }
+            tbody {
+                @for row in rows {
+                    tr {
+                        @for cell in row {
+                            td class=[cell.text.then_some("text")] { (cell.body) }
+                        }
+                    }
+                }
+            }
         }
-    };
-    let rows: Vec<Vec<(String, bool)>> = plan
-        .channels
-        .iter()
-        .map(|c| {
-            vec![
-                t(&c.channel),
-                n(thousands(c.current_spend, 0)),
-                n(thousands(c.recommended_spend, 0)),
-                n(pct(c.recommended_spend, c.current_spend)),
-                n(thousands(c.expected_incremental_revenue, 0)),
-                n(format!(
-                    "[{}, {}]",
-                    thousands(c.ci_lower, 0),
-                    thousands(c.ci_upper, 0)
-                )),
-                n(if c.marginal_roas_at_recommended.is_finite() {
-                    format!("{:.2}", c.marginal_roas_at_recommended)
-                } else {
-                    "—".into()
-                }),
-                t(c.reason.as_deref().unwrap_or("")),
-            ]
-        })
-        .collect();
-    table_html(
-        h,
-        &[
-            "Channel",
-            "Current spend",
-            "Recommended",
-            "Change",
-            "Expected incremental",
-            "Interval",
-            "Marginal ROAS there",
-            "Note",
-        ],
-        &rows,
-    );
-    h.push_str("<ul class=\"findings\">\n");
-    for note in &plan.notes {
-        let _ = writeln!(h, "<li>{}</li>", esc(note));
     }
-    h.push_str("</ul>\n</section>\n");
 }
 
-/// The business-level part: revenue, organic share, calibration before and after.
-fn business_html(h: &mut String, b: &BusinessSection, level: &str, cur: &str) {
-    let s = &b.baseline_share;
-    let _ = writeln!(
-        h,
-        "<p>Business revenue over the window: {}. Organic (baseline) share, the part no \
-         channel caused: {} [{}, {}] ({level} interval).</p>",
-        esc(&money(b.revenue, cur, 0)),
-        esc(&percent(s.estimate, false)),
-        esc(&percent(s.ci_lower, false)),
-        esc(&percent(s.ci_upper, false)),
-    );
-    let Some(cal) = &b.calibration else {
-        h.push_str(
-            "<p class=\"skip\">No lift tests were given: the returns below are the \
-             observational model's alone (<code>--lift-tests FILE</code> calibrates them \
-             with experiments).</p>\n",
-        );
-        return;
-    };
-    h.push_str("<h3>Calibration with lift tests</h3>\n");
-    let tests: Vec<Vec<(String, bool)>> = cal
-        .tests
-        .iter()
-        .map(|test| {
-            let day = |d: i32| {
-                liftos_core::dates::from_date32(d).map_or_else(|| d.to_string(), |d| d.to_string())
-            };
-            vec![
-                t(&test.test.channel),
-                t(&format!(
-                    "{} to {}",
-                    day(test.test.start),
-                    day(test.test.end)
-                )),
-                n(money(test.spend, cur, 0)),
-                n(format!(
-                    "{} ± {}",
-                    money(test.test.incremental_revenue, cur, 0),
-                    money(test.test.standard_error, cur, 0)
-                )),
-                n(format!(
-                    "{} ± {}",
-                    money(test.model_estimate, cur, 0),
-                    money(test.model_std_err, cur, 0)
-                )),
-            ]
-        })
-        .collect();
-    table_html(
-        h,
-        &[
-            "Test",
-            "Window",
-            "Spend",
-            "Measured lift",
-            "Model's lift before",
-        ],
-        &tests,
-    );
-    let channels: Vec<Vec<(String, bool)>> = cal
-        .channels
-        .iter()
-        .map(|c| {
-            let ci = |(e, lo, hi): (f64, f64, f64)| format!("{e:.2} [{lo:.2}, {hi:.2}]");
-            vec![t(&c.channel), n(ci(c.before)), n(ci(c.after))]
-        })
-        .collect();
-    table_html(
-        h,
-        &["Channel", "Incremental ROAS before", "After calibration"],
-        &channels,
-    );
-}
-
-fn table_html(out: &mut String, header: &[&str], rows: &[Vec<(String, bool)>]) {
-    out.push_str("<table><thead><tr>");
-    for (i, h) in header.iter().enumerate() {
-        let class = if i == 0 { " class=\"text\"" } else { "" };
-        let _ = write!(out, "<th{class}>{}</th>", esc(h));
-    }
-    out.push_str("</tr></thead><tbody>");
-    for row in rows {
-        out.push_str("<tr>");
-        for (cell, is_text) in row {
-            let class = if *is_text { " class=\"text\"" } else { "" };
-            let _ = write!(out, "<td{class}>{cell}</td>");
-        }
-        out.push_str("</tr>");
-    }
-    out.push_str("</tbody></table>\n");
-}
-
-fn t(s: &str) -> (String, bool) {
-    (esc(s), true)
-}
-
-fn n(s: String) -> (String, bool) {
-    (esc(&s), false)
-}
-
-fn batch_html(out: &mut String, batch: &RecordBatch) {
+/// An Arrow table as an HTML table: text left, numbers with thousands separators.
+fn batch_table(batch: &RecordBatch) -> Markup {
     let schema = batch.schema();
     let header: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let rows: Vec<Vec<(String, bool)>> =
+    let rows: Vec<Vec<Cell>> =
         (0..batch.num_rows())
             .map(|r| {
                 batch
@@ -436,29 +308,29 @@ fn batch_html(out: &mut String, batch: &RecordBatch) {
                     .iter()
                     .map(|col| {
                         if col.is_null(r) {
-                            return n(String::new());
+                            return num("");
                         }
                         match col.data_type() {
-                            DataType::Utf8 => t(col.as_string::<i32>().value(r)),
-                            DataType::UInt64 => n(thousands(
+                            DataType::Utf8 => text(col.as_string::<i32>().value(r)),
+                            DataType::UInt64 => num(thousands(
                                 col.as_primitive::<UInt64Type>().value(r) as f64,
                                 0,
                             )),
                             DataType::Float64 => {
                                 let v = col.as_primitive::<Float64Type>().value(r);
-                                n(thousands(v, if v.abs() >= 1000.0 { 0 } else { 3 }))
+                                num(thousands(v, if v.abs() >= 1000.0 { 0 } else { 3 }))
                             }
-                            _ => n(arrow::util::display::array_value_to_string(col, r)
+                            _ => num(arrow::util::display::array_value_to_string(col, r)
                                 .unwrap_or_default()),
                         }
                     })
                     .collect()
             })
             .collect();
-    table_html(out, &header, &rows);
+    table(&header, &rows)
 }
 
-fn estimate_rows(estimates: &[&Estimate], relative: bool) -> Vec<Vec<(String, bool)>> {
+fn estimate_rows(estimates: &[&Estimate], relative: bool) -> Vec<Vec<Cell>> {
     let f = |v: f64| {
         if relative {
             percent(v, true)
@@ -470,102 +342,68 @@ fn estimate_rows(estimates: &[&Estimate], relative: bool) -> Vec<Vec<(String, bo
         .iter()
         .map(|e| {
             vec![
-                t(&e.name),
-                n(f(e.estimate)),
-                n(f(e.ci_lower)),
-                n(f(e.ci_upper)),
-                n(p_value(e.p_value)),
-                n(thousands(e.rows as f64, 0)),
+                text(&e.name),
+                num(f(e.estimate)),
+                num(f(e.ci_lower)),
+                num(f(e.ci_upper)),
+                num(p_value(e.p_value)),
+                num(thousands(e.rows as f64, 0)),
             ]
         })
         .collect()
 }
 
-/// The report as one HTML string.
-fn html_string(results: &AttributionResults, options: &ReportOptions) -> Result<String> {
-    let plot = options.plot();
-    plot.validate()?;
-    let cur = plot.currency.as_str();
-    let level = format!("{:.0}%", 100.0 * results.confidence_level);
-    let mut h = String::with_capacity(256 * 1024);
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n<h1>{}</h1>\n",
-        esc(&options.title),
-        esc(&options.title)
-    );
-    let _ = writeln!(
-        h,
-        "<p class=\"meta\">Model <code>{}</code> · outcome <code>{}</code> · treatment <code>{}</code> · {} rows · {level} intervals · seed {}</p>",
-        esc(&results.model),
-        esc(&results.outcome),
-        esc(&results.treatment),
-        thousands(results.rows as f64, 0),
-        results.seed
-    );
+/// Headline findings and the results' warnings.
+fn findings_section(results: &AttributionResults, cur: &str) -> Markup {
+    html! {
+        section #findings {
+            h2 { "Headline findings" }
+            ul.findings {
+                @for line in headlines(results, cur) {
+                    li { (line) }
+                }
+            }
+            @for w in &results.diagnostics.warnings {
+                div.warn { (w) }
+            }
+        }
+    }
+}
 
-    h.push_str("<section id=\"findings\">\n<h2>Headline findings</h2>\n<ul class=\"findings\">\n");
-    for line in headlines(results, cur) {
-        let _ = writeln!(h, "<li>{}</li>", esc(&line));
-    }
-    h.push_str("</ul>\n");
-    for w in &results.diagnostics.warnings {
-        let _ = writeln!(h, "<div class=\"warn\">{}</div>", esc(w));
-    }
-    h.push_str("</section>\n");
-
-    h.push_str("<section id=\"channels\">\n<h2>Channel effects</h2>\n");
-    let outcome_note = if results.model == "business_mmm" {
-        "Outcome: the business's own revenue per day, against every channel's spend at once: \
-         it sees sales a channel caused wherever the platforms report them. The naive ROAS \
-         column is each platform's reported revenue / spend."
-            .to_string()
-    } else {
-        format!(
-            "Outcome: <code>{}</code> as the platforms report it, per campaign. Platform-reported \
-             revenue is each platform's own attribution: it includes sales that would have \
-             happened anyway and credits a sale to every platform that touched it, so the naive \
-             ROAS column (that revenue / spend) overstates; a sale one channel caused can also \
-             land in another channel's rows, which no per-campaign model sees (analyse the \
-             business's own revenue with <code>--business-outcome</code>).",
-            esc(&results.outcome)
-        )
-    };
-    let _ = writeln!(h, "<p>{outcome_note}</p>");
-    if let Some(b) = &options.business {
-        business_html(&mut h, b, &level, cur);
-    }
-    let rows: Vec<Vec<(String, bool)>> = results
+/// The channel table, with what the outcome is and the business-level part.
+fn channels_section(
+    results: &AttributionResults,
+    business: Option<&BusinessSection>,
+    level: &str,
+    cur: &str,
+) -> Markup {
+    let rows: Vec<Vec<Cell>> = results
         .channels
         .iter()
         .map(|c| {
             let (r, g, b) = crate::channel_color(&c.channel);
+            let swatch = format!("background:#{r:02x}{g:02x}{b:02x}");
             vec![
-                (
-                    format!(
-                        "<span class=\"swatch\" style=\"background:#{r:02x}{g:02x}{b:02x}\"></span>{}",
-                        esc(&c.channel)
-                    ),
-                    true,
-                ),
-                n(money(c.spend, cur, 0)),
-                n(money(c.revenue_lift, cur, 0)),
-                n(format!(
+                Cell {
+                    body: html! { span.swatch style=(swatch) {} (c.channel) },
+                    text: true,
+                },
+                num(money(c.spend, cur, 0)),
+                num(money(c.revenue_lift, cur, 0)),
+                num(format!(
                     "{} – {}",
                     money(c.ci_lower, cur, 0),
                     money(c.ci_upper, cur, 0)
                 )),
-                n(thousands(c.incremental_roas, 2)),
-                n(format!(
+                num(thousands(c.incremental_roas, 2)),
+                num(format!(
                     "{} – {}",
                     thousands(c.incremental_roas_ci_lower, 2),
                     thousands(c.incremental_roas_ci_upper, 2)
                 )),
-                n(thousands(c.marginal_roas, 2)),
-                n(thousands(c.naive_roas, 2)),
-                n(p_value(c.p_value)),
+                num(thousands(c.marginal_roas, 2)),
+                num(thousands(c.naive_roas, 2)),
+                num(p_value(c.p_value)),
             ]
         })
         .collect();
@@ -573,169 +411,343 @@ fn html_string(results: &AttributionResults, options: &ReportOptions) -> Result<
     let roas_ci = format!("iROAS interval ({level})");
     let spend_h = format!("Spend ({cur})");
     let lift_h = format!("Caused {} ({cur})", results.outcome);
-    table_html(
-        &mut h,
-        &[
-            "Channel",
-            &spend_h,
-            &lift_h,
-            &lift_ci,
-            "Incremental ROAS",
-            &roas_ci,
-            "Marginal ROAS",
-            "Naive ROAS",
-            "p-value",
-        ],
-        &rows,
-    );
-    h.push_str("</section>\n");
-
-    if let Some(plan) = &options.plan {
-        plan_html(&mut h, plan, cur);
-    }
-
-    h.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
-    for (stem, chart) in report_charts(results, options)? {
-        match chart {
-            Ok(chart) => {
-                let svg = chart.svg(&plot)?;
-                let _ = writeln!(
-                    h,
-                    "<figure id=\"chart-{stem}\">\n{}\n<figcaption>{}</figcaption>\n</figure>",
-                    inline_svg(&svg),
-                    esc(caption(stem))
-                );
-            }
-            Err(why) => {
-                let _ = writeln!(
-                    h,
-                    "<p class=\"skip\" id=\"chart-{stem}\">Chart {stem} skipped: {}.</p>",
-                    esc(&why)
-                );
-            }
-        }
-    }
-    h.push_str("</section>\n");
-
-    h.push_str("<section id=\"temporal\">\n<h2>Temporal effects</h2>\n");
-    match &results.temporal {
-        None => h.push_str(
-            "<p class=\"skip\">No temporal effects in these results (fitted without a time column).</p>\n",
-        ),
-        Some(tm) => {
-            let header = ["Name", "Estimate", "Lower", "Upper", "p-value", "Rows"];
-            let groups: [(&str, Vec<&Estimate>, bool); 4] = [
-                (
-                    "Baseline by weekday (relative to the average weekday)",
-                    tm.day_effects.iter().collect(),
-                    true,
-                ),
-                (
-                    "Baseline by month (relative to the average day)",
-                    tm.seasonal_effects.iter().collect(),
-                    true,
-                ),
-                (
-                    "Baseline on holidays and commercial events",
-                    [&tm.holiday_lift, &tm.event_lift]
-                        .into_iter()
-                        .flatten()
-                        .collect(),
-                    true,
-                ),
-                (
-                    &format!("Effect of one more {cur} of spend, by weekday and on holidays"),
-                    tm.effect_by_day
-                        .iter()
-                        .chain(&tm.effect_on_holidays)
-                        .chain(&tm.effect_off_holidays)
-                        .collect(),
-                    false,
-                ),
-            ];
-            for (title, estimates, relative) in groups {
-                if estimates.is_empty() {
-                    continue;
+    let header = [
+        "Channel",
+        &spend_h,
+        &lift_h,
+        &lift_ci,
+        "Incremental ROAS",
+        &roas_ci,
+        "Marginal ROAS",
+        "Naive ROAS",
+        "p-value",
+    ];
+    html! {
+        section #channels {
+            h2 { "Channel effects" }
+            @if results.model == "business_mmm" {
+                p {
+                    "Outcome: the business's own revenue per day, against every channel's \
+                     spend at once: it sees sales a channel caused wherever the platforms \
+                     report them. The naive ROAS column is each platform's reported revenue \
+                     / spend."
                 }
-                let _ = writeln!(h, "<h3>{}</h3>", esc(title));
-                table_html(&mut h, &header, &estimate_rows(&estimates, relative));
+            } @else {
+                p {
+                    "Outcome: " code { (results.outcome) } " as the platforms report it, per \
+                     campaign. Platform-reported revenue is each platform's own attribution: \
+                     it includes sales that would have happened anyway and credits a sale to \
+                     every platform that touched it, so the naive ROAS column (that revenue / \
+                     spend) overstates; a sale one channel caused can also land in another \
+                     channel's rows, which no per-campaign model sees (analyse the business's \
+                     own revenue with " code { "--business-outcome" } ")."
+                }
+            }
+            @if let Some(b) = business {
+                (business_part(b, level, cur))
+            }
+            (table(&header, &rows))
+        }
+    }
+}
+
+/// The business-level part: revenue, organic share, calibration before and after.
+fn business_part(b: &BusinessSection, level: &str, cur: &str) -> Markup {
+    let s = &b.baseline_share;
+    let revenue = html! {
+        p {
+            "Business revenue over the window: " (money(b.revenue, cur, 0))
+            ". Organic (baseline) share, the part no channel caused: "
+            (percent(s.estimate, false)) " [" (percent(s.ci_lower, false)) ", "
+            (percent(s.ci_upper, false)) "] (" (level) " interval)."
+        }
+    };
+    let Some(cal) = &b.calibration else {
+        return html! {
+            (revenue)
+            p.skip {
+                "No lift tests were given: the returns below are the observational model's \
+                 alone (" code { "--lift-tests FILE" } " calibrates them with experiments)."
+            }
+        };
+    };
+    let day = |d: i32| {
+        liftos_core::dates::from_date32(d).map_or_else(|| d.to_string(), |d| d.to_string())
+    };
+    let tests: Vec<Vec<Cell>> = cal
+        .tests
+        .iter()
+        .map(|test| {
+            vec![
+                text(&test.test.channel),
+                text(&format!(
+                    "{} to {}",
+                    day(test.test.start),
+                    day(test.test.end)
+                )),
+                num(money(test.spend, cur, 0)),
+                num(format!(
+                    "{} ± {}",
+                    money(test.test.incremental_revenue, cur, 0),
+                    money(test.test.standard_error, cur, 0)
+                )),
+                num(format!(
+                    "{} ± {}",
+                    money(test.model_estimate, cur, 0),
+                    money(test.model_std_err, cur, 0)
+                )),
+            ]
+        })
+        .collect();
+    let ci = |(e, lo, hi): (f64, f64, f64)| format!("{e:.2} [{lo:.2}, {hi:.2}]");
+    let channels: Vec<Vec<Cell>> = cal
+        .channels
+        .iter()
+        .map(|c| vec![text(&c.channel), num(ci(c.before)), num(ci(c.after))])
+        .collect();
+    html! {
+        (revenue)
+        h3 { "Calibration with lift tests" }
+        (table(
+            &["Test", "Window", "Spend", "Measured lift", "Model's lift before"],
+            &tests,
+        ))
+        (table(
+            &["Channel", "Incremental ROAS before", "After calibration"],
+            &channels,
+        ))
+    }
+}
+
+/// The budget plan section: a table per channel, the totals and the planner's notes.
+fn plan_section(plan: &liftos_causal::plan::BudgetPlan, cur: &str) -> Markup {
+    let period = match (plan.period_days, plan.window_days) {
+        (Some(p), _) => format!("{p} days"),
+        (None, Some(w)) => format!("the data's {w} days"),
+        (None, None) => "the data's window".into(),
+    };
+    let change = plan.uplift;
+    let pct = |a: f64, b: f64| {
+        if b > 0.0 {
+            format!("{:+.0}%", 100.0 * (a / b - 1.0))
+        } else {
+            "—".into()
+        }
+    };
+    let rows: Vec<Vec<Cell>> = plan
+        .channels
+        .iter()
+        .map(|c| {
+            vec![
+                text(&c.channel),
+                num(thousands(c.current_spend, 0)),
+                num(thousands(c.recommended_spend, 0)),
+                num(pct(c.recommended_spend, c.current_spend)),
+                num(thousands(c.expected_incremental_revenue, 0)),
+                num(format!(
+                    "[{}, {}]",
+                    thousands(c.ci_lower, 0),
+                    thousands(c.ci_upper, 0)
+                )),
+                num(if c.marginal_roas_at_recommended.is_finite() {
+                    format!("{:.2}", c.marginal_roas_at_recommended)
+                } else {
+                    "—".into()
+                }),
+                text(c.reason.as_deref().unwrap_or("")),
+            ]
+        })
+        .collect();
+    let k = |v: f64| thousands(v, 0);
+    html! {
+        section #plan {
+            h2 { "Budget plan" }
+            p {
+                "A budget of " (k(plan.total_budget)) " " (cur) " over " (period)
+                ", objective " code { (plan.objective.as_str()) }
+                ": expected incremental revenue " (k(plan.expected_incremental_revenue))
+                " [" (k(plan.expected_ci.0)) ", " (k(plan.expected_ci.1)) "] against "
+                (k(plan.current_incremental_revenue))
+                " [" (k(plan.current_ci.0)) ", " (k(plan.current_ci.1))
+                "] for today's split; change " (if change >= 0.0 { "+" } else { "" }) (k(change))
+                " [" (k(plan.uplift_ci.0)) ", " (k(plan.uplift_ci.1)) "]."
+            }
+            (table(
+                &[
+                    "Channel",
+                    "Current spend",
+                    "Recommended",
+                    "Change",
+                    "Expected incremental",
+                    "Interval",
+                    "Marginal ROAS there",
+                    "Note",
+                ],
+                &rows,
+            ))
+            ul.findings {
+                @for note in &plan.notes {
+                    li { (note) }
+                }
             }
         }
     }
-    h.push_str("</section>\n");
+}
 
-    h.push_str("<section id=\"quality\">\n<h2>Data quality</h2>\n");
-    match &options.quality {
-        None => h.push_str(
-            "<p class=\"skip\">No data-quality report was given with these results.</p>\n",
-        ),
-        Some(q) => {
-            let _ = writeln!(
-                h,
-                "<p>{} rows checked · completeness {} · accuracy {} · {} issue(s)</p>",
-                thousands(q.rows as f64, 0),
-                percent(q.completeness_score, false),
-                percent(q.accuracy_score, false),
-                q.issues.len()
-            );
-            if !q.issues.is_empty() {
-                let rows: Vec<Vec<(String, bool)>> = q
-                    .issues
+/// Every chart as inline SVG, or why it was skipped.
+fn charts_section(
+    results: &AttributionResults,
+    options: &ReportOptions,
+    plot: &PlotOptions,
+) -> Result<Markup> {
+    let mut figures: Vec<(&str, Result<String, String>)> = Vec::new();
+    for (stem, chart) in report_charts(results, options)? {
+        let figure = match chart {
+            Ok(chart) => Ok(inline_svg(&chart.svg(plot)?)),
+            Err(why) => Err(why),
+        };
+        figures.push((stem, figure));
+    }
+    Ok(html! {
+        section #charts {
+            h2 { "Charts" }
+            @for (stem, figure) in &figures {
+                @match figure {
+                    Ok(svg) => {
+                        figure id=(format!("chart-{stem}")) {
+                            // PreEscaped: besides the CSS, the only markup inserted as it
+                            // is: an SVG our own plotters code drew (plotters escapes
+                            // every text and attribute value it writes).
+                            (PreEscaped(svg))
+                            figcaption { (caption(stem)) }
+                        }
+                    }
+                    Err(why) => {
+                        p.skip id=(format!("chart-{stem}")) {
+                            "Chart " (stem) " skipped: " (why) "."
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Baseline by weekday, month and holiday; the effect by weekday and on holidays.
+fn temporal_section(results: &AttributionResults, cur: &str) -> Markup {
+    let effect_title = format!("Effect of one more {cur} of spend, by weekday and on holidays");
+    let groups: Option<[(&str, Vec<&Estimate>, bool); 4]> = results.temporal.as_ref().map(|tm| {
+        [
+            (
+                "Baseline by weekday (relative to the average weekday)",
+                tm.day_effects.iter().collect(),
+                true,
+            ),
+            (
+                "Baseline by month (relative to the average day)",
+                tm.seasonal_effects.iter().collect(),
+                true,
+            ),
+            (
+                "Baseline on holidays and commercial events",
+                [&tm.holiday_lift, &tm.event_lift]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                true,
+            ),
+            (
+                effect_title.as_str(),
+                tm.effect_by_day
                     .iter()
-                    .map(|i| {
-                        vec![
-                            t(&i.rule),
-                            t(i.column.as_deref().unwrap_or_default()),
-                            n(thousands(i.row_count as f64, 0)),
-                            t(&i.severity.to_string()),
-                            t(&example_rows(i)),
-                            t(&i.message),
-                        ]
-                    })
-                    .collect();
-                table_html(
-                    &mut h,
-                    &["Rule", "Column", "Rows", "Severity", "Examples", "Message"],
-                    &rows,
-                );
+                    .chain(&tm.effect_on_holidays)
+                    .chain(&tm.effect_off_holidays)
+                    .collect(),
+                false,
+            ),
+        ]
+    });
+    let header = ["Name", "Estimate", "Lower", "Upper", "p-value", "Rows"];
+    html! {
+        section #temporal {
+            h2 { "Temporal effects" }
+            @match &groups {
+                None => {
+                    p.skip {
+                        "No temporal effects in these results (fitted without a time column)."
+                    }
+                }
+                Some(groups) => {
+                    @for (title, estimates, relative) in groups {
+                        @if !estimates.is_empty() {
+                            h3 { (title) }
+                            (table(&header, &estimate_rows(estimates, *relative)))
+                        }
+                    }
+                }
             }
         }
     }
-    h.push_str("</section>\n");
+}
 
-    if let Some(x) = options.exploration()? {
-        h.push_str("<section id=\"exploration\">\n<h2>Input data</h2>\n<h3>Columns</h3>\n");
-        batch_html(&mut h, &x.describe);
-        if let Some(c) = &x.channels {
-            h.push_str("<h3>Totals per channel</h3>\n");
-            batch_html(&mut h, c);
+/// The data-quality summary and its issues.
+fn quality_section(quality: Option<&QualityReport>) -> Markup {
+    html! {
+        section #quality {
+            h2 { "Data quality" }
+            @match quality {
+                None => {
+                    p.skip { "No data-quality report was given with these results." }
+                }
+                Some(q) => {
+                    p {
+                        (thousands(q.rows as f64, 0)) " rows checked · completeness "
+                        (percent(q.completeness_score, false)) " · accuracy "
+                        (percent(q.accuracy_score, false)) " · " (q.issues.len()) " issue(s)"
+                    }
+                    @if !q.issues.is_empty() {
+                        (table(
+                            &["Rule", "Column", "Rows", "Severity", "Examples", "Message"],
+                            &q.issues
+                                .iter()
+                                .map(|i| {
+                                    vec![
+                                        text(&i.rule),
+                                        text(i.column.as_deref().unwrap_or_default()),
+                                        num(thousands(i.row_count as f64, 0)),
+                                        text(&i.severity.to_string()),
+                                        text(&example_rows(i)),
+                                        text(&i.message),
+                                    ]
+                                })
+                                .collect::<Vec<_>>(),
+                        ))
+                    }
+                }
+            }
         }
-        h.push_str("</section>\n");
     }
+}
 
-    h.push_str("<section id=\"model\">\n<h2>Model diagnostics</h2>\n");
-    match &results.model_accuracy {
-        None => {
-            h.push_str("<p class=\"skip\">Accuracy not computed (cross-validation was off).</p>\n")
-        }
-        Some(a) => {
-            let _ = writeln!(
-                h,
-                "<p>Out-of-sample R² {} · MAPE {} · {} time-blocked folds with {} gap days (fold R²: {}).</p>",
-                thousands(a.r2, 3),
-                percent(a.mape, false),
-                a.folds,
-                a.gap_days,
-                a.fold_r2
-                    .iter()
-                    .map(|r| thousands(*r, 3))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+/// The exploration summary of the input table.
+fn exploration_section(x: &ExplorationSummary) -> Markup {
+    html! {
+        section #exploration {
+            h2 { "Input data" }
+            h3 { "Columns" }
+            (batch_table(&x.describe))
+            @if let Some(c) = &x.channels {
+                h3 { "Totals per channel" }
+                (batch_table(c))
+            }
         }
     }
+}
+
+/// Accuracy, the assumption checks and the warnings.
+fn model_section(results: &AttributionResults, level: &str) -> Markup {
     let d = &results.diagnostics;
-    let mut rows: Vec<Vec<(String, bool)>> = Vec::new();
+    let mut rows: Vec<Vec<Cell>> = Vec::new();
     if let Some(c) = &d.calibration {
         for (name, k) in [
             (
@@ -748,81 +760,142 @@ fn html_string(results: &AttributionResults, options: &ReportOptions) -> Result<
             ),
         ] {
             rows.push(vec![
-                t(name),
-                n(thousands(k.estimate, 3)),
-                n(format!(
+                text(name),
+                num(thousands(k.estimate, 3)),
+                num(format!(
                     "{} – {}",
                     thousands(k.ci_lower, 3),
                     thousands(k.ci_upper, 3)
                 )),
-                n(p_value(k.p_value)),
+                num(p_value(k.p_value)),
             ]);
         }
     }
     if let Some(r2) = d.treatment_r2 {
         rows.push(vec![
-            t("Treatment explained by the controls (R²)"),
-            n(thousands(r2, 3)),
-            n(String::new()),
-            n(String::new()),
+            text("Treatment explained by the controls (R²)"),
+            num(thousands(r2, 3)),
+            num(""),
+            num(""),
         ]);
     }
     if let Some(s) = d.low_overlap_share {
         rows.push(vec![
-            t("Rows with weak overlap"),
-            n(percent(s, false)),
-            n(String::new()),
-            n(String::new()),
+            text("Rows with weak overlap"),
+            num(percent(s, false)),
+            num(""),
+            num(""),
         ]);
     }
     if let Some(p) = &d.placebo {
         rows.push(vec![
-            t(&format!("Placebo ({}), should be ≈ 0", p.name)),
-            n(thousands(p.estimate, 3)),
-            n(format!(
+            text(&format!("Placebo ({}), should be ≈ 0", p.name)),
+            num(thousands(p.estimate, 3)),
+            num(format!(
                 "{} – {}",
                 thousands(p.ci_lower, 3),
                 thousands(p.ci_upper, 3)
             )),
-            n(p_value(p.p_value)),
+            num(p_value(p.p_value)),
         ]);
     }
-    if rows.is_empty() {
-        h.push_str("<p class=\"skip\">No diagnostics were computed.</p>\n");
-    } else {
-        table_html(
-            &mut h,
-            &[
-                "Check",
-                "Estimate",
-                &format!("Interval ({level})"),
-                "p-value",
-            ],
-            &rows,
-        );
+    let interval = format!("Interval ({level})");
+    html! {
+        section #model {
+            h2 { "Model diagnostics" }
+            @match &results.model_accuracy {
+                None => {
+                    p.skip { "Accuracy not computed (cross-validation was off)." }
+                }
+                Some(a) => {
+                    p {
+                        "Out-of-sample R² " (thousands(a.r2, 3)) " · MAPE "
+                        (percent(a.mape, false)) " · " (a.folds) " time-blocked folds with "
+                        (a.gap_days) " gap days (fold R²: "
+                        (a.fold_r2.iter().map(|r| thousands(*r, 3)).collect::<Vec<_>>().join(", "))
+                        ")."
+                    }
+                }
+            }
+            @if rows.is_empty() {
+                p.skip { "No diagnostics were computed." }
+            } @else {
+                (table(&["Check", "Estimate", &interval, "p-value"], &rows))
+            }
+            @if d.warnings.is_empty() {
+                p.ok { "No warnings: every check passed." }
+            }
+            @for w in &d.warnings {
+                div.warn { (w) }
+            }
+        }
     }
-    if d.warnings.is_empty() {
-        h.push_str("<p class=\"ok\">No warnings: every check passed.</p>\n");
-    }
-    for w in &d.warnings {
-        let _ = writeln!(h, "<div class=\"warn\">{}</div>", esc(w));
-    }
-    h.push_str("</section>\n");
+}
 
-    h.push_str("<section id=\"settings\">\n<h2>Settings that reproduce these results</h2>\n");
-    let rows: Vec<Vec<(String, bool)>> = model_rows(results)
+/// The settings and the seed that reproduce the results.
+fn settings_section(results: &AttributionResults) -> Markup {
+    let rows: Vec<Vec<Cell>> = model_rows(results)
         .iter()
         .chain(&results.settings)
-        .map(|(k, v)| vec![t(k), t(v)])
+        .map(|(k, v)| vec![text(k), text(v)])
         .collect();
-    table_html(&mut h, &["Setting", "Value"], &rows);
-    let _ = writeln!(
-        h,
-        "<p>Fitting the same data with these settings and seed {} gives the same numbers.</p>",
-        results.seed
-    );
-    h.push_str("</section>\n</main>\n</body>\n</html>\n");
-    Ok(h)
+    html! {
+        section #settings {
+            h2 { "Settings that reproduce these results" }
+            (table(&["Setting", "Value"], &rows))
+            p {
+                "Fitting the same data with these settings and seed " (results.seed)
+                " gives the same numbers."
+            }
+        }
+    }
+}
+
+/// The report as one HTML string.
+fn html_string(results: &AttributionResults, options: &ReportOptions) -> Result<String> {
+    let plot = options.plot();
+    plot.validate()?;
+    let cur = plot.currency.as_str();
+    let level = format!("{:.0}%", 100.0 * results.confidence_level);
+    let charts = charts_section(results, options, &plot)?;
+    let exploration = options.exploration()?;
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (options.title) }
+                // PreEscaped: our own CSS constant (no input in it), inserted as it is.
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                main {
+                    h1 { (options.title) }
+                    p.meta {
+                        "Model " code { (results.model) } " · outcome " code { (results.outcome) }
+                        " · treatment " code { (results.treatment) } " · "
+                        (thousands(results.rows as f64, 0)) " rows · " (level)
+                        " intervals · seed " (results.seed)
+                    }
+                    (findings_section(results, cur))
+                    (channels_section(results, options.business.as_ref(), &level, cur))
+                    @if let Some(plan) = &options.plan {
+                        (plan_section(plan, cur))
+                    }
+                    (charts)
+                    (temporal_section(results, cur))
+                    (quality_section(options.quality.as_ref()))
+                    @if let Some(x) = &exploration {
+                        (exploration_section(x))
+                    }
+                    (model_section(results, &level))
+                    (settings_section(results))
+                }
+            }
+        }
+    };
+    Ok(page.into_string())
 }
 
 /// Writes one self-contained HTML file: headline findings, the channel table, every

@@ -783,6 +783,92 @@ fn html_report_is_self_contained() {
     cleanup(&dir);
 }
 
+/// Markup in a channel or campaign name, the title or the currency reaches the page as
+/// text: the template escapes it (`'` needs no escape in text or in double-quoted
+/// attributes), in the tables, the plan, the charts' SVG and the exploration summary.
+/// (The old string-built page wrote the currency into the plan's sentence unescaped.)
+#[test]
+fn html_report_escapes_names_title_and_currency() {
+    const EVIL: &str = "<script>alert(1)</script> &\"'";
+    const ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt; &amp;&quot;'";
+    let evil_channel = format!("meta {EVIL}");
+    let results = synthetic(vec![
+        curved(&evil_channel, 10_000.0, 80_000.0),
+        curved("google_ads", 10_000.0, 20_000.0),
+    ]);
+    let plan =
+        liftos_causal::plan_budget(&results, &liftos_causal::PlanOptions::new(20_000.0)).unwrap();
+    // The sandbox table with Meta's channel and campaign names carrying the markup.
+    let (table, _) = sandbox();
+    let renamed = |name: &str, f: &dyn Fn(&str) -> String| -> std::sync::Arc<dyn Array> {
+        let col = table.column_by_name(name).unwrap().as_string::<i32>();
+        std::sync::Arc::new(arrow::array::StringArray::from(
+            col.iter().map(|v| v.map(f)).collect::<Vec<_>>(),
+        ))
+    };
+    let schema = table.schema();
+    let columns = schema
+        .fields()
+        .iter()
+        .zip(table.columns())
+        .map(|(field, col)| match field.name().as_str() {
+            "channel" => renamed("channel", &|v| {
+                if v == "meta" {
+                    evil_channel.clone()
+                } else {
+                    v.to_string()
+                }
+            }),
+            "campaign" => renamed("campaign", &|v| format!("{v} {EVIL}")),
+            _ => col.clone(),
+        })
+        .collect();
+    let table = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let mut options = ReportOptions::default()
+        .with_title(&format!("Report {EVIL}"))
+        .with_plan(plan)
+        .with_table(table)
+        .with_quality(QualityReport {
+            rows: 10,
+            completeness_score: 1.0,
+            accuracy_score: 1.0,
+            issues: vec![Issue {
+                rule: format!("rule {EVIL}"),
+                column: Some(format!("campaign {EVIL}")),
+                row_count: 1,
+                example_rows: vec![0],
+                severity: Severity::Warning,
+                message: format!("campaign `x {EVIL}` looks odd"),
+            }],
+        });
+    options.plot = PlotOptions::default().with_currency(&format!("EUR{EVIL}"));
+    let dir = out_dir("escape");
+    let path = dir.join("report.html");
+    report::write_html_report(&results, &options, &path).unwrap();
+    let html = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !html.to_ascii_lowercase().contains("<script"),
+        "raw <script> in the page"
+    );
+    assert!(!html.contains("alert(1)</script>"));
+    assert_well_formed(&html, &HTML_VOID);
+    assert_self_contained(&html);
+    let exploration = &html[html.find("<section id=\"exploration\">").unwrap()..];
+    assert!(exploration.contains(&format!("meta {ESCAPED}")));
+    for s in [
+        format!("<title>Report {ESCAPED}</title>"),
+        format!("<h1>Report {ESCAPED}</h1>"),
+        format!("</span>meta {ESCAPED}</td>"),
+        format!("<td class=\"text\">meta {ESCAPED}</td>"),
+        format!("Spend (EUR{ESCAPED})"),
+        format!("20,000 EUR{ESCAPED} over"),
+        format!("rule {ESCAPED}"),
+    ] {
+        assert!(html.contains(&s), "the page lacks `{s}`");
+    }
+    cleanup(&dir);
+}
+
 fn find_chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     ["chromium", "chromium-browser", "google-chrome"]
