@@ -44,10 +44,12 @@ use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::inference::AverageEffect;
+use crate::json::finite;
 use crate::response::{Evaluated, ResponseOptions, ResponseTransform, robustness_value};
 use crate::results::{
     AttributionResults, ChannelEffect, ChannelResponse, CurvePoint, Estimate, RowIndex, Sensitivity,
@@ -219,7 +221,7 @@ impl BusinessData {
 }
 
 /// A lift test: a measured incremental revenue of one channel over a window of days.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LiftTest {
     /// The channel tested.
     pub channel: String,
@@ -228,8 +230,10 @@ pub struct LiftTest {
     /// Last day of the window.
     pub end: i32,
     /// Measured incremental revenue of the channel's spend over the window.
+    #[serde(serialize_with = "finite")]
     pub incremental_revenue: f64,
     /// Its standard error.
+    #[serde(serialize_with = "finite")]
     pub standard_error: f64,
 }
 
@@ -360,31 +364,37 @@ impl BusinessOptions {
 }
 
 /// One lift test against the model, before and after calibration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CalibrationTest {
     /// The test.
+    #[serde(flatten)]
     pub test: LiftTest,
     /// Channel spend over the test's window.
+    #[serde(serialize_with = "finite")]
     pub spend: f64,
     /// The model's estimate of the same window's lift, before calibration.
+    #[serde(serialize_with = "finite")]
     pub model_estimate: f64,
     /// Its standard error.
+    #[serde(serialize_with = "finite")]
     pub model_std_err: f64,
 }
 
 /// A channel's switch-off return before and after calibration with lift tests.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CalibratedChannel {
     /// The channel.
     pub channel: String,
     /// Incremental return and interval before calibration.
+    #[serde(serialize_with = "crate::json::roas_interval")]
     pub before: (f64, f64, f64),
     /// Incremental return and interval after calibration.
+    #[serde(serialize_with = "crate::json::roas_interval")]
     pub after: (f64, f64, f64),
 }
 
 /// What calibration with lift tests did ([`BusinessResults::calibration`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CalibrationReport {
     /// Every test with the model's estimate of its window.
     pub tests: Vec<CalibrationTest>,
@@ -394,62 +404,34 @@ pub struct CalibrationReport {
 
 /// The results of the business-level analysis: the results schema of every estimator,
 /// the outcome it used, the organic share of revenue, and the calibration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BusinessResults {
     /// Per-channel switch-off and marginal returns with intervals, response curves and
     /// warnings (after calibration when lift tests were given).
+    #[serde(flatten, serialize_with = "crate::json::business_results")]
     pub results: AttributionResults,
     /// Share of the business's revenue no channel caused, with its interval.
+    #[serde(serialize_with = "crate::json::share")]
     pub baseline_share: Estimate,
     /// Calibration with lift tests (`None` without tests).
     pub calibration: Option<CalibrationReport>,
     /// Total business revenue over the window.
+    #[serde(rename = "business_revenue", serialize_with = "finite")]
     pub revenue: f64,
 }
 
 impl BusinessResults {
     /// The results JSON: [`AttributionResults::to_json`] plus `outcome: "business"`
-    /// (`outcome_column` keeps the column name), `baseline_share` and `calibration`
-    /// (`null` without lift tests).
+    /// (`outcome_column` keeps the column name), `business_revenue`, `baseline_share`
+    /// (`estimate`, `std_err`, `ci_lower`, `ci_upper`) and `calibration` (`null` without
+    /// lift tests; else `tests` and `channels`, each channel's `before` and `after` as
+    /// `incremental_roas`, `ci_lower`, `ci_upper`). Non-finite numbers are `null`.
+    ///
+    /// This is `serde_json::to_value` of the business results' `Serialize`
+    /// implementation, so the keys of every object come out sorted.
     pub fn to_json(&self) -> Value {
-        let mut v = self.results.to_json();
-        let num = |x: f64| if x.is_finite() { json!(x) } else { Value::Null };
-        let b = &self.baseline_share;
-        if let Value::Object(m) = &mut v {
-            m.insert("outcome_column".into(), json!(self.results.outcome));
-            m.insert("outcome".into(), json!("business"));
-            m.insert("business_revenue".into(), num(self.revenue));
-            m.insert(
-                "baseline_share".into(),
-                json!({
-                    "estimate": num(b.estimate), "std_err": num(b.std_err),
-                    "ci_lower": num(b.ci_lower), "ci_upper": num(b.ci_upper),
-                }),
-            );
-            let calibration = match &self.calibration {
-                None => Value::Null,
-                Some(c) => json!({
-                    "tests": c.tests.iter().map(|t| json!({
-                        "channel": t.test.channel,
-                        "start": t.test.start, "end": t.test.end,
-                        "spend": num(t.spend),
-                        "incremental_revenue": num(t.test.incremental_revenue),
-                        "standard_error": num(t.test.standard_error),
-                        "model_estimate": num(t.model_estimate),
-                        "model_std_err": num(t.model_std_err),
-                    })).collect::<Vec<_>>(),
-                    "channels": c.channels.iter().map(|ch| json!({
-                        "channel": ch.channel,
-                        "before": {"incremental_roas": num(ch.before.0),
-                                   "ci_lower": num(ch.before.1), "ci_upper": num(ch.before.2)},
-                        "after": {"incremental_roas": num(ch.after.0),
-                                  "ci_lower": num(ch.after.1), "ci_upper": num(ch.after.2)},
-                    })).collect::<Vec<_>>(),
-                }),
-            };
-            m.insert("calibration".into(), calibration);
-        }
-        v
+        // Every map key is a string and no serializer here fails, so this cannot fail.
+        serde_json::to_value(self).expect("the business results serialize to a JSON value")
     }
 
     /// The channel called `name`.

@@ -9,11 +9,17 @@
 //! `transform_selection` built from several fields), the temporal effects (profiles by
 //! name, then the same estimates with their intervals), and the average effect and the
 //! forest's calibration, which are `inference` types shown without some of their fields.
+//!
+//! The business results (`business.rs`) and the budget plan (`plan.rs`, `plan.json`) derive
+//! `Serialize` the same way; the serializers for their parts of another shape are here too:
+//! the business results' outcome, a share or a return with its interval, the plan's
+//! objective and its intervals as `_ci_lower`/`_ci_upper` keys.
 
 use serde::ser::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::inference::{AverageEffect, Calibration, Coefficient};
+use crate::plan::Objective;
 use crate::results::{
     AttributionResults, ChannelResponse, CurvePoint, Estimate, RowIndex, Sensitivity,
     TemporalEffects,
@@ -132,6 +138,107 @@ pub(crate) fn calibration<S: Serializer>(c: &Option<Calibration>, s: S) -> Resul
             differential_forest_prediction: (&c.differential_forest_prediction).into(),
         })
         .serialize(s)
+}
+
+/// `serialize_with` for a business-level analysis's results, flattened into its JSON:
+/// the results JSON with its `outcome` (the column) as `outcome_column` and `outcome`
+/// `"business"`.
+pub(crate) fn business_results<S: Serializer>(
+    r: &AttributionResults,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let mut v = r.to_json();
+    if let Value::Object(m) = &mut v {
+        if let Some(column) = m.remove("outcome") {
+            m.insert("outcome_column".into(), column);
+        }
+        m.insert("outcome".into(), "business".into());
+    }
+    v.serialize(s)
+}
+
+/// `serialize_with` for a share with its interval: `estimate`, `std_err`, `ci_lower`,
+/// `ci_upper` (an [`Estimate`] without its name, p-value and rows).
+pub(crate) fn share<S: Serializer>(e: &Estimate, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(serde::Serialize)]
+    struct Share {
+        estimate: Finite,
+        std_err: Finite,
+        ci_lower: Finite,
+        ci_upper: Finite,
+    }
+    Share {
+        estimate: Finite(e.estimate),
+        std_err: Finite(e.std_err),
+        ci_lower: Finite(e.ci_lower),
+        ci_upper: Finite(e.ci_upper),
+    }
+    .serialize(s)
+}
+
+/// `serialize_with` for an incremental return with its interval, `(estimate, lower,
+/// upper)`: `incremental_roas`, `ci_lower`, `ci_upper`.
+pub(crate) fn roas_interval<S: Serializer>(v: &(f64, f64, f64), s: S) -> Result<S::Ok, S::Error> {
+    #[derive(serde::Serialize)]
+    struct Roas {
+        incremental_roas: Finite,
+        ci_lower: Finite,
+        ci_upper: Finite,
+    }
+    Roas {
+        incremental_roas: Finite(v.0),
+        ci_lower: Finite(v.1),
+        ci_upper: Finite(v.2),
+    }
+    .serialize(s)
+}
+
+/// `serialize_with` for a plan's objective, flattened into the plan: `objective` (its
+/// name), `target_roas` and `margin` (each `null` unless the objective has it).
+pub(crate) fn objective<S: Serializer>(o: &Objective, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(serde::Serialize)]
+    struct Fields {
+        objective: &'static str,
+        target_roas: Option<Finite>,
+        margin: Option<Finite>,
+    }
+    let (target_roas, margin) = match *o {
+        Objective::TargetRoas(t) => (Some(Finite(t)), None),
+        Objective::Profit { margin } => (None, Some(Finite(margin))),
+        Objective::Revenue => (None, None),
+    };
+    Fields {
+        objective: o.as_str(),
+        target_roas,
+        margin,
+    }
+    .serialize(s)
+}
+
+/// An interval `(lower, upper)` flattened into its object as `{name}_ci_lower` and
+/// `{name}_ci_upper`.
+fn ci_keys<S: Serializer>(name: &str, v: &(f64, f64), s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(2))?;
+    m.serialize_entry(&format!("{name}_ci_lower"), &Finite(v.0))?;
+    m.serialize_entry(&format!("{name}_ci_upper"), &Finite(v.1))?;
+    m.end()
+}
+
+/// `serialize_with` for a plan's interval: `expected_incremental_revenue_ci_lower`/`_upper`.
+pub(crate) fn expected_ci<S: Serializer>(v: &(f64, f64), s: S) -> Result<S::Ok, S::Error> {
+    ci_keys("expected_incremental_revenue", v, s)
+}
+
+/// `serialize_with` for the current split's interval:
+/// `current_incremental_revenue_ci_lower`/`_upper`.
+pub(crate) fn current_ci<S: Serializer>(v: &(f64, f64), s: S) -> Result<S::Ok, S::Error> {
+    ci_keys("current_incremental_revenue", v, s)
+}
+
+/// `serialize_with` for the uplift's interval: `uplift_ci_lower`/`_upper`.
+pub(crate) fn uplift_ci<S: Serializer>(v: &(f64, f64), s: S) -> Result<S::Ok, S::Error> {
+    ci_keys("uplift", v, s)
 }
 
 /// The response's keys, flattened into its channel's object: `marginal_roas_ci_lower`/
@@ -428,5 +535,182 @@ mod tests {
                 "window",
             ]
         );
+    }
+
+    /// The business results' keys beyond the results JSON, and the key set of a
+    /// calibration test and of a calibrated channel entry, are pinned.
+    #[test]
+    fn a_business_channel_entry_has_exactly_the_documented_keys() {
+        use crate::business::{CalibratedChannel, CalibrationReport, CalibrationTest};
+        use crate::{BusinessResults, LiftTest};
+        let results = AttributionResults::new("business", "shop_revenue", "spend", 10, 42)
+            .with_channels(vec![channel(None)]);
+        let b = BusinessResults {
+            results: results.clone(),
+            baseline_share: Estimate {
+                name: "baseline_share".into(),
+                estimate: 0.4,
+                std_err: 0.05,
+                ci_lower: 0.3,
+                ci_upper: f64::NAN,
+                p_value: 0.01,
+                rows: 10,
+            },
+            calibration: Some(CalibrationReport {
+                tests: vec![CalibrationTest {
+                    test: LiftTest {
+                        channel: "meta".into(),
+                        start: 20_000,
+                        end: 20_055,
+                        incremental_revenue: 5_000.0,
+                        standard_error: 500.0,
+                    },
+                    spend: 2_000.0,
+                    model_estimate: 4_000.0,
+                    model_std_err: f64::INFINITY,
+                }],
+                channels: vec![CalibratedChannel {
+                    channel: "meta".into(),
+                    before: (2.0, 1.0, 3.0),
+                    after: (2.4, f64::NAN, 3.0),
+                }],
+            }),
+            revenue: 10_000.0,
+        };
+        let v = b.to_json();
+        let plain = results.to_json();
+        let mut expected: Vec<&str> = keys(&plain)
+            .into_iter()
+            .chain([
+                "baseline_share",
+                "business_revenue",
+                "calibration",
+                "outcome_column",
+            ])
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(keys(&v), expected);
+        assert_eq!(v["outcome"], "business");
+        assert_eq!(v["outcome_column"], "shop_revenue");
+        assert_eq!(
+            v["baseline_share"],
+            serde_json::json!({"estimate": 0.4, "std_err": 0.05, "ci_lower": 0.3, "ci_upper": null})
+        );
+        let test = &v["calibration"]["tests"][0];
+        assert_eq!(
+            keys(test),
+            [
+                "channel",
+                "end",
+                "incremental_revenue",
+                "model_estimate",
+                "model_std_err",
+                "spend",
+                "standard_error",
+                "start"
+            ]
+        );
+        assert_eq!(test["start"], 20_000);
+        assert!(test["model_std_err"].is_null());
+        let channel = &v["calibration"]["channels"][0];
+        assert_eq!(keys(channel), ["after", "before", "channel"]);
+        assert_eq!(
+            channel["after"],
+            serde_json::json!({"incremental_roas": 2.4, "ci_lower": null, "ci_upper": 3.0})
+        );
+        let without = BusinessResults {
+            calibration: None,
+            ..b
+        };
+        assert!(without.to_json()["calibration"].is_null());
+    }
+
+    /// The key set of a plan and of one of its channel entries is pinned; the objective
+    /// gives `objective`, `target_roas` and `margin`, each interval two `_ci_` keys.
+    #[test]
+    fn a_plan_channel_entry_has_exactly_the_documented_keys() {
+        use crate::plan::{BudgetPlan, Objective, PlannedChannel};
+        let plan = BudgetPlan {
+            total_budget: 1_000.0,
+            allocated_budget: 1_000.0,
+            period_days: Some(30),
+            window_days: None,
+            objective: Objective::Profit { margin: 0.4 },
+            max_change: 0.5,
+            current_spend: 900.0,
+            expected_incremental_revenue: 2_000.0,
+            expected_ci: (1_500.0, f64::NAN),
+            current_incremental_revenue: 1_800.0,
+            current_ci: (1_400.0, 2_200.0),
+            uplift: 200.0,
+            uplift_ci: (100.0, 300.0),
+            channels: vec![PlannedChannel {
+                channel: "meta".into(),
+                current_spend: 900.0,
+                recommended_spend: 1_000.0,
+                min_spend: 450.0,
+                max_spend: f64::INFINITY,
+                expected_incremental_revenue: 2_000.0,
+                ci_lower: 1_500.0,
+                ci_upper: 2_500.0,
+                current_incremental_revenue: 1_800.0,
+                marginal_roas_at_recommended: 1.1,
+                held: false,
+                reason: None,
+            }],
+            notes: vec!["a note".into()],
+        };
+        let v = plan.to_json();
+        assert_eq!(
+            keys(&v),
+            [
+                "allocated_budget",
+                "channels",
+                "current_incremental_revenue",
+                "current_incremental_revenue_ci_lower",
+                "current_incremental_revenue_ci_upper",
+                "current_spend",
+                "expected_incremental_revenue",
+                "expected_incremental_revenue_ci_lower",
+                "expected_incremental_revenue_ci_upper",
+                "margin",
+                "max_change",
+                "notes",
+                "objective",
+                "period_days",
+                "target_roas",
+                "total_budget",
+                "uplift",
+                "uplift_ci_lower",
+                "uplift_ci_upper",
+                "window_days",
+            ]
+        );
+        assert_eq!(v["objective"], "profit");
+        assert_eq!(v["margin"], 0.4);
+        assert!(v["target_roas"].is_null());
+        assert!(v["window_days"].is_null());
+        assert!(v["expected_incremental_revenue_ci_upper"].is_null());
+        let c = &v["channels"][0];
+        assert_eq!(
+            keys(c),
+            [
+                "channel",
+                "ci_lower",
+                "ci_upper",
+                "current_incremental_revenue",
+                "current_spend",
+                "expected_incremental_revenue",
+                "held",
+                "marginal_roas_at_recommended",
+                "max_spend",
+                "min_spend",
+                "reason",
+                "recommended_spend",
+            ]
+        );
+        assert!(c["max_spend"].is_null());
+        assert!(c["reason"].is_null());
+        assert_eq!(c["held"], false);
     }
 }

@@ -57,9 +57,11 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::json::finite;
 use crate::results::{AttributionResults, ChannelEffect};
 
 /// What the planner maximises.
@@ -383,27 +385,36 @@ fn channel_input(c: &ChannelEffect) -> PlanChannelInput {
 }
 
 /// One channel of a plan.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlannedChannel {
     /// Channel name.
     pub channel: String,
     /// What it spends today, for the period.
+    #[serde(serialize_with = "finite")]
     pub current_spend: f64,
     /// What the plan spends, for the period.
+    #[serde(serialize_with = "finite")]
     pub recommended_spend: f64,
     /// Least spend the plan could give it.
+    #[serde(serialize_with = "finite")]
     pub min_spend: f64,
     /// Most spend the plan could give it.
+    #[serde(serialize_with = "finite")]
     pub max_spend: f64,
     /// Expected incremental revenue at the recommended spend.
+    #[serde(serialize_with = "finite")]
     pub expected_incremental_revenue: f64,
     /// Lower end of its interval.
+    #[serde(serialize_with = "finite")]
     pub ci_lower: f64,
     /// Upper end of its interval.
+    #[serde(serialize_with = "finite")]
     pub ci_upper: f64,
     /// Expected incremental revenue at the current spend.
+    #[serde(serialize_with = "finite")]
     pub current_incremental_revenue: f64,
     /// Return of the next unit of spend at the recommended spend.
+    #[serde(serialize_with = "finite")]
     pub marginal_roas_at_recommended: f64,
     /// Whether the channel was held at its current spend.
     pub held: bool,
@@ -412,35 +423,46 @@ pub struct PlannedChannel {
 }
 
 /// A budget plan.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BudgetPlan {
     /// The budget for the period.
+    #[serde(serialize_with = "finite")]
     pub total_budget: f64,
     /// Spend the plan allocates (below the budget when bounds or the objective stop it).
+    #[serde(serialize_with = "finite")]
     pub allocated_budget: f64,
     /// Days the budget covers.
     pub period_days: Option<u32>,
     /// Days of the data's window.
     pub window_days: Option<u32>,
     /// The objective.
+    #[serde(flatten, serialize_with = "crate::json::objective")]
     pub objective: Objective,
     /// The largest relative move allowed.
+    #[serde(serialize_with = "finite")]
     pub max_change: f64,
     /// Current spend of all channels, for the period.
+    #[serde(serialize_with = "finite")]
     pub current_spend: f64,
     /// Expected incremental revenue of the plan.
+    #[serde(serialize_with = "finite")]
     pub expected_incremental_revenue: f64,
     /// Its interval.
+    #[serde(flatten, serialize_with = "crate::json::expected_ci")]
     pub expected_ci: (f64, f64),
     /// Expected incremental revenue of the current split.
+    #[serde(serialize_with = "finite")]
     pub current_incremental_revenue: f64,
     /// Its interval.
+    #[serde(flatten, serialize_with = "crate::json::current_ci")]
     pub current_ci: (f64, f64),
     /// Expected change of incremental revenue against the current split.
+    #[serde(serialize_with = "finite")]
     pub uplift: f64,
     /// Its interval: per channel the spend moved times the marginal return's interval
     /// around its estimate (the change rests on the curve's slope near today's spend,
     /// which the data measure far better than the curve's level), combined in quadrature.
+    #[serde(flatten, serialize_with = "crate::json::uplift_ci")]
     pub uplift_ci: (f64, f64),
     /// The channels, in the results' order.
     pub channels: Vec<PlannedChannel>,
@@ -461,49 +483,14 @@ impl BudgetPlan {
     /// `channels[]` (`channel`, `current_spend`, `recommended_spend`, `min_spend`,
     /// `max_spend`, `expected_incremental_revenue`, `ci_lower`, `ci_upper`,
     /// `current_incremental_revenue`, `marginal_roas_at_recommended`, `held`, `reason`)
-    /// and `notes`. Non-finite numbers are `null`.
+    /// and `notes`; `target_roas` and `margin` are the objective's (`null` unless it has
+    /// one). Non-finite numbers are `null`.
+    ///
+    /// This is `serde_json::to_value` of the plan's `Serialize` implementation, so the
+    /// keys of every object come out sorted.
     pub fn to_json(&self) -> Value {
-        let num = |v: f64| if v.is_finite() { json!(v) } else { Value::Null };
-        let (target, margin) = match self.objective {
-            Objective::TargetRoas(t) => (num(t), Value::Null),
-            Objective::Profit { margin } => (Value::Null, num(margin)),
-            Objective::Revenue => (Value::Null, Value::Null),
-        };
-        json!({
-            "total_budget": num(self.total_budget),
-            "allocated_budget": num(self.allocated_budget),
-            "period_days": self.period_days,
-            "window_days": self.window_days,
-            "objective": self.objective.as_str(),
-            "target_roas": target,
-            "margin": margin,
-            "max_change": num(self.max_change),
-            "current_spend": num(self.current_spend),
-            "expected_incremental_revenue": num(self.expected_incremental_revenue),
-            "expected_incremental_revenue_ci_lower": num(self.expected_ci.0),
-            "expected_incremental_revenue_ci_upper": num(self.expected_ci.1),
-            "current_incremental_revenue": num(self.current_incremental_revenue),
-            "current_incremental_revenue_ci_lower": num(self.current_ci.0),
-            "current_incremental_revenue_ci_upper": num(self.current_ci.1),
-            "uplift": num(self.uplift),
-            "uplift_ci_lower": num(self.uplift_ci.0),
-            "uplift_ci_upper": num(self.uplift_ci.1),
-            "channels": self.channels.iter().map(|c| json!({
-                "channel": c.channel,
-                "current_spend": num(c.current_spend),
-                "recommended_spend": num(c.recommended_spend),
-                "min_spend": num(c.min_spend),
-                "max_spend": num(c.max_spend),
-                "expected_incremental_revenue": num(c.expected_incremental_revenue),
-                "ci_lower": num(c.ci_lower),
-                "ci_upper": num(c.ci_upper),
-                "current_incremental_revenue": num(c.current_incremental_revenue),
-                "marginal_roas_at_recommended": num(c.marginal_roas_at_recommended),
-                "held": c.held,
-                "reason": c.reason,
-            })).collect::<Vec<_>>(),
-            "notes": self.notes,
-        })
+        // Every map key is a string and no serializer here fails, so this cannot fail.
+        serde_json::to_value(self).expect("the plan serializes to a JSON value")
     }
 }
 

@@ -1,4 +1,11 @@
 //! `export_results`: the Excel workbook (and a CSV of the channel table).
+//!
+//! Each sheet is one function (`summary`, `channel_effects`, …) that writes through a
+//! [`SheetWriter`], which carries the shared [`Context`] (results, options, cell formats,
+//! the currency and confidence level headers name). A sheet's tables are declared as a
+//! [`Table`] of columns (header, width, the cell of a row; `interval` adds the lower and
+//! upper columns), and [`SheetWriter::table`] writes any of them: widths, header row,
+//! rows.
 
 use std::path::Path;
 
@@ -13,7 +20,8 @@ use rust_xlsxwriter::{
 use crate::explore::ExplorationSummary;
 use crate::format::{date_string, money, p_value, percent, thousands};
 use crate::{ReportError, Result, extension, write_bytes};
-use liftos_causal::{AttributionResults, Estimate};
+use liftos_causal::plan::{BudgetPlan, PlannedChannel};
+use liftos_causal::{AttributionResults, ChannelEffect, Estimate, RowEffect};
 use liftos_transform::{Issue, QualityReport};
 
 /// A quality issue's example rows as text (`4, 17, 90`), as the report shows them.
@@ -253,6 +261,11 @@ enum Cell {
     Empty,
 }
 
+/// A text cell.
+fn text(s: &str) -> Cell {
+    Cell::Text(s.to_string())
+}
+
 fn xl(path: &Path) -> impl Fn(XlsxError) -> ReportError + '_ {
     move |e| ReportError::Workbook {
         path: path.to_path_buf(),
@@ -260,17 +273,96 @@ fn xl(path: &Path) -> impl Fn(XlsxError) -> ReportError + '_ {
     }
 }
 
+/// What every sheet is built from: the results, the options, the cell formats and the
+/// words headers repeat.
+struct Context<'a> {
+    results: &'a AttributionResults,
+    options: &'a ExportOptions,
+    formats: Formats,
+    /// The currency code, as headers name it.
+    cur: &'a str,
+    /// The confidence level, as interval headers name it (`95%`).
+    level: String,
+    /// The workbook's path, for errors.
+    path: &'a Path,
+}
+
+/// A column of a table: its header, its width and the cell it shows for a row.
+struct Column<'a, T> {
+    header: String,
+    width: f64,
+    cell: Box<dyn Fn(&T) -> Cell + 'a>,
+}
+
+/// A table's columns, declared in order; [`SheetWriter::table`] writes the header row,
+/// sizes the columns and writes one row per item.
+struct Table<'a, T> {
+    level: &'a str,
+    columns: Vec<Column<'a, T>>,
+}
+
+impl<'a, T> Table<'a, T> {
+    /// No columns yet; `level` names the intervals' columns.
+    fn new(level: &'a str) -> Self {
+        Table {
+            level,
+            columns: Vec::new(),
+        }
+    }
+
+    /// Adds a column.
+    fn col(
+        mut self,
+        header: impl Into<String>,
+        width: f64,
+        cell: impl Fn(&T) -> Cell + 'a,
+    ) -> Self {
+        self.columns.push(Column {
+            header: header.into(),
+            width,
+            cell: Box::new(cell),
+        });
+        self
+    }
+
+    /// Adds an interval's two columns, `Lower (95%)` and `Upper (95%)`, or with a `name`
+    /// `{name} lower (95%)` and `{name} upper (95%)`.
+    fn interval(
+        self,
+        name: &str,
+        width: f64,
+        lower: impl Fn(&T) -> Cell + 'a,
+        upper: impl Fn(&T) -> Cell + 'a,
+    ) -> Self {
+        let (lo, hi) = match name {
+            "" => ("Lower".to_string(), "Upper".to_string()),
+            _ => (format!("{name} lower"), format!("{name} upper")),
+        };
+        let level = self.level;
+        self.col(format!("{lo} ({level})"), width, lower).col(
+            format!("{hi} ({level})"),
+            width,
+            upper,
+        )
+    }
+
+    /// The position of the column called `header`.
+    fn position(&self, header: &str) -> Option<u16> {
+        let i = self.columns.iter().position(|c| c.header == header)?;
+        u16::try_from(i).ok()
+    }
+}
+
 /// Writes cells to a worksheet, row by row.
 struct SheetWriter<'w> {
     ws: &'w mut Worksheet,
-    f: &'w Formats,
-    path: &'w Path,
+    cx: &'w Context<'w>,
     row: u32,
 }
 
 impl SheetWriter<'_> {
     fn cell(&mut self, col: u16, cell: &Cell) -> Result<()> {
-        let (r, f) = (self.row, self.f);
+        let (r, f) = (self.row, &self.cx.formats);
         let num = |ws: &mut Worksheet, v: f64, fmt: &Format| -> Result<(), XlsxError> {
             if v.is_finite() {
                 ws.write_number_with_format(r, col, v, fmt).map(|_| ())
@@ -289,7 +381,7 @@ impl SheetWriter<'_> {
             Cell::Int(v) => num(ws, *v, &f.int),
             Cell::Empty => Ok(()),
         }
-        .map_err(xl(self.path))
+        .map_err(xl(self.cx.path))
     }
 
     fn row(&mut self, cells: &[Cell]) -> Result<()> {
@@ -300,15 +392,20 @@ impl SheetWriter<'_> {
         Ok(())
     }
 
+    /// A row of a label and a value.
+    fn pair(&mut self, label: &str, value: Cell) -> Result<()> {
+        self.row(&[text(label), value])
+    }
+
     fn header(&mut self, names: &[&str]) -> Result<()> {
         // Two lines of room: long headers wrap.
         self.ws
             .set_row_height(self.row, 30.0)
-            .map_err(xl(self.path))?;
+            .map_err(xl(self.cx.path))?;
         for (c, name) in names.iter().enumerate() {
             self.ws
-                .write_string_with_format(self.row, c as u16, *name, &self.f.header)
-                .map_err(xl(self.path))?;
+                .write_string_with_format(self.row, c as u16, *name, &self.cx.formats.header)
+                .map_err(xl(self.cx.path))?;
         }
         self.row += 1;
         Ok(())
@@ -316,8 +413,8 @@ impl SheetWriter<'_> {
 
     fn title(&mut self, text: &str) -> Result<()> {
         self.ws
-            .write_string_with_format(self.row, 0, text, &self.f.title)
-            .map_err(xl(self.path))?;
+            .write_string_with_format(self.row, 0, text, &self.cx.formats.title)
+            .map_err(xl(self.cx.path))?;
         self.row += 1;
         Ok(())
     }
@@ -326,13 +423,38 @@ impl SheetWriter<'_> {
         for (c, w) in widths.iter().enumerate() {
             self.ws
                 .set_column_width(c as u16, *w)
-                .map_err(xl(self.path))?;
+                .map_err(xl(self.cx.path))?;
         }
         Ok(())
     }
 
+    /// Sizes the sheet's columns by a table's.
+    fn widths_of<T>(&mut self, table: &Table<'_, T>) -> Result<()> {
+        let widths: Vec<f64> = table.columns.iter().map(|c| c.width).collect();
+        self.widths(&widths)
+    }
+
+    /// Writes a table's rows (without its header).
+    fn rows<T>(&mut self, table: &Table<'_, T>, rows: impl IntoIterator<Item = T>) -> Result<()> {
+        for item in rows {
+            let cells: Vec<Cell> = table.columns.iter().map(|c| (c.cell)(&item)).collect();
+            self.row(&cells)?;
+        }
+        Ok(())
+    }
+
+    /// Sizes the columns by the table's, writes its header row and its rows.
+    fn table<T>(&mut self, table: &Table<'_, T>, rows: impl IntoIterator<Item = T>) -> Result<()> {
+        self.widths_of(table)?;
+        let headers: Vec<&str> = table.columns.iter().map(|c| c.header.as_str()).collect();
+        self.header(&headers)?;
+        self.rows(table, rows)
+    }
+
     fn freeze(&mut self, rows: u32) -> Result<()> {
-        self.ws.set_freeze_panes(rows, 0).map_err(xl(self.path))?;
+        self.ws
+            .set_freeze_panes(rows, 0)
+            .map_err(xl(self.cx.path))?;
         Ok(())
     }
 }
@@ -432,537 +554,462 @@ fn channel_csv(results: &AttributionResults) -> String {
     out
 }
 
-/// The workbook as bytes.
+/// The workbook as bytes: one sheet a function below, in this order.
 pub(crate) fn workbook_bytes(
     results: &AttributionResults,
     options: &ExportOptions,
     path: &Path,
 ) -> Result<Vec<u8>> {
-    let f = Formats::new(&options.currency);
+    let cx = Context {
+        results,
+        options,
+        formats: Formats::new(&options.currency),
+        cur: options.currency.as_str(),
+        level: format!("{:.0}%", 100.0 * results.confidence_level),
+        path,
+    };
     let mut wb = Workbook::new();
-    let cur = options.currency.as_str();
-    let level = format!("{:.0}%", 100.0 * results.confidence_level);
-
-    // Summary.
-    {
+    let mut sheet = |name: &str, build: &dyn Fn(&mut SheetWriter<'_>) -> Result<()>| {
         let ws = wb.add_worksheet();
-        ws.set_name("Summary").map_err(xl(path))?;
-        let mut w = SheetWriter {
+        ws.set_name(name).map_err(xl(path))?;
+        build(&mut SheetWriter {
             ws,
-            f: &f,
-            path,
+            cx: &cx,
             row: 0,
-        };
-        w.title(&format!(
-            "What each channel's spend caused ({} model, {} rows, seed {})",
-            results.model, results.rows, results.seed
-        ))?;
-        w.header(&["Finding"])?;
-        for line in headlines(results, cur) {
-            // One finding per row, across the eight columns of the table below, with
-            // room for its wrapped lines (Excel does not size merged rows itself).
-            w.ws.merge_range(w.row, 0, w.row, 7, &line, &f.wrap)
-                .map_err(xl(path))?;
-            let lines = line.chars().count().div_ceil(105).max(1);
-            w.ws.set_row_height(w.row, 15.0 * lines as f64 + 3.0)
-                .map_err(xl(path))?;
-            w.row += 1;
-        }
-        w.row += 1;
-        w.header(&[
-            "Channel",
-            &format!("Spend ({cur})"),
-            &format!("Caused {} ({cur})", results.outcome),
-            "Incremental ROAS",
-            &format!("Lower ({level})"),
-            &format!("Upper ({level})"),
-            "Naive ROAS",
-            "p-value",
-        ])?;
-        for c in &results.channels {
-            w.row(&[
-                Cell::Text(c.channel.clone()),
-                Cell::Money(c.spend),
-                Cell::Money(c.revenue_lift),
-                Cell::Ratio(c.incremental_roas),
-                Cell::Ratio(c.incremental_roas_ci_lower),
-                Cell::Ratio(c.incremental_roas_ci_upper),
-                Cell::Ratio(c.naive_roas),
-                Cell::P(c.p_value),
-            ])?;
-        }
-        w.widths(&[24.0, 16.0, 18.0, 16.0, 12.0, 12.0, 12.0, 10.0])?;
-        w.freeze(2)?;
-    }
-
-    // Channel effects, with a native chart.
-    {
-        let ws = wb.add_worksheet();
-        ws.set_name("Channel effects").map_err(xl(path))?;
-        let mut w = SheetWriter {
-            ws,
-            f: &f,
-            path,
-            row: 0,
-        };
-        w.header(&[
-            "Channel",
-            "Rows",
-            &format!("Spend ({cur})"),
-            &format!("Revenue lift ({cur})"),
-            &format!("Lift lower ({level})"),
-            &format!("Lift upper ({level})"),
-            "Lift std. error",
-            "p-value",
-            "Incremental ROAS",
-            &format!("iROAS lower ({level})"),
-            &format!("iROAS upper ({level})"),
-            "Marginal ROAS",
-            "Naive ROAS",
-            &format!("Total {} ({cur})", results.outcome),
-            "Long-run ROAS",
-            "Adstock decay",
-            "Average effect per unit",
-            "Average effect std. error",
-        ])?;
-        for c in &results.channels {
-            w.row(&[
-                Cell::Text(c.channel.clone()),
-                Cell::Int(c.rows as f64),
-                Cell::Money(c.spend),
-                Cell::Money(c.revenue_lift),
-                Cell::Money(c.ci_lower),
-                Cell::Money(c.ci_upper),
-                Cell::Money(c.std_err),
-                Cell::P(c.p_value),
-                Cell::Ratio(c.incremental_roas),
-                Cell::Ratio(c.incremental_roas_ci_lower),
-                Cell::Ratio(c.incremental_roas_ci_upper),
-                Cell::Ratio(c.marginal_roas),
-                Cell::Ratio(c.naive_roas),
-                Cell::Money(c.outcome_total),
-                Cell::Ratio(opt(c.long_run_roas)),
-                Cell::Ratio(opt(c.adstock_decay)),
-                Cell::Ratio(c.average_effect),
-                Cell::Ratio(c.average_effect_std_err),
-            ])?;
-        }
-        let mut widths = vec![24.0, 8.0];
-        widths.extend([15.0; 16]);
-        w.widths(&widths)?;
-        w.freeze(1)?;
-        let n = results.channels.len() as u32;
-        if n > 0 {
-            let sheet = "Channel effects";
-            let mut chart = Chart::new(ChartType::Bar);
-            chart
-                .add_series()
-                .set_name("Incremental ROAS")
-                .set_categories((sheet, 1, 0, n, 0))
-                .set_values((sheet, 1, 8, n, 8));
-            chart
-                .add_series()
-                .set_name("Naive (platform-reported) ROAS")
-                .set_categories((sheet, 1, 0, n, 0))
-                .set_values((sheet, 1, 12, n, 12));
-            chart.title().set_name("Incremental vs naive ROAS");
-            chart
-                .set_width(760)
-                .set_height((120 + 40 * n.min(30)).max(300));
-            chart.legend().set_position(ChartLegendPosition::Bottom);
-            let axis = format!("{} per 1 {cur} of spend", results.outcome);
-            chart.x_axis().set_name(axis.as_str());
-            w.ws.insert_chart(n + 2, 0, &chart).map_err(xl(path))?;
-        }
-    }
-
-    // Temporal effects.
-    {
-        let ws = wb.add_worksheet();
-        ws.set_name("Temporal effects").map_err(xl(path))?;
-        let mut w = SheetWriter {
-            ws,
-            f: &f,
-            path,
-            row: 0,
-        };
-        w.header(&[
-            "Pattern",
-            "Name",
-            "Estimate",
-            "Std. error",
-            &format!("Lower ({level})"),
-            &format!("Upper ({level})"),
-            "p-value",
-            "Rows",
-        ])?;
-        w.widths(&[44.0, 16.0, 12.0, 12.0, 12.0, 12.0, 10.0, 10.0])?;
-        w.freeze(1)?;
-        match &results.temporal {
-            None => w.row(&[Cell::Text(
-                "No temporal effects in these results (the model was fitted without a time column)."
-                    .into(),
-            )])?,
-            Some(t) => {
-                let baseline = "Baseline lift, weekday (share of baseline)";
-                let groups: [(&str, Vec<&Estimate>, bool); 5] = [
-                    (baseline, t.day_effects.iter().collect(), true),
-                    (
-                        "Baseline lift, month (share of baseline)",
-                        t.seasonal_effects.iter().collect(),
-                        true,
-                    ),
-                    (
-                        "Baseline lift, holidays and events (share of baseline)",
-                        [&t.holiday_lift, &t.event_lift]
-                            .into_iter()
-                            .flatten()
-                            .collect(),
-                        true,
-                    ),
-                    (
-                        "Effect per unit of spend, by weekday",
-                        t.effect_by_day.iter().collect(),
-                        false,
-                    ),
-                    (
-                        "Effect per unit of spend, holidays vs other days",
-                        [&t.effect_on_holidays, &t.effect_off_holidays]
-                            .into_iter()
-                            .flatten()
-                            .collect(),
-                        false,
-                    ),
-                ];
-                for (pattern, estimates, relative) in groups {
-                    for e in estimates {
-                        let v = |x: f64| {
-                            if relative {
-                                Cell::SignedPct(x)
-                            } else {
-                                Cell::Ratio(x)
-                            }
-                        };
-                        w.row(&[
-                            Cell::Text(pattern.into()),
-                            Cell::Text(e.name.clone()),
-                            v(e.estimate),
-                            v(e.std_err),
-                            v(e.ci_lower),
-                            v(e.ci_upper),
-                            Cell::P(e.p_value),
-                            Cell::Int(e.rows as f64),
-                        ])?;
-                    }
-                }
-            }
-        }
-    }
-
-    // Data quality.
-    {
-        let ws = wb.add_worksheet();
-        ws.set_name("Data quality").map_err(xl(path))?;
-        let mut w = SheetWriter {
-            ws,
-            f: &f,
-            path,
-            row: 0,
-        };
-        w.widths(&[28.0, 20.0, 12.0, 12.0, 30.0, 70.0])?;
-        match &options.quality {
-            None => {
-                w.header(&["Data quality"])?;
-                w.row(&[Cell::Text(
-                    "No data-quality report was given with these results.".into(),
-                )])?;
-            }
-            Some(q) => {
-                w.header(&["Measure", "Value"])?;
-                w.row(&[Cell::Text("Rows checked".into()), Cell::Int(q.rows as f64)])?;
-                w.row(&[
-                    Cell::Text("Completeness score".into()),
-                    Cell::Pct(q.completeness_score),
-                ])?;
-                w.row(&[
-                    Cell::Text("Accuracy score".into()),
-                    Cell::Pct(q.accuracy_score),
-                ])?;
-                w.row(&[
-                    Cell::Text("Issues found".into()),
-                    Cell::Int(q.issues.len() as f64),
-                ])?;
-                w.row += 1;
-                w.header(&["Rule", "Column", "Rows", "Severity", "Examples", "Message"])?;
-                for i in &q.issues {
-                    w.row(&[
-                        Cell::Text(i.rule.clone()),
-                        Cell::Text(i.column.clone().unwrap_or_default()),
-                        Cell::Int(i.row_count as f64),
-                        Cell::Text(i.severity.to_string()),
-                        Cell::Text(example_rows(i)),
-                        Cell::Text(i.message.clone()),
-                    ])?;
-                }
-            }
-        }
-        w.freeze(1)?;
-    }
-
-    // Model.
-    {
-        let ws = wb.add_worksheet();
-        ws.set_name("Model").map_err(xl(path))?;
-        let mut w = SheetWriter {
-            ws,
-            f: &f,
-            path,
-            row: 0,
-        };
-        w.widths(&[44.0, 22.0, 14.0, 14.0, 14.0, 12.0])?;
-        w.header(&["Setting", "Value"])?;
-        w.freeze(1)?;
-        for (k, v) in model_rows(results) {
-            w.row(&[Cell::Text(k), Cell::Text(v)])?;
-        }
-        for (k, v) in &results.settings {
-            w.row(&[Cell::Text(k.clone()), Cell::Text(v.clone())])?;
-        }
-        w.row += 1;
-        w.title("Accuracy of the outcome model")?;
-        match &results.model_accuracy {
-            None => w.row(&[Cell::Text(
-                "Not computed (cross-validation was off).".into(),
-            )])?,
-            Some(a) => {
-                w.row(&[Cell::Text("Out-of-sample R²".into()), Cell::Ratio(a.r2)])?;
-                w.row(&[Cell::Text("MAPE".into()), Cell::Pct(a.mape)])?;
-                w.row(&[Cell::Text("Folds".into()), Cell::Int(a.folds as f64)])?;
-                w.row(&[
-                    Cell::Text("Gap days".into()),
-                    Cell::Int(f64::from(a.gap_days)),
-                ])?;
-                for (i, r2) in a.fold_r2.iter().enumerate() {
-                    w.row(&[
-                        Cell::Text(format!("R² of fold {}", i + 1)),
-                        Cell::Ratio(*r2),
-                    ])?;
-                }
-            }
-        }
-        w.row += 1;
-        w.title("Diagnostics")?;
-        w.header(&[
-            "Check",
-            "Estimate",
-            "Std. error",
-            &format!("Lower ({level})"),
-            &format!("Upper ({level})"),
-            "p-value",
-        ])?;
-        let d = &results.diagnostics;
-        if let Some(c) = &d.calibration {
-            for (name, k) in [
-                (
-                    "Calibration: mean forest prediction (1 = right on average)",
-                    &c.mean_forest_prediction,
-                ),
-                (
-                    "Calibration: differential prediction (> 0 = heterogeneity found)",
-                    &c.differential_forest_prediction,
-                ),
-            ] {
-                w.row(&[
-                    Cell::Text(name.into()),
-                    Cell::Ratio(k.estimate),
-                    Cell::Ratio(k.std_err),
-                    Cell::Ratio(k.ci_lower),
-                    Cell::Ratio(k.ci_upper),
-                    Cell::P(k.p_value),
-                ])?;
-            }
-        }
-        if let Some(r2) = d.treatment_r2 {
-            w.row(&[
-                Cell::Text("Treatment explained by the controls (R²)".into()),
-                Cell::Ratio(r2),
-            ])?;
-        }
-        if let Some(s) = d.low_overlap_share {
-            w.row(&[Cell::Text("Rows with weak overlap".into()), Cell::Pct(s)])?;
-        }
-        if let Some(p) = &d.placebo {
-            w.row(&[
-                Cell::Text(format!("Placebo ({}), should be ≈ 0", p.name)),
-                Cell::Ratio(p.estimate),
-                Cell::Ratio(p.std_err),
-                Cell::Ratio(p.ci_lower),
-                Cell::Ratio(p.ci_upper),
-                Cell::P(p.p_value),
-            ])?;
-        }
-        w.row += 1;
-        w.title("Warnings")?;
-        if d.warnings.is_empty() {
-            w.row(&[Cell::Text("None: every check passed.".into())])?;
-        }
-        for warning in &d.warnings {
-            w.row(&[Cell::Text(warning.clone())])?;
-        }
-    }
-
-    // Row effects.
-    {
-        let ws = wb.add_worksheet();
-        ws.set_name("Row effects").map_err(xl(path))?;
-        let mut w = SheetWriter {
-            ws,
-            f: &f,
-            path,
-            row: 0,
-        };
-        w.header(&[
-            "Row",
-            "Date",
-            "Channel",
-            "Entity",
-            &format!("Treatment ({})", results.treatment),
-            &format!("Outcome ({})", results.outcome),
-            "Effect per unit (τ)",
-            "Std. error",
-            &format!("Lower ({level})"),
-            &format!("Upper ({level})"),
-        ])?;
-        w.widths(&[8.0, 12.0, 20.0, 28.0, 16.0, 16.0, 16.0, 12.0, 12.0, 12.0])?;
-        w.freeze(1)?;
-        let index = results.row_index.as_ref();
-        let n = results.treatment_effects.len();
-        for (i, e) in results
-            .treatment_effects
-            .iter()
-            .enumerate()
-            .take(options.max_row_effects)
-        {
-            let text = |v: Option<&Vec<String>>| {
-                v.and_then(|v| v.get(i))
-                    .map_or(Cell::Empty, |s| Cell::Text(s.clone()))
-            };
-            let num = |v: Option<&Vec<f64>>| {
-                v.and_then(|v| v.get(i))
-                    .map_or(Cell::Empty, |x| Cell::Money(*x))
-            };
-            w.row(&[
-                Cell::Int(i as f64),
-                index
-                    .and_then(|x| x.date.get(i))
-                    .map_or(Cell::Empty, |d| Cell::Text(date_string(*d))),
-                text(index.map(|x| &x.channel)),
-                text(index.map(|x| &x.entity)),
-                num(index.map(|x| &x.treatment)),
-                num(index.map(|x| &x.outcome)),
-                Cell::Ratio(e.tau),
-                Cell::Ratio(e.std_err),
-                Cell::Ratio(e.ci_lower),
-                Cell::Ratio(e.ci_upper),
-            ])?;
-        }
-        if n > options.max_row_effects {
-            w.row(&[Cell::Text(format!(
-                "{} more rows not written (max_row_effects = {}).",
-                n - options.max_row_effects,
-                options.max_row_effects
-            ))])?;
-        }
-    }
-
-    // Budget plan.
+        })
+    };
+    sheet("Summary", &summary)?;
+    sheet("Channel effects", &channel_effects)?;
+    sheet("Temporal effects", &temporal_effects)?;
+    sheet("Data quality", &data_quality)?;
+    sheet("Model", &model)?;
+    sheet("Row effects", &row_effects)?;
     if let Some(plan) = &options.plan {
-        let ws = wb.add_worksheet();
-        ws.set_name("Budget plan").map_err(xl(path))?;
-        let mut w = SheetWriter {
-            ws,
-            f: &f,
-            path,
-            row: 0,
-        };
-        w.widths(&[
-            18.0, 16.0, 16.0, 10.0, 18.0, 16.0, 16.0, 18.0, 14.0, 10.0, 60.0,
-        ])?;
-        w.header(&[
-            "Channel",
-            &format!("Current spend ({cur})"),
-            &format!("Recommended ({cur})"),
-            "Change",
-            &format!("Expected incremental ({cur})"),
-            &format!("Lower ({level})"),
-            &format!("Upper ({level})"),
-            &format!("Incremental at current ({cur})"),
-            "Marginal ROAS at recommended",
-            "Held",
-            "Note",
-        ])?;
-        for c in &plan.channels {
-            w.row(&[
-                Cell::Text(c.channel.clone()),
-                Cell::Money(c.current_spend),
-                Cell::Money(c.recommended_spend),
-                if c.current_spend > 0.0 {
-                    Cell::SignedPct(c.recommended_spend / c.current_spend - 1.0)
-                } else {
-                    Cell::Empty
-                },
-                Cell::Money(c.expected_incremental_revenue),
-                Cell::Money(c.ci_lower),
-                Cell::Money(c.ci_upper),
-                Cell::Money(c.current_incremental_revenue),
-                Cell::Ratio(c.marginal_roas_at_recommended),
-                Cell::Text(if c.held { "yes" } else { "no" }.into()),
-                Cell::Text(c.reason.clone().unwrap_or_default()),
-            ])?;
-        }
-        w.row(&[
-            Cell::Text("Total".into()),
-            Cell::Money(plan.current_spend),
-            Cell::Money(plan.allocated_budget),
-            Cell::Empty,
-            Cell::Money(plan.expected_incremental_revenue),
-            Cell::Money(plan.expected_ci.0),
-            Cell::Money(plan.expected_ci.1),
-            Cell::Money(plan.current_incremental_revenue),
-        ])?;
-        w.row += 1;
-        w.title(&format!(
-            "Budget {} {cur}, objective {}",
-            crate::format::thousands(plan.total_budget, 0),
-            plan.objective.as_str()
-        ))?;
-        for note in &plan.notes {
-            w.row(&[Cell::Text(note.clone())])?;
-        }
-        w.freeze(1)?;
+        sheet("Budget plan", &|w| budget_plan(w, plan))?;
     }
-
-    // Exploration.
     if let Some(x) = &options.exploration {
-        let ws = wb.add_worksheet();
-        ws.set_name("Exploration").map_err(xl(path))?;
-        let mut w = SheetWriter {
-            ws,
-            f: &f,
-            path,
-            row: 0,
-        };
-        w.widths(&[22.0, 12.0, 14.0, 14.0, 14.0, 14.0, 14.0, 14.0, 14.0, 14.0])?;
-        w.title("Columns of the input table")?;
-        write_batch(&mut w, &x.describe)?;
-        if let Some(c) = &x.channels {
+        sheet("Exploration", &|w| exploration(w, x))?;
+    }
+    wb.save_to_buffer().map_err(xl(path))
+}
+
+/// Headline findings in words, then the channels' returns.
+fn summary(w: &mut SheetWriter<'_>) -> Result<()> {
+    let cx = w.cx;
+    let (results, cur) = (cx.results, cx.cur);
+    w.title(&format!(
+        "What each channel's spend caused ({} model, {} rows, seed {})",
+        results.model, results.rows, results.seed
+    ))?;
+    w.header(&["Finding"])?;
+    for line in headlines(results, cur) {
+        // One finding per row, across the eight columns of the table below, with
+        // room for its wrapped lines (Excel does not size merged rows itself).
+        w.ws.merge_range(w.row, 0, w.row, 7, &line, &cx.formats.wrap)
+            .map_err(xl(cx.path))?;
+        let lines = line.chars().count().div_ceil(105).max(1);
+        w.ws.set_row_height(w.row, 15.0 * lines as f64 + 3.0)
+            .map_err(xl(cx.path))?;
+        w.row += 1;
+    }
+    w.row += 1;
+    let table = Table::new(&cx.level)
+        .col("Channel", 24.0, |c: &&ChannelEffect| text(&c.channel))
+        .col(format!("Spend ({cur})"), 16.0, |c| Cell::Money(c.spend))
+        .col(format!("Caused {} ({cur})", results.outcome), 18.0, |c| {
+            Cell::Money(c.revenue_lift)
+        })
+        .col("Incremental ROAS", 16.0, |c| {
+            Cell::Ratio(c.incremental_roas)
+        })
+        .interval(
+            "",
+            12.0,
+            |c| Cell::Ratio(c.incremental_roas_ci_lower),
+            |c| Cell::Ratio(c.incremental_roas_ci_upper),
+        )
+        .col("Naive ROAS", 12.0, |c| Cell::Ratio(c.naive_roas))
+        .col("p-value", 10.0, |c| Cell::P(c.p_value));
+    w.table(&table, &results.channels)?;
+    w.freeze(2)
+}
+
+/// Every number of every channel, with a native chart of incremental vs naive ROAS.
+fn channel_effects(w: &mut SheetWriter<'_>) -> Result<()> {
+    let cx = w.cx;
+    let (results, cur) = (cx.results, cx.cur);
+    let table = Table::new(&cx.level)
+        .col("Channel", 24.0, |c: &&ChannelEffect| text(&c.channel))
+        .col("Rows", 8.0, |c| Cell::Int(c.rows as f64))
+        .col(format!("Spend ({cur})"), 15.0, |c| Cell::Money(c.spend))
+        .col(format!("Revenue lift ({cur})"), 15.0, |c| {
+            Cell::Money(c.revenue_lift)
+        })
+        .interval(
+            "Lift",
+            15.0,
+            |c| Cell::Money(c.ci_lower),
+            |c| Cell::Money(c.ci_upper),
+        )
+        .col("Lift std. error", 15.0, |c| Cell::Money(c.std_err))
+        .col("p-value", 15.0, |c| Cell::P(c.p_value))
+        .col("Incremental ROAS", 15.0, |c| {
+            Cell::Ratio(c.incremental_roas)
+        })
+        .interval(
+            "iROAS",
+            15.0,
+            |c| Cell::Ratio(c.incremental_roas_ci_lower),
+            |c| Cell::Ratio(c.incremental_roas_ci_upper),
+        )
+        .col("Marginal ROAS", 15.0, |c| Cell::Ratio(c.marginal_roas))
+        .col("Naive ROAS", 15.0, |c| Cell::Ratio(c.naive_roas))
+        .col(format!("Total {} ({cur})", results.outcome), 15.0, |c| {
+            Cell::Money(c.outcome_total)
+        })
+        .col("Long-run ROAS", 15.0, |c| Cell::Ratio(opt(c.long_run_roas)))
+        .col("Adstock decay", 15.0, |c| Cell::Ratio(opt(c.adstock_decay)))
+        .col("Average effect per unit", 15.0, |c| {
+            Cell::Ratio(c.average_effect)
+        })
+        .col("Average effect std. error", 15.0, |c| {
+            Cell::Ratio(c.average_effect_std_err)
+        });
+    w.table(&table, &results.channels)?;
+    w.freeze(1)?;
+    // The chart's series are the table's columns of the same names.
+    let n = results.channels.len() as u32;
+    let iroas = table.position("Incremental ROAS");
+    let naive = table.position("Naive ROAS");
+    if let (1.., Some(iroas), Some(naive)) = (n, iroas, naive) {
+        let sheet = "Channel effects";
+        let mut chart = Chart::new(ChartType::Bar);
+        chart
+            .add_series()
+            .set_name("Incremental ROAS")
+            .set_categories((sheet, 1, 0, n, 0))
+            .set_values((sheet, 1, iroas, n, iroas));
+        chart
+            .add_series()
+            .set_name("Naive (platform-reported) ROAS")
+            .set_categories((sheet, 1, 0, n, 0))
+            .set_values((sheet, 1, naive, n, naive));
+        chart.title().set_name("Incremental vs naive ROAS");
+        chart
+            .set_width(760)
+            .set_height((120 + 40 * n.min(30)).max(300));
+        chart.legend().set_position(ChartLegendPosition::Bottom);
+        let axis = format!("{} per 1 {cur} of spend", results.outcome);
+        chart.x_axis().set_name(axis.as_str());
+        w.ws.insert_chart(n + 2, 0, &chart).map_err(xl(cx.path))?;
+    }
+    Ok(())
+}
+
+/// The baseline's lifts by weekday, month and holidays, and the effect per unit of
+/// spend by weekday and on holidays.
+fn temporal_effects(w: &mut SheetWriter<'_>) -> Result<()> {
+    let cx = w.cx;
+    // A row: its pattern, the estimate, and whether it is a share of the baseline.
+    type Row<'r> = (&'r str, &'r Estimate, bool);
+    let value = |relative: bool, x: f64| {
+        if relative {
+            Cell::SignedPct(x)
+        } else {
+            Cell::Ratio(x)
+        }
+    };
+    let table = Table::new(&cx.level)
+        .col("Pattern", 44.0, |r: &Row<'_>| text(r.0))
+        .col("Name", 16.0, |r| text(&r.1.name))
+        .col("Estimate", 12.0, move |r| value(r.2, r.1.estimate))
+        .col("Std. error", 12.0, move |r| value(r.2, r.1.std_err))
+        .interval(
+            "",
+            12.0,
+            move |r| value(r.2, r.1.ci_lower),
+            move |r| value(r.2, r.1.ci_upper),
+        )
+        .col("p-value", 10.0, |r| Cell::P(r.1.p_value))
+        .col("Rows", 10.0, |r| Cell::Int(r.1.rows as f64));
+    let Some(t) = &cx.results.temporal else {
+        w.table(&table, [])?;
+        w.freeze(1)?;
+        return w.row(&[text(
+            "No temporal effects in these results (the model was fitted without a time column).",
+        )]);
+    };
+    fn group<'e>(
+        pattern: &'e str,
+        relative: bool,
+        estimates: impl IntoIterator<Item = &'e Estimate>,
+    ) -> impl Iterator<Item = Row<'e>> {
+        estimates.into_iter().map(move |e| (pattern, e, relative))
+    }
+    let rows = group(
+        "Baseline lift, weekday (share of baseline)",
+        true,
+        &t.day_effects,
+    )
+    .chain(group(
+        "Baseline lift, month (share of baseline)",
+        true,
+        &t.seasonal_effects,
+    ))
+    .chain(group(
+        "Baseline lift, holidays and events (share of baseline)",
+        true,
+        t.holiday_lift.iter().chain(&t.event_lift),
+    ))
+    .chain(group(
+        "Effect per unit of spend, by weekday",
+        false,
+        &t.effect_by_day,
+    ))
+    .chain(group(
+        "Effect per unit of spend, holidays vs other days",
+        false,
+        t.effect_on_holidays.iter().chain(&t.effect_off_holidays),
+    ));
+    w.table(&table, rows)?;
+    w.freeze(1)
+}
+
+/// The data-quality summary and its issues.
+fn data_quality(w: &mut SheetWriter<'_>) -> Result<()> {
+    let cx = w.cx;
+    let issues = Table::new(&cx.level)
+        .col("Rule", 28.0, |i: &&Issue| text(&i.rule))
+        .col("Column", 20.0, |i| {
+            text(i.column.as_deref().unwrap_or_default())
+        })
+        .col("Rows", 12.0, |i| Cell::Int(i.row_count as f64))
+        .col("Severity", 12.0, |i| Cell::Text(i.severity.to_string()))
+        .col("Examples", 30.0, |i| Cell::Text(example_rows(i)))
+        .col("Message", 70.0, |i| text(&i.message));
+    w.widths_of(&issues)?;
+    match &cx.options.quality {
+        None => {
+            w.header(&["Data quality"])?;
+            w.row(&[text("No data-quality report was given with these results.")])?;
+        }
+        Some(q) => {
+            w.header(&["Measure", "Value"])?;
+            w.pair("Rows checked", Cell::Int(q.rows as f64))?;
+            w.pair("Completeness score", Cell::Pct(q.completeness_score))?;
+            w.pair("Accuracy score", Cell::Pct(q.accuracy_score))?;
+            w.pair("Issues found", Cell::Int(q.issues.len() as f64))?;
             w.row += 1;
-            w.title("Totals per channel")?;
-            write_batch(&mut w, c)?;
+            w.table(&issues, &q.issues)?;
         }
     }
+    w.freeze(1)
+}
 
-    wb.save_to_buffer().map_err(xl(path))
+/// The model's settings, its accuracy, its diagnostics and its warnings.
+fn model(w: &mut SheetWriter<'_>) -> Result<()> {
+    let cx = w.cx;
+    let results = cx.results;
+    // A check with its interval: name, estimate, std. error, lower, upper, p-value.
+    type Check = (String, [f64; 5]);
+    let checks = Table::new(&cx.level)
+        .col("Check", 44.0, |c: &Check| text(&c.0))
+        .col("Estimate", 22.0, |c| Cell::Ratio(c.1[0]))
+        .col("Std. error", 14.0, |c| Cell::Ratio(c.1[1]))
+        .interval("", 14.0, |c| Cell::Ratio(c.1[2]), |c| Cell::Ratio(c.1[3]))
+        .col("p-value", 12.0, |c| Cell::P(c.1[4]));
+    w.widths_of(&checks)?;
+    w.header(&["Setting", "Value"])?;
+    w.freeze(1)?;
+    for (k, v) in model_rows(results).iter().chain(&results.settings) {
+        w.row(&[text(k), text(v)])?;
+    }
+    w.row += 1;
+    w.title("Accuracy of the outcome model")?;
+    match &results.model_accuracy {
+        None => w.row(&[text("Not computed (cross-validation was off).")])?,
+        Some(a) => {
+            w.pair("Out-of-sample R²", Cell::Ratio(a.r2))?;
+            w.pair("MAPE", Cell::Pct(a.mape))?;
+            w.pair("Folds", Cell::Int(a.folds as f64))?;
+            w.pair("Gap days", Cell::Int(f64::from(a.gap_days)))?;
+            for (i, r2) in a.fold_r2.iter().enumerate() {
+                w.pair(&format!("R² of fold {}", i + 1), Cell::Ratio(*r2))?;
+            }
+        }
+    }
+    w.row += 1;
+    w.title("Diagnostics")?;
+    let d = &results.diagnostics;
+    let calibration = d.calibration.iter().flat_map(|c| {
+        [
+            (
+                "Calibration: mean forest prediction (1 = right on average)",
+                &c.mean_forest_prediction,
+            ),
+            (
+                "Calibration: differential prediction (> 0 = heterogeneity found)",
+                &c.differential_forest_prediction,
+            ),
+        ]
+        .map(|(name, k)| {
+            let values = [k.estimate, k.std_err, k.ci_lower, k.ci_upper, k.p_value];
+            (name.to_string(), values)
+        })
+    });
+    w.table(&checks, calibration)?;
+    if let Some(r2) = d.treatment_r2 {
+        w.pair("Treatment explained by the controls (R²)", Cell::Ratio(r2))?;
+    }
+    if let Some(s) = d.low_overlap_share {
+        w.pair("Rows with weak overlap", Cell::Pct(s))?;
+    }
+    let placebo = d.placebo.iter().map(|p| {
+        let values = [p.estimate, p.std_err, p.ci_lower, p.ci_upper, p.p_value];
+        (format!("Placebo ({}), should be ≈ 0", p.name), values)
+    });
+    w.rows(&checks, placebo)?;
+    w.row += 1;
+    w.title("Warnings")?;
+    if d.warnings.is_empty() {
+        w.row(&[text("None: every check passed.")])?;
+    }
+    for warning in &d.warnings {
+        w.row(&[text(warning)])?;
+    }
+    Ok(())
+}
+
+/// Each row's effect per unit, with the row's date, channel, entity, treatment and
+/// outcome, up to `max_row_effects` rows.
+fn row_effects(w: &mut SheetWriter<'_>) -> Result<()> {
+    let cx = w.cx;
+    let (results, max) = (cx.results, cx.options.max_row_effects);
+    let index = results.row_index.as_ref();
+    let text_at = move |v: Option<&'_ Vec<String>>, i: usize| {
+        v.and_then(|v| v.get(i)).map_or(Cell::Empty, |s| text(s))
+    };
+    let money_at = move |v: Option<&'_ Vec<f64>>, i: usize| {
+        v.and_then(|v| v.get(i))
+            .map_or(Cell::Empty, |x| Cell::Money(*x))
+    };
+    let table = Table::new(&cx.level)
+        .col("Row", 8.0, |r: &(usize, &RowEffect)| Cell::Int(r.0 as f64))
+        .col("Date", 12.0, move |r| {
+            index
+                .and_then(|x| x.date.get(r.0))
+                .map_or(Cell::Empty, |d| Cell::Text(date_string(*d)))
+        })
+        .col("Channel", 20.0, move |r| {
+            text_at(index.map(|x| &x.channel), r.0)
+        })
+        .col("Entity", 28.0, move |r| {
+            text_at(index.map(|x| &x.entity), r.0)
+        })
+        .col(
+            format!("Treatment ({})", results.treatment),
+            16.0,
+            move |r| money_at(index.map(|x| &x.treatment), r.0),
+        )
+        .col(format!("Outcome ({})", results.outcome), 16.0, move |r| {
+            money_at(index.map(|x| &x.outcome), r.0)
+        })
+        .col("Effect per unit (τ)", 16.0, |r| Cell::Ratio(r.1.tau))
+        .col("Std. error", 12.0, |r| Cell::Ratio(r.1.std_err))
+        .interval(
+            "",
+            12.0,
+            |r| Cell::Ratio(r.1.ci_lower),
+            |r| Cell::Ratio(r.1.ci_upper),
+        );
+    w.table(
+        &table,
+        results.treatment_effects.iter().enumerate().take(max),
+    )?;
+    w.freeze(1)?;
+    let n = results.treatment_effects.len();
+    if n > max {
+        w.row(&[Cell::Text(format!(
+            "{} more rows not written (max_row_effects = {max}).",
+            n - max
+        ))])?;
+    }
+    Ok(())
+}
+
+/// A budget plan: each channel's current and recommended spend with the expected
+/// incremental revenue, the total, and the planner's notes.
+fn budget_plan(w: &mut SheetWriter<'_>, plan: &BudgetPlan) -> Result<()> {
+    let cx = w.cx;
+    let cur = cx.cur;
+    let table = Table::new(&cx.level)
+        .col("Channel", 18.0, |c: &&PlannedChannel| text(&c.channel))
+        .col(format!("Current spend ({cur})"), 16.0, |c| {
+            Cell::Money(c.current_spend)
+        })
+        .col(format!("Recommended ({cur})"), 16.0, |c| {
+            Cell::Money(c.recommended_spend)
+        })
+        .col("Change", 10.0, |c| {
+            if c.current_spend > 0.0 {
+                Cell::SignedPct(c.recommended_spend / c.current_spend - 1.0)
+            } else {
+                Cell::Empty
+            }
+        })
+        .col(format!("Expected incremental ({cur})"), 18.0, |c| {
+            Cell::Money(c.expected_incremental_revenue)
+        })
+        .interval(
+            "",
+            16.0,
+            |c| Cell::Money(c.ci_lower),
+            |c| Cell::Money(c.ci_upper),
+        )
+        .col(format!("Incremental at current ({cur})"), 18.0, |c| {
+            Cell::Money(c.current_incremental_revenue)
+        })
+        .col("Marginal ROAS at recommended", 14.0, |c| {
+            Cell::Ratio(c.marginal_roas_at_recommended)
+        })
+        .col("Held", 10.0, |c| text(if c.held { "yes" } else { "no" }))
+        .col("Note", 60.0, |c| {
+            text(c.reason.as_deref().unwrap_or_default())
+        });
+    w.table(&table, &plan.channels)?;
+    w.row(&[
+        text("Total"),
+        Cell::Money(plan.current_spend),
+        Cell::Money(plan.allocated_budget),
+        Cell::Empty,
+        Cell::Money(plan.expected_incremental_revenue),
+        Cell::Money(plan.expected_ci.0),
+        Cell::Money(plan.expected_ci.1),
+        Cell::Money(plan.current_incremental_revenue),
+    ])?;
+    w.row += 1;
+    w.title(&format!(
+        "Budget {} {cur}, objective {}",
+        thousands(plan.total_budget, 0),
+        plan.objective.as_str()
+    ))?;
+    for note in &plan.notes {
+        w.row(&[text(note)])?;
+    }
+    w.freeze(1)
+}
+
+/// The exploration summary: the input table's columns and the totals per channel.
+fn exploration(w: &mut SheetWriter<'_>, x: &ExplorationSummary) -> Result<()> {
+    w.widths(&[22.0, 12.0, 14.0, 14.0, 14.0, 14.0, 14.0, 14.0, 14.0, 14.0])?;
+    w.title("Columns of the input table")?;
+    write_batch(w, &x.describe)?;
+    if let Some(c) = &x.channels {
+        w.row += 1;
+        w.title("Totals per channel")?;
+        write_batch(w, c)?;
+    }
+    Ok(())
 }
 
 /// Settings every model has, as (name, value) text.
