@@ -15,7 +15,7 @@ use crate::inference::{
     BootstrapDraws, lift_effect, mean_effect, ols_cluster, t_dist, two_sided, wild_cluster_test,
 };
 use crate::prepare::{
-    Adstock, CausalPanel, TreatmentAssignment, adstock, series_order, weekday, ymd,
+    Adstock, CausalPanel, TreatmentAssignment, adstock, demean, series_order, weekday, ymd,
 };
 use crate::response::{Evaluated, ResponseOptions, Selection, robustness_value, select_response};
 use crate::results::{
@@ -1289,19 +1289,6 @@ fn from_average(name: &str, a: &crate::inference::AverageEffect) -> Estimate {
         ci_upper: a.ci_upper,
         p_value: a.p_value,
         rows: a.rows,
-    }
-}
-
-fn demean(v: &mut [f64], groups: &[u32]) {
-    let k = groups.iter().copied().max().map_or(0, |m| m as usize + 1);
-    let mut sum = vec![0.0; k];
-    let mut cnt = vec![0usize; k];
-    for (x, g) in v.iter().zip(groups) {
-        sum[*g as usize] += x;
-        cnt[*g as usize] += 1;
-    }
-    for (x, g) in v.iter_mut().zip(groups) {
-        *x -= sum[*g as usize] / cnt[*g as usize] as f64;
     }
 }
 

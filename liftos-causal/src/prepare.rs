@@ -893,27 +893,30 @@ fn common_spend(
     if spending < COMMON_SPEND_MIN_ENTITIES {
         return None;
     }
-    let mut x: Vec<Option<f64>> = codes
+    // Rows of the entities that spend (an entity that never spends moves nothing).
+    let rows: Vec<usize> = (0..codes.len())
+        .filter(|&i| mean[codes[i] as usize] > 0.0)
+        .collect();
+    let mut x: Vec<f64> = rows
         .iter()
-        .zip(spend)
-        .map(|(&c, &w)| {
-            let m = mean[c as usize];
-            (m > 0.0).then(|| ((w.max(0.0) + 0.1 * m) / m).ln())
+        .map(|&i| {
+            let m = mean[codes[i] as usize];
+            ((spend[i].max(0.0) + 0.1 * m) / m).ln()
         })
         .collect();
+    let entity: Vec<u32> = rows.iter().map(|&i| codes[i]).collect();
+    let days: Vec<i32> = rows.iter().map(|&i| dates[i]).collect();
+    let flags: Vec<u32> = rows.iter().map(|&i| calendar[i]).collect();
     // Centre each entity on its own mean.
-    let entity_groups: Vec<usize> = codes.iter().map(|&c| c as usize).collect();
-    demean_within(&mut x, &entity_groups);
-    let check = common_movement(&x, &entity_groups, dates, calendar, spending);
+    demean(&mut x, &entity);
+    let check = common_movement(&x, &entity, &days, &flags, spending);
     let mut by_day: HashMap<i32, (f64, usize)> = HashMap::new();
     let mut own: HashMap<(u32, i32), f64> = HashMap::new();
-    for ((&c, &d), v) in codes.iter().zip(dates).zip(&x) {
-        if let Some(v) = *v {
-            let e = by_day.entry(d).or_insert((0.0, 0));
-            e.0 += v;
-            e.1 += 1;
-            *own.entry((c, d)).or_insert(0.0) += v;
-        }
+    for ((&c, &d), &v) in entity.iter().zip(&days).zip(&x) {
+        let e = by_day.entry(d).or_insert((0.0, 0));
+        e.0 += v;
+        e.1 += 1;
+        *own.entry((c, d)).or_insert(0.0) += v;
     }
     let others = |c: u32, d: i32| -> (f64, usize) {
         let (s, n) = by_day.get(&d).copied().unwrap_or((0.0, 0));
@@ -942,35 +945,32 @@ fn common_spend(
     Some((check, day, week))
 }
 
-/// Subtracts the mean of each group from the present values.
-fn demean_within(x: &mut [Option<f64>], groups: &[usize]) {
-    let k = groups.iter().copied().max().map_or(0, |m| m + 1);
-    let mut acc = vec![(0.0, 0usize); k];
-    for (v, &g) in x.iter().zip(groups) {
-        if let Some(v) = v {
-            acc[g].0 += v;
-            acc[g].1 += 1;
-        }
+/// Subtracts the mean of each group from its members (groups are codes 0..k).
+pub(crate) fn demean(v: &mut [f64], groups: &[u32]) {
+    let k = groups.iter().copied().max().map_or(0, |m| m as usize + 1);
+    let mut sum = vec![0.0; k];
+    let mut cnt = vec![0usize; k];
+    for (x, g) in v.iter().zip(groups) {
+        sum[*g as usize] += x;
+        cnt[*g as usize] += 1;
     }
-    for (v, &g) in x.iter_mut().zip(groups) {
-        if let Some(v) = v {
-            *v -= acc[g].0 / acc[g].1.max(1) as f64;
-        }
+    for (x, g) in v.iter_mut().zip(groups) {
+        *x -= sum[*g as usize] / cnt[*g as usize] as f64;
     }
 }
 
 /// The variance ratio of [`CommonSpend`]: `x` net of each entity's half-month, weekday
 /// and calendar-flag means (alternating projections), averaged per day.
 fn common_movement(
-    x: &[Option<f64>],
-    entity: &[usize],
+    x: &[f64],
+    entity: &[u32],
     dates: &[i32],
     calendar: &[u32],
     entities: usize,
 ) -> CommonSpend {
     let mut r = x.to_vec();
-    let weekday_of: Vec<usize> = dates.iter().map(|&d| weekday(d)).collect();
-    let month_of: Vec<usize> = {
+    let weekday_of: Vec<u32> = dates.iter().map(|&d| weekday(d) as u32).collect();
+    let month_of: Vec<u32> = {
         let months: Vec<i64> = dates
             .iter()
             .map(|&d| {
@@ -982,34 +982,31 @@ fn common_movement(
             })
             .collect();
         let first = months.iter().copied().min().unwrap_or(0);
-        months.iter().map(|&m| (m - first) as usize).collect()
+        months.iter().map(|&m| (m - first) as u32).collect()
     };
-    let flags: Vec<usize> = calendar.iter().map(|&f| f as usize).collect();
     // Each entity's own half-month level goes too, so that what is left is the
     // movement within a fortnight on both sides of the ratio: budgets that persist for
     // weeks (steps) then do not count as common movement, and neither do slow shocks,
     // which the calendar controls cannot tell from season anyway.
     let halves = month_of.iter().copied().max().map_or(0, |m| m + 1);
-    let entity_half: Vec<usize> = entity
+    let entity_half: Vec<u32> = entity
         .iter()
         .zip(&month_of)
         .map(|(&e, &h)| e * halves + h)
         .collect();
     for _ in 0..10 {
-        for groups in [&weekday_of, &flags, &entity_half] {
-            demean_within(&mut r, groups);
+        for groups in [&weekday_of, calendar, &entity_half] {
+            demean(&mut r, groups);
         }
     }
     let mut by_day: BTreeMap<i32, (f64, usize)> = BTreeMap::new();
     let (mut ss, mut n) = (0.0, 0usize);
-    for (v, &d) in r.iter().zip(dates) {
-        if let Some(v) = v {
-            let e = by_day.entry(d).or_insert((0.0, 0));
-            e.0 += v;
-            e.1 += 1;
-            ss += v * v;
-            n += 1;
-        }
+    for (&v, &d) in r.iter().zip(dates) {
+        let e = by_day.entry(d).or_insert((0.0, 0));
+        e.0 += v;
+        e.1 += 1;
+        ss += v * v;
+        n += 1;
     }
     let var = ss / n.max(1) as f64;
     let (mut total, mut days) = (0.0, 0usize);
