@@ -2,9 +2,10 @@
 
 use arrow::array::{Array, BooleanArray, Float64Array, Int32Array};
 use arrow::util::pretty::pretty_format_batches;
+use chrono::NaiveDate;
 use liftos_calendar::{CalendarDimension, CalendarOptions, Error, HolidayRule};
 
-use crate::d;
+use crate::{column, column_names, d};
 
 /// Pretty-prints the named columns of `batch`.
 fn table(batch: &arrow::array::RecordBatch, columns: &[&str]) -> String {
@@ -15,6 +16,14 @@ fn table(batch: &arrow::array::RecordBatch, columns: &[&str]) -> String {
     pretty_format_batches(&[batch.project(&idx).unwrap()])
         .unwrap()
         .to_string()
+}
+
+/// The calendar of `start..=end` with the default options.
+fn default_calendar(
+    start: NaiveDate,
+    end: NaiveDate,
+) -> liftos_calendar::Result<arrow::array::RecordBatch> {
+    CalendarDimension::create_calendar(start, end, &CalendarOptions::default())
 }
 
 #[test]
@@ -98,12 +107,7 @@ fn every_feature_has_the_documented_type_and_no_nulls_where_not_nullable() {
     )
     .unwrap();
     assert_eq!(cal.num_rows(), 11_323);
-    let names: Vec<String> = cal
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let names = column_names(&cal);
     assert_eq!(
         names,
         [
@@ -146,51 +150,21 @@ fn every_feature_has_the_documented_type_and_no_nulls_where_not_nullable() {
         }
     }
     // Business days = weekdays that are not holidays.
-    let wk = cal
-        .column_by_name("is_weekend")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<BooleanArray>()
-        .unwrap();
-    let hol = cal
-        .column_by_name("is_holiday")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<BooleanArray>()
-        .unwrap();
-    let bus = cal
-        .column_by_name("is_business_day")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<BooleanArray>()
-        .unwrap();
+    let wk = column::<BooleanArray>(&cal, "is_weekend");
+    let hol = column::<BooleanArray>(&cal, "is_holiday");
+    let bus = column::<BooleanArray>(&cal, "is_business_day");
     for i in 0..cal.num_rows() {
         assert_eq!(bus.value(i), !wk.value(i) && !hol.value(i));
     }
     // Holiday distances are 0 exactly on holidays.
-    let to = cal
-        .column_by_name("days_to_next_holiday")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Int32Array>()
-        .unwrap();
-    let since = cal
-        .column_by_name("days_since_last_holiday")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Int32Array>()
-        .unwrap();
+    let to = column::<Int32Array>(&cal, "days_to_next_holiday");
+    let since = column::<Int32Array>(&cal, "days_since_last_holiday");
     for i in 0..cal.num_rows() {
         assert_eq!(to.value(i) == 0, hol.value(i));
         assert_eq!(since.value(i) == 0, hol.value(i));
     }
     // The default seasonality index averages 1.0 over whole years.
-    let idx = cal
-        .column_by_name("seasonality_index")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .unwrap();
+    let idx = column::<Float64Array>(&cal, "seasonality_index");
     let mean = idx.values().iter().sum::<f64>() / idx.len() as f64;
     assert!((mean - 1.0).abs() < 1e-3, "{mean}");
 }
@@ -203,18 +177,8 @@ fn custom_holidays_and_business_days() {
             .with_custom_holiday(HolidayRule::fixed("Founders Day", 3, 14)),
     );
     let cal = CalendarDimension::create_calendar(d(2026, 3, 9), d(2026, 3, 15), &opts).unwrap();
-    let hol = cal
-        .column_by_name("is_holiday")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<BooleanArray>()
-        .unwrap();
-    let bus = cal
-        .column_by_name("is_business_day")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<BooleanArray>()
-        .unwrap();
+    let hol = column::<BooleanArray>(&cal, "is_holiday");
+    let bus = column::<BooleanArray>(&cal, "is_business_day");
     // 2026-03-14 is a Saturday: the only business weekday, but a company holiday.
     assert_eq!(
         (0..7).map(|i| hol.value(i)).collect::<Vec<_>>(),
@@ -227,12 +191,7 @@ fn custom_holidays_and_business_days() {
 fn feature_selection_by_group_and_column() {
     let opts = CalendarOptions::default().with_features(["is_weekend", "seasons", "fiscal_week"]);
     let cal = CalendarDimension::create_calendar(d(2024, 1, 1), d(2024, 1, 31), &opts).unwrap();
-    let names: Vec<String> = cal
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let names = column_names(&cal);
     assert_eq!(
         names,
         [
@@ -267,12 +226,7 @@ fn range_errors() {
     assert!(matches!(e, Error::InvalidRange { .. }), "{e}");
     // At the edges of the representable dates: a clear error (no 4-5-4 year), no panic.
     let max = chrono::NaiveDate::MAX;
-    let e = CalendarDimension::create_calendar(
-        max - chrono::Days::new(10),
-        max,
-        &CalendarOptions::default(),
-    )
-    .unwrap_err();
+    let e = default_calendar(max - chrono::Days::new(10), max).unwrap_err();
     assert!(e.to_string().contains("fiscal"), "{e}");
     let no_fiscal = CalendarOptions::default().with_features([
         "date_parts",

@@ -8,49 +8,67 @@ use liftos_calendar::{HolidaySet, easter_sunday};
 
 use crate::d;
 
-fn year(code: &str, y: i32) -> Vec<(NaiveDate, String)> {
-    HolidaySet::public(code)
-        .unwrap()
-        .between(d(y, 1, 1), d(y, 12, 31))
+/// Every day of `set` in year `y`, with its name.
+fn listed(set: HolidaySet, y: i32) -> Vec<(NaiveDate, String)> {
+    set.between(d(y, 1, 1), d(y, 12, 31))
         .unwrap()
         .into_iter()
         .map(|h| (h.date, h.name))
         .collect()
 }
 
+fn year(code: &str, y: i32) -> Vec<(NaiveDate, String)> {
+    listed(HolidaySet::public(code).unwrap(), y)
+}
+
 fn dates(code: &str, y: i32) -> Vec<NaiveDate> {
     year(code, y).into_iter().map(|(date, _)| date).collect()
+}
+
+/// `MM-DD` of year `y` as a date.
+fn day(y: i32, month_day: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(&format!("{y}-{month_day}"), "%Y-%m-%d").unwrap()
+}
+
+/// The public holidays of `code` in year `y` are exactly `month_days` (`MM-DD`, in order).
+fn assert_dates(code: &str, y: i32, month_days: &[&str]) {
+    let expected: Vec<NaiveDate> = month_days.iter().map(|md| day(y, md)).collect();
+    assert_eq!(dates(code, y), expected, "{code} {y}");
+}
+
+/// The public holidays of `code` in year `y` are exactly `named` (`MM-DD`, name; in order).
+fn assert_named(code: &str, y: i32, named: &[(&str, &str)]) {
+    let expected: Vec<(NaiveDate, String)> = named
+        .iter()
+        .map(|(md, name)| (day(y, md), (*name).to_owned()))
+        .collect();
+    assert_eq!(year(code, y), expected, "{code} {y}");
 }
 
 #[test]
 fn us_2021_juneteenth_first_year_and_observed_days() {
     // 2021: Juneteenth (new) on Saturday -> Friday 18; July 4 Sunday -> Monday 5;
     // Christmas Saturday -> Friday 24; New Year's Day 2022 (Saturday) -> Friday 2021-12-31.
-    assert_eq!(
-        year("US", 2021),
-        vec![
-            (d(2021, 1, 1), "New Year's Day".to_string()),
-            (d(2021, 1, 18), "Martin Luther King Jr. Day".into()),
-            (d(2021, 2, 15), "Washington's Birthday".into()),
-            (d(2021, 5, 31), "Memorial Day".into()),
-            (
-                d(2021, 6, 18),
-                "Juneteenth National Independence Day (observed)".into()
-            ),
-            (
-                d(2021, 6, 19),
-                "Juneteenth National Independence Day".into()
-            ),
-            (d(2021, 7, 4), "Independence Day".into()),
-            (d(2021, 7, 5), "Independence Day (observed)".into()),
-            (d(2021, 9, 6), "Labor Day".into()),
-            (d(2021, 10, 11), "Columbus Day".into()),
-            (d(2021, 11, 11), "Veterans Day".into()),
-            (d(2021, 11, 25), "Thanksgiving Day".into()),
-            (d(2021, 12, 24), "Christmas Day (observed)".into()),
-            (d(2021, 12, 25), "Christmas Day".into()),
-            (d(2021, 12, 31), "New Year's Day (observed)".into()),
-        ]
+    assert_named(
+        "US",
+        2021,
+        &[
+            ("01-01", "New Year's Day"),
+            ("01-18", "Martin Luther King Jr. Day"),
+            ("02-15", "Washington's Birthday"),
+            ("05-31", "Memorial Day"),
+            ("06-18", "Juneteenth National Independence Day (observed)"),
+            ("06-19", "Juneteenth National Independence Day"),
+            ("07-04", "Independence Day"),
+            ("07-05", "Independence Day (observed)"),
+            ("09-06", "Labor Day"),
+            ("10-11", "Columbus Day"),
+            ("11-11", "Veterans Day"),
+            ("11-25", "Thanksgiving Day"),
+            ("12-24", "Christmas Day (observed)"),
+            ("12-25", "Christmas Day"),
+            ("12-31", "New Year's Day (observed)"),
+        ],
     );
 }
 
@@ -62,79 +80,55 @@ fn us_juneteenth_absent_before_2021() {
 
 #[test]
 fn us_2023_and_1990() {
-    assert_eq!(
-        dates("US", 2023),
-        vec![
-            d(2023, 1, 1),
-            d(2023, 1, 2),
-            d(2023, 1, 16),
-            d(2023, 2, 20),
-            d(2023, 5, 29),
-            d(2023, 6, 19),
-            d(2023, 7, 4),
-            d(2023, 9, 4),
-            d(2023, 10, 9),
-            d(2023, 11, 10),
-            d(2023, 11, 11),
-            d(2023, 11, 23),
-            d(2023, 12, 25),
-        ]
+    assert_dates(
+        "US",
+        2023,
+        &[
+            "01-01", "01-02", "01-16", "02-20", "05-29", "06-19", "07-04", "09-04", "10-09",
+            "11-10", "11-11", "11-23", "12-25",
+        ],
     );
-    assert_eq!(
-        dates("US", 1990),
-        vec![
-            d(1990, 1, 1),
-            d(1990, 1, 15),
-            d(1990, 2, 19),
-            d(1990, 5, 28),
-            d(1990, 7, 4),
-            d(1990, 9, 3),
-            d(1990, 10, 8),
-            d(1990, 11, 11),
-            d(1990, 11, 12),
-            d(1990, 11, 22),
-            d(1990, 12, 25),
-        ]
+    assert_dates(
+        "US",
+        1990,
+        &[
+            "01-01", "01-15", "02-19", "05-28", "07-04", "09-03", "10-08", "11-11", "11-12",
+            "11-22", "12-25",
+        ],
     );
 }
 
 #[test]
 fn gb_2022_jubilee_funeral_and_substitute_days() {
     // National (all four nations): no Easter Monday, no August bank holiday.
-    assert_eq!(
-        year("GB", 2022),
-        vec![
-            (d(2022, 1, 1), "New Year's Day".to_string()),
-            (d(2022, 1, 3), "New Year's Day (observed)".into()),
-            (d(2022, 4, 15), "Good Friday".into()),
-            (d(2022, 5, 2), "May Day".into()),
-            (d(2022, 6, 2), "Spring Bank Holiday".into()),
-            (d(2022, 6, 3), "Platinum Jubilee of Elizabeth II".into()),
-            (d(2022, 9, 19), "State Funeral of Queen Elizabeth II".into()),
-            (d(2022, 12, 25), "Christmas Day".into()),
-            (d(2022, 12, 26), "Boxing Day".into()),
-            (d(2022, 12, 27), "Christmas Day (observed)".into()),
-        ]
+    assert_named(
+        "GB",
+        2022,
+        &[
+            ("01-01", "New Year's Day"),
+            ("01-03", "New Year's Day (observed)"),
+            ("04-15", "Good Friday"),
+            ("05-02", "May Day"),
+            ("06-02", "Spring Bank Holiday"),
+            ("06-03", "Platinum Jubilee of Elizabeth II"),
+            ("09-19", "State Funeral of Queen Elizabeth II"),
+            ("12-25", "Christmas Day"),
+            ("12-26", "Boxing Day"),
+            ("12-27", "Christmas Day (observed)"),
+        ],
     );
 }
 
 #[test]
 fn gb_eng_2023_coronation_and_2020_ve_day() {
     // gov.uk England and Wales 2023.
-    assert_eq!(
-        dates("GB-ENG", 2023),
-        vec![
-            d(2023, 1, 1),
-            d(2023, 1, 2),
-            d(2023, 4, 7),
-            d(2023, 4, 10),
-            d(2023, 5, 1),
-            d(2023, 5, 8),
-            d(2023, 5, 29),
-            d(2023, 8, 28),
-            d(2023, 12, 25),
-            d(2023, 12, 26),
-        ]
+    assert_dates(
+        "GB-ENG",
+        2023,
+        &[
+            "01-01", "01-02", "04-07", "04-10", "05-01", "05-08", "05-29", "08-28", "12-25",
+            "12-26",
+        ],
     );
     let y2020 = dates("GB", 2020);
     assert!(y2020.contains(&d(2020, 5, 8)));
@@ -155,34 +149,23 @@ fn gb_sct_new_year_pair() {
 
 #[test]
 fn ca_2022() {
-    assert_eq!(
-        dates("CA", 2022),
-        vec![
-            d(2022, 1, 1),
-            d(2022, 1, 3),
-            d(2022, 4, 15),
-            d(2022, 7, 1),
-            d(2022, 9, 5),
-            d(2022, 12, 25),
-            d(2022, 12, 26),
-        ]
+    assert_dates(
+        "CA",
+        2022,
+        &[
+            "01-01", "01-03", "04-15", "07-01", "09-05", "12-25", "12-26",
+        ],
     );
 }
 
 #[test]
 fn au_2022_and_easter_extreme_2038() {
-    assert_eq!(
-        dates("AU", 2022),
-        vec![
-            d(2022, 1, 1),
-            d(2022, 1, 26),
-            d(2022, 4, 15),
-            d(2022, 4, 18),
-            d(2022, 4, 25),
-            d(2022, 9, 22),
-            d(2022, 12, 25),
-            d(2022, 12, 26),
-        ]
+    assert_dates(
+        "AU",
+        2022,
+        &[
+            "01-01", "01-26", "04-15", "04-18", "04-25", "09-22", "12-25", "12-26",
+        ],
     );
     // 2038: latest possible Easter (April 25) falls on ANZAC Day.
     let au = year("AU", 2038);
@@ -203,20 +186,13 @@ fn easter_extremes() {
 
 #[test]
 fn de_2017_reformation_and_repentance_until_1994() {
-    assert_eq!(
-        dates("DE", 2017),
-        vec![
-            d(2017, 1, 1),
-            d(2017, 4, 14),
-            d(2017, 4, 17),
-            d(2017, 5, 1),
-            d(2017, 5, 25),
-            d(2017, 6, 5),
-            d(2017, 10, 3),
-            d(2017, 10, 31),
-            d(2017, 12, 25),
-            d(2017, 12, 26),
-        ]
+    assert_dates(
+        "DE",
+        2017,
+        &[
+            "01-01", "04-14", "04-17", "05-01", "05-25", "06-05", "10-03", "10-31", "12-25",
+            "12-26",
+        ],
     );
     assert!(!dates("DE", 2018).contains(&d(2018, 10, 31)));
     assert!(dates("DE", 1994).contains(&d(1994, 11, 16)));
@@ -230,21 +206,13 @@ fn de_2017_reformation_and_repentance_until_1994() {
 
 #[test]
 fn fr_2024_and_solidarity_years() {
-    assert_eq!(
-        dates("FR", 2024),
-        vec![
-            d(2024, 1, 1),
-            d(2024, 4, 1),
-            d(2024, 5, 1),
-            d(2024, 5, 8),
-            d(2024, 5, 9),
-            d(2024, 5, 20),
-            d(2024, 7, 14),
-            d(2024, 8, 15),
-            d(2024, 11, 1),
-            d(2024, 11, 11),
-            d(2024, 12, 25),
-        ]
+    assert_dates(
+        "FR",
+        2024,
+        &[
+            "01-01", "04-01", "05-01", "05-08", "05-09", "05-20", "07-14", "08-15", "11-01",
+            "11-11", "12-25",
+        ],
     );
     assert!(!dates("FR", 2006).contains(&d(2006, 6, 5)));
 }
@@ -256,13 +224,7 @@ fn unknown_country_is_an_error_listing_supported_codes() {
 }
 
 fn events(code: &str, y: i32) -> Vec<(NaiveDate, String)> {
-    HolidaySet::commercial(Some(code))
-        .unwrap()
-        .between(d(y, 1, 1), d(y, 12, 31))
-        .unwrap()
-        .into_iter()
-        .map(|h| (h.date, h.name))
-        .collect()
+    listed(HolidaySet::commercial(Some(code)).unwrap(), y)
 }
 
 #[test]

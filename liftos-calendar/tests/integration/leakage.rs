@@ -7,17 +7,12 @@ use liftos_calendar::{
     marketing::MARKETING_COLUMNS, naive_to_date32,
 };
 
-use crate::d;
 use crate::marketing::{calendar_2023, campaign_data};
+use crate::{column, d};
 
 /// Rows of `batch` dated on or before `cutoff` (days since epoch).
 fn rows_until(batch: &RecordBatch, cutoff: i32) -> usize {
-    let dates = batch
-        .column_by_name("date")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Date32Array>()
-        .unwrap();
+    let dates = column::<Date32Array>(batch, "date");
     (0..batch.num_rows())
         .filter(|i| dates.value(*i) <= cutoff)
         .count()
@@ -66,12 +61,7 @@ fn index(hist: Vec<(chrono::NaiveDate, f64)>, leakage_safe: bool) -> Float64Arra
                 .with_leakage_safe(leakage_safe),
         );
     let cal = CalendarDimension::create_calendar(d(2020, 1, 1), d(2023, 12, 31), &opts).unwrap();
-    cal.column_by_name("seasonality_index")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .unwrap()
-        .clone()
+    column::<Float64Array>(&cal, "seasonality_index").clone()
 }
 
 #[test]

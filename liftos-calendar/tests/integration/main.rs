@@ -14,3 +14,23 @@ use chrono::NaiveDate;
 pub fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).expect("valid literal date")
 }
+
+/// The column `name` of `batch` as its concrete array type.
+pub fn column<'a, T: 'static>(batch: &'a arrow::array::RecordBatch, name: &str) -> &'a T {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column `{name}`"))
+        .as_any()
+        .downcast_ref::<T>()
+        .unwrap_or_else(|| panic!("column `{name}` has another type"))
+}
+
+/// The column names of `batch`, in order.
+pub fn column_names(batch: &arrow::array::RecordBatch) -> Vec<String> {
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}

@@ -12,7 +12,7 @@ use liftos_calendar::{
     add_marketing_features_with, date32_to_naive, naive_to_date32,
 };
 
-use crate::d;
+use crate::{column, d};
 
 /// Synthetic unified table for 2023, rows in date order.
 ///
@@ -94,24 +94,9 @@ pub fn calendar_2023() -> RecordBatch {
 
 /// Index of the row of (date, channel, campaign).
 fn row(out: &RecordBatch, date: NaiveDate, ch: &str, camp: &str) -> usize {
-    let ds = out
-        .column_by_name("date")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Date32Array>()
-        .unwrap();
-    let chs = out
-        .column_by_name("channel")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap();
-    let cs = out
-        .column_by_name("campaign")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap();
+    let ds = column::<Date32Array>(out, "date");
+    let chs = column::<StringArray>(out, "channel");
+    let cs = column::<StringArray>(out, "campaign");
     (0..out.num_rows())
         .find(|i| {
             date32_to_naive(ds.value(*i)) == date && chs.value(*i) == ch && cs.value(*i) == camp
@@ -120,13 +105,17 @@ fn row(out: &RecordBatch, date: NaiveDate, ch: &str, camp: &str) -> usize {
 }
 
 fn f64_at(out: &RecordBatch, col: &str, i: usize) -> Option<f64> {
-    let a = out
-        .column_by_name(col)
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .unwrap();
+    let a = column::<Float64Array>(out, col);
     a.is_valid(i).then(|| a.value(i))
+}
+
+/// The value of `col` in the row of (date, channel, campaign).
+fn value_on(
+    out: &RecordBatch,
+    col: &str,
+    (date, ch, camp): (NaiveDate, &str, &str),
+) -> Option<f64> {
+    f64_at(out, col, row(out, date, ch, camp))
 }
 
 #[test]
@@ -142,12 +131,7 @@ fn features_recover_the_synthetic_truth() {
         "conversion_likelihood"
     );
 
-    let flight = out
-        .column_by_name("campaign_flight_days")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Int32Array>()
-        .unwrap();
+    let flight = column::<Int32Array>(&out, "campaign_flight_days");
     let r = row(&out, d(2023, 2, 5), "meta", "B");
     assert!(
         flight.is_null(r),
@@ -160,12 +144,7 @@ fn features_recover_the_synthetic_truth() {
         10
     );
 
-    let active = out
-        .column_by_name("active_campaigns")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .unwrap();
+    let active = column::<Int64Array>(&out, "active_campaigns");
     assert_eq!(active.value(row(&out, d(2023, 1, 5), "meta", "A")), 1);
     assert_eq!(active.value(row(&out, d(2023, 2, 5), "meta", "A")), 2); // B is inactive
     assert_eq!(active.value(row(&out, d(2023, 3, 1), "meta", "A")), 3);
@@ -176,21 +155,12 @@ fn features_recover_the_synthetic_truth() {
     assert!((f64_at(&out, "media_cost_index", wed).unwrap() - 1.0).abs() < 1e-12);
     assert!((f64_at(&out, "media_cost_index", sat).unwrap() - 0.5).abs() < 1e-12);
     assert_eq!(
-        f64_at(
-            &out,
-            "media_cost_index",
-            row(&out, d(2023, 1, 3), "meta", "A")
-        ),
+        value_on(&out, "media_cost_index", (d(2023, 1, 3), "meta", "A")),
         None
     );
     let bf = row(&out, d(2023, 11, 24), "meta", "A");
     assert!((f64_at(&out, "media_cost_index", bf).unwrap() - 2.0).abs() < 1e-12);
-    let pressure = out
-        .column_by_name("competitive_pressure")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap();
+    let pressure = column::<StringArray>(&out, "competitive_pressure");
     assert_eq!(pressure.value(bf), "high");
     assert!(pressure.is_null(row(&out, d(2023, 1, 20), "meta", "A")));
 
@@ -200,11 +170,7 @@ fn features_recover_the_synthetic_truth() {
     assert!((f64_at(&out, "audience_availability", sat).unwrap() - 140.0 / 90.0).abs() < 1e-12);
     assert!((f64_at(&out, "audience_availability", mon).unwrap() - 70.0 / 90.0).abs() < 1e-12);
     assert_eq!(
-        f64_at(
-            &out,
-            "audience_availability",
-            row(&out, d(2023, 1, 6), "meta", "A")
-        ),
+        value_on(&out, "audience_availability", (d(2023, 1, 6), "meta", "A")),
         None
     );
 
@@ -212,11 +178,7 @@ fn features_recover_the_synthetic_truth() {
     assert!((f64_at(&out, "conversion_likelihood", sat).unwrap() - 0.08).abs() < 1e-12);
     assert!((f64_at(&out, "conversion_likelihood", wed).unwrap() - 0.05).abs() < 1e-12);
     assert_eq!(
-        f64_at(
-            &out,
-            "conversion_likelihood",
-            row(&out, d(2023, 1, 1), "meta", "A")
-        ),
+        value_on(&out, "conversion_likelihood", (d(2023, 1, 1), "meta", "A")),
         None
     );
     let google_wed = row(&out, d(2023, 6, 7), "google_ads", "C");
@@ -234,12 +196,7 @@ fn user_supplied_pressure_series() {
         .with_pressure_series(series)
         .with_min_pressure_history(10);
     let out = add_marketing_features_with(&calendar_2023(), &data, &opts).unwrap();
-    let p = out
-        .column_by_name("competitive_pressure")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap();
+    let p = column::<StringArray>(&out, "competitive_pressure");
     assert!(p.is_null(row(&out, d(2023, 1, 5), "meta", "A")));
     assert_eq!(p.value(row(&out, d(2023, 3, 1), "google_ads", "C")), "high");
     assert!(p.is_null(row(&out, d(2023, 3, 31), "meta", "A"))); // no series value that day

@@ -7,7 +7,7 @@ use liftos_calendar::{
     date32_to_naive,
 };
 
-use crate::d;
+use crate::{column, d};
 
 /// (first, last) days flagged by `column` in the calendar.
 fn flagged_spans(
@@ -20,18 +20,8 @@ fn flagged_spans(
         .unwrap()
         .create(d(y0, 1, 1), d(y1, 12, 31))
         .unwrap();
-    let dates = cal
-        .column_by_name("date")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Date32Array>()
-        .unwrap();
-    let flag = cal
-        .column_by_name(column)
-        .unwrap()
-        .as_any()
-        .downcast_ref::<BooleanArray>()
-        .unwrap();
+    let dates = crate::column::<Date32Array>(&cal, "date");
+    let flag = crate::column::<BooleanArray>(&cal, column);
     let mut spans: Vec<(NaiveDate, NaiveDate)> = Vec::new();
     for i in 0..cal.num_rows() {
         if flag.value(i) {
@@ -110,12 +100,7 @@ fn seasons_by_holiday_name_and_wrapping_the_year() {
         .unwrap()
         .create(d(2023, 4, 6), d(2023, 4, 11))
         .unwrap();
-    let names = cal
-        .column_by_name("peak_season")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap();
+    let names = column::<StringArray>(&cal, "peak_season");
     let got: Vec<Option<&str>> = (0..names.len())
         .map(|i| names.is_valid(i).then(|| names.value(i)))
         .collect();

@@ -84,19 +84,22 @@ fn full_example_loads_and_applies() {
     assert!(cal.schema().column_with_name("seasonality_index").is_none());
 }
 
+/// The error text of parsing `text`, which must fail.
+fn toml_error(text: &str) -> String {
+    CalendarOptions::from_toml_str(text)
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
 fn from_file_and_errors_name_the_key() {
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(EXAMPLE.as_bytes()).unwrap();
     CalendarOptions::from_toml_file(f.path()).unwrap();
 
-    let e = CalendarOptions::from_toml_str("contry = \"US\"")
-        .unwrap_err()
-        .to_string();
+    let e = toml_error("contry = \"US\"");
     assert!(e.contains("contry"), "{e}");
-    let e = CalendarOptions::from_toml_str("[business]\nbusiness_days = [\"funday\"]")
-        .unwrap_err()
-        .to_string();
+    let e = toml_error("[business]\nbusiness_days = [\"funday\"]");
     assert!(e.contains("business_days") && e.contains("funday"), "{e}");
     let e = CalendarOptions::from_toml_str(
         "[[business.peak_seasons]]\nname = \"Bad Name\"\nend = { date = { kind = \"fixed\", month = 1, day = 1 } }\nlength_days = 3",
@@ -106,15 +109,11 @@ fn from_file_and_errors_name_the_key() {
         matches!(&e, Error::InvalidOption { key, .. } if key == "business.peak_seasons[0].name"),
         "{e}"
     );
-    let e = CalendarOptions::from_toml_str(
+    let e = toml_error(
         "[[custom_events]]\nname = \"X\"\ndate = { kind = \"fixed\", month = 13, day = 1 }",
-    )
-    .unwrap_err()
-    .to_string();
+    );
     assert!(e.contains("custom_events[0].date.month"), "{e}");
-    let e = CalendarOptions::from_toml_str("country = \"ZZ\"")
-        .unwrap_err()
-        .to_string();
+    let e = toml_error("country = \"ZZ\"");
     assert!(e.contains("ZZ"), "{e}");
     let missing = std::path::Path::new("/nonexistent/calendar.toml");
     let e = CalendarOptions::from_toml_file(missing)
