@@ -15,14 +15,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{
-    Common, Fault, OAuthClient, OAuthTokens, dropped_response, json_response, maybe_slow,
+    Call, Common, Fault, OAuthApi, OAuthTokens, dropped_response, json_response, maybe_slow,
     unexpected,
 };
 use crate::{Ga4Row, World};
@@ -56,17 +55,12 @@ fn g_error(status: StatusCode, name: &str, message: &str) -> (StatusCode, String
     )
 }
 
-async fn handle(
-    State(s): State<Arc<Ga4State>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(s): State<Arc<Ga4State>>, call: Call) -> Response {
     let c = &s.common;
-    if method == Method::POST && uri.path() == "/token" {
-        return token(&s, &method, &uri, &body);
+    if call.is_post_to("/token") {
+        return s.oauth.answer(c, OAuthApi::Ga4, &call);
     }
+    let (method, uri, headers, body) = call.into_parts();
     let property = uri
         .path()
         .strip_prefix("/v1beta/properties/")
@@ -274,16 +268,4 @@ fn run_report(s: &Ga4State, body: &[u8]) -> (StatusCode, String) {
         });
     }
     (StatusCode::OK, out.to_string())
-}
-
-fn token(s: &Ga4State, method: &Method, uri: &Uri, body: &[u8]) -> Response {
-    let c = &s.common.creds;
-    let client = OAuthClient {
-        id: &c.ga4_client_id,
-        secret: &c.ga4_client_secret,
-        refresh_token: &c.ga4_refresh_token,
-        lifetime_secs: 3599,
-        prefix: "ya29.fake-ga4-token-",
-    };
-    s.oauth.answer(&s.common, &client, method, uri, body)
 }

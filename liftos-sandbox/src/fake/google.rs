@@ -4,14 +4,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Common, Fault, OAuthClient, OAuthTokens, dropped_response, header_str, json_response,
+    Call, Common, Fault, OAuthApi, OAuthTokens, dropped_response, header_str, json_response,
     maybe_slow, unexpected,
 };
 use crate::{GoogleAdsRow, World};
@@ -45,17 +44,12 @@ fn g_error(code: u16, status: &str, message: &str, detail: Option<Value>) -> Str
     json!({ "error": err }).to_string()
 }
 
-async fn handle(
-    State(s): State<Arc<GoogleState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(s): State<Arc<GoogleState>>, call: Call) -> Response {
     let c = &s.common;
-    if method == Method::POST && uri.path() == "/token" {
-        return token(&s, &method, &uri, &body);
+    if call.is_post_to("/token") {
+        return s.oauth.answer(c, OAuthApi::Google, &call);
     }
+    let (method, uri, headers, body) = call.into_parts();
     let path = uri.path().trim_matches('/');
     let segs: Vec<&str> = path.split('/').collect();
     let stream_call = method == Method::POST
@@ -215,18 +209,6 @@ async fn handle(
         return dropped_response(&[], body);
     }
     respond(StatusCode::OK, body, slow)
-}
-
-fn token(s: &GoogleState, method: &Method, uri: &Uri, body: &[u8]) -> Response {
-    let c = &s.common.creds;
-    let client = OAuthClient {
-        id: &c.google_client_id,
-        secret: &c.google_client_secret,
-        refresh_token: &c.google_refresh_token,
-        lifetime_secs: c.google_token_lifetime_secs,
-        prefix: "ya29.fake-access-token-",
-    };
-    s.oauth.answer(&s.common, &client, method, uri, body)
 }
 
 fn camel(s: &str) -> String {

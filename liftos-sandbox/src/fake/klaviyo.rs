@@ -7,15 +7,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use super::{
-    Common, Fault, dropped_response, header_str, json_response, maybe_slow, param, params,
+    Call, Common, Fault, dropped_response, header_str, json_response, maybe_slow, param, params,
     unexpected,
 };
 use crate::{KlaviyoCampaign, KlaviyoCampaignValues, KlaviyoFlow, KlaviyoStatistics, World};
@@ -96,13 +95,8 @@ fn rate_headers(remaining: usize) -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn handle(
-    State(s): State<Arc<KlaviyoState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(s): State<Arc<KlaviyoState>>, call: Call) -> Response {
+    let (method, uri, headers, body) = call.into_parts();
     let c = &s.common;
     let path = uri.path().trim_end_matches('/').to_owned();
     let known = matches!(

@@ -4,14 +4,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Common, Fault, dropped_response, hmac_hex, json_response, maybe_slow, param, params, unexpected,
+    Call, Common, Fault, dropped_response, hmac_hex, json_response, maybe_slow, param, params,
+    unexpected,
 };
 use crate::{MetaActionStat, MetaInsight, World};
 
@@ -113,12 +113,8 @@ fn usage_headers(account: &str, n: usize, regain_minutes: u64) -> Vec<(&'static 
     ]
 }
 
-async fn handle(
-    State(s): State<Arc<MetaState>>,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
+async fn handle(State(s): State<Arc<MetaState>>, call: Call) -> Response {
+    let (method, uri, _, body) = call.into_parts();
     let c = &s.common;
     let segs: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
     let version_ok = segs

@@ -47,6 +47,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use axum::extract::FromRequest;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use rand::{Rng, SeedableRng};
@@ -583,6 +584,90 @@ impl Common {
     }
 }
 
+/// A fake API with an OAuth token endpoint.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OAuthApi {
+    Google,
+    Ga4,
+    Rest,
+}
+
+impl FakeCredentials {
+    /// The OAuth client the token endpoint of `api` accepts, and what it issues.
+    pub(crate) fn oauth_client(&self, api: OAuthApi) -> OAuthClient<'_> {
+        let (id, secret, refresh_token, lifetime_secs, prefix) = match api {
+            OAuthApi::Google => (
+                &self.google_client_id,
+                &self.google_client_secret,
+                &self.google_refresh_token,
+                self.google_token_lifetime_secs,
+                "ya29.fake-access-token-",
+            ),
+            OAuthApi::Ga4 => (
+                &self.ga4_client_id,
+                &self.ga4_client_secret,
+                &self.ga4_refresh_token,
+                3599,
+                "ya29.fake-ga4-token-",
+            ),
+            OAuthApi::Rest => (
+                &self.rest_client_id,
+                &self.rest_client_secret,
+                &self.rest_refresh_token,
+                3600,
+                "rest-access-",
+            ),
+        };
+        OAuthClient {
+            id,
+            secret,
+            refresh_token,
+            lifetime_secs,
+            prefix,
+        }
+    }
+}
+
+/// One request as the fakes' handlers read it: method, URI, headers and body.
+pub(crate) struct Call {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Call {
+    /// Whether this is a `POST` to `path`.
+    pub(crate) fn is_post_to(&self, path: &str) -> bool {
+        self.method == Method::POST && self.uri.path() == path
+    }
+
+    /// Method, URI, headers and body.
+    pub(crate) fn into_parts(self) -> (Method, Uri, HeaderMap, Bytes) {
+        (self.method, self.uri, self.headers, self.body)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Call {
+    type Rejection = axum::extract::rejection::BytesRejection;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state).await?;
+        Ok(Self {
+            method,
+            uri,
+            headers,
+            body,
+        })
+    }
+}
+
 /// The client an OAuth token endpoint accepts, and what it issues.
 pub(crate) struct OAuthClient<'a> {
     pub id: &'a str,
@@ -603,16 +688,11 @@ pub(crate) struct OAuthTokens {
 }
 
 impl OAuthTokens {
-    /// Answers `POST <token endpoint>`.
-    pub(crate) fn answer(
-        &self,
-        c: &Common,
-        client: &OAuthClient<'_>,
-        method: &Method,
-        uri: &Uri,
-        body: &[u8],
-    ) -> Response {
-        let p = params(uri, Some(body));
+    /// Answers `POST <token endpoint>` of `api`.
+    pub(crate) fn answer(&self, c: &Common, api: OAuthApi, call: &Call) -> Response {
+        let client = c.creds.oauth_client(api);
+        let (method, uri) = (&call.method, &call.uri);
+        let p = params(uri, Some(&call.body));
         let bad = |status: StatusCode, error: &str, desc: &str| {
             c.record(method, uri, status.as_u16(), None);
             json_response(

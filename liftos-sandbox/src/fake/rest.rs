@@ -19,15 +19,14 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use super::{
-    Common, Fault, OAuthClient, OAuthTokens, dropped_response, header_str, json_response,
+    Call, Common, Fault, OAuthApi, OAuthTokens, dropped_response, header_str, json_response,
     maybe_slow, param, params, unexpected,
 };
 use crate::World;
@@ -79,17 +78,12 @@ fn error(status: StatusCode, message: &str) -> (StatusCode, String) {
     (status, json!({ "error": message }).to_string())
 }
 
-async fn handle(
-    State(s): State<Arc<RestState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(s): State<Arc<RestState>>, call: Call) -> Response {
     let c = &s.common;
-    if method == Method::POST && uri.path() == "/oauth/token" {
-        return token(&s, &method, &uri, &body);
+    if call.is_post_to("/oauth/token") {
+        return s.oauth.answer(c, OAuthApi::Rest, &call);
     }
+    let (method, uri, headers, _) = call.into_parts();
     let segs: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
     let style = match segs.as_slice() {
         ["v1", style, "campaign-days"]
@@ -235,16 +229,4 @@ fn page(s: &RestState, style: &str, p: &[(String, String)]) -> (StatusCode, Stri
         }),
     };
     (StatusCode::OK, body.to_string())
-}
-
-fn token(s: &RestState, method: &Method, uri: &Uri, body: &[u8]) -> Response {
-    let c = &s.common.creds;
-    let client = OAuthClient {
-        id: &c.rest_client_id,
-        secret: &c.rest_client_secret,
-        refresh_token: &c.rest_refresh_token,
-        lifetime_secs: 3600,
-        prefix: "rest-access-",
-    };
-    s.oauth.answer(&s.common, &client, method, uri, body)
 }

@@ -15,16 +15,18 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-use super::{Common, Fault, dropped_response, header_str, hmac_hex, json_response, maybe_slow};
+use super::{
+    Call, Common, Fault, dropped_response, header_str, hmac_hex, json_response, maybe_slow,
+};
 use crate::world::Intervention;
 use crate::{Result, World};
 
@@ -328,13 +330,8 @@ enum Op {
     BulkPoll,
 }
 
-async fn handle(
-    State(s): State<Arc<ShopifyState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(s): State<Arc<ShopifyState>>, call: Call) -> Response {
+    let (method, uri, headers, body) = call.into_parts();
     let c = &s.common;
     let path = uri.path();
     let version_ok = path
@@ -655,12 +652,8 @@ fn xml(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// The storage origin: a result file for a valid signature, and never to a request that
 /// carries a Shopify credential.
-async fn storage_handle(
-    State(s): State<Arc<StorageState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+async fn storage_handle(State(s): State<Arc<StorageState>>, call: Call) -> Response {
+    let (method, uri, headers, _) = call.into_parts();
     let c = &s.common;
     if headers.contains_key("x-shopify-access-token") || headers.contains_key(header::AUTHORIZATION)
     {

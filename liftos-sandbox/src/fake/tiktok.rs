@@ -13,13 +13,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use chrono::NaiveDate;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Common, Fault, dropped_response, header_str, json_response, maybe_slow, param, params,
+    Call, Common, Fault, dropped_response, header_str, json_response, maybe_slow, param, params,
     unexpected,
 };
 use crate::{TikTokReportRow, World};
@@ -79,12 +79,8 @@ fn error(code: u64, message: &str) -> String {
     body(code, message, json!({}))
 }
 
-async fn handle(
-    State(s): State<Arc<TikTokState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+async fn handle(State(s): State<Arc<TikTokState>>, call: Call) -> Response {
+    let (method, uri, headers, _) = call.into_parts();
     let c = &s.common;
     let path = uri.path().trim_end_matches('/');
     let report = path == "/open_api/v1.3/report/integrated/get";
