@@ -11,7 +11,24 @@ use liftos::sandbox::{World, WorldConfig};
 
 /// The world every pull test serves: 2 campaigns per channel, 45 days from 2024-01-01.
 pub fn world() -> World {
-    World::generate(&WorldConfig::standard(2).with_days(45).with_seed(11)).unwrap()
+    world_over(45)
+}
+
+/// The pull tests' world over `days` days from 2024-01-01.
+pub fn world_over(days: u32) -> World {
+    World::generate(&WorldConfig::standard(2).with_days(days).with_seed(11)).unwrap()
+}
+
+/// The pull tests' world over `days` days with its zero-effect channel on TikTok.
+pub fn tiktok_world(days: u32) -> World {
+    World::generate(
+        &WorldConfig::standard(2)
+            .with_days(days)
+            .with_seed(11)
+            .with_zero_effect_channel("tiktok")
+            .with_platform("tiktok", liftos::sandbox::Platform::TikTok),
+    )
+    .unwrap()
 }
 
 pub fn first_and_last_day(world: &World) -> (String, String) {
@@ -170,4 +187,127 @@ pub fn leftovers(dir: &Path) -> Vec<String> {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains("partial") || n.contains("tmp"))
         .collect()
+}
+
+/// `liftos unify --input <name>=<file> [args…] --out <out>`; asserts success and reads
+/// the unified table.
+pub fn unify_file(name: &str, file: &Path, args: &[&str], out: &Path) -> RecordBatch {
+    let output = liftos()
+        .arg("unify")
+        .arg("--input")
+        .arg(format!("{name}={}", file.display()))
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    liftos::transform::read_table(out).unwrap()
+}
+
+/// A unified table carries the rows, spend, revenue and impressions of `want` (see
+/// [`world_totals`]).
+#[track_caller]
+pub fn assert_unified_totals(unified: &RecordBatch, want: (usize, f64, i64, i64, f64)) {
+    assert_eq!(unified.num_rows(), want.0);
+    assert_money("unified spend", sum(unified, "spend"), want.1);
+    assert_money("unified revenue", sum(unified, "revenue"), want.4);
+    assert_eq!(sum(unified, "impressions") as i64, want.2);
+}
+
+/// The `campaign_id` column of `table`, sorted.
+pub fn campaign_ids(table: &RecordBatch) -> Vec<String> {
+    let ids = table
+        .column_by_name("campaign_id")
+        .unwrap_or_else(|| panic!("no column campaign_id"))
+        .as_string::<i32>();
+    let mut v: Vec<String> = ids.iter().map(|s| s.unwrap().to_owned()).collect();
+    v.sort();
+    v
+}
+
+/// The campaign ids of the world's `channel` rows, sorted.
+pub fn world_campaign_ids(world: &World, channel: &str) -> Vec<String> {
+    let mut v: Vec<String> = world
+        .rows()
+        .filter(|r| r.channel == channel)
+        .map(|r| r.campaign_id)
+        .collect();
+    v.sort();
+    v
+}
+
+/// Sends `signal` (`-INT`, `-TERM`, `-HUP`, …) to `child` with `kill`; asserts it was sent.
+pub fn send_signal(child: &std::process::Child, signal: &str) {
+    let ok = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {signal} failed");
+}
+
+/// A meta pull into `dir/file` against fakes that answer every request after 30 s,
+/// stopped by `signal` once its partial file is there and its first request is in
+/// flight; the pull's output.
+pub fn interrupted_meta_pull(dir: &Path, file: &str, signal: &str) -> Output {
+    let world = world();
+    // Every answer takes 30 s: the pull is still waiting when it is interrupted.
+    let fakes = start_fakes(
+        world.clone(),
+        FaultConfig::none().with_slow(1.0, std::time::Duration::from_secs(30)),
+    );
+    let out = dir.join(file);
+    let (start, end) = first_and_last_day(&world);
+    let s = &fakes.servers;
+    let child = liftos()
+        .args(["pull", "--source", "meta", "--start", &start, "--end", &end])
+        .arg("--out")
+        .arg(&out)
+        .arg("--base-url")
+        .arg(s.meta_base_url())
+        .env(
+            "LIFTOS_META_ACCESS_TOKEN",
+            &s.credentials().meta_access_token,
+        )
+        .env("LIFTOS_META_AD_ACCOUNT_IDS", "1000000001")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The partial file appears before the first request; then the request is in flight.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while leftovers(dir).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(leftovers(dir).len(), 1, "the pull started");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    send_signal(&child, signal);
+    child.wait_with_output().unwrap()
+}
+
+/// A Google Ads builder for the fakes: their credentials, customer and URLs.
+pub fn fake_google_ads(s: &FakeServers) -> liftos::connectors::GoogleAdsBuilder {
+    let c = s.credentials();
+    liftos::connectors::GoogleAdsBuilder::new()
+        .with_developer_token(c.google_developer_token.clone())
+        .with_oauth(
+            c.google_client_id.clone(),
+            c.google_client_secret.clone(),
+            c.google_refresh_token.clone(),
+        )
+        .with_customer_ids(["1234567890"])
+        .with_base_url(s.google_base_url())
+        .with_token_url(s.google_token_url())
+}
+
+/// The fakes' Shopify shop, token and URL in `cmd`'s environment, with a fast bulk poll.
+pub fn with_shopify_credentials<'a>(cmd: &'a mut Command, s: &FakeServers) -> &'a mut Command {
+    cmd.env("LIFTOS_SHOPIFY_SHOP", "liftos-sandbox")
+        .env(
+            "LIFTOS_SHOPIFY_ACCESS_TOKEN",
+            &s.credentials().shopify_access_token,
+        )
+        .env("LIFTOS_SHOPIFY_BASE_URL", s.shopify_base_url())
+        .env("LIFTOS_SHOPIFY_BULK_POLL_SECS", "0.05")
 }

@@ -354,21 +354,31 @@ fn http_limits_come_from_the_http_table_and_each_source() {
     assert!(fakes.servers.requests().is_empty());
 }
 
-/// The example's `[plan]` block, uncommented, parses into the pipeline's plan stage.
-#[test]
-fn the_example_plan_block_parses() {
+/// The example config's commented-out `[header]` block, uncommented (it must contain
+/// `must_contain`), after a meta source, parsed with `dir` as the config's directory.
+fn parse_example_block(
+    header: &str,
+    must_contain: &str,
+    dir: &std::path::Path,
+) -> liftos::config::PipelineConfig {
     let text = std::fs::read_to_string(example_config()).unwrap();
+    let start = format!("# [{header}]");
     let block: String = text
         .lines()
-        .skip_while(|l| !l.starts_with("# [plan]"))
+        .skip_while(|l| !l.starts_with(&start))
         .take_while(|l| l.starts_with('#'))
         .map(|l| format!("{}\n", l.trim_start_matches('#').trim_start()))
         .collect();
-    assert!(block.contains("budget = 250000"), "{block}");
+    assert!(block.contains(must_contain), "{block}");
     let config = format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n\n{block}");
+    liftos::config::PipelineConfig::from_toml_str(&config, "liftos.toml", dir).unwrap()
+}
+
+/// The example's `[plan]` block, uncommented, parses into the pipeline's plan stage.
+#[test]
+fn the_example_plan_block_parses() {
     let dir = tempfile::tempdir().unwrap();
-    let parsed =
-        liftos::config::PipelineConfig::from_toml_str(&config, "liftos.toml", dir.path()).unwrap();
+    let parsed = parse_example_block("plan", "budget = 250000", dir.path());
     let plan = parsed.plan.as_ref().expect("a [plan] section");
     assert_eq!(plan.budget, 250_000.0);
     assert_eq!(plan.period_days, Some(90));
@@ -451,18 +461,8 @@ fn every_connector_setting_comes_from_its_key_table_in_the_file_or_its_variable(
 /// The example's `[business_outcome]` block, uncommented, parses and builds a pipeline.
 #[test]
 fn the_example_business_outcome_block_parses() {
-    let text = std::fs::read_to_string(example_config()).unwrap();
-    let block: String = text
-        .lines()
-        .skip_while(|l| !l.starts_with("# [business_outcome]"))
-        .take_while(|l| l.starts_with('#'))
-        .map(|l| format!("{}\n", l.trim_start_matches('#').trim_start()))
-        .collect();
-    assert!(block.contains("path = "), "{block}");
-    let config = format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n\n{block}");
     let dir = tempfile::tempdir().unwrap();
-    let parsed =
-        liftos::config::PipelineConfig::from_toml_str(&config, "liftos.toml", dir.path()).unwrap();
+    let parsed = parse_example_block("business_outcome", "path = ", dir.path());
     let b = parsed
         .business_outcome
         .as_ref()
@@ -495,12 +495,7 @@ fn the_example_business_outcome_block_parses() {
 #[test]
 fn a_business_outcome_pulled_from_shopify_feeds_the_business_level_analysis() {
     // 70 days: the business-level analysis needs at least 8 weeks.
-    let world = liftos::sandbox::World::generate(
-        &liftos::sandbox::WorldConfig::standard(2)
-            .with_days(70)
-            .with_seed(11),
-    )
-    .unwrap();
+    let world = world_over(70);
     let fakes = start_fakes(world.clone(), FaultConfig::none());
     let s = &fakes.servers;
     let dir = tempfile::tempdir().unwrap();
@@ -518,14 +513,7 @@ fn a_business_outcome_pulled_from_shopify_feeds_the_business_level_analysis() {
         ),
     )
     .unwrap();
-    let output = run_command(&fakes, &config)
-        .env("LIFTOS_SHOPIFY_SHOP", "liftos-sandbox")
-        .env(
-            "LIFTOS_SHOPIFY_ACCESS_TOKEN",
-            &s.credentials().shopify_access_token,
-        )
-        .env("LIFTOS_SHOPIFY_BASE_URL", s.shopify_base_url())
-        .env("LIFTOS_SHOPIFY_BULK_POLL_SECS", "0.05")
+    let output = with_shopify_credentials(&mut run_command(&fakes, &config), s)
         .output()
         .unwrap();
     assert_success(&output);

@@ -3,6 +3,8 @@
 use arrow::array::RecordBatch;
 use liftos::prelude::*;
 
+use crate::common::fake_google_ads;
+
 #[test]
 fn the_sandbox_emits_exactly_the_unified_schema_of_the_transform_crate() {
     assert_eq!(liftos::sandbox::unified_schema(), unified::schema());
@@ -92,7 +94,7 @@ fn keyed_rows(table: &RecordBatch) -> Vec<KeyedRow> {
 
 #[test]
 fn the_three_connectors_over_the_fakes_unify_to_the_worlds_table_exactly() {
-    use liftos::connectors::{GoogleAdsBuilder, KlaviyoBuilder, MetaAdsBuilder};
+    use liftos::connectors::{KlaviyoBuilder, MetaAdsBuilder};
     use liftos::transform::{SchemaMapping, unify_marketing_data};
 
     let world = crate::common::world();
@@ -109,18 +111,7 @@ fn the_three_connectors_over_the_fakes_unify_to_the_worlds_table_exactly() {
             .with_base_url(s.meta_base_url())
             .build()
             .unwrap();
-        let google = GoogleAdsBuilder::new()
-            .with_developer_token(c.google_developer_token.clone())
-            .with_oauth(
-                c.google_client_id.clone(),
-                c.google_client_secret.clone(),
-                c.google_refresh_token.clone(),
-            )
-            .with_customer_ids(["1234567890"])
-            .with_base_url(s.google_base_url())
-            .with_token_url(s.google_token_url())
-            .build()
-            .unwrap();
+        let google = fake_google_ads(s).build().unwrap();
         let klaviyo = KlaviyoBuilder::new()
             .with_api_key(c.klaviyo_api_key.clone())
             .with_base_url(s.klaviyo_base_url())

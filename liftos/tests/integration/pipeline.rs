@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use liftos::causal::{AttributionModel, AttributionOptions, CausalForestParams};
-use liftos::connectors::{GoogleAdsBuilder, KlaviyoBuilder, MetaAdsBuilder, Progress, RetryConfig};
+use liftos::connectors::{KlaviyoBuilder, MetaAdsBuilder, Progress, RetryConfig};
 use liftos::pipeline::{Outputs, Pipeline, PipelineBuilder, PipelineRun};
 use liftos::sandbox::World;
 use liftos::sandbox::fake::FaultConfig;
@@ -46,19 +46,7 @@ fn pipeline_over(
         .with_retry(retry())
         .build()
         .unwrap();
-    let google = GoogleAdsBuilder::new()
-        .with_developer_token(c.google_developer_token.clone())
-        .with_oauth(
-            c.google_client_id.clone(),
-            c.google_client_secret.clone(),
-            c.google_refresh_token.clone(),
-        )
-        .with_customer_ids(["1234567890"])
-        .with_base_url(s.google_base_url())
-        .with_token_url(s.google_token_url())
-        .with_retry(retry())
-        .build()
-        .unwrap();
+    let google = fake_google_ads(s).with_retry(retry()).build().unwrap();
     let progress = Progress::default();
     let klaviyo = KlaviyoBuilder::new()
         .with_api_key(klaviyo_key.unwrap_or(&c.klaviyo_api_key).to_owned())

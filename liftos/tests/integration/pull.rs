@@ -190,44 +190,8 @@ fn missing_credentials_and_bad_flags_are_named() {
 
 #[test]
 fn an_interrupted_pull_leaves_no_file() {
-    let world = world();
-    // Every answer takes 30 s: the pull is still waiting when it is interrupted.
-    let fakes = start_fakes(
-        world.clone(),
-        FaultConfig::none().with_slow(1.0, std::time::Duration::from_secs(30)),
-    );
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("meta.parquet");
-    let (start, end) = first_and_last_day(&world);
-    let s = &fakes.servers;
-    let child = liftos()
-        .args(["pull", "--source", "meta", "--start", &start, "--end", &end])
-        .arg("--out")
-        .arg(&out)
-        .arg("--base-url")
-        .arg(s.meta_base_url())
-        .env(
-            "LIFTOS_META_ACCESS_TOKEN",
-            &s.credentials().meta_access_token,
-        )
-        .env("LIFTOS_META_AD_ACCOUNT_IDS", "1000000001")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The partial file appears before the first request; then the request is in flight.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while leftovers(dir.path()).is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert_eq!(leftovers(dir.path()).len(), 1, "the pull started");
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let output = child.wait_with_output().unwrap();
+    let output = interrupted_meta_pull(dir.path(), "meta.parquet", "-INT");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -243,16 +207,8 @@ fn an_interrupted_pull_leaves_no_file() {
 
 #[test]
 fn pull_tiktok_writes_every_row_under_faults_and_unifies_with_the_built_in_mapping() {
-    use liftos::sandbox::{Platform, World, WorldConfig};
     // 45 days: two report requests of at most 30 days; the zero-effect channel on TikTok.
-    let world = World::generate(
-        &WorldConfig::standard(2)
-            .with_days(45)
-            .with_seed(11)
-            .with_zero_effect_channel("tiktok")
-            .with_platform("tiktok", Platform::TikTok),
-    )
-    .unwrap();
+    let world = tiktok_world(45);
     let want = world_totals(&world, "tiktok");
     assert!(want.0 > 50, "{} rows", want.0);
     let advertiser = world.tiktok_rows()[0].advertiser_id.clone();
@@ -287,32 +243,10 @@ fn pull_tiktok_writes_every_row_under_faults_and_unifies_with_the_built_in_mappi
 
     // The built-in `tiktok` mapping unifies it: the world's rows, ids and totals.
     let unified = dir.path().join("unified.parquet");
-    let output = liftos()
-        .arg("unify")
-        .arg("--input")
-        .arg(format!("tiktok={}", out.display()))
-        .arg("--out")
-        .arg(&unified)
-        .output()
-        .unwrap();
-    assert_success(&output);
-    let u = liftos::transform::read_table(&unified).unwrap();
-    assert_eq!(u.num_rows(), want.0);
-    assert_money("unified spend", sum(&u, "spend"), want.1);
-    assert_money("unified revenue", sum(&u, "revenue"), want.4);
-    assert_eq!(sum(&u, "impressions") as i64, want.2);
+    let u = unify_file("tiktok", &out, &[], &unified);
+    assert_unified_totals(&u, want);
     assert_eq!(sum(&u, "clicks") as i64, want.3);
-    let ids = u.column_by_name("campaign_id").unwrap();
-    let ids = arrow::array::AsArray::as_string::<i32>(ids);
-    let mut got: Vec<String> = ids.iter().map(|s| s.unwrap().to_owned()).collect();
-    got.sort();
-    let mut world_ids: Vec<String> = world
-        .rows()
-        .filter(|r| r.channel == "tiktok")
-        .map(|r| r.campaign_id)
-        .collect();
-    world_ids.sort();
-    assert_eq!(got, world_ids);
+    assert_eq!(campaign_ids(&u), world_campaign_ids(&world, "tiktok"));
 }
 
 #[test]
@@ -348,15 +282,7 @@ fn pull_ga4_writes_the_property_report_by_day_and_channel_group() {
 
 #[test]
 fn tiktok_ga4_and_rest_pulls_never_print_or_write_their_secrets_even_at_debug_level() {
-    use liftos::sandbox::{Platform, World, WorldConfig};
-    let world = World::generate(
-        &WorldConfig::standard(2)
-            .with_days(100)
-            .with_seed(11)
-            .with_zero_effect_channel("tiktok")
-            .with_platform("tiktok", Platform::TikTok),
-    )
-    .unwrap();
+    let world = tiktok_world(100);
     let advertiser = world.tiktok_rows()[0].advertiser_id.clone();
     // Throttling, errors and an expired token (TikTok's fails the pull with 40105 in 100
     // days of 30-day requests): retries, refreshes and the error are printed.
@@ -429,15 +355,7 @@ fn tiktok_ga4_and_rest_pulls_never_print_or_write_their_secrets_even_at_debug_le
 
 #[test]
 fn pull_rest_spec_reads_tiktok_as_the_docs_spec_describes_it() {
-    use liftos::sandbox::{Platform, World, WorldConfig};
-    let world = World::generate(
-        &WorldConfig::standard(2)
-            .with_days(45)
-            .with_seed(11)
-            .with_zero_effect_channel("tiktok")
-            .with_platform("tiktok", Platform::TikTok),
-    )
-    .unwrap();
+    let world = tiktok_world(45);
     let want = world_totals(&world, "tiktok");
     let advertiser = world.tiktok_rows()[0].advertiser_id.clone();
     let fakes = start_fakes(world.clone(), FaultConfig::none());
@@ -480,16 +398,7 @@ fn pull_rest_spec_reads_tiktok_as_the_docs_spec_describes_it() {
     );
     // The built-in tiktok mapping takes it; the spec has no currency: --currency gives it.
     let unified = dir.path().join("unified.csv");
-    let output = liftos()
-        .arg("unify")
-        .arg("--input")
-        .arg(format!("tiktok={}", out.display()))
-        .args(["--currency", "USD", "--out"])
-        .arg(&unified)
-        .output()
-        .unwrap();
-    assert_success(&output);
-    let u = liftos::transform::read_table(&unified).unwrap();
+    let u = unify_file("tiktok", &out, &["--currency", "USD"], &unified);
     assert_eq!(u.num_rows(), want.0);
     assert_money("unified revenue", sum(&u, "revenue"), want.4);
 
@@ -579,34 +488,9 @@ fn pull_klaviyo_include_flows_adds_every_flow_row_and_unifies() {
 
     // The default mapping unifies the output; the klaviyo rows are the world's.
     let unified = dir.path().join("unified.parquet");
-    let output = liftos()
-        .arg("unify")
-        .arg("--input")
-        .arg(format!("klaviyo={}", out.display()))
-        .arg("--out")
-        .arg(&unified)
-        .output()
-        .unwrap();
-    assert_success(&output);
-    let u = liftos::transform::read_table(&unified).unwrap();
-    assert_eq!(u.num_rows(), want.0);
-    assert_money("unified spend", sum(&u, "spend"), want.1);
-    assert_money("unified revenue", sum(&u, "revenue"), want.4);
-    assert_eq!(sum(&u, "impressions") as i64, want.2);
-    let keys = |t: &arrow::array::RecordBatch| {
-        let ids = t.column_by_name("campaign_id").unwrap();
-        let ids = arrow::array::AsArray::as_string::<i32>(ids);
-        let mut v: Vec<String> = ids.iter().map(|s| s.unwrap().to_owned()).collect();
-        v.sort();
-        v
-    };
-    let mut world_ids: Vec<String> = world
-        .rows()
-        .filter(|r| r.channel == "klaviyo")
-        .map(|r| r.campaign_id)
-        .collect();
-    world_ids.sort();
-    assert_eq!(keys(&u), world_ids);
+    let u = unify_file("klaviyo", &out, &[], &unified);
+    assert_unified_totals(&u, want);
+    assert_eq!(campaign_ids(&u), world_campaign_ids(&world, "klaviyo"));
 }
 
 #[test]
@@ -695,32 +579,19 @@ fn pull_timeout_flag_bounds_a_hanging_server() {
 #[test]
 fn pull_shopify_writes_the_business_outcome_that_analyze_reads() {
     // 70 days: a business-level analysis needs at least 8 weeks.
-    let world = liftos::sandbox::World::generate(
-        &liftos::sandbox::WorldConfig::standard(2)
-            .with_days(70)
-            .with_seed(11),
-    )
-    .unwrap();
+    let world = world_over(70);
     let fakes = start_fakes(world.clone(), FaultConfig::none().with_drop_rate(0.2));
     let s = &fakes.servers;
     let dir = tempfile::tempdir().unwrap();
     let business = dir.path().join("business.csv");
     let (start, end) = first_and_last_day(&world);
-    let output = liftos()
-        .args([
-            "pull", "--source", "shopify", "--start", &start, "--end", &end,
-        ])
-        .arg("--out")
-        .arg(&business)
-        .env("LIFTOS_SHOPIFY_SHOP", "liftos-sandbox")
-        .env(
-            "LIFTOS_SHOPIFY_ACCESS_TOKEN",
-            &s.credentials().shopify_access_token,
-        )
-        .env("LIFTOS_SHOPIFY_BASE_URL", s.shopify_base_url())
-        .env("LIFTOS_SHOPIFY_BULK_POLL_SECS", "0.05")
-        .output()
-        .unwrap();
+    let mut pull = liftos();
+    pull.args([
+        "pull", "--source", "shopify", "--start", &start, "--end", &end,
+    ])
+    .arg("--out")
+    .arg(&business);
+    let output = with_shopify_credentials(&mut pull, s).output().unwrap();
     let stdout = assert_success(&output);
     assert!(
         stdout.starts_with("Pulled 70 rows from shopify ("),

@@ -5,8 +5,6 @@
 use std::path::Path;
 use std::process::Output;
 
-use liftos::sandbox::fake::FaultConfig;
-
 use crate::common::*;
 
 fn stderr(o: &Output) -> String {
@@ -30,6 +28,12 @@ fn assert_refused(o: &Output, needle: &str) {
     assert!(stderr(o).contains(needle), "{}", stderr(o));
 }
 
+/// `liftos <args>` is refused with a message containing `needle`.
+#[track_caller]
+fn assert_args_refused(args: &[&str], needle: &str) {
+    assert_refused(&liftos().args(args).output().unwrap(), needle);
+}
+
 #[test]
 fn outputs_that_are_inputs_or_each_other_are_refused_and_nothing_changes() {
     let dir = tempfile::tempdir().unwrap();
@@ -40,90 +44,76 @@ fn outputs_that_are_inputs_or_each_other_are_refused_and_nothing_changes() {
     let sym = d.join("sym.csv");
     std::os::unix::fs::symlink(&input, &sym).unwrap();
 
+    let p = |path: &Path| path.display().to_string();
+    let (input_s, link_s, sym_s) = (p(&input), p(&link), p(&sym));
     // clean --out = --quarantine (neither exists yet).
-    let o = liftos()
-        .args(["clean", "--input"])
-        .arg(&input)
-        .arg("--out")
-        .arg(d.join("out.csv"))
-        .arg("--quarantine")
-        .arg(d.join(".").join("out.csv"))
-        .output()
-        .unwrap();
-    assert_refused(&o, "--quarantine is the same file as --out");
+    let (out, same_out) = (p(&d.join("out.csv")), p(&d.join(".").join("out.csv")));
+    assert_args_refused(
+        &[
+            "clean",
+            "--input",
+            &input_s,
+            "--out",
+            &out,
+            "--quarantine",
+            &same_out,
+        ],
+        "--quarantine is the same file as --out",
+    );
     assert!(!d.join("out.csv").exists());
     // clean --out = --input, through a hard link and a symlink.
-    for same in [&input, &link, &sym] {
-        let o = liftos()
-            .args(["clean", "--input"])
-            .arg(&input)
-            .arg("--out")
-            .arg(same)
-            .output()
-            .unwrap();
-        assert_refused(&o, "--out is the same file as --input");
+    for same in [&input_s, &link_s, &sym_s] {
+        assert_args_refused(
+            &["clean", "--input", &input_s, "--out", same],
+            "--out is the same file as --input",
+        );
     }
-    // validate --json = --input.
-    let o = liftos()
-        .args(["validate", "--input"])
-        .arg(&input)
-        .arg("--json")
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert_refused(&o, "--json is the same file as --input");
-    // unify --out = an input; sql --out = an input; calendar --out = its config.
-    let o = liftos()
-        .args(["unify", "--input"])
-        .arg(format!("x={}", input.display()))
-        .arg("--out")
-        .arg(&sym)
-        .output()
-        .unwrap();
-    assert_refused(&o, "--out is the same file as --input");
-    let o = liftos()
-        .args(["sql", "--input"])
-        .arg(format!("t={}", input.display()))
-        .arg("select 1")
-        .arg("--out")
-        .arg(&link)
-        .output()
-        .unwrap();
-    assert_refused(&o, "--out is the same file as --input");
+    let (x_input, t_input) = (format!("x={input_s}"), format!("t={input_s}"));
     let cal = d.join("cal.csv");
     std::fs::write(&cal, "country = \"US\"\n").unwrap();
-    let o = liftos()
-        .args([
-            "calendar",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-01-05",
-            "--config",
-        ])
-        .arg(&cal)
-        .arg("--out")
-        .arg(&cal)
-        .output()
-        .unwrap();
-    assert_refused(&o, "--out is the same file as --config");
-    // analyze --json = --input, and a report directory holding the input.
-    let o = liftos()
-        .args(["analyze", "--input"])
-        .arg(&input)
-        .arg("--json")
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert_refused(&o, "--json is the same file as --input");
-    let o = liftos()
-        .args(["analyze", "--input"])
-        .arg(&input)
-        .arg("--report")
-        .arg(d)
-        .output()
-        .unwrap();
-    assert_refused(&o, "--report is the directory of --input");
+    let cal_s = p(&cal);
+    let dir_s = p(d);
+    for (args, needle) in [
+        // validate --json = --input.
+        (
+            vec!["validate", "--input", &input_s, "--json", &input_s],
+            "--json is the same file as --input",
+        ),
+        // unify --out = an input; sql --out = an input; calendar --out = its config.
+        (
+            vec!["unify", "--input", &x_input, "--out", &sym_s],
+            "--out is the same file as --input",
+        ),
+        (
+            vec!["sql", "--input", &t_input, "select 1", "--out", &link_s],
+            "--out is the same file as --input",
+        ),
+        (
+            vec![
+                "calendar",
+                "--start",
+                "2024-01-01",
+                "--end",
+                "2024-01-05",
+                "--config",
+                &cal_s,
+                "--out",
+                &cal_s,
+            ],
+            "--out is the same file as --config",
+        ),
+        // analyze --json = --input, and a report directory holding the input.
+        (
+            vec!["analyze", "--input", &input_s, "--json", &input_s],
+            "--json is the same file as --input",
+        ),
+        (
+            vec!["analyze", "--input", &input_s, "--report", &dir_s],
+            "--report is the directory of --input",
+        ),
+    ] {
+        assert_args_refused(&args, needle);
+    }
 
     assert_eq!(
         std::fs::read_to_string(&input).unwrap(),
@@ -350,42 +340,8 @@ fn csv_injection_is_defused_in_outputs_meant_for_spreadsheets() {
 #[test]
 fn terminated_or_hung_up_pulls_leave_no_file() {
     for signal in ["-TERM", "-HUP"] {
-        let world = world();
-        let fakes = start_fakes(
-            world.clone(),
-            FaultConfig::none().with_slow(1.0, std::time::Duration::from_secs(30)),
-        );
         let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("out.csv");
-        let (start, end) = first_and_last_day(&world);
-        let s = &fakes.servers;
-        let child = liftos()
-            .args(["pull", "--source", "meta", "--start", &start, "--end", &end])
-            .arg("--out")
-            .arg(&out)
-            .arg("--base-url")
-            .arg(s.meta_base_url())
-            .env(
-                "LIFTOS_META_ACCESS_TOKEN",
-                &s.credentials().meta_access_token,
-            )
-            .env("LIFTOS_META_AD_ACCOUNT_IDS", "1000000001")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while leftovers(dir.path()).is_empty() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        assert_eq!(leftovers(dir.path()).len(), 1, "the pull started");
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        let killed = std::process::Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        let output = child.wait_with_output().unwrap();
+        let output = interrupted_meta_pull(dir.path(), "out.csv", signal);
         assert_eq!(
             output.status.code(),
             Some(1),
@@ -424,10 +380,7 @@ fn a_terminated_demo_leaves_no_temporary_file() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    send_signal(&child, "-TERM");
     let output = child.wait_with_output().unwrap();
     let e = stderr(&output);
     // 4000 trees in a debug build run for far longer than the 300 ms before the signal; a

@@ -607,12 +607,7 @@ fn spawn_with_lines(
 }
 
 fn sigterm(child: &std::process::Child) {
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -TERM failed");
+    send_signal(child, "-TERM");
 }
 
 #[test]
