@@ -74,3 +74,15 @@ pub fn assert_money(label: &str, got: f64, want: f64, rows: usize) {
         "{label}: got {got}, want {want} (tolerance {tol})"
     );
 }
+
+/// Some request to `server` was answered with an injected fault (`what` says which).
+#[track_caller]
+pub fn assert_faulted(servers: &liftos_sandbox::fake::FakeServers, server: &str, what: &str) {
+    assert!(
+        servers
+            .requests_to(server)
+            .iter()
+            .any(|r| r.fault.is_some()),
+        "{what}"
+    );
+}

@@ -69,13 +69,7 @@ async fn each_fault_type_is_survived_and_an_expired_token_is_refreshed_once() {
         FaultConfig::none().with_slow(0.4, Duration::from_millis(1200)),
     ] {
         let servers = pull_and_compare(faults.with_seed(9)).await;
-        assert!(
-            servers
-                .requests_to("google_ads")
-                .iter()
-                .any(|r| r.fault.is_some()),
-            "a fault was injected"
-        );
+        assert_faulted(&servers, "google_ads", "a fault was injected");
     }
     let servers = pull_and_compare(FaultConfig::none().with_expire_token_after(2)).await;
     let log = servers.requests_to("google_ads");

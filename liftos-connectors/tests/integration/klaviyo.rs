@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type};
-use liftos_connectors::{Connector, Error, KlaviyoBuilder};
+use liftos_connectors::{Connector, Error, KlaviyoBuilder, KlaviyoConnector};
 use liftos_sandbox::fake::{FakeCredentials, FakeServers, FaultConfig};
 use liftos_sandbox::{MessageType, World, WorldConfig};
 
@@ -73,13 +73,7 @@ async fn each_fault_type_is_survived() {
         FaultConfig::none().with_slow(0.4, Duration::from_millis(1200)),
     ] {
         let servers = pull_and_compare(faults.with_seed(21)).await;
-        assert!(
-            servers
-                .requests_to("klaviyo")
-                .iter()
-                .any(|r| r.fault.is_some()),
-            "a fault was injected"
-        );
+        assert_faulted(&servers, "klaviyo", "a fault was injected");
     }
 }
 
@@ -119,13 +113,7 @@ async fn a_looping_or_dead_server_ends_in_a_clear_error() {
         .await
         .unwrap();
     let c = builder(&servers, clock()).build().unwrap();
-    let err = tokio::time::timeout(
-        Duration::from_secs(20),
-        c.get_campaign_data(&full_range(&world())),
-    )
-    .await
-    .expect("no hang")
-    .unwrap_err();
+    let err = pull_error_within_20s(&c).await;
     assert!(matches!(err, Error::PageLoop { .. }), "{err}");
     let servers = FakeServers::start(world(), FaultConfig::none().with_never_recover())
         .await
@@ -134,14 +122,19 @@ async fn a_looping_or_dead_server_ends_in_a_clear_error() {
         .with_retry(fast_retry().with_max_retries(3))
         .build()
         .unwrap();
-    let err = tokio::time::timeout(
+    let err = pull_error_within_20s(&c).await;
+    assert!(matches!(err, Error::RetriesExhausted { .. }), "{err}");
+}
+
+/// The error of pulling the whole world with `c`, which must come within 20 s.
+async fn pull_error_within_20s(c: &KlaviyoConnector) -> Error {
+    tokio::time::timeout(
         Duration::from_secs(20),
         c.get_campaign_data(&full_range(&world())),
     )
     .await
     .expect("no hang")
-    .unwrap_err();
-    assert!(matches!(err, Error::RetriesExhausted { .. }), "{err}");
+    .unwrap_err()
 }
 
 // ---- flows -------------------------------------------------------------------------

@@ -360,6 +360,22 @@ async fn reading_is_lazy_and_a_dead_server_is_one_error() {
     );
 }
 
+/// The boolean `query` answers over a connection to `url` (the first row's first column).
+async fn session_ssl(url: String, query: &str, request: &ConnectorRequest) -> bool {
+    let source = PostgresBuilder::new()
+        .with_url(url)
+        .with_query(query)
+        .build()
+        .unwrap();
+    let t = source.get_campaign_data(request).await.unwrap();
+    let ssl = t
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::BooleanArray>()
+        .unwrap();
+    ssl.value(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_is_verified_against_the_given_ca_and_an_unknown_ca_is_refused() {
     let Some(url) = server_url() else { return };
@@ -377,31 +393,17 @@ async fn tls_is_verified_against_the_given_ca_and_an_unknown_ca_is_refused() {
         ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-01".parse().unwrap())
             .unwrap();
     // With the CA (libpq's `sslrootcert`): a verified TLS connection, as the server sees it.
-    let source = PostgresBuilder::new()
-        .with_url(format!("{url}?sslmode=require&sslrootcert={ca}"))
-        .with_query(query)
-        .build()
-        .unwrap();
-    let t = source.get_campaign_data(&request).await.unwrap();
-    let ssl = t
-        .column(0)
-        .as_any()
-        .downcast_ref::<arrow::array::BooleanArray>()
-        .unwrap();
-    assert!(ssl.value(0), "the session runs over TLS");
+    assert!(
+        session_ssl(
+            format!("{url}?sslmode=require&sslrootcert={ca}"),
+            query,
+            &request
+        )
+        .await,
+        "the session runs over TLS"
+    );
     // `sslrootcert` alone asks for TLS, even on loopback.
-    let source = PostgresBuilder::new()
-        .with_url(format!("{url}?sslrootcert={ca}"))
-        .with_query(query)
-        .build()
-        .unwrap();
-    let t = source.get_campaign_data(&request).await.unwrap();
-    let ssl = t
-        .column(0)
-        .as_any()
-        .downcast_ref::<arrow::array::BooleanArray>()
-        .unwrap();
-    assert!(ssl.value(0));
+    assert!(session_ssl(format!("{url}?sslrootcert={ca}"), query, &request).await);
     // Without it the platform's trust store does not know the CA: refused, no fallback
     // to plain TCP, and the password is not in the message.
     let source = PostgresBuilder::new()

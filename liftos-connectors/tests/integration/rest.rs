@@ -378,13 +378,7 @@ async fn tiktok_written_as_a_spec_matches_the_built_in_connector() {
         .get_campaign_data(&request)
         .await
         .unwrap();
-    assert!(
-        servers
-            .requests_to("tiktok")
-            .iter()
-            .any(|r| r.fault.is_some()),
-        "throttling was injected"
-    );
+    assert_faulted(&servers, "tiktok", "throttling was injected");
     assert_eq!(from_spec.num_rows(), built_in.num_rows());
     let spec_schema = from_spec.schema();
     let names: Vec<&str> = spec_schema
