@@ -380,7 +380,10 @@ pub fn analyze_attribution(
             let mut evaluated: BTreeMap<String, Evaluated> = BTreeMap::new();
             for (c, sel) in &plan {
                 let own = channel_series(panel, &series, c);
-                let ev = sel.transform.evaluate(w_raw, &own, panel.dates.as_deref());
+                let ev = sel
+                    .transform
+                    .evaluate(w_raw, &own, panel.dates.as_deref())
+                    .in_spend_units(w_raw, &sel.rows);
                 for &i in &sel.rows {
                     w[i] = ev.t[i];
                 }
