@@ -86,6 +86,14 @@ pub enum Error {
         /// DataFusion's message.
         message: String,
     },
+    /// A Ballista cluster (`df://HOST:PORT`) is named wrongly or cannot be used.
+    #[error("cluster `{url}`: {message}")]
+    Cluster {
+        /// The cluster URL as given.
+        url: String,
+        /// What is wrong.
+        message: String,
+    },
     /// An Arrow kernel failed.
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),

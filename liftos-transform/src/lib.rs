@@ -58,6 +58,7 @@
 //! | cleaning (4 fixes, quarantine, change log, row accounting) | [`clean_data`], [`Fixes`] | available |
 //! | CSV/Parquet files | [`read_table`], [`write_table`] | available |
 //! | SQL (cargo feature `sql`, default on) | [`SqlSession`] | available |
+//! | SQL on an Apache Ballista cluster (cargo feature `distributed`, off by default) | `SqlSession::remote`, `ClusterUrl` | available |
 //! | local store kept current by incremental syncs (manifest, upsert by natural key) | [`store::Store`] | available |
 //!
 //! Dates are read from Date32/Date64, timestamps (converted to the source's time zone
@@ -101,6 +102,8 @@ pub use io::{
 };
 pub use mapping::{ColumnSpec, DecimalSeparator, SchemaMapping, SourceMapping};
 pub use quality::{Issue, QualityReport, QualityRules, Rule, Severity, validate_data_quality};
+#[cfg(feature = "distributed")]
+pub use sql::ClusterUrl;
 #[cfg(feature = "sql")]
 pub use sql::SqlSession;
 pub use unify::{

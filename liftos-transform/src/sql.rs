@@ -1,4 +1,5 @@
-//! SQL over tables with Apache DataFusion (feature `sql`, on by default).
+//! SQL over tables with Apache DataFusion (feature `sql`, on by default), locally or on an
+//! Apache Ballista cluster (feature `distributed`).
 
 use std::fmt;
 use std::path::Path;
@@ -7,6 +8,8 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use datafusion::datasource::MemTable;
+#[cfg(feature = "distributed")]
+use datafusion::prelude::CsvReadOptions;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 use crate::io::{FileFormat, read_table, table_format};
@@ -62,13 +65,18 @@ fn check_parquet_footer(path: &Path) -> Result<()> {
 pub struct SqlSession {
     ctx: SessionContext,
     runtime: tokio::runtime::Runtime,
+    /// The cluster the queries run on (`None`: in this process).
+    #[cfg(feature = "distributed")]
+    cluster: Option<ClusterUrl>,
 }
 
 impl fmt::Debug for SqlSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlSession")
-            .field("session_id", &self.ctx.session_id())
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("SqlSession");
+        d.field("session_id", &self.ctx.session_id());
+        #[cfg(feature = "distributed")]
+        d.field("cluster", &self.cluster.as_ref().map(ToString::to_string));
+        d.finish_non_exhaustive()
     }
 }
 
@@ -81,7 +89,15 @@ impl SqlSession {
         Ok(SqlSession {
             ctx: SessionContext::new(),
             runtime,
+            #[cfg(feature = "distributed")]
+            cluster: None,
         })
+    }
+
+    /// The cluster this session's queries run on (`None`: in this process).
+    #[cfg(feature = "distributed")]
+    pub fn cluster(&self) -> Option<&ClusterUrl> {
+        self.cluster.as_ref()
     }
 
     /// The DataFusion context, for async use and everything DataFusion offers.
@@ -113,6 +129,16 @@ impl SqlSession {
 
     /// Registers several batches of one schema as table `name`.
     pub fn register_batches(&self, name: &str, batches: Vec<RecordBatch>) -> Result<()> {
+        #[cfg(feature = "distributed")]
+        if let Some(cluster) = &self.cluster {
+            return Err(Error::Cluster {
+                url: cluster.to_string(),
+                message: format!(
+                    "table `{name}`: in-memory tables cannot be sent to the executors; \
+                     write the table to a CSV or Parquet file they can read and register that file"
+                ),
+            });
+        }
         let Some(first) = batches.first() else {
             return Err(sql_error(&format!("table `{name}`"), "no batch given"));
         };
@@ -128,8 +154,19 @@ impl SqlSession {
     /// Registers a CSV or Parquet file (by extension) as table `name`. Parquet is read
     /// lazily by DataFusion; CSV is read with [`read_table`] (types inferred from every
     /// row, errors naming file and line).
+    ///
+    /// On a cluster ([`remote`](SqlSession::remote)) the file is registered by its absolute
+    /// path, which the executors open: it must be readable at that path on every executor
+    /// (one machine, or a shared mount) and on this machine, where the table's schema is
+    /// read. A CSV file's column types are then inferred by DataFusion from its first 1000
+    /// rows (the same rules as locally, where every row is read); Parquet files carry
+    /// their schema.
     pub fn register_file(&self, name: &str, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
+        #[cfg(feature = "distributed")]
+        if self.cluster.is_some() {
+            return self.register_file_for_cluster(name, path);
+        }
         match table_format(path)? {
             FileFormat::Csv => self.register_batch(name, read_table(path)?),
             // `table_format` admits CSV and Parquet only: this is Parquet.
@@ -163,6 +200,53 @@ impl SqlSession {
                 })
             }
         }
+    }
+
+    /// Registers `path` as a listing table the executors read (see [`register_file`]).
+    ///
+    /// [`register_file`]: SqlSession::register_file
+    #[cfg(feature = "distributed")]
+    fn register_file_for_cluster(&self, name: &str, path: &Path) -> Result<()> {
+        let format = table_format(path)?;
+        let file_error = |message: String| Error::File {
+            path: path.to_owned(),
+            line: None,
+            message,
+        };
+        if !path.is_file() {
+            return Err(file_error("no such file".to_owned()));
+        }
+        let absolute = std::path::absolute(path).map_err(|e| file_error(e.to_string()))?;
+        let Some(p) = absolute.to_str() else {
+            return Err(file_error("path is not valid UTF-8".to_owned()));
+        };
+        // DataFusion lists a path by extension: the file's own, whatever its case.
+        let extension = absolute
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| format!(".{e}"))
+            .unwrap_or_default();
+        self.replace(name)?;
+        let registered = match format {
+            FileFormat::Csv => self.block_on(
+                self.ctx.register_csv(
+                    name,
+                    p,
+                    CsvReadOptions::new()
+                        .has_header(true)
+                        .file_extension(&extension),
+                ),
+            )?,
+            _ => {
+                check_parquet_footer(path)?;
+                self.block_on(self.ctx.register_parquet(
+                    name,
+                    p,
+                    ParquetReadOptions::default().file_extension(&extension),
+                ))?
+            }
+        };
+        registered.map_err(|e| file_error(e.to_string()))
     }
 
     /// Runs `query` and returns its batches.
@@ -199,6 +283,145 @@ impl SqlSession {
     }
 }
 
+/// The address of an Apache Ballista scheduler: `df://HOST:PORT` (feature `distributed`).
+///
+/// The port defaults to 50050, the scheduler's default. Any other scheme, a user name, a
+/// path, a query or a fragment is an error naming the URL.
+///
+/// ```
+/// use liftos_transform::ClusterUrl;
+///
+/// let url: ClusterUrl = "df://10.0.0.5:50050".parse()?;
+/// assert_eq!((url.host(), url.port()), ("10.0.0.5", 50050));
+/// assert_eq!(url.to_string(), "df://10.0.0.5:50050");
+/// assert!("http://10.0.0.5:50050".parse::<ClusterUrl>().is_err());
+/// # Ok::<(), liftos_transform::Error>(())
+/// ```
+#[cfg(feature = "distributed")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClusterUrl {
+    /// Host name or IP address (an IPv6 address without brackets).
+    host: String,
+    port: u16,
+}
+
+#[cfg(feature = "distributed")]
+impl ClusterUrl {
+    /// The scheduler's port when the URL names none.
+    pub const DEFAULT_PORT: u16 = 50050;
+
+    /// A URL from its parts.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        ClusterUrl {
+            host: host.into(),
+            port,
+        }
+    }
+
+    /// The scheduler's host (an IPv6 address without brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The scheduler's port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+#[cfg(feature = "distributed")]
+impl fmt::Display for ClusterUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "df://[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "df://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[cfg(feature = "distributed")]
+impl std::str::FromStr for ClusterUrl {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |message: &str| Error::Cluster {
+            url: s.to_owned(),
+            message: format!("{message}; expected df://HOST:PORT (a Ballista scheduler)"),
+        };
+        let url = url::Url::parse(s.trim()).map_err(|e| bad(&format!("not a URL ({e})")))?;
+        if url.scheme() != "df" {
+            return Err(bad(&format!("the scheme is `{}`, not `df`", url.scheme())));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("a user name or password is not supported"));
+        }
+        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+            return Err(bad("a path, query or fragment is not supported"));
+        }
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) if !d.is_empty() => d.to_owned(),
+            Some(url::Host::Ipv4(a)) => a.to_string(),
+            Some(url::Host::Ipv6(a)) => a.to_string(),
+            _ => return Err(bad("no host")),
+        };
+        Ok(ClusterUrl {
+            host,
+            port: url.port().unwrap_or(Self::DEFAULT_PORT),
+        })
+    }
+}
+
+#[cfg(feature = "distributed")]
+impl SqlSession {
+    /// A session whose queries run on the Apache Ballista cluster at `url`: the scheduler
+    /// plans each query into stages and the executors run them, reading registered files
+    /// themselves (see [`register_file`](SqlSession::register_file)); the result comes
+    /// back as it would locally.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Cluster`] naming `url` when the scheduler does not accept a connection
+    /// within ten seconds.
+    pub fn remote(url: &ClusterUrl) -> Result<Self> {
+        use ballista::prelude::SessionContextExt;
+        let cluster_error = |message: String| Error::Cluster {
+            url: url.to_string(),
+            message,
+        };
+        // The Ballista client talks gRPC: the runtime needs its I/O and timer drivers.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| sql_error("starting the query runtime", e))?;
+        let ctx = runtime.block_on(async {
+            let address = (url.host(), url.port());
+            let connect = tokio::net::TcpStream::connect(address);
+            match tokio::time::timeout(std::time::Duration::from_secs(10), connect).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    return Err(cluster_error(format!(
+                        "cannot reach the scheduler ({e}); is `liftos cluster` running there?"
+                    )));
+                }
+                Err(_) => {
+                    return Err(cluster_error(
+                        "the scheduler did not accept a connection within 10 s".to_owned(),
+                    ));
+                }
+            }
+            SessionContext::remote(&url.to_string())
+                .await
+                .map_err(|e| cluster_error(e.to_string()))
+        })?;
+        Ok(SqlSession {
+            ctx,
+            runtime,
+            cluster: Some(url.clone()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +439,53 @@ mod tests {
         assert!(err.to_string().starts_with("SQL:"), "{err}");
         let err = s.sql("SELECT y FROM t").unwrap_err();
         assert!(err.to_string().contains('y'), "{err}");
+    }
+}
+
+#[cfg(all(test, feature = "distributed"))]
+mod cluster_tests {
+    use super::*;
+
+    #[test]
+    fn cluster_urls_parse_and_bad_ones_say_why() {
+        let u: ClusterUrl = "df://localhost:50051".parse().unwrap();
+        assert_eq!((u.host(), u.port()), ("localhost", 50051));
+        let u: ClusterUrl = "df://sched.example".parse().unwrap();
+        assert_eq!(u.port(), ClusterUrl::DEFAULT_PORT);
+        let u: ClusterUrl = "df://[::1]:7000/".parse().unwrap();
+        assert_eq!(
+            (u.host(), u.to_string().as_str()),
+            ("::1", "df://[::1]:7000")
+        );
+        for (bad, why) in [
+            ("http://localhost:50050", "scheme is `http`"),
+            ("localhost:50050", "scheme is `localhost`"),
+            ("df://", "no host"),
+            ("df://host:50050/db", "path"),
+            ("df://me@host:50050", "user name"),
+            ("df://host:99999", "not a URL"),
+            ("", "not a URL"),
+        ] {
+            let err = bad.parse::<ClusterUrl>().unwrap_err().to_string();
+            assert!(err.contains(why), "{bad}: {err}");
+            assert!(err.contains("df://HOST:PORT"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_unreachable_scheduler_is_one_error_naming_it() {
+        // A port that was free a moment ago: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = ClusterUrl::new("127.0.0.1", port);
+        let err = SqlSession::remote(&url).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("cluster `df://127.0.0.1:{port}`")),
+            "{err}"
+        );
+        assert!(err.contains("cannot reach the scheduler"), "{err}");
     }
 }

@@ -15,7 +15,10 @@
 //! (calendar join, attribution, readable summaries, report writing), [`demo`] (the
 //! sandbox run behind `liftos demo`) and [`io`] (atomic table writers).
 //!
-//! Each module sits behind a feature of the same name (all on by default).
+//! Each module sits behind a feature of the same name (all on by default). The
+//! `distributed` feature (on by default) adds the `liftos cluster` command and
+//! `liftos sql --cluster` (Apache Ballista), and turns on `liftos-transform`'s
+//! `distributed` feature (`transform::SqlSession::remote`).
 //!
 //! # Example
 //!

@@ -3,6 +3,8 @@
 
 mod analyze;
 mod calendar;
+#[cfg(feature = "distributed")]
+mod cluster;
 mod plan;
 mod progress;
 mod pull;
@@ -52,8 +54,13 @@ enum Command {
     /// Run the whole pipeline (pull, unify, validate, clean, calendar, analyze, report)
     /// from a config file.
     Run(run::Args),
-    /// Run SQL over tables given as NAME=FILE and print the result.
+    /// Run SQL over tables given as NAME=FILE and print the result (on a Ballista
+    /// cluster with --cluster).
     Sql(tables::SqlArgs),
+    /// Run an Apache Ballista scheduler and N executors on this machine for
+    /// `--cluster` (or, with `scheduler`/`executor`, one part of a cluster of machines).
+    #[cfg(feature = "distributed")]
+    Cluster(cluster::Args),
     /// Split a budget across channels by the response curves of a results JSON.
     Plan(plan::Args),
     /// Pull each source of a config incrementally into a local store (lookback window,
@@ -169,6 +176,8 @@ pub fn run(cli: Cli) -> liftos::Result<()> {
         Command::Analyze(args) => analyze::run(args),
         Command::Run(args) => run::run(args),
         Command::Sql(args) => tables::sql(args),
+        #[cfg(feature = "distributed")]
+        Command::Cluster(args) => cluster::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Sync(args) => sync::run(args),
         Command::Watch(args) => watch::watch(args),

@@ -99,6 +99,26 @@ fn per_channel(table: &RecordBatch) -> Vec<(String, usize, f64)> {
     out.into_iter().map(|(c, (n, s))| (c, n, s)).collect()
 }
 
+/// `--cluster` of `liftos unify`, `validate` and `clean`: refused, naming why.
+fn refuse_cluster(command: &str, cluster: Option<&str>) -> liftos::Result<()> {
+    match cluster {
+        None => Ok(()),
+        Some(url) => Err(liftos::transform::Error::Config {
+            key: "--cluster".to_owned(),
+            message: format!(
+                "`liftos {command}` runs LiftOS's own table engine, not a DataFusion plan, so it \
+                 cannot run on a Ballista cluster (`{url}`) yet; run it without --cluster, or \
+                 query the files with `liftos sql --cluster`"
+            ),
+        }
+        .into()),
+    }
+}
+
+/// The `--cluster` flag of the commands that do not run on a cluster yet.
+const NOT_ON_A_CLUSTER: &str = "Not supported yet: this command runs LiftOS's own engine, \
+    not a DataFusion plan (only `liftos sql` runs on a cluster); given, it is an error";
+
 /// Arguments of `liftos unify`.
 #[derive(Debug, clap::Args)]
 pub struct UnifyArgs {
@@ -124,9 +144,12 @@ pub struct UnifyArgs {
     /// ISO 4217 code; noted in the output when used.
     #[arg(long, value_name = "CODE")]
     currency: Option<String>,
+    #[arg(long, value_name = "df://HOST:PORT", help = NOT_ON_A_CLUSTER)]
+    cluster: Option<String>,
 }
 
 pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
+    refuse_cluster("unify", args.cluster.as_deref())?;
     let quarantine_path = args
         .quarantine
         .clone()
@@ -208,9 +231,12 @@ pub struct ValidateArgs {
     /// Also write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    #[arg(long, value_name = "df://HOST:PORT", help = NOT_ON_A_CLUSTER)]
+    cluster: Option<String>,
 }
 
 pub fn validate(args: ValidateArgs) -> liftos::Result<()> {
+    refuse_cluster("validate", args.cluster.as_deref())?;
     let mut inputs: Vec<(&str, &Path)> = vec![("--input", &args.input)];
     if let Some(r) = &args.rules {
         inputs.push(("--rules", r));
@@ -260,9 +286,12 @@ pub struct CleanArgs {
     /// Reporting currency of standardize_currency.
     #[arg(long, default_value = "USD")]
     currency: String,
+    #[arg(long, value_name = "df://HOST:PORT", help = NOT_ON_A_CLUSTER)]
+    cluster: Option<String>,
 }
 
 pub fn clean(args: CleanArgs) -> liftos::Result<()> {
+    refuse_cluster("clean", args.cluster.as_deref())?;
     let quarantine_path = args
         .quarantine
         .clone()
@@ -413,6 +442,32 @@ pub struct SqlArgs {
     /// Rows printed to the terminal (the count covers every row; `--out` writes them all).
     #[arg(long, default_value_t = 20)]
     show: usize,
+    /// Run the query on an Apache Ballista cluster (`liftos cluster`): its executors read
+    /// the --input files at their absolute paths (one machine or a shared mount).
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
+}
+
+/// The session of `liftos sql`: in this process, or on the cluster at `url`.
+#[cfg(feature = "distributed")]
+fn session_for(url: Option<&str>) -> liftos::Result<SqlSession> {
+    match url {
+        None => Ok(SqlSession::new()?),
+        Some(url) => Ok(SqlSession::remote(&url.parse()?)?),
+    }
+}
+
+/// The session of `liftos sql`: this build has no cluster client.
+#[cfg(not(feature = "distributed"))]
+fn session_for(url: Option<&str>) -> liftos::Result<SqlSession> {
+    match url {
+        None => Ok(SqlSession::new()?),
+        Some(_) => Err(liftos::transform::Error::Config {
+            key: "--cluster".to_owned(),
+            message: "this liftos was built without the `distributed` cargo feature".to_owned(),
+        }
+        .into()),
+    }
 }
 
 pub fn sql(args: SqlArgs) -> liftos::Result<()> {
@@ -424,7 +479,18 @@ pub fn sql(args: SqlArgs) -> liftos::Result<()> {
             .collect();
         check_distinct_files(&inputs, &[("--out", out)])?;
     }
-    let session = SqlSession::new()?;
+    if let (Some(_), Some(url)) = (&args.store, &args.cluster) {
+        return Err(liftos::transform::Error::Config {
+            key: "--store".to_owned(),
+            message: format!(
+                "store tables are read into this process's memory, which the executors of \
+                 `{url}` cannot see; export them (`liftos sql --store DIR 'SELECT * FROM NAME' \
+                 --out NAME.parquet`) and pass --input NAME=NAME.parquet"
+            ),
+        }
+        .into());
+    }
+    let session = session_for(args.cluster.as_deref())?;
     if let Some(dir) = &args.store {
         let store = liftos::transform::store::Store::open(dir)?;
         for name in store.sources().keys() {

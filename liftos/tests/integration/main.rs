@@ -3,6 +3,8 @@
 mod business;
 mod chain;
 mod cli;
+#[cfg(feature = "distributed")]
+mod cluster;
 mod common;
 mod config;
 mod contracts;
