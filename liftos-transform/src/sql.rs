@@ -158,9 +158,10 @@ impl SqlSession {
     /// On a cluster ([`remote`](SqlSession::remote)) the file is registered by its absolute
     /// path, which the executors open: it must be readable at that path on every executor
     /// (one machine, or a shared mount) and on this machine, where the table's schema is
-    /// read. A CSV file's column types are then inferred by DataFusion from its first 1000
-    /// rows (the same rules as locally, where every row is read); Parquet files carry
-    /// their schema.
+    /// read. A CSV file's column types are then inferred by DataFusion from every row (one
+    /// streaming pass here at registration, so that a value late in the file, such as
+    /// `n/a` in a date column, makes the column text instead of failing the job on an
+    /// executor); Parquet files carry their schema.
     pub fn register_file(&self, name: &str, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         #[cfg(feature = "distributed")]
@@ -234,6 +235,7 @@ impl SqlSession {
                     p,
                     CsvReadOptions::new()
                         .has_header(true)
+                        .schema_infer_max_records(usize::MAX)
                         .file_extension(&extension),
                 ),
             )?,
