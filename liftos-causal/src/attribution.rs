@@ -721,10 +721,20 @@ fn response_plan(
     Ok(out)
 }
 
-/// `[lo + shift.0, hi + shift.1]`: an interval widened by how far the plausible
-/// transforms move the estimate (`shift.0 ≤ 0 ≤ shift.1`).
-fn widen(lo: f64, hi: f64, shift: (f64, f64)) -> (f64, f64) {
-    (lo + shift.0.min(0.0), hi + shift.1.max(0.0))
+/// The interval `[lo, hi]` around `est` widened by how far the plausible transforms move
+/// the estimate (`shift.0 ≤ 0 ≤ shift.1`), each side in quadrature:
+/// `est − √((est − lo)² + shift.0²)`, `est + √((hi − est)² + shift.1²)`.
+///
+/// The two are different sources of error, the sampling error of the estimate through one
+/// transform and the choice of the transform, each at the interval's level; adding the
+/// half-widths (the union of the plausible transforms' intervals) covered the
+/// switch-off truth in 97–100% of 100 saturation worlds with intervals 3.7× the truth
+/// wide (median), 46% of them reaching zero although every plausible curve put the
+/// return above it.
+fn widen(est: f64, lo: f64, hi: f64, shift: (f64, f64)) -> (f64, f64) {
+    let (a, b) = ((est - lo).max(0.0), (hi - est).max(0.0));
+    let (s0, s1) = (shift.0.min(0.0), shift.1.max(0.0));
+    (est - a.hypot(s0), est + b.hypot(s1))
 }
 
 /// Rewrites each channel's returns per unit of raw spend from the estimator's effects on
@@ -761,14 +771,25 @@ fn apply_response(
         for &i in rows {
             subset[i] = 1.0;
         }
-        let mut channel_clusters: Vec<u32> = rows.iter().map(|&i| clusters[i]).collect();
-        channel_clusters.sort_unstable();
-        channel_clusters.dedup();
-        let df = (channel_clusters.len() as f64 - 1.0).max(1.0);
+        // The estimator's degrees of freedom (Bell–McCaffrey for the forest's lifts); an
+        // estimator that gives none: the channel's clusters − 1.
+        let df = if ch.df.is_finite() && ch.df > 0.0 {
+            ch.df
+        } else if ch.df == f64::INFINITY {
+            1e9
+        } else {
+            let mut channel_clusters: Vec<u32> = rows.iter().map(|&i| clusters[i]).collect();
+            channel_clusters.sort_unstable();
+            channel_clusters.dedup();
+            (channel_clusters.len() as f64 - 1.0).max(1.0)
+        };
+        if ch.df.is_nan() {
+            ch.df = df;
+        }
         let t = t_dist(df)?;
         // Switch-off: the lift of f(a), widened by the plausible transforms.
         let lift = ch.revenue_lift;
-        let (lo, hi) = widen(ch.ci_lower, ch.ci_upper, sel.shift_switch_off);
+        let (lo, hi) = widen(lift, ch.ci_lower, ch.ci_upper, sel.shift_switch_off);
         let crit = t.inverse_cdf(0.5 + level / 2.0);
         ch.std_err = ch.std_err.max((lift - lo).max(hi - lift) / crit);
         ch.p_value = if ch.std_err > 0.0 {
@@ -813,7 +834,7 @@ fn apply_response(
         };
         // Marginal: d/dscale of the lift at scale 1 = Σ τ·f′(a)·a.
         let (m, mlo, mhi) = lift_of(&ev.g)?;
-        let (mlo, mhi) = widen(mlo, mhi, sel.shift_marginal);
+        let (mlo, mhi) = widen(m, mlo, mhi, sel.shift_marginal);
         ch.marginal_roas = m / spend;
         // Long-run return of one unit today (carryover past the window included):
         // Σ_{j ≥ i} θ^{gap} τ̂_j f′(a_j), spend-weighted.
@@ -866,7 +887,7 @@ fn apply_response(
             } else {
                 let (v, a, b) = lift_of(&ev.scaled(&sel.transform, k, rows))?;
                 let shift = sel.shift_curve.get(j).copied().unwrap_or((0.0, 0.0));
-                let (a, b) = widen(a, b, shift);
+                let (a, b) = widen(v, a, b, shift);
                 (v, a, b)
             };
             curve.push(CurvePoint {
@@ -1605,8 +1626,12 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
                 results.outcome
             ));
         }
+        // A channel with a detectable effect (its switch-off or its marginal return) whose
+        // level below today's spend the data cannot pin down; without the marginal
+        // return's evidence the warning would stay silent exactly when the curves' spread
+        // has made the switch-off interval reach zero.
         if let Some(r) = &ch.response
-            && ch.p_value < 1.0 - level
+            && (ch.p_value < 1.0 - level || r.marginal_roas_ci_lower > 0.0)
             && r.switch_off_range.0 > 0.0
             && r.switch_off_range.1 > SWITCH_OFF_SPREAD_WARNING * r.switch_off_range.0
         {

@@ -1191,6 +1191,7 @@ pub fn analyze_business(
             ci_upper: lift + z * se,
             std_err: se,
             p_value,
+            df: f64::INFINITY,
             incremental_roas: lift / spend,
             incremental_roas_ci_lower: (lift - z * se) / spend,
             incremental_roas_ci_upper: (lift + z * se) / spend,

@@ -327,6 +327,7 @@ impl Estimator for Dml {
                 ci_upper: k.ci_upper * spend,
                 std_err: k.std_err * spend.abs(),
                 p_value: if spend == 0.0 { f64::NAN } else { k.p_value },
+                df: nc as f64 - 1.0,
                 incremental_roas: k.estimate,
                 incremental_roas_ci_lower: k.ci_lower,
                 incremental_roas_ci_upper: k.ci_upper,

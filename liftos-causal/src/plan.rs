@@ -33,7 +33,7 @@
 //! #     }).collect();
 //! #     let lift = top / 2.0;
 //! #     ChannelEffect { channel: name.into(), rows: 100, spend, revenue_lift: lift,
-//! #         ci_lower: 0.8 * lift, ci_upper: 1.2 * lift, std_err: 0.1 * lift, p_value: 0.001,
+//! #         ci_lower: 0.8 * lift, ci_upper: 1.2 * lift, std_err: 0.1 * lift, p_value: 0.001, df: 9.0,
 //! #         incremental_roas: lift / spend, incremental_roas_ci_lower: 0.8 * lift / spend,
 //! #         incremental_roas_ci_upper: 1.2 * lift / spend, marginal_roas: top / (4.0 * spend),
 //! #         average_effect: 0.0, average_effect_std_err: 0.0, outcome_total: 0.0, naive_roas: 0.0,

@@ -56,6 +56,12 @@ pub struct ChannelEffect {
     /// Two-sided p-value of "no lift" (NaN when the channel has no spend).
     #[serde(serialize_with = "finite")]
     pub p_value: f64,
+    /// Degrees of freedom of the t distribution behind the interval and the p-value
+    /// (infinite, `null` in JSON, for a normal one; NaN without spend). With few
+    /// campaigns of unequal size, fewer than the campaigns: see
+    /// [`LiftEffect::df`](crate::LiftEffect::df).
+    #[serde(serialize_with = "finite")]
+    pub df: f64,
     /// `revenue_lift / spend` (NaN when the channel has no spend).
     #[serde(serialize_with = "finite")]
     pub incremental_roas: f64,
@@ -172,6 +178,7 @@ impl ChannelEffect {
             ci_upper: lift.ci_upper,
             std_err: lift.std_err,
             p_value: lift.p_value,
+            df: lift.df,
             incremental_roas: lift.incremental_roas,
             incremental_roas_ci_lower: lift.incremental_roas_ci_lower,
             incremental_roas_ci_upper: lift.incremental_roas_ci_upper,
@@ -197,6 +204,7 @@ impl ChannelEffect {
             ci_upper: 0.0,
             std_err: 0.0,
             p_value: f64::NAN,
+            df: f64::NAN,
             incremental_roas: f64::NAN,
             incremental_roas_ci_lower: f64::NAN,
             incremental_roas_ci_upper: f64::NAN,

@@ -13,7 +13,7 @@
 //! # fn channel(name: &str, spend: f64, iroas: f64, naive: f64) -> ChannelEffect {
 //! #     ChannelEffect { channel: name.into(), rows: 100, spend, revenue_lift: iroas * spend,
 //! #         ci_lower: 0.8 * iroas * spend, ci_upper: 1.2 * iroas * spend, std_err: 0.1 * iroas * spend,
-//! #         p_value: 0.001, incremental_roas: iroas, incremental_roas_ci_lower: 0.8 * iroas,
+//! #         p_value: 0.001, df: 9.0, incremental_roas: iroas, incremental_roas_ci_lower: 0.8 * iroas,
 //! #         incremental_roas_ci_upper: 1.2 * iroas, marginal_roas: iroas, average_effect: iroas,
 //! #         average_effect_std_err: 0.1, outcome_total: naive * spend * 1.5, naive_roas: naive,
 //! #         long_run_roas: None, adstock_decay: None, response: None }

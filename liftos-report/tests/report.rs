@@ -202,6 +202,7 @@ fn channel(name: &str, spend: f64, iroas: f64, naive: f64) -> ChannelEffect {
         ci_upper: lift + 0.3 * spend,
         std_err: 0.15 * spend,
         p_value: if iroas.abs() > 0.3 { 0.0004 } else { 0.4 },
+        df: 5.0,
         incremental_roas: iroas,
         incremental_roas_ci_lower: iroas - 0.3,
         incremental_roas_ci_upper: iroas + 0.3,

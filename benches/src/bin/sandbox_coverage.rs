@@ -198,11 +198,12 @@ fn main() -> Result<(), BoxError> {
                 m_truth,
                 if m_covered { "" } else { " MISS" },
                 c.response.as_ref().map_or(String::new(), |r| format!(
-                    "{} ({} plausible, switch-off {:.2}..{:.2})",
+                    "{} ({} plausible, switch-off {:.2}..{:.2}) df {:.1}",
                     r.transform.describe(),
                     r.plausible_transforms,
                     r.switch_off_range.0,
-                    r.switch_off_range.1
+                    r.switch_off_range.1,
+                    c.df
                 )),
             ));
             records.push(serde_json::json!({
@@ -214,6 +215,8 @@ fn main() -> Result<(), BoxError> {
                 "marginal_ci_upper": m_hi, "marginal_truth": m_truth,
                 "marginal_covered": m_covered,
                 "transform": c.response.as_ref().map(|r| r.transform.describe()),
+                "switch_off_range": c.response.as_ref().map(|r| [r.switch_off_range.0, r.switch_off_range.1]),
+                "df": c.df.is_finite().then_some(c.df),
                 "warned": confounding_warning,
             }));
         }

@@ -127,6 +127,7 @@ impl Estimator for FixedEffects {
                 ci_upper: hi * spend,
                 std_err: se * spend,
                 p_value: 2.0 * (1.0 - t.cdf((beta / se).abs())),
+                df: g as f64 - 1.0,
                 incremental_roas: beta,
                 incremental_roas_ci_lower: lo,
                 incremental_roas_ci_upper: hi,
