@@ -56,7 +56,8 @@
 //! | unify sources (defaults for the three connectors, TOML overrides) | [`unify_marketing_data`], [`SchemaMapping`] | available |
 //! | data-quality report (rules, built-in marketing checks, JSON) | [`validate_data_quality`], [`QualityRules`] | available |
 //! | cleaning (4 fixes, quarantine, change log, row accounting) | [`clean_data`], [`Fixes`] | available |
-//! | CSV/Parquet files | [`read_table`], [`write_table`] | available |
+//! | CSV/Parquet files | [`read_table`], [`write_table`], [`TableWriter`] | available |
+//! | unify files larger than memory, piece by piece | [`unify_files`] | available |
 //! | SQL (cargo feature `sql`, default on) | [`SqlSession`] | available |
 //! | SQL on an Apache Ballista cluster (cargo feature `distributed`, off by default) | `SqlSession::remote`, `ClusterUrl` | available |
 //! | local store kept current by incremental syncs (manifest, upsert by natural key) | [`store::Store`] | available |
@@ -80,6 +81,7 @@ pub mod quality;
 #[cfg(feature = "sql")]
 mod sql;
 pub mod store;
+mod stream;
 pub mod unified;
 mod unify;
 
@@ -96,8 +98,8 @@ pub use clean::{
 };
 pub use error::{Error, Result};
 pub use io::{
-    FileFormat, PartialFile, ReadOptions, escape_formula_cells, is_formula_like, read_table,
-    read_table_with, read_tables, read_tables_with, remove_partial_files, table_format,
+    FileFormat, PartialFile, ReadOptions, TableWriter, escape_formula_cells, is_formula_like,
+    read_table, read_table_with, read_tables, read_tables_with, remove_partial_files, table_format,
     write_table,
 };
 pub use mapping::{ColumnSpec, DecimalSeparator, SchemaMapping, SourceMapping};
@@ -106,6 +108,7 @@ pub use quality::{Issue, QualityReport, QualityRules, Rule, Severity, validate_d
 pub use sql::ClusterUrl;
 #[cfg(feature = "sql")]
 pub use sql::SqlSession;
+pub use stream::{UNIFY_BATCH_ROWS, UnifiedFiles, unify_files};
 pub use unify::{
     QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_STAGE, Unified, quarantine_schema,
     sort_by_natural_key, unify_marketing_data,

@@ -108,41 +108,128 @@ fn slash_order(
     column: &str,
     strings: &StringArray,
 ) -> Result<(SlashOrder, Option<String>)> {
-    let mut day_first: Option<(usize, &str)> = None;
-    let mut month_first: Option<(usize, &str)> = None;
-    let mut ambiguous = 0usize;
-    for (row, v) in strings.iter().enumerate() {
-        let Some(v) = v else { continue };
-        let Some((a, b)) = slash_parts(v) else {
-            continue;
-        };
-        if a > 12 && b <= 12 {
-            day_first.get_or_insert((row, v));
-        } else if b > 12 && a <= 12 {
-            month_first.get_or_insert((row, v));
-        } else {
-            ambiguous += 1;
+    let mut evidence = SlashEvidence::default();
+    evidence.observe(0, strings);
+    evidence.decide(table, column)
+}
+
+/// What a text date column's values say about its `NN/NN/YYYY` order, gathered over
+/// the column in pieces (row numbers count from the column's first row).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SlashEvidence {
+    day_first: Option<(usize, String)>,
+    month_first: Option<(usize, String)>,
+    ambiguous: usize,
+}
+
+impl SlashEvidence {
+    /// Adds the values of `strings`, whose first row is row `offset` of the column.
+    pub(crate) fn observe(&mut self, offset: usize, strings: &StringArray) {
+        for (row, v) in strings.iter().enumerate() {
+            let Some(v) = v else { continue };
+            let Some((a, b)) = slash_parts(v) else {
+                continue;
+            };
+            if a > 12 && b <= 12 {
+                if self.day_first.is_none() {
+                    self.day_first = Some((offset + row, v.to_owned()));
+                }
+            } else if b > 12 && a <= 12 {
+                if self.month_first.is_none() {
+                    self.month_first = Some((offset + row, v.to_owned()));
+                }
+            } else {
+                self.ambiguous += 1;
+            }
         }
     }
-    match (day_first, month_first) {
-        (Some((r1, d)), Some((r2, m))) => Err(Error::Format {
-            table: table.to_owned(),
-            column: column.to_owned(),
-            message: format!(
-                "mixes day-first dates ('{d}', row {r1}) and month-first dates ('{m}', row {r2}); \
-                 set the source's `date_format` (e.g. date_format = \"%d/%m/%Y\") in the mapping"
-            ),
-        }),
-        (Some(_), None) => Ok((SlashOrder::DayFirst, None)),
-        (None, Some(_)) => Ok((SlashOrder::MonthFirst, None)),
-        (None, None) if ambiguous > 0 => Ok((
-            SlashOrder::MonthFirst,
-            Some(format!(
-                "{table}: column `{column}`: all {ambiguous} dates like 02/01/2024 could be day-first or month-first; \
-                 read as MM/DD/YYYY (the default). Set date_format = \"%d/%m/%Y\" in the mapping if they are DD/MM/YYYY"
+
+    /// The column's order and note, as [`slash_order`] gives them for the whole column.
+    pub(crate) fn decide(&self, table: &str, column: &str) -> Result<(SlashOrder, Option<String>)> {
+        let ambiguous = self.ambiguous;
+        match (&self.day_first, &self.month_first) {
+            (Some((r1, d)), Some((r2, m))) => Err(Error::Format {
+                table: table.to_owned(),
+                column: column.to_owned(),
+                message: format!(
+                    "mixes day-first dates ('{d}', row {r1}) and month-first dates ('{m}', row {r2}); \
+                     set the source's `date_format` (e.g. date_format = \"%d/%m/%Y\") in the mapping"
+                ),
+            }),
+            (Some(_), None) => Ok((SlashOrder::DayFirst, None)),
+            (None, Some(_)) => Ok((SlashOrder::MonthFirst, None)),
+            (None, None) if ambiguous > 0 => Ok((
+                SlashOrder::MonthFirst,
+                Some(format!(
+                    "{table}: column `{column}`: all {ambiguous} dates like 02/01/2024 could be day-first or month-first; \
+                     read as MM/DD/YYYY (the default). Set date_format = \"%d/%m/%Y\" in the mapping if they are DD/MM/YYYY"
+                )),
             )),
-        )),
-        (None, None) => Ok((SlashOrder::MonthFirst, None)),
+            (None, None) => Ok((SlashOrder::MonthFirst, None)),
+        }
+    }
+}
+
+/// How a text column is read, decided over all its values (for a column converted piece
+/// by piece: each piece is read as the whole column would be).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ColumnReading {
+    /// The order of `NN/NN/YYYY` dates and the note about it.
+    pub slash: Option<(SlashOrder, Option<String>)>,
+    /// The decimal separator and the note about it.
+    pub decimal: Option<(DecimalSeparator, Option<String>)>,
+}
+
+/// The evidence for a [`ColumnReading`], gathered piece by piece.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ColumnEvidence {
+    slash: SlashEvidence,
+    decimal: DecimalEvidence,
+    rows: usize,
+}
+
+impl ColumnEvidence {
+    /// Adds the next piece of a column to be converted to `target`.
+    ///
+    /// # Errors
+    ///
+    /// An Arrow error when a text piece cannot be read as Utf8.
+    pub(crate) fn observe(&mut self, target: &DataType, piece: &dyn Array) -> Result<()> {
+        if is_text(piece.data_type()) {
+            let strings = as_strings(piece)?;
+            match target {
+                DataType::Date32 => self.slash.observe(self.rows, &strings),
+                DataType::Float64 | DataType::Int64 => self.decimal.observe(&strings),
+                _ => {}
+            }
+        }
+        self.rows += piece.len();
+        Ok(())
+    }
+
+    /// The reading of the whole column (`given`: the mapping's decimal separator).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Format`] when a date column holds both orders.
+    pub(crate) fn decide(
+        &self,
+        table: &str,
+        column: &str,
+        target: &DataType,
+        given: Option<DecimalSeparator>,
+    ) -> Result<ColumnReading> {
+        Ok(match target {
+            DataType::Date32 => ColumnReading {
+                slash: Some(self.slash.decide(table, column)?),
+                decimal: None,
+            },
+            DataType::Float64 | DataType::Int64 => ColumnReading {
+                slash: None,
+                decimal: Some(self.decimal.decide(table, column, given)),
+            },
+            _ => ColumnReading::default(),
+        })
     }
 }
 
@@ -263,6 +350,19 @@ pub(crate) fn to_date32(
     tz: Option<&Tz>,
     format: Option<&str>,
 ) -> Result<Parsed<Date32Array>> {
+    to_date32_read(table, column, array, tz, format, None)
+}
+
+/// [`to_date32`], with the column's `NN/NN/YYYY` order (and its note) decided beforehand
+/// when `reading` has one.
+pub(crate) fn to_date32_read(
+    table: &str,
+    column: &str,
+    array: &dyn Array,
+    tz: Option<&Tz>,
+    format: Option<&str>,
+    reading: Option<&ColumnReading>,
+) -> Result<Parsed<Date32Array>> {
     let mut bad = Vec::new();
     let mut note = None;
     let out: Date32Array = match array.data_type() {
@@ -322,10 +422,14 @@ pub(crate) fn to_date32(
         }
         dt if is_text(dt) => {
             let strings = as_strings(array)?;
+            let decided = reading.and_then(|r| r.slash.clone());
             let order = match format {
                 Some(_) => SlashOrder::MonthFirst,
                 None => {
-                    let (order, n) = slash_order(table, column, &strings)?;
+                    let (order, n) = match decided {
+                        Some(d) => d,
+                        None => slash_order(table, column, &strings)?,
+                    };
                     note = n;
                     order
                 }
@@ -427,29 +531,67 @@ pub(crate) fn column_decimal(
     if let Some(d) = given {
         return (d, None);
     }
-    let mut comma = false;
-    let mut ambiguous: Option<&str> = None;
-    for v in strings.iter().flatten() {
-        match decimal_evidence(v) {
-            Some(DecimalSeparator::Point) => return (DecimalSeparator::Point, None),
-            Some(DecimalSeparator::Comma) => comma = true,
-            None => {
-                if ambiguous.is_none() && v.bytes().any(|c| c == b',' || c == b'.') {
-                    ambiguous = Some(v);
+    let mut evidence = DecimalEvidence::default();
+    evidence.observe(strings);
+    evidence.decide(table, column, None)
+}
+
+/// What a text number column's values say about its decimal separator, gathered over
+/// the column in pieces.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DecimalEvidence {
+    point: bool,
+    comma: bool,
+    ambiguous: Option<String>,
+}
+
+impl DecimalEvidence {
+    /// Adds the values of `strings` (nothing more is looked at once a value shows a
+    /// decimal point).
+    pub(crate) fn observe(&mut self, strings: &StringArray) {
+        if self.point {
+            return;
+        }
+        for v in strings.iter().flatten() {
+            match decimal_evidence(v) {
+                Some(DecimalSeparator::Point) => {
+                    self.point = true;
+                    return;
+                }
+                Some(DecimalSeparator::Comma) => self.comma = true,
+                None => {
+                    if self.ambiguous.is_none() && v.bytes().any(|c| c == b',' || c == b'.') {
+                        self.ambiguous = Some(v.to_owned());
+                    }
                 }
             }
         }
     }
-    if comma {
-        return (DecimalSeparator::Comma, None);
+
+    /// The separator and note, as [`column_decimal`] gives them for the whole column.
+    pub(crate) fn decide(
+        &self,
+        table: &str,
+        column: &str,
+        given: Option<DecimalSeparator>,
+    ) -> (DecimalSeparator, Option<String>) {
+        if let Some(d) = given {
+            return (d, None);
+        }
+        if self.point {
+            return (DecimalSeparator::Point, None);
+        }
+        if self.comma {
+            return (DecimalSeparator::Comma, None);
+        }
+        let note = self.ambiguous.as_ref().map(|v| {
+            format!(
+                "{table}: column `{column}`: no value shows the decimal separator; values such as '{v}' \
+                 were read with a decimal point (the default). Set decimal = \",\" in the mapping if it is a decimal comma"
+            )
+        });
+        (DecimalSeparator::Point, note)
     }
-    let note = ambiguous.map(|v| {
-        format!(
-            "{table}: column `{column}`: no value shows the decimal separator; values such as '{v}' \
-             were read with a decimal point (the default). Set decimal = \",\" in the mapping if it is a decimal comma"
-        )
-    });
-    (DecimalSeparator::Point, note)
 }
 
 /// Parses a number written as text with `decimal` as its decimal separator: surrounding
@@ -530,6 +672,19 @@ pub(crate) fn to_f64(
     divide_by: Option<f64>,
     decimal: Option<DecimalSeparator>,
 ) -> Result<Parsed<Float64Array>> {
+    to_f64_read(table, column, array, divide_by, decimal, None)
+}
+
+/// [`to_f64`], with the column's decimal separator (and its note) decided beforehand
+/// when `reading` has one.
+pub(crate) fn to_f64_read(
+    table: &str,
+    column: &str,
+    array: &dyn Array,
+    divide_by: Option<f64>,
+    decimal: Option<DecimalSeparator>,
+    reading: Option<&ColumnReading>,
+) -> Result<Parsed<Float64Array>> {
     let mut bad = Vec::new();
     let mut note = None;
     let dt = array.data_type();
@@ -539,7 +694,10 @@ pub(crate) fn to_f64(
             .clone()
     } else if is_text(dt) {
         let strings = as_strings(array)?;
-        let (decimal, n) = column_decimal(table, column, &strings, decimal);
+        let (decimal, n) = match reading.and_then(|r| r.decimal.clone()) {
+            Some(d) => d,
+            None => column_decimal(table, column, &strings, decimal),
+        };
         note = n;
         strings
             .iter()
@@ -582,6 +740,18 @@ pub(crate) fn to_i64(
     array: &dyn Array,
     decimal: Option<DecimalSeparator>,
 ) -> Result<Parsed<Int64Array>> {
+    to_i64_read(table, column, array, decimal, None)
+}
+
+/// [`to_i64`], with the column's decimal separator (and its note) decided beforehand
+/// when `reading` has one.
+pub(crate) fn to_i64_read(
+    table: &str,
+    column: &str,
+    array: &dyn Array,
+    decimal: Option<DecimalSeparator>,
+    reading: Option<&ColumnReading>,
+) -> Result<Parsed<Int64Array>> {
     let mut bad = Vec::new();
     let mut note = None;
     let dt = array.data_type();
@@ -619,7 +789,10 @@ pub(crate) fn to_i64(
         }
         dt if is_text(dt) => {
             let strings = as_strings(array)?;
-            let (decimal, n) = column_decimal(table, column, &strings, decimal);
+            let (decimal, n) = match reading.and_then(|r| r.decimal.clone()) {
+                Some(d) => d,
+                None => column_decimal(table, column, &strings, decimal),
+            };
             note = n;
             strings
                 .iter()

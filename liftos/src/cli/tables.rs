@@ -8,7 +8,8 @@ use arrow::datatypes::DataType;
 use liftos::io::{check_distinct_files, write_bytes_atomically, write_table_atomically};
 use liftos::transform::{
     CurrencyConversion, Fixes, QualityRules, RateTable, ReadOptions, SchemaMapping, SqlSession,
-    clean_data, read_table_with, read_tables_with, unify_marketing_data, validate_data_quality,
+    UNIFY_BATCH_ROWS, clean_data, read_table_with, read_tables_with, unify_files,
+    unify_marketing_data, validate_data_quality,
 };
 
 /// `NAME=FILE`, as given to `--input` of `liftos unify` and `liftos sql`.
@@ -183,6 +184,42 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
             .with_presets_for(args.inputs.iter().map(|i| i.name.as_str()))
             .with_default_currency(&code);
     }
+    // Inputs larger than memory should hold at once are unified piece by piece, from
+    // file to file (the same tables; one more pass over the files).
+    let input_bytes: u64 = args
+        .inputs
+        .iter()
+        .map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    if input_bytes >= STREAM_MIN_BYTES {
+        let sources: Vec<(&str, &Path)> = args
+            .inputs
+            .iter()
+            .map(|i| (i.name.as_str(), i.path.as_path()))
+            .collect();
+        let done = unify_files(
+            &sources,
+            &mapping,
+            &args.out,
+            &quarantine_path,
+            args.quarantine.is_some(),
+            UNIFY_BATCH_ROWS,
+        )?;
+        print_unified(
+            &UnifySummary {
+                rows_in: done.rows_in,
+                sources: sources.len(),
+                rows_out: done.rows_out,
+                quarantined: done.quarantined,
+                channels: done.channels,
+                notes: &done.notes,
+                quarantine_written: done.quarantine_written,
+            },
+            &args.out,
+            &quarantine_path,
+        );
+        return Ok(());
+    }
     // Text columns: the mapping parses numbers and dates itself, with per-row
     // quarantine instead of a whole-file type guess. The files are read at once.
     let paths: Vec<&Path> = args.inputs.iter().map(|i| i.path.as_path()).collect();
@@ -193,30 +230,59 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
     )?;
     write_table_atomically(&args.out, &unified.table)?;
     let quarantined = unified.quarantine.num_rows();
-    if quarantined > 0 || args.quarantine.is_some() {
+    let quarantine_written = quarantined > 0 || args.quarantine.is_some();
+    if quarantine_written {
         write_table_atomically(&quarantine_path, &unified.quarantine)?;
     }
+    print_unified(
+        &UnifySummary {
+            rows_in: unified.rows_in(),
+            sources: tables.len(),
+            rows_out: unified.table.num_rows(),
+            quarantined,
+            channels: per_channel(&unified.table),
+            notes: &unified.notes,
+            quarantine_written,
+        },
+        &args.out,
+        &quarantine_path,
+    );
+    Ok(())
+}
+
+/// Inputs of `liftos unify` from this many bytes on are unified piece by piece
+/// ([`unify_files`]): at most [`UNIFY_BATCH_ROWS`] rows of one source in memory.
+const STREAM_MIN_BYTES: u64 = 512 << 20;
+
+/// What `liftos unify` prints.
+struct UnifySummary<'a> {
+    rows_in: usize,
+    sources: usize,
+    rows_out: usize,
+    quarantined: usize,
+    channels: Vec<(String, usize, f64)>,
+    notes: &'a [String],
+    quarantine_written: bool,
+}
+
+fn print_unified(u: &UnifySummary<'_>, out: &Path, quarantine_path: &Path) {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "Unified {} rows from {} source(s) into {} rows ({} quarantined)",
-        unified.rows_in(),
-        tables.len(),
-        unified.table.num_rows(),
-        quarantined
+        u.rows_in, u.sources, u.rows_out, u.quarantined
     );
-    for (channel, rows, spend) in per_channel(&unified.table) {
+    for (channel, rows, spend) in &u.channels {
         let _ = writeln!(s, "  {channel:<12} {rows:>8} rows  spend {spend:>14.2}");
     }
-    for note in &unified.notes {
+    for note in u.notes {
         let _ = writeln!(s, "note: {note}");
     }
-    let _ = write!(s, "Wrote {}", args.out.display());
-    if quarantined > 0 || args.quarantine.is_some() {
+    let _ = write!(s, "Wrote {}", out.display());
+    if u.quarantine_written {
         let _ = write!(s, " and {}", quarantine_path.display());
     }
     println!("{s}");
-    Ok(())
 }
 
 /// Arguments of `liftos validate`.
