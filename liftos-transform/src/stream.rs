@@ -37,18 +37,18 @@ pub struct UnifiedFiles {
 }
 
 /// One source file: its name, path and columns (every CSV column as text).
-struct SourceFile {
-    name: String,
-    path: PathBuf,
-    format: FileFormat,
-    schema: SchemaRef,
+pub(crate) struct SourceFile {
+    pub name: String,
+    pub path: PathBuf,
+    pub format: FileFormat,
+    pub schema: SchemaRef,
 }
 
 type Pieces = Box<dyn Iterator<Item = Result<RecordBatch>>>;
 
 impl SourceFile {
     /// Opens `path` and reads its columns (a CSV file's header).
-    fn open(name: &str, path: &Path) -> Result<Self> {
+    pub(crate) fn open(name: &str, path: &Path) -> Result<Self> {
         let format = table_format(path)?;
         let schema: SchemaRef = match format {
             FileFormat::Csv => {
@@ -93,7 +93,7 @@ impl SourceFile {
     }
 
     /// The file's rows, `batch_rows` at a time, in file order.
-    fn pieces(&self, batch_rows: usize) -> Result<Pieces> {
+    pub(crate) fn pieces(&self, batch_rows: usize) -> Result<Pieces> {
         let path = self.path.clone();
         let file = open(&self.path)?;
         Ok(match self.format {
@@ -116,8 +116,28 @@ impl SourceFile {
         })
     }
 
-    fn empty(&self) -> RecordBatch {
+    pub(crate) fn empty(&self) -> RecordBatch {
         RecordBatch::new_empty(self.schema.clone())
+    }
+
+    /// The number of rows: a Parquet file's, or a CSV file's bytes / 64 (about the
+    /// width of a unified row).
+    pub(crate) fn estimated_rows(&self) -> Result<usize> {
+        let file = open(&self.path)?;
+        match self.format {
+            FileFormat::Csv => {
+                let bytes = file
+                    .metadata()
+                    .map_err(|e| file_error(&self.path, None, e.to_string()))?
+                    .len();
+                Ok(usize::try_from(bytes / 64).unwrap_or(usize::MAX))
+            }
+            _ => {
+                let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+                    .map_err(|e| file_error(&self.path, None, e.to_string()))?;
+                Ok(usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
+            }
+        }
     }
 }
 

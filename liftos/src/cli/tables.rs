@@ -7,9 +7,9 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
 use liftos::io::{check_distinct_files, write_bytes_atomically, write_table_atomically};
 use liftos::transform::{
-    CurrencyConversion, Fixes, QualityRules, RateTable, ReadOptions, SchemaMapping, SqlSession,
-    UNIFY_BATCH_ROWS, clean_data, read_table_with, read_tables_with, unify_files,
-    unify_marketing_data, validate_data_quality,
+    CLEAN_PART_ROWS, CurrencyConversion, Fixes, QualityRules, RateTable, ReadOptions,
+    SchemaMapping, SqlSession, UNIFY_BATCH_ROWS, clean_data, clean_file, read_table_with,
+    read_tables_with, unify_files, unify_marketing_data, validate_data_quality,
 };
 
 /// `NAME=FILE`, as given to `--input` of `liftos unify` and `liftos sql`.
@@ -401,20 +401,74 @@ pub fn clean(args: CleanArgs) -> liftos::Result<()> {
     // or a placeholder: quarantined, never filled up to.
     let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
     let fixes = fixes.with_latest_date(tomorrow);
+    // A large table is cleaned part by part (campaign series), the parts put back in
+    // order by a sort that spills to disk: the same files.
+    let input_bytes = std::fs::metadata(&args.input).map_or(0, |m| m.len());
+    if input_bytes >= STREAM_MIN_BYTES_CLEAN {
+        let done = clean_file(
+            &args.input,
+            &fixes,
+            &args.out,
+            &quarantine_path,
+            args.quarantine.is_some(),
+            CLEAN_PART_ROWS,
+        )?;
+        print_cleaned(&CleanSummary {
+            change_log: &done.change_log,
+            accounting: done.accounting(),
+            input_totals: done.input_totals,
+            output_totals: done.output_totals,
+            out: &args.out,
+            quarantine: done.quarantine_written.then_some(quarantine_path.as_path()),
+        });
+        return Ok(());
+    }
     let table = read_table_with(&args.input, &ReadOptions::text())?;
     let cleaned = clean_data(&table, &fixes)?;
-    let a = cleaned.accounting();
     write_table_atomically(&args.out, &cleaned.table)?;
     let write_quarantine = cleaned.quarantine.num_rows() > 0 || args.quarantine.is_some();
     if write_quarantine {
         write_table_atomically(&quarantine_path, &cleaned.quarantine)?;
     }
+    print_cleaned(&CleanSummary {
+        change_log: &cleaned.change_log,
+        accounting: cleaned.accounting(),
+        input_totals: (
+            sum_text_or_f64(&table, "spend"),
+            sum_text_or_f64(&table, "revenue"),
+        ),
+        output_totals: (
+            f64_total(&cleaned.table, "spend"),
+            f64_total(&cleaned.table, "revenue"),
+        ),
+        out: &args.out,
+        quarantine: write_quarantine.then_some(quarantine_path.as_path()),
+    });
+    Ok(())
+}
+
+/// Inputs of `liftos validate` and `liftos clean` from this many bytes on are worked on
+/// part by part, without holding the table.
+const STREAM_MIN_BYTES_CLEAN: u64 = 256 << 20;
+
+/// What `liftos clean` prints.
+struct CleanSummary<'a> {
+    change_log: &'a [liftos::transform::Change],
+    accounting: liftos::transform::RowAccounting,
+    input_totals: (f64, f64),
+    output_totals: (f64, f64),
+    out: &'a Path,
+    quarantine: Option<&'a Path>,
+}
+
+fn print_cleaned(c: &CleanSummary<'_>) {
+    let a = &c.accounting;
     let mut s = String::new();
     let _ = writeln!(s, "Changes:");
-    if cleaned.change_log.is_empty() {
+    if c.change_log.is_empty() {
         let _ = writeln!(s, "  (none)");
     }
-    for c in &cleaned.change_log {
+    for c in c.change_log {
         let action = serde_json::to_value(c.action)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -442,17 +496,13 @@ pub fn clean(args: CleanArgs) -> liftos::Result<()> {
     let _ = writeln!(
         s,
         "Spend {:.2} → {:.2}, revenue {:.2} → {:.2}",
-        sum_text_or_f64(&table, "spend"),
-        f64_total(&cleaned.table, "spend"),
-        sum_text_or_f64(&table, "revenue"),
-        f64_total(&cleaned.table, "revenue"),
+        c.input_totals.0, c.output_totals.0, c.input_totals.1, c.output_totals.1,
     );
-    let _ = write!(s, "Wrote {}", args.out.display());
-    if write_quarantine {
-        let _ = write!(s, " and {}", quarantine_path.display());
+    let _ = write!(s, "Wrote {}", c.out.display());
+    if let Some(q) = c.quarantine {
+        let _ = write!(s, " and {}", q.display());
     }
     println!("{s}");
-    Ok(())
 }
 
 /// Sum of a column read as text (unparseable cells skipped).

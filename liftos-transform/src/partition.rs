@@ -1,0 +1,724 @@
+//! Cleaning a unified table larger than memory: split by campaign series into parts
+//! that are cleaned one at a time, then put back in order by a DataFusion sort that
+//! spills to disk under a memory limit.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int32Array, RecordBatch, UInt32Array, UInt64Array,
+};
+use arrow::compute::{cast, take_record_batch};
+use arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema, SchemaRef, UInt64Type};
+use arrow::row::{RowConverter, SortField};
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use futures::StreamExt;
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+
+use crate::clean::{CleanOutcome, clean_impl, fill_limit_error};
+use crate::frame::{FLOAT_COLUMNS, Frame, INT_COLUMNS, TEXT_COLUMNS};
+use crate::io::{TableWriter, file_error};
+use crate::parse::{ColumnEvidence, ColumnReading};
+use crate::stream::SourceFile;
+use crate::unified::{self, DATE, REVENUE, SPEND};
+use crate::unify::QUARANTINE_ROW;
+use crate::{Change, ChangeAction, Error, Fixes, Result, RowAccounting, table_format};
+
+/// Rows of the input cleaned together at most (about; a campaign series is never split).
+pub const CLEAN_PART_ROWS: usize = 1_000_000;
+
+/// Memory DataFusion may use to put the cleaned parts back in order before it spills
+/// sorted runs to disk.
+const MERGE_MEMORY_BYTES: usize = 256 << 20;
+
+/// The input row number carried through a part (a metadata column, dropped at the end).
+const ROW: &str = "__liftos_row";
+/// Sort keys of the cleaned parts: filled or not, then the row (a kept row's input row,
+/// a filled row's series' first input row), then a filled row's date.
+const KEY_FILLED: &str = "__liftos_filled";
+const KEY_ROW: &str = "__liftos_key_row";
+const KEY_DATE: &str = "__liftos_key_date";
+
+/// What [`clean_file`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanedFile {
+    /// The change log ([`Cleaned::change_log`](crate::Cleaned::change_log)).
+    pub change_log: Vec<Change>,
+    /// Input rows.
+    pub rows_in: usize,
+    /// Rows written to the clean table.
+    pub rows_out: usize,
+    /// Rows written to the quarantine table.
+    pub quarantined: usize,
+    /// Whether the quarantine file was written.
+    pub quarantine_written: bool,
+    /// Sum of the input's `spend` and `revenue` values that read as finite numbers, in
+    /// row order.
+    pub input_totals: (f64, f64),
+    /// Sum of the clean table's `spend` and `revenue`, in row order.
+    pub output_totals: (f64, f64),
+}
+
+impl CleanedFile {
+    /// Row accounting ([`Cleaned::accounting`](crate::Cleaned::accounting)).
+    pub fn accounting(&self) -> RowAccounting {
+        let sum = |a: ChangeAction| {
+            self.change_log
+                .iter()
+                .filter(|c| c.action == a)
+                .map(|c| c.rows_affected)
+                .sum()
+        };
+        RowAccounting {
+            rows_in: self.rows_in,
+            rows_out: self.rows_out,
+            filled: sum(ChangeAction::Filled),
+            quarantined: sum(ChangeAction::Quarantined),
+            dropped_duplicates: sum(ChangeAction::Dropped),
+        }
+    }
+}
+
+/// Cleans the unified table in `input` (CSV, read as text, or Parquet) with `fixes` into
+/// `out`, unusable rows into `quarantine`, holding about `part_rows` input rows at a time.
+///
+/// The files written hold the tables [`clean_data`](crate::clean_data) gives for the
+/// whole table read with [`ReadOptions::text`](crate::ReadOptions::text), in the same row
+/// order, with the same change log. Every step of the clean depends only on the rows of
+/// one campaign series (duplicates share a series; gaps are filled within one) or of one
+/// row, so the input is split by series into parts of about `part_rows` rows (in
+/// temporary Parquet files), each part is cleaned whole, and the parts' rows are put back
+/// in the whole table's order (input order, then filled rows by series and date) by a
+/// DataFusion sort that spills to disk beyond 256 MiB. A first pass over the input also
+/// decides each text column's date order and decimal separator over all its rows, as
+/// reading the whole table does. The quarantine file is written when it has rows or when
+/// `keep_empty_quarantine` is set; both files appear only when everything succeeded.
+///
+/// # Errors
+///
+/// As [`clean_data`](crate::clean_data) (a fill beyond `max_filled_rows` names the
+/// whole table's count), and [`Error::File`] naming a file that cannot be read or
+/// written.
+pub fn clean_file(
+    input: &Path,
+    fixes: &Fixes,
+    out: &Path,
+    quarantine: &Path,
+    keep_empty_quarantine: bool,
+    part_rows: usize,
+) -> Result<CleanedFile> {
+    table_format(out)?;
+    table_format(quarantine)?;
+    let source = SourceFile::open("table", input)?;
+    // The broken contracts first (a missing column, a bad pattern), as for a whole table,
+    // and the output's columns and change log of an empty table.
+    let skeleton = match clean_impl(&source.empty(), fixes, None)? {
+        CleanOutcome::Done(c, _) => c,
+        CleanOutcome::FillLimit { total } => {
+            return Err(fill_limit_error(total, fixes.max_filled_rows));
+        }
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("liftos-clean-")
+        .tempdir()
+        .map_err(|e| file_error(&std::env::temp_dir(), None, e.to_string()))?;
+    let parts = split_by_series(&source, dir.path(), part_rows.max(1))?;
+
+    let out_schema = skeleton.table.schema();
+    let q_schema = skeleton.quarantine.schema();
+    let mut log = skeleton.change_log.clone();
+    let mut longest: Option<(u64, i32, i32, String)> = None;
+    let (mut filled_so_far, mut over_limit): (u64, Option<u64>) = (0, None);
+    let (mut out_parts, mut q_parts) = (Vec::new(), Vec::new());
+    for (p, path) in parts.files.iter().enumerate() {
+        let part = crate::read_table(path)?;
+        if part.num_rows() == 0 {
+            continue;
+        }
+        let rows: Vec<u64> = part
+            .column_by_name(ROW)
+            .map(|c| c.as_primitive::<UInt64Type>().values().to_vec())
+            .unwrap_or_default();
+        let mut part_fixes = fixes.clone();
+        // What is left of the fill limit; once passed, the other parts only count.
+        part_fixes.max_filled_rows = match over_limit {
+            Some(_) => 0,
+            None => usize::try_from((fixes.max_filled_rows as u64).saturating_sub(filled_so_far))
+                .unwrap_or(usize::MAX),
+        };
+        let (cleaned, detail) = match clean_impl(&part, &part_fixes, Some(&parts.readings))? {
+            CleanOutcome::FillLimit { total } => {
+                *over_limit.get_or_insert(filled_so_far) += total;
+                continue;
+            }
+            CleanOutcome::Done(c, d) => (c, d),
+        };
+        let filled = detail.filled_series_first.len() as u64;
+        if let Some(total) = &mut over_limit {
+            *total += filled;
+            continue;
+        }
+        filled_so_far += filled;
+        merge_log(&mut log, &cleaned.change_log);
+        if let Some((first, from, to)) = detail.longest {
+            let first = rows[first as usize];
+            let detail = cleaned
+                .change_log
+                .iter()
+                .find(|c| c.action == ChangeAction::Unfilled)
+                .map(|c| c.detail.clone())
+                .unwrap_or_default();
+            let longer = longest.as_ref().is_none_or(|(f, x, y, _)| {
+                let (len, best) = (
+                    i64::from(to) - i64::from(from),
+                    i64::from(*y) - i64::from(*x),
+                );
+                len > best || (len == best && (first, from) < (*f, *x))
+            });
+            if longer {
+                longest = Some((first, from, to, detail));
+            }
+        }
+        let keyed = with_order_keys(&cleaned.table, &rows, &detail)?;
+        out_parts.push(write_part(dir.path(), &format!("out-{p}"), &keyed)?);
+        let q = renumber_quarantine(&cleaned.quarantine, &rows)?;
+        if q.num_rows() > 0 {
+            q_parts.push(write_part(dir.path(), &format!("q-{p}"), &q)?);
+        }
+    }
+    if let Some(total) = over_limit {
+        return Err(fill_limit_error(total, fixes.max_filled_rows));
+    }
+    if let Some((_, _, _, detail)) = longest {
+        set_unfilled(&mut log, detail);
+    }
+
+    let mut table = TableWriter::create(out, out_schema.clone())?;
+    let mut set_aside = TableWriter::create(quarantine, q_schema.clone())?;
+    let mut output_totals = (0.0, 0.0);
+    let order = format!("{KEY_FILLED}, {KEY_ROW}, {KEY_DATE}");
+    sorted(&out_parts, &order, &out_schema, |batch| {
+        add_totals(batch, &mut output_totals);
+        table.write(batch)
+    })?;
+    sorted(&q_parts, QUARANTINE_ROW, &q_schema, |batch| {
+        set_aside.write(batch)
+    })?;
+    let (rows_out, quarantined) = (table.rows(), set_aside.rows());
+    table.finish()?;
+    let quarantine_written = quarantined > 0 || keep_empty_quarantine;
+    if quarantine_written {
+        set_aside.finish()?;
+    }
+    Ok(CleanedFile {
+        change_log: log,
+        rows_in: parts.rows,
+        rows_out,
+        quarantined,
+        quarantine_written,
+        input_totals: parts.totals,
+        output_totals,
+    })
+}
+
+/// The input split by campaign series.
+struct Parts {
+    files: Vec<PathBuf>,
+    rows: usize,
+    readings: BTreeMap<String, ColumnReading>,
+    /// Input spend and revenue totals (finite values that read as numbers, row order).
+    totals: (f64, f64),
+}
+
+/// Writes each row of `source`, with its row number, to the part of its campaign series.
+fn split_by_series(source: &SourceFile, dir: &Path, part_rows: usize) -> Result<Parts> {
+    let n_parts = source.estimated_rows()?.div_ceil(part_rows).max(1);
+    let mut schema_fields: Vec<Field> = source
+        .schema
+        .fields()
+        .iter()
+        .map(|f| (**f).clone())
+        .collect();
+    schema_fields.push(Field::new(ROW, DataType::UInt64, false));
+    let schema: SchemaRef = Arc::new(Schema::new(schema_fields));
+    let mut writers = Vec::with_capacity(n_parts);
+    let mut files = Vec::with_capacity(n_parts);
+    for p in 0..n_parts {
+        let path = dir.join(format!("in-{p}.parquet"));
+        let file = File::create(&path).map_err(|e| file_error(&path, None, e.to_string()))?;
+        // Small row groups: every part's open group is held in memory.
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(16 * 1024))
+            .build();
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
+            .map_err(|e| file_error(&path, None, e.to_string()))?;
+        writers.push(writer);
+        files.push(path);
+    }
+    // The columns whose reading depends on all their values.
+    let text = |c: &str| {
+        source.schema.field_with_name(c).is_ok_and(|f| {
+            matches!(
+                f.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            )
+        })
+    };
+    let mut evidence: Vec<(&str, DataType, ColumnEvidence)> = Vec::new();
+    if text(DATE) {
+        evidence.push((DATE, DataType::Date32, ColumnEvidence::default()));
+    }
+    for c in FLOAT_COLUMNS {
+        if text(c) {
+            evidence.push((c, DataType::Float64, ColumnEvidence::default()));
+        }
+    }
+    for c in INT_COLUMNS {
+        if text(c) {
+            evidence.push((c, DataType::Int64, ColumnEvidence::default()));
+        }
+    }
+    let series_at: Vec<usize> = source
+        .schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            let n = f.name().as_str();
+            TEXT_COLUMNS.contains(&n) || (!unified::is_unified(n) && !unified::is_metadata(n))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let series_schema = Arc::new(source.schema.project(&series_at)?);
+    let mut rows = 0usize;
+    let mut totals = (0.0, 0.0);
+    for piece in source.pieces(64 * 1024)? {
+        let piece = piece?;
+        let n = piece.num_rows();
+        for (c, target, e) in &mut evidence {
+            if let Some(col) = piece.column_by_name(c) {
+                e.observe(target, col.as_ref())?;
+            }
+        }
+        add_text_totals(&piece, &mut totals);
+        let series_cols = RecordBatch::try_new(
+            series_schema.clone(),
+            series_at.iter().map(|&i| piece.column(i).clone()).collect(),
+        )?;
+        let frame = Frame::new("table", &series_cols, false)?;
+        let key = frame.series_columns();
+        let part_of: Vec<usize> = if key.is_empty() || n_parts == 1 {
+            vec![0; n]
+        } else {
+            let converter = RowConverter::new(
+                key.iter()
+                    .map(|c| SortField::new(c.data_type().clone()))
+                    .collect(),
+            )?;
+            let encoded = converter.convert_columns(&key)?;
+            (0..n)
+                .map(|r| {
+                    let mut h = std::hash::DefaultHasher::new();
+                    encoded.row(r).as_ref().hash(&mut h);
+                    (h.finish() % n_parts as u64) as usize
+                })
+                .collect()
+        };
+        let mut columns: Vec<ArrayRef> = piece.columns().to_vec();
+        columns.push(Arc::new(UInt64Array::from_iter_values(
+            (rows as u64)..(rows + n) as u64,
+        )));
+        let numbered = RecordBatch::try_new(schema.clone(), columns)?;
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); n_parts];
+        for (r, &p) in part_of.iter().enumerate() {
+            members[p].push(r as u32);
+        }
+        for (p, m) in members.into_iter().enumerate() {
+            if m.is_empty() {
+                continue;
+            }
+            let batch = take_record_batch(&numbered, &UInt32Array::from(m))?;
+            writers[p]
+                .write(&batch)
+                .map_err(|e| file_error(&files[p], None, e.to_string()))?;
+        }
+        rows += n;
+    }
+    for (w, path) in writers.into_iter().zip(&files) {
+        w.close()
+            .map_err(|e| file_error(path, None, e.to_string()))?;
+    }
+    let readings = evidence
+        .into_iter()
+        .map(|(c, target, e)| Ok((c.to_owned(), e.decide("table", c, &target, None)?)))
+        .collect::<Result<BTreeMap<_, _>>>()?;
+    Ok(Parts {
+        files,
+        rows,
+        readings,
+        totals,
+    })
+}
+
+/// Adds the finite values of `spend` and `revenue` that read as numbers (the input).
+fn add_text_totals(batch: &RecordBatch, totals: &mut (f64, f64)) {
+    for (c, total) in [(SPEND, &mut totals.0), (REVENUE, &mut totals.1)] {
+        if let Some(col) = batch.column_by_name(c)
+            && let Ok(values) = cast(col, &DataType::Float64)
+        {
+            for v in values.as_primitive::<Float64Type>().iter().flatten() {
+                if v.is_finite() {
+                    *total += v;
+                }
+            }
+        }
+    }
+}
+
+/// Adds the values of `spend` and `revenue` (the output).
+fn add_totals(batch: &RecordBatch, totals: &mut (f64, f64)) {
+    for (c, total) in [(SPEND, &mut totals.0), (REVENUE, &mut totals.1)] {
+        if let Some(col) = batch
+            .column_by_name(c)
+            .and_then(|c| c.as_primitive_opt::<Float64Type>())
+        {
+            for v in col.iter().flatten() {
+                *total += v;
+            }
+        }
+    }
+}
+
+/// Adds a part's change log to the whole table's (same entries in the same order; the
+/// unfilled gaps, counted here, get their detail from the longest gap of all parts).
+fn merge_log(log: &mut Vec<Change>, part: &[Change]) {
+    for c in part {
+        let same = |e: &&mut Change| {
+            e.fix == c.fix
+                && e.action == c.action
+                && (c.action == ChangeAction::Unfilled || e.detail == c.detail)
+        };
+        if let Some(e) = log.iter_mut().find(same) {
+            e.rows_affected += c.rows_affected;
+        } else {
+            // Only the unfilled gaps are logged when there are some: before the fill.
+            let at = log
+                .iter()
+                .position(|e| e.fix == c.fix && e.action == ChangeAction::Filled)
+                .unwrap_or(log.len());
+            log.insert(at, c.clone());
+        }
+    }
+}
+
+fn set_unfilled(log: &mut [Change], detail: String) {
+    if let Some(e) = log.iter_mut().find(|e| e.action == ChangeAction::Unfilled) {
+        e.detail = detail;
+    }
+}
+
+/// A part's clean table without the row numbers, with the keys of the whole table's
+/// order: input row for kept rows; for filled rows (after them) their series' first
+/// input row, then their date.
+fn with_order_keys(
+    table: &RecordBatch,
+    rows: &[u64],
+    detail: &crate::clean::CleanDetail,
+) -> Result<RecordBatch> {
+    let kept = detail.kept.len();
+    let n = table.num_rows();
+    let dates = table
+        .column_by_name(DATE)
+        .and_then(|c| c.as_primitive_opt::<Date32Type>())
+        .ok_or_else(|| Error::MissingColumn {
+            table: "table".to_owned(),
+            column: DATE.to_owned(),
+        })?;
+    let filled = BooleanArray::from_iter((0..n).map(|i| Some(i >= kept)));
+    let key_row = UInt64Array::from_iter_values((0..n).map(|i| {
+        if i < kept {
+            rows[detail.kept[i] as usize]
+        } else {
+            rows[detail.filled_series_first[i - kept] as usize]
+        }
+    }));
+    let key_date =
+        Int32Array::from_iter_values((0..n).map(|i| if i < kept { 0 } else { dates.value(i) }));
+    let mut fields: Vec<Field> = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (f, c) in table.schema().fields().iter().zip(table.columns()) {
+        if f.name() != ROW {
+            fields.push((**f).clone());
+            columns.push(c.clone());
+        }
+    }
+    fields.push(Field::new(KEY_FILLED, DataType::Boolean, false));
+    fields.push(Field::new(KEY_ROW, DataType::UInt64, false));
+    fields.push(Field::new(KEY_DATE, DataType::Int32, false));
+    columns.push(Arc::new(filled));
+    columns.push(Arc::new(key_row));
+    columns.push(Arc::new(key_date));
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+/// A part's quarantine numbered by input row, without the row-number column.
+fn renumber_quarantine(q: &RecordBatch, rows: &[u64]) -> Result<RecordBatch> {
+    let mut fields: Vec<Field> = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (f, c) in q.schema().fields().iter().zip(q.columns()) {
+        match f.name().as_str() {
+            ROW => {}
+            QUARANTINE_ROW => {
+                fields.push((**f).clone());
+                columns.push(Arc::new(
+                    c.as_primitive::<UInt64Type>()
+                        .unary::<_, UInt64Type>(|r| rows[r as usize]),
+                ));
+            }
+            _ => {
+                fields.push((**f).clone());
+                columns.push(c.clone());
+            }
+        }
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+fn write_part(dir: &Path, name: &str, batch: &RecordBatch) -> Result<PathBuf> {
+    let path = dir.join(format!("{name}.parquet"));
+    let file = File::create(&path).map_err(|e| file_error(&path, None, e.to_string()))?;
+    let mut w = ArrowWriter::try_new(file, batch.schema(), None)
+        .map_err(|e| file_error(&path, None, e.to_string()))?;
+    w.write(batch)
+        .map_err(|e| file_error(&path, None, e.to_string()))?;
+    w.close()
+        .map_err(|e| file_error(&path, None, e.to_string()))?;
+    Ok(path)
+}
+
+fn merge_error(e: impl std::fmt::Display) -> Error {
+    Error::Sql {
+        message: format!("putting the cleaned parts back in order: {e}"),
+    }
+}
+
+/// Streams the rows of the Parquet `files` ordered by `order` (SQL), as batches of
+/// `schema` (the sort keys dropped), to `each`.
+fn sorted(
+    files: &[PathBuf],
+    order: &str,
+    schema: &SchemaRef,
+    mut each: impl FnMut(&RecordBatch) -> Result<()>,
+) -> Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(merge_error)?;
+    let env = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(MERGE_MEMORY_BYTES)))
+        .build_arc()
+        .map_err(merge_error)?;
+    let mut config = SessionConfig::new();
+    let options = config.options_mut();
+    options.execution.parquet.schema_force_view_types = false;
+    options.execution.parquet.skip_metadata = false;
+    let ctx = SessionContext::new_with_config_rt(config, env);
+    let paths: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| format!("\"{}\"", f.name().replace('"', "\"\"")))
+        .collect();
+    runtime.block_on(async {
+        let df = ctx
+            .read_parquet(paths.clone(), ParquetReadOptions::default())
+            .await
+            .map_err(merge_error)?;
+        ctx.register_table("parts", df.into_view())
+            .map_err(merge_error)?;
+        let query = format!("SELECT {} FROM parts ORDER BY {order}", columns.join(", "));
+        let mut stream = ctx
+            .sql(&query)
+            .await
+            .map_err(merge_error)?
+            .execute_stream()
+            .await
+            .map_err(merge_error)?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(merge_error)?;
+            let columns = schema
+                .fields()
+                .iter()
+                .zip(batch.columns())
+                .map(|(f, c)| cast(c, f.data_type()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            each(&RecordBatch::try_new(schema.clone(), columns)?)?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        CurrencyConversion, RateTable, ReadOptions, clean_data, read_table, read_table_with,
+        write_table,
+    };
+
+    /// A unified table as text: 40 campaign series over two channels and accounts (some
+    /// campaigns known by name only, one with an `age` breakdown), gaps short and long
+    /// (equally long ones in several series), exact duplicates and restatements (later
+    /// `_pulled_at`), unusable values, a date after the latest plausible day, EUR rows
+    /// without a rate, names to normalize.
+    fn unified_csv() -> String {
+        let mut text = String::from(
+            "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue,age,_pulled_at\n",
+        );
+        let mut n = 0usize;
+        for s in 0..40usize {
+            let channel = ["meta", "google_ads"][s % 2];
+            let account = ["a1", "a2"][s / 20];
+            let id = if s % 7 == 3 {
+                String::new()
+            } else {
+                format!("c{}", s % 13)
+            };
+            let name = format!("  Campaign   {}  ", s % 9);
+            let currency = if s % 11 == 5 { "EUR" } else { "USD" };
+            let age = if s % 5 == 0 { "18-24" } else { "" };
+            for k in 0..12usize {
+                // Gaps: 3 missing days in some series, 400 (unfilled) in others.
+                let day = k as i64
+                    + if k >= 6 && s % 3 == 0 { 3 } else { 0 }
+                    + if k >= 9 && s % 4 == 1 { 400 } else { 0 };
+                let date = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap()
+                    + chrono::Days::new(day as u64 + (s % 5) as u64);
+                let date = if n % 97 == 13 {
+                    "2099-01-01".to_owned()
+                } else {
+                    date.to_string()
+                };
+                let spend = if n % 53 == 7 {
+                    "oops".to_owned()
+                } else {
+                    format!("{}.25", 10 + (n * 7) % 31)
+                };
+                let row = format!(
+                    "{date},{channel},{account},{id},{name},g{},{currency},{spend},{},{},{}.0,{}.5,{age},{}\n",
+                    k % 2,
+                    100 + n,
+                    n % 9,
+                    n % 3,
+                    n % 40,
+                    n % 4,
+                );
+                text.push_str(&row);
+                // Exact duplicates and restatements.
+                if n % 17 == 2 {
+                    text.push_str(&row);
+                }
+                if n % 19 == 4 {
+                    text.push_str(&row.replace(&format!(",{}\n", n % 4), &format!(",{}\n", 9)));
+                }
+                n += 1;
+            }
+        }
+        text
+    }
+
+    fn fixes() -> Vec<Fixes> {
+        let rates = RateTable::new().with_rate(
+            chrono::NaiveDate::from_ymd_opt(2023, 1, 3).unwrap(),
+            "EUR",
+            1.1,
+        );
+        let latest = chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+        vec![
+            Fixes::default().with_latest_date(latest),
+            Fixes::all(CurrencyConversion::new("USD", rates)).with_latest_date(latest),
+            Fixes::from_list("remove_duplicates,normalize_campaign_names", None).unwrap(),
+        ]
+    }
+
+    #[test]
+    fn clean_file_in_parts_writes_what_cleaning_the_whole_table_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("unified.csv");
+        std::fs::write(&csv, unified_csv()).unwrap();
+        let parquet = dir.path().join("unified.parquet");
+        let typed = crate::read_table(&csv).unwrap();
+        write_table(&parquet, &typed).unwrap();
+        for (i, fixes) in fixes().iter().enumerate() {
+            for input in [&csv, &parquet] {
+                let table = read_table_with(input, &ReadOptions::text()).unwrap();
+                let whole = clean_data(&table, fixes).unwrap();
+                assert!(whole.accounting().balances());
+                let a = whole.accounting();
+                assert!(a.quarantined >= 5 && a.dropped_duplicates > 10, "{a:?}");
+                if i < 2 {
+                    assert!(a.filled > 10, "{a:?}");
+                    assert!(
+                        whole
+                            .change_log
+                            .iter()
+                            .any(|c| c.action == ChangeAction::Unfilled && c.rows_affected > 3),
+                        "{:?}",
+                        whole.change_log
+                    );
+                }
+                let expected = dir.path().join(format!("expected{i}.parquet"));
+                let expected_q = dir.path().join(format!("expected_q{i}.parquet"));
+                write_table(&expected, &whole.table).unwrap();
+                write_table(&expected_q, &whole.quarantine).unwrap();
+                let (expected, expected_q) = (
+                    read_table(&expected).unwrap(),
+                    read_table(&expected_q).unwrap(),
+                );
+                for part_rows in [1, 37, 150, 1_000_000] {
+                    let out = dir.path().join(format!("c{i}-{part_rows}.parquet"));
+                    let q = dir.path().join(format!("q{i}-{part_rows}.parquet"));
+                    let done = clean_file(input, fixes, &out, &q, true, part_rows).unwrap();
+                    let what = format!("fixes {i}, {}, parts of {part_rows}", input.display());
+                    assert_eq!(done.change_log, whole.change_log, "{what}");
+                    assert_eq!(done.accounting(), whole.accounting(), "{what}");
+                    assert_eq!(read_table(&out).unwrap(), expected, "{what}");
+                    assert_eq!(read_table(&q).unwrap(), expected_q, "{what}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_fill_beyond_the_limit_names_the_whole_tables_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("unified.csv");
+        std::fs::write(&csv, unified_csv()).unwrap();
+        let table = read_table_with(&csv, &ReadOptions::text()).unwrap();
+        let fixes = Fixes::default().with_fill_limits(366, 20);
+        let whole = clean_data(&table, &fixes).unwrap_err().to_string();
+        let out = dir.path().join("c.csv");
+        let q = dir.path().join("q.csv");
+        for part_rows in [1, 100, 1_000_000] {
+            let parts = clean_file(&csv, &fixes, &out, &q, false, part_rows)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(parts, whole);
+        }
+        assert!(!out.exists() && !q.exists());
+    }
+}
