@@ -58,7 +58,7 @@
 //! | cleaning (4 fixes, quarantine, change log, row accounting) | [`clean_data`], [`Fixes`] | available |
 //! | CSV/Parquet files | [`read_table`], [`write_table`], [`TableWriter`] | available |
 //! | unify files larger than memory, piece by piece | [`unify_files`] | available |
-//! | clean a file larger than memory, part by part (cargo feature `sql`) | `clean_file` | available |
+//! | validate and clean a file larger than memory, part by part (cargo feature `sql`) | `validate_file`, `clean_file` | available |
 //! | SQL (cargo feature `sql`, default on) | [`SqlSession`] | available |
 //! | SQL on an Apache Ballista cluster (cargo feature `distributed`, off by default) | `SqlSession::remote`, `ClusterUrl` | available |
 //! | local store kept current by incremental syncs (manifest, upsert by natural key) | [`store::Store`] | available |
@@ -107,7 +107,7 @@ pub use io::{
 };
 pub use mapping::{ColumnSpec, DecimalSeparator, SchemaMapping, SourceMapping};
 #[cfg(feature = "sql")]
-pub use partition::{CLEAN_PART_ROWS, CleanedFile, clean_file};
+pub use partition::{CLEAN_PART_ROWS, CleanedFile, clean_file, validate_file};
 pub use quality::{Issue, QualityReport, QualityRules, Rule, Severity, validate_data_quality};
 #[cfg(feature = "distributed")]
 pub use sql::ClusterUrl;

@@ -170,14 +170,34 @@ impl SlashEvidence {
     }
 }
 
+/// A column's `NN/NN/YYYY` order and its note, or the table, column and message of the
+/// error a column holding both orders gives.
+pub(crate) type DecidedOrder =
+    std::result::Result<(SlashOrder, Option<String>), (String, String, String)>;
+
 /// How a text column is read, decided over all its values (for a column converted piece
 /// by piece: each piece is read as the whole column would be).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ColumnReading {
-    /// The order of `NN/NN/YYYY` dates and the note about it.
-    pub slash: Option<(SlashOrder, Option<String>)>,
+    /// The order of `NN/NN/YYYY` dates and the note about it, or the error of a column
+    /// holding both orders (its table, column and message).
+    pub slash: Option<DecidedOrder>,
     /// The decimal separator and the note about it.
     pub decimal: Option<(DecimalSeparator, Option<String>)>,
+}
+
+impl ColumnReading {
+    /// The decided date order, or the error reading the whole column as dates gives.
+    fn slash(&self) -> Option<Result<(SlashOrder, Option<String>)>> {
+        self.slash.as_ref().map(|s| match s {
+            Ok(order) => Ok(order.clone()),
+            Err((table, column, message)) => Err(Error::Format {
+                table: table.clone(),
+                column: column.clone(),
+                message: message.clone(),
+            }),
+        })
+    }
 }
 
 /// The evidence for a [`ColumnReading`], gathered piece by piece.
@@ -189,47 +209,41 @@ pub(crate) struct ColumnEvidence {
 }
 
 impl ColumnEvidence {
-    /// Adds the next piece of a column to be converted to `target`.
+    /// Adds the next piece of the column (only text says anything).
     ///
     /// # Errors
     ///
     /// An Arrow error when a text piece cannot be read as Utf8.
-    pub(crate) fn observe(&mut self, target: &DataType, piece: &dyn Array) -> Result<()> {
+    pub(crate) fn observe(&mut self, piece: &dyn Array) -> Result<()> {
         if is_text(piece.data_type()) {
             let strings = as_strings(piece)?;
-            match target {
-                DataType::Date32 => self.slash.observe(self.rows, &strings),
-                DataType::Float64 | DataType::Int64 => self.decimal.observe(&strings),
-                _ => {}
-            }
+            self.slash.observe(self.rows, &strings);
+            self.decimal.observe(&strings);
         }
         self.rows += piece.len();
         Ok(())
     }
 
-    /// The reading of the whole column (`given`: the mapping's decimal separator).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Format`] when a date column holds both orders.
+    /// The reading of the whole column as dates and as numbers (`given`: the mapping's
+    /// decimal separator), named `table` and `column` in notes and errors.
     pub(crate) fn decide(
         &self,
         table: &str,
         column: &str,
-        target: &DataType,
         given: Option<DecimalSeparator>,
-    ) -> Result<ColumnReading> {
-        Ok(match target {
-            DataType::Date32 => ColumnReading {
-                slash: Some(self.slash.decide(table, column)?),
-                decimal: None,
-            },
-            DataType::Float64 | DataType::Int64 => ColumnReading {
-                slash: None,
-                decimal: Some(self.decimal.decide(table, column, given)),
-            },
-            _ => ColumnReading::default(),
-        })
+    ) -> ColumnReading {
+        let slash = self.slash.decide(table, column).map_err(|e| match e {
+            Error::Format {
+                table,
+                column,
+                message,
+            } => (table, column, message),
+            other => (table.to_owned(), column.to_owned(), other.to_string()),
+        });
+        ColumnReading {
+            slash: Some(slash),
+            decimal: Some(self.decimal.decide(table, column, given)),
+        }
     }
 }
 
@@ -422,12 +436,12 @@ pub(crate) fn to_date32_read(
         }
         dt if is_text(dt) => {
             let strings = as_strings(array)?;
-            let decided = reading.and_then(|r| r.slash.clone());
+            let decided = reading.and_then(ColumnReading::slash);
             let order = match format {
                 Some(_) => SlashOrder::MonthFirst,
                 None => {
                     let (order, n) = match decided {
-                        Some(d) => d,
+                        Some(d) => d?,
                         None => slash_order(table, column, &strings)?,
                     };
                     note = n;
@@ -733,18 +747,9 @@ pub(crate) fn to_f64_read(
     })
 }
 
-/// Converts any numeric or text column to Int64; fractional or out-of-range values are bad.
-pub(crate) fn to_i64(
-    table: &str,
-    column: &str,
-    array: &dyn Array,
-    decimal: Option<DecimalSeparator>,
-) -> Result<Parsed<Int64Array>> {
-    to_i64_read(table, column, array, decimal, None)
-}
-
-/// [`to_i64`], with the column's decimal separator (and its note) decided beforehand
-/// when `reading` has one.
+/// Converts any numeric or text column to Int64; fractional or out-of-range values are
+/// bad. The column's decimal separator (and its note) is decided beforehand when
+/// `reading` has one.
 pub(crate) fn to_i64_read(
     table: &str,
     column: &str,
@@ -1014,10 +1019,11 @@ mod tests {
         assert_eq!(p.array.value(1), 7.0);
         assert!(p.array.is_null(2) && p.array.is_null(3) && p.array.is_null(4));
         assert_eq!(p.bad, vec![2]);
-        let i = to_i64(
+        let i = to_i64_read(
             "t",
             "c",
             &StringArray::from(vec!["12", "12.0", "12.5"]),
+            None,
             None,
         )
         .unwrap();

@@ -25,6 +25,7 @@ use crate::clean::{CleanOutcome, clean_impl, fill_limit_error};
 use crate::frame::{FLOAT_COLUMNS, Frame, INT_COLUMNS, TEXT_COLUMNS};
 use crate::io::{TableWriter, file_error};
 use crate::parse::{ColumnEvidence, ColumnReading};
+use crate::quality::{AccountCurrencies, WholeTable, observe_currencies, validate_impl};
 use crate::stream::SourceFile;
 use crate::unified::{self, DATE, REVENUE, SPEND};
 use crate::unify::QUARANTINE_ROW;
@@ -38,7 +39,7 @@ pub const CLEAN_PART_ROWS: usize = 1_000_000;
 const MERGE_MEMORY_BYTES: usize = 256 << 20;
 
 /// The input row number carried through a part (a metadata column, dropped at the end).
-const ROW: &str = "__liftos_row";
+pub(crate) const ROW: &str = "__liftos_row";
 /// Sort keys of the cleaned parts: filled or not, then the row (a kept row's input row,
 /// a filled row's series' first input row), then a filled row's date.
 const KEY_FILLED: &str = "__liftos_filled";
@@ -128,7 +129,7 @@ pub fn clean_file(
         .prefix("liftos-clean-")
         .tempdir()
         .map_err(|e| file_error(&std::env::temp_dir(), None, e.to_string()))?;
-    let parts = split_by_series(&source, dir.path(), part_rows.max(1))?;
+    let parts = split_by_series(&source, dir.path(), part_rows.max(1), &[], None)?;
 
     let out_schema = skeleton.table.schema();
     let q_schema = skeleton.quarantine.schema();
@@ -227,17 +228,196 @@ pub fn clean_file(
     })
 }
 
+/// Validates the unified table in `input` (CSV, read as text, or Parquet) as
+/// [`validate_data_quality`](crate::validate_data_quality) validates the whole table read
+/// with [`ReadOptions::text`](crate::ReadOptions::text), holding about `part_rows` rows at
+/// a time: the same report (scores, issues in check order, counts, example rows and
+/// messages).
+///
+/// Every check depends only on one row, one campaign series (gaps, spikes, repeated
+/// natural keys) or one account (mixed currencies), so the input is split by series
+/// into parts (temporary Parquet files) in one pass that also gathers each account's
+/// currencies and what each text column says about its date order and decimal
+/// separator; each part is validated with those, and the parts' findings are added up
+/// (examples and messages taken in the whole table's order). A `unique` rule over
+/// chosen columns (which may repeat across series) is checked on the whole table read
+/// at once.
+///
+/// # Errors
+///
+/// As [`validate_data_quality`](crate::validate_data_quality), and [`Error::File`]
+/// naming a file that cannot be read.
+pub fn validate_file(
+    input: &Path,
+    required_fields: &[&str],
+    rules: &crate::QualityRules,
+    part_rows: usize,
+) -> Result<crate::QualityReport> {
+    let chosen_unique = rules
+        .rules
+        .iter()
+        .any(|r| matches!(r, crate::Rule::Unique { columns, .. } if !columns.is_empty()));
+    if chosen_unique {
+        let table = crate::read_table_with(input, &crate::ReadOptions::text())?;
+        return crate::validate_data_quality(&table, required_fields, rules);
+    }
+    let source = SourceFile::open("table", input)?;
+    // Broken contracts first, as for a whole table; and the checks, in order.
+    let no_readings = BTreeMap::new();
+    let no_currencies = AccountCurrencies::new();
+    let skeleton = validate_impl(
+        &source.empty(),
+        required_fields,
+        rules,
+        Some(&WholeTable {
+            readings: &no_readings,
+            currencies: &no_currencies,
+        }),
+    )?;
+    let dir = tempfile::Builder::new()
+        .prefix("liftos-validate-")
+        .tempdir()
+        .map_err(|e| file_error(&std::env::temp_dir(), None, e.to_string()))?;
+    // The columns the rules read as dates or numbers.
+    let columns: Vec<String> = rules
+        .rules
+        .iter()
+        .filter_map(|r| match r {
+            crate::Rule::Range { column, .. }
+            | crate::Rule::DateRange { column, .. }
+            | crate::Rule::DataType { column, .. } => Some(column.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut currencies = AccountCurrencies::new();
+    let parts = split_by_series(
+        &source,
+        dir.path(),
+        part_rows.max(1),
+        &columns,
+        Some(&mut currencies),
+    )?;
+    let whole = WholeTable {
+        readings: &parts.readings,
+        currencies: &currencies,
+    };
+    let mut slots: Vec<MergedSlot> = skeleton
+        .slots
+        .into_iter()
+        .map(|s| MergedSlot {
+            issue: s.issue,
+            examples: Vec::new(),
+            message_key: None,
+            found: false,
+        })
+        .collect();
+    let (mut present, mut failing) = (0usize, 0usize);
+    for path in &parts.files {
+        let part = crate::read_table(path)?;
+        if part.num_rows() == 0 {
+            continue;
+        }
+        let rows: Vec<u64> = part
+            .column_by_name(ROW)
+            .map(|c| c.as_primitive::<UInt64Type>().values().to_vec())
+            .unwrap_or_default();
+        let done = validate_impl(&part, required_fields, rules, Some(&whole))?;
+        present += done.present;
+        failing += done.failing;
+        if done.slots.len() != slots.len() {
+            return Err(Error::config(
+                "validate",
+                "a part of the table was checked differently from the whole (a bug)",
+            ));
+        }
+        for (merged, slot) in slots.iter_mut().zip(done.slots) {
+            merged.add(slot, &rows, rules.max_examples);
+        }
+    }
+    let rows = parts.rows;
+    let required = if required_fields.is_empty() {
+        rules.required_fields_or_default().len()
+    } else {
+        required_fields.len()
+    };
+    Ok(crate::QualityReport {
+        rows,
+        completeness_score: if rows == 0 || required == 0 {
+            1.0
+        } else {
+            present as f64 / (rows * required) as f64
+        },
+        accuracy_score: if rows == 0 {
+            1.0
+        } else {
+            (rows - failing) as f64 / rows as f64
+        },
+        issues: slots
+            .into_iter()
+            .filter(|s| s.issue.row_count > 0)
+            .map(|mut s| {
+                s.issue.example_rows = s.examples.iter().map(|e| e.2).collect();
+                s.issue
+            })
+            .collect(),
+    })
+}
+
+/// One check's findings over the parts so far.
+struct MergedSlot {
+    issue: crate::Issue,
+    /// The first examples in the table's order: (row, value, example row).
+    examples: Vec<(u64, i64, usize)>,
+    /// The row ordering the message now kept.
+    message_key: Option<u64>,
+    /// Whether a part found something.
+    found: bool,
+}
+
+impl MergedSlot {
+    /// Adds a part's findings (`rows`: the part's rows in the table).
+    fn add(&mut self, slot: crate::quality::Slot, rows: &[u64], max_examples: usize) {
+        if slot.issue.row_count == 0 {
+            return;
+        }
+        self.issue.row_count += slot.issue.row_count;
+        let key = slot.message_key.map(|r| rows[r]);
+        let first = !std::mem::replace(&mut self.found, true);
+        if first || key.is_some_and(|k| self.message_key.is_none_or(|m| k < m)) {
+            self.issue.message = slot.issue.message;
+            self.message_key = key;
+        }
+        self.examples.extend(
+            slot.keys
+                .iter()
+                .zip(&slot.issue.example_rows)
+                .map(|(&(r, v), &e)| (rows[r], v, rows[e] as usize)),
+        );
+        self.examples.sort_unstable();
+        self.examples.truncate(max_examples);
+    }
+}
+
 /// The input split by campaign series.
-struct Parts {
-    files: Vec<PathBuf>,
-    rows: usize,
-    readings: BTreeMap<String, ColumnReading>,
+pub(crate) struct Parts {
+    pub files: Vec<PathBuf>,
+    pub rows: usize,
+    pub readings: BTreeMap<String, ColumnReading>,
     /// Input spend and revenue totals (finite values that read as numbers, row order).
-    totals: (f64, f64),
+    pub totals: (f64, f64),
 }
 
 /// Writes each row of `source`, with its row number, to the part of its campaign series.
-fn split_by_series(source: &SourceFile, dir: &Path, part_rows: usize) -> Result<Parts> {
+///
+/// Also gathers the evidence for the readings of the unified date and metrics and of
+/// `columns`, and, with `currencies`, each account's currencies.
+pub(crate) fn split_by_series(
+    source: &SourceFile,
+    dir: &Path,
+    part_rows: usize,
+    columns: &[String],
+    mut currencies: Option<&mut AccountCurrencies>,
+) -> Result<Parts> {
     let n_parts = source.estimated_rows()?.div_ceil(part_rows).max(1);
     let mut schema_fields: Vec<Field> = source
         .schema
@@ -261,27 +441,24 @@ fn split_by_series(source: &SourceFile, dir: &Path, part_rows: usize) -> Result<
         writers.push(writer);
         files.push(path);
     }
-    // The columns whose reading depends on all their values.
-    let text = |c: &str| {
-        source.schema.field_with_name(c).is_ok_and(|f| {
+    // The columns whose reading depends on all their values: the unified date and
+    // metrics, and `columns`.
+    let mut evidence: Vec<(String, ColumnEvidence)> = Vec::new();
+    let wanted = [DATE]
+        .into_iter()
+        .chain(FLOAT_COLUMNS)
+        .chain(INT_COLUMNS)
+        .map(str::to_owned)
+        .chain(columns.iter().cloned());
+    for c in wanted {
+        let text = source.schema.field_with_name(&c).is_ok_and(|f| {
             matches!(
                 f.data_type(),
                 DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
             )
-        })
-    };
-    let mut evidence: Vec<(&str, DataType, ColumnEvidence)> = Vec::new();
-    if text(DATE) {
-        evidence.push((DATE, DataType::Date32, ColumnEvidence::default()));
-    }
-    for c in FLOAT_COLUMNS {
-        if text(c) {
-            evidence.push((c, DataType::Float64, ColumnEvidence::default()));
-        }
-    }
-    for c in INT_COLUMNS {
-        if text(c) {
-            evidence.push((c, DataType::Int64, ColumnEvidence::default()));
+        });
+        if text && !evidence.iter().any(|(e, _)| *e == c) {
+            evidence.push((c, ColumnEvidence::default()));
         }
     }
     let series_at: Vec<usize> = source
@@ -301,9 +478,9 @@ fn split_by_series(source: &SourceFile, dir: &Path, part_rows: usize) -> Result<
     for piece in source.pieces(64 * 1024)? {
         let piece = piece?;
         let n = piece.num_rows();
-        for (c, target, e) in &mut evidence {
+        for (c, e) in &mut evidence {
             if let Some(col) = piece.column_by_name(c) {
-                e.observe(target, col.as_ref())?;
+                e.observe(col.as_ref())?;
             }
         }
         add_text_totals(&piece, &mut totals);
@@ -312,6 +489,9 @@ fn split_by_series(source: &SourceFile, dir: &Path, part_rows: usize) -> Result<
             series_at.iter().map(|&i| piece.column(i).clone()).collect(),
         )?;
         let frame = Frame::new("table", &series_cols, false)?;
+        if let Some(c) = currencies.as_deref_mut() {
+            observe_currencies(&frame, c);
+        }
         let key = frame.series_columns();
         let part_of: Vec<usize> = if key.is_empty() || n_parts == 1 {
             vec![0; n]
@@ -356,8 +536,11 @@ fn split_by_series(source: &SourceFile, dir: &Path, part_rows: usize) -> Result<
     }
     let readings = evidence
         .into_iter()
-        .map(|(c, target, e)| Ok((c.to_owned(), e.decide("table", c, &target, None)?)))
-        .collect::<Result<BTreeMap<_, _>>>()?;
+        .map(|(c, e)| {
+            let reading = e.decide("table", &c, None);
+            (c, reading)
+        })
+        .collect::<BTreeMap<_, _>>();
     Ok(Parts {
         files,
         rows,
@@ -698,6 +881,82 @@ mod tests {
                     assert_eq!(done.accounting(), whole.accounting(), "{what}");
                     assert_eq!(read_table(&out).unwrap(), expected, "{what}");
                     assert_eq!(read_table(&q).unwrap(), expected_q, "{what}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn validate_file_in_parts_reports_what_validating_the_whole_table_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("unified.csv");
+        // Spend spikes in some series.
+        let text: String = unified_csv()
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i % 29 == 11 {
+                    l.replacen(".25,", "000.25,", 1) + "\n"
+                } else {
+                    l.to_owned() + "\n"
+                }
+            })
+            .collect();
+        std::fs::write(&csv, text).unwrap();
+        let parquet = dir.path().join("unified.parquet");
+        write_table(&parquet, &crate::read_table(&csv).unwrap()).unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+        let rules = crate::QualityRules::from_toml_str(
+            r#"
+            today = "2030-01-01"
+            max_examples = 4
+            [[rules]]
+            kind = "range"
+            column = "spend"
+            max = 30.0
+            [[rules]]
+            kind = "data_type"
+            column = "impressions"
+            data_type = "integer"
+            severity = "warning"
+            [[rules]]
+            kind = "date_range"
+            column = "date"
+            min = "2023-01-03"
+            [[rules]]
+            kind = "allowed_values"
+            column = "channel"
+            values = ["meta"]
+            severity = "info"
+            [[rules]]
+            kind = "unique"
+            "#,
+        )
+        .unwrap();
+        let plain = crate::QualityRules::default().with_today(today);
+        let no_examples = crate::QualityRules {
+            max_examples: 0,
+            ..plain.clone()
+        };
+        for (rules, required) in [
+            (&rules, vec![]),
+            (&plain, vec!["date", "spend", "age", "absent"]),
+            (&no_examples, vec![]),
+        ] {
+            for input in [&csv, &parquet] {
+                let table = read_table_with(input, &ReadOptions::text()).unwrap();
+                let whole = crate::validate_data_quality(&table, &required, rules).unwrap();
+                for rule in [
+                    "date_gaps",
+                    "spend_spike",
+                    "duplicate_keys",
+                    "mixed_currency",
+                ] {
+                    assert!(whole.issue(rule).is_some(), "{rule}: {whole}");
+                }
+                for part_rows in [1, 37, 1_000_000] {
+                    let parts = validate_file(input, &required, rules, part_rows).unwrap();
+                    assert_eq!(parts, whole, "{}, parts of {part_rows}", input.display());
                 }
             }
         }

@@ -276,16 +276,16 @@ fn decide_readings(
         let piece = piece?;
         for (field, _, evidence) in &mut columns {
             let (input, _, _) = column_input(&file.name, &source, &piece, field)?;
-            evidence.observe(field.data_type(), input.as_ref())?;
+            evidence.observe(input.as_ref())?;
         }
     }
-    columns
+    Ok(columns
         .into_iter()
         .map(|(field, label, evidence)| {
-            let reading = evidence.decide(&file.name, &label, field.data_type(), source.decimal)?;
-            Ok((field.name().clone(), reading))
+            let reading = evidence.decide(&file.name, &label, source.decimal);
+            (field.name().clone(), reading)
         })
-        .collect()
+        .collect())
 }
 
 /// The quarantine rows of a piece starting at row `offset` of its source, numbered in

@@ -9,7 +9,7 @@ use liftos::io::{check_distinct_files, write_bytes_atomically, write_table_atomi
 use liftos::transform::{
     CLEAN_PART_ROWS, CurrencyConversion, Fixes, QualityRules, RateTable, ReadOptions,
     SchemaMapping, SqlSession, UNIFY_BATCH_ROWS, clean_data, clean_file, read_table_with,
-    read_tables_with, unify_files, unify_marketing_data, validate_data_quality,
+    read_tables_with, unify_files, unify_marketing_data, validate_data_quality, validate_file,
 };
 
 /// `NAME=FILE`, as given to `--input` of `liftos unify` and `liftos sql`.
@@ -314,8 +314,14 @@ pub fn validate(args: ValidateArgs) -> liftos::Result<()> {
         Some(path) => QualityRules::from_toml_file(path)?,
         None => QualityRules::default(),
     };
-    let table = read_table_with(&args.input, &ReadOptions::text())?;
-    let report = validate_data_quality(&table, &[], &rules)?;
+    // A large table is validated part by part (campaign series): the same report.
+    let input_bytes = std::fs::metadata(&args.input).map_or(0, |m| m.len());
+    let report = if input_bytes >= STREAM_MIN_BYTES_CLEAN {
+        validate_file(&args.input, &[], &rules, CLEAN_PART_ROWS)?
+    } else {
+        let table = read_table_with(&args.input, &ReadOptions::text())?;
+        validate_data_quality(&table, &[], &rules)?
+    };
     if let Some(path) = &args.json {
         let json = report.to_json()?;
         write_bytes_atomically(path, json.as_bytes())?;
