@@ -147,6 +147,10 @@ pub struct UnifyArgs {
     currency: Option<String>,
     #[arg(long, value_name = "df://HOST:PORT", help = NOT_ON_A_CLUSTER)]
     cluster: Option<String>,
+    /// Read, convert and write the sources piece by piece even when they are small
+    /// (automatic from 512 MiB of input): the same files, in bounded memory.
+    #[arg(long)]
+    in_parts: bool,
 }
 
 pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
@@ -191,7 +195,7 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
         .iter()
         .map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0))
         .sum();
-    if input_bytes >= STREAM_MIN_BYTES {
+    if args.in_parts || input_bytes >= STREAM_MIN_BYTES {
         let sources: Vec<(&str, &Path)> = args
             .inputs
             .iter()
@@ -299,6 +303,10 @@ pub struct ValidateArgs {
     json: Option<PathBuf>,
     #[arg(long, value_name = "df://HOST:PORT", help = NOT_ON_A_CLUSTER)]
     cluster: Option<String>,
+    /// Validate part by part (campaign series) even when the table is small (automatic
+    /// from 256 MiB): the same report, in bounded memory.
+    #[arg(long)]
+    in_parts: bool,
 }
 
 pub fn validate(args: ValidateArgs) -> liftos::Result<()> {
@@ -316,7 +324,7 @@ pub fn validate(args: ValidateArgs) -> liftos::Result<()> {
     };
     // A large table is validated part by part (campaign series): the same report.
     let input_bytes = std::fs::metadata(&args.input).map_or(0, |m| m.len());
-    let report = if input_bytes >= STREAM_MIN_BYTES_CLEAN {
+    let report = if args.in_parts || input_bytes >= STREAM_MIN_BYTES_CLEAN {
         validate_file(&args.input, &[], &rules, CLEAN_PART_ROWS)?
     } else {
         let table = read_table_with(&args.input, &ReadOptions::text())?;
@@ -360,6 +368,10 @@ pub struct CleanArgs {
     currency: String,
     #[arg(long, value_name = "df://HOST:PORT", help = NOT_ON_A_CLUSTER)]
     cluster: Option<String>,
+    /// Clean part by part (campaign series) even when the table is small (automatic from
+    /// 256 MiB): the same files, in bounded memory.
+    #[arg(long)]
+    in_parts: bool,
 }
 
 pub fn clean(args: CleanArgs) -> liftos::Result<()> {
@@ -410,7 +422,7 @@ pub fn clean(args: CleanArgs) -> liftos::Result<()> {
     // A large table is cleaned part by part (campaign series), the parts put back in
     // order by a sort that spills to disk: the same files.
     let input_bytes = std::fs::metadata(&args.input).map_or(0, |m| m.len());
-    if input_bytes >= STREAM_MIN_BYTES_CLEAN {
+    if args.in_parts || input_bytes >= STREAM_MIN_BYTES_CLEAN {
         let done = clean_file(
             &args.input,
             &fixes,
