@@ -113,7 +113,7 @@ pub use quality::{Issue, QualityReport, QualityRules, Rule, Severity, validate_d
 pub use sql::ClusterUrl;
 #[cfg(feature = "sql")]
 pub use sql::SqlSession;
-pub use stream::{UNIFY_BATCH_ROWS, UnifiedFiles, unify_files};
+pub use stream::{UNIFY_BATCH_ROWS, UnifiedFiles, estimated_rows, unify_files};
 pub use unify::{
     QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_STAGE, Unified, quarantine_schema,
     sort_by_natural_key, unify_marketing_data,

@@ -19,6 +19,33 @@ use crate::{FileFormat, Result, table_format, unified};
 /// Rows read, converted and written at a time by [`unify_files`].
 pub const UNIFY_BATCH_ROWS: usize = 131_072;
 
+/// The number of rows of a table file: a Parquet file's (from its footer), or a CSV
+/// file's size in bytes / 64 (about the width of a row of a platform export or a
+/// unified table), to choose between reading a table whole and in parts.
+///
+/// # Errors
+///
+/// [`Error::File`](crate::Error::File) naming a file that cannot be opened or read.
+pub fn estimated_rows(path: impl AsRef<Path>) -> Result<usize> {
+    let path = path.as_ref();
+    let format = table_format(path)?;
+    let file = open(path)?;
+    match format {
+        FileFormat::Csv => {
+            let bytes = file
+                .metadata()
+                .map_err(|e| file_error(path, None, e.to_string()))?
+                .len();
+            Ok(usize::try_from(bytes / 64).unwrap_or(usize::MAX))
+        }
+        _ => {
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+                .map_err(|e| file_error(path, None, e.to_string()))?;
+            Ok(usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
+        }
+    }
+}
+
 /// What [`unify_files`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnifiedFiles {
@@ -120,24 +147,9 @@ impl SourceFile {
         RecordBatch::new_empty(self.schema.clone())
     }
 
-    /// The number of rows: a Parquet file's, or a CSV file's bytes / 64 (about the
-    /// width of a unified row).
+    /// The number of rows ([`estimated_rows`]).
     pub(crate) fn estimated_rows(&self) -> Result<usize> {
-        let file = open(&self.path)?;
-        match self.format {
-            FileFormat::Csv => {
-                let bytes = file
-                    .metadata()
-                    .map_err(|e| file_error(&self.path, None, e.to_string()))?
-                    .len();
-                Ok(usize::try_from(bytes / 64).unwrap_or(usize::MAX))
-            }
-            _ => {
-                let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-                    .map_err(|e| file_error(&self.path, None, e.to_string()))?;
-                Ok(usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
-            }
-        }
+        estimated_rows(&self.path)
     }
 }
 
