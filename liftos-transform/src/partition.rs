@@ -11,14 +11,21 @@ use std::sync::Arc;
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int32Array, RecordBatch, UInt32Array, UInt64Array,
 };
+use arrow::compute::SortOptions;
 use arrow::compute::{cast, take_record_batch};
 use arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema, SchemaRef, UInt64Type};
 use arrow::row::{RowConverter, SortField};
-use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::error::DataFusionError;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool, UnboundedMemoryPool};
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet};
+use datafusion::physical_plan::sorts::streaming_merge::StreamingMergeBuilder;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::file::properties::WriterProperties;
 
 use crate::clean::{CleanOutcome, clean_impl, fill_limit_error};
@@ -34,9 +41,19 @@ use crate::{Change, ChangeAction, Error, Fixes, Result, RowAccounting, table_for
 /// Rows of the input cleaned together at most (about; a campaign series is never split).
 pub const CLEAN_PART_ROWS: usize = 1_000_000;
 
-/// Memory DataFusion may use to put the cleaned parts back in order before it spills
-/// sorted runs to disk.
-const MERGE_MEMORY_BYTES: usize = 256 << 20;
+/// Rows of a batch read from a part, and of a merged batch.
+const MERGE_BATCH_ROWS: usize = 8192;
+
+/// Rows of a row group of a part file: every part read at once holds one group.
+const PART_GROUP_ROWS: usize = 16 * 1024;
+
+/// How part files are written: Snappy, small row groups.
+fn part_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(PART_GROUP_ROWS))
+        .build()
+}
 
 /// The input row number carried through a part (a metadata column, dropped at the end).
 pub(crate) const ROW: &str = "__liftos_row";
@@ -139,6 +156,8 @@ pub fn clean_file(
     let (mut out_parts, mut q_parts) = (Vec::new(), Vec::new());
     for (p, path) in parts.files.iter().enumerate() {
         let part = crate::read_table(path)?;
+        // The part is in memory: its file's disk space is free for what comes next.
+        std::fs::remove_file(path).map_err(|e| file_error(path, None, e.to_string()))?;
         if part.num_rows() == 0 {
             continue;
         }
@@ -203,12 +222,16 @@ pub fn clean_file(
     let mut table = TableWriter::create(out, out_schema.clone())?;
     let mut set_aside = TableWriter::create(quarantine, q_schema.clone())?;
     let mut output_totals = (0.0, 0.0);
-    let order = format!("{KEY_FILLED}, {KEY_ROW}, {KEY_DATE}");
-    sorted(&out_parts, &order, &out_schema, |batch| {
-        add_totals(batch, &mut output_totals);
-        table.write(batch)
-    })?;
-    sorted(&q_parts, QUARANTINE_ROW, &q_schema, |batch| {
+    merged(
+        &out_parts,
+        &[KEY_FILLED, KEY_ROW, KEY_DATE],
+        &out_schema,
+        |batch| {
+            add_totals(batch, &mut output_totals);
+            table.write(batch)
+        },
+    )?;
+    merged(&q_parts, &[QUARANTINE_ROW], &q_schema, |batch| {
         set_aside.write(batch)
     })?;
     let (rows_out, quarantined) = (table.rows(), set_aside.rows());
@@ -314,6 +337,8 @@ pub fn validate_file(
     let (mut present, mut failing) = (0usize, 0usize);
     for path in &parts.files {
         let part = crate::read_table(path)?;
+        // The part is in memory: its file's disk space is free for what comes next.
+        std::fs::remove_file(path).map_err(|e| file_error(path, None, e.to_string()))?;
         if part.num_rows() == 0 {
             continue;
         }
@@ -433,10 +458,7 @@ pub(crate) fn split_by_series(
         let path = dir.join(format!("in-{p}.parquet"));
         let file = File::create(&path).map_err(|e| file_error(&path, None, e.to_string()))?;
         // Small row groups: every part's open group is held in memory.
-        let props = WriterProperties::builder()
-            .set_max_row_group_row_count(Some(16 * 1024))
-            .build();
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(part_properties()))
             .map_err(|e| file_error(&path, None, e.to_string()))?;
         writers.push(writer);
         files.push(path);
@@ -682,7 +704,7 @@ fn renumber_quarantine(q: &RecordBatch, rows: &[u64]) -> Result<RecordBatch> {
 fn write_part(dir: &Path, name: &str, batch: &RecordBatch) -> Result<PathBuf> {
     let path = dir.join(format!("{name}.parquet"));
     let file = File::create(&path).map_err(|e| file_error(&path, None, e.to_string()))?;
-    let mut w = ArrowWriter::try_new(file, batch.schema(), None)
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(part_properties()))
         .map_err(|e| file_error(&path, None, e.to_string()))?;
     w.write(batch)
         .map_err(|e| file_error(&path, None, e.to_string()))?;
@@ -697,58 +719,73 @@ fn merge_error(e: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Streams the rows of the Parquet `files` ordered by `order` (SQL), as batches of
-/// `schema` (the sort keys dropped), to `each`.
-fn sorted(
+/// Streams the rows of the Parquet `files`, each sorted by the `keys` columns, in one
+/// order by those keys (DataFusion's streaming merge, the one its sort-preserving merge
+/// runs: one batch of each file in memory, nothing spilled), as batches of `schema` (the
+/// keys dropped, types as in `schema`), to `each`.
+fn merged(
     files: &[PathBuf],
-    order: &str,
+    keys: &[&str],
     schema: &SchemaRef,
     mut each: impl FnMut(&RecordBatch) -> Result<()>,
 ) -> Result<()> {
-    if files.is_empty() {
+    let Some(first) = files.first() else {
         return Ok(());
+    };
+    let open_part = |path: &PathBuf| -> Result<ParquetRecordBatchReader> {
+        let file = File::open(path).map_err(|e| file_error(path, None, e.to_string()))?;
+        ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|b| b.with_batch_size(MERGE_BATCH_ROWS).build())
+            .map_err(|e| file_error(path, None, e.to_string()))
+    };
+    let part_schema = arrow::array::RecordBatchReader::schema(&open_part(first)?);
+    let mut streams: Vec<SendableRecordBatchStream> = Vec::with_capacity(files.len());
+    for path in files {
+        let reader = open_part(path)?;
+        let batches = futures::stream::iter(reader.map(|b| b.map_err(DataFusionError::from)));
+        streams.push(Box::pin(RecordBatchStreamAdapter::new(
+            part_schema.clone(),
+            batches,
+        )));
     }
+    let exprs = keys
+        .iter()
+        .map(|k| {
+            let at = part_schema.index_of(k)?;
+            Ok(PhysicalSortExpr::new(
+                Arc::new(Column::new(k, at)),
+                SortOptions::default(),
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ordering = LexOrdering::new(exprs).ok_or_else(|| merge_error("no sort key"))?;
+    let pool: Arc<dyn MemoryPool> = Arc::new(UnboundedMemoryPool::default());
+    let metrics = ExecutionPlanMetricsSet::new();
+    let mut stream = StreamingMergeBuilder::new()
+        .with_streams(streams)
+        .with_schema(part_schema)
+        .with_expressions(&ordering)
+        .with_metrics(BaselineMetrics::new(&metrics, 0))
+        .with_batch_size(MERGE_BATCH_ROWS)
+        .with_reservation(MemoryConsumer::new("liftos merge").register(&pool))
+        .build()
+        .map_err(merge_error)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(merge_error)?;
-    let env = RuntimeEnvBuilder::new()
-        .with_memory_pool(Arc::new(FairSpillPool::new(MERGE_MEMORY_BYTES)))
-        .build_arc()
-        .map_err(merge_error)?;
-    let mut config = SessionConfig::new();
-    let options = config.options_mut();
-    options.execution.parquet.schema_force_view_types = false;
-    options.execution.parquet.skip_metadata = false;
-    let ctx = SessionContext::new_with_config_rt(config, env);
-    let paths: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-    let columns: Vec<String> = schema
-        .fields()
-        .iter()
-        .map(|f| format!("\"{}\"", f.name().replace('"', "\"\"")))
-        .collect();
     runtime.block_on(async {
-        let df = ctx
-            .read_parquet(paths.clone(), ParquetReadOptions::default())
-            .await
-            .map_err(merge_error)?;
-        ctx.register_table("parts", df.into_view())
-            .map_err(merge_error)?;
-        let query = format!("SELECT {} FROM parts ORDER BY {order}", columns.join(", "));
-        let mut stream = ctx
-            .sql(&query)
-            .await
-            .map_err(merge_error)?
-            .execute_stream()
-            .await
-            .map_err(merge_error)?;
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(merge_error)?;
             let columns = schema
                 .fields()
                 .iter()
-                .zip(batch.columns())
-                .map(|(f, c)| cast(c, f.data_type()))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
+                .map(|f| {
+                    let c = batch.column_by_name(f.name()).ok_or_else(|| {
+                        merge_error(format!("a part lacks the column `{}`", f.name()))
+                    })?;
+                    Ok(cast(c, f.data_type())?)
+                })
+                .collect::<Result<Vec<_>>>()?;
             each(&RecordBatch::try_new(schema.clone(), columns)?)?;
         }
         Ok(())
