@@ -221,7 +221,8 @@ pub fn clean_file(
 
     let mut table = TableWriter::create(out, out_schema.clone())?;
     let mut set_aside = TableWriter::create(quarantine, q_schema.clone())?;
-    let mut output_totals = (0.0, 0.0);
+    // From -0.0, as `Iterator::sum` of floats adds (an empty sum is -0.0).
+    let mut output_totals = (-0.0, -0.0);
     merged(
         &out_parts,
         &[KEY_FILLED, KEY_ROW, KEY_DATE],
@@ -496,7 +497,8 @@ pub(crate) fn split_by_series(
         .collect();
     let series_schema = Arc::new(source.schema.project(&series_at)?);
     let mut rows = 0usize;
-    let mut totals = (0.0, 0.0);
+    // From -0.0, as `Iterator::sum` of floats adds (an empty sum is -0.0).
+    let mut totals = (-0.0, -0.0);
     for piece in source.pieces(64 * 1024)? {
         let piece = piece?;
         let n = piece.num_rows();
@@ -997,6 +999,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_empty_table_in_parts_gives_what_the_whole_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("empty.csv");
+        std::fs::write(
+            &csv,
+            "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue\n",
+        )
+        .unwrap();
+        let table = read_table_with(&csv, &ReadOptions::text()).unwrap();
+        let fixes = Fixes::default();
+        let whole = clean_data(&table, &fixes).unwrap();
+        let (out, q) = (dir.path().join("c.csv"), dir.path().join("q.csv"));
+        let done = clean_file(&csv, &fixes, &out, &q, false, 10).unwrap();
+        assert_eq!(done.change_log, whole.change_log);
+        assert_eq!((done.rows_in, done.rows_out, done.quarantined), (0, 0, 0));
+        assert!(!done.quarantine_written && !q.exists());
+        let expected = dir.path().join("expected.csv");
+        write_table(&expected, &whole.table).unwrap();
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            std::fs::read(&expected).unwrap()
+        );
+        // Sums as `Iterator::sum` gives them: an empty sum is -0.0.
+        let empty: f64 = std::iter::empty::<f64>().sum();
+        for total in [done.input_totals, done.output_totals] {
+            assert_eq!(total.0.to_bits(), empty.to_bits());
+            assert_eq!(total.1.to_bits(), empty.to_bits());
+        }
+        let rules = crate::QualityRules::default();
+        assert_eq!(
+            validate_file(&csv, &[], &rules, 10).unwrap(),
+            crate::validate_data_quality(&table, &[], &rules).unwrap()
+        );
     }
 
     #[test]
