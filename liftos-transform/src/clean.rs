@@ -741,13 +741,56 @@ fn pulled_order(table: &RecordBatch) -> Result<Option<Vec<i64>>> {
 /// A missing unified column, a column whose type cannot hold its unified type, an
 /// invalid option (strip pattern).
 pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
+    match clean_impl(table, fixes, None)? {
+        CleanOutcome::Done(cleaned, _) => Ok(cleaned),
+        CleanOutcome::FillLimit { total } => Err(fill_limit_error(total, fixes.max_filled_rows)),
+    }
+}
+
+/// The error of a fill that would insert `total` rows, more than `limit`.
+pub(crate) fn fill_limit_error(total: u64, limit: usize) -> Error {
+    Error::config(
+        "fill_missing_dates",
+        format!(
+            "filling missing dates would insert {total} rows, more than the limit of {limit} (max_filled_rows); check the dates or turn the fix off"
+        ),
+    )
+}
+
+/// What [`clean_impl`] gives: the cleaned table, or the number of rows filling would
+/// insert when that is more than `fixes.max_filled_rows` (nothing filled).
+#[derive(Debug)]
+pub(crate) enum CleanOutcome {
+    Done(Cleaned, CleanDetail),
+    FillLimit { total: u64 },
+}
+
+/// How the rows of a cleaned table relate to its input, for a table cleaned in parts.
+#[derive(Debug, Default)]
+pub(crate) struct CleanDetail {
+    /// The input row of each output row that is not filled in (in output order).
+    pub kept: Vec<u32>,
+    /// For each filled row (in output order), the first input row of its campaign series.
+    pub filled_series_first: Vec<u32>,
+    /// The longest gap left unfilled: the first input row of its series, and the days
+    /// before and after the gap.
+    pub longest: Option<(u32, i32, i32)>,
+}
+
+/// [`clean_data`], with the readings of text columns decided beforehand (see
+/// [`Frame::new_read`]), telling where its rows come from.
+pub(crate) fn clean_impl(
+    table: &RecordBatch,
+    fixes: &Fixes,
+    readings: Option<&BTreeMap<String, parse::ColumnReading>>,
+) -> Result<CleanOutcome> {
     let normalizer = fixes
         .normalize_campaign_names
         .as_ref()
         .map(NameNormalization::build)
         .transpose()?;
     let rows = table.num_rows();
-    let frame = Frame::new("table", table, true)?;
+    let frame = Frame::new_read("table", table, true, readings)?;
     let pulled = pulled_order(table)?;
     let mut log = Vec::new();
     let mut quarantine = Quarantine {
@@ -951,8 +994,16 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
 
     // 5. Filling: the order of the rows kept before, restricted to the rows kept now.
     let mut filled: Vec<(u32, i32)> = Vec::new();
+    let mut detail = CleanDetail::default();
     if let Some(order) = order {
         let series = &series.0;
+        // The first row of each series (series ids follow the rows' first appearance).
+        let mut first: Vec<u32> = Vec::new();
+        for (r, &g) in series.iter().enumerate() {
+            if g as usize == first.len() {
+                first.push(r as u32);
+            }
+        }
         let mut is_kept = vec![false; rows];
         for &r in &kept {
             is_kept[r as usize] = true;
@@ -963,15 +1014,15 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
         let max_gap = i64::from(fixes.max_fill_gap_days);
         let mut total: u64 = 0;
         let mut long_gaps = 0usize;
-        let mut longest: Option<(i32, i32)> = None;
+        let mut longest: Option<(u32, i32, i32)> = None;
         for w in order.windows(2) {
             let (a, b) = (w[0] as usize, w[1] as usize);
             if series[a] == series[b] {
                 let gap = i64::from(date.value(b)) - i64::from(date.value(a)) - 1;
                 if gap > max_gap {
                     long_gaps += 1;
-                    if longest.is_none_or(|(x, y)| i64::from(y) - i64::from(x) < gap + 1) {
-                        longest = Some((date.value(a), date.value(b)));
+                    if longest.is_none_or(|(_, x, y)| i64::from(y) - i64::from(x) < gap + 1) {
+                        longest = Some((first[series[a] as usize], date.value(a), date.value(b)));
                     }
                 } else if gap > 0 {
                     total += gap as u64;
@@ -979,15 +1030,10 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
             }
         }
         if total > fixes.max_filled_rows as u64 {
-            return Err(Error::config(
-                "fill_missing_dates",
-                format!(
-                    "filling missing dates would insert {total} rows, more than the limit of {} (max_filled_rows); check the dates or turn the fix off",
-                    fixes.max_filled_rows
-                ),
-            ));
+            return Ok(CleanOutcome::FillLimit { total });
         }
         filled.reserve(total as usize);
+        detail.filled_series_first.reserve(total as usize);
         for w in order.windows(2) {
             let (a, b) = (w[0] as usize, w[1] as usize);
             if series[a] == series[b] {
@@ -995,11 +1041,13 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
                 if gap <= max_gap {
                     for d in date.value(a) + 1..date.value(b) {
                         filled.push((w[0], d));
+                        detail.filled_series_first.push(first[series[a] as usize]);
                     }
                 }
             }
         }
-        if let Some((from, to)) = longest {
+        detail.longest = longest;
+        if let Some((_, from, to)) = longest {
             log.push(Change {
                 fix: Fix::FillMissingDates.as_str().to_owned(),
                 action: ChangeAction::Unfilled,
@@ -1038,12 +1086,16 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
         fixes.fill_missing_dates,
     )?;
     let q = build_quarantine(table, quarantine)?;
-    Ok(Cleaned {
-        table: out,
-        quarantine: q,
-        change_log: log,
-        rows_in: rows,
-    })
+    detail.kept = kept;
+    Ok(CleanOutcome::Done(
+        Cleaned {
+            table: out,
+            quarantine: q,
+            change_log: log,
+            rows_in: rows,
+        },
+        detail,
+    ))
 }
 
 /// The currency code of a cell (rates table, reporting currency, rows): trimmed,

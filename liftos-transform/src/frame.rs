@@ -1,7 +1,7 @@
 //! A typed view of a (possibly loosely typed) unified table, shared by validation and
 //! cleaning, and grouping helpers.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{
@@ -49,6 +49,18 @@ impl Frame {
     /// Converts the unified columns `table` has; with `require_all`, a missing unified
     /// column is an error.
     pub fn new(name: &str, table: &RecordBatch, require_all: bool) -> Result<Self> {
+        Self::new_read(name, table, require_all, None)
+    }
+
+    /// [`Frame::new`], with the readings of text columns decided beforehand (by
+    /// column name; see [`parse::ColumnReading`]).
+    pub fn new_read(
+        name: &str,
+        table: &RecordBatch,
+        require_all: bool,
+        readings: Option<&BTreeMap<String, parse::ColumnReading>>,
+    ) -> Result<Self> {
+        let reading = |c: &str| readings.and_then(|r| r.get(c));
         let schema = table.schema();
         let get = |col: &str| -> Result<Option<&ArrayRef>> {
             match schema.index_of(col) {
@@ -61,7 +73,14 @@ impl Frame {
             }
         };
         let date = match get(DATE)? {
-            Some(a) => Some(parse::to_date32(name, DATE, a, None, None)?),
+            Some(a) => Some(parse::to_date32_read(
+                name,
+                DATE,
+                a,
+                None,
+                None,
+                reading(DATE),
+            )?),
             None => None,
         };
         let mut text = HashMap::new();
@@ -73,13 +92,13 @@ impl Frame {
         let mut floats = HashMap::new();
         for c in FLOAT_COLUMNS {
             if let Some(a) = get(c)? {
-                floats.insert(c, parse::to_f64(name, c, a, None, None)?);
+                floats.insert(c, parse::to_f64_read(name, c, a, None, None, reading(c))?);
             }
         }
         let mut ints = HashMap::new();
         for c in INT_COLUMNS {
             if let Some(a) = get(c)? {
-                ints.insert(c, parse::to_i64(name, c, a, None)?);
+                ints.insert(c, parse::to_i64_read(name, c, a, None, reading(c))?);
             }
         }
         // By position: a lookup by name per breakdown would be quadratic in the

@@ -71,7 +71,7 @@ impl ReadOptions {
     }
 }
 
-fn file_error(path: &Path, line: Option<usize>, message: impl Into<String>) -> Error {
+pub(crate) fn file_error(path: &Path, line: Option<usize>, message: impl Into<String>) -> Error {
     Error::File {
         path: path.to_owned(),
         line,
@@ -152,7 +152,7 @@ pub fn read_table_with(path: impl AsRef<Path>, options: &ReadOptions) -> Result<
 
 /// Refuses a table whose header names one column twice (which copy would be used is
 /// a guess): the error names the column and both 1-based positions.
-fn check_unique_names<'a>(
+pub(crate) fn check_unique_names<'a>(
     path: &Path,
     line: Option<usize>,
     names: impl Iterator<Item = &'a str>,
@@ -174,7 +174,7 @@ fn check_unique_names<'a>(
     Ok(())
 }
 
-fn open(path: &Path) -> Result<File> {
+pub(crate) fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| file_error(path, None, e.to_string()))
 }
 
@@ -366,7 +366,7 @@ fn decode_slice(
         .collect()
 }
 
-fn arrow_file_error(path: &Path, e: &arrow::error::ArrowError) -> Error {
+pub(crate) fn arrow_file_error(path: &Path, e: &arrow::error::ArrowError) -> Error {
     let message = e.to_string();
     file_error(path, line_in(&message), message)
 }
@@ -620,6 +620,123 @@ fn write_to(path: &Path, file: File, format: FileFormat, batch: &RecordBatch) ->
         }
     }
     Ok(())
+}
+
+/// A table written batch by batch as CSV (with a header) or Parquet (Snappy), by
+/// extension, as [`write_table`] writes a whole table: to a [`PartialFile`] renamed into
+/// place by [`finish`](TableWriter::finish), so an error or an interruption on the way
+/// leaves no half-written file (dropping the writer removes its temporary file).
+pub struct TableWriter {
+    path: PathBuf,
+    schema: SchemaRef,
+    partial: PartialFile,
+    sink: Sink,
+    rows: usize,
+    batches: usize,
+}
+
+enum Sink {
+    Csv(arrow::csv::Writer<std::io::BufWriter<File>>),
+    Parquet(Box<ArrowWriter<std::io::BufWriter<File>>>),
+}
+
+impl std::fmt::Debug for TableWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableWriter")
+            .field("path", &self.path)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TableWriter {
+    /// Starts writing a table of `schema` to `path` (`.csv` or `.parquet`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::File`] naming `path` for another extension, a missing directory or a
+    /// file that cannot be created.
+    pub fn create(path: impl AsRef<Path>, schema: SchemaRef) -> Result<Self> {
+        let path = path.as_ref();
+        let format = table_format(path)?;
+        let partial = PartialFile::create(path)?;
+        let out = std::io::BufWriter::with_capacity(1 << 20, partial.clone_handle()?);
+        let sink = match format {
+            FileFormat::Csv => Sink::Csv(
+                arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(out),
+            ),
+            // `table_format` admits CSV and Parquet only.
+            _ => {
+                let props = WriterProperties::builder()
+                    .set_compression(Compression::SNAPPY)
+                    .build();
+                Sink::Parquet(Box::new(
+                    ArrowWriter::try_new(out, schema.clone(), Some(props))
+                        .map_err(|e| file_error(path, None, e.to_string()))?,
+                ))
+            }
+        };
+        Ok(TableWriter {
+            path: path.to_owned(),
+            schema,
+            partial,
+            sink,
+            rows: 0,
+            batches: 0,
+        })
+    }
+
+    /// Appends `batch` (of the writer's schema).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::File`] naming the file when the batch cannot be written.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let path = &self.path;
+        match &mut self.sink {
+            Sink::Csv(w) => w
+                .write(&escape_formula_cells(batch)?)
+                .map_err(|e| arrow_file_error(path, &e))?,
+            Sink::Parquet(w) => w
+                .write(batch)
+                .map_err(|e| file_error(path, None, e.to_string()))?,
+        }
+        self.rows += batch.num_rows();
+        self.batches += 1;
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Completes the file and renames it into place.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::File`] naming the file when it cannot be completed or renamed.
+    pub fn finish(mut self) -> Result<()> {
+        if self.batches == 0 {
+            // A table without rows still has its header (CSV) or schema (Parquet).
+            self.write(&RecordBatch::new_empty(self.schema.clone()))?;
+        }
+        let path = self.path;
+        match self.sink {
+            Sink::Csv(w) => {
+                let mut out = w.into_inner();
+                std::io::Write::flush(&mut out)
+                    .map_err(|e| file_error(&path, None, e.to_string()))?;
+            }
+            Sink::Parquet(w) => {
+                w.close()
+                    .map_err(|e| file_error(&path, None, e.to_string()))?;
+            }
+        }
+        self.partial.commit()
+    }
 }
 
 #[cfg(test)]

@@ -56,7 +56,9 @@
 //! | unify sources (defaults for the three connectors, TOML overrides) | [`unify_marketing_data`], [`SchemaMapping`] | available |
 //! | data-quality report (rules, built-in marketing checks, JSON) | [`validate_data_quality`], [`QualityRules`] | available |
 //! | cleaning (4 fixes, quarantine, change log, row accounting) | [`clean_data`], [`Fixes`] | available |
-//! | CSV/Parquet files | [`read_table`], [`write_table`] | available |
+//! | CSV/Parquet files | [`read_table`], [`write_table`], [`TableWriter`] | available |
+//! | unify files larger than memory, piece by piece | [`unify_files`] | available |
+//! | validate and clean a file larger than memory, part by part (cargo feature `sql`) | `validate_file`, `clean_file` | available |
 //! | SQL (cargo feature `sql`, default on) | [`SqlSession`] | available |
 //! | SQL on an Apache Ballista cluster (cargo feature `distributed`, off by default) | `SqlSession::remote`, `ClusterUrl` | available |
 //! | local store kept current by incremental syncs (manifest, upsert by natural key) | [`store::Store`] | available |
@@ -76,10 +78,13 @@ mod infer;
 mod io;
 pub mod mapping;
 mod parse;
+#[cfg(feature = "sql")]
+mod partition;
 pub mod quality;
 #[cfg(feature = "sql")]
 mod sql;
 pub mod store;
+mod stream;
 pub mod unified;
 mod unify;
 
@@ -96,16 +101,19 @@ pub use clean::{
 };
 pub use error::{Error, Result};
 pub use io::{
-    FileFormat, PartialFile, ReadOptions, escape_formula_cells, is_formula_like, read_table,
-    read_table_with, read_tables, read_tables_with, remove_partial_files, table_format,
+    FileFormat, PartialFile, ReadOptions, TableWriter, escape_formula_cells, is_formula_like,
+    read_table, read_table_with, read_tables, read_tables_with, remove_partial_files, table_format,
     write_table,
 };
 pub use mapping::{ColumnSpec, DecimalSeparator, SchemaMapping, SourceMapping};
+#[cfg(feature = "sql")]
+pub use partition::{CLEAN_PART_ROWS, CleanedFile, clean_file, validate_file};
 pub use quality::{Issue, QualityReport, QualityRules, Rule, Severity, validate_data_quality};
 #[cfg(feature = "distributed")]
 pub use sql::ClusterUrl;
 #[cfg(feature = "sql")]
 pub use sql::SqlSession;
+pub use stream::{UNIFY_BATCH_ROWS, UnifiedFiles, estimated_rows, unify_files};
 pub use unify::{
     QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_STAGE, Unified, quarantine_schema,
     sort_by_natural_key, unify_marketing_data,

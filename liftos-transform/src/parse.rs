@@ -108,41 +108,142 @@ fn slash_order(
     column: &str,
     strings: &StringArray,
 ) -> Result<(SlashOrder, Option<String>)> {
-    let mut day_first: Option<(usize, &str)> = None;
-    let mut month_first: Option<(usize, &str)> = None;
-    let mut ambiguous = 0usize;
-    for (row, v) in strings.iter().enumerate() {
-        let Some(v) = v else { continue };
-        let Some((a, b)) = slash_parts(v) else {
-            continue;
-        };
-        if a > 12 && b <= 12 {
-            day_first.get_or_insert((row, v));
-        } else if b > 12 && a <= 12 {
-            month_first.get_or_insert((row, v));
-        } else {
-            ambiguous += 1;
+    let mut evidence = SlashEvidence::default();
+    evidence.observe(0, strings);
+    evidence.decide(table, column)
+}
+
+/// What a text date column's values say about its `NN/NN/YYYY` order, gathered over
+/// the column in pieces (row numbers count from the column's first row).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SlashEvidence {
+    day_first: Option<(usize, String)>,
+    month_first: Option<(usize, String)>,
+    ambiguous: usize,
+}
+
+impl SlashEvidence {
+    /// Adds the values of `strings`, whose first row is row `offset` of the column.
+    pub(crate) fn observe(&mut self, offset: usize, strings: &StringArray) {
+        for (row, v) in strings.iter().enumerate() {
+            let Some(v) = v else { continue };
+            let Some((a, b)) = slash_parts(v) else {
+                continue;
+            };
+            if a > 12 && b <= 12 {
+                if self.day_first.is_none() {
+                    self.day_first = Some((offset + row, v.to_owned()));
+                }
+            } else if b > 12 && a <= 12 {
+                if self.month_first.is_none() {
+                    self.month_first = Some((offset + row, v.to_owned()));
+                }
+            } else {
+                self.ambiguous += 1;
+            }
         }
     }
-    match (day_first, month_first) {
-        (Some((r1, d)), Some((r2, m))) => Err(Error::Format {
-            table: table.to_owned(),
-            column: column.to_owned(),
-            message: format!(
-                "mixes day-first dates ('{d}', row {r1}) and month-first dates ('{m}', row {r2}); \
-                 set the source's `date_format` (e.g. date_format = \"%d/%m/%Y\") in the mapping"
-            ),
-        }),
-        (Some(_), None) => Ok((SlashOrder::DayFirst, None)),
-        (None, Some(_)) => Ok((SlashOrder::MonthFirst, None)),
-        (None, None) if ambiguous > 0 => Ok((
-            SlashOrder::MonthFirst,
-            Some(format!(
-                "{table}: column `{column}`: all {ambiguous} dates like 02/01/2024 could be day-first or month-first; \
-                 read as MM/DD/YYYY (the default). Set date_format = \"%d/%m/%Y\" in the mapping if they are DD/MM/YYYY"
+
+    /// The column's order and note, as [`slash_order`] gives them for the whole column.
+    pub(crate) fn decide(&self, table: &str, column: &str) -> Result<(SlashOrder, Option<String>)> {
+        let ambiguous = self.ambiguous;
+        match (&self.day_first, &self.month_first) {
+            (Some((r1, d)), Some((r2, m))) => Err(Error::Format {
+                table: table.to_owned(),
+                column: column.to_owned(),
+                message: format!(
+                    "mixes day-first dates ('{d}', row {r1}) and month-first dates ('{m}', row {r2}); \
+                     set the source's `date_format` (e.g. date_format = \"%d/%m/%Y\") in the mapping"
+                ),
+            }),
+            (Some(_), None) => Ok((SlashOrder::DayFirst, None)),
+            (None, Some(_)) => Ok((SlashOrder::MonthFirst, None)),
+            (None, None) if ambiguous > 0 => Ok((
+                SlashOrder::MonthFirst,
+                Some(format!(
+                    "{table}: column `{column}`: all {ambiguous} dates like 02/01/2024 could be day-first or month-first; \
+                     read as MM/DD/YYYY (the default). Set date_format = \"%d/%m/%Y\" in the mapping if they are DD/MM/YYYY"
+                )),
             )),
-        )),
-        (None, None) => Ok((SlashOrder::MonthFirst, None)),
+            (None, None) => Ok((SlashOrder::MonthFirst, None)),
+        }
+    }
+}
+
+/// A column's `NN/NN/YYYY` order and its note, or the table, column and message of the
+/// error a column holding both orders gives.
+pub(crate) type DecidedOrder =
+    std::result::Result<(SlashOrder, Option<String>), (String, String, String)>;
+
+/// How a text column is read, decided over all its values (for a column converted piece
+/// by piece: each piece is read as the whole column would be).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ColumnReading {
+    /// The order of `NN/NN/YYYY` dates and the note about it, or the error of a column
+    /// holding both orders (its table, column and message).
+    pub slash: Option<DecidedOrder>,
+    /// The decimal separator and the note about it.
+    pub decimal: Option<(DecimalSeparator, Option<String>)>,
+}
+
+impl ColumnReading {
+    /// The decided date order, or the error reading the whole column as dates gives.
+    fn slash(&self) -> Option<Result<(SlashOrder, Option<String>)>> {
+        self.slash.as_ref().map(|s| match s {
+            Ok(order) => Ok(order.clone()),
+            Err((table, column, message)) => Err(Error::Format {
+                table: table.clone(),
+                column: column.clone(),
+                message: message.clone(),
+            }),
+        })
+    }
+}
+
+/// The evidence for a [`ColumnReading`], gathered piece by piece.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ColumnEvidence {
+    slash: SlashEvidence,
+    decimal: DecimalEvidence,
+    rows: usize,
+}
+
+impl ColumnEvidence {
+    /// Adds the next piece of the column (only text says anything).
+    ///
+    /// # Errors
+    ///
+    /// An Arrow error when a text piece cannot be read as Utf8.
+    pub(crate) fn observe(&mut self, piece: &dyn Array) -> Result<()> {
+        if is_text(piece.data_type()) {
+            let strings = as_strings(piece)?;
+            self.slash.observe(self.rows, &strings);
+            self.decimal.observe(&strings);
+        }
+        self.rows += piece.len();
+        Ok(())
+    }
+
+    /// The reading of the whole column as dates and as numbers (`given`: the mapping's
+    /// decimal separator), named `table` and `column` in notes and errors.
+    pub(crate) fn decide(
+        &self,
+        table: &str,
+        column: &str,
+        given: Option<DecimalSeparator>,
+    ) -> ColumnReading {
+        let slash = self.slash.decide(table, column).map_err(|e| match e {
+            Error::Format {
+                table,
+                column,
+                message,
+            } => (table, column, message),
+            other => (table.to_owned(), column.to_owned(), other.to_string()),
+        });
+        ColumnReading {
+            slash: Some(slash),
+            decimal: Some(self.decimal.decide(table, column, given)),
+        }
     }
 }
 
@@ -263,6 +364,19 @@ pub(crate) fn to_date32(
     tz: Option<&Tz>,
     format: Option<&str>,
 ) -> Result<Parsed<Date32Array>> {
+    to_date32_read(table, column, array, tz, format, None)
+}
+
+/// [`to_date32`], with the column's `NN/NN/YYYY` order (and its note) decided beforehand
+/// when `reading` has one.
+pub(crate) fn to_date32_read(
+    table: &str,
+    column: &str,
+    array: &dyn Array,
+    tz: Option<&Tz>,
+    format: Option<&str>,
+    reading: Option<&ColumnReading>,
+) -> Result<Parsed<Date32Array>> {
     let mut bad = Vec::new();
     let mut note = None;
     let out: Date32Array = match array.data_type() {
@@ -322,10 +436,14 @@ pub(crate) fn to_date32(
         }
         dt if is_text(dt) => {
             let strings = as_strings(array)?;
+            let decided = reading.and_then(ColumnReading::slash);
             let order = match format {
                 Some(_) => SlashOrder::MonthFirst,
                 None => {
-                    let (order, n) = slash_order(table, column, &strings)?;
+                    let (order, n) = match decided {
+                        Some(d) => d?,
+                        None => slash_order(table, column, &strings)?,
+                    };
                     note = n;
                     order
                 }
@@ -427,29 +545,67 @@ pub(crate) fn column_decimal(
     if let Some(d) = given {
         return (d, None);
     }
-    let mut comma = false;
-    let mut ambiguous: Option<&str> = None;
-    for v in strings.iter().flatten() {
-        match decimal_evidence(v) {
-            Some(DecimalSeparator::Point) => return (DecimalSeparator::Point, None),
-            Some(DecimalSeparator::Comma) => comma = true,
-            None => {
-                if ambiguous.is_none() && v.bytes().any(|c| c == b',' || c == b'.') {
-                    ambiguous = Some(v);
+    let mut evidence = DecimalEvidence::default();
+    evidence.observe(strings);
+    evidence.decide(table, column, None)
+}
+
+/// What a text number column's values say about its decimal separator, gathered over
+/// the column in pieces.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DecimalEvidence {
+    point: bool,
+    comma: bool,
+    ambiguous: Option<String>,
+}
+
+impl DecimalEvidence {
+    /// Adds the values of `strings` (nothing more is looked at once a value shows a
+    /// decimal point).
+    pub(crate) fn observe(&mut self, strings: &StringArray) {
+        if self.point {
+            return;
+        }
+        for v in strings.iter().flatten() {
+            match decimal_evidence(v) {
+                Some(DecimalSeparator::Point) => {
+                    self.point = true;
+                    return;
+                }
+                Some(DecimalSeparator::Comma) => self.comma = true,
+                None => {
+                    if self.ambiguous.is_none() && v.bytes().any(|c| c == b',' || c == b'.') {
+                        self.ambiguous = Some(v.to_owned());
+                    }
                 }
             }
         }
     }
-    if comma {
-        return (DecimalSeparator::Comma, None);
+
+    /// The separator and note, as [`column_decimal`] gives them for the whole column.
+    pub(crate) fn decide(
+        &self,
+        table: &str,
+        column: &str,
+        given: Option<DecimalSeparator>,
+    ) -> (DecimalSeparator, Option<String>) {
+        if let Some(d) = given {
+            return (d, None);
+        }
+        if self.point {
+            return (DecimalSeparator::Point, None);
+        }
+        if self.comma {
+            return (DecimalSeparator::Comma, None);
+        }
+        let note = self.ambiguous.as_ref().map(|v| {
+            format!(
+                "{table}: column `{column}`: no value shows the decimal separator; values such as '{v}' \
+                 were read with a decimal point (the default). Set decimal = \",\" in the mapping if it is a decimal comma"
+            )
+        });
+        (DecimalSeparator::Point, note)
     }
-    let note = ambiguous.map(|v| {
-        format!(
-            "{table}: column `{column}`: no value shows the decimal separator; values such as '{v}' \
-             were read with a decimal point (the default). Set decimal = \",\" in the mapping if it is a decimal comma"
-        )
-    });
-    (DecimalSeparator::Point, note)
 }
 
 /// Parses a number written as text with `decimal` as its decimal separator: surrounding
@@ -530,6 +686,19 @@ pub(crate) fn to_f64(
     divide_by: Option<f64>,
     decimal: Option<DecimalSeparator>,
 ) -> Result<Parsed<Float64Array>> {
+    to_f64_read(table, column, array, divide_by, decimal, None)
+}
+
+/// [`to_f64`], with the column's decimal separator (and its note) decided beforehand
+/// when `reading` has one.
+pub(crate) fn to_f64_read(
+    table: &str,
+    column: &str,
+    array: &dyn Array,
+    divide_by: Option<f64>,
+    decimal: Option<DecimalSeparator>,
+    reading: Option<&ColumnReading>,
+) -> Result<Parsed<Float64Array>> {
     let mut bad = Vec::new();
     let mut note = None;
     let dt = array.data_type();
@@ -539,7 +708,10 @@ pub(crate) fn to_f64(
             .clone()
     } else if is_text(dt) {
         let strings = as_strings(array)?;
-        let (decimal, n) = column_decimal(table, column, &strings, decimal);
+        let (decimal, n) = match reading.and_then(|r| r.decimal.clone()) {
+            Some(d) => d,
+            None => column_decimal(table, column, &strings, decimal),
+        };
         note = n;
         strings
             .iter()
@@ -575,12 +747,15 @@ pub(crate) fn to_f64(
     })
 }
 
-/// Converts any numeric or text column to Int64; fractional or out-of-range values are bad.
-pub(crate) fn to_i64(
+/// Converts any numeric or text column to Int64; fractional or out-of-range values are
+/// bad. The column's decimal separator (and its note) is decided beforehand when
+/// `reading` has one.
+pub(crate) fn to_i64_read(
     table: &str,
     column: &str,
     array: &dyn Array,
     decimal: Option<DecimalSeparator>,
+    reading: Option<&ColumnReading>,
 ) -> Result<Parsed<Int64Array>> {
     let mut bad = Vec::new();
     let mut note = None;
@@ -619,7 +794,10 @@ pub(crate) fn to_i64(
         }
         dt if is_text(dt) => {
             let strings = as_strings(array)?;
-            let (decimal, n) = column_decimal(table, column, &strings, decimal);
+            let (decimal, n) = match reading.and_then(|r| r.decimal.clone()) {
+                Some(d) => d,
+                None => column_decimal(table, column, &strings, decimal),
+            };
             note = n;
             strings
                 .iter()
@@ -841,10 +1019,11 @@ mod tests {
         assert_eq!(p.array.value(1), 7.0);
         assert!(p.array.is_null(2) && p.array.is_null(3) && p.array.is_null(4));
         assert_eq!(p.bad, vec![2]);
-        let i = to_i64(
+        let i = to_i64_read(
             "t",
             "c",
             &StringArray::from(vec!["12", "12.0", "12.5"]),
+            None,
             None,
         )
         .unwrap();

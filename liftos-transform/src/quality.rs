@@ -43,7 +43,7 @@
 //! columns = ["date", "channel", "campaign_id"]
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -430,6 +430,68 @@ struct Collector {
     max_examples: usize,
     failing: Failing,
     issues: Vec<Issue>,
+    /// With `Some`, every check is recorded, found or not, in check order (for a table
+    /// validated in parts).
+    slots: Option<Vec<Slot>>,
+}
+
+/// One check of a table validated in parts: its issue (`row_count` 0 when nothing was
+/// found), the order keys of its example rows, and the order key of its message.
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    pub issue: Issue,
+    /// For each example row: a row of the table (the example itself, or for a date gap
+    /// the first row of its series) and a value ordering examples of one such row.
+    pub keys: Vec<(usize, i64)>,
+    /// A row of the table whose order decides which part's message is the table's (a
+    /// message naming the first finding), if the message depends on the data.
+    pub message_key: Option<usize>,
+}
+
+/// Each account's (channel, account_id) currencies: up to eight distinct trimmed codes,
+/// the first met in row order.
+pub(crate) type AccountCurrencies = HashMap<(Option<String>, Option<String>), Vec<String>>;
+
+/// Adds the currencies of `frame`'s rows (in row order) to `map`.
+pub(crate) fn observe_currencies(frame: &Frame, map: &mut AccountCurrencies) {
+    let Some(cur) = frame.text.get(CURRENCY) else {
+        return;
+    };
+    let Ok((acct, n)) = frame::group_ids(&frame.account_columns(), frame.rows) else {
+        return;
+    };
+    let mut local: Vec<Vec<&str>> = vec![Vec::new(); n];
+    let mut first_row = vec![usize::MAX; n];
+    for (r, &a) in acct.iter().enumerate() {
+        let a = a as usize;
+        if first_row[a] == usize::MAX {
+            first_row[a] = r;
+        }
+        if cur.is_valid(r) && !parse::is_blank(cur.value(r)) {
+            let v = cur.value(r).trim();
+            let set = &mut local[a];
+            if set.len() < 8 && !set.contains(&v) {
+                set.push(v);
+            }
+        }
+    }
+    let text = |c: &str, r: usize| {
+        frame
+            .text
+            .get(c)
+            .and_then(|a| a.is_valid(r).then(|| a.value(r).to_owned()))
+    };
+    for (a, values) in local.into_iter().enumerate() {
+        let r = first_row[a];
+        let set = map
+            .entry((text(CHANNEL, r), text(ACCOUNT_ID, r)))
+            .or_default();
+        for v in values {
+            if set.len() < 8 && !set.iter().any(|s| s == v) {
+                set.push(v.to_owned());
+            }
+        }
+    }
 }
 
 /// The rows a check (warning or worse) fails.
@@ -447,6 +509,7 @@ impl Collector {
             max_examples,
             failing: Failing::Rows(vec![false; rows]),
             issues: Vec::new(),
+            slots: None,
         }
     }
 
@@ -458,6 +521,7 @@ impl Collector {
             max_examples: self.max_examples,
             failing: Failing::Marked(Vec::new()),
             issues: Vec::new(),
+            slots: self.slots.as_ref().map(|_| Vec::new()),
         }
     }
 
@@ -473,6 +537,9 @@ impl Collector {
             }
         }
         self.issues.append(&mut child.issues);
+        if let (Some(slots), Some(mut more)) = (&mut self.slots, child.slots) {
+            slots.append(&mut more);
+        }
     }
 
     fn mark(&mut self, r: usize) {
@@ -503,6 +570,37 @@ impl Collector {
         message: String,
         rows: Vec<usize>,
     ) {
+        self.add_keyed(rule, column, severity, message, rows, None);
+    }
+
+    /// [`add`](Self::add), naming the row that orders the message (see [`Slot`]).
+    fn add_keyed(
+        &mut self,
+        rule: &str,
+        column: Option<&str>,
+        severity: Severity,
+        message: String,
+        rows: Vec<usize>,
+        message_key: Option<usize>,
+    ) {
+        if let Some(slots) = &mut self.slots {
+            slots.push(Slot {
+                issue: Issue {
+                    rule: rule.to_owned(),
+                    column: column.map(str::to_owned),
+                    row_count: rows.len(),
+                    example_rows: rows.iter().take(self.max_examples).copied().collect(),
+                    severity,
+                    message: message.clone(),
+                },
+                keys: rows
+                    .iter()
+                    .take(self.max_examples)
+                    .map(|&r| (r, 0))
+                    .collect(),
+                message_key,
+            });
+        }
         if rows.is_empty() {
             return;
         }
@@ -521,6 +619,7 @@ impl Collector {
         });
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn add_count(
         &mut self,
         rule: &str,
@@ -529,7 +628,23 @@ impl Collector {
         message: String,
         count: usize,
         examples: Vec<usize>,
+        keys: Vec<(usize, i64)>,
+        message_key: Option<usize>,
     ) {
+        if let Some(slots) = &mut self.slots {
+            slots.push(Slot {
+                issue: Issue {
+                    rule: rule.to_owned(),
+                    column: column.map(str::to_owned),
+                    row_count: count,
+                    example_rows: examples.iter().take(self.max_examples).copied().collect(),
+                    severity,
+                    message: message.clone(),
+                },
+                keys: keys.into_iter().take(self.max_examples).collect(),
+                message_key,
+            });
+        }
         if count == 0 {
             return;
         }
@@ -582,10 +697,43 @@ pub fn validate_data_quality(
     required_fields: &[&str],
     rules: &QualityRules,
 ) -> Result<QualityReport> {
+    Ok(validate_impl(table, required_fields, rules, None)?.report)
+}
+
+/// What [`validate_impl`] gives.
+pub(crate) struct Validated {
+    pub report: QualityReport,
+    /// Required cells present.
+    pub present: usize,
+    /// Rows failing a check of severity warning or error.
+    pub failing: usize,
+    /// Every check, found or not, in check order (for a table validated in parts).
+    pub slots: Vec<Slot>,
+}
+
+/// How a part of a table is validated: the readings of its text columns decided over
+/// the whole table, and every account's currencies in the whole table.
+pub(crate) struct WholeTable<'a> {
+    pub readings: &'a BTreeMap<String, parse::ColumnReading>,
+    pub currencies: &'a AccountCurrencies,
+}
+
+/// [`validate_data_quality`]; with `whole`, `table` is a part of a table holding whole
+/// campaign series (and rows in table order), and every check is recorded as a [`Slot`].
+pub(crate) fn validate_impl(
+    table: &RecordBatch,
+    required_fields: &[&str],
+    rules: &QualityRules,
+    whole: Option<&WholeTable<'_>>,
+) -> Result<Validated> {
     rules.validate()?;
     let rows = table.num_rows();
-    let frame = Frame::new("table", table, false)?;
+    let readings = whole.map(|w| w.readings);
+    let frame = Frame::new_read("table", table, false, readings)?;
     let mut c = Collector::new(rows, rules.max_examples);
+    if whole.is_some() {
+        c.slots = Some(Vec::new());
+    }
 
     // Completeness.
     let required: Vec<&str> = if required_fields.is_empty() {
@@ -663,10 +811,10 @@ pub fn validate_data_quality(
     }
 
     for rule in &rules.rules {
-        apply_rule(table, &frame, rule, &mut c)?;
+        apply_rule(table, &frame, rule, readings, &mut c)?;
     }
     if rules.builtin_checks {
-        builtin(&frame, table, rules, &mut c)?;
+        builtin(&frame, table, rules, whole.map(|w| w.currencies), &mut c)?;
     }
 
     let failing = c.failing_rows();
@@ -675,11 +823,16 @@ pub fn validate_data_quality(
     } else {
         (rows - failing) as f64 / rows as f64
     };
-    Ok(QualityReport {
-        rows,
-        completeness_score,
-        accuracy_score,
-        issues: c.issues,
+    Ok(Validated {
+        report: QualityReport {
+            rows,
+            completeness_score,
+            accuracy_score,
+            issues: c.issues,
+        },
+        present,
+        failing,
+        slots: c.slots.unwrap_or_default(),
     })
 }
 
@@ -702,8 +855,15 @@ fn column_or_issue<'t>(
     col
 }
 
-fn apply_rule(table: &RecordBatch, frame: &Frame, rule: &Rule, c: &mut Collector) -> Result<()> {
+fn apply_rule(
+    table: &RecordBatch,
+    frame: &Frame,
+    rule: &Rule,
+    readings: Option<&BTreeMap<String, parse::ColumnReading>>,
+    c: &mut Collector,
+) -> Result<()> {
     let rows = c.rows;
+    let reading = |col: &str| readings.and_then(|r| r.get(col));
     match rule {
         Rule::Range {
             column,
@@ -714,7 +874,7 @@ fn apply_rule(table: &RecordBatch, frame: &Frame, rule: &Rule, c: &mut Collector
             let Some(col) = column_or_issue(table, column, "range", c) else {
                 return Ok(());
             };
-            let p = parse::to_f64("table", column, col, None, None)?;
+            let p = parse::to_f64_read("table", column, col, None, None, reading(column))?;
             let lo = min.unwrap_or(f64::NEG_INFINITY);
             let hi = max.unwrap_or(f64::INFINITY);
             let out = where_rows(rows, |r| {
@@ -740,7 +900,7 @@ fn apply_rule(table: &RecordBatch, frame: &Frame, rule: &Rule, c: &mut Collector
             let Some(col) = column_or_issue(table, column, "data_type", c) else {
                 return Ok(());
             };
-            let bad = type_violations(column, col, data_type)?;
+            let bad = type_violations(column, col, data_type, reading(column))?;
             c.add(
                 "data_type",
                 Some(column),
@@ -785,7 +945,7 @@ fn apply_rule(table: &RecordBatch, frame: &Frame, rule: &Rule, c: &mut Collector
             let Some(col) = column_or_issue(table, column, "date_range", c) else {
                 return Ok(());
             };
-            let p = parse::to_date32("table", column, col, None, None)?;
+            let p = parse::to_date32_read("table", column, col, None, None, reading(column))?;
             let lo = min.map_or(i32::MIN, parse::date_to_days);
             let hi = max.map_or(i32::MAX, parse::date_to_days);
             let out = where_rows(rows, |r| {
@@ -850,7 +1010,12 @@ fn apply_rule(table: &RecordBatch, frame: &Frame, rule: &Rule, c: &mut Collector
     Ok(())
 }
 
-fn type_violations(column: &str, col: &ArrayRef, data_type: &str) -> Result<Vec<usize>> {
+fn type_violations(
+    column: &str,
+    col: &ArrayRef,
+    data_type: &str,
+    reading: Option<&parse::ColumnReading>,
+) -> Result<Vec<usize>> {
     let n = col.len();
     let dt = col.data_type();
     let all_valid = |pred: bool| -> Vec<usize> {
@@ -880,15 +1045,15 @@ fn type_violations(column: &str, col: &ArrayRef, data_type: &str) -> Result<Vec<
                 all_valid(false)
             }
         }
-        "date" => match parse::to_date32("table", column, col, None, None) {
+        "date" => match parse::to_date32_read("table", column, col, None, None, reading) {
             Ok(p) => p.bad,
             Err(_) => all_valid(false),
         },
-        "integer" => match parse::to_i64("table", column, col, None) {
+        "integer" => match parse::to_i64_read("table", column, col, None, reading) {
             Ok(p) => p.bad,
             Err(_) => all_valid(false),
         },
-        _ => match parse::to_f64("table", column, col, None, None) {
+        _ => match parse::to_f64_read("table", column, col, None, None, reading) {
             Ok(p) => p.bad,
             Err(_) => all_valid(false),
         },
@@ -922,6 +1087,7 @@ fn builtin(
     frame: &Frame,
     _table: &RecordBatch,
     rules: &QualityRules,
+    currencies: Option<&AccountCurrencies>,
     c: &mut Collector,
 ) -> Result<()> {
     // The row checks and the series/key/currency checks are independent: they run in
@@ -930,7 +1096,7 @@ fn builtin(
     let mut later = c.child();
     let (first, second) = rayon::join(
         || builtin_row_checks(frame, rules, c),
-        || builtin_group_checks(frame, rules, &mut later),
+        || builtin_group_checks(frame, rules, currencies, &mut later),
     );
     first?;
     second?;
@@ -1034,7 +1200,12 @@ fn builtin_row_checks(frame: &Frame, rules: &QualityRules, c: &mut Collector) ->
 }
 
 /// The built-in checks of campaign series, natural keys and account currencies.
-fn builtin_group_checks(frame: &Frame, rules: &QualityRules, c: &mut Collector) -> Result<()> {
+fn builtin_group_checks(
+    frame: &Frame,
+    rules: &QualityRules,
+    currencies: Option<&AccountCurrencies>,
+    c: &mut Collector,
+) -> Result<()> {
     let rows = c.rows;
     let spend = frame.floats.get(SPEND).map(|p| &p.array);
     // Campaign series ids, shared by the series checks and (with the date) the
@@ -1050,7 +1221,7 @@ fn builtin_group_checks(frame: &Frame, rules: &QualityRules, c: &mut Collector) 
         || {
             rayon::join(
                 || duplicate_key_check(frame, &series, n_series, &mut keys),
-                || currency_checks(frame, &mut currency),
+                || currency_checks(frame, currencies, &mut currency),
             )
         },
     );
@@ -1087,8 +1258,13 @@ fn duplicate_key_check(
     Ok(())
 }
 
-/// Missing currencies, and accounts with several.
-fn currency_checks(frame: &Frame, c: &mut Collector) -> Result<()> {
+/// Missing currencies, and accounts with several (`whole`: every account's currencies
+/// in the whole table, of which `frame` is a part).
+fn currency_checks(
+    frame: &Frame,
+    whole: Option<&AccountCurrencies>,
+    c: &mut Collector,
+) -> Result<()> {
     let rows = c.rows;
     let Some(cur) = frame.text.get(CURRENCY) else {
         return Ok(());
@@ -1105,17 +1281,37 @@ fn currency_checks(frame: &Frame, c: &mut Collector) -> Result<()> {
     // Up to eight distinct (trimmed) currencies per account; a run of rows with the
     // same account and the same cell is looked at once.
     let mut seen: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); n];
-    let mut last: Option<(u32, &str)> = None;
-    for (r, &a) in acct.iter().enumerate() {
-        if cur.is_valid(r) && !parse::is_blank(cur.value(r)) {
-            let value = cur.value(r);
-            if last == Some((a, value)) {
-                continue;
+    match whole {
+        None => {
+            let mut last: Option<(u32, &str)> = None;
+            for (r, &a) in acct.iter().enumerate() {
+                if cur.is_valid(r) && !parse::is_blank(cur.value(r)) {
+                    let value = cur.value(r);
+                    if last == Some((a, value)) {
+                        continue;
+                    }
+                    last = Some((a, value));
+                    let set = &mut seen[a as usize];
+                    if set.len() < 8 {
+                        set.insert(value.trim());
+                    }
+                }
             }
-            last = Some((a, value));
-            let set = &mut seen[a as usize];
-            if set.len() < 8 {
-                set.insert(value.trim());
+        }
+        Some(whole) => {
+            let text = |col: &str, r: usize| {
+                frame
+                    .text
+                    .get(col)
+                    .and_then(|a| a.is_valid(r).then(|| a.value(r).to_owned()))
+            };
+            let mut done = vec![false; n];
+            for (r, &a) in acct.iter().enumerate() {
+                if !std::mem::replace(&mut done[a as usize], true)
+                    && let Some(values) = whole.get(&(text(CHANNEL, r), text(ACCOUNT_ID, r)))
+                {
+                    seen[a as usize] = values.iter().map(String::as_str).collect();
+                }
             }
         }
     }
@@ -1130,12 +1326,14 @@ fn currency_checks(frame: &Frame, c: &mut Collector) -> Result<()> {
                 .join(", ")
         })
         .unwrap_or_default();
-    c.add(
+    let first = mixed.first().copied();
+    c.add_keyed(
         "mixed_currency",
         Some(CURRENCY),
         Severity::Error,
         format!("several currencies within one account (e.g. {example})"),
         mixed,
+        first,
     );
     Ok(())
 }
@@ -1152,9 +1350,18 @@ fn series_checks(
         .filter(|&r| date.is_valid(r as usize))
         .collect();
     let order = frame::order_by_group_date(&dated, series, date);
+    // The first row of each series (series ids follow the rows' first appearance).
+    let mut first: Vec<usize> = Vec::new();
+    for (r, &g) in series.iter().enumerate() {
+        if g as usize == first.len() {
+            first.push(r);
+        }
+    }
     let mut missing_days = 0usize;
     let mut gap_examples = Vec::new();
+    let mut gap_keys = Vec::new();
     let mut first_gap: Option<String> = None;
+    let mut first_gap_key = None;
     let mut spikes = Vec::new();
     let mut start = 0;
     while start < order.len() {
@@ -1169,7 +1376,9 @@ fn series_checks(
             if b - a > 1 {
                 missing_days += (b - a - 1) as usize;
                 gap_examples.push(w[0] as usize);
+                gap_keys.push((first[g as usize], i64::from(a)));
                 if first_gap.is_none() {
+                    first_gap_key = Some(first[g as usize]);
                     first_gap = Some(format!(
                         "{} to {}",
                         parse::format_days(a + 1),
@@ -1201,6 +1410,8 @@ fn series_checks(
         ),
         missing_days,
         gap_examples,
+        gap_keys,
+        first_gap_key,
     );
     spikes.sort_unstable();
     c.add(

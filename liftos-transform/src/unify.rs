@@ -146,6 +146,24 @@ where
     I: IntoIterator<Item = (S, &'a RecordBatch)>,
     S: AsRef<str>,
 {
+    unify_sources(sources, mapping, None)
+}
+
+/// How each source's text columns are read, decided beforehand over all their rows: by
+/// source name, then unified column (see [`parse::ColumnReading`]).
+pub(crate) type Readings = BTreeMap<String, BTreeMap<String, parse::ColumnReading>>;
+
+/// [`unify_marketing_data`], with the readings of the sources' columns given (a source
+/// unified piece by piece reads each piece as its whole column would be read).
+pub(crate) fn unify_sources<'a, I, S>(
+    sources: I,
+    mapping: &SchemaMapping,
+    readings: Option<&Readings>,
+) -> Result<Unified>
+where
+    I: IntoIterator<Item = (S, &'a RecordBatch)>,
+    S: AsRef<str>,
+{
     mapping.validate()?;
     let sources: Vec<(String, &RecordBatch)> = sources
         .into_iter()
@@ -170,7 +188,7 @@ where
                         .join(", ")
                 ),
             })?;
-            map_source(name, &source, batch)
+            map_source(name, &source, batch, readings.and_then(|r| r.get(name)))
         })
         .collect();
     let mut parts = Vec::with_capacity(mapped.len());
@@ -400,16 +418,17 @@ struct Converted {
     note: Option<String>,
 }
 
-fn convert_column(
+/// The values a unified column of a source is converted from (a source column, a
+/// constant, a default or nulls), a label naming them for problem texts (empty: the
+/// unified column's name), and a note when a documented default is used.
+pub(crate) fn column_input(
     name: &str,
     source: &SourceMapping,
     batch: &RecordBatch,
     field: &Field,
-    tz: Option<&Tz>,
-) -> Result<Converted> {
+) -> Result<(ArrayRef, String, Option<String>)> {
     let rows = batch.num_rows();
     let col = field.name().as_str();
-    let dt = field.data_type();
     let spec = source.columns.get(col);
     let mut note = None;
     let (input, label): (ArrayRef, String) = match spec {
@@ -450,7 +469,22 @@ fn convert_column(
             },
         },
     };
-    let spec = spec.cloned().unwrap_or_default();
+    Ok((input, label, note))
+}
+
+fn convert_column(
+    name: &str,
+    source: &SourceMapping,
+    batch: &RecordBatch,
+    field: &Field,
+    tz: Option<&Tz>,
+    readings: Option<&BTreeMap<String, parse::ColumnReading>>,
+) -> Result<Converted> {
+    let col = field.name().as_str();
+    let dt = field.data_type();
+    let (input, label, note) = column_input(name, source, batch, field)?;
+    let reading = readings.and_then(|r| r.get(col));
+    let spec = source.columns.get(col).cloned().unwrap_or_default();
     let src_name = if label.is_empty() {
         col.to_owned()
     } else {
@@ -472,12 +506,18 @@ fn convert_column(
     let (array, bad, what, parse_note): (ArrayRef, Vec<usize>, String, Option<String>) = match dt {
         DataType::Date32 => {
             let Parsed { array, bad, note } =
-                parse::to_date32(name, &src_name, &input, tz, format)?;
+                parse::to_date32_read(name, &src_name, &input, tz, format, reading)?;
             (Arc::new(array) as ArrayRef, bad, in_format("a date"), note)
         }
         DataType::Float64 => {
-            let Parsed { array, bad, note } =
-                parse::to_f64(name, &src_name, &input, spec.divide_by, source.decimal)?;
+            let Parsed { array, bad, note } = parse::to_f64_read(
+                name,
+                &src_name,
+                &input,
+                spec.divide_by,
+                source.decimal,
+                reading,
+            )?;
             (
                 Arc::new(array) as ArrayRef,
                 bad,
@@ -487,7 +527,7 @@ fn convert_column(
         }
         DataType::Int64 => {
             let Parsed { array, bad, note } =
-                parse::to_i64(name, &src_name, &input, source.decimal)?;
+                parse::to_i64_read(name, &src_name, &input, source.decimal, reading)?;
             (
                 Arc::new(array) as ArrayRef,
                 bad,
@@ -512,7 +552,12 @@ fn convert_column(
     })
 }
 
-fn map_source(name: &str, source: &SourceMapping, batch: &RecordBatch) -> Result<SourcePart> {
+fn map_source(
+    name: &str,
+    source: &SourceMapping,
+    batch: &RecordBatch,
+    readings: Option<&BTreeMap<String, parse::ColumnReading>>,
+) -> Result<SourcePart> {
     let rows = batch.num_rows();
     let tz = match &source.timezone {
         Some(t) => Some(parse::parse_tz(&format!("sources.{name}.timezone"), t)?),
@@ -529,7 +574,7 @@ fn map_source(name: &str, source: &SourceMapping, batch: &RecordBatch) -> Result
     missing_columns(name, source, batch, &fields)?;
     let converted: Vec<Result<Converted>> = fields
         .par_iter()
-        .map(|field| convert_column(name, source, batch, field, tz.as_ref()))
+        .map(|field| convert_column(name, source, batch, field, tz.as_ref(), readings))
         .collect();
     let mut problems: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     let mut notes: Vec<String> = Vec::new();

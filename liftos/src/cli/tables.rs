@@ -7,8 +7,10 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
 use liftos::io::{check_distinct_files, write_bytes_atomically, write_table_atomically};
 use liftos::transform::{
-    CurrencyConversion, Fixes, QualityRules, RateTable, ReadOptions, SchemaMapping, SqlSession,
-    clean_data, read_table_with, read_tables_with, unify_marketing_data, validate_data_quality,
+    CLEAN_PART_ROWS, CurrencyConversion, Fixes, QualityRules, RateTable, ReadOptions,
+    SchemaMapping, SqlSession, UNIFY_BATCH_ROWS, clean_data, clean_file, estimated_rows,
+    read_table_with, read_tables_with, unify_files, unify_marketing_data, validate_data_quality,
+    validate_file,
 };
 
 /// `NAME=FILE`, as given to `--input` of `liftos unify` and `liftos sql`.
@@ -146,6 +148,10 @@ pub struct UnifyArgs {
     currency: Option<String>,
     #[arg(long, value_name = "df://HOST:PORT", help = NOT_ON_A_CLUSTER)]
     cluster: Option<String>,
+    /// Read, convert and write the sources piece by piece even when they are small
+    /// (automatic from about 5 million rows): the same files, in bounded memory.
+    #[arg(long)]
+    in_parts: bool,
 }
 
 pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
@@ -183,6 +189,42 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
             .with_presets_for(args.inputs.iter().map(|i| i.name.as_str()))
             .with_default_currency(&code);
     }
+    // Inputs larger than memory should hold at once are unified piece by piece, from
+    // file to file (the same tables; one more pass over the files).
+    let input_rows: usize = args
+        .inputs
+        .iter()
+        .map(|i| estimated_rows(&i.path).unwrap_or(0))
+        .sum();
+    if args.in_parts || input_rows >= PARTS_MIN_ROWS {
+        let sources: Vec<(&str, &Path)> = args
+            .inputs
+            .iter()
+            .map(|i| (i.name.as_str(), i.path.as_path()))
+            .collect();
+        let done = unify_files(
+            &sources,
+            &mapping,
+            &args.out,
+            &quarantine_path,
+            args.quarantine.is_some(),
+            UNIFY_BATCH_ROWS,
+        )?;
+        print_unified(
+            &UnifySummary {
+                rows_in: done.rows_in,
+                sources: sources.len(),
+                rows_out: done.rows_out,
+                quarantined: done.quarantined,
+                channels: done.channels,
+                notes: &done.notes,
+                quarantine_written: done.quarantine_written,
+            },
+            &args.out,
+            &quarantine_path,
+        );
+        return Ok(());
+    }
     // Text columns: the mapping parses numbers and dates itself, with per-row
     // quarantine instead of a whole-file type guess. The files are read at once.
     let paths: Vec<&Path> = args.inputs.iter().map(|i| i.path.as_path()).collect();
@@ -193,30 +235,61 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
     )?;
     write_table_atomically(&args.out, &unified.table)?;
     let quarantined = unified.quarantine.num_rows();
-    if quarantined > 0 || args.quarantine.is_some() {
+    let quarantine_written = quarantined > 0 || args.quarantine.is_some();
+    if quarantine_written {
         write_table_atomically(&quarantine_path, &unified.quarantine)?;
     }
+    print_unified(
+        &UnifySummary {
+            rows_in: unified.rows_in(),
+            sources: tables.len(),
+            rows_out: unified.table.num_rows(),
+            quarantined,
+            channels: per_channel(&unified.table),
+            notes: &unified.notes,
+            quarantine_written,
+        },
+        &args.out,
+        &quarantine_path,
+    );
+    Ok(())
+}
+
+/// Inputs of `liftos unify`, `validate` and `clean` from this many rows on (estimated:
+/// [`estimated_rows`]) are worked on piece by piece ([`unify_files`], [`validate_file`],
+/// [`clean_file`]), in bounded memory; below, the whole table is read at once (faster;
+/// about 1.5 GB at this size).
+const PARTS_MIN_ROWS: usize = 5_000_000;
+
+/// What `liftos unify` prints.
+struct UnifySummary<'a> {
+    rows_in: usize,
+    sources: usize,
+    rows_out: usize,
+    quarantined: usize,
+    channels: Vec<(String, usize, f64)>,
+    notes: &'a [String],
+    quarantine_written: bool,
+}
+
+fn print_unified(u: &UnifySummary<'_>, out: &Path, quarantine_path: &Path) {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "Unified {} rows from {} source(s) into {} rows ({} quarantined)",
-        unified.rows_in(),
-        tables.len(),
-        unified.table.num_rows(),
-        quarantined
+        u.rows_in, u.sources, u.rows_out, u.quarantined
     );
-    for (channel, rows, spend) in per_channel(&unified.table) {
+    for (channel, rows, spend) in &u.channels {
         let _ = writeln!(s, "  {channel:<12} {rows:>8} rows  spend {spend:>14.2}");
     }
-    for note in &unified.notes {
+    for note in u.notes {
         let _ = writeln!(s, "note: {note}");
     }
-    let _ = write!(s, "Wrote {}", args.out.display());
-    if quarantined > 0 || args.quarantine.is_some() {
+    let _ = write!(s, "Wrote {}", out.display());
+    if u.quarantine_written {
         let _ = write!(s, " and {}", quarantine_path.display());
     }
     println!("{s}");
-    Ok(())
 }
 
 /// Arguments of `liftos validate`.
@@ -233,6 +306,10 @@ pub struct ValidateArgs {
     json: Option<PathBuf>,
     #[arg(long, value_name = "df://HOST:PORT", help = NOT_ON_A_CLUSTER)]
     cluster: Option<String>,
+    /// Validate part by part (campaign series) even when the table is small (automatic
+    /// from about 5 million rows): the same report, in bounded memory.
+    #[arg(long)]
+    in_parts: bool,
 }
 
 pub fn validate(args: ValidateArgs) -> liftos::Result<()> {
@@ -248,8 +325,14 @@ pub fn validate(args: ValidateArgs) -> liftos::Result<()> {
         Some(path) => QualityRules::from_toml_file(path)?,
         None => QualityRules::default(),
     };
-    let table = read_table_with(&args.input, &ReadOptions::text())?;
-    let report = validate_data_quality(&table, &[], &rules)?;
+    // A large table is validated part by part (campaign series): the same report.
+    let input_rows = estimated_rows(&args.input).unwrap_or(0);
+    let report = if args.in_parts || input_rows >= PARTS_MIN_ROWS {
+        validate_file(&args.input, &[], &rules, CLEAN_PART_ROWS)?
+    } else {
+        let table = read_table_with(&args.input, &ReadOptions::text())?;
+        validate_data_quality(&table, &[], &rules)?
+    };
     if let Some(path) = &args.json {
         let json = report.to_json()?;
         write_bytes_atomically(path, json.as_bytes())?;
@@ -288,6 +371,10 @@ pub struct CleanArgs {
     currency: String,
     #[arg(long, value_name = "df://HOST:PORT", help = NOT_ON_A_CLUSTER)]
     cluster: Option<String>,
+    /// Clean part by part (campaign series) even when the table is small (automatic from
+    /// about 5 million rows): the same files, in bounded memory.
+    #[arg(long)]
+    in_parts: bool,
 }
 
 pub fn clean(args: CleanArgs) -> liftos::Result<()> {
@@ -335,20 +422,70 @@ pub fn clean(args: CleanArgs) -> liftos::Result<()> {
     // or a placeholder: quarantined, never filled up to.
     let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
     let fixes = fixes.with_latest_date(tomorrow);
+    // A large table is cleaned part by part (campaign series), the parts put back in
+    // order by a sort that spills to disk: the same files.
+    let input_rows = estimated_rows(&args.input).unwrap_or(0);
+    if args.in_parts || input_rows >= PARTS_MIN_ROWS {
+        let done = clean_file(
+            &args.input,
+            &fixes,
+            &args.out,
+            &quarantine_path,
+            args.quarantine.is_some(),
+            CLEAN_PART_ROWS,
+        )?;
+        print_cleaned(&CleanSummary {
+            change_log: &done.change_log,
+            accounting: done.accounting(),
+            input_totals: done.input_totals,
+            output_totals: done.output_totals,
+            out: &args.out,
+            quarantine: done.quarantine_written.then_some(quarantine_path.as_path()),
+        });
+        return Ok(());
+    }
     let table = read_table_with(&args.input, &ReadOptions::text())?;
     let cleaned = clean_data(&table, &fixes)?;
-    let a = cleaned.accounting();
     write_table_atomically(&args.out, &cleaned.table)?;
     let write_quarantine = cleaned.quarantine.num_rows() > 0 || args.quarantine.is_some();
     if write_quarantine {
         write_table_atomically(&quarantine_path, &cleaned.quarantine)?;
     }
+    print_cleaned(&CleanSummary {
+        change_log: &cleaned.change_log,
+        accounting: cleaned.accounting(),
+        input_totals: (
+            sum_text_or_f64(&table, "spend"),
+            sum_text_or_f64(&table, "revenue"),
+        ),
+        output_totals: (
+            f64_total(&cleaned.table, "spend"),
+            f64_total(&cleaned.table, "revenue"),
+        ),
+        out: &args.out,
+        quarantine: write_quarantine.then_some(quarantine_path.as_path()),
+    });
+    Ok(())
+}
+
+/// What `liftos clean` prints.
+struct CleanSummary<'a> {
+    change_log: &'a [liftos::transform::Change],
+    accounting: liftos::transform::RowAccounting,
+    input_totals: (f64, f64),
+    output_totals: (f64, f64),
+    out: &'a Path,
+    quarantine: Option<&'a Path>,
+}
+
+fn print_cleaned(c: &CleanSummary<'_>) {
+    let a = &c.accounting;
     let mut s = String::new();
     let _ = writeln!(s, "Changes:");
-    if cleaned.change_log.is_empty() {
+    if c.change_log.is_empty() {
         let _ = writeln!(s, "  (none)");
     }
-    for c in &cleaned.change_log {
+    for c in c.change_log {
         let action = serde_json::to_value(c.action)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -376,17 +513,13 @@ pub fn clean(args: CleanArgs) -> liftos::Result<()> {
     let _ = writeln!(
         s,
         "Spend {:.2} → {:.2}, revenue {:.2} → {:.2}",
-        sum_text_or_f64(&table, "spend"),
-        f64_total(&cleaned.table, "spend"),
-        sum_text_or_f64(&table, "revenue"),
-        f64_total(&cleaned.table, "revenue"),
+        c.input_totals.0, c.output_totals.0, c.input_totals.1, c.output_totals.1,
     );
-    let _ = write!(s, "Wrote {}", args.out.display());
-    if write_quarantine {
-        let _ = write!(s, " and {}", quarantine_path.display());
+    let _ = write!(s, "Wrote {}", c.out.display());
+    if let Some(q) = c.quarantine {
+        let _ = write!(s, " and {}", q.display());
     }
     println!("{s}");
-    Ok(())
 }
 
 /// Sum of a column read as text (unparseable cells skipped).

@@ -204,6 +204,91 @@ fn unify_validate_clean_sql_on_the_three_exports() {
         "{stdout}"
     );
     assert!(stdout.contains("--out FILE writes them all"), "{stdout}");
+
+    // The same commands piece by piece (`--in-parts`, automatic on large inputs): the
+    // same output, files and report.
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    let p = |name: &str| parts.join(name);
+    let run = |args: &[std::ffi::OsString]| {
+        let out = liftos().args(args).output().unwrap();
+        assert_success(&out)
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let path = |p: std::path::PathBuf| p.into_os_string();
+    let unify_args = |at: &dyn Fn(&str) -> std::path::PathBuf| {
+        vec![
+            os("unify"),
+            os("--input"),
+            os(&format!("meta={}", d("meta_messy.csv").display())),
+            os("--input"),
+            os(&format!("google_ads={}", d("google_ads.parquet").display())),
+            os("--input"),
+            os(&format!("klaviyo={}", d("klaviyo.csv").display())),
+            os("--out"),
+            path(at("unified.csv")),
+        ]
+    };
+    let whole = run(&unify_args(&d));
+    let mut args = unify_args(&p);
+    args.push(os("--in-parts"));
+    let in_parts = run(&args);
+    let same_text = |whole: &str, in_parts: &str| {
+        assert_eq!(
+            in_parts.replace(
+                &parts.display().to_string(),
+                &dir.path().display().to_string()
+            ),
+            whole
+        );
+    };
+    same_text(&whole, &in_parts);
+    for file in ["unified.csv", "unified.quarantine.csv"] {
+        assert_eq!(
+            std::fs::read(p(file)).unwrap(),
+            std::fs::read(d(file)).unwrap(),
+            "{file}"
+        );
+    }
+    let validate_args = |at: &dyn Fn(&str) -> std::path::PathBuf| {
+        vec![
+            os("validate"),
+            os("--input"),
+            path(at("unified.csv")),
+            os("--json"),
+            path(at("report.json")),
+        ]
+    };
+    let whole = run(&validate_args(&d));
+    let mut args = validate_args(&p);
+    args.push(os("--in-parts"));
+    same_text(&whole, &run(&args));
+    assert_eq!(
+        std::fs::read(p("report.json")).unwrap(),
+        std::fs::read(d("report.json")).unwrap()
+    );
+    let clean_args = |at: &dyn Fn(&str) -> std::path::PathBuf| {
+        vec![
+            os("clean"),
+            os("--input"),
+            path(at("unified.csv")),
+            os("--out"),
+            path(at("clean.csv")),
+            os("--quarantine"),
+            path(at("clean.quarantine.csv")),
+        ]
+    };
+    let whole = run(&clean_args(&d));
+    let mut args = clean_args(&p);
+    args.push(os("--in-parts"));
+    same_text(&whole, &run(&args));
+    for file in ["clean.csv", "clean.quarantine.csv"] {
+        assert_eq!(
+            std::fs::read(p(file)).unwrap(),
+            std::fs::read(d(file)).unwrap(),
+            "{file}"
+        );
+    }
     assert!(leftovers(dir.path()).is_empty());
 }
 

@@ -1,0 +1,1058 @@
+//! Cleaning a unified table larger than memory: split by campaign series into parts
+//! that are cleaned one at a time, then put back in order by a DataFusion sort that
+//! spills to disk under a memory limit.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int32Array, RecordBatch, UInt32Array, UInt64Array,
+};
+use arrow::compute::SortOptions;
+use arrow::compute::{cast, take_record_batch};
+use arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema, SchemaRef, UInt64Type};
+use arrow::row::{RowConverter, SortField};
+use datafusion::error::DataFusionError;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool, UnboundedMemoryPool};
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet};
+use datafusion::physical_plan::sorts::streaming_merge::StreamingMergeBuilder;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use futures::StreamExt;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::file::properties::WriterProperties;
+
+use crate::clean::{CleanOutcome, clean_impl, fill_limit_error};
+use crate::frame::{FLOAT_COLUMNS, Frame, INT_COLUMNS, TEXT_COLUMNS};
+use crate::io::{TableWriter, file_error};
+use crate::parse::{ColumnEvidence, ColumnReading};
+use crate::quality::{AccountCurrencies, WholeTable, observe_currencies, validate_impl};
+use crate::stream::SourceFile;
+use crate::unified::{self, DATE, REVENUE, SPEND};
+use crate::unify::QUARANTINE_ROW;
+use crate::{Change, ChangeAction, Error, Fixes, Result, RowAccounting, table_format};
+
+/// Rows of the input cleaned together at most (about; a campaign series is never split).
+pub const CLEAN_PART_ROWS: usize = 1_000_000;
+
+/// Rows of a batch read from a part, and of a merged batch.
+const MERGE_BATCH_ROWS: usize = 8192;
+
+/// Rows of a row group of a part file: every part read at once holds one group.
+const PART_GROUP_ROWS: usize = 16 * 1024;
+
+/// How part files are written: Snappy, small row groups.
+fn part_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(PART_GROUP_ROWS))
+        .build()
+}
+
+/// The input row number carried through a part (a metadata column, dropped at the end).
+pub(crate) const ROW: &str = "__liftos_row";
+/// Sort keys of the cleaned parts: filled or not, then the row (a kept row's input row,
+/// a filled row's series' first input row), then a filled row's date.
+const KEY_FILLED: &str = "__liftos_filled";
+const KEY_ROW: &str = "__liftos_key_row";
+const KEY_DATE: &str = "__liftos_key_date";
+
+/// What [`clean_file`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanedFile {
+    /// The change log ([`Cleaned::change_log`](crate::Cleaned::change_log)).
+    pub change_log: Vec<Change>,
+    /// Input rows.
+    pub rows_in: usize,
+    /// Rows written to the clean table.
+    pub rows_out: usize,
+    /// Rows written to the quarantine table.
+    pub quarantined: usize,
+    /// Whether the quarantine file was written.
+    pub quarantine_written: bool,
+    /// Sum of the input's `spend` and `revenue` values that read as finite numbers, in
+    /// row order.
+    pub input_totals: (f64, f64),
+    /// Sum of the clean table's `spend` and `revenue`, in row order.
+    pub output_totals: (f64, f64),
+}
+
+impl CleanedFile {
+    /// Row accounting ([`Cleaned::accounting`](crate::Cleaned::accounting)).
+    pub fn accounting(&self) -> RowAccounting {
+        let sum = |a: ChangeAction| {
+            self.change_log
+                .iter()
+                .filter(|c| c.action == a)
+                .map(|c| c.rows_affected)
+                .sum()
+        };
+        RowAccounting {
+            rows_in: self.rows_in,
+            rows_out: self.rows_out,
+            filled: sum(ChangeAction::Filled),
+            quarantined: sum(ChangeAction::Quarantined),
+            dropped_duplicates: sum(ChangeAction::Dropped),
+        }
+    }
+}
+
+/// Cleans the unified table in `input` (CSV, read as text, or Parquet) with `fixes` into
+/// `out`, unusable rows into `quarantine`, holding about `part_rows` input rows at a time.
+///
+/// The files written hold the tables [`clean_data`](crate::clean_data) gives for the
+/// whole table read with [`ReadOptions::text`](crate::ReadOptions::text), in the same row
+/// order, with the same change log. Every step of the clean depends only on the rows of
+/// one campaign series (duplicates share a series; gaps are filled within one) or of one
+/// row, so the input is split by series into parts of about `part_rows` rows (in
+/// temporary Parquet files), each part is cleaned whole, and the parts' rows are put back
+/// in the whole table's order (input order, then filled rows by series and date) by a
+/// DataFusion sort that spills to disk beyond 256 MiB. A first pass over the input also
+/// decides each text column's date order and decimal separator over all its rows, as
+/// reading the whole table does. The quarantine file is written when it has rows or when
+/// `keep_empty_quarantine` is set; both files appear only when everything succeeded.
+///
+/// # Errors
+///
+/// As [`clean_data`](crate::clean_data) (a fill beyond `max_filled_rows` names the
+/// whole table's count), and [`Error::File`] naming a file that cannot be read or
+/// written.
+pub fn clean_file(
+    input: &Path,
+    fixes: &Fixes,
+    out: &Path,
+    quarantine: &Path,
+    keep_empty_quarantine: bool,
+    part_rows: usize,
+) -> Result<CleanedFile> {
+    table_format(out)?;
+    table_format(quarantine)?;
+    let source = SourceFile::open("table", input)?;
+    // The broken contracts first (a missing column, a bad pattern), as for a whole table,
+    // and the output's columns and change log of an empty table.
+    let skeleton = match clean_impl(&source.empty(), fixes, None)? {
+        CleanOutcome::Done(c, _) => c,
+        CleanOutcome::FillLimit { total } => {
+            return Err(fill_limit_error(total, fixes.max_filled_rows));
+        }
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("liftos-clean-")
+        .tempdir()
+        .map_err(|e| file_error(&std::env::temp_dir(), None, e.to_string()))?;
+    let parts = split_by_series(&source, dir.path(), part_rows.max(1), &[], None)?;
+
+    let out_schema = skeleton.table.schema();
+    let q_schema = skeleton.quarantine.schema();
+    let mut log = skeleton.change_log.clone();
+    let mut longest: Option<(u64, i32, i32, String)> = None;
+    let (mut filled_so_far, mut over_limit): (u64, Option<u64>) = (0, None);
+    let (mut out_parts, mut q_parts) = (Vec::new(), Vec::new());
+    for (p, path) in parts.files.iter().enumerate() {
+        let part = crate::read_table(path)?;
+        // The part is in memory: its file's disk space is free for what comes next.
+        std::fs::remove_file(path).map_err(|e| file_error(path, None, e.to_string()))?;
+        if part.num_rows() == 0 {
+            continue;
+        }
+        let rows: Vec<u64> = part
+            .column_by_name(ROW)
+            .map(|c| c.as_primitive::<UInt64Type>().values().to_vec())
+            .unwrap_or_default();
+        let mut part_fixes = fixes.clone();
+        // What is left of the fill limit; once passed, the other parts only count.
+        part_fixes.max_filled_rows = match over_limit {
+            Some(_) => 0,
+            None => usize::try_from((fixes.max_filled_rows as u64).saturating_sub(filled_so_far))
+                .unwrap_or(usize::MAX),
+        };
+        let (cleaned, detail) = match clean_impl(&part, &part_fixes, Some(&parts.readings))? {
+            CleanOutcome::FillLimit { total } => {
+                *over_limit.get_or_insert(filled_so_far) += total;
+                continue;
+            }
+            CleanOutcome::Done(c, d) => (c, d),
+        };
+        let filled = detail.filled_series_first.len() as u64;
+        if let Some(total) = &mut over_limit {
+            *total += filled;
+            continue;
+        }
+        filled_so_far += filled;
+        merge_log(&mut log, &cleaned.change_log);
+        if let Some((first, from, to)) = detail.longest {
+            let first = rows[first as usize];
+            let detail = cleaned
+                .change_log
+                .iter()
+                .find(|c| c.action == ChangeAction::Unfilled)
+                .map(|c| c.detail.clone())
+                .unwrap_or_default();
+            let longer = longest.as_ref().is_none_or(|(f, x, y, _)| {
+                let (len, best) = (
+                    i64::from(to) - i64::from(from),
+                    i64::from(*y) - i64::from(*x),
+                );
+                len > best || (len == best && (first, from) < (*f, *x))
+            });
+            if longer {
+                longest = Some((first, from, to, detail));
+            }
+        }
+        let keyed = with_order_keys(&cleaned.table, &rows, &detail)?;
+        out_parts.push(write_part(dir.path(), &format!("out-{p}"), &keyed)?);
+        let q = renumber_quarantine(&cleaned.quarantine, &rows)?;
+        if q.num_rows() > 0 {
+            q_parts.push(write_part(dir.path(), &format!("q-{p}"), &q)?);
+        }
+    }
+    if let Some(total) = over_limit {
+        return Err(fill_limit_error(total, fixes.max_filled_rows));
+    }
+    if let Some((_, _, _, detail)) = longest {
+        set_unfilled(&mut log, detail);
+    }
+
+    let mut table = TableWriter::create(out, out_schema.clone())?;
+    let mut set_aside = TableWriter::create(quarantine, q_schema.clone())?;
+    // From -0.0, as `Iterator::sum` of floats adds (an empty sum is -0.0).
+    let mut output_totals = (-0.0, -0.0);
+    merged(
+        &out_parts,
+        &[KEY_FILLED, KEY_ROW, KEY_DATE],
+        &out_schema,
+        |batch| {
+            add_totals(batch, &mut output_totals);
+            table.write(batch)
+        },
+    )?;
+    merged(&q_parts, &[QUARANTINE_ROW], &q_schema, |batch| {
+        set_aside.write(batch)
+    })?;
+    let (rows_out, quarantined) = (table.rows(), set_aside.rows());
+    table.finish()?;
+    let quarantine_written = quarantined > 0 || keep_empty_quarantine;
+    if quarantine_written {
+        set_aside.finish()?;
+    }
+    Ok(CleanedFile {
+        change_log: log,
+        rows_in: parts.rows,
+        rows_out,
+        quarantined,
+        quarantine_written,
+        input_totals: parts.totals,
+        output_totals,
+    })
+}
+
+/// Validates the unified table in `input` (CSV, read as text, or Parquet) as
+/// [`validate_data_quality`](crate::validate_data_quality) validates the whole table read
+/// with [`ReadOptions::text`](crate::ReadOptions::text), holding about `part_rows` rows at
+/// a time: the same report (scores, issues in check order, counts, example rows and
+/// messages).
+///
+/// Every check depends only on one row, one campaign series (gaps, spikes, repeated
+/// natural keys) or one account (mixed currencies), so the input is split by series
+/// into parts (temporary Parquet files) in one pass that also gathers each account's
+/// currencies and what each text column says about its date order and decimal
+/// separator; each part is validated with those, and the parts' findings are added up
+/// (examples and messages taken in the whole table's order). A `unique` rule over
+/// chosen columns (which may repeat across series) is checked on the whole table read
+/// at once.
+///
+/// # Errors
+///
+/// As [`validate_data_quality`](crate::validate_data_quality), and [`Error::File`]
+/// naming a file that cannot be read.
+pub fn validate_file(
+    input: &Path,
+    required_fields: &[&str],
+    rules: &crate::QualityRules,
+    part_rows: usize,
+) -> Result<crate::QualityReport> {
+    let chosen_unique = rules
+        .rules
+        .iter()
+        .any(|r| matches!(r, crate::Rule::Unique { columns, .. } if !columns.is_empty()));
+    if chosen_unique {
+        let table = crate::read_table_with(input, &crate::ReadOptions::text())?;
+        return crate::validate_data_quality(&table, required_fields, rules);
+    }
+    let source = SourceFile::open("table", input)?;
+    // Broken contracts first, as for a whole table; and the checks, in order.
+    let no_readings = BTreeMap::new();
+    let no_currencies = AccountCurrencies::new();
+    let skeleton = validate_impl(
+        &source.empty(),
+        required_fields,
+        rules,
+        Some(&WholeTable {
+            readings: &no_readings,
+            currencies: &no_currencies,
+        }),
+    )?;
+    let dir = tempfile::Builder::new()
+        .prefix("liftos-validate-")
+        .tempdir()
+        .map_err(|e| file_error(&std::env::temp_dir(), None, e.to_string()))?;
+    // The columns the rules read as dates or numbers.
+    let columns: Vec<String> = rules
+        .rules
+        .iter()
+        .filter_map(|r| match r {
+            crate::Rule::Range { column, .. }
+            | crate::Rule::DateRange { column, .. }
+            | crate::Rule::DataType { column, .. } => Some(column.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut currencies = AccountCurrencies::new();
+    let parts = split_by_series(
+        &source,
+        dir.path(),
+        part_rows.max(1),
+        &columns,
+        Some(&mut currencies),
+    )?;
+    let whole = WholeTable {
+        readings: &parts.readings,
+        currencies: &currencies,
+    };
+    let mut slots: Vec<MergedSlot> = skeleton
+        .slots
+        .into_iter()
+        .map(|s| MergedSlot {
+            issue: s.issue,
+            examples: Vec::new(),
+            message_key: None,
+            found: false,
+        })
+        .collect();
+    let (mut present, mut failing) = (0usize, 0usize);
+    for path in &parts.files {
+        let part = crate::read_table(path)?;
+        // The part is in memory: its file's disk space is free for what comes next.
+        std::fs::remove_file(path).map_err(|e| file_error(path, None, e.to_string()))?;
+        if part.num_rows() == 0 {
+            continue;
+        }
+        let rows: Vec<u64> = part
+            .column_by_name(ROW)
+            .map(|c| c.as_primitive::<UInt64Type>().values().to_vec())
+            .unwrap_or_default();
+        let done = validate_impl(&part, required_fields, rules, Some(&whole))?;
+        present += done.present;
+        failing += done.failing;
+        if done.slots.len() != slots.len() {
+            return Err(Error::config(
+                "validate",
+                "a part of the table was checked differently from the whole (a bug)",
+            ));
+        }
+        for (merged, slot) in slots.iter_mut().zip(done.slots) {
+            merged.add(slot, &rows, rules.max_examples);
+        }
+    }
+    let rows = parts.rows;
+    let required = if required_fields.is_empty() {
+        rules.required_fields_or_default().len()
+    } else {
+        required_fields.len()
+    };
+    Ok(crate::QualityReport {
+        rows,
+        completeness_score: if rows == 0 || required == 0 {
+            1.0
+        } else {
+            present as f64 / (rows * required) as f64
+        },
+        accuracy_score: if rows == 0 {
+            1.0
+        } else {
+            (rows - failing) as f64 / rows as f64
+        },
+        issues: slots
+            .into_iter()
+            .filter(|s| s.issue.row_count > 0)
+            .map(|mut s| {
+                s.issue.example_rows = s.examples.iter().map(|e| e.2).collect();
+                s.issue
+            })
+            .collect(),
+    })
+}
+
+/// One check's findings over the parts so far.
+struct MergedSlot {
+    issue: crate::Issue,
+    /// The first examples in the table's order: (row, value, example row).
+    examples: Vec<(u64, i64, usize)>,
+    /// The row ordering the message now kept.
+    message_key: Option<u64>,
+    /// Whether a part found something.
+    found: bool,
+}
+
+impl MergedSlot {
+    /// Adds a part's findings (`rows`: the part's rows in the table).
+    fn add(&mut self, slot: crate::quality::Slot, rows: &[u64], max_examples: usize) {
+        if slot.issue.row_count == 0 {
+            return;
+        }
+        self.issue.row_count += slot.issue.row_count;
+        let key = slot.message_key.map(|r| rows[r]);
+        let first = !std::mem::replace(&mut self.found, true);
+        if first || key.is_some_and(|k| self.message_key.is_none_or(|m| k < m)) {
+            self.issue.message = slot.issue.message;
+            self.message_key = key;
+        }
+        self.examples.extend(
+            slot.keys
+                .iter()
+                .zip(&slot.issue.example_rows)
+                .map(|(&(r, v), &e)| (rows[r], v, rows[e] as usize)),
+        );
+        self.examples.sort_unstable();
+        self.examples.truncate(max_examples);
+    }
+}
+
+/// The input split by campaign series.
+pub(crate) struct Parts {
+    pub files: Vec<PathBuf>,
+    pub rows: usize,
+    pub readings: BTreeMap<String, ColumnReading>,
+    /// Input spend and revenue totals (finite values that read as numbers, row order).
+    pub totals: (f64, f64),
+}
+
+/// Writes each row of `source`, with its row number, to the part of its campaign series.
+///
+/// Also gathers the evidence for the readings of the unified date and metrics and of
+/// `columns`, and, with `currencies`, each account's currencies.
+pub(crate) fn split_by_series(
+    source: &SourceFile,
+    dir: &Path,
+    part_rows: usize,
+    columns: &[String],
+    mut currencies: Option<&mut AccountCurrencies>,
+) -> Result<Parts> {
+    let n_parts = source.estimated_rows()?.div_ceil(part_rows).max(1);
+    let mut schema_fields: Vec<Field> = source
+        .schema
+        .fields()
+        .iter()
+        .map(|f| (**f).clone())
+        .collect();
+    schema_fields.push(Field::new(ROW, DataType::UInt64, false));
+    let schema: SchemaRef = Arc::new(Schema::new(schema_fields));
+    let mut writers = Vec::with_capacity(n_parts);
+    let mut files = Vec::with_capacity(n_parts);
+    for p in 0..n_parts {
+        let path = dir.join(format!("in-{p}.parquet"));
+        let file = File::create(&path).map_err(|e| file_error(&path, None, e.to_string()))?;
+        // Small row groups: every part's open group is held in memory.
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(part_properties()))
+            .map_err(|e| file_error(&path, None, e.to_string()))?;
+        writers.push(writer);
+        files.push(path);
+    }
+    // The columns whose reading depends on all their values: the unified date and
+    // metrics, and `columns`.
+    let mut evidence: Vec<(String, ColumnEvidence)> = Vec::new();
+    let wanted = [DATE]
+        .into_iter()
+        .chain(FLOAT_COLUMNS)
+        .chain(INT_COLUMNS)
+        .map(str::to_owned)
+        .chain(columns.iter().cloned());
+    for c in wanted {
+        let text = source.schema.field_with_name(&c).is_ok_and(|f| {
+            matches!(
+                f.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            )
+        });
+        if text && !evidence.iter().any(|(e, _)| *e == c) {
+            evidence.push((c, ColumnEvidence::default()));
+        }
+    }
+    let series_at: Vec<usize> = source
+        .schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            let n = f.name().as_str();
+            TEXT_COLUMNS.contains(&n) || (!unified::is_unified(n) && !unified::is_metadata(n))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let series_schema = Arc::new(source.schema.project(&series_at)?);
+    let mut rows = 0usize;
+    // From -0.0, as `Iterator::sum` of floats adds (an empty sum is -0.0).
+    let mut totals = (-0.0, -0.0);
+    for piece in source.pieces(64 * 1024)? {
+        let piece = piece?;
+        let n = piece.num_rows();
+        for (c, e) in &mut evidence {
+            if let Some(col) = piece.column_by_name(c) {
+                e.observe(col.as_ref())?;
+            }
+        }
+        add_text_totals(&piece, &mut totals);
+        let series_cols = RecordBatch::try_new(
+            series_schema.clone(),
+            series_at.iter().map(|&i| piece.column(i).clone()).collect(),
+        )?;
+        let frame = Frame::new("table", &series_cols, false)?;
+        if let Some(c) = currencies.as_deref_mut() {
+            observe_currencies(&frame, c);
+        }
+        let key = frame.series_columns();
+        let part_of: Vec<usize> = if key.is_empty() || n_parts == 1 {
+            vec![0; n]
+        } else {
+            let converter = RowConverter::new(
+                key.iter()
+                    .map(|c| SortField::new(c.data_type().clone()))
+                    .collect(),
+            )?;
+            let encoded = converter.convert_columns(&key)?;
+            (0..n)
+                .map(|r| {
+                    let mut h = std::hash::DefaultHasher::new();
+                    encoded.row(r).as_ref().hash(&mut h);
+                    (h.finish() % n_parts as u64) as usize
+                })
+                .collect()
+        };
+        let mut columns: Vec<ArrayRef> = piece.columns().to_vec();
+        columns.push(Arc::new(UInt64Array::from_iter_values(
+            (rows as u64)..(rows + n) as u64,
+        )));
+        let numbered = RecordBatch::try_new(schema.clone(), columns)?;
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); n_parts];
+        for (r, &p) in part_of.iter().enumerate() {
+            members[p].push(r as u32);
+        }
+        for (p, m) in members.into_iter().enumerate() {
+            if m.is_empty() {
+                continue;
+            }
+            let batch = take_record_batch(&numbered, &UInt32Array::from(m))?;
+            writers[p]
+                .write(&batch)
+                .map_err(|e| file_error(&files[p], None, e.to_string()))?;
+        }
+        rows += n;
+    }
+    for (w, path) in writers.into_iter().zip(&files) {
+        w.close()
+            .map_err(|e| file_error(path, None, e.to_string()))?;
+    }
+    let readings = evidence
+        .into_iter()
+        .map(|(c, e)| {
+            let reading = e.decide("table", &c, None);
+            (c, reading)
+        })
+        .collect::<BTreeMap<_, _>>();
+    Ok(Parts {
+        files,
+        rows,
+        readings,
+        totals,
+    })
+}
+
+/// Adds the finite values of `spend` and `revenue` that read as numbers (the input).
+fn add_text_totals(batch: &RecordBatch, totals: &mut (f64, f64)) {
+    for (c, total) in [(SPEND, &mut totals.0), (REVENUE, &mut totals.1)] {
+        if let Some(col) = batch.column_by_name(c)
+            && let Ok(values) = cast(col, &DataType::Float64)
+        {
+            for v in values.as_primitive::<Float64Type>().iter().flatten() {
+                if v.is_finite() {
+                    *total += v;
+                }
+            }
+        }
+    }
+}
+
+/// Adds the values of `spend` and `revenue` (the output).
+fn add_totals(batch: &RecordBatch, totals: &mut (f64, f64)) {
+    for (c, total) in [(SPEND, &mut totals.0), (REVENUE, &mut totals.1)] {
+        if let Some(col) = batch
+            .column_by_name(c)
+            .and_then(|c| c.as_primitive_opt::<Float64Type>())
+        {
+            for v in col.iter().flatten() {
+                *total += v;
+            }
+        }
+    }
+}
+
+/// Adds a part's change log to the whole table's (same entries in the same order; the
+/// unfilled gaps, counted here, get their detail from the longest gap of all parts).
+fn merge_log(log: &mut Vec<Change>, part: &[Change]) {
+    for c in part {
+        let same = |e: &&mut Change| {
+            e.fix == c.fix
+                && e.action == c.action
+                && (c.action == ChangeAction::Unfilled || e.detail == c.detail)
+        };
+        if let Some(e) = log.iter_mut().find(same) {
+            e.rows_affected += c.rows_affected;
+        } else {
+            // Only the unfilled gaps are logged when there are some: before the fill.
+            let at = log
+                .iter()
+                .position(|e| e.fix == c.fix && e.action == ChangeAction::Filled)
+                .unwrap_or(log.len());
+            log.insert(at, c.clone());
+        }
+    }
+}
+
+fn set_unfilled(log: &mut [Change], detail: String) {
+    if let Some(e) = log.iter_mut().find(|e| e.action == ChangeAction::Unfilled) {
+        e.detail = detail;
+    }
+}
+
+/// A part's clean table without the row numbers, with the keys of the whole table's
+/// order: input row for kept rows; for filled rows (after them) their series' first
+/// input row, then their date.
+fn with_order_keys(
+    table: &RecordBatch,
+    rows: &[u64],
+    detail: &crate::clean::CleanDetail,
+) -> Result<RecordBatch> {
+    let kept = detail.kept.len();
+    let n = table.num_rows();
+    let dates = table
+        .column_by_name(DATE)
+        .and_then(|c| c.as_primitive_opt::<Date32Type>())
+        .ok_or_else(|| Error::MissingColumn {
+            table: "table".to_owned(),
+            column: DATE.to_owned(),
+        })?;
+    let filled = BooleanArray::from_iter((0..n).map(|i| Some(i >= kept)));
+    let key_row = UInt64Array::from_iter_values((0..n).map(|i| {
+        if i < kept {
+            rows[detail.kept[i] as usize]
+        } else {
+            rows[detail.filled_series_first[i - kept] as usize]
+        }
+    }));
+    let key_date =
+        Int32Array::from_iter_values((0..n).map(|i| if i < kept { 0 } else { dates.value(i) }));
+    let mut fields: Vec<Field> = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (f, c) in table.schema().fields().iter().zip(table.columns()) {
+        if f.name() != ROW {
+            fields.push((**f).clone());
+            columns.push(c.clone());
+        }
+    }
+    fields.push(Field::new(KEY_FILLED, DataType::Boolean, false));
+    fields.push(Field::new(KEY_ROW, DataType::UInt64, false));
+    fields.push(Field::new(KEY_DATE, DataType::Int32, false));
+    columns.push(Arc::new(filled));
+    columns.push(Arc::new(key_row));
+    columns.push(Arc::new(key_date));
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+/// A part's quarantine numbered by input row, without the row-number column.
+fn renumber_quarantine(q: &RecordBatch, rows: &[u64]) -> Result<RecordBatch> {
+    let mut fields: Vec<Field> = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (f, c) in q.schema().fields().iter().zip(q.columns()) {
+        match f.name().as_str() {
+            ROW => {}
+            QUARANTINE_ROW => {
+                fields.push((**f).clone());
+                columns.push(Arc::new(
+                    c.as_primitive::<UInt64Type>()
+                        .unary::<_, UInt64Type>(|r| rows[r as usize]),
+                ));
+            }
+            _ => {
+                fields.push((**f).clone());
+                columns.push(c.clone());
+            }
+        }
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+fn write_part(dir: &Path, name: &str, batch: &RecordBatch) -> Result<PathBuf> {
+    let path = dir.join(format!("{name}.parquet"));
+    let file = File::create(&path).map_err(|e| file_error(&path, None, e.to_string()))?;
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(part_properties()))
+        .map_err(|e| file_error(&path, None, e.to_string()))?;
+    w.write(batch)
+        .map_err(|e| file_error(&path, None, e.to_string()))?;
+    w.close()
+        .map_err(|e| file_error(&path, None, e.to_string()))?;
+    Ok(path)
+}
+
+fn merge_error(e: impl std::fmt::Display) -> Error {
+    Error::Sql {
+        message: format!("putting the cleaned parts back in order: {e}"),
+    }
+}
+
+/// Streams the rows of the Parquet `files`, each sorted by the `keys` columns, in one
+/// order by those keys (DataFusion's streaming merge, the one its sort-preserving merge
+/// runs: one batch of each file in memory, nothing spilled), as batches of `schema` (the
+/// keys dropped, types as in `schema`), to `each`.
+fn merged(
+    files: &[PathBuf],
+    keys: &[&str],
+    schema: &SchemaRef,
+    mut each: impl FnMut(&RecordBatch) -> Result<()>,
+) -> Result<()> {
+    let Some(first) = files.first() else {
+        return Ok(());
+    };
+    let open_part = |path: &PathBuf| -> Result<ParquetRecordBatchReader> {
+        let file = File::open(path).map_err(|e| file_error(path, None, e.to_string()))?;
+        ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|b| b.with_batch_size(MERGE_BATCH_ROWS).build())
+            .map_err(|e| file_error(path, None, e.to_string()))
+    };
+    let part_schema = arrow::array::RecordBatchReader::schema(&open_part(first)?);
+    let mut streams: Vec<SendableRecordBatchStream> = Vec::with_capacity(files.len());
+    for path in files {
+        let reader = open_part(path)?;
+        let batches = futures::stream::iter(reader.map(|b| b.map_err(DataFusionError::from)));
+        streams.push(Box::pin(RecordBatchStreamAdapter::new(
+            part_schema.clone(),
+            batches,
+        )));
+    }
+    let exprs = keys
+        .iter()
+        .map(|k| {
+            let at = part_schema.index_of(k)?;
+            Ok(PhysicalSortExpr::new(
+                Arc::new(Column::new(k, at)),
+                SortOptions::default(),
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ordering = LexOrdering::new(exprs).ok_or_else(|| merge_error("no sort key"))?;
+    let pool: Arc<dyn MemoryPool> = Arc::new(UnboundedMemoryPool::default());
+    let metrics = ExecutionPlanMetricsSet::new();
+    let mut stream = StreamingMergeBuilder::new()
+        .with_streams(streams)
+        .with_schema(part_schema)
+        .with_expressions(&ordering)
+        .with_metrics(BaselineMetrics::new(&metrics, 0))
+        .with_batch_size(MERGE_BATCH_ROWS)
+        .with_reservation(MemoryConsumer::new("liftos merge").register(&pool))
+        .build()
+        .map_err(merge_error)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(merge_error)?;
+    runtime.block_on(async {
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(merge_error)?;
+            let columns = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let c = batch.column_by_name(f.name()).ok_or_else(|| {
+                        merge_error(format!("a part lacks the column `{}`", f.name()))
+                    })?;
+                    Ok(cast(c, f.data_type())?)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            each(&RecordBatch::try_new(schema.clone(), columns)?)?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        CurrencyConversion, RateTable, ReadOptions, clean_data, read_table, read_table_with,
+        write_table,
+    };
+
+    /// A unified table as text: 40 campaign series over two channels and accounts (some
+    /// campaigns known by name only, one with an `age` breakdown), gaps short and long
+    /// (equally long ones in several series), exact duplicates and restatements (later
+    /// `_pulled_at`), unusable values, a date after the latest plausible day, EUR rows
+    /// without a rate, names to normalize.
+    fn unified_csv() -> String {
+        let mut text = String::from(
+            "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue,age,_pulled_at\n",
+        );
+        let mut n = 0usize;
+        for s in 0..40usize {
+            let channel = ["meta", "google_ads"][s % 2];
+            let account = ["a1", "a2"][s / 20];
+            let id = if s % 7 == 3 {
+                String::new()
+            } else {
+                format!("c{}", s % 13)
+            };
+            let name = format!("  Campaign   {}  ", s % 9);
+            let currency = if s % 11 == 5 { "EUR" } else { "USD" };
+            let age = if s % 5 == 0 { "18-24" } else { "" };
+            for k in 0..12usize {
+                // Gaps: 3 missing days in some series, 400 (unfilled) in others.
+                let day = k as i64
+                    + if k >= 6 && s % 3 == 0 { 3 } else { 0 }
+                    + if k >= 9 && s % 4 == 1 { 400 } else { 0 };
+                let date = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap()
+                    + chrono::Days::new(day as u64 + (s % 5) as u64);
+                let date = if n % 97 == 13 {
+                    "2099-01-01".to_owned()
+                } else {
+                    date.to_string()
+                };
+                let spend = if n % 53 == 7 {
+                    "oops".to_owned()
+                } else {
+                    format!("{}.25", 10 + (n * 7) % 31)
+                };
+                let row = format!(
+                    "{date},{channel},{account},{id},{name},g{},{currency},{spend},{},{},{}.0,{}.5,{age},{}\n",
+                    k % 2,
+                    100 + n,
+                    n % 9,
+                    n % 3,
+                    n % 40,
+                    n % 4,
+                );
+                text.push_str(&row);
+                // Exact duplicates and restatements.
+                if n % 17 == 2 {
+                    text.push_str(&row);
+                }
+                if n % 19 == 4 {
+                    text.push_str(&row.replace(&format!(",{}\n", n % 4), &format!(",{}\n", 9)));
+                }
+                n += 1;
+            }
+        }
+        text
+    }
+
+    fn fixes() -> Vec<Fixes> {
+        let rates = RateTable::new().with_rate(
+            chrono::NaiveDate::from_ymd_opt(2023, 1, 3).unwrap(),
+            "EUR",
+            1.1,
+        );
+        let latest = chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+        vec![
+            Fixes::default().with_latest_date(latest),
+            Fixes::all(CurrencyConversion::new("USD", rates)).with_latest_date(latest),
+            Fixes::from_list("remove_duplicates,normalize_campaign_names", None).unwrap(),
+        ]
+    }
+
+    #[test]
+    fn clean_file_in_parts_writes_what_cleaning_the_whole_table_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("unified.csv");
+        std::fs::write(&csv, unified_csv()).unwrap();
+        let parquet = dir.path().join("unified.parquet");
+        let typed = crate::read_table(&csv).unwrap();
+        write_table(&parquet, &typed).unwrap();
+        for (i, fixes) in fixes().iter().enumerate() {
+            for input in [&csv, &parquet] {
+                let table = read_table_with(input, &ReadOptions::text()).unwrap();
+                let whole = clean_data(&table, fixes).unwrap();
+                assert!(whole.accounting().balances());
+                let a = whole.accounting();
+                assert!(a.quarantined >= 5 && a.dropped_duplicates > 10, "{a:?}");
+                if i < 2 {
+                    assert!(a.filled > 10, "{a:?}");
+                    assert!(
+                        whole
+                            .change_log
+                            .iter()
+                            .any(|c| c.action == ChangeAction::Unfilled && c.rows_affected > 3),
+                        "{:?}",
+                        whole.change_log
+                    );
+                }
+                let expected = dir.path().join(format!("expected{i}.parquet"));
+                let expected_q = dir.path().join(format!("expected_q{i}.parquet"));
+                write_table(&expected, &whole.table).unwrap();
+                write_table(&expected_q, &whole.quarantine).unwrap();
+                let (expected, expected_q) = (
+                    read_table(&expected).unwrap(),
+                    read_table(&expected_q).unwrap(),
+                );
+                for part_rows in [1, 37, 150, 1_000_000] {
+                    let out = dir.path().join(format!("c{i}-{part_rows}.parquet"));
+                    let q = dir.path().join(format!("q{i}-{part_rows}.parquet"));
+                    let done = clean_file(input, fixes, &out, &q, true, part_rows).unwrap();
+                    let what = format!("fixes {i}, {}, parts of {part_rows}", input.display());
+                    assert_eq!(done.change_log, whole.change_log, "{what}");
+                    assert_eq!(done.accounting(), whole.accounting(), "{what}");
+                    assert_eq!(read_table(&out).unwrap(), expected, "{what}");
+                    assert_eq!(read_table(&q).unwrap(), expected_q, "{what}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn validate_file_in_parts_reports_what_validating_the_whole_table_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("unified.csv");
+        // Spend spikes in some series.
+        let text: String = unified_csv()
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i % 29 == 11 {
+                    l.replacen(".25,", "000.25,", 1) + "\n"
+                } else {
+                    l.to_owned() + "\n"
+                }
+            })
+            .collect();
+        std::fs::write(&csv, text).unwrap();
+        let parquet = dir.path().join("unified.parquet");
+        write_table(&parquet, &crate::read_table(&csv).unwrap()).unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+        let rules = crate::QualityRules::from_toml_str(
+            r#"
+            today = "2030-01-01"
+            max_examples = 4
+            [[rules]]
+            kind = "range"
+            column = "spend"
+            max = 30.0
+            [[rules]]
+            kind = "data_type"
+            column = "impressions"
+            data_type = "integer"
+            severity = "warning"
+            [[rules]]
+            kind = "date_range"
+            column = "date"
+            min = "2023-01-03"
+            [[rules]]
+            kind = "allowed_values"
+            column = "channel"
+            values = ["meta"]
+            severity = "info"
+            [[rules]]
+            kind = "unique"
+            "#,
+        )
+        .unwrap();
+        let plain = crate::QualityRules::default().with_today(today);
+        let no_examples = crate::QualityRules {
+            max_examples: 0,
+            ..plain.clone()
+        };
+        for (rules, required) in [
+            (&rules, vec![]),
+            (&plain, vec!["date", "spend", "age", "absent"]),
+            (&no_examples, vec![]),
+        ] {
+            for input in [&csv, &parquet] {
+                let table = read_table_with(input, &ReadOptions::text()).unwrap();
+                let whole = crate::validate_data_quality(&table, &required, rules).unwrap();
+                for rule in [
+                    "date_gaps",
+                    "spend_spike",
+                    "duplicate_keys",
+                    "mixed_currency",
+                ] {
+                    assert!(whole.issue(rule).is_some(), "{rule}: {whole}");
+                }
+                for part_rows in [1, 37, 1_000_000] {
+                    let parts = validate_file(input, &required, rules, part_rows).unwrap();
+                    assert_eq!(parts, whole, "{}, parts of {part_rows}", input.display());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_table_in_parts_gives_what_the_whole_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("empty.csv");
+        std::fs::write(
+            &csv,
+            "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue\n",
+        )
+        .unwrap();
+        let table = read_table_with(&csv, &ReadOptions::text()).unwrap();
+        let fixes = Fixes::default();
+        let whole = clean_data(&table, &fixes).unwrap();
+        let (out, q) = (dir.path().join("c.csv"), dir.path().join("q.csv"));
+        let done = clean_file(&csv, &fixes, &out, &q, false, 10).unwrap();
+        assert_eq!(done.change_log, whole.change_log);
+        assert_eq!((done.rows_in, done.rows_out, done.quarantined), (0, 0, 0));
+        assert!(!done.quarantine_written && !q.exists());
+        let expected = dir.path().join("expected.csv");
+        write_table(&expected, &whole.table).unwrap();
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            std::fs::read(&expected).unwrap()
+        );
+        // Sums as `Iterator::sum` gives them: an empty sum is -0.0.
+        let empty: f64 = std::iter::empty::<f64>().sum();
+        for total in [done.input_totals, done.output_totals] {
+            assert_eq!(total.0.to_bits(), empty.to_bits());
+            assert_eq!(total.1.to_bits(), empty.to_bits());
+        }
+        let rules = crate::QualityRules::default();
+        assert_eq!(
+            validate_file(&csv, &[], &rules, 10).unwrap(),
+            crate::validate_data_quality(&table, &[], &rules).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_fill_beyond_the_limit_names_the_whole_tables_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("unified.csv");
+        std::fs::write(&csv, unified_csv()).unwrap();
+        let table = read_table_with(&csv, &ReadOptions::text()).unwrap();
+        let fixes = Fixes::default().with_fill_limits(366, 20);
+        let whole = clean_data(&table, &fixes).unwrap_err().to_string();
+        let out = dir.path().join("c.csv");
+        let q = dir.path().join("q.csv");
+        for part_rows in [1, 100, 1_000_000] {
+            let parts = clean_file(&csv, &fixes, &out, &q, false, part_rows)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(parts, whole);
+        }
+        assert!(!out.exists() && !q.exists());
+    }
+}

@@ -1,0 +1,531 @@
+//! Unifying source files too large to hold in memory: read, converted and written piece
+//! by piece.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt64Array};
+use arrow::csv::reader::Format;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::io::{TableWriter, arrow_file_error, check_unique_names, file_error, open};
+use crate::mapping::SchemaMapping;
+use crate::parse::ColumnEvidence;
+use crate::unify::{QUARANTINE_ROW, Readings, column_input, unify_sources};
+use crate::{FileFormat, Result, table_format, unified};
+
+/// Rows read, converted and written at a time by [`unify_files`].
+pub const UNIFY_BATCH_ROWS: usize = 131_072;
+
+/// The number of rows of a table file: a Parquet file's (from its footer), or a CSV
+/// file's size in bytes / 64 (about the width of a row of a platform export or a
+/// unified table), to choose between reading a table whole and in parts.
+///
+/// # Errors
+///
+/// [`Error::File`](crate::Error::File) naming a file that cannot be opened or read.
+pub fn estimated_rows(path: impl AsRef<Path>) -> Result<usize> {
+    let path = path.as_ref();
+    let format = table_format(path)?;
+    let file = open(path)?;
+    match format {
+        FileFormat::Csv => {
+            let bytes = file
+                .metadata()
+                .map_err(|e| file_error(path, None, e.to_string()))?
+                .len();
+            Ok(usize::try_from(bytes / 64).unwrap_or(usize::MAX))
+        }
+        _ => {
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+                .map_err(|e| file_error(path, None, e.to_string()))?;
+            Ok(usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
+        }
+    }
+}
+
+/// What [`unify_files`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnifiedFiles {
+    /// Rows read from every source.
+    pub rows_in: usize,
+    /// Rows written to the unified table.
+    pub rows_out: usize,
+    /// Rows written to the quarantine table.
+    pub quarantined: usize,
+    /// Whether the quarantine file was written.
+    pub quarantine_written: bool,
+    /// How ambiguous or absent values were read ([`Unified::notes`](crate::Unified::notes)).
+    pub notes: Vec<String>,
+    /// Rows and total spend of the unified table per channel, by channel name.
+    pub channels: Vec<(String, usize, f64)>,
+}
+
+/// One source file: its name, path and columns (every CSV column as text).
+pub(crate) struct SourceFile {
+    pub name: String,
+    pub path: PathBuf,
+    pub format: FileFormat,
+    pub schema: SchemaRef,
+}
+
+type Pieces = Box<dyn Iterator<Item = Result<RecordBatch>>>;
+
+impl SourceFile {
+    /// Opens `path` and reads its columns (a CSV file's header).
+    pub(crate) fn open(name: &str, path: &Path) -> Result<Self> {
+        let format = table_format(path)?;
+        let schema: SchemaRef = match format {
+            FileFormat::Csv => {
+                let (header, _) = Format::default()
+                    .with_header(true)
+                    .infer_schema(std::io::BufReader::new(open(path)?), Some(0))
+                    .map_err(|e| arrow_file_error(path, &e))?;
+                if header.fields().is_empty() {
+                    return Err(file_error(path, Some(1), "no header row"));
+                }
+                check_unique_names(
+                    path,
+                    Some(1),
+                    header.fields().iter().map(|f| f.name().as_str()),
+                )?;
+                Arc::new(Schema::new(
+                    header
+                        .fields()
+                        .iter()
+                        .map(|f| Field::new(f.name(), DataType::Utf8, true))
+                        .collect::<Vec<_>>(),
+                ))
+            }
+            _ => {
+                let builder = ParquetRecordBatchReaderBuilder::try_new(open(path)?)
+                    .map_err(|e| file_error(path, None, e.to_string()))?;
+                let schema = builder.schema().clone();
+                check_unique_names(
+                    path,
+                    None,
+                    schema.fields().iter().map(|f| f.name().as_str()),
+                )?;
+                schema
+            }
+        };
+        Ok(SourceFile {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            format,
+            schema,
+        })
+    }
+
+    /// The file's rows, `batch_rows` at a time, in file order.
+    pub(crate) fn pieces(&self, batch_rows: usize) -> Result<Pieces> {
+        let path = self.path.clone();
+        let file = open(&self.path)?;
+        Ok(match self.format {
+            FileFormat::Csv => Box::new(
+                arrow::csv::ReaderBuilder::new(self.schema.clone())
+                    .with_format(Format::default().with_header(true))
+                    .with_batch_size(batch_rows)
+                    .build(file)
+                    .map_err(|e| arrow_file_error(&path, &e))?
+                    .map(move |b| b.map_err(|e| arrow_file_error(&path, &e))),
+            ),
+            _ => Box::new(
+                ParquetRecordBatchReaderBuilder::try_new(file)
+                    .map_err(|e| file_error(&path, None, e.to_string()))?
+                    .with_batch_size(batch_rows)
+                    .build()
+                    .map_err(|e| file_error(&path, None, e.to_string()))?
+                    .map(move |b| b.map_err(|e| arrow_file_error(&path, &e))),
+            ),
+        })
+    }
+
+    pub(crate) fn empty(&self) -> RecordBatch {
+        RecordBatch::new_empty(self.schema.clone())
+    }
+
+    /// The number of rows ([`estimated_rows`]).
+    pub(crate) fn estimated_rows(&self) -> Result<usize> {
+        estimated_rows(&self.path)
+    }
+}
+
+/// Unifies source files (`(name, path)`, CSV or Parquet by extension) with `mapping`
+/// into `out`, rows that cannot be unified into `quarantine`, holding `batch_rows` rows
+/// of one source at a time instead of every table.
+///
+/// The files written are the tables [`unify_marketing_data`](crate::unify_marketing_data)
+/// gives for the same files read whole with [`ReadOptions::text`](crate::ReadOptions::text)
+/// (CSV columns as text): the same rows in the same order, the same quarantine rows,
+/// reasons and `_row` numbers, and the same notes. To read each piece as its whole column
+/// would be read (a column's day-first or month-first dates, its decimal separator), a
+/// first pass over each source gathers what its text columns say, then a second pass
+/// converts and writes. The quarantine file is written when it has rows or when
+/// `keep_empty_quarantine` is set; both files appear only when everything succeeded.
+///
+/// # Errors
+///
+/// As [`unify_marketing_data`](crate::unify_marketing_data), and [`Error::File`](crate::Error::File)
+/// naming the file (and line) that cannot be read or written.
+pub fn unify_files(
+    sources: &[(&str, &Path)],
+    mapping: &SchemaMapping,
+    out: &Path,
+    quarantine: &Path,
+    keep_empty_quarantine: bool,
+    batch_rows: usize,
+) -> Result<UnifiedFiles> {
+    mapping.validate()?;
+    let batch_rows = batch_rows.max(1);
+    table_format(out)?;
+    table_format(quarantine)?;
+    let files = sources
+        .iter()
+        .map(|(name, path)| SourceFile::open(name, path))
+        .collect::<Result<Vec<_>>>()?;
+    let mut readings: Readings = BTreeMap::new();
+    for file in &files {
+        // The source's mapping errors first, as unifying the whole table reports them.
+        unify_sources([(file.name.as_str(), &file.empty())], mapping, None)?;
+        readings.insert(
+            file.name.clone(),
+            decide_readings(file, mapping, batch_rows)?,
+        );
+    }
+    let empties: Vec<RecordBatch> = files.iter().map(SourceFile::empty).collect();
+    let skeleton = unify_sources(
+        files.iter().map(|f| f.name.as_str()).zip(&empties),
+        mapping,
+        Some(&readings),
+    )?;
+    let mut table = TableWriter::create(out, skeleton.table.schema())?;
+    let mut set_aside = TableWriter::create(quarantine, skeleton.quarantine.schema())?;
+    let mut channels: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+    let mut rows_in = 0usize;
+    for (i, file) in files.iter().enumerate() {
+        let mut offset = 0usize;
+        for piece in file.pieces(batch_rows)? {
+            let piece = piece?;
+            let rows = piece.num_rows();
+            // Every other source empty, so the columns are those of the whole unify.
+            let inputs = files.iter().enumerate().map(|(j, f)| {
+                let batch = if j == i { &piece } else { &empties[j] };
+                (f.name.as_str(), batch)
+            });
+            let unified = unify_sources(inputs, mapping, Some(&readings))?;
+            count_channels(&unified.table, &mut channels);
+            table.write(&unified.table)?;
+            set_aside.write(&shift_rows(&unified.quarantine, offset)?)?;
+            offset += rows;
+            rows_in += rows;
+        }
+    }
+    let rows_out = table.rows();
+    let quarantined = set_aside.rows();
+    table.finish()?;
+    let quarantine_written = quarantined > 0 || keep_empty_quarantine;
+    if quarantine_written {
+        set_aside.finish()?;
+    }
+    Ok(UnifiedFiles {
+        rows_in,
+        rows_out,
+        quarantined,
+        quarantine_written,
+        notes: skeleton.notes,
+        channels: channels
+            .into_iter()
+            .map(|(c, (rows, spend))| (c, rows, spend))
+            .collect(),
+    })
+}
+
+/// The readings of `file`'s text columns, from one pass over the file (none when no
+/// unified column is converted from text).
+fn decide_readings(
+    file: &SourceFile,
+    mapping: &SchemaMapping,
+    batch_rows: usize,
+) -> Result<BTreeMap<String, crate::parse::ColumnReading>> {
+    let Some(source) = mapping.resolve(&file.name) else {
+        return Ok(BTreeMap::new());
+    };
+    let empty = file.empty();
+    // The unified columns read from text whose reading depends on all their values, and
+    // the name the problem texts give their values.
+    let mut columns: Vec<(Arc<Field>, String, ColumnEvidence)> = Vec::new();
+    for field in unified::schema().fields() {
+        let col = field.name().as_str();
+        let spec = source.columns.get(col).cloned().unwrap_or_default();
+        let decided = match field.data_type() {
+            DataType::Date32 => spec.format.is_some() || source.date_format.is_some(),
+            DataType::Float64 | DataType::Int64 => source.decimal.is_some(),
+            _ => true,
+        };
+        if decided || col == unified::CHANNEL {
+            continue;
+        }
+        let (input, label, _) = column_input(&file.name, &source, &empty, field)?;
+        if matches!(
+            input.data_type(),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        ) {
+            let label = if label.is_empty() {
+                col.to_owned()
+            } else {
+                label
+            };
+            columns.push((field.clone(), label, ColumnEvidence::default()));
+        }
+    }
+    if columns.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    for piece in file.pieces(batch_rows)? {
+        let piece = piece?;
+        for (field, _, evidence) in &mut columns {
+            let (input, _, _) = column_input(&file.name, &source, &piece, field)?;
+            evidence.observe(input.as_ref())?;
+        }
+    }
+    Ok(columns
+        .into_iter()
+        .map(|(field, label, evidence)| {
+            let reading = evidence.decide(&file.name, &label, source.decimal);
+            (field.name().clone(), reading)
+        })
+        .collect())
+}
+
+/// The quarantine rows of a piece starting at row `offset` of its source, numbered in
+/// the source.
+fn shift_rows(quarantine: &RecordBatch, offset: usize) -> Result<RecordBatch> {
+    if offset == 0 || quarantine.num_rows() == 0 {
+        return Ok(quarantine.clone());
+    }
+    let at = quarantine.schema().index_of(QUARANTINE_ROW)?;
+    let rows: UInt64Array = quarantine
+        .column(at)
+        .as_primitive::<UInt64Type>()
+        .unary(|r| r + offset as u64);
+    let mut columns: Vec<ArrayRef> = quarantine.columns().to_vec();
+    columns[at] = Arc::new(rows);
+    Ok(RecordBatch::try_new(quarantine.schema(), columns)?)
+}
+
+/// Adds the rows and spend of each channel of `table`, in row order.
+fn count_channels(table: &RecordBatch, channels: &mut BTreeMap<String, (usize, f64)>) {
+    let (Some(channel), Some(spend)) = (
+        table
+            .column_by_name(unified::CHANNEL)
+            .and_then(|c| c.as_string_opt::<i32>()),
+        table
+            .column_by_name(unified::SPEND)
+            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Float64Type>()),
+    ) else {
+        return;
+    };
+    for r in 0..table.num_rows() {
+        let name = if channel.is_valid(r) {
+            channel.value(r)
+        } else {
+            ""
+        };
+        if !channels.contains_key(name) {
+            channels.insert(name.to_owned(), (0, 0.0));
+        }
+        if let Some(entry) = channels.get_mut(name) {
+            entry.0 += 1;
+            if spend.is_valid(r) {
+                entry.1 += spend.value(r);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ReadOptions, read_table, read_tables_with, unify_marketing_data, write_table};
+
+    /// Meta: ISO dates (one impossible), a missing spend, a quoted name with a comma,
+    /// an `age` breakdown and a `_pulled_at` column; Google Ads: slash dates that could
+    /// be either order, costs in micros, an unparseable click count; Klaviyo: time stamps
+    /// in a time zone, decimal commas, no spend column (the documented default).
+    fn sources(dir: &Path) -> Vec<(&'static str, PathBuf)> {
+        let mut meta = String::from(
+            "date_start,account_id,campaign_id,campaign_name,adset_name,account_currency,spend,impressions,clicks,conversions,conversion_values,age,_pulled_at\n",
+        );
+        for i in 0..23 {
+            let date = if i == 5 {
+                "2024-02-30".to_owned()
+            } else {
+                format!("2024-01-{:02}", 1 + i % 28)
+            };
+            let spend = if i == 11 {
+                String::new()
+            } else {
+                format!("{}.5", 10 + i)
+            };
+            meta.push_str(&format!(
+                "{date},act_1,{},\"Brand, {}\",set {},USD,{spend},{},{},{}.0,{}.25,{},2024-03-01T00:00:0{}\n",
+                i % 4,
+                i % 4,
+                i % 2,
+                1000 + i,
+                10 + i,
+                i % 3,
+                i * 7,
+                ["18-24", "25-34"][i % 2],
+                i % 10,
+            ));
+        }
+        let mut google = String::from(
+            "segments.date,customer.id,campaign.id,campaign.name,customer.currency_code,metrics.cost_micros,metrics.impressions,metrics.clicks,metrics.conversions,metrics.conversions_value\n",
+        );
+        for i in 0..17 {
+            let clicks = if i == 9 {
+                "many".to_owned()
+            } else {
+                (5 + i).to_string()
+            };
+            google.push_str(&format!(
+                "0{}/0{}/2024,99,{},Search {},EUR,{},{},{clicks},{},{}\n",
+                1 + i % 9,
+                1 + (i + 3) % 9,
+                i % 3,
+                i % 3,
+                1_500_000 * (i + 1),
+                500 + i,
+                i % 2,
+                i * 3,
+            ));
+        }
+        let mut klaviyo = String::from(
+            "sent_at,account_id,campaign_id,campaign_name,currency,recipients,clicks,placed_order_count,revenue\n",
+        );
+        for i in 0..9 {
+            klaviyo.push_str(&format!(
+                "2024-01-{:02}T03:00:00Z,k1,f{},Flow {},USD,{},{},{},\"{},5\"\n",
+                1 + i,
+                i % 2,
+                i % 2,
+                2000 + i,
+                40 + i,
+                i % 4,
+                100 + i,
+            ));
+        }
+        let mut out = Vec::new();
+        for (name, text) in [("meta", meta), ("google_ads", google), ("klaviyo", klaviyo)] {
+            let path = dir.join(format!("{name}.csv"));
+            std::fs::write(&path, text).unwrap();
+            out.push((name, path));
+        }
+        out
+    }
+
+    fn mapping() -> SchemaMapping {
+        SchemaMapping::from_toml_str("[sources.klaviyo]\ntimezone = \"America/New_York\"\n")
+            .unwrap()
+    }
+
+    #[test]
+    fn unify_files_in_pieces_writes_what_unifying_whole_tables_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let sources = sources(dir.path());
+        let mapping = mapping();
+        let paths: Vec<&Path> = sources.iter().map(|(_, p)| p.as_path()).collect();
+        let tables = read_tables_with(&paths, &ReadOptions::text()).unwrap();
+        let whole =
+            unify_marketing_data(sources.iter().map(|(n, _)| *n).zip(&tables), &mapping).unwrap();
+        assert!(whole.quarantine.num_rows() >= 3, "the data has bad rows");
+        assert!(!whole.notes.is_empty(), "the data has ambiguous columns");
+        for ext in ["parquet", "csv"] {
+            let expected = dir.path().join(format!("expected.{ext}"));
+            let expected_q = dir.path().join(format!("expected_q.{ext}"));
+            write_table(&expected, &whole.table).unwrap();
+            write_table(&expected_q, &whole.quarantine).unwrap();
+            let named: Vec<(&str, &Path)> =
+                sources.iter().map(|(n, p)| (*n, p.as_path())).collect();
+            for batch_rows in [1, 4, 7, 1000] {
+                let out = dir.path().join(format!("u{batch_rows}.{ext}"));
+                let q = dir.path().join(format!("q{batch_rows}.{ext}"));
+                let done = unify_files(&named, &mapping, &out, &q, false, batch_rows).unwrap();
+                assert_eq!(done.notes, whole.notes);
+                assert_eq!(done.rows_in, whole.rows_in());
+                assert_eq!(done.rows_out, whole.table.num_rows());
+                assert_eq!(done.quarantined, whole.quarantine.num_rows());
+                assert!(done.quarantine_written);
+                assert_eq!(read_table(&out).unwrap(), read_table(&expected).unwrap());
+                assert_eq!(read_table(&q).unwrap(), read_table(&expected_q).unwrap());
+                let spend: f64 = done.channels.iter().map(|(_, _, s)| s).sum();
+                assert!(spend > 0.0);
+                assert_eq!(
+                    done.channels.iter().map(|(_, n, _)| n).sum::<usize>(),
+                    done.rows_out
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_column_mixing_date_orders_across_pieces_is_the_same_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("google.csv");
+        let mut text = String::from(
+            "segments.date,campaign.id,campaign.name,customer.currency_code,metrics.cost_micros,metrics.impressions,metrics.clicks,metrics.conversions,metrics.conversions_value\n",
+        );
+        for date in ["01/02/2024", "25/01/2024", "02/03/2024", "01/28/2024"] {
+            text.push_str(&format!("{date},1,A,USD,100,1,1,0,0\n"));
+        }
+        std::fs::write(&path, text).unwrap();
+        let table = crate::read_table_with(&path, &ReadOptions::text()).unwrap();
+        let whole = unify_marketing_data([("google_ads", &table)], &SchemaMapping::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            whole.contains("row 1") && whole.contains("row 3"),
+            "{whole}"
+        );
+        let out = dir.path().join("u.parquet");
+        let q = dir.path().join("q.parquet");
+        let pieces = unify_files(
+            &[("google_ads", &path)],
+            &SchemaMapping::default(),
+            &out,
+            &q,
+            false,
+            1,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(pieces, whole);
+        assert!(!out.exists() && !q.exists(), "nothing written on an error");
+    }
+
+    #[test]
+    fn an_empty_quarantine_is_written_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.csv");
+        std::fs::write(
+            &path,
+            "date_start,campaign_id,campaign_name,account_currency,spend,impressions,clicks,conversions,conversion_values\n\
+             2024-01-01,1,A,USD,1.5,10,1,0,0\n",
+        )
+        .unwrap();
+        let out = dir.path().join("u.csv");
+        let q = dir.path().join("q.csv");
+        let named = [("meta", path.as_path())];
+        let m = SchemaMapping::default();
+        let done = unify_files(&named, &m, &out, &q, false, 10).unwrap();
+        assert_eq!((done.rows_out, done.quarantined), (1, 0));
+        assert!(out.exists() && !q.exists());
+        let done = unify_files(&named, &m, &out, &q, true, 10).unwrap();
+        assert!(done.quarantine_written && q.exists());
+        assert_eq!(read_table(&q).unwrap().num_rows(), 0);
+    }
+}
