@@ -176,6 +176,15 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
         Some(path) => SchemaMapping::from_toml_file(path)?,
         None => SchemaMapping::default(),
     };
+    // A store kept by `liftos sync`: each of its sources is one more input, read whole.
+    let store = match &args.store {
+        Some(dir) => Some(liftos::transform::store::Store::open(dir)?),
+        None => None,
+    };
+    let store_names: Vec<String> = store
+        .as_ref()
+        .map(|s| s.sources().keys().cloned().collect())
+        .unwrap_or_default();
     if let Some(code) = &args.currency {
         let code = code.trim().to_ascii_uppercase();
         if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -186,7 +195,12 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
             .into());
         }
         mapping = mapping
-            .with_presets_for(args.inputs.iter().map(|i| i.name.as_str()))
+            .with_presets_for(
+                args.inputs
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .chain(store_names.iter().map(String::as_str)),
+            )
             .with_default_currency(&code);
     }
     // Inputs larger than memory should hold at once are unified piece by piece, from
@@ -196,7 +210,7 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
         .iter()
         .map(|i| estimated_rows(&i.path).unwrap_or(0))
         .sum();
-    if args.in_parts || input_rows >= PARTS_MIN_ROWS {
+    if store.is_none() && (args.in_parts || input_rows >= PARTS_MIN_ROWS) {
         let sources: Vec<(&str, &Path)> = args
             .inputs
             .iter()
@@ -228,11 +242,25 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
     // Text columns: the mapping parses numbers and dates itself, with per-row
     // quarantine instead of a whole-file type guess. The files are read at once.
     let paths: Vec<&Path> = args.inputs.iter().map(|i| i.path.as_path()).collect();
-    let tables = read_tables_with(&paths, &ReadOptions::text())?;
-    let unified = unify_marketing_data(
-        args.inputs.iter().map(|i| i.name.as_str()).zip(&tables),
-        &mapping,
-    )?;
+    let mut tables = read_tables_with(&paths, &ReadOptions::text())?;
+    let mut names: Vec<String> = args.inputs.iter().map(|i| i.name.clone()).collect();
+    if let (Some(store), Some(dir)) = (&store, &args.store) {
+        for name in &store_names {
+            if names.contains(name) {
+                return Err(liftos::transform::Error::Config {
+                    key: "--store".to_owned(),
+                    message: format!(
+                        "source `{name}` is both an --input and a table of the store {}",
+                        dir.display()
+                    ),
+                }
+                .into());
+            }
+            tables.push(store.read(name)?);
+            names.push(name.clone());
+        }
+    }
+    let unified = unify_marketing_data(names.iter().zip(&tables), &mapping)?;
     write_table_atomically(&args.out, &unified.table)?;
     let quarantined = unified.quarantine.num_rows();
     let quarantine_written = quarantined > 0 || args.quarantine.is_some();

@@ -401,6 +401,23 @@ fn sql_and_run_read_the_store_instead_of_pulling() {
         .unwrap();
     let stdout = assert_success(&out);
     assert!(stdout.contains("| 90 | 90 | 19 |"), "{stdout}");
+    // `unify --store` unifies every table of the store (it used to accept the flag and
+    // unify nothing).
+    let unified = dir.path().join("unified.csv");
+    let out = liftos()
+        .args(["unify", "--store"])
+        .arg(&store)
+        .arg("--out")
+        .arg(&unified)
+        .output()
+        .unwrap();
+    let stdout = assert_success(&out);
+    assert!(
+        stdout.contains("Unified 199 rows from 3 source(s) into 199 rows (0 quarantined)"),
+        "{stdout}"
+    );
+    let written = std::fs::read_to_string(&unified).unwrap();
+    assert_eq!(written.lines().count(), 1 + 199, "{written}");
     // The fakes are gone: `run --store` must not need them.
     drop(fakes);
     let out = liftos()
