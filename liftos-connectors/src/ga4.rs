@@ -19,11 +19,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::builder::{HttpBuilderBase, strings};
 use crate::http::{
-    Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
-    base_str, config_error, decode_for, validate_base_url,
+    HttpCore, PullBudget, Redactor, Reply, Verdict, base_str, config_error, decode_for,
+    validate_base_url,
 };
-use crate::keys::{ConfigKey, ValueKind, config_from_env};
+use crate::keys::{ConfigKey, ValueKind};
 use crate::oauth::RefreshFlow;
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
@@ -54,31 +55,23 @@ const INT_METRICS: &[&str] = &[
 
 /// Settings of a [`Ga4Connector`] as a config table (serde).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Ga4Config {
     /// The GA4 property id (digits).
-    #[serde(default)]
     pub property_id: Option<String>,
     /// OAuth client id.
-    #[serde(default)]
     pub client_id: Option<String>,
     /// OAuth client secret.
-    #[serde(default)]
     pub client_secret: Option<SecretString>,
     /// OAuth refresh token.
-    #[serde(default)]
     pub refresh_token: Option<SecretString>,
     /// Replaces `https://oauth2.googleapis.com/token`.
-    #[serde(default)]
     pub token_url: Option<String>,
     /// Replaces `https://analyticsdata.googleapis.com`.
-    #[serde(default)]
     pub base_url: Option<String>,
     /// Dimensions (default `date`, `sessionDefaultChannelGroup`).
-    #[serde(default)]
     pub dimensions: Vec<String>,
     /// Metrics (default `sessions`, `keyEvents`, `totalRevenue`).
-    #[serde(default)]
     pub metrics: Vec<String>,
 }
 
@@ -117,14 +110,11 @@ impl Ga4Config {
 /// | `dimensions` | `date`, `sessionDefaultChannelGroup` | report dimensions (`date` required) | GA4 names |
 /// | `metrics` | `sessions`, `keyEvents`, `totalRevenue` | report metrics | GA4 names |
 /// | `page_size` | 100,000 | `limit` of one request | 1–250,000 |
-/// | `retry` | [`RetryConfig::default`] | retries, timeouts, page bound | — |
+/// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, page bound | — |
 pub struct Ga4Builder {
     config: Ga4Config,
     page_size: u64,
-    retry: RetryConfig,
-    clock: Arc<dyn Clock>,
-    progress: Progress,
-    env_error: Option<String>,
+    base: HttpBuilderBase,
 }
 
 impl std::fmt::Debug for Ga4Builder {
@@ -143,31 +133,13 @@ impl Default for Ga4Builder {
         Self {
             config: Ga4Config::default(),
             page_size: 100_000,
-            retry: RetryConfig::default(),
-            clock: Arc::new(SystemClock::default()),
-            progress: Progress::default(),
-            env_error: None,
+            base: HttpBuilderBase::default(),
         }
     }
 }
 
 impl Ga4Builder {
-    /// An empty builder.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Reads the `LIFTOS_GA4_*` variables from the process environment.
-    pub fn from_env() -> Self {
-        Self::from_env_with(|k| std::env::var(k).ok())
-    }
-    /// Like [`from_env`](Self::from_env) with an injectable lookup (the variables of
-    /// [`Ga4Config::KEYS`]).
-    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let (config, error) = config_from_env(Ga4Config::KEYS, lookup);
-        let mut b = config.map(Self::from_config).unwrap_or_default();
-        b.env_error = error;
-        b
-    }
+    crate::builder::http_builder!(Ga4Config);
     /// A builder from a config table.
     pub fn from_config(config: Ga4Config) -> Self {
         Self {
@@ -203,13 +175,13 @@ impl Ga4Builder {
         self
     }
     /// Sets the dimensions (`date` must be one).
-    pub fn with_dimensions<I: IntoIterator<Item = S>, S: Into<String>>(mut self, d: I) -> Self {
-        self.config.dimensions = d.into_iter().map(Into::into).collect();
+    pub fn with_dimensions(mut self, d: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.config.dimensions = strings(d);
         self
     }
     /// Sets the metrics.
-    pub fn with_metrics<I: IntoIterator<Item = S>, S: Into<String>>(mut self, m: I) -> Self {
-        self.config.metrics = m.into_iter().map(Into::into).collect();
+    pub fn with_metrics(mut self, m: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.config.metrics = strings(m);
         self
     }
     /// Rows per request (`limit`).
@@ -217,13 +189,10 @@ impl Ga4Builder {
         self.page_size = rows;
         self
     }
-    crate::http_builder_setters!();
 
     /// Validates everything and builds the connector.
     pub fn build(self) -> Result<Ga4Connector> {
-        if let Some(e) = &self.env_error {
-            return Err(config_error(SOURCE, e));
-        }
+        self.base.check(SOURCE)?;
         let c = self.config;
         let need = |what: &str, var: &str| {
             config_error(SOURCE, &format!("missing {what}: set LIFTOS_GA4_{var}"))
@@ -303,7 +272,7 @@ impl Ga4Builder {
         for s in oauth.secrets().into_iter().skip(1) {
             redactor.add(s);
         }
-        let core = HttpCore::new(SOURCE, self.retry, self.clock, redactor, self.progress)?;
+        let core = self.base.into_core(SOURCE, redactor)?;
         Ok(Ga4Connector {
             inner: Arc::new(Inner {
                 core,

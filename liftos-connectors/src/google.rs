@@ -11,11 +11,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::builder::{HttpBuilderBase, redacted, strings};
 use crate::http::{
-    Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
-    base_str, config_error, date_chunks, decode_for, validate_base_url,
+    HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, date_chunks,
+    decode_for, validate_base_url,
 };
-use crate::keys::{ConfigKey, ValueKind, config_from_env};
+use crate::keys::{ConfigKey, ValueKind};
 use crate::oauth::RefreshFlow;
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
@@ -32,37 +33,27 @@ pub const GOOGLE_DEFAULT_API_VERSION: &str = "v21";
 /// Every field is optional here; [`GoogleAdsBuilder::build`] names what is missing.
 /// [`KEYS`](Self::KEYS) lists each one with its variable.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct GoogleAdsConfig {
     /// `developer-token` header.
-    #[serde(default)]
     pub developer_token: Option<SecretString>,
     /// OAuth client id.
-    #[serde(default)]
     pub client_id: Option<String>,
     /// OAuth client secret.
-    #[serde(default)]
     pub client_secret: Option<SecretString>,
     /// OAuth refresh token.
-    #[serde(default)]
     pub refresh_token: Option<SecretString>,
     /// Customer ids (dashes allowed).
-    #[serde(default)]
     pub customer_ids: Vec<String>,
     /// Manager account id for `login-customer-id` (optional).
-    #[serde(default)]
     pub login_customer_id: Option<String>,
     /// Replaces `https://oauth2.googleapis.com/token`.
-    #[serde(default)]
     pub token_url: Option<String>,
     /// Replaces `https://googleads.googleapis.com`.
-    #[serde(default)]
     pub base_url: Option<String>,
     /// API version (default `v21`).
-    #[serde(default)]
     pub api_version: Option<String>,
     /// A raw GAQL query replacing the built one.
-    #[serde(default)]
     pub query: Option<String>,
 }
 
@@ -110,7 +101,7 @@ impl GoogleAdsConfig {
 /// | `query` | built from the request | raw GAQL (its SELECT list defines the columns) | GAQL |
 /// | `chunk_days` | 31 | days per searchStream call (calls run `retry.concurrency` at once) | ≥ 1 |
 /// | `refresh_margin` | 60 s | refresh the access token this long before it expires | ≥ 0 |
-/// | `retry` | [`RetryConfig::default`] | retries, timeouts, concurrency | — |
+/// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency | — |
 pub struct GoogleAdsBuilder {
     developer_token: Option<SecretString>,
     client_id: Option<String>,
@@ -124,29 +115,16 @@ pub struct GoogleAdsBuilder {
     query: Option<String>,
     chunk_days: u32,
     refresh_margin: Duration,
-    retry: RetryConfig,
-    clock: Arc<dyn Clock>,
-    progress: Progress,
-    /// A variable `from_env` could not read, reported by `build`.
-    env_error: Option<String>,
+    base: HttpBuilderBase,
 }
 
 impl std::fmt::Debug for GoogleAdsBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GoogleAdsBuilder")
-            .field(
-                "developer_token",
-                &self.developer_token.as_ref().map(|_| "[REDACTED]"),
-            )
+            .field("developer_token", &redacted(&self.developer_token))
             .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "[REDACTED]"),
-            )
-            .field(
-                "refresh_token",
-                &self.refresh_token.as_ref().map(|_| "[REDACTED]"),
-            )
+            .field("client_secret", &redacted(&self.client_secret))
+            .field("refresh_token", &redacted(&self.refresh_token))
             .field("customers", &self.customers)
             .field("base_url", &self.base_url)
             .finish_non_exhaustive()
@@ -168,10 +146,7 @@ impl Default for GoogleAdsBuilder {
             query: None,
             chunk_days: 31,
             refresh_margin: Duration::from_secs(60),
-            retry: RetryConfig::default(),
-            clock: Arc::new(SystemClock::default()),
-            progress: Progress::default(),
-            env_error: None,
+            base: HttpBuilderBase::default(),
         }
     }
 }
@@ -181,43 +156,23 @@ fn nonempty(v: Option<String>) -> Option<String> {
 }
 
 impl GoogleAdsBuilder {
-    /// An empty builder.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Reads the `LIFTOS_GOOGLE_ADS_*` variables from the process environment.
-    pub fn from_env() -> Self {
-        Self::from_env_with(|k| std::env::var(k).ok())
-    }
-    /// Like [`from_env`](Self::from_env) with an injectable lookup: the variables of
-    /// [`GoogleAdsConfig::KEYS`] (`…_DEVELOPER_TOKEN`, `…_CLIENT_ID`, `…_CLIENT_SECRET`,
-    /// `…_REFRESH_TOKEN`, `…_CUSTOMER_IDS` comma-separated, and optionally
-    /// `…_LOGIN_CUSTOMER_ID`, `…_TOKEN_URL`, `…_BASE_URL`, `…_API_VERSION`, `…_QUERY`).
-    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let (config, error) = config_from_env(GoogleAdsConfig::KEYS, lookup);
-        let mut b = config.map(Self::from_config).unwrap_or_default();
-        b.env_error = error;
-        b
-    }
+    crate::builder::http_builder!(GoogleAdsConfig);
     /// A builder from a config table.
     pub fn from_config(c: GoogleAdsConfig) -> Self {
-        let mut b = Self::default().with_customer_ids(c.customer_ids);
-        b.developer_token = c.developer_token;
-        b.client_id = c.client_id;
-        b.client_secret = c.client_secret;
-        b.refresh_token = c.refresh_token;
-        b.login_customer_id = c.login_customer_id;
-        if let Some(u) = c.token_url {
-            b.token_url = u;
+        let d = Self::default();
+        Self {
+            developer_token: c.developer_token,
+            client_id: c.client_id,
+            client_secret: c.client_secret,
+            refresh_token: c.refresh_token,
+            customers: c.customer_ids,
+            login_customer_id: c.login_customer_id,
+            token_url: c.token_url.unwrap_or(d.token_url),
+            base_url: c.base_url.unwrap_or(d.base_url),
+            api_version: c.api_version.unwrap_or(d.api_version),
+            query: c.query,
+            ..d
         }
-        if let Some(u) = c.base_url {
-            b.base_url = u;
-        }
-        if let Some(v) = c.api_version {
-            b.api_version = v;
-        }
-        b.query = c.query;
-        b
     }
     /// Sets the developer token.
     pub fn with_developer_token(mut self, token: impl Into<SecretString>) -> Self {
@@ -236,52 +191,28 @@ impl GoogleAdsBuilder {
         self.refresh_token = Some(refresh_token.into());
         self
     }
-    /// Sets the customers (dashes allowed).
-    pub fn with_customer_ids<I, S>(mut self, ids: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.customers = ids.into_iter().map(Into::into).collect();
-        self
+    crate::builder::setters! {
+        /// Sets the customers (dashes allowed).
+        with_customer_ids(customers: impl IntoIterator<Item = impl Into<String>>)
+            => strings(customers);
+        /// Sets the manager account sent as `login-customer-id`.
+        with_login_customer_id(login_customer_id: impl Into<String>)
+            => Some(login_customer_id.into());
+        /// Replaces the OAuth token endpoint.
+        with_token_url(token_url: impl Into<String>) => token_url.into();
+        /// Replaces `https://googleads.googleapis.com`.
+        with_base_url(base_url: impl Into<String>) => base_url.into();
+        /// Sets the API version (e.g. `v21`).
+        with_api_version(api_version: impl Into<String>) => api_version.into();
+        /// Uses a raw GAQL query; its SELECT list defines the output columns.
+        with_query(query: impl Into<String>) => Some(query.into());
+        /// Days per searchStream call.
+        with_chunk_days(chunk_days: u32);
     }
-    /// Sets the manager account sent as `login-customer-id`.
-    pub fn with_login_customer_id(mut self, id: impl Into<String>) -> Self {
-        self.login_customer_id = Some(id.into());
-        self
-    }
-    /// Replaces the OAuth token endpoint.
-    pub fn with_token_url(mut self, url: impl Into<String>) -> Self {
-        self.token_url = url.into();
-        self
-    }
-    /// Replaces `https://googleads.googleapis.com`.
-    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
-        self
-    }
-    /// Sets the API version (e.g. `v21`).
-    pub fn with_api_version(mut self, v: impl Into<String>) -> Self {
-        self.api_version = v.into();
-        self
-    }
-    /// Uses a raw GAQL query; its SELECT list defines the output columns.
-    pub fn with_query(mut self, gaql: impl Into<String>) -> Self {
-        self.query = Some(gaql.into());
-        self
-    }
-    /// Days per searchStream call.
-    pub fn with_chunk_days(mut self, days: u32) -> Self {
-        self.chunk_days = days;
-        self
-    }
-    crate::http_builder_setters!();
 
     /// Validates everything and builds the connector.
     pub fn build(self) -> Result<GoogleAdsConnector> {
-        if let Some(e) = &self.env_error {
-            return Err(config_error(SOURCE, e));
-        }
+        self.base.check(SOURCE)?;
         let need = |what: &str, var: &str| {
             config_error(
                 SOURCE,
@@ -344,7 +275,7 @@ impl GoogleAdsBuilder {
         for s in oauth.secrets().into_iter().skip(1) {
             redactor.add(s);
         }
-        let core = HttpCore::new(SOURCE, self.retry, self.clock, redactor, self.progress)?;
+        let core = self.base.into_core(SOURCE, redactor)?;
         Ok(GoogleAdsConnector {
             inner: Arc::new(Inner {
                 core,

@@ -266,28 +266,21 @@ impl RetryConfig {
 /// | `pages_per_day` | [`RetryConfig::pages_per_day`] | pages per day of range per listing |
 /// | `max_body_mib` | [`RetryConfig::max_body_bytes`] | largest response body, in MiB (fractions allowed) |
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct HttpSettings {
     /// Overall deadline of one pull, in seconds.
-    #[serde(default)]
     pub timeout_secs: Option<f64>,
     /// Timeout of one HTTP request, in seconds.
-    #[serde(default)]
     pub request_timeout_secs: Option<f64>,
     /// Connect timeout, in seconds.
-    #[serde(default)]
     pub connect_timeout_secs: Option<f64>,
     /// Retries one pull may spend.
-    #[serde(default)]
     pub max_retries: Option<u32>,
     /// Hard cap of pages per listing.
-    #[serde(default)]
     pub max_pages: Option<u64>,
     /// Pages per day of range per listing.
-    #[serde(default)]
     pub pages_per_day: Option<u64>,
     /// Largest response body, in MiB.
-    #[serde(default)]
     pub max_body_mib: Option<f64>,
 }
 

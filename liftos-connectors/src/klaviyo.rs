@@ -14,11 +14,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::builder::{HttpBuilderBase, redacted};
 use crate::http::{
-    Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
-    base_str, check_link, config_error, date_chunks, decode_for, paginate, validate_base_url,
+    HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
+    date_chunks, decode_for, paginate, validate_base_url,
 };
-use crate::keys::{ConfigKey, ValueKind, config_from_env};
+use crate::keys::{ConfigKey, ValueKind};
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
 const SOURCE: &str = "klaviyo";
@@ -51,32 +52,24 @@ const STATISTICS: [&str; 8] = [
 /// Every field is optional here; [`KlaviyoBuilder::build`] names what is missing.
 /// [`KEYS`](Self::KEYS) lists each one with its variable.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct KlaviyoConfig {
     /// Private API key.
-    #[serde(default)]
     pub api_key: Option<SecretString>,
     /// Conversion metric id, or its name (default: the metric named "Placed Order").
-    #[serde(default)]
     pub conversion_metric: Option<String>,
     /// Replaces `https://a.klaviyo.com`.
-    #[serde(default)]
     pub base_url: Option<String>,
     /// `revision` header.
-    #[serde(default)]
     pub revision: Option<String>,
     /// Estimated cost per recipient (default 0).
-    #[serde(default)]
     pub cost_per_recipient: Option<f64>,
     /// Also pull flows (default false).
-    #[serde(default)]
     pub include_flows: Option<bool>,
     /// Report calls per reporting endpoint allowed in any 24 hours (default 225).
-    #[serde(default)]
     pub report_daily_limit: Option<usize>,
     /// Least seconds between two report calls (default 31; lower only against a proxy
     /// or test server).
-    #[serde(default)]
     pub report_interval_secs: Option<f64>,
 }
 
@@ -113,7 +106,7 @@ impl KlaviyoConfig {
 /// | `report_interval` | 31 s | least time between two report calls, campaign or flow (steady limit 2/min) | ≥ 0 |
 /// | `include_flows` | `false` | also pull flows: one row per flow and send day, from daily `flow-series-reports` of at most 60 days each | — |
 /// | `report_daily_limit` | 225 | report calls per reporting endpoint this connector makes in any 24 hours; a pull that would need more fails before its first report call | ≥ 1 |
-/// | `retry` | [`RetryConfig::default`] | retries, timeouts | — |
+/// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts | — |
 ///
 /// `from_env` reads the variables of [`KlaviyoConfig::KEYS`]: `LIFTOS_KLAVIYO_API_KEY`,
 /// `…_CONVERSION_METRIC`, `…_BASE_URL`, `…_REVISION`, `…_COST_PER_RECIPIENT`,
@@ -129,17 +122,13 @@ pub struct KlaviyoBuilder {
     report_interval: Duration,
     include_flows: bool,
     report_daily_limit: usize,
-    /// A value read by `from_env` that `build` reports.
-    env_error: Option<String>,
-    retry: RetryConfig,
-    clock: Arc<dyn Clock>,
-    progress: Progress,
+    base: HttpBuilderBase,
 }
 
 impl std::fmt::Debug for KlaviyoBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KlaviyoBuilder")
-            .field("api_key", &self.api_key.as_ref().map(|_| "[REDACTED]"))
+            .field("api_key", &redacted(&self.api_key))
             .field("conversion_metric", &self.conversion_metric)
             .field("base_url", &self.base_url)
             .field("revision", &self.revision)
@@ -161,61 +150,32 @@ impl Default for KlaviyoBuilder {
             report_interval: Duration::from_secs(31),
             include_flows: false,
             report_daily_limit: 225,
-            env_error: None,
-            retry: RetryConfig::default(),
-            clock: Arc::new(SystemClock::default()),
-            progress: Progress::default(),
+            base: HttpBuilderBase::default(),
         }
     }
 }
 
 impl KlaviyoBuilder {
-    /// An empty builder.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Reads the variables of [`KlaviyoConfig::KEYS`] (`LIFTOS_KLAVIYO_API_KEY`, and
-    /// optionally `…_CONVERSION_METRIC`, `…_BASE_URL`, `…_INCLUDE_FLOWS` (`true`/`false`,
-    /// `1`/`0`, `yes`/`no`, `on`/`off`), `…_REPORT_INTERVAL_SECS`, ...) from the process
-    /// environment; a value that does not parse is reported by [`build`](Self::build).
-    pub fn from_env() -> Self {
-        Self::from_env_with(|k| std::env::var(k).ok())
-    }
-    /// Like [`from_env`](Self::from_env) with an injectable lookup.
-    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let (config, error) = config_from_env(KlaviyoConfig::KEYS, lookup);
-        let mut b = config.map(Self::from_config).unwrap_or_default();
-        b.env_error = b.env_error.or(error);
-        b
-    }
+    crate::builder::http_builder!(KlaviyoConfig);
     /// A builder from a config table; a `report_interval_secs` that is not a number of
     /// seconds ≥ 0 is reported by [`build`](Self::build).
     pub fn from_config(c: KlaviyoConfig) -> Self {
+        let d = Self::default();
         let mut b = Self {
             api_key: c.api_key,
             conversion_metric: c.conversion_metric,
-            ..Self::default()
+            base_url: c.base_url.unwrap_or(d.base_url),
+            revision: c.revision.unwrap_or(d.revision),
+            cost_per_recipient: c.cost_per_recipient.unwrap_or(d.cost_per_recipient),
+            include_flows: c.include_flows.unwrap_or(d.include_flows),
+            report_daily_limit: c.report_daily_limit.unwrap_or(d.report_daily_limit),
+            ..d
         };
-        if let Some(u) = c.base_url {
-            b.base_url = u;
-        }
-        if let Some(r) = c.revision {
-            b.revision = r;
-        }
-        if let Some(x) = c.cost_per_recipient {
-            b.cost_per_recipient = x;
-        }
-        if let Some(x) = c.include_flows {
-            b.include_flows = x;
-        }
-        if let Some(x) = c.report_daily_limit {
-            b.report_daily_limit = x;
-        }
         if let Some(x) = c.report_interval_secs {
             match Duration::try_from_secs_f64(x) {
                 Ok(d) => b.report_interval = d,
                 Err(_) => {
-                    b.env_error = Some(format!(
+                    b.base.env_error = Some(format!(
                         "report_interval_secs = {x} is not a number of seconds ≥ 0"
                     ));
                 }
@@ -223,52 +183,28 @@ impl KlaviyoBuilder {
         }
         b
     }
-    /// Sets the private API key.
-    pub fn with_api_key(mut self, key: impl Into<SecretString>) -> Self {
-        self.api_key = Some(key.into());
-        self
+    crate::builder::setters! {
+        /// Sets the private API key.
+        with_api_key(api_key: impl Into<SecretString>) => Some(api_key.into());
+        /// Sets the conversion metric (an id, or a name looked up in `GET /api/metrics`).
+        with_conversion_metric(conversion_metric: impl Into<String>)
+            => Some(conversion_metric.into());
+        /// Replaces `https://a.klaviyo.com`.
+        with_base_url(base_url: impl Into<String>) => base_url.into();
+        /// Sets the `revision` header.
+        with_revision(revision: impl Into<String>) => revision.into();
+        /// Sets the estimated cost per recipient.
+        with_cost_per_recipient(cost_per_recipient: f64);
+        /// Sets the least time between two report calls.
+        with_report_interval(report_interval: Duration);
+        /// Also pulls flows (one row per flow and send day) when `true`.
+        with_include_flows(include_flows: bool);
+        /// Sets how many calls of each reporting endpoint the connector makes in any 24 hours.
+        with_report_daily_limit(report_daily_limit: usize);
     }
-    /// Sets the conversion metric (an id, or a name looked up in `GET /api/metrics`).
-    pub fn with_conversion_metric(mut self, metric: impl Into<String>) -> Self {
-        self.conversion_metric = Some(metric.into());
-        self
-    }
-    /// Replaces `https://a.klaviyo.com`.
-    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
-        self
-    }
-    /// Sets the `revision` header.
-    pub fn with_revision(mut self, revision: impl Into<String>) -> Self {
-        self.revision = revision.into();
-        self
-    }
-    /// Sets the estimated cost per recipient.
-    pub fn with_cost_per_recipient(mut self, cost: f64) -> Self {
-        self.cost_per_recipient = cost;
-        self
-    }
-    /// Sets the least time between two report calls.
-    pub fn with_report_interval(mut self, d: Duration) -> Self {
-        self.report_interval = d;
-        self
-    }
-    /// Also pulls flows (one row per flow and send day) when `true`.
-    pub fn with_include_flows(mut self, include: bool) -> Self {
-        self.include_flows = include;
-        self
-    }
-    /// Sets how many calls of each reporting endpoint the connector makes in any 24 hours.
-    pub fn with_report_daily_limit(mut self, limit: usize) -> Self {
-        self.report_daily_limit = limit;
-        self
-    }
-    crate::http_builder_setters!();
     /// Validates everything and builds the connector.
     pub fn build(self) -> Result<KlaviyoConnector> {
-        if let Some(e) = &self.env_error {
-            return Err(config_error(SOURCE, e));
-        }
+        self.base.check(SOURCE)?;
         if self.report_daily_limit == 0 {
             return Err(config_error(
                 SOURCE,
@@ -300,7 +236,7 @@ impl KlaviyoBuilder {
         let base = base_str(&base_url);
         let redactor = Redactor::default();
         redactor.add(&key);
-        let core = HttpCore::new(SOURCE, self.retry, self.clock, redactor, self.progress)?;
+        let core = self.base.into_core(SOURCE, redactor)?;
         Ok(KlaviyoConnector {
             inner: Arc::new(Inner {
                 core,
@@ -439,7 +375,7 @@ impl Inner {
     }
 
     /// Every page of a JSON:API listing, following `links.next`.
-    /// At most [`RetryConfig::page_bound`]`(days)` pages are followed.
+    /// At most [`RetryConfig::page_bound`](crate::RetryConfig::page_bound)`(days)` pages are followed.
     async fn list(
         self: &Arc<Self>,
         budget: &Arc<PullBudget>,

@@ -90,29 +90,7 @@
 //!   ([`Error::Deadline`]) that also cuts a request in flight.
 #![warn(missing_docs)]
 
-/// The settings every HTTP connector's builder shares, as builder methods: the retry
-/// policy, the clock and the progress counters (fields `retry`, `clock`, `progress`).
-macro_rules! http_builder_setters {
-    () => {
-        /// Sets the retry policy (retries, timeouts, concurrency, page bound).
-        pub fn with_retry(mut self, retry: $crate::RetryConfig) -> Self {
-            self.retry = retry;
-            self
-        }
-        /// Sets the clock (a [`VirtualClock`]($crate::VirtualClock) in tests).
-        pub fn with_clock(mut self, clock: std::sync::Arc<dyn $crate::Clock>) -> Self {
-            self.clock = clock;
-            self
-        }
-        /// Sets the progress counters / callback.
-        pub fn with_progress(mut self, progress: $crate::Progress) -> Self {
-            self.progress = progress;
-            self
-        }
-    };
-}
-pub(crate) use http_builder_setters;
-
+mod builder;
 mod error;
 mod file;
 mod ga4;

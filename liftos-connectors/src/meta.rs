@@ -10,11 +10,12 @@ use futures::{StreamExt, TryStreamExt};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::builder::{HttpBuilderBase, redacted, strings};
 use crate::http::{
-    Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
-    base_str, check_link, config_error, date_chunks, decode_for, paginate, validate_base_url,
+    HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
+    date_chunks, decode_for, paginate, validate_base_url,
 };
-use crate::keys::{ConfigKey, ValueKind, config_from_env};
+use crate::keys::{ConfigKey, ValueKind};
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
 const SOURCE: &str = "meta";
@@ -62,31 +63,23 @@ pub enum ConversionCounting {
 /// Every field is optional here; [`MetaAdsBuilder::build`] names what is missing.
 /// [`KEYS`](Self::KEYS) lists each one with its variable.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct MetaAdsConfig {
     /// Access token.
-    #[serde(default)]
     pub access_token: Option<SecretString>,
     /// App secret for `appsecret_proof` (optional).
-    #[serde(default)]
     pub app_secret: Option<SecretString>,
     /// Ad account ids, with or without `act_`.
-    #[serde(default)]
     pub ad_account_ids: Vec<String>,
     /// Replaces `https://graph.facebook.com`.
-    #[serde(default)]
     pub base_url: Option<String>,
     /// Graph API version (default `v25.0`).
-    #[serde(default)]
     pub api_version: Option<String>,
     /// Conversion action types, in priority order.
-    #[serde(default)]
     pub conversion_action_types: Option<Vec<String>>,
     /// How the action types are counted.
-    #[serde(default)]
     pub conversion_counting: Option<ConversionCounting>,
     /// Attribution windows (e.g. `["7d_click","1d_view"]`); empty = account default.
-    #[serde(default)]
     pub attribution_windows: Option<Vec<String>>,
 }
 
@@ -131,7 +124,7 @@ impl MetaAdsConfig {
 /// | `async_chunk_days` | 90 | days per async job before any split | ≥ 1 |
 /// | `async_poll_interval` | 2 s | first poll wait (doubles up to 30 s) | > 0 |
 /// | `async_timeout` | 15 min | a job still running after this is split in halves | > 0 |
-/// | `retry` | [`RetryConfig::default`] | retries, timeouts, concurrency | — |
+/// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency | — |
 pub struct MetaAdsBuilder {
     access_token: Option<SecretString>,
     app_secret: Option<SecretString>,
@@ -146,24 +139,14 @@ pub struct MetaAdsBuilder {
     async_chunk_days: u32,
     async_poll_interval: Duration,
     async_timeout: Duration,
-    retry: RetryConfig,
-    clock: Arc<dyn Clock>,
-    progress: Progress,
-    /// A variable `from_env` could not read, reported by `build`.
-    env_error: Option<String>,
+    base: HttpBuilderBase,
 }
 
 impl std::fmt::Debug for MetaAdsBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetaAdsBuilder")
-            .field(
-                "access_token",
-                &self.access_token.as_ref().map(|_| "[REDACTED]"),
-            )
-            .field(
-                "app_secret",
-                &self.app_secret.as_ref().map(|_| "[REDACTED]"),
-            )
+            .field("access_token", &redacted(&self.access_token))
+            .field("app_secret", &redacted(&self.app_secret))
             .field("accounts", &self.accounts)
             .field("base_url", &self.base_url)
             .field("api_version", &self.api_version)
@@ -190,125 +173,55 @@ impl Default for MetaAdsBuilder {
             async_chunk_days: 90,
             async_poll_interval: Duration::from_secs(2),
             async_timeout: Duration::from_secs(15 * 60),
-            retry: RetryConfig::default(),
-            clock: Arc::new(SystemClock::default()),
-            progress: Progress::default(),
-            env_error: None,
+            base: HttpBuilderBase::default(),
         }
     }
 }
 
 impl MetaAdsBuilder {
-    /// An empty builder.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Reads the variables of [`MetaAdsConfig::KEYS`] (`LIFTOS_META_ACCESS_TOKEN`,
-    /// `LIFTOS_META_AD_ACCOUNT_IDS` comma-separated, `LIFTOS_META_APP_SECRET`,
-    /// `LIFTOS_META_BASE_URL`, ...) from the process environment; a value that does not
-    /// parse is reported by [`build`](Self::build).
-    pub fn from_env() -> Self {
-        Self::from_env_with(|k| std::env::var(k).ok())
-    }
-
-    /// Like [`from_env`](Self::from_env) with an injectable lookup (tests).
-    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let (config, error) = config_from_env(MetaAdsConfig::KEYS, lookup);
-        let mut b = config.map(Self::from_config).unwrap_or_default();
-        b.env_error = error;
-        b
-    }
-
+    crate::builder::http_builder!(MetaAdsConfig);
     /// A builder from a config table.
     pub fn from_config(config: MetaAdsConfig) -> Self {
-        let mut b = Self::default().with_ad_account_ids(config.ad_account_ids);
-        b.access_token = config.access_token;
-        b.app_secret = config.app_secret;
-        if let Some(u) = config.base_url {
-            b.base_url = u;
+        let d = Self::default();
+        Self {
+            access_token: config.access_token,
+            app_secret: config.app_secret,
+            accounts: config.ad_account_ids,
+            base_url: config.base_url.unwrap_or(d.base_url),
+            api_version: config.api_version.unwrap_or(d.api_version),
+            action_types: config.conversion_action_types.unwrap_or(d.action_types),
+            counting: config.conversion_counting.unwrap_or(d.counting),
+            windows: config.attribution_windows.unwrap_or(d.windows),
+            ..d
         }
-        if let Some(v) = config.api_version {
-            b.api_version = v;
-        }
-        if let Some(t) = config.conversion_action_types {
-            b.action_types = t;
-        }
-        if let Some(c) = config.conversion_counting {
-            b.counting = c;
-        }
-        if let Some(w) = config.attribution_windows {
-            b.windows = w;
-        }
-        b
     }
 
-    /// Sets the access token.
-    pub fn with_access_token(mut self, token: impl Into<SecretString>) -> Self {
-        self.access_token = Some(token.into());
-        self
-    }
-    /// Sets the app secret (adds `appsecret_proof` to every call).
-    pub fn with_app_secret(mut self, secret: impl Into<SecretString>) -> Self {
-        self.app_secret = Some(secret.into());
-        self
-    }
-    /// Sets the ad accounts (with or without `act_`).
-    pub fn with_ad_account_ids<I, S>(mut self, ids: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.accounts = ids.into_iter().map(Into::into).collect();
-        self
-    }
-    /// Replaces `https://graph.facebook.com`.
-    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
-        self
-    }
-    /// Sets the Graph API version (e.g. `v25.0`).
-    pub fn with_api_version(mut self, version: impl Into<String>) -> Self {
-        self.api_version = version.into();
-        self
-    }
-    /// Sets the conversion action types, in priority order.
-    pub fn with_conversion_action_types<I, S>(mut self, types: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.action_types = types.into_iter().map(Into::into).collect();
-        self
-    }
-    /// Sets how the action types are counted.
-    pub fn with_conversion_counting(mut self, counting: ConversionCounting) -> Self {
-        self.counting = counting;
-        self
-    }
-    /// Sets the attribution windows (`action_attribution_windows`).
-    pub fn with_attribution_windows<I, S>(mut self, windows: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.windows = windows.into_iter().map(Into::into).collect();
-        self
-    }
-    /// Sets the page size.
-    pub fn with_page_limit(mut self, limit: usize) -> Self {
-        self.page_limit = limit;
-        self
-    }
-    /// Ranges longer than `days` (or with breakdowns) use async report runs.
-    pub fn with_async_threshold_days(mut self, days: u32) -> Self {
-        self.async_threshold_days = days;
-        self
-    }
-    /// Days per async job before splitting.
-    pub fn with_async_chunk_days(mut self, days: u32) -> Self {
-        self.async_chunk_days = days;
-        self
+    crate::builder::setters! {
+        /// Sets the access token.
+        with_access_token(access_token: impl Into<SecretString>) => Some(access_token.into());
+        /// Sets the app secret (adds `appsecret_proof` to every call).
+        with_app_secret(app_secret: impl Into<SecretString>) => Some(app_secret.into());
+        /// Sets the ad accounts (with or without `act_`).
+        with_ad_account_ids(accounts: impl IntoIterator<Item = impl Into<String>>)
+            => strings(accounts);
+        /// Replaces `https://graph.facebook.com`.
+        with_base_url(base_url: impl Into<String>) => base_url.into();
+        /// Sets the Graph API version (e.g. `v25.0`).
+        with_api_version(api_version: impl Into<String>) => api_version.into();
+        /// Sets the conversion action types, in priority order.
+        with_conversion_action_types(action_types: impl IntoIterator<Item = impl Into<String>>)
+            => strings(action_types);
+        /// Sets how the action types are counted.
+        with_conversion_counting(counting: ConversionCounting);
+        /// Sets the attribution windows (`action_attribution_windows`).
+        with_attribution_windows(windows: impl IntoIterator<Item = impl Into<String>>)
+            => strings(windows);
+        /// Sets the page size.
+        with_page_limit(page_limit: usize);
+        /// Ranges longer than `days` (or with breakdowns) use async report runs.
+        with_async_threshold_days(async_threshold_days: u32);
+        /// Days per async job before splitting.
+        with_async_chunk_days(async_chunk_days: u32);
     }
     /// Sets the first poll wait and the job timeout of async runs.
     pub fn with_async_polling(mut self, interval: Duration, timeout: Duration) -> Self {
@@ -316,13 +229,10 @@ impl MetaAdsBuilder {
         self.async_timeout = timeout;
         self
     }
-    crate::http_builder_setters!();
 
     /// Validates everything and builds the connector.
     pub fn build(self) -> Result<MetaAdsConnector> {
-        if let Some(e) = &self.env_error {
-            return Err(config_error(SOURCE, e));
-        }
+        self.base.check(SOURCE)?;
         let token = self.access_token.ok_or_else(|| {
             config_error(
                 SOURCE,
@@ -388,7 +298,7 @@ impl MetaAdsBuilder {
             redactor.add(&p);
             p
         });
-        let core = HttpCore::new(SOURCE, self.retry, self.clock, redactor, self.progress)?;
+        let core = self.base.into_core(SOURCE, redactor)?;
         Ok(MetaAdsConnector {
             inner: Arc::new(Inner {
                 core,

@@ -139,46 +139,21 @@ impl PostgresBuilder {
         self
     }
 
-    /// Sets the password (overrides one in the URL).
-    pub fn with_password(mut self, password: SecretString) -> Self {
-        self.password = Some(password);
-        self
-    }
-
-    /// Sets the query of a source.
-    pub fn with_query(mut self, query: impl Into<String>) -> Self {
-        self.query = Some(query.into());
-        self
-    }
-
-    /// Sets the rows per record batch.
-    pub fn with_batch_rows(mut self, rows: usize) -> Self {
-        self.batch_rows = Some(rows);
-        self
-    }
-
-    /// Sets the connect timeout.
-    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = Some(timeout);
-        self
-    }
-
-    /// Sets the schema the sink writes into.
-    pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
-        self.schema = Some(schema.into());
-        self
-    }
-
-    /// Sets the prefix of the sink's table names.
-    pub fn with_table_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.table_prefix = Some(prefix.into());
-        self
-    }
-
-    /// Sets the source's name (default `postgres`).
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
+    crate::builder::setters! {
+        /// Sets the password (overrides one in the URL).
+        with_password(password: SecretString) => Some(password);
+        /// Sets the query of a source.
+        with_query(query: impl Into<String>) => Some(query.into());
+        /// Sets the rows per record batch.
+        with_batch_rows(batch_rows: usize) => Some(batch_rows);
+        /// Sets the connect timeout.
+        with_connect_timeout(connect_timeout: Duration) => Some(connect_timeout);
+        /// Sets the schema the sink writes into.
+        with_schema(schema: impl Into<String>) => Some(schema.into());
+        /// Sets the prefix of the sink's table names.
+        with_table_prefix(table_prefix: impl Into<String>) => Some(table_prefix.into());
+        /// Sets the source's name (default `postgres`).
+        with_name(name: impl Into<String>) => Some(name.into());
     }
 
     fn target(&self) -> Result<Target> {

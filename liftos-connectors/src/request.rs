@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 
+use crate::builder::strings;
 use crate::{Error, Result};
 
 /// The level of aggregation a platform reports at.
@@ -113,36 +114,16 @@ impl ConnectorRequest {
         (self.end - self.start).num_days() + 1
     }
 
-    /// Sets the aggregation level.
-    pub fn with_level(mut self, level: Level) -> Self {
-        self.level = level;
-        self
-    }
-
-    /// Sets the fields to pull.
-    pub fn with_fields<I, S>(mut self, fields: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.fields = fields.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Sets the breakdown dimensions.
-    pub fn with_breakdowns<I, S>(mut self, breakdowns: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.breakdowns = breakdowns.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Sets the time increment.
-    pub fn with_time_increment(mut self, time_increment: TimeIncrement) -> Self {
-        self.time_increment = time_increment;
-        self
+    crate::builder::setters! {
+        /// Sets the aggregation level.
+        with_level(level: Level);
+        /// Sets the fields to pull.
+        with_fields(fields: impl IntoIterator<Item = impl Into<String>>) => strings(fields);
+        /// Sets the breakdown dimensions.
+        with_breakdowns(breakdowns: impl IntoIterator<Item = impl Into<String>>)
+            => strings(breakdowns);
+        /// Sets the time increment.
+        with_time_increment(time_increment: TimeIncrement);
     }
 }
 

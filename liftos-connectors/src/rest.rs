@@ -15,9 +15,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::builder::HttpBuilderBase;
 use crate::http::{
-    Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
-    base_str, check_link, config_error, date_chunks, display_url, paginate, validate_base_url,
+    HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
+    date_chunks, display_url, paginate, validate_base_url,
 };
 use crate::keys::split_list;
 use crate::oauth::RefreshFlow;
@@ -561,9 +562,7 @@ pub struct RestBuilder {
     spec: RestSpec,
     base_url: Option<String>,
     lookup: EnvLookup,
-    retry: RetryConfig,
-    clock: Arc<dyn Clock>,
-    progress: Progress,
+    base: HttpBuilderBase,
 }
 
 impl std::fmt::Debug for RestBuilder {
@@ -582,9 +581,7 @@ impl RestBuilder {
             spec,
             base_url: None,
             lookup: Box::new(|k| std::env::var(k).ok()),
-            retry: RetryConfig::default(),
-            clock: Arc::new(SystemClock::default()),
-            progress: Progress::default(),
+            base: HttpBuilderBase::default(),
         }
     }
     /// Reads the spec's variables through `lookup` instead of the environment.
@@ -600,7 +597,7 @@ impl RestBuilder {
         self.base_url = Some(url.into());
         self
     }
-    crate::http_builder_setters!();
+    crate::builder::http_builder_setters!();
 
     /// Reads the secrets and accounts, checks the URLs, and builds the connector.
     ///
@@ -695,7 +692,7 @@ impl RestBuilder {
                 })
                 .collect::<Vec<_>>(),
         ));
-        let core = HttpCore::new(SOURCE, self.retry, self.clock, redactor, self.progress)?;
+        let core = self.base.into_core(SOURCE, redactor)?;
         Ok(RestConnector {
             inner: Arc::new(Inner {
                 core,
@@ -747,7 +744,7 @@ struct Inner {
 /// One series of requests per account and date chunk (`max_days`), each paged as the
 /// spec says; every page becomes one record batch of the spec's fields. Next links must
 /// keep the API's origin; a cursor or link that repeats fails as a loop; pages are
-/// bounded by [`RetryConfig::page_bound`].
+/// bounded by [`RetryConfig::page_bound`](crate::RetryConfig::page_bound).
 #[derive(Clone)]
 pub struct RestConnector {
     inner: Arc<Inner>,

@@ -38,11 +38,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::builder::{HttpBuilderBase, redacted};
 use crate::http::{
-    Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
-    base_str, config_error, paginate, validate_base_url,
+    HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, paginate,
+    validate_base_url,
 };
-use crate::keys::{ConfigKey, ValueKind, config_from_env};
+use crate::keys::{ConfigKey, ValueKind};
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
 const SOURCE: &str = "shopify";
@@ -94,29 +95,22 @@ fn bulk_query(filter: &str) -> String {
 /// Every field is optional here; [`ShopifyBuilder::build`] names what is missing.
 /// [`KEYS`](Self::KEYS) lists each one with its variable.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ShopifyConfig {
     /// The shop's name (`{shop}.myshopify.com`).
-    #[serde(default)]
     pub shop: Option<String>,
     /// Admin API access token.
-    #[serde(default)]
     pub access_token: Option<SecretString>,
     /// Replaces `https://{shop}.myshopify.com`.
-    #[serde(default)]
     pub base_url: Option<String>,
     /// Admin API version (`YYYY-MM`).
-    #[serde(default)]
     pub api_version: Option<String>,
     /// Longest range pulled with cursor pages, in days (default 31).
-    #[serde(default)]
     pub bulk_threshold_days: Option<u32>,
     /// Orders per page (default 200, at most 249).
-    #[serde(default)]
     pub page_size: Option<u64>,
     /// First wait between two polls of a bulk operation, in seconds (default 1; doubles
     /// up to 30).
-    #[serde(default)]
     pub bulk_poll_secs: Option<f64>,
 }
 
@@ -150,7 +144,7 @@ impl ShopifyConfig {
 /// | `bulk_threshold_days` | 31 | ranges longer than this run as one bulk operation; shorter ones as cursor pages | ≥ 0 |
 /// | `page_size` | 200 | orders per page (`first`); the requested cost 3 + 4 × `first` stays ≤ 1000 | 1..=249 |
 /// | `bulk_poll` | 1 s | first wait between polls of a bulk operation, doubling up to 30 s | > 0 |
-/// | `retry` | [`RetryConfig::default`] | retries, timeouts, deadline, body limit | — |
+/// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, deadline, body limit | — |
 ///
 /// `from_env` reads the variables of [`ShopifyConfig::KEYS`]: `LIFTOS_SHOPIFY_SHOP`,
 /// `LIFTOS_SHOPIFY_ACCESS_TOKEN`, `…_BASE_URL`, `…_API_VERSION`,
@@ -163,20 +157,14 @@ pub struct ShopifyBuilder {
     bulk_threshold_days: u32,
     page_size: u64,
     bulk_poll: Duration,
-    env_error: Option<String>,
-    retry: RetryConfig,
-    clock: Arc<dyn Clock>,
-    progress: Progress,
+    base: HttpBuilderBase,
 }
 
 impl std::fmt::Debug for ShopifyBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ShopifyBuilder")
             .field("shop", &self.shop)
-            .field(
-                "access_token",
-                &self.access_token.as_ref().map(|_| "[REDACTED]"),
-            )
+            .field("access_token", &redacted(&self.access_token))
             .field("base_url", &self.base_url)
             .field("api_version", &self.api_version)
             .field("bulk_threshold_days", &self.bulk_threshold_days)
@@ -196,53 +184,30 @@ impl Default for ShopifyBuilder {
             bulk_threshold_days: SHOPIFY_DEFAULT_BULK_THRESHOLD_DAYS,
             page_size: DEFAULT_PAGE_SIZE,
             bulk_poll: Duration::from_secs(1),
-            env_error: None,
-            retry: RetryConfig::default(),
-            clock: Arc::new(SystemClock::default()),
-            progress: Progress::default(),
+            base: HttpBuilderBase::default(),
         }
     }
 }
 
 impl ShopifyBuilder {
-    /// An empty builder.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Reads the variables of [`ShopifyConfig::KEYS`] from the process environment; a
-    /// value that does not parse is reported by [`build`](Self::build).
-    pub fn from_env() -> Self {
-        Self::from_env_with(|k| std::env::var(k).ok())
-    }
-    /// Like [`from_env`](Self::from_env) with an injectable lookup.
-    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let (config, error) = config_from_env(ShopifyConfig::KEYS, lookup);
-        let mut b = config.map(Self::from_config).unwrap_or_default();
-        b.env_error = b.env_error.or(error);
-        b
-    }
+    crate::builder::http_builder!(ShopifyConfig);
     /// A builder from a config table.
     pub fn from_config(c: ShopifyConfig) -> Self {
+        let d = Self::default();
         let mut b = Self {
             shop: c.shop,
             access_token: c.access_token,
             base_url: c.base_url,
-            ..Self::default()
+            api_version: c.api_version.unwrap_or(d.api_version),
+            bulk_threshold_days: c.bulk_threshold_days.unwrap_or(d.bulk_threshold_days),
+            page_size: c.page_size.unwrap_or(d.page_size),
+            ..d
         };
-        if let Some(v) = c.api_version {
-            b.api_version = v;
-        }
-        if let Some(d) = c.bulk_threshold_days {
-            b.bulk_threshold_days = d;
-        }
-        if let Some(n) = c.page_size {
-            b.page_size = n;
-        }
         if let Some(x) = c.bulk_poll_secs {
             match Duration::try_from_secs_f64(x) {
                 Ok(d) if !d.is_zero() => b.bulk_poll = d,
                 _ => {
-                    b.env_error = Some(format!(
+                    b.base.env_error = Some(format!(
                         "bulk_poll_secs = {x} is not a number of seconds > 0"
                     ));
                 }
@@ -250,47 +215,25 @@ impl ShopifyBuilder {
         }
         b
     }
-    /// Sets the shop name (`{shop}.myshopify.com`).
-    pub fn with_shop(mut self, shop: impl Into<String>) -> Self {
-        self.shop = Some(shop.into());
-        self
+    crate::builder::setters! {
+        /// Sets the shop name (`{shop}.myshopify.com`).
+        with_shop(shop: impl Into<String>) => Some(shop.into());
+        /// Sets the Admin API access token.
+        with_access_token(access_token: impl Into<SecretString>) => Some(access_token.into());
+        /// Replaces `https://{shop}.myshopify.com`.
+        with_base_url(base_url: impl Into<String>) => Some(base_url.into());
+        /// Sets the Admin API version.
+        with_api_version(api_version: impl Into<String>) => api_version.into();
+        /// Ranges longer than `days` run as a bulk operation.
+        with_bulk_threshold_days(bulk_threshold_days: u32);
+        /// Sets the orders per page.
+        with_page_size(page_size: u64);
+        /// Sets the first wait between polls of a bulk operation.
+        with_bulk_poll(bulk_poll: Duration);
     }
-    /// Sets the Admin API access token.
-    pub fn with_access_token(mut self, token: impl Into<SecretString>) -> Self {
-        self.access_token = Some(token.into());
-        self
-    }
-    /// Replaces `https://{shop}.myshopify.com`.
-    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-    /// Sets the Admin API version.
-    pub fn with_api_version(mut self, version: impl Into<String>) -> Self {
-        self.api_version = version.into();
-        self
-    }
-    /// Ranges longer than `days` run as a bulk operation.
-    pub fn with_bulk_threshold_days(mut self, days: u32) -> Self {
-        self.bulk_threshold_days = days;
-        self
-    }
-    /// Sets the orders per page.
-    pub fn with_page_size(mut self, n: u64) -> Self {
-        self.page_size = n;
-        self
-    }
-    /// Sets the first wait between polls of a bulk operation.
-    pub fn with_bulk_poll(mut self, d: Duration) -> Self {
-        self.bulk_poll = d;
-        self
-    }
-    crate::http_builder_setters!();
     /// Validates everything and builds the connector.
     pub fn build(self) -> Result<ShopifyConnector> {
-        if let Some(e) = &self.env_error {
-            return Err(config_error(SOURCE, e));
-        }
+        self.base.check(SOURCE)?;
         let shop = self.shop.ok_or_else(|| {
             config_error(
                 SOURCE,
@@ -344,7 +287,7 @@ impl ShopifyBuilder {
         );
         let redactor = Redactor::default();
         redactor.add(&token);
-        let core = HttpCore::new(SOURCE, self.retry, self.clock, redactor, self.progress)?;
+        let core = self.base.into_core(SOURCE, redactor)?;
         Ok(ShopifyConnector {
             inner: Arc::new(Inner {
                 core,

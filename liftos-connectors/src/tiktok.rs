@@ -25,11 +25,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::builder::{HttpBuilderBase, redacted, strings};
 use crate::http::{
-    Clock, HttpCore, Progress, PullBudget, Redactor, Reply, RetryConfig, SystemClock, Verdict,
-    base_str, config_error, date_chunks, decode_for, validate_base_url,
+    HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, date_chunks,
+    decode_for, validate_base_url,
 };
-use crate::keys::{ConfigKey, ValueKind, config_from_env};
+use crate::keys::{ConfigKey, ValueKind};
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
 const SOURCE: &str = "tiktok";
@@ -72,22 +73,17 @@ const COUNT_METRICS: &[&str] = &[
 /// Every field is optional here; [`TikTokBuilder::build`] names what is missing.
 /// [`KEYS`](Self::KEYS) lists each one with its variable.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct TikTokConfig {
     /// The `Access-Token` of an app authorized on the advertisers.
-    #[serde(default)]
     pub access_token: Option<SecretString>,
     /// Advertiser (ad account) ids.
-    #[serde(default)]
     pub advertiser_ids: Vec<String>,
     /// Replaces `https://business-api.tiktok.com`.
-    #[serde(default)]
     pub base_url: Option<String>,
     /// API version (default `v1.3`).
-    #[serde(default)]
     pub api_version: Option<String>,
     /// Metrics pulled after the default ones.
-    #[serde(default)]
     pub metrics: Vec<String>,
 }
 
@@ -118,7 +114,7 @@ impl TikTokConfig {
 /// | `metrics` | none | metrics pulled after [`TIKTOK_DEFAULT_METRICS`] | metric names |
 /// | `chunk_days` | 30 | days per report request (calls run `retry.concurrency` at once) | 1–30 |
 /// | `page_size` | 1000 | rows per page | 1–1000 |
-/// | `retry` | [`RetryConfig::default`] | retries, timeouts, concurrency, page bound | — |
+/// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency, page bound | — |
 pub struct TikTokBuilder {
     access_token: Option<SecretString>,
     advertisers: Vec<String>,
@@ -127,20 +123,13 @@ pub struct TikTokBuilder {
     metrics: Vec<String>,
     chunk_days: u32,
     page_size: u32,
-    retry: RetryConfig,
-    clock: Arc<dyn Clock>,
-    progress: Progress,
-    /// A variable `from_env` could not read, reported by `build`.
-    env_error: Option<String>,
+    base: HttpBuilderBase,
 }
 
 impl std::fmt::Debug for TikTokBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TikTokBuilder")
-            .field(
-                "access_token",
-                &self.access_token.as_ref().map(|_| "[REDACTED]"),
-            )
+            .field("access_token", &redacted(&self.access_token))
             .field("advertisers", &self.advertisers)
             .field("base_url", &self.base_url)
             .field("metrics", &self.metrics)
@@ -158,95 +147,46 @@ impl Default for TikTokBuilder {
             metrics: Vec::new(),
             chunk_days: TIKTOK_MAX_CHUNK_DAYS,
             page_size: TIKTOK_MAX_PAGE_SIZE,
-            retry: RetryConfig::default(),
-            clock: Arc::new(SystemClock::default()),
-            progress: Progress::default(),
-            env_error: None,
+            base: HttpBuilderBase::default(),
         }
     }
 }
 
 impl TikTokBuilder {
-    /// An empty builder.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Reads the `LIFTOS_TIKTOK_*` variables from the process environment.
-    pub fn from_env() -> Self {
-        Self::from_env_with(|k| std::env::var(k).ok())
-    }
-    /// Like [`from_env`](Self::from_env) with an injectable lookup: the variables of
-    /// [`TikTokConfig::KEYS`] (`…_ACCESS_TOKEN`, `…_ADVERTISER_IDS` comma-separated, and
-    /// optionally `…_BASE_URL`, `…_API_VERSION`, `…_METRICS`).
-    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let (config, error) = config_from_env(TikTokConfig::KEYS, lookup);
-        let mut b = config.map(Self::from_config).unwrap_or_default();
-        b.env_error = error;
-        b
-    }
+    crate::builder::http_builder!(TikTokConfig);
     /// A builder from a config table.
     pub fn from_config(c: TikTokConfig) -> Self {
-        let mut b = Self::default().with_advertiser_ids(c.advertiser_ids);
-        b.access_token = c.access_token;
-        if let Some(u) = c.base_url {
-            b.base_url = u;
+        let d = Self::default();
+        Self {
+            access_token: c.access_token,
+            advertisers: c.advertiser_ids,
+            base_url: c.base_url.unwrap_or(d.base_url),
+            api_version: c.api_version.unwrap_or(d.api_version),
+            metrics: c.metrics,
+            ..d
         }
-        if let Some(v) = c.api_version {
-            b.api_version = v;
-        }
-        b.metrics = c.metrics;
-        b
     }
-    /// Sets the access token.
-    pub fn with_access_token(mut self, token: impl Into<SecretString>) -> Self {
-        self.access_token = Some(token.into());
-        self
+    crate::builder::setters! {
+        /// Sets the access token.
+        with_access_token(access_token: impl Into<SecretString>) => Some(access_token.into());
+        /// Sets the advertisers.
+        with_advertiser_ids(advertisers: impl IntoIterator<Item = impl Into<String>>)
+            => strings(advertisers);
+        /// Replaces `https://business-api.tiktok.com`.
+        with_base_url(base_url: impl Into<String>) => base_url.into();
+        /// Sets the API version (e.g. `v1.3`).
+        with_api_version(api_version: impl Into<String>) => api_version.into();
+        /// Adds metrics after the default ones.
+        with_metrics(metrics: impl IntoIterator<Item = impl Into<String>>) => strings(metrics);
+        /// Days per report request (at most 30).
+        with_chunk_days(chunk_days: u32);
+        /// Rows per page (at most 1000).
+        with_page_size(page_size: u32);
     }
-    /// Sets the advertisers.
-    pub fn with_advertiser_ids<I, S>(mut self, ids: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.advertisers = ids.into_iter().map(Into::into).collect();
-        self
-    }
-    /// Replaces `https://business-api.tiktok.com`.
-    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
-        self
-    }
-    /// Sets the API version (e.g. `v1.3`).
-    pub fn with_api_version(mut self, v: impl Into<String>) -> Self {
-        self.api_version = v.into();
-        self
-    }
-    /// Adds metrics after the default ones.
-    pub fn with_metrics<I, S>(mut self, metrics: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.metrics = metrics.into_iter().map(Into::into).collect();
-        self
-    }
-    /// Days per report request (at most 30).
-    pub fn with_chunk_days(mut self, days: u32) -> Self {
-        self.chunk_days = days;
-        self
-    }
-    /// Rows per page (at most 1000).
-    pub fn with_page_size(mut self, rows: u32) -> Self {
-        self.page_size = rows;
-        self
-    }
-    crate::http_builder_setters!();
 
     /// Validates everything and builds the connector.
     pub fn build(self) -> Result<TikTokConnector> {
-        if let Some(e) = &self.env_error {
-            return Err(config_error(SOURCE, e));
-        }
+        self.base.check(SOURCE)?;
         let access_token = self
             .access_token
             .filter(|t| !t.expose_secret().trim().is_empty())
@@ -318,7 +258,7 @@ impl TikTokBuilder {
         let base = base_str(&validate_base_url(SOURCE, &self.base_url)?);
         let redactor = Redactor::default();
         redactor.add(&access_token);
-        let core = HttpCore::new(SOURCE, self.retry, self.clock, redactor, self.progress)?;
+        let core = self.base.into_core(SOURCE, redactor)?;
         Ok(TikTokConnector {
             inner: Arc::new(Inner {
                 core,

@@ -347,18 +347,15 @@ impl Default for AnalysisSection {
 /// runs (`source = "shopify"`, settings and token from the `LIFTOS_SHOPIFY_*` variables,
 /// timeouts from `[http]`), and optionally lift tests to calibrate with; paths relative
 /// to the config file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct BusinessOutcomeSection {
     /// The business outcome file.
-    #[serde(default)]
     pub path: Option<PathBuf>,
     /// A source of the business outcome instead of a file: `shopify`.
-    #[serde(default)]
     pub source: Option<String>,
     /// A lift-test file (`channel`, `start`, `end`, `incremental_revenue` or `iroas`,
     /// `standard_error`).
-    #[serde(default)]
     pub lift_tests: Option<PathBuf>,
 }
 

@@ -1,0 +1,136 @@
+//! What every HTTP connector's builder shares: the retry policy, the clock, the progress
+//! counters and a setting that could not be read ([`HttpBuilderBase`]), the methods that
+//! set them and read the environment ([`http_builder!`]), and small helpers for the
+//! builders' `Debug` and list setters.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use crate::Result;
+use crate::http::{Clock, HttpCore, Progress, Redactor, RetryConfig, SystemClock, config_error};
+
+/// The part of an HTTP connector's builder that is not the connector's own settings.
+pub(crate) struct HttpBuilderBase {
+    pub(crate) retry: RetryConfig,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) progress: Progress,
+    /// A setting `from_env` or `from_config` could not read, reported by `build`.
+    pub(crate) env_error: Option<String>,
+}
+
+impl Default for HttpBuilderBase {
+    fn default() -> Self {
+        Self {
+            retry: RetryConfig::default(),
+            clock: Arc::new(SystemClock::default()),
+            progress: Progress::default(),
+            env_error: None,
+        }
+    }
+}
+
+impl HttpBuilderBase {
+    /// The setting that could not be read, as `source`'s [`Error::Config`](crate::Error::Config).
+    pub(crate) fn check(&self, source: &str) -> Result<()> {
+        match &self.env_error {
+            Some(e) => Err(config_error(source, e)),
+            None => Ok(()),
+        }
+    }
+
+    /// The HTTP core of `source`'s connector: the retry policy validated, the client built.
+    pub(crate) fn into_core(self, source: &'static str, redactor: Redactor) -> Result<HttpCore> {
+        HttpCore::new(source, self.retry, self.clock, redactor, self.progress)
+    }
+}
+
+/// A secret as a builder's `Debug` shows it: whether it is set, never its value.
+pub(crate) fn redacted(secret: &Option<SecretString>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "[REDACTED]")
+}
+
+/// The items of a list setter's argument, as strings.
+pub(crate) fn strings(items: impl IntoIterator<Item = impl Into<String>>) -> Vec<String> {
+    items.into_iter().map(Into::into).collect()
+}
+
+/// The settings every HTTP connector's builder shares, as builder methods: the retry
+/// policy, the clock and the progress counters (field `base`, an [`HttpBuilderBase`]).
+macro_rules! http_builder_setters {
+    () => {
+        /// Sets the retry policy (retries, timeouts, concurrency, page bound).
+        pub fn with_retry(mut self, retry: $crate::RetryConfig) -> Self {
+            self.base.retry = retry;
+            self
+        }
+        /// Sets the clock (a [`VirtualClock`]($crate::VirtualClock) in tests).
+        pub fn with_clock(mut self, clock: std::sync::Arc<dyn $crate::Clock>) -> Self {
+            self.base.clock = clock;
+            self
+        }
+        /// Sets the progress counters / callback.
+        pub fn with_progress(mut self, progress: $crate::Progress) -> Self {
+            self.base.progress = progress;
+            self
+        }
+    };
+}
+pub(crate) use http_builder_setters;
+
+/// [`http_builder_setters!`] and the constructors of a builder whose settings come from
+/// the config type `$config` (with its `KEYS` table): `new`, `from_env`, `from_env_with`.
+/// The builder implements `Default` and has `from_config($config) -> Self`.
+macro_rules! http_builder {
+    ($config:ident) => {
+        /// An empty builder.
+        pub fn new() -> Self {
+            Self::default()
+        }
+        #[doc = concat!("Reads the variables of [`", stringify!($config), "::KEYS`] from the")]
+        /// process environment; a value that does not parse is reported by
+        /// [`build`](Self::build).
+        pub fn from_env() -> Self {
+            Self::from_env_with(|k| std::env::var(k).ok())
+        }
+        /// Like [`from_env`](Self::from_env) with an injectable lookup (tests).
+        pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
+            let (config, error) = $crate::keys::config_from_env($config::KEYS, lookup);
+            let mut b = config.map(Self::from_config).unwrap_or_default();
+            b.base.env_error = b.base.env_error.or(error);
+            b
+        }
+        $crate::builder::http_builder_setters!();
+    };
+}
+pub(crate) use http_builder;
+
+/// Consuming `with_*` setters, one a line: each stores its argument in the builder field
+/// of the same name, converted by the expression after `=>` when there is one.
+///
+/// ```ignore
+/// setters! {
+///     /// Sets the private API key.
+///     with_api_key(api_key: impl Into<SecretString>) => Some(api_key.into());
+///     /// Sets the estimated cost per recipient.
+///     with_cost_per_recipient(cost_per_recipient: f64);
+/// }
+/// ```
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident($field:ident: $ty:ty) $(=> $value:expr)?;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, $field: $ty) -> Self {
+                self.$field = $crate::builder::setters!(@value $field $(, $value)?);
+                self
+            }
+        )*
+    };
+    (@value $field:ident) => {
+        $field
+    };
+    (@value $field:ident, $value:expr) => {
+        $value
+    };
+}
+pub(crate) use setters;
