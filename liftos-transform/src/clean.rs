@@ -590,6 +590,24 @@ pub struct RowAccounting {
 }
 
 impl RowAccounting {
+    /// The accounting of `rows_in` rows cleaned into `rows_out` with `change_log`.
+    pub(crate) fn from_log(rows_in: usize, rows_out: usize, change_log: &[Change]) -> Self {
+        let sum = |a: ChangeAction| {
+            change_log
+                .iter()
+                .filter(|c| c.action == a)
+                .map(|c| c.rows_affected)
+                .sum()
+        };
+        RowAccounting {
+            rows_in,
+            rows_out,
+            filled: sum(ChangeAction::Filled),
+            quarantined: sum(ChangeAction::Quarantined),
+            dropped_duplicates: sum(ChangeAction::Dropped),
+        }
+    }
+
     /// Whether every input row is accounted for.
     pub fn balances(&self) -> bool {
         self.rows_in + self.filled == self.rows_out + self.quarantined + self.dropped_duplicates
@@ -599,20 +617,7 @@ impl RowAccounting {
 impl Cleaned {
     /// Row accounting, from the tables and the change log.
     pub fn accounting(&self) -> RowAccounting {
-        let sum = |a: ChangeAction| {
-            self.change_log
-                .iter()
-                .filter(|c| c.action == a)
-                .map(|c| c.rows_affected)
-                .sum()
-        };
-        RowAccounting {
-            rows_in: self.rows_in,
-            rows_out: self.table.num_rows(),
-            filled: sum(ChangeAction::Filled),
-            quarantined: sum(ChangeAction::Quarantined),
-            dropped_duplicates: sum(ChangeAction::Dropped),
-        }
+        RowAccounting::from_log(self.rows_in, self.table.num_rows(), &self.change_log)
     }
 
     /// The change log as a table (fix, action, rows_affected, detail).

@@ -86,20 +86,7 @@ pub struct CleanedFile {
 impl CleanedFile {
     /// Row accounting ([`Cleaned::accounting`](crate::Cleaned::accounting)).
     pub fn accounting(&self) -> RowAccounting {
-        let sum = |a: ChangeAction| {
-            self.change_log
-                .iter()
-                .filter(|c| c.action == a)
-                .map(|c| c.rows_affected)
-                .sum()
-        };
-        RowAccounting {
-            rows_in: self.rows_in,
-            rows_out: self.rows_out,
-            filled: sum(ChangeAction::Filled),
-            quarantined: sum(ChangeAction::Quarantined),
-            dropped_duplicates: sum(ChangeAction::Dropped),
-        }
+        RowAccounting::from_log(self.rows_in, self.rows_out, &self.change_log)
     }
 }
 
