@@ -12,7 +12,8 @@ use crate::dml::DmlParams;
 use crate::estimator::Estimator;
 use crate::forest::{CausalForestParams, ForestParams, OobSmoother, RegressionForest};
 use crate::inference::{
-    BootstrapDraws, lift_effect, mean_effect, ols_cluster, t_dist, two_sided, wild_cluster_test,
+    BootstrapDraws, LiftEffect, lift_effect, mean_effect, ols_cluster, t_dist, two_sided,
+    wild_cluster_test,
 };
 use crate::prepare::{
     Adstock, CausalPanel, TreatmentAssignment, adstock, demean, series_order, weekday, ymd,
@@ -756,6 +757,16 @@ fn apply_response(
     let tau: Vec<f64> = results.treatment_effects.iter().map(|r| r.tau).collect();
     let scores = (results.scores.len() == n).then(|| results.scores.clone());
     let p = panel.controls.len() as f64;
+    // With campaigns as clusters, a second opinion from the days as clusters: a channel
+    // of a few campaigns can have score sums that agree by chance, and then its
+    // campaign-clustered interval is far too narrow (spillover preset, Klaviyo with four
+    // campaigns: ±2% at 2.7 degrees of freedom, missing the truth by 3.7%). Each interval
+    // is the wider of the two.
+    let day_clusters: Option<Vec<u32>> = if options.cluster == ClusterBy::Entity {
+        panel.date_codes()
+    } else {
+        None
+    };
     for ch in &mut results.channels {
         let (Some(sel), Some(ev)) = (plan.get(&ch.channel), evaluated.get(&ch.channel)) else {
             continue;
@@ -785,8 +796,30 @@ fn apply_response(
             ch.df = df;
         }
         let t = t_dist(df)?;
-        // Switch-off: the lift of f(a), widened by the plausible transforms.
+        // The doubly robust lift of any function `v` of the channel's exposure with the
+        // smoother's E[v | X], clustered by `by`.
+        let dr_lift = |v: &[f64], by: &[u32]| -> Result<Option<LiftEffect>> {
+            let (Some(sc), Some(smoother)) = (&scores, &sel.smoother) else {
+                return Ok(None);
+            };
+            let sub: Vec<f64> = rows.iter().map(|&i| v[i]).collect();
+            let hat_sub = smoother.apply(&sub);
+            let mut hat = vec![0.0; n];
+            for (k, &i) in rows.iter().enumerate() {
+                hat[i] = hat_sub[k];
+            }
+            lift_effect(sc, &tau, v, &hat, &subset, by, level).map(Some)
+        };
+        // Switch-off: the lift of f(a), at least as wide as with days as clusters, then
+        // widened by the plausible transforms.
         let lift = ch.revenue_lift;
+        if let Some(days) = &day_clusters
+            && let Some(l) = dr_lift(&ev.t, days)?
+        {
+            ch.ci_lower = ch.ci_lower.min(lift - (l.revenue_lift - l.ci_lower));
+            ch.ci_upper = ch.ci_upper.max(lift + (l.ci_upper - l.revenue_lift));
+            ch.std_err = ch.std_err.max(l.std_err);
+        }
         let (lo, hi) = widen(ch.ci_lower, ch.ci_upper, sel.shift_switch_off);
         let crit = t.inverse_cdf(0.5 + level / 2.0);
         // The estimator's own standard error (sampling, through the chosen transform):
@@ -820,18 +853,18 @@ fn apply_response(
             if total == 0.0 {
                 return Ok((0.0, 0.0, 0.0));
             }
-            match (&scores, &sel.smoother) {
-                (Some(sc), Some(smoother)) => {
-                    let sub: Vec<f64> = rows.iter().map(|&i| v[i]).collect();
-                    let hat_sub = smoother.apply(&sub);
-                    let mut hat = vec![0.0; n];
-                    for (k, &i) in rows.iter().enumerate() {
-                        hat[i] = hat_sub[k];
+            match dr_lift(v, clusters)? {
+                Some(l) => {
+                    let (mut a, mut b) = (l.ci_lower, l.ci_upper);
+                    if let Some(days) = &day_clusters
+                        && let Some(d) = dr_lift(v, days)?
+                    {
+                        a = a.min(l.revenue_lift - (d.revenue_lift - d.ci_lower));
+                        b = b.max(l.revenue_lift + (d.ci_upper - d.revenue_lift));
                     }
-                    let l = lift_effect(sc, &tau, v, &hat, &subset, clusters, level)?;
-                    Ok((l.revenue_lift, l.ci_lower, l.ci_upper))
+                    Ok((l.revenue_lift, a, b))
                 }
-                _ => {
+                None => {
                     let est: f64 = rows.iter().map(|&i| tau[i] * v[i]).sum();
                     let rel = |x: f64| if lift != 0.0 { x / lift } else { 0.0 };
                     Ok((est, est * rel(lo), est * rel(hi)))
