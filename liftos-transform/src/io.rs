@@ -150,6 +150,25 @@ pub fn read_table_with(path: impl AsRef<Path>, options: &ReadOptions) -> Result<
     }
 }
 
+/// The header row of the CSV `reader` (read from `path`) as a schema of its column names
+/// (types not inferred): one clear error for a file without a header or with a column
+/// named twice.
+pub(crate) fn csv_header(path: &Path, reader: impl std::io::Read) -> Result<Schema> {
+    let (header, _) = Format::default()
+        .with_header(true)
+        .infer_schema(reader, Some(0))
+        .map_err(|e| arrow_file_error(path, &e))?;
+    if header.fields().is_empty() {
+        return Err(file_error(path, Some(1), "no header row"));
+    }
+    check_unique_names(
+        path,
+        Some(1),
+        header.fields().iter().map(|f| f.name().as_str()),
+    )?;
+    Ok(header)
+}
+
 /// Refuses a table whose header names one column twice (which copy would be used is
 /// a guess): the error names the column and both 1-based positions.
 pub(crate) fn check_unique_names<'a>(
@@ -221,17 +240,7 @@ fn read_csv(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
     }
     let bytes = read_bytes(path)?;
     let format = Format::default().with_header(true);
-    let (header, _) = format
-        .infer_schema(bytes.as_slice(), Some(0))
-        .map_err(|e| arrow_file_error(path, &e))?;
-    if header.fields().is_empty() {
-        return Err(file_error(path, Some(1), "no header row"));
-    }
-    check_unique_names(
-        path,
-        Some(1),
-        header.fields().iter().map(|f| f.name().as_str()),
-    )?;
+    let header = csv_header(path, bytes.as_slice())?;
     // A plain file (no quotes, ...) is read straight into typed columns.
     if let Some(header_end) = bytes.iter().position(|&b| b == b'\n') {
         let names: Vec<String> = header.fields().iter().map(|f| f.name().clone()).collect();

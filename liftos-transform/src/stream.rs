@@ -10,7 +10,7 @@ use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::io::{TableWriter, arrow_file_error, check_unique_names, file_error, open};
+use crate::io::{TableWriter, arrow_file_error, check_unique_names, csv_header, file_error, open};
 use crate::mapping::SchemaMapping;
 use crate::parse::ColumnEvidence;
 use crate::unify::{QUARANTINE_ROW, Readings, column_input, unify_sources};
@@ -79,18 +79,7 @@ impl SourceFile {
         let format = table_format(path)?;
         let schema: SchemaRef = match format {
             FileFormat::Csv => {
-                let (header, _) = Format::default()
-                    .with_header(true)
-                    .infer_schema(std::io::BufReader::new(open(path)?), Some(0))
-                    .map_err(|e| arrow_file_error(path, &e))?;
-                if header.fields().is_empty() {
-                    return Err(file_error(path, Some(1), "no header row"));
-                }
-                check_unique_names(
-                    path,
-                    Some(1),
-                    header.fields().iter().map(|f| f.name().as_str()),
-                )?;
+                let header = csv_header(path, std::io::BufReader::new(open(path)?))?;
                 Arc::new(Schema::new(
                     header
                         .fields()
