@@ -142,16 +142,9 @@ pub fn clean_file(
     let (mut filled_so_far, mut over_limit): (u64, Option<u64>) = (0, None);
     let (mut out_parts, mut q_parts) = (Vec::new(), Vec::new());
     for (p, path) in parts.files.iter().enumerate() {
-        let part = crate::read_table(path)?;
-        // The part is in memory: its file's disk space is free for what comes next.
-        std::fs::remove_file(path).map_err(|e| file_error(path, None, e.to_string()))?;
-        if part.num_rows() == 0 {
+        let Some((part, rows)) = take_part(path)? else {
             continue;
-        }
-        let rows: Vec<u64> = part
-            .column_by_name(ROW)
-            .map(|c| c.as_primitive::<UInt64Type>().values().to_vec())
-            .unwrap_or_default();
+        };
         let mut part_fixes = fixes.clone();
         // What is left of the fill limit; once passed, the other parts only count.
         part_fixes.max_filled_rows = match over_limit {
@@ -324,16 +317,9 @@ pub fn validate_file(
         .collect();
     let (mut present, mut failing) = (0usize, 0usize);
     for path in &parts.files {
-        let part = crate::read_table(path)?;
-        // The part is in memory: its file's disk space is free for what comes next.
-        std::fs::remove_file(path).map_err(|e| file_error(path, None, e.to_string()))?;
-        if part.num_rows() == 0 {
+        let Some((part, rows)) = take_part(path)? else {
             continue;
-        }
-        let rows: Vec<u64> = part
-            .column_by_name(ROW)
-            .map(|c| c.as_primitive::<UInt64Type>().values().to_vec())
-            .unwrap_or_default();
+        };
         let done = validate_impl(&part, required_fields, rules, Some(&whole))?;
         present += done.present;
         failing += done.failing;
@@ -779,6 +765,21 @@ fn merged(
         }
         Ok(())
     })
+}
+
+/// Reads one part file and deletes it (the part is in memory: its disk space is free for
+/// what comes next); `None` for an empty part, else the part and its input row numbers.
+fn take_part(path: &Path) -> Result<Option<(RecordBatch, Vec<u64>)>> {
+    let part = crate::read_table(path)?;
+    std::fs::remove_file(path).map_err(|e| file_error(path, None, e.to_string()))?;
+    if part.num_rows() == 0 {
+        return Ok(None);
+    }
+    let rows: Vec<u64> = part
+        .column_by_name(ROW)
+        .map(|c| c.as_primitive::<UInt64Type>().values().to_vec())
+        .unwrap_or_default();
+    Ok(Some((part, rows)))
 }
 
 #[cfg(test)]
