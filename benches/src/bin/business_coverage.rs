@@ -1,8 +1,16 @@
-//! `business_coverage [--seeds N] [--first-seed S] [--bootstrap B] [--presets a,b,c]`: the
+//! `business_coverage [--seeds N] [--first-seed S] [--bootstrap B] [--presets a,b,c]
+//! [--per-world]`: the
 //! business-level analysis (`liftos analyze --business-outcome`) on sandbox worlds of each
 //! preset, against the re-simulated truth: per channel the mean relative error of the
 //! switch-off iROAS and the coverage of its 95% interval, the zero-effect channel's
 //! false-positive rate, the baseline share's coverage, and the seconds per fit.
+//!
+//! Columns: `mean_rel_error`, `coverage` and `significant` of the switch-off iROAS;
+//! `median_rel_width` the median width of its interval over the truth (absolute width for
+//! the zero-effect channel); `m_error`, `m_coverage` and `m_median_rel_width` the same for
+//! the marginal return (against the sandbox's `marginal_roas_total`); `plausible` the mean
+//! number of plausible transforms reported. `--per-world` also prints every world's
+//! estimates and intervals to standard error.
 //!
 //! The calendar flags are the facade's: one baseline flag per named US holiday, commercial
 //! event and peak season (liftos-calendar). For the zero-effect channel the error column is
@@ -82,6 +90,33 @@ fn arrow_text(c: &ArrayRef) -> Result<Vec<Option<String>>, BoxError> {
         .collect())
 }
 
+/// One channel's tallies over the worlds of a preset.
+#[derive(Default)]
+struct Stats {
+    worlds: usize,
+    error: f64,
+    covered: usize,
+    significant: usize,
+    widths: Vec<f64>,
+    m_error: f64,
+    m_covered: usize,
+    m_widths: Vec<f64>,
+    plausible: usize,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let k = v.len();
+    if k % 2 == 1 {
+        v[k / 2]
+    } else {
+        0.5 * (v[k / 2 - 1] + v[k / 2])
+    }
+}
+
 fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let seeds: u64 = arg(&args, "--seeds", 20)?;
@@ -92,11 +127,14 @@ fn main() -> Result<(), BoxError> {
         "--presets",
         "spillover,saturation,carryover,realistic".to_string(),
     )?;
+    let per_world = args.iter().any(|a| a == "--per-world");
     let options = BusinessOptions::default().with_bootstrap(bootstrap);
-    println!("preset,channel,worlds,mean_rel_error,coverage,significant,seconds_per_fit");
+    println!(
+        "preset,channel,worlds,mean_rel_error,coverage,significant,median_rel_width,m_error,m_coverage,m_median_rel_width,plausible,seconds_per_fit"
+    );
     for name in presets.split(',') {
         let preset = Preset::parse(name)?;
-        let mut stats: BTreeMap<String, (usize, f64, usize, usize)> = BTreeMap::new();
+        let mut stats: BTreeMap<String, Stats> = BTreeMap::new();
         let mut share = (0usize, 0usize);
         let mut seconds = 0.0;
         for seed in first..first + seeds {
@@ -109,18 +147,55 @@ fn main() -> Result<(), BoxError> {
                 let Some(t) = world.truth().channel(&c.channel) else {
                     continue;
                 };
-                let e = stats.entry(c.channel.clone()).or_default();
-                e.0 += 1;
-                if t.zero_effect {
-                    e.1 += c.incremental_roas.abs();
-                } else {
-                    e.1 += (c.incremental_roas - t.incremental_roas).abs() / t.incremental_roas;
+                if per_world && let Some(resp) = &c.response {
+                    eprintln!(
+                        "{name} seed {seed} {}: iROAS {:.2} [{:.2}, {:.2}] truth {:.2} | mROAS {:.2} [{:.2}, {:.2}] truth {:.2} | {} plausible, range {:.2}..{:.2}, {}",
+                        c.channel,
+                        c.incremental_roas,
+                        c.incremental_roas_ci_lower,
+                        c.incremental_roas_ci_upper,
+                        t.incremental_roas,
+                        c.marginal_roas,
+                        resp.marginal_roas_ci_lower,
+                        resp.marginal_roas_ci_upper,
+                        t.marginal_roas_total,
+                        resp.plausible_transforms,
+                        resp.switch_off_range.0,
+                        resp.switch_off_range.1,
+                        resp.transform.describe()
+                    );
                 }
-                e.2 += usize::from(
+                let e = stats.entry(c.channel.clone()).or_default();
+                e.worlds += 1;
+                let rel = |v: f64, truth: f64| {
+                    if t.zero_effect {
+                        v.abs()
+                    } else {
+                        v.abs() / truth
+                    }
+                };
+                e.error += rel(c.incremental_roas - t.incremental_roas, t.incremental_roas);
+                e.covered += usize::from(
                     c.incremental_roas_ci_lower <= t.incremental_roas
                         && t.incremental_roas <= c.incremental_roas_ci_upper,
                 );
-                e.3 += usize::from(c.ci_lower > 0.0 || c.ci_upper < 0.0);
+                e.significant += usize::from(c.ci_lower > 0.0 || c.ci_upper < 0.0);
+                e.widths.push(rel(
+                    c.incremental_roas_ci_upper - c.incremental_roas_ci_lower,
+                    t.incremental_roas,
+                ));
+                if let Some(resp) = &c.response {
+                    let m = t.marginal_roas_total;
+                    e.m_error += rel(c.marginal_roas - m, m);
+                    e.m_covered += usize::from(
+                        resp.marginal_roas_ci_lower <= m && m <= resp.marginal_roas_ci_upper,
+                    );
+                    e.m_widths.push(rel(
+                        resp.marginal_roas_ci_upper - resp.marginal_roas_ci_lower,
+                        m,
+                    ));
+                    e.plausible += resp.plausible_transforms;
+                }
             }
             let truth = world.business_truth()?.baseline_share;
             share.0 += 1;
@@ -129,18 +204,23 @@ fn main() -> Result<(), BoxError> {
             );
         }
         let fits = seeds.max(1) as f64;
-        for (channel, (k, err, cov, sig)) in &stats {
-            let k = *k as f64;
+        for (channel, e) in &mut stats {
+            let k = e.worlds as f64;
             println!(
-                "{name},{channel},{k},{:.3},{:.2},{:.2},{:.1}",
-                err / k,
-                *cov as f64 / k,
-                *sig as f64 / k,
+                "{name},{channel},{k},{:.3},{:.2},{:.2},{:.2},{:.3},{:.2},{:.2},{:.1},{:.1}",
+                e.error / k,
+                e.covered as f64 / k,
+                e.significant as f64 / k,
+                median(&mut e.widths),
+                e.m_error / k,
+                e.m_covered as f64 / k,
+                median(&mut e.m_widths),
+                e.plausible as f64 / k,
                 seconds / fits
             );
         }
         println!(
-            "{name},baseline_share,{},,{:.2},,",
+            "{name},baseline_share,{},,{:.2},,,,,,,",
             share.0,
             share.1 as f64 / share.0.max(1) as f64
         );

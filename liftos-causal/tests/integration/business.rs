@@ -107,6 +107,16 @@ fn check(world: &World, r: &BusinessResults, channel: &str, within: Option<f64>)
     }
 }
 
+/// Google Ads' plausible switch-off returns.
+fn g_range(r: &BusinessResults) -> (f64, f64) {
+    r.channel("google_ads")
+        .unwrap()
+        .response
+        .as_ref()
+        .unwrap()
+        .switch_off_range
+}
+
 fn zero_effect_not_significant(r: &BusinessResults) {
     let c = r.channel("tiktok").unwrap();
     assert!(
@@ -173,11 +183,12 @@ fn carryover_business_level_covers() {
     zero_effect_not_significant(&r);
 }
 
-/// Saturation, seed 1: every switch-off interval covers (Meta 0.77 [−0.14, 1.68] vs 0.90,
-/// Google Ads 1.42 [0.36, 2.48] vs 1.08); the switch-off return rests on the curve below
-/// today's spend, which a daily series barely shows, so it is not within 15% (Google Ads
-/// is 32% off); the marginal return, which today's spend does show, is (Google Ads 0.71
-/// vs 0.63 true, within 15%).
+/// Saturation, seed 1: every switch-off interval covers (Meta 0.77 [−0.29, 1.86] vs 0.90,
+/// Google Ads 1.42 [−0.33, 3.09] vs 1.08, widened by the plausible curves, whose switch-off
+/// returns run from 0.74 to 2.02); the switch-off return rests on the curve below today's
+/// spend, which a daily series barely shows, so it is not within 15% (Google Ads is 32%
+/// off) and a warning says the data cannot pin it down; the marginal return, which today's
+/// spend does show, is (Google Ads 0.71 [0.47, 1.09] vs 0.63 true, within 15%).
 #[test]
 fn saturation_business_level_covers_and_the_marginal_return_is_close() {
     let world = World::generate(&WorldConfig::preset(Preset::Saturation, 1)).unwrap();
@@ -190,10 +201,13 @@ fn saturation_business_level_covers_and_the_marginal_return_is_close() {
     // The switch-off return that misses the 15% bar is flagged.
     let w = &r.results.diagnostics.warnings;
     assert!(
-        w.iter()
-            .any(|w| w.contains("`google_ads`") && w.contains("saturating curve")),
+        w.iter().any(|w| w.contains("`google_ads`")
+            && w.contains("saturating curve")
+            && w.contains("pin down")),
         "{w:?}"
     );
+    let range = g_range(&r);
+    assert!(range.1 > 1.5 * range.0, "{range:?}");
     let g = r.channel("google_ads").unwrap();
     let t = world.truth().channel("google_ads").unwrap();
     assert!(
