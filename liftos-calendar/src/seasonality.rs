@@ -175,28 +175,16 @@ impl SeasonalityOptions {
         Ok(self)
     }
 
-    /// Sets `leakage_safe`.
-    pub fn with_leakage_safe(mut self, on: bool) -> Self {
-        self.leakage_safe = on;
-        self
-    }
-
-    /// Sets the granularity.
-    pub fn with_granularity(mut self, granularity: Granularity) -> Self {
-        self.granularity = granularity;
-        self
-    }
-
-    /// Sets the smoothing half-width in buckets.
-    pub fn with_window(mut self, window: u32) -> Self {
-        self.window = Some(window);
-        self
-    }
-
-    /// Sets the default Fourier terms.
-    pub fn with_fourier(mut self, terms: impl IntoIterator<Item = FourierTerm>) -> Self {
-        self.fourier = terms.into_iter().collect();
-        self
+    liftos_core::setters! {
+        /// Sets `leakage_safe`.
+        with_leakage_safe(on: bool) => self.leakage_safe = on;
+        /// Sets the granularity.
+        with_granularity(granularity: Granularity);
+        /// Sets the smoothing half-width in buckets.
+        with_window(window: u32) => Some(window);
+        /// Sets the default Fourier terms.
+        with_fourier(terms: impl IntoIterator<Item = FourierTerm>)
+            => self.fourier = terms.into_iter().collect();
     }
 
     pub(crate) fn validate(&self) -> Result<()> {

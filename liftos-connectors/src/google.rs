@@ -191,7 +191,7 @@ impl GoogleAdsBuilder {
         self.refresh_token = Some(refresh_token.into());
         self
     }
-    crate::builder::setters! {
+    liftos_core::setters! {
         /// Sets the customers (dashes allowed).
         with_customer_ids(customers: impl IntoIterator<Item = impl Into<String>>)
             => strings(customers);

@@ -183,7 +183,7 @@ impl KlaviyoBuilder {
         }
         b
     }
-    crate::builder::setters! {
+    liftos_core::setters! {
         /// Sets the private API key.
         with_api_key(api_key: impl Into<SecretString>) => Some(api_key.into());
         /// Sets the conversion metric (an id, or a name looked up in `GET /api/metrics`).

@@ -196,7 +196,7 @@ impl MetaAdsBuilder {
         }
     }
 
-    crate::builder::setters! {
+    liftos_core::setters! {
         /// Sets the access token.
         with_access_token(access_token: impl Into<SecretString>) => Some(access_token.into());
         /// Sets the app secret (adds `appsecret_proof` to every call).

@@ -215,7 +215,7 @@ impl ShopifyBuilder {
         }
         b
     }
-    crate::builder::setters! {
+    liftos_core::setters! {
         /// Sets the shop name (`{shop}.myshopify.com`).
         with_shop(shop: impl Into<String>) => Some(shop.into());
         /// Sets the Admin API access token.

@@ -166,7 +166,7 @@ impl TikTokBuilder {
             ..d
         }
     }
-    crate::builder::setters! {
+    liftos_core::setters! {
         /// Sets the access token.
         with_access_token(access_token: impl Into<SecretString>) => Some(access_token.into());
         /// Sets the advertisers.

@@ -69,22 +69,13 @@ impl PlotOptions {
         self
     }
 
-    /// Sets the currency code of money amounts.
-    pub fn with_currency(mut self, currency: &str) -> Self {
-        self.currency = currency.to_string();
-        self
-    }
-
-    /// Replaces the chart's title.
-    pub fn with_title(mut self, title: &str) -> Self {
-        self.title = Some(title.to_string());
-        self
-    }
-
-    /// Sets the longest name shown in full.
-    pub fn with_max_label_chars(mut self, chars: usize) -> Self {
-        self.max_label_chars = chars;
-        self
+    liftos_core::setters! {
+        /// Sets the currency code of money amounts.
+        with_currency(currency: &str) => currency.to_string();
+        /// Replaces the chart's title.
+        with_title(title: &str) => Some(title.to_string());
+        /// Sets the longest name shown in full.
+        with_max_label_chars(chars: usize) => self.max_label_chars = chars;
     }
 
     /// Checks every option; the chart functions call this first.

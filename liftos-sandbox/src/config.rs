@@ -677,34 +677,17 @@ impl WorldConfig {
         self.noise_ar = round3(rng.random_range(0.5..=0.7));
     }
 
-    /// Sets the spillover of one channel's effect into another's rows (`None`: off).
-    pub fn with_spillover(mut self, spillover: Option<Spillover>) -> Self {
-        self.spillover = spillover;
-        self
-    }
-
-    /// Turns budget steps on (or off with `None`).
-    pub fn with_budget_steps(mut self, steps: Option<BudgetSteps>) -> Self {
-        self.budget_steps = steps;
-        self
-    }
-
-    /// Sets the AR(1) coefficient of the baseline noise.
-    pub fn with_noise_ar(mut self, ar: f64) -> Self {
-        self.noise_ar = ar;
-        self
-    }
-
-    /// Turns the unobserved demand shock on (or off with `None`).
-    pub fn with_latent_shock(mut self, shock: Option<LatentShock>) -> Self {
-        self.latent_shock = shock;
-        self
-    }
-
-    /// Sets the elasticity of spend to the same row's baseline noise.
-    pub fn with_feedback(mut self, feedback: f64) -> Self {
-        self.feedback = feedback;
-        self
+    liftos_core::setters! {
+        /// Sets the spillover of one channel's effect into another's rows (`None`: off).
+        with_spillover(spillover: Option<Spillover>);
+        /// Turns budget steps on (or off with `None`).
+        with_budget_steps(steps: Option<BudgetSteps>) => self.budget_steps = steps;
+        /// Sets the AR(1) coefficient of the baseline noise.
+        with_noise_ar(ar: f64) => self.noise_ar = ar;
+        /// Turns the unobserved demand shock on (or off with `None`).
+        with_latent_shock(shock: Option<LatentShock>) => self.latent_shock = shock;
+        /// Sets the elasticity of spend to the same row's baseline noise.
+        with_feedback(feedback: f64);
     }
 
     /// Whether spend and revenue share a cause the data does not show (a latent shock
@@ -765,16 +748,11 @@ impl WorldConfig {
         self
     }
 
-    /// Sets the baseline noise level.
-    pub fn with_noise(mut self, noise: f64) -> Self {
-        self.noise = noise;
-        self
-    }
-
-    /// Sets the strength of confounding (elasticity of spend to demand).
-    pub fn with_confounding(mut self, confounding: f64) -> Self {
-        self.confounding = confounding;
-        self
+    liftos_core::setters! {
+        /// Sets the baseline noise level.
+        with_noise(noise: f64);
+        /// Sets the strength of confounding (elasticity of spend to demand).
+        with_confounding(confounding: f64);
     }
 
     /// Sets the adstock decay of the channel called `channel` (no-op for unknown names;

@@ -331,16 +331,11 @@ impl QualityRules {
         self
     }
 
-    /// Turns the built-in marketing checks on or off.
-    pub fn with_builtin_checks(mut self, on: bool) -> Self {
-        self.builtin_checks = on;
-        self
-    }
-
-    /// Sets the spike threshold (robust z-score).
-    pub fn with_spike_threshold(mut self, threshold: f64) -> Self {
-        self.spike_threshold = threshold;
-        self
+    liftos_core::setters! {
+        /// Turns the built-in marketing checks on or off.
+        with_builtin_checks(on: bool) => self.builtin_checks = on;
+        /// Sets the spike threshold (robust z-score).
+        with_spike_threshold(threshold: f64) => self.spike_threshold = threshold;
     }
 
     /// The configured required fields, or [`DEFAULT_REQUIRED`].
