@@ -144,11 +144,7 @@ fn a_rejected_token_is_one_clear_error_without_the_secret_and_no_file() {
         assert!(output.stdout.is_empty(), "{source}: no summary");
         assert!(!out.exists(), "{source}: no output file");
     }
-    assert!(
-        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
-        "nothing written at all: {:?}",
-        leftovers(dir.path())
-    );
+    assert_nothing_written(dir.path(), "every source rejected");
 }
 
 #[test]
@@ -170,8 +166,7 @@ fn missing_credentials_and_bad_flags_are_named() {
         .env_remove("LIFTOS_META_ACCESS_TOKEN")
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_failure(&output);
     assert!(stderr.contains("LIFTOS_META_ACCESS_TOKEN"), "{stderr}");
     assert!(!out.exists());
 
@@ -192,17 +187,12 @@ fn missing_credentials_and_bad_flags_are_named() {
 fn an_interrupted_pull_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let output = interrupted_meta_pull(dir.path(), "meta.parquet", "-INT");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_failure(&output);
     assert!(
         stderr.contains("interrupted") && stderr.contains("meta.parquet"),
         "{stderr}"
     );
-    assert!(
-        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
-        "no file: {:?}",
-        leftovers(dir.path())
-    );
+    assert_nothing_written(dir.path(), "an interrupted pull");
 }
 
 #[test]
@@ -417,8 +407,7 @@ fn pull_rest_spec_reads_tiktok_as_the_docs_spec_describes_it() {
         .arg(dir.path().join("x.csv"))
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_failure(&output);
     assert!(
         stderr.contains("bad.toml") && stderr.contains("scroll"),
         "{stderr}"
@@ -500,8 +489,7 @@ fn include_flows_is_refused_for_other_sources() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.csv");
     let output = pull_with(&fakes, &world, "meta", &out, |c| c.arg("--include-flows"));
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_failure(&output);
     assert!(
         stderr.contains("--include-flows applies to --source klaviyo only"),
         "{stderr}"
@@ -542,8 +530,7 @@ fn pull_timeout_flag_bounds_a_hanging_server() {
         .output()
         .unwrap();
     let took = started.elapsed();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_failure(&output);
     assert!(
         stderr.contains("meta") && stderr.contains("deadline of 1500 ms"),
         "{stderr}"
