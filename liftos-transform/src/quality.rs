@@ -45,11 +45,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::Arc;
 
+use arrow::array::PrimitiveArray;
 use arrow::array::{Array, ArrayRef, AsArray, Date32Array, RecordBatch};
-use arrow::datatypes::DataType;
+use arrow::datatypes::{ArrowPrimitiveType, DataType};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -858,150 +860,142 @@ fn apply_rule(
     c: &mut Collector,
 ) -> Result<()> {
     let rows = c.rows;
-    let reading = |col: &str| readings.and_then(|r| r.get(col));
-    match rule {
+    let (kind, column, severity) = match rule {
         Rule::Range {
-            column,
-            min,
-            max,
-            severity,
-        } => {
-            let Some(col) = column_or_issue(table, column, "range", c) else {
-                return Ok(());
-            };
-            let p = parse::to_f64_read("table", column, col, None, None, reading(column))?;
+            column, severity, ..
+        } => ("range", column, severity),
+        Rule::DataType {
+            column, severity, ..
+        } => ("data_type", column, severity),
+        Rule::DateFormat {
+            column, severity, ..
+        } => ("date_format", column, severity),
+        Rule::DateRange {
+            column, severity, ..
+        } => ("date_range", column, severity),
+        Rule::AllowedValues {
+            column, severity, ..
+        } => ("allowed_values", column, severity),
+        Rule::Unique { columns, severity } => {
+            return apply_unique(table, frame, columns, *severity, c);
+        }
+    };
+    let Some(col) = column_or_issue(table, column, kind, c) else {
+        return Ok(());
+    };
+    let reading = readings.and_then(|r| r.get(column.as_str()));
+    let (message, bad) = match rule {
+        Rule::Range { min, max, .. } => {
+            let p = parse::to_f64_read("table", column, col, None, None, reading)?;
             let lo = min.unwrap_or(f64::NEG_INFINITY);
             let hi = max.unwrap_or(f64::INFINITY);
-            let out = where_rows(rows, |r| {
-                p.array.is_valid(r) && !(lo..=hi).contains(&p.array.value(r))
-            });
-            c.add(
-                "range",
-                Some(column),
-                *severity,
-                format!(
-                    "`{column}` outside [{}, {}]",
-                    min.map_or("-inf".to_owned(), |m| m.to_string()),
-                    max.map_or("inf".to_owned(), |m| m.to_string())
-                ),
-                out,
+            let message = format!(
+                "`{column}` outside [{}, {}]",
+                min.map_or("-inf".to_owned(), |m| m.to_string()),
+                max.map_or("inf".to_owned(), |m| m.to_string())
             );
+            (message, outside(rows, &p.array, lo..=hi))
         }
-        Rule::DataType {
-            column,
-            data_type,
-            severity,
-        } => {
-            let Some(col) = column_or_issue(table, column, "data_type", c) else {
+        Rule::DataType { data_type, .. } => (
+            format!("`{column}` value is not of type {data_type}"),
+            type_violations(column, col, data_type, reading)?,
+        ),
+        Rule::DateFormat { format, .. } => {
+            let is_text = matches!(
+                col.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            );
+            let Ok(text) = parse::to_utf8("table", column, col) else {
                 return Ok(());
             };
-            let bad = type_violations(column, col, data_type, reading(column))?;
-            c.add(
-                "data_type",
-                Some(column),
-                *severity,
-                format!("`{column}` value is not of type {data_type}"),
-                bad,
-            );
-        }
-        Rule::DateFormat {
-            column,
-            format,
-            severity,
-        } => {
-            let Some(col) = column_or_issue(table, column, "date_format", c) else {
+            if !is_text {
                 return Ok(());
-            };
-            if let Ok(text) = parse::to_utf8("table", column, col)
-                && matches!(
-                    col.data_type(),
-                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-                )
-            {
-                let bad = where_rows(rows, |r| {
-                    text.is_valid(r)
-                        && parse::parse_date_str(text.value(r), None, Some(format)).is_none()
-                });
-                c.add(
-                    "date_format",
-                    Some(column),
-                    *severity,
-                    format!("`{column}` does not match date format `{format}`"),
-                    bad,
-                );
             }
+            let bad = where_rows(rows, |r| {
+                text.is_valid(r)
+                    && parse::parse_date_str(text.value(r), None, Some(format)).is_none()
+            });
+            (
+                format!("`{column}` does not match date format `{format}`"),
+                bad,
+            )
         }
-        Rule::DateRange {
-            column,
-            min,
-            max,
-            severity,
-        } => {
-            let Some(col) = column_or_issue(table, column, "date_range", c) else {
-                return Ok(());
-            };
-            let p = parse::to_date32_read("table", column, col, None, None, reading(column))?;
+        Rule::DateRange { min, max, .. } => {
+            let p = parse::to_date32_read("table", column, col, None, None, reading)?;
             let lo = min.map_or(i32::MIN, parse::date_to_days);
             let hi = max.map_or(i32::MAX, parse::date_to_days);
-            let out = where_rows(rows, |r| {
-                p.array.is_valid(r) && !(lo..=hi).contains(&p.array.value(r))
-            });
-            c.add(
-                "date_range",
-                Some(column),
-                *severity,
-                format!(
-                    "`{column}` outside [{}, {}]",
-                    min.map_or("-".to_owned(), |d| d.to_string()),
-                    max.map_or("-".to_owned(), |d| d.to_string())
-                ),
-                out,
+            let message = format!(
+                "`{column}` outside [{}, {}]",
+                min.map_or("-".to_owned(), |d| d.to_string()),
+                max.map_or("-".to_owned(), |d| d.to_string())
             );
+            (message, outside(rows, &p.array, lo..=hi))
         }
-        Rule::AllowedValues {
-            column,
-            values,
-            severity,
-        } => {
-            let Some(col) = column_or_issue(table, column, "allowed_values", c) else {
-                return Ok(());
-            };
+        Rule::AllowedValues { values, .. } => {
             let text = parse::to_utf8("table", column, col)?;
             let allowed: BTreeSet<&str> = values.iter().map(String::as_str).collect();
             let bad = where_rows(rows, |r| {
                 text.is_valid(r) && !allowed.contains(text.value(r))
             });
-            c.add(
-                "allowed_values",
-                Some(column),
-                *severity,
-                format!("`{column}` not one of {}", values.join(", ")),
-                bad,
-            );
+            (format!("`{column}` not one of {}", values.join(", ")), bad)
         }
-        Rule::Unique { columns, severity } => {
-            let (cols, label) = if columns.is_empty() {
-                (natural_key_columns(frame), "the natural key".to_owned())
-            } else {
-                let mut cols = Vec::new();
-                for name in columns {
-                    let Some(col) = column_or_issue(table, name, "unique", c) else {
-                        return Ok(());
-                    };
-                    cols.push(col.clone());
-                }
-                (cols, format!("({})", columns.join(", ")))
+        Rule::Unique { .. } => return Ok(()),
+    };
+    c.add(kind, Some(column), *severity, message, bad);
+    Ok(())
+}
+
+/// The rows of `array`'s first `rows` whose (valid) value lies outside `range`.
+fn outside<T: ArrowPrimitiveType>(
+    rows: usize,
+    array: &PrimitiveArray<T>,
+    range: RangeInclusive<T::Native>,
+) -> Vec<usize>
+where
+    T::Native: PartialOrd,
+{
+    where_rows(rows, |r| {
+        array.is_valid(r) && !range.contains(&array.value(r))
+    })
+}
+
+/// The rows of `array`'s first `rows` whose (valid) value is below zero.
+fn negative_rows<T: ArrowPrimitiveType>(rows: usize, array: &PrimitiveArray<T>) -> Vec<usize>
+where
+    T::Native: PartialOrd,
+{
+    let zero = T::Native::default();
+    where_rows(rows, |r| array.is_valid(r) && array.value(r) < zero)
+}
+
+/// The `unique` rule: no two rows may share `columns` (empty: the natural key).
+fn apply_unique(
+    table: &RecordBatch,
+    frame: &Frame,
+    columns: &[String],
+    severity: Severity,
+    c: &mut Collector,
+) -> Result<()> {
+    let (cols, label) = if columns.is_empty() {
+        (natural_key_columns(frame), "the natural key".to_owned())
+    } else {
+        let mut cols = Vec::new();
+        for name in columns {
+            let Some(col) = column_or_issue(table, name, "unique", c) else {
+                return Ok(());
             };
-            let dup = duplicates(&cols, rows)?;
-            c.add(
-                "unique",
-                None,
-                *severity,
-                format!("rows repeat {label}"),
-                dup,
-            );
+            cols.push(col.clone());
         }
-    }
+        (cols, format!("({})", columns.join(", ")))
+    };
+    let dup = duplicates(&cols, c.rows)?;
+    c.add(
+        "unique",
+        None,
+        severity,
+        format!("rows repeat {label}"),
+        dup,
+    );
     Ok(())
 }
 
@@ -1143,29 +1137,21 @@ fn builtin_row_checks(frame: &Frame, rules: &QualityRules, c: &mut Collector) ->
             bad,
         );
     }
-    for col in FLOAT_COLUMNS {
-        if let Some(a) = f(col) {
-            let neg = where_rows(rows, |r| a.is_valid(r) && a.value(r) < 0.0);
-            c.add(
-                "negative_values",
-                Some(col),
-                Severity::Error,
-                format!("negative `{col}`"),
-                neg,
-            );
-        }
-    }
-    for col in INT_COLUMNS {
-        if let Some(a) = i(col) {
-            let neg = where_rows(rows, |r| a.is_valid(r) && a.value(r) < 0);
-            c.add(
-                "negative_values",
-                Some(col),
-                Severity::Error,
-                format!("negative `{col}`"),
-                neg,
-            );
-        }
+    let negatives = (FLOAT_COLUMNS.iter())
+        .filter_map(|col| Some((col, negative_rows(rows, f(col)?))))
+        .chain(
+            INT_COLUMNS
+                .iter()
+                .filter_map(|col| Some((col, negative_rows(rows, i(col)?)))),
+        );
+    for (col, neg) in negatives {
+        c.add(
+            "negative_values",
+            Some(col),
+            Severity::Error,
+            format!("negative `{col}`"),
+            neg,
+        );
     }
     for col in FLOAT_COLUMNS {
         if let Some(a) = f(col) {
