@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use arrow::record_batch::RecordBatch;
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -625,6 +626,22 @@ impl<T, E: Display> Ctx<T> for std::result::Result<T, E> {
     }
 }
 
+/// The mesh style every chart shares, on plotters' [`MeshStyle`].
+trait HouseStyle {
+    /// Labels in `size` pt and axis titles one point larger, in the text colour; no light
+    /// grid lines, bold ones in the grid colour.
+    fn house_style(&mut self, size: f64) -> &mut Self;
+}
+
+impl<X: Ranged, Y: Ranged, DB: DrawingBackend> HouseStyle for MeshStyle<'_, '_, X, Y, DB> {
+    fn house_style(&mut self, size: f64) -> &mut Self {
+        self.label_style((FAMILY, size).into_font().color(&TEXT))
+            .axis_desc_style((FAMILY, size + 1.0).into_font().color(&TEXT))
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(GRID)
+    }
+}
+
 type Chart2d<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// A range that holds every finite value and zero, padded by `pad` × span on the
@@ -691,10 +708,7 @@ fn horizontal<'a, DB: DrawingBackend>(
         .x_labels(tick_count(opts.width))
         .x_desc(x_desc)
         .x_label_formatter(x_fmt)
-        .label_style((FAMILY, 13).into_font().color(&TEXT))
-        .axis_desc_style((FAMILY, 14).into_font().color(&TEXT))
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
+        .house_style(13.0)
         .draw()
         .ctx()?;
     let x0 = chart.x_range().start;
@@ -746,10 +760,7 @@ fn vertical<'a, DB: DrawingBackend>(
         .y_labels(6)
         .y_desc(y_desc)
         .y_label_formatter(y_fmt)
-        .label_style((FAMILY, 12).into_font().color(&TEXT))
-        .axis_desc_style((FAMILY, 13).into_font().color(&TEXT))
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
+        .house_style(12.0)
         .draw()
         .ctx()?;
     let (w, _) = area.dim_in_pixel();
@@ -1187,10 +1198,7 @@ fn draw_over_time<DB: DrawingBackend>(
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
             .y_desc(y_desc)
-            .label_style((FAMILY, 12).into_font().color(&TEXT))
-            .axis_desc_style((FAMILY, 13).into_font().color(&TEXT))
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
+            .house_style(12.0)
             .draw()
             .ctx()?;
         for (name, s) in series {
@@ -1412,10 +1420,7 @@ fn draw_response<DB: DrawingBackend>(
             "Spend as a multiple of today's (dot: today; triangle: the plan)"
         })
         .y_desc(format!("Incremental {outcome} ({})", opts.unit()))
-        .label_style((FAMILY, 12).into_font().color(&TEXT))
-        .axis_desc_style((FAMILY, 13).into_font().color(&TEXT))
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
+        .house_style(12.0)
         .draw()
         .ctx()?;
     for (name, points) in curves {
@@ -1498,10 +1503,7 @@ fn draw_row_response<DB: DrawingBackend>(
             "Effect per {} of spend ({outcome} per {})",
             opts.currency, opts.currency
         ))
-        .label_style((FAMILY, 12).into_font().color(&TEXT))
-        .axis_desc_style((FAMILY, 13).into_font().color(&TEXT))
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
+        .house_style(12.0)
         .draw()
         .ctx()?;
     for (name, points) in series {
