@@ -527,6 +527,11 @@ impl SchemaMapping {
         self.sources.get(name)
     }
 
+    /// The names of the mapped sources, comma-separated (for messages).
+    pub fn source_list(&self) -> String {
+        self.sources.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+
     /// How source `name` is mapped: its own entry, else the built-in connector mapping
     /// of that name (`meta`, `google_ads`, `klaviyo`, `tiktok`; not `unified`, which a
     /// file must ask for with `extends`).

@@ -382,12 +382,7 @@ impl PipelineBuilder {
                     format!(
                         "source `{}` has no mapping (mapped: {}); add one with SchemaMapping::with_source",
                         s.name,
-                        mapping
-                            .sources
-                            .keys()
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        mapping.source_list()
                     ),
                 ));
             }
@@ -813,15 +808,8 @@ impl Pipeline {
             });
         }
         if pulls.iter().all(|p| p.table.is_none()) {
-            let detail = pulls
-                .iter()
-                .map(|p| format!("{}: {}", p.name, p.error.as_deref().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(Error::InvalidPipeline {
-                field: "sources".into(),
-                message: format!("every source failed ({detail})"),
-            });
+            let failures = pulls.iter().map(|p| (&p.name, &p.error));
+            return Err(every_source_failed(failures, ""));
         }
         Ok(pulls)
     }
@@ -1263,4 +1251,20 @@ fn write_manifest(run: &PipelineRun, dir: &Path) -> Result<PathBuf> {
     let path = dir.join("run.json");
     write_json(&path, &value)?;
     Ok(path)
+}
+
+/// The error of a run in which every source failed: "every source failed", then `more`,
+/// then each source's name and error.
+pub(crate) fn every_source_failed<'a>(
+    failures: impl Iterator<Item = (&'a String, &'a Option<String>)>,
+    more: &str,
+) -> Error {
+    let detail = failures
+        .map(|(name, error)| format!("{name}: {}", error.as_deref().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Error::InvalidPipeline {
+        field: "sources".into(),
+        message: format!("every source failed{more} ({detail})"),
+    }
 }
