@@ -934,7 +934,7 @@ impl WorldConfig {
                 ),
             );
         }
-        for (name, value, ok) in [
+        first_out_of_range([
             (
                 "noise_ar",
                 self.noise_ar,
@@ -945,11 +945,7 @@ impl WorldConfig {
                 self.feedback,
                 (0.0..=3.0).contains(&self.feedback),
             ),
-        ] {
-            if !ok {
-                return bad(name.into(), format!("out of range: {value}"));
-            }
-        }
+        ])?;
         if let Some(b) = self.budget_steps {
             if b.min_block_days == 0
                 || b.max_block_days < b.min_block_days
@@ -971,7 +967,7 @@ impl WorldConfig {
             }
         }
         if let Some(u) = self.latent_shock {
-            for (name, value, ok) in [
+            first_out_of_range([
                 ("latent_shock.ar", u.ar, (0.0..1.0).contains(&u.ar)),
                 ("latent_shock.sd", u.sd, (0.0..=1.0).contains(&u.sd)),
                 (
@@ -979,11 +975,7 @@ impl WorldConfig {
                     u.spend_elasticity,
                     (0.0..=3.0).contains(&u.spend_elasticity),
                 ),
-            ] {
-                if !ok {
-                    return bad(name.into(), format!("out of range: {value}"));
-                }
-            }
+            ])?;
         }
         if let Some(sp) = &self.spillover {
             let known = |n: &str| self.channels.iter().any(|c| c.name == n);
@@ -1257,6 +1249,18 @@ const FLOW_NAMES: &[&str] = &[
     "Win-Back",
 ];
 const OTHER_NAMES: &[&str] = &["Always-on A", "Always-on B", "Always-on C", "Always-on D"];
+
+/// The first `(field, value, in_range)` whose value is out of range, as the error that
+/// names it.
+fn first_out_of_range<'a>(checks: impl IntoIterator<Item = (&'a str, f64, bool)>) -> Result<()> {
+    match checks.into_iter().find(|(_, _, ok)| !ok) {
+        Some((field, value, _)) => Err(Error::InvalidConfig {
+            field: field.into(),
+            message: format!("out of range: {value}"),
+        }),
+        None => Ok(()),
+    }
+}
 
 #[cfg(test)]
 mod tests {
