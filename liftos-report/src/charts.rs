@@ -1541,102 +1541,64 @@ fn draw_row_response<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Incremental ROAS per channel with its interval, next to the naive
-/// (platform-reported) ROAS; to `.png` or `.svg` by the path's extension.
-///
-/// Errors: [`ReportError::EmptyInput`] when the results have no channels.
-pub fn plot_treatment_effects(
-    results: &AttributionResults,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::effects(results)?.render(path.as_ref(), options)
+/// The public `plot_*` functions, one a line: each makes its [`Chart`] from its own
+/// arguments and renders it to `path` (`.png` or `.svg` by the extension) with `options`.
+macro_rules! plot_functions {
+    ($($(#[$attr:meta])* $name:ident($($arg:ident: $ty:ty),+) => $chart:expr;)*) => {$(
+        $(#[$attr])*
+        pub fn $name(
+            $($arg: $ty,)+
+            path: impl AsRef<Path>,
+            options: &PlotOptions,
+        ) -> Result<()> {
+            $chart?.render(path.as_ref(), options)
+        }
+    )*};
 }
 
-/// Waterfall from the baseline outcome (total outcome − Σ lifts) through each channel's
-/// `revenue_lift` to the total outcome.
-///
-/// A negative lift keeps the channel's colour and is outlined in red.
-/// The total is Σ `outcome_total` of the channels, or the sum of the row index's
-/// outcomes when a channel lacks it; [`ReportError::MissingData`] when neither is known.
-pub fn plot_attribution_waterfall(
-    results: &AttributionResults,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::waterfall(results)?.render(path.as_ref(), options)
-}
-
-/// Total spend per channel (largest first) with each channel's share, from a table
-/// with `channel` (Utf8) and `spend` (numeric) columns.
-pub fn plot_spend_by_channel(
-    table: &RecordBatch,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::spend_by_channel(table)?.render(path.as_ref(), options)
-}
-
-/// Daily spend (top) and daily `revenue` (bottom) per channel, from a table with
-/// `date` (Date32), `channel`, `spend` and `revenue` columns.
-pub fn plot_spend_over_time(
-    table: &RecordBatch,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::over_time(table, "revenue")?.render(path.as_ref(), options)
-}
-
-/// Baseline lift by weekday, by month, and on holidays / commercial events, with
-/// intervals.
-///
-/// Errors: [`ReportError::MissingData`] when the results have no temporal effects.
-pub fn plot_temporal_effects(
-    results: &AttributionResults,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::temporal(results)?.render(path.as_ref(), options)
-}
-
-/// Distribution of the per-row effects τ̂ per channel (box: quartiles, whiskers: 5% and
-/// 95%, dot: mean).
-///
-/// Errors: [`ReportError::MissingData`] without a row index or per-row effects.
-pub fn plot_effect_distribution(
-    results: &AttributionResults,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::distribution(results)?.render(path.as_ref(), options)
-}
-
-/// Each channel's estimated response curve: the incremental outcome its spend would cause
-/// at 0–2× today's spend, with its interval as a band and today's spend marked. A curve
-/// that bends shows saturation (each extra unit returns less). Results without response
-/// curves (a custom estimator's) get each row's effect against its spend instead.
-/// Errors: [`ReportError::MissingData`] without curves and without a row index.
-pub fn plot_response_curve(
-    results: &AttributionResults,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::response(results)?.render(path.as_ref(), options)
-}
-
-/// The response curves with a budget plan's recommended spend marked (triangle) next to
-/// today's (dot).
-///
-/// # Errors
-///
-/// [`ReportError::EmptyInput`] when no channel has a response curve; file errors.
-pub fn plot_budget_plan(
-    results: &AttributionResults,
-    plan: &liftos_causal::plan::BudgetPlan,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::plan(results, plan)?.render(path.as_ref(), options)
+plot_functions! {
+    /// Incremental ROAS per channel with its interval, next to the naive
+    /// (platform-reported) ROAS; to `.png` or `.svg` by the path's extension.
+    ///
+    /// Errors: [`ReportError::EmptyInput`] when the results have no channels.
+    plot_treatment_effects(results: &AttributionResults) => Chart::effects(results);
+    /// Waterfall from the baseline outcome (total outcome − Σ lifts) through each channel's
+    /// `revenue_lift` to the total outcome.
+    ///
+    /// A negative lift keeps the channel's colour and is outlined in red.
+    /// The total is Σ `outcome_total` of the channels, or the sum of the row index's
+    /// outcomes when a channel lacks it; [`ReportError::MissingData`] when neither is known.
+    plot_attribution_waterfall(results: &AttributionResults) => Chart::waterfall(results);
+    /// Total spend per channel (largest first) with each channel's share, from a table
+    /// with `channel` (Utf8) and `spend` (numeric) columns.
+    plot_spend_by_channel(table: &RecordBatch) => Chart::spend_by_channel(table);
+    /// Daily spend (top) and daily `revenue` (bottom) per channel, from a table with
+    /// `date` (Date32), `channel`, `spend` and `revenue` columns.
+    plot_spend_over_time(table: &RecordBatch) => Chart::over_time(table, "revenue");
+    /// Baseline lift by weekday, by month, and on holidays / commercial events, with
+    /// intervals.
+    ///
+    /// Errors: [`ReportError::MissingData`] when the results have no temporal effects.
+    plot_temporal_effects(results: &AttributionResults) => Chart::temporal(results);
+    /// Distribution of the per-row effects τ̂ per channel (box: quartiles, whiskers: 5% and
+    /// 95%, dot: mean).
+    ///
+    /// Errors: [`ReportError::MissingData`] without a row index or per-row effects.
+    plot_effect_distribution(results: &AttributionResults) => Chart::distribution(results);
+    /// Each channel's estimated response curve: the incremental outcome its spend would cause
+    /// at 0–2× today's spend, with its interval as a band and today's spend marked. A curve
+    /// that bends shows saturation (each extra unit returns less). Results without response
+    /// curves (a custom estimator's) get each row's effect against its spend instead.
+    /// Errors: [`ReportError::MissingData`] without curves and without a row index.
+    plot_response_curve(results: &AttributionResults) => Chart::response(results);
+    /// The response curves with a budget plan's recommended spend marked (triangle) next to
+    /// today's (dot).
+    ///
+    /// # Errors
+    ///
+    /// [`ReportError::EmptyInput`] when no channel has a response curve; file errors.
+    plot_budget_plan(results: &AttributionResults, plan: &liftos_causal::plan::BudgetPlan)
+        => Chart::plan(results, plan);
 }
 
 #[cfg(test)]
