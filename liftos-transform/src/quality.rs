@@ -959,6 +959,18 @@ where
     })
 }
 
+/// The rows of the first `rows` where `a` and `b` are both valid and `pred` holds.
+fn both<A: ArrowPrimitiveType, B: ArrowPrimitiveType>(
+    rows: usize,
+    a: &PrimitiveArray<A>,
+    b: &PrimitiveArray<B>,
+    pred: impl Fn(A::Native, B::Native) -> bool,
+) -> Vec<usize> {
+    where_rows(rows, |r| {
+        a.is_valid(r) && b.is_valid(r) && pred(a.value(r), b.value(r))
+    })
+}
+
 /// The rows of `array`'s first `rows` whose (valid) value is below zero.
 fn negative_rows<T: ArrowPrimitiveType>(rows: usize, array: &PrimitiveArray<T>) -> Vec<usize>
 where
@@ -1101,41 +1113,40 @@ fn builtin_row_checks(frame: &Frame, rules: &QualityRules, c: &mut Collector) ->
     let (spend, revenue, conversions) = (f(SPEND), f(REVENUE), f(CONVERSIONS));
     let (impressions, clicks) = (i(IMPRESSIONS), i(CLICKS));
 
-    if let (Some(clk), Some(imp)) = (clicks, impressions) {
-        let bad = where_rows(rows, |r| {
-            clk.is_valid(r) && imp.is_valid(r) && clk.value(r) > imp.value(r)
-        });
-        c.add(
+    // Two columns of a row that contradict each other.
+    let pairs = [
+        (
             "clicks_exceed_impressions",
-            Some(CLICKS),
+            CLICKS,
             Severity::Error,
-            "more clicks than impressions".to_owned(),
-            bad,
-        );
-    }
-    if let (Some(s), Some(imp)) = (spend, impressions) {
-        let bad = where_rows(rows, |r| {
-            s.is_valid(r) && imp.is_valid(r) && s.value(r) > 0.0 && imp.value(r) == 0
-        });
-        c.add(
+            "more clicks than impressions",
+            clicks
+                .zip(impressions)
+                .map(|(clk, imp)| both(rows, clk, imp, |clk, imp| clk > imp)),
+        ),
+        (
             "spend_without_impressions",
-            Some(SPEND),
+            SPEND,
             Severity::Warning,
-            "spend on a day with zero impressions".to_owned(),
-            bad,
-        );
-    }
-    if let (Some(rev), Some(conv)) = (revenue, conversions) {
-        let bad = where_rows(rows, |r| {
-            rev.is_valid(r) && conv.is_valid(r) && rev.value(r) > 0.0 && conv.value(r) == 0.0
-        });
-        c.add(
+            "spend on a day with zero impressions",
+            spend
+                .zip(impressions)
+                .map(|(s, imp)| both(rows, s, imp, |s, imp| s > 0.0 && imp == 0)),
+        ),
+        (
             "revenue_without_conversions",
-            Some(REVENUE),
+            REVENUE,
             Severity::Warning,
-            "revenue with zero conversions".to_owned(),
-            bad,
-        );
+            "revenue with zero conversions",
+            revenue
+                .zip(conversions)
+                .map(|(rev, conv)| both(rows, rev, conv, |rev, conv| rev > 0.0 && conv == 0.0)),
+        ),
+    ];
+    for (rule, column, severity, message, bad) in pairs {
+        if let Some(bad) = bad {
+            c.add(rule, Some(column), severity, message.to_owned(), bad);
+        }
     }
     let negatives = (FLOAT_COLUMNS.iter())
         .filter_map(|col| Some((col, negative_rows(rows, f(col)?))))
