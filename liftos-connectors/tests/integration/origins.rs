@@ -2,16 +2,10 @@
 //! compared parsed). Each test starts a second loopback listener where a next link or a
 //! redirect points, and asserts it received nothing.
 
-use liftos_connectors::{
-    Connector, ConnectorRequest, Error, GoogleAdsBuilder, KlaviyoBuilder, MetaAdsBuilder,
-};
+use liftos_connectors::{Connector, Error, GoogleAdsBuilder, KlaviyoBuilder, MetaAdsBuilder};
 
 use crate::common::*;
 use crate::narrow::{Narrow, json, redirect, unexpected};
-
-fn one_day() -> ConnectorRequest {
-    ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-01".parse().unwrap()).unwrap()
-}
 
 /// Two loopback listeners where the first port's digits start with the second's (e.g.
 /// :41234 and :4123): the case a string-prefix origin check gets wrong.
