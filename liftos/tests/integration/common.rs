@@ -125,6 +125,16 @@ pub fn assert_success(output: &Output) -> String {
     stdout
 }
 
+/// Asserts that `output` is a success that says it pulled `rows` rows from `source`.
+#[track_caller]
+pub fn assert_pulled(output: &Output, source: &str, rows: usize) {
+    let stdout = assert_success(output);
+    assert!(
+        stdout.starts_with(&format!("Pulled {rows} rows from {source} (")),
+        "{stdout}"
+    );
+}
+
 /// Asserts that `output` is a failure and returns its stderr.
 #[track_caller]
 pub fn assert_failure(output: &Output) -> String {

@@ -212,11 +212,7 @@ fn pull_tiktok_writes_every_row_under_faults_and_unifies_with_the_built_in_mappi
     let output = pull_with(&fakes, &world, "tiktok", &out, |c| {
         c.env("LIFTOS_TIKTOK_ADVERTISER_IDS", &advertiser)
     });
-    let stdout = assert_success(&output);
-    assert!(
-        stdout.starts_with(&format!("Pulled {} rows from tiktok (", want.0)),
-        "{stdout}"
-    );
+    assert_pulled(&output, "tiktok", want.0);
     let log = fakes.servers.requests_to("tiktok");
     assert!(
         log.iter().any(|r| r.fault.is_some()),
@@ -258,11 +254,7 @@ fn pull_ga4_writes_the_property_report_by_day_and_channel_group() {
             .env("LIFTOS_GA4_REFRESH_TOKEN", &c.ga4_refresh_token)
             .env("LIFTOS_GA4_TOKEN_URL", &token_url)
     });
-    let stdout = assert_success(&output);
-    assert!(
-        stdout.starts_with(&format!("Pulled {} rows from ga4 (", rows.len())),
-        "{stdout}"
-    );
+    assert_pulled(&output, "ga4", rows.len());
     let table = liftos::transform::read_table(&out).unwrap();
     assert_eq!(sum(&table, "sessions") as i64, sessions);
     assert_money("revenue", sum(&table, "totalRevenue"), revenue);
@@ -374,11 +366,7 @@ fn pull_rest_spec_reads_tiktok_as_the_docs_spec_describes_it() {
         .env("LIFTOS_TIKTOK_ADVERTISER_IDS", &advertiser)
         .output()
         .unwrap();
-    let stdout = assert_success(&output);
-    assert!(
-        stdout.starts_with(&format!("Pulled {} rows from tiktok (", want.0)),
-        "{stdout}"
-    );
+    assert_pulled(&output, "tiktok", want.0);
     let table = liftos::transform::read_table(&out).unwrap();
     assert_money("spend", sum(&table, "spend"), want.1);
     assert_money(
@@ -448,11 +436,7 @@ fn pull_klaviyo_include_flows_adds_every_flow_row_and_unifies() {
         c.arg("--include-flows")
             .env("LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS", "0.05")
     });
-    let stdout = assert_success(&output);
-    assert!(
-        stdout.starts_with(&format!("Pulled {} rows from klaviyo (", want.0)),
-        "{stdout}"
-    );
+    assert_pulled(&output, "klaviyo", want.0);
     let log = fakes.servers.requests_to("klaviyo");
     let calls = |path: &str| {
         log.iter()
