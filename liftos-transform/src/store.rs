@@ -1080,16 +1080,14 @@ mod tests {
             (3, 0, 0, 0, 3)
         );
         // Day 2 re-read: `a` restated, `b` gone, day 3 new; day 1 outside the window kept.
-        let c = s
-            .upsert(
-                "meta",
-                update(
-                    &[("2025-01-02", "a", 2.5), ("2025-01-03", "a", 4.0)],
-                    "2025-01-02",
-                    "2025-01-03",
-                ),
+        let reread = || {
+            update(
+                &[("2025-01-02", "a", 2.5), ("2025-01-03", "a", 4.0)],
+                "2025-01-02",
+                "2025-01-03",
             )
-            .unwrap();
+        };
+        let c = s.upsert("meta", reread()).unwrap();
         s.commit().unwrap();
         assert_eq!(
             (c.new, c.restated, c.unchanged, c.removed, c.total),
@@ -1107,16 +1105,7 @@ mod tests {
              +------------+-------------+---------+"
         );
         // The same pull again changes nothing.
-        let c = s
-            .upsert(
-                "meta",
-                update(
-                    &[("2025-01-02", "a", 2.5), ("2025-01-03", "a", 4.0)],
-                    "2025-01-02",
-                    "2025-01-03",
-                ),
-            )
-            .unwrap();
+        let c = s.upsert("meta", reread()).unwrap();
         assert!(!c.changed());
         assert_eq!(c.unchanged, 2);
         let (before, files) = (s.commits(), s.source("meta").unwrap().files.clone());
