@@ -775,36 +775,23 @@ pub(crate) fn validate_impl(
     };
 
     // Values that do not read as their unified type.
-    if let Some(d) = &frame.date {
+    let unreadable = (frame.date.iter().map(|d| (DATE, "a date", &d.bad)))
+        .chain(FLOAT_COLUMNS.iter().filter_map(|col| {
+            let p = frame.floats.get(col)?;
+            Some((*col, "a number", &p.bad))
+        }))
+        .chain(INT_COLUMNS.iter().filter_map(|col| {
+            let p = frame.ints.get(col)?;
+            Some((*col, "an integer", &p.bad))
+        }));
+    for (col, what, bad) in unreadable {
         c.add(
             "data_type",
-            Some(DATE),
+            Some(col),
             Severity::Error,
-            "`date` value is not a date".to_owned(),
-            d.bad.clone(),
+            format!("`{col}` value is not {what}"),
+            bad.clone(),
         );
-    }
-    for col in FLOAT_COLUMNS {
-        if let Some(p) = frame.floats.get(col) {
-            c.add(
-                "data_type",
-                Some(col),
-                Severity::Error,
-                format!("`{col}` value is not a number"),
-                p.bad.clone(),
-            );
-        }
-    }
-    for col in INT_COLUMNS {
-        if let Some(p) = frame.ints.get(col) {
-            c.add(
-                "data_type",
-                Some(col),
-                Severity::Error,
-                format!("`{col}` value is not an integer"),
-                p.bad.clone(),
-            );
-        }
     }
 
     for rule in &rules.rules {
