@@ -42,6 +42,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 
+mod columns;
 pub mod countries;
 mod dimension;
 pub mod fiscal;

@@ -25,6 +25,7 @@ use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, Field, Schema};
 use chrono::{Datelike, NaiveDate};
 
+use crate::columns::{column, date32, downcast, float64, wrong_type};
 use crate::{Error, Result, date32_to_naive};
 
 /// Options of [`add_marketing_features_with`].
@@ -139,36 +140,8 @@ pub fn add_marketing_features(
 
 const TABLE: &str = "campaign_data";
 
-fn column<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<&'a ArrayRef> {
-    batch
-        .column_by_name(name)
-        .ok_or_else(|| Error::MissingColumn {
-            table: table.into(),
-            column: name.into(),
-        })
-}
-
 fn as_f64(batch: &RecordBatch, name: &str) -> Result<Float64Array> {
-    let col = column(batch, TABLE, name)?;
-    if !col.data_type().is_numeric() {
-        return Err(Error::ColumnType {
-            table: TABLE.into(),
-            column: name.into(),
-            expected: "a numeric type".into(),
-            found: col.data_type().to_string(),
-        });
-    }
-    let out = cast(col, &DataType::Float64)?;
-    let arr = out
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .ok_or_else(|| Error::ColumnType {
-            table: TABLE.into(),
-            column: name.into(),
-            expected: "Float64".into(),
-            found: out.data_type().to_string(),
-        })?
-        .clone();
+    let arr = float64(batch, TABLE, name)?;
     for i in 0..arr.len() {
         if arr.is_valid(i) && (!arr.value(i).is_finite() || arr.value(i) < 0.0) {
             return Err(Error::InvalidValue {
@@ -188,24 +161,9 @@ fn as_str(batch: &RecordBatch, name: &str) -> Result<StringArray> {
         col.data_type(),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _)
     ) {
-        return Err(Error::ColumnType {
-            table: TABLE.into(),
-            column: name.into(),
-            expected: "Utf8".into(),
-            found: col.data_type().to_string(),
-        });
+        return Err(wrong_type(TABLE, name, "Utf8", col.data_type()));
     }
-    let out = cast(col, &DataType::Utf8)?;
-    let arr = out
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or_else(|| Error::ColumnType {
-            table: TABLE.into(),
-            column: name.into(),
-            expected: "Utf8".into(),
-            found: out.data_type().to_string(),
-        })?
-        .clone();
+    let arr: StringArray = downcast(&cast(col, &DataType::Utf8)?, TABLE, name, "Utf8")?;
     if let Some(i) = (0..arr.len()).find(|i| arr.is_null(*i)) {
         return Err(Error::InvalidValue {
             table: TABLE.into(),
@@ -218,17 +176,7 @@ fn as_str(batch: &RecordBatch, name: &str) -> Result<StringArray> {
 }
 
 fn as_dates(batch: &RecordBatch, table: &str) -> Result<Date32Array> {
-    let col = column(batch, table, "date")?;
-    let arr = col
-        .as_any()
-        .downcast_ref::<Date32Array>()
-        .ok_or_else(|| Error::ColumnType {
-            table: table.into(),
-            column: "date".into(),
-            expected: "Date32".into(),
-            found: col.data_type().to_string(),
-        })?
-        .clone();
+    let arr = date32(batch, table, "date")?;
     if let Some(i) = (0..arr.len()).find(|i| arr.is_null(*i)) {
         return Err(Error::InvalidValue {
             table: table.into(),

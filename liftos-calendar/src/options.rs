@@ -515,16 +515,11 @@ impl CalendarOptions {
         self
     }
 
-    /// Replaces the business calendar.
-    pub fn with_business(mut self, business: BusinessCalendar) -> Self {
-        self.business = business;
-        self
-    }
-
-    /// Replaces the seasonality options.
-    pub fn with_seasonality(mut self, seasonality: SeasonalityOptions) -> Self {
-        self.seasonality = seasonality;
-        self
+    liftos_core::setters! {
+        /// Replaces the business calendar.
+        with_business(business: BusinessCalendar);
+        /// Replaces the seasonality options.
+        with_seasonality(seasonality: SeasonalityOptions);
     }
 
     /// The normalized country code, `None` when public holidays are off.

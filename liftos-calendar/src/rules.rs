@@ -252,34 +252,18 @@ impl HolidayRule {
         rule
     }
 
-    /// Adds `days` to the rule's date.
-    pub fn with_offset_days(mut self, days: i32) -> Self {
-        self.offset_days = days;
-        self
-    }
-
-    /// Sets the observed-day rule.
-    pub fn with_observed(mut self, observed: Observance) -> Self {
-        self.observed = observed;
-        self
-    }
-
-    /// Sets the first year the rule is in force.
-    pub fn from_year(mut self, year: i32) -> Self {
-        self.start_year = Some(year);
-        self
-    }
-
-    /// Sets the last year the rule is in force.
-    pub fn until_year(mut self, year: i32) -> Self {
-        self.end_year = Some(year);
-        self
-    }
-
-    /// Sets years in which the rule does not apply.
-    pub fn with_skip_years(mut self, years: impl IntoIterator<Item = i32>) -> Self {
-        self.skip_years = years.into_iter().collect();
-        self
+    liftos_core::setters! {
+        /// Adds `days` to the rule's date.
+        with_offset_days(days: i32) => self.offset_days = days;
+        /// Sets the observed-day rule.
+        with_observed(observed: Observance);
+        /// Sets the first year the rule is in force.
+        from_year(year: i32) => self.start_year = Some(year);
+        /// Sets the last year the rule is in force.
+        until_year(year: i32) => self.end_year = Some(year);
+        /// Sets years in which the rule does not apply.
+        with_skip_years(years: impl IntoIterator<Item = i32>)
+            => self.skip_years = years.into_iter().collect();
     }
 
     /// Whether the rule is in force in `year`.

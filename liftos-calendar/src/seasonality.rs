@@ -21,12 +21,11 @@
 //! a peak in mid-December, a smaller lift in mid-June and troughs in late February/March and
 //! September. It is a prior, not an estimate: supply history (or your own terms) for data.
 
-use arrow::array::{Array, Date32Array, Float64Array, RecordBatch};
-use arrow::compute::cast;
-use arrow::datatypes::DataType;
+use arrow::array::{Array, RecordBatch};
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use crate::columns::{date32, float64};
 use crate::{Error, Result, date32_to_naive};
 
 /// Bucket of the seasonality index.
@@ -117,45 +116,8 @@ impl SeasonalityOptions {
         outcome_column: &str,
     ) -> Result<Self> {
         let table = "history";
-        let dates = batch
-            .column_by_name(date_column)
-            .ok_or_else(|| Error::MissingColumn {
-                table: table.into(),
-                column: date_column.into(),
-            })?;
-        let dates = dates
-            .as_any()
-            .downcast_ref::<Date32Array>()
-            .ok_or_else(|| Error::ColumnType {
-                table: table.into(),
-                column: date_column.into(),
-                expected: "Date32".into(),
-                found: dates.data_type().to_string(),
-            })?;
-        let outcome = batch
-            .column_by_name(outcome_column)
-            .ok_or_else(|| Error::MissingColumn {
-                table: table.into(),
-                column: outcome_column.into(),
-            })?;
-        if !outcome.data_type().is_numeric() {
-            return Err(Error::ColumnType {
-                table: table.into(),
-                column: outcome_column.into(),
-                expected: "a numeric type".into(),
-                found: outcome.data_type().to_string(),
-            });
-        }
-        let outcome = cast(outcome, &DataType::Float64)?;
-        let outcome = outcome
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .ok_or_else(|| Error::ColumnType {
-                table: table.into(),
-                column: outcome_column.into(),
-                expected: "Float64".into(),
-                found: outcome.data_type().to_string(),
-            })?;
+        let dates = date32(batch, table, date_column)?;
+        let outcome = float64(batch, table, outcome_column)?;
         let mut rows = Vec::with_capacity(batch.num_rows());
         for i in 0..batch.num_rows() {
             if dates.is_null(i) {
@@ -175,28 +137,16 @@ impl SeasonalityOptions {
         Ok(self)
     }
 
-    /// Sets `leakage_safe`.
-    pub fn with_leakage_safe(mut self, on: bool) -> Self {
-        self.leakage_safe = on;
-        self
-    }
-
-    /// Sets the granularity.
-    pub fn with_granularity(mut self, granularity: Granularity) -> Self {
-        self.granularity = granularity;
-        self
-    }
-
-    /// Sets the smoothing half-width in buckets.
-    pub fn with_window(mut self, window: u32) -> Self {
-        self.window = Some(window);
-        self
-    }
-
-    /// Sets the default Fourier terms.
-    pub fn with_fourier(mut self, terms: impl IntoIterator<Item = FourierTerm>) -> Self {
-        self.fourier = terms.into_iter().collect();
-        self
+    liftos_core::setters! {
+        /// Sets `leakage_safe`.
+        with_leakage_safe(on: bool) => self.leakage_safe = on;
+        /// Sets the granularity.
+        with_granularity(granularity: Granularity);
+        /// Sets the smoothing half-width in buckets.
+        with_window(window: u32) => Some(window);
+        /// Sets the default Fourier terms.
+        with_fourier(terms: impl IntoIterator<Item = FourierTerm>)
+            => self.fourier = terms.into_iter().collect();
     }
 
     pub(crate) fn validate(&self) -> Result<()> {
@@ -424,8 +374,8 @@ mod tests {
     fn week_of_year_buckets_and_history_from_a_table() {
         use std::sync::Arc;
 
-        use arrow::array::Int64Array;
-        use arrow::datatypes::{Field, Schema};
+        use arrow::array::{Date32Array, Int64Array};
+        use arrow::datatypes::{DataType, Field, Schema};
 
         let ds = days(NaiveDate::from_ymd_opt(2021, 1, 4).unwrap(), 52 * 7 * 2);
         // Outcome 300 in ISO week 10, 100 elsewhere.

@@ -1,7 +1,7 @@
 //! What every HTTP connector's builder shares: the retry policy, the clock, the progress
 //! counters and a setting that could not be read ([`HttpBuilderBase`]), the methods that
 //! set them and read the environment ([`http_builder!`]), and small helpers for the
-//! builders' `Debug` and list setters.
+//! builders' `Debug` and list setters (the setters themselves are `liftos_core::setters!`).
 
 use std::sync::Arc;
 
@@ -104,33 +104,3 @@ macro_rules! http_builder {
     };
 }
 pub(crate) use http_builder;
-
-/// Consuming `with_*` setters, one a line: each stores its argument in the builder field
-/// of the same name, converted by the expression after `=>` when there is one.
-///
-/// ```ignore
-/// setters! {
-///     /// Sets the private API key.
-///     with_api_key(api_key: impl Into<SecretString>) => Some(api_key.into());
-///     /// Sets the estimated cost per recipient.
-///     with_cost_per_recipient(cost_per_recipient: f64);
-/// }
-/// ```
-macro_rules! setters {
-    ($($(#[$doc:meta])* $name:ident($field:ident: $ty:ty) $(=> $value:expr)?;)*) => {
-        $(
-            $(#[$doc])*
-            pub fn $name(mut self, $field: $ty) -> Self {
-                self.$field = $crate::builder::setters!(@value $field $(, $value)?);
-                self
-            }
-        )*
-    };
-    (@value $field:ident) => {
-        $field
-    };
-    (@value $field:ident, $value:expr) => {
-        $value
-    };
-}
-pub(crate) use setters;

@@ -47,20 +47,13 @@ impl FileConnector {
             infer_rows: 1000,
         })
     }
-    /// Overrides the format.
-    pub fn with_format(mut self, format: FileFormat) -> Self {
-        self.format = format;
-        self
-    }
-    /// Uses an explicit schema instead of inference.
-    pub fn with_schema(mut self, schema: SchemaRef) -> Self {
-        self.schema = Some(schema);
-        self
-    }
-    /// Rows per batch (default 8192).
-    pub fn with_batch_size(mut self, n: usize) -> Self {
-        self.batch_size = n.max(1);
-        self
+    liftos_core::setters! {
+        /// Overrides the format.
+        with_format(format: FileFormat);
+        /// Uses an explicit schema instead of inference.
+        with_schema(schema: SchemaRef) => Some(schema);
+        /// Rows per batch (default 8192).
+        with_batch_size(n: usize) => self.batch_size = n.max(1);
     }
 
     fn io(&self, e: std::io::Error) -> Error {

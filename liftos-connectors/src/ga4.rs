@@ -24,7 +24,6 @@ use crate::http::{
     HttpCore, PullBudget, Redactor, Reply, Verdict, base_str, config_error, decode_for,
     validate_base_url,
 };
-use crate::keys::{ConfigKey, ValueKind};
 use crate::oauth::RefreshFlow;
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
@@ -53,50 +52,28 @@ const INT_METRICS: &[&str] = &[
     "ecommercePurchases",
 ];
 
-/// Settings of a [`Ga4Connector`] as a config table (serde).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Ga4Config {
-    /// The GA4 property id (digits).
-    pub property_id: Option<String>,
-    /// OAuth client id.
-    pub client_id: Option<String>,
-    /// OAuth client secret.
-    pub client_secret: Option<SecretString>,
-    /// OAuth refresh token.
-    pub refresh_token: Option<SecretString>,
-    /// Replaces `https://oauth2.googleapis.com/token`.
-    pub token_url: Option<String>,
-    /// Replaces `https://analyticsdata.googleapis.com`.
-    pub base_url: Option<String>,
-    /// Dimensions (default `date`, `sessionDefaultChannelGroup`).
-    pub dimensions: Vec<String>,
-    /// Metrics (default `sessions`, `keyEvents`, `totalRevenue`).
-    pub metrics: Vec<String>,
-}
-
-impl Ga4Config {
-    /// Every setting, once: config-table name, variable, secret, required.
-    pub const KEYS: &'static [ConfigKey] = &[
-        ConfigKey::new("property_id", ValueKind::Text)
-            .env("LIFTOS_GA4_PROPERTY_ID")
-            .required(),
-        ConfigKey::new("client_id", ValueKind::Text)
-            .env("LIFTOS_GA4_CLIENT_ID")
-            .required(),
-        ConfigKey::new("client_secret", ValueKind::Text)
-            .env("LIFTOS_GA4_CLIENT_SECRET")
-            .secret()
-            .required(),
-        ConfigKey::new("refresh_token", ValueKind::Text)
-            .env("LIFTOS_GA4_REFRESH_TOKEN")
-            .secret()
-            .required(),
-        ConfigKey::new("token_url", ValueKind::Text).env("LIFTOS_GA4_TOKEN_URL"),
-        ConfigKey::new("base_url", ValueKind::Text).env("LIFTOS_GA4_BASE_URL"),
-        ConfigKey::new("dimensions", ValueKind::List).env("LIFTOS_GA4_DIMENSIONS"),
-        ConfigKey::new("metrics", ValueKind::List).env("LIFTOS_GA4_METRICS"),
-    ];
+crate::keys::config_table! {
+    /// Settings of a [`Ga4Connector`] as a config table (serde).
+    pub struct Ga4Config {
+        /// The GA4 property id (digits).
+        property_id: Option<String> => Text.env("LIFTOS_GA4_PROPERTY_ID").required();
+        /// OAuth client id.
+        client_id: Option<String> => Text.env("LIFTOS_GA4_CLIENT_ID").required();
+        /// OAuth client secret.
+        client_secret: Option<SecretString>
+            => Text.env("LIFTOS_GA4_CLIENT_SECRET").secret().required();
+        /// OAuth refresh token.
+        refresh_token: Option<SecretString>
+            => Text.env("LIFTOS_GA4_REFRESH_TOKEN").secret().required();
+        /// Replaces `https://oauth2.googleapis.com/token`.
+        token_url: Option<String> => Text.env("LIFTOS_GA4_TOKEN_URL");
+        /// Replaces `https://analyticsdata.googleapis.com`.
+        base_url: Option<String> => Text.env("LIFTOS_GA4_BASE_URL");
+        /// Dimensions (default `date`, `sessionDefaultChannelGroup`).
+        dimensions: Vec<String> => List.env("LIFTOS_GA4_DIMENSIONS");
+        /// Metrics (default `sessions`, `keyEvents`, `totalRevenue`).
+        metrics: Vec<String> => List.env("LIFTOS_GA4_METRICS");
+    }
 }
 
 /// Builder of a [`Ga4Connector`].

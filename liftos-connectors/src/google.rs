@@ -16,7 +16,6 @@ use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, date_chunks,
     decode_for, validate_base_url,
 };
-use crate::keys::{ConfigKey, ValueKind};
 use crate::oauth::RefreshFlow;
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
@@ -28,63 +27,36 @@ pub const GOOGLE_DEFAULT_TOKEN_URL: &str = "https://oauth2.googleapis.com/token"
 /// Default API version.
 pub const GOOGLE_DEFAULT_API_VERSION: &str = "v21";
 
-/// Settings of a [`GoogleAdsConnector`] as a config table (serde).
-///
-/// Every field is optional here; [`GoogleAdsBuilder::build`] names what is missing.
-/// [`KEYS`](Self::KEYS) lists each one with its variable.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct GoogleAdsConfig {
-    /// `developer-token` header.
-    pub developer_token: Option<SecretString>,
-    /// OAuth client id.
-    pub client_id: Option<String>,
-    /// OAuth client secret.
-    pub client_secret: Option<SecretString>,
-    /// OAuth refresh token.
-    pub refresh_token: Option<SecretString>,
-    /// Customer ids (dashes allowed).
-    pub customer_ids: Vec<String>,
-    /// Manager account id for `login-customer-id` (optional).
-    pub login_customer_id: Option<String>,
-    /// Replaces `https://oauth2.googleapis.com/token`.
-    pub token_url: Option<String>,
-    /// Replaces `https://googleads.googleapis.com`.
-    pub base_url: Option<String>,
-    /// API version (default `v21`).
-    pub api_version: Option<String>,
-    /// A raw GAQL query replacing the built one.
-    pub query: Option<String>,
-}
-
-impl GoogleAdsConfig {
-    /// Every setting, once: config-table name, variable, secret, required.
-    pub const KEYS: &'static [ConfigKey] = &[
-        ConfigKey::new("developer_token", ValueKind::Text)
-            .env("LIFTOS_GOOGLE_ADS_DEVELOPER_TOKEN")
-            .secret()
-            .required(),
-        ConfigKey::new("client_id", ValueKind::Text)
-            .env("LIFTOS_GOOGLE_ADS_CLIENT_ID")
-            .required(),
-        ConfigKey::new("client_secret", ValueKind::Text)
-            .env("LIFTOS_GOOGLE_ADS_CLIENT_SECRET")
-            .secret()
-            .required(),
-        ConfigKey::new("refresh_token", ValueKind::Text)
-            .env("LIFTOS_GOOGLE_ADS_REFRESH_TOKEN")
-            .secret()
-            .required(),
-        ConfigKey::new("customer_ids", ValueKind::List)
-            .env("LIFTOS_GOOGLE_ADS_CUSTOMER_IDS")
-            .required(),
-        ConfigKey::new("login_customer_id", ValueKind::Text)
-            .env("LIFTOS_GOOGLE_ADS_LOGIN_CUSTOMER_ID"),
-        ConfigKey::new("token_url", ValueKind::Text).env("LIFTOS_GOOGLE_ADS_TOKEN_URL"),
-        ConfigKey::new("base_url", ValueKind::Text).env("LIFTOS_GOOGLE_ADS_BASE_URL"),
-        ConfigKey::new("api_version", ValueKind::Text).env("LIFTOS_GOOGLE_ADS_API_VERSION"),
-        ConfigKey::new("query", ValueKind::Text).env("LIFTOS_GOOGLE_ADS_QUERY"),
-    ];
+crate::keys::config_table! {
+    /// Settings of a [`GoogleAdsConnector`] as a config table (serde).
+    ///
+    /// Every field is optional here; [`GoogleAdsBuilder::build`] names what is missing.
+    /// [`KEYS`](Self::KEYS) lists each one with its variable.
+    pub struct GoogleAdsConfig {
+        /// `developer-token` header.
+        developer_token: Option<SecretString>
+            => Text.env("LIFTOS_GOOGLE_ADS_DEVELOPER_TOKEN").secret().required();
+        /// OAuth client id.
+        client_id: Option<String> => Text.env("LIFTOS_GOOGLE_ADS_CLIENT_ID").required();
+        /// OAuth client secret.
+        client_secret: Option<SecretString>
+            => Text.env("LIFTOS_GOOGLE_ADS_CLIENT_SECRET").secret().required();
+        /// OAuth refresh token.
+        refresh_token: Option<SecretString>
+            => Text.env("LIFTOS_GOOGLE_ADS_REFRESH_TOKEN").secret().required();
+        /// Customer ids (dashes allowed).
+        customer_ids: Vec<String> => List.env("LIFTOS_GOOGLE_ADS_CUSTOMER_IDS").required();
+        /// Manager account id for `login-customer-id` (optional).
+        login_customer_id: Option<String> => Text.env("LIFTOS_GOOGLE_ADS_LOGIN_CUSTOMER_ID");
+        /// Replaces `https://oauth2.googleapis.com/token`.
+        token_url: Option<String> => Text.env("LIFTOS_GOOGLE_ADS_TOKEN_URL");
+        /// Replaces `https://googleads.googleapis.com`.
+        base_url: Option<String> => Text.env("LIFTOS_GOOGLE_ADS_BASE_URL");
+        /// API version (default `v21`).
+        api_version: Option<String> => Text.env("LIFTOS_GOOGLE_ADS_API_VERSION");
+        /// A raw GAQL query replacing the built one.
+        query: Option<String> => Text.env("LIFTOS_GOOGLE_ADS_QUERY");
+    }
 }
 
 /// Builder of a [`GoogleAdsConnector`].
@@ -191,7 +163,7 @@ impl GoogleAdsBuilder {
         self.refresh_token = Some(refresh_token.into());
         self
     }
-    crate::builder::setters! {
+    liftos_core::setters! {
         /// Sets the customers (dashes allowed).
         with_customer_ids(customers: impl IntoIterator<Item = impl Into<String>>)
             => strings(customers);

@@ -197,51 +197,25 @@ impl RetryConfig {
             .min(self.max_pages)
     }
 
-    /// Sets the largest response body read, in bytes.
-    pub fn with_max_body_bytes(mut self, bytes: u64) -> Self {
-        self.max_body_bytes = bytes;
-        self
-    }
-    /// Sets the hard cap of pages per listing.
-    pub fn with_max_pages(mut self, pages: u64) -> Self {
-        self.max_pages = pages;
-        self
-    }
-    /// Sets the pages per day of range a listing may follow.
-    pub fn with_pages_per_day(mut self, pages: u64) -> Self {
-        self.pages_per_day = pages;
-        self
-    }
-    /// Sets the connect timeout.
-    pub fn with_connect_timeout(mut self, d: Duration) -> Self {
-        self.connect_timeout = d;
-        self
-    }
-
-    /// Sets the retry budget.
-    pub fn with_max_retries(mut self, n: u32) -> Self {
-        self.max_retries = n;
-        self
-    }
-    /// Sets the per-request timeout.
-    pub fn with_request_timeout(mut self, d: Duration) -> Self {
-        self.request_timeout = d;
-        self
-    }
-    /// Sets the overall deadline of a pull.
-    pub fn with_deadline(mut self, d: Duration) -> Self {
-        self.deadline = d;
-        self
-    }
-    /// Sets the concurrency.
-    pub fn with_concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n;
-        self
-    }
-    /// Sets the jitter seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
+    liftos_core::setters! {
+        /// Sets the largest response body read, in bytes.
+        with_max_body_bytes(bytes: u64) => self.max_body_bytes = bytes;
+        /// Sets the hard cap of pages per listing.
+        with_max_pages(pages: u64) => self.max_pages = pages;
+        /// Sets the pages per day of range a listing may follow.
+        with_pages_per_day(pages: u64) => self.pages_per_day = pages;
+        /// Sets the connect timeout.
+        with_connect_timeout(d: Duration) => self.connect_timeout = d;
+        /// Sets the retry budget.
+        with_max_retries(n: u32) => self.max_retries = n;
+        /// Sets the per-request timeout.
+        with_request_timeout(d: Duration) => self.request_timeout = d;
+        /// Sets the overall deadline of a pull.
+        with_deadline(d: Duration) => self.deadline = d;
+        /// Sets the concurrency.
+        with_concurrency(n: usize) => self.concurrency = n;
+        /// Sets the jitter seed.
+        with_seed(seed: u64);
     }
 
     fn backoff(&self, retry: u32, rng: &mut ChaCha8Rng) -> Duration {

@@ -7,6 +7,8 @@
 //! `from_env` (through [`env_settings`] and the config type) and the facade's config
 //! file (which secrets it refuses to read from the file, which variables fill the
 //! settings the file leaves out). object_store's `AmazonS3ConfigKey` is the model.
+//! `config_table!` writes a config type and its table from one list, so a setting's
+//! field and its key are declared together.
 
 use serde_json::{Map, Value};
 
@@ -155,6 +157,51 @@ pub(crate) fn config_from_env<C: serde::de::DeserializeOwned>(
 pub fn find_key<'a>(keys: &'a [ConfigKey], name: &str) -> Option<&'a ConfigKey> {
     keys.iter().find(|k| k.name == name)
 }
+
+/// A connector's config type and its `KEYS` table, from one list: each line is a field
+/// (doc comment, name, type) and, after `=>`, its key (the [`ValueKind`] and the
+/// [`ConfigKey`] methods: `.env(variable)`, `.secret()`, `.required()`). The type is a
+/// serde config table: every field optional (`Default`), unknown fields refused.
+///
+/// ```ignore
+/// config_table! {
+///     /// Settings of a connector as a config table (serde).
+///     pub struct ExampleConfig {
+///         /// API key.
+///         api_key: Option<SecretString> => Text.env("LIFTOS_EXAMPLE_API_KEY").secret();
+///     }
+/// }
+/// ```
+macro_rules! config_table {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident {
+            $(
+                $(#[$doc:meta])*
+                $field:ident: $ty:ty => $kind:ident $(.$method:ident($($arg:expr)?))*;
+            )*
+        }
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, Default, serde::Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            $(
+                $(#[$doc])*
+                pub $field: $ty,
+            )*
+        }
+
+        impl $name {
+            /// Every setting, once: config-table name, variable, secret, required.
+            pub const KEYS: &'static [$crate::keys::ConfigKey] = &[$(
+                $crate::keys::ConfigKey::new(stringify!($field), $crate::keys::ValueKind::$kind)
+                    $(.$method($($arg)?))*,
+            )*];
+        }
+    };
+}
+pub(crate) use config_table;
 
 /// Comma-separated text as a list (items trimmed, empty items dropped).
 pub(crate) fn split_list(s: &str) -> Vec<String> {

@@ -19,7 +19,6 @@ use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
     date_chunks, decode_for, paginate, validate_base_url,
 };
-use crate::keys::{ConfigKey, ValueKind};
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
 const SOURCE: &str = "klaviyo";
@@ -47,51 +46,30 @@ const STATISTICS: [&str; 8] = [
     "bounced",
 ];
 
-/// Settings of a [`KlaviyoConnector`] as a config table (serde).
-///
-/// Every field is optional here; [`KlaviyoBuilder::build`] names what is missing.
-/// [`KEYS`](Self::KEYS) lists each one with its variable.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct KlaviyoConfig {
-    /// Private API key.
-    pub api_key: Option<SecretString>,
-    /// Conversion metric id, or its name (default: the metric named "Placed Order").
-    pub conversion_metric: Option<String>,
-    /// Replaces `https://a.klaviyo.com`.
-    pub base_url: Option<String>,
-    /// `revision` header.
-    pub revision: Option<String>,
-    /// Estimated cost per recipient (default 0).
-    pub cost_per_recipient: Option<f64>,
-    /// Also pull flows (default false).
-    pub include_flows: Option<bool>,
-    /// Report calls per reporting endpoint allowed in any 24 hours (default 225).
-    pub report_daily_limit: Option<usize>,
-    /// Least seconds between two report calls (default 31; lower only against a proxy
-    /// or test server).
-    pub report_interval_secs: Option<f64>,
-}
-
-impl KlaviyoConfig {
-    /// Every setting, once: config-table name, variable, secret, required.
-    pub const KEYS: &'static [ConfigKey] = &[
-        ConfigKey::new("api_key", ValueKind::Text)
-            .env("LIFTOS_KLAVIYO_API_KEY")
-            .secret()
-            .required(),
-        ConfigKey::new("conversion_metric", ValueKind::Text)
-            .env("LIFTOS_KLAVIYO_CONVERSION_METRIC"),
-        ConfigKey::new("base_url", ValueKind::Text).env("LIFTOS_KLAVIYO_BASE_URL"),
-        ConfigKey::new("revision", ValueKind::Text).env("LIFTOS_KLAVIYO_REVISION"),
-        ConfigKey::new("cost_per_recipient", ValueKind::Number)
-            .env("LIFTOS_KLAVIYO_COST_PER_RECIPIENT"),
-        ConfigKey::new("include_flows", ValueKind::Bool).env("LIFTOS_KLAVIYO_INCLUDE_FLOWS"),
-        ConfigKey::new("report_daily_limit", ValueKind::Count)
-            .env("LIFTOS_KLAVIYO_REPORT_DAILY_LIMIT"),
-        ConfigKey::new("report_interval_secs", ValueKind::Number)
-            .env("LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS"),
-    ];
+crate::keys::config_table! {
+    /// Settings of a [`KlaviyoConnector`] as a config table (serde).
+    ///
+    /// Every field is optional here; [`KlaviyoBuilder::build`] names what is missing.
+    /// [`KEYS`](Self::KEYS) lists each one with its variable.
+    pub struct KlaviyoConfig {
+        /// Private API key.
+        api_key: Option<SecretString> => Text.env("LIFTOS_KLAVIYO_API_KEY").secret().required();
+        /// Conversion metric id, or its name (default: the metric named "Placed Order").
+        conversion_metric: Option<String> => Text.env("LIFTOS_KLAVIYO_CONVERSION_METRIC");
+        /// Replaces `https://a.klaviyo.com`.
+        base_url: Option<String> => Text.env("LIFTOS_KLAVIYO_BASE_URL");
+        /// `revision` header.
+        revision: Option<String> => Text.env("LIFTOS_KLAVIYO_REVISION");
+        /// Estimated cost per recipient (default 0).
+        cost_per_recipient: Option<f64> => Number.env("LIFTOS_KLAVIYO_COST_PER_RECIPIENT");
+        /// Also pull flows (default false).
+        include_flows: Option<bool> => Bool.env("LIFTOS_KLAVIYO_INCLUDE_FLOWS");
+        /// Report calls per reporting endpoint allowed in any 24 hours (default 225).
+        report_daily_limit: Option<usize> => Count.env("LIFTOS_KLAVIYO_REPORT_DAILY_LIMIT");
+        /// Least seconds between two report calls (default 31; lower only against a proxy
+        /// or test server).
+        report_interval_secs: Option<f64> => Number.env("LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS");
+    }
 }
 
 /// Builder of a [`KlaviyoConnector`].
@@ -183,7 +161,7 @@ impl KlaviyoBuilder {
         }
         b
     }
-    crate::builder::setters! {
+    liftos_core::setters! {
         /// Sets the private API key.
         with_api_key(api_key: impl Into<SecretString>) => Some(api_key.into());
         /// Sets the conversion metric (an id, or a name looked up in `GET /api/metrics`).

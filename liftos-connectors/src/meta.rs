@@ -15,7 +15,6 @@ use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
     date_chunks, decode_for, paginate, validate_base_url,
 };
-use crate::keys::{ConfigKey, ValueKind};
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
 const SOURCE: &str = "meta";
@@ -58,53 +57,32 @@ pub enum ConversionCounting {
     SumAll,
 }
 
-/// Settings of a [`MetaAdsConnector`] as a config table (serde), e.g. from `liftos.toml`.
-///
-/// Every field is optional here; [`MetaAdsBuilder::build`] names what is missing.
-/// [`KEYS`](Self::KEYS) lists each one with its variable.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MetaAdsConfig {
-    /// Access token.
-    pub access_token: Option<SecretString>,
-    /// App secret for `appsecret_proof` (optional).
-    pub app_secret: Option<SecretString>,
-    /// Ad account ids, with or without `act_`.
-    pub ad_account_ids: Vec<String>,
-    /// Replaces `https://graph.facebook.com`.
-    pub base_url: Option<String>,
-    /// Graph API version (default `v25.0`).
-    pub api_version: Option<String>,
-    /// Conversion action types, in priority order.
-    pub conversion_action_types: Option<Vec<String>>,
-    /// How the action types are counted.
-    pub conversion_counting: Option<ConversionCounting>,
-    /// Attribution windows (e.g. `["7d_click","1d_view"]`); empty = account default.
-    pub attribution_windows: Option<Vec<String>>,
-}
-
-impl MetaAdsConfig {
-    /// Every setting, once: config-table name, variable, secret, required.
-    pub const KEYS: &'static [ConfigKey] = &[
-        ConfigKey::new("access_token", ValueKind::Text)
-            .env("LIFTOS_META_ACCESS_TOKEN")
-            .secret()
-            .required(),
-        ConfigKey::new("app_secret", ValueKind::Text)
-            .env("LIFTOS_META_APP_SECRET")
-            .secret(),
-        ConfigKey::new("ad_account_ids", ValueKind::List)
-            .env("LIFTOS_META_AD_ACCOUNT_IDS")
-            .required(),
-        ConfigKey::new("base_url", ValueKind::Text).env("LIFTOS_META_BASE_URL"),
-        ConfigKey::new("api_version", ValueKind::Text).env("LIFTOS_META_API_VERSION"),
-        ConfigKey::new("conversion_action_types", ValueKind::List)
-            .env("LIFTOS_META_CONVERSION_ACTION_TYPES"),
-        ConfigKey::new("conversion_counting", ValueKind::Text)
-            .env("LIFTOS_META_CONVERSION_COUNTING"),
-        ConfigKey::new("attribution_windows", ValueKind::List)
-            .env("LIFTOS_META_ATTRIBUTION_WINDOWS"),
-    ];
+crate::keys::config_table! {
+    /// Settings of a [`MetaAdsConnector`] as a config table (serde), e.g. from `liftos.toml`.
+    ///
+    /// Every field is optional here; [`MetaAdsBuilder::build`] names what is missing.
+    /// [`KEYS`](Self::KEYS) lists each one with its variable.
+    pub struct MetaAdsConfig {
+        /// Access token.
+        access_token: Option<SecretString>
+            => Text.env("LIFTOS_META_ACCESS_TOKEN").secret().required();
+        /// App secret for `appsecret_proof` (optional).
+        app_secret: Option<SecretString> => Text.env("LIFTOS_META_APP_SECRET").secret();
+        /// Ad account ids, with or without `act_`.
+        ad_account_ids: Vec<String> => List.env("LIFTOS_META_AD_ACCOUNT_IDS").required();
+        /// Replaces `https://graph.facebook.com`.
+        base_url: Option<String> => Text.env("LIFTOS_META_BASE_URL");
+        /// Graph API version (default `v25.0`).
+        api_version: Option<String> => Text.env("LIFTOS_META_API_VERSION");
+        /// Conversion action types, in priority order.
+        conversion_action_types: Option<Vec<String>>
+            => List.env("LIFTOS_META_CONVERSION_ACTION_TYPES");
+        /// How the action types are counted.
+        conversion_counting: Option<ConversionCounting>
+            => Text.env("LIFTOS_META_CONVERSION_COUNTING");
+        /// Attribution windows (e.g. `["7d_click","1d_view"]`); empty = account default.
+        attribution_windows: Option<Vec<String>> => List.env("LIFTOS_META_ATTRIBUTION_WINDOWS");
+    }
 }
 
 /// Builder of a [`MetaAdsConnector`].
@@ -196,7 +174,7 @@ impl MetaAdsBuilder {
         }
     }
 
-    crate::builder::setters! {
+    liftos_core::setters! {
         /// Sets the access token.
         with_access_token(access_token: impl Into<SecretString>) => Some(access_token.into());
         /// Sets the app secret (adds `appsecret_proof` to every call).

@@ -139,7 +139,7 @@ impl PostgresBuilder {
         self
     }
 
-    crate::builder::setters! {
+    liftos_core::setters! {
         /// Sets the password (overrides one in the URL).
         with_password(password: SecretString) => Some(password);
         /// Sets the query of a source.

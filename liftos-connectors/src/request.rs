@@ -114,7 +114,7 @@ impl ConnectorRequest {
         (self.end - self.start).num_days() + 1
     }
 
-    crate::builder::setters! {
+    liftos_core::setters! {
         /// Sets the aggregation level.
         with_level(level: Level);
         /// Sets the fields to pull.

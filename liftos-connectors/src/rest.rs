@@ -584,18 +584,12 @@ impl RestBuilder {
             base: HttpBuilderBase::default(),
         }
     }
-    /// Reads the spec's variables through `lookup` instead of the environment.
-    pub fn with_env(
-        mut self,
-        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
-    ) -> Self {
-        self.lookup = Box::new(lookup);
-        self
-    }
-    /// Replaces the spec's `base_url` (tests, proxies).
-    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
+    liftos_core::setters! {
+        /// Reads the spec's variables through `lookup` instead of the environment.
+        with_env(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static)
+            => Box::new(lookup);
+        /// Replaces the spec's `base_url` (tests, proxies).
+        with_base_url(url: impl Into<String>) => self.base_url = Some(url.into());
     }
     crate::builder::http_builder_setters!();
 

@@ -43,7 +43,6 @@ use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, paginate,
     validate_base_url,
 };
-use crate::keys::{ConfigKey, ValueKind};
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
 const SOURCE: &str = "shopify";
@@ -90,47 +89,29 @@ fn bulk_query(filter: &str) -> String {
     )
 }
 
-/// Settings of a [`ShopifyConnector`] as a config table (serde).
-///
-/// Every field is optional here; [`ShopifyBuilder::build`] names what is missing.
-/// [`KEYS`](Self::KEYS) lists each one with its variable.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ShopifyConfig {
-    /// The shop's name (`{shop}.myshopify.com`).
-    pub shop: Option<String>,
-    /// Admin API access token.
-    pub access_token: Option<SecretString>,
-    /// Replaces `https://{shop}.myshopify.com`.
-    pub base_url: Option<String>,
-    /// Admin API version (`YYYY-MM`).
-    pub api_version: Option<String>,
-    /// Longest range pulled with cursor pages, in days (default 31).
-    pub bulk_threshold_days: Option<u32>,
-    /// Orders per page (default 200, at most 249).
-    pub page_size: Option<u64>,
-    /// First wait between two polls of a bulk operation, in seconds (default 1; doubles
-    /// up to 30).
-    pub bulk_poll_secs: Option<f64>,
-}
-
-impl ShopifyConfig {
-    /// Every setting, once: config-table name, variable, secret, required.
-    pub const KEYS: &'static [ConfigKey] = &[
-        ConfigKey::new("shop", ValueKind::Text)
-            .env("LIFTOS_SHOPIFY_SHOP")
-            .required(),
-        ConfigKey::new("access_token", ValueKind::Text)
-            .env("LIFTOS_SHOPIFY_ACCESS_TOKEN")
-            .secret()
-            .required(),
-        ConfigKey::new("base_url", ValueKind::Text).env("LIFTOS_SHOPIFY_BASE_URL"),
-        ConfigKey::new("api_version", ValueKind::Text).env("LIFTOS_SHOPIFY_API_VERSION"),
-        ConfigKey::new("bulk_threshold_days", ValueKind::Count)
-            .env("LIFTOS_SHOPIFY_BULK_THRESHOLD_DAYS"),
-        ConfigKey::new("page_size", ValueKind::Count).env("LIFTOS_SHOPIFY_PAGE_SIZE"),
-        ConfigKey::new("bulk_poll_secs", ValueKind::Number).env("LIFTOS_SHOPIFY_BULK_POLL_SECS"),
-    ];
+crate::keys::config_table! {
+    /// Settings of a [`ShopifyConnector`] as a config table (serde).
+    ///
+    /// Every field is optional here; [`ShopifyBuilder::build`] names what is missing.
+    /// [`KEYS`](Self::KEYS) lists each one with its variable.
+    pub struct ShopifyConfig {
+        /// The shop's name (`{shop}.myshopify.com`).
+        shop: Option<String> => Text.env("LIFTOS_SHOPIFY_SHOP").required();
+        /// Admin API access token.
+        access_token: Option<SecretString>
+            => Text.env("LIFTOS_SHOPIFY_ACCESS_TOKEN").secret().required();
+        /// Replaces `https://{shop}.myshopify.com`.
+        base_url: Option<String> => Text.env("LIFTOS_SHOPIFY_BASE_URL");
+        /// Admin API version (`YYYY-MM`).
+        api_version: Option<String> => Text.env("LIFTOS_SHOPIFY_API_VERSION");
+        /// Longest range pulled with cursor pages, in days (default 31).
+        bulk_threshold_days: Option<u32> => Count.env("LIFTOS_SHOPIFY_BULK_THRESHOLD_DAYS");
+        /// Orders per page (default 200, at most 249).
+        page_size: Option<u64> => Count.env("LIFTOS_SHOPIFY_PAGE_SIZE");
+        /// First wait between two polls of a bulk operation, in seconds (default 1; doubles
+        /// up to 30).
+        bulk_poll_secs: Option<f64> => Number.env("LIFTOS_SHOPIFY_BULK_POLL_SECS");
+    }
 }
 
 /// Builder of a [`ShopifyConnector`].
@@ -215,7 +196,7 @@ impl ShopifyBuilder {
         }
         b
     }
-    crate::builder::setters! {
+    liftos_core::setters! {
         /// Sets the shop name (`{shop}.myshopify.com`).
         with_shop(shop: impl Into<String>) => Some(shop.into());
         /// Sets the Admin API access token.

@@ -30,7 +30,6 @@ use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, date_chunks,
     decode_for, validate_base_url,
 };
-use crate::keys::{ConfigKey, ValueKind};
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
 const SOURCE: &str = "tiktok";
@@ -68,39 +67,24 @@ const COUNT_METRICS: &[&str] = &[
     "profile_visits",
 ];
 
-/// Settings of a [`TikTokConnector`] as a config table (serde).
-///
-/// Every field is optional here; [`TikTokBuilder::build`] names what is missing.
-/// [`KEYS`](Self::KEYS) lists each one with its variable.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TikTokConfig {
-    /// The `Access-Token` of an app authorized on the advertisers.
-    pub access_token: Option<SecretString>,
-    /// Advertiser (ad account) ids.
-    pub advertiser_ids: Vec<String>,
-    /// Replaces `https://business-api.tiktok.com`.
-    pub base_url: Option<String>,
-    /// API version (default `v1.3`).
-    pub api_version: Option<String>,
-    /// Metrics pulled after the default ones.
-    pub metrics: Vec<String>,
-}
-
-impl TikTokConfig {
-    /// Every setting, once: config-table name, variable, secret, required.
-    pub const KEYS: &'static [ConfigKey] = &[
-        ConfigKey::new("access_token", ValueKind::Text)
-            .env("LIFTOS_TIKTOK_ACCESS_TOKEN")
-            .secret()
-            .required(),
-        ConfigKey::new("advertiser_ids", ValueKind::List)
-            .env("LIFTOS_TIKTOK_ADVERTISER_IDS")
-            .required(),
-        ConfigKey::new("base_url", ValueKind::Text).env("LIFTOS_TIKTOK_BASE_URL"),
-        ConfigKey::new("api_version", ValueKind::Text).env("LIFTOS_TIKTOK_API_VERSION"),
-        ConfigKey::new("metrics", ValueKind::List).env("LIFTOS_TIKTOK_METRICS"),
-    ];
+crate::keys::config_table! {
+    /// Settings of a [`TikTokConnector`] as a config table (serde).
+    ///
+    /// Every field is optional here; [`TikTokBuilder::build`] names what is missing.
+    /// [`KEYS`](Self::KEYS) lists each one with its variable.
+    pub struct TikTokConfig {
+        /// The `Access-Token` of an app authorized on the advertisers.
+        access_token: Option<SecretString>
+            => Text.env("LIFTOS_TIKTOK_ACCESS_TOKEN").secret().required();
+        /// Advertiser (ad account) ids.
+        advertiser_ids: Vec<String> => List.env("LIFTOS_TIKTOK_ADVERTISER_IDS").required();
+        /// Replaces `https://business-api.tiktok.com`.
+        base_url: Option<String> => Text.env("LIFTOS_TIKTOK_BASE_URL");
+        /// API version (default `v1.3`).
+        api_version: Option<String> => Text.env("LIFTOS_TIKTOK_API_VERSION");
+        /// Metrics pulled after the default ones.
+        metrics: Vec<String> => List.env("LIFTOS_TIKTOK_METRICS");
+    }
 }
 
 /// Builder of a [`TikTokConnector`].
@@ -166,7 +150,7 @@ impl TikTokBuilder {
             ..d
         }
     }
-    crate::builder::setters! {
+    liftos_core::setters! {
         /// Sets the access token.
         with_access_token(access_token: impl Into<SecretString>) => Some(access_token.into());
         /// Sets the advertisers.

@@ -1,7 +1,35 @@
-//! Calendar days as Arrow's `Date32` (days since 1970-01-01), on arrow's own conversions.
+//! Calendar days as Arrow's `Date32` (days since 1970-01-01), on arrow's own conversions,
+//! and the names of weekdays and months.
 
 use arrow::datatypes::Date32Type;
 use chrono::NaiveDate;
+
+/// Weekday names, Monday first, as results and truths name them.
+pub const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Month names, January first, as results and truths name them.
+pub const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
 
 /// `day` as a `Date32` value.
 pub fn to_date32(day: NaiveDate) -> i32 {

@@ -46,23 +46,34 @@ pub fn write_atomically_at<E>(
     write: impl FnOnce(&Path) -> Result<(), E>,
     io_error: impl Fn(io::Error) -> E,
 ) -> Result<(), E> {
-    let dir = parent_dir(path).map_err(&io_error)?;
-    let name = file_name(path);
-    let suffix = match path.extension() {
-        Some(ext) => format!(".partial.{}", ext.to_string_lossy()),
-        None => ".partial".to_owned(),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(&suffix)
-        .tempfile_in(dir)
-        .map_err(&io_error)?;
+    let tmp = partial_file(path).map_err(&io_error)?;
     write(tmp.path())?;
     File::open(tmp.path())
         .and_then(|f| f.sync_all())
         .map_err(&io_error)?;
     tmp.persist(path).map_err(|e| io_error(e.error))?;
     Ok(())
+}
+
+/// A new temporary sibling of `path`, `.<name>.<random>.partial.<ext>`: in the same
+/// directory (so a rename moves it into place) and with the same extension (so a writer
+/// that picks the format by extension picks `path`'s). It is removed when dropped unless
+/// persisted.
+///
+/// # Errors
+///
+/// `path`'s directory does not exist, or the file cannot be created there.
+pub fn partial_file(path: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let dir = parent_dir(path)?;
+    let name = file_name(path);
+    let suffix = match path.extension() {
+        Some(ext) => format!(".partial.{}", ext.to_string_lossy()),
+        None => ".partial".to_owned(),
+    };
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(&suffix)
+        .tempfile_in(dir)
 }
 
 fn parent_dir(path: &Path) -> io::Result<&Path> {

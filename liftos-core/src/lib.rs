@@ -1,6 +1,7 @@
 //! The pieces every LiftOS crate shares, defined once: the unified table's schema, column
 //! names and natural key ([`unified`]), calendar days as Arrow `Date32` ([`dates`]), the
-//! table file formats ([`format`](mod@format)) and all-or-nothing file writes ([`fs`]).
+//! table file formats ([`format`](mod@format)), all-or-nothing file writes ([`fs`]) and the
+//! consuming setters of builders and option types ([`setters!`]).
 //!
 //! The library crates (connectors, transform, calendar, causal, sandbox) stay independent
 //! of each other and may all depend on this one, as DataFusion's crates do on
@@ -13,6 +14,7 @@
 //! assert_eq!(NATURAL_KEY[..2], [unified::DATE, unified::CHANNEL]);
 //! ```
 
+mod builder;
 pub mod dates;
 pub mod format;
 pub mod fs;

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use arrow::record_batch::RecordBatch;
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -69,22 +70,13 @@ impl PlotOptions {
         self
     }
 
-    /// Sets the currency code of money amounts.
-    pub fn with_currency(mut self, currency: &str) -> Self {
-        self.currency = currency.to_string();
-        self
-    }
-
-    /// Replaces the chart's title.
-    pub fn with_title(mut self, title: &str) -> Self {
-        self.title = Some(title.to_string());
-        self
-    }
-
-    /// Sets the longest name shown in full.
-    pub fn with_max_label_chars(mut self, chars: usize) -> Self {
-        self.max_label_chars = chars;
-        self
+    liftos_core::setters! {
+        /// Sets the currency code of money amounts.
+        with_currency(currency: &str) => currency.to_string();
+        /// Replaces the chart's title.
+        with_title(title: &str) => Some(title.to_string());
+        /// Sets the longest name shown in full.
+        with_max_label_chars(chars: usize) => self.max_label_chars = chars;
     }
 
     /// Checks every option; the chart functions call this first.
@@ -634,6 +626,22 @@ impl<T, E: Display> Ctx<T> for std::result::Result<T, E> {
     }
 }
 
+/// The mesh style every chart shares, on plotters' [`MeshStyle`].
+trait HouseStyle {
+    /// Labels in `size` pt and axis titles one point larger, in the text colour; no light
+    /// grid lines, bold ones in the grid colour.
+    fn house_style(&mut self, size: f64) -> &mut Self;
+}
+
+impl<X: Ranged, Y: Ranged, DB: DrawingBackend> HouseStyle for MeshStyle<'_, '_, X, Y, DB> {
+    fn house_style(&mut self, size: f64) -> &mut Self {
+        self.label_style((FAMILY, size).into_font().color(&TEXT))
+            .axis_desc_style((FAMILY, size + 1.0).into_font().color(&TEXT))
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(GRID)
+    }
+}
+
 type Chart2d<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// A range that holds every finite value and zero, padded by `pad` × span on the
@@ -700,10 +708,7 @@ fn horizontal<'a, DB: DrawingBackend>(
         .x_labels(tick_count(opts.width))
         .x_desc(x_desc)
         .x_label_formatter(x_fmt)
-        .label_style((FAMILY, 13).into_font().color(&TEXT))
-        .axis_desc_style((FAMILY, 14).into_font().color(&TEXT))
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
+        .house_style(13.0)
         .draw()
         .ctx()?;
     let x0 = chart.x_range().start;
@@ -755,10 +760,7 @@ fn vertical<'a, DB: DrawingBackend>(
         .y_labels(6)
         .y_desc(y_desc)
         .y_label_formatter(y_fmt)
-        .label_style((FAMILY, 12).into_font().color(&TEXT))
-        .axis_desc_style((FAMILY, 13).into_font().color(&TEXT))
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
+        .house_style(12.0)
         .draw()
         .ctx()?;
     let (w, _) = area.dim_in_pixel();
@@ -1196,10 +1198,7 @@ fn draw_over_time<DB: DrawingBackend>(
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
             .y_desc(y_desc)
-            .label_style((FAMILY, 12).into_font().color(&TEXT))
-            .axis_desc_style((FAMILY, 13).into_font().color(&TEXT))
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
+            .house_style(12.0)
             .draw()
             .ctx()?;
         for (name, s) in series {
@@ -1421,10 +1420,7 @@ fn draw_response<DB: DrawingBackend>(
             "Spend as a multiple of today's (dot: today; triangle: the plan)"
         })
         .y_desc(format!("Incremental {outcome} ({})", opts.unit()))
-        .label_style((FAMILY, 12).into_font().color(&TEXT))
-        .axis_desc_style((FAMILY, 13).into_font().color(&TEXT))
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
+        .house_style(12.0)
         .draw()
         .ctx()?;
     for (name, points) in curves {
@@ -1507,10 +1503,7 @@ fn draw_row_response<DB: DrawingBackend>(
             "Effect per {} of spend ({outcome} per {})",
             opts.currency, opts.currency
         ))
-        .label_style((FAMILY, 12).into_font().color(&TEXT))
-        .axis_desc_style((FAMILY, 13).into_font().color(&TEXT))
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
+        .house_style(12.0)
         .draw()
         .ctx()?;
     for (name, points) in series {
@@ -1548,102 +1541,64 @@ fn draw_row_response<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Incremental ROAS per channel with its interval, next to the naive
-/// (platform-reported) ROAS; to `.png` or `.svg` by the path's extension.
-///
-/// Errors: [`ReportError::EmptyInput`] when the results have no channels.
-pub fn plot_treatment_effects(
-    results: &AttributionResults,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::effects(results)?.render(path.as_ref(), options)
+/// The public `plot_*` functions, one a line: each makes its [`Chart`] from its own
+/// arguments and renders it to `path` (`.png` or `.svg` by the extension) with `options`.
+macro_rules! plot_functions {
+    ($($(#[$attr:meta])* $name:ident($($arg:ident: $ty:ty),+) => $chart:expr;)*) => {$(
+        $(#[$attr])*
+        pub fn $name(
+            $($arg: $ty,)+
+            path: impl AsRef<Path>,
+            options: &PlotOptions,
+        ) -> Result<()> {
+            $chart?.render(path.as_ref(), options)
+        }
+    )*};
 }
 
-/// Waterfall from the baseline outcome (total outcome − Σ lifts) through each channel's
-/// `revenue_lift` to the total outcome.
-///
-/// A negative lift keeps the channel's colour and is outlined in red.
-/// The total is Σ `outcome_total` of the channels, or the sum of the row index's
-/// outcomes when a channel lacks it; [`ReportError::MissingData`] when neither is known.
-pub fn plot_attribution_waterfall(
-    results: &AttributionResults,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::waterfall(results)?.render(path.as_ref(), options)
-}
-
-/// Total spend per channel (largest first) with each channel's share, from a table
-/// with `channel` (Utf8) and `spend` (numeric) columns.
-pub fn plot_spend_by_channel(
-    table: &RecordBatch,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::spend_by_channel(table)?.render(path.as_ref(), options)
-}
-
-/// Daily spend (top) and daily `revenue` (bottom) per channel, from a table with
-/// `date` (Date32), `channel`, `spend` and `revenue` columns.
-pub fn plot_spend_over_time(
-    table: &RecordBatch,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::over_time(table, "revenue")?.render(path.as_ref(), options)
-}
-
-/// Baseline lift by weekday, by month, and on holidays / commercial events, with
-/// intervals.
-///
-/// Errors: [`ReportError::MissingData`] when the results have no temporal effects.
-pub fn plot_temporal_effects(
-    results: &AttributionResults,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::temporal(results)?.render(path.as_ref(), options)
-}
-
-/// Distribution of the per-row effects τ̂ per channel (box: quartiles, whiskers: 5% and
-/// 95%, dot: mean).
-///
-/// Errors: [`ReportError::MissingData`] without a row index or per-row effects.
-pub fn plot_effect_distribution(
-    results: &AttributionResults,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::distribution(results)?.render(path.as_ref(), options)
-}
-
-/// Each channel's estimated response curve: the incremental outcome its spend would cause
-/// at 0–2× today's spend, with its interval as a band and today's spend marked. A curve
-/// that bends shows saturation (each extra unit returns less). Results without response
-/// curves (a custom estimator's) get each row's effect against its spend instead.
-/// Errors: [`ReportError::MissingData`] without curves and without a row index.
-pub fn plot_response_curve(
-    results: &AttributionResults,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::response(results)?.render(path.as_ref(), options)
-}
-
-/// The response curves with a budget plan's recommended spend marked (triangle) next to
-/// today's (dot).
-///
-/// # Errors
-///
-/// [`ReportError::EmptyInput`] when no channel has a response curve; file errors.
-pub fn plot_budget_plan(
-    results: &AttributionResults,
-    plan: &liftos_causal::plan::BudgetPlan,
-    path: impl AsRef<Path>,
-    options: &PlotOptions,
-) -> Result<()> {
-    Chart::plan(results, plan)?.render(path.as_ref(), options)
+plot_functions! {
+    /// Incremental ROAS per channel with its interval, next to the naive
+    /// (platform-reported) ROAS; to `.png` or `.svg` by the path's extension.
+    ///
+    /// Errors: [`ReportError::EmptyInput`] when the results have no channels.
+    plot_treatment_effects(results: &AttributionResults) => Chart::effects(results);
+    /// Waterfall from the baseline outcome (total outcome − Σ lifts) through each channel's
+    /// `revenue_lift` to the total outcome.
+    ///
+    /// A negative lift keeps the channel's colour and is outlined in red.
+    /// The total is Σ `outcome_total` of the channels, or the sum of the row index's
+    /// outcomes when a channel lacks it; [`ReportError::MissingData`] when neither is known.
+    plot_attribution_waterfall(results: &AttributionResults) => Chart::waterfall(results);
+    /// Total spend per channel (largest first) with each channel's share, from a table
+    /// with `channel` (Utf8) and `spend` (numeric) columns.
+    plot_spend_by_channel(table: &RecordBatch) => Chart::spend_by_channel(table);
+    /// Daily spend (top) and daily `revenue` (bottom) per channel, from a table with
+    /// `date` (Date32), `channel`, `spend` and `revenue` columns.
+    plot_spend_over_time(table: &RecordBatch) => Chart::over_time(table, "revenue");
+    /// Baseline lift by weekday, by month, and on holidays / commercial events, with
+    /// intervals.
+    ///
+    /// Errors: [`ReportError::MissingData`] when the results have no temporal effects.
+    plot_temporal_effects(results: &AttributionResults) => Chart::temporal(results);
+    /// Distribution of the per-row effects τ̂ per channel (box: quartiles, whiskers: 5% and
+    /// 95%, dot: mean).
+    ///
+    /// Errors: [`ReportError::MissingData`] without a row index or per-row effects.
+    plot_effect_distribution(results: &AttributionResults) => Chart::distribution(results);
+    /// Each channel's estimated response curve: the incremental outcome its spend would cause
+    /// at 0–2× today's spend, with its interval as a band and today's spend marked. A curve
+    /// that bends shows saturation (each extra unit returns less). Results without response
+    /// curves (a custom estimator's) get each row's effect against its spend instead.
+    /// Errors: [`ReportError::MissingData`] without curves and without a row index.
+    plot_response_curve(results: &AttributionResults) => Chart::response(results);
+    /// The response curves with a budget plan's recommended spend marked (triangle) next to
+    /// today's (dot).
+    ///
+    /// # Errors
+    ///
+    /// [`ReportError::EmptyInput`] when no channel has a response curve; file errors.
+    plot_budget_plan(results: &AttributionResults, plan: &liftos_causal::plan::BudgetPlan)
+        => Chart::plan(results, plan);
 }
 
 #[cfg(test)]

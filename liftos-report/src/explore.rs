@@ -42,9 +42,9 @@ fn is_numeric(t: &DataType) -> bool {
     t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(..))
 }
 
-/// A numeric column as `f64` values (nulls as `None`).
-fn numeric(table: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
-    let col = table
+/// The column `name`, or an error listing the table's columns.
+fn column<'t>(table: &'t RecordBatch, name: &str) -> Result<&'t ArrayRef> {
+    table
         .column_by_name(name)
         .ok_or_else(|| ReportError::Column {
             column: name.to_string(),
@@ -52,7 +52,12 @@ fn numeric(table: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
                 "is not in the table; available columns: {}",
                 column_names(table)
             ),
-        })?;
+        })
+}
+
+/// A numeric column as `f64` values (nulls as `None`).
+fn numeric(table: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
+    let col = column(table, name)?;
     if !is_numeric(col.data_type()) {
         return Err(ReportError::Column {
             column: name.to_string(),
@@ -75,15 +80,7 @@ fn column_names(table: &RecordBatch) -> String {
 
 /// A text column as strings (nulls as empty strings).
 fn text(table: &RecordBatch, name: &str) -> Result<Vec<String>> {
-    let col = table
-        .column_by_name(name)
-        .ok_or_else(|| ReportError::Column {
-            column: name.to_string(),
-            problem: format!(
-                "is not in the table; available columns: {}",
-                column_names(table)
-            ),
-        })?;
+    let col = column(table, name)?;
     let s = cast(col, &DataType::Utf8).map_err(|_| ReportError::Column {
         column: name.to_string(),
         problem: format!("has type {}, expected text", col.data_type()),
@@ -266,15 +263,7 @@ pub(crate) type DailySeries = (String, Vec<(i32, f64, f64)>);
 /// Daily (date, spend, outcome) per channel, dates ascending, channels in order of
 /// first appearance.
 pub(crate) fn daily_by_channel(table: &RecordBatch, outcome: &str) -> Result<Vec<DailySeries>> {
-    let date_col = table
-        .column_by_name("date")
-        .ok_or_else(|| ReportError::Column {
-            column: "date".into(),
-            problem: format!(
-                "is not in the table; available columns: {}",
-                column_names(table)
-            ),
-        })?;
+    let date_col = column(table, "date")?;
     let dates = date_col
         .as_primitive_opt::<Date32Type>()
         .ok_or_else(|| ReportError::Column {

@@ -87,47 +87,22 @@ impl Default for ReportOptions {
 }
 
 impl ReportOptions {
-    /// Sets the page's heading.
-    pub fn with_title(mut self, title: &str) -> Self {
-        self.title = title.to_string();
-        self
-    }
-
-    /// Sets the chart options.
-    pub fn with_plot_options(mut self, plot: PlotOptions) -> Self {
-        self.plot = plot;
-        self
-    }
-
-    /// Adds a budget plan made from the results.
-    pub fn with_plan(mut self, plan: liftos_causal::plan::BudgetPlan) -> Self {
-        self.plan = Some(plan);
-        self
-    }
-
-    /// Adds the business-level part of a run ([`BusinessSection`]): a section with the
-    /// business's revenue, the organic share and the calibration with lift tests.
-    pub fn with_business(mut self, business: &BusinessResults) -> Self {
-        self.business = Some(BusinessSection::from(business));
-        self
-    }
-
-    /// Adds the unified table the results were fitted on.
-    pub fn with_table(mut self, table: RecordBatch) -> Self {
-        self.table = Some(table);
-        self
-    }
-
-    /// Adds a data-quality summary.
-    pub fn with_quality(mut self, quality: QualityReport) -> Self {
-        self.quality = Some(quality);
-        self
-    }
-
-    /// Adds an exploration summary.
-    pub fn with_exploration(mut self, exploration: ExplorationSummary) -> Self {
-        self.exploration = Some(exploration);
-        self
+    liftos_core::setters! {
+        /// Sets the page's heading.
+        with_title(title: &str) => title.to_string();
+        /// Sets the chart options.
+        with_plot_options(plot: PlotOptions);
+        /// Adds a budget plan made from the results.
+        with_plan(plan: liftos_causal::plan::BudgetPlan) => Some(plan);
+        /// Adds the business-level part of a run ([`BusinessSection`]): a section with the
+        /// business's revenue, the organic share and the calibration with lift tests.
+        with_business(business: &BusinessResults) => Some(BusinessSection::from(business));
+        /// Adds the unified table the results were fitted on.
+        with_table(table: RecordBatch) => Some(table);
+        /// Adds a data-quality summary.
+        with_quality(quality: QualityReport) => Some(quality);
+        /// Adds an exploration summary.
+        with_exploration(exploration: ExplorationSummary) => Some(exploration);
     }
 
     fn plot(&self) -> PlotOptions {

@@ -69,34 +69,17 @@ impl Default for ExportOptions {
 }
 
 impl ExportOptions {
-    /// Sets the currency code.
-    pub fn with_currency(mut self, currency: &str) -> Self {
-        self.currency = currency.to_string();
-        self
-    }
-
-    /// Adds a data-quality summary.
-    pub fn with_quality(mut self, quality: QualityReport) -> Self {
-        self.quality = Some(quality);
-        self
-    }
-
-    /// Adds an exploration summary.
-    pub fn with_exploration(mut self, exploration: ExplorationSummary) -> Self {
-        self.exploration = Some(exploration);
-        self
-    }
-
-    /// Adds a budget plan (a "Budget plan" sheet).
-    pub fn with_plan(mut self, plan: liftos_causal::plan::BudgetPlan) -> Self {
-        self.plan = Some(plan);
-        self
-    }
-
-    /// Sets the most per-row effects written.
-    pub fn with_max_row_effects(mut self, rows: usize) -> Self {
-        self.max_row_effects = rows;
-        self
+    liftos_core::setters! {
+        /// Sets the currency code.
+        with_currency(currency: &str) => currency.to_string();
+        /// Adds a data-quality summary.
+        with_quality(quality: QualityReport) => Some(quality);
+        /// Adds an exploration summary.
+        with_exploration(exploration: ExplorationSummary) => Some(exploration);
+        /// Adds a budget plan (a "Budget plan" sheet).
+        with_plan(plan: liftos_causal::plan::BudgetPlan) => Some(plan);
+        /// Sets the most per-row effects written.
+        with_max_row_effects(rows: usize) => self.max_row_effects = rows;
     }
 
     fn validate(&self) -> Result<()> {

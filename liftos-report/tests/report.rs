@@ -8,6 +8,7 @@ use arrow::datatypes::{Date32Type, Float64Type, UInt64Type};
 use arrow::record_batch::RecordBatch;
 use calamine::{Data, Reader, Xlsx, open_workbook};
 use chrono::{Datelike, NaiveDate};
+use liftos_causal::attribution::{MONTHS, WEEKDAYS};
 use liftos_causal::inference::{Calibration, Coefficient};
 use liftos_causal::{
     AttributionResults, CausalDataset, CausalForestParams, ChannelEffect, Diagnostics, Estimate,
@@ -147,18 +148,9 @@ fn sandbox() -> &'static (RecordBatch, AttributionResults) {
                 .map(|(_, (v, _))| *v)
                 .collect()
         };
-        let weekdays = [
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-        ];
-        let months = ["january", "february", "march", "april", "may", "june"];
+        let months = &MONTHS[..6];
         let mut temporal = TemporalEffects::default();
-        temporal.day_effects = weekdays
+        temporal.day_effects = WEEKDAYS
             .iter()
             .enumerate()
             .map(|(k, name)| {
@@ -252,19 +244,11 @@ fn synthetic(channels: Vec<ChannelEffect>) -> AttributionResults {
         rows: 50,
     };
     let mut temporal = TemporalEffects::default();
-    temporal.day_effects = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ]
-    .iter()
-    .zip([-0.05, -0.03, 0.0, 0.01, 0.04, 0.08, -0.05])
-    .map(|(n, v)| est(n, v))
-    .collect();
+    temporal.day_effects = WEEKDAYS
+        .iter()
+        .zip([-0.05, -0.03, 0.0, 0.01, 0.04, 0.08, -0.05])
+        .map(|(n, v)| est(n, v))
+        .collect();
     temporal.seasonal_effects = ["january", "february", "march", "november", "december"]
         .iter()
         .zip([-0.1, -0.08, 0.0, 0.15, 0.3])

@@ -677,34 +677,17 @@ impl WorldConfig {
         self.noise_ar = round3(rng.random_range(0.5..=0.7));
     }
 
-    /// Sets the spillover of one channel's effect into another's rows (`None`: off).
-    pub fn with_spillover(mut self, spillover: Option<Spillover>) -> Self {
-        self.spillover = spillover;
-        self
-    }
-
-    /// Turns budget steps on (or off with `None`).
-    pub fn with_budget_steps(mut self, steps: Option<BudgetSteps>) -> Self {
-        self.budget_steps = steps;
-        self
-    }
-
-    /// Sets the AR(1) coefficient of the baseline noise.
-    pub fn with_noise_ar(mut self, ar: f64) -> Self {
-        self.noise_ar = ar;
-        self
-    }
-
-    /// Turns the unobserved demand shock on (or off with `None`).
-    pub fn with_latent_shock(mut self, shock: Option<LatentShock>) -> Self {
-        self.latent_shock = shock;
-        self
-    }
-
-    /// Sets the elasticity of spend to the same row's baseline noise.
-    pub fn with_feedback(mut self, feedback: f64) -> Self {
-        self.feedback = feedback;
-        self
+    liftos_core::setters! {
+        /// Sets the spillover of one channel's effect into another's rows (`None`: off).
+        with_spillover(spillover: Option<Spillover>);
+        /// Turns budget steps on (or off with `None`).
+        with_budget_steps(steps: Option<BudgetSteps>) => self.budget_steps = steps;
+        /// Sets the AR(1) coefficient of the baseline noise.
+        with_noise_ar(ar: f64) => self.noise_ar = ar;
+        /// Turns the unobserved demand shock on (or off with `None`).
+        with_latent_shock(shock: Option<LatentShock>) => self.latent_shock = shock;
+        /// Sets the elasticity of spend to the same row's baseline noise.
+        with_feedback(feedback: f64);
     }
 
     /// Whether spend and revenue share a cause the data does not show (a latent shock
@@ -765,16 +748,11 @@ impl WorldConfig {
         self
     }
 
-    /// Sets the baseline noise level.
-    pub fn with_noise(mut self, noise: f64) -> Self {
-        self.noise = noise;
-        self
-    }
-
-    /// Sets the strength of confounding (elasticity of spend to demand).
-    pub fn with_confounding(mut self, confounding: f64) -> Self {
-        self.confounding = confounding;
-        self
+    liftos_core::setters! {
+        /// Sets the baseline noise level.
+        with_noise(noise: f64);
+        /// Sets the strength of confounding (elasticity of spend to demand).
+        with_confounding(confounding: f64);
     }
 
     /// Sets the adstock decay of the channel called `channel` (no-op for unknown names;
@@ -956,7 +934,7 @@ impl WorldConfig {
                 ),
             );
         }
-        for (name, value, ok) in [
+        first_out_of_range([
             (
                 "noise_ar",
                 self.noise_ar,
@@ -967,11 +945,7 @@ impl WorldConfig {
                 self.feedback,
                 (0.0..=3.0).contains(&self.feedback),
             ),
-        ] {
-            if !ok {
-                return bad(name.into(), format!("out of range: {value}"));
-            }
-        }
+        ])?;
         if let Some(b) = self.budget_steps {
             if b.min_block_days == 0
                 || b.max_block_days < b.min_block_days
@@ -993,7 +967,7 @@ impl WorldConfig {
             }
         }
         if let Some(u) = self.latent_shock {
-            for (name, value, ok) in [
+            first_out_of_range([
                 ("latent_shock.ar", u.ar, (0.0..1.0).contains(&u.ar)),
                 ("latent_shock.sd", u.sd, (0.0..=1.0).contains(&u.sd)),
                 (
@@ -1001,11 +975,7 @@ impl WorldConfig {
                     u.spend_elasticity,
                     (0.0..=3.0).contains(&u.spend_elasticity),
                 ),
-            ] {
-                if !ok {
-                    return bad(name.into(), format!("out of range: {value}"));
-                }
-            }
+            ])?;
         }
         if let Some(sp) = &self.spillover {
             let known = |n: &str| self.channels.iter().any(|c| c.name == n);
@@ -1279,6 +1249,18 @@ const FLOW_NAMES: &[&str] = &[
     "Win-Back",
 ];
 const OTHER_NAMES: &[&str] = &["Always-on A", "Always-on B", "Always-on C", "Always-on D"];
+
+/// The first `(field, value, in_range)` whose value is out of range, as the error that
+/// names it.
+fn first_out_of_range<'a>(checks: impl IntoIterator<Item = (&'a str, f64, bool)>) -> Result<()> {
+    match checks.into_iter().find(|(_, _, ok)| !ok) {
+        Some((field, value, _)) => Err(Error::InvalidConfig {
+            field: field.into(),
+            message: format!("out of range: {value}"),
+        }),
+        None => Ok(()),
+    }
+}
 
 #[cfg(test)]
 mod tests {

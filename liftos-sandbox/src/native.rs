@@ -226,6 +226,22 @@ pub struct KlaviyoStatistics {
     pub bounced: i64,
 }
 
+impl KlaviyoStatistics {
+    /// The statistics of one row of the world (a campaign send or a flow day).
+    fn of(r: &crate::WorldRow<'_>) -> Self {
+        Self {
+            recipients: r.impressions,
+            delivered: r.delivered,
+            opens_unique: r.opens_unique,
+            clicks_unique: r.clicks,
+            conversions: r.conversions,
+            conversion_value: r.revenue,
+            unsubscribes: r.unsubscribes,
+            bounced: r.bounced,
+        }
+    }
+}
+
 /// One result of `POST /api/campaign-values-reports`, values attributed to the send date.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KlaviyoCampaignValues {
@@ -488,16 +504,7 @@ impl World {
                     campaign_message_id: format!("M{}", r.campaign_id),
                     send_channel: "email".into(),
                 },
-                statistics: KlaviyoStatistics {
-                    recipients: r.impressions,
-                    delivered: r.delivered,
-                    opens_unique: r.opens_unique,
-                    clicks_unique: r.clicks,
-                    conversions: r.conversions,
-                    conversion_value: r.revenue,
-                    unsubscribes: r.unsubscribes,
-                    bounced: r.bounced,
-                },
+                statistics: KlaviyoStatistics::of(&r),
                 account_id: r.account_id.to_owned(),
             })
             .collect()
@@ -542,16 +549,7 @@ impl World {
             .map(|r| KlaviyoFlowDay {
                 flow_id: r.campaign_id.clone(),
                 date: r.date.format("%Y-%m-%d").to_string(),
-                statistics: KlaviyoStatistics {
-                    recipients: r.impressions,
-                    delivered: r.delivered,
-                    opens_unique: r.opens_unique,
-                    clicks_unique: r.clicks,
-                    conversions: r.conversions,
-                    conversion_value: r.revenue,
-                    unsubscribes: r.unsubscribes,
-                    bounced: r.bounced,
-                },
+                statistics: KlaviyoStatistics::of(&r),
                 account_id: r.account_id.to_owned(),
             })
             .collect()

@@ -38,24 +38,31 @@ pub fn truth_schema() -> SchemaRef {
     TRUTH.clone()
 }
 
+/// The columns both tables start with: date, channel, account_id and campaign_id.
+fn key_columns(rows: &[crate::WorldRow<'_>]) -> Vec<ArrayRef> {
+    vec![
+        Arc::new(Date32Array::from_iter_values(
+            rows.iter().map(|r| to_date32(r.date)),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.channel),
+        )),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| Some(r.account_id)),
+        )),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| Some(r.campaign_id.as_str())),
+        )),
+    ]
+}
+
 impl World {
     /// The world's data as the unified table (DESIGN.md), sorted by date, channel,
     /// account_id and campaign_id. `ad_group` is null: the world reports at campaign level.
     pub fn unified_table(&self) -> Result<RecordBatch> {
         let rows: Vec<_> = self.rows().collect();
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(Date32Array::from_iter_values(
-                rows.iter().map(|r| to_date32(r.date)),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| r.channel),
-            )),
-            Arc::new(StringArray::from_iter(
-                rows.iter().map(|r| Some(r.account_id)),
-            )),
-            Arc::new(StringArray::from_iter(
-                rows.iter().map(|r| Some(r.campaign_id.as_str())),
-            )),
+        let mut columns = key_columns(&rows);
+        let rest: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(
                 rows.iter().map(|r| r.campaign),
             )),
@@ -75,6 +82,7 @@ impl World {
                 rows.iter().map(|r| r.revenue),
             )),
         ];
+        columns.extend(rest);
         Ok(RecordBatch::try_new(unified_schema(), columns)?)
     }
 
@@ -111,19 +119,8 @@ impl World {
         let f = |g: fn(&crate::WorldRow<'_>) -> f64| -> ArrayRef {
             Arc::new(Float64Array::from_iter_values(rows.iter().map(g)))
         };
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(Date32Array::from_iter_values(
-                rows.iter().map(|r| to_date32(r.date)),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| r.channel),
-            )),
-            Arc::new(StringArray::from_iter(
-                rows.iter().map(|r| Some(r.account_id)),
-            )),
-            Arc::new(StringArray::from_iter(
-                rows.iter().map(|r| Some(r.campaign_id.as_str())),
-            )),
+        let mut columns = key_columns(&rows);
+        let rest: Vec<ArrayRef> = vec![
             f(|r| r.tau),
             f(|r| r.tau_long_run),
             f(|r| r.incremental_revenue),
@@ -137,6 +134,7 @@ impl World {
                 rows.iter().map(|r| Some(r.is_commercial_event)),
             )),
         ];
+        columns.extend(rest);
         Ok(RecordBatch::try_new(truth_schema(), columns)?)
     }
 }

@@ -10,32 +10,9 @@ use crate::config::{MessageType, Platform, Saturation, WorldConfig};
 use crate::days::{SpecialDay, classify};
 use crate::{Error, Result};
 
-/// Weekday names, Monday first, as used in the truth's day-of-week profile.
-pub const WEEKDAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
-
-/// Month names, January first, as used in the truth's seasonal profile.
-pub const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
+/// Weekday and month names, as the truth's day-of-week and seasonal profiles use them
+/// (the shared names of `liftos-core`).
+pub use liftos_core::dates::{MONTHS, WEEKDAYS};
 
 /// One day of the world.
 #[derive(Debug, Clone, Copy)]

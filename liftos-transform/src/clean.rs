@@ -467,16 +467,11 @@ impl Fixes {
         Fixes::default().with_currency(conversion)
     }
 
-    /// Turns `remove_duplicates` on or off.
-    pub fn with_remove_duplicates(mut self, on: bool) -> Self {
-        self.remove_duplicates = on;
-        self
-    }
-
-    /// Quarantines rows dated after `date` (implausible: a typo, a far-future date).
-    pub fn with_latest_date(mut self, date: chrono::NaiveDate) -> Self {
-        self.latest_date = Some(date);
-        self
+    liftos_core::setters! {
+        /// Turns `remove_duplicates` on or off.
+        with_remove_duplicates(on: bool) => self.remove_duplicates = on;
+        /// Quarantines rows dated after `date` (implausible: a typo, a far-future date).
+        with_latest_date(date: chrono::NaiveDate) => self.latest_date = Some(date);
     }
 
     /// Sets the longest gap `fill_missing_dates` fills and the most rows it may insert.
@@ -486,22 +481,15 @@ impl Fixes {
         self
     }
 
-    /// Turns `fill_missing_dates` on or off.
-    pub fn with_fill_missing_dates(mut self, on: bool) -> Self {
-        self.fill_missing_dates = on;
-        self
-    }
-
-    /// Sets (`Some`) or turns off (`None`) `normalize_campaign_names`.
-    pub fn with_name_normalization(mut self, options: Option<NameNormalization>) -> Self {
-        self.normalize_campaign_names = options;
-        self
-    }
-
-    /// Turns on `standardize_currency`.
-    pub fn with_currency(mut self, conversion: CurrencyConversion) -> Self {
-        self.standardize_currency = Some(conversion);
-        self
+    liftos_core::setters! {
+        /// Turns `fill_missing_dates` on or off.
+        with_fill_missing_dates(on: bool) => self.fill_missing_dates = on;
+        /// Sets (`Some`) or turns off (`None`) `normalize_campaign_names`.
+        with_name_normalization(options: Option<NameNormalization>)
+            => self.normalize_campaign_names = options;
+        /// Turns on `standardize_currency`.
+        with_currency(conversion: CurrencyConversion)
+            => self.standardize_currency = Some(conversion);
     }
 
     /// Fixes named in a comma-separated list (as `liftos clean --fix`), e.g.

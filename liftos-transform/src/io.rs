@@ -197,6 +197,27 @@ pub(crate) fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| file_error(path, None, e.to_string()))
 }
 
+/// `file` (opened from `path`) as a Parquet reader builder; an error names `path`.
+pub(crate) fn parquet_builder(
+    path: &Path,
+    file: File,
+) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| file_error(path, None, e.to_string()))
+}
+
+/// `path` as a Parquet reader builder, refused when a column name repeats
+/// ([`check_unique_names`]).
+pub(crate) fn parquet_checked(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+    let builder = parquet_builder(path, open(path)?)?;
+    check_unique_names(
+        path,
+        None,
+        builder.schema().fields().iter().map(|f| f.name().as_str()),
+    )?;
+    Ok(builder)
+}
+
 /// Files at least this large are read in parallel pieces.
 const PARALLEL_READ_MIN_BYTES: u64 = 4 << 20;
 
@@ -381,15 +402,9 @@ pub(crate) fn arrow_file_error(path: &Path, e: &arrow::error::ArrowError) -> Err
 }
 
 fn read_parquet(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
-    let file = open(path)?;
     let pq = |e: parquet::errors::ParquetError| file_error(path, None, e.to_string());
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+    let builder = parquet_checked(path)?;
     let schema = builder.schema().clone();
-    check_unique_names(
-        path,
-        None,
-        schema.fields().iter().map(|f| f.name().as_str()),
-    )?;
     let reader = builder
         .with_batch_size(options.batch_size.max(1))
         .build()
@@ -473,18 +488,7 @@ impl PartialFile {
                 format!("the directory {} does not exist", dir.display()),
             ));
         }
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let suffix = match target.extension() {
-            Some(ext) => format!(".partial.{}", ext.to_string_lossy()),
-            None => ".partial".to_owned(),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(&suffix)
-            .tempfile_in(dir)
+        let tmp = liftos_core::fs::partial_file(target)
             .map_err(|e| file_error(target, None, e.to_string()))?;
         live_partials().push(tmp.path().to_owned());
         Ok(PartialFile {

@@ -149,38 +149,21 @@ pub trait Transformer: Send + Sync + fmt::Debug {
     fn transform(&self, table: &RecordBatch) -> Result<RecordBatch>;
 }
 
-impl<T: Transformer + ?Sized> Transformer for Box<T> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn output_schema(&self, input: &Schema) -> Result<SchemaRef> {
-        (**self).output_schema(input)
-    }
-    fn transform(&self, table: &RecordBatch) -> Result<RecordBatch> {
-        (**self).transform(table)
-    }
+/// [`Transformer`] for `Box<T>`, `Arc<T>` and `&T`, forwarding to `T` (so trait objects
+/// compose).
+macro_rules! forward_transformer {
+    ($($ptr:ty),*) => {$(
+        impl<T: Transformer + ?Sized> Transformer for $ptr {
+            fn name(&self) -> &str {
+                (**self).name()
+            }
+            fn output_schema(&self, input: &Schema) -> Result<SchemaRef> {
+                (**self).output_schema(input)
+            }
+            fn transform(&self, table: &RecordBatch) -> Result<RecordBatch> {
+                (**self).transform(table)
+            }
+        }
+    )*};
 }
-
-impl<T: Transformer + ?Sized> Transformer for Arc<T> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn output_schema(&self, input: &Schema) -> Result<SchemaRef> {
-        (**self).output_schema(input)
-    }
-    fn transform(&self, table: &RecordBatch) -> Result<RecordBatch> {
-        (**self).transform(table)
-    }
-}
-
-impl<T: Transformer + ?Sized> Transformer for &T {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn output_schema(&self, input: &Schema) -> Result<SchemaRef> {
-        (**self).output_schema(input)
-    }
-    fn transform(&self, table: &RecordBatch) -> Result<RecordBatch> {
-        (**self).transform(table)
-    }
-}
+forward_transformer!(Box<T>, Arc<T>, &T);

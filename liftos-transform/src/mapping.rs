@@ -101,16 +101,11 @@ impl ColumnSpec {
         self
     }
 
-    /// Uses the constant `value` when the source has no such column.
-    pub fn with_default(mut self, value: impl Into<String>) -> Self {
-        self.default = Some(value.into());
-        self
-    }
-
-    /// Parses text dates with this chrono format.
-    pub fn with_format(mut self, format: impl Into<String>) -> Self {
-        self.format = Some(format.into());
-        self
+    liftos_core::setters! {
+        /// Uses the constant `value` when the source has no such column.
+        with_default(value: impl Into<String>) => self.default = Some(value.into());
+        /// Parses text dates with this chrono format.
+        with_format(format: impl Into<String>) => Some(format.into());
     }
 }
 
@@ -374,16 +369,11 @@ impl SourceMapping {
         }
     }
 
-    /// Sets the `channel` value.
-    pub fn with_channel(mut self, channel: impl Into<String>) -> Self {
-        self.channel = Some(channel.into());
-        self
-    }
-
-    /// Sets the account time zone.
-    pub fn with_timezone(mut self, tz: impl Into<String>) -> Self {
-        self.timezone = Some(tz.into());
-        self
+    liftos_core::setters! {
+        /// Sets the `channel` value.
+        with_channel(channel: impl Into<String>) => Some(channel.into());
+        /// Sets the account time zone.
+        with_timezone(tz: impl Into<String>) => self.timezone = Some(tz.into());
     }
 
     /// Sets how unified column `unified` is filled.
@@ -535,6 +525,11 @@ impl SchemaMapping {
     /// The mapping of source `name`.
     pub fn source(&self, name: &str) -> Option<&SourceMapping> {
         self.sources.get(name)
+    }
+
+    /// The names of the mapped sources, comma-separated (for messages).
+    pub fn source_list(&self) -> String {
+        self.sources.keys().cloned().collect::<Vec<_>>().join(", ")
     }
 
     /// How source `name` is mapped: its own entry, else the built-in connector mapping

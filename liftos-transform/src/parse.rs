@@ -4,9 +4,13 @@
 use std::sync::Arc;
 
 use arrow::array::timezone::Tz;
-use arrow::array::{Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, StringArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, PrimitiveArray, StringArray,
+};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use crate::mapping::DecimalSeparator;
@@ -347,6 +351,45 @@ fn is_text(dt: &DataType) -> bool {
     )
 }
 
+/// `cells` converted by `convert`: a null stays null; a value `convert` refuses becomes
+/// null and its row goes onto `bad`.
+fn convert_cells<V, T: ArrowPrimitiveType>(
+    cells: impl Iterator<Item = Option<V>>,
+    bad: &mut Vec<usize>,
+    convert: impl Fn(V) -> Option<T::Native>,
+) -> PrimitiveArray<T> {
+    cells
+        .enumerate()
+        .map(|(i, v)| {
+            let x = convert(v?);
+            if x.is_none() {
+                bad.push(i);
+            }
+            x
+        })
+        .collect()
+}
+
+/// The cells of a text column, blank ones as nulls.
+fn text_cells(strings: &StringArray) -> impl Iterator<Item = Option<&str>> {
+    strings.iter().map(|v| v.filter(|v| !is_blank(v)))
+}
+
+/// The decimal separator of a text column and its note: `reading`'s when it has one,
+/// else decided from the column ([`column_decimal`]).
+fn decimal_of(
+    table: &str,
+    column: &str,
+    strings: &StringArray,
+    given: Option<DecimalSeparator>,
+    reading: Option<&ColumnReading>,
+) -> (DecimalSeparator, Option<String>) {
+    match reading.and_then(|r| r.decimal.clone()) {
+        Some(d) => d,
+        None => column_decimal(table, column, strings, given),
+    }
+}
+
 fn as_strings(array: &dyn Array) -> Result<StringArray> {
     let casted = cast(array, &DataType::Utf8)?;
     Ok(casted.as_string::<i32>().clone())
@@ -393,46 +436,30 @@ pub(crate) fn to_date32_read(
                 None => None,
             };
             let zone = tz.or(own.as_ref());
-            micros
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let v = v?;
-                    let dt = DateTime::from_timestamp_micros(v);
-                    let day = dt.map(|dt| match zone {
-                        Some(z) => dt.with_timezone(z).date_naive(),
-                        None => dt.date_naive(),
-                    });
-                    if day.is_none() {
-                        bad.push(i);
-                    }
-                    day.map(date_to_days)
-                })
-                .collect()
+            convert_cells(micros.iter(), &mut bad, |v| {
+                let dt = DateTime::from_timestamp_micros(v)?;
+                let day = match zone {
+                    Some(z) => dt.with_timezone(z).date_naive(),
+                    None => dt.date_naive(),
+                };
+                Some(date_to_days(day))
+            })
         }
         DataType::Int32 | DataType::Int64 | DataType::UInt32 | DataType::UInt64 => {
             let ints = cast(array, &DataType::Int64)?;
-            ints.as_primitive::<Int64Type>()
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let v = v?;
-                    let day = (10_000_000..100_000_000)
-                        .contains(&v)
-                        .then(|| {
-                            NaiveDate::from_ymd_opt(
-                                (v / 10_000) as i32,
-                                (v / 100 % 100) as u32,
-                                (v % 100) as u32,
-                            )
-                        })
-                        .flatten();
-                    if day.is_none() {
-                        bad.push(i);
-                    }
-                    day.map(date_to_days)
-                })
-                .collect()
+            convert_cells(ints.as_primitive::<Int64Type>().iter(), &mut bad, |v| {
+                let day = (10_000_000..100_000_000)
+                    .contains(&v)
+                    .then(|| {
+                        NaiveDate::from_ymd_opt(
+                            (v / 10_000) as i32,
+                            (v / 100 % 100) as u32,
+                            (v % 100) as u32,
+                        )
+                    })
+                    .flatten();
+                day.map(date_to_days)
+            })
         }
         dt if is_text(dt) => {
             let strings = as_strings(array)?;
@@ -448,21 +475,9 @@ pub(crate) fn to_date32_read(
                     order
                 }
             };
-            strings
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let v = v?;
-                    if is_blank(v) {
-                        return None;
-                    }
-                    let day = parse_date_ordered(v, tz, format, order);
-                    if day.is_none() {
-                        bad.push(i);
-                    }
-                    day
-                })
-                .collect()
+            convert_cells(text_cells(&strings), &mut bad, |v| {
+                parse_date_ordered(v, tz, format, order)
+            })
         }
         other => {
             return Err(Error::wrong_type(
@@ -708,26 +723,9 @@ pub(crate) fn to_f64_read(
             .clone()
     } else if is_text(dt) {
         let strings = as_strings(array)?;
-        let (decimal, n) = match reading.and_then(|r| r.decimal.clone()) {
-            Some(d) => d,
-            None => column_decimal(table, column, &strings, decimal),
-        };
+        let (decimal, n) = decimal_of(table, column, &strings, decimal, reading);
         note = n;
-        strings
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let v = v?;
-                if is_blank(v) {
-                    return None;
-                }
-                let x = parse_number(v, decimal);
-                if x.is_none() {
-                    bad.push(i);
-                }
-                x
-            })
-            .collect()
+        convert_cells(text_cells(&strings), &mut bad, |v| parse_number(v, decimal))
     } else {
         return Err(Error::wrong_type(
             table,
@@ -778,42 +776,19 @@ pub(crate) fn to_i64_read(
         | DataType::Decimal128(_, _)
         | DataType::Decimal256(_, _) => {
             let floats = cast(array, &DataType::Float64)?;
-            floats
-                .as_primitive::<Float64Type>()
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let v = v?;
-                    let x = f64_to_i64(v);
-                    if x.is_none() {
-                        bad.push(i);
-                    }
-                    x
-                })
-                .collect()
+            convert_cells(
+                floats.as_primitive::<Float64Type>().iter(),
+                &mut bad,
+                f64_to_i64,
+            )
         }
         dt if is_text(dt) => {
             let strings = as_strings(array)?;
-            let (decimal, n) = match reading.and_then(|r| r.decimal.clone()) {
-                Some(d) => d,
-                None => column_decimal(table, column, &strings, decimal),
-            };
+            let (decimal, n) = decimal_of(table, column, &strings, decimal, reading);
             note = n;
-            strings
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let v = v?;
-                    if is_blank(v) {
-                        return None;
-                    }
-                    let x = parse_i64_str(v, decimal);
-                    if x.is_none() {
-                        bad.push(i);
-                    }
-                    x
-                })
-                .collect()
+            convert_cells(text_cells(&strings), &mut bad, |v| {
+                parse_i64_str(v, decimal)
+            })
         }
         other => {
             return Err(Error::wrong_type(

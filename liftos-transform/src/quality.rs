@@ -45,11 +45,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::Arc;
 
+use arrow::array::PrimitiveArray;
 use arrow::array::{Array, ArrayRef, AsArray, Date32Array, RecordBatch};
-use arrow::datatypes::DataType;
+use arrow::datatypes::{ArrowPrimitiveType, DataType};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -331,16 +333,11 @@ impl QualityRules {
         self
     }
 
-    /// Turns the built-in marketing checks on or off.
-    pub fn with_builtin_checks(mut self, on: bool) -> Self {
-        self.builtin_checks = on;
-        self
-    }
-
-    /// Sets the spike threshold (robust z-score).
-    pub fn with_spike_threshold(mut self, threshold: f64) -> Self {
-        self.spike_threshold = threshold;
-        self
+    liftos_core::setters! {
+        /// Turns the built-in marketing checks on or off.
+        with_builtin_checks(on: bool) => self.builtin_checks = on;
+        /// Sets the spike threshold (robust z-score).
+        with_spike_threshold(threshold: f64) => self.spike_threshold = threshold;
     }
 
     /// The configured required fields, or [`DEFAULT_REQUIRED`].
@@ -778,36 +775,23 @@ pub(crate) fn validate_impl(
     };
 
     // Values that do not read as their unified type.
-    if let Some(d) = &frame.date {
+    let unreadable = (frame.date.iter().map(|d| (DATE, "a date", &d.bad)))
+        .chain(FLOAT_COLUMNS.iter().filter_map(|col| {
+            let p = frame.floats.get(col)?;
+            Some((*col, "a number", &p.bad))
+        }))
+        .chain(INT_COLUMNS.iter().filter_map(|col| {
+            let p = frame.ints.get(col)?;
+            Some((*col, "an integer", &p.bad))
+        }));
+    for (col, what, bad) in unreadable {
         c.add(
             "data_type",
-            Some(DATE),
+            Some(col),
             Severity::Error,
-            "`date` value is not a date".to_owned(),
-            d.bad.clone(),
+            format!("`{col}` value is not {what}"),
+            bad.clone(),
         );
-    }
-    for col in FLOAT_COLUMNS {
-        if let Some(p) = frame.floats.get(col) {
-            c.add(
-                "data_type",
-                Some(col),
-                Severity::Error,
-                format!("`{col}` value is not a number"),
-                p.bad.clone(),
-            );
-        }
-    }
-    for col in INT_COLUMNS {
-        if let Some(p) = frame.ints.get(col) {
-            c.add(
-                "data_type",
-                Some(col),
-                Severity::Error,
-                format!("`{col}` value is not an integer"),
-                p.bad.clone(),
-            );
-        }
     }
 
     for rule in &rules.rules {
@@ -863,150 +847,154 @@ fn apply_rule(
     c: &mut Collector,
 ) -> Result<()> {
     let rows = c.rows;
-    let reading = |col: &str| readings.and_then(|r| r.get(col));
-    match rule {
+    let (kind, column, severity) = match rule {
         Rule::Range {
-            column,
-            min,
-            max,
-            severity,
-        } => {
-            let Some(col) = column_or_issue(table, column, "range", c) else {
-                return Ok(());
-            };
-            let p = parse::to_f64_read("table", column, col, None, None, reading(column))?;
+            column, severity, ..
+        } => ("range", column, severity),
+        Rule::DataType {
+            column, severity, ..
+        } => ("data_type", column, severity),
+        Rule::DateFormat {
+            column, severity, ..
+        } => ("date_format", column, severity),
+        Rule::DateRange {
+            column, severity, ..
+        } => ("date_range", column, severity),
+        Rule::AllowedValues {
+            column, severity, ..
+        } => ("allowed_values", column, severity),
+        Rule::Unique { columns, severity } => {
+            return apply_unique(table, frame, columns, *severity, c);
+        }
+    };
+    let Some(col) = column_or_issue(table, column, kind, c) else {
+        return Ok(());
+    };
+    let reading = readings.and_then(|r| r.get(column.as_str()));
+    let (message, bad) = match rule {
+        Rule::Range { min, max, .. } => {
+            let p = parse::to_f64_read("table", column, col, None, None, reading)?;
             let lo = min.unwrap_or(f64::NEG_INFINITY);
             let hi = max.unwrap_or(f64::INFINITY);
-            let out = where_rows(rows, |r| {
-                p.array.is_valid(r) && !(lo..=hi).contains(&p.array.value(r))
-            });
-            c.add(
-                "range",
-                Some(column),
-                *severity,
-                format!(
-                    "`{column}` outside [{}, {}]",
-                    min.map_or("-inf".to_owned(), |m| m.to_string()),
-                    max.map_or("inf".to_owned(), |m| m.to_string())
-                ),
-                out,
+            let message = format!(
+                "`{column}` outside [{}, {}]",
+                min.map_or("-inf".to_owned(), |m| m.to_string()),
+                max.map_or("inf".to_owned(), |m| m.to_string())
             );
+            (message, outside(rows, &p.array, lo..=hi))
         }
-        Rule::DataType {
-            column,
-            data_type,
-            severity,
-        } => {
-            let Some(col) = column_or_issue(table, column, "data_type", c) else {
+        Rule::DataType { data_type, .. } => (
+            format!("`{column}` value is not of type {data_type}"),
+            type_violations(column, col, data_type, reading)?,
+        ),
+        Rule::DateFormat { format, .. } => {
+            let is_text = matches!(
+                col.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            );
+            let Ok(text) = parse::to_utf8("table", column, col) else {
                 return Ok(());
             };
-            let bad = type_violations(column, col, data_type, reading(column))?;
-            c.add(
-                "data_type",
-                Some(column),
-                *severity,
-                format!("`{column}` value is not of type {data_type}"),
-                bad,
-            );
-        }
-        Rule::DateFormat {
-            column,
-            format,
-            severity,
-        } => {
-            let Some(col) = column_or_issue(table, column, "date_format", c) else {
+            if !is_text {
                 return Ok(());
-            };
-            if let Ok(text) = parse::to_utf8("table", column, col)
-                && matches!(
-                    col.data_type(),
-                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-                )
-            {
-                let bad = where_rows(rows, |r| {
-                    text.is_valid(r)
-                        && parse::parse_date_str(text.value(r), None, Some(format)).is_none()
-                });
-                c.add(
-                    "date_format",
-                    Some(column),
-                    *severity,
-                    format!("`{column}` does not match date format `{format}`"),
-                    bad,
-                );
             }
+            let bad = where_rows(rows, |r| {
+                text.is_valid(r)
+                    && parse::parse_date_str(text.value(r), None, Some(format)).is_none()
+            });
+            (
+                format!("`{column}` does not match date format `{format}`"),
+                bad,
+            )
         }
-        Rule::DateRange {
-            column,
-            min,
-            max,
-            severity,
-        } => {
-            let Some(col) = column_or_issue(table, column, "date_range", c) else {
-                return Ok(());
-            };
-            let p = parse::to_date32_read("table", column, col, None, None, reading(column))?;
+        Rule::DateRange { min, max, .. } => {
+            let p = parse::to_date32_read("table", column, col, None, None, reading)?;
             let lo = min.map_or(i32::MIN, parse::date_to_days);
             let hi = max.map_or(i32::MAX, parse::date_to_days);
-            let out = where_rows(rows, |r| {
-                p.array.is_valid(r) && !(lo..=hi).contains(&p.array.value(r))
-            });
-            c.add(
-                "date_range",
-                Some(column),
-                *severity,
-                format!(
-                    "`{column}` outside [{}, {}]",
-                    min.map_or("-".to_owned(), |d| d.to_string()),
-                    max.map_or("-".to_owned(), |d| d.to_string())
-                ),
-                out,
+            let message = format!(
+                "`{column}` outside [{}, {}]",
+                min.map_or("-".to_owned(), |d| d.to_string()),
+                max.map_or("-".to_owned(), |d| d.to_string())
             );
+            (message, outside(rows, &p.array, lo..=hi))
         }
-        Rule::AllowedValues {
-            column,
-            values,
-            severity,
-        } => {
-            let Some(col) = column_or_issue(table, column, "allowed_values", c) else {
-                return Ok(());
-            };
+        Rule::AllowedValues { values, .. } => {
             let text = parse::to_utf8("table", column, col)?;
             let allowed: BTreeSet<&str> = values.iter().map(String::as_str).collect();
             let bad = where_rows(rows, |r| {
                 text.is_valid(r) && !allowed.contains(text.value(r))
             });
-            c.add(
-                "allowed_values",
-                Some(column),
-                *severity,
-                format!("`{column}` not one of {}", values.join(", ")),
-                bad,
-            );
+            (format!("`{column}` not one of {}", values.join(", ")), bad)
         }
-        Rule::Unique { columns, severity } => {
-            let (cols, label) = if columns.is_empty() {
-                (natural_key_columns(frame), "the natural key".to_owned())
-            } else {
-                let mut cols = Vec::new();
-                for name in columns {
-                    let Some(col) = column_or_issue(table, name, "unique", c) else {
-                        return Ok(());
-                    };
-                    cols.push(col.clone());
-                }
-                (cols, format!("({})", columns.join(", ")))
+        Rule::Unique { .. } => return Ok(()),
+    };
+    c.add(kind, Some(column), *severity, message, bad);
+    Ok(())
+}
+
+/// The rows of `array`'s first `rows` whose (valid) value lies outside `range`.
+fn outside<T: ArrowPrimitiveType>(
+    rows: usize,
+    array: &PrimitiveArray<T>,
+    range: RangeInclusive<T::Native>,
+) -> Vec<usize>
+where
+    T::Native: PartialOrd,
+{
+    where_rows(rows, |r| {
+        array.is_valid(r) && !range.contains(&array.value(r))
+    })
+}
+
+/// The rows of the first `rows` where `a` and `b` are both valid and `pred` holds.
+fn both<A: ArrowPrimitiveType, B: ArrowPrimitiveType>(
+    rows: usize,
+    a: &PrimitiveArray<A>,
+    b: &PrimitiveArray<B>,
+    pred: impl Fn(A::Native, B::Native) -> bool,
+) -> Vec<usize> {
+    where_rows(rows, |r| {
+        a.is_valid(r) && b.is_valid(r) && pred(a.value(r), b.value(r))
+    })
+}
+
+/// The rows of `array`'s first `rows` whose (valid) value is below zero.
+fn negative_rows<T: ArrowPrimitiveType>(rows: usize, array: &PrimitiveArray<T>) -> Vec<usize>
+where
+    T::Native: PartialOrd,
+{
+    let zero = T::Native::default();
+    where_rows(rows, |r| array.is_valid(r) && array.value(r) < zero)
+}
+
+/// The `unique` rule: no two rows may share `columns` (empty: the natural key).
+fn apply_unique(
+    table: &RecordBatch,
+    frame: &Frame,
+    columns: &[String],
+    severity: Severity,
+    c: &mut Collector,
+) -> Result<()> {
+    let (cols, label) = if columns.is_empty() {
+        (natural_key_columns(frame), "the natural key".to_owned())
+    } else {
+        let mut cols = Vec::new();
+        for name in columns {
+            let Some(col) = column_or_issue(table, name, "unique", c) else {
+                return Ok(());
             };
-            let dup = duplicates(&cols, rows)?;
-            c.add(
-                "unique",
-                None,
-                *severity,
-                format!("rows repeat {label}"),
-                dup,
-            );
+            cols.push(col.clone());
         }
-    }
+        (cols, format!("({})", columns.join(", ")))
+    };
+    let dup = duplicates(&cols, c.rows)?;
+    c.add(
+        "unique",
+        None,
+        severity,
+        format!("rows repeat {label}"),
+        dup,
+    );
     Ok(())
 }
 
@@ -1112,65 +1100,56 @@ fn builtin_row_checks(frame: &Frame, rules: &QualityRules, c: &mut Collector) ->
     let (spend, revenue, conversions) = (f(SPEND), f(REVENUE), f(CONVERSIONS));
     let (impressions, clicks) = (i(IMPRESSIONS), i(CLICKS));
 
-    if let (Some(clk), Some(imp)) = (clicks, impressions) {
-        let bad = where_rows(rows, |r| {
-            clk.is_valid(r) && imp.is_valid(r) && clk.value(r) > imp.value(r)
-        });
-        c.add(
+    // Two columns of a row that contradict each other.
+    let pairs = [
+        (
             "clicks_exceed_impressions",
-            Some(CLICKS),
+            CLICKS,
             Severity::Error,
-            "more clicks than impressions".to_owned(),
-            bad,
-        );
-    }
-    if let (Some(s), Some(imp)) = (spend, impressions) {
-        let bad = where_rows(rows, |r| {
-            s.is_valid(r) && imp.is_valid(r) && s.value(r) > 0.0 && imp.value(r) == 0
-        });
-        c.add(
+            "more clicks than impressions",
+            clicks
+                .zip(impressions)
+                .map(|(clk, imp)| both(rows, clk, imp, |clk, imp| clk > imp)),
+        ),
+        (
             "spend_without_impressions",
-            Some(SPEND),
+            SPEND,
             Severity::Warning,
-            "spend on a day with zero impressions".to_owned(),
-            bad,
-        );
-    }
-    if let (Some(rev), Some(conv)) = (revenue, conversions) {
-        let bad = where_rows(rows, |r| {
-            rev.is_valid(r) && conv.is_valid(r) && rev.value(r) > 0.0 && conv.value(r) == 0.0
-        });
-        c.add(
+            "spend on a day with zero impressions",
+            spend
+                .zip(impressions)
+                .map(|(s, imp)| both(rows, s, imp, |s, imp| s > 0.0 && imp == 0)),
+        ),
+        (
             "revenue_without_conversions",
-            Some(REVENUE),
+            REVENUE,
             Severity::Warning,
-            "revenue with zero conversions".to_owned(),
-            bad,
+            "revenue with zero conversions",
+            revenue
+                .zip(conversions)
+                .map(|(rev, conv)| both(rows, rev, conv, |rev, conv| rev > 0.0 && conv == 0.0)),
+        ),
+    ];
+    for (rule, column, severity, message, bad) in pairs {
+        if let Some(bad) = bad {
+            c.add(rule, Some(column), severity, message.to_owned(), bad);
+        }
+    }
+    let negatives = (FLOAT_COLUMNS.iter())
+        .filter_map(|col| Some((col, negative_rows(rows, f(col)?))))
+        .chain(
+            INT_COLUMNS
+                .iter()
+                .filter_map(|col| Some((col, negative_rows(rows, i(col)?)))),
         );
-    }
-    for col in FLOAT_COLUMNS {
-        if let Some(a) = f(col) {
-            let neg = where_rows(rows, |r| a.is_valid(r) && a.value(r) < 0.0);
-            c.add(
-                "negative_values",
-                Some(col),
-                Severity::Error,
-                format!("negative `{col}`"),
-                neg,
-            );
-        }
-    }
-    for col in INT_COLUMNS {
-        if let Some(a) = i(col) {
-            let neg = where_rows(rows, |r| a.is_valid(r) && a.value(r) < 0);
-            c.add(
-                "negative_values",
-                Some(col),
-                Severity::Error,
-                format!("negative `{col}`"),
-                neg,
-            );
-        }
+    for (col, neg) in negatives {
+        c.add(
+            "negative_values",
+            Some(col),
+            Severity::Error,
+            format!("negative `{col}`"),
+            neg,
+        );
     }
     for col in FLOAT_COLUMNS {
         if let Some(a) = f(col) {

@@ -216,28 +216,15 @@ impl SourceUpdate {
         }
     }
 
-    /// Sets the last complete day.
-    pub fn with_complete_through(mut self, day: NaiveDate) -> Self {
-        self.complete_through = day;
-        self
-    }
-
-    /// Sets the account column.
-    pub fn with_account_column(mut self, column: impl Into<String>) -> Self {
-        self.account_column = Some(column.into());
-        self
-    }
-
-    /// Sets the request fingerprint.
-    pub fn with_request(mut self, request: impl Into<String>) -> Self {
-        self.request = request.into();
-        self
-    }
-
-    /// Replaces every stored row of the source.
-    pub fn with_full_refresh(mut self, on: bool) -> Self {
-        self.full_refresh = on;
-        self
+    liftos_core::setters! {
+        /// Sets the last complete day.
+        with_complete_through(day: NaiveDate) => self.complete_through = day;
+        /// Sets the account column.
+        with_account_column(column: impl Into<String>) => self.account_column = Some(column.into());
+        /// Sets the request fingerprint.
+        with_request(request: impl Into<String>) => request.into();
+        /// Replaces every stored row of the source.
+        with_full_refresh(on: bool) => self.full_refresh = on;
     }
 }
 
@@ -1093,16 +1080,14 @@ mod tests {
             (3, 0, 0, 0, 3)
         );
         // Day 2 re-read: `a` restated, `b` gone, day 3 new; day 1 outside the window kept.
-        let c = s
-            .upsert(
-                "meta",
-                update(
-                    &[("2025-01-02", "a", 2.5), ("2025-01-03", "a", 4.0)],
-                    "2025-01-02",
-                    "2025-01-03",
-                ),
+        let reread = || {
+            update(
+                &[("2025-01-02", "a", 2.5), ("2025-01-03", "a", 4.0)],
+                "2025-01-02",
+                "2025-01-03",
             )
-            .unwrap();
+        };
+        let c = s.upsert("meta", reread()).unwrap();
         s.commit().unwrap();
         assert_eq!(
             (c.new, c.restated, c.unchanged, c.removed, c.total),
@@ -1120,16 +1105,7 @@ mod tests {
              +------------+-------------+---------+"
         );
         // The same pull again changes nothing.
-        let c = s
-            .upsert(
-                "meta",
-                update(
-                    &[("2025-01-02", "a", 2.5), ("2025-01-03", "a", 4.0)],
-                    "2025-01-02",
-                    "2025-01-03",
-                ),
-            )
-            .unwrap();
+        let c = s.upsert("meta", reread()).unwrap();
         assert!(!c.changed());
         assert_eq!(c.unchanged, 2);
         let (before, files) = (s.commits(), s.source("meta").unwrap().files.clone());

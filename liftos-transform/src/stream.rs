@@ -8,9 +8,10 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt64Array};
 use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::io::{TableWriter, arrow_file_error, check_unique_names, csv_header, file_error, open};
+use crate::io::{
+    TableWriter, arrow_file_error, csv_header, file_error, open, parquet_builder, parquet_checked,
+};
 use crate::mapping::SchemaMapping;
 use crate::parse::ColumnEvidence;
 use crate::unify::{QUARANTINE_ROW, Readings, column_input, unify_sources};
@@ -39,8 +40,7 @@ pub fn estimated_rows(path: impl AsRef<Path>) -> Result<usize> {
             Ok(usize::try_from(bytes / 64).unwrap_or(usize::MAX))
         }
         _ => {
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-                .map_err(|e| file_error(path, None, e.to_string()))?;
+            let builder = parquet_builder(path, file)?;
             Ok(usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
         }
     }
@@ -88,17 +88,7 @@ impl SourceFile {
                         .collect::<Vec<_>>(),
                 ))
             }
-            _ => {
-                let builder = ParquetRecordBatchReaderBuilder::try_new(open(path)?)
-                    .map_err(|e| file_error(path, None, e.to_string()))?;
-                let schema = builder.schema().clone();
-                check_unique_names(
-                    path,
-                    None,
-                    schema.fields().iter().map(|f| f.name().as_str()),
-                )?;
-                schema
-            }
+            _ => parquet_checked(path)?.schema().clone(),
         };
         Ok(SourceFile {
             name: name.to_owned(),
@@ -122,8 +112,7 @@ impl SourceFile {
                     .map(move |b| b.map_err(|e| arrow_file_error(&path, &e))),
             ),
             _ => Box::new(
-                ParquetRecordBatchReaderBuilder::try_new(file)
-                    .map_err(|e| file_error(&path, None, e.to_string()))?
+                parquet_builder(&path, file)?
                     .with_batch_size(batch_rows)
                     .build()
                     .map_err(|e| file_error(&path, None, e.to_string()))?

@@ -180,12 +180,7 @@ where
                 unified: "*".to_owned(),
                 reason: format!(
                     "no mapping for this source (known: {})",
-                    mapping
-                        .sources
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    mapping.source_list()
                 ),
             })?;
             map_source(name, &source, batch, readings.and_then(|r| r.get(name)))

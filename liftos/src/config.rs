@@ -554,6 +554,28 @@ impl PipelineConfig {
 
     /// The span of `key`'s line in the table starting at `span` (up to the next table
     /// header), else `span`.
+    /// The environment variable a `*_env` setting `v` names, and its value. A setting
+    /// that is not a variable name is never echoed (it may be a pasted secret).
+    fn named_variable<'v>(
+        &self,
+        key: String,
+        at: Option<std::ops::Range<usize>>,
+        v: &'v toml::Value,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(&'v str, String)> {
+        let var = v.as_str().filter(|n| is_variable_name(n)).ok_or_else(|| {
+            self.err(
+                key.clone(),
+                at.clone(),
+                "must be the name of an environment variable (letters, digits, `_`)",
+            )
+        })?;
+        let value = lookup(var)
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| self.err(key, at, format!("environment variable {var} is not set")))?;
+        Ok((var, value))
+    }
+
     fn key_span(&self, span: std::ops::Range<usize>, key: &str) -> std::ops::Range<usize> {
         let body = self.text.get(span.start..).unwrap_or_default();
         let mut offset = span.start;
@@ -652,23 +674,7 @@ impl PipelineConfig {
                 ));
             }
             if let Some(base) = k.strip_suffix("_env") {
-                // A name, never echoed when it is not one (it may be a pasted secret).
-                let var = v.as_str().filter(|n| is_variable_name(n)).ok_or_else(|| {
-                    self.err(
-                        key(k),
-                        at.clone(),
-                        "must be the name of an environment variable (letters, digits, `_`)",
-                    )
-                })?;
-                let value = lookup(var)
-                    .filter(|s| !s.trim().is_empty())
-                    .ok_or_else(|| {
-                        self.err(
-                            key(k),
-                            at.clone(),
-                            format!("environment variable {var} is not set"),
-                        )
-                    })?;
+                let (var, value) = self.named_variable(key(k), at.clone(), v, lookup)?;
                 let value = setting_value(find_key(keys, base), var, &value)
                     .map_err(|e| self.err(key(k), at.clone(), e))?;
                 settings.insert(base.to_owned(), value);
@@ -824,24 +830,10 @@ impl PipelineConfig {
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<PostgresBuilder> {
         let at = |k: &str| span.clone().map(|s| self.key_span(s, k));
-        let variable = |k: &str, v: &toml::Value| -> Result<(String, String)> {
-            let var = v.as_str().filter(|n| is_variable_name(n)).ok_or_else(|| {
-                self.err(
-                    key(k),
-                    at(k),
-                    "must be the name of an environment variable (letters, digits, `_`)",
-                )
-            })?;
-            let value = lookup(var)
-                .filter(|s| !s.trim().is_empty())
-                .ok_or_else(|| {
-                    self.err(
-                        key(k),
-                        at(k),
-                        format!("environment variable {var} is not set"),
-                    )
-                })?;
-            Ok((var.to_owned(), value))
+        // The value of the variable a `*_env` setting names.
+        let variable = |k: &str, v: &toml::Value| {
+            let (_, value) = self.named_variable(key(k), at(k), v, lookup)?;
+            Ok::<_, Error>(value)
         };
         let mut b = PostgresBuilder::new();
         match (url, url_env) {
@@ -861,7 +853,7 @@ impl PipelineConfig {
                 }
                 b = b.with_url(u);
             }
-            (None, Some(v)) => b = b.with_url(variable("url_env", v)?.1),
+            (None, Some(v)) => b = b.with_url(variable("url_env", v)?),
             (None, None) => {
                 let u = lookup(POSTGRES_URL_VARIABLE)
                     .filter(|s| !s.trim().is_empty())
@@ -878,7 +870,7 @@ impl PipelineConfig {
             }
         }
         if let Some(v) = password_env {
-            let (_, password) = variable("password_env", v)?;
+            let password = variable("password_env", v)?;
             b = b.with_password(password.into());
         }
         Ok(b)

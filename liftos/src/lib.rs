@@ -60,37 +60,28 @@ pub mod demo;
 pub mod io;
 pub mod progress;
 
-#[cfg(all(
-    feature = "connectors",
-    feature = "transform",
-    feature = "report",
-    feature = "calendar"
-))]
-pub mod pipeline;
+/// Items that need the whole pipeline: the connectors, transform, report and calendar
+/// features.
+macro_rules! cfg_pipeline {
+    ($($item:item)*) => {
+        $(
+            #[cfg(all(
+                feature = "connectors",
+                feature = "transform",
+                feature = "report",
+                feature = "calendar"
+            ))]
+            $item
+        )*
+    };
+}
 
-#[cfg(all(
-    feature = "connectors",
-    feature = "transform",
-    feature = "report",
-    feature = "calendar"
-))]
-pub mod config;
-
-#[cfg(all(
-    feature = "connectors",
-    feature = "transform",
-    feature = "report",
-    feature = "calendar"
-))]
-pub mod sync;
-
-#[cfg(all(
-    feature = "connectors",
-    feature = "transform",
-    feature = "report",
-    feature = "calendar"
-))]
-pub mod retrain;
+cfg_pipeline! {
+    pub mod config;
+    pub mod pipeline;
+    pub mod retrain;
+    pub mod sync;
+}
 
 /// The names most programs need, in one import.
 pub mod prelude {
@@ -101,13 +92,9 @@ pub mod prelude {
     #[cfg(feature = "transform")]
     pub use liftos_transform::{Transformer, unified};
 
-    #[cfg(all(
-        feature = "connectors",
-        feature = "transform",
-        feature = "report",
-        feature = "calendar"
-    ))]
-    pub use crate::pipeline::{Pipeline, PipelineRun};
+    cfg_pipeline! {
+        pub use crate::pipeline::{Pipeline, PipelineRun};
+    }
 
     pub use crate::{Error, Result};
 }

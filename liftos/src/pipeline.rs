@@ -136,16 +136,11 @@ impl Outputs {
         }
     }
 
-    /// Sets the table format.
-    pub fn with_format(mut self, format: FileFormat) -> Self {
-        self.format = format;
-        self
-    }
-
-    /// Turns the report directory on or off.
-    pub fn with_report(mut self, on: bool) -> Self {
-        self.report = on;
-        self
+    liftos_core::setters! {
+        /// Sets the table format.
+        with_format(format: FileFormat);
+        /// Turns the report directory on or off.
+        with_report(on: bool) => self.report = on;
     }
 }
 
@@ -232,83 +227,40 @@ impl PipelineBuilder {
         self
     }
 
-    /// Sets the row level asked of the connectors.
-    pub fn level(mut self, level: Level) -> Self {
-        self.level = level;
-        self
-    }
-
-    /// Sets the schema mapping.
-    pub fn mapping(mut self, mapping: SchemaMapping) -> Self {
-        self.mapping = Some(mapping);
-        self
-    }
-
-    /// Sets the quality rules.
-    pub fn quality_rules(mut self, rules: QualityRules) -> Self {
-        self.rules = rules;
-        self
-    }
-
-    /// Sets the cleaning fixes.
-    pub fn fixes(mut self, fixes: Fixes) -> Self {
-        self.fixes = Some(fixes);
-        self
-    }
-
-    /// Sets the calendar options.
-    pub fn calendar(mut self, options: CalendarOptions) -> Self {
-        self.calendar = options;
-        self
-    }
-
-    /// Sets (`Some`) or turns off (`None`) the marketing features.
-    pub fn marketing_features(mut self, options: Option<MarketingOptions>) -> Self {
-        self.marketing = Some(options);
-        self
-    }
-
-    /// Sets the causal roles (their adstock is used as given).
-    pub fn roles(mut self, roles: CausalRoles) -> Self {
-        self.roles = Some(roles);
-        self
-    }
-
-    /// Sets the attribution options (estimator, confidence level, seed, clusters).
-    pub fn attribution(mut self, options: AttributionOptions) -> Self {
-        self.attribution = options;
-        self
-    }
-
-    /// Plans a budget from the primary result's response curves as the last stage
-    /// (`plan.json` and a report section).
-    pub fn plan(mut self, options: PlanOptions) -> Self {
-        self.plan = Some(options);
-        self
-    }
-
-    /// Analyses the business's own revenue per day (a CSV or Parquet file with `date`,
-    /// `revenue`[, `orders`, `geo`]) against every channel's spend at once, after the
-    /// platform-level analysis ([`PipelineRun::business`], `business_results.json`).
-    pub fn business_outcome(mut self, path: impl Into<PathBuf>) -> Self {
-        self.business_outcome = Some(BusinessInput::File(path.into()));
-        self
-    }
-
-    /// Like [`business_outcome`](Self::business_outcome), with the outcome pulled from a
-    /// connector over the pipeline's date range when the pipeline runs (a
-    /// [`ShopifyConnector`](liftos_connectors::ShopifyConnector): `date`, `revenue`,
-    /// `orders`, `new_customer_orders`, `currency`). A failing pull fails the run.
-    pub fn business_outcome_source(mut self, connector: impl Connector + 'static) -> Self {
-        self.business_outcome = Some(BusinessInput::Source(Arc::new(connector)));
-        self
-    }
-
-    /// Lift tests (`channel`, `start`, `end`, `incremental_revenue` or `iroas`,
-    /// `standard_error`) that calibrate the business-level analysis.
-    pub fn lift_tests(mut self, path: impl Into<PathBuf>) -> Self {
-        self.lift_tests = Some(path.into());
-        self
+    liftos_core::setters! {
+        /// Sets the row level asked of the connectors.
+        level(level: Level);
+        /// Sets the schema mapping.
+        mapping(mapping: SchemaMapping) => Some(mapping);
+        /// Sets the quality rules.
+        quality_rules(rules: QualityRules);
+        /// Sets the cleaning fixes.
+        fixes(fixes: Fixes) => Some(fixes);
+        /// Sets the calendar options.
+        calendar(options: CalendarOptions) => self.calendar = options;
+        /// Sets (`Some`) or turns off (`None`) the marketing features.
+        marketing_features(options: Option<MarketingOptions>) => self.marketing = Some(options);
+        /// Sets the causal roles (their adstock is used as given).
+        roles(roles: CausalRoles) => Some(roles);
+        /// Sets the attribution options (estimator, confidence level, seed, clusters).
+        attribution(options: AttributionOptions) => self.attribution = options;
+        /// Plans a budget from the primary result's response curves as the last stage
+        /// (`plan.json` and a report section).
+        plan(options: PlanOptions) => self.plan = Some(options);
+        /// Analyses the business's own revenue per day (a CSV or Parquet file with `date`,
+        /// `revenue`[, `orders`, `geo`]) against every channel's spend at once, after the
+        /// platform-level analysis ([`PipelineRun::business`], `business_results.json`).
+        business_outcome(path: impl Into<PathBuf>)
+            => self.business_outcome = Some(BusinessInput::File(path.into()));
+        /// Like [`business_outcome`](Self::business_outcome), with the outcome pulled from a
+        /// connector over the pipeline's date range when the pipeline runs (a
+        /// [`ShopifyConnector`](liftos_connectors::ShopifyConnector): `date`, `revenue`,
+        /// `orders`, `new_customer_orders`, `currency`). A failing pull fails the run.
+        business_outcome_source(connector: impl Connector + 'static)
+            => self.business_outcome = Some(BusinessInput::Source(Arc::new(connector)));
+        /// Lift tests (`channel`, `start`, `end`, `incremental_revenue` or `iroas`,
+        /// `standard_error`) that calibrate the business-level analysis.
+        lift_tests(path: impl Into<PathBuf>) => self.lift_tests = Some(path.into());
     }
 
     /// Writes every table, the results and the report into `dir` (Parquet tables).
@@ -316,22 +268,13 @@ impl PipelineBuilder {
         self.outputs(Outputs::new(dir))
     }
 
-    /// Sets what is written.
-    pub fn outputs(mut self, outputs: Outputs) -> Self {
-        self.outputs = Some(outputs);
-        self
-    }
-
-    /// Also writes the run's tables into PostgreSQL (see [`Pipeline::write_postgres`]).
-    pub fn postgres_output(mut self, sink: PostgresSink) -> Self {
-        self.postgres = Some(Arc::new(sink));
-        self
-    }
-
-    /// Whether a failing source is reported while the others go on.
-    pub fn continue_on_source_error(mut self, on: bool) -> Self {
-        self.continue_on_source_error = on;
-        self
+    liftos_core::setters! {
+        /// Sets what is written.
+        outputs(outputs: Outputs) => Some(outputs);
+        /// Also writes the run's tables into PostgreSQL (see [`Pipeline::write_postgres`]).
+        postgres_output(sink: PostgresSink) => self.postgres = Some(Arc::new(sink));
+        /// Whether a failing source is reported while the others go on.
+        continue_on_source_error(on: bool) => self.continue_on_source_error = on;
     }
 
     /// Plain progress lines on stderr, one as each source or stage ends
@@ -346,19 +289,14 @@ impl PipelineBuilder {
         self
     }
 
-    /// Sends the run's progress (a line per source and per stage) to `view`.
-    pub fn progress_view(mut self, view: Arc<dyn ProgressView>) -> Self {
-        self.progress_view = Some(view);
-        self
-    }
-
-    /// Analyses the store in `dir` (kept current by `liftos sync`) instead of pulling:
-    /// each source is read from the store table of its name, complete days only
-    /// ([`StoreConnector`](crate::sync::StoreConnector)). Without sources, every source
-    /// of the store is read.
-    pub fn store(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.store = Some(dir.into());
-        self
+    liftos_core::setters! {
+        /// Sends the run's progress (a line per source and per stage) to `view`.
+        progress_view(view: Arc<dyn ProgressView>) => self.progress_view = Some(view);
+        /// Analyses the store in `dir` (kept current by `liftos sync`) instead of pulling:
+        /// each source is read from the store table of its name, complete days only
+        /// ([`StoreConnector`](crate::sync::StoreConnector)). Without sources, every source
+        /// of the store is read.
+        store(dir: impl Into<PathBuf>) => self.store = Some(dir.into());
     }
 
     /// Checks everything and returns the pipeline. No network call is made, except that a
@@ -444,12 +382,7 @@ impl PipelineBuilder {
                     format!(
                         "source `{}` has no mapping (mapped: {}); add one with SchemaMapping::with_source",
                         s.name,
-                        mapping
-                            .sources
-                            .keys()
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        mapping.source_list()
                     ),
                 ));
             }
@@ -875,15 +808,8 @@ impl Pipeline {
             });
         }
         if pulls.iter().all(|p| p.table.is_none()) {
-            let detail = pulls
-                .iter()
-                .map(|p| format!("{}: {}", p.name, p.error.as_deref().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(Error::InvalidPipeline {
-                field: "sources".into(),
-                message: format!("every source failed ({detail})"),
-            });
+            let failures = pulls.iter().map(|p| (&p.name, &p.error));
+            return Err(every_source_failed(failures, ""));
         }
         Ok(pulls)
     }
@@ -1325,4 +1251,20 @@ fn write_manifest(run: &PipelineRun, dir: &Path) -> Result<PathBuf> {
     let path = dir.join("run.json");
     write_json(&path, &value)?;
     Ok(path)
+}
+
+/// The error of a run in which every source failed: "every source failed", then `more`,
+/// then each source's name and error.
+pub(crate) fn every_source_failed<'a>(
+    failures: impl Iterator<Item = (&'a String, &'a Option<String>)>,
+    more: &str,
+) -> Error {
+    let detail = failures
+        .map(|(name, error)| format!("{name}: {}", error.as_deref().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Error::InvalidPipeline {
+        field: "sources".into(),
+        message: format!("every source failed{more} ({detail})"),
+    }
 }

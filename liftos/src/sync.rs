@@ -24,7 +24,7 @@ use futures::StreamExt;
 use liftos_connectors::ConnectorRequest;
 use liftos_transform::store::{SourceUpdate, Store, UpsertCounts, source_key};
 
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, every_source_failed};
 use crate::{Error, Result};
 
 /// Default lookback of a connector (days re-read before the stored state).
@@ -286,15 +286,11 @@ impl Pipeline {
             });
         }
         if report.iter().all(|r| r.error.is_some()) {
-            let detail = report
-                .iter()
-                .map(|p| format!("{}: {}", p.name, p.error.as_deref().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(Error::InvalidPipeline {
-                field: "sources".into(),
-                message: format!("every source failed; the store was not changed ({detail})"),
-            });
+            let failures = report.iter().map(|r| (&r.name, &r.error));
+            return Err(every_source_failed(
+                failures,
+                "; the store was not changed",
+            ));
         }
         store.commit()?;
         Ok(SyncReport {

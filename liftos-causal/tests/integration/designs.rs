@@ -60,14 +60,12 @@ fn evaluate(train: &Design, test: &Design, trees: usize, seed: u64) -> Report {
     r
 }
 
-#[test]
-fn continuous_treatment_recovers_heterogeneous_effects() {
-    let train = sim::continuous(3000, 6, 1.0, 11);
-    let test = sim::continuous(1000, 6, 1.0, 12);
-    let r = evaluate(&train, &test, 1000, 3);
+/// The test rows' CATE within `max_rmse` of the truth, 0.5%–15% of their 95% intervals
+/// missing it, and the ATE within three standard errors of the truth.
+#[track_caller]
+fn assert_recovered(r: &Report, max_rmse: f64) {
     let truth = sim::mean_zeta().powi(2);
-    // sd of τ is about 0.9; observed RMSE 0.12 (seeded).
-    assert!(r.rmse < 0.2, "CATE RMSE {}", r.rmse);
+    assert!(r.rmse < max_rmse, "CATE RMSE {}", r.rmse);
     assert!(
         (0.005..=0.15).contains(&r.miscoverage),
         "pointwise miscoverage {}",
@@ -82,24 +80,21 @@ fn continuous_treatment_recovers_heterogeneous_effects() {
 }
 
 #[test]
+fn continuous_treatment_recovers_heterogeneous_effects() {
+    let train = sim::continuous(3000, 6, 1.0, 11);
+    let test = sim::continuous(1000, 6, 1.0, 12);
+    let r = evaluate(&train, &test, 1000, 3);
+    // sd of τ is about 0.9; observed RMSE 0.12 (seeded).
+    assert_recovered(&r, 0.2);
+}
+
+#[test]
 fn binary_treatment_recovers_heterogeneous_effects() {
     let train = sim::binary(4000, 6, 1.0, 21);
     let test = sim::binary(1000, 6, 1.0, 22);
     let r = evaluate(&train, &test, 1000, 5);
-    let truth = sim::mean_zeta().powi(2);
     // observed RMSE 0.21 (seeded); binary W carries less information per row.
-    assert!(r.rmse < 0.3, "CATE RMSE {}", r.rmse);
-    assert!(
-        (0.005..=0.15).contains(&r.miscoverage),
-        "pointwise miscoverage {}",
-        r.miscoverage
-    );
-    assert!(
-        (r.ate - truth).abs() < 3.0 * r.ate_se,
-        "ATE {} ± {} vs {truth}",
-        r.ate,
-        r.ate_se
-    );
+    assert_recovered(&r, 0.3);
 }
 
 #[test]

@@ -52,6 +52,29 @@ fn switch_off_covers(ch: &ChannelEffect, t: &ChannelTruth) {
     );
 }
 
+/// Every channel of `a` (an analysis of `world`): the zero-effect channel not
+/// significant; every other one with its switch-off return within 10% of the truth and
+/// covered by its interval, then checked by `more`.
+#[track_caller]
+fn switch_off_recovered(
+    world: &World,
+    a: &Attribution,
+    more: impl Fn(&ChannelEffect, &ChannelTruth),
+) {
+    for ch in &a.primary().channels {
+        let t = world.truth().channel(&ch.channel).unwrap();
+        show(ch, t);
+        if t.zero_effect {
+            assert!(ch.p_value > 0.05, "{} p {}", ch.channel, ch.p_value);
+            continue;
+        }
+        let rel = (ch.incremental_roas - t.incremental_roas).abs() / t.incremental_roas;
+        assert!(rel < 0.10, "{} switch-off off by {rel:.3}", ch.channel);
+        switch_off_covers(ch, t);
+        more(ch, t);
+    }
+}
+
 /// The marginal return is within `tol` of the truth and its interval covers it.
 fn marginal_within(ch: &ChannelEffect, t: &ChannelTruth, tol: f64) {
     let r = ch.response.as_ref().unwrap();
@@ -72,19 +95,9 @@ fn marginal_within(ch: &ChannelEffect, t: &ChannelTruth, tol: f64) {
 #[test]
 fn carryover_world_switch_off_and_marginal_returns() {
     let world = World::generate(&WorldConfig::preset(Preset::Carryover, 1)).unwrap();
-    let a = analyze(&world, false);
-    for ch in &a.primary().channels {
-        let t = world.truth().channel(&ch.channel).unwrap();
-        show(ch, t);
-        if t.zero_effect {
-            assert!(ch.p_value > 0.05, "{} p {}", ch.channel, ch.p_value);
-            continue;
-        }
-        let rel = (ch.incremental_roas - t.incremental_roas).abs() / t.incremental_roas;
-        assert!(rel < 0.10, "{} switch-off off by {rel:.3}", ch.channel);
-        switch_off_covers(ch, t);
-        marginal_within(ch, t, 0.20);
-    }
+    switch_off_recovered(&world, &analyze(&world, false), |ch, t| {
+        marginal_within(ch, t, 0.20)
+    });
 }
 
 /// Saturation (Hill shapes 1–2, half-saturation 0.5–2× budget): the marginal return is
@@ -250,16 +263,5 @@ fn realistic_world_has_no_common_spend_control() {
 #[test]
 fn linear_world_survives_the_search() {
     let world = World::generate(&WorldConfig::preset(Preset::Linear, 1)).unwrap();
-    let a = analyze(&world, false);
-    for ch in &a.primary().channels {
-        let t = world.truth().channel(&ch.channel).unwrap();
-        show(ch, t);
-        if t.zero_effect {
-            assert!(ch.p_value > 0.05, "{} p {}", ch.channel, ch.p_value);
-            continue;
-        }
-        let rel = (ch.incremental_roas - t.incremental_roas).abs() / t.incremental_roas;
-        assert!(rel < 0.10, "{} off by {rel:.3}", ch.channel);
-        switch_off_covers(ch, t);
-    }
+    switch_off_recovered(&world, &analyze(&world, false), |_, _| {});
 }

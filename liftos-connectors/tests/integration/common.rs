@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch};
-use liftos_connectors::{ConnectorRequest, RetryConfig, VirtualClock};
+use liftos_connectors::{Connector, ConnectorRequest, RetryConfig, VirtualClock};
 use liftos_sandbox::{World, WorldConfig};
 
 pub fn world() -> World {
@@ -22,6 +22,23 @@ pub fn fast_retry() -> RetryConfig {
 
 pub fn clock() -> Arc<VirtualClock> {
     Arc::new(VirtualClock::new())
+}
+
+/// Every row `c` pulls for `request`; a failed pull panics with its error.
+pub async fn pull_all(c: &impl Connector, request: &ConnectorRequest) -> RecordBatch {
+    c.get_campaign_data(request)
+        .await
+        .unwrap_or_else(|e| panic!("pull failed: {e}"))
+}
+
+/// The request for the days `start` to `end` (`YYYY-MM-DD`).
+pub fn day_range(start: &str, end: &str) -> ConnectorRequest {
+    ConnectorRequest::new(start.parse().unwrap(), end.parse().unwrap()).unwrap()
+}
+
+/// The request for 2024-01-01 alone.
+pub fn one_day() -> ConnectorRequest {
+    day_range("2024-01-01", "2024-01-01")
 }
 
 pub fn full_range(world: &World) -> ConnectorRequest {

@@ -33,10 +33,7 @@ async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
         .await
         .unwrap();
     let c = builder(&servers, clock()).build().unwrap();
-    let t = c
-        .get_campaign_data(&request)
-        .await
-        .unwrap_or_else(|e| panic!("pull failed: {e}"));
+    let t = pull_all(&c, &request).await;
     assert_eq!(t.num_rows(), want.0, "row count");
     let cost = i64_sum(&t, "metrics.cost_micros") as f64 / 1e6;
     assert_money("cost", cost, want.1, want.0);

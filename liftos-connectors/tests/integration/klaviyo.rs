@@ -28,10 +28,7 @@ async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
     faults.klaviyo_page_size = 3;
     let servers = FakeServers::start(world, faults).await.unwrap();
     let c = builder(&servers, clock()).build().unwrap();
-    let t = c
-        .get_campaign_data(&request)
-        .await
-        .unwrap_or_else(|e| panic!("pull failed: {e}"));
+    let t = pull_all(&c, &request).await;
     assert_eq!(t.num_rows(), want.0, "one row per send");
     assert_money("spend", f64_sum(&t, "spend"), want.1, want.0);
     assert_eq!(i64_sum(&t, "recipients"), want.2);
@@ -204,10 +201,7 @@ async fn pull_flows(faults: FaultConfig) -> FakeServers {
         .with_include_flows(true)
         .build()
         .unwrap();
-    let t = c
-        .get_campaign_data(&request)
-        .await
-        .unwrap_or_else(|e| panic!("pull failed: {e}"));
+    let t = pull_all(&c, &request).await;
     assert_eq!(
         pulled_messages(&t, "flow"),
         world_messages(&world, MessageType::Flow),

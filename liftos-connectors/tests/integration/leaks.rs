@@ -1,16 +1,10 @@
 //! Issue 16, item 1: tokens are never printed, whatever form the server echoes them in.
 
-use liftos_connectors::{
-    Connector, ConnectorRequest, Error, GoogleAdsBuilder, MetaAdsBuilder, hmac_sha256_hex,
-};
+use liftos_connectors::{Connector, Error, GoogleAdsBuilder, MetaAdsBuilder, hmac_sha256_hex};
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
 
 use crate::common::*;
 use crate::narrow::{Narrow, json, unexpected};
-
-fn one_day() -> ConnectorRequest {
-    ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-01".parse().unwrap()).unwrap()
-}
 
 fn assert_absent(label: &str, text: &str, needles: &[&str]) {
     for n in needles {

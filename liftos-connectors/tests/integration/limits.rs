@@ -7,14 +7,10 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::response::Response;
-use liftos_connectors::{Connector, ConnectorRequest, Error, MetaAdsBuilder, RetryConfig};
+use liftos_connectors::{Connector, Error, MetaAdsBuilder, RetryConfig};
 
 use crate::common::*;
 use crate::narrow::{Narrow, json, unexpected};
-
-fn one_day() -> ConnectorRequest {
-    ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-01".parse().unwrap()).unwrap()
-}
 
 fn meta(base: String, retry: RetryConfig) -> MetaAdsBuilder {
     MetaAdsBuilder::new()

@@ -30,10 +30,7 @@ async fn pull_and_compare(
     let request = full_range(&world);
     let servers = FakeServers::start(world, faults).await.unwrap();
     let c = tweak(connector(&servers, clock())).build().unwrap();
-    let t = c
-        .get_campaign_data(&request)
-        .await
-        .unwrap_or_else(|e| panic!("pull failed: {e}"));
+    let t = pull_all(&c, &request).await;
     assert_eq!(t.num_rows(), want.0, "row count");
     assert_money("spend", f64_sum(&t, "spend"), want.1, want.0);
     assert_eq!(i64_sum(&t, "impressions"), want.2);

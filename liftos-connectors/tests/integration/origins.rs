@@ -3,15 +3,11 @@
 //! redirect points, and asserts it received nothing.
 
 use liftos_connectors::{
-    Connector, ConnectorRequest, Error, GoogleAdsBuilder, KlaviyoBuilder, MetaAdsBuilder,
+    Connector, Error, GoogleAdsBuilder, KlaviyoBuilder, KlaviyoConnector, MetaAdsBuilder,
 };
 
 use crate::common::*;
 use crate::narrow::{Narrow, json, redirect, unexpected};
-
-fn one_day() -> ConnectorRequest {
-    ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-01".parse().unwrap()).unwrap()
-}
 
 /// Two loopback listeners where the first port's digits start with the second's (e.g.
 /// :41234 and :4123): the case a string-prefix origin check gets wrong.
@@ -27,6 +23,17 @@ async fn prefix_ports() -> (tokio::net::TcpListener, tokio::net::TcpListener) {
         }
     }
     panic!("no free pair of prefix ports on loopback");
+}
+
+/// A Klaviyo connector with `key` against `api`.
+fn klaviyo(key: &str, api: &Narrow) -> KlaviyoConnector {
+    KlaviyoBuilder::new()
+        .with_api_key(key)
+        .with_base_url(api.base_url())
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap()
 }
 
 fn meta_page(next: &str) -> axum::response::Response {
@@ -102,13 +109,7 @@ async fn a_klaviyo_next_link_with_the_base_as_user_info_gets_no_key() {
         }
     })
     .await;
-    let c = KlaviyoBuilder::new()
-        .with_api_key(KEY)
-        .with_base_url(api.base_url())
-        .with_retry(fast_retry())
-        .with_clock(clock())
-        .build()
-        .unwrap();
+    let c = klaviyo(KEY, &api);
     let err = c.check().await.unwrap_err();
     assert!(matches!(err, Error::CrossOrigin { .. }), "{err}");
     assert!(err.to_string().contains("links.next"), "{err}");
@@ -133,13 +134,7 @@ async fn a_klaviyo_next_link_to_another_port_gets_no_key() {
             unexpected(s)
         }
     });
-    let c = KlaviyoBuilder::new()
-        .with_api_key(KEY)
-        .with_base_url(api.base_url())
-        .with_retry(fast_retry())
-        .with_clock(clock())
-        .build()
-        .unwrap();
+    let c = klaviyo(KEY, &api);
     let err = c.check().await.unwrap_err();
     assert!(matches!(err, Error::CrossOrigin { .. }), "{err}");
     assert!(other.requests().is_empty(), "{:?}", other.requests());
@@ -175,13 +170,7 @@ async fn a_cross_origin_redirect_forwards_no_developer_token_nor_api_key() {
     let err = google.get_campaign_data(&one_day()).await.unwrap_err();
     assert!(matches!(err, Error::CrossOrigin { .. }), "{err}");
     assert!(err.to_string().contains("redirect"), "{err}");
-    let klaviyo = KlaviyoBuilder::new()
-        .with_api_key(KEY)
-        .with_base_url(api.base_url())
-        .with_retry(fast_retry())
-        .with_clock(clock())
-        .build()
-        .unwrap();
+    let klaviyo = klaviyo(KEY, &api);
     let err = klaviyo.check().await.unwrap_err();
     assert!(matches!(err, Error::CrossOrigin { .. }), "{err}");
     // Refused, not retried: one request each to the API, none to the other origin.
@@ -202,13 +191,7 @@ async fn a_same_origin_redirect_is_followed() {
         _ => unexpected(s),
     })
     .await;
-    let c = KlaviyoBuilder::new()
-        .with_api_key("pk_same_origin_key")
-        .with_base_url(api.base_url())
-        .with_retry(fast_retry())
-        .with_clock(clock())
-        .build()
-        .unwrap();
+    let c = klaviyo("pk_same_origin_key", &api);
     c.check().await.unwrap();
     assert_eq!(api.requests().len(), 2);
 }

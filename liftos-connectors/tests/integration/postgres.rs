@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::common::{day_range, one_day};
 use arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
@@ -65,7 +66,7 @@ fn sink(url: &str, schema: &str) -> PostgresSink {
 }
 
 fn request() -> ConnectorRequest {
-    ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-31".parse().unwrap()).unwrap()
+    day_range("2024-01-01", "2024-01-31")
 }
 
 /// The unified table's columns (every type it uses, nulls in the nullable ones) and the
@@ -207,9 +208,7 @@ async fn a_query_streams_in_bounded_batches_with_the_dates_bound() {
         .with_batch_rows(7)
         .build()
         .unwrap();
-    let request =
-        ConnectorRequest::new("2024-01-03".parse().unwrap(), "2024-01-08".parse().unwrap())
-            .unwrap();
+    let request = day_range("2024-01-03", "2024-01-08");
     let schema = source.schema(&request).unwrap();
     let types: Vec<_> = schema
         .fields()
@@ -389,9 +388,7 @@ async fn tls_is_verified_against_the_given_ca_and_an_unknown_ca_is_refused() {
         return;
     };
     let query = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
-    let request =
-        ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-01".parse().unwrap())
-            .unwrap();
+    let request = one_day();
     // With the CA (libpq's `sslrootcert`): a verified TLS connection, as the server sees it.
     assert!(
         session_ssl(

@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
-use liftos_connectors::{
-    Connector, ConnectorRequest, Error, RestBuilder, RestSpec, TikTokBuilder, VirtualClock,
-};
+use liftos_connectors::{Connector, Error, RestBuilder, RestSpec, TikTokBuilder, VirtualClock};
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
 use liftos_sandbox::{Platform, World, WorldConfig};
 
@@ -287,9 +285,7 @@ async fn a_next_link_to_another_origin_is_refused_before_the_key_is_sent() {
         .with_clock(clock())
         .build()
         .unwrap();
-    let request =
-        ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-02".parse().unwrap())
-            .unwrap();
+    let request = day_range("2024-01-01", "2024-01-02");
     let err = c.get_campaign_data(&request).await.unwrap_err();
     assert!(matches!(err, Error::CrossOrigin { .. }), "{err}");
     assert!(
@@ -318,9 +314,7 @@ async fn a_malformed_record_names_the_page_record_and_field() {
         .with_clock(clock())
         .build()
         .unwrap();
-    let request =
-        ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-01".parse().unwrap())
-            .unwrap();
+    let request = one_day();
     let err = c.get_campaign_data(&request).await.unwrap_err().to_string();
     assert!(
         err.contains("page 1: data[1].spend") && err.contains("`2,50`"),

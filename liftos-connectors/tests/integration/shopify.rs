@@ -122,10 +122,7 @@ async fn cursor_pages_give_the_worlds_business_table_exactly_under_faults() {
         .unwrap();
     let r = request(start, end);
     assert!(!c.uses_bulk(&r), "31 days: cursor pages");
-    let t = c
-        .get_campaign_data(&r)
-        .await
-        .unwrap_or_else(|e| panic!("pull failed: {e}"));
+    let t = pull_all(&c, &r).await;
     assert_eq!(rows(&t), want);
     assert_eq!(t.num_rows(), 31, "one row per day");
     let orders: i64 = want.iter().map(|r| r.2).sum();

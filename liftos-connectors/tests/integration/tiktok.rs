@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use arrow::array::{Array, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::Date32Type;
-use liftos_connectors::{Connector, ConnectorRequest, Error, TikTokBuilder, VirtualClock};
+use liftos_connectors::{Connector, Error, TikTokBuilder, VirtualClock};
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
 use liftos_sandbox::{Platform, World, WorldConfig};
 
@@ -155,10 +155,7 @@ async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
     let request = full_range(&world);
     let servers = FakeServers::start(world, faults).await.unwrap();
     let c = builder(&servers, &ids, clock()).build().unwrap();
-    let t = c
-        .get_campaign_data(&request)
-        .await
-        .unwrap_or_else(|e| panic!("pull failed: {e}"));
+    let t = pull_all(&c, &request).await;
     // Exact: every value parses back to the world's own (money in cents, counts whole).
     assert_eq!(got(&t), expected);
     servers
@@ -304,9 +301,7 @@ async fn pull_from(narrow: &Narrow) -> Result<RecordBatch, Error> {
         .with_clock(clock())
         .build()
         .unwrap();
-    let request =
-        ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-02".parse().unwrap())
-            .unwrap();
+    let request = day_range("2024-01-01", "2024-01-02");
     c.get_campaign_data(&request).await
 }
 

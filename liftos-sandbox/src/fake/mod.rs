@@ -263,25 +263,15 @@ impl FaultConfig {
     pub fn none() -> Self {
         Self::default()
     }
-    /// Sets the seed of the fault draws.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-    /// Answers a share of data requests with the platform's throttle error.
-    pub fn with_throttle_rate(mut self, rate: f64) -> Self {
-        self.throttle_rate = rate.clamp(0.0, 1.0);
-        self
-    }
-    /// Answers a share of data requests 500 or 503.
-    pub fn with_server_error_rate(mut self, rate: f64) -> Self {
-        self.server_error_rate = rate.clamp(0.0, 1.0);
-        self
-    }
-    /// Drops the connection mid-body on a share of data requests.
-    pub fn with_drop_rate(mut self, rate: f64) -> Self {
-        self.drop_rate = rate.clamp(0.0, 1.0);
-        self
+    liftos_core::setters! {
+        /// Sets the seed of the fault draws.
+        with_seed(seed: u64);
+        /// Answers a share of data requests with the platform's throttle error.
+        with_throttle_rate(rate: f64) => self.throttle_rate = rate.clamp(0.0, 1.0);
+        /// Answers a share of data requests 500 or 503.
+        with_server_error_rate(rate: f64) => self.server_error_rate = rate.clamp(0.0, 1.0);
+        /// Drops the connection mid-body on a share of data requests.
+        with_drop_rate(rate: f64) => self.drop_rate = rate.clamp(0.0, 1.0);
     }
     /// Answers a share of data requests only after `delay`.
     pub fn with_slow(mut self, rate: f64, delay: Duration) -> Self {
@@ -289,20 +279,13 @@ impl FaultConfig {
         self.slow_delay = delay;
         self
     }
-    /// Sets the wait throttle answers ask for.
-    pub fn with_throttle_wait_secs(mut self, secs: u64) -> Self {
-        self.throttle_wait_secs = secs.max(1);
-        self
-    }
-    /// Expires the access token after `n` data requests.
-    pub fn with_expire_token_after(mut self, n: usize) -> Self {
-        self.expire_token_after = Some(n);
-        self
-    }
-    /// Fails the first `n` Meta async report runs.
-    pub fn with_failed_async_jobs(mut self, n: usize) -> Self {
-        self.failed_async_jobs = n;
-        self
+    liftos_core::setters! {
+        /// Sets the wait throttle answers ask for.
+        with_throttle_wait_secs(secs: u64) => self.throttle_wait_secs = secs.max(1);
+        /// Expires the access token after `n` data requests.
+        with_expire_token_after(n: usize) => self.expire_token_after = Some(n);
+        /// Fails the first `n` Meta async report runs.
+        with_failed_async_jobs(n: usize) => self.failed_async_jobs = n;
     }
     /// Answers every data request 503.
     pub fn with_never_recover(mut self) -> Self {
@@ -314,22 +297,16 @@ impl FaultConfig {
         self.page_loop = true;
         self
     }
-    /// Enforces a least time between two calls of one Klaviyo reporting endpoint (the
-    /// steady rate limit), answering faster calls 429 with `Retry-After`.
-    pub fn with_klaviyo_report_min_interval(mut self, interval: Duration) -> Self {
-        self.klaviyo_report_min_interval = interval;
-        self
-    }
-    /// Sets the Klaviyo reporting daily cap.
-    pub fn with_klaviyo_report_daily_cap(mut self, cap: usize) -> Self {
-        self.klaviyo_report_daily_cap = cap;
-        self
-    }
-    /// Serves each Meta row `n` times as distinct campaigns (large benchmark pulls from a
-    /// small world).
-    pub fn with_meta_repeat(mut self, n: usize) -> Self {
-        self.meta_repeat = n.max(1);
-        self
+    liftos_core::setters! {
+        /// Enforces a least time between two calls of one Klaviyo reporting endpoint (the
+        /// steady rate limit), answering faster calls 429 with `Retry-After`.
+        with_klaviyo_report_min_interval(interval: Duration)
+            => self.klaviyo_report_min_interval = interval;
+        /// Sets the Klaviyo reporting daily cap.
+        with_klaviyo_report_daily_cap(cap: usize) => self.klaviyo_report_daily_cap = cap;
+        /// Serves each Meta row `n` times as distinct campaigns (large benchmark pulls from a
+        /// small world).
+        with_meta_repeat(n: usize) => self.meta_repeat = n.max(1);
     }
     /// Sets the Shopify cost bucket: its size and the points it restores per second.
     pub fn with_shopify_bucket(mut self, size: f64, restore_rate: f64) -> Self {
@@ -347,15 +324,11 @@ impl FaultConfig {
         self.shopify_expired_urls = true;
         self
     }
-    /// Makes the `n`-th Shopify orders page (1-based) malformed.
-    pub fn with_shopify_malformed_page(mut self, n: usize) -> Self {
-        self.shopify_malformed_page = Some(n);
-        self
-    }
-    /// Sets the Google searchStream batch size.
-    pub fn with_google_batch_size(mut self, n: usize) -> Self {
-        self.google_batch_size = n.max(1);
-        self
+    liftos_core::setters! {
+        /// Makes the `n`-th Shopify orders page (1-based) malformed.
+        with_shopify_malformed_page(n: usize) => self.shopify_malformed_page = Some(n);
+        /// Sets the Google searchStream batch size.
+        with_google_batch_size(n: usize) => self.google_batch_size = n.max(1);
     }
 }
 

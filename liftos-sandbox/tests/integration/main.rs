@@ -5,10 +5,40 @@ mod presets;
 mod truth;
 mod world;
 
-use liftos_sandbox::{World, WorldConfig};
+use liftos_sandbox::{Intervention, World, WorldConfig};
 
 /// A small world that still has every feature: 3 channels × 3 campaigns, one year.
 pub fn small(seed: u64) -> World {
     let config = WorldConfig::standard(3).with_days(365).with_seed(seed);
     World::generate(&config).expect("standard worlds are valid")
+}
+
+/// The Pearson correlation of `x` and `y`.
+pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
+/// d(total revenue)/d(scale of `channel`'s spend) at scale 1, as a central finite
+/// difference with step `h` of the re-simulated revenue.
+pub fn revenue_derivative(world: &World, channel: &str, h: f64) -> f64 {
+    let up = world
+        .outcomes(Intervention::ScaleSpend(channel, 1.0 + h))
+        .unwrap();
+    let down = world
+        .outcomes(Intervention::ScaleSpend(channel, 1.0 - h))
+        .unwrap();
+    up.revenue
+        .iter()
+        .zip(&down.revenue)
+        .map(|(a, b)| a - b)
+        .sum::<f64>()
+        / (2.0 * h)
 }

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
+use crate::{pearson, revenue_derivative};
 use liftos_sandbox::{
-    CURVE_SCALES, ChannelTruth, Intervention, Platform, Preset, Saturation, World, WorldConfig,
+    CURVE_SCALES, ChannelTruth, Platform, Preset, Saturation, World, WorldConfig,
 };
 
 fn preset(p: Preset, seed: u64) -> World {
@@ -13,18 +14,6 @@ fn preset(p: Preset, seed: u64) -> World {
 
 fn positive(world: &World) -> impl Iterator<Item = &ChannelTruth> + '_ {
     world.truth().channels.iter().filter(|t| !t.zero_effect)
-}
-
-fn pearson(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len() as f64;
-    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        sxy += (a - mx) * (b - my);
-        sxx += (a - mx) * (a - mx);
-        syy += (b - my) * (b - my);
-    }
-    sxy / (sxx * syy).sqrt()
 }
 
 fn lag1_autocorrelation(x: &[f64]) -> f64 {
@@ -250,19 +239,7 @@ fn the_marginal_return_is_the_derivative_of_revenue_in_the_spend_scale() {
     for p in [Preset::Saturation, Preset::Carryover, Preset::Realistic] {
         let world = preset(p, 1);
         for t in positive(&world) {
-            let up = world
-                .outcomes(Intervention::ScaleSpend(&t.channel, 1.0 + h))
-                .unwrap();
-            let down = world
-                .outcomes(Intervention::ScaleSpend(&t.channel, 1.0 - h))
-                .unwrap();
-            let derivative = up
-                .revenue
-                .iter()
-                .zip(&down.revenue)
-                .map(|(a, b)| a - b)
-                .sum::<f64>()
-                / (2.0 * h);
+            let derivative = revenue_derivative(&world, &t.channel, h);
             let fd = derivative / t.spend;
             assert_eq!(t.marginal_roas_total, t.long_run_marginal_roas);
             assert!(

@@ -2,7 +2,7 @@
 
 use liftos_sandbox::{Intervention, Saturation, World, WorldConfig};
 
-use crate::small;
+use crate::{revenue_derivative, small};
 
 fn channel_sum(
     world: &World,
@@ -88,19 +88,7 @@ fn long_run_marginal_returns_match_a_finite_difference_of_spend() {
     let world = World::generate(&config).unwrap();
     let t = world.truth().channel("meta").unwrap();
     let eps = 1e-4;
-    let up = world
-        .outcomes(Intervention::ScaleSpend("meta", 1.0 + eps))
-        .unwrap();
-    let down = world
-        .outcomes(Intervention::ScaleSpend("meta", 1.0 - eps))
-        .unwrap();
-    let derivative: f64 = up
-        .revenue
-        .iter()
-        .zip(&down.revenue)
-        .map(|(a, b)| a - b)
-        .sum::<f64>()
-        / (2.0 * eps);
+    let derivative = revenue_derivative(&world, "meta", eps);
     // d(total revenue)/d(scale) = Σ spend · long-run marginal return.
     let analytic = t.long_run_marginal_roas * t.spend;
     assert!(

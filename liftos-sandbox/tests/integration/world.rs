@@ -4,7 +4,7 @@ use arrow::array::{Array, Float64Array, StringArray};
 use arrow::util::pretty::pretty_format_batches;
 use liftos_sandbox::{World, WorldConfig};
 
-use crate::small;
+use crate::{pearson, small};
 
 fn csv_bytes(world: &World) -> Vec<u8> {
     let mut out = Vec::new();
@@ -90,18 +90,6 @@ fn two_years_of_fifty_campaigns_is_a_big_enough_world() {
     // bench `world` (benches/), not here.
     let world = World::generate(&WorldConfig::standard(17)).unwrap();
     assert!(world.num_rows() > 20_000, "{}", world.num_rows());
-}
-
-fn pearson(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len() as f64;
-    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        sxy += (a - mx) * (b - my);
-        sxx += (a - mx) * (a - mx);
-        syy += (b - my) * (b - my);
-    }
-    sxy / (sxx * syy).sqrt()
 }
 
 /// Within one campaign, correlation between log spend and log baseline revenue.

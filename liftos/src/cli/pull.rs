@@ -260,56 +260,35 @@ fn connector(args: &Args, progress: Progress) -> liftos::Result<Box<dyn Connecto
         ));
     }
     let retry = |name: &str| args.http_settings().apply(name, RetryConfig::default());
+    // An HTTP connector from the environment with the pull's retry policy, base URL (when
+    // given) and progress; `$more` sets the connector's own flags.
+    macro_rules! http {
+        ($builder:ident, $name:literal $(, |$b:ident| $more:expr)?) => {{
+            let mut b = $builder::from_env().with_retry(retry($name)?);
+            if let Some(url) = &args.base_url {
+                b = b.with_base_url(url.as_str());
+            }
+            $(let b = {
+                let $b = b;
+                $more
+            };)?
+            Box::new(b.with_progress(progress).build()?)
+        }};
+    }
     Ok(match source {
-        Source::Meta => {
-            let mut b = MetaAdsBuilder::from_env().with_retry(retry("meta")?);
-            if let Some(url) = &args.base_url {
-                b = b.with_base_url(url.as_str());
-            }
-            Box::new(b.with_progress(progress).build()?)
-        }
-        Source::GoogleAds => {
-            let mut b = GoogleAdsBuilder::from_env().with_retry(retry("google_ads")?);
-            if let Some(url) = &args.base_url {
-                b = b.with_base_url(url.as_str());
-            }
-            Box::new(b.with_progress(progress).build()?)
-        }
-        Source::Klaviyo => {
-            let mut b = KlaviyoBuilder::from_env().with_retry(retry("klaviyo")?);
-            if let Some(url) = &args.base_url {
-                b = b.with_base_url(url.as_str());
-            }
+        Source::Meta => http!(MetaAdsBuilder, "meta"),
+        Source::GoogleAds => http!(GoogleAdsBuilder, "google_ads"),
+        Source::Klaviyo => http!(KlaviyoBuilder, "klaviyo", |b| {
+            let b = b.with_cost_per_recipient(args.cost_per_recipient);
             if args.include_flows {
-                b = b.with_include_flows(true);
+                b.with_include_flows(true)
+            } else {
+                b
             }
-            Box::new(
-                b.with_cost_per_recipient(args.cost_per_recipient)
-                    .with_progress(progress)
-                    .build()?,
-            )
-        }
-        Source::Ga4 => {
-            let mut b = Ga4Builder::from_env().with_retry(retry("ga4")?);
-            if let Some(url) = &args.base_url {
-                b = b.with_base_url(url.as_str());
-            }
-            Box::new(b.with_progress(progress).build()?)
-        }
-        Source::TikTok => {
-            let mut b = TikTokBuilder::from_env().with_retry(retry("tiktok")?);
-            if let Some(url) = &args.base_url {
-                b = b.with_base_url(url.as_str());
-            }
-            Box::new(b.with_progress(progress).build()?)
-        }
-        Source::Shopify => {
-            let mut b = ShopifyBuilder::from_env().with_retry(retry("shopify")?);
-            if let Some(url) = &args.base_url {
-                b = b.with_base_url(url.as_str());
-            }
-            Box::new(b.with_progress(progress).build()?)
-        }
+        }),
+        Source::Ga4 => http!(Ga4Builder, "ga4"),
+        Source::TikTok => http!(TikTokBuilder, "tiktok"),
+        Source::Shopify => http!(ShopifyBuilder, "shopify"),
         Source::Postgres => {
             if args.base_url.is_some() {
                 return Err(invalid(

@@ -119,8 +119,7 @@ fn unify_validate_clean_sql_on_the_three_exports() {
         stdout.contains(&format!("{unified_rows} rows · completeness 100.0%")),
         "{stdout}"
     );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d("report.json")).unwrap()).unwrap();
+    let report = read_json(d("report.json"));
     assert_eq!(report["rows"], unified_rows);
     let issue = |rule: &str| {
         report["issues"]
@@ -330,8 +329,7 @@ fn bad_inputs_are_usage_or_file_errors_that_name_the_culprit() {
         .arg(&out_file)
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = assert_failure(&out);
     assert!(stderr.contains("tiktok"), "{stderr}");
     assert!(!out_file.exists());
 
@@ -367,8 +365,7 @@ fn bad_inputs_are_usage_or_file_errors_that_name_the_culprit() {
         .args(["--out", "c.csv", "--fix", "standardize_currency"])
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = assert_failure(&out);
     assert!(
         stderr.contains("--fix") && stderr.contains("--rates"),
         "{stderr}"

@@ -1,10 +1,6 @@
 //! The `liftos` binary end to end.
 
-use std::process::Command;
-
-fn liftos() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_liftos"))
-}
+use crate::common::{assert_failure, assert_success, liftos, read_json, write_world};
 
 #[test]
 fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
@@ -15,12 +11,7 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
         .arg(&out)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = assert_success(&output);
     for channel in ["meta", "google_ads", "klaviyo", "tiktok"] {
         assert!(
             stdout.lines().any(|l| l.starts_with(channel)),
@@ -63,9 +54,7 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
         );
     }
     let pipeline = out.join("pipeline");
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(pipeline.join("results.json")).unwrap())
-            .unwrap();
+    let results = read_json(pipeline.join("results.json"));
     assert_eq!(results["model"], "causal_forest");
     assert_eq!(results["channels"].as_array().unwrap().len(), 4);
     // The demo runs the defaults: carryover and saturation searched, curves reported.
@@ -90,16 +79,13 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
         .and_then(|v| v.parse().ok())
         .expect("a share of the optimum");
     assert!(share >= 95.0, "{check}");
-    let plan: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(pipeline.join("plan.json")).unwrap())
-            .unwrap();
+    let plan = read_json(pipeline.join("plan.json"));
     assert!(plan["uplift"].as_f64().unwrap() > 0.0, "{plan}");
     let html = std::fs::read_to_string(pipeline.join("report").join("report.html")).unwrap();
     assert!(html.contains("<section id=\"plan\">"));
     assert!(html.contains("google_ads") && !html.contains("https://"));
     assert!(pipeline.join("report").join("results.xlsx").exists());
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(pipeline.join("run.json")).unwrap()).unwrap();
+    let manifest = read_json(pipeline.join("run.json"));
     assert_eq!(manifest["unified_rows"], manifest["model_rows"]);
 
     let csv = std::fs::read_to_string(out.join("world_unified.csv")).unwrap();
@@ -127,8 +113,7 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
         "every row of the world came through the APIs and the export"
     );
 
-    let truth: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("truth.json")).unwrap()).unwrap();
+    let truth = read_json(out.join("truth.json"));
     let tiktok = truth["channels"]
         .as_array()
         .unwrap()
@@ -154,8 +139,7 @@ fn an_unwritable_output_directory_is_one_clear_error() {
         .arg(blocker.join("sub"))
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_failure(&output);
     assert!(
         stderr.starts_with("error: ") && stderr.contains("file/sub"),
         "{stderr}"
@@ -181,11 +165,7 @@ fn calendar_writes_one_row_per_day_with_holidays() {
         .arg(&out)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_success(&output);
     let csv = std::fs::read_to_string(&out).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -228,8 +208,7 @@ fn calendar_config_errors_name_the_key_and_leave_no_file() {
         .arg(&out)
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_failure(&output);
     assert!(
         stderr.contains("bogus_option") && stderr.contains("cal.toml"),
         "{stderr}"
@@ -255,11 +234,7 @@ fn calendar_writes_parquet_by_extension() {
         .arg(&out)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_success(&output);
     let table = liftos::transform::read_table(&out).unwrap();
     assert_eq!(table.num_rows(), 1096);
 }
@@ -274,10 +249,10 @@ fn calendar_writes_parquet_by_extension() {
 fn analyze_writes_a_complete_results_json() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("unified.csv");
-    let world =
-        liftos::sandbox::World::generate(&liftos::sandbox::WorldConfig::standard(3).with_seed(11))
-            .unwrap();
-    liftos::io::write_table_atomically(&input, &world.unified_table().unwrap()).unwrap();
+    let world = write_world(
+        &liftos::sandbox::WorldConfig::standard(3).with_seed(11),
+        &input,
+    );
     let json = dir.path().join("results.json");
     let stdout = crate::common::analyze_json(
         &input,
@@ -285,8 +260,7 @@ fn analyze_writes_a_complete_results_json() {
         &["--trees", "300", "--seed", "3", "--response", "linear"],
     );
     assert!(stdout.contains("Holiday lift"), "{stdout}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v = read_json(&json);
     for key in [
         "model",
         "outcome",
@@ -341,13 +315,12 @@ fn analyze_writes_a_complete_results_json() {
 fn analyze_writes_report_and_workbook() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("unified.parquet");
-    let world = liftos::sandbox::World::generate(
+    let world = write_world(
         &liftos::sandbox::WorldConfig::standard(2)
             .with_days(240)
             .with_seed(5),
-    )
-    .unwrap();
-    liftos::io::write_table_atomically(&input, &world.unified_table().unwrap()).unwrap();
+        &input,
+    );
     let report = dir.path().join("report");
     let xlsx = dir.path().join("results.xlsx");
     let json = dir.path().join("results.json");
@@ -362,12 +335,7 @@ fn analyze_writes_report_and_workbook() {
         .arg(&json)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = assert_success(&output);
     assert!(stdout.contains("dml"), "{stdout}");
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
     assert!(html.contains("meta") && html.contains("<svg"));
@@ -380,8 +348,7 @@ fn analyze_writes_report_and_workbook() {
     assert_eq!(channels.num_rows(), 3);
     // Without flags carryover and saturation are searched: every channel has a marginal
     // return with its interval, a response curve and the record of the search.
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v = read_json(&json);
     assert_eq!(v["settings"]["response"], "auto");
     assert_eq!(v["settings"]["adstock"], "auto");
     for c in v["channels"].as_array().unwrap() {
@@ -411,17 +378,15 @@ fn analyze_writes_report_and_workbook() {
 fn analyze_response_linear_opts_out() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("unified.csv");
-    let world = liftos::sandbox::World::generate(
+    write_world(
         &liftos::sandbox::WorldConfig::standard(2)
             .with_days(240)
             .with_seed(5),
-    )
-    .unwrap();
-    liftos::io::write_table_atomically(&input, &world.unified_table().unwrap()).unwrap();
+        &input,
+    );
     let json = dir.path().join("r.json");
     crate::common::analyze_json(&input, &json, &["--model", "dml", "--response", "linear"]);
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v = read_json(&json);
     assert_eq!(v["settings"]["response"], "linear");
     assert_eq!(v["settings"]["adstock"], "none");
     for c in v["channels"].as_array().unwrap() {
@@ -435,10 +400,10 @@ fn analyze_response_linear_opts_out() {
 fn analyze_names_a_missing_column() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("unified.csv");
-    let world =
-        liftos::sandbox::World::generate(&liftos::sandbox::WorldConfig::standard(2).with_days(60))
-            .unwrap();
-    liftos::io::write_table_atomically(&input, &world.unified_table().unwrap()).unwrap();
+    write_world(
+        &liftos::sandbox::WorldConfig::standard(2).with_days(60),
+        &input,
+    );
     let json = dir.path().join("r.json");
     let output = liftos()
         .args(["analyze", "--outcome", "profit", "--input"])
@@ -447,8 +412,7 @@ fn analyze_names_a_missing_column() {
         .arg(&json)
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_failure(&output);
     assert!(
         stderr.contains("`profit`") && stderr.contains("outcome"),
         "{stderr}"

@@ -125,6 +125,56 @@ pub fn assert_success(output: &Output) -> String {
     stdout
 }
 
+/// Asserts that `output` is a success that says it pulled `rows` rows from `source`.
+#[track_caller]
+pub fn assert_pulled(output: &Output, source: &str, rows: usize) {
+    let stdout = assert_success(output);
+    assert!(
+        stdout.starts_with(&format!("Pulled {rows} rows from {source} (")),
+        "{stdout}"
+    );
+}
+
+/// Asserts that `output` is a failure and returns its stderr.
+#[track_caller]
+pub fn assert_failure(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        !output.status.success(),
+        "succeeded\nstdout: {}\nstderr: {stderr}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    stderr
+}
+
+/// Asserts that `dir` holds no file at all (`context` says which case failed).
+#[track_caller]
+pub fn assert_nothing_written(dir: &Path, context: &str) {
+    assert!(
+        std::fs::read_dir(dir).unwrap().next().is_none(),
+        "{context}: nothing written, yet there is {:?}",
+        leftovers(dir)
+    );
+}
+
+/// `text` as the `liftos.toml` of `dir`.
+pub fn parse_config(text: &str, dir: &Path) -> liftos::config::PipelineConfig {
+    liftos::config::PipelineConfig::from_toml_str(text, "liftos.toml", dir).unwrap()
+}
+
+/// The world of `config`, its unified table written to `path` (CSV or Parquet by the
+/// extension).
+pub fn write_world(config: &WorldConfig, path: &Path) -> World {
+    let world = World::generate(config).unwrap();
+    liftos::io::write_table_atomically(path, &world.unified_table().unwrap()).unwrap();
+    world
+}
+
+/// The JSON document in the file at `path`.
+pub fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 /// `liftos analyze` with `args`, `--input input` and `--json json`; asserts success and
 /// returns stdout.
 pub fn analyze_json(input: &Path, json: &Path, args: &[&str]) -> String {

@@ -55,8 +55,7 @@ fn run_with_the_example_config_pulls_analyses_and_writes_everything() {
         "{stdout}"
     );
     assert!(stdout.contains("analyze"), "stage timings: {stdout}");
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let results = read_json(out.join("results.json"));
     let mut channels: Vec<&str> = results["channels"]
         .as_array()
         .unwrap()
@@ -194,15 +193,13 @@ fn a_second_platform_source_uses_its_type_mapping_and_a_file_needs_one() {
     let text = format!(
         "{HEAD}[[sources]]\nname = \"meta_eu\"\ntype = \"meta\"\n[[sources]]\nname = \"tt\"\ntype = \"tiktok\"\n"
     );
-    let config =
-        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let config = parse_config(&text, dir.path());
     let pipeline = config.to_builder_with(&fake_env(&fakes)).unwrap().build();
     assert!(pipeline.is_ok(), "{:?}", pipeline.err());
 
     let text = format!("{HEAD}[[sources]]\nname = \"tiktok\"\ntype = \"file\"\npath = \"t.csv\"\n");
     std::fs::write(dir.path().join("t.csv"), "date\n").unwrap();
-    let config =
-        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let config = parse_config(&text, dir.path());
     let e = config
         .to_builder_with(&fake_env(&fakes))
         .unwrap_err()
@@ -219,21 +216,18 @@ fn a_second_platform_source_uses_its_type_mapping_and_a_file_needs_one() {
     let text = format!(
         "{HEAD}[[sources]]\nname = \"tiktok\"\ntype = \"rest\"\nspec = \"tiktok.toml\"\nmax_retries = 3\n"
     );
-    let config =
-        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let config = parse_config(&text, dir.path());
     let pipeline = config.to_builder_with(&fake_env(&fakes)).unwrap().build();
     assert!(pipeline.is_ok(), "{:?}", pipeline.err());
     let text = text.replace("name = \"tiktok\"", "name = \"tt_api\"");
-    let config =
-        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let config = parse_config(&text, dir.path());
     let e = config
         .to_builder_with(&fake_env(&fakes))
         .unwrap_err()
         .to_string();
     assert!(e.contains("rest source `tt_api` has no mapping"), "{e}");
     let text = text.replace("spec = \"tiktok.toml\"", "spec = \"missing.toml\"");
-    let config =
-        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let config = parse_config(&text, dir.path());
     let e = config
         .to_builder_with(&fake_env(&fakes))
         .unwrap_err()
@@ -253,22 +247,18 @@ fn a_second_platform_source_uses_its_type_mapping_and_a_file_needs_one() {
         "GA4_SECRET" | "GA4_REFRESH" => Some("x".to_owned()),
         other => fake_env(&fakes)(other),
     };
-    let config =
-        liftos::config::PipelineConfig::from_toml_str(&ga4(""), "liftos.toml", dir.path()).unwrap();
+    let config = parse_config(&ga4(""), dir.path());
     let e = config.to_builder_with(&env).unwrap_err().to_string();
     assert!(e.contains("ga4 source `ga4` has no mapping"), "{e}");
     let mapping = "[mapping.sources.ga4]\nchannel = \"ga4\"\n[mapping.sources.ga4.columns]\ndate = \"date\"\ncampaign = \"sessionDefaultChannelGroup\"\ncampaign_id = \"sessionDefaultChannelGroup\"\ncurrency = \"currency\"\nspend = { value = \"0\" }\nimpressions = \"sessions\"\nclicks = \"sessions\"\nconversions = \"keyEvents\"\nrevenue = \"totalRevenue\"\n";
-    let config =
-        liftos::config::PipelineConfig::from_toml_str(&ga4(mapping), "liftos.toml", dir.path())
-            .unwrap();
+    let config = parse_config(&ga4(mapping), dir.path());
     let pipeline = config.to_builder_with(&env).unwrap().build();
     assert!(pipeline.is_ok(), "{:?}", pipeline.err());
     let text = ga4("").replace(
         "client_secret_env = \"GA4_SECRET\"",
         "client_secret = \"in-the-file-QWE\"",
     );
-    let config =
-        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let config = parse_config(&text, dir.path());
     let e = config.to_builder_with(&env).unwrap_err().to_string();
     assert!(
         e.contains("LIFTOS_GA4_CLIENT_SECRET") && !e.contains("QWE"),
@@ -284,8 +274,7 @@ fn secrets_in_a_config_never_reach_debug_or_errors() {
     let text = format!(
         "{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\naccess_token = \"EAAB-secret-1\"\n"
     );
-    let config =
-        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let config = parse_config(&text, dir.path());
     let debug = format!("{config:?}");
     assert!(!debug.contains("EAAB-secret-1"), "{debug}");
     assert!(debug.contains("access_token"), "{debug}");
@@ -293,8 +282,7 @@ fn secrets_in_a_config_never_reach_debug_or_errors() {
     let text = format!(
         "{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\naccess_token_env = \"EAAB-secret-2|x\"\n"
     );
-    let config =
-        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let config = parse_config(&text, dir.path());
     let e = config
         .to_builder_with(&fake_env(&fakes))
         .unwrap_err()
@@ -311,8 +299,7 @@ fn http_limits_come_from_the_http_table_and_each_source() {
     let fakes = start_fakes(world(), FaultConfig::none());
     let dir = tempfile::tempdir().unwrap();
     let connector_debug = |text: &str| {
-        let config =
-            liftos::config::PipelineConfig::from_toml_str(text, "liftos.toml", dir.path()).unwrap();
+        let config = parse_config(text, dir.path());
         config
             .connector(
                 0,
@@ -371,7 +358,7 @@ fn parse_example_block(
         .collect();
     assert!(block.contains(must_contain), "{block}");
     let config = format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n\n{block}");
-    liftos::config::PipelineConfig::from_toml_str(&config, "liftos.toml", dir).unwrap()
+    parse_config(&config, dir)
 }
 
 /// The example's `[plan]` block, uncommented, parses into the pipeline's plan stage.
@@ -406,8 +393,7 @@ fn every_connector_setting_comes_from_its_key_table_in_the_file_or_its_variable(
         }
     };
     let build = |text: &str, lookup: &dyn Fn(&str) -> Option<String>| {
-        liftos::config::PipelineConfig::from_toml_str(text, "liftos.toml", dir.path())
-            .unwrap()
+        parse_config(text, dir.path())
             .to_builder_with(lookup)
             .and_then(|b| b.build().map(|_| ()))
             .map_err(|e| e.to_string())
@@ -539,8 +525,7 @@ fn a_business_outcome_pulled_from_shopify_feeds_the_business_level_analysis() {
         let text = format!(
             "{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n\n[business_outcome]\n{section}\n"
         );
-        let err = liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path())
-            .unwrap()
+        let err = parse_config(&text, dir.path())
             .to_builder_with(&fake_env(&fakes))
             .map(|_| ())
             .unwrap_err()

@@ -300,8 +300,7 @@ fn outputs_hold_every_intermediate_and_the_manifest() {
     assert!(!out.join("report").exists());
     let unified = liftos::transform::read_table(out.join("unified.csv")).unwrap();
     assert_eq!(unified.num_rows(), world.num_rows());
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let manifest = read_json(out.join("run.json"));
     let stages: Vec<&str> = manifest["timings"]
         .as_array()
         .unwrap()
@@ -312,8 +311,7 @@ fn outputs_hold_every_intermediate_and_the_manifest() {
     assert_eq!(manifest["unified_rows"], world.num_rows());
     assert_eq!(manifest["sources"][0]["name"], "meta");
     assert_eq!(run.files.len(), manifest["files"].as_array().unwrap().len());
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let results = read_json(out.join("results.json"));
     assert_eq!(results["channels"].as_array().unwrap().len(), 3);
     assert!(leftovers(&out).is_empty());
 }
@@ -336,8 +334,7 @@ fn a_plan_stage_writes_plan_json_and_the_reports_plan_section() {
     let plan = run.plan.as_ref().expect("a plan");
     assert!((plan.current_spend - budget).abs() < 1e-6 * budget);
     assert!(run.timings.iter().any(|t| t.stage == "plan"));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).unwrap()).unwrap();
+    let json = read_json(out.join("plan.json"));
     assert_eq!(json["channels"].as_array().unwrap().len(), 3);
     assert!((json["total_budget"].as_f64().unwrap() - budget).abs() < 1e-6);
     let html = std::fs::read_to_string(out.join("report/report.html")).unwrap();

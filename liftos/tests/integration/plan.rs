@@ -3,17 +3,16 @@
 
 use std::path::Path;
 
-use crate::common::liftos;
+use crate::common::{assert_success, liftos, read_json, write_world};
 
 /// A saturating world (one year) analysed with response curves; returns results.json.
 fn results_json(dir: &Path) -> std::path::PathBuf {
     let input = dir.join("unified.csv");
-    let world = liftos::sandbox::World::generate(
+    write_world(
         &liftos::sandbox::WorldConfig::preset(liftos::sandbox::Preset::Saturation, 3)
             .with_days(365),
-    )
-    .unwrap();
-    liftos::io::write_table_atomically(&input, &world.unified_table().unwrap()).unwrap();
+        &input,
+    );
     let json = dir.join("results.json");
     crate::common::analyze_json(
         &input,
@@ -45,8 +44,7 @@ fn run_plan(results: &Path, extra: &[&str]) -> std::process::Output {
 fn plan_writes_plan_json_from_analyze_results() {
     let dir = tempfile::tempdir().unwrap();
     let results = results_json(dir.path());
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    let v = read_json(&results);
     assert_eq!(v["window"]["days"], 365);
     let spend: f64 = v["channels"]
         .as_array()
@@ -70,8 +68,7 @@ fn plan_writes_plan_json_from_analyze_results() {
         stdout.contains("Budget plan") && stdout.contains("current split"),
         "{stdout}"
     );
-    let plan: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let plan = read_json(&out);
     for key in [
         "total_budget",
         "expected_incremental_revenue",
@@ -138,8 +135,7 @@ fn plan_writes_plan_json_from_analyze_results() {
         output.status.success() && stdout.contains("90 days"),
         "{stdout}"
     );
-    let plan90: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out90).unwrap()).unwrap();
+    let plan90 = read_json(&out90);
     let current = plan90["current_spend"].as_f64().unwrap();
     assert!(
         (current - quarter).abs() < 1e-6 * quarter,
@@ -239,13 +235,8 @@ fn plan_names_each_bad_input() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("nope.json"));
     // The good file plans: meta and google_ads are symmetric, so each keeps 1000.
     let output = run_plan(&good, &["--budget", "2000", "--out", o]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let plan: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_success(&output);
+    let plan = read_json(&out);
     for c in plan["channels"].as_array().unwrap() {
         assert!(
             (c["recommended_spend"].as_f64().unwrap() - 1000.0).abs() < 1.0,

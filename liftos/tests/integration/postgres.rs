@@ -42,6 +42,19 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
+/// Writes [`daily_table`] into the server at `url` as `prefix` + `name` (through a sink
+/// with that table prefix) and returns it.
+fn seed_table(url: &str, prefix: &str, name: &str) -> RecordBatch {
+    let table = daily_table();
+    let sink = PostgresBuilder::new()
+        .with_url(url)
+        .with_table_prefix(prefix)
+        .build_sink()
+        .unwrap();
+    block_on(sink.write_table(name, &table)).unwrap();
+    table
+}
+
 fn daily_table() -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![
         Field::new("date", DataType::Date32, false),
@@ -70,13 +83,7 @@ fn daily_table() -> RecordBatch {
 #[test]
 fn pull_source_postgres_writes_the_query_rows_for_the_range() {
     let Some(url) = server_url() else { return };
-    let table = daily_table();
-    let sink = PostgresBuilder::new()
-        .with_url(url.as_str())
-        .with_table_prefix("cli_")
-        .build_sink()
-        .unwrap();
-    block_on(sink.write_table("pull_src", &table)).unwrap();
+    seed_table(&url, "cli_", "pull_src");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("pg.csv");
     let (_, password) = split_password(&url);
@@ -135,8 +142,7 @@ fn pull_source_postgres_writes_the_query_rows_for_the_range() {
         .env("LIFTOS_POSTGRES_URL", &wrong_url)
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_failure(&output);
     assert!(
         stderr.contains("password authentication failed"),
         "{stderr}"
@@ -167,8 +173,7 @@ const HEAD: &str = "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-01-10\"\n\n
 
 fn config_error(text: &str, env: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        liftos::config::PipelineConfig::from_toml_str(text, "liftos.toml", dir.path()).unwrap();
+    let config = parse_config(text, dir.path());
     let lookup = |k: &str| {
         env.iter()
             .find(|(n, _)| *n == k)
@@ -220,8 +225,7 @@ fn a_password_in_liftos_toml_is_refused_without_being_echoed() {
     let e = config_error(&text, &[]);
     assert!(e.contains("PG_PW is not set"), "{e}");
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let config = parse_config(&text, dir.path());
     let builder = config
         .to_builder_with(&|k| (k == "PG_PW").then(|| "Hunter2-secret".to_owned()))
         .unwrap();
@@ -231,20 +235,13 @@ fn a_password_in_liftos_toml_is_refused_without_being_echoed() {
 #[test]
 fn a_liftos_toml_postgres_source_reads_with_the_password_from_a_variable() {
     let Some(url) = server_url() else { return };
-    let table = daily_table();
-    let sink = PostgresBuilder::new()
-        .with_url(url.as_str())
-        .with_table_prefix("toml_")
-        .build_sink()
-        .unwrap();
-    block_on(sink.write_table("src", &table)).unwrap();
+    let table = seed_table(&url, "toml_", "src");
     let (bare, password) = split_password(&url);
     let text = format!(
         "{HEAD}[[sources]]\nname = \"pg\"\ntype = \"postgres\"\nurl = \"{bare}\"\npassword_env = \"TEST_PG_PASSWORD\"\nquery = \"SELECT * FROM toml_src WHERE date BETWEEN $1 AND $2 ORDER BY date\"\n\n[mapping.sources.pg]\nextends = \"unified\"\n"
     );
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path()).unwrap();
+    let config = parse_config(&text, dir.path());
     let connector = config
         .connector(
             0,

@@ -144,11 +144,7 @@ fn a_rejected_token_is_one_clear_error_without_the_secret_and_no_file() {
         assert!(output.stdout.is_empty(), "{source}: no summary");
         assert!(!out.exists(), "{source}: no output file");
     }
-    assert!(
-        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
-        "nothing written at all: {:?}",
-        leftovers(dir.path())
-    );
+    assert_nothing_written(dir.path(), "every source rejected");
 }
 
 #[test]
@@ -170,8 +166,7 @@ fn missing_credentials_and_bad_flags_are_named() {
         .env_remove("LIFTOS_META_ACCESS_TOKEN")
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_failure(&output);
     assert!(stderr.contains("LIFTOS_META_ACCESS_TOKEN"), "{stderr}");
     assert!(!out.exists());
 
@@ -192,17 +187,12 @@ fn missing_credentials_and_bad_flags_are_named() {
 fn an_interrupted_pull_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let output = interrupted_meta_pull(dir.path(), "meta.parquet", "-INT");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_failure(&output);
     assert!(
         stderr.contains("interrupted") && stderr.contains("meta.parquet"),
         "{stderr}"
     );
-    assert!(
-        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
-        "no file: {:?}",
-        leftovers(dir.path())
-    );
+    assert_nothing_written(dir.path(), "an interrupted pull");
 }
 
 #[test]
@@ -222,11 +212,7 @@ fn pull_tiktok_writes_every_row_under_faults_and_unifies_with_the_built_in_mappi
     let output = pull_with(&fakes, &world, "tiktok", &out, |c| {
         c.env("LIFTOS_TIKTOK_ADVERTISER_IDS", &advertiser)
     });
-    let stdout = assert_success(&output);
-    assert!(
-        stdout.starts_with(&format!("Pulled {} rows from tiktok (", want.0)),
-        "{stdout}"
-    );
+    assert_pulled(&output, "tiktok", want.0);
     let log = fakes.servers.requests_to("tiktok");
     assert!(
         log.iter().any(|r| r.fault.is_some()),
@@ -268,11 +254,7 @@ fn pull_ga4_writes_the_property_report_by_day_and_channel_group() {
             .env("LIFTOS_GA4_REFRESH_TOKEN", &c.ga4_refresh_token)
             .env("LIFTOS_GA4_TOKEN_URL", &token_url)
     });
-    let stdout = assert_success(&output);
-    assert!(
-        stdout.starts_with(&format!("Pulled {} rows from ga4 (", rows.len())),
-        "{stdout}"
-    );
+    assert_pulled(&output, "ga4", rows.len());
     let table = liftos::transform::read_table(&out).unwrap();
     assert_eq!(sum(&table, "sessions") as i64, sessions);
     assert_money("revenue", sum(&table, "totalRevenue"), revenue);
@@ -384,11 +366,7 @@ fn pull_rest_spec_reads_tiktok_as_the_docs_spec_describes_it() {
         .env("LIFTOS_TIKTOK_ADVERTISER_IDS", &advertiser)
         .output()
         .unwrap();
-    let stdout = assert_success(&output);
-    assert!(
-        stdout.starts_with(&format!("Pulled {} rows from tiktok (", want.0)),
-        "{stdout}"
-    );
+    assert_pulled(&output, "tiktok", want.0);
     let table = liftos::transform::read_table(&out).unwrap();
     assert_money("spend", sum(&table, "spend"), want.1);
     assert_money(
@@ -417,8 +395,7 @@ fn pull_rest_spec_reads_tiktok_as_the_docs_spec_describes_it() {
         .arg(dir.path().join("x.csv"))
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_failure(&output);
     assert!(
         stderr.contains("bad.toml") && stderr.contains("scroll"),
         "{stderr}"
@@ -459,11 +436,7 @@ fn pull_klaviyo_include_flows_adds_every_flow_row_and_unifies() {
         c.arg("--include-flows")
             .env("LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS", "0.05")
     });
-    let stdout = assert_success(&output);
-    assert!(
-        stdout.starts_with(&format!("Pulled {} rows from klaviyo (", want.0)),
-        "{stdout}"
-    );
+    assert_pulled(&output, "klaviyo", want.0);
     let log = fakes.servers.requests_to("klaviyo");
     let calls = |path: &str| {
         log.iter()
@@ -500,8 +473,7 @@ fn include_flows_is_refused_for_other_sources() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.csv");
     let output = pull_with(&fakes, &world, "meta", &out, |c| c.arg("--include-flows"));
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_failure(&output);
     assert!(
         stderr.contains("--include-flows applies to --source klaviyo only"),
         "{stderr}"
@@ -542,8 +514,7 @@ fn pull_timeout_flag_bounds_a_hanging_server() {
         .output()
         .unwrap();
     let took = started.elapsed();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_failure(&output);
     assert!(
         stderr.contains("meta") && stderr.contains("deadline of 1500 ms"),
         "{stderr}"

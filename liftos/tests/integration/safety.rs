@@ -353,11 +353,7 @@ fn terminated_or_hung_up_pulls_leave_no_file() {
             "{}",
             stderr(&output)
         );
-        assert!(
-            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
-            "{signal}: {:?}",
-            leftovers(dir.path())
-        );
+        assert_nothing_written(dir.path(), signal);
     }
 }
 
