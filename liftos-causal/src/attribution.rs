@@ -25,32 +25,8 @@ use crate::results::{
 };
 use crate::{Error, Result};
 
-/// Weekday names, Monday first, as used in results.
-pub const WEEKDAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
-
-/// Month names, January first, as used in results.
-pub const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
+/// Weekday names (Monday first) and month names (January first), as used in results.
+pub use liftos_core::dates::{MONTHS, WEEKDAYS};
 
 /// The model that estimates the effects.
 #[derive(Clone)]

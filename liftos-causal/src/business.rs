@@ -38,7 +38,7 @@
 //! transforms' (each candidate of a channel whose fit is not distinguishably worse than the
 //! best, refitted on all days; see `plausible_sets`), and a warning names a channel whose
 //! plausible switch-off returns span more than
-//! [`SWITCH_OFF_SPREAD_WARNING`](crate::attribution::SWITCH_OFF_SPREAD_WARNING)×.
+//! [`SWITCH_OFF_SPREAD_WARNING`]×.
 //!
 //! When two channels' spend moves together once the calendar is accounted for, the data
 //! cannot tell their effects apart: a warning names them instead of trusting a split.
