@@ -406,9 +406,9 @@ struct CandidateSums {
 
 /// Codes of the blocks the search's residuals are demeaned within: each entity's rows cut
 /// into runs of whole weeks (7-day runs from the epoch) holding about 7 of its rows (one week for a daily
-/// series, four for a twice-a-week send), and their number. Rows in no series get blocks
-/// of their own week.
-fn entity_blocks(rows: &[usize], series: &[Vec<usize>], dates: &[i32]) -> (Vec<usize>, usize) {
+/// series, four for a twice-a-week send), for [`demean`](crate::prepare::demean). Rows in
+/// no series get blocks of their own week.
+fn entity_blocks(rows: &[usize], series: &[Vec<usize>], dates: &[i32]) -> Vec<u32> {
     let mut weeks_of: HashMap<usize, (usize, i32)> = HashMap::with_capacity(rows.len());
     for (e, s) in series.iter().enumerate() {
         let (Some(&first), Some(&last)) = (s.first(), s.last()) else {
@@ -422,32 +422,16 @@ fn entity_blocks(rows: &[usize], series: &[Vec<usize>], dates: &[i32]) -> (Vec<u
             weeks_of.insert(i, (e, weeks));
         }
     }
-    let mut codes: HashMap<(usize, i32), usize> = HashMap::new();
-    let out: Vec<usize> = rows
-        .iter()
+    let mut codes: HashMap<(usize, i32), u32> = HashMap::new();
+    rows.iter()
         .map(|&i| {
             let (e, weeks) = weeks_of.get(&i).copied().unwrap_or((usize::MAX, 1));
-            let n = codes.len();
+            let n = codes.len() as u32;
             *codes
                 .entry((e, dates[i].div_euclid(7).div_euclid(weeks)))
                 .or_insert(n)
         })
-        .collect();
-    let n = codes.len();
-    (out, n)
-}
-
-/// Subtracts from each value the mean of its block (`codes` in `0..n`).
-fn demean_within(v: &mut [f64], codes: &[usize], n: usize) {
-    let mut sum = vec![0.0; n];
-    let mut count = vec![0usize; n];
-    for (x, &g) in v.iter().zip(codes) {
-        sum[g] += x;
-        count[g] += 1;
-    }
-    for (x, &g) in v.iter_mut().zip(codes) {
-        *x -= sum[g] / count[g] as f64;
-    }
+        .collect()
 }
 
 /// Chooses one channel's transform among `candidates` by the cross-fitted R-loss
@@ -534,8 +518,8 @@ pub(crate) fn select_response(
     let mut y_res: Vec<f64> = y_sub.iter().zip(&y_hat).map(|(a, b)| a - b).collect();
     let blocks = dates.map(|d| entity_blocks(rows, series, d));
     let demean = |v: &mut [f64]| {
-        if let Some((codes, n)) = &blocks {
-            demean_within(v, codes, *n);
+        if let Some(codes) = &blocks {
+            crate::prepare::demean(v, codes);
         }
     };
     demean(&mut y_res);
@@ -716,8 +700,9 @@ mod tests {
         }
         let series = vec![(0..14).collect::<Vec<usize>>(), (14..30).collect()];
         let rows: Vec<usize> = (0..30).collect();
-        let (codes, n) = entity_blocks(&rows, &series, &dates);
+        let codes = entity_blocks(&rows, &series, &dates);
         // Daily: one block per week (2); twice a week: four weeks per block (2).
+        let n = codes.iter().max().map_or(0, |m| m + 1);
         assert_eq!(n, 4);
         assert_eq!(codes[0], codes[6]);
         assert_ne!(codes[6], codes[7]);
@@ -725,7 +710,7 @@ mod tests {
         assert_ne!(codes[21], codes[22]);
         assert_ne!(codes[0], codes[14]);
         let mut v: Vec<f64> = (0..30).map(f64::from).collect();
-        demean_within(&mut v, &codes, n);
+        crate::prepare::demean(&mut v, &codes);
         for b in 0..n {
             let s: f64 = (0..30).filter(|&k| codes[k] == b).map(|k| v[k]).sum();
             assert!(s.abs() < 1e-9);
