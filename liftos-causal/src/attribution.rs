@@ -572,6 +572,7 @@ fn settings(
             },
         ),
     ];
+    s.extend(options.response.pinned_setting());
     match &options.attribution_model {
         AttributionModel::CausalForest(p) => {
             s.push(("num_trees".into(), p.num_trees.to_string()));
@@ -657,6 +658,7 @@ fn response_plan(
 ) -> Result<BTreeMap<String, Selection>> {
     let n = w_raw.len();
     let controls: Vec<&[f64]> = panel.controls.iter().map(|(_, v)| v.as_slice()).collect();
+    options.response.check_pinned(labels)?;
     let mut out = BTreeMap::new();
     for (k, c) in labels.iter().enumerate() {
         let rows: Vec<usize> = (0..n).filter(|&i| &panel.channels[i] == c).collect();
@@ -670,7 +672,7 @@ fn response_plan(
             Adstock::PerChannel(m) => vec![m.get(c).copied().unwrap_or(0.0)],
             Adstock::Grid(g) => g.clone(),
         };
-        let candidates = options.response.candidates(&decays);
+        let candidates = options.response.candidates_for(c, &decays);
         let own = channel_series(panel, series, c);
         let sel = select_response(
             &rows,

@@ -293,6 +293,27 @@ impl BusinessOptions {
     }
 }
 
+impl BusinessOptions {
+    /// The business-level transforms for a response choice made as for the panel (as
+    /// `--response` and `--pin-curve` give it): [`BusinessOptions::default_response`]
+    /// when saturation is searched, linear without carryover otherwise; its pinned curves
+    /// kept.
+    pub fn response_like(choice: &ResponseOptions) -> ResponseOptions {
+        let grids = if choice.saturation {
+            BusinessOptions::default_response()
+        } else {
+            ResponseOptions {
+                adstock_grid: vec![0.0],
+                ..ResponseOptions::linear()
+            }
+        };
+        ResponseOptions {
+            pinned: choice.pinned.clone(),
+            ..grids
+        }
+    }
+}
+
 impl Default for BusinessOptions {
     fn default() -> Self {
         BusinessOptions {
@@ -1023,15 +1044,18 @@ pub fn analyze_business(
         let var = v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64;
         if m > 0.0 { var.sqrt() / m } else { 0.0 }
     };
-    for s in &data.spend {
+    options.response.check_pinned(&data.channels)?;
+    for (s, channel) in data.spend.iter().zip(&data.channels) {
+        let pinned = options.response.pinned.contains_key(channel);
         // S-shaped curves whose typical day (mean exposure, x = 1/h) is still on the convex
         // part say that returns rise with spend; no account's data support that, and on a
         // single daily series they only add ways to fit noise.
         let transforms = options
             .response
-            .candidates(&options.response.adstock_grid)
+            .candidates_for(channel, &options.response.adstock_grid)
             .into_iter()
             .filter(|t| match t.saturation {
+                _ if pinned => true,
                 None => true,
                 Some(h) => {
                     h.shape <= 1.0
@@ -1445,6 +1469,7 @@ pub fn analyze_business(
         ("knot_days".into(), options.knot_days.to_string()),
         ("lift_tests".into(), tests.len().to_string()),
     ];
+    results.settings.extend(options.response.pinned_setting());
     Ok(BusinessResults {
         results,
         baseline_share,

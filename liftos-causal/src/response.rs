@@ -19,7 +19,7 @@
 //! ([`ResponseOptions`]); every transform the data cannot reject widens the intervals by
 //! how far it moves the estimate (`select_response`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
@@ -71,6 +71,57 @@ pub struct ResponseTransform {
 }
 
 impl ResponseTransform {
+    /// Parses a pinned transform as written on the command line: `CHANNEL=DECAY` (linear
+    /// after carryover) or `CHANNEL=DECAY:HALF_SATURATION:SHAPE` (a Hill curve, its
+    /// half-saturation a multiple of the campaign's mean adstocked exposure), e.g.
+    /// `meta=0.3:1:1.5`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] naming the text when it has another form or a value is
+    /// not a number (ranges are checked by [`ResponseOptions::validate`]).
+    pub fn parse_pin(s: &str) -> Result<(String, ResponseTransform)> {
+        let bad = || {
+            Error::param(
+                "pin_curve",
+                s,
+                "CHANNEL=DECAY or CHANNEL=DECAY:HALF_SATURATION:SHAPE, e.g. meta=0.3:1:1.5",
+            )
+        };
+        let (channel, spec) = s.split_once('=').ok_or_else(bad)?;
+        let channel = channel.trim();
+        let values: Vec<f64> = spec
+            .split(':')
+            .map(|v| v.trim().parse::<f64>().map_err(|_| bad()))
+            .collect::<Result<_>>()?;
+        let saturation = match values[..] {
+            [_] => None,
+            [_, half_saturation, shape] => Some(HillCurve {
+                half_saturation,
+                shape,
+            }),
+            _ => return Err(bad()),
+        };
+        if channel.is_empty() {
+            return Err(bad());
+        }
+        Ok((
+            channel.to_string(),
+            ResponseTransform {
+                adstock_decay: values[0],
+                saturation,
+            },
+        ))
+    }
+
+    /// The text [`ResponseTransform::parse_pin`] reads after `CHANNEL=`, e.g. `0.3:1:1.5`.
+    pub fn pin_text(&self) -> String {
+        match self.saturation {
+            None => self.adstock_decay.to_string(),
+            Some(h) => format!("{}:{}:{}", self.adstock_decay, h.half_saturation, h.shape),
+        }
+    }
+
     /// The identity: no carryover, linear response.
     pub const LINEAR: ResponseTransform = ResponseTransform {
         adstock_decay: 0.0,
@@ -207,6 +258,7 @@ impl Evaluated {
 /// | `shapes` | 1, 1.5, 2, 3 | Hill shapes searched | each > 0 |
 /// | `smoother_trees` | 100 | trees of the forest whose out-of-bag weights residualise every candidate | ≥ 10 |
 /// | `curve_scales` | 0, 0.25, …, 2 | spend scales of the response curve | each ≥ 0 |
+/// | `pinned` | none | channels whose transform is known and not searched ([`ResponseOptions::pin`]) | decay in [0, 1), Hill values > 0 |
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResponseOptions {
     /// Whether Hill curves are searched.
@@ -221,6 +273,8 @@ pub struct ResponseOptions {
     pub smoother_trees: usize,
     /// Spend scales of the response curve.
     pub curve_scales: Vec<f64>,
+    /// Transforms fixed per channel (by name), not searched.
+    pub pinned: BTreeMap<String, ResponseTransform>,
 }
 
 /// The default is [`ResponseOptions::auto`]: carryover and saturation are searched unless
@@ -234,6 +288,7 @@ impl Default for ResponseOptions {
             shapes: vec![1.0, 1.5, 2.0, 3.0],
             smoother_trees: 100,
             curve_scales: (0..=8).map(|k| k as f64 / 4.0).collect(),
+            pinned: BTreeMap::new(),
         }
     }
 }
@@ -271,6 +326,54 @@ impl ResponseOptions {
             "linear" => Ok(ResponseOptions::linear()),
             "auto" | "" => Ok(ResponseOptions::auto()),
             other => Err(Error::param("response", other, "`linear` or `auto`")),
+        }
+    }
+
+    /// Fixes `channel`'s transform instead of searching it: for a curve known from an
+    /// experiment or an earlier study. The channel's intervals then carry no uncertainty
+    /// about the curve (the search's plausible set is the pinned transform alone), so the
+    /// pin is a claim the data are not asked to check. On the sandbox it measures how much
+    /// of an estimate's error is the curve's: with every channel pinned to its world's
+    /// curve (`sandbox_coverage --oracle-curves`), see the README.
+    pub fn pin(mut self, channel: impl Into<String>, transform: ResponseTransform) -> Self {
+        self.pinned.insert(channel.into(), transform);
+        self
+    }
+
+    /// The pinned transforms as `CHANNEL=CURVE` texts joined by `; ` (a results setting),
+    /// or `None` when none is pinned.
+    pub(crate) fn pinned_setting(&self) -> Option<(String, String)> {
+        (!self.pinned.is_empty()).then(|| {
+            let texts: Vec<String> = self
+                .pinned
+                .iter()
+                .map(|(c, t)| format!("{c}={}", t.pin_text()))
+                .collect();
+            ("pinned_curves".to_string(), texts.join("; "))
+        })
+    }
+
+    /// Checks that every pinned channel is one of `channels`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] naming the first pinned channel the data do not have.
+    pub(crate) fn check_pinned(&self, channels: &[String]) -> Result<()> {
+        match self.pinned.keys().find(|p| !channels.contains(p)) {
+            Some(p) => Err(Error::param(
+                "response.pinned",
+                p,
+                format!("one of the data's channels ({})", channels.join(", ")),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The candidates of `channel`: its pinned transform, or the grid's over `decays`.
+    pub(crate) fn candidates_for(&self, channel: &str, decays: &[f64]) -> Vec<ResponseTransform> {
+        match self.pinned.get(channel) {
+            Some(t) => vec![*t],
+            None => self.candidates(decays),
         }
     }
 
@@ -325,6 +428,22 @@ impl ResponseOptions {
                 x,
                 "finite values ≥ 0",
             ));
+        }
+        for (channel, t) in &self.pinned {
+            let ok = (0.0..1.0).contains(&t.adstock_decay)
+                && t.saturation.is_none_or(|h| {
+                    h.half_saturation > 0.0
+                        && h.half_saturation.is_finite()
+                        && h.shape > 0.0
+                        && h.shape.is_finite()
+                });
+            if !ok {
+                return Err(Error::param(
+                    "response.pinned",
+                    format!("{channel}: {}", t.describe()),
+                    "a decay in [0, 1) and a Hill half-saturation and shape > 0",
+                ));
+            }
         }
         if self.smoother_trees < 10 {
             return Err(Error::param(
@@ -756,6 +875,74 @@ mod tests {
         assert!(!linear.saturation);
         assert_eq!(linear.default_adstock(), crate::Adstock::None);
         assert_eq!(linear.candidates(&[0.0]), vec![ResponseTransform::LINEAR]);
+    }
+
+    #[test]
+    fn pinned_curves_parse_validate_and_replace_the_search() {
+        let (name, t) = ResponseTransform::parse_pin(" meta = 0.3 : 1 : 1.5").unwrap();
+        assert_eq!(name, "meta");
+        let hill = ResponseTransform {
+            adstock_decay: 0.3,
+            saturation: Some(HillCurve {
+                half_saturation: 1.0,
+                shape: 1.5,
+            }),
+        };
+        assert_eq!(t, hill);
+        assert_eq!(hill.pin_text(), "0.3:1:1.5");
+        let (_, linear) = ResponseTransform::parse_pin("google_ads=0.5").unwrap();
+        assert_eq!(linear.adstock_decay, 0.5);
+        assert_eq!(linear.saturation, None);
+        for bad in [
+            "meta",
+            "=0.3",
+            "meta=x",
+            "meta=0.3:1",
+            "meta=0.3:1:2:3",
+            "meta=",
+        ] {
+            let err = ResponseTransform::parse_pin(bad).unwrap_err().to_string();
+            assert!(err.contains("CHANNEL=DECAY"), "{bad}: {err}");
+        }
+        let options = ResponseOptions::auto().pin("meta", hill);
+        assert_eq!(options.candidates_for("meta", &[0.0, 0.5]), vec![hill]);
+        assert_eq!(
+            options.candidates_for("google_ads", &[0.0]),
+            ResponseOptions::auto().candidates(&[0.0])
+        );
+        assert!(options.validate().is_ok());
+        assert_eq!(
+            options.pinned_setting(),
+            Some(("pinned_curves".to_string(), "meta=0.3:1:1.5".to_string()))
+        );
+        assert_eq!(ResponseOptions::auto().pinned_setting(), None);
+        for t in [
+            ResponseTransform {
+                adstock_decay: 1.0,
+                saturation: None,
+            },
+            ResponseTransform {
+                adstock_decay: 0.2,
+                saturation: Some(HillCurve {
+                    half_saturation: 0.0,
+                    shape: 1.0,
+                }),
+            },
+        ] {
+            let err = ResponseOptions::auto()
+                .pin("meta", t)
+                .validate()
+                .unwrap_err();
+            assert!(err.to_string().contains("meta"), "{err}");
+        }
+        let names = ["meta".to_string(), "klaviyo".to_string()];
+        assert!(options.check_pinned(&names).is_ok());
+        let err = ResponseOptions::auto()
+            .pin("tv", linear)
+            .check_pinned(&names)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tv") && err.contains("meta, klaviyo"), "{err}");
     }
 
     #[test]

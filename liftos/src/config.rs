@@ -52,7 +52,7 @@
 //! | `[calendar]` | as a `liftos calendar --config` file: `country`, `commercial_events`, `custom_events`, `business`, `seasonality` |
 //! | `[marketing]` | `enabled` (true): campaign-derived calendar features |
 //! | `[business_outcome]` | `path` (a file) or `source = "shopify"` (pulled when the pipeline runs; `LIFTOS_SHOPIFY_SHOP`, `LIFTOS_SHOPIFY_ACCESS_TOKEN`, ... from the environment), `lift_tests` |
-//! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `assignment`, `cross_validation`, `common_spend` |
+//! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `pin_curves` (`["meta=0.3:1:1.5"]`), `assignment`, `cross_validation`, `common_spend` |
 //! | `[plan]` | a budget plan as the last stage (`plan.json`, a report section): `budget` (required), `period_days`, `objective` (revenue, profit, target_roas), `target_roas`, `margin` (1), `max_change` (0.5), `min`/`max` (`{ meta = 5000 }`), `hold` (list) |
 //! | `[output]` (or `[outputs]`) | `dir` (liftos-out), `format` (parquet or csv), `report` (true), `postgres` (a URL without password: the run's tables are written there too), `postgres_url_env`, `postgres_password_env`, `postgres_schema`, `postgres_table_prefix` |
 //! | `[sync]` | `lookback_days`: days `liftos sync` re-reads before the stored state, by source name or type (`{ meta = 28, google_ads = 28, klaviyo = 7 }`) |
@@ -78,6 +78,7 @@ use liftos_calendar::{CalendarOptions, MarketingOptions};
 use liftos_causal::plan::{Objective, PlanOptions};
 use liftos_causal::{
     Adstock, AttributionModel, AttributionOptions, CausalRoles, ClusterBy, ResponseOptions,
+    ResponseTransform,
     TreatmentAssignment,
 };
 use liftos_connectors::keys::find_key;
@@ -310,6 +311,9 @@ pub struct AnalysisSection {
     /// `auto` (default: carryover and saturation chosen per channel) or `linear` (the
     /// opt-out).
     pub response: String,
+    /// Channels' known response curves, not searched: `CHANNEL=DECAY` or
+    /// `CHANNEL=DECAY:HALF_SATURATION:SHAPE` (as `liftos analyze --pin-curve`).
+    pub pin_curves: Vec<String>,
     /// `observational` or `randomized`.
     pub assignment: String,
     /// Time-blocked cross-validation.
@@ -335,6 +339,7 @@ impl Default for AnalysisSection {
             cluster: "entity".into(),
             adstock: String::new(),
             response: "auto".into(),
+            pin_curves: Vec::new(),
             assignment: "observational".into(),
             cross_validation: true,
             common_spend: true,
@@ -1252,6 +1257,11 @@ impl PipelineConfig {
             .with_num_trees(a.trees);
         let response = ResponseOptions::parse(&a.response)
             .map_err(|e| self.err(at("response"), None, e.to_string()))?;
+        let response = a.pin_curves.iter().try_fold(response, |r, p| {
+            let (channel, transform) = ResponseTransform::parse_pin(p)
+                .map_err(|e| self.err(at("pin_curves"), None, e.to_string()))?;
+            Ok::<_, Error>(r.pin(channel, transform))
+        })?;
         let adstock = if a.adstock.trim().is_empty() {
             response.default_adstock()
         } else {

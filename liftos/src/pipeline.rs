@@ -1139,6 +1139,9 @@ impl Pipeline {
         let options = liftos_causal::business::BusinessOptions {
             seed: self.attribution.seed,
             confidence_level: self.attribution.confidence_level,
+            response: liftos_causal::business::BusinessOptions::response_like(
+                &self.attribution.response,
+            ),
             ..Default::default()
         };
         Ok(liftos_causal::analyze_business(&data, &options, &tests)?)

@@ -8,6 +8,7 @@
 //!     [--preset standard|linear|saturation|carryover|realistic|latent|feedback]
 //!     [--trees 500] [--campaigns 4] [--days 730] [--json FILE] [--plain-nuisances]
 //!     [--linear-response] [--no-common-spend] [--common-spend-check-only] [--warnings]
+//!     [--oracle-curves]
 //! ```
 //!
 //! Per channel it counts the coverage of both the switch-off return (`incremental_roas`
@@ -17,6 +18,12 @@
 //! significance, and the seeds whose results carry a confounding warning (placebo, common spend or
 //! robustness value). `--linear-response` reproduces the estimator before response
 //! transforms (no carryover, no saturation).
+//!
+//! `--oracle-curves` pins every channel's response transform to its world's own (decay,
+//! Hill half-saturation and shape; [`ResponseOptions::pin`]) instead of searching it, to
+//! measure how much of the error is the curve's. Approximate: the world's half-saturation
+//! is a multiple of a campaign's budget-level exposure, the estimator's of its mean
+//! exposure, and the two differ by the ratio of the campaign's mean spend to its budget.
 //!
 //! `--plain-nuisances` fits the causal forest's outcome and treatment models as plain
 //! forest averages (grf's `causal_forest`) instead of the attribution's default local
@@ -33,10 +40,10 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use liftos_causal::{
-    Adstock, AttributionModel, AttributionOptions, CausalForestParams, CausalRoles,
-    ResponseOptions, analyze_attribution, prepare_causal_data,
+    Adstock, AttributionModel, AttributionOptions, CausalForestParams, CausalRoles, HillCurve,
+    ResponseOptions, ResponseTransform, analyze_attribution, prepare_causal_data,
 };
-use liftos_sandbox::{Preset, World, WorldConfig};
+use liftos_sandbox::{Preset, Saturation, World, WorldConfig};
 
 use liftos_benches::{BoxError, arg};
 
@@ -95,6 +102,7 @@ fn main() -> Result<(), BoxError> {
     let linear = args.iter().any(|a| a == "--linear-response");
     let no_common = args.iter().any(|a| a == "--no-common-spend");
     let check_only = args.iter().any(|a| a == "--common-spend-check-only");
+    let oracle = args.iter().any(|a| a == "--oracle-curves");
     let json: Option<String> = args
         .iter()
         .position(|a| a == "--json")
@@ -144,6 +152,8 @@ fn main() -> Result<(), BoxError> {
             .with_seed(seed)
             .with_response(if linear {
                 ResponseOptions::linear()
+            } else if oracle {
+                world_curves(&world)
             } else {
                 ResponseOptions::auto()
             });
@@ -297,4 +307,31 @@ fn main() -> Result<(), BoxError> {
         println!("wrote {path}");
     }
     Ok(())
+}
+
+/// The search's options with every channel pinned to its world's transform.
+fn world_curves(world: &World) -> ResponseOptions {
+    world
+        .config()
+        .channels
+        .iter()
+        .fold(ResponseOptions::auto(), |r, c| {
+            let saturation = match c.saturation {
+                Saturation::Hill {
+                    half_saturation,
+                    shape,
+                } => Some(HillCurve {
+                    half_saturation,
+                    shape,
+                }),
+                Saturation::Off => None,
+            };
+            r.pin(
+                c.name.clone(),
+                ResponseTransform {
+                    adstock_decay: c.adstock_decay,
+                    saturation,
+                },
+            )
+        })
 }

@@ -63,6 +63,12 @@ pub struct Args {
     /// (the opt-out: linear in spend, no carryover unless `--adstock` asks for it).
     #[arg(long, default_value = "auto")]
     response: String,
+    /// A channel's known response curve, not searched (repeatable):
+    /// `CHANNEL=DECAY` (linear after carryover) or `CHANNEL=DECAY:HALF_SATURATION:SHAPE`
+    /// (Hill curve; half-saturation × the campaign's mean adstocked exposure), e.g.
+    /// `meta=0.3:1:1.5`. Its intervals then carry no uncertainty about the curve.
+    #[arg(long = "pin-curve", value_name = "CHANNEL=CURVE")]
+    pin_curve: Vec<String>,
     /// Skip the time-blocked cross-validation.
     #[arg(long)]
     no_cross_validation: bool,
@@ -122,7 +128,7 @@ pub fn run(args: Args) -> liftos::Result<()> {
         liftos::io::check_dir_holds_no_input("--report", dir, &inputs)?;
     }
     let model = AttributionModel::parse(&args.model)?.with_num_trees(args.trees);
-    let response = ResponseOptions::parse(&args.response)?;
+    let response = pin_curves(ResponseOptions::parse(&args.response)?, &args.pin_curve)?;
     let adstock = match &args.adstock {
         Some(a) => Adstock::parse(a)?,
         None => response.default_adstock(),
@@ -192,14 +198,10 @@ fn run_business(args: &Args, outcome: &std::path::Path) -> liftos::Result<()> {
         outputs.push(("--json", p));
     }
     liftos::io::check_distinct_files(&inputs, &outputs)?;
-    let response = if ResponseOptions::parse(&args.response)?.saturation {
-        liftos::causal::BusinessOptions::default_response()
-    } else {
-        ResponseOptions {
-            adstock_grid: vec![0.0],
-            ..ResponseOptions::linear()
-        }
-    };
+    let response = liftos::causal::BusinessOptions::response_like(&pin_curves(
+        ResponseOptions::parse(&args.response)?,
+        &args.pin_curve,
+    )?);
     let options = liftos::causal::BusinessOptions {
         response,
         bootstrap: args.bootstrap,
@@ -266,4 +268,12 @@ fn negative_treatment_warnings(
         }
     }
     out
+}
+
+/// `response` with each `--pin-curve` value's transform fixed.
+fn pin_curves(response: ResponseOptions, pins: &[String]) -> liftos::Result<ResponseOptions> {
+    pins.iter().try_fold(response, |r, p| {
+        let (channel, transform) = liftos::causal::ResponseTransform::parse_pin(p)?;
+        Ok(r.pin(channel, transform))
+    })
 }

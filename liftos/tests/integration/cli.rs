@@ -396,6 +396,52 @@ fn analyze_response_linear_opts_out() {
     }
 }
 
+/// `--pin-curve` fixes a channel's curve instead of searching it; the results say so, and
+/// a malformed value is one error line naming the expected form.
+#[test]
+fn analyze_pin_curve_fixes_a_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("unified.csv");
+    write_world(
+        &liftos::sandbox::WorldConfig::standard(2)
+            .with_days(240)
+            .with_seed(5),
+        &input,
+    );
+    let json = dir.path().join("r.json");
+    crate::common::analyze_json(
+        &input,
+        &json,
+        &["--model", "dml", "--pin-curve", "meta=0.3:1:1.5"],
+    );
+    let v = read_json(&json);
+    assert_eq!(v["settings"]["pinned_curves"], "meta=0.3:1:1.5");
+    let meta = v["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "meta")
+        .unwrap();
+    assert_eq!(meta["adstock_decay"], 0.3, "{meta}");
+    assert_eq!(
+        meta["saturation"]["half_saturation_relative"], 1.0,
+        "{meta}"
+    );
+    assert_eq!(meta["saturation"]["shape"], 1.5, "{meta}");
+    assert_eq!(
+        meta["transform_selection"]["plausible_transforms"], 1,
+        "{meta}"
+    );
+    let output = liftos()
+        .args(["analyze", "--pin-curve", "meta=0.3:1", "--input"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    let stderr = assert_failure(&output);
+    assert!(stderr.contains("CHANNEL=DECAY"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
 #[test]
 fn analyze_names_a_missing_column() {
     let dir = tempfile::tempdir().unwrap();
