@@ -1423,7 +1423,12 @@ pub fn analyze_business(
     warnings.extend(curve_warnings);
     let share_at = m - 1;
     let share = est[share_at];
+    // A share lies in [0, 1]: the interval is cut to that range (intersecting an interval
+    // with the parameter's range keeps its coverage), yet never so as to exclude the
+    // estimate itself (channels' lifts above the revenue put it below 0, a sign of a
+    // misfit the reader should see rather than have clipped away).
     let (share_lo, share_hi) = interval(share_at);
+    let (share_lo, share_hi) = (share_lo.max(share.min(0.0)), share_hi.min(share.max(1.0)));
     let share_se = var[share_at]
         .sqrt()
         .max((share - share_lo).max(share_hi - share) / z);
@@ -1528,7 +1533,7 @@ fn plausible_sets(
                 .filter(move |&(j, l)| {
                     j != chosen
                         && l.is_finite()
-                        && n_eff * (l - min) / min.max(f64::MIN_POSITIVE) <= crit
+                        && crate::response::likelihood_excess(n_eff, *l, min) <= crit
                 })
                 .map(move |(j, _)| (c, j))
         })

@@ -523,6 +523,14 @@ struct CandidateSums {
     g_total: f64,
 }
 
+/// The likelihood-ratio-type statistic of a candidate whose squared-error loss is `loss`
+/// against the best's `min`, with `n_eff` effective observations:
+/// `n_eff·(loss − min)/min`, which the plausible sets of the panel search
+/// ([`select_response`]) and of the business level compare with `χ²₁` at their level.
+pub(crate) fn likelihood_excess(n_eff: f64, loss: f64, min: f64) -> f64 {
+    n_eff * (loss - min) / min.max(f64::MIN_POSITIVE)
+}
+
 /// Codes of the blocks the search's residuals are demeaned within: each entity's rows cut
 /// into runs of whole weeks (7-day runs from the epoch) holding about 7 of its rows (one week for a daily
 /// series, four for a twice-a-week send), for [`demean`](crate::prepare::demean). Rows in
@@ -698,7 +706,7 @@ pub(crate) fn select_response(
     let n_eff = nb.max(2) as f64;
     let chi2 =
         ChiSquared::new(1.0).map_err(|e| Error::param("confidence_level", e, "a valid level"))?;
-    let excess = |c: usize| n_eff * (loss[c] - best.1) / best.1.max(f64::MIN_POSITIVE);
+    let excess = |c: usize| likelihood_excess(n_eff, loss[c], best.1);
     let set_at = |q: f64| -> Vec<usize> {
         (0..candidates.len())
             .filter(|&c| loss[c].is_finite() && excess(c) <= q)

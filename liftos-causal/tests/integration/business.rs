@@ -156,8 +156,9 @@ fn spillover_business_level_sees_metas_whole_effect() {
         "{own_rows}"
     );
     assert!(meta.incremental_roas_ci_lower > own_rows, "{meta:?}");
-    // The baseline share covers the truth.
+    // The baseline share covers the truth, within [0, 1].
     let share = world.business_truth().unwrap().baseline_share;
+    assert!(0.0 <= r.baseline_share.ci_lower && r.baseline_share.ci_upper <= 1.0);
     assert!(
         r.baseline_share.ci_lower <= share && share <= r.baseline_share.ci_upper,
         "{:?} vs {share}",
