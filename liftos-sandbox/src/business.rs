@@ -163,22 +163,6 @@ impl World {
         Ok(self.business_days_for(&spend))
     }
 
-    /// Spend of every row (internal order) under `intervention`.
-    fn intervened_spend(&self, intervention: Intervention<'_>) -> Result<Vec<f64>> {
-        let (target, factor) = self.intervention_target(intervention)?;
-        Ok(self
-            .rows
-            .iter()
-            .map(|r| {
-                if Some(r.channel) == target {
-                    r.spend * factor
-                } else {
-                    r.spend
-                }
-            })
-            .collect())
-    }
-
     /// Every channel's spend per day of the world and its platform-reported revenue, summed
     /// over the rows in unified-table order.
     pub fn channel_spend(&self) -> ChannelSpend {
