@@ -1,11 +1,9 @@
 //! What every HTTP connector's builder shares: the retry policy, the clock, the progress
 //! counters and a setting that could not be read ([`HttpBuilderBase`]), the methods that
-//! set them and read the environment ([`http_builder!`]), and small helpers for the
-//! builders' `Debug` and list setters (the setters themselves are `liftos_core::setters!`).
+//! set them and read the environment ([`http_builder!`]), and a helper for list setters
+//! (the setters themselves are `liftos_core::setters!`).
 
 use std::sync::Arc;
-
-use secrecy::SecretString;
 
 use crate::Result;
 use crate::http::{Clock, HttpCore, Progress, Redactor, RetryConfig, SystemClock, config_error};
@@ -43,11 +41,6 @@ impl HttpBuilderBase {
     pub(crate) fn into_core(self, source: &'static str, redactor: Redactor) -> Result<HttpCore> {
         HttpCore::new(source, self.retry, self.clock, redactor, self.progress)
     }
-}
-
-/// A secret as a builder's `Debug` shows it: whether it is set, never its value.
-pub(crate) fn redacted(secret: &Option<SecretString>) -> Option<&'static str> {
-    secret.as_ref().map(|_| "[REDACTED]")
 }
 
 /// The items of a list setter's argument, as strings.
