@@ -88,21 +88,11 @@ crate::keys::config_table! {
 /// | `metrics` | `sessions`, `keyEvents`, `totalRevenue` | report metrics | GA4 names |
 /// | `page_size` | 100,000 | `limit` of one request | 1–250,000 |
 /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, page bound | — |
+#[derive(Debug)]
 pub struct Ga4Builder {
     config: Ga4Config,
     page_size: u64,
     base: HttpBuilderBase,
-}
-
-impl std::fmt::Debug for Ga4Builder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ga4Builder")
-            .field("property_id", &self.config.property_id)
-            .field("client_id", &self.config.client_id)
-            .field("client_secret", &"[REDACTED]")
-            .field("refresh_token", &"[REDACTED]")
-            .finish_non_exhaustive()
-    }
 }
 
 impl Default for Ga4Builder {
@@ -264,6 +254,7 @@ impl Ga4Builder {
     }
 }
 
+#[derive(Debug)]
 struct Inner {
     core: HttpCore,
     oauth: RefreshFlow,
@@ -280,25 +271,9 @@ struct Inner {
 /// metrics (counts such as `sessions` Int64, others Float64), and `currency` (the
 /// property's, from the response metadata). Rows are paged with `limit`/`offset` until
 /// `rowCount`; a page that ends early or a total that moves fails the pull.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Ga4Connector {
     inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for Ga4Connector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let i = &self.inner;
-        f.debug_struct("Ga4Connector")
-            .field("property_id", &i.property)
-            .field("client_id", &i.oauth.client_id.expose_secret())
-            .field("client_secret", &"[REDACTED]")
-            .field("refresh_token", &"[REDACTED]")
-            .field("base_url", &i.base)
-            .field("dimensions", &i.dimensions)
-            .field("metrics", &i.metrics)
-            .field("core", &i.core)
-            .finish()
-    }
 }
 
 impl Ga4Connector {

@@ -74,19 +74,12 @@ crate::keys::config_table! {
 /// | `chunk_days` | 31 | days per searchStream call (calls run `retry.concurrency` at once) | ≥ 1 |
 /// | `refresh_margin` | 60 s | refresh the access token this long before it expires | ≥ 0 |
 /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency | — |
+#[derive(Debug)]
 pub struct GoogleAdsBuilder {
     config: GoogleAdsConfig,
     chunk_days: u32,
     refresh_margin: Duration,
     base: HttpBuilderBase,
-}
-
-impl std::fmt::Debug for GoogleAdsBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GoogleAdsBuilder")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Default for GoogleAdsBuilder {
@@ -256,6 +249,7 @@ fn normalize_customer_id(raw: &str) -> Result<String> {
     Ok(id)
 }
 
+#[derive(Debug)]
 struct Inner {
     core: HttpCore,
     developer_token: SecretString,
@@ -276,27 +270,9 @@ struct Inner {
 /// `metrics.cost_micros`, `metrics.impressions`, `metrics.clicks` (Int64),
 /// `metrics.conversions`, `metrics.conversions_value` (Float64), then requested
 /// `metrics.*` fields (`*_micros` and counts Int64, others Float64).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct GoogleAdsConnector {
     inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for GoogleAdsConnector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let i = &self.inner;
-        f.debug_struct("GoogleAdsConnector")
-            .field("developer_token", &"[REDACTED]")
-            .field("client_id", &i.oauth.client_id.expose_secret())
-            .field("client_secret", &"[REDACTED]")
-            .field("refresh_token", &"[REDACTED]")
-            .field("customers", &i.customers)
-            .field("login_customer_id", &i.login)
-            .field("base_url", &i.base)
-            .field("token_url", &i.oauth.token_url)
-            .field("api_version", &i.version)
-            .field("core", &i.core)
-            .finish()
-    }
 }
 
 impl GoogleAdsConnector {

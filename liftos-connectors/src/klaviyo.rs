@@ -91,19 +91,11 @@ crate::keys::config_table! {
 /// `…_INCLUDE_FLOWS` (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`),
 /// `…_REPORT_DAILY_LIMIT` and `…_REPORT_INTERVAL_SECS` (seconds; lower than 31 only
 /// against a proxy or test server; `report_interval_secs` in a config table).
+#[derive(Debug)]
 pub struct KlaviyoBuilder {
     config: KlaviyoConfig,
     report_interval: Duration,
     base: HttpBuilderBase,
-}
-
-impl std::fmt::Debug for KlaviyoBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KlaviyoBuilder")
-            .field("config", &self.config)
-            .field("report_interval", &self.report_interval)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Default for KlaviyoBuilder {
@@ -222,6 +214,7 @@ impl KlaviyoBuilder {
     }
 }
 
+#[derive(Debug)]
 struct Inner {
     core: HttpCore,
     key: SecretString,
@@ -259,25 +252,9 @@ struct Inner {
 /// `report_daily_limit` per endpoint, counting the calls this connector sent in the last
 /// 24 hours; a daily-limit 429 from Klaviyo is not retried (its wait exceeds
 /// `RetryConfig::max_retry_wait`) and ends the pull with [`Error::Throttled`].
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct KlaviyoConnector {
     inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for KlaviyoConnector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let i = &self.inner;
-        f.debug_struct("KlaviyoConnector")
-            .field("api_key", &"[REDACTED]")
-            .field("conversion_metric", &i.metric)
-            .field("base_url", &i.base)
-            .field("revision", &i.revision)
-            .field("cost_per_recipient", &i.cost_per_recipient)
-            .field("include_flows", &i.include_flows)
-            .field("report_daily_limit", &i.report_daily_limit)
-            .field("core", &i.core)
-            .finish()
-    }
 }
 
 impl KlaviyoConnector {

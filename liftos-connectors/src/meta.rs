@@ -103,6 +103,7 @@ crate::keys::config_table! {
 /// | `async_poll_interval` | 2 s | first poll wait (doubles up to 30 s) | > 0 |
 /// | `async_timeout` | 15 min | a job still running after this is split in halves | > 0 |
 /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency | — |
+#[derive(Debug)]
 pub struct MetaAdsBuilder {
     config: MetaAdsConfig,
     page_limit: usize,
@@ -111,14 +112,6 @@ pub struct MetaAdsBuilder {
     async_poll_interval: Duration,
     async_timeout: Duration,
     base: HttpBuilderBase,
-}
-
-impl std::fmt::Debug for MetaAdsBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetaAdsBuilder")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Default for MetaAdsBuilder {
@@ -299,6 +292,7 @@ pub fn hmac_sha256_hex(key: &str, message: &str) -> String {
         .collect()
 }
 
+#[derive(Debug)]
 struct Inner {
     core: HttpCore,
     token: SecretString,
@@ -326,24 +320,9 @@ struct Inner {
 /// `impressions`, `clicks` (Int64), `conversions`, `conversion_values` (Float64), then
 /// any requested optional field (`reach` Int64; `frequency`, `cpm`, `cpc`, `ctr`
 /// Float64; null when Meta does not serve it).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct MetaAdsConnector {
     inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for MetaAdsConnector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let i = &self.inner;
-        f.debug_struct("MetaAdsConnector")
-            .field("access_token", &"[REDACTED]")
-            .field("appsecret_proof", &i.proof.as_ref().map(|_| "[REDACTED]"))
-            .field("accounts", &i.accounts)
-            .field("base_url", &i.base)
-            .field("api_version", &i.version)
-            .field("action_types", &i.action_types)
-            .field("core", &i.core)
-            .finish()
-    }
 }
 
 impl MetaAdsConnector {

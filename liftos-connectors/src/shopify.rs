@@ -130,19 +130,11 @@ crate::keys::config_table! {
 /// `from_env` reads the variables of [`ShopifyConfig::KEYS`]: `LIFTOS_SHOPIFY_SHOP`,
 /// `LIFTOS_SHOPIFY_ACCESS_TOKEN`, `…_BASE_URL`, `…_API_VERSION`,
 /// `…_BULK_THRESHOLD_DAYS`, `…_PAGE_SIZE`, `…_BULK_POLL_SECS`.
+#[derive(Debug)]
 pub struct ShopifyBuilder {
     config: ShopifyConfig,
     bulk_poll: Duration,
     base: HttpBuilderBase,
-}
-
-impl std::fmt::Debug for ShopifyBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ShopifyBuilder")
-            .field("config", &self.config)
-            .field("bulk_poll", &self.bulk_poll)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Default for ShopifyBuilder {
@@ -258,10 +250,7 @@ impl ShopifyBuilder {
             inner: Arc::new(Inner {
                 core,
                 token,
-                shop,
-                base: base_str(&base_url),
                 endpoint,
-                api_version,
                 bulk_threshold_days: c
                     .bulk_threshold_days
                     .unwrap_or(SHOPIFY_DEFAULT_BULK_THRESHOLD_DAYS),
@@ -299,13 +288,11 @@ fn shop_name(raw: &str) -> Result<String> {
     }
 }
 
+#[derive(Debug)]
 struct Inner {
     core: HttpCore,
     token: SecretString,
-    shop: String,
-    base: String,
     endpoint: String,
-    api_version: String,
     bulk_threshold_days: u32,
     page_size: u64,
     bulk_poll: Duration,
@@ -336,24 +323,9 @@ struct Inner {
 /// cost bucket: a `THROTTLED` answer waits `(requested − currentlyAvailable) /
 /// restoreRate`, and a successful answer that left less in the bucket than it cost
 /// pauses the same way before the next call.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ShopifyConnector {
     inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for ShopifyConnector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let i = &self.inner;
-        f.debug_struct("ShopifyConnector")
-            .field("shop", &i.shop)
-            .field("access_token", &"[REDACTED]")
-            .field("base_url", &i.base)
-            .field("api_version", &i.api_version)
-            .field("bulk_threshold_days", &i.bulk_threshold_days)
-            .field("page_size", &i.page_size)
-            .field("core", &i.core)
-            .finish()
-    }
 }
 
 impl ShopifyConnector {

@@ -99,19 +99,12 @@ crate::keys::config_table! {
 /// | `chunk_days` | 30 | days per report request (calls run `retry.concurrency` at once) | 1–30 |
 /// | `page_size` | 1000 | rows per page | 1–1000 |
 /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency, page bound | — |
+#[derive(Debug)]
 pub struct TikTokBuilder {
     config: TikTokConfig,
     chunk_days: u32,
     page_size: u32,
     base: HttpBuilderBase,
-}
-
-impl std::fmt::Debug for TikTokBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TikTokBuilder")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Default for TikTokBuilder {
@@ -276,6 +269,7 @@ fn check_metric_name(m: &str) -> Result<()> {
     }
 }
 
+#[derive(Debug)]
 struct Inner {
     core: HttpCore,
     access_token: SecretString,
@@ -300,23 +294,9 @@ struct Inner {
 /// Float64). Rows are requested 30 days at a time per advertiser; a report that changes
 /// while it is paged (a row twice, a total that moves) fails the pull instead of losing
 /// or doubling rows.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct TikTokConnector {
     inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for TikTokConnector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let i = &self.inner;
-        f.debug_struct("TikTokConnector")
-            .field("access_token", &"[REDACTED]")
-            .field("advertisers", &i.advertisers)
-            .field("base_url", &i.base)
-            .field("api_version", &i.version)
-            .field("metrics", &i.metrics)
-            .field("core", &i.core)
-            .finish()
-    }
 }
 
 impl TikTokConnector {
