@@ -106,3 +106,23 @@ macro_rules! http_builder {
     };
 }
 pub(crate) use http_builder;
+
+/// `with_oauth` of a builder whose config table (field `config`) holds an OAuth2 refresh
+/// flow's `client_id`, `client_secret` and `refresh_token` (Google Ads, GA4).
+macro_rules! oauth_setter {
+    () => {
+        /// Sets the OAuth client and refresh token.
+        pub fn with_oauth(
+            mut self,
+            client_id: impl Into<String>,
+            client_secret: impl Into<secrecy::SecretString>,
+            refresh_token: impl Into<secrecy::SecretString>,
+        ) -> Self {
+            self.config.client_id = Some(client_id.into());
+            self.config.client_secret = Some(client_secret.into());
+            self.config.refresh_token = Some(refresh_token.into());
+            self
+        }
+    };
+}
+pub(crate) use oauth_setter;

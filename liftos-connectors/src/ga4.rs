@@ -119,18 +119,7 @@ impl Ga4Builder {
         self.config.property_id = Some(id.into());
         self
     }
-    /// Sets the OAuth client and refresh token.
-    pub fn with_oauth(
-        mut self,
-        client_id: impl Into<String>,
-        client_secret: impl Into<SecretString>,
-        refresh_token: impl Into<SecretString>,
-    ) -> Self {
-        self.config.client_id = Some(client_id.into());
-        self.config.client_secret = Some(client_secret.into());
-        self.config.refresh_token = Some(refresh_token.into());
-        self
-    }
+    crate::builder::oauth_setter!();
     /// Replaces the OAuth token endpoint.
     pub fn with_token_url(mut self, url: impl Into<String>) -> Self {
         self.config.token_url = Some(url.into());
@@ -235,10 +224,8 @@ impl Ga4Builder {
             "LIFTOS_GA4_CLIENT_ID and LIFTOS_GA4_CLIENT_SECRET".into(),
             "LIFTOS_GA4_REFRESH_TOKEN".into(),
         );
-        let redactor = Redactor::default();
-        for s in oauth.secrets().into_iter().skip(1) {
-            redactor.add(s);
-        }
+        // The client id is no secret; the client secret and refresh token are.
+        let redactor = Redactor::of(oauth.secrets().into_iter().skip(1));
         let core = self.base.into_core(SOURCE, redactor)?;
         Ok(Ga4Connector {
             inner: Arc::new(Inner {

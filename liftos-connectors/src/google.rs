@@ -111,18 +111,7 @@ impl GoogleAdsBuilder {
         self.config.developer_token = Some(token.into());
         self
     }
-    /// Sets the OAuth client and refresh token.
-    pub fn with_oauth(
-        mut self,
-        client_id: impl Into<String>,
-        client_secret: impl Into<SecretString>,
-        refresh_token: impl Into<SecretString>,
-    ) -> Self {
-        self.config.client_id = Some(client_id.into());
-        self.config.client_secret = Some(client_secret.into());
-        self.config.refresh_token = Some(refresh_token.into());
-        self
-    }
+    crate::builder::oauth_setter!();
     liftos_core::setters! {
         /// Sets the customers (dashes allowed).
         with_customer_ids(customers: impl IntoIterator<Item = impl Into<String>>)
@@ -202,7 +191,6 @@ impl GoogleAdsBuilder {
             Some(q) => Some(select_list(q)?),
             None => None,
         };
-        let redactor = Redactor::default();
         let oauth = RefreshFlow::new(
             token_url,
             SecretString::from(client_id),
@@ -212,10 +200,9 @@ impl GoogleAdsBuilder {
             "LIFTOS_GOOGLE_ADS_REFRESH_TOKEN".into(),
         )
         .with_margin(self.refresh_margin);
-        redactor.add(&developer_token);
-        for s in oauth.secrets().into_iter().skip(1) {
-            redactor.add(s);
-        }
+        // The client id is no secret; the client secret and refresh token are.
+        let secrets = oauth.secrets().into_iter().skip(1);
+        let redactor = Redactor::of(std::iter::once(&developer_token).chain(secrets));
         let core = self.base.into_core(SOURCE, redactor)?;
         Ok(GoogleAdsConnector {
             inner: Arc::new(Inner {

@@ -192,9 +192,7 @@ impl KlaviyoBuilder {
             c.base_url.as_deref().unwrap_or(KLAVIYO_DEFAULT_BASE_URL),
         )?;
         let base = base_str(&base_url);
-        let redactor = Redactor::default();
-        redactor.add(&key);
-        let core = self.base.into_core(SOURCE, redactor)?;
+        let core = self.base.into_core(SOURCE, Redactor::of([&key]))?;
         Ok(KlaviyoConnector {
             inner: Arc::new(Inner {
                 core,

@@ -251,8 +251,7 @@ impl MetaAdsBuilder {
             c.base_url.as_deref().unwrap_or(META_DEFAULT_BASE_URL),
         )?;
         let base = base_str(&base_url);
-        let redactor = Redactor::default();
-        redactor.add(&token);
+        let redactor = Redactor::of([&token]);
         let proof = c.app_secret.as_ref().map(|s| {
             redactor.add(s);
             let p = SecretString::from(hmac_sha256_hex(s.expose_secret(), token.expose_secret()));

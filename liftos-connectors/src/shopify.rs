@@ -243,9 +243,7 @@ impl ShopifyBuilder {
             base_str(&base_url),
             api_version
         );
-        let redactor = Redactor::default();
-        redactor.add(&token);
-        let core = self.base.into_core(SOURCE, redactor)?;
+        let core = self.base.into_core(SOURCE, Redactor::of([&token]))?;
         Ok(ShopifyConnector {
             inner: Arc::new(Inner {
                 core,

@@ -226,9 +226,7 @@ impl TikTokBuilder {
         }
         let base_url = c.base_url.as_deref().unwrap_or(TIKTOK_DEFAULT_BASE_URL);
         let base = base_str(&validate_base_url(SOURCE, base_url)?);
-        let redactor = Redactor::default();
-        redactor.add(&access_token);
-        let core = self.base.into_core(SOURCE, redactor)?;
+        let core = self.base.into_core(SOURCE, Redactor::of([&access_token]))?;
         Ok(TikTokConnector {
             inner: Arc::new(Inner {
                 core,
