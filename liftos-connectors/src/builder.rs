@@ -21,7 +21,6 @@ impl std::fmt::Debug for HttpBuilderBase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpBuilderBase")
             .field("retry", &self.retry)
-            .field("env_error", &self.env_error)
             .finish_non_exhaustive()
     }
 }

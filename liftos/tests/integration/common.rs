@@ -1,7 +1,7 @@
 //! Shared helpers: a small sandbox world served by the fake APIs, the `liftos` binary
 //! with the fakes' credentials, table totals.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -178,6 +178,13 @@ pub fn assert_nothing_written(dir: &Path, context: &str) {
         "{context}: nothing written, yet there is {:?}",
         leftovers(dir)
     );
+}
+
+/// Writes `contents` to `dir/name` and returns the path.
+pub fn write_file(dir: &Path, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
 }
 
 /// `text` as the `liftos.toml` of `dir`.
