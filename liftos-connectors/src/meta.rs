@@ -281,6 +281,14 @@ impl MetaAdsBuilder {
     }
 }
 
+/// `text` as a number (absent: 0), or what is wrong with it ("`x` is not `what`").
+fn number<T: std::str::FromStr + Default>(text: Option<&str>, what: &str) -> Result<T, String> {
+    match text {
+        None => Ok(T::default()),
+        Some(v) => v.trim().parse().map_err(|_| format!("`{v}` is not {what}")),
+    }
+}
+
 /// Lower-case hex HMAC-SHA256(key, message): Meta's `appsecret_proof`.
 pub fn hmac_sha256_hex(key: &str, message: &str) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
@@ -631,22 +639,10 @@ impl Inner {
                 .map_err(|e| dec(i, field, format!("`{s}` is not a date: {e}")))
         };
         let num = |i: usize, field: &str, s: Option<&str>| -> Result<f64> {
-            match s {
-                None => Ok(0.0),
-                Some(v) => v
-                    .trim()
-                    .parse::<f64>()
-                    .map_err(|_| dec(i, field, format!("`{v}` is not a number"))),
-            }
+            number(s, "a number").map_err(|m| dec(i, field, m))
         };
         let int = |i: usize, field: &str, s: Option<&str>| -> Result<i64> {
-            match s {
-                None => Ok(0),
-                Some(v) => v
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| dec(i, field, format!("`{v}` is not an integer"))),
-            }
+            number(s, "an integer").map_err(|m| dec(i, field, m))
         };
         let mut d_start = Vec::with_capacity(n);
         let mut d_stop = Vec::with_capacity(n);
@@ -842,57 +838,51 @@ fn account_stream(
                 let Some((since, until)) = stack.pop() else {
                     return Ok(None);
                 };
-                let job = match inner.run_job(&budget, &plan, &account, since, until).await {
+                let (url, first) = match inner.run_job(&budget, &plan, &account, since, until).await
+                {
                     // The run may have been created: read this range with the plain
                     // (idempotent) insights GET instead of creating another.
                     Err(Error::Unconfirmed { message, .. }) => {
                         tracing::warn!(source = SOURCE, %account, %since, %until, reason = %message,
-                            "report run creation unconfirmed: reading the range synchronously");
+                                "report run creation unconfirmed: reading the range synchronously");
                         let url =
                             format!("{}/{}/act_{account}/insights", inner.base, inner.version);
-                        let first = inner.query_params(&plan, since, until);
-                        let s = pages(
-                            inner.clone(),
-                            plan.clone(),
-                            budget.clone(),
-                            account.clone(),
-                            url,
-                            first,
-                        );
-                        return Ok(Some((s, (inner, plan, budget, account, stack))));
+                        (url, inner.query_params(&plan, since, until))
                     }
-                    other => other?,
+                    other => match other? {
+                        Ok(id) => {
+                            let url = format!("{}/{}/{id}/insights", inner.base, inner.version);
+                            let mut first = inner.auth_params();
+                            first.push(("limit".into(), inner.page_limit.to_string()));
+                            (url, first)
+                        }
+                        Err(why) if since < until => {
+                            let mid =
+                                since + chrono::Duration::days((until - since).num_days() / 2);
+                            tracing::info!(source = SOURCE, %account, %since, %until, "splitting failed job in halves");
+                            stack.push((mid + chrono::Duration::days(1), until));
+                            stack.push((since, mid));
+                            let _ = why;
+                            continue;
+                        }
+                        Err(why) => {
+                            return Err(Error::AsyncJob {
+                                source_name: SOURCE.into(),
+                                range: format!("act_{account} {since}..={until}"),
+                                message: why,
+                            });
+                        }
+                    },
                 };
-                match job {
-                    Ok(id) => {
-                        let url = format!("{}/{}/{id}/insights", inner.base, inner.version);
-                        let mut first = inner.auth_params();
-                        first.push(("limit".into(), inner.page_limit.to_string()));
-                        let s = pages(
-                            inner.clone(),
-                            plan.clone(),
-                            budget.clone(),
-                            account.clone(),
-                            url,
-                            first,
-                        );
-                        return Ok(Some((s, (inner, plan, budget, account, stack))));
-                    }
-                    Err(why) if since < until => {
-                        let mid = since + chrono::Duration::days((until - since).num_days() / 2);
-                        tracing::info!(source = SOURCE, %account, %since, %until, "splitting failed job in halves");
-                        stack.push((mid + chrono::Duration::days(1), until));
-                        stack.push((since, mid));
-                        let _ = why;
-                    }
-                    Err(why) => {
-                        return Err(Error::AsyncJob {
-                            source_name: SOURCE.into(),
-                            range: format!("act_{account} {since}..={until}"),
-                            message: why,
-                        });
-                    }
-                }
+                let s = pages(
+                    inner.clone(),
+                    plan.clone(),
+                    budget.clone(),
+                    account.clone(),
+                    url,
+                    first,
+                );
+                return Ok(Some((s, (inner, plan, budget, account, stack))));
             }
         },
     );
