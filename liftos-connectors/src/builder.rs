@@ -1,11 +1,9 @@
 //! What every HTTP connector's builder shares: the retry policy, the clock, the progress
 //! counters and a setting that could not be read ([`HttpBuilderBase`]), the methods that
-//! set them and read the environment ([`http_builder!`]), and small helpers for the
-//! builders' `Debug` and list setters (the setters themselves are `liftos_core::setters!`).
+//! set them and read the environment ([`http_builder!`]), and a helper for list setters
+//! (the setters themselves are `liftos_core::setters!`).
 
 use std::sync::Arc;
-
-use secrecy::SecretString;
 
 use crate::Result;
 use crate::http::{Clock, HttpCore, Progress, Redactor, RetryConfig, SystemClock, config_error};
@@ -17,6 +15,14 @@ pub(crate) struct HttpBuilderBase {
     pub(crate) progress: Progress,
     /// A setting `from_env` or `from_config` could not read, reported by `build`.
     pub(crate) env_error: Option<String>,
+}
+
+impl std::fmt::Debug for HttpBuilderBase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpBuilderBase")
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for HttpBuilderBase {
@@ -43,11 +49,6 @@ impl HttpBuilderBase {
     pub(crate) fn into_core(self, source: &'static str, redactor: Redactor) -> Result<HttpCore> {
         HttpCore::new(source, self.retry, self.clock, redactor, self.progress)
     }
-}
-
-/// A secret as a builder's `Debug` shows it: whether it is set, never its value.
-pub(crate) fn redacted(secret: &Option<SecretString>) -> Option<&'static str> {
-    secret.as_ref().map(|_| "[REDACTED]")
 }
 
 /// The items of a list setter's argument, as strings.
@@ -104,3 +105,23 @@ macro_rules! http_builder {
     };
 }
 pub(crate) use http_builder;
+
+/// `with_oauth` of a builder whose config table (field `config`) holds an OAuth2 refresh
+/// flow's `client_id`, `client_secret` and `refresh_token` (Google Ads, GA4).
+macro_rules! oauth_setter {
+    () => {
+        /// Sets the OAuth client and refresh token.
+        pub fn with_oauth(
+            mut self,
+            client_id: impl Into<String>,
+            client_secret: impl Into<secrecy::SecretString>,
+            refresh_token: impl Into<secrecy::SecretString>,
+        ) -> Self {
+            self.config.client_id = Some(client_id.into());
+            self.config.client_secret = Some(client_secret.into());
+            self.config.refresh_token = Some(refresh_token.into());
+            self
+        }
+    };
+}
+pub(crate) use oauth_setter;

@@ -88,21 +88,11 @@ crate::keys::config_table! {
 /// | `metrics` | `sessions`, `keyEvents`, `totalRevenue` | report metrics | GA4 names |
 /// | `page_size` | 100,000 | `limit` of one request | 1–250,000 |
 /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, page bound | — |
+#[derive(Debug)]
 pub struct Ga4Builder {
     config: Ga4Config,
     page_size: u64,
     base: HttpBuilderBase,
-}
-
-impl std::fmt::Debug for Ga4Builder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ga4Builder")
-            .field("property_id", &self.config.property_id)
-            .field("client_id", &self.config.client_id)
-            .field("client_secret", &"[REDACTED]")
-            .field("refresh_token", &"[REDACTED]")
-            .finish_non_exhaustive()
-    }
 }
 
 impl Default for Ga4Builder {
@@ -129,18 +119,7 @@ impl Ga4Builder {
         self.config.property_id = Some(id.into());
         self
     }
-    /// Sets the OAuth client and refresh token.
-    pub fn with_oauth(
-        mut self,
-        client_id: impl Into<String>,
-        client_secret: impl Into<SecretString>,
-        refresh_token: impl Into<SecretString>,
-    ) -> Self {
-        self.config.client_id = Some(client_id.into());
-        self.config.client_secret = Some(client_secret.into());
-        self.config.refresh_token = Some(refresh_token.into());
-        self
-    }
+    crate::builder::oauth_setter!();
     /// Replaces the OAuth token endpoint.
     pub fn with_token_url(mut self, url: impl Into<String>) -> Self {
         self.config.token_url = Some(url.into());
@@ -245,10 +224,8 @@ impl Ga4Builder {
             "LIFTOS_GA4_CLIENT_ID and LIFTOS_GA4_CLIENT_SECRET".into(),
             "LIFTOS_GA4_REFRESH_TOKEN".into(),
         );
-        let redactor = Redactor::default();
-        for s in oauth.secrets().into_iter().skip(1) {
-            redactor.add(s);
-        }
+        // The client id is no secret; the client secret and refresh token are.
+        let redactor = Redactor::of(oauth.secrets().into_iter().skip(1));
         let core = self.base.into_core(SOURCE, redactor)?;
         Ok(Ga4Connector {
             inner: Arc::new(Inner {
@@ -264,6 +241,7 @@ impl Ga4Builder {
     }
 }
 
+#[derive(Debug)]
 struct Inner {
     core: HttpCore,
     oauth: RefreshFlow,
@@ -280,25 +258,9 @@ struct Inner {
 /// metrics (counts such as `sessions` Int64, others Float64), and `currency` (the
 /// property's, from the response metadata). Rows are paged with `limit`/`offset` until
 /// `rowCount`; a page that ends early or a total that moves fails the pull.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Ga4Connector {
     inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for Ga4Connector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let i = &self.inner;
-        f.debug_struct("Ga4Connector")
-            .field("property_id", &i.property)
-            .field("client_id", &i.oauth.client_id.expose_secret())
-            .field("client_secret", &"[REDACTED]")
-            .field("refresh_token", &"[REDACTED]")
-            .field("base_url", &i.base)
-            .field("dimensions", &i.dimensions)
-            .field("metrics", &i.metrics)
-            .field("core", &i.core)
-            .finish()
-    }
 }
 
 impl Ga4Connector {

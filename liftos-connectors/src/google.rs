@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::builder::{HttpBuilderBase, redacted, strings};
+use crate::builder::{HttpBuilderBase, strings};
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, date_chunks,
     decode_for, validate_base_url,
@@ -74,48 +74,18 @@ crate::keys::config_table! {
 /// | `chunk_days` | 31 | days per searchStream call (calls run `retry.concurrency` at once) | ≥ 1 |
 /// | `refresh_margin` | 60 s | refresh the access token this long before it expires | ≥ 0 |
 /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency | — |
+#[derive(Debug)]
 pub struct GoogleAdsBuilder {
-    developer_token: Option<SecretString>,
-    client_id: Option<String>,
-    client_secret: Option<SecretString>,
-    refresh_token: Option<SecretString>,
-    customers: Vec<String>,
-    login_customer_id: Option<String>,
-    token_url: String,
-    base_url: String,
-    api_version: String,
-    query: Option<String>,
+    config: GoogleAdsConfig,
     chunk_days: u32,
     refresh_margin: Duration,
     base: HttpBuilderBase,
 }
 
-impl std::fmt::Debug for GoogleAdsBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GoogleAdsBuilder")
-            .field("developer_token", &redacted(&self.developer_token))
-            .field("client_id", &self.client_id)
-            .field("client_secret", &redacted(&self.client_secret))
-            .field("refresh_token", &redacted(&self.refresh_token))
-            .field("customers", &self.customers)
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Default for GoogleAdsBuilder {
     fn default() -> Self {
         Self {
-            developer_token: None,
-            client_id: None,
-            client_secret: None,
-            refresh_token: None,
-            customers: Vec::new(),
-            login_customer_id: None,
-            token_url: GOOGLE_DEFAULT_TOKEN_URL.into(),
-            base_url: GOOGLE_DEFAULT_BASE_URL.into(),
-            api_version: GOOGLE_DEFAULT_API_VERSION.into(),
-            query: None,
+            config: GoogleAdsConfig::default(),
             chunk_days: 31,
             refresh_margin: Duration::from_secs(60),
             base: HttpBuilderBase::default(),
@@ -130,54 +100,35 @@ fn nonempty(v: Option<String>) -> Option<String> {
 impl GoogleAdsBuilder {
     crate::builder::http_builder!(GoogleAdsConfig);
     /// A builder from a config table.
-    pub fn from_config(c: GoogleAdsConfig) -> Self {
-        let d = Self::default();
+    pub fn from_config(config: GoogleAdsConfig) -> Self {
         Self {
-            developer_token: c.developer_token,
-            client_id: c.client_id,
-            client_secret: c.client_secret,
-            refresh_token: c.refresh_token,
-            customers: c.customer_ids,
-            login_customer_id: c.login_customer_id,
-            token_url: c.token_url.unwrap_or(d.token_url),
-            base_url: c.base_url.unwrap_or(d.base_url),
-            api_version: c.api_version.unwrap_or(d.api_version),
-            query: c.query,
-            ..d
+            config,
+            ..Self::default()
         }
     }
     /// Sets the developer token.
     pub fn with_developer_token(mut self, token: impl Into<SecretString>) -> Self {
-        self.developer_token = Some(token.into());
+        self.config.developer_token = Some(token.into());
         self
     }
-    /// Sets the OAuth client and refresh token.
-    pub fn with_oauth(
-        mut self,
-        client_id: impl Into<String>,
-        client_secret: impl Into<SecretString>,
-        refresh_token: impl Into<SecretString>,
-    ) -> Self {
-        self.client_id = Some(client_id.into());
-        self.client_secret = Some(client_secret.into());
-        self.refresh_token = Some(refresh_token.into());
-        self
-    }
+    crate::builder::oauth_setter!();
     liftos_core::setters! {
         /// Sets the customers (dashes allowed).
         with_customer_ids(customers: impl IntoIterator<Item = impl Into<String>>)
-            => strings(customers);
+            => self.config.customer_ids = strings(customers);
         /// Sets the manager account sent as `login-customer-id`.
         with_login_customer_id(login_customer_id: impl Into<String>)
-            => Some(login_customer_id.into());
+            => self.config.login_customer_id = Some(login_customer_id.into());
         /// Replaces the OAuth token endpoint.
-        with_token_url(token_url: impl Into<String>) => token_url.into();
+        with_token_url(token_url: impl Into<String>)
+            => self.config.token_url = Some(token_url.into());
         /// Replaces `https://googleads.googleapis.com`.
-        with_base_url(base_url: impl Into<String>) => base_url.into();
+        with_base_url(base_url: impl Into<String>) => self.config.base_url = Some(base_url.into());
         /// Sets the API version (e.g. `v21`).
-        with_api_version(api_version: impl Into<String>) => api_version.into();
+        with_api_version(api_version: impl Into<String>)
+            => self.config.api_version = Some(api_version.into());
         /// Uses a raw GAQL query; its SELECT list defines the output columns.
-        with_query(query: impl Into<String>) => Some(query.into());
+        with_query(query: impl Into<String>) => self.config.query = Some(query.into());
         /// Days per searchStream call.
         with_chunk_days(chunk_days: u32);
     }
@@ -191,19 +142,20 @@ impl GoogleAdsBuilder {
                 &format!("missing {what}: set LIFTOS_GOOGLE_ADS_{var}"),
             )
         };
-        let developer_token = self
+        let c = self.config;
+        let developer_token = c
             .developer_token
             .ok_or_else(|| need("developer token", "DEVELOPER_TOKEN"))?;
         let client_id =
-            nonempty(self.client_id).ok_or_else(|| need("OAuth client id", "CLIENT_ID"))?;
-        let client_secret = self
+            nonempty(c.client_id).ok_or_else(|| need("OAuth client id", "CLIENT_ID"))?;
+        let client_secret = c
             .client_secret
             .ok_or_else(|| need("OAuth client secret", "CLIENT_SECRET"))?;
-        let refresh_token = self
+        let refresh_token = c
             .refresh_token
             .ok_or_else(|| need("OAuth refresh token", "REFRESH_TOKEN"))?;
         let mut customers = Vec::new();
-        for raw in &self.customers {
+        for raw in &c.customer_ids {
             let id = normalize_customer_id(raw)?;
             if !customers.contains(&id) {
                 customers.push(id);
@@ -212,12 +164,16 @@ impl GoogleAdsBuilder {
         if customers.is_empty() {
             return Err(need("customer id", "CUSTOMER_IDS"));
         }
-        let login = self
+        let login = c
             .login_customer_id
             .as_deref()
             .map(normalize_customer_id)
             .transpose()?;
-        let v = self.api_version.trim();
+        let v = c
+            .api_version
+            .as_deref()
+            .unwrap_or(GOOGLE_DEFAULT_API_VERSION)
+            .trim();
         if !(v.starts_with('v') && v.len() > 1 && v[1..].bytes().all(|b| b.is_ascii_digit())) {
             return Err(config_error(
                 SOURCE,
@@ -227,13 +183,14 @@ impl GoogleAdsBuilder {
         if self.chunk_days == 0 {
             return Err(config_error(SOURCE, "chunk_days must be >= 1"));
         }
-        let base = base_str(&validate_base_url(SOURCE, &self.base_url)?);
-        let token_url = validate_base_url(SOURCE, &self.token_url)?.to_string();
-        let columns = match &self.query {
+        let base_url = c.base_url.as_deref().unwrap_or(GOOGLE_DEFAULT_BASE_URL);
+        let base = base_str(&validate_base_url(SOURCE, base_url)?);
+        let token_url = c.token_url.as_deref().unwrap_or(GOOGLE_DEFAULT_TOKEN_URL);
+        let token_url = validate_base_url(SOURCE, token_url)?.to_string();
+        let columns = match &c.query {
             Some(q) => Some(select_list(q)?),
             None => None,
         };
-        let redactor = Redactor::default();
         let oauth = RefreshFlow::new(
             token_url,
             SecretString::from(client_id),
@@ -243,10 +200,9 @@ impl GoogleAdsBuilder {
             "LIFTOS_GOOGLE_ADS_REFRESH_TOKEN".into(),
         )
         .with_margin(self.refresh_margin);
-        redactor.add(&developer_token);
-        for s in oauth.secrets().into_iter().skip(1) {
-            redactor.add(s);
-        }
+        // The client id is no secret; the client secret and refresh token are.
+        let secrets = oauth.secrets().into_iter().skip(1);
+        let redactor = Redactor::of(std::iter::once(&developer_token).chain(secrets));
         let core = self.base.into_core(SOURCE, redactor)?;
         Ok(GoogleAdsConnector {
             inner: Arc::new(Inner {
@@ -257,7 +213,7 @@ impl GoogleAdsBuilder {
                 login,
                 base,
                 version: v.to_owned(),
-                query: self.query.zip(columns),
+                query: c.query.zip(columns),
                 chunk_days: self.chunk_days,
             }),
         })
@@ -280,6 +236,7 @@ fn normalize_customer_id(raw: &str) -> Result<String> {
     Ok(id)
 }
 
+#[derive(Debug)]
 struct Inner {
     core: HttpCore,
     developer_token: SecretString,
@@ -300,27 +257,9 @@ struct Inner {
 /// `metrics.cost_micros`, `metrics.impressions`, `metrics.clicks` (Int64),
 /// `metrics.conversions`, `metrics.conversions_value` (Float64), then requested
 /// `metrics.*` fields (`*_micros` and counts Int64, others Float64).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct GoogleAdsConnector {
     inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for GoogleAdsConnector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let i = &self.inner;
-        f.debug_struct("GoogleAdsConnector")
-            .field("developer_token", &"[REDACTED]")
-            .field("client_id", &i.oauth.client_id.expose_secret())
-            .field("client_secret", &"[REDACTED]")
-            .field("refresh_token", &"[REDACTED]")
-            .field("customers", &i.customers)
-            .field("login_customer_id", &i.login)
-            .field("base_url", &i.base)
-            .field("token_url", &i.oauth.token_url)
-            .field("api_version", &i.version)
-            .field("core", &i.core)
-            .finish()
-    }
 }
 
 impl GoogleAdsConnector {

@@ -425,6 +425,15 @@ impl Redactor {
             .len()
     }
 
+    /// A redactor of `secrets` (each as [`add`](Self::add) registers it).
+    pub(crate) fn of<'a>(secrets: impl IntoIterator<Item = &'a SecretString>) -> Self {
+        let redactor = Self::default();
+        for s in secrets {
+            redactor.add(s);
+        }
+        redactor
+    }
+
     /// Registers a secret (shorter than 4 bytes: ignored, it would hide ordinary text).
     pub(crate) fn add(&self, s: &SecretString) {
         if s.expose_secret().len() < 4 {

@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::builder::{HttpBuilderBase, redacted};
+use crate::builder::HttpBuilderBase;
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
     date_chunks, decode_for, paginate, validate_base_url,
@@ -91,43 +91,18 @@ crate::keys::config_table! {
 /// `…_INCLUDE_FLOWS` (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`),
 /// `…_REPORT_DAILY_LIMIT` and `…_REPORT_INTERVAL_SECS` (seconds; lower than 31 only
 /// against a proxy or test server; `report_interval_secs` in a config table).
+#[derive(Debug)]
 pub struct KlaviyoBuilder {
-    api_key: Option<SecretString>,
-    conversion_metric: Option<String>,
-    base_url: String,
-    revision: String,
-    cost_per_recipient: f64,
+    config: KlaviyoConfig,
     report_interval: Duration,
-    include_flows: bool,
-    report_daily_limit: usize,
     base: HttpBuilderBase,
-}
-
-impl std::fmt::Debug for KlaviyoBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KlaviyoBuilder")
-            .field("api_key", &redacted(&self.api_key))
-            .field("conversion_metric", &self.conversion_metric)
-            .field("base_url", &self.base_url)
-            .field("revision", &self.revision)
-            .field("cost_per_recipient", &self.cost_per_recipient)
-            .field("include_flows", &self.include_flows)
-            .field("report_daily_limit", &self.report_daily_limit)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Default for KlaviyoBuilder {
     fn default() -> Self {
         Self {
-            api_key: None,
-            conversion_metric: None,
-            base_url: KLAVIYO_DEFAULT_BASE_URL.into(),
-            revision: KLAVIYO_DEFAULT_REVISION.into(),
-            cost_per_recipient: 0.0,
+            config: KlaviyoConfig::default(),
             report_interval: Duration::from_secs(31),
-            include_flows: false,
-            report_daily_limit: 225,
             base: HttpBuilderBase::default(),
         }
     }
@@ -137,19 +112,12 @@ impl KlaviyoBuilder {
     crate::builder::http_builder!(KlaviyoConfig);
     /// A builder from a config table; a `report_interval_secs` that is not a number of
     /// seconds ≥ 0 is reported by [`build`](Self::build).
-    pub fn from_config(c: KlaviyoConfig) -> Self {
-        let d = Self::default();
+    pub fn from_config(config: KlaviyoConfig) -> Self {
         let mut b = Self {
-            api_key: c.api_key,
-            conversion_metric: c.conversion_metric,
-            base_url: c.base_url.unwrap_or(d.base_url),
-            revision: c.revision.unwrap_or(d.revision),
-            cost_per_recipient: c.cost_per_recipient.unwrap_or(d.cost_per_recipient),
-            include_flows: c.include_flows.unwrap_or(d.include_flows),
-            report_daily_limit: c.report_daily_limit.unwrap_or(d.report_daily_limit),
-            ..d
+            config,
+            ..Self::default()
         };
-        if let Some(x) = c.report_interval_secs {
+        if let Some(x) = b.config.report_interval_secs {
             match Duration::try_from_secs_f64(x) {
                 Ok(d) => b.report_interval = d,
                 Err(_) => {
@@ -163,33 +131,42 @@ impl KlaviyoBuilder {
     }
     liftos_core::setters! {
         /// Sets the private API key.
-        with_api_key(api_key: impl Into<SecretString>) => Some(api_key.into());
+        with_api_key(api_key: impl Into<SecretString>)
+            => self.config.api_key = Some(api_key.into());
         /// Sets the conversion metric (an id, or a name looked up in `GET /api/metrics`).
         with_conversion_metric(conversion_metric: impl Into<String>)
-            => Some(conversion_metric.into());
+            => self.config.conversion_metric = Some(conversion_metric.into());
         /// Replaces `https://a.klaviyo.com`.
-        with_base_url(base_url: impl Into<String>) => base_url.into();
+        with_base_url(base_url: impl Into<String>) => self.config.base_url = Some(base_url.into());
         /// Sets the `revision` header.
-        with_revision(revision: impl Into<String>) => revision.into();
+        with_revision(revision: impl Into<String>) => self.config.revision = Some(revision.into());
         /// Sets the estimated cost per recipient.
-        with_cost_per_recipient(cost_per_recipient: f64);
+        with_cost_per_recipient(cost_per_recipient: f64)
+            => self.config.cost_per_recipient = Some(cost_per_recipient);
         /// Sets the least time between two report calls.
         with_report_interval(report_interval: Duration);
         /// Also pulls flows (one row per flow and send day) when `true`.
-        with_include_flows(include_flows: bool);
+        with_include_flows(include_flows: bool) => self.config.include_flows = Some(include_flows);
         /// Sets how many calls of each reporting endpoint the connector makes in any 24 hours.
-        with_report_daily_limit(report_daily_limit: usize);
+        with_report_daily_limit(report_daily_limit: usize)
+            => self.config.report_daily_limit = Some(report_daily_limit);
     }
     /// Validates everything and builds the connector.
     pub fn build(self) -> Result<KlaviyoConnector> {
         self.base.check(SOURCE)?;
-        if self.report_daily_limit == 0 {
+        let c = self.config;
+        let report_daily_limit = c.report_daily_limit.unwrap_or(225);
+        let revision = c
+            .revision
+            .unwrap_or_else(|| KLAVIYO_DEFAULT_REVISION.into());
+        let cost_per_recipient = c.cost_per_recipient.unwrap_or(0.0);
+        if report_daily_limit == 0 {
             return Err(config_error(
                 SOURCE,
                 "report_daily_limit must be at least 1",
             ));
         }
-        let key = self.api_key.ok_or_else(|| {
+        let key = c.api_key.ok_or_else(|| {
             config_error(
                 SOURCE,
                 "missing API key: set LIFTOS_KLAVIYO_API_KEY or call with_api_key",
@@ -198,44 +175,44 @@ impl KlaviyoBuilder {
         if key.expose_secret().trim().is_empty() {
             return Err(config_error(SOURCE, "the API key is empty"));
         }
-        if NaiveDate::parse_from_str(&self.revision, "%Y-%m-%d").is_err() {
+        if NaiveDate::parse_from_str(&revision, "%Y-%m-%d").is_err() {
             return Err(config_error(
                 SOURCE,
-                &format!("revision `{}` must be a date YYYY-MM-DD", self.revision),
+                &format!("revision `{revision}` must be a date YYYY-MM-DD"),
             ));
         }
-        if !(self.cost_per_recipient >= 0.0 && self.cost_per_recipient.is_finite()) {
+        if !(cost_per_recipient >= 0.0 && cost_per_recipient.is_finite()) {
             return Err(config_error(
                 SOURCE,
                 "cost_per_recipient must be a finite number >= 0",
             ));
         }
-        let base_url = validate_base_url(SOURCE, &self.base_url)?;
+        let base_url = validate_base_url(
+            SOURCE,
+            c.base_url.as_deref().unwrap_or(KLAVIYO_DEFAULT_BASE_URL),
+        )?;
         let base = base_str(&base_url);
-        let redactor = Redactor::default();
-        redactor.add(&key);
-        let core = self.base.into_core(SOURCE, redactor)?;
+        let core = self.base.into_core(SOURCE, Redactor::of([&key]))?;
         Ok(KlaviyoConnector {
             inner: Arc::new(Inner {
                 core,
                 key,
-                metric: self
-                    .conversion_metric
-                    .unwrap_or_else(|| "Placed Order".into()),
+                metric: c.conversion_metric.unwrap_or_else(|| "Placed Order".into()),
                 base,
                 base_url,
-                revision: self.revision,
-                cost_per_recipient: self.cost_per_recipient,
+                revision,
+                cost_per_recipient,
                 report_interval: self.report_interval,
                 last_report: tokio::sync::Mutex::new(None),
-                include_flows: self.include_flows,
-                report_daily_limit: self.report_daily_limit,
+                include_flows: c.include_flows.unwrap_or(false),
+                report_daily_limit,
                 report_log: Mutex::new(HashMap::new()),
             }),
         })
     }
 }
 
+#[derive(Debug)]
 struct Inner {
     core: HttpCore,
     key: SecretString,
@@ -273,25 +250,9 @@ struct Inner {
 /// `report_daily_limit` per endpoint, counting the calls this connector sent in the last
 /// 24 hours; a daily-limit 429 from Klaviyo is not retried (its wait exceeds
 /// `RetryConfig::max_retry_wait`) and ends the pull with [`Error::Throttled`].
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct KlaviyoConnector {
     inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for KlaviyoConnector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let i = &self.inner;
-        f.debug_struct("KlaviyoConnector")
-            .field("api_key", &"[REDACTED]")
-            .field("conversion_metric", &i.metric)
-            .field("base_url", &i.base)
-            .field("revision", &i.revision)
-            .field("cost_per_recipient", &i.cost_per_recipient)
-            .field("include_flows", &i.include_flows)
-            .field("report_daily_limit", &i.report_daily_limit)
-            .field("core", &i.core)
-            .finish()
-    }
 }
 
 impl KlaviyoConnector {

@@ -10,7 +10,7 @@ use futures::{StreamExt, TryStreamExt};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::builder::{HttpBuilderBase, redacted, strings};
+use crate::builder::{HttpBuilderBase, strings};
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
     date_chunks, decode_for, paginate, validate_base_url,
@@ -103,15 +103,9 @@ crate::keys::config_table! {
 /// | `async_poll_interval` | 2 s | first poll wait (doubles up to 30 s) | > 0 |
 /// | `async_timeout` | 15 min | a job still running after this is split in halves | > 0 |
 /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency | — |
+#[derive(Debug)]
 pub struct MetaAdsBuilder {
-    access_token: Option<SecretString>,
-    app_secret: Option<SecretString>,
-    accounts: Vec<String>,
-    base_url: String,
-    api_version: String,
-    action_types: Vec<String>,
-    counting: ConversionCounting,
-    windows: Vec<String>,
+    config: MetaAdsConfig,
     page_limit: usize,
     async_threshold_days: u32,
     async_chunk_days: u32,
@@ -120,32 +114,10 @@ pub struct MetaAdsBuilder {
     base: HttpBuilderBase,
 }
 
-impl std::fmt::Debug for MetaAdsBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetaAdsBuilder")
-            .field("access_token", &redacted(&self.access_token))
-            .field("app_secret", &redacted(&self.app_secret))
-            .field("accounts", &self.accounts)
-            .field("base_url", &self.base_url)
-            .field("api_version", &self.api_version)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Default for MetaAdsBuilder {
     fn default() -> Self {
         Self {
-            access_token: None,
-            app_secret: None,
-            accounts: Vec::new(),
-            base_url: META_DEFAULT_BASE_URL.into(),
-            api_version: META_DEFAULT_API_VERSION.into(),
-            action_types: META_DEFAULT_ACTION_TYPES
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-            counting: ConversionCounting::default(),
-            windows: Vec::new(),
+            config: MetaAdsConfig::default(),
             page_limit: 500,
             async_threshold_days: 90,
             async_chunk_days: 90,
@@ -160,40 +132,36 @@ impl MetaAdsBuilder {
     crate::builder::http_builder!(MetaAdsConfig);
     /// A builder from a config table.
     pub fn from_config(config: MetaAdsConfig) -> Self {
-        let d = Self::default();
         Self {
-            access_token: config.access_token,
-            app_secret: config.app_secret,
-            accounts: config.ad_account_ids,
-            base_url: config.base_url.unwrap_or(d.base_url),
-            api_version: config.api_version.unwrap_or(d.api_version),
-            action_types: config.conversion_action_types.unwrap_or(d.action_types),
-            counting: config.conversion_counting.unwrap_or(d.counting),
-            windows: config.attribution_windows.unwrap_or(d.windows),
-            ..d
+            config,
+            ..Self::default()
         }
     }
 
     liftos_core::setters! {
         /// Sets the access token.
-        with_access_token(access_token: impl Into<SecretString>) => Some(access_token.into());
+        with_access_token(access_token: impl Into<SecretString>)
+            => self.config.access_token = Some(access_token.into());
         /// Sets the app secret (adds `appsecret_proof` to every call).
-        with_app_secret(app_secret: impl Into<SecretString>) => Some(app_secret.into());
+        with_app_secret(app_secret: impl Into<SecretString>)
+            => self.config.app_secret = Some(app_secret.into());
         /// Sets the ad accounts (with or without `act_`).
         with_ad_account_ids(accounts: impl IntoIterator<Item = impl Into<String>>)
-            => strings(accounts);
+            => self.config.ad_account_ids = strings(accounts);
         /// Replaces `https://graph.facebook.com`.
-        with_base_url(base_url: impl Into<String>) => base_url.into();
+        with_base_url(base_url: impl Into<String>) => self.config.base_url = Some(base_url.into());
         /// Sets the Graph API version (e.g. `v25.0`).
-        with_api_version(api_version: impl Into<String>) => api_version.into();
+        with_api_version(api_version: impl Into<String>)
+            => self.config.api_version = Some(api_version.into());
         /// Sets the conversion action types, in priority order.
         with_conversion_action_types(action_types: impl IntoIterator<Item = impl Into<String>>)
-            => strings(action_types);
+            => self.config.conversion_action_types = Some(strings(action_types));
         /// Sets how the action types are counted.
-        with_conversion_counting(counting: ConversionCounting);
+        with_conversion_counting(counting: ConversionCounting)
+            => self.config.conversion_counting = Some(counting);
         /// Sets the attribution windows (`action_attribution_windows`).
         with_attribution_windows(windows: impl IntoIterator<Item = impl Into<String>>)
-            => strings(windows);
+            => self.config.attribution_windows = Some(strings(windows));
         /// Sets the page size.
         with_page_limit(page_limit: usize);
         /// Ranges longer than `days` (or with breakdowns) use async report runs.
@@ -211,7 +179,8 @@ impl MetaAdsBuilder {
     /// Validates everything and builds the connector.
     pub fn build(self) -> Result<MetaAdsConnector> {
         self.base.check(SOURCE)?;
-        let token = self.access_token.ok_or_else(|| {
+        let c = self.config;
+        let token = c.access_token.ok_or_else(|| {
             config_error(
                 SOURCE,
                 "missing access token: set LIFTOS_META_ACCESS_TOKEN or call with_access_token",
@@ -220,14 +189,14 @@ impl MetaAdsBuilder {
         if token.expose_secret().trim().is_empty() {
             return Err(config_error(SOURCE, "the access token is empty"));
         }
-        if self.accounts.is_empty() {
+        if c.ad_account_ids.is_empty() {
             return Err(config_error(
                 SOURCE,
                 "no ad account: set LIFTOS_META_AD_ACCOUNT_IDS (comma-separated) or call with_ad_account_ids",
             ));
         }
         let mut accounts = Vec::new();
-        for raw in &self.accounts {
+        for raw in &c.ad_account_ids {
             let id = raw.trim().trim_start_matches("act_");
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(config_error(
@@ -239,7 +208,12 @@ impl MetaAdsBuilder {
                 accounts.push(id.to_owned());
             }
         }
-        let version = self.api_version.trim().to_owned();
+        let version = c
+            .api_version
+            .as_deref()
+            .unwrap_or(META_DEFAULT_API_VERSION)
+            .trim()
+            .to_owned();
         if !(version.starts_with('v')
             && version[1..]
                 .split('.')
@@ -250,7 +224,13 @@ impl MetaAdsBuilder {
                 &format!("api_version `{version}` must look like v25.0"),
             ));
         }
-        if self.action_types.is_empty() {
+        let action_types = c.conversion_action_types.unwrap_or_else(|| {
+            META_DEFAULT_ACTION_TYPES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect()
+        });
+        if action_types.is_empty() {
             return Err(config_error(
                 SOURCE,
                 "conversion_action_types must not be empty",
@@ -266,11 +246,13 @@ impl MetaAdsBuilder {
         {
             return Err(config_error(SOURCE, "async settings must be > 0"));
         }
-        let base_url = validate_base_url(SOURCE, &self.base_url)?;
+        let base_url = validate_base_url(
+            SOURCE,
+            c.base_url.as_deref().unwrap_or(META_DEFAULT_BASE_URL),
+        )?;
         let base = base_str(&base_url);
-        let redactor = Redactor::default();
-        redactor.add(&token);
-        let proof = self.app_secret.as_ref().map(|s| {
+        let redactor = Redactor::of([&token]);
+        let proof = c.app_secret.as_ref().map(|s| {
             redactor.add(s);
             let p = SecretString::from(hmac_sha256_hex(s.expose_secret(), token.expose_secret()));
             redactor.add(&p);
@@ -286,9 +268,9 @@ impl MetaAdsBuilder {
                 base,
                 base_url,
                 version,
-                action_types: self.action_types,
-                counting: self.counting,
-                windows: self.windows,
+                action_types,
+                counting: c.conversion_counting.unwrap_or_default(),
+                windows: c.attribution_windows.unwrap_or_default(),
                 page_limit: self.page_limit,
                 async_threshold_days: self.async_threshold_days,
                 async_chunk_days: self.async_chunk_days,
@@ -296,6 +278,14 @@ impl MetaAdsBuilder {
                 async_timeout: self.async_timeout,
             }),
         })
+    }
+}
+
+/// `text` as a number (absent: 0), or what is wrong with it ("`x` is not `what`").
+fn number<T: std::str::FromStr + Default>(text: Option<&str>, what: &str) -> Result<T, String> {
+    match text {
+        None => Ok(T::default()),
+        Some(v) => v.trim().parse().map_err(|_| format!("`{v}` is not {what}")),
     }
 }
 
@@ -309,6 +299,7 @@ pub fn hmac_sha256_hex(key: &str, message: &str) -> String {
         .collect()
 }
 
+#[derive(Debug)]
 struct Inner {
     core: HttpCore,
     token: SecretString,
@@ -336,24 +327,9 @@ struct Inner {
 /// `impressions`, `clicks` (Int64), `conversions`, `conversion_values` (Float64), then
 /// any requested optional field (`reach` Int64; `frequency`, `cpm`, `cpc`, `ctr`
 /// Float64; null when Meta does not serve it).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct MetaAdsConnector {
     inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for MetaAdsConnector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let i = &self.inner;
-        f.debug_struct("MetaAdsConnector")
-            .field("access_token", &"[REDACTED]")
-            .field("appsecret_proof", &i.proof.as_ref().map(|_| "[REDACTED]"))
-            .field("accounts", &i.accounts)
-            .field("base_url", &i.base)
-            .field("api_version", &i.version)
-            .field("action_types", &i.action_types)
-            .field("core", &i.core)
-            .finish()
-    }
 }
 
 impl MetaAdsConnector {
@@ -663,22 +639,10 @@ impl Inner {
                 .map_err(|e| dec(i, field, format!("`{s}` is not a date: {e}")))
         };
         let num = |i: usize, field: &str, s: Option<&str>| -> Result<f64> {
-            match s {
-                None => Ok(0.0),
-                Some(v) => v
-                    .trim()
-                    .parse::<f64>()
-                    .map_err(|_| dec(i, field, format!("`{v}` is not a number"))),
-            }
+            number(s, "a number").map_err(|m| dec(i, field, m))
         };
         let int = |i: usize, field: &str, s: Option<&str>| -> Result<i64> {
-            match s {
-                None => Ok(0),
-                Some(v) => v
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| dec(i, field, format!("`{v}` is not an integer"))),
-            }
+            number(s, "an integer").map_err(|m| dec(i, field, m))
         };
         let mut d_start = Vec::with_capacity(n);
         let mut d_stop = Vec::with_capacity(n);
@@ -874,57 +838,51 @@ fn account_stream(
                 let Some((since, until)) = stack.pop() else {
                     return Ok(None);
                 };
-                let job = match inner.run_job(&budget, &plan, &account, since, until).await {
+                let (url, first) = match inner.run_job(&budget, &plan, &account, since, until).await
+                {
                     // The run may have been created: read this range with the plain
                     // (idempotent) insights GET instead of creating another.
                     Err(Error::Unconfirmed { message, .. }) => {
                         tracing::warn!(source = SOURCE, %account, %since, %until, reason = %message,
-                            "report run creation unconfirmed: reading the range synchronously");
+                                "report run creation unconfirmed: reading the range synchronously");
                         let url =
                             format!("{}/{}/act_{account}/insights", inner.base, inner.version);
-                        let first = inner.query_params(&plan, since, until);
-                        let s = pages(
-                            inner.clone(),
-                            plan.clone(),
-                            budget.clone(),
-                            account.clone(),
-                            url,
-                            first,
-                        );
-                        return Ok(Some((s, (inner, plan, budget, account, stack))));
+                        (url, inner.query_params(&plan, since, until))
                     }
-                    other => other?,
+                    other => match other? {
+                        Ok(id) => {
+                            let url = format!("{}/{}/{id}/insights", inner.base, inner.version);
+                            let mut first = inner.auth_params();
+                            first.push(("limit".into(), inner.page_limit.to_string()));
+                            (url, first)
+                        }
+                        Err(why) if since < until => {
+                            let mid =
+                                since + chrono::Duration::days((until - since).num_days() / 2);
+                            tracing::info!(source = SOURCE, %account, %since, %until, "splitting failed job in halves");
+                            stack.push((mid + chrono::Duration::days(1), until));
+                            stack.push((since, mid));
+                            let _ = why;
+                            continue;
+                        }
+                        Err(why) => {
+                            return Err(Error::AsyncJob {
+                                source_name: SOURCE.into(),
+                                range: format!("act_{account} {since}..={until}"),
+                                message: why,
+                            });
+                        }
+                    },
                 };
-                match job {
-                    Ok(id) => {
-                        let url = format!("{}/{}/{id}/insights", inner.base, inner.version);
-                        let mut first = inner.auth_params();
-                        first.push(("limit".into(), inner.page_limit.to_string()));
-                        let s = pages(
-                            inner.clone(),
-                            plan.clone(),
-                            budget.clone(),
-                            account.clone(),
-                            url,
-                            first,
-                        );
-                        return Ok(Some((s, (inner, plan, budget, account, stack))));
-                    }
-                    Err(why) if since < until => {
-                        let mid = since + chrono::Duration::days((until - since).num_days() / 2);
-                        tracing::info!(source = SOURCE, %account, %since, %until, "splitting failed job in halves");
-                        stack.push((mid + chrono::Duration::days(1), until));
-                        stack.push((since, mid));
-                        let _ = why;
-                    }
-                    Err(why) => {
-                        return Err(Error::AsyncJob {
-                            source_name: SOURCE.into(),
-                            range: format!("act_{account} {since}..={until}"),
-                            message: why,
-                        });
-                    }
-                }
+                let s = pages(
+                    inner.clone(),
+                    plan.clone(),
+                    budget.clone(),
+                    account.clone(),
+                    url,
+                    first,
+                );
+                return Ok(Some((s, (inner, plan, budget, account, stack))));
             }
         },
     );

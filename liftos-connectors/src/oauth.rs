@@ -12,6 +12,7 @@ use crate::http::{HttpCore, PullBudget, Redactor, Reply, Verdict, decode_for};
 use crate::{Error, Result};
 
 /// The credentials of a refresh-token flow and the access token it holds.
+#[derive(Debug)]
 pub(crate) struct RefreshFlow {
     /// Where the refresh grant is posted (its own origin; nothing else goes there).
     pub token_url: String,

@@ -38,7 +38,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::builder::{HttpBuilderBase, redacted};
+use crate::builder::HttpBuilderBase;
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, paginate,
     validate_base_url,
@@ -130,40 +130,17 @@ crate::keys::config_table! {
 /// `from_env` reads the variables of [`ShopifyConfig::KEYS`]: `LIFTOS_SHOPIFY_SHOP`,
 /// `LIFTOS_SHOPIFY_ACCESS_TOKEN`, `…_BASE_URL`, `…_API_VERSION`,
 /// `…_BULK_THRESHOLD_DAYS`, `…_PAGE_SIZE`, `…_BULK_POLL_SECS`.
+#[derive(Debug)]
 pub struct ShopifyBuilder {
-    shop: Option<String>,
-    access_token: Option<SecretString>,
-    base_url: Option<String>,
-    api_version: String,
-    bulk_threshold_days: u32,
-    page_size: u64,
+    config: ShopifyConfig,
     bulk_poll: Duration,
     base: HttpBuilderBase,
-}
-
-impl std::fmt::Debug for ShopifyBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ShopifyBuilder")
-            .field("shop", &self.shop)
-            .field("access_token", &redacted(&self.access_token))
-            .field("base_url", &self.base_url)
-            .field("api_version", &self.api_version)
-            .field("bulk_threshold_days", &self.bulk_threshold_days)
-            .field("page_size", &self.page_size)
-            .field("bulk_poll", &self.bulk_poll)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Default for ShopifyBuilder {
     fn default() -> Self {
         Self {
-            shop: None,
-            access_token: None,
-            base_url: None,
-            api_version: SHOPIFY_DEFAULT_API_VERSION.into(),
-            bulk_threshold_days: SHOPIFY_DEFAULT_BULK_THRESHOLD_DAYS,
-            page_size: DEFAULT_PAGE_SIZE,
+            config: ShopifyConfig::default(),
             bulk_poll: Duration::from_secs(1),
             base: HttpBuilderBase::default(),
         }
@@ -173,18 +150,12 @@ impl Default for ShopifyBuilder {
 impl ShopifyBuilder {
     crate::builder::http_builder!(ShopifyConfig);
     /// A builder from a config table.
-    pub fn from_config(c: ShopifyConfig) -> Self {
-        let d = Self::default();
+    pub fn from_config(config: ShopifyConfig) -> Self {
         let mut b = Self {
-            shop: c.shop,
-            access_token: c.access_token,
-            base_url: c.base_url,
-            api_version: c.api_version.unwrap_or(d.api_version),
-            bulk_threshold_days: c.bulk_threshold_days.unwrap_or(d.bulk_threshold_days),
-            page_size: c.page_size.unwrap_or(d.page_size),
-            ..d
+            config,
+            ..Self::default()
         };
-        if let Some(x) = c.bulk_poll_secs {
+        if let Some(x) = b.config.bulk_poll_secs {
             match Duration::try_from_secs_f64(x) {
                 Ok(d) if !d.is_zero() => b.bulk_poll = d,
                 _ => {
@@ -198,31 +169,39 @@ impl ShopifyBuilder {
     }
     liftos_core::setters! {
         /// Sets the shop name (`{shop}.myshopify.com`).
-        with_shop(shop: impl Into<String>) => Some(shop.into());
+        with_shop(shop: impl Into<String>) => self.config.shop = Some(shop.into());
         /// Sets the Admin API access token.
-        with_access_token(access_token: impl Into<SecretString>) => Some(access_token.into());
+        with_access_token(access_token: impl Into<SecretString>)
+            => self.config.access_token = Some(access_token.into());
         /// Replaces `https://{shop}.myshopify.com`.
-        with_base_url(base_url: impl Into<String>) => Some(base_url.into());
+        with_base_url(base_url: impl Into<String>) => self.config.base_url = Some(base_url.into());
         /// Sets the Admin API version.
-        with_api_version(api_version: impl Into<String>) => api_version.into();
+        with_api_version(api_version: impl Into<String>)
+            => self.config.api_version = Some(api_version.into());
         /// Ranges longer than `days` run as a bulk operation.
-        with_bulk_threshold_days(bulk_threshold_days: u32);
+        with_bulk_threshold_days(bulk_threshold_days: u32)
+            => self.config.bulk_threshold_days = Some(bulk_threshold_days);
         /// Sets the orders per page.
-        with_page_size(page_size: u64);
+        with_page_size(page_size: u64) => self.config.page_size = Some(page_size);
         /// Sets the first wait between polls of a bulk operation.
         with_bulk_poll(bulk_poll: Duration);
     }
     /// Validates everything and builds the connector.
     pub fn build(self) -> Result<ShopifyConnector> {
         self.base.check(SOURCE)?;
-        let shop = self.shop.ok_or_else(|| {
+        let c = self.config;
+        let api_version = c
+            .api_version
+            .unwrap_or_else(|| SHOPIFY_DEFAULT_API_VERSION.into());
+        let page_size = c.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
+        let shop = c.shop.ok_or_else(|| {
             config_error(
                 SOURCE,
                 "missing shop: set LIFTOS_SHOPIFY_SHOP or call with_shop",
             )
         })?;
         let shop = shop_name(&shop)?;
-        let token = self.access_token.ok_or_else(|| {
+        let token = c.access_token.ok_or_else(|| {
             config_error(
                 SOURCE,
                 "missing access token: set LIFTOS_SHOPIFY_ACCESS_TOKEN or call with_access_token",
@@ -231,25 +210,23 @@ impl ShopifyBuilder {
         if token.expose_secret().trim().is_empty() {
             return Err(config_error(SOURCE, "the access token is empty"));
         }
-        let version_ok = self.api_version == "unstable"
-            || NaiveDate::parse_from_str(&format!("{}-01", self.api_version), "%Y-%m-%d").is_ok()
-                && self.api_version.len() == 7;
+        let version_ok = api_version == "unstable"
+            || NaiveDate::parse_from_str(&format!("{api_version}-01"), "%Y-%m-%d").is_ok()
+                && api_version.len() == 7;
         if !version_ok {
             return Err(config_error(
                 SOURCE,
                 &format!(
-                    "api_version `{}` must be YYYY-MM (e.g. {SHOPIFY_DEFAULT_API_VERSION}) or unstable",
-                    self.api_version
+                    "api_version `{api_version}` must be YYYY-MM (e.g. {SHOPIFY_DEFAULT_API_VERSION}) or unstable",
                 ),
             ));
         }
         let max_page = (SHOPIFY_MAX_QUERY_COST - PAGE_OVERHEAD_COST) / ORDER_NODE_COST;
-        if self.page_size == 0 || self.page_size > max_page.min(250) {
+        if page_size == 0 || page_size > max_page.min(250) {
             return Err(config_error(
                 SOURCE,
                 &format!(
-                    "page_size {} must be between 1 and {} (first ≤ 250 and the requested cost {PAGE_OVERHEAD_COST} + {ORDER_NODE_COST} × first ≤ {SHOPIFY_MAX_QUERY_COST})",
-                    self.page_size,
+                    "page_size {page_size} must be between 1 and {} (first ≤ 250 and the requested cost {PAGE_OVERHEAD_COST} + {ORDER_NODE_COST} × first ≤ {SHOPIFY_MAX_QUERY_COST})",
                     max_page.min(250)
                 ),
             ));
@@ -257,28 +234,25 @@ impl ShopifyBuilder {
         if self.bulk_poll.is_zero() {
             return Err(config_error(SOURCE, "bulk_poll must be > 0"));
         }
-        let raw = self
+        let raw = c
             .base_url
             .unwrap_or_else(|| format!("https://{shop}.myshopify.com"));
         let base_url = validate_base_url(SOURCE, &raw)?;
         let endpoint = format!(
             "{}/admin/api/{}/graphql.json",
             base_str(&base_url),
-            self.api_version
+            api_version
         );
-        let redactor = Redactor::default();
-        redactor.add(&token);
-        let core = self.base.into_core(SOURCE, redactor)?;
+        let core = self.base.into_core(SOURCE, Redactor::of([&token]))?;
         Ok(ShopifyConnector {
             inner: Arc::new(Inner {
                 core,
                 token,
-                shop,
-                base: base_str(&base_url),
                 endpoint,
-                api_version: self.api_version,
-                bulk_threshold_days: self.bulk_threshold_days,
-                page_size: self.page_size,
+                bulk_threshold_days: c
+                    .bulk_threshold_days
+                    .unwrap_or(SHOPIFY_DEFAULT_BULK_THRESHOLD_DAYS),
+                page_size,
                 bulk_poll: self.bulk_poll,
             }),
         })
@@ -312,13 +286,11 @@ fn shop_name(raw: &str) -> Result<String> {
     }
 }
 
+#[derive(Debug)]
 struct Inner {
     core: HttpCore,
     token: SecretString,
-    shop: String,
-    base: String,
     endpoint: String,
-    api_version: String,
     bulk_threshold_days: u32,
     page_size: u64,
     bulk_poll: Duration,
@@ -349,24 +321,9 @@ struct Inner {
 /// cost bucket: a `THROTTLED` answer waits `(requested − currentlyAvailable) /
 /// restoreRate`, and a successful answer that left less in the bucket than it cost
 /// pauses the same way before the next call.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ShopifyConnector {
     inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for ShopifyConnector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let i = &self.inner;
-        f.debug_struct("ShopifyConnector")
-            .field("shop", &i.shop)
-            .field("access_token", &"[REDACTED]")
-            .field("base_url", &i.base)
-            .field("api_version", &i.api_version)
-            .field("bulk_threshold_days", &i.bulk_threshold_days)
-            .field("page_size", &i.page_size)
-            .field("core", &i.core)
-            .finish()
-    }
 }
 
 impl ShopifyConnector {

@@ -25,7 +25,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::builder::{HttpBuilderBase, redacted, strings};
+use crate::builder::{HttpBuilderBase, strings};
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, date_chunks,
     decode_for, validate_base_url,
@@ -99,36 +99,18 @@ crate::keys::config_table! {
 /// | `chunk_days` | 30 | days per report request (calls run `retry.concurrency` at once) | 1–30 |
 /// | `page_size` | 1000 | rows per page | 1–1000 |
 /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency, page bound | — |
+#[derive(Debug)]
 pub struct TikTokBuilder {
-    access_token: Option<SecretString>,
-    advertisers: Vec<String>,
-    base_url: String,
-    api_version: String,
-    metrics: Vec<String>,
+    config: TikTokConfig,
     chunk_days: u32,
     page_size: u32,
     base: HttpBuilderBase,
 }
 
-impl std::fmt::Debug for TikTokBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TikTokBuilder")
-            .field("access_token", &redacted(&self.access_token))
-            .field("advertisers", &self.advertisers)
-            .field("base_url", &self.base_url)
-            .field("metrics", &self.metrics)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Default for TikTokBuilder {
     fn default() -> Self {
         Self {
-            access_token: None,
-            advertisers: Vec::new(),
-            base_url: TIKTOK_DEFAULT_BASE_URL.into(),
-            api_version: TIKTOK_DEFAULT_API_VERSION.into(),
-            metrics: Vec::new(),
+            config: TikTokConfig::default(),
             chunk_days: TIKTOK_MAX_CHUNK_DAYS,
             page_size: TIKTOK_MAX_PAGE_SIZE,
             base: HttpBuilderBase::default(),
@@ -139,29 +121,27 @@ impl Default for TikTokBuilder {
 impl TikTokBuilder {
     crate::builder::http_builder!(TikTokConfig);
     /// A builder from a config table.
-    pub fn from_config(c: TikTokConfig) -> Self {
-        let d = Self::default();
+    pub fn from_config(config: TikTokConfig) -> Self {
         Self {
-            access_token: c.access_token,
-            advertisers: c.advertiser_ids,
-            base_url: c.base_url.unwrap_or(d.base_url),
-            api_version: c.api_version.unwrap_or(d.api_version),
-            metrics: c.metrics,
-            ..d
+            config,
+            ..Self::default()
         }
     }
     liftos_core::setters! {
         /// Sets the access token.
-        with_access_token(access_token: impl Into<SecretString>) => Some(access_token.into());
+        with_access_token(access_token: impl Into<SecretString>)
+            => self.config.access_token = Some(access_token.into());
         /// Sets the advertisers.
         with_advertiser_ids(advertisers: impl IntoIterator<Item = impl Into<String>>)
-            => strings(advertisers);
+            => self.config.advertiser_ids = strings(advertisers);
         /// Replaces `https://business-api.tiktok.com`.
-        with_base_url(base_url: impl Into<String>) => base_url.into();
+        with_base_url(base_url: impl Into<String>) => self.config.base_url = Some(base_url.into());
         /// Sets the API version (e.g. `v1.3`).
-        with_api_version(api_version: impl Into<String>) => api_version.into();
+        with_api_version(api_version: impl Into<String>)
+            => self.config.api_version = Some(api_version.into());
         /// Adds metrics after the default ones.
-        with_metrics(metrics: impl IntoIterator<Item = impl Into<String>>) => strings(metrics);
+        with_metrics(metrics: impl IntoIterator<Item = impl Into<String>>)
+            => self.config.metrics = strings(metrics);
         /// Days per report request (at most 30).
         with_chunk_days(chunk_days: u32);
         /// Rows per page (at most 1000).
@@ -171,7 +151,8 @@ impl TikTokBuilder {
     /// Validates everything and builds the connector.
     pub fn build(self) -> Result<TikTokConnector> {
         self.base.check(SOURCE)?;
-        let access_token = self
+        let c = self.config;
+        let access_token = c
             .access_token
             .filter(|t| !t.expose_secret().trim().is_empty())
             .ok_or_else(|| {
@@ -181,7 +162,7 @@ impl TikTokBuilder {
                 )
             })?;
         let mut advertisers = Vec::new();
-        for raw in &self.advertisers {
+        for raw in &c.advertiser_ids {
             let id = raw.trim();
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(config_error(
@@ -199,7 +180,11 @@ impl TikTokBuilder {
                 "missing advertiser id: set LIFTOS_TIKTOK_ADVERTISER_IDS",
             ));
         }
-        let v = self.api_version.trim();
+        let v = c
+            .api_version
+            .as_deref()
+            .unwrap_or(TIKTOK_DEFAULT_API_VERSION)
+            .trim();
         let version_ok = v
             .strip_prefix('v')
             .and_then(|rest| rest.split_once('.'))
@@ -233,16 +218,15 @@ impl TikTokBuilder {
             .iter()
             .map(|m| (*m).to_owned())
             .collect();
-        for m in &self.metrics {
+        for m in &c.metrics {
             check_metric_name(m)?;
             if !metrics.contains(m) {
                 metrics.push(m.clone());
             }
         }
-        let base = base_str(&validate_base_url(SOURCE, &self.base_url)?);
-        let redactor = Redactor::default();
-        redactor.add(&access_token);
-        let core = self.base.into_core(SOURCE, redactor)?;
+        let base_url = c.base_url.as_deref().unwrap_or(TIKTOK_DEFAULT_BASE_URL);
+        let base = base_str(&validate_base_url(SOURCE, base_url)?);
+        let core = self.base.into_core(SOURCE, Redactor::of([&access_token]))?;
         Ok(TikTokConnector {
             inner: Arc::new(Inner {
                 core,
@@ -283,6 +267,7 @@ fn check_metric_name(m: &str) -> Result<()> {
     }
 }
 
+#[derive(Debug)]
 struct Inner {
     core: HttpCore,
     access_token: SecretString,
@@ -307,23 +292,9 @@ struct Inner {
 /// Float64). Rows are requested 30 days at a time per advertiser; a report that changes
 /// while it is paged (a row twice, a total that moves) fails the pull instead of losing
 /// or doubling rows.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct TikTokConnector {
     inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for TikTokConnector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let i = &self.inner;
-        f.debug_struct("TikTokConnector")
-            .field("access_token", &"[REDACTED]")
-            .field("advertisers", &i.advertisers)
-            .field("base_url", &i.base)
-            .field("api_version", &i.version)
-            .field("metrics", &i.metrics)
-            .field("core", &i.core)
-            .finish()
-    }
 }
 
 impl TikTokConnector {

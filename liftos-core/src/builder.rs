@@ -6,7 +6,8 @@
 
 /// Consuming setters, one a line: each method stores its argument in the field of the
 /// same name (converted by the expression after `=>` when there is one), or does the
-/// assignment after `=>` when it names another field, and returns `self`. Attributes
+/// assignment after `=>` when it names another field (or a field of a field), and
+/// returns `self`. Attributes
 /// (doc comments) before a line go on its method.
 ///
 /// ```
@@ -35,11 +36,11 @@
 #[macro_export]
 macro_rules! setters {
     () => {};
-    ($(#[$attr:meta])* $name:ident($param:ident: $ty:ty) => self.$field:ident = $value:expr;
+    ($(#[$attr:meta])* $name:ident($param:ident: $ty:ty) => self.$($field:ident).+ = $value:expr;
      $($rest:tt)*) => {
         $(#[$attr])*
         pub fn $name(mut self, $param: $ty) -> Self {
-            self.$field = $value;
+            self.$($field).+ = $value;
             self
         }
         $crate::setters!($($rest)*);

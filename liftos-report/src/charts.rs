@@ -712,15 +712,50 @@ fn horizontal<'a, DB: DrawingBackend>(
         .draw()
         .ctx()?;
     let x0 = chart.x_range().start;
-    let style = (FAMILY, font)
-        .into_font()
-        .color(&TEXT)
-        .pos(Pos::new(HPos::Right, VPos::Center));
+    let style = text_style(font, HPos::Right, VPos::Center);
     for (i, label) in shown.iter().enumerate() {
         let (px, py) = chart.backend_coord(&(x0, row_y(n, i)));
         root.draw(&Text::new(label.clone(), (px - 8, py), style.clone()))
             .ctx()?;
     }
+    Ok(chart)
+}
+
+/// How an axis writes its tick values.
+type TickLabel<'f> = dyn Fn(&f64) -> String + 'f;
+
+/// Label text of `size` pixels in the house font and colour, anchored at (`h`, `v`).
+fn text_style(size: u32, h: HPos, v: VPos) -> TextStyle<'static> {
+    (FAMILY, size).into_font().color(&TEXT).pos(Pos::new(h, v))
+}
+
+/// A chart of `x_range` × `y_range` on `area`, its ticks labelled by `x_fmt` and `y_fmt`
+/// and its axes titled `x_desc` and `y_desc` (the response and row-response plots).
+fn xy_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    (x_range, y_range): (Range<f64>, Range<f64>),
+    (x_fmt, y_fmt): (&TickLabel<'_>, &TickLabel<'_>),
+    (x_desc, y_desc): (&str, &str),
+    opts: &PlotOptions,
+) -> Result<Chart2d<'a, DB>, String> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .margin_right(24)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(x_range, y_range)
+        .ctx()?;
+    chart
+        .configure_mesh()
+        .x_labels(tick_count(opts.width))
+        .y_labels(6)
+        .x_label_formatter(x_fmt)
+        .y_label_formatter(y_fmt)
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .house_style(12.0)
+        .draw()
+        .ctx()?;
     Ok(chart)
 }
 
@@ -768,10 +803,7 @@ fn vertical<'a, DB: DrawingBackend>(
     let font = if per >= 30 { 12 } else { 11 };
     let max_chars = ((per * 100) / (font * 62)).max(3) as usize;
     let y0 = chart.y_range().start;
-    let style = (FAMILY, font)
-        .into_font()
-        .color(&TEXT)
-        .pos(Pos::new(HPos::Center, VPos::Top));
+    let style = text_style(font, HPos::Center, VPos::Top);
     for (i, label) in labels.iter().enumerate() {
         let (px, py) = chart.backend_coord(&(i as f64, y0));
         root.draw(&Text::new(
@@ -800,10 +832,7 @@ fn annotate<DB: DrawingBackend>(
     } else {
         (HPos::Right, -6)
     };
-    let style = (FAMILY, size)
-        .into_font()
-        .color(&TEXT)
-        .pos(Pos::new(h, VPos::Center));
+    let style = text_style(size, h, VPos::Center);
     root.draw(&Text::new(text, (px + dx, py), style)).ctx()
 }
 
@@ -840,10 +869,7 @@ fn legend_row<DB: DrawingBackend>(
         x += wd;
     }
     let height = 22 * (line + 1) as u32 + 6;
-    let style = (FAMILY, 13)
-        .into_font()
-        .color(&TEXT)
-        .pos(Pos::new(HPos::Left, VPos::Center));
+    let style = text_style(13, HPos::Left, VPos::Center);
     for ((text, c, kind), (x, line)) in items.iter().zip(positions) {
         let y = y0 + 14 + 22 * line;
         match kind {
@@ -1401,28 +1427,19 @@ fn draw_response<DB: DrawingBackend>(
     let y_fmt = move |v: &f64| thousands(*v, ydec);
     let names: Vec<&String> = curves.iter().map(|s| &s.0).collect();
     let area = legend_row(root, area, &channel_legend(&names, opts))?;
-    let mut chart = ChartBuilder::on(&area)
-        .margin(12)
-        .margin_right(24)
-        .x_label_area_size(48)
-        .y_label_area_size(72)
-        .build_cartesian_2d(x_range, y_range)
-        .ctx()?;
-    chart
-        .configure_mesh()
-        .x_labels(tick_count(opts.width))
-        .y_labels(6)
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&y_fmt)
-        .x_desc(if planned.is_empty() {
-            "Each channel's spend as a multiple of today's (dot: today's spend)"
-        } else {
-            "Spend as a multiple of today's (dot: today; triangle: the plan)"
-        })
-        .y_desc(format!("Incremental {outcome} ({})", opts.unit()))
-        .house_style(12.0)
-        .draw()
-        .ctx()?;
+    let x_desc = if planned.is_empty() {
+        "Each channel's spend as a multiple of today's (dot: today's spend)"
+    } else {
+        "Spend as a multiple of today's (dot: today; triangle: the plan)"
+    };
+    let y_desc = format!("Incremental {outcome} ({})", opts.unit());
+    let mut chart = xy_chart(
+        &area,
+        (x_range, y_range),
+        (&x_fmt, &y_fmt),
+        (x_desc, &y_desc),
+        opts,
+    )?;
     for (name, points) in curves {
         let c = color(name);
         // The band: upper edge left to right, lower edge back.
@@ -1485,27 +1502,18 @@ fn draw_row_response<DB: DrawingBackend>(
     let y_fmt = move |v: &f64| thousands(*v, ydec);
     let names: Vec<&String> = series.iter().map(|s| &s.0).collect();
     let area = legend_row(root, area, &channel_legend(&names, opts))?;
-    let mut chart = ChartBuilder::on(&area)
-        .margin(12)
-        .margin_right(24)
-        .x_label_area_size(48)
-        .y_label_area_size(72)
-        .build_cartesian_2d(x_range, y_range)
-        .ctx()?;
-    chart
-        .configure_mesh()
-        .x_labels(tick_count(opts.width))
-        .y_labels(6)
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&y_fmt)
-        .x_desc(format!("Spend of the row ({})", opts.unit()))
-        .y_desc(format!(
-            "Effect per {} of spend ({outcome} per {})",
-            opts.currency, opts.currency
-        ))
-        .house_style(12.0)
-        .draw()
-        .ctx()?;
+    let x_desc = format!("Spend of the row ({})", opts.unit());
+    let y_desc = format!(
+        "Effect per {} of spend ({outcome} per {})",
+        opts.currency, opts.currency
+    );
+    let mut chart = xy_chart(
+        &area,
+        (x_range, y_range),
+        (&x_fmt, &y_fmt),
+        (&x_desc, &y_desc),
+        opts,
+    )?;
     for (name, points) in series {
         let c = color(name);
         // At most 1,500 points per channel (evenly strided) keep files small.

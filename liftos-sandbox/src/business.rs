@@ -42,6 +42,18 @@ pub struct BusinessTruth {
     pub baseline_share: f64,
 }
 
+/// Every channel's daily spend and platform-reported revenue: the treatment side of a
+/// business-level analysis, from [`World::channel_spend`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelSpend {
+    /// The channels, in configuration order (as in [`Truth`](crate::Truth)).
+    pub channels: Vec<String>,
+    /// `spend[c][t]`: channel `c`'s spend on day `t` of the world.
+    pub spend: Vec<Vec<f64>>,
+    /// Each channel's platform-reported revenue over the whole window.
+    pub platform_revenue: Vec<f64>,
+}
+
 /// A lift test: a channel switched off for a window, its measured incremental revenue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiftTest {
@@ -151,20 +163,22 @@ impl World {
         Ok(self.business_days_for(&spend))
     }
 
-    /// Spend of every row (internal order) under `intervention`.
-    fn intervened_spend(&self, intervention: Intervention<'_>) -> Result<Vec<f64>> {
-        let (target, factor) = self.intervention_target(intervention)?;
-        Ok(self
-            .rows
-            .iter()
-            .map(|r| {
-                if Some(r.channel) == target {
-                    r.spend * factor
-                } else {
-                    r.spend
-                }
-            })
-            .collect())
+    /// Every channel's spend per day of the world and its platform-reported revenue, summed
+    /// over the rows in unified-table order.
+    pub fn channel_spend(&self) -> ChannelSpend {
+        let n = self.days.len();
+        let channels = &self.config.channels;
+        let mut spend = vec![vec![0.0; n]; channels.len()];
+        let mut platform_revenue = vec![0.0; channels.len()];
+        for r in self.order.iter().map(|&i| &self.rows[i]) {
+            spend[r.channel][r.day] += r.spend;
+            platform_revenue[r.channel] += r.revenue;
+        }
+        ChannelSpend {
+            channels: channels.iter().map(|c| c.name.clone()).collect(),
+            spend,
+            platform_revenue,
+        }
     }
 
     /// The business outcome table: `date` (Date32), `revenue` (cents precision),

@@ -706,20 +706,23 @@ impl WorldConfig {
         self
     }
 
+    /// Every campaign's flight start and end that is set.
+    fn flight_days(&mut self) -> impl Iterator<Item = &mut NaiveDate> {
+        self.channels
+            .iter_mut()
+            .flat_map(|c| c.campaigns.iter_mut())
+            .flat_map(|c| {
+                [&mut c.flight_start, &mut c.flight_end]
+                    .into_iter()
+                    .flatten()
+            })
+    }
+
     /// Moves the world to start on `start`; campaign flights move with it.
     pub fn with_start(mut self, start: NaiveDate) -> Self {
         let shift = start - self.start;
-        for c in self
-            .channels
-            .iter_mut()
-            .flat_map(|c| c.campaigns.iter_mut())
-        {
-            for day in [&mut c.flight_start, &mut c.flight_end]
-                .into_iter()
-                .flatten()
-            {
-                *day = day.checked_add_signed(shift).unwrap_or(*day);
-            }
+        for day in self.flight_days() {
+            *day = day.checked_add_signed(shift).unwrap_or(*day);
         }
         self.start = start;
         self
@@ -731,18 +734,9 @@ impl WorldConfig {
         let old = i64::from(self.days.max(1));
         let new = i64::from(days.max(1));
         let start = self.start;
-        for c in self
-            .channels
-            .iter_mut()
-            .flat_map(|c| c.campaigns.iter_mut())
-        {
-            for day in [&mut c.flight_start, &mut c.flight_end]
-                .into_iter()
-                .flatten()
-            {
-                let offset = (*day - start).num_days() * new / old;
-                *day = start + chrono::Days::new(offset.max(0) as u64);
-            }
+        for day in self.flight_days() {
+            let offset = (*day - start).num_days() * new / old;
+            *day = start + chrono::Days::new(offset.max(0) as u64);
         }
         self.days = days;
         self
@@ -850,12 +844,7 @@ impl WorldConfig {
             .first()
             .map_or_else(|| "Xk9Lp2".to_owned(), |c| c.account_id.clone());
         for i in 0..n {
-            let base = FLOW_NAMES[i % FLOW_NAMES.len()];
-            let name = if i < FLOW_NAMES.len() {
-                base.to_owned()
-            } else {
-                format!("{base} {}", i / FLOW_NAMES.len() + 1)
-            };
+            let name = nth_name(FLOW_NAMES, i);
             let budget_scale: f64 = rng.random_range(0.0..1.0);
             let roas_multiplier: f64 = rng.random_range(0.6..1.4);
             ch.campaigns.push(CampaignConfig {
@@ -921,9 +910,7 @@ impl WorldConfig {
             ("weekend_effect", self.weekend_effect, -1.0, 10.0),
             ("holiday_effect", self.holiday_effect, -1.0, 10.0),
         ] {
-            if !(lo..=hi).contains(&value) {
-                return bad(name.into(), format!("must be in [{lo}, {hi}], got {value}"));
-            }
+            within(name, value, lo, hi)?;
         }
         if !(self.budget_noise > 0.0 && self.budget_noise <= 2.0) {
             return bad(
@@ -959,12 +946,7 @@ impl WorldConfig {
                     ),
                 );
             }
-            if !(0.0..=2.0).contains(&b.level_sd) {
-                return bad(
-                    "budget_steps.level_sd".into(),
-                    format!("must be in [0, 2], got {}", b.level_sd),
-                );
-            }
+            within("budget_steps.level_sd", b.level_sd, 0.0, 2.0)?;
         }
         if let Some(u) = self.latent_shock {
             first_out_of_range([
@@ -988,12 +970,7 @@ impl WorldConfig {
                     ),
                 );
             }
-            if !(0.0..=1.0).contains(&sp.share) {
-                return bad(
-                    "spillover.share".into(),
-                    format!("must be in [0, 1], got {}", sp.share),
-                );
-            }
+            within("spillover.share", sp.share, 0.0, 1.0)?;
         }
         let b = self.business;
         for (name, ok) in [
@@ -1178,12 +1155,7 @@ fn standard_campaign(
         "klaviyo" => ("01HK", KLAVIYO_NAMES, "Xk9Lp2"),
         _ => ("9", OTHER_NAMES, "acct-1"),
     };
-    let base = names[i % names.len()];
-    let name = if i < names.len() {
-        base.to_owned()
-    } else {
-        format!("{base} {}", i / names.len() + 1)
-    };
+    let name = nth_name(names, i);
     let budget_scale: f64 = rng.random_range(0.0..1.0);
     let daily_budget = match channel {
         "klaviyo" => 60.0 + 240.0 * budget_scale,
@@ -1252,6 +1224,28 @@ const OTHER_NAMES: &[&str] = &["Always-on A", "Always-on B", "Always-on C", "Alw
 
 /// The first `(field, value, in_range)` whose value is out of range, as the error that
 /// names it.
+/// `value` of `field` within `[lo, hi]`, or the error that says so.
+fn within(field: &str, value: f64, lo: f64, hi: f64) -> Result<()> {
+    if (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::InvalidConfig {
+            field: field.into(),
+            message: format!("must be in [{lo}, {hi}], got {value}"),
+        })
+    }
+}
+
+/// The `i`-th of `names`, numbered from the second round on (`Welcome Series 2`).
+fn nth_name(names: &[&str], i: usize) -> String {
+    let base = names[i % names.len()];
+    if i < names.len() {
+        base.to_owned()
+    } else {
+        format!("{base} {}", i / names.len() + 1)
+    }
+}
+
 fn first_out_of_range<'a>(checks: impl IntoIterator<Item = (&'a str, f64, bool)>) -> Result<()> {
     match checks.into_iter().find(|(_, _, ok)| !ok) {
         Some((field, value, _)) => Err(Error::InvalidConfig {

@@ -354,10 +354,10 @@ impl World {
         })
     }
 
-    /// Like [`outcomes`](World::outcomes), in simulation (internal row) order.
-    pub(crate) fn simulate(&self, intervention: Intervention<'_>) -> Result<Outcomes> {
+    /// Spend of every row (internal order) under `intervention`.
+    pub(crate) fn intervened_spend(&self, intervention: Intervention<'_>) -> Result<Vec<f64>> {
         let (target, factor) = self.intervention_target(intervention)?;
-        let spend: Vec<f64> = self
+        Ok(self
             .rows
             .iter()
             .map(|r| {
@@ -367,7 +367,12 @@ impl World {
                     r.spend
                 }
             })
-            .collect();
+            .collect())
+    }
+
+    /// Like [`outcomes`](World::outcomes), in simulation (internal row) order.
+    pub(crate) fn simulate(&self, intervention: Intervention<'_>) -> Result<Outcomes> {
+        let spend = self.intervened_spend(intervention)?;
         let revenue = self.revenue_for(&spend);
         let conversions = revenue
             .iter()

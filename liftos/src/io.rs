@@ -1,15 +1,10 @@
 //! Writing output files all-or-nothing.
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
-use liftos_transform::{FileFormat, table_format};
-use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
 
 use crate::{Error, Result};
 
@@ -196,140 +191,11 @@ fn canonical_path(path: &Path) -> FileId {
     }
 }
 
-enum Sink {
-    Csv(arrow::csv::Writer<BufWriter<File>>),
-    Parquet(Box<ArrowWriter<BufWriter<File>>>),
-}
-
-/// Writes a table batch by batch (CSV or Parquet by extension), all-or-nothing.
-///
-/// Batches go to a temporary sibling of the target ([`PartialFile`](liftos_transform::PartialFile)) as they
-/// arrive, so memory stays flat however many rows are written; [`finish`](Self::finish)
-/// renames the file into place. Dropping the writer without finishing (an error, a
-/// panic, an interrupted pull) removes the temporary file: either the whole table
-/// appears at the target or nothing does.
-pub struct TableWriter {
-    path: PathBuf,
-    partial: Option<liftos_transform::PartialFile>,
-    sink: Option<Sink>,
-    rows: usize,
-}
-
-impl std::fmt::Debug for TableWriter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TableWriter")
-            .field("path", &self.path)
-            .field("rows", &self.rows)
-            .finish_non_exhaustive()
-    }
-}
-
-impl TableWriter {
-    /// Starts writing a table of `schema` to `path` (`.csv` or `.parquet`).
-    ///
-    /// # Errors
-    ///
-    /// An unsupported extension, or a temporary file that cannot be created (naming it).
-    pub fn create(path: &Path, schema: SchemaRef) -> Result<Self> {
-        let format = table_format(path)?;
-        let partial =
-            liftos_transform::PartialFile::create(path).map_err(|e| output_error(path, e))?;
-        let file = partial.clone_handle().map_err(|e| output_error(path, e))?;
-        let out = BufWriter::with_capacity(1 << 20, file);
-        let mut writer = TableWriter {
-            path: path.to_owned(),
-            partial: Some(partial),
-            sink: None,
-            rows: 0,
-        };
-        writer.sink = Some(match format {
-            FileFormat::Parquet => {
-                let props = WriterProperties::builder()
-                    .set_compression(Compression::SNAPPY)
-                    .build();
-                let w = ArrowWriter::try_new(out, schema, Some(props))
-                    .map_err(|e| writer.parquet_error(e))?;
-                Sink::Parquet(Box::new(w))
-            }
-            // CSV and any format added later: text with a header.
-            _ => Sink::Csv(
-                arrow::csv::WriterBuilder::new()
-                    .with_header(true)
-                    .build(out),
-            ),
-        });
-        Ok(writer)
-    }
-
-    fn parquet_error(&self, e: parquet::errors::ParquetError) -> Error {
-        Error::Io {
-            path: self.path.display().to_string(),
-            source: std::io::Error::other(e),
-        }
-    }
-
-    fn io_error(&self, source: std::io::Error) -> Error {
-        Error::Io {
-            path: self.path.display().to_string(),
-            source,
-        }
-    }
-
-    /// Appends one batch.
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        match &mut self.sink {
-            Some(Sink::Csv(w)) => w.write(&liftos_transform::escape_formula_cells(batch)?)?,
-            Some(Sink::Parquet(w)) => {
-                if let Err(e) = w.write(batch) {
-                    return Err(self.parquet_error(e));
-                }
-            }
-            None => {}
-        }
-        self.rows += batch.num_rows();
-        Ok(())
-    }
-
-    /// Rows written so far.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Completes the file and moves it into place; returns the rows written.
-    pub fn finish(mut self) -> Result<usize> {
-        match self.sink.take() {
-            Some(Sink::Csv(w)) => {
-                let mut out = w.into_inner();
-                out.flush().map_err(|e| self.io_error(e))?;
-                out.into_inner()
-                    .map_err(|e| self.io_error(e.into_error()))?
-                    .sync_all()
-                    .map_err(|e| self.io_error(e))?;
-            }
-            Some(Sink::Parquet(w)) => {
-                let out = w.into_inner().map_err(|e| self.parquet_error(e))?;
-                out.into_inner()
-                    .map_err(|e| self.io_error(e.into_error()))?
-                    .sync_all()
-                    .map_err(|e| self.io_error(e))?;
-            }
-            None => {}
-        }
-        if let Some(partial) = self.partial.take() {
-            partial.commit().map_err(|e| output_error(&self.path, e))?;
-        }
-        Ok(self.rows)
-    }
-}
-
-impl Drop for TableWriter {
-    fn drop(&mut self) {
-        // Not finished (or the rename failed): close the file, then the partial file
-        // removes itself. Either the whole table appears at the target or nothing does.
-        drop(self.sink.take());
-        drop(self.partial.take());
-    }
-}
+/// Writes a table batch by batch (CSV or Parquet by extension), all-or-nothing: batches
+/// stream into a [`PartialFile`](liftos_transform::PartialFile) that
+/// [`finish`](TableWriter::finish) renames into place, and dropping the writer unfinished
+/// leaves nothing at the target.
+pub use liftos_transform::TableWriter;
 
 #[cfg(test)]
 mod tests {
@@ -351,7 +217,8 @@ mod tests {
             w.write(&batch(vec![1, 2])).unwrap();
             assert!(!path.exists(), "nothing at the target before finish");
             w.write(&batch(vec![3])).unwrap();
-            assert_eq!(w.finish().unwrap(), 3);
+            assert_eq!(w.rows(), 3);
+            w.finish().unwrap();
             let t = liftos_transform::read_table(&path).unwrap();
             assert_eq!(t.num_rows(), 3, "{name}");
         }
@@ -371,7 +238,7 @@ mod tests {
         drop(w);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
         let err =
-            TableWriter::create(&dir.path().join("t.txt"), batch(vec![]).schema()).unwrap_err();
+            TableWriter::create(dir.path().join("t.txt"), batch(vec![]).schema()).unwrap_err();
         assert!(err.to_string().contains("t.txt"), "{err}");
     }
 

@@ -31,23 +31,7 @@ fn data(world: &World) -> Result<BusinessData, BoxError> {
     let days = world.business_days(Intervention::None)?;
     let (first, last) = (days[0].date, days[days.len() - 1].date);
     let n = days.len();
-    let channels: Vec<String> = world
-        .truth()
-        .channels
-        .iter()
-        .map(|c| c.channel.clone())
-        .collect();
-    let mut spend = vec![vec![0.0; n]; channels.len()];
-    let mut platform = vec![0.0; channels.len()];
-    for r in world.rows() {
-        let t = (r.date - first).num_days() as usize;
-        let c = channels
-            .iter()
-            .position(|c| c == r.channel)
-            .ok_or("unknown channel")?;
-        spend[c][t] += r.spend;
-        platform[c] += r.revenue;
-    }
+    let spend = world.channel_spend();
     let calendar = CalendarDimension::create_calendar(
         first,
         last,
@@ -72,12 +56,12 @@ fn data(world: &World) -> Result<BusinessData, BoxError> {
             .map(|d| liftos_calendar::naive_to_date32(d.date))
             .collect(),
         days.iter().map(|d| d.revenue).collect(),
-        channels,
-        spend,
+        spend.channels,
+        spend.spend,
         Vec::new(),
         Vec::new(),
     )?
-    .with_platform_revenue(platform)
+    .with_platform_revenue(spend.platform_revenue)
     .with_day_flags(named.into_iter().collect()))
 }
 

@@ -16,34 +16,24 @@ pub fn business_data(world: &World) -> BusinessData {
     let days = world.business_days(Intervention::None).unwrap();
     let first = days[0].date;
     let n = days.len();
-    let channels: Vec<String> = world
-        .truth()
-        .channels
-        .iter()
-        .map(|c| c.channel.clone())
-        .collect();
-    let mut spend = vec![vec![0.0; n]; channels.len()];
-    let mut platform = vec![0.0; channels.len()];
+    let spend = world.channel_spend();
     let mut holiday = vec![false; n];
     let mut event = vec![false; n];
     for r in world.rows() {
         let t = (r.date - first).num_days() as usize;
-        let c = channels.iter().position(|c| c == r.channel).unwrap();
-        spend[c][t] += r.spend;
-        platform[c] += r.revenue;
         holiday[t] |= r.is_holiday;
         event[t] |= r.is_commercial_event;
     }
     BusinessData::new(
         days.iter().map(|d| date32(d.date)).collect(),
         days.iter().map(|d| d.revenue).collect(),
-        channels,
-        spend,
+        spend.channels,
+        spend.spend,
         holiday,
         event,
     )
     .unwrap()
-    .with_platform_revenue(platform)
+    .with_platform_revenue(spend.platform_revenue)
 }
 
 /// The default grids, `bootstrap` replicates.
@@ -55,30 +45,42 @@ pub fn run(world: &World, options: &BusinessOptions, tests: &[LiftTest]) -> Busi
     analyze_business(&business_data(world), options, tests).unwrap()
 }
 
+/// `estimate [lower, upper] truth t`, three decimals.
+fn interval(estimate: f64, lower: f64, upper: f64, truth: f64) -> String {
+    format!("{estimate:.3} [{lower:.3}, {upper:.3}] truth {truth:.3}")
+}
+
 fn report(p: &str, world: &World, r: &BusinessResults) {
     let truth = world.business_truth().unwrap();
+    let share = &r.baseline_share;
     eprintln!(
-        "{p}: baseline share {:.3} [{:.3}, {:.3}] truth {:.3}; warnings {:?}",
-        r.baseline_share.estimate,
-        r.baseline_share.ci_lower,
-        r.baseline_share.ci_upper,
-        truth.baseline_share,
+        "{p}: baseline share {}; warnings {:?}",
+        interval(
+            share.estimate,
+            share.ci_lower,
+            share.ci_upper,
+            truth.baseline_share
+        ),
         r.results.diagnostics.warnings
     );
     for c in &r.results.channels {
         let t = world.truth().channel(&c.channel).unwrap();
         let resp = c.response.as_ref().unwrap();
-        eprintln!(
-            "  {:10} iROAS {:.3} [{:.3}, {:.3}] truth {:.3} | mROAS {:.3} [{:.3}, {:.3}] truth {:.3} | {}",
-            c.channel,
+        let iroas = interval(
             c.incremental_roas,
             c.incremental_roas_ci_lower,
             c.incremental_roas_ci_upper,
             t.incremental_roas,
+        );
+        let mroas = interval(
             c.marginal_roas,
             resp.marginal_roas_ci_lower,
             resp.marginal_roas_ci_upper,
             t.marginal_roas_total,
+        );
+        eprintln!(
+            "  {:10} iROAS {iroas} | mROAS {mroas} | {}",
+            c.channel,
             resp.transform.describe()
         );
     }
@@ -90,11 +92,13 @@ fn check(world: &World, r: &BusinessResults, channel: &str, within: Option<f64>)
     let c = r.channel(channel).unwrap();
     let t = world.truth().channel(channel).unwrap();
     let at = format!(
-        "{channel}: {:.3} [{:.3}, {:.3}] vs truth {:.3}",
-        c.incremental_roas,
-        c.incremental_roas_ci_lower,
-        c.incremental_roas_ci_upper,
-        t.incremental_roas
+        "{channel}: {}",
+        interval(
+            c.incremental_roas,
+            c.incremental_roas_ci_lower,
+            c.incremental_roas_ci_upper,
+            t.incremental_roas
+        )
     );
     assert!(
         c.incremental_roas_ci_lower <= t.incremental_roas

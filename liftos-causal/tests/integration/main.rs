@@ -12,6 +12,45 @@ mod response;
 mod sandbox;
 mod statistical;
 
+use liftos_causal::ChannelEffect;
+use liftos_sandbox::{ChannelTruth, World, WorldConfig};
+
+/// The standard sandbox world with four channels, `tiktok` without effect, under `seed`.
+pub fn zero_effect_world(seed: u64) -> World {
+    let config = WorldConfig::standard(4)
+        .with_zero_effect_channel("tiktok")
+        .with_seed(seed);
+    World::generate(&config).unwrap()
+}
+
+/// `channel: iroas e [lower, upper] p p truth t`: a channel's switch-off return next to
+/// its truth.
+pub fn iroas_line(ch: &ChannelEffect, t: &ChannelTruth) -> String {
+    format!(
+        "{}: iroas {:.3} [{:.3}, {:.3}] p {:.2e} truth {:.3}",
+        ch.channel,
+        ch.incremental_roas,
+        ch.incremental_roas_ci_lower,
+        ch.incremental_roas_ci_upper,
+        ch.p_value,
+        t.incremental_roas
+    )
+}
+
+/// Asserts a channel's recovery: the zero-effect channel not significant, any other
+/// within 10% of its truth with the truth inside its 95% interval.
+#[track_caller]
+pub fn assert_recovered(ch: &ChannelEffect, t: &ChannelTruth) {
+    if t.zero_effect {
+        assert!(ch.p_value > 0.05, "{} p {}", ch.channel, ch.p_value);
+    } else {
+        let rel = (ch.incremental_roas - t.incremental_roas).abs() / t.incremental_roas;
+        assert!(rel < 0.10, "{}: {:.1}% off", ch.channel, rel * 100.0);
+        assert!(ch.incremental_roas_ci_lower <= t.incremental_roas);
+        assert!(t.incremental_roas <= ch.incremental_roas_ci_upper);
+    }
+}
+
 /// Shared simulated designs with known effects.
 pub mod sim {
     use rand::{Rng, SeedableRng};

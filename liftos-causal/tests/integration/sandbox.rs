@@ -4,7 +4,9 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Date32Type, Float64Type};
 use chrono::{Datelike, NaiveDate};
 use liftos_causal::{CausalDataset, CausalForestParams, Estimator};
-use liftos_sandbox::{World, WorldConfig};
+use liftos_sandbox::World;
+
+use crate::{iroas_line, zero_effect_world};
 
 /// Calendar controls derived from the date, campaign and channel encoded as numbers.
 fn dataset(world: &World) -> (CausalDataset, Vec<u32>) {
@@ -108,12 +110,7 @@ fn dataset(world: &World) -> (CausalDataset, Vec<u32>) {
 /// 2.43 / 2.40 (meta), 4.02 / 4.00 (klaviyo), zero-effect 0.056 (p = 0.08).
 #[test]
 fn sandbox_incremental_roas_per_channel() {
-    let world = World::generate(
-        &WorldConfig::standard(4)
-            .with_zero_effect_channel("tiktok")
-            .with_seed(7),
-    )
-    .unwrap();
+    let world = zero_effect_world(7);
     let (data, campaign) = dataset(&world);
     let data = data
         .with_cluster_ids(&campaign.iter().map(|c| *c as u64).collect::<Vec<_>>())
@@ -130,13 +127,8 @@ fn sandbox_incremental_roas_per_channel() {
     for ch in &results.channels {
         let t = world.truth().channel(&ch.channel).unwrap();
         eprintln!(
-            "{}: iroas {:.3} [{:.3}, {:.3}] p {:.2e} truth {:.3} (naive {:.3}); lift {:.0} truth {:.0}",
-            ch.channel,
-            ch.incremental_roas,
-            ch.incremental_roas_ci_lower,
-            ch.incremental_roas_ci_upper,
-            ch.p_value,
-            t.incremental_roas,
+            "{} (naive {:.3}); lift {:.0} truth {:.0}",
+            iroas_line(ch, t),
             t.naive_roas,
             ch.revenue_lift,
             t.incremental_revenue

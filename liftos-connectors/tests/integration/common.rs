@@ -5,7 +5,15 @@ use std::time::Duration;
 
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch};
 use liftos_connectors::{Connector, ConnectorRequest, RetryConfig, VirtualClock};
-use liftos_sandbox::{World, WorldConfig};
+use liftos_sandbox::fake::FaultConfig;
+use liftos_sandbox::{Platform, World, WorldConfig};
+
+/// The fake platform APIs serving `world`, without faults.
+pub async fn quiet_servers(world: World) -> liftos_sandbox::fake::FakeServers {
+    liftos_sandbox::fake::FakeServers::start(world, liftos_sandbox::fake::FaultConfig::none())
+        .await
+        .unwrap()
+}
 
 pub fn world() -> World {
     World::generate(&WorldConfig::standard(2).with_days(75).with_seed(11)).unwrap()
@@ -102,4 +110,68 @@ pub fn assert_faulted(servers: &liftos_sandbox::fake::FakeServers, server: &str,
             .any(|r| r.fault.is_some()),
         "{what}"
     );
+}
+
+/// A 75-day world whose zero-effect channel `tiktok` runs on TikTok, under two
+/// advertisers.
+pub fn tiktok_world() -> World {
+    let mut config = WorldConfig::standard(2)
+        .with_days(75)
+        .with_seed(11)
+        .with_zero_effect_channel("tiktok");
+    if let Some(ch) = config.channels.iter_mut().find(|c| c.name == "tiktok") {
+        ch.campaigns[1].account_id = "acct-2".into();
+    }
+    World::generate(&config.with_platform("tiktok", Platform::TikTok)).unwrap()
+}
+
+pub fn advertisers(world: &World) -> Vec<String> {
+    let mut ids: Vec<String> = world
+        .tiktok_rows()
+        .into_iter()
+        .map(|r| r.advertiser_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// One fault of each kind at rate 0.4, named: throttling (asking to wait
+/// `throttle_wait_secs`), server errors, dropped connections, slow answers (1.2 s).
+pub fn each_fault(throttle_wait_secs: u64) -> [(&'static str, FaultConfig); 4] {
+    [
+        (
+            "throttle",
+            FaultConfig::none()
+                .with_throttle_rate(0.4)
+                .with_throttle_wait_secs(throttle_wait_secs),
+        ),
+        (
+            "server_error",
+            FaultConfig::none().with_server_error_rate(0.4),
+        ),
+        ("drop", FaultConfig::none().with_drop_rate(0.4)),
+        (
+            "slow",
+            FaultConfig::none().with_slow(0.4, Duration::from_millis(1200)),
+        ),
+    ]
+}
+
+/// Asserts that `t` holds the world's totals `want` (rows, spend, impressions, clicks,
+/// conversions, revenue), with `spend` read off `t` in currency and the other four in
+/// the columns `[impressions, clicks, conversions, revenue]`.
+#[track_caller]
+pub fn assert_world_totals(
+    t: &RecordBatch,
+    want: (usize, f64, i64, i64, f64, f64),
+    spend: f64,
+    [impressions, clicks, conversions, revenue]: [&str; 4],
+) {
+    assert_eq!(t.num_rows(), want.0, "row count");
+    assert_money("spend", spend, want.1, want.0);
+    assert_eq!(i64_sum(t, impressions), want.2);
+    assert_eq!(i64_sum(t, clicks), want.3);
+    assert!((f64_sum(t, conversions) - want.4).abs() < 1e-6);
+    assert!((f64_sum(t, revenue) - want.5).abs() < 1e-6 * want.5.max(1.0));
 }

@@ -136,9 +136,7 @@ async fn conversions_is_read_as_the_old_name_of_key_events_and_date_alone_sums_t
         *per_day.entry(r.date).or_default() += r.sessions;
     }
     let request = full_range(&world);
-    let servers = FakeServers::start(world, FaultConfig::none())
-        .await
-        .unwrap();
+    let servers = quiet_servers(world).await;
     let t = builder(&servers)
         .with_dimensions(["date"])
         .with_metrics(["sessions", "conversions"])
@@ -161,9 +159,7 @@ async fn conversions_is_read_as_the_old_name_of_key_events_and_date_alone_sums_t
 async fn a_revoked_refresh_token_and_another_property_are_clear_errors_without_secrets() {
     let world = world();
     let request = full_range(&world);
-    let servers = FakeServers::start(world, FaultConfig::none())
-        .await
-        .unwrap();
+    let servers = quiet_servers(world).await;
     let c = servers.credentials().clone();
     let err = builder(&servers)
         .with_oauth(

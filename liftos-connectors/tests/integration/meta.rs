@@ -118,23 +118,7 @@ async fn a_report_run_whose_creation_answer_is_lost_is_not_created_again() {
 
 #[tokio::test]
 async fn each_fault_type_is_survived() {
-    for (name, faults) in [
-        (
-            "throttle",
-            FaultConfig::none()
-                .with_throttle_rate(0.4)
-                .with_throttle_wait_secs(60),
-        ),
-        (
-            "server_error",
-            FaultConfig::none().with_server_error_rate(0.4),
-        ),
-        ("drop", FaultConfig::none().with_drop_rate(0.4)),
-        (
-            "slow",
-            FaultConfig::none().with_slow(0.4, Duration::from_millis(1200)),
-        ),
-    ] {
+    for (name, faults) in each_fault(60) {
         let (c, servers) = pull_and_compare(faults.with_seed(5), |b| b).await;
         let faulted = servers
             .requests_to("meta")
@@ -161,9 +145,7 @@ async fn breakdowns_and_levels_add_their_columns() {
         .with_level(Level::Ad)
         .with_breakdowns(["publisher_platform"])
         .with_fields(["reach", "cpm"]);
-    let servers = FakeServers::start(world, FaultConfig::none())
-        .await
-        .unwrap();
+    let servers = quiet_servers(world).await;
     let c = connector(&servers, clock()).build().unwrap();
     let t = c.get_campaign_data(&request).await.unwrap();
     assert_eq!(t.num_rows(), n);
@@ -228,9 +210,7 @@ async fn progress_callback_sees_rows_and_pages() {
     let world = world();
     let n = world_totals(&world, "meta").0 as u64;
     let request: ConnectorRequest = full_range(&world);
-    let servers = FakeServers::start(world, FaultConfig::none())
-        .await
-        .unwrap();
+    let servers = quiet_servers(world).await;
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let s2 = seen.clone();
     let progress = Progress::with_callback(Arc::new(move |e| s2.lock().unwrap().push(*e)));

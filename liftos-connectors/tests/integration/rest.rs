@@ -7,8 +7,8 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
 use liftos_connectors::{Connector, Error, RestBuilder, RestSpec, TikTokBuilder, VirtualClock};
+use liftos_sandbox::World;
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
-use liftos_sandbox::{Platform, World, WorldConfig};
 
 use crate::common::*;
 use crate::narrow::{Narrow, json};
@@ -243,9 +243,7 @@ async fn oauth_refresh_gets_a_token_and_refreshes_once_when_it_expires() {
 async fn a_wrong_token_is_one_clear_error_naming_the_variable_not_the_token() {
     let world = world();
     let request = full_range(&world);
-    let servers = FakeServers::start(world, FaultConfig::none())
-        .await
-        .unwrap();
+    let servers = quiet_servers(world).await;
     let c = RestBuilder::new(spec("cursor", BEARER))
         .with_env(|_| Some("wrong-token-PLMOKN".to_owned()))
         .with_base_url(servers.rest_base_url())
@@ -325,21 +323,8 @@ async fn a_malformed_record_names_the_page_record_and_field() {
 /// The spec in docs/ pulls from the TikTok fake exactly what the built-in connector does.
 #[tokio::test]
 async fn tiktok_written_as_a_spec_matches_the_built_in_connector() {
-    let mut config = WorldConfig::standard(2)
-        .with_days(75)
-        .with_seed(11)
-        .with_zero_effect_channel("tiktok");
-    if let Some(ch) = config.channels.iter_mut().find(|c| c.name == "tiktok") {
-        ch.campaigns[1].account_id = "acct-2".into();
-    }
-    let world = World::generate(&config.with_platform("tiktok", Platform::TikTok)).unwrap();
-    let mut ids: Vec<String> = world
-        .tiktok_rows()
-        .into_iter()
-        .map(|r| r.advertiser_id)
-        .collect();
-    ids.sort();
-    ids.dedup();
+    let world = tiktok_world();
+    let ids = advertisers(&world);
     let request = full_range(&world);
     let faults = FaultConfig::none().with_seed(3).with_throttle_rate(0.2);
     let servers = FakeServers::start(world, faults).await.unwrap();

@@ -8,34 +8,10 @@ use arrow::array::{Array, Date32Array, Float64Array, Int64Array, RecordBatch, St
 use arrow::datatypes::Date32Type;
 use liftos_connectors::{Connector, Error, TikTokBuilder, VirtualClock};
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
-use liftos_sandbox::{Platform, World, WorldConfig};
+use liftos_sandbox::{Platform, World};
 
 use crate::common::*;
 use crate::narrow::{Narrow, json};
-
-/// A 75-day world whose zero-effect channel `tiktok` runs on TikTok, under two
-/// advertisers.
-fn tiktok_world() -> World {
-    let mut config = WorldConfig::standard(2)
-        .with_days(75)
-        .with_seed(11)
-        .with_zero_effect_channel("tiktok");
-    if let Some(ch) = config.channels.iter_mut().find(|c| c.name == "tiktok") {
-        ch.campaigns[1].account_id = "acct-2".into();
-    }
-    World::generate(&config.with_platform("tiktok", Platform::TikTok)).unwrap()
-}
-
-fn advertisers(world: &World) -> Vec<String> {
-    let mut ids: Vec<String> = world
-        .tiktok_rows()
-        .into_iter()
-        .map(|r| r.advertiser_id)
-        .collect();
-    ids.sort();
-    ids.dedup();
-    ids
-}
 
 fn builder(servers: &FakeServers, ids: &[String], clock: Arc<VirtualClock>) -> TikTokBuilder {
     TikTokBuilder::new()
@@ -232,9 +208,7 @@ async fn an_expired_token_gives_one_clear_error_without_the_token() {
 async fn a_wrong_token_and_an_advertiser_without_permission_fail_check() {
     let world = tiktok_world();
     let ids = advertisers(&world);
-    let servers = FakeServers::start(world, FaultConfig::none())
-        .await
-        .unwrap();
+    let servers = quiet_servers(world).await;
     let wrong = builder(&servers, &ids, clock())
         .with_access_token("not-the-token-QWERTY")
         .build()

@@ -185,20 +185,8 @@ async fn handle(State(s): State<Arc<KlaviyoState>>, call: Call) -> Response {
     };
     match fault {
         Some(Fault::Throttle) => {
-            let wait = c.faults.throttle_wait_secs;
-            let mut h = rate_headers(0);
-            h.push(("retry-after", wait.to_string()));
-            return respond(
-                StatusCode::TOO_MANY_REQUESTS,
-                errors(
-                    429,
-                    "throttled",
-                    "Request was throttled.",
-                    &format!("Request was throttled. Expected available in {wait} seconds."),
-                ),
-                Some("throttle"),
-                h,
-            );
+            let (status, body, h) = throttled(c.faults.throttle_wait_secs, "");
+            return respond(status, body, Some("throttle"), h);
         }
         Some(Fault::ServerError(code)) => {
             let st = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -336,6 +324,16 @@ fn page(
         .to_string()
 }
 
+/// Klaviyo's 429 asking to wait `wait` seconds (`retry-after`); `why` (a sentence with a
+/// leading space, or nothing) is told before the wait.
+fn throttled(wait: u64, why: &str) -> Refusal {
+    let mut h = rate_headers(0);
+    h.push(("retry-after", wait.to_string()));
+    let detail = format!("Request was throttled.{why} Expected available in {wait} seconds.");
+    let body = errors(429, "throttled", "Request was throttled.", &detail);
+    (StatusCode::TOO_MANY_REQUESTS, body, h)
+}
+
 /// The steady-limit answer of a reporting endpoint called sooner than
 /// `klaviyo_report_min_interval` after its previous call; a throttled call does not count.
 fn steady_limit(s: &KlaviyoState, last: &Mutex<Option<Instant>>) -> Result<(), Refusal> {
@@ -346,18 +344,7 @@ fn steady_limit(s: &KlaviyoState, last: &Mutex<Option<Instant>>) -> Result<(), R
         let since = now.duration_since(t);
         if since < min {
             let wait = (min - since).as_secs_f64().ceil().max(1.0) as u64;
-            let mut h = rate_headers(0);
-            h.push(("retry-after", wait.to_string()));
-            return Err((
-                StatusCode::TOO_MANY_REQUESTS,
-                errors(
-                    429,
-                    "throttled",
-                    "Request was throttled.",
-                    &format!("Request was throttled. Expected available in {wait} seconds."),
-                ),
-                h,
-            ));
+            return Err(throttled(wait, ""));
         }
     }
     *last = Some(now);
@@ -368,20 +355,28 @@ fn steady_limit(s: &KlaviyoState, last: &Mutex<Option<Instant>>) -> Result<(), R
 fn over_daily_cap(s: &KlaviyoState, counter: &AtomicUsize) -> Result<usize, Refusal> {
     let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
     if n > s.common.faults.klaviyo_report_daily_cap {
-        let mut h = rate_headers(0);
-        h.push(("retry-after", "43200".into()));
-        return Err((
-            StatusCode::TOO_MANY_REQUESTS,
-            errors(
-                429,
-                "throttled",
-                "Request was throttled.",
-                "Request was throttled. Daily limit for this endpoint reached. Expected available in 43200 seconds.",
-            ),
-            h,
-        ));
+        return Err(throttled(43_200, " Daily limit for this endpoint reached."));
     }
     Ok(n)
+}
+
+/// A reporting call's limits (steady, then daily) and its JSON body of `data.type`
+/// `kind`: the call's number against the daily cap, and the body.
+fn report_request(
+    s: &KlaviyoState,
+    last: &Mutex<Option<Instant>>,
+    counter: &AtomicUsize,
+    body: &[u8],
+    kind: &str,
+) -> Result<(usize, Value), Refusal> {
+    steady_limit(s, last)?;
+    let n = over_daily_cap(s, counter)?;
+    let v: Value =
+        serde_json::from_slice(body).map_err(|_| bad("Request body is not valid JSON."))?;
+    if v["data"]["type"] != kind {
+        return Err(bad(&format!("data.type must be {kind}")));
+    }
+    Ok((n, v))
 }
 
 /// The day part of `timeframe.start` / `timeframe.end`.
@@ -446,14 +441,14 @@ fn message_statistic(st: &KlaviyoStatistics, name: &str, k: usize) -> Option<Val
 /// `POST /api/flow-series-reports`: daily arrays aligned with `date_times`, one result per
 /// flow email message that has a day in the timeframe.
 fn flow_series(s: &KlaviyoState, body: &[u8]) -> Reply {
-    steady_limit(s, &s.last_flow_report)?;
-    let n = over_daily_cap(s, &s.flow_reports)?;
-    let v: Value =
-        serde_json::from_slice(body).map_err(|_| bad("Request body is not valid JSON."))?;
+    let (n, v) = report_request(
+        s,
+        &s.last_flow_report,
+        &s.flow_reports,
+        body,
+        "flow-series-report",
+    )?;
     let a = &v["data"]["attributes"];
-    if v["data"]["type"] != "flow-series-report" {
-        return Err(bad("data.type must be flow-series-report"));
-    }
     match a["interval"].as_str() {
         Some("daily") => {}
         Some("hourly" | "weekly" | "monthly") => {
@@ -547,14 +542,14 @@ const ZERO: KlaviyoStatistics = KlaviyoStatistics {
 };
 
 fn report(s: &KlaviyoState, body: &[u8]) -> Reply {
-    steady_limit(s, &s.last_report)?;
-    let n = over_daily_cap(s, &s.reports)?;
-    let v: Value =
-        serde_json::from_slice(body).map_err(|_| bad("Request body is not valid JSON."))?;
+    let (n, v) = report_request(
+        s,
+        &s.last_report,
+        &s.reports,
+        body,
+        "campaign-values-report",
+    )?;
     let a = &v["data"]["attributes"];
-    if v["data"]["type"] != "campaign-values-report" {
-        return Err(bad("data.type must be campaign-values-report"));
-    }
     check_metric(a)?;
     let (start, end) = (timeframe_day(a, "start")?, timeframe_day(a, "end")?);
     if (end - start).num_days() > 366 {

@@ -979,6 +979,22 @@ impl FakeServers {
         format!("http://{}", self.shopify)
     }
 
+    /// The base URL of the fake serving `source` (`meta`, `google_ads`, `klaviyo`,
+    /// `tiktok`, `ga4`, `rest`, `shopify`), as `--base-url` or `base_url` takes it.
+    pub fn base_url(&self, source: &str) -> Option<String> {
+        let addr = match source {
+            "meta" => self.meta,
+            "google_ads" => self.google,
+            "klaviyo" => self.klaviyo,
+            "tiktok" => self.tiktok,
+            "ga4" => self.ga4,
+            "rest" => self.rest,
+            "shopify" => self.shopify,
+            _ => return None,
+        };
+        Some(format!("http://{addr}"))
+    }
+
     /// Origin of the fake storage that serves Shopify bulk results at signed URLs (a
     /// request carrying a Shopify access token is refused and logged with the fault
     /// `credential_sent`).

@@ -13,6 +13,19 @@ pub fn small(seed: u64) -> World {
     World::generate(&config).expect("standard worlds are valid")
 }
 
+/// Three channels over a year with carryover (Meta 0.6, Klaviyo 0.3) and Hill saturation
+/// (half-saturation 1, shape 1.5).
+pub fn carryover_config() -> WorldConfig {
+    WorldConfig::standard(3)
+        .with_days(365)
+        .with_adstock("meta", 0.6)
+        .with_adstock("klaviyo", 0.3)
+        .with_saturation(liftos_sandbox::Saturation::Hill {
+            half_saturation: 1.0,
+            shape: 1.5,
+        })
+}
+
 /// The Pearson correlation of `x` and `y`.
 pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len() as f64;

@@ -52,12 +52,24 @@ fn purchase(list: &Value) -> Option<&Value> {
         .find(|a| a["action_type"] == META_PURCHASE_ACTION)
 }
 
+/// `rows` after a trip through JSON text, as the fake server and the connector see them.
+fn wire<T: serde::Serialize>(rows: &T) -> Vec<Value> {
+    serde_json::from_str(&serde_json::to_string(rows).unwrap()).unwrap()
+}
+
+fn klaviyo_cost_per_recipient(world: &World) -> f64 {
+    world
+        .config()
+        .channel("klaviyo")
+        .unwrap()
+        .cost_per_recipient
+}
+
 #[test]
 fn meta_insights_carry_the_unified_totals() {
     let world = small(21);
     // Go through JSON text, as the fake server and the connector will.
-    let wire: Vec<Value> =
-        serde_json::from_str(&serde_json::to_string(&world.meta_insights()).unwrap()).unwrap();
+    let wire: Vec<Value> = wire(&world.meta_insights());
     let mut t = Totals::default();
     for row in &wire {
         assert_eq!(row["date_start"], row["date_stop"]);
@@ -88,8 +100,7 @@ fn meta_insights_carry_the_unified_totals() {
 #[test]
 fn google_ads_rows_carry_the_unified_totals() {
     let world = small(22);
-    let wire: Vec<Value> =
-        serde_json::from_str(&serde_json::to_string(&world.google_ads_rows()).unwrap()).unwrap();
+    let wire: Vec<Value> = wire(&world.google_ads_rows());
     let mut t = Totals::default();
     let mut value = 0.0;
     for row in &wire {
@@ -123,16 +134,10 @@ fn google_ads_rows_carry_the_unified_totals() {
 #[test]
 fn klaviyo_reports_carry_the_unified_totals() {
     let world = small(23);
-    let wire: Vec<Value> =
-        serde_json::from_str(&serde_json::to_string(&world.klaviyo_campaign_values()).unwrap())
-            .unwrap();
+    let wire: Vec<Value> = wire(&world.klaviyo_campaign_values());
     let campaigns = world.klaviyo_campaigns();
     assert_eq!(campaigns.len(), wire.len(), "one campaign object per send");
-    let cpr = world
-        .config()
-        .channel("klaviyo")
-        .unwrap()
-        .cost_per_recipient;
+    let cpr = klaviyo_cost_per_recipient(&world);
     let mut t = Totals::default();
     let mut per_campaign = BTreeMap::new();
     for row in &wire {
@@ -216,11 +221,7 @@ fn klaviyo_flows_send_daily_add_up_and_leave_every_other_row_unchanged() {
         assert_eq!(n, if i == 3 { 90 - 90 / 4 } else { 90 }, "{}", f.name);
     }
     // Campaign sends plus flow days carry the klaviyo channel's unified totals exactly.
-    let cpr = world
-        .config()
-        .channel("klaviyo")
-        .unwrap()
-        .cost_per_recipient;
+    let cpr = klaviyo_cost_per_recipient(&world);
     let mut t = Totals::default();
     let stats = world
         .klaviyo_campaign_values()

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::{pearson, revenue_derivative};
+use crate::{carryover_config, pearson, revenue_derivative};
 use liftos_sandbox::{
     CURVE_SCALES, ChannelTruth, Platform, Preset, Saturation, World, WorldConfig,
 };
@@ -592,15 +592,7 @@ fn worlds_without_preset_features_are_unchanged() {
             "387ffe05857028a2a1d5074fe2d1c3578e5ed83df7184cc3b4000f3e120c9777",
         ),
         (
-            WorldConfig::standard(3)
-                .with_days(365)
-                .with_adstock("meta", 0.6)
-                .with_adstock("klaviyo", 0.3)
-                .with_saturation(Saturation::Hill {
-                    half_saturation: 1.0,
-                    shape: 1.5,
-                })
-                .with_klaviyo_flows(3),
+            carryover_config().with_klaviyo_flows(3),
             "1b49de07856c267c9d9c55f9eebee8195cea7a8b988bd018f50c76f6077fd0bc",
         ),
     ];

@@ -2,7 +2,7 @@
 
 use liftos_sandbox::{Intervention, Saturation, World, WorldConfig};
 
-use crate::{revenue_derivative, small};
+use crate::{carryover_config, revenue_derivative, small};
 
 fn channel_sum(
     world: &World,
@@ -35,14 +35,7 @@ fn without_carryover_incremental_revenue_is_tau_times_spend() {
 
 #[test]
 fn reported_truth_equals_an_independent_switch_off_resimulation() {
-    let config = WorldConfig::standard(3)
-        .with_days(365)
-        .with_adstock("meta", 0.6)
-        .with_adstock("klaviyo", 0.3)
-        .with_saturation(Saturation::Hill {
-            half_saturation: 1.0,
-            shape: 1.5,
-        });
+    let config = carryover_config();
     let world = World::generate(&config).unwrap();
     let actual = world.outcomes(Intervention::None).unwrap();
     // Intervention::None reproduces the emitted data (revenue is emitted in cents).

@@ -353,7 +353,8 @@ pub fn run(args: Args) -> liftos::Result<()> {
     bar.finish_and_clear();
     // On error the writer is dropped unfinished and removes its temporary file.
     pulled?;
-    let rows = writer.finish()?;
+    let rows = writer.rows();
+    writer.finish()?;
     let stats = counters.snapshot();
     println!(
         "Pulled {rows} rows from {} ({} pages, {} retries) in {:.2} s into {}",

@@ -318,8 +318,7 @@ fn bad_inputs_are_usage_or_file_errors_that_name_the_culprit() {
     assert!(stderr.contains("nope.csv"), "{stderr}");
 
     // A source without a mapping names the source; nothing is written.
-    let f = dir.path().join("tiktok.csv");
-    std::fs::write(&f, "day,cost\n2024-01-01,3\n").unwrap();
+    let f = write_file(dir.path(), "tiktok.csv", "day,cost\n2024-01-01,3\n");
     let out_file = dir.path().join("u.csv");
     let out = liftos()
         .arg("unify")
@@ -334,14 +333,13 @@ fn bad_inputs_are_usage_or_file_errors_that_name_the_culprit() {
     assert!(!out_file.exists());
 
     // ...and a mapping file makes it a source.
-    let mapping = dir.path().join("map.toml");
-    std::fs::write(
-        &mapping,
+    let mapping = write_file(
+        dir.path(),
+        "map.toml",
         "[sources.tiktok.columns]\ndate = \"day\"\nspend = \"cost\"\ncampaign = { value = \"TikTok\" }\n\
          currency = { value = \"USD\" }\nimpressions = { value = \"0\" }\nclicks = { value = \"0\" }\n\
          conversions = { value = \"0\" }\nrevenue = { value = \"0\" }\n",
-    )
-    .unwrap();
+    );
     let out = liftos()
         .arg("unify")
         .arg("--input")

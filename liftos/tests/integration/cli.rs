@@ -1,6 +1,6 @@
 //! The `liftos` binary end to end.
 
-use crate::common::{assert_failure, assert_success, liftos, read_json, write_world};
+use crate::common::{assert_failure, assert_success, liftos, read_json, write_file, write_world};
 
 #[test]
 fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
@@ -132,8 +132,7 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
 #[test]
 fn an_unwritable_output_directory_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let blocker = dir.path().join("file");
-    std::fs::write(&blocker, "not a directory").unwrap();
+    let blocker = write_file(dir.path(), "file", "not a directory");
     let output = liftos()
         .args(["demo", "--out"])
         .arg(blocker.join("sub"))
@@ -191,8 +190,11 @@ fn calendar_writes_one_row_per_day_with_holidays() {
 #[test]
 fn calendar_config_errors_name_the_key_and_leave_no_file() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("cal.toml");
-    std::fs::write(&config, "country = \"US\"\nbogus_option = 3\n").unwrap();
+    let config = write_file(
+        dir.path(),
+        "cal.toml",
+        "country = \"US\"\nbogus_option = 3\n",
+    );
     let out = dir.path().join("calendar.parquet");
     let output = liftos()
         .args([

@@ -1,7 +1,7 @@
 //! Shared helpers: a small sandbox world served by the fake APIs, the `liftos` binary
 //! with the fakes' credentials, table totals.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -70,27 +70,50 @@ pub fn pull_with(
     out: &Path,
     tweak: impl FnOnce(&mut Command) -> &mut Command,
 ) -> Output {
-    let s = &fakes.servers;
     let (start, end) = first_and_last_day(world);
-    let mut cmd = liftos();
-    cmd.args(["pull", "--source", source, "--start", &start, "--end", &end])
-        .arg("--out")
-        .arg(out);
-    with_credentials(&mut cmd, fakes);
-    let base = match source {
-        "meta" => s.meta_base_url(),
-        "google_ads" => s.google_base_url(),
-        "tiktok" => s.tiktok_base_url(),
-        "ga4" => s.ga4_base_url(),
-        _ => s.klaviyo_base_url(),
-    };
-    cmd.arg("--base-url").arg(base);
+    pull_range(fakes, source, &start, &end, out, tweak)
+}
+
+/// `liftos pull --source <source>` of `start..=end` against the fakes, as [`pull_with`].
+pub fn pull_range(
+    fakes: &Fakes,
+    source: &str,
+    start: &str,
+    end: &str,
+    out: &Path,
+    tweak: impl FnOnce(&mut Command) -> &mut Command,
+) -> Output {
+    let mut cmd = pull_command(fakes, source, start, end, out);
+    if let Some(base) = fakes.servers.base_url(source) {
+        cmd.arg("--base-url").arg(base);
+    }
     if source == "klaviyo" {
         // The world charges one cent per recipient; Klaviyo itself reports no spend.
         cmd.args(["--cost-per-recipient", "0.01"]);
     }
     tweak(&mut cmd);
     cmd.output().unwrap()
+}
+
+/// `liftos pull --source <source> --start <start> --end <end> --out <out>` with the
+/// fakes' credentials in its environment.
+pub fn pull_command(fakes: &Fakes, source: &str, start: &str, end: &str, out: &Path) -> Command {
+    let mut cmd = liftos();
+    cmd.args(["pull", "--source", source, "--start", start, "--end", end])
+        .arg("--out")
+        .arg(out);
+    with_credentials(&mut cmd, fakes);
+    cmd
+}
+
+/// The fake GA4 property's credentials and token endpoint in `cmd`'s environment.
+pub fn with_ga4_credentials<'a>(cmd: &'a mut Command, s: &FakeServers) -> &'a mut Command {
+    let c = s.credentials();
+    cmd.env("LIFTOS_GA4_PROPERTY_ID", &c.ga4_property_id)
+        .env("LIFTOS_GA4_CLIENT_ID", &c.ga4_client_id)
+        .env("LIFTOS_GA4_CLIENT_SECRET", &c.ga4_client_secret)
+        .env("LIFTOS_GA4_REFRESH_TOKEN", &c.ga4_refresh_token)
+        .env("LIFTOS_GA4_TOKEN_URL", s.ga4_token_url())
 }
 
 /// The fakes' credentials in `cmd`'s environment, under the standard `LIFTOS_*` names
@@ -155,6 +178,13 @@ pub fn assert_nothing_written(dir: &Path, context: &str) {
         "{context}: nothing written, yet there is {:?}",
         leftovers(dir)
     );
+}
+
+/// Writes `contents` to `dir/name` and returns the path.
+pub fn write_file(dir: &Path, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
 }
 
 /// `text` as the `liftos.toml` of `dir`.

@@ -177,6 +177,24 @@ fn config_errors_name_the_key_and_the_line() {
     );
 }
 
+/// The error of building the pipeline of config `text` (in `dir`) against `env`.
+fn builder_error(text: &str, dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> String {
+    parse_config(text, dir)
+        .to_builder_with(env)
+        .unwrap_err()
+        .to_string()
+}
+
+/// Asserts that config `text` (in `dir`) builds a pipeline against `env`.
+#[track_caller]
+fn assert_builds(text: &str, dir: &Path, env: &dyn Fn(&str) -> Option<String>) {
+    let pipeline = parse_config(text, dir)
+        .to_builder_with(env)
+        .unwrap()
+        .build();
+    assert!(pipeline.is_ok(), "{:?}", pipeline.err());
+}
+
 fn fake_env(fakes: &Fakes) -> impl Fn(&str) -> Option<String> + '_ {
     let c = fakes.servers.credentials().clone();
     move |k: &str| match k {
@@ -197,17 +215,11 @@ fn a_second_platform_source_uses_its_type_mapping_and_a_file_needs_one() {
     let text = format!(
         "{HEAD}[[sources]]\nname = \"meta_eu\"\ntype = \"meta\"\n[[sources]]\nname = \"tt\"\ntype = \"tiktok\"\n"
     );
-    let config = parse_config(&text, dir.path());
-    let pipeline = config.to_builder_with(&fake_env(&fakes)).unwrap().build();
-    assert!(pipeline.is_ok(), "{:?}", pipeline.err());
+    assert_builds(&text, dir.path(), &fake_env(&fakes));
 
     let text = format!("{HEAD}[[sources]]\nname = \"tiktok\"\ntype = \"file\"\npath = \"t.csv\"\n");
     std::fs::write(dir.path().join("t.csv"), "date\n").unwrap();
-    let config = parse_config(&text, dir.path());
-    let e = config
-        .to_builder_with(&fake_env(&fakes))
-        .unwrap_err()
-        .to_string();
+    let e = builder_error(&text, dir.path(), &fake_env(&fakes));
     assert!(
         e.contains("line 5") && e.contains("[mapping.sources.tiktok]") && e.contains("unified"),
         "{e}"
@@ -220,22 +232,12 @@ fn a_second_platform_source_uses_its_type_mapping_and_a_file_needs_one() {
     let text = format!(
         "{HEAD}[[sources]]\nname = \"tiktok\"\ntype = \"rest\"\nspec = \"tiktok.toml\"\nmax_retries = 3\n"
     );
-    let config = parse_config(&text, dir.path());
-    let pipeline = config.to_builder_with(&fake_env(&fakes)).unwrap().build();
-    assert!(pipeline.is_ok(), "{:?}", pipeline.err());
+    assert_builds(&text, dir.path(), &fake_env(&fakes));
     let text = text.replace("name = \"tiktok\"", "name = \"tt_api\"");
-    let config = parse_config(&text, dir.path());
-    let e = config
-        .to_builder_with(&fake_env(&fakes))
-        .unwrap_err()
-        .to_string();
+    let e = builder_error(&text, dir.path(), &fake_env(&fakes));
     assert!(e.contains("rest source `tt_api` has no mapping"), "{e}");
     let text = text.replace("spec = \"tiktok.toml\"", "spec = \"missing.toml\"");
-    let config = parse_config(&text, dir.path());
-    let e = config
-        .to_builder_with(&fake_env(&fakes))
-        .unwrap_err()
-        .to_string();
+    let e = builder_error(&text, dir.path(), &fake_env(&fakes));
     assert!(
         e.contains("sources[0].spec") && e.contains("missing.toml"),
         "{e}"
@@ -251,19 +253,15 @@ fn a_second_platform_source_uses_its_type_mapping_and_a_file_needs_one() {
         "GA4_SECRET" | "GA4_REFRESH" => Some("x".to_owned()),
         other => fake_env(&fakes)(other),
     };
-    let config = parse_config(&ga4(""), dir.path());
-    let e = config.to_builder_with(&env).unwrap_err().to_string();
+    let e = builder_error(&ga4(""), dir.path(), &env);
     assert!(e.contains("ga4 source `ga4` has no mapping"), "{e}");
     let mapping = "[mapping.sources.ga4]\nchannel = \"ga4\"\n[mapping.sources.ga4.columns]\ndate = \"date\"\ncampaign = \"sessionDefaultChannelGroup\"\ncampaign_id = \"sessionDefaultChannelGroup\"\ncurrency = \"currency\"\nspend = { value = \"0\" }\nimpressions = \"sessions\"\nclicks = \"sessions\"\nconversions = \"keyEvents\"\nrevenue = \"totalRevenue\"\n";
-    let config = parse_config(&ga4(mapping), dir.path());
-    let pipeline = config.to_builder_with(&env).unwrap().build();
-    assert!(pipeline.is_ok(), "{:?}", pipeline.err());
+    assert_builds(&ga4(mapping), dir.path(), &env);
     let text = ga4("").replace(
         "client_secret_env = \"GA4_SECRET\"",
         "client_secret = \"in-the-file-QWE\"",
     );
-    let config = parse_config(&text, dir.path());
-    let e = config.to_builder_with(&env).unwrap_err().to_string();
+    let e = builder_error(&text, dir.path(), &env);
     assert!(
         e.contains("LIFTOS_GA4_CLIENT_SECRET") && !e.contains("QWE"),
         "{e}"
@@ -286,11 +284,7 @@ fn secrets_in_a_config_never_reach_debug_or_errors() {
     let text = format!(
         "{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\naccess_token_env = \"EAAB-secret-2|x\"\n"
     );
-    let config = parse_config(&text, dir.path());
-    let e = config
-        .to_builder_with(&fake_env(&fakes))
-        .unwrap_err()
-        .to_string();
+    let e = builder_error(&text, dir.path(), &fake_env(&fakes));
     assert!(!e.contains("EAAB-secret-2"), "{e}");
     assert!(
         e.contains("line 8") && e.contains("name of an environment variable"),

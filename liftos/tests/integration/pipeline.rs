@@ -248,8 +248,7 @@ fn build_checks_every_setting_before_any_request() {
         .attribution(AttributionOptions::default().with_confidence_level(1.5)));
     assert!(e.contains("confidence_level"), "{e}");
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("a-file");
-    std::fs::write(&file, "x").unwrap();
+    let file = write_file(dir.path(), "a-file", "x");
     let e = msg(pipeline_for(&fakes, &world, None).output_dir(&file));
     assert!(e.contains("not a directory"), "{e}");
     let meta = MetaAdsBuilder::new()

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{assert_success, liftos, read_json, write_world};
+use crate::common::{assert_success, liftos, read_json, write_file, write_world};
 
 /// A saturating world (one year) analysed with response curves; returns results.json.
 fn results_json(dir: &Path) -> std::path::PathBuf {
@@ -151,12 +151,11 @@ fn plan_writes_plan_json_from_analyze_results() {
 fn plan_names_each_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     // Results without curves (an old results JSON).
-    let old = dir.path().join("old.json");
-    std::fs::write(
-        &old,
+    let old = write_file(
+        dir.path(),
+        "old.json",
         r#"{"channels": [{"channel": "meta", "spend": 1000.0, "ci_lower": 100.0, "marginal_roas": 2.0}]}"#,
-    )
-    .unwrap();
+    );
     let mut curve = String::from("[");
     for k in 0..=8 {
         let s = f64::from(k) / 4.0;

@@ -2,6 +2,8 @@
 //! outputs, against a real server (`LIFTOS_TEST_POSTGRES_URL`, started by `.ci/run`;
 //! without it the tests print why and pass, unless `LIFTOS_REQUIRE_POSTGRES=1`).
 
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
@@ -80,6 +82,19 @@ fn daily_table() -> RecordBatch {
     RecordBatch::try_new(schema, columns).unwrap()
 }
 
+/// `liftos pull --source postgres` of 2024-01-03..=2024-01-07 into `out`, with `args`,
+/// against the server at `url`.
+fn postgres_pull(url: &str, args: &[&str], out: &Path) -> Command {
+    let mut cmd = liftos();
+    cmd.args(["pull", "--source", "postgres"])
+        .args(["--start", "2024-01-03", "--end", "2024-01-07"])
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .env("LIFTOS_POSTGRES_URL", url);
+    cmd
+}
+
 #[test]
 fn pull_source_postgres_writes_the_query_rows_for_the_range() {
     let Some(url) = server_url() else { return };
@@ -87,25 +102,8 @@ fn pull_source_postgres_writes_the_query_rows_for_the_range() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("pg.csv");
     let (_, password) = split_password(&url);
-    let output = liftos()
-        .args([
-            "pull",
-            "--source",
-            "postgres",
-            "--start",
-            "2024-01-03",
-            "--end",
-            "2024-01-07",
-        ])
-        .args([
-            "--query",
-            "SELECT * FROM cli_pull_src WHERE date BETWEEN $1 AND $2 ORDER BY date",
-            "--batch-rows",
-            "2",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .env("LIFTOS_POSTGRES_URL", &url)
+    let query = "SELECT * FROM cli_pull_src WHERE date BETWEEN $1 AND $2 ORDER BY date";
+    let output = postgres_pull(&url, &["--query", query, "--batch-rows", "2"], &out)
         .env("LIFTOS_LOG", "debug")
         .output()
         .unwrap();
@@ -126,22 +124,13 @@ fn pull_source_postgres_writes_the_query_rows_for_the_range() {
     let (bare, _) = split_password(&url);
     let wrong_url = bare.replacen('@', ":Not-The-Pa55word@", 1);
     let out2 = dir.path().join("wrong.csv");
-    let output = liftos()
-        .args([
-            "pull",
-            "--source",
-            "postgres",
-            "--start",
-            "2024-01-03",
-            "--end",
-            "2024-01-07",
-        ])
-        .args(["--query", "SELECT * FROM cli_pull_src"])
-        .arg("--out")
-        .arg(&out2)
-        .env("LIFTOS_POSTGRES_URL", &wrong_url)
-        .output()
-        .unwrap();
+    let output = postgres_pull(
+        &wrong_url,
+        &["--query", "SELECT * FROM cli_pull_src"],
+        &out2,
+    )
+    .output()
+    .unwrap();
     let stderr = assert_failure(&output);
     assert!(
         stderr.contains("password authentication failed"),
@@ -151,21 +140,7 @@ fn pull_source_postgres_writes_the_query_rows_for_the_range() {
     assert!(!out2.exists());
 
     // Without --query: told what is missing.
-    let output = liftos()
-        .args([
-            "pull",
-            "--source",
-            "postgres",
-            "--start",
-            "2024-01-03",
-            "--end",
-            "2024-01-07",
-        ])
-        .arg("--out")
-        .arg(&out2)
-        .env("LIFTOS_POSTGRES_URL", &url)
-        .output()
-        .unwrap();
+    let output = postgres_pull(&url, &[], &out2).output().unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("needs --query"));
 }
 

@@ -3,6 +3,9 @@
 use arrow::array::AsArray;
 use liftos::sandbox::fake::FaultConfig;
 
+use std::path::Path;
+use std::process::Command;
+
 use crate::common::*;
 
 /// Pulls `source` into `file` and checks rows and totals against the world's `channel`.
@@ -147,22 +150,43 @@ fn a_rejected_token_is_one_clear_error_without_the_secret_and_no_file() {
     assert_nothing_written(dir.path(), "every source rejected");
 }
 
+/// Reads the pulled file at `out`: `want`'s rows, spend and revenue (in `revenue`).
+#[track_caller]
+fn assert_pulled_totals(
+    out: &Path,
+    want: (usize, f64, i64, i64, f64),
+    revenue: &str,
+) -> arrow::array::RecordBatch {
+    let table = liftos::transform::read_table(out).unwrap();
+    assert_eq!(table.num_rows(), want.0);
+    assert_money("spend", sum(&table, "spend"), want.1);
+    assert_money("revenue", sum(&table, revenue), want.4);
+    table
+}
+
+/// `liftos pull --source meta` from 2024-01-01 to `end` into `out`, without the fakes'
+/// credentials.
+fn meta_pull(end: &str, out: &Path) -> Command {
+    let mut cmd = liftos();
+    cmd.args([
+        "pull",
+        "--source",
+        "meta",
+        "--start",
+        "2024-01-01",
+        "--end",
+        end,
+    ])
+    .arg("--out")
+    .arg(out);
+    cmd
+}
+
 #[test]
 fn missing_credentials_and_bad_flags_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.csv");
-    let output = liftos()
-        .args([
-            "pull",
-            "--source",
-            "meta",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-01-31",
-            "--out",
-        ])
-        .arg(&out)
+    let output = meta_pull("2024-01-31", &out)
         .env_remove("LIFTOS_META_ACCESS_TOKEN")
         .output()
         .unwrap();
@@ -218,14 +242,7 @@ fn pull_tiktok_writes_every_row_under_faults_and_unifies_with_the_built_in_mappi
         log.iter().any(|r| r.fault.is_some()),
         "faults were injected"
     );
-    let table = liftos::transform::read_table(&out).unwrap();
-    assert_eq!(table.num_rows(), want.0);
-    assert_money("spend", sum(&table, "spend"), want.1);
-    assert_money(
-        "revenue",
-        sum(&table, "total_complete_payment_rate"),
-        want.4,
-    );
+    assert_pulled_totals(&out, want, "total_complete_payment_rate");
 
     // The built-in `tiktok` mapping unifies it: the world's rows, ids and totals.
     let unified = dir.path().join("unified.parquet");
@@ -246,13 +263,8 @@ fn pull_ga4_writes_the_property_report_by_day_and_channel_group() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ga4.csv");
     let c = fakes.servers.credentials().clone();
-    let token_url = fakes.servers.ga4_token_url();
     let output = pull_with(&fakes, &world, "ga4", &out, |cmd| {
-        cmd.env("LIFTOS_GA4_PROPERTY_ID", &c.ga4_property_id)
-            .env("LIFTOS_GA4_CLIENT_ID", &c.ga4_client_id)
-            .env("LIFTOS_GA4_CLIENT_SECRET", &c.ga4_client_secret)
-            .env("LIFTOS_GA4_REFRESH_TOKEN", &c.ga4_refresh_token)
-            .env("LIFTOS_GA4_TOKEN_URL", &token_url)
+        with_ga4_credentials(cmd, &fakes.servers)
     });
     assert_pulled(&output, "ga4", rows.len());
     let table = liftos::transform::read_table(&out).unwrap();
@@ -290,22 +302,12 @@ fn tiktok_ga4_and_rest_pulls_never_print_or_write_their_secrets_even_at_debug_le
     ] {
         let out = dir.path().join("out.csv");
         let (start, end) = first_and_last_day(&world);
-        let output = liftos()
-            .args([
-                "pull", "--source", &source, "--start", &start, "--end", &end,
-            ])
-            .arg("--out")
-            .arg(&out)
-            .arg("--base-url")
+        let mut cmd = pull_command(&fakes, &source, &start, &end, &out);
+        cmd.arg("--base-url")
             .arg(&base)
             .env("LIFTOS_LOG", "debug")
-            .env("LIFTOS_TIKTOK_ACCESS_TOKEN", &c.tiktok_access_token)
-            .env("LIFTOS_TIKTOK_ADVERTISER_IDS", &advertiser)
-            .env("LIFTOS_GA4_PROPERTY_ID", &c.ga4_property_id)
-            .env("LIFTOS_GA4_CLIENT_ID", &c.ga4_client_id)
-            .env("LIFTOS_GA4_CLIENT_SECRET", &c.ga4_client_secret)
-            .env("LIFTOS_GA4_REFRESH_TOKEN", &c.ga4_refresh_token)
-            .env("LIFTOS_GA4_TOKEN_URL", fakes.servers.ga4_token_url())
+            .env("LIFTOS_TIKTOK_ADVERTISER_IDS", &advertiser);
+        let output = with_ga4_credentials(&mut cmd, &fakes.servers)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -345,35 +347,14 @@ fn pull_rest_spec_reads_tiktok_as_the_docs_spec_describes_it() {
     let out = dir.path().join("tiktok.parquet");
     let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/rest/tiktok.toml");
     let (start, end) = first_and_last_day(&world);
-    let output = liftos()
-        .args([
-            "pull",
-            "--source",
-            &format!("rest:{spec}"),
-            "--start",
-            &start,
-            "--end",
-            &end,
-        ])
-        .arg("--out")
-        .arg(&out)
+    let output = pull_command(&fakes, &format!("rest:{spec}"), &start, &end, &out)
         .arg("--base-url")
         .arg(fakes.servers.tiktok_base_url())
-        .env(
-            "LIFTOS_TIKTOK_ACCESS_TOKEN",
-            &fakes.servers.credentials().tiktok_access_token,
-        )
         .env("LIFTOS_TIKTOK_ADVERTISER_IDS", &advertiser)
         .output()
         .unwrap();
     assert_pulled(&output, "tiktok", want.0);
-    let table = liftos::transform::read_table(&out).unwrap();
-    assert_money("spend", sum(&table, "spend"), want.1);
-    assert_money(
-        "revenue",
-        sum(&table, "total_complete_payment_rate"),
-        want.4,
-    );
+    assert_pulled_totals(&out, want, "total_complete_payment_rate");
     // The built-in tiktok mapping takes it; the spec has no currency: --currency gives it.
     let unified = dir.path().join("unified.csv");
     let u = unify_file("tiktok", &out, &["--currency", "USD"], &unified);
@@ -448,10 +429,7 @@ fn pull_klaviyo_include_flows_adds_every_flow_row_and_unifies() {
         log.iter().any(|r| r.fault.is_some()),
         "faults were injected"
     );
-    let table = liftos::transform::read_table(&out).unwrap();
-    assert_eq!(table.num_rows(), want.0);
-    assert_money("spend", sum(&table, "spend"), want.1);
-    assert_money("revenue", sum(&table, "revenue"), want.4);
+    let table = assert_pulled_totals(&out, want, "revenue");
     let types = table.column_by_name("message_type").unwrap();
     let types = arrow::array::AsArray::as_string::<i32>(types);
     assert_eq!(
@@ -489,16 +467,7 @@ fn pull_timeout_flag_bounds_a_hanging_server() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.csv");
     let started = std::time::Instant::now();
-    let output = liftos()
-        .args([
-            "pull",
-            "--source",
-            "meta",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-01-02",
-        ])
+    let output = meta_pull("2024-01-02", &out)
         .args([
             "--base-url",
             &base,
@@ -507,8 +476,6 @@ fn pull_timeout_flag_bounds_a_hanging_server() {
             "--request-timeout",
             "60",
         ])
-        .arg("--out")
-        .arg(&out)
         .env("LIFTOS_META_ACCESS_TOKEN", "EAAB-hanging-test-token")
         .env("LIFTOS_META_AD_ACCOUNT_IDS", "act_1")
         .output()
@@ -522,19 +489,8 @@ fn pull_timeout_flag_bounds_a_hanging_server() {
     assert!(!stderr.contains("EAAB-hanging-test-token"), "{stderr}");
     assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
     assert!(!out.exists());
-    let output = liftos()
-        .args([
-            "pull",
-            "--source",
-            "meta",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-01-02",
-        ])
+    let output = meta_pull("2024-01-02", &out)
         .args(["--base-url", &base, "--max-body-mib", "0"])
-        .arg("--out")
-        .arg(&out)
         .env("LIFTOS_META_ACCESS_TOKEN", "EAAB-hanging-test-token")
         .env("LIFTOS_META_AD_ACCOUNT_IDS", "act_1")
         .output()
@@ -556,12 +512,7 @@ fn pull_shopify_writes_the_business_outcome_that_analyze_reads() {
     let dir = tempfile::tempdir().unwrap();
     let business = dir.path().join("business.csv");
     let (start, end) = first_and_last_day(&world);
-    let mut pull = liftos();
-    pull.args([
-        "pull", "--source", "shopify", "--start", &start, "--end", &end,
-    ])
-    .arg("--out")
-    .arg(&business);
+    let mut pull = pull_command(&fakes, "shopify", &start, &end, &business);
     let output = with_shopify_credentials(&mut pull, s).output().unwrap();
     let stdout = assert_success(&output);
     assert!(

@@ -16,9 +16,7 @@ const UNIFIED: &str = "date,channel,account_id,campaign_id,campaign,ad_group,cur
 2024-01-03,meta,a,c1,A,,USD,-5,100,3,1,20\n";
 
 fn unified_file(dir: &Path, name: &str) -> std::path::PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, UNIFIED).unwrap();
-    path
+    write_file(dir, name, UNIFIED)
 }
 
 #[track_caller]
@@ -69,8 +67,7 @@ fn outputs_that_are_inputs_or_each_other_are_refused_and_nothing_changes() {
         );
     }
     let (x_input, t_input) = (format!("x={input_s}"), format!("t={input_s}"));
-    let cal = d.join("cal.csv");
-    std::fs::write(&cal, "country = \"US\"\n").unwrap();
+    let cal = write_file(d, "cal.csv", "country = \"US\"\n");
     let cal_s = p(&cal);
     let dir_s = p(d);
     for (args, needle) in [
@@ -147,13 +144,12 @@ fn a_parquet_footer_past_the_end_is_an_error_not_a_panic() {
 #[test]
 fn a_duplicate_header_and_a_missing_directory_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    let dup = dir.path().join("dup.csv");
-    std::fs::write(
-        &dup,
+    let dup = write_file(
+        dir.path(),
+        "dup.csv",
         "date,channel,campaign,currency,spend,spend,impressions,clicks,conversions,revenue\n\
          2024-01-01,meta,A,USD,1,2,1,1,0,1\n",
-    )
-    .unwrap();
+    );
     for cmd in ["validate", "clean"] {
         let mut c = liftos();
         c.args([cmd, "--input"]).arg(&dup);
@@ -182,14 +178,13 @@ fn a_duplicate_header_and_a_missing_directory_are_named() {
 #[test]
 fn clean_quarantines_a_far_future_typo_instead_of_filling_millions_of_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("typo.csv");
-    std::fs::write(
-        &input,
+    let input = write_file(
+        dir.path(),
+        "typo.csv",
         "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue\n\
          2024-01-01,meta,a,c1,A,,USD,1,1,1,0,2\n\
          9999-12-31,meta,a,c1,A,,USD,1,1,1,0,2\n",
-    )
-    .unwrap();
+    );
     let out = dir.path().join("c.csv");
     let q = dir.path().join("q.csv");
     let o = liftos()
@@ -231,12 +226,11 @@ fn negative_spend_is_a_warning_of_analyze() {
 #[test]
 fn zero_trees_in_the_config_is_named_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("liftos.toml");
-    std::fs::write(
-        &config,
+    let config = write_file(
+        dir.path(),
+        "liftos.toml",
         "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-01-31\"\n\n[analysis]\ntrees = 0\n",
-    )
-    .unwrap();
+    );
     let o = liftos()
         .args(["run", "--config"])
         .arg(&config)
@@ -249,13 +243,12 @@ fn zero_trees_in_the_config_is_named_with_its_line() {
 #[test]
 fn unify_uses_noted_defaults_and_lists_every_missing_column_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let klaviyo = dir.path().join("klaviyo.csv");
-    std::fs::write(
-        &klaviyo,
+    let klaviyo = write_file(
+        dir.path(),
+        "klaviyo.csv",
         "sent_at,campaign_id,campaign_name,recipients,clicks,placed_order_count,revenue\n\
          2024-01-01,9,Mail,1000,30,2,50\n",
-    )
-    .unwrap();
+    );
     let out = dir.path().join("u.csv");
     let o = liftos()
         .args(["unify", "--input"])
@@ -279,14 +272,12 @@ fn unify_uses_noted_defaults_and_lists_every_missing_column_at_once() {
     );
     assert!(stdout.contains("currency is 'EUR'"), "{stdout}");
 
-    let shop = dir.path().join("shop.csv");
-    std::fs::write(&shop, "day,cost\n2024-01-01,3\n").unwrap();
-    let mapping = dir.path().join("m.toml");
-    std::fs::write(
-        &mapping,
+    let shop = write_file(dir.path(), "shop.csv", "day,cost\n2024-01-01,3\n");
+    let mapping = write_file(
+        dir.path(),
+        "m.toml",
         "[sources.shop.columns]\ndate = \"day\"\nspend = \"cost\"\n",
-    )
-    .unwrap();
+    );
     let o = liftos()
         .args(["unify", "--input"])
         .arg(format!("shop={}", shop.display()))
@@ -313,13 +304,12 @@ fn unify_uses_noted_defaults_and_lists_every_missing_column_at_once() {
 #[test]
 fn csv_injection_is_defused_in_outputs_meant_for_spreadsheets() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("u.csv");
-    std::fs::write(
-        &input,
+    let input = write_file(
+        dir.path(),
+        "u.csv",
         "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue\n\
          2024-01-01,meta,a,c1,=1+1,,USD,-0.5,1,1,0,2\n",
-    )
-    .unwrap();
+    );
     let out = dir.path().join("s.csv");
     let o = liftos()
         .args(["sql", "--input"])

@@ -28,49 +28,33 @@ fn day(s: &str) -> NaiveDate {
 
 /// A config with the three sources against `fakes`.
 fn config(dir: &Path, fakes: &Fakes, start: &str, end: &str) -> PathBuf {
-    let s = &fakes.servers;
-    let text = format!(
-        r#"[pipeline]
-start = "{start}"
-end = "{end}"
-
-[[sources]]
-name = "meta"
-type = "meta"
-base_url = "{}"
-
-[[sources]]
-name = "google_ads"
-type = "google_ads"
-base_url = "{}"
-
-[[sources]]
-name = "klaviyo"
-type = "klaviyo"
-base_url = "{}"
-cost_per_recipient = 0.01
-
-[analysis]
-trees = 50
-response = "linear"
-cross_validation = false
-
-[output]
-dir = "out"
-report = false
-"#,
-        s.meta_base_url(),
-        s.google_base_url(),
-        s.klaviyo_base_url()
-    );
+    let output = "\n[output]\ndir = \"out\"\nreport = false\n";
+    let text = config_text(fakes, start, end, &["meta", "google_ads", "klaviyo"]) + output;
     let path = dir.join("liftos.toml");
     std::fs::write(&path, text).unwrap();
     path
 }
 
-fn sync_command(fakes: &Fakes, config: &Path, store: &Path, args: &[&str]) -> Command {
+/// The `[pipeline]`, `[[sources]]` (against `fakes`) and `[analysis]` of a config.
+fn config_text(fakes: &Fakes, start: &str, end: &str, sources: &[&str]) -> String {
+    let mut text = format!("[pipeline]\nstart = \"{start}\"\nend = \"{end}\"\n");
+    for source in sources {
+        let base_url = fakes.servers.base_url(source).unwrap();
+        text += &format!(
+            "\n[[sources]]\nname = \"{source}\"\ntype = \"{source}\"\nbase_url = \"{base_url}\"\n"
+        );
+        if *source == "klaviyo" {
+            text += "cost_per_recipient = 0.01\n";
+        }
+    }
+    text + "\n[analysis]\ntrees = 50\nresponse = \"linear\"\ncross_validation = false\n"
+}
+
+/// `liftos <verb> --config <config> --store <store> <args>` (`sync` or `watch`) with the
+/// fakes' credentials.
+fn store_command(verb: &str, fakes: &Fakes, config: &Path, store: &Path, args: &[&str]) -> Command {
     let mut cmd = liftos();
-    cmd.arg("sync")
+    cmd.arg(verb)
         .arg("--config")
         .arg(config)
         .arg("--store")
@@ -80,6 +64,10 @@ fn sync_command(fakes: &Fakes, config: &Path, store: &Path, args: &[&str]) -> Co
         .env("LIFTOS_LOG", "off");
     with_credentials(&mut cmd, fakes);
     cmd
+}
+
+fn sync_command(fakes: &Fakes, config: &Path, store: &Path, args: &[&str]) -> Command {
+    store_command("sync", fakes, config, store, args)
 }
 
 fn sync(fakes: &Fakes, config: &Path, store: &Path, args: &[&str]) -> String {
@@ -108,25 +96,11 @@ fn sorted(table: RecordBatch, key: &str) -> String {
 /// A fresh full `liftos pull` of `source` over `start..=end`.
 fn fresh_pull(fakes: &Fakes, source: &str, start: &str, end: &str, dir: &Path) -> RecordBatch {
     let out = dir.join(format!("fresh-{source}.parquet"));
-    let s = &fakes.servers;
-    let base = match source {
-        "meta" => s.meta_base_url(),
-        "google_ads" => s.google_base_url(),
-        _ => s.klaviyo_base_url(),
-    };
-    let mut cmd = liftos();
-    cmd.args(["pull", "--source", source, "--start", start, "--end", end])
-        .arg("--out")
-        .arg(&out)
-        .arg("--base-url")
-        .arg(base)
-        .env("LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS", "0")
-        .env("LIFTOS_LOG", "off");
-    if source == "klaviyo" {
-        cmd.args(["--cost-per-recipient", "0.01"]);
-    }
-    with_credentials(&mut cmd, fakes);
-    assert_success(&cmd.output().unwrap());
+    let output = pull_range(fakes, source, start, end, &out, |c| {
+        c.env("LIFTOS_KLAVIYO_REPORT_INTERVAL_SECS", "0")
+            .env("LIFTOS_LOG", "off")
+    });
+    assert_success(&output);
     liftos::transform::read_table(&out).unwrap()
 }
 
@@ -450,46 +424,14 @@ fn sql_and_run_read_the_store_instead_of_pulling() {
 /// A config with Meta and Google Ads only (Klaviyo's reporting limit spaces its calls
 /// 31 s apart within one process, too slow for a test's ticks).
 fn ads_config(dir: &Path, fakes: &Fakes, start: &str) -> PathBuf {
-    let s = &fakes.servers;
-    let text = format!(
-        r#"[pipeline]
-start = "{start}"
-end = "2024-02-14"
-
-[[sources]]
-name = "meta"
-type = "meta"
-base_url = "{}"
-
-[[sources]]
-name = "google_ads"
-type = "google_ads"
-base_url = "{}"
-
-[analysis]
-trees = 50
-response = "linear"
-cross_validation = false
-"#,
-        s.meta_base_url(),
-        s.google_base_url(),
-    );
+    let text = config_text(fakes, start, "2024-02-14", &["meta", "google_ads"]);
     let path = dir.join("ads.toml");
     std::fs::write(&path, text).unwrap();
     path
 }
 
 fn watch_command(fakes: &Fakes, config: &Path, store: &Path, args: &[&str]) -> Command {
-    let mut cmd = liftos();
-    cmd.arg("watch")
-        .arg("--config")
-        .arg(config)
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env("LIFTOS_LOG", "off");
-    with_credentials(&mut cmd, fakes);
-    cmd
+    store_command("watch", fakes, config, store, args)
 }
 
 #[test]
