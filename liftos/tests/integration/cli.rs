@@ -1,6 +1,7 @@
 //! The `liftos` binary end to end.
 
 use crate::common::{assert_failure, assert_success, liftos, read_json, write_file, write_world};
+use std::path::PathBuf;
 
 #[test]
 fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
@@ -374,10 +375,9 @@ fn analyze_writes_report_and_workbook() {
     }
 }
 
-/// `--response linear` is the opt-out: no saturation, no carryover (today's linear model),
-/// and the results say so.
-#[test]
-fn analyze_response_linear_opts_out() {
+/// A small standard world (2 campaigns per channel, 240 days, seed 5) as `unified.csv` in a
+/// temporary directory, and the path of a results JSON beside it.
+fn small_world_csv() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("unified.csv");
     write_world(
@@ -387,6 +387,14 @@ fn analyze_response_linear_opts_out() {
         &input,
     );
     let json = dir.path().join("r.json");
+    (dir, input, json)
+}
+
+/// `--response linear` is the opt-out: no saturation, no carryover (today's linear model),
+/// and the results say so.
+#[test]
+fn analyze_response_linear_opts_out() {
+    let (_dir, input, json) = small_world_csv();
     crate::common::analyze_json(&input, &json, &["--model", "dml", "--response", "linear"]);
     let v = read_json(&json);
     assert_eq!(v["settings"]["response"], "linear");
@@ -402,15 +410,7 @@ fn analyze_response_linear_opts_out() {
 /// a malformed value is one error line naming the expected form.
 #[test]
 fn analyze_pin_curve_fixes_a_channel() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("unified.csv");
-    write_world(
-        &liftos::sandbox::WorldConfig::standard(2)
-            .with_days(240)
-            .with_seed(5),
-        &input,
-    );
-    let json = dir.path().join("r.json");
+    let (_dir, input, json) = small_world_csv();
     crate::common::analyze_json(
         &input,
         &json,
