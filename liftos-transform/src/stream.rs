@@ -141,8 +141,12 @@ const CSV_READ_BYTES: usize = 8 << 20;
 /// row (a plain piece ends on a record boundary), so its errors name the file's own line.
 /// Both read every cell as the other does (empty cells are null).
 ///
-/// Measured against arrow-csv alone (the reader before, one thread) on the 30M-row
-/// benchmark's exports, 2 cores: see the README's benchmark table (unify in parts).
+/// Against arrow-csv alone in one thread (the reader before, and what DataFusion's scan
+/// does in one partition, which file order needs when streaming), `liftos unify` of the
+/// 30M-row benchmark's exports (2.5 GiB) took 39.3 s instead of 43.0 s (release builds,
+/// 2 cores at load 6.5, 2026-12-05): less than the 1.5× that would justify it by speed
+/// alone on that loaded machine; it stays because it is the same reader as the whole-file
+/// path and needs no async runtime.
 struct CsvPieces {
     path: PathBuf,
     file: std::fs::File,
