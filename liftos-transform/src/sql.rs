@@ -258,11 +258,12 @@ impl SqlSession {
     /// The table is the one [`read_table_with`](crate::read_table_with) gives with
     /// [`ReadOptions::text`](crate::ReadOptions::text): a CSV file's columns as text (empty
     /// cells null), a Parquet file's own columns and types (DataFusion's view types cast
-    /// back), every row in file order. Locally a large file is scanned in byte ranges in
-    /// parallel (a CSV file with a quote character in one piece: a quoted value may hold
-    /// a line feed), the ranges joined in file order; on a cluster each file is one scan
-    /// task, so its rows come back in order. This is what `liftos unify`, `validate` and
-    /// `clean` run on a cluster: the rest of each step is LiftOS's own code, run here.
+    /// back), every row in file order: the file is scanned as one partition (one task),
+    /// not in parallel byte ranges, whose partitions did not reliably come back in file
+    /// order here (one of two reads of the 3M-row benchmark's exports through
+    /// `collect_partitioned` gave another row order). This is what `liftos unify`,
+    /// `validate` and `clean` run on a cluster: the rest of each step is LiftOS's own
+    /// code, run here.
     ///
     /// # Errors
     ///
@@ -288,12 +289,6 @@ impl SqlSession {
             .map(|e| format!(".{e}"))
             .unwrap_or_default();
         const NAME: &str = "__liftos_read_file";
-        #[cfg(feature = "distributed")]
-        let split = self.cluster.is_none();
-        #[cfg(not(feature = "distributed"))]
-        let split = true;
-        // A quoted CSV value may hold a line feed: such a file is read in one piece.
-        let quoted = source.format == FileFormat::Csv && split && has_quote(path)?;
         self.replace(NAME)?;
         let read = self.block_on(async {
             match source.format {
@@ -305,7 +300,6 @@ impl SqlSession {
                             CsvReadOptions::new()
                                 .has_header(true)
                                 .schema(&source.schema)
-                                .newlines_in_values(quoted)
                                 .file_extension(&extension),
                         )
                         .await
@@ -321,8 +315,7 @@ impl SqlSession {
                 }
             }
             .map_err(|e| file_error(e.to_string()))?;
-            // Locally byte ranges in parallel, in partition order (the ranges' order in
-            // the file); on a cluster one partition per file.
+            // One partition per file: its rows in file order.
             let state = self.ctx.state_ref();
             let before = std::mem::replace(
                 &mut state
@@ -331,7 +324,7 @@ impl SqlSession {
                     .options_mut()
                     .optimizer
                     .repartition_file_scans,
-                split,
+                false,
             );
             let batches = async {
                 let df = self.ctx.table(NAME).await?;
@@ -418,26 +411,6 @@ impl SqlSession {
             .unwrap_or_default();
         names.sort();
         names
-    }
-}
-
-/// Whether the file at `path` holds a `"` (read 1 MiB at a time).
-fn has_quote(path: &Path) -> Result<bool> {
-    use std::io::Read;
-    let mut file = crate::io::open(path)?;
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let n = match file.read(&mut buffer) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(crate::io::file_error(path, None, e.to_string())),
-        };
-        if n == 0 {
-            return Ok(false);
-        }
-        if memchr::memchr(b'"', &buffer[..n]).is_some() {
-            return Ok(true);
-        }
     }
 }
 
@@ -588,7 +561,7 @@ mod tests {
     #[test]
     fn files_read_by_datafusion_are_the_tables_liftos_reads() {
         let dir = tempfile::tempdir().unwrap();
-        // Over DataFusion's 10 MiB: a plain file is scanned in parallel byte ranges.
+        // Over DataFusion's 10 MiB, from which it would split a scan into byte ranges.
         let mut big = String::from("date,campaign,spend,empty,name\n");
         for i in 0..260_000u32 {
             big.push_str(&format!(

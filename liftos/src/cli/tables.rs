@@ -7,9 +7,9 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
 use liftos::io::{check_distinct_files, write_bytes_atomically, write_table_atomically};
 use liftos::transform::{
-    CLEAN_PART_ROWS, CurrencyConversion, FileFormat, Fixes, QualityRules, RateTable, ReadOptions,
+    CLEAN_PART_ROWS, CurrencyConversion, Fixes, QualityRules, RateTable, ReadOptions,
     SchemaMapping, SqlSession, UNIFY_BATCH_ROWS, clean_data, clean_file, estimated_rows,
-    read_table_with, table_format, unify_files, unify_marketing_data, validate_data_quality,
+    read_table_with, read_tables_with, unify_files, unify_marketing_data, validate_data_quality,
     validate_file,
 };
 
@@ -108,21 +108,12 @@ fn reading_session(url: Option<&str>) -> liftos::Result<Option<SqlSession>> {
 }
 
 /// Reads a table file as text (CSV columns as text, Parquet as it is): by the cluster's
-/// executors when there is a cluster session; else a CSV file by DataFusion's CSV scan
-/// here (in parallel byte ranges: 1.3× faster than LiftOS's plain-CSV reader at text,
-/// `transform_engines` in the README's benchmark table), a Parquet file by the parquet
-/// crate's reader. A file DataFusion cannot read is read again by LiftOS's reader, whose
-/// error names the file and line.
+/// executors when there is a session, else here by LiftOS's reader.
 fn read_input(session: Option<&SqlSession>, path: &Path) -> liftos::Result<RecordBatch> {
-    if let Some(session) = session {
-        return Ok(session.read_file_as_text(path)?);
-    }
-    if table_format(path)? == FileFormat::Csv
-        && let Ok(table) = SqlSession::new().and_then(|s| s.read_file_as_text(path))
-    {
-        return Ok(table);
-    }
-    Ok(read_table_with(path, &ReadOptions::text())?)
+    Ok(match session {
+        Some(session) => session.read_file_as_text(path)?,
+        None => read_table_with(path, &ReadOptions::text())?,
+    })
 }
 
 /// The `--cluster` flag of `liftos unify`, `validate` and `clean`.
@@ -250,13 +241,16 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
     }
     // Text columns: the mapping parses numbers and dates itself, with per-row
     // quarantine instead of a whole-file type guess. The files are read at once.
-    // One file after the other, each by DataFusion (here in parallel byte ranges, or
-    // on a cluster by its executors).
-    let mut tables = args
-        .inputs
-        .iter()
-        .map(|i| read_input(session.as_ref(), &i.path))
-        .collect::<liftos::Result<Vec<_>>>()?;
+    // On a cluster the executors read the files, one after the other; here they are
+    // read at once.
+    let paths: Vec<&Path> = args.inputs.iter().map(|i| i.path.as_path()).collect();
+    let mut tables = match &session {
+        Some(session) => paths
+            .iter()
+            .map(|p| read_input(Some(session), p))
+            .collect::<liftos::Result<Vec<_>>>()?,
+        None => read_tables_with(&paths, &ReadOptions::text())?,
+    };
     let mut names: Vec<String> = args.inputs.iter().map(|i| i.name.clone()).collect();
     if let (Some(store), Some(dir)) = (&store, &args.store) {
         for name in &store_names {
