@@ -1268,6 +1268,13 @@ fn unusable_reasons(table: &RecordBatch, frame: &Frame) -> BTreeMap<usize, Strin
 
 /// The rows of `kept` without duplicates (per natural key the latest pull, then the
 /// last row), and the counts of exact and restated duplicates dropped.
+///
+/// Hand-written, not a DataFusion plan, because it is faster: on the unified table of 3M
+/// raw rows, `clean_data` with only this fix (which also quarantines unusable rows) took
+/// 0.51 s where one DataFusion query doing the same (filter, `row_number()` over the
+/// natural key, latest row first, kept rows in input order) took 25.7 s, 51× (medians of
+/// 3, `transform_engines` in `benches`, release build, 2 cores at load 5–6.6, 2026-12-05;
+/// 0.33 s against 5.64 s, 17×, in a second run at load 4.2).
 fn remove_duplicates(
     frame: &Frame,
     date: &Date32Array,

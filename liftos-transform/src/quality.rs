@@ -685,6 +685,14 @@ fn where_rows(n: usize, pred: impl Fn(usize) -> bool) -> Vec<usize> {
 /// A campaign series is the natural key without the date; the campaign is its
 /// `campaign_id`, or its name where the id is null.
 ///
+/// The checks are LiftOS's own code on the table's columns, not DataFusion aggregate
+/// queries, because they are faster: on the unified table of 3M raw rows this report
+/// took 0.33 s, where one DataFusion query computing only its main counts (missing
+/// values per column, negative metrics, clicks above impressions, duplicated keys, date
+/// gaps by `lag()` per series; no examples, spikes or currencies) took 2.37 s, 7.2×
+/// (medians of 3, `transform_engines` in `benches`, release build, 2 cores at load 5–6.6,
+/// 2026-12-05; 0.135 s against 0.77 s, 5.7×, in a second run at load 4.2).
+///
 /// # Errors
 ///
 /// Only for broken contracts: a column whose type cannot hold its unified type at all,

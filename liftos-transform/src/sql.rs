@@ -8,9 +8,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use datafusion::datasource::MemTable;
-#[cfg(feature = "distributed")]
-use datafusion::prelude::CsvReadOptions;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
 
 use crate::io::{FileFormat, read_table, table_format};
 use crate::{Error, Result};
@@ -43,7 +41,7 @@ fn check_parquet_footer(path: &Path) -> Result<()> {
 /// query them.
 ///
 /// The blocking methods ([`sql`](SqlSession::sql), [`register_file`](SqlSession::register_file))
-/// run DataFusion on the session's own single-threaded Tokio runtime; inside async code
+/// run DataFusion on the session's own Tokio runtime (one worker thread per core); inside async code
 /// use [`sql_async`](SqlSession::sql_async) or [`context`](SqlSession::context) instead
 /// (the blocking methods return an error when called from inside a runtime).
 ///
@@ -83,7 +81,8 @@ impl fmt::Debug for SqlSession {
 impl SqlSession {
     /// A session with no table.
     pub fn new() -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // Every core: DataFusion runs a plan's partitions as tasks of this runtime.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
             .build()
             .map_err(|e| sql_error("starting the query runtime", e))?;
         Ok(SqlSession {
@@ -249,6 +248,136 @@ impl SqlSession {
             }
         };
         registered.map_err(|e| file_error(e.to_string()))
+    }
+
+    /// Reads a CSV or Parquet file (by extension) whole through this session's engine:
+    /// on a cluster ([`remote`](SqlSession::remote)) its executors open and decode the
+    /// file (at its absolute path, as for [`register_file`](SqlSession::register_file))
+    /// and the rows come back here; locally DataFusion reads it in this process.
+    ///
+    /// The table is the one [`read_table_with`](crate::read_table_with) gives with
+    /// [`ReadOptions::text`](crate::ReadOptions::text): a CSV file's columns as text (empty
+    /// cells null), a Parquet file's own columns and types (DataFusion's view types cast
+    /// back), every row in file order: the file is scanned as one partition (one task),
+    /// not in parallel byte ranges, whose partitions did not reliably come back in file
+    /// order here (one of two reads of the 3M-row benchmark's exports through
+    /// `collect_partitioned` gave another row order). This is what `liftos unify`,
+    /// `validate` and `clean` run on a cluster: the rest of each step is LiftOS's own
+    /// code, run here.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::File`] naming a file that is missing, not CSV or Parquet, or unreadable;
+    /// [`Error::Sql`] when the engine fails to read it.
+    pub fn read_file_as_text(&self, path: impl AsRef<Path>) -> Result<RecordBatch> {
+        let path = path.as_ref();
+        let file_error = |message: String| Error::File {
+            path: path.to_owned(),
+            line: None,
+            message,
+        };
+        // The columns LiftOS reads (a CSV header's names as text, a Parquet footer's
+        // schema), with the same errors for a broken file.
+        let source = crate::stream::SourceFile::open("", path)?;
+        let absolute = std::path::absolute(path).map_err(|e| file_error(e.to_string()))?;
+        let Some(p) = absolute.to_str() else {
+            return Err(file_error("path is not valid UTF-8".to_owned()));
+        };
+        let extension = absolute
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| format!(".{e}"))
+            .unwrap_or_default();
+        const NAME: &str = "__liftos_read_file";
+        self.replace(NAME)?;
+        let read = self.block_on(async {
+            match source.format {
+                FileFormat::Csv => {
+                    self.ctx
+                        .register_csv(
+                            NAME,
+                            p,
+                            CsvReadOptions::new()
+                                .has_header(true)
+                                .schema(&source.schema)
+                                .file_extension(&extension),
+                        )
+                        .await
+                }
+                _ => {
+                    self.ctx
+                        .register_parquet(
+                            NAME,
+                            p,
+                            ParquetReadOptions::default().file_extension(&extension),
+                        )
+                        .await
+                }
+            }
+            .map_err(|e| file_error(e.to_string()))?;
+            // One partition per file: its rows in file order.
+            let state = self.ctx.state_ref();
+            let before = std::mem::replace(
+                &mut state
+                    .write()
+                    .config_mut()
+                    .options_mut()
+                    .optimizer
+                    .repartition_file_scans,
+                false,
+            );
+            let batches = async {
+                let df = self.ctx.table(NAME).await?;
+                df.collect_partitioned().await
+            }
+            .await;
+            state
+                .write()
+                .config_mut()
+                .options_mut()
+                .optimizer
+                .repartition_file_scans = before;
+            batches
+                .map(|p| p.into_iter().flatten().collect::<Vec<_>>())
+                .map_err(|e| sql_error(&path.display().to_string(), e))
+        })?;
+        self.replace(NAME)?;
+        let batches = read?;
+        let schema = source.schema.clone();
+        let mut columns: Vec<Vec<arrow::array::ArrayRef>> = vec![Vec::new(); schema.fields().len()];
+        for batch in &batches {
+            if batch.num_columns() != columns.len() {
+                return Err(file_error(format!(
+                    "the engine read {} columns, the file has {}",
+                    batch.num_columns(),
+                    columns.len()
+                )));
+            }
+            for ((out, array), field) in
+                columns.iter_mut().zip(batch.columns()).zip(schema.fields())
+            {
+                out.push(arrow::compute::cast(array, field.data_type())?);
+            }
+        }
+        let rows = batches.iter().map(RecordBatch::num_rows).sum();
+        let columns = columns
+            .iter()
+            .zip(schema.fields())
+            .map(|(pieces, field)| {
+                if pieces.is_empty() {
+                    Ok(arrow::array::new_empty_array(field.data_type()))
+                } else {
+                    let refs: Vec<&dyn arrow::array::Array> =
+                        pieces.iter().map(|a| a.as_ref()).collect();
+                    arrow::compute::concat(&refs)
+                }
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(RecordBatch::try_new_with_options(
+            schema,
+            columns,
+            &arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
+        )?)
     }
 
     /// Runs `query` and returns its batches.
@@ -428,6 +557,46 @@ impl SqlSession {
 mod tests {
     use super::*;
     use arrow::array::Float64Array;
+
+    #[test]
+    fn files_read_by_datafusion_are_the_tables_liftos_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        // Over DataFusion's 10 MiB, from which it would split a scan into byte ranges.
+        let mut big = String::from("date,campaign,spend,empty,name\n");
+        for i in 0..260_000u32 {
+            big.push_str(&format!(
+                "2024-01-{:02},c{},{}.5,,name {i} with some words\n",
+                1 + i % 28,
+                i % 97,
+                i % 1000
+            ));
+        }
+        let mut quoted = String::from("a,b\n1,\"x, y\"\n2,\"two\nlines\"\n3,\n,4\n");
+        quoted.push_str("5,plain\n");
+        let session = SqlSession::new().unwrap();
+        for (name, text) in [
+            ("big.csv", big),
+            ("quoted.csv", quoted),
+            ("empty.csv", "a,b\n".to_owned()),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            let expected = crate::read_table_with(&path, &crate::ReadOptions::text()).unwrap();
+            let read = session.read_file_as_text(&path).unwrap();
+            assert_eq!(read, expected, "{name}");
+        }
+        assert!(session.table_names().is_empty(), "the file's table is gone");
+        // Parquet: the file's own types (DataFusion reads text as Utf8View).
+        let table = crate::read_table(dir.path().join("big.csv")).unwrap();
+        let parquet = dir.path().join("big.parquet");
+        crate::write_table(&parquet, &table).unwrap();
+        let expected = crate::read_table_with(&parquet, &crate::ReadOptions::text()).unwrap();
+        assert_eq!(session.read_file_as_text(&parquet).unwrap(), expected);
+        let err = session
+            .read_file_as_text(dir.path().join("nope.csv"))
+            .unwrap_err();
+        assert!(err.to_string().contains("nope.csv"), "{err}");
+    }
 
     #[test]
     fn bad_sql_is_an_error_not_a_panic() {

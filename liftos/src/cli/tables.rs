@@ -101,25 +101,25 @@ fn per_channel(table: &RecordBatch) -> Vec<(String, usize, f64)> {
     out.into_iter().map(|(c, (n, s))| (c, n, s)).collect()
 }
 
-/// `--cluster` of `liftos unify`, `validate` and `clean`: refused, naming why.
-fn refuse_cluster(command: &str, cluster: Option<&str>) -> liftos::Result<()> {
-    match cluster {
-        None => Ok(()),
-        Some(url) => Err(liftos::transform::Error::Config {
-            key: "--cluster".to_owned(),
-            message: format!(
-                "`liftos {command}` runs LiftOS's own table engine, not a DataFusion plan, so it \
-                 cannot run on a Ballista cluster (`{url}`) yet; run it without --cluster, or \
-                 query the files with `liftos sql --cluster`"
-            ),
-        }
-        .into()),
-    }
+/// `--cluster` of `liftos unify`, `validate` and `clean`: the session whose executors
+/// read the input files (`None`: no cluster; the files are read here).
+fn reading_session(url: Option<&str>) -> liftos::Result<Option<SqlSession>> {
+    url.map(|u| session_for(Some(u))).transpose()
 }
 
-/// The `--cluster` flag of the commands that do not run on a cluster yet.
-const NOT_ON_A_CLUSTER: &str = "Not supported yet: this command runs LiftOS's own engine, \
-    not a DataFusion plan (only `liftos sql` runs on a cluster); given, it is an error";
+/// Reads a table file as text (CSV columns as text, Parquet as it is): by the cluster's
+/// executors when there is a session, else here by LiftOS's reader.
+fn read_input(session: Option<&SqlSession>, path: &Path) -> liftos::Result<RecordBatch> {
+    Ok(match session {
+        Some(session) => session.read_file_as_text(path)?,
+        None => read_table_with(path, &ReadOptions::text())?,
+    })
+}
+
+/// The `--cluster` flag of `liftos unify`, `validate` and `clean`.
+const ON_A_CLUSTER: &str = "Read the input files on an Apache Ballista cluster (`liftos \
+    cluster`): its executors open and decode them (at their absolute paths), the rows come \
+    back here whole and the step itself runs here, with the same result";
 
 /// Arguments of `liftos unify`.
 #[derive(Debug, clap::Args)]
@@ -146,7 +146,7 @@ pub struct UnifyArgs {
     /// ISO 4217 code; noted in the output when used.
     #[arg(long, value_name = "CODE")]
     currency: Option<String>,
-    #[arg(long, value_name = "df://HOST:PORT", help = NOT_ON_A_CLUSTER)]
+    #[arg(long, value_name = "df://HOST:PORT", help = ON_A_CLUSTER, conflicts_with_all = ["in_parts", "store"])]
     cluster: Option<String>,
     /// Read, convert and write the sources piece by piece even when they are small
     /// (automatic from about 5 million rows): the same files, in bounded memory.
@@ -155,7 +155,6 @@ pub struct UnifyArgs {
 }
 
 pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
-    refuse_cluster("unify", args.cluster.as_deref())?;
     let quarantine_path = args
         .quarantine
         .clone()
@@ -210,7 +209,8 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
         .iter()
         .map(|i| estimated_rows(&i.path).unwrap_or(0))
         .sum();
-    if store.is_none() && (args.in_parts || input_rows >= PARTS_MIN_ROWS) {
+    let session = reading_session(args.cluster.as_deref())?;
+    if store.is_none() && session.is_none() && (args.in_parts || input_rows >= PARTS_MIN_ROWS) {
         let sources: Vec<(&str, &Path)> = args
             .inputs
             .iter()
@@ -241,8 +241,16 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
     }
     // Text columns: the mapping parses numbers and dates itself, with per-row
     // quarantine instead of a whole-file type guess. The files are read at once.
+    // On a cluster the executors read the files, one after the other; here they are
+    // read at once.
     let paths: Vec<&Path> = args.inputs.iter().map(|i| i.path.as_path()).collect();
-    let mut tables = read_tables_with(&paths, &ReadOptions::text())?;
+    let mut tables = match &session {
+        Some(session) => paths
+            .iter()
+            .map(|p| read_input(Some(session), p))
+            .collect::<liftos::Result<Vec<_>>>()?,
+        None => read_tables_with(&paths, &ReadOptions::text())?,
+    };
     let mut names: Vec<String> = args.inputs.iter().map(|i| i.name.clone()).collect();
     if let (Some(store), Some(dir)) = (&store, &args.store) {
         for name in &store_names {
@@ -332,7 +340,7 @@ pub struct ValidateArgs {
     /// Also write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
-    #[arg(long, value_name = "df://HOST:PORT", help = NOT_ON_A_CLUSTER)]
+    #[arg(long, value_name = "df://HOST:PORT", help = ON_A_CLUSTER, conflicts_with = "in_parts")]
     cluster: Option<String>,
     /// Validate part by part (campaign series) even when the table is small (automatic
     /// from about 5 million rows): the same report, in bounded memory.
@@ -341,7 +349,6 @@ pub struct ValidateArgs {
 }
 
 pub fn validate(args: ValidateArgs) -> liftos::Result<()> {
-    refuse_cluster("validate", args.cluster.as_deref())?;
     let mut inputs: Vec<(&str, &Path)> = vec![("--input", &args.input)];
     if let Some(r) = &args.rules {
         inputs.push(("--rules", r));
@@ -354,11 +361,13 @@ pub fn validate(args: ValidateArgs) -> liftos::Result<()> {
         None => QualityRules::default(),
     };
     // A large table is validated part by part (campaign series): the same report.
+    // On a cluster the executors read the table; it is validated here, whole.
+    let session = reading_session(args.cluster.as_deref())?;
     let input_rows = estimated_rows(&args.input).unwrap_or(0);
-    let report = if args.in_parts || input_rows >= PARTS_MIN_ROWS {
+    let report = if session.is_none() && (args.in_parts || input_rows >= PARTS_MIN_ROWS) {
         validate_file(&args.input, &[], &rules, CLEAN_PART_ROWS)?
     } else {
-        let table = read_table_with(&args.input, &ReadOptions::text())?;
+        let table = read_input(session.as_ref(), &args.input)?;
         validate_data_quality(&table, &[], &rules)?
     };
     if let Some(path) = &args.json {
@@ -397,7 +406,7 @@ pub struct CleanArgs {
     /// Reporting currency of standardize_currency.
     #[arg(long, default_value = "USD")]
     currency: String,
-    #[arg(long, value_name = "df://HOST:PORT", help = NOT_ON_A_CLUSTER)]
+    #[arg(long, value_name = "df://HOST:PORT", help = ON_A_CLUSTER, conflicts_with = "in_parts")]
     cluster: Option<String>,
     /// Clean part by part (campaign series) even when the table is small (automatic from
     /// about 5 million rows): the same files, in bounded memory.
@@ -406,7 +415,6 @@ pub struct CleanArgs {
 }
 
 pub fn clean(args: CleanArgs) -> liftos::Result<()> {
-    refuse_cluster("clean", args.cluster.as_deref())?;
     let quarantine_path = args
         .quarantine
         .clone()
@@ -452,8 +460,10 @@ pub fn clean(args: CleanArgs) -> liftos::Result<()> {
     let fixes = fixes.with_latest_date(tomorrow);
     // A large table is cleaned part by part (campaign series), the parts put back in
     // order by a sort that spills to disk: the same files.
+    // On a cluster the executors read the table; it is cleaned here, whole.
+    let session = reading_session(args.cluster.as_deref())?;
     let input_rows = estimated_rows(&args.input).unwrap_or(0);
-    if args.in_parts || input_rows >= PARTS_MIN_ROWS {
+    if session.is_none() && (args.in_parts || input_rows >= PARTS_MIN_ROWS) {
         let done = clean_file(
             &args.input,
             &fixes,
@@ -472,7 +482,7 @@ pub fn clean(args: CleanArgs) -> liftos::Result<()> {
         });
         return Ok(());
     }
-    let table = read_table_with(&args.input, &ReadOptions::text())?;
+    let table = read_input(session.as_ref(), &args.input)?;
     let cleaned = clean_data(&table, &fixes)?;
     write_table_atomically(&args.out, &cleaned.table)?;
     let write_quarantine = cleaned.quarantine.num_rows() > 0 || args.quarantine.is_some();
