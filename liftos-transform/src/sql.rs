@@ -23,6 +23,30 @@ fn sql_error(context: &str, e: impl fmt::Display) -> Error {
     }
 }
 
+/// `path` as DataFusion lists it: the absolute path as text, and its extension with the
+/// dot (the file's own, whatever its case: DataFusion lists a path by extension).
+///
+/// # Errors
+///
+/// [`Error::File`] naming the path when it cannot be made absolute or is not UTF-8.
+fn engine_path(path: &Path) -> Result<(String, String)> {
+    let file_error = |message: String| Error::File {
+        path: path.to_owned(),
+        line: None,
+        message,
+    };
+    let absolute = std::path::absolute(path).map_err(|e| file_error(e.to_string()))?;
+    let Some(p) = absolute.to_str() else {
+        return Err(file_error("path is not valid UTF-8".to_owned()));
+    };
+    let extension = absolute
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| format!(".{e}"))
+        .unwrap_or_default();
+    Ok((p.to_owned(), extension))
+}
+
 /// Reads a Parquet file's footer and metadata, so a corrupt file is one error naming it.
 fn check_parquet_footer(path: &Path) -> Result<()> {
     let file_error = |message: String| Error::File {
@@ -216,16 +240,8 @@ impl SqlSession {
         if !path.is_file() {
             return Err(file_error("no such file".to_owned()));
         }
-        let absolute = std::path::absolute(path).map_err(|e| file_error(e.to_string()))?;
-        let Some(p) = absolute.to_str() else {
-            return Err(file_error("path is not valid UTF-8".to_owned()));
-        };
-        // DataFusion lists a path by extension: the file's own, whatever its case.
-        let extension = absolute
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| format!(".{e}"))
-            .unwrap_or_default();
+        let (p, extension) = engine_path(path)?;
+        let p = p.as_str();
         self.replace(name)?;
         let registered = match format {
             FileFormat::Csv => self.block_on(
@@ -279,15 +295,8 @@ impl SqlSession {
         // The columns LiftOS reads (a CSV header's names as text, a Parquet footer's
         // schema), with the same errors for a broken file.
         let source = crate::stream::SourceFile::open("", path)?;
-        let absolute = std::path::absolute(path).map_err(|e| file_error(e.to_string()))?;
-        let Some(p) = absolute.to_str() else {
-            return Err(file_error("path is not valid UTF-8".to_owned()));
-        };
-        let extension = absolute
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| format!(".{e}"))
-            .unwrap_or_default();
+        let (p, extension) = engine_path(path)?;
+        let p = p.as_str();
         const NAME: &str = "__liftos_read_file";
         self.replace(NAME)?;
         let read = self.block_on(async {
