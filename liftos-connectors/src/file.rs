@@ -56,6 +56,16 @@ impl FileConnector {
         with_batch_size(n: usize) => self.batch_size = n.max(1);
     }
 
+    /// The file's path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// The file's format.
+    pub fn format(&self) -> FileFormat {
+        self.format
+    }
+
     fn io(&self, e: std::io::Error) -> Error {
         Error::Io {
             path: self.path.display().to_string(),
@@ -205,6 +215,9 @@ impl Connector for FileConnector {
             Err(e) => futures::stream::iter(vec![Err(e)]).right_stream(),
         });
         Ok(Box::pin(stream))
+    }
+    fn as_file(&self) -> Option<&FileConnector> {
+        Some(self)
     }
 }
 

@@ -198,6 +198,14 @@ pub trait Connector: Send + Sync + fmt::Debug {
         let batches: Vec<RecordBatch> = self.read(request)?.try_collect().await?;
         Ok(arrow::compute::concat_batches(&schema, &batches)?)
     }
+
+    /// The local file this connector reads, when it is a [`FileConnector`] (`None` for
+    /// every other source). A pipeline run on a cluster has the cluster's executors read
+    /// such files ([`FileConnector::path`], with the types of
+    /// [`schema`](Connector::schema)) instead of this process.
+    fn as_file(&self) -> Option<&FileConnector> {
+        None
+    }
 }
 
 macro_rules! forward_connector {
@@ -215,6 +223,9 @@ macro_rules! forward_connector {
             }
             fn read(&self, request: &ConnectorRequest) -> Result<RecordBatchStream> {
                 (**self).read(request)
+            }
+            fn as_file(&self) -> Option<&FileConnector> {
+                (**self).as_file()
             }
         }
     )*};

@@ -60,7 +60,7 @@
 //! | unify files larger than memory, piece by piece | [`unify_files`] | available |
 //! | validate and clean a file larger than memory, part by part (cargo feature `sql`) | `validate_file`, `clean_file` | available |
 //! | SQL (cargo feature `sql`, default on) | [`SqlSession`] | available |
-//! | SQL on an Apache Ballista cluster (cargo feature `distributed`, off by default); files read there for unify, validate and clean | `SqlSession::remote`, `ClusterUrl`, [`SqlSession::read_file_as_text`] | available |
+//! | SQL on an Apache Ballista cluster (cargo feature `distributed`, off by default); files read there for unify, validate and clean | `SqlSession::remote`, `ClusterUrl`, [`SqlSession::read_file_as_text`], [`SqlSession::read_file_as`] (a pipeline's file sources) | available |
 //! | local store kept current by incremental syncs (manifest, upsert by natural key) | [`store::Store`] | available |
 //!
 //! Dates are read from Date32/Date64, timestamps (converted to the source's time zone

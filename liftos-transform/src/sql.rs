@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
+use arrow::datatypes::SchemaRef;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
 
@@ -286,6 +287,29 @@ impl SqlSession {
     /// [`Error::File`] naming a file that is missing, not CSV or Parquet, or unreadable;
     /// [`Error::Sql`] when the engine fails to read it.
     pub fn read_file_as_text(&self, path: impl AsRef<Path>) -> Result<RecordBatch> {
+        self.read_file_as(path, None)
+    }
+
+    /// Like [`read_file_as_text`](SqlSession::read_file_as_text), with the columns of
+    /// `schema` when one is given: a CSV file's cells decoded to its types by the
+    /// engine's CSV reader (Arrow's, which LiftOS's file connector uses too), a Parquet
+    /// file's columns cast to them. The schema names the file's columns, in the
+    /// file's order (a CSV header's names, a Parquet file's fields).
+    ///
+    /// This is how a pipeline's file sources are read on a cluster: the executors decode
+    /// the file with the types the connector inferred here, so the table is the one the
+    /// connector reads itself.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_file_as_text`](SqlSession::read_file_as_text); [`Error::File`] when
+    /// `schema` does not name the file's columns in order; [`Error::Sql`] naming the file
+    /// when a cell is not of its column's type.
+    pub fn read_file_as(
+        &self,
+        path: impl AsRef<Path>,
+        schema: Option<SchemaRef>,
+    ) -> Result<RecordBatch> {
         let path = path.as_ref();
         let file_error = |message: String| Error::File {
             path: path.to_owned(),
@@ -294,7 +318,24 @@ impl SqlSession {
         };
         // The columns LiftOS reads (a CSV header's names as text, a Parquet footer's
         // schema), with the same errors for a broken file.
-        let source = crate::stream::SourceFile::open("", path)?;
+        let mut source = crate::stream::SourceFile::open("", path)?;
+        if let Some(schema) = schema {
+            let found: Vec<&str> = source
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect();
+            let given: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            if found != given {
+                return Err(file_error(format!(
+                    "the schema names the columns {} but the file has {}",
+                    given.join(", "),
+                    found.join(", ")
+                )));
+            }
+            source.schema = schema;
+        }
         let (p, extension) = engine_path(path)?;
         let p = p.as_str();
         const NAME: &str = "__liftos_read_file";
@@ -605,6 +646,65 @@ mod tests {
             .read_file_as_text(dir.path().join("nope.csv"))
             .unwrap_err();
         assert!(err.to_string().contains("nope.csv"), "{err}");
+    }
+
+    #[test]
+    fn files_read_with_a_schema_are_the_tables_arrows_reader_gives() {
+        use arrow::datatypes::{DataType, Field, Schema};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("typed.csv");
+        std::fs::write(
+            &path,
+            "date,campaign,spend,clicks\n2024-01-01,a,1.5,3\n2024-01-02,\"b, c\",,4\n2024-01-03,,2.25,\n",
+        )
+        .unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("date", DataType::Date32, true),
+            Field::new("campaign", DataType::Utf8, true),
+            Field::new("spend", DataType::Float64, true),
+            Field::new("clicks", DataType::Int64, true),
+        ]));
+        let expected = arrow::csv::ReaderBuilder::new(schema.clone())
+            .with_header(true)
+            .build(std::fs::File::open(&path).unwrap())
+            .unwrap()
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .unwrap();
+        let expected = concat_batches(&schema, &expected).unwrap();
+        let session = SqlSession::new().unwrap();
+        let read = session.read_file_as(&path, Some(schema.clone())).unwrap();
+        assert_eq!(read, expected);
+        assert_eq!(read.column(2).null_count(), 1);
+        // Parquet: the file's columns cast to the schema's types.
+        let parquet = dir.path().join("typed.parquet");
+        crate::write_table(&parquet, &expected).unwrap();
+        assert_eq!(
+            session.read_file_as(&parquet, Some(schema)).unwrap(),
+            expected
+        );
+        // A schema naming other columns is one error naming the file and both lists.
+        let other = Arc::new(Schema::new(vec![Field::new("day", DataType::Date32, true)]));
+        let err = session
+            .read_file_as(&path, Some(other))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("typed.csv") && err.contains("day") && err.contains("date, campaign"),
+            "{err}"
+        );
+        // A cell that is not of its column's type names the file.
+        let bad = Arc::new(Schema::new(vec![
+            Field::new("date", DataType::Date32, true),
+            Field::new("campaign", DataType::Int64, true),
+            Field::new("spend", DataType::Float64, true),
+            Field::new("clicks", DataType::Int64, true),
+        ]));
+        let err = session
+            .read_file_as(&path, Some(bad))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("typed.csv"), "{err}");
+        assert!(session.table_names().is_empty(), "the file's table is gone");
     }
 
     #[test]

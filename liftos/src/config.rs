@@ -43,7 +43,7 @@
 //!
 //! | Section | Keys |
 //! |---|---|
-//! | `[pipeline]` | `start`, `end` (YYYY-MM-DD, required), `level` (campaign), `continue_on_source_error` (false) |
+//! | `[pipeline]` | `start`, `end` (YYYY-MM-DD, required), `level` (campaign), `continue_on_source_error` (false), `cluster` (`df://HOST:PORT`: file sources read on a Ballista cluster) |
 //! | `[http]` | timeouts and limits of every platform source: `timeout_secs` (overall deadline of a pull, 3600), `request_timeout_secs` (120), `connect_timeout_secs` (10), `max_retries` (10), `max_pages` (50000), `pages_per_day` (100), `max_body_mib` (64) |
 //! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `tiktok`, `ga4`, `rest`, `postgres`, `file`), then the connector's settings; a platform source may also set any `[http]` key for itself |
 //! | `[mapping]` | as a `--mapping` file: `[mapping.sources.<name>]` with `extends`, `channel`, `timezone`, `columns`, `breakdowns` |
@@ -205,6 +205,10 @@ pub struct RunSection {
     /// Go on when a source fails.
     #[serde(default)]
     pub continue_on_source_error: bool,
+    /// `df://HOST:PORT`: the file sources are read on this Apache Ballista cluster
+    /// ([`PipelineBuilder::cluster`]).
+    #[serde(default)]
+    pub cluster: Option<Spanned<String>>,
 }
 
 /// The kinds of `[[sources]]`.
@@ -1056,6 +1060,11 @@ impl PipelineConfig {
                 .parse::<Level>()
                 .map_err(|e| self.err("pipeline.level", Some(level.span()), e.to_string()))?;
             b = b.level(parsed);
+        }
+        if let Some(url) = &self.pipeline.cluster {
+            crate::pipeline::parse_cluster(url.get_ref())
+                .map_err(|e| self.err("pipeline.cluster", Some(url.span()), e))?;
+            b = b.cluster(url.get_ref().as_str());
         }
         if self.sources.is_empty() {
             return Err(self.err("sources", None, "add at least one [[sources]] entry"));

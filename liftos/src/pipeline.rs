@@ -165,6 +165,7 @@ impl Outputs {
 /// | `progress` | off | plain progress lines on stderr ([`StderrProgress`](crate::progress::StderrProgress)) |
 /// | `progress_view` | none | where progress lines go ([`ProgressView`]; the `liftos` binary draws live terminal lines); `tracing` events are emitted either way |
 /// | `store` | none | read every source from a store kept by `liftos sync` (complete days only) instead of pulling; without sources, every source of the store |
+/// | `cluster` | none | `df://HOST:PORT`: the CSV and Parquet file sources are read by an Apache Ballista cluster's executors (feature `distributed`), the rest here |
 #[derive(Debug, Clone, Default)]
 pub struct PipelineBuilder {
     store: Option<PathBuf>,
@@ -186,6 +187,7 @@ pub struct PipelineBuilder {
     continue_on_source_error: bool,
     progress: Option<bool>,
     progress_view: Option<Arc<dyn ProgressView>>,
+    cluster: Option<String>,
 }
 
 impl PipelineBuilder {
@@ -297,6 +299,16 @@ impl PipelineBuilder {
         /// ([`StoreConnector`](crate::sync::StoreConnector)). Without sources, every source
         /// of the store is read.
         store(dir: impl Into<PathBuf>) => self.store = Some(dir.into());
+        /// Reads the file sources on an Apache Ballista cluster (`df://HOST:PORT`, started
+        /// with `liftos cluster`): its executors open and decode each CSV or Parquet
+        /// [`FileConnector`](liftos_connectors::FileConnector) file, at its absolute path
+        /// (which they must see: a shared or copied directory), with the column types the
+        /// connector infers here, and the rows come back whole. The tables are the ones
+        /// the connectors read here, so every later stage, run here, gives the same
+        /// results. Platform, store and NDJSON sources are pulled here as always. Needs
+        /// the `distributed` feature (on in the `liftos` binary); the scheduler is first
+        /// contacted when the pipeline runs.
+        cluster(url: impl Into<String>) => self.cluster = Some(url.into());
     }
 
     /// Checks everything and returns the pipeline. No network call is made, except that a
@@ -404,6 +416,12 @@ impl PipelineBuilder {
         });
         roles.validate()?;
         self.attribution.validate()?;
+        let cluster = self
+            .cluster
+            .as_deref()
+            .map(parse_cluster)
+            .transpose()
+            .map_err(|message| invalid("cluster", message))?;
         if self.lift_tests.is_some() && self.business_outcome.is_none() {
             return Err(invalid(
                 "lift_tests",
@@ -437,8 +455,83 @@ impl PipelineBuilder {
             continue_on_source_error: self.continue_on_source_error,
             progress: self.progress.unwrap_or(false),
             progress_view: self.progress_view,
+            cluster,
         })
     }
+}
+
+/// The cluster a pipeline reads its files on.
+#[cfg(feature = "distributed")]
+type ClusterUrl = liftos_transform::ClusterUrl;
+/// Without the `distributed` feature there is none.
+#[cfg(not(feature = "distributed"))]
+type ClusterUrl = std::convert::Infallible;
+
+/// A `cluster` setting, checked (`df://HOST:PORT`), or why not.
+pub(crate) fn parse_cluster(url: &str) -> std::result::Result<ClusterUrl, String> {
+    #[cfg(feature = "distributed")]
+    {
+        url.parse::<ClusterUrl>().map_err(|e| e.to_string())
+    }
+    #[cfg(not(feature = "distributed"))]
+    {
+        Err(format!(
+            "`{url}`: this build of liftos has no cluster client (the `distributed` cargo \
+             feature)"
+        ))
+    }
+}
+
+/// Reads a file source on the cluster: a lazy stream (nothing happens before the first
+/// poll) of one batch, the whole file as the executors decoded it with `schema`. `None`
+/// for a source that is read here: no cluster, not a file, an NDJSON file, or a format
+/// set other than by the file's extension (the engine reads by extension).
+#[cfg(feature = "distributed")]
+fn cluster_read(
+    cluster: Option<&ClusterUrl>,
+    connector: &dyn Connector,
+    schema: &arrow::datatypes::SchemaRef,
+) -> Option<liftos_connectors::RecordBatchStream> {
+    let url = cluster?.clone();
+    let file = connector.as_file()?;
+    let format = file.format();
+    if !matches!(format, FileFormat::Csv | FileFormat::Parquet)
+        || FileFormat::from_path(file.path()) != Some(format)
+    {
+        return None;
+    }
+    let path = file.path().to_owned();
+    let schema = schema.clone();
+    let read = async move {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        // The SQL session blocks on its own runtime: a thread of its own, outside the
+        // pipeline's (where it could neither block nor be dropped).
+        let (thread_path, thread_url) = (path.clone(), url.clone());
+        std::thread::spawn(move || {
+            let read = liftos_transform::SqlSession::remote(&thread_url)
+                .and_then(|session| session.read_file_as(&thread_path, Some(schema)));
+            let _ = tx.send(read.map_err(|e| e.to_string()));
+        });
+        let outcome = rx
+            .await
+            .unwrap_or_else(|_| Err("the reading thread stopped".to_owned()));
+        outcome.map_err(|message| liftos_connectors::Error::File {
+            path: path.display().to_string(),
+            line: 0,
+            message: format!("read on the cluster {url}: {message}"),
+        })
+    };
+    Some(Box::pin(futures::stream::once(read)))
+}
+
+/// Without the `distributed` feature every source is read here.
+#[cfg(not(feature = "distributed"))]
+fn cluster_read(
+    _cluster: Option<&ClusterUrl>,
+    _connector: &dyn Connector,
+    _schema: &arrow::datatypes::SchemaRef,
+) -> Option<liftos_connectors::RecordBatchStream> {
+    None
 }
 
 /// A checked pipeline; see the [module docs](self).
@@ -461,6 +554,8 @@ pub struct Pipeline {
     continue_on_source_error: bool,
     progress: bool,
     progress_view: Option<Arc<dyn ProgressView>>,
+    /// Where the file sources are read (`None`: here).
+    cluster: Option<ClusterUrl>,
 }
 
 /// One source's pull.
@@ -716,7 +811,10 @@ impl Pipeline {
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let mut tasks = Vec::new();
         for (s, schema) in self.sources.iter().zip(schemas) {
-            let stream = s.connector.read(&self.request);
+            let stream = match cluster_read(self.cluster.as_ref(), s.connector.as_ref(), &schema) {
+                Some(stream) => Ok(stream),
+                None => s.connector.read(&self.request),
+            };
             let line = view.start(&s.name);
             line.update("starting");
             let name = s.name.clone();

@@ -33,6 +33,11 @@ pub struct Args {
     /// Analyse the store kept by `liftos sync` (complete days only) instead of pulling.
     #[arg(long, value_name = "DIR")]
     store: Option<PathBuf>,
+    /// Overrides `pipeline.cluster`: read the file sources (CSV, Parquet) on the Apache
+    /// Ballista cluster at df://HOST:PORT (`liftos cluster`); its executors open them at
+    /// their absolute paths, every other stage runs here, with the same results.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
 }
 
 /// Logs to stderr when it is not a terminal (schedulers, CI), at `LIFTOS_LOG` level.
@@ -77,6 +82,9 @@ pub fn run(args: Args) -> liftos::Result<()> {
     }
     if let Some(dir) = &args.store {
         builder = builder.store(dir);
+    }
+    if let Some(url) = &args.cluster {
+        builder = builder.cluster(url.as_str());
     }
     if let Some(view) = super::progress::TerminalProgress::for_stderr() {
         builder = builder.progress_view(view);

@@ -11,6 +11,15 @@ use std::time::{Duration, Instant};
 
 use crate::common::liftos;
 
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A running `liftos cluster`; dropping it stops the cluster (SIGTERM, then SIGKILL), so
 /// a failing test leaves no process behind.
 struct Cluster {
@@ -27,11 +36,7 @@ impl Cluster {
     /// (at most two minutes) for its `ready` line. One task slot each: a stage of several
     /// partitions then runs on every executor, whatever the machine's cores.
     fn start(executors: u16, work_dir: &Path) -> Cluster {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut child = liftos()
             .args(["cluster", "--executors", &executors.to_string()])
             .args(["--port", &port.to_string(), "--vcores", "1"])
@@ -168,6 +173,23 @@ fn jobs_run(work_dir: &Path) -> BTreeSet<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The jobs either executor of a two-executor cluster working in `work` ran a task of.
+fn jobs_on_both(work: &Path) -> BTreeSet<String> {
+    ["executor-1", "executor-2"]
+        .iter()
+        .flat_map(|e| jobs_run(&work.join(e)))
+        .collect()
+}
+
+/// Messy exports of the three platforms in a new directory, and a two-executor cluster
+/// working in its `work` directory.
+fn exports_and_cluster() -> (tempfile::TempDir, Cluster) {
+    let dir = tempfile::tempdir().unwrap();
+    write_exports(dir.path());
+    let cluster = Cluster::start(2, &dir.path().join("work"));
+    (dir, cluster)
 }
 
 #[test]
@@ -336,11 +358,9 @@ fn run_ok(dir: &Path, args: &[&str]) -> String {
 
 #[test]
 fn unify_validate_clean_read_on_a_two_executor_cluster_give_the_local_result() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, cluster) = exports_and_cluster();
     let d = dir.path();
     let work = d.join("work");
-    write_exports(d);
-    let cluster = Cluster::start(2, &work);
     let url = cluster.url.clone();
     let unify = |out: &str, extra: &[&str]| {
         let mut args = vec![
@@ -431,10 +451,7 @@ fn unify_validate_clean_read_on_a_two_executor_cluster_give_the_local_result() {
     }
     // The files were read by the executors: 3 + 3 sources, 2 × (validate + clean) tables,
     // one job each.
-    let jobs: BTreeSet<String> = ["executor-1", "executor-2"]
-        .iter()
-        .flat_map(|e| jobs_run(&work.join(e)))
-        .collect();
+    let jobs = jobs_on_both(&work);
     assert_eq!(jobs.len(), 10, "{jobs:?}");
 }
 
@@ -442,11 +459,7 @@ fn unify_validate_clean_read_on_a_two_executor_cluster_give_the_local_result() {
 fn cluster_mistakes_are_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     write_events(&dir.path().join("events.csv"));
-    let free_port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let free_port = free_port();
     let nobody = format!("df://127.0.0.1:{free_port}");
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
         (
@@ -553,4 +566,117 @@ fn cluster_mistakes_are_one_clear_error() {
             "{n}: {stderr}"
         );
     }
+}
+
+/// A CSV file's columns, every one as text.
+fn text_schema(path: &Path) -> arrow::datatypes::SchemaRef {
+    use arrow::datatypes::{DataType, Field, Schema};
+    let text = std::fs::read_to_string(path).unwrap();
+    let header = text.lines().next().unwrap();
+    std::sync::Arc::new(Schema::new(
+        header
+            .split(',')
+            .map(|name| Field::new(name, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// `Pipeline::builder().cluster(url)`: the executors read the pipeline's file sources
+/// (with the types the connectors infer here) and every stage gives the local result.
+#[test]
+fn a_pipelines_file_sources_read_on_the_cluster_give_the_local_result() {
+    use liftos::connectors::FileConnector;
+    use liftos::pipeline::Pipeline;
+    use liftos::transform::SchemaMapping;
+
+    let (dir, cluster) = exports_and_cluster();
+    let d = dir.path();
+    let work = d.join("work");
+    let mapping = SchemaMapping::from_toml_file(d.join("mapping.toml")).unwrap();
+    let pipeline = |cluster: Option<&str>| {
+        let mut b = Pipeline::builder()
+            .date_range("2024-01-01".parse().unwrap(), "2024-03-31".parse().unwrap())
+            .mapping(mapping.clone());
+        for name in ["meta", "google_ads", "klaviyo"] {
+            let mut file = FileConnector::new(d.join(format!("{name}.csv"))).unwrap();
+            if name == "meta" {
+                // Its impossible date fails a date column: every column read as text.
+                file = file.with_schema(text_schema(&d.join("meta.csv")));
+            }
+            b = b.source(name, file);
+        }
+        if let Some(url) = cluster {
+            b = b.cluster(url);
+        }
+        b.build().unwrap()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let stages = |p: &Pipeline| {
+        let pulls = runtime.block_on(p.pull()).unwrap();
+        let unified = p.unify(&pulls).unwrap();
+        let quality = p.validate(&unified.table).unwrap();
+        let cleaned = p.clean(&unified.table).unwrap();
+        (pulls, unified, quality, cleaned)
+    };
+    let (local_pulls, local_unified, local_quality, local_cleaned) = stages(&pipeline(None));
+    assert!(jobs_on_both(&work).is_empty());
+    let (pulls, unified, quality, cleaned) = stages(&pipeline(Some(&cluster.url)));
+
+    // Each source's table, typed as the connector infers it (Google Ads' and Klaviyo's)
+    // or as given (Meta's): equal, column for column.
+    for (local, remote) in local_pulls.iter().zip(&pulls) {
+        let (a, b) = (
+            local.table.as_ref().unwrap(),
+            remote.table.as_ref().unwrap(),
+        );
+        assert_eq!(a.schema(), b.schema(), "{}", local.name);
+        assert_eq!(a, b, "{}", local.name);
+        assert_eq!(local.rows, remote.rows);
+    }
+    assert!(local_pulls[0].table.as_ref().unwrap().num_rows() > 300);
+    assert!(unified.quarantine.num_rows() > 0, "the exports' bad rows");
+    assert_eq!(unified.table, local_unified.table);
+    assert_eq!(unified.quarantine, local_unified.quarantine);
+    assert_eq!(
+        serde_json::to_string(&quality).unwrap(),
+        serde_json::to_string(&local_quality).unwrap()
+    );
+    assert_eq!(cleaned.table, local_cleaned.table);
+    assert_eq!(cleaned.quarantine, local_cleaned.quarantine);
+    assert!(
+        cleaned.table.num_rows() < unified.table.num_rows(),
+        "duplicates dropped"
+    );
+
+    // The three files were read by the executors: one job each.
+    let jobs = jobs_on_both(&work);
+    assert_eq!(jobs.len(), 3, "{jobs:?}");
+
+    // A bad URL is refused when the pipeline is built; a cluster that is not there fails
+    // the pull naming the file and the cluster.
+    let bad = Pipeline::builder()
+        .source("meta", FileConnector::new(d.join("meta.csv")).unwrap())
+        .date_range("2024-01-01".parse().unwrap(), "2024-03-31".parse().unwrap())
+        .cluster("http://127.0.0.1:1")
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        bad.contains("cluster") && bad.contains("df://HOST:PORT"),
+        "{bad}"
+    );
+    let free_port = free_port();
+    let nobody = format!("df://127.0.0.1:{free_port}");
+    let e = runtime
+        .block_on(pipeline(Some(&nobody)).pull())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&nobody) && e.contains("cannot reach the scheduler") && e.contains(".csv"),
+        "{e}"
+    );
 }

@@ -113,7 +113,7 @@ const HEAD: &str = "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-02-14\"\n\n
 fn config_errors_name_the_key_and_the_line() {
     let world = world();
     let fakes = start_fakes(world, FaultConfig::none());
-    let cases: [(String, &[&str]); 11] = [
+    let cases: [(String, &[&str]); 12] = [
         (
             format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\naccess_token = \"EAAB-secret\"\n"),
             &["line 8", "`sources[0].access_token`", "never read from the config file", "LIFTOS_META_ACCESS_TOKEN"],
@@ -149,6 +149,10 @@ fn config_errors_name_the_key_and_the_line() {
         (
             format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n[analysis]\npin_curves = [\"meta=0.3:1\"]\n"),
             &["`analysis.pin_curves`", "CHANNEL=DECAY"],
+        ),
+        (
+            "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-02-14\"\ncluster = \"http://scheduler:50050\"\n[[sources]]\nname = \"meta\"\ntype = \"meta\"\n".to_owned(),
+            &["line 4", "`pipeline.cluster`", "scheme is `http`", "df://HOST:PORT"],
         ),
         (
             format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n[plan]\nbudget = -5\n"),
