@@ -19,7 +19,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::builder::{HttpBuilderBase, strings};
+use crate::builder::strings;
 use crate::http::{
     HttpCore, PullBudget, Redactor, Reply, Verdict, base_str, config_error, decode_for,
     validate_base_url,
@@ -76,44 +76,26 @@ crate::keys::config_table! {
     }
 }
 
-/// Builder of a [`Ga4Connector`].
-///
-/// | Name | Default | Meaning | Range |
-/// |---|---|---|---|
-/// | `property_id` | — (required) | the GA4 property | digits |
-/// | `client_id`, `client_secret`, `refresh_token` | — (required) | OAuth2 refresh flow | non-empty |
-/// | `token_url` | `https://oauth2.googleapis.com/token` | OAuth token endpoint | URL |
-/// | `base_url` | `https://analyticsdata.googleapis.com` | API host (http only on loopback) | URL |
-/// | `dimensions` | `date`, `sessionDefaultChannelGroup` | report dimensions (`date` required) | GA4 names |
-/// | `metrics` | `sessions`, `keyEvents`, `totalRevenue` | report metrics | GA4 names |
-/// | `page_size` | 100,000 | `limit` of one request | 1–250,000 |
-/// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, page bound | — |
-#[derive(Debug)]
-pub struct Ga4Builder {
-    config: Ga4Config,
-    page_size: u64,
-    base: HttpBuilderBase,
-}
-
-impl Default for Ga4Builder {
-    fn default() -> Self {
-        Self {
-            config: Ga4Config::default(),
-            page_size: 100_000,
-            base: HttpBuilderBase::default(),
-        }
+crate::builder::http_builder_type! {
+    /// Builder of a [`Ga4Connector`].
+    ///
+    /// | Name | Default | Meaning | Range |
+    /// |---|---|---|---|
+    /// | `property_id` | — (required) | the GA4 property | digits |
+    /// | `client_id`, `client_secret`, `refresh_token` | — (required) | OAuth2 refresh flow | non-empty |
+    /// | `token_url` | `https://oauth2.googleapis.com/token` | OAuth token endpoint | URL |
+    /// | `base_url` | `https://analyticsdata.googleapis.com` | API host (http only on loopback) | URL |
+    /// | `dimensions` | `date`, `sessionDefaultChannelGroup` | report dimensions (`date` required) | GA4 names |
+    /// | `metrics` | `sessions`, `keyEvents`, `totalRevenue` | report metrics | GA4 names |
+    /// | `page_size` | 100,000 | `limit` of one request | 1–250,000 |
+    /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, page bound | — |
+    pub struct Ga4Builder(Ga4Config) {
+        page_size: u64 = 100_000,
     }
+    default_base_url: "https://analyticsdata.googleapis.com";
 }
 
 impl Ga4Builder {
-    crate::builder::http_builder!(Ga4Config);
-    /// A builder from a config table.
-    pub fn from_config(config: Ga4Config) -> Self {
-        Self {
-            config,
-            ..Self::default()
-        }
-    }
     /// Sets the property.
     pub fn with_property_id(mut self, id: impl Into<String>) -> Self {
         self.config.property_id = Some(id.into());
@@ -123,11 +105,6 @@ impl Ga4Builder {
     /// Replaces the OAuth token endpoint.
     pub fn with_token_url(mut self, url: impl Into<String>) -> Self {
         self.config.token_url = Some(url.into());
-        self
-    }
-    /// Replaces `https://analyticsdata.googleapis.com`.
-    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.config.base_url = Some(url.into());
         self
     }
     /// Sets the dimensions (`date` must be one).
@@ -555,10 +532,9 @@ impl Connector for Ga4Connector {
         let today = chrono::Utc::now().date_naive();
         let request = ConnectorRequest::new(today, today)?;
         inner
-            .run_report(&budget, &request, 0)
+            .core
+            .checked(inner.run_report(&budget, &request, 0))
             .await
-            .map(|_| ())
-            .map_err(|e| inner.core.redactor.scrub(e))
     }
 
     fn read(&self, request: &ConnectorRequest) -> Result<RecordBatchStream> {

@@ -722,6 +722,37 @@ impl fmt::Debug for HttpCore {
     }
 }
 
+impl HttpCore {
+    /// What a connector's `check` returns: `call`'s outcome without its value, an error
+    /// scrubbed of the secrets.
+    pub(crate) async fn checked<T>(&self, call: impl Future<Output = Result<T>>) -> Result<()> {
+        call.await.map(|_| ()).map_err(|e| self.redactor.scrub(e))
+    }
+}
+
+/// The stream of a connector that pulls a request's whole range at once: one batch, the
+/// outcome of `pull(start, end)`, an error scrubbed by `redactor`. A request with
+/// breakdowns is refused (the connector reports at one level).
+pub(crate) fn whole_range_stream<F>(
+    source: &str,
+    request: &crate::ConnectorRequest,
+    redactor: Redactor,
+    pull: impl FnOnce(chrono::NaiveDate, chrono::NaiveDate) -> F,
+) -> Result<crate::RecordBatchStream>
+where
+    F: Future<Output = Result<arrow::array::RecordBatch>> + Send + 'static,
+{
+    if !request.breakdowns.is_empty() {
+        return Err(Error::InvalidRequest {
+            message: format!("{source}: breakdowns are not supported"),
+        });
+    }
+    let pulled = pull(request.start(), request.end());
+    Ok(Box::pin(futures::stream::once(async move {
+        pulled.await.map_err(|e| redactor.scrub(e))
+    })))
+}
+
 /// A reply body decoded as `T`; a body that does not fit names the JSON path where it
 /// stopped fitting.
 pub(crate) fn decode_for<T: serde::de::DeserializeOwned>(source: &str, body: &[u8]) -> Result<T> {
