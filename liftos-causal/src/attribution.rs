@@ -9,7 +9,7 @@ use statrs::distribution::ContinuousCDF;
 
 use crate::data::CausalDataset;
 use crate::dml::DmlParams;
-use crate::estimator::Estimator;
+use crate::estimator::{Estimator, in_group};
 use crate::forest::{CausalForestParams, ForestParams, OobSmoother, RegressionForest};
 use crate::inference::{
     BootstrapDraws, LiftEffect, lift_effect, mean_effect, ols_cluster, t_dist, two_sided,
@@ -699,18 +699,7 @@ fn response_plan(
             options.confidence_level,
             options.seed ^ ((k as u64 + 1) * 0x9e37_79b9),
         )
-        .map_err(|e| match e {
-            Error::TooLittleData {
-                what,
-                found,
-                needed,
-            } => Error::TooLittleData {
-                what: format!("{what} (channel `{c}`)"),
-                found,
-                needed,
-            },
-            other => other,
-        })?;
+        .map_err(|e| in_group(e, c))?;
         out.insert(c.clone(), sel);
     }
     Ok(out)

@@ -24,7 +24,7 @@
 //! that holds; `θ_c` is a variance-weighted average of the channel's returns otherwise.
 
 use crate::data::CausalDataset;
-use crate::estimator::Estimator;
+use crate::estimator::{Estimator, fitted_results};
 use crate::forest::{ForestParams, RegressionForest};
 use crate::inference::{AverageEffect, coefficients, mean_effect, ols_cluster};
 use crate::results::{AttributionResults, ChannelEffect, RowEffect};
@@ -351,18 +351,15 @@ impl Estimator for Dml {
         let ss_res: f64 = (0..n)
             .map(|i| (0..g).map(|c| w_res_by[c][i]).sum::<f64>().powi(2))
             .sum();
-        let mut results = AttributionResults::new(
-            self.name(),
-            data.outcome_name(),
-            data.treatment_name(),
-            n,
-            self.seed(),
-        )
-        .with_confidence_level(level)
-        .with_average_effect(average_effect)
-        .with_channels(channels)
-        .with_treatment_effects(treatment_effects)
-        .with_scores(scores);
+        let mut results = fitted_results(
+            self,
+            data,
+            level,
+            average_effect,
+            channels,
+            treatment_effects,
+            scores,
+        );
         if !self.params.randomized && ss_w > 0.0 {
             results.diagnostics.treatment_r2 = Some(1.0 - ss_res / ss_w);
         }

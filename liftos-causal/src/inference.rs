@@ -237,30 +237,37 @@ fn small_sample_variance(stats: &[[f64; 3]]) -> (f64, f64) {
     (var, df)
 }
 
-fn check_inputs(n: usize, weights: &[f64], clusters: Option<&[u32]>) -> Result<usize> {
-    if weights.len() != n {
+/// `Error::LengthMismatch` of `column` unless it has the `expected` length.
+pub(crate) fn check_len(column: &str, expected: usize, found: usize) -> Result<()> {
+    if found != expected {
         return Err(Error::LengthMismatch {
-            column: "weights".into(),
-            expected: n,
-            found: weights.len(),
+            column: column.into(),
+            expected,
+            found,
         });
     }
-    if let Some(c) = clusters
-        && c.len() != n
-    {
-        return Err(Error::LengthMismatch {
-            column: "clusters".into(),
-            expected: n,
-            found: c.len(),
-        });
-    }
-    if let Some(row) = weights.iter().position(|a| !a.is_finite() || *a < 0.0) {
+    Ok(())
+}
+
+/// An error naming the first row of the weights `v` (named `name`) that is negative or
+/// not finite.
+pub(crate) fn check_weights(name: &'static str, v: &[f64]) -> Result<()> {
+    if let Some(row) = v.iter().position(|a| !a.is_finite() || *a < 0.0) {
         return Err(Error::param(
-            "weights",
-            format!("{} at row {row}", weights[row]),
+            name,
+            format!("{} at row {row}", v[row]),
             "finite, non-negative",
         ));
     }
+    Ok(())
+}
+
+fn check_inputs(n: usize, weights: &[f64], clusters: Option<&[u32]>) -> Result<usize> {
+    check_len("weights", n, weights.len())?;
+    if let Some(c) = clusters {
+        check_len("clusters", n, c.len())?;
+    }
+    check_weights("weights", weights)?;
     Ok(weights.iter().filter(|a| **a > 0.0).count())
 }
 
@@ -290,38 +297,70 @@ pub fn mean_effect(
         .zip(weights)
         .map(|(g, a)| a * (g - est) / total)
         .collect();
-    let squares: Vec<f64> = weights.iter().map(|a| a * a).collect();
-    let stats = cluster_stats(&infl, weights, &squares, weights, clusters);
-    let c = stats.len();
-    if c < 2 {
-        return Err(Error::TooLittleData {
-            what: "clusters in the subset".into(),
-            found: c,
-            needed: 2,
-        });
-    }
-    let (var, df) = small_sample_variance(&stats);
-    let se = var.sqrt();
-    let t = t_dist(df)?;
-    let crit = t.inverse_cdf(0.5 + level / 2.0);
-    let p = if se > 0.0 {
-        two_sided(&t, est / se)
-    } else if est == 0.0 {
-        1.0
-    } else {
-        0.0
-    };
+    let t = ClusterTest::new(est, &infl, weights, weights, clusters, level)?;
     Ok(AverageEffect {
         estimate: est,
-        std_err: se,
-        ci_lower: est - crit * se,
-        ci_upper: est + crit * se,
-        p_value: p,
+        std_err: t.std_err,
+        ci_lower: est - t.crit * t.std_err,
+        ci_upper: est + t.crit * t.std_err,
+        p_value: t.p_value,
         confidence_level: level,
         rows,
-        clusters: c,
-        df,
+        clusters: t.clusters,
+        df: t.df,
     })
+}
+
+/// The cluster-robust t test of an estimate from its influence values (see
+/// `cluster_stats` and `small_sample_variance`): at least two clusters, or
+/// [`Error::TooLittleData`].
+struct ClusterTest {
+    std_err: f64,
+    /// The t quantile of the two-sided interval at the level.
+    crit: f64,
+    p_value: f64,
+    clusters: usize,
+    df: f64,
+}
+
+impl ClusterTest {
+    fn new(
+        est: f64,
+        infl: &[f64],
+        share: &[f64],
+        weights: &[f64],
+        clusters: Option<&[u32]>,
+        level: f64,
+    ) -> Result<Self> {
+        let squares: Vec<f64> = weights.iter().map(|a| a * a).collect();
+        let stats = cluster_stats(infl, share, &squares, weights, clusters);
+        let c = stats.len();
+        if c < 2 {
+            return Err(Error::TooLittleData {
+                what: "clusters in the subset".into(),
+                found: c,
+                needed: 2,
+            });
+        }
+        let (var, df) = small_sample_variance(&stats);
+        let se = var.sqrt();
+        let t = t_dist(df)?;
+        let crit = t.inverse_cdf(0.5 + level / 2.0);
+        let p_value = if se > 0.0 {
+            two_sided(&t, est / se)
+        } else if est == 0.0 {
+            1.0
+        } else {
+            0.0
+        };
+        Ok(Self {
+            std_err: se,
+            crit,
+            p_value,
+            clusters: c,
+            df,
+        })
+    }
 }
 
 /// The lift and incremental return of a weighted subset; see [`LiftEffect`].
@@ -337,13 +376,7 @@ pub fn lift_effect(
     check_level(level)?;
     let n = scores.len();
     for (name, v) in [("tau", tau), ("treatment", treatment), ("w_hat", w_hat)] {
-        if v.len() != n {
-            return Err(Error::LengthMismatch {
-                column: name.into(),
-                expected: n,
-                found: v.len(),
-            });
-        }
+        check_len(name, n, v.len())?;
     }
     let rows = check_inputs(n, weights, Some(clusters))?;
     let spend: f64 = treatment.iter().zip(weights).map(|(w, a)| a * w).sum();
@@ -360,27 +393,8 @@ pub fn lift_effect(
         .map(|i| weights[i] * (phi[i] - r * treatment[i]) / spend)
         .collect();
     let share: Vec<f64> = treatment.iter().zip(weights).map(|(w, a)| a * w).collect();
-    let squares: Vec<f64> = weights.iter().map(|a| a * a).collect();
-    let stats = cluster_stats(&infl, &share, &squares, weights, Some(clusters));
-    let c = stats.len();
-    if c < 2 {
-        return Err(Error::TooLittleData {
-            what: "clusters in the subset".into(),
-            found: c,
-            needed: 2,
-        });
-    }
-    let (var, df) = small_sample_variance(&stats);
-    let se_r = var.sqrt();
-    let t = t_dist(df)?;
-    let crit = t.inverse_cdf(0.5 + level / 2.0);
-    let p = if se_r > 0.0 {
-        two_sided(&t, r / se_r)
-    } else if r == 0.0 {
-        1.0
-    } else {
-        0.0
-    };
+    let t = ClusterTest::new(r, &infl, &share, weights, Some(clusters), level)?;
+    let (se_r, crit) = (t.std_err, t.crit);
     let marginal = (0..n)
         .map(|i| weights[i] * treatment[i] * tau[i])
         .sum::<f64>()
@@ -397,7 +411,7 @@ pub fn lift_effect(
         std_err: se_r * spend.abs(),
         ci_lower: lo_l,
         ci_upper: hi_l,
-        p_value: p,
+        p_value: t.p_value,
         incremental_roas: r,
         incremental_roas_std_err: se_r,
         incremental_roas_ci_lower: lo_r,
@@ -405,8 +419,8 @@ pub fn lift_effect(
         marginal_roas: marginal,
         confidence_level: level,
         rows,
-        clusters: c,
-        df,
+        clusters: t.clusters,
+        df: t.df,
     })
 }
 

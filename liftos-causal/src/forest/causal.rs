@@ -14,8 +14,8 @@ use super::tree::{Columns, Target, Tree, TreeParams, Units};
 use super::{CHUNK, grow_forest};
 use crate::data::CausalDataset;
 use crate::inference::{
-    AverageEffect, Calibration, Coefficient, LiftEffect, best_linear_projection, lift_effect,
-    mean_effect, normal_quantile, test_calibration,
+    AverageEffect, Calibration, Coefficient, LiftEffect, best_linear_projection, check_len,
+    check_weights, lift_effect, mean_effect, normal_quantile, test_calibration,
 };
 use crate::{Error, Result};
 
@@ -595,20 +595,8 @@ impl FittedCausalForest {
         let n = self.scores.len();
         let mut a = match subset {
             Some(s) => {
-                if s.len() != n {
-                    return Err(Error::LengthMismatch {
-                        column: "subset weights".into(),
-                        expected: n,
-                        found: s.len(),
-                    });
-                }
-                if let Some(row) = s.iter().position(|v| !v.is_finite() || *v < 0.0) {
-                    return Err(Error::param(
-                        "subset weights",
-                        format!("{} at row {row}", s[row]),
-                        "finite, non-negative",
-                    ));
-                }
+                check_len("subset weights", n, s.len())?;
+                check_weights("subset weights", s)?;
                 s.to_vec()
             }
             None => vec![1.0; n],
