@@ -173,50 +173,25 @@ impl Default for AttributionOptions {
 }
 
 impl AttributionOptions {
-    /// Sets the model.
-    pub fn with_model(mut self, model: AttributionModel) -> Self {
-        self.attribution_model = model;
-        self
-    }
-    /// Sets the treatment assignment.
-    pub fn with_treatment_assignment(mut self, a: TreatmentAssignment) -> Self {
-        self.treatment_assignment = Some(a);
-        self
-    }
-    /// Sets the confidence level.
-    pub fn with_confidence_level(mut self, level: f64) -> Self {
-        self.confidence_level = level;
-        self
-    }
-    /// Sets `cross_validation`.
-    pub fn with_cross_validation(mut self, on: bool) -> Self {
-        self.cross_validation = on;
-        self
-    }
-    /// Sets the placebo lead (`None` switches the check off).
-    pub fn with_placebo_lead_days(mut self, lead: Option<u32>) -> Self {
-        self.placebo_lead_days = lead;
-        self
-    }
-    /// Sets the clusters.
-    pub fn with_cluster(mut self, cluster: ClusterBy) -> Self {
-        self.cluster = cluster;
-        self
-    }
-    /// Sets `local_linear_nuisances`.
-    pub fn with_local_linear_nuisances(mut self, on: bool) -> Self {
-        self.local_linear_nuisances = on;
-        self
-    }
-    /// Sets the response options.
-    pub fn with_response(mut self, response: ResponseOptions) -> Self {
-        self.response = response;
-        self
-    }
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
+    liftos_core::setters! {
+        /// Sets the model.
+        with_model(model: AttributionModel) => self.attribution_model = model;
+        /// Sets the treatment assignment.
+        with_treatment_assignment(a: TreatmentAssignment) => self.treatment_assignment = Some(a);
+        /// Sets the confidence level.
+        with_confidence_level(level: f64) => self.confidence_level = level;
+        /// Sets `cross_validation`.
+        with_cross_validation(on: bool) => self.cross_validation = on;
+        /// Sets the placebo lead (`None` switches the check off).
+        with_placebo_lead_days(lead: Option<u32>) => self.placebo_lead_days = lead;
+        /// Sets the clusters.
+        with_cluster(cluster: ClusterBy);
+        /// Sets `local_linear_nuisances`.
+        with_local_linear_nuisances(on: bool) => self.local_linear_nuisances = on;
+        /// Sets the response options.
+        with_response(response: ResponseOptions);
+        /// Sets the seed.
+        with_seed(seed: u64);
     }
 
     /// The ridge penalty of the causal forest's local linear nuisances: the model's own,

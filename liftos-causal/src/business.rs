@@ -330,22 +330,13 @@ impl Default for BusinessOptions {
 }
 
 impl BusinessOptions {
-    /// Sets the number of bootstrap replicates.
-    pub fn with_bootstrap(mut self, replicates: usize) -> Self {
-        self.bootstrap = replicates;
-        self
-    }
-
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Sets the response grids.
-    pub fn with_response(mut self, response: ResponseOptions) -> Self {
-        self.response = response;
-        self
+    liftos_core::setters! {
+        /// Sets the number of bootstrap replicates.
+        with_bootstrap(replicates: usize) => self.bootstrap = replicates;
+        /// Sets the seed.
+        with_seed(seed: u64);
+        /// Sets the response grids.
+        with_response(response: ResponseOptions);
     }
 
     /// Checks every option.

@@ -73,35 +73,19 @@ impl Default for DmlParams {
 }
 
 impl DmlParams {
-    /// Sets `folds`.
-    pub fn with_folds(mut self, v: usize) -> Self {
-        self.folds = v;
-        self
-    }
-    /// Sets `block_len`.
-    pub fn with_block_len(mut self, v: usize) -> Self {
-        self.block_len = v;
-        self
-    }
-    /// Sets the nuisance forest parameters.
-    pub fn with_nuisance(mut self, v: ForestParams) -> Self {
-        self.nuisance = v;
-        self
-    }
-    /// Sets `confidence_level`.
-    pub fn with_confidence_level(mut self, v: f64) -> Self {
-        self.confidence_level = v;
-        self
-    }
-    /// Sets `randomized`.
-    pub fn with_randomized(mut self, v: bool) -> Self {
-        self.randomized = v;
-        self
-    }
-    /// Sets the seed.
-    pub fn with_seed(mut self, v: u64) -> Self {
-        self.seed = v;
-        self
+    liftos_core::setters! {
+        /// Sets `folds`.
+        with_folds(v: usize) => self.folds = v;
+        /// Sets `block_len`.
+        with_block_len(v: usize) => self.block_len = v;
+        /// Sets the nuisance forest parameters.
+        with_nuisance(v: ForestParams) => self.nuisance = v;
+        /// Sets `confidence_level`.
+        with_confidence_level(v: f64) => self.confidence_level = v;
+        /// Sets `randomized`.
+        with_randomized(v: bool) => self.randomized = v;
+        /// Sets the seed.
+        with_seed(v: u64) => self.seed = v;
     }
 
     /// Validates and returns the estimator.
@@ -351,15 +335,10 @@ impl Estimator for Dml {
         let ss_res: f64 = (0..n)
             .map(|i| (0..g).map(|c| w_res_by[c][i]).sum::<f64>().powi(2))
             .sum();
-        let mut results = fitted_results(
-            self,
-            data,
-            level,
-            average_effect,
-            channels,
-            treatment_effects,
-            scores,
-        );
+        let mut results = fitted_results(self, data, level, average_effect)
+            .with_channels(channels)
+            .with_treatment_effects(treatment_effects)
+            .with_scores(scores);
         if !self.params.randomized && ss_w > 0.0 {
             results.diagnostics.treatment_r2 = Some(1.0 - ss_res / ss_w);
         }

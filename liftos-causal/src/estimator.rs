@@ -49,15 +49,13 @@ macro_rules! forward_estimator {
 
 forward_estimator!(&T, Box<T>, Arc<T>);
 
-/// The results of `estimator` fitted on `data`: these estimates at the confidence `level`.
+/// The results of `estimator` fitted on `data`, at the confidence `level`, with the
+/// average effect (the channels, row effects and scores to be added).
 pub(crate) fn fitted_results(
     estimator: &(impl Estimator + ?Sized),
     data: &CausalDataset,
     level: f64,
     average_effect: AverageEffect,
-    channels: Vec<ChannelEffect>,
-    treatment_effects: Vec<RowEffect>,
-    scores: Vec<f64>,
 ) -> AttributionResults {
     AttributionResults::new(
         estimator.name(),
@@ -68,9 +66,6 @@ pub(crate) fn fitted_results(
     )
     .with_confidence_level(level)
     .with_average_effect(average_effect)
-    .with_channels(channels)
-    .with_treatment_effects(treatment_effects)
-    .with_scores(scores)
 }
 
 /// A channel's error: a `TooLittleData` names the channel `label`.
@@ -156,15 +151,10 @@ impl Estimator for CausalForest {
             };
             channels.push(effect);
         }
-        let mut results = fitted_results(
-            self,
-            data,
-            level,
-            average_effect,
-            channels,
-            treatment_effects,
-            forest.dr_scores().to_vec(),
-        );
+        let mut results = fitted_results(self, data, level, average_effect)
+            .with_channels(channels)
+            .with_treatment_effects(treatment_effects)
+            .with_scores(forest.dr_scores().to_vec());
         results.diagnostics.calibration = forest.test_calibration().ok();
         if !self.params().randomized {
             let w = data.treatment();

@@ -739,6 +739,13 @@ pub(crate) fn wild_cluster_test(
 mod tests {
     use super::*;
 
+    /// A standard normal draw (Box–Muller, to keep the tests free of rand_distr).
+    fn normal(r: &mut rand_chacha::ChaCha8Rng) -> f64 {
+        use rand::Rng;
+        let (u, v): (f64, f64) = (r.random::<f64>().max(1e-12), r.random::<f64>());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
     /// Few (15), unbalanced (10×, as campaigns are) clusters whose rows share shocks in x
     /// and y, with an intercept in the fit: under the null the
     /// CR1 t-test with C − 1 degrees of freedom rejects too often; the wild cluster
@@ -747,13 +754,8 @@ mod tests {
     /// rejects 0.055, CR1 0.17.
     #[test]
     fn wild_cluster_bootstrap_keeps_its_level_with_few_unbalanced_clusters() {
-        use rand::{Rng, SeedableRng};
+        use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let normal = |r: &mut rand_chacha::ChaCha8Rng| {
-            // Box–Muller, to keep the test free of rand_distr.
-            let (u, v): (f64, f64) = (r.random::<f64>().max(1e-12), r.random::<f64>());
-            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-        };
         let sizes = [
             600, 500, 420, 350, 300, 250, 210, 180, 150, 130, 110, 95, 80, 70, 60,
         ];
@@ -818,12 +820,8 @@ mod tests {
     /// (1.24 on average here) covers it in 95%.
     #[test]
     fn few_unequal_clusters_keep_the_interval_level() {
-        use rand::{Rng, SeedableRng};
+        use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-        let normal = |r: &mut rand_chacha::ChaCha8Rng| {
-            let (u, v): (f64, f64) = (r.random::<f64>().max(1e-12), r.random::<f64>());
-            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-        };
         let sizes = [170usize, 10, 10, 10];
         let worlds = 2000;
         let (mut covered, mut covered_cr1, mut df_sum) = (0, 0, 0.0);

@@ -159,22 +159,13 @@ impl PlanOptions {
         }
     }
 
-    /// Sets the days the budget covers.
-    pub fn with_period_days(mut self, days: u32) -> Self {
-        self.period_days = Some(days);
-        self
-    }
-
-    /// Sets the objective.
-    pub fn with_objective(mut self, objective: Objective) -> Self {
-        self.objective = objective;
-        self
-    }
-
-    /// Sets the largest relative move from the current spend.
-    pub fn with_max_change(mut self, max_change: f64) -> Self {
-        self.max_change = max_change;
-        self
+    liftos_core::setters! {
+        /// Sets the days the budget covers.
+        with_period_days(days: u32) => self.period_days = Some(days);
+        /// Sets the objective.
+        with_objective(objective: Objective);
+        /// Sets the largest relative move from the current spend.
+        with_max_change(max_change: f64);
     }
 
     /// Sets a channel's least spend for the period.

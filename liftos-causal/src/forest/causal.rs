@@ -165,21 +165,13 @@ impl CausalForestParams {
         with_seed: seed: u64,
     }
 
-    /// Sets `mtry`.
-    pub fn with_mtry(mut self, v: usize) -> Self {
-        self.mtry = Some(v);
-        self
-    }
-
-    /// Sets `nuisance_local_linear` (`None`: plain forest nuisances).
-    pub fn with_nuisance_local_linear(mut self, lambda: Option<f64>) -> Self {
-        self.nuisance_local_linear = lambda;
-        self
-    }
-    /// Sets `nuisance_trees`.
-    pub fn with_nuisance_trees(mut self, v: usize) -> Self {
-        self.nuisance_trees = Some(v);
-        self
+    liftos_core::setters! {
+        /// Sets `mtry`.
+        with_mtry(v: usize) => self.mtry = Some(v);
+        /// Sets `nuisance_local_linear` (`None`: plain forest nuisances).
+        with_nuisance_local_linear(lambda: Option<f64>) => self.nuisance_local_linear = lambda;
+        /// Sets `nuisance_trees`.
+        with_nuisance_trees(v: usize) => self.nuisance_trees = Some(v);
     }
 
     /// Checks every field; returns the first problem found.
