@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 
 use crate::builder::strings;
 use crate::http::{
-    HttpCore, PullBudget, Redactor, Reply, Verdict, base_str, config_error, decode_for,
-    validate_base_url,
+    HttpCore, PullBudget, Redactor, Reply, Verdict, base_str, config_error, decode_error,
+    decode_for, validate_base_url,
 };
 use crate::oauth::RefreshFlow;
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
@@ -102,25 +102,17 @@ impl Ga4Builder {
         self
     }
     crate::builder::oauth_setter!();
-    /// Replaces the OAuth token endpoint.
-    pub fn with_token_url(mut self, url: impl Into<String>) -> Self {
-        self.config.token_url = Some(url.into());
-        self
-    }
-    /// Sets the dimensions (`date` must be one).
-    pub fn with_dimensions(mut self, d: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.config.dimensions = strings(d);
-        self
-    }
-    /// Sets the metrics.
-    pub fn with_metrics(mut self, m: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.config.metrics = strings(m);
-        self
-    }
-    /// Rows per request (`limit`).
-    pub fn with_page_size(mut self, rows: u64) -> Self {
-        self.page_size = rows;
-        self
+    liftos_core::setters! {
+        /// Replaces the OAuth token endpoint.
+        with_token_url(url: impl Into<String>) => self.config.token_url = Some(url.into());
+        /// Sets the dimensions (`date` must be one).
+        with_dimensions(d: impl IntoIterator<Item = impl Into<String>>)
+            => self.config.dimensions = strings(d);
+        /// Sets the metrics.
+        with_metrics(m: impl IntoIterator<Item = impl Into<String>>)
+            => self.config.metrics = strings(m);
+        /// Rows per request (`limit`).
+        with_page_size(rows: u64) => self.page_size = rows;
     }
 
     /// Validates everything and builds the connector.
@@ -420,10 +412,8 @@ impl Inner {
         currency: &str,
     ) -> Result<RecordBatch> {
         let n = report.rows.len();
-        let dec = |i: usize, what: &str, m: String| Error::Decode {
-            source_name: SOURCE.into(),
-            path: format!("page {page}: rows[{i}].{what}"),
-            message: m,
+        let dec = |i: usize, what: &str, m| {
+            decode_error(SOURCE, format!("page {page}: rows[{i}].{what}"), m)
         };
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         for (k, d) in self.dimensions.iter().enumerate() {

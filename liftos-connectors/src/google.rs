@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::builder::strings;
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, date_chunks,
-    decode_for, validate_base_url,
+    decode_error, decode_for, validate_base_url,
 };
 use crate::oauth::RefreshFlow;
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
@@ -487,11 +487,8 @@ impl Inner {
                 }
                 (!v.is_null()).then(|| v.clone())
             };
-            let dec = |i: usize, m: String| Error::Decode {
-                source_name: SOURCE.into(),
-                path: format!("results[{i}].{}", path.join(".")),
-                message: m,
-            };
+            let dec =
+                |i: usize, m| decode_error(SOURCE, format!("results[{i}].{}", path.join(".")), m);
             let ty = column_type(col);
             let arr: ArrayRef = match ty {
                 DataType::Date32 => {

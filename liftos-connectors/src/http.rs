@@ -764,6 +764,15 @@ pub(crate) fn decode_for<T: serde::de::DeserializeOwned>(source: &str, body: &[u
     })
 }
 
+/// `source`'s [`Error::Decode`]: what stood at `path` did not read.
+pub(crate) fn decode_error(source: &str, path: String, message: String) -> Error {
+    Error::Decode {
+        source_name: source.to_owned(),
+        path,
+        message,
+    }
+}
+
 pub(crate) fn config_error(source: &str, message: &str) -> Error {
     Error::Config {
         source_name: source.to_owned(),
@@ -877,26 +886,13 @@ impl HttpCore {
         self.execute_with(budget, make, classify, None).await
     }
 
-    /// [`execute`](Self::execute) for a request that is not idempotent (`what`: a POST
-    /// that creates a report run): it is sent again only when it certainly did not
-    /// reach the platform (the connection was refused) or the platform answered with an
-    /// error that `classify` calls transient. A failure after sending (a timeout, an
-    /// answer cut off) is [`Error::Unconfirmed`], for the caller to resolve another way.
-    pub(crate) async fn execute_unconfirmed<M, C>(
-        &self,
-        budget: &PullBudget,
-        what: &str,
-        make: M,
-        classify: C,
-    ) -> Result<Reply>
-    where
-        M: Fn() -> reqwest::RequestBuilder,
-        C: Fn(&Reply) -> Verdict,
-    {
-        self.execute_with(budget, make, classify, Some(what)).await
-    }
-
-    async fn execute_with<M, C>(
+    /// [`execute`](Self::execute), or with `not_idempotent = Some(what)` for a request
+    /// that is not idempotent (`what`: a POST that creates a report run): it is sent
+    /// again only when it certainly did not reach the platform (the connection was
+    /// refused) or the platform answered with an error that `classify` calls transient.
+    /// A failure after sending (a timeout, an answer cut off) is [`Error::Unconfirmed`],
+    /// for the caller to resolve another way.
+    pub(crate) async fn execute_with<M, C>(
         &self,
         budget: &PullBudget,
         make: M,

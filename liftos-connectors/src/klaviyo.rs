@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
-    date_chunks, decode_for, paginate, validate_base_url, whole_range_stream,
+    date_chunks, decode_error, decode_for, paginate, validate_base_url, whole_range_stream,
 };
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
@@ -663,11 +663,7 @@ fn add_flow_series(
 ) -> Result<usize> {
     let rep: SeriesReply = decode_for(SOURCE, body)?;
     let attrs = rep.data.attributes;
-    let bad = |path: String, message: String| Error::Decode {
-        source_name: SOURCE.into(),
-        path,
-        message,
-    };
+    let bad = |path: String, message: String| decode_error(SOURCE, path, message);
     let dates = attrs
         .date_times
         .iter()

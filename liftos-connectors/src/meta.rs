@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::builder::strings;
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
-    date_chunks, decode_for, paginate, validate_base_url,
+    date_chunks, decode_error, decode_for, paginate, validate_base_url,
 };
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
@@ -538,33 +538,26 @@ impl Inner {
         url: &str,
         params: &[(String, String)],
     ) -> Result<Reply> {
-        let client = self.core.client();
-        let full = with_query(url, params);
-        self.core
-            .execute(
-                budget,
-                || client.get(&full),
-                |r| classify(&self.core.redactor, r),
-            )
-            .await
+        self.send(budget, url, params, None).await
     }
 
-    async fn post(
+    /// A GET of `url` with `params`, or with `post = Some(what)` a POST that is not
+    /// idempotent (see [`HttpCore::execute_with`]).
+    async fn send(
         &self,
         budget: &PullBudget,
         url: &str,
         params: &[(String, String)],
+        post: Option<&str>,
     ) -> Result<Reply> {
         let client = self.core.client();
         let full = with_query(url, params);
-        // Creating a report run is not idempotent: never sent again blindly.
+        let make = || match post {
+            Some(_) => client.post(&full),
+            None => client.get(&full),
+        };
         self.core
-            .execute_unconfirmed(
-                budget,
-                "report run creation",
-                || client.post(&full),
-                |r| classify(&self.core.redactor, r),
-            )
+            .execute_with(budget, make, |r| classify(&self.core.redactor, r), post)
             .await
     }
 
@@ -603,11 +596,7 @@ impl Inner {
 
     fn to_batch(&self, plan: &Plan, account: &str, rows: &[Row]) -> Result<RecordBatch> {
         let n = rows.len();
-        let dec = |i: usize, field: &str, m: String| Error::Decode {
-            source_name: SOURCE.into(),
-            path: format!("data[{i}].{field}"),
-            message: m,
-        };
+        let dec = |i: usize, field: &str, m| decode_error(SOURCE, format!("data[{i}].{field}"), m);
         let date = |i: usize, field: &str, s: &str| -> Result<i32> {
             NaiveDate::parse_from_str(s, "%Y-%m-%d")
                 .map(Date32Type::from_naive_date)
@@ -748,8 +737,10 @@ impl Inner {
         until: NaiveDate,
     ) -> Result<std::result::Result<String, String>> {
         let url = format!("{}/{}/act_{account}/insights", self.base, self.version);
+        // Creating a report run is not idempotent: never sent again blindly.
+        let params = self.query_params(plan, since, until);
         let reply = self
-            .post(budget, &url, &self.query_params(plan, since, until))
+            .send(budget, &url, &params, Some("report run creation"))
             .await?;
         let created: JobCreated = decode(&reply.body)?;
         let id = created.report_run_id;

@@ -28,7 +28,7 @@ use serde_json::Value;
 use crate::builder::strings;
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, date_chunks,
-    decode_for, validate_base_url,
+    decode_error, decode_for, validate_base_url,
 };
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
@@ -489,11 +489,7 @@ impl Inner {
             let n = data.data.list.len();
             for (i, row) in data.data.list.iter().enumerate() {
                 let at = |field: &str| format!("page {page}: data.list[{i}].{field}");
-                let dec = |path: String, message: String| Error::Decode {
-                    source_name: SOURCE.into(),
-                    path,
-                    message,
-                };
+                let dec = |path: String, message: String| decode_error(SOURCE, path, message);
                 let campaign = row
                     .dimensions
                     .get("campaign_id")
