@@ -56,6 +56,25 @@ pub fn full_range(world: &World) -> ConnectorRequest {
     ConnectorRequest::new(start, end).unwrap()
 }
 
+/// The standard world's totals of `channel` ([`world_totals`]), the request of its whole
+/// range, and the fake servers serving it with `faults`.
+pub async fn serve_world(
+    channel: &str,
+    faults: FaultConfig,
+) -> (
+    (usize, f64, i64, i64, f64, f64),
+    ConnectorRequest,
+    liftos_sandbox::fake::FakeServers,
+) {
+    let world = world();
+    let want = world_totals(&world, channel);
+    let request = full_range(&world);
+    let servers = liftos_sandbox::fake::FakeServers::start(world, faults)
+        .await
+        .unwrap();
+    (want, request, servers)
+}
+
 /// (rows, spend, impressions, clicks, conversions, revenue) of one channel of the world.
 pub fn world_totals(world: &World, channel: &str) -> (usize, f64, i64, i64, f64, f64) {
     let mut t = (0, 0.0, 0, 0, 0.0, 0.0);

@@ -26,12 +26,8 @@ fn builder(servers: &FakeServers, clock: Arc<liftos_connectors::VirtualClock>) -
 }
 
 async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
-    let world = world();
-    let want = world_totals(&world, "google_ads");
-    let request = full_range(&world);
-    let servers = FakeServers::start(world, faults.with_google_batch_size(25))
-        .await
-        .unwrap();
+    let (want, request, servers) =
+        serve_world("google_ads", faults.with_google_batch_size(25)).await;
     let c = builder(&servers, clock()).build().unwrap();
     let t = pull_all(&c, &request).await;
     let cost = i64_sum(&t, "metrics.cost_micros") as f64 / 1e6;

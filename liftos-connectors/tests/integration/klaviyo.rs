@@ -21,12 +21,9 @@ fn builder(servers: &FakeServers, clock: Arc<liftos_connectors::VirtualClock>) -
 }
 
 async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
-    let world = world();
-    let want = world_totals(&world, "klaviyo");
-    let request = full_range(&world);
     let mut faults = faults;
     faults.klaviyo_page_size = 3;
-    let servers = FakeServers::start(world, faults).await.unwrap();
+    let (want, request, servers) = serve_world("klaviyo", faults).await;
     let c = builder(&servers, clock()).build().unwrap();
     let t = pull_all(&c, &request).await;
     // One row per send.

@@ -25,10 +25,7 @@ async fn pull_and_compare(
     faults: FaultConfig,
     tweak: impl Fn(MetaAdsBuilder) -> MetaAdsBuilder,
 ) -> (MetaAdsConnector, FakeServers) {
-    let world = world();
-    let want = world_totals(&world, "meta");
-    let request = full_range(&world);
-    let servers = FakeServers::start(world, faults).await.unwrap();
+    let (want, request, servers) = serve_world("meta", faults).await;
     let c = tweak(connector(&servers, clock())).build().unwrap();
     let t = pull_all(&c, &request).await;
     assert_eq!(t.num_rows(), want.0, "row count");

@@ -114,11 +114,7 @@ fn unify_validate_clean_sql_on_the_three_exports() {
         .arg(d("report.json"))
         .output()
         .unwrap();
-    let stdout = assert_success(&out);
-    assert!(
-        stdout.contains(&format!("{unified_rows} rows · completeness 100.0%")),
-        "{stdout}"
-    );
+    let stdout = assert_success_with(&out, &format!("{unified_rows} rows · completeness 100.0%"));
     let report = read_json(d("report.json"));
     assert_eq!(report["rows"], unified_rows);
     let issue = |rule: &str| {
@@ -350,8 +346,7 @@ fn bad_inputs_are_usage_or_file_errors_that_name_the_culprit() {
         .arg(&out_file)
         .output()
         .unwrap();
-    let stdout = assert_success(&out);
-    assert!(stdout.contains("tiktok"), "{stdout}");
+    assert_success_with(&out, "tiktok");
     let t = liftos::transform::read_table(&out_file).unwrap();
     assert_eq!(t.num_rows(), 1);
     assert_eq!(sum(&t, "spend"), 3.0);

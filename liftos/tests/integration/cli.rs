@@ -1,6 +1,8 @@
 //! The `liftos` binary end to end.
 
-use crate::common::{assert_failure, assert_success, liftos, read_json, write_file, write_world};
+use crate::common::{
+    assert_failure, assert_success, assert_success_with, liftos, read_json, write_file, write_world,
+};
 use std::path::PathBuf;
 
 #[test]
@@ -338,8 +340,7 @@ fn analyze_writes_report_and_workbook() {
         .arg(&json)
         .output()
         .unwrap();
-    let stdout = assert_success(&output);
-    assert!(stdout.contains("dml"), "{stdout}");
+    assert_success_with(&output, "dml");
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
     assert!(html.contains("meta") && html.contains("<svg"));
     assert!(std::fs::metadata(&xlsx).unwrap().len() > 1000);

@@ -148,14 +148,24 @@ pub fn assert_success(output: &Output) -> String {
     stdout
 }
 
-/// Asserts that `output` is a success that says it pulled `rows` rows from `source`.
+/// Asserts that `output` is a success whose stdout contains `text`; returns the stdout.
 #[track_caller]
-pub fn assert_pulled(output: &Output, source: &str, rows: usize) {
+pub fn assert_success_with(output: &Output, text: &str) -> String {
+    let stdout = assert_success(output);
+    assert!(stdout.contains(text), "{stdout}");
+    stdout
+}
+
+/// Asserts that `output` is a success that says it pulled `rows` rows from `source`;
+/// returns the stdout.
+#[track_caller]
+pub fn assert_pulled(output: &Output, source: &str, rows: usize) -> String {
     let stdout = assert_success(output);
     assert!(
         stdout.starts_with(&format!("Pulled {rows} rows from {source} (")),
         "{stdout}"
     );
+    stdout
 }
 
 /// Asserts that `output` is a failure and returns its stderr.

@@ -514,11 +514,7 @@ fn pull_shopify_writes_the_business_outcome_that_analyze_reads() {
     let (start, end) = first_and_last_day(&world);
     let mut pull = pull_command(&fakes, "shopify", &start, &end, &business);
     let output = with_shopify_credentials(&mut pull, s).output().unwrap();
-    let stdout = assert_success(&output);
-    assert!(
-        stdout.starts_with("Pulled 70 rows from shopify ("),
-        "{stdout}"
-    );
+    assert_pulled(&output, "shopify", 70);
     // The business table of the world, day by day (70 days: one bulk operation).
     let got = liftos::transform::read_table(&business).unwrap();
     let want = world.business_table().unwrap();
@@ -544,11 +540,7 @@ fn pull_shopify_writes_the_business_outcome_that_analyze_reads() {
         .arg(&business)
         .output()
         .unwrap();
-    let stdout = assert_success(&output);
-    assert!(
-        stdout.contains("Outcome: the business's own revenue"),
-        "{stdout}"
-    );
+    assert_success_with(&output, "Outcome: the business's own revenue");
     // The token went to the API only, never to the storage origin of the bulk result.
     let storage = s.requests_to("shopify_storage");
     assert!(!storage.is_empty());

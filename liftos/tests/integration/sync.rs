@@ -373,8 +373,7 @@ fn sql_and_run_read_the_store_instead_of_pulling() {
         .arg("SELECT (SELECT count(*) FROM meta) AS m, (SELECT count(*) FROM google_ads) AS g, (SELECT count(*) FROM klaviyo) AS k")
         .output()
         .unwrap();
-    let stdout = assert_success(&out);
-    assert!(stdout.contains("| 90 | 90 | 19 |"), "{stdout}");
+    assert_success_with(&out, "| 90 | 90 | 19 |");
     // `unify --store` unifies every table of the store (it used to accept the flag and
     // unify nothing).
     let unified = dir.path().join("unified.csv");
@@ -385,10 +384,9 @@ fn sql_and_run_read_the_store_instead_of_pulling() {
         .arg(&unified)
         .output()
         .unwrap();
-    let stdout = assert_success(&out);
-    assert!(
-        stdout.contains("Unified 199 rows from 3 source(s) into 199 rows (0 quarantined)"),
-        "{stdout}"
+    assert_success_with(
+        &out,
+        "Unified 199 rows from 3 source(s) into 199 rows (0 quarantined)",
     );
     let written = std::fs::read_to_string(&unified).unwrap();
     assert_eq!(written.lines().count(), 1 + 199, "{written}");
@@ -412,12 +410,8 @@ fn sql_and_run_read_the_store_instead_of_pulling() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    let stdout = assert_success(&out);
     // 44 complete days (today, 2024-02-14, is partial) × 2 campaigns.
-    assert!(
-        stdout.contains("source meta                88 rows"),
-        "{stdout}"
-    );
+    assert_success_with(&out, "source meta                88 rows");
     assert!(dir.path().join("out").join("results.json").is_file());
 }
 
