@@ -180,21 +180,16 @@ impl Ga4Builder {
             SOURCE,
             c.base_url.as_deref().unwrap_or(GA4_DEFAULT_BASE_URL),
         )?);
-        let token_url = validate_base_url(
+        let token_url = c.token_url.as_deref().unwrap_or(GA4_DEFAULT_TOKEN_URL);
+        let oauth = RefreshFlow::google(
             SOURCE,
-            c.token_url.as_deref().unwrap_or(GA4_DEFAULT_TOKEN_URL),
-        )?
-        .to_string();
-        let oauth = RefreshFlow::new(
+            "GA4",
             token_url,
-            SecretString::from(client_id),
+            client_id,
             client_secret,
             refresh_token,
-            "LIFTOS_GA4_CLIENT_ID and LIFTOS_GA4_CLIENT_SECRET".into(),
-            "LIFTOS_GA4_REFRESH_TOKEN".into(),
-        );
-        // The client id is no secret; the client secret and refresh token are.
-        let redactor = Redactor::of(oauth.secrets().into_iter().skip(1));
+        )?;
+        let redactor = Redactor::of(oauth.private_secrets());
         let core = self.base.into_core(SOURCE, redactor)?;
         Ok(Ga4Connector {
             inner: Arc::new(Inner {

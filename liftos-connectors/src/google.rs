@@ -165,22 +165,20 @@ impl GoogleAdsBuilder {
         let base_url = c.base_url.as_deref().unwrap_or(GOOGLE_DEFAULT_BASE_URL);
         let base = base_str(&validate_base_url(SOURCE, base_url)?);
         let token_url = c.token_url.as_deref().unwrap_or(GOOGLE_DEFAULT_TOKEN_URL);
-        let token_url = validate_base_url(SOURCE, token_url)?.to_string();
+        let oauth = RefreshFlow::google(
+            SOURCE,
+            "GOOGLE_ADS",
+            token_url,
+            client_id,
+            client_secret,
+            refresh_token,
+        )?
+        .with_margin(self.refresh_margin);
         let columns = match &c.query {
             Some(q) => Some(select_list(q)?),
             None => None,
         };
-        let oauth = RefreshFlow::new(
-            token_url,
-            SecretString::from(client_id),
-            client_secret,
-            refresh_token,
-            "LIFTOS_GOOGLE_ADS_CLIENT_ID and LIFTOS_GOOGLE_ADS_CLIENT_SECRET".into(),
-            "LIFTOS_GOOGLE_ADS_REFRESH_TOKEN".into(),
-        )
-        .with_margin(self.refresh_margin);
-        // The client id is no secret; the client secret and refresh token are.
-        let secrets = oauth.secrets().into_iter().skip(1);
+        let secrets = oauth.private_secrets();
         let redactor = Redactor::of(std::iter::once(&developer_token).chain(secrets));
         let core = self.base.into_core(SOURCE, redactor)?;
         Ok(GoogleAdsConnector {
