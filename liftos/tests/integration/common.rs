@@ -180,6 +180,17 @@ pub fn assert_failure(output: &Output) -> String {
     stderr
 }
 
+/// Asserts that `output` is a failure whose stderr contains each of `texts`; returns
+/// the stderr.
+#[track_caller]
+pub fn assert_failure_with(output: &Output, texts: &[&str]) -> String {
+    let stderr = assert_failure(output);
+    for text in texts {
+        assert!(stderr.contains(text), "{stderr}");
+    }
+    stderr
+}
+
 /// Asserts that `dir` holds no file at all (`context` says which case failed).
 #[track_caller]
 pub fn assert_nothing_written(dir: &Path, context: &str) {

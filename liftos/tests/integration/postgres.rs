@@ -127,11 +127,7 @@ fn pull_source_postgres_writes_the_query_rows_for_the_range() {
     )
     .output()
     .unwrap();
-    let stderr = assert_failure(&output);
-    assert!(
-        stderr.contains("password authentication failed"),
-        "{stderr}"
-    );
+    let stderr = assert_failure_with(&output, &["password authentication failed"]);
     assert!(!stderr.contains("Not-The-Pa55word"), "{stderr}");
     assert!(!out2.exists());
 
