@@ -12,10 +12,22 @@ mod response;
 mod sandbox;
 mod statistical;
 
-use liftos_causal::ChannelEffect;
+use liftos_causal::{CausalDataset, CausalForestParams, ChannelEffect, FittedCausalForest};
 use liftos_sandbox::{ChannelTruth, World, WorldConfig};
 
 /// The standard sandbox world with four channels, `tiktok` without effect, under `seed`.
+/// A causal forest of `trees` trees and seed `seed` (the rest grf's defaults) fitted on
+/// `data`.
+pub fn fit_forest(data: &CausalDataset, trees: usize, seed: u64) -> FittedCausalForest {
+    CausalForestParams::default()
+        .with_num_trees(trees)
+        .with_seed(seed)
+        .build()
+        .unwrap()
+        .fit_forest(data)
+        .unwrap()
+}
+
 pub fn zero_effect_world(seed: u64) -> World {
     let config = WorldConfig::standard(4)
         .with_zero_effect_channel("tiktok")
