@@ -412,18 +412,36 @@ pub fn add_marketing_features_with(
             pressure.get(&(ch, d)).copied()
         });
     }
-    fields.push(Field::new("campaign_flight_days", DataType::Int32, true));
-    arrays.push(Arc::new(Int32Array::from(flight)));
-    fields.push(Field::new("active_campaigns", DataType::Int64, false));
-    arrays.push(Arc::new(Int64Array::from(active_n)));
-    fields.push(Field::new("media_cost_index", DataType::Float64, true));
-    arrays.push(Arc::new(Float64Array::from(mci)));
-    fields.push(Field::new("competitive_pressure", DataType::Utf8, true));
-    arrays.push(Arc::new(StringArray::from(press)));
-    fields.push(Field::new("audience_availability", DataType::Float64, true));
-    arrays.push(Arc::new(Float64Array::from(aa)));
-    fields.push(Field::new("conversion_likelihood", DataType::Float64, true));
-    arrays.push(Arc::new(Float64Array::from(cl)));
+    let mut add = |name: &str, nullable: bool, array: ArrayRef| {
+        fields.push(Field::new(name, array.data_type().clone(), nullable));
+        arrays.push(array);
+    };
+    add(
+        "campaign_flight_days",
+        true,
+        Arc::new(Int32Array::from(flight)),
+    );
+    add(
+        "active_campaigns",
+        false,
+        Arc::new(Int64Array::from(active_n)),
+    );
+    add("media_cost_index", true, Arc::new(Float64Array::from(mci)));
+    add(
+        "competitive_pressure",
+        true,
+        Arc::new(StringArray::from(press)),
+    );
+    add(
+        "audience_availability",
+        true,
+        Arc::new(Float64Array::from(aa)),
+    );
+    add(
+        "conversion_likelihood",
+        true,
+        Arc::new(Float64Array::from(cl)),
+    );
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
 

@@ -237,6 +237,19 @@ fn small_sample_variance(stats: &[[f64; 3]]) -> (f64, f64) {
     (var, df)
 }
 
+/// `Error::TooLittleData` unless there are at least two clusters (`found`; `what` names
+/// them).
+fn two_clusters(found: usize, what: impl FnOnce() -> String) -> Result<()> {
+    if found < 2 {
+        return Err(Error::TooLittleData {
+            what: what(),
+            found,
+            needed: 2,
+        });
+    }
+    Ok(())
+}
+
 /// `Error::LengthMismatch` of `column` unless it has the `expected` length.
 pub(crate) fn check_len(column: &str, expected: usize, found: usize) -> Result<()> {
     if found != expected {
@@ -335,13 +348,7 @@ impl ClusterTest {
         let squares: Vec<f64> = weights.iter().map(|a| a * a).collect();
         let stats = cluster_stats(infl, share, &squares, weights, clusters);
         let c = stats.len();
-        if c < 2 {
-            return Err(Error::TooLittleData {
-                what: "clusters in the subset".into(),
-                found: c,
-                needed: 2,
-            });
-        }
+        two_clusters(c, || "clusters in the subset".into())?;
         let (var, df) = small_sample_variance(&stats);
         let se = var.sqrt();
         let t = t_dist(df)?;
@@ -464,13 +471,7 @@ pub(crate) fn ols_cluster(
         }
     }
     let c = g.len();
-    if c < 2 {
-        return Err(Error::TooLittleData {
-            what: format!("clusters for the {what}"),
-            found: c,
-            needed: 2,
-        });
-    }
+    two_clusters(c, || format!("clusters for the {what}"))?;
     let mut meat = DMatrix::<f64>::zeros(k, k);
     for gc in g.values() {
         meat += gc * gc.transpose();
@@ -663,13 +664,7 @@ pub(crate) fn wild_cluster_test(
         }
     }
     let g = by.len();
-    if g < 2 {
-        return Err(Error::TooLittleData {
-            what: format!("clusters for the {what}"),
-            found: g,
-            needed: 2,
-        });
-    }
+    two_clusters(g, || format!("clusters for the {what}"))?;
     let parts: Vec<_> = by.into_values().collect();
     let xtx = parts
         .iter()

@@ -589,24 +589,16 @@ pub fn prepare_causal_data(table: &RecordBatch, roles: &CausalRoles) -> Result<C
         }
         None => None,
     };
-    let channel_col = match &roles.channel_variable {
-        Some(c) => {
-            let t = text(table, c, "channel variable")?;
-            let as_opt: Vec<Option<f64>> = t.iter().map(|x| x.as_ref().map(|_| 0.0)).collect();
-            mark(&as_opt, c, &mut keep);
-            Some(t)
-        }
-        None => None,
+    // The column of a text role (`role`), its missing rows marked.
+    let mut text_role = |name: &Option<String>, role| -> Result<Option<Vec<Option<String>>>> {
+        let Some(name) = name else { return Ok(None) };
+        let t = text(table, name, role)?;
+        let as_opt: Vec<Option<f64>> = t.iter().map(|x| x.as_ref().map(|_| 0.0)).collect();
+        mark(&as_opt, name, &mut keep);
+        Ok(Some(t))
     };
-    let entity_col = match &roles.entity_variable {
-        Some(e) => {
-            let t = text(table, e, "entity variable")?;
-            let as_opt: Vec<Option<f64>> = t.iter().map(|x| x.as_ref().map(|_| 0.0)).collect();
-            mark(&as_opt, e, &mut keep);
-            Some(t)
-        }
-        None => None,
-    };
+    let channel_col = text_role(&roles.channel_variable, "channel variable")?;
+    let entity_col = text_role(&roles.entity_variable, "entity variable")?;
     let flag_cols: Vec<(&str, Vec<Option<f64>>)> = if roles.calendar_controls {
         CALENDAR_FLAGS
             .iter()
