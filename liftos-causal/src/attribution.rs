@@ -952,13 +952,9 @@ pub fn choose_adstock_decay(
     let rows: Vec<usize> = (0..panel.num_rows())
         .filter(|&i| panel.channels[i] == channel)
         .collect();
-    if rows.len() < 20 {
-        return Err(Error::TooLittleData {
-            what: format!("rows of channel `{channel}` to choose its adstock decay"),
-            found: rows.len(),
-            needed: 20,
-        });
-    }
+    Error::at_least(rows.len(), 20, || {
+        format!("rows of channel `{channel}` to choose its adstock decay")
+    })?;
     let series: Vec<Vec<usize>> = series_order(
         panel.entities.as_deref(),
         panel.dates.as_deref(),
@@ -1107,13 +1103,9 @@ fn temporal_effects(
     let rows: Vec<usize> = (0..n)
         .filter(|&i| base[i] > 0.0 && base[i].is_finite())
         .collect();
-    if rows.len() < 50 {
-        return Err(Error::TooLittleData {
-            what: "rows with a positive baseline outcome".into(),
-            found: rows.len(),
-            needed: 50,
-        });
-    }
+    Error::at_least(rows.len(), 50, || {
+        "rows with a positive baseline outcome".into()
+    })?;
     let hol = panel
         .holiday
         .as_ref()
@@ -1363,13 +1355,9 @@ fn model_accuracy(
     let mut uniq = keys.clone();
     uniq.sort_unstable();
     uniq.dedup();
-    if uniq.len() < 2 * k {
-        return Err(Error::TooLittleData {
-            what: "distinct dates for time-blocked cross-validation".into(),
-            found: uniq.len(),
-            needed: 2 * k,
-        });
-    }
+    Error::at_least(uniq.len(), 2 * k, || {
+        "distinct dates for time-blocked cross-validation".into()
+    })?;
     let groups = crate::prepare::codes_of(&panel.channels);
     let params = ForestParams::default()
         .with_num_trees(200)
@@ -1481,13 +1469,9 @@ fn placebo(
             Some((i, *ahead, *back))
         })
         .collect();
-    if pairs.len() < 100 {
-        return Err(Error::TooLittleData {
-            what: format!("rows with the treatment {lead} days ahead"),
-            found: pairs.len(),
-            needed: 100,
-        });
-    }
+    Error::at_least(pairs.len(), 100, || {
+        format!("rows with the treatment {lead} days ahead")
+    })?;
     let mut x: Vec<Vec<f64>> = panel
         .controls
         .iter()

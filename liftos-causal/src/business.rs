@@ -112,13 +112,7 @@ impl BusinessData {
         event: Vec<bool>,
     ) -> Result<Self> {
         let n = dates.len();
-        if n < 56 {
-            return Err(Error::TooLittleData {
-                what: "a business-level analysis (days)".into(),
-                found: n,
-                needed: 56,
-            });
-        }
+        Error::at_least(n, 56, || "a business-level analysis (days)".into())?;
         if channels.is_empty() || channels.len() != spend.len() {
             return Err(Error::TooLittleData {
                 what: "a business-level analysis (channels with spend)".into(),

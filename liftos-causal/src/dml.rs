@@ -152,13 +152,9 @@ impl Dml {
             if test.is_empty() {
                 continue;
             }
-            if train.len() < 2 * self.params.nuisance.min_node_size {
-                return Err(Error::TooLittleData {
-                    what: format!("training rows of cross-fitting fold {k}"),
-                    found: train.len(),
-                    needed: 2 * self.params.nuisance.min_node_size,
-                });
-            }
+            Error::at_least(train.len(), 2 * self.params.nuisance.min_node_size, || {
+                format!("training rows of cross-fitting fold {k}")
+            })?;
             let sub =
                 |rows: &[usize], v: &[f64]| -> Vec<f64> { rows.iter().map(|&i| v[i]).collect() };
             let x_train: Vec<Vec<f64>> = cov.iter().map(|c| sub(&train, c)).collect();

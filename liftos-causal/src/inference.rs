@@ -237,19 +237,6 @@ fn small_sample_variance(stats: &[[f64; 3]]) -> (f64, f64) {
     (var, df)
 }
 
-/// `Error::TooLittleData` unless there are at least two clusters (`found`; `what` names
-/// them).
-fn two_clusters(found: usize, what: impl FnOnce() -> String) -> Result<()> {
-    if found < 2 {
-        return Err(Error::TooLittleData {
-            what: what(),
-            found,
-            needed: 2,
-        });
-    }
-    Ok(())
-}
-
 /// `Error::LengthMismatch` of `column` unless it has the `expected` length.
 pub(crate) fn check_len(column: &str, expected: usize, found: usize) -> Result<()> {
     if found != expected {
@@ -348,7 +335,7 @@ impl ClusterTest {
         let squares: Vec<f64> = weights.iter().map(|a| a * a).collect();
         let stats = cluster_stats(infl, share, &squares, weights, clusters);
         let c = stats.len();
-        two_clusters(c, || "clusters in the subset".into())?;
+        Error::at_least(c, 2, || "clusters in the subset".into())?;
         let (var, df) = small_sample_variance(&stats);
         let se = var.sqrt();
         let t = t_dist(df)?;
@@ -471,7 +458,7 @@ pub(crate) fn ols_cluster(
         }
     }
     let c = g.len();
-    two_clusters(c, || format!("clusters for the {what}"))?;
+    Error::at_least(c, 2, || format!("clusters for the {what}"))?;
     let mut meat = DMatrix::<f64>::zeros(k, k);
     for gc in g.values() {
         meat += gc * gc.transpose();
@@ -664,7 +651,7 @@ pub(crate) fn wild_cluster_test(
         }
     }
     let g = by.len();
-    two_clusters(g, || format!("clusters for the {what}"))?;
+    Error::at_least(g, 2, || format!("clusters for the {what}"))?;
     let parts: Vec<_> = by.into_values().collect();
     let xtx = parts
         .iter()
