@@ -125,15 +125,21 @@ fn faults() -> FaultConfig {
         .with_drop_rate(0.05)
 }
 
+/// Fakes of the standard world (with [`faults`]) whose clock says `today`, three days
+/// still restating; a directory with the config of `start` to `end`; its store's path.
+fn clocked(today: &str, start: &str, end: &str) -> (Fakes, tempfile::TempDir, PathBuf, PathBuf) {
+    let fakes = start_fakes(world(), faults());
+    fakes.servers.set_clock(Some(day(today)), 3);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &fakes, start, end);
+    let store = dir.path().join("store");
+    (fakes, dir, config, store)
+}
+
 #[test]
 fn overlapping_syncs_keep_one_consistent_store_and_a_rerun_changes_nothing() {
-    let world = world();
-    let fakes = start_fakes(world, faults());
     // The clock on: 2024-02-10 is today, three days still restating.
-    fakes.servers.set_clock(Some(day("2024-02-10")), 3);
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &fakes, "2024-01-15", "2024-02-10");
-    let store = dir.path().join("store");
+    let (fakes, _dir, config, store) = clocked("2024-02-10", "2024-01-15", "2024-02-10");
     let today = ["--today", "2024-02-10"];
     // Two syncs at once: the lock makes one wait for the other; both succeed.
     let spawn = || {
@@ -194,12 +200,7 @@ fn overlapping_syncs_keep_one_consistent_store_and_a_rerun_changes_nothing() {
 
 #[test]
 fn a_restatement_inside_the_lookback_leaves_the_store_equal_to_a_fresh_full_pull() {
-    let world = world();
-    let fakes = start_fakes(world, faults());
-    fakes.servers.set_clock(Some(day("2024-02-01")), 3);
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &fakes, "2024-01-10", "2024-02-14");
-    let store = dir.path().join("store");
+    let (fakes, _dir, config, store) = clocked("2024-02-01", "2024-01-10", "2024-02-14");
     let first = sync(&fakes, &config, &store, &["--today", "2024-02-01"]);
     assert_eq!(
         counts_of(&first, "meta").split(';').next(),
