@@ -157,17 +157,21 @@ fn unify_validate_clean_sql_on_the_three_exports() {
     );
 
     // sql: per-channel totals from the clean file.
-    let out = liftos()
-        .arg("sql")
-        .arg("--input")
-        .arg(format!("clean={}", d("clean.parquet").display()))
-        .arg("SELECT channel, count(*) AS n, sum(spend) AS spend, sum(revenue) AS revenue FROM clean GROUP BY channel ORDER BY channel")
+    let sql = |query: &str| {
+        let mut command = liftos();
+        command
+            .arg("sql")
+            .arg("--input")
+            .arg(format!("clean={}", d("clean.parquet").display()))
+            .arg(query);
+        command
+    };
+    let out = sql("SELECT channel, count(*) AS n, sum(spend) AS spend, sum(revenue) AS revenue FROM clean GROUP BY channel ORDER BY channel")
         .arg("--out")
         .arg(d("by_channel.csv"))
         .output()
         .unwrap();
-    let stdout = assert_success(&out);
-    assert!(stdout.contains("| channel"), "{stdout}");
+    let stdout = assert_success_with(&out, "| channel");
     assert!(stdout.contains("3 row(s), written to"), "{stdout}");
     let by_channel = liftos::transform::read_table(d("by_channel.csv")).unwrap();
     assert_eq!(by_channel.num_rows(), 3);
@@ -183,11 +187,7 @@ fn unify_validate_clean_sql_on_the_three_exports() {
         world_revenue - removed_revenue,
     );
     // A large result is counted, not printed whole.
-    let out = liftos()
-        .arg("sql")
-        .arg("--input")
-        .arg(format!("clean={}", d("clean.parquet").display()))
-        .arg("SELECT date, channel, spend FROM clean ORDER BY date, channel, spend")
+    let out = sql("SELECT date, channel, spend FROM clean ORDER BY date, channel, spend")
         .args(["--show", "5"])
         .output()
         .unwrap();
