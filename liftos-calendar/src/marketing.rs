@@ -412,36 +412,27 @@ pub fn add_marketing_features_with(
             pressure.get(&(ch, d)).copied()
         });
     }
-    let mut add = |name: &str, nullable: bool, array: ArrayRef| {
+    // The features, after the calendar's columns: (name, nullable) and the column.
+    const ADDED: [(&str, bool); 6] = [
+        ("campaign_flight_days", true),
+        ("active_campaigns", false),
+        ("media_cost_index", true),
+        ("competitive_pressure", true),
+        ("audience_availability", true),
+        ("conversion_likelihood", true),
+    ];
+    let added: [ArrayRef; 6] = [
+        Arc::new(Int32Array::from(flight)),
+        Arc::new(Int64Array::from(active_n)),
+        Arc::new(Float64Array::from(mci)),
+        Arc::new(StringArray::from(press)),
+        Arc::new(Float64Array::from(aa)),
+        Arc::new(Float64Array::from(cl)),
+    ];
+    for ((name, nullable), array) in ADDED.into_iter().zip(added) {
         fields.push(Field::new(name, array.data_type().clone(), nullable));
         arrays.push(array);
-    };
-    add(
-        "campaign_flight_days",
-        true,
-        Arc::new(Int32Array::from(flight)),
-    );
-    add(
-        "active_campaigns",
-        false,
-        Arc::new(Int64Array::from(active_n)),
-    );
-    add("media_cost_index", true, Arc::new(Float64Array::from(mci)));
-    add(
-        "competitive_pressure",
-        true,
-        Arc::new(StringArray::from(press)),
-    );
-    add(
-        "audience_availability",
-        true,
-        Arc::new(Float64Array::from(aa)),
-    );
-    add(
-        "conversion_likelihood",
-        true,
-        Arc::new(Float64Array::from(cl)),
-    );
+    }
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
 
