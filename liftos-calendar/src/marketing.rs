@@ -412,18 +412,27 @@ pub fn add_marketing_features_with(
             pressure.get(&(ch, d)).copied()
         });
     }
-    fields.push(Field::new("campaign_flight_days", DataType::Int32, true));
-    arrays.push(Arc::new(Int32Array::from(flight)));
-    fields.push(Field::new("active_campaigns", DataType::Int64, false));
-    arrays.push(Arc::new(Int64Array::from(active_n)));
-    fields.push(Field::new("media_cost_index", DataType::Float64, true));
-    arrays.push(Arc::new(Float64Array::from(mci)));
-    fields.push(Field::new("competitive_pressure", DataType::Utf8, true));
-    arrays.push(Arc::new(StringArray::from(press)));
-    fields.push(Field::new("audience_availability", DataType::Float64, true));
-    arrays.push(Arc::new(Float64Array::from(aa)));
-    fields.push(Field::new("conversion_likelihood", DataType::Float64, true));
-    arrays.push(Arc::new(Float64Array::from(cl)));
+    // The features, after the calendar's columns: (name, nullable) and the column.
+    const ADDED: [(&str, bool); 6] = [
+        ("campaign_flight_days", true),
+        ("active_campaigns", false),
+        ("media_cost_index", true),
+        ("competitive_pressure", true),
+        ("audience_availability", true),
+        ("conversion_likelihood", true),
+    ];
+    let added: [ArrayRef; 6] = [
+        Arc::new(Int32Array::from(flight)),
+        Arc::new(Int64Array::from(active_n)),
+        Arc::new(Float64Array::from(mci)),
+        Arc::new(StringArray::from(press)),
+        Arc::new(Float64Array::from(aa)),
+        Arc::new(Float64Array::from(cl)),
+    ];
+    for ((name, nullable), array) in ADDED.into_iter().zip(added) {
+        fields.push(Field::new(name, array.data_type().clone(), nullable));
+        arrays.push(array);
+    }
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
 

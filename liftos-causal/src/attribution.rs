@@ -9,7 +9,7 @@ use statrs::distribution::ContinuousCDF;
 
 use crate::data::CausalDataset;
 use crate::dml::DmlParams;
-use crate::estimator::Estimator;
+use crate::estimator::{Estimator, in_group};
 use crate::forest::{CausalForestParams, ForestParams, OobSmoother, RegressionForest};
 use crate::inference::{
     BootstrapDraws, LiftEffect, lift_effect, mean_effect, ols_cluster, t_dist, two_sided,
@@ -173,50 +173,25 @@ impl Default for AttributionOptions {
 }
 
 impl AttributionOptions {
-    /// Sets the model.
-    pub fn with_model(mut self, model: AttributionModel) -> Self {
-        self.attribution_model = model;
-        self
-    }
-    /// Sets the treatment assignment.
-    pub fn with_treatment_assignment(mut self, a: TreatmentAssignment) -> Self {
-        self.treatment_assignment = Some(a);
-        self
-    }
-    /// Sets the confidence level.
-    pub fn with_confidence_level(mut self, level: f64) -> Self {
-        self.confidence_level = level;
-        self
-    }
-    /// Sets `cross_validation`.
-    pub fn with_cross_validation(mut self, on: bool) -> Self {
-        self.cross_validation = on;
-        self
-    }
-    /// Sets the placebo lead (`None` switches the check off).
-    pub fn with_placebo_lead_days(mut self, lead: Option<u32>) -> Self {
-        self.placebo_lead_days = lead;
-        self
-    }
-    /// Sets the clusters.
-    pub fn with_cluster(mut self, cluster: ClusterBy) -> Self {
-        self.cluster = cluster;
-        self
-    }
-    /// Sets `local_linear_nuisances`.
-    pub fn with_local_linear_nuisances(mut self, on: bool) -> Self {
-        self.local_linear_nuisances = on;
-        self
-    }
-    /// Sets the response options.
-    pub fn with_response(mut self, response: ResponseOptions) -> Self {
-        self.response = response;
-        self
-    }
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
+    liftos_core::setters! {
+        /// Sets the model.
+        with_model(model: AttributionModel) => self.attribution_model = model;
+        /// Sets the treatment assignment.
+        with_treatment_assignment(a: TreatmentAssignment) => self.treatment_assignment = Some(a);
+        /// Sets the confidence level.
+        with_confidence_level(level: f64) => self.confidence_level = level;
+        /// Sets `cross_validation`.
+        with_cross_validation(on: bool) => self.cross_validation = on;
+        /// Sets the placebo lead (`None` switches the check off).
+        with_placebo_lead_days(lead: Option<u32>) => self.placebo_lead_days = lead;
+        /// Sets the clusters.
+        with_cluster(cluster: ClusterBy);
+        /// Sets `local_linear_nuisances`.
+        with_local_linear_nuisances(on: bool) => self.local_linear_nuisances = on;
+        /// Sets the response options.
+        with_response(response: ResponseOptions);
+        /// Sets the seed.
+        with_seed(seed: u64);
     }
 
     /// The ridge penalty of the causal forest's local linear nuisances: the model's own,
@@ -699,18 +674,7 @@ fn response_plan(
             options.confidence_level,
             options.seed ^ ((k as u64 + 1) * 0x9e37_79b9),
         )
-        .map_err(|e| match e {
-            Error::TooLittleData {
-                what,
-                found,
-                needed,
-            } => Error::TooLittleData {
-                what: format!("{what} (channel `{c}`)"),
-                found,
-                needed,
-            },
-            other => other,
-        })?;
+        .map_err(|e| in_group(e, c))?;
         out.insert(c.clone(), sel);
     }
     Ok(out)
@@ -988,13 +952,9 @@ pub fn choose_adstock_decay(
     let rows: Vec<usize> = (0..panel.num_rows())
         .filter(|&i| panel.channels[i] == channel)
         .collect();
-    if rows.len() < 20 {
-        return Err(Error::TooLittleData {
-            what: format!("rows of channel `{channel}` to choose its adstock decay"),
-            found: rows.len(),
-            needed: 20,
-        });
-    }
+    Error::at_least(rows.len(), 20, || {
+        format!("rows of channel `{channel}` to choose its adstock decay")
+    })?;
     let series: Vec<Vec<usize>> = series_order(
         panel.entities.as_deref(),
         panel.dates.as_deref(),
@@ -1143,13 +1103,9 @@ fn temporal_effects(
     let rows: Vec<usize> = (0..n)
         .filter(|&i| base[i] > 0.0 && base[i].is_finite())
         .collect();
-    if rows.len() < 50 {
-        return Err(Error::TooLittleData {
-            what: "rows with a positive baseline outcome".into(),
-            found: rows.len(),
-            needed: 50,
-        });
-    }
+    Error::at_least(rows.len(), 50, || {
+        "rows with a positive baseline outcome".into()
+    })?;
     let hol = panel
         .holiday
         .as_ref()
@@ -1399,13 +1355,9 @@ fn model_accuracy(
     let mut uniq = keys.clone();
     uniq.sort_unstable();
     uniq.dedup();
-    if uniq.len() < 2 * k {
-        return Err(Error::TooLittleData {
-            what: "distinct dates for time-blocked cross-validation".into(),
-            found: uniq.len(),
-            needed: 2 * k,
-        });
-    }
+    Error::at_least(uniq.len(), 2 * k, || {
+        "distinct dates for time-blocked cross-validation".into()
+    })?;
     let groups = crate::prepare::codes_of(&panel.channels);
     let params = ForestParams::default()
         .with_num_trees(200)
@@ -1517,13 +1469,9 @@ fn placebo(
             Some((i, *ahead, *back))
         })
         .collect();
-    if pairs.len() < 100 {
-        return Err(Error::TooLittleData {
-            what: format!("rows with the treatment {lead} days ahead"),
-            found: pairs.len(),
-            needed: 100,
-        });
-    }
+    Error::at_least(pairs.len(), 100, || {
+        format!("rows with the treatment {lead} days ahead")
+    })?;
     let mut x: Vec<Vec<f64>> = panel
         .controls
         .iter()

@@ -112,13 +112,7 @@ impl BusinessData {
         event: Vec<bool>,
     ) -> Result<Self> {
         let n = dates.len();
-        if n < 56 {
-            return Err(Error::TooLittleData {
-                what: "a business-level analysis (days)".into(),
-                found: n,
-                needed: 56,
-            });
-        }
+        Error::at_least(n, 56, || "a business-level analysis (days)".into())?;
         if channels.is_empty() || channels.len() != spend.len() {
             return Err(Error::TooLittleData {
                 what: "a business-level analysis (channels with spend)".into(),
@@ -330,22 +324,13 @@ impl Default for BusinessOptions {
 }
 
 impl BusinessOptions {
-    /// Sets the number of bootstrap replicates.
-    pub fn with_bootstrap(mut self, replicates: usize) -> Self {
-        self.bootstrap = replicates;
-        self
-    }
-
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Sets the response grids.
-    pub fn with_response(mut self, response: ResponseOptions) -> Self {
-        self.response = response;
-        self
+    liftos_core::setters! {
+        /// Sets the number of bootstrap replicates.
+        with_bootstrap(replicates: usize) => self.bootstrap = replicates;
+        /// Sets the seed.
+        with_seed(seed: u64);
+        /// Sets the response grids.
+        with_response(response: ResponseOptions);
     }
 
     /// Checks every option.

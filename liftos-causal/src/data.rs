@@ -161,10 +161,9 @@ impl CausalDataset {
     }
 
     /// Sets integer cluster ids (any values; they are only compared for equality).
-    pub fn with_cluster_ids(mut self, ids: &[u64]) -> Result<Self> {
-        self.check_len("clusters", ids.len())?;
-        self.clusters = Some(Labels::from_strings(ids.iter().map(|v| v.to_string())));
-        Ok(self)
+    pub fn with_cluster_ids(self, ids: &[u64]) -> Result<Self> {
+        let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+        self.with_clusters(&ids)
     }
 
     /// Sets the group label of each row (for example the channel); results are reported
@@ -430,20 +429,13 @@ impl ColumnRoles {
         self.covariates = names.into_iter().map(|s| s.as_ref().to_string()).collect();
         self
     }
-    /// Sets the cluster column.
-    pub fn with_cluster(mut self, name: &str) -> Self {
-        self.cluster = Some(name.to_string());
-        self
-    }
-    /// Sets the group column.
-    pub fn with_group(mut self, name: &str) -> Self {
-        self.group = Some(name.to_string());
-        self
-    }
-    /// Sets the weight column.
-    pub fn with_weight(mut self, name: &str) -> Self {
-        self.weight = Some(name.to_string());
-        self
+    liftos_core::setters! {
+        /// Sets the cluster column.
+        with_cluster(name: &str) => self.cluster = Some(name.to_string());
+        /// Sets the group column.
+        with_group(name: &str) => self.group = Some(name.to_string());
+        /// Sets the weight column.
+        with_weight(name: &str) => self.weight = Some(name.to_string());
     }
 }
 

@@ -24,7 +24,7 @@
 //! that holds; `θ_c` is a variance-weighted average of the channel's returns otherwise.
 
 use crate::data::CausalDataset;
-use crate::estimator::Estimator;
+use crate::estimator::{Estimator, fitted_results};
 use crate::forest::{ForestParams, RegressionForest};
 use crate::inference::{AverageEffect, coefficients, mean_effect, ols_cluster};
 use crate::results::{AttributionResults, ChannelEffect, RowEffect};
@@ -73,35 +73,19 @@ impl Default for DmlParams {
 }
 
 impl DmlParams {
-    /// Sets `folds`.
-    pub fn with_folds(mut self, v: usize) -> Self {
-        self.folds = v;
-        self
-    }
-    /// Sets `block_len`.
-    pub fn with_block_len(mut self, v: usize) -> Self {
-        self.block_len = v;
-        self
-    }
-    /// Sets the nuisance forest parameters.
-    pub fn with_nuisance(mut self, v: ForestParams) -> Self {
-        self.nuisance = v;
-        self
-    }
-    /// Sets `confidence_level`.
-    pub fn with_confidence_level(mut self, v: f64) -> Self {
-        self.confidence_level = v;
-        self
-    }
-    /// Sets `randomized`.
-    pub fn with_randomized(mut self, v: bool) -> Self {
-        self.randomized = v;
-        self
-    }
-    /// Sets the seed.
-    pub fn with_seed(mut self, v: u64) -> Self {
-        self.seed = v;
-        self
+    liftos_core::setters! {
+        /// Sets `folds`.
+        with_folds(v: usize) => self.folds = v;
+        /// Sets `block_len`.
+        with_block_len(v: usize) => self.block_len = v;
+        /// Sets the nuisance forest parameters.
+        with_nuisance(v: ForestParams) => self.nuisance = v;
+        /// Sets `confidence_level`.
+        with_confidence_level(v: f64) => self.confidence_level = v;
+        /// Sets `randomized`.
+        with_randomized(v: bool) => self.randomized = v;
+        /// Sets the seed.
+        with_seed(v: u64) => self.seed = v;
     }
 
     /// Validates and returns the estimator.
@@ -168,13 +152,9 @@ impl Dml {
             if test.is_empty() {
                 continue;
             }
-            if train.len() < 2 * self.params.nuisance.min_node_size {
-                return Err(Error::TooLittleData {
-                    what: format!("training rows of cross-fitting fold {k}"),
-                    found: train.len(),
-                    needed: 2 * self.params.nuisance.min_node_size,
-                });
-            }
+            Error::at_least(train.len(), 2 * self.params.nuisance.min_node_size, || {
+                format!("training rows of cross-fitting fold {k}")
+            })?;
             let sub =
                 |rows: &[usize], v: &[f64]| -> Vec<f64> { rows.iter().map(|&i| v[i]).collect() };
             let x_train: Vec<Vec<f64>> = cov.iter().map(|c| sub(&train, c)).collect();
@@ -351,18 +331,10 @@ impl Estimator for Dml {
         let ss_res: f64 = (0..n)
             .map(|i| (0..g).map(|c| w_res_by[c][i]).sum::<f64>().powi(2))
             .sum();
-        let mut results = AttributionResults::new(
-            self.name(),
-            data.outcome_name(),
-            data.treatment_name(),
-            n,
-            self.seed(),
-        )
-        .with_confidence_level(level)
-        .with_average_effect(average_effect)
-        .with_channels(channels)
-        .with_treatment_effects(treatment_effects)
-        .with_scores(scores);
+        let mut results = fitted_results(self, data, level, average_effect)
+            .with_channels(channels)
+            .with_treatment_effects(treatment_effects)
+            .with_scores(scores);
         if !self.params.randomized && ss_w > 0.0 {
             results.diagnostics.treatment_r2 = Some(1.0 - ss_res / ss_w);
         }

@@ -114,6 +114,22 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// `TooLittleData` unless `found ≥ needed` (`what` names what was counted).
+    pub(crate) fn at_least(
+        found: usize,
+        needed: usize,
+        what: impl FnOnce() -> String,
+    ) -> Result<()> {
+        if found < needed {
+            return Err(Error::TooLittleData {
+                what: what(),
+                found,
+                needed,
+            });
+        }
+        Ok(())
+    }
+
     pub(crate) fn param(
         name: &'static str,
         value: impl std::fmt::Display,

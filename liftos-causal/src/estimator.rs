@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::data::CausalDataset;
 use crate::forest::CausalForest;
+use crate::inference::AverageEffect;
 use crate::results::{AttributionResults, ChannelEffect, RowEffect};
 use crate::{Error, Result};
 
@@ -29,43 +30,46 @@ pub trait Estimator {
     fn fit(&self, data: &CausalDataset) -> Result<AttributionResults>;
 }
 
-impl<T: Estimator + ?Sized> Estimator for &T {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn seed(&self) -> u64 {
-        (**self).seed()
-    }
-    fn fit(&self, data: &CausalDataset) -> Result<AttributionResults> {
-        (**self).fit(data)
-    }
+/// `Estimator` for a pointer to an estimator, forwarding every method.
+macro_rules! forward_estimator {
+    ($($ptr:ty),*) => {$(
+        impl<T: Estimator + ?Sized> Estimator for $ptr {
+            fn name(&self) -> &str {
+                (**self).name()
+            }
+            fn seed(&self) -> u64 {
+                (**self).seed()
+            }
+            fn fit(&self, data: &CausalDataset) -> Result<AttributionResults> {
+                (**self).fit(data)
+            }
+        }
+    )*};
 }
 
-impl<T: Estimator + ?Sized> Estimator for Box<T> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn seed(&self) -> u64 {
-        (**self).seed()
-    }
-    fn fit(&self, data: &CausalDataset) -> Result<AttributionResults> {
-        (**self).fit(data)
-    }
+forward_estimator!(&T, Box<T>, Arc<T>);
+
+/// The results of `estimator` fitted on `data`, at the confidence `level`, with the
+/// average effect (the channels, row effects and scores to be added).
+pub(crate) fn fitted_results(
+    estimator: &(impl Estimator + ?Sized),
+    data: &CausalDataset,
+    level: f64,
+    average_effect: AverageEffect,
+) -> AttributionResults {
+    AttributionResults::new(
+        estimator.name(),
+        data.outcome_name(),
+        data.treatment_name(),
+        data.num_rows(),
+        estimator.seed(),
+    )
+    .with_confidence_level(level)
+    .with_average_effect(average_effect)
 }
 
-impl<T: Estimator + ?Sized> Estimator for Arc<T> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn seed(&self) -> u64 {
-        (**self).seed()
-    }
-    fn fit(&self, data: &CausalDataset) -> Result<AttributionResults> {
-        (**self).fit(data)
-    }
-}
-
-fn in_group(e: Error, label: &str) -> Error {
+/// A channel's error: a `TooLittleData` names the channel `label`.
+pub(crate) fn in_group(e: Error, label: &str) -> Error {
     match e {
         Error::TooLittleData {
             what,
@@ -147,18 +151,10 @@ impl Estimator for CausalForest {
             };
             channels.push(effect);
         }
-        let mut results = AttributionResults::new(
-            self.name(),
-            data.outcome_name(),
-            data.treatment_name(),
-            n,
-            self.seed(),
-        )
-        .with_confidence_level(level)
-        .with_average_effect(average_effect)
-        .with_channels(channels)
-        .with_treatment_effects(treatment_effects)
-        .with_scores(forest.dr_scores().to_vec());
+        let mut results = fitted_results(self, data, level, average_effect)
+            .with_channels(channels)
+            .with_treatment_effects(treatment_effects)
+            .with_scores(forest.dr_scores().to_vec());
         results.diagnostics.calibration = forest.test_calibration().ok();
         if !self.params().randomized {
             let w = data.treatment();

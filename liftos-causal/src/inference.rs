@@ -237,30 +237,37 @@ fn small_sample_variance(stats: &[[f64; 3]]) -> (f64, f64) {
     (var, df)
 }
 
-fn check_inputs(n: usize, weights: &[f64], clusters: Option<&[u32]>) -> Result<usize> {
-    if weights.len() != n {
+/// `Error::LengthMismatch` of `column` unless it has the `expected` length.
+pub(crate) fn check_len(column: &str, expected: usize, found: usize) -> Result<()> {
+    if found != expected {
         return Err(Error::LengthMismatch {
-            column: "weights".into(),
-            expected: n,
-            found: weights.len(),
+            column: column.into(),
+            expected,
+            found,
         });
     }
-    if let Some(c) = clusters
-        && c.len() != n
-    {
-        return Err(Error::LengthMismatch {
-            column: "clusters".into(),
-            expected: n,
-            found: c.len(),
-        });
-    }
-    if let Some(row) = weights.iter().position(|a| !a.is_finite() || *a < 0.0) {
+    Ok(())
+}
+
+/// An error naming the first row of the weights `v` (named `name`) that is negative or
+/// not finite.
+pub(crate) fn check_weights(name: &'static str, v: &[f64]) -> Result<()> {
+    if let Some(row) = v.iter().position(|a| !a.is_finite() || *a < 0.0) {
         return Err(Error::param(
-            "weights",
-            format!("{} at row {row}", weights[row]),
+            name,
+            format!("{} at row {row}", v[row]),
             "finite, non-negative",
         ));
     }
+    Ok(())
+}
+
+fn check_inputs(n: usize, weights: &[f64], clusters: Option<&[u32]>) -> Result<usize> {
+    check_len("weights", n, weights.len())?;
+    if let Some(c) = clusters {
+        check_len("clusters", n, c.len())?;
+    }
+    check_weights("weights", weights)?;
     Ok(weights.iter().filter(|a| **a > 0.0).count())
 }
 
@@ -290,38 +297,64 @@ pub fn mean_effect(
         .zip(weights)
         .map(|(g, a)| a * (g - est) / total)
         .collect();
-    let squares: Vec<f64> = weights.iter().map(|a| a * a).collect();
-    let stats = cluster_stats(&infl, weights, &squares, weights, clusters);
-    let c = stats.len();
-    if c < 2 {
-        return Err(Error::TooLittleData {
-            what: "clusters in the subset".into(),
-            found: c,
-            needed: 2,
-        });
-    }
-    let (var, df) = small_sample_variance(&stats);
-    let se = var.sqrt();
-    let t = t_dist(df)?;
-    let crit = t.inverse_cdf(0.5 + level / 2.0);
-    let p = if se > 0.0 {
-        two_sided(&t, est / se)
-    } else if est == 0.0 {
-        1.0
-    } else {
-        0.0
-    };
+    let t = ClusterTest::new(est, &infl, weights, weights, clusters, level)?;
     Ok(AverageEffect {
         estimate: est,
-        std_err: se,
-        ci_lower: est - crit * se,
-        ci_upper: est + crit * se,
-        p_value: p,
+        std_err: t.std_err,
+        ci_lower: est - t.crit * t.std_err,
+        ci_upper: est + t.crit * t.std_err,
+        p_value: t.p_value,
         confidence_level: level,
         rows,
-        clusters: c,
-        df,
+        clusters: t.clusters,
+        df: t.df,
     })
+}
+
+/// The cluster-robust t test of an estimate from its influence values (see
+/// `cluster_stats` and `small_sample_variance`): at least two clusters, or
+/// [`Error::TooLittleData`].
+struct ClusterTest {
+    std_err: f64,
+    /// The t quantile of the two-sided interval at the level.
+    crit: f64,
+    p_value: f64,
+    clusters: usize,
+    df: f64,
+}
+
+impl ClusterTest {
+    fn new(
+        est: f64,
+        infl: &[f64],
+        share: &[f64],
+        weights: &[f64],
+        clusters: Option<&[u32]>,
+        level: f64,
+    ) -> Result<Self> {
+        let squares: Vec<f64> = weights.iter().map(|a| a * a).collect();
+        let stats = cluster_stats(infl, share, &squares, weights, clusters);
+        let c = stats.len();
+        Error::at_least(c, 2, || "clusters in the subset".into())?;
+        let (var, df) = small_sample_variance(&stats);
+        let se = var.sqrt();
+        let t = t_dist(df)?;
+        let crit = t.inverse_cdf(0.5 + level / 2.0);
+        let p_value = if se > 0.0 {
+            two_sided(&t, est / se)
+        } else if est == 0.0 {
+            1.0
+        } else {
+            0.0
+        };
+        Ok(Self {
+            std_err: se,
+            crit,
+            p_value,
+            clusters: c,
+            df,
+        })
+    }
 }
 
 /// The lift and incremental return of a weighted subset; see [`LiftEffect`].
@@ -337,13 +370,7 @@ pub fn lift_effect(
     check_level(level)?;
     let n = scores.len();
     for (name, v) in [("tau", tau), ("treatment", treatment), ("w_hat", w_hat)] {
-        if v.len() != n {
-            return Err(Error::LengthMismatch {
-                column: name.into(),
-                expected: n,
-                found: v.len(),
-            });
-        }
+        check_len(name, n, v.len())?;
     }
     let rows = check_inputs(n, weights, Some(clusters))?;
     let spend: f64 = treatment.iter().zip(weights).map(|(w, a)| a * w).sum();
@@ -360,27 +387,8 @@ pub fn lift_effect(
         .map(|i| weights[i] * (phi[i] - r * treatment[i]) / spend)
         .collect();
     let share: Vec<f64> = treatment.iter().zip(weights).map(|(w, a)| a * w).collect();
-    let squares: Vec<f64> = weights.iter().map(|a| a * a).collect();
-    let stats = cluster_stats(&infl, &share, &squares, weights, Some(clusters));
-    let c = stats.len();
-    if c < 2 {
-        return Err(Error::TooLittleData {
-            what: "clusters in the subset".into(),
-            found: c,
-            needed: 2,
-        });
-    }
-    let (var, df) = small_sample_variance(&stats);
-    let se_r = var.sqrt();
-    let t = t_dist(df)?;
-    let crit = t.inverse_cdf(0.5 + level / 2.0);
-    let p = if se_r > 0.0 {
-        two_sided(&t, r / se_r)
-    } else if r == 0.0 {
-        1.0
-    } else {
-        0.0
-    };
+    let t = ClusterTest::new(r, &infl, &share, weights, Some(clusters), level)?;
+    let (se_r, crit) = (t.std_err, t.crit);
     let marginal = (0..n)
         .map(|i| weights[i] * treatment[i] * tau[i])
         .sum::<f64>()
@@ -397,7 +405,7 @@ pub fn lift_effect(
         std_err: se_r * spend.abs(),
         ci_lower: lo_l,
         ci_upper: hi_l,
-        p_value: p,
+        p_value: t.p_value,
         incremental_roas: r,
         incremental_roas_std_err: se_r,
         incremental_roas_ci_lower: lo_r,
@@ -405,8 +413,8 @@ pub fn lift_effect(
         marginal_roas: marginal,
         confidence_level: level,
         rows,
-        clusters: c,
-        df,
+        clusters: t.clusters,
+        df: t.df,
     })
 }
 
@@ -450,13 +458,7 @@ pub(crate) fn ols_cluster(
         }
     }
     let c = g.len();
-    if c < 2 {
-        return Err(Error::TooLittleData {
-            what: format!("clusters for the {what}"),
-            found: c,
-            needed: 2,
-        });
-    }
+    Error::at_least(c, 2, || format!("clusters for the {what}"))?;
     let mut meat = DMatrix::<f64>::zeros(k, k);
     for gc in g.values() {
         meat += gc * gc.transpose();
@@ -649,13 +651,7 @@ pub(crate) fn wild_cluster_test(
         }
     }
     let g = by.len();
-    if g < 2 {
-        return Err(Error::TooLittleData {
-            what: format!("clusters for the {what}"),
-            found: g,
-            needed: 2,
-        });
-    }
+    Error::at_least(g, 2, || format!("clusters for the {what}"))?;
     let parts: Vec<_> = by.into_values().collect();
     let xtx = parts
         .iter()
@@ -725,6 +721,13 @@ pub(crate) fn wild_cluster_test(
 mod tests {
     use super::*;
 
+    /// A standard normal draw (Box–Muller, to keep the tests free of rand_distr).
+    fn normal(r: &mut rand_chacha::ChaCha8Rng) -> f64 {
+        use rand::Rng;
+        let (u, v): (f64, f64) = (r.random::<f64>().max(1e-12), r.random::<f64>());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
     /// Few (15), unbalanced (10×, as campaigns are) clusters whose rows share shocks in x
     /// and y, with an intercept in the fit: under the null the
     /// CR1 t-test with C − 1 degrees of freedom rejects too often; the wild cluster
@@ -733,13 +736,8 @@ mod tests {
     /// rejects 0.055, CR1 0.17.
     #[test]
     fn wild_cluster_bootstrap_keeps_its_level_with_few_unbalanced_clusters() {
-        use rand::{Rng, SeedableRng};
+        use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let normal = |r: &mut rand_chacha::ChaCha8Rng| {
-            // Box–Muller, to keep the test free of rand_distr.
-            let (u, v): (f64, f64) = (r.random::<f64>().max(1e-12), r.random::<f64>());
-            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-        };
         let sizes = [
             600, 500, 420, 350, 300, 250, 210, 180, 150, 130, 110, 95, 80, 70, 60,
         ];
@@ -804,12 +802,8 @@ mod tests {
     /// (1.24 on average here) covers it in 95%.
     #[test]
     fn few_unequal_clusters_keep_the_interval_level() {
-        use rand::{Rng, SeedableRng};
+        use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-        let normal = |r: &mut rand_chacha::ChaCha8Rng| {
-            let (u, v): (f64, f64) = (r.random::<f64>().max(1e-12), r.random::<f64>());
-            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-        };
         let sizes = [170usize, 10, 10, 10];
         let worlds = 2000;
         let (mut covered, mut covered_cr1, mut df_sum) = (0, 0, 0.0);

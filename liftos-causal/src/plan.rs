@@ -159,22 +159,13 @@ impl PlanOptions {
         }
     }
 
-    /// Sets the days the budget covers.
-    pub fn with_period_days(mut self, days: u32) -> Self {
-        self.period_days = Some(days);
-        self
-    }
-
-    /// Sets the objective.
-    pub fn with_objective(mut self, objective: Objective) -> Self {
-        self.objective = objective;
-        self
-    }
-
-    /// Sets the largest relative move from the current spend.
-    pub fn with_max_change(mut self, max_change: f64) -> Self {
-        self.max_change = max_change;
-        self
+    liftos_core::setters! {
+        /// Sets the days the budget covers.
+        with_period_days(days: u32) => self.period_days = Some(days);
+        /// Sets the objective.
+        with_objective(objective: Objective);
+        /// Sets the largest relative move from the current spend.
+        with_max_change(max_change: f64);
     }
 
     /// Sets a channel's least spend for the period.
@@ -576,13 +567,19 @@ impl Pchip {
         }
     }
 
-    /// The value at `v` (clamped to the points' range).
-    pub(crate) fn value(&self, v: f64) -> f64 {
+    /// The segment of `v` (clamped to the points' range), its width and where `v` lies
+    /// in it (0 to 1).
+    fn locate(&self, v: f64) -> (usize, f64, f64) {
         let n = self.x.len();
         let v = v.clamp(self.x[0], self.x[n - 1]);
         let k = self.segment(v);
         let h = self.x[k + 1] - self.x[k];
-        let t = (v - self.x[k]) / h;
+        (k, h, (v - self.x[k]) / h)
+    }
+
+    /// The value at `v` (clamped to the points' range).
+    pub(crate) fn value(&self, v: f64) -> f64 {
+        let (k, h, t) = self.locate(v);
         let (t2, t3) = (t * t, t * t * t);
         (2.0 * t3 - 3.0 * t2 + 1.0) * self.y[k]
             + (t3 - 2.0 * t2 + t) * h * self.m[k]
@@ -592,11 +589,7 @@ impl Pchip {
 
     /// The slope at `v` (clamped to the points' range).
     pub(crate) fn slope(&self, v: f64) -> f64 {
-        let n = self.x.len();
-        let v = v.clamp(self.x[0], self.x[n - 1]);
-        let k = self.segment(v);
-        let h = self.x[k + 1] - self.x[k];
-        let t = (v - self.x[k]) / h;
+        let (k, h, t) = self.locate(v);
         let t2 = t * t;
         ((6.0 * t2 - 6.0 * t) * self.y[k]
             + (3.0 * t2 - 4.0 * t + 1.0) * h * self.m[k]

@@ -184,58 +184,27 @@ impl CausalRoles {
         }
     }
 
-    /// Sets the time variable (`None`: no time, no calendar controls).
-    pub fn with_time_variable(mut self, name: Option<&str>) -> Self {
-        self.time_variable = name.map(str::to_string);
-        self
-    }
-
-    /// Sets the entity variable.
-    pub fn with_entity_variable(mut self, name: Option<&str>) -> Self {
-        self.entity_variable = name.map(str::to_string);
-        self
-    }
-
-    /// Sets the channel variable.
-    pub fn with_channel_variable(mut self, name: Option<&str>) -> Self {
-        self.channel_variable = name.map(str::to_string);
-        self
-    }
-
-    /// Sets the adstock.
-    pub fn with_adstock(mut self, adstock: Adstock) -> Self {
-        self.adstock = adstock;
-        self
-    }
-
-    /// Sets the treatment assignment.
-    pub fn with_treatment_assignment(mut self, assignment: TreatmentAssignment) -> Self {
-        self.treatment_assignment = assignment;
-        self
-    }
-
-    /// Sets `saturation_features`.
-    pub fn with_saturation_features(mut self, on: bool) -> Self {
-        self.saturation_features = on;
-        self
-    }
-
-    /// Sets `common_spend_controls`.
-    pub fn with_common_spend_controls(mut self, on: bool) -> Self {
-        self.common_spend_controls = on;
-        self
-    }
-
-    /// Sets `calendar_controls`.
-    pub fn with_calendar_controls(mut self, on: bool) -> Self {
-        self.calendar_controls = on;
-        self
-    }
-
-    /// Sets `entity_fixed_effects`.
-    pub fn with_entity_fixed_effects(mut self, on: bool) -> Self {
-        self.entity_fixed_effects = on;
-        self
+    liftos_core::setters! {
+        /// Sets the time variable (`None`: no time, no calendar controls).
+        with_time_variable(name: Option<&str>) => self.time_variable = name.map(str::to_string);
+        /// Sets the entity variable.
+        with_entity_variable(name: Option<&str>) => self.entity_variable = name.map(str::to_string);
+        /// Sets the channel variable.
+        with_channel_variable(name: Option<&str>)
+            => self.channel_variable = name.map(str::to_string);
+        /// Sets the adstock.
+        with_adstock(adstock: Adstock);
+        /// Sets the treatment assignment.
+        with_treatment_assignment(assignment: TreatmentAssignment)
+            => self.treatment_assignment = assignment;
+        /// Sets `saturation_features`.
+        with_saturation_features(on: bool) => self.saturation_features = on;
+        /// Sets `common_spend_controls`.
+        with_common_spend_controls(on: bool) => self.common_spend_controls = on;
+        /// Sets `calendar_controls`.
+        with_calendar_controls(on: bool) => self.calendar_controls = on;
+        /// Sets `entity_fixed_effects`.
+        with_entity_fixed_effects(on: bool) => self.entity_fixed_effects = on;
     }
 
     /// Checks the roles (also done by [`prepare_causal_data`]); lets a caller fail early,
@@ -620,24 +589,16 @@ pub fn prepare_causal_data(table: &RecordBatch, roles: &CausalRoles) -> Result<C
         }
         None => None,
     };
-    let channel_col = match &roles.channel_variable {
-        Some(c) => {
-            let t = text(table, c, "channel variable")?;
-            let as_opt: Vec<Option<f64>> = t.iter().map(|x| x.as_ref().map(|_| 0.0)).collect();
-            mark(&as_opt, c, &mut keep);
-            Some(t)
-        }
-        None => None,
+    // The column of a text role (`role`), its missing rows marked.
+    let mut text_role = |name: &Option<String>, role| -> Result<Option<Vec<Option<String>>>> {
+        let Some(name) = name else { return Ok(None) };
+        let t = text(table, name, role)?;
+        let as_opt: Vec<Option<f64>> = t.iter().map(|x| x.as_ref().map(|_| 0.0)).collect();
+        mark(&as_opt, name, &mut keep);
+        Ok(Some(t))
     };
-    let entity_col = match &roles.entity_variable {
-        Some(e) => {
-            let t = text(table, e, "entity variable")?;
-            let as_opt: Vec<Option<f64>> = t.iter().map(|x| x.as_ref().map(|_| 0.0)).collect();
-            mark(&as_opt, e, &mut keep);
-            Some(t)
-        }
-        None => None,
-    };
+    let channel_col = text_role(&roles.channel_variable, "channel variable")?;
+    let entity_col = text_role(&roles.entity_variable, "entity variable")?;
     let flag_cols: Vec<(&str, Vec<Option<f64>>)> = if roles.calendar_controls {
         CALENDAR_FLAGS
             .iter()
@@ -667,14 +628,13 @@ pub fn prepare_causal_data(table: &RecordBatch, roles: &CausalRoles) -> Result<C
     let pick = |c: &[Option<f64>]| -> Vec<f64> {
         source_rows.iter().map(|&i| c[i].unwrap_or(0.0)).collect()
     };
-    let outcomes: Vec<(String, Vec<f64>)> =
-        outcomes.into_iter().map(|(n, c)| (n, pick(&c))).collect();
-    let treatments: Vec<(String, Vec<f64>)> =
-        treatments.into_iter().map(|(n, c)| (n, pick(&c))).collect();
-    let mut controls: Vec<(String, Vec<f64>)> = user_controls
-        .into_iter()
-        .map(|(n, c)| (n, pick(&c)))
-        .collect();
+    // The kept rows of named columns.
+    let pick_all = |cols: Vec<(String, Vec<Option<f64>>)>| -> Vec<(String, Vec<f64>)> {
+        cols.into_iter().map(|(n, c)| (n, pick(&c))).collect()
+    };
+    let outcomes = pick_all(outcomes);
+    let treatments = pick_all(treatments);
+    let mut controls = pick_all(user_controls);
     let has =
         |controls: &Vec<(String, Vec<f64>)>, name: &str| controls.iter().any(|(n, _)| n == name);
 

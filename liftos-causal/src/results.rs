@@ -419,34 +419,17 @@ impl AttributionResults {
         }
     }
 
-    /// Sets the confidence level of the intervals.
-    pub fn with_confidence_level(mut self, level: f64) -> Self {
-        self.confidence_level = level;
-        self
-    }
-
-    /// Sets the overall average effect.
-    pub fn with_average_effect(mut self, average: AverageEffect) -> Self {
-        self.average_effect = average;
-        self
-    }
-
-    /// Sets the per-channel effects.
-    pub fn with_channels(mut self, channels: Vec<ChannelEffect>) -> Self {
-        self.channels = channels;
-        self
-    }
-
-    /// Sets the per-row effects (one per input row, in input order).
-    pub fn with_treatment_effects(mut self, effects: Vec<RowEffect>) -> Self {
-        self.treatment_effects = effects;
-        self
-    }
-
-    /// Sets the per-row doubly robust scores.
-    pub fn with_scores(mut self, scores: Vec<f64>) -> Self {
-        self.scores = scores;
-        self
+    liftos_core::setters! {
+        /// Sets the confidence level of the intervals.
+        with_confidence_level(level: f64) => self.confidence_level = level;
+        /// Sets the overall average effect.
+        with_average_effect(average: AverageEffect) => self.average_effect = average;
+        /// Sets the per-channel effects.
+        with_channels(channels: Vec<ChannelEffect>);
+        /// Sets the per-row effects (one per input row, in input order).
+        with_treatment_effects(effects: Vec<RowEffect>) => self.treatment_effects = effects;
+        /// Sets the per-row doubly robust scores.
+        with_scores(scores: Vec<f64>);
     }
 
     /// The temporal effects, when computed.

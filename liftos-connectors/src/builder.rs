@@ -4,6 +4,7 @@
 //! (the setters themselves are `liftos_core::setters!`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::Result;
 use crate::http::{Clock, HttpCore, Progress, Redactor, RetryConfig, SystemClock, config_error};
@@ -42,6 +43,25 @@ impl HttpBuilderBase {
         match &self.env_error {
             Some(e) => Err(config_error(source, e)),
             None => Ok(()),
+        }
+    }
+
+    /// The config table's `secs` (setting `name`) as a duration, when it is a number of
+    /// seconds ≥ 0 (> 0 when `positive`); otherwise `None`, the error kept for `build`.
+    pub(crate) fn seconds(
+        &mut self,
+        name: &str,
+        secs: Option<f64>,
+        positive: bool,
+    ) -> Option<Duration> {
+        let x = secs?;
+        match Duration::try_from_secs_f64(x) {
+            Ok(d) if !(positive && d.is_zero()) => Some(d),
+            _ => {
+                let bound = if positive { "> 0" } else { "≥ 0" };
+                self.env_error = Some(format!("{name} = {x} is not a number of seconds {bound}"));
+                None
+            }
         }
     }
 
@@ -125,3 +145,65 @@ macro_rules! oauth_setter {
     };
 }
 pub(crate) use oauth_setter;
+
+/// An HTTP connector's builder type: the struct (its config table `$config` in field
+/// `config`, the fields listed with their defaults, an [`HttpBuilderBase`] in field
+/// `base`), its `Default`, [`http_builder!`], `from_config` and `with_base_url` (the
+/// config table's `base_url`, replacing the `default_base_url` named). The block after
+/// `from_config(b)`, when there is one, finishes the builder `b` made from the table
+/// (a setting that is not in the table, read from one that is).
+macro_rules! http_builder_type {
+    (
+        $(#[$attr:meta])*
+        pub struct $builder:ident($config:ident) {
+            $($field:ident: $ty:ty = $default:expr,)*
+        }
+        default_base_url: $base_url:literal;
+        $(
+            $(#[$from_attr:meta])*
+            from_config($b:ident) $finish:block
+        )?
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug)]
+        pub struct $builder {
+            config: $config,
+            $($field: $ty,)*
+            base: $crate::builder::HttpBuilderBase,
+        }
+
+        impl Default for $builder {
+            fn default() -> Self {
+                Self {
+                    config: $config::default(),
+                    $($field: $default,)*
+                    base: $crate::builder::HttpBuilderBase::default(),
+                }
+            }
+        }
+
+        impl $builder {
+            $crate::builder::http_builder!($config);
+            /// A builder from a config table.
+            $($(#[$from_attr])*)?
+            pub fn from_config(config: $config) -> Self {
+                #[allow(unused_mut)]
+                let mut b = Self {
+                    config,
+                    ..Self::default()
+                };
+                $(
+                    let $b = &mut b;
+                    $finish
+                )?
+                b
+            }
+            #[doc = concat!("Replaces `", $base_url, "`.")]
+            pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
+                self.config.base_url = Some(base_url.into());
+                self
+            }
+        }
+    };
+}
+pub(crate) use http_builder_type;

@@ -19,10 +19,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::builder::{HttpBuilderBase, strings};
+use crate::builder::strings;
 use crate::http::{
-    HttpCore, PullBudget, Redactor, Reply, Verdict, base_str, config_error, decode_for,
-    validate_base_url,
+    HttpCore, PullBudget, Redactor, Reply, Verdict, base_str, config_error, decode_error,
+    decode_for, validate_base_url,
 };
 use crate::oauth::RefreshFlow;
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
@@ -76,74 +76,43 @@ crate::keys::config_table! {
     }
 }
 
-/// Builder of a [`Ga4Connector`].
-///
-/// | Name | Default | Meaning | Range |
-/// |---|---|---|---|
-/// | `property_id` | — (required) | the GA4 property | digits |
-/// | `client_id`, `client_secret`, `refresh_token` | — (required) | OAuth2 refresh flow | non-empty |
-/// | `token_url` | `https://oauth2.googleapis.com/token` | OAuth token endpoint | URL |
-/// | `base_url` | `https://analyticsdata.googleapis.com` | API host (http only on loopback) | URL |
-/// | `dimensions` | `date`, `sessionDefaultChannelGroup` | report dimensions (`date` required) | GA4 names |
-/// | `metrics` | `sessions`, `keyEvents`, `totalRevenue` | report metrics | GA4 names |
-/// | `page_size` | 100,000 | `limit` of one request | 1–250,000 |
-/// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, page bound | — |
-#[derive(Debug)]
-pub struct Ga4Builder {
-    config: Ga4Config,
-    page_size: u64,
-    base: HttpBuilderBase,
-}
-
-impl Default for Ga4Builder {
-    fn default() -> Self {
-        Self {
-            config: Ga4Config::default(),
-            page_size: 100_000,
-            base: HttpBuilderBase::default(),
-        }
+crate::builder::http_builder_type! {
+    /// Builder of a [`Ga4Connector`].
+    ///
+    /// | Name | Default | Meaning | Range |
+    /// |---|---|---|---|
+    /// | `property_id` | — (required) | the GA4 property | digits |
+    /// | `client_id`, `client_secret`, `refresh_token` | — (required) | OAuth2 refresh flow | non-empty |
+    /// | `token_url` | `https://oauth2.googleapis.com/token` | OAuth token endpoint | URL |
+    /// | `base_url` | `https://analyticsdata.googleapis.com` | API host (http only on loopback) | URL |
+    /// | `dimensions` | `date`, `sessionDefaultChannelGroup` | report dimensions (`date` required) | GA4 names |
+    /// | `metrics` | `sessions`, `keyEvents`, `totalRevenue` | report metrics | GA4 names |
+    /// | `page_size` | 100,000 | `limit` of one request | 1–250,000 |
+    /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, page bound | — |
+    pub struct Ga4Builder(Ga4Config) {
+        page_size: u64 = 100_000,
     }
+    default_base_url: "https://analyticsdata.googleapis.com";
 }
 
 impl Ga4Builder {
-    crate::builder::http_builder!(Ga4Config);
-    /// A builder from a config table.
-    pub fn from_config(config: Ga4Config) -> Self {
-        Self {
-            config,
-            ..Self::default()
-        }
-    }
     /// Sets the property.
     pub fn with_property_id(mut self, id: impl Into<String>) -> Self {
         self.config.property_id = Some(id.into());
         self
     }
     crate::builder::oauth_setter!();
-    /// Replaces the OAuth token endpoint.
-    pub fn with_token_url(mut self, url: impl Into<String>) -> Self {
-        self.config.token_url = Some(url.into());
-        self
-    }
-    /// Replaces `https://analyticsdata.googleapis.com`.
-    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.config.base_url = Some(url.into());
-        self
-    }
-    /// Sets the dimensions (`date` must be one).
-    pub fn with_dimensions(mut self, d: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.config.dimensions = strings(d);
-        self
-    }
-    /// Sets the metrics.
-    pub fn with_metrics(mut self, m: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.config.metrics = strings(m);
-        self
-    }
-    /// Rows per request (`limit`).
-    pub fn with_page_size(mut self, rows: u64) -> Self {
-        self.page_size = rows;
-        self
+    liftos_core::setters! {
+        /// Replaces the OAuth token endpoint.
+        with_token_url(url: impl Into<String>) => self.config.token_url = Some(url.into());
+        /// Sets the dimensions (`date` must be one).
+        with_dimensions(d: impl IntoIterator<Item = impl Into<String>>)
+            => self.config.dimensions = strings(d);
+        /// Sets the metrics.
+        with_metrics(m: impl IntoIterator<Item = impl Into<String>>)
+            => self.config.metrics = strings(m);
+        /// Rows per request (`limit`).
+        with_page_size(rows: u64) => self.page_size = rows;
     }
 
     /// Validates everything and builds the connector.
@@ -211,21 +180,16 @@ impl Ga4Builder {
             SOURCE,
             c.base_url.as_deref().unwrap_or(GA4_DEFAULT_BASE_URL),
         )?);
-        let token_url = validate_base_url(
+        let token_url = c.token_url.as_deref().unwrap_or(GA4_DEFAULT_TOKEN_URL);
+        let oauth = RefreshFlow::google(
             SOURCE,
-            c.token_url.as_deref().unwrap_or(GA4_DEFAULT_TOKEN_URL),
-        )?
-        .to_string();
-        let oauth = RefreshFlow::new(
+            "GA4",
             token_url,
-            SecretString::from(client_id),
+            client_id,
             client_secret,
             refresh_token,
-            "LIFTOS_GA4_CLIENT_ID and LIFTOS_GA4_CLIENT_SECRET".into(),
-            "LIFTOS_GA4_REFRESH_TOKEN".into(),
-        );
-        // The client id is no secret; the client secret and refresh token are.
-        let redactor = Redactor::of(oauth.secrets().into_iter().skip(1));
+        )?;
+        let redactor = Redactor::of(oauth.private_secrets());
         let core = self.base.into_core(SOURCE, redactor)?;
         Ok(Ga4Connector {
             inner: Arc::new(Inner {
@@ -443,10 +407,8 @@ impl Inner {
         currency: &str,
     ) -> Result<RecordBatch> {
         let n = report.rows.len();
-        let dec = |i: usize, what: &str, m: String| Error::Decode {
-            source_name: SOURCE.into(),
-            path: format!("page {page}: rows[{i}].{what}"),
-            message: m,
+        let dec = |i: usize, what: &str, m| {
+            decode_error(SOURCE, format!("page {page}: rows[{i}].{what}"), m)
         };
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         for (k, d) in self.dimensions.iter().enumerate() {
@@ -555,10 +517,9 @@ impl Connector for Ga4Connector {
         let today = chrono::Utc::now().date_naive();
         let request = ConnectorRequest::new(today, today)?;
         inner
-            .run_report(&budget, &request, 0)
+            .core
+            .checked(inner.run_report(&budget, &request, 0))
             .await
-            .map(|_| ())
-            .map_err(|e| inner.core.redactor.scrub(e))
     }
 
     fn read(&self, request: &ConnectorRequest) -> Result<RecordBatchStream> {

@@ -11,10 +11,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::builder::{HttpBuilderBase, strings};
+use crate::builder::strings;
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, date_chunks,
-    decode_for, validate_base_url,
+    decode_error, decode_for, validate_base_url,
 };
 use crate::oauth::RefreshFlow;
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
@@ -59,38 +59,27 @@ crate::keys::config_table! {
     }
 }
 
-/// Builder of a [`GoogleAdsConnector`].
-///
-/// | Name | Default | Meaning | Range |
-/// |---|---|---|---|
-/// | `developer_token` | — (required) | `developer-token` header | non-empty |
-/// | `client_id`, `client_secret`, `refresh_token` | — (required) | OAuth2 refresh flow | non-empty |
-/// | `customer_ids` | — (required) | customers; `123-456-7890` is normalized to digits | ≥ 1 |
-/// | `login_customer_id` | none | manager id sent as `login-customer-id` | digits |
-/// | `token_url` | `https://oauth2.googleapis.com/token` | OAuth token endpoint | URL |
-/// | `base_url` | `https://googleads.googleapis.com` | API host (http only on loopback) | URL |
-/// | `api_version` | `v21` | REST version | `vNN` |
-/// | `query` | built from the request | raw GAQL (its SELECT list defines the columns) | GAQL |
-/// | `chunk_days` | 31 | days per searchStream call (calls run `retry.concurrency` at once) | ≥ 1 |
-/// | `refresh_margin` | 60 s | refresh the access token this long before it expires | ≥ 0 |
-/// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency | — |
-#[derive(Debug)]
-pub struct GoogleAdsBuilder {
-    config: GoogleAdsConfig,
-    chunk_days: u32,
-    refresh_margin: Duration,
-    base: HttpBuilderBase,
-}
-
-impl Default for GoogleAdsBuilder {
-    fn default() -> Self {
-        Self {
-            config: GoogleAdsConfig::default(),
-            chunk_days: 31,
-            refresh_margin: Duration::from_secs(60),
-            base: HttpBuilderBase::default(),
-        }
+crate::builder::http_builder_type! {
+    /// Builder of a [`GoogleAdsConnector`].
+    ///
+    /// | Name | Default | Meaning | Range |
+    /// |---|---|---|---|
+    /// | `developer_token` | — (required) | `developer-token` header | non-empty |
+    /// | `client_id`, `client_secret`, `refresh_token` | — (required) | OAuth2 refresh flow | non-empty |
+    /// | `customer_ids` | — (required) | customers; `123-456-7890` is normalized to digits | ≥ 1 |
+    /// | `login_customer_id` | none | manager id sent as `login-customer-id` | digits |
+    /// | `token_url` | `https://oauth2.googleapis.com/token` | OAuth token endpoint | URL |
+    /// | `base_url` | `https://googleads.googleapis.com` | API host (http only on loopback) | URL |
+    /// | `api_version` | `v21` | REST version | `vNN` |
+    /// | `query` | built from the request | raw GAQL (its SELECT list defines the columns) | GAQL |
+    /// | `chunk_days` | 31 | days per searchStream call (calls run `retry.concurrency` at once) | ≥ 1 |
+    /// | `refresh_margin` | 60 s | refresh the access token this long before it expires | ≥ 0 |
+    /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency | — |
+    pub struct GoogleAdsBuilder(GoogleAdsConfig) {
+        chunk_days: u32 = 31,
+        refresh_margin: Duration = Duration::from_secs(60),
     }
+    default_base_url: "https://googleads.googleapis.com";
 }
 
 fn nonempty(v: Option<String>) -> Option<String> {
@@ -98,14 +87,6 @@ fn nonempty(v: Option<String>) -> Option<String> {
 }
 
 impl GoogleAdsBuilder {
-    crate::builder::http_builder!(GoogleAdsConfig);
-    /// A builder from a config table.
-    pub fn from_config(config: GoogleAdsConfig) -> Self {
-        Self {
-            config,
-            ..Self::default()
-        }
-    }
     /// Sets the developer token.
     pub fn with_developer_token(mut self, token: impl Into<SecretString>) -> Self {
         self.config.developer_token = Some(token.into());
@@ -122,8 +103,6 @@ impl GoogleAdsBuilder {
         /// Replaces the OAuth token endpoint.
         with_token_url(token_url: impl Into<String>)
             => self.config.token_url = Some(token_url.into());
-        /// Replaces `https://googleads.googleapis.com`.
-        with_base_url(base_url: impl Into<String>) => self.config.base_url = Some(base_url.into());
         /// Sets the API version (e.g. `v21`).
         with_api_version(api_version: impl Into<String>)
             => self.config.api_version = Some(api_version.into());
@@ -186,22 +165,20 @@ impl GoogleAdsBuilder {
         let base_url = c.base_url.as_deref().unwrap_or(GOOGLE_DEFAULT_BASE_URL);
         let base = base_str(&validate_base_url(SOURCE, base_url)?);
         let token_url = c.token_url.as_deref().unwrap_or(GOOGLE_DEFAULT_TOKEN_URL);
-        let token_url = validate_base_url(SOURCE, token_url)?.to_string();
+        let oauth = RefreshFlow::google(
+            SOURCE,
+            "GOOGLE_ADS",
+            token_url,
+            client_id,
+            client_secret,
+            refresh_token,
+        )?
+        .with_margin(self.refresh_margin);
         let columns = match &c.query {
             Some(q) => Some(select_list(q)?),
             None => None,
         };
-        let oauth = RefreshFlow::new(
-            token_url,
-            SecretString::from(client_id),
-            client_secret,
-            refresh_token,
-            "LIFTOS_GOOGLE_ADS_CLIENT_ID and LIFTOS_GOOGLE_ADS_CLIENT_SECRET".into(),
-            "LIFTOS_GOOGLE_ADS_REFRESH_TOKEN".into(),
-        )
-        .with_margin(self.refresh_margin);
-        // The client id is no secret; the client secret and refresh token are.
-        let secrets = oauth.secrets().into_iter().skip(1);
+        let secrets = oauth.private_secrets();
         let redactor = Redactor::of(std::iter::once(&developer_token).chain(secrets));
         let core = self.base.into_core(SOURCE, redactor)?;
         Ok(GoogleAdsConnector {
@@ -508,11 +485,8 @@ impl Inner {
                 }
                 (!v.is_null()).then(|| v.clone())
             };
-            let dec = |i: usize, m: String| Error::Decode {
-                source_name: SOURCE.into(),
-                path: format!("results[{i}].{}", path.join(".")),
-                message: m,
-            };
+            let dec =
+                |i: usize, m| decode_error(SOURCE, format!("results[{i}].{}", path.join(".")), m);
             let ty = column_type(col);
             let arr: ArrayRef = match ty {
                 DataType::Date32 => {

@@ -722,6 +722,37 @@ impl fmt::Debug for HttpCore {
     }
 }
 
+impl HttpCore {
+    /// What a connector's `check` returns: `call`'s outcome without its value, an error
+    /// scrubbed of the secrets.
+    pub(crate) async fn checked<T>(&self, call: impl Future<Output = Result<T>>) -> Result<()> {
+        call.await.map(|_| ()).map_err(|e| self.redactor.scrub(e))
+    }
+}
+
+/// The stream of a connector that pulls a request's whole range at once: one batch, the
+/// outcome of `pull(start, end)`, an error scrubbed by `redactor`. A request with
+/// breakdowns is refused (the connector reports at one level).
+pub(crate) fn whole_range_stream<F>(
+    source: &str,
+    request: &crate::ConnectorRequest,
+    redactor: Redactor,
+    pull: impl FnOnce(chrono::NaiveDate, chrono::NaiveDate) -> F,
+) -> Result<crate::RecordBatchStream>
+where
+    F: Future<Output = Result<arrow::array::RecordBatch>> + Send + 'static,
+{
+    if !request.breakdowns.is_empty() {
+        return Err(Error::InvalidRequest {
+            message: format!("{source}: breakdowns are not supported"),
+        });
+    }
+    let pulled = pull(request.start(), request.end());
+    Ok(Box::pin(futures::stream::once(async move {
+        pulled.await.map_err(|e| redactor.scrub(e))
+    })))
+}
+
 /// A reply body decoded as `T`; a body that does not fit names the JSON path where it
 /// stopped fitting.
 pub(crate) fn decode_for<T: serde::de::DeserializeOwned>(source: &str, body: &[u8]) -> Result<T> {
@@ -731,6 +762,15 @@ pub(crate) fn decode_for<T: serde::de::DeserializeOwned>(source: &str, body: &[u
         path: e.path().to_string(),
         message: e.inner().to_string(),
     })
+}
+
+/// `source`'s [`Error::Decode`]: what stood at `path` did not read.
+pub(crate) fn decode_error(source: &str, path: String, message: String) -> Error {
+    Error::Decode {
+        source_name: source.to_owned(),
+        path,
+        message,
+    }
 }
 
 pub(crate) fn config_error(source: &str, message: &str) -> Error {
@@ -846,26 +886,13 @@ impl HttpCore {
         self.execute_with(budget, make, classify, None).await
     }
 
-    /// [`execute`](Self::execute) for a request that is not idempotent (`what`: a POST
-    /// that creates a report run): it is sent again only when it certainly did not
-    /// reach the platform (the connection was refused) or the platform answered with an
-    /// error that `classify` calls transient. A failure after sending (a timeout, an
-    /// answer cut off) is [`Error::Unconfirmed`], for the caller to resolve another way.
-    pub(crate) async fn execute_unconfirmed<M, C>(
-        &self,
-        budget: &PullBudget,
-        what: &str,
-        make: M,
-        classify: C,
-    ) -> Result<Reply>
-    where
-        M: Fn() -> reqwest::RequestBuilder,
-        C: Fn(&Reply) -> Verdict,
-    {
-        self.execute_with(budget, make, classify, Some(what)).await
-    }
-
-    async fn execute_with<M, C>(
+    /// [`execute`](Self::execute), or with `not_idempotent = Some(what)` for a request
+    /// that is not idempotent (`what`: a POST that creates a report run): it is sent
+    /// again only when it certainly did not reach the platform (the connection was
+    /// refused) or the platform answered with an error that `classify` calls transient.
+    /// A failure after sending (a timeout, an answer cut off) is [`Error::Unconfirmed`],
+    /// for the caller to resolve another way.
+    pub(crate) async fn execute_with<M, C>(
         &self,
         budget: &PullBudget,
         make: M,

@@ -203,6 +203,17 @@ macro_rules! config_table {
 }
 pub(crate) use config_table;
 
+/// An environment of these variables only, as the lookup of a builder's `from_env_with`
+/// (unit tests).
+#[cfg(test)]
+pub(crate) fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let vars: std::collections::HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |k| vars.get(k).cloned()
+}
+
 /// Comma-separated text as a list (items trimmed, empty items dropped).
 pub(crate) fn split_list(s: &str) -> Vec<String> {
     s.split(',')

@@ -14,10 +14,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::builder::HttpBuilderBase;
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
-    date_chunks, decode_for, paginate, validate_base_url,
+    date_chunks, decode_error, decode_for, paginate, validate_base_url, whole_range_stream,
 };
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
@@ -72,63 +71,41 @@ crate::keys::config_table! {
     }
 }
 
-/// Builder of a [`KlaviyoConnector`].
-///
-/// | Name | Default | Meaning | Range |
-/// |---|---|---|---|
-/// | `api_key` | — (required) | private key, sent as `Authorization: Klaviyo-API-Key …` | non-empty |
-/// | `conversion_metric` | `Placed Order` (looked up by name) | metric id, or a metric name to look up | — |
-/// | `base_url` | `https://a.klaviyo.com` | API host (http only on loopback) | URL |
-/// | `revision` | `2026-07-15` | `revision` header | `YYYY-MM-DD` |
-/// | `cost_per_recipient` | 0 | spend = recipients × this (Klaviyo has no media spend) | ≥ 0 |
-/// | `report_interval` | 31 s | least time between two report calls, campaign or flow (steady limit 2/min) | ≥ 0 |
-/// | `include_flows` | `false` | also pull flows: one row per flow and send day, from daily `flow-series-reports` of at most 60 days each | — |
-/// | `report_daily_limit` | 225 | report calls per reporting endpoint this connector makes in any 24 hours; a pull that would need more fails before its first report call | ≥ 1 |
-/// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts | — |
-///
-/// `from_env` reads the variables of [`KlaviyoConfig::KEYS`]: `LIFTOS_KLAVIYO_API_KEY`,
-/// `…_CONVERSION_METRIC`, `…_BASE_URL`, `…_REVISION`, `…_COST_PER_RECIPIENT`,
-/// `…_INCLUDE_FLOWS` (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`),
-/// `…_REPORT_DAILY_LIMIT` and `…_REPORT_INTERVAL_SECS` (seconds; lower than 31 only
-/// against a proxy or test server; `report_interval_secs` in a config table).
-#[derive(Debug)]
-pub struct KlaviyoBuilder {
-    config: KlaviyoConfig,
-    report_interval: Duration,
-    base: HttpBuilderBase,
-}
-
-impl Default for KlaviyoBuilder {
-    fn default() -> Self {
-        Self {
-            config: KlaviyoConfig::default(),
-            report_interval: Duration::from_secs(31),
-            base: HttpBuilderBase::default(),
+crate::builder::http_builder_type! {
+    /// Builder of a [`KlaviyoConnector`].
+    ///
+    /// | Name | Default | Meaning | Range |
+    /// |---|---|---|---|
+    /// | `api_key` | — (required) | private key, sent as `Authorization: Klaviyo-API-Key …` | non-empty |
+    /// | `conversion_metric` | `Placed Order` (looked up by name) | metric id, or a metric name to look up | — |
+    /// | `base_url` | `https://a.klaviyo.com` | API host (http only on loopback) | URL |
+    /// | `revision` | `2026-07-15` | `revision` header | `YYYY-MM-DD` |
+    /// | `cost_per_recipient` | 0 | spend = recipients × this (Klaviyo has no media spend) | ≥ 0 |
+    /// | `report_interval` | 31 s | least time between two report calls, campaign or flow (steady limit 2/min) | ≥ 0 |
+    /// | `include_flows` | `false` | also pull flows: one row per flow and send day, from daily `flow-series-reports` of at most 60 days each | — |
+    /// | `report_daily_limit` | 225 | report calls per reporting endpoint this connector makes in any 24 hours; a pull that would need more fails before its first report call | ≥ 1 |
+    /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts | — |
+    ///
+    /// `from_env` reads the variables of [`KlaviyoConfig::KEYS`]: `LIFTOS_KLAVIYO_API_KEY`,
+    /// `…_CONVERSION_METRIC`, `…_BASE_URL`, `…_REVISION`, `…_COST_PER_RECIPIENT`,
+    /// `…_INCLUDE_FLOWS` (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`),
+    /// `…_REPORT_DAILY_LIMIT` and `…_REPORT_INTERVAL_SECS` (seconds; lower than 31 only
+    /// against a proxy or test server; `report_interval_secs` in a config table).
+    pub struct KlaviyoBuilder(KlaviyoConfig) {
+        report_interval: Duration = Duration::from_secs(31),
+    }
+    default_base_url: "https://a.klaviyo.com";
+    /// A `report_interval_secs` that is not a number of seconds ≥ 0 is reported by
+    /// [`build`](Self::build).
+    from_config(b) {
+        let secs = b.config.report_interval_secs;
+        if let Some(d) = b.base.seconds("report_interval_secs", secs, false) {
+            b.report_interval = d;
         }
     }
 }
 
 impl KlaviyoBuilder {
-    crate::builder::http_builder!(KlaviyoConfig);
-    /// A builder from a config table; a `report_interval_secs` that is not a number of
-    /// seconds ≥ 0 is reported by [`build`](Self::build).
-    pub fn from_config(config: KlaviyoConfig) -> Self {
-        let mut b = Self {
-            config,
-            ..Self::default()
-        };
-        if let Some(x) = b.config.report_interval_secs {
-            match Duration::try_from_secs_f64(x) {
-                Ok(d) => b.report_interval = d,
-                Err(_) => {
-                    b.base.env_error = Some(format!(
-                        "report_interval_secs = {x} is not a number of seconds ≥ 0"
-                    ));
-                }
-            }
-        }
-        b
-    }
     liftos_core::setters! {
         /// Sets the private API key.
         with_api_key(api_key: impl Into<SecretString>)
@@ -136,8 +113,6 @@ impl KlaviyoBuilder {
         /// Sets the conversion metric (an id, or a name looked up in `GET /api/metrics`).
         with_conversion_metric(conversion_metric: impl Into<String>)
             => self.config.conversion_metric = Some(conversion_metric.into());
-        /// Replaces `https://a.klaviyo.com`.
-        with_base_url(base_url: impl Into<String>) => self.config.base_url = Some(base_url.into());
         /// Sets the `revision` header.
         with_revision(revision: impl Into<String>) => self.config.revision = Some(revision.into());
         /// Sets the estimated cost per recipient.
@@ -688,11 +663,7 @@ fn add_flow_series(
 ) -> Result<usize> {
     let rep: SeriesReply = decode_for(SOURCE, body)?;
     let attrs = rep.data.attributes;
-    let bad = |path: String, message: String| Error::Decode {
-        source_name: SOURCE.into(),
-        path,
-        message,
-    };
+    let bad = |path: String, message: String| decode_error(SOURCE, path, message);
     let dates = attrs
         .date_times
         .iter()
@@ -768,24 +739,14 @@ impl Connector for KlaviyoConnector {
     }
     async fn check(&self) -> Result<()> {
         let budget = self.inner.core.budget();
-        self.inner
-            .account(&budget)
-            .await
-            .map(|_| ())
-            .map_err(|e| self.inner.core.redactor.scrub(e))
+        self.inner.core.checked(self.inner.account(&budget)).await
     }
     fn read(&self, request: &ConnectorRequest) -> Result<RecordBatchStream> {
-        if !request.breakdowns.is_empty() {
-            return Err(Error::InvalidRequest {
-                message: "klaviyo: breakdowns are not supported".into(),
-            });
-        }
         let inner = self.inner.clone();
-        let (start, end) = (request.start(), request.end());
-        Ok(Box::pin(futures::stream::once(async move {
-            let redactor = inner.core.redactor.clone();
-            inner.pull(start, end).await.map_err(|e| redactor.scrub(e))
-        })))
+        let redactor = inner.core.redactor.clone();
+        whole_range_stream(SOURCE, request, redactor, |start, end| async move {
+            inner.pull(start, end).await
+        })
     }
 }
 
@@ -915,11 +876,7 @@ mod tests {
     use super::*;
 
     fn with(vars: &[(&str, &str)]) -> KlaviyoBuilder {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        KlaviyoBuilder::from_env_with(move |k| vars.get(k).cloned())
+        KlaviyoBuilder::from_env_with(crate::keys::env_of(vars))
     }
 
     #[test]

@@ -10,10 +10,10 @@ use futures::{StreamExt, TryStreamExt};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::builder::{HttpBuilderBase, strings};
+use crate::builder::strings;
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
-    date_chunks, decode_for, paginate, validate_base_url,
+    date_chunks, decode_error, decode_for, paginate, validate_base_url,
 };
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
@@ -85,59 +85,36 @@ crate::keys::config_table! {
     }
 }
 
-/// Builder of a [`MetaAdsConnector`].
-///
-/// | Name | Default | Meaning | Range |
-/// |---|---|---|---|
-/// | `access_token` | — (required) | Graph API access token | non-empty |
-/// | `app_secret` | none | adds `appsecret_proof` = hex HMAC-SHA256(app_secret, token) | — |
-/// | `ad_account_ids` | — (required) | accounts, with or without `act_` | ≥ 1, digits |
-/// | `base_url` | `https://graph.facebook.com` | API host (http only on loopback) | URL |
-/// | `api_version` | `v25.0` | Graph API version | `vNN.N` |
-/// | `conversion_action_types` | fb_pixel_purchase, omni_purchase, purchase | action types counted as conversions | ≥ 1 |
-/// | `conversion_counting` | first present | see [`ConversionCounting`] | — |
-/// | `attribution_windows` | none (account default) | `action_attribution_windows` | e.g. `7d_click`, `1d_view` |
-/// | `page_limit` | 500 | rows per page (`limit`) | 1..=5000 |
-/// | `async_threshold_days` | 90 | ranges longer than this (or with breakdowns) use async report runs | ≥ 1 |
-/// | `async_chunk_days` | 90 | days per async job before any split | ≥ 1 |
-/// | `async_poll_interval` | 2 s | first poll wait (doubles up to 30 s) | > 0 |
-/// | `async_timeout` | 15 min | a job still running after this is split in halves | > 0 |
-/// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency | — |
-#[derive(Debug)]
-pub struct MetaAdsBuilder {
-    config: MetaAdsConfig,
-    page_limit: usize,
-    async_threshold_days: u32,
-    async_chunk_days: u32,
-    async_poll_interval: Duration,
-    async_timeout: Duration,
-    base: HttpBuilderBase,
-}
-
-impl Default for MetaAdsBuilder {
-    fn default() -> Self {
-        Self {
-            config: MetaAdsConfig::default(),
-            page_limit: 500,
-            async_threshold_days: 90,
-            async_chunk_days: 90,
-            async_poll_interval: Duration::from_secs(2),
-            async_timeout: Duration::from_secs(15 * 60),
-            base: HttpBuilderBase::default(),
-        }
+crate::builder::http_builder_type! {
+    /// Builder of a [`MetaAdsConnector`].
+    ///
+    /// | Name | Default | Meaning | Range |
+    /// |---|---|---|---|
+    /// | `access_token` | — (required) | Graph API access token | non-empty |
+    /// | `app_secret` | none | adds `appsecret_proof` = hex HMAC-SHA256(app_secret, token) | — |
+    /// | `ad_account_ids` | — (required) | accounts, with or without `act_` | ≥ 1, digits |
+    /// | `base_url` | `https://graph.facebook.com` | API host (http only on loopback) | URL |
+    /// | `api_version` | `v25.0` | Graph API version | `vNN.N` |
+    /// | `conversion_action_types` | fb_pixel_purchase, omni_purchase, purchase | action types counted as conversions | ≥ 1 |
+    /// | `conversion_counting` | first present | see [`ConversionCounting`] | — |
+    /// | `attribution_windows` | none (account default) | `action_attribution_windows` | e.g. `7d_click`, `1d_view` |
+    /// | `page_limit` | 500 | rows per page (`limit`) | 1..=5000 |
+    /// | `async_threshold_days` | 90 | ranges longer than this (or with breakdowns) use async report runs | ≥ 1 |
+    /// | `async_chunk_days` | 90 | days per async job before any split | ≥ 1 |
+    /// | `async_poll_interval` | 2 s | first poll wait (doubles up to 30 s) | > 0 |
+    /// | `async_timeout` | 15 min | a job still running after this is split in halves | > 0 |
+    /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency | — |
+    pub struct MetaAdsBuilder(MetaAdsConfig) {
+        page_limit: usize = 500,
+        async_threshold_days: u32 = 90,
+        async_chunk_days: u32 = 90,
+        async_poll_interval: Duration = Duration::from_secs(2),
+        async_timeout: Duration = Duration::from_secs(15 * 60),
     }
+    default_base_url: "https://graph.facebook.com";
 }
 
 impl MetaAdsBuilder {
-    crate::builder::http_builder!(MetaAdsConfig);
-    /// A builder from a config table.
-    pub fn from_config(config: MetaAdsConfig) -> Self {
-        Self {
-            config,
-            ..Self::default()
-        }
-    }
-
     liftos_core::setters! {
         /// Sets the access token.
         with_access_token(access_token: impl Into<SecretString>)
@@ -148,8 +125,6 @@ impl MetaAdsBuilder {
         /// Sets the ad accounts (with or without `act_`).
         with_ad_account_ids(accounts: impl IntoIterator<Item = impl Into<String>>)
             => self.config.ad_account_ids = strings(accounts);
-        /// Replaces `https://graph.facebook.com`.
-        with_base_url(base_url: impl Into<String>) => self.config.base_url = Some(base_url.into());
         /// Sets the Graph API version (e.g. `v25.0`).
         with_api_version(api_version: impl Into<String>)
             => self.config.api_version = Some(api_version.into());
@@ -563,33 +538,26 @@ impl Inner {
         url: &str,
         params: &[(String, String)],
     ) -> Result<Reply> {
-        let client = self.core.client();
-        let full = with_query(url, params);
-        self.core
-            .execute(
-                budget,
-                || client.get(&full),
-                |r| classify(&self.core.redactor, r),
-            )
-            .await
+        self.send(budget, url, params, None).await
     }
 
-    async fn post(
+    /// A GET of `url` with `params`, or with `post = Some(what)` a POST that is not
+    /// idempotent (see [`HttpCore::execute_with`]).
+    async fn send(
         &self,
         budget: &PullBudget,
         url: &str,
         params: &[(String, String)],
+        post: Option<&str>,
     ) -> Result<Reply> {
         let client = self.core.client();
         let full = with_query(url, params);
-        // Creating a report run is not idempotent: never sent again blindly.
+        let make = || match post {
+            Some(_) => client.post(&full),
+            None => client.get(&full),
+        };
         self.core
-            .execute_unconfirmed(
-                budget,
-                "report run creation",
-                || client.post(&full),
-                |r| classify(&self.core.redactor, r),
-            )
+            .execute_with(budget, make, |r| classify(&self.core.redactor, r), post)
             .await
     }
 
@@ -628,11 +596,7 @@ impl Inner {
 
     fn to_batch(&self, plan: &Plan, account: &str, rows: &[Row]) -> Result<RecordBatch> {
         let n = rows.len();
-        let dec = |i: usize, field: &str, m: String| Error::Decode {
-            source_name: SOURCE.into(),
-            path: format!("data[{i}].{field}"),
-            message: m,
-        };
+        let dec = |i: usize, field: &str, m| decode_error(SOURCE, format!("data[{i}].{field}"), m);
         let date = |i: usize, field: &str, s: &str| -> Result<i32> {
             NaiveDate::parse_from_str(s, "%Y-%m-%d")
                 .map(Date32Type::from_naive_date)
@@ -773,8 +737,10 @@ impl Inner {
         until: NaiveDate,
     ) -> Result<std::result::Result<String, String>> {
         let url = format!("{}/{}/act_{account}/insights", self.base, self.version);
+        // Creating a report run is not idempotent: never sent again blindly.
+        let params = self.query_params(plan, since, until);
         let reply = self
-            .post(budget, &url, &self.query_params(plan, since, until))
+            .send(budget, &url, &params, Some("report run creation"))
             .await?;
         let created: JobCreated = decode(&reply.body)?;
         let id = created.report_run_id;

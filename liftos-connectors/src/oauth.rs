@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::{HttpCore, PullBudget, Redactor, Reply, Verdict, decode_for};
+use crate::http::{HttpCore, PullBudget, Redactor, Reply, Verdict, decode_for, validate_base_url};
 use crate::{Error, Result};
 
 /// The credentials of a refresh-token flow and the access token it holds.
@@ -52,6 +52,35 @@ impl RefreshFlow {
     pub(crate) fn with_margin(mut self, margin: Duration) -> Self {
         self.margin = margin;
         self
+    }
+
+    /// The refresh flow of a Google API (`source`): the token endpoint `token_url`
+    /// (checked like a base URL), the client and the refresh token, which come from the
+    /// variables `LIFTOS_{prefix}_CLIENT_ID`, `…_CLIENT_SECRET` and `…_REFRESH_TOKEN`
+    /// (named by the errors).
+    pub(crate) fn google(
+        source: &str,
+        prefix: &str,
+        token_url: &str,
+        client_id: String,
+        client_secret: SecretString,
+        refresh_token: SecretString,
+    ) -> Result<Self> {
+        let token_url = validate_base_url(source, token_url)?.to_string();
+        Ok(Self::new(
+            token_url,
+            SecretString::from(client_id),
+            client_secret,
+            refresh_token,
+            format!("LIFTOS_{prefix}_CLIENT_ID and LIFTOS_{prefix}_CLIENT_SECRET"),
+            format!("LIFTOS_{prefix}_REFRESH_TOKEN"),
+        ))
+    }
+
+    /// The secrets that are secret: client secret and refresh token (the client id is
+    /// no secret).
+    pub(crate) fn private_secrets(&self) -> [&SecretString; 2] {
+        [&self.client_secret, &self.refresh_token]
     }
 
     /// The secrets to redact from every error: client id, client secret, refresh token.

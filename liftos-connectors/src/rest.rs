@@ -1330,11 +1330,7 @@ impl Connector for RestConnector {
             end: today.format(format).to_string(),
             account: inner.accounts.first().map_or("", String::as_str),
         };
-        inner
-            .page(&budget, &ctx, None)
-            .await
-            .map(|_| ())
-            .map_err(|e| inner.core.redactor.scrub(e))
+        inner.core.checked(inner.page(&budget, &ctx, None)).await
     }
 
     fn read(&self, request: &ConnectorRequest) -> Result<RecordBatchStream> {

@@ -38,10 +38,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::builder::HttpBuilderBase;
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, paginate,
-    validate_base_url,
+    validate_base_url, whole_range_stream,
 };
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
@@ -114,67 +113,42 @@ crate::keys::config_table! {
     }
 }
 
-/// Builder of a [`ShopifyConnector`].
-///
-/// | Name | Default | Meaning | Range |
-/// |---|---|---|---|
-/// | `shop` | — (required) | shop name, `{shop}.myshopify.com` (the full host is accepted too) | letters, digits, `-` |
-/// | `access_token` | — (required) | Admin API token, sent as `X-Shopify-Access-Token` | non-empty |
-/// | `base_url` | `https://{shop}.myshopify.com` | API host (http only on loopback) | URL |
-/// | `api_version` | `2025-10` | Admin API version | `YYYY-MM` or `unstable` |
-/// | `bulk_threshold_days` | 31 | ranges longer than this run as one bulk operation; shorter ones as cursor pages | ≥ 0 |
-/// | `page_size` | 200 | orders per page (`first`); the requested cost 3 + 4 × `first` stays ≤ 1000 | 1..=249 |
-/// | `bulk_poll` | 1 s | first wait between polls of a bulk operation, doubling up to 30 s | > 0 |
-/// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, deadline, body limit | — |
-///
-/// `from_env` reads the variables of [`ShopifyConfig::KEYS`]: `LIFTOS_SHOPIFY_SHOP`,
-/// `LIFTOS_SHOPIFY_ACCESS_TOKEN`, `…_BASE_URL`, `…_API_VERSION`,
-/// `…_BULK_THRESHOLD_DAYS`, `…_PAGE_SIZE`, `…_BULK_POLL_SECS`.
-#[derive(Debug)]
-pub struct ShopifyBuilder {
-    config: ShopifyConfig,
-    bulk_poll: Duration,
-    base: HttpBuilderBase,
-}
-
-impl Default for ShopifyBuilder {
-    fn default() -> Self {
-        Self {
-            config: ShopifyConfig::default(),
-            bulk_poll: Duration::from_secs(1),
-            base: HttpBuilderBase::default(),
+crate::builder::http_builder_type! {
+    /// Builder of a [`ShopifyConnector`].
+    ///
+    /// | Name | Default | Meaning | Range |
+    /// |---|---|---|---|
+    /// | `shop` | — (required) | shop name, `{shop}.myshopify.com` (the full host is accepted too) | letters, digits, `-` |
+    /// | `access_token` | — (required) | Admin API token, sent as `X-Shopify-Access-Token` | non-empty |
+    /// | `base_url` | `https://{shop}.myshopify.com` | API host (http only on loopback) | URL |
+    /// | `api_version` | `2025-10` | Admin API version | `YYYY-MM` or `unstable` |
+    /// | `bulk_threshold_days` | 31 | ranges longer than this run as one bulk operation; shorter ones as cursor pages | ≥ 0 |
+    /// | `page_size` | 200 | orders per page (`first`); the requested cost 3 + 4 × `first` stays ≤ 1000 | 1..=249 |
+    /// | `bulk_poll` | 1 s | first wait between polls of a bulk operation, doubling up to 30 s | > 0 |
+    /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, deadline, body limit | — |
+    ///
+    /// `from_env` reads the variables of [`ShopifyConfig::KEYS`]: `LIFTOS_SHOPIFY_SHOP`,
+    /// `LIFTOS_SHOPIFY_ACCESS_TOKEN`, `…_BASE_URL`, `…_API_VERSION`,
+    /// `…_BULK_THRESHOLD_DAYS`, `…_PAGE_SIZE`, `…_BULK_POLL_SECS`.
+    pub struct ShopifyBuilder(ShopifyConfig) {
+        bulk_poll: Duration = Duration::from_secs(1),
+    }
+    default_base_url: "https://{shop}.myshopify.com";
+    from_config(b) {
+        let secs = b.config.bulk_poll_secs;
+        if let Some(d) = b.base.seconds("bulk_poll_secs", secs, true) {
+            b.bulk_poll = d;
         }
     }
 }
 
 impl ShopifyBuilder {
-    crate::builder::http_builder!(ShopifyConfig);
-    /// A builder from a config table.
-    pub fn from_config(config: ShopifyConfig) -> Self {
-        let mut b = Self {
-            config,
-            ..Self::default()
-        };
-        if let Some(x) = b.config.bulk_poll_secs {
-            match Duration::try_from_secs_f64(x) {
-                Ok(d) if !d.is_zero() => b.bulk_poll = d,
-                _ => {
-                    b.base.env_error = Some(format!(
-                        "bulk_poll_secs = {x} is not a number of seconds > 0"
-                    ));
-                }
-            }
-        }
-        b
-    }
     liftos_core::setters! {
         /// Sets the shop name (`{shop}.myshopify.com`).
         with_shop(shop: impl Into<String>) => self.config.shop = Some(shop.into());
         /// Sets the Admin API access token.
         with_access_token(access_token: impl Into<SecretString>)
             => self.config.access_token = Some(access_token.into());
-        /// Replaces `https://{shop}.myshopify.com`.
-        with_base_url(base_url: impl Into<String>) => self.config.base_url = Some(base_url.into());
         /// Sets the Admin API version.
         with_api_version(api_version: impl Into<String>)
             => self.config.api_version = Some(api_version.into());
@@ -1034,38 +1008,23 @@ impl Connector for ShopifyConnector {
     }
     async fn check(&self) -> Result<()> {
         let budget = self.inner.core.budget();
-        self.inner
-            .shop(&budget)
-            .await
-            .map(|_| ())
-            .map_err(|e| self.inner.core.redactor.scrub(e))
+        self.inner.core.checked(self.inner.shop(&budget)).await
     }
     fn read(&self, request: &ConnectorRequest) -> Result<RecordBatchStream> {
-        if !request.breakdowns.is_empty() {
-            return Err(Error::InvalidRequest {
-                message: "shopify: breakdowns are not supported".into(),
-            });
-        }
         let inner = self.inner.clone();
-        let (start, end) = (request.start(), request.end());
-        Ok(Box::pin(futures::stream::once(async move {
-            let redactor = inner.core.redactor.clone();
-            inner.pull(start, end).await.map_err(|e| redactor.scrub(e))
-        })))
+        let redactor = inner.core.redactor.clone();
+        whole_range_stream(SOURCE, request, redactor, |start, end| async move {
+            inner.pull(start, end).await
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn with(vars: &[(&str, &str)]) -> ShopifyBuilder {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        ShopifyBuilder::from_env_with(move |k| vars.get(k).cloned())
+        ShopifyBuilder::from_env_with(crate::keys::env_of(vars))
     }
 
     #[test]

@@ -25,10 +25,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::builder::{HttpBuilderBase, strings};
+use crate::builder::strings;
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, date_chunks,
-    decode_for, validate_base_url,
+    decode_error, decode_for, validate_base_url,
 };
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
@@ -87,46 +87,27 @@ crate::keys::config_table! {
     }
 }
 
-/// Builder of a [`TikTokConnector`].
-///
-/// | Name | Default | Meaning | Range |
-/// |---|---|---|---|
-/// | `access_token` | — (required) | `Access-Token` header | non-empty |
-/// | `advertiser_ids` | — (required) | advertisers pulled | ≥ 1, digits |
-/// | `base_url` | `https://business-api.tiktok.com` | API host (http only on loopback) | URL |
-/// | `api_version` | `v1.3` | path version | `vN.N` |
-/// | `metrics` | none | metrics pulled after [`TIKTOK_DEFAULT_METRICS`] | metric names |
-/// | `chunk_days` | 30 | days per report request (calls run `retry.concurrency` at once) | 1–30 |
-/// | `page_size` | 1000 | rows per page | 1–1000 |
-/// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency, page bound | — |
-#[derive(Debug)]
-pub struct TikTokBuilder {
-    config: TikTokConfig,
-    chunk_days: u32,
-    page_size: u32,
-    base: HttpBuilderBase,
-}
-
-impl Default for TikTokBuilder {
-    fn default() -> Self {
-        Self {
-            config: TikTokConfig::default(),
-            chunk_days: TIKTOK_MAX_CHUNK_DAYS,
-            page_size: TIKTOK_MAX_PAGE_SIZE,
-            base: HttpBuilderBase::default(),
-        }
+crate::builder::http_builder_type! {
+    /// Builder of a [`TikTokConnector`].
+    ///
+    /// | Name | Default | Meaning | Range |
+    /// |---|---|---|---|
+    /// | `access_token` | — (required) | `Access-Token` header | non-empty |
+    /// | `advertiser_ids` | — (required) | advertisers pulled | ≥ 1, digits |
+    /// | `base_url` | `https://business-api.tiktok.com` | API host (http only on loopback) | URL |
+    /// | `api_version` | `v1.3` | path version | `vN.N` |
+    /// | `metrics` | none | metrics pulled after [`TIKTOK_DEFAULT_METRICS`] | metric names |
+    /// | `chunk_days` | 30 | days per report request (calls run `retry.concurrency` at once) | 1–30 |
+    /// | `page_size` | 1000 | rows per page | 1–1000 |
+    /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency, page bound | — |
+    pub struct TikTokBuilder(TikTokConfig) {
+        chunk_days: u32 = TIKTOK_MAX_CHUNK_DAYS,
+        page_size: u32 = TIKTOK_MAX_PAGE_SIZE,
     }
+    default_base_url: "https://business-api.tiktok.com";
 }
 
 impl TikTokBuilder {
-    crate::builder::http_builder!(TikTokConfig);
-    /// A builder from a config table.
-    pub fn from_config(config: TikTokConfig) -> Self {
-        Self {
-            config,
-            ..Self::default()
-        }
-    }
     liftos_core::setters! {
         /// Sets the access token.
         with_access_token(access_token: impl Into<SecretString>)
@@ -134,8 +115,6 @@ impl TikTokBuilder {
         /// Sets the advertisers.
         with_advertiser_ids(advertisers: impl IntoIterator<Item = impl Into<String>>)
             => self.config.advertiser_ids = strings(advertisers);
-        /// Replaces `https://business-api.tiktok.com`.
-        with_base_url(base_url: impl Into<String>) => self.config.base_url = Some(base_url.into());
         /// Sets the API version (e.g. `v1.3`).
         with_api_version(api_version: impl Into<String>)
             => self.config.api_version = Some(api_version.into());
@@ -510,11 +489,7 @@ impl Inner {
             let n = data.data.list.len();
             for (i, row) in data.data.list.iter().enumerate() {
                 let at = |field: &str| format!("page {page}: data.list[{i}].{field}");
-                let dec = |path: String, message: String| Error::Decode {
-                    source_name: SOURCE.into(),
-                    path,
-                    message,
-                };
+                let dec = |path: String, message: String| decode_error(SOURCE, path, message);
                 let campaign = row
                     .dimensions
                     .get("campaign_id")

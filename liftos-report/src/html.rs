@@ -719,6 +719,17 @@ fn exploration_section(x: &ExplorationSummary) -> Markup {
     }
 }
 
+/// A row of the diagnostics table: `name`, then the estimate, its interval and its
+/// p-value of `[estimate, lower, upper, p]`.
+fn estimate_row(name: &str, [estimate, lower, upper, p]: [f64; 4]) -> Vec<Cell> {
+    vec![
+        text(name),
+        num(thousands(estimate, 3)),
+        num(format!("{} – {}", thousands(lower, 3), thousands(upper, 3))),
+        num(p_value(p)),
+    ]
+}
+
 /// Accuracy, the assumption checks and the warnings.
 fn model_section(results: &AttributionResults, level: &str) -> Markup {
     let d = &results.diagnostics;
@@ -734,16 +745,10 @@ fn model_section(results: &AttributionResults, level: &str) -> Markup {
                 &c.differential_forest_prediction,
             ),
         ] {
-            rows.push(vec![
-                text(name),
-                num(thousands(k.estimate, 3)),
-                num(format!(
-                    "{} – {}",
-                    thousands(k.ci_lower, 3),
-                    thousands(k.ci_upper, 3)
-                )),
-                num(p_value(k.p_value)),
-            ]);
+            rows.push(estimate_row(
+                name,
+                [k.estimate, k.ci_lower, k.ci_upper, k.p_value],
+            ));
         }
     }
     if let Some(r2) = d.treatment_r2 {
@@ -763,16 +768,11 @@ fn model_section(results: &AttributionResults, level: &str) -> Markup {
         ]);
     }
     if let Some(p) = &d.placebo {
-        rows.push(vec![
-            text(&format!("Placebo ({}), should be ≈ 0", p.name)),
-            num(thousands(p.estimate, 3)),
-            num(format!(
-                "{} – {}",
-                thousands(p.ci_lower, 3),
-                thousands(p.ci_upper, 3)
-            )),
-            num(p_value(p.p_value)),
-        ]);
+        let name = format!("Placebo ({}), should be ≈ 0", p.name);
+        rows.push(estimate_row(
+            &name,
+            [p.estimate, p.ci_lower, p.ci_upper, p.p_value],
+        ));
     }
     let interval = format!("Interval ({level})");
     html! {

@@ -8,11 +8,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch,
-    StringArray, StringBuilder, UInt32Array, UInt64Array,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int64Array, PrimitiveArray,
+    RecordBatch, StringArray, StringBuilder, UInt32Array, UInt64Array,
 };
 use arrow::compute::take;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{ArrowPrimitiveType, DataType, Field, Schema, SchemaRef, TimeUnit};
 use rayon::prelude::*;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -1187,16 +1187,7 @@ fn unusable_reasons(table: &RecordBatch, frame: &Frame) -> BTreeMap<usize, Strin
             .map_or_else(String::new, |a| parse::cell_text(a.as_ref(), r))
     };
     if let Some(d) = &frame.date {
-        let mut bad = vec![false; rows];
-        for &r in &d.bad {
-            bad[r] = true;
-            add(r, format!("date '{}' is not a date", raw(DATE, r)));
-        }
-        for (r, &was_bad) in bad.iter().enumerate() {
-            if d.array.is_null(r) && !was_bad {
-                add(r, "missing date".to_owned());
-            }
-        }
+        parsed_problems(DATE, d, rows, "a date", &raw, &mut add, |_| None);
     }
     for c in [CHANNEL, CAMPAIGN, CURRENCY] {
         let a = &frame.text[c];
@@ -1221,49 +1212,51 @@ fn unusable_reasons(table: &RecordBatch, frame: &Frame) -> BTreeMap<usize, Strin
         }
     }
     for c in FLOAT_COLUMNS {
-        let p = &frame.floats[c];
-        let mut bad = vec![false; rows];
-        for &r in &p.bad {
-            bad[r] = true;
-            add(r, format!("{c} '{}' is not a number", raw(c, r)));
-        }
-        for (r, &was_bad) in bad.iter().enumerate() {
-            if was_bad {
-                continue;
-            }
-            if p.array.is_null(r) {
-                add(r, format!("missing {c}"));
-                continue;
-            }
-            let v = p.array.value(r);
+        parsed_problems(c, &frame.floats[c], rows, "a number", &raw, &mut add, |v| {
             if v.is_nan() {
-                add(r, format!("{c} is NaN"));
+                Some(format!("{c} is NaN"))
             } else if v.is_infinite() {
-                add(r, format!("{c} is infinite"));
-            } else if v < 0.0 {
-                add(r, format!("negative {c} ({v})"));
+                Some(format!("{c} is infinite"))
+            } else {
+                (v < 0.0).then(|| format!("negative {c} ({v})"))
             }
-        }
+        });
     }
     for c in INT_COLUMNS {
-        let p = &frame.ints[c];
-        let mut bad = vec![false; rows];
-        for &r in &p.bad {
-            bad[r] = true;
-            add(r, format!("{c} '{}' is not an integer", raw(c, r)));
-        }
-        for (r, &was_bad) in bad.iter().enumerate() {
-            if was_bad {
-                continue;
-            }
-            if p.array.is_null(r) {
-                add(r, format!("missing {c}"));
-            } else if p.array.value(r) < 0 {
-                add(r, format!("negative {c} ({})", p.array.value(r)));
-            }
-        }
+        parsed_problems(c, &frame.ints[c], rows, "an integer", &raw, &mut add, |v| {
+            (v < 0).then(|| format!("negative {c} ({v})"))
+        });
     }
     reasons
+}
+
+/// Adds the problems of the parsed column `c` to `add`: first each value that did not
+/// parse (`{c} '{raw}' is not {what}`), then, row by row, each other value that is
+/// missing or that `check` finds wrong.
+fn parsed_problems<T: ArrowPrimitiveType>(
+    c: &str,
+    p: &parse::Parsed<PrimitiveArray<T>>,
+    rows: usize,
+    what: &str,
+    raw: &impl Fn(&str, usize) -> String,
+    add: &mut impl FnMut(usize, String),
+    check: impl Fn(T::Native) -> Option<String>,
+) {
+    let mut bad = vec![false; rows];
+    for &r in &p.bad {
+        bad[r] = true;
+        add(r, format!("{c} '{}' is not {what}", raw(c, r)));
+    }
+    for (r, &was_bad) in bad.iter().enumerate() {
+        if was_bad {
+            continue;
+        }
+        if p.array.is_null(r) {
+            add(r, format!("missing {c}"));
+        } else if let Some(problem) = check(p.array.value(r)) {
+            add(r, problem);
+        }
+    }
 }
 
 /// The rows of `kept` without duplicates (per natural key the latest pull, then the

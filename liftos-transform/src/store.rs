@@ -1047,6 +1047,12 @@ mod tests {
         .unwrap()
     }
 
+    /// Upserts one day of `meta` (2025-01-01, campaign `a`, spend `spend`) into `s`.
+    fn upsert_day(s: &mut Store, spend: f64) {
+        let day = update(&[("2025-01-01", "a", spend)], "2025-01-01", "2025-01-01");
+        s.upsert("meta", day).unwrap();
+    }
+
     fn update(rows: &[(&str, &str, f64)], from: &str, to: &str) -> SourceUpdate {
         SourceUpdate::new(
             table(rows),
@@ -1122,18 +1128,10 @@ mod tests {
     fn files_outside_the_manifest_are_ignored_and_removed_by_the_next_writer() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::create_or_open(dir.path()).unwrap();
-        s.upsert(
-            "meta",
-            update(&[("2025-01-01", "a", 1.0)], "2025-01-01", "2025-01-01"),
-        )
-        .unwrap();
+        upsert_day(&mut s, 1.0);
         s.commit().unwrap();
         // An upsert never committed (a process killed before its manifest rename).
-        s.upsert(
-            "meta",
-            update(&[("2025-01-01", "a", 9.0)], "2025-01-01", "2025-01-01"),
-        )
-        .unwrap();
+        upsert_day(&mut s, 9.0);
         drop(s);
         let files = std::fs::read_dir(dir.path().join(DATA_DIR))
             .unwrap()
@@ -1229,11 +1227,7 @@ mod tests {
         // A missing file.
         let damaged = tempfile::tempdir().unwrap();
         let mut s = Store::create_or_open(damaged.path()).unwrap();
-        s.upsert(
-            "meta",
-            update(&[("2025-01-01", "a", 1.0)], "2025-01-01", "2025-01-01"),
-        )
-        .unwrap();
+        upsert_day(&mut s, 1.0);
         s.commit().unwrap();
         let file = damaged.path().join(&s.source("meta").unwrap().files[0]);
         drop(s);

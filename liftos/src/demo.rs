@@ -21,7 +21,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::io::{write_bytes_atomically, write_table_atomically};
+use crate::io::{write_json_atomically, write_table_atomically};
 use crate::pipeline::{Pipeline, PipelineRun};
 use crate::{Error, Result};
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
@@ -197,11 +197,7 @@ pub fn run_with(out: &Path, options: &DemoOptions) -> Result<DemoOutput> {
     let truth_json = out.join("truth.json");
     write_table_atomically(&unified_csv, &world.unified_table()?)?;
     write_table_atomically(&truth_csv, &world.truth_table()?)?;
-    let json = serde_json::to_string_pretty(world.truth()).map_err(|source| Error::Json {
-        path: truth_json.display().to_string(),
-        source,
-    })?;
-    write_bytes_atomically(&truth_json, json.as_bytes())?;
+    write_json_atomically(&truth_json, world.truth())?;
     let exports = out.join("exports");
     fs::create_dir_all(&exports).map_err(io_err(&exports))?;
     let mut export_csv = exports.join("tiktok.csv");

@@ -42,6 +42,15 @@ pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     partial.commit().map_err(|e| output_error(path, e))
 }
 
+/// Writes `value` to `path` as pretty-printed JSON, all-or-nothing.
+pub fn write_json_atomically(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|source| Error::Json {
+        path: path.display().to_string(),
+        source,
+    })?;
+    write_bytes_atomically(path, text.as_bytes())
+}
+
 /// Removes, under `dir` (two levels deep), the temporary files this process's report
 /// writers left when it was interrupted: names with `.partial-<pid>.` (the report
 /// writers' pattern) or `.tmp-<pid>`. Files of other processes are left alone.

@@ -109,6 +109,16 @@ fn f64_at(out: &RecordBatch, col: &str, i: usize) -> Option<f64> {
     a.is_valid(i).then(|| a.value(i))
 }
 
+/// Asserts that row `i` of `col` holds `want` (to 1e-12).
+#[track_caller]
+fn assert_at(out: &RecordBatch, col: &str, i: usize, want: f64) {
+    let got = f64_at(out, col, i).unwrap();
+    assert!(
+        (got - want).abs() < 1e-12,
+        "{col} row {i}: {got}, not {want}"
+    );
+}
+
 /// The value of `col` in the row of (date, channel, campaign).
 fn value_on(
     out: &RecordBatch,
@@ -152,14 +162,14 @@ fn features_recover_the_synthetic_truth() {
     // Media cost index: weekday CPM 100 against a median of 100; weekend 50/100.
     let wed = row(&out, d(2023, 6, 7), "meta", "A");
     let sat = row(&out, d(2023, 6, 10), "meta", "A");
-    assert!((f64_at(&out, "media_cost_index", wed).unwrap() - 1.0).abs() < 1e-12);
-    assert!((f64_at(&out, "media_cost_index", sat).unwrap() - 0.5).abs() < 1e-12);
+    assert_at(&out, "media_cost_index", wed, 1.0);
+    assert_at(&out, "media_cost_index", sat, 0.5);
     assert_eq!(
         value_on(&out, "media_cost_index", (d(2023, 1, 3), "meta", "A")),
         None
     );
     let bf = row(&out, d(2023, 11, 24), "meta", "A");
-    assert!((f64_at(&out, "media_cost_index", bf).unwrap() - 2.0).abs() < 1e-12);
+    assert_at(&out, "media_cost_index", bf, 2.0);
     let pressure = column::<StringArray>(&out, "competitive_pressure");
     assert_eq!(pressure.value(bf), "high");
     assert!(pressure.is_null(row(&out, d(2023, 1, 20), "meta", "A")));
@@ -167,22 +177,22 @@ fn features_recover_the_synthetic_truth() {
     // Audience availability: weekend impressions per unit spend are 2x weekdays:
     // Saturday = 20 / ((5*10 + 2*20) / 7), Monday = 10 / (90 / 7).
     let mon = row(&out, d(2023, 6, 5), "meta", "A");
-    assert!((f64_at(&out, "audience_availability", sat).unwrap() - 140.0 / 90.0).abs() < 1e-12);
-    assert!((f64_at(&out, "audience_availability", mon).unwrap() - 70.0 / 90.0).abs() < 1e-12);
+    assert_at(&out, "audience_availability", sat, 140.0 / 90.0);
+    assert_at(&out, "audience_availability", mon, 70.0 / 90.0);
     assert_eq!(
         value_on(&out, "audience_availability", (d(2023, 1, 6), "meta", "A")),
         None
     );
 
     // Conversion likelihood: the weekday's historical conversion rate.
-    assert!((f64_at(&out, "conversion_likelihood", sat).unwrap() - 0.08).abs() < 1e-12);
-    assert!((f64_at(&out, "conversion_likelihood", wed).unwrap() - 0.05).abs() < 1e-12);
+    assert_at(&out, "conversion_likelihood", sat, 0.08);
+    assert_at(&out, "conversion_likelihood", wed, 0.05);
     assert_eq!(
         value_on(&out, "conversion_likelihood", (d(2023, 1, 1), "meta", "A")),
         None
     );
     let google_wed = row(&out, d(2023, 6, 7), "google_ads", "C");
-    assert!((f64_at(&out, "conversion_likelihood", google_wed).unwrap() - 0.03).abs() < 1e-12);
+    assert_at(&out, "conversion_likelihood", google_wed, 0.03);
 }
 
 #[test]

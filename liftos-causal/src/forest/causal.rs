@@ -14,8 +14,8 @@ use super::tree::{Columns, Target, Tree, TreeParams, Units};
 use super::{CHUNK, grow_forest};
 use crate::data::CausalDataset;
 use crate::inference::{
-    AverageEffect, Calibration, Coefficient, LiftEffect, best_linear_projection, lift_effect,
-    mean_effect, normal_quantile, test_calibration,
+    AverageEffect, Calibration, Coefficient, LiftEffect, best_linear_projection, check_len,
+    check_weights, lift_effect, mean_effect, normal_quantile, test_calibration,
 };
 use crate::{Error, Result};
 
@@ -165,21 +165,13 @@ impl CausalForestParams {
         with_seed: seed: u64,
     }
 
-    /// Sets `mtry`.
-    pub fn with_mtry(mut self, v: usize) -> Self {
-        self.mtry = Some(v);
-        self
-    }
-
-    /// Sets `nuisance_local_linear` (`None`: plain forest nuisances).
-    pub fn with_nuisance_local_linear(mut self, lambda: Option<f64>) -> Self {
-        self.nuisance_local_linear = lambda;
-        self
-    }
-    /// Sets `nuisance_trees`.
-    pub fn with_nuisance_trees(mut self, v: usize) -> Self {
-        self.nuisance_trees = Some(v);
-        self
+    liftos_core::setters! {
+        /// Sets `mtry`.
+        with_mtry(v: usize) => self.mtry = Some(v);
+        /// Sets `nuisance_local_linear` (`None`: plain forest nuisances).
+        with_nuisance_local_linear(lambda: Option<f64>) => self.nuisance_local_linear = lambda;
+        /// Sets `nuisance_trees`.
+        with_nuisance_trees(v: usize) => self.nuisance_trees = Some(v);
     }
 
     /// Checks every field; returns the first problem found.
@@ -595,20 +587,8 @@ impl FittedCausalForest {
         let n = self.scores.len();
         let mut a = match subset {
             Some(s) => {
-                if s.len() != n {
-                    return Err(Error::LengthMismatch {
-                        column: "subset weights".into(),
-                        expected: n,
-                        found: s.len(),
-                    });
-                }
-                if let Some(row) = s.iter().position(|v| !v.is_finite() || *v < 0.0) {
-                    return Err(Error::param(
-                        "subset weights",
-                        format!("{} at row {row}", s[row]),
-                        "finite, non-negative",
-                    ));
-                }
+                check_len("subset weights", n, s.len())?;
+                check_weights("subset weights", s)?;
                 s.to_vec()
             }
             None => vec![1.0; n],

@@ -55,30 +55,17 @@ impl Default for ForestParams {
 }
 
 impl ForestParams {
-    /// Sets `num_trees`.
-    pub fn with_num_trees(mut self, num_trees: usize) -> Self {
-        self.num_trees = num_trees;
-        self
-    }
-    /// Sets `sample_fraction`.
-    pub fn with_sample_fraction(mut self, v: f64) -> Self {
-        self.sample_fraction = v;
-        self
-    }
-    /// Sets `min_node_size`.
-    pub fn with_min_node_size(mut self, v: usize) -> Self {
-        self.min_node_size = v;
-        self
-    }
-    /// Sets `mtry`.
-    pub fn with_mtry(mut self, v: usize) -> Self {
-        self.mtry = Some(v);
-        self
-    }
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
+    liftos_core::setters! {
+        /// Sets `num_trees`.
+        with_num_trees(num_trees: usize);
+        /// Sets `sample_fraction`.
+        with_sample_fraction(v: f64) => self.sample_fraction = v;
+        /// Sets `min_node_size`.
+        with_min_node_size(v: usize) => self.min_node_size = v;
+        /// Sets `mtry`.
+        with_mtry(v: usize) => self.mtry = Some(v);
+        /// Sets the seed.
+        with_seed(seed: u64);
     }
 
     /// Checks every field; returns the first problem found.

@@ -275,26 +275,15 @@ fn missing_roles_are_reported() {
             .all(|d| d.column == "spend" && d.row % 50 == 0)
     );
 
-    let err = prepare_causal_data(
-        &table,
-        &CausalRoles::new(["budget"], ["revenue"], Vec::<&str>::new()),
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        err.contains("`budget`") && err.contains("treatment"),
-        "{err}"
-    );
-    let err = prepare_causal_data(
-        &table,
-        &CausalRoles::new(["spend"], ["campaign"], Vec::<&str>::new()),
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        err.contains("`campaign`") && err.contains("not numeric"),
-        "{err}"
-    );
+    // (treatment, outcome): the error names the bad column and says what is wrong.
+    for (treatment, outcome, named, says) in [
+        ("budget", "revenue", "`budget`", "treatment"),
+        ("spend", "campaign", "`campaign`", "not numeric"),
+    ] {
+        let roles = CausalRoles::new([treatment], [outcome], Vec::<&str>::new());
+        let err = prepare_causal_data(&table, &roles).unwrap_err().to_string();
+        assert!(err.contains(named) && err.contains(says), "{err}");
+    }
 }
 
 /// Seeds 11–13 of a confounded four-channel world whose TikTok has no effect, analysed by
@@ -447,21 +436,11 @@ fn outcomes_levels_and_custom_estimators() {
             assert_eq!(c90.incremental_roas, c99.incremental_roas);
             assert!(c99.ci_upper - c99.ci_lower > c90.ci_upper - c90.ci_lower);
         }
-        let t90 = r90
-            .temporal
-            .as_ref()
-            .unwrap()
-            .holiday_lift
-            .as_ref()
-            .unwrap();
-        let t99 = r99
-            .temporal
-            .as_ref()
-            .unwrap()
-            .holiday_lift
-            .as_ref()
-            .unwrap();
-        assert!(t99.ci_upper - t99.ci_lower > t90.ci_upper - t90.ci_lower);
+        let holiday_width = |r: &liftos_causal::AttributionResults| {
+            let t = r.temporal.as_ref().unwrap().holiday_lift.as_ref().unwrap();
+            t.ci_upper - t.ci_lower
+        };
+        assert!(holiday_width(r99) > holiday_width(r90));
     }
     // Randomized: no treatment model; still a sensible answer on this world.
     let randomized =

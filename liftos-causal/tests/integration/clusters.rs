@@ -1,6 +1,6 @@
 //! Cluster-robust inference when rows share shocks.
 
-use liftos_causal::{CausalDataset, CausalForestParams};
+use liftos_causal::CausalDataset;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -36,13 +36,7 @@ fn clustered_rows_get_wider_and_covering_intervals() {
         .with_cluster_ids(&cluster)
         .unwrap();
     assert_eq!(data.num_clusters(), 40);
-    let forest = CausalForestParams::default()
-        .with_num_trees(500)
-        .with_seed(3)
-        .build()
-        .unwrap()
-        .fit_forest(&data)
-        .unwrap();
+    let forest = crate::fit_forest(&data, 500, 3);
     let clustered = forest.average_effect(None).unwrap();
     let rows: Vec<u32> = (0..n as u32).collect();
     let naive = forest.average_effect_with(None, Some(&rows), 0.95).unwrap();

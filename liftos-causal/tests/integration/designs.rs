@@ -16,13 +16,7 @@ fn evaluate(train: &Design, test: &Design, trees: usize, seed: u64) -> Report {
         .unwrap()
         .with_covariates(train.cols())
         .unwrap();
-    let forest = CausalForestParams::default()
-        .with_num_trees(trees)
-        .with_seed(seed)
-        .build()
-        .unwrap()
-        .fit_forest(&data)
-        .unwrap();
+    let forest = crate::fit_forest(&data, trees, seed);
     let pred = forest.predict(&test.x_refs()).unwrap();
     let n = pred.len() as f64;
     let rmse = (pred

@@ -12,10 +12,22 @@ mod response;
 mod sandbox;
 mod statistical;
 
-use liftos_causal::ChannelEffect;
+use liftos_causal::{CausalDataset, CausalForestParams, ChannelEffect, FittedCausalForest};
 use liftos_sandbox::{ChannelTruth, World, WorldConfig};
 
 /// The standard sandbox world with four channels, `tiktok` without effect, under `seed`.
+/// A causal forest of `trees` trees and seed `seed` (the rest grf's defaults) fitted on
+/// `data`.
+pub fn fit_forest(data: &CausalDataset, trees: usize, seed: u64) -> FittedCausalForest {
+    CausalForestParams::default()
+        .with_num_trees(trees)
+        .with_seed(seed)
+        .build()
+        .unwrap()
+        .fit_forest(data)
+        .unwrap()
+}
+
 pub fn zero_effect_world(seed: u64) -> World {
     let config = WorldConfig::standard(4)
         .with_zero_effect_channel("tiktok")
@@ -96,41 +108,43 @@ pub mod sim {
             .collect()
     }
 
-    /// τ = ζ(x1)ζ(x2); continuous W = 2·x3 + x1 + N(0,1) (confounded through x1 and x3);
-    /// Y = 3·x3 + 2·x4 + τ·W + N(0, sigma²).
-    pub fn continuous(n: usize, p: usize, sigma: f64, seed: u64) -> Design {
+    /// τ = ζ(x1)ζ(x2) on x uniform in [0, 1]^p, W drawn row by row by `treat` (after x,
+    /// from the same generator), Y = 3·x3 + 2·x4 + τ·W + N(0, sigma²).
+    fn design(
+        n: usize,
+        p: usize,
+        sigma: f64,
+        seed: u64,
+        treat: impl Fn(&mut ChaCha8Rng, &Normal<f64>, &[Vec<f64>], usize) -> f64,
+    ) -> Design {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let x = uniform_x(&mut rng, n, p);
         let nrm = Normal::new(0.0, 1.0).unwrap();
         let tau: Vec<f64> = (0..n).map(|i| zeta(x[0][i]) * zeta(x[1][i])).collect();
-        let w: Vec<f64> = (0..n)
-            .map(|i| 2.0 * x[2][i] + x[0][i] + nrm.sample(&mut rng))
-            .collect();
+        let w: Vec<f64> = (0..n).map(|i| treat(&mut rng, &nrm, &x, i)).collect();
         let y: Vec<f64> = (0..n)
             .map(|i| 3.0 * x[2][i] + 2.0 * x[3][i] + tau[i] * w[i] + sigma * nrm.sample(&mut rng))
             .collect();
         Design { x, w, y, tau }
     }
 
+    /// τ = ζ(x1)ζ(x2); continuous W = 2·x3 + x1 + N(0,1) (confounded through x1 and x3);
+    /// Y = 3·x3 + 2·x4 + τ·W + N(0, sigma²).
+    pub fn continuous(n: usize, p: usize, sigma: f64, seed: u64) -> Design {
+        design(n, p, sigma, seed, |rng, nrm, x, i| {
+            2.0 * x[2][i] + x[0][i] + nrm.sample(rng)
+        })
+    }
+
     /// τ = ζ(x1)ζ(x2); binary W with P(W=1|X) = 0.2 + 0.3·x3 + 0.3·x1;
     /// Y = 3·x3 + 2·x4 + τ·W + N(0, sigma²).
     pub fn binary(n: usize, p: usize, sigma: f64, seed: u64) -> Design {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let x = uniform_x(&mut rng, n, p);
-        let nrm = Normal::new(0.0, 1.0).unwrap();
-        let tau: Vec<f64> = (0..n).map(|i| zeta(x[0][i]) * zeta(x[1][i])).collect();
-        let w: Vec<f64> = (0..n)
-            .map(|i| {
-                if rng.random::<f64>() < 0.2 + 0.3 * x[2][i] + 0.3 * x[0][i] {
-                    1.0
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let y: Vec<f64> = (0..n)
-            .map(|i| 3.0 * x[2][i] + 2.0 * x[3][i] + tau[i] * w[i] + sigma * nrm.sample(&mut rng))
-            .collect();
-        Design { x, w, y, tau }
+        design(n, p, sigma, seed, |rng, _, x, i| {
+            if rng.random::<f64>() < 0.2 + 0.3 * x[2][i] + 0.3 * x[0][i] {
+                1.0
+            } else {
+                0.0
+            }
+        })
     }
 }

@@ -47,14 +47,17 @@ fn show(ch: &ChannelEffect, t: &ChannelTruth) {
     );
 }
 
+/// The interval `[lower, upper]` covers `truth` (else `what` is said to miss).
+#[track_caller]
+fn covers(lower: f64, truth: f64, upper: f64, what: &str) {
+    assert!(lower <= truth && truth <= upper, "{what} misses");
+}
+
 /// The switch-off interval covers the truth.
 fn switch_off_covers(ch: &ChannelEffect, t: &ChannelTruth) {
-    assert!(
-        ch.incremental_roas_ci_lower <= t.incremental_roas
-            && t.incremental_roas <= ch.incremental_roas_ci_upper,
-        "{} switch-off interval misses",
-        ch.channel
-    );
+    let what = format!("{} switch-off interval", ch.channel);
+    let (lower, upper) = (ch.incremental_roas_ci_lower, ch.incremental_roas_ci_upper);
+    covers(lower, t.incremental_roas, upper, &what);
 }
 
 /// Every channel of `a` (an analysis of `world`): the zero-effect channel not
@@ -85,11 +88,12 @@ fn marginal_within(ch: &ChannelEffect, t: &ChannelTruth, tol: f64) {
     let r = ch.response.as_ref().unwrap();
     let mrel = (ch.marginal_roas - t.marginal_roas_total).abs() / t.marginal_roas_total;
     assert!(mrel < tol, "{} marginal off by {mrel:.3}", ch.channel);
-    assert!(
-        r.marginal_roas_ci_lower <= t.marginal_roas_total
-            && t.marginal_roas_total <= r.marginal_roas_ci_upper,
-        "{} marginal interval misses",
-        ch.channel
+    let what = format!("{} marginal interval", ch.channel);
+    covers(
+        r.marginal_roas_ci_lower,
+        t.marginal_roas_total,
+        r.marginal_roas_ci_upper,
+        &what,
     );
 }
 

@@ -1,6 +1,6 @@
 //! Null effects, calibration and the best linear projection.
 
-use liftos_causal::{CausalDataset, CausalForestParams};
+use liftos_causal::CausalDataset;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -31,13 +31,7 @@ fn a_zero_effect_treatment_is_not_significant() {
         .unwrap()
         .with_covariates(cols)
         .unwrap();
-    let forest = CausalForestParams::default()
-        .with_num_trees(500)
-        .with_seed(8)
-        .build()
-        .unwrap()
-        .fit_forest(&data)
-        .unwrap();
+    let forest = crate::fit_forest(&data, 500, 8);
     let ate = forest.average_effect(None).unwrap();
     eprintln!("null ATE {ate:?}");
     assert!(ate.p_value > 0.05, "{ate:?}");
@@ -60,13 +54,7 @@ fn a_zero_effect_treatment_is_not_significant() {
         .unwrap()
         .with_covariates(vec![("x1", &x[0][..]), ("x3", &x[2][..])])
         .unwrap();
-    let forest = CausalForestParams::default()
-        .with_num_trees(300)
-        .with_seed(9)
-        .build()
-        .unwrap()
-        .fit_forest(&data)
-        .unwrap();
+    let forest = crate::fit_forest(&data, 300, 9);
     let lift = forest.lift(None).unwrap();
     eprintln!("null lift {lift:?}");
     assert!(lift.p_value > 0.05, "{lift:?}");
@@ -79,13 +67,7 @@ fn calibration_and_projection_detect_heterogeneity() {
         .unwrap()
         .with_covariates(d.cols())
         .unwrap();
-    let forest = CausalForestParams::default()
-        .with_num_trees(500)
-        .with_seed(4)
-        .build()
-        .unwrap()
-        .fit_forest(&data)
-        .unwrap();
+    let forest = crate::fit_forest(&data, 500, 4);
     let cal = forest.test_calibration().unwrap();
     eprintln!("{cal:?}");
     let m = &cal.mean_forest_prediction;

@@ -39,6 +39,17 @@ pub async fn pull_all(c: &impl Connector, request: &ConnectorRequest) -> RecordB
         .unwrap_or_else(|e| panic!("pull failed: {e}"))
 }
 
+/// The error of pulling `request` with `c`, which must come within 20 s.
+pub async fn pull_error_within_20s(
+    c: &impl Connector,
+    request: &ConnectorRequest,
+) -> liftos_connectors::Error {
+    tokio::time::timeout(Duration::from_secs(20), c.get_campaign_data(request))
+        .await
+        .expect("no hang")
+        .unwrap_err()
+}
+
 /// The request for the days `start` to `end` (`YYYY-MM-DD`).
 pub fn day_range(start: &str, end: &str) -> ConnectorRequest {
     ConnectorRequest::new(start.parse().unwrap(), end.parse().unwrap()).unwrap()
@@ -54,6 +65,44 @@ pub fn full_range(world: &World) -> ConnectorRequest {
     let start = rows.iter().map(|r| r.date).min().unwrap();
     let end = rows.iter().map(|r| r.date).max().unwrap();
     ConnectorRequest::new(start, end).unwrap()
+}
+
+/// The standard world's totals of `channel` ([`world_totals`]), the request of its whole
+/// range, and the fake servers serving it with `faults`.
+pub async fn serve_world(
+    channel: &str,
+    faults: FaultConfig,
+) -> (
+    (usize, f64, i64, i64, f64, f64),
+    ConnectorRequest,
+    liftos_sandbox::fake::FakeServers,
+) {
+    let world = world();
+    let want = world_totals(&world, channel);
+    let request = full_range(&world);
+    let servers = liftos_sandbox::fake::FakeServers::start(world, faults)
+        .await
+        .unwrap();
+    (want, request, servers)
+}
+
+/// How many requests the fake `server` received at `path`.
+pub fn calls_to(servers: &liftos_sandbox::fake::FakeServers, server: &str, path: &str) -> usize {
+    servers
+        .requests_to(server)
+        .iter()
+        .filter(|r| r.path == path)
+        .count()
+}
+
+/// The column `name` of `t` as an `A` (the test fails naming a missing or other column).
+pub fn column<A: Array + Clone + 'static>(t: &RecordBatch, name: &str) -> A {
+    t.column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_any()
+        .downcast_ref::<A>()
+        .unwrap_or_else(|| panic!("column {name} is not a {}", std::any::type_name::<A>()))
+        .clone()
 }
 
 /// (rows, spend, impressions, clicks, conversions, revenue) of one channel of the world.

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
+use arrow::array::{Array, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::Date32Type;
 use liftos_connectors::{Connector, Error, Ga4Builder};
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
 
@@ -47,27 +47,12 @@ fn want(world: &liftos_sandbox::World) -> BTreeMap<Key, (i64, u64, i64)> {
 }
 
 fn got(t: &RecordBatch) -> BTreeMap<Key, (i64, u64, i64)> {
-    let day = t
-        .column_by_name("date")
-        .unwrap()
-        .as_primitive::<Date32Type>();
-    let group = t
-        .column_by_name("sessionDefaultChannelGroup")
-        .unwrap()
-        .as_string::<i32>();
-    let sessions = t
-        .column_by_name("sessions")
-        .unwrap()
-        .as_primitive::<Int64Type>();
-    let events = t
-        .column_by_name("keyEvents")
-        .unwrap()
-        .as_primitive::<Float64Type>();
-    let revenue = t
-        .column_by_name("totalRevenue")
-        .unwrap()
-        .as_primitive::<Float64Type>();
-    let currency = t.column_by_name("currency").unwrap().as_string::<i32>();
+    let day = column::<Date32Array>(t, "date");
+    let group = column::<StringArray>(t, "sessionDefaultChannelGroup");
+    let sessions = column::<Int64Array>(t, "sessions");
+    let events = column::<Float64Array>(t, "keyEvents");
+    let revenue = column::<Float64Array>(t, "totalRevenue");
+    let currency = column::<StringArray>(t, "currency");
     let mut out = BTreeMap::new();
     for k in 0..t.num_rows() {
         assert_eq!(currency.value(k), "USD");
@@ -146,10 +131,7 @@ async fn conversions_is_read_as_the_old_name_of_key_events_and_date_alone_sums_t
         .await
         .unwrap();
     assert_eq!(t.num_rows(), per_day.len());
-    let sessions = t
-        .column_by_name("sessions")
-        .unwrap()
-        .as_primitive::<Int64Type>();
+    let sessions = column::<Int64Array>(&t, "sessions");
     let total: i64 = sessions.iter().flatten().sum();
     assert_eq!(total, per_day.values().sum::<i64>());
     assert!(t.column_by_name("conversions").is_some());

@@ -1,7 +1,6 @@
 //! Google Ads connector against the fake REST API.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use liftos_connectors::{Connector, Error, GoogleAdsBuilder};
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
@@ -26,12 +25,8 @@ fn builder(servers: &FakeServers, clock: Arc<liftos_connectors::VirtualClock>) -
 }
 
 async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
-    let world = world();
-    let want = world_totals(&world, "google_ads");
-    let request = full_range(&world);
-    let servers = FakeServers::start(world, faults.with_google_batch_size(25))
-        .await
-        .unwrap();
+    let (want, request, servers) =
+        serve_world("google_ads", faults.with_google_batch_size(25)).await;
     let c = builder(&servers, clock()).build().unwrap();
     let t = pull_all(&c, &request).await;
     let cost = i64_sum(&t, "metrics.cost_micros") as f64 / 1e6;
@@ -48,12 +43,8 @@ async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
 #[tokio::test]
 async fn search_stream_pull_returns_every_row_once() {
     let servers = pull_and_compare(FaultConfig::none()).await;
-    let log = servers.requests_to("google_ads");
-    assert_eq!(
-        log.iter().filter(|r| r.path == "/token").count(),
-        1,
-        "one token for the whole pull"
-    );
+    let tokens = calls_to(&servers, "google_ads", "/token");
+    assert_eq!(tokens, 1, "one token for the whole pull");
 }
 
 #[tokio::test]
@@ -65,11 +56,8 @@ async fn each_fault_type_is_survived_and_an_expired_token_is_refreshed_once() {
     let servers = pull_and_compare(FaultConfig::none().with_expire_token_after(2)).await;
     let log = servers.requests_to("google_ads");
     assert!(log.iter().any(|r| r.fault == Some("expired_token")));
-    assert_eq!(
-        log.iter().filter(|r| r.path == "/token").count(),
-        2,
-        "refreshed once after the 401"
-    );
+    let tokens = calls_to(&servers, "google_ads", "/token");
+    assert_eq!(tokens, 2, "refreshed once after the 401");
 }
 
 #[tokio::test]
@@ -111,12 +99,6 @@ async fn a_server_that_never_recovers_ends_within_the_budget() {
         .with_retry(fast_retry().with_max_retries(4))
         .build()
         .unwrap();
-    let err = tokio::time::timeout(
-        Duration::from_secs(20),
-        conn.get_campaign_data(&full_range(&world())),
-    )
-    .await
-    .expect("no hang")
-    .unwrap_err();
+    let err = pull_error_within_20s(&conn, &full_range(&world())).await;
     assert!(matches!(err, Error::RetriesExhausted { .. }), "{err}");
 }

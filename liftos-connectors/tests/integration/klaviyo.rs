@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type};
-use liftos_connectors::{Connector, Error, KlaviyoBuilder, KlaviyoConnector};
+use liftos_connectors::{Connector, Error, KlaviyoBuilder};
 use liftos_sandbox::fake::{FakeCredentials, FakeServers, FaultConfig};
 use liftos_sandbox::{MessageType, World, WorldConfig};
 
@@ -21,12 +21,9 @@ fn builder(servers: &FakeServers, clock: Arc<liftos_connectors::VirtualClock>) -
 }
 
 async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
-    let world = world();
-    let want = world_totals(&world, "klaviyo");
-    let request = full_range(&world);
     let mut faults = faults;
     faults.klaviyo_page_size = 3;
-    let servers = FakeServers::start(world, faults).await.unwrap();
+    let (want, request, servers) = serve_world("klaviyo", faults).await;
     let c = builder(&servers, clock()).build().unwrap();
     let t = pull_all(&c, &request).await;
     // One row per send.
@@ -38,22 +35,12 @@ async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
 #[tokio::test]
 async fn campaigns_and_values_report_give_one_row_per_send() {
     let servers = pull_and_compare(FaultConfig::none()).await;
-    let log = servers.requests_to("klaviyo");
-    assert_eq!(
-        log.iter()
-            .filter(|r| r.path == "/api/campaign-values-reports")
-            .count(),
-        1,
-        "one report call per year"
-    );
-    assert!(
-        log.iter().filter(|r| r.path == "/api/campaigns").count() > 1,
-        "campaigns were paged"
-    );
-    assert!(
-        log.iter().any(|r| r.path == "/api/metrics"),
-        "Placed Order looked up by name"
-    );
+    let one_per_year = report_calls(&servers, "/api/campaign-values-reports");
+    assert_eq!(one_per_year, 1, "one report call per year");
+    let pages = report_calls(&servers, "/api/campaigns");
+    assert!(pages > 1, "campaigns were paged");
+    let lookups = report_calls(&servers, "/api/metrics");
+    assert!(lookups > 0, "Placed Order looked up by name");
 }
 
 #[tokio::test]
@@ -84,14 +71,7 @@ async fn auth_failures_and_the_daily_cap_are_not_retried() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Throttled { .. }), "{err}");
-    assert_eq!(
-        servers
-            .requests_to("klaviyo")
-            .iter()
-            .filter(|r| r.path == "/api/campaign-values-reports")
-            .count(),
-        1
-    );
+    assert_eq!(report_calls(&servers, "/api/campaign-values-reports"), 1);
 }
 
 #[tokio::test]
@@ -100,7 +80,7 @@ async fn a_looping_or_dead_server_ends_in_a_clear_error() {
         .await
         .unwrap();
     let c = builder(&servers, clock()).build().unwrap();
-    let err = pull_error_within_20s(&c).await;
+    let err = pull_error_within_20s(&c, &full_range(&world())).await;
     assert!(matches!(err, Error::PageLoop { .. }), "{err}");
     let servers = FakeServers::start(world(), FaultConfig::none().with_never_recover())
         .await
@@ -109,19 +89,8 @@ async fn a_looping_or_dead_server_ends_in_a_clear_error() {
         .with_retry(fast_retry().with_max_retries(3))
         .build()
         .unwrap();
-    let err = pull_error_within_20s(&c).await;
+    let err = pull_error_within_20s(&c, &full_range(&world())).await;
     assert!(matches!(err, Error::RetriesExhausted { .. }), "{err}");
-}
-
-/// The error of pulling the whole world with `c`, which must come within 20 s.
-async fn pull_error_within_20s(c: &KlaviyoConnector) -> Error {
-    tokio::time::timeout(
-        Duration::from_secs(20),
-        c.get_campaign_data(&full_range(&world())),
-    )
-    .await
-    .expect("no hang")
-    .unwrap_err()
 }
 
 // ---- flows -------------------------------------------------------------------------
@@ -174,11 +143,7 @@ fn pulled_messages(t: &RecordBatch, kind: &str) -> (usize, i64, i64, i64, i64) {
 }
 
 fn report_calls(servers: &FakeServers, path: &str) -> usize {
-    servers
-        .requests_to("klaviyo")
-        .iter()
-        .filter(|r| r.path == path)
-        .count()
+    calls_to(servers, "klaviyo", path)
 }
 
 async fn pull_flows(faults: FaultConfig) -> FakeServers {

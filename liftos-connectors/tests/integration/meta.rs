@@ -25,10 +25,7 @@ async fn pull_and_compare(
     faults: FaultConfig,
     tweak: impl Fn(MetaAdsBuilder) -> MetaAdsBuilder,
 ) -> (MetaAdsConnector, FakeServers) {
-    let world = world();
-    let want = world_totals(&world, "meta");
-    let request = full_range(&world);
-    let servers = FakeServers::start(world, faults).await.unwrap();
+    let (want, request, servers) = serve_world("meta", faults).await;
     let c = tweak(connector(&servers, clock())).build().unwrap();
     let t = pull_all(&c, &request).await;
     assert_eq!(t.num_rows(), want.0, "row count");
@@ -188,20 +185,14 @@ async fn a_server_that_never_recovers_or_loops_ends_in_a_clear_error() {
         .with_retry(fast_retry().with_max_retries(5))
         .build()
         .unwrap();
-    let err = tokio::time::timeout(Duration::from_secs(20), c.get_campaign_data(&request))
-        .await
-        .expect("no hang")
-        .unwrap_err();
+    let err = pull_error_within_20s(&c, &request).await;
     assert!(matches!(err, Error::RetriesExhausted { .. }), "{err}");
 
     let servers = FakeServers::start(crate::common::world(), FaultConfig::none().with_page_loop())
         .await
         .unwrap();
     let c = connector(&servers, clock()).build().unwrap();
-    let err = tokio::time::timeout(Duration::from_secs(20), c.get_campaign_data(&request))
-        .await
-        .expect("no hang")
-        .unwrap_err();
+    let err = pull_error_within_20s(&c, &request).await;
     assert!(matches!(err, Error::PageLoop { .. }), "{err}");
 }
 

@@ -103,6 +103,26 @@ fn request(start: NaiveDate, end: NaiveDate) -> ConnectorRequest {
     ConnectorRequest::new(start, end).unwrap()
 }
 
+/// The error of a pull of the world's first `days` days (`None`: every day) by the
+/// builder `tweak` makes, from fakes with `faults`; and the fakes.
+async fn pull_error(
+    faults: FaultConfig,
+    tweak: impl FnOnce(ShopifyBuilder) -> ShopifyBuilder,
+    days_pulled: Option<u64>,
+) -> (Error, FakeServers) {
+    let world = world();
+    let (start, end) = days(&world);
+    let end = days_pulled.map_or(end, |n| start + chrono::Days::new(n));
+    let servers = FakeServers::start(world, faults).await.unwrap();
+    let err = tweak(builder(&servers))
+        .build()
+        .unwrap()
+        .get_campaign_data(&request(start, end))
+        .await
+        .unwrap_err();
+    (err, servers)
+}
+
 #[tokio::test]
 async fn cursor_pages_give_the_worlds_business_table_exactly_under_faults() {
     let world = world();
@@ -271,18 +291,8 @@ async fn a_revoked_read_orders_scope_is_one_clear_error_on_both_paths() {
 
 #[tokio::test]
 async fn a_malformed_page_is_one_error_naming_the_page() {
-    let world = world();
-    let (start, _) = days(&world);
-    let servers = FakeServers::start(world, fast_bucket().with_shopify_malformed_page(2))
-        .await
-        .unwrap();
-    let err = builder(&servers)
-        .with_page_size(20)
-        .build()
-        .unwrap()
-        .get_campaign_data(&request(start, start + chrono::Days::new(9)))
-        .await
-        .unwrap_err();
+    let faults = fast_bucket().with_shopify_malformed_page(2);
+    let (err, _) = pull_error(faults, |b| b.with_page_size(20), Some(9)).await;
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
     let text = err.to_string();
     assert!(
@@ -339,17 +349,7 @@ async fn two_bulk_pulls_at_once_wait_for_each_other() {
 
 #[tokio::test]
 async fn a_refused_bulk_download_names_the_file_but_never_the_signature() {
-    let world = world();
-    let (start, end) = days(&world);
-    let servers = FakeServers::start(world, fast_bucket().with_shopify_expired_urls())
-        .await
-        .unwrap();
-    let err = builder(&servers)
-        .build()
-        .unwrap()
-        .get_campaign_data(&request(start, end))
-        .await
-        .unwrap_err();
+    let (err, servers) = pull_error(fast_bucket().with_shopify_expired_urls(), |b| b, None).await;
     let text = err.to_string();
     assert!(matches!(err, Error::Http { status: 400, .. }), "{err:?}");
     assert!(
@@ -369,18 +369,8 @@ async fn a_refused_bulk_download_names_the_file_but_never_the_signature() {
 
 #[tokio::test]
 async fn a_query_over_the_cost_limit_is_one_clear_error() {
-    let world = world();
-    let (start, _) = days(&world);
-    let servers = FakeServers::start(world, fast_bucket().with_shopify_max_query_cost(500))
-        .await
-        .unwrap();
-    let err = builder(&servers)
-        .with_page_size(200)
-        .build()
-        .unwrap()
-        .get_campaign_data(&request(start, start + chrono::Days::new(6)))
-        .await
-        .unwrap_err();
+    let faults = fast_bucket().with_shopify_max_query_cost(500);
+    let (err, servers) = pull_error(faults, |b| b.with_page_size(200), Some(6)).await;
     let text = err.to_string();
     assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
     assert!(

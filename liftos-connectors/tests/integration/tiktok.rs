@@ -54,37 +54,10 @@ fn want(world: &World) -> BTreeMap<Key, Values> {
 }
 
 fn got(t: &RecordBatch) -> BTreeMap<Key, Values> {
-    let s = |n: &str| {
-        t.column_by_name(n)
-            .unwrap()
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap()
-            .clone()
-    };
-    let f = |n: &str| {
-        t.column_by_name(n)
-            .unwrap()
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .unwrap()
-            .clone()
-    };
-    let i = |n: &str| {
-        t.column_by_name(n)
-            .unwrap()
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .unwrap()
-            .clone()
-    };
-    let day = t
-        .column_by_name("stat_time_day")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Date32Array>()
-        .unwrap()
-        .clone();
+    let s = |n: &str| column::<StringArray>(t, n);
+    let f = |n: &str| column::<Float64Array>(t, n);
+    let i = |n: &str| column::<Int64Array>(t, n);
+    let day = column::<Date32Array>(t, "stat_time_day");
     let (adv, camp, name, cur) = (
         s("advertiser_id"),
         s("campaign_id"),

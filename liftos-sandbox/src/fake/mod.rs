@@ -811,6 +811,17 @@ pub struct FakeServers {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// Accessors of the fakes' base URLs: `http://` and the address of a server (field),
+/// then a path.
+macro_rules! base_urls {
+    ($($(#[$doc:meta])* $name:ident => $server:ident, $path:literal;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(&self) -> String {
+            format!("http://{}{}", self.$server, $path)
+        }
+    )*};
+}
+
 impl FakeServers {
     /// Starts the servers on `127.0.0.1:0` with default credentials.
     pub async fn start(world: World, faults: FaultConfig) -> std::io::Result<FakeServers> {
@@ -934,49 +945,25 @@ impl FakeServers {
         &self.clock
     }
 
-    /// Base URL replacing `https://graph.facebook.com`.
-    pub fn meta_base_url(&self) -> String {
-        format!("http://{}", self.meta)
-    }
-
-    /// Base URL replacing `https://googleads.googleapis.com`.
-    pub fn google_base_url(&self) -> String {
-        format!("http://{}", self.google)
-    }
-
-    /// The OAuth token endpoint replacing `https://oauth2.googleapis.com/token`.
-    pub fn google_token_url(&self) -> String {
-        format!("http://{}/token", self.google)
-    }
-
-    /// Base URL replacing `https://a.klaviyo.com`.
-    pub fn klaviyo_base_url(&self) -> String {
-        format!("http://{}", self.klaviyo)
-    }
-
-    /// Base URL replacing `https://business-api.tiktok.com`.
-    pub fn tiktok_base_url(&self) -> String {
-        format!("http://{}", self.tiktok)
-    }
-
-    /// Base URL replacing `https://analyticsdata.googleapis.com`.
-    pub fn ga4_base_url(&self) -> String {
-        format!("http://{}", self.ga4)
-    }
-
-    /// GA4's OAuth token endpoint.
-    pub fn ga4_token_url(&self) -> String {
-        format!("http://{}/token", self.ga4)
-    }
-
-    /// Base URL of the generic REST API (every world row, four pagination styles).
-    pub fn rest_base_url(&self) -> String {
-        format!("http://{}", self.rest)
-    }
-
-    /// Base URL replacing `https://{shop}.myshopify.com`.
-    pub fn shopify_base_url(&self) -> String {
-        format!("http://{}", self.shopify)
+    base_urls! {
+        /// Base URL replacing `https://graph.facebook.com`.
+        meta_base_url => meta, "";
+        /// Base URL replacing `https://googleads.googleapis.com`.
+        google_base_url => google, "";
+        /// The OAuth token endpoint replacing `https://oauth2.googleapis.com/token`.
+        google_token_url => google, "/token";
+        /// Base URL replacing `https://a.klaviyo.com`.
+        klaviyo_base_url => klaviyo, "";
+        /// Base URL replacing `https://business-api.tiktok.com`.
+        tiktok_base_url => tiktok, "";
+        /// Base URL replacing `https://analyticsdata.googleapis.com`.
+        ga4_base_url => ga4, "";
+        /// GA4's OAuth token endpoint.
+        ga4_token_url => ga4, "/token";
+        /// Base URL of the generic REST API (every world row, four pagination styles).
+        rest_base_url => rest, "";
+        /// Base URL replacing `https://{shop}.myshopify.com`.
+        shopify_base_url => shopify, "";
     }
 
     /// The base URL of the fake serving `source` (`meta`, `google_ads`, `klaviyo`,

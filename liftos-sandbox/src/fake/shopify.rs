@@ -163,31 +163,21 @@ pub fn shopify_orders(world: &World) -> Result<Vec<ShopifyOrder>> {
                 customer_order_index: index,
             });
         }
-        if rng.random_bool(0.5) {
-            let amount = rng.random_range(1000..20000);
-            out.push(ShopifyOrder {
-                id: 0,
-                created_at: at(&mut rng),
-                shop_date: d.date,
-                test: true,
-                cancelled: false,
-                current_cents: amount,
-                total_cents: amount,
-                customer_order_index: 1,
-            });
-        }
-        if rng.random_bool(0.33) {
-            let amount = rng.random_range(1000..20000);
-            out.push(ShopifyOrder {
-                id: 0,
-                created_at: at(&mut rng),
-                shop_date: d.date,
-                test: false,
-                cancelled: true,
-                current_cents: amount,
-                total_cents: amount,
-                customer_order_index: 1,
-            });
+        // (chance, test, cancelled): a test order, then a cancelled one.
+        for (chance, test, cancelled) in [(0.5, true, false), (0.33, false, true)] {
+            if rng.random_bool(chance) {
+                let amount = rng.random_range(1000..20000);
+                out.push(ShopifyOrder {
+                    id: 0,
+                    created_at: at(&mut rng),
+                    shop_date: d.date,
+                    test,
+                    cancelled,
+                    current_cents: amount,
+                    total_cents: amount,
+                    customer_order_index: 1,
+                });
+            }
         }
     }
     out.sort_by_key(|o| o.created_at);

@@ -165,12 +165,7 @@ pub fn run(args: Args) -> liftos::Result<()> {
         println!("{}", format_results(r));
     }
     if let Some(path) = &args.json {
-        let json = attribution_json(&attribution);
-        let text = serde_json::to_string_pretty(&json).map_err(|source| liftos::Error::Json {
-            path: path.display().to_string(),
-            source,
-        })?;
-        liftos::io::write_bytes_atomically(path, text.as_bytes())?;
+        liftos::io::write_json_atomically(path, &attribution_json(&attribution))?;
         println!("Wrote {}", path.display());
     }
     if let Some(path) = &args.xlsx {
@@ -218,13 +213,7 @@ fn run_business(args: &Args, outcome: &std::path::Path) -> liftos::Result<()> {
     )?;
     println!("{}", liftos::business::format_business(&results, &table));
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&results.to_json()).map_err(|source| {
-            liftos::Error::Json {
-                path: path.display().to_string(),
-                source,
-            }
-        })?;
-        liftos::io::write_bytes_atomically(path, text.as_bytes())?;
+        liftos::io::write_json_atomically(path, &results.to_json())?;
         println!("Wrote {}", path.display());
     }
     if let Some(dir) = &args.report {

@@ -103,13 +103,7 @@ pub fn run(args: Args) -> liftos::Result<()> {
     let plan = plan_from_input(&input, &options)?;
     print!("{}", format_plan(&plan));
     if let Some(out) = &args.out {
-        let json = serde_json::to_string_pretty(&plan.to_json()).map_err(|source| {
-            liftos::Error::Json {
-                path: out.display().to_string(),
-                source,
-            }
-        })?;
-        liftos::io::write_bytes_atomically(out, json.as_bytes())?;
+        liftos::io::write_json_atomically(out, &plan.to_json())?;
         println!("Wrote {}", out.display());
     }
     Ok(())

@@ -114,11 +114,7 @@ fn unify_validate_clean_sql_on_the_three_exports() {
         .arg(d("report.json"))
         .output()
         .unwrap();
-    let stdout = assert_success(&out);
-    assert!(
-        stdout.contains(&format!("{unified_rows} rows · completeness 100.0%")),
-        "{stdout}"
-    );
+    let stdout = assert_success_with(&out, &format!("{unified_rows} rows · completeness 100.0%"));
     let report = read_json(d("report.json"));
     assert_eq!(report["rows"], unified_rows);
     let issue = |rule: &str| {
@@ -161,17 +157,21 @@ fn unify_validate_clean_sql_on_the_three_exports() {
     );
 
     // sql: per-channel totals from the clean file.
-    let out = liftos()
-        .arg("sql")
-        .arg("--input")
-        .arg(format!("clean={}", d("clean.parquet").display()))
-        .arg("SELECT channel, count(*) AS n, sum(spend) AS spend, sum(revenue) AS revenue FROM clean GROUP BY channel ORDER BY channel")
+    let sql = |query: &str| {
+        let mut command = liftos();
+        command
+            .arg("sql")
+            .arg("--input")
+            .arg(format!("clean={}", d("clean.parquet").display()))
+            .arg(query);
+        command
+    };
+    let out = sql("SELECT channel, count(*) AS n, sum(spend) AS spend, sum(revenue) AS revenue FROM clean GROUP BY channel ORDER BY channel")
         .arg("--out")
         .arg(d("by_channel.csv"))
         .output()
         .unwrap();
-    let stdout = assert_success(&out);
-    assert!(stdout.contains("| channel"), "{stdout}");
+    let stdout = assert_success_with(&out, "| channel");
     assert!(stdout.contains("3 row(s), written to"), "{stdout}");
     let by_channel = liftos::transform::read_table(d("by_channel.csv")).unwrap();
     assert_eq!(by_channel.num_rows(), 3);
@@ -187,11 +187,7 @@ fn unify_validate_clean_sql_on_the_three_exports() {
         world_revenue - removed_revenue,
     );
     // A large result is counted, not printed whole.
-    let out = liftos()
-        .arg("sql")
-        .arg("--input")
-        .arg(format!("clean={}", d("clean.parquet").display()))
-        .arg("SELECT date, channel, spend FROM clean ORDER BY date, channel, spend")
+    let out = sql("SELECT date, channel, spend FROM clean ORDER BY date, channel, spend")
         .args(["--show", "5"])
         .output()
         .unwrap();
@@ -228,27 +224,29 @@ fn unify_validate_clean_sql_on_the_three_exports() {
             path(at("unified.csv")),
         ]
     };
-    let whole = run(&unify_args(&d));
-    let mut args = unify_args(&p);
-    args.push(os("--in-parts"));
-    let in_parts = run(&args);
-    let same_text = |whole: &str, in_parts: &str| {
+    // The command of `args` on the whole files (in `d`) and with `--in-parts` (in `p`):
+    // the same output, paths aside, and the same `files`.
+    type Args<'a> = &'a dyn Fn(&dyn Fn(&str) -> std::path::PathBuf) -> Vec<std::ffi::OsString>;
+    let same_both_ways = |args: Args<'_>, files: &[&str]| {
+        let whole = run(&args(&d));
+        let mut in_parts = args(&p);
+        in_parts.push(os("--in-parts"));
         assert_eq!(
-            in_parts.replace(
+            run(&in_parts).replace(
                 &parts.display().to_string(),
                 &dir.path().display().to_string()
             ),
             whole
         );
+        for file in files {
+            assert_eq!(
+                std::fs::read(p(file)).unwrap(),
+                std::fs::read(d(file)).unwrap(),
+                "{file}"
+            );
+        }
     };
-    same_text(&whole, &in_parts);
-    for file in ["unified.csv", "unified.quarantine.csv"] {
-        assert_eq!(
-            std::fs::read(p(file)).unwrap(),
-            std::fs::read(d(file)).unwrap(),
-            "{file}"
-        );
-    }
+    same_both_ways(&unify_args, &["unified.csv", "unified.quarantine.csv"]);
     let validate_args = |at: &dyn Fn(&str) -> std::path::PathBuf| {
         vec![
             os("validate"),
@@ -258,14 +256,7 @@ fn unify_validate_clean_sql_on_the_three_exports() {
             path(at("report.json")),
         ]
     };
-    let whole = run(&validate_args(&d));
-    let mut args = validate_args(&p);
-    args.push(os("--in-parts"));
-    same_text(&whole, &run(&args));
-    assert_eq!(
-        std::fs::read(p("report.json")).unwrap(),
-        std::fs::read(d("report.json")).unwrap()
-    );
+    same_both_ways(&validate_args, &["report.json"]);
     let clean_args = |at: &dyn Fn(&str) -> std::path::PathBuf| {
         vec![
             os("clean"),
@@ -277,17 +268,7 @@ fn unify_validate_clean_sql_on_the_three_exports() {
             path(at("clean.quarantine.csv")),
         ]
     };
-    let whole = run(&clean_args(&d));
-    let mut args = clean_args(&p);
-    args.push(os("--in-parts"));
-    same_text(&whole, &run(&args));
-    for file in ["clean.csv", "clean.quarantine.csv"] {
-        assert_eq!(
-            std::fs::read(p(file)).unwrap(),
-            std::fs::read(d(file)).unwrap(),
-            "{file}"
-        );
-    }
+    same_both_ways(&clean_args, &["clean.csv", "clean.quarantine.csv"]);
     assert!(leftovers(dir.path()).is_empty());
 }
 
@@ -328,8 +309,7 @@ fn bad_inputs_are_usage_or_file_errors_that_name_the_culprit() {
         .arg(&out_file)
         .output()
         .unwrap();
-    let stderr = assert_failure(&out);
-    assert!(stderr.contains("tiktok"), "{stderr}");
+    assert_failure_with(&out, &["tiktok"]);
     assert!(!out_file.exists());
 
     // ...and a mapping file makes it a source.
@@ -350,8 +330,7 @@ fn bad_inputs_are_usage_or_file_errors_that_name_the_culprit() {
         .arg(&out_file)
         .output()
         .unwrap();
-    let stdout = assert_success(&out);
-    assert!(stdout.contains("tiktok"), "{stdout}");
+    assert_success_with(&out, "tiktok");
     let t = liftos::transform::read_table(&out_file).unwrap();
     assert_eq!(t.num_rows(), 1);
     assert_eq!(sum(&t, "spend"), 3.0);
@@ -363,11 +342,7 @@ fn bad_inputs_are_usage_or_file_errors_that_name_the_culprit() {
         .args(["--out", "c.csv", "--fix", "standardize_currency"])
         .output()
         .unwrap();
-    let stderr = assert_failure(&out);
-    assert!(
-        stderr.contains("--fix") && stderr.contains("--rates"),
-        "{stderr}"
-    );
+    assert_failure_with(&out, &["--fix", "--rates"]);
 
     // Bad SQL is one error line.
     let out = liftos()

@@ -1,7 +1,11 @@
 //! The `liftos` binary end to end.
 
-use crate::common::{assert_failure, assert_success, liftos, read_json, write_file, write_world};
-use std::path::PathBuf;
+use crate::common::{
+    assert_failure, assert_failure_with, assert_success, assert_success_with, liftos, read_json,
+    write_file, write_world,
+};
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 #[test]
 fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
@@ -147,25 +151,23 @@ fn an_unwritable_output_directory_is_one_clear_error() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
 
+/// `liftos calendar` from `start` to `end` with `options`, written to `out`.
+fn calendar(start: &str, end: &str, options: &[&str], out: &Path) -> Output {
+    liftos()
+        .args(["calendar", "--start", start, "--end", end])
+        .args(options)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn calendar_writes_one_row_per_day_with_holidays() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("calendar.csv");
-    let output = liftos()
-        .args([
-            "calendar",
-            "--start",
-            "2024-11-01",
-            "--end",
-            "2024-12-31",
-            "--country",
-            "US",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_success(&output);
+    let output = calendar("2024-11-01", "2024-12-31", &["--country", "US"], &out);
+    assert_success_with(&output, "61 days");
     let csv = std::fs::read_to_string(&out).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -184,8 +186,6 @@ fn calendar_writes_one_row_per_day_with_holidays() {
         thanksgiving[name].contains("Thanksgiving"),
         "{thanksgiving:?}"
     );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("61 days"), "{stdout}");
 }
 
 #[test]
@@ -197,25 +197,9 @@ fn calendar_config_errors_name_the_key_and_leave_no_file() {
         "country = \"US\"\nbogus_option = 3\n",
     );
     let out = dir.path().join("calendar.parquet");
-    let output = liftos()
-        .args([
-            "calendar",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-01-31",
-            "--config",
-        ])
-        .arg(&config)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stderr = assert_failure(&output);
-    assert!(
-        stderr.contains("bogus_option") && stderr.contains("cal.toml"),
-        "{stderr}"
-    );
+    let options = ["--config", config.to_str().unwrap()];
+    let output = calendar("2024-01-01", "2024-01-31", &options, &out);
+    assert_failure_with(&output, &["bogus_option", "cal.toml"]);
     assert!(!out.exists());
 }
 
@@ -223,20 +207,7 @@ fn calendar_config_errors_name_the_key_and_leave_no_file() {
 fn calendar_writes_parquet_by_extension() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("calendar.parquet");
-    let output = liftos()
-        .args([
-            "calendar",
-            "--start",
-            "2023-01-01",
-            "--end",
-            "2025-12-31",
-            "--country",
-            "GB",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let output = calendar("2023-01-01", "2025-12-31", &["--country", "GB"], &out);
     assert_success(&output);
     let table = liftos::transform::read_table(&out).unwrap();
     assert_eq!(table.num_rows(), 1096);
@@ -338,8 +309,7 @@ fn analyze_writes_report_and_workbook() {
         .arg(&json)
         .output()
         .unwrap();
-    let stdout = assert_success(&output);
-    assert!(stdout.contains("dml"), "{stdout}");
+    assert_success_with(&output, "dml");
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
     assert!(html.contains("meta") && html.contains("<svg"));
     assert!(std::fs::metadata(&xlsx).unwrap().len() > 1000);
@@ -439,8 +409,7 @@ fn analyze_pin_curve_fixes_a_channel() {
         .arg(&input)
         .output()
         .unwrap();
-    let stderr = assert_failure(&output);
-    assert!(stderr.contains("CHANNEL=DECAY"), "{stderr}");
+    let stderr = assert_failure_with(&output, &["CHANNEL=DECAY"]);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
 
@@ -460,11 +429,7 @@ fn analyze_names_a_missing_column() {
         .arg(&json)
         .output()
         .unwrap();
-    let stderr = assert_failure(&output);
-    assert!(
-        stderr.contains("`profit`") && stderr.contains("outcome"),
-        "{stderr}"
-    );
+    let stderr = assert_failure_with(&output, &["`profit`", "outcome"]);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(!json.exists());
 }

@@ -148,14 +148,24 @@ pub fn assert_success(output: &Output) -> String {
     stdout
 }
 
-/// Asserts that `output` is a success that says it pulled `rows` rows from `source`.
+/// Asserts that `output` is a success whose stdout contains `text`; returns the stdout.
 #[track_caller]
-pub fn assert_pulled(output: &Output, source: &str, rows: usize) {
+pub fn assert_success_with(output: &Output, text: &str) -> String {
+    let stdout = assert_success(output);
+    assert!(stdout.contains(text), "{stdout}");
+    stdout
+}
+
+/// Asserts that `output` is a success that says it pulled `rows` rows from `source`;
+/// returns the stdout.
+#[track_caller]
+pub fn assert_pulled(output: &Output, source: &str, rows: usize) -> String {
     let stdout = assert_success(output);
     assert!(
         stdout.starts_with(&format!("Pulled {rows} rows from {source} (")),
         "{stdout}"
     );
+    stdout
 }
 
 /// Asserts that `output` is a failure and returns its stderr.
@@ -167,6 +177,17 @@ pub fn assert_failure(output: &Output) -> String {
         "succeeded\nstdout: {}\nstderr: {stderr}",
         String::from_utf8_lossy(&output.stdout)
     );
+    stderr
+}
+
+/// Asserts that `output` is a failure whose stderr contains each of `texts`; returns
+/// the stderr.
+#[track_caller]
+pub fn assert_failure_with(output: &Output, texts: &[&str]) -> String {
+    let stderr = assert_failure(output);
+    for text in texts {
+        assert!(stderr.contains(text), "{stderr}");
+    }
     stderr
 }
 

@@ -107,11 +107,7 @@ fn pull_source_postgres_writes_the_query_rows_for_the_range() {
         .env("LIFTOS_LOG", "debug")
         .output()
         .unwrap();
-    let stdout = assert_success(&output);
-    assert!(
-        stdout.starts_with("Pulled 5 rows from postgres"),
-        "{stdout}"
-    );
+    let stdout = assert_pulled(&output, "postgres", 5);
     let back = liftos::transform::read_table(&out).unwrap();
     assert_eq!(back.num_rows(), 5);
     assert_eq!(sum(&back, "spend"), 1.5 * f64::from(2 + 3 + 4 + 5 + 6));
@@ -131,11 +127,7 @@ fn pull_source_postgres_writes_the_query_rows_for_the_range() {
     )
     .output()
     .unwrap();
-    let stderr = assert_failure(&output);
-    assert!(
-        stderr.contains("password authentication failed"),
-        "{stderr}"
-    );
+    let stderr = assert_failure_with(&output, &["password authentication failed"]);
     assert!(!stderr.contains("Not-The-Pa55word"), "{stderr}");
     assert!(!out2.exists());
 

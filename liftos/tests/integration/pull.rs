@@ -190,8 +190,7 @@ fn missing_credentials_and_bad_flags_are_named() {
         .env_remove("LIFTOS_META_ACCESS_TOKEN")
         .output()
         .unwrap();
-    let stderr = assert_failure(&output);
-    assert!(stderr.contains("LIFTOS_META_ACCESS_TOKEN"), "{stderr}");
+    assert_failure_with(&output, &["LIFTOS_META_ACCESS_TOKEN"]);
     assert!(!out.exists());
 
     let output = liftos()
@@ -211,11 +210,7 @@ fn missing_credentials_and_bad_flags_are_named() {
 fn an_interrupted_pull_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let output = interrupted_meta_pull(dir.path(), "meta.parquet", "-INT");
-    let stderr = assert_failure(&output);
-    assert!(
-        stderr.contains("interrupted") && stderr.contains("meta.parquet"),
-        "{stderr}"
-    );
+    assert_failure_with(&output, &["interrupted", "meta.parquet"]);
     assert_nothing_written(dir.path(), "an interrupted pull");
 }
 
@@ -376,11 +371,7 @@ fn pull_rest_spec_reads_tiktok_as_the_docs_spec_describes_it() {
         .arg(dir.path().join("x.csv"))
         .output()
         .unwrap();
-    let stderr = assert_failure(&output);
-    assert!(
-        stderr.contains("bad.toml") && stderr.contains("scroll"),
-        "{stderr}"
-    );
+    assert_failure_with(&output, &["bad.toml", "scroll"]);
     assert!(!dir.path().join("x.csv").exists());
 }
 
@@ -451,10 +442,9 @@ fn include_flows_is_refused_for_other_sources() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.csv");
     let output = pull_with(&fakes, &world, "meta", &out, |c| c.arg("--include-flows"));
-    let stderr = assert_failure(&output);
-    assert!(
-        stderr.contains("--include-flows applies to --source klaviyo only"),
-        "{stderr}"
+    assert_failure_with(
+        &output,
+        &["--include-flows applies to --source klaviyo only"],
     );
     assert!(!out.exists());
 }
@@ -481,11 +471,7 @@ fn pull_timeout_flag_bounds_a_hanging_server() {
         .output()
         .unwrap();
     let took = started.elapsed();
-    let stderr = assert_failure(&output);
-    assert!(
-        stderr.contains("meta") && stderr.contains("deadline of 1500 ms"),
-        "{stderr}"
-    );
+    let stderr = assert_failure_with(&output, &["meta", "deadline of 1500 ms"]);
     assert!(!stderr.contains("EAAB-hanging-test-token"), "{stderr}");
     assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
     assert!(!out.exists());
@@ -514,11 +500,7 @@ fn pull_shopify_writes_the_business_outcome_that_analyze_reads() {
     let (start, end) = first_and_last_day(&world);
     let mut pull = pull_command(&fakes, "shopify", &start, &end, &business);
     let output = with_shopify_credentials(&mut pull, s).output().unwrap();
-    let stdout = assert_success(&output);
-    assert!(
-        stdout.starts_with("Pulled 70 rows from shopify ("),
-        "{stdout}"
-    );
+    assert_pulled(&output, "shopify", 70);
     // The business table of the world, day by day (70 days: one bulk operation).
     let got = liftos::transform::read_table(&business).unwrap();
     let want = world.business_table().unwrap();
@@ -544,11 +526,7 @@ fn pull_shopify_writes_the_business_outcome_that_analyze_reads() {
         .arg(&business)
         .output()
         .unwrap();
-    let stdout = assert_success(&output);
-    assert!(
-        stdout.contains("Outcome: the business's own revenue"),
-        "{stdout}"
-    );
+    assert_success_with(&output, "Outcome: the business's own revenue");
     // The token went to the API only, never to the storage origin of the bulk result.
     let storage = s.requests_to("shopify_storage");
     assert!(!storage.is_empty());

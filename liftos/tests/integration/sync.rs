@@ -125,15 +125,21 @@ fn faults() -> FaultConfig {
         .with_drop_rate(0.05)
 }
 
+/// Fakes of the standard world (with [`faults`]) whose clock says `today`, three days
+/// still restating; a directory with the config of `start` to `end`; its store's path.
+fn clocked(today: &str, start: &str, end: &str) -> (Fakes, tempfile::TempDir, PathBuf, PathBuf) {
+    let fakes = start_fakes(world(), faults());
+    fakes.servers.set_clock(Some(day(today)), 3);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &fakes, start, end);
+    let store = dir.path().join("store");
+    (fakes, dir, config, store)
+}
+
 #[test]
 fn overlapping_syncs_keep_one_consistent_store_and_a_rerun_changes_nothing() {
-    let world = world();
-    let fakes = start_fakes(world, faults());
     // The clock on: 2024-02-10 is today, three days still restating.
-    fakes.servers.set_clock(Some(day("2024-02-10")), 3);
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &fakes, "2024-01-15", "2024-02-10");
-    let store = dir.path().join("store");
+    let (fakes, _dir, config, store) = clocked("2024-02-10", "2024-01-15", "2024-02-10");
     let today = ["--today", "2024-02-10"];
     // Two syncs at once: the lock makes one wait for the other; both succeed.
     let spawn = || {
@@ -194,12 +200,7 @@ fn overlapping_syncs_keep_one_consistent_store_and_a_rerun_changes_nothing() {
 
 #[test]
 fn a_restatement_inside_the_lookback_leaves_the_store_equal_to_a_fresh_full_pull() {
-    let world = world();
-    let fakes = start_fakes(world, faults());
-    fakes.servers.set_clock(Some(day("2024-02-01")), 3);
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &fakes, "2024-01-10", "2024-02-14");
-    let store = dir.path().join("store");
+    let (fakes, _dir, config, store) = clocked("2024-02-01", "2024-01-10", "2024-02-14");
     let first = sync(&fakes, &config, &store, &["--today", "2024-02-01"]);
     assert_eq!(
         counts_of(&first, "meta").split(';').next(),
@@ -373,8 +374,7 @@ fn sql_and_run_read_the_store_instead_of_pulling() {
         .arg("SELECT (SELECT count(*) FROM meta) AS m, (SELECT count(*) FROM google_ads) AS g, (SELECT count(*) FROM klaviyo) AS k")
         .output()
         .unwrap();
-    let stdout = assert_success(&out);
-    assert!(stdout.contains("| 90 | 90 | 19 |"), "{stdout}");
+    assert_success_with(&out, "| 90 | 90 | 19 |");
     // `unify --store` unifies every table of the store (it used to accept the flag and
     // unify nothing).
     let unified = dir.path().join("unified.csv");
@@ -385,10 +385,9 @@ fn sql_and_run_read_the_store_instead_of_pulling() {
         .arg(&unified)
         .output()
         .unwrap();
-    let stdout = assert_success(&out);
-    assert!(
-        stdout.contains("Unified 199 rows from 3 source(s) into 199 rows (0 quarantined)"),
-        "{stdout}"
+    assert_success_with(
+        &out,
+        "Unified 199 rows from 3 source(s) into 199 rows (0 quarantined)",
     );
     let written = std::fs::read_to_string(&unified).unwrap();
     assert_eq!(written.lines().count(), 1 + 199, "{written}");
@@ -412,12 +411,8 @@ fn sql_and_run_read_the_store_instead_of_pulling() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    let stdout = assert_success(&out);
     // 44 complete days (today, 2024-02-14, is partial) × 2 campaigns.
-    assert!(
-        stdout.contains("source meta                88 rows"),
-        "{stdout}"
-    );
+    assert_success_with(&out, "source meta                88 rows");
     assert!(dir.path().join("out").join("results.json").is_file());
 }
 
