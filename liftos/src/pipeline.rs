@@ -54,7 +54,7 @@ use liftos_transform::{
 };
 
 use crate::analysis::{analyze_table, attribution_json, write_report_with_quality};
-use crate::io::{write_bytes_atomically, write_table_atomically};
+use crate::io::{write_bytes_atomically, write_json_atomically, write_table_atomically};
 use crate::progress::ProgressView;
 use crate::{Error, Result};
 
@@ -1295,16 +1295,16 @@ impl Pipeline {
         write_bytes_atomically(&quality, run.quality.to_json()?.as_bytes())?;
         files.push(quality);
         let results = o.dir.join("results.json");
-        write_json(&results, &attribution_json(&run.attribution))?;
+        write_json_atomically(&results, &attribution_json(&run.attribution))?;
         files.push(results);
         if let Some(b) = &run.business {
             let path = o.dir.join("business_results.json");
-            write_json(&path, &b.to_json())?;
+            write_json_atomically(&path, &b.to_json())?;
             files.push(path);
         }
         if let Some(plan) = &run.plan {
             let path = o.dir.join("plan.json");
-            write_json(&path, &plan.to_json())?;
+            write_json_atomically(&path, &plan.to_json())?;
             files.push(path);
         }
         if o.report {
@@ -1320,14 +1320,6 @@ impl Pipeline {
         files.push(write_manifest(run, &o.dir)?);
         Ok(files)
     }
-}
-
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|source| Error::Json {
-        path: path.display().to_string(),
-        source,
-    })?;
-    write_bytes_atomically(path, text.as_bytes())
 }
 
 /// `run.json`: sources, stage timings, row accounting and files.
@@ -1350,7 +1342,7 @@ fn write_manifest(run: &PipelineRun, dir: &Path) -> Result<PathBuf> {
         "files": run.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
     });
     let path = dir.join("run.json");
-    write_json(&path, &value)?;
+    write_json_atomically(&path, &value)?;
     Ok(path)
 }
 
