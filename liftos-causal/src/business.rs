@@ -564,14 +564,19 @@ fn lstsq(a: &DMatrix<f64>, b: &DVector<f64>) -> Option<DVector<f64>> {
 
 /// A pivot of the Cholesky factorization (a column's squared distance from the span of
 /// the columns before it, all of unit length) at or below which [`gram_solve`] takes the
-/// column for a combination of the others: a direction this thin has an eigenvalue the
-/// eigendecomposition would truncate too ([`GRAM_TOL`] of the largest).
+/// column for a combination of the others. Exact collinearity leaves pivots of round-off
+/// size (about 1e-16); the directions set aside have eigenvalues of at most
+/// `(p − rank) · PIVOT_TOL`. In the narrow band between that and [`GRAM_TOL`] of the
+/// largest eigenvalue, the eigendecomposition would keep a direction this drops and divide
+/// by its near-zero eigenvalue: a difference only for columns collinear to about six
+/// digits, where neither answer is to be trusted.
 const PIVOT_TOL: f64 = 1e-13;
 
 /// The smallest eigenvalue of the kept columns' Gram matrix, relative to its trace,
 /// below which [`gram_solve`] leaves the system to [`eigen_solve`]. The estimate (four
-/// steps of inverse iteration from a fixed vector with no zero component) can only
-/// overstate the smallest eigenvalue, so the bound stays well above [`PIVOT_TOL`].
+/// steps of inverse iteration from a fixed vector, which a generic matrix does not leave
+/// orthogonal to its smallest eigenvector) can only overstate the smallest eigenvalue,
+/// so the bound stays well above [`PIVOT_TOL`].
 const CHOLESKY_TOL: f64 = 1e-9;
 
 /// The minimum-norm solution of `g x = h` (`g` a Gram matrix of unit columns, `h` in its

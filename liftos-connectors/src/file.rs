@@ -66,6 +66,12 @@ impl FileConnector {
         self.format
     }
 
+    /// The schema given with [`with_schema`](FileConnector::with_schema) (`None`: it is
+    /// inferred).
+    pub fn given_schema(&self) -> Option<&SchemaRef> {
+        self.schema.as_ref()
+    }
+
     fn io(&self, e: std::io::Error) -> Error {
         Error::Io {
             path: self.path.display().to_string(),

@@ -201,8 +201,8 @@ pub trait Connector: Send + Sync + fmt::Debug {
 
     /// The local file this connector reads, when it is a [`FileConnector`] (`None` for
     /// every other source). A pipeline run on a cluster has the cluster's executors read
-    /// such files ([`FileConnector::path`], with the types of
-    /// [`schema`](Connector::schema)) instead of this process.
+    /// such files when they are CSV or Parquet ([`FileConnector::path`], a CSV file with
+    /// the types of [`schema`](Connector::schema)) instead of this process.
     fn as_file(&self) -> Option<&FileConnector> {
         None
     }

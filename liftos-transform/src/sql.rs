@@ -48,6 +48,16 @@ fn engine_path(path: &Path) -> Result<(String, String)> {
     Ok((p.to_owned(), extension))
 }
 
+/// A schema's column names, comma-separated.
+fn names(schema: &SchemaRef) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Reads a Parquet file's footer and metadata, so a corrupt file is one error naming it.
 fn check_parquet_footer(path: &Path) -> Result<()> {
     let file_error = |message: String| Error::File {
@@ -293,8 +303,8 @@ impl SqlSession {
     /// Like [`read_file_as_text`](SqlSession::read_file_as_text), with the columns of
     /// `schema` when one is given: a CSV file's cells decoded to its types by the
     /// engine's CSV reader (Arrow's, which LiftOS's file connector uses too), a Parquet
-    /// file's columns cast to them. The schema names the file's columns, in the
-    /// file's order (a CSV header's names, a Parquet file's fields).
+    /// file's columns cast to them. The schema's columns are the file's by position, as
+    /// Arrow's CSV reader takes them (a CSV header's names are not compared).
     ///
     /// This is how a pipeline's file sources are read on a cluster: the executors decode
     /// the file with the types the connector inferred here, so the table is the one the
@@ -303,7 +313,7 @@ impl SqlSession {
     /// # Errors
     ///
     /// As [`read_file_as_text`](SqlSession::read_file_as_text); [`Error::File`] when
-    /// `schema` does not name the file's columns in order; [`Error::Sql`] naming the file
+    /// `schema` has another number of columns than the file; [`Error::Sql`] naming the file
     /// when a cell is not of its column's type.
     pub fn read_file_as(
         &self,
@@ -320,18 +330,14 @@ impl SqlSession {
         // schema), with the same errors for a broken file.
         let mut source = crate::stream::SourceFile::open("", path)?;
         if let Some(schema) = schema {
-            let found: Vec<&str> = source
-                .schema
-                .fields()
-                .iter()
-                .map(|f| f.name().as_str())
-                .collect();
-            let given: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            // By position, as Arrow's CSV reader takes a schema (the header's names are
+            // not compared).
+            let (found, given) = (source.schema.fields().len(), schema.fields().len());
             if found != given {
                 return Err(file_error(format!(
-                    "the schema names the columns {} but the file has {}",
-                    given.join(", "),
-                    found.join(", ")
+                    "the schema has {given} columns ({}) but the file has {found} ({})",
+                    names(&schema),
+                    names(&source.schema)
                 )));
             }
             source.schema = schema;
@@ -526,8 +532,18 @@ impl std::str::FromStr for ClusterUrl {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
+        // The URL as the error shows it: without a user name or password, should it hold
+        // one (a secret must not reach an error message).
+        let shown = match url::Url::parse(s.trim()) {
+            Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.to_string()
+            }
+            _ => s.to_owned(),
+        };
         let bad = |message: &str| Error::Cluster {
-            url: s.to_owned(),
+            url: shown.clone(),
             message: format!("{message}; expected df://HOST:PORT (a Ballista scheduler)"),
         };
         let url = url::Url::parse(s.trim()).map_err(|e| bad(&format!("not a URL ({e})")))?;
@@ -682,7 +698,7 @@ mod tests {
             session.read_file_as(&parquet, Some(schema)).unwrap(),
             expected
         );
-        // A schema naming other columns is one error naming the file and both lists.
+        // Another number of columns is one error naming the file and both lists.
         let other = Arc::new(Schema::new(vec![Field::new("day", DataType::Date32, true)]));
         let err = session
             .read_file_as(&path, Some(other))
@@ -743,11 +759,16 @@ mod cluster_tests {
             ("df://", "no host"),
             ("df://host:50050/db", "path"),
             ("df://me@host:50050", "user name"),
+            ("df://me:s3cret-pw@host:50050", "password"),
             ("df://host:99999", "not a URL"),
             ("", "not a URL"),
         ] {
             let err = bad.parse::<ClusterUrl>().unwrap_err().to_string();
             assert!(err.contains(why), "{bad}: {err}");
+            assert!(
+                !err.contains("s3cret") && !err.contains("me@"),
+                "{bad}: {err}"
+            );
             assert!(err.contains("df://HOST:PORT"), "{bad}: {err}");
         }
     }

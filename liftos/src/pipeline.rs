@@ -301,13 +301,17 @@ impl PipelineBuilder {
         store(dir: impl Into<PathBuf>) => self.store = Some(dir.into());
         /// Reads the file sources on an Apache Ballista cluster (`df://HOST:PORT`, started
         /// with `liftos cluster`): its executors open and decode each CSV or Parquet
-        /// [`FileConnector`](liftos_connectors::FileConnector) file, at its absolute path
-        /// (which they must see: a shared or copied directory), with the column types the
-        /// connector infers here, and the rows come back whole. The tables are the ones
-        /// the connectors read here, so every later stage, run here, gives the same
-        /// results. Platform, store and NDJSON sources are pulled here as always. Needs
-        /// the `distributed` feature (on in the `liftos` binary); the scheduler is first
-        /// contacted when the pipeline runs.
+        /// [`FileConnector`](liftos_connectors::FileConnector) file named by its extension,
+        /// at its absolute path (which they must see: a shared or copied directory; this
+        /// process reads it too, for the header and the inferred types), with the column
+        /// types the connector infers here, and the rows come back whole. The tables are
+        /// the ones the connectors read here, so every later stage, run here, gives the
+        /// same results. Platform, store and NDJSON sources, a file whose format is set
+        /// other than by its extension, and a Parquet file given its own schema are read
+        /// here as always. A cluster read under way is not stopped when the pull is
+        /// (it runs to its end in a thread of its own). Needs the `distributed` feature
+        /// (on in the `liftos` binary); the scheduler is first contacted when the
+        /// pipeline runs.
         cluster(url: impl Into<String>) => self.cluster = Some(url.into());
     }
 
@@ -483,9 +487,17 @@ pub(crate) fn parse_cluster(url: &str) -> std::result::Result<ClusterUrl, String
 }
 
 /// Reads a file source on the cluster: a lazy stream (nothing happens before the first
-/// poll) of one batch, the whole file as the executors decoded it with `schema`. `None`
-/// for a source that is read here: no cluster, not a file, an NDJSON file, or a format
-/// set other than by the file's extension (the engine reads by extension).
+/// poll) of one batch, the whole file as the executors decoded it. A CSV file is decoded
+/// with the connector's schema (inferred here, or given: its columns by position, as
+/// Arrow's reader takes them), a Parquet file with its own. `None` for a source read
+/// here: no cluster, not a file, an NDJSON file, a format set other than by the file's
+/// extension (the engine reads by extension), a path DataFusion would take for a pattern
+/// (`*`, `?`, `[`) or that is not UTF-8, or a Parquet file given a schema of its own
+/// (the local reader does not apply it).
+///
+/// The read runs in a thread of its own: dropping the stream (a failing source, a
+/// dropped pull) does not stop a read already under way; it runs to its end and its
+/// rows are dropped.
 #[cfg(feature = "distributed")]
 fn cluster_read(
     cluster: Option<&ClusterUrl>,
@@ -495,30 +507,35 @@ fn cluster_read(
     let url = cluster?.clone();
     let file = connector.as_file()?;
     let format = file.format();
-    if !matches!(format, FileFormat::Csv | FileFormat::Parquet)
-        || FileFormat::from_path(file.path()) != Some(format)
-    {
+    let plain_path = file
+        .path()
+        .to_str()
+        .is_some_and(|p| !p.contains(['*', '?', '[']));
+    if !plain_path || FileFormat::from_path(file.path()) != Some(format) {
         return None;
     }
+    let schema = match format {
+        FileFormat::Csv => Some(schema.clone()),
+        FileFormat::Parquet if file.given_schema().is_none() => None,
+        _ => return None,
+    };
     let path = file.path().to_owned();
-    let schema = schema.clone();
     let read = async move {
         let (tx, rx) = futures::channel::oneshot::channel();
         // The SQL session blocks on its own runtime: a thread of its own, outside the
         // pipeline's (where it could neither block nor be dropped).
-        let (thread_path, thread_url) = (path.clone(), url.clone());
+        let thread_path = path.clone();
         std::thread::spawn(move || {
-            let read = liftos_transform::SqlSession::remote(&thread_url)
-                .and_then(|session| session.read_file_as(&thread_path, Some(schema)));
+            let read = liftos_transform::SqlSession::remote(&url)
+                .and_then(|session| session.read_file_as(&thread_path, schema));
             let _ = tx.send(read.map_err(|e| e.to_string()));
         });
         let outcome = rx
             .await
             .unwrap_or_else(|_| Err("the reading thread stopped".to_owned()));
-        outcome.map_err(|message| liftos_connectors::Error::File {
+        outcome.map_err(|message| liftos_connectors::Error::Io {
             path: path.display().to_string(),
-            line: 0,
-            message: format!("read on the cluster {url}: {message}"),
+            source: std::io::Error::other(format!("read on the cluster: {message}")),
         })
     };
     Some(Box::pin(futures::stream::once(read)))

@@ -656,6 +656,26 @@ fn a_pipelines_file_sources_read_on_the_cluster_give_the_local_result() {
     let jobs = jobs_on_both(&work);
     assert_eq!(jobs.len(), 3, "{jobs:?}");
 
+    // A Parquet source (Google Ads' table as the connector read it: dates as text,
+    // integers, floats) comes back with the file's own types.
+    let parquet = d.join("google_ads.parquet");
+    liftos::io::write_table_atomically(&parquet, local_pulls[1].table.as_ref().unwrap()).unwrap();
+    let parquet_pull = |cluster: Option<&str>| {
+        let mut b = Pipeline::builder()
+            .date_range("2024-01-01".parse().unwrap(), "2024-03-31".parse().unwrap())
+            .source("google_ads", FileConnector::new(&parquet).unwrap());
+        if let Some(url) = cluster {
+            b = b.cluster(url);
+        }
+        let pulls = runtime.block_on(b.build().unwrap().pull()).unwrap();
+        pulls[0].table.clone().unwrap()
+    };
+    let (here, there) = (parquet_pull(None), parquet_pull(Some(&cluster.url)));
+    assert_eq!(here.schema(), there.schema());
+    assert_eq!(here, there);
+    assert_eq!(here, *local_pulls[1].table.as_ref().unwrap());
+    assert_eq!(jobs_on_both(&work).len(), 4);
+
     // A bad URL is refused when the pipeline is built; a cluster that is not there fails
     // the pull naming the file and the cluster.
     let bad = Pipeline::builder()
