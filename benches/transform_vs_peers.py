@@ -6,16 +6,23 @@ The data are transform_vs_pandas.py's raw Meta Ads, Google Ads and Klaviyo CSV e
 (imported from it: duplicates, restatements, bad dates, empty and negative spend, messy
 campaign names). Each contender runs in its own process and ends with the same totals:
 
-- LiftOS CLI: `liftos unify` -> `liftos validate` -> `liftos clean --fix
-  remove_duplicates,normalize_campaign_names` (three processes, Parquet between them; the
-  validate report is work the others do not do);
-- LiftOS SQL: the same work as one DataFusion query run by `liftos sql` (counted, not
-  printed);
+- LiftOS CLI: `liftos unify` -> `liftos clean --fix
+  remove_duplicates,normalize_campaign_names` (two processes, Parquet between them), and
+  the same with `liftos validate` between them (its report is work the others do not do);
+- LiftOS SQL: the same work as one DataFusion query run by `liftos sql`;
 - polars (lazy, one plan), DuckDB (one SQL query), pandas (eager).
 - with --cluster: the `liftos sql` query on a `liftos cluster` of 1 and of 2 Ballista
   executors on this machine (a `liftos` built with the `distributed` feature, on by
   default), and, when liftos_cli runs, the CLI chain with `--cluster` (the executors read
   the input files; the steps run in the CLI's process).
+
+What each contender produces (`--sink`): by default (`parquet`) every one writes the
+cleaned table (date, channel, account, campaign ids and name, currency and the five
+measures) as a Parquet file, which is what the CLI's commands produce, and the totals are
+read from each file afterwards, outside the timed process. With `--sink totals` the peers
+and `liftos sql` only compute the totals and write nothing, while the CLI's commands
+still write their Parquet files and read the totals back (the comparison the README's
+earlier rows used).
 
 SQL has no row order, so the SQL versions keep the "latest pull" of a duplicated key as
 the row with the largest revenue, then conversions (the generator's restatements only
@@ -25,7 +32,7 @@ names are ASCII). The totals check shows they all agree.
 
     python3 -m venv benches/.venv && benches/.venv/bin/pip install pandas polars duckdb numpy pyarrow
     cargo build --release --bin liftos
-    benches/.venv/bin/python benches/transform_vs_peers.py --rows 3000000 [--rows 30000000] [--cluster] [--liftos target/release/liftos]
+    benches/.venv/bin/python benches/transform_vs_peers.py --rows 3000000 [--rows 30000000] [--cluster] [--sink parquet|totals] [--only liftos_cli,polars,...] [--liftos target/release/liftos]
 
 Wall time is the whole process (or processes) as seen from here; peak memory is the
 largest resident set of any of the contender's processes (for a cluster run: the client's
@@ -58,8 +65,9 @@ timezone = "America/New_York"
 
 # ----------------------------------------------------------------------------- SQL
 
-def sql_query(dialect: str, meta: str, google: str, klaviyo: str) -> str:
-    """The work as one query; `meta`, `google`, `klaviyo` are table expressions."""
+def sql_query(dialect: str, meta: str, google: str, klaviyo: str, rows: bool = False) -> str:
+    """The work as one query; `meta`, `google`, `klaviyo` are table expressions. With
+    `rows`, the query gives the cleaned table's rows (to write), else its totals."""
     if dialect == "duckdb":
         meta_date = "try_strptime(date_start, '%Y-%m-%d')::DATE"
         klaviyo_date = ("(try_strptime(sent_at, '%Y-%m-%dT%H:%M:%SZ') AT TIME ZONE 'UTC' "
@@ -109,14 +117,15 @@ WITH u AS (
                                ORDER BY revenue DESC, conversions DESC) AS pull
   FROM usable
 ), clean AS (
-  SELECT {norm.format('campaign')} AS campaign, spend, impressions, clicks, conversions, revenue
+  SELECT date, channel, account_id, campaign_id, {norm.format('campaign')} AS campaign,
+         currency, spend, impressions, clicks, conversions, revenue
   FROM latest WHERE pull = 1
 )
-SELECT count(*) AS rows_out, count(DISTINCT campaign) AS campaigns,
+""" + ("SELECT * FROM clean" if rows else """SELECT count(*) AS rows_out, count(DISTINCT campaign) AS campaigns,
        sum(impressions) AS impressions, sum(clicks) AS clicks, sum(spend) AS spend,
        sum(revenue) AS revenue, sum(conversions) AS conversions
 FROM clean
-"""
+""")
 
 
 # ----------------------------------------------------------------------------- workers
@@ -125,7 +134,21 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def polars_worker(d: Path) -> dict:
+def parquet_totals(path: Path) -> dict:
+    """The totals of a cleaned table written as Parquet (read after the timed run)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    table = pq.read_table(path, columns=["campaign", "spend", "impressions", "clicks",
+                                         "conversions", "revenue"])
+    total = lambda col: pc.sum(table[col]).as_py()  # noqa: E731
+    return {"rows_out": table.num_rows,
+            "campaigns": len(pc.unique(table["campaign"])),
+            "impressions": int(total("impressions")), "clicks": int(total("clicks")),
+            "spend": float(total("spend")), "revenue": float(total("revenue")),
+            "conversions": float(total("conversions"))}
+
+
+def polars_worker(d: Path, out: Path | None) -> dict:
     import polars as pl
 
     text = {"spend": pl.Utf8, "account_id": pl.Utf8, "campaign_id": pl.Utf8}
@@ -171,6 +194,9 @@ def polars_worker(d: Path) -> dict:
                      maintain_order=True)
              .with_columns(campaign=pl.col("campaign").str.normalize("NFKC")
                            .str.replace_all(r"\s+", " ").str.strip_chars().str.to_lowercase()))
+    if out:
+        clean.sink_parquet(out)
+        return {"peak_mib": peak_mib()}
     totals = clean.select(
         rows_out=pl.len(), campaigns=pl.col("campaign").n_unique(),
         impressions=pl.col("impressions").sum(), clicks=pl.col("clicks").sum(),
@@ -179,7 +205,7 @@ def polars_worker(d: Path) -> dict:
     return {**totals, "peak_mib": peak_mib()}
 
 
-def duckdb_worker(d: Path) -> dict:
+def duckdb_worker(d: Path, out: Path | None) -> dict:
     import duckdb
 
     def scan(name, types):
@@ -193,14 +219,18 @@ def duckdb_worker(d: Path) -> dict:
                                 "customer.id": "VARCHAR", "campaign.id": "VARCHAR"}),
         scan("klaviyo.csv", {"sent_at": "VARCHAR", "spend": "VARCHAR", "account_id": "VARCHAR",
                              "campaign_id": "VARCHAR"}),
+        rows=out is not None,
     )
     con = duckdb.connect()
+    if out:
+        con.execute(f"COPY ({query}) TO '{out}' (FORMAT parquet)")
+        return {"peak_mib": peak_mib()}
     row = con.execute(query).fetchone()
     names = [c[0] for c in con.description]
     return {**dict(zip(names, row)), "peak_mib": peak_mib()}
 
 
-def pandas_worker(d: Path) -> dict:
+def pandas_worker(d: Path, out: Path | None) -> dict:
     import numpy as np
     import pandas as pd
 
@@ -243,18 +273,24 @@ def pandas_worker(d: Path) -> dict:
                                   keep="last")
     uniques = u["campaign"].unique()
     campaign = u["campaign"].map(dict(zip(uniques, map(tvp.normalize_name, uniques))))
+    if out:
+        u.assign(campaign=campaign).to_parquet(out, index=False)
+        return {"peak_mib": peak_mib()}
     return {"rows_out": len(u), "campaigns": int(campaign.nunique()),
             "impressions": int(u["impressions"].sum()), "clicks": int(u["clicks"].sum()),
             "spend": float(u["spend"].sum()), "revenue": float(u["revenue"].sum()),
             "conversions": float(u["conversions"].sum()), "peak_mib": peak_mib()}
 
 
-def liftos_cli_worker(liftos: str, d: Path, cluster: str | None = None) -> dict:
-    """unify -> validate -> clean; totals read from the clean file afterwards (not timed:
-    the worker reports the commands' own peak). With `cluster`, each command has the
-    cluster's executors read its input files (`--cluster`)."""
+def liftos_cli_worker(liftos: str, d: Path, cluster: str | None = None,
+                      validate: bool = False, out: Path | None = None) -> dict:
+    """unify -> [validate ->] clean, Parquet between the processes. With `out`, the
+    cleaned table is written there and the driver reads its totals afterwards; without,
+    the totals are read here from the cleaned file (inside the timed process, as the
+    other contenders compute theirs). With `cluster`, each command has the cluster's
+    executors read its input files (`--cluster`)."""
     (d / "mapping.toml").write_text(MAPPING)
-    u, c = d / "unified.parquet", d / "clean.parquet"
+    u, c = d / "unified.parquet", out or d / "clean.parquet"
     steps = [
         [liftos, "unify", "--input", f"meta={d / 'meta.csv'}",
          "--input", f"google_ads={d / 'google_ads.csv'}",
@@ -264,6 +300,8 @@ def liftos_cli_worker(liftos: str, d: Path, cluster: str | None = None) -> dict:
         [liftos, "clean", "--input", str(u), "--fix",
          "remove_duplicates,normalize_campaign_names", "--out", str(c)],
     ]
+    if not validate:
+        steps.pop(1)
     if cluster:
         steps = [step + ["--cluster", cluster] for step in steps]
     t = time.perf_counter()
@@ -271,49 +309,59 @@ def liftos_cli_worker(liftos: str, d: Path, cluster: str | None = None) -> dict:
         subprocess.run(step, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-    table = pq.read_table(c, columns=["campaign", "spend", "impressions", "clicks",
-                                      "conversions", "revenue"])
-    total = lambda col: pc.sum(table[col]).as_py()  # noqa: E731
-    return {"rows_out": table.num_rows,
-            "campaigns": len(pc.unique(table["campaign"])),
-            "impressions": total("impressions"), "clicks": total("clicks"),
-            "spend": total("spend"), "revenue": total("revenue"),
-            "conversions": total("conversions"), "peak_mib": peak, "inner_wall": wall}
+    if out:
+        return {"peak_mib": peak, "inner_wall": wall}
+    return {**parquet_totals(c), "peak_mib": peak, "inner_wall": wall}
 
 
-def liftos_sql_args(liftos: str, d: Path) -> list[str]:
-    return [liftos, "sql", "--input", f"meta={d / 'meta.csv'}",
+def liftos_sql_args(liftos: str, d: Path, out: Path | None = None) -> list[str]:
+    args = [liftos, "sql", "--input", f"meta={d / 'meta.csv'}",
             "--input", f"google={d / 'google_ads.csv'}",
             "--input", f"klaviyo={d / 'klaviyo.csv'}",
-            sql_query("datafusion", "meta", "google", "klaviyo")]
+            sql_query("datafusion", "meta", "google", "klaviyo", rows=out is not None)]
+    if out:
+        args += ["--out", str(out), "--show", "0"]
+    return args
 
 
-def liftos_sql_worker(liftos: str, d: Path, cluster: str | None) -> dict:
-    args = liftos_sql_args(liftos, d)
+def liftos_sql_worker(liftos: str, d: Path, cluster: str | None,
+                      out: Path | None = None) -> dict:
+    args = liftos_sql_args(liftos, d, out)
     if cluster:
         args += ["--cluster", cluster]
-    out = subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True).stdout
-    lines = [l for l in out.splitlines() if l.startswith("|")]
+    text = subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True).stdout
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    if out:
+        return {"peak_mib": peak}
+    lines = [l for l in text.splitlines() if l.startswith("|")]
     names = [c.strip() for c in lines[0].strip("|").split("|")]
     values = [c.strip() for c in lines[1].strip("|").split("|")]
     result = {}
     for n, v in zip(names, values):
         result[n] = float(v) if any(ch in v for ch in ".eE") else int(v)
-    result["peak_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    result["peak_mib"] = peak
     return result
 
 
 # ----------------------------------------------------------------------------- driver
 
-def run_worker(kind: str, d: Path, liftos: str, cluster: str | None = None) -> tuple[dict, float]:
+def run_worker(kind: str, d: Path, liftos: str, cluster: str | None = None,
+               out: Path | None = None) -> tuple[dict, float]:
+    """Runs one contender in its own process; with `out`, it writes the cleaned table there
+    and its totals are read from that file afterwards (not timed)."""
     cmd = [sys.executable, __file__, "--worker", kind, "--data", str(d), "--liftos", liftos]
     if cluster:
         cmd += ["--cluster-url", cluster]
+    if out:
+        out.unlink(missing_ok=True)
+        cmd += ["--out", str(out)]
     t = time.perf_counter()
     proc = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1]), time.perf_counter() - t
+    wall = time.perf_counter() - t
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if out:
+        result.update(parquet_totals(out))
+    return result, wall
 
 
 def vm_hwm_mib(pid: int) -> float:
@@ -379,33 +427,45 @@ def main():
     ap.add_argument("--cluster", action="store_true",
                     help="also run the liftos sql query on 1 and 2 local Ballista executors")
     ap.add_argument("--only", help="comma-separated contenders to run (default: all)")
+    ap.add_argument("--sink", choices=["parquet", "totals"], default="parquet",
+                    help="parquet (default): every contender writes the cleaned table as "
+                         "Parquet, as LiftOS's commands do, and the totals are read from "
+                         "the files afterwards; totals: the peers only compute the totals "
+                         "(LiftOS's commands still write their files)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--cluster-url", help=argparse.SUPPRESS)
     args = ap.parse_args()
     liftos = args.liftos
     if args.worker:
-        d = args.data
+        d, out = args.data, args.out
         result = {
-            "polars": lambda: polars_worker(d),
-            "duckdb": lambda: duckdb_worker(d),
-            "pandas": lambda: pandas_worker(d),
-            "liftos_cli": lambda: liftos_cli_worker(liftos, d, args.cluster_url),
-            "liftos_sql": lambda: liftos_sql_worker(liftos, d, args.cluster_url),
+            "polars": lambda: polars_worker(d, out),
+            "duckdb": lambda: duckdb_worker(d, out),
+            "pandas": lambda: pandas_worker(d, out),
+            "liftos_cli": lambda: liftos_cli_worker(liftos, d, args.cluster_url, False, out),
+            "liftos_cli_validate": lambda: liftos_cli_worker(liftos, d, args.cluster_url,
+                                                             True, out),
+            "liftos_sql": lambda: liftos_sql_worker(liftos, d, args.cluster_url, out),
         }[args.worker]()
         print(json.dumps(result))
         return
     if not Path(liftos).is_file():
         raise SystemExit(f"{liftos}: no liftos binary; cargo build --release --bin liftos")
 
-    contenders = ["liftos_sql", "liftos_cli", "polars", "duckdb", "pandas"]
+    contenders = ["liftos_sql", "liftos_cli", "liftos_cli_validate", "polars", "duckdb",
+                  "pandas"]
     if args.only:
         contenders = [c for c in contenders if c in args.only.split(",")]
     labels = {"liftos_sql": "LiftOS `liftos sql` (one query)",
-              "liftos_cli": "LiftOS CLI unify -> validate -> clean",
+              "liftos_cli": "LiftOS CLI unify -> clean",
+              "liftos_cli_validate": "LiftOS CLI unify -> validate -> clean",
               "polars": "polars (lazy)", "duckdb": "DuckDB (SQL)", "pandas": "pandas"}
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"{os.cpu_count()} CPUs; load average {load} (1, 5, 15 min) before the runs; {liftos}")
+    print("every contender writes the cleaned table as Parquet" if args.sink == "parquet"
+          else "the peers compute the totals only; LiftOS's commands write their files")
     failed = False
     for rows in args.rows or [3_000_000]:
         with tempfile.TemporaryDirectory() as tmp:
@@ -421,17 +481,20 @@ def main():
             print(f"\n== {rows:,} raw rows requested ({counts}), {size:.2f} GiB of CSV; "
                   f"generated in {time.perf_counter() - t:.1f}s")
             results = {}
+            sink = (lambda name: d / f"out_{name}.parquet") if args.sink == "parquet" \
+                else (lambda name: None)
             for c in contenders:
-                results[labels[c]] = run_worker(c, d, liftos)
+                results[labels[c]] = run_worker(c, d, liftos, out=sink(c))
             if args.cluster:
                 for n in [1, 2]:
                     proc, url = start_cluster(liftos, n)
                     try:
                         kinds = [("liftos_sql", "`liftos sql --cluster`")]
                         if "liftos_cli" in contenders:
-                            kinds.append(("liftos_cli", "CLI unify -> validate -> clean --cluster"))
+                            kinds.append(("liftos_cli", "CLI unify -> clean --cluster"))
                         for kind, label in kinds:
-                            r, wall = run_worker(kind, d, liftos, url)
+                            r, wall = run_worker(kind, d, liftos, url,
+                                                 out=sink(f"{kind}_cluster{n}"))
                             # The cluster's parts' peaks so far (the scheduler and the
                             # executors live through both contenders).
                             r["peak_mib"] += sum(vm_hwm_mib(p) for p in process_tree(proc.pid))
