@@ -815,13 +815,9 @@ pub(crate) fn predict_cate(
             let mut leaves = vec![u32::MAX; chunk.len() * nb];
             for (b, tree) in trees.iter().enumerate() {
                 for k in 0..chunk.len() {
-                    let i = base + k;
-                    if let Some(u) = oob_units
-                        && tree.contains_unit(u[i])
-                    {
-                        continue;
+                    if let Some(leaf) = tree.oob_leaf(x, base + k, oob_units) {
+                        leaves[k * nb + b] = leaf as u32;
                     }
-                    leaves[k * nb + b] = tree.leaf_slot(|j| x.get(i, j)) as u32;
                 }
             }
             let mut psi = vec![0.0; nb];

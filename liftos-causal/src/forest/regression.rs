@@ -312,15 +312,10 @@ pub(crate) fn predict_mean(trees: &[Tree], x: &Columns, oob_units: Option<&[u32]
             let mut count = vec![0usize; chunk.len()];
             for tree in trees {
                 for (k, slot) in chunk.iter_mut().enumerate() {
-                    let i = base + k;
-                    if let Some(u) = oob_units
-                        && tree.contains_unit(u[i])
-                    {
-                        continue;
+                    if let Some(leaf) = tree.oob_leaf(x, base + k, oob_units) {
+                        *slot += tree.stats(leaf)[0];
+                        count[k] += 1;
                     }
-                    let leaf = tree.leaf_slot(|j| x.get(i, j));
-                    *slot += tree.stats(leaf)[0];
-                    count[k] += 1;
                 }
             }
             for (k, slot) in chunk.iter_mut().enumerate() {
@@ -557,10 +552,9 @@ fn oob_neighbourhood(
 ) {
     touched.clear();
     for (tree, lr) in trees.iter().zip(members) {
-        if tree.contains_unit(units.unit_of_row[i]) {
+        let Some(leaf) = tree.oob_leaf(x, i, Some(&units.unit_of_row)) else {
             continue;
-        }
-        let leaf = tree.leaf_slot(|j| x.get(i, j));
+        };
         let (a, b) = (lr.offsets[leaf] as usize, lr.offsets[leaf + 1] as usize);
         if a == b {
             continue;
