@@ -109,6 +109,14 @@ fn gb() -> Vec<HolidayRule> {
     ]
 }
 
+/// A bank holiday of one UK nation: a fixed date since `from_year`, moved to the next
+/// free weekday when it falls on a weekend or another holiday.
+fn regional(name: &str, month: u32, day: u32, from_year: i32) -> HolidayRule {
+    HolidayRule::fixed(name, month, day)
+        .with_observed(Observance::NextFreeWeekday)
+        .from_year(from_year)
+}
+
 fn gb_eng() -> Vec<HolidayRule> {
     let mut rules = gb();
     rules.push(HolidayRule::easter("Easter Monday", 1));
@@ -118,34 +126,17 @@ fn gb_eng() -> Vec<HolidayRule> {
 
 fn gb_nir() -> Vec<HolidayRule> {
     let mut rules = gb_eng();
-    rules.push(
-        HolidayRule::fixed("Saint Patrick's Day", 3, 17)
-            .with_observed(Observance::NextFreeWeekday)
-            .from_year(1903),
-    );
-    rules.push(
-        HolidayRule::fixed("Battle of the Boyne", 7, 12)
-            .with_observed(Observance::NextFreeWeekday)
-            .from_year(1926),
-    );
+    rules.push(regional("Saint Patrick's Day", 3, 17, 1903));
+    rules.push(regional("Battle of the Boyne", 7, 12, 1926));
     rules
 }
 
 fn gb_sct() -> Vec<HolidayRule> {
     let mut rules = gb();
     // Insert right after New Year's Day so observed days are assigned in calendar order.
-    rules.insert(
-        1,
-        HolidayRule::fixed("New Year Holiday", 1, 2)
-            .with_observed(Observance::NextFreeWeekday)
-            .from_year(1974),
-    );
+    rules.insert(1, regional("New Year Holiday", 1, 2, 1974));
     rules.push(HolidayRule::nth_weekday("Summer Bank Holiday", 8, Mon, 1).from_year(1971));
-    rules.push(
-        HolidayRule::fixed("Saint Andrew's Day", 11, 30)
-            .with_observed(Observance::NextFreeWeekday)
-            .from_year(2006),
-    );
+    rules.push(regional("Saint Andrew's Day", 11, 30, 2006));
     rules.push(HolidayRule::on(
         "Scotland's participation in the FIFA World Cup final",
         ymd(2026, 6, 15),

@@ -328,12 +328,7 @@ fn find_column<'a>(batch: &'a RecordBatch, name: &str, role: &'static str) -> Re
         Err(_) => Err(Error::MissingColumn {
             column: name.to_string(),
             role,
-            available: schema
-                .fields()
-                .iter()
-                .map(|f| f.name().as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            available: liftos_core::column_list(&schema),
         }),
     }
 }

@@ -367,23 +367,13 @@ pub(crate) fn codes_of(values: &[String]) -> (Vec<u32>, Vec<String>) {
     (labels.codes, labels.labels)
 }
 
-fn available(batch: &RecordBatch) -> String {
-    batch
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn column<'a>(batch: &'a RecordBatch, name: &str, role: &'static str) -> Result<&'a ArrayRef> {
     batch
         .column_by_name(name)
         .ok_or_else(|| Error::MissingColumn {
             column: name.to_string(),
             role,
-            available: available(batch),
+            available: liftos_core::column_list(&batch.schema()),
         })
 }
 

@@ -317,54 +317,31 @@ impl Inner {
             "returnPropertyQuota": true,
         })
         .to_string();
-        let mut rejected: Option<SecretString> = None;
-        loop {
-            let token = self
-                .oauth
-                .access_token(&self.core, budget, rejected.as_ref())
-                .await?;
-            let client = self.core.client();
-            let result = self
-                .core
-                .execute(
-                    budget,
-                    || {
-                        client
-                            .post(&url)
-                            .bearer_auth(token.expose_secret())
-                            .header("content-type", "application/json")
-                            .body(body.clone())
-                    },
-                    |r| classify(&self.core.redactor, &self.property, r),
-                )
-                .await;
-            match result {
-                Err(Error::Auth { message, .. })
-                    if rejected.is_none() && message.starts_with("HTTP 401") =>
-                {
-                    tracing::info!(
-                        source = SOURCE,
-                        "401 from the API: refreshing the token once"
-                    );
-                    rejected = Some(token);
-                }
-                Err(e) => return Err(e),
-                Ok(reply) => {
-                    let report: Report = decode_for(SOURCE, &reply.body)?;
-                    if let Some(q) = &report.property_quota {
-                        tracing::debug!(
-                            source = SOURCE,
-                            tokens_per_day_remaining =
-                                q["tokensPerDay"]["remaining"].as_u64().unwrap_or(0),
-                            tokens_per_hour_remaining =
-                                q["tokensPerHour"]["remaining"].as_u64().unwrap_or(0),
-                            "property quota"
-                        );
-                    }
-                    return Ok(report);
-                }
-            }
+        let reply = self
+            .oauth
+            .execute(
+                &self.core,
+                budget,
+                |client, token| {
+                    client
+                        .post(&url)
+                        .bearer_auth(token.expose_secret())
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                },
+                |r| classify(&self.core.redactor, &self.property, r),
+            )
+            .await?;
+        let report: Report = decode_for(SOURCE, &reply.body)?;
+        if let Some(q) = &report.property_quota {
+            tracing::debug!(
+                source = SOURCE,
+                tokens_per_day_remaining = q["tokensPerDay"]["remaining"].as_u64().unwrap_or(0),
+                tokens_per_hour_remaining = q["tokensPerHour"]["remaining"].as_u64().unwrap_or(0),
+                "property quota"
+            );
         }
+        Ok(report)
     }
 
     fn check_headers(&self, report: &Report, page: u64) -> Result<()> {

@@ -432,44 +432,25 @@ impl Inner {
             self.base, self.version
         );
         let body = serde_json::json!({ "query": query }).to_string();
-        let mut refreshed = false;
-        let mut rejected: Option<SecretString> = None;
-        loop {
-            let token = self.access_token(budget, rejected.as_ref()).await?;
-            let client = self.core.client();
-            let result = self
-                .core
-                .execute(
-                    budget,
-                    || {
-                        let mut rb = client
-                            .post(&url)
-                            .bearer_auth(token.expose_secret())
-                            .header("developer-token", self.developer_token.expose_secret())
-                            .header("content-type", "application/json")
-                            .body(body.clone());
-                        if let Some(l) = &self.login {
-                            rb = rb.header("login-customer-id", l);
-                        }
-                        rb
-                    },
-                    |r| classify(&self.core.redactor, r),
-                )
-                .await;
-            match result {
-                Err(Error::Auth { message, .. })
-                    if !refreshed && message.starts_with("HTTP 401") =>
-                {
-                    tracing::info!(
-                        source = SOURCE,
-                        "401 from the API: refreshing the access token once"
-                    );
-                    refreshed = true;
-                    rejected = Some(token.clone());
-                }
-                other => return other,
-            }
-        }
+        self.oauth
+            .execute(
+                &self.core,
+                budget,
+                |client, token| {
+                    let mut rb = client
+                        .post(&url)
+                        .bearer_auth(token.expose_secret())
+                        .header("developer-token", self.developer_token.expose_secret())
+                        .header("content-type", "application/json")
+                        .body(body.clone());
+                    if let Some(l) = &self.login {
+                        rb = rb.header("login-customer-id", l);
+                    }
+                    rb
+                },
+                |r| classify(&self.core.redactor, r),
+            )
+            .await
     }
 
     fn to_batch(&self, schema: &SchemaRef, cols: &[String], body: &[u8]) -> Result<RecordBatch> {

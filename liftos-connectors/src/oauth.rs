@@ -77,6 +77,43 @@ impl RefreshFlow {
         ))
     }
 
+    /// One request of a Google API, sent as `make` builds it with the client and a valid
+    /// access token (the `Authorization` header is `make`'s to set). When the API
+    /// answers 401 (an [`Error::Auth`] whose message starts with `HTTP 401`) the token
+    /// is refreshed and the request sent again, once.
+    pub(crate) async fn execute<M, C>(
+        &self,
+        core: &HttpCore,
+        budget: &PullBudget,
+        make: M,
+        classify: C,
+    ) -> Result<Reply>
+    where
+        M: Fn(&reqwest::Client, &SecretString) -> reqwest::RequestBuilder,
+        C: Fn(&Reply) -> Verdict,
+    {
+        let mut rejected: Option<SecretString> = None;
+        loop {
+            let token = self.access_token(core, budget, rejected.as_ref()).await?;
+            let client = core.client();
+            let result = core
+                .execute(budget, || make(client, &token), &classify)
+                .await;
+            match result {
+                Err(Error::Auth { message, .. })
+                    if rejected.is_none() && message.starts_with("HTTP 401") =>
+                {
+                    tracing::info!(
+                        source = core.source,
+                        "401 from the API: refreshing the access token once"
+                    );
+                    rejected = Some(token);
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// The secrets that are secret: client secret and refresh token (the client id is
     /// no secret).
     pub(crate) fn private_secrets(&self) -> [&SecretString; 2] {

@@ -19,3 +19,23 @@ pub mod dates;
 pub mod format;
 pub mod fs;
 pub mod unified;
+
+/// The column names of `schema`, comma-separated: what an error about a missing or
+/// unusable column lists as available.
+///
+/// ```
+/// use arrow::datatypes::{DataType, Field, Schema};
+/// let schema = Schema::new(vec![
+///     Field::new("date", DataType::Date32, false),
+///     Field::new("spend", DataType::Float64, true),
+/// ]);
+/// assert_eq!(liftos_core::column_list(&schema), "date, spend");
+/// ```
+pub fn column_list(schema: &arrow::datatypes::Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

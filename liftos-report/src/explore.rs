@@ -8,6 +8,7 @@ use arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringArray, UInt64Ar
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema};
 use arrow::record_batch::RecordBatch;
+use liftos_core::column_list;
 
 use crate::charts::quantile;
 use crate::{ReportError, Result};
@@ -50,7 +51,7 @@ fn column<'t>(table: &'t RecordBatch, name: &str) -> Result<&'t ArrayRef> {
             column: name.to_string(),
             problem: format!(
                 "is not in the table; available columns: {}",
-                column_names(table)
+                column_list(&table.schema())
             ),
         })
 }
@@ -66,16 +67,6 @@ fn numeric(table: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
     }
     let f = cast(col, &DataType::Float64)?;
     Ok(f.as_primitive::<Float64Type>().iter().collect())
-}
-
-fn column_names(table: &RecordBatch) -> String {
-    table
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A text column as strings (nulls as empty strings).
@@ -114,7 +105,7 @@ pub fn describe(table: &RecordBatch) -> Result<RecordBatch> {
     if names.is_empty() {
         return Err(ReportError::EmptyInput {
             chart: "exploration summary",
-            what: format!("no numeric column among: {}", column_names(table)),
+            what: format!("no numeric column among: {}", column_list(&table.schema())),
         });
     }
     let mut count = Vec::new();
@@ -247,7 +238,7 @@ pub(crate) fn spend_by_channel(table: &RecordBatch) -> Result<Vec<(String, f64)>
             column: "spend".into(),
             problem: format!(
                 "is not in the table; available columns: {}",
-                column_names(table)
+                column_list(&table.schema())
             ),
         })?
         .as_primitive::<Float64Type>();

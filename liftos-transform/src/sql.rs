@@ -10,6 +10,7 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
+use liftos_core::column_list;
 
 use crate::io::{FileFormat, read_table, table_format};
 use crate::{Error, Result};
@@ -46,16 +47,6 @@ fn engine_path(path: &Path) -> Result<(String, String)> {
         .map(|e| format!(".{e}"))
         .unwrap_or_default();
     Ok((p.to_owned(), extension))
-}
-
-/// A schema's column names, comma-separated.
-fn names(schema: &SchemaRef) -> String {
-    schema
-        .fields()
-        .iter()
-        .map(|f| f.name().as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Reads a Parquet file's footer and metadata, so a corrupt file is one error naming it.
@@ -336,8 +327,8 @@ impl SqlSession {
             if found != given {
                 return Err(file_error(format!(
                     "the schema has {given} columns ({}) but the file has {found} ({})",
-                    names(&schema),
-                    names(&source.schema)
+                    column_list(&schema),
+                    column_list(&source.schema)
                 )));
             }
             source.schema = schema;

@@ -8,7 +8,7 @@ use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 
 use super::regression::{
-    check_covariates, check_units, predict_local_linear, predict_mean, tree_params, validate_common,
+    ForestParams, check_covariates, check_units, predict_local_linear, predict_mean,
 };
 use super::tree::{Columns, Target, Tree, TreeParams, Units};
 use super::{CHUNK, grow_forest};
@@ -176,14 +176,7 @@ impl CausalForestParams {
 
     /// Checks every field; returns the first problem found.
     pub fn validate(&self) -> Result<()> {
-        validate_common(
-            self.num_trees,
-            self.sample_fraction,
-            self.honesty_fraction,
-            self.min_node_size,
-            self.alpha,
-            self.mtry,
-        )?;
+        self.forest_params().validate()?;
         if self.ci_group_size < 2 {
             return Err(Error::param(
                 "ci_group_size",
@@ -242,6 +235,21 @@ impl CausalForestParams {
     pub fn build(self) -> Result<CausalForest> {
         self.validate()?;
         Ok(CausalForest { params: self })
+    }
+
+    /// The parameters the causal forest shares with a regression forest (their checks
+    /// and tree parameters are the same).
+    fn forest_params(&self) -> ForestParams {
+        ForestParams {
+            num_trees: self.num_trees,
+            sample_fraction: self.sample_fraction,
+            honesty: self.honesty,
+            honesty_fraction: self.honesty_fraction,
+            min_node_size: self.min_node_size,
+            alpha: self.alpha,
+            mtry: self.mtry,
+            seed: self.seed,
+        }
     }
 
     fn nuisance_tree_count(&self) -> usize {
@@ -317,14 +325,7 @@ impl CausalForest {
         let n = data.num_rows();
         let cov: Vec<&[f64]> = data.covariates().iter().map(Vec::as_slice).collect();
         check_covariates(cov.len(), n, &cov)?;
-        let tp = tree_params(
-            p.mtry,
-            cov.len(),
-            p.min_node_size,
-            p.alpha,
-            p.honesty,
-            p.honesty_fraction,
-        )?;
+        let tp = p.forest_params().tree_params(cov.len())?;
         let w = data.treatment();
         let y = data.outcome();
         if w.iter().all(|v| *v == w[0]) {
@@ -814,13 +815,9 @@ pub(crate) fn predict_cate(
             let mut leaves = vec![u32::MAX; chunk.len() * nb];
             for (b, tree) in trees.iter().enumerate() {
                 for k in 0..chunk.len() {
-                    let i = base + k;
-                    if let Some(u) = oob_units
-                        && tree.contains_unit(u[i])
-                    {
-                        continue;
+                    if let Some(leaf) = tree.oob_leaf(x, base + k, oob_units) {
+                        leaves[k * nb + b] = leaf as u32;
                     }
-                    leaves[k * nb + b] = tree.leaf_slot(|j| x.get(i, j)) as u32;
                 }
             }
             let mut psi = vec![0.0; nb];

@@ -70,96 +70,64 @@ impl ForestParams {
 
     /// Checks every field; returns the first problem found.
     pub fn validate(&self) -> Result<()> {
-        validate_common(
-            self.num_trees,
-            self.sample_fraction,
-            self.honesty_fraction,
-            self.min_node_size,
-            self.alpha,
-            self.mtry,
-        )?;
+        if self.num_trees == 0 {
+            return Err(Error::param("num_trees", self.num_trees, "at least 1"));
+        }
+        if !(self.sample_fraction > 0.0 && self.sample_fraction <= 1.0) {
+            return Err(Error::param(
+                "sample_fraction",
+                self.sample_fraction,
+                "a value in (0, 1]",
+            ));
+        }
+        if !(self.honesty_fraction > 0.0 && self.honesty_fraction < 1.0) {
+            return Err(Error::param(
+                "honesty_fraction",
+                self.honesty_fraction,
+                "a value in (0, 1)",
+            ));
+        }
+        if self.min_node_size == 0 {
+            return Err(Error::param(
+                "min_node_size",
+                self.min_node_size,
+                "at least 1",
+            ));
+        }
+        if !(0.0..=0.25).contains(&self.alpha) {
+            return Err(Error::param("alpha", self.alpha, "a value in [0, 0.25]"));
+        }
+        if self.mtry == Some(0) {
+            return Err(Error::param(
+                "mtry",
+                0,
+                "at least 1 (or None for the default)",
+            ));
+        }
         Ok(())
     }
 
+    /// The tree parameters for `p` covariates (`mtry` resolved and checked against `p`).
     pub(crate) fn tree_params(&self, p: usize) -> Result<TreeParams> {
-        tree_params(
-            self.mtry,
-            p,
-            self.min_node_size,
-            self.alpha,
-            self.honesty,
-            self.honesty_fraction,
-        )
+        let mtry = match self.mtry {
+            None => default_mtry(p),
+            Some(m) if m <= p => m,
+            Some(m) => {
+                return Err(Error::param(
+                    "mtry",
+                    m,
+                    format!("at most the number of covariates ({p})"),
+                ));
+            }
+        };
+        Ok(TreeParams {
+            min_node_size: self.min_node_size,
+            alpha: self.alpha,
+            mtry,
+            honesty: self.honesty,
+            honesty_fraction: self.honesty_fraction,
+        })
     }
-}
-
-pub(crate) fn validate_common(
-    num_trees: usize,
-    sample_fraction: f64,
-    honesty_fraction: f64,
-    min_node_size: usize,
-    alpha: f64,
-    mtry: Option<usize>,
-) -> Result<()> {
-    if num_trees == 0 {
-        return Err(Error::param("num_trees", num_trees, "at least 1"));
-    }
-    if !(sample_fraction > 0.0 && sample_fraction <= 1.0) {
-        return Err(Error::param(
-            "sample_fraction",
-            sample_fraction,
-            "a value in (0, 1]",
-        ));
-    }
-    if !(honesty_fraction > 0.0 && honesty_fraction < 1.0) {
-        return Err(Error::param(
-            "honesty_fraction",
-            honesty_fraction,
-            "a value in (0, 1)",
-        ));
-    }
-    if min_node_size == 0 {
-        return Err(Error::param("min_node_size", min_node_size, "at least 1"));
-    }
-    if !(0.0..=0.25).contains(&alpha) {
-        return Err(Error::param("alpha", alpha, "a value in [0, 0.25]"));
-    }
-    if mtry == Some(0) {
-        return Err(Error::param(
-            "mtry",
-            0,
-            "at least 1 (or None for the default)",
-        ));
-    }
-    Ok(())
-}
-
-pub(crate) fn tree_params(
-    mtry: Option<usize>,
-    p: usize,
-    min_node_size: usize,
-    alpha: f64,
-    honesty: bool,
-    honesty_fraction: f64,
-) -> Result<TreeParams> {
-    let mtry = match mtry {
-        None => default_mtry(p),
-        Some(m) if m <= p => m,
-        Some(m) => {
-            return Err(Error::param(
-                "mtry",
-                m,
-                format!("at most the number of covariates ({p})"),
-            ));
-        }
-    };
-    Ok(TreeParams {
-        min_node_size,
-        alpha,
-        mtry,
-        honesty,
-        honesty_fraction,
-    })
 }
 
 /// Checks that each tree gets at least two sampling units (one per honesty half).
@@ -344,15 +312,10 @@ pub(crate) fn predict_mean(trees: &[Tree], x: &Columns, oob_units: Option<&[u32]
             let mut count = vec![0usize; chunk.len()];
             for tree in trees {
                 for (k, slot) in chunk.iter_mut().enumerate() {
-                    let i = base + k;
-                    if let Some(u) = oob_units
-                        && tree.contains_unit(u[i])
-                    {
-                        continue;
+                    if let Some(leaf) = tree.oob_leaf(x, base + k, oob_units) {
+                        *slot += tree.stats(leaf)[0];
+                        count[k] += 1;
                     }
-                    let leaf = tree.leaf_slot(|j| x.get(i, j));
-                    *slot += tree.stats(leaf)[0];
-                    count[k] += 1;
                 }
             }
             for (k, slot) in chunk.iter_mut().enumerate() {
@@ -589,10 +552,9 @@ fn oob_neighbourhood(
 ) {
     touched.clear();
     for (tree, lr) in trees.iter().zip(members) {
-        if tree.contains_unit(units.unit_of_row[i]) {
+        let Some(leaf) = tree.oob_leaf(x, i, Some(&units.unit_of_row)) else {
             continue;
-        }
-        let leaf = tree.leaf_slot(|j| x.get(i, j));
+        };
         let (a, b) = (lr.offsets[leaf] as usize, lr.offsets[leaf + 1] as usize);
         if a == b {
             continue;
@@ -791,7 +753,7 @@ mod tests {
         let x = Columns::from_columns(&[x1.as_slice(), x2.as_slice()]);
         let sorted = x.sorted_orders();
         let units = Units::new(n, None);
-        let tp = tree_params(None, 2, 5, 0.05, true, 0.5).unwrap();
+        let tp = ForestParams::default().tree_params(2).unwrap();
         let trees = grow_forest(
             &x,
             &sorted,

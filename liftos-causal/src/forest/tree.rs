@@ -178,6 +178,23 @@ impl Tree {
         self.in_sample[unit as usize / 64] >> (unit % 64) & 1 == 1
     }
 
+    /// The leaf slot of row `i` of `x`; `None` for an out-of-bag prediction
+    /// (`oob_units`: each row's sampling unit) when the tree drew the row's unit.
+    #[inline]
+    pub(crate) fn oob_leaf(
+        &self,
+        x: &Columns,
+        i: usize,
+        oob_units: Option<&[u32]>,
+    ) -> Option<usize> {
+        if let Some(u) = oob_units
+            && self.contains_unit(u[i])
+        {
+            return None;
+        }
+        Some(self.leaf_slot(|j| x.get(i, j)))
+    }
+
     pub(crate) fn num_leaves(&self) -> usize {
         self.leaf_stats.len() / self.stride
     }
