@@ -15,9 +15,10 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
-use parquet::arrow::arrow_writer::compute_leaves;
+use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
 use rayon::prelude::*;
 
 use crate::{Error, Result, direct, infer};
@@ -404,12 +405,16 @@ pub(crate) fn arrow_file_error(path: &Path, e: &arrow::error::ArrowError) -> Err
     file_error(path, line_in(&message), message)
 }
 
-/// A whole Parquet file as one table. A file of several row groups is decoded a row group
-/// per task on rayon's threads, from one snapshot of its bytes (each task its own view of
-/// them, so no shared file offset), and the groups are joined in file order: the same
-/// table as one reader's.
+/// Row groups at least this large on average are decoded in parallel by [`read_parquet`]
+/// (the tables this crate writes whole have groups of up to 1,048,576 rows).
+const PARALLEL_DECODE_MIN_GROUP_ROWS: usize = 65_536;
+
+/// A whole Parquet file as one table. A file of several large row groups is decoded a row
+/// group per task on rayon's threads, from one snapshot of its bytes (each task its own
+/// view of them, so no shared file offset), and the groups are joined in file order: the
+/// same table as one reader's.
 ///
-/// Measured together with the parallel write: see [`write_parquet_in_parallel`]. The
+/// Measured together with the parallel write: see [`ParquetSink`]. The
 /// snapshot costs the file's size in memory while the groups decode (`liftos clean`'s
 /// peak on the 3M-row benchmark: 1.02 → 1.11 GB).
 fn read_parquet(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
@@ -428,7 +433,15 @@ fn read_parquet(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
     let pq = |e: parquet::errors::ParquetError| file_error(path, None, e.to_string());
     let builder = parquet_checked(path)?;
     let batch_size = options.batch_size.max(1);
-    if builder.metadata().num_row_groups() < 2 || rayon::current_num_threads() < 2 {
+    // Sequential for one row group, one thread, or small row groups (the 16k-row groups
+    // of the part files `clean_file` and `validate_file` write and read back: there the
+    // snapshot cost 0.2 GB of peak memory on the 30M-row benchmark and saved no time).
+    let groups = builder.metadata().num_row_groups();
+    let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    if groups < 2
+        || rows / groups < PARALLEL_DECODE_MIN_GROUP_ROWS
+        || rayon::current_num_threads() < 2
+    {
         let schema = builder.schema().clone();
         let batches = read_all(path, builder, batch_size)?;
         return concat_batches(&schema, &batches).map_err(|e| arrow_file_error(path, &e));
@@ -663,59 +676,148 @@ fn write_to(path: &Path, file: File, format: FileFormat, batch: &RecordBatch) ->
                 .set_compression(Compression::SNAPPY)
                 .build();
             let pq = |e: parquet::errors::ParquetError| file_error(path, None, e.to_string());
-            let writer = ArrowWriter::try_new(out, batch.schema(), Some(props)).map_err(pq)?;
-            write_parquet_in_parallel(writer, batch).map_err(pq)?;
+            let mut sink = ParquetSink::new(out, batch.schema(), props).map_err(pq)?;
+            sink.write(batch).map_err(pq)?;
+            sink.close().map_err(pq)?;
         }
     }
     Ok(())
 }
 
-/// Writes `batch` through `writer` (a new [`ArrowWriter`]) and closes it, encoding each row
-/// group's columns in parallel on rayon's threads with the writer's own column writers
-/// ([`ArrowWriter::into_serialized_writer`]): the same row groups, the same bytes as
-/// `writer.write(batch)` then `writer.close()` (a test compares the two files), where
-/// `ArrowWriter` encodes one column after the other on one thread.
+/// A Parquet file written as [`ArrowWriter`] writes it, byte for byte (the same row
+/// groups, pages and footer, Arrow schema included; a test compares the two files), but
+/// with each batch's columns encoded in parallel on rayon's threads, where `ArrowWriter`
+/// encodes one column after the other on one thread. It holds the parquet crate's own
+/// column writers ([`ArrowWriter::into_serialized_writer`]) for the row group in progress
+/// and feeds each column its leaves of every batch in order, as `ArrowWriter` does, so it
+/// buffers no more than `ArrowWriter` (encoded pages, not rows). For properties without
+/// a byte limit on row groups or content-defined chunking (this module sets neither).
 ///
 /// Measured on `benches/transform_vs_peers.py`'s 3M raw rows (release build, 2 threads):
 /// with one thread each, the Parquet write was 40% and the read 24% of `liftos clean`'s
-/// time (perf). With this and the parallel read in [`read_parquet`], the build before and
-/// after alternated three times: `liftos unify` 1.52–1.74 → 1.33–1.36 s, `liftos clean`
-/// 1.48–1.55 → 1.18–1.24 s, output files byte-identical.
-fn write_parquet_in_parallel<W: std::io::Write + Send>(
-    writer: ArrowWriter<W>,
-    batch: &RecordBatch,
-) -> parquet::errors::Result<()> {
-    let (mut file, factory) = writer.into_serialized_writer()?;
-    let rows = batch.num_rows();
-    let group_rows = file
-        .properties()
-        .max_row_group_row_count()
-        .unwrap_or(rows)
-        .max(1);
-    let schema = batch.schema();
-    for (group, start) in (0..rows).step_by(group_rows).enumerate() {
-        let part = batch.slice(start, group_rows.min(rows - start));
-        let mut leaves = Vec::new();
-        for (field, column) in schema.fields().iter().zip(part.columns()) {
-            leaves.extend(compute_leaves(field, column)?);
+/// time (perf). With the whole-table write encoding its columns in parallel and the
+/// parallel read in [`read_parquet`], the build before and after alternated three times:
+/// `liftos unify` 1.52–1.74 → 1.33–1.36 s, `liftos clean` 1.48–1.55 → 1.18–1.24 s,
+/// output files byte-identical. On 30M raw rows (written batch by batch through
+/// [`TableWriter`]), twice each: unify 26.7–31.6 → 21.6–25.2 s, clean 53.6–54.7 →
+/// 48.4–51.4 s, peaks unchanged.
+struct ParquetSink<W: std::io::Write + Send> {
+    file: SerializedFileWriter<W>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    /// Parquet leaf columns of each field (one for a flat field).
+    leaves: Vec<usize>,
+    max_rows: Option<usize>,
+    /// The row group in progress: each field's column writers.
+    group: Option<Vec<Vec<ArrowColumnWriter>>>,
+    group_rows: usize,
+}
+
+impl<W: std::io::Write + Send> ParquetSink<W> {
+    fn new(out: W, schema: SchemaRef, props: WriterProperties) -> parquet::errors::Result<Self> {
+        fn leaf_count(t: &parquet::schema::types::Type) -> usize {
+            if t.is_primitive() {
+                1
+            } else {
+                t.get_fields().iter().map(|f| leaf_count(f)).sum()
+            }
         }
-        let chunks = factory
-            .create_column_writers(group)?
+        let (file, factory) =
+            ArrowWriter::try_new(out, schema.clone(), Some(props))?.into_serialized_writer()?;
+        let leaves = file
+            .schema_descr()
+            .root_schema()
+            .get_fields()
+            .iter()
+            .map(|f| leaf_count(f))
+            .collect();
+        let max_rows = file.properties().max_row_group_row_count();
+        Ok(ParquetSink {
+            file,
+            factory,
+            schema,
+            leaves,
+            max_rows,
+            group: None,
+            group_rows: 0,
+        })
+    }
+
+    /// Appends `batch`, cutting row groups where `ArrowWriter` cuts them.
+    fn write(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return Ok(());
+        }
+        if let Some(max) = self.max_rows
+            && self.group_rows + rows > max
+        {
+            let head = max - self.group_rows;
+            self.write(&batch.slice(0, head))?;
+            return self.write(&batch.slice(head, rows - head));
+        }
+        let group = match &mut self.group {
+            Some(group) => group,
+            slot => {
+                let index = self.file.flushed_row_groups().len();
+                let mut writers = self.factory.create_column_writers(index)?.into_iter();
+                slot.insert(
+                    self.leaves
+                        .iter()
+                        .map(|&n| writers.by_ref().take(n).collect())
+                        .collect(),
+                )
+            }
+        };
+        group
+            .par_iter_mut()
+            .zip(self.schema.fields().par_iter())
+            .zip(batch.columns().par_iter())
+            .try_for_each(
+                |((writers, field), column)| -> parquet::errors::Result<()> {
+                    for (writer, leaf) in writers.iter_mut().zip(compute_leaves(field, column)?) {
+                        writer.write(&leaf)?;
+                    }
+                    Ok(())
+                },
+            )?;
+        self.group_rows += rows;
+        if self.max_rows.is_some_and(|max| self.group_rows >= max) {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Closes the row group in progress (its last pages compressed in parallel) and
+    /// appends it to the file.
+    fn flush(&mut self) -> parquet::errors::Result<()> {
+        let Some(group) = self.group.take() else {
+            return Ok(());
+        };
+        self.group_rows = 0;
+        let chunks = group
             .into_par_iter()
-            .zip(leaves)
-            .map(|(mut column, leaf)| {
-                column.write(&leaf)?;
-                column.close()
+            .map(|writers| {
+                writers
+                    .into_iter()
+                    .map(ArrowColumnWriter::close)
+                    .collect::<parquet::errors::Result<Vec<_>>>()
             })
             .collect::<parquet::errors::Result<Vec<_>>>()?;
-        let mut row_group = file.next_row_group()?;
-        for chunk in chunks {
+        let mut row_group = self.file.next_row_group()?;
+        for chunk in chunks.into_iter().flatten() {
             chunk.append_to_row_group(&mut row_group)?;
         }
         row_group.close()?;
+        Ok(())
     }
-    file.close()?;
-    Ok(())
+
+    /// Writes the last row group and the footer.
+    fn close(mut self) -> parquet::errors::Result<()> {
+        self.flush()?;
+        self.file.close()?;
+        Ok(())
+    }
 }
 
 /// A table written batch by batch as CSV (with a header) or Parquet (Snappy), by
@@ -733,7 +835,7 @@ pub struct TableWriter {
 
 enum Sink {
     Csv(arrow::csv::Writer<std::io::BufWriter<File>>),
-    Parquet(Box<ArrowWriter<std::io::BufWriter<File>>>),
+    Parquet(Box<ParquetSink<std::io::BufWriter<File>>>),
 }
 
 impl std::fmt::Debug for TableWriter {
@@ -769,7 +871,7 @@ impl TableWriter {
                     .set_compression(Compression::SNAPPY)
                     .build();
                 Sink::Parquet(Box::new(
-                    ArrowWriter::try_new(out, schema.clone(), Some(props))
+                    ParquetSink::new(out, schema.clone(), props)
                         .map_err(|e| file_error(path, None, e.to_string()))?,
                 ))
             }
@@ -843,8 +945,12 @@ mod tests {
     /// 2,500 rows of the column types a unified table has (text with nulls and repeats,
     /// dates, whole and fractional numbers, a zoned timestamp).
     fn mixed_table() -> RecordBatch {
+        mixed_rows(2_500)
+    }
+
+    /// `n` rows of [`mixed_table`]'s columns.
+    fn mixed_rows(n: i32) -> RecordBatch {
         use arrow::array::{Date32Array, Float64Array, Int64Array, TimestampSecondArray};
-        let n = 2_500;
         let text = StringArray::from_iter(
             (0..n).map(|i| (i % 7 != 3).then(|| format!("campaign {}", i % 31))),
         );
@@ -880,13 +986,16 @@ mod tests {
             .build()
     }
 
-    #[test]
-    fn columns_encoded_in_parallel_give_arrow_writers_bytes() {
-        let table = mixed_table();
+    /// The bytes `ArrowWriter` writes for `batches` with `props`, and those [`ParquetSink`]
+    /// writes on two threads.
+    fn both_writers(batches: &[RecordBatch], props: &WriterProperties) -> (Vec<u8>, Vec<u8>) {
+        let schema = batches[0].schema();
         let mut one_thread = Vec::new();
         let mut writer =
-            ArrowWriter::try_new(&mut one_thread, table.schema(), Some(small_groups())).unwrap();
-        writer.write(&table).unwrap();
+            ArrowWriter::try_new(&mut one_thread, schema.clone(), Some(props.clone())).unwrap();
+        for b in batches {
+            writer.write(b).unwrap();
+        }
         writer.close().unwrap();
         let mut parallel = Vec::new();
         let pool = rayon::ThreadPoolBuilder::new()
@@ -894,36 +1003,51 @@ mod tests {
             .build()
             .unwrap();
         pool.install(|| {
-            let writer =
-                ArrowWriter::try_new(&mut parallel, table.schema(), Some(small_groups())).unwrap();
-            write_parquet_in_parallel(writer, &table).unwrap();
+            let mut sink = ParquetSink::new(&mut parallel, schema, props.clone()).unwrap();
+            for b in batches {
+                sink.write(b).unwrap();
+            }
+            sink.close().unwrap();
         });
-        assert_eq!(parallel, one_thread);
+        (one_thread, parallel)
+    }
+
+    #[test]
+    fn columns_encoded_in_parallel_give_arrow_writers_bytes() {
+        let table = mixed_table();
+        // The whole table at once, in three row groups of at most 1,000 rows.
+        let (one, parallel) = both_writers(std::slice::from_ref(&table), &small_groups());
+        assert_eq!(parallel, one);
         let back = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(parallel)).unwrap();
         assert_eq!(back.metadata().num_row_groups(), 3);
-        // An empty table: no row group, as ArrowWriter writes it.
-        let empty = table.slice(0, 0);
-        let mut a = Vec::new();
-        let writer = ArrowWriter::try_new(&mut a, empty.schema(), None).unwrap();
-        write_parquet_in_parallel(writer, &empty).unwrap();
-        let mut b = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut b, empty.schema(), None).unwrap();
-        writer.write(&empty).unwrap();
-        writer.close().unwrap();
-        assert_eq!(a, b);
+        // Batches of uneven sizes across the row groups' edges, an empty one among them.
+        let cuts = [0, 700, 1_000, 1_000, 2_499, 2_500];
+        let batches: Vec<RecordBatch> = cuts
+            .windows(2)
+            .map(|w| table.slice(w[0], w[1] - w[0]))
+            .collect();
+        let (one, parallel) = both_writers(&batches, &small_groups());
+        assert_eq!(parallel, one);
+        // The default properties (one row group) and a table without rows.
+        let (one, parallel) = both_writers(&batches, &WriterProperties::default());
+        assert_eq!(parallel, one);
+        let (one, parallel) = both_writers(&[table.slice(0, 0)], &WriterProperties::default());
+        assert_eq!(parallel, one);
     }
 
     #[test]
     fn a_parquet_file_of_several_row_groups_reads_back_whole_and_in_order() {
-        let table = mixed_table();
+        // Row groups of 100,000, 100,000 and 50,000 rows: on average large enough
+        // (PARALLEL_DECODE_MIN_GROUP_ROWS) to be decoded in parallel on two threads.
+        let table = mixed_rows(250_000);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("groups.parquet");
-        let mut writer = ArrowWriter::try_new(
-            File::create(&path).unwrap(),
-            table.schema(),
-            Some(small_groups()),
-        )
-        .unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(100_000))
+            .build();
+        let mut writer =
+            ArrowWriter::try_new(File::create(&path).unwrap(), table.schema(), Some(props))
+                .unwrap();
         writer.write(&table).unwrap();
         writer.close().unwrap();
         let pool = rayon::ThreadPoolBuilder::new()
