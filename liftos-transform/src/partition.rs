@@ -12,7 +12,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int32Array, RecordBatch, UInt32Array, UInt64Array,
 };
 use arrow::compute::SortOptions;
-use arrow::compute::{BatchCoalescer, cast, take_record_batch};
+use arrow::compute::{cast, take_record_batch};
 use arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema, SchemaRef, UInt64Type};
 use arrow::row::{RowConverter, SortField};
 use datafusion::error::DataFusionError;
@@ -31,7 +31,7 @@ use rayon::prelude::*;
 
 use crate::clean::{CleanOutcome, clean_impl, fill_limit_error};
 use crate::frame::{FLOAT_COLUMNS, Frame, INT_COLUMNS, TEXT_COLUMNS};
-use crate::io::{TableWriter, file_error};
+use crate::io::{TableWriter, file_error, write_behind};
 use crate::parse::{ColumnEvidence, ColumnReading};
 use crate::quality::{AccountCurrencies, WholeTable, observe_currencies, validate_impl};
 use crate::stream::SourceFile;
@@ -773,53 +773,6 @@ fn write_part(dir: &Path, name: &str, batch: &RecordBatch) -> Result<PathBuf> {
     w.close()
         .map_err(|e| file_error(&path, None, e.to_string()))?;
     Ok(path)
-}
-
-/// Rows of a batch handed to an output file's writer: enough for its columns to be
-/// encoded in parallel ([`TableWriter`]'s Parquet sink).
-const WRITE_BATCH_ROWS: usize = 64 * 1024;
-
-/// Batches on their way from the merge to the output writer, at most.
-const WRITE_QUEUE_BATCHES: usize = 8;
-
-/// Runs `produce`, which hands its batches to the function it is given, while another
-/// thread gathers them into batches of about [`WRITE_BATCH_ROWS`] rows and writes them to
-/// `table`: merging the parts overlaps with encoding the output (at 30M rows the merge
-/// and the encoding each took about half of a single-threaded 16 s). The file is the one
-/// writing the batches as they come gives: the Parquet writer cuts row groups by rows,
-/// not by batches, and CSV rows do not depend on batches.
-fn write_behind(
-    table: &mut TableWriter,
-    schema: &SchemaRef,
-    produce: impl FnOnce(&mut dyn FnMut(RecordBatch) -> Result<()>) -> Result<()>,
-) -> Result<()> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(WRITE_QUEUE_BATCHES);
-    std::thread::scope(|scope| {
-        let writer = scope.spawn(move || -> Result<()> {
-            let mut coalescer = BatchCoalescer::new(schema.clone(), WRITE_BATCH_ROWS);
-            for batch in rx {
-                coalescer.push_batch(batch)?;
-                while let Some(b) = coalescer.next_completed_batch() {
-                    table.write(&b)?;
-                }
-            }
-            coalescer.finish_buffered_batch()?;
-            while let Some(b) = coalescer.next_completed_batch() {
-                table.write(&b)?;
-            }
-            Ok(())
-        });
-        let produced = produce(&mut |batch| {
-            tx.send(batch)
-                .map_err(|_| merge_error("the output writer stopped"))
-        });
-        drop(tx);
-        let written = writer
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        // A failed send means the writer stopped: its error is the one to report.
-        written.and(produced)
-    })
 }
 
 fn merge_error(e: impl std::fmt::Display) -> Error {

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt64Array};
 use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
+use rayon::prelude::*;
 
 use crate::io::{
     TableWriter, arrow_file_error, csv_header, file_error, open, parquet_builder, parquet_checked,
+    write_behind,
 };
 use crate::mapping::SchemaMapping;
 use crate::parse::ColumnEvidence;
@@ -336,15 +338,20 @@ pub fn unify_files(
         .iter()
         .map(|(name, path)| SourceFile::open(name, path))
         .collect::<Result<Vec<_>>>()?;
-    let mut readings: Readings = BTreeMap::new();
-    for file in &files {
-        // The source's mapping errors first, as unifying the whole table reports them.
-        unify_sources([(file.name.as_str(), &file.empty())], mapping, None)?;
-        readings.insert(
-            file.name.clone(),
-            decide_readings(file, mapping, batch_rows)?,
-        );
-    }
+    // The files' first passes in parallel; the first file's error is the one reported.
+    let readings: Readings = files
+        .par_iter()
+        .map(|file| {
+            // The source's mapping errors first, as unifying the whole table reports them.
+            unify_sources([(file.name.as_str(), &file.empty())], mapping, None)?;
+            Ok((
+                file.name.clone(),
+                decide_readings(file, mapping, batch_rows)?,
+            ))
+        })
+        .collect::<Vec<Result<_>>>()
+        .into_iter()
+        .collect::<Result<_>>()?;
     let empties: Vec<RecordBatch> = files.iter().map(SourceFile::empty).collect();
     let skeleton = unify_sources(
         files.iter().map(|f| f.name.as_str()).zip(&empties),
@@ -355,24 +362,29 @@ pub fn unify_files(
     let mut set_aside = TableWriter::create(quarantine, skeleton.quarantine.schema())?;
     let mut channels: BTreeMap<String, (usize, f64)> = BTreeMap::new();
     let mut rows_in = 0usize;
-    for (i, file) in files.iter().enumerate() {
-        let mut offset = 0usize;
-        for piece in file.pieces(batch_rows)? {
-            let piece = piece?;
-            let rows = piece.num_rows();
-            // Every other source empty, so the columns are those of the whole unify.
-            let inputs = files.iter().enumerate().map(|(j, f)| {
-                let batch = if j == i { &piece } else { &empties[j] };
-                (f.name.as_str(), batch)
-            });
-            let unified = unify_sources(inputs, mapping, Some(&readings))?;
-            count_channels(&unified.table, &mut channels);
-            table.write(&unified.table)?;
-            set_aside.write(&shift_rows(&unified.quarantine, offset)?)?;
-            offset += rows;
-            rows_in += rows;
+    // Reading and unifying here while another thread encodes the unified rows.
+    let schema = skeleton.table.schema();
+    write_behind(&mut table, &schema, |send| {
+        for (i, file) in files.iter().enumerate() {
+            let mut offset = 0usize;
+            for piece in file.pieces(batch_rows)? {
+                let piece = piece?;
+                let rows = piece.num_rows();
+                // Every other source empty, so the columns are those of the whole unify.
+                let inputs = files.iter().enumerate().map(|(j, f)| {
+                    let batch = if j == i { &piece } else { &empties[j] };
+                    (f.name.as_str(), batch)
+                });
+                let unified = unify_sources(inputs, mapping, Some(&readings))?;
+                count_channels(&unified.table, &mut channels);
+                set_aside.write(&shift_rows(&unified.quarantine, offset)?)?;
+                send(unified.table)?;
+                offset += rows;
+                rows_in += rows;
+            }
         }
-    }
+        Ok(())
+    })?;
     let rows_out = table.rows();
     let quarantined = set_aside.rows();
     table.finish()?;
