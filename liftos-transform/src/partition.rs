@@ -34,7 +34,7 @@ use crate::frame::{FLOAT_COLUMNS, Frame, INT_COLUMNS, TEXT_COLUMNS};
 use crate::io::{TableWriter, file_error, write_behind};
 use crate::parse::{ColumnEvidence, ColumnReading};
 use crate::quality::{AccountCurrencies, WholeTable, observe_currencies, validate_impl};
-use crate::stream::SourceFile;
+use crate::stream::{SourceFile, read_ahead};
 use crate::unified::{self, DATE, REVENUE, SPEND};
 use crate::unify::QUARANTINE_ROW;
 use crate::{Change, ChangeAction, Error, Fixes, Result, RowAccounting, table_format};
@@ -485,7 +485,7 @@ pub(crate) fn split_by_series(
     let mut rows = 0usize;
     // From -0.0, as `Iterator::sum` of floats adds (an empty sum is -0.0).
     let mut totals = (-0.0, -0.0);
-    for piece in source.pieces(64 * 1024)? {
+    read_ahead(source.pieces(64 * 1024)?, |piece| {
         let piece = piece?;
         let n = piece.num_rows();
         for (c, e) in &mut evidence {
@@ -544,7 +544,8 @@ pub(crate) fn split_by_series(
                     .map_err(|e| file_error(path, None, e.to_string()))
             })?;
         rows += n;
-    }
+        Ok(())
+    })?;
     for (w, path) in writers.into_iter().zip(&files) {
         w.close()
             .map_err(|e| file_error(path, None, e.to_string()))?;

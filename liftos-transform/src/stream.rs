@@ -73,7 +73,7 @@ pub(crate) struct SourceFile {
     pub schema: SchemaRef,
 }
 
-type Pieces = Box<dyn Iterator<Item = Result<RecordBatch>>>;
+type Pieces = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
 
 impl SourceFile {
     /// Opens `path` and reads its columns (a CSV file's header).
@@ -131,6 +131,28 @@ impl SourceFile {
     }
 }
 
+/// Calls `each` with the items of `items` in order while another thread reads the next
+/// one: decoding a file's next piece overlaps with working on the current one. Stops at
+/// the first error of `each`.
+pub(crate) fn read_ahead<T: Send>(
+    items: impl Iterator<Item = T> + Send,
+    mut each: impl FnMut(T) -> Result<()>,
+) -> Result<()> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<T>(1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for item in items {
+                // The receiver is gone when `each` failed: nothing more to read.
+                if tx.send(item).is_err() {
+                    break;
+                }
+            }
+        });
+        // Every item, then the channel closes when the reader is done.
+        rx.into_iter().try_for_each(&mut each)
+    })
+}
+
 /// Bytes read from a CSV file at a time by [`CsvPieces`].
 const CSV_READ_BYTES: usize = 8 << 20;
 
@@ -162,7 +184,7 @@ struct CsvPieces {
     rows_done: usize,
     eof: bool,
     /// arrow-csv, once a piece was not plain.
-    fallback: Option<Box<dyn Iterator<Item = Result<RecordBatch>>>>,
+    fallback: Option<Pieces>,
     done: bool,
 }
 
@@ -512,6 +534,29 @@ fn count_channels(table: &RecordBatch, channels: &mut BTreeMap<String, (usize, f
 mod tests {
     use super::*;
     use crate::{ReadOptions, read_table, read_tables_with, unify_marketing_data, write_table};
+
+    #[test]
+    fn read_ahead_gives_every_item_in_order_and_stops_at_the_first_error() {
+        let mut seen = Vec::new();
+        read_ahead(0..1000u32, |i| {
+            seen.push(i);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, (0..1000).collect::<Vec<_>>());
+        // An endless reader stops once the work fails (else this would not return).
+        let mut calls = 0;
+        let err = read_ahead(0u64.., |i| {
+            calls += 1;
+            if i == 3 {
+                Err(crate::Error::config("test", "stop"))
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap_err();
+        assert_eq!((calls, err.to_string().contains("stop")), (4, true));
+    }
 
     /// Meta: ISO dates (one impossible), a missing spend, a quoted name with a comma,
     /// an `age` breakdown and a `_pulled_at` column; Google Ads: slash dates that could
