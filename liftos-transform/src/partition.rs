@@ -329,11 +329,22 @@ pub fn validate_file(
         })
         .collect();
     let (mut present, mut failing) = (0usize, 0usize);
-    for path in &parts.files {
-        let Some((part, rows)) = take_part(path)? else {
-            continue;
-        };
-        let done = validate_impl(&part, required_fields, rules, Some(&whole))?;
+    // The parts checked [`PARTS_AT_ONCE`] at a time, their findings added in part order.
+    let mut checked = Vec::with_capacity(parts.files.len());
+    for files in parts.files.chunks(PARTS_AT_ONCE) {
+        let wave: Vec<Option<_>> = files
+            .par_iter()
+            .map(|path| -> Result<Option<_>> {
+                let Some((part, rows)) = take_part(path)? else {
+                    return Ok(None);
+                };
+                let done = validate_impl(&part, required_fields, rules, Some(&whole))?;
+                Ok(Some((done, rows)))
+            })
+            .collect::<Result<_>>()?;
+        checked.extend(wave.into_iter().flatten());
+    }
+    for (done, rows) in checked {
         present += done.present;
         failing += done.failing;
         if done.slots.len() != slots.len() {
