@@ -2202,102 +2202,109 @@ fn campaign_excess(
         .iter()
         .position(|t| *t == ResponseTransform::LINEAR)
         .unwrap_or(0);
+    // Each campaign's statistic (in parallel; summed in the campaigns' order).
+    let per_campaign: Vec<Option<Vec<f64>>> = campaigns
+        .par_iter()
+        .enumerate()
+        .map(|(p, k)| {
+            let idx: Vec<usize> = (0..n).filter(|&t| k.spend[t] > 0.0).collect();
+            let m = idx.len();
+            let mean_y = idx.iter().map(|&t| k.platform_revenue[t]).sum::<f64>() / m.max(1) as f64;
+            if m < MIN_CAMPAIGN_ROWS || mean_y.is_nan() || mean_y <= 0.0 {
+                return None;
+            }
+            // About 7 rows between knots: weekly for a daily campaign, every four weeks for a
+            // twice-a-week send.
+            let span = (idx[m - 1] - idx[0] + 1) as f64;
+            let knot_days =
+                (7.0 * (7.0 * span / (7.0 * m as f64)).ceil()).clamp(7.0, 56.0) as usize;
+            let (x_all, _) = calendar_design(data, 0, knot_days);
+            let x = x_all.select_rows(&idx);
+            let y = DVector::from_iterator(m, idx.iter().map(|&t| k.platform_revenue[t]));
+            let floor = 0.01 * mean_y;
+            let logy = y.map(|v| v.max(floor).ln());
+            let gamma0 = lstsq(&x, &logy)?;
+            // The campaign's own transformed spend, with an effect per unit of its own on
+            // weekends (1970-01-01 was a Thursday): a return that differs on weekends, when
+            // spend differs too, would otherwise pass for curvature.
+            let weekend: Vec<bool> = idx
+                .iter()
+                .map(|&t| (data.dates[t] + 3).rem_euclid(7) >= 5)
+                .collect();
+            let columns = |j: usize| -> DMatrix<f64> {
+                let (a, kk) = (&curves[j].exposure[p], curves[j].k[p]);
+                let v: Vec<f64> = idx
+                    .iter()
+                    .map(|&t| match transforms[j].saturation {
+                        None => a[t],
+                        Some(h) => h.value(a[t], kk),
+                    })
+                    .collect();
+                DMatrix::from_fn(m, 2, |i, q| if weekend[i] == (q == 1) { v[i] } else { 0.0 })
+            };
+            let mut chosen = start;
+            let mut losses = Vec::new();
+            let mut fit = None;
+            for _pass in 0..2 {
+                let f = columns(chosen);
+                let g = gauss_newton(&y, &x, &f, &gamma0);
+                if !g.sse.is_finite() {
+                    break;
+                }
+                let base = (&x * &g.gamma).map(f64::exp);
+                let z = DMatrix::from_fn(m, x.ncols(), |i, q| base[i] * x[(i, q)]);
+                let q = basis(&z);
+                let yr = residualize(&q, &(&y - &base));
+                let yy = yr.norm_squared();
+                losses = (0..transforms.len())
+                    .map(|j| {
+                        let fj = columns(j);
+                        let fr = &fj - &q * q.tr_mul(&fj);
+                        let keep: Vec<usize> = (0..fr.ncols())
+                            .filter(|&c| {
+                                fr.column(c).norm_squared()
+                                    > 1e-12 * (1.0 + fj.column(c).norm_squared())
+                            })
+                            .collect();
+                        if keep.is_empty() {
+                            return f64::INFINITY;
+                        }
+                        let fr = fr.select_columns(&keep);
+                        let gram = fr.tr_mul(&fr);
+                        let h = fr.tr_mul(&yr);
+                        match gram.cholesky() {
+                            Some(ch) => (yy - h.dot(&ch.solve(&h))).max(0.0),
+                            None => f64::INFINITY,
+                        }
+                    })
+                    .collect::<Vec<f64>>();
+                fit = Some((g, f));
+                let best = losses
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| l.is_finite())
+                    .min_by(|a, b| a.1.total_cmp(b.1))
+                    .map_or(chosen, |(j, _)| j);
+                if best == chosen {
+                    break;
+                }
+                chosen = best;
+            }
+            let (g, f) = fit?;
+            let min = losses.iter().copied().fold(f64::INFINITY, f64::min);
+            if !(min > 0.0 && min.is_finite()) {
+                return None;
+            }
+            let r = &y - (&x * &g.gamma).map(f64::exp) - f * DVector::from_column_slice(&g.beta);
+            let n_eff = m as f64 / long_run_ratio(&r, 7);
+            Some(losses.iter().map(|l| n_eff * (l / min).ln()).collect())
+        })
+        .collect();
     let mut total = vec![0.0; transforms.len()];
     let mut used = 0usize;
-    for (p, k) in campaigns.iter().enumerate() {
-        let idx: Vec<usize> = (0..n).filter(|&t| k.spend[t] > 0.0).collect();
-        let m = idx.len();
-        let mean_y = idx.iter().map(|&t| k.platform_revenue[t]).sum::<f64>() / m.max(1) as f64;
-        if m < MIN_CAMPAIGN_ROWS || mean_y.is_nan() || mean_y <= 0.0 {
-            continue;
-        }
-        // About 7 rows between knots: weekly for a daily campaign, every four weeks for a
-        // twice-a-week send.
-        let span = (idx[m - 1] - idx[0] + 1) as f64;
-        let knot_days = (7.0 * (7.0 * span / (7.0 * m as f64)).ceil()).clamp(7.0, 56.0) as usize;
-        let (x_all, _) = calendar_design(data, 0, knot_days);
-        let x = x_all.select_rows(&idx);
-        let y = DVector::from_iterator(m, idx.iter().map(|&t| k.platform_revenue[t]));
-        let floor = 0.01 * mean_y;
-        let logy = y.map(|v| v.max(floor).ln());
-        let Some(gamma0) = lstsq(&x, &logy) else {
-            continue;
-        };
-        // The campaign's own transformed spend, with an effect per unit of its own on
-        // weekends (1970-01-01 was a Thursday): a return that differs on weekends, when
-        // spend differs too, would otherwise pass for curvature.
-        let weekend: Vec<bool> = idx
-            .iter()
-            .map(|&t| (data.dates[t] + 3).rem_euclid(7) >= 5)
-            .collect();
-        let columns = |j: usize| -> DMatrix<f64> {
-            let (a, kk) = (&curves[j].exposure[p], curves[j].k[p]);
-            let v: Vec<f64> = idx
-                .iter()
-                .map(|&t| match transforms[j].saturation {
-                    None => a[t],
-                    Some(h) => h.value(a[t], kk),
-                })
-                .collect();
-            DMatrix::from_fn(m, 2, |i, q| if weekend[i] == (q == 1) { v[i] } else { 0.0 })
-        };
-        let mut chosen = start;
-        let mut losses = Vec::new();
-        let mut fit = None;
-        for _pass in 0..2 {
-            let f = columns(chosen);
-            let g = gauss_newton(&y, &x, &f, &gamma0);
-            if !g.sse.is_finite() {
-                break;
-            }
-            let base = (&x * &g.gamma).map(f64::exp);
-            let z = DMatrix::from_fn(m, x.ncols(), |i, q| base[i] * x[(i, q)]);
-            let q = basis(&z);
-            let yr = residualize(&q, &(&y - &base));
-            let yy = yr.norm_squared();
-            losses = (0..transforms.len())
-                .map(|j| {
-                    let fj = columns(j);
-                    let fr = &fj - &q * q.tr_mul(&fj);
-                    let keep: Vec<usize> = (0..fr.ncols())
-                        .filter(|&c| {
-                            fr.column(c).norm_squared()
-                                > 1e-12 * (1.0 + fj.column(c).norm_squared())
-                        })
-                        .collect();
-                    if keep.is_empty() {
-                        return f64::INFINITY;
-                    }
-                    let fr = fr.select_columns(&keep);
-                    let gram = fr.tr_mul(&fr);
-                    let h = fr.tr_mul(&yr);
-                    match gram.cholesky() {
-                        Some(ch) => (yy - h.dot(&ch.solve(&h))).max(0.0),
-                        None => f64::INFINITY,
-                    }
-                })
-                .collect::<Vec<f64>>();
-            fit = Some((g, f));
-            let best = losses
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| l.is_finite())
-                .min_by(|a, b| a.1.total_cmp(b.1))
-                .map_or(chosen, |(j, _)| j);
-            if best == chosen {
-                break;
-            }
-            chosen = best;
-        }
-        let Some((g, f)) = fit else { continue };
-        let min = losses.iter().copied().fold(f64::INFINITY, f64::min);
-        if !(min > 0.0 && min.is_finite()) {
-            continue;
-        }
-        let r = &y - (&x * &g.gamma).map(f64::exp) - f * DVector::from_column_slice(&g.beta);
-        let n_eff = m as f64 / long_run_ratio(&r, 7);
-        for (t, l) in total.iter_mut().zip(&losses) {
-            *t += n_eff * (l / min).ln();
+    for stat in per_campaign.into_iter().flatten() {
+        for (t, v) in total.iter_mut().zip(&stat) {
+            *t += v;
         }
         used += 1;
     }
