@@ -75,7 +75,9 @@ mod results;
 pub use attribution::{
     Attribution, AttributionModel, AttributionOptions, ClusterBy, analyze_attribution,
 };
-pub use business::{BusinessData, BusinessOptions, BusinessResults, LiftTest, analyze_business};
+pub use business::{
+    BusinessData, BusinessOptions, BusinessResults, CampaignSeries, LiftTest, analyze_business,
+};
 pub use data::{CausalDataset, ColumnRoles};
 pub use dml::{Dml, DmlParams};
 pub use error::{Error, Result};

@@ -51,7 +51,7 @@ impl HillCurve {
     }
 
     /// `f′(a)·a`: the elasticity of the curve times its value.
-    fn slope_times_exposure(&self, a: f64, k: f64) -> f64 {
+    pub(crate) fn slope_times_exposure(&self, a: f64, k: f64) -> f64 {
         if a <= 0.0 || k <= 0.0 {
             return 0.0;
         }

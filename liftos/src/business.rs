@@ -16,7 +16,9 @@ use std::path::Path;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
 use chrono::NaiveDate;
-use liftos_causal::business::{BusinessData, BusinessOptions, BusinessResults, LiftTest};
+use liftos_causal::business::{
+    BusinessData, BusinessOptions, BusinessResults, CampaignSeries, LiftTest,
+};
 
 use crate::{Error, Result};
 
@@ -273,7 +275,9 @@ fn date32(d: NaiveDate) -> i32 {
 
 /// The business-level data: the outcome's days, every channel's daily spend from the
 /// unified table (`date`, `channel`, `spend`, `revenue`; rows outside the outcome's days are
-/// left out), and the public holidays and commercial events of `country`.
+/// left out), each channel's campaigns' daily spend and platform revenue when the table
+/// has a `campaign` column ([`BusinessData::with_campaigns`]), and the public holidays and
+/// commercial events of `country`.
 ///
 /// # Errors
 ///
@@ -290,9 +294,15 @@ pub fn business_data(
     let channel = text_column(unified_path, unified, "channel")?;
     let spend = text_column(unified_path, unified, "spend")?;
     let revenue = text_column(unified_path, unified, "revenue")?;
+    let campaign = if has_column(unified, "campaign") {
+        Some(text_column(unified_path, unified, "campaign")?)
+    } else {
+        None
+    };
     let mut names: Vec<String> = Vec::new();
     let mut series: Vec<Vec<f64>> = Vec::new();
     let mut platform: Vec<f64> = Vec::new();
+    let mut campaigns: BTreeMap<(String, String), CampaignSeries> = BTreeMap::new();
     for i in 0..unified.num_rows() {
         let row = i + 1;
         let d = parse_date(unified_path, row, "date", dates[i].as_ref())?;
@@ -320,6 +330,18 @@ pub fn business_data(
         };
         series[c][t as usize] += s;
         platform[c] += r;
+        if let Some(campaign) = &campaign {
+            let name = campaign[i].clone().unwrap_or_default();
+            let k = campaigns
+                .entry((names[c].clone(), name.clone()))
+                .or_insert_with(|| CampaignSeries {
+                    name,
+                    spend: vec![0.0; n],
+                    platform_revenue: vec![0.0; n],
+                });
+            k.spend[t as usize] += s;
+            k.platform_revenue[t as usize] += r;
+        }
     }
     if names.is_empty() {
         return Err(input_error(
@@ -367,7 +389,7 @@ pub fn business_data(
             }
         }
     }
-    Ok(BusinessData::new(
+    let data = BusinessData::new(
         outcome.dates.iter().map(|d| date32(*d)).collect(),
         outcome.revenue.clone(),
         names,
@@ -380,7 +402,15 @@ pub fn business_data(
         if event.len() == n { event } else { Vec::new() },
     )?
     .with_platform_revenue(platform)
-    .with_day_flags(named.into_iter().collect()))
+    .with_day_flags(named.into_iter().collect());
+    if campaign.is_none() {
+        return Ok(data);
+    }
+    let mut per_channel: BTreeMap<String, Vec<CampaignSeries>> = BTreeMap::new();
+    for ((channel, _), k) in campaigns {
+        per_channel.entry(channel).or_default().push(k);
+    }
+    Ok(data.with_campaigns(per_channel)?)
 }
 
 /// The lift tests in the estimator's units: an `iroas` becomes revenue with the channel's

@@ -1,5 +1,5 @@
 //! `business_coverage [--seeds N] [--first-seed S] [--bootstrap B] [--presets a,b,c]
-//! [--per-world]`: the
+//! [--per-world] [--channel-totals]`: the
 //! business-level analysis (`liftos analyze --business-outcome`) on sandbox worlds of each
 //! preset, against the re-simulated truth: per channel the mean relative error of the
 //! switch-off iROAS and the coverage of its 95% interval, the zero-effect channel's
@@ -10,7 +10,11 @@
 //! the zero-effect channel); `m_error`, `m_coverage` and `m_median_rel_width` the same for
 //! the marginal return (against the sandbox's `marginal_roas_total`); `plausible` the mean
 //! number of plausible transforms reported. `--per-world` also prints every world's
-//! estimates and intervals to standard error.
+//! estimates and intervals to standard error. Each channel's campaigns (their daily spend
+//! and platform-reported revenue, [`BusinessData::with_campaigns`]) are given, as the
+//! facade gives them from the unified table; `--channel-totals` leaves them out (each
+//! channel's daily total alone). `--oracle-curves` pins every channel's transform to its
+//! world's own (what the error would be with the curve known).
 //!
 //! The calendar flags are the facade's: one baseline flag per named US holiday, commercial
 //! event and peak season (liftos-calendar). For the zero-effect channel the error column is
@@ -24,10 +28,11 @@ use liftos_calendar::arrow::array::{Array, ArrayRef, AsArray};
 use liftos_calendar::arrow::compute::cast;
 use liftos_calendar::arrow::datatypes::DataType;
 use liftos_calendar::{CalendarDimension, CalendarOptions};
-use liftos_causal::business::{BusinessData, BusinessOptions};
-use liftos_sandbox::{Intervention, Preset, World, WorldConfig};
+use liftos_causal::business::{BusinessData, BusinessOptions, CampaignSeries};
+use liftos_causal::{HillCurve, ResponseOptions, ResponseTransform};
+use liftos_sandbox::{Intervention, Preset, Saturation, World, WorldConfig};
 
-fn data(world: &World) -> Result<BusinessData, BoxError> {
+fn data(world: &World, campaigns: bool) -> Result<BusinessData, BoxError> {
     let days = world.business_days(Intervention::None)?;
     let (first, last) = (days[0].date, days[days.len() - 1].date);
     let n = days.len();
@@ -51,7 +56,7 @@ fn data(world: &World) -> Result<BusinessData, BoxError> {
             }
         }
     }
-    Ok(BusinessData::new(
+    let data = BusinessData::new(
         days.iter()
             .map(|d| liftos_calendar::naive_to_date32(d.date))
             .collect(),
@@ -62,7 +67,62 @@ fn data(world: &World) -> Result<BusinessData, BoxError> {
         Vec::new(),
     )?
     .with_platform_revenue(spend.platform_revenue)
-    .with_day_flags(named.into_iter().collect()))
+    .with_day_flags(named.into_iter().collect());
+    if !campaigns {
+        return Ok(data);
+    }
+    // Each channel's campaigns (by name), as the unified table's rows give them.
+    let mut by_campaign: BTreeMap<(String, String), CampaignSeries> = BTreeMap::new();
+    for r in world.rows() {
+        let t = (r.date - first).num_days();
+        let Ok(t) = usize::try_from(t) else { continue };
+        if t >= n {
+            continue;
+        }
+        let k = by_campaign
+            .entry((r.channel.to_string(), r.campaign.to_string()))
+            .or_insert_with(|| CampaignSeries {
+                name: r.campaign.to_string(),
+                spend: vec![0.0; n],
+                platform_revenue: vec![0.0; n],
+            });
+        k.spend[t] += r.spend;
+        k.platform_revenue[t] += r.revenue;
+    }
+    let mut per_channel: BTreeMap<String, Vec<CampaignSeries>> = BTreeMap::new();
+    for ((channel, _), k) in by_campaign {
+        per_channel.entry(channel).or_default().push(k);
+    }
+    Ok(data.with_campaigns(per_channel)?)
+}
+
+/// The business-level grids with every channel's transform pinned to its world's own
+/// (decay, and the Hill curve relative to the mean exposure where the world's is relative
+/// to a campaign's budget: an approximation).
+fn world_curves(world: &World) -> ResponseOptions {
+    world
+        .config()
+        .channels
+        .iter()
+        .fold(BusinessOptions::default_response(), |r, c| {
+            let saturation = match c.saturation {
+                Saturation::Hill {
+                    half_saturation,
+                    shape,
+                } => Some(HillCurve {
+                    half_saturation,
+                    shape,
+                }),
+                Saturation::Off => None,
+            };
+            r.pin(
+                c.name.clone(),
+                ResponseTransform {
+                    adstock_decay: c.adstock_decay,
+                    saturation,
+                },
+            )
+        })
 }
 
 /// A calendar column as text per day (`None` for nulls and empty names).
@@ -112,6 +172,8 @@ fn main() -> Result<(), BoxError> {
         "spillover,saturation,carryover,realistic".to_string(),
     )?;
     let per_world = args.iter().any(|a| a == "--per-world");
+    let campaigns = !args.iter().any(|a| a == "--channel-totals");
+    let oracle = args.iter().any(|a| a == "--oracle-curves");
     let options = BusinessOptions::default().with_bootstrap(bootstrap);
     println!(
         "preset,channel,worlds,mean_rel_error,coverage,significant,median_rel_width,m_error,m_coverage,m_median_rel_width,plausible,seconds_per_fit"
@@ -123,9 +185,14 @@ fn main() -> Result<(), BoxError> {
         let mut seconds = 0.0;
         for seed in first..first + seeds {
             let world = World::generate(&WorldConfig::preset(preset, seed))?;
-            let d = data(&world)?;
+            let d = data(&world, campaigns)?;
             let t0 = Instant::now();
-            let r = liftos_causal::analyze_business(&d, &options, &[])?;
+            let r = if oracle {
+                let pinned = options.clone().with_response(world_curves(&world));
+                liftos_causal::analyze_business(&d, &pinned, &[])?
+            } else {
+                liftos_causal::analyze_business(&d, &options, &[])?
+            };
             seconds += t0.elapsed().as_secs_f64();
             for c in &r.results.channels {
                 let Some(t) = world.truth().channel(&c.channel) else {
@@ -133,7 +200,7 @@ fn main() -> Result<(), BoxError> {
                 };
                 if per_world && let Some(resp) = &c.response {
                     eprintln!(
-                        "{name} seed {seed} {}: iROAS {:.2} [{:.2}, {:.2}] truth {:.2} | mROAS {:.2} [{:.2}, {:.2}] truth {:.2} | {} plausible, range {:.2}..{:.2}, {}",
+                        "{name} seed {seed} {}: iROAS {:.2} [{:.2}, {:.2}] truth {:.2} | mROAS {:.2} [{:.2}, {:.2}] truth {:.2} | {} plausible, range {:.2}..{:.2}, {} (world: {})",
                         c.channel,
                         c.incremental_roas,
                         c.incremental_roas_ci_lower,
@@ -146,7 +213,11 @@ fn main() -> Result<(), BoxError> {
                         resp.plausible_transforms,
                         resp.switch_off_range.0,
                         resp.switch_off_range.1,
-                        resp.transform.describe()
+                        resp.transform.describe(),
+                        world_curves(&world)
+                            .pinned
+                            .get(&c.channel)
+                            .map_or_else(String::new, ResponseTransform::describe)
                     );
                 }
                 let e = stats.entry(c.channel.clone()).or_default();

@@ -1,9 +1,13 @@
 //! The business-level analysis against the sandbox's truth: the business's own revenue as
 //! the outcome, every channel's spend at once.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use liftos_causal::analyze_business;
-use liftos_causal::business::{BusinessData, BusinessOptions, BusinessResults, LiftTest};
+use liftos_causal::business::{
+    BusinessData, BusinessOptions, BusinessResults, CampaignSeries, LiftTest,
+};
 use liftos_sandbox::{Intervention, Preset, World, WorldConfig};
 
 fn date32(d: NaiveDate) -> i32 {
@@ -34,6 +38,32 @@ pub fn business_data(world: &World) -> BusinessData {
     )
     .unwrap()
     .with_platform_revenue(spend.platform_revenue)
+}
+
+/// [`business_data`] with each channel's campaigns (by name): their daily spend and
+/// platform-reported revenue, as the unified table's rows give them.
+pub fn business_data_with_campaigns(world: &World) -> BusinessData {
+    let data = business_data(world);
+    let first = world.business_days(Intervention::None).unwrap()[0].date;
+    let n = data.dates.len();
+    let mut by: BTreeMap<(String, String), CampaignSeries> = BTreeMap::new();
+    for r in world.rows() {
+        let t = (r.date - first).num_days() as usize;
+        let k = by
+            .entry((r.channel.to_string(), r.campaign.to_string()))
+            .or_insert_with(|| CampaignSeries {
+                name: r.campaign.to_string(),
+                spend: vec![0.0; n],
+                platform_revenue: vec![0.0; n],
+            });
+        k.spend[t] += r.spend;
+        k.platform_revenue[t] += r.revenue;
+    }
+    let mut per_channel: BTreeMap<String, Vec<CampaignSeries>> = BTreeMap::new();
+    for ((channel, _), k) in by {
+        per_channel.entry(channel).or_default().push(k);
+    }
+    data.with_campaigns(per_channel).unwrap()
 }
 
 /// The default grids, `bootstrap` replicates.
@@ -221,6 +251,97 @@ fn saturation_business_level_covers_and_the_marginal_return_is_close() {
         g.marginal_roas,
         t.marginal_roas_total
     );
+}
+
+/// Saturation, seed 1, with each channel's campaigns (their spend and platform-reported
+/// revenue): the channel's regressor is the sum of its campaigns' curves and the
+/// campaigns' revenue informs which curve. Every switch-off interval covers, and Google
+/// Ads' switch-off return is within 15% (measured 1.23 [0.11, 2.36] vs 1.08, 14% off;
+/// 1.42, 32% off, from the channels' daily totals above). Meta's is not (1.41 [−0.25,
+/// 2.20] vs 0.90, 57% off; 0.77 from the totals): on seeds 1–20 Meta's mean error fell
+/// from 73% to 49%, but not in this world.
+#[test]
+fn saturation_with_campaigns_the_curve_comes_closer() {
+    let world = World::generate(&WorldConfig::preset(Preset::Saturation, 1)).unwrap();
+    let r = analyze_business(
+        &business_data_with_campaigns(&world),
+        &test_options(99),
+        &[],
+    )
+    .unwrap();
+    report("saturation with campaigns", &world, &r);
+    for c in ["meta", "klaviyo"] {
+        check(&world, &r, c, None);
+    }
+    check(&world, &r, "google_ads", Some(0.15));
+    zero_effect_not_significant(&r);
+}
+
+/// Campaigns must name the data's channels and add up to their spend.
+#[test]
+fn bad_campaigns_are_one_clear_error() {
+    let n = 60;
+    let data = BusinessData::new(
+        (0..n).collect(),
+        vec![10.0; n as usize],
+        vec!["meta".into(), "google_ads".into()],
+        vec![vec![2.0; n as usize], vec![1.0; n as usize]],
+        vec![],
+        vec![],
+    )
+    .unwrap();
+    let campaign = |name: &str, spend: f64| CampaignSeries {
+        name: name.into(),
+        spend: vec![spend; n as usize],
+        platform_revenue: vec![3.0; n as usize],
+    };
+    let with = |list: Vec<(String, Vec<CampaignSeries>)>| data.clone().with_campaigns(list);
+    // Two campaigns adding up to Meta's spend; one that never spends is left out.
+    let ok = with(vec![(
+        "meta".into(),
+        vec![
+            campaign("a", 1.5),
+            campaign("b", 0.5),
+            campaign("idle", 0.0),
+        ],
+    )])
+    .unwrap();
+    assert_eq!(ok.campaigns[0].len(), 2);
+    assert!(ok.campaigns[1].is_empty());
+    let e = with(vec![("tv".into(), vec![campaign("a", 2.0)])])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("tv") && e.contains("meta, google_ads"), "{e}");
+    let e = with(vec![("meta".into(), vec![campaign("a", 1.5)])])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("adds up"), "{e}");
+    let e = with(vec![
+        ("meta".into(), vec![campaign("a", 2.0)]),
+        ("meta".into(), vec![campaign("a", 2.0)]),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("named once"), "{e}");
+    let mut short = campaign("a", 2.0);
+    short.spend.pop();
+    let e = with(vec![("meta".into(), vec![short])])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("meta / a (spend)"), "{e}");
+    let mut bad = campaign("a", 2.0);
+    bad.platform_revenue[3] = f64::NAN;
+    let e = with(vec![("meta".into(), vec![bad])])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("meta / a (platform revenue)"), "{e}");
+    let mut neg = campaign("a", 2.0);
+    neg.spend[4] = -1.0;
+    neg.spend[5] = 5.0;
+    let e = with(vec![("meta".into(), vec![neg])])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("spend ≥ 0"), "{e}");
 }
 
 /// Calibration: spillover seed 1, where the observational estimate of Meta is high
