@@ -33,7 +33,7 @@
 //!   [`BusinessOptions::campaign_shapes`];
 //! - the campaigns' platform-reported revenue informs which curve: its level is the
 //!   platform's attribution, but how it moves with each campaign's own spend shows that
-//!   campaign's curve ([`campaign_excess`], a likelihood-ratio statistic over the
+//!   campaign's curve (`campaign_excess`, a likelihood-ratio statistic over the
 //!   campaigns). The full sample's transforms are chosen by the business revenue's evidence
 //!   and the campaigns' together (their statistics added); the bootstrap re-selects and the
 //!   plausible set widens on the business revenue's alone, so the campaigns move the

@@ -103,14 +103,14 @@ impl CleanedFile {
 
 /// Cleans the unified table in `input` (CSV, read as text, or Parquet) with `fixes` into
 /// `out`, unusable rows into `quarantine`, holding about `part_rows` input rows of each
-/// of the [`PARTS_AT_ONCE`] parts it cleans at a time.
+/// of the two parts it cleans at a time.
 ///
 /// The files written hold the tables [`clean_data`](crate::clean_data) gives for the
 /// whole table read with [`ReadOptions::text`](crate::ReadOptions::text), in the same row
 /// order, with the same change log. Every step of the clean depends only on the rows of
 /// one campaign series (duplicates share a series; gaps are filled within one) or of one
 /// row, so the input is split by series into parts of about `part_rows` rows (in
-/// temporary Parquet files), each part is cleaned whole ([`PARTS_AT_ONCE`] in parallel),
+/// temporary Parquet files), each part is cleaned whole (two in parallel),
 /// and the parts' rows are put back in the whole table's order (input order, then filled
 /// rows by series and date) by DataFusion's streaming merge of the parts, each already in
 /// that order, while another thread encodes the output. A first pass over the input also
