@@ -16,3 +16,33 @@ pub fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Res
         }
     }
 }
+
+/// `base` with every channel's response transform pinned to the world's own: its decay,
+/// and its Hill curve, relative to the mean exposure where the world's is relative to a
+/// campaign's budget (an approximation).
+pub fn world_curves(
+    world: &liftos_sandbox::World,
+    base: liftos_causal::ResponseOptions,
+) -> liftos_causal::ResponseOptions {
+    use liftos_causal::{HillCurve, ResponseTransform};
+    use liftos_sandbox::Saturation;
+    world.config().channels.iter().fold(base, |r, c| {
+        let saturation = match c.saturation {
+            Saturation::Hill {
+                half_saturation,
+                shape,
+            } => Some(HillCurve {
+                half_saturation,
+                shape,
+            }),
+            Saturation::Off => None,
+        };
+        r.pin(
+            c.name.clone(),
+            ResponseTransform {
+                adstock_decay: c.adstock_decay,
+                saturation,
+            },
+        )
+    })
+}

@@ -23,14 +23,14 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use liftos_benches::{BoxError, arg};
+use liftos_benches::{BoxError, arg, world_curves};
 use liftos_calendar::arrow::array::{Array, ArrayRef, AsArray};
 use liftos_calendar::arrow::compute::cast;
 use liftos_calendar::arrow::datatypes::DataType;
 use liftos_calendar::{CalendarDimension, CalendarOptions};
+use liftos_causal::ResponseTransform;
 use liftos_causal::business::{BusinessData, BusinessOptions, CampaignSeries};
-use liftos_causal::{HillCurve, ResponseOptions, ResponseTransform};
-use liftos_sandbox::{Intervention, Preset, Saturation, World, WorldConfig};
+use liftos_sandbox::{Intervention, Preset, World, WorldConfig};
 
 fn data(world: &World, campaigns: bool) -> Result<BusinessData, BoxError> {
     let days = world.business_days(Intervention::None)?;
@@ -96,35 +96,6 @@ fn data(world: &World, campaigns: bool) -> Result<BusinessData, BoxError> {
     Ok(data.with_campaigns(per_channel)?)
 }
 
-/// The business-level grids with every channel's transform pinned to its world's own
-/// (decay, and the Hill curve relative to the mean exposure where the world's is relative
-/// to a campaign's budget: an approximation).
-fn world_curves(world: &World) -> ResponseOptions {
-    world
-        .config()
-        .channels
-        .iter()
-        .fold(BusinessOptions::default_response(), |r, c| {
-            let saturation = match c.saturation {
-                Saturation::Hill {
-                    half_saturation,
-                    shape,
-                } => Some(HillCurve {
-                    half_saturation,
-                    shape,
-                }),
-                Saturation::Off => None,
-            };
-            r.pin(
-                c.name.clone(),
-                ResponseTransform {
-                    adstock_decay: c.adstock_decay,
-                    saturation,
-                },
-            )
-        })
-}
-
 /// A calendar column as text per day (`None` for nulls and empty names).
 fn arrow_text(c: &ArrayRef) -> Result<Vec<Option<String>>, BoxError> {
     let t = cast(c, &DataType::Utf8)?;
@@ -188,7 +159,9 @@ fn main() -> Result<(), BoxError> {
             let d = data(&world, campaigns)?;
             let t0 = Instant::now();
             let r = if oracle {
-                let pinned = options.clone().with_response(world_curves(&world));
+                let pinned = options
+                    .clone()
+                    .with_response(world_curves(&world, BusinessOptions::default_response()));
                 liftos_causal::analyze_business(&d, &pinned, &[])?
             } else {
                 liftos_causal::analyze_business(&d, &options, &[])?
@@ -214,7 +187,7 @@ fn main() -> Result<(), BoxError> {
                         resp.switch_off_range.0,
                         resp.switch_off_range.1,
                         resp.transform.describe(),
-                        world_curves(&world)
+                        world_curves(&world, BusinessOptions::default_response())
                             .pinned
                             .get(&c.channel)
                             .map_or_else(String::new, ResponseTransform::describe)

@@ -40,12 +40,12 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use liftos_causal::{
-    Adstock, AttributionModel, AttributionOptions, CausalForestParams, CausalRoles, HillCurve,
-    ResponseOptions, ResponseTransform, analyze_attribution, prepare_causal_data,
+    Adstock, AttributionModel, AttributionOptions, CausalForestParams, CausalRoles,
+    ResponseOptions, analyze_attribution, prepare_causal_data,
 };
-use liftos_sandbox::{Preset, Saturation, World, WorldConfig};
+use liftos_sandbox::{Preset, World, WorldConfig};
 
-use liftos_benches::{BoxError, arg};
+use liftos_benches::{BoxError, arg, world_curves};
 
 /// The Wilson score 95% interval of a share of `k` in `n`.
 fn wilson(k: usize, n: usize) -> (f64, f64) {
@@ -153,7 +153,7 @@ fn main() -> Result<(), BoxError> {
             .with_response(if linear {
                 ResponseOptions::linear()
             } else if oracle {
-                world_curves(&world)
+                world_curves(&world, ResponseOptions::auto())
             } else {
                 ResponseOptions::auto()
             });
@@ -307,31 +307,4 @@ fn main() -> Result<(), BoxError> {
         println!("wrote {path}");
     }
     Ok(())
-}
-
-/// The search's options with every channel pinned to its world's transform.
-fn world_curves(world: &World) -> ResponseOptions {
-    world
-        .config()
-        .channels
-        .iter()
-        .fold(ResponseOptions::auto(), |r, c| {
-            let saturation = match c.saturation {
-                Saturation::Hill {
-                    half_saturation,
-                    shape,
-                } => Some(HillCurve {
-                    half_saturation,
-                    shape,
-                }),
-                Saturation::Off => None,
-            };
-            r.pin(
-                c.name.clone(),
-                ResponseTransform {
-                    adstock_decay: c.adstock_decay,
-                    saturation,
-                },
-            )
-        })
 }
