@@ -1938,6 +1938,18 @@ pub fn analyze_business(
         ("lift_tests".into(), tests.len().to_string()),
     ];
     results.settings.extend(options.response.pinned_setting());
+    // The named days and seasons the baseline has a flag for (a name whose days are all
+    // or none of the window's has none), so that a reader can check that the business's
+    // own peaks are among them.
+    let named: Vec<&str> = data
+        .day_flags
+        .iter()
+        .filter(|(_, f)| f.iter().any(|v| *v) && f.iter().any(|v| !*v))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    results
+        .settings
+        .push(("baseline_days".into(), named.join("; ")));
     Ok(BusinessResults {
         results,
         baseline_share,

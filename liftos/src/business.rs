@@ -276,8 +276,13 @@ fn date32(d: NaiveDate) -> i32 {
 /// The business-level data: the outcome's days, every channel's daily spend from the
 /// unified table (`date`, `channel`, `spend`, `revenue`; rows outside the outcome's days are
 /// left out), each channel's campaigns' daily spend and platform revenue when the table
-/// has a `campaign` column ([`BusinessData::with_campaigns`]), and the public holidays and
-/// commercial events of `country`.
+/// has a `campaign` column ([`BusinessData::with_campaigns`]), and the named days of
+/// `calendar` as flags of the baseline: one per public holiday and commercial event (its
+/// country's and its custom events) and one per peak season. Each configured season
+/// has a flag of its own even where seasons overlap (a business's own `q4` from November
+/// 15 to December 24 beside the default `holiday_season`), so that the baseline can follow
+/// the business's real peak: a demand period the calendar does not name moves spend and
+/// revenue together and is credited to every channel (README, business-level analysis).
 ///
 /// # Errors
 ///
@@ -286,7 +291,7 @@ pub fn business_data(
     unified: &RecordBatch,
     unified_path: &Path,
     outcome: &BusinessOutcome,
-    country: &str,
+    calendar: &liftos_calendar::CalendarOptions,
 ) -> Result<BusinessData> {
     let n = outcome.dates.len();
     let first = outcome.dates[0];
@@ -354,11 +359,13 @@ pub fn business_data(
             ),
         ));
     }
-    let calendar = liftos_calendar::CalendarDimension::create_calendar(
-        first,
-        outcome.dates[n - 1],
-        &liftos_calendar::CalendarOptions::default().with_country(country),
-    )?;
+    // Every column the flags come from, whatever features the options select.
+    let options = liftos_calendar::CalendarOptions {
+        include_features: None,
+        ..calendar.clone()
+    };
+    let calendar =
+        liftos_calendar::CalendarDimension::create_calendar(first, outcome.dates[n - 1], &options)?;
     let flag = |name: &str| -> Vec<bool> {
         calendar
             .column_by_name(name)
@@ -373,7 +380,13 @@ pub fn business_data(
     // One flag per named holiday, event and peak season: each moves the baseline by its
     // own amount.
     let mut named: BTreeMap<String, Vec<bool>> = BTreeMap::new();
-    for column in ["holiday_name", "event_name", "peak_season"] {
+    for season in &options.business.peak_seasons {
+        let days = flag(&format!("season_{}", season.name));
+        if days.len() == n && days.iter().any(|d| *d) {
+            named.insert(format!("peak_season:{}", season.name), days);
+        }
+    }
+    for column in ["holiday_name", "event_name"] {
         let Some(c) = calendar.column_by_name(column) else {
             continue;
         };
@@ -468,12 +481,12 @@ pub fn analyze_business_files(
     unified_path: &Path,
     outcome_path: &Path,
     lift_tests_path: Option<&Path>,
-    country: &str,
+    calendar: &liftos_calendar::CalendarOptions,
     options: &BusinessOptions,
 ) -> Result<(BusinessOutcome, BusinessResults)> {
     let outcome = read_business_outcome(outcome_path)?;
     let unified = liftos_transform::read_table(unified_path)?;
-    let data = business_data(&unified, unified_path, &outcome, country)?;
+    let data = business_data(&unified, unified_path, &outcome, calendar)?;
     let tests = match lift_tests_path {
         Some(p) => lift_tests(&data, &read_lift_tests(p)?, p)?,
         None => Vec::new(),

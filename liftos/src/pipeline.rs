@@ -1243,7 +1243,7 @@ impl Pipeline {
             cleaned,
             std::path::Path::new("cleaned table"),
             outcome,
-            self.calendar.country.as_deref().unwrap_or("US"),
+            &self.calendar,
         )?;
         let tests = match &self.lift_tests {
             Some(p) => {

@@ -1,5 +1,5 @@
 //! `business_coverage [--seeds N] [--first-seed S] [--bootstrap B] [--presets a,b,c]
-//! [--per-world] [--channel-totals]`: the
+//! [--per-world] [--channel-totals] [--oracle-curves] [--calendar-config FILE]`: the
 //! business-level analysis (`liftos analyze --business-outcome`) on sandbox worlds of each
 //! preset, against the re-simulated truth: per channel the mean relative error of the
 //! switch-off iROAS and the coverage of its 95% interval, the zero-effect channel's
@@ -17,8 +17,10 @@
 //! world's own (what the error would be with the curve known).
 //!
 //! The calendar flags are the facade's: one baseline flag per named US holiday, commercial
-//! event and peak season (liftos-calendar). For the zero-effect channel the error column is
-//! the mean absolute iROAS (its truth is 0).
+//! event and peak season (liftos-calendar), the seasons those of `--calendar-config` when
+//! given (e.g. the business's own Q4; the sandbox's demand is up from November 15 to
+//! December 24, the calendar's default seasons are Black Friday week and December). For
+//! the zero-effect channel the error column is the mean absolute iROAS (its truth is 0).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -32,18 +34,31 @@ use liftos_causal::ResponseTransform;
 use liftos_causal::business::{BusinessData, BusinessOptions, CampaignSeries};
 use liftos_sandbox::{Intervention, Preset, World, WorldConfig};
 
-fn data(world: &World, campaigns: bool) -> Result<BusinessData, BoxError> {
+fn data(
+    world: &World,
+    campaigns: bool,
+    options: &CalendarOptions,
+) -> Result<BusinessData, BoxError> {
     let days = world.business_days(Intervention::None)?;
     let (first, last) = (days[0].date, days[days.len() - 1].date);
     let n = days.len();
     let spend = world.channel_spend();
-    let calendar = CalendarDimension::create_calendar(
-        first,
-        last,
-        &CalendarOptions::default().with_country("US"),
-    )?;
+    let calendar = CalendarDimension::create_calendar(first, last, options)?;
     let mut named: BTreeMap<String, Vec<bool>> = BTreeMap::new();
-    for column in ["holiday_name", "event_name", "peak_season"] {
+    // One flag per configured season, overlaps included (as the facade has them).
+    for season in &options.business.peak_seasons {
+        let Some(c) = calendar.column_by_name(&format!("season_{}", season.name)) else {
+            continue;
+        };
+        let flags = c.as_boolean();
+        let days: Vec<bool> = (0..n)
+            .map(|i| i < flags.len() && flags.is_valid(i) && flags.value(i))
+            .collect();
+        if days.iter().any(|d| *d) {
+            named.insert(format!("peak_season:{}", season.name), days);
+        }
+    }
+    for column in ["holiday_name", "event_name"] {
         let Some(c) = calendar.column_by_name(column) else {
             continue;
         };
@@ -145,6 +160,16 @@ fn main() -> Result<(), BoxError> {
     let per_world = args.iter().any(|a| a == "--per-world");
     let campaigns = !args.iter().any(|a| a == "--channel-totals");
     let oracle = args.iter().any(|a| a == "--oracle-curves");
+    // The baseline's calendar: a `liftos calendar --config` file (`--calendar-config`, as
+    // `liftos analyze --calendar-config` takes it), or the defaults with US holidays.
+    let calendar = match args
+        .iter()
+        .position(|a| a == "--calendar-config")
+        .and_then(|i| args.get(i + 1))
+    {
+        Some(path) => CalendarOptions::from_toml_file(path)?,
+        None => CalendarOptions::default().with_country("US"),
+    };
     let options = BusinessOptions::default().with_bootstrap(bootstrap);
     println!(
         "preset,channel,worlds,mean_rel_error,coverage,significant,median_rel_width,m_error,m_coverage,m_median_rel_width,plausible,seconds_per_fit"
@@ -156,7 +181,7 @@ fn main() -> Result<(), BoxError> {
         let mut seconds = 0.0;
         for seed in first..first + seeds {
             let world = World::generate(&WorldConfig::preset(preset, seed))?;
-            let d = data(&world, campaigns)?;
+            let d = data(&world, campaigns, &calendar)?;
             let t0 = Instant::now();
             let r = if oracle {
                 let pinned = options

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use liftos::analysis::{
     add_calendar_columns, analyze_table, attribution_json, format_results, write_report,
 };
+use liftos::calendar::CalendarOptions;
 use liftos::causal::{
     Adstock, AttributionModel, AttributionOptions, CausalRoles, ClusterBy, ResponseOptions,
     TreatmentAssignment,
@@ -77,9 +78,16 @@ pub struct Args {
     /// more campaigns).
     #[arg(long)]
     no_common_spend: bool,
-    /// Public holidays of this country when the input has no calendar columns.
-    #[arg(long, default_value = "US")]
-    country: String,
+    /// Public holidays of this country when the input has no calendar columns, and in the
+    /// business-level baseline (default: `--calendar-config`'s country, else US).
+    #[arg(long)]
+    country: Option<String>,
+    /// The calendar of the business-level baseline, a `liftos calendar --config` file:
+    /// its country, custom events and peak seasons (name the business's own peak, e.g. a
+    /// Q4 from November 15 to December 24: a demand period the calendar does not name
+    /// moves spend and revenue together and is credited to every channel).
+    #[arg(long, value_name = "FILE")]
+    calendar_config: Option<PathBuf>,
     /// Write the results JSON (DESIGN.md) here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -115,7 +123,10 @@ pub fn run(args: Args) -> liftos::Result<()> {
                 .into(),
         });
     }
-    let inputs: [(&str, &std::path::Path); 1] = [("--input", &args.input)];
+    let mut inputs: Vec<(&str, &std::path::Path)> = vec![("--input", &args.input)];
+    if let Some(p) = &args.calendar_config {
+        inputs.push(("--calendar-config", p));
+    }
     let mut outputs: Vec<(&str, &std::path::Path)> = Vec::new();
     if let Some(p) = &args.json {
         outputs.push(("--json", p));
@@ -137,7 +148,12 @@ pub fn run(args: Args) -> liftos::Result<()> {
     for warning in negative_treatment_warnings(&table, &args.treatment) {
         eprintln!("warning: {warning}");
     }
-    let table = add_calendar_columns(&table, &args.time, &args.country)?;
+    let calendar = calendar_options(&args)?;
+    let table = add_calendar_columns(
+        &table,
+        &args.time,
+        calendar.country.as_deref().unwrap_or("none"),
+    )?;
     let entity = (args.entity != "none").then_some(args.entity.as_str());
     let roles = CausalRoles::new(&args.treatment, &args.outcome, &args.controls)
         .with_time_variable(Some(&args.time))
@@ -180,6 +196,19 @@ pub fn run(args: Args) -> liftos::Result<()> {
     Ok(())
 }
 
+/// The calendar options: `--calendar-config`'s (or the defaults), with `--country` over
+/// its country.
+fn calendar_options(args: &Args) -> liftos::Result<CalendarOptions> {
+    let options = match &args.calendar_config {
+        Some(path) => CalendarOptions::from_toml_file(path)?,
+        None => CalendarOptions::default(),
+    };
+    Ok(match &args.country {
+        Some(country) => options.with_country(country.as_str()),
+        None => options,
+    })
+}
+
 /// `liftos analyze --business-outcome`: the business's revenue against every channel's
 /// spend at once, calibrated with `--lift-tests` when given.
 fn run_business(args: &Args, outcome: &std::path::Path) -> liftos::Result<()> {
@@ -187,6 +216,9 @@ fn run_business(args: &Args, outcome: &std::path::Path) -> liftos::Result<()> {
         vec![("--input", &args.input), ("--business-outcome", outcome)];
     if let Some(p) = &args.lift_tests {
         inputs.push(("--lift-tests", p));
+    }
+    if let Some(p) = &args.calendar_config {
+        inputs.push(("--calendar-config", p));
     }
     let mut outputs: Vec<(&str, &std::path::Path)> = Vec::new();
     if let Some(p) = &args.json {
@@ -208,7 +240,7 @@ fn run_business(args: &Args, outcome: &std::path::Path) -> liftos::Result<()> {
         &args.input,
         outcome,
         args.lift_tests.as_deref(),
-        &args.country,
+        &calendar_options(args)?,
         &options,
     )?;
     println!("{}", liftos::business::format_business(&results, &table));

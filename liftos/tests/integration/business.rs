@@ -143,3 +143,133 @@ fn bad_business_outcomes_are_one_clear_error_naming_file_row_and_field() {
         assert!(!e.contains("panicked"), "{e}");
     }
 }
+
+/// Runs `analyze --business-outcome` with `extra` arguments and returns the results JSON's
+/// `baseline_days` setting (the named days the baseline has a flag for).
+fn baseline_days(
+    dir: &Path,
+    unified: &Path,
+    business: &Path,
+    extra: &[&std::ffi::OsStr],
+) -> String {
+    let json = dir.join("days.json");
+    let output = liftos()
+        .args(["analyze", "--bootstrap", "20", "--input"])
+        .arg(unified)
+        .arg("--business-outcome")
+        .arg(business)
+        .args(extra)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    crate::common::assert_success(&output);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    v["settings"]["baseline_days"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_calendar_config_names_the_business_baselines_peak_seasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, unified, business, _) = files(dir.path());
+    // The defaults: the country's holidays and events, Black Friday week and December.
+    let days = baseline_days(dir.path(), &unified, &business, &[]);
+    for name in [
+        "holiday_name:Christmas Day",
+        "event_name:Black Friday",
+        "peak_season:black_friday_week",
+        "peak_season:holiday_season",
+    ] {
+        assert!(days.contains(name), "{name} in {days}");
+    }
+    assert!(!days.contains("peak_season:q4"), "{days}");
+    // The business's own Q4 beside Black Friday week: both flags, although they overlap
+    // (the calendar's `peak_season` column names only the first season of a day), and no
+    // December season any more.
+    let config = dir.path().join("calendar.toml");
+    std::fs::write(
+        &config,
+        r#"
+country = "US"
+
+[[business.peak_seasons]]
+name = "black_friday_week"
+start = { date = { kind = "fixed", month = 11, day = 24 } }
+end = { date = { kind = "fixed", month = 11, day = 30 } }
+
+[[business.peak_seasons]]
+name = "q4"
+start = { date = { kind = "fixed", month = 11, day = 15 } }
+end = { date = { kind = "fixed", month = 12, day = 24 } }
+"#,
+    )
+    .unwrap();
+    let days = baseline_days(
+        dir.path(),
+        &unified,
+        &business,
+        &["--calendar-config".as_ref(), config.as_os_str()],
+    );
+    assert!(days.contains("peak_season:q4"), "{days}");
+    assert!(days.contains("peak_season:black_friday_week"), "{days}");
+    assert!(!days.contains("peak_season:holiday_season"), "{days}");
+    // Each season's flag holds all of its days, those of Black Friday week included.
+    let data = liftos::business::business_data(
+        &liftos::transform::read_table(&unified).unwrap(),
+        &unified,
+        &liftos::business::read_business_outcome(&business).unwrap(),
+        &liftos::calendar::CalendarOptions::from_toml_file(&config).unwrap(),
+    )
+    .unwrap();
+    let q4 = &data
+        .day_flags
+        .iter()
+        .find(|(name, _)| name == "peak_season:q4")
+        .unwrap()
+        .1;
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    let on = |day: &str| {
+        let d = (day.parse::<chrono::NaiveDate>().unwrap() - epoch).num_days() as i32;
+        q4[data.dates.iter().position(|x| *x == d).unwrap()]
+    };
+    assert!(on("2024-11-15") && on("2024-11-26") && on("2024-12-24"));
+    assert!(!on("2024-11-14") && !on("2024-12-25"));
+    assert_eq!(
+        q4.iter().filter(|f| **f).count(),
+        2 * 40,
+        "40 days a year, two years"
+    );
+    assert!(days.contains("holiday_name:Christmas Day"), "{days}");
+    // `--country` overrides the file's: no US holidays with `none`.
+    let days = baseline_days(
+        dir.path(),
+        &unified,
+        &business,
+        &[
+            "--calendar-config".as_ref(),
+            config.as_os_str(),
+            "--country".as_ref(),
+            "none".as_ref(),
+        ],
+    );
+    assert!(!days.contains("holiday_name:"), "{days}");
+    assert!(days.contains("peak_season:q4"), "{days}");
+    // A bad file is one error naming it and the key.
+    std::fs::write(&config, "[business]\npeak_season = 3\n").unwrap();
+    let output = liftos()
+        .args(["analyze", "--bootstrap", "20", "--input"])
+        .arg(&unified)
+        .arg("--business-outcome")
+        .arg(&business)
+        .arg("--calendar-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let e = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        e.contains("calendar.toml") && e.contains("peak_season"),
+        "{e}"
+    );
+    assert!(!e.contains("panicked"), "{e}");
+}
