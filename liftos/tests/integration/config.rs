@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use chrono::Datelike;
+
 use liftos::sandbox::fake::FaultConfig;
 
 use crate::common::*;
@@ -491,6 +493,11 @@ fn a_business_outcome_pulled_from_shopify_feeds_the_business_level_analysis() {
     let s = &fakes.servers;
     let dir = tempfile::tempdir().unwrap();
     let (start, end) = first_and_last_day(&world);
+    // A season of the business's own inside the window (the pipeline's [calendar]
+    // reaches the business-level baseline).
+    let first = world.config().start;
+    let launch = (first + chrono::Days::new(20), first + chrono::Days::new(30));
+    assert_eq!(launch.0.year(), launch.1.year());
     let config = dir.path().join("liftos.toml");
     std::fs::write(
         &config,
@@ -500,7 +507,15 @@ fn a_business_outcome_pulled_from_shopify_feeds_the_business_level_analysis() {
              [[sources]]\nname = \"google_ads\"\ntype = \"google_ads\"\n\n\
              [business_outcome]\nsource = \"shopify\"\n\n\
              [analysis]\ntrees = 20\n\n\
-             [output]\ndir = \"out\"\nformat = \"csv\"\nreport = false\n"
+             [calendar]\ncountry = \"US\"\n\n\
+             [[calendar.business.peak_seasons]]\nname = \"launch\"\n\
+             start = {{ date = {{ kind = \"fixed\", month = {}, day = {} }} }}\n\
+             end = {{ date = {{ kind = \"fixed\", month = {}, day = {} }} }}\n\n\
+             [output]\ndir = \"out\"\nformat = \"csv\"\nreport = false\n",
+            launch.0.month(),
+            launch.0.day(),
+            launch.1.month(),
+            launch.1.day(),
         ),
     )
     .unwrap();
@@ -516,6 +531,9 @@ fn a_business_outcome_pulled_from_shopify_feeds_the_business_level_analysis() {
         results["channels"].as_array().is_some_and(|c| c.len() == 2),
         "{results}"
     );
+    let days = results["settings"]["baseline_days"].as_str().unwrap();
+    assert!(days.contains("peak_season:launch"), "{days}");
+    assert!(!days.contains("peak_season:holiday_season"), "{days}");
     // The orders were pulled from the fake shop (one bulk operation for 70 days).
     let log = s.requests_to("shopify_storage");
     assert!(!log.is_empty() && log.iter().all(|r| r.fault != Some("credential_sent")));
