@@ -891,27 +891,20 @@ fn finish(buf: Buf, nulls: Option<NullBuffer>) -> Result<ArrayRef, arrow::error:
     })
 }
 
-/// Reads the CSV in `bytes` whose header (of `names`) ends at the line feed at
-/// `header_end`, typing columns as arrow-csv would (`infer_types`), else all as text.
-/// `None` when the file is not plain (see the module docs): the caller decodes it with
-/// arrow-csv.
-pub(crate) fn read(
-    bytes: &[u8],
-    header_end: usize,
-    names: &[String],
-    infer_types: bool,
-) -> Option<Result<RecordBatch, arrow::error::ArrowError>> {
-    let columns = names.len();
-    // The header here, the body's pieces in the first pass.
-    if columns == 0 || !plain(&bytes[..=header_end]) {
-        return None;
+/// Whether `line` (a header line with its line feed) is plain (see the module docs) and
+/// names `columns` columns, as [`read`] needs.
+pub(crate) fn plain_header(line: &[u8], columns: usize) -> bool {
+    if columns == 0 || !plain(line) {
+        return false;
     }
-    let header = &bytes[..header_end];
+    let header = line.strip_suffix(b"\n").unwrap_or(line);
     let header = header.strip_suffix(b"\r").unwrap_or(header);
-    if header.is_empty() || memchr::memchr_iter(b',', header).count() + 1 != columns {
-        return None;
-    }
-    let body = &bytes[header_end + 1..];
+    !header.is_empty() && memchr::memchr_iter(b',', header).count() + 1 == columns
+}
+
+/// `body` (whole lines) cut at line feeds into pieces for the cores to work on in
+/// parallel (one piece when it is small).
+pub(crate) fn line_pieces(body: &[u8]) -> Vec<&[u8]> {
     let threads = rayon::current_num_threads();
     let n_pieces = if body.len() >= PARALLEL_MIN_BYTES && threads > 1 {
         threads * 4
@@ -928,7 +921,50 @@ pub(crate) fn read(
     }
     cuts.push(body.len());
     cuts.dedup();
-    let pieces: Vec<&[u8]> = cuts.windows(2).map(|w| &body[w[0]..w[1]]).collect();
+    cuts.windows(2).map(|w| &body[w[0]..w[1]]).collect()
+}
+
+/// Calls `each(k, row, field)` for every field of the columns `wanted[k]` in `piece`
+/// (whole records of a body of `columns` columns; `row` counts from the piece's first
+/// record; each column's fields in row order) and returns the number of records,
+/// without building any column: the same fields [`read`] gives as text (an
+/// empty field is its null). `None` when the piece is not plain (see the module docs),
+/// as [`read`] gives for it; `each` may already have been called then.
+pub(crate) fn for_each_field(
+    piece: &[u8],
+    columns: usize,
+    wanted: &[usize],
+    mut each: impl FnMut(usize, usize, &[u8]),
+) -> Option<usize> {
+    if !plain(piece) || piece.len() > u32::MAX as usize || wanted.iter().any(|&c| c >= columns) {
+        return None;
+    }
+    for_each_batch(piece, columns, |batch| {
+        for (k, &c) in wanted.iter().enumerate() {
+            for (r, f) in batch.column(c).enumerate() {
+                each(k, batch.first_row + r, f);
+            }
+        }
+    })
+}
+
+/// Reads the CSV in `bytes` whose header (of `names`) ends at the line feed at
+/// `header_end`, typing columns as arrow-csv would (`infer_types`), else all as text.
+/// `None` when the file is not plain (see the module docs): the caller decodes it with
+/// arrow-csv.
+pub(crate) fn read(
+    bytes: &[u8],
+    header_end: usize,
+    names: &[String],
+    infer_types: bool,
+) -> Option<Result<RecordBatch, arrow::error::ArrowError>> {
+    let columns = names.len();
+    // The header here, the body's pieces in the first pass.
+    if !plain_header(&bytes[..=header_end], columns) {
+        return None;
+    }
+    let body = &bytes[header_end + 1..];
+    let pieces = line_pieces(body);
 
     // The rows of each piece (so number columns are parsed straight into their final
     // buffers) and each column's plan from the first records' types.

@@ -130,22 +130,43 @@ impl SlashEvidence {
     /// Adds the values of `strings`, whose first row is row `offset` of the column.
     pub(crate) fn observe(&mut self, offset: usize, strings: &StringArray) {
         for (row, v) in strings.iter().enumerate() {
-            let Some(v) = v else { continue };
-            let Some((a, b)) = slash_parts(v) else {
-                continue;
-            };
-            if a > 12 && b <= 12 {
-                if self.day_first.is_none() {
-                    self.day_first = Some((offset + row, v.to_owned()));
-                }
-            } else if b > 12 && a <= 12 {
-                if self.month_first.is_none() {
-                    self.month_first = Some((offset + row, v.to_owned()));
-                }
-            } else {
-                self.ambiguous += 1;
+            if let Some(v) = v {
+                self.observe_value(offset + row, v);
             }
         }
+    }
+
+    /// Adds the value `v` of row `row` of the column (only a value with a `/` can say
+    /// anything).
+    pub(crate) fn observe_value(&mut self, row: usize, v: &str) {
+        let Some((a, b)) = slash_parts(v) else {
+            return;
+        };
+        if a > 12 && b <= 12 {
+            if self.day_first.is_none() {
+                self.day_first = Some((row, v.to_owned()));
+            }
+        } else if b > 12 && a <= 12 {
+            if self.month_first.is_none() {
+                self.month_first = Some((row, v.to_owned()));
+            }
+        } else {
+            self.ambiguous += 1;
+        }
+    }
+
+    /// Adds `later`, the evidence of the rows that follow `rows` rows already observed
+    /// (its row numbers count from its own first row): as if its values had been
+    /// observed here.
+    pub(crate) fn append(&mut self, rows: usize, later: SlashEvidence) {
+        let shift = |(row, v): (usize, String)| (rows + row, v);
+        if self.day_first.is_none() {
+            self.day_first = later.day_first.map(shift);
+        }
+        if self.month_first.is_none() {
+            self.month_first = later.month_first.map(shift);
+        }
+        self.ambiguous += later.ambiguous;
     }
 
     /// The column's order and note, as [`slash_order`] gives them for the whole column.
@@ -226,6 +247,33 @@ impl ColumnEvidence {
         }
         self.rows += piece.len();
         Ok(())
+    }
+
+    /// Adds the text value `v` of row `row` of the piece being observed: after every
+    /// value of a piece of `rows` rows, [`ColumnEvidence::end_piece`] with `rows` makes
+    /// this the same evidence as [`ColumnEvidence::observe`] of that piece (its nulls
+    /// and values without a `/`, `,` or `.` say nothing and can be left out).
+    pub(crate) fn observe_value(&mut self, row: usize, v: &str) {
+        self.slash.observe_value(self.rows + row, v);
+        self.decimal.observe_value(v);
+    }
+
+    /// Whether a value without a `/` can still change the evidence.
+    pub(crate) fn decimal_open(&self) -> bool {
+        self.decimal.open()
+    }
+
+    /// Ends a piece of `rows` rows whose values went to [`ColumnEvidence::observe_value`].
+    pub(crate) fn end_piece(&mut self, rows: usize) {
+        self.rows += rows;
+    }
+
+    /// Adds `later`, the evidence of the rows that follow: as if its pieces had been
+    /// observed here.
+    pub(crate) fn append(&mut self, later: ColumnEvidence) {
+        self.slash.append(self.rows, later.slash);
+        self.decimal.append(later.decimal);
+        self.rows += later.rows;
     }
 
     /// The reading of the whole column as dates and as numbers (`given`: the mapping's
@@ -578,22 +626,47 @@ impl DecimalEvidence {
     /// Adds the values of `strings` (nothing more is looked at once a value shows a
     /// decimal point).
     pub(crate) fn observe(&mut self, strings: &StringArray) {
+        for v in strings.iter().flatten() {
+            if self.point {
+                return;
+            }
+            self.observe_value(v);
+        }
+    }
+
+    /// Whether a value can still change the evidence (no value showed a decimal point
+    /// yet).
+    pub(crate) fn open(&self) -> bool {
+        !self.point
+    }
+
+    /// Adds the value `v` (only a value with a `,` or a `.` can say anything; nothing
+    /// once a value showed a decimal point).
+    pub(crate) fn observe_value(&mut self, v: &str) {
         if self.point {
             return;
         }
-        for v in strings.iter().flatten() {
-            match decimal_evidence(v) {
-                Some(DecimalSeparator::Point) => {
-                    self.point = true;
-                    return;
-                }
-                Some(DecimalSeparator::Comma) => self.comma = true,
-                None => {
-                    if self.ambiguous.is_none() && v.bytes().any(|c| c == b',' || c == b'.') {
-                        self.ambiguous = Some(v.to_owned());
-                    }
+        match decimal_evidence(v) {
+            Some(DecimalSeparator::Point) => self.point = true,
+            Some(DecimalSeparator::Comma) => self.comma = true,
+            None => {
+                if self.ambiguous.is_none() && v.bytes().any(|c| c == b',' || c == b'.') {
+                    self.ambiguous = Some(v.to_owned());
                 }
             }
+        }
+    }
+
+    /// Adds `later`, the evidence of the values that follow: as if its values had been
+    /// observed here.
+    pub(crate) fn append(&mut self, later: DecimalEvidence) {
+        if self.point {
+            return;
+        }
+        self.point = later.point;
+        self.comma |= later.comma;
+        if self.ambiguous.is_none() {
+            self.ambiguous = later.ambiguous;
         }
     }
 
