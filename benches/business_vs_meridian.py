@@ -14,7 +14,9 @@ Then, on exactly the same data:
   max_lag 8, Hill), calendar controls (six weekday dummies, a US federal holiday flag,
   a Black Friday / Cyber Monday flag) and one knot every 28 days for the baseline (LiftOS
   uses the same calendar information and a level with knots every 28 days; Meridian's
-  national default is a single knot, `--meridian-spec default` runs that instead), NUTS
+  national default is a single knot, `--meridian-spec default` runs that instead;
+  `--peak-season MM-DD:MM-DD` gives both the business's own peak season: a Meridian
+  control, LiftOS's `--calendar-config` in place of its default seasons), NUTS
   with `--chains` chains, `--adapt` adaptation, `--burnin` burn-in and `--keep` kept draws
   per chain. One process per fit (a worker mode of this script), so `--timeout` can stop it.
 
@@ -90,6 +92,37 @@ def daily_frames(world: Path):
     return business, spend
 
 
+def parse_season(text: str) -> tuple:
+    """`MM-DD:MM-DD` -> ((month, day), (month, day))."""
+    try:
+        a, b = text.split(":")
+        (m1, d1), (m2, d2) = (tuple(int(x) for x in v.split("-")) for v in (a, b))
+    except ValueError:
+        sys.exit(f"error: --peak-season {text!r}: expected MM-DD:MM-DD, e.g. 11-15:12-24")
+    return (m1, d1), (m2, d2)
+
+
+def season_flag(dates, season: tuple) -> "pd.Series":
+    """1.0 on the days of the yearly season `((m1, d1), (m2, d2))` (within one year)."""
+    import pandas as pd
+
+    d = pd.to_datetime(pd.Series(dates))
+    key = d.dt.month * 100 + d.dt.day
+    lo, hi = season[0][0] * 100 + season[0][1], season[1][0] * 100 + season[1][1]
+    return ((key >= lo) & (key <= hi)).astype(float)
+
+
+def season_toml(season: tuple) -> str:
+    """The same season as a `liftos analyze --calendar-config` file (it replaces the
+    calendar's default seasons)."""
+    (m1, d1), (m2, d2) = season
+    return (
+        'country = "US"\n\n[[business.peak_seasons]]\nname = "peak"\n'
+        f'start = {{ date = {{ kind = "fixed", month = {m1}, day = {d1} }} }}\n'
+        f'end = {{ date = {{ kind = "fixed", month = {m2}, day = {d2} }} }}\n'
+    )
+
+
 def calendar_controls(dates) -> "pd.DataFrame":
     """Weekday dummies (Mon..Sat; Sunday is the reference), US federal holidays, Black Friday
     and Cyber Monday: the calendar the sandbox's baseline follows."""
@@ -128,6 +161,8 @@ def meridian_worker(args) -> None:
     controls = []
     if args.meridian_spec == "calendar":
         cal = calendar_controls(df["time"])
+        if args.peak_season:
+            cal["peak_season"] = season_flag(cal["time"], parse_season(args.peak_season)).to_numpy()
         controls = [c for c in cal.columns if c != "time" and cal[c].sum() > 0]
         for c in controls:
             df[c] = cal[c].to_numpy()
@@ -247,6 +282,10 @@ def fit_liftos(args, liftos: Path, world: Path) -> dict:
         "--bootstrap", str(args.bootstrap),
         "--json", str(out),
     ]
+    if args.peak_season:
+        config = world / "calendar.toml"
+        config.write_text(season_toml(parse_season(args.peak_season)))
+        cmd += ["--calendar-config", str(config)]
     if out.exists():
         out.unlink()
     c0 = children_cpu()
@@ -274,6 +313,7 @@ def fit_meridian(args, world: Path) -> dict:
         "--meridian-worker", str(world),
         "--meridian-spec", args.meridian_spec,
         "--knot-days", str(args.knot_days),
+        *(["--peak-season", args.peak_season] if args.peak_season else []),
         "--chains", str(args.chains), "--adapt", str(args.adapt),
         "--burnin", str(args.burnin), "--keep", str(args.keep),
         "--level", str(args.level), "--fit-seed", str(args.fit_seed),
@@ -432,6 +472,10 @@ def main() -> None:
                     help="calendar: weekday/holiday/event controls and a knot every --knot-days days (default); "
                          "default: Meridian's national default (no controls, one knot)")
     ap.add_argument("--knot-days", type=int, default=28, help="days between Meridian's knots (default 28)")
+    ap.add_argument("--peak-season", metavar="MM-DD:MM-DD",
+                    help="the business's own peak season, given to both tools: a Meridian control "
+                         "and LiftOS's --calendar-config (replacing its default seasons); "
+                         "the sandbox's demand is up from 11-15 to 12-24")
     ap.add_argument("--fit-seed", type=int, default=1, help="Meridian's sampling seed (default 1)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds before a fit is stopped (default 900)")
     ap.add_argument("--only", choices=["liftos", "meridian"], help="run one side; reuse the other's results in --out")
