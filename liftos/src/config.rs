@@ -51,7 +51,7 @@
 //! | `[clean]` | `fixes` (list; default all but currency), `reporting_currency`, `rates` (CSV/Parquet of date, currency, rate) |
 //! | `[calendar]` | as a `liftos calendar --config` file: `country`, `commercial_events`, `custom_events`, `business`, `seasonality` |
 //! | `[marketing]` | `enabled` (true): campaign-derived calendar features |
-//! | `[business_outcome]` | `path` (a file) or `source = "shopify"` (pulled when the pipeline runs; `LIFTOS_SHOPIFY_SHOP`, `LIFTOS_SHOPIFY_ACCESS_TOKEN`, ... from the environment), `lift_tests` |
+//! | `[business_outcome]` | `path` (a file) or `source = "shopify"` (pulled when the pipeline runs; `LIFTOS_SHOPIFY_SHOP`, `LIFTOS_SHOPIFY_ACCESS_TOKEN`, ... from the environment), `lift_tests`, `allow_negative_effects` |
 //! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `pin_curves` (`["meta=0.3:1:1.5"]`), `assignment`, `cross_validation`, `common_spend` |
 //! | `[plan]` | a budget plan as the last stage (`plan.json`, a report section): `budget` (required), `period_days`, `objective` (revenue, profit, target_roas), `target_roas`, `margin` (1), `max_change` (0.5), `min`/`max` (`{ meta = 5000 }`), `hold` (list) |
 //! | `[output]` (or `[outputs]`) | `dir` (liftos-out), `format` (parquet or csv), `report` (true), `postgres` (a URL without password: the run's tables are written there too), `postgres_url_env`, `postgres_password_env`, `postgres_schema`, `postgres_table_prefix` |
@@ -366,6 +366,8 @@ pub struct BusinessOutcomeSection {
     /// A lift-test file (`channel`, `start`, `end`, `incremental_revenue` or `iroas`,
     /// `standard_error`).
     pub lift_tests: Option<PathBuf>,
+    /// Report effects below zero as fitted instead of at zero.
+    pub allow_negative_effects: bool,
 }
 
 /// `[plan]`: the budget planner as the pipeline's last stage (`plan.json`, a report
@@ -1172,6 +1174,7 @@ impl PipelineConfig {
                     ));
                 }
             };
+            b = b.allow_negative_effects(bo.allow_negative_effects);
             if let Some(t) = &bo.lift_tests {
                 b = b.lift_tests(self.resolve(t));
             }

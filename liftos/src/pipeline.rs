@@ -160,6 +160,7 @@ impl Outputs {
 /// | `attribution` | [`AttributionOptions::default`] (causal forest, carryover and saturation searched) | estimator and inference |
 /// | `plan` | none | a budget plan as the last stage ([`PlanOptions`]; `plan.json` and a report section) |
 /// | `business_outcome` | none | the business's own daily revenue (`date`, `revenue`[, `orders`, `geo`] file): a business-level analysis of every channel's spend at once ([`crate::business`]; `business_results.json`), calibrated with `lift_tests` when given; or `business_outcome_source`: the same table pulled from a connector (Shopify) when the pipeline runs |
+/// | `allow_negative_effects` | `false` | the business-level analysis reports effects below zero as fitted instead of at zero ([`BusinessOptions::non_negative`](liftos_causal::BusinessOptions::non_negative)) |
 /// | `outputs` | none | files to write ([`Outputs`]) |
 /// | `continue_on_source_error` | `false` | report a failing source and go on with the rest |
 /// | `progress` | off | plain progress lines on stderr ([`StderrProgress`](crate::progress::StderrProgress)) |
@@ -182,6 +183,7 @@ pub struct PipelineBuilder {
     plan: Option<PlanOptions>,
     business_outcome: Option<BusinessInput>,
     lift_tests: Option<PathBuf>,
+    allow_negative_effects: bool,
     outputs: Option<Outputs>,
     postgres: Option<Arc<PostgresSink>>,
     continue_on_source_error: bool,
@@ -263,6 +265,9 @@ impl PipelineBuilder {
         /// Lift tests (`channel`, `start`, `end`, `incremental_revenue` or `iroas`,
         /// `standard_error`) that calibrate the business-level analysis.
         lift_tests(path: impl Into<PathBuf>) => self.lift_tests = Some(path.into());
+        /// Reports the business-level analysis's effects below zero as fitted (by default
+        /// spend cannot lower revenue: they are reported at zero, with a warning).
+        allow_negative_effects(allow_negative_effects: bool);
     }
 
     /// Writes every table, the results and the report into `dir` (Parquet tables).
@@ -426,6 +431,12 @@ impl PipelineBuilder {
             .map(parse_cluster)
             .transpose()
             .map_err(|message| invalid("cluster", message))?;
+        if self.allow_negative_effects && self.business_outcome.is_none() {
+            return Err(invalid(
+                "allow_negative_effects",
+                "applies to the business-level analysis: set business_outcome too".into(),
+            ));
+        }
         if self.lift_tests.is_some() && self.business_outcome.is_none() {
             return Err(invalid(
                 "lift_tests",
@@ -454,6 +465,7 @@ impl PipelineBuilder {
             plan: self.plan,
             business_outcome: self.business_outcome,
             lift_tests: self.lift_tests,
+            allow_negative_effects: self.allow_negative_effects,
             outputs: self.outputs,
             postgres: self.postgres,
             continue_on_source_error: self.continue_on_source_error,
@@ -566,6 +578,7 @@ pub struct Pipeline {
     plan: Option<PlanOptions>,
     business_outcome: Option<BusinessInput>,
     lift_tests: Option<PathBuf>,
+    allow_negative_effects: bool,
     outputs: Option<Outputs>,
     postgres: Option<Arc<PostgresSink>>,
     continue_on_source_error: bool,
@@ -1257,6 +1270,7 @@ impl Pipeline {
             response: liftos_causal::business::BusinessOptions::response_like(
                 &self.attribution.response,
             ),
+            non_negative: !self.allow_negative_effects,
             ..Default::default()
         };
         Ok(liftos_causal::analyze_business(&data, &options, &tests)?)

@@ -107,6 +107,11 @@ pub struct Args {
     /// `--business-outcome`.
     #[arg(long)]
     lift_tests: Option<PathBuf>,
+    /// Report the business-level effects below zero as fitted (by default spend cannot
+    /// lower revenue: such an effect is reported at zero, its interval cut at zero, with a
+    /// warning); needs `--business-outcome`.
+    #[arg(long)]
+    allow_negative_effects: bool,
     /// Moving-block bootstrap replicates of the business-level analysis.
     #[arg(long, default_value_t = 199)]
     bootstrap: usize,
@@ -115,6 +120,12 @@ pub struct Args {
 pub fn run(args: Args) -> liftos::Result<()> {
     if let Some(outcome) = &args.business_outcome {
         return run_business(&args, outcome);
+    }
+    if args.allow_negative_effects {
+        return Err(liftos::Error::InvalidPipeline {
+            field: "--allow-negative-effects".into(),
+            message: "applies to the business-level analysis: add --business-outcome".into(),
+        });
     }
     if args.lift_tests.is_some() {
         return Err(liftos::Error::InvalidPipeline {
@@ -234,6 +245,7 @@ fn run_business(args: &Args, outcome: &std::path::Path) -> liftos::Result<()> {
         bootstrap: args.bootstrap,
         confidence_level: args.confidence,
         seed: args.seed,
+        non_negative: !args.allow_negative_effects,
         ..Default::default()
     };
     let (table, results) = liftos::business::analyze_business_files(

@@ -273,3 +273,39 @@ end = { date = { kind = "fixed", month = 12, day = 24 } }
     );
     assert!(!e.contains("panicked"), "{e}");
 }
+
+/// `--allow-negative-effects` reports the business-level fit unconstrained (the results'
+/// `non_negative` setting says which was used); without `--business-outcome` it is one
+/// clear error naming the flag.
+#[test]
+fn allow_negative_effects_is_a_business_level_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, unified, business, _) = files(dir.path());
+    for (extra, expected) in [(None, "true"), (Some("--allow-negative-effects"), "false")] {
+        let json = dir.path().join(format!("results_{expected}.json"));
+        let output = liftos()
+            .args(["analyze", "--bootstrap", "20", "--input"])
+            .arg(&unified)
+            .arg("--business-outcome")
+            .arg(&business)
+            .args(extra)
+            .arg("--json")
+            .arg(&json)
+            .output()
+            .unwrap();
+        crate::common::assert_success(&output);
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert_eq!(v["settings"]["non_negative"], expected);
+    }
+    let output = liftos()
+        .args(["analyze", "--allow-negative-effects", "--input"])
+        .arg(&unified)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--allow-negative-effects") && stderr.contains("--business-outcome"),
+        "{stderr}"
+    );
+}

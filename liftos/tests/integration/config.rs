@@ -505,7 +505,7 @@ fn a_business_outcome_pulled_from_shopify_feeds_the_business_level_analysis() {
             "[pipeline]\nstart = \"{start}\"\nend = \"{end}\"\n\n\
              [[sources]]\nname = \"meta\"\ntype = \"meta\"\n\n\
              [[sources]]\nname = \"google_ads\"\ntype = \"google_ads\"\n\n\
-             [business_outcome]\nsource = \"shopify\"\n\n\
+             [business_outcome]\nsource = \"shopify\"\nallow_negative_effects = true\n\n\
              [analysis]\ntrees = 20\n\n\
              [calendar]\ncountry = \"US\"\n\n\
              [[calendar.business.peak_seasons]]\nname = \"launch\"\n\
@@ -534,6 +534,8 @@ fn a_business_outcome_pulled_from_shopify_feeds_the_business_level_analysis() {
     let days = results["settings"]["baseline_days"].as_str().unwrap();
     assert!(days.contains("peak_season:launch"), "{days}");
     assert!(!days.contains("peak_season:holiday_season"), "{days}");
+    // `allow_negative_effects = true` reaches the analysis: its fit is reported unconstrained.
+    assert_eq!(results["settings"]["non_negative"], "false", "{results}");
     // The orders were pulled from the fake shop (one bulk operation for 70 days).
     let log = s.requests_to("shopify_storage");
     assert!(!log.is_empty() && log.iter().all(|r| r.fault != Some("credential_sent")));
