@@ -78,10 +78,11 @@
 //! Spend cannot lower revenue ([`BusinessOptions::non_negative`], the default): the model
 //! is fitted unconstrained, and each channel's reported switch-off and marginal returns and
 //! response curve are projected on `[0, ∞)`: the estimate's maximum with 0, the interval
-//! intersected with `[0, ∞)`, the organic share taking the difference, and a warning
-//! naming the channel. For a true effect ≥ 0 neither moves further from the truth, so no
-//! error grows and no interval that covered stops covering; p-values and standard errors
-//! stay the unconstrained fit's. Measured (`business_coverage --seeds 20 --first-seed 1
+//! intersected with `[0, ∞)`, and a warning naming the channel with its unconstrained
+//! estimate; the organic share takes the difference (its interval widened down to it).
+//! For a true effect ≥ 0 neither moves further from the truth, so no channel's error grows
+//! and no channel's interval that covered stops covering; standard errors stay the
+//! unconstrained fit's, and an effect reported at zero has p = 1. Measured (`business_coverage --seeds 20 --first-seed 1
 //! --bootstrap 99 --calendar-config q4.toml`, the README's "Spend cannot lower revenue"):
 //! the zero-effect channel's mean |iROAS| 0.16–0.42 instead of 0.32–0.66 on the five
 //! presets, Klaviyo's `saturation` error 61% → 52%, every other error within a point.
@@ -1689,10 +1690,18 @@ pub fn analyze_business(
     // With `non_negative` (spend cannot lower revenue), every channel's reported effect is
     // its projection on [0, ∞): the estimate's maximum with 0, the interval intersected
     // with [0, ∞). For a true effect ≥ 0 neither moves further from the truth, so no
-    // error grows and every interval that covered still covers; the p-values, standard
-    // errors and warnings stay the unconstrained fit's. (Robyn bounds paid media's
-    // coefficients at 0; Meridian's and PyMC-Marketing's priors are positive.)
-    let floor = |v: f64| if options.non_negative { v.max(0.0) } else { v };
+    // error grows and every interval that covered still covers; the standard errors and
+    // the warnings' figures are the unconstrained fit's, and an effect reported at zero
+    // has p = 1 (no evidence of a positive effect; the warning gives the fit's own).
+    // (Robyn bounds paid media's coefficients at 0 inside its fit; Meridian's and
+    // PyMC-Marketing's priors are positive.)
+    let floor = |v: f64| {
+        if options.non_negative && v < 0.0 {
+            0.0
+        } else {
+            v
+        }
+    };
     if k > 0 {
         // Gaussian update with the measurements: gain = Σ_QW (Σ_WW + R)⁻¹.
         let s_qw = cov.view((0, m), (m, k)).into_owned();
@@ -1732,7 +1741,7 @@ pub fn analyze_business(
             .map(|(i, (c, t, window))| CalibrationTest {
                 test: t.clone(),
                 spend: window.iter().map(|&d| data.spend[*c][d]).sum(),
-                model_estimate: point.windows[i],
+                model_estimate: floor(point.windows[i]),
                 model_std_err: cov[(m + i, m + i)].sqrt(),
             })
             .collect();
@@ -1783,10 +1792,13 @@ pub fn analyze_business(
         let (mlo, mhi) = interval(nc + c);
         // Standard error and p-value from the interval's side that faces zero, so that
         // p < 1 − level exactly when the interval excludes zero (as the platform-level
-        // analysis reports them).
+        // analysis reports them); an effect reported at zero has p = 1.
+        let floored = options.non_negative && lift < 0.0;
         let se = sampling_se.max((lift - lo).max(hi - lift) / z);
         let toward_zero = (if lift >= 0.0 { lift - lo } else { hi - lift }) / z;
-        let p_value = if toward_zero > 0.0 {
+        let p_value = if floored {
+            1.0
+        } else if toward_zero > 0.0 {
             2.0 * (1.0 - Normal::standard().cdf((lift / toward_zero).abs()))
         } else if lift == 0.0 {
             1.0
@@ -1850,7 +1862,7 @@ pub fn analyze_business(
                 favour,
                 switch_off_range.0,
                 switch_off_range.1,
-                est[nc + c]
+                floor(est[nc + c])
             ));
         } else if saturating {
             let mut sorted: Vec<f64> = replicates.iter().map(|(q, _)| q.lift[c] / spend).collect();
@@ -1863,24 +1875,36 @@ pub fn analyze_business(
                  settles it",
                 data.channels[c],
                 favour,
-                q(0.05),
-                q(0.95)
+                floor(q(0.05)),
+                floor(q(0.95))
             ));
         }
-        if options.non_negative && lift < 0.0 {
+        // How to see the unconstrained fit, in every interface's words.
+        const UNCONSTRAINED: &str = "`--allow-negative-effects`, `allow_negative_effects = \
+             true` in `[business_outcome]` or `BusinessOptions::non_negative = false` report \
+             the unconstrained fit";
+        if floored {
             negative_warnings.push(format!(
                 "`{}`: the data put its switch-off return below zero ({:.2}, interval {:.2} to \
-                 {:.2}); spend cannot lower revenue, so it is reported as {:.2}, the interval \
-                 cut at zero. An effect below zero is noise or a confounder the baseline does \
-                 not hold, not a loss from advertising (`non_negative = false` reports the \
-                 unconstrained fit)",
+                 {:.2}); spend cannot lower revenue, so it is reported as 0, the interval cut \
+                 at zero and p = 1. An effect below zero is noise or a confounder the \
+                 baseline does not hold, not a loss from advertising ({UNCONSTRAINED})",
                 data.channels[c],
                 lift / spend,
                 lo / spend,
                 hi / spend,
-                floor(lift) / spend
             ));
             baseline_moved += lift;
+        } else if options.non_negative && est[nc + c] < 0.0 {
+            negative_warnings.push(format!(
+                "`{}`: the data put its marginal return below zero ({:.2}, interval {:.2} to \
+                 {:.2}); spend cannot lower revenue, so it is reported as 0, the interval cut \
+                 at zero ({UNCONSTRAINED})",
+                data.channels[c],
+                est[nc + c],
+                mlo,
+                mhi,
+            ));
         }
         let mean_exposure = e.mean_exposure;
         let platform = data.platform_revenue[c];
@@ -1899,7 +1923,7 @@ pub fn analyze_business(
             incremental_roas_ci_lower: lo / spend,
             incremental_roas_ci_upper: hi / spend,
             marginal_roas: floor(est[nc + c]),
-            average_effect: full.fit.beta[c],
+            average_effect: if floored { 0.0 } else { full.fit.beta[c] },
             average_effect_std_err: f64::NAN,
             outcome_total: platform,
             naive_roas: platform / spend,
@@ -1915,9 +1939,18 @@ pub fn analyze_business(
                 long_run_roas_ci_lower: None,
                 long_run_roas_ci_upper: None,
                 response_curve,
+                // An effect reported at zero needs no confounder to reach zero.
                 sensitivity: Sensitivity {
-                    robustness_value: robustness_value(t_stat, df, 0.0),
-                    robustness_value_ci: robustness_value(t_stat, df, z),
+                    robustness_value: if floored {
+                        0.0
+                    } else {
+                        robustness_value(t_stat, df, 0.0)
+                    },
+                    robustness_value_ci: if floored {
+                        0.0
+                    } else {
+                        robustness_value(t_stat, df, z)
+                    },
                     t_stat,
                 },
                 plausible_transforms: plausible[c].members.len(),
@@ -1938,7 +1971,9 @@ pub fn analyze_business(
     // estimate itself (channels' lifts above the revenue put it below 0, a sign of a
     // misfit the reader should see rather than have clipped away).
     let (share_lo, share_hi) = interval(share_at);
-    let (share_lo, share_hi) = (share_lo + moved, share_hi + moved);
+    // The estimate moves down by the lifts reported as zero; the interval only widens
+    // down to it (a shift would move an interval that covered off the truth).
+    let share_lo = share_lo + moved;
     let (share_lo, share_hi) = (share_lo.max(share.min(0.0)), share_hi.min(share.max(1.0)));
     let share_se = var[share_at]
         .sqrt()

@@ -721,7 +721,9 @@ pub fn plan_from_input(input: &PlanInput, options: &PlanOptions) -> Result<Budge
         } else if c.spend.is_nan() || c.spend <= 0.0 {
             held = Some("held: it spent nothing in the data, so its curve is unknown".into());
         } else if c.marginal_ci.0.is_finite() && c.marginal_ci.1.is_finite() {
-            let half = (c.marginal_ci.1 - c.marginal_ci.0) / 2.0;
+            // The interval's wider side (a business-level interval is asymmetric, and one
+            // cut at zero by `BusinessOptions::non_negative` would look narrower by half).
+            let half = (c.marginal_ci.1 - c.marginal_roas).max(c.marginal_roas - c.marginal_ci.0);
             if typical > 0.0 && half > typical {
                 held = Some(format!(
                     "held: its marginal return is {:.2} ± {half:.2}, an interval wider on each \

@@ -167,8 +167,9 @@ fn zero_effect_not_significant(r: &BusinessResults) {
 
 /// Spend cannot lower revenue (the default, `BusinessOptions::non_negative`): a channel
 /// whose fitted effect is below zero is reported at zero, its intervals cut at zero, with
-/// a warning naming it, and the baseline's share takes the difference; the p-values and
-/// standard errors stay the unconstrained fit's. Every effect here is ≥ 0, so no estimate
+/// a warning naming it, p = 1, and the baseline's share takes the difference (its interval
+/// widened down to it); the standard errors and the other channels' numbers stay the
+/// unconstrained fit's. Every effect here is ≥ 0, so no estimate
 /// moves further from the truth and no interval that covered stops covering. Carryover
 /// preset, seeds 1–4, 39 replicates: one effect is fitted below zero (the linear preset's
 /// seeds 1–4 have none).
@@ -206,8 +207,12 @@ fn effects_below_zero_are_reported_at_zero_with_a_warning() {
             let at = format!("seed {seed} {}", a.channel);
             let truth = world.truth().channel(&a.channel).unwrap().incremental_roas;
             assert!(truth >= 0.0);
-            assert_eq!(b.p_value, a.p_value, "{at}");
+            let floored = a.revenue_lift < 0.0;
+            let p = if floored { 1.0 } else { a.p_value };
+            assert_eq!(b.p_value, p, "{at}");
             assert_eq!(b.std_err, a.std_err, "{at}");
+            let beta = if floored { 0.0 } else { a.average_effect };
+            assert_eq!(b.average_effect, beta, "{at}");
             assert_eq!(b.incremental_roas, a.incremental_roas.max(0.0), "{at}");
             assert_eq!(b.revenue_lift, a.revenue_lift.max(0.0), "{at}");
             let lower = a.incremental_roas_ci_lower.max(0.0);
@@ -216,15 +221,25 @@ fn effects_below_zero_are_reported_at_zero_with_a_warning() {
             assert_eq!(b.incremental_roas_ci_upper, upper, "{at}");
             assert_eq!(b.marginal_roas, a.marginal_roas.max(0.0), "{at}");
             let (ra, rb) = (a.response.as_ref().unwrap(), b.response.as_ref().unwrap());
-            assert!(rb.marginal_roas_ci_lower >= 0.0, "{at}");
-            assert!(rb.switch_off_range.0 >= 0.0, "{at}");
+            let m = (ra.marginal_roas_ci_lower, ra.marginal_roas_ci_upper);
+            assert_eq!(rb.marginal_roas_ci_lower, m.0.max(0.0), "{at}");
+            assert_eq!(rb.marginal_roas_ci_upper, m.1.max(0.0), "{at}");
+            let range = ra.switch_off_range;
+            assert_eq!(rb.switch_off_range.0, range.0.max(0.0), "{at}");
+            assert_eq!(rb.switch_off_range.1, range.1.max(0.0), "{at}");
             for (pa, pb) in ra.response_curve.iter().zip(&rb.response_curve) {
+                let value = pa.incremental_revenue.max(0.0);
+                assert_eq!(pb.incremental_revenue, value, "{at}");
+                assert_eq!(pb.ci_lower, pa.ci_lower.max(0.0), "{at}");
+                assert_eq!(pb.ci_upper, pa.ci_upper.max(0.0), "{at}");
+            }
+            if floored {
+                let s = &rb.sensitivity;
                 assert_eq!(
-                    pb.incremental_revenue,
-                    pa.incremental_revenue.max(0.0),
+                    (s.robustness_value, s.robustness_value_ci),
+                    (0.0, 0.0),
                     "{at}"
                 );
-                assert_eq!(pb.ci_lower, pa.ci_lower.max(0.0), "{at}");
             }
             assert!(
                 (b.incremental_roas - truth).abs() <= (a.incremental_roas - truth).abs(),
@@ -241,12 +256,20 @@ fn effects_below_zero_are_reported_at_zero_with_a_warning() {
                 moved += a.revenue_lift;
             }
         }
-        let shift = r.baseline_share.estimate - raw.baseline_share.estimate;
+        // The share takes the difference; its interval widens down to it.
+        let (share, free) = (&r.baseline_share, &raw.baseline_share);
+        let shift = share.estimate - free.estimate;
+        let expected = moved / r.revenue;
         assert!(
-            (shift - moved / r.revenue).abs() < 1e-12,
-            "seed {seed}: {shift} vs {}",
-            moved / r.revenue
+            (shift - expected).abs() < 1e-12,
+            "seed {seed}: {shift} vs {expected}"
         );
+        let lower = share.ci_lower - free.ci_lower;
+        assert!(
+            (lower - expected).abs() < 1e-12,
+            "seed {seed}: {lower} vs {expected}"
+        );
+        assert_eq!(share.ci_upper, free.ci_upper, "seed {seed}");
     }
     eprintln!("{negative} effects fitted below zero");
     assert!(negative > 0, "no effect was fitted below zero in seeds 1–4");
