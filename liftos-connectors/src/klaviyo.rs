@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::builder::required_secret;
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
     date_chunks, decode_error, decode_for, paginate, validate_base_url, whole_range_stream,
@@ -141,15 +142,13 @@ impl KlaviyoBuilder {
                 "report_daily_limit must be at least 1",
             ));
         }
-        let key = c.api_key.ok_or_else(|| {
-            config_error(
-                SOURCE,
-                "missing API key: set LIFTOS_KLAVIYO_API_KEY or call with_api_key",
-            )
-        })?;
-        if key.expose_secret().trim().is_empty() {
-            return Err(config_error(SOURCE, "the API key is empty"));
-        }
+        let key = required_secret(
+            SOURCE,
+            c.api_key,
+            "API key",
+            "LIFTOS_KLAVIYO_API_KEY",
+            "with_api_key",
+        )?;
         if NaiveDate::parse_from_str(&revision, "%Y-%m-%d").is_err() {
             return Err(config_error(
                 SOURCE,
