@@ -5,14 +5,17 @@ use std::time::Duration;
 
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch};
 use liftos_connectors::{Connector, ConnectorRequest, RetryConfig, VirtualClock};
-use liftos_sandbox::fake::FaultConfig;
+use liftos_sandbox::fake::{FakeServers, FaultConfig};
 use liftos_sandbox::{Platform, World, WorldConfig};
 
+/// The fake platform APIs serving `world` with `faults`.
+pub async fn serve(world: World, faults: FaultConfig) -> FakeServers {
+    FakeServers::start(world, faults).await.unwrap()
+}
+
 /// The fake platform APIs serving `world`, without faults.
-pub async fn quiet_servers(world: World) -> liftos_sandbox::fake::FakeServers {
-    liftos_sandbox::fake::FakeServers::start(world, liftos_sandbox::fake::FaultConfig::none())
-        .await
-        .unwrap()
+pub async fn quiet_servers(world: World) -> FakeServers {
+    serve(world, FaultConfig::none()).await
 }
 
 pub fn world() -> World {
@@ -75,19 +78,17 @@ pub async fn serve_world(
 ) -> (
     (usize, f64, i64, i64, f64, f64),
     ConnectorRequest,
-    liftos_sandbox::fake::FakeServers,
+    FakeServers,
 ) {
     let world = world();
     let want = world_totals(&world, channel);
     let request = full_range(&world);
-    let servers = liftos_sandbox::fake::FakeServers::start(world, faults)
-        .await
-        .unwrap();
+    let servers = serve(world, faults).await;
     (want, request, servers)
 }
 
 /// How many requests the fake `server` received at `path`.
-pub fn calls_to(servers: &liftos_sandbox::fake::FakeServers, server: &str, path: &str) -> usize {
+pub fn calls_to(servers: &FakeServers, server: &str, path: &str) -> usize {
     servers
         .requests_to(server)
         .iter()
@@ -151,7 +152,7 @@ pub fn assert_money(label: &str, got: f64, want: f64, rows: usize) {
 
 /// Some request to `server` was answered with an injected fault (`what` says which).
 #[track_caller]
-pub fn assert_faulted(servers: &liftos_sandbox::fake::FakeServers, server: &str, what: &str) {
+pub fn assert_faulted(servers: &FakeServers, server: &str, what: &str) {
     assert!(
         servers
             .requests_to(server)

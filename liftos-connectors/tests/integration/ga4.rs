@@ -89,7 +89,7 @@ async fn every_row_exactly_once_under_throttling_errors_and_an_expired_token() {
         let expected = want(&world);
         assert!(expected.len() > 200, "{} rows", expected.len());
         let request = full_range(&world);
-        let servers = FakeServers::start(world, faults.clone()).await.unwrap();
+        let servers = serve(world, faults.clone()).await;
         let t = builder(&servers)
             .build()
             .unwrap()
@@ -182,9 +182,7 @@ async fn a_revoked_refresh_token_and_another_property_are_clear_errors_without_s
 
 #[tokio::test]
 async fn settings_are_checked_before_any_request() {
-    let servers = FakeServers::start(world(), FaultConfig::none())
-        .await
-        .unwrap();
+    let servers = serve(world(), FaultConfig::none()).await;
     for (b, want) in [
         (
             builder(&servers).with_property_id("G-ABC123"),

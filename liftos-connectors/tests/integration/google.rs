@@ -62,9 +62,7 @@ async fn each_fault_type_is_survived_and_an_expired_token_is_refreshed_once() {
 
 #[tokio::test]
 async fn revoked_refresh_token_is_a_clear_auth_error() {
-    let servers = FakeServers::start(world(), FaultConfig::none())
-        .await
-        .unwrap();
+    let servers = serve(world(), FaultConfig::none()).await;
     let c = servers.credentials().clone();
     let conn = builder(&servers, clock())
         .with_oauth(
@@ -92,9 +90,7 @@ async fn revoked_refresh_token_is_a_clear_auth_error() {
 
 #[tokio::test]
 async fn a_server_that_never_recovers_ends_within_the_budget() {
-    let servers = FakeServers::start(world(), FaultConfig::none().with_never_recover())
-        .await
-        .unwrap();
+    let servers = serve(world(), FaultConfig::none().with_never_recover()).await;
     let conn = builder(&servers, clock())
         .with_retry(fast_retry().with_max_retries(4))
         .build()

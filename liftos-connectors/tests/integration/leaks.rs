@@ -1,7 +1,7 @@
 //! Issue 16, item 1: tokens are never printed, whatever form the server echoes them in.
 
 use liftos_connectors::{Connector, Error, GoogleAdsBuilder, MetaAdsBuilder, hmac_sha256_hex};
-use liftos_sandbox::fake::{FakeServers, FaultConfig};
+use liftos_sandbox::fake::FaultConfig;
 
 use crate::common::*;
 use crate::narrow::{Narrow, json, unexpected};
@@ -19,9 +19,7 @@ fn assert_absent(label: &str, text: &str, needles: &[&str]) {
 async fn a_repeated_meta_next_link_is_reported_without_its_access_token() {
     // The fake's looping `paging.next` carries access_token and appsecret_proof, as
     // Meta's do.
-    let servers = FakeServers::start(world(), FaultConfig::none().with_page_loop())
-        .await
-        .unwrap();
+    let servers = serve(world(), FaultConfig::none().with_page_loop()).await;
     let creds = servers.credentials().clone();
     let c = MetaAdsBuilder::new()
         .with_access_token(creds.meta_access_token.clone())

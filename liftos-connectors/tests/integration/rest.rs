@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
-use liftos_connectors::{Connector, Error, RestBuilder, RestSpec, TikTokBuilder, VirtualClock};
+use liftos_connectors::{
+    Connector, Error, RestBuilder, RestConnector, RestSpec, TikTokBuilder, VirtualClock,
+};
 use liftos_sandbox::World;
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
 
@@ -104,6 +106,22 @@ type Row = (String, i32, i64, i64, i64, u64, u64);
 
 /// (campaign, day) → (spend cents, impressions, clicks, conversions bits, revenue bits),
 /// exact.
+/// The connector of `spec` at `base_url`, reading its variables through `env`, with fast
+/// retries and a virtual clock.
+fn connector(
+    spec: RestSpec,
+    base_url: String,
+    env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+) -> RestConnector {
+    RestBuilder::new(spec)
+        .with_env(env)
+        .with_base_url(base_url)
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap()
+}
+
 fn world_rows(world: &World) -> BTreeMap<(String, i32), Row> {
     world
         .rows()
@@ -170,18 +188,16 @@ fn table_rows(t: &RecordBatch) -> BTreeMap<(String, i32), Row> {
 async fn pull(style: &str, auth: &str, faults: FaultConfig) -> (FakeServers, RecordBatch) {
     let world = world();
     let request = full_range(&world);
-    let servers = FakeServers::start(world.clone(), faults).await.unwrap();
+    let servers = serve(world.clone(), faults).await;
     let auth = auth.replace(
         "@TOKEN_URL@",
         &format!("{}/oauth/token", servers.rest_base_url()),
     );
-    let c = RestBuilder::new(spec(style, &auth))
-        .with_env(env_of(&servers))
-        .with_base_url(servers.rest_base_url())
-        .with_retry(fast_retry())
-        .with_clock(clock())
-        .build()
-        .unwrap();
+    let c = connector(
+        spec(style, &auth),
+        servers.rest_base_url(),
+        env_of(&servers),
+    );
     let t = c
         .get_campaign_data(&request)
         .await
@@ -244,13 +260,9 @@ async fn a_wrong_token_is_one_clear_error_naming_the_variable_not_the_token() {
     let world = world();
     let request = full_range(&world);
     let servers = quiet_servers(world).await;
-    let c = RestBuilder::new(spec("cursor", BEARER))
-        .with_env(|_| Some("wrong-token-PLMOKN".to_owned()))
-        .with_base_url(servers.rest_base_url())
-        .with_retry(fast_retry())
-        .with_clock(clock())
-        .build()
-        .unwrap();
+    let c = connector(spec("cursor", BEARER), servers.rest_base_url(), |_| {
+        Some("wrong-token-PLMOKN".to_owned())
+    });
     let err = c.get_campaign_data(&request).await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::Auth { .. }), "{text}");
@@ -276,13 +288,9 @@ async fn a_next_link_to_another_origin_is_refused_before_the_key_is_sent() {
         )
     })
     .await;
-    let c = RestBuilder::new(spec("next", BEARER))
-        .with_env(|_| Some("key-QWERTZ".to_owned()))
-        .with_base_url(api.base_url())
-        .with_retry(fast_retry())
-        .with_clock(clock())
-        .build()
-        .unwrap();
+    let c = connector(spec("next", BEARER), api.base_url(), |_| {
+        Some("key-QWERTZ".to_owned())
+    });
     let request = day_range("2024-01-01", "2024-01-02");
     let err = c.get_campaign_data(&request).await.unwrap_err();
     assert!(matches!(err, Error::CrossOrigin { .. }), "{err}");
@@ -305,13 +313,9 @@ async fn a_malformed_record_names_the_page_record_and_field() {
         )
     })
     .await;
-    let c = RestBuilder::new(spec("cursor", BEARER))
-        .with_env(|_| Some("k".to_owned()))
-        .with_base_url(api.base_url())
-        .with_retry(fast_retry())
-        .with_clock(clock())
-        .build()
-        .unwrap();
+    let c = connector(spec("cursor", BEARER), api.base_url(), |_| {
+        Some("k".to_owned())
+    });
     let request = one_day();
     let err = c.get_campaign_data(&request).await.unwrap_err().to_string();
     assert!(
@@ -327,7 +331,7 @@ async fn tiktok_written_as_a_spec_matches_the_built_in_connector() {
     let ids = advertisers(&world);
     let request = full_range(&world);
     let faults = FaultConfig::none().with_seed(3).with_throttle_rate(0.2);
-    let servers = FakeServers::start(world, faults).await.unwrap();
+    let servers = serve(world, faults).await;
     let token = servers.credentials().tiktok_access_token.clone();
     // The checkout's directory at run time (cargo sets it): a test binary reused from a
     // build of another checkout in a shared target directory must not read that one's.

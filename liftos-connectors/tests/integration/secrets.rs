@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use liftos_connectors::{Connector, GoogleAdsBuilder, KlaviyoBuilder, MetaAdsBuilder};
-use liftos_sandbox::fake::{FakeServers, FaultConfig};
+use liftos_sandbox::fake::FaultConfig;
 
 use crate::common::*;
 
@@ -41,9 +41,7 @@ fn assert_clean(label: &str, text: &str) {
 
 #[tokio::test]
 async fn secrets_never_reach_debug_display_or_errors() {
-    let servers = FakeServers::start(world(), FaultConfig::none())
-        .await
-        .unwrap();
+    let servers = serve(world(), FaultConfig::none()).await;
     let vars = env();
     let mut with_urls = vars.clone();
     with_urls.insert("LIFTOS_META_BASE_URL", servers.meta_base_url());

@@ -102,7 +102,7 @@ async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
     let expected = want(&world);
     assert!(expected.len() > 100, "{} rows", expected.len());
     let request = full_range(&world);
-    let servers = FakeServers::start(world, faults).await.unwrap();
+    let servers = serve(world, faults).await;
     let c = builder(&servers, &ids, clock()).build().unwrap();
     let t = pull_all(&c, &request).await;
     // Exact: every value parses back to the world's own (money in cents, counts whole).
@@ -154,9 +154,7 @@ async fn an_expired_token_gives_one_clear_error_without_the_token() {
     let world = tiktok_world();
     let ids = advertisers(&world);
     let request = full_range(&world);
-    let servers = FakeServers::start(world, FaultConfig::none().with_expire_token_after(3))
-        .await
-        .unwrap();
+    let servers = serve(world, FaultConfig::none().with_expire_token_after(3)).await;
     let token = servers.credentials().tiktok_access_token.clone();
     let c = builder(&servers, &ids, clock())
         .with_retry(fast_retry().with_concurrency(1))
