@@ -873,6 +873,7 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::assert_mentions;
 
     fn with(vars: &[(&str, &str)]) -> KlaviyoBuilder {
         KlaviyoBuilder::from_env_with(crate::keys::env_of(vars))
@@ -908,10 +909,7 @@ mod tests {
             .build()
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("LIFTOS_KLAVIYO_INCLUDE_FLOWS") && err.contains("maybe"),
-            "{err}"
-        );
+        assert_mentions(&err, &["LIFTOS_KLAVIYO_INCLUDE_FLOWS", "maybe"]);
         assert!(!err.contains("pk_unit_secret"), "{err}");
         let err = with(&[key]).with_report_daily_limit(0).build().unwrap_err();
         assert!(err.to_string().contains("report_daily_limit"), "{err}");
@@ -967,10 +965,12 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(
-            err.contains("data.attributes.results[1].statistics.recipients")
-                && err.contains("2 values for 3 date_times"),
-            "{err}"
+        assert_mentions(
+            &err,
+            &[
+                "data.attributes.results[1].statistics.recipients",
+                "2 values for 3 date_times",
+            ],
         );
     }
 

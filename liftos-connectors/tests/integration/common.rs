@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch};
-use liftos_connectors::{Connector, ConnectorRequest, RetryConfig, VirtualClock};
+use liftos_connectors::{Connector, ConnectorRequest, MetaAdsBuilder, RetryConfig, VirtualClock};
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
 use liftos_sandbox::{Platform, World, WorldConfig};
 
@@ -33,6 +33,17 @@ pub fn fast_retry() -> RetryConfig {
 
 pub fn clock() -> Arc<VirtualClock> {
     Arc::new(VirtualClock::new())
+}
+
+/// A Meta connector with the access token `token` for the one ad account `1` at
+/// `base_url` (a narrow test server), with fast retries and a virtual clock.
+pub fn meta_at(base_url: String, token: &str) -> MetaAdsBuilder {
+    MetaAdsBuilder::new()
+        .with_access_token(token)
+        .with_ad_account_ids(["1"])
+        .with_base_url(base_url)
+        .with_retry(fast_retry())
+        .with_clock(clock())
 }
 
 /// Every row `c` pulls for `request`; a failed pull panics with its error.
@@ -148,6 +159,14 @@ pub fn assert_money(label: &str, got: f64, want: f64, rows: usize) {
         (got - want).abs() <= tol,
         "{label}: got {got}, want {want} (tolerance {tol})"
     );
+}
+
+/// Asserts that `text` (an error message, a log) mentions every one of `parts`.
+#[track_caller]
+pub fn assert_mentions(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "`{part}` is not in: {text}");
+    }
 }
 
 /// Some request to `server` was answered with an injected fault (`what` says which).

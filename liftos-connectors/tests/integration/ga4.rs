@@ -156,10 +156,7 @@ async fn a_revoked_refresh_token_and_another_property_are_clear_errors_without_s
         .unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::Auth { .. }), "{text}");
-    assert!(
-        text.contains("invalid_grant") && text.contains("LIFTOS_GA4_REFRESH_TOKEN"),
-        "{text}"
-    );
+    assert_mentions(&text, &["invalid_grant", "LIFTOS_GA4_REFRESH_TOKEN"]);
     assert!(
         !text.contains("ZXCVB") && !text.contains(&c.ga4_client_secret),
         "{text}"
@@ -173,10 +170,7 @@ async fn a_revoked_refresh_token_and_another_property_are_clear_errors_without_s
         .await
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("HTTP 403 PERMISSION_DENIED") && err.contains("987654321"),
-        "{err}"
-    );
+    assert_mentions(&err, &["HTTP 403 PERMISSION_DENIED", "987654321"]);
     assert!(err.contains("Viewer"), "{err}");
 }
 
@@ -245,10 +239,12 @@ async fn a_malformed_page_names_the_page_row_and_field() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("page 1: rows[1].metricValues.sessions")
-            && err.contains("`2.5` is not a whole count"),
-        "{err}"
+    assert_mentions(
+        &err,
+        &[
+            "page 1: rows[1].metricValues.sessions",
+            "`2.5` is not a whole count",
+        ],
     );
     assert!(!err.contains("NBVCX") && !err.contains("LKJHG") && !err.contains("narrow-ga4-token"));
 }

@@ -250,10 +250,12 @@ async fn the_daily_report_limit_is_never_exceeded() {
     let err = c.get_campaign_data(&request).await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::InvalidRequest { .. }), "{err}");
-    assert!(
-        text.contains("needs 2 calls of POST /api/flow-series-reports")
-            && text.contains("limit is 1"),
-        "{text}"
+    assert_mentions(
+        &text,
+        &[
+            "needs 2 calls of POST /api/flow-series-reports",
+            "limit is 1",
+        ],
     );
     assert!(!text.contains(&key), "{text}");
     assert!(

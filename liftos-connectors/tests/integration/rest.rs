@@ -266,10 +266,7 @@ async fn a_wrong_token_is_one_clear_error_naming_the_variable_not_the_token() {
     let err = c.get_campaign_data(&request).await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::Auth { .. }), "{text}");
-    assert!(
-        text.contains("SANDBOX_REST_TOKEN") && text.contains("HTTP 401"),
-        "{text}"
-    );
+    assert_mentions(&text, &["SANDBOX_REST_TOKEN", "HTTP 401"]);
     assert!(!text.contains("PLMOKN"), "{text}");
     assert_eq!(servers.requests_to("rest").len(), 1, "not retried");
 }
@@ -318,10 +315,7 @@ async fn a_malformed_record_names_the_page_record_and_field() {
     });
     let request = one_day();
     let err = c.get_campaign_data(&request).await.unwrap_err().to_string();
-    assert!(
-        err.contains("page 1: data[1].spend") && err.contains("`2,50`"),
-        "{err}"
-    );
+    assert_mentions(&err, &["page 1: data[1].spend", "`2,50`"]);
 }
 
 /// The spec in docs/ pulls from the TikTok fake exactly what the built-in connector does.

@@ -121,12 +121,7 @@ fn from_env_reads_exactly_the_documented_variables() {
         .build()
         .unwrap();
     let dbg = format!("{meta:?}");
-    assert!(
-        dbg.contains("1000000001")
-            && dbg.contains("1000000002")
-            && dbg.contains("graph.facebook.com"),
-        "{dbg}"
-    );
+    assert_mentions(&dbg, &["1000000001", "1000000002", "graph.facebook.com"]);
     let google = GoogleAdsBuilder::from_env_with(|k| vars.get(k).cloned())
         .build()
         .unwrap();

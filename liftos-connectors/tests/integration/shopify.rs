@@ -303,11 +303,13 @@ async fn a_malformed_page_is_one_error_naming_the_page() {
     let (err, _) = pull_error(faults, |b| b.with_page_size(20), Some(9)).await;
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(
-        text.contains("orders page 2")
-            && text.contains("currentTotalPriceSet.shopMoney.amount")
-            && text.contains("malformed"),
-        "{text}"
+    assert_mentions(
+        &text,
+        &[
+            "orders page 2",
+            "currentTotalPriceSet.shopMoney.amount",
+            "malformed",
+        ],
     );
 }
 
@@ -379,14 +381,15 @@ async fn a_refused_bulk_download_names_the_file_but_never_the_signature() {
 async fn a_query_over_the_cost_limit_is_one_clear_error() {
     let faults = fast_bucket().with_shopify_max_query_cost(500);
     let (err, servers) = pull_error(faults, |b| b.with_page_size(200), Some(6)).await;
-    let text = err.to_string();
     assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
-    assert!(
-        text.contains("MAX_COST_EXCEEDED")
-            && text.contains("maximum of 500")
-            && text.contains("cost 803")
-            && text.contains("lower page_size"),
-        "{text}"
+    assert_mentions(
+        &err.to_string(),
+        &[
+            "MAX_COST_EXCEEDED",
+            "maximum of 500",
+            "cost 803",
+            "lower page_size",
+        ],
     );
     let calls = servers.requests_to("shopify");
     assert_eq!(calls.len(), 2, "shop, then one refused page: no retry");
@@ -405,9 +408,9 @@ async fn days_older_than_60_without_read_all_orders_are_refused_not_read_as_zero
     .await;
     assert!(matches!(err, Error::Auth { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(
-        text.contains("`read_all_orders` scope") && text.contains("the token has read_orders"),
-        "{text}"
+    assert_mentions(
+        &text,
+        &["`read_all_orders` scope", "the token has read_orders"],
     );
     assert_eq!(
         servers.requests_to("shopify").len(),
