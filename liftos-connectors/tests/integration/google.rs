@@ -72,10 +72,7 @@ async fn revoked_refresh_token_is_a_clear_auth_error() {
         )
         .build()
         .unwrap();
-    let err = conn
-        .get_campaign_data(&full_range(&world()))
-        .await
-        .unwrap_err();
+    let err = pull_error_within_20s(&conn, &full_range(&world())).await;
     assert!(
         matches!(err, Error::Auth { .. }) && err.to_string().contains("invalid_grant"),
         "{err}"

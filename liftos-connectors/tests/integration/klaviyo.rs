@@ -65,10 +65,7 @@ async fn auth_failures_and_the_daily_cap_are_not_retried() {
     let err = bad.check().await.unwrap_err();
     assert!(matches!(err, Error::Auth { .. }), "{err}");
     let c = builder(&servers, clock()).build().unwrap();
-    let err = c
-        .get_campaign_data(&full_range(&world()))
-        .await
-        .unwrap_err();
+    let err = pull_error_within_20s(&c, &full_range(&world())).await;
     assert!(matches!(err, Error::Throttled { .. }), "{err}");
     assert_eq!(report_calls(&servers, "/api/campaign-values-reports"), 1);
 }

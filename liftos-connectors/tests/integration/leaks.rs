@@ -31,10 +31,7 @@ async fn a_repeated_meta_next_link_is_reported_without_its_access_token() {
         .with_clock(clock())
         .build()
         .unwrap();
-    let err = c
-        .get_campaign_data(&full_range(&world()))
-        .await
-        .unwrap_err();
+    let err = pull_error_within_20s(&c, &full_range(&world())).await;
     let Error::PageLoop { token, .. } = &err else {
         panic!("{err}")
     };

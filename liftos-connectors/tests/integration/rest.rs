@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
+use arrow::array::{Array, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::Date32Type;
 use liftos_connectors::{
     Connector, Error, RestBuilder, RestConnector, RestSpec, TikTokBuilder, VirtualClock,
 };
@@ -144,24 +144,10 @@ fn world_rows(world: &World) -> BTreeMap<(String, i32), Row> {
 }
 
 fn table_rows(t: &RecordBatch) -> BTreeMap<(String, i32), Row> {
-    let s = |n: &str| t.column_by_name(n).unwrap().as_string::<i32>().clone();
-    let f = |n: &str| {
-        t.column_by_name(n)
-            .unwrap()
-            .as_primitive::<Float64Type>()
-            .clone()
-    };
-    let i = |n: &str| {
-        t.column_by_name(n)
-            .unwrap()
-            .as_primitive::<Int64Type>()
-            .clone()
-    };
-    let day = t
-        .column_by_name("date")
-        .unwrap()
-        .as_primitive::<Date32Type>()
-        .clone();
+    let s = |n: &str| column::<StringArray>(t, n);
+    let f = |n: &str| column::<Float64Array>(t, n);
+    let i = |n: &str| column::<Int64Array>(t, n);
+    let day = column::<Date32Array>(t, "date");
     let (id, name) = (s("campaign_id"), s("campaign"));
     let (spend, conv, rev) = (f("spend"), f("conversions"), f("revenue"));
     let (imp, clicks) = (i("impressions"), i("clicks"));

@@ -263,10 +263,7 @@ async fn an_expired_or_wrong_token_is_one_clear_error_without_the_token() {
         ),
     ] {
         let c = c.unwrap();
-        let err = c
-            .get_campaign_data(&request(start, start + chrono::Days::new(5)))
-            .await
-            .unwrap_err();
+        let err = pull_error_within_20s(&c, &request(start, start + chrono::Days::new(5))).await;
         assert!(matches!(err, Error::Auth { .. }), "{label}: {err:?}");
         let text = err.to_string();
         assert!(
