@@ -64,6 +64,29 @@ pub async fn pull_error_within_20s(
         .unwrap_err()
 }
 
+/// Asserts that the connector `make` builds for fakes that never recover, with a retry
+/// budget to give it, pulls the standard world into `RetriesExhausted` within 20 s.
+pub async fn assert_gives_up<C: Connector>(make: impl FnOnce(&FakeServers, RetryConfig) -> C) {
+    let world = world();
+    let request = full_range(&world);
+    let servers = serve(world, FaultConfig::none().with_never_recover()).await;
+    let c = make(&servers, fast_retry().with_max_retries(4));
+    let err = pull_error_within_20s(&c, &request).await;
+    assert!(
+        matches!(err, liftos_connectors::Error::RetriesExhausted { .. }),
+        "{err}"
+    );
+}
+
+/// Asserts that `c`'s check is refused for its credentials (`Error::Auth`).
+pub async fn assert_check_refused(c: &impl Connector) {
+    let err = c.check().await.unwrap_err();
+    assert!(
+        matches!(err, liftos_connectors::Error::Auth { .. }),
+        "{err}"
+    );
+}
+
 /// The request for the days `start` to `end` (`YYYY-MM-DD`).
 pub fn day_range(start: &str, end: &str) -> ConnectorRequest {
     ConnectorRequest::new(start.parse().unwrap(), end.parse().unwrap()).unwrap()
