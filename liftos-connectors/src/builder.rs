@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::Result;
 use crate::http::{Clock, HttpCore, Progress, Redactor, RetryConfig, SystemClock, config_error};
 
@@ -74,6 +76,28 @@ impl HttpBuilderBase {
 /// The items of a list setter's argument, as strings.
 pub(crate) fn strings(items: impl IntoIterator<Item = impl Into<String>>) -> Vec<String> {
     items.into_iter().map(Into::into).collect()
+}
+
+/// `source`'s required secret `what` (an access token, an API key): when it is missing
+/// the error says to set the variable `var` or to call `setter`; a blank one is an error
+/// too.
+pub(crate) fn required_secret(
+    source: &str,
+    secret: Option<SecretString>,
+    what: &str,
+    var: &str,
+    setter: &str,
+) -> Result<SecretString> {
+    let secret = secret.ok_or_else(|| {
+        config_error(
+            source,
+            &format!("missing {what}: set {var} or call {setter}"),
+        )
+    })?;
+    if secret.expose_secret().trim().is_empty() {
+        return Err(config_error(source, &format!("the {what} is empty")));
+    }
+    Ok(secret)
 }
 
 /// The settings every HTTP connector's builder shares, as builder methods: the retry

@@ -206,129 +206,32 @@ pub enum Error {
 
 impl Error {
     /// This error with `f` applied to every text that may come from an answer.
-    pub(crate) fn map_text(self, f: impl Fn(&str) -> String) -> Error {
-        match self {
-            Error::InvalidRequest { message } => Error::InvalidRequest {
-                message: f(&message),
-            },
-            Error::Config {
-                source_name,
-                message,
-            } => Error::Config {
-                source_name,
-                message: f(&message),
-            },
-            Error::Auth {
-                source_name,
-                message,
-            } => Error::Auth {
-                source_name,
-                message: f(&message),
-            },
-            Error::Http {
-                source_name,
-                status,
-                body,
-            } => Error::Http {
-                source_name,
-                status,
-                body: f(&body),
-            },
-            Error::Decode {
-                source_name,
-                path,
-                message,
-            } => Error::Decode {
-                source_name,
-                path: f(&path),
-                message: f(&message),
-            },
-            Error::RetriesExhausted {
-                source_name,
-                attempts,
-                retries,
-                elapsed_ms,
-                last,
-            } => Error::RetriesExhausted {
-                source_name,
-                attempts,
-                retries,
-                elapsed_ms,
-                last: f(&last),
-            },
-            Error::Throttled {
-                source_name,
-                retry_after_secs,
-                max_wait_secs,
-                message,
-            } => Error::Throttled {
-                source_name,
-                retry_after_secs,
-                max_wait_secs,
-                message: f(&message),
-            },
-            Error::PageLoop {
-                source_name,
-                token,
-                pages,
-            } => Error::PageLoop {
-                source_name,
-                token: f(&token),
-                pages,
-            },
-            Error::Deadline {
-                source_name,
-                deadline_ms,
-                elapsed_ms,
-                attempts,
-                last,
-            } => Error::Deadline {
-                source_name,
-                deadline_ms,
-                elapsed_ms,
-                attempts,
-                last: f(&last),
-            },
-            Error::CrossOrigin {
-                source_name,
-                what,
-                message,
-            } => Error::CrossOrigin {
-                source_name,
-                what,
-                message: f(&message),
-            },
-            Error::AsyncJob {
-                source_name,
-                range,
-                message,
-            } => Error::AsyncJob {
-                source_name,
-                range,
-                message: f(&message),
-            },
-            Error::Unconfirmed {
-                source_name,
-                what,
-                message,
-            } => Error::Unconfirmed {
-                source_name,
-                what,
-                message: f(&message),
-            },
-            Error::Database {
-                source_name,
-                message,
-            } => Error::Database {
-                source_name,
-                message: f(&message),
-            },
-            other @ (Error::Arrow(_)
+    pub(crate) fn map_text(mut self, f: impl Fn(&str) -> String) -> Error {
+        let apply = |text: &mut String| *text = f(text);
+        match &mut self {
+            Error::InvalidRequest { message }
+            | Error::Config { message, .. }
+            | Error::Auth { message, .. }
+            | Error::Throttled { message, .. }
+            | Error::CrossOrigin { message, .. }
+            | Error::AsyncJob { message, .. }
+            | Error::Unconfirmed { message, .. }
+            | Error::Database { message, .. }
+            | Error::Http { body: message, .. }
+            | Error::PageLoop { token: message, .. }
+            | Error::RetriesExhausted { last: message, .. }
+            | Error::Deadline { last: message, .. } => apply(message),
+            Error::Decode { path, message, .. } => {
+                apply(path);
+                apply(message);
+            }
+            Error::Arrow(_)
             | Error::TooManyPages { .. }
             | Error::BodyTooLarge { .. }
             | Error::File { .. }
-            | Error::Io { .. }) => other,
+            | Error::Io { .. } => {}
         }
+        self
     }
 }
 

@@ -237,14 +237,18 @@ mod tests {
         ConnectorRequest::new("2024-01-01".parse().unwrap(), "2024-01-02".parse().unwrap()).unwrap()
     }
 
+    /// The table of the file at `path`, or the error reading it.
+    async fn pull(path: &std::path::Path) -> Result<RecordBatch> {
+        FileConnector::new(path)?.get_campaign_data(&req()).await
+    }
+
     #[tokio::test]
     async fn csv_is_inferred_and_a_bad_row_names_its_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.csv");
         let mut f = File::create(&p).unwrap();
         writeln!(f, "date,spend,clicks\n2024-01-01,1.5,3\n2024-01-02,2.5,4").unwrap();
-        let c = FileConnector::new(&p).unwrap();
-        let t = c.get_campaign_data(&req()).await.unwrap();
+        let t = pull(&p).await.unwrap();
         assert_eq!(t.num_rows(), 2);
         assert_eq!(
             t.schema().field_with_name("clicks").unwrap().data_type(),
@@ -270,11 +274,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.ndjson");
         std::fs::write(&p, "{\"a\":1,\"b\":\"x\"}\n{\"a\":2,\"b\":\"y\"}\n").unwrap();
-        let t = FileConnector::new(&p)
-            .unwrap()
-            .get_campaign_data(&req())
-            .await
-            .unwrap();
+        let t = pull(&p).await.unwrap();
         assert_eq!(t.num_rows(), 2);
 
         let pq = dir.path().join("x.parquet");
@@ -293,11 +293,7 @@ mod tests {
         assert_eq!(back.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
 
         std::fs::write(&p, "{\"a\":1}\n{\"a\":2,\n").unwrap();
-        let err = FileConnector::new(&p)
-            .unwrap()
-            .get_campaign_data(&req())
-            .await
-            .unwrap_err();
+        let err = pull(&p).await.unwrap_err();
         assert!(matches!(err, Error::File { line: 2, .. }), "{err}");
     }
 }

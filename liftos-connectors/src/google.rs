@@ -485,43 +485,10 @@ impl Inner {
                     Arc::new(Date32Array::from(v?))
                 }
                 DataType::Int64 => {
-                    let v: Result<Vec<Option<i64>>> = rows
-                        .iter()
-                        .enumerate()
-                        .map(|(i, r)| match get(r) {
-                            // Metrics of a returned row that are zero may be omitted.
-                            None => Ok(col.starts_with("metrics.").then_some(0)),
-                            Some(Value::String(s)) => s
-                                .parse::<i64>()
-                                .map(Some)
-                                .map_err(|_| dec(i, format!("`{s}` is not an int64"))),
-                            Some(Value::Number(n)) => n
-                                .as_i64()
-                                .map(Some)
-                                .ok_or_else(|| dec(i, format!("{n} is not an int64"))),
-                            Some(o) => Err(dec(i, format!("expected an int64, got {o}"))),
-                        })
-                        .collect();
-                    Arc::new(Int64Array::from(v?))
+                    Arc::new(Int64Array::from(numbers::<i64>(&rows, &get, &dec, col)?))
                 }
                 DataType::Float64 => {
-                    let v: Result<Vec<Option<f64>>> = rows
-                        .iter()
-                        .enumerate()
-                        .map(|(i, r)| match get(r) {
-                            None => Ok(col.starts_with("metrics.").then_some(0.0)),
-                            Some(Value::Number(n)) => n
-                                .as_f64()
-                                .map(Some)
-                                .ok_or_else(|| dec(i, format!("{n} is not a number"))),
-                            Some(Value::String(s)) => s
-                                .parse::<f64>()
-                                .map(Some)
-                                .map_err(|_| dec(i, format!("`{s}` is not a number"))),
-                            Some(o) => Err(dec(i, format!("expected a number, got {o}"))),
-                        })
-                        .collect();
-                    Arc::new(Float64Array::from(v?))
+                    Arc::new(Float64Array::from(numbers::<f64>(&rows, &get, &dec, col)?))
                 }
                 _ => Arc::new(StringArray::from_iter(rows.iter().map(|r| {
                     get(r).map(|v| match v {
@@ -535,6 +502,53 @@ impl Inner {
         }
         Ok(RecordBatch::try_new(schema.clone(), arrays)?)
     }
+}
+
+/// A number type of a column: read from a JSON number or a numeric string.
+trait Number: std::str::FromStr + Default {
+    /// The type as errors name it.
+    const NAME: &'static str;
+    fn from_json(n: &serde_json::Number) -> Option<Self>;
+}
+
+impl Number for i64 {
+    const NAME: &'static str = "an int64";
+    fn from_json(n: &serde_json::Number) -> Option<Self> {
+        n.as_i64()
+    }
+}
+
+impl Number for f64 {
+    const NAME: &'static str = "a number";
+    fn from_json(n: &serde_json::Number) -> Option<Self> {
+        n.as_f64()
+    }
+}
+
+/// The values `get` reads off `rows` for the column `col`, as numbers. A missing value is
+/// null, or zero in a `metrics.` column (metrics of a returned row that are zero may be
+/// omitted).
+fn numbers<T: Number>(
+    rows: &[&Value],
+    get: impl Fn(&Value) -> Option<Value>,
+    dec: impl Fn(usize, String) -> Error,
+    col: &str,
+) -> Result<Vec<Option<T>>> {
+    let what = T::NAME;
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| match get(r) {
+            None => Ok(col.starts_with("metrics.").then(T::default)),
+            Some(Value::String(s)) => s
+                .parse::<T>()
+                .map(Some)
+                .map_err(|_| dec(i, format!("`{s}` is not {what}"))),
+            Some(Value::Number(n)) => T::from_json(&n)
+                .map(Some)
+                .ok_or_else(|| dec(i, format!("{n} is not {what}"))),
+            Some(o) => Err(dec(i, format!("expected {what}, got {o}"))),
+        })
+        .collect()
 }
 
 #[async_trait::async_trait]

@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::builder::required_secret;
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
     date_chunks, decode_error, decode_for, paginate, validate_base_url, whole_range_stream,
@@ -141,15 +142,13 @@ impl KlaviyoBuilder {
                 "report_daily_limit must be at least 1",
             ));
         }
-        let key = c.api_key.ok_or_else(|| {
-            config_error(
-                SOURCE,
-                "missing API key: set LIFTOS_KLAVIYO_API_KEY or call with_api_key",
-            )
-        })?;
-        if key.expose_secret().trim().is_empty() {
-            return Err(config_error(SOURCE, "the API key is empty"));
-        }
+        let key = required_secret(
+            SOURCE,
+            c.api_key,
+            "API key",
+            "LIFTOS_KLAVIYO_API_KEY",
+            "with_api_key",
+        )?;
         if NaiveDate::parse_from_str(&revision, "%Y-%m-%d").is_err() {
             return Err(config_error(
                 SOURCE,
@@ -874,6 +873,7 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::assert_mentions;
 
     fn with(vars: &[(&str, &str)]) -> KlaviyoBuilder {
         KlaviyoBuilder::from_env_with(crate::keys::env_of(vars))
@@ -909,10 +909,7 @@ mod tests {
             .build()
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("LIFTOS_KLAVIYO_INCLUDE_FLOWS") && err.contains("maybe"),
-            "{err}"
-        );
+        assert_mentions(&err, &["LIFTOS_KLAVIYO_INCLUDE_FLOWS", "maybe"]);
         assert!(!err.contains("pk_unit_secret"), "{err}");
         let err = with(&[key]).with_report_daily_limit(0).build().unwrap_err();
         assert!(err.to_string().contains("report_daily_limit"), "{err}");
@@ -968,10 +965,12 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(
-            err.contains("data.attributes.results[1].statistics.recipients")
-                && err.contains("2 values for 3 date_times"),
-            "{err}"
+        assert_mentions(
+            &err,
+            &[
+                "data.attributes.results[1].statistics.recipients",
+                "2 values for 3 date_times",
+            ],
         );
     }
 

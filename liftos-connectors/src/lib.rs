@@ -104,6 +104,8 @@ pub mod postgres;
 mod request;
 mod rest;
 mod shopify;
+#[cfg(test)]
+mod testing;
 mod tiktok;
 
 use std::fmt;

@@ -3,14 +3,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
+use arrow::array::{
+    ArrayRef, Date32Array, Float64Array, Int64Array, PrimitiveArray, RecordBatch, StringArray,
+};
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Date32Type, Field, Float64Type, Int64Type, Schema, SchemaRef,
+};
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::builder::strings;
+use crate::builder::{required_secret, strings};
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
     date_chunks, decode_error, decode_for, paginate, validate_base_url,
@@ -155,15 +159,13 @@ impl MetaAdsBuilder {
     pub fn build(self) -> Result<MetaAdsConnector> {
         self.base.check(SOURCE)?;
         let c = self.config;
-        let token = c.access_token.ok_or_else(|| {
-            config_error(
-                SOURCE,
-                "missing access token: set LIFTOS_META_ACCESS_TOKEN or call with_access_token",
-            )
-        })?;
-        if token.expose_secret().trim().is_empty() {
-            return Err(config_error(SOURCE, "the access token is empty"));
-        }
+        let token = required_secret(
+            SOURCE,
+            c.access_token,
+            "access token",
+            "LIFTOS_META_ACCESS_TOKEN",
+            "with_access_token",
+        )?;
         if c.ad_account_ids.is_empty() {
             return Err(config_error(
                 SOURCE,
@@ -262,6 +264,29 @@ fn number<T: std::str::FromStr + Default>(text: Option<&str>, what: &str) -> Res
         None => Ok(T::default()),
         Some(v) => v.trim().parse().map_err(|_| format!("`{v}` is not {what}")),
     }
+}
+
+/// The column of what `raw` reads off each row, as numbers (absent: null); `dec` makes
+/// the error of the row at an index that is not `what`.
+fn optional_numbers<T: ArrowPrimitiveType>(
+    rows: &[Row],
+    raw: impl Fn(&Row) -> Option<String>,
+    what: &str,
+    dec: impl Fn(usize, String) -> Error,
+) -> Result<ArrayRef>
+where
+    T::Native: std::str::FromStr,
+{
+    let values: Vec<Option<T::Native>> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            raw(r)
+                .map(|s| number(Some(&s), what).map_err(|m| dec(i, m)))
+                .transpose()
+        })
+        .collect::<Result<_>>()?;
+    Ok(Arc::new(values.into_iter().collect::<PrimitiveArray<T>>()))
 }
 
 /// Lower-case hex HMAC-SHA256(key, message): Meta's `appsecret_proof`.
@@ -665,21 +690,12 @@ impl Inner {
                 "cpc" => r.cpc.clone(),
                 _ => r.ctr.clone(),
             };
-            if e == "reach" {
-                let v: Result<Vec<Option<i64>>> = rows
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| raw(r).map(|s| int(i, e, Some(&s))).transpose())
-                    .collect();
-                cols.push(Arc::new(Int64Array::from(v?)));
+            let bad = |i, m| dec(i, e, m);
+            cols.push(if e == "reach" {
+                optional_numbers::<Int64Type>(rows, raw, "an integer", bad)?
             } else {
-                let v: Result<Vec<Option<f64>>> = rows
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| raw(r).map(|s| num(i, e, Some(&s))).transpose())
-                    .collect();
-                cols.push(Arc::new(Float64Array::from(v?)));
-            }
+                optional_numbers::<Float64Type>(rows, raw, "a number", bad)?
+            });
         }
         Ok(RecordBatch::try_new(plan.schema.clone(), cols)?)
     }

@@ -40,15 +40,15 @@
 //! `NOT NULL`.
 
 use std::collections::HashMap;
+use std::convert::identity;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, BooleanBuilder, Date32Array, Date32Builder, Float64Array,
-    Float64Builder, Int64Array, Int64Builder, RecordBatch, StringArray, StringBuilder,
-    TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -818,93 +818,38 @@ impl<'a> FromSql<'a> for Numeric {
 
 /// Rows of one portal fetch as a batch of `schema`.
 fn rows_to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch> {
-    let n = rows.len();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     for (i, field) in schema.fields().iter().enumerate() {
-        let bad = |e: tokio_postgres::Error| Error::Decode {
-            source_name: SOURCE.to_owned(),
-            path: field.name().clone(),
-            message: e.to_string(),
-        };
         let ty = rows
             .first()
             .and_then(|r| r.columns().get(i))
             .map(|c| c.type_().clone());
+        let c = Column {
+            rows,
+            i,
+            name: field.name(),
+        };
         let array: ArrayRef = match field.data_type() {
-            DataType::Date32 => {
-                let mut b = Date32Builder::with_capacity(n);
-                for r in rows {
-                    let v: Option<NaiveDate> = r.try_get(i).map_err(bad)?;
-                    b.append_option(v.map(date32));
-                }
-                Arc::new(b.finish())
-            }
-            DataType::Int64 => {
-                let mut b = Int64Builder::with_capacity(n);
-                for r in rows {
-                    let v = match ty {
-                        Some(Type::INT2) => {
-                            r.try_get::<_, Option<i16>>(i).map(|v| v.map(i64::from))
-                        }
-                        Some(Type::INT4) => {
-                            r.try_get::<_, Option<i32>>(i).map(|v| v.map(i64::from))
-                        }
-                        _ => r.try_get::<_, Option<i64>>(i),
-                    }
-                    .map_err(bad)?;
-                    b.append_option(v);
-                }
-                Arc::new(b.finish())
-            }
-            DataType::Float64 => {
-                let mut b = Float64Builder::with_capacity(n);
-                for r in rows {
-                    let v = match ty {
-                        Some(Type::FLOAT4) => {
-                            r.try_get::<_, Option<f32>>(i).map(|v| v.map(f64::from))
-                        }
-                        Some(Type::NUMERIC) => {
-                            r.try_get::<_, Option<Numeric>>(i).map(|v| v.map(|x| x.0))
-                        }
-                        _ => r.try_get::<_, Option<f64>>(i),
-                    }
-                    .map_err(bad)?;
-                    b.append_option(v);
-                }
-                Arc::new(b.finish())
-            }
-            DataType::Utf8 => {
-                let mut b = StringBuilder::with_capacity(n, n * 16);
-                for r in rows {
-                    let v: Option<&str> = r.try_get(i).map_err(bad)?;
-                    b.append_option(v);
-                }
-                Arc::new(b.finish())
-            }
-            DataType::Boolean => {
-                let mut b = BooleanBuilder::with_capacity(n);
-                for r in rows {
-                    let v: Option<bool> = r.try_get(i).map_err(bad)?;
-                    b.append_option(v);
-                }
-                Arc::new(b.finish())
-            }
-            DataType::Timestamp(_, None) => {
-                let mut b = TimestampMicrosecondBuilder::with_capacity(n);
-                for r in rows {
-                    let v: Option<NaiveDateTime> = r.try_get(i).map_err(bad)?;
-                    b.append_option(v.map(|t| t.and_utc().timestamp_micros()));
-                }
-                Arc::new(b.finish())
-            }
-            DataType::Timestamp(_, Some(tz)) => {
-                let mut b = TimestampMicrosecondBuilder::with_capacity(n);
-                for r in rows {
-                    let v: Option<DateTime<Utc>> = r.try_get(i).map_err(bad)?;
-                    b.append_option(v.map(|t| t.timestamp_micros()));
-                }
-                Arc::new(b.finish().with_timezone(tz.clone()))
-            }
+            DataType::Date32 => Arc::new(Date32Array::from(c.read(date32)?)),
+            DataType::Int64 => Arc::new(Int64Array::from(match ty {
+                Some(Type::INT2) => c.read::<i16, _>(i64::from)?,
+                Some(Type::INT4) => c.read::<i32, _>(i64::from)?,
+                _ => c.read::<i64, _>(identity)?,
+            })),
+            DataType::Float64 => Arc::new(Float64Array::from(match ty {
+                Some(Type::FLOAT4) => c.read::<f32, _>(f64::from)?,
+                Some(Type::NUMERIC) => c.read(|x: Numeric| x.0)?,
+                _ => c.read::<f64, _>(identity)?,
+            })),
+            DataType::Utf8 => Arc::new(StringArray::from(c.read::<&str, _>(identity)?)),
+            DataType::Boolean => Arc::new(BooleanArray::from(c.read::<bool, _>(identity)?)),
+            DataType::Timestamp(_, None) => Arc::new(TimestampMicrosecondArray::from(
+                c.read(|t: NaiveDateTime| t.and_utc().timestamp_micros())?,
+            )),
+            DataType::Timestamp(_, Some(tz)) => Arc::new(
+                TimestampMicrosecondArray::from(c.read(|t: DateTime<Utc>| t.timestamp_micros())?)
+                    .with_timezone(tz.clone()),
+            ),
             other => {
                 return Err(Error::Database {
                     source_name: SOURCE.to_owned(),
@@ -915,6 +860,31 @@ fn rows_to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch> {
         columns.push(array);
     }
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+/// Column `i` (named `name`) of the rows of one portal fetch.
+struct Column<'r> {
+    rows: &'r [Row],
+    i: usize,
+    name: &'r str,
+}
+
+impl<'r> Column<'r> {
+    /// Every row's value, read as a `T` (what the column's PostgreSQL type reads as) and
+    /// turned into the Arrow column's value by `into`.
+    fn read<T: FromSql<'r>, V>(&self, into: impl Fn(T) -> V) -> Result<Vec<Option<V>>> {
+        self.rows
+            .iter()
+            .map(|r| {
+                let v: Option<T> = r.try_get(self.i).map_err(|e| Error::Decode {
+                    source_name: SOURCE.to_owned(),
+                    path: self.name.to_owned(),
+                    message: e.to_string(),
+                })?;
+                Ok(v.map(&into))
+            })
+            .collect()
+    }
 }
 
 /// Days since 1970-01-01.
@@ -932,20 +902,11 @@ fn date32_to_naive(days: i32) -> Option<NaiveDate> {
 /// with binary `COPY`, and swapped for the previous one (`DROP` + `RENAME`), every table
 /// of one [`write_tables`](Self::write_tables) call in one transaction. A reader sees
 /// either the old tables or the new ones; a failure leaves the old ones.
+#[derive(Debug)]
 pub struct PostgresSink {
     target: Target,
     schema: Option<String>,
     table_prefix: String,
-}
-
-impl fmt::Debug for PostgresSink {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PostgresSink")
-            .field("target", &self.target)
-            .field("schema", &self.schema)
-            .field("table_prefix", &self.table_prefix)
-            .finish()
-    }
 }
 
 /// `name` as a quoted identifier.

@@ -130,19 +130,13 @@ impl ConnectorRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn d(s: &str) -> NaiveDate {
-        s.parse().unwrap()
-    }
+    use crate::testing::{assert_mentions, d};
 
     #[test]
     fn a_reversed_range_is_rejected_with_both_dates_named() {
         let err = ConnectorRequest::new(d("2024-02-01"), d("2024-01-01")).unwrap_err();
         let text = err.to_string();
-        assert!(
-            text.contains("2024-02-01") && text.contains("2024-01-01"),
-            "{text}"
-        );
+        assert_mentions(&text, &["2024-02-01", "2024-01-01"]);
     }
 
     #[test]

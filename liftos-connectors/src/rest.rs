@@ -1182,37 +1182,21 @@ impl Inner {
             .iter()
             .zip(columns)
             .map(|(f, cells)| -> ArrayRef {
+                // The cells of `$variant` as an `$array`; any other cell is null.
+                macro_rules! column {
+                    ($array:ty, $variant:ident) => {
+                        Arc::new(<$array>::from_iter(cells.into_iter().map(|c| match c {
+                            Cell::$variant(x) => Some(x),
+                            _ => None,
+                        })))
+                    };
+                }
                 match f.kind {
-                    RestFieldType::String => {
-                        Arc::new(StringArray::from_iter(cells.into_iter().map(|c| match c {
-                            Cell::Text(s) => Some(s),
-                            _ => None,
-                        })))
-                    }
-                    RestFieldType::Int => {
-                        Arc::new(Int64Array::from_iter(cells.into_iter().map(|c| match c {
-                            Cell::Int(x) => Some(x),
-                            _ => None,
-                        })))
-                    }
-                    RestFieldType::Float => Arc::new(Float64Array::from_iter(
-                        cells.into_iter().map(|c| match c {
-                            Cell::Float(x) => Some(x),
-                            _ => None,
-                        }),
-                    )),
-                    RestFieldType::Date => {
-                        Arc::new(Date32Array::from_iter(cells.into_iter().map(|c| match c {
-                            Cell::Date(x) => Some(x),
-                            _ => None,
-                        })))
-                    }
-                    RestFieldType::Bool => Arc::new(BooleanArray::from_iter(
-                        cells.into_iter().map(|c| match c {
-                            Cell::Bool(x) => Some(x),
-                            _ => None,
-                        }),
-                    )),
+                    RestFieldType::String => column!(StringArray, Text),
+                    RestFieldType::Int => column!(Int64Array, Int),
+                    RestFieldType::Float => column!(Float64Array, Float),
+                    RestFieldType::Date => column!(Date32Array, Date),
+                    RestFieldType::Bool => column!(BooleanArray, Bool),
                 }
             })
             .collect();

@@ -38,6 +38,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::builder::required_secret;
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, paginate,
     validate_base_url, whole_range_stream,
@@ -175,15 +176,13 @@ impl ShopifyBuilder {
             )
         })?;
         let shop = shop_name(&shop)?;
-        let token = c.access_token.ok_or_else(|| {
-            config_error(
-                SOURCE,
-                "missing access token: set LIFTOS_SHOPIFY_ACCESS_TOKEN or call with_access_token",
-            )
-        })?;
-        if token.expose_secret().trim().is_empty() {
-            return Err(config_error(SOURCE, "the access token is empty"));
-        }
+        let token = required_secret(
+            SOURCE,
+            c.access_token,
+            "access token",
+            "LIFTOS_SHOPIFY_ACCESS_TOKEN",
+            "with_access_token",
+        )?;
         let version_ok = api_version == "unstable"
             || NaiveDate::parse_from_str(&format!("{api_version}-01"), "%Y-%m-%d").is_ok()
                 && api_version.len() == 7;

@@ -4,15 +4,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch};
-use liftos_connectors::{Connector, ConnectorRequest, RetryConfig, VirtualClock};
-use liftos_sandbox::fake::FaultConfig;
+use liftos_connectors::{Connector, ConnectorRequest, MetaAdsBuilder, RetryConfig, VirtualClock};
+use liftos_sandbox::fake::{FakeServers, FaultConfig};
 use liftos_sandbox::{Platform, World, WorldConfig};
 
+/// The fake platform APIs serving `world` with `faults`.
+pub async fn serve(world: World, faults: FaultConfig) -> FakeServers {
+    FakeServers::start(world, faults).await.unwrap()
+}
+
 /// The fake platform APIs serving `world`, without faults.
-pub async fn quiet_servers(world: World) -> liftos_sandbox::fake::FakeServers {
-    liftos_sandbox::fake::FakeServers::start(world, liftos_sandbox::fake::FaultConfig::none())
-        .await
-        .unwrap()
+pub async fn quiet_servers(world: World) -> FakeServers {
+    serve(world, FaultConfig::none()).await
 }
 
 pub fn world() -> World {
@@ -32,6 +35,17 @@ pub fn clock() -> Arc<VirtualClock> {
     Arc::new(VirtualClock::new())
 }
 
+/// A Meta connector with the access token `token` for the one ad account `1` at
+/// `base_url` (a narrow test server), with fast retries and a virtual clock.
+pub fn meta_at(base_url: String, token: &str) -> MetaAdsBuilder {
+    MetaAdsBuilder::new()
+        .with_access_token(token)
+        .with_ad_account_ids(["1"])
+        .with_base_url(base_url)
+        .with_retry(fast_retry())
+        .with_clock(clock())
+}
+
 /// Every row `c` pulls for `request`; a failed pull panics with its error.
 pub async fn pull_all(c: &impl Connector, request: &ConnectorRequest) -> RecordBatch {
     c.get_campaign_data(request)
@@ -48,6 +62,29 @@ pub async fn pull_error_within_20s(
         .await
         .expect("no hang")
         .unwrap_err()
+}
+
+/// Asserts that the connector `make` builds for fakes that never recover, with a retry
+/// budget to give it, pulls the standard world into `RetriesExhausted` within 20 s.
+pub async fn assert_gives_up<C: Connector>(make: impl FnOnce(&FakeServers, RetryConfig) -> C) {
+    let world = world();
+    let request = full_range(&world);
+    let servers = serve(world, FaultConfig::none().with_never_recover()).await;
+    let c = make(&servers, fast_retry().with_max_retries(4));
+    let err = pull_error_within_20s(&c, &request).await;
+    assert!(
+        matches!(err, liftos_connectors::Error::RetriesExhausted { .. }),
+        "{err}"
+    );
+}
+
+/// Asserts that `c`'s check is refused for its credentials (`Error::Auth`).
+pub async fn assert_check_refused(c: &impl Connector) {
+    let err = c.check().await.unwrap_err();
+    assert!(
+        matches!(err, liftos_connectors::Error::Auth { .. }),
+        "{err}"
+    );
 }
 
 /// The request for the days `start` to `end` (`YYYY-MM-DD`).
@@ -75,19 +112,17 @@ pub async fn serve_world(
 ) -> (
     (usize, f64, i64, i64, f64, f64),
     ConnectorRequest,
-    liftos_sandbox::fake::FakeServers,
+    FakeServers,
 ) {
     let world = world();
     let want = world_totals(&world, channel);
     let request = full_range(&world);
-    let servers = liftos_sandbox::fake::FakeServers::start(world, faults)
-        .await
-        .unwrap();
+    let servers = serve(world, faults).await;
     (want, request, servers)
 }
 
 /// How many requests the fake `server` received at `path`.
-pub fn calls_to(servers: &liftos_sandbox::fake::FakeServers, server: &str, path: &str) -> usize {
+pub fn calls_to(servers: &FakeServers, server: &str, path: &str) -> usize {
     servers
         .requests_to(server)
         .iter()
@@ -149,9 +184,17 @@ pub fn assert_money(label: &str, got: f64, want: f64, rows: usize) {
     );
 }
 
+/// Asserts that `text` (an error message, a log) mentions every one of `parts`.
+#[track_caller]
+pub fn assert_mentions(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "`{part}` is not in: {text}");
+    }
+}
+
 /// Some request to `server` was answered with an injected fault (`what` says which).
 #[track_caller]
-pub fn assert_faulted(servers: &liftos_sandbox::fake::FakeServers, server: &str, what: &str) {
+pub fn assert_faulted(servers: &FakeServers, server: &str, what: &str) {
     assert!(
         servers
             .requests_to(server)

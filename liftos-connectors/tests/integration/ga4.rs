@@ -89,7 +89,7 @@ async fn every_row_exactly_once_under_throttling_errors_and_an_expired_token() {
         let expected = want(&world);
         assert!(expected.len() > 200, "{} rows", expected.len());
         let request = full_range(&world);
-        let servers = FakeServers::start(world, faults.clone()).await.unwrap();
+        let servers = serve(world, faults.clone()).await;
         let t = builder(&servers)
             .build()
             .unwrap()
@@ -156,10 +156,7 @@ async fn a_revoked_refresh_token_and_another_property_are_clear_errors_without_s
         .unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::Auth { .. }), "{text}");
-    assert!(
-        text.contains("invalid_grant") && text.contains("LIFTOS_GA4_REFRESH_TOKEN"),
-        "{text}"
-    );
+    assert_mentions(&text, &["invalid_grant", "LIFTOS_GA4_REFRESH_TOKEN"]);
     assert!(
         !text.contains("ZXCVB") && !text.contains(&c.ga4_client_secret),
         "{text}"
@@ -173,18 +170,13 @@ async fn a_revoked_refresh_token_and_another_property_are_clear_errors_without_s
         .await
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("HTTP 403 PERMISSION_DENIED") && err.contains("987654321"),
-        "{err}"
-    );
+    assert_mentions(&err, &["HTTP 403 PERMISSION_DENIED", "987654321"]);
     assert!(err.contains("Viewer"), "{err}");
 }
 
 #[tokio::test]
 async fn settings_are_checked_before_any_request() {
-    let servers = FakeServers::start(world(), FaultConfig::none())
-        .await
-        .unwrap();
+    let servers = serve(world(), FaultConfig::none()).await;
     for (b, want) in [
         (
             builder(&servers).with_property_id("G-ABC123"),
@@ -247,10 +239,12 @@ async fn a_malformed_page_names_the_page_row_and_field() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("page 1: rows[1].metricValues.sessions")
-            && err.contains("`2.5` is not a whole count"),
-        "{err}"
+    assert_mentions(
+        &err,
+        &[
+            "page 1: rows[1].metricValues.sessions",
+            "`2.5` is not a whole count",
+        ],
     );
     assert!(!err.contains("NBVCX") && !err.contains("LKJHG") && !err.contains("narrow-ga4-token"));
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use liftos_connectors::{Connector, Error, GoogleAdsBuilder};
+use liftos_connectors::{Error, GoogleAdsBuilder};
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
 
 use crate::common::*;
@@ -62,9 +62,7 @@ async fn each_fault_type_is_survived_and_an_expired_token_is_refreshed_once() {
 
 #[tokio::test]
 async fn revoked_refresh_token_is_a_clear_auth_error() {
-    let servers = FakeServers::start(world(), FaultConfig::none())
-        .await
-        .unwrap();
+    let servers = serve(world(), FaultConfig::none()).await;
     let c = servers.credentials().clone();
     let conn = builder(&servers, clock())
         .with_oauth(
@@ -74,10 +72,7 @@ async fn revoked_refresh_token_is_a_clear_auth_error() {
         )
         .build()
         .unwrap();
-    let err = conn
-        .get_campaign_data(&full_range(&world()))
-        .await
-        .unwrap_err();
+    let err = pull_error_within_20s(&conn, &full_range(&world())).await;
     assert!(
         matches!(err, Error::Auth { .. }) && err.to_string().contains("invalid_grant"),
         "{err}"
@@ -86,19 +81,10 @@ async fn revoked_refresh_token_is_a_clear_auth_error() {
         .with_developer_token("nope-nope")
         .build()
         .unwrap();
-    let err = bad_dev.check().await.unwrap_err();
-    assert!(matches!(err, Error::Auth { .. }), "{err}");
+    assert_check_refused(&bad_dev).await;
 }
 
 #[tokio::test]
 async fn a_server_that_never_recovers_ends_within_the_budget() {
-    let servers = FakeServers::start(world(), FaultConfig::none().with_never_recover())
-        .await
-        .unwrap();
-    let conn = builder(&servers, clock())
-        .with_retry(fast_retry().with_max_retries(4))
-        .build()
-        .unwrap();
-    let err = pull_error_within_20s(&conn, &full_range(&world())).await;
-    assert!(matches!(err, Error::RetriesExhausted { .. }), "{err}");
+    assert_gives_up(|s, retry| builder(s, clock()).with_retry(retry).build().unwrap()).await;
 }

@@ -53,44 +53,29 @@ async fn each_fault_type_is_survived() {
 
 #[tokio::test]
 async fn auth_failures_and_the_daily_cap_are_not_retried() {
-    let servers = FakeServers::start(
+    let servers = serve(
         world(),
         FaultConfig::none().with_klaviyo_report_daily_cap(0),
     )
-    .await
-    .unwrap();
+    .await;
     let bad = builder(&servers, clock())
         .with_api_key("pk_wrong_key")
         .build()
         .unwrap();
-    let err = bad.check().await.unwrap_err();
-    assert!(matches!(err, Error::Auth { .. }), "{err}");
+    assert_check_refused(&bad).await;
     let c = builder(&servers, clock()).build().unwrap();
-    let err = c
-        .get_campaign_data(&full_range(&world()))
-        .await
-        .unwrap_err();
+    let err = pull_error_within_20s(&c, &full_range(&world())).await;
     assert!(matches!(err, Error::Throttled { .. }), "{err}");
     assert_eq!(report_calls(&servers, "/api/campaign-values-reports"), 1);
 }
 
 #[tokio::test]
 async fn a_looping_or_dead_server_ends_in_a_clear_error() {
-    let servers = FakeServers::start(world(), FaultConfig::none().with_page_loop())
-        .await
-        .unwrap();
+    let servers = serve(world(), FaultConfig::none().with_page_loop()).await;
     let c = builder(&servers, clock()).build().unwrap();
     let err = pull_error_within_20s(&c, &full_range(&world())).await;
     assert!(matches!(err, Error::PageLoop { .. }), "{err}");
-    let servers = FakeServers::start(world(), FaultConfig::none().with_never_recover())
-        .await
-        .unwrap();
-    let c = builder(&servers, clock())
-        .with_retry(fast_retry().with_max_retries(3))
-        .build()
-        .unwrap();
-    let err = pull_error_within_20s(&c, &full_range(&world())).await;
-    assert!(matches!(err, Error::RetriesExhausted { .. }), "{err}");
+    assert_gives_up(|s, retry| builder(s, clock()).with_retry(retry).build().unwrap()).await;
 }
 
 // ---- flows -------------------------------------------------------------------------
@@ -151,7 +136,7 @@ async fn pull_flows(faults: FaultConfig) -> FakeServers {
     let request = full_range(&world);
     let mut faults = faults;
     faults.klaviyo_page_size = 3;
-    let servers = FakeServers::start(world.clone(), faults).await.unwrap();
+    let servers = serve(world.clone(), faults).await;
     let c = builder(&servers, clock())
         .with_include_flows(true)
         .build()
@@ -208,9 +193,7 @@ async fn flows_survive_throttling_and_server_errors() {
 
 #[tokio::test]
 async fn the_fake_refuses_a_daily_series_longer_than_60_days() {
-    let servers = FakeServers::start(flows_world(), FaultConfig::none())
-        .await
-        .unwrap();
+    let servers = serve(flows_world(), FaultConfig::none()).await;
     let post = |start: &str, end: &str| {
         let body = serde_json::json!({ "data": { "type": "flow-series-report", "attributes": {
             "statistics": ["recipients"], "interval": "daily", "conversion_metric_id": "RPLcdA",
@@ -248,9 +231,7 @@ async fn the_daily_report_limit_is_never_exceeded() {
     let key = FakeCredentials::default().klaviyo_api_key;
     // The connector's own limit: 75 days need 2 flow series calls; with a limit of 1 the
     // pull fails before any request.
-    let servers = FakeServers::start(world.clone(), FaultConfig::none())
-        .await
-        .unwrap();
+    let servers = serve(world.clone(), FaultConfig::none()).await;
     let c = builder(&servers, clock())
         .with_include_flows(true)
         .with_report_daily_limit(1)
@@ -259,10 +240,12 @@ async fn the_daily_report_limit_is_never_exceeded() {
     let err = c.get_campaign_data(&request).await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::InvalidRequest { .. }), "{err}");
-    assert!(
-        text.contains("needs 2 calls of POST /api/flow-series-reports")
-            && text.contains("limit is 1"),
-        "{text}"
+    assert_mentions(
+        &text,
+        &[
+            "needs 2 calls of POST /api/flow-series-reports",
+            "limit is 1",
+        ],
     );
     assert!(!text.contains(&key), "{text}");
     assert!(
@@ -290,9 +273,7 @@ async fn the_daily_report_limit_is_never_exceeded() {
     assert_eq!(report_calls(&servers, "/api/flow-series-reports"), 4);
 
     // Klaviyo's own cap (other clients used the quota): its daily 429 is not retried.
-    let servers = FakeServers::start(world, FaultConfig::none().with_klaviyo_report_daily_cap(1))
-        .await
-        .unwrap();
+    let servers = serve(world, FaultConfig::none().with_klaviyo_report_daily_cap(1)).await;
     let c = builder(&servers, clock())
         .with_include_flows(true)
         .build()
@@ -310,9 +291,7 @@ async fn the_daily_report_limit_is_never_exceeded() {
 #[tokio::test]
 async fn without_include_flows_the_pull_is_unchanged() {
     let world = flows_world();
-    let servers = FakeServers::start(world.clone(), FaultConfig::none())
-        .await
-        .unwrap();
+    let servers = serve(world.clone(), FaultConfig::none()).await;
     let c = builder(&servers, clock()).build().unwrap();
     let request = full_range(&world);
     let t = c.get_campaign_data(&request).await.unwrap();
@@ -354,9 +333,7 @@ async fn flow_report_calls_keep_the_steady_rate_limit() {
             .count()
     };
     // Spaced by report_interval: never throttled.
-    let servers = FakeServers::start(world.clone(), faults.clone())
-        .await
-        .unwrap();
+    let servers = serve(world.clone(), faults.clone()).await;
     let t = real_clock(&servers, 400)
         .get_campaign_data(&request)
         .await
@@ -366,7 +343,7 @@ async fn flow_report_calls_keep_the_steady_rate_limit() {
     assert_eq!(report_calls(&servers, "/api/flow-series-reports"), 2);
     // Not spaced: the second flow call is throttled, its Retry-After honoured, and the
     // rows are the same.
-    let servers = FakeServers::start(world, faults).await.unwrap();
+    let servers = serve(world, faults).await;
     let t = real_clock(&servers, 0)
         .get_campaign_data(&request)
         .await

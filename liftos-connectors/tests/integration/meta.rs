@@ -155,9 +155,7 @@ async fn breakdowns_and_levels_add_their_columns() {
 async fn bad_token_and_expired_token_fail_clearly_without_retries() {
     let world = world();
     let request = full_range(&world);
-    let servers = FakeServers::start(world, FaultConfig::none().with_expire_token_after(3))
-        .await
-        .unwrap();
+    let servers = serve(world, FaultConfig::none().with_expire_token_after(3)).await;
     let bad = connector(&servers, clock())
         .with_access_token("wrong-token-value")
         .build()
@@ -176,21 +174,10 @@ async fn bad_token_and_expired_token_fail_clearly_without_retries() {
 
 #[tokio::test]
 async fn a_server_that_never_recovers_or_loops_ends_in_a_clear_error() {
-    let world = world();
-    let request = full_range(&world);
-    let servers = FakeServers::start(world, FaultConfig::none().with_never_recover())
-        .await
-        .unwrap();
-    let c = connector(&servers, clock())
-        .with_retry(fast_retry().with_max_retries(5))
-        .build()
-        .unwrap();
-    let err = pull_error_within_20s(&c, &request).await;
-    assert!(matches!(err, Error::RetriesExhausted { .. }), "{err}");
+    assert_gives_up(|s, retry| connector(s, clock()).with_retry(retry).build().unwrap()).await;
 
-    let servers = FakeServers::start(crate::common::world(), FaultConfig::none().with_page_loop())
-        .await
-        .unwrap();
+    let request = full_range(&world());
+    let servers = serve(world(), FaultConfig::none().with_page_loop()).await;
     let c = connector(&servers, clock()).build().unwrap();
     let err = pull_error_within_20s(&c, &request).await;
     assert!(matches!(err, Error::PageLoop { .. }), "{err}");

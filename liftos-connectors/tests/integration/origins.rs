@@ -2,9 +2,7 @@
 //! compared parsed). Each test starts a second loopback listener where a next link or a
 //! redirect points, and asserts it received nothing.
 
-use liftos_connectors::{
-    Connector, Error, GoogleAdsBuilder, KlaviyoBuilder, KlaviyoConnector, MetaAdsBuilder,
-};
+use liftos_connectors::{Connector, Error, GoogleAdsBuilder, KlaviyoBuilder, KlaviyoConnector};
 
 use crate::common::*;
 use crate::narrow::{Narrow, json, redirect, unexpected};
@@ -64,22 +62,14 @@ async fn a_meta_next_link_to_a_port_sharing_the_prefix_gets_no_token() {
     });
     // The string check of old: the base starts with the other origin's text.
     assert!(api.base_url().starts_with(&other.base_url()));
-    let c = MetaAdsBuilder::new()
-        .with_access_token(TOKEN)
+    let c = meta_at(api.base_url(), TOKEN)
         .with_app_secret("meta-app-secret-for-origin-test")
-        .with_ad_account_ids(["1"])
-        .with_base_url(api.base_url())
-        .with_retry(fast_retry())
-        .with_clock(clock())
         .build()
         .unwrap();
     let err = c.get_campaign_data(&one_day()).await.unwrap_err();
     assert!(matches!(err, Error::CrossOrigin { .. }), "{err}");
     let text = err.to_string();
-    assert!(
-        text.contains("paging.next") && text.contains(&other.base_url()),
-        "{text}"
-    );
+    assert_mentions(&text, &["paging.next", &other.base_url()]);
     assert!(!text.contains(TOKEN), "{text}");
     assert_eq!(api.requests().len(), 1);
     assert!(other.requests().is_empty(), "{:?}", other.requests());

@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
-use liftos_connectors::{Connector, Error, RestBuilder, RestSpec, TikTokBuilder, VirtualClock};
+use arrow::array::{Array, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::Date32Type;
+use liftos_connectors::{
+    Connector, Error, RestBuilder, RestConnector, RestSpec, TikTokBuilder, VirtualClock,
+};
 use liftos_sandbox::World;
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
 
@@ -104,6 +106,22 @@ type Row = (String, i32, i64, i64, i64, u64, u64);
 
 /// (campaign, day) → (spend cents, impressions, clicks, conversions bits, revenue bits),
 /// exact.
+/// The connector of `spec` at `base_url`, reading its variables through `env`, with fast
+/// retries and a virtual clock.
+fn connector(
+    spec: RestSpec,
+    base_url: String,
+    env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+) -> RestConnector {
+    RestBuilder::new(spec)
+        .with_env(env)
+        .with_base_url(base_url)
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap()
+}
+
 fn world_rows(world: &World) -> BTreeMap<(String, i32), Row> {
     world
         .rows()
@@ -126,24 +144,10 @@ fn world_rows(world: &World) -> BTreeMap<(String, i32), Row> {
 }
 
 fn table_rows(t: &RecordBatch) -> BTreeMap<(String, i32), Row> {
-    let s = |n: &str| t.column_by_name(n).unwrap().as_string::<i32>().clone();
-    let f = |n: &str| {
-        t.column_by_name(n)
-            .unwrap()
-            .as_primitive::<Float64Type>()
-            .clone()
-    };
-    let i = |n: &str| {
-        t.column_by_name(n)
-            .unwrap()
-            .as_primitive::<Int64Type>()
-            .clone()
-    };
-    let day = t
-        .column_by_name("date")
-        .unwrap()
-        .as_primitive::<Date32Type>()
-        .clone();
+    let s = |n: &str| column::<StringArray>(t, n);
+    let f = |n: &str| column::<Float64Array>(t, n);
+    let i = |n: &str| column::<Int64Array>(t, n);
+    let day = column::<Date32Array>(t, "date");
     let (id, name) = (s("campaign_id"), s("campaign"));
     let (spend, conv, rev) = (f("spend"), f("conversions"), f("revenue"));
     let (imp, clicks) = (i("impressions"), i("clicks"));
@@ -170,18 +174,16 @@ fn table_rows(t: &RecordBatch) -> BTreeMap<(String, i32), Row> {
 async fn pull(style: &str, auth: &str, faults: FaultConfig) -> (FakeServers, RecordBatch) {
     let world = world();
     let request = full_range(&world);
-    let servers = FakeServers::start(world.clone(), faults).await.unwrap();
+    let servers = serve(world.clone(), faults).await;
     let auth = auth.replace(
         "@TOKEN_URL@",
         &format!("{}/oauth/token", servers.rest_base_url()),
     );
-    let c = RestBuilder::new(spec(style, &auth))
-        .with_env(env_of(&servers))
-        .with_base_url(servers.rest_base_url())
-        .with_retry(fast_retry())
-        .with_clock(clock())
-        .build()
-        .unwrap();
+    let c = connector(
+        spec(style, &auth),
+        servers.rest_base_url(),
+        env_of(&servers),
+    );
     let t = c
         .get_campaign_data(&request)
         .await
@@ -244,20 +246,13 @@ async fn a_wrong_token_is_one_clear_error_naming_the_variable_not_the_token() {
     let world = world();
     let request = full_range(&world);
     let servers = quiet_servers(world).await;
-    let c = RestBuilder::new(spec("cursor", BEARER))
-        .with_env(|_| Some("wrong-token-PLMOKN".to_owned()))
-        .with_base_url(servers.rest_base_url())
-        .with_retry(fast_retry())
-        .with_clock(clock())
-        .build()
-        .unwrap();
+    let c = connector(spec("cursor", BEARER), servers.rest_base_url(), |_| {
+        Some("wrong-token-PLMOKN".to_owned())
+    });
     let err = c.get_campaign_data(&request).await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::Auth { .. }), "{text}");
-    assert!(
-        text.contains("SANDBOX_REST_TOKEN") && text.contains("HTTP 401"),
-        "{text}"
-    );
+    assert_mentions(&text, &["SANDBOX_REST_TOKEN", "HTTP 401"]);
     assert!(!text.contains("PLMOKN"), "{text}");
     assert_eq!(servers.requests_to("rest").len(), 1, "not retried");
 }
@@ -276,13 +271,9 @@ async fn a_next_link_to_another_origin_is_refused_before_the_key_is_sent() {
         )
     })
     .await;
-    let c = RestBuilder::new(spec("next", BEARER))
-        .with_env(|_| Some("key-QWERTZ".to_owned()))
-        .with_base_url(api.base_url())
-        .with_retry(fast_retry())
-        .with_clock(clock())
-        .build()
-        .unwrap();
+    let c = connector(spec("next", BEARER), api.base_url(), |_| {
+        Some("key-QWERTZ".to_owned())
+    });
     let request = day_range("2024-01-01", "2024-01-02");
     let err = c.get_campaign_data(&request).await.unwrap_err();
     assert!(matches!(err, Error::CrossOrigin { .. }), "{err}");
@@ -305,19 +296,12 @@ async fn a_malformed_record_names_the_page_record_and_field() {
         )
     })
     .await;
-    let c = RestBuilder::new(spec("cursor", BEARER))
-        .with_env(|_| Some("k".to_owned()))
-        .with_base_url(api.base_url())
-        .with_retry(fast_retry())
-        .with_clock(clock())
-        .build()
-        .unwrap();
+    let c = connector(spec("cursor", BEARER), api.base_url(), |_| {
+        Some("k".to_owned())
+    });
     let request = one_day();
     let err = c.get_campaign_data(&request).await.unwrap_err().to_string();
-    assert!(
-        err.contains("page 1: data[1].spend") && err.contains("`2,50`"),
-        "{err}"
-    );
+    assert_mentions(&err, &["page 1: data[1].spend", "`2,50`"]);
 }
 
 /// The spec in docs/ pulls from the TikTok fake exactly what the built-in connector does.
@@ -327,7 +311,7 @@ async fn tiktok_written_as_a_spec_matches_the_built_in_connector() {
     let ids = advertisers(&world);
     let request = full_range(&world);
     let faults = FaultConfig::none().with_seed(3).with_throttle_rate(0.2);
-    let servers = FakeServers::start(world, faults).await.unwrap();
+    let servers = serve(world, faults).await;
     let token = servers.credentials().tiktok_access_token.clone();
     // The checkout's directory at run time (cargo sets it): a test binary reused from a
     // build of another checkout in a shared target directory must not read that one's.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use liftos_connectors::{Connector, GoogleAdsBuilder, KlaviyoBuilder, MetaAdsBuilder};
-use liftos_sandbox::fake::{FakeServers, FaultConfig};
+use liftos_sandbox::fake::FaultConfig;
 
 use crate::common::*;
 
@@ -41,9 +41,7 @@ fn assert_clean(label: &str, text: &str) {
 
 #[tokio::test]
 async fn secrets_never_reach_debug_display_or_errors() {
-    let servers = FakeServers::start(world(), FaultConfig::none())
-        .await
-        .unwrap();
+    let servers = serve(world(), FaultConfig::none()).await;
     let vars = env();
     let mut with_urls = vars.clone();
     with_urls.insert("LIFTOS_META_BASE_URL", servers.meta_base_url());
@@ -123,12 +121,7 @@ fn from_env_reads_exactly_the_documented_variables() {
         .build()
         .unwrap();
     let dbg = format!("{meta:?}");
-    assert!(
-        dbg.contains("1000000001")
-            && dbg.contains("1000000002")
-            && dbg.contains("graph.facebook.com"),
-        "{dbg}"
-    );
+    assert_mentions(&dbg, &["1000000001", "1000000002", "graph.facebook.com"]);
     let google = GoogleAdsBuilder::from_env_with(|k| vars.get(k).cloned())
         .build()
         .unwrap();

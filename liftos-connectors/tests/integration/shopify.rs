@@ -1,6 +1,7 @@
 //! Shopify connector against the fake Admin GraphQL API and its storage origin.
 
 use std::collections::BTreeMap;
+use std::convert::identity;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -113,14 +114,34 @@ async fn pull_error(
     let world = world();
     let (start, end) = days(&world);
     let end = days_pulled.map_or(end, |n| start + chrono::Days::new(n));
-    let servers = FakeServers::start(world, faults).await.unwrap();
-    let err = tweak(builder(&servers))
+    let servers = serve(world, faults).await;
+    let err = error_of(&servers, tweak, &request(start, end)).await;
+    (err, servers)
+}
+
+/// The error of pulling `r` from `servers` by the builder `tweak` makes.
+async fn error_of(
+    servers: &FakeServers,
+    tweak: impl FnOnce(ShopifyBuilder) -> ShopifyBuilder,
+    r: &ConnectorRequest,
+) -> Error {
+    tweak(builder(servers))
         .build()
         .unwrap()
-        .get_campaign_data(&request(start, end))
+        .get_campaign_data(r)
         .await
-        .unwrap_err();
-    (err, servers)
+        .unwrap_err()
+}
+
+/// Fakes serving `world` whose Shopify access token has only the `scopes`.
+async fn servers_with_scopes(world: World, scopes: &[&str]) -> FakeServers {
+    let creds = FakeCredentials {
+        shopify_scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        ..FakeCredentials::default()
+    };
+    FakeServers::start_with(world, fast_bucket(), creds, 0)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -134,7 +155,7 @@ async fn cursor_pages_give_the_worlds_business_table_exactly_under_faults() {
         .with_server_error_rate(0.1)
         .with_drop_rate(0.1)
         .with_seed(19);
-    let servers = FakeServers::start(world, faults).await.unwrap();
+    let servers = serve(world, faults).await;
     let c = builder(&servers)
         .with_page_size(100)
         .with_retry(fast_retry().with_max_retries(400))
@@ -167,7 +188,7 @@ async fn the_bulk_path_gives_the_same_table_as_cursor_pages_and_never_sends_the_
         .with_server_error_rate(0.2)
         .with_drop_rate(0.2)
         .with_seed(4);
-    let servers = FakeServers::start(world, faults).await.unwrap();
+    let servers = serve(world, faults).await;
     let r = request(start, end);
     let bulk = builder(&servers).build().unwrap();
     assert!(bulk.uses_bulk(&r), "75 days: a bulk operation");
@@ -205,7 +226,7 @@ async fn the_cost_bucket_is_respected_without_running_into_throttles() {
     let want = truth(&world, start, end);
     // A real bucket: 1000 points restoring 4000/s; pages of 200 cost 803.
     let faults = FaultConfig::none().with_shopify_bucket(1000.0, 4000.0);
-    let servers = FakeServers::start(world, faults).await.unwrap();
+    let servers = serve(world, faults).await;
     let c = builder(&servers)
         .with_page_size(200)
         .with_clock(Arc::new(SystemClock::default()))
@@ -230,9 +251,7 @@ async fn the_cost_bucket_is_respected_without_running_into_throttles() {
 async fn an_expired_or_wrong_token_is_one_clear_error_without_the_token() {
     let world = world();
     let (start, end) = days(&world);
-    let servers = FakeServers::start(world, fast_bucket().with_expire_token_after(1))
-        .await
-        .unwrap();
+    let servers = serve(world, fast_bucket().with_expire_token_after(1)).await;
     let token = servers.credentials().shopify_access_token.clone();
     for (label, c) in [
         ("expired", builder(&servers).with_page_size(20).build()),
@@ -244,10 +263,7 @@ async fn an_expired_or_wrong_token_is_one_clear_error_without_the_token() {
         ),
     ] {
         let c = c.unwrap();
-        let err = c
-            .get_campaign_data(&request(start, start + chrono::Days::new(5)))
-            .await
-            .unwrap_err();
+        let err = pull_error_within_20s(&c, &request(start, start + chrono::Days::new(5))).await;
         assert!(matches!(err, Error::Auth { .. }), "{label}: {err:?}");
         let text = err.to_string();
         assert!(
@@ -267,23 +283,12 @@ async fn an_expired_or_wrong_token_is_one_clear_error_without_the_token() {
 async fn a_revoked_read_orders_scope_is_one_clear_error_on_both_paths() {
     let world = world();
     let (start, end) = days(&world);
-    let creds = FakeCredentials {
-        shopify_scopes: vec!["read_products".into()],
-        ..FakeCredentials::default()
-    };
-    let servers = FakeServers::start_with(world, fast_bucket(), creds, 0)
-        .await
-        .unwrap();
+    let servers = servers_with_scopes(world, &["read_products"]).await;
     for r in [
         request(start, start + chrono::Days::new(3)),
         request(start, end),
     ] {
-        let err = builder(&servers)
-            .build()
-            .unwrap()
-            .get_campaign_data(&r)
-            .await
-            .unwrap_err();
+        let err = error_of(&servers, identity, &r).await;
         assert!(matches!(err, Error::Auth { .. }), "{err:?}");
         assert!(err.to_string().contains("`read_orders` scope"), "{err}");
     }
@@ -295,17 +300,19 @@ async fn a_malformed_page_is_one_error_naming_the_page() {
     let (err, _) = pull_error(faults, |b| b.with_page_size(20), Some(9)).await;
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(
-        text.contains("orders page 2")
-            && text.contains("currentTotalPriceSet.shopMoney.amount")
-            && text.contains("malformed"),
-        "{text}"
+    assert_mentions(
+        &text,
+        &[
+            "orders page 2",
+            "currentTotalPriceSet.shopMoney.amount",
+            "malformed",
+        ],
     );
 }
 
 #[tokio::test]
 async fn settings_come_from_the_environment_and_secrets_stay_out_of_debug() {
-    let servers = FakeServers::start(world(), fast_bucket()).await.unwrap();
+    let servers = serve(world(), fast_bucket()).await;
     let token = servers.credentials().shopify_access_token.clone();
     let vars = [
         ("LIFTOS_SHOPIFY_SHOP", "liftos-sandbox".to_owned()),
@@ -330,7 +337,7 @@ async fn two_bulk_pulls_at_once_wait_for_each_other() {
     let world = world();
     let (start, end) = days(&world);
     let want = truth(&world, start, end);
-    let servers = FakeServers::start(world, fast_bucket()).await.unwrap();
+    let servers = serve(world, fast_bucket()).await;
     let r = request(start, end);
     let (a, b) = (
         builder(&servers).build().unwrap(),
@@ -371,14 +378,15 @@ async fn a_refused_bulk_download_names_the_file_but_never_the_signature() {
 async fn a_query_over_the_cost_limit_is_one_clear_error() {
     let faults = fast_bucket().with_shopify_max_query_cost(500);
     let (err, servers) = pull_error(faults, |b| b.with_page_size(200), Some(6)).await;
-    let text = err.to_string();
     assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
-    assert!(
-        text.contains("MAX_COST_EXCEEDED")
-            && text.contains("maximum of 500")
-            && text.contains("cost 803")
-            && text.contains("lower page_size"),
-        "{text}"
+    assert_mentions(
+        &err.to_string(),
+        &[
+            "MAX_COST_EXCEEDED",
+            "maximum of 500",
+            "cost 803",
+            "lower page_size",
+        ],
     );
     let calls = servers.requests_to("shopify");
     assert_eq!(calls.len(), 2, "shop, then one refused page: no retry");
@@ -388,24 +396,18 @@ async fn a_query_over_the_cost_limit_is_one_clear_error() {
 async fn days_older_than_60_without_read_all_orders_are_refused_not_read_as_zero() {
     let world = world();
     let (start, _) = days(&world);
-    let creds = FakeCredentials {
-        shopify_scopes: vec!["read_orders".into()],
-        ..FakeCredentials::default()
-    };
-    let servers = FakeServers::start_with(world, fast_bucket(), creds, 0)
-        .await
-        .unwrap();
-    let err = builder(&servers)
-        .build()
-        .unwrap()
-        .get_campaign_data(&request(start, start + chrono::Days::new(6)))
-        .await
-        .unwrap_err();
+    let servers = servers_with_scopes(world, &["read_orders"]).await;
+    let err = error_of(
+        &servers,
+        identity,
+        &request(start, start + chrono::Days::new(6)),
+    )
+    .await;
     assert!(matches!(err, Error::Auth { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(
-        text.contains("`read_all_orders` scope") && text.contains("the token has read_orders"),
-        "{text}"
+    assert_mentions(
+        &text,
+        &["`read_all_orders` scope", "the token has read_orders"],
     );
     assert_eq!(
         servers.requests_to("shopify").len(),

@@ -102,7 +102,7 @@ async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
     let expected = want(&world);
     assert!(expected.len() > 100, "{} rows", expected.len());
     let request = full_range(&world);
-    let servers = FakeServers::start(world, faults).await.unwrap();
+    let servers = serve(world, faults).await;
     let c = builder(&servers, &ids, clock()).build().unwrap();
     let t = pull_all(&c, &request).await;
     // Exact: every value parses back to the world's own (money in cents, counts whole).
@@ -154,9 +154,7 @@ async fn an_expired_token_gives_one_clear_error_without_the_token() {
     let world = tiktok_world();
     let ids = advertisers(&world);
     let request = full_range(&world);
-    let servers = FakeServers::start(world, FaultConfig::none().with_expire_token_after(3))
-        .await
-        .unwrap();
+    let servers = serve(world, FaultConfig::none().with_expire_token_after(3)).await;
     let token = servers.credentials().tiktok_access_token.clone();
     let c = builder(&servers, &ids, clock())
         .with_retry(fast_retry().with_concurrency(1))
@@ -187,10 +185,7 @@ async fn a_wrong_token_and_an_advertiser_without_permission_fail_check() {
         .build()
         .unwrap();
     let err = wrong.check().await.unwrap_err().to_string();
-    assert!(
-        err.contains("credentials rejected") && err.contains("40105"),
-        "{err}"
-    );
+    assert_mentions(&err, &["credentials rejected", "40105"]);
     assert!(!err.contains("QWERTY"), "{err}");
 
     let revoked = builder(&servers, &["7999999999999999999".to_owned()], clock())
@@ -264,10 +259,7 @@ async fn a_malformed_page_names_the_page_and_field() {
     ]);
     let narrow = Narrow::start(report_server(rows, 2, 1)).await;
     let err = pull_from(&narrow).await.unwrap_err().to_string();
-    assert!(
-        err.contains("page 1: data.list[1].metrics.spend") && err.contains("`1,50`"),
-        "{err}"
-    );
+    assert_mentions(&err, &["page 1: data.list[1].metrics.spend", "`1,50`"]);
     assert!(!err.contains("ZXCV"), "{err}");
 }
 
@@ -280,10 +272,7 @@ async fn a_report_that_changes_while_paged_is_refused_not_half_kept() {
     // Every page answers the same row: page 2 repeats page 1.
     let narrow = Narrow::start(report_server(serde_json::json!([row]), 2, 2)).await;
     let err = pull_from(&narrow).await.unwrap_err().to_string();
-    assert!(
-        err.contains("came twice") && err.contains("run the pull again"),
-        "{err}"
-    );
+    assert_mentions(&err, &["came twice", "run the pull again"]);
     // A total that is not met.
     let narrow = Narrow::start(report_server(serde_json::json!([row]), 3, 1)).await;
     let err = pull_from(&narrow).await.unwrap_err().to_string();

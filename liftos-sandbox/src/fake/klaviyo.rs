@@ -38,12 +38,19 @@ pub(crate) struct KlaviyoState {
     flow_days: HashMap<String, BTreeMap<NaiveDate, KlaviyoStatistics>>,
     account_id: String,
     currency: String,
-    /// Calls of each reporting endpoint today (Klaviyo limits each endpoint on its own).
-    reports: AtomicUsize,
-    flow_reports: AtomicUsize,
-    /// Arrival of the last call of each reporting endpoint (the steady rate limit).
-    last_report: Mutex<Option<Instant>>,
-    last_flow_report: Mutex<Option<Instant>>,
+    /// The campaign values and flow series reporting endpoints' calls (Klaviyo limits
+    /// each endpoint on its own).
+    reports: ReportCalls,
+    flow_reports: ReportCalls,
+}
+
+/// The calls of one reporting endpoint.
+#[derive(Debug, Default)]
+struct ReportCalls {
+    /// Calls today (the daily cap).
+    today: AtomicUsize,
+    /// Arrival of the last call (the steady rate limit).
+    last: Mutex<Option<Instant>>,
 }
 
 pub(crate) fn router(world: Arc<World>, common: Common) -> Router {
@@ -73,10 +80,8 @@ pub(crate) fn router(world: Arc<World>, common: Common) -> Router {
         flow_days,
         account_id,
         currency,
-        reports: AtomicUsize::new(0),
-        flow_reports: AtomicUsize::new(0),
-        last_report: Mutex::new(None),
-        last_flow_report: Mutex::new(None),
+        reports: ReportCalls::default(),
+        flow_reports: ReportCalls::default(),
     });
     Router::new().fallback(handle).with_state(state)
 }
@@ -360,17 +365,17 @@ fn over_daily_cap(s: &KlaviyoState, counter: &AtomicUsize) -> Result<usize, Refu
     Ok(n)
 }
 
-/// A reporting call's limits (steady, then daily) and its JSON body of `data.type`
-/// `kind`: the call's number against the daily cap, and the body.
+/// A call of the reporting endpoint whose `calls` these are: its limits (steady, then
+/// daily) and its JSON body of `data.type` `kind`; the call's number against the daily
+/// cap, and the body.
 fn report_request(
     s: &KlaviyoState,
-    last: &Mutex<Option<Instant>>,
-    counter: &AtomicUsize,
+    calls: &ReportCalls,
     body: &[u8],
     kind: &str,
 ) -> Result<(usize, Value), Refusal> {
-    steady_limit(s, last)?;
-    let n = over_daily_cap(s, counter)?;
+    steady_limit(s, &calls.last)?;
+    let n = over_daily_cap(s, &calls.today)?;
     let v: Value =
         serde_json::from_slice(body).map_err(|_| bad("Request body is not valid JSON."))?;
     if v["data"]["type"] != kind {
@@ -441,13 +446,7 @@ fn message_statistic(st: &KlaviyoStatistics, name: &str, k: usize) -> Option<Val
 /// `POST /api/flow-series-reports`: daily arrays aligned with `date_times`, one result per
 /// flow email message that has a day in the timeframe.
 fn flow_series(s: &KlaviyoState, body: &[u8]) -> Reply {
-    let (n, v) = report_request(
-        s,
-        &s.last_flow_report,
-        &s.flow_reports,
-        body,
-        "flow-series-report",
-    )?;
+    let (n, v) = report_request(s, &s.flow_reports, body, "flow-series-report")?;
     let a = &v["data"]["attributes"];
     match a["interval"].as_str() {
         Some("daily") => {}
@@ -542,13 +541,7 @@ const ZERO: KlaviyoStatistics = KlaviyoStatistics {
 };
 
 fn report(s: &KlaviyoState, body: &[u8]) -> Reply {
-    let (n, v) = report_request(
-        s,
-        &s.last_report,
-        &s.reports,
-        body,
-        "campaign-values-report",
-    )?;
+    let (n, v) = report_request(s, &s.reports, body, "campaign-values-report")?;
     let a = &v["data"]["attributes"];
     check_metric(a)?;
     let (start, end) = (timeframe_day(a, "start")?, timeframe_day(a, "end")?);

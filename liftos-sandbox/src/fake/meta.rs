@@ -1,6 +1,6 @@
 //! The fake Meta Graph API (Ads Insights, sync and async).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
@@ -10,8 +10,8 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Call, Common, Fault, dropped_response, hmac_hex, json_response, maybe_slow, param, params,
-    unexpected,
+    Call, Common, Fault, dropped_response, group_by, hmac_hex, json_response, maybe_slow, param,
+    params, unexpected,
 };
 use crate::{MetaActionStat, MetaInsight, World};
 
@@ -60,21 +60,14 @@ struct Job {
 #[derive(Debug)]
 pub(crate) struct MetaState {
     common: Common,
-    by_account: HashMap<String, Vec<MetaInsight>>,
+    by_account: BTreeMap<String, Vec<MetaInsight>>,
     jobs: Mutex<Vec<Job>>,
 }
 
 pub(crate) fn router(world: Arc<World>, common: Common) -> Router {
-    let mut by_account: HashMap<String, Vec<MetaInsight>> = HashMap::new();
-    for row in world.meta_insights() {
-        by_account
-            .entry(row.account_id.clone())
-            .or_default()
-            .push(row);
-    }
     let state = Arc::new(MetaState {
         common,
-        by_account,
+        by_account: group_by(world.meta_insights(), |row| row.account_id.clone()),
         jobs: Mutex::new(Vec::new()),
     });
     Router::new().fallback(handle).with_state(state)

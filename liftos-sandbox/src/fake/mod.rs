@@ -1027,6 +1027,18 @@ pub(crate) fn hmac_hex(key: &str, message: &str) -> String {
     tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `rows` grouped by `key` (an account, an advertiser), each group in the rows' order.
+pub(crate) fn group_by<K: Ord, R>(
+    rows: impl IntoIterator<Item = R>,
+    key: impl Fn(&R) -> K,
+) -> std::collections::BTreeMap<K, Vec<R>> {
+    let mut groups = std::collections::BTreeMap::<K, Vec<R>>::new();
+    for row in rows {
+        groups.entry(key(&row)).or_default().push(row);
+    }
+    groups
+}
+
 /// Applies a slow fault. It is logged (status 0) before the delay: a client that times
 /// out closes the connection and the handler never finishes.
 pub(crate) async fn maybe_slow(

@@ -19,8 +19,8 @@ use chrono::NaiveDate;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Call, Common, Fault, dropped_response, header_str, json_response, maybe_slow, param, params,
-    unexpected,
+    Call, Common, Fault, dropped_response, group_by, header_str, json_response, maybe_slow, param,
+    params, unexpected,
 };
 use crate::{TikTokReportRow, World};
 
@@ -50,16 +50,9 @@ pub(crate) struct TikTokState {
 }
 
 pub(crate) fn router(world: Arc<World>, common: Common) -> Router {
-    let mut by_advertiser: BTreeMap<String, Vec<TikTokReportRow>> = BTreeMap::new();
-    for r in world.tiktok_rows() {
-        by_advertiser
-            .entry(r.advertiser_id.clone())
-            .or_default()
-            .push(r);
-    }
     let state = Arc::new(TikTokState {
         common,
-        by_advertiser,
+        by_advertiser: group_by(world.tiktok_rows(), |r| r.advertiser_id.clone()),
     });
     Router::new().fallback(handle).with_state(state)
 }
