@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::common::{
     analyze_business, analyze_json, assert_contains_all, assert_failure, assert_success, channel,
-    read_json,
+    liftos, read_json,
 };
 use liftos::sandbox::{LIFT_TEST_HEADER, Preset, World, WorldConfig};
 
