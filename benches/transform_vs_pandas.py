@@ -82,8 +82,18 @@ def generate(out: Path, rows: int, seed: int) -> dict:
     shares = {"meta": 0.45, "google_ads": 0.45, "klaviyo": 0.10}
     counts = {}
 
-    camp, day = skeleton(rows * shares["meta"])
-    imp, clicks, spend, conv, value = metrics(camp.size)
+    def draw(source):
+        """The source's share of the rows: campaigns, days and their metrics."""
+        camp, day = skeleton(rows * shares[source])
+        return (camp, day, *metrics(camp.size))
+
+    def write(source, df, date_col, spend_col, restate):
+        """The source's export made messy, written as `<source>.csv`."""
+        df = messy_rows(df, date_col, spend_col, restate)
+        df.to_csv(out / f"{source}.csv", index=False)
+        counts[source] = len(df)
+
+    camp, day, imp, clicks, spend, conv, value = draw("meta")
     account = camp // 10
     meta = pd.DataFrame({
         "date_start": date_text[day],
@@ -99,12 +109,9 @@ def generate(out: Path, rows: int, seed: int) -> dict:
         r["conversions"] = r["conversions"] + 1
         r["conversion_values"] = r["conversion_values"] + 10
         return r
-    meta = messy_rows(meta, "date_start", "spend", restate_meta)
-    meta.to_csv(out / "meta.csv", index=False)
-    counts["meta"] = len(meta)
+    write("meta", meta, "date_start", "spend", restate_meta)
 
-    camp, day = skeleton(rows * shares["google_ads"])
-    imp, clicks, spend, conv, value = metrics(camp.size)
+    camp, day, imp, clicks, spend, conv, value = draw("google_ads")
     google = pd.DataFrame({
         "segments.date": date_text[day],
         "customer.id": (1_000_000_000 + camp // 10).astype(str),
@@ -119,12 +126,9 @@ def generate(out: Path, rows: int, seed: int) -> dict:
     def restate_google(r):
         r["metrics.conversions"] = r["metrics.conversions"] + 1
         return r
-    google = messy_rows(google, "segments.date", "metrics.cost_micros", restate_google)
-    google.to_csv(out / "google_ads.csv", index=False)
-    counts["google_ads"] = len(google)
+    write("google_ads", google, "segments.date", "metrics.cost_micros", restate_google)
 
-    camp, day = skeleton(rows * shares["klaviyo"])
-    imp, clicks, spend, conv, value = metrics(camp.size)
+    camp, day, imp, clicks, spend, conv, value = draw("klaviyo")
     hour = rng.integers(12, 24, camp.size)
     minute = rng.integers(0, 60, camp.size)
     sent = pd.Series(date_text[day]) + "T" + pd.Series(hour).map("{:02d}".format) + ":" \
@@ -142,9 +146,7 @@ def generate(out: Path, rows: int, seed: int) -> dict:
     def restate_klaviyo(r):
         r["revenue"] = r["revenue"] + 5
         return r
-    klaviyo = messy_rows(klaviyo, "sent_at", "spend", restate_klaviyo)
-    klaviyo.to_csv(out / "klaviyo.csv", index=False)
-    counts["klaviyo"] = len(klaviyo)
+    write("klaviyo", klaviyo, "sent_at", "spend", restate_klaviyo)
 
     rates = []
     for d in date_text:

@@ -260,6 +260,15 @@ impl CalendarDimension {
                     .collect::<Vec<_>>(),
             ))
         };
+        // The name of each day in `names` (null on the days it has none).
+        let name_col = |names: &BTreeMap<NaiveDate, String>| -> ArrayRef {
+            Arc::new(StringArray::from(
+                dates
+                    .iter()
+                    .map(|d| names.get(d).map(String::as_str))
+                    .collect::<Vec<_>>(),
+            ))
+        };
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
         for col in &columns {
             let array: ArrayRef = match col.name.as_str() {
@@ -286,12 +295,7 @@ impl CalendarDimension {
                     bool_col(&|i, d| business_days.contains(&d.weekday()) && !is_holiday[i])
                 }
                 "is_holiday" => bool_col(&|i, _| is_holiday[i]),
-                "holiday_name" => Arc::new(StringArray::from(
-                    dates
-                        .iter()
-                        .map(|d| holiday_map.get(d).map(String::as_str))
-                        .collect::<Vec<_>>(),
-                )),
+                "holiday_name" => name_col(&holiday_map),
                 "days_to_next_holiday" => Arc::new(Int32Array::from(
                     dates
                         .iter()
@@ -312,12 +316,7 @@ impl CalendarDimension {
                         .collect::<Vec<_>>(),
                 )),
                 "is_commercial_event" => bool_col(&|_, d| event_map.contains_key(&d)),
-                "event_name" => Arc::new(StringArray::from(
-                    dates
-                        .iter()
-                        .map(|d| event_map.get(d).map(String::as_str))
-                        .collect::<Vec<_>>(),
-                )),
+                "event_name" => name_col(&event_map),
                 "peak_season" => Arc::new(StringArray::from(
                     (0..dates.len())
                         .map(|i| {

@@ -82,10 +82,7 @@ pub fn retail_454(date: NaiveDate) -> Option<FiscalDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, day).unwrap()
-    }
+    use crate::d;
 
     #[test]
     fn month_boundaries_2024() {

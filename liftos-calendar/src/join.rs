@@ -151,12 +151,7 @@ fn join_columns(
         .map(|d| d.and_then(|d| index.get(&d).copied()))
         .collect();
     let schema = calendar.schema();
-    let mut fields: Vec<Field> = table
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
+    let mut fields = table.schema().fields().to_vec();
     let mut columns: Vec<ArrayRef> = table.columns().to_vec();
     for (field, column) in schema.fields().iter().zip(calendar.columns()) {
         let name = field.name();
@@ -167,7 +162,7 @@ fn join_columns(
             continue;
         }
         let joined = take(column.as_ref(), &take_index, None)?;
-        fields.push(Field::new(name, field.data_type().clone(), true));
+        fields.push(Field::new(name, field.data_type().clone(), true).into());
         columns.push(joined);
     }
     Ok(RecordBatch::try_new(

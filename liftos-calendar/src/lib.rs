@@ -197,3 +197,9 @@ pub fn date32_to_naive(days: i32) -> NaiveDate {
         NaiveDate::MAX
     })
 }
+
+/// A date from literal parts, for the unit tests.
+#[cfg(test)]
+pub(crate) fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).expect("valid literal date")
+}

@@ -377,17 +377,13 @@ pub fn add_marketing_features_with(
 
     // Assemble the output.
     let take_idx = UInt32Array::from(take_idx);
-    let mut fields: Vec<Field> = input_schema
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
+    let mut fields = input_schema.fields().to_vec();
     let mut arrays: Vec<ArrayRef> = campaign_data.columns().to_vec();
     for (f, col) in cal_schema.fields().iter().zip(calendar.columns()) {
         if f.name() == "date" {
             continue;
         }
-        fields.push(f.as_ref().clone());
+        fields.push(f.clone());
         arrays.push(take(col.as_ref(), &take_idx, None)?);
     }
     let mut flight = Vec::with_capacity(n);
@@ -430,7 +426,7 @@ pub fn add_marketing_features_with(
         Arc::new(Float64Array::from(cl)),
     ];
     for ((name, nullable), array) in ADDED.into_iter().zip(added) {
-        fields.push(Field::new(name, array.data_type().clone(), nullable));
+        fields.push(Field::new(name, array.data_type().clone(), nullable).into());
         arrays.push(array);
     }
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)

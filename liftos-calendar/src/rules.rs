@@ -644,10 +644,7 @@ impl HolidaySet {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, day).unwrap()
-    }
+    use crate::d;
 
     #[test]
     fn easter_extremes_and_known_years() {
@@ -753,34 +750,21 @@ mod tests {
 
     #[test]
     fn holiday_reference_and_cycle() {
+        // The holiday `name`, on the day of the holiday called `of`.
+        let on_holiday =
+            |name: &str, of: &str| HolidayRule::new(name, DateRule::Holiday { name: of.into() });
         let set = HolidaySet::new(vec![
             HolidayRule::nth_weekday("Thanksgiving", 11, Weekday::Thu, 4),
-            HolidayRule::new(
-                "Black Friday",
-                DateRule::Holiday {
-                    name: "thanksgiving".into(),
-                },
-            )
-            .with_offset_days(1),
+            on_holiday("Black Friday", "thanksgiving").with_offset_days(1),
         ]);
         let hs = set.for_year(2023).unwrap();
         assert_eq!(hs[1].date, d(2023, 11, 24));
-        let cyc = HolidaySet::new(vec![HolidayRule::new(
-            "Loop",
-            DateRule::Holiday {
-                name: "Loop".into(),
-            },
-        )]);
+        let cyc = HolidaySet::new(vec![on_holiday("Loop", "Loop")]);
         assert!(matches!(
             cyc.for_year(2023),
             Err(Error::InvalidOption { .. })
         ));
-        let missing = HolidaySet::new(vec![HolidayRule::new(
-            "X",
-            DateRule::Holiday {
-                name: "Nope".into(),
-            },
-        )]);
+        let missing = HolidaySet::new(vec![on_holiday("X", "Nope")]);
         assert!(matches!(
             missing.for_year(2023),
             Err(Error::UnknownHoliday { .. })

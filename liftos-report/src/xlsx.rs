@@ -329,10 +329,47 @@ impl<'a, T> Table<'a, T> {
         )
     }
 
+    /// [`Table::interval`] of two numbers of one kind: `cell` of `lower` and of `upper`.
+    fn interval_of(
+        self,
+        name: &str,
+        width: f64,
+        cell: fn(f64) -> Cell,
+        lower: fn(&T) -> f64,
+        upper: fn(&T) -> f64,
+    ) -> Self
+    where
+        T: 'a,
+    {
+        self.interval(
+            name,
+            width,
+            move |r| cell(lower(r)),
+            move |r| cell(upper(r)),
+        )
+    }
+
     /// The position of the column called `header`.
     fn position(&self, header: &str) -> Option<u16> {
         let i = self.columns.iter().position(|c| c.header == header)?;
         u16::try_from(i).ok()
+    }
+}
+
+impl<'a, 'c: 'a> Table<'a, &'c ChannelEffect> {
+    /// Adds a channel's incremental ROAS (`width` wide) and its interval's two columns
+    /// (`interval_width` wide, named as [`Table::interval`] names them with `name`).
+    fn incremental_roas(self, width: f64, name: &str, interval_width: f64) -> Self {
+        self.col("Incremental ROAS", width, |c| {
+            Cell::Ratio(c.incremental_roas)
+        })
+        .interval_of(
+            name,
+            interval_width,
+            Cell::Ratio,
+            |c| c.incremental_roas_ci_lower,
+            |c| c.incremental_roas_ci_upper,
+        )
     }
 }
 
@@ -602,15 +639,7 @@ fn summary(w: &mut SheetWriter<'_>) -> Result<()> {
         .col(format!("Caused {} ({cur})", results.outcome), 18.0, |c| {
             Cell::Money(c.revenue_lift)
         })
-        .col("Incremental ROAS", 16.0, |c| {
-            Cell::Ratio(c.incremental_roas)
-        })
-        .interval(
-            "",
-            12.0,
-            |c| Cell::Ratio(c.incremental_roas_ci_lower),
-            |c| Cell::Ratio(c.incremental_roas_ci_upper),
-        )
+        .incremental_roas(16.0, "", 12.0)
         .col("Naive ROAS", 12.0, |c| Cell::Ratio(c.naive_roas))
         .col("p-value", 10.0, |c| Cell::P(c.p_value));
     w.table(&table, &results.channels)?;
@@ -628,23 +657,10 @@ fn channel_effects(w: &mut SheetWriter<'_>) -> Result<()> {
         .col(format!("Revenue lift ({cur})"), 15.0, |c| {
             Cell::Money(c.revenue_lift)
         })
-        .interval(
-            "Lift",
-            15.0,
-            |c| Cell::Money(c.ci_lower),
-            |c| Cell::Money(c.ci_upper),
-        )
+        .interval_of("Lift", 15.0, Cell::Money, |c| c.ci_lower, |c| c.ci_upper)
         .col("Lift std. error", 15.0, |c| Cell::Money(c.std_err))
         .col("p-value", 15.0, |c| Cell::P(c.p_value))
-        .col("Incremental ROAS", 15.0, |c| {
-            Cell::Ratio(c.incremental_roas)
-        })
-        .interval(
-            "iROAS",
-            15.0,
-            |c| Cell::Ratio(c.incremental_roas_ci_lower),
-            |c| Cell::Ratio(c.incremental_roas_ci_upper),
-        )
+        .incremental_roas(15.0, "iROAS", 15.0)
         .col("Marginal ROAS", 15.0, |c| Cell::Ratio(c.marginal_roas))
         .col("Naive ROAS", 15.0, |c| Cell::Ratio(c.naive_roas))
         .col(format!("Total {} ({cur})", results.outcome), 15.0, |c| {
@@ -799,7 +815,7 @@ fn model(w: &mut SheetWriter<'_>) -> Result<()> {
         .col("Check", 44.0, |c: &Check| text(&c.0))
         .col("Estimate", 22.0, |c| Cell::Ratio(c.1[0]))
         .col("Std. error", 14.0, |c| Cell::Ratio(c.1[1]))
-        .interval("", 14.0, |c| Cell::Ratio(c.1[2]), |c| Cell::Ratio(c.1[3]))
+        .interval_of("", 14.0, Cell::Ratio, |c| c.1[2], |c| c.1[3])
         .col("p-value", 12.0, |c| Cell::P(c.1[4]));
     w.widths_of(&checks)?;
     w.header(&["Setting", "Value"])?;
@@ -899,12 +915,7 @@ fn row_effects(w: &mut SheetWriter<'_>) -> Result<()> {
         })
         .col("Effect per unit (τ)", 16.0, |r| Cell::Ratio(r.1.tau))
         .col("Std. error", 12.0, |r| Cell::Ratio(r.1.std_err))
-        .interval(
-            "",
-            12.0,
-            |r| Cell::Ratio(r.1.ci_lower),
-            |r| Cell::Ratio(r.1.ci_upper),
-        );
+        .interval_of("", 12.0, Cell::Ratio, |r| r.1.ci_lower, |r| r.1.ci_upper);
     w.table(
         &table,
         results.treatment_effects.iter().enumerate().take(max),
@@ -943,12 +954,7 @@ fn budget_plan(w: &mut SheetWriter<'_>, plan: &BudgetPlan) -> Result<()> {
         .col(format!("Expected incremental ({cur})"), 18.0, |c| {
             Cell::Money(c.expected_incremental_revenue)
         })
-        .interval(
-            "",
-            16.0,
-            |c| Cell::Money(c.ci_lower),
-            |c| Cell::Money(c.ci_upper),
-        )
+        .interval_of("", 16.0, Cell::Money, |c| c.ci_lower, |c| c.ci_upper)
         .col(format!("Incremental at current ({cur})"), 18.0, |c| {
             Cell::Money(c.current_incremental_revenue)
         })

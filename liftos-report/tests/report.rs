@@ -389,6 +389,32 @@ fn results_charts() -> [(&'static str, ResultsChart); 5] {
     ]
 }
 
+/// Draws every chart of `results` to `dir` as `{prefix}{name}.png` and `.svg`; asserts
+/// each PNG is `size` with real content (more than 8 colours), and gives each SVG's
+/// chart name and path to `check_svg`.
+fn draw_results_charts(
+    results: &AttributionResults,
+    dir: &Path,
+    prefix: &str,
+    opts: &PlotOptions,
+    size: (u32, u32),
+    mut check_svg: impl FnMut(&str, &Path),
+) {
+    for (name, draw) in results_charts() {
+        for ext in ["png", "svg"] {
+            let path = dir.join(format!("{prefix}{name}.{ext}"));
+            draw(results, &path, opts).unwrap_or_else(|e| panic!("{prefix}{name}.{ext}: {e}"));
+            if ext == "png" {
+                let (w, h, colours) = png_info(&path);
+                assert_eq!((w, h), size, "{prefix}{name}");
+                assert!(colours > 8, "{prefix}{name}.png has only {colours} colours");
+            } else {
+                check_svg(name, &path);
+            }
+        }
+    }
+}
+
 /// Every chart of a sandbox fit renders to a PNG of the requested size with real
 /// content and to a well-formed SVG that names the channels.
 #[test]
@@ -402,24 +428,14 @@ fn every_chart_renders_for_a_sandbox_fit() {
         .map(|c| c.channel.as_str())
         .collect();
     assert_eq!(names.len(), 3);
-    for (name, draw) in results_charts() {
-        for ext in ["png", "svg"] {
-            let path = dir.join(format!("{name}.{ext}"));
-            draw(results, &path, &opts).unwrap_or_else(|e| panic!("{name}.{ext}: {e}"));
-            if ext == "png" {
-                let (w, h, colours) = png_info(&path);
-                assert_eq!((w, h), (900, 540), "{name}");
-                assert!(colours > 8, "{name}.png has only {colours} colours");
-            } else {
-                let channel_names: &[&str] = if name == "temporal" {
-                    &["Mon", "Jan"]
-                } else {
-                    &names
-                };
-                assert_svg(&path, channel_names);
-            }
-        }
-    }
+    draw_results_charts(results, &dir, "", &opts, (900, 540), |name, path| {
+        let channel_names: &[&str] = if name == "temporal" {
+            &["Mon", "Jan"]
+        } else {
+            &names
+        };
+        assert_svg(path, channel_names);
+    });
     for ext in ["png", "svg"] {
         let path = dir.join(format!("spend_by_channel.{ext}"));
         report::plot_spend_by_channel(table, &path, &opts).unwrap();
@@ -467,36 +483,27 @@ fn edge_cases_render() {
     let dir = out_dir("edge");
     let opts = PlotOptions::default();
     for (case, results) in &cases {
-        for (name, draw) in results_charts() {
-            for ext in ["png", "svg"] {
-                let path = dir.join(format!("{case}-{name}.{ext}"));
-                draw(results, &path, &opts).unwrap_or_else(|e| panic!("{case} {name}: {e}"));
-                if ext == "png" {
-                    let (w, h, colours) = png_info(&path);
-                    assert_eq!((w, h), (1000, 600));
-                    assert!(colours > 8, "{case}-{name}.png");
-                } else {
-                    let svg = assert_svg(&path, &[]);
-                    if *case == "long" && name != "temporal" {
-                        assert!(svg.contains('…'), "{case}-{name}: long name not truncated");
-                        assert!(
-                            !svg.contains(&long),
-                            "{case}-{name}: long name shown in full"
-                        );
-                        assert!(
-                            svg.contains("_END_2"),
-                            "{case}-{name}: the ends of names are kept"
-                        );
-                    }
-                    if *case == "negative" && name == "waterfall" {
-                        assert!(svg.contains("-$12,000"), "negative lift not shown");
-                    }
-                    if *case == "negative" && name == "treatment_effects" {
-                        assert!(svg.contains("incremental -0.60"));
-                    }
-                }
+        let prefix = format!("{case}-");
+        draw_results_charts(results, &dir, &prefix, &opts, (1000, 600), |name, path| {
+            let svg = assert_svg(path, &[]);
+            if *case == "long" && name != "temporal" {
+                assert!(svg.contains('…'), "{case}-{name}: long name not truncated");
+                assert!(
+                    !svg.contains(&long),
+                    "{case}-{name}: long name shown in full"
+                );
+                assert!(
+                    svg.contains("_END_2"),
+                    "{case}-{name}: the ends of names are kept"
+                );
             }
-        }
+            if *case == "negative" && name == "waterfall" {
+                assert!(svg.contains("-$12,000"), "negative lift not shown");
+            }
+            if *case == "negative" && name == "treatment_effects" {
+                assert!(svg.contains("incremental -0.60"));
+            }
+        });
     }
     cleanup(&dir);
 }

@@ -12,8 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::World;
 use crate::config::{MessageType, Platform};
+use crate::{World, WorldRow};
 
 /// The purchase action type whose count and value are the conversions and revenue.
 pub const META_PURCHASE_ACTION: &str = "offsite_conversion.fb_pixel_purchase";
@@ -467,10 +467,7 @@ impl World {
 
     /// One campaign object per Klaviyo send, in unified order (flows excluded).
     pub fn klaviyo_campaigns(&self) -> Vec<KlaviyoCampaign> {
-        self.rows()
-            .filter(|r| {
-                r.platform == Some(Platform::Klaviyo) && r.message_type == MessageType::Campaign
-            })
+        self.klaviyo_rows(MessageType::Campaign)
             .map(|r| {
                 let sent = format!("{}T14:00:00+00:00", r.date.format("%Y-%m-%d"));
                 let created = format!(
@@ -494,10 +491,7 @@ impl World {
     /// The campaign-values-report result of every Klaviyo send, in unified order (flows
     /// excluded).
     pub fn klaviyo_campaign_values(&self) -> Vec<KlaviyoCampaignValues> {
-        self.rows()
-            .filter(|r| {
-                r.platform == Some(Platform::Klaviyo) && r.message_type == MessageType::Campaign
-            })
+        self.klaviyo_rows(MessageType::Campaign)
             .map(|r| KlaviyoCampaignValues {
                 groupings: KlaviyoGroupings {
                     campaign_id: r.campaign_id.clone(),
@@ -512,6 +506,12 @@ impl World {
 }
 
 impl World {
+    /// The Klaviyo rows of one kind (campaign sends or flow days), in unified order.
+    fn klaviyo_rows(&self, kind: MessageType) -> impl Iterator<Item = WorldRow<'_>> + '_ {
+        self.rows()
+            .filter(move |r| r.platform == Some(Platform::Klaviyo) && r.message_type == kind)
+    }
+
     /// One flow object per Klaviyo flow of the configuration (empty without flows).
     pub fn klaviyo_flows(&self) -> Vec<KlaviyoFlow> {
         let created = (self.config.start - chrono::Days::new(90)).format("%Y-%m-%dT10:15:00+00:00");
@@ -542,10 +542,7 @@ impl World {
 
     /// Every Klaviyo flow row (one flow, one day), in unified order.
     pub fn klaviyo_flow_days(&self) -> Vec<KlaviyoFlowDay> {
-        self.rows()
-            .filter(|r| {
-                r.platform == Some(Platform::Klaviyo) && r.message_type == MessageType::Flow
-            })
+        self.klaviyo_rows(MessageType::Flow)
             .map(|r| KlaviyoFlowDay {
                 flow_id: r.campaign_id.clone(),
                 date: r.date.format("%Y-%m-%d").to_string(),

@@ -9,7 +9,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use liftos_core::dates::to_date32;
 
-use crate::{Result, World};
+use crate::{Result, World, WorldRow};
 
 static TRUTH: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
@@ -38,15 +38,33 @@ pub fn truth_schema() -> SchemaRef {
     TRUTH.clone()
 }
 
+/// A text column without nulls: `value` of every row.
+fn texts<'a>(rows: &[WorldRow<'a>], value: for<'r> fn(&'r WorldRow<'a>) -> &'r str) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(rows.iter().map(value)))
+}
+
+/// A Float64 column: `value` of every row.
+fn floats(rows: &[WorldRow<'_>], value: fn(&WorldRow<'_>) -> f64) -> ArrayRef {
+    Arc::new(Float64Array::from_iter_values(rows.iter().map(value)))
+}
+
+/// An Int64 column: `value` of every row.
+fn ints(rows: &[WorldRow<'_>], value: fn(&WorldRow<'_>) -> i64) -> ArrayRef {
+    Arc::new(Int64Array::from_iter_values(rows.iter().map(value)))
+}
+
+/// A Boolean column: `value` of every row.
+fn flags(rows: &[WorldRow<'_>], value: fn(&WorldRow<'_>) -> bool) -> ArrayRef {
+    Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(value(r)))))
+}
+
 /// The columns both tables start with: date, channel, account_id and campaign_id.
-fn key_columns(rows: &[crate::WorldRow<'_>]) -> Vec<ArrayRef> {
+fn key_columns(rows: &[WorldRow<'_>]) -> Vec<ArrayRef> {
     vec![
         Arc::new(Date32Array::from_iter_values(
             rows.iter().map(|r| to_date32(r.date)),
         )),
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| r.channel),
-        )),
+        texts(rows, |r| r.channel),
         Arc::new(StringArray::from_iter(
             rows.iter().map(|r| Some(r.account_id)),
         )),
@@ -63,24 +81,14 @@ impl World {
         let rows: Vec<_> = self.rows().collect();
         let mut columns = key_columns(&rows);
         let rest: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| r.campaign),
-            )),
+            texts(&rows, |r| r.campaign),
             Arc::new(StringArray::from(vec![None::<&str>; rows.len()])),
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| r.currency),
-            )),
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.spend))),
-            Arc::new(Int64Array::from_iter_values(
-                rows.iter().map(|r| r.impressions),
-            )),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.clicks))),
-            Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| r.conversions),
-            )),
-            Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| r.revenue),
-            )),
+            texts(&rows, |r| r.currency),
+            floats(&rows, |r| r.spend),
+            ints(&rows, |r| r.impressions),
+            ints(&rows, |r| r.clicks),
+            floats(&rows, |r| r.conversions),
+            floats(&rows, |r| r.revenue),
         ];
         columns.extend(rest);
         Ok(RecordBatch::try_new(unified_schema(), columns)?)
@@ -92,21 +100,12 @@ impl World {
     pub fn unified_table_with_calendar_flags(&self) -> Result<RecordBatch> {
         let table = self.unified_table()?;
         let rows: Vec<_> = self.rows().collect();
-        let mut fields: Vec<Field> = table
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
-        fields.push(Field::new("is_holiday", DataType::Boolean, false));
-        fields.push(Field::new("is_commercial_event", DataType::Boolean, false));
+        let mut fields = table.schema().fields().to_vec();
+        fields.push(Field::new("is_holiday", DataType::Boolean, false).into());
+        fields.push(Field::new("is_commercial_event", DataType::Boolean, false).into());
         let mut columns = table.columns().to_vec();
-        columns.push(Arc::new(BooleanArray::from_iter(
-            rows.iter().map(|r| Some(r.is_holiday)),
-        )));
-        columns.push(Arc::new(BooleanArray::from_iter(
-            rows.iter().map(|r| Some(r.is_commercial_event)),
-        )));
+        columns.push(flags(&rows, |r| r.is_holiday));
+        columns.push(flags(&rows, |r| r.is_commercial_event));
         Ok(RecordBatch::try_new(
             Arc::new(Schema::new(fields)),
             columns,
@@ -116,9 +115,7 @@ impl World {
     /// The true values of every row, aligned row by row with [`World::unified_table`].
     pub fn truth_table(&self) -> Result<RecordBatch> {
         let rows: Vec<_> = self.rows().collect();
-        let f = |g: fn(&crate::WorldRow<'_>) -> f64| -> ArrayRef {
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(g)))
-        };
+        let f = |value: fn(&WorldRow<'_>) -> f64| floats(&rows, value);
         let mut columns = key_columns(&rows);
         let rest: Vec<ArrayRef> = vec![
             f(|r| r.tau),
@@ -127,12 +124,8 @@ impl World {
             f(|r| r.incremental_conversions),
             f(|r| r.baseline_revenue),
             f(|r| r.demand),
-            Arc::new(BooleanArray::from_iter(
-                rows.iter().map(|r| Some(r.is_holiday)),
-            )),
-            Arc::new(BooleanArray::from_iter(
-                rows.iter().map(|r| Some(r.is_commercial_event)),
-            )),
+            flags(&rows, |r| r.is_holiday),
+            flags(&rows, |r| r.is_commercial_event),
         ];
         columns.extend(rest);
         Ok(RecordBatch::try_new(truth_schema(), columns)?)

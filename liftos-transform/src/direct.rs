@@ -315,13 +315,19 @@ fn parse_int(f: &[u8]) -> Option<i64> {
     parse_int_fast(f).or_else(|| Int64Type::parse(std::str::from_utf8(f).ok()?))
 }
 
+/// Whether `f` starts with a minus sign, and what follows it.
+#[inline(always)]
+fn split_sign(f: &[u8]) -> (bool, &[u8]) {
+    match f.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, f),
+    }
+}
+
 /// `-?\d{1,18}` (always an i64; inferred as an integer), else `None`.
 #[inline(always)]
 fn parse_int_fast(f: &[u8]) -> Option<i64> {
-    let (negative, digits) = match f.split_first() {
-        Some((b'-', d)) => (true, d),
-        _ => (false, f),
-    };
+    let (negative, digits) = split_sign(f);
     if digits.is_empty() || digits.len() > 18 {
         return None;
     }
@@ -357,10 +363,7 @@ fn parse_float(f: &[u8]) -> Option<f64> {
 /// division rounds correctly, as arrow-csv's parser does.
 #[inline(always)]
 fn parse_float_fast(f: &[u8]) -> Option<(f64, bool)> {
-    let (negative, body) = match f.split_first() {
-        Some((b'-', d)) => (true, d),
-        _ => (false, f),
-    };
+    let (negative, body) = split_sign(f);
     if body.is_empty() || body.len() > 16 {
         return None;
     }

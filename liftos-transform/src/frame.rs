@@ -290,26 +290,25 @@ fn dense_ints(keys: impl Iterator<Item = Option<i64>> + Clone, rows: usize) -> (
     (ids, n as usize)
 }
 
+/// [`dense_ints`] of a column of 32-bit integers (days of dates, say), widened.
+fn dense_i32s<T: ArrowPrimitiveType<Native = i32>>(
+    column: &ArrayRef,
+    rows: usize,
+) -> (Vec<u32>, usize) {
+    dense_ints(
+        column.as_primitive::<T>().iter().map(|v| v.map(i64::from)),
+        rows,
+    )
+}
+
 /// Dense ids of one column's values (null is a value of its own).
 fn column_ids(column: &ArrayRef, rows: usize) -> Result<(Vec<u32>, usize)> {
     let ids = match column.data_type() {
         DataType::Utf8 => dense(column.as_string::<i32>().iter()),
         DataType::LargeUtf8 => dense(column.as_string::<i64>().iter()),
         DataType::Utf8View => dense(column.as_string_view().iter()),
-        DataType::Date32 => dense_ints(
-            column
-                .as_primitive::<Date32Type>()
-                .iter()
-                .map(|v| v.map(i64::from)),
-            rows,
-        ),
-        DataType::Int32 => dense_ints(
-            column
-                .as_primitive::<Int32Type>()
-                .iter()
-                .map(|v| v.map(i64::from)),
-            rows,
-        ),
+        DataType::Date32 => dense_i32s::<Date32Type>(column, rows),
+        DataType::Int32 => dense_i32s::<Int32Type>(column, rows),
         DataType::Int64 => dense_ints(column.as_primitive::<Int64Type>().iter(), rows),
         // By bit pattern, as the row format compares floats (-0.0 and 0.0 differ).
         DataType::Float64 => dense(

@@ -199,7 +199,6 @@ impl SourceMapping {
         use unified::*;
         SourceMapping {
             channel: Some("meta".to_owned()),
-            timezone: None,
             columns: specs(&[
                 (DATE, ColumnSpec::column("date_start")),
                 (ACCOUNT_ID, ColumnSpec::column("account_id").with_optional()),
@@ -213,8 +212,6 @@ impl SourceMapping {
                 (CONVERSIONS, ColumnSpec::column("conversions")),
                 (REVENUE, ColumnSpec::column("conversion_values")),
             ]),
-            decimal: None,
-            date_format: None,
             breakdowns: optional_same_name(&[
                 "age",
                 "gender",
@@ -225,6 +222,7 @@ impl SourceMapping {
                 "device_platform",
                 "impression_device",
             ]),
+            ..Self::default()
         }
     }
 
@@ -235,7 +233,6 @@ impl SourceMapping {
         use unified::*;
         SourceMapping {
             channel: Some("google_ads".to_owned()),
-            timezone: None,
             columns: specs(&[
                 (DATE, ColumnSpec::column("segments.date")),
                 (
@@ -258,8 +255,6 @@ impl SourceMapping {
                 (CONVERSIONS, ColumnSpec::column("metrics.conversions")),
                 (REVENUE, ColumnSpec::column("metrics.conversions_value")),
             ]),
-            decimal: None,
-            date_format: None,
             breakdowns: specs(&[
                 (
                     "device",
@@ -270,6 +265,7 @@ impl SourceMapping {
                     ColumnSpec::column("segments.ad_network_type").with_optional(),
                 ),
             ]),
+            ..Self::default()
         }
     }
 
@@ -280,7 +276,6 @@ impl SourceMapping {
         use unified::*;
         SourceMapping {
             channel: Some("klaviyo".to_owned()),
-            timezone: None,
             columns: specs(&[
                 (DATE, ColumnSpec::column("sent_at")),
                 (ACCOUNT_ID, ColumnSpec::column("account_id").with_optional()),
@@ -294,9 +289,7 @@ impl SourceMapping {
                 (CONVERSIONS, ColumnSpec::column("placed_order_count")),
                 (REVENUE, ColumnSpec::column("revenue")),
             ]),
-            breakdowns: BTreeMap::new(),
-            decimal: None,
-            date_format: None,
+            ..Self::default()
         }
     }
 
@@ -308,7 +301,6 @@ impl SourceMapping {
         use unified::*;
         SourceMapping {
             channel: Some("tiktok".to_owned()),
-            timezone: None,
             columns: specs(&[
                 (DATE, ColumnSpec::column("stat_time_day")),
                 (
@@ -324,9 +316,7 @@ impl SourceMapping {
                 (CONVERSIONS, ColumnSpec::column("complete_payment")),
                 (REVENUE, ColumnSpec::column("total_complete_payment_rate")),
             ]),
-            breakdowns: BTreeMap::new(),
-            decimal: None,
-            date_format: None,
+            ..Self::default()
         }
     }
 
@@ -347,12 +337,8 @@ impl SourceMapping {
         ]);
         columns.extend(optional_same_name(&[ACCOUNT_ID, CAMPAIGN_ID, AD_GROUP]));
         SourceMapping {
-            channel: None,
-            timezone: None,
             columns,
-            breakdowns: BTreeMap::new(),
-            decimal: None,
-            date_format: None,
+            ..Self::default()
         }
     }
 

@@ -536,14 +536,13 @@ fn convert_column(
             (Arc::new(s) as ArrayRef, Vec::new(), "text".to_owned(), None)
         }
     };
-    let note = note.or(parse_note);
     Ok(Converted {
         array,
         input,
         bad,
         what,
         src_name,
-        note,
+        note: note.or(parse_note),
     })
 }
 

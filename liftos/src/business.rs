@@ -45,19 +45,13 @@ fn input_error(path: &Path, row: Option<usize>, field: &str, message: impl Into<
 /// A column of `table` as text, row by row (`None` for nulls), or an error naming it.
 fn text_column(path: &Path, table: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
     let Some(col) = table.column_by_name(name) else {
-        let available: Vec<String> = table
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
         return Err(input_error(
             path,
             None,
             name,
             format!(
                 "the column is missing; the file has: {}",
-                available.join(", ")
+                liftos_core::column_list(&table.schema())
             ),
         ));
     };

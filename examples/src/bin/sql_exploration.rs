@@ -43,17 +43,8 @@ fn main() -> liftos::Result<()> {
         });
     }
     let effects = results.treatment_effects_table()?;
-    let mut fields: Vec<Field> = enriched
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields.push(Field::new(
-        "tau",
-        arrow::datatypes::DataType::Float64,
-        false,
-    ));
+    let mut fields = enriched.schema().fields().to_vec();
+    fields.push(Field::new("tau", arrow::datatypes::DataType::Float64, false).into());
     let mut columns = enriched.columns().to_vec();
     columns.push(effects.column(0).clone());
     let rows = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;

@@ -2,10 +2,9 @@
 
 use arrow::array::{Array, BooleanArray, Float64Array, Int32Array};
 use arrow::util::pretty::pretty_format_batches;
-use chrono::NaiveDate;
 use liftos_calendar::{CalendarDimension, CalendarOptions, Error, HolidayRule};
 
-use crate::{column, column_names, d};
+use crate::{column, column_names, d, default_calendar};
 
 /// Pretty-prints the named columns of `batch`.
 fn table(batch: &arrow::array::RecordBatch, columns: &[&str]) -> String {
@@ -18,22 +17,9 @@ fn table(batch: &arrow::array::RecordBatch, columns: &[&str]) -> String {
         .to_string()
 }
 
-/// The calendar of `start..=end` with the default options.
-fn default_calendar(
-    start: NaiveDate,
-    end: NaiveDate,
-) -> liftos_calendar::Result<arrow::array::RecordBatch> {
-    CalendarDimension::create_calendar(start, end, &CalendarOptions::default())
-}
-
 #[test]
 fn year_end_2024_rows() {
-    let cal = CalendarDimension::create_calendar(
-        d(2024, 12, 23),
-        d(2025, 1, 2),
-        &CalendarOptions::default(),
-    )
-    .unwrap();
+    let cal = default_calendar(d(2024, 12, 23), d(2025, 1, 2)).unwrap();
     let parts = table(
         &cal,
         &[
@@ -100,12 +86,7 @@ fn year_end_2024_rows() {
 
 #[test]
 fn every_feature_has_the_documented_type_and_no_nulls_where_not_nullable() {
-    let cal = CalendarDimension::create_calendar(
-        d(2000, 1, 1),
-        d(2030, 12, 31),
-        &CalendarOptions::default(),
-    )
-    .unwrap();
+    let cal = default_calendar(d(2000, 1, 1), d(2030, 12, 31)).unwrap();
     assert_eq!(cal.num_rows(), 11_323);
     let names = column_names(&cal);
     assert_eq!(
@@ -217,12 +198,7 @@ fn feature_selection_by_group_and_column() {
 
 #[test]
 fn range_errors() {
-    let e = CalendarDimension::create_calendar(
-        d(2024, 2, 1),
-        d(2024, 1, 1),
-        &CalendarOptions::default(),
-    )
-    .unwrap_err();
+    let e = default_calendar(d(2024, 2, 1), d(2024, 1, 1)).unwrap_err();
     assert!(matches!(e, Error::InvalidRange { .. }), "{e}");
     // At the edges of the representable dates: a clear error (no 4-5-4 year), no panic.
     let max = chrono::NaiveDate::MAX;

@@ -15,6 +15,18 @@ pub fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).expect("valid literal date")
 }
 
+/// The calendar of `start..=end` with the default options.
+pub fn default_calendar(
+    start: NaiveDate,
+    end: NaiveDate,
+) -> liftos_calendar::Result<arrow::array::RecordBatch> {
+    liftos_calendar::CalendarDimension::create_calendar(
+        start,
+        end,
+        &liftos_calendar::CalendarOptions::default(),
+    )
+}
+
 /// The column `name` of `batch` as its concrete array type.
 pub fn column<'a, T: 'static>(batch: &'a arrow::array::RecordBatch, name: &str) -> &'a T {
     batch

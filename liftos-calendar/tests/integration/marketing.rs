@@ -8,11 +8,11 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema};
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use liftos_calendar::{
-    CalendarDimension, CalendarOptions, Error, MarketingOptions, add_marketing_features,
-    add_marketing_features_with, date32_to_naive, naive_to_date32,
+    Error, MarketingOptions, add_marketing_features, add_marketing_features_with, date32_to_naive,
+    naive_to_date32,
 };
 
-use crate::{column, d};
+use crate::{column, d, default_calendar};
 
 /// Synthetic unified table for 2023, rows in date order.
 ///
@@ -88,8 +88,7 @@ pub fn campaign_data(last: NaiveDate) -> RecordBatch {
 }
 
 pub fn calendar_2023() -> RecordBatch {
-    CalendarDimension::create_calendar(d(2023, 1, 1), d(2023, 12, 31), &CalendarOptions::default())
-        .unwrap()
+    default_calendar(d(2023, 1, 1), d(2023, 12, 31)).unwrap()
 }
 
 /// Index of the row of (date, channel, campaign).
@@ -119,13 +118,11 @@ fn assert_at(out: &RecordBatch, col: &str, i: usize, want: f64) {
     );
 }
 
-/// The value of `col` in the row of (date, channel, campaign).
-fn value_on(
-    out: &RecordBatch,
-    col: &str,
-    (date, ch, camp): (NaiveDate, &str, &str),
-) -> Option<f64> {
-    f64_at(out, col, row(out, date, ch, camp))
+/// Asserts that `col` is null in the row of (date, channel, campaign).
+#[track_caller]
+fn assert_null_on(out: &RecordBatch, col: &str, (date, ch, camp): (NaiveDate, &str, &str)) {
+    let i = row(out, date, ch, camp);
+    assert_eq!(f64_at(out, col, i), None, "{col} row {i}");
 }
 
 #[test]
@@ -164,10 +161,7 @@ fn features_recover_the_synthetic_truth() {
     let sat = row(&out, d(2023, 6, 10), "meta", "A");
     assert_at(&out, "media_cost_index", wed, 1.0);
     assert_at(&out, "media_cost_index", sat, 0.5);
-    assert_eq!(
-        value_on(&out, "media_cost_index", (d(2023, 1, 3), "meta", "A")),
-        None
-    );
+    assert_null_on(&out, "media_cost_index", (d(2023, 1, 3), "meta", "A"));
     let bf = row(&out, d(2023, 11, 24), "meta", "A");
     assert_at(&out, "media_cost_index", bf, 2.0);
     let pressure = column::<StringArray>(&out, "competitive_pressure");
@@ -179,18 +173,12 @@ fn features_recover_the_synthetic_truth() {
     let mon = row(&out, d(2023, 6, 5), "meta", "A");
     assert_at(&out, "audience_availability", sat, 140.0 / 90.0);
     assert_at(&out, "audience_availability", mon, 70.0 / 90.0);
-    assert_eq!(
-        value_on(&out, "audience_availability", (d(2023, 1, 6), "meta", "A")),
-        None
-    );
+    assert_null_on(&out, "audience_availability", (d(2023, 1, 6), "meta", "A"));
 
     // Conversion likelihood: the weekday's historical conversion rate.
     assert_at(&out, "conversion_likelihood", sat, 0.08);
     assert_at(&out, "conversion_likelihood", wed, 0.05);
-    assert_eq!(
-        value_on(&out, "conversion_likelihood", (d(2023, 1, 1), "meta", "A")),
-        None
-    );
+    assert_null_on(&out, "conversion_likelihood", (d(2023, 1, 1), "meta", "A"));
     let google_wed = row(&out, d(2023, 6, 7), "google_ads", "C");
     assert_at(&out, "conversion_likelihood", google_wed, 0.03);
 }
@@ -215,12 +203,7 @@ fn user_supplied_pressure_series() {
 #[test]
 fn bad_inputs_name_the_problem() {
     let data = campaign_data(d(2023, 1, 31));
-    let short_cal = CalendarDimension::create_calendar(
-        d(2023, 1, 10),
-        d(2023, 1, 31),
-        &CalendarOptions::default(),
-    )
-    .unwrap();
+    let short_cal = default_calendar(d(2023, 1, 10), d(2023, 1, 31)).unwrap();
     match add_marketing_features(&short_cal, &data) {
         Err(Error::DateOutsideCalendar { row, date }) => {
             assert_eq!((row, date), (0, d(2023, 1, 1)))

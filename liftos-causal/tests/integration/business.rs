@@ -10,6 +10,18 @@ use liftos_causal::business::{
 };
 use liftos_sandbox::{Intervention, Preset, World, WorldConfig};
 
+/// Asserts that `result` is an error whose message contains each of `parts`.
+#[track_caller]
+fn assert_error<T>(result: liftos_causal::Result<T>, parts: &[&str]) {
+    match result {
+        Ok(_) => panic!("no error, where one should say {parts:?}"),
+        Err(e) => {
+            let e = e.to_string();
+            assert!(parts.iter().all(|p| e.contains(p)), "{e}");
+        }
+    }
+}
+
 fn date32(d: NaiveDate) -> i32 {
     (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
 }
@@ -421,40 +433,37 @@ fn bad_campaigns_are_one_clear_error() {
     .unwrap();
     assert_eq!(ok.campaigns[0].len(), 2);
     assert!(ok.campaigns[1].is_empty());
-    let e = with(vec![("tv".into(), vec![campaign("a", 2.0)])])
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("tv") && e.contains("meta, google_ads"), "{e}");
-    let e = with(vec![("meta".into(), vec![campaign("a", 1.5)])])
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("adds up"), "{e}");
-    let e = with(vec![
-        ("meta".into(), vec![campaign("a", 2.0)]),
-        ("meta".into(), vec![campaign("a", 2.0)]),
-    ])
-    .unwrap_err()
-    .to_string();
-    assert!(e.contains("named once"), "{e}");
+    assert_error(
+        with(vec![("tv".into(), vec![campaign("a", 2.0)])]),
+        &["tv", "meta, google_ads"],
+    );
+    assert_error(
+        with(vec![("meta".into(), vec![campaign("a", 1.5)])]),
+        &["adds up"],
+    );
+    assert_error(
+        with(vec![
+            ("meta".into(), vec![campaign("a", 2.0)]),
+            ("meta".into(), vec![campaign("a", 2.0)]),
+        ]),
+        &["named once"],
+    );
     let mut short = campaign("a", 2.0);
     short.spend.pop();
-    let e = with(vec![("meta".into(), vec![short])])
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("meta / a (spend)"), "{e}");
+    assert_error(
+        with(vec![("meta".into(), vec![short])]),
+        &["meta / a (spend)"],
+    );
     let mut bad = campaign("a", 2.0);
     bad.platform_revenue[3] = f64::NAN;
-    let e = with(vec![("meta".into(), vec![bad])])
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("meta / a (platform revenue)"), "{e}");
+    assert_error(
+        with(vec![("meta".into(), vec![bad])]),
+        &["meta / a (platform revenue)"],
+    );
     let mut neg = campaign("a", 2.0);
     neg.spend[4] = -1.0;
     neg.spend[5] = 5.0;
-    let e = with(vec![("meta".into(), vec![neg])])
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("spend ≥ 0"), "{e}");
+    assert_error(with(vec![("meta".into(), vec![neg])]), &["spend ≥ 0"]);
 }
 
 /// Calibration: spillover seed 1, where the observational estimate of Meta is high
@@ -514,16 +523,14 @@ fn bad_business_data_is_one_clear_error() {
     assert!(ok(dates.clone(), vec![10.0; 60]).is_ok());
     let mut dup = dates.clone();
     dup[5] = 4;
-    let e = ok(dup, vec![10.0; 60]).unwrap_err().to_string();
-    assert!(e.contains("consecutive days"), "{e}");
+    assert_error(ok(dup, vec![10.0; 60]), &["consecutive days"]);
     let mut neg = vec![10.0; 60];
     neg[7] = -1.0;
-    let e = ok(dates.clone(), neg).unwrap_err().to_string();
-    assert!(e.contains("revenue = -1 at row 7"), "{e}");
-    let e = ok(dates[..30].to_vec(), vec![10.0; 30])
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("need at least 56"), "{e}");
+    assert_error(ok(dates.clone(), neg), &["revenue = -1 at row 7"]);
+    assert_error(
+        ok(dates[..30].to_vec(), vec![10.0; 30]),
+        &["need at least 56"],
+    );
 }
 
 /// The per-campaign model of platform-reported revenue (the causal forest with the

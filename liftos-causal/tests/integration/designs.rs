@@ -1,6 +1,6 @@
 //! grf-style designs with known τ(x): accuracy, pointwise coverage, average effect.
 
-use liftos_causal::{CausalDataset, CausalForestParams};
+use liftos_causal::CausalForestParams;
 
 use crate::sim::{self, Design};
 
@@ -12,10 +12,7 @@ struct Report {
 }
 
 fn evaluate(train: &Design, test: &Design, trees: usize, seed: u64) -> Report {
-    let data = CausalDataset::new(&train.y, &train.w)
-        .unwrap()
-        .with_covariates(train.cols())
-        .unwrap();
+    let data = train.dataset();
     let forest = crate::fit_forest(&data, trees, seed);
     let pred = forest.predict(&test.x_refs()).unwrap();
     let n = pred.len() as f64;
@@ -99,10 +96,7 @@ fn tables_and_batch_prediction_agree_with_the_forest() {
     use std::sync::Arc;
 
     let d = sim::continuous(1200, 4, 1.0, 41);
-    let data = CausalDataset::new(&d.y, &d.w)
-        .unwrap()
-        .with_covariates(d.cols())
-        .unwrap();
+    let data = d.dataset();
     let forest = CausalForestParams::default()
         .with_num_trees(200)
         .build()

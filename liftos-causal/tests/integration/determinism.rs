@@ -43,10 +43,8 @@ fn one_and_two_threads_give_identical_output() {
         .map(|i| if i % 3 == 0 { "a" } else { "b" })
         .collect();
     let clusters: Vec<u64> = (0..1500).map(|i| i / 10).collect();
-    let data = CausalDataset::new(&d.y, &d.w)
-        .unwrap()
-        .with_covariates(d.cols())
-        .unwrap()
+    let data = d
+        .dataset()
         .with_groups(&groups)
         .unwrap()
         .with_cluster_ids(&clusters)

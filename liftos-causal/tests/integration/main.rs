@@ -100,6 +100,13 @@ pub mod sim {
         pub fn x_refs(&self) -> Vec<&[f64]> {
             self.x.iter().map(Vec::as_slice).collect()
         }
+        /// Outcome `y`, treatment `w` and the covariates as a dataset.
+        pub fn dataset(&self) -> liftos_causal::CausalDataset {
+            liftos_causal::CausalDataset::new(&self.y, &self.w)
+                .unwrap()
+                .with_covariates(self.cols())
+                .unwrap()
+        }
     }
 
     pub fn uniform_x(rng: &mut ChaCha8Rng, n: usize, p: usize) -> Vec<Vec<f64>> {

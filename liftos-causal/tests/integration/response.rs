@@ -214,12 +214,7 @@ fn saturation_world_marginal_return_and_honest_switch_off() {
 fn a_small_saturated_channel_is_not_pooled_away() {
     let world = World::generate(&WorldConfig::preset(Preset::Saturation, 24)).unwrap();
     let a = analyze(&world, false);
-    let ch = a
-        .primary()
-        .channels
-        .iter()
-        .find(|c| c.channel == "klaviyo")
-        .unwrap();
+    let ch = a.primary().channel("klaviyo").unwrap();
     let t = world.truth().channel("klaviyo").unwrap();
     show(ch, t);
     marginal_within(ch, t, 0.25);

@@ -63,10 +63,7 @@ fn a_zero_effect_treatment_is_not_significant() {
 #[test]
 fn calibration_and_projection_detect_heterogeneity() {
     let d = sim::continuous(3000, 5, 1.0, 31);
-    let data = CausalDataset::new(&d.y, &d.w)
-        .unwrap()
-        .with_covariates(d.cols())
-        .unwrap();
+    let data = d.dataset();
     let forest = crate::fit_forest(&data, 500, 4);
     let cal = forest.test_calibration().unwrap();
     eprintln!("{cal:?}");

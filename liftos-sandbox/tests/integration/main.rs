@@ -26,6 +26,14 @@ pub fn carryover_config() -> WorldConfig {
         })
 }
 
+/// The rows the fake Meta, Google Ads and Klaviyo APIs serve of `world`, as JSON bytes.
+pub fn native_json(world: &World) -> Vec<u8> {
+    let mut out = serde_json::to_vec(&world.meta_insights()).unwrap();
+    out.extend(serde_json::to_vec(&world.google_ads_rows()).unwrap());
+    out.extend(serde_json::to_vec(&world.klaviyo_campaign_values()).unwrap());
+    out
+}
+
 /// The Pearson correlation of `x` and `y`.
 pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len() as f64;

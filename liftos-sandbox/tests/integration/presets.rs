@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::{carryover_config, pearson, revenue_derivative};
+use crate::{carryover_config, native_json, pearson, revenue_derivative};
 use liftos_sandbox::{
     CURVE_SCALES, ChannelTruth, Platform, Preset, Saturation, World, WorldConfig,
 };
@@ -194,9 +194,7 @@ fn emitted_bytes(world: &World) -> Vec<u8> {
     ] {
         arrow::csv::Writer::new(&mut out).write(&table).unwrap();
     }
-    out.extend(serde_json::to_vec(&world.meta_insights()).unwrap());
-    out.extend(serde_json::to_vec(&world.google_ads_rows()).unwrap());
-    out.extend(serde_json::to_vec(&world.klaviyo_campaign_values()).unwrap());
+    out.extend(native_json(world));
     out
 }
 
@@ -351,9 +349,10 @@ fn carryover_makes_the_long_run_return_exceed_the_same_day_one() {
     }
 }
 
-/// Log spend minus its expected level, and log baseline minus its expected level, per row
-/// of non-Klaviyo campaigns (daily rows), each demeaned within its campaign.
-fn residuals(world: &World) -> (Vec<f64>, Vec<f64>) {
+/// The correlation of log spend minus its expected level and log baseline minus its
+/// expected level, over the rows of non-Klaviyo campaigns (daily rows), each demeaned
+/// within its campaign.
+fn residual_correlation(world: &World) -> f64 {
     let mut by_campaign: HashMap<String, (Vec<f64>, Vec<f64>)> = HashMap::new();
     for r in world
         .rows()
@@ -371,7 +370,17 @@ fn residuals(world: &World) -> (Vec<f64>, Vec<f64>) {
         s.extend(xs.iter().map(|x| x - mx));
         b.extend(ys.iter().map(|y| y - my));
     }
-    (s, b)
+    pearson(&s, &b)
+}
+
+/// Asserts that [`residual_correlation`] exceeds `min` in `world` and is about 0 (below
+/// 0.05 in size) in `without`, the same world without `what`.
+#[track_caller]
+fn assert_confounded(world: &World, without: &World, min: f64, what: &str) {
+    let with = residual_correlation(world);
+    let without = residual_correlation(without);
+    assert!(with > min, "with {what}: corr {with}");
+    assert!(without.abs() < 0.05, "without {what}: corr {without}");
 }
 
 #[test]
@@ -416,12 +425,7 @@ fn the_latent_shock_is_persistent_hidden_and_moves_spend_and_baseline_together()
     // What the data shows: once the calendar (the observed confounder) and each
     // campaign's level are removed, spend and baseline still move together; without the
     // shock they do not.
-    let (s, b) = residuals(&world);
-    let with = pearson(&s, &b);
-    let (s, b) = residuals(&calm);
-    let without = pearson(&s, &b);
-    assert!(with > 0.2, "with the shock: corr {with}");
-    assert!(without.abs() < 0.05, "without the shock: corr {without}");
+    assert_confounded(&world, &calm, 0.2, "the shock");
 }
 
 #[test]
@@ -460,12 +464,7 @@ fn feedback_makes_spend_answer_the_same_days_revenue_noise() {
         checked += 1;
     }
     assert!(checked > 5000, "{checked}");
-    let (s, b) = residuals(&world);
-    let with = pearson(&s, &b);
-    let (s, b) = residuals(&none);
-    let without = pearson(&s, &b);
-    assert!(with > 0.15, "with feedback: corr {with}");
-    assert!(without.abs() < 0.05, "without feedback: corr {without}");
+    assert_confounded(&world, &none, 0.15, "feedback");
 }
 
 /// Budgets in steps make a campaign's spend (net of demand) persistent from day to day;

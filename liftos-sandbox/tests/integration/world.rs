@@ -4,7 +4,7 @@ use arrow::array::{Array, Float64Array, StringArray};
 use arrow::util::pretty::pretty_format_batches;
 use liftos_sandbox::{World, WorldConfig};
 
-use crate::{pearson, small};
+use crate::{native_json, pearson, small};
 
 fn csv_bytes(world: &World) -> Vec<u8> {
     let mut out = Vec::new();
@@ -13,9 +13,7 @@ fn csv_bytes(world: &World) -> Vec<u8> {
     w.write(&world.truth_table().unwrap()).unwrap();
     drop(w);
     out.extend(serde_json::to_vec(world.truth()).unwrap());
-    out.extend(serde_json::to_vec(&world.meta_insights()).unwrap());
-    out.extend(serde_json::to_vec(&world.google_ads_rows()).unwrap());
-    out.extend(serde_json::to_vec(&world.klaviyo_campaign_values()).unwrap());
+    out.extend(native_json(world));
     out
 }
 

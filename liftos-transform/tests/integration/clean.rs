@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use chrono::NaiveDate;
 use liftos_transform::{
     ChangeAction, CurrencyConversion, Fixes, NameNormalization, RateTable, Transformer, clean_data,
@@ -20,6 +20,22 @@ type Raw = (
     &'static str,
     i64,
 );
+
+/// The text column `name` of `batch`.
+fn text<'a>(batch: &'a RecordBatch, name: &str) -> &'a StringArray {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_string::<i32>()
+}
+
+/// The Float64 column `name` of `batch`.
+fn numbers<'a>(batch: &'a RecordBatch, name: &str) -> &'a Float64Array {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_primitive::<arrow::datatypes::Float64Type>()
+}
 
 /// A unified table as it comes from a CSV: dates and spend as text, plus `_pulled_at`.
 pub fn messy_table(rows: &[Raw]) -> RecordBatch {
@@ -159,11 +175,7 @@ fn all_four_fixes_on_messy_input_account_for_every_row() {
     let reasons: Vec<(u64, String)> = {
         let row = out.quarantine.column_by_name("_row").unwrap();
         let row = row.as_primitive::<arrow::datatypes::UInt64Type>();
-        let reason = out
-            .quarantine
-            .column_by_name("_reason")
-            .unwrap()
-            .as_string::<i32>();
+        let reason = text(&out.quarantine, "_reason");
         (0..out.quarantine.num_rows())
             .map(|i| (row.value(i), reason.value(i).to_owned()))
             .collect()
@@ -178,11 +190,7 @@ fn all_four_fixes_on_messy_input_account_for_every_row() {
         ]
     );
     // The quarantine keeps the row's own values, as text.
-    let spend = out
-        .quarantine
-        .column_by_name("spend")
-        .unwrap()
-        .as_string::<i32>();
+    let spend = text(&out.quarantine, "spend");
     assert_eq!(spend.value(3), "-5");
 }
 
@@ -194,24 +202,12 @@ fn the_latest_pull_wins_even_when_it_was_loaded_first() {
     ]);
     let out = clean_data(&t, &Fixes::none().with_remove_duplicates(true)).unwrap();
     assert_eq!(out.table.num_rows(), 1);
-    let spend = out.table.column_by_name("spend").unwrap();
-    assert_eq!(
-        spend
-            .as_primitive::<arrow::datatypes::Float64Type>()
-            .value(0),
-        5.0
-    );
+    assert_eq!(numbers(&out.table, "spend").value(0), 5.0);
 
     // Without `_pulled_at`, the later row in load order wins.
     let no_pull = t.project(&(0..12).collect::<Vec<_>>()).unwrap();
     let out = clean_data(&no_pull, &Fixes::none().with_remove_duplicates(true)).unwrap();
-    let spend = out.table.column_by_name("spend").unwrap();
-    assert_eq!(
-        spend
-            .as_primitive::<arrow::datatypes::Float64Type>()
-            .value(0),
-        6.0
-    );
+    assert_eq!(numbers(&out.table, "spend").value(0), 6.0);
 }
 
 #[test]
@@ -296,19 +292,13 @@ fn names_are_normalized_with_patterns_and_the_transformer_keeps_the_original() {
     let out = n.transform(&t).unwrap();
     assert_eq!(out.schema(), schema);
     assert_eq!(out.num_rows(), t.num_rows());
-    let original = out
-        .column_by_name("_campaign_original")
-        .unwrap()
-        .as_string::<i32>();
+    let original = text(&out, "_campaign_original");
     assert_eq!(original.value(0), "  Spring   SALE ");
-    let campaign = out.column_by_name("campaign").unwrap().as_string::<i32>();
+    let campaign = text(&out, "campaign");
     assert_eq!(campaign.value(0), "spring sale");
     // Running it twice keeps the first original.
     let again = n.transform(&out).unwrap();
-    let original = again
-        .column_by_name("_campaign_original")
-        .unwrap()
-        .as_string::<i32>();
+    let original = text(&again, "_campaign_original");
     assert_eq!(original.value(0), "  Spring   SALE ");
 }
 

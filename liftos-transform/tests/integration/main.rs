@@ -84,6 +84,12 @@ pub fn unified_table(rows: &[Row]) -> RecordBatch {
     let text = |f: &dyn Fn(&Row) -> Option<String>| -> ArrayRef {
         Arc::new(rows.iter().map(f).collect::<StringArray>())
     };
+    let float = |f: fn(&Row) -> f64| -> ArrayRef {
+        Arc::new(Float64Array::from_iter_values(rows.iter().map(f)))
+    };
+    let int = |f: fn(&Row) -> i64| -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(f)))
+    };
     RecordBatch::try_new(
         unified::schema(),
         vec![
@@ -94,17 +100,11 @@ pub fn unified_table(rows: &[Row]) -> RecordBatch {
             text(&|r| Some(r.campaign.clone())),
             text(&|_| None),
             text(&|r| Some(r.currency.to_owned())),
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.spend))),
-            Arc::new(Int64Array::from_iter_values(
-                rows.iter().map(|r| r.impressions),
-            )),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.clicks))),
-            Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| r.conversions),
-            )),
-            Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| r.revenue),
-            )),
+            float(|r| r.spend),
+            int(|r| r.impressions),
+            int(|r| r.clicks),
+            float(|r| r.conversions),
+            float(|r| r.revenue),
         ],
     )
     .expect("unified test table")

@@ -81,27 +81,29 @@ fn clicks_exceed_impressions() {
     assert_eq!(r.accuracy_score, 27.0 / 28.0);
 }
 
+/// Spend without impressions, revenue without conversions: each fires alone, on its row.
 #[test]
-fn spend_with_zero_impressions() {
-    let r = fires(
-        "spend_without_impressions",
-        |rows| {
-            rows[4].impressions = 0;
-            rows[4].clicks = 0;
-        },
-        &[4],
-    );
-    assert_eq!(r.issues.len(), 1, "{r}");
-}
-
-#[test]
-fn revenue_without_conversions() {
-    let r = fires(
-        "revenue_without_conversions",
-        |rows| rows[5].conversions = 0.0,
-        &[5],
-    );
-    assert_eq!(r.issues.len(), 1, "{r}");
+fn spend_with_zero_impressions_and_revenue_without_conversions() {
+    type Breakage = fn(&mut Vec<Row>);
+    let cases: [(&str, Breakage, usize); 2] = [
+        (
+            "spend_without_impressions",
+            |rows| {
+                rows[4].impressions = 0;
+                rows[4].clicks = 0;
+            },
+            4,
+        ),
+        (
+            "revenue_without_conversions",
+            |rows| rows[5].conversions = 0.0,
+            5,
+        ),
+    ];
+    for (rule, mutate, row) in cases {
+        let r = fires(rule, mutate, &[row]);
+        assert_eq!(r.issues.len(), 1, "{r}");
+    }
 }
 
 #[test]

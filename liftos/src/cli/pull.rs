@@ -170,23 +170,7 @@ impl Args {
 /// (a terminal shows the progress line instead). `LIFTOS_LOG` sets the level (default
 /// warn: retries and failed jobs).
 fn log_to_stderr() {
-    if std::io::stderr().is_terminal() {
-        return;
-    }
-    let level = std::env::var("LIFTOS_LOG").unwrap_or_else(|_| "warn".into());
-    let level = match level.trim().to_ascii_lowercase().as_str() {
-        "off" | "none" => return,
-        "error" => tracing::Level::ERROR,
-        "info" => tracing::Level::INFO,
-        "debug" => tracing::Level::DEBUG,
-        "trace" => tracing::Level::TRACE,
-        _ => tracing::Level::WARN,
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_target(false)
-        .try_init();
+    super::run::log_to_stderr("warn", tracing::Level::WARN);
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {

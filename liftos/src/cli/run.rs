@@ -47,6 +47,13 @@ fn init_logging() {
 
 /// Logs to stderr when it is not a terminal, at `LIFTOS_LOG` level (else `default`).
 pub(crate) fn init_logging_at(default: &str) {
+    log_to_stderr(default, tracing::Level::INFO);
+}
+
+/// `tracing` lines on stderr when it is not a terminal, at the level `LIFTOS_LOG` names
+/// (`off`/`none`, `error`, `warn`, `info`, `debug`, `trace`; unset: `default`; a name
+/// not among these: `unknown`).
+pub(crate) fn log_to_stderr(default: &str, unknown: tracing::Level) {
     if std::io::stderr().is_terminal() {
         return;
     }
@@ -55,9 +62,10 @@ pub(crate) fn init_logging_at(default: &str) {
         "off" | "none" => return,
         "error" => tracing::Level::ERROR,
         "warn" => tracing::Level::WARN,
+        "info" => tracing::Level::INFO,
         "debug" => tracing::Level::DEBUG,
         "trace" => tracing::Level::TRACE,
-        _ => tracing::Level::INFO,
+        _ => unknown,
     };
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -57,6 +57,20 @@ fn quarantine_next_to(out: &Path) -> PathBuf {
     out.with_file_name(format!("{stem}.quarantine.{ext}"))
 }
 
+/// The quarantine file of a command writing `out` (`quarantine`, else
+/// [`quarantine_next_to`] `out`), once neither output is one of `inputs` nor the other.
+fn checked_quarantine(
+    inputs: &[(&str, &Path)],
+    out: &Path,
+    quarantine: Option<&PathBuf>,
+) -> liftos::Result<PathBuf> {
+    let quarantine = quarantine
+        .cloned()
+        .unwrap_or_else(|| quarantine_next_to(out));
+    check_distinct_files(inputs, &[("--out", out), ("--quarantine", &quarantine)])?;
+    Ok(quarantine)
+}
+
 /// Sum of a Float64 column (0 when absent).
 fn f64_total(table: &RecordBatch, column: &str) -> f64 {
     table
@@ -155,10 +169,6 @@ pub struct UnifyArgs {
 }
 
 pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
-    let quarantine_path = args
-        .quarantine
-        .clone()
-        .unwrap_or_else(|| quarantine_next_to(&args.out));
     let mut inputs: Vec<(&str, &Path)> = args
         .inputs
         .iter()
@@ -167,10 +177,7 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
     if let Some(m) = &args.mapping {
         inputs.push(("--mapping", m));
     }
-    check_distinct_files(
-        &inputs,
-        &[("--out", &args.out), ("--quarantine", &quarantine_path)],
-    )?;
+    let quarantine_path = checked_quarantine(&inputs, &args.out, args.quarantine.as_ref())?;
     let mut mapping = match &args.mapping {
         Some(path) => SchemaMapping::from_toml_file(path)?,
         None => SchemaMapping::default(),
@@ -415,18 +422,11 @@ pub struct CleanArgs {
 }
 
 pub fn clean(args: CleanArgs) -> liftos::Result<()> {
-    let quarantine_path = args
-        .quarantine
-        .clone()
-        .unwrap_or_else(|| quarantine_next_to(&args.out));
     let mut inputs: Vec<(&str, &Path)> = vec![("--input", &args.input)];
     if let Some(r) = &args.rates {
         inputs.push(("--rates", r));
     }
-    check_distinct_files(
-        &inputs,
-        &[("--out", &args.out), ("--quarantine", &quarantine_path)],
-    )?;
+    let quarantine_path = checked_quarantine(&inputs, &args.out, args.quarantine.as_ref())?;
     let conversion = match &args.rates {
         Some(path) => {
             let rates = RateTable::from_batch(&read_table_with(path, &ReadOptions::text())?)

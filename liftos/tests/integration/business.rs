@@ -1,9 +1,13 @@
 //! `liftos analyze --business-outcome [--lift-tests]`: the business's own revenue as the
 //! outcome, from files, and one clear error per kind of bad input.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use crate::common::liftos;
+use crate::common::{
+    analyze_business, analyze_json, assert_contains_all, assert_failure, assert_success, channel,
+    liftos, read_json,
+};
 use liftos::sandbox::{LIFT_TEST_HEADER, Preset, World, WorldConfig};
 
 /// The spillover world of seed 2 as files: unified.csv, business.csv and lift_tests.csv
@@ -28,34 +32,34 @@ fn analyze_with_the_business_outcome_and_a_lift_test() {
     let json = dir.path().join("results.json");
     let report = dir.path().join("report");
     let xlsx = dir.path().join("business.xlsx");
-    let output = liftos()
-        .args(["analyze", "--bootstrap", "40", "--input"])
-        .arg(&unified)
-        .arg("--business-outcome")
-        .arg(&business)
-        .arg("--lift-tests")
-        .arg(&tests)
-        .arg("--json")
-        .arg(&json)
-        .arg("--report")
-        .arg(&report)
-        .arg("--xlsx")
-        .arg(&xlsx)
-        .output()
-        .unwrap();
-    let stdout = crate::common::assert_success(&output);
+    let stdout = analyze_json(
+        &unified,
+        &json,
+        &[
+            "--bootstrap",
+            "40",
+            "--business-outcome",
+            business.to_str().unwrap(),
+            "--lift-tests",
+            tests.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            "--xlsx",
+            xlsx.to_str().unwrap(),
+        ],
+    );
     assert!(
         stdout.contains("Outcome: the business's own revenue"),
         "{stdout}"
     );
     assert!(stdout.contains("Calibration with lift tests"), "{stdout}");
     assert!(stdout.contains("Organic (baseline) share"), "{stdout}");
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let v = read_json(&json);
     assert_eq!(v["outcome"], "business");
     assert_eq!(v["model"], "business_mmm");
     let channels = v["channels"].as_array().unwrap();
     assert_eq!(channels.len(), 4);
-    let meta = channels.iter().find(|c| c["channel"] == "meta").unwrap();
+    let meta = channel(&v, "meta");
     let truth = world.truth().channel("meta").unwrap();
     let (lo, hi) = (
         meta["incremental_roas_ci_lower"].as_f64().unwrap(),
@@ -83,12 +87,7 @@ fn analyze_with_the_business_outcome_and_a_lift_test() {
         "organic share"
     );
     assert!(html.contains("Calibration with lift tests"));
-    let after = v["calibration"]["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["channel"] == "meta")
-        .unwrap()["after"]["incremental_roas"]
+    let after = channel(&v["calibration"], "meta")["after"]["incremental_roas"]
         .as_f64()
         .unwrap();
     assert!(
@@ -103,15 +102,7 @@ fn analyze_with_the_business_outcome_and_a_lift_test() {
 fn bad_outcome(dir: &Path, unified: &Path, text: &str) -> String {
     let bad = dir.join("bad_business.csv");
     std::fs::write(&bad, text).unwrap();
-    let output = liftos()
-        .args(["analyze", "--bootstrap", "20", "--input"])
-        .arg(unified)
-        .arg("--business-outcome")
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    assert_failure(&analyze_business(unified, &bad, &[]))
 }
 
 #[test]
@@ -139,32 +130,18 @@ fn bad_business_outcomes_are_one_clear_error_naming_file_row_and_field() {
     ];
     for (text, says) in cases {
         let e = bad_outcome(dir.path(), &unified, text);
-        assert!(says.iter().all(|s| e.contains(s)), "{e}");
+        assert_contains_all(&e, says);
         assert!(!e.contains("panicked"), "{e}");
     }
 }
 
 /// Runs `analyze --business-outcome` with `extra` arguments and returns the results JSON's
 /// `baseline_days` setting (the named days the baseline has a flag for).
-fn baseline_days(
-    dir: &Path,
-    unified: &Path,
-    business: &Path,
-    extra: &[&std::ffi::OsStr],
-) -> String {
+fn baseline_days(dir: &Path, unified: &Path, business: &Path, extra: &[&OsStr]) -> String {
     let json = dir.join("days.json");
-    let output = liftos()
-        .args(["analyze", "--bootstrap", "20", "--input"])
-        .arg(unified)
-        .arg("--business-outcome")
-        .arg(business)
-        .args(extra)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    crate::common::assert_success(&output);
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let extra = [extra, &["--json".as_ref(), json.as_os_str()]].concat();
+    assert_success(&analyze_business(unified, business, &extra));
+    let v = read_json(&json);
     v["settings"]["baseline_days"].as_str().unwrap().to_string()
 }
 
@@ -174,14 +151,15 @@ fn the_calendar_config_names_the_business_baselines_peak_seasons() {
     let (_, unified, business, _) = files(dir.path());
     // The defaults: the country's holidays and events, Black Friday week and December.
     let days = baseline_days(dir.path(), &unified, &business, &[]);
-    for name in [
-        "holiday_name:Christmas Day",
-        "event_name:Black Friday",
-        "peak_season:black_friday_week",
-        "peak_season:holiday_season",
-    ] {
-        assert!(days.contains(name), "{name} in {days}");
-    }
+    assert_contains_all(
+        &days,
+        &[
+            "holiday_name:Christmas Day",
+            "event_name:Black Friday",
+            "peak_season:black_friday_week",
+            "peak_season:holiday_season",
+        ],
+    );
     assert!(!days.contains("peak_season:q4"), "{days}");
     // The business's own Q4 beside Black Friday week: both flags, although they overlap
     // (the calendar's `peak_season` column names only the first season of a day), and no
@@ -256,17 +234,12 @@ end = { date = { kind = "fixed", month = 12, day = 24 } }
     assert!(days.contains("peak_season:q4"), "{days}");
     // A bad file is one error naming it and the key.
     std::fs::write(&config, "[business]\npeak_season = 3\n").unwrap();
-    let output = liftos()
-        .args(["analyze", "--bootstrap", "20", "--input"])
-        .arg(&unified)
-        .arg("--business-outcome")
-        .arg(&business)
-        .arg("--calendar-config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let e = String::from_utf8_lossy(&output.stderr);
+    let output = analyze_business(
+        &unified,
+        &business,
+        &["--calendar-config".as_ref(), config.as_os_str()],
+    );
+    let e = assert_failure(&output);
     assert!(
         e.contains("calendar.toml") && e.contains("peak_season"),
         "{e}"

@@ -77,20 +77,44 @@ fn unify_validate_clean_sql_on_the_three_exports() {
     let world_spend: f64 = world.rows().map(|r| r.spend).sum();
     let world_revenue: f64 = world.rows().map(|r| r.revenue).sum();
 
+    // The arguments of a command, its files in the folder `at` names them in.
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let path = |p: std::path::PathBuf| p.into_os_string();
+    let unify_args = |at: &dyn Fn(&str) -> std::path::PathBuf| {
+        vec![
+            os("unify"),
+            os("--input"),
+            os(&format!("meta={}", d("meta_messy.csv").display())),
+            os("--input"),
+            os(&format!("google_ads={}", d("google_ads.parquet").display())),
+            os("--input"),
+            os(&format!("klaviyo={}", d("klaviyo.csv").display())),
+            os("--out"),
+            path(at("unified.csv")),
+        ]
+    };
+    // A command whose files, after their flags, are all in the folder of `at`.
+    let in_folder = |command: &'static str, files: &'static [(&'static str, &'static str)]| {
+        move |at: &dyn Fn(&str) -> std::path::PathBuf| {
+            let mut args = vec![os(command)];
+            for (flag, file) in files {
+                args.extend([os(flag), path(at(file))]);
+            }
+            args
+        }
+    };
+    let validate_args = in_folder(
+        "validate",
+        &[("--input", "unified.csv"), ("--json", "report.json")],
+    );
+    // Runs a command; asserts success and returns its stdout.
+    let run = |args: &[std::ffi::OsString]| {
+        let out = liftos().args(args).output().unwrap();
+        assert_success(&out)
+    };
+
     // unify: every row lands or is quarantined with its reason.
-    let out = liftos()
-        .arg("unify")
-        .arg("--input")
-        .arg(format!("meta={}", d("meta_messy.csv").display()))
-        .arg("--input")
-        .arg(format!("google_ads={}", d("google_ads.parquet").display()))
-        .arg("--input")
-        .arg(format!("klaviyo={}", d("klaviyo.csv").display()))
-        .arg("--out")
-        .arg(d("unified.csv"))
-        .output()
-        .unwrap();
-    let stdout = assert_success(&out);
+    let stdout = run(&unify_args(&d));
     let unified_rows = n - gaps + dups;
     assert!(
         stdout.starts_with(&format!(
@@ -107,25 +131,14 @@ fn unify_validate_clean_sql_on_the_three_exports() {
     assert!(reason.contains("spend 'n/a' is not a number"), "{reason}");
 
     // validate: findings are data (exit 0), the duplicates and gaps are found.
-    let out = liftos()
-        .args(["validate", "--input"])
-        .arg(d("unified.csv"))
-        .arg("--json")
-        .arg(d("report.json"))
-        .output()
-        .unwrap();
-    let stdout = assert_success_with(&out, &format!("{unified_rows} rows · completeness 100.0%"));
+    let stdout = run(&validate_args(&d));
+    assert!(
+        stdout.contains(&format!("{unified_rows} rows · completeness 100.0%")),
+        "{stdout}"
+    );
     let report = read_json(d("report.json"));
     assert_eq!(report["rows"], unified_rows);
-    let issue = |rule: &str| {
-        report["issues"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["rule"] == rule)
-            .unwrap_or_else(|| panic!("no {rule} issue: {report:#}"))
-            .clone()
-    };
+    let issue = |rule: &str| entry(&report, "issues", "rule", rule);
     assert_eq!(issue("duplicate_keys")["row_count"], dups);
     assert_eq!(issue("duplicate_keys")["severity"], "error");
     assert_eq!(issue("date_gaps")["row_count"], gaps);
@@ -205,25 +218,6 @@ fn unify_validate_clean_sql_on_the_three_exports() {
     let parts = dir.path().join("parts");
     std::fs::create_dir(&parts).unwrap();
     let p = |name: &str| parts.join(name);
-    let run = |args: &[std::ffi::OsString]| {
-        let out = liftos().args(args).output().unwrap();
-        assert_success(&out)
-    };
-    let os = |s: &str| std::ffi::OsString::from(s);
-    let path = |p: std::path::PathBuf| p.into_os_string();
-    let unify_args = |at: &dyn Fn(&str) -> std::path::PathBuf| {
-        vec![
-            os("unify"),
-            os("--input"),
-            os(&format!("meta={}", d("meta_messy.csv").display())),
-            os("--input"),
-            os(&format!("google_ads={}", d("google_ads.parquet").display())),
-            os("--input"),
-            os(&format!("klaviyo={}", d("klaviyo.csv").display())),
-            os("--out"),
-            path(at("unified.csv")),
-        ]
-    };
     // The command of `args` on the whole files (in `d`) and with `--in-parts` (in `p`):
     // the same output, paths aside, and the same `files`.
     type Args<'a> = &'a dyn Fn(&dyn Fn(&str) -> std::path::PathBuf) -> Vec<std::ffi::OsString>;
@@ -247,27 +241,15 @@ fn unify_validate_clean_sql_on_the_three_exports() {
         }
     };
     same_both_ways(&unify_args, &["unified.csv", "unified.quarantine.csv"]);
-    let validate_args = |at: &dyn Fn(&str) -> std::path::PathBuf| {
-        vec![
-            os("validate"),
-            os("--input"),
-            path(at("unified.csv")),
-            os("--json"),
-            path(at("report.json")),
-        ]
-    };
     same_both_ways(&validate_args, &["report.json"]);
-    let clean_args = |at: &dyn Fn(&str) -> std::path::PathBuf| {
-        vec![
-            os("clean"),
-            os("--input"),
-            path(at("unified.csv")),
-            os("--out"),
-            path(at("clean.csv")),
-            os("--quarantine"),
-            path(at("clean.quarantine.csv")),
-        ]
-    };
+    let clean_args = in_folder(
+        "clean",
+        &[
+            ("--input", "unified.csv"),
+            ("--out", "clean.csv"),
+            ("--quarantine", "clean.quarantine.csv"),
+        ],
+    );
     same_both_ways(&clean_args, &["clean.csv", "clean.quarantine.csv"]);
     assert!(leftovers(dir.path()).is_empty());
 }
@@ -276,10 +258,7 @@ fn unify_validate_clean_sql_on_the_three_exports() {
 fn bad_inputs_are_usage_or_file_errors_that_name_the_culprit() {
     let dir = tempfile::tempdir().unwrap();
     // NAME=FILE syntax: a clap usage error (exit 2) naming the flag.
-    let out = liftos()
-        .args(["unify", "--input", "meta.csv", "--out", "u.csv"])
-        .output()
-        .unwrap();
+    let out = liftos_run!("unify", "--input", "meta.csv", "--out", "u.csv");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -289,11 +268,7 @@ fn bad_inputs_are_usage_or_file_errors_that_name_the_culprit() {
 
     // A missing file is named.
     let missing = dir.path().join("nope.csv");
-    let out = liftos()
-        .args(["validate", "--input"])
-        .arg(&missing)
-        .output()
-        .unwrap();
+    let out = liftos_run!("validate", "--input", &missing);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("nope.csv"), "{stderr}");
@@ -301,14 +276,18 @@ fn bad_inputs_are_usage_or_file_errors_that_name_the_culprit() {
     // A source without a mapping names the source; nothing is written.
     let f = write_file(dir.path(), "tiktok.csv", "day,cost\n2024-01-01,3\n");
     let out_file = dir.path().join("u.csv");
-    let out = liftos()
-        .arg("unify")
-        .arg("--input")
-        .arg(format!("tiktok={}", f.display()))
-        .arg("--out")
-        .arg(&out_file)
-        .output()
-        .unwrap();
+    let unify_tiktok = |options: &[&std::ffi::OsStr]| {
+        liftos()
+            .arg("unify")
+            .arg("--input")
+            .arg(format!("tiktok={}", f.display()))
+            .args(options)
+            .arg("--out")
+            .arg(&out_file)
+            .output()
+            .unwrap()
+    };
+    let out = unify_tiktok(&[]);
     assert_failure_with(&out, &["tiktok"]);
     assert!(!out_file.exists());
 
@@ -320,16 +299,7 @@ fn bad_inputs_are_usage_or_file_errors_that_name_the_culprit() {
          currency = { value = \"USD\" }\nimpressions = { value = \"0\" }\nclicks = { value = \"0\" }\n\
          conversions = { value = \"0\" }\nrevenue = { value = \"0\" }\n",
     );
-    let out = liftos()
-        .arg("unify")
-        .arg("--input")
-        .arg(format!("tiktok={}", f.display()))
-        .arg("--mapping")
-        .arg(&mapping)
-        .arg("--out")
-        .arg(&out_file)
-        .output()
-        .unwrap();
+    let out = unify_tiktok(&["--mapping".as_ref(), mapping.as_os_str()]);
     assert_success_with(&out, "tiktok");
     let t = liftos::transform::read_table(&out_file).unwrap();
     assert_eq!(t.num_rows(), 1);

@@ -1,8 +1,8 @@
 //! The `liftos` binary end to end.
 
 use crate::common::{
-    assert_failure, assert_failure_with, assert_success, assert_success_with, liftos, read_json,
-    write_file, write_world,
+    assert_failure, assert_failure_with, assert_success, assert_success_with, channel, liftos,
+    liftos_run, read_json, write_file, write_world,
 };
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -11,11 +11,7 @@ use std::process::Output;
 fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
-    let output = liftos()
-        .args(["demo", "--seed", "7", "--trees", "500", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let output = liftos_run!("demo", "--seed", "7", "--trees", "500", "--out", &out);
     let stdout = assert_success(&output);
     for channel in ["meta", "google_ads", "klaviyo", "tiktok"] {
         assert!(
@@ -95,10 +91,7 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
 
     let csv = std::fs::read_to_string(out.join("world_unified.csv")).unwrap();
     let mut lines = csv.lines();
-    assert_eq!(
-        lines.next().unwrap(),
-        "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue"
-    );
+    assert_eq!(lines.next().unwrap(), crate::common::UNIFIED_HEADER);
     let rows = lines.count();
     let truth_rows = std::fs::read_to_string(out.join("truth_rows.csv"))
         .unwrap()
@@ -119,30 +112,20 @@ fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
     );
 
     let truth = read_json(out.join("truth.json"));
-    let tiktok = truth["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["channel"] == "tiktok")
-        .unwrap();
+    let tiktok = channel(&truth, "tiktok");
     assert_eq!(tiktok["incremental_revenue"], 0.0);
-    let leftovers: Vec<_> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("partial"))
-        .collect();
-    assert!(leftovers.is_empty(), "no partial files left: {leftovers:?}");
+    let left = crate::common::leftovers(&out);
+    assert!(
+        left.is_empty(),
+        "no partial or temporary files left: {left:?}"
+    );
 }
 
 #[test]
 fn an_unwritable_output_directory_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = write_file(dir.path(), "file", "not a directory");
-    let output = liftos()
-        .args(["demo", "--out"])
-        .arg(blocker.join("sub"))
-        .output()
-        .unwrap();
+    let output = liftos_run!("demo", "--out", blocker.join("sub"));
     let stderr = assert_failure(&output);
     assert!(
         stderr.starts_with("error: ") && stderr.contains("file/sub"),
@@ -388,12 +371,7 @@ fn analyze_pin_curve_fixes_a_channel() {
     );
     let v = read_json(&json);
     assert_eq!(v["settings"]["pinned_curves"], "meta=0.3:1:1.5");
-    let meta = v["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["channel"] == "meta")
-        .unwrap();
+    let meta = channel(&v, "meta");
     assert_eq!(meta["adstock_decay"], 0.3, "{meta}");
     assert_eq!(
         meta["saturation"]["half_saturation_relative"], 1.0,
@@ -404,11 +382,7 @@ fn analyze_pin_curve_fixes_a_channel() {
         meta["transform_selection"]["plausible_transforms"], 1,
         "{meta}"
     );
-    let output = liftos()
-        .args(["analyze", "--pin-curve", "meta=0.3:1", "--input"])
-        .arg(&input)
-        .output()
-        .unwrap();
+    let output = liftos_run!("analyze", "--pin-curve", "meta=0.3:1", "--input", &input);
     let stderr = assert_failure_with(&output, &["CHANNEL=DECAY"]);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
@@ -422,13 +396,15 @@ fn analyze_names_a_missing_column() {
         &input,
     );
     let json = dir.path().join("r.json");
-    let output = liftos()
-        .args(["analyze", "--outcome", "profit", "--input"])
-        .arg(&input)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
+    let output = liftos_run!(
+        "analyze",
+        "--outcome",
+        "profit",
+        "--input",
+        &input,
+        "--json",
+        &json
+    );
     let stderr = assert_failure_with(&output, &["`profit`", "outcome"]);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(!json.exists());

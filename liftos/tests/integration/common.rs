@@ -1,6 +1,7 @@
 //! Shared helpers: a small sandbox world served by the fake APIs, the `liftos` binary
 //! with the fakes' credentials, table totals.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -56,6 +57,17 @@ pub fn start_fakes(world: World, faults: FaultConfig) -> Fakes {
 pub fn liftos() -> Command {
     Command::new(env!("CARGO_BIN_EXE_liftos"))
 }
+
+/// Runs `liftos` with the given arguments (anything [`Command::arg`] takes: words,
+/// paths, formatted strings) and returns its output.
+macro_rules! liftos_run {
+    ($($arg:expr),+ $(,)?) => {{
+        let mut command = $crate::common::liftos();
+        $(command.arg($arg);)+
+        command.output().unwrap()
+    }};
+}
+pub(crate) use liftos_run;
 
 /// `liftos pull --source <source>` against the fakes, with their credentials in the
 /// child's environment (the way a user configures a real pull).
@@ -185,10 +197,16 @@ pub fn assert_failure(output: &Output) -> String {
 #[track_caller]
 pub fn assert_failure_with(output: &Output, texts: &[&str]) -> String {
     let stderr = assert_failure(output);
-    for text in texts {
-        assert!(stderr.contains(text), "{stderr}");
-    }
+    assert_contains_all(&stderr, texts);
     stderr
+}
+
+/// Asserts that `text` contains each of `parts`.
+#[track_caller]
+pub fn assert_contains_all(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part} in {text}");
+    }
 }
 
 /// Asserts that `dir` holds no file at all (`context` says which case failed).
@@ -200,6 +218,9 @@ pub fn assert_nothing_written(dir: &Path, context: &str) {
         leftovers(dir)
     );
 }
+
+/// The header line of a unified CSV file.
+pub const UNIFIED_HEADER: &str = "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue";
 
 /// Writes `contents` to `dir/name` and returns the path.
 pub fn write_file(dir: &Path, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
@@ -226,6 +247,29 @@ pub fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// The element of the array `json[array]` whose `key` is `value` (e.g. a channel of a
+/// results or truth document, an issue of a validation report).
+#[track_caller]
+pub fn entry<'v>(
+    json: &'v serde_json::Value,
+    array: &str,
+    key: &str,
+    value: &str,
+) -> &'v serde_json::Value {
+    json[array]
+        .as_array()
+        .unwrap_or_else(|| panic!("no array {array} in {json:#}"))
+        .iter()
+        .find(|e| e[key] == value)
+        .unwrap_or_else(|| panic!("no {key} {value} in {array} of {json:#}"))
+}
+
+/// The channel `name` of a results, truth or calibration document.
+#[track_caller]
+pub fn channel<'v>(json: &'v serde_json::Value, name: &str) -> &'v serde_json::Value {
+    entry(json, "channels", "channel", name)
+}
+
 /// `liftos analyze` with `args`, `--input input` and `--json json`; asserts success and
 /// returns stdout.
 pub fn analyze_json(input: &Path, json: &Path, args: &[&str]) -> String {
@@ -239,6 +283,19 @@ pub fn analyze_json(input: &Path, json: &Path, args: &[&str]) -> String {
         .output()
         .unwrap();
     assert_success(&output)
+}
+
+/// `liftos analyze --bootstrap 20 --input unified --business-outcome business` with
+/// `extra` arguments.
+pub fn analyze_business(unified: &Path, business: &Path, extra: &[&OsStr]) -> Output {
+    liftos()
+        .args(["analyze", "--bootstrap", "20", "--input"])
+        .arg(unified)
+        .arg("--business-outcome")
+        .arg(business)
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
 /// (rows, spend, impressions, clicks, revenue) of one channel of the world.

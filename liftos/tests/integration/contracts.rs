@@ -32,8 +32,9 @@ type KeyedRow = (
 fn keyed_rows(table: &RecordBatch) -> Vec<KeyedRow> {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
+    let column = |c: &str| table.column_by_name(c).unwrap();
     let text = |c: &str| {
-        let a = table.column_by_name(c).unwrap().as_string::<i32>().clone();
+        let a = column(c).as_string::<i32>().clone();
         move |r: usize| {
             if a.is_valid(r) {
                 a.value(r).to_owned()
@@ -42,25 +43,9 @@ fn keyed_rows(table: &RecordBatch) -> Vec<KeyedRow> {
             }
         }
     };
-    let f = |c: &str| {
-        table
-            .column_by_name(c)
-            .unwrap()
-            .as_primitive::<Float64Type>()
-            .clone()
-    };
-    let i = |c: &str| {
-        table
-            .column_by_name(c)
-            .unwrap()
-            .as_primitive::<Int64Type>()
-            .clone()
-    };
-    let date = table
-        .column_by_name("date")
-        .unwrap()
-        .as_primitive::<Date32Type>()
-        .clone();
+    let f = |c: &str| column(c).as_primitive::<Float64Type>().clone();
+    let i = |c: &str| column(c).as_primitive::<Int64Type>().clone();
+    let date = column("date").as_primitive::<Date32Type>().clone();
     let (channel, account, campaign_id, campaign, currency) = (
         text("channel"),
         text("account_id"),

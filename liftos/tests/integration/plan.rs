@@ -58,12 +58,7 @@ fn plan_writes_plan_json_from_analyze_results() {
         &results,
         &["--budget", &budget, "--out", out.to_str().unwrap()],
     );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = assert_success(&output);
     assert!(
         stdout.contains("Budget plan") && stdout.contains("current split"),
         "{stdout}"
@@ -188,46 +183,31 @@ fn plan_names_each_bad_input() {
     .unwrap();
     let out = dir.path().join("plan.json");
     let o = out.to_str().unwrap();
-    let cases: Vec<(&Path, Vec<&str>, &str)> = vec![
-        (&good, vec!["--budget", "0"], "budget"),
-        (&good, vec!["--budget", "-5"], "budget"),
+    // (results, arguments before `--out`, what the error says)
+    let cases: [(&Path, &str, &str); 8] = [
+        (&good, "--budget 0", "budget"),
+        (&good, "--budget -5", "budget"),
         (
             &good,
-            vec!["--budget", "2000", "--min", "meta=900", "--max", "meta=800"],
+            "--budget 2000 --min meta=900 --max meta=800",
             "min_spend",
         ),
-        (
-            &good,
-            vec!["--budget", "2000", "--min", "tiktok=5"],
-            "tiktok",
-        ),
-        (
-            &good,
-            vec!["--budget", "2000", "--max", "meta"],
-            "CHANNEL=AMOUNT",
-        ),
-        (
-            &good,
-            vec!["--budget", "2000", "--objective", "roi"],
-            "objective",
-        ),
-        (
-            &good,
-            vec!["--budget", "2000", "--objective", "target_roas"],
-            "target",
-        ),
-        (&old, vec!["--budget", "2000"], "response_curve"),
+        (&good, "--budget 2000 --min tiktok=5", "tiktok"),
+        (&good, "--budget 2000 --max meta", "CHANNEL=AMOUNT"),
+        (&good, "--budget 2000 --objective roi", "objective"),
+        (&good, "--budget 2000 --objective target_roas", "target"),
+        (&old, "--budget 2000", "response_curve"),
     ];
     for (results, args, needle) in cases {
-        let mut all = args.clone();
+        let mut all: Vec<&str> = args.split_whitespace().collect();
         all.extend(["--out", o]);
         let output = run_plan(results, &all);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{args:?} succeeded");
-        assert!(stderr.contains(needle), "{args:?}: {stderr}");
-        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(!output.status.success(), "{args} succeeded");
+        assert!(stderr.contains(needle), "{args}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
-        assert!(!out.exists(), "{args:?} wrote plan.json");
+        assert!(!out.exists(), "{args} wrote plan.json");
     }
     // A missing results file is named.
     let output = run_plan(&dir.path().join("nope.json"), &["--budget", "10"]);

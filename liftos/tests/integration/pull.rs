@@ -519,13 +519,7 @@ fn pull_shopify_writes_the_business_outcome_that_analyze_reads() {
     // `liftos analyze --business-outcome` takes the pulled file as it is.
     let unified = dir.path().join("unified.csv");
     liftos::io::write_table_atomically(&unified, &world.unified_table().unwrap()).unwrap();
-    let output = liftos()
-        .args(["analyze", "--bootstrap", "20", "--input"])
-        .arg(&unified)
-        .arg("--business-outcome")
-        .arg(&business)
-        .output()
-        .unwrap();
+    let output = analyze_business(&unified, &business, &[]);
     assert_success_with(&output, "Outcome: the business's own revenue");
     // The token went to the API only, never to the storage origin of the bulk result.
     let storage = s.requests_to("shopify_storage");

@@ -11,12 +11,17 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-const UNIFIED: &str = "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue\n\
-2024-01-01,meta,a,c1,A,,USD,10,100,3,1,20\n\
+/// Two rows of one campaign, the second with a negative spend.
+const ROWS: &str = "2024-01-01,meta,a,c1,A,,USD,10,100,3,1,20\n\
 2024-01-03,meta,a,c1,A,,USD,-5,100,3,1,20\n";
 
+/// `dir/name`: a unified CSV file of `rows`.
+fn unified_csv(dir: &Path, name: &str, rows: &str) -> std::path::PathBuf {
+    write_file(dir, name, format!("{UNIFIED_HEADER}\n{rows}"))
+}
+
 fn unified_file(dir: &Path, name: &str) -> std::path::PathBuf {
-    write_file(dir, name, UNIFIED)
+    unified_csv(dir, name, ROWS)
 }
 
 #[track_caller]
@@ -114,7 +119,7 @@ fn outputs_that_are_inputs_or_each_other_are_refused_and_nothing_changes() {
 
     assert_eq!(
         std::fs::read_to_string(&input).unwrap(),
-        UNIFIED,
+        format!("{UNIFIED_HEADER}\n{ROWS}"),
         "the input is intact"
     );
     assert!(leftovers(d).is_empty(), "{:?}", leftovers(d));
@@ -130,12 +135,7 @@ fn a_parquet_footer_past_the_end_is_an_error_not_a_panic() {
     bytes.extend_from_slice(&0x7fff_ffffu32.to_le_bytes());
     bytes.extend_from_slice(b"PAR1");
     std::fs::write(&bad, bytes).unwrap();
-    let o = liftos()
-        .args(["sql", "--input"])
-        .arg(format!("t={}", bad.display()))
-        .arg("select 1")
-        .output()
-        .unwrap();
+    let o = liftos_run!("sql", "--input", format!("t={}", bad.display()), "select 1");
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let e = stderr(&o);
     assert!(e.contains("bad.parquet") && !e.contains("panicked"), "{e}");
@@ -164,13 +164,7 @@ fn a_duplicate_header_and_a_missing_directory_are_named() {
     }
     let input = unified_file(dir.path(), "u.csv");
     let out = dir.path().join("missing").join("c.csv");
-    let o = liftos()
-        .args(["clean", "--input"])
-        .arg(&input)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = liftos_run!("clean", "--input", &input, "--out", &out);
     assert_refused(&o, &format!("{}", out.display()));
     assert!(!stderr(&o).contains("partial"), "{}", stderr(&o));
 }
@@ -178,12 +172,10 @@ fn a_duplicate_header_and_a_missing_directory_are_named() {
 #[test]
 fn clean_quarantines_a_far_future_typo_instead_of_filling_millions_of_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let input = write_file(
+    let input = unified_csv(
         dir.path(),
         "typo.csv",
-        "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue\n\
-         2024-01-01,meta,a,c1,A,,USD,1,1,1,0,2\n\
-         9999-12-31,meta,a,c1,A,,USD,1,1,1,0,2\n",
+        "2024-01-01,meta,a,c1,A,,USD,1,1,1,0,2\n9999-12-31,meta,a,c1,A,,USD,1,1,1,0,2\n",
     );
     let out = dir.path().join("c.csv");
     let q = dir.path().join("q.csv");
@@ -206,11 +198,7 @@ fn clean_quarantines_a_far_future_typo_instead_of_filling_millions_of_rows() {
 fn negative_spend_is_a_warning_of_analyze() {
     let dir = tempfile::tempdir().unwrap();
     let input = unified_file(dir.path(), "u.csv");
-    let o = liftos()
-        .args(["analyze", "--model", "dml", "--input"])
-        .arg(&input)
-        .output()
-        .unwrap();
+    let o = liftos_run!("analyze", "--model", "dml", "--input", &input);
     // Two rows cannot be analysed; the warning comes first, whatever the outcome.
     assert!(
         stderr(&o).contains("warning: `spend` is negative in 1 row(s)"),
@@ -227,11 +215,7 @@ fn zero_trees_in_the_config_is_named_with_its_line() {
         "liftos.toml",
         "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-01-31\"\n\n[analysis]\ntrees = 0\n",
     );
-    let o = liftos()
-        .args(["run", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let o = liftos_run!("run", "--config", &config);
     assert_refused(&o, "analysis.trees");
     assert!(stderr(&o).contains("line 6"), "{}", stderr(&o));
 }
@@ -294,11 +278,10 @@ fn unify_uses_noted_defaults_and_lists_every_missing_column_at_once() {
 #[test]
 fn csv_injection_is_defused_in_outputs_meant_for_spreadsheets() {
     let dir = tempfile::tempdir().unwrap();
-    let input = write_file(
+    let input = unified_csv(
         dir.path(),
         "u.csv",
-        "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue\n\
-         2024-01-01,meta,a,c1,=1+1,,USD,-0.5,1,1,0,2\n",
+        "2024-01-01,meta,a,c1,=1+1,,USD,-0.5,1,1,0,2\n",
     );
     let out = dir.path().join("s.csv");
     let o = liftos()

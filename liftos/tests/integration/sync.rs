@@ -349,12 +349,7 @@ fn bad_stores_give_one_clear_error_and_nothing_is_overwritten() {
         before
     );
     // sql --store says the same.
-    let out = liftos()
-        .args(["sql", "--store"])
-        .arg(&damaged)
-        .arg("SELECT 1")
-        .output()
-        .unwrap();
+    let out = liftos_run!("sql", "--store", &damaged, "SELECT 1");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing"));
 }
@@ -378,13 +373,7 @@ fn sql_and_run_read_the_store_instead_of_pulling() {
     // `unify --store` unifies every table of the store (it used to accept the flag and
     // unify nothing).
     let unified = dir.path().join("unified.csv");
-    let out = liftos()
-        .args(["unify", "--store"])
-        .arg(&store)
-        .arg("--out")
-        .arg(&unified)
-        .output()
-        .unwrap();
+    let out = liftos_run!("unify", "--store", &store, "--out", &unified);
     assert_success_with(
         &out,
         "Unified 199 rows from 3 source(s) into 199 rows (0 quarantined)",
@@ -504,11 +493,7 @@ fn watch_over_a_sandbox_clock_fits_a_version_every_seven_new_days_and_history_te
             assert!(v.dir.join(f).is_file(), "{} has no {f}", v.id);
         }
     }
-    let out = liftos()
-        .args(["history", "--store"])
-        .arg(&store)
-        .output()
-        .unwrap();
+    let out = liftos_run!("history", "--store", &store);
     let stdout = assert_success(&out);
     let lines: Vec<&str> = stdout.lines().collect();
     // Two channels, each a name line and one line per version, then the summary.
