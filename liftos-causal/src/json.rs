@@ -578,6 +578,11 @@ mod tests {
                 }],
             }),
             revenue: 10_000.0,
+            common_spend: Some(crate::CommonSpend {
+                variance_ratio: 1.25,
+                entities: 12,
+                controlled: false,
+            }),
         };
         let v = b.to_json();
         let plain = results.to_json();
@@ -587,6 +592,7 @@ mod tests {
                 "baseline_share",
                 "business_revenue",
                 "calibration",
+                "common_spend",
                 "outcome_column",
             ])
             .collect();
@@ -597,6 +603,10 @@ mod tests {
         assert_eq!(
             v["baseline_share"],
             serde_json::json!({"estimate": 0.4, "std_err": 0.05, "ci_lower": 0.3, "ci_upper": null})
+        );
+        assert_eq!(
+            v["common_spend"],
+            serde_json::json!({"variance_ratio": 1.25, "entities": 12, "controlled": false})
         );
         let test = &v["calibration"]["tests"][0];
         assert_eq!(

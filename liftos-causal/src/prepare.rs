@@ -13,6 +13,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Date32Type, Float64Type};
 use arrow::record_batch::RecordBatch;
 use chrono::Datelike;
+use serde::Serialize;
 
 use crate::{Error, Result};
 
@@ -793,7 +794,7 @@ pub const COMMON_SPEND_GATE: f64 = 2.0;
 /// over that) is then about 1 (below 1.5 on the sandbox's presets without hidden
 /// confounding). A demand shock that moves every budget at once raises it (2.2–2.7 on
 /// the `latent` preset with about 20 campaigns).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct CommonSpend {
     /// Variance of the day means over its value under independent entities.
     pub variance_ratio: f64,
@@ -803,31 +804,45 @@ pub struct CommonSpend {
     pub controlled: bool,
 }
 
-/// The common-spend check and, when it finds common movement, the other entities' spend
-/// around each row's day: `(check, that day, the 7 days centred on it)`; `None` with
-/// fewer than [`COMMON_SPEND_MIN_ENTITIES`] entities that spend.
-///
-/// Each entity's day is its relative log spend `ln((w + 0.1·m)/m)` (`m` its mean spend;
-/// the 0.1·m keeps a paused day finite), centred on the entity's own mean so that which
-/// entities run on a day does not move the factor. A row gets the mean over the *other*
-/// entities active on the day (its own spend left out, so the control never contains the
-/// treatment; 0 when no other entity ran). This is the cross-sectional average of
-/// Pesaran's common correlated effects estimator: a demand shock that the calendar does
-/// not see and that moves several budgets at once (a promotion, news, a competitor
-/// leaving) shows up in it, and controlling for it takes that shock out of the slope of
-/// revenue on spend; what is left to estimate from is each entity's own movement.
-///
-/// The controls cost accuracy where there is no such shock (measured on the sandbox's
-/// saturation preset: the switch-off error 6–10 points higher), so they are added only
-/// when the check finds common movement ([`COMMON_SPEND_GATE`]).
-fn common_spend(
-    entities: &[String],
+/// Each spending entity's relative log spend, centred on its own mean (see
+/// [`common_spend`]), with the common-spend check on it.
+pub(crate) struct RelativeSpend {
+    /// The check.
+    pub check: CommonSpend,
+    /// Entity code of each value.
+    pub entity: Vec<u32>,
+    /// Day of each value.
+    pub days: Vec<i32>,
+    /// `ln((w + 0.1·m)/m)`, centred on the entity's mean.
+    pub x: Vec<f64>,
+}
+
+impl RelativeSpend {
+    /// Mean of `x` over the entities of each day.
+    pub fn day_means(&self) -> BTreeMap<i32, f64> {
+        let mut by_day: BTreeMap<i32, (f64, usize)> = BTreeMap::new();
+        for (&d, &v) in self.days.iter().zip(&self.x) {
+            let e = by_day.entry(d).or_insert((0.0, 0));
+            e.0 += v;
+            e.1 += 1;
+        }
+        by_day
+            .into_iter()
+            .map(|(d, (s, n))| (d, s / n as f64))
+            .collect()
+    }
+}
+
+/// The rows of entities (codes `0..`) that spend as [`RelativeSpend`]; `None` with fewer
+/// than [`COMMON_SPEND_MIN_ENTITIES`] entities that spend. `calendar` is each row's
+/// pattern of calendar flags.
+pub(crate) fn relative_spend(
+    codes: &[u32],
     dates: &[i32],
     spend: &[f64],
     calendar: &[u32],
-) -> Option<(CommonSpend, Vec<f64>, Vec<f64>)> {
-    let (codes, labels) = codes_of(entities);
-    let k = labels.len();
+) -> Option<RelativeSpend> {
+    let k = codes.iter().copied().max().map_or(0, |m| m as usize + 1);
     let mut sum = vec![0.0; k];
     let mut count = vec![0usize; k];
     for (&c, &w) in codes.iter().zip(spend) {
@@ -860,6 +875,40 @@ fn common_spend(
     // Centre each entity on its own mean.
     demean(&mut x, &entity);
     let check = common_movement(&x, &entity, &days, &flags, spending);
+    Some(RelativeSpend {
+        check,
+        entity,
+        days,
+        x,
+    })
+}
+
+/// The common-spend check and, when it finds common movement, the other entities' spend
+/// around each row's day: `(check, that day, the 7 days centred on it)`; `None` with
+/// fewer than [`COMMON_SPEND_MIN_ENTITIES`] entities that spend.
+///
+/// Each entity's day is its relative log spend `ln((w + 0.1·m)/m)` (`m` its mean spend;
+/// the 0.1·m keeps a paused day finite), centred on the entity's own mean so that which
+/// entities run on a day does not move the factor. A row gets the mean over the *other*
+/// entities active on the day (its own spend left out, so the control never contains the
+/// treatment; 0 when no other entity ran). This is the cross-sectional average of
+/// Pesaran's common correlated effects estimator: a demand shock that the calendar does
+/// not see and that moves several budgets at once (a promotion, news, a competitor
+/// leaving) shows up in it, and controlling for it takes that shock out of the slope of
+/// revenue on spend; what is left to estimate from is each entity's own movement.
+///
+/// The controls cost accuracy where there is no such shock (measured on the sandbox's
+/// saturation preset: the switch-off error 6–10 points higher), so they are added only
+/// when the check finds common movement ([`COMMON_SPEND_GATE`]).
+fn common_spend(
+    entities: &[String],
+    dates: &[i32],
+    spend: &[f64],
+    calendar: &[u32],
+) -> Option<(CommonSpend, Vec<f64>, Vec<f64>)> {
+    let (codes, _) = codes_of(entities);
+    let rel = relative_spend(&codes, dates, spend, calendar)?;
+    let (check, entity, days, x) = (rel.check, rel.entity, rel.days, rel.x);
     let mut by_day: HashMap<i32, (f64, usize)> = HashMap::new();
     let mut own: HashMap<(u32, i32), f64> = HashMap::new();
     for ((&c, &d), &v) in entity.iter().zip(&days).zip(&x) {

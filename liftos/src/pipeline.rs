@@ -1271,6 +1271,7 @@ impl Pipeline {
                 &self.attribution.response,
             ),
             non_negative: !self.allow_negative_effects,
+            common_spend: self.roles.common_spend_controls,
             ..Default::default()
         };
         Ok(liftos_causal::analyze_business(&data, &options, &tests)?)

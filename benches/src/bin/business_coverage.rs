@@ -192,6 +192,15 @@ fn main() -> Result<(), BoxError> {
                 liftos_causal::analyze_business(&d, &options, &[])?
             };
             seconds += t0.elapsed().as_secs_f64();
+            if per_world {
+                eprintln!(
+                    "{name} seed {seed} common spend: {}",
+                    r.common_spend.map_or_else(
+                        || "none".to_string(),
+                        |c| format!("ratio {:.2} over {} entities", c.variance_ratio, c.entities)
+                    )
+                );
+            }
             for c in &r.results.channels {
                 let Some(t) = world.truth().channel(&c.channel) else {
                     continue;

@@ -75,7 +75,9 @@ pub struct Args {
     no_cross_validation: bool,
     /// Leave out the common-spend controls (the other campaigns' spend of the day, a
     /// proxy for a demand shock the calendar does not see; on by default with four or
-    /// more campaigns).
+    /// more campaigns; at the business level, the budgets' common movement in the
+    /// baseline when the campaigns' budgets move together more than the calendar
+    /// explains).
     #[arg(long)]
     no_common_spend: bool,
     /// Public holidays of this country when the input has no calendar columns, and in the
@@ -246,6 +248,7 @@ fn run_business(args: &Args, outcome: &std::path::Path) -> liftos::Result<()> {
         confidence_level: args.confidence,
         seed: args.seed,
         non_negative: !args.allow_negative_effects,
+        common_spend: !args.no_common_spend,
         ..Default::default()
     };
     let (table, results) = liftos::business::analyze_business_files(

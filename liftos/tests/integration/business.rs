@@ -282,3 +282,53 @@ fn allow_negative_effects_is_a_business_level_switch() {
         "{stderr}"
     );
 }
+
+/// `--no-common-spend` reaches the business level too. On a world with a hidden demand
+/// shock that moves every budget (the `latent` preset), the facade's campaigns show the
+/// common movement: by default the baseline controls for it (`common_spend.controlled`)
+/// and the printed warnings say so; with the flag the same check is reported, not used,
+/// and the warning says the effects may be overstated. The results' `common_spend`
+/// setting says which.
+#[test]
+fn no_common_spend_reaches_the_business_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::generate(&WorldConfig::preset(Preset::Latent, 1)).unwrap();
+    let unified = dir.path().join("unified.csv");
+    liftos::io::write_table_atomically(&unified, &world.unified_table().unwrap()).unwrap();
+    let business = dir.path().join("business.csv");
+    std::fs::write(&business, world.business_csv().unwrap()).unwrap();
+    let mut ratios = Vec::new();
+    for (extra, used) in [(None, true), (Some("--no-common-spend"), false)] {
+        let json = dir.path().join(format!("common_{used}.json"));
+        let output = liftos()
+            .args(["analyze", "--bootstrap", "20", "--input"])
+            .arg(&unified)
+            .arg("--business-outcome")
+            .arg(&business)
+            .args(extra)
+            .arg("--json")
+            .arg(&json)
+            .output()
+            .unwrap();
+        crate::common::assert_success(&output);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert_eq!(v["settings"]["common_spend"], used.to_string());
+        let check = &v["common_spend"];
+        assert!(check["entities"].as_u64().unwrap() >= 4, "{check}");
+        assert_eq!(check["controlled"], used, "{check}");
+        let says = if used {
+            "The baseline controls for the budgets' common movement"
+        } else {
+            "The common-spend controls are switched off"
+        };
+        assert!(
+            stdout.contains("budgets move together") && stdout.contains(says),
+            "{stdout}"
+        );
+        ratios.push(check["variance_ratio"].as_f64().unwrap());
+    }
+    // The check is the same; only its use differs.
+    assert_eq!(ratios[0], ratios[1]);
+    assert!(ratios[0] >= 2.0, "{ratios:?}");
+}
