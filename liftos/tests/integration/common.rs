@@ -54,6 +54,13 @@ pub fn start_fakes(world: World, faults: FaultConfig) -> Fakes {
     Fakes { servers, runtime }
 }
 
+/// The standard [`world`] and fakes serving it without faults.
+pub fn world_and_fakes() -> (World, Fakes) {
+    let world = world();
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    (world, fakes)
+}
+
 pub fn liftos() -> Command {
     Command::new(env!("CARGO_BIN_EXE_liftos"))
 }

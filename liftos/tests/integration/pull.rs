@@ -118,8 +118,7 @@ fn throttling_and_server_errors_are_retried_to_the_same_rows() {
 
 #[test]
 fn a_rejected_token_is_one_clear_error_without_the_secret_and_no_file() {
-    let world = world();
-    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let (world, fakes) = world_and_fakes();
     let dir = tempfile::tempdir().unwrap();
     let secret = "EAAB-not-the-right-token-0451";
     for (source, var, file) in [
@@ -437,8 +436,7 @@ fn pull_klaviyo_include_flows_adds_every_flow_row_and_unifies() {
 
 #[test]
 fn include_flows_is_refused_for_other_sources() {
-    let world = world();
-    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let (world, fakes) = world_and_fakes();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.csv");
     let output = pull_with(&fakes, &world, "meta", &out, |c| c.arg("--include-flows"));
