@@ -7,6 +7,7 @@ use arrow::array::{Array, Float64Array, Int64Array, RecordBatch};
 use liftos_connectors::{Connector, ConnectorRequest, MetaAdsBuilder, RetryConfig, VirtualClock};
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
 use liftos_sandbox::{Platform, World, WorldConfig};
+pub use liftos_testkit::{Totals, world_totals};
 
 /// The fake platform APIs serving `world` with `faults`.
 pub async fn serve(world: World, faults: FaultConfig) -> FakeServers {
@@ -109,11 +110,7 @@ pub fn full_range(world: &World) -> ConnectorRequest {
 pub async fn serve_world(
     channel: &str,
     faults: FaultConfig,
-) -> (
-    (usize, f64, i64, i64, f64, f64),
-    ConnectorRequest,
-    FakeServers,
-) {
+) -> (Totals, ConnectorRequest, FakeServers) {
     let world = world();
     let want = world_totals(&world, channel);
     let request = full_range(&world);
@@ -138,20 +135,6 @@ pub fn column<A: Array + Clone + 'static>(t: &RecordBatch, name: &str) -> A {
         .downcast_ref::<A>()
         .unwrap_or_else(|| panic!("column {name} is not a {}", std::any::type_name::<A>()))
         .clone()
-}
-
-/// (rows, spend, impressions, clicks, conversions, revenue) of one channel of the world.
-pub fn world_totals(world: &World, channel: &str) -> (usize, f64, i64, i64, f64, f64) {
-    let mut t = (0, 0.0, 0, 0, 0.0, 0.0);
-    for r in world.rows().filter(|r| r.channel == channel) {
-        t.0 += 1;
-        t.1 += r.spend;
-        t.2 += r.impressions;
-        t.3 += r.clicks;
-        t.4 += r.conversions;
-        t.5 += r.revenue;
-    }
-    t
 }
 
 pub fn f64_sum(t: &RecordBatch, col: &str) -> f64 {
@@ -256,7 +239,7 @@ pub fn each_fault(throttle_wait_secs: u64) -> [(&'static str, FaultConfig); 4] {
 #[track_caller]
 pub fn assert_world_totals(
     t: &RecordBatch,
-    want: (usize, f64, i64, i64, f64, f64),
+    want: Totals,
     spend: f64,
     [impressions, clicks, conversions, revenue]: [&str; 4],
 ) {

@@ -410,7 +410,7 @@ fn source_names_must_be_portable_and_distinct() {
 #[test]
 fn a_postgres_output_holds_the_runs_tables_and_the_unified_table_exactly() {
     use liftos::connectors::{Connector, ConnectorRequest, PostgresBuilder};
-    let Some(url) = crate::postgres::server_url() else {
+    let Some(url) = liftos_testkit::postgres_url() else {
         return;
     };
     let (bare, password) = crate::postgres::split_password(&url);

@@ -9,23 +9,9 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use liftos::connectors::{Connector, ConnectorRequest, PostgresBuilder};
+use liftos_testkit::postgres_url;
 
 use crate::common::*;
-
-/// The test server's URL, or `None` (with the reason printed) outside CI.
-pub fn server_url() -> Option<String> {
-    match std::env::var("LIFTOS_TEST_POSTGRES_URL") {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ => {
-            assert!(
-                std::env::var("LIFTOS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "LIFTOS_REQUIRE_POSTGRES=1 but LIFTOS_TEST_POSTGRES_URL is not set"
-            );
-            eprintln!("skipped: LIFTOS_TEST_POSTGRES_URL is not set (see .ci/postgres)");
-            None
-        }
-    }
-}
 
 /// `postgres://user:pw@host/db` as (`postgres://user@host/db`, `pw`).
 pub fn split_password(url: &str) -> (String, String) {
@@ -97,7 +83,7 @@ fn postgres_pull(url: &str, args: &[&str], out: &Path) -> Command {
 
 #[test]
 fn pull_source_postgres_writes_the_query_rows_for_the_range() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = postgres_url() else { return };
     seed_table(&url, "cli_", "pull_src");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("pg.csv");
@@ -201,7 +187,7 @@ fn a_password_in_liftos_toml_is_refused_without_being_echoed() {
 
 #[test]
 fn a_liftos_toml_postgres_source_reads_with_the_password_from_a_variable() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = postgres_url() else { return };
     let table = seed_table(&url, "toml_", "src");
     let (bare, password) = split_password(&url);
     let text = format!(
