@@ -8,7 +8,7 @@
 #![warn(missing_docs)]
 
 use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::Float64Type;
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use liftos_connectors::GoogleAdsBuilder;
 use liftos_sandbox::World;
 use liftos_sandbox::fake::FakeServers;
@@ -108,4 +108,23 @@ pub fn texts(table: &RecordBatch, name: &str) -> Vec<String> {
     (0..table.num_rows())
         .map(|i| s.value(i).to_string())
         .collect()
+}
+
+/// Sum of the numeric column `column` of `table`, Float64 or Int64 (CSV inference may
+/// give either); the test fails on a missing column, another type or a null.
+pub fn sum(table: &RecordBatch, column: &str) -> f64 {
+    let c = table
+        .column_by_name(column)
+        .unwrap_or_else(|| panic!("no column {column}"));
+    assert_eq!(c.null_count(), 0, "{column} has nulls");
+    match c.data_type() {
+        DataType::Float64 => c.as_primitive::<Float64Type>().iter().flatten().sum(),
+        DataType::Int64 => c
+            .as_primitive::<Int64Type>()
+            .iter()
+            .flatten()
+            .map(|v| v as f64)
+            .sum(),
+        other => panic!("{column} is {other}"),
+    }
 }

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{Array, Float64Array, Int64Array, RecordBatch};
+use arrow::array::{Array, RecordBatch};
 use liftos_connectors::{Connector, ConnectorRequest, MetaAdsBuilder, RetryConfig, VirtualClock};
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
 use liftos_sandbox::{Platform, World, WorldConfig};
-pub use liftos_testkit::{Totals, world_totals};
+pub use liftos_testkit::{Totals, sum, world_totals};
 
 /// The fake platform APIs serving `world` with `faults`.
 pub async fn serve(world: World, faults: FaultConfig) -> FakeServers {
@@ -137,27 +137,6 @@ pub fn column<A: Array + Clone + 'static>(t: &RecordBatch, name: &str) -> A {
         .clone()
 }
 
-pub fn f64_sum(t: &RecordBatch, col: &str) -> f64 {
-    let a = t
-        .column_by_name(col)
-        .unwrap_or_else(|| panic!("no column {col}"));
-    a.as_any()
-        .downcast_ref::<Float64Array>()
-        .unwrap()
-        .iter()
-        .flatten()
-        .sum()
-}
-
-pub fn i64_sum(t: &RecordBatch, col: &str) -> i64 {
-    let a = t
-        .column_by_name(col)
-        .unwrap_or_else(|| panic!("no column {col}"));
-    let a = a.as_any().downcast_ref::<Int64Array>().unwrap();
-    assert_eq!(a.null_count(), 0, "{col} has nulls");
-    a.iter().flatten().sum()
-}
-
 /// Asserts money sums agree to the cent-rounding of each row.
 pub fn assert_money(label: &str, got: f64, want: f64, rows: usize) {
     let tol = 0.006 * rows as f64 + 1e-6;
@@ -245,8 +224,8 @@ pub fn assert_world_totals(
 ) {
     assert_eq!(t.num_rows(), want.0, "row count");
     assert_money("spend", spend, want.1, want.0);
-    assert_eq!(i64_sum(t, impressions), want.2);
-    assert_eq!(i64_sum(t, clicks), want.3);
-    assert!((f64_sum(t, conversions) - want.4).abs() < 1e-6);
-    assert!((f64_sum(t, revenue) - want.5).abs() < 1e-6 * want.5.max(1.0));
+    assert_eq!(sum(t, impressions) as i64, want.2);
+    assert_eq!(sum(t, clicks) as i64, want.3);
+    assert!((sum(t, conversions) - want.4).abs() < 1e-6);
+    assert!((sum(t, revenue) - want.5).abs() < 1e-6 * want.5.max(1.0));
 }

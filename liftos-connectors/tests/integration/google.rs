@@ -19,7 +19,7 @@ async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
         serve_world("google_ads", faults.with_google_batch_size(25)).await;
     let c = builder(&servers, clock()).build().unwrap();
     let t = pull_all(&c, &request).await;
-    let cost = i64_sum(&t, "metrics.cost_micros") as f64 / 1e6;
+    let cost = sum(&t, "metrics.cost_micros") / 1e6;
     let columns = [
         "metrics.impressions",
         "metrics.clicks",

@@ -5,11 +5,10 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use arrow::array::{AsArray, RecordBatch};
 use liftos::sandbox::fake::{FakeServers, FaultConfig};
 use liftos::sandbox::{World, WorldConfig};
-pub use liftos_testkit::{Totals, fake_google_ads, world_totals};
+pub use liftos_testkit::{Totals, fake_google_ads, sum, world_totals};
 
 /// The world every pull test serves: 2 campaigns per channel, 45 days from 2024-01-01.
 pub fn world() -> World {
@@ -304,24 +303,6 @@ pub fn analyze_business(unified: &Path, business: &Path, extra: &[&OsStr]) -> Ou
         .args(extra)
         .output()
         .unwrap()
-}
-
-/// Sum of a numeric column, whatever its numeric type (CSV inference may give Int64).
-pub fn sum(table: &RecordBatch, column: &str) -> f64 {
-    let c = table
-        .column_by_name(column)
-        .unwrap_or_else(|| panic!("no column {column}"));
-    assert_eq!(c.null_count(), 0, "{column} has nulls");
-    match c.data_type() {
-        DataType::Float64 => c.as_primitive::<Float64Type>().iter().flatten().sum(),
-        DataType::Int64 => c
-            .as_primitive::<Int64Type>()
-            .iter()
-            .flatten()
-            .map(|v| v as f64)
-            .sum(),
-        other => panic!("{column} is {other}"),
-    }
 }
 
 /// Money sums agree to the cent, after summing `rows` rounded values.
