@@ -7,7 +7,6 @@ use std::process::Command;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
 use liftos::connectors::{Connector, ConnectorRequest, PostgresBuilder};
 use liftos_testkit::postgres_url;
 
@@ -44,28 +43,19 @@ fn seed_table(url: &str, prefix: &str, name: &str) -> RecordBatch {
 }
 
 fn daily_table() -> RecordBatch {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("date", DataType::Date32, false),
-        Field::new("campaign", DataType::Utf8, false),
-        Field::new("spend", DataType::Float64, true),
-        Field::new("clicks", DataType::Int64, true),
-    ]));
     let days: Vec<i32> = (0..10).map(|i| 19_723 + i).collect(); // 2024-01-01..10
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(Date32Array::from(days)),
-        Arc::new(StringArray::from(
-            (0..10).map(|i| format!("c{}", i % 3)).collect::<Vec<_>>(),
-        )),
-        Arc::new(Float64Array::from(
-            (0..10)
-                .map(|i| (i != 9).then_some(f64::from(i) * 1.5))
-                .collect::<Vec<_>>(),
-        )),
-        Arc::new(Int64Array::from(
-            (0..10).map(|i| Some(i * 10)).collect::<Vec<_>>(),
-        )),
-    ];
-    RecordBatch::try_new(schema, columns).unwrap()
+    let campaigns: Vec<String> = (0..10).map(|i| format!("c{}", i % 3)).collect();
+    let spend: Vec<Option<f64>> = (0..10)
+        .map(|i| (i != 9).then_some(f64::from(i) * 1.5))
+        .collect();
+    let clicks: Vec<Option<i64>> = (0..10).map(|i| Some(i * 10)).collect();
+    RecordBatch::try_from_iter_with_nullable([
+        ("date", Arc::new(Date32Array::from(days)) as ArrayRef, false),
+        ("campaign", Arc::new(StringArray::from(campaigns)), false),
+        ("spend", Arc::new(Float64Array::from(spend)), true),
+        ("clicks", Arc::new(Int64Array::from(clicks)), true),
+    ])
+    .unwrap()
 }
 
 /// `liftos pull --source postgres` of 2024-01-03..=2024-01-07 into `out`, with `args`,
