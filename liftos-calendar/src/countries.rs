@@ -63,6 +63,13 @@ fn us() -> Vec<HolidayRule> {
     ]
 }
 
+/// A holiday on a fixed date in `year` only (a bank holiday moved that year).
+fn fixed_in(name: &str, month: u32, day: u32, year: i32) -> HolidayRule {
+    HolidayRule::fixed(name, month, day)
+        .from_year(year)
+        .until_year(year)
+}
+
 /// Holidays common to every UK nation (England, Wales, Scotland, Northern Ireland).
 fn gb() -> Vec<HolidayRule> {
     use Observance::NextFreeWeekday as Obs;
@@ -75,25 +82,15 @@ fn gb() -> Vec<HolidayRule> {
         HolidayRule::nth_weekday("May Day", 5, Mon, 1)
             .from_year(1978)
             .with_skip_years([1995, 2020]),
-        HolidayRule::fixed("May Day", 5, 8)
-            .from_year(1995)
-            .until_year(1995),
-        HolidayRule::fixed("May Day", 5, 8)
-            .from_year(2020)
-            .until_year(2020),
+        fixed_in("May Day", 5, 8, 1995),
+        fixed_in("May Day", 5, 8, 2020),
         // Spring bank holiday, moved for the jubilees of 2002, 2012 and 2022.
         HolidayRule::last_weekday("Spring Bank Holiday", 5, Mon)
             .from_year(1971)
             .with_skip_years([2002, 2012, 2022]),
-        HolidayRule::fixed("Spring Bank Holiday", 6, 4)
-            .from_year(2002)
-            .until_year(2002),
-        HolidayRule::fixed("Spring Bank Holiday", 6, 4)
-            .from_year(2012)
-            .until_year(2012),
-        HolidayRule::fixed("Spring Bank Holiday", 6, 2)
-            .from_year(2022)
-            .until_year(2022),
+        fixed_in("Spring Bank Holiday", 6, 4, 2002),
+        fixed_in("Spring Bank Holiday", 6, 4, 2012),
+        fixed_in("Spring Bank Holiday", 6, 2, 2022),
         HolidayRule::fixed("Christmas Day", 12, 25).with_observed(Obs),
         HolidayRule::fixed("Boxing Day", 12, 26).with_observed(Obs),
         // One-off bank holidays proclaimed for the whole UK.

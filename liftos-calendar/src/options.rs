@@ -138,12 +138,10 @@ pub struct PeakSeason {
     /// Season name (snake_case).
     pub name: String,
     /// First day; leave out to use `length_days`.
-    #[serde(default)]
     pub start: Option<SeasonBound>,
     /// Last day.
     pub end: SeasonBound,
     /// Length in days ending on `end` (instead of `start`).
-    #[serde(default)]
     pub length_days: Option<u32>,
 }
 

@@ -193,10 +193,8 @@ pub struct HolidayRule {
     #[serde(default)]
     pub observed: Observance,
     /// First year the rule is in force (inclusive).
-    #[serde(default)]
     pub start_year: Option<i32>,
     /// Last year the rule is in force (inclusive).
-    #[serde(default)]
     pub end_year: Option<i32>,
     /// Years in which the rule does not apply (e.g. a holiday moved that year).
     #[serde(default)]

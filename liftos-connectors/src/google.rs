@@ -7,6 +7,7 @@ use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch,
 use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
 use futures::StreamExt;
+use liftos_core::platforms::google_json_name;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
@@ -302,22 +303,6 @@ fn select_list(q: &str) -> Result<Vec<String>> {
     Ok(cols)
 }
 
-fn camel(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut up = false;
-    for ch in s.chars() {
-        if ch == '_' {
-            up = true;
-        } else if up {
-            out.extend(ch.to_uppercase());
-            up = false;
-        } else {
-            out.push(ch);
-        }
-    }
-    out
-}
-
 impl Inner {
     fn columns(&self, request: &ConnectorRequest) -> Result<Vec<String>> {
         if let Some((_, cols)) = &self.query {
@@ -458,7 +443,7 @@ impl Inner {
         let rows: Vec<&Value> = batches.iter().flat_map(|b| b.results.iter()).collect();
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(cols.len());
         for (ci, col) in cols.iter().enumerate() {
-            let path: Vec<String> = col.split('.').map(camel).collect();
+            let path: Vec<String> = col.split('.').map(google_json_name).collect();
             let get = |r: &Value| -> Option<Value> {
                 let mut v = r;
                 for p in &path {

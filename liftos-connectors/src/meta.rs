@@ -33,16 +33,7 @@ pub const META_DEFAULT_ACTION_TYPES: [&str; 3] = [
     "purchase",
 ];
 /// Breakdowns the connector accepts (carried as Utf8 columns).
-pub const META_BREAKDOWNS: [&str; 8] = [
-    "age",
-    "gender",
-    "country",
-    "region",
-    "publisher_platform",
-    "platform_position",
-    "device_platform",
-    "impression_device",
-];
+pub const META_BREAKDOWNS: [&str; 8] = liftos_core::platforms::META_BREAKDOWNS;
 /// Optional metric fields (`ConnectorRequest::fields`), output when requested and served.
 pub const META_OPTIONAL_FIELDS: [&str; 5] = ["reach", "frequency", "cpm", "cpc", "ctr"];
 

@@ -85,10 +85,8 @@ pub struct RestSpec {
     /// Where the records are in a page.
     pub records: RestRecords,
     /// Errors an API reports inside a 2xx body.
-    #[serde(default)]
     pub errors: Option<RestBodyErrors>,
     /// Request pacing.
-    #[serde(default)]
     pub rate_limit: Option<RestRateLimit>,
     /// The output columns, in order.
     pub fields: Vec<RestField>,
@@ -164,23 +162,18 @@ pub struct RestRequest {
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// JSON body of a POST; placeholders allowed in its strings.
-    #[serde(default)]
     pub body: Option<Value>,
     /// Accounts to request one by one (`{account}`).
     #[serde(default)]
     pub accounts: Vec<String>,
     /// A variable holding comma-separated accounts (used when `accounts` is empty).
-    #[serde(default)]
     pub accounts_env: Option<String>,
     /// Most days one request may cover (default: the whole range at once).
-    #[serde(default)]
     pub max_days: Option<u32>,
     /// chrono format of `{start}` / `{end}` (default `%Y-%m-%d`).
-    #[serde(default)]
     pub date_format: Option<String>,
     /// A `date` field: records outside the requested days are dropped (and counted in
     /// a warning), for APIs that return whole periods.
-    #[serde(default)]
     pub date_field: Option<String>,
 }
 
@@ -277,7 +270,6 @@ pub struct RestBodyErrors {
     #[serde(default)]
     pub auth: Vec<Value>,
     /// Dotted path of the message (`message`).
-    #[serde(default)]
     pub message_path: Option<String>,
 }
 
@@ -312,16 +304,13 @@ pub struct RestField {
     /// Column name.
     pub name: String,
     /// Dotted path in a record (`metrics.spend`), or
-    #[serde(default)]
     pub path: Option<String>,
     /// a value for every row, with placeholders (`{account}`).
-    #[serde(default)]
     pub value: Option<String>,
     /// Column type.
     #[serde(rename = "type")]
     pub kind: RestFieldType,
     /// chrono format of a date (`%Y-%m-%d %H:%M:%S`).
-    #[serde(default)]
     pub format: Option<String>,
     /// A record without it fails the pull (default: null).
     #[serde(default)]

@@ -1,7 +1,8 @@
 //! The pieces every LiftOS crate shares, defined once: the unified table's schema, column
 //! names and natural key ([`unified`]), calendar days as Arrow `Date32` ([`dates`]), the
-//! table file formats ([`format`](mod@format)), all-or-nothing file writes ([`fs`]) and the
-//! consuming setters of builders and option types ([`setters!`]).
+//! table file formats ([`format`](mod@format)), all-or-nothing file writes ([`fs`]), names
+//! from the platforms' exports ([`platforms`]) and the consuming setters of builders and
+//! option types ([`setters!`]).
 //!
 //! The library crates (connectors, transform, calendar, causal, sandbox) stay independent
 //! of each other and may all depend on this one, as DataFusion's crates do on
@@ -18,6 +19,7 @@ mod builder;
 pub mod dates;
 pub mod format;
 pub mod fs;
+pub mod platforms;
 pub mod unified;
 
 /// The column names of `schema`, comma-separated: what an error about a missing or

@@ -16,6 +16,7 @@ use liftos_causal::{
 };
 use liftos_report::{self as report, ExportOptions, PlotOptions, ReportError, ReportOptions};
 use liftos_sandbox::{World, WorldConfig};
+use liftos_testkit::{floats, texts};
 use liftos_transform::{Issue, QualityReport, Severity};
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -85,12 +86,8 @@ fn sandbox() -> &'static (RecordBatch, AttributionResults) {
             (0..n).map(|i| b.value(i)).collect()
         };
         let hol: Vec<f64> = holiday.iter().map(|h| f64::from(u8::from(*h))).collect();
-        let text = |name: &str| -> Vec<String> {
-            let s = table.column_by_name(name).unwrap().as_string::<i32>();
-            (0..n).map(|i| s.value(i).to_string()).collect()
-        };
-        let channel = text("channel");
-        let campaign = text("campaign");
+        let channel = texts(&table, "channel");
+        let campaign = texts(&table, "campaign");
         let mut names: Vec<&String> = campaign.iter().collect();
         names.sort();
         names.dedup();
@@ -98,15 +95,7 @@ fn sandbox() -> &'static (RecordBatch, AttributionResults) {
             .iter()
             .map(|c| names.binary_search(&c).unwrap() as f64)
             .collect();
-        let f = |name: &str| {
-            table
-                .column_by_name(name)
-                .unwrap()
-                .as_primitive::<Float64Type>()
-                .values()
-                .to_vec()
-        };
-        let (revenue, spend) = (f("revenue"), f("spend"));
+        let (revenue, spend) = (floats(&table, "revenue"), floats(&table, "spend"));
         let data = CausalDataset::new(&revenue, &spend)
             .unwrap()
             .with_names("revenue", "spend")

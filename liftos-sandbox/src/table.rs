@@ -11,21 +11,23 @@ use liftos_core::dates::to_date32;
 
 use crate::{Result, World, WorldRow};
 
+/// The unified table's key columns ([`key_columns`]: date, channel, account_id,
+/// campaign_id, as the unified schema declares them), then the truth of each row.
 static TRUTH: LazyLock<SchemaRef> = LazyLock::new(|| {
-    Arc::new(Schema::new(vec![
-        Field::new("date", DataType::Date32, false),
-        Field::new("channel", DataType::Utf8, false),
-        Field::new("account_id", DataType::Utf8, true),
-        Field::new("campaign_id", DataType::Utf8, true),
-        Field::new("tau", DataType::Float64, false),
-        Field::new("tau_long_run", DataType::Float64, false),
-        Field::new("incremental_revenue", DataType::Float64, false),
-        Field::new("incremental_conversions", DataType::Float64, false),
-        Field::new("baseline_revenue", DataType::Float64, false),
-        Field::new("demand", DataType::Float64, false),
-        Field::new("is_holiday", DataType::Boolean, false),
-        Field::new("is_commercial_event", DataType::Boolean, false),
-    ]))
+    let mut fields = unified_schema().fields()[..4].to_vec();
+    let float = |name| Arc::new(Field::new(name, DataType::Float64, false));
+    let flag = |name| Arc::new(Field::new(name, DataType::Boolean, false));
+    fields.extend([
+        float("tau"),
+        float("tau_long_run"),
+        float("incremental_revenue"),
+        float("incremental_conversions"),
+        float("baseline_revenue"),
+        float("demand"),
+        flag("is_holiday"),
+        flag("is_commercial_event"),
+    ]);
+    Arc::new(Schema::new(fields))
 });
 
 /// The unified table's schema as DESIGN.md defines it ([`liftos_core::unified::schema`]).

@@ -212,16 +212,7 @@ impl SourceMapping {
                 (CONVERSIONS, ColumnSpec::column("conversions")),
                 (REVENUE, ColumnSpec::column("conversion_values")),
             ]),
-            breakdowns: optional_same_name(&[
-                "age",
-                "gender",
-                "country",
-                "region",
-                "publisher_platform",
-                "platform_position",
-                "device_platform",
-                "impression_device",
-            ]),
+            breakdowns: optional_same_name(&liftos_core::platforms::META_BREAKDOWNS),
             ..Self::default()
         }
     }

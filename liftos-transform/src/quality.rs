@@ -198,10 +198,8 @@ pub enum Rule {
         /// Column.
         column: String,
         /// Smallest allowed value.
-        #[serde(default)]
         min: Option<f64>,
         /// Largest allowed value.
-        #[serde(default)]
         max: Option<f64>,
         /// Severity of violations.
         #[serde(default)]

@@ -113,16 +113,13 @@ pub struct PipelineConfig {
     #[serde(default)]
     pub sources: Vec<Spanned<SourceSection>>,
     /// `[mapping]`, as a mapping file.
-    #[serde(default)]
     pub mapping: Option<toml::Table>,
     /// `[quality]`.
-    #[serde(default)]
     pub quality: Option<QualityRules>,
     /// `[clean]`.
     #[serde(default)]
     pub clean: CleanSection,
     /// `[calendar]`.
-    #[serde(default)]
     pub calendar: Option<CalendarOptions>,
     /// `[marketing]`.
     #[serde(default)]
@@ -131,11 +128,9 @@ pub struct PipelineConfig {
     #[serde(default)]
     pub analysis: AnalysisSection,
     /// `[plan]`: a budget plan as the last stage.
-    #[serde(default)]
     pub plan: Option<PlanSection>,
     /// `[business_outcome]`: the business's own revenue per day, analysed against every
     /// channel's spend at once.
-    #[serde(default)]
     pub business_outcome: Option<BusinessOutcomeSection>,
     /// `[output]` (or `[outputs]`).
     #[serde(default, alias = "outputs")]
@@ -200,14 +195,12 @@ pub struct RunSection {
     /// Last day, inclusive.
     pub end: Spanned<String>,
     /// Row level.
-    #[serde(default)]
     pub level: Option<Spanned<String>>,
     /// Go on when a source fails.
     #[serde(default)]
     pub continue_on_source_error: bool,
     /// `df://HOST:PORT`: the file sources are read on this Apache Ballista cluster
     /// ([`PipelineBuilder::cluster`]).
-    #[serde(default)]
     pub cluster: Option<Spanned<String>>,
 }
 
@@ -254,13 +247,10 @@ pub struct SourceSection {
 #[serde(deny_unknown_fields)]
 pub struct CleanSection {
     /// Fixes to apply (default: duplicates, names, missing dates).
-    #[serde(default)]
     pub fixes: Option<Vec<String>>,
     /// Currency money is converted to (with `rates`).
-    #[serde(default)]
     pub reporting_currency: Option<String>,
     /// Rates table (date, currency, rate).
-    #[serde(default)]
     pub rates: Option<PathBuf>,
 }
 
@@ -378,13 +368,11 @@ pub struct PlanSection {
     /// Total spend to split, for the period.
     pub budget: f64,
     /// Days the budget covers (default: the data's window).
-    #[serde(default)]
     pub period_days: Option<u32>,
     /// `revenue`, `profit` or `target_roas`.
     #[serde(default = "revenue")]
     pub objective: String,
     /// The iROAS to keep with `objective = "target_roas"`.
-    #[serde(default)]
     pub target_roas: Option<f64>,
     /// Profit per unit of incremental revenue with `objective = "profit"`.
     #[serde(default = "one")]

@@ -3,9 +3,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
 };
-use arrow::datatypes::{DataType, Field, Schema};
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use liftos_calendar::{
     Error, MarketingOptions, add_marketing_features, add_marketing_features_with, date32_to_naive,
@@ -61,29 +60,16 @@ pub fn campaign_data(last: NaiveDate) -> RecordBatch {
         }
         day = day + Days::new(1);
     }
-    let schema = Schema::new(vec![
-        Field::new("date", DataType::Date32, false),
-        Field::new("channel", DataType::Utf8, false),
-        Field::new("campaign", DataType::Utf8, false),
-        Field::new("spend", DataType::Float64, true),
-        Field::new("impressions", DataType::Int64, true),
-        Field::new("clicks", DataType::Int64, true),
-        Field::new("conversions", DataType::Float64, true),
-        Field::new("revenue", DataType::Float64, true),
-    ]);
-    RecordBatch::try_new(
-        Arc::new(schema),
-        vec![
-            Arc::new(Date32Array::from(date)),
-            Arc::new(StringArray::from(channel)),
-            Arc::new(StringArray::from(campaign)),
-            Arc::new(Float64Array::from(spend)),
-            Arc::new(Int64Array::from(impr)),
-            Arc::new(Int64Array::from(clicks)),
-            Arc::new(Float64Array::from(conv)),
-            Arc::new(Float64Array::from(rev)),
-        ],
-    )
+    RecordBatch::try_from_iter_with_nullable([
+        ("date", Arc::new(Date32Array::from(date)) as ArrayRef, false),
+        ("channel", Arc::new(StringArray::from(channel)), false),
+        ("campaign", Arc::new(StringArray::from(campaign)), false),
+        ("spend", Arc::new(Float64Array::from(spend)), true),
+        ("impressions", Arc::new(Int64Array::from(impr)), true),
+        ("clicks", Arc::new(Int64Array::from(clicks)), true),
+        ("conversions", Arc::new(Float64Array::from(conv)), true),
+        ("revenue", Arc::new(Float64Array::from(rev)), true),
+    ])
     .unwrap()
 }
 

@@ -722,27 +722,17 @@ impl FittedCausalForest {
             ))
         };
         let names: Vec<&str> = subsets.iter().map(|(n, _)| *n).collect();
-        let schema = Schema::new(vec![
-            Field::new("subset", DataType::Utf8, false),
-            Field::new("rows", DataType::UInt64, false),
-            Field::new("clusters", DataType::UInt64, false),
-            Field::new("estimate", DataType::Float64, false),
-            Field::new("std_err", DataType::Float64, false),
-            Field::new("ci_lower", DataType::Float64, false),
-            Field::new("ci_upper", DataType::Float64, false),
-            Field::new("p_value", DataType::Float64, false),
-        ]);
-        let arrays: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from(names)),
-            u(|e| e.rows),
-            u(|e| e.clusters),
-            f(|e| e.estimate),
-            f(|e| e.std_err),
-            f(|e| e.ci_lower),
-            f(|e| e.ci_upper),
-            f(|e| e.p_value),
-        ];
-        Ok(RecordBatch::try_new(Arc::new(schema), arrays)?)
+        let names: ArrayRef = Arc::new(StringArray::from(names));
+        Ok(RecordBatch::try_from_iter_with_nullable([
+            ("subset", names, false),
+            ("rows", u(|e| e.rows), false),
+            ("clusters", u(|e| e.clusters), false),
+            ("estimate", f(|e| e.estimate), false),
+            ("std_err", f(|e| e.std_err), false),
+            ("ci_lower", f(|e| e.ci_lower), false),
+            ("ci_upper", f(|e| e.ci_upper), false),
+            ("p_value", f(|e| e.p_value), false),
+        ])?)
     }
 
     /// The out-of-bag results per training row as an Arrow table: `tau_hat`, `std_err`,

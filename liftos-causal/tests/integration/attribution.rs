@@ -90,17 +90,7 @@ fn sandbox_attribution_recovers_truth() {
     eprintln!("warnings: {:?}", r.diagnostics.warnings);
     assert!(placebo.p_value > 0.01, "placebo p {}", placebo.p_value);
     let json = r.to_json();
-    for key in [
-        "model",
-        "outcome",
-        "treatment",
-        "rows",
-        "confidence_level",
-        "seed",
-        "model_accuracy",
-        "channels",
-        "temporal",
-    ] {
+    for key in liftos_testkit::RESULTS_KEYS {
         assert!(!json[key].is_null(), "{key}");
     }
     assert!(json["temporal"]["day_of_week"]["monday"].is_number());

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array, StringArray};
 use arrow::record_batch::RecordBatch;
 use liftos_causal::{CausalDataset, CausalForestParams, ColumnRoles, Estimator};
+use liftos_testkit::CHANNEL_FIELDS;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -110,16 +111,7 @@ fn channel_lift_and_incremental_roas_match_the_truth() {
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    for col in [
-        "channel",
-        "spend",
-        "revenue_lift",
-        "ci_lower",
-        "ci_upper",
-        "p_value",
-        "incremental_roas",
-        "marginal_roas",
-    ] {
+    for col in CHANNEL_FIELDS.into_iter().chain(["marginal_roas"]) {
         assert!(names.iter().any(|n| n == col), "missing {col}");
     }
     let rows = results.treatment_effects_table().unwrap();

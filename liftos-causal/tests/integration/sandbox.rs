@@ -1,10 +1,11 @@
 //! The sandbox world: per-channel incremental ROAS against the simulated truth.
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{Date32Type, Float64Type};
+use arrow::datatypes::Date32Type;
 use chrono::{Datelike, NaiveDate};
 use liftos_causal::{CausalDataset, CausalForestParams, Estimator};
 use liftos_sandbox::World;
+use liftos_testkit::{floats, texts};
 
 use crate::{iroas_line, zero_effect_world};
 
@@ -40,16 +41,12 @@ fn dataset(world: &World) -> (CausalDataset, Vec<u32>) {
     };
     let holiday = flag("is_holiday");
     let event = flag("is_commercial_event");
-    let text = |name: &str| -> Vec<String> {
-        let s = table.column_by_name(name).unwrap().as_string::<i32>();
-        (0..n).map(|i| s.value(i).to_string()).collect()
-    };
     // The entity: Klaviyo's campaign_id names one send, so key campaigns by channel and
     // campaign name.
-    let channel = text("channel");
+    let channel = texts(&table, "channel");
     let campaign: Vec<String> = channel
         .iter()
-        .zip(text("campaign"))
+        .zip(texts(&table, "campaign"))
         .map(|(ch, c)| format!("{ch}/{c}"))
         .collect();
     let mut ids: Vec<&String> = campaign.iter().collect();
@@ -60,15 +57,7 @@ fn dataset(world: &World) -> (CausalDataset, Vec<u32>) {
         .map(|c| ids.binary_search(&c).unwrap() as u32)
         .collect();
     let campaign_code: Vec<f64> = code.iter().map(|c| *c as f64).collect();
-    let f = |name: &str| {
-        table
-            .column_by_name(name)
-            .unwrap()
-            .as_primitive::<Float64Type>()
-            .values()
-            .to_vec()
-    };
-    let (revenue, spend) = (f("revenue"), f("spend"));
+    let (revenue, spend) = (floats(&table, "revenue"), floats(&table, "spend"));
     // Campaign scale: the campaign's mean log spend (its typical budget level).
     let mut sums = vec![(0.0, 0.0); ids.len()];
     for (c, w) in code.iter().zip(&spend) {

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{Array, Float64Array, Int64Array, RecordBatch};
+use arrow::array::{Array, RecordBatch};
 use liftos_connectors::{Connector, ConnectorRequest, MetaAdsBuilder, RetryConfig, VirtualClock};
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
 use liftos_sandbox::{Platform, World, WorldConfig};
+pub use liftos_testkit::{Totals, sum, world_totals};
 
 /// The fake platform APIs serving `world` with `faults`.
 pub async fn serve(world: World, faults: FaultConfig) -> FakeServers {
@@ -109,11 +110,7 @@ pub fn full_range(world: &World) -> ConnectorRequest {
 pub async fn serve_world(
     channel: &str,
     faults: FaultConfig,
-) -> (
-    (usize, f64, i64, i64, f64, f64),
-    ConnectorRequest,
-    FakeServers,
-) {
+) -> (Totals, ConnectorRequest, FakeServers) {
     let world = world();
     let want = world_totals(&world, channel);
     let request = full_range(&world);
@@ -138,41 +135,6 @@ pub fn column<A: Array + Clone + 'static>(t: &RecordBatch, name: &str) -> A {
         .downcast_ref::<A>()
         .unwrap_or_else(|| panic!("column {name} is not a {}", std::any::type_name::<A>()))
         .clone()
-}
-
-/// (rows, spend, impressions, clicks, conversions, revenue) of one channel of the world.
-pub fn world_totals(world: &World, channel: &str) -> (usize, f64, i64, i64, f64, f64) {
-    let mut t = (0, 0.0, 0, 0, 0.0, 0.0);
-    for r in world.rows().filter(|r| r.channel == channel) {
-        t.0 += 1;
-        t.1 += r.spend;
-        t.2 += r.impressions;
-        t.3 += r.clicks;
-        t.4 += r.conversions;
-        t.5 += r.revenue;
-    }
-    t
-}
-
-pub fn f64_sum(t: &RecordBatch, col: &str) -> f64 {
-    let a = t
-        .column_by_name(col)
-        .unwrap_or_else(|| panic!("no column {col}"));
-    a.as_any()
-        .downcast_ref::<Float64Array>()
-        .unwrap()
-        .iter()
-        .flatten()
-        .sum()
-}
-
-pub fn i64_sum(t: &RecordBatch, col: &str) -> i64 {
-    let a = t
-        .column_by_name(col)
-        .unwrap_or_else(|| panic!("no column {col}"));
-    let a = a.as_any().downcast_ref::<Int64Array>().unwrap();
-    assert_eq!(a.null_count(), 0, "{col} has nulls");
-    a.iter().flatten().sum()
 }
 
 /// Asserts money sums agree to the cent-rounding of each row.
@@ -256,14 +218,14 @@ pub fn each_fault(throttle_wait_secs: u64) -> [(&'static str, FaultConfig); 4] {
 #[track_caller]
 pub fn assert_world_totals(
     t: &RecordBatch,
-    want: (usize, f64, i64, i64, f64, f64),
+    want: Totals,
     spend: f64,
     [impressions, clicks, conversions, revenue]: [&str; 4],
 ) {
     assert_eq!(t.num_rows(), want.0, "row count");
     assert_money("spend", spend, want.1, want.0);
-    assert_eq!(i64_sum(t, impressions), want.2);
-    assert_eq!(i64_sum(t, clicks), want.3);
-    assert!((f64_sum(t, conversions) - want.4).abs() < 1e-6);
-    assert!((f64_sum(t, revenue) - want.5).abs() < 1e-6 * want.5.max(1.0));
+    assert_eq!(sum(t, impressions) as i64, want.2);
+    assert_eq!(sum(t, clicks) as i64, want.3);
+    assert!((sum(t, conversions) - want.4).abs() < 1e-6);
+    assert!((sum(t, revenue) - want.5).abs() < 1e-6 * want.5.max(1.0));
 }

@@ -8,17 +8,7 @@ use liftos_sandbox::fake::{FakeServers, FaultConfig};
 use crate::common::*;
 
 fn builder(servers: &FakeServers, clock: Arc<liftos_connectors::VirtualClock>) -> GoogleAdsBuilder {
-    let c = servers.credentials();
-    GoogleAdsBuilder::new()
-        .with_developer_token(c.google_developer_token.clone())
-        .with_oauth(
-            c.google_client_id.clone(),
-            c.google_client_secret.clone(),
-            c.google_refresh_token.clone(),
-        )
-        .with_customer_ids(["123-456-7890"])
-        .with_base_url(servers.google_base_url())
-        .with_token_url(servers.google_token_url())
+    liftos_testkit::fake_google_ads(servers)
         .with_chunk_days(5)
         .with_retry(fast_retry())
         .with_clock(clock)
@@ -29,7 +19,7 @@ async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
         serve_world("google_ads", faults.with_google_batch_size(25)).await;
     let c = builder(&servers, clock()).build().unwrap();
     let t = pull_all(&c, &request).await;
-    let cost = i64_sum(&t, "metrics.cost_micros") as f64 / 1e6;
+    let cost = sum(&t, "metrics.cost_micros") / 1e6;
     let columns = [
         "metrics.impressions",
         "metrics.clicks",

@@ -28,7 +28,7 @@ async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
     let t = pull_all(&c, &request).await;
     // One row per send.
     let columns = ["recipients", "clicks", "placed_order_count", "revenue"];
-    assert_world_totals(&t, want, f64_sum(&t, "spend"), columns);
+    assert_world_totals(&t, want, sum(&t, "spend"), columns);
     servers
 }
 
@@ -154,7 +154,7 @@ async fn pull_flows(faults: FaultConfig) -> FakeServers {
     );
     let want = world_totals(&world, "klaviyo");
     assert_eq!(t.num_rows(), want.0, "every klaviyo row of the world, once");
-    assert_money("spend", f64_sum(&t, "spend"), want.1, want.0);
+    assert_money("spend", sum(&t, "spend"), want.1, want.0);
     servers
 }
 

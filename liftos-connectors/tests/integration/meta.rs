@@ -29,17 +29,17 @@ async fn pull_and_compare(
     let c = tweak(connector(&servers, clock())).build().unwrap();
     let t = pull_all(&c, &request).await;
     assert_eq!(t.num_rows(), want.0, "row count");
-    assert_money("spend", f64_sum(&t, "spend"), want.1, want.0);
-    assert_eq!(i64_sum(&t, "impressions"), want.2);
-    assert_eq!(i64_sum(&t, "clicks"), want.3);
+    assert_money("spend", sum(&t, "spend"), want.1, want.0);
+    assert_eq!(sum(&t, "impressions") as i64, want.2);
+    assert_eq!(sum(&t, "clicks") as i64, want.3);
     assert_eq!(
-        f64_sum(&t, "conversions"),
+        sum(&t, "conversions"),
         want.4.round(),
         "conversions counted once"
     );
     assert_money(
         "conversion_values",
-        f64_sum(&t, "conversion_values"),
+        sum(&t, "conversion_values"),
         want.5,
         want.0,
     );

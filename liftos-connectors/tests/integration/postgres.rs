@@ -16,24 +16,8 @@ use futures::StreamExt;
 use liftos_connectors::{
     Connector, ConnectorRequest, Error, PostgresBuilder, PostgresSink, redact_postgres_url,
 };
+use liftos_testkit::postgres_url;
 use secrecy::SecretString;
-
-/// The test server's URL, or `None` (with the reason printed) outside CI.
-pub fn server_url() -> Option<String> {
-    match std::env::var("LIFTOS_TEST_POSTGRES_URL") {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ => {
-            assert!(
-                std::env::var("LIFTOS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "LIFTOS_REQUIRE_POSTGRES=1 but LIFTOS_TEST_POSTGRES_URL is not set: start a server with `eval \"$(bash .ci/postgres start DIR)\"`"
-            );
-            eprintln!(
-                "skipped: LIFTOS_TEST_POSTGRES_URL is not set (start one with `eval \"$(bash .ci/postgres start /tmp/pg)\"`)"
-            );
-            None
-        }
-    }
-}
 
 /// A fresh schema named `name` (dropped first), through a plain client.
 async fn fresh_schema(url: &str, name: &str) {
@@ -166,7 +150,7 @@ fn unified_table() -> RecordBatch {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_unified_table_round_trips_exactly_with_every_type_and_nulls() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = postgres_url() else { return };
     fresh_schema(&url, "rt_unified").await;
     let table = unified_table();
     let written = sink(&url, "rt_unified")
@@ -196,7 +180,7 @@ async fn the_unified_table_round_trips_exactly_with_every_type_and_nulls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_streams_in_bounded_batches_with_the_dates_bound() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = postgres_url() else { return };
     // 10 days x 5 rows; $1/$2 keep 2024-01-03..2024-01-08 (6 days, 30 rows).
     let query = "SELECT d::date AS date, n::int4 AS n, (n * 0.5)::numeric(10,2) AS half, \
                  n::float4 AS f, ('c' || n)::varchar AS campaign \
@@ -245,7 +229,7 @@ async fn a_query_streams_in_bounded_batches_with_the_dates_bound() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_write_leaves_the_old_tables_whole() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = postgres_url() else { return };
     fresh_schema(&url, "rt_atomic").await;
     let sink = sink(&url, "rt_atomic");
     let old = unified_table();
@@ -293,7 +277,7 @@ async fn a_failed_write_leaves_the_old_tables_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_is_one_clear_error_without_the_password() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = postgres_url() else { return };
     let wrong = "Wr0ng-pa55word-QX";
     let source = PostgresBuilder::new()
         .with_url(url.as_str())
@@ -327,7 +311,7 @@ async fn a_wrong_password_is_one_clear_error_without_the_password() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsupported_column_type_is_named() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = postgres_url() else { return };
     let source = PostgresBuilder::new()
         .with_url(url.as_str())
         .with_query("SELECT 1::int8 AS id, '{}'::jsonb AS payload")
@@ -377,7 +361,7 @@ async fn session_ssl(url: String, query: &str, request: &ConnectorRequest) -> bo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_is_verified_against_the_given_ca_and_an_unknown_ca_is_refused() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = postgres_url() else { return };
     // `.ci/postgres` starts the server with TLS, its certificate signed by a throwaway CA.
     let Ok(ca) = std::env::var("LIFTOS_TEST_POSTGRES_CA") else {
         assert!(

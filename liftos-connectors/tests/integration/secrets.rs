@@ -39,6 +39,19 @@ fn assert_clean(label: &str, text: &str) {
     }
 }
 
+/// The `$builder` read from `$lookup`, its Debug checked for secrets, built with fast
+/// retries and the virtual clock.
+macro_rules! built_clean {
+    ($builder:ident, $name:literal, $lookup:expr) => {{
+        let b = $builder::from_env_with($lookup);
+        assert_clean(concat!($name, " builder Debug"), &format!("{b:?}"));
+        b.with_retry(fast_retry())
+            .with_clock(clock())
+            .build()
+            .unwrap()
+    }};
+}
+
 #[tokio::test]
 async fn secrets_never_reach_debug_display_or_errors() {
     let servers = serve(world(), FaultConfig::none()).await;
@@ -50,27 +63,9 @@ async fn secrets_never_reach_debug_display_or_errors() {
     with_urls.insert("LIFTOS_KLAVIYO_BASE_URL", servers.klaviyo_base_url());
     let lookup = |k: &str| with_urls.get(k).cloned();
 
-    let meta_b = MetaAdsBuilder::from_env_with(lookup);
-    assert_clean("meta builder Debug", &format!("{meta_b:?}"));
-    let meta = meta_b
-        .with_retry(fast_retry())
-        .with_clock(clock())
-        .build()
-        .unwrap();
-    let google_b = GoogleAdsBuilder::from_env_with(lookup);
-    assert_clean("google builder Debug", &format!("{google_b:?}"));
-    let google = google_b
-        .with_retry(fast_retry())
-        .with_clock(clock())
-        .build()
-        .unwrap();
-    let klaviyo_b = KlaviyoBuilder::from_env_with(lookup);
-    assert_clean("klaviyo builder Debug", &format!("{klaviyo_b:?}"));
-    let klaviyo = klaviyo_b
-        .with_retry(fast_retry())
-        .with_clock(clock())
-        .build()
-        .unwrap();
+    let meta = built_clean!(MetaAdsBuilder, "meta", lookup);
+    let google = built_clean!(GoogleAdsBuilder, "google", lookup);
+    let klaviyo = built_clean!(KlaviyoBuilder, "klaviyo", lookup);
     assert_clean("meta Debug", &format!("{meta:?} {meta:#?}"));
     assert_clean("google Debug", &format!("{google:?}"));
     assert_clean("klaviyo Debug", &format!("{klaviyo:?}"));

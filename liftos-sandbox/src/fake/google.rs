@@ -7,6 +7,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
+use liftos_core::platforms::google_json_name;
 use serde_json::{Map, Value, json};
 
 use super::{
@@ -211,22 +212,6 @@ async fn handle(State(s): State<Arc<GoogleState>>, call: Call) -> Response {
     respond(StatusCode::OK, body, slow)
 }
 
-fn camel(s: &str) -> String {
-    let mut out = String::new();
-    let mut up = false;
-    for ch in s.chars() {
-        if ch == '_' {
-            up = true;
-        } else if up {
-            out.extend(ch.to_uppercase());
-            up = false;
-        } else {
-            out.push(ch);
-        }
-    }
-    out
-}
-
 /// Parses the small GAQL subset the fake understands.
 fn parse_gaql(query: &str) -> Result<(Vec<String>, String, String, String), String> {
     let q = query.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -321,13 +306,13 @@ fn search_stream(s: &GoogleState, cid: &str, query: &str) -> Result<String, Stri
                 };
                 ("adGroup".to_owned(), v)
             } else {
-                (obj.to_owned(), full[obj][camel(leaf)].clone())
+                (obj.to_owned(), full[obj][google_json_name(leaf)].clone())
             };
             if value.is_null() {
                 continue;
             }
             let entry = out.entry(obj_key.clone()).or_insert_with(|| json!({}));
-            entry[camel(leaf)] = value;
+            entry[google_json_name(leaf)] = value;
             if obj_key == "campaign" {
                 entry["resourceName"] = json!(r.campaign.resource_name);
             } else if obj_key == "customer" {
@@ -341,7 +326,12 @@ fn search_stream(s: &GoogleState, cid: &str, query: &str) -> Result<String, Stri
     }
     let mask = fields
         .iter()
-        .map(|f| f.split('.').map(camel).collect::<Vec<_>>().join("."))
+        .map(|f| {
+            f.split('.')
+                .map(google_json_name)
+                .collect::<Vec<_>>()
+                .join(".")
+        })
         .collect::<Vec<_>>()
         .join(",");
     let batches: Vec<Value> = results
@@ -378,6 +368,6 @@ mod tests {
             (r.as_str(), a.as_str(), b.as_str()),
             ("campaign", "2024-01-01", "2024-01-31")
         );
-        assert_eq!(camel("cost_micros"), "costMicros");
+        assert_eq!(google_json_name("cost_micros"), "costMicros");
     }
 }

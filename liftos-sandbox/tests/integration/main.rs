@@ -13,6 +13,15 @@ pub fn small(seed: u64) -> World {
     World::generate(&config).expect("standard worlds are valid")
 }
 
+/// A world of `campaigns` campaigns per channel over `days` days whose TikTok channel has
+/// no effect.
+pub fn zero_effect_world(campaigns: usize, days: u32) -> World {
+    let config = WorldConfig::standard(campaigns)
+        .with_days(days)
+        .with_zero_effect_channel("tiktok");
+    World::generate(&config).unwrap()
+}
+
 /// Three channels over a year with carryover (Meta 0.6, Klaviyo 0.3) and Hill saturation
 /// (half-saturation 1, shape 1.5).
 pub fn carryover_config() -> WorldConfig {

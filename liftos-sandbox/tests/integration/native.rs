@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use liftos_sandbox::{META_PURCHASE_ACTION, MessageType, World, WorldConfig};
 use serde_json::Value;
 
-use crate::small;
+use crate::{small, zero_effect_world};
 
 /// Totals in integer units (cents for money) so the comparison is exact.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -173,10 +173,7 @@ fn klaviyo_reports_carry_the_unified_totals() {
 
 #[test]
 fn a_channel_without_a_platform_has_no_native_rows() {
-    let config = WorldConfig::standard(2)
-        .with_days(60)
-        .with_zero_effect_channel("tiktok");
-    let world = World::generate(&config).unwrap();
+    let world = zero_effect_world(2, 60);
     let native = world.meta_insights().len()
         + world.google_ads_rows().len()
         + world.klaviyo_campaign_values().len();

@@ -4,7 +4,7 @@ use arrow::array::{Array, Float64Array, StringArray};
 use arrow::util::pretty::pretty_format_batches;
 use liftos_sandbox::{World, WorldConfig};
 
-use crate::{native_json, pearson, small};
+use crate::{native_json, pearson, small, zero_effect_world};
 
 fn csv_bytes(world: &World) -> Vec<u8> {
     let mut out = Vec::new();
@@ -126,10 +126,7 @@ fn spend_is_confounded_with_the_baseline_in_the_configured_direction() {
 
 #[test]
 fn the_zero_effect_channel_really_has_zero_effect() {
-    let config = WorldConfig::standard(3)
-        .with_days(365)
-        .with_zero_effect_channel("tiktok");
-    let world = World::generate(&config).unwrap();
+    let world = zero_effect_world(3, 365);
     let t = world.truth().channel("tiktok").unwrap();
     assert!(t.zero_effect);
     assert_eq!(t.incremental_revenue, 0.0);

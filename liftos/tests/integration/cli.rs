@@ -7,6 +7,8 @@ use crate::common::{
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use liftos_testkit::CHANNEL_FIELDS;
+
 #[test]
 fn demo_writes_the_world_and_prints_naive_next_to_true_roas() {
     let dir = tempfile::tempdir().unwrap();
@@ -218,17 +220,7 @@ fn analyze_writes_a_complete_results_json() {
     );
     assert!(stdout.contains("Holiday lift"), "{stdout}");
     let v = read_json(&json);
-    for key in [
-        "model",
-        "outcome",
-        "treatment",
-        "rows",
-        "confidence_level",
-        "seed",
-        "model_accuracy",
-        "channels",
-        "temporal",
-    ] {
+    for key in liftos_testkit::RESULTS_KEYS {
         assert!(!v[key].is_null(), "{key} missing in {v}");
     }
     assert_eq!(v["rows"], world.num_rows());
@@ -236,18 +228,12 @@ fn analyze_writes_a_complete_results_json() {
     let channels = v["channels"].as_array().unwrap();
     assert_eq!(channels.len(), 3);
     for c in channels {
-        for key in [
-            "channel",
-            "spend",
-            "revenue_lift",
-            "ci_lower",
-            "ci_upper",
-            "p_value",
-            "incremental_roas",
+        let more = [
             "incremental_roas_ci_lower",
             "incremental_roas_ci_upper",
             "marginal_roas",
-        ] {
+        ];
+        for key in CHANNEL_FIELDS.into_iter().chain(more) {
             assert!(c[key].is_number() || c[key].is_string(), "{key} in {c}");
         }
         let truth = world

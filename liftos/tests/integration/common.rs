@@ -5,10 +5,10 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use arrow::array::{AsArray, RecordBatch};
 use liftos::sandbox::fake::{FakeServers, FaultConfig};
 use liftos::sandbox::{World, WorldConfig};
+pub use liftos_testkit::{Totals, fake_google_ads, sum, world_totals};
 
 /// The world every pull test serves: 2 campaigns per channel, 45 days from 2024-01-01.
 pub fn world() -> World {
@@ -52,6 +52,13 @@ pub fn start_fakes(world: World, faults: FaultConfig) -> Fakes {
         .unwrap();
     let servers = runtime.block_on(FakeServers::start(world, faults)).unwrap();
     Fakes { servers, runtime }
+}
+
+/// The standard [`world`] and fakes serving it without faults.
+pub fn world_and_fakes() -> (World, Fakes) {
+    let world = world();
+    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    (world, fakes)
 }
 
 pub fn liftos() -> Command {
@@ -298,37 +305,6 @@ pub fn analyze_business(unified: &Path, business: &Path, extra: &[&OsStr]) -> Ou
         .unwrap()
 }
 
-/// (rows, spend, impressions, clicks, revenue) of one channel of the world.
-pub fn world_totals(world: &World, channel: &str) -> (usize, f64, i64, i64, f64) {
-    let mut t = (0, 0.0, 0, 0, 0.0);
-    for r in world.rows().filter(|r| r.channel == channel) {
-        t.0 += 1;
-        t.1 += r.spend;
-        t.2 += r.impressions;
-        t.3 += r.clicks;
-        t.4 += r.revenue;
-    }
-    t
-}
-
-/// Sum of a numeric column, whatever its numeric type (CSV inference may give Int64).
-pub fn sum(table: &RecordBatch, column: &str) -> f64 {
-    let c = table
-        .column_by_name(column)
-        .unwrap_or_else(|| panic!("no column {column}"));
-    assert_eq!(c.null_count(), 0, "{column} has nulls");
-    match c.data_type() {
-        DataType::Float64 => c.as_primitive::<Float64Type>().iter().flatten().sum(),
-        DataType::Int64 => c
-            .as_primitive::<Int64Type>()
-            .iter()
-            .flatten()
-            .map(|v| v as f64)
-            .sum(),
-        other => panic!("{column} is {other}"),
-    }
-}
-
 /// Money sums agree to the cent, after summing `rows` rounded values.
 #[track_caller]
 pub fn assert_money(label: &str, got: f64, want: f64) {
@@ -366,10 +342,10 @@ pub fn unify_file(name: &str, file: &Path, args: &[&str], out: &Path) -> RecordB
 /// A unified table carries the rows, spend, revenue and impressions of `want` (see
 /// [`world_totals`]).
 #[track_caller]
-pub fn assert_unified_totals(unified: &RecordBatch, want: (usize, f64, i64, i64, f64)) {
+pub fn assert_unified_totals(unified: &RecordBatch, want: Totals) {
     assert_eq!(unified.num_rows(), want.0);
     assert_money("unified spend", sum(unified, "spend"), want.1);
-    assert_money("unified revenue", sum(unified, "revenue"), want.4);
+    assert_money("unified revenue", sum(unified, "revenue"), want.5);
     assert_eq!(sum(unified, "impressions") as i64, want.2);
 }
 
@@ -442,21 +418,6 @@ pub fn interrupted_meta_pull(dir: &Path, file: &str, signal: &str) -> Output {
     std::thread::sleep(std::time::Duration::from_millis(500));
     send_signal(&child, signal);
     child.wait_with_output().unwrap()
-}
-
-/// A Google Ads builder for the fakes: their credentials, customer and URLs.
-pub fn fake_google_ads(s: &FakeServers) -> liftos::connectors::GoogleAdsBuilder {
-    let c = s.credentials();
-    liftos::connectors::GoogleAdsBuilder::new()
-        .with_developer_token(c.google_developer_token.clone())
-        .with_oauth(
-            c.google_client_id.clone(),
-            c.google_client_secret.clone(),
-            c.google_refresh_token.clone(),
-        )
-        .with_customer_ids(["1234567890"])
-        .with_base_url(s.google_base_url())
-        .with_token_url(s.google_token_url())
 }
 
 /// The fakes' Shopify shop, token and URL in `cmd`'s environment, with a fast bulk poll.

@@ -33,8 +33,7 @@ fn run_command(fakes: &Fakes, config: &Path) -> Command {
 
 #[test]
 fn run_with_the_example_config_pulls_analyses_and_writes_everything() {
-    let world = world();
-    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let (world, fakes) = world_and_fakes();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let (start, end) = first_and_last_day(&world);
@@ -219,7 +218,7 @@ fn fake_env(fakes: &Fakes) -> impl Fn(&str) -> Option<String> + '_ {
 
 #[test]
 fn a_second_platform_source_uses_its_type_mapping_and_a_file_needs_one() {
-    let fakes = start_fakes(world(), FaultConfig::none());
+    let (_, fakes) = world_and_fakes();
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "{HEAD}[[sources]]\nname = \"meta_eu\"\ntype = \"meta\"\n[[sources]]\nname = \"tt\"\ntype = \"tiktok\"\n"
@@ -280,7 +279,7 @@ fn a_second_platform_source_uses_its_type_mapping_and_a_file_needs_one() {
 
 #[test]
 fn secrets_in_a_config_never_reach_debug_or_errors() {
-    let fakes = start_fakes(world(), FaultConfig::none());
+    let (_, fakes) = world_and_fakes();
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\naccess_token = \"EAAB-secret-1\"\n"
@@ -303,7 +302,7 @@ fn secrets_in_a_config_never_reach_debug_or_errors() {
 
 #[test]
 fn http_limits_come_from_the_http_table_and_each_source() {
-    let fakes = start_fakes(world(), FaultConfig::none());
+    let (_, fakes) = world_and_fakes();
     let dir = tempfile::tempdir().unwrap();
     let connector_debug = |text: &str| {
         let config = parse_config(text, dir.path());
@@ -378,13 +377,13 @@ fn the_example_plan_block_parses() {
     assert_eq!(plan.period_days, Some(90));
     assert_eq!(plan.min.get("klaviyo"), Some(&2000.0));
     assert_eq!(plan.hold, ["google_ads"]);
-    let fakes = start_fakes(world(), FaultConfig::none());
+    let (_, fakes) = world_and_fakes();
     assert!(parsed.to_builder_with(&fake_env(&fakes)).is_ok());
 }
 
 #[test]
 fn every_connector_setting_comes_from_its_key_table_in_the_file_or_its_variable() {
-    let fakes = start_fakes(world(), FaultConfig::none());
+    let (_, fakes) = world_and_fakes();
     let dir = tempfile::tempdir().unwrap();
     let c = fakes.servers.credentials().clone();
     let env = |extra: &'static [(&'static str, &'static str)]| {
@@ -468,7 +467,7 @@ fn the_example_business_outcome_block_parses() {
         b.lift_tests.as_deref(),
         Some(Path::new("experiments/lift_tests.csv"))
     );
-    let fakes = start_fakes(world(), FaultConfig::none());
+    let (_, fakes) = world_and_fakes();
     assert!(
         parsed
             .to_builder_with(&fake_env(&fakes))

@@ -187,8 +187,7 @@ fn the_pipeline_gives_the_same_results_with_faults_as_without() {
 
 #[test]
 fn a_failing_source_fails_the_run_or_is_reported_and_skipped() {
-    let world = world();
-    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let (world, fakes) = world_and_fakes();
     let err = run(
         &fakes,
         &pipeline_for(&fakes, &world, Some("pk_wrong_key"))
@@ -230,8 +229,7 @@ fn a_failing_source_fails_the_run_or_is_reported_and_skipped() {
 
 #[test]
 fn build_checks_every_setting_before_any_request() {
-    let world = world();
-    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let (world, fakes) = world_and_fakes();
     let msg = |b: PipelineBuilder| b.build().unwrap_err().to_string();
 
     let e = msg(Pipeline::builder());
@@ -266,8 +264,7 @@ fn build_checks_every_setting_before_any_request() {
 
 #[test]
 fn outputs_hold_every_intermediate_and_the_manifest() {
-    let world = world();
-    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let (world, fakes) = world_and_fakes();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let pipeline = pipeline_for(&fakes, &world, None)
@@ -319,8 +316,7 @@ fn outputs_hold_every_intermediate_and_the_manifest() {
 /// written, and the report gains its section, chart and sheet.
 #[test]
 fn a_plan_stage_writes_plan_json_and_the_reports_plan_section() {
-    let world = world();
-    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let (world, fakes) = world_and_fakes();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let budget: f64 = world.truth().channels.iter().map(|c| c.spend).sum();
@@ -383,8 +379,7 @@ fn rows_outside_the_date_range_are_quarantined_not_lost() {
 
 #[test]
 fn source_names_must_be_portable_and_distinct() {
-    let world = world();
-    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let (world, fakes) = world_and_fakes();
     let meta = || {
         MetaAdsBuilder::new()
             .with_access_token("t")
@@ -415,12 +410,11 @@ fn source_names_must_be_portable_and_distinct() {
 #[test]
 fn a_postgres_output_holds_the_runs_tables_and_the_unified_table_exactly() {
     use liftos::connectors::{Connector, ConnectorRequest, PostgresBuilder};
-    let Some(url) = crate::postgres::server_url() else {
+    let Some(url) = liftos_testkit::postgres_url() else {
         return;
     };
     let (bare, password) = crate::postgres::split_password(&url);
-    let world = world();
-    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let (world, fakes) = world_and_fakes();
     let sink = PostgresBuilder::new()
         .with_url(bare.as_str())
         .with_password(password.into())

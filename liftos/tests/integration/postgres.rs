@@ -7,25 +7,10 @@ use std::process::Command;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
 use liftos::connectors::{Connector, ConnectorRequest, PostgresBuilder};
+use liftos_testkit::postgres_url;
 
 use crate::common::*;
-
-/// The test server's URL, or `None` (with the reason printed) outside CI.
-pub fn server_url() -> Option<String> {
-    match std::env::var("LIFTOS_TEST_POSTGRES_URL") {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ => {
-            assert!(
-                std::env::var("LIFTOS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "LIFTOS_REQUIRE_POSTGRES=1 but LIFTOS_TEST_POSTGRES_URL is not set"
-            );
-            eprintln!("skipped: LIFTOS_TEST_POSTGRES_URL is not set (see .ci/postgres)");
-            None
-        }
-    }
-}
 
 /// `postgres://user:pw@host/db` as (`postgres://user@host/db`, `pw`).
 pub fn split_password(url: &str) -> (String, String) {
@@ -58,28 +43,19 @@ fn seed_table(url: &str, prefix: &str, name: &str) -> RecordBatch {
 }
 
 fn daily_table() -> RecordBatch {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("date", DataType::Date32, false),
-        Field::new("campaign", DataType::Utf8, false),
-        Field::new("spend", DataType::Float64, true),
-        Field::new("clicks", DataType::Int64, true),
-    ]));
     let days: Vec<i32> = (0..10).map(|i| 19_723 + i).collect(); // 2024-01-01..10
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(Date32Array::from(days)),
-        Arc::new(StringArray::from(
-            (0..10).map(|i| format!("c{}", i % 3)).collect::<Vec<_>>(),
-        )),
-        Arc::new(Float64Array::from(
-            (0..10)
-                .map(|i| (i != 9).then_some(f64::from(i) * 1.5))
-                .collect::<Vec<_>>(),
-        )),
-        Arc::new(Int64Array::from(
-            (0..10).map(|i| Some(i * 10)).collect::<Vec<_>>(),
-        )),
-    ];
-    RecordBatch::try_new(schema, columns).unwrap()
+    let campaigns: Vec<String> = (0..10).map(|i| format!("c{}", i % 3)).collect();
+    let spend: Vec<Option<f64>> = (0..10)
+        .map(|i| (i != 9).then_some(f64::from(i) * 1.5))
+        .collect();
+    let clicks: Vec<Option<i64>> = (0..10).map(|i| Some(i * 10)).collect();
+    RecordBatch::try_from_iter_with_nullable([
+        ("date", Arc::new(Date32Array::from(days)) as ArrayRef, false),
+        ("campaign", Arc::new(StringArray::from(campaigns)), false),
+        ("spend", Arc::new(Float64Array::from(spend)), true),
+        ("clicks", Arc::new(Int64Array::from(clicks)), true),
+    ])
+    .unwrap()
 }
 
 /// `liftos pull --source postgres` of 2024-01-03..=2024-01-07 into `out`, with `args`,
@@ -97,7 +73,7 @@ fn postgres_pull(url: &str, args: &[&str], out: &Path) -> Command {
 
 #[test]
 fn pull_source_postgres_writes_the_query_rows_for_the_range() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = postgres_url() else { return };
     seed_table(&url, "cli_", "pull_src");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("pg.csv");
@@ -201,7 +177,7 @@ fn a_password_in_liftos_toml_is_refused_without_being_echoed() {
 
 #[test]
 fn a_liftos_toml_postgres_source_reads_with_the_password_from_a_variable() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = postgres_url() else { return };
     let table = seed_table(&url, "toml_", "src");
     let (bare, password) = split_password(&url);
     let text = format!(

@@ -29,7 +29,7 @@ fn pull_matches_the_world(source: &str, file: &str, spend_col: &str, revenue_col
     assert_money(
         &format!("{source} revenue"),
         sum(&table, revenue_col),
-        want.4,
+        want.5,
     );
     assert!(
         stdout.starts_with(&format!("Pulled {} rows from {source} (", want.0))
@@ -118,8 +118,7 @@ fn throttling_and_server_errors_are_retried_to_the_same_rows() {
 
 #[test]
 fn a_rejected_token_is_one_clear_error_without_the_secret_and_no_file() {
-    let world = world();
-    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let (world, fakes) = world_and_fakes();
     let dir = tempfile::tempdir().unwrap();
     let secret = "EAAB-not-the-right-token-0451";
     for (source, var, file) in [
@@ -152,15 +151,11 @@ fn a_rejected_token_is_one_clear_error_without_the_secret_and_no_file() {
 
 /// Reads the pulled file at `out`: `want`'s rows, spend and revenue (in `revenue`).
 #[track_caller]
-fn assert_pulled_totals(
-    out: &Path,
-    want: (usize, f64, i64, i64, f64),
-    revenue: &str,
-) -> arrow::array::RecordBatch {
+fn assert_pulled_totals(out: &Path, want: Totals, revenue: &str) -> arrow::array::RecordBatch {
     let table = liftos::transform::read_table(out).unwrap();
     assert_eq!(table.num_rows(), want.0);
     assert_money("spend", sum(&table, "spend"), want.1);
-    assert_money("revenue", sum(&table, revenue), want.4);
+    assert_money("revenue", sum(&table, revenue), want.5);
     table
 }
 
@@ -354,7 +349,7 @@ fn pull_rest_spec_reads_tiktok_as_the_docs_spec_describes_it() {
     let unified = dir.path().join("unified.csv");
     let u = unify_file("tiktok", &out, &["--currency", "USD"], &unified);
     assert_eq!(u.num_rows(), want.0);
-    assert_money("unified revenue", sum(&u, "revenue"), want.4);
+    assert_money("unified revenue", sum(&u, "revenue"), want.5);
 
     // A bad spec is one usage-free error naming the file and the key.
     let bad = dir.path().join("bad.toml");
@@ -437,8 +432,7 @@ fn pull_klaviyo_include_flows_adds_every_flow_row_and_unifies() {
 
 #[test]
 fn include_flows_is_refused_for_other_sources() {
-    let world = world();
-    let fakes = start_fakes(world.clone(), FaultConfig::none());
+    let (world, fakes) = world_and_fakes();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.csv");
     let output = pull_with(&fakes, &world, "meta", &out, |c| c.arg("--include-flows"));

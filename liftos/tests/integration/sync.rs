@@ -128,7 +128,17 @@ fn faults() -> FaultConfig {
 /// Fakes of the standard world (with [`faults`]) whose clock says `today`, three days
 /// still restating; a directory with the config of `start` to `end`; its store's path.
 fn clocked(today: &str, start: &str, end: &str) -> (Fakes, tempfile::TempDir, PathBuf, PathBuf) {
-    let fakes = start_fakes(world(), faults());
+    clocked_with(faults(), today, start, end)
+}
+
+/// [`clocked`] with other faults.
+fn clocked_with(
+    faults: FaultConfig,
+    today: &str,
+    start: &str,
+    end: &str,
+) -> (Fakes, tempfile::TempDir, PathBuf, PathBuf) {
+    let fakes = start_fakes(world(), faults);
     fakes.servers.set_clock(Some(day(today)), 3);
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), &fakes, start, end);
@@ -305,11 +315,12 @@ fn sync_error(fakes: &Fakes, config: &Path, store: &Path) -> String {
 
 #[test]
 fn bad_stores_give_one_clear_error_and_nothing_is_overwritten() {
-    let world = world();
-    let fakes = start_fakes(world, FaultConfig::none());
-    fakes.servers.set_clock(Some(day("2024-02-01")), 3);
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &fakes, "2024-01-20", "2024-02-01");
+    let (fakes, dir, config, _) = clocked_with(
+        FaultConfig::none(),
+        "2024-02-01",
+        "2024-01-20",
+        "2024-02-01",
+    );
     // A directory written by something else.
     let foreign = dir.path().join("foreign");
     std::fs::create_dir(&foreign).unwrap();
@@ -356,12 +367,12 @@ fn bad_stores_give_one_clear_error_and_nothing_is_overwritten() {
 
 #[test]
 fn sql_and_run_read_the_store_instead_of_pulling() {
-    let world = world();
-    let fakes = start_fakes(world, FaultConfig::none());
-    fakes.servers.set_clock(Some(day("2024-02-14")), 3);
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &fakes, "2024-01-01", "2024-02-13");
-    let store = dir.path().join("store");
+    let (fakes, dir, config, store) = clocked_with(
+        FaultConfig::none(),
+        "2024-02-14",
+        "2024-01-01",
+        "2024-02-13",
+    );
     sync(&fakes, &config, &store, &["--today", "2024-02-14"]);
     let out = liftos()
         .args(["sql", "--store"])
