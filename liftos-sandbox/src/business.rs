@@ -1,5 +1,6 @@
 //! The business's own revenue per day, its truth, and holdout experiments run in the world.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch};
@@ -51,6 +52,18 @@ pub struct ChannelSpend {
     /// `spend[c][t]`: channel `c`'s spend on day `t` of the world.
     pub spend: Vec<Vec<f64>>,
     /// Each channel's platform-reported revenue over the whole window.
+    pub platform_revenue: Vec<f64>,
+}
+
+/// One campaign's daily spend and platform-reported revenue, from
+/// [`World::campaign_spend`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignSpend {
+    /// Campaign name (as the unified table's `campaign_name`).
+    pub name: String,
+    /// `spend[t]`: its spend on day `t` of the world (0 on days without a row).
+    pub spend: Vec<f64>,
+    /// Its platform-reported revenue of each day.
     pub platform_revenue: Vec<f64>,
 }
 
@@ -179,6 +192,30 @@ impl World {
             spend,
             platform_revenue,
         }
+    }
+
+    /// Per channel (by name), its campaigns' daily spend and platform-reported revenue,
+    /// in campaign-name order: the rows of one name summed (Klaviyo's sends of one
+    /// series are one campaign), as a business-level analysis groups the unified table.
+    pub fn campaign_spend(&self) -> BTreeMap<String, Vec<CampaignSpend>> {
+        let n = self.days.len();
+        let mut by: BTreeMap<(&str, &str), CampaignSpend> = BTreeMap::new();
+        for r in self.order.iter().map(|&i| &self.rows[i]) {
+            let ch = &self.config.channels[r.channel];
+            let name = ch.campaigns[r.campaign].name.as_str();
+            let k = by.entry((&ch.name, name)).or_insert_with(|| CampaignSpend {
+                name: name.to_string(),
+                spend: vec![0.0; n],
+                platform_revenue: vec![0.0; n],
+            });
+            k.spend[r.day] += r.spend;
+            k.platform_revenue[r.day] += r.revenue;
+        }
+        let mut out: BTreeMap<String, Vec<CampaignSpend>> = BTreeMap::new();
+        for ((channel, _), k) in by {
+            out.entry(channel.to_string()).or_default().push(k);
+        }
+        out
     }
 
     /// The business outcome table: `date` (Date32), `revenue` (cents precision),

@@ -57,7 +57,9 @@ mod optimum;
 mod table;
 mod world;
 
-pub use business::{BusinessDay, BusinessTruth, ChannelSpend, LIFT_TEST_HEADER, LiftTest};
+pub use business::{
+    BusinessDay, BusinessTruth, CampaignSpend, ChannelSpend, LIFT_TEST_HEADER, LiftTest,
+};
 pub use config::{
     BudgetSteps, BusinessOutcome, CampaignConfig, ChannelConfig, LatentShock, MessageType,
     Platform, Preset, Saturation, Spillover, WorldConfig,

@@ -87,26 +87,15 @@ fn data(
         return Ok(data);
     }
     // Each channel's campaigns (by name), as the unified table's rows give them.
-    let mut by_campaign: BTreeMap<(String, String), CampaignSeries> = BTreeMap::new();
-    for r in world.rows() {
-        let t = (r.date - first).num_days();
-        let Ok(t) = usize::try_from(t) else { continue };
-        if t >= n {
-            continue;
-        }
-        let k = by_campaign
-            .entry((r.channel.to_string(), r.campaign.to_string()))
-            .or_insert_with(|| CampaignSeries {
-                name: r.campaign.to_string(),
-                spend: vec![0.0; n],
-                platform_revenue: vec![0.0; n],
-            });
-        k.spend[t] += r.spend;
-        k.platform_revenue[t] += r.revenue;
-    }
     let mut per_channel: BTreeMap<String, Vec<CampaignSeries>> = BTreeMap::new();
-    for ((channel, _), k) in by_campaign {
-        per_channel.entry(channel).or_default().push(k);
+    for (channel, ks) in world.campaign_spend() {
+        let series = ks.into_iter();
+        per_channel.insert(
+            channel,
+            series
+                .map(|k| CampaignSeries::new(k.name, k.spend, k.platform_revenue))
+                .collect(),
+        );
     }
     Ok(data.with_campaigns(per_channel)?)
 }

@@ -55,27 +55,37 @@ pub fn business_data(world: &World) -> BusinessData {
 /// [`business_data`] with each channel's campaigns (by name): their daily spend and
 /// platform-reported revenue, as the unified table's rows give them.
 pub fn business_data_with_campaigns(world: &World) -> BusinessData {
-    let data = business_data(world);
-    let first = world.business_days(Intervention::None).unwrap()[0].date;
-    let n = data.dates.len();
-    let mut by: BTreeMap<(String, String), CampaignSeries> = BTreeMap::new();
-    for r in world.rows() {
-        let t = (r.date - first).num_days() as usize;
-        let k = by
-            .entry((r.channel.to_string(), r.campaign.to_string()))
-            .or_insert_with(|| CampaignSeries {
-                name: r.campaign.to_string(),
-                spend: vec![0.0; n],
-                platform_revenue: vec![0.0; n],
-            });
-        k.spend[t] += r.spend;
-        k.platform_revenue[t] += r.revenue;
+    business_data(world)
+        .with_campaigns(campaigns(world))
+        .unwrap()
+}
+
+/// The world's campaigns as [`CampaignSeries`], per channel.
+pub fn campaigns(world: &World) -> BTreeMap<String, Vec<CampaignSeries>> {
+    let mut per_channel = BTreeMap::new();
+    for (channel, ks) in world.campaign_spend() {
+        let series = ks.into_iter();
+        per_channel.insert(
+            channel,
+            series
+                .map(|k| CampaignSeries::new(k.name, k.spend, k.platform_revenue))
+                .collect(),
+        );
     }
-    let mut per_channel: BTreeMap<String, Vec<CampaignSeries>> = BTreeMap::new();
-    for ((channel, _), k) in by {
-        per_channel.entry(channel).or_default().push(k);
-    }
-    data.with_campaigns(per_channel).unwrap()
+    per_channel
+}
+
+/// The preset's world of `seed` and its business-level results with its campaigns given,
+/// `bootstrap` replicates.
+fn with_campaigns(preset: Preset, seed: u64, bootstrap: usize) -> (World, BusinessResults) {
+    let world = World::generate(&WorldConfig::preset(preset, seed)).unwrap();
+    let r = analyze_business(
+        &business_data_with_campaigns(&world),
+        &test_options(bootstrap),
+        &[],
+    )
+    .unwrap();
+    (world, r)
 }
 
 /// The default grids, `bootstrap` replicates.
@@ -153,6 +163,15 @@ fn check(world: &World, r: &BusinessResults, channel: &str, within: Option<f64>)
     }
 }
 
+/// The results' setting `key`.
+fn setting<'a>(r: &'a BusinessResults, key: &str) -> Option<&'a str> {
+    r.results
+        .settings
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
 /// Google Ads' plausible switch-off returns.
 fn g_range(r: &BusinessResults) -> (f64, f64) {
     r.channel("google_ads")
@@ -197,15 +216,8 @@ fn effects_below_zero_are_reported_at_zero_with_a_warning() {
         };
         let raw = analyze_business(&data, &free, &[]).unwrap();
         let r = analyze_business(&data, &test_options(39), &[]).unwrap();
-        let setting = |r: &BusinessResults| {
-            r.results
-                .settings
-                .iter()
-                .find(|(k, _)| k == "non_negative")
-                .map(|(_, v)| v.clone())
-        };
-        assert_eq!(setting(&raw).as_deref(), Some("false"));
-        assert_eq!(setting(&r).as_deref(), Some("true"));
+        assert_eq!(setting(&raw, "non_negative"), Some("false"));
+        assert_eq!(setting(&r, "non_negative"), Some("true"));
         let warned = |r: &BusinessResults, channel: &str| {
             let head = format!("`{channel}`: the data put its switch-off return below zero");
             r.results
@@ -387,13 +399,7 @@ fn saturation_business_level_covers_and_the_marginal_return_is_close() {
 /// from 73% to 49%, but not in this world.
 #[test]
 fn saturation_with_campaigns_the_curve_comes_closer() {
-    let world = World::generate(&WorldConfig::preset(Preset::Saturation, 1)).unwrap();
-    let r = analyze_business(
-        &business_data_with_campaigns(&world),
-        &test_options(99),
-        &[],
-    )
-    .unwrap();
+    let (world, r) = with_campaigns(Preset::Saturation, 1, 99);
     report("saturation with campaigns", &world, &r);
     for c in ["meta", "klaviyo"] {
         check(&world, &r, c, None);
@@ -643,15 +649,8 @@ fn a_hidden_demand_shock_is_found_warned_about_and_controlled() {
     };
     assert_eq!(warned(&on, "The baseline controls for"), 1);
     assert_eq!(warned(&off, "switched off"), 1);
-    let setting = |r: &BusinessResults| {
-        r.results
-            .settings
-            .iter()
-            .find(|(k, _)| k == "common_spend")
-            .map(|(_, v)| v.clone())
-    };
-    assert_eq!(setting(&on).as_deref(), Some("true"));
-    assert_eq!(setting(&off).as_deref(), Some("false"));
+    assert_eq!(setting(&on, "common_spend"), Some("true"));
+    assert_eq!(setting(&off, "common_spend"), Some("false"));
     // The shock credited to spend: the zero-effect channel's lift and the paid channels'
     // errors, with and without the control.
     zero_effect_not_significant(&on);
@@ -682,13 +681,7 @@ fn a_hidden_demand_shock_is_found_warned_about_and_controlled() {
         check(&world, &on, channel, Some(TOL_LATENT));
     }
     // No hidden shock: the check stays quiet and nothing is added to the baseline.
-    let world = World::generate(&WorldConfig::preset(Preset::Realistic, 1)).unwrap();
-    let quiet = analyze_business(
-        &business_data_with_campaigns(&world),
-        &test_options(39),
-        &[],
-    )
-    .unwrap();
+    let (_, quiet) = with_campaigns(Preset::Realistic, 1, 39);
     let check = quiet.common_spend.unwrap();
     assert!(!check.controlled && check.variance_ratio < 1.5, "{check:?}");
     assert_eq!(warned(&quiet, ""), 0);

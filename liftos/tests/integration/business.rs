@@ -256,17 +256,9 @@ fn allow_negative_effects_is_a_business_level_switch() {
     let (_, unified, business, _) = files(dir.path());
     for (extra, expected) in [(None, "true"), (Some("--allow-negative-effects"), "false")] {
         let json = dir.path().join(format!("results_{expected}.json"));
-        let output = liftos()
-            .args(["analyze", "--bootstrap", "20", "--input"])
-            .arg(&unified)
-            .arg("--business-outcome")
-            .arg(&business)
-            .args(extra)
-            .arg("--json")
-            .arg(&json)
-            .output()
-            .unwrap();
-        crate::common::assert_success(&output);
+        let mut args: Vec<&OsStr> = extra.iter().map(OsStr::new).collect();
+        args.extend([OsStr::new("--json"), json.as_os_str()]);
+        assert_success(&analyze_business(&unified, &business, &args));
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
         assert_eq!(v["settings"]["non_negative"], expected);
     }
@@ -300,18 +292,9 @@ fn no_common_spend_reaches_the_business_level() {
     let mut ratios = Vec::new();
     for (extra, used) in [(None, true), (Some("--no-common-spend"), false)] {
         let json = dir.path().join(format!("common_{used}.json"));
-        let output = liftos()
-            .args(["analyze", "--bootstrap", "20", "--input"])
-            .arg(&unified)
-            .arg("--business-outcome")
-            .arg(&business)
-            .args(extra)
-            .arg("--json")
-            .arg(&json)
-            .output()
-            .unwrap();
-        crate::common::assert_success(&output);
-        let stdout = String::from_utf8_lossy(&output.stdout);
+        let mut args: Vec<&OsStr> = extra.iter().map(OsStr::new).collect();
+        args.extend([OsStr::new("--json"), json.as_os_str()]);
+        let stdout = assert_success(&analyze_business(&unified, &business, &args));
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
         assert_eq!(v["settings"]["common_spend"], used.to_string());
         let check = &v["common_spend"];
