@@ -580,6 +580,7 @@ mod tests {
             revenue: 10_000.0,
             common_spend: Some(crate::CommonSpend {
                 variance_ratio: 1.25,
+                correlation: 0.02,
                 entities: 12,
                 controlled: false,
             }),
@@ -606,7 +607,7 @@ mod tests {
         );
         assert_eq!(
             v["common_spend"],
-            serde_json::json!({"variance_ratio": 1.25, "entities": 12, "controlled": false})
+            serde_json::json!({"variance_ratio": 1.25, "correlation": 0.02, "entities": 12, "controlled": false})
         );
         let test = &v["calibration"]["tests"][0];
         assert_eq!(

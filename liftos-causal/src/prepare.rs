@@ -784,23 +784,35 @@ const COMMON_SPEND_MIN_ENTITIES: usize = 4;
 /// The variance ratio above which the common-spend controls are used (see [`CommonSpend`]).
 pub const COMMON_SPEND_GATE: f64 = 2.0;
 
-/// What the common-spend check found (see [`prepare_causal_data`]).
+/// What the common-spend check found (see [`prepare_causal_data`]; the business level
+/// runs it too, see [`crate::business`]).
 ///
 /// Each entity's relative log spend, net of the entity's level and of the calendar
-/// (weekday, month of each year, the calendar's flags), is averaged over the entities of
-/// each day. Without a driver common to the entities that the calendar does not see,
-/// that day mean is the average of independent movements and its variance is the
+/// (weekday, the calendar's flags, each entity's half-month level), is averaged over the
+/// entities of each day. Without a driver common to the entities that the calendar does
+/// not see, that day mean is the average of independent movements and its variance is the
 /// entities' variance divided by their number: `variance_ratio` (the day means' variance
 /// over that) is then about 1 (below 1.5 on the sandbox's presets without hidden
 /// confounding). A demand shock that moves every budget at once raises it (2.2–2.7 on
-/// the `latent` preset with about 20 campaigns).
+/// the `latent` preset's campaign panel with about 20 campaigns; 2.4–5.4 over all of a
+/// business's campaigns, counting the days each spends). With `m` entities a day moving
+/// with a common correlation `ρ` the ratio is about `1 + (m − 1)·ρ`, so it grows with the
+/// account's size for the same `ρ`: `correlation` is that `ρ`.
+///
+/// `controlled`: whether the controls were used (at the platform level `variance_ratio`
+/// ≥ [`COMMON_SPEND_GATE`]; at the business level also `correlation` ≥
+/// [`crate::business::COMMON_SPEND_MIN_CORRELATION`] and the control allowed, which the
+/// results' `common_spend` setting tells).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct CommonSpend {
     /// Variance of the day means over its value under independent entities.
     pub variance_ratio: f64,
+    /// The common correlation of the entities' movements that the ratio implies,
+    /// `(variance_ratio − 1)/(m − 1)` with `m` the mean number of entities a day.
+    pub correlation: f64,
     /// Entities with spend.
     pub entities: usize,
-    /// Whether the controls were added (`variance_ratio` ≥ [`COMMON_SPEND_GATE`]).
+    /// Whether the controls were used.
     pub controlled: bool,
 }
 
@@ -1008,17 +1020,31 @@ fn common_movement(
         n += 1;
     }
     let var = ss / n.max(1) as f64;
-    let (mut total, mut days) = (0.0, 0usize);
+    let (mut total, mut days, mut active) = (0.0, 0usize, 0usize);
     for &(s, m) in by_day.values() {
         if m >= 2 && var > 0.0 {
             let mean = s / m as f64;
             total += mean * mean * m as f64 / var;
             days += 1;
+            active += m;
         }
     }
     let variance_ratio = if days > 0 { total / days as f64 } else { 0.0 };
+    // Entities moving with a common correlation ρ give a ratio of about 1 + (m − 1)·ρ
+    // with m entities a day.
+    let per_day = if days > 0 {
+        active as f64 / days as f64
+    } else {
+        0.0
+    };
+    let correlation = if per_day > 1.0 {
+        (variance_ratio - 1.0) / (per_day - 1.0)
+    } else {
+        0.0
+    };
     CommonSpend {
         variance_ratio,
+        correlation,
         entities,
         controlled: variance_ratio >= COMMON_SPEND_GATE,
     }

@@ -136,7 +136,7 @@ impl World {
                 };
                 let shock = c
                     .latent_shock
-                    .map_or(1.0, |u| (day.shock - u.sd * u.sd / 2.0).exp());
+                    .map_or(1.0, |u| u.baseline_multiplier(day.shock));
                 level * day.demand * shock * (b.noise * e - b.noise * b.noise / 2.0).exp()
             })
             .collect()

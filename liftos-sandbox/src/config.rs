@@ -101,10 +101,13 @@ impl Default for BudgetSteps {
 }
 
 /// An unobserved daily demand shock: a world-wide AR(1) series `u_t` of log demand that
-/// no calendar column shows. It multiplies every row's baseline revenue by
-/// `exp(u_t − sd²/2)` and its spend by `exp(e·u_t − e²sd²/2)` (`e = spend_elasticity`),
-/// so spend and revenue move together for a reason the data does not contain: hidden
-/// confounding, where an estimator should warn rather than be trusted. `u_t` is stationary:
+/// no calendar column shows. It multiplies every row's baseline revenue (and the business's)
+/// by `exp(b·u_t − b²sd²/2)` (`b = baseline_elasticity`) and its spend by
+/// `exp(e·u_t − e²sd²/2)` (`e = spend_elasticity`), so spend and revenue move together for
+/// a reason the data does not contain: hidden confounding, where an estimator should warn
+/// rather than be trusted. With `b = 0` the budgets move together and demand does not
+/// (a shared budget decision, no confounding): what a check for hidden demand must not
+/// mistake for it, or must not pay much for when it does. `u_t` is stationary:
 /// `u_0 = sd·z_0`, `u_t = ar·u_{t−1} + sd·√(1 − ar²)·z_t`, drawn from its own random stream.
 ///
 /// | Name | Default | Meaning | Range |
@@ -112,6 +115,7 @@ impl Default for BudgetSteps {
 /// | `ar` | 0.9 | day-to-day persistence of the shock | [0, 1) |
 /// | `sd` | 0.2 | stationary sd of the log shock (0.2 moves the baseline by about ±20%) | [0, 1] |
 /// | `spend_elasticity` | 1.0 | elasticity of spend to the shock | [0, 3] |
+/// | `baseline_elasticity` | 1.0 | elasticity of baseline revenue to the shock | [0, 3] |
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LatentShock {
     /// Day-to-day persistence φ of the log shock.
@@ -120,6 +124,16 @@ pub struct LatentShock {
     pub sd: f64,
     /// Elasticity of spend to the shock.
     pub spend_elasticity: f64,
+    /// Elasticity of baseline revenue to the shock.
+    pub baseline_elasticity: f64,
+}
+
+impl LatentShock {
+    /// The shock's multiplier on baseline revenue for the log shock `u` (mean 1).
+    pub(crate) fn baseline_multiplier(&self, u: f64) -> f64 {
+        let b = self.baseline_elasticity;
+        (b * u - (b * self.sd).powi(2) / 2.0).exp()
+    }
 }
 
 impl Default for LatentShock {
@@ -128,6 +142,7 @@ impl Default for LatentShock {
             ar: 0.9,
             sd: 0.2,
             spend_elasticity: 1.0,
+            baseline_elasticity: 1.0,
         }
     }
 }
@@ -583,6 +598,7 @@ impl WorldConfig {
                     ar: 0.9,
                     sd: round3(rng.random_range(0.15..=0.25)),
                     spend_elasticity: 1.0,
+                    baseline_elasticity: 1.0,
                 });
             }
             Preset::Feedback => {
@@ -696,7 +712,7 @@ impl WorldConfig {
     pub fn has_hidden_confounding(&self) -> bool {
         let shock = self
             .latent_shock
-            .is_some_and(|s| s.sd > 0.0 && s.spend_elasticity > 0.0);
+            .is_some_and(|s| s.sd > 0.0 && s.spend_elasticity > 0.0 && s.baseline_elasticity > 0.0);
         shock || (self.feedback > 0.0 && self.noise > 0.0)
     }
 
@@ -956,6 +972,11 @@ impl WorldConfig {
                     "latent_shock.spend_elasticity",
                     u.spend_elasticity,
                     (0.0..=3.0).contains(&u.spend_elasticity),
+                ),
+                (
+                    "latent_shock.baseline_elasticity",
+                    u.baseline_elasticity,
+                    (0.0..=3.0).contains(&u.baseline_elasticity),
                 ),
             ])?;
         }

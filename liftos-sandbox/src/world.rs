@@ -307,7 +307,7 @@ impl World {
     fn shock_multiplier(&self, day: &Day) -> f64 {
         self.config
             .latent_shock
-            .map_or(1.0, |u| (day.shock - u.sd * u.sd / 2.0).exp())
+            .map_or(1.0, |u| u.baseline_multiplier(day.shock))
     }
 
     /// The platform id of the row's campaign object. Klaviyo creates one campaign object
@@ -859,7 +859,7 @@ fn simulate_rows(config: &WorldConfig, days: &[Day]) -> (Vec<Row>, Vec<Flight>) 
                     * day.demand
                     * lognormal_unit(config.noise, noise);
                 if let Some(u) = config.latent_shock {
-                    row.baseline *= (day.shock - u.sd * u.sd / 2.0).exp();
+                    row.baseline *= u.baseline_multiplier(day.shock);
                 }
                 flight.rows.push(Some(rows.len()));
                 rows.push(row);

@@ -1,5 +1,6 @@
 //! `business_coverage [--seeds N] [--first-seed S] [--bootstrap B] [--presets a,b,c]
-//! [--per-world] [--channel-totals] [--oracle-curves] [--calendar-config FILE]`: the
+//! [--per-world] [--channel-totals] [--oracle-curves] [--calendar-config FILE]
+//! [--no-common-spend] [--budget-shock-only]`: the
 //! business-level analysis (`liftos analyze --business-outcome`) on sandbox worlds of each
 //! preset, against the re-simulated truth: per channel the mean relative error of the
 //! switch-off iROAS and the coverage of its 95% interval, the zero-effect channel's
@@ -14,7 +15,11 @@
 //! and platform-reported revenue, [`BusinessData::with_campaigns`]) are given, as the
 //! facade gives them from the unified table; `--channel-totals` leaves them out (each
 //! channel's daily total alone). `--oracle-curves` pins every channel's transform to its
-//! world's own (what the error would be with the curve known).
+//! world's own (what the error would be with the curve known). `--no-common-spend` runs
+//! without the control for hidden demand ([`BusinessOptions::common_spend`]);
+//! `--budget-shock-only` keeps a preset's latent shock on the budgets and takes it off
+//! demand (`LatentShock::baseline_elasticity` 0: budgets that move together for no
+//! reason of demand, what that control must not pay much for).
 //!
 //! The calendar flags are the facade's: one baseline flag per named US holiday, commercial
 //! event and peak season (liftos-calendar), the seasons those of `--calendar-config` when
@@ -149,6 +154,8 @@ fn main() -> Result<(), BoxError> {
     let per_world = args.iter().any(|a| a == "--per-world");
     let campaigns = !args.iter().any(|a| a == "--channel-totals");
     let oracle = args.iter().any(|a| a == "--oracle-curves");
+    let common_spend = !args.iter().any(|a| a == "--no-common-spend");
+    let budget_shock_only = args.iter().any(|a| a == "--budget-shock-only");
     // The baseline's calendar: a `liftos calendar --config` file (`--calendar-config`, as
     // `liftos analyze --calendar-config` takes it), or the defaults with US holidays.
     let calendar = match args
@@ -159,7 +166,10 @@ fn main() -> Result<(), BoxError> {
         Some(path) => CalendarOptions::from_toml_file(path)?,
         None => CalendarOptions::default().with_country("US"),
     };
-    let options = BusinessOptions::default().with_bootstrap(bootstrap);
+    let options = BusinessOptions {
+        common_spend,
+        ..BusinessOptions::default().with_bootstrap(bootstrap)
+    };
     println!(
         "preset,channel,worlds,mean_rel_error,coverage,significant,median_rel_width,m_error,m_coverage,m_median_rel_width,plausible,seconds_per_fit"
     );
@@ -169,7 +179,11 @@ fn main() -> Result<(), BoxError> {
         let mut share = (0usize, 0usize);
         let mut seconds = 0.0;
         for seed in first..first + seeds {
-            let world = World::generate(&WorldConfig::preset(preset, seed))?;
+            let mut config = WorldConfig::preset(preset, seed);
+            if budget_shock_only && let Some(shock) = &mut config.latent_shock {
+                shock.baseline_elasticity = 0.0;
+            }
+            let world = World::generate(&config)?;
             let d = data(&world, campaigns, &calendar)?;
             let t0 = Instant::now();
             let r = if oracle {
@@ -182,11 +196,20 @@ fn main() -> Result<(), BoxError> {
             };
             seconds += t0.elapsed().as_secs_f64();
             if per_world {
+                let p = r
+                    .results
+                    .settings
+                    .iter()
+                    .find(|(k, _)| k == "common_spend_p")
+                    .map_or("", |(_, v)| v.as_str());
                 eprintln!(
-                    "{name} seed {seed} common spend: {}",
+                    "{name} seed {seed} common spend p {p}: {}",
                     r.common_spend.map_or_else(
                         || "none".to_string(),
-                        |c| format!("ratio {:.2} over {} entities", c.variance_ratio, c.entities)
+                        |c| format!(
+                            "ratio {:.2} over {} entities, correlation {:.3}",
+                            c.variance_ratio, c.entities, c.correlation
+                        )
                     )
                 );
             }

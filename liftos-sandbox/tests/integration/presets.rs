@@ -428,6 +428,60 @@ fn the_latent_shock_is_persistent_hidden_and_moves_spend_and_baseline_together()
     assert_confounded(&world, &calm, 0.2, "the shock");
 }
 
+/// `baseline_elasticity` 0 keeps the shock on the budgets and takes it off demand: the
+/// spend is the latent world's, the baseline the calm world's, and nothing is hidden.
+/// The campaigns' daily spend and platform revenue (`campaign_spend`) add up to each
+/// channel's (`channel_spend`).
+#[test]
+fn a_budget_only_shock_moves_spend_and_not_demand() {
+    let config = WorldConfig::preset(Preset::Latent, 2);
+    let shock = liftos_sandbox::LatentShock {
+        baseline_elasticity: 0.0,
+        ..config.latent_shock.unwrap()
+    };
+    let budget_only = config.clone().with_latent_shock(Some(shock));
+    assert!(!budget_only.has_hidden_confounding());
+    let world = World::generate(&config).unwrap();
+    let moved = World::generate(&budget_only).unwrap();
+    let calm = World::generate(&config.with_latent_shock(None)).unwrap();
+    assert!(!moved.truth().hidden_confounding);
+    for ((r, m), c) in world.rows().zip(moved.rows()).zip(calm.rows()) {
+        assert_eq!(r.spend, m.spend);
+        assert_eq!(m.baseline_revenue, c.baseline_revenue);
+        assert_eq!(m.latent_shock, 1.0);
+    }
+    let (days, calm_days) = (
+        moved
+            .business_days(liftos_sandbox::Intervention::None)
+            .unwrap(),
+        calm.business_days(liftos_sandbox::Intervention::None)
+            .unwrap(),
+    );
+    let truth = |d: &[liftos_sandbox::BusinessDay]| d.iter().map(|d| d.baseline).sum::<f64>();
+    assert!((truth(&days) - truth(&calm_days)).abs() < 1e-6 * truth(&calm_days));
+    let bad = liftos_sandbox::LatentShock {
+        baseline_elasticity: -1.0,
+        ..shock
+    };
+    let e = World::generate(&budget_only.with_latent_shock(Some(bad))).unwrap_err();
+    assert!(
+        e.to_string().contains("latent_shock.baseline_elasticity"),
+        "{e}"
+    );
+    // Campaigns add up to their channel, day by day.
+    let totals = moved.channel_spend();
+    let campaigns = moved.campaign_spend();
+    for (c, channel) in totals.channels.iter().enumerate() {
+        let ks = &campaigns[channel];
+        for t in 0..totals.spend[c].len() {
+            let sum: f64 = ks.iter().map(|k| k.spend[t]).sum();
+            assert!((sum - totals.spend[c][t]).abs() < 1e-9, "{channel} day {t}");
+        }
+        let revenue: f64 = ks.iter().flat_map(|k| &k.platform_revenue).sum();
+        assert!((revenue - totals.platform_revenue[c]).abs() < 1e-6 * revenue.max(1.0));
+    }
+}
+
 #[test]
 fn feedback_makes_spend_answer_the_same_days_revenue_noise() {
     let config = WorldConfig::preset(Preset::Feedback, 1);

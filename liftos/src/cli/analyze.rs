@@ -75,9 +75,8 @@ pub struct Args {
     no_cross_validation: bool,
     /// Leave out the common-spend controls (the other campaigns' spend of the day, a
     /// proxy for a demand shock the calendar does not see; on by default with four or
-    /// more campaigns; at the business level, the budgets' common movement in the
-    /// baseline when the campaigns' budgets move together more than the calendar
-    /// explains).
+    /// more campaigns). At the business level the check still runs and warns; the flag
+    /// leaves out the budgets' common movement from the baseline.
     #[arg(long)]
     no_common_spend: bool,
     /// Public holidays of this country when the input has no calendar columns, and in the

@@ -313,5 +313,5 @@ fn no_common_spend_reaches_the_business_level() {
     }
     // The check is the same; only its use differs.
     assert_eq!(ratios[0], ratios[1]);
-    assert!(ratios[0] >= 2.0, "{ratios:?}");
+    assert!(ratios[0] >= liftos::causal::COMMON_SPEND_GATE, "{ratios:?}");
 }
