@@ -83,9 +83,9 @@
 //! budgets' common movement of each day and of the week around it
 //! (`with_common_movement`, which says what that control costs) and a warning says so
 //! ([`BusinessOptions::common_spend`]). Where the budgets move together and demand does
-//! not (`business_coverage --budget-shock-only`), the test kept the control in 5 of 20
+//! not (`business_coverage --budget-shock-only`), the test let the control in 3 of 20
 //! worlds: Google Ads / Meta errors 7 / 10% without the control, 12 / 22% with it
-//! whenever the check fires, 10 / 16% with the test.
+//! whenever the check fires, 8 / 15% with the test.
 //! Measured (`business_coverage --seeds 20 --first-seed 1 --bootstrap 99 --presets latent
 //! --calendar-config q4.toml`), without → with the control: switch-off error Google Ads /
 //! Meta / Klaviyo 51 / 113 / 84% → 12 / 19 / 41%, coverage 11 / 8 / 19 → 20 / 19 / 20 of
@@ -467,25 +467,15 @@ fn common_spend_fires(c: &CommonSpend) -> bool {
         && c.correlation >= COMMON_SPEND_MIN_CORRELATION
 }
 
-/// p-value below which the budgets' common movement enters the baseline (see
-/// `common_movement_p`, and the module docs).
-pub const COMMON_MOVEMENT_TEST_P: f64 = 0.01;
-
-/// Whether the business's revenue shows the budgets' common movement: the model fitted
-/// without it (`x`), then with its two columns added (`with`, the channels' transforms
-/// kept), compared by a likelihood-ratio statistic on the days' effective number,
-/// `n_eff·ln(SSE₀/SSE₁)`, against χ²₂. A demand shock that moves the budgets moves the
-/// baseline with them and shows (p below 1e-6 on the `latent` worlds); budgets that move
-/// together for no reason of demand (`LatentShock::baseline_elasticity` 0) do not, and
-/// controlling for them there would only cost accuracy.
-fn common_movement_p(ctx: &Context<'_>, x: &DMatrix<f64>, with: &DMatrix<f64>) -> Result<f64> {
-    let data = ctx.data;
-    let n = data.n();
-    let logy = DVector::from_iterator(n, data.revenue.iter().map(|r| r.max(1e-9).ln()));
+/// The fit's start: the log-linear baseline through all of revenue, each channel at its
+/// linear transform.
+fn starting_point(ctx: &Context<'_>, x: &DMatrix<f64>) -> Result<(DVector<f64>, Vec<usize>)> {
+    let revenue = &ctx.data.revenue;
+    let logy = DVector::from_iterator(revenue.len(), revenue.iter().map(|r| r.max(1e-9).ln()));
     let gamma0 = lstsq(x, &logy).ok_or(Error::Singular {
         what: "business baseline",
     })?;
-    let start: Vec<usize> = ctx
+    let linear = ctx
         .cands
         .iter()
         .map(|c| {
@@ -495,6 +485,26 @@ fn common_movement_p(ctx: &Context<'_>, x: &DMatrix<f64>, with: &DMatrix<f64>) -
                 .unwrap_or(0)
         })
         .collect();
+    Ok((gamma0, linear))
+}
+
+/// p-value below which the budgets' common movement enters the baseline (see
+/// `common_movement_p`, and the module docs).
+pub const COMMON_MOVEMENT_TEST_P: f64 = 0.001;
+
+/// Whether the business's revenue shows the budgets' common movement: the model fitted
+/// without it (`x`), then with its two columns added (`with`, the channels' transforms
+/// kept), compared by a likelihood-ratio statistic on the days' effective number,
+/// `n_eff·ln(SSE₀/SSE₁)`, against χ²₂. A demand shock that moves the budgets moves the
+/// baseline with them and shows (p at most 0.0003 on the `latent` worlds, seeds 1–20, Q4
+/// named); budgets that move together for no reason of demand
+/// (`LatentShock::baseline_elasticity` 0) mostly do not (p below 0.001 in 3 of 20), and
+/// controlling for them there only costs accuracy. The statistic on `n_eff` is liberal
+/// here (p below 0.01 in 5 of those 20), hence the level of 0.001.
+fn common_movement_p(ctx: &Context<'_>, x: &DMatrix<f64>, with: &DMatrix<f64>) -> Result<f64> {
+    let data = ctx.data;
+    let n = data.n();
+    let (gamma0, start) = starting_point(ctx, x)?;
     let all: Vec<usize> = (0..n).collect();
     let without = fit_on(&data.revenue, x, &ctx.cands, &all, &start, &gamma0, None);
     let n_eff = effective_days(ctx, x, &without);
@@ -539,9 +549,14 @@ fn common_movement_p(ctx: &Context<'_>, x: &DMatrix<f64>, with: &DMatrix<f64>) -
 /// from how each channel's spend moves apart from the others'. Measured
 /// (`business_coverage --seeds 20 --first-seed 1 --bootstrap 99 --presets latent
 /// --calendar-config q4.toml`, the README's "Hidden demand"): see the module docs.
-fn with_common_movement(x: DMatrix<f64>, data: &BusinessData, rel: &RelativeSpend) -> DMatrix<f64> {
+fn with_common_movement(
+    x: DMatrix<f64>,
+    data: &BusinessData,
+    movement: &[f64],
+    rel: &RelativeSpend,
+) -> DMatrix<f64> {
     let n = data.n();
-    let means = rel.day_means();
+    let means = rel.day_means(movement);
     let day: Vec<f64> = data
         .dates
         .iter()
@@ -1785,29 +1800,21 @@ pub fn analyze_business(
         && fired
         && let Some(rel) = &common
     {
-        let with = with_common_movement(x.clone(), data, rel);
-        let p = common_movement_p(&ctx, &x, &with)?;
+        // The test asks whether revenue moves with the budgets' movement within a
+        // fortnight, what the check measured: with their whole movement it also found a
+        // season the calendar did not name (13 of 20 budget-only worlds with the default
+        // calendar). The control takes the whole movement (a persistent shock moves the
+        // budgets' levels too; with the fast part alone the `latent` errors were 36 / 78%
+        // for Google Ads / Meta instead of 12 / 19%).
+        let fast = with_common_movement(x.clone(), data, &rel.fast, rel);
+        let p = common_movement_p(&ctx, &x, &fast)?;
         common_p = Some(p);
         if p < COMMON_MOVEMENT_TEST_P {
-            x = with;
+            x = with_common_movement(x, data, &rel.x, rel);
         }
     }
     let controlled = common_p.is_some_and(|p| p < COMMON_MOVEMENT_TEST_P);
-    // Start: log-linear baseline through all of revenue, linear transforms.
-    let logy = DVector::from_iterator(n, data.revenue.iter().map(|r| r.max(1e-9).ln()));
-    let gamma0 = lstsq(&x, &logy).ok_or(Error::Singular {
-        what: "business baseline",
-    })?;
-    let linear_start: Vec<usize> = ctx
-        .cands
-        .iter()
-        .map(|c| {
-            c.transforms
-                .iter()
-                .position(|t| *t == ResponseTransform::LINEAR)
-                .unwrap_or(0)
-        })
-        .collect();
+    let (gamma0, linear_start) = starting_point(&ctx, &x)?;
     let all: Vec<usize> = (0..n).collect();
     let mut full = fit_on(
         &data.revenue,

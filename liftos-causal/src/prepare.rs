@@ -827,13 +827,16 @@ pub(crate) struct RelativeSpend {
     pub days: Vec<i32>,
     /// `ln((w + 0.1·m)/m)`, centred on the entity's mean.
     pub x: Vec<f64>,
+    /// `x` net of the weekday, the calendar and each entity's half-month level: the
+    /// movement within a fortnight that the check measures.
+    pub fast: Vec<f64>,
 }
 
 impl RelativeSpend {
-    /// Mean of `x` over the entities of each day.
-    pub fn day_means(&self) -> BTreeMap<i32, f64> {
+    /// Mean of `v` (`x` or `fast`) over the entities of each day.
+    pub fn day_means(&self, v: &[f64]) -> BTreeMap<i32, f64> {
         let mut by_day: BTreeMap<i32, (f64, usize)> = BTreeMap::new();
-        for (&d, &v) in self.days.iter().zip(&self.x) {
+        for (&d, &v) in self.days.iter().zip(v) {
             let e = by_day.entry(d).or_insert((0.0, 0));
             e.0 += v;
             e.1 += 1;
@@ -886,12 +889,13 @@ pub(crate) fn relative_spend(
     let flags: Vec<u32> = rows.iter().map(|&i| calendar[i]).collect();
     // Centre each entity on its own mean.
     demean(&mut x, &entity);
-    let check = common_movement(&x, &entity, &days, &flags, spending);
+    let (check, fast) = common_movement(&x, &entity, &days, &flags, spending);
     Some(RelativeSpend {
         check,
         entity,
         days,
         x,
+        fast,
     })
 }
 
@@ -978,7 +982,7 @@ fn common_movement(
     dates: &[i32],
     calendar: &[u32],
     entities: usize,
-) -> CommonSpend {
+) -> (CommonSpend, Vec<f64>) {
     let mut r = x.to_vec();
     let weekday_of: Vec<u32> = dates.iter().map(|&d| weekday(d) as u32).collect();
     let month_of: Vec<u32> = {
@@ -1042,12 +1046,13 @@ fn common_movement(
     } else {
         0.0
     };
-    CommonSpend {
+    let check = CommonSpend {
         variance_ratio,
         correlation,
         entities,
         controlled: variance_ratio >= COMMON_SPEND_GATE,
-    }
+    };
+    (check, r)
 }
 
 /// Rows of each entity's series in time order (one series of all rows without entity;

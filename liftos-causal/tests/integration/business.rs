@@ -694,3 +694,49 @@ fn a_hidden_demand_shock_is_found_warned_about_and_controlled() {
     assert!(totals.common_spend.is_none());
     assert_eq!(warned(&quiet, ""), 0);
 }
+
+/// Budgets that move together while demand does not (the `latent` preset's shock on the
+/// budgets only, `LatentShock::baseline_elasticity` 0: no confounding): the check fires,
+/// but revenue does not move with the budgets' common movement (the likelihood-ratio
+/// test's p is in the results' settings), so the baseline gets no control and no warning
+/// is given. Seed 7, 39 replicates.
+#[test]
+fn budgets_moving_together_without_demand_get_no_control() {
+    let mut config = WorldConfig::preset(Preset::Latent, 7);
+    if let Some(shock) = &mut config.latent_shock {
+        shock.baseline_elasticity = 0.0;
+    }
+    let world = World::generate(&config).unwrap();
+    let r = analyze_business(
+        &business_data_with_campaigns(&world),
+        &test_options(39),
+        &[],
+    )
+    .unwrap();
+    report("budget-only shock", &world, &r);
+    let common = r.common_spend.unwrap();
+    assert!(
+        common.variance_ratio >= liftos_causal::COMMON_SPEND_GATE
+            && common.correlation >= liftos_causal::business::COMMON_SPEND_MIN_CORRELATION
+            && !common.controlled,
+        "{common:?}"
+    );
+    let p: f64 = setting(&r, "common_spend_p").unwrap().parse().unwrap();
+    assert!(
+        p >= liftos_causal::business::COMMON_MOVEMENT_TEST_P,
+        "p = {p}"
+    );
+    assert!(
+        !r.results
+            .diagnostics
+            .warnings
+            .iter()
+            .any(|w| w.contains("budgets move together")),
+        "{:?}",
+        r.results.diagnostics.warnings
+    );
+    for channel in ["google_ads", "meta"] {
+        check(&world, &r, channel, Some(TOL_LATENT));
+    }
+    zero_effect_not_significant(&r);
+}
