@@ -198,6 +198,19 @@ impl World {
     /// in campaign-name order: the rows of one name summed (Klaviyo's sends of one
     /// series are one campaign), as a business-level analysis groups the unified table.
     pub fn campaign_spend(&self) -> BTreeMap<String, Vec<CampaignSpend>> {
+        self.campaign_spend_with(|name, spend, platform_revenue| CampaignSpend {
+            name,
+            spend,
+            platform_revenue,
+        })
+    }
+
+    /// [`campaign_spend`](Self::campaign_spend), each campaign made by `make(name, daily
+    /// spend, daily platform revenue)`: e.g. `liftos_causal::business::CampaignSeries::new`.
+    pub fn campaign_spend_with<T>(
+        &self,
+        make: impl Fn(String, Vec<f64>, Vec<f64>) -> T,
+    ) -> BTreeMap<String, Vec<T>> {
         let n = self.days.len();
         let mut by: BTreeMap<(&str, &str), CampaignSpend> = BTreeMap::new();
         for r in self.order.iter().map(|&i| &self.rows[i]) {
@@ -211,8 +224,9 @@ impl World {
             k.spend[r.day] += r.spend;
             k.platform_revenue[r.day] += r.revenue;
         }
-        let mut out: BTreeMap<String, Vec<CampaignSpend>> = BTreeMap::new();
+        let mut out: BTreeMap<String, Vec<T>> = BTreeMap::new();
         for ((channel, _), k) in by {
+            let k = make(k.name, k.spend, k.platform_revenue);
             out.entry(channel.to_string()).or_default().push(k);
         }
         out

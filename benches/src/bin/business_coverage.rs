@@ -92,16 +92,7 @@ fn data(
         return Ok(data);
     }
     // Each channel's campaigns (by name), as the unified table's rows give them.
-    let mut per_channel: BTreeMap<String, Vec<CampaignSeries>> = BTreeMap::new();
-    for (channel, ks) in world.campaign_spend() {
-        let series = ks.into_iter();
-        per_channel.insert(
-            channel,
-            series
-                .map(|k| CampaignSeries::new(k.name, k.spend, k.platform_revenue))
-                .collect(),
-        );
-    }
+    let per_channel = world.campaign_spend_with(CampaignSeries::new);
     Ok(data.with_campaigns(per_channel)?)
 }
 

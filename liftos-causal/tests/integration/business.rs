@@ -1,8 +1,6 @@
 //! The business-level analysis against the sandbox's truth: the business's own revenue as
 //! the outcome, every channel's spend at once.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use liftos_causal::analyze_business;
 use liftos_causal::business::{
@@ -56,23 +54,8 @@ pub fn business_data(world: &World) -> BusinessData {
 /// platform-reported revenue, as the unified table's rows give them.
 pub fn business_data_with_campaigns(world: &World) -> BusinessData {
     business_data(world)
-        .with_campaigns(campaigns(world))
+        .with_campaigns(world.campaign_spend_with(CampaignSeries::new))
         .unwrap()
-}
-
-/// The world's campaigns as [`CampaignSeries`], per channel.
-pub fn campaigns(world: &World) -> BTreeMap<String, Vec<CampaignSeries>> {
-    let mut per_channel = BTreeMap::new();
-    for (channel, ks) in world.campaign_spend() {
-        let series = ks.into_iter();
-        per_channel.insert(
-            channel,
-            series
-                .map(|k| CampaignSeries::new(k.name, k.spend, k.platform_revenue))
-                .collect(),
-        );
-    }
-    per_channel
 }
 
 /// The preset's world of `seed` and its business-level results with its campaigns given,
