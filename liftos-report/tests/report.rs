@@ -16,7 +16,7 @@ use liftos_causal::{
 };
 use liftos_report::{self as report, ExportOptions, PlotOptions, ReportError, ReportOptions};
 use liftos_sandbox::{World, WorldConfig};
-use liftos_testkit::{floats, texts};
+use liftos_testkit::{codes, flags, floats, texts};
 use liftos_transform::{Issue, QualityReport, Severity};
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -81,20 +81,10 @@ fn sandbox() -> &'static (RecordBatch, AttributionResults) {
             .map(|d| day(*d).weekday().num_days_from_monday() as f64)
             .collect();
         let doy: Vec<f64> = dates.iter().map(|d| day(*d).ordinal() as f64).collect();
-        let holiday: Vec<bool> = {
-            let b = truth.column_by_name("is_holiday").unwrap().as_boolean();
-            (0..n).map(|i| b.value(i)).collect()
-        };
-        let hol: Vec<f64> = holiday.iter().map(|h| f64::from(u8::from(*h))).collect();
+        let hol = flags(&truth, "is_holiday");
         let channel = texts(&table, "channel");
         let campaign = texts(&table, "campaign");
-        let mut names: Vec<&String> = campaign.iter().collect();
-        names.sort();
-        names.dedup();
-        let code: Vec<f64> = campaign
-            .iter()
-            .map(|c| names.binary_search(&c).unwrap() as f64)
-            .collect();
+        let code: Vec<f64> = codes(&campaign).iter().map(|c| f64::from(*c)).collect();
         let (revenue, spend) = (floats(&table, "revenue"), floats(&table, "spend"));
         let data = CausalDataset::new(&revenue, &spend)
             .unwrap()
@@ -125,7 +115,7 @@ fn sandbox() -> &'static (RecordBatch, AttributionResults) {
         // Baseline daily totals by date.
         let mut daily: std::collections::BTreeMap<i32, (f64, bool)> = Default::default();
         for i in 0..n {
-            let e = daily.entry(dates[i]).or_insert((0.0, holiday[i]));
+            let e = daily.entry(dates[i]).or_insert((0.0, hol[i] > 0.5));
             e.0 += revenue[i] - results.treatment_effects[i].tau * spend[i];
         }
         let all: Vec<f64> = daily.values().map(|v| v.0).collect();

@@ -7,8 +7,9 @@
 
 #![warn(missing_docs)]
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
+use chrono::NaiveDate;
 use liftos_connectors::GoogleAdsBuilder;
 use liftos_sandbox::World;
 use liftos_sandbox::fake::FakeServers;
@@ -89,11 +90,16 @@ pub const CHANNEL_FIELDS: [&str; 7] = [
     "incremental_roas",
 ];
 
-/// The Float64 column `name` of `table` (the test fails on a missing or other column).
-pub fn floats(table: &RecordBatch, name: &str) -> Vec<f64> {
+/// The column `name` of `table` (the test fails when it is missing).
+pub fn column<'a>(table: &'a RecordBatch, name: &str) -> &'a ArrayRef {
     table
         .column_by_name(name)
         .unwrap_or_else(|| panic!("no column {name}"))
+}
+
+/// The Float64 column `name` of `table` (the test fails on a missing or other column).
+pub fn floats(table: &RecordBatch, name: &str) -> Vec<f64> {
+    column(table, name)
         .as_primitive::<Float64Type>()
         .values()
         .to_vec()
@@ -101,21 +107,47 @@ pub fn floats(table: &RecordBatch, name: &str) -> Vec<f64> {
 
 /// The Utf8 column `name` of `table` as owned strings (nulls read as "").
 pub fn texts(table: &RecordBatch, name: &str) -> Vec<String> {
-    let s = table
-        .column_by_name(name)
-        .unwrap_or_else(|| panic!("no column {name}"))
-        .as_string::<i32>();
+    let s = column(table, name).as_string::<i32>();
     (0..table.num_rows())
         .map(|i| s.value(i).to_string())
+        .collect()
+}
+
+/// The Date32 column `name` of `table` as dates (the test fails on a missing column or a
+/// null).
+pub fn days(table: &RecordBatch, name: &str) -> Vec<NaiveDate> {
+    let d = column(table, name).as_primitive::<Date32Type>();
+    assert_eq!(d.null_count(), 0, "{name} has nulls");
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
+    d.values()
+        .iter()
+        .map(|v| epoch + chrono::TimeDelta::days(i64::from(*v)))
+        .collect()
+}
+
+/// The Boolean column `name` of `table` as 1.0 (true) and 0.0 (false, null).
+pub fn flags(table: &RecordBatch, name: &str) -> Vec<f64> {
+    let b = column(table, name).as_boolean();
+    (0..table.num_rows())
+        .map(|i| f64::from(u8::from(b.is_valid(i) && b.value(i))))
+        .collect()
+}
+
+/// Each value's position among the distinct values in sorted order (a dense code).
+pub fn codes(values: &[String]) -> Vec<u32> {
+    let mut distinct: Vec<&String> = values.iter().collect();
+    distinct.sort();
+    distinct.dedup();
+    values
+        .iter()
+        .map(|v| distinct.binary_search(&v).expect("every value is listed") as u32)
         .collect()
 }
 
 /// Sum of the numeric column `column` of `table`, Float64 or Int64 (CSV inference may
 /// give either); the test fails on a missing column, another type or a null.
 pub fn sum(table: &RecordBatch, column: &str) -> f64 {
-    let c = table
-        .column_by_name(column)
-        .unwrap_or_else(|| panic!("no column {column}"));
+    let c = self::column(table, column);
     assert_eq!(c.null_count(), 0, "{column} has nulls");
     match c.data_type() {
         DataType::Float64 => c.as_primitive::<Float64Type>().iter().flatten().sum(),

@@ -1,11 +1,9 @@
 //! The sandbox world: per-channel incremental ROAS against the simulated truth.
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::Date32Type;
-use chrono::{Datelike, NaiveDate};
+use chrono::Datelike;
 use liftos_causal::{CausalDataset, CausalForestParams, Estimator};
 use liftos_sandbox::World;
-use liftos_testkit::{floats, texts};
+use liftos_testkit::{codes, days, flags, floats, texts};
 
 use crate::{iroas_line, zero_effect_world};
 
@@ -13,15 +11,7 @@ use crate::{iroas_line, zero_effect_world};
 fn dataset(world: &World) -> (CausalDataset, Vec<u32>) {
     let table = world.unified_table().unwrap();
     let truth = world.truth_table().unwrap();
-    let n = table.num_rows();
-    let dates = table
-        .column_by_name("date")
-        .unwrap()
-        .as_primitive::<Date32Type>();
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
-    let days: Vec<NaiveDate> = (0..n)
-        .map(|i| epoch + chrono::Days::new(dates.value(i) as u64))
-        .collect();
+    let days = days(&table, "date");
     let first = days.iter().min().copied().unwrap();
     let dow: Vec<f64> = days
         .iter()
@@ -35,12 +25,8 @@ fn dataset(world: &World) -> (CausalDataset, Vec<u32>) {
         .collect();
     // US federal holidays and Black Friday / Cyber Monday: calendar facts (the truth
     // table carries them so this test needs no holiday rules of its own).
-    let flag = |name: &str| -> Vec<f64> {
-        let b = truth.column_by_name(name).unwrap().as_boolean();
-        (0..n).map(|i| if b.value(i) { 1.0 } else { 0.0 }).collect()
-    };
-    let holiday = flag("is_holiday");
-    let event = flag("is_commercial_event");
+    let holiday = flags(&truth, "is_holiday");
+    let event = flags(&truth, "is_commercial_event");
     // The entity: Klaviyo's campaign_id names one send, so key campaigns by channel and
     // campaign name.
     let channel = texts(&table, "channel");
@@ -49,17 +35,11 @@ fn dataset(world: &World) -> (CausalDataset, Vec<u32>) {
         .zip(texts(&table, "campaign"))
         .map(|(ch, c)| format!("{ch}/{c}"))
         .collect();
-    let mut ids: Vec<&String> = campaign.iter().collect();
-    ids.sort();
-    ids.dedup();
-    let code: Vec<u32> = campaign
-        .iter()
-        .map(|c| ids.binary_search(&c).unwrap() as u32)
-        .collect();
+    let code = codes(&campaign);
     let campaign_code: Vec<f64> = code.iter().map(|c| *c as f64).collect();
     let (revenue, spend) = (floats(&table, "revenue"), floats(&table, "spend"));
     // Campaign scale: the campaign's mean log spend (its typical budget level).
-    let mut sums = vec![(0.0, 0.0); ids.len()];
+    let mut sums = vec![(0.0, 0.0); code.iter().max().map_or(0, |m| *m as usize + 1)];
     for (c, w) in code.iter().zip(&spend) {
         sums[*c as usize].0 += w.max(1e-9).ln();
         sums[*c as usize].1 += 1.0;
@@ -68,7 +48,6 @@ fn dataset(world: &World) -> (CausalDataset, Vec<u32>) {
         .iter()
         .map(|c| sums[*c as usize].0 / sums[*c as usize].1)
         .collect();
-    assert_eq!(dates.null_count(), 0);
     let data = CausalDataset::new(&revenue, &spend)
         .unwrap()
         .with_names("revenue", "spend")

@@ -38,9 +38,20 @@ enum Part {
     Executor(ExecutorArgs),
 }
 
+/// The log level every part of a cluster takes (listed last in the help).
+#[derive(Debug, clap::Args)]
+struct Logging {
+    /// Log level of the messages on stderr (of every part, for a local cluster): error,
+    /// warn, info, debug or trace.
+    #[arg(long, default_value = "warn", value_parser = parse_level, display_order = 900)]
+    log_level: log::LevelFilter,
+}
+
 /// A scheduler and N executors on this machine.
 #[derive(Debug, clap::Args)]
 struct LocalArgs {
+    #[command(flatten)]
+    log: Logging,
     /// Number of executors (each a process).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     executors: u16,
@@ -57,9 +68,6 @@ struct LocalArgs {
     /// temporary directory removed when the cluster stops).
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
-    /// Log level of the parts' messages on stderr: error, warn, info, debug or trace.
-    #[arg(long, default_value = "warn", value_parser = parse_level)]
-    log_level: log::LevelFilter,
     /// Seconds to wait for the scheduler and every executor to be up.
     #[arg(long, default_value_t = 60)]
     ready_timeout: u64,
@@ -68,6 +76,8 @@ struct LocalArgs {
 /// Arguments of `liftos cluster scheduler`.
 #[derive(Debug, clap::Args)]
 struct SchedulerArgs {
+    #[command(flatten)]
+    log: Logging,
     /// The address to listen on.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     bind: IpAddr,
@@ -80,9 +90,6 @@ struct SchedulerArgs {
     /// Executors that must be registered before `/readyz` answers 200.
     #[arg(long, default_value_t = 1)]
     min_executors: usize,
-    /// Log level on stderr: error, warn, info, debug or trace.
-    #[arg(long, default_value = "warn", value_parser = parse_level)]
-    log_level: log::LevelFilter,
     /// Stop when standard input closes (set by `liftos cluster` for its children).
     #[arg(long, hide = true)]
     parent_pipe: bool,
@@ -91,6 +98,8 @@ struct SchedulerArgs {
 /// Arguments of `liftos cluster executor`.
 #[derive(Debug, clap::Args)]
 struct ExecutorArgs {
+    #[command(flatten)]
+    log: Logging,
     /// The scheduler, as df://HOST:PORT.
     #[arg(long, value_name = "df://HOST:PORT")]
     scheduler: String,
@@ -113,9 +122,6 @@ struct ExecutorArgs {
     /// Where shuffle files go (default: a directory under the system's temporary one).
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
-    /// Log level on stderr: error, warn, info, debug or trace.
-    #[arg(long, default_value = "warn", value_parser = parse_level)]
-    log_level: log::LevelFilter,
     /// Stop when standard input closes (set by `liftos cluster` for its children).
     #[arg(long, hide = true)]
     parent_pipe: bool,
@@ -217,7 +223,7 @@ fn scheduler(a: SchedulerArgs) -> liftos::Result<()> {
     use ballista_scheduler::cluster::BallistaCluster;
     use ballista_scheduler::config::SchedulerConfig;
 
-    init_log(format!("scheduler :{}", a.port), a.log_level);
+    init_log(format!("scheduler :{}", a.port), a.log.log_level);
     let host = a
         .external_host
         .clone()
@@ -254,7 +260,7 @@ fn executor(a: ExecutorArgs) -> liftos::Result<()> {
     use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 
     let scheduler: ClusterUrl = a.scheduler.parse()?;
-    init_log(format!("executor :{}", a.port), a.log_level);
+    init_log(format!("executor :{}", a.port), a.log.log_level);
     let what = format!("executor on {}", SocketAddr::new(a.bind, a.port));
     let work_dir = match &a.work_dir {
         Some(dir) => {
@@ -287,7 +293,7 @@ fn executor(a: ExecutorArgs) -> liftos::Result<()> {
         // 0 = every core.
         vcores: a.vcores.map_or(0, usize::from),
         work_dir,
-        special_mod_log_level: a.log_level.to_string(),
+        special_mod_log_level: a.log.log_level.to_string(),
         print_thread_info: false,
         ..ExecutorProcessConfig::default()
     };
@@ -437,7 +443,7 @@ fn local(a: LocalArgs) -> liftos::Result<()> {
             temp_dir.path().to_owned()
         }
     };
-    let level = a.log_level.to_string();
+    let level = a.log.log_level.to_string();
     let executors = usize::from(a.executors);
     let deadline = Instant::now() + Duration::from_secs(a.ready_timeout);
     let not_ready = |what: &str| {
