@@ -122,6 +122,7 @@ impl ClusterBy {
 /// | `placebo_lead_days` | `Some(7)` | placebo check with the treatment this many days ahead |
 /// | `cluster` | entity | clusters of the standard errors |
 /// | `response` | [`ResponseOptions::auto`] (Hill curves searched; [`ResponseOptions::linear`] opts out) | how carryover and saturation are chosen per channel |
+/// | `non_negative` | true | spend cannot lower revenue: every channel's switch-off, marginal and long-run returns and response curve are reported at 0 or above, their intervals cut to `[0, ∞)`, with a warning where the fit put an effect below 0 ([`floor_negative_effects`]) |
 /// | `local_linear_nuisances` | true | the causal forest's Ŷ and Ŵ are local linear forests (λ = 0.1 unless the model's [`CausalForestParams::nuisance_local_linear`] sets one); `false`: as the model's parameters say |
 /// | `seed` | 42 | seed of all randomness (overrides the model's) |
 #[derive(Debug, Clone)]
@@ -150,6 +151,9 @@ pub struct AttributionOptions {
     pub local_linear_nuisances: bool,
     /// How each channel's response transform (carryover, saturation) is chosen.
     pub response: ResponseOptions,
+    /// Spend cannot lower revenue: each channel's reported effects are projected on
+    /// `[0, ∞)` (see [`floor_negative_effects`]); `false` reports the unconstrained fit.
+    pub non_negative: bool,
     /// Seed.
     pub seed: u64,
 }
@@ -167,6 +171,7 @@ impl Default for AttributionOptions {
             cluster: ClusterBy::Entity,
             local_linear_nuisances: true,
             response: ResponseOptions::auto(),
+            non_negative: true,
             seed: 42,
         }
     }
@@ -190,6 +195,8 @@ impl AttributionOptions {
         with_local_linear_nuisances(on: bool) => self.local_linear_nuisances = on;
         /// Sets the response options.
         with_response(response: ResponseOptions);
+        /// Sets `non_negative` (`false`: report effects below zero as fitted).
+        with_non_negative(non_negative: bool);
         /// Sets the seed.
         with_seed(seed: u64);
     }
@@ -412,6 +419,9 @@ pub fn analyze_attribution(
                 &clusters,
                 options,
             )?;
+            if options.non_negative {
+                floor_negative_effects(&mut results);
+            }
             // 4. Temporal effects.
             let tau: Vec<f64> = results.treatment_effects.iter().map(|r| r.tau).collect();
             if panel.dates.is_some() {
@@ -538,6 +548,7 @@ fn settings(
                 .placebo_lead_days
                 .map_or("off".to_string(), |d| d.to_string()),
         ),
+        ("non_negative".to_string(), options.non_negative.to_string()),
         ("rows_used".to_string(), panel.num_rows().to_string()),
         ("rows_dropped".to_string(), panel.dropped.len().to_string()),
         (
@@ -690,6 +701,102 @@ fn response_plan(
 /// interval excluded zero in 3 of 20 worlds (1 of 20 with the union) and Google Ads'
 /// switch-off coverage fell from 0.95 to 0.90: the sampling interval through the chosen
 /// transform is itself too narrow there, and the union is what keeps it honest.
+/// How to see the unconstrained fit, in every interface's words.
+const UNCONSTRAINED: &str = "`--allow-negative-effects`, `allow_negative_effects = true` in \
+     `[analysis]` or `AttributionOptions::non_negative = false` report the unconstrained fit";
+
+/// Spend cannot lower revenue: projects every channel's reported effects on `[0, ∞)`, as
+/// the business level does ([`BusinessOptions::non_negative`](crate::BusinessOptions)).
+///
+/// The switch-off lift and return, the marginal and long-run returns, the response curve
+/// and the range of switch-off returns over the plausible transforms each become their
+/// maximum with 0, every interval its intersection with `[0, ∞)`. For any true effect
+/// ≥ 0 neither moves further from the truth, so no error grows and an interval that
+/// covered still covers. The standard errors, the row-level effects τ̂(x) and the
+/// baseline built from them are the unconstrained fit's. A channel whose switch-off lift
+/// was below zero gets p = 1 (no evidence of a positive effect), its average effect and
+/// robustness values at 0 (its standard errors stay), and a warning with the fit's own figures; a marginal return
+/// below zero gets a warning of its own. [`analyze_attribution`] calls it unless
+/// [`AttributionOptions::non_negative`] is off; it is public for results of other
+/// estimators.
+pub fn floor_negative_effects(results: &mut AttributionResults) {
+    let floor = |v: &mut f64| {
+        if *v < 0.0 {
+            *v = 0.0;
+        }
+    };
+    let mut warnings = Vec::new();
+    for ch in &mut results.channels {
+        if ch.spend.is_nan() || ch.spend <= 0.0 {
+            continue;
+        }
+        if ch.revenue_lift < 0.0 {
+            warnings.push(format!(
+                "Channel `{}`: the data put its switch-off return below zero ({:.2}, interval \
+                 {:.2} to {:.2}); spend cannot lower revenue, so it is reported as 0, the \
+                 interval cut at zero and p = 1. An effect below zero is noise or a confounder \
+                 the controls do not hold, not a loss from advertising ({UNCONSTRAINED}).",
+                ch.channel,
+                ch.incremental_roas,
+                ch.incremental_roas_ci_lower,
+                ch.incremental_roas_ci_upper
+            ));
+            ch.p_value = 1.0;
+            ch.average_effect = 0.0;
+            if let Some(r) = &mut ch.response {
+                r.sensitivity.robustness_value = 0.0;
+                r.sensitivity.robustness_value_ci = 0.0;
+            }
+        } else if ch.marginal_roas < 0.0 {
+            let (lo, hi) = ch.response.as_ref().map_or((f64::NAN, f64::NAN), |r| {
+                (r.marginal_roas_ci_lower, r.marginal_roas_ci_upper)
+            });
+            warnings.push(format!(
+                "Channel `{}`: the data put its marginal return below zero ({:.2}, interval \
+                 {lo:.2} to {hi:.2}); spend cannot lower revenue, so it is reported as 0, the \
+                 interval cut at zero ({UNCONSTRAINED}).",
+                ch.channel, ch.marginal_roas
+            ));
+        }
+        for v in [
+            &mut ch.revenue_lift,
+            &mut ch.ci_lower,
+            &mut ch.ci_upper,
+            &mut ch.incremental_roas,
+            &mut ch.incremental_roas_ci_lower,
+            &mut ch.incremental_roas_ci_upper,
+            &mut ch.marginal_roas,
+        ] {
+            floor(v);
+        }
+        if let Some(v) = &mut ch.long_run_roas {
+            floor(v);
+        }
+        if let Some(r) = &mut ch.response {
+            for v in [
+                &mut r.marginal_roas_ci_lower,
+                &mut r.marginal_roas_ci_upper,
+                &mut r.switch_off_range.0,
+                &mut r.switch_off_range.1,
+            ] {
+                floor(v);
+            }
+            for v in [&mut r.long_run_roas_ci_lower, &mut r.long_run_roas_ci_upper]
+                .into_iter()
+                .flatten()
+            {
+                floor(v);
+            }
+            for p in &mut r.response_curve {
+                floor(&mut p.incremental_revenue);
+                floor(&mut p.ci_lower);
+                floor(&mut p.ci_upper);
+            }
+        }
+    }
+    results.diagnostics.warnings.extend(warnings);
+}
+
 fn widen(lo: f64, hi: f64, shift: (f64, f64)) -> (f64, f64) {
     (lo + shift.0.min(0.0), hi + shift.1.max(0.0))
 }

@@ -52,7 +52,7 @@
 //! | `[calendar]` | as a `liftos calendar --config` file: `country`, `commercial_events`, `custom_events`, `business`, `seasonality` |
 //! | `[marketing]` | `enabled` (true): campaign-derived calendar features |
 //! | `[business_outcome]` | `path` (a file) or `source = "shopify"` (pulled when the pipeline runs; `LIFTOS_SHOPIFY_SHOP`, `LIFTOS_SHOPIFY_ACCESS_TOKEN`, ... from the environment), `lift_tests`, `allow_negative_effects` |
-//! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `pin_curves` (`["meta=0.3:1:1.5"]`), `assignment`, `cross_validation`, `common_spend` |
+//! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `pin_curves` (`["meta=0.3:1:1.5"]`), `assignment`, `cross_validation`, `common_spend`, `allow_negative_effects` |
 //! | `[plan]` | a budget plan as the last stage (`plan.json`, a report section): `budget` (required), `period_days`, `objective` (revenue, profit, target_roas), `target_roas`, `margin` (1), `max_change` (0.5), `min`/`max` (`{ meta = 5000 }`), `hold` (list) |
 //! | `[output]` (or `[outputs]`) | `dir` (liftos-out), `format` (parquet or csv), `report` (true), `postgres` (a URL without password: the run's tables are written there too), `postgres_url_env`, `postgres_password_env`, `postgres_schema`, `postgres_table_prefix` |
 //! | `[sync]` | `lookback_days`: days `liftos sync` re-reads before the stored state, by source name or type (`{ meta = 28, google_ads = 28, klaviyo = 7 }`) |
@@ -315,6 +315,9 @@ pub struct AnalysisSection {
     /// The other campaigns' spend of the day among the controls (default `true`; see
     /// `CausalRoles::common_spend_controls`).
     pub common_spend: bool,
+    /// Report effects below zero as fitted instead of at zero (campaign and business
+    /// level; `[business_outcome]`'s key of the same name does the same).
+    pub allow_negative_effects: bool,
 }
 
 impl Default for AnalysisSection {
@@ -337,6 +340,7 @@ impl Default for AnalysisSection {
             assignment: "observational".into(),
             cross_validation: true,
             common_spend: true,
+            allow_negative_effects: false,
         }
     }
 }
@@ -356,7 +360,8 @@ pub struct BusinessOutcomeSection {
     /// A lift-test file (`channel`, `start`, `end`, `incremental_revenue` or `iroas`,
     /// `standard_error`).
     pub lift_tests: Option<PathBuf>,
-    /// Report effects below zero as fitted instead of at zero.
+    /// Report effects below zero as fitted instead of at zero (campaign and business
+    /// level, as `[analysis]`'s key of the same name).
     pub allow_negative_effects: bool,
 }
 
@@ -1293,7 +1298,8 @@ impl PipelineConfig {
                     .map_err(|e| self.err(at("cluster"), None, e.to_string()))?,
             )
             .with_cross_validation(a.cross_validation)
-            .with_response(response);
+            .with_response(response)
+            .with_non_negative(!a.allow_negative_effects);
         roles
             .validate()
             .map_err(|e| self.err("analysis", None, e.to_string()))?;

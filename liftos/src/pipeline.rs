@@ -160,7 +160,7 @@ impl Outputs {
 /// | `attribution` | [`AttributionOptions::default`] (causal forest, carryover and saturation searched) | estimator and inference |
 /// | `plan` | none | a budget plan as the last stage ([`PlanOptions`]; `plan.json` and a report section) |
 /// | `business_outcome` | none | the business's own daily revenue (`date`, `revenue`[, `orders`, `geo`] file): a business-level analysis of every channel's spend at once ([`crate::business`]; `business_results.json`), calibrated with `lift_tests` when given; or `business_outcome_source`: the same table pulled from a connector (Shopify) when the pipeline runs |
-/// | `allow_negative_effects` | `false` | the business-level analysis reports effects below zero as fitted instead of at zero ([`BusinessOptions::non_negative`](liftos_causal::BusinessOptions::non_negative)) |
+/// | `allow_negative_effects` | `false` | the campaign-level and the business-level analyses report effects below zero as fitted instead of at zero ([`AttributionOptions::non_negative`], [`BusinessOptions::non_negative`](liftos_causal::BusinessOptions::non_negative)) |
 /// | `outputs` | none | files to write ([`Outputs`]) |
 /// | `continue_on_source_error` | `false` | report a failing source and go on with the rest |
 /// | `progress` | off | plain progress lines on stderr ([`StderrProgress`](crate::progress::StderrProgress)) |
@@ -265,8 +265,10 @@ impl PipelineBuilder {
         /// Lift tests (`channel`, `start`, `end`, `incremental_revenue` or `iroas`,
         /// `standard_error`) that calibrate the business-level analysis.
         lift_tests(path: impl Into<PathBuf>) => self.lift_tests = Some(path.into());
-        /// Reports the business-level analysis's effects below zero as fitted (by default
-        /// spend cannot lower revenue: they are reported at zero, with a warning).
+        /// Reports effects below zero as fitted, at the campaign and the business level
+        /// (by default spend cannot lower revenue: they are reported at zero, with a
+        /// warning); `true` also switches off the attribution options'
+        /// [`non_negative`](AttributionOptions::non_negative).
         allow_negative_effects(allow_negative_effects: bool);
     }
 
@@ -431,12 +433,6 @@ impl PipelineBuilder {
             .map(parse_cluster)
             .transpose()
             .map_err(|message| invalid("cluster", message))?;
-        if self.allow_negative_effects && self.business_outcome.is_none() {
-            return Err(invalid(
-                "allow_negative_effects",
-                "applies to the business-level analysis: set business_outcome too".into(),
-            ));
-        }
         if self.lift_tests.is_some() && self.business_outcome.is_none() {
             return Err(invalid(
                 "lift_tests",
@@ -461,11 +457,13 @@ impl PipelineBuilder {
             calendar: self.calendar,
             marketing: self.marketing.unwrap_or(Some(MarketingOptions::default())),
             roles,
-            attribution: self.attribution,
+            attribution: AttributionOptions {
+                non_negative: self.attribution.non_negative && !self.allow_negative_effects,
+                ..self.attribution
+            },
             plan: self.plan,
             business_outcome: self.business_outcome,
             lift_tests: self.lift_tests,
-            allow_negative_effects: self.allow_negative_effects,
             outputs: self.outputs,
             postgres: self.postgres,
             continue_on_source_error: self.continue_on_source_error,
@@ -578,7 +576,6 @@ pub struct Pipeline {
     plan: Option<PlanOptions>,
     business_outcome: Option<BusinessInput>,
     lift_tests: Option<PathBuf>,
-    allow_negative_effects: bool,
     outputs: Option<Outputs>,
     postgres: Option<Arc<PostgresSink>>,
     continue_on_source_error: bool,
@@ -1270,7 +1267,7 @@ impl Pipeline {
             response: liftos_causal::business::BusinessOptions::response_like(
                 &self.attribution.response,
             ),
-            non_negative: !self.allow_negative_effects,
+            non_negative: self.attribution.non_negative,
             common_spend: self.roles.common_spend_controls,
             ..Default::default()
         };

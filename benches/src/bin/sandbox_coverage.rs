@@ -8,7 +8,7 @@
 //!     [--preset standard|linear|saturation|carryover|realistic|latent|feedback]
 //!     [--trees 500] [--campaigns 4] [--days 730] [--json FILE] [--plain-nuisances]
 //!     [--linear-response] [--no-common-spend] [--common-spend-check-only] [--warnings]
-//!     [--oracle-curves]
+//!     [--oracle-curves] [--allow-negative-effects]
 //! ```
 //!
 //! Per channel it counts the coverage of both the switch-off return (`incremental_roas`
@@ -24,6 +24,9 @@
 //! measure how much of the error is the curve's. Approximate: the world's half-saturation
 //! is a multiple of a campaign's budget-level exposure, the estimator's of its mean
 //! exposure, and the two differ by the ratio of the campaign's mean spend to its budget.
+//!
+//! `--allow-negative-effects` reports the unconstrained fit (by default every effect is
+//! projected on `[0, ∞)`: `AttributionOptions::non_negative`).
 //!
 //! `--plain-nuisances` fits the causal forest's outcome and treatment models as plain
 //! forest averages (grf's `causal_forest`) instead of the attribution's default local
@@ -103,6 +106,7 @@ fn main() -> Result<(), BoxError> {
     let no_common = args.iter().any(|a| a == "--no-common-spend");
     let check_only = args.iter().any(|a| a == "--common-spend-check-only");
     let oracle = args.iter().any(|a| a == "--oracle-curves");
+    let negative = args.iter().any(|a| a == "--allow-negative-effects");
     let json: Option<String> = args
         .iter()
         .position(|a| a == "--json")
@@ -149,6 +153,7 @@ fn main() -> Result<(), BoxError> {
             ))
             .with_cross_validation(false)
             .with_local_linear_nuisances(!plain)
+            .with_non_negative(!negative)
             .with_seed(seed)
             .with_response(if linear {
                 ResponseOptions::linear()
@@ -294,8 +299,10 @@ fn main() -> Result<(), BoxError> {
     );
     if let Some(t) = tallies.get("tiktok") {
         println!(
-            "zero-effect channel significant at 5%: {}/{} seeds",
-            t.significant, t.n
+            "zero-effect channel significant at 5%: {}/{} seeds; mean |iROAS| {:.3}",
+            t.significant,
+            t.n,
+            t.abs_error / t.n as f64
         );
     }
     println!(

@@ -14,10 +14,16 @@ pub(crate) fn analyze(world: &World, placebo: bool) -> Attribution {
 
 /// [`analyze`] with the estimator's seed `seed` (`sandbox_coverage` uses the world's).
 fn analyze_with_seed(world: &World, placebo: bool, seed: u64) -> Attribution {
+    analyze_with(world, placebo, seed, true)
+}
+
+/// [`analyze_with_seed`] with `non_negative` as given.
+fn analyze_with(world: &World, placebo: bool, seed: u64, non_negative: bool) -> Attribution {
     let table = world.unified_table_with_calendar_flags().unwrap();
     let roles = CausalRoles::default().with_adstock(Adstock::Auto);
     let panel = prepare_causal_data(&table, &roles).unwrap();
     let options = AttributionOptions::default()
+        .with_non_negative(non_negative)
         .with_model(AttributionModel::CausalForest(
             CausalForestParams::default().with_num_trees(300),
         ))
@@ -266,6 +272,106 @@ fn latent_world_warns() {
         let mrel = (ch.marginal_roas - t.marginal_roas_total).abs() / t.marginal_roas_total;
         assert!(mrel < 0.20, "{} marginal off by {mrel:.3}", ch.channel);
     }
+}
+
+/// Spend cannot lower revenue (the default, `AttributionOptions::non_negative`), as at the
+/// business level: a channel whose fitted switch-off lift is below zero is reported at
+/// zero with p = 1, its average effect and robustness values at 0, every interval cut at
+/// zero, and a warning naming it; every other number is the unconstrained fit's, floored.
+/// Each true effect is ≥ 0, so no estimate moves further from the truth and no interval
+/// that covered stops covering. Linear world, seed 3: the zero-effect channel is fitted
+/// below zero (seeds 1, 2, 4 and 5 have no channel below zero; the test fails if none is).
+#[test]
+fn effects_below_zero_are_reported_at_zero_at_the_campaign_level() {
+    let world = World::generate(&WorldConfig::preset(Preset::Linear, 3)).unwrap();
+    let raw = analyze_with(&world, false, 1, false);
+    let fit = analyze_with(&world, false, 1, true);
+    let (raw, fit) = (raw.primary(), fit.primary());
+    let setting = |r: &liftos_causal::AttributionResults| {
+        r.settings
+            .iter()
+            .find(|(k, _)| k == "non_negative")
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(setting(raw).as_deref(), Some("false"));
+    assert_eq!(setting(fit).as_deref(), Some("true"));
+    let warned = |r: &liftos_causal::AttributionResults, channel: &str, what: &str| {
+        let head = format!("Channel `{channel}`: the data put its {what} below zero");
+        r.diagnostics.warnings.iter().any(|w| w.starts_with(&head))
+    };
+    let mut floored_channels = 0;
+    for (a, b) in raw.channels.iter().zip(&fit.channels) {
+        let at = a.channel.as_str();
+        let truth = world.truth().channel(at).unwrap();
+        assert!(truth.incremental_roas >= 0.0 && truth.marginal_roas_total >= 0.0);
+        let floored = a.revenue_lift < 0.0;
+        floored_channels += usize::from(floored);
+        assert_eq!(b.p_value, if floored { 1.0 } else { a.p_value }, "{at}");
+        assert_eq!(b.std_err, a.std_err, "{at}");
+        let beta = if floored { 0.0 } else { a.average_effect };
+        assert_eq!(b.average_effect, beta, "{at}");
+        for (x, y) in [
+            (a.revenue_lift, b.revenue_lift),
+            (a.ci_lower, b.ci_lower),
+            (a.ci_upper, b.ci_upper),
+            (a.incremental_roas, b.incremental_roas),
+            (a.incremental_roas_ci_lower, b.incremental_roas_ci_lower),
+            (a.incremental_roas_ci_upper, b.incremental_roas_ci_upper),
+            (a.marginal_roas, b.marginal_roas),
+        ] {
+            assert_eq!(y, x.max(0.0), "{at}");
+        }
+        assert_eq!(b.long_run_roas, a.long_run_roas.map(|v| v.max(0.0)), "{at}");
+        let (ra, rb) = (a.response.as_ref().unwrap(), b.response.as_ref().unwrap());
+        for (x, y) in [
+            (ra.marginal_roas_ci_lower, rb.marginal_roas_ci_lower),
+            (ra.marginal_roas_ci_upper, rb.marginal_roas_ci_upper),
+            (ra.switch_off_range.0, rb.switch_off_range.0),
+            (ra.switch_off_range.1, rb.switch_off_range.1),
+        ] {
+            assert_eq!(y, x.max(0.0), "{at}");
+        }
+        for (pa, pb) in ra.response_curve.iter().zip(&rb.response_curve) {
+            assert_eq!(
+                pb.incremental_revenue,
+                pa.incremental_revenue.max(0.0),
+                "{at}"
+            );
+            assert_eq!(pb.ci_lower, pa.ci_lower.max(0.0), "{at}");
+            assert_eq!(pb.ci_upper, pa.ci_upper.max(0.0), "{at}");
+        }
+        let s = (&ra.sensitivity, &rb.sensitivity);
+        let robustness = if floored {
+            (0.0, 0.0)
+        } else {
+            (s.0.robustness_value, s.0.robustness_value_ci)
+        };
+        assert_eq!(
+            (s.1.robustness_value, s.1.robustness_value_ci),
+            robustness,
+            "{at}"
+        );
+        let t = truth.incremental_roas;
+        assert!(
+            (b.incremental_roas - t).abs() <= (a.incremental_roas - t).abs(),
+            "{at}"
+        );
+        let covers = |c: &ChannelEffect| {
+            c.incremental_roas_ci_lower <= t && t <= c.incremental_roas_ci_upper
+        };
+        assert!(!covers(a) || covers(b), "{at}");
+        assert_eq!(warned(fit, at, "switch-off return"), floored, "{at}");
+        let marginal_only = !floored && a.marginal_roas < 0.0;
+        assert_eq!(warned(fit, at, "marginal return"), marginal_only, "{at}");
+        assert!(!warned(raw, at, "switch-off return"), "{at}");
+        if floored {
+            assert!(
+                truth.zero_effect,
+                "{at}: a channel with an effect fitted below zero"
+            );
+        }
+    }
+    assert!(floored_channels > 0, "no channel is fitted below zero here");
 }
 
 /// Without a hidden shock the common-spend check stays quiet and the controls are the

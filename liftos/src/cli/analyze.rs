@@ -108,9 +108,9 @@ pub struct Args {
     /// `--business-outcome`.
     #[arg(long)]
     lift_tests: Option<PathBuf>,
-    /// Report the business-level effects below zero as fitted (by default spend cannot
-    /// lower revenue: such an effect is reported at zero, its interval cut at zero, with a
-    /// warning); needs `--business-outcome`.
+    /// Report effects below zero as fitted (by default spend cannot lower revenue: such an
+    /// effect is reported at zero, its interval cut at zero, with a warning), at the
+    /// campaign level and with `--business-outcome` at the business level.
     #[arg(long)]
     allow_negative_effects: bool,
     /// Moving-block bootstrap replicates of the business-level analysis.
@@ -121,12 +121,6 @@ pub struct Args {
 pub fn run(args: Args) -> liftos::Result<()> {
     if let Some(outcome) = &args.business_outcome {
         return run_business(&args, outcome);
-    }
-    if args.allow_negative_effects {
-        return Err(liftos::Error::InvalidPipeline {
-            field: "--allow-negative-effects".into(),
-            message: "applies to the business-level analysis: add --business-outcome".into(),
-        });
     }
     if args.lift_tests.is_some() {
         return Err(liftos::Error::InvalidPipeline {
@@ -180,7 +174,8 @@ pub fn run(args: Args) -> liftos::Result<()> {
         .with_seed(args.seed)
         .with_cluster(ClusterBy::parse(&args.cluster)?)
         .with_cross_validation(!args.no_cross_validation)
-        .with_response(response);
+        .with_response(response)
+        .with_non_negative(!args.allow_negative_effects);
     let (panel, attribution) = analyze_table(&table, &roles, &options)?;
     if !panel.dropped.is_empty() {
         println!(

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::common::{
     analyze_business, analyze_json, assert_contains_all, assert_failure, assert_success, channel,
-    liftos, read_json,
+    read_json,
 };
 use liftos::sandbox::{LIFT_TEST_HEADER, Preset, World, WorldConfig};
 
@@ -247,11 +247,10 @@ end = { date = { kind = "fixed", month = 12, day = 24 } }
     assert!(!e.contains("panicked"), "{e}");
 }
 
-/// `--allow-negative-effects` reports the business-level fit unconstrained (the results'
-/// `non_negative` setting says which was used); without `--business-outcome` it is one
-/// clear error naming the flag.
+/// `--allow-negative-effects` reports the fit unconstrained at the business level and at
+/// the campaign level (the results' `non_negative` setting says which was used).
 #[test]
-fn allow_negative_effects_is_a_business_level_switch() {
+fn allow_negative_effects_reaches_both_levels() {
     let dir = tempfile::tempdir().unwrap();
     let (_, unified, business, _) = files(dir.path());
     for (extra, expected) in [(None, "true"), (Some("--allow-negative-effects"), "false")] {
@@ -259,20 +258,18 @@ fn allow_negative_effects_is_a_business_level_switch() {
         let mut args: Vec<&OsStr> = extra.iter().map(OsStr::new).collect();
         args.extend([OsStr::new("--json"), json.as_os_str()]);
         assert_success(&analyze_business(&unified, &business, &args));
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-        assert_eq!(v["settings"]["non_negative"], expected);
+        assert_eq!(read_json(&json)["settings"]["non_negative"], expected);
+        let json = dir.path().join(format!("panel_{expected}.json"));
+        let mut args = vec!["--trees", "50", "--no-cross-validation"];
+        args.extend(extra);
+        analyze_json(&unified, &json, &args);
+        let v = read_json(&json);
+        assert_eq!(
+            v["settings"]["non_negative"], expected,
+            "{:#}",
+            v["settings"]
+        );
     }
-    let output = liftos()
-        .args(["analyze", "--allow-negative-effects", "--input"])
-        .arg(&unified)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("--allow-negative-effects") && stderr.contains("--business-outcome"),
-        "{stderr}"
-    );
 }
 
 /// `--no-common-spend` reaches the business level too. On a world with a hidden demand
