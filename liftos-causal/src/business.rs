@@ -314,6 +314,132 @@ impl BusinessData {
         self
     }
 
+    /// The business-level data from rows of spend as a unified table gives them: every
+    /// channel's daily spend and platform-reported revenue summed over its rows (channels
+    /// in the order they first appear), and, when any row names a campaign, each
+    /// channel's campaigns (by name; a row without one counts as the campaign `""`) as
+    /// [`BusinessData::with_campaigns`] takes them. Rows outside `dates` are left out:
+    /// the spend table may cover a longer window than the business's revenue.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] when `dates` are not consecutive days; otherwise as
+    /// [`BusinessData::new`] (no row inside the days: no channel) and
+    /// [`BusinessData::with_campaigns`].
+    pub fn from_spend_rows<'a>(
+        dates: Vec<i32>,
+        revenue: Vec<f64>,
+        rows: impl IntoIterator<Item = SpendRow<'a>>,
+        holiday: Vec<bool>,
+        event: Vec<bool>,
+    ) -> Result<Self> {
+        let n = dates.len();
+        let first = dates.first().copied().unwrap_or_default();
+        if let Some(i) = (1..n).find(|&i| dates[i] != dates[i - 1] + 1) {
+            return Err(Error::param(
+                "business.dates",
+                dates[i],
+                format!("consecutive days (day {} follows {})", i, dates[i - 1]),
+            ));
+        }
+        let mut channels: Vec<String> = Vec::new();
+        let mut spend: Vec<Vec<f64>> = Vec::new();
+        let mut platform: Vec<f64> = Vec::new();
+        let mut campaigns: BTreeMap<(usize, &str), CampaignSeries> = BTreeMap::new();
+        let mut with_campaigns = false;
+        for row in rows {
+            let t = i64::from(row.date) - i64::from(first);
+            if t < 0 || t >= n as i64 {
+                continue;
+            }
+            let t = t as usize;
+            let c = match channels.iter().position(|x| x == row.channel) {
+                Some(c) => c,
+                None => {
+                    channels.push(row.channel.to_string());
+                    spend.push(vec![0.0; n]);
+                    platform.push(0.0);
+                    channels.len() - 1
+                }
+            };
+            spend[c][t] += row.spend;
+            platform[c] += row.platform_revenue;
+            with_campaigns |= row.campaign.is_some();
+            let k = campaigns
+                .entry((c, row.campaign.unwrap_or_default()))
+                .or_insert_with(|| {
+                    CampaignSeries::new(
+                        row.campaign.unwrap_or_default(),
+                        vec![0.0; n],
+                        vec![0.0; n],
+                    )
+                });
+            k.spend[t] += row.spend;
+            k.platform_revenue[t] += row.platform_revenue;
+        }
+        let mut per_channel: Vec<(String, Vec<CampaignSeries>)> =
+            channels.iter().map(|c| (c.clone(), Vec::new())).collect();
+        for ((c, _), k) in campaigns {
+            per_channel[c].1.push(k);
+        }
+        let data = BusinessData::new(dates, revenue, channels, spend, holiday, event)?
+            .with_platform_revenue(platform);
+        if with_campaigns {
+            data.with_campaigns(per_channel.into_iter().filter(|(_, k)| !k.is_empty()))
+        } else {
+            Ok(data)
+        }
+    }
+
+    /// A lift test measured as a return: `iroas` (and its standard error) per unit of
+    /// `channel`'s spend from `start` to `end` (inclusive, days since 1970-01-01), in
+    /// revenue with the channel's spend over those days, as [`analyze_business`] takes it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] for a channel the data do not have.
+    pub fn lift_test_from_iroas(
+        &self,
+        channel: &str,
+        (start, end): (i32, i32),
+        iroas: f64,
+        standard_error: f64,
+    ) -> Result<LiftTest> {
+        let c = self.channel_index(channel)?;
+        let spend: f64 = self
+            .dates
+            .iter()
+            .zip(&self.spend[c])
+            .filter(|(d, _)| (start..=end).contains(*d))
+            .map(|(_, s)| s)
+            .sum();
+        Ok(LiftTest {
+            channel: channel.to_string(),
+            start,
+            end,
+            incremental_revenue: iroas * spend,
+            standard_error: standard_error * spend,
+        })
+    }
+
+    /// The position of `channel` among the data's channels.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] for a channel the data do not have, naming those it has.
+    pub fn channel_index(&self, channel: &str) -> Result<usize> {
+        self.channels
+            .iter()
+            .position(|x| x == channel)
+            .ok_or_else(|| {
+                Error::param(
+                    "channel",
+                    format!("`{channel}`"),
+                    format!("one of the data's channels ({})", self.channels.join(", ")),
+                )
+            })
+    }
+
     /// Sets channels' campaigns: per channel (by name), each campaign's daily spend and
     /// platform-reported revenue, whose spend adds up to the channel's of each day.
     /// Campaigns that never spend are left out; channels not named keep their daily
@@ -717,6 +843,21 @@ impl ChannelCurve {
             })
             .sum()
     }
+}
+
+/// One row of spend as a unified table gives it, for [`BusinessData::from_spend_rows`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpendRow<'a> {
+    /// The day (days since 1970-01-01).
+    pub date: i32,
+    /// The channel.
+    pub channel: &'a str,
+    /// The campaign, when the table has campaigns.
+    pub campaign: Option<&'a str>,
+    /// Spend of the row.
+    pub spend: f64,
+    /// Platform-reported revenue of the row.
+    pub platform_revenue: f64,
 }
 
 /// A lift test: a measured incremental revenue of one channel over a window of days.

@@ -76,7 +76,8 @@ pub use attribution::{
     Attribution, AttributionModel, AttributionOptions, ClusterBy, analyze_attribution,
 };
 pub use business::{
-    BusinessData, BusinessOptions, BusinessResults, CampaignSeries, LiftTest, analyze_business,
+    BusinessData, BusinessOptions, BusinessResults, CampaignSeries, LiftTest, SpendRow,
+    analyze_business,
 };
 pub use data::{CausalDataset, ColumnRoles};
 pub use dml::{Dml, DmlParams};

@@ -16,9 +16,7 @@ use std::path::Path;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
 use chrono::NaiveDate;
-use liftos_causal::business::{
-    BusinessData, BusinessOptions, BusinessResults, CampaignSeries, LiftTest,
-};
+use liftos_causal::business::{BusinessData, BusinessOptions, BusinessResults, LiftTest, SpendRow};
 
 use crate::{Error, Result};
 
@@ -298,10 +296,7 @@ pub fn business_data(
     } else {
         None
     };
-    let mut names: Vec<String> = Vec::new();
-    let mut series: Vec<Vec<f64>> = Vec::new();
-    let mut platform: Vec<f64> = Vec::new();
-    let mut campaigns: BTreeMap<(String, String), CampaignSeries> = BTreeMap::new();
+    let mut rows = Vec::with_capacity(unified.num_rows());
     for i in 0..unified.num_rows() {
         let row = i + 1;
         let d = parse_date(unified_path, row, "date", dates[i].as_ref())?;
@@ -309,40 +304,21 @@ pub fn business_data(
         if t < 0 || t >= n as i64 {
             continue;
         }
-        let ch = channel[i].clone().unwrap_or_default();
-        let s = match spend[i].as_ref() {
-            None => 0.0,
-            v => parse_number(unified_path, row, "spend", v)?,
+        let number = |field: &str, v: &Option<String>| match v.as_ref() {
+            None => Ok(0.0),
+            v => parse_number(unified_path, row, field, v),
         };
-        let r = match revenue[i].as_ref() {
-            None => 0.0,
-            v => parse_number(unified_path, row, "revenue", v)?,
-        };
-        let c = match names.iter().position(|x| *x == ch) {
-            Some(c) => c,
-            None => {
-                names.push(ch);
-                series.push(vec![0.0; n]);
-                platform.push(0.0);
-                names.len() - 1
-            }
-        };
-        series[c][t as usize] += s;
-        platform[c] += r;
-        if let Some(campaign) = &campaign {
-            let name = campaign[i].clone().unwrap_or_default();
-            let k = campaigns
-                .entry((names[c].clone(), name.clone()))
-                .or_insert_with(|| CampaignSeries {
-                    name,
-                    spend: vec![0.0; n],
-                    platform_revenue: vec![0.0; n],
-                });
-            k.spend[t as usize] += s;
-            k.platform_revenue[t as usize] += r;
-        }
+        rows.push(SpendRow {
+            date: date32(d),
+            channel: channel[i].as_deref().unwrap_or_default(),
+            campaign: campaign
+                .as_ref()
+                .map(|c| c[i].as_deref().unwrap_or_default()),
+            spend: number("spend", &spend[i])?,
+            platform_revenue: number("revenue", &revenue[i])?,
+        });
     }
-    if names.is_empty() {
+    if rows.is_empty() {
         return Err(input_error(
             unified_path,
             None,
@@ -396,28 +372,18 @@ pub fn business_data(
             }
         }
     }
-    let data = BusinessData::new(
+    let data = BusinessData::from_spend_rows(
         outcome.dates.iter().map(|d| date32(*d)).collect(),
         outcome.revenue.clone(),
-        names,
-        series,
+        rows,
         if holiday.len() == n {
             holiday
         } else {
             Vec::new()
         },
         if event.len() == n { event } else { Vec::new() },
-    )?
-    .with_platform_revenue(platform)
-    .with_day_flags(named.into_iter().collect());
-    if campaign.is_none() {
-        return Ok(data);
-    }
-    let mut per_channel: BTreeMap<String, Vec<CampaignSeries>> = BTreeMap::new();
-    for ((channel, _), k) in campaigns {
-        per_channel.entry(channel).or_default().push(k);
-    }
-    Ok(data.with_campaigns(per_channel)?)
+    )?;
+    Ok(data.with_day_flags(named.into_iter().collect()))
 }
 
 /// The lift tests in the estimator's units: an `iroas` becomes revenue with the channel's
@@ -430,37 +396,29 @@ pub fn lift_tests(data: &BusinessData, rows: &[LiftTestRow], path: &Path) -> Res
     rows.iter()
         .enumerate()
         .map(|(i, t)| {
-            let c = data
-                .channels
-                .iter()
-                .position(|c| *c == t.channel)
-                .ok_or_else(|| {
-                    input_error(
-                        path,
-                        Some(i + 1),
-                        "channel",
-                        format!(
-                            "`{}` is not a channel of the data ({})",
-                            t.channel,
-                            data.channels.join(", ")
-                        ),
-                    )
-                })?;
-            let (start, end) = (date32(t.start), date32(t.end));
-            let spend: f64 = data
-                .dates
-                .iter()
-                .zip(&data.spend[c])
-                .filter(|(d, _)| **d >= start && **d <= end)
-                .map(|(_, s)| s)
-                .sum();
-            let k = if t.is_roas { spend } else { 1.0 };
-            Ok(LiftTest {
-                channel: t.channel.clone(),
-                start,
-                end,
-                incremental_revenue: t.value * k,
-                standard_error: t.standard_error * k,
+            let window = (date32(t.start), date32(t.end));
+            let test = if t.is_roas {
+                data.lift_test_from_iroas(&t.channel, window, t.value, t.standard_error)
+            } else {
+                data.channel_index(&t.channel).map(|_| LiftTest {
+                    channel: t.channel.clone(),
+                    start: window.0,
+                    end: window.1,
+                    incremental_revenue: t.value,
+                    standard_error: t.standard_error,
+                })
+            };
+            test.map_err(|_| {
+                input_error(
+                    path,
+                    Some(i + 1),
+                    "channel",
+                    format!(
+                        "`{}` is not a channel of the data ({})",
+                        t.channel,
+                        data.channels.join(", ")
+                    ),
+                )
             })
         })
         .collect()

@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use liftos_causal::analyze_business;
 use liftos_causal::business::{
-    BusinessData, BusinessOptions, BusinessResults, CampaignSeries, LiftTest,
+    BusinessData, BusinessOptions, BusinessResults, CampaignSeries, LiftTest, SpendRow,
 };
 use liftos_sandbox::{Intervention, Preset, World, WorldConfig};
 
@@ -22,6 +22,83 @@ fn assert_error<T>(result: liftos_causal::Result<T>, parts: &[&str]) {
 
 fn date32(d: NaiveDate) -> i32 {
     (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
+}
+
+/// `BusinessData::from_spend_rows` on the world's rows gives the sandbox's own daily sums:
+/// each channel's spend and platform revenue and its campaigns' (channels in the order the
+/// rows first name them); a row outside the days is left out; an iROAS lift test becomes
+/// revenue with the channel's spend over its window, and an unknown channel is an error
+/// naming the channels there are.
+#[test]
+fn spend_rows_give_the_sandboxs_own_daily_sums() {
+    let world = World::generate(&WorldConfig::preset(Preset::Linear, 1)).unwrap();
+    let want = business_data_with_campaigns(&world);
+    let before = NaiveDate::from_ymd_opt(2023, 12, 31).unwrap();
+    assert_eq!(date32(before) + 1, want.dates[0]);
+    let rows = world
+        .rows()
+        .map(|r| SpendRow {
+            date: date32(r.date),
+            channel: r.channel,
+            campaign: Some(r.campaign),
+            spend: r.spend,
+            platform_revenue: r.revenue,
+        })
+        .chain([SpendRow {
+            date: date32(before),
+            channel: "meta",
+            campaign: Some("outside"),
+            spend: 1e6,
+            platform_revenue: 1e6,
+        }]);
+    let got = BusinessData::from_spend_rows(
+        want.dates.clone(),
+        want.revenue.clone(),
+        rows,
+        want.holiday.clone(),
+        want.event.clone(),
+    )
+    .unwrap();
+    let first_named: Vec<&str> = {
+        let mut seen: Vec<&str> = Vec::new();
+        for r in world.rows() {
+            if !seen.contains(&r.channel) {
+                seen.push(r.channel);
+            }
+        }
+        seen
+    };
+    assert_eq!(got.channels, first_named);
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    for (c, name) in got.channels.iter().enumerate() {
+        let w = want.channels.iter().position(|x| x == name).unwrap();
+        assert!(
+            close(got.platform_revenue[c], want.platform_revenue[w]),
+            "{name}"
+        );
+        let days = got.spend[c].iter().zip(&want.spend[w]);
+        assert!(days.clone().all(|(a, b)| close(*a, *b)), "{name}");
+        let (ks, kw) = (&got.campaigns[c], &want.campaigns[w]);
+        assert!(!ks.is_empty() && ks.len() == kw.len(), "{name}");
+        for (a, b) in ks.iter().zip(kw) {
+            assert_eq!(a.name, b.name, "{name}");
+            let same = |x: &[f64], y: &[f64]| x.iter().zip(y).all(|(p, q)| close(*p, *q));
+            assert!(same(&a.spend, &b.spend), "{name} / {}", a.name);
+            assert!(same(&a.platform_revenue, &b.platform_revenue), "{name}");
+        }
+    }
+    let meta = got.channel_index("meta").unwrap();
+    let window = (got.dates[10], got.dates[40]);
+    let spend: f64 = got.spend[meta][10..=40].iter().sum();
+    let test = got.lift_test_from_iroas("meta", window, 2.0, 0.5).unwrap();
+    assert_eq!((test.start, test.end), window);
+    assert!(
+        close(test.incremental_revenue, 2.0 * spend) && close(test.standard_error, 0.5 * spend)
+    );
+    assert_error(
+        got.lift_test_from_iroas("bing", window, 2.0, 0.5),
+        &["`bing`", "meta", "google_ads"],
+    );
 }
 
 /// The world's business days and every channel's daily spend (calendar flags from the
