@@ -722,7 +722,8 @@ pub fn plan_from_input(input: &PlanInput, options: &PlanOptions) -> Result<Budge
             held = Some("held: it spent nothing in the data, so its curve is unknown".into());
         } else if c.marginal_ci.0.is_finite() && c.marginal_ci.1.is_finite() {
             // The interval's wider side (a business-level interval is asymmetric, and one
-            // cut at zero by `BusinessOptions::non_negative` would look narrower by half).
+            // cut at zero by `BusinessOptions::non_negative` or
+            // `AttributionOptions::non_negative` would look narrower by half).
             let half = (c.marginal_ci.1 - c.marginal_roas).max(c.marginal_roas - c.marginal_ci.0);
             if typical > 0.0 && half > typical {
                 held = Some(format!(

@@ -41,7 +41,9 @@ pub struct ChannelEffect {
     /// Total treatment Σ Wᵢ (spend).
     #[serde(serialize_with = "finite")]
     pub spend: f64,
-    /// Outcome caused by the treatment, Σ τ(xᵢ)·Wᵢ.
+    /// Outcome caused by the treatment, Σ τ(xᵢ)·Wᵢ; reported at 0 or above, like every
+    /// effect and interval of the channel, unless the analysis ran with `non_negative`
+    /// off ([`floor_negative_effects`](crate::attribution::floor_negative_effects)).
     #[serde(serialize_with = "finite")]
     pub revenue_lift: f64,
     /// Lower end of the `revenue_lift` interval.
@@ -53,7 +55,8 @@ pub struct ChannelEffect {
     /// Cluster-robust standard error of `revenue_lift`.
     #[serde(serialize_with = "finite")]
     pub std_err: f64,
-    /// Two-sided p-value of "no lift" (NaN when the channel has no spend).
+    /// Two-sided p-value of "no lift" (NaN when the channel has no spend; 1 when a lift
+    /// below zero is reported at 0).
     #[serde(serialize_with = "finite")]
     pub p_value: f64,
     /// Degrees of freedom of the t distribution behind the interval and the p-value

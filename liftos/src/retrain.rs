@@ -461,6 +461,10 @@ pub fn history(store: &Path) -> Result<BTreeMap<String, Vec<ChannelEstimate>>> {
         let json: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| Error::Report(format!("{}: {e}", path.display())))?;
         let channels = json["channels"].as_array().cloned().unwrap_or_default();
+        // A version that reports effects at zero or above is compared with the previous
+        // estimate floored the same way: a channel fitted at -0.01 before the convention
+        // (or with it switched off) and reported at 0.00 [0.00, 0.39] has not moved.
+        let non_negative = json["settings"]["non_negative"].as_str() == Some("true");
         for c in channels {
             let (Some(name), Some(iroas), Some(lower), Some(upper)) = (
                 c["channel"].as_str(),
@@ -471,9 +475,14 @@ pub fn history(store: &Path) -> Result<BTreeMap<String, Vec<ChannelEstimate>>> {
                 continue;
             };
             let series = out.entry(name.to_owned()).or_default();
-            let shifted = series
-                .last()
-                .is_some_and(|prev| prev.iroas < lower || prev.iroas > upper);
+            let shifted = series.last().is_some_and(|prev| {
+                let prev = if non_negative {
+                    prev.iroas.max(0.0)
+                } else {
+                    prev.iroas
+                };
+                prev < lower || prev > upper
+            });
             series.push(ChannelEstimate {
                 version: v.id.clone(),
                 complete_through: v.fingerprint.data.complete_through,
@@ -565,6 +574,42 @@ mod tests {
             ]
         );
         assert!(shifts_in(&h, "v1").is_empty());
+    }
+
+    /// A version reported at zero or above (`settings.non_negative` = "true") is compared
+    /// with the previous estimate floored the same way: a channel fitted at -0.01 by an
+    /// older version and reported at 0.00 [0.00, 0.39] now has not moved; a real move
+    /// is still flagged, and a version without the setting compares as fitted.
+    #[test]
+    fn a_channel_floored_at_zero_is_no_shift() {
+        let store = tempfile::tempdir().unwrap();
+        let version = |id: &str, settings: serde_json::Value, tiktok: [f64; 3], meta: [f64; 3]| {
+            let dir = store.path().join(MODELS_DIR).join(id);
+            std::fs::create_dir_all(&dir).unwrap();
+            let fingerprint = VersionFingerprint {
+                data: state("2024-02-01", id, 0.5),
+                trigger: Trigger::FirstFit,
+                store_commit: 0,
+            };
+            let fingerprint = serde_json::to_string(&fingerprint).unwrap();
+            std::fs::write(dir.join("fingerprint.json"), fingerprint).unwrap();
+            let channel = |name: &str, [e, lo, hi]: [f64; 3]| {
+                serde_json::json!({"channel": name, "incremental_roas": e,
+                    "incremental_roas_ci_lower": lo, "incremental_roas_ci_upper": hi})
+            };
+            let results = serde_json::json!({"settings": settings,
+                "channels": [channel("tiktok", tiktok), channel("meta", meta)]});
+            std::fs::write(dir.join("results.json"), results.to_string()).unwrap();
+        };
+        version("v1", serde_json::json!({}), [-0.01, -0.80, 0.39], [2.0, 1.5, 2.5]);
+        let floored = serde_json::json!({"non_negative": "true"});
+        version("v2", floored, [0.0, 0.0, 0.39], [3.1, 2.6, 3.6]);
+        let fitted = serde_json::json!({"non_negative": "false"});
+        version("v3", fitted, [-0.2, -0.5, -0.05], [3.0, 2.5, 3.5]);
+        let h = history(store.path()).unwrap();
+        let shifted = |c: &str| h[c].iter().map(|e| e.shifted).collect::<Vec<_>>();
+        assert_eq!(shifted("tiktok"), [false, false, true]);
+        assert_eq!(shifted("meta"), [false, true, false]);
     }
 
     fn state(day: &str, fp: &str, meta: f64) -> DataState {

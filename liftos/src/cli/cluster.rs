@@ -38,11 +38,11 @@ enum Part {
     Executor(ExecutorArgs),
 }
 
-/// The log level every part of a cluster takes (listed last in the help).
+/// The log level every part of a cluster takes (listed last in the help; a local
+/// cluster passes it to each part).
 #[derive(Debug, clap::Args)]
 struct Logging {
-    /// Log level of the messages on stderr (of every part, for a local cluster): error,
-    /// warn, info, debug or trace.
+    /// Log level of the messages on stderr: error, warn, info, debug or trace.
     #[arg(long, default_value = "warn", value_parser = parse_level, display_order = 900)]
     log_level: log::LevelFilter,
 }

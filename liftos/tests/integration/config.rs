@@ -533,8 +533,15 @@ fn a_business_outcome_pulled_from_shopify_feeds_the_business_level_analysis() {
     let days = results["settings"]["baseline_days"].as_str().unwrap();
     assert!(days.contains("peak_season:launch"), "{days}");
     assert!(!days.contains("peak_season:holiday_season"), "{days}");
-    // `allow_negative_effects = true` reaches the analysis: its fit is reported unconstrained.
+    // `allow_negative_effects = true` reaches both analyses: their fits are reported
+    // unconstrained.
     assert_eq!(results["settings"]["non_negative"], "false", "{results}");
+    let campaign_level = read_json(dir.path().join("out").join("results.json"));
+    assert_eq!(
+        campaign_level["settings"]["non_negative"], "false",
+        "{:#}",
+        campaign_level["settings"]
+    );
     // The orders were pulled from the fake shop (one bulk operation for 70 days).
     let log = s.requests_to("shopify_storage");
     assert!(!log.is_empty() && log.iter().all(|r| r.fault != Some("credential_sent")));
