@@ -1803,38 +1803,48 @@ mod tests {
         }
     }
 
-    /// `c` with every reported effect floored at zero (the projection's definition).
-    fn floored(mut c: ChannelEffect) -> ChannelEffect {
-        let f = |v: &mut f64| *v = v.max(0.0);
-        for v in [
-            &mut c.revenue_lift,
-            &mut c.ci_lower,
-            &mut c.ci_upper,
-            &mut c.incremental_roas,
-            &mut c.incremental_roas_ci_lower,
-            &mut c.incremental_roas_ci_upper,
-            &mut c.marginal_roas,
-        ] {
-            f(v);
+    /// `c`'s results JSON with every number floored at zero but the ones that are not
+    /// effects (counts, spend, standard errors, degrees of freedom, p, the naive return,
+    /// the transform, the sensitivity): the projection's definition, independent of its
+    /// list of fields.
+    fn floored(c: &ChannelEffect) -> serde_json::Value {
+        const KEPT: [&str; 16] = [
+            "rows",
+            "spend",
+            "std_err",
+            "df",
+            "p_value",
+            "outcome_total",
+            "naive_roas",
+            "t_stat",
+            "scale",
+            "plausible_transforms",
+            "adstock_decay",
+            "half_saturation",
+            "half_saturation_relative",
+            "shape",
+            "robustness_value",
+            "robustness_value_ci",
+        ];
+        fn walk(v: &mut serde_json::Value, key: &str) {
+            match v {
+                serde_json::Value::Object(m) => m.iter_mut().for_each(|(k, x)| walk(x, k)),
+                serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, key)),
+                serde_json::Value::Number(n) if !KEPT.contains(&key) => {
+                    let x = n.as_f64().unwrap().max(0.0);
+                    *v = serde_json::json!(x);
+                }
+                _ => {}
+            }
         }
-        c.long_run_roas = c.long_run_roas.map(|v| v.max(0.0));
-        let r = c.response.as_mut().unwrap();
-        for v in [
-            &mut r.marginal_roas_ci_lower,
-            &mut r.marginal_roas_ci_upper,
-            &mut r.switch_off_range.0,
-            &mut r.switch_off_range.1,
-        ] {
-            f(v);
-        }
-        r.long_run_roas_ci_lower = r.long_run_roas_ci_lower.map(|v| v.max(0.0));
-        r.long_run_roas_ci_upper = r.long_run_roas_ci_upper.map(|v| v.max(0.0));
-        for p in &mut r.response_curve {
-            f(&mut p.incremental_revenue);
-            f(&mut p.ci_lower);
-            f(&mut p.ci_upper);
-        }
-        c
+        let mut v = serde_json::to_value(c).unwrap();
+        walk(&mut v, "");
+        v
+    }
+
+    /// `c` as its results JSON.
+    fn json(c: &ChannelEffect) -> serde_json::Value {
+        serde_json::to_value(c).unwrap()
     }
 
     /// A lift below zero: every effect floored, p = 1, average effect and robustness
@@ -1863,16 +1873,21 @@ mod tests {
         let before = r.clone();
         floor_negative_effects(&mut r);
 
-        let mut down = floored(before.channels[0].clone());
-        down.p_value = 1.0;
-        down.average_effect = 0.0;
-        let s = &mut down.response.as_mut().unwrap().sensitivity;
-        (s.robustness_value, s.robustness_value_ci) = (0.0, 0.0);
-        assert_eq!(r.channels[0], down);
-        let margin = floored(before.channels[1].clone());
-        assert_eq!(r.channels[1], margin);
+        let mut down = floored(&before.channels[0]);
+        down["p_value"] = 1.0.into();
+        let sensitivity = &mut down["sensitivity"];
+        assert!(sensitivity.is_object(), "{down:#}");
+        sensitivity["robustness_value"] = 0.0.into();
+        sensitivity["robustness_value_ci"] = 0.0.into();
+        assert_eq!(json(&r.channels[0]), down);
+        assert_eq!(r.channels[0].average_effect, 0.0);
+        assert_eq!(json(&r.channels[1]), floored(&before.channels[1]));
         assert_eq!(r.channels[1].p_value, 0.6);
         assert_eq!(r.channels[1].average_effect, 0.05);
+        for (a, b) in r.channels.iter().zip(&before.channels).take(2) {
+            assert_eq!(a.average_effect_std_err, b.average_effect_std_err);
+            assert_eq!(a.long_run_roas, b.long_run_roas.map(|v| v.max(0.0)));
+        }
         assert_eq!(r.channels[2], before.channels[2]);
         assert!(
             r.channels[2].ci_lower.is_sign_positive(),
