@@ -212,7 +212,7 @@ fn caption(stem: &str) -> &'static str {
             "Baseline outcome by weekday, month and on holidays, relative to an average day, with intervals."
         }
         "effect_distribution" => {
-            "How the effect of one more unit of spend varies across the rows of each channel."
+            "How the effect of one more unit of spend varies across the rows of each channel: the model's own row-level estimates, which can fall below zero even where the channel table, keeping effects at zero or above, reports 0."
         }
         "response_curve" => {
             "Incremental outcome each channel's spend would cause at 0 to 2 times today's spend (band: interval; dot: today). A curve that bends means saturation: the next dollar returns less than the average one."
