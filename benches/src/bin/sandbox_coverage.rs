@@ -236,9 +236,15 @@ fn main() -> Result<(), BoxError> {
             }));
         }
         if args.iter().any(|a| a == "--warnings") {
-            if let Some(p) = &primary.diagnostics.placebo {
+            for p in [
+                &primary.diagnostics.placebo,
+                &primary.diagnostics.placebo_next_day,
+            ]
+            .into_iter()
+            .flatten()
+            {
                 line.push_str(&format!(
-                    "\n    placebo {}: {:.3} [{:.3}, {:.3}] p {:.3}",
+                    "\n    placebo {}: {:.3} [{:.3}, {:.3}] p {:.5}",
                     p.name, p.estimate, p.ci_lower, p.ci_upper, p.p_value
                 ));
             }
