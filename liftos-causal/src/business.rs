@@ -243,7 +243,7 @@ impl BusinessData {
         check_len("is_holiday", holiday.len())?;
         check_len("is_commercial_event", event.len())?;
         for w in dates.windows(2) {
-            if w[1] != w[0] + 1 {
+            if i64::from(w[1]) != i64::from(w[0]) + 1 {
                 return Err(Error::param(
                     "business.dates",
                     format!("{} then {}", w[0], w[1]),
@@ -314,18 +314,20 @@ impl BusinessData {
         self
     }
 
-    /// The business-level data from rows of spend as a unified table gives them: every
-    /// channel's daily spend and platform-reported revenue summed over its rows (channels
-    /// in the order they first appear), and, when any row names a campaign, each
-    /// channel's campaigns (by name; a row without one counts as the campaign `""`) as
-    /// [`BusinessData::with_campaigns`] takes them. Rows outside `dates` are left out:
-    /// the spend table may cover a longer window than the business's revenue.
+    /// The business-level data from rows of spend as a unified table gives them. Rows
+    /// outside `dates` are left out first (the spend table may cover a longer window
+    /// than the business's revenue); of the rest, every channel's daily spend and
+    /// platform-reported revenue are summed (channels in the order the rows first name
+    /// them), and, when any of them names a campaign, each channel's campaigns (by name;
+    /// a row without one counts as the campaign `""`) are attached as
+    /// [`BusinessData::with_campaigns`] takes them.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidParameter`] when `dates` are not consecutive days; otherwise as
-    /// [`BusinessData::new`] (no row inside the days: no channel) and
-    /// [`BusinessData::with_campaigns`].
+    /// [`Error::InvalidParameter`] for a spend or platform revenue that is not finite
+    /// (naming the row's position; a row below zero is allowed, the sums are checked);
+    /// otherwise as [`BusinessData::new`] (days not consecutive, a day's spend below
+    /// zero; no row inside the days: no channel) and [`BusinessData::with_campaigns`].
     pub fn from_spend_rows<'a>(
         dates: Vec<i32>,
         revenue: Vec<f64>,
@@ -334,23 +336,35 @@ impl BusinessData {
         event: Vec<bool>,
     ) -> Result<Self> {
         let n = dates.len();
+        // Rows are placed by their offset from the first day; `BusinessData::new` below
+        // rejects days that are not consecutive.
         let first = dates.first().copied().unwrap_or_default();
-        if let Some(i) = (1..n).find(|&i| dates[i] != dates[i - 1] + 1) {
-            return Err(Error::param(
-                "business.dates",
-                dates[i],
-                format!("consecutive days (day {} follows {})", i, dates[i - 1]),
-            ));
-        }
         let mut channels: Vec<String> = Vec::new();
         let mut spend: Vec<Vec<f64>> = Vec::new();
         let mut platform: Vec<f64> = Vec::new();
         let mut campaigns: BTreeMap<(usize, &str), CampaignSeries> = BTreeMap::new();
         let mut with_campaigns = false;
-        for row in rows {
+        for (i, row) in rows.into_iter().enumerate() {
             let t = i64::from(row.date) - i64::from(first);
             if t < 0 || t >= n as i64 {
                 continue;
+            }
+            // A row may be below zero (a refund, a credit): the days' and campaigns' sums
+            // are checked by `new` and `with_campaigns`.
+            for (what, v) in [
+                ("spend", row.spend),
+                ("platform revenue", row.platform_revenue),
+            ] {
+                if !v.is_finite() {
+                    return Err(Error::param(
+                        "business.spend_rows",
+                        format!(
+                            "{what} {v} in row {i} ({} / {:?})",
+                            row.channel, row.campaign
+                        ),
+                        "finite values",
+                    ));
+                }
             }
             let t = t as usize;
             let c = match channels.iter().position(|x| x == row.channel) {
@@ -385,7 +399,7 @@ impl BusinessData {
         let data = BusinessData::new(dates, revenue, channels, spend, holiday, event)?
             .with_platform_revenue(platform);
         if with_campaigns {
-            data.with_campaigns(per_channel.into_iter().filter(|(_, k)| !k.is_empty()))
+            data.with_campaigns(per_channel)
         } else {
             Ok(data)
         }
@@ -393,7 +407,9 @@ impl BusinessData {
 
     /// A lift test measured as a return: `iroas` (and its standard error) per unit of
     /// `channel`'s spend from `start` to `end` (inclusive, days since 1970-01-01), in
-    /// revenue with the channel's spend over those days, as [`analyze_business`] takes it.
+    /// revenue with the channel's spend over those days, as [`analyze_business`] takes it
+    /// (a window without spend gives a standard error of 0, which [`analyze_business`]
+    /// rejects).
     ///
     /// # Errors
     ///

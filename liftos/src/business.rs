@@ -278,7 +278,9 @@ fn date32(d: NaiveDate) -> i32 {
 ///
 /// # Errors
 ///
-/// A missing column of the unified table, or the checks of [`BusinessData::new`].
+/// A missing column of the unified table, a value that is not a date or a number
+/// (naming file, row and field), no row inside the outcome's days, or the checks of
+/// [`BusinessData::from_spend_rows`].
 pub fn business_data(
     unified: &RecordBatch,
     unified_path: &Path,

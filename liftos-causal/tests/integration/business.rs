@@ -35,22 +35,31 @@ fn spend_rows_give_the_sandboxs_own_daily_sums() {
     let want = business_data_with_campaigns(&world);
     let before = NaiveDate::from_ymd_opt(2023, 12, 31).unwrap();
     assert_eq!(date32(before) + 1, want.dates[0]);
-    let rows = world
-        .rows()
-        .map(|r| SpendRow {
+    let after = date32(before) + 1 + want.dates.len() as i32;
+    assert_eq!(after, want.dates.last().unwrap() + 1);
+    // The rows backwards, so that the order channels first appear in is not their names'.
+    let all: Vec<_> = world.rows().collect();
+    fn spend_row<'a>(r: &liftos_sandbox::WorldRow<'a>) -> SpendRow<'a> {
+        SpendRow {
             date: date32(r.date),
             channel: r.channel,
             campaign: Some(r.campaign),
             spend: r.spend,
             platform_revenue: r.revenue,
-        })
-        .chain([SpendRow {
-            date: date32(before),
-            channel: "meta",
-            campaign: Some("outside"),
-            spend: 1e6,
-            platform_revenue: 1e6,
-        }]);
+        }
+    }
+    let outside = |date: i32| SpendRow {
+        date,
+        channel: "meta",
+        campaign: Some("outside"),
+        spend: 1e6,
+        platform_revenue: 1e6,
+    };
+    let rows = all
+        .iter()
+        .rev()
+        .map(spend_row)
+        .chain([outside(date32(before)), outside(after)]);
     let got = BusinessData::from_spend_rows(
         want.dates.clone(),
         want.revenue.clone(),
@@ -59,16 +68,14 @@ fn spend_rows_give_the_sandboxs_own_daily_sums() {
         want.event.clone(),
     )
     .unwrap();
-    let first_named: Vec<&str> = {
-        let mut seen: Vec<&str> = Vec::new();
-        for r in world.rows() {
-            if !seen.contains(&r.channel) {
-                seen.push(r.channel);
-            }
+    let mut first_named: Vec<&str> = Vec::new();
+    for r in all.iter().rev() {
+        if !first_named.contains(&r.channel) {
+            first_named.push(r.channel);
         }
-        seen
-    };
+    }
     assert_eq!(got.channels, first_named);
+    assert!(!got.channels.is_sorted(), "{:?}", got.channels);
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
     for (c, name) in got.channels.iter().enumerate() {
         let w = want.channels.iter().position(|x| x == name).unwrap();
@@ -99,6 +106,35 @@ fn spend_rows_give_the_sandboxs_own_daily_sums() {
         got.lift_test_from_iroas("bing", window, 2.0, 0.5),
         &["`bing`", "meta", "google_ads"],
     );
+    // Without campaigns: the channels' totals alone.
+    let plain = BusinessData::from_spend_rows(
+        want.dates.clone(),
+        want.revenue.clone(),
+        all.iter().map(|r| SpendRow {
+            campaign: None,
+            ..spend_row(r)
+        }),
+        Vec::new(),
+        Vec::new(),
+    )
+    .unwrap();
+    assert!(plain.campaigns.iter().all(|k| k.is_empty()));
+    assert_eq!(plain.spend.len(), got.spend.len());
+    // A value that is not finite is an error naming the row.
+    let nan = all.iter().map(spend_row).enumerate().map(|(i, mut r)| {
+        if i == 5 {
+            r.spend = f64::NAN;
+        }
+        r
+    });
+    let bad = BusinessData::from_spend_rows(
+        want.dates.clone(),
+        want.revenue.clone(),
+        nan,
+        Vec::new(),
+        Vec::new(),
+    );
+    assert_error(bad, &["spend NaN in row 5", "finite"]);
 }
 
 /// The world's business days and every channel's daily spend (calendar flags from the

@@ -110,7 +110,15 @@ fn bad_business_outcomes_are_one_clear_error_naming_file_row_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let (_, unified, _, _) = files(dir.path());
     // (file, what its error says)
-    let cases: [(&str, &[&str]); 4] = [
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            "date,revenue\n2030-01-01,10\n2030-01-02,11\n",
+            &[
+                "unified.csv",
+                "no row falls inside",
+                "2030-01-01 to 2030-01-02",
+            ],
+        ),
         (
             "date,sales\n2024-01-01,10\n",
             &["bad_business.csv", "`revenue`", "missing"],
@@ -133,6 +141,14 @@ fn bad_business_outcomes_are_one_clear_error_naming_file_row_and_field() {
         assert_contains_all(&e, says);
         assert!(!e.contains("panicked"), "{e}");
     }
+    // A lift test of a channel the data do not have: its file, row and the channels.
+    let (_, _, business, _) = files(dir.path());
+    let tests = dir.path().join("bad_tests.csv");
+    let line = "bing,2025-03-03,2025-04-27,1000,100";
+    std::fs::write(&tests, format!("{LIFT_TEST_HEADER}\n{line}\n")).unwrap();
+    let args = [OsStr::new("--lift-tests"), tests.as_os_str()];
+    let e = assert_failure(&analyze_business(&unified, &business, &args));
+    assert_contains_all(&e, &["bad_tests.csv", "row 1", "`bing`", "meta"]);
 }
 
 /// Runs `analyze --business-outcome` with `extra` arguments and returns the results JSON's
