@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
 use chrono::NaiveDate;
 use liftos_causal::business::{BusinessData, BusinessOptions, BusinessResults, LiftTest, SpendRow};
@@ -40,9 +40,42 @@ fn input_error(path: &Path, row: Option<usize>, field: &str, message: impl Into<
     }
 }
 
-/// A column of `table` as text, row by row (`None` for nulls), or an error naming it.
+/// The column `name` of `table`: the one of that exact name, else the one whose name is
+/// `name` but for letter case and surrounding spaces (`Date`, ` Revenue ` from a
+/// spreadsheet export); `None` when there is none; an error naming both when two columns
+/// match that way.
+fn find_column<'a>(
+    path: &Path,
+    table: &'a RecordBatch,
+    name: &str,
+) -> Result<Option<&'a ArrayRef>> {
+    if let Some(c) = table.column_by_name(name) {
+        return Ok(Some(c));
+    }
+    let schema = table.schema();
+    let alike: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| schema.field(i).name().trim().eq_ignore_ascii_case(name))
+        .collect();
+    match alike[..] {
+        [] => Ok(None),
+        [i] => Ok(Some(table.column(i))),
+        [a, b, ..] => Err(input_error(
+            path,
+            None,
+            name,
+            format!(
+                "two columns could be it: `{}` and `{}`; rename one",
+                schema.field(a).name(),
+                schema.field(b).name()
+            ),
+        )),
+    }
+}
+
+/// A column of `table` as text, row by row (`None` for nulls), or an error naming it
+/// ([`find_column`] finds it).
 fn text_column(path: &Path, table: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
-    let Some(col) = table.column_by_name(name) else {
+    let Some(col) = find_column(path, table, name)? else {
         return Err(input_error(
             path,
             None,
@@ -60,8 +93,10 @@ fn text_column(path: &Path, table: &RecordBatch, name: &str) -> Result<Vec<Optio
         .collect())
 }
 
+/// Whether `table` has the column `name` as [`find_column`] finds it (an ambiguous name
+/// counts: reading it gives the error).
 fn has_column(table: &RecordBatch, name: &str) -> bool {
-    table.column_by_name(name).is_some()
+    !matches!(find_column(Path::new(""), table, name), Ok(None))
 }
 
 fn parse_date(path: &Path, row: usize, field: &str, v: Option<&String>) -> Result<NaiveDate> {
@@ -94,8 +129,10 @@ fn parse_number(path: &Path, row: usize, field: &str, v: Option<&String>) -> Res
 ///
 /// # Errors
 ///
-/// [`Error::Input`] naming the file, the row and the field: a missing column, a bad date,
-/// a negative or non-numeric revenue, a date (or date and geo) given twice, a missing day.
+/// [`Error::Input`] naming the file, the row and the field: a missing column (names match
+/// regardless of letter case and surrounding spaces when no column has the exact name),
+/// two columns that could be the same one, a bad date, a negative or non-numeric revenue,
+/// a date (or date and geo) given twice, a missing day.
 pub fn read_business_outcome(path: &Path) -> Result<BusinessOutcome> {
     let table = liftos_transform::read_table(path)?;
     business_outcome_from_table(&table, path)
@@ -529,4 +566,48 @@ pub fn format_business(r: &BusinessResults, outcome: &BusinessOutcome) -> String
         s.push_str(&format!("\nwarning: {w}\n"));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::StringArray;
+    use std::sync::Arc;
+
+    fn table(names: &[&str], rows: &[&[&str]]) -> RecordBatch {
+        RecordBatch::try_from_iter(names.iter().enumerate().map(|(j, n)| {
+            let col: ArrayRef = Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r[j])));
+            (*n, col)
+        }))
+        .unwrap()
+    }
+
+    /// Column names from a spreadsheet export (`Date`, ` Revenue `) are the outcome's
+    /// columns; an exact name wins over a look-alike; two look-alikes are one clear error.
+    #[test]
+    fn outcome_columns_match_regardless_of_case_and_spaces() {
+        let path = Path::new("shop.csv");
+        let days: &[&[&str]] = &[&["2024-01-01", "10", "1"], &["2024-01-02", "12", "2"]];
+        let t = table(&["Date", " Revenue ", "orders"], days);
+        let outcome = business_outcome_from_table(&t, path).unwrap();
+        assert_eq!(outcome.revenue, [10.0, 12.0]);
+        let t = table(&["date", "revenue", "REVENUE"], days);
+        assert_eq!(
+            business_outcome_from_table(&t, path).unwrap().revenue,
+            [10.0, 12.0]
+        );
+        let t = table(&["date", "Revenue", "REVENUE"], days);
+        let e = business_outcome_from_table(&t, path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("shop.csv") && e.contains("`Revenue`") && e.contains("`REVENUE`"),
+            "{e}"
+        );
+        let t = table(&["date", "sales", "orders"], days);
+        let e = business_outcome_from_table(&t, path)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`revenue`") && e.contains("missing"), "{e}");
+    }
 }
