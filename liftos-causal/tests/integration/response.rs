@@ -453,10 +453,11 @@ fn pinned_curves_are_used_as_given() {
 }
 
 /// The 7-day placebo warns where spend reacts to the same day's revenue shock (feedback
-/// seed 1: p < 0.001) and not on a linear world without hidden confounding whose placebo
-/// p-value is 0.015 (linear seed 3, estimator seed 3, as `sandbox_coverage` runs it): at
-/// the 0.05 level the warning fired there and in 17 more of 100 linear worlds
-/// (`PLACEBO_WARNING_P`).
+/// seed 1: p < 0.001; seed 4: a negative estimate at p = 0.03) and not on a linear world
+/// without hidden confounding whose placebo p-value is 0.015 with a positive estimate
+/// (linear seed 3, estimator seed 3, as `sandbox_coverage` runs it): at the 0.05 level
+/// for either sign the warning fired there and in 17 more of 100 linear worlds
+/// (`PLACEBO_WARNING_P`, `PLACEBO_NEGATIVE_WARNING_P`).
 #[test]
 fn the_placebo_warns_on_feedback_and_not_on_a_null_worlds_noise() {
     let placebo_warning = |preset, seed| {
@@ -473,6 +474,13 @@ fn the_placebo_warns_on_feedback_and_not_on_a_null_worlds_noise() {
     };
     let (p, warned) = placebo_warning(Preset::Feedback, 1);
     assert!(p < 0.001 && warned, "feedback: p {p}, warned {warned}");
+    // A negative placebo warns from p < 0.05 (`PLACEBO_NEGATIVE_WARNING_P`): feedback seed
+    // 4 (p 0.031, estimate -0.12) was silent at 0.01.
+    let (p, warned) = placebo_warning(Preset::Feedback, 4);
+    assert!(
+        (0.01..0.05).contains(&p) && warned,
+        "feedback 4: p {p}, warned {warned}"
+    );
     let (p, warned) = placebo_warning(Preset::Linear, 3);
     assert!(
         (0.01..0.05).contains(&p) && !warned,
