@@ -444,13 +444,24 @@ impl BusinessData {
     ///
     /// [`Error::InvalidParameter`] for a channel the data do not have, naming those it has.
     pub fn channel_index(&self, channel: &str) -> Result<usize> {
+        self.find_channel(channel, "channel", format!("`{channel}`"))
+    }
+
+    /// The position of `channel`, or [`Error::InvalidParameter`] naming the parameter
+    /// `param` with `value` and the channels the data have.
+    fn find_channel(
+        &self,
+        channel: &str,
+        param: &'static str,
+        value: impl std::fmt::Display,
+    ) -> Result<usize> {
         self.channels
             .iter()
             .position(|x| x == channel)
             .ok_or_else(|| {
                 Error::param(
-                    "channel",
-                    format!("`{channel}`"),
+                    param,
+                    value,
                     format!("one of the data's channels ({})", self.channels.join(", ")),
                 )
             })
@@ -475,17 +486,7 @@ impl BusinessData {
         let mut out: Vec<Vec<CampaignSeries>> = vec![Vec::new(); self.channels.len()];
         let mut named = vec![false; self.channels.len()];
         for (channel, list) in campaigns {
-            let c = self
-                .channels
-                .iter()
-                .position(|x| *x == channel)
-                .ok_or_else(|| {
-                    Error::param(
-                        "business.campaigns",
-                        &channel,
-                        format!("one of the data's channels ({})", self.channels.join(", ")),
-                    )
-                })?;
+            let c = self.find_channel(&channel, "business.campaigns", &channel)?;
             if named[c] {
                 return Err(Error::param(
                     "business.campaigns",
@@ -1907,17 +1908,7 @@ pub fn analyze_business(
     }
     let mut checked_tests = Vec::new();
     for t in tests {
-        let c = data
-            .channels
-            .iter()
-            .position(|c| *c == t.channel)
-            .ok_or_else(|| {
-                Error::param(
-                    "lift_test.channel",
-                    &t.channel,
-                    format!("one of the data's channels ({})", data.channels.join(", ")),
-                )
-            })?;
+        let c = data.find_channel(&t.channel, "lift_test.channel", &t.channel)?;
         let window: Vec<usize> = (0..n)
             .filter(|&i| data.dates[i] >= t.start && data.dates[i] <= t.end)
             .collect();
