@@ -20,6 +20,11 @@ Then, on exactly the same data:
   with `--chains` chains, `--adapt` adaptation, `--burnin` burn-in and `--keep` kept draws
   per chain. One process per fit (a worker mode of this script), so `--timeout` can stop it.
 
+`--return-scale F` exports every world with each channel's true return multiplied by F
+(`liftos-sandbox export --return-scale`): the same spend, baselines and noise, returns F
+times as large, to see which estimates follow the data and which stay where a prior puts
+them.
+
 Both report each channel's switch-off return over the window: LiftOS's `incremental_roas`,
 Meridian's `Analyzer.roi()` (the change in expected revenue when that channel's spend is
 set to zero, divided by its spend; point estimate = posterior mean, interval = the
@@ -264,7 +269,8 @@ def export_world(args, sandbox: Path, preset: str, seed: int, world: Path) -> No
     if (world / "truth.json").is_file() and (world / "business.csv").is_file():
         return
     ok, _, note = run_logged(
-        [str(sandbox), "export", "--out", str(world), "--preset", preset, "--seed", str(seed)],
+        [str(sandbox), "export", "--out", str(world), "--preset", preset, "--seed", str(seed),
+         *(["--return-scale", str(args.return_scale)] if args.return_scale != 1.0 else [])],
         world / "export.log",
         args.timeout,
     )
@@ -476,6 +482,9 @@ def main() -> None:
                     help="the business's own peak season, given to both tools: a Meridian control "
                          "and LiftOS's --calendar-config (replacing its default seasons); "
                          "the sandbox's demand is up from 11-15 to 12-24")
+    ap.add_argument("--return-scale", type=float, default=1.0,
+                    help="multiply every channel's true return by this (liftos-sandbox export --return-scale); "
+                         "use a fresh --out, worlds are cached by preset and seed")
     ap.add_argument("--fit-seed", type=int, default=1, help="Meridian's sampling seed (default 1)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds before a fit is stopped (default 900)")
     ap.add_argument("--only", choices=["liftos", "meridian"], help="run one side; reuse the other's results in --out")

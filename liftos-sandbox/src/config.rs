@@ -774,6 +774,16 @@ impl WorldConfig {
         self
     }
 
+    /// Multiplies every channel's true return (`roas`) by `factor`: the same world with
+    /// returns `factor` times as large (spend, baselines and every noise draw unchanged),
+    /// for checking that an estimate does not lean on where the returns lie.
+    pub fn with_return_scale(mut self, factor: f64) -> Self {
+        for c in &mut self.channels {
+            c.roas *= factor;
+        }
+        self
+    }
+
     /// Sets the same saturation on every channel.
     pub fn with_saturation(mut self, saturation: Saturation) -> Self {
         for c in &mut self.channels {

@@ -13,8 +13,8 @@ use liftos_core::fs::{write_atomically, write_bytes_atomically};
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
 use liftos_sandbox::{Platform, Preset, World, WorldConfig};
 
-const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campaigns N | --preset NAME] [--days D] [--klaviyo-flows N] [--today YYYY-MM-DD [--restate-days K]]\n\
-       liftos-sandbox export --out DIR [--seed N] [--campaigns N | --preset NAME] [--days D] [--holdout CHANNEL:START:DAYS:SE]\n\
+const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campaigns N | --preset NAME] [--days D] [--klaviyo-flows N] [--return-scale F] [--today YYYY-MM-DD [--restate-days K]]\n\
+       liftos-sandbox export --out DIR [--seed N] [--campaigns N | --preset NAME] [--days D] [--return-scale F] [--holdout CHANNEL:START:DAYS:SE]\n\
   export writes unified.csv, business.csv (the business's daily revenue), truth.json and, with --holdout, lift_tests.csv.\n\
   Serves the fake Meta (port P), Google Ads (P+1), Klaviyo (P+2), TikTok (P+3), generic REST (P+4), GA4 (P+5)\n\
   and Shopify (P+6; bulk results on P+7) APIs; P = 0 picks free ports. Shopify's orders add up to business.csv\n\
@@ -27,6 +27,7 @@ const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campai
     latent      realistic spend with an unobserved demand shock moving spend and revenue (hidden confounding)\n\
     feedback    realistic spend reacting to the same day's revenue shock (hidden confounding)\n\
     spillover   35% of Meta's effect reported in Google Ads' rows (the business total sees all of it)\n\
+  --return-scale F multiplies every channel's true return by F (spend, baselines and noise unchanged).\n\
   serve puts a preset's zero-effect channel `tiktok` on the TikTok fake (numeric advertiser and campaign ids);\n\
   export writes it with its plain ids, as a file source would have them.\n\
   --today D turns the fake clock on: Meta and Google Ads serve nothing after D, and the last K days' \n\
@@ -47,6 +48,7 @@ struct Options {
     export: bool,
     out: Option<std::path::PathBuf>,
     holdout: Option<String>,
+    return_scale: f64,
 }
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
@@ -67,6 +69,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         export,
         out: None,
         holdout: None,
+        return_scale: 1.0,
     };
     let mut it = args[1..].iter();
     while let Some(flag) = it.next() {
@@ -82,6 +85,16 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--days" => o.days = value.parse().map_err(bad)?,
             "--klaviyo-flows" => o.flows = value.parse().map_err(bad)?,
             "--restate-days" => o.restate_days = value.parse().map_err(bad)?,
+            "--return-scale" => {
+                o.return_scale = value
+                    .parse()
+                    .map_err(|_| format!("{flag}: `{value}` is not a valid number"))?;
+                if !(o.return_scale.is_finite() && o.return_scale >= 0.0) {
+                    return Err(format!(
+                        "--return-scale: `{value}` must be a number of 0 or more"
+                    ));
+                }
+            }
             "--today" => {
                 o.today = Some(
                     chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
@@ -185,7 +198,9 @@ fn world_config(o: &Options) -> WorldConfig {
         Some(p) => WorldConfig::preset(p, o.seed),
         None => WorldConfig::standard(o.campaigns.unwrap_or(4)).with_seed(o.seed),
     };
-    base.with_days(o.days).with_klaviyo_flows(o.flows)
+    base.with_days(o.days)
+        .with_klaviyo_flows(o.flows)
+        .with_return_scale(o.return_scale)
 }
 
 fn main() -> std::process::ExitCode {
@@ -360,6 +375,40 @@ mod tests {
                 .contains("--out")
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_return_scale_multiplies_every_effect_and_nothing_else() {
+        let plain = World::generate(&world_config(
+            &parse_args(&args(
+                "export --out x --preset saturation --seed 2 --days 120",
+            ))
+            .unwrap(),
+        ))
+        .unwrap();
+        let scaled = World::generate(&world_config(
+            &parse_args(&args(
+                "export --out x --preset saturation --seed 2 --days 120 --return-scale 2.5",
+            ))
+            .unwrap(),
+        ))
+        .unwrap();
+        for (a, b) in plain.truth().channels.iter().zip(&scaled.truth().channels) {
+            assert_eq!(a.spend, b.spend, "{}", a.channel);
+            let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * x.abs().max(1.0);
+            assert!(
+                close(2.5 * a.incremental_revenue, b.incremental_revenue)
+                    && close(2.5 * a.incremental_roas, b.incremental_roas),
+                "{}: {} -> {}",
+                a.channel,
+                a.incremental_roas,
+                b.incremental_roas
+            );
+        }
+        for bad in ["-1", "nan", "x"] {
+            let e = parse_args(&args(&format!("serve --return-scale {bad}"))).unwrap_err();
+            assert!(e.contains("--return-scale"), "{e}");
+        }
     }
 
     #[test]
