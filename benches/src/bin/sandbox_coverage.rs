@@ -8,7 +8,7 @@
 //!     [--preset standard|linear|saturation|carryover|realistic|latent|feedback]
 //!     [--trees 500] [--campaigns 4] [--days 730] [--json FILE] [--plain-nuisances]
 //!     [--linear-response] [--no-common-spend] [--common-spend-check-only] [--warnings]
-//!     [--oracle-curves] [--allow-negative-effects]
+//!     [--oracle-curves] [--oracle-demand] [--allow-negative-effects]
 //! ```
 //!
 //! Per channel it counts the coverage of both the switch-off return (`incremental_roas`
@@ -24,6 +24,10 @@
 //! measure how much of the error is the curve's. Approximate: the world's half-saturation
 //! is a multiple of a campaign's budget-level exposure, the estimator's of its mean
 //! exposure, and the two differ by the ratio of the campaign's mean spend to its budget.
+//!
+//! `--oracle-demand` adds the world's true log demand of each row's day as a control
+//! (`log_demand`), the calendar confounder that the estimator otherwise learns from the
+//! calendar columns, to measure how much of the error is the nuisance models'.
 //!
 //! `--allow-negative-effects` reports the unconstrained fit (by default every effect is
 //! projected on `[0, ∞)`: `AttributionOptions::non_negative`).
@@ -93,6 +97,33 @@ fn world_config(
     Ok(WorldConfig::preset(p, seed).with_days(days))
 }
 
+/// `table` with the world's true log demand of each row's day as a column `log_demand`
+/// (`--oracle-demand`: the calendar confounder handed to the estimator as a control).
+fn with_log_demand(
+    world: &World,
+    table: &arrow::array::RecordBatch,
+) -> Result<arrow::array::RecordBatch, BoxError> {
+    use arrow::array::Float64Array;
+    use std::sync::Arc;
+    let demand: Vec<f64> = world.rows().map(|r| r.demand.ln()).collect();
+    let mut fields = table.schema().fields().to_vec();
+    fields.push(Arc::new(arrow::datatypes::Field::new(
+        "log_demand",
+        arrow::datatypes::DataType::Float64,
+        false,
+    )));
+    let mut columns = table.columns().to_vec();
+    let column = Float64Array::from(demand);
+    if column.len() != table.num_rows() {
+        return Err("log_demand: one value per row expected".into());
+    }
+    columns.push(Arc::new(column));
+    Ok(arrow::array::RecordBatch::try_new(
+        Arc::new(arrow::datatypes::Schema::new(fields)),
+        columns,
+    )?)
+}
+
 fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().collect();
     let seeds: u64 = arg(&args, "--seeds", 100)?;
@@ -107,6 +138,7 @@ fn main() -> Result<(), BoxError> {
     let check_only = args.iter().any(|a| a == "--common-spend-check-only");
     let oracle = args.iter().any(|a| a == "--oracle-curves");
     let negative = args.iter().any(|a| a == "--allow-negative-effects");
+    let oracle_demand = args.iter().any(|a| a == "--oracle-demand");
     let json: Option<String> = args
         .iter()
         .position(|a| a == "--json")
@@ -132,10 +164,15 @@ fn main() -> Result<(), BoxError> {
     for seed in first..first + seeds {
         let t0 = Instant::now();
         let world = World::generate(&world_config(&preset, seed, campaigns, days)?)?;
-        let roles = CausalRoles::default()
+        let mut roles = CausalRoles::default()
             .with_adstock(if linear { Adstock::None } else { Adstock::Auto })
             .with_common_spend_controls(!no_common);
-        let panel = prepare_causal_data(&world.unified_table_with_calendar_flags()?, &roles)?;
+        let mut table = world.unified_table_with_calendar_flags()?;
+        if oracle_demand {
+            table = with_log_demand(&world, &table)?;
+            roles.control_variables.push("log_demand".into());
+        }
+        let panel = prepare_causal_data(&table, &roles)?;
         let common = panel.common_spend.map_or("no check".to_string(), |c| {
             format!(
                 "common-spend ratio {:.2}{}",
