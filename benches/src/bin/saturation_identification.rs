@@ -287,10 +287,7 @@ fn channel_candidates(
     } else {
         Expectation::Paths(simulated_exposures(config, ci, &rows, demand, paths)?)
     };
-    let spend: f64 = world
-        .truth()
-        .channel(name)
-        .map_or(f64::NAN, |t| t.spend);
+    let spend: f64 = world.truth().channel(name).map_or(f64::NAN, |t| t.spend);
     let truth = world
         .truth()
         .channel(name)
@@ -318,7 +315,8 @@ fn channel_candidates(
     let candidates: Vec<(Candidate, [(f64, f64); 2])> = grid
         .par_iter()
         .map(|&(h, s)| {
-            let (b_row, b_day, b_total) = residuals(&rows, (h, s, theta), &expectation, n_days, None);
+            let (b_row, b_day, b_total) =
+                residuals(&rows, (h, s, theta), &expectation, n_days, None);
             let (b_row, b_day) = (white_row(&b_row), white_day(&b_day));
             let (campaign_lr, c) = scaled_distance(&a_row, &b_row);
             let (business_lr, c_bus) = scaled_distance(&a_day, &b_day);
@@ -462,8 +460,7 @@ fn main() -> Result<(), BoxError> {
     let mut oracle_errors: BTreeMap<(String, &str), Vec<f64>> = BTreeMap::new();
     for seed in first..first + seeds {
         let config = WorldConfig::preset(p, seed).with_days(days);
-        if config.latent_shock.is_some() || config.feedback > 0.0 || config.spillover.is_some()
-        {
+        if config.latent_shock.is_some() || config.feedback > 0.0 || config.spillover.is_some() {
             return Err(format!(
                 "preset {preset}: the check needs a world whose only confounder is the calendar and whose effects land in their own rows (no hidden shock, feedback or spillover)"
             )
