@@ -484,7 +484,7 @@ def main() -> None:
                          "the sandbox's demand is up from 11-15 to 12-24")
     ap.add_argument("--return-scale", type=float, default=1.0,
                     help="multiply every channel's true return by this (liftos-sandbox export --return-scale); "
-                         "use a fresh --out, worlds are cached by preset and seed")
+                         "such worlds are kept in PRESET_SEED_xF directories of --out")
     ap.add_argument("--fit-seed", type=int, default=1, help="Meridian's sampling seed (default 1)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds before a fit is stopped (default 900)")
     ap.add_argument("--only", choices=["liftos", "meridian"], help="run one side; reuse the other's results in --out")
@@ -512,7 +512,9 @@ def main() -> None:
     # Seeds outside, presets inside: a run stopped early still has every preset.
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for preset in args.presets.split(","):
-            world = args.out / f"{preset}_{seed}"
+            # Worlds are cached by name: a return scale gets its own directory.
+            scale = "" if args.return_scale == 1.0 else f"_x{args.return_scale:g}"
+            world = args.out / f"{preset}_{seed}{scale}"
             export_world(args, sandbox, preset, seed, world)
             truth = json.loads((world / "truth.json").read_text())
             fits = {}

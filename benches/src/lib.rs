@@ -4,6 +4,21 @@
 /// The error type of the benchmark programs.
 pub type BoxError = Box<dyn std::error::Error>;
 
+/// The median of `v` (the mean of the two middle values for an even count; NaN when
+/// empty).
+pub fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let k = s.len();
+    if k == 0 {
+        f64::NAN
+    } else if k % 2 == 1 {
+        s[k / 2]
+    } else {
+        0.5 * (s[k / 2 - 1] + s[k / 2])
+    }
+}
+
 /// The value after flag `name` in `args`, parsed, or `default` when the flag is absent;
 /// an error names the flag and the value it could not parse.
 pub fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result<T, BoxError> {

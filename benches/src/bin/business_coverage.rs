@@ -30,7 +30,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use liftos_benches::{BoxError, arg, world_curves};
+use liftos_benches::{BoxError, arg, median, world_curves};
 use liftos_calendar::arrow::array::{Array, ArrayRef, AsArray};
 use liftos_calendar::arrow::compute::cast;
 use liftos_calendar::arrow::datatypes::DataType;
@@ -117,19 +117,6 @@ struct Stats {
     m_covered: usize,
     m_widths: Vec<f64>,
     plausible: usize,
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let k = v.len();
-    if k % 2 == 1 {
-        v[k / 2]
-    } else {
-        0.5 * (v[k / 2 - 1] + v[k / 2])
-    }
 }
 
 fn main() -> Result<(), BoxError> {
@@ -276,10 +263,10 @@ fn main() -> Result<(), BoxError> {
                 e.error / k,
                 e.covered as f64 / k,
                 e.significant as f64 / k,
-                median(&mut e.widths),
+                median(&e.widths),
                 e.m_error / k,
                 e.m_covered as f64 / k,
-                median(&mut e.m_widths),
+                median(&e.m_widths),
                 e.plausible as f64 / k,
                 seconds / fits
             );

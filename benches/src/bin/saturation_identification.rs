@@ -3,37 +3,45 @@
 //!
 //! ```text
 //! cargo run --release -p liftos-benches --bin saturation_identification -- \
-//!     [--preset saturation] [--seeds 20] [--first 1] [--days 730] [--lr 1] [--json FILE]
+//!     [--preset saturation|realistic] [--seeds 20] [--first 1] [--days 730]
+//!     [--max-distance 1] [--paths 64] [--json FILE]
 //! ```
 //!
-//! For each world A of the preset (no carryover: `saturation` or `spillover`-free worlds
-//! with Hill curves) and each channel with a Hill curve, it asks which other curves B
-//! (Hill half-saturation and shape on a grid, the channel's return rescaled by least
-//! squares) would have produced data that no method could tell from A's. The spend, the
-//! calendar and every noise draw are A's own, so the two worlds differ only by the
-//! channel's effect on each row, `τ_i R_A(s_i)` against `c τ_i R_B(s_i)`. What the data
-//! cannot see is any difference that is a function of the calendar: a baseline that
-//! follows the calendar is unknown to every estimator (the confounder), so a world B
-//! whose baseline is A's plus `E[τ R_A(s) − c τ R_B(s) | calendar]` gives rows of the same
-//! law up to the residual `D_i − E[D_i | calendar]`, the conditional expectation over
-//! the budget noise (spend `= budget · demand^confounding · η`, `η` log-normal with sd
-//! `budget_noise`; the sandbox's demand is a function of the calendar). The two worlds'
-//! distance is what an oracle would see who knows everything else (the demand, the noise
-//! law, the other channels): `δ² = Σ (residual / sd)²` (Gaussian noise: twice the
-//! Kullback–Leibler divergence of the two worlds' data) over the channel's rows with
-//! `sd = noise × expected baseline` (campaign level), and over days with the business's
-//! noise on its baseline (business level). Worlds with `δ² ≤ --lr` (default 1: their
-//! data's total variation distance is then at most 2Φ(½) − 1 = 0.38, so no test tells
-//! them apart with power much above its level) cannot be told apart: for A's true
-//! switch-off return `a` and a close world's `b`, any estimate is off by at least
-//! `|b − a| / (a + b)` relative to the truth on one of the two, with probability at least
-//! (1 − 0.38) / 2 = 0.31 (Le Cam's two-point bound), unless it is told the curve.
+//! For each world A of the preset (its only confounder the calendar, every effect in its
+//! own rows: no hidden shock, feedback or spillover) and each channel with a Hill curve,
+//! it asks which other curves B (Hill half-saturation and shape on a grid, the channel's
+//! return rescaled by least squares, never below zero) would have produced data that are
+//! hard to tell from A's. The spend, the calendar, the carryover and every noise draw are
+//! A's own, so the two worlds differ only by the channel's effect on each row,
+//! `τ_i R_A(a_i)` against `c τ_i R_B(a_i)`. A method that leaves the baseline free to
+//! follow the calendar (the confounder) cannot see a difference that is a function of the
+//! calendar: a world B whose baseline is A's plus `E[τ R_A(a) − c τ R_B(a) | calendar]`
+//! gives rows of the same law up to the residual `D_i − E[D_i | calendar]`, the
+//! expectation over the budget noise and budget steps (spend `= budget ·
+//! demand^confounding · η · step level`; the sandbox's demand is a function of the
+//! calendar): by quadrature over `η` when nothing carries over and budgets have no steps,
+//! else over `--paths` simulated spend series. The two worlds' distance is what an oracle
+//! would see who knows everything else (the demand, the carryover, the noise law, the
+//! other channels, every row's return pattern): `δ² = Σ (residual / sd)²` after
+//! whitening the AR(1) noise, over the channel's rows with `sd = noise × expected
+//! baseline` (campaign level), and over days with the business's noise on its baseline
+//! (business level). The noise is taken as Gaussian (the sandbox's is log-normal with sd
+//! 0.15 on a row's baseline, 0.05 on the business's: δ² is then understated by about 9%
+//! and 1%). For Gaussian noise `δ²` is twice the Kullback–Leibler divergence, and two
+//! worlds with `δ² ≤ --max-distance` (default 1) are at most `TV = 2Φ(√δ²/2) − 1` apart in
+//! total variation (0.38 at 1, 0.68 at 4): for A's true switch-off return `a` and a close
+//! world's `b`, any estimate is off by at least `|b − a| / (a + b)` relative to the truth on
+//! one of the two with probability at least `(1 − TV) / 2` (0.31 at 1, 0.16 at 4; Le Cam's
+//! two-point bound), unless it is told the curve or the baseline's form. That is a bound on
+//! what can be promised, not on a mean error.
+//!
+//! It also reports the oracle's own estimate: the grid curve and scale that fit A's noisy
+//! rows best (a grid maximum-likelihood fit, one estimator among many, with everything but
+//! the curve known).
 //!
 //! Two families of B: `preset`, curves the preset itself draws (shape in [1, 2],
 //! half-saturation in [0.5, min(2, 0.8·(S−1)^(−1/S))] × budget), and `wide`, shape
-//! 0.5–3 and half-saturation 0.25–4 × budget. Real estimators know less than the oracle
-//! (the demand is estimated, the noise may be autocorrelated), so for them more worlds
-//! are close, not fewer.
+//! 0.5–3 and half-saturation 0.25–4 × budget (858 curves).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -41,12 +49,29 @@ use std::time::Instant;
 use liftos_sandbox::{Intervention, Preset, Saturation, World, WorldConfig};
 use rayon::prelude::*;
 
-use liftos_benches::{BoxError, arg};
+use liftos_benches::{BoxError, arg, median};
 
 /// `K x^S / (1 + x^S)` with `x = a / K`: the sandbox's Hill response.
 fn hill(a: f64, k: f64, shape: f64) -> f64 {
     let p = (a / k).max(0.0).powf(shape);
     k * p / (1.0 + p)
+}
+
+/// The standard normal distribution function (Abramowitz and Stegun 7.1.26 for erf,
+/// absolute error below 1.5e-7).
+fn normal_cdf(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * z);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-z * z).exp();
+    if x >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
+    }
 }
 
 /// Nodes and weights of a standard normal over [−6, 6].
@@ -136,14 +161,15 @@ fn expected(level: f64, k: f64, shape: f64, sd: f64, nodes: &[(f64, f64)]) -> f6
         .sum()
 }
 
-/// `min_c Σ (a − c b)²` and its `c`.
+/// `min_{c ≥ 0} Σ (a − c b)²` and its `c`.
 fn scaled_distance(a: &[f64], b: &[f64]) -> (f64, f64) {
     let (mut ab, mut bb) = (0.0, 0.0);
     for (x, y) in a.iter().zip(b) {
         ab += x * y;
         bb += y * y;
     }
-    let c = if bb > 0.0 { ab / bb } else { 0.0 };
+    // A return below zero is not a world: the scale is kept at zero or above.
+    let c = if bb > 0.0 { (ab / bb).max(0.0) } else { 0.0 };
     let d = a.iter().zip(b).map(|(x, y)| (x - c * y).powi(2)).sum();
     (d, c)
 }
@@ -161,9 +187,9 @@ struct Candidate {
     half_saturation: f64,
     shape: f64,
     in_preset: bool,
-    campaign_lr: f64,
+    campaign_distance: f64,
     campaign_iroas: f64,
-    business_lr: f64,
+    business_distance: f64,
     business_iroas: f64,
 }
 
@@ -202,8 +228,6 @@ struct ChannelFit {
     /// curve (wide grid, then the preset's family) and its return scale fitting the rows'
     /// residuals best, campaign level then business level; each its switch-off return.
     oracle_estimates: [f64; 4],
-    /// The same from the rows' effects (equal to `truth` without carryover).
-    rows_roas: f64,
     candidates: Vec<Candidate>,
 }
 
@@ -215,24 +239,32 @@ struct BusinessNoise {
     phi: f64,
 }
 
-/// Every curve of `grid` as world B for the channel `name` of `world` (None: no Hill
-/// curve or no effect). `demand[t]` is day t's demand; `paths` the number of simulated
-/// spend series when the expectation needs them (carryover or budget steps).
-fn channel_candidates(
+/// A channel's rows with what the distance needs, and its true curve.
+struct ChannelRows {
+    /// Index of the channel in the configuration.
+    index: usize,
+    half_saturation: f64,
+    shape: f64,
+    /// Its adstock decay θ.
+    theta: f64,
+    rows: Vec<RowFacts>,
+}
+
+/// The rows of the channel `name` of `world` (None: no Hill curve or no effect), each
+/// campaign's in day order, its exposure carried over the days between (as the sandbox
+/// does, [`liftos_sandbox::World`]) and its return per unit of response recovered from
+/// the row's own effect.
+fn channel_rows(
     config: &WorldConfig,
     world: &World,
     name: &str,
-    grid: &[(f64, f64)],
-    business: &BusinessNoise,
-    demand: &[f64],
-    paths: usize,
-) -> Result<Option<ChannelFit>, BoxError> {
-    let ci = config
+) -> Result<Option<ChannelRows>, BoxError> {
+    let index = config
         .channels
         .iter()
         .position(|c| c.name == name)
         .ok_or_else(|| format!("no channel {name}"))?;
-    let ch = &config.channels[ci];
+    let ch = &config.channels[index];
     let Saturation::Hill {
         half_saturation,
         shape,
@@ -244,14 +276,12 @@ fn channel_candidates(
         return Ok(None);
     }
     let theta = ch.adstock_decay;
-    let n_days = config.days as usize;
     let index_of: BTreeMap<&str, usize> = ch
         .campaigns
         .iter()
         .enumerate()
         .map(|(i, c)| (c.name.as_str(), i))
         .collect();
-    // Each campaign's rows in day order, its exposure carried over the days between.
     let mut rows = Vec::new();
     let mut carried: BTreeMap<usize, (usize, f64)> = BTreeMap::new();
     for r in world.rows().filter(|r| r.channel == name) {
@@ -261,7 +291,12 @@ fn channel_candidates(
         let budget = ch.campaigns[campaign].daily_budget;
         let day = usize::try_from((r.date - config.start).num_days())?;
         let exposure = match carried.get(&campaign) {
-            Some(&(d, a)) => r.spend + a * theta.powi(i32::try_from(day - d)?),
+            Some(&(d, a)) => {
+                let gap = day
+                    .checked_sub(d)
+                    .ok_or_else(|| format!("{name}: rows out of day order"))?;
+                r.spend + a * theta.powi(i32::try_from(gap)?)
+            }
             None => r.spend,
         };
         carried.insert(campaign, (day, exposure));
@@ -279,19 +314,51 @@ fn channel_candidates(
             noise: r.baseline_revenue - mean_baseline,
         });
     }
+    Ok(Some(ChannelRows {
+        index,
+        half_saturation,
+        shape,
+        theta,
+        rows,
+    }))
+}
+
+/// Every curve of `grid` as world B for the channel `name` of `world` (None: no Hill
+/// curve or no effect). `demand[t]` is day t's demand; `paths` the number of simulated
+/// spend series when the expectation needs them (carryover or budget steps).
+fn channel_candidates(
+    config: &WorldConfig,
+    world: &World,
+    name: &str,
+    grid: &[(f64, f64)],
+    business: &BusinessNoise,
+    demand: &[f64],
+    paths: usize,
+) -> Result<Option<ChannelFit>, BoxError> {
+    let Some(ChannelRows {
+        index: ci,
+        half_saturation,
+        shape,
+        theta,
+        rows,
+    }) = channel_rows(config, world, name)?
+    else {
+        return Ok(None);
+    };
+    let n_days = config.days as usize;
     let expectation = if theta == 0.0 && config.budget_steps.is_none() {
         Expectation::Quadrature {
             sd: config.budget_noise,
             nodes: normal_nodes(),
         }
     } else {
-        Expectation::Paths(simulated_exposures(config, ci, &rows, demand, paths)?)
+        Expectation::Paths(simulated_exposures(config, ci, &rows, demand, paths))
     };
-    let spend: f64 = world.truth().channel(name).map_or(f64::NAN, |t| t.spend);
-    let truth = world
+    let channel_truth = world
         .truth()
         .channel(name)
-        .map_or(f64::NAN, |t| t.incremental_roas);
+        .ok_or_else(|| format!("no truth for {name}"))?;
+    let (spend, truth) = (channel_truth.spend, channel_truth.incremental_roas);
     let effects: Vec<f64> = rows.iter().map(|r| r.effect).collect();
     let sd: Vec<f64> = rows.iter().map(|r| r.sd).collect();
     let series: Vec<usize> = rows.iter().map(|r| r.campaign).collect();
@@ -301,7 +368,7 @@ fn channel_candidates(
     let phi = config.noise_ar;
     let white_row = |v: &[f64]| whiten(v, &sd, &series, &day, phi);
     let white_day = |v: &[f64]| whiten(v, &business.sd, &zeros, &all_days, business.phi);
-    let (a_row, a_day, a_total) = residuals(
+    let (a_row, a_day, _) = residuals(
         &rows,
         (half_saturation, shape, theta),
         &expectation,
@@ -318,8 +385,8 @@ fn channel_candidates(
             let (b_row, b_day, b_total) =
                 residuals(&rows, (h, s, theta), &expectation, n_days, None);
             let (b_row, b_day) = (white_row(&b_row), white_day(&b_day));
-            let (campaign_lr, c) = scaled_distance(&a_row, &b_row);
-            let (business_lr, c_bus) = scaled_distance(&a_day, &b_day);
+            let (campaign_distance, c) = scaled_distance(&a_row, &b_row);
+            let (business_distance, c_bus) = scaled_distance(&a_day, &b_day);
             let (fit_row, c_fit_row) = scaled_distance(&observed_row, &b_row);
             let (fit_day, c_fit_day) = scaled_distance(&observed_day, &b_day);
             let fits = [
@@ -330,9 +397,9 @@ fn channel_candidates(
                 half_saturation: h,
                 shape: s,
                 in_preset: (1.0..=2.0).contains(&s) && (0.5..=preset_bound(s)).contains(&h),
-                campaign_lr,
+                campaign_distance,
                 campaign_iroas: c * b_total / spend,
-                business_lr,
+                business_distance,
                 business_iroas: c_bus * b_total / spend,
             };
             (candidate, fits)
@@ -350,7 +417,6 @@ fn channel_candidates(
     let candidates = candidates.into_iter().map(|(c, _)| c).collect();
     Ok(Some(ChannelFit {
         truth,
-        rows_roas: a_total / spend,
         oracle_estimates,
         candidates,
     }))
@@ -371,7 +437,7 @@ fn simulated_exposures(
     rows: &[RowFacts],
     demand: &[f64],
     paths: usize,
-) -> Result<Vec<Vec<f64>>, BoxError> {
+) -> Vec<Vec<f64>> {
     use rand::{Rng, SeedableRng};
     use rand_distr::{Distribution, StandardNormal};
     let theta = config.channels[channel].adstock_decay;
@@ -426,7 +492,7 @@ fn simulated_exposures(
             }
         }
     }
-    Ok(out)
+    out
 }
 
 fn main() -> Result<(), BoxError> {
@@ -435,13 +501,26 @@ fn main() -> Result<(), BoxError> {
     let first: u64 = arg(&args, "--first", 1)?;
     let days: u32 = arg(&args, "--days", 730)?;
     let preset: String = arg(&args, "--preset", "saturation".to_string())?;
-    let max_lr: f64 = arg(&args, "--lr", 1.0)?;
+    let max_distance: f64 = arg(&args, "--max-distance", 1.0)?;
     let paths: usize = arg(&args, "--paths", 64)?;
     let json: Option<String> = args
         .iter()
         .position(|a| a == "--json")
         .and_then(|i| args.get(i + 1).cloned());
     let p = Preset::parse(&preset)?;
+    if seeds == 0 {
+        return Err("--seeds: at least 1".into());
+    }
+    if paths < 2 {
+        return Err("--paths: at least 2 simulated spend series".into());
+    }
+    if !(max_distance.is_finite() && max_distance > 0.0) {
+        return Err("--max-distance: a number above 0".into());
+    }
+    // Le Cam: two worlds whose data are at most `tv` apart in total variation; an estimate
+    // is off by the bound on one of them with probability at least `(1 − tv) / 2`.
+    let tv = 2.0 * normal_cdf(max_distance.sqrt() / 2.0) - 1.0;
+    let probability = (1.0 - tv) / 2.0;
     let shapes: Vec<f64> = (0..=25).map(|i| 0.5 + 0.1 * f64::from(i)).collect();
     let halves: Vec<f64> = (0..=32)
         .map(|i| 0.25 * 2f64.powf(f64::from(i) / 8.0))
@@ -451,9 +530,10 @@ fn main() -> Result<(), BoxError> {
         .flat_map(|&s| halves.iter().map(move |&h| (h, s)))
         .collect();
     println!(
-        "saturation identification: preset {preset}, seeds {first}..{}, {days} days, worlds within an oracle's distance δ² <= {max_lr}",
+        "saturation identification: preset {preset}, seeds {first}..{}, {days} days, worlds within an oracle's distance δ² <= {max_distance} (total variation <= {tv:.2}: on one of two such worlds any estimate misses by the bound with probability >= {probability:.2})",
         first + seeds - 1
     );
+    let mut hill_channels = 0usize;
     let started = Instant::now();
     let mut bounds: BTreeMap<(String, &str, &str), Vec<f64>> = BTreeMap::new();
     let mut records = Vec::new();
@@ -522,7 +602,8 @@ fn main() -> Result<(), BoxError> {
             else {
                 continue;
             };
-            let (truth, a_total_roas, candidates) = (fit.truth, fit.rows_roas, &fit.candidates);
+            hill_channels += 1;
+            let (truth, candidates) = (fit.truth, &fit.candidates);
             let [wide_c, preset_c, wide_b, preset_b] = fit.oracle_estimates;
             for (key, estimate) in [
                 ("campaign, wide grid", wide_c),
@@ -536,7 +617,7 @@ fn main() -> Result<(), BoxError> {
                     .push((estimate - truth).abs() / truth);
             }
             let mut line = format!(
-                "seed {seed:>3} {name:<10} true Hill h {half_saturation:.3} S {shape:.3}, switch-off iROAS {truth:.3} (rows: {a_total_roas:.3}); the oracle's best fit to the rows: campaign {wide_c:.3} (preset's family {preset_c:.3}), business {wide_b:.3} ({preset_b:.3})"
+                "seed {seed:>3} {name:<10} true Hill h {half_saturation:.3} S {shape:.3}, switch-off iROAS {truth:.3}; the oracle's best fit to the rows: campaign {wide_c:.3} (preset's family {preset_c:.3}), business {wide_b:.3} ({preset_b:.3})"
             );
             for family in ["preset", "wide"] {
                 for level in ["campaign", "business"] {
@@ -544,12 +625,12 @@ fn main() -> Result<(), BoxError> {
                         .iter()
                         .filter(|c| family == "wide" || c.in_preset)
                         .filter_map(|c| {
-                            let (lr, v) = if level == "campaign" {
-                                (c.campaign_lr, c.campaign_iroas)
+                            let (d, v) = if level == "campaign" {
+                                (c.campaign_distance, c.campaign_iroas)
                             } else {
-                                (c.business_lr, c.business_iroas)
+                                (c.business_distance, c.business_iroas)
                             };
-                            (lr <= max_lr).then_some(v)
+                            (d <= max_distance).then_some(v)
                         })
                         .collect();
                     let lo = values.iter().copied().fold(truth, f64::min);
@@ -561,7 +642,7 @@ fn main() -> Result<(), BoxError> {
                         .map(|b| (b - truth).abs() / (b + truth))
                         .fold(0.0, f64::max);
                     line.push_str(&format!(
-                        "\n    {family:<6} {level:<8} {:>4} worlds within {max_lr}: switch-off {lo:.3}..{hi:.3} ({:.2}x), any estimator off by >= {:.1}% on one of two",
+                        "\n    {family:<6} {level:<8} {:>4} worlds within {max_distance}: switch-off {lo:.3}..{hi:.3} ({:.2}x), any estimate off by >= {:.1}% on one of two with probability >= {probability:.2}",
                         values.len(),
                         hi / lo,
                         100.0 * bound
@@ -580,19 +661,22 @@ fn main() -> Result<(), BoxError> {
             }
             if let Some(b) = candidates
                 .iter()
-                .filter(|c| (c.shape - shape).abs() > 0.45)
-                .min_by(|a, b| a.campaign_lr.total_cmp(&b.campaign_lr))
+                .filter(|c| (c.shape - shape).abs() >= 0.5 - 1e-9)
+                .min_by(|a, b| a.campaign_distance.total_cmp(&b.campaign_distance))
             {
                 line.push_str(&format!(
                     "\n    closest curve with a shape 0.5 or more away: h {:.3} S {:.1}, campaign-level distance {:.3}, switch-off {:.3}",
-                    b.half_saturation, b.shape, b.campaign_lr, b.campaign_iroas
+                    b.half_saturation, b.shape, b.campaign_distance, b.campaign_iroas
                 ));
             }
             println!("{line}");
         }
     }
+    if hill_channels == 0 {
+        return Err(format!("preset {preset}: no channel with a Hill curve").into());
+    }
     println!(
-        "\nmean lower bound on the worse relative error of two indistinguishable worlds (δ² <= {max_lr}):"
+        "\nmean bound on the relative error that any estimate reaches, with probability >= {probability:.2}, on one of two worlds within δ² <= {max_distance}:"
     );
     for ((channel, family, level), v) in &bounds {
         println!(
@@ -603,7 +687,7 @@ fn main() -> Result<(), BoxError> {
         );
     }
     println!(
-        "\nmean relative error of the oracle's best-fitting curve (the demand, noise law, other channels and each row's return pattern known; the curve and the return's scale fitted to the noisy rows):"
+        "\nmean relative error of the oracle's grid maximum-likelihood fit (the demand, carryover, noise law, other channels and each row's return pattern known; the curve and the return's scale fitted to the noisy rows):"
     );
     for ((channel, key), v) in &oracle_errors {
         println!(
@@ -619,18 +703,6 @@ fn main() -> Result<(), BoxError> {
         println!("wrote {path}");
     }
     Ok(())
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    if s.is_empty() {
-        f64::NAN
-    } else if s.len() % 2 == 1 {
-        s[s.len() / 2]
-    } else {
-        0.5 * (s[s.len() / 2 - 1] + s[s.len() / 2])
-    }
 }
 
 #[cfg(test)]
@@ -653,94 +725,124 @@ mod tests {
         (config, world, demand, business)
     }
 
-    #[test]
-    fn the_worlds_own_curve_is_at_distance_zero_and_others_are_not() {
-        for (preset, channel) in [
-            (Preset::Saturation, "meta"),
-            (Preset::Realistic, "google_ads"),
-            (Preset::Realistic, "klaviyo"),
-        ] {
-            let (config, world, demand, business) = world(preset, 240);
-            let Some(Saturation::Hill {
+    fn curve(config: &WorldConfig, channel: &str) -> (f64, f64) {
+        match config.channel(channel).map(|c| c.saturation) {
+            Some(Saturation::Hill {
                 half_saturation,
                 shape,
-            }) = config.channel(channel).map(|c| c.saturation)
-            else {
-                panic!("{preset:?} gives {channel} a Hill curve");
-            };
-            let grid = [(half_saturation, shape), (0.25, 3.0), (4.0, 0.5)];
-            let fit = channel_candidates(&config, &world, channel, &grid, &business, &demand, 16)
-                .unwrap()
-                .unwrap();
-            // The rows' effects add up to the re-simulated truth (carryover inside the
-            // window included), so the exposures and returns recovered are the world's.
-            assert!(
-                (fit.rows_roas - fit.truth).abs() < 1e-9 * fit.truth,
-                "{preset:?} {channel}: {} vs {}",
-                fit.rows_roas,
-                fit.truth
-            );
-            let own = &fit.candidates[0];
-            assert!(own.campaign_lr < 1e-9 && own.business_lr < 1e-9);
-            assert!((own.campaign_iroas - fit.truth).abs() < 1e-9 * fit.truth);
-            for far in &fit.candidates[1..] {
-                assert!(far.campaign_lr > 1.0, "{} {}", far.shape, far.campaign_lr);
-            }
-            assert!(
-                channel_candidates(&config, &world, "tiktok", &grid, &business, &demand, 16)
-                    .unwrap()
-                    .is_none()
-            );
+            }) => (half_saturation, shape),
+            _ => panic!("{channel} has a Hill curve"),
         }
     }
 
     #[test]
-    fn recovered_exposures_give_the_worlds_own_marginal_returns() {
-        // The world's marginal return per row is τ_i · R'(a_i): with the exposure carried
-        // over as the sandbox does, τ_i = effect / R(a_i) reproduces it.
+    fn rows_carry_exposure_over_as_the_sandbox_does() {
+        // The world's own marginal return of a row is τ_i · R′(a_i): the rows' exposures
+        // (carried over between a Klaviyo campaign's send days too) and the returns
+        // recovered from their effects reproduce it on every row.
         let (config, world, _, _) = world(Preset::Realistic, 200);
-        let ch = config.channel("meta").unwrap();
-        let Saturation::Hill {
-            half_saturation,
-            shape,
-        } = ch.saturation
-        else {
-            panic!("a Hill curve");
-        };
-        let theta = ch.adstock_decay;
-        assert!(theta > 0.0);
-        let start = config.start;
-        let mut carried: BTreeMap<String, (i64, f64)> = BTreeMap::new();
-        let mut checked = 0;
-        for r in world.rows().filter(|r| r.channel == "meta") {
-            let budget = ch
-                .campaigns
-                .iter()
-                .find(|c| c.name == r.campaign)
-                .unwrap()
-                .daily_budget;
-            let day = (r.date - start).num_days();
-            let a = match carried.get(r.campaign) {
-                Some(&(d, a)) => r.spend + a * theta.powi(i32::try_from(day - d).unwrap()),
-                None => r.spend,
-            };
-            carried.insert(r.campaign.to_string(), (day, a));
-            let k = half_saturation * budget / (1.0 - theta);
-            let x = a / k;
-            let slope = shape * x.powf(shape - 1.0) / (1.0 + x.powf(shape)).powi(2);
-            let tau = r.incremental_revenue / hill(a, k, shape);
-            // The row's own effect includes none of the later days', so τ·R(a) is it.
-            assert!(
-                (tau * slope - r.tau).abs() < 1e-6 * r.tau.abs().max(1e-9),
-                "{} {}: {} vs {}",
-                r.campaign,
-                r.date,
-                tau * slope,
-                r.tau
-            );
-            checked += 1;
+        for channel in ["meta", "klaviyo"] {
+            let facts = channel_rows(&config, &world, channel).unwrap().unwrap();
+            assert!(facts.theta > 0.0);
+            let marginal: Vec<f64> = world
+                .rows()
+                .filter(|r| r.channel == channel)
+                .map(|r| r.tau)
+                .collect();
+            assert_eq!(marginal.len(), facts.rows.len());
+            for (r, &tau) in facts.rows.iter().zip(&marginal) {
+                let k = facts.half_saturation * r.budget / (1.0 - facts.theta);
+                let x = r.exposure / k;
+                let slope =
+                    facts.shape * x.powf(facts.shape - 1.0) / (1.0 + x.powf(facts.shape)).powi(2);
+                assert!(
+                    (r.tau * slope - tau).abs() < 1e-6 * tau.abs().max(1e-9),
+                    "{channel} day {}: {} vs {tau}",
+                    r.day,
+                    r.tau * slope
+                );
+            }
         }
-        assert!(checked > 400, "{checked}");
+        assert!(channel_rows(&config, &world, "tiktok").unwrap().is_none());
+    }
+
+    /// `E[R(a_i) | calendar]` for every row of the channel by the bench's expectation, and
+    /// by averaging `R` over worlds that share A's campaigns and calendar with other seeds.
+    fn expectation_against_the_sandbox(preset: Preset, channel: &str, worlds: u64) -> f64 {
+        let days = 120;
+        let (config, world, demand, _) = world(preset, days);
+        let facts = channel_rows(&config, &world, channel).unwrap().unwrap();
+        let expectation = if facts.theta == 0.0 && config.budget_steps.is_none() {
+            Expectation::Quadrature {
+                sd: config.budget_noise,
+                nodes: normal_nodes(),
+            }
+        } else {
+            Expectation::Paths(simulated_exposures(
+                &config,
+                facts.index,
+                &facts.rows,
+                &demand,
+                400,
+            ))
+        };
+        let k = |r: &RowFacts| facts.half_saturation * r.budget / (1.0 - facts.theta);
+        let bench: f64 = facts
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| expectation.of(i, r, k(r), facts.shape))
+            .sum();
+        let mut sandbox = 0.0;
+        for seed in 0..worlds {
+            let other = World::generate(&config.clone().with_seed(1000 + seed)).unwrap();
+            let rows = channel_rows(&config, &other, channel)
+                .unwrap()
+                .unwrap()
+                .rows;
+            assert_eq!(rows.len(), facts.rows.len());
+            sandbox += rows
+                .iter()
+                .map(|r| hill(r.exposure, k(r), facts.shape))
+                .sum::<f64>()
+                / worlds as f64;
+        }
+        (bench - sandbox) / sandbox
+    }
+
+    #[test]
+    fn the_expectation_given_the_calendar_is_the_sandboxs_own() {
+        // Quadrature (no carryover, no steps) and simulated spend series (carryover and
+        // budget steps) against the average over 200 re-seeded worlds: within 2% (the
+        // expectation without the budget steps is 3.9% off on Meta).
+        for (preset, channel) in [
+            (Preset::Saturation, "google_ads"),
+            (Preset::Realistic, "meta"),
+            (Preset::Realistic, "klaviyo"),
+        ] {
+            let gap = expectation_against_the_sandbox(preset, channel, 200);
+            assert!(gap.abs() < 0.02, "{preset:?} {channel}: {gap}");
+        }
+    }
+
+    #[test]
+    fn nearby_curves_are_closer_than_far_ones_and_the_own_is_at_zero() {
+        let (config, world, demand, business) = world(Preset::Saturation, 365);
+        let (h, shape) = curve(&config, "meta");
+        let grid = [
+            (h, shape),
+            (h, shape + 0.2),
+            (h, shape + 0.6),
+            (h * 2.0, shape + 1.0),
+        ];
+        let fit = channel_candidates(&config, &world, "meta", &grid, &business, &demand, 16)
+            .unwrap()
+            .unwrap();
+        let d: Vec<f64> = fit.candidates.iter().map(|c| c.campaign_distance).collect();
+        assert!(d[0] < 1e-9, "{d:?}");
+        assert!(d[0] < d[1] && d[1] < d[2] && d[2] < d[3], "{d:?}");
+        assert!(d[3] > 1.0, "{d:?}");
+        assert!((fit.candidates[0].campaign_iroas - fit.truth).abs() < 1e-9 * fit.truth);
     }
 
     #[test]
@@ -767,11 +869,11 @@ mod tests {
     }
 
     #[test]
-    fn the_expectation_over_the_budget_noise_keeps_a_linear_response() {
-        // Far below its half-saturation a shape-1 Hill curve is the line `a`, and the
-        // budget noise has mean 1.
-        let nodes = normal_nodes();
-        let e = expected(2.0, 1e9, 1.0, 0.35, &nodes);
-        assert!((e - 2.0).abs() < 1e-6, "{e}");
+    fn the_normal_distribution_function_and_the_two_point_probability() {
+        assert!((normal_cdf(0.0) - 0.5).abs() < 1e-7);
+        assert!((normal_cdf(1.959_963_985) - 0.975).abs() < 1e-6);
+        assert!((normal_cdf(-1.0) - 0.158_655_254).abs() < 1e-6);
+        // δ² = 1: total variation 2Φ(½) − 1 = 0.3829.
+        assert!((2.0 * normal_cdf(0.5) - 1.0 - 0.382_924_9).abs() < 1e-6);
     }
 }

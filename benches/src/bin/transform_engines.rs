@@ -42,7 +42,7 @@ use arrow::array::{Array, AsArray, RecordBatch, UInt64Array};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{CsvReadOptions, SessionContext};
-use liftos_benches::{BoxError, arg};
+use liftos_benches::{BoxError, arg, median};
 use liftos_transform::{
     Fixes, QualityRules, ReadOptions, SchemaMapping, SqlSession, clean_data, read_tables,
     read_tables_with, unify_marketing_data, validate_data_quality,
@@ -56,11 +56,6 @@ const SOURCES: [(&str, &str); 3] = [
 
 /// The benchmark's Klaviyo account reports in New York time (as `transform_vs_peers.py`).
 const MAPPING: &str = "[sources.klaviyo]\ntimezone = \"America/New_York\"\n";
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Runs `liftos` and `datafusion` `repeat` times each, alternating, checks that they give
 /// the same count, and prints the medians and their ratio.
@@ -80,7 +75,7 @@ fn compare(
         nb = datafusion()?;
         b.push(t.elapsed().as_secs_f64());
     }
-    let (ma, mb) = (median(a), median(b));
+    let (ma, mb) = (median(&a), median(&b));
     println!(
         "| {name} | {ma:.3} | {mb:.3} | {:.2}x | {na} / {nb}{} |",
         mb / ma,

@@ -405,6 +405,19 @@ mod tests {
                 b.incremental_roas
             );
         }
+        // Every row's spend and baseline (its noise draw included) stay, and so does the
+        // business's baseline.
+        for (a, b) in plain.rows().zip(scaled.rows()) {
+            assert_eq!((a.spend, a.baseline_revenue), (b.spend, b.baseline_revenue));
+        }
+        let baselines = |w: &World| -> Vec<f64> {
+            w.business_days(liftos_sandbox::Intervention::None)
+                .unwrap()
+                .iter()
+                .map(|d| d.baseline)
+                .collect()
+        };
+        assert_eq!(baselines(&plain), baselines(&scaled));
         for bad in ["-1", "nan", "x"] {
             let e = parse_args(&args(&format!("serve --return-scale {bad}"))).unwrap_err();
             assert!(e.contains("--return-scale"), "{e}");
