@@ -224,6 +224,9 @@ fn residuals(
 struct ChannelFit {
     /// The world's true switch-off return.
     truth: f64,
+    /// The world's true Hill half-saturation and shape.
+    half_saturation: f64,
+    shape: f64,
     /// What an estimator with the oracle's knowledge but A's noisy rows would choose: the
     /// curve (wide grid, then the preset's family) and its return scale fitting the rows'
     /// residuals best, campaign level then business level; each its switch-off return.
@@ -417,6 +420,8 @@ fn channel_candidates(
     let candidates = candidates.into_iter().map(|(c, _)| c).collect();
     Ok(Some(ChannelFit {
         truth,
+        half_saturation,
+        shape,
         oracle_estimates,
         candidates,
     }))
@@ -579,16 +584,6 @@ fn main() -> Result<(), BoxError> {
             return Err(format!("seed {seed}: a day without rows").into());
         }
         for ch in &config.channels {
-            let Saturation::Hill {
-                half_saturation,
-                shape,
-            } = ch.saturation
-            else {
-                continue;
-            };
-            if ch.roas == 0.0 {
-                continue;
-            }
             let name = ch.name.as_str();
             let Some(fit) = channel_candidates(
                 &config,
@@ -604,6 +599,7 @@ fn main() -> Result<(), BoxError> {
             };
             hill_channels += 1;
             let (truth, candidates) = (fit.truth, &fit.candidates);
+            let (half_saturation, shape) = (fit.half_saturation, fit.shape);
             let [wide_c, preset_c, wide_b, preset_b] = fit.oracle_estimates;
             for (key, estimate) in [
                 ("campaign, wide grid", wide_c),
