@@ -94,6 +94,12 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A query on a cluster was stopped before it finished (a time limit, a
+    /// [`QueryStopper`](crate::QueryStopper), its caller gone), with what became of its
+    /// job on the scheduler.
+    #[cfg(feature = "distributed")]
+    #[error("{0}")]
+    ClusterQueryStopped(Box<crate::StoppedQuery>),
     /// An Arrow kernel failed.
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),

@@ -61,6 +61,7 @@
 //! | validate and clean a file larger than memory, part by part (cargo feature `sql`) | `validate_file`, `clean_file` | available |
 //! | SQL (cargo feature `sql`, default on) | [`SqlSession`] | available |
 //! | SQL on an Apache Ballista cluster (cargo feature `distributed`, off by default); files read there for unify, validate and clean | `SqlSession::remote`, `ClusterUrl`, [`SqlSession::read_file_as_text`], [`SqlSession::read_file_as`] (a pipeline's file sources) | available |
+//! | cluster queries stopped (time limit, signal, caller gone) cancel their job on the scheduler (cargo feature `distributed`) | `SqlSession::with_time_limit`, `SqlSession::with_stopper`, `QueryStopper`, `wait_for_cluster_queries` | available |
 //! | local store kept current by incremental syncs (manifest, upsert by natural key) | [`store::Store`] | available |
 //!
 //! Dates are read from Date32/Date64, timestamps (converted to the source's time zone
@@ -70,6 +71,8 @@
 #![warn(missing_docs)]
 
 mod clean;
+#[cfg(feature = "distributed")]
+mod cluster;
 mod config;
 mod direct;
 mod error;
@@ -98,6 +101,10 @@ pub use clean::{
     Change, ChangeAction, Cleaned, CurrencyConversion, DEFAULT_MAX_FILL_GAP_DAYS,
     DEFAULT_MAX_FILLED_ROWS, Fix, Fixes, NameNormalization, NameNormalizer, RateTable,
     RowAccounting, clean_data,
+};
+#[cfg(feature = "distributed")]
+pub use cluster::{
+    CancelOutcome, QueryStopper, StopReason, StoppedQuery, wait_for_cluster_queries,
 };
 pub use error::{Error, Result};
 pub use io::{

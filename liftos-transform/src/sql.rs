@@ -92,6 +92,12 @@ pub struct SqlSession {
     /// The cluster the queries run on (`None`: in this process).
     #[cfg(feature = "distributed")]
     cluster: Option<ClusterUrl>,
+    /// How long a cluster query may run before it is stopped and its job cancelled.
+    #[cfg(feature = "distributed")]
+    time_limit: Option<std::time::Duration>,
+    /// Stops the cluster queries from elsewhere (a signal handler).
+    #[cfg(feature = "distributed")]
+    stopper: crate::QueryStopper,
 }
 
 impl fmt::Debug for SqlSession {
@@ -100,6 +106,8 @@ impl fmt::Debug for SqlSession {
         d.field("session_id", &self.ctx.session_id());
         #[cfg(feature = "distributed")]
         d.field("cluster", &self.cluster.as_ref().map(ToString::to_string));
+        #[cfg(feature = "distributed")]
+        d.field("time_limit", &self.time_limit);
         d.finish_non_exhaustive()
     }
 }
@@ -116,6 +124,10 @@ impl SqlSession {
             runtime,
             #[cfg(feature = "distributed")]
             cluster: None,
+            #[cfg(feature = "distributed")]
+            time_limit: None,
+            #[cfg(feature = "distributed")]
+            stopper: crate::QueryStopper::new(),
         })
     }
 
@@ -374,8 +386,12 @@ impl SqlSession {
                 false,
             );
             let batches = async {
-                let df = self.ctx.table(NAME).await?;
-                df.collect_partitioned().await
+                let df = self
+                    .ctx
+                    .table(NAME)
+                    .await
+                    .map_err(|e| sql_error(&path.display().to_string(), e))?;
+                self.collect(df, &path.display().to_string(), true).await
             }
             .await;
             state
@@ -385,8 +401,6 @@ impl SqlSession {
                 .optimizer
                 .repartition_file_scans = before;
             batches
-                .map(|p| p.into_iter().flatten().collect::<Vec<_>>())
-                .map_err(|e| sql_error(&path.display().to_string(), e))
         })?;
         self.replace(NAME)?;
         let batches = read?;
@@ -437,15 +451,65 @@ impl SqlSession {
         self.block_on(async {
             let df = self.ctx.sql(query).await.map_err(|e| sql_error("", e))?;
             let schema = Arc::new(df.schema().as_arrow().clone());
-            let batches = df.collect().await.map_err(|e| sql_error("", e))?;
+            let batches = self.collect(df, "", false).await?;
             Ok(concat_batches(&schema, &batches)?)
         })?
     }
 
     /// Runs `query` (async).
+    ///
+    /// On a cluster ([`remote`](SqlSession::remote)) the job runs as a task of the
+    /// calling runtime (which needs Tokio's I/O and time drivers, as the Ballista client
+    /// does); dropping this future stops the query and cancels its job on the scheduler,
+    /// in that task (see [`wait_for_cluster_queries`](crate::wait_for_cluster_queries)).
     pub async fn sql_async(&self, query: &str) -> Result<Vec<RecordBatch>> {
         let df = self.ctx.sql(query).await.map_err(|e| sql_error("", e))?;
-        df.collect().await.map_err(|e| sql_error("", e))
+        self.collect(df, "", false).await
+    }
+
+    /// Runs `df` and returns its batches (of every partition, in order, when
+    /// `partitioned`); errors of the engine start with `context`. On a cluster the query
+    /// is stoppable: see [`with_time_limit`](SqlSession::with_time_limit).
+    async fn collect(
+        &self,
+        df: datafusion::dataframe::DataFrame,
+        context: &str,
+        partitioned: bool,
+    ) -> Result<Vec<RecordBatch>> {
+        #[cfg(feature = "distributed")]
+        if let Some(url) = &self.cluster {
+            let task_ctx = Arc::new(df.task_ctx());
+            let plan = df
+                .create_physical_plan()
+                .await
+                .map_err(|e| sql_error(context, e))?;
+            let run = {
+                let plan = Arc::clone(&plan);
+                async move {
+                    if partitioned {
+                        datafusion::physical_plan::collect_partitioned(plan, task_ctx)
+                            .await
+                            .map(|p| p.into_iter().flatten().collect())
+                    } else {
+                        datafusion::physical_plan::collect(plan, task_ctx).await
+                    }
+                }
+            };
+            return crate::cluster::run_stoppable(url, &plan, run, self.time_limit, &self.stopper)
+                .await
+                .map_err(|e| match e {
+                    Error::Sql { message } => sql_error(context, message),
+                    other => other,
+                });
+        }
+        if partitioned {
+            df.collect_partitioned()
+                .await
+                .map(|p| p.into_iter().flatten().collect())
+        } else {
+            df.collect().await
+        }
+        .map_err(|e| sql_error(context, e))
     }
 
     /// The names of the registered tables, sorted.
@@ -602,11 +666,45 @@ impl SqlSession {
                 .await
                 .map_err(|e| cluster_error(e.to_string()))
         })?;
+        // The client asks for the job's status (pull) rather than waiting for the
+        // scheduler to push it: the job id then comes with the scheduler's answer to the
+        // submission, so a query stopped at any time can cancel its job.
+        ctx.state_ref()
+            .write()
+            .config_mut()
+            .options_mut()
+            .set(ballista_core::config::BALLISTA_CLIENT_PULL, "true")
+            .map_err(|e| cluster_error(e.to_string()))?;
         Ok(SqlSession {
             ctx,
             runtime,
             cluster: Some(url.clone()),
+            time_limit: None,
+            stopper: crate::QueryStopper::new(),
         })
+    }
+
+    /// Stops each cluster query that runs longer than `limit`: its job is cancelled on
+    /// the scheduler and the query's error is [`Error::ClusterQueryStopped`], naming the
+    /// limit and the job. No limit by default. Queries of a session in this process
+    /// (not [`remote`](SqlSession::remote)) are not limited.
+    pub fn with_time_limit(mut self, limit: std::time::Duration) -> Self {
+        self.time_limit = Some(limit);
+        self
+    }
+
+    /// The time limit of this session's cluster queries, if any.
+    pub fn time_limit(&self) -> Option<std::time::Duration> {
+        self.time_limit
+    }
+
+    /// Stops this session's cluster queries when `stopper` stops (from any thread, such
+    /// as a signal handler's): the running query's job is cancelled on the scheduler and
+    /// its error is [`Error::ClusterQueryStopped`]; later queries fail at once, without
+    /// submitting a job.
+    pub fn with_stopper(mut self, stopper: crate::QueryStopper) -> Self {
+        self.stopper = stopper;
+        self
     }
 }
 

@@ -43,7 +43,7 @@
 //!
 //! | Section | Keys |
 //! |---|---|
-//! | `[pipeline]` | `start`, `end` (YYYY-MM-DD, required), `level` (campaign), `continue_on_source_error` (false), `cluster` (`df://HOST:PORT`: file sources read on a Ballista cluster) |
+//! | `[pipeline]` | `start`, `end` (YYYY-MM-DD, required), `level` (campaign), `continue_on_source_error` (false), `cluster` (`df://HOST:PORT`: file sources read on a Ballista cluster), `cluster_timeout` (seconds a file's read there may take; past it the job is cancelled) |
 //! | `[http]` | timeouts and limits of every platform source: `timeout_secs` (overall deadline of a pull, 3600), `request_timeout_secs` (120), `connect_timeout_secs` (10), `max_retries` (10), `max_pages` (50000), `pages_per_day` (100), `max_body_mib` (64) |
 //! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `tiktok`, `ga4`, `rest`, `postgres`, `file`), then the connector's settings; a platform source may also set any `[http]` key for itself |
 //! | `[mapping]` | as a `--mapping` file: `[mapping.sources.<name>]` with `extends`, `channel`, `timezone`, `columns`, `breakdowns` |
@@ -202,6 +202,9 @@ pub struct RunSection {
     /// `df://HOST:PORT`: the file sources are read on this Apache Ballista cluster
     /// ([`PipelineBuilder::cluster`]).
     pub cluster: Option<Spanned<String>>,
+    /// Seconds each file's read on the cluster may take: past it the job is cancelled on
+    /// the scheduler ([`PipelineBuilder::cluster_timeout`]).
+    pub cluster_timeout: Option<Spanned<f64>>,
 }
 
 /// The kinds of `[[sources]]`.
@@ -1060,6 +1063,17 @@ impl PipelineConfig {
             crate::pipeline::parse_cluster(url.get_ref())
                 .map_err(|e| self.err("pipeline.cluster", Some(url.span()), e))?;
             b = b.cluster(url.get_ref().as_str());
+        }
+        if let Some(secs) = &self.pipeline.cluster_timeout {
+            let value = *secs.get_ref();
+            if !(value > 0.0 && value <= 31_536_000.0) {
+                return Err(self.err(
+                    "pipeline.cluster_timeout",
+                    Some(secs.span()),
+                    format!("{value} is not a time limit: seconds, more than 0 and at most a year"),
+                ));
+            }
+            b = b.cluster_timeout(std::time::Duration::from_secs_f64(value));
         }
         if self.sources.is_empty() {
             return Err(self.err("sources", None, "add at least one [[sources]] entry"));

@@ -167,6 +167,7 @@ impl Outputs {
 /// | `progress_view` | none | where progress lines go ([`ProgressView`]; the `liftos` binary draws live terminal lines); `tracing` events are emitted either way |
 /// | `store` | none | read every source from a store kept by `liftos sync` (complete days only) instead of pulling; without sources, every source of the store |
 /// | `cluster` | none | `df://HOST:PORT`: the CSV and Parquet file sources are read by an Apache Ballista cluster's executors (feature `distributed`), the rest here |
+/// | `cluster_timeout` | none | how long each file's read on the cluster may take; past it the job is cancelled on the scheduler and the source fails saying so |
 #[derive(Debug, Clone, Default)]
 pub struct PipelineBuilder {
     store: Option<PathBuf>,
@@ -190,6 +191,7 @@ pub struct PipelineBuilder {
     progress: Option<bool>,
     progress_view: Option<Arc<dyn ProgressView>>,
     cluster: Option<String>,
+    cluster_timeout: Option<std::time::Duration>,
 }
 
 impl PipelineBuilder {
@@ -315,11 +317,17 @@ impl PipelineBuilder {
         /// the ones the connectors read here, so every later stage, run here, gives the
         /// same results. Platform, store and NDJSON sources, a file whose format is set
         /// other than by its extension, and a Parquet file given its own schema are read
-        /// here as always. A cluster read under way is not stopped when the pull is
-        /// (it runs to its end in a thread of its own). Needs the `distributed` feature
+        /// here as always. A cluster read under way is stopped when the pull is (the
+        /// source's stream dropped): its job is cancelled on the scheduler
+        /// ([`wait_for_cluster_queries`](liftos_transform::wait_for_cluster_queries)
+        /// waits for that and says what became of it). Needs the `distributed` feature
         /// (on in the `liftos` binary); the scheduler is first contacted when the
         /// pipeline runs.
         cluster(url: impl Into<String>) => self.cluster = Some(url.into());
+        /// How long each file's read on the [`cluster`](PipelineBuilder::cluster) may
+        /// take: past it the job is cancelled on the scheduler and the source fails with
+        /// an error naming the limit and the job. No limit by default.
+        cluster_timeout(limit: std::time::Duration) => self.cluster_timeout = Some(limit);
     }
 
     /// Checks everything and returns the pipeline. No network call is made, except that a
@@ -433,6 +441,20 @@ impl PipelineBuilder {
             .map(parse_cluster)
             .transpose()
             .map_err(|message| invalid("cluster", message))?;
+        if let Some(limit) = self.cluster_timeout {
+            if limit.is_zero() {
+                return Err(invalid(
+                    "cluster_timeout",
+                    "the time limit must be more than 0".into(),
+                ));
+            }
+            if cluster.is_none() {
+                return Err(invalid(
+                    "cluster_timeout",
+                    "a time limit for cluster reads needs a cluster: set cluster too".into(),
+                ));
+            }
+        }
         if self.lift_tests.is_some() && self.business_outcome.is_none() {
             return Err(invalid(
                 "lift_tests",
@@ -470,6 +492,7 @@ impl PipelineBuilder {
             progress: self.progress.unwrap_or(false),
             progress_view: self.progress_view,
             cluster,
+            cluster_timeout: self.cluster_timeout,
         })
     }
 }
@@ -505,12 +528,13 @@ pub(crate) fn parse_cluster(url: &str) -> std::result::Result<ClusterUrl, String
 /// (`*`, `?`, `[`) or that is not UTF-8, or a Parquet file given a schema of its own
 /// (the local reader does not apply it).
 ///
-/// The read runs in a thread of its own: dropping the stream (a failing source, a
-/// dropped pull) does not stop a read already under way; it runs to its end and its
-/// rows are dropped.
+/// The read runs in a thread of its own. Dropping the stream (a failing source, a
+/// dropped pull) stops it: its job is cancelled on the scheduler, in that thread. A read
+/// longer than `limit` is stopped the same way and fails naming the limit and the job.
 #[cfg(feature = "distributed")]
 fn cluster_read(
     cluster: Option<&ClusterUrl>,
+    limit: Option<std::time::Duration>,
     connector: &dyn Connector,
     schema: &arrow::datatypes::SchemaRef,
 ) -> Option<liftos_connectors::RecordBatchStream> {
@@ -530,14 +554,24 @@ fn cluster_read(
         _ => return None,
     };
     let path = file.path().to_owned();
+    // Stops the read when the stream is dropped before it ends.
+    let stopper = liftos_transform::QueryStopper::new();
+    let stop_on_drop = StopOnDrop(stopper.clone());
     let read = async move {
+        let _stop_on_drop = stop_on_drop;
         let (tx, rx) = futures::channel::oneshot::channel();
         // The SQL session blocks on its own runtime: a thread of its own, outside the
         // pipeline's (where it could neither block nor be dropped).
         let thread_path = path.clone();
         std::thread::spawn(move || {
-            let read = liftos_transform::SqlSession::remote(&url)
-                .and_then(|session| session.read_file_as(&thread_path, schema));
+            let read = liftos_transform::SqlSession::remote(&url).and_then(|session| {
+                let session = session.with_stopper(stopper);
+                let session = match limit {
+                    Some(limit) => session.with_time_limit(limit),
+                    None => session,
+                };
+                session.read_file_as(&thread_path, schema)
+            });
             let _ = tx.send(read.map_err(|e| e.to_string()));
         });
         let outcome = rx
@@ -551,10 +585,22 @@ fn cluster_read(
     Some(Box::pin(futures::stream::once(read)))
 }
 
+/// Stops a cluster read when dropped (a no-op once the read has ended).
+#[cfg(feature = "distributed")]
+struct StopOnDrop(liftos_transform::QueryStopper);
+
+#[cfg(feature = "distributed")]
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop("the pipeline stopped reading the source");
+    }
+}
+
 /// Without the `distributed` feature every source is read here.
 #[cfg(not(feature = "distributed"))]
 fn cluster_read(
     _cluster: Option<&ClusterUrl>,
+    _limit: Option<std::time::Duration>,
     _connector: &dyn Connector,
     _schema: &arrow::datatypes::SchemaRef,
 ) -> Option<liftos_connectors::RecordBatchStream> {
@@ -583,6 +629,8 @@ pub struct Pipeline {
     progress_view: Option<Arc<dyn ProgressView>>,
     /// Where the file sources are read (`None`: here).
     cluster: Option<ClusterUrl>,
+    /// How long each file's read on the cluster may take.
+    cluster_timeout: Option<std::time::Duration>,
 }
 
 /// One source's pull.
@@ -838,7 +886,12 @@ impl Pipeline {
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let mut tasks = Vec::new();
         for (s, schema) in self.sources.iter().zip(schemas) {
-            let stream = match cluster_read(self.cluster.as_ref(), s.connector.as_ref(), &schema) {
+            let stream = match cluster_read(
+                self.cluster.as_ref(),
+                self.cluster_timeout,
+                s.connector.as_ref(),
+                &schema,
+            ) {
                 Some(stream) => Ok(stream),
                 None => s.connector.read(&self.request),
             };

@@ -119,6 +119,84 @@ pub(crate) fn interrupted_error(what: &str, signal: &str, left: &str) -> liftos:
     }
 }
 
+/// Runs `body`, a command that runs queries on a cluster when `on_cluster`, so that
+/// SIGINT, SIGTERM or SIGHUP stop it: its cluster query is stopped and the job cancelled
+/// on the scheduler (waiting at most 30 s for that), and the error says what became of
+/// the job. Off a cluster `body` runs as before, here, and a signal ends the process.
+#[cfg(feature = "distributed")]
+pub(crate) fn stoppable<T: Send + 'static>(
+    what: &str,
+    on_cluster: bool,
+    body: impl FnOnce(tables::Stop) -> liftos::Result<T> + Send + 'static,
+) -> liftos::Result<T> {
+    if !on_cluster {
+        return body(None);
+    }
+    let stopper = liftos::transform::QueryStopper::new();
+    let runtime = runtime()?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let stop = stopper.clone();
+    // The command blocks on its SQL session's own runtime: a thread of its own, which is
+    // left behind (and ends with the process) when a signal comes.
+    std::thread::spawn(move || {
+        let _ = tx.send(body(Some(stop)));
+    });
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            done = rx => Ok(done),
+            sig = interrupted() => Err(sig),
+        }
+    });
+    runtime.shutdown_background();
+    match outcome {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(liftos::Error::Io {
+            path: what.to_owned(),
+            source: std::io::Error::other("the command's thread stopped without a result"),
+        }),
+        Err(signal) => {
+            stopper.stop(signal);
+            let stopped =
+                liftos::transform::wait_for_cluster_queries(std::time::Duration::from_secs(30));
+            Err(stopped_error(what, signal, &stopped))
+        }
+    }
+}
+
+/// Without a cluster client there is nothing to stop: `body` runs here.
+#[cfg(not(feature = "distributed"))]
+pub(crate) fn stoppable<T>(
+    _what: &str,
+    _on_cluster: bool,
+    body: impl FnOnce(tables::Stop) -> liftos::Result<T>,
+) -> liftos::Result<T> {
+    body(None)
+}
+
+/// The error of a command stopped by `signal`: one line, with what became of each
+/// cluster query it stopped (the cluster, the job, cancelled or not).
+#[cfg(feature = "distributed")]
+pub(crate) fn stopped_error(
+    what: &str,
+    signal: &str,
+    stopped: &[liftos::transform::StoppedQuery],
+) -> liftos::Error {
+    if stopped.is_empty() {
+        return interrupted_error(what, signal, "no cluster job was running");
+    }
+    let jobs: Vec<String> = stopped.iter().map(ToString::to_string).collect();
+    liftos::Error::Io {
+        path: what.to_owned(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            format!(
+                "interrupted by {signal}; unfinished files were removed; {}",
+                jobs.join("; ")
+            ),
+        ),
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> liftos::Result<()> {
     match cli.command {

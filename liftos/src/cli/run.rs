@@ -38,6 +38,38 @@ pub struct Args {
     /// their absolute paths, every other stage runs here, with the same results.
     #[arg(long, value_name = "df://HOST:PORT")]
     cluster: Option<String>,
+    /// Overrides `pipeline.cluster_timeout`: stop a file's read on the cluster that runs
+    /// longer than SECS seconds (its job is cancelled on the scheduler and the source
+    /// fails saying so). SIGINT, SIGTERM and SIGHUP cancel the reads under way too.
+    #[arg(long, value_name = "SECS", value_parser = super::tables::parse_timeout)]
+    cluster_timeout: Option<std::time::Duration>,
+}
+
+/// The error of a run stopped by `signal`. The pull was dropped with the run, which
+/// stops its reads on a cluster: their jobs are cancelled (waited for, at most 30 s) and
+/// the error says what became of each.
+fn interrupted(pipeline: &liftos::pipeline::Pipeline, signal: &str) -> liftos::Error {
+    let left = format!(
+        "files already renamed into place are complete, but the run did not finish: {} has no run.json for it",
+        pipeline.outputs().map_or_else(
+            || "the output directory".to_owned(),
+            |o| o.dir.display().to_string()
+        )
+    );
+    #[cfg(feature = "distributed")]
+    {
+        let stopped =
+            liftos::transform::wait_for_cluster_queries(std::time::Duration::from_secs(30));
+        if !stopped.is_empty() {
+            let jobs: Vec<String> = stopped.iter().map(ToString::to_string).collect();
+            return super::interrupted_error(
+                "liftos run",
+                signal,
+                &format!("{left}; {}", jobs.join("; ")),
+            );
+        }
+    }
+    super::interrupted_error("liftos run", signal, &left)
 }
 
 /// Logs to stderr when it is not a terminal (schedulers, CI), at `LIFTOS_LOG` level.
@@ -94,6 +126,9 @@ pub fn run(args: Args) -> liftos::Result<()> {
     if let Some(url) = &args.cluster {
         builder = builder.cluster(url.as_str());
     }
+    if let Some(limit) = args.cluster_timeout {
+        builder = builder.cluster_timeout(limit);
+    }
     if let Some(view) = super::progress::TerminalProgress::for_stderr() {
         builder = builder.progress_view(view);
     }
@@ -128,17 +163,14 @@ pub fn run(args: Args) -> liftos::Result<()> {
     let runtime = super::runtime()?;
     let outcome = runtime.block_on(async {
         tokio::select! {
-            done = pipeline.run() => done,
-            sig = super::interrupted() => Err(super::interrupted_error(
-                "liftos run",
-                sig,
-                &format!(
-                    "files already renamed into place are complete, but the run did not finish: {} has no run.json for it",
-                    pipeline.outputs().map_or_else(|| "the output directory".to_owned(), |o| o.dir.display().to_string())
-                ),
-            )),
+            done = pipeline.run() => Ok(done),
+            sig = super::interrupted() => Err(sig),
         }
     });
+    let outcome = match outcome {
+        Ok(done) => done,
+        Err(sig) => Err(interrupted(&pipeline, sig)),
+    };
     if outcome.is_err() {
         if let Some(o) = pipeline.outputs() {
             liftos::io::remove_own_partials(&o.dir);

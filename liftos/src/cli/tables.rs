@@ -117,8 +117,11 @@ fn per_channel(table: &RecordBatch) -> Vec<(String, usize, f64)> {
 
 /// `--cluster` of `liftos unify`, `validate` and `clean`: the session whose executors
 /// read the input files (`None`: no cluster; the files are read here).
-fn reading_session(url: Option<&str>) -> liftos::Result<Option<SqlSession>> {
-    url.map(|u| session_for(Some(u))).transpose()
+fn reading_session(cluster: &ClusterArgs, stop: Stop) -> liftos::Result<Option<SqlSession>> {
+    match cluster.cluster {
+        Some(_) => session_for(cluster, stop).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Reads a table file as text (CSV columns as text, Parquet as it is): by the cluster's
@@ -135,6 +138,42 @@ const ON_A_CLUSTER: &str = "Read the input files on an Apache Ballista cluster (
     cluster`): its executors open and decode them (at their absolute paths), the rows come \
     back here whole and the step itself runs here, with the same result";
 
+/// The `--cluster-timeout` flag.
+const CLUSTER_TIMEOUT: &str = "Stop a cluster query that runs longer than SECS seconds: its \
+    job is cancelled on the scheduler and the command fails saying so (default: no limit). \
+    SIGINT, SIGTERM and SIGHUP cancel it too";
+
+/// `--cluster-timeout SECS`: a positive number of seconds (fractions allowed).
+pub(crate) fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 31_536_000.0) {
+        return Err(format!(
+            "`{s}`: the time limit must be more than 0 and at most a year of seconds"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// A cluster to run on and how long its queries may take (`--cluster`,
+/// `--cluster-timeout`), shared by `unify`, `validate`, `clean` and `sql`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterArgs {
+    #[arg(long, value_name = "df://HOST:PORT", help = ON_A_CLUSTER)]
+    cluster: Option<String>,
+    #[arg(long, value_name = "SECS", requires = "cluster", value_parser = parse_timeout, help = CLUSTER_TIMEOUT)]
+    cluster_timeout: Option<std::time::Duration>,
+}
+
+/// What stops a command's cluster queries (a signal): see [`super::stoppable`].
+#[cfg(feature = "distributed")]
+pub(crate) type Stop = Option<liftos::transform::QueryStopper>;
+/// Without a cluster client nothing is stopped.
+#[cfg(not(feature = "distributed"))]
+pub(crate) type Stop = Option<std::convert::Infallible>;
+
 /// Arguments of `liftos unify`.
 #[derive(Debug, clap::Args)]
 pub struct UnifyArgs {
@@ -144,7 +183,7 @@ pub struct UnifyArgs {
     inputs: Vec<NamedFile>,
     /// A store kept by `liftos sync`: every source is a table of its name (every stored
     /// row, today's partial day included).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "cluster")]
     store: Option<PathBuf>,
     /// Output file: `.csv` or `.parquet`.
     #[arg(long)]
@@ -160,15 +199,23 @@ pub struct UnifyArgs {
     /// ISO 4217 code; noted in the output when used.
     #[arg(long, value_name = "CODE")]
     currency: Option<String>,
-    #[arg(long, value_name = "df://HOST:PORT", help = ON_A_CLUSTER, conflicts_with_all = ["in_parts", "store"])]
-    cluster: Option<String>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Read, convert and write the sources piece by piece even when they are small
     /// (automatic from about 5 million rows): the same files, in bounded memory.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cluster")]
     in_parts: bool,
 }
 
 pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
+    super::stoppable(
+        "liftos unify",
+        args.cluster.cluster.is_some(),
+        move |stop| unify_with(args, stop),
+    )
+}
+
+fn unify_with(args: UnifyArgs, stop: Stop) -> liftos::Result<()> {
     let mut inputs: Vec<(&str, &Path)> = args
         .inputs
         .iter()
@@ -216,7 +263,7 @@ pub fn unify(args: UnifyArgs) -> liftos::Result<()> {
         .iter()
         .map(|i| estimated_rows(&i.path).unwrap_or(0))
         .sum();
-    let session = reading_session(args.cluster.as_deref())?;
+    let session = reading_session(&args.cluster, stop)?;
     if store.is_none() && session.is_none() && (args.in_parts || input_rows >= PARTS_MIN_ROWS) {
         let sources: Vec<(&str, &Path)> = args
             .inputs
@@ -347,15 +394,23 @@ pub struct ValidateArgs {
     /// Also write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
-    #[arg(long, value_name = "df://HOST:PORT", help = ON_A_CLUSTER, conflicts_with = "in_parts")]
-    cluster: Option<String>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Validate part by part (campaign series) even when the table is small (automatic
     /// from about 5 million rows): the same report, in bounded memory.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cluster")]
     in_parts: bool,
 }
 
 pub fn validate(args: ValidateArgs) -> liftos::Result<()> {
+    super::stoppable(
+        "liftos validate",
+        args.cluster.cluster.is_some(),
+        move |stop| validate_with(args, stop),
+    )
+}
+
+fn validate_with(args: ValidateArgs, stop: Stop) -> liftos::Result<()> {
     let mut inputs: Vec<(&str, &Path)> = vec![("--input", &args.input)];
     if let Some(r) = &args.rules {
         inputs.push(("--rules", r));
@@ -369,7 +424,7 @@ pub fn validate(args: ValidateArgs) -> liftos::Result<()> {
     };
     // A large table is validated part by part (campaign series): the same report.
     // On a cluster the executors read the table; it is validated here, whole.
-    let session = reading_session(args.cluster.as_deref())?;
+    let session = reading_session(&args.cluster, stop)?;
     let input_rows = estimated_rows(&args.input).unwrap_or(0);
     let report = if session.is_none() && (args.in_parts || input_rows >= PARTS_MIN_ROWS) {
         validate_file(&args.input, &[], &rules, CLEAN_PART_ROWS)?
@@ -413,15 +468,23 @@ pub struct CleanArgs {
     /// Reporting currency of standardize_currency.
     #[arg(long, default_value = "USD")]
     currency: String,
-    #[arg(long, value_name = "df://HOST:PORT", help = ON_A_CLUSTER, conflicts_with = "in_parts")]
-    cluster: Option<String>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Clean part by part (campaign series) even when the table is small (automatic from
     /// about 5 million rows): the same files, in bounded memory.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cluster")]
     in_parts: bool,
 }
 
 pub fn clean(args: CleanArgs) -> liftos::Result<()> {
+    super::stoppable(
+        "liftos clean",
+        args.cluster.cluster.is_some(),
+        move |stop| clean_with(args, stop),
+    )
+}
+
+fn clean_with(args: CleanArgs, stop: Stop) -> liftos::Result<()> {
     let mut inputs: Vec<(&str, &Path)> = vec![("--input", &args.input)];
     if let Some(r) = &args.rates {
         inputs.push(("--rates", r));
@@ -461,7 +524,7 @@ pub fn clean(args: CleanArgs) -> liftos::Result<()> {
     // A large table is cleaned part by part (campaign series), the parts put back in
     // order by a sort that spills to disk: the same files.
     // On a cluster the executors read the table; it is cleaned here, whole.
-    let session = reading_session(args.cluster.as_deref())?;
+    let session = reading_session(&args.cluster, stop)?;
     let input_rows = estimated_rows(&args.input).unwrap_or(0);
     if session.is_none() && (args.in_parts || input_rows >= PARTS_MIN_ROWS) {
         let done = clean_file(
@@ -617,21 +680,33 @@ pub struct SqlArgs {
     /// the --input files at their absolute paths (one machine or a shared mount).
     #[arg(long, value_name = "df://HOST:PORT")]
     cluster: Option<String>,
+    #[arg(long, value_name = "SECS", requires = "cluster", value_parser = parse_timeout, help = CLUSTER_TIMEOUT)]
+    cluster_timeout: Option<std::time::Duration>,
 }
 
-/// The session of `liftos sql`: in this process, or on the cluster at `url`.
+/// The session of `liftos sql`: in this process, or on the `--cluster`, its queries
+/// limited to `--cluster-timeout` and stopped by `stop`.
 #[cfg(feature = "distributed")]
-fn session_for(url: Option<&str>) -> liftos::Result<SqlSession> {
-    match url {
+fn session_for(cluster: &ClusterArgs, stop: Stop) -> liftos::Result<SqlSession> {
+    match &cluster.cluster {
         None => Ok(SqlSession::new()?),
-        Some(url) => Ok(SqlSession::remote(&url.parse()?)?),
+        Some(url) => {
+            let mut session = SqlSession::remote(&url.parse()?)?;
+            if let Some(limit) = cluster.cluster_timeout {
+                session = session.with_time_limit(limit);
+            }
+            if let Some(stop) = stop {
+                session = session.with_stopper(stop);
+            }
+            Ok(session)
+        }
     }
 }
 
 /// The session of `liftos sql`: this build has no cluster client.
 #[cfg(not(feature = "distributed"))]
-fn session_for(url: Option<&str>) -> liftos::Result<SqlSession> {
-    match url {
+fn session_for(cluster: &ClusterArgs, _stop: Stop) -> liftos::Result<SqlSession> {
+    match &cluster.cluster {
         None => Ok(SqlSession::new()?),
         Some(_) => Err(liftos::transform::Error::Config {
             key: "--cluster".to_owned(),
@@ -642,6 +717,12 @@ fn session_for(url: Option<&str>) -> liftos::Result<SqlSession> {
 }
 
 pub fn sql(args: SqlArgs) -> liftos::Result<()> {
+    super::stoppable("liftos sql", args.cluster.is_some(), move |stop| {
+        sql_with(args, stop)
+    })
+}
+
+fn sql_with(args: SqlArgs, stop: Stop) -> liftos::Result<()> {
     if let Some(out) = &args.out {
         let inputs: Vec<(&str, &Path)> = args
             .inputs
@@ -661,7 +742,11 @@ pub fn sql(args: SqlArgs) -> liftos::Result<()> {
         }
         .into());
     }
-    let session = session_for(args.cluster.as_deref())?;
+    let cluster = ClusterArgs {
+        cluster: args.cluster.clone(),
+        cluster_timeout: args.cluster_timeout,
+    };
+    let session = session_for(&cluster, stop)?;
     if let Some(dir) = &args.store {
         let store = liftos::transform::store::Store::open(dir)?;
         for name in store.sources().keys() {

@@ -700,3 +700,208 @@ fn a_pipelines_file_sources_read_on_the_cluster_give_the_local_result() {
         "{e}"
     );
 }
+
+/// `pairs.csv`: `rows` rows of two integer columns. Joined with itself on a condition
+/// that is no equality (a nested-loop join: rows² comparisons), it keeps both executors'
+/// task slots busy for many minutes.
+fn write_pairs(path: &Path, rows: u32) {
+    let mut csv = String::from("k,v\n");
+    for i in 0..rows {
+        csv.push_str(&format!("{i},{}\n", (i * 7919) % 1000));
+    }
+    std::fs::write(path, csv).unwrap();
+}
+
+/// Minutes of work on two executors of one task slot each (see [`write_pairs`]); a few
+/// partitions, so that every slot has a task of it.
+const SLOW_QUERY: &str = "SELECT count(*) AS n FROM pairs a JOIN pairs b \
+                          ON (a.k * 31 + b.v * 17 + b.k) % 1000003 = 7";
+
+/// A job's status on the scheduler, asked over its gRPC API: `queued`, `running`,
+/// `successful`, `failed: <why>` or `unknown`.
+fn job_status(port: u16, job_id: &str) -> String {
+    use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+    use ballista_core::serde::protobuf::{GetJobStatusParams, job_status::Status};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut client = SchedulerGrpcClient::connect(format!("http://127.0.0.1:{port}"))
+            .await
+            .unwrap();
+        let status = client
+            .get_job_status(GetJobStatusParams {
+                job_id: job_id.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+            .and_then(|s| s.status);
+        match status {
+            None => "unknown".to_owned(),
+            Some(Status::Queued(_)) => "queued".to_owned(),
+            Some(Status::Running(_)) => "running".to_owned(),
+            Some(Status::Successful(_)) => "successful".to_owned(),
+            Some(Status::Failed(f)) => format!("failed: {}", f.error),
+        }
+    })
+}
+
+/// The job id in a stopped query's error line (`job ID was cancelled on the scheduler`).
+fn cancelled_job(line: &str) -> String {
+    let (_, rest) = line
+        .split_once(" job ")
+        .unwrap_or_else(|| panic!("no job in: {line}"));
+    let (id, tail) = rest
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("no job id in: {line}"));
+    assert!(
+        tail.starts_with("was cancelled on the scheduler"),
+        "not cancelled: {line}"
+    );
+    id.to_owned()
+}
+
+/// The small query of [`sql`] on the cluster, timed: the executors are free when it
+/// takes seconds (a slot still busy with the slow join would hold it for minutes).
+fn follow_up_seconds(dir: &Path, url: &str) -> f64 {
+    let started = Instant::now();
+    let output = sql(dir, &["--cluster", url], "after.csv");
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("52 row(s)"), "{stdout}");
+    started.elapsed().as_secs_f64()
+}
+
+/// A cluster query stopped by its time limit (library and CLI), by its caller dropping
+/// it, and by SIGINT: each time the job is cancelled on the scheduler (whose job status
+/// says so), the executors are free again at once (a small query runs in seconds
+/// instead of waiting minutes for the slow join's task slots), and the error is one line
+/// naming the cluster, the reason and the job.
+#[test]
+fn stopped_cluster_queries_cancel_their_job_on_the_scheduler() {
+    use liftos::transform::{CancelOutcome, SqlSession, StopReason};
+    const FOLLOW_UP_LIMIT: f64 = 30.0;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_events(&d.join("events.csv"));
+    write_pairs(&d.join("pairs.csv"), 200_000);
+    let cluster = Cluster::start(2, &d.join("work"));
+    let url = cluster.url.clone();
+    let cluster_url: liftos::transform::ClusterUrl = url.parse().unwrap();
+    let check_cancelled = |job_id: &str, how: &str| {
+        let status = job_status(cluster.port, job_id);
+        assert!(
+            status.starts_with("failed") && status.contains("Cancel"),
+            "{how}: job {job_id} is {status}"
+        );
+        let seconds = follow_up_seconds(d, &url);
+        eprintln!("{how}: the follow-up query took {seconds:.2} s after the cancellation");
+        assert!(
+            seconds < FOLLOW_UP_LIMIT,
+            "{how}: the executors were still busy ({seconds:.1} s for a small query)"
+        );
+    };
+
+    // 1. The library's time limit: the error names the limit and the cancelled job.
+    let session = SqlSession::remote(&cluster_url)
+        .unwrap()
+        .with_time_limit(Duration::from_secs(4));
+    session
+        .register_file("pairs", d.join("pairs.csv"))
+        .unwrap();
+    let started = Instant::now();
+    let err = session.sql(SLOW_QUERY).unwrap_err();
+    let took = started.elapsed();
+    let liftos::transform::Error::ClusterQueryStopped(stopped) = &err else {
+        panic!("not a stopped query: {err}");
+    };
+    assert_eq!(stopped.url, url);
+    assert_eq!(stopped.reason, StopReason::TimeLimit(Duration::from_secs(4)));
+    let CancelOutcome::Cancelled { job_id } = &stopped.outcome else {
+        panic!("not cancelled: {err}");
+    };
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cluster `{url}`: the query ran past its time limit of 4 s; job {job_id} was \
+             cancelled on the scheduler"
+        )
+    );
+    assert!(took < Duration::from_secs(25), "{took:?}");
+    eprintln!("time limit: the query returned after {took:?}");
+    check_cancelled(job_id, "time limit");
+    drop(session);
+
+    // 2. The caller stops waiting: the dropped future's task cancels the job.
+    let session = SqlSession::remote(&cluster_url).unwrap();
+    session
+        .register_file("pairs", d.join("pairs.csv"))
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let gave_up = runtime.block_on(tokio::time::timeout(
+        Duration::from_secs(4),
+        session.sql_async(SLOW_QUERY),
+    ));
+    assert!(gave_up.is_err(), "the slow query finished within 4 s");
+    let reports = liftos::transform::wait_for_cluster_queries(Duration::from_secs(30));
+    let dropped = reports
+        .iter()
+        .find(|r| r.url == url && r.reason == StopReason::Abandoned)
+        .unwrap_or_else(|| panic!("no report of the dropped query: {reports:?}"));
+    let job_id = cancelled_job(&dropped.to_string());
+    check_cancelled(&job_id, "dropped future");
+    drop(runtime);
+    drop(session);
+
+    // 3. The CLI's --cluster-timeout: one line on stderr, naming the cluster, the limit
+    // and the job.
+    let mut args = vec!["sql", "--input", "pairs=pairs.csv", "--cluster", &url];
+    args.extend(["--cluster-timeout", "3", SLOW_QUERY]);
+    let output = liftos().current_dir(d).args(&args).output().unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(!output.status.success(), "{stdout}");
+    let line = stderr.trim();
+    assert_eq!(line.lines().count(), 1, "{stderr}");
+    assert!(
+        line.contains(&format!("cluster `{url}`: the query ran past its time limit of 3 s")),
+        "{line}"
+    );
+    check_cancelled(&cancelled_job(line), "--cluster-timeout");
+
+    // 4. SIGINT while the query runs: the CLI cancels the job before it exits.
+    let child = liftos()
+        .current_dir(d)
+        .args(["sql", "--input", "pairs=pairs.csv", "--cluster", &url, SLOW_QUERY])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Until the executors have begun the join (each writes the job's shuffle files).
+    let before = jobs_on_both(&d.join("work")).len();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while jobs_on_both(&d.join("work")).len() == before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let output = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(!output.status.success(), "{stdout}");
+    let line = stderr.trim();
+    assert_eq!(line.lines().count(), 1, "{stderr}");
+    assert!(
+        line.starts_with("liftos sql: interrupted by SIGINT")
+            && line.contains(&format!("cluster `{url}`: the query was stopped (SIGINT)")),
+        "{line}"
+    );
+    check_cancelled(&cancelled_job(line), "SIGINT");
+}
