@@ -826,7 +826,10 @@ fn stopped_cluster_queries_cancel_their_job_on_the_scheduler() {
         panic!("not a stopped query: {err}");
     };
     assert_eq!(stopped.url, url);
-    assert_eq!(stopped.reason, StopReason::TimeLimit(Duration::from_secs(4)));
+    assert_eq!(
+        stopped.reason,
+        StopReason::TimeLimit(Duration::from_secs(4))
+    );
     let CancelOutcome::Cancelled { job_id } = &stopped.outcome else {
         panic!("not cancelled: {err}");
     };
@@ -870,7 +873,13 @@ fn stopped_cluster_queries_cancel_their_job_on_the_scheduler() {
 
     // 3. The CLI's --cluster-timeout: one line on stderr, naming the cluster, the limit
     // and the job.
-    let mut args = vec!["sql", "--input", "small=small.csv", "--input", "big=big.csv"];
+    let mut args = vec![
+        "sql",
+        "--input",
+        "small=small.csv",
+        "--input",
+        "big=big.csv",
+    ];
     args.extend(["--cluster", &url]);
     args.extend(["--cluster-timeout", "3", SLOW_QUERY]);
     let output = liftos().current_dir(d).args(&args).output().unwrap();
@@ -879,7 +888,9 @@ fn stopped_cluster_queries_cancel_their_job_on_the_scheduler() {
     let line = stderr.trim();
     assert_eq!(line.lines().count(), 1, "{stderr}");
     assert!(
-        line.contains(&format!("cluster `{url}`: the query ran past its time limit of 3 s")),
+        line.contains(&format!(
+            "cluster `{url}`: the query ran past its time limit of 3 s"
+        )),
         "{line}"
     );
     check_cancelled(&cancelled_job(line), "--cluster-timeout");
@@ -887,7 +898,13 @@ fn stopped_cluster_queries_cancel_their_job_on_the_scheduler() {
     // 4. SIGINT while the query runs: the CLI cancels the job before it exits.
     let child = liftos()
         .current_dir(d)
-        .args(["sql", "--input", "small=small.csv", "--input", "big=big.csv"])
+        .args([
+            "sql",
+            "--input",
+            "small=small.csv",
+            "--input",
+            "big=big.csv",
+        ])
         .args(["--cluster", &url, SLOW_QUERY])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
