@@ -167,6 +167,12 @@ fn config_errors_name_the_key_and_the_line() {
         "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-02-14\"\ncluster = \"http://scheduler:50050\"\n[[sources]]\nname = \"meta\"\ntype = \"meta\"\n".to_owned(),
         &["line 4", "`pipeline.cluster`", "scheme is `http`", "df://HOST:PORT"],
     ));
+    // A time limit for cluster reads that is no positive number of seconds.
+    #[cfg(feature = "distributed")]
+    cases.push((
+        "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-02-14\"\ncluster = \"df://scheduler:50050\"\ncluster_timeout = 0\n[[sources]]\nname = \"meta\"\ntype = \"meta\"\n".to_owned(),
+        &["line 5", "`pipeline.cluster_timeout`", "more than 0"],
+    ));
     for (text, wants) in &cases {
         let (output, stderr) = run_config(&fakes, text);
         assert!(!output.status.success(), "{text}");
