@@ -710,11 +710,12 @@ fn write_pairs(path: &Path, rows: u32) {
     std::fs::write(path, csv).unwrap();
 }
 
-/// A nested-loop join (its condition is no equality) of `small` (15,000 rows) with `big`
-/// (4,000,000 rows, over 10 MiB: its scan is split, so every executor's slot has a
-/// task): 6·10¹⁰ comparisons, minutes on two executors of one slot each, in steps of one
-/// batch of `big` against all of `small` (about a second: a task stops at the end of a
-/// step once cancelled).
+/// A nested-loop join (its condition is no equality) of `small` (10,000 rows) with `big`
+/// (2,000,000 rows, over 10 MiB: its scan is split, so every executor's slot has a
+/// task): 2·10¹⁰ comparisons, about 50 s on two executors of one slot each (a job twice
+/// this size: over two minutes). A cancelled task stops when its operator next yields,
+/// so the executors are free seconds after the cancellation, not at once (the bigger
+/// the join's steps, the later).
 const SLOW_QUERY: &str = "SELECT count(*) AS n FROM small a JOIN big b \
                           ON (a.k * 31 + b.v * 17 + b.k) % 1000003 = 7";
 
@@ -785,15 +786,15 @@ fn follow_up_seconds(dir: &Path, url: &str) -> f64 {
 fn stopped_cluster_queries_cancel_their_job_on_the_scheduler() {
     use liftos::transform::{CancelOutcome, SqlSession, StopReason};
     // The small query takes under a second on an idle cluster (0.15 s alone, 0.6 s with
-    // the other tests running); behind a job left running it waits for a free slot,
-    // which took 45 s with a job half this size. Other tests running on a small machine
-    // slow it down even after a cancellation (12.6 s seen on two cores).
+    // the other tests running); after a cancellation 3.6 to 5.6 s alone and 12.6 s with
+    // the other tests running (two cores); behind the job left running (cancellation
+    // disabled) 45 s alone.
     const FOLLOW_UP_LIMIT: f64 = 30.0;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_events(&d.join("events.csv"));
-    write_pairs(&d.join("small.csv"), 15_000);
-    write_pairs(&d.join("big.csv"), 4_000_000);
+    write_pairs(&d.join("small.csv"), 10_000);
+    write_pairs(&d.join("big.csv"), 2_000_000);
     let cluster = Cluster::start(2, &d.join("work"));
     let url = cluster.url.clone();
     let cluster_url: liftos::transform::ClusterUrl = url.parse().unwrap();
