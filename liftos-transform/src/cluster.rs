@@ -722,13 +722,7 @@ mod tests {
 
     #[test]
     fn a_cancellation_that_cannot_reach_the_scheduler_says_so() {
-        // A port that was free a moment ago: nothing listens there.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let url = ClusterUrl::new("127.0.0.1", port);
+        let url = crate::sql::cluster_tests::unreachable_scheduler();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

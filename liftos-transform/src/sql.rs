@@ -828,7 +828,7 @@ mod tests {
 }
 
 #[cfg(all(test, feature = "distributed"))]
-mod cluster_tests {
+pub(crate) mod cluster_tests {
     use super::*;
 
     #[test]
@@ -862,15 +862,21 @@ mod cluster_tests {
         }
     }
 
-    #[test]
-    fn an_unreachable_scheduler_is_one_error_naming_it() {
-        // A port that was free a moment ago: nothing listens there.
+    /// A scheduler address on a loopback port that was free a moment ago: nothing
+    /// listens there.
+    pub(crate) fn unreachable_scheduler() -> ClusterUrl {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let url = ClusterUrl::new("127.0.0.1", port);
+        ClusterUrl::new("127.0.0.1", port)
+    }
+
+    #[test]
+    fn an_unreachable_scheduler_is_one_error_naming_it() {
+        let url = unreachable_scheduler();
+        let port = url.port();
         let err = SqlSession::remote(&url).unwrap_err().to_string();
         assert!(
             err.starts_with(&format!("cluster `df://127.0.0.1:{port}`")),

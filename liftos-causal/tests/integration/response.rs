@@ -66,6 +66,28 @@ fn switch_off_covers(ch: &ChannelEffect, t: &ChannelTruth) {
     covers(lower, t.incremental_roas, upper, &what);
 }
 
+/// Every channel of `a` (an analysis of `world`) shown next to its truth: the zero-effect
+/// channel not significant; every other one's switch-off interval covering the truth,
+/// then `each` called with it and its switch-off error relative to the truth.
+#[track_caller]
+fn each_effect_channel(
+    world: &World,
+    a: &Attribution,
+    mut each: impl FnMut(&ChannelEffect, &ChannelTruth, f64),
+) {
+    for ch in &a.primary().channels {
+        let t = world.truth().channel(&ch.channel).unwrap();
+        show(ch, t);
+        if t.zero_effect {
+            assert!(ch.p_value > 0.05, "{} p {}", ch.channel, ch.p_value);
+            continue;
+        }
+        switch_off_covers(ch, t);
+        let rel = (ch.incremental_roas - t.incremental_roas).abs() / t.incremental_roas;
+        each(ch, t, rel);
+    }
+}
+
 /// Every channel of `a` (an analysis of `world`): the zero-effect channel not
 /// significant; every other one with its switch-off return within 10% of the truth and
 /// covered by its interval, then checked by `more`.
@@ -75,18 +97,10 @@ fn switch_off_recovered(
     a: &Attribution,
     more: impl Fn(&ChannelEffect, &ChannelTruth),
 ) {
-    for ch in &a.primary().channels {
-        let t = world.truth().channel(&ch.channel).unwrap();
-        show(ch, t);
-        if t.zero_effect {
-            assert!(ch.p_value > 0.05, "{} p {}", ch.channel, ch.p_value);
-            continue;
-        }
-        let rel = (ch.incremental_roas - t.incremental_roas).abs() / t.incremental_roas;
+    each_effect_channel(world, a, |ch, t, rel| {
         assert!(rel < 0.10, "{} switch-off off by {rel:.3}", ch.channel);
-        switch_off_covers(ch, t);
         more(ch, t);
-    }
+    });
 }
 
 /// The marginal return is within `tol` of the truth and its interval covers it.
@@ -403,16 +417,7 @@ fn revenue_residualised_by_its_own_forest() {
     let world = World::generate(&WorldConfig::preset(Preset::Realistic, 1)).unwrap();
     let a = analyze(&world, false);
     let mut errors = Vec::new();
-    for ch in &a.primary().channels {
-        let t = world.truth().channel(&ch.channel).unwrap();
-        show(ch, t);
-        if t.zero_effect {
-            assert!(ch.p_value > 0.05, "{} p {}", ch.channel, ch.p_value);
-            continue;
-        }
-        switch_off_covers(ch, t);
-        errors.push((ch.incremental_roas - t.incremental_roas).abs() / t.incremental_roas);
-    }
+    each_effect_channel(&world, &a, |_, _, rel| errors.push(rel));
     assert_eq!(errors.len(), 3);
     let mean = errors.iter().sum::<f64>() / 3.0;
     assert!(mean < 0.20, "switch-off off by {mean:.3} on average");
