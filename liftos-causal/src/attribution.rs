@@ -284,6 +284,29 @@ pub const ROBUSTNESS_WARNING: f64 = 0.05;
 /// worlds) but blind to feedback (11 of 33), so the threshold moved instead.
 pub const PLACEBO_WARNING_P: f64 = 0.01;
 
+/// p-value of a spillover check ([`crate::spillover`]) below which a positive and
+/// material spillover warns (or `1 − level`, if smaller).
+///
+/// Where no channel's effect lands in another's rows, the checks' p-values are not
+/// uniform: what the controls leave of the calendar's day-to-day demand moves one
+/// channel's spend and another's revenue together. On 20 worlds each of the sandbox's
+/// `linear`, `realistic` and `feedback` presets (12 pairs per world), some pair had
+/// p < 0.05 in 17, 20 and 16 worlds and p < 0.001 in 1, 1 and 3; on `spillover` (35% of
+/// Meta's effect in Google Ads' rows) Meta → Google Ads had p < 0.001 in each of its 13
+/// worlds (`sandbox_coverage --preset P --seeds 20 --trees 300 --warnings`, 2026-12-06).
+pub const SPILLOVER_WARNING_P: f64 = 0.001;
+
+/// Share of the source channel's own switch-off return that a spillover must reach to
+/// warn (with at least [`SPILLOVER_MATERIAL_ROAS`]). The `spillover` preset's is about
+/// 0.54 (35% of the effect against the 65% in the channel's own rows); of the four
+/// p < 0.001 findings on the `linear` and `feedback` worlds above, none reached 0.06;
+/// `realistic`'s reached 0.37 (Meta → the zero-effect channel, seed 12), and warns.
+pub const SPILLOVER_MATERIAL_SHARE: f64 = 0.2;
+
+/// Revenue per unit of the source's spend that a spillover must reach to warn: a
+/// channel with no effect of its own has no share to compare with.
+pub const SPILLOVER_MATERIAL_ROAS: f64 = 0.1;
+
 /// p-value of the 7-day placebo below which a *negative* placebo estimate warns (or
 /// `1 − level`, if smaller): spend a week ahead that appears to lower today's revenue.
 ///
@@ -483,6 +506,22 @@ pub fn analyze_attribution(
                         results.diagnostics.placebo_next_day = Some(p);
                     }
                 }
+            }
+            match crate::spillover::spillover_checks(
+                panel,
+                y,
+                &w,
+                w_raw,
+                &series,
+                level,
+                options.seed,
+                SPILLOVER_TREES,
+            ) {
+                Ok(s) => results.diagnostics.spillover = s,
+                Err(e) => results
+                    .diagnostics
+                    .warnings
+                    .push(format!("The spillover check could not be run: {e}.")),
             }
             write_warnings(&mut results, panel, level);
             results.row_index = Some(RowIndex {
@@ -1651,6 +1690,9 @@ fn placebo(
     })
 }
 
+/// Trees of each forest the spillover check residualises with.
+const SPILLOVER_TREES: usize = 300;
+
 /// Draws of the placebo's wild cluster bootstrap.
 const PLACEBO_BOOTSTRAP_DRAWS: usize = 9_999;
 
@@ -1728,6 +1770,28 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
                 ""
             }
         ));
+    }
+    for sp in &d.spillover {
+        let own = results
+            .channels
+            .iter()
+            .find(|c| c.channel == sp.from)
+            .map_or(0.0, |c| c.incremental_roas.max(0.0));
+        if sp.p_value < SPILLOVER_WARNING_P.min(1.0 - level)
+            && sp.roas >= (SPILLOVER_MATERIAL_SHARE * own).max(SPILLOVER_MATERIAL_ROAS)
+        {
+            w.push(format!(
+                "Spillover: revenue recorded in `{to}`'s rows moves with `{from}`'s spend: about {r:.2} per unit of `{from}`'s spend (interval {lo:.2} to {hi:.2}, p = {p:.4}), {share:.0}% of `{to}`'s recorded revenue, beside the {own:.2} the model credits to `{from}` from its own rows. The platforms report their own attribution, so part of `{from}`'s effect is likely recorded as `{to}`'s revenue (people who saw `{from}`'s ads and bought through `{to}`), where a model of each channel's own rows cannot credit it: switching `{from}` off would likely lose more than its return says, nearer {sum:.2} per unit. The business-level analysis (`--business-outcome`, the business's own revenue) measures it.",
+                to = sp.to,
+                from = sp.from,
+                r = sp.roas,
+                lo = sp.ci_lower,
+                hi = sp.ci_upper,
+                p = sp.p_value,
+                share = 100.0 * sp.share_of_revenue,
+                sum = own + sp.roas,
+            ));
+        }
     }
     for ch in &results.channels {
         if let Some(r) = &ch.response

@@ -71,6 +71,7 @@ pub mod plan;
 pub mod prepare;
 pub mod response;
 mod results;
+pub mod spillover;
 
 pub use attribution::{
     Attribution, AttributionModel, AttributionOptions, ClusterBy, analyze_attribution,
@@ -95,3 +96,4 @@ pub use results::{
     AttributionResults, ChannelEffect, ChannelResponse, CurvePoint, Diagnostics, Estimate,
     ModelAccuracy, RowEffect, RowIndex, Sensitivity, TemporalEffects,
 };
+pub use spillover::SpilloverCheck;

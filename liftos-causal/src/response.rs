@@ -535,7 +535,7 @@ pub(crate) fn likelihood_excess(n_eff: f64, loss: f64, min: f64) -> f64 {
 /// into runs of whole weeks (7-day runs from the epoch) holding about 7 of its rows (one week for a daily
 /// series, four for a twice-a-week send), for [`demean`](crate::prepare::demean). Rows in
 /// no series get blocks of their own week.
-fn entity_blocks(rows: &[usize], series: &[Vec<usize>], dates: &[i32]) -> Vec<u32> {
+pub(crate) fn entity_blocks(rows: &[usize], series: &[Vec<usize>], dates: &[i32]) -> Vec<u32> {
     let mut weeks_of: HashMap<usize, (usize, i32)> = HashMap::with_capacity(rows.len());
     for (e, s) in series.iter().enumerate() {
         let (Some(&first), Some(&last)) = (s.first(), s.last()) else {

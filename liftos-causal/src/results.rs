@@ -319,6 +319,10 @@ pub struct Diagnostics {
     /// days share whatever the controls miss of the calendar, so it also fires on worlds
     /// without hidden confounding).
     pub placebo_next_day: Option<Estimate>,
+    /// Spillover checks: per ordered pair of channels, the revenue recorded in one
+    /// channel's rows per unit of another's spend ([`crate::spillover`]); empty without
+    /// dates or with one channel.
+    pub spillover: Vec<crate::SpilloverCheck>,
     /// Warnings in plain words (empty when every check passed).
     pub warnings: Vec<String>,
 }

@@ -774,6 +774,16 @@ fn model_section(results: &AttributionResults, level: &str) -> Markup {
             [p.estimate, p.ci_lower, p.ci_upper, p.p_value],
         ));
     }
+    for s in &d.spillover {
+        let name = format!(
+            "Spillover: `{}` spend → revenue in `{}` rows, per unit of spend, should be ≈ 0",
+            s.from, s.to
+        );
+        rows.push(estimate_row(
+            &name,
+            [s.roas, s.ci_lower, s.ci_upper, s.p_value],
+        ));
+    }
     let interval = format!("Interval ({level})");
     html! {
         section #model {

@@ -868,6 +868,15 @@ fn model(w: &mut SheetWriter<'_>) -> Result<()> {
         (format!("Placebo ({}), should be ≈ 0", p.name), values)
     });
     w.rows(&checks, placebo)?;
+    let spillover = d.spillover.iter().map(|s| {
+        let values = [s.roas, s.std_err, s.ci_lower, s.ci_upper, s.p_value];
+        let name = format!(
+            "Spillover: `{}` spend → revenue in `{}` rows, per unit of spend, should be ≈ 0",
+            s.from, s.to
+        );
+        (name, values)
+    });
+    w.rows(&checks, spillover)?;
     w.row += 1;
     w.title("Warnings")?;
     if d.warnings.is_empty() {

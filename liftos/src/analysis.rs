@@ -339,6 +339,23 @@ pub fn format_results(r: &AttributionResults) -> String {
             p.name, p.estimate, p.ci_lower, p.ci_upper, p.p_value
         );
     }
+    let spill = &r.diagnostics.spillover;
+    if !spill.is_empty() {
+        let found: Vec<_> = spill.iter().filter(|c| c.p_value < 0.05).collect();
+        let _ = writeln!(
+            s,
+            "Spillover checks (one channel's spend against another's rows): {} pairs, {} at p < 0.05",
+            spill.len(),
+            found.len()
+        );
+        for c in found {
+            let _ = writeln!(
+                s,
+                "  {} spend -> revenue in {} rows: {:.3} [{:.3}, {:.3}] per unit of spend, p = {:.3}",
+                c.from, c.to, c.roas, c.ci_lower, c.ci_upper, c.p_value
+            );
+        }
+    }
     for w in &r.diagnostics.warnings {
         let _ = writeln!(s, "Warning: {w}");
     }

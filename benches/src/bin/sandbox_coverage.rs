@@ -16,7 +16,8 @@
 //! `long_run_marginal_roas`: dR/d(scale of the channel's spend) per unit, carryover inside
 //! the window included), their mean relative errors, the zero-effect channel's
 //! significance, and the seeds whose results carry a confounding warning (placebo, common spend or
-//! robustness value). `--linear-response` reproduces the estimator before response
+//! robustness value), and those with a spillover warning (one channel's spend moving
+//! another channel's rows' revenue). `--linear-response` reproduces the estimator before response
 //! transforms (no carryover, no saturation).
 //!
 //! `--oracle-curves` pins every channel's response transform to its world's own (decay,
@@ -161,6 +162,7 @@ fn main() -> Result<(), BoxError> {
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut records = Vec::new();
     let mut warned_seeds = 0usize;
+    let mut spillover_seeds = 0usize;
     for seed in first..first + seeds {
         let t0 = Instant::now();
         let world = World::generate(&world_config(&preset, seed, campaigns, days)?)?;
@@ -208,6 +210,8 @@ fn main() -> Result<(), BoxError> {
                 || w.contains("common-spend ratio")
         });
         warned_seeds += usize::from(confounding_warning);
+        let spillover_warning = warnings.iter().any(|w| w.starts_with("Spillover:"));
+        spillover_seeds += usize::from(spillover_warning);
         let mut line = format!("seed {seed:>4} {common}");
         for c in &primary.channels {
             let Some(t) = world.truth().channel(&c.channel) else {
@@ -285,6 +289,12 @@ fn main() -> Result<(), BoxError> {
                     p.name, p.estimate, p.ci_lower, p.ci_upper, p.p_value
                 ));
             }
+            for s in &primary.diagnostics.spillover {
+                line.push_str(&format!(
+                    "\n    spillover {} -> {}: {:.3} [{:.3}, {:.3}] p {:.5}",
+                    s.from, s.to, s.roas, s.ci_lower, s.ci_upper, s.p_value
+                ));
+            }
             for w in warnings {
                 line.push_str(&format!("\n    warning: {w}"));
             }
@@ -351,6 +361,7 @@ fn main() -> Result<(), BoxError> {
     println!(
         "seeds with a confounding warning (placebo, robustness or common spend): {warned_seeds}/{seeds}"
     );
+    println!("seeds with a spillover warning: {spillover_seeds}/{seeds}");
     println!("wall time {:.1} s", started.elapsed().as_secs_f64());
     if let Some(path) = json {
         std::fs::write(&path, serde_json::to_string_pretty(&records)?)?;
