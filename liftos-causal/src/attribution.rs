@@ -292,7 +292,7 @@ pub const PLACEBO_WARNING_P: f64 = 0.01;
 /// channel's spend and another's revenue together. On 20 worlds each of the sandbox's
 /// `linear`, `realistic` and `feedback` presets (12 pairs per world), some pair had
 /// p < 0.05 in 17, 20 and 16 worlds and p < 0.001 in 1, 1 and 3; on `spillover` (35% of
-/// Meta's effect in Google Ads' rows) Meta → Google Ads had p < 0.001 in each of its 13
+/// Meta's effect in Google Ads' rows) Meta → Google Ads had p < 0.001 in each of 20
 /// worlds (`sandbox_coverage --preset P --seeds 20 --trees 300 --warnings`, 2026-12-06).
 pub const SPILLOVER_WARNING_P: f64 = 0.001;
 
@@ -1781,7 +1781,7 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
             && sp.roas >= (SPILLOVER_MATERIAL_SHARE * own).max(SPILLOVER_MATERIAL_ROAS)
         {
             w.push(format!(
-                "Spillover: revenue recorded in `{to}`'s rows moves with `{from}`'s spend: about {r:.2} per unit of `{from}`'s spend (interval {lo:.2} to {hi:.2}, p = {p:.4}), {share:.0}% of `{to}`'s recorded revenue, beside the {own:.2} the model credits to `{from}` from its own rows. The platforms report their own attribution, so part of `{from}`'s effect is likely recorded as `{to}`'s revenue (people who saw `{from}`'s ads and bought through `{to}`), where a model of each channel's own rows cannot credit it: switching `{from}` off would likely lose more than its return says, nearer {sum:.2} per unit. The business-level analysis (`--business-outcome`, the business's own revenue) measures it.",
+                "Spillover: revenue recorded in `{to}`'s rows moves with `{from}`'s spend: about {r:.2} per unit of `{from}`'s spend (interval {lo:.2} to {hi:.2}, p = {p:.4}), {share:.0}% of `{to}`'s recorded revenue, beside the {own:.2} the model credits to `{from}` from its own rows. The platforms report their own attribution, so part of `{from}`'s effect may be recorded as `{to}`'s revenue (people who saw `{from}`'s ads and bought through `{to}`), where a model of each channel's own rows cannot credit it: switching `{from}` off would then lose more than its return says, nearer {sum:.2} per unit. (A demand the controls do not see, moving both, would look the same.) The business-level analysis (`--business-outcome`, the business's own revenue) measures it.",
                 to = sp.to,
                 from = sp.from,
                 r = sp.roas,
