@@ -690,7 +690,11 @@ fn temporal_warning(plan: &BTreeMap<String, Selection>) -> Option<String> {
 }
 
 /// The rows of `series` that belong to `channel`.
-fn channel_series(panel: &CausalPanel, series: &[Vec<usize>], channel: &str) -> Vec<Vec<usize>> {
+pub(crate) fn channel_series(
+    panel: &CausalPanel,
+    series: &[Vec<usize>],
+    channel: &str,
+) -> Vec<Vec<usize>> {
     series
         .iter()
         .filter(|s| s.first().is_some_and(|&i| panel.channels[i] == channel))
@@ -1126,11 +1130,7 @@ pub fn choose_adstock_decay(
     .into_iter()
     .filter(|s| s.first().is_some_and(|&i| panel.channels[i] == channel))
     .collect();
-    let x: Vec<Vec<f64>> = panel
-        .controls
-        .iter()
-        .map(|(_, v)| rows.iter().map(|&i| v[i]).collect())
-        .collect();
+    let x = panel.controls_at(&rows);
     let xs: Vec<&[f64]> = x.iter().map(Vec::as_slice).collect();
     let params = ForestParams::default().with_num_trees(200).with_seed(seed);
     let y_sub: Vec<f64> = rows.iter().map(|&i| y[i]).collect();

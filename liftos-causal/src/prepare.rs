@@ -333,6 +333,14 @@ impl CausalPanel {
             .map(|(_, v)| v.as_slice())
     }
 
+    /// Each control's values at `rows`, in the controls' order (a forest's columns).
+    pub(crate) fn controls_at(&self, rows: &[usize]) -> Vec<Vec<f64>> {
+        self.controls
+            .iter()
+            .map(|(_, v)| rows.iter().map(|&i| v[i]).collect())
+            .collect()
+    }
+
     /// Dense entity codes (0..k in order of first appearance), or each row its own code.
     pub fn entity_codes(&self) -> Vec<u32> {
         match &self.entities {

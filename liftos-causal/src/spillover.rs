@@ -141,11 +141,7 @@ pub(crate) fn spillover_checks(
         if sources.is_empty() {
             continue;
         }
-        let x: Vec<Vec<f64>> = panel
-            .controls
-            .iter()
-            .map(|(_, v)| rows.iter().map(|&i| v[i]).collect())
-            .collect();
+        let x = panel.controls_at(rows);
         let xs: Vec<&[f64]> = x.iter().map(Vec::as_slice).collect();
         let yy: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
         let revenue: f64 = yy.iter().sum();
@@ -175,11 +171,7 @@ pub(crate) fn spillover_checks(
             continue;
         }
         let kept_rows: Vec<usize> = kept.iter().map(|&k| rows[k]).collect();
-        let own_series: Vec<Vec<usize>> = series
-            .iter()
-            .filter(|s| s.first().is_some_and(|&i| panel.channels[i] == target))
-            .cloned()
-            .collect();
+        let own_series = crate::attribution::channel_series(panel, series, target);
         // Two groupings the residuals are demeaned within, by alternating projections:
         // each campaign's weeks (the season) and each campaign's weekdays (its own
         // weekday profile, which a pooled forest leaves where budgets are 10× apart and
