@@ -128,6 +128,7 @@ pub(crate) fn spillover_checks(
         .iter()
         .map(|(&c, rows)| (c, rows.iter().map(|&i| w_raw[i]).sum()))
         .collect();
+    let ent = panel.entity_codes();
     let mut out = Vec::new();
     for (target_index, (&target, rows)) in by_channel.iter().enumerate() {
         if rows.len() < MIN_SPILLOVER_ROWS {
@@ -177,7 +178,6 @@ pub(crate) fn spillover_checks(
         // weekday profile, which a pooled forest leaves where budgets are 10× apart and
         // which a twice-a-week send's days would otherwise pick up).
         let blocks = entity_blocks(&kept_rows, &own_series, dates);
-        let ent = panel.entity_codes();
         let weekdays: Vec<u32> = {
             let mut codes: HashMap<(u32, usize), u32> = HashMap::new();
             kept_rows
