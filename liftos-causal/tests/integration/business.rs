@@ -395,6 +395,18 @@ fn effects_below_zero_are_reported_at_zero_with_a_warning() {
     assert!(negative > 0, "no effect was fitted below zero in seeds 1–4");
 }
 
+/// The part of `channel`'s true switch-off return that its own rows record (the rest,
+/// in a spillover world, lands in another channel's rows), per unit of its spend.
+pub(crate) fn own_rows_return(world: &World, channel: &str) -> f64 {
+    let spend = world.truth().channel(channel).unwrap().spend;
+    world
+        .rows()
+        .filter(|row| row.channel == channel)
+        .map(|row| row.incremental_revenue)
+        .sum::<f64>()
+        / spend
+}
+
 /// Spillover (35% of Meta's effect in Google Ads' rows), seed 2, 99 replicates: the
 /// business-level switch-off returns cover the truth (Meta 2.28 [1.97, 2.58] vs 2.10,
 /// Google Ads 3.78 [3.29, 4.26] vs 3.72), Meta and Google Ads within 15%, and Meta's
@@ -412,12 +424,7 @@ fn spillover_business_level_sees_metas_whole_effect() {
     let meta = r.channel("meta").unwrap();
     let truth = world.truth().channel("meta").unwrap();
     // What Meta's own rows show of its effect: the platform-level truth.
-    let own_rows: f64 = world
-        .rows()
-        .filter(|row| row.channel == "meta")
-        .map(|row| row.incremental_revenue)
-        .sum::<f64>()
-        / truth.spend;
+    let own_rows = own_rows_return(&world, "meta");
     assert!(
         (own_rows / truth.incremental_roas - 0.65).abs() < 0.01,
         "{own_rows}"

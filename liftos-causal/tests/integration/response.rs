@@ -443,13 +443,7 @@ fn spillover_into_another_channels_rows_is_found_and_warned() {
     let a = analyze(&world, false);
     let d = &a.primary().diagnostics;
     let truth = world.truth().channel("meta").unwrap();
-    let own_rows: f64 = world
-        .rows()
-        .filter(|row| row.channel == "meta")
-        .map(|row| row.incremental_revenue)
-        .sum::<f64>()
-        / truth.spend;
-    let spilled = truth.incremental_roas - own_rows;
+    let spilled = truth.incremental_roas - crate::business::own_rows_return(&world, "meta");
     // Every ordered pair of the four channels is checked.
     assert_eq!(d.spillover.len(), 12, "{:?}", d.spillover);
     let check = d
