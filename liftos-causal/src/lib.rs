@@ -75,6 +75,7 @@ pub mod spillover;
 
 pub use attribution::{
     Attribution, AttributionModel, AttributionOptions, ClusterBy, analyze_attribution,
+    credit_spillover,
 };
 pub use business::{
     BusinessData, BusinessOptions, BusinessResults, CampaignSeries, LiftTest, SpendRow,

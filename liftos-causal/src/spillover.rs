@@ -7,7 +7,9 @@
 //! source channel's returns understate what switching it off would lose, and no interval
 //! of that model can cover the truth. The check looks for it: within each week of each
 //! campaign of the target channel, does the revenue of its rows move with the source
-//! channel's spend of the day, beyond the target's own spend and the controls?
+//! channel's spend of the day, beyond the target's own spend and the controls? What it
+//! finds with confidence is credited to the source channel
+//! ([`crate::attribution::credit_spillover`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -58,6 +60,29 @@ pub struct SpilloverCheck {
     pub share_of_revenue: f64,
     /// Rows of `to` the check used.
     pub rows: usize,
+    /// `from`'s switch-off return from its own rows, before any spillover is credited
+    /// to it (what the check's size is judged against).
+    #[serde(serialize_with = "finite")]
+    pub source_roas: f64,
+    /// Whether this spillover is credited to `from`: its returns, intervals and response
+    /// curve include it ([`crate::attribution::credit_spillover`]).
+    pub credited: bool,
+}
+
+impl SpilloverCheck {
+    /// A row label for tables (the report's and the workbook's diagnostics): the pair,
+    /// and whether it was credited or should be about zero.
+    pub fn label(&self) -> String {
+        let head = format!(
+            "Spillover: `{}` spend → revenue in `{}` rows, per unit of spend",
+            self.from, self.to
+        );
+        if self.credited {
+            format!("{head} (credited to `{}`)", self.from)
+        } else {
+            format!("{head}, should be ≈ 0")
+        }
+    }
 }
 
 /// Runs the check for every ordered pair of channels with at least
@@ -258,6 +283,8 @@ pub(crate) fn spillover_checks(
                 ci_upper: test.estimate * exposure + half,
                 p_value: test.p_value,
                 rows: kept.len(),
+                source_roas: f64::NAN,
+                credited: false,
             });
         }
     }

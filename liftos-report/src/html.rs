@@ -775,12 +775,8 @@ fn model_section(results: &AttributionResults, level: &str) -> Markup {
         ));
     }
     for s in &d.spillover {
-        let name = format!(
-            "Spillover: `{}` spend → revenue in `{}` rows, per unit of spend, should be ≈ 0",
-            s.from, s.to
-        );
         rows.push(estimate_row(
-            &name,
+            &s.label(),
             [s.roas, s.ci_lower, s.ci_upper, s.p_value],
         ));
     }

@@ -870,11 +870,7 @@ fn model(w: &mut SheetWriter<'_>) -> Result<()> {
     w.rows(&checks, placebo)?;
     let spillover = d.spillover.iter().map(|s| {
         let values = [s.roas, s.std_err, s.ci_lower, s.ci_upper, s.p_value];
-        let name = format!(
-            "Spillover: `{}` spend → revenue in `{}` rows, per unit of spend, should be ≈ 0",
-            s.from, s.to
-        );
-        (name, values)
+        (s.label(), values)
     });
     w.rows(&checks, spillover)?;
     w.row += 1;

@@ -351,8 +351,18 @@ pub fn format_results(r: &AttributionResults) -> String {
         for c in found {
             let _ = writeln!(
                 s,
-                "  {} spend -> revenue in {} rows: {:.3} [{:.3}, {:.3}] per unit of spend, p = {:.3}",
-                c.from, c.to, c.roas, c.ci_lower, c.ci_upper, c.p_value
+                "  {} spend -> revenue in {} rows: {:.3} [{:.3}, {:.3}] per unit of spend, p = {:.3}{}",
+                c.from,
+                c.to,
+                c.roas,
+                c.ci_lower,
+                c.ci_upper,
+                c.p_value,
+                if c.credited {
+                    format!(" (credited to {}: in its returns above)", c.from)
+                } else {
+                    String::new()
+                }
             );
         }
     }

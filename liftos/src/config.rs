@@ -52,7 +52,7 @@
 //! | `[calendar]` | as a `liftos calendar --config` file: `country`, `commercial_events`, `custom_events`, `business`, `seasonality` |
 //! | `[marketing]` | `enabled` (true): campaign-derived calendar features |
 //! | `[business_outcome]` | `path` (a file) or `source = "shopify"` (pulled when the pipeline runs; `LIFTOS_SHOPIFY_SHOP`, `LIFTOS_SHOPIFY_ACCESS_TOKEN`, ... from the environment), `lift_tests`, `allow_negative_effects` |
-//! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `pin_curves` (`["meta=0.3:1:1.5"]`), `assignment`, `cross_validation`, `common_spend`, `allow_negative_effects` |
+//! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `pin_curves` (`["meta=0.3:1:1.5"]`), `assignment`, `cross_validation`, `common_spend`, `allow_negative_effects`, `credit_spillover` |
 //! | `[plan]` | a budget plan as the last stage (`plan.json`, a report section): `budget` (required), `period_days`, `objective` (revenue, profit, target_roas), `target_roas`, `margin` (1), `max_change` (0.5), `min`/`max` (`{ meta = 5000 }`), `hold` (list) |
 //! | `[output]` (or `[outputs]`) | `dir` (liftos-out), `format` (parquet or csv), `report` (true), `postgres` (a URL without password: the run's tables are written there too), `postgres_url_env`, `postgres_password_env`, `postgres_schema`, `postgres_table_prefix` |
 //! | `[sync]` | `lookback_days`: days `liftos sync` re-reads before the stored state, by source name or type (`{ meta = 28, google_ads = 28, klaviyo = 7 }`) |
@@ -321,6 +321,9 @@ pub struct AnalysisSection {
     /// Report effects below zero as fitted instead of at zero (campaign and business
     /// level; `[business_outcome]`'s key of the same name does the same).
     pub allow_negative_effects: bool,
+    /// Credit a channel with its effect found with confidence in another channel's rows
+    /// (default `true`; see `AttributionOptions::credit_spillover`).
+    pub credit_spillover: bool,
 }
 
 impl Default for AnalysisSection {
@@ -344,6 +347,7 @@ impl Default for AnalysisSection {
             cross_validation: true,
             common_spend: true,
             allow_negative_effects: false,
+            credit_spillover: true,
         }
     }
 }
@@ -1313,7 +1317,8 @@ impl PipelineConfig {
             )
             .with_cross_validation(a.cross_validation)
             .with_response(response)
-            .with_non_negative(!a.allow_negative_effects);
+            .with_non_negative(!a.allow_negative_effects)
+            .with_credit_spillover(a.credit_spillover);
         roles
             .validate()
             .map_err(|e| self.err("analysis", None, e.to_string()))?;

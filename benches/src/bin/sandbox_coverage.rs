@@ -17,7 +17,8 @@
 //! the window included), their mean relative errors, the zero-effect channel's
 //! significance, and the seeds whose results carry a confounding warning (placebo, common spend or
 //! robustness value), and those with a spillover warning (one channel's spend moving
-//! another channel's rows' revenue). `--linear-response` reproduces the estimator before response
+//! another channel's rows' revenue) or a spillover credited to its source channel
+//! (`AttributionOptions::credit_spillover`). `--linear-response` reproduces the estimator before response
 //! transforms (no carryover, no saturation).
 //!
 //! `--oracle-curves` pins every channel's response transform to its world's own (decay,
@@ -163,6 +164,7 @@ fn main() -> Result<(), BoxError> {
     let mut records = Vec::new();
     let mut warned_seeds = 0usize;
     let mut spillover_seeds = 0usize;
+    let mut credited_seeds = 0usize;
     for seed in first..first + seeds {
         let t0 = Instant::now();
         let world = World::generate(&world_config(&preset, seed, campaigns, days)?)?;
@@ -212,6 +214,7 @@ fn main() -> Result<(), BoxError> {
         warned_seeds += usize::from(confounding_warning);
         let spillover_warning = warnings.iter().any(|w| w.starts_with("Spillover:"));
         spillover_seeds += usize::from(spillover_warning);
+        credited_seeds += usize::from(primary.diagnostics.spillover.iter().any(|s| s.credited));
         let mut line = format!("seed {seed:>4} {common}");
         for c in &primary.channels {
             let Some(t) = world.truth().channel(&c.channel) else {
@@ -291,8 +294,14 @@ fn main() -> Result<(), BoxError> {
             }
             for s in &primary.diagnostics.spillover {
                 line.push_str(&format!(
-                    "\n    spillover {} -> {}: {:.3} [{:.3}, {:.3}] p {:.5}",
-                    s.from, s.to, s.roas, s.ci_lower, s.ci_upper, s.p_value
+                    "\n    spillover {} -> {}: {:.3} [{:.3}, {:.3}] p {:.5}{}",
+                    s.from,
+                    s.to,
+                    s.roas,
+                    s.ci_lower,
+                    s.ci_upper,
+                    s.p_value,
+                    if s.credited { " credited" } else { "" }
                 ));
             }
             for w in warnings {
@@ -362,6 +371,7 @@ fn main() -> Result<(), BoxError> {
         "seeds with a confounding warning (placebo, robustness or common spend): {warned_seeds}/{seeds}"
     );
     println!("seeds with a spillover warning: {spillover_seeds}/{seeds}");
+    println!("seeds with a spillover credited: {credited_seeds}/{seeds}");
     println!("wall time {:.1} s", started.elapsed().as_secs_f64());
     if let Some(path) = json {
         std::fs::write(&path, serde_json::to_string_pretty(&records)?)?;

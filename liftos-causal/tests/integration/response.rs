@@ -3,7 +3,8 @@
 
 use liftos_causal::{
     Adstock, Attribution, AttributionModel, AttributionOptions, CausalForestParams, CausalRoles,
-    ChannelEffect, ResponseOptions, ResponseTransform, analyze_attribution, prepare_causal_data,
+    ChannelEffect, ResponseOptions, ResponseTransform, analyze_attribution, credit_spillover,
+    prepare_causal_data,
 };
 use liftos_sandbox::{ChannelTruth, Preset, Saturation, World, WorldConfig};
 
@@ -432,16 +433,33 @@ fn revenue_residualised_by_its_own_forest() {
 }
 
 /// Spillover (35% of Meta's effect recorded in Google Ads' rows), seed 2, at the campaign
-/// level: Meta's own rows show 65% of its effect, all a model of each channel's rows can
-/// credit it with. The spillover check finds the rest in Google Ads' rows (0.85
-/// [0.74, 0.97] per unit of Meta's spend against a true 0.735, p < 0.001: within 20%,
-/// though its interval just misses, see the README on the check's intervals), warns
-/// once, naming both channels, and no other pair of channels warns.
+/// level: Meta's own rows show 65% of its effect. The spillover check finds the rest in
+/// Google Ads' rows (0.85 [0.74, 0.97] per unit of Meta's spend against a true 0.735,
+/// p < 0.001: within 20%, though its interval alone just misses), and no other pair of
+/// channels is warned of.
+///
+/// With `credit_spillover` off, Meta's returns are its own rows' (its interval misses the
+/// whole truth) and the one warning says it is not credited. Crediting the same results
+/// ([`credit_spillover`], what the default analysis does) gives Meta's switch-off return
+/// within 10% of the truth with its interval covering, scales the marginal return and the
+/// curve by the same factor, and leaves every other channel alone.
 #[test]
-fn spillover_into_another_channels_rows_is_found_and_warned() {
+fn spillover_into_another_channels_rows_is_found_warned_and_credited() {
     let world = World::generate(&WorldConfig::preset(Preset::Spillover, 2)).unwrap();
-    let a = analyze(&world, false);
-    let d = &a.primary().diagnostics;
+    let table = world.unified_table_with_calendar_flags().unwrap();
+    let roles = CausalRoles::default().with_adstock(Adstock::Auto);
+    let panel = prepare_causal_data(&table, &roles).unwrap();
+    let options = AttributionOptions::default()
+        .with_model(AttributionModel::CausalForest(
+            CausalForestParams::default().with_num_trees(300),
+        ))
+        .with_cross_validation(false)
+        .with_placebo_lead_days(None)
+        .with_seed(1)
+        .with_credit_spillover(false);
+    let a = analyze_attribution(&panel, &options).unwrap();
+    let own_only = a.primary();
+    let d = &own_only.diagnostics;
     let truth = world.truth().channel("meta").unwrap();
     let spilled = truth.incremental_roas - crate::business::own_rows_return(&world, "meta");
     // Every ordered pair of the four channels is checked.
@@ -458,6 +476,10 @@ fn spillover_into_another_channels_rows_is_found_and_warned() {
         "meta's return in google_ads' rows: {:.3} against {spilled:.3}",
         check.roas
     );
+    assert!(d.spillover.iter().all(|c| !c.credited));
+    let meta = own_only.channel("meta").unwrap();
+    assert_eq!(check.source_roas, meta.incremental_roas);
+    assert!(meta.incremental_roas_ci_upper < truth.incremental_roas);
     let warned: Vec<&String> = d
         .warnings
         .iter()
@@ -465,10 +487,53 @@ fn spillover_into_another_channels_rows_is_found_and_warned() {
         .collect();
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert!(
-        warned[0].contains("`google_ads`'s rows moves with `meta`'s spend"),
+        warned[0].contains("`google_ads`'s rows moves with `meta`'s spend")
+            && warned[0].contains("Not credited to `meta` (crediting is off)"),
         "{}",
         warned[0]
     );
+
+    let mut credited = own_only.clone();
+    credit_spillover(&mut credited, 0.95, true);
+    let only: Vec<(&str, &str)> = credited
+        .diagnostics
+        .spillover
+        .iter()
+        .filter(|c| c.credited)
+        .map(|c| (c.from.as_str(), c.to.as_str()))
+        .collect();
+    assert_eq!(only, [("meta", "google_ads")]);
+    let after = credited.channel("meta").unwrap();
+    show(after, truth);
+    let rel = (after.incremental_roas / truth.incremental_roas - 1.0).abs();
+    assert!(
+        rel < 0.10,
+        "meta's credited switch-off return off by {rel:.3}"
+    );
+    assert!(
+        after.incremental_roas_ci_lower <= truth.incremental_roas
+            && truth.incremental_roas <= after.incremental_roas_ci_upper
+    );
+    assert!((after.incremental_roas - meta.incremental_roas - check.roas).abs() < 1e-9);
+    let factor = after.incremental_roas / meta.incremental_roas;
+    assert!((after.marginal_roas / meta.marginal_roas - factor).abs() < 1e-9);
+    assert!((after.revenue_lift / meta.revenue_lift - factor).abs() < 1e-9);
+    let (before_curve, after_curve) = (
+        &meta.response.as_ref().unwrap().response_curve,
+        &after.response.as_ref().unwrap().response_curve,
+    );
+    for (b, c) in before_curve.iter().zip(after_curve) {
+        assert!((c.incremental_revenue - factor * b.incremental_revenue).abs() < 1e-6);
+        assert!(c.ci_lower >= b.ci_lower && c.ci_upper >= b.ci_upper);
+    }
+    // The curve at today's spend is the switch-off lift.
+    let today = after_curve.iter().find(|p| p.scale == 1.0).unwrap();
+    assert!((today.incremental_revenue / after.revenue_lift - 1.0).abs() < 1e-6);
+    for (b, c) in own_only.channels.iter().zip(&credited.channels) {
+        if b.channel != "meta" {
+            assert_eq!(b, c);
+        }
+    }
 }
 
 /// A linear world with the search on: every channel with an effect keeps a switch-off

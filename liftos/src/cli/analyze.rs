@@ -113,6 +113,10 @@ pub struct Args {
     /// campaign level and with `--business-outcome` at the business level.
     #[arg(long)]
     allow_negative_effects: bool,
+    /// Report each channel's own rows only: a channel's effect found with confidence in
+    /// another channel's rows (spillover) is warned of but not credited to it.
+    #[arg(long)]
+    no_spillover_credit: bool,
     /// Moving-block bootstrap replicates of the business-level analysis.
     #[arg(long, default_value_t = 199)]
     bootstrap: usize,
@@ -175,7 +179,8 @@ pub fn run(args: Args) -> liftos::Result<()> {
         .with_cluster(ClusterBy::parse(&args.cluster)?)
         .with_cross_validation(!args.no_cross_validation)
         .with_response(response)
-        .with_non_negative(!args.allow_negative_effects);
+        .with_non_negative(!args.allow_negative_effects)
+        .with_credit_spillover(!args.no_spillover_credit);
     let (panel, attribution) = analyze_table(&table, &roles, &options)?;
     if !panel.dropped.is_empty() {
         println!(

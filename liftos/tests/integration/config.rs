@@ -511,7 +511,7 @@ fn a_business_outcome_pulled_from_shopify_feeds_the_business_level_analysis() {
              [[sources]]\nname = \"meta\"\ntype = \"meta\"\n\n\
              [[sources]]\nname = \"google_ads\"\ntype = \"google_ads\"\n\n\
              [business_outcome]\nsource = \"shopify\"\nallow_negative_effects = true\n\n\
-             [analysis]\ntrees = 20\n\n\
+             [analysis]\ntrees = 20\ncredit_spillover = false\n\n\
              [calendar]\ncountry = \"US\"\n\n\
              [[calendar.business.peak_seasons]]\nname = \"launch\"\n\
              start = {{ date = {{ kind = \"fixed\", month = {}, day = {} }} }}\n\
@@ -545,6 +545,12 @@ fn a_business_outcome_pulled_from_shopify_feeds_the_business_level_analysis() {
     let campaign_level = read_json(dir.path().join("out").join("results.json"));
     assert_eq!(
         campaign_level["settings"]["non_negative"], "false",
+        "{:#}",
+        campaign_level["settings"]
+    );
+    // `credit_spillover = false` reaches the campaign-level analysis.
+    assert_eq!(
+        campaign_level["settings"]["credit_spillover"], "false",
         "{:#}",
         campaign_level["settings"]
     );
