@@ -414,8 +414,19 @@ fn channels_section(
                      it includes sales that would have happened anyway and credits a sale to \
                      every platform that touched it, so the naive ROAS column (that revenue / \
                      spend) overstates; a sale one channel caused can also land in another \
-                     channel's rows, which no per-campaign model sees (analyse the business's \
-                     own revenue with " code { "--business-outcome" } ")."
+                     channel's rows, which a model of each channel's rows cannot see: the \
+                     spillover check looks for it and credits what it finds with confidence \
+                     to the channel that caused it (the business's own revenue, with "
+                     code { "--business-outcome" } ", measures it directly)."
+                }
+                @for sp in results.diagnostics.spillover.iter().filter(|sp| sp.credited) {
+                    p {
+                        code { (sp.from) } "'s returns include "
+                        (thousands(sp.roas, 2)) " [" (thousands(sp.ci_lower, 2)) ", "
+                        (thousands(sp.ci_upper, 2)) "] per unit of its spend recorded in "
+                        code { (sp.to) } "'s rows (spillover, credited; its own rows: "
+                        (thousands(sp.source_roas, 2)) ")."
+                    }
                 }
             }
             @if let Some(b) = business {

@@ -291,6 +291,23 @@ pub fn format_results(r: &AttributionResults) -> String {
                 ""
             );
         }
+        for sp in r
+            .diagnostics
+            .spillover
+            .iter()
+            .filter(|sp| sp.credited && sp.from == c.channel)
+        {
+            let _ = writeln!(
+                s,
+                "{:<14} iROAS includes {} [{}, {}] recorded in {}'s rows (spillover, credited); its own rows: {}",
+                "",
+                ratio(sp.roas),
+                ratio(sp.ci_lower),
+                ratio(sp.ci_upper),
+                sp.to,
+                ratio(sp.source_roas),
+            );
+        }
     }
     if let Some(t) = &r.temporal {
         let line = |v: &[liftos_causal::Estimate]| -> String {

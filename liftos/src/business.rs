@@ -562,6 +562,16 @@ pub fn format_business(r: &BusinessResults, outcome: &BusinessOutcome) -> String
             }
         }
     }
+    if let Some(p) = &r.results.diagnostics.placebo {
+        s.push_str(&format!(
+            "Placebo (revenue against spend {} days later, should be ≈ 0): {:.3} [{:.3}, {:.3}], p = {:.3}\n",
+            p.name.trim_start_matches("placebo_lead_"),
+            p.estimate,
+            p.ci_lower,
+            p.ci_upper,
+            p.p_value
+        ));
+    }
     for w in &r.results.diagnostics.warnings {
         s.push_str(&format!("\nwarning: {w}\n"));
     }

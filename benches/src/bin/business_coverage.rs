@@ -4,7 +4,8 @@
 //! business-level analysis (`liftos analyze --business-outcome`) on sandbox worlds of each
 //! preset, against the re-simulated truth: per channel the mean relative error of the
 //! switch-off iROAS and the coverage of its 95% interval, the zero-effect channel's
-//! false-positive rate, the baseline share's coverage, and the seconds per fit.
+//! false-positive rate, the baseline share's coverage, the worlds with the placebo's
+//! warning (`placebo_warning`, the count in the `worlds` column), and the seconds per fit.
 //!
 //! Columns: `mean_rel_error`, `coverage` and `significant` of the switch-off iROAS;
 //! `median_rel_width` the median width of its interval over the truth (absolute width for
@@ -155,6 +156,7 @@ fn main() -> Result<(), BoxError> {
         let preset = Preset::parse(name)?;
         let mut stats: BTreeMap<String, Stats> = BTreeMap::new();
         let mut share = (0usize, 0usize);
+        let mut placebo_warned = 0usize;
         let mut seconds = 0.0;
         for seed in first..first + seeds {
             let mut config = WorldConfig::preset(preset, seed);
@@ -180,6 +182,12 @@ fn main() -> Result<(), BoxError> {
                     .iter()
                     .find(|(k, _)| k == "common_spend_p")
                     .map_or("", |(_, v)| v.as_str());
+                if let Some(pl) = &r.results.diagnostics.placebo {
+                    eprintln!(
+                        "{name} seed {seed} {}: {:.4} [{:.4}, {:.4}] p {:.5}",
+                        pl.name, pl.estimate, pl.ci_lower, pl.ci_upper, pl.p_value
+                    );
+                }
                 eprintln!(
                     "{name} seed {seed} common spend p {p}: {}",
                     r.common_spend.map_or_else(
@@ -249,6 +257,13 @@ fn main() -> Result<(), BoxError> {
                     e.plausible += resp.plausible_transforms;
                 }
             }
+            placebo_warned += usize::from(
+                r.results
+                    .diagnostics
+                    .warnings
+                    .iter()
+                    .any(|w| w.starts_with("Placebo check failed")),
+            );
             let truth = world.business_truth()?.baseline_share;
             share.0 += 1;
             share.1 += usize::from(
@@ -276,6 +291,8 @@ fn main() -> Result<(), BoxError> {
             share.0,
             share.1 as f64 / share.0.max(1) as f64
         );
+        // Worlds with the placebo's warning, in the `worlds` column.
+        println!("{name},placebo_warning,{placebo_warned},,,,,,,,,");
     }
     Ok(())
 }

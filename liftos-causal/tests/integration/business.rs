@@ -812,6 +812,50 @@ fn a_hidden_demand_shock_is_found_warned_about_and_controlled() {
     assert_eq!(warned(&quiet, ""), 0);
 }
 
+/// Without campaigns (each channel's daily total alone) the common-spend check cannot
+/// run, and a hidden demand shock is credited to the channels. The placebo (revenue
+/// against the spend of a week later) sees it: on `latent` seed 5 it is negative at
+/// p < 0.001 and warns, with the paid channels' returns far above the truth; on
+/// `realistic` seed 2 (no hidden demand) it is not significant and nothing warns. 20
+/// replicates.
+#[test]
+fn without_campaigns_the_placebo_warns_of_hidden_demand() {
+    let warned = |r: &BusinessResults| {
+        r.results
+            .diagnostics
+            .warnings
+            .iter()
+            .filter(|w| w.starts_with("Placebo check failed"))
+            .count()
+    };
+    let world = World::generate(&WorldConfig::preset(Preset::Latent, 5)).unwrap();
+    let r = analyze_business(&business_data(&world), &test_options(20), &[]).unwrap();
+    report("latent, channel totals", &world, &r);
+    assert!(r.common_spend.is_none());
+    let placebo = r.results.diagnostics.placebo.as_ref().unwrap();
+    assert_eq!(placebo.name, "placebo_lead_7");
+    assert!(
+        placebo.estimate < 0.0
+            && placebo.p_value < liftos_causal::business::BUSINESS_PLACEBO_WARNING_P,
+        "{placebo:?}"
+    );
+    assert!(placebo.ci_upper < 0.0, "{placebo:?}");
+    assert_eq!(warned(&r), 1, "{:?}", r.results.diagnostics.warnings);
+    let meta = r.channel("meta").unwrap().incremental_roas;
+    let truth = world.truth().channel("meta").unwrap().incremental_roas;
+    assert!(meta > 1.3 * truth, "meta {meta} against {truth}");
+
+    let world = World::generate(&WorldConfig::preset(Preset::Realistic, 2)).unwrap();
+    let r = analyze_business(&business_data(&world), &test_options(20), &[]).unwrap();
+    let placebo = r.results.diagnostics.placebo.as_ref().unwrap();
+    assert!(placebo.p_value > 0.05, "{placebo:?}");
+    assert!(
+        placebo.ci_lower <= 0.0 && 0.0 <= placebo.ci_upper,
+        "{placebo:?}"
+    );
+    assert_eq!(warned(&r), 0, "{:?}", r.results.diagnostics.warnings);
+}
+
 /// Budgets that move together while demand does not (the `latent` preset's shock on the
 /// budgets only, `LatentShock::baseline_elasticity` 0: no confounding): the check fires,
 /// but revenue does not move with the budgets' common movement (the likelihood-ratio

@@ -25,6 +25,77 @@ fn files(dir: &Path) -> (World, PathBuf, PathBuf, PathBuf) {
     (world, unified, business, tests)
 }
 
+/// The same world at the campaign level (no `--business-outcome`): the spillover check
+/// finds Meta's effect in Google Ads' rows and credits it to Meta, and the CLI's table,
+/// the JSON and the report say so; `--no-spillover-credit` reports Meta's own rows only.
+#[test]
+fn campaign_level_analysis_credits_the_spillover_it_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (world, unified, _, _) = files(dir.path());
+    let truth = world.truth().channel("meta").unwrap().incremental_roas;
+    let json = dir.path().join("results.json");
+    let report = dir.path().join("report");
+    let args = ["--trees", "300", "--no-cross-validation"];
+    let with_report = [&args[..], &["--report", report.to_str().unwrap()]].concat();
+    let stdout = analyze_json(&unified, &json, &with_report);
+    assert_contains_all(
+        &stdout,
+        &[
+            "recorded in google_ads's rows (spillover, credited)",
+            "(credited to meta: in its returns above)",
+            "It is credited to `meta`",
+        ],
+    );
+    let v = read_json(&json);
+    assert_eq!(v["settings"]["credit_spillover"], "true");
+    let credited: Vec<&serde_json::Value> = v["diagnostics"]["spillover"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["credited"] == true)
+        .collect();
+    assert_eq!(credited.len(), 1, "{:#}", v["diagnostics"]["spillover"]);
+    assert_eq!(
+        (&credited[0]["from"], &credited[0]["to"]),
+        (&"meta".into(), &"google_ads".into())
+    );
+    let meta = channel(&v, "meta");
+    let roas = |m: &serde_json::Value, k: &str| m[k].as_f64().unwrap();
+    let own = credited[0]["source_roas"].as_f64().unwrap();
+    let spilled = credited[0]["roas"].as_f64().unwrap();
+    assert!(
+        (roas(meta, "incremental_roas") - own - spilled).abs() < 1e-9,
+        "{meta}"
+    );
+    assert!(
+        roas(meta, "incremental_roas_ci_lower") <= truth
+            && truth <= roas(meta, "incremental_roas_ci_upper"),
+        "{meta} against {truth}"
+    );
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("(spillover, credited; its own rows: "));
+    assert!(html.contains("(credited to `meta`)"));
+
+    let own_json = dir.path().join("own.json");
+    let stdout = analyze_json(
+        &unified,
+        &own_json,
+        &[&args[..], &["--no-spillover-credit"]].concat(),
+    );
+    assert!(
+        stdout.contains("Not credited to `meta` (crediting is off)"),
+        "{stdout}"
+    );
+    let v = read_json(&own_json);
+    assert_eq!(v["settings"]["credit_spillover"], "false");
+    let meta = channel(&v, "meta");
+    assert!(
+        (roas(meta, "incremental_roas") - own).abs() < 1e-9,
+        "{meta}"
+    );
+    assert!(roas(meta, "incremental_roas_ci_upper") < truth, "{meta}");
+}
+
 #[test]
 fn analyze_with_the_business_outcome_and_a_lift_test() {
     let dir = tempfile::tempdir().unwrap();
@@ -54,8 +125,13 @@ fn analyze_with_the_business_outcome_and_a_lift_test() {
     );
     assert!(stdout.contains("Calibration with lift tests"), "{stdout}");
     assert!(stdout.contains("Organic (baseline) share"), "{stdout}");
+    assert!(
+        stdout.contains("Placebo (revenue against spend 7 days later, should be ≈ 0)"),
+        "{stdout}"
+    );
     let v = read_json(&json);
     assert_eq!(v["outcome"], "business");
+    assert_eq!(v["diagnostics"]["placebo"]["name"], "placebo_lead_7");
     assert_eq!(v["model"], "business_mmm");
     let channels = v["channels"].as_array().unwrap();
     assert_eq!(channels.len(), 4);
