@@ -870,20 +870,25 @@ pub fn floor_negative_effects(results: &mut AttributionResults) {
 /// Whether a spillover check is strong enough to credit: p below
 /// [`SPILLOVER_WARNING_P`] (or `1 − level`), and the *lower end* of its interval at least
 /// [`SPILLOVER_MATERIAL_SHARE`] of the source's own switch-off return and at least
-/// [`SPILLOVER_MATERIAL_ROAS`]; the source's own return must be above zero (a curve of
-/// zero cannot be scaled).
+/// [`SPILLOVER_MATERIAL_ROAS`]; the source's own return must be above zero and
+/// significant at the results' level (a curve of zero cannot be scaled, and a channel
+/// whose own rows show no effect would otherwise get an interval clear of zero from
+/// the spillover alone, against its own p-value).
 ///
 /// A warning needs only the estimate to clear the size (see [`write_warnings`]); the
-/// credit needs its whole interval to. Measured on 20 worlds of each sandbox preset
-/// (`sandbox_coverage --preset P --seeds 20 --trees 300 --warnings`, release,
-/// 2026-12-06): on `spillover` Meta → Google Ads was credited in all 20 worlds; of the
-/// other six presets' 120 worlds one was credited (`saturation` seed 8, Meta → Google
-/// Ads, 0.42 per unit where none spills: Meta's return 0.76 → 1.18 against a true 0.71,
-/// the interval still covering), where the warning's rule alone would have credited five,
-/// three of them to the zero-effect channel or from it.
-fn spillover_is_credible(check: &SpilloverCheck, own: f64, level: f64) -> bool {
+/// credit needs its whole interval to. Measured (`sandbox_coverage --preset P --seeds N
+/// --trees 300 --warnings`, release, 2026-12-06), before the source's own significance
+/// was required: on `spillover` Meta → Google Ads was credited in 99 of 100 worlds; on
+/// `saturation` in 1 of 100 (seed 8, Meta → Google Ads where none spills); on `realistic`
+/// in 3 of 100, two of them *from the zero-effect channel* (seeds 24 and 55: its
+/// switch-off return 1.08 [0.45, 2.06] against a true 0, while its p-value said not
+/// significant); the warning's rule alone would have credited five of 120 worlds of
+/// seeds 1–20 of the other presets. Requiring the source's own significance drops those
+/// three, and none of the 99 on `spillover` (see the README for the figures after it).
+fn spillover_is_credible(check: &SpilloverCheck, own: f64, own_p: f64, level: f64) -> bool {
     own.is_finite()
         && own > 0.0
+        && own_p < 1.0 - level
         && check.p_value < SPILLOVER_WARNING_P.min(1.0 - level)
         && check.roas > 0.0
         && check.ci_lower >= (SPILLOVER_MATERIAL_SHARE * own).max(SPILLOVER_MATERIAL_ROAS)
@@ -895,7 +900,8 @@ fn spillover_is_credible(check: &SpilloverCheck, own: f64, level: f64) -> bool {
 /// Every check gets its source's own switch-off return (`source_roas`). Where `credit` is
 /// on and a check is credible (p below [`SPILLOVER_WARNING_P`], the *lower end* of its
 /// interval at least [`SPILLOVER_MATERIAL_SHARE`] of the source's own switch-off return
-/// and at least [`SPILLOVER_MATERIAL_ROAS`], that own return above zero), the source
+/// and at least [`SPILLOVER_MATERIAL_ROAS`], that own return above zero and significant
+/// at `level`), the source
 /// channel's returns become what switching it off would lose in every channel's rows:
 /// with `o` its own
 /// switch-off return and `r` [`lo`, `hi`] the spilled return per unit of its spend (summed
@@ -915,17 +921,20 @@ fn spillover_is_credible(check: &SpilloverCheck, own: f64, level: f64) -> bool {
 /// the truth in 14 of 20 worlds while the sum covered Meta's whole switch-off return in
 /// 19; Meta's error fell from 37.7% to 6.9% (release, seeds 1–20, 300 trees).
 pub fn credit_spillover(results: &mut AttributionResults, level: f64, credit: bool) {
-    let own: BTreeMap<String, f64> = results
+    let own: BTreeMap<String, (f64, f64)> = results
         .channels
         .iter()
-        .map(|c| (c.channel.clone(), c.incremental_roas))
+        .map(|c| (c.channel.clone(), (c.incremental_roas, c.p_value)))
         .collect();
     // Per source: the spilled return and its interval's ends, summed over targets.
     let mut spilled: BTreeMap<String, (f64, f64, f64, f64)> = BTreeMap::new();
     for check in &mut results.diagnostics.spillover {
-        let o = own.get(&check.from).copied().unwrap_or(f64::NAN);
+        let (o, p) = own
+            .get(&check.from)
+            .copied()
+            .unwrap_or((f64::NAN, f64::NAN));
         check.source_roas = o;
-        check.credited = credit && spillover_is_credible(check, o, level);
+        check.credited = credit && spillover_is_credible(check, o, p, level);
         if check.credited {
             let e = spilled.entry(check.from.clone()).or_default();
             e.0 += check.roas;
@@ -1930,8 +1939,13 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
                 from = sp.from,
                 reason = if !credit {
                     "crediting is off"
-                } else if own <= 0.0 {
-                    "its own rows show no effect to scale"
+                } else if own <= 0.0
+                    || !results
+                        .channels
+                        .iter()
+                        .any(|c| c.channel == sp.from && c.p_value < 1.0 - level)
+                {
+                    "its own rows show no significant effect to scale"
                 } else {
                     "its interval reaches below a material size"
                 },
