@@ -867,7 +867,7 @@ pub fn floor_negative_effects(results: &mut AttributionResults) {
     results.diagnostics.warnings.extend(warnings);
 }
 
-/// Whether a spillover check is strong enough to credit: p below
+/// Why a spillover check is not strong enough to credit, or `None` when it is: p below
 /// [`SPILLOVER_WARNING_P`] (or `1 − level`), and the *lower end* of its interval at least
 /// [`SPILLOVER_MATERIAL_SHARE`] of the source's own switch-off return and at least
 /// [`SPILLOVER_MATERIAL_ROAS`]; the source's own return must be above zero and
@@ -885,13 +885,19 @@ pub fn floor_negative_effects(results: &mut AttributionResults) {
 /// significant); the warning's rule alone would have credited five of 120 worlds of
 /// seeds 1–20 of the other presets. Requiring the source's own significance drops those
 /// three, and none of the 99 on `spillover` (see the README for the figures after it).
-fn spillover_is_credible(check: &SpilloverCheck, own: f64, own_p: f64, level: f64) -> bool {
-    own.is_finite()
-        && own > 0.0
-        && own_p < 1.0 - level
-        && check.p_value < SPILLOVER_WARNING_P.min(1.0 - level)
+fn spillover_not_credible(
+    check: &SpilloverCheck,
+    own: f64,
+    own_p: f64,
+    level: f64,
+) -> Option<&'static str> {
+    if !(own.is_finite() && own > 0.0 && own_p < 1.0 - level) {
+        return Some("its own rows show no significant effect to scale");
+    }
+    let credible = check.p_value < SPILLOVER_WARNING_P.min(1.0 - level)
         && check.roas > 0.0
-        && check.ci_lower >= (SPILLOVER_MATERIAL_SHARE * own).max(SPILLOVER_MATERIAL_ROAS)
+        && check.ci_lower >= (SPILLOVER_MATERIAL_SHARE * own).max(SPILLOVER_MATERIAL_ROAS);
+    (!credible).then_some("its interval reaches below a material size")
 }
 
 /// Credits a channel with its effect found in other channels' rows (the spillover checks
@@ -934,7 +940,7 @@ pub fn credit_spillover(results: &mut AttributionResults, level: f64, credit: bo
             .copied()
             .unwrap_or((f64::NAN, f64::NAN));
         check.source_roas = o;
-        check.credited = credit && spillover_is_credible(check, o, p, level);
+        check.credited = credit && spillover_not_credible(check, o, p, level).is_none();
         if check.credited {
             let e = spilled.entry(check.from.clone()).or_default();
             e.0 += check.roas;
@@ -1937,17 +1943,16 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
             w.push(format!(
                 "{found} {why} Not credited to `{from}` ({reason}): switching `{from}` off would then lose more than its return says, nearer {sum:.2} per unit.",
                 from = sp.from,
-                reason = if !credit {
-                    "crediting is off"
-                } else if own <= 0.0
-                    || !results
+                reason = if credit {
+                    let own_p = results
                         .channels
                         .iter()
-                        .any(|c| c.channel == sp.from && c.p_value < 1.0 - level)
-                {
-                    "its own rows show no significant effect to scale"
+                        .find(|c| c.channel == sp.from)
+                        .map_or(f64::NAN, |c| c.p_value);
+                    spillover_not_credible(sp, sp.source_roas, own_p, level)
+                        .unwrap_or("its interval reaches below a material size")
                 } else {
-                    "its interval reaches below a material size"
+                    "crediting is off"
                 },
                 sum = own + sp.roas,
             ));
