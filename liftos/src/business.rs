@@ -3,12 +3,18 @@
 //! (`--lift-tests`) as calibration ([`liftos_causal::business`]).
 //!
 //! Business outcome file (CSV or Parquet): `date` (YYYY-MM-DD), `revenue` (≥ 0), optional
-//! `orders` and `geo`. Every day between the first and the last must be present once (once
-//! per geo with a `geo` column; geos are summed per day, the model is national).
+//! `orders` and `geo`. Every day between the first and the last must be present once (with
+//! a `geo` column, every geo on every day; geos are summed per day, the model is national).
 //!
 //! Lift-test file (CSV or Parquet): `channel`, `start`, `end` (YYYY-MM-DD, inclusive),
 //! `incremental_revenue` or `iroas`, `standard_error` (in the unit of the measurement), and
-//! an optional `geo` (tests are read as national).
+//! optional `geo` and `spend`. The model is national, so a test enters as the return it
+//! measured applied to the channel's national spend over its window: an `iroas` as given;
+//! an `incremental_revenue` with `spend` (the spend whose revenue the test measured) as
+//! their ratio; an `incremental_revenue` without `spend` as the national revenue of the
+//! window. A test in a geo measured that geo's revenue only, so its `incremental_revenue`
+//! needs its `spend` (an error naming the row otherwise): read as national, a holdout in
+//! a region with a tenth of the sales would say the channel earns a tenth of what it does.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -99,20 +105,31 @@ fn has_column(table: &RecordBatch, name: &str) -> bool {
     !matches!(find_column(Path::new(""), table, name), Ok(None))
 }
 
+/// A `YYYY-MM-DD` date, the year in four digits (chrono's `%Y` alone would read `24-01-05`
+/// as the year 24). A column the reader typed as timestamps (one cell with a time makes
+/// every cell one) gives `YYYY-MM-DDT00:00:00`: midnight is that day; another time of day
+/// is an error.
 fn parse_date(path: &Path, row: usize, field: &str, v: Option<&String>) -> Result<NaiveDate> {
     let v = v.ok_or_else(|| input_error(path, Some(row), field, "is empty"))?;
-    NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
-        input_error(
-            path,
-            Some(row),
-            field,
-            format!("`{v}` is not a date (YYYY-MM-DD)"),
-        )
-    })
+    let bad = |why: &str| input_error(path, Some(row), field, format!("`{v}` {why}"));
+    let four_digit_year = v.len() >= 10 && v.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+    if !four_digit_year {
+        return Err(bad("is not a date (YYYY-MM-DD)"));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        return Ok(d);
+    }
+    match chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f") {
+        Ok(t) if t.time() == chrono::NaiveTime::MIN => Ok(t.date()),
+        Ok(_) => Err(bad("has a time of day: give the day alone (YYYY-MM-DD)")),
+        Err(_) => Err(bad("is not a date (YYYY-MM-DD)")),
+    }
 }
 
 fn parse_number(path: &Path, row: usize, field: &str, v: Option<&String>) -> Result<f64> {
-    let v = v.ok_or_else(|| input_error(path, Some(row), field, "is empty"))?;
+    let v = v
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| input_error(path, Some(row), field, "is empty"))?;
     match v.parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(x),
         _ => Err(input_error(
@@ -183,7 +200,31 @@ pub fn business_outcome_from_table(table: &RecordBatch, path: &Path) -> Result<B
             };
             return Err(input_error(path, Some(row), "date", what));
         }
+        if geo.is_some() && g.trim().is_empty() {
+            return Err(input_error(path, Some(row), "geo", "is empty"));
+        }
         *by_day.entry(d).or_insert(0.0) += r;
+    }
+    // With geos, every geo on every day: a geo missing on a day would lower that day's
+    // total silently.
+    if geo.is_some() {
+        let geos: std::collections::BTreeSet<&String> = seen.keys().map(|(_, g)| g).collect();
+        for d in by_day.keys() {
+            if let Some(g) = geos
+                .iter()
+                .find(|g| !seen.contains_key(&(*d, (**g).clone())))
+            {
+                return Err(input_error(
+                    path,
+                    None,
+                    "geo",
+                    format!(
+                        "geo `{g}` has no row for {d}: with a `geo` column every geo needs every \
+                         day, or that day's total would be short"
+                    ),
+                ));
+            }
+        }
     }
     let first = *by_day.keys().next().unwrap_or(&NaiveDate::MIN);
     let mut out = BusinessOutcome {
@@ -229,15 +270,32 @@ pub struct LiftTestRow {
     pub standard_error: f64,
     /// Whether `value` is an incremental return rather than revenue.
     pub is_roas: bool,
+    /// The geo the test ran in (`None`: national).
+    pub geo: Option<String>,
+    /// The spend whose revenue the test measured (what it withheld), when given: an
+    /// `incremental_revenue` is then read as the return `value / spend`.
+    pub spend: Option<f64>,
 }
 
-/// Reads a lift-test file.
+/// Reads a lift-test file (its columns: the module's documentation).
 ///
 /// # Errors
 ///
-/// [`Error::Input`] naming the file, the row and the field.
+/// [`Error::Input`] naming the file, the row and the field: a missing column, a bad date or
+/// number, an end before the start, a standard error or `spend` ≤ 0, a test in a geo
+/// giving `incremental_revenue` without `spend`.
 pub fn read_lift_tests(path: &Path) -> Result<Vec<LiftTestRow>> {
-    let table = liftos_transform::read_table(path)?;
+    lift_tests_from_table(&liftos_transform::read_table(path)?, path)
+}
+
+/// The lift tests of a table already in memory; `path` names it in errors. The checks of
+/// [`read_lift_tests`].
+///
+/// # Errors
+///
+/// As [`read_lift_tests`].
+pub fn lift_tests_from_table(table: &RecordBatch, path: &Path) -> Result<Vec<LiftTestRow>> {
+    let table = table.clone();
     let channel = text_column(path, &table, "channel")?;
     let start = text_column(path, &table, "start")?;
     let end = text_column(path, &table, "end")?;
@@ -254,6 +312,15 @@ pub fn read_lift_tests(path: &Path) -> Result<Vec<LiftTestRow>> {
         ));
     };
     let se = text_column(path, &table, "standard_error")?;
+    let optional = |name: &str| -> Result<Option<Vec<Option<String>>>> {
+        if has_column(&table, name) {
+            text_column(path, &table, name).map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let geo = optional("geo")?;
+    let spend = optional("spend")?;
     let mut out = Vec::new();
     for i in 0..table.num_rows() {
         let row = i + 1;
@@ -286,6 +353,40 @@ pub fn read_lift_tests(path: &Path) -> Result<Vec<LiftTestRow>> {
                 format!("{sd} is not > 0"),
             ));
         }
+        let cell = |c: &Option<Vec<Option<String>>>| {
+            c.as_ref()
+                .and_then(|c| c[i].clone())
+                .filter(|v| !v.trim().is_empty())
+        };
+        let g = cell(&geo).map(|g| g.trim().to_string());
+        let sp = match cell(&spend) {
+            Some(text) => {
+                let x = parse_number(path, row, "spend", Some(&text))?;
+                if x <= 0.0 {
+                    return Err(input_error(
+                        path,
+                        Some(row),
+                        "spend",
+                        format!("{x} is not > 0"),
+                    ));
+                }
+                Some(x)
+            }
+            None => None,
+        };
+        if let (Some(g), false, None) = (&g, is_roas, sp) {
+            return Err(input_error(
+                path,
+                Some(row),
+                "spend",
+                format!(
+                    "is missing: a test in geo `{g}` measured that geo's revenue only, and the \
+                     model is national; give `spend` (the spend whose revenue the test \
+                     measured) so that its return applies to the channel's national spend, \
+                     or give the test's `iroas`"
+                ),
+            ));
+        }
         out.push(LiftTestRow {
             channel: ch,
             start: s,
@@ -293,6 +394,8 @@ pub fn read_lift_tests(path: &Path) -> Result<Vec<LiftTestRow>> {
             value: v,
             standard_error: sd,
             is_roas,
+            geo: g,
+            spend: sp,
         });
     }
     Ok(out)
@@ -313,18 +416,23 @@ fn date32(d: NaiveDate) -> i32 {
 /// the business's real peak: a demand period the calendar does not name moves spend and
 /// revenue together and is credited to every channel (README, business-level analysis).
 ///
+/// Also returns notes for the results' warnings (rows of the table outside the outcome's
+/// days, left out).
+///
 /// # Errors
 ///
-/// A missing column of the unified table, a value that is not a date or a number
-/// (naming file, row and field), no row inside the outcome's days, or the checks of
-/// [`BusinessData::from_spend_rows`].
+/// A missing column of the unified table, a value that is not a date or a number, an
+/// empty spend, revenue or channel (naming file, row and field), no row inside the
+/// outcome's days, outcome days before the table's first row or after its last (they
+/// have no spend data), or the checks of [`BusinessData::from_spend_rows`].
 pub fn business_data(
     unified: &RecordBatch,
     unified_path: &Path,
     outcome: &BusinessOutcome,
     calendar: &liftos_calendar::CalendarOptions,
-) -> Result<BusinessData> {
+) -> Result<(BusinessData, Vec<String>)> {
     let n = outcome.dates.len();
+    let mut notes = Vec::new();
     let first = outcome.dates[0];
     let dates = text_column(unified_path, unified, "date")?;
     let channel = text_column(unified_path, unified, "channel")?;
@@ -336,20 +444,26 @@ pub fn business_data(
         None
     };
     let mut rows = Vec::with_capacity(unified.num_rows());
+    let (mut span, mut outside) = (None::<(NaiveDate, NaiveDate)>, 0usize);
     for i in 0..unified.num_rows() {
         let row = i + 1;
         let d = parse_date(unified_path, row, "date", dates[i].as_ref())?;
+        span = Some(span.map_or((d, d), |(a, b)| (a.min(d), b.max(d))));
         let t = (d - first).num_days();
         if t < 0 || t >= n as i64 {
+            outside += 1;
             continue;
         }
-        let number = |field: &str, v: &Option<String>| match v.as_ref() {
-            None => Ok(0.0),
-            v => parse_number(unified_path, row, field, v),
-        };
+        // An empty spend or channel is not 0 or a channel named "": one error naming it.
+        let number =
+            |field: &str, v: &Option<String>| parse_number(unified_path, row, field, v.as_ref());
+        let channel = channel[i]
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(|| input_error(unified_path, Some(row), "channel", "is empty"))?;
         rows.push(SpendRow {
             date: date32(d),
-            channel: channel[i].as_deref().unwrap_or_default(),
+            channel,
             campaign: campaign
                 .as_ref()
                 .map(|c| c[i].as_deref().unwrap_or_default()),
@@ -357,15 +471,41 @@ pub fn business_data(
             platform_revenue: number("revenue", &revenue[i])?,
         });
     }
+    let last = outcome.dates[n - 1];
     if rows.is_empty() {
         return Err(input_error(
             unified_path,
             None,
             "date",
+            format!("no row falls inside the business outcome's days ({first} to {last})"),
+        ));
+    }
+    // Days of the outcome before the table's first row or after its last have no spend
+    // data at all; read as days without spend they would credit their revenue to no
+    // channel and bend every curve. Days the table has beyond the outcome's are left out
+    // and said so (`notes`).
+    if let Some((a, b)) = span
+        && (first < a || last > b)
+    {
+        return Err(input_error(
+            unified_path,
+            None,
+            "date",
             format!(
-                "no row falls inside the business outcome's days ({first} to {})",
-                outcome.dates[n - 1]
+                "the table's rows run from {a} to {b}, but the business outcome covers {first} to \
+                 {last}: its days outside the table have no spend data, and read as days \
+                 without spend they would bend every channel's curve; give the outcome from \
+                 {a} to {b} only (or, if no channel spent on those days, rows with spend 0 for \
+                 them in the table)"
             ),
+        ));
+    }
+    notes.extend(duplicate_rows_note(unified, unified_path)?);
+    if outside > 0 {
+        notes.push(format!(
+            "{outside} row(s) of {} fall outside the business outcome's days ({first} to {last}) \
+             and are left out of the business-level analysis",
+            unified_path.display()
         ));
     }
     // Every column the flags come from, whatever features the options select.
@@ -422,35 +562,86 @@ pub fn business_data(
         },
         if event.len() == n { event } else { Vec::new() },
     )?;
-    Ok(data.with_day_flags(named.into_iter().collect()))
+    Ok((data.with_day_flags(named.into_iter().collect()), notes))
 }
 
-/// The lift tests in the estimator's units: an `iroas` becomes revenue with the channel's
-/// spend over the window.
+/// A sentence when rows repeat another row's natural key (date, channel, account,
+/// campaign, ad group and breakdowns; the campaign's name where there is no campaign id):
+/// an uncleaned export pulled twice counts its spend and revenue twice. `None` when every
+/// key is once. `liftos analyze` prints it; the business level adds it to its warnings.
 ///
 /// # Errors
 ///
-/// [`Error::Input`] when a test names a channel the data does not have.
+/// An Arrow error casting a key column to text.
+pub fn duplicate_rows_note(
+    table: &arrow::array::RecordBatch,
+    path: &std::path::Path,
+) -> Result<Option<String>> {
+    use liftos_core::unified::{CAMPAIGN, CAMPAIGN_ID};
+    let schema = table.schema();
+    let mut key = liftos_core::unified::natural_key(&schema);
+    if schema.field_with_name(CAMPAIGN_ID).is_err() && schema.field_with_name(CAMPAIGN).is_ok() {
+        key.push(CAMPAIGN.to_owned());
+    }
+    let mut columns = Vec::with_capacity(key.len());
+    for name in &key {
+        let Some(c) = table.column_by_name(name) else {
+            continue;
+        };
+        columns.push(arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8)?);
+    }
+    if columns.len() < 2 {
+        return Ok(None);
+    }
+    let mut first: std::collections::HashMap<Vec<Option<&str>>, usize> =
+        std::collections::HashMap::with_capacity(table.num_rows());
+    let (mut repeated, mut example) = (0usize, None);
+    for i in 0..table.num_rows() {
+        let k: Vec<Option<&str>> = columns
+            .iter()
+            .map(|c| {
+                let c = c.as_string::<i32>();
+                c.is_valid(i).then(|| c.value(i))
+            })
+            .collect();
+        if let Some(&j) = first.get(&k) {
+            repeated += 1;
+            example.get_or_insert((j + 1, i + 1));
+        } else {
+            first.insert(k, i);
+        }
+    }
+    Ok(example.map(|(a, b)| {
+        format!(
+            "{repeated} row(s) of {} repeat another row's {} (e.g. rows {a} and {b}): each is \
+             analysed as more spend and revenue of that day; `liftos clean` removes duplicates",
+            path.display(),
+            key.join(", ")
+        )
+    }))
+}
+
+/// The lift tests in the estimator's units: an `iroas`, or an `incremental_revenue` over
+/// its `spend`, becomes revenue with the channel's spend in the data over the window (the
+/// model is national; see the module's documentation).
+///
+/// # Errors
+///
+/// [`Error::Input`] naming the file, the row and the field: a test naming a channel the
+/// data do not have, a window outside the data's days, a return (an `iroas`, or revenue
+/// over `spend`) for a window in which the channel spends nothing in the data.
 pub fn lift_tests(data: &BusinessData, rows: &[LiftTestRow], path: &Path) -> Result<Vec<LiftTest>> {
+    let (Some(&first), Some(&last)) = (data.dates.first(), data.dates.last()) else {
+        return Ok(Vec::new());
+    };
     rows.iter()
         .enumerate()
         .map(|(i, t)| {
-            let window = (date32(t.start), date32(t.end));
-            let test = if t.is_roas {
-                data.lift_test_from_iroas(&t.channel, window, t.value, t.standard_error)
-            } else {
-                data.channel_index(&t.channel).map(|_| LiftTest {
-                    channel: t.channel.clone(),
-                    start: window.0,
-                    end: window.1,
-                    incremental_revenue: t.value,
-                    standard_error: t.standard_error,
-                })
-            };
-            test.map_err(|_| {
+            let row = Some(i + 1);
+            let c = data.channel_index(&t.channel).map_err(|_| {
                 input_error(
                     path,
-                    Some(i + 1),
+                    row,
                     "channel",
                     format!(
                         "`{}` is not a channel of the data ({})",
@@ -458,7 +649,62 @@ pub fn lift_tests(data: &BusinessData, rows: &[LiftTestRow], path: &Path) -> Res
                         data.channels.join(", ")
                     ),
                 )
-            })
+            })?;
+            let window = (date32(t.start), date32(t.end));
+            if window.0 < first || window.1 > last {
+                let how = if window.1 < first || window.0 > last {
+                    "is outside"
+                } else {
+                    "reaches beyond"
+                };
+                return Err(input_error(
+                    path,
+                    row,
+                    if window.0 < first { "start" } else { "end" },
+                    format!(
+                        "the window {} to {} {how} the data's days ({} to {}): a test is compared \
+                         with the model's lift over the same days, so its whole window must be in \
+                         the data",
+                        t.start,
+                        t.end,
+                        liftos_calendar::date32_to_naive(first),
+                        liftos_calendar::date32_to_naive(last)
+                    ),
+                ));
+            }
+            let iroas = if t.is_roas {
+                Some((t.value, t.standard_error))
+            } else {
+                t.spend.map(|s| (t.value / s, t.standard_error / s))
+            };
+            let Some((iroas, se)) = iroas else {
+                return Ok(LiftTest {
+                    channel: t.channel.clone(),
+                    start: window.0,
+                    end: window.1,
+                    incremental_revenue: t.value,
+                    standard_error: t.standard_error,
+                });
+            };
+            let spent = data
+                .dates
+                .iter()
+                .zip(&data.spend[c])
+                .any(|(d, s)| (window.0..=window.1).contains(d) && *s > 0.0);
+            if !spent {
+                return Err(input_error(
+                    path,
+                    row,
+                    "channel",
+                    format!(
+                        "`{}` spends nothing from {} to {} in the data, so the test's return \
+                         cannot be applied to its spend there",
+                        t.channel, t.start, t.end
+                    ),
+                ));
+            }
+            data.lift_test_from_iroas(&t.channel, window, iroas, se)
+                .map_err(Error::from)
         })
         .collect()
 }
@@ -477,12 +723,13 @@ pub fn analyze_business_files(
 ) -> Result<(BusinessOutcome, BusinessResults)> {
     let outcome = read_business_outcome(outcome_path)?;
     let unified = liftos_transform::read_table(unified_path)?;
-    let data = business_data(&unified, unified_path, &outcome, calendar)?;
+    let (data, notes) = business_data(&unified, unified_path, &outcome, calendar)?;
     let tests = match lift_tests_path {
         Some(p) => lift_tests(&data, &read_lift_tests(p)?, p)?,
         None => Vec::new(),
     };
-    let results = liftos_causal::analyze_business(&data, options, &tests)?;
+    let mut results = liftos_causal::analyze_business(&data, options, &tests)?;
+    results.results.diagnostics.warnings.extend(notes);
     Ok((outcome, results))
 }
 
@@ -619,5 +866,256 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("`revenue`") && e.contains("missing"), "{e}");
+    }
+    /// A test in a geo measured that geo's revenue only: without the spend it measured it
+    /// is refused (read as national revenue it would understate the channel by the geo's
+    /// share); with it, it enters as its return on the channel's national spend, exactly as
+    /// the same test given as `iroas`. A national test's revenue is taken as it is.
+    #[test]
+    fn a_geo_tests_revenue_enters_as_its_return_on_the_national_spend() {
+        let path = Path::new("tests.csv");
+        let first = date32(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
+        let n = 70;
+        // 50 a day, nothing in the last ten days.
+        let spend: Vec<f64> = (0..n).map(|t| if t < 60 { 50.0 } else { 0.0 }).collect();
+        let data = BusinessData::new(
+            (first..first + n).collect(),
+            vec![1000.0; n as usize],
+            vec!["meta".into()],
+            vec![spend],
+            Vec::new(),
+            Vec::new(),
+        )
+        .unwrap();
+        let head = [
+            "channel",
+            "start",
+            "end",
+            "incremental_revenue",
+            "standard_error",
+            "geo",
+        ];
+        let week: &[&str] = &["meta", "2024-01-08", "2024-01-14", "300", "60", "CA"];
+        let e = lift_tests_from_table(&table(&head, &[week]), path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("tests.csv")
+                && e.contains("row 1")
+                && e.contains("`spend`")
+                && e.contains("`CA`"),
+            "{e}"
+        );
+        let with_spend = [
+            "channel",
+            "start",
+            "end",
+            "incremental_revenue",
+            "standard_error",
+            "geo",
+            "spend",
+        ];
+        let rows = lift_tests_from_table(
+            &table(
+                &with_spend,
+                &[
+                    &[week, &["100"]].concat(),
+                    &["meta", "2024-01-08", "2024-01-14", "300", "60", "", ""],
+                ],
+            ),
+            path,
+        )
+        .unwrap();
+        assert_eq!(rows[0].geo.as_deref(), Some("CA"));
+        assert_eq!((rows[1].geo.clone(), rows[1].spend), (None, None));
+        let tests = lift_tests(&data, &rows, path).unwrap();
+        // A return of 3 ± 0.6 on the week's national spend (7 × 50).
+        assert!(
+            (tests[0].incremental_revenue - 1050.0).abs() < 1e-9,
+            "{tests:?}"
+        );
+        assert!((tests[0].standard_error - 210.0).abs() < 1e-9, "{tests:?}");
+        // The national test as it is.
+        assert_eq!(
+            (tests[1].incremental_revenue, tests[1].standard_error),
+            (300.0, 60.0)
+        );
+        let as_roas = lift_tests_from_table(
+            &table(
+                &["channel", "start", "end", "iroas", "standard_error", "geo"],
+                &[&["meta", "2024-01-08", "2024-01-14", "3", "0.6", "CA"]],
+            ),
+            path,
+        )
+        .unwrap();
+        assert_eq!(lift_tests(&data, &as_roas, path).unwrap()[0], tests[0]);
+        // A spend of 0, a window outside the data, a return where the channel spends nothing.
+        let e = lift_tests_from_table(&table(&with_spend, &[&[week, &["0"]].concat()]), path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("row 1") && e.contains("`spend`") && e.contains("not > 0"),
+            "{e}"
+        );
+        for (start, end, needle) in [
+            ("2023-01-01", "2023-01-31", "outside the data's days"),
+            (
+                "2024-03-02",
+                "2024-03-08",
+                "spends nothing from 2024-03-02 to 2024-03-08",
+            ),
+        ] {
+            let rows = lift_tests_from_table(
+                &table(
+                    &with_spend,
+                    &[&["meta", start, end, "300", "60", "CA", "100"]],
+                ),
+                path,
+            )
+            .unwrap();
+            let e = lift_tests(&data, &rows, path).unwrap_err().to_string();
+            assert!(
+                e.contains("tests.csv") && e.contains("row 1") && e.contains(needle),
+                "{e}"
+            );
+        }
+    }
+    /// Dates are `YYYY-MM-DD` with a four-digit year; a timestamp column's midnight is
+    /// that day, another time of day an error naming its row.
+    #[test]
+    fn dates_need_four_digit_years_and_no_time_of_day() {
+        let path = Path::new("shop.csv");
+        let one = |d: &str| {
+            let days: &[&[&str]] = &[&[d, "10"]];
+            business_outcome_from_table(&table(&["date", "revenue"], days), path)
+        };
+        assert_eq!(
+            one("2024-01-05").unwrap().dates[0].to_string(),
+            "2024-01-05"
+        );
+        assert_eq!(
+            one("2024-01-05T00:00:00").unwrap().dates[0].to_string(),
+            "2024-01-05"
+        );
+        for (d, why) in [
+            ("24-01-05", "is not a date"),
+            ("0024-01-05x", "is not a date"),
+            ("2024-01-05T15:00:00", "has a time of day"),
+        ] {
+            let e = one(d).unwrap_err().to_string();
+            assert!(
+                e.contains("row 1") && e.contains(d) && e.contains(why),
+                "{e}"
+            );
+        }
+    }
+
+    /// With geos, every geo needs every day (a missing one would lower that day's total
+    /// silently) and an empty geo is no geo.
+    #[test]
+    fn every_geo_needs_every_day() {
+        let path = Path::new("shop.csv");
+        let head = ["date", "revenue", "geo"];
+        let full: &[&[&str]] = &[
+            &["2024-01-01", "10", "CA"],
+            &["2024-01-01", "5", "NY"],
+            &["2024-01-02", "12", "CA"],
+            &["2024-01-02", "6", "NY"],
+        ];
+        let outcome = business_outcome_from_table(&table(&head, full), path).unwrap();
+        assert_eq!(
+            (outcome.revenue.clone(), outcome.geos),
+            (vec![15.0, 18.0], 2)
+        );
+        let e = business_outcome_from_table(&table(&head, &full[..3]), path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("shop.csv") && e.contains("geo `NY` has no row for 2024-01-02"),
+            "{e}"
+        );
+        let blank: &[&[&str]] = &[&["2024-01-01", "10", "CA"], &["2024-01-01", "5", " "]];
+        let e = business_outcome_from_table(&table(&head, blank), path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("row 2") && e.contains("`geo`") && e.contains("is empty"),
+            "{e}"
+        );
+    }
+
+    /// The unified table's rows against the outcome's days: days of the outcome the table
+    /// does not reach are refused (no spend data is not zero spend), rows of the table
+    /// beyond the outcome are left out with a note, and an empty spend or channel is one
+    /// error naming its row.
+    #[test]
+    fn the_tables_days_and_cells_are_checked_against_the_outcome() {
+        let calendar = liftos_calendar::CalendarOptions::default();
+        let day = |k: u64| NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Days::new(k);
+        let outcome = |from: u64, days: u64| BusinessOutcome {
+            dates: (from..from + days).map(day).collect(),
+            revenue: vec![1000.0; days as usize],
+            geos: 1,
+        };
+        let head = ["date", "channel", "spend", "revenue"];
+        let rows: Vec<[String; 4]> = (0..70)
+            .map(|k| {
+                [
+                    day(k).to_string(),
+                    "meta".into(),
+                    format!("{}", 40 + k % 7),
+                    "80".into(),
+                ]
+            })
+            .collect();
+        let unified = |rows: &[[String; 4]]| {
+            let refs: Vec<Vec<&str>> = rows
+                .iter()
+                .map(|r| r.iter().map(String::as_str).collect())
+                .collect();
+            let refs: Vec<&[&str]> = refs.iter().map(Vec::as_slice).collect();
+            table(&head, &refs)
+        };
+        let path = Path::new("unified.csv");
+        let (data, notes) =
+            business_data(&unified(&rows), path, &outcome(0, 70), &calendar).unwrap();
+        assert_eq!((data.dates.len(), notes.len()), (70, 0));
+        let mut twice = rows.clone();
+        twice.push(rows[3].clone());
+        let (_, notes) = business_data(&unified(&twice), path, &outcome(0, 70), &calendar).unwrap();
+        assert!(
+            notes[0].starts_with(
+                "1 row(s) of unified.csv repeat another row's date, channel (e.g. rows 4 and 71)"
+            ),
+            "{notes:?}"
+        );
+        let (data, notes) =
+            business_data(&unified(&rows), path, &outcome(10, 60), &calendar).unwrap();
+        assert_eq!(data.dates.len(), 60);
+        assert!(
+            notes[0].starts_with("10 row(s) of unified.csv fall outside"),
+            "{notes:?}"
+        );
+        let e = business_data(&unified(&rows), path, &outcome(20, 60), &calendar)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("run from 2024-01-01 to 2024-03-10")
+                && e.contains("2024-01-21 to 2024-03-20"),
+            "{e}"
+        );
+        for (field, column) in [("spend", 2), ("channel", 1)] {
+            let mut holed = rows.clone();
+            holed[4][column] = String::new();
+            let e = business_data(&unified(&holed), path, &outcome(0, 70), &calendar)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("unified.csv")
+                    && e.contains("row 5")
+                    && e.contains(&format!("`{field}`")),
+                "{e}"
+            );
+        }
     }
 }

@@ -1302,7 +1302,7 @@ impl Pipeline {
         cleaned: &RecordBatch,
         outcome: &crate::business::BusinessOutcome,
     ) -> Result<liftos_causal::business::BusinessResults> {
-        let data = crate::business::business_data(
+        let (data, notes) = crate::business::business_data(
             cleaned,
             std::path::Path::new("cleaned table"),
             outcome,
@@ -1324,7 +1324,9 @@ impl Pipeline {
             common_spend: self.roles.common_spend_controls,
             ..Default::default()
         };
-        Ok(liftos_causal::analyze_business(&data, &options, &tests)?)
+        let mut results = liftos_causal::analyze_business(&data, &options, &tests)?;
+        results.results.diagnostics.warnings.extend(notes);
+        Ok(results)
     }
 
     /// Writes a run's tables, results, report and `run.json` into the output

@@ -104,8 +104,8 @@ pub struct Args {
     #[arg(long)]
     business_outcome: Option<PathBuf>,
     /// Lift tests to calibrate the business-level estimate with (`channel`, `start`, `end`,
-    /// `incremental_revenue` or `iroas`, `standard_error`[, `geo`]); needs
-    /// `--business-outcome`.
+    /// `incremental_revenue` or `iroas`, `standard_error`[, `geo`, `spend`]; a geo test's
+    /// revenue needs the `spend` it measured); needs `--business-outcome`.
     #[arg(long)]
     lift_tests: Option<PathBuf>,
     /// Report effects below zero as fitted (by default spend cannot lower revenue: such an
@@ -156,6 +156,9 @@ pub fn run(args: Args) -> liftos::Result<()> {
     };
     let table = read_table(&args.input)?;
     for warning in negative_treatment_warnings(&table, &args.treatment) {
+        eprintln!("warning: {warning}");
+    }
+    if let Some(warning) = liftos::business::duplicate_rows_note(&table, &args.input)? {
         eprintln!("warning: {warning}");
     }
     let calendar = calendar_options(&args)?;
@@ -236,7 +239,13 @@ fn run_business(args: &Args, outcome: &std::path::Path) -> liftos::Result<()> {
     if let Some(p) = &args.json {
         outputs.push(("--json", p));
     }
+    if let Some(p) = &args.xlsx {
+        outputs.push(("--xlsx", p));
+    }
     liftos::io::check_distinct_files(&inputs, &outputs)?;
+    if let Some(dir) = &args.report {
+        liftos::io::check_dir_holds_no_input("--report", dir, &inputs)?;
+    }
     let response = liftos::causal::BusinessOptions::response_like(&pin_curves(
         ResponseOptions::parse(&args.response)?,
         &args.pin_curve,

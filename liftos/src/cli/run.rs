@@ -152,6 +152,20 @@ pub fn run(args: Args) -> liftos::Result<()> {
     if let Some(rates) = &config.clean.rates {
         input_paths.push(("clean.rates".to_owned(), config.base_dir.join(rates)));
     }
+    if let Some(bo) = &config.business_outcome {
+        if let Some(path) = &bo.path {
+            input_paths.push((
+                "business_outcome.path".to_owned(),
+                config.base_dir.join(path),
+            ));
+        }
+        if let Some(path) = &bo.lift_tests {
+            input_paths.push((
+                "business_outcome.lift_tests".to_owned(),
+                config.base_dir.join(path),
+            ));
+        }
+    }
     let inputs: Vec<(&str, &std::path::Path)> = input_paths
         .iter()
         .map(|(o, p)| (o.as_str(), p.as_path()))

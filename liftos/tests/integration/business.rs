@@ -284,7 +284,7 @@ end = { date = { kind = "fixed", month = 12, day = 24 } }
     assert!(days.contains("peak_season:black_friday_week"), "{days}");
     assert!(!days.contains("peak_season:holiday_season"), "{days}");
     // Each season's flag holds all of its days, those of Black Friday week included.
-    let data = liftos::business::business_data(
+    let (data, _) = liftos::business::business_data(
         &liftos::transform::read_table(&unified).unwrap(),
         &unified,
         &liftos::business::read_business_outcome(&business).unwrap(),

@@ -75,6 +75,7 @@ fn outputs_that_are_inputs_or_each_other_are_refused_and_nothing_changes() {
     let cal = write_file(d, "cal.csv", "country = \"US\"\n");
     let cal_s = p(&cal);
     let dir_s = p(d);
+    let bo_s = p(&d.join("business.csv"));
     for (args, needle) in [
         // validate --json = --input.
         (
@@ -111,6 +112,31 @@ fn outputs_that_are_inputs_or_each_other_are_refused_and_nothing_changes() {
         ),
         (
             vec!["analyze", "--input", &input_s, "--report", &dir_s],
+            "--report is the directory of --input",
+        ),
+        // The same at the business level (`--xlsx` and `--report` were not checked there).
+        (
+            vec![
+                "analyze",
+                "--input",
+                &input_s,
+                "--business-outcome",
+                &bo_s,
+                "--xlsx",
+                &link_s,
+            ],
+            "--xlsx is the same file as --input",
+        ),
+        (
+            vec![
+                "analyze",
+                "--input",
+                &input_s,
+                "--business-outcome",
+                &bo_s,
+                "--report",
+                &dir_s,
+            ],
             "--report is the directory of --input",
         ),
     ] {
@@ -370,4 +396,33 @@ fn a_terminated_demo_leaves_no_temporary_file() {
         walk(&out, &mut found);
     }
     assert!(found.is_empty(), "{found:?}");
+}
+
+/// `liftos run` writes its tables into the output directory: one holding the business
+/// outcome (or the lift tests) is refused before anything runs, as one holding a source
+/// is.
+#[test]
+fn a_run_refuses_an_output_directory_holding_the_business_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    unified_file(d, "u.csv");
+    let out = d.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let outcome = "date,revenue\n2024-01-01,10\n";
+    let business = write_file(&out, "unified.csv", outcome);
+    let config = write_file(
+        d,
+        "liftos.toml",
+        "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-01-03\"\n\n\
+         [[sources]]\nname = \"all\"\ntype = \"file\"\npath = \"u.csv\"\n\n\
+         [mapping.sources.all]\nextends = \"unified\"\n\n\
+         [output]\ndir = \"out\"\n\n\
+         [business_outcome]\npath = \"out/unified.csv\"\n",
+    );
+    let o = liftos_run!("run", "--config", &config);
+    assert_refused(
+        &o,
+        "the output directory is the directory of business_outcome.path",
+    );
+    assert_eq!(std::fs::read_to_string(&business).unwrap(), outcome);
 }
