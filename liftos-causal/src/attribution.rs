@@ -474,6 +474,22 @@ pub fn analyze_attribution(
             if options.non_negative {
                 floor_negative_effects(&mut results);
             }
+            // A channel whose rows never spend has no effect to measure: its zeros are
+            // not an estimate.
+            let idle: Vec<String> = results
+                .channels
+                .iter()
+                .filter(|c| c.spend == 0.0)
+                .map(|c| {
+                    format!(
+                        "Channel `{}` spends nothing in the data (every one of its rows has spend \
+                         0): its effect cannot be estimated, and the zeros reported for it are \
+                         not a measurement.",
+                        c.channel
+                    )
+                })
+                .collect();
+            results.diagnostics.warnings.extend(idle);
             // 4. Temporal effects.
             let tau: Vec<f64> = results.treatment_effects.iter().map(|r| r.tau).collect();
             if panel.dates.is_some() {

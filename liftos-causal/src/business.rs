@@ -897,12 +897,16 @@ pub struct LiftTest {
     pub standard_error: f64,
 }
 
+/// Most bootstrap replicates [`BusinessOptions::validate`] accepts: each one refits every
+/// channel's transform, so a typo (`--bootstrap 1000000000`) would run for days.
+pub const MAX_BOOTSTRAP: usize = 10_000;
+
 /// Options of the business-level analysis.
 ///
 /// | Name | Default | Meaning | Range |
 /// |---|---|---|---|
 /// | `response` | [`BusinessOptions::default_response`] | adstock, half-saturation and shape grids searched per channel; curve scales | see [`ResponseOptions`] |
-/// | `bootstrap` | 199 | moving-block bootstrap replicates | ≥ 20 |
+/// | `bootstrap` | 199 | moving-block bootstrap replicates | 20 to [`MAX_BOOTSTRAP`] |
 /// | `block_days` | 14 | length of a bootstrap block, in days | 1..=n/4 |
 /// | `fourier` | 6 | yearly Fourier harmonics in the baseline | 0..=12 |
 /// | `knot_days` | 28 | spacing of the knots of a piecewise-linear level in the baseline (0: none) | 0 or ≥ 7 |
@@ -1018,11 +1022,11 @@ impl BusinessOptions {
     /// [`Error::InvalidParameter`] naming the first invalid option.
     pub fn validate(&self) -> Result<()> {
         self.response.validate()?;
-        if self.bootstrap < 20 {
+        if !(20..=MAX_BOOTSTRAP).contains(&self.bootstrap) {
             return Err(Error::param(
                 "business.bootstrap",
                 self.bootstrap,
-                "at least 20",
+                format!("from 20 to {MAX_BOOTSTRAP}"),
             ));
         }
         if self.block_days == 0 {

@@ -639,6 +639,62 @@ impl Curves {
     }
 }
 
+/// Largest magnitude a money amount of the planner's input may have (a billion billion in
+/// any currency): beyond it the curves' arithmetic would overflow into infinities.
+const MAX_AMOUNT: f64 = 1e18;
+
+/// The input's channels are named once each, spend what they spent (finite, ≥ 0) and carry
+/// curves in the units of that spend that reach it: a results JSON edited by hand or
+/// written by another tool is refused with the field named rather than planned from.
+fn check_input(input: &PlanInput) -> Result<()> {
+    let bad = |value: String, expected: &str| Error::InvalidParameter {
+        name: "results",
+        value,
+        expected: expected.to_string(),
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for c in &input.channels {
+        let name = &c.channel;
+        if !seen.insert(name.as_str()) {
+            return Err(bad(
+                format!("channel `{name}` given twice"),
+                "each channel once",
+            ));
+        }
+        if !(c.spend.is_finite() && (0.0..=MAX_AMOUNT).contains(&c.spend)) {
+            return Err(bad(
+                format!("spend {} of `{name}`", c.spend),
+                "a spend ≥ 0 (and below 1e18)",
+            ));
+        }
+        if c.curve.len() < 2 {
+            continue;
+        }
+        if let Some(v) = c.curve.iter().flatten().find(|v| v.abs() > MAX_AMOUNT) {
+            return Err(bad(
+                format!("{v} in the response curve of `{name}`"),
+                "amounts below 1e18 in magnitude",
+            ));
+        }
+        let top = c
+            .curve
+            .iter()
+            .map(|p| p[0])
+            .fold(f64::NEG_INFINITY, f64::max);
+        if c.spend > 0.0 && !(c.spend <= top * (1.0 + 1e-9) && top <= 1000.0 * c.spend) {
+            return Err(bad(
+                format!(
+                    "the response curve of `{name}` spans spend up to {top}, its spend is {}",
+                    c.spend
+                ),
+                "a curve in the units of the channel's spend that reaches it (LiftOS's \
+                 results run from 0 to twice today's spend)",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Plans from the planner's input. See the module docs.
 pub fn plan_from_input(input: &PlanInput, options: &PlanOptions) -> Result<BudgetPlan> {
     options.validate()?;
@@ -663,6 +719,7 @@ pub fn plan_from_input(input: &PlanInput, options: &PlanOptions) -> Result<Budge
             return Err(unknown("hold", ch));
         }
     }
+    check_input(input)?;
     if input.channels.iter().all(|c| c.curve.len() < 2) {
         return Err(Error::InvalidParameter {
             name: "results",
@@ -1060,6 +1117,48 @@ mod tests {
             marginal_ci: (f64::NAN, f64::NAN),
             curve,
         }
+    }
+
+    /// A results JSON edited by hand or from another tool: a channel twice, a negative
+    /// spend, a curve in other units than the spend or with absurd amounts is refused,
+    /// naming it, instead of planned from.
+    #[test]
+    fn inconsistent_inputs_are_refused_naming_the_channel() {
+        let f = hill(1000.0, 50.0);
+        let plan = |channels: Vec<PlanChannelInput>| {
+            let inp = PlanInput {
+                window_days: None,
+                channels,
+            };
+            plan_from_input(&inp, &PlanOptions::new(200.0))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = plan(vec![input("a", 100.0, &f), input("a", 100.0, &f)]);
+        assert!(e.contains("`a` given twice"), "{e}");
+        let mut negative = input("b", 100.0, &f);
+        negative.spend = -100.0;
+        let e = plan(vec![input("a", 100.0, &f), negative]);
+        assert!(e.contains("spend -100 of `b`"), "{e}");
+        let mut units = input("b", 100.0, &f);
+        for p in &mut units.curve {
+            p[0] *= 1e9;
+        }
+        let e = plan(vec![input("a", 100.0, &f), units]);
+        assert!(e.contains("response curve of `b` spans"), "{e}");
+        let mut huge = input("b", 100.0, &f);
+        huge.curve[3][1] = 1e300;
+        let e = plan(vec![input("a", 100.0, &f), huge]);
+        assert!(
+            e.contains("response curve of `b`") && e.contains("1e18"),
+            "{e}"
+        );
+        // The same channels, consistent, plan.
+        let ok = PlanInput {
+            window_days: None,
+            channels: vec![input("a", 100.0, &f), input("b", 100.0, &f)],
+        };
+        assert!(plan_from_input(&ok, &PlanOptions::new(200.0)).is_ok());
     }
 
     #[test]

@@ -229,6 +229,17 @@ impl CausalRoles {
                 "at least one outcome column",
             ));
         }
+        if let Some(c) = self
+            .treatment_variables
+            .iter()
+            .find(|t| self.outcome_variables.contains(t))
+        {
+            return Err(Error::param(
+                "treatment_variables",
+                c,
+                "a treatment other than the outcome (a column cannot cause itself)",
+            ));
+        }
         for c in &self.control_variables {
             if self.treatment_variables.contains(c) || self.outcome_variables.contains(c) {
                 return Err(Error::param(

@@ -28,7 +28,7 @@ const FOREST_TAU: u64 = 4;
 ///
 /// | Name | Default | Meaning | Range |
 /// |---|---|---|---|
-/// | `num_trees` | 2000 | trees in the causal forest | multiple of `ci_group_size` |
+/// | `num_trees` | 2000 | trees in the causal forest | multiple of `ci_group_size`, at most [`MAX_TREES`](crate::forest::MAX_TREES) |
 /// | `sample_fraction` | 0.5 | share of clusters (rows) each tree draws | (0, 0.5] |
 /// | `honesty` | true | split on one half of the draw, fill leaves with the other | |
 /// | `honesty_fraction` | 0.5 | share of the draw used to choose splits | (0, 1) |

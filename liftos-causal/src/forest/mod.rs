@@ -13,7 +13,7 @@ pub use causal::{
     CatePrediction, CausalForest, CausalForestParams, FittedCausalForest, TreatmentKind,
 };
 pub(crate) use regression::OobSmoother;
-pub use regression::{ForestParams, RegressionForest};
+pub use regression::{ForestParams, MAX_TREES, RegressionForest};
 
 use rayon::prelude::*;
 use tree::{Columns, Target, Tree, TreeParams, Units, draw_units, grow_tree};

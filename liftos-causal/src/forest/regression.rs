@@ -11,7 +11,7 @@ use crate::{Error, Result};
 ///
 /// | Name | Default | Meaning | Range |
 /// |---|---|---|---|
-/// | `num_trees` | 2000 | trees in the forest | ≥ 1 |
+/// | `num_trees` | 2000 | trees in the forest | 1 to [`MAX_TREES`] |
 /// | `sample_fraction` | 0.5 | share of clusters (rows) each tree draws | (0, 1] |
 /// | `honesty` | true | split on one half of the draw, fill leaves with the other | |
 /// | `honesty_fraction` | 0.5 | share of the draw used to choose splits | (0, 1) |
@@ -38,6 +38,11 @@ pub struct ForestParams {
     /// Seed of all randomness.
     pub seed: u64,
 }
+
+/// Most trees a forest may grow: grf's default is 2,000 and its variance estimates settle
+/// by 10,000; the cap keeps a typo (`--trees 1000000000`) from asking for memory without
+/// limit (each tree is kept).
+pub const MAX_TREES: usize = 100_000;
 
 impl Default for ForestParams {
     fn default() -> Self {
@@ -70,8 +75,12 @@ impl ForestParams {
 
     /// Checks every field; returns the first problem found.
     pub fn validate(&self) -> Result<()> {
-        if self.num_trees == 0 {
-            return Err(Error::param("num_trees", self.num_trees, "at least 1"));
+        if !(1..=MAX_TREES).contains(&self.num_trees) {
+            return Err(Error::param(
+                "num_trees",
+                self.num_trees,
+                format!("from 1 to {MAX_TREES}"),
+            ));
         }
         if !(self.sample_fraction > 0.0 && self.sample_fraction <= 1.0) {
             return Err(Error::param(

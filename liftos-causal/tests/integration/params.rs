@@ -14,7 +14,12 @@ fn invalid_parameters_are_named() {
     let d = CausalForestParams::default;
     assert_eq!(
         err(d().with_num_trees(0)),
-        "invalid parameter `num_trees` = 0: expected at least 1"
+        "invalid parameter `num_trees` = 0: expected from 1 to 100000"
+    );
+    // A typo cannot ask for memory without limit.
+    assert_eq!(
+        err(d().with_num_trees(1_000_000_000)),
+        "invalid parameter `num_trees` = 1000000000: expected from 1 to 100000"
     );
     assert_eq!(
         err(d().with_sample_fraction(0.7)),
@@ -34,6 +39,24 @@ fn invalid_parameters_are_named() {
     assert!(err(d().with_nuisance_trees(0)).contains("`nuisance_trees`"));
     assert!(err(d().with_sample_fraction(f64::NAN)).contains("`sample_fraction` = NaN"));
     assert!(d().build().is_ok());
+    let b = liftos_causal::BusinessOptions::default;
+    let bootstrap = |n: usize| {
+        liftos_causal::BusinessOptions {
+            bootstrap: n,
+            ..b()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string()
+    };
+    assert!(bootstrap(19).contains("`business.bootstrap` = 19: expected from 20 to 10000"));
+    assert!(bootstrap(1_000_000_000).contains("= 1000000000: expected from 20 to 10000"));
+    // A treatment that is also the outcome cannot cause itself.
+    let roles = liftos_causal::CausalRoles::new(["revenue"], ["revenue"], [] as [&str; 0])
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(roles.contains("`treatment_variables` = revenue"), "{roles}");
 }
 
 #[test]
