@@ -438,7 +438,7 @@ pub struct ChannelEstimate {
     pub version: String,
     /// Last complete day it saw.
     pub complete_through: NaiveDate,
-    /// Incremental return on spend.
+    /// Incremental return on spend (`NaN`: the version did not estimate it).
     pub iroas: f64,
     /// Its interval.
     pub lower: f64,
@@ -466,16 +466,20 @@ pub fn history(store: &Path) -> Result<BTreeMap<String, Vec<ChannelEstimate>>> {
         // (or with it switched off) and reported at 0.00 [0.00, 0.39] has not moved.
         let non_negative = json["settings"]["non_negative"].as_str() == Some("true");
         for c in channels {
-            let (Some(name), Some(iroas), Some(lower), Some(upper)) = (
-                c["channel"].as_str(),
-                c["incremental_roas"].as_f64(),
-                c["incremental_roas_ci_lower"].as_f64(),
-                c["incremental_roas_ci_upper"].as_f64(),
-            ) else {
+            let Some(name) = c["channel"].as_str() else {
                 continue;
             };
+            // A channel the version could not estimate (`null` in the JSON) keeps its line,
+            // as not estimated, and is compared with nothing.
+            let number = |k: &str| c[k].as_f64().unwrap_or(f64::NAN);
+            let (iroas, lower, upper) = (
+                number("incremental_roas"),
+                number("incremental_roas_ci_lower"),
+                number("incremental_roas_ci_upper"),
+            );
             let series = out.entry(name.to_owned()).or_default();
-            let shifted = series.last().is_some_and(|prev| {
+            let previous = series.iter().rev().find(|e| e.iroas.is_finite());
+            let shifted = previous.is_some_and(|prev| {
                 let prev = if non_negative {
                     prev.iroas.max(0.0)
                 } else {
@@ -531,6 +535,14 @@ pub fn format_history(history: &BTreeMap<String, Vec<ChannelEstimate>>) -> Strin
                 }
                 _ => String::new(),
             };
+            if !e.iroas.is_finite() {
+                let _ = writeln!(
+                    s,
+                    "  {}  through {}  iROAS not estimated in this version",
+                    e.version, e.complete_through
+                );
+                continue;
+            }
             let line = format!(
                 "  {}  through {}  iROAS {:.3} [{:.3}, {:.3}] {change:>7}{flag}",
                 e.version, e.complete_through, e.iroas, e.lower, e.upper
@@ -605,11 +617,18 @@ mod tests {
         let floored = serde_json::json!({"non_negative": "true"});
         version("v2", floored, [0.0, 0.0, 0.39], [3.1, 2.6, 3.6]);
         let fitted = serde_json::json!({"non_negative": "false"});
-        version("v3", fitted, [-0.2, -0.5, -0.05], [3.0, 2.5, 3.5]);
+        version("v3", fitted.clone(), [-0.2, -0.5, -0.05], [3.0, 2.5, 3.5]);
+        // A version that could not estimate Meta (`null`s in its JSON) keeps Meta's line,
+        // and the next one is compared with the last estimate there was.
+        version("v4", fitted.clone(), [-0.2, -0.5, -0.05], [f64::NAN; 3]);
+        version("v5", fitted, [-0.2, -0.5, -0.05], [5.0, 4.5, 5.5]);
         let h = history(store.path()).unwrap();
         let shifted = |c: &str| h[c].iter().map(|e| e.shifted).collect::<Vec<_>>();
-        assert_eq!(shifted("tiktok"), [false, false, true]);
-        assert_eq!(shifted("meta"), [false, true, false]);
+        assert_eq!(shifted("tiktok"), [false, false, true, false, false]);
+        assert_eq!(shifted("meta"), [false, true, false, false, true]);
+        let text = format_history(&h);
+        assert!(text.contains("v4  through 2024-02-01  iROAS not estimated"), "{text}");
+        assert!(text.contains("+2.000  SHIFT: the interval excludes the previous estimate 3.000"), "{text}");
     }
 
     fn state(day: &str, fp: &str, meta: f64) -> DataState {
