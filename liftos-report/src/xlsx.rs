@@ -528,7 +528,17 @@ pub fn export_results_with(
     }
 }
 
+/// A text field of the CSV fallback: a cell a spreadsheet would run as a formula gets a
+/// leading `'` (CSV injection, as the CSV tables of `liftos_transform` write them), then
+/// quoting where needed.
 fn csv_field(s: &str) -> String {
+    let escaped;
+    let s = if liftos_transform::is_formula_like(s) {
+        escaped = format!("'{s}");
+        escaped.as_str()
+    } else {
+        s
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

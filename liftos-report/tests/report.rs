@@ -672,6 +672,17 @@ fn workbook_has_sheets_and_values() {
     let text = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(text.lines().count(), results.channels.len() + 1);
     assert!(text.starts_with("channel,rows,spend,revenue_lift"));
+    // A channel name a spreadsheet would run as a formula is written as text.
+    let mut named = results.clone();
+    named.channels[0].channel = "=HYPERLINK(\"http://evil.example\",\"x\")".into();
+    named.channels[1].channel = "@SUM(1+1)".into();
+    report::export_results(&named, &csv).unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        text.contains("\n\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",")
+            && text.contains("\n'@SUM(1+1),"),
+        "{text}"
+    );
     let e = report::export_results(results, dir.join("r.parquet")).unwrap_err();
     assert!(matches!(e, ReportError::UnsupportedFormat { .. }));
     cleanup(&dir);
