@@ -484,3 +484,46 @@ fn outcomes_levels_and_custom_estimators() {
 fn several_seeds_dml() {
     several_seeds("dml", AttributionModel::Dml(DmlParams::default()), true);
 }
+
+/// A channel whose rows never spend has no effect to measure: the zeros reported for it
+/// come with a warning naming it, and the other channels are estimated as usual.
+#[test]
+fn a_channel_that_never_spends_is_warned_of() {
+    let world = World::generate(&WorldConfig::standard(2).with_days(120)).unwrap();
+    let table = enriched(&world);
+    let channel = arrow::array::cast::as_string_array(table.column_by_name("channel").unwrap());
+    let i = table.schema().index_of("spend").unwrap();
+    let spend = table
+        .column(i)
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap();
+    let idle: Float64Array = (0..spend.len())
+        .map(|k| {
+            if channel.value(k) == "klaviyo" {
+                0.0
+            } else {
+                spend.value(k)
+            }
+        })
+        .collect();
+    let mut cols = table.columns().to_vec();
+    cols[i] = Arc::new(idle);
+    let table = RecordBatch::try_new(table.schema(), cols).unwrap();
+    let panel = prepare_causal_data(&table, &CausalRoles::default()).unwrap();
+    let options = AttributionOptions::default()
+        .with_model(AttributionModel::CausalForest(
+            CausalForestParams::default().with_num_trees(200),
+        ))
+        .with_cross_validation(false)
+        .with_placebo_lead_days(None)
+        .with_seed(3);
+    let r = analyze_attribution(&panel, &options).unwrap();
+    let w = &r.primary().diagnostics.warnings;
+    let named = |c: &str| {
+        w.iter()
+            .any(|x| x.starts_with(&format!("Channel `{c}` spends nothing in the data")))
+    };
+    assert!(named("klaviyo"), "{w:#?}");
+    assert!(!named("meta") && !named("google_ads"), "{w:#?}");
+}
