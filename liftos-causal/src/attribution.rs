@@ -386,12 +386,15 @@ pub fn analyze_attribution(
     let randomized = assignment == TreatmentAssignment::Randomized;
     let series = series_order(panel.entities.as_deref(), panel.dates.as_deref(), n);
     let entity_codes = panel.entity_codes();
-    let clusters: Vec<u32> = match options.cluster {
-        ClusterBy::Entity => entity_codes.clone(),
-        ClusterBy::Time => panel
-            .date_codes()
-            .ok_or_else(|| Error::param("cluster", "time", "a time variable in the roles"))?,
-        ClusterBy::None => (0..n as u32).collect(),
+    let (clusters, weekly) = match options.cluster {
+        ClusterBy::Entity => single_entity_weeks(panel, &entity_codes),
+        ClusterBy::Time => (
+            panel
+                .date_codes()
+                .ok_or_else(|| Error::param("cluster", "time", "a time variable in the roles"))?,
+            Vec::new(),
+        ),
+        ClusterBy::None => ((0..n as u32).collect(), Vec::new()),
     };
     let channel_labels = crate::prepare::codes_of(&panel.channels).1;
     let mut all = Vec::new();
@@ -490,6 +493,14 @@ pub fn analyze_attribution(
                 })
                 .collect();
             results.diagnostics.warnings.extend(idle);
+            results.diagnostics.warnings.extend(weekly.iter().map(|c| {
+                format!(
+                    "Channel `{c}` has one campaign, and one campaign cannot be compared with \
+                         another: its intervals take its calendar weeks as independent clusters \
+                         instead, which holds only while its revenue, net of the controls, is \
+                         not correlated from one week to the next."
+                )
+            }));
             // 4. Temporal effects.
             let tau: Vec<f64> = results.treatment_effects.iter().map(|r| r.tau).collect();
             if panel.dates.is_some() {
@@ -723,6 +734,47 @@ fn temporal_warning(plan: &BTreeMap<String, Selection>) -> Option<String> {
             curved.join(", ")
         )
     })
+}
+
+/// Clusters by entity (campaign), except in a channel with a single entity: one cluster
+/// cannot be compared with another, so that channel's rows are clustered by calendar week
+/// (7-day blocks from the epoch) instead, as the business level resamples weeks; without
+/// dates they stay one cluster. Returns the codes and the channels clustered by week.
+///
+/// Before, one channel with a single campaign (a small advertiser's one search campaign)
+/// stopped the whole analysis with "not enough data for clusters in the subset".
+fn single_entity_weeks(panel: &CausalPanel, entity: &[u32]) -> (Vec<u32>, Vec<String>) {
+    let mut entities: BTreeMap<&str, std::collections::BTreeSet<u32>> = BTreeMap::new();
+    for (c, e) in panel.channels.iter().zip(entity) {
+        entities.entry(c.as_str()).or_default().insert(*e);
+    }
+    let single: Vec<String> = entities
+        .iter()
+        .filter(|(_, e)| e.len() == 1)
+        .map(|(c, _)| (*c).to_string())
+        .collect();
+    let Some(dates) = panel.dates.as_deref() else {
+        return (entity.to_vec(), Vec::new());
+    };
+    if single.is_empty() {
+        return (entity.to_vec(), Vec::new());
+    }
+    let mut next = entity.iter().copied().max().map_or(0, |m| m + 1);
+    let mut weeks: HashMap<(u32, i32), u32> = HashMap::new();
+    let codes = (0..entity.len())
+        .map(|i| {
+            if !single.iter().any(|c| *c == panel.channels[i]) {
+                return entity[i];
+            }
+            *weeks
+                .entry((entity[i], dates[i].div_euclid(7)))
+                .or_insert_with(|| {
+                    next += 1;
+                    next - 1
+                })
+        })
+        .collect();
+    (codes, single)
 }
 
 /// The rows of `series` that belong to `channel`.

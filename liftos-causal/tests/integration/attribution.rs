@@ -527,3 +527,49 @@ fn a_channel_that_never_spends_is_warned_of() {
     assert!(named("klaviyo"), "{w:#?}");
     assert!(!named("meta") && !named("google_ads"), "{w:#?}");
 }
+
+/// A channel with a single campaign (a small advertiser's one search campaign): one
+/// campaign cannot be compared with another, so its rows are clustered by calendar week
+/// and a warning says so. Before, the whole analysis stopped with "not enough data for
+/// clusters in the subset". On the linear standard world with one campaign per channel,
+/// Meta's and Google Ads' intervals cover their true returns. Klaviyo's one campaign,
+/// sent twice a week, comes out at 2.85 [2.58, 3.19] against a true 3.88: its point
+/// estimate is off, which no clustering moves (left open in issue 17's notes).
+#[test]
+fn a_channel_with_one_campaign_is_clustered_by_week_and_warned_of() {
+    let world = World::generate(&WorldConfig::standard(1).with_days(240)).unwrap();
+    let panel = prepare_causal_data(&enriched(&world), &CausalRoles::default()).unwrap();
+    let options = AttributionOptions::default()
+        .with_model(forest())
+        .with_response(ResponseOptions::linear())
+        .with_cross_validation(false)
+        .with_placebo_lead_days(None)
+        .with_seed(5);
+    let r = analyze_attribution(&panel, &options).unwrap();
+    let r = r.primary();
+    for ch in &r.channels {
+        let t = world.truth().channel(&ch.channel).unwrap();
+        eprintln!("{}", iroas_line(ch, t));
+        assert!(
+            r.diagnostics
+                .warnings
+                .iter()
+                .any(|w| w.starts_with(&format!("Channel `{}` has one campaign", ch.channel))),
+            "{:#?}",
+            r.diagnostics.warnings
+        );
+        assert!(ch.incremental_roas_ci_upper > ch.incremental_roas_ci_lower);
+        if ch.channel != "klaviyo" {
+            assert!(
+                ch.incremental_roas_ci_lower <= t.incremental_roas,
+                "{}",
+                ch.channel
+            );
+            assert!(
+                t.incremental_roas <= ch.incremental_roas_ci_upper,
+                "{}",
+                ch.channel
+            );
+        }
+    }
+}
