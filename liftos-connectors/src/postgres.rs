@@ -7,7 +7,9 @@
 //! libpq `key=value` string). The password comes from a variable: the URL in
 //! `LIFTOS_POSTGRES_URL` may hold it, or [`PostgresBuilder::with_password`] sets it (the
 //! facade reads it from the variable its config names with `password_env`). The URL and
-//! the password are `SecretString`s: `Debug` shows the URL without its password, and
+//! the password are `SecretString`s: `Debug` and errors show the connection rebuilt from
+//! its parsed settings (user, hosts, ports, database, `sslmode`), never the text itself
+//! nor the password (a text that does not parse is shown as a fixed placeholder), and
 //! every error has the password redacted in its literal and percent-/form-encoded forms
 //! (the HTTP connectors' redactor).
 //!
@@ -243,49 +245,98 @@ fn is_identifier(s: &str) -> bool {
         && s.len() <= 63
 }
 
-/// `url` without its password (for messages and `Debug`).
+/// How a connection text is shown in messages and `Debug`.
+///
+/// Built from the parsed settings (user, hosts, ports, database, `sslmode`), never from
+/// the text itself, so no spelling of the password (spaces around `=`, quotes, a raw `/`
+/// or `?` in a URL) can leak; a text that does not parse is shown as `(the connection text, not shown)`.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        // key=value form: drop the password pair.
-        return url
-            .split_whitespace()
-            .map(|kv| {
-                if kv.to_ascii_lowercase().starts_with("password=") {
-                    "password=***"
-                } else {
-                    kv
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
-    };
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let authority = match authority.rsplit_once('@') {
-        Some((user, host)) => match user.split_once(':') {
-            Some((name, _)) => format!("{name}:***@{host}"),
-            None => format!("{user}@{host}"),
-        },
-        None => authority.to_owned(),
-    };
-    let tail = tail
-        .split('&')
-        .map(|p| {
-            let lower = p.to_ascii_lowercase();
-            if lower.starts_with("password=") || lower.contains("?password=") {
-                match p.split_once("password=") {
-                    Some((head, _)) => format!("{head}password=***"),
-                    None => p.to_owned(),
-                }
+    let (text, _) = take_root_cert(url.trim());
+    match parse_target(&text) {
+        Ok(c) => shown(&c),
+        Err(_) => NOT_SHOWN.to_owned(),
+    }
+}
+
+/// What messages and `Debug` show for a connection text that does not parse.
+const NOT_SHOWN: &str = "(the connection text, not shown)";
+
+/// The connection text parsed; an error that quotes none of it.
+fn parse_target(text: &str) -> std::result::Result<tokio_postgres::Config, String> {
+    let config: tokio_postgres::Config = text.parse().map_err(|e: tokio_postgres::Error| {
+        // The parser quotes an unknown key or an unexpected character between backticks:
+        // input, so not shown (the names in `invalid value for option `port`` are its own).
+        let message = e.to_string();
+        if message.contains("invalid value for option") {
+            message
+        } else {
+            unquote(&message)
+        }
+    })?;
+    let at_in_host = config
+        .get_hosts()
+        .iter()
+        .any(|h| matches!(h, Host::Tcp(name) if name.contains('@')));
+    if at_in_host {
+        // `postgres://u:pa@ss@host`: the parser took `ss@host` for the host.
+        return Err("a host holds `@` (write an `@` in the password as `%40`)".into());
+    }
+    Ok(config)
+}
+
+/// `message` with each backtick-quoted part replaced by `…`.
+fn unquote(message: &str) -> String {
+    message
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { "…" } else { part })
+        .collect::<Vec<_>>()
+        .join("`")
+}
+
+/// `postgres://user@host:port,host2/db?sslmode=…` from the parsed settings, without the
+/// password.
+fn shown(config: &tokio_postgres::Config) -> String {
+    let mut out = String::from("postgres://");
+    if let Some(user) = config.get_user() {
+        out.push_str(user);
+        out.push('@');
+    }
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let name = match h {
+                Host::Tcp(name) => name.clone(),
+                Host::Unix(path) => path.display().to_string(),
+            };
+            let port = ports.get(i).or(if ports.len() == 1 {
+                ports.first()
             } else {
-                p.to_owned()
+                None
+            });
+            match port {
+                Some(p) => format!("{name}:{p}"),
+                None => name,
             }
         })
-        .collect::<Vec<_>>()
-        .join("&");
-    format!("{scheme}://{authority}{tail}")
+        .collect();
+    out.push_str(&hosts.join(","));
+    if let Some(db) = config.get_dbname() {
+        out.push('/');
+        out.push_str(db);
+    }
+    let mode = match config.get_ssl_mode() {
+        SslMode::Disable => "disable",
+        SslMode::Prefer => "prefer",
+        SslMode::Require => "require",
+        _ => "other",
+    };
+    out.push_str("?sslmode=");
+    out.push_str(mode);
+    out
 }
 
 /// The URL without its `sslrootcert=PATH` parameter (libpq's name; tokio-postgres does
@@ -336,9 +387,17 @@ fn root_store(path: &std::path::Path) -> Result<rustls::RootCertStore> {
 
 /// Whether the URL carries a password (a config file's URL must not).
 pub fn url_has_password(url: &str) -> bool {
-    match url.parse::<tokio_postgres::Config>() {
+    let (text, _) = take_root_cert(url.trim());
+    match parse_target(&text) {
         Ok(c) => c.get_password().is_some_and(|p| !p.is_empty()),
-        Err(_) => redact_url(url) != url,
+        // Unparsed: anything that looks like a password counts as one.
+        Err(_) => {
+            text.to_ascii_lowercase().contains("password")
+                || text
+                    .split_once("://")
+                    .and_then(|(_, rest)| rest.rsplit_once('@'))
+                    .is_some_and(|(creds, _)| creds.contains(':'))
+        }
     }
 }
 
@@ -370,12 +429,10 @@ impl Target {
     ) -> Result<Self> {
         let (text, root_cert) = take_root_cert(url.expose_secret().trim());
         let text = text.as_str();
-        let shown = redact_url(text);
         let redactor = Redactor::default();
-        let mut config: tokio_postgres::Config =
-            text.parse().map_err(|e: tokio_postgres::Error| {
-                config(format!("`{shown}` is not a PostgreSQL URL: {e}"))
-            })?;
+        let mut config = parse_target(text)
+            .map_err(|e| config(format!("{NOT_SHOWN} is not a PostgreSQL URL: {e}")))?;
+        let shown = shown(&config);
         if let Some(p) = config.get_password() {
             redactor.add(&SecretString::from(String::from_utf8_lossy(p).into_owned()));
         }
@@ -1180,15 +1237,89 @@ mod tests {
     fn urls_lose_their_password_when_shown() {
         assert_eq!(
             redact_url("postgres://me:s3cret@db.example:5432/app?sslmode=require"),
-            "postgres://me:***@db.example:5432/app?sslmode=require"
+            "postgres://me@db.example:5432/app?sslmode=require"
         );
-        assert_eq!(redact_url("postgres://me@db/app"), "postgres://me@db/app");
+        assert_eq!(
+            redact_url("postgres://me@db/app"),
+            "postgres://me@db:5432/app?sslmode=prefer"
+        );
         assert_eq!(
             redact_url("host=db user=me password=s3cret"),
-            "host=db user=me password=***"
+            "postgres://me@db?sslmode=prefer"
         );
+        assert_eq!(redact_url("host=db password='unterminated"), NOT_SHOWN);
         assert!(url_has_password("postgres://me:s3cret@db/app"));
+        assert!(url_has_password("host=db password = 'a b'"));
         assert!(!url_has_password("postgres://me@db/app"));
+    }
+
+    /// Each spelling of a password the parser accepts, and text it refuses: the password
+    /// is in no `Debug` output and no error text.
+    #[test]
+    fn no_spelling_of_a_password_is_shown() {
+        let build = |u: &str| {
+            PostgresBuilder::new()
+                .with_url(u)
+                .with_query("SELECT 1")
+                .build()
+        };
+        let cases = [
+            (
+                "host=db.example user=me password = hunter2 dbname=app",
+                "hunter2",
+            ),
+            (
+                "host=db.example user=me password='correct horse battery' dbname=app",
+                "horse",
+            ),
+            ("postgres://u:s3cr/et?x@db.example.com/app", "s3cr"),
+            ("postgres://u:s3cr/et?x@db.example.com/app", "et?x"),
+            // Refused by the parser, or shown as the parser reads it.
+            ("host=db.example password='hunter2 unterminated", "hunter2"),
+            ("host=db.example hunter2x=1", "hunter2x"),
+            ("postgres://u:pa@ss1x@db.example/app", "ss1x"),
+        ];
+        for (text, secret) in cases {
+            let debug = format!(
+                "{:?} {}",
+                PostgresBuilder::new().with_url(text),
+                redact_url(text)
+            );
+            assert!(!debug.contains(secret), "{text}: {debug}");
+            match build(text) {
+                Ok(c) => {
+                    let debug = format!("{c:?}");
+                    assert!(!debug.contains(secret), "{text}: {debug}");
+                    assert!(debug.contains("db.example"), "{text}: {debug}");
+                }
+                Err(e) => {
+                    let shown = format!("{e} {e:?}");
+                    assert!(!shown.contains(secret), "{text}: {shown}");
+                }
+            }
+            // Errors built from the connection text: sslmode=disable on a remote host.
+            let e = build(&format!("{text} sslmode=disable"))
+                .err()
+                .or_else(|| build(&format!("{text}&sslmode=disable")).err())
+                .or_else(|| build(&format!("{text}?sslmode=disable")).err())
+                .unwrap();
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains(secret), "{text}: {shown}");
+        }
+        // The three accepted spellings do parse (so the shown form is the parsed one).
+        for text in [
+            "host=db.example user=me password = hunter2 dbname=app",
+            "host=db.example user=me password='correct horse battery' dbname=app",
+            "postgres://u:s3cr/et?x@db.example.com/app",
+        ] {
+            let e = build(&format!("{text} sslmode=disable"))
+                .err()
+                .or_else(|| build(&format!("{text}?sslmode=disable")).err())
+                .unwrap()
+                .to_string();
+            assert!(e.contains("sslmode=disable is refused"), "{e}");
+            assert!(e.contains("@db.example"), "{e}");
+        }
     }
 
     #[test]
