@@ -553,7 +553,12 @@ impl Inner {
         let mut totals: Vec<(String, [f64; 8])> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         for (since, until) in campaign_chunks {
-            for r in self.report(&budget, &metric, since, until).await? {
+            for (i, r) in self
+                .report(&budget, &metric, since, until)
+                .await?
+                .iter()
+                .enumerate()
+            {
                 if r.groupings
                     .send_channel
                     .as_deref()
@@ -561,13 +566,14 @@ impl Inner {
                 {
                     continue;
                 }
+                let values = report_statistics(i, r)?;
                 let id = r.groupings.campaign_id.clone();
                 let k = *index.entry(id.clone()).or_insert_with(|| {
                     totals.push((id.clone(), [0.0; 8]));
                     totals.len() - 1
                 });
-                for (j, s) in STATISTICS.iter().enumerate() {
-                    totals[k].1[j] += r.statistics.get(*s).and_then(Value::as_f64).unwrap_or(0.0);
+                for (t, v) in totals[k].1.iter_mut().zip(values) {
+                    *t += v;
                 }
             }
         }
@@ -654,6 +660,25 @@ impl Inner {
 /// Adds a flow-series-report answer into `days` per (send day, flow id): email messages
 /// only, messages of one flow summed, days outside `since..=until` or without any
 /// non-zero statistic left out. Returns the number of results read.
+/// The statistics of the campaign values report's `i`-th result: absent or `null` is 0,
+/// anything but a JSON number is a decode error naming it.
+fn report_statistics(i: usize, r: &ReportResult) -> Result<[f64; 8]> {
+    let mut values = [0.0; 8];
+    for (j, stat) in STATISTICS.iter().enumerate() {
+        values[j] = match r.statistics.get(*stat) {
+            None | Some(Value::Null) => 0.0,
+            Some(v) => v.as_f64().ok_or_else(|| {
+                decode_error(
+                    SOURCE,
+                    format!("data.attributes.results[{i}].statistics.{stat}"),
+                    format!("`{v}` is not a number"),
+                )
+            })?,
+        };
+    }
+    Ok(values)
+}
+
 fn add_flow_series(
     body: &[u8],
     since: NaiveDate,

@@ -354,3 +354,87 @@ async fn flow_report_calls_keep_the_steady_rate_limit() {
         "the fake enforces the steady limit"
     );
 }
+
+/// A narrow Klaviyo answering one email campaign sent on 2024-01-01, whose report gives
+/// `recipients` as given (absent when `None`).
+async fn one_campaign_server(recipients: Option<serde_json::Value>) -> crate::narrow::Narrow {
+    use crate::narrow::{Narrow, json, unexpected};
+    Narrow::start(move |s, _| {
+        let list =
+            |data: serde_json::Value| json(200, serde_json::json!({ "data": data, "links": {} }));
+        match s.path.as_str() {
+            "/api/accounts" => list(serde_json::json!([
+                { "type": "account", "id": "A1", "attributes": { "preferred_currency": "USD" } }
+            ])),
+            "/api/metrics" => list(serde_json::json!([
+                { "type": "metric", "id": "M1", "attributes": { "name": "Placed Order" } }
+            ])),
+            "/api/campaigns" => list(serde_json::json!([
+                { "type": "campaign", "id": "C1",
+                  "attributes": { "name": "January", "send_time": "2024-01-01T10:00:00+00:00" } }
+            ])),
+            "/api/campaign-values-reports" => {
+                let mut statistics =
+                    serde_json::json!({ "delivered": 90, "conversion_value": 12.5 });
+                if let Some(r) = &recipients {
+                    statistics["recipients"] = r.clone();
+                }
+                json(
+                    200,
+                    serde_json::json!({ "data": { "type": "campaign-values-report", "attributes": {
+                        "results": [
+                            { "groupings": { "campaign_id": "C1", "send_channel": "email" },
+                              "statistics": statistics }
+                        ]
+                    } } }),
+                )
+            }
+            _ => unexpected(s),
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_statistic_that_is_not_a_number_is_a_decode_error() {
+    let pull = |api: &crate::narrow::Narrow| {
+        KlaviyoBuilder::new()
+            .with_api_key("pk_statistic_test_key")
+            .with_base_url(api.base_url())
+            .with_retry(fast_retry())
+            .with_clock(clock())
+            .build()
+            .unwrap()
+    };
+    // A number is counted; absent or null is 0.
+    for (recipients, want) in [
+        (Some(serde_json::json!(100)), 100),
+        (None, 0),
+        (Some(serde_json::Value::Null), 0),
+    ] {
+        let api = one_campaign_server(recipients).await;
+        let t = pull_all(&pull(&api), &one_day()).await;
+        assert_eq!(t.num_rows(), 1);
+        let got = t
+            .column_by_name("recipients")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        assert_eq!(got.value(0), want);
+        let delivered = t
+            .column_by_name("delivered")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        assert_eq!(delivered.value(0), 90);
+    }
+    // A string is one error naming the statistic, not a silent 0.
+    let api = one_campaign_server(Some(serde_json::json!("1234"))).await;
+    let err = pull(&api).get_campaign_data(&one_day()).await.unwrap_err();
+    let Error::Decode { path, message, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(
+        path, "data.attributes.results[0].statistics.recipients",
+        "{err}"
+    );
+    assert!(message.contains("\"1234\""), "{err}");
+}
