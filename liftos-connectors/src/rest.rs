@@ -211,7 +211,8 @@ pub enum RestPagination {
         size: Option<u64>,
     },
     /// `param` = rows skipped, `size_param` = rows per page; a short page ends the
-    /// listing (or `total_path`, when given).
+    /// listing (or `total_path`, when given: a page without it is an error, a `null`
+    /// there ends the listing).
     Offset {
         /// Offset parameter.
         param: String,
@@ -224,7 +225,8 @@ pub enum RestPagination {
         total_path: Option<String>,
     },
     /// `param` = page number from `start`; `total_pages_path` (when given) says how many
-    /// pages there are, else an empty or short page ends the listing.
+    /// pages there are (a page without it is an error, a `null` there counts as 0),
+    /// else an empty or short page ends the listing.
     PageNumber {
         /// Page number parameter.
         param: String,
@@ -252,6 +254,8 @@ fn one() -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct RestRecords {
     /// Dotted path of the record array in a page (`data.list`; empty: the page itself).
+    /// A page without it is an error naming the page and the path; only an explicit
+    /// `null` or `[]` there means no records.
     pub path: String,
 }
 
@@ -1022,9 +1026,17 @@ impl Inner {
         n_page: u64,
     ) -> Result<(Vec<Value>, Option<Next>)> {
         let path = &self.spec.records.path;
+        let absent = |p: &str| Error::Decode {
+            source_name: SOURCE.into(),
+            path: format!("page {n_page}: {p}"),
+            message: format!(
+                "`{p}` is not in the page (a malformed or error answer; an empty listing is `null` or `[]` there)"
+            ),
+        };
         let records = match at_path(page, path) {
             Some(Value::Array(a)) => a.clone(),
-            Some(Value::Null) | None if !path.is_empty() => Vec::new(),
+            Some(Value::Null) if !path.is_empty() => Vec::new(),
+            None => return Err(absent(path)),
             _ => {
                 return Err(Error::Decode {
                     source_name: SOURCE.into(),
@@ -1041,9 +1053,12 @@ impl Inner {
                 _ => None,
             }
         };
+        // A configured count absent from the page is an error (a malformed page must not
+        // end the listing); an explicit `null` is no count.
         let number_at = |p: &str| -> Result<Option<u64>> {
             match at_path(page, p) {
-                None | Some(Value::Null) => Ok(None),
+                None => Err(absent(p)),
+                Some(Value::Null) => Ok(None),
                 Some(v) => v
                     .as_u64()
                     .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))

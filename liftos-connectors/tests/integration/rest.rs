@@ -304,6 +304,69 @@ async fn a_malformed_record_names_the_page_record_and_field() {
     assert_mentions(&err, &["page 1: data[1].spend", "`2,50`"]);
 }
 
+/// A page without the configured records path (an API answering `200
+/// {"status":"degraded"}`) is one decode error naming the page and the path, in every
+/// pagination style; so is a page without the configured total. Only an explicit `null`
+/// or `[]` means no records.
+#[tokio::test]
+async fn a_page_without_a_configured_path_is_an_error_not_the_end() {
+    let degraded = || serde_json::json!({"status": "degraded"});
+    let row = || serde_json::json!({"date": "2024-01-01", "campaign": {"id": "1"}, "spend": 1.5});
+    let cases = [
+        ("cursor", degraded(), "page 1: data"),
+        ("next", degraded(), "page 1: results"),
+        ("offset", degraded(), "page 1: items"),
+        ("page_number", degraded(), "page 1: rows"),
+        // Records there, the count missing: not "no more pages".
+        (
+            "offset",
+            serde_json::json!({"items": [row()]}),
+            "page 1: total",
+        ),
+        (
+            "page_number",
+            serde_json::json!({"rows": [row()]}),
+            "page 1: paging.total_pages",
+        ),
+    ];
+    for (style, body, path) in cases {
+        let api = Narrow::start(move |_, _| json(200, body.clone())).await;
+        let c = connector(spec(style, BEARER), api.base_url(), |_| {
+            Some("k".to_owned())
+        });
+        let err = c.get_campaign_data(&one_day()).await.unwrap_err();
+        let Error::Decode { path: got, .. } = &err else {
+            panic!("{style}: {err}");
+        };
+        assert_eq!(got, path, "{style}: {err}");
+        assert!(err.to_string().contains("not in the page"), "{err}");
+    }
+    // An explicit null or [] is an empty listing; a count of null ends it.
+    for (style, body) in [
+        (
+            "cursor",
+            serde_json::json!({"data": null, "meta": {"next_cursor": null}}),
+        ),
+        ("cursor", serde_json::json!({"data": [], "meta": {}})),
+        ("offset", serde_json::json!({"items": [], "total": null})),
+        (
+            "page_number",
+            serde_json::json!({"rows": null, "paging": {"total_pages": 1}}),
+        ),
+    ] {
+        let api = Narrow::start(move |_, _| json(200, body.clone())).await;
+        let c = connector(spec(style, BEARER), api.base_url(), |_| {
+            Some("k".to_owned())
+        });
+        let t = c
+            .get_campaign_data(&one_day())
+            .await
+            .unwrap_or_else(|e| panic!("{style}: {e}"));
+        assert_eq!(t.num_rows(), 0, "{style}");
+        assert_eq!(api.requests().len(), 1, "{style}");
+    }
+}
+
 /// The spec in docs/ pulls from the TikTok fake exactly what the built-in connector does.
 #[tokio::test]
 async fn tiktok_written_as_a_spec_matches_the_built_in_connector() {
