@@ -682,7 +682,8 @@ impl Reply {
 /// What to do with one answer.
 #[derive(Debug)]
 pub(crate) enum Verdict {
-    /// Success: hand the reply back (optionally pausing first, on usage pressure).
+    /// Success: hand the reply back; on usage pressure, `pause` before the pull's next
+    /// request (within its deadline).
     Ok { pause: Option<Duration> },
     /// Transient: retry after the backoff, or after the platform's wait when longer.
     Retry {
@@ -698,6 +699,10 @@ pub(crate) enum Verdict {
 pub(crate) struct PullBudget {
     started: Duration,
     retries: AtomicU32,
+    /// Clock reading before which the pull's next request must not start: set by an
+    /// answer that reported usage pressure (Meta's `estimated_time_to_regain_access`,
+    /// Shopify's bucket), waited out by the next request, not after the last one.
+    pause_until: Mutex<Option<Duration>>,
 }
 
 /// The shared HTTP core of one connector.
@@ -860,6 +865,7 @@ impl HttpCore {
         Arc::new(PullBudget {
             started: self.clock.now(),
             retries: AtomicU32::new(0),
+            pause_until: Mutex::new(None),
         })
     }
 
@@ -903,6 +909,7 @@ impl HttpCore {
         M: Fn() -> reqwest::RequestBuilder,
         C: Fn(&Reply) -> Verdict,
     {
+        self.wait_out_pressure(budget).await?;
         let mut attempt: u32 = 0;
         let mut last = String::from("no attempt finished");
         loop {
@@ -940,12 +947,13 @@ impl HttpCore {
                 Ok(Ok(Ok(reply))) => match classify(&reply) {
                     Verdict::Ok { pause } => {
                         if let Some(p) = pause {
-                            tracing::debug!(
-                                source = self.source,
-                                pause_ms = p.as_millis() as u64,
-                                "usage pressure: pausing"
-                            );
-                            self.clock.sleep(p.min(self.config.max_retry_wait)).await;
+                            // Waited out before the pull's next request, if there is one.
+                            let until = self.clock.now() + p.min(self.config.max_retry_wait);
+                            let mut slot = budget
+                                .pause_until
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner);
+                            *slot = Some(slot.map_or(until, |u| u.max(until)));
                         }
                         return Ok(reply);
                     }
@@ -1008,6 +1016,40 @@ impl HttpCore {
                 }
             }
         }
+    }
+
+    /// Waits out the usage-pressure pause an earlier answer of this pull asked for
+    /// (at most `max_retry_wait`); a pause that would pass the pull's deadline is the
+    /// deadline error at once, as a retry's wait is.
+    async fn wait_out_pressure(&self, budget: &PullBudget) -> Result<()> {
+        let until = *budget
+            .pause_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(until) = until else {
+            return Ok(());
+        };
+        let wait = until.saturating_sub(self.clock.now());
+        if wait.is_zero() {
+            return Ok(());
+        }
+        if self.elapsed(budget) + wait > self.config.deadline {
+            return Err(self.deadline(
+                budget,
+                0,
+                format!(
+                    "usage pressure: the platform asked for a pause of {} ms before the next request, which would pass the deadline",
+                    wait.as_millis()
+                ),
+            ));
+        }
+        tracing::debug!(
+            source = self.source,
+            pause_ms = wait.as_millis() as u64,
+            "usage pressure: pausing"
+        );
+        self.clock.sleep(wait).await;
+        Ok(())
     }
 
     /// One attempt: `Ok(Ok(reply))`, `Ok(Err(failure))` for a transient transport

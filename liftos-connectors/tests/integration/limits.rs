@@ -205,3 +205,71 @@ async fn a_hanging_server_fails_at_the_overall_deadline() {
     }
     drop(silent);
 }
+
+/// Meta pages whose usage header asks for `estimated_time_to_regain_access` minutes: 2
+/// after the first page, 5 after the second (the last).
+async fn pressured_pages() -> Narrow {
+    Narrow::start(|s, base| {
+        if !s.path.ends_with("/insights") {
+            return unexpected(s);
+        }
+        let last = s.query.contains("after=P2");
+        let minutes = if last { 5 } else { 2 };
+        let mut body =
+            serde_json::json!({ "data": [], "paging": { "cursors": { "after": "P2" } } });
+        if !last {
+            body["paging"]["next"] = format!("{base}/v25.0/act_1/insights?after=P2").into();
+        }
+        let mut r = json(200, body);
+        let usage = serde_json::json!({ "1": [{ "type": "ads_insights", "call_count": 95,
+            "estimated_time_to_regain_access": minutes }] });
+        r.headers_mut().insert(
+            "x-business-use-case-usage",
+            usage.to_string().parse().unwrap(),
+        );
+        r
+    })
+    .await
+}
+
+/// The pause asked for on usage pressure comes before the next request, never after the
+/// last page, and never past the pull's deadline.
+#[tokio::test]
+async fn a_usage_pause_waits_before_the_next_request_within_the_deadline() {
+    // Deadline far off: one pause of 2 minutes before page 2, none after it.
+    let server = pressured_pages().await;
+    let virtual_clock = clock();
+    let c = meta(server.base_url(), fast_retry())
+        .with_clock(virtual_clock.clone())
+        .build()
+        .unwrap();
+    let t = pull_all(&c, &one_day()).await;
+    assert_eq!(t.num_rows(), 0);
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(virtual_clock.slept(), Duration::from_secs(120));
+    // Deadline 60 s: the 2-minute pause would pass it, so the pull fails at once with the
+    // deadline error, without waiting and without a second request.
+    let server = pressured_pages().await;
+    let virtual_clock = clock();
+    let c = meta(
+        server.base_url(),
+        fast_retry().with_deadline(Duration::from_secs(60)),
+    )
+    .with_clock(virtual_clock.clone())
+    .build()
+    .unwrap();
+    let err = pull_error_within_20s(&c, &one_day()).await;
+    assert!(
+        matches!(
+            err,
+            Error::Deadline {
+                deadline_ms: 60_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("usage pressure"), "{err}");
+    assert_eq!(virtual_clock.slept(), Duration::ZERO);
+    assert_eq!(server.requests().len(), 1);
+}
