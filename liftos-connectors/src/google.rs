@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use crate::builder::strings;
 use crate::http::{
-    HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, date_chunks,
-    decode_error, decode_for, validate_base_url,
+    HttpCore, ParseNumber, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error,
+    date_chunks, decode_error, decode_for, parse_number, validate_base_url,
 };
 use crate::oauth::RefreshFlow;
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
@@ -490,7 +490,7 @@ impl Inner {
 }
 
 /// A number type of a column: read from a JSON number or a numeric string.
-trait Number: std::str::FromStr + Default {
+trait Number: ParseNumber + Default {
     /// The type as errors name it.
     const NAME: &'static str;
     fn from_json(n: &serde_json::Number) -> Option<Self>;
@@ -524,10 +524,9 @@ fn numbers<T: Number>(
         .enumerate()
         .map(|(i, r)| match get(r) {
             None => Ok(col.starts_with("metrics.").then(T::default)),
-            Some(Value::String(s)) => s
-                .parse::<T>()
+            Some(Value::String(s)) => parse_number::<T>(&s)
                 .map(Some)
-                .map_err(|_| dec(i, format!("`{s}` is not {what}"))),
+                .ok_or_else(|| dec(i, format!("`{s}` is not {what}"))),
             Some(Value::Number(n)) => T::from_json(&n)
                 .map(Some)
                 .ok_or_else(|| dec(i, format!("{n} is not {what}"))),

@@ -769,6 +769,29 @@ pub(crate) fn decode_for<T: serde::de::DeserializeOwned>(source: &str, body: &[u
     })
 }
 
+/// A number type the connectors read from an API's text.
+pub(crate) trait ParseNumber: std::str::FromStr {
+    /// Whether `self` is a value rather than an overflow or a placeholder (`NaN`).
+    fn is_value(&self) -> bool {
+        true
+    }
+}
+
+impl ParseNumber for i64 {}
+
+impl ParseNumber for f64 {
+    fn is_value(&self) -> bool {
+        self.is_finite()
+    }
+}
+
+/// `text` (trimmed) as a number; `None` for anything else, including what Rust's float
+/// parser accepts but no API means as a value: `NaN`, `inf`, `infinity` and literals that
+/// overflow to infinity (`1e400`).
+pub(crate) fn parse_number<T: ParseNumber>(text: &str) -> Option<T> {
+    text.trim().parse::<T>().ok().filter(T::is_value)
+}
+
 /// `source`'s [`Error::Decode`]: what stood at `path` did not read.
 pub(crate) fn decode_error(source: &str, path: String, message: String) -> Error {
     Error::Decode {

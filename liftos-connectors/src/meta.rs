@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use crate::builder::{required_secret, strings};
 use crate::http::{
-    HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
-    date_chunks, decode_error, decode_for, paginate, validate_base_url,
+    HttpCore, ParseNumber, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link,
+    config_error, date_chunks, decode_error, decode_for, paginate, parse_number, validate_base_url,
 };
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
@@ -249,11 +249,12 @@ impl MetaAdsBuilder {
     }
 }
 
-/// `text` as a number (absent: 0), or what is wrong with it ("`x` is not `what`").
-fn number<T: std::str::FromStr + Default>(text: Option<&str>, what: &str) -> Result<T, String> {
+/// `text` as a number (absent: 0), or what is wrong with it ("`x` is not `what`");
+/// `NaN`, `inf` and overflowing literals are not numbers.
+fn number<T: ParseNumber + Default>(text: Option<&str>, what: &str) -> Result<T, String> {
     match text {
         None => Ok(T::default()),
-        Some(v) => v.trim().parse().map_err(|_| format!("`{v}` is not {what}")),
+        Some(v) => parse_number(v).ok_or_else(|| format!("`{v}` is not {what}")),
     }
 }
 
@@ -266,7 +267,7 @@ fn optional_numbers<T: ArrowPrimitiveType>(
     dec: impl Fn(usize, String) -> Error,
 ) -> Result<ArrayRef>
 where
-    T::Native: std::str::FromStr,
+    T::Native: ParseNumber,
 {
     let values: Vec<Option<T::Native>> = rows
         .iter()
@@ -702,12 +703,9 @@ impl Inner {
                 .and_then(|l| l.iter().find(|a| a.action_type == t))
             {
                 None => Ok(None),
-                Some(a) => a
-                    .value
-                    .trim()
-                    .parse::<f64>()
+                Some(a) => parse_number::<f64>(&a.value)
                     .map(Some)
-                    .map_err(|_| (field, format!("`{}` is not a number", a.value))),
+                    .ok_or_else(|| (field, format!("`{}` is not a number", a.value))),
             }
         };
         match self.counting {

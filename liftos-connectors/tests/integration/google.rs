@@ -78,3 +78,70 @@ async fn revoked_refresh_token_is_a_clear_auth_error() {
 async fn a_server_that_never_recovers_ends_within_the_budget() {
     assert_gives_up(|s, retry| builder(s, clock()).with_retry(retry).build().unwrap()).await;
 }
+
+/// A narrow Google Ads answering a token and, for each searchStream call, `rows` as one
+/// batch.
+async fn google_answering(rows: serde_json::Value) -> crate::narrow::Narrow {
+    use crate::narrow::{Narrow, json, unexpected};
+    Narrow::start(move |s, _| match s.path.as_str() {
+        "/token" => json(
+            200,
+            serde_json::json!({"access_token": "ya29.narrow-test", "expires_in": 3599}),
+        ),
+        p if p.ends_with("googleAds:searchStream") => {
+            json(200, serde_json::json!([{ "results": rows.clone() }]))
+        }
+        _ => unexpected(s),
+    })
+    .await
+}
+
+fn google_at(api: &crate::narrow::Narrow) -> GoogleAdsBuilder {
+    GoogleAdsBuilder::new()
+        .with_developer_token("google-dev-token-narrow")
+        .with_oauth("client-id", "client-secret-narrow", "refresh-narrow")
+        .with_customer_ids(["1234567890"])
+        .with_base_url(api.base_url())
+        .with_token_url(format!("{}/token", api.base_url()))
+        .with_retry(fast_retry())
+        .with_clock(clock())
+}
+
+fn google_row(date: &str, conversions: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "campaign": { "id": "111", "name": "Brand" },
+        "customer": { "id": "1234567890", "currencyCode": "USD" },
+        "metrics": { "costMicros": "1500000", "impressions": "100", "clicks": "7",
+                     "conversions": conversions, "conversionsValue": 20.5 },
+        "segments": { "date": date }
+    })
+}
+
+/// `NaN`, `inf` and `1e400` written as strings in a Float64 column are the decode error
+/// of any other malformed number, not values.
+#[tokio::test]
+async fn non_finite_numbers_are_decode_errors() {
+    use liftos_connectors::Connector;
+    let ok = google_answering(serde_json::json!([google_row("2024-01-01", "2.5".into())])).await;
+    let t = google_at(&ok)
+        .build()
+        .unwrap()
+        .get_campaign_data(&one_day())
+        .await
+        .unwrap();
+    assert_eq!(t.num_rows(), 1);
+    for bad in ["NaN", "inf", "1e400"] {
+        let api = google_answering(serde_json::json!([google_row("2024-01-01", bad.into())])).await;
+        let err = google_at(&api)
+            .build()
+            .unwrap()
+            .get_campaign_data(&one_day())
+            .await
+            .unwrap_err();
+        let Error::Decode { path, message, .. } = &err else {
+            panic!("{bad}: {err}");
+        };
+        assert_eq!(path, "results[0].metrics.conversions", "{err}");
+        assert_eq!(message, &format!("`{bad}` is not a number"), "{err}");
+    }
+}

@@ -201,3 +201,51 @@ async fn progress_callback_sees_rows_and_pages() {
     assert_eq!(seen.last().unwrap().rows, n);
     assert_eq!(seen.len() as u64, seen.last().unwrap().pages);
 }
+
+/// Rust's float parser reads `NaN`, `inf` and `1e400` (infinity); Meta's numeric strings
+/// never mean those, so each is the decode error of any other malformed number, in a
+/// plain field and in an action value.
+#[tokio::test]
+async fn non_finite_numbers_are_decode_errors() {
+    use crate::narrow::{Narrow, json, unexpected};
+    let pull = |spend: &'static str, purchase: &'static str| async move {
+        let api = Narrow::start(move |s, _| {
+            if !s.path.ends_with("/insights") {
+                return unexpected(s);
+            }
+            let row = serde_json::json!({
+                "date_start": "2024-01-01", "date_stop": "2024-01-01",
+                "account_id": "1", "account_currency": "USD",
+                "campaign_id": "11", "campaign_name": "Brand",
+                "spend": spend, "impressions": "100", "clicks": "7",
+                "actions": [{ "action_type": "omni_purchase", "value": purchase }],
+                "action_values": [{ "action_type": "omni_purchase", "value": "25.5" }],
+            });
+            json(200, serde_json::json!({ "data": [row], "paging": {} }))
+        })
+        .await;
+        let c = meta_at(api.base_url(), "meta-finite-test-token")
+            .build()
+            .unwrap();
+        c.get_campaign_data(&one_day()).await
+    };
+    // The control: finite values are read.
+    let t = pull("12.5", "3").await.unwrap();
+    assert_eq!(t.num_rows(), 1);
+    for bad in ["NaN", "inf", "-infinity", "1e400"] {
+        for (spend, purchase, path) in [
+            (bad, "3", "data[0].spend"),
+            ("12.5", bad, "data[0].actions"),
+        ] {
+            let err = pull(spend, purchase).await.unwrap_err();
+            let Error::Decode {
+                path: got, message, ..
+            } = &err
+            else {
+                panic!("{bad}: {err}");
+            };
+            assert_eq!(got, path, "{bad}: {err}");
+            assert_eq!(message, &format!("`{bad}` is not a number"), "{err}");
+        }
+    }
+}
