@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{
+    ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
 use futures::StreamExt;
@@ -72,7 +74,7 @@ crate::builder::http_builder_type! {
     /// | `token_url` | `https://oauth2.googleapis.com/token` | OAuth token endpoint | URL |
     /// | `base_url` | `https://googleads.googleapis.com` | API host (http only on loopback) | URL |
     /// | `api_version` | `v21` | REST version | `vNN` |
-    /// | `query` | built from the request | raw GAQL (its SELECT list defines the columns) | GAQL |
+    /// | `query` | built from the request | raw GAQL (its SELECT list defines the columns; it must select `segments.date` and restrict the dates itself: a row outside the requested days is an error) | GAQL |
     /// | `chunk_days` | 31 | days per searchStream call (calls run `retry.concurrency` at once) | ≥ 1 |
     /// | `refresh_margin` | 60 s | refresh the access token this long before it expires | ≥ 0 |
     /// | `retry` | [`RetryConfig::default`](crate::RetryConfig::default) | retries, timeouts, concurrency | — |
@@ -176,7 +178,16 @@ impl GoogleAdsBuilder {
         )?
         .with_margin(self.refresh_margin);
         let columns = match &c.query {
-            Some(q) => Some(select_list(q)?),
+            Some(q) => {
+                let cols = select_list(q)?;
+                if !cols.iter().any(|c| c == "segments.date") {
+                    return Err(config_error(
+                        SOURCE,
+                        "the raw GAQL query (LIFTOS_GOOGLE_ADS_QUERY) must select segments.date: rows are daily, and their dates are checked against the requested days",
+                    ));
+                }
+                Some(cols)
+            }
             None => None,
         };
         let secrets = oauth.private_secrets();
@@ -235,6 +246,13 @@ struct Inner {
 /// `metrics.cost_micros`, `metrics.impressions`, `metrics.clicks` (Int64),
 /// `metrics.conversions`, `metrics.conversions_value` (Float64), then requested
 /// `metrics.*` fields (`*_micros` and counts Int64, others Float64).
+///
+/// A raw GAQL query ([`GoogleAdsBuilder::with_query`], `LIFTOS_GOOGLE_ADS_QUERY`) is sent
+/// as written, once per customer for the whole range: the connector does not rewrite its
+/// dates, so the query must restrict them itself (`WHERE segments.date BETWEEN
+/// '<start>' AND '<end>'`). It must select `segments.date`, and a row dated outside the
+/// requested days is an error (naming the row, its date and the requested days), never
+/// kept or dropped silently.
 #[derive(Clone, Debug)]
 pub struct GoogleAdsConnector {
     inner: Arc<Inner>,
@@ -591,6 +609,7 @@ impl Connector for GoogleAdsConnector {
         }
         let concurrency = inner.core.config.concurrency;
         let redactor = inner.core.redactor.clone();
+        let range = (request.start(), request.end());
         let stream = futures::stream::iter(tasks)
             .map(move |(customer, query)| {
                 let (inner, budget, schema, cols) =
@@ -598,6 +617,9 @@ impl Connector for GoogleAdsConnector {
                 async move {
                     let reply = inner.search_stream(&budget, &customer, &query).await?;
                     let batch = inner.to_batch(&schema, &cols, &reply.body)?;
+                    if inner.query.is_some() {
+                        check_raw_dates(&batch, &cols, &customer, range)?;
+                    }
                     inner.core.progress.page(batch.num_rows());
                     Ok(batch)
                 }
@@ -605,6 +627,42 @@ impl Connector for GoogleAdsConnector {
             .buffered(concurrency)
             .map(move |r| r.map_err(|e| redactor.scrub(e)));
         Ok(Box::pin(stream))
+    }
+}
+
+/// A raw query's rows must lie in the requested days (`range`, inclusive): the query's
+/// own dates are not rewritten, so a row outside them is the query's mistake, reported
+/// rather than kept or dropped.
+fn check_raw_dates(
+    batch: &RecordBatch,
+    cols: &[String],
+    customer: &str,
+    range: (NaiveDate, NaiveDate),
+) -> Result<()> {
+    let Some(ci) = cols.iter().position(|c| c == "segments.date") else {
+        return Ok(());
+    };
+    let (lo, hi) = (
+        Date32Type::from_naive_date(range.0),
+        Date32Type::from_naive_date(range.1),
+    );
+    let dates = batch.column(ci).as_primitive::<Date32Type>();
+    let outside = dates
+        .iter()
+        .enumerate()
+        .find_map(|(i, d)| d.filter(|d| *d < lo || *d > hi).map(|d| (i, d)));
+    match outside {
+        None => Ok(()),
+        Some((i, d)) => Err(Error::InvalidRequest {
+            message: format!(
+                "google_ads: customer {customer}: the raw GAQL query (LIFTOS_GOOGLE_ADS_QUERY) returned a row dated {} (results[{i}]), outside the requested days {}..={}; restrict the query's dates: WHERE segments.date BETWEEN '{}' AND '{}'",
+                Date32Type::to_naive_date_opt(d).map_or_else(|| d.to_string(), |n| n.to_string()),
+                range.0,
+                range.1,
+                range.0,
+                range.1
+            ),
+        }),
     }
 }
 

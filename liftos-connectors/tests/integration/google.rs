@@ -145,3 +145,67 @@ async fn non_finite_numbers_are_decode_errors() {
         assert_eq!(message, &format!("`{bad}` is not a number"), "{err}");
     }
 }
+
+/// A raw query is sent as written; a row it returns outside the requested days is an
+/// error telling the user to restrict the query's dates, never kept silently.
+#[tokio::test]
+async fn a_raw_query_row_outside_the_requested_days_is_an_error() {
+    use liftos_connectors::Connector;
+    const QUERY: &str = "SELECT segments.date, campaign.id, metrics.clicks FROM campaign \
+                         WHERE segments.date BETWEEN '2024-01-01' AND '2024-01-31'";
+    let request = day_range("2024-01-01", "2024-01-02");
+    let inside = google_answering(serde_json::json!([
+        google_row("2024-01-01", 1.0.into()),
+        google_row("2024-01-02", 1.0.into()),
+    ]))
+    .await;
+    let t = google_at(&inside)
+        .with_query(QUERY)
+        .build()
+        .unwrap()
+        .get_campaign_data(&request)
+        .await
+        .unwrap();
+    assert_eq!(t.num_rows(), 2);
+    let sent = inside.requests();
+    let search = sent
+        .iter()
+        .find(|r| r.path.ends_with("searchStream"))
+        .unwrap();
+    assert!(
+        search.body.contains("AND '2024-01-31'"),
+        "sent as written: {}",
+        search.body
+    );
+    let outside = google_answering(serde_json::json!([
+        google_row("2024-01-01", 1.0.into()),
+        google_row("2024-01-05", 1.0.into()),
+    ]))
+    .await;
+    let err = google_at(&outside)
+        .with_query(QUERY)
+        .build()
+        .unwrap()
+        .get_campaign_data(&request)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest { .. }), "{err}");
+    assert_mentions(
+        &err.to_string(),
+        &[
+            "2024-01-05",
+            "results[1]",
+            "restrict the query's dates",
+            "BETWEEN '2024-01-01' AND '2024-01-02'",
+        ],
+    );
+    // Without segments.date the rows could not be checked: refused when built.
+    let err = google_at(&outside)
+        .with_query("SELECT campaign.id, metrics.clicks FROM campaign")
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("must select segments.date"),
+        "{err}"
+    );
+}
