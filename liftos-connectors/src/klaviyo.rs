@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono_tz::Tz;
 use futures::TryStreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -216,6 +217,11 @@ struct Inner {
 /// `include_flows` a last column `message_type` (`campaign` or `flow`). Rows are sorted by
 /// `sent_at`, then `campaign_id`.
 ///
+/// The company time zone is the account's `timezone` (UTC when absent; an unknown zone
+/// is an error): a campaign's `send_time` is converted to it, and report timeframes run
+/// from its local midnight of the first day to 23:59:59 of the last, each written with
+/// that day's UTC offset.
+///
 /// Calls: one campaign-values-report per 365 days of range and, with flows, one daily
 /// flow-series-report per 60 days (its longest daily timeframe), each `report_interval`
 /// after the previous report call. A flow row is a day on which any statistic of the
@@ -320,10 +326,11 @@ impl Inner {
         Ok(chunks.into_iter().flatten().collect())
     }
 
+    /// The account's id, currency and time zone (`timezone`; absent or null: UTC).
     async fn account(
         self: &Arc<Self>,
         budget: &Arc<PullBudget>,
-    ) -> Result<(String, Option<String>)> {
+    ) -> Result<(String, Option<String>, Tz)> {
         let accounts = self
             .list(budget, format!("{}/api/accounts", self.base), 1)
             .await?;
@@ -332,12 +339,23 @@ impl Inner {
             path: "data".into(),
             message: "no account returned".into(),
         })?;
+        let tz = match a.attributes.get("timezone") {
+            None | Some(Value::Null) => Tz::UTC,
+            Some(v) => v.as_str().and_then(|n| n.parse().ok()).ok_or_else(|| {
+                decode_error(
+                    SOURCE,
+                    "data[0].attributes.timezone".into(),
+                    format!("`{v}` is not an IANA time zone"),
+                )
+            })?,
+        };
         Ok((
             a.id.clone(),
             a.attributes
                 .get("preferred_currency")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            tz,
         ))
     }
 
@@ -449,12 +467,13 @@ impl Inner {
         &self,
         budget: &PullBudget,
         metric: &str,
+        tz: Tz,
         since: NaiveDate,
         until: NaiveDate,
     ) -> Result<Vec<ReportResult>> {
         let body = serde_json::json!({ "data": { "type": "campaign-values-report", "attributes": {
             "statistics": STATISTICS,
-            "timeframe": { "start": format!("{since}T00:00:00+00:00"), "end": format!("{until}T23:59:59+00:00") },
+            "timeframe": timeframe(tz, since, until),
             "conversion_metric_id": metric,
             "group_by": ["campaign_id", "campaign_message_id", "send_channel"],
         } } })
@@ -471,13 +490,14 @@ impl Inner {
         &self,
         budget: &PullBudget,
         metric: &str,
+        tz: Tz,
         since: NaiveDate,
         until: NaiveDate,
         days: &mut BTreeMap<(NaiveDate, String), [f64; 8]>,
     ) -> Result<()> {
         let body = serde_json::json!({ "data": { "type": "flow-series-report", "attributes": {
             "statistics": STATISTICS,
-            "timeframe": { "start": format!("{since}T00:00:00+00:00"), "end": format!("{until}T23:59:59+00:00") },
+            "timeframe": timeframe(tz, since, until),
             "interval": "daily",
             "conversion_metric_id": metric,
         } } })
@@ -512,7 +532,7 @@ impl Inner {
             end,
             FLOW_SERIES_MAX_DAYS,
         )?;
-        let (account, currency) = self.account(&budget).await?;
+        let (account, currency, tz) = self.account(&budget).await?;
         let metric = self.metric_id(&budget).await?;
         let first = {
             let q = url::form_urlencoded::Serializer::new(String::new())
@@ -522,19 +542,23 @@ impl Inner {
         };
         let days = (end - start).num_days().max(0) as u64 + 1;
         let campaigns = self.list(&budget, first, days).await?;
-        let mut meta: HashMap<String, (Option<String>, Option<NaiveDate>)> = HashMap::new();
+        // The send day in the company's time zone; Err: a send time that does not read.
+        type Sent = std::result::Result<Option<NaiveDate>, String>;
+        let mut meta: HashMap<String, (Option<String>, Sent)> = HashMap::new();
         for c in &campaigns {
             let name = c
                 .attributes
                 .get("name")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            let sent = c
-                .attributes
-                .get("send_time")
-                .and_then(Value::as_str)
-                .and_then(|s| s.get(..10))
-                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+            let sent = match c.attributes.get("send_time") {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v
+                    .as_str()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| Some(t.with_timezone(&tz).date_naive()))
+                    .ok_or_else(|| v.to_string()),
+            };
             meta.insert(c.id.clone(), (name, sent));
         }
         // Flow names from the listing, before the first (costly) report call.
@@ -554,7 +578,7 @@ impl Inner {
         let mut index: HashMap<String, usize> = HashMap::new();
         for (since, until) in campaign_chunks {
             for (i, r) in self
-                .report(&budget, &metric, since, until)
+                .report(&budget, &metric, tz, since, until)
                 .await?
                 .iter()
                 .enumerate()
@@ -581,8 +605,13 @@ impl Inner {
         for (id, t) in &totals {
             let (name, sent) = meta
                 .get(id)
-                .map(|(n, s)| (n.as_deref(), *s))
-                .unwrap_or((None, None));
+                .map(|(n, s)| (n.as_deref(), s.clone()))
+                .unwrap_or((None, Ok(None)));
+            let sent = sent.map_err(|raw| Error::Decode {
+                source_name: SOURCE.into(),
+                path: format!("campaigns[{id}].send_time"),
+                message: format!("{raw} is not an RFC 3339 date-time"),
+            })?;
             let Some(day) = sent else {
                 return Err(Error::Decode {
                     source_name: SOURCE.into(),
@@ -606,7 +635,7 @@ impl Inner {
         let mut flow_days = BTreeMap::new();
         if self.include_flows {
             for (since, until) in flow_chunks {
-                self.flow_series(&budget, &metric, since, until, &mut flow_days)
+                self.flow_series(&budget, &metric, tz, since, until, &mut flow_days)
                     .await?;
             }
         }
@@ -660,6 +689,32 @@ impl Inner {
 /// Adds a flow-series-report answer into `days` per (send day, flow id): email messages
 /// only, messages of one flow summed, days outside `since..=until` or without any
 /// non-zero statistic left out. Returns the number of results read.
+/// A report's `timeframe` for the days `since..=until` in the company's time zone: its
+/// local midnight to the last second of `until`, each with its UTC offset of that day.
+fn timeframe(tz: Tz, since: NaiveDate, until: NaiveDate) -> Value {
+    // A time that a daylight-saving change skips moves on (at midnight) or back (at the
+    // end of the day) by half-hour steps to the nearest one that exists.
+    let local = |mut t: NaiveDateTime, step: chrono::Duration, late: bool| {
+        for _ in 0..4 {
+            let found = tz.from_local_datetime(&t);
+            if let Some(dt) = if late {
+                found.latest()
+            } else {
+                found.earliest()
+            } {
+                return dt.format("%Y-%m-%dT%H:%M:%S%:z").to_string();
+            }
+            t += step;
+        }
+        format!("{}+00:00", t.format("%Y-%m-%dT%H:%M:%S"))
+    };
+    let half_hour = chrono::Duration::minutes(30);
+    serde_json::json!({
+        "start": local(since.and_time(NaiveTime::MIN), half_hour, false),
+        "end": local(until.and_hms_opt(23, 59, 59).unwrap_or_default(), -half_hour, true),
+    })
+}
+
 /// The statistics of the campaign values report's `i`-th result: absent or `null` is 0,
 /// anything but a JSON number is a decode error naming it.
 fn report_statistics(i: usize, r: &ReportResult) -> Result<[f64; 8]> {

@@ -358,20 +358,36 @@ async fn flow_report_calls_keep_the_steady_rate_limit() {
 /// A narrow Klaviyo answering one email campaign sent on 2024-01-01, whose report gives
 /// `recipients` as given (absent when `None`).
 async fn one_campaign_server(recipients: Option<serde_json::Value>) -> crate::narrow::Narrow {
+    campaign_server(
+        recipients,
+        serde_json::Value::Null,
+        "2024-01-01T10:00:00+00:00",
+    )
+    .await
+}
+
+/// A narrow Klaviyo whose account has the time zone `timezone` and whose one email
+/// campaign was sent at `send_time`.
+async fn campaign_server(
+    recipients: Option<serde_json::Value>,
+    timezone: serde_json::Value,
+    send_time: &'static str,
+) -> crate::narrow::Narrow {
     use crate::narrow::{Narrow, json, unexpected};
     Narrow::start(move |s, _| {
         let list =
             |data: serde_json::Value| json(200, serde_json::json!({ "data": data, "links": {} }));
         match s.path.as_str() {
             "/api/accounts" => list(serde_json::json!([
-                { "type": "account", "id": "A1", "attributes": { "preferred_currency": "USD" } }
+                { "type": "account", "id": "A1",
+                  "attributes": { "preferred_currency": "USD", "timezone": timezone } }
             ])),
             "/api/metrics" => list(serde_json::json!([
                 { "type": "metric", "id": "M1", "attributes": { "name": "Placed Order" } }
             ])),
             "/api/campaigns" => list(serde_json::json!([
                 { "type": "campaign", "id": "C1",
-                  "attributes": { "name": "January", "send_time": "2024-01-01T10:00:00+00:00" } }
+                  "attributes": { "name": "January", "send_time": send_time } }
             ])),
             "/api/campaign-values-reports" => {
                 let mut statistics =
@@ -437,4 +453,49 @@ async fn a_statistic_that_is_not_a_number_is_a_decode_error() {
         "{err}"
     );
     assert!(message.contains("\"1234\""), "{err}");
+}
+
+/// Days are the company's: the report's timeframe runs from local midnight to the last
+/// second of the last day, with that day's UTC offset, and `sent_at` is the send day in
+/// that zone (03:00 UTC on 2 January is still 1 January in New York).
+#[tokio::test]
+async fn days_are_the_company_time_zones() {
+    let pull = |api: &crate::narrow::Narrow| {
+        KlaviyoBuilder::new()
+            .with_api_key("pk_timezone_test_key")
+            .with_base_url(api.base_url())
+            .with_retry(fast_retry())
+            .with_clock(clock())
+            .build()
+            .unwrap()
+    };
+    let send = "2024-01-02T03:00:00+00:00";
+    let api = campaign_server(Some(7.into()), "America/New_York".into(), send).await;
+    let t = pull_all(&pull(&api), &one_day()).await;
+    assert_eq!(t.num_rows(), 1, "sent on 1 January in New York");
+    let sent = t
+        .column_by_name("sent_at")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::Date32Type>();
+    assert_eq!(sent.value_as_date(0), Some("2024-01-01".parse().unwrap()));
+    let report = api
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/api/campaign-values-reports")
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&report.body).unwrap();
+    assert_eq!(
+        body["data"]["attributes"]["timeframe"],
+        serde_json::json!({ "start": "2024-01-01T00:00:00-05:00", "end": "2024-01-01T23:59:59-05:00" })
+    );
+    // Without a time zone: UTC, so the same send is on 2 January, outside the day.
+    let api = campaign_server(Some(7.into()), serde_json::Value::Null, send).await;
+    assert_eq!(pull_all(&pull(&api), &one_day()).await.num_rows(), 0);
+    // An unknown zone is one error naming it.
+    let api = campaign_server(Some(7.into()), "Mars/Olympus".into(), send).await;
+    let err = pull(&api).get_campaign_data(&one_day()).await.unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["data[0].attributes.timezone", "Mars/Olympus"],
+    );
 }
