@@ -342,6 +342,7 @@ fn numeric_column(batch: &RecordBatch, name: &str, role: &'static str) -> Result
     let numeric = array.data_type().is_numeric() || matches!(array.data_type(), DataType::Boolean);
     if !numeric {
         return Err(Error::NonNumericColumn {
+            example: String::new(),
             column: name.to_string(),
             role,
             data_type: array.data_type().to_string(),

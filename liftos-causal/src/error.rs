@@ -35,11 +35,13 @@ pub enum Error {
 
     /// A column that must be numeric is not.
     #[error(
-        "column `{column}` (the {role}) has type {data_type}, which is not numeric; encode it as numbers first"
+        "column `{column}` (the {role}) has type {data_type}, which is not numeric{example}; encode it as numbers first"
     )]
     NonNumericColumn {
         /// The offending column.
         column: String,
+        /// Where it is not a number, e.g. `: row 5 holds `1,234.5`` (or empty).
+        example: String,
         /// The role it was meant to play.
         role: &'static str,
         /// Its Arrow data type.

@@ -404,6 +404,7 @@ fn numeric(batch: &RecordBatch, name: &str, role: &'static str) -> Result<Vec<Op
     let ok = dt.is_numeric() || matches!(dt, DataType::Boolean);
     if !ok {
         return Err(Error::NonNumericColumn {
+            example: not_a_number(col),
             column: name.to_string(),
             role,
             data_type: dt.to_string(),
@@ -420,6 +421,24 @@ fn numeric(batch: &RecordBatch, name: &str, role: &'static str) -> Result<Vec<Op
             }
         })
         .collect())
+}
+
+/// Where a text column is not a number, for [`Error::NonNumericColumn`]: its first value
+/// that does not read as one (`: row 5 holds `1,234.5``, rows counted from 1), or that it
+/// has no rows (a file with a header alone reads as text).
+fn not_a_number(col: &ArrayRef) -> String {
+    if col.is_empty() {
+        return ": the table has no rows".into();
+    }
+    let Ok(text) = cast(col, &DataType::Utf8) else {
+        return String::new();
+    };
+    let text = text.as_string::<i32>();
+    (0..text.len())
+        .find(|&i| text.is_valid(i) && text.value(i).trim().parse::<f64>().is_err())
+        .map_or_else(String::new, |i| {
+            format!(": row {} holds `{}`", i + 1, text.value(i))
+        })
 }
 
 /// A control: numeric/boolean as is; text encoded as codes in order of first appearance.
@@ -447,6 +466,7 @@ fn control(batch: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
 fn text(batch: &RecordBatch, name: &str, role: &'static str) -> Result<Vec<Option<String>>> {
     let col = column(batch, name, role)?;
     let s = cast(col, &DataType::Utf8).map_err(|_| Error::NonNumericColumn {
+        example: String::new(),
         column: name.to_string(),
         role,
         data_type: col.data_type().to_string(),
@@ -470,6 +490,7 @@ fn dates(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i32>>> {
         }
         other => {
             return Err(Error::NonNumericColumn {
+                example: String::new(),
                 column: name.to_string(),
                 role: "time variable",
                 data_type: format!("{other} (a date is needed)"),
@@ -1127,6 +1148,32 @@ pub(crate) fn adstock(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A number column read as text names the first value that is not a number (or that
+    /// the table has no rows), so the user can find it.
+    #[test]
+    fn a_text_column_names_its_first_value_that_is_not_a_number() {
+        let text = |v: Vec<&str>| -> RecordBatch {
+            let col: ArrayRef = std::sync::Arc::new(arrow::array::StringArray::from(v));
+            RecordBatch::try_from_iter([("spend", col)]).unwrap()
+        };
+        let e = numeric(
+            &text(vec!["10", " 12.5", "1,234.5", "x"]),
+            "spend",
+            "treatment",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "column `spend` (the treatment) has type Utf8, which is not numeric: row 3 holds \
+             `1,234.5`; encode it as numbers first"
+        );
+        let e = numeric(&text(vec![]), "spend", "treatment")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not numeric: the table has no rows"), "{e}");
+    }
 
     #[test]
     fn civil_dates() {

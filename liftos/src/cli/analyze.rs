@@ -184,7 +184,23 @@ pub fn run(args: Args) -> liftos::Result<()> {
         .with_response(response)
         .with_non_negative(!args.allow_negative_effects)
         .with_credit_spillover(!args.no_spillover_credit);
-    let (panel, attribution) = analyze_table(&table, &roles, &options)?;
+    let (panel, attribution) = analyze_table(&table, &roles, &options).map_err(|e| match e {
+        // A column problem is the input file's: name it.
+        liftos::Error::Causal(
+            c @ (liftos::causal::Error::NonNumericColumn { .. }
+            | liftos::causal::Error::MissingColumn { .. }),
+        ) => liftos::Error::Input {
+            path: args.input.display().to_string(),
+            row: None,
+            field: match &c {
+                liftos::causal::Error::NonNumericColumn { column, .. }
+                | liftos::causal::Error::MissingColumn { column, .. } => column.clone(),
+                _ => String::new(),
+            },
+            message: c.to_string(),
+        },
+        other => other,
+    })?;
     if !panel.dropped.is_empty() {
         println!(
             "{} of {} input rows left out (a role value was missing); see the warnings below.",

@@ -426,3 +426,26 @@ fn a_run_refuses_an_output_directory_holding_the_business_outcome() {
     );
     assert_eq!(std::fs::read_to_string(&business).unwrap(), outcome);
 }
+
+/// A number column that reads as text (a thousands separator) is one error naming the
+/// file, the column and the first value that is not a number.
+#[test]
+fn a_text_spend_column_names_the_file_and_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = unified_csv(
+        dir.path(),
+        "u.csv",
+        "2024-01-01,meta,a,c1,A,,USD,10,100,3,1,20\n\
+         2024-01-02,meta,a,c1,A,,USD,\"1,234.5\",100,3,1,20\n",
+    );
+    let o = liftos_run!("analyze", "--input", &input);
+    assert_refused(
+        &o,
+        "u.csv: `spend`: column `spend` (the treatment) has type Utf8",
+    );
+    assert!(
+        stderr(&o).contains("row 2 holds `1,234.5`"),
+        "{}",
+        stderr(&o)
+    );
+}
