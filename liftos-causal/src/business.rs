@@ -263,11 +263,16 @@ impl BusinessData {
                         value: *x,
                     });
                 }
-                if *x < 0.0 {
+                if !(0.0..=MAX_VALUE).contains(x) {
+                    let shown = if x.abs() >= 1e15 {
+                        format!("{x:e}")
+                    } else {
+                        x.to_string()
+                    };
                     return Err(Error::param(
                         "business.values",
-                        format!("{column} = {x} at row {row}"),
-                        "values ≥ 0",
+                        format!("{column} = {shown} at row {row}"),
+                        "values ≥ 0 and at most 1e18",
                     ));
                 }
             }
@@ -896,6 +901,10 @@ pub struct LiftTest {
     #[serde(serialize_with = "finite")]
     pub standard_error: f64,
 }
+
+/// Largest revenue, spend or measured lift the business level accepts (a billion billion
+/// in any currency): beyond it the fit's sums of squares overflow into infinities.
+const MAX_VALUE: f64 = 1e18;
 
 /// Most bootstrap replicates [`BusinessOptions::validate`] accepts: each one refits every
 /// channel's transform, so a typo (`--bootstrap 1000000000`) would run for days.
@@ -1927,13 +1936,17 @@ pub fn analyze_business(
             ));
         }
         if !(t.standard_error > 0.0
-            && t.standard_error.is_finite()
-            && t.incremental_revenue.is_finite())
+            && t.standard_error <= MAX_VALUE
+            && t.incremental_revenue.abs() <= MAX_VALUE)
         {
             return Err(Error::param(
                 "lift_test.standard_error",
-                t.standard_error,
-                "a finite standard error > 0 and a finite incremental revenue",
+                format!(
+                    "{:e} (incremental revenue {:e})",
+                    t.standard_error, t.incremental_revenue
+                ),
+                "a standard error > 0 and an incremental revenue, each at most 1e18 in \
+                 magnitude",
             ));
         }
         checked_tests.push((c, t.clone(), window));
@@ -2978,6 +2991,45 @@ mod tests {
         let (u, _) = unit_columns(a);
         let (g, h) = (u.transpose() * &u, u.transpose() * b);
         (gram_solve(&g, &h), eigen_solve(g, &h).unwrap())
+    }
+
+    /// Amounts beyond 1e18 (a typo, a unit mix-up) are refused, naming them, instead of
+    /// overflowing the fit into infinities or a singular design.
+    #[test]
+    fn absurd_amounts_are_refused() {
+        let n = 60;
+        let data = |revenue: f64| {
+            let mut r = vec![100.0; n];
+            r[7] = revenue;
+            BusinessData::new(
+                (0..n as i32).collect(),
+                r,
+                vec!["meta".into()],
+                vec![(0..n).map(|t| 10.0 + (t % 3) as f64).collect()],
+                Vec::new(),
+                Vec::new(),
+            )
+        };
+        let e = data(1e300).unwrap_err().to_string();
+        assert!(e.contains("revenue = 1e300 at row 7"), "{e}");
+        let test = LiftTest {
+            channel: "meta".into(),
+            start: 0,
+            end: 6,
+            incremental_revenue: 1e308,
+            standard_error: 1.0,
+        };
+        let options = BusinessOptions {
+            bootstrap: 20,
+            ..Default::default()
+        };
+        let e = analyze_business(&data(100.0).unwrap(), &options, &[test])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("lift_test.standard_error") && e.contains("1e308"),
+            "{e}"
+        );
     }
 
     #[test]
