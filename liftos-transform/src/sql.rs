@@ -449,7 +449,7 @@ impl SqlSession {
     /// Runs `query` and returns its result as one table (empty when there is no row).
     pub fn sql_table(&self, query: &str) -> Result<RecordBatch> {
         self.block_on(async {
-            let df = self.ctx.sql(query).await.map_err(|e| sql_error("", e))?;
+            let df = self.plan_query(query).await?;
             let schema = Arc::new(df.schema().as_arrow().clone());
             let batches = self.collect(df, "", false).await?;
             Ok(concat_batches(&schema, &batches)?)
@@ -463,8 +463,44 @@ impl SqlSession {
     /// does); dropping this future stops the query and cancels its job on the scheduler,
     /// in that task (see [`wait_for_cluster_queries`](crate::wait_for_cluster_queries)).
     pub async fn sql_async(&self, query: &str) -> Result<Vec<RecordBatch>> {
-        let df = self.ctx.sql(query).await.map_err(|e| sql_error("", e))?;
+        let df = self.plan_query(query).await?;
         self.collect(df, "", false).await
+    }
+
+    /// Plans `query`, which may only read: a statement that writes files or tables
+    /// (`COPY … TO`, `INSERT`, `CREATE [EXTERNAL] TABLE`, `DROP`), or changes the session
+    /// (`SET`, transactions), is refused before anything runs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sql`] when the query does not parse or plan, or is not a query.
+    async fn plan_query(&self, query: &str) -> Result<datafusion::dataframe::DataFrame> {
+        let plan = self
+            .ctx
+            .state()
+            .create_logical_plan(query)
+            .await
+            .map_err(|e| sql_error("", e))?;
+        datafusion::execution::context::SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)
+            .map_err(|e| {
+                sql_error(
+                    "",
+                    format!(
+                        "only a query (SELECT, WITH, VALUES, EXPLAIN) can run here, nothing \
+                         that writes files or tables or changes the session ({}); the caller \
+                         writes the result (`liftos sql --out FILE`)",
+                        e.strip_backtrace()
+                    ),
+                )
+            })?;
+        self.ctx
+            .execute_logical_plan(plan)
+            .await
+            .map_err(|e| sql_error("", e))
     }
 
     /// Runs `df` and returns its batches (of every partition, in order, when
@@ -824,6 +860,61 @@ mod tests {
         assert!(err.to_string().starts_with("SQL:"), "{err}");
         let err = s.sql("SELECT y FROM t").unwrap_err();
         assert!(err.to_string().contains('y'), "{err}");
+    }
+
+    #[test]
+    fn only_queries_run_nothing_writes_files_tables_or_the_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("input.csv");
+        std::fs::write(&input, "x\n7\n").unwrap();
+        let s = SqlSession::new().unwrap();
+        let b = RecordBatch::try_from_iter([("x", Arc::new(Float64Array::from(vec![1.0])) as _)])
+            .unwrap();
+        s.register_batch("t", b).unwrap();
+        let p = input.display();
+        for (query, what) in [
+            (
+                format!("COPY (SELECT 1 AS x) TO '{p}' STORED AS CSV"),
+                "COPY",
+            ),
+            (format!("COPY t TO '{p}' STORED AS CSV"), "COPY"),
+            ("INSERT INTO t VALUES (2.0)".to_owned(), "DML"),
+            ("CREATE TABLE u (y INT)".to_owned(), "DDL"),
+            ("CREATE VIEW v AS SELECT * FROM t".to_owned(), "DDL"),
+            ("DROP TABLE t".to_owned(), "DDL"),
+            (
+                format!("CREATE EXTERNAL TABLE e STORED AS CSV LOCATION '{p}'"),
+                "DDL",
+            ),
+            (
+                "SET datafusion.execution.batch_size = 1".to_owned(),
+                "Statement",
+            ),
+        ] {
+            let err = s.sql(&query).unwrap_err().to_string();
+            assert!(
+                err.starts_with("SQL: only a query") && err.contains(what),
+                "{query}: {err}"
+            );
+            let err = s.sql_table(&query).unwrap_err().to_string();
+            assert!(err.contains("only a query"), "{query}: {err}");
+        }
+        assert_eq!(std::fs::read_to_string(&input).unwrap(), "x\n7\n");
+        assert_eq!(s.table_names(), ["t"]);
+        assert_eq!(
+            s.sql_table("SELECT count(*) AS n FROM t")
+                .unwrap()
+                .num_rows(),
+            1
+        );
+        let n = s.sql_table("SELECT x FROM t").unwrap();
+        assert_eq!(n.num_rows(), 1, "the INSERT did not run");
+        // Queries still run, with subqueries and EXPLAIN.
+        let out = s
+            .sql_table("WITH w AS (SELECT x FROM t) SELECT * FROM w WHERE x IN (SELECT x FROM t)")
+            .unwrap();
+        assert_eq!(out.num_rows(), 1);
+        assert!(s.sql("EXPLAIN SELECT x FROM t").is_ok());
     }
 }
 
