@@ -410,7 +410,7 @@ pub const DEFAULT_MAX_FILLED_ROWS: usize = 5_000_000;
 /// | `remove_duplicates` | `true` | drop exact duplicates; one natural key with different values: the latest pull wins |
 /// | `normalize_campaign_names` | `Some(default)` | rewrite campaign names, original kept in `_campaign_original` |
 /// | `standardize_currency` | `None` | convert spend and revenue to a reporting currency (needs rates) |
-/// | `fill_missing_dates` | `true` | insert zero-activity rows inside each campaign's flight, `_filled = true` |
+/// | `fill_missing_dates` | `true` | insert zero-activity rows inside each campaign's flight, `_filled = true` (never on a day whose row is in the quarantine) |
 /// | `latest_date` | `None` | a row dated after it (a typo such as 9999-12-31) is quarantined, never filled up to; the CLI passes tomorrow (UTC) | any date |
 /// | `max_fill_gap_days` | `366` | a gap longer than this is left unfilled and counted in the change log | ≥ 1 |
 /// | `max_filled_rows` | `5_000_000` | filling that would insert more rows is an error (no output) | ≥ 0 |
@@ -530,7 +530,8 @@ pub enum ChangeAction {
     Filled,
     /// Rows whose values were rewritten.
     Modified,
-    /// Gaps `fill_missing_dates` left unfilled (too long), counted here; no row changes.
+    /// Gaps `fill_missing_dates` left unfilled (too long), or days it left unfilled
+    /// because their row is in the quarantine, counted here; no row changes.
     Unfilled,
 }
 
@@ -724,7 +725,9 @@ fn pulled_order(table: &RecordBatch) -> Result<Option<Vec<i64>>> {
 /// 5. `fill_missing_dates`: for each campaign series (natural key without the date),
 ///    every missing day between its first and last date gets a row with zero spend,
 ///    impressions, clicks, conversions and revenue, the series' key, name and currency,
-///    and `_filled = true`. Filled rows follow the original rows.
+///    and `_filled = true`. Filled rows follow the original rows. A day with a quarantined
+///    row of the series is not missing (its row is in the quarantine) and is not filled;
+///    the change log counts such days (`unfilled`).
 ///
 /// The invariant `rows in = rows out − filled + quarantined + dropped duplicates` holds
 /// and every removed row is counted in the change log ([`Cleaned::accounting`]).
@@ -739,6 +742,12 @@ pub fn clean_data(table: &RecordBatch, fixes: &Fixes) -> Result<Cleaned> {
         CleanOutcome::FillLimit { total } => Err(fill_limit_error(total, fixes.max_filled_rows)),
     }
 }
+
+/// The detail of the change-log entry counting the days `fill_missing_dates` left
+/// unfilled because a row of theirs is in the quarantine (logged when there are some,
+/// after the unfilled long gaps).
+pub(crate) const QUARANTINED_DAYS_UNFILLED: &str =
+    "days not filled: their rows are in the quarantine (the day is not missing)";
 
 /// The error of a fill that would insert `total` rows, more than `limit`.
 pub(crate) fn fill_limit_error(total: u64, limit: usize) -> Error {
@@ -1002,6 +1011,23 @@ pub(crate) fn clean_impl(
             is_kept[r as usize] = true;
         }
         let order: Vec<u32> = order.into_iter().filter(|&r| is_kept[r as usize]).collect();
+        // The days of each series that have a quarantined row (sorted): such a day is
+        // not missing, its row is in the quarantine, so it is never filled with zeros.
+        let mut held: Vec<(u32, i32)> = quarantine
+            .entries
+            .iter()
+            .filter(|e| date.is_valid(e.1 as usize))
+            .map(|e| (series[e.1 as usize], date.value(e.1 as usize)))
+            .collect();
+        held.sort_unstable();
+        held.dedup();
+        // The quarantined days of series `g` strictly between days `a` and `b`.
+        let held_between = |g: u32, a: i32, b: i32| {
+            let from = held.partition_point(|&x| x <= (g, a));
+            let to = held.partition_point(|&x| x < (g, b));
+            &held[from..to.max(from)]
+        };
+        let mut not_filled_held = 0usize;
         // First count (bounded work and memory: nothing is allocated for a gap that
         // is not filled), then fill.
         let max_gap = i64::from(fixes.max_fill_gap_days);
@@ -1018,7 +1044,9 @@ pub(crate) fn clean_impl(
                         longest = Some((first[series[a] as usize], date.value(a), date.value(b)));
                     }
                 } else if gap > 0 {
-                    total += gap as u64;
+                    let held = held_between(series[a], date.value(a), date.value(b)).len();
+                    total += (gap as u64).saturating_sub(held as u64);
+                    not_filled_held += held;
                 }
             }
         }
@@ -1032,7 +1060,14 @@ pub(crate) fn clean_impl(
             if series[a] == series[b] {
                 let gap = i64::from(date.value(b)) - i64::from(date.value(a)) - 1;
                 if gap <= max_gap {
+                    let mut held = held_between(series[a], date.value(a), date.value(b))
+                        .iter()
+                        .map(|&(_, d)| d)
+                        .peekable();
                     for d in date.value(a) + 1..date.value(b) {
+                        if held.next_if_eq(&d).is_some() {
+                            continue;
+                        }
                         filled.push((w[0], d));
                         detail.filled_series_first.push(first[series[a] as usize]);
                     }
@@ -1050,6 +1085,14 @@ pub(crate) fn clean_impl(
                     parse::format_days(from),
                     parse::format_days(to)
                 ),
+            });
+        }
+        if not_filled_held > 0 {
+            log.push(Change {
+                fix: Fix::FillMissingDates.as_str().to_owned(),
+                action: ChangeAction::Unfilled,
+                rows_affected: not_filled_held,
+                detail: QUARANTINED_DAYS_UNFILLED.to_owned(),
             });
         }
         log.push(Change {

@@ -29,7 +29,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 
-use crate::clean::{CleanOutcome, clean_impl, fill_limit_error};
+use crate::clean::{CleanOutcome, QUARANTINED_DAYS_UNFILLED, clean_impl, fill_limit_error};
 use crate::frame::{FLOAT_COLUMNS, Frame, INT_COLUMNS, TEXT_COLUMNS};
 use crate::io::{TableWriter, file_error, write_behind};
 use crate::parse::{ColumnEvidence, ColumnReading};
@@ -694,19 +694,25 @@ fn clean_part(
 /// Adds a part's change log to the whole table's (same entries in the same order; the
 /// unfilled gaps, counted here, get their detail from the longest gap of all parts).
 fn merge_log(log: &mut Vec<Change>, part: &[Change]) {
+    // The unfilled long gaps (whose detail names the part's longest) are one entry.
+    let gaps =
+        |e: &Change| e.action == ChangeAction::Unfilled && e.detail != QUARANTINED_DAYS_UNFILLED;
     for c in part {
         let same = |e: &&mut Change| {
-            e.fix == c.fix
-                && e.action == c.action
-                && (c.action == ChangeAction::Unfilled || e.detail == c.detail)
+            e.fix == c.fix && e.action == c.action && ((gaps(c) && gaps(e)) || e.detail == c.detail)
         };
         if let Some(e) = log.iter_mut().find(same) {
             e.rows_affected += c.rows_affected;
         } else {
-            // Only the unfilled gaps are logged when there are some: before the fill.
+            // Only the unfilled gaps and days are logged when there are some: before the
+            // fill, the gaps first.
             let at = log
                 .iter()
-                .position(|e| e.fix == c.fix && e.action == ChangeAction::Filled)
+                .position(|e| {
+                    e.fix == c.fix
+                        && (e.action == ChangeAction::Filled
+                            || (gaps(c) && e.action == ChangeAction::Unfilled))
+                })
                 .unwrap_or(log.len());
             log.insert(at, c.clone());
         }
@@ -714,7 +720,10 @@ fn merge_log(log: &mut Vec<Change>, part: &[Change]) {
 }
 
 fn set_unfilled(log: &mut [Change], detail: String) {
-    if let Some(e) = log.iter_mut().find(|e| e.action == ChangeAction::Unfilled) {
+    if let Some(e) = log
+        .iter_mut()
+        .find(|e| e.action == ChangeAction::Unfilled && e.detail != QUARANTINED_DAYS_UNFILLED)
+    {
         e.detail = detail;
     }
 }

@@ -114,7 +114,7 @@ fn all_four_fixes_on_messy_input_account_for_every_row() {
             acc.quarantined,
             acc.dropped_duplicates
         ),
-        (18, 12, 1, 4, 3)
+        (18, 11, 0, 4, 3)
     );
     assert!(acc.balances());
     assert_eq!(out.quarantine.num_rows(), acc.quarantined);
@@ -145,8 +145,17 @@ fn all_four_fixes_on_messy_input_account_for_every_row() {
                 ChangeAction::Quarantined,
                 1
             ),
-            ("fill_missing_dates".to_owned(), ChangeAction::Filled, 1),
+            // c1's 2024-03-03 is not missing: its rows 16 and 17 are in the quarantine.
+            ("fill_missing_dates".to_owned(), ChangeAction::Unfilled, 1),
+            ("fill_missing_dates".to_owned(), ChangeAction::Filled, 0),
         ]
+    );
+    assert!(
+        out.change_log[6]
+            .detail
+            .starts_with("days not filled: their rows are in the quarantine"),
+        "{}",
+        out.change_log[6].detail
     );
 
     // Row 0 and row 11 are exact duplicates: the later one (11) is kept, in its place.
@@ -167,7 +176,6 @@ fn all_four_fixes_on_messy_input_account_for_every_row() {
             "| 2024-03-06 | google_ads | g1         | c2          | brand       |          | USD      | 22.0  | 100         | 3      | 2.0         | 22.0    | 1          | Brand              | false   |",
             "| 2024-03-01 | meta       | act_1      | c1          | spring sale |          | USD      | 10.0  | 100         | 3      | 1.0         | 10.0    | 1          |   Spring   SALE    | false   |",
             "| 2024-03-02 | meta       | act_1      | c1          | spring sale |          | USD      | 11.0  | 100         | 3      | 4.0         | 11.0    | 2          | Spring Sale        | false   |",
-            "| 2024-03-03 | meta       | act_1      | c1          | spring sale |          | USD      | 0.0   | 0           | 0      | 0.0         | 0.0     |            | Spring Sale        | true    |",
             "+------------+------------+------------+-------------+-------------+----------+----------+-------+-------------+--------+-------------+---------+------------+--------------------+---------+",
         ],
     );
@@ -192,6 +200,70 @@ fn all_four_fixes_on_messy_input_account_for_every_row() {
     // The quarantine keeps the row's own values, as text.
     let spend = text(&out.quarantine, "spend");
     assert_eq!(spend.value(3), "-5");
+}
+
+#[test]
+fn a_day_whose_row_is_quarantined_is_not_filled_with_zeros() {
+    let t = messy_table(&[
+        ("2024-03-01", "c1", "A", "USD", "5", "1", 1),
+        ("2024-03-02", "c1", "A", "USD", "abc", "1", 1), // quarantined: not missing
+        ("2024-03-03", "c1", "A", "USD", "7", "1", 1),
+        ("2024-03-01", "c2", "B", "USD", "5", "1", 1),
+        ("2024-03-04", "c2", "B", "USD", "5", "1", 1), // 03-02 and 03-03 missing
+        ("2024-03-01", "c3", "C", "EUR", "5", "1", 1),
+        ("2024-03-02", "c3", "C", "EUR", "5", "1", 1), // no EUR rate that day
+        ("2024-03-03", "c3", "C", "EUR", "5", "1", 1),
+    ]);
+    let rates = [1, 3].into_iter().fold(RateTable::new(), |t, d| {
+        t.with_rate(NaiveDate::from_ymd_opt(2024, 3, d).unwrap(), "EUR", 1.0)
+    });
+    let fixes = Fixes::none()
+        .with_fill_missing_dates(true)
+        .with_currency(CurrencyConversion::new("USD", rates));
+    let out = clean_data(&t, &fixes).unwrap();
+    let acc = out.accounting();
+    assert_eq!(
+        (acc.rows_in, acc.rows_out, acc.filled, acc.quarantined),
+        (8, 8, 2, 2)
+    );
+    assert!(acc.balances());
+    assert_eq!(out.quarantine.num_rows(), 2);
+    let filled = out.table.column_by_name("_filled").unwrap().as_boolean();
+    let date = arrow::compute::cast(
+        out.table.column_by_name("date").unwrap(),
+        &arrow::datatypes::DataType::Utf8,
+    )
+    .unwrap();
+    let date = date.as_string::<i32>();
+    let campaign = text(&out.table, "campaign_id");
+    let filled_days: Vec<(String, String)> = (0..out.table.num_rows())
+        .filter(|&i| filled.value(i))
+        .map(|i| (campaign.value(i).to_owned(), date.value(i).to_owned()))
+        .collect();
+    assert_eq!(
+        filled_days,
+        [
+            ("c2".to_owned(), "2024-03-02".to_owned()),
+            ("c2".to_owned(), "2024-03-03".to_owned()),
+        ]
+    );
+    let log: Vec<(&str, ChangeAction, usize)> = out
+        .change_log
+        .iter()
+        .map(|c| (c.fix.as_str(), c.action, c.rows_affected))
+        .collect();
+    assert_eq!(
+        log[log.len() - 2..],
+        [
+            ("fill_missing_dates", ChangeAction::Unfilled, 2),
+            ("fill_missing_dates", ChangeAction::Filled, 2),
+        ]
+    );
+    let unfilled = &out.change_log[log.len() - 2].detail;
+    assert!(
+        unfilled.starts_with("days not filled: their rows are in the quarantine"),
+        "{unfilled}"
+    );
 }
 
 #[test]
