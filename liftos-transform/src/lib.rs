@@ -67,7 +67,9 @@
 //! Dates are read from Date32/Date64, timestamps (converted to the source's time zone
 //! when one is set; naive timestamps are then read as UTC) and text in the formats
 //! `YYYY-MM-DD`, `YYYY/MM/DD`, `YYYYMMDD`, `DD.MM.YYYY`, `MM/DD/YYYY`, `5 Mar 2024`,
-//! `Mar 5, 2024`, RFC 3339 and ISO date-times with or without offset.
+//! `Mar 5, 2024`, RFC 3339 and ISO date-times with or without offset. The year is
+//! written with four digits (1000 to 9999): `24-01-05`, `5 Jan 24`, `03/04/24` or
+//! `-2024-01-01` are not dates (their rows are quarantined), never guessed at.
 #![warn(missing_docs)]
 
 mod clean;

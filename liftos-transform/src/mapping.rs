@@ -370,6 +370,9 @@ impl SourceMapping {
         if let Some(tz) = &self.timezone {
             crate::parse::parse_tz(&format!("{prefix}.timezone"), tz)?;
         }
+        if let Some(format) = &self.date_format {
+            crate::parse::check_date_format(&format!("{prefix}.date_format"), format)?;
+        }
         let schema = unified::schema();
         for (name, spec) in &self.columns {
             let key = format!("{prefix}.columns.{name}");
@@ -396,6 +399,21 @@ impl SourceMapping {
             if spec.format.is_some() && name != unified::DATE {
                 return Err(Error::config(key, "`format` applies to `date` only"));
             }
+            if let Some(format) = &spec.format {
+                crate::parse::check_date_format(&format!("{key}.format"), format)?;
+            }
+            if field.data_type() == &arrow::datatypes::DataType::Float64 {
+                for (what, constant) in [("value", &spec.value), ("default", &spec.default)] {
+                    if let Some(v) = constant
+                        && non_finite_number(v)
+                    {
+                        return Err(Error::config(
+                            format!("{key}.{what}"),
+                            format!("`{v}` is not a finite number"),
+                        ));
+                    }
+                }
+            }
         }
         for (name, spec) in &self.breakdowns {
             let key = format!("{prefix}.breakdowns.{name}");
@@ -415,6 +433,15 @@ impl SourceMapping {
         }
         Ok(())
     }
+}
+
+/// Whether `v` reads as a number that is not finite (`1e400`, `inf`, `NaN`), with
+/// either decimal separator.
+fn non_finite_number(v: &str) -> bool {
+    [DecimalSeparator::Point, DecimalSeparator::Comma]
+        .into_iter()
+        .filter_map(|d| crate::parse::parse_number(v, d))
+        .any(|x| !x.is_finite())
 }
 
 fn validate_spec(key: &str, spec: &ColumnSpec, nullable: bool) -> Result<()> {
@@ -699,12 +726,38 @@ mod tests {
                 "sources.meta.columns.campaign",
             ),
             ("[sources.x]\nextends = \"snapchat\"\n", "sources.x.extends"),
+            (
+                "[sources.meta.columns]\nspend = { value = \"1e400\" }\n",
+                "sources.meta.columns.spend.value",
+            ),
+            (
+                "[sources.meta.columns]\nrevenue = { column = \"r\", default = \"NaN\" }\n",
+                "sources.meta.columns.revenue.default",
+            ),
+            (
+                "[sources.meta.columns]\nspend = { value = \"-inf\" }\n",
+                "sources.meta.columns.spend.value",
+            ),
+            (
+                "[sources.meta]\ndate_format = \"%Q\"\n",
+                "sources.meta.date_format",
+            ),
+            (
+                "[sources.meta.columns]\ndate = { column = \"d\", format = \"%d/%m/%\" }\n",
+                "sources.meta.columns.date.format",
+            ),
             ("[sources.meta\n", "line 1"),
         ];
         for (text, key) in cases {
             match SchemaMapping::from_toml_str(text) {
                 Err(Error::Config { key: k, message }) => {
-                    assert!(k.contains(key), "{text:?}: key {k:?} ({message})")
+                    assert!(k.contains(key), "{text:?}: key {k:?} ({message})");
+                    if key.ends_with("value") || key.ends_with("default") {
+                        assert!(message.contains("is not a finite number"), "{message}");
+                    }
+                    if key.contains("format") {
+                        assert!(message.contains("is not a chrono format"), "{message}");
+                    }
                 }
                 other => panic!("{text:?}: {other:?}"),
             }

@@ -11,7 +11,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{
     ArrowPrimitiveType, DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
 };
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
 
 use crate::mapping::DecimalSeparator;
 use crate::{Error, Result};
@@ -338,8 +338,47 @@ pub(crate) fn is_blank(s: &str) -> bool {
     }
 }
 
+/// Whether `date`, read from the text `s` with one of the common formats, has its year
+/// written with four digits (1000 to 9999, no sign, not part of a longer number but
+/// `YYYYMMDD`):
+/// chrono's `%Y` also takes `24`, `-2024` or `+2024`, and `24-01-05` or `5 Jan 24` are
+/// no dates of 2024 to guess at.
+fn four_digit_year(s: &str, date: NaiveDate) -> bool {
+    let year = date.year();
+    if !(1000..=9999).contains(&year) {
+        return false;
+    }
+    let bytes = s.as_bytes();
+    if bytes.len() == 8 && bytes.iter().all(u8::is_ascii_digit) {
+        return true; // YYYYMMDD
+    }
+    let digits = year.to_string();
+    s.match_indices(&digits).any(|(at, _)| {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(at + 4).copied();
+        !before.is_some_and(|b| b.is_ascii_digit() || b == b'+' || b == b'-')
+            && !after.is_some_and(|b| b.is_ascii_digit())
+    })
+}
+
+/// Checks a chrono date format (a mapping's `date_format`, a `date_format` rule).
+///
+/// # Errors
+///
+/// [`Error::Config`] at `key` when `format` has an unknown or incomplete specifier.
+pub(crate) fn check_date_format(key: &str, format: &str) -> Result<()> {
+    if chrono::format::StrftimeItems::new(format).parse().is_err() {
+        return Err(Error::config(
+            key,
+            format!("`{format}` is not a chrono format"),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses one text cell as a date (see the crate docs for the accepted formats);
-/// `NN/NN/YYYY` dates are read month first.
+/// `NN/NN/YYYY` dates are read month first. Without `format`, a date's year is written
+/// with four digits (see [`four_digit_year`]); with it, the year is 1000 to 9999.
 pub(crate) fn parse_date_str(raw: &str, tz: Option<&Tz>, format: Option<&str>) -> Option<i32> {
     parse_date_ordered(raw, tz, format, SlashOrder::MonthFirst)
 }
@@ -353,35 +392,41 @@ fn parse_date_ordered(
 ) -> Option<i32> {
     let s = raw.trim();
     if let Some(fmt) = format {
+        // The year as written (before a time zone moves the day) is checked.
+        let plausible = |d: NaiveDate| (1000..=9999).contains(&d.year());
         let date = NaiveDate::parse_from_str(s, fmt)
             .ok()
+            .filter(|&d| plausible(d))
             .or_else(|| {
                 DateTime::parse_from_str(s, fmt)
                     .ok()
+                    .filter(|d| plausible(d.date_naive()))
                     .map(|d| offset_date(d, tz))
             })
             .or_else(|| {
                 NaiveDateTime::parse_from_str(s, fmt)
                     .ok()
+                    .filter(|d| plausible(d.date()))
                     .map(|d| naive_date(d, tz))
             })?;
         return Some(date_to_days(date));
     }
     if let Some(d) = fast_iso_date(s.as_bytes()) {
-        return Some(date_to_days(d));
+        return (d.year() >= 1000).then(|| date_to_days(d));
     }
     if s.len() > 10 {
         if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
-            return Some(date_to_days(offset_date(dt, tz)));
+            return four_digit_year(s, dt.date_naive()).then(|| date_to_days(offset_date(dt, tz)));
         }
         for fmt in OFFSET_FORMATS {
             if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
-                return Some(date_to_days(offset_date(dt, tz)));
+                return four_digit_year(s, dt.date_naive())
+                    .then(|| date_to_days(offset_date(dt, tz)));
             }
         }
         for fmt in NAIVE_FORMATS.iter().chain(&order.formats()[1..]) {
             if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
-                return Some(date_to_days(naive_date(dt, tz)));
+                return four_digit_year(s, dt.date()).then(|| date_to_days(naive_date(dt, tz)));
             }
         }
     }
@@ -389,6 +434,7 @@ fn parse_date_ordered(
         .iter()
         .chain(&order.formats()[..1])
         .find_map(|fmt| NaiveDate::parse_from_str(s, fmt).ok())
+        .filter(|&d| four_digit_year(s, d))
         .map(date_to_days)
 }
 
@@ -1003,6 +1049,53 @@ mod tests {
         }
         assert_eq!(parse_date_str("2024-02-30", None, None), None);
         assert_eq!(parse_date_str("yesterday", None, None), None);
+    }
+
+    #[test]
+    fn a_year_not_written_with_four_digits_is_not_a_date() {
+        for s in [
+            "24-01-05",
+            "-2024-01-01",
+            "+2024-01-01",
+            "0-01-01",
+            "0024-01-05",
+            "02024-01-05",
+            "5 Jan 24",
+            "Jan 5, 24",
+            "05.01.24",
+            "03/04/24",
+            "03/04/24 10:11:12",
+            "24-01-05T10:11:12",
+            "24-01-05 10:11:12+01:00",
+            "-2024-01-05T10:11:12Z",
+            "12345-01-05",
+        ] {
+            assert_eq!(parse_date_str(s, None, None), None, "{s}");
+        }
+        // A four-digit year still parses in every format, and a time zone moving the
+        // day into another year does not matter.
+        for (s, day) in [
+            ("5 Jan 2024", "2024-01-05"),
+            ("Jan 5, 2024", "2024-01-05"),
+            ("05.01.2024", "2024-01-05"),
+            ("01/05/2024", "2024-01-05"),
+            ("2024-01-05T10:11:12", "2024-01-05"),
+            ("1000-01-01", "1000-01-01"),
+        ] {
+            assert_eq!(parse_date_str(s, None, None), Some(d(day)), "{s}");
+        }
+        let berlin = parse_tz("tz", "Europe/Berlin").unwrap();
+        assert_eq!(
+            parse_date_str("2023-12-31T23:30:00Z", Some(&berlin), None),
+            Some(d("2024-01-01"))
+        );
+        // With a format, %Y still needs a plausible year; %y is the user's choice.
+        assert_eq!(parse_date_str("24-01-05", None, Some("%Y-%m-%d")), None);
+        assert_eq!(parse_date_str("-2024-01-05", None, Some("%Y-%m-%d")), None);
+        assert_eq!(
+            parse_date_str("24-01-05", None, Some("%y-%m-%d")),
+            Some(d("2024-01-05"))
+        );
     }
 
     #[test]

@@ -385,12 +385,7 @@ impl QualityRules {
                     }
                 }
                 Rule::DateFormat { format, .. } => {
-                    if chrono::format::StrftimeItems::new(format).parse().is_err() {
-                        return Err(Error::config(
-                            key("format"),
-                            format!("`{format}` is not a chrono format"),
-                        ));
-                    }
+                    crate::parse::check_date_format(&key("format"), format)?;
                 }
                 Rule::AllowedValues { .. } | Rule::Unique { .. } => {}
             }

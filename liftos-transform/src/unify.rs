@@ -6,8 +6,8 @@ use std::sync::Arc;
 use arrow::array::AsArray;
 use arrow::array::timezone::Tz;
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, StringArray, UInt64Array,
-    new_null_array,
+    Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, RecordBatchOptions, StringArray,
+    UInt64Array, new_null_array,
 };
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow::compute::{
@@ -405,6 +405,8 @@ struct Converted {
     input: ArrayRef,
     /// Rows whose value does not convert.
     bad: Vec<usize>,
+    /// The rows of `bad` whose value is a number, but not a finite one (`1e400`, `NaN`).
+    non_finite: Vec<usize>,
     /// What a value should be ("a date", ...), for the problem text.
     what: String,
     /// The source column's name (or the constant), for the problem text.
@@ -498,6 +500,7 @@ fn convert_column(
         }
         _ => what.to_owned(),
     };
+    let mut non_finite = Vec::new();
     let (array, bad, what, parse_note): (ArrayRef, Vec<usize>, String, Option<String>) = match dt {
         DataType::Date32 => {
             let Parsed { array, bad, note } =
@@ -513,6 +516,9 @@ fn convert_column(
                 source.decimal,
                 reading,
             )?;
+            // `1e400`, `inf`, `NaN` parse, but are no amount: such a row is quarantined,
+            // as is a finite value that `divide_by` takes out of range.
+            let (array, bad) = without_non_finite(array, bad, &mut non_finite);
             (
                 Arc::new(array) as ArrayRef,
                 bad,
@@ -540,10 +546,35 @@ fn convert_column(
         array,
         input,
         bad,
+        non_finite,
         what,
         src_name,
         note: note.or(parse_note),
     })
+}
+
+/// `array` with its non-finite values made null, their rows added to `bad` (kept
+/// sorted) and listed in `non_finite`.
+fn without_non_finite(
+    array: Float64Array,
+    mut bad: Vec<usize>,
+    non_finite: &mut Vec<usize>,
+) -> (Float64Array, Vec<usize>) {
+    non_finite.extend(
+        array
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_some_and(|v| !v.is_finite()))
+            .map(|(row, _)| row),
+    );
+    if non_finite.is_empty() {
+        return (array, bad);
+    }
+    let array: Float64Array = array.iter().map(|v| v.filter(|v| v.is_finite())).collect();
+    bad.extend(non_finite.iter().copied());
+    bad.sort_unstable();
+    bad.dedup();
+    (array, bad)
 }
 
 fn map_source(
@@ -578,6 +609,7 @@ fn map_source(
             array,
             input,
             bad,
+            non_finite,
             what,
             src_name,
             note,
@@ -587,6 +619,11 @@ fn map_source(
         let mut is_bad = vec![false; rows];
         for &row in &bad {
             is_bad[row] = true;
+            let what = if non_finite.binary_search(&row).is_ok() {
+                "a finite number"
+            } else {
+                what.as_str()
+            };
             problems.entry(row).or_default().push(format!(
                 "{src_name} '{}' is not {what}",
                 parse::cell_text(&input, row)

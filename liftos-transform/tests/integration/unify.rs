@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
 use liftos_transform::{
@@ -201,6 +201,59 @@ fn unparseable_values_are_quarantined_with_a_reason() {
     let raw_date = out.quarantine.column_by_name("date").unwrap();
     let raw_date = raw_date.as_any().downcast_ref::<StringArray>().unwrap();
     assert_eq!(raw_date.value(0), "not a date");
+}
+
+#[test]
+fn non_finite_numbers_and_two_digit_years_are_quarantined() {
+    let m = RecordBatch::try_from_iter([
+        (
+            "date_start",
+            s(&[
+                "2024-03-01",
+                "2024-03-02",
+                "2024-03-03",
+                "2024-03-04",
+                "2024-03-05",
+                "24-03-06",
+                "5 Mar 24",
+                "-2024-03-08",
+            ]),
+        ),
+        ("account_id", s(&["a"; 8])),
+        ("account_currency", s(&["EUR"; 8])),
+        ("campaign_id", s(&["1"; 8])),
+        ("campaign_name", s(&["x"; 8])),
+        (
+            "spend",
+            s(&["1e400", "NaN", "inf", "-inf", "1.5", "1", "1", "1"]),
+        ),
+        ("impressions", i(&[1; 8])),
+        ("clicks", i(&[1; 8])),
+        // A typed column (Parquet, an inferred CSV) is checked as well.
+        (
+            "conversions",
+            f(&[0.0, 0.0, 0.0, 0.0, f64::INFINITY, 0.0, 0.0, 0.0]),
+        ),
+        ("conversion_values", f(&[0.0; 8])),
+    ])
+    .unwrap();
+    let out = unify_marketing_data([("meta", &m)], &SchemaMapping::default()).unwrap();
+    assert_eq!((out.table.num_rows(), out.quarantine.num_rows()), (0, 8));
+    let reasons = out.quarantine.column_by_name("_reason").unwrap();
+    let reasons: Vec<&str> = reasons.as_string::<i32>().iter().flatten().collect();
+    assert_eq!(
+        reasons,
+        [
+            "spend '1e400' is not a finite number",
+            "spend 'NaN' is not a finite number",
+            "spend 'inf' is not a finite number",
+            "spend '-inf' is not a finite number",
+            "conversions 'inf' is not a finite number",
+            "date_start '24-03-06' is not a date",
+            "date_start '5 Mar 24' is not a date",
+            "date_start '-2024-03-08' is not a date",
+        ]
+    );
 }
 
 #[test]
