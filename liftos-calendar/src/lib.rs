@@ -60,7 +60,10 @@ pub use dimension::{CalendarDimension, MAX_DAYS};
 pub use fiscal::{FiscalDate, retail_454};
 pub use join::{CALENDAR_FLAGS, add_calendar_flags, join_calendar};
 pub use marketing::{MarketingOptions, add_marketing_features, add_marketing_features_with};
-pub use options::{BusinessCalendar, CalendarOptions, FeatureGroup, PeakSeason, SeasonBound};
+pub use options::{
+    BusinessCalendar, CalendarOptions, FeatureGroup, MAX_SEASON_OFFSET_DAYS, PeakSeason,
+    SeasonBound,
+};
 pub use rules::{DateRule, Direction, Holiday, HolidayRule, HolidaySet, Observance, easter_sunday};
 pub use seasonality::{FourierTerm, Granularity, SeasonalityOptions};
 

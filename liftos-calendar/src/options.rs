@@ -110,7 +110,10 @@ impl FeatureGroup {
     }
 }
 
-/// One end of a [`PeakSeason`]: a date rule plus an offset in days.
+/// Largest [`SeasonBound::offset_days`], either way: a season spans at most 366 days.
+pub const MAX_SEASON_OFFSET_DAYS: i32 = 366;
+
+/// One end of a [`PeakSeason`]: a date rule plus an offset in days (±366 at most).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeasonBound {
@@ -129,6 +132,7 @@ pub struct SeasonBound {
 /// | `start` | none | first day (rule + offset) | exactly one of `start`/`length_days` |
 /// | `length_days` | none | season length ending at `end` | 1–366 |
 /// | `end` | required | last day (rule + offset) | a season spans at most 366 days |
+/// | `start.offset_days`, `end.offset_days` | 0 | days added to the bound's rule | −366..=366 |
 ///
 /// When `end` falls before `start` in the same year the season wraps into the next year
 /// (e.g. December 15 – January 5).
@@ -227,6 +231,18 @@ impl PeakSeason {
                 });
             }
             _ => {}
+        }
+        // A season spans at most 366 days: an offset beyond a year from its rule's date
+        // is a typo (and would overflow the date arithmetic).
+        for (bound, name) in [(self.start.as_ref(), "start"), (Some(&self.end), "end")] {
+            if let Some(b) = bound
+                && !(-MAX_SEASON_OFFSET_DAYS..=MAX_SEASON_OFFSET_DAYS).contains(&b.offset_days)
+            {
+                return Err(Error::InvalidOption {
+                    key: format!("{key}.{name}.offset_days"),
+                    reason: format!("{} is beyond ±{MAX_SEASON_OFFSET_DAYS} days", b.offset_days),
+                });
+            }
         }
         if let Some(s) = &self.start {
             s.date.validate(&format!("{key}.start.date"))?;

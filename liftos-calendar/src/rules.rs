@@ -326,7 +326,7 @@ impl DateRule {
                 Ok(())
             }
             DateRule::Easter { offset } => {
-                if offset.abs() > 300 {
+                if !(-300..=300).contains(offset) {
                     return Err(bad("offset", format!("{offset} is beyond ±300 days")));
                 }
                 Ok(())

@@ -113,6 +113,47 @@ fn from_file_and_errors_name_the_key() {
         "[[custom_events]]\nname = \"X\"\ndate = { kind = \"fixed\", month = 13, day = 1 }",
     );
     assert!(e.contains("custom_events[0].date.month"), "{e}");
+    // Out-of-range offsets are one error naming the field, never a panic.
+    for offset in [i32::MIN, -301, 301, i32::MAX] {
+        let e = toml_error(&format!(
+            "[[custom_events]]\nname = \"e\"\ndate = {{ kind = \"easter\", offset = {offset} }}"
+        ));
+        assert!(
+            e.contains("custom_events[0].date.offset") && e.contains("beyond ±300 days"),
+            "{e}"
+        );
+    }
+    for (bound, offset) in [
+        ("end", -1000),
+        ("end", i32::MAX),
+        ("start", i32::MIN),
+        ("start", 367),
+    ] {
+        let start = if bound == "start" {
+            format!(
+                "start = {{ date = {{ kind = \"fixed\", month = 1, day = 1 }}, offset_days = {offset} }}\nend = {{ date = {{ kind = \"fixed\", month = 2, day = 1 }} }}"
+            )
+        } else {
+            format!(
+                "end = {{ date = {{ kind = \"fixed\", month = 2, day = 1 }}, offset_days = {offset} }}\nlength_days = 3"
+            )
+        };
+        let e = CalendarOptions::from_toml_str(&format!(
+            "[[business.peak_seasons]]\nname = \"s\"\n{start}"
+        ))
+        .unwrap_err();
+        let want = format!("business.peak_seasons[0].{bound}.offset_days");
+        assert!(
+            matches!(&e, Error::InvalidOption { key, .. } if *key == want)
+                && e.to_string().contains("beyond ±366 days"),
+            "{e}"
+        );
+    }
+    // The ends of the range are accepted.
+    CalendarOptions::from_toml_str(
+        "[[business.peak_seasons]]\nname = \"s\"\nend = { date = { kind = \"fixed\", month = 2, day = 1 }, offset_days = -366 }\nlength_days = 3\n[[custom_events]]\nname = \"e\"\ndate = { kind = \"easter\", offset = -300 }",
+    )
+    .unwrap();
     let e = toml_error("country = \"ZZ\"");
     assert!(e.contains("ZZ"), "{e}");
     let missing = std::path::Path::new("/nonexistent/calendar.toml");
