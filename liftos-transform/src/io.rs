@@ -520,11 +520,18 @@ impl PartialFile {
     ///
     /// # Errors
     ///
-    /// [`Error::File`] naming `target` when its directory does not exist or the file
-    /// cannot be created, or when the process is being interrupted.
+    /// [`Error::File`] naming `target` when it is a directory, its directory does not
+    /// exist or the file cannot be created, or when the process is being interrupted.
     pub fn create(target: &Path) -> Result<Self> {
         if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(file_error(target, None, "interrupted; not written"));
+        }
+        if target.is_dir() {
+            return Err(file_error(
+                target,
+                None,
+                "is a directory; name a file to write",
+            ));
         }
         let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,

@@ -246,11 +246,13 @@ pub fn clean_file(
         set_aside.write(batch)
     })?;
     let (rows_out, quarantined) = (table.rows(), set_aside.rows());
-    table.finish()?;
+    // The quarantine first: should the table's rename then fail, no quarantined row is
+    // in no file.
     let quarantine_written = quarantined > 0 || keep_empty_quarantine;
     if quarantine_written {
         set_aside.finish()?;
     }
+    table.finish()?;
     Ok(CleanedFile {
         change_log: log,
         rows_in: parts.rows,

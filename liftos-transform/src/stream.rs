@@ -409,11 +409,13 @@ pub fn unify_files(
     })?;
     let rows_out = table.rows();
     let quarantined = set_aside.rows();
-    table.finish()?;
+    // The quarantine first: should the table's rename then fail, no quarantined row is
+    // in no file.
     let quarantine_written = quarantined > 0 || keep_empty_quarantine;
     if quarantine_written {
         set_aside.finish()?;
     }
+    table.finish()?;
     Ok(UnifiedFiles {
         rows_in,
         rows_out,

@@ -8,9 +8,9 @@ use arrow::datatypes::DataType;
 use liftos::io::{check_distinct_files, write_bytes_atomically, write_table_atomically};
 use liftos::transform::{
     CLEAN_PART_ROWS, CurrencyConversion, Fixes, QualityRules, RateTable, ReadOptions,
-    SchemaMapping, SqlSession, UNIFY_BATCH_ROWS, clean_data, clean_file, estimated_rows,
-    read_table_with, read_tables_with, unify_files, unify_marketing_data, validate_data_quality,
-    validate_file,
+    SchemaMapping, SqlSession, TableWriter, UNIFY_BATCH_ROWS, clean_data, clean_file,
+    estimated_rows, read_table_with, read_tables_with, unify_files, unify_marketing_data,
+    validate_data_quality, validate_file,
 };
 
 /// `NAME=FILE`, as given to `--input` of `liftos unify` and `liftos sql`.
@@ -58,7 +58,9 @@ fn quarantine_next_to(out: &Path) -> PathBuf {
 }
 
 /// The quarantine file of a command writing `out` (`quarantine`, else
-/// [`quarantine_next_to`] `out`), once neither output is one of `inputs` nor the other.
+/// [`quarantine_next_to`] `out`), once neither output is one of `inputs` nor the other
+/// and both can be written (see [`check_output`]): checked before any work, so that a
+/// quarantine that cannot be written never leaves `--out` replaced alone.
 fn checked_quarantine(
     inputs: &[(&str, &Path)],
     out: &Path,
@@ -68,7 +70,69 @@ fn checked_quarantine(
         .cloned()
         .unwrap_or_else(|| quarantine_next_to(out));
     check_distinct_files(inputs, &[("--out", out), ("--quarantine", &quarantine)])?;
+    check_output("--out", out)?;
+    check_output("--quarantine", &quarantine)?;
     Ok(quarantine)
+}
+
+/// Whether the table file `path` (given to `option`) can be written: a `.csv` or
+/// `.parquet` name, not a directory, in a directory that exists.
+fn check_output(option: &str, path: &Path) -> liftos::Result<()> {
+    let refuse = |message: String| {
+        liftos::Error::Transform(liftos::transform::Error::File {
+            path: path.to_owned(),
+            line: None,
+            message: format!("{option}: {message}; nothing was written"),
+        })
+    };
+    if let Err(liftos::transform::Error::File { message, .. }) =
+        liftos::transform::table_format(path)
+    {
+        return Err(refuse(message));
+    }
+    if path.is_dir() {
+        return Err(refuse("is a directory; name a file".to_owned()));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(refuse(format!(
+            "the directory {} does not exist",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether the quarantine is written: when it has rows, when `--quarantine` names it,
+/// and when a file is already at its path (replaced by a header-only one, so that a
+/// quarantine of an earlier run never stays beside this run's output: rows out plus
+/// rows quarantined always equal rows in).
+fn keep_empty_quarantine(given: bool, path: &Path) -> bool {
+    given || path.exists()
+}
+
+/// Writes `table` to `out` and, when `quarantine` is given, its quarantine: both or
+/// neither when a file cannot be created or written. Both are written to temporary
+/// files first; the quarantine is renamed into place first, so that a failure of the
+/// last rename never leaves quarantined rows in no file.
+fn write_with_quarantine(
+    out: &Path,
+    table: &RecordBatch,
+    quarantine: Option<(&Path, &RecordBatch)>,
+) -> liftos::Result<()> {
+    let Some((q_path, q_table)) = quarantine else {
+        return write_table_atomically(out, table);
+    };
+    let mut set_aside = TableWriter::create(q_path, q_table.schema())?;
+    let mut writer = TableWriter::create(out, table.schema())?;
+    set_aside.write(q_table)?;
+    writer.write(table)?;
+    set_aside.finish()?;
+    writer.finish()?;
+    Ok(())
 }
 
 /// Sum of a Float64 column (0 when absent).
@@ -192,7 +256,8 @@ pub struct UnifyArgs {
     #[arg(long, value_name = "FILE.toml")]
     mapping: Option<PathBuf>,
     /// Where rows that cannot be unified go (default: `<out stem>.quarantine.<ext>`,
-    /// written only when there are such rows).
+    /// written when there are such rows, and header-only over a quarantine left there by
+    /// an earlier run).
     #[arg(long)]
     quarantine: Option<PathBuf>,
     /// Currency of a source that has no currency column (e.g. a Klaviyo export), as an
@@ -275,7 +340,7 @@ fn unify_with(args: UnifyArgs, stop: Stop) -> liftos::Result<()> {
             &mapping,
             &args.out,
             &quarantine_path,
-            args.quarantine.is_some(),
+            keep_empty_quarantine(args.quarantine.is_some(), &quarantine_path),
             UNIFY_BATCH_ROWS,
         )?;
         print_unified(
@@ -323,12 +388,14 @@ fn unify_with(args: UnifyArgs, stop: Stop) -> liftos::Result<()> {
         }
     }
     let unified = unify_marketing_data(names.iter().zip(&tables), &mapping)?;
-    write_table_atomically(&args.out, &unified.table)?;
     let quarantined = unified.quarantine.num_rows();
-    let quarantine_written = quarantined > 0 || args.quarantine.is_some();
-    if quarantine_written {
-        write_table_atomically(&quarantine_path, &unified.quarantine)?;
-    }
+    let quarantine_written =
+        quarantined > 0 || keep_empty_quarantine(args.quarantine.is_some(), &quarantine_path);
+    write_with_quarantine(
+        &args.out,
+        &unified.table,
+        quarantine_written.then_some((quarantine_path.as_path(), &unified.quarantine)),
+    )?;
     print_unified(
         &UnifySummary {
             rows_in: unified.rows_in(),
@@ -458,7 +525,8 @@ pub struct CleanArgs {
     #[arg(long, value_name = "LIST")]
     fix: Option<String>,
     /// Where unusable rows go, each with its reason (default: `<out stem>.quarantine.<ext>`,
-    /// written only when there are such rows).
+    /// written when there are such rows, and header-only over a quarantine left there by
+    /// an earlier run).
     #[arg(long)]
     quarantine: Option<PathBuf>,
     /// Exchange rates for standardize_currency: a table with columns date, currency, rate
@@ -532,7 +600,7 @@ fn clean_with(args: CleanArgs, stop: Stop) -> liftos::Result<()> {
             &fixes,
             &args.out,
             &quarantine_path,
-            args.quarantine.is_some(),
+            keep_empty_quarantine(args.quarantine.is_some(), &quarantine_path),
             CLEAN_PART_ROWS,
         )?;
         print_cleaned(&CleanSummary {
@@ -547,11 +615,13 @@ fn clean_with(args: CleanArgs, stop: Stop) -> liftos::Result<()> {
     }
     let table = read_input(session.as_ref(), &args.input)?;
     let cleaned = clean_data(&table, &fixes)?;
-    write_table_atomically(&args.out, &cleaned.table)?;
-    let write_quarantine = cleaned.quarantine.num_rows() > 0 || args.quarantine.is_some();
-    if write_quarantine {
-        write_table_atomically(&quarantine_path, &cleaned.quarantine)?;
-    }
+    let write_quarantine = cleaned.quarantine.num_rows() > 0
+        || keep_empty_quarantine(args.quarantine.is_some(), &quarantine_path);
+    write_with_quarantine(
+        &args.out,
+        &cleaned.table,
+        write_quarantine.then_some((quarantine_path.as_path(), &cleaned.quarantine)),
+    )?;
     print_cleaned(&CleanSummary {
         change_log: &cleaned.change_log,
         accounting: cleaned.accounting(),
@@ -753,6 +823,39 @@ fn sql_with(args: SqlArgs, stop: Stop) -> liftos::Result<()> {
             session.register_batch(name, store.read(name)?)?;
         }
     }
+    for (i, input) in args.inputs.iter().enumerate() {
+        // The engine folds unquoted table names to lower case: `Meta` is `meta`.
+        if let Some(first) = args.inputs[..i]
+            .iter()
+            .find(|o| o.name.eq_ignore_ascii_case(&input.name))
+        {
+            return Err(liftos::transform::Error::Config {
+                key: "--input".to_owned(),
+                message: format!(
+                    "the table name `{}` is given twice ({} and {}); give each --input its own NAME",
+                    input.name,
+                    first.path.display(),
+                    input.path.display()
+                ),
+            }
+            .into());
+        }
+        if args.store.is_some()
+            && session
+                .table_names()
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(&input.name))
+        {
+            return Err(liftos::transform::Error::Config {
+                key: "--input".to_owned(),
+                message: format!(
+                    "the table name `{}` is both an --input and a source of the store; give the --input another NAME",
+                    input.name
+                ),
+            }
+            .into());
+        }
+    }
     for input in &args.inputs {
         session.register_file(&input.name, &input.path)?;
     }
@@ -794,6 +897,233 @@ mod tests {
             let err = parse_named_file(bad).unwrap_err();
             assert!(err.contains("NAME") || err.contains("FILE"), "{bad}: {err}");
         }
+    }
+
+    /// The commands as `liftos <args>` parses them (the tests run them in-process:
+    /// the integration tests' files belong to other commands).
+    #[derive(Debug, clap::Parser)]
+    enum Cmd {
+        Unify(UnifyArgs),
+        Clean(CleanArgs),
+        Sql(SqlArgs),
+    }
+
+    fn run(args: &[&str]) -> liftos::Result<()> {
+        use clap::Parser as _;
+        match Cmd::try_parse_from(std::iter::once("liftos").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+        {
+            Cmd::Unify(a) => unify_with(a, None),
+            Cmd::Clean(a) => clean_with(a, None),
+            Cmd::Sql(a) => sql_with(a, None),
+        }
+    }
+
+    const UNIFIED_HEADER: &str = "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue";
+
+    /// A unified CSV of three days of one campaign, the second with spend `abc`.
+    fn unified_with_a_bad_row(dir: &Path) -> PathBuf {
+        let path = dir.join("u.csv");
+        std::fs::write(
+            &path,
+            format!(
+                "{UNIFIED_HEADER}\n\
+                 2024-01-01,meta,a,c1,A,,USD,10,100,3,1,20\n\
+                 2024-01-02,meta,a,c1,A,,USD,abc,100,3,1,20\n\
+                 2024-01-03,meta,a,c1,A,,USD,12,100,3,1,20\n"
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    /// A Meta export of two rows, the second with spend `abc`.
+    fn meta_with_a_bad_row(dir: &Path) -> PathBuf {
+        let path = dir.join("meta.csv");
+        std::fs::write(
+            &path,
+            "date_start,account_id,account_currency,campaign_id,campaign_name,spend,impressions,clicks,conversions,conversion_values\n\
+             2024-01-01,a,USD,1,x,10,100,3,1,20\n\
+             2024-01-02,a,USD,1,x,abc,100,3,1,20\n",
+        )
+        .unwrap();
+        path
+    }
+
+    fn lines(path: &Path) -> usize {
+        std::fs::read_to_string(path).unwrap().lines().count()
+    }
+
+    #[test]
+    fn a_quarantine_that_cannot_be_written_leaves_out_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let unified = unified_with_a_bad_row(d);
+        let meta = format!("meta={}", meta_with_a_bad_row(d).display());
+        let out = d.join("out.csv");
+        std::fs::write(&out, "old\n").unwrap();
+        let a_dir = d.join("a_dir.csv");
+        std::fs::create_dir(&a_dir).unwrap();
+        let bad_quarantines = [
+            (a_dir.clone(), "is a directory"),
+            (d.join("q.txt"), "expected a .csv or .parquet extension"),
+            (d.join("missing").join("q.csv"), "does not exist"),
+        ];
+        for in_parts in [false, true] {
+            for (q, why) in &bad_quarantines {
+                let (out_s, q_s) = (out.display().to_string(), q.display().to_string());
+                let u = unified.display().to_string();
+                let mut clean = vec![
+                    "clean",
+                    "--input",
+                    &u,
+                    "--out",
+                    &out_s,
+                    "--quarantine",
+                    &q_s,
+                ];
+                let mut unify = vec![
+                    "unify",
+                    "--input",
+                    &meta,
+                    "--out",
+                    &out_s,
+                    "--quarantine",
+                    &q_s,
+                ];
+                if in_parts {
+                    clean.push("--in-parts");
+                    unify.push("--in-parts");
+                }
+                for args in [clean, unify] {
+                    let err = run(&args).unwrap_err().to_string();
+                    assert!(
+                        err.contains(&q_s) && err.contains("--quarantine") && err.contains(why),
+                        "{args:?}: {err}"
+                    );
+                    assert_eq!(
+                        std::fs::read_to_string(&out).unwrap(),
+                        "old\n",
+                        "{args:?}: --out replaced"
+                    );
+                }
+            }
+        }
+        // An --out that cannot be written is refused alike, before any work.
+        let q = d.join("q.csv");
+        let err = run(&[
+            "clean",
+            "--input",
+            &unified.display().to_string(),
+            "--out",
+            &a_dir.display().to_string(),
+            "--quarantine",
+            &q.display().to_string(),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("--out") && err.contains("is a directory"),
+            "{err}"
+        );
+        assert!(!q.exists());
+        let names: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("partial"))
+            .collect();
+        assert!(names.is_empty(), "{names:?}");
+    }
+
+    #[test]
+    fn a_stale_quarantine_is_replaced_so_rows_add_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let bad = unified_with_a_bad_row(d);
+        let good = d.join("good.csv");
+        std::fs::write(
+            &good,
+            format!("{UNIFIED_HEADER}\n2024-01-01,meta,a,c1,A,,USD,10,100,3,1,20\n"),
+        )
+        .unwrap();
+        let out = d.join("c.csv");
+        let q = d.join("c.quarantine.csv");
+        let (out_s, bad_s, good_s) = (
+            out.display().to_string(),
+            bad.display().to_string(),
+            good.display().to_string(),
+        );
+        for in_parts in [false, true] {
+            let with = |input: &str| {
+                let mut a = vec!["clean", "--input", input, "--out", &out_s];
+                if in_parts {
+                    a.push("--in-parts");
+                }
+                run(&a).unwrap();
+            };
+            // The default quarantine (next to --out): written when there are rows ...
+            with(&bad_s);
+            assert_eq!((lines(&out), lines(&q)), (3, 2), "in parts: {in_parts}");
+            // ... and header-only over the earlier run's, when there are none.
+            with(&good_s);
+            assert_eq!((lines(&out), lines(&q)), (2, 1), "in parts: {in_parts}");
+            std::fs::remove_file(&q).unwrap();
+            // Without an earlier one, none is written (as before).
+            with(&good_s);
+            assert!(!q.exists());
+        }
+        // unify alike.
+        let meta = format!("meta={}", meta_with_a_bad_row(d).display());
+        let good_meta = d.join("good_meta.csv");
+        std::fs::write(
+            &good_meta,
+            "date_start,account_id,account_currency,campaign_id,campaign_name,spend,impressions,clicks,conversions,conversion_values\n\
+             2024-01-01,a,USD,1,x,10,100,3,1,20\n",
+        )
+        .unwrap();
+        let good_meta = format!("meta={}", good_meta.display());
+        let uq = d.join("u.quarantine.csv");
+        let u_out = d.join("u.csv").display().to_string();
+        run(&["unify", "--input", &meta, "--out", &u_out]).unwrap();
+        assert_eq!(lines(&uq), 2);
+        run(&["unify", "--input", &good_meta, "--out", &u_out]).unwrap();
+        assert_eq!(lines(&uq), 1);
+    }
+
+    #[test]
+    fn sql_refuses_a_table_name_given_twice_and_statements_that_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (a, b) = (d.join("a.csv"), d.join("b.csv"));
+        std::fs::write(&a, "x\n1\n").unwrap();
+        std::fs::write(&b, "x\n2\n").unwrap();
+        let (ta, tb) = (format!("t={}", a.display()), format!("T={}", b.display()));
+        let err = run(&["sql", "--input", &ta, "--input", &tb, "SELECT * FROM t"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`T` is given twice") && err.contains("a.csv") && err.contains("b.csv"),
+            "{err}"
+        );
+        // COPY ... TO an input is refused; the input is intact.
+        let copy = format!("COPY (SELECT 1 AS x) TO '{}' STORED AS CSV", a.display());
+        let err = run(&["sql", "--input", &ta, &copy])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("only a query") && err.contains("--out"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "x\n1\n");
+        run(&[
+            "sql",
+            "--input",
+            &ta,
+            "--input",
+            &format!("u={}", b.display()),
+            "SELECT * FROM t, u",
+        ])
+        .unwrap();
     }
 
     #[test]
