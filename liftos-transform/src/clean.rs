@@ -561,6 +561,9 @@ pub struct Cleaned {
     pub change_log: Vec<Change>,
     /// Rows in the input table.
     pub rows_in: usize,
+    /// Sum of the input's `spend` and `revenue` values that read as finite numbers
+    /// (text with the column's decimal separator, as cleaning reads it), in row order.
+    pub input_totals: (f64, f64),
 }
 
 /// Row accounting of a [`Cleaned`]: `rows_in = rows_out − filled + quarantined + dropped`.
@@ -1123,12 +1126,19 @@ pub(crate) fn clean_impl(
     )?;
     let q = build_quarantine(table, quarantine)?;
     detail.kept = kept;
+    let total = |c: &str| -> f64 {
+        frame.floats.get(c).map_or(-0.0, |p| {
+            p.array.iter().flatten().filter(|v| v.is_finite()).sum()
+        })
+    };
+    let input_totals = (total(SPEND), total(REVENUE));
     Ok(CleanOutcome::Done(
         Cleaned {
             table: out,
             quarantine: q,
             change_log: log,
             rows_in: rows,
+            input_totals,
         },
         detail,
     ))

@@ -32,12 +32,14 @@ use rayon::prelude::*;
 use crate::clean::{CleanOutcome, QUARANTINED_DAYS_UNFILLED, clean_impl, fill_limit_error};
 use crate::frame::{FLOAT_COLUMNS, Frame, INT_COLUMNS, TEXT_COLUMNS};
 use crate::io::{TableWriter, file_error, write_behind};
-use crate::parse::{ColumnEvidence, ColumnReading};
+use crate::parse::{self, ColumnEvidence, ColumnReading};
 use crate::quality::{AccountCurrencies, WholeTable, observe_currencies, validate_impl};
 use crate::stream::{SourceFile, read_ahead};
 use crate::unified::{self, DATE, REVENUE, SPEND};
 use crate::unify::QUARANTINE_ROW;
-use crate::{Change, ChangeAction, Error, Fixes, Result, RowAccounting, table_format};
+use crate::{
+    Change, ChangeAction, DecimalSeparator, Error, Fixes, Result, RowAccounting, table_format,
+};
 
 /// Rows of the input cleaned together at most (about; a campaign series is never split).
 pub const CLEAN_PART_ROWS: usize = 1_000_000;
@@ -513,8 +515,7 @@ pub(crate) fn split_by_series(
         .collect();
     let series_schema = Arc::new(source.schema.project(&series_at)?);
     let mut rows = 0usize;
-    // From -0.0, as `Iterator::sum` of floats adds (an empty sum is -0.0).
-    let mut totals = (-0.0, -0.0);
+    let mut totals = [TextTotal::default(); 2];
     read_ahead(source.pieces(64 * 1024)?, |piece| {
         let piece = piece?;
         let n = piece.num_rows();
@@ -587,6 +588,10 @@ pub(crate) fn split_by_series(
             (c, reading)
         })
         .collect::<BTreeMap<_, _>>();
+    let totals = (
+        totals[0].read(&readings, SPEND),
+        totals[1].read(&readings, REVENUE),
+    );
     Ok(Parts {
         files,
         rows,
@@ -595,17 +600,61 @@ pub(crate) fn split_by_series(
     })
 }
 
-/// Adds the finite values of `spend` and `revenue` that read as numbers (the input).
-fn add_text_totals(batch: &RecordBatch, totals: &mut (f64, f64)) {
-    for (c, total) in [(SPEND, &mut totals.0), (REVENUE, &mut totals.1)] {
-        if let Some(col) = batch.column_by_name(c)
-            && let Ok(values) = cast(col, &DataType::Float64)
-        {
-            for v in values.as_primitive::<Float64Type>().iter().flatten() {
-                if v.is_finite() {
-                    *total += v;
+/// Adds the finite values of `spend` and `revenue` that read as numbers (the input),
+/// for each column read with a decimal point and read with a decimal comma: which
+/// reading is the column's is decided once the whole column has been seen.
+fn add_text_totals(batch: &RecordBatch, totals: &mut [TextTotal; 2]) {
+    for (c, total) in [SPEND, REVENUE].into_iter().zip(totals.iter_mut()) {
+        let Some(col) = batch.column_by_name(c) else {
+            continue;
+        };
+        if let Some(text) = col.as_string_opt::<i32>() {
+            for v in text.iter().flatten() {
+                for (decimal, sum) in [
+                    (DecimalSeparator::Point, &mut total.point),
+                    (DecimalSeparator::Comma, &mut total.comma),
+                ] {
+                    if let Some(x) = parse::parse_number(v, decimal)
+                        && x.is_finite()
+                    {
+                        *sum += x;
+                    }
                 }
             }
+        } else if let Ok(values) = cast(col, &DataType::Float64) {
+            for v in values.as_primitive::<Float64Type>().iter().flatten() {
+                if v.is_finite() {
+                    total.point += v;
+                    total.comma += v;
+                }
+            }
+        }
+    }
+}
+
+/// A text column's total read with either decimal separator (see [`add_text_totals`]);
+/// from -0.0, as `Iterator::sum` of floats adds (an empty sum is -0.0).
+#[derive(Debug, Clone, Copy)]
+struct TextTotal {
+    point: f64,
+    comma: f64,
+}
+
+impl Default for TextTotal {
+    fn default() -> Self {
+        TextTotal {
+            point: -0.0,
+            comma: -0.0,
+        }
+    }
+}
+
+impl TextTotal {
+    /// The total with the decimal separator `readings` decided for `column`.
+    fn read(self, readings: &BTreeMap<String, ColumnReading>, column: &str) -> f64 {
+        match readings.get(column).and_then(|r| r.decimal.as_ref()) {
+            Some((DecimalSeparator::Comma, _)) => self.comma,
+            _ => self.point,
         }
     }
 }

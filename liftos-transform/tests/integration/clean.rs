@@ -267,6 +267,34 @@ fn a_day_whose_row_is_quarantined_is_not_filled_with_zeros() {
 }
 
 #[test]
+fn input_totals_read_text_numbers_as_cleaning_reads_them() {
+    // Spend with a thousands separator, revenue with a decimal comma.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("u.csv");
+    std::fs::write(
+        &csv,
+        "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue\n\
+         2024-03-01,meta,a,c1,A,,USD,\"1,234.50\",1,1,0,\"12,5\"\n\
+         2024-03-02,meta,a,c1,A,,USD,\"2,000\",1,1,0,\"1.000,25\"\n\
+         2024-03-03,meta,a,c1,A,,USD,abc,1,1,0,\"3,0\"\n",
+    )
+    .unwrap();
+    let table =
+        liftos_transform::read_table_with(&csv, &liftos_transform::ReadOptions::text()).unwrap();
+    let fixes = Fixes::none();
+    let whole = clean_data(&table, &fixes).unwrap();
+    assert_eq!(whole.input_totals, (3234.5, 1015.75));
+    let (out, q) = (dir.path().join("c.csv"), dir.path().join("q.csv"));
+    for part_rows in [1, 1000] {
+        let done = liftos_transform::clean_file(&csv, &fixes, &out, &q, false, part_rows).unwrap();
+        assert_eq!(
+            done.input_totals, whole.input_totals,
+            "parts of {part_rows}"
+        );
+    }
+}
+
+#[test]
 fn the_latest_pull_wins_even_when_it_was_loaded_first() {
     let t = messy_table(&[
         ("2024-03-01", "c1", "A", "USD", "5", "1", 9),

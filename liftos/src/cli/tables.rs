@@ -625,10 +625,7 @@ fn clean_with(args: CleanArgs, stop: Stop) -> liftos::Result<()> {
     print_cleaned(&CleanSummary {
         change_log: &cleaned.change_log,
         accounting: cleaned.accounting(),
-        input_totals: (
-            sum_text_or_f64(&table, "spend"),
-            sum_text_or_f64(&table, "revenue"),
-        ),
+        input_totals: cleaned.input_totals,
         output_totals: (
             f64_total(&cleaned.table, "spend"),
             f64_total(&cleaned.table, "revenue"),
@@ -691,22 +688,6 @@ fn print_cleaned(c: &CleanSummary<'_>) {
         let _ = write!(s, " and {}", q.display());
     }
     println!("{s}");
-}
-
-/// Sum of a column read as text (unparseable cells skipped).
-fn sum_text_or_f64(table: &RecordBatch, column: &str) -> f64 {
-    let Some(c) = table.column_by_name(column) else {
-        return 0.0;
-    };
-    match arrow::compute::cast(c, &DataType::Float64) {
-        Ok(c) => c
-            .as_primitive::<arrow::datatypes::Float64Type>()
-            .iter()
-            .flatten()
-            .filter(|v| v.is_finite())
-            .sum(),
-        Err(_) => 0.0,
-    }
 }
 
 /// Names `path` in a transform error that does not already name a file.
