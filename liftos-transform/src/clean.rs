@@ -564,6 +564,9 @@ pub struct Cleaned {
     /// Sum of the input's `spend` and `revenue` values that read as finite numbers
     /// (text with the column's decimal separator, as cleaning reads it), in row order.
     pub input_totals: (f64, f64),
+    /// How ambiguous text columns were read (dates month first, `1,234` as thousands),
+    /// as `unify` notes them: date, then money and count columns.
+    pub notes: Vec<String>,
 }
 
 /// Row accounting of a [`Cleaned`]: `rows_in = rows_out − filled + quarantined + dropped`.
@@ -1132,6 +1135,7 @@ pub(crate) fn clean_impl(
         })
     };
     let input_totals = (total(SPEND), total(REVENUE));
+    let notes = reading_notes(&frame);
     Ok(CleanOutcome::Done(
         Cleaned {
             table: out,
@@ -1139,9 +1143,36 @@ pub(crate) fn clean_impl(
             change_log: log,
             rows_in: rows,
             input_totals,
+            notes,
         },
         detail,
     ))
+}
+
+/// The notes of how `frame`'s ambiguous text columns were read: the date, then the
+/// money and count columns, each once.
+fn reading_notes(frame: &Frame) -> Vec<String> {
+    let mut notes: Vec<String> = Vec::new();
+    let all = frame
+        .date
+        .iter()
+        .map(|p| &p.note)
+        .chain(
+            FLOAT_COLUMNS
+                .iter()
+                .filter_map(|c| frame.floats.get(c).map(|p| &p.note)),
+        )
+        .chain(
+            INT_COLUMNS
+                .iter()
+                .filter_map(|c| frame.ints.get(c).map(|p| &p.note)),
+        );
+    for note in all.flatten() {
+        if !notes.contains(note) {
+            notes.push(note.clone());
+        }
+    }
+    notes
 }
 
 /// The currency code of a cell (rates table, reporting currency, rows): trimmed,

@@ -111,6 +111,8 @@ pub struct CleanedFile {
     pub input_totals: (f64, f64),
     /// Sum of the clean table's `spend` and `revenue`, in row order.
     pub output_totals: (f64, f64),
+    /// How ambiguous text columns were read ([`Cleaned::notes`](crate::Cleaned::notes)).
+    pub notes: Vec<String>,
 }
 
 impl CleanedFile {
@@ -186,6 +188,7 @@ pub fn clean_file(
         cleaned_parts.extend(done);
     }
     let mut longest: Option<(u64, i32, i32, String)> = None;
+    let mut notes: Vec<String> = Vec::new();
     let (mut filled_so_far, mut over_limit): (u64, Option<u64>) = (0, None);
     let (mut out_parts, mut q_parts) = (Vec::new(), Vec::new());
     for part in cleaned_parts {
@@ -207,6 +210,11 @@ pub fn clean_file(
         }
         filled_so_far += done.filled;
         merge_log(&mut log, &done.change_log);
+        for note in done.notes {
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
         if let Some((first, from, to, detail)) = done.longest {
             let longer = longest.as_ref().is_none_or(|(f, x, y, _)| {
                 let (len, best) = (
@@ -263,6 +271,7 @@ pub fn clean_file(
         quarantine_written,
         input_totals: parts.totals,
         output_totals,
+        notes,
     })
 }
 
@@ -689,6 +698,7 @@ struct PartDone {
     /// Rows filled in.
     filled: u64,
     change_log: Vec<Change>,
+    notes: Vec<String>,
     /// The longest gap left unfilled: its series' first input row, the days before and
     /// after it, and its change-log detail.
     longest: Option<(u64, i32, i32, String)>,
@@ -736,6 +746,7 @@ fn clean_part(
     Ok(PartCleaned::Done(PartDone {
         filled: detail.filled_series_first.len() as u64,
         change_log: cleaned.change_log,
+        notes: cleaned.notes,
         longest,
         out,
         quarantine,

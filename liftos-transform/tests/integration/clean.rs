@@ -295,6 +295,39 @@ fn input_totals_read_text_numbers_as_cleaning_reads_them() {
 }
 
 #[test]
+fn ambiguous_dates_and_decimals_are_noted_as_unify_notes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("u.csv");
+    std::fs::write(
+        &csv,
+        "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue\n\
+         03/04/2024,meta,a,c1,A,,USD,\"1,234\",1,1,0,5\n\
+         03/05/2024,meta,a,c1,A,,USD,\"2,000\",1,1,0,5\n",
+    )
+    .unwrap();
+    let table =
+        liftos_transform::read_table_with(&csv, &liftos_transform::ReadOptions::text()).unwrap();
+    let whole = clean_data(&table, &Fixes::none()).unwrap();
+    assert_eq!(whole.notes.len(), 2, "{:?}", whole.notes);
+    assert!(
+        whole.notes[0].contains("column `date`") && whole.notes[0].contains("MM/DD/YYYY"),
+        "{:?}",
+        whole.notes
+    );
+    assert!(
+        whole.notes[1].contains("column `spend`"),
+        "{:?}",
+        whole.notes
+    );
+    let (out, q) = (dir.path().join("c.csv"), dir.path().join("q.csv"));
+    for part_rows in [1, 1000] {
+        let done =
+            liftos_transform::clean_file(&csv, &Fixes::none(), &out, &q, false, part_rows).unwrap();
+        assert_eq!(done.notes, whole.notes, "parts of {part_rows}");
+    }
+}
+
+#[test]
 fn the_latest_pull_wins_even_when_it_was_loaded_first() {
     let t = messy_table(&[
         ("2024-03-01", "c1", "A", "USD", "5", "1", 9),

@@ -608,6 +608,7 @@ fn clean_with(args: CleanArgs, stop: Stop) -> liftos::Result<()> {
             accounting: done.accounting(),
             input_totals: done.input_totals,
             output_totals: done.output_totals,
+            notes: &done.notes,
             out: &args.out,
             quarantine: done.quarantine_written.then_some(quarantine_path.as_path()),
         });
@@ -630,6 +631,7 @@ fn clean_with(args: CleanArgs, stop: Stop) -> liftos::Result<()> {
             f64_total(&cleaned.table, "spend"),
             f64_total(&cleaned.table, "revenue"),
         ),
+        notes: &cleaned.notes,
         out: &args.out,
         quarantine: write_quarantine.then_some(quarantine_path.as_path()),
     });
@@ -642,6 +644,7 @@ struct CleanSummary<'a> {
     accounting: liftos::transform::RowAccounting,
     input_totals: (f64, f64),
     output_totals: (f64, f64),
+    notes: &'a [String],
     out: &'a Path,
     quarantine: Option<&'a Path>,
 }
@@ -683,6 +686,9 @@ fn print_cleaned(c: &CleanSummary<'_>) {
         "Spend {:.2} → {:.2}, revenue {:.2} → {:.2}",
         c.input_totals.0, c.output_totals.0, c.input_totals.1, c.output_totals.1,
     );
+    for note in c.notes {
+        let _ = writeln!(s, "note: {note}");
+    }
     let _ = write!(s, "Wrote {}", c.out.display());
     if let Some(q) = c.quarantine {
         let _ = write!(s, " and {}", q.display());
