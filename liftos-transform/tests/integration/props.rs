@@ -145,8 +145,11 @@ fn rates() -> RateTable {
     })
 }
 
-/// Counts the oracle expects: (quarantined, dropped, filled, out).
-fn oracle(rows: &[MessyRow]) -> (usize, usize, usize, usize) {
+/// Counts the oracle expects: (quarantined, dropped, filled, out), and the (campaign,
+/// day) pairs with a quarantined row of a known day: such a day is not missing (its row
+/// is in the quarantine), so it is never filled.
+fn oracle_days(rows: &[MessyRow]) -> (usize, usize, usize, usize, BTreeSet<(u8, u8)>) {
+    let mut held: BTreeSet<(u8, u8)> = BTreeSet::new();
     let mut quarantined = 0;
     // (campaign, day) -> (pulled, index) of the winner; and count of usable rows.
     let mut winners: BTreeMap<(u8, u8), (u8, usize)> = BTreeMap::new();
@@ -154,6 +157,9 @@ fn oracle(rows: &[MessyRow]) -> (usize, usize, usize, usize) {
     for (i, r) in rows.iter().enumerate() {
         if r.bad_date || !r.spend.usable() {
             quarantined += 1;
+            if !r.bad_date {
+                held.insert((r.campaign, r.day));
+            }
             continue;
         }
         usable += 1;
@@ -168,18 +174,28 @@ fn oracle(rows: &[MessyRow]) -> (usize, usize, usize, usize) {
         let r = &rows[i];
         if CURRENCIES[r.currency as usize] == "GBP" && d % 2 == 1 {
             quarantined += 1;
+            held.insert((c, d));
         } else {
             days.entry(c).or_default().insert(d);
         }
     }
     let mut filled = 0;
     let mut out = 0;
-    for ds in days.values() {
+    for (&c, ds) in &days {
         let (lo, hi) = (*ds.first().unwrap(), *ds.last().unwrap());
-        filled += usize::from(hi - lo + 1) - ds.len();
-        out += usize::from(hi - lo + 1);
+        let missing = (lo..=hi)
+            .filter(|d| !ds.contains(d) && !held.contains(&(c, *d)))
+            .count();
+        filled += missing;
+        out += ds.len() + missing;
     }
-    (quarantined, dropped, filled, out)
+    (quarantined, dropped, filled, out, held)
+}
+
+/// Day `d` of the test's calendar as days since 1970-01-01 (the Date32 of the table).
+fn liftos_calendar_day(first: NaiveDate, d: u8) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    i32::try_from((first + chrono::Days::new(u64::from(d)) - epoch).num_days()).unwrap()
 }
 
 proptest! {
@@ -193,7 +209,7 @@ proptest! {
         prop_assert!(acc.balances(), "{acc:?}");
         prop_assert_eq!(acc.rows_in, expanded.len());
         prop_assert_eq!(acc.quarantined, out.quarantine.num_rows());
-        let (q, dropped, filled, rows_out) = oracle(&expanded);
+        let (q, dropped, filled, rows_out, held) = oracle_days(&expanded);
         prop_assert_eq!((acc.quarantined, acc.dropped_duplicates, acc.filled, acc.rows_out), (q, dropped, filled, rows_out));
 
         // The clean table: one row per key, no gaps, one currency, usable values.
@@ -214,9 +230,19 @@ proptest! {
                 prop_assert_eq!(spend.value(i), 0.0);
             }
         }
-        for ds in per.values() {
+        // No gaps but the days whose rows are in the quarantine.
+        let first_day = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+        for (c, ds) in &per {
             let (lo, hi) = (*ds.first().unwrap(), *ds.last().unwrap());
-            prop_assert_eq!((hi - lo + 1) as usize, ds.len());
+            let c: u8 = c.trim_start_matches('c').parse().unwrap();
+            let held_inside = held
+                .iter()
+                .filter(|(hc, d)| {
+                    let day = liftos_calendar_day(first_day, *d);
+                    *hc == c && day > lo && day < hi && !ds.contains(&day)
+                })
+                .count();
+            prop_assert_eq!((hi - lo + 1) as usize, ds.len() + held_inside);
         }
         let names = t.column_by_name("campaign").unwrap().as_string::<i32>();
         for i in 0..t.num_rows() {
