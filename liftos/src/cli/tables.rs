@@ -779,6 +779,33 @@ pub fn sql(args: SqlArgs) -> liftos::Result<()> {
     })
 }
 
+/// `--out` must not be a file of the store `--store` reads: the store's files are its own
+/// (a query's result written over a committed table destroyed the store).
+fn check_outside_store(out: &Path, store: &Path) -> liftos::Result<()> {
+    let Ok(store) = std::fs::canonicalize(store) else {
+        return Ok(());
+    };
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let inside = std::fs::canonicalize(parent).is_ok_and(|p| p.starts_with(&store));
+    if inside {
+        return Err(liftos::Error::Io {
+            path: out.display().to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "--out is inside the store {} (--store), whose files are its own; write \
+                     the result elsewhere (nothing was written)",
+                    store.display()
+                ),
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn sql_with(args: SqlArgs, stop: Stop) -> liftos::Result<()> {
     if let Some(out) = &args.out {
         let inputs: Vec<(&str, &Path)> = args
@@ -787,6 +814,9 @@ fn sql_with(args: SqlArgs, stop: Stop) -> liftos::Result<()> {
             .map(|i| ("--input", i.path.as_path()))
             .collect();
         check_distinct_files(&inputs, &[("--out", out)])?;
+        if let Some(dir) = &args.store {
+            check_outside_store(out, dir)?;
+        }
     }
     if let (Some(_), Some(url)) = (&args.store, &args.cluster) {
         return Err(liftos::transform::Error::Config {
@@ -1111,6 +1141,23 @@ mod tests {
             "SELECT * FROM t, u",
         ])
         .unwrap();
+    }
+
+    /// A result written into the store would replace a committed table's file.
+    #[test]
+    fn sql_refuses_an_output_inside_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("st").join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let table = data.join("meta-1.parquet");
+        std::fs::write(&table, "committed").unwrap();
+        let st = dir.path().join("st").display().to_string();
+        let out = table.display().to_string();
+        let err = run(&["sql", "--store", &st, "SELECT 1 AS x", "--out", &out])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--out is inside the store"), "{err}");
+        assert_eq!(std::fs::read_to_string(&table).unwrap(), "committed");
     }
 
     #[test]
