@@ -456,6 +456,39 @@ impl SqlSession {
         })?
     }
 
+    /// Runs `query` and hands its batches to `each`, in the result's order, as they come:
+    /// locally the result is streamed, so memory holds a batch at a time however many
+    /// rows the query returns (`liftos sql` counts them and keeps the first few, or writes
+    /// them to `--out` batch by batch); on a cluster the result is collected first, as
+    /// [`sql`](SqlSession::sql) does. Returns the result's schema.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sql`] as [`sql`](SqlSession::sql); an error of `each` stops the query and
+    /// is returned.
+    pub fn sql_each(
+        &self,
+        query: &str,
+        mut each: impl FnMut(&RecordBatch) -> Result<()>,
+    ) -> Result<SchemaRef> {
+        self.block_on(async {
+            let df = self.plan_query(query).await?;
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            #[cfg(feature = "distributed")]
+            if self.cluster.is_some() {
+                for batch in self.collect(df, "", false).await? {
+                    each(&batch)?;
+                }
+                return Ok(schema);
+            }
+            let mut stream = df.execute_stream().await.map_err(|e| sql_error("", e))?;
+            while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+                each(&batch.map_err(|e| sql_error("", e))?)?;
+            }
+            Ok(schema)
+        })?
+    }
+
     /// Runs `query` (async).
     ///
     /// On a cluster ([`remote`](SqlSession::remote)) the job runs as a task of the

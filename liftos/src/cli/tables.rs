@@ -876,24 +876,48 @@ fn sql_with(args: SqlArgs, stop: Stop) -> liftos::Result<()> {
     for input in &args.inputs {
         session.register_file(&input.name, &input.path)?;
     }
-    let result = session.sql_table(&args.query)?;
+    // The result streams: counted, its first `--show` rows kept for printing (formatting
+    // millions of rows as a text table takes longer and far more memory than the query),
+    // and written to `--out` batch by batch; memory holds a batch, not the result.
+    let (mut rows, mut kept, mut head) = (0usize, 0usize, Vec::new());
+    let mut writer: Option<liftos::transform::TableWriter> = None;
+    let schema = session.sql_each(&args.query, |batch| {
+        rows += batch.num_rows();
+        if kept < args.show && batch.num_rows() > 0 {
+            let take = batch.num_rows().min(args.show - kept);
+            head.push(batch.slice(0, take));
+            kept += take;
+        }
+        if let Some(out) = &args.out {
+            if writer.is_none() {
+                writer = Some(liftos::transform::TableWriter::create(out, batch.schema())?);
+            }
+            if let Some(w) = writer.as_mut() {
+                w.write(batch)?;
+            }
+        }
+        Ok(())
+    })?;
     if let Some(out) = &args.out {
-        write_table_atomically(out, &result)?;
+        let w = match writer {
+            Some(w) => w,
+            None => liftos::transform::TableWriter::create(out, schema.clone())?,
+        };
+        w.finish()?;
     }
-    // A large result is counted, not printed whole: formatting millions of rows as a
-    // text table takes longer and far more memory than the query.
-    let shown = result.num_rows().min(args.show);
-    println!(
-        "{}",
-        liftos::transform::pretty_format(&[result.slice(0, shown)])?
-    );
-    print!("{} row(s)", result.num_rows());
-    if shown < result.num_rows() {
-        print!(" (the first {shown} shown; --show N prints more)");
+    let head = if head.is_empty() {
+        vec![arrow::array::RecordBatch::new_empty(schema)]
+    } else {
+        head
+    };
+    println!("{}", liftos::transform::pretty_format(&head)?);
+    print!("{rows} row(s)");
+    if kept < rows {
+        print!(" (the first {kept} shown; --show N prints more)");
     }
     match &args.out {
         Some(out) => println!(", written to {}", out.display()),
-        None if shown < result.num_rows() => println!("; --out FILE writes them all"),
+        None if kept < rows => println!("; --out FILE writes them all"),
         None => println!(),
     }
     Ok(())
@@ -1141,6 +1165,42 @@ mod tests {
             "SELECT * FROM t, u",
         ])
         .unwrap();
+    }
+
+    /// The result streams through: all of its rows counted and written to `--out` in
+    /// order, the first `--show` printed, also when it spans many batches.
+    #[test]
+    fn sql_streams_its_result_to_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = dir.path().join("one.csv");
+        std::fs::write(&one, "x\n1\n").unwrap();
+        let out = dir.path().join("r.parquet");
+        let input = format!("t={}", one.display());
+        let query = "SELECT value FROM range(100000) ORDER BY value DESC";
+        let out_s = out.display().to_string();
+        run(&[
+            "sql", "--input", &input, query, "--show", "2", "--out", &out_s,
+        ])
+        .unwrap();
+        let table = liftos::transform::read_table(&out).unwrap();
+        assert_eq!(table.num_rows(), 100_000);
+        let v = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(
+            table.column(0).as_ref(),
+        );
+        assert_eq!((v.value(0), v.value(99_999)), (99_999, 0));
+        // An empty result still writes its header.
+        let empty = dir.path().join("e.csv");
+        let empty_s = empty.display().to_string();
+        run(&[
+            "sql",
+            "--input",
+            &input,
+            "SELECT x FROM t WHERE x > 5",
+            "--out",
+            &empty_s,
+        ])
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(&empty).unwrap(), "x\n");
     }
 
     /// A result written into the store would replace a committed table's file.
