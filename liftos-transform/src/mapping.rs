@@ -17,7 +17,7 @@
 //! ad_group = "adset_id"               # a plain string names the source column
 //!
 //! [sources.shop]
-//! channel = "shopify_ads"             # the `channel` value (default: the source name)
+//! channel = "shopify_ads"             # the `channel` value (default: the table's own `channel` column, else the source name)
 //! [sources.shop.columns]
 //! date = { column = "day", format = "%d/%m/%Y" }
 //! campaign = "campaign"
@@ -143,7 +143,7 @@ impl From<SpecRepr> for ColumnSpec {
 ///
 /// | Name | Default | Meaning | Range |
 /// |---|---|---|---|
-/// | `channel` | `None` | value of the `channel` column | default: the source's name |
+/// | `channel` | `None` | value of the `channel` column | default: the table's own `channel` column when it has one (an empty cell quarantines its row), else the source's name |
 /// | `timezone` | `None` | account time zone: timestamps become its local date | IANA name or `+HH:MM` |
 /// | `columns` | empty | unified column → [`ColumnSpec`] | unified names except `channel` |
 /// | `breakdowns` | empty | breakdown name → [`ColumnSpec`], carried as nullable Utf8 | names not unified, not starting with `_` |
@@ -162,7 +162,8 @@ impl From<SpecRepr> for ColumnSpec {
 /// null; any other unified column without a spec is an error when the source is unified.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SourceMapping {
-    /// Value of the `channel` column (default: the source name).
+    /// Value of the `channel` column (default: the table's own `channel` column, else the
+    /// source name).
     pub channel: Option<String>,
     /// Account time zone for timestamps.
     pub timezone: Option<String>,
@@ -313,7 +314,8 @@ impl SourceMapping {
 
     /// A table already in the unified layout (e.g. a file exported by LiftOS or another
     /// tool): every unified column from the column of the same name (`account_id`,
-    /// `campaign_id`, `ad_group` optional). The channel is the source's name unless set.
+    /// `campaign_id`, `ad_group` optional). The channel is the table's own `channel` column, or
+    /// the source's name without one, unless set.
     pub fn unified() -> Self {
         use unified::*;
         let mut columns = specs(&[

@@ -229,24 +229,26 @@ where
     let mut quarantines = Vec::with_capacity(finished.len());
     for f in finished {
         let f = f?;
-        sources.push((f.columns, f.kept, f.channel));
+        sources.push((f.columns, f.kept, f.channel, f.per_row_channel));
         quarantines.push(f.quarantine);
     }
     let channel_at = schema.index_of(unified::CHANNEL).ok();
     // Each unified column is built once, from the kept rows of every source (no
     // per-source filtered copy to concatenate).
-    let rows: usize = sources.iter().map(|(_, kept, _)| kept.len()).sum();
+    let rows: usize = sources.iter().map(|(_, kept, _, _)| kept.len()).sum();
+    let constant_channels = sources.iter().all(|(_, _, _, per_row)| !per_row);
     let table = if sources.is_empty() {
         RecordBatch::new_empty(schema.clone())
     } else {
         let columns = (0..schema.fields().len())
             .into_par_iter()
             .map(|c| {
-                // The channel: each source's name, once per kept row.
-                if Some(c) == channel_at {
+                // The channel: each source's name, once per kept row (gathered below
+                // when a source takes it from a column of its own).
+                if Some(c) == channel_at && constant_channels {
                     let parts: Vec<(&str, usize)> = sources
                         .iter()
-                        .map(|(_, kept, channel)| (channel.as_str(), kept.len()))
+                        .map(|(_, kept, channel, _)| (channel.as_str(), kept.len()))
                         .collect();
                     if let Some(a) = repeated_text(&parts) {
                         return Ok(Arc::new(a) as ArrayRef);
@@ -254,7 +256,7 @@ where
                 }
                 let parts: Vec<(&dyn Array, &[u32])> = sources
                     .iter()
-                    .map(|(cols, kept, _)| (cols[c].as_ref(), kept.as_slice()))
+                    .map(|(cols, kept, _, _)| (cols[c].as_ref(), kept.as_slice()))
                     .collect();
                 frame::gather(&parts)
             })
@@ -279,6 +281,8 @@ struct Finished {
     columns: Vec<ArrayRef>,
     kept: Vec<u32>,
     channel: String,
+    /// Whether the channel is the source's own column rather than `channel` on every row.
+    per_row_channel: bool,
     quarantine: RecordBatch,
 }
 
@@ -288,6 +292,9 @@ struct SourcePart {
     /// Unified columns (without channel), typed, in schema order.
     columns: Vec<(String, Mapped)>,
     channel: String,
+    /// The source's own `channel` column (text, every row), when its mapping sets no
+    /// channel: an already unified table of several channels keeps each row's.
+    own_channel: Option<ArrayRef>,
     breakdowns: Vec<(String, Mapped)>,
     /// Source columns named `_...`, carried through as they are.
     metadata: Vec<(String, ArrayRef)>,
@@ -678,11 +685,32 @@ fn map_source(
             },
         ));
     }
+    // A source whose mapping sets no channel and whose table has a `channel` column of its
+    // own (an already unified table, `extends = "unified"`) keeps each row's channel: every
+    // row given the source's name would merge its channels silently. An empty cell is a
+    // problem of its row.
+    let own_channel = match (&source.channel, batch.column_by_name(unified::CHANNEL)) {
+        (None, Some(column)) => {
+            let text = arrow::compute::cast(column, &DataType::Utf8)?;
+            let values = text.as_string::<i32>();
+            for i in 0..rows {
+                if !values.is_valid(i) || values.value(i).trim().is_empty() {
+                    problems
+                        .entry(i)
+                        .or_default()
+                        .push("the source's `channel` column is empty".to_owned());
+                }
+            }
+            Some(text)
+        }
+        _ => None,
+    };
     Ok(SourcePart {
         name: name.to_owned(),
         rows,
         columns,
         channel: source.channel.clone().unwrap_or_else(|| name.to_owned()),
+        own_channel,
         breakdowns,
         metadata: batch
             .schema()
@@ -706,11 +734,15 @@ impl SourcePart {
         meta_fields: &[Field],
     ) -> Result<Finished> {
         let rows = self.rows;
-        let channel = constant_array(
-            &self.channel,
-            rows,
-            &format!("sources.{}.channel", self.name),
-        )?;
+        let per_row_channel = self.own_channel.is_some();
+        let channel = match self.own_channel {
+            Some(own) => own,
+            None => constant_array(
+                &self.channel,
+                rows,
+                &format!("sources.{}.channel", self.name),
+            )?,
+        };
         let mut typed: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         let mut raw: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         let mut cols = self.columns.into_iter();
@@ -790,6 +822,7 @@ impl SourcePart {
             columns: all.columns().to_vec(),
             kept,
             channel: self.channel,
+            per_row_channel,
             quarantine,
         })
     }

@@ -468,3 +468,36 @@ mod numbers_keep_their_value {
         }
     }
 }
+
+/// An already unified file of several channels given as one source keeps each row's
+/// channel (every row was given the source's name: the channels merged silently); an
+/// empty channel is quarantined with its reason; a `channel` key still sets every row's.
+#[test]
+fn a_sources_own_channel_column_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "u.csv",
+        &format!(
+            "channel,{HEADER}\nshop,2024-01-01,A,USD,1,10,1,0,2\nmeta,2024-01-01,B,USD,1,10,1,0,2\n,2024-01-01,C,USD,1,10,1,0,2\n"
+        ),
+    );
+    let channels = |u: &liftos_transform::Unified| -> Vec<String> {
+        let c = u
+            .table
+            .column_by_name(unified::CHANNEL)
+            .unwrap()
+            .as_string::<i32>();
+        (0..c.len()).map(|i| c.value(i).to_owned()).collect()
+    };
+    let u = unify_file(&path, &shop_mapping("")).unwrap();
+    assert_eq!(channels(&u), ["shop", "meta"]);
+    assert_eq!(u.quarantine.num_rows(), 1);
+    assert!(
+        reasons(&u.quarantine)[0].contains("`channel` column is empty"),
+        "{:?}",
+        reasons(&u.quarantine)
+    );
+    let u = unify_file(&path, &shop_mapping("channel = \"all\"")).unwrap();
+    assert_eq!(channels(&u), ["all", "all", "all"]);
+}
