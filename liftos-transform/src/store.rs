@@ -25,7 +25,11 @@
 //! Rows are upserted by natural key: a row whose key is stored already replaces the
 //! stored one (counted `restated` when any value differs, else `unchanged`); stored rows
 //! inside the re-read window whose key the new pull no longer has are removed (the
-//! platform restated them away); rows outside the window are kept as they are.
+//! platform restated them away); rows outside the window are kept as they are. A key
+//! repeated within one pull, or a currency other than the stored one of the same account,
+//! is an error and nothing is upserted: no row is dropped to resolve it. A full refresh (a
+//! changed request or key) replaces every stored row and counts the ones it removes.
+//! Only files named by this module's pattern are ever removed from `data/`.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -184,6 +188,9 @@ pub struct SourceUpdate {
     pub date_column: String,
     /// Account column, if any.
     pub account_column: Option<String>,
+    /// Currency column, if any: a pull whose currency differs from the stored one of
+    /// the same account is refused.
+    pub currency_column: Option<String>,
     /// First and last day re-read (inclusive): stored rows of these days that the pull
     /// no longer has are removed.
     pub window: (NaiveDate, NaiveDate),
@@ -209,6 +216,7 @@ impl SourceUpdate {
             key: key.into_iter().map(Into::into).collect(),
             date_column: date_column.into(),
             account_column: None,
+            currency_column: None,
             window,
             complete_through: window.1,
             request: String::new(),
@@ -221,6 +229,8 @@ impl SourceUpdate {
         with_complete_through(day: NaiveDate) => self.complete_through = day;
         /// Sets the account column.
         with_account_column(column: impl Into<String>) => self.account_column = Some(column.into());
+        /// Sets the currency column.
+        with_currency_column(column: impl Into<String>) => self.currency_column = Some(column.into());
         /// Sets the request fingerprint.
         with_request(request: impl Into<String>) => request.into();
         /// Replaces every stored row of the source.
@@ -481,8 +491,102 @@ fn sort_by_key(table: &RecordBatch, key: &[String], what: &str) -> Result<Record
     Ok(take_record_batch(table, &UInt32Array::from(order))?)
 }
 
+/// `column=value, ...` of the `key` columns of row `row` of `table`.
+fn key_text(table: &RecordBatch, key: &[String], row: usize) -> String {
+    key.iter()
+        .map(|k| {
+            let value = table
+                .column_by_name(k)
+                .and_then(|c| {
+                    arrow::util::display::ArrayFormatter::try_new(
+                        c.as_ref(),
+                        &arrow::util::display::FormatOptions::default().with_null("null"),
+                    )
+                    .ok()
+                    .map(|f| f.value(row).to_string())
+                })
+                .unwrap_or_default();
+            format!("{k}={value}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The text of `column` (any type) in `table`, or `None` when the table lacks it.
+fn text_column(table: &RecordBatch, column: &str) -> Result<Option<ArrayRef>> {
+    match table.column_by_name(column) {
+        Some(c) => Ok(Some(arrow::compute::cast(c, &DataType::Utf8)?)),
+        None => Ok(None),
+    }
+}
+
+/// Refuses `new` rows whose currency differs from the stored currency of the same
+/// account (of the whole source when it has no account column): a store holding one
+/// account's numbers in two currencies would add them up as one.
+fn check_currency(
+    dir: &Path,
+    old: &RecordBatch,
+    new: &RecordBatch,
+    update: &SourceUpdate,
+    what: &str,
+) -> Result<()> {
+    let Some(currency) = &update.currency_column else {
+        return Ok(());
+    };
+    let (Some(old_cur), Some(new_cur)) = (text_column(old, currency)?, text_column(new, currency)?)
+    else {
+        return Ok(());
+    };
+    let accounts = |t: &RecordBatch| match &update.account_column {
+        Some(a) => text_column(t, a),
+        None => Ok(None),
+    };
+    let (old_acc, new_acc) = (accounts(old)?, accounts(new)?);
+    let account_of = |a: &Option<ArrayRef>, i: usize| -> String {
+        a.as_ref()
+            .map(|a| a.as_string::<i32>())
+            .filter(|a| a.is_valid(i))
+            .map(|a| a.value(i).to_owned())
+            .unwrap_or_default()
+    };
+    let old_cur = old_cur.as_string::<i32>();
+    let new_cur = new_cur.as_string::<i32>();
+    let mut stored: BTreeMap<String, String> = BTreeMap::new();
+    for j in 0..old.num_rows() {
+        if old_cur.is_valid(j) {
+            stored
+                .entry(account_of(&old_acc, j))
+                .or_insert_with(|| old_cur.value(j).to_owned());
+        }
+    }
+    for i in 0..new.num_rows() {
+        if !new_cur.is_valid(i) {
+            continue;
+        }
+        let account = account_of(&new_acc, i);
+        if let Some(was) = stored.get(&account)
+            && was != new_cur.value(i)
+        {
+            let whose = match &update.account_column {
+                Some(a) if !account.is_empty() => format!("account {a}={account}"),
+                _ => "its rows".to_owned(),
+            };
+            return Err(store_error(
+                dir,
+                format!(
+                    "source `{what}`: the pull reports {whose} in {} (column `{currency}`, e.g. {}) but the store holds them in {was}; nothing was stored (a store never mixes two currencies of one account: sync into a new store, or re-read it in full with a new start)",
+                    new_cur.value(i),
+                    key_text(new, &update.key, i)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Merges `new` into `old` (same schema) on `key`; see the module docs.
 fn merge(
+    dir: &Path,
     old: Option<&RecordBatch>,
     new: &RecordBatch,
     update: &SourceUpdate,
@@ -493,21 +597,37 @@ fn merge(
     let key_conv = converter(&new_keys)?;
     let new_key_rows = key_conv.convert_columns(&new_keys)?;
     // The last row of a key within the pull wins (a connector repeating a row).
+    // A key repeated within one pull is refused: which row is right cannot be known,
+    // and keeping one would drop the others.
     let mut by_key: HashMap<arrow::row::Row<'_>, usize> = HashMap::with_capacity(new.num_rows());
+    let mut repeated = 0usize;
+    let mut example = None;
     for i in 0..new.num_rows() {
-        by_key.insert(new_key_rows.row(i), i);
-    }
-    let keep_new: Vec<bool> = {
-        let mut last: Vec<bool> = vec![false; new.num_rows()];
-        for &i in by_key.values() {
-            last[i] = true;
+        if let Some(first) = by_key.insert(new_key_rows.row(i), i) {
+            repeated += 1;
+            example.get_or_insert((first, i));
         }
-        last
-    };
+    }
+    if let Some((first, second)) = example {
+        return Err(store_error(
+            dir,
+            format!(
+                "source `{what}`: {repeated} row(s) repeat the key ({}) of an earlier row of the same pull, e.g. rows {} and {} both have {}; no row was stored (add the column that tells them apart to the mapping, e.g. as a breakdown, or remove the duplicates)",
+                update.key.join(", "),
+                first + 1,
+                second + 1,
+                key_text(new, &update.key, second)
+            ),
+        ));
+    }
+    let keep_new = vec![true; new.num_rows()];
     let mut counts = UpsertCounts::default();
     let mut kept_old = Vec::new();
     let mut matched = vec![false; new.num_rows()];
-    if let Some(old) = old.filter(|_| !update.full_refresh) {
+    if let Some(old) = old {
+        if !update.full_refresh {
+            check_currency(dir, old, new, update, what)?;
+        }
         let old_keys = key_columns(old, &update.key, what)?;
         let old_key_rows = key_conv.convert_columns(&old_keys)?;
         let all_new: Vec<ArrayRef> = new.columns().to_vec();
@@ -536,7 +656,7 @@ fn merge(
                 }
                 None => {
                     let d = dates.value(j);
-                    if dates.is_valid(j) && d >= from && d <= to {
+                    if update.full_refresh || (dates.is_valid(j) && d >= from && d <= to) {
                         counts.removed += 1;
                     } else {
                         kept_old.push(j as u32);
@@ -549,7 +669,7 @@ fn merge(
         .filter(|&i| keep_new[i] && !matched[i])
         .count();
     let mut parts = Vec::new();
-    if let Some(old) = old.filter(|_| !update.full_refresh)
+    if let Some(old) = old
         && !kept_old.is_empty()
     {
         parts.push(take_record_batch(old, &UInt32Array::from(kept_old))?);
@@ -567,6 +687,36 @@ fn unique_file_name(source: &str) -> String {
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     format!("{source}-{nanos:x}-{}.parquet", std::process::id())
+}
+
+/// Whether `name` is a data file a store writes: `<source>-<hex>-<pid>.parquet`
+/// ([`unique_file_name`]), or the temporary file of one (`.<that name>.<random>.partial.parquet`).
+fn is_store_data_file(name: &str) -> bool {
+    let committed = |n: &str| {
+        let Some(stem) = n.strip_suffix(".parquet") else {
+            return false;
+        };
+        let mut parts = stem.rsplitn(3, '-');
+        let (Some(pid), Some(nanos), Some(source)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && !nanos.is_empty()
+            && nanos.bytes().all(|b| b.is_ascii_hexdigit())
+            && !source.is_empty()
+            && source
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if let Some(rest) = name.strip_prefix('.')
+        && let Some(rest) = rest.strip_suffix(".partial.parquet")
+        && let Some((file, _random)) = rest.rsplit_once('.')
+    {
+        return committed(file);
+    }
+    committed(name)
 }
 
 fn now_rfc3339() -> String {
@@ -708,8 +858,11 @@ impl Store {
             .collect();
         let mut removed = 0;
         for e in entries.filter_map(|e| e.ok()) {
-            let rel = format!("{DATA_DIR}/{}", e.file_name().to_string_lossy());
-            if !named.contains(&rel) && e.path().is_file() {
+            let file_name = e.file_name().to_string_lossy().into_owned();
+            let rel = format!("{DATA_DIR}/{file_name}");
+            // Only files this module names ([`unique_file_name`], or their temporary
+            // files): anything else someone put there is left alone.
+            if !named.contains(&rel) && is_store_data_file(&file_name) && e.path().is_file() {
                 std::fs::remove_file(e.path()).map_err(|err| {
                     store_error(&e.path(), format!("cannot remove a stale file: {err}"))
                 })?;
@@ -836,8 +989,13 @@ impl Store {
             || previous
                 .as_ref()
                 .is_some_and(|p| p.request != update.request || p.key != update.key);
+        // A full refresh replaces every stored row; the stored table is still read when
+        // it has the pull's columns and key, to count what the refresh changes.
+        let comparable = |p: &StoredSource| p.schema == new_schema && p.key == update.key;
         let old = match &previous {
-            Some(p) if !full_refresh => {
+            Some(p) if full_refresh && comparable(p) => Some(self.read_entry(name, p)?),
+            Some(_) if full_refresh => None,
+            Some(p) => {
                 if p.schema != new_schema {
                     return Err(store_error(
                         &self.dir.join(MANIFEST),
@@ -854,7 +1012,13 @@ impl Store {
             full_refresh,
             ..update
         };
-        let (merged, counts) = merge(old.as_ref(), &update.rows, &update, name)?;
+        let (merged, mut counts) = merge(&self.dir, old.as_ref(), &update.rows, &update, name)?;
+        if old.is_none()
+            && let Some(p) = &previous
+        {
+            // Stored rows of other columns or another key: every one is replaced.
+            counts.removed = usize::try_from(p.rows).unwrap_or(usize::MAX);
+        }
         // Nothing moved: no new file, no commit (a re-run changes nothing on disk).
         if let Some(p) = &previous
             && !full_refresh
@@ -958,12 +1122,18 @@ pub fn stored_schema(schema: &SchemaRef) -> Vec<StoredColumn> {
 pub struct SourceKey {
     /// The source column mapped to the unified `date` (Date32).
     pub date: String,
-    /// The natural key: the date, then every text column of the source except those
-    /// mapped to the unified `campaign` name and `currency` (attributes that a
-    /// restatement or a rename may change): ids, ad groups, breakdowns.
+    /// The natural key: the date, then the source columns mapped to the unified
+    /// `channel`, `account_id`, `campaign_id` and `ad_group` and to breakdowns, whatever
+    /// their type (a numeric `campaign_id` is as much an id as a text one), the column
+    /// mapped to the `campaign` name when the table has no `campaign_id` column, then
+    /// every other text column except those mapped to the `campaign` name and
+    /// `currency` (attributes that a restatement or a rename may change).
     pub key: Vec<String>,
     /// The source column mapped to `account_id`, when the table has it.
     pub account: Option<String>,
+    /// The source column mapped to `currency`, when the table has it (compared with
+    /// the stored rows' currency at every sync).
+    pub currency: Option<String>,
 }
 
 /// The [`SourceKey`] of a source table of `schema` read with `mapping`.
@@ -978,14 +1148,24 @@ pub fn source_key(
     mapping: &crate::SourceMapping,
     schema: &Schema,
 ) -> Result<SourceKey> {
-    use crate::unified::{ACCOUNT_ID, CAMPAIGN, CURRENCY, DATE};
-    let column_of = |role: &str| mapping.columns.get(role).and_then(|c| c.column.clone());
-    let date = column_of(DATE).ok_or_else(|| {
-        Error::config(
-            format!("mapping.sources.{name}.columns.date"),
-            "a stored source needs a date column",
-        )
-    })?;
+    use crate::unified::{ACCOUNT_ID, AD_GROUP, CAMPAIGN, CAMPAIGN_ID, CHANNEL, CURRENCY, DATE};
+    let column_of = |role: &str| {
+        mapping
+            .columns
+            .get(role)
+            .and_then(|c| c.column.clone())
+            .filter(|c| schema.field_with_name(c).is_ok())
+    };
+    let date = mapping
+        .columns
+        .get(DATE)
+        .and_then(|c| c.column.clone())
+        .ok_or_else(|| {
+            Error::config(
+                format!("mapping.sources.{name}.columns.date"),
+                "a stored source needs a date column",
+            )
+        })?;
     let field = schema
         .field_with_name(&date)
         .map_err(|_| Error::MissingColumn {
@@ -995,22 +1175,51 @@ pub fn source_key(
     if field.data_type() != &DataType::Date32 {
         return Err(Error::wrong_type(name, &date, "Date32", field.data_type()));
     }
+    let mut key = vec![date.clone()];
+    let mut push = |c: String| {
+        if !key.contains(&c) {
+            key.push(c);
+        }
+    };
+    for role in [CHANNEL, ACCOUNT_ID, CAMPAIGN_ID, AD_GROUP] {
+        if let Some(c) = column_of(role) {
+            push(c);
+        }
+    }
+    let campaign_id = column_of(CAMPAIGN_ID);
+    if campaign_id.is_none()
+        && let Some(c) = column_of(CAMPAIGN)
+    {
+        push(c);
+    }
+    for spec in mapping.breakdowns.values() {
+        if let Some(c) = spec.column.clone()
+            && schema.field_with_name(&c).is_ok()
+        {
+            push(c);
+        }
+    }
     let attributes: Vec<String> = [CAMPAIGN, CURRENCY]
         .iter()
         .filter_map(|r| column_of(r))
         .collect();
-    let mut key = vec![date.clone()];
     for f in schema.fields() {
         let text = matches!(
             f.data_type(),
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
         );
-        if text && !attributes.contains(f.name()) && f.name() != &date {
-            key.push(f.name().clone());
+        if text && !attributes.contains(f.name()) {
+            push(f.name().clone());
         }
     }
-    let account = column_of(ACCOUNT_ID).filter(|a| schema.field_with_name(a).is_ok());
-    Ok(SourceKey { date, key, account })
+    let account = column_of(ACCOUNT_ID);
+    let currency = column_of(CURRENCY);
+    Ok(SourceKey {
+        date,
+        key,
+        account,
+        currency,
+    })
 }
 
 #[cfg(test)]
@@ -1244,5 +1453,217 @@ mod tests {
             std::fs::read_to_string(damaged.path().join(MANIFEST)).unwrap(),
             before
         );
+    }
+
+    /// `date, campaign_id (Int64), campaign, currency, spend` rows.
+    fn ads(rows: &[(&str, i64, &str, &str, f64)]) -> RecordBatch {
+        RecordBatch::try_from_iter([
+            (
+                "date",
+                Arc::new(Date32Array::from(
+                    rows.iter().map(|r| date32(day(r.0))).collect::<Vec<_>>(),
+                )) as ArrayRef,
+            ),
+            (
+                "campaign_id",
+                Arc::new(arrow::array::Int64Array::from(
+                    rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                )) as _,
+            ),
+            (
+                "campaign",
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                )) as _,
+            ),
+            (
+                "currency",
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+                )) as _,
+            ),
+            (
+                "spend",
+                Arc::new(Float64Array::from(
+                    rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+                )) as _,
+            ),
+        ])
+        .unwrap()
+    }
+
+    fn ads_update(batch: RecordBatch, from: &str, to: &str) -> SourceUpdate {
+        let k = source_key("snap", &crate::SourceMapping::unified(), &batch.schema()).unwrap();
+        let mut u = SourceUpdate::new(batch, k.key, k.date, (day(from), day(to)));
+        if let Some(c) = k.currency {
+            u = u.with_currency_column(c);
+        }
+        u
+    }
+
+    #[test]
+    fn a_numeric_campaign_id_is_part_of_the_key_and_every_row_is_kept() {
+        let rows = ads(&[
+            ("2024-01-01", 101, "Alpha", "USD", 10.0),
+            ("2024-01-01", 102, "Beta", "USD", 20.0),
+            ("2024-01-02", 101, "Alpha", "USD", 11.0),
+            ("2024-01-02", 102, "Beta", "USD", 21.0),
+        ]);
+        let k = source_key("snap", &crate::SourceMapping::unified(), &rows.schema()).unwrap();
+        assert_eq!(k.key, ["date", "campaign_id"]);
+        assert_eq!(k.currency.as_deref(), Some("currency"));
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::create_or_open(dir.path()).unwrap();
+        let c = s
+            .upsert("snap", ads_update(rows, "2024-01-01", "2024-01-02"))
+            .unwrap();
+        s.commit().unwrap();
+        assert_eq!((c.new, c.total), (4, 4));
+        assert_eq!(s.read("snap").unwrap().num_rows(), 4);
+    }
+
+    #[test]
+    fn without_a_campaign_id_the_campaign_name_is_part_of_the_key() {
+        let schema = Schema::new(vec![
+            arrow::datatypes::Field::new("date", DataType::Date32, false),
+            arrow::datatypes::Field::new("campaign", DataType::Utf8, false),
+            arrow::datatypes::Field::new("currency", DataType::Utf8, false),
+            arrow::datatypes::Field::new("spend", DataType::Float64, false),
+        ]);
+        let k = source_key("snap", &crate::SourceMapping::unified(), &schema).unwrap();
+        assert_eq!(k.key, ["date", "campaign"]);
+    }
+
+    #[test]
+    fn a_key_repeated_within_one_pull_is_refused_naming_the_source_and_an_example() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::create_or_open(dir.path()).unwrap();
+        let rows = ads(&[
+            ("2024-01-01", 101, "Alpha", "USD", 10.0),
+            ("2024-01-01", 101, "Alpha", "USD", 12.0),
+            ("2024-01-01", 102, "Beta", "USD", 20.0),
+        ]);
+        let e = s
+            .upsert("snap", ads_update(rows, "2024-01-01", "2024-01-01"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("source `snap`")
+                && e.contains("rows 1 and 2")
+                && e.contains("date=2024-01-01, campaign_id=101")
+                && e.contains("no row was stored"),
+            "{e}"
+        );
+        s.commit().unwrap();
+        assert!(s.source("snap").is_none());
+    }
+
+    #[test]
+    fn a_currency_other_than_the_stored_one_is_refused_and_the_store_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::create_or_open(dir.path()).unwrap();
+        let usd = ads(&[("2024-01-01", 101, "Alpha", "USD", 10.0)]);
+        s.upsert("snap", ads_update(usd, "2024-01-01", "2024-01-01"))
+            .unwrap();
+        s.commit().unwrap();
+        let jpy = ads(&[("2024-01-01", 101, "Alpha", "JPY", 1500.0)]);
+        let e = s
+            .upsert("snap", ads_update(jpy, "2024-01-01", "2024-01-01"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("source `snap`") && e.contains("JPY") && e.contains("USD"),
+            "{e}"
+        );
+        s.commit().unwrap();
+        let stored = s.read("snap").unwrap();
+        let currency = stored
+            .column_by_name("currency")
+            .unwrap()
+            .as_string::<i32>();
+        assert_eq!(currency.value(0), "USD");
+    }
+
+    #[test]
+    fn a_full_refresh_counts_the_stored_rows_it_removes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::create_or_open(dir.path()).unwrap();
+        s.upsert(
+            "meta",
+            update(
+                &[
+                    ("2025-01-01", "a", 1.0),
+                    ("2025-01-02", "a", 2.0),
+                    ("2025-01-03", "a", 3.0),
+                ],
+                "2025-01-01",
+                "2025-01-03",
+            ),
+        )
+        .unwrap();
+        s.commit().unwrap();
+        // Another request from a later day: day 1 is dropped, day 2 restated.
+        let c = s
+            .upsert(
+                "meta",
+                update(
+                    &[("2025-01-02", "a", 2.5), ("2025-01-03", "a", 3.0)],
+                    "2025-01-02",
+                    "2025-01-03",
+                )
+                .with_request("other"),
+            )
+            .unwrap();
+        s.commit().unwrap();
+        assert_eq!(
+            (c.new, c.restated, c.unchanged, c.removed, c.total),
+            (0, 1, 1, 1, 2)
+        );
+        assert_eq!(s.source("meta").unwrap().first_day, "2025-01-02");
+    }
+
+    #[test]
+    fn files_the_store_did_not_write_are_never_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::create_or_open(dir.path()).unwrap();
+        upsert_day(&mut s, 1.0);
+        s.commit().unwrap();
+        let data = dir.path().join(DATA_DIR);
+        for name in [
+            "results.json",
+            "unified.parquet",
+            "report.html",
+            "meta-notes.parquet",
+        ] {
+            std::fs::write(data.join(name), "mine").unwrap();
+        }
+        // A store file of a commit that never finished, and its temporary file.
+        let stale = unique_file_name("meta");
+        std::fs::write(data.join(&stale), "x").unwrap();
+        std::fs::write(data.join(format!(".{stale}.abc123.partial.parquet")), "x").unwrap();
+        upsert_day(&mut s, 2.0);
+        s.commit().unwrap();
+        drop(s);
+        drop(Store::create_or_open(dir.path()).unwrap());
+        let mut left: Vec<String> = std::fs::read_dir(&data)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let stored = Store::open(dir.path())
+            .unwrap()
+            .source("meta")
+            .unwrap()
+            .files[0]
+            .clone();
+        let mut want = vec![
+            "meta-notes.parquet".to_owned(),
+            "report.html".to_owned(),
+            "results.json".to_owned(),
+            "unified.parquet".to_owned(),
+            stored.trim_start_matches("data/").to_owned(),
+        ];
+        want.sort();
+        assert_eq!(left, want);
     }
 }
