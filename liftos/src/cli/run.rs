@@ -1,7 +1,7 @@
 //! `liftos run --config liftos.toml`.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use liftos::analysis::format_results;
@@ -121,6 +121,20 @@ pub fn run(args: Args) -> liftos::Result<()> {
         );
     }
     if let Some(dir) = &args.store {
+        // The store's writer owns its directory (a sync removes the files of its own
+        // unfinished commits there): outputs inside it are refused.
+        if let Some(out) = &args.out
+            && resolved(out).starts_with(resolved(dir))
+        {
+            return Err(liftos::Error::InvalidPipeline {
+                field: "--out".into(),
+                message: format!(
+                    "{} is inside the store {} the run reads (--store): write the outputs to a directory outside it; nothing was written",
+                    out.display(),
+                    dir.display()
+                ),
+            });
+        }
         builder = builder.store(dir);
     }
     if let Some(url) = &args.cluster {
@@ -213,4 +227,36 @@ pub fn run(args: Args) -> liftos::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `path` made absolute with its symbolic links resolved, as far as it exists (the
+/// rest appended as written, `.` and `..` applied), to compare two paths.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut clean = PathBuf::new();
+    for c in absolute.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
+    }
+    let mut existing = clean.clone();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match existing.file_name() {
+            Some(n) => rest.push(n.to_owned()),
+            None => break,
+        }
+        if !existing.pop() {
+            break;
+        }
+    }
+    let mut out = existing.canonicalize().unwrap_or(existing);
+    for n in rest.into_iter().rev() {
+        out.push(n);
+    }
+    out
 }
