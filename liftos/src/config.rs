@@ -492,15 +492,53 @@ impl PipelineConfig {
             let line = e.span().map(|s| line_of(text, s.start));
             Error::Config {
                 origin: origin.to_owned(),
-                key: String::new(),
+                key: e.span().map(|s| key_at(text, s.start)).unwrap_or_default(),
                 line,
-                message: e.message().trim().to_owned(),
+                message: without_values(e.message().trim()),
             }
         })?;
         config.base_dir = base_dir.to_path_buf();
         config.text = text.to_owned();
         config.origin = origin.to_owned();
         // Checked at load, with the key and its line (not when the analysis starts).
+        const TYPES: [&str; 8] = [
+            "meta",
+            "google_ads",
+            "klaviyo",
+            "tiktok",
+            "ga4",
+            "rest",
+            "file",
+            "postgres",
+        ];
+        for (name, days) in &config.sync.lookback_days {
+            let key = format!("sync.lookback_days.{name}");
+            let known = TYPES.contains(&name.as_str())
+                || config.sources.iter().any(|s| &s.get_ref().name == name);
+            if !known {
+                let sources: Vec<&str> = config
+                    .sources
+                    .iter()
+                    .map(|s| s.get_ref().name.as_str())
+                    .collect();
+                return Err(config.err(
+                    key,
+                    config.locate("sync.lookback_days"),
+                    format!(
+                        "`{name}` is neither a source of this file ({}) nor a source type ({})",
+                        if sources.is_empty() { "none".to_owned() } else { sources.join(", ") },
+                        TYPES.join(", ")
+                    ),
+                ));
+            }
+            if *days == 0 {
+                return Err(config.err(
+                    key,
+                    config.locate("sync.lookback_days"),
+                    "must be at least 1 (the days re-read before the stored state; 1 re-reads the last synced day)",
+                ));
+            }
+        }
         if config.analysis.trees == 0 {
             return Err(config.err(
                 "analysis.trees",
@@ -509,6 +547,51 @@ impl PipelineConfig {
             ));
         }
         Ok(config)
+    }
+
+    /// The config's settings as TOML, for a record of what a run used (`watch` writes
+    /// it as `models/<id>/settings.toml`): parsed again from the file, so its comments
+    /// (which may hold anything) are left out, and with every value that may be a
+    /// secret replaced by `"(redacted)"`: secret settings, `*_env` values that are not
+    /// UPPER_CASE variable names, credentials in URLs and keys that name a password,
+    /// secret, token or key.
+    pub fn redacted_settings(&self) -> String {
+        fn redact(key: &str, value: &mut toml::Value) {
+            let lower = key.to_ascii_lowercase();
+            match value {
+                toml::Value::Table(t) => {
+                    for (k, v) in t.iter_mut() {
+                        redact(k, v);
+                    }
+                }
+                toml::Value::Array(a) => {
+                    for v in a.iter_mut() {
+                        redact(key, v);
+                    }
+                }
+                toml::Value::String(text) => {
+                    let secret_name = ["password", "secret", "token", "api_key", "credential"]
+                        .iter()
+                        .any(|w| lower.contains(w));
+                    let hidden = if lower.ends_with("_env") {
+                        !shows_as_variable_name(text)
+                    } else {
+                        secret_name || url_has_credentials(text)
+                    };
+                    if hidden {
+                        *text = "(redacted)".to_owned();
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Ok(mut table) = toml::from_str::<toml::Table>(&self.text) else {
+            return String::new();
+        };
+        for (k, v) in table.iter_mut() {
+            redact(k, v);
+        }
+        toml::to_string(&table).unwrap_or_default()
     }
 
     /// Reads and parses a config file.
@@ -581,9 +664,15 @@ impl PipelineConfig {
                 "must be the name of an environment variable (letters, digits, `_`)",
             )
         })?;
-        let value = lookup(var)
-            .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| self.err(key, at, format!("environment variable {var} is not set")))?;
+        let value = lookup(var).filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+            let message = if shows_as_variable_name(var) {
+                format!("environment variable {var} is not set")
+            } else {
+                // Not an UPPER_CASE name: it may be a pasted secret, never echoed.
+                "the environment variable it names is not set (the name is not shown: it does not look like a variable name and may be a secret; name an UPPER_CASE variable)".to_owned()
+            };
+            self.err(key, at, message)
+        })?;
         Ok((var, value))
     }
 
@@ -654,11 +743,32 @@ impl PipelineConfig {
         lookup: &dyn Fn(&str) -> Option<String>,
         progress: Progress,
     ) -> Result<Box<dyn Connector>> {
+        self.connector_and_settings(index, lookup, progress)
+            .map(|(c, _)| c)
+    }
+
+    /// [`connector`](Self::connector), with a fingerprint of what its settings ask
+    /// ([`settings_fingerprint`]).
+    fn connector_and_settings(
+        &self,
+        index: usize,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        progress: Progress,
+    ) -> Result<(Box<dyn Connector>, String)> {
         let spanned = &self.sources[index];
         let span = Some(spanned.span());
         let source = spanned.get_ref();
         if source.kind == SourceKind::Postgres {
-            return self.postgres_connector(index, lookup);
+            let query: toml::Table = source
+                .settings
+                .iter()
+                .filter(|(k, _)| k.as_str() == "query")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            return Ok((
+                self.postgres_connector(index, lookup)?,
+                settings_fingerprint(&[], &query),
+            ));
         }
         let key = |k: &str| format!("sources[{index}].{k}");
         let mut settings = toml::Table::new();
@@ -666,6 +776,16 @@ impl PipelineConfig {
         let keys = keys(source.kind);
         for (k, v) in &source.settings {
             let at = span.clone().map(|s| self.key_span(s, k));
+            if k.ends_with("_url")
+                && let Some(url) = v.as_str()
+                && url_has_credentials(url)
+            {
+                return Err(self.err(
+                    key(k),
+                    at,
+                    "a URL in the config file must not hold credentials (`user:password@`); remove them (the value is not shown)",
+                ));
+            }
             if source.kind != SourceKind::File && HttpSettings::KEYS.contains(&k.as_str()) {
                 http.insert(k.clone(), v.clone());
                 continue;
@@ -721,7 +841,7 @@ impl PipelineConfig {
             }
         }
         let bad = |e: toml::de::Error| {
-            let message = e.message().trim().to_owned();
+            let message = without_values(e.message().trim());
             // Point at the offending setting's line when the message names it.
             let field = message
                 .strip_prefix("unknown field `")
@@ -764,7 +884,8 @@ impl PipelineConfig {
                 connector
             }};
         }
-        Ok(match source.kind {
+        let fingerprint = settings_fingerprint(keys, &settings);
+        let connector = match source.kind {
             SourceKind::File => self.file_connector(index, &settings)?,
             SourceKind::Rest => {
                 self.rest_connector(index, &settings, retry()?, progress, lookup)?
@@ -775,7 +896,8 @@ impl PipelineConfig {
             SourceKind::Klaviyo => platform!(KlaviyoConfig, KlaviyoBuilder),
             SourceKind::Ga4 => platform!(Ga4Config, Ga4Builder),
             SourceKind::TikTok => platform!(TikTokConfig, TikTokBuilder),
-        })
+        };
+        Ok((connector, fingerprint))
     }
 
     /// A `type = "rest"` source: its spec file (relative to the config file); the
@@ -1084,8 +1206,11 @@ impl PipelineConfig {
         }
         for (i, s) in self.sources.iter().enumerate() {
             let progress = Progress::default();
-            let c = self.connector(i, lookup, progress.clone())?;
-            b = b.source_with_progress(s.get_ref().name.clone(), c, progress);
+            let (c, settings) = self.connector_and_settings(i, lookup, progress.clone())?;
+            let name = s.get_ref().name.clone();
+            b = b
+                .source_with_progress(name.clone(), c, progress)
+                .source_settings(&name, settings);
         }
         let mut mapping = match &self.mapping {
             Some(m) => {
@@ -1348,6 +1473,105 @@ fn setting_value(
         }
     })?;
     toml::Value::try_from(json).map_err(|e| format!("{var}: {e}"))
+}
+
+/// Whether the variable name `name` may be shown in a message: UPPER_CASE letters,
+/// digits and `_`, at most 64 long, with a `_` unless at most 16 long. Anything else
+/// (`EAAGm0PX4ZCps...`) may be a secret pasted where a name belongs.
+fn shows_as_variable_name(name: &str) -> bool {
+    name.len() <= 64
+        && (name.contains('_') || name.len() <= 16)
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// `message` (a serde or TOML error) with every double-quoted value left out: a wrong
+/// type of a setting must not echo its value (a pasted secret).
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            out.push(c);
+            continue;
+        }
+        // Skip to the closing quote (`\"` is an escaped quote inside).
+        let mut escaped = false;
+        for c in chars.by_ref() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => break,
+                _ => escaped = false,
+            }
+        }
+        out.push_str("(value not shown)");
+    }
+    out
+}
+
+/// The dotted key (`pipeline.continue_on_source_error`, `sync.lookback_days`) of the
+/// line at `offset`: its table header, then the key before `=`.
+fn key_at(text: &str, offset: usize) -> String {
+    let before = text.get(..offset).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text.get(line_start..).unwrap_or_default();
+    let line = line.lines().next().unwrap_or_default();
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_owned())
+        .unwrap_or_default();
+    let section = before
+        .get(..line_start)
+        .unwrap_or_default()
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    match (section, key.is_empty()) {
+        (Some(s), false) => format!("{s}.{key}"),
+        (Some(s), true) => s,
+        (None, _) => key,
+    }
+}
+
+/// Whether `url` holds a user or password before its host (`http://user:pw@host`).
+fn url_has_credentials(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.contains('@')
+}
+
+/// Settings that say where and how a platform is reached, not what its numbers mean.
+const TRANSPORT_KEYS: [&str; 5] = [
+    "base_url",
+    "token_url",
+    "client_id",
+    "report_daily_limit",
+    "revision",
+];
+
+/// A stable hash (FNV-1a, 64 bits, hex) of a source's resolved settings without its
+/// secrets and transport settings: every setting that changes what its rows hold
+/// (accounts, conversion definitions, attribution windows, costs, file paths, queries).
+/// `liftos sync` keeps it with the stored rows and re-reads the source in full when it
+/// changes. The secrets never enter it.
+pub(crate) fn settings_fingerprint(keys: &[ConfigKey], settings: &toml::Table) -> String {
+    let mut names: Vec<&String> = settings
+        .keys()
+        .filter(|k| !TRANSPORT_KEYS.contains(&k.as_str()))
+        .filter(|k| !find_key(keys, k).is_some_and(|key| key.secret))
+        .collect();
+    names.sort();
+    let mut text = String::new();
+    for name in names {
+        let value = settings.get(name).map(ToString::to_string).unwrap_or_default();
+        text.push_str(&format!("{name}\u{0}{value}\u{0}"));
+    }
+    crate::sync::fnv64(&text)
 }
 
 fn is_variable_name(name: &str) -> bool {

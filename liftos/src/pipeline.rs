@@ -73,6 +73,9 @@ pub(crate) struct PipelineSource {
     pub(crate) name: String,
     pub(crate) connector: Arc<dyn Connector>,
     pub(crate) progress: Option<Progress>,
+    /// What the source's settings ask (secrets left out), part of `liftos sync`'s
+    /// request fingerprint: a change re-reads the source in full.
+    pub(crate) settings: Option<String>,
 }
 
 impl fmt::Debug for PipelineSource {
@@ -207,6 +210,7 @@ impl PipelineBuilder {
             name: name.into(),
             connector,
             progress: None,
+            settings: None,
         });
         self
     }
@@ -223,7 +227,19 @@ impl PipelineBuilder {
             name: name.into(),
             connector: Arc::new(connector),
             progress: Some(progress),
+            settings: None,
         });
+        self
+    }
+
+    /// Records what source `name`'s settings ask (any text without secrets, e.g. a
+    /// hash of its non-secret settings): `liftos sync` re-reads the source in full when
+    /// it differs from the stored one, so two definitions of a number are never mixed.
+    pub fn source_settings(mut self, name: &str, settings: impl Into<String>) -> Self {
+        let settings = settings.into();
+        for s in self.sources.iter_mut().filter(|s| s.name == name) {
+            s.settings = Some(settings.clone());
+        }
         self
     }
 
@@ -354,6 +370,7 @@ impl PipelineBuilder {
                         name: name.clone(),
                         connector: Arc::new(crate::sync::StoreConnector::new(dir, name)),
                         progress: None,
+                        settings: None,
                     })
                     .collect();
                 if self.sources.is_empty() {

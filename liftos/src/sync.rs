@@ -35,6 +35,47 @@ pub fn default_lookback_days(connector: &str) -> u32 {
     }
 }
 
+/// Longest range a sync may ask of its sources.
+pub const MAX_SYNC_YEARS: u32 = 10;
+
+/// Refuses a range ending after `today` or longer than [`MAX_SYNC_YEARS`] years.
+///
+/// # Errors
+///
+/// [`Error::InvalidPipeline`] naming `--end` or `--start`.
+pub fn check_range(start: NaiveDate, end: NaiveDate, today: NaiveDate) -> Result<()> {
+    if end > today {
+        return Err(Error::InvalidPipeline {
+            field: "sync.end (--end)".into(),
+            message: format!(
+                "{end} is after today ({today}): days that have not happened cannot be synced"
+            ),
+        });
+    }
+    let earliest = end
+        .checked_sub_months(chrono::Months::new(12 * MAX_SYNC_YEARS))
+        .unwrap_or(NaiveDate::MIN);
+    if start < earliest {
+        return Err(Error::InvalidPipeline {
+            field: "sync.start (--start, or pipeline.start)".into(),
+            message: format!(
+                "{start} .. {end} is longer than {MAX_SYNC_YEARS} years (the most one sync reads); start at {earliest} or later"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A stable 64-bit FNV-1a hash of `text`, in hex.
+pub(crate) fn fnv64(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
 /// Options of [`Pipeline::sync`]; see the [module docs](self).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncOptions {
@@ -48,6 +89,41 @@ pub struct SyncOptions {
     pub lookback_days: BTreeMap<String, u32>,
     /// One lookback for every source.
     pub lookback_override: Option<u32>,
+}
+
+impl SyncOptions {
+    /// Checks the options against the sync's days: the range ends by `today` and is
+    /// at most [`MAX_SYNC_YEARS`] long, no lookback is 0.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPipeline`] naming the option.
+    pub fn check(&self, start: NaiveDate, end: NaiveDate, today: NaiveDate) -> Result<()> {
+        check_range(start, end, today)?;
+        let zero = "0 re-reads nothing, not even the last synced day; give at least 1";
+        if self.lookback_override == Some(0) {
+            return Err(Error::InvalidPipeline {
+                field: "--lookback-days".into(),
+                message: zero.into(),
+            });
+        }
+        if let Some((name, _)) = self.lookback_days.iter().find(|(_, d)| **d == 0) {
+            return Err(Error::InvalidPipeline {
+                field: format!("sync.lookback_days.{name}"),
+                message: zero.into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The first day, last day and today of a sync of `pipeline` with these options.
+    pub fn days(&self, pipeline: &Pipeline) -> (NaiveDate, NaiveDate, NaiveDate) {
+        let today = self
+            .today
+            .unwrap_or_else(|| chrono::Utc::now().date_naive());
+        let start = self.start.unwrap_or(pipeline.request().start());
+        (start, self.end.unwrap_or(today), today)
+    }
 }
 
 /// What one source's sync did.
@@ -65,6 +141,9 @@ pub struct SourceSync {
     pub counts: UpsertCounts,
     /// Why it failed (with `continue_on_source_error`).
     pub error: Option<String>,
+    /// What the user should know about this source's sync: why it was re-read in full
+    /// (a changed request), and which stored rows a full re-read dropped.
+    pub notes: Vec<String>,
     /// Wall time of the pull and merge.
     pub seconds: f64,
 }
@@ -113,6 +192,9 @@ impl SyncReport {
                     let _ = writeln!(s, "{:<12} FAILED: {e}", p.name);
                 }
             }
+            for note in &p.notes {
+                let _ = writeln!(s, "{:<12} note: {note}", "");
+            }
         }
         let _ = writeln!(
             s,
@@ -131,28 +213,35 @@ impl Pipeline {
     ///
     /// [`Error::SourceFailed`] for the first failing source (nothing is committed)
     /// unless `continue_on_source_error` is set (then the others are committed and it is
-    /// reported); [`Error::InvalidPipeline`] for an end before the start; the store's
-    /// errors.
+    /// reported); [`Error::InvalidPipeline`] for an end before the start, a range
+    /// refused by [`SyncOptions::check`]; the store's errors (a key repeated within a
+    /// pull, a currency other than the stored one).
     pub async fn sync(&self, store: &mut Store, options: &SyncOptions) -> Result<SyncReport> {
-        let today = options
-            .today
-            .unwrap_or_else(|| chrono::Utc::now().date_naive());
-        let start = options.start.unwrap_or(self.request().start());
-        let end = options.end.unwrap_or(today);
+        let (start, end, today) = options.days(self);
         if end < start {
             return Err(Error::InvalidPipeline {
                 field: "sync.end".into(),
                 message: format!("{end} is before the first day {start}"),
             });
         }
+        options.check(start, end, today)?;
         let complete = end.min(today.pred_opt().unwrap_or(today));
         // Windows first, from the committed state.
         let mut plans = Vec::new();
         for s in self.sources() {
             let request = self.request().clone();
             let schema = s.connector.schema(&request)?;
+            let mapping =
+                self.mapping()
+                    .source(&s.name)
+                    .ok_or_else(|| Error::InvalidPipeline {
+                        field: "mapping".into(),
+                        message: format!("source `{}` has no mapping", s.name),
+                    })?;
+            // Everything that decides what a stored number means: a change re-reads the
+            // source in full instead of mixing two definitions in one store.
             let fingerprint = format!(
-                "{}; level={}; breakdowns={}; fields={}; columns={}",
+                "{}; level={}; breakdowns={}; fields={}; columns={}; settings={}; mapping={}",
                 s.connector.name(),
                 request.level.as_str(),
                 request.breakdowns.join(","),
@@ -160,17 +249,30 @@ impl Pipeline {
                 schema
                     .fields()
                     .iter()
-                    .map(|f| f.name().as_str())
+                    .map(|f| format!("{}:{}", f.name(), f.data_type()))
                     .collect::<Vec<_>>()
-                    .join(",")
+                    .join(","),
+                s.settings.as_deref().unwrap_or("-"),
+                fnv64(&serde_json::to_string(mapping).unwrap_or_default()),
             );
             let lookback = options
                 .lookback_override
                 .or_else(|| options.lookback_days.get(&s.name).copied())
                 .or_else(|| options.lookback_days.get(s.connector.name()).copied())
-                .unwrap_or_else(|| default_lookback_days(s.connector.name()))
-                .max(1);
-            let stored = store.source(&s.name).filter(|st| st.request == fingerprint);
+                .unwrap_or_else(|| default_lookback_days(s.connector.name()));
+            let key = source_key(&s.name, mapping, &schema)?;
+            let mut notes = Vec::new();
+            let previous = store.source(&s.name);
+            let stored = previous.filter(|st| st.request == fingerprint && st.key == key.key);
+            if let Some(p) = previous
+                && stored.is_none()
+            {
+                notes.push(format!(
+                    "re-read in full from {start}: {} changed since the last sync (settings, mapping, level, breakdowns or columns); the {} stored rows are replaced, never mixed with the new ones",
+                    if p.key == key.key { "the request" } else { "the natural key" },
+                    p.rows
+                ));
+            }
             let (from, full, last_complete) = match stored {
                 None => (start, true, complete),
                 Some(st) => {
@@ -195,16 +297,6 @@ impl Pipeline {
                     (from.min(end), false, complete.max(last))
                 }
             };
-            let key = source_key(
-                &s.name,
-                self.mapping()
-                    .source(&s.name)
-                    .ok_or_else(|| Error::InvalidPipeline {
-                        field: "mapping".into(),
-                        message: format!("source `{}` has no mapping", s.name),
-                    })?,
-                &schema,
-            )?;
             plans.push((
                 s,
                 schema,
@@ -214,6 +306,7 @@ impl Pipeline {
                 full,
                 last_complete,
                 key,
+                notes,
             ));
         }
         let pulls = plans.iter().map(|(s, schema, _, _, from, ..)| {
@@ -241,8 +334,10 @@ impl Pipeline {
         });
         let results = futures::future::join_all(pulls).await;
         let mut report = Vec::new();
-        for ((s, _, fingerprint, lookback, from, full, last_complete, key), (result, started)) in
-            plans.into_iter().zip(results)
+        for (
+            (s, _, fingerprint, lookback, from, full, last_complete, key, notes),
+            (result, started),
+        ) in plans.into_iter().zip(results)
         {
             let table = match result {
                 Ok(t) => t,
@@ -255,6 +350,7 @@ impl Pipeline {
                         full,
                         counts: UpsertCounts::default(),
                         error: Some(e.to_string()),
+                        notes,
                         seconds: started.elapsed().as_secs_f64(),
                     });
                     continue;
@@ -273,7 +369,22 @@ impl Pipeline {
             if let Some(a) = key.account {
                 update = update.with_account_column(a);
             }
+            if let Some(c) = key.currency {
+                update = update.with_currency_column(c);
+            }
+            let first_stored = store.source(&s.name).and_then(|p| p.first());
             let counts = store.upsert(&s.name, update)?;
+            let mut notes = notes;
+            if full
+                && counts.removed > 0
+                && let Some(first) = first_stored
+                && first < from
+            {
+                notes.push(format!(
+                    "WARNING: the store held days from {first}, but the re-read starts at {from}: {} stored rows the re-read did not return are removed (sync from {first} to keep the days before {from})",
+                    counts.removed
+                ));
+            }
             tracing::info!(source = %s.name, new = counts.new, restated = counts.restated, unchanged = counts.unchanged, removed = counts.removed, "sync merged");
             report.push(SourceSync {
                 name: s.name.clone(),
@@ -282,6 +393,7 @@ impl Pipeline {
                 full,
                 counts,
                 error: None,
+                notes,
                 seconds: started.elapsed().as_secs_f64(),
             });
         }

@@ -48,6 +48,9 @@ pub fn run(args: Args) -> liftos::Result<()> {
         lookback_days: config.sync.lookback_days.clone(),
         lookback_override: args.lookback_days,
     };
+    // Checked before the store is opened: a refused range creates nothing.
+    let (start, end, today) = options.days(&pipeline);
+    options.check(start, end.max(start), today)?;
     let mut store = Store::create_or_open(&args.store)?;
     super::run::init_logging_at("warn");
     let runtime = super::runtime()?;

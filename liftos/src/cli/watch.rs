@@ -86,12 +86,21 @@ fn parse_every(s: &str) -> Result<Duration, String> {
 
 pub fn watch(args: WatchArgs) -> liftos::Result<()> {
     let config = PipelineConfig::from_file(&args.config)?;
-    let settings = std::fs::read_to_string(&args.config).map_err(|source| liftos::Error::Io {
-        path: args.config.display().to_string(),
-        source,
-    })?;
+    // What each version records: the parsed settings, secrets redacted, never the raw
+    // text (its comments may hold anything).
+    let settings = config.redacted_settings();
     let (start, _) = config.date_range()?;
     let start = args.start.unwrap_or(start);
+    let today = args
+        .today
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    liftos::sync::check_range(start, today.max(start), today).map_err(|e| match e {
+        liftos::Error::InvalidPipeline { message, .. } => liftos::Error::InvalidPipeline {
+            field: "--start (or pipeline.start)".into(),
+            message,
+        },
+        other => other,
+    })?;
     let pipeline = config.to_builder()?.progress(false).build()?;
     let analysis = config.to_builder()?;
     let policy = RetrainPolicy {

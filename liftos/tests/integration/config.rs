@@ -576,3 +576,90 @@ fn a_business_outcome_pulled_from_shopify_feeds_the_business_level_analysis() {
         assert!(err.contains(want), "{err}");
     }
 }
+
+#[test]
+fn secrets_in_the_config_file_are_never_echoed_nor_written() {
+    let (_, fakes) = world_and_fakes();
+    let dir = tempfile::tempdir().unwrap();
+    let token = "EAAGm0PX4ZCpsBAKZAZBsecretTokenValue123";
+    // A token pasted where a variable's name belongs, and that variable not set.
+    let text = format!(
+        "{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\naccess_token_env = \"{token}\"\n"
+    );
+    let e = builder_error(&text, dir.path(), &fake_env(&fakes));
+    assert!(!e.contains(token), "{e}");
+    assert_contains_all(
+        &e,
+        &["line 8", "`sources[0].access_token_env`", "is not set"],
+    );
+    // A wrong type of a setting: its value is not echoed.
+    let text = format!(
+        "{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\nad_account_ids = \"{token}\"\n"
+    );
+    let e = builder_error(&text, dir.path(), &fake_env(&fakes));
+    assert!(!e.contains(token), "{e}");
+    assert_contains_all(
+        &e,
+        &["sources[0] (meta)", "invalid type", "expected a sequence"],
+    );
+    let text = format!(
+        "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-02-14\"\ncontinue_on_source_error = \"{token}\"\n"
+    );
+    let e = liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(!e.contains(token), "{e}");
+    assert_contains_all(
+        &e,
+        &[
+            "line 4",
+            "`pipeline.continue_on_source_error`",
+            "expected a boolean",
+        ],
+    );
+    // A password in a base URL is refused without echoing it.
+    let text = format!(
+        "{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\nbase_url = \"http://admin:HUNTER2pw@127.0.0.1:9\"\n"
+    );
+    let e = builder_error(&text, dir.path(), &fake_env(&fakes));
+    assert!(!e.contains("HUNTER2pw"), "{e}");
+    assert_contains_all(&e, &["line 8", "`sources[0].base_url`", "credentials"]);
+    // What `watch` records of a config: no comment, no secret.
+    let text = format!(
+        "# token for later: {token}\n{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n\
+         access_token_env = \"{token}\"\nad_account_ids = [\"act_1\"]\n"
+    );
+    let saved = parse_config(&text, dir.path()).redacted_settings();
+    assert!(!saved.contains(token), "{saved}");
+    assert_contains_all(
+        &saved,
+        &[
+            "act_1",
+            "access_token_env = \"(redacted)\"",
+            "start = \"2024-01-01\"",
+        ],
+    );
+}
+
+#[test]
+fn sync_lookback_days_name_known_sources_and_at_least_one_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let parse = |sync: &str| {
+        let text =
+            format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n\n[sync]\n{sync}\n");
+        liftos::config::PipelineConfig::from_toml_str(&text, "liftos.toml", dir.path())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let e = parse("lookback_days = { googel_ads = 3 }").unwrap_err();
+    assert_contains_all(
+        &e,
+        &["line 10", "`sync.lookback_days.googel_ads`", "google_ads"],
+    );
+    let e = parse("lookback_days = { google_ads = 0 }").unwrap_err();
+    assert_contains_all(
+        &e,
+        &["line 10", "`sync.lookback_days.google_ads`", "at least 1"],
+    );
+    parse("lookback_days = { meta = 3, klaviyo = 7 }").unwrap();
+}

@@ -667,3 +667,237 @@ fn a_failing_tick_is_reported_and_the_watch_goes_on() {
     assert_eq!(s.commits(), 0);
     assert!(s.sources().is_empty());
 }
+
+/// `ads.csv` of a file source `snap`: numeric campaign ids, two campaigns a day.
+const SNAP_ROWS: &str = "date,campaign_id,campaign,currency,spend,impressions,clicks,conversions,revenue\n\
+2024-01-01,101,Alpha,USD,10,100,5,1,30\n\
+2024-01-01,102,Beta,USD,20,200,6,2,40\n\
+2024-01-02,101,Alpha,USD,11,110,5,1,31\n\
+2024-01-02,102,Beta,USD,21,210,6,2,41\n";
+
+/// A directory with `ads.csv` (`rows`) and `liftos.toml` reading it as source `snap`
+/// (`channel` its channel), and the config's path.
+fn snap_dir(rows: &str, channel: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ads.csv"), rows).unwrap();
+    let config = snap_config(dir.path(), channel);
+    (dir, config)
+}
+
+fn snap_config(dir: &Path, channel: &str) -> PathBuf {
+    let text = format!(
+        "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-01-10\"\n\n\
+         [[sources]]\nname = \"snap\"\ntype = \"file\"\npath = \"ads.csv\"\n\n\
+         [mapping.sources.snap]\nextends = \"unified\"\nchannel = \"{channel}\"\n"
+    );
+    let path = dir.join("liftos.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `liftos sync` of a config without platform sources.
+fn file_sync(config: &Path, store: &Path, args: &[&str]) -> Output {
+    liftos()
+        .arg("sync")
+        .arg("--config")
+        .arg(config)
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env("LIFTOS_LOG", "off")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn numeric_ids_stay_in_the_key_and_a_repeated_key_is_refused_not_dropped() {
+    let (dir, config) = snap_dir(SNAP_ROWS, "snap");
+    let store = dir.path().join("st");
+    assert_success(&file_sync(&config, &store, &["--today", "2024-01-03"]));
+    let s = Store::open(&store).unwrap();
+    assert_eq!(s.source("snap").unwrap().key, ["date", "campaign_id"]);
+    assert_eq!(s.read("snap").unwrap().num_rows(), 4);
+    drop(s);
+    // Two rows of one campaign and day: which one is right cannot be known.
+    let repeated = format!("{SNAP_ROWS}2024-01-02,102,Beta,USD,5,50,1,0,9\n");
+    std::fs::write(dir.path().join("ads.csv"), repeated).unwrap();
+    let manifest = std::fs::read_to_string(store.join(MANIFEST)).unwrap();
+    let out = file_sync(&config, &store, &["--today", "2024-01-03"]);
+    assert_failure_with(
+        &out,
+        &[
+            "source `snap`",
+            "date=2024-01-02, campaign_id=102",
+            "no row was stored",
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(store.join(MANIFEST)).unwrap(),
+        manifest
+    );
+}
+
+#[test]
+fn run_outputs_inside_the_store_are_refused_and_a_sync_removes_only_its_own_files() {
+    let (dir, config) = snap_dir(SNAP_ROWS, "snap");
+    let store = dir.path().join("s5");
+    assert_success(&file_sync(&config, &store, &["--today", "2024-01-03"]));
+    for out in [store.clone(), store.join("data"), store.join("data/run")] {
+        let output = liftos()
+            .arg("run")
+            .arg("--config")
+            .arg(&config)
+            .arg("--store")
+            .arg(&store)
+            .arg("--out")
+            .arg(&out)
+            .env("LIFTOS_LOG", "off")
+            .output()
+            .unwrap();
+        assert_failure_with(&output, &["inside the store", "nothing was written"]);
+        assert!(!out.join("results.json").exists());
+    }
+    // Files someone else put in the store's data directory survive the next sync.
+    let mine = store.join("data").join("results.json");
+    std::fs::write(&mine, "{}").unwrap();
+    std::fs::write(
+        dir.path().join("ads.csv"),
+        SNAP_ROWS.replace(",10,100,", ",12,100,"),
+    )
+    .unwrap();
+    let out = assert_success(&file_sync(&config, &store, &["--today", "2024-01-03"]));
+    assert!(counts_of(&out, "snap").contains("1 restated"), "{out}");
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "{}");
+}
+
+#[test]
+fn a_currency_change_is_refused_and_the_store_kept() {
+    let (dir, config) = snap_dir(SNAP_ROWS, "snap");
+    let store = dir.path().join("st");
+    assert_success(&file_sync(&config, &store, &["--today", "2024-01-03"]));
+    let manifest = std::fs::read_to_string(store.join(MANIFEST)).unwrap();
+    std::fs::write(dir.path().join("ads.csv"), SNAP_ROWS.replace("USD", "JPY")).unwrap();
+    let out = file_sync(&config, &store, &["--today", "2024-01-03"]);
+    assert_failure_with(&out, &["source `snap`", "JPY", "USD", "nothing was stored"]);
+    assert_eq!(
+        std::fs::read_to_string(store.join(MANIFEST)).unwrap(),
+        manifest
+    );
+}
+
+#[test]
+fn a_full_reread_after_a_mapping_change_says_so_and_counts_the_history_it_drops() {
+    let (dir, config) = snap_dir(SNAP_ROWS, "snap");
+    let store = dir.path().join("st");
+    assert_success(&file_sync(&config, &store, &["--today", "2024-01-03"]));
+    // The mapping changes and the file no longer has the first day.
+    snap_config(dir.path(), "snapchat");
+    let day2: String = SNAP_ROWS
+        .lines()
+        .filter(|l| !l.starts_with("2024-01-01"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.path().join("ads.csv"), day2).unwrap();
+    let out = assert_success(&file_sync(
+        &config,
+        &store,
+        &["--today", "2024-01-03", "--start", "2024-01-02"],
+    ));
+    assert!(out.contains("(full read, "), "{out}");
+    assert!(
+        counts_of(&out, "snap")
+            .starts_with("0 new, 0 restated, 2 unchanged, 2 removed; 2 rows stored"),
+        "{out}"
+    );
+    assert_contains_all(
+        &out,
+        &[
+            "re-read in full from 2024-01-02",
+            "WARNING: the store held days from 2024-01-01",
+            "2 stored rows",
+        ],
+    );
+    assert_eq!(
+        Store::open(&store)
+            .unwrap()
+            .read("snap")
+            .unwrap()
+            .num_rows(),
+        2
+    );
+}
+
+#[test]
+fn ranges_past_today_or_longer_than_ten_years_are_refused_naming_the_option() {
+    let (dir, config) = snap_dir(SNAP_ROWS, "snap");
+    let store = dir.path().join("st");
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--today", "2024-01-03", "--start", "1950-01-01"],
+            "--start",
+        ),
+        (&["--today", "2024-01-03", "--end", "9999-12-31"], "--end"),
+        (
+            &["--today", "2024-01-03", "--lookback-days", "0"],
+            "--lookback-days",
+        ),
+    ];
+    for (args, option) in cases {
+        let out = file_sync(&config, &store, args);
+        assert_failure_with(&out, &[option]);
+    }
+    let out = liftos()
+        .arg("watch")
+        .arg("--config")
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .args([
+            "--start",
+            "1900-01-01",
+            "--today",
+            "2024-01-03",
+            "--every",
+            "1s",
+        ])
+        .env("LIFTOS_LOG", "off")
+        .output()
+        .unwrap();
+    assert_failure_with(&out, &["--start", "10 years"]);
+    assert!(!store.join(MANIFEST).exists(), "nothing synced");
+}
+
+#[test]
+fn a_setting_that_changes_the_numbers_rereads_the_source_in_full() {
+    let (fakes, dir, _, store) = clocked_with(
+        FaultConfig::none(),
+        "2024-02-01",
+        "2024-01-01",
+        "2024-02-01",
+    );
+    let path = dir.path().join("klaviyo.toml");
+    let text = config_text(&fakes, "2024-01-01", "2024-02-01", &["klaviyo"]);
+    std::fs::write(&path, &text).unwrap();
+    // The stored table, ordered by its key: a fresh store of the new config must equal it.
+    let stored = |store: &Path| {
+        sorted(
+            Store::open(store).unwrap().read("klaviyo").unwrap(),
+            "sent_at, account_id, campaign_id",
+        )
+    };
+    sync(&fakes, &path, &store, &["--today", "2024-02-01"]);
+    let before = stored(&store);
+    let changed = text.replace("cost_per_recipient = 0.01", "cost_per_recipient = 1.0");
+    assert_ne!(changed, text);
+    std::fs::write(&path, changed).unwrap();
+    let out = sync(&fakes, &path, &store, &["--today", "2024-02-01"]);
+    assert!(out.contains("(full read, "), "{out}");
+    assert!(out.contains("re-read in full from 2024-01-01"), "{out}");
+    // Every stored row has the new cost (rows past the 7-day lookback too): the store
+    // equals a fresh one of the new config, and differs from the old one.
+    let fresh = dir.path().join("fresh");
+    sync(&fakes, &path, &fresh, &["--today", "2024-02-01"]);
+    let after = stored(&store);
+    assert_eq!(after, stored(&fresh));
+    assert_ne!(after, before);
+}
