@@ -1581,3 +1581,44 @@ fn is_variable_name(name: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The settings fingerprint of a Meta source built against `accounts` and `token`.
+    fn meta_fingerprint(extra: &str, accounts: &str, token: &str) -> String {
+        let text = format!(
+            "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-01-31\"\n\n[[sources]]\nname = \"meta\"\ntype = \"meta\"\n{extra}"
+        );
+        let config = PipelineConfig::from_toml_str(&text, "liftos.toml", Path::new(".")).unwrap();
+        let lookup = |k: &str| match k {
+            "LIFTOS_META_ACCESS_TOKEN" => Some(token.to_owned()),
+            "LIFTOS_META_AD_ACCOUNT_IDS" => Some(accounts.to_owned()),
+            _ => None,
+        };
+        let (_, fingerprint) = config
+            .connector_and_settings(0, &lookup, Progress::default())
+            .unwrap();
+        assert!(!fingerprint.contains(token));
+        fingerprint
+    }
+
+    #[test]
+    fn the_settings_fingerprint_follows_what_the_numbers_mean_and_never_the_secrets() {
+        let base = meta_fingerprint("", "act_1,act_2", "token-a");
+        // A secret or a transport setting changes nothing.
+        assert_eq!(base, meta_fingerprint("", "act_1,act_2", "token-b"));
+        assert_eq!(
+            base,
+            meta_fingerprint("base_url = \"http://127.0.0.1:9\"\n", "act_1,act_2", "token-a")
+        );
+        // An account dropped from the variable, or another attribution window, does.
+        assert_ne!(base, meta_fingerprint("", "act_1", "token-a"));
+        assert_ne!(
+            base,
+            meta_fingerprint("attribution_windows = [\"1d_click\"]\n", "act_1,act_2", "token-a")
+        );
+        assert_eq!(base.len(), 16);
+    }
+}
