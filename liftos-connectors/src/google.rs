@@ -27,8 +27,11 @@ const SOURCE: &str = "google_ads";
 pub const GOOGLE_DEFAULT_BASE_URL: &str = "https://googleads.googleapis.com";
 /// Default OAuth token endpoint.
 pub const GOOGLE_DEFAULT_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
-/// Default API version.
-pub const GOOGLE_DEFAULT_API_VERSION: &str = "v21";
+/// Default API version: v26, the newest major version in December 2026 (sunset planned
+/// for November 2027). Google retires each major version about 12 months after its
+/// release (<https://developers.google.com/google-ads/api/docs/sunset-dates>); a retired
+/// version answers every call with an error the connector reports as such.
+pub const GOOGLE_DEFAULT_API_VERSION: &str = "v26";
 
 crate::keys::config_table! {
     /// Settings of a [`GoogleAdsConnector`] as a config table (serde).
@@ -55,7 +58,7 @@ crate::keys::config_table! {
         token_url: Option<String> => Text.env("LIFTOS_GOOGLE_ADS_TOKEN_URL");
         /// Replaces `https://googleads.googleapis.com`.
         base_url: Option<String> => Text.env("LIFTOS_GOOGLE_ADS_BASE_URL");
-        /// API version (default `v21`).
+        /// API version (default `v26`).
         api_version: Option<String> => Text.env("LIFTOS_GOOGLE_ADS_API_VERSION");
         /// A raw GAQL query replacing the built one.
         query: Option<String> => Text.env("LIFTOS_GOOGLE_ADS_QUERY");
@@ -73,7 +76,7 @@ crate::builder::http_builder_type! {
     /// | `login_customer_id` | none | manager id sent as `login-customer-id` | digits |
     /// | `token_url` | `https://oauth2.googleapis.com/token` | OAuth token endpoint | URL |
     /// | `base_url` | `https://googleads.googleapis.com` | API host (http only on loopback) | URL |
-    /// | `api_version` | `v21` | REST version | `vNN` |
+    /// | `api_version` | `v26` | REST version (Google retires each about 12 months after release) | `vNN` |
     /// | `query` | built from the request | raw GAQL (its SELECT list defines the columns; it must select `segments.date` and restrict the dates itself: a row outside the requested days is an error) | GAQL |
     /// | `chunk_days` | 31 | days per searchStream call (calls run `retry.concurrency` at once) | ≥ 1 |
     /// | `refresh_margin` | 60 s | refresh the access token this long before it expires | ≥ 0 |
@@ -106,7 +109,7 @@ impl GoogleAdsBuilder {
         /// Replaces the OAuth token endpoint.
         with_token_url(token_url: impl Into<String>)
             => self.config.token_url = Some(token_url.into());
-        /// Sets the API version (e.g. `v21`).
+        /// Sets the API version (e.g. `v26`).
         with_api_version(api_version: impl Into<String>)
             => self.config.api_version = Some(api_version.into());
         /// Uses a raw GAQL query; its SELECT list defines the output columns.
@@ -159,7 +162,7 @@ impl GoogleAdsBuilder {
         if !(v.starts_with('v') && v.len() > 1 && v[1..].bytes().all(|b| b.is_ascii_digit())) {
             return Err(config_error(
                 SOURCE,
-                &format!("api_version `{v}` must look like v21"),
+                &format!("api_version `{v}` must look like {GOOGLE_DEFAULT_API_VERSION}"),
             ));
         }
         if self.chunk_days == 0 {
@@ -451,7 +454,7 @@ impl Inner {
                     }
                     rb
                 },
-                |r| classify(&self.core.redactor, r),
+                |r| classify(&self.core.redactor, &self.version, r),
             )
             .await
     }
@@ -693,12 +696,55 @@ fn parse_secs(s: &str) -> Option<Duration> {
         .map(Duration::from_secs_f64)
 }
 
-fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
+/// The error for an API version Google no longer serves (`version`, answered `how`).
+fn retired_version(version: &str, how: &str) -> Error {
+    config_error(
+        SOURCE,
+        &format!(
+            "the Google Ads API version {version} is retired (or does not exist): Google answered {how}. \
+Set LIFTOS_GOOGLE_ADS_API_VERSION (`api_version`, `with_api_version`) to a version Google still serves, \
+such as the default {GOOGLE_DEFAULT_API_VERSION}; versions are retired about 12 months after release, \
+see https://developers.google.com/google-ads/api/docs/sunset-dates"
+        ),
+    )
+}
+
+/// Whether an error names the API version as unsupported: a sunset version is answered
+/// `UNIMPLEMENTED`, or with a `requestError.UNSUPPORTED_VERSION`-style code, or with
+/// "Version vNN is deprecated. Requests to this version will be blocked."
+fn names_retired_version(version: &str, status: &str, codes: &[String], message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    let names_it = m
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| w == version.to_ascii_lowercase());
+    status == "UNIMPLEMENTED"
+        || codes.iter().any(|c| c.ends_with(".UNSUPPORTED_VERSION"))
+        || (names_it
+            && [
+                "deprecated",
+                "unsupported",
+                "no longer",
+                "sunset",
+                "blocked",
+            ]
+            .iter()
+            .any(|w| m.contains(w)))
+}
+
+fn classify(redactor: &Redactor, version: &str, r: &Reply) -> Verdict {
     let err = find_error(&r.body);
     if r.status == 200 && err.is_none() {
         return Verdict::Ok { pause: None };
     }
     let snippet = r.snippet(redactor);
+    // Every call goes to `/<version>/customers/<id>/googleAds:searchStream`, a path
+    // that exists for every served version: a 404 or 501 means the version is gone.
+    if r.status == 404 || r.status == 501 {
+        return Verdict::Fail(retired_version(
+            version,
+            &format!("HTTP {}: {snippet}", r.status),
+        ));
+    }
     let Some(e) = err else {
         if r.status >= 500 || r.status == 429 {
             return Verdict::Retry {
@@ -742,6 +788,12 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
     } else {
         r.status
     };
+    if names_retired_version(version, &status, &codes, &message) {
+        return Verdict::Fail(retired_version(
+            version,
+            &format!("HTTP {http} {code_text}: {message}"),
+        ));
+    }
     if http == 401 || status == "UNAUTHENTICATED" {
         return Verdict::Fail(Error::Auth {
             source_name: SOURCE.into(),
@@ -837,6 +889,55 @@ metrics.ctr FROM ad_group WHERE segments.date BETWEEN '2024-06-01' AND '2024-06-
     }
 
     #[test]
+    fn every_way_google_refuses_a_retired_version_is_one_clear_error() {
+        let bodies: [(u16, &[u8]); 4] = [
+            (404, b"<html><title>Error 404 (Not Found)</title></html>"),
+            (
+                404,
+                br#"{"error":{"code":404,"status":"UNIMPLEMENTED","message":"Version v21 is deprecated. Requests to this version will be blocked."}}"#,
+            ),
+            (
+                501,
+                br#"{"error":{"code":501,"status":"UNIMPLEMENTED","message":"GRPC target method can't be resolved."}}"#,
+            ),
+            (
+                400,
+                br#"{"error":{"code":400,"status":"INVALID_ARGUMENT","message":"Request contains an invalid argument.","details":[{"errors":[{"errorCode":{"requestError":"UNSUPPORTED_VERSION"}}]}]}}"#,
+            ),
+        ];
+        for (status, body) in bodies {
+            let r = Reply {
+                status,
+                headers: Default::default(),
+                body: body.to_vec(),
+            };
+            match classify(&Redactor::default(), "v21", &r) {
+                Verdict::Fail(e @ Error::Config { .. }) => {
+                    let text = e.to_string();
+                    assert!(
+                        text.contains("version v21 is retired")
+                            && text.contains("LIFTOS_GOOGLE_ADS_API_VERSION")
+                            && text.contains(GOOGLE_DEFAULT_API_VERSION),
+                        "{text}"
+                    );
+                }
+                other => panic!("HTTP {status}: {other:?}"),
+            }
+        }
+        // A deprecated field named in a query error is not a retired version.
+        let q = br#"{"error":{"code":400,"status":"INVALID_ARGUMENT","message":"The field is deprecated in this version.","details":[{"errors":[{"errorCode":{"queryError":"PROHIBITED_FIELD_IN_SELECT_CLAUSE"}}]}]}}"#;
+        let r = Reply {
+            status: 400,
+            headers: Default::default(),
+            body: q.to_vec(),
+        };
+        assert!(matches!(
+            classify(&Redactor::default(), "v26", &r),
+            Verdict::Fail(Error::Http { status: 400, .. })
+        ));
+    }
+
+    #[test]
     fn throttle_bodies_give_retry_delay_and_array_wrapped_errors_are_seen() {
         let body = br#"[{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","message":"m","details":[{"errors":[{"errorCode":{"quotaError":"RESOURCE_EXHAUSTED"},"details":{"quotaErrorDetails":{"retryDelay":"7s"}}}]}]}}]"#;
         let r = Reply {
@@ -844,7 +945,7 @@ metrics.ctr FROM ad_group WHERE segments.date BETWEEN '2024-06-01' AND '2024-06-
             headers: Default::default(),
             body: body.to_vec(),
         };
-        match classify(&Redactor::default(), &r) {
+        match classify(&Redactor::default(), "v26", &r) {
             Verdict::Retry { after, .. } => assert_eq!(after, Some(Duration::from_secs(7))),
             other => panic!("{other:?}"),
         }
@@ -855,7 +956,7 @@ metrics.ctr FROM ad_group WHERE segments.date BETWEEN '2024-06-01' AND '2024-06-
             body: q.to_vec(),
         };
         assert!(matches!(
-            classify(&Redactor::default(), &r),
+            classify(&Redactor::default(), "v26", &r),
             Verdict::Fail(Error::Http { status: 400, .. })
         ));
     }

@@ -74,6 +74,44 @@ async fn revoked_refresh_token_is_a_clear_auth_error() {
     assert_check_refused(&bad_dev).await;
 }
 
+/// A retired version (v21, sunset 2026-08-05) is refused by the fake as by Google; the
+/// connector stops at the first answer with one error naming the version and the
+/// setting, and the default version is one the fake still serves.
+#[tokio::test]
+async fn a_retired_api_version_is_one_clear_error_naming_the_setting() {
+    use liftos_connectors::{Connector, GOOGLE_DEFAULT_API_VERSION};
+    let world = world();
+    let servers = serve(world.clone(), FaultConfig::none()).await;
+    let old = builder(&servers, clock())
+        .with_api_version("v21")
+        .with_retry(fast_retry().with_concurrency(1))
+        .build()
+        .unwrap();
+    let err = pull_error_within_20s(&old, &full_range(&world)).await;
+    assert!(matches!(err, Error::Config { .. }), "{err}");
+    assert_mentions(
+        &err.to_string(),
+        &[
+            "version v21 is retired",
+            "HTTP 404",
+            "LIFTOS_GOOGLE_ADS_API_VERSION",
+            GOOGLE_DEFAULT_API_VERSION,
+        ],
+    );
+    let searches = servers
+        .requests_to("google_ads")
+        .iter()
+        .filter(|r| r.path.contains("searchStream"))
+        .count();
+    assert_eq!(
+        searches, 1,
+        "no retry, no further chunk after a retired version"
+    );
+    assert!(old.check().await.is_err());
+    let current = builder(&servers, clock()).build().unwrap();
+    current.check().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_server_that_never_recovers_ends_within_the_budget() {
     assert_gives_up(|s, retry| builder(s, clock()).with_retry(retry).build().unwrap()).await;

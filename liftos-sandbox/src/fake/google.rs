@@ -33,11 +33,28 @@ pub(crate) fn router(world: Arc<World>, common: Common) -> Router {
     Router::new().fallback(handle).with_state(state)
 }
 
+/// The major versions the real API serves on 2026-12-06: v22 was sunset on 2026-10-07,
+/// v23 sunsets in February 2027, v26 is the newest
+/// (<https://developers.google.com/google-ads/api/docs/sunset-dates>).
+const SERVED_VERSIONS: std::ops::RangeInclusive<u32> = 23..=26;
+
+/// The major version of a path segment such as `v26`.
+fn major_version(seg: &str) -> Option<u32> {
+    let digits = seg.strip_prefix('v')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 fn g_error(code: u16, status: &str, message: &str, detail: Option<Value>) -> String {
     let mut err = json!({ "code": code, "message": message, "status": status });
     if let Some(d) = detail {
         err["details"] = json!([{
-            "@type": "type.googleapis.com/google.ads.googleads.v21.errors.GoogleAdsFailure",
+            "@type": format!(
+                "type.googleapis.com/google.ads.googleads.v{}.errors.GoogleAdsFailure",
+                SERVED_VERSIONS.end()
+            ),
             "errors": [d],
             "requestId": "fake-request-id"
         }]);
@@ -55,11 +72,25 @@ async fn handle(State(s): State<Arc<GoogleState>>, call: Call) -> Response {
     let segs: Vec<&str> = path.split('/').collect();
     let stream_call = method == Method::POST
         && segs.len() == 4
-        && segs[0].starts_with('v')
+        && major_version(segs[0]).is_some()
         && segs[1] == "customers"
         && segs[3] == "googleAds:searchStream";
     if !stream_call {
         return unexpected(c, &method, &uri);
+    }
+    // A version that is sunset (or not released) is not served at all, whatever the
+    // credentials: the real API answers 404 before looking at the request.
+    if !major_version(segs[0]).is_some_and(|v| SERVED_VERSIONS.contains(&v)) {
+        c.record(&method, &uri, 404, None);
+        let message = format!(
+            "Version {} is deprecated. Requests to this version will be blocked.",
+            segs[0]
+        );
+        return json_response(
+            StatusCode::NOT_FOUND,
+            &[],
+            g_error(404, "UNIMPLEMENTED", &message, None),
+        );
     }
     let cid = segs[2];
     let n = c.count_data_request();
