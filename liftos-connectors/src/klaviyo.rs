@@ -400,7 +400,7 @@ impl Inner {
         }
         Err(Error::InvalidRequest {
             message: format!(
-                "klaviyo: {start}..{end} needs {planned} calls of POST {endpoint} ({chunk_days} days each); \
+                "klaviyo: {start}..{end} needs at least {planned} calls of POST {endpoint} ({chunk_days} days each, more when a report has several pages); \
                  {used} were sent in the last 24 hours and the daily limit is {} per endpoint, so the pull \
                  was not started (pull a shorter range, or later; see report_daily_limit)",
                 self.report_daily_limit
@@ -408,13 +408,15 @@ impl Inner {
         })
     }
 
-    /// One report call: spaced `report_interval` after the previous report call, checked
-    /// against and recorded in the daily limit (every attempt counts).
+    /// One report call (a POST of `body` to `url`, a page of `endpoint`): spaced
+    /// `report_interval` after the previous report call, checked against and recorded in
+    /// the daily limit (every attempt counts).
     async fn report_call(
         &self,
         budget: &PullBudget,
         endpoint: &'static str,
-        body: String,
+        url: &str,
+        body: &str,
     ) -> Result<Reply> {
         {
             let mut last = self.last_report.lock().await;
@@ -436,7 +438,6 @@ impl Inner {
                 ),
             });
         }
-        let url = format!("{}{endpoint}", self.base);
         let client = self.core.client();
         let attempts = AtomicUsize::new(0);
         let reply = self
@@ -445,9 +446,9 @@ impl Inner {
                 budget,
                 || {
                     attempts.fetch_add(1, Ordering::Relaxed);
-                    self.request(client.post(&url))
+                    self.request(client.post(url))
                         .header("content-type", "application/vnd.api+json")
-                        .body(body.clone())
+                        .body(body.to_owned())
                 },
                 |r| classify(&self.core.redactor, r),
             )
@@ -462,10 +463,45 @@ impl Inner {
         reply
     }
 
-    /// One campaign-values-report call.
+    /// Every page of one report: `POST endpoint` with `body`, then each `links.next`
+    /// (which carries `page_cursor`) POSTed with the same body, until a page has none.
+    /// Each page is a report call, spaced and counted against the daily limit like the
+    /// first; a repeated link is [`Error::PageLoop`], more pages than
+    /// [`RetryConfig::page_bound`](crate::RetryConfig::page_bound)`(days)` is
+    /// [`Error::TooManyPages`]. Returns the bodies of the pages.
+    async fn report_pages(
+        self: &Arc<Self>,
+        budget: &Arc<PullBudget>,
+        endpoint: &'static str,
+        body: String,
+        days: u64,
+    ) -> Result<Vec<Vec<u8>>> {
+        let this = self.clone();
+        let budget = budget.clone();
+        let body = Arc::new(body);
+        let bound = self.core.config.page_bound(days);
+        let redactor = self.core.redactor.clone();
+        let pages = paginate(SOURCE, bound, redactor, move |next: Option<String>| {
+            let (this, budget, body) = (this.clone(), budget.clone(), body.clone());
+            async move {
+                let url = match next {
+                    None => format!("{}{endpoint}", this.base),
+                    // The API key goes to the API's origin only.
+                    Some(n) => check_link(SOURCE, "links.next", &this.base_url, &n)?.to_string(),
+                };
+                let reply = this.report_call(&budget, endpoint, &url, &body).await?;
+                let page: NextLink = decode_for(SOURCE, &reply.body)?;
+                let next = page.links.and_then(|l| l.next).filter(|n| !n.is_empty());
+                Ok((reply.body, next))
+            }
+        });
+        pages.try_collect().await
+    }
+
+    /// One campaign-values report over `since..=until`, every page of it.
     async fn report(
-        &self,
-        budget: &PullBudget,
+        self: &Arc<Self>,
+        budget: &Arc<PullBudget>,
         metric: &str,
         tz: Tz,
         since: NaiveDate,
@@ -478,17 +514,24 @@ impl Inner {
             "group_by": ["campaign_id", "campaign_message_id", "send_channel"],
         } } })
         .to_string();
-        let reply = self.report_call(budget, CAMPAIGN_REPORTS, body).await?;
-        let rep: ReportReply = decode_for(SOURCE, &reply.body)?;
-        self.core.progress.page(rep.data.attributes.results.len());
-        Ok(rep.data.attributes.results)
+        let days = (until - since).num_days().max(0) as u64 + 1;
+        let mut results = Vec::new();
+        for page in self
+            .report_pages(budget, CAMPAIGN_REPORTS, body, days)
+            .await?
+        {
+            let rep: ReportReply = decode_for(SOURCE, &page)?;
+            self.core.progress.page(rep.data.attributes.results.len());
+            results.extend(rep.data.attributes.results);
+        }
+        Ok(results)
     }
 
-    /// One daily flow-series-report call over `since..=until` (at most 60 days), added
-    /// into `days` per (send day, flow id), email messages only.
+    /// One daily flow-series report over `since..=until` (at most 60 days), every page of
+    /// it, added into `days` per (send day, flow id), email messages only.
     async fn flow_series(
-        &self,
-        budget: &PullBudget,
+        self: &Arc<Self>,
+        budget: &Arc<PullBudget>,
         metric: &str,
         tz: Tz,
         since: NaiveDate,
@@ -502,9 +545,11 @@ impl Inner {
             "conversion_metric_id": metric,
         } } })
         .to_string();
-        let reply = self.report_call(budget, FLOW_REPORTS, body).await?;
-        let results = add_flow_series(&reply.body, since, until, days)?;
-        self.core.progress.page(results);
+        let span = (until - since).num_days().max(0) as u64 + 1;
+        for page in self.report_pages(budget, FLOW_REPORTS, body, span).await? {
+            let results = add_flow_series(&page, since, until, days)?;
+            self.core.progress.page(results);
+        }
         Ok(())
     }
 
@@ -847,6 +892,13 @@ struct Resource {
     id: String,
     #[serde(default)]
     attributes: serde_json::Map<String, Value>,
+}
+
+/// The `links.next` of a report page.
+#[derive(Deserialize)]
+struct NextLink {
+    #[serde(default)]
+    links: Option<Links>,
 }
 
 #[derive(Deserialize)]

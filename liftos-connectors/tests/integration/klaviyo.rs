@@ -23,6 +23,7 @@ fn builder(servers: &FakeServers, clock: Arc<liftos_connectors::VirtualClock>) -
 async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
     let mut faults = faults;
     faults.klaviyo_page_size = 3;
+    faults.klaviyo_report_page_size = 3;
     let (want, request, servers) = serve_world("klaviyo", faults).await;
     let c = builder(&servers, clock()).build().unwrap();
     let t = pull_all(&c, &request).await;
@@ -35,8 +36,19 @@ async fn pull_and_compare(faults: FaultConfig) -> FakeServers {
 #[tokio::test]
 async fn campaigns_and_values_report_give_one_row_per_send() {
     let servers = pull_and_compare(FaultConfig::none()).await;
-    let one_per_year = report_calls(&servers, "/api/campaign-values-reports");
-    assert_eq!(one_per_year, 1, "one report call per year");
+    // One report per year of range, read page by page (3 results a page): the totals
+    // above hold only if every page was read.
+    let pages = report_calls(&servers, "/api/campaign-values-reports");
+    assert!(pages > 1, "the report was paged: {pages} calls");
+    let firsts = servers
+        .requests_to("klaviyo")
+        .iter()
+        .filter(|r| r.path == "/api/campaign-values-reports" && !r.query.contains("page_cursor"))
+        .count();
+    assert_eq!(
+        firsts, 1,
+        "one report per year, the other calls follow links.next"
+    );
     let pages = report_calls(&servers, "/api/campaigns");
     assert!(pages > 1, "campaigns were paged");
     let lookups = report_calls(&servers, "/api/metrics");
@@ -136,6 +148,7 @@ async fn pull_flows(faults: FaultConfig) -> FakeServers {
     let request = full_range(&world);
     let mut faults = faults;
     faults.klaviyo_page_size = 3;
+    faults.klaviyo_report_page_size = 3;
     let servers = serve(world.clone(), faults).await;
     let c = builder(&servers, clock())
         .with_include_flows(true)
@@ -162,9 +175,22 @@ async fn pull_flows(faults: FaultConfig) -> FakeServers {
 async fn flows_give_exactly_the_worlds_flow_rows_in_60_day_calls() {
     let servers = pull_flows(FaultConfig::none()).await;
     // 75 days: one campaign report (≤ 1 year) and two daily flow series (60 + 15 days);
-    // the fake refuses a daily series longer than 60 days.
-    assert_eq!(report_calls(&servers, "/api/campaign-values-reports"), 1);
-    assert_eq!(report_calls(&servers, "/api/flow-series-reports"), 2);
+    // the fake refuses a daily series longer than 60 days. Each is read page by page (3
+    // results a page; 4 flows of 2 messages are 8 results, 3 pages).
+    let firsts = |path: &str| {
+        servers
+            .requests_to("klaviyo")
+            .iter()
+            .filter(|r| r.path == path && !r.query.contains("page_cursor"))
+            .count()
+    };
+    assert_eq!(firsts("/api/campaign-values-reports"), 1);
+    assert_eq!(firsts("/api/flow-series-reports"), 2);
+    assert_eq!(
+        report_calls(&servers, "/api/flow-series-reports"),
+        6,
+        "two series of 3 pages each"
+    );
     assert_eq!(
         report_calls(&servers, "/api/flows"),
         2,
@@ -230,8 +256,10 @@ async fn the_daily_report_limit_is_never_exceeded() {
     let request = full_range(&world);
     let key = FakeCredentials::default().klaviyo_api_key;
     // The connector's own limit: 75 days need 2 flow series calls; with a limit of 1 the
-    // pull fails before any request.
-    let servers = serve(world.clone(), FaultConfig::none()).await;
+    // pull fails before any request. (Every report is one page here.)
+    let mut one_page = FaultConfig::none();
+    one_page.klaviyo_report_page_size = 1000;
+    let servers = serve(world.clone(), one_page.clone()).await;
     let c = builder(&servers, clock())
         .with_include_flows(true)
         .with_report_daily_limit(1)
@@ -243,7 +271,7 @@ async fn the_daily_report_limit_is_never_exceeded() {
     assert_mentions(
         &text,
         &[
-            "needs 2 calls of POST /api/flow-series-reports",
+            "needs at least 2 calls of POST /api/flow-series-reports",
             "limit is 1",
         ],
     );
@@ -272,8 +300,24 @@ async fn the_daily_report_limit_is_never_exceeded() {
     c.get_campaign_data(&request).await.unwrap();
     assert_eq!(report_calls(&servers, "/api/flow-series-reports"), 4);
 
+    // Every page of a report is a call against the limit: a campaign report of more than
+    // 3 pages stops at the third, before exceeding a limit of 3.
+    let mut small_pages = FaultConfig::none();
+    small_pages.klaviyo_report_page_size = 2;
+    let servers = serve(world.clone(), small_pages).await;
+    let c = builder(&servers, clock())
+        .with_report_daily_limit(3)
+        .build()
+        .unwrap();
+    let err = c.get_campaign_data(&request).await.unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["daily limit of 3 calls of POST /api/campaign-values-reports was reached"],
+    );
+    assert_eq!(report_calls(&servers, "/api/campaign-values-reports"), 3);
+
     // Klaviyo's own cap (other clients used the quota): its daily 429 is not retried.
-    let servers = serve(world, FaultConfig::none().with_klaviyo_report_daily_cap(1)).await;
+    let servers = serve(world, one_page.with_klaviyo_report_daily_cap(1)).await;
     let c = builder(&servers, clock())
         .with_include_flows(true)
         .build()

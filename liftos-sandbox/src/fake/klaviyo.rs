@@ -222,8 +222,8 @@ async fn handle(State(s): State<Arc<KlaviyoState>>, call: Call) -> Response {
         "/api/metrics" => Ok(metrics(&s)),
         "/api/campaigns" => campaigns(&s, &p),
         "/api/flows" => flows(&s, &p),
-        "/api/flow-series-reports" => flow_series(&s, &body),
-        _ => report(&s, &body),
+        "/api/flow-series-reports" => flow_series(&s, &p, &body),
+        _ => report(&s, &p, &body),
     };
     let (status, body, extra) = match result {
         Ok(b) => (StatusCode::OK, b, rate_headers(74)),
@@ -384,6 +384,60 @@ fn report_request(
     Ok((n, v))
 }
 
+/// One page of a report's `results` and its `links`: at most `klaviyo_report_page_size`
+/// results from the offset `page_cursor` names, and `links.next` (the same endpoint with
+/// the next cursor; `null` on the last page) to be POSTed with the same body. A cursor
+/// belongs to the request body it was issued for: one sent with another body is refused.
+fn report_page(
+    s: &KlaviyoState,
+    p: &[(String, String)],
+    endpoint: &str,
+    request: &Value,
+    results: Vec<Value>,
+) -> Result<(Vec<Value>, Value), Refusal> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    request["data"].to_string().hash(&mut h);
+    let key = format!("{:016x}", h.finish());
+    let offset = match param(p, "page_cursor") {
+        None => 0,
+        Some(c) => c
+            .split_once('.')
+            .filter(|(k, _)| *k == key)
+            .and_then(|(_, o)| o.parse::<usize>().ok())
+            .filter(|o| *o <= results.len())
+            .ok_or_else(|| {
+                bad("page_cursor is invalid or belongs to another request; send the same body as the first page")
+            })?,
+    };
+    let size = s.common.faults.klaviyo_report_page_size.max(1);
+    let end = (offset + size).min(results.len());
+    let next_offset = if s.common.faults.page_loop {
+        offset
+    } else {
+        end
+    };
+    let url = format!("{}{endpoint}", s.common.base_url);
+    let link = |o: usize| {
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("page_cursor", &format!("{key}.{o}"))
+            .finish();
+        format!("{url}?{q}")
+    };
+    let next = if end < results.len() || s.common.faults.page_loop {
+        json!(link(next_offset))
+    } else {
+        Value::Null
+    };
+    let this = if offset == 0 {
+        url.clone()
+    } else {
+        link(offset)
+    };
+    let page = results.into_iter().skip(offset).take(size).collect();
+    Ok((page, json!({ "self": this, "next": next, "prev": null })))
+}
+
 /// The day part of `timeframe.start` / `timeframe.end`.
 fn timeframe_day(a: &Value, k: &str) -> Result<NaiveDate, Refusal> {
     let t = a["timeframe"][k]
@@ -444,8 +498,8 @@ fn message_statistic(st: &KlaviyoStatistics, name: &str, k: usize) -> Option<Val
 }
 
 /// `POST /api/flow-series-reports`: daily arrays aligned with `date_times`, one result per
-/// flow email message that has a day in the timeframe.
-fn flow_series(s: &KlaviyoState, body: &[u8]) -> Reply {
+/// flow email message that has a day in the timeframe, paged by `page_cursor`.
+fn flow_series(s: &KlaviyoState, p: &[(String, String)], body: &[u8]) -> Reply {
     let (n, v) = report_request(s, &s.flow_reports, body, "flow-series-report")?;
     let a = &v["data"]["attributes"];
     match a["interval"].as_str() {
@@ -520,11 +574,12 @@ fn flow_series(s: &KlaviyoState, body: &[u8]) -> Reply {
         .iter()
         .map(|d| format!("{}T00:00:00+00:00", d.format("%Y-%m-%d")))
         .collect();
+    let (results, links) = report_page(s, p, "/api/flow-series-reports", &v, results)?;
     Ok(
         json!({ "data": { "type": "flow-series-report", "id": format!("flow-report-{n}"),
         "attributes": { "results": results, "date_times": date_times },
         "relationships": { "flows": { "data": flow_refs }, "flow-messages": { "data": message_refs } } },
-        "links": { "self": format!("{}/api/flow-series-reports", s.common.base_url) } })
+        "links": links })
         .to_string(),
     )
 }
@@ -540,7 +595,9 @@ const ZERO: KlaviyoStatistics = KlaviyoStatistics {
     bounced: 0,
 };
 
-fn report(s: &KlaviyoState, body: &[u8]) -> Reply {
+/// `POST /api/campaign-values-reports`: one result per campaign message sent in the
+/// timeframe, paged by `page_cursor`.
+fn report(s: &KlaviyoState, p: &[(String, String)], body: &[u8]) -> Reply {
     let (n, v) = report_request(s, &s.reports, body, "campaign-values-report")?;
     let a = &v["data"]["attributes"];
     check_metric(a)?;
@@ -576,10 +633,11 @@ fn report(s: &KlaviyoState, body: &[u8]) -> Reply {
             json!({ "groupings": v.groupings, "statistics": st })
         })
         .collect();
+    let (results, links) = report_page(s, p, "/api/campaign-values-reports", &v, results)?;
     Ok(
         json!({ "data": { "type": "campaign-values-report", "id": format!("report-{n}"),
         "attributes": { "results": results }, "relationships": { "campaigns": { "data": [] } } },
-        "links": { "self": format!("{}/api/campaign-values-reports", s.common.base_url) } })
+        "links": links })
         .to_string(),
     )
 }
