@@ -28,6 +28,10 @@ pub const KLAVIYO_DEFAULT_BASE_URL: &str = "https://a.klaviyo.com";
 /// Default `revision` header.
 pub const KLAVIYO_DEFAULT_REVISION: &str = "2026-07-15";
 const CHANNEL_FILTER: &str = "equals(messages.channel,'email')";
+/// Archived email campaigns: `GET /api/campaigns` leaves them out unless asked.
+const ARCHIVED_CHANNEL_FILTER: &str = "and(equals(messages.channel,'email'),equals(archived,true))";
+/// Archived flows: `GET /api/flows` leaves them out unless asked.
+const ARCHIVED_FILTER: &str = "equals(archived,true)";
 /// Longest timeframe of one daily flow-series-report call, in days.
 const FLOW_SERIES_MAX_DAYS: u32 = 60;
 /// Longest timeframe of one campaign-values-report call, in days.
@@ -579,14 +583,26 @@ impl Inner {
         )?;
         let (account, currency, tz) = self.account(&budget).await?;
         let metric = self.metric_id(&budget).await?;
-        let first = {
+        let filtered = |path: &str, filter: &str| {
             let q = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("filter", CHANNEL_FILTER)
+                .append_pair("filter", filter)
                 .finish();
-            format!("{}/api/campaigns?{q}", self.base)
+            format!("{}{path}?{q}", self.base)
         };
         let days = (end - start).num_days().max(0) as u64 + 1;
-        let campaigns = self.list(&budget, first, days).await?;
+        // Archived campaigns still have sends in the reports, but the listing leaves them
+        // out unless asked: list both.
+        let mut campaigns = self
+            .list(&budget, filtered("/api/campaigns", CHANNEL_FILTER), days)
+            .await?;
+        campaigns.extend(
+            self.list(
+                &budget,
+                filtered("/api/campaigns", ARCHIVED_CHANNEL_FILTER),
+                days,
+            )
+            .await?,
+        );
         // The send day in the company's time zone; Err: a send time that does not read.
         type Sent = std::result::Result<Option<NaiveDate>, String>;
         let mut meta: HashMap<String, (Option<String>, Sent)> = HashMap::new();
@@ -606,13 +622,18 @@ impl Inner {
             };
             meta.insert(c.id.clone(), (name, sent));
         }
-        // Flow names from the listing, before the first (costly) report call.
+        // Flow names from the listings (live and archived flows), before the first
+        // (costly) report call.
         let mut flow_names: HashMap<String, String> = HashMap::new();
         if self.include_flows {
-            for f in self
+            let mut flows = self
                 .list(&budget, format!("{}/api/flows", self.base), days)
-                .await?
-            {
+                .await?;
+            flows.extend(
+                self.list(&budget, filtered("/api/flows", ARCHIVED_FILTER), days)
+                    .await?,
+            );
+            for f in flows {
                 if let Some(n) = f.attributes.get("name").and_then(Value::as_str) {
                     flow_names.insert(f.id.clone(), n.to_owned());
                 }

@@ -51,6 +51,14 @@ async fn campaigns_and_values_report_give_one_row_per_send() {
     );
     let pages = report_calls(&servers, "/api/campaigns");
     assert!(pages > 1, "campaigns were paged");
+    // The fake archives every 4th campaign and lists it only when asked: the totals
+    // above include their sends, which the report has and the default listing lacks.
+    let archived = servers
+        .requests_to("klaviyo")
+        .iter()
+        .filter(|r| r.path == "/api/campaigns" && r.query.contains("archived"))
+        .count();
+    assert!(archived >= 1, "archived campaigns listed");
     let lookups = report_calls(&servers, "/api/metrics");
     assert!(lookups > 0, "Placed Order looked up by name");
 }
@@ -168,6 +176,30 @@ async fn pull_flows(faults: FaultConfig) -> FakeServers {
     let want = world_totals(&world, "klaviyo");
     assert_eq!(t.num_rows(), want.0, "every klaviyo row of the world, once");
     assert_money("spend", sum(&t, "spend"), want.1, want.0);
+    // Every flow row is named, archived flows (left out of the default listing) too.
+    let names: std::collections::HashMap<String, String> = world
+        .klaviyo_flows()
+        .into_iter()
+        .map(|f| (f.id, f.name))
+        .collect();
+    let (ids, pulled) = (
+        t.column_by_name("campaign_id").unwrap().as_string::<i32>(),
+        t.column_by_name("campaign_name")
+            .unwrap()
+            .as_string::<i32>(),
+    );
+    let types = t.column_by_name("message_type").unwrap().as_string::<i32>();
+    let mut flows_named = std::collections::BTreeSet::new();
+    for i in (0..t.num_rows()).filter(|i| types.value(*i) == "flow") {
+        assert_eq!(
+            Some(pulled.value(i)),
+            names.get(ids.value(i)).map(String::as_str),
+            "flow {}",
+            ids.value(i)
+        );
+        flows_named.insert(ids.value(i).to_owned());
+    }
+    assert_eq!(flows_named.len(), names.len(), "rows of every flow");
     servers
 }
 
@@ -194,8 +226,14 @@ async fn flows_give_exactly_the_worlds_flow_rows_in_60_day_calls() {
     assert_eq!(
         report_calls(&servers, "/api/flows"),
         2,
-        "4 flows, 3 per page"
+        "4 flows: 3 live on one page, 1 archived listed apart"
     );
+    let archived = servers
+        .requests_to("klaviyo")
+        .iter()
+        .filter(|r| r.path == "/api/flows" && r.query.contains("archived"))
+        .count();
+    assert_eq!(archived, 1, "archived flows listed");
 }
 
 #[tokio::test]

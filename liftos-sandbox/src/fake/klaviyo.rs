@@ -22,6 +22,14 @@ use crate::{KlaviyoCampaign, KlaviyoCampaignValues, KlaviyoFlow, KlaviyoStatisti
 /// Id of the "Placed Order" metric in the fake.
 pub(crate) const PLACED_ORDER_ID: &str = "RPLcdA";
 const CHANNEL_FILTER: &str = "equals(messages.channel,'email')";
+/// The campaigns filter listing archived email campaigns (left out without it).
+const ARCHIVED_CHANNEL_FILTER: &str = "and(equals(messages.channel,'email'),equals(archived,true))";
+/// The flows filter listing archived flows (left out without it).
+const ARCHIVED_FILTER: &str = "equals(archived,true)";
+/// Every this-many-th campaign (the 3rd, 7th, ...) and flow (the 2nd, 6th, ...) of the
+/// world is archived: its sends and flow messages still count in the reports, but the
+/// listings leave it out unless asked for archived ones, as Klaviyo does.
+const ARCHIVED_EVERY: usize = 4;
 /// Longest timeframe of a daily flow series report, in days.
 const FLOW_SERIES_MAX_DAYS: i64 = 60;
 /// Every flow of the world has two email messages; message 1 gets this share (in tenths)
@@ -259,36 +267,63 @@ fn bad(detail: &str) -> Refusal {
     )
 }
 
-fn campaigns(s: &KlaviyoState, p: &[(String, String)]) -> Reply {
-    if param(p, "filter") != Some(CHANNEL_FILTER) {
-        return Err(bad(
-            "A channel filter is required for this endpoint: filter=equals(messages.channel,'email')",
-        ));
-    }
-    let items: Vec<Value> = s.campaigns.iter().map(|c| json!({ "type": "campaign", "id": c.id,
-        "attributes": { "name": c.name, "status": c.status, "archived": false, "send_time": c.send_time,
-            "created_at": c.created_at, "updated_at": c.updated_at, "scheduled_at": c.send_time },
-        "links": { "self": format!("{}/api/campaigns/{}", s.common.base_url, c.id) } })).collect();
-    Ok(page(s, p, "campaigns", Some(CHANNEL_FILTER), &items))
+/// Whether the `i`-th campaign or flow of the world is archived in the fake.
+fn archived(i: usize, offset: usize) -> bool {
+    i % ARCHIVED_EVERY == offset
 }
 
+/// `GET /api/campaigns`: the channel filter is required; archived campaigns are listed
+/// only (and alone) with `and(<channel filter>,equals(archived,true))`.
+fn campaigns(s: &KlaviyoState, p: &[(String, String)]) -> Reply {
+    let filter = param(p, "filter");
+    let want_archived = match filter {
+        Some(CHANNEL_FILTER) => false,
+        Some(ARCHIVED_CHANNEL_FILTER) => true,
+        _ => {
+            return Err(bad(
+                "A channel filter is required for this endpoint: filter=equals(messages.channel,'email')",
+            ));
+        }
+    };
+    let items: Vec<Value> = s
+        .campaigns
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| archived(*i, 2) == want_archived)
+        .map(|(i, c)| json!({ "type": "campaign", "id": c.id,
+        "attributes": { "name": c.name, "status": c.status, "archived": archived(i, 2), "send_time": c.send_time,
+            "created_at": c.created_at, "updated_at": c.updated_at, "scheduled_at": c.send_time },
+        "links": { "self": format!("{}/api/campaigns/{}", s.common.base_url, c.id) } }))
+        .collect();
+    Ok(page(s, p, "campaigns", filter, &items))
+}
+
+/// `GET /api/flows`: archived flows are listed only (and alone) with
+/// `filter=equals(archived,true)`.
 fn flows(s: &KlaviyoState, p: &[(String, String)]) -> Reply {
-    if param(p, "filter").is_some() {
-        return Err(bad(
-            "The fake Klaviyo serves GET /api/flows without a filter.",
-        ));
-    }
+    let filter = param(p, "filter");
+    let want_archived = match filter {
+        None => false,
+        Some(ARCHIVED_FILTER) => true,
+        Some(_) => {
+            return Err(bad(
+                "The fake Klaviyo serves GET /api/flows without a filter or with filter=equals(archived,true).",
+            ));
+        }
+    };
     let items: Vec<Value> = s
         .flows
         .iter()
-        .map(|f| {
+        .enumerate()
+        .filter(|(i, f)| (f.archived || archived(*i, 1)) == want_archived)
+        .map(|(i, f)| {
             json!({ "type": "flow", "id": f.id,
-        "attributes": { "name": f.name, "status": f.status, "archived": f.archived,
+        "attributes": { "name": f.name, "status": f.status, "archived": f.archived || archived(i, 1),
             "created": f.created, "updated": f.updated, "trigger_type": f.trigger_type },
         "links": { "self": format!("{}/api/flows/{}", s.common.base_url, f.id) } })
         })
         .collect();
-    Ok(page(s, p, "flows", None, &items))
+    Ok(page(s, p, "flows", filter, &items))
 }
 
 /// One JSON:API page of `items` with a `links.next` holding `page[cursor]`.
