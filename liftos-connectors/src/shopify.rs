@@ -19,7 +19,8 @@
 //!   `ACCESS_DENIED`) → download the JSONL at `url`, a signed URL on Shopify's storage
 //!   (another origin), valid seven days; `url` is null when nothing matched. An app runs
 //!   one bulk query at a time per shop.
-//! - Reading orders needs the `read_orders` scope; "only the last 60 days' worth of orders
+//! - Reading orders needs the `read_orders` scope (or `write_orders`, which implies it and
+//!   may be listed alone); "only the last 60 days' worth of orders
 //!   from a store are accessible from the Order object by default", older ones need
 //!   `read_all_orders` (`currentAppInstallation { accessScopes { handle } }` lists a
 //!   token's scopes).
@@ -281,9 +282,10 @@ struct Inner {
 /// without orders included (zeros). Test orders (`test: true`) and cancelled orders
 /// (`cancelledAt` set) are left out.
 ///
-/// A range that starts more than 60 days ago with a token that has `read_orders` but not
-/// `read_all_orders` is refused before any order is read ([`Error::Auth`] naming the
-/// scope): Shopify would silently answer only the last 60 days.
+/// A range that starts more than 60 days ago with a token without `read_all_orders` is
+/// refused before any order is read ([`Error::Auth`] naming the scope), whichever scope
+/// lets the token read orders (`read_orders`, or `write_orders`, which implies it):
+/// Shopify would silently answer only the last 60 days.
 ///
 /// Calls: `shop` (with the token's access scopes) once, then the orders created between the first day's midnight and the
 /// day after the last day's midnight in the shop's time zone, as cursor pages (`first` =
@@ -955,13 +957,24 @@ impl Inner {
         // says nothing about the older ones: refuse rather than return zero days.
         let today = Utc::now().with_timezone(&tz).date_naive();
         let window_start = today - chrono::Duration::days(DEFAULT_ORDER_WINDOW_DAYS);
+        // Whatever grants reading orders (`read_orders`, or `write_orders`, which implies
+        // it and may be listed alone), only `read_all_orders` lifts the window.
         let has = |s: &str| scopes.iter().any(|x| x == s);
-        if start < window_start && has("read_orders") && !has("read_all_orders") {
+        if start < window_start && !has("read_all_orders") {
+            let read = if has("read_orders") || has("write_orders") {
+                ""
+            } else {
+                " (and the `read_orders` scope, which it lacks too)"
+            };
             return Err(Error::Auth {
                 source_name: SOURCE.into(),
                 message: format!(
-                    "orders before {window_start} need the `read_all_orders` scope: without it Shopify answers only the last {DEFAULT_ORDER_WINDOW_DAYS} days' orders and the older days would read as zero; the token has {}; request read_all_orders for the app, or pull from {window_start} on",
-                    scopes.join(", ")
+                    "orders before {window_start} need the `read_all_orders` scope{read}: without it Shopify answers only the last {DEFAULT_ORDER_WINDOW_DAYS} days' orders and the older days would read as zero; the token has {}; request read_all_orders for the app, or pull from {window_start} on",
+                    if scopes.is_empty() {
+                        "no scope".to_owned()
+                    } else {
+                        scopes.join(", ")
+                    }
                 ),
             });
         }

@@ -279,9 +279,22 @@ async fn an_expired_or_wrong_token_is_one_clear_error_without_the_token() {
     let _ = end;
 }
 
+/// A world of 50 days ending 5 days ago: every day inside Shopify's 60-day order window.
+fn recent_world() -> World {
+    let start = chrono::Utc::now().date_naive() - chrono::Days::new(55);
+    World::generate(
+        &liftos_sandbox::WorldConfig::standard(2)
+            .with_days(50)
+            .with_seed(11)
+            .with_start(start),
+    )
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_revoked_read_orders_scope_is_one_clear_error_on_both_paths() {
-    let world = world();
+    // Recent days, so that the order window does not refuse the pull first.
+    let world = recent_world();
     let (start, end) = days(&world);
     let servers = servers_with_scopes(world, &["read_products"]).await;
     for r in [
@@ -390,6 +403,43 @@ async fn a_query_over_the_cost_limit_is_one_clear_error() {
     );
     let calls = servers.requests_to("shopify");
     assert_eq!(calls.len(), 2, "shop, then one refused page: no retry");
+}
+
+/// `write_orders` implies `read_orders` (Shopify may list it alone): such a token reads
+/// the last 60 days' orders, and older days are refused as without `read_all_orders`.
+#[tokio::test]
+async fn a_write_orders_token_reads_recent_orders_and_older_days_are_refused() {
+    let world = recent_world();
+    let (start, end) = days(&world);
+    let want = truth(&world, start, end);
+    let servers = servers_with_scopes(world, &["write_orders"]).await;
+    for r in [
+        request(start, start + chrono::Days::new(9)),
+        request(start, end),
+    ] {
+        let t = pull_all(&builder(&servers).build().unwrap(), &r).await;
+        let want: Vec<Row> = want.iter().filter(|w| w.0 <= r.end()).cloned().collect();
+        assert_eq!(rows(&t), want);
+    }
+    let old = crate::common::world();
+    let (start, _) = days(&old);
+    let servers = servers_with_scopes(old, &["write_orders"]).await;
+    let err = error_of(
+        &servers,
+        identity,
+        &request(start, start + chrono::Days::new(6)),
+    )
+    .await;
+    assert!(matches!(err, Error::Auth { .. }), "{err:?}");
+    assert_mentions(
+        &err.to_string(),
+        &["`read_all_orders` scope", "the token has write_orders"],
+    );
+    assert_eq!(
+        servers.requests_to("shopify").len(),
+        1,
+        "no order was asked for"
+    );
 }
 
 #[tokio::test]

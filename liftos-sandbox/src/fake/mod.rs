@@ -75,7 +75,7 @@ use crate::World;
 /// | `rest_api_token` | `fake-rest-api-token` | bearer token of the generic REST API |
 /// | `rest_client_id`, `rest_client_secret`, `rest_refresh_token` | `fake-rest-client-id`, ... | its OAuth refresh flow |
 /// | `shopify_access_token` | `shpat_fake_shopify_access_token` | `X-Shopify-Access-Token` |
-/// | `shopify_scopes` | `["read_orders", "read_all_orders"]` | scopes granted to the token (without `read_orders`, orders answer `ACCESS_DENIED`; without `read_all_orders`, orders older than 60 days are left out silently) |
+/// | `shopify_scopes` | `["read_orders", "read_all_orders"]` | scopes granted to the token (a `write_` scope grants its `read_` scope; without `read_orders` or `write_orders`, orders answer `ACCESS_DENIED`; without `read_all_orders`, orders older than 60 days are left out silently) |
 #[derive(Debug, Clone, PartialEq)]
 pub struct FakeCredentials {
     /// Graph API access token.

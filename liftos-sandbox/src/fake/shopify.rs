@@ -279,8 +279,16 @@ impl ShopifyState {
             .collect()
     }
 
+    /// Whether the token has `scope`, or a scope that implies it: a `write_` scope
+    /// grants its `read_` scope (`write_orders` reads orders), and Shopify may list
+    /// the `write_` scope alone.
     fn has_scope(&self, scope: &str) -> bool {
-        self.common.creds.shopify_scopes.iter().any(|s| s == scope)
+        let write = scope.strip_prefix("read_").map(|r| format!("write_{r}"));
+        self.common
+            .creds
+            .shopify_scopes
+            .iter()
+            .any(|s| s == scope || write.as_deref() == Some(s.as_str()))
     }
 
     /// Refills the bucket and returns what it holds.
