@@ -13,6 +13,7 @@ use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::builder::{required_secret, strings};
 use crate::http::{
@@ -76,6 +77,7 @@ crate::keys::config_table! {
         conversion_counting: Option<ConversionCounting>
             => Text.env("LIFTOS_META_CONVERSION_COUNTING");
         /// Attribution windows (e.g. `["7d_click","1d_view"]`); empty = account default.
+        /// Conversions are the sum of the windows' figures.
         attribution_windows: Option<Vec<String>> => List.env("LIFTOS_META_ATTRIBUTION_WINDOWS");
     }
 }
@@ -92,7 +94,7 @@ crate::builder::http_builder_type! {
     /// | `api_version` | `v25.0` | Graph API version | `vNN.N` |
     /// | `conversion_action_types` | fb_pixel_purchase, omni_purchase, purchase | action types counted as conversions | ≥ 1 |
     /// | `conversion_counting` | first present | see [`ConversionCounting`] | — |
-    /// | `attribution_windows` | none (account default) | `action_attribution_windows` | e.g. `7d_click`, `1d_view` |
+    /// | `attribution_windows` | none (account default) | `action_attribution_windows`; conversions and values are the sum of each window's figure (not `value`, the account default) | at most one click, one view, one engaged-view window (`7d_click`, `1d_view`, `1d_ev`), or `dda` / `default` alone |
     /// | `page_limit` | 500 | rows per page (`limit`) | 1..=5000 |
     /// | `async_threshold_days` | 90 | ranges longer than this (or with breakdowns) use async report runs | ≥ 1 |
     /// | `async_chunk_days` | 90 | days per async job before any split | ≥ 1 |
@@ -238,7 +240,7 @@ impl MetaAdsBuilder {
                 version,
                 action_types,
                 counting: c.conversion_counting.unwrap_or_default(),
-                windows: c.attribution_windows.unwrap_or_default(),
+                windows: check_windows(c.attribution_windows.unwrap_or_default())?,
                 page_limit: self.page_limit,
                 async_threshold_days: self.async_threshold_days,
                 async_chunk_days: self.async_chunk_days,
@@ -247,6 +249,49 @@ impl MetaAdsBuilder {
             }),
         })
     }
+}
+
+/// The attribution windows, trimmed, checked to be summable: conversions under several
+/// windows are the sum of each window's figure, which counts a conversion twice when two
+/// windows of one kind overlap (`1d_click` lies inside `7d_click`), so at most one click,
+/// one view and one engaged-view window; `dda` and `default` only alone.
+fn check_windows(windows: Vec<String>) -> Result<Vec<String>> {
+    let windows: Vec<String> = windows
+        .into_iter()
+        .map(|w| w.trim().to_owned())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let bad = |m: String| config_error(SOURCE, &format!("attribution_windows: {m}"));
+    let mut kinds: Vec<(&str, &str)> = Vec::new();
+    for w in &windows {
+        let kind = if w == "dda" || w == "default" {
+            if windows.len() > 1 {
+                return Err(bad(format!(
+                    "`{w}` cannot be combined with other windows (conversions are summed over the windows)"
+                )));
+            }
+            "whole"
+        } else {
+            let kind = w.split_once("d_").and_then(|(days, kind)| {
+                (!days.is_empty()
+                    && days.bytes().all(|b| b.is_ascii_digit())
+                    && matches!(kind, "click" | "view" | "ev"))
+                .then_some(kind)
+            });
+            kind.ok_or_else(|| {
+                bad(format!(
+                    "`{w}` is not an attribution window (e.g. 7d_click, 1d_view, 1d_ev, dda)"
+                ))
+            })?
+        };
+        if let Some((other, _)) = kinds.iter().find(|(_, k)| *k == kind) {
+            return Err(bad(format!(
+                "`{other}` and `{w}` overlap: conversions are summed over the windows, so they would count twice; keep one {kind} window"
+            )));
+        }
+        kinds.push((w, kind));
+    }
+    Ok(windows)
 }
 
 /// `text` as a number (absent: 0), or what is wrong with it ("`x` is not `what`");
@@ -698,15 +743,32 @@ impl Inner {
                     t: &str,
                     field: &'static str|
          -> std::result::Result<Option<f64>, (&'static str, String)> {
-            match list
+            let Some(a) = list
                 .as_ref()
                 .and_then(|l| l.iter().find(|a| a.action_type == t))
-            {
-                None => Ok(None),
-                Some(a) => parse_number::<f64>(&a.value)
+            else {
+                return Ok(None);
+            };
+            if self.windows.is_empty() {
+                return parse_number::<f64>(&a.value)
                     .map(Some)
-                    .ok_or_else(|| (field, format!("`{}` is not a number", a.value))),
+                    .ok_or_else(|| (field, format!("`{}` is not a number", a.value)));
             }
+            // `value` is the account's default attribution: with windows requested, the
+            // figure is the sum of their own keys.
+            let mut total = 0.0;
+            for w in &self.windows {
+                total += match a.windows.get(w) {
+                    None | Some(Value::Null) => 0.0,
+                    Some(Value::String(x)) => parse_number::<f64>(x)
+                        .ok_or_else(|| (field, format!("{t} {w}: `{x}` is not a number")))?,
+                    Some(Value::Number(n)) => n
+                        .as_f64()
+                        .ok_or_else(|| (field, format!("{t} {w}: {n} is not a number")))?,
+                    Some(o) => return Err((field, format!("{t} {w}: {o} is not a number"))),
+                };
+            }
+            Ok(Some(total))
         };
         match self.counting {
             ConversionCounting::FirstPresent => {
@@ -1028,10 +1090,15 @@ struct Paging {
     next: Option<String>,
 }
 
+/// One element of `actions` / `action_values`: `value` under the account's default
+/// attribution, and with `action_attribution_windows` one key per requested window
+/// (`"7d_click": "35"`), absent when that window attributed nothing.
 #[derive(Deserialize)]
 struct ActionStat {
     action_type: String,
     value: String,
+    #[serde(flatten)]
+    windows: serde_json::Map<String, Value>,
 }
 
 #[derive(Deserialize)]

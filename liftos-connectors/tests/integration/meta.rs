@@ -151,6 +151,71 @@ async fn breakdowns_and_levels_add_their_columns() {
     }
 }
 
+/// With attribution windows, `value` is still the account's default attribution; the
+/// conversions are the sum of the requested windows' own keys.
+#[tokio::test]
+async fn attribution_windows_count_their_own_figures_not_the_default_value() {
+    use liftos_sandbox::META_PURCHASE_ACTION;
+    let world = world();
+    let request = full_range(&world);
+    let (mut click, mut view) = ((0.0, 0.0), (0.0, 0.0));
+    let part = |x: &Option<String>| x.as_deref().map_or(0.0, |v| v.parse::<f64>().unwrap());
+    for r in world.meta_insights() {
+        let stat = |l: &Option<Vec<liftos_sandbox::MetaActionStat>>| {
+            l.iter()
+                .flatten()
+                .find(|a| a.action_type == META_PURCHASE_ACTION)
+                .cloned()
+        };
+        if let Some(a) = stat(&r.actions) {
+            click.0 += part(&a.click_7d);
+            view.0 += part(&a.view_1d);
+        }
+        if let Some(a) = stat(&r.action_values) {
+            click.1 += part(&a.click_7d);
+            view.1 += part(&a.view_1d);
+        }
+    }
+    assert!(
+        click.0 > 0.0 && view.0 > 0.0,
+        "both windows attribute conversions"
+    );
+    let rows = world_totals(&world, "meta").0;
+    let servers = quiet_servers(world).await;
+    let both = (click.0 + view.0, click.1 + view.1);
+    for (windows, want) in [
+        (vec!["7d_click"], click),
+        (vec!["1d_view"], view),
+        (vec!["7d_click", "1d_view"], both),
+    ] {
+        let c = connector(&servers, clock())
+            .with_attribution_windows(windows.clone())
+            .build()
+            .unwrap();
+        let t = pull_all(&c, &request).await;
+        assert_eq!(sum(&t, "conversions"), want.0.round(), "{windows:?}");
+        assert_money(
+            "conversion_values",
+            sum(&t, "conversion_values"),
+            want.1,
+            rows,
+        );
+    }
+    let log = servers.requests_to("meta");
+    assert!(
+        log.iter()
+            .any(|r| r.query.contains("action_attribution_windows")),
+        "the windows were sent"
+    );
+    // Overlapping windows would count a conversion twice.
+    let err = connector(&servers, clock())
+        .with_attribution_windows(["1d_click", "7d_click"])
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err}");
+    assert_mentions(&err.to_string(), &["`1d_click` and `7d_click` overlap"]);
+}
+
 #[tokio::test]
 async fn bad_token_and_expired_token_fail_clearly_without_retries() {
     let world = world();

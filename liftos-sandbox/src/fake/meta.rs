@@ -406,6 +406,17 @@ fn parse_query(p: &[(String, String)]) -> Result<Query, (StatusCode, String)> {
                 bad("(#100) action_attribution_windows must be a JSON array".into())
             })?),
         };
+    // The world attributes each conversion to 7 days after a click or 1 day after a
+    // view: other windows have no figures here, and a zero would look like an answer.
+    if let Some(w) = windows
+        .iter()
+        .flatten()
+        .find(|w| !matches!(w.as_str(), "7d_click" | "1d_view"))
+    {
+        return Err(bad(format!(
+            "(#100) this fake serves the attribution windows 7d_click and 1d_view only, not {w}"
+        )));
+    }
     if param(p, "time_increment").is_some_and(|t| t != "1") {
         return Err(bad("(#100) this fake serves time_increment=1 only".into()));
     }
@@ -549,25 +560,20 @@ fn window_stat(stat: &MetaActionStat, windows: &Option<Vec<String>>) -> Value {
         }
         return v;
     };
-    let mut total = 0.0;
-    let mut decimals = false;
+    // `value` stays the account's default attribution (7-day click plus 1-day view),
+    // whatever the windows: each requested window comes as its own key, left out when
+    // it attributed nothing.
+    v["value"] = json!(stat.value);
     for w in ws {
         let part = match w.as_str() {
             "7d_click" => stat.click_7d.as_deref(),
             "1d_view" => stat.view_1d.as_deref(),
             _ => None,
         };
-        if let Some(part) = part {
-            decimals |= part.contains('.');
-            total += part.parse::<f64>().unwrap_or(0.0);
+        if let Some(part) = part.filter(|p| p.parse::<f64>().is_ok_and(|x| x != 0.0)) {
             v[w.as_str()] = json!(part);
         }
     }
-    v["value"] = json!(if decimals {
-        format!("{total:.2}")
-    } else {
-        format!("{}", total.round() as i64)
-    });
     v
 }
 
