@@ -1005,6 +1005,22 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
                 ),
             });
         }
+        // Code 1 is usually an unknown, transient error; with subcode 99 it is "Please
+        // reduce the amount of data you're asking for": the same request fails again.
+        if e.code == 1
+            && (e.error_subcode == Some(99)
+                || msg
+                    .to_ascii_lowercase()
+                    .contains("reduce the amount of data"))
+        {
+            return Verdict::Fail(Error::Http {
+                source_name: SOURCE.into(),
+                status: r.status,
+                body: format!(
+                    "Meta refuses this request as too large (code 1, subcode 99), and would refuse it again: pull a shorter range or fewer breakdowns, lower page_limit, or lower async_threshold_days so the range runs as async report runs, which Meta splits; Meta said: {msg}"
+                ),
+            });
+        }
         let retryable_code = matches!(e.code, 1 | 2 | 4 | 17 | 32 | 341 | 613 | 80000..=80014);
         let permanent =
             matches!(e.code, 100 | 10 | 200) || (e.code == 2 && e.error_subcode == Some(1504041));

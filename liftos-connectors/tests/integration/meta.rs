@@ -216,6 +216,39 @@ async fn attribution_windows_count_their_own_figures_not_the_default_value() {
     assert_mentions(&err.to_string(), &["`1d_click` and `7d_click` overlap"]);
 }
 
+/// "Please reduce the amount of data you're asking for" (code 1, subcode 99) would come
+/// back for the same request: one clear error at once, not the retry budget burnt.
+#[tokio::test]
+async fn too_much_data_is_one_clear_error_without_retries() {
+    use crate::narrow::{Narrow, json, unexpected};
+    let api = Narrow::start(move |s, _| {
+        if !s.path.ends_with("/insights") {
+            return unexpected(s);
+        }
+        json(
+            500,
+            serde_json::json!({ "error": { "message": "Please reduce the amount of data you're asking for, then retry your request",
+                "type": "OAuthException", "code": 1, "error_subcode": 99, "is_transient": false,
+                "fbtrace_id": "AbCdEf" } }),
+        )
+    })
+    .await;
+    let c = meta_at(api.base_url(), "meta-too-much-test-token")
+        .build()
+        .unwrap();
+    let err = c.get_campaign_data(&one_day()).await.unwrap_err();
+    assert!(matches!(err, Error::Http { status: 500, .. }), "{err}");
+    assert_mentions(
+        &err.to_string(),
+        &[
+            "too large (code 1, subcode 99)",
+            "shorter range",
+            "async_threshold_days",
+        ],
+    );
+    assert_eq!(api.requests().len(), 1, "not retried");
+}
+
 #[tokio::test]
 async fn bad_token_and_expired_token_fail_clearly_without_retries() {
     let world = world();
