@@ -581,3 +581,55 @@ async fn days_are_the_company_time_zones() {
         &["data[0].attributes.timezone", "Mars/Olympus"],
     );
 }
+
+/// A report whose `links.next` keeps naming the same cursor is a page loop, reported
+/// after the second page; the next page is POSTed with the first page's body.
+#[tokio::test]
+async fn a_report_cursor_that_repeats_is_a_page_loop() {
+    use crate::narrow::{Narrow, json, unexpected};
+    let api = Narrow::start(move |s, base| {
+        let list =
+            |data: serde_json::Value| json(200, serde_json::json!({ "data": data, "links": {} }));
+        match s.path.as_str() {
+            "/api/accounts" => list(serde_json::json!([{ "type": "account", "id": "A1",
+                "attributes": { "preferred_currency": "USD" } }])),
+            "/api/metrics" => list(serde_json::json!([{ "type": "metric", "id": "M1",
+                "attributes": { "name": "Placed Order" } }])),
+            "/api/campaigns" => list(serde_json::json!([{ "type": "campaign", "id": "C1",
+                "attributes": { "name": "January", "send_time": "2024-01-01T10:00:00+00:00" } }])),
+            "/api/campaign-values-reports" => json(
+                200,
+                serde_json::json!({ "data": { "type": "campaign-values-report", "attributes": {
+                    "results": [{ "groupings": { "campaign_id": "C1", "send_channel": "email" },
+                                  "statistics": { "recipients": 100 } }] } },
+                    "links": { "next": format!("{base}/api/campaign-values-reports?page_cursor=same") } }),
+            ),
+            _ => unexpected(s),
+        }
+    })
+    .await;
+    let err = KlaviyoBuilder::new()
+        .with_api_key("pk_loop_test_key")
+        .with_base_url(api.base_url())
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .with_report_interval(Duration::ZERO)
+        .build()
+        .unwrap()
+        .get_campaign_data(&one_day())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PageLoop { pages: 2, .. }), "{err}");
+    let posts: Vec<_> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/campaign-values-reports")
+        .collect();
+    assert_eq!(
+        posts.len(),
+        2,
+        "the first page and the repeated cursor's page"
+    );
+    assert_eq!(posts[1].query, "page_cursor=same");
+    assert_eq!(posts[0].body, posts[1].body, "the same report body");
+}
