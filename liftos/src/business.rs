@@ -126,6 +126,21 @@ fn parse_date(path: &Path, row: usize, field: &str, v: Option<&String>) -> Resul
     }
 }
 
+/// A number above zero ([`parse_number`], then `x > 0`).
+fn parse_positive(path: &Path, row: usize, field: &str, v: Option<&String>) -> Result<f64> {
+    let x = parse_number(path, row, field, v)?;
+    if x > 0.0 {
+        Ok(x)
+    } else {
+        Err(input_error(
+            path,
+            Some(row),
+            field,
+            format!("{x} is not > 0"),
+        ))
+    }
+}
+
 fn parse_number(path: &Path, row: usize, field: &str, v: Option<&String>) -> Result<f64> {
     let v = v
         .filter(|v| !v.trim().is_empty())
@@ -344,15 +359,7 @@ pub fn lift_tests_from_table(table: &RecordBatch, path: &Path) -> Result<Vec<Lif
             "incremental_revenue"
         };
         let v = parse_number(path, row, field, value[i].as_ref())?;
-        let sd = parse_number(path, row, "standard_error", se[i].as_ref())?;
-        if sd <= 0.0 {
-            return Err(input_error(
-                path,
-                Some(row),
-                "standard_error",
-                format!("{sd} is not > 0"),
-            ));
-        }
+        let sd = parse_positive(path, row, "standard_error", se[i].as_ref())?;
         let cell = |c: &Option<Vec<Option<String>>>| {
             c.as_ref()
                 .and_then(|c| c[i].clone())
@@ -360,18 +367,7 @@ pub fn lift_tests_from_table(table: &RecordBatch, path: &Path) -> Result<Vec<Lif
         };
         let g = cell(&geo).map(|g| g.trim().to_string());
         let sp = match cell(&spend) {
-            Some(text) => {
-                let x = parse_number(path, row, "spend", Some(&text))?;
-                if x <= 0.0 {
-                    return Err(input_error(
-                        path,
-                        Some(row),
-                        "spend",
-                        format!("{x} is not > 0"),
-                    ));
-                }
-                Some(x)
-            }
+            Some(text) => Some(parse_positive(path, row, "spend", Some(&text))?),
             None => None,
         };
         if let (Some(g), false, None) = (&g, is_roas, sp) {
