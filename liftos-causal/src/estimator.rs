@@ -68,7 +68,7 @@ pub(crate) fn fitted_results(
     .with_average_effect(average_effect)
 }
 
-/// A channel's error: a `TooLittleData` names the channel `label`.
+/// A channel's error: a `TooLittleData` or a `NoVariation` names the channel `label`.
 pub(crate) fn in_group(e: Error, label: &str) -> Error {
     match e {
         Error::TooLittleData {
@@ -79,6 +79,9 @@ pub(crate) fn in_group(e: Error, label: &str) -> Error {
             what: format!("{what} (channel `{label}`)"),
             found,
             needed,
+        },
+        Error::NoVariation { what } => Error::NoVariation {
+            what: format!("{what} (channel `{label}`)"),
         },
         other => other,
     }
@@ -182,5 +185,28 @@ impl Estimator for CausalForest {
             results.diagnostics.low_overlap_share = Some(low as f64 / n as f64);
         }
         Ok(results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A channel's "not enough data" and "does not vary" name the channel (the second did
+    /// not: a pinned curve of absurd size left the user guessing which channel).
+    #[test]
+    fn a_channels_errors_name_it() {
+        let e = in_group(
+            Error::NoVariation {
+                what: "the channel's transformed spend after the controls".into(),
+            },
+            "meta",
+        );
+        assert!(e.to_string().contains("controls (channel `meta`)"), "{e}");
+        let e = in_group(
+            Error::at_least(1, 2, || "clusters".into()).unwrap_err(),
+            "meta",
+        );
+        assert!(e.to_string().contains("clusters (channel `meta`)"), "{e}");
     }
 }
