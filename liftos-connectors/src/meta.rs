@@ -390,6 +390,32 @@ struct Plan {
     end: NaiveDate,
 }
 
+/// Meta's "Type 1" breakdowns (`region`, `dma`): with them the Insights API returns no
+/// off-Meta actions (pixel purchases, their values) at the default attribution, only with
+/// explicit attribution windows ("Insights API Breakdowns", restrictions for off-Meta
+/// action metrics). Read without windows, conversions and revenue would be 0 on every
+/// row, so such a request is refused, saying what to set.
+fn off_meta_actions_available(breakdowns: &[String], windows: &[String]) -> Result<()> {
+    let Some(b) = breakdowns
+        .iter()
+        .find(|b| matches!(b.as_str(), "region" | "dma"))
+    else {
+        return Ok(());
+    };
+    let explicit = !windows.is_empty() && !windows.iter().any(|w| w == "default" || w == "dda");
+    if explicit {
+        return Ok(());
+    }
+    Err(Error::InvalidRequest {
+        message: format!(
+            "meta: with the `{b}` breakdown Meta returns no off-Meta conversions (pixel \
+             purchases and their values) at the account's default attribution, so every row \
+             would read 0; set attribution windows (LIFTOS_META_ATTRIBUTION_WINDOWS, e.g. \
+             7d_click,1d_view) or drop the breakdown"
+        ),
+    })
+}
+
 fn plan(request: &ConnectorRequest) -> Result<Plan> {
     let bad = |m: String| {
         Err(Error::InvalidRequest {
@@ -514,6 +540,7 @@ impl Connector for MetaAdsConnector {
 
     fn read(&self, request: &ConnectorRequest) -> Result<RecordBatchStream> {
         let plan = Arc::new(plan(request)?);
+        off_meta_actions_available(&plan.breakdowns, &self.inner.windows)?;
         let inner = self.inner.clone();
         let concurrency = inner.core.config.concurrency;
         let budget = inner.core.budget();

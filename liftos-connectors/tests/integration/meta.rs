@@ -151,6 +151,29 @@ async fn breakdowns_and_levels_add_their_columns() {
     }
 }
 
+/// With `region` (or `dma`) Meta returns no off-Meta conversions at the default
+/// attribution: without windows the request is refused before any call, saying what to
+/// set; with windows it reads as any breakdown.
+#[tokio::test]
+async fn a_region_breakdown_needs_attribution_windows() {
+    let world = world();
+    let request = full_range(&world).with_breakdowns(["region"]);
+    let servers = quiet_servers(world).await;
+    let c = connector(&servers, clock()).build().unwrap();
+    let e = c.get_campaign_data(&request).await.unwrap_err().to_string();
+    assert!(
+        e.contains("`region` breakdown") && e.contains("7d_click"),
+        "{e}"
+    );
+    assert!(servers.requests_to("meta").is_empty(), "no call is made");
+    let c = connector(&servers, clock())
+        .with_attribution_windows(["7d_click", "1d_view"])
+        .build()
+        .unwrap();
+    let t = c.get_campaign_data(&request).await.unwrap();
+    assert!(t.column_by_name("region").is_some());
+}
+
 /// With attribution windows, `value` is still the account's default attribution; the
 /// conversions are the sum of the requested windows' own keys.
 #[tokio::test]

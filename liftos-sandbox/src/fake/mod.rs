@@ -171,7 +171,7 @@ impl Default for FakeCredentials {
 /// | `meta_page_limit_max` | 5000 | largest `limit` the Meta fake honours | ≥ 1 |
 /// | `google_batch_size` | 10000 | rows per searchStream batch | ≥ 1 |
 /// | `klaviyo_page_size` | 10 | campaigns (and flows) per page | ≥ 1 |
-/// | `klaviyo_report_page_size` | 10 | results per page of a Klaviyo campaign values or flow series report (`page_cursor`, `links.next`) | ≥ 1 |
+/// | `klaviyo_report_page_size` | 100 | results per page of a Klaviyo campaign values or flow series report (`page_cursor`, `links.next`; Klaviyo does not document its page size, the tests set small ones) | ≥ 1 |
 /// | `klaviyo_report_min_interval` | 0 (off) | least time between two calls of one Klaviyo reporting endpoint; a faster call gets 429 with `Retry-After` (the real steady limit is 2/min: 30 s) | ≥ 0 |
 /// | `shopify_bucket_size` | 1000 | Shopify cost bucket (`maximumAvailable`) | > 0 |
 /// | `shopify_restore_rate` | 50 | cost points restored per second (`restoreRate`; the bucket refills in real time) | > 0 |
@@ -250,7 +250,7 @@ impl Default for FaultConfig {
             meta_page_limit_max: 5000,
             google_batch_size: 10_000,
             klaviyo_page_size: 10,
-            klaviyo_report_page_size: 10,
+            klaviyo_report_page_size: 100,
             klaviyo_report_min_interval: Duration::ZERO,
             meta_repeat: 1,
             shopify_bucket_size: 1000.0,
