@@ -493,14 +493,18 @@ pub fn analyze_attribution(
                 })
                 .collect();
             results.diagnostics.warnings.extend(idle);
-            results.diagnostics.warnings.extend(weekly.iter().map(|c| {
-                format!(
-                    "Channel `{c}` has one campaign, and one campaign cannot be compared with \
-                         another: its intervals take its calendar weeks as independent clusters \
+            results
+                .diagnostics
+                .warnings
+                .extend(weekly.iter().map(|(c, days)| {
+                    let unit = if *days == 7 { "week" } else { "day" };
+                    format!(
+                        "Channel `{c}` has one campaign, and one campaign cannot be compared with \
+                         another: its intervals take its calendar {unit}s as independent clusters \
                          instead, which holds only while its revenue, net of the controls, is \
-                         not correlated from one week to the next."
-                )
-            }));
+                         not correlated from one {unit} to the next."
+                    )
+                }));
             // 4. Temporal effects.
             let tau: Vec<f64> = results.treatment_effects.iter().map(|r| r.tau).collect();
             if panel.dates.is_some() {
@@ -738,36 +742,45 @@ fn temporal_warning(plan: &BTreeMap<String, Selection>) -> Option<String> {
 
 /// Clusters by entity (campaign), except in a channel with a single entity: one cluster
 /// cannot be compared with another, so that channel's rows are clustered by calendar week
-/// (7-day blocks from the epoch) instead, as the business level resamples weeks; without
-/// dates they stay one cluster. Returns the codes and the channels clustered by week.
+/// (7-day blocks from the epoch) instead, as the business level resamples weeks, or by
+/// day when they span fewer than two weeks (a short test flight); without dates they stay
+/// one cluster. Returns the codes and those channels with their block length in days.
 ///
 /// Before, one channel with a single campaign (a small advertiser's one search campaign)
 /// stopped the whole analysis with "not enough data for clusters in the subset".
-fn single_entity_weeks(panel: &CausalPanel, entity: &[u32]) -> (Vec<u32>, Vec<String>) {
+fn single_entity_weeks(panel: &CausalPanel, entity: &[u32]) -> (Vec<u32>, Vec<(String, i32)>) {
     let mut entities: BTreeMap<&str, std::collections::BTreeSet<u32>> = BTreeMap::new();
     for (c, e) in panel.channels.iter().zip(entity) {
         entities.entry(c.as_str()).or_default().insert(*e);
     }
-    let single: Vec<String> = entities
-        .iter()
-        .filter(|(_, e)| e.len() == 1)
-        .map(|(c, _)| (*c).to_string())
-        .collect();
     let Some(dates) = panel.dates.as_deref() else {
         return (entity.to_vec(), Vec::new());
     };
+    // Each single-entity channel's block: a week, or a day when its rows span fewer than
+    // two weeks (a short test flight), so that it has clusters to compare.
+    let single: Vec<(String, i32)> = entities
+        .iter()
+        .filter(|(_, e)| e.len() == 1)
+        .map(|(c, _)| {
+            let weeks: std::collections::BTreeSet<i32> = (0..entity.len())
+                .filter(|&i| panel.channels[i] == *c)
+                .map(|i| dates[i].div_euclid(7))
+                .collect();
+            ((*c).to_string(), if weeks.len() >= 2 { 7 } else { 1 })
+        })
+        .collect();
     if single.is_empty() {
         return (entity.to_vec(), Vec::new());
     }
     let mut next = entity.iter().copied().max().map_or(0, |m| m + 1);
-    let mut weeks: HashMap<(u32, i32), u32> = HashMap::new();
+    let mut blocks: HashMap<(u32, i32), u32> = HashMap::new();
     let codes = (0..entity.len())
         .map(|i| {
-            if !single.iter().any(|c| *c == panel.channels[i]) {
+            let Some((_, days)) = single.iter().find(|(c, _)| *c == panel.channels[i]) else {
                 return entity[i];
-            }
-            *weeks
-                .entry((entity[i], dates[i].div_euclid(7)))
+            };
+            *blocks
+                .entry((entity[i], dates[i].div_euclid(*days)))
                 .or_insert_with(|| {
                     next += 1;
                     next - 1

@@ -573,3 +573,49 @@ fn a_channel_with_one_campaign_is_clustered_by_week_and_warned_of() {
         }
     }
 }
+
+/// A channel with one campaign that ran within one calendar week (a short test flight)
+/// has no two weeks to compare: its days are its clusters, with the warning saying so,
+/// and the other channels are analysed as usual (it stopped the whole analysis).
+#[test]
+fn a_one_week_test_flight_is_clustered_by_day() {
+    let world = World::generate(&WorldConfig::standard(1).with_days(120)).unwrap();
+    let table = enriched(&world);
+    let channel = arrow::array::cast::as_string_array(table.column_by_name("channel").unwrap());
+    let date = table
+        .column_by_name("date")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::Date32Array>()
+        .unwrap();
+    // Google Ads' rows of one calendar week only (7-day blocks from 1970-01-01).
+    let week = date.value(30).div_euclid(7);
+    let keep: arrow::array::BooleanArray = (0..table.num_rows())
+        .map(|i| Some(channel.value(i) != "google_ads" || date.value(i).div_euclid(7) == week))
+        .collect();
+    let table = arrow::compute::filter_record_batch(&table, &keep).unwrap();
+    let panel = prepare_causal_data(&table, &CausalRoles::default()).unwrap();
+    let options = AttributionOptions::default()
+        .with_model(AttributionModel::CausalForest(
+            CausalForestParams::default().with_num_trees(200),
+        ))
+        .with_response(ResponseOptions::linear())
+        .with_cross_validation(false)
+        .with_placebo_lead_days(None)
+        .with_seed(5);
+    let r = analyze_attribution(&panel, &options).unwrap();
+    let w = &r.primary().diagnostics.warnings;
+    assert!(
+        w.iter()
+            .any(|x| x.starts_with("Channel `google_ads` has one campaign")
+                && x.contains("calendar days as independent clusters")),
+        "{w:#?}"
+    );
+    assert!(
+        w.iter()
+            .any(|x| x.starts_with("Channel `meta` has one campaign")
+                && x.contains("calendar weeks")),
+        "{w:#?}"
+    );
+    assert_eq!(r.primary().channels.len(), 3);
+}
