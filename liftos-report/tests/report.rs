@@ -614,6 +614,7 @@ fn workbook_has_sheets_and_values() {
             severity: Severity::Error,
             message: "spend below zero".into(),
         }],
+        notes: Vec::new(),
     };
     let options = ExportOptions::default()
         .with_quality(quality)
@@ -718,6 +719,7 @@ fn html_report_is_self_contained() {
         completeness_score: 0.99,
         accuracy_score: 0.95,
         issues: vec![],
+        notes: Vec::new(),
     });
     let path = dir.join("report.html");
     report::write_html_report(&results, &options, &path).unwrap();
@@ -822,6 +824,7 @@ fn html_report_escapes_names_title_and_currency() {
                 severity: Severity::Warning,
                 message: format!("campaign `x {EVIL}` looks odd"),
             }],
+            notes: Vec::new(),
         });
     options.plot = PlotOptions::default().with_currency(&format!("EUR{EVIL}"));
     let dir = out_dir("escape");

@@ -1151,7 +1151,7 @@ pub(crate) fn clean_impl(
 
 /// The notes of how `frame`'s ambiguous text columns were read: the date, then the
 /// money and count columns, each once.
-fn reading_notes(frame: &Frame) -> Vec<String> {
+pub(crate) fn reading_notes(frame: &Frame) -> Vec<String> {
     let mut notes: Vec<String> = Vec::new();
     let all = frame
         .date

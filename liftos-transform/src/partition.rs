@@ -359,6 +359,7 @@ pub fn validate_file(
         })
         .collect();
     let (mut present, mut failing) = (0usize, 0usize);
+    let mut notes: Vec<String> = Vec::new();
     // The parts checked [`PARTS_AT_ONCE`] at a time, their findings added in part order.
     let mut checked = Vec::with_capacity(parts.files.len());
     for files in parts.files.chunks(PARTS_AT_ONCE) {
@@ -377,6 +378,11 @@ pub fn validate_file(
     for (done, rows) in checked {
         present += done.present;
         failing += done.failing;
+        for note in done.report.notes {
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
         if done.slots.len() != slots.len() {
             return Err(Error::config(
                 "validate",
@@ -413,6 +419,7 @@ pub fn validate_file(
                 s.issue
             })
             .collect(),
+        notes,
     })
 }
 

@@ -114,6 +114,10 @@ pub struct QualityReport {
     pub accuracy_score: f64,
     /// The findings, in check order.
     pub issues: Vec<Issue>,
+    /// How ambiguous text columns were read (`NN/NN/YYYY` dates month first, `1,234` with
+    /// a thousands separator), as `unify` and `clean` note them; not findings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl QualityReport {
@@ -159,6 +163,9 @@ impl fmt::Display for QualityReport {
                     format!(" (e.g. rows {})", examples.join(", "))
                 }
             )?;
+        }
+        for n in &self.notes {
+            writeln!(f, "  note: {n}")?;
         }
         Ok(())
     }
@@ -814,6 +821,7 @@ pub(crate) fn validate_impl(
             completeness_score,
             accuracy_score,
             issues: c.issues,
+            notes: crate::clean::reading_notes(&frame),
         },
         present,
         failing,

@@ -301,3 +301,36 @@ fn rules_load_from_toml_with_errors_naming_the_key() {
         }
     }
 }
+
+/// `validate` notes how it read ambiguous text columns, as `unify` and `clean` do (it
+/// dropped the note), whole or in parts; the notes are in the JSON and the summary.
+#[test]
+fn ambiguous_dates_and_decimals_are_noted_by_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("u.csv");
+    std::fs::write(
+        &csv,
+        "date,channel,account_id,campaign_id,campaign,ad_group,currency,spend,impressions,clicks,conversions,revenue\n\
+         03/04/2024,meta,a,c1,A,,USD,\"1,234\",1,1,0,5\n\
+         03/05/2024,meta,a,c1,A,,USD,\"2,000\",1,1,0,5\n",
+    )
+    .unwrap();
+    let table =
+        liftos_transform::read_table_with(&csv, &liftos_transform::ReadOptions::text()).unwrap();
+    let whole = validate_data_quality(&table, &[], &QualityRules::default()).unwrap();
+    assert_eq!(whole.notes.len(), 2, "{:?}", whole.notes);
+    assert!(
+        whole.notes[0].contains("column `date`"),
+        "{:?}",
+        whole.notes
+    );
+    assert!(
+        whole.notes[1].contains("column `spend`"),
+        "{:?}",
+        whole.notes
+    );
+    assert!(whole.to_string().contains("  note: "), "{whole}");
+    assert!(whole.to_json().unwrap().contains("\"notes\""));
+    let parts = liftos_transform::validate_file(&csv, &[], &QualityRules::default(), 1).unwrap();
+    assert_eq!(parts.notes, whole.notes);
+}
