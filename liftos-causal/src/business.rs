@@ -263,7 +263,7 @@ impl BusinessData {
                         value: *x,
                     });
                 }
-                if !(0.0..=MAX_VALUE).contains(x) {
+                if !(0.0..=crate::MAX_AMOUNT).contains(x) {
                     let shown = if x.abs() >= 1e15 {
                         format!("{x:e}")
                     } else {
@@ -901,10 +901,6 @@ pub struct LiftTest {
     #[serde(serialize_with = "finite")]
     pub standard_error: f64,
 }
-
-/// Largest revenue, spend or measured lift the business level accepts (a billion billion
-/// in any currency): beyond it the fit's sums of squares overflow into infinities.
-const MAX_VALUE: f64 = 1e18;
 
 /// Most bootstrap replicates [`BusinessOptions::validate`] accepts: each one refits every
 /// channel's transform, so a typo (`--bootstrap 1000000000`) would run for days.
@@ -1936,8 +1932,8 @@ pub fn analyze_business(
             ));
         }
         if !(t.standard_error > 0.0
-            && t.standard_error <= MAX_VALUE
-            && t.incremental_revenue.abs() <= MAX_VALUE)
+            && t.standard_error <= crate::MAX_AMOUNT
+            && t.incremental_revenue.abs() <= crate::MAX_AMOUNT)
         {
             return Err(Error::param(
                 "lift_test.standard_error",

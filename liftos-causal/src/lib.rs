@@ -58,6 +58,12 @@
 //! fitting. Use [`FittedCausalForest::memory_bytes`] for the exact figure.
 #![warn(missing_docs)]
 
+/// Largest magnitude of a money amount the crate takes in (revenue, spend, a measured
+/// lift, a curve's point; a billion billion in any currency): beyond it the fits' sums of
+/// squares and the curves' arithmetic overflow into infinities, so the business level and
+/// the planner refuse it, naming the value.
+pub(crate) const MAX_AMOUNT: f64 = 1e18;
+
 pub mod attribution;
 pub mod business;
 mod data;

@@ -639,10 +639,6 @@ impl Curves {
     }
 }
 
-/// Largest magnitude a money amount of the planner's input may have (a billion billion in
-/// any currency): beyond it the curves' arithmetic would overflow into infinities.
-const MAX_AMOUNT: f64 = 1e18;
-
 /// The input's channels are named once each, spend what they spent (finite, ≥ 0) and carry
 /// curves in the units of that spend that reach it: a results JSON edited by hand or
 /// written by another tool is refused with the field named rather than planned from.
@@ -661,7 +657,7 @@ fn check_input(input: &PlanInput) -> Result<()> {
                 "each channel once",
             ));
         }
-        if !(c.spend.is_finite() && (0.0..=MAX_AMOUNT).contains(&c.spend)) {
+        if !(c.spend.is_finite() && (0.0..=crate::MAX_AMOUNT).contains(&c.spend)) {
             return Err(bad(
                 format!("spend {} of `{name}`", c.spend),
                 "a spend ≥ 0 (and below 1e18)",
@@ -670,7 +666,12 @@ fn check_input(input: &PlanInput) -> Result<()> {
         if c.curve.len() < 2 {
             continue;
         }
-        if let Some(v) = c.curve.iter().flatten().find(|v| v.abs() > MAX_AMOUNT) {
+        if let Some(v) = c
+            .curve
+            .iter()
+            .flatten()
+            .find(|v| v.abs() > crate::MAX_AMOUNT)
+        {
             return Err(bad(
                 format!("{v} in the response curve of `{name}`"),
                 "amounts below 1e18 in magnitude",
