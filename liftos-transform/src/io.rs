@@ -553,6 +553,11 @@ impl PartialFile {
         })
     }
 
+    /// The file this one becomes on [`commit`](Self::commit).
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
     /// The temporary file's path.
     pub fn temp_path(&self) -> Option<&Path> {
         self.tmp.as_ref().map(|t| t.path())

@@ -51,6 +51,194 @@ pub fn write_json_atomically(path: &Path, value: &impl serde::Serialize) -> Resu
     write_bytes_atomically(path, text.as_bytes())
 }
 
+/// The output files and directories of one command, written all-or-nothing together.
+///
+/// Each output is staged next to its target when it is named ([`file`](Self::file),
+/// [`dir`](Self::dir)), so a missing directory or a target of the wrong kind fails before
+/// any long work; the command writes into the staged paths; [`commit`](Self::commit)
+/// checks that every staged file can take its place (a file where the target has a
+/// directory, or the reverse, is refused before anything moves) and then renames them
+/// into place. Dropped without a commit (an error, a panic) nothing is left behind and
+/// no target is touched.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    files: Vec<liftos_transform::PartialFile>,
+    dirs: Vec<(PathBuf, tempfile::TempDir)>,
+    /// Directories [`dir`](Self::dir) created, parents first: removed again (when still
+    /// empty) unless the outputs are committed.
+    created: Vec<PathBuf>,
+}
+
+impl Drop for Outputs {
+    fn drop(&mut self) {
+        // The staged directories first (their drop removes them), then what was created
+        // for them; `remove_dir` removes only an empty directory.
+        self.dirs.clear();
+        for d in self.created.drain(..).rev() {
+            let _ = fs::remove_dir(d);
+        }
+    }
+}
+
+impl Outputs {
+    /// No outputs yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stages the output file `path` and returns the temporary path to write it to (same
+    /// directory and extension).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transform`] naming `path` when it is a directory or its directory does
+    /// not exist.
+    pub fn file(&mut self, path: &Path) -> Result<PathBuf> {
+        let partial =
+            liftos_transform::PartialFile::create(path).map_err(|e| output_error(path, e))?;
+        let tmp = partial
+            .temp_path()
+            .map(Path::to_path_buf)
+            .ok_or_else(|| Error::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::other("no temporary file"),
+            })?;
+        self.files.push(partial);
+        Ok(tmp)
+    }
+
+    /// Stages the output directory `path` (created with its parents if missing; files
+    /// already in it that the command does not write are kept) and returns an empty
+    /// temporary directory to write its files into.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] naming `path` when it is a file or cannot be created.
+    pub fn dir(&mut self, path: &Path) -> Result<PathBuf> {
+        let io = |source: std::io::Error| Error::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        if path.exists() && !path.is_dir() {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "is a file; name a directory to write the report into (nothing was written)",
+            )));
+        }
+        let mut missing: Vec<PathBuf> = path
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        missing.reverse();
+        fs::create_dir_all(path).map_err(io)?;
+        self.created.extend(missing);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "output".into());
+        // Inside the target itself: the same file system, so the commit only renames.
+        let staged = tempfile::Builder::new()
+            .prefix(&format!(".{name}.partial-{}.", std::process::id()))
+            .tempdir_in(path)
+            .map_err(io)?;
+        let at = staged.path().to_path_buf();
+        self.dirs.push((path.to_path_buf(), staged));
+        Ok(at)
+    }
+
+    /// Moves every staged output into place.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] naming the target when a staged file's place holds a directory (or
+    /// a staged directory's place a file): then nothing has moved. A failing rename after
+    /// the checks (the disk, a race with another process) is reported too.
+    pub fn commit(mut self) -> Result<()> {
+        let mut moves: Vec<(PathBuf, PathBuf)> = Vec::new();
+        for (target, staged) in &self.dirs {
+            staged_files(staged.path(), target, &mut moves)?;
+        }
+        for (_, to) in &moves {
+            let mut ancestor = to.parent();
+            // The staged directory's place and every directory above a file must be
+            // directories (or not exist yet); the file's own place must not be one.
+            if to.is_dir() {
+                return Err(Error::Io {
+                    path: to.display().to_string(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "is a directory where the command writes a file; move it away (nothing was written)",
+                    ),
+                });
+            }
+            while let Some(a) = ancestor {
+                if a.exists() && !a.is_dir() {
+                    return Err(Error::Io {
+                        path: a.display().to_string(),
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::AlreadyExists,
+                            "is a file where the command writes a directory; move it away (nothing was written)",
+                        ),
+                    });
+                }
+                ancestor = a.parent();
+            }
+        }
+        for file in &self.files {
+            let t = file.target();
+            if t.is_dir() {
+                return Err(Error::Io {
+                    path: t.display().to_string(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "is a directory; name a file to write (nothing was written)",
+                    ),
+                });
+            }
+        }
+        for (from, to) in &moves {
+            let io = |source: std::io::Error| Error::Io {
+                path: to.display().to_string(),
+                source,
+            };
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent).map_err(io)?;
+            }
+            fs::rename(from, to).map_err(io)?;
+        }
+        self.created.clear();
+        for file in std::mem::take(&mut self.files) {
+            let target = file.target().to_path_buf();
+            file.commit().map_err(|e| output_error(&target, e))?;
+        }
+        // The emptied staging directories are removed by their drop.
+        Ok(())
+    }
+}
+
+/// Every file under `staged` with its place under `target`, into `moves`.
+fn staged_files(staged: &Path, target: &Path, moves: &mut Vec<(PathBuf, PathBuf)>) -> Result<()> {
+    let entries = fs::read_dir(staged).map_err(|source| Error::Io {
+        path: staged.display().to_string(),
+        source,
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| Error::Io {
+            path: staged.display().to_string(),
+            source,
+        })?;
+        let from = entry.path();
+        let to = target.join(entry.file_name());
+        if from.is_dir() {
+            staged_files(&from, &to, moves)?;
+        } else {
+            moves.push((from, to));
+        }
+    }
+    Ok(())
+}
+
 /// Removes, under `dir` (two levels deep), the temporary files this process's report
 /// writers left when it was interrupted: names with `.partial-<pid>.` (the report
 /// writers' pattern) or `.tmp-<pid>`. Files of other processes are left alone.

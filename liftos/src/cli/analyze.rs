@@ -148,6 +148,7 @@ pub fn run(args: Args) -> liftos::Result<()> {
     if let Some(dir) = &args.report {
         liftos::io::check_dir_holds_no_input("--report", dir, &inputs)?;
     }
+    let mut staged = Staged::new(&args)?;
     let model = AttributionModel::parse(&args.model)?.with_num_trees(args.trees);
     let response = pin_curves(ResponseOptions::parse(&args.response)?, &args.pin_curve)?;
     let adstock = match &args.adstock {
@@ -211,20 +212,88 @@ pub fn run(args: Args) -> liftos::Result<()> {
     for r in &attribution.results {
         println!("{}", format_results(r));
     }
-    if let Some(path) = &args.json {
-        liftos::io::write_json_atomically(path, &attribution_json(&attribution))?;
-        println!("Wrote {}", path.display());
+    if let Some(dir) = &staged.report {
+        staged.report_files = write_report(attribution.primary(), &table, dir)?.len();
     }
-    if let Some(path) = &args.xlsx {
+    if let Some(path) = &staged.xlsx {
         liftos::report::export_results(attribution.primary(), path)
             .map_err(|e| liftos::Error::Report(e.to_string()))?;
-        println!("Wrote {}", path.display());
     }
-    if let Some(dir) = &args.report {
-        let files = write_report(attribution.primary(), &table, dir)?;
-        println!("Wrote {} report files into {}", files.len(), dir.display());
+    if let Some(path) = &staged.json {
+        write_json(path, &attribution_json(&attribution))?;
     }
-    Ok(())
+    staged.commit(&args)
+}
+
+/// `analyze`'s outputs, staged next to their targets before the analysis (a missing
+/// directory fails at once) and moved into place together once every one is written:
+/// an analysis or a writer that fails leaves none of them.
+struct Staged {
+    outputs: liftos::io::Outputs,
+    json: Option<PathBuf>,
+    xlsx: Option<PathBuf>,
+    report: Option<PathBuf>,
+    report_files: usize,
+}
+
+impl Staged {
+    fn new(args: &Args) -> liftos::Result<Self> {
+        let mut outputs = liftos::io::Outputs::new();
+        if let Some(path) = &args.xlsx {
+            let ext = path
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase());
+            if ext.as_deref() != Some("xlsx") {
+                return Err(liftos::Error::Io {
+                    path: path.display().to_string(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "--xlsx writes an Excel workbook: name a file ending in .xlsx",
+                    ),
+                });
+            }
+        }
+        let json = args.json.as_deref().map(|p| outputs.file(p)).transpose()?;
+        let xlsx = args.xlsx.as_deref().map(|p| outputs.file(p)).transpose()?;
+        let report = args.report.as_deref().map(|p| outputs.dir(p)).transpose()?;
+        Ok(Staged {
+            outputs,
+            json,
+            xlsx,
+            report,
+            report_files: 0,
+        })
+    }
+
+    fn commit(self, args: &Args) -> liftos::Result<()> {
+        self.outputs.commit()?;
+        if let Some(path) = &args.json {
+            println!("Wrote {}", path.display());
+        }
+        if let Some(path) = &args.xlsx {
+            println!("Wrote {}", path.display());
+        }
+        if let Some(dir) = &args.report {
+            println!(
+                "Wrote {} report files into {}",
+                self.report_files,
+                dir.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Writes `value` as pretty-printed JSON to a staged file.
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> liftos::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|source| liftos::Error::Json {
+        path: path.display().to_string(),
+        source,
+    })?;
+    std::fs::write(path, text).map_err(|source| liftos::Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// The calendar options: `--calendar-config`'s (or the defaults), with `--country` over
@@ -262,6 +331,7 @@ fn run_business(args: &Args, outcome: &std::path::Path) -> liftos::Result<()> {
     if let Some(dir) = &args.report {
         liftos::io::check_dir_holds_no_input("--report", dir, &inputs)?;
     }
+    let mut staged = Staged::new(args)?;
     let response = liftos::causal::BusinessOptions::response_like(&pin_curves(
         ResponseOptions::parse(&args.response)?,
         &args.pin_curve,
@@ -283,22 +353,20 @@ fn run_business(args: &Args, outcome: &std::path::Path) -> liftos::Result<()> {
         &options,
     )?;
     println!("{}", liftos::business::format_business(&results, &table));
-    if let Some(path) = &args.json {
-        liftos::io::write_json_atomically(path, &results.to_json())?;
-        println!("Wrote {}", path.display());
-    }
-    if let Some(dir) = &args.report {
+    if let Some(dir) = &staged.report {
         // The charts of spend over time need the platform table the model read.
         let unified = liftos::transform::read_table(&args.input)?;
-        let files = liftos::analysis::write_business_report(&results, &unified, dir)?;
-        println!("Wrote {} report files into {}", files.len(), dir.display());
+        staged.report_files =
+            liftos::analysis::write_business_report(&results, &unified, dir)?.len();
     }
-    if let Some(path) = &args.xlsx {
+    if let Some(path) = &staged.xlsx {
         liftos::report::export_results(&results.results, path)
             .map_err(|e| liftos::Error::Report(e.to_string()))?;
-        println!("Wrote {}", path.display());
     }
-    Ok(())
+    if let Some(path) = &staged.json {
+        write_json(path, &results.to_json())?;
+    }
+    staged.commit(args)
 }
 
 /// One sentence per treatment column holding negative values (a refund, a credit, a

@@ -1,8 +1,8 @@
 //! The `liftos` binary end to end.
 
 use crate::common::{
-    assert_failure, assert_failure_with, assert_success, assert_success_with, channel, liftos,
-    liftos_run, read_json, write_file, write_world,
+    assert_failure, assert_failure_with, assert_success, assert_success_with, channel, leftovers,
+    liftos, liftos_run, read_json, write_file, write_world,
 };
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -252,6 +252,80 @@ fn analyze_writes_a_complete_results_json() {
     }
     assert!(v["temporal"]["seasonal"]["december"].is_number());
     assert!(v["temporal"]["holiday_lift"].is_number());
+}
+
+/// `analyze`'s outputs appear together or not at all: a report that cannot take its
+/// place (its `charts` is a file) leaves no JSON and no workbook, and an output whose
+/// directory is missing fails before the analysis runs.
+#[test]
+fn analyze_writes_all_of_its_outputs_or_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("unified.parquet");
+    write_world(
+        &liftos::sandbox::WorldConfig::standard(2)
+            .with_days(120)
+            .with_seed(5),
+        &input,
+    );
+    let report = dir.path().join("report");
+    std::fs::create_dir(&report).unwrap();
+    write_file(&report, "charts", "a file where the report puts its charts");
+    write_file(&report, "notes.txt", "the user's own file");
+    let xlsx = dir.path().join("results.xlsx");
+    let json = dir.path().join("results.json");
+    let analyze = |report: &Path, json: &Path| {
+        liftos()
+            .args([
+                "analyze",
+                "--model",
+                "dml",
+                "--response",
+                "linear",
+                "--input",
+            ])
+            .arg(&input)
+            .arg("--report")
+            .arg(report)
+            .arg("--xlsx")
+            .arg(&xlsx)
+            .arg("--json")
+            .arg(json)
+            .output()
+            .unwrap()
+    };
+    let output = analyze(&report, &json);
+    let err = assert_failure_with(&output, &["charts", "is a file"]);
+    assert!(!err.contains("partial"), "{err}");
+    assert!(!json.exists() && !xlsx.exists());
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "{:?}",
+        leftovers(dir.path())
+    );
+    let mut kept: Vec<String> = std::fs::read_dir(&report)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["charts", "notes.txt"]);
+    // A missing directory fails at once, before the analysis (no table printed).
+    let output = analyze(
+        &dir.path().join("new"),
+        &dir.path().join("no/such/dir/r.json"),
+    );
+    let err = assert_failure_with(&output, &["no/such/dir"]);
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("meta"),
+        "{err}"
+    );
+    assert!(!dir.path().join("new").exists());
+    // With the way clear, every output appears, and the user's file stays.
+    std::fs::remove_file(report.join("charts")).unwrap();
+    let output = analyze(&report, &json);
+    assert_success(&output);
+    assert!(json.exists() && xlsx.exists() && report.join("report.html").exists());
+    assert!(report.join("charts").is_dir() && report.join("notes.txt").exists());
+    assert!(leftovers(&report).is_empty(), "{:?}", leftovers(&report));
 }
 
 #[test]
