@@ -179,6 +179,7 @@ impl Default for FakeCredentials {
 /// | `shopify_max_query_cost` | 1000 | largest requested cost of one query; above it `MAX_COST_EXCEEDED` (Shopify's is 1000; lower it to provoke the error) | ≥ 1 |
 /// | `shopify_malformed_page` | `None` | the N-th Shopify orders page (1-based) carries an amount that is a number, not a string | ≥ 1 |
 /// | `meta_repeat` | 1 | serve each Meta row this many times, as distinct campaigns (benchmarks) | ≥ 1 |
+/// | `meta_max_range_days` | `None` (off) | a synchronous Meta insights request (`GET act_<id>/insights`) whose `time_range` covers more days than this is refused as too large: HTTP 500, code 1, subcode 99, "Please reduce the amount of data you're asking for, then retry your request"; 0 refuses every range | ≥ 0 |
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultConfig {
     /// Seed of the fault draws.
@@ -219,6 +220,9 @@ pub struct FaultConfig {
     pub klaviyo_report_min_interval: Duration,
     /// Each Meta row is served this many times, copy `k` with campaign id suffixed `-k`.
     pub meta_repeat: usize,
+    /// Longest `time_range`, in days, of a synchronous Meta insights request before it
+    /// is refused as too large (code 1, subcode 99).
+    pub meta_max_range_days: Option<u32>,
     /// Shopify cost bucket size.
     pub shopify_bucket_size: f64,
     /// Shopify cost points restored per second.
@@ -253,6 +257,7 @@ impl Default for FaultConfig {
             klaviyo_report_page_size: 100,
             klaviyo_report_min_interval: Duration::ZERO,
             meta_repeat: 1,
+            meta_max_range_days: None,
             shopify_bucket_size: 1000.0,
             shopify_restore_rate: 50.0,
             shopify_malformed_page: None,
@@ -311,6 +316,9 @@ impl FaultConfig {
         /// Serves each Meta row `n` times as distinct campaigns (large benchmark pulls from a
         /// small world).
         with_meta_repeat(n: usize) => self.meta_repeat = n.max(1);
+        /// Refuses synchronous Meta insights requests over more than `days` days as too
+        /// large (code 1, subcode 99); 0 refuses every one.
+        with_meta_max_range_days(days: u32) => self.meta_max_range_days = Some(days);
     }
     /// Sets the Shopify cost bucket: its size and the points it restores per second.
     pub fn with_shopify_bucket(mut self, size: f64, restore_rate: f64) -> Self {
