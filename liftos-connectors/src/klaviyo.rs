@@ -551,7 +551,7 @@ impl Inner {
         .to_string();
         let span = (until - since).num_days().max(0) as u64 + 1;
         for page in self.report_pages(budget, FLOW_REPORTS, body, span).await? {
-            let results = add_flow_series(&page, since, until, days)?;
+            let results = add_flow_series(&page, tz, since, until, days)?;
             self.core.progress.page(results);
         }
         Ok(())
@@ -800,8 +800,42 @@ fn report_statistics(i: usize, r: &ReportResult) -> Result<[f64; 8]> {
     Ok(values)
 }
 
+/// The company-time-zone (`tz`) day whose daily bucket a series `date_times` entry
+/// starts. Klaviyo documents the entries as RFC 3339 date-times (its example:
+/// `2024-01-05T00:00:00+00:00`) and the report's days as the company time zone's (the
+/// timeframe's "offset is ignored and the company timezone is used"), but not the offset
+/// the entries carry, so both readings are handled:
+/// - the bucket's start as an instant, in any offset (`2024-01-04T15:00:00+00:00` for
+///   midnight in Tokyo): converted to `tz`, it is that day's local midnight (or the first
+///   time of a day whose midnight a daylight-saving change skips): its date;
+/// - the company's local midnight written with an offset that is not the company's
+///   (`2024-01-05T00:00:00+00:00` for a New York account): it is not a midnight in `tz`,
+///   but midnight as written: the date as written.
+///
+/// An entry without an offset (or a bare date) is read as the company's wall time. Slicing the text's
+/// first ten characters, as before, read the first reading a day early east of UTC.
+fn series_day(t: &str, tz: Tz) -> Option<NaiveDate> {
+    let t = t.trim();
+    match DateTime::parse_from_rfc3339(t) {
+        Ok(at) => {
+            let local = at.with_timezone(&tz);
+            if local.time() == NaiveTime::MIN || at.time() != NaiveTime::MIN {
+                Some(local.date_naive())
+            } else {
+                Some(at.date_naive())
+            }
+        }
+        Err(_) => ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+            .map(|n| n.date())
+            .or_else(|| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()),
+    }
+}
+
 fn add_flow_series(
     body: &[u8],
+    tz: Tz,
     since: NaiveDate,
     until: NaiveDate,
     days: &mut BTreeMap<(NaiveDate, String), [f64; 8]>,
@@ -814,14 +848,12 @@ fn add_flow_series(
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            t.get(..10)
-                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                .ok_or_else(|| {
-                    bad(
-                        format!("data.attributes.date_times[{i}]"),
-                        format!("`{t}` is not a date-time"),
-                    )
-                })
+            series_day(t, tz).ok_or_else(|| {
+                bad(
+                    format!("data.attributes.date_times[{i}]"),
+                    format!("`{t}` is not an RFC 3339 date-time"),
+                )
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     for (i, r) in attrs.results.iter().enumerate() {
@@ -1093,8 +1125,14 @@ mod tests {
         .to_string();
         let d = |s: &str| s.parse::<NaiveDate>().unwrap();
         let mut days = BTreeMap::new();
-        let n =
-            add_flow_series(body.as_bytes(), d("2024-01-05"), d("2024-01-07"), &mut days).unwrap();
+        let n = add_flow_series(
+            body.as_bytes(),
+            Tz::UTC,
+            d("2024-01-05"),
+            d("2024-01-07"),
+            &mut days,
+        )
+        .unwrap();
         assert_eq!(n, 3);
         let got: Vec<_> = days
             .iter()
@@ -1112,6 +1150,7 @@ mod tests {
         let short = body.replace("[50,0,0]", "[50,0]");
         let err = add_flow_series(
             short.as_bytes(),
+            Tz::UTC,
             d("2024-01-05"),
             d("2024-01-07"),
             &mut days,
@@ -1125,6 +1164,83 @@ mod tests {
                 "2 values for 3 date_times",
             ],
         );
+    }
+
+    /// `date_times` are RFC 3339 date-times whose offset Klaviyo does not document: each
+    /// is read as the company-time-zone day its bucket starts, whether it is written as
+    /// the instant in UTC, in the company's offset, or as the local midnight labelled
+    /// with another offset; a day east of UTC is not read a day early (as slicing the
+    /// text did), and an entry that is not a date-time is an error naming its path.
+    #[test]
+    fn flow_series_days_are_the_company_time_zones() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
+        let new_york: Tz = "America/New_York".parse().unwrap();
+        for (tz, entry, day) in [
+            // Midnight in Tokyo as the UTC instant, and in its own offset.
+            (tokyo, "2024-01-04T15:00:00+00:00", "2024-01-05"),
+            (tokyo, "2024-01-05T00:00:00+09:00", "2024-01-05"),
+            (tokyo, "2024-01-04T15:00:00Z", "2024-01-05"),
+            // Midnight in New York as the UTC instant (winter, then summer time), in its
+            // own offset, and the local midnight labelled +00:00.
+            (new_york, "2024-01-05T05:00:00+00:00", "2024-01-05"),
+            (new_york, "2024-07-05T04:00:00+00:00", "2024-07-05"),
+            (new_york, "2024-01-05T00:00:00-05:00", "2024-01-05"),
+            (new_york, "2024-01-05T00:00:00+00:00", "2024-01-05"),
+            (tokyo, "2024-01-05T00:00:00+00:00", "2024-01-05"),
+            // No offset: the company's wall time.
+            (tokyo, "2024-01-05T00:00:00", "2024-01-05"),
+            (tokyo, "2024-01-05", "2024-01-05"),
+        ] {
+            assert_eq!(series_day(entry, tz), Some(d(day)), "{entry} in {tz}");
+        }
+        // End to end through a report: Tokyo's days from UTC instants.
+        let body = serde_json::json!({ "data": { "type": "flow-series-report", "attributes": {
+            "date_times": ["2024-01-04T15:00:00+00:00", "2024-01-05T15:00:00+00:00"],
+            "results": [{ "groupings": { "flow_id": "F1", "send_channel": "email", "flow_message_id": "m1" },
+                  "statistics": { "recipients": [10, 20] } }] } } })
+        .to_string();
+        let mut days = BTreeMap::new();
+        add_flow_series(
+            body.as_bytes(),
+            tokyo,
+            d("2024-01-05"),
+            d("2024-01-06"),
+            &mut days,
+        )
+        .unwrap();
+        let got: Vec<_> = days
+            .iter()
+            .map(|((day, _), v)| (day.to_string(), v[0]))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("2024-01-05".to_owned(), 10.0),
+                ("2024-01-06".to_owned(), 20.0)
+            ]
+        );
+        for bad in [
+            "2024-13-05T00:00:00+00:00",
+            "yesterday",
+            "2024-01-05T25:00:00Z",
+            "",
+        ] {
+            let body = body.replace("2024-01-05T15:00:00+00:00", bad);
+            let err = add_flow_series(
+                body.as_bytes(),
+                tokyo,
+                d("2024-01-05"),
+                d("2024-01-06"),
+                &mut days,
+            )
+            .unwrap_err();
+            let Error::Decode { path, message, .. } = &err else {
+                panic!("{bad}: {err}");
+            };
+            assert_eq!(path, "data.attributes.date_times[1]", "{err}");
+            assert!(message.contains("not an RFC 3339 date-time"), "{err}");
+        }
     }
 
     #[test]

@@ -650,7 +650,10 @@ impl Inner {
             .await
     }
 
-    /// Fetches one insights page (`url` + `params`), returns the batch and the next URL.
+    /// Fetches one insights page (`url` + `params`): the batch and the next URL, or
+    /// Meta's refusal of the request as too large (for the caller to ask for less). The
+    /// request goes through the HTTP core as any other: retries, deadline and the pause
+    /// the usage headers ask for, of a refusal too.
     async fn page(
         &self,
         budget: &PullBudget,
@@ -658,13 +661,32 @@ impl Inner {
         account: &str,
         url: String,
         params: Vec<(String, String)>,
-    ) -> Result<(RecordBatch, Option<String>)> {
-        let reply = self.get(budget, &url, &params).await?;
+    ) -> Result<Fetched> {
+        let client = self.core.client();
+        let full = with_query(&url, &params);
+        let redactor = &self.core.redactor;
+        let reply = self
+            .core
+            .execute_with(
+                budget,
+                || client.get(&full),
+                |r| match refused_as_too_large(redactor, r) {
+                    Some(_) => Verdict::Ok {
+                        pause: usage_pause(r),
+                    },
+                    None => classify(redactor, r),
+                },
+                None,
+            )
+            .await?;
+        if let Some((status, said)) = refused_as_too_large(redactor, &reply) {
+            return Ok(Fetched::TooLarge { status, said });
+        }
         let page: Page = decode(&reply.body)?;
         let batch = self.to_batch(plan, account, &page.data)?;
         self.core.progress.page(batch.num_rows());
         let next = page.paging.and_then(|p| p.next).filter(|n| !n.is_empty());
-        Ok((batch, next))
+        Ok(Fetched::Page(batch, next))
     }
 
     /// Turns a `paging.next` URL into (url, params), keeping our credentials and
@@ -883,9 +905,8 @@ fn account_stream(
     let days = (plan.end - plan.start).num_days() + 1;
     let use_async = days > i64::from(inner.async_threshold_days) || !plan.breakdowns.is_empty();
     if !use_async {
-        let url = format!("{}/{}/act_{account}/insights", inner.base, inner.version);
-        let first = inner.query_params(&plan, plan.start, plan.end);
-        return Box::pin(pages(inner, plan, budget, account, url, first));
+        let first = Start::Range(plan.start, plan.end);
+        return Box::pin(listing(inner, plan, budget, account, first));
     }
     // Async: a stack of date ranges; a failed or timed-out job is split in halves.
     let mut stack = date_chunks(plan.start, plan.end, inner.async_chunk_days);
@@ -898,23 +919,24 @@ fn account_stream(
                 let Some((since, until)) = stack.pop() else {
                     return Ok(None);
                 };
-                let (url, first) = match inner.run_job(&budget, &plan, &account, since, until).await
-                {
+                let first = match inner.run_job(&budget, &plan, &account, since, until).await {
                     // The run may have been created: read this range with the plain
                     // (idempotent) insights GET instead of creating another.
                     Err(Error::Unconfirmed { message, .. }) => {
                         tracing::warn!(source = SOURCE, %account, %since, %until, reason = %message,
                                 "report run creation unconfirmed: reading the range synchronously");
-                        let url =
-                            format!("{}/{}/act_{account}/insights", inner.base, inner.version);
-                        (url, inner.query_params(&plan, since, until))
+                        Start::Range(since, until)
                     }
                     other => match other? {
                         Ok(id) => {
                             let url = format!("{}/{}/{id}/insights", inner.base, inner.version);
                             let mut first = inner.auth_params();
                             first.push(("limit".into(), inner.page_limit.to_string()));
-                            (url, first)
+                            Start::Results {
+                                url,
+                                params: first,
+                                range: (since, until),
+                            }
                         }
                         Err(why) if since < until => {
                             let mid =
@@ -934,12 +956,11 @@ fn account_stream(
                         }
                     },
                 };
-                let s = pages(
+                let s = listing(
                     inner.clone(),
                     plan.clone(),
                     budget.clone(),
                     account.clone(),
-                    url,
                     first,
                 );
                 return Ok(Some((s, (inner, plan, budget, account, stack))));
@@ -949,34 +970,196 @@ fn account_stream(
     Box::pin(jobs.try_flatten())
 }
 
-fn pages(
+/// What one insights request gave.
+enum Fetched {
+    /// A page of rows and the next page's URL.
+    Page(RecordBatch, Option<String>),
+    /// Meta refused the request as too large (see [`too_much_data`]): the HTTP status
+    /// and what Meta said.
+    TooLarge { status: u16, said: String },
+}
+
+/// Where an insights listing starts.
+enum Start {
+    /// The synchronous insights of these days (`time_range`), which may be split.
+    Range(NaiveDate, NaiveDate),
+    /// The results of a report run over `range`, at `url` with `params`.
+    Results {
+        url: String,
+        params: Vec<(String, String)>,
+        range: (NaiveDate, NaiveDate),
+    },
+}
+
+/// Prefix of the page tokens that stand for "the first page of these days".
+const RANGE_TOKEN: &str = "liftos-range:";
+
+fn range_token(since: NaiveDate, until: NaiveDate) -> String {
+    format!("{RANGE_TOKEN}{since}..{until}")
+}
+
+fn parse_range_token(t: &str) -> Option<(NaiveDate, NaiveDate)> {
+    let (a, b) = t.strip_prefix(RANGE_TOKEN)?.split_once("..")?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// `next` with its `limit` halved, and the new limit; `None` when it is 1 already (or
+/// the URL does not parse). `default` is the limit of a URL without one.
+fn with_halved_limit(next: &str, default: usize) -> Option<(String, usize)> {
+    let mut url = url::Url::parse(next).ok()?;
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let limit = pairs
+        .iter()
+        .find(|(k, _)| k == "limit")
+        .map_or(Some(default), |(_, v)| v.parse::<usize>().ok())?;
+    if limit <= 1 {
+        return None;
+    }
+    let half = limit / 2;
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs.iter().filter(|(k, _)| k != "limit") {
+        query.append_pair(k, v);
+    }
+    query.append_pair("limit", &half.to_string());
+    url.set_query(Some(&query.finish()));
+    Some((url.to_string(), half))
+}
+
+/// One insights listing of an account: every page from `start` on, in date order.
+///
+/// Meta refuses a request that asks for too much data ("Please reduce the amount of data
+/// you're asking for", code 1 / subcode 99; the data-per-call limit, code 100 / subcode
+/// 1487534), and would refuse the same request again; Airbyte and the Singer tap ask for
+/// less. So does this listing:
+/// - the first page of a synchronous range of more than one day: the range is read as
+///   its two halves, one after the other (recursively, down to single days), so the rows
+///   are those of one request, in the same order, none twice;
+/// - a later page (`paging.next`; earlier pages' rows are already out, so the range
+///   cannot be split): the same cursor with half the `limit`, down to 1;
+/// - a single day, or the results of a report run, still refused: one error naming the
+///   account and the range.
+///
+/// Every such request is one more page of the listing's page bound, and goes through the
+/// HTTP core's retries, deadline and usage pauses like any other.
+fn listing(
     inner: Arc<Inner>,
     plan: Arc<Plan>,
     budget: Arc<PullBudget>,
     account: String,
-    url: String,
-    first: Vec<(String, String)>,
+    start: Start,
 ) -> impl futures::Stream<Item = Result<RecordBatch>> + Send + 'static {
     let days = (plan.end - plan.start).num_days().max(0) as u64 + 1;
     let bound = inner.core.config.page_bound(days);
     let redactor = inner.core.redactor.clone();
-    paginate(SOURCE, bound, redactor, move |next: Option<String>| {
-        let (inner, plan, budget, account, url, first) = (
+    // The halves still to read, the next one last.
+    let pending: Arc<std::sync::Mutex<Vec<(NaiveDate, NaiveDate)>>> = Arc::default();
+    let start = Arc::new(start);
+    let (current, limit) = match &*start {
+        Start::Range(since, until) => ((*since, *until), inner.page_limit),
+        Start::Results { range, .. } => (*range, inner.page_limit),
+    };
+    // The range being read (for errors) and the page size of its later pages.
+    let state = Arc::new(std::sync::Mutex::new((current, limit)));
+    paginate(SOURCE, bound, redactor, move |token: Option<String>| {
+        let (inner, plan, budget, account, start, pending, state) = (
             inner.clone(),
             plan.clone(),
             budget.clone(),
             account.clone(),
-            url.clone(),
-            first.clone(),
+            start.clone(),
+            pending.clone(),
+            state.clone(),
         );
         async move {
-            let (u, p) = match next {
-                None => (url, first),
-                Some(n) => inner.follow(&n)?,
+            let insights = || format!("{}/{}/act_{account}/insights", inner.base, inner.version);
+            // (url, params, the range of a first page that may be split)
+            let (url, params, split) = match (token.as_deref(), &*start) {
+                (None, Start::Range(since, until)) => (
+                    insights(),
+                    inner.query_params(&plan, *since, *until),
+                    Some((*since, *until)),
+                ),
+                (None, Start::Results { url, params, .. }) => (url.clone(), params.clone(), None),
+                (Some(t), _) => match parse_range_token(t) {
+                    Some((since, until)) => (
+                        insights(),
+                        inner.query_params(&plan, since, until),
+                        Some((since, until)),
+                    ),
+                    None => {
+                        let (u, p) = inner.follow(t)?;
+                        (u, p, None)
+                    }
+                },
             };
-            inner.page(&budget, &plan, &account, u, p).await
+            if let Some(r) = split {
+                *state.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    (r, inner.page_limit);
+            }
+            let ((since, until), limit) =
+                *state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let refused = |status: u16, what: String, said: &str| Error::Http {
+                source_name: SOURCE.into(),
+                status,
+                body: format!(
+                    "Meta refuses {what} of act_{account} {since}..={until} as too large ({said}), \
+                     and would refuse it again: pull fewer breakdowns or a higher level (campaign \
+                     rather than ad), or lower page_limit"
+                ),
+            };
+            match inner.page(&budget, &plan, &account, url, params).await? {
+                Fetched::Page(batch, next) => {
+                    let next = next.or_else(|| {
+                        pending
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .pop()
+                            .map(|(s, u)| range_token(s, u))
+                    });
+                    Ok((Some(batch), next))
+                }
+                Fetched::TooLarge { status, said } => match (split, token) {
+                    (Some((since, until)), _) if since < until => {
+                        let mid = since + chrono::Duration::days((until - since).num_days() / 2);
+                        tracing::info!(source = SOURCE, %account, %since, %until,
+                            "too much data for one request: reading the range in halves");
+                        pending
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push((mid + chrono::Duration::days(1), until));
+                        Ok((None, Some(range_token(since, mid))))
+                    }
+                    (Some(_), _) => Err(refused(
+                        status,
+                        "the insights of a single day".into(),
+                        &said,
+                    )),
+                    (None, Some(next)) => match with_halved_limit(&next, limit) {
+                        Some((smaller, half)) => {
+                            tracing::info!(source = SOURCE, %account, %since, %until, limit = half,
+                                "too much data for one page: asking for the page again with half the limit");
+                            state
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .1 = half;
+                            Ok((None, Some(smaller)))
+                        }
+                        None => Err(refused(
+                            status,
+                            "a page of one row (limit=1)".into(),
+                            &said,
+                        )),
+                    },
+                    (None, None) => Err(refused(
+                        status,
+                        "the first page of a report run's results".into(),
+                        &said,
+                    )),
+                },
+            }
         }
     })
+    .try_filter_map(|b| async move { Ok(b) })
 }
 
 fn with_query(url: &str, params: &[(String, String)]) -> String {
@@ -994,25 +1177,75 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
     decode_for(SOURCE, body)
 }
 
+/// The pause Meta's usage headers ask for before the pull's next request: the
+/// `estimated_time_to_regain_access`, or 30 s when an insights throttle reads 90% or more.
+fn usage_pause(r: &Reply) -> Option<Duration> {
+    let pressure = r
+        .header("x-fb-ads-insights-throttle")
+        .and_then(|h| serde_json::from_str::<serde_json::Value>(h).ok())
+        .map(|v| {
+            v["app_id_util_pct"]
+                .as_f64()
+                .unwrap_or(0.0)
+                .max(v["acc_id_util_pct"].as_f64().unwrap_or(0.0))
+        })
+        .unwrap_or(0.0);
+    match regain_wait(r) {
+        Some(w) => Some(w),
+        None if pressure >= 90.0 => Some(Duration::from_secs(30)),
+        None => None,
+    }
+}
+
+/// Whether `e` says the request asks for too much data, which the same request would
+/// get again: code 1 with subcode 99 or with "Please reduce the amount of data you're
+/// asking for" (in `message`, or in `error_user_msg` / `error_user_title` when `message`
+/// is only "An unknown error occurred"), and the Insights data-per-call limit (code 100,
+/// subcode 1487534), whose documented remedy is a shorter date range.
+fn too_much_data(e: &GraphError) -> bool {
+    let says = |t: &Option<String>| {
+        t.as_deref()
+            .is_some_and(|t| t.to_ascii_lowercase().contains("reduce the amount of data"))
+    };
+    (e.code == 1
+        && (e.error_subcode == Some(99)
+            || says(&Some(e.message.clone()))
+            || says(&e.error_user_msg)
+            || says(&e.error_user_title)))
+        || (e.code == 100 && e.error_subcode == Some(1_487_534))
+}
+
+/// The too-much-data error of reply `r`, when it is one: (HTTP status, Meta's message).
+fn refused_as_too_large(redactor: &Redactor, r: &Reply) -> Option<(u16, String)> {
+    if (200..300).contains(&r.status) {
+        return None;
+    }
+    let e = serde_json::from_slice::<GraphErrorBody>(&r.body)
+        .ok()?
+        .error;
+    if !too_much_data(&e) {
+        return None;
+    }
+    let said = e
+        .error_user_msg
+        .filter(|m| !m.is_empty())
+        .unwrap_or(e.message);
+    let subcode = e
+        .error_subcode
+        .map(|s| format!(", subcode {s}"))
+        .unwrap_or_default();
+    Some((
+        r.status,
+        format!("code {}{subcode}: {}", e.code, redactor.redact(&said)),
+    ))
+}
+
 fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
     let regain = regain_wait(r);
     if (200..300).contains(&r.status) {
-        let pressure = r
-            .header("x-fb-ads-insights-throttle")
-            .and_then(|h| serde_json::from_str::<serde_json::Value>(h).ok())
-            .map(|v| {
-                v["app_id_util_pct"]
-                    .as_f64()
-                    .unwrap_or(0.0)
-                    .max(v["acc_id_util_pct"].as_f64().unwrap_or(0.0))
-            })
-            .unwrap_or(0.0);
-        let pause = match regain {
-            Some(w) => Some(w),
-            None if pressure >= 90.0 => Some(Duration::from_secs(30)),
-            None => None,
+        return Verdict::Ok {
+            pause: usage_pause(r),
         };
-        return Verdict::Ok { pause };
     }
     let err: Option<GraphError> = serde_json::from_slice::<GraphErrorBody>(&r.body)
         .ok()
@@ -1034,17 +1267,13 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
         }
         // Code 1 is usually an unknown, transient error; with subcode 99 it is "Please
         // reduce the amount of data you're asking for": the same request fails again.
-        if e.code == 1
-            && (e.error_subcode == Some(99)
-                || msg
-                    .to_ascii_lowercase()
-                    .contains("reduce the amount of data"))
-        {
+        // Insights listings split such a request (see `listing`); any other call fails.
+        if let Some((status, said)) = refused_as_too_large(redactor, r) {
             return Verdict::Fail(Error::Http {
                 source_name: SOURCE.into(),
-                status: r.status,
+                status,
                 body: format!(
-                    "Meta refuses this request as too large (code 1, subcode 99), and would refuse it again: pull a shorter range or fewer breakdowns, lower page_limit, or lower async_threshold_days so the range runs as async report runs, which Meta splits; Meta said: {msg}"
+                    "Meta refuses this request as too large ({said}), and would refuse it again: pull a shorter range or fewer breakdowns, or lower page_limit"
                 ),
             });
         }
@@ -1104,6 +1333,10 @@ struct GraphError {
     error_subcode: Option<i64>,
     #[serde(default)]
     is_transient: bool,
+    #[serde(default)]
+    error_user_msg: Option<String>,
+    #[serde(default)]
+    error_user_title: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1225,6 +1458,52 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.inner.conversions(&only_omni).unwrap(), (3.0, 0.0));
+    }
+
+    #[test]
+    fn too_much_data_is_read_from_the_subcode_the_user_message_or_the_data_limit() {
+        let e = |v: serde_json::Value| serde_json::from_value::<GraphErrorBody>(v).unwrap().error;
+        // The advice only in `error_user_msg`, `message` generic: still recognised.
+        assert!(too_much_data(&e(serde_json::json!({ "error": {
+            "message": "An unknown error occurred", "code": 1,
+            "error_user_msg": "Please reduce the amount of data you're asking for, then retry your request" } }))));
+        assert!(too_much_data(&e(serde_json::json!({ "error": {
+            "message": "An unknown error occurred", "code": 1, "error_subcode": 99 } }))));
+        assert!(too_much_data(&e(serde_json::json!({ "error": {
+            "message": "(#100) too many rows", "code": 100, "error_subcode": 1487534 } }))));
+        // A plain unknown error stays a transient one.
+        assert!(!too_much_data(&e(serde_json::json!({ "error": {
+            "message": "An unknown error occurred", "code": 1, "is_transient": true } }))));
+    }
+
+    #[test]
+    fn a_next_link_is_asked_again_with_half_its_limit() {
+        let (u, half) = with_halved_limit(
+            "http://127.0.0.1:9/v25.0/act_1/insights?limit=25&after=QVFI&access_token=t",
+            500,
+        )
+        .unwrap();
+        assert_eq!(half, 12);
+        assert!(
+            u.contains("limit=12") && u.contains("after=QVFI") && !u.contains("limit=25"),
+            "{u}"
+        );
+        assert_eq!(
+            with_halved_limit("http://127.0.0.1:9/x?after=1", 6)
+                .unwrap()
+                .1,
+            3
+        );
+        assert!(with_halved_limit("http://127.0.0.1:9/x?limit=1&after=1", 500).is_none());
+        assert!(with_halved_limit("not a url", 500).is_none());
+        assert_eq!(
+            parse_range_token(&range_token(d("2024-01-01"), d("2024-01-31"))),
+            Some((d("2024-01-01"), d("2024-01-31")))
+        );
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
     }
 
     #[test]

@@ -633,3 +633,52 @@ async fn a_report_cursor_that_repeats_is_a_page_loop() {
     assert_eq!(posts[1].query, "page_cursor=same");
     assert_eq!(posts[0].body, posts[1].body, "the same report body");
 }
+
+/// An account east (UTC+9) or west (UTC−5) of UTC: the fake's flow series `date_times`
+/// are the company days' starts as instants in UTC (`2024-01-04T15:00:00+00:00` for
+/// 5 January at UTC+9); every flow row keeps the world's own send day.
+#[tokio::test]
+async fn flow_days_are_the_account_time_zones_whatever_the_offset_of_date_times() {
+    for hours in [9, -5] {
+        let world = flows_world();
+        let request = full_range(&world);
+        let servers = serve(
+            world.clone(),
+            FaultConfig::none().with_klaviyo_utc_offset_hours(hours),
+        )
+        .await;
+        let c = builder(&servers, clock())
+            .with_include_flows(true)
+            .build()
+            .unwrap();
+        let t = pull_all(&c, &request).await;
+        let col = |n: &str| t.column_by_name(n).unwrap_or_else(|| panic!("no {n}"));
+        let (types, ids) = (
+            col("message_type").as_string::<i32>(),
+            col("campaign_id").as_string::<i32>(),
+        );
+        let (days, recipients) = (
+            col("sent_at").as_primitive::<arrow::datatypes::Date32Type>(),
+            col("recipients").as_primitive::<Int64Type>(),
+        );
+        let mut got: Vec<(String, String, i64)> = (0..t.num_rows())
+            .filter(|i| types.value(*i) == "flow")
+            .map(|i| {
+                (
+                    days.value_as_date(i).unwrap().to_string(),
+                    ids.value(i).to_owned(),
+                    recipients.value(i),
+                )
+            })
+            .collect();
+        let mut want: Vec<(String, String, i64)> = world
+            .rows()
+            .filter(|r| r.channel == "klaviyo" && r.message_type == MessageType::Flow)
+            .map(|r| (r.date.to_string(), r.campaign_id.to_string(), r.impressions))
+            .collect();
+        got.sort();
+        want.sort();
+        assert!(!want.is_empty());
+        assert_eq!(got, want, "UTC{hours:+}: (send day, flow, recipients)");
+    }
+}

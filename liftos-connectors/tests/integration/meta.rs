@@ -240,9 +240,10 @@ async fn attribution_windows_count_their_own_figures_not_the_default_value() {
 }
 
 /// "Please reduce the amount of data you're asking for" (code 1, subcode 99) would come
-/// back for the same request: one clear error at once, not the retry budget burnt.
+/// back for the same request: a single day cannot be split, so it is one clear error at
+/// once naming the account and the day, not the retry budget burnt.
 #[tokio::test]
-async fn too_much_data_is_one_clear_error_without_retries() {
+async fn too_much_data_for_a_single_day_is_one_clear_error_without_retries() {
     use crate::narrow::{Narrow, json, unexpected};
     let api = Narrow::start(move |s, _| {
         if !s.path.ends_with("/insights") {
@@ -264,12 +265,206 @@ async fn too_much_data_is_one_clear_error_without_retries() {
     assert_mentions(
         &err.to_string(),
         &[
-            "too large (code 1, subcode 99)",
-            "shorter range",
-            "async_threshold_days",
+            "act_1 2024-01-01..=2024-01-01",
+            "too large (code 1, subcode 99",
+            "single day",
+            "page_limit",
         ],
     );
+    assert!(
+        !err.to_string().contains("meta-too-much-test-token"),
+        "{err}"
+    );
     assert_eq!(api.requests().len(), 1, "not retried");
+    assert_eq!(c.progress().snapshot().retries, 0);
+}
+
+/// The rows of `request` from fakes serving the standard world with `faults`, one
+/// account at a time (so the order is deterministic), and the fakes.
+async fn pull_ordered(
+    faults: FaultConfig,
+    request: &ConnectorRequest,
+) -> (
+    std::result::Result<arrow::array::RecordBatch, Error>,
+    FakeServers,
+) {
+    let servers = serve(world(), faults).await;
+    let c = connector(&servers, clock())
+        .with_retry(fast_retry().with_concurrency(1))
+        .build()
+        .unwrap();
+    (c.get_campaign_data(request).await, servers)
+}
+
+/// The `time_range` of a logged insights request, as (since, until).
+fn time_range(query: &str) -> Option<(String, String)> {
+    let v: serde_json::Value = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "time_range")
+        .and_then(|(_, v)| serde_json::from_str(&v).ok())?;
+    Some((
+        v["since"].as_str()?.to_owned(),
+        v["until"].as_str()?.to_owned(),
+    ))
+}
+
+/// A fake that refuses synchronous ranges of more than 10 days (code 1, subcode 99):
+/// the 60-day pull is read in halves (60 → 30 → 15 → 8 or 7 days) and gives exactly the
+/// rows of an unrestricted pull, in the same order, none twice at a split boundary.
+#[tokio::test]
+async fn too_much_data_splits_the_range_in_halves_and_loses_no_row() {
+    let start = full_range(&world()).start();
+    let end = start + chrono::Duration::days(59);
+    let request = ConnectorRequest::new(start, end).unwrap();
+    let (want, _) = pull_ordered(FaultConfig::none(), &request).await;
+    let want = want.unwrap();
+    assert!(want.num_rows() > 100, "{} rows", want.num_rows());
+    let (got, servers) =
+        pull_ordered(FaultConfig::none().with_meta_max_range_days(10), &request).await;
+    let got = got.unwrap_or_else(|e| panic!("split pull failed: {e}"));
+    assert_eq!(got, want, "the same rows in the same order");
+    let log = servers.requests_to("meta");
+    for account in ["act_1000000001", "act_1000000002"] {
+        let firsts: Vec<(String, String, u16)> = log
+            .iter()
+            .filter(|r| {
+                r.path.ends_with(&format!("{account}/insights")) && !r.query.contains("after=")
+            })
+            .filter_map(|r| time_range(&r.query).map(|(s, u)| (s, u, r.status)))
+            .collect();
+        let refused: Vec<_> = firsts.iter().filter(|f| f.2 == 500).collect();
+        // 60 days, 2 × 30, 4 × 15 are refused; 8 ranges of 7 or 8 days are read.
+        assert_eq!(refused.len(), 7, "{account}: {firsts:?}");
+        let read: Vec<_> = firsts.iter().filter(|f| f.2 == 200).collect();
+        assert_eq!(read.len(), 8, "{account}: {firsts:?}");
+        // The ranges read tile the request in date order.
+        let mut next = start;
+        for (since, until, _) in &read {
+            assert_eq!(since, &next.to_string(), "{account}: {read:?}");
+            let until: chrono::NaiveDate = until.parse().unwrap();
+            assert!((until - next).num_days() < 10, "{account}: {read:?}");
+            next = until + chrono::Duration::days(1);
+        }
+        assert_eq!(next, end + chrono::Duration::days(1), "{account}: {read:?}");
+    }
+}
+
+/// A fake that refuses even a single day: the halving stops at the first single day
+/// with one clear error naming the account and that day, after a bounded number of
+/// requests (60 → 30 → 15 → 8 → 4 → 2 → 1 days: 7 refusals), none retried.
+#[tokio::test]
+async fn too_much_data_even_for_one_day_is_a_clear_error_after_the_halvings() {
+    let start = full_range(&world()).start();
+    let request = ConnectorRequest::new(start, start + chrono::Duration::days(59)).unwrap();
+    let (got, servers) =
+        pull_ordered(FaultConfig::none().with_meta_max_range_days(0), &request).await;
+    let err = got.unwrap_err();
+    assert!(matches!(err, Error::Http { status: 500, .. }), "{err}");
+    assert_mentions(
+        &err.to_string(),
+        &[
+            &format!("act_1000000001 {start}..={start}"),
+            "single day",
+            "subcode 99",
+        ],
+    );
+    let log = servers.requests_to("meta");
+    assert_eq!(log.len(), 7, "{log:?}");
+    assert!(log.iter().all(|r| r.status == 500));
+}
+
+/// A later page refused as too large (the range's first pages are already out, so it
+/// cannot be split without duplicates) is asked for again at the same cursor with half
+/// the `limit`, as Airbyte does (Meta's `next` links keep the smaller limit); at limit 1
+/// it is one clear error.
+#[tokio::test]
+async fn too_much_data_on_a_later_page_halves_the_limit_at_the_same_cursor() {
+    use crate::narrow::{Narrow, json, unexpected};
+    let rows = |from: usize, n: usize| -> Vec<serde_json::Value> {
+        (from..from + n)
+            .map(|i| {
+                serde_json::json!({ "date_start": "2024-01-01", "date_stop": "2024-01-01",
+                    "account_id": "1", "account_currency": "USD", "campaign_id": format!("{i}"),
+                    "campaign_name": "C", "spend": "1.5", "impressions": "10", "clicks": "1" })
+            })
+            .collect()
+    };
+    // 10 rows; pages at `after=k`; more than `max` rows a page past the first is refused.
+    let serve = move |max: usize| {
+        move |s: &crate::narrow::Seen, base: &str| {
+            if !s.path.ends_with("/insights") {
+                return unexpected(s);
+            }
+            let q: std::collections::HashMap<String, String> =
+                url::form_urlencoded::parse(s.query.as_bytes())
+                    .into_owned()
+                    .collect();
+            let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(25);
+            let after: usize = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+            if after > 0 && limit > max {
+                return json(
+                    500,
+                    serde_json::json!({ "error": { "code": 1,
+                        "message": "Please reduce the amount of data you're asking for, then retry your request" } }),
+                );
+            }
+            let n = limit.min(10 - after);
+            let mut paging =
+                serde_json::json!({ "cursors": { "after": format!("{}", after + n) } });
+            if after + n < 10 {
+                paging["next"] = serde_json::json!(format!(
+                    "{base}{}?access_token=meta-later-page-token&limit={limit}&after={}",
+                    s.path,
+                    after + n
+                ));
+            }
+            json(
+                200,
+                serde_json::json!({ "data": rows(after, n), "paging": paging }),
+            )
+        }
+    };
+    let api = Narrow::start(serve(2)).await;
+    let c = meta_at(api.base_url(), "meta-later-page-token")
+        .with_page_limit(8)
+        .build()
+        .unwrap();
+    let t = c.get_campaign_data(&one_day()).await.unwrap();
+    let ids = t
+        .column_by_name("campaign_id")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .unwrap();
+    let ids: Vec<&str> = ids.iter().map(Option::unwrap).collect();
+    assert_eq!(ids, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    let limits: Vec<String> = api
+        .requests()
+        .iter()
+        .map(|r| {
+            url::form_urlencoded::parse(r.query.as_bytes())
+                .find(|(k, _)| k == "limit")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    // First page 8 rows; the second refused at 8 and 4, read at 2.
+    assert_eq!(limits, ["8", "8", "4", "2"], "{:?}", api.requests());
+    assert_eq!(c.progress().snapshot().retries, 0);
+
+    // Refused even at limit 1: one clear error.
+    let api = Narrow::start(serve(0)).await;
+    let c = meta_at(api.base_url(), "meta-later-page-token")
+        .with_page_limit(8)
+        .build()
+        .unwrap();
+    let err = c.get_campaign_data(&one_day()).await.unwrap_err();
+    assert!(matches!(err, Error::Http { status: 500, .. }), "{err}");
+    assert_mentions(
+        &err.to_string(),
+        &["act_1 2024-01-01..=2024-01-01", "limit=1"],
+    );
+    assert!(!err.to_string().contains("meta-later-page-token"), "{err}");
+    assert_eq!(api.requests().len(), 5, "8, 8, 4, 2, 1");
 }
 
 #[tokio::test]

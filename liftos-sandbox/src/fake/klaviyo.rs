@@ -223,7 +223,8 @@ async fn handle(State(s): State<Arc<KlaviyoState>>, call: Call) -> Response {
         "/api/accounts" => Ok(
             json!({ "data": [{ "type": "account", "id": s.account_id, "attributes": {
             "contact_information": { "organization_name": "Sandbox Store" }, "industry": "Retail",
-            "timezone": "UTC", "preferred_currency": s.currency, "public_api_key": "PkFake" } }],
+            "timezone": account_timezone(c.faults.klaviyo_utc_offset_hours),
+            "preferred_currency": s.currency, "public_api_key": "PkFake" } }],
             "links": { "self": format!("{}/api/accounts", c.base_url) } })
             .to_string(),
         ),
@@ -473,7 +474,18 @@ fn report_page(
     Ok((page, json!({ "self": this, "next": next, "prev": null })))
 }
 
-/// The day part of `timeframe.start` / `timeframe.end`.
+/// The IANA name of the account time zone at `hours` from UTC: `UTC`, or `Etc/GMT-9`
+/// for UTC+9 (the `Etc` zones' signs are inverted).
+fn account_timezone(hours: i32) -> String {
+    if hours == 0 {
+        "UTC".into()
+    } else {
+        format!("Etc/GMT{:+}", -hours)
+    }
+}
+
+/// The day part of `timeframe.start` / `timeframe.end`: the offset is ignored and the
+/// company time zone is used, as Klaviyo documents.
 fn timeframe_day(a: &Value, k: &str) -> Result<NaiveDate, Refusal> {
     let t = a["timeframe"][k]
         .as_str()
@@ -605,9 +617,16 @@ fn flow_series(s: &KlaviyoState, p: &[(String, String)], body: &[u8]) -> Reply {
             );
         }
     }
+    // Each day's start (the company's midnight) as an instant in UTC: Klaviyo documents
+    // RFC 3339 date-times (its example `2024-01-05T00:00:00+00:00`) over company days.
+    let offset = chrono::Duration::hours(i64::from(s.common.faults.klaviyo_utc_offset_hours));
     let date_times: Vec<String> = days
         .iter()
-        .map(|d| format!("{}T00:00:00+00:00", d.format("%Y-%m-%d")))
+        .map(|d| {
+            (d.and_time(chrono::NaiveTime::MIN) - offset)
+                .format("%Y-%m-%dT%H:%M:%S+00:00")
+                .to_string()
+        })
         .collect();
     let (results, links) = report_page(s, p, "/api/flow-series-reports", &v, results)?;
     Ok(

@@ -227,6 +227,9 @@ fn route(
     match (method, segs.len()) {
         (&Method::GET, 3) if segs[1].starts_with("act_") && segs[2] == "insights" => {
             let account = segs[1].trim_start_matches("act_");
+            if let Some(refusal) = too_large(s, p) {
+                return Some(refusal);
+            }
             Some(insights(s, account, p, segs))
         }
         (&Method::POST, 3) if segs[1].starts_with("act_") && segs[2] == "insights" => {
@@ -321,6 +324,27 @@ fn route(
         }
         _ => None,
     }
+}
+
+/// With `meta_max_range_days` set, the refusal of a synchronous insights request whose
+/// `time_range` covers more days (every page of it: the `next` links carry the range).
+/// The shape is the one connectors meet (Airbyte's and the Singer tap's logs): HTTP 500,
+/// code 1, subcode 99, the advice in `message` and `error_user_msg`.
+fn too_large(s: &MetaState, p: &[(String, String)]) -> Option<(StatusCode, String)> {
+    let max = s.common.faults.meta_max_range_days?;
+    let q = parse_query(p).ok()?;
+    let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+    let days = (day(&q.until)? - day(&q.since)?).num_days() + 1;
+    if days <= i64::from(max) {
+        return None;
+    }
+    let said = "Please reduce the amount of data you're asking for, then retry your request";
+    let (status, body) = meta_error(StatusCode::INTERNAL_SERVER_ERROR, 1, Some(99), false, said);
+    let mut v: Value = serde_json::from_str(&body).ok()?;
+    v["error"]["type"] = json!("OAuthException");
+    v["error"]["error_user_title"] = json!("Please reduce the amount of data");
+    v["error"]["error_user_msg"] = json!(said);
+    Some((status, v.to_string()))
 }
 
 fn job_index(id: &str) -> Option<usize> {

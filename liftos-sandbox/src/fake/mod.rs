@@ -172,6 +172,7 @@ impl Default for FakeCredentials {
 /// | `google_batch_size` | 10000 | rows per searchStream batch | ≥ 1 |
 /// | `klaviyo_page_size` | 10 | campaigns (and flows) per page | ≥ 1 |
 /// | `klaviyo_report_page_size` | 100 | results per page of a Klaviyo campaign values or flow series report (`page_cursor`, `links.next`; Klaviyo does not document its page size, the tests set small ones) | ≥ 1 |
+/// | `klaviyo_utc_offset_hours` | 0 | the Klaviyo account's time zone: `UTC` at 0, else the fixed-offset zone `Etc/GMT∓N` (`Etc/GMT-9` is UTC+9); report days are its days, and flow series `date_times` are their starts (local midnights) as instants in UTC (`2024-01-04T15:00:00+00:00` for 5 January at UTC+9) | -12..=14 |
 /// | `klaviyo_report_min_interval` | 0 (off) | least time between two calls of one Klaviyo reporting endpoint; a faster call gets 429 with `Retry-After` (the real steady limit is 2/min: 30 s) | ≥ 0 |
 /// | `shopify_bucket_size` | 1000 | Shopify cost bucket (`maximumAvailable`) | > 0 |
 /// | `shopify_restore_rate` | 50 | cost points restored per second (`restoreRate`; the bucket refills in real time) | > 0 |
@@ -179,6 +180,7 @@ impl Default for FakeCredentials {
 /// | `shopify_max_query_cost` | 1000 | largest requested cost of one query; above it `MAX_COST_EXCEEDED` (Shopify's is 1000; lower it to provoke the error) | ≥ 1 |
 /// | `shopify_malformed_page` | `None` | the N-th Shopify orders page (1-based) carries an amount that is a number, not a string | ≥ 1 |
 /// | `meta_repeat` | 1 | serve each Meta row this many times, as distinct campaigns (benchmarks) | ≥ 1 |
+/// | `meta_max_range_days` | `None` (off) | a synchronous Meta insights request (`GET act_<id>/insights`) whose `time_range` covers more days than this is refused as too large: HTTP 500, code 1, subcode 99, "Please reduce the amount of data you're asking for, then retry your request"; 0 refuses every range | ≥ 0 |
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultConfig {
     /// Seed of the fault draws.
@@ -217,8 +219,13 @@ pub struct FaultConfig {
     pub klaviyo_report_page_size: usize,
     /// Least time between two calls of one Klaviyo reporting endpoint (zero: not enforced).
     pub klaviyo_report_min_interval: Duration,
+    /// UTC offset, in whole hours, of the Klaviyo account's time zone.
+    pub klaviyo_utc_offset_hours: i32,
     /// Each Meta row is served this many times, copy `k` with campaign id suffixed `-k`.
     pub meta_repeat: usize,
+    /// Longest `time_range`, in days, of a synchronous Meta insights request before it
+    /// is refused as too large (code 1, subcode 99).
+    pub meta_max_range_days: Option<u32>,
     /// Shopify cost bucket size.
     pub shopify_bucket_size: f64,
     /// Shopify cost points restored per second.
@@ -252,7 +259,9 @@ impl Default for FaultConfig {
             klaviyo_page_size: 10,
             klaviyo_report_page_size: 100,
             klaviyo_report_min_interval: Duration::ZERO,
+            klaviyo_utc_offset_hours: 0,
             meta_repeat: 1,
+            meta_max_range_days: None,
             shopify_bucket_size: 1000.0,
             shopify_restore_rate: 50.0,
             shopify_malformed_page: None,
@@ -306,11 +315,17 @@ impl FaultConfig {
         /// steady rate limit), answering faster calls 429 with `Retry-After`.
         with_klaviyo_report_min_interval(interval: Duration)
             => self.klaviyo_report_min_interval = interval;
+        /// Sets the Klaviyo account's time zone to a whole-hour UTC offset (-12..=14).
+        with_klaviyo_utc_offset_hours(hours: i32)
+            => self.klaviyo_utc_offset_hours = hours.clamp(-12, 14);
         /// Sets the Klaviyo reporting daily cap.
         with_klaviyo_report_daily_cap(cap: usize) => self.klaviyo_report_daily_cap = cap;
         /// Serves each Meta row `n` times as distinct campaigns (large benchmark pulls from a
         /// small world).
         with_meta_repeat(n: usize) => self.meta_repeat = n.max(1);
+        /// Refuses synchronous Meta insights requests over more than `days` days as too
+        /// large (code 1, subcode 99); 0 refuses every one.
+        with_meta_max_range_days(days: u32) => self.meta_max_range_days = Some(days);
     }
     /// Sets the Shopify cost bucket: its size and the points it restores per second.
     pub fn with_shopify_bucket(mut self, size: f64, restore_rate: f64) -> Self {
