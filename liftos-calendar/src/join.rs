@@ -24,7 +24,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, Date32Array, RecordBatch, UInt32Array};
+use arrow::array::{Array, ArrayRef, AsArray, Date32Array, RecordBatch, UInt32Array};
 use arrow::compute::{CastOptions, cast_with_options, take};
 use arrow::datatypes::{DataType, Date32Type, Field, Schema};
 
@@ -46,8 +46,9 @@ pub const CALENDAR_FLAGS: [&str; 4] = [
 ///
 /// # Errors
 ///
-/// [`Error::MissingColumn`] or [`Error::ColumnType`] for the date column; the calendar's
-/// own errors (an unknown country, a range over [`MAX_DAYS`](crate::MAX_DAYS)).
+/// [`Error::MissingColumn`] or [`Error::ColumnType`] for the date column, or
+/// [`Error::InvalidValue`] naming the first row (0-based) of a text date column that is not
+/// a `YYYY-MM-DD` date; the calendar's own errors (an unknown country, a range over [`MAX_DAYS`](crate::MAX_DAYS)).
 pub fn add_calendar_flags(
     table: &RecordBatch,
     date_column: &str,
@@ -75,7 +76,8 @@ pub fn add_calendar_flags(
 /// # Errors
 ///
 /// [`Error::MissingColumn`] or [`Error::ColumnType`] when `date_column` is missing or not
-/// a date, or the calendar has no `date` column.
+/// a date ([`Error::InvalidValue`] naming the first text cell that is not a date), or the
+/// calendar has no `date` column.
 pub fn join_calendar(
     table: &RecordBatch,
     date_column: &str,
@@ -116,8 +118,25 @@ fn date_column_of(table: &RecordBatch, date_column: &str) -> Result<Date32Array>
         safe: false,
         ..CastOptions::default()
     };
-    let cast = cast_with_options(col, &DataType::Date32, &strict).map_err(|_| wrong_type())?;
-    Ok(cast.as_primitive::<Date32Type>().clone())
+    match cast_with_options(col, &DataType::Date32, &strict) {
+        Ok(cast) => Ok(cast.as_primitive::<Date32Type>().clone()),
+        Err(_) => Err(first_non_date(col, date_column).unwrap_or_else(wrong_type)),
+    }
+}
+
+/// The first cell of a text column that is not a date, as [`Error::InvalidValue`] (its
+/// 0-based row, the text in the reason); `None` when there is none to name (not text).
+fn first_non_date(col: &ArrayRef, date_column: &str) -> Option<Error> {
+    let text = cast_with_options(col, &DataType::Utf8, &CastOptions::default()).ok()?;
+    let text = text.as_string::<i32>();
+    let lenient = cast_with_options(col, &DataType::Date32, &CastOptions::default()).ok()?;
+    let row = (0..col.len()).find(|&i| col.is_valid(i) && lenient.is_null(i))?;
+    Some(Error::InvalidValue {
+        table: "the table".into(),
+        row,
+        column: date_column.to_string(),
+        reason: format!("`{}` is not a date (YYYY-MM-DD)", text.value(row)),
+    })
 }
 
 fn date_bounds(dates: &Date32Array) -> Option<(i32, i32)> {
@@ -174,7 +193,7 @@ fn join_columns(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Array, BooleanArray, StringArray};
+    use arrow::array::{BooleanArray, StringArray};
     use chrono::NaiveDate;
 
     fn table(dates: Vec<Option<i32>>) -> RecordBatch {
@@ -223,5 +242,25 @@ mod tests {
         assert!(e.to_string().contains("`channel`"), "{e}");
         let e = join_calendar(&t, "date", &t.project(&[1]).unwrap()).unwrap_err();
         assert!(e.to_string().contains("calendar"), "{e}");
+    }
+
+    #[test]
+    fn a_text_date_column_names_its_first_cell_that_is_not_a_date() {
+        let t = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("date", DataType::Utf8, true)])),
+            vec![Arc::new(StringArray::from(vec![
+                Some("2024-01-01"),
+                None,
+                Some("2024-13-45"),
+                Some("01/02/2024"),
+            ]))],
+        )
+        .unwrap();
+        let e = add_calendar_flags(&t, "date", &CalendarOptions::default()).unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidValue { row: 2, ref column, ref reason, .. }
+                if column == "date" && reason.contains("`2024-13-45`")),
+            "{e}"
+        );
     }
 }
