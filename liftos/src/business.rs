@@ -86,10 +86,7 @@ fn text_column(path: &Path, table: &RecordBatch, name: &str) -> Result<Vec<Optio
             path,
             None,
             name,
-            format!(
-                "the column is missing; the file has: {}",
-                liftos_core::column_list(&table.schema())
-            ),
+            missing_column_message(&table.schema()),
         ));
     };
     let text = arrow::compute::cast(col, &DataType::Utf8)?;
@@ -98,6 +95,73 @@ fn text_column(path: &Path, table: &RecordBatch, name: &str) -> Result<Vec<Optio
         .map(|i| text.is_valid(i).then(|| text.value(i).trim().to_string()))
         .collect())
 }
+
+/// Why a table lacks a column: the columns it has, and when its header is one column
+/// holding `;`, that the file seems to be `;`-separated (a CSV file is read `,`-separated).
+/// `liftos analyze` says so of its input; the business-level readers of theirs.
+pub fn missing_column_message(schema: &arrow::datatypes::Schema) -> String {
+    let mut message = format!(
+        "the column is missing; the file has: {}",
+        liftos_core::column_list(schema)
+    );
+    if let [only] = &schema.fields()[..]
+        && only.name().contains(';')
+    {
+        message.push_str(
+            "; the header is one column holding `;`: the file seems to be `;`-separated, and CSV \
+             files are read `,`-separated (save it with commas)",
+        );
+    }
+    message
+}
+
+/// What a text that is not a `YYYY-MM-DD` date seems to be: `NN/NN/YYYY` as month first
+/// (US) or, when the first number is above 12, day first; a `YYYY-MM-DD` shape that is no
+/// day of the calendar. `None` for anything else.
+pub fn date_hint(value: &str) -> Option<String> {
+    let v = value.trim();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let parts: Vec<&str> = v.split('/').collect();
+    if let [a, b, y] = parts[..]
+        && digits(a)
+        && digits(b)
+        && y.len() == 4
+        && digits(y)
+        && a.len() <= 2
+        && b.len() <= 2
+    {
+        let first: u32 = a.parse().unwrap_or(0);
+        let second: u32 = b.parse().unwrap_or(0);
+        return Some(if first > 12 && second <= 12 {
+            "it looks like DD/MM/YYYY (day first)".into()
+        } else {
+            "it looks like MM/DD/YYYY (US, month first)".into()
+        });
+    }
+    let b = v.as_bytes();
+    let iso_shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && [&v[..4], &v[5..7], &v[8..]].iter().all(|p| digits(p));
+    (iso_shape && NaiveDate::parse_from_str(v, "%Y-%m-%d").is_err())
+        .then(|| "there is no such day in the calendar".into())
+}
+
+/// Whether `value` starts with a `YYYY-MM-DD` shape (a day or a date and time): a value
+/// that does not is in another date format, one `liftos unify` can read.
+pub fn is_iso_shaped(value: &str) -> bool {
+    let b = value.trim().as_bytes();
+    b.len() >= 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && [0, 1, 2, 3, 5, 6, 8, 9]
+            .iter()
+            .all(|&i| b[i].is_ascii_digit())
+}
+
+/// The advice for a unified table's date in another format than `YYYY-MM-DD`.
+pub const UNIFY_DATE_ADVICE: &str = "`liftos unify` reads other date formats (detected per \
+     column, or a mapping's `date_format`, e.g. \"%m/%d/%Y\") and writes YYYY-MM-DD dates";
 
 /// Whether `table` has the column `name` as [`find_column`] finds it (an ambiguous name
 /// counts: reading it gives the error).
@@ -113,8 +177,12 @@ fn parse_date(path: &Path, row: usize, field: &str, v: Option<&String>) -> Resul
     let v = v.ok_or_else(|| input_error(path, Some(row), field, "is empty"))?;
     let bad = |why: &str| input_error(path, Some(row), field, format!("`{v}` {why}"));
     let four_digit_year = v.len() >= 10 && v.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+    let not_a_date = || match date_hint(v) {
+        Some(hint) => bad(&format!("is not a date (YYYY-MM-DD): {hint}")),
+        None => bad("is not a date (YYYY-MM-DD)"),
+    };
     if !four_digit_year {
-        return Err(bad("is not a date (YYYY-MM-DD)"));
+        return Err(not_a_date());
     }
     if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
         return Ok(d);
@@ -122,7 +190,7 @@ fn parse_date(path: &Path, row: usize, field: &str, v: Option<&String>) -> Resul
     match chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f") {
         Ok(t) if t.time() == chrono::NaiveTime::MIN => Ok(t.date()),
         Ok(_) => Err(bad("has a time of day: give the day alone (YYYY-MM-DD)")),
-        Err(_) => Err(bad("is not a date (YYYY-MM-DD)")),
+        Err(_) => Err(not_a_date()),
     }
 }
 
@@ -439,11 +507,37 @@ pub fn business_data(
     } else {
         None
     };
+    if unified.num_rows() == 0 {
+        return Err(input_error(
+            unified_path,
+            None,
+            "date",
+            "the file has no rows",
+        ));
+    }
     let mut rows = Vec::with_capacity(unified.num_rows());
     let (mut span, mut outside) = (None::<(NaiveDate, NaiveDate)>, 0usize);
     for i in 0..unified.num_rows() {
         let row = i + 1;
-        let d = parse_date(unified_path, row, "date", dates[i].as_ref())?;
+        let d = parse_date(unified_path, row, "date", dates[i].as_ref()).map_err(|e| {
+            match (e, dates[i].as_deref()) {
+                (
+                    Error::Input {
+                        path,
+                        row,
+                        field,
+                        message,
+                    },
+                    Some(v),
+                ) if !is_iso_shaped(v) => Error::Input {
+                    path,
+                    row,
+                    field,
+                    message: format!("{message}; {UNIFY_DATE_ADVICE}"),
+                },
+                (e, _) => e,
+            }
+        })?;
         span = Some(span.map_or((d, d), |(a, b)| (a.min(d), b.max(d))));
         let t = (d - first).num_days();
         if t < 0 || t >= n as i64 {

@@ -156,10 +156,22 @@ pub fn run(args: Args) -> liftos::Result<()> {
         None => response.default_adstock(),
     };
     let table = read_table(&args.input)?;
+    if table.num_rows() == 0 {
+        return Err(liftos::Error::Io {
+            path: args.input.display().to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the file has no rows (a header alone): there is nothing to analyse",
+            ),
+        });
+    }
     for warning in negative_treatment_warnings(&table, &args.treatment) {
         eprintln!("warning: {warning}");
     }
-    if let Some(warning) = liftos::business::duplicate_rows_note(&table, &args.input)? {
+    let notes = [
+        liftos::business::duplicate_rows_note(&table, &args.input)?,
+    ];
+    for warning in notes.into_iter().flatten() {
         eprintln!("warning: {warning}");
     }
     let calendar = calendar_options(&args)?;
@@ -167,7 +179,8 @@ pub fn run(args: Args) -> liftos::Result<()> {
         &table,
         &args.time,
         calendar.country.as_deref().unwrap_or("none"),
-    )?;
+    )
+    .map_err(|e| calendar_error(e, &args, &table))?;
     let entity = (args.entity != "none").then_some(args.entity.as_str());
     let roles = CausalRoles::new(&args.treatment, &args.outcome, &args.controls)
         .with_time_variable(Some(&args.time))
@@ -198,7 +211,12 @@ pub fn run(args: Args) -> liftos::Result<()> {
                 | liftos::causal::Error::MissingColumn { column, .. } => column.clone(),
                 _ => String::new(),
             },
-            message: c.to_string(),
+            message: match &c {
+                liftos::causal::Error::MissingColumn { .. } => {
+                    format!("{c}{}", role_case_hint(&args, &table.schema()))
+                }
+                _ => c.to_string(),
+            },
         },
         other => other,
     })?;
@@ -367,6 +385,129 @@ fn run_business(args: &Args, outcome: &std::path::Path) -> liftos::Result<()> {
         write_json(path, &results.to_json())?;
     }
     staged.commit(args)
+}
+
+/// The error of the calendar step as the input file's: a missing date column with the
+/// columns the file has (and the flags naming columns that differ from the roles' only in
+/// case), a text date column's first cell that is not a `YYYY-MM-DD` date with its row and
+/// what it seems to be.
+fn calendar_error(
+    e: liftos::Error,
+    args: &Args,
+    table: &arrow::array::RecordBatch,
+) -> liftos::Error {
+    use liftos::calendar::Error as C;
+    let path = args.input.display().to_string();
+    match e {
+        liftos::Error::Calendar(C::MissingColumn { column, .. }) => liftos::Error::Input {
+            path,
+            row: None,
+            message: format!(
+                "{}{}",
+                liftos::business::missing_column_message(&table.schema()),
+                role_case_hint(args, &table.schema())
+            ),
+            field: column,
+        },
+        liftos::Error::Calendar(C::InvalidValue { row, column, .. }) => {
+            let value = table
+                .column_by_name(&column)
+                .and_then(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).ok())
+                .map(|c| {
+                    use arrow::array::AsArray;
+                    c.as_string::<i32>().value(row).to_string()
+                })
+                .unwrap_or_default();
+            let mut message = format!(
+                "`{value}` is not a date (YYYY-MM-DD), the first such row (row {} of the data, the header \
+                 not counted)",
+                row + 1
+            );
+            if let Some(hint) = liftos::business::date_hint(&value) {
+                message.push_str(&format!(": {hint}"));
+            }
+            if !liftos::business::is_iso_shaped(&value) {
+                message.push_str(&format!("; {}", liftos::business::UNIFY_DATE_ADVICE));
+            }
+            liftos::Error::Input {
+                path,
+                row: Some(row + 1),
+                field: column,
+                message,
+            }
+        }
+        liftos::Error::Calendar(c @ C::ColumnType { .. }) => liftos::Error::Input {
+            path,
+            row: None,
+            field: args.time.clone(),
+            message: c.to_string(),
+        },
+        other => other,
+    }
+}
+
+/// The flags to pass when role columns are missing but the file has them in another case
+/// or with spaces around (`Date` for `date`): "; did you mean `Date` for `date`? ... pass
+/// --time Date", or nothing.
+fn role_case_hint(args: &Args, schema: &arrow::datatypes::Schema) -> String {
+    let mut roles: Vec<(&str, Vec<&str>)> = vec![
+        ("--time", vec![args.time.as_str()]),
+        ("--channel", vec![args.channel.as_str()]),
+    ];
+    if args.entity != "none" {
+        roles.push(("--entity", vec![args.entity.as_str()]));
+    }
+    roles.push((
+        "--treatment",
+        args.treatment.iter().map(String::as_str).collect(),
+    ));
+    roles.push((
+        "--outcome",
+        args.outcome.iter().map(String::as_str).collect(),
+    ));
+    let (mut found, mut flags) = (Vec::new(), Vec::new());
+    for (flag, names) in roles {
+        let mut changed = false;
+        let values: Vec<String> = names
+            .iter()
+            .map(|&name| {
+                if schema.field_with_name(name).is_ok() {
+                    return name.to_owned();
+                }
+                match schema
+                    .fields()
+                    .iter()
+                    .find(|f| f.name().trim().eq_ignore_ascii_case(name.trim()))
+                {
+                    Some(f) => {
+                        changed = true;
+                        found.push(format!("`{}` for `{name}`", f.name()));
+                        f.name().clone()
+                    }
+                    None => name.to_owned(),
+                }
+            })
+            .collect();
+        if changed {
+            let value = values.join(",");
+            let simple = value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-,.".contains(c));
+            flags.push(if simple {
+                format!("{flag} {value}")
+            } else {
+                format!("{flag} '{value}'")
+            });
+        }
+    }
+    if found.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; did you mean {}? Column names must match exactly: pass {} (or rename the columns)",
+        found.join(", "),
+        flags.join(" ")
+    )
 }
 
 /// One sentence per treatment column holding negative values (a refund, a credit, a

@@ -469,3 +469,122 @@ fn analyze_names_a_missing_column() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(!json.exists());
 }
+
+/// A small unified CSV: `header`, then `rows`, in a new temporary directory.
+fn small_csv(header: &str, rows: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{header}\n{}",
+        rows.iter().map(|r| format!("{r}\n")).collect::<String>()
+    );
+    let input = write_file(dir.path(), "u.csv", text);
+    (dir, input)
+}
+
+const SMALL_HEADER: &str = "date,channel,campaign_id,campaign,currency,spend,revenue";
+
+/// A date that is not `YYYY-MM-DD` is one error naming the file, the column, the first
+/// such row and its value, with what the value seems to be, at the campaign level and at
+/// the business level (the calendar step's error named none of them).
+#[test]
+fn analyze_names_the_file_row_and_value_of_a_date_that_is_not_a_date() {
+    let (dir, input) = small_csv(
+        SMALL_HEADER,
+        &[
+            "2024-01-01,meta,m1,M1,USD,10,30",
+            "2024-01-02,meta,m1,M1,USD,12,31",
+            "2024-13-45,meta,m1,M1,USD,11,29",
+            "2024-14-01,meta,m1,M1,USD,11,29",
+        ],
+    );
+    let output = liftos_run!("analyze", "--input", &input);
+    let stderr = assert_failure_with(
+        &output,
+        &["u.csv, row 3: `date`: `2024-13-45`", "no such day"],
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    let us = write_file(
+        dir.path(),
+        "us.csv",
+        format!(
+            "{SMALL_HEADER}\n01/02/2024,meta,m1,M1,USD,10,30\n01/03/2024,meta,m1,M1,USD,12,31\n"
+        ),
+    );
+    let output = liftos_run!("analyze", "--input", &us);
+    let stderr = assert_failure_with(
+        &output,
+        &[
+            "us.csv, row 1: `date`: `01/02/2024`",
+            "MM/DD/YYYY",
+            "`liftos unify`",
+        ],
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    let business = write_file(
+        dir.path(),
+        "business.csv",
+        "date,revenue\n2024-01-02,100\n2024-01-03,110\n",
+    );
+    let output = crate::common::analyze_business(&us, &business, &[]);
+    assert_failure_with(
+        &output,
+        &[
+            "us.csv, row 1: `date`: `01/02/2024`",
+            "MM/DD/YYYY",
+            "`liftos unify`",
+        ],
+    );
+}
+
+/// A missing date column is one error naming the file and the columns it has, with the
+/// flags for columns that differ from the roles' only in case, or that the file seems to
+/// be `;`-separated (at the business level too).
+#[test]
+fn analyze_names_the_columns_found_when_the_date_column_is_missing() {
+    let (dir, input) = small_csv(
+        "Date,Channel,campaign_id,campaign,currency,Spend,revenue",
+        &[
+            "2024-01-01,meta,m1,M1,USD,10,30",
+            "2024-01-02,meta,m1,M1,USD,12,31",
+        ],
+    );
+    let output = liftos_run!("analyze", "--input", &input);
+    let stderr = assert_failure_with(
+        &output,
+        &[
+            "u.csv: `date`: the column is missing; the file has: Date, Channel,",
+            "did you mean `Date` for `date`",
+            "pass --time Date --channel Channel --treatment Spend",
+        ],
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    let semicolon = write_file(
+        dir.path(),
+        "semi.csv",
+        format!(
+            "{}\n2024-01-01;meta;m1;M1;USD;10;30\n",
+            SMALL_HEADER.replace(',', ";")
+        ),
+    );
+    let output = liftos_run!("analyze", "--input", &semicolon);
+    let stderr = assert_failure_with(
+        &output,
+        &["semi.csv: `date`: the column is missing", "`;`-separated"],
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    let business = write_file(dir.path(), "business.csv", "date,revenue\n2024-01-01,100\n");
+    let output = crate::common::analyze_business(&semicolon, &business, &[]);
+    assert_failure_with(&output, &["semi.csv: `date`", "`;`-separated"]);
+}
+
+/// A file with a header alone says so, not that a column is not numeric.
+#[test]
+fn analyze_says_a_header_only_file_has_no_rows() {
+    let (_dir, input) = small_csv(SMALL_HEADER, &[]);
+    let output = liftos_run!("analyze", "--input", &input);
+    let stderr = assert_failure_with(&output, &["u.csv: the file has no rows"]);
+    assert!(!stderr.contains("numeric"), "{stderr}");
+}
