@@ -591,6 +591,8 @@ pub fn business_data(
         ));
     }
     notes.extend(duplicate_rows_note(unified, unified_path)?);
+    notes.extend(channel_labels_note(unified, unified_path, "channel")?);
+    notes.extend(mixed_currency_note(unified, unified_path, "channel")?);
     if outside > 0 {
         notes.push(format!(
             "{outside} row(s) of {} fall outside the business outcome's days ({first} to {last}) \
@@ -709,6 +711,147 @@ pub fn duplicate_rows_note(
             key.join(", ")
         )
     }))
+}
+
+/// `1 row`, `n rows`.
+fn row_count(n: usize) -> String {
+    if n == 1 {
+        "1 row".into()
+    } else {
+        format!("{n} rows")
+    }
+}
+
+/// Each value of a column with its rows (0-based).
+type ValueRows = Vec<(String, Vec<usize>)>;
+
+/// The rows of each text value of a column, in first-seen order (trimmed as `trim` says;
+/// nulls and empty cells left out). `None` when the table has no such column.
+fn value_counts(table: &RecordBatch, column: &str, trim: bool) -> Result<Option<ValueRows>> {
+    let Some(c) = table.column_by_name(column) else {
+        return Ok(None);
+    };
+    let text = arrow::compute::cast(c, &DataType::Utf8)?;
+    let text = text.as_string::<i32>();
+    let mut out: ValueRows = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for i in 0..text.len() {
+        if !text.is_valid(i) {
+            continue;
+        }
+        let v = if trim {
+            text.value(i).trim()
+        } else {
+            text.value(i)
+        };
+        if v.trim().is_empty() {
+            continue;
+        }
+        let k = *index.entry(v).or_insert_with(|| {
+            out.push((v.to_owned(), Vec::new()));
+            out.len() - 1
+        });
+        out[k].1.push(i);
+    }
+    Ok(Some(out))
+}
+
+/// A sentence when labels of the `channel` column differ only in letter case or spaces
+/// around them (`meta` and `Meta`): each is analysed as a channel of its own, and none is
+/// merged here. `None` when every channel is written one way or there is no such column.
+///
+/// # Errors
+///
+/// An Arrow error casting the column to text.
+pub fn channel_labels_note(
+    table: &RecordBatch,
+    path: &Path,
+    channel: &str,
+) -> Result<Option<String>> {
+    let Some(labels) = value_counts(table, channel, false)? else {
+        return Ok(None);
+    };
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for (label, rows) in &labels {
+        let key = label.trim().to_lowercase();
+        let entry = format!("`{label}` ({})", row_count(rows.len()));
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, entries)) => entries.push(entry),
+            None => groups.push((key, vec![entry])),
+        }
+    }
+    let alike: Vec<String> = groups
+        .into_iter()
+        .filter(|(_, entries)| entries.len() > 1)
+        .map(|(_, entries)| entries.join(" and "))
+        .collect();
+    if alike.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "`{channel}` labels of {} differ only in letter case or spaces around them: {}; each \
+         is analysed as a channel of its own. Write each channel one way in the file (`liftos \
+         clean` does not rewrite channel labels)",
+        path.display(),
+        alike.join("; ")
+    )))
+}
+
+/// A sentence when the `currency` column holds more than one currency: spend and revenue
+/// are summed and compared as they are, across currencies. Names each channel's
+/// currencies with their rows. `None` with one currency or no such column.
+///
+/// # Errors
+///
+/// An Arrow error casting a column to text.
+pub fn mixed_currency_note(
+    table: &RecordBatch,
+    path: &Path,
+    channel: &str,
+) -> Result<Option<String>> {
+    let Some(currencies) = value_counts(table, "currency", true)? else {
+        return Ok(None);
+    };
+    if currencies.len() < 2 {
+        return Ok(None);
+    }
+    let mut row_currency = vec![None; table.num_rows()];
+    for (code, rows) in &currencies {
+        for &i in rows {
+            row_currency[i] = Some(code.as_str());
+        }
+    }
+    let channels = value_counts(table, channel, false)?
+        .unwrap_or_else(|| vec![("(all rows)".to_owned(), (0..table.num_rows()).collect())]);
+    let per_channel: Vec<String> = channels
+        .iter()
+        .map(|(name, rows)| {
+            let mut counts: Vec<(&str, usize)> = Vec::new();
+            for code in rows.iter().filter_map(|&i| row_currency[i]) {
+                match counts.iter_mut().find(|(c, _)| *c == code) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((code, 1)),
+                }
+            }
+            let counts: Vec<String> = counts
+                .iter()
+                .map(|(c, n)| format!("{c} {}", row_count(*n)))
+                .collect();
+            format!("{name}: {}", counts.join(", "))
+        })
+        .collect();
+    Ok(Some(format!(
+        "{} holds more than one currency ({}): spend and revenue are summed and compared as \
+         they are, across currencies ({}). `liftos clean --rates FILE [--currency CODE]` \
+         converts them to one currency",
+        path.display(),
+        currencies
+            .iter()
+            .map(|(c, _)| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        per_channel.join("; ")
+    )))
 }
 
 /// The lift tests in the estimator's units: an `iroas`, or an `incremental_revenue` over

@@ -170,6 +170,8 @@ pub fn run(args: Args) -> liftos::Result<()> {
     }
     let notes = [
         liftos::business::duplicate_rows_note(&table, &args.input)?,
+        liftos::business::channel_labels_note(&table, &args.input, &args.channel)?,
+        liftos::business::mixed_currency_note(&table, &args.input, &args.channel)?,
     ];
     for warning in notes.into_iter().flatten() {
         eprintln!("warning: {warning}");

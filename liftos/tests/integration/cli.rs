@@ -588,3 +588,55 @@ fn analyze_says_a_header_only_file_has_no_rows() {
     let stderr = assert_failure_with(&output, &["u.csv: the file has no rows"]);
     assert!(!stderr.contains("numeric"), "{stderr}");
 }
+
+/// Channel labels differing only in case or spaces are warned of with their rows, not
+/// merged.
+#[test]
+fn analyze_warns_of_channel_labels_that_differ_only_in_case() {
+    let (_dir, input) = small_csv(
+        SMALL_HEADER,
+        &[
+            "2024-01-01,meta,m1,M1,USD,10,30",
+            "2024-01-02,Meta,m1,M1,USD,12,31",
+            "2024-01-03, Meta ,m1,M1,USD,12,31",
+            "2024-01-03,Meta,m1,M1,USD,12,31",
+            "2024-01-01,google_ads,g1,G1,USD,10,30",
+        ],
+    );
+    let output = liftos_run!("analyze", "--model", "dml", "--input", &input);
+    // The rows are too few to analyse; the warning comes first, whatever the outcome.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "u.csv differ only in letter case or spaces around them: `meta` (1 row) and `Meta` \
+             (2 rows) and ` Meta ` (1 row); each is analysed as a channel of its own"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("warning: `channel` labels of "), "{stderr}");
+    assert!(!stderr.contains("google_ads"), "{stderr}");
+}
+
+/// More than one currency is warned of, each channel's currencies with their rows.
+#[test]
+fn analyze_warns_of_more_than_one_currency() {
+    let (_dir, input) = small_csv(
+        SMALL_HEADER,
+        &[
+            "2024-01-01,meta,m1,M1,EUR,10,30",
+            "2024-01-02,meta,m1,M1,USD,12,31",
+            "2024-01-01,google_ads,g1,G1,USD,10,30",
+        ],
+    );
+    let output = liftos_run!("analyze", "--model", "dml", "--input", &input);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("warning: "), "{stderr}");
+    assert!(
+        stderr.contains(
+            "u.csv holds more than one currency (EUR, USD): spend and revenue are summed and \
+             compared as they are, across currencies (meta: EUR 1 row, USD 1 row; google_ads: \
+             USD 1 row). `liftos clean --rates FILE"
+        ),
+        "{stderr}"
+    );
+}
