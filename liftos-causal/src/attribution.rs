@@ -373,11 +373,65 @@ pub const DEFAULT_LOCAL_LINEAR_LAMBDA: f64 = 0.1;
 ///    confidence (one channel's effect in another channel's rows) is credited to the
 ///    channel that caused it ([`credit_spillover`], unless
 ///    [`AttributionOptions::credit_spillover`] is off).
+///
+/// A channel whose data cannot give an estimate (a single row, campaigns of one row each
+/// whose spend cannot be compared within a campaign, no variation left after the
+/// controls) is left out with a warning in every result's `diagnostics.warnings`, and
+/// the other channels are estimated without its rows; only when no channel is left is
+/// its error returned.
 pub fn analyze_attribution(
     panel: &CausalPanel,
     options: &AttributionOptions,
 ) -> Result<Attribution> {
     options.validate()?;
+    let mut left_out: Vec<String> = Vec::new();
+    let mut current = std::borrow::Cow::Borrowed(panel);
+    loop {
+        let error = match analyze_all_channels(&current, options) {
+            Ok(mut attribution) => {
+                for r in &mut attribution.results {
+                    r.diagnostics
+                        .warnings
+                        .splice(0..0, left_out.iter().cloned());
+                }
+                return Ok(attribution);
+            }
+            Err(e) => e,
+        };
+        let labels = crate::prepare::codes_of(&current.channels).1;
+        let Some(channel) = failing_channel(&error, &labels) else {
+            return Err(error);
+        };
+        if labels.len() < 2 {
+            return Err(error);
+        }
+        let rows = current.channels.iter().filter(|c| **c == channel).count();
+        left_out.push(format!(
+            "Channel `{channel}` could not be estimated and was left out ({rows} row{}): {error}. \
+             The other channels are estimated without its rows; it needs more days with \
+             spend, or campaigns that run on several days.",
+            if rows == 1 { "" } else { "s" }
+        ));
+        current = std::borrow::Cow::Owned(current.without_channel(&channel));
+    }
+}
+
+/// The channel an error names as the one without enough data or variation (its
+/// message ends with "(channel `X`)", see [`in_group`]).
+fn failing_channel(error: &Error, labels: &[String]) -> Option<String> {
+    let what = match error {
+        Error::TooLittleData { what, .. } | Error::NoVariation { what } => what,
+        _ => return None,
+    };
+    labels
+        .iter()
+        .find(|l| what.ends_with(&format!("(channel `{l}`)")))
+        .cloned()
+}
+
+/// [`analyze_attribution`] of every channel of `panel`, failing on the first that
+/// cannot be estimated.
+fn analyze_all_channels(panel: &CausalPanel, options: &AttributionOptions) -> Result<Attribution> {
     let n = panel.num_rows();
     let level = options.confidence_level;
     let assignment = options
@@ -831,6 +885,19 @@ fn response_plan(
             Adstock::PerChannel(m) => vec![m.get(c).copied().unwrap_or(0.0)],
             Adstock::Grid(g) => g.clone(),
         };
+        if let Some(entities) = panel.entities.as_deref()
+            && spend_is_constant_within_entities(&rows, w_raw, entities)
+        {
+            return Err(in_group(
+                Error::NoVariation {
+                    what: "the spend within each campaign (every campaign spends the same \
+                           amount every day, and the campaigns' different sizes are what the \
+                           campaign controls absorb)"
+                        .into(),
+                },
+                c,
+            ));
+        }
         let candidates = options.response.candidates_for(c, &decays);
         let own = channel_series(panel, series, c);
         let sel = select_response(
@@ -849,6 +916,27 @@ fn response_plan(
         out.insert(c.clone(), sel);
     }
     Ok(out)
+}
+
+/// Whether every entity among `rows` spends one amount on all its rows, and at least
+/// one has two rows (entities of one row each are another case: nothing to compare).
+fn spend_is_constant_within_entities(rows: &[usize], w: &[f64], entities: &[String]) -> bool {
+    let mut first: std::collections::HashMap<&str, f64> = std::collections::HashMap::new();
+    let mut repeated = false;
+    for &i in rows {
+        match first.entry(entities[i].as_str()) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                if *e.get() != w[i] {
+                    return false;
+                }
+                repeated = true;
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(w[i]);
+            }
+        }
+    }
+    repeated
 }
 
 /// How to see the unconstrained fit, in every interface's words.

@@ -328,6 +328,38 @@ impl CausalPanel {
         self.source_rows.len()
     }
 
+    /// The panel without the rows of `channel` (every per-row column filtered alike;
+    /// the roles, the dropped rows and the common-spend check are kept).
+    pub fn without_channel(&self, channel: &str) -> CausalPanel {
+        let keep: Vec<bool> = self.channels.iter().map(|c| c != channel).collect();
+        fn pick<T: Clone>(v: &[T], keep: &[bool]) -> Vec<T> {
+            v.iter()
+                .zip(keep)
+                .filter(|(_, k)| **k)
+                .map(|(x, _)| x.clone())
+                .collect()
+        }
+        let named = |cols: &[(String, Vec<f64>)]| -> Vec<(String, Vec<f64>)> {
+            cols.iter()
+                .map(|(n, v)| (n.clone(), pick(v, &keep)))
+                .collect()
+        };
+        CausalPanel {
+            roles: self.roles.clone(),
+            source_rows: pick(&self.source_rows, &keep),
+            dropped: self.dropped.clone(),
+            outcomes: named(&self.outcomes),
+            treatments: named(&self.treatments),
+            controls: named(&self.controls),
+            dates: self.dates.as_deref().map(|d| pick(d, &keep)),
+            channels: pick(&self.channels, &keep),
+            entities: self.entities.as_deref().map(|e| pick(e, &keep)),
+            holiday: self.holiday.as_deref().map(|h| pick(h, &keep)),
+            event: self.event.as_deref().map(|e| pick(e, &keep)),
+            common_spend: self.common_spend,
+        }
+    }
+
     /// An outcome column by name.
     pub fn outcome(&self, name: &str) -> Option<&[f64]> {
         self.outcomes

@@ -532,9 +532,11 @@ fn a_channel_that_never_spends_is_warned_of() {
 /// campaign cannot be compared with another, so its rows are clustered by calendar week
 /// and a warning says so. Before, the whole analysis stopped with "not enough data for
 /// clusters in the subset". On the linear standard world with one campaign per channel,
-/// Meta's and Google Ads' intervals cover their true returns. Klaviyo's one campaign,
-/// sent twice a week, comes out at 2.85 [2.58, 3.19] against a true 3.88: its point
-/// estimate is off, which no clustering moves (left open in issue 17's notes).
+/// every channel's interval covers its true return. Klaviyo's one campaign, sent twice a
+/// week, came out at 2.85 [2.58, 3.19] against a true 3.88 while the variance forest's
+/// `V̂`, pooled over all channels, was 10–25× too large for it; checked per channel, it
+/// is 3.90 [3.29, 4.57] (issue 17's notes: world seeds 1–3 at 240 and 480 days, all
+/// covered).
 #[test]
 fn a_channel_with_one_campaign_is_clustered_by_week_and_warned_of() {
     let world = World::generate(&WorldConfig::standard(1).with_days(240)).unwrap();
@@ -559,18 +561,21 @@ fn a_channel_with_one_campaign_is_clustered_by_week_and_warned_of() {
             r.diagnostics.warnings
         );
         assert!(ch.incremental_roas_ci_upper > ch.incremental_roas_ci_lower);
-        if ch.channel != "klaviyo" {
-            assert!(
-                ch.incremental_roas_ci_lower <= t.incremental_roas,
-                "{}",
-                ch.channel
-            );
-            assert!(
-                t.incremental_roas <= ch.incremental_roas_ci_upper,
-                "{}",
-                ch.channel
-            );
-        }
+        assert!(
+            ch.incremental_roas_ci_lower <= t.incremental_roas,
+            "{}",
+            ch.channel
+        );
+        assert!(
+            t.incremental_roas <= ch.incremental_roas_ci_upper,
+            "{}",
+            ch.channel
+        );
+        assert!(
+            (ch.incremental_roas - t.incremental_roas).abs() < 0.15 * t.incremental_roas,
+            "{}",
+            ch.channel
+        );
     }
 }
 
@@ -618,4 +623,80 @@ fn a_one_week_test_flight_is_clustered_by_day() {
         "{w:#?}"
     );
     assert_eq!(r.primary().channels.len(), 3);
+}
+
+/// A channel that cannot be estimated (here Google Ads with one row: a one-day test, or
+/// a paused campaign's last row) is left out with a warning saying why, and the other
+/// channels are estimated; it stopped the whole analysis with "not enough data for
+/// clusters in the subset (channel `google_ads`)".
+#[test]
+fn a_channel_that_cannot_be_estimated_is_left_out_with_a_warning() {
+    let world = World::generate(&WorldConfig::standard(2).with_days(120)).unwrap();
+    let table = enriched(&world);
+    let channel = arrow::array::cast::as_string_array(table.column_by_name("channel").unwrap());
+    let first = (0..table.num_rows())
+        .find(|&i| channel.value(i) == "google_ads")
+        .unwrap();
+    let keep: arrow::array::BooleanArray = (0..table.num_rows())
+        .map(|i| Some(channel.value(i) != "google_ads" || i == first))
+        .collect();
+    let table = arrow::compute::filter_record_batch(&table, &keep).unwrap();
+    let panel = prepare_causal_data(&table, &CausalRoles::default()).unwrap();
+    let options = AttributionOptions::default()
+        .with_model(AttributionModel::CausalForest(
+            CausalForestParams::default().with_num_trees(200),
+        ))
+        .with_response(ResponseOptions::linear())
+        .with_cross_validation(false)
+        .with_placebo_lead_days(None)
+        .with_seed(5);
+    let r = analyze_attribution(&panel, &options).unwrap();
+    let r = r.primary();
+    let w = &r.diagnostics.warnings;
+    assert!(
+        w.iter().any(|x| x.starts_with(
+            "Channel `google_ads` could not be estimated and was left out (1 row): not enough data"
+        )),
+        "{w:#?}"
+    );
+    let names: Vec<&str> = r.channels.iter().map(|c| c.channel.as_str()).collect();
+    assert_eq!(names, ["meta", "klaviyo"]);
+    assert_eq!(r.rows, panel.num_rows() - 1);
+    for ch in &r.channels {
+        let t = world.truth().channel(&ch.channel).unwrap();
+        eprintln!("{}", iroas_line(ch, t));
+        assert!(
+            ch.incremental_roas_ci_lower <= t.incremental_roas,
+            "{}",
+            ch.channel
+        );
+        assert!(
+            t.incremental_roas <= ch.incremental_roas_ci_upper,
+            "{}",
+            ch.channel
+        );
+    }
+    // A channel whose campaigns each spend one amount every day (a flat daily fee) has
+    // nothing to compare within a campaign: left out, not reported as 0 [0, 1.2e12].
+    let mut flat = prepare_causal_data(&enriched(&world), &CausalRoles::default()).unwrap();
+    let entities = flat.entities.clone().unwrap();
+    let mut first_spend = std::collections::HashMap::new();
+    for (i, w) in flat.treatments[0].1.iter_mut().enumerate() {
+        if flat.channels[i] == "meta" {
+            *w = *first_spend.entry(entities[i].clone()).or_insert(*w);
+        }
+    }
+    let r = analyze_attribution(&flat, &options).unwrap();
+    let w = &r.primary().diagnostics.warnings;
+    assert!(
+        w.iter()
+            .any(|x| x.starts_with("Channel `meta` could not be estimated")
+                && x.contains("every campaign spends the same amount every day")),
+        "{w:#?}"
+    );
+    assert!(r.primary().channels.iter().all(|c| c.channel != "meta"));
+    // With no other channel left, the error is the answer.
+    let alone = panel.without_channel("meta").without_channel("klaviyo");
+    let e = analyze_attribution(&alone, &options).unwrap_err();
+    assert!(e.to_string().contains("does not vary"), "{e}");
 }
