@@ -809,9 +809,21 @@ pub(crate) fn config_error(source: &str, message: &str) -> Error {
 }
 
 /// Checks a base URL: https anywhere, plain http only on loopback hosts.
-pub(crate) fn validate_base_url(source: &str, raw: &str) -> Result<url::Url> {
-    let url = url::Url::parse(raw.trim_end_matches('/'))
+pub(crate) fn validate_base_url(source: &str, raw_text: &str) -> Result<url::Url> {
+    // Errors show the URL without anything between `://` and `@` (user info a user may
+    // have written there is a credential).
+    let shown = without_user_info(raw_text);
+    let raw = shown.as_str();
+    let url = url::Url::parse(raw_text.trim_end_matches('/'))
         .map_err(|e| config_error(source, &format!("base URL `{raw}` is not a valid URL: {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(config_error(
+            source,
+            &format!(
+                "base URL `{raw}` holds credentials (`user:password@`); give them through the variables the source reads instead (the value is not shown)"
+            ),
+        ));
+    }
     match url.scheme() {
         "https" => Ok(url),
         "http" => {
@@ -836,6 +848,20 @@ pub(crate) fn validate_base_url(source: &str, raw: &str) -> Result<url::Url> {
             source,
             &format!("base URL `{raw}` has unsupported scheme `{other}`"),
         )),
+    }
+}
+
+/// `raw` with the user info of its authority (between `://` and the `@` before the
+/// first `/`, `?` or `#`) replaced by `***`: what an error may print of a URL as typed.
+pub(crate) fn without_user_info(raw: &str) -> String {
+    let Some(start) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_owned();
+    };
+    let rest = &raw[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{}***{}", &raw[..start], &rest[at..]),
+        None => raw.to_owned(),
     }
 }
 
@@ -1326,6 +1352,28 @@ mod tests {
         assert!(validate_base_url("meta", "https://graph.facebook.com").is_ok());
         let err = validate_base_url("meta", "http://graph.facebook.com").unwrap_err();
         assert!(err.to_string().contains("loopback"), "{err}");
+    }
+
+    /// A base URL with user info is refused, and no error prints the password: it had
+    /// been accepted (sent as basic authentication) and echoed whole by the plain-http
+    /// and invalid-URL errors.
+    #[test]
+    fn a_base_url_with_credentials_is_refused_and_never_echoed() {
+        for raw in [
+            "https://me:hunter2@api.example.com/v1",
+            "http://me:hunter2@api.example.com",
+            "https://me:hunter2@exa mple.com",
+            "https://hunter2@api.example.com",
+        ] {
+            let err = validate_base_url("rest", raw).unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{err}");
+            assert!(err.contains("***@"), "{err}");
+        }
+        assert_eq!(
+            without_user_info("https://a:b@h.com/p?x=@y"),
+            "https://***@h.com/p?x=@y"
+        );
+        assert_eq!(without_user_info("https://h.com/p@x"), "https://h.com/p@x");
     }
 
     #[test]
