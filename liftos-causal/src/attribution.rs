@@ -384,7 +384,7 @@ pub fn analyze_attribution(
     options: &AttributionOptions,
 ) -> Result<Attribution> {
     options.validate()?;
-    let mut left_out: Vec<String> = Vec::new();
+    let mut left_out: Vec<(String, crate::results::NotEstimated)> = Vec::new();
     let mut current = std::borrow::Cow::Borrowed(panel);
     loop {
         let error = match analyze_all_channels(&current, options) {
@@ -392,7 +392,8 @@ pub fn analyze_attribution(
                 for r in &mut attribution.results {
                     r.diagnostics
                         .warnings
-                        .splice(0..0, left_out.iter().cloned());
+                        .splice(0..0, left_out.iter().map(|(w, _)| w.clone()));
+                    r.diagnostics.not_estimated = left_out.iter().map(|(_, n)| n.clone()).collect();
                 }
                 return Ok(attribution);
             }
@@ -406,11 +407,18 @@ pub fn analyze_attribution(
             return Err(error);
         }
         let rows = current.channels.iter().filter(|c| **c == channel).count();
-        left_out.push(format!(
-            "Channel `{channel}` could not be estimated and was left out ({rows} row{}): {error}. \
-             The other channels are estimated without its rows; it needs more days with \
-             spend, or campaigns that run on several days.",
-            if rows == 1 { "" } else { "s" }
+        left_out.push((
+            format!(
+                "Channel `{channel}` could not be estimated and was left out ({rows} row{}): {error}. \
+                 The other channels are estimated without its rows; it needs more days with \
+                 spend, or campaigns that run on several days.",
+                if rows == 1 { "" } else { "s" }
+            ),
+            crate::results::NotEstimated {
+                channel: channel.clone(),
+                rows,
+                reason: error.to_string(),
+            },
         ));
         current = std::borrow::Cow::Owned(current.without_channel(&channel));
     }

@@ -297,7 +297,8 @@ impl Estimator for Dml {
                 .filter(|&i| codes[i] as usize == c)
                 .map(|i| y[i])
                 .sum();
-            let average = mean_effect(&scores, &subset, Some(&clusters), level)?;
+            let average = mean_effect(&scores, &subset, Some(&clusters), level)
+                .map_err(|e| crate::estimator::in_group(e, &k.name))?;
             channels.push(ChannelEffect {
                 channel: k.name.clone(),
                 rows: rows_of[c],

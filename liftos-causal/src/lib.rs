@@ -101,6 +101,6 @@ pub use prepare::{
 pub use response::{HillCurve, ResponseOptions, ResponseTransform};
 pub use results::{
     AttributionResults, ChannelEffect, ChannelResponse, CurvePoint, Diagnostics, Estimate,
-    ModelAccuracy, RowEffect, RowIndex, Sensitivity, TemporalEffects,
+    ModelAccuracy, NotEstimated, RowEffect, RowIndex, Sensitivity, TemporalEffects,
 };
 pub use spillover::SpilloverCheck;

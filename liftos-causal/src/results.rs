@@ -325,6 +325,21 @@ pub struct Diagnostics {
     pub spillover: Vec<crate::SpilloverCheck>,
     /// Warnings in plain words (empty when every check passed).
     pub warnings: Vec<String>,
+    /// Channels of the input that could not be estimated and were left out of the fit
+    /// (a single row, nothing to compare within a campaign), with why; they are not in
+    /// `channels`.
+    pub not_estimated: Vec<NotEstimated>,
+}
+
+/// A channel left out of the fit because its data cannot give an estimate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotEstimated {
+    /// The channel.
+    pub channel: String,
+    /// Its rows in the input (left out of the fit).
+    pub rows: usize,
+    /// Why, in words (the estimation's error).
+    pub reason: String,
 }
 
 /// Row identifiers carried into results so per-row effects can be read, plotted and

@@ -309,6 +309,15 @@ pub fn format_results(r: &AttributionResults) -> String {
             );
         }
     }
+    for n in &r.diagnostics.not_estimated {
+        let _ = writeln!(
+            s,
+            "{:<14} not estimated: left out of the fit ({} row{}; see the warnings)",
+            n.channel,
+            n.rows,
+            if n.rows == 1 { "" } else { "s" }
+        );
+    }
     if let Some(t) = &r.temporal {
         let line = |v: &[liftos_causal::Estimate]| -> String {
             v.iter()

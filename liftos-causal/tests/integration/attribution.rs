@@ -661,6 +661,15 @@ fn a_channel_that_cannot_be_estimated_is_left_out_with_a_warning() {
     );
     let names: Vec<&str> = r.channels.iter().map(|c| c.channel.as_str()).collect();
     assert_eq!(names, ["meta", "klaviyo"]);
+    let left = &r.diagnostics.not_estimated;
+    assert_eq!(left.len(), 1);
+    assert_eq!((left[0].channel.as_str(), left[0].rows), ("google_ads", 1));
+    assert!(left[0].reason.contains("not enough data"), "{left:?}");
+    let json = r.to_json();
+    assert_eq!(
+        json["diagnostics"]["not_estimated"][0]["channel"],
+        serde_json::json!("google_ads")
+    );
     assert_eq!(r.rows, panel.num_rows() - 1);
     for ch in &r.channels {
         let t = world.truth().channel(&ch.channel).unwrap();

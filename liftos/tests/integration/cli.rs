@@ -254,6 +254,60 @@ fn analyze_writes_a_complete_results_json() {
     assert!(v["temporal"]["holiday_lift"].is_number());
 }
 
+/// A channel with one row is left out of the fit, on its own line of the table and in
+/// `diagnostics.not_estimated`, and the other channels are estimated (it stopped the
+/// whole analysis: "not enough data for clusters in the subset (channel `pinterest`)").
+#[test]
+fn analyze_leaves_out_a_channel_it_cannot_estimate_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("unified.csv");
+    write_world(
+        &liftos::sandbox::WorldConfig::standard(2)
+            .with_days(120)
+            .with_seed(5),
+        &input,
+    );
+    let text = std::fs::read_to_string(&input).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let channel = header.iter().position(|h| *h == "channel").unwrap();
+    let mut row: Vec<&str> = first.clone();
+    row[channel] = "pinterest";
+    std::fs::write(&input, format!("{text}{}\n", row.join(","))).unwrap();
+    let json = dir.path().join("results.json");
+    let output = liftos()
+        .args([
+            "analyze",
+            "--model",
+            "dml",
+            "--response",
+            "linear",
+            "--input",
+        ])
+        .arg(&input)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let out = assert_success(&output);
+    assert!(
+        out.contains("pinterest      not estimated: left out of the fit (1 row; see the warnings)"),
+        "{out}"
+    );
+    let v = read_json(&json);
+    assert_eq!(v["diagnostics"]["not_estimated"][0]["channel"], "pinterest");
+    assert_eq!(v["diagnostics"]["not_estimated"][0]["rows"], 1);
+    let channels: Vec<&str> = v["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(channels.len(), 3, "{channels:?}");
+    assert!(!channels.contains(&"pinterest"));
+}
+
 /// `analyze`'s outputs appear together or not at all: a report that cannot take its
 /// place (its `charts` is a file) leaves no JSON and no workbook, and an output whose
 /// directory is missing fails before the analysis runs.
