@@ -884,11 +884,23 @@ impl PipelineConfig {
                 connector
             }};
         }
-        let fingerprint = settings_fingerprint(keys, &settings);
+        let mut fingerprint = settings_fingerprint(keys, &settings);
         let connector = match source.kind {
             SourceKind::File => self.file_connector(index, &settings)?,
             SourceKind::Rest => {
-                self.rest_connector(index, &settings, retry()?, progress, lookup)?
+                let connector =
+                    self.rest_connector(index, &settings, retry()?, progress, lookup)?;
+                // The spec decides what each stored column holds (its fields, its
+                // mapping of the response): a changed spec re-reads the source in full.
+                // It holds no secret (those are variables it names).
+                if let Some(text) = settings
+                    .get("spec")
+                    .and_then(toml::Value::as_str)
+                    .and_then(|p| std::fs::read_to_string(self.resolve(Path::new(p))).ok())
+                {
+                    fingerprint = format!("{fingerprint}; spec {}", crate::sync::fnv64(&text));
+                }
+                connector
             }
             SourceKind::Postgres => self.postgres_connector(index, lookup)?,
             SourceKind::Meta => platform!(MetaAdsConfig, MetaAdsBuilder),
@@ -1620,5 +1632,32 @@ mod tests {
             meta_fingerprint("attribution_windows = [\"1d_click\"]\n", "act_1,act_2", "token-a")
         );
         assert_eq!(base.len(), 16);
+    }
+
+    /// A REST source's fingerprint follows its spec file's contents, not only its path:
+    /// a spec reading another field into `spend` re-reads the store in full.
+    #[test]
+    fn a_rest_sources_fingerprint_follows_its_spec_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = include_str!("../../docs/rest/tiktok.toml");
+        let fingerprint = |spec_text: &str| {
+            std::fs::write(dir.path().join("api.toml"), spec_text).unwrap();
+            let text = "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-01-31\"\n\n[[sources]]\nname = \"api\"\ntype = \"rest\"\nspec = \"api.toml\"\n";
+            let config = PipelineConfig::from_toml_str(text, "liftos.toml", dir.path()).unwrap();
+            let lookup = |k: &str| match k {
+                "LIFTOS_TIKTOK_ACCESS_TOKEN" => Some("token".to_owned()),
+                "LIFTOS_TIKTOK_ADVERTISER_IDS" => Some("1".to_owned()),
+                _ => None,
+            };
+            let (_, fingerprint) = config
+                .connector_and_settings(0, &lookup, Progress::default())
+                .unwrap();
+            fingerprint
+        };
+        let base = fingerprint(spec);
+        assert_eq!(base, fingerprint(spec));
+        let other = spec.replace("path = \"metrics.spend\"", "path = \"metrics.cost\"");
+        assert_ne!(other, spec);
+        assert_ne!(base, fingerprint(&other));
     }
 }
