@@ -106,6 +106,40 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error with a table named generically (`table`, as the whole-table functions
+    /// name their input) renamed `name`, e.g. the file the table was read from; other
+    /// errors unchanged.
+    pub fn in_table(self, name: &str) -> Self {
+        let rename = |t: String| if t == "table" { name.to_owned() } else { t };
+        match self {
+            Error::MissingColumn { table, column } => Error::MissingColumn {
+                table: rename(table),
+                column,
+            },
+            Error::WrongType {
+                table,
+                column,
+                expected,
+                actual,
+            } => Error::WrongType {
+                table: rename(table),
+                column,
+                expected,
+                actual,
+            },
+            Error::Format {
+                table,
+                column,
+                message,
+            } => Error::Format {
+                table: rename(table),
+                column,
+                message,
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn config(key: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Config {
             key: key.into(),

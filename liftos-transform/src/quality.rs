@@ -149,7 +149,13 @@ impl fmt::Display for QualityReport {
             self.issues.len()
         )?;
         for i in &self.issues {
-            let examples: Vec<String> = i.example_rows.iter().map(usize::to_string).collect();
+            // Counted from 1 at the first row after a file's header, as a spreadsheet's
+            // rows below the header are (the JSON keeps 0-based indices).
+            let examples: Vec<String> = if i.rule == "missing_column" {
+                Vec::new()
+            } else {
+                i.example_rows.iter().map(|r| (r + 1).to_string()).collect()
+            };
             writeln!(
                 f,
                 "  {:<7} {:<28} {:>8} rows  {}{}",
@@ -160,7 +166,7 @@ impl fmt::Display for QualityReport {
                 if examples.is_empty() {
                     String::new()
                 } else {
-                    format!(" (e.g. rows {})", examples.join(", "))
+                    format!(" (e.g. data rows {})", examples.join(", "))
                 }
             )?;
         }

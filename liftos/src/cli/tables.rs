@@ -473,8 +473,20 @@ pub fn validate(args: ValidateArgs) -> liftos::Result<()> {
     super::stoppable(
         "liftos validate",
         args.cluster.cluster.is_some(),
-        move |stop| validate_with(args, stop),
+        move |stop| {
+            let input = args.input.display().to_string();
+            validate_with(args, stop).map_err(|e| naming_input(e, &input))
+        },
     )
+}
+
+/// A transform error about the table read from `input`, naming the file instead of
+/// `table`.
+fn naming_input(e: liftos::Error, input: &str) -> liftos::Error {
+    match e {
+        liftos::Error::Transform(t) => liftos::Error::Transform(t.in_table(input)),
+        other => other,
+    }
 }
 
 fn validate_with(args: ValidateArgs, stop: Stop) -> liftos::Result<()> {
@@ -548,7 +560,10 @@ pub fn clean(args: CleanArgs) -> liftos::Result<()> {
     super::stoppable(
         "liftos clean",
         args.cluster.cluster.is_some(),
-        move |stop| clean_with(args, stop),
+        move |stop| {
+            let input = args.input.display().to_string();
+            clean_with(args, stop).map_err(|e| naming_input(e, &input))
+        },
     )
 }
 

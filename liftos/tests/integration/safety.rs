@@ -449,3 +449,34 @@ fn a_text_spend_column_names_the_file_and_the_value() {
         stderr(&o)
     );
 }
+
+/// `clean` and `validate` name the file in a missing-column error (they said `table`),
+/// and `validate` counts its example rows from 1 at the first row after the header, as a
+/// spreadsheet does (they were 0-based, and a missing column listed "rows 0").
+#[test]
+fn clean_and_validate_name_the_file_and_count_rows_from_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(
+        dir.path(),
+        "export.csv",
+        "date,channel,campaign_id,campaign,spend,revenue\n2024-01-01,meta,1,a,10,20\n2024-01-01,meta,1,a,10,20\n",
+    );
+    let out = dir.path().join("clean.csv");
+    let output = liftos()
+        .args(["clean", "--input"])
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = assert_failure_with(&output, &["export.csv: missing column `account_id`"]);
+    assert!(!err.contains("table:"), "{err}");
+    let output = liftos()
+        .args(["validate", "--input"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(text.contains("(e.g. data rows 2)"), "{text}");
+    assert!(!text.contains("rows 0"), "{text}");
+}
