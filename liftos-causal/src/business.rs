@@ -281,11 +281,6 @@ impl BusinessData {
         finite("revenue", &revenue)?;
         for (c, s) in channels.iter().zip(&spend) {
             finite(c, s)?;
-            if s.iter().all(|x| *x == 0.0) {
-                return Err(Error::NoVariation {
-                    what: format!("the spend of `{c}` (never above 0)"),
-                });
-            }
         }
         let platform_revenue = vec![f64::NAN; channels.len()];
         let day_flags = vec![
@@ -560,6 +555,29 @@ impl BusinessData {
 
     fn n(&self) -> usize {
         self.dates.len()
+    }
+
+    /// The data without the channels at `drop` (indices into `channels`).
+    fn without_channels(&self, drop: &[usize]) -> BusinessData {
+        let keep = |i: &usize| !drop.contains(i);
+        fn pick<T: Clone>(v: &[T], keep: impl Fn(&usize) -> bool) -> Vec<T> {
+            v.iter()
+                .enumerate()
+                .filter(|(i, _)| keep(i))
+                .map(|(_, x)| x.clone())
+                .collect()
+        }
+        BusinessData {
+            channels: pick(&self.channels, keep),
+            spend: pick(&self.spend, keep),
+            platform_revenue: pick(&self.platform_revenue, keep),
+            campaigns: if self.campaigns.len() == self.channels.len() {
+                pick(&self.campaigns, keep)
+            } else {
+                self.campaigns.clone()
+            },
+            ..self.clone()
+        }
     }
 }
 
@@ -1839,12 +1857,97 @@ fn block_indices(n: usize, block: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
 /// [`Error::InvalidParameter`] for invalid options or a lift test naming an unknown
 /// channel, a window outside the data, or a standard error ≤ 0;
 /// [`Error::Singular`] when the baseline cannot be fitted.
+///
+/// A channel that spent on fewer days than a bootstrap block
+/// ([`BusinessOptions::block_days`]; none at all, a one-day test, a channel launched
+/// days before the window ends) is left out with a warning and an entry in
+/// `diagnostics.not_estimated`, and its lift tests are set aside with a warning: a
+/// daily series cannot tell its effect from the day's other causes, and the bootstrap
+/// rarely draws the window's first and last days (a channel spending on the last day
+/// only came out significant and wrong). Only when no channel is left is that an error.
 pub fn analyze_business(
     data: &BusinessData,
     options: &BusinessOptions,
     tests: &[LiftTest],
 ) -> Result<BusinessResults> {
     options.validate()?;
+    let sparse: Vec<(usize, usize)> = data
+        .spend
+        .iter()
+        .map(|s| s.iter().filter(|x| **x > 0.0).count())
+        .enumerate()
+        .filter(|(_, days)| *days < options.block_days.max(2))
+        .collect();
+    if sparse.is_empty() {
+        return analyze_business_channels(data, options, tests);
+    }
+    if sparse.len() == data.channels.len() {
+        let (c, days) = sparse[0];
+        return Err(Error::NoVariation {
+            what: format!(
+                "the spend of `{}` (above 0 on {days} day{} of {}; every channel spends on \
+                 fewer than {} days)",
+                data.channels[c],
+                if days == 1 { "" } else { "s" },
+                data.n(),
+                options.block_days.max(2)
+            ),
+        });
+    }
+    let drop: Vec<usize> = sparse.iter().map(|(c, _)| *c).collect();
+    let kept = data.without_channels(&drop);
+    let left: Vec<&str> = drop.iter().map(|&c| data.channels[c].as_str()).collect();
+    let (kept_tests, set_aside): (Vec<LiftTest>, Vec<LiftTest>) = tests
+        .iter()
+        .cloned()
+        .partition(|t| !left.contains(&t.channel.as_str()));
+    let mut r = analyze_business_channels(&kept, options, &kept_tests)?;
+    let mut warnings = Vec::new();
+    let mut not_estimated = Vec::new();
+    for &(c, days) in &sparse {
+        let name = &data.channels[c];
+        let reason = format!(
+            "its spend is above 0 on {days} day{} of {}, fewer than a bootstrap block ({} days)",
+            if days == 1 { "" } else { "s" },
+            data.n(),
+            options.block_days.max(2)
+        );
+        warnings.push(format!(
+            "Channel `{name}` could not be estimated and was left out: {reason}. The other \
+             channels are estimated without it (its spend, if any, counts as part of the \
+             baseline's noise); it needs more days with spend, or a lift test of its own."
+        ));
+        not_estimated.push(crate::results::NotEstimated {
+            channel: name.clone(),
+            rows: days,
+            reason,
+        });
+    }
+    for t in &set_aside {
+        warnings.push(format!(
+            "The lift test of `{}` ({} to {}) was set aside: the channel was left out.",
+            t.channel,
+            day_text(t.start),
+            day_text(t.end)
+        ));
+    }
+    r.results.diagnostics.warnings.splice(0..0, warnings);
+    r.results.diagnostics.not_estimated = not_estimated;
+    Ok(r)
+}
+
+/// A day (days since 1970-01-01) as `YYYY-MM-DD`.
+fn day_text(day: i32) -> String {
+    let (y, m, d) = crate::prepare::ymd(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// [`analyze_business`] of every channel of `data`.
+fn analyze_business_channels(
+    data: &BusinessData,
+    options: &BusinessOptions,
+    tests: &[LiftTest],
+) -> Result<BusinessResults> {
     let n = data.n();
     if options.block_days > n / 4 {
         return Err(Error::param(

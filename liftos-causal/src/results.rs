@@ -336,7 +336,8 @@ pub struct Diagnostics {
 pub struct NotEstimated {
     /// The channel.
     pub channel: String,
-    /// Its rows in the input (left out of the fit).
+    /// Its rows in the input, left out of the fit (at the business level: its days with
+    /// spend).
     pub rows: usize,
     /// Why, in words (the estimation's error).
     pub reason: String,

@@ -1012,6 +1012,14 @@ pub fn format_business(r: &BusinessResults, outcome: &BusinessOutcome) -> String
             c.naive_roas
         ));
     }
+    for n in &r.results.diagnostics.not_estimated {
+        s.push_str(&format!(
+            "{:<14} not estimated: left out ({} day{} with spend; see the warnings)\n",
+            n.channel,
+            n.rows,
+            if n.rows == 1 { "" } else { "s" }
+        ));
+    }
     let b = &r.baseline_share;
     s.push_str(&format!(
         "\nOrganic (baseline) share of revenue: {:.1}% [{:.1}%, {:.1}%]\n",

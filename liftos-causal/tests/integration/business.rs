@@ -901,3 +901,76 @@ fn budgets_moving_together_without_demand_get_no_control() {
     }
     zero_effect_not_significant(&r);
 }
+
+/// A channel that spent on fewer days than a bootstrap block (none at all: a paused
+/// channel; the last day only: launched yesterday) is left out with a warning and in
+/// `diagnostics.not_estimated`, its lift test set aside, and the others' results are
+/// exactly those without it. Before, the first stopped the analysis ("never above 0")
+/// and the second came out significant and wrong (audit: 0.97 [0.26, 1.68] against a
+/// true 2.0).
+#[test]
+fn a_channel_spending_on_too_few_days_is_left_out() {
+    let world = World::generate(&WorldConfig::standard(2).with_days(180)).unwrap();
+    let options = test_options(49);
+    let base = business_data(&world);
+    let plain = analyze_business(&base, &options, &[]).unwrap();
+    let mut data = base.clone();
+    let n = data.dates.len();
+    let mut last_day = vec![0.0; n];
+    last_day[n - 1] = 5_000.0;
+    for (name, spend) in [("bing", vec![0.0; n]), ("snap", last_day)] {
+        data.channels.push(name.into());
+        data.spend.push(spend);
+        data.platform_revenue.push(f64::NAN);
+    }
+    let test = LiftTest {
+        channel: "snap".into(),
+        start: data.dates[n - 1],
+        end: data.dates[n - 1],
+        incremental_revenue: 10_000.0,
+        standard_error: 1_000.0,
+    };
+    let r = analyze_business(&data, &options, &[test]).unwrap();
+    let names: Vec<&str> = r
+        .results
+        .channels
+        .iter()
+        .map(|c| c.channel.as_str())
+        .collect();
+    assert!(
+        !names.contains(&"bing") && !names.contains(&"snap"),
+        "{names:?}"
+    );
+    let left: Vec<(&str, usize)> = r
+        .results
+        .diagnostics
+        .not_estimated
+        .iter()
+        .map(|x| (x.channel.as_str(), x.rows))
+        .collect();
+    assert_eq!(left, [("bing", 0), ("snap", 1)]);
+    let w = &r.results.diagnostics.warnings;
+    assert!(
+        w.iter().any(|x| x.starts_with("Channel `snap` could not be estimated and was left out: its spend is above 0 on 1 day of 180")),
+        "{w:#?}"
+    );
+    assert!(
+        w.iter().any(|x| x.starts_with("The lift test of `snap`")),
+        "{w:#?}"
+    );
+    for (a, b) in plain.results.channels.iter().zip(&r.results.channels) {
+        assert_eq!(a.channel, b.channel);
+        assert_eq!(a.incremental_roas, b.incremental_roas);
+        assert_eq!(a.incremental_roas_ci_upper, b.incremental_roas_ci_upper);
+    }
+    // Only sparse channels: the error names the first.
+    let mut only = data.clone();
+    only.channels = vec!["bing".into()];
+    only.spend = vec![vec![0.0; n]];
+    only.platform_revenue = vec![f64::NAN];
+    only.campaigns = Vec::new();
+    assert_error(
+        analyze_business(&only, &options, &[]),
+        &["`bing`", "above 0 on 0 days"],
+    );
+}
