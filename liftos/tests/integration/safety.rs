@@ -480,3 +480,27 @@ fn clean_and_validate_name_the_file_and_count_rows_from_one() {
     assert!(text.contains("(e.g. data rows 2)"), "{text}");
     assert!(!text.contains("rows 0"), "{text}");
 }
+
+/// A reader that closes the pipe early (`liftos plan … | head -1`) ends the process as
+/// SIGPIPE would (exit 141, nothing on stderr); it panicked with "failed printing to
+/// stdout: Broken pipe" and exit 101.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "t.csv", "a,b\n1,2\n");
+    let mut child = liftos()
+        .args(["sql", "--input"])
+        .arg(format!("t={}", input.display()))
+        .arg("SELECT * FROM t")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the command prints anything (it reads and plans the query first).
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let err = stderr(&output);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(output.status.code(), Some(141), "{err}");
+    assert!(leftovers(dir.path()).is_empty());
+}
