@@ -35,6 +35,9 @@ pub struct BusinessOutcome {
     pub revenue: Vec<f64>,
     /// Number of geos in the file (1 without a `geo` column).
     pub geos: usize,
+    /// The currencies of its `currency` column (as `liftos pull --source shopify` writes
+    /// it), distinct, sorted; empty without one.
+    pub currencies: Vec<String>,
 }
 
 fn input_error(path: &Path, row: Option<usize>, field: &str, message: impl Into<String>) -> Error {
@@ -309,8 +312,19 @@ pub fn business_outcome_from_table(table: &RecordBatch, path: &Path) -> Result<B
             }
         }
     }
+    let currencies: Vec<String> = match value_counts(&table, "currency", true)? {
+        Some(v) => v
+            .into_iter()
+            .map(|(c, _)| c)
+            .filter(|c| !c.is_empty())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        None => Vec::new(),
+    };
     let first = *by_day.keys().next().unwrap_or(&NaiveDate::MIN);
     let mut out = BusinessOutcome {
+        currencies,
         dates: Vec::with_capacity(by_day.len()),
         revenue: Vec::with_capacity(by_day.len()),
         geos: seen
@@ -654,6 +668,52 @@ pub fn business_data(
         },
         if event.len() == n { event } else { Vec::new() },
     )?;
+    // A unit mismatch (the business's revenue in cents, the platforms' in units, or the
+    // reverse) shows as a ratio no attribution explains: platforms report a share of
+    // the business's sales, and double counting puts them above it at most a few times.
+    let platform: f64 = data.platform_revenue.iter().filter(|v| v.is_finite()).sum();
+    let business: f64 = outcome.revenue.iter().sum();
+    if platform > 0.0 && business > 0.0 {
+        let ratio = business / platform;
+        if !(1.0 / 20.0..=50.0).contains(&ratio) {
+            notes.push(format!(
+                "The business's revenue ({business:.0} in total) is {} the revenue the \
+                 platforms report in {} ({platform:.0}): check that both are in the same unit \
+                 and currency (cents against units gives returns 100× off).",
+                if ratio > 1.0 {
+                    format!("{ratio:.0}×")
+                } else {
+                    format!("1/{:.0} of", 1.0 / ratio)
+                },
+                unified_path.display()
+            ));
+        }
+    }
+    // Revenue in one currency against spend in another: every return would be in
+    // revenue units per spend unit, off by the exchange rate.
+    if let Some(spent) = value_counts(unified, "currency", true)? {
+        let spent: std::collections::BTreeSet<String> = spent
+            .into_iter()
+            .map(|(c, _)| c)
+            .filter(|c| !c.is_empty())
+            .collect();
+        let earned: std::collections::BTreeSet<String> =
+            outcome.currencies.iter().cloned().collect();
+        if !spent.is_empty() && !earned.is_empty() && spent != earned {
+            let list = |s: &std::collections::BTreeSet<String>| {
+                s.iter().cloned().collect::<Vec<_>>().join(", ")
+            };
+            notes.push(format!(
+                "The business's revenue is in {} but the channels' spend in {} ({}): every \
+                 return is then revenue in one currency per unit of spend in another, off by \
+                 the exchange rate. Convert one of them first (`liftos clean --rates FILE \
+                 --currency CODE` for the platform table).",
+                list(&earned),
+                list(&spent),
+                unified_path.display()
+            ));
+        }
+    }
     Ok((data.with_day_flags(named.into_iter().collect()), notes))
 }
 
@@ -1285,6 +1345,54 @@ mod tests {
         );
     }
 
+    /// Revenue in another currency or unit than the spend is warned of: a `currency`
+    /// column of the business file that differs from the platform table's, and business
+    /// revenue 288× what the platforms report (cents against units: returns came out at
+    /// 178 against a true 2.0 with no word).
+    #[test]
+    fn another_currency_or_unit_than_the_spend_is_warned_of() {
+        let calendar = liftos_calendar::CalendarOptions::default();
+        let path = Path::new("unified.csv");
+        let day = |k: u64| NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Days::new(k);
+        let rows: Vec<Vec<String>> = (0..70)
+            .map(|k| {
+                vec![
+                    day(k).to_string(),
+                    "meta".into(),
+                    "USD".into(),
+                    format!("{}", 40 + k % 7),
+                    "80".into(),
+                ]
+            })
+            .collect();
+        let refs: Vec<Vec<&str>> = rows
+            .iter()
+            .map(|r| r.iter().map(String::as_str).collect())
+            .collect();
+        let refs: Vec<&[&str]> = refs.iter().map(Vec::as_slice).collect();
+        let unified = table(&["date", "channel", "currency", "spend", "revenue"], &refs);
+        let outcome = |revenue: f64, currencies: &[&str]| BusinessOutcome {
+            dates: (0..70).map(day).collect(),
+            revenue: vec![revenue; 70],
+            geos: 1,
+            currencies: currencies.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        let notes = |o: &BusinessOutcome| business_data(&unified, path, o, &calendar).unwrap().1;
+        assert!(notes(&outcome(200.0, &["USD"])).is_empty());
+        let n = notes(&outcome(200.0, &["EUR"]));
+        assert!(
+            n.iter()
+                .any(|x| x.contains("revenue is in EUR but the channels' spend in USD")),
+            "{n:?}"
+        );
+        let n = notes(&outcome(200.0 * 100.0, &[]));
+        assert!(
+            n.iter()
+                .any(|x| x.contains("250× the revenue the platforms report")),
+            "{n:?}"
+        );
+    }
+
     /// The unified table's rows against the outcome's days: days of the outcome the table
     /// does not reach are refused (no spend data is not zero spend), rows of the table
     /// beyond the outcome are left out with a note, and an empty spend or channel is one
@@ -1297,6 +1405,7 @@ mod tests {
             dates: (from..from + days).map(day).collect(),
             revenue: vec![1000.0; days as usize],
             geos: 1,
+            currencies: Vec::new(),
         };
         let head = ["date", "channel", "spend", "revenue"];
         let rows: Vec<[String; 4]> = (0..70)
