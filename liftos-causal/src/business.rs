@@ -1936,10 +1936,13 @@ pub fn analyze_business(
     Ok(r)
 }
 
+/// How many combined standard errors a lift test may sit from the model's own estimate
+/// of its window before a warning says the two disagree.
+pub const CALIBRATION_CONFLICT_SE: f64 = 3.0;
+
 /// A day (days since 1970-01-01) as `YYYY-MM-DD`.
 fn day_text(day: i32) -> String {
-    let (y, m, d) = crate::prepare::ymd(day);
-    format!("{y:04}-{m:02}-{d:02}")
+    crate::prepare::civil(day).format("%Y-%m-%d").to_string()
 }
 
 /// [`analyze_business`] of every channel of `data`.
@@ -2182,6 +2185,7 @@ fn analyze_business_channels(
     let mut shift = before_shift.clone();
     let mut gain = None;
     let mut calibration = None;
+    let mut conflict_warnings = Vec::new();
     // With `non_negative` (spend cannot lower revenue), every channel's reported effect is
     // its projection on [0, ∞): the estimate's maximum with 0, the interval intersected
     // with [0, ∞). For a true effect ≥ 0 neither moves further from the truth, so no
@@ -2229,7 +2233,7 @@ fn analyze_business_channels(
             options.response.curve_scales.len(),
             Some(&k_gain),
         );
-        let tests_report = ctx
+        let tests_report: Vec<CalibrationTest> = ctx
             .tests
             .iter()
             .enumerate()
@@ -2257,6 +2261,32 @@ fn analyze_business_channels(
                 }
             })
             .collect();
+        // A test far from what the data say (beyond 3 combined standard errors) is
+        // still combined, as a measurement; but one of the two is likely wrong (the test's
+        // window, its spend, its standard error, or the model), and the channels whose
+        // spend moves with the tested one move with it.
+        for t in &tests_report {
+            let t: &CalibrationTest = t;
+            let gap = t.test.incremental_revenue - t.model_estimate;
+            let se = (t.test.standard_error.powi(2) + t.model_std_err.powi(2)).sqrt();
+            if se > 0.0 && (gap / se).abs() > CALIBRATION_CONFLICT_SE {
+                conflict_warnings.push(format!(
+                    "The lift test of `{}` ({} to {}) measured {:.0} ± {:.0}, the data without \
+                     it say {:.0} ± {:.0}: {:.1} standard errors apart. The calibration follows \
+                     the test, and moves the channels whose spend moves with `{}` too; check the \
+                     test (its window, spend and standard error) before trusting either.",
+                    t.test.channel,
+                    day_text(t.test.start),
+                    day_text(t.test.end),
+                    t.test.incremental_revenue,
+                    t.test.standard_error,
+                    t.model_estimate,
+                    t.model_std_err,
+                    (gap / se).abs(),
+                    t.test.channel
+                ));
+            }
+        }
         calibration = Some(CalibrationReport {
             tests: tests_report,
             channels,
@@ -2454,6 +2484,7 @@ fn analyze_business_channels(
         });
     }
     let mut warnings = separation_warnings(&ctx, &x, &full, options.collinearity);
+    warnings.extend(conflict_warnings);
     warnings.extend(curve_warnings);
     warnings.extend(negative_warnings);
     if let Some(c) = common.as_ref().map(|r| r.check)

@@ -537,7 +537,7 @@ fn dates(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i32>>> {
 
 /// The calendar day of a Date32 value (arrow's conversion; days outside chrono's range,
 /// ±262,000 years, fall back to 1970-01-01).
-fn civil(day: i32) -> chrono::NaiveDate {
+pub(crate) fn civil(day: i32) -> chrono::NaiveDate {
     Date32Type::to_naive_date_opt(day).unwrap_or_default()
 }
 
