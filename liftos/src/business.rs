@@ -924,10 +924,28 @@ pub fn mixed_currency_note(
 /// data do not have, a window outside the data's days, a return (an `iroas`, or revenue
 /// over `spend`) for a window in which the channel spends nothing in the data.
 pub fn lift_tests(data: &BusinessData, rows: &[LiftTestRow], path: &Path) -> Result<Vec<LiftTest>> {
+    lift_tests_with_notes(data, rows, path).map(|(tests, _)| tests)
+}
+
+/// [`lift_tests`], and a note for each holdout test: a window in which the channel spent
+/// nothing in the data (it was switched off to measure it) has no spend of its own to
+/// apply the test's return to, so its return (`iroas`, or `incremental_revenue` over the
+/// `spend` it withheld) measures the channel's return over all the data's days.
+///
+/// # Errors
+///
+/// As [`lift_tests`]; a holdout's `incremental_revenue` without its `spend`.
+pub fn lift_tests_with_notes(
+    data: &BusinessData,
+    rows: &[LiftTestRow],
+    path: &Path,
+) -> Result<(Vec<LiftTest>, Vec<String>)> {
     let (Some(&first), Some(&last)) = (data.dates.first(), data.dates.last()) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
-    rows.iter()
+    let mut notes = Vec::new();
+    let tests = rows
+        .iter()
         .enumerate()
         .map(|(i, t)| {
             let row = Some(i + 1);
@@ -970,7 +988,26 @@ pub fn lift_tests(data: &BusinessData, rows: &[LiftTestRow], path: &Path) -> Res
             } else {
                 t.spend.map(|s| (t.value / s, t.standard_error / s))
             };
+            let spent = data
+                .dates
+                .iter()
+                .zip(&data.spend[c])
+                .any(|(d, s)| (window.0..=window.1).contains(d) && *s > 0.0);
             let Some((iroas, se)) = iroas else {
+                if !spent {
+                    return Err(input_error(
+                        path,
+                        row,
+                        "spend",
+                        format!(
+                            "is missing: `{}` spends nothing from {} to {} in the data (a \
+                             holdout), so the revenue the test measured is a return only \
+                             with the spend that was withheld; give `spend`, or the test's \
+                             `iroas`",
+                            t.channel, t.start, t.end
+                        ),
+                    ));
+                }
                 return Ok(LiftTest {
                     channel: t.channel.clone(),
                     start: window.0,
@@ -979,27 +1016,22 @@ pub fn lift_tests(data: &BusinessData, rows: &[LiftTestRow], path: &Path) -> Res
                     standard_error: t.standard_error,
                 });
             };
-            let spent = data
-                .dates
-                .iter()
-                .zip(&data.spend[c])
-                .any(|(d, s)| (window.0..=window.1).contains(d) && *s > 0.0);
             if !spent {
-                return Err(input_error(
-                    path,
-                    row,
-                    "channel",
-                    format!(
-                        "`{}` spends nothing from {} to {} in the data, so the test's return \
-                         cannot be applied to its spend there",
-                        t.channel, t.start, t.end
-                    ),
+                notes.push(format!(
+                    "The lift test of `{}` ({} to {}) is a holdout (the channel spends nothing \
+                     then in the data): its return {iroas:.2} ± {se:.2} is compared with the \
+                     channel's return over all the data's days, not over its window.",
+                    t.channel, t.start, t.end
                 ));
+                return data
+                    .lift_test_from_iroas(&t.channel, (first, last), iroas, se)
+                    .map_err(Error::from);
             }
             data.lift_test_from_iroas(&t.channel, window, iroas, se)
                 .map_err(Error::from)
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok((tests, notes))
 }
 
 /// Reads the files and runs the business-level analysis.
@@ -1017,12 +1049,13 @@ pub fn analyze_business_files(
     let outcome = read_business_outcome(outcome_path)?;
     let unified = liftos_transform::read_table(unified_path)?;
     let (data, notes) = business_data(&unified, unified_path, &outcome, calendar)?;
-    let tests = match lift_tests_path {
-        Some(p) => lift_tests(&data, &read_lift_tests(p)?, p)?,
-        None => Vec::new(),
+    let (tests, test_notes) = match lift_tests_path {
+        Some(p) => lift_tests_with_notes(&data, &read_lift_tests(p)?, p)?,
+        None => (Vec::new(), Vec::new()),
     };
     let mut results = liftos_causal::analyze_business(&data, options, &tests)?;
     results.results.diagnostics.warnings.extend(notes);
+    results.results.diagnostics.warnings.extend(test_notes);
     Ok((outcome, results))
 }
 
@@ -1258,14 +1291,7 @@ mod tests {
             e.contains("row 1") && e.contains("`spend`") && e.contains("not > 0"),
             "{e}"
         );
-        for (start, end, needle) in [
-            ("2023-01-01", "2023-01-31", "outside the data's days"),
-            (
-                "2024-03-02",
-                "2024-03-08",
-                "spends nothing from 2024-03-02 to 2024-03-08",
-            ),
-        ] {
+        for (start, end, needle) in [("2023-01-01", "2023-01-31", "outside the data's days")] {
             let rows = lift_tests_from_table(
                 &table(
                     &with_spend,
@@ -1280,6 +1306,35 @@ mod tests {
                 "{e}"
             );
         }
+        // A holdout (the channel off in the window): its return, 300 over the 100 it
+        // withheld, measures the return over all the data's days (3 × 60 × 50), with a
+        // note; without the spend it withheld it has no return (it was "the model said
+        // 0 ± 0", accepted without a word, or refused when the return was given).
+        let holdout = |spend: &str| {
+            lift_tests_from_table(
+                &table(
+                    &with_spend,
+                    &[&["meta", "2024-03-02", "2024-03-08", "300", "60", "", spend]],
+                ),
+                path,
+            )
+            .unwrap()
+        };
+        let (tests, notes) = lift_tests_with_notes(&data, &holdout("100"), path).unwrap();
+        assert_eq!((tests[0].start, tests[0].end), (first, first + n - 1));
+        assert!(
+            (tests[0].incremental_revenue - 9000.0).abs() < 1e-6,
+            "{tests:?}"
+        );
+        assert!((tests[0].standard_error - 1800.0).abs() < 1e-6, "{tests:?}");
+        assert!(notes[0].contains("is a holdout"), "{notes:?}");
+        let e = lift_tests(&data, &holdout(""), path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("row 1") && e.contains("`spend`") && e.contains("(a holdout)"),
+            "{e}"
+        );
     }
     /// Dates are `YYYY-MM-DD` with a four-digit year; a timestamp column's midnight is
     /// that day, another time of day an error naming its row.

@@ -1325,11 +1325,13 @@ impl Pipeline {
             outcome,
             &self.calendar,
         )?;
-        let tests = match &self.lift_tests {
-            Some(p) => {
-                crate::business::lift_tests(&data, &crate::business::read_lift_tests(p)?, p)?
-            }
-            None => Vec::new(),
+        let (tests, test_notes) = match &self.lift_tests {
+            Some(p) => crate::business::lift_tests_with_notes(
+                &data,
+                &crate::business::read_lift_tests(p)?,
+                p,
+            )?,
+            None => (Vec::new(), Vec::new()),
         };
         let options = liftos_causal::business::BusinessOptions {
             seed: self.attribution.seed,
@@ -1343,6 +1345,7 @@ impl Pipeline {
         };
         let mut results = liftos_causal::analyze_business(&data, &options, &tests)?;
         results.results.diagnostics.warnings.extend(notes);
+        results.results.diagnostics.warnings.extend(test_notes);
         Ok(results)
     }
 
