@@ -1291,7 +1291,8 @@ mod tests {
             e.contains("row 1") && e.contains("`spend`") && e.contains("not > 0"),
             "{e}"
         );
-        for (start, end, needle) in [("2023-01-01", "2023-01-31", "outside the data's days")] {
+        {
+            let (start, end, needle) = ("2023-01-01", "2023-01-31", "outside the data's days");
             let rows = lift_tests_from_table(
                 &table(
                     &with_spend,
