@@ -826,6 +826,29 @@ pub fn plan_from_input(input: &PlanInput, options: &PlanOptions) -> Result<Budge
                 ),
             });
         }
+        if let Some(why) = &held {
+            // A bound the user set that holding the channel does not meet is said, not
+            // dropped.
+            let unmet: Vec<String> = [
+                user_lo
+                    .filter(|l| *l > current)
+                    .map(|l| format!("at least {l:.0}")),
+                user_hi
+                    .filter(|h| *h < current)
+                    .map(|h| format!("at most {h:.0}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !unmet.is_empty() {
+                notes.push(format!(
+                    "`{}` stays at its current spend {current:.0}, not {} as asked: {}.",
+                    c.channel,
+                    unmet.join(" and "),
+                    why.trim_start_matches("held: ")
+                ));
+            }
+        }
         let (lo, hi) = if held.is_some() {
             (current, current)
         } else {
@@ -1263,6 +1286,17 @@ mod tests {
         assert!(
             w.reason.as_deref().unwrap().contains("cannot rank"),
             "{w:?}"
+        );
+        // A minimum asked of a held channel is not met, and the notes say so (it was
+        // dropped without a word).
+        let plan = plan_from_input(&inp, &PlanOptions::new(300.0).with_min("weak", 150.0)).unwrap();
+        assert_eq!(plan.channel("weak").unwrap().recommended_spend, 100.0);
+        assert!(
+            plan.notes
+                .iter()
+                .any(|n| n.starts_with("`weak` stays at its current spend 100, not at least 150")),
+            "{:?}",
+            plan.notes
         );
         // A narrow interval around zero is not uncertain: that channel gives budget up.
         let mut flat = input("flat", 100.0, &|x| 0.01 * x);
