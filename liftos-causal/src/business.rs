@@ -559,20 +559,15 @@ impl BusinessData {
 
     /// The data without the channels at `drop` (indices into `channels`).
     fn without_channels(&self, drop: &[usize]) -> BusinessData {
-        let keep = |i: &usize| !drop.contains(i);
-        fn pick<T: Clone>(v: &[T], keep: impl Fn(&usize) -> bool) -> Vec<T> {
-            v.iter()
-                .enumerate()
-                .filter(|(i, _)| keep(i))
-                .map(|(_, x)| x.clone())
-                .collect()
-        }
+        let keep: Vec<bool> = (0..self.channels.len())
+            .map(|i| !drop.contains(&i))
+            .collect();
         BusinessData {
-            channels: pick(&self.channels, keep),
-            spend: pick(&self.spend, keep),
-            platform_revenue: pick(&self.platform_revenue, keep),
+            channels: crate::prepare::kept(&self.channels, &keep),
+            spend: crate::prepare::kept(&self.spend, &keep),
+            platform_revenue: crate::prepare::kept(&self.platform_revenue, &keep),
             campaigns: if self.campaigns.len() == self.channels.len() {
-                pick(&self.campaigns, keep)
+                crate::prepare::kept(&self.campaigns, &keep)
             } else {
                 self.campaigns.clone()
             },

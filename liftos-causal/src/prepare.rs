@@ -332,30 +332,23 @@ impl CausalPanel {
     /// the roles, the dropped rows and the common-spend check are kept).
     pub fn without_channel(&self, channel: &str) -> CausalPanel {
         let keep: Vec<bool> = self.channels.iter().map(|c| c != channel).collect();
-        fn pick<T: Clone>(v: &[T], keep: &[bool]) -> Vec<T> {
-            v.iter()
-                .zip(keep)
-                .filter(|(_, k)| **k)
-                .map(|(x, _)| x.clone())
-                .collect()
-        }
         let named = |cols: &[(String, Vec<f64>)]| -> Vec<(String, Vec<f64>)> {
             cols.iter()
-                .map(|(n, v)| (n.clone(), pick(v, &keep)))
+                .map(|(n, v)| (n.clone(), kept(v, &keep)))
                 .collect()
         };
         CausalPanel {
             roles: self.roles.clone(),
-            source_rows: pick(&self.source_rows, &keep),
+            source_rows: kept(&self.source_rows, &keep),
             dropped: self.dropped.clone(),
             outcomes: named(&self.outcomes),
             treatments: named(&self.treatments),
             controls: named(&self.controls),
-            dates: self.dates.as_deref().map(|d| pick(d, &keep)),
-            channels: pick(&self.channels, &keep),
-            entities: self.entities.as_deref().map(|e| pick(e, &keep)),
-            holiday: self.holiday.as_deref().map(|h| pick(h, &keep)),
-            event: self.event.as_deref().map(|e| pick(e, &keep)),
+            dates: self.dates.as_deref().map(|d| kept(d, &keep)),
+            channels: kept(&self.channels, &keep),
+            entities: self.entities.as_deref().map(|e| kept(e, &keep)),
+            holiday: self.holiday.as_deref().map(|h| kept(h, &keep)),
+            event: self.event.as_deref().map(|e| kept(e, &keep)),
             common_spend: self.common_spend,
         }
     }
@@ -545,6 +538,16 @@ pub(crate) fn civil(day: i32) -> chrono::NaiveDate {
 /// calendar's column are Monday = 1).
 pub(crate) fn weekday(day: i32) -> usize {
     civil(day).weekday().num_days_from_monday() as usize
+}
+
+/// The items of `v` whose `keep` flag is set, in order (a row or channel filter applied
+/// alike to every column).
+pub(crate) fn kept<T: Clone>(v: &[T], keep: &[bool]) -> Vec<T> {
+    v.iter()
+        .zip(keep)
+        .filter(|(_, k)| **k)
+        .map(|(x, _)| x.clone())
+        .collect()
 }
 
 /// (year, month 1..=12, day of year 1..=366) of a Date32 day.
