@@ -916,25 +916,30 @@ pub fn mixed_currency_note(
 
 /// The lift tests in the estimator's units: an `iroas`, or an `incremental_revenue` over
 /// its `spend`, becomes revenue with the channel's spend in the data over the window (the
-/// model is national; see the module's documentation).
+/// model is national; see the module's documentation). Tests the data cannot check are set
+/// aside, as [`lift_tests_with_notes`] says.
 ///
 /// # Errors
 ///
-/// [`Error::Input`] naming the file, the row and the field: a test naming a channel the
-/// data do not have, a window outside the data's days, a return (an `iroas`, or revenue
-/// over `spend`) for a window in which the channel spends nothing in the data.
+/// As [`lift_tests_with_notes`].
 pub fn lift_tests(data: &BusinessData, rows: &[LiftTestRow], path: &Path) -> Result<Vec<LiftTest>> {
     lift_tests_with_notes(data, rows, path).map(|(tests, _)| tests)
 }
 
-/// [`lift_tests`], and a note for each holdout test: a window in which the channel spent
-/// nothing in the data (it was switched off to measure it) has no spend of its own to
-/// apply the test's return to, so its return (`iroas`, or `incremental_revenue` over the
-/// `spend` it withheld) measures the channel's return over all the data's days.
+/// [`lift_tests`], and a note for the results' warnings for each test set aside or read
+/// differently:
+/// - a test naming a channel the data do not have, or whose window is not wholly within
+///   the data's days, is set aside (a file of every test a team has run commonly holds
+///   tests of other periods and channels), its row named;
+/// - a holdout (a window in which the channel spent nothing in the data: it was switched
+///   off to measure it) has no spend of its own to apply the test's return to, so its
+///   return (`iroas`, or `incremental_revenue` over the `spend` it withheld) measures the
+///   channel's return over all the data's days.
 ///
 /// # Errors
 ///
-/// As [`lift_tests`]; a holdout's `incremental_revenue` without its `spend`.
+/// [`Error::Input`] naming the file, the row and the field: a holdout's
+/// `incremental_revenue` without its `spend`; the estimator's own checks of a test.
 pub fn lift_tests_with_notes(
     data: &BusinessData,
     rows: &[LiftTestRow],
@@ -944,93 +949,104 @@ pub fn lift_tests_with_notes(
         return Ok((Vec::new(), Vec::new()));
     };
     let mut notes = Vec::new();
-    let tests = rows
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let row = Some(i + 1);
-            let c = data.channel_index(&t.channel).map_err(|_| {
-                input_error(
-                    path,
-                    row,
-                    "channel",
-                    format!(
-                        "`{}` is not a channel of the data ({})",
-                        t.channel,
-                        data.channels.join(", ")
-                    ),
-                )
-            })?;
-            let window = (date32(t.start), date32(t.end));
-            if window.0 < first || window.1 > last {
-                let how = if window.1 < first || window.0 > last {
-                    "is outside"
-                } else {
-                    "reaches beyond"
-                };
+    let mut set_aside = |row: usize, t: &LiftTestRow, why: String| {
+        notes.push(format!(
+            "The lift test on row {row} of {} (`{}`, {} to {}) was set aside: {why}.",
+            path.display(),
+            t.channel,
+            t.start,
+            t.end
+        ));
+    };
+    let mut tests = Vec::with_capacity(rows.len());
+    let mut holdouts = Vec::new();
+    for (i, t) in rows.iter().enumerate() {
+        let row = i + 1;
+        let Ok(c) = data.channel_index(&t.channel) else {
+            let hint = data
+                .channels
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(&t.channel))
+                .map(|c| format!(" (the data spell it `{c}`)"))
+                .unwrap_or_default();
+            set_aside(
+                row,
+                t,
+                format!(
+                    "`{}` is not a channel of the data ({}){hint}",
+                    t.channel,
+                    data.channels.join(", ")
+                ),
+            );
+            continue;
+        };
+        let window = (date32(t.start), date32(t.end));
+        if window.0 < first || window.1 > last {
+            let how = if window.1 < first || window.0 > last {
+                "is outside"
+            } else {
+                "reaches beyond"
+            };
+            set_aside(
+                row,
+                t,
+                format!(
+                    "its window {how} the data's days ({} to {}); a test is compared with the \
+                     model's lift over the same days, so its whole window must be in the data",
+                    liftos_calendar::date32_to_naive(first),
+                    liftos_calendar::date32_to_naive(last)
+                ),
+            );
+            continue;
+        }
+        let iroas = if t.is_roas {
+            Some((t.value, t.standard_error))
+        } else {
+            t.spend.map(|s| (t.value / s, t.standard_error / s))
+        };
+        let spent = data
+            .dates
+            .iter()
+            .zip(&data.spend[c])
+            .any(|(d, s)| (window.0..=window.1).contains(d) && *s > 0.0);
+        let Some((iroas, se)) = iroas else {
+            if !spent {
                 return Err(input_error(
                     path,
-                    row,
-                    if window.0 < first { "start" } else { "end" },
+                    Some(row),
+                    "spend",
                     format!(
-                        "the window {} to {} {how} the data's days ({} to {}): a test is compared \
-                         with the model's lift over the same days, so its whole window must be in \
-                         the data",
-                        t.start,
-                        t.end,
-                        liftos_calendar::date32_to_naive(first),
-                        liftos_calendar::date32_to_naive(last)
+                        "is missing: `{}` spends nothing from {} to {} in the data (a \
+                         holdout), so the revenue the test measured is a return only \
+                         with the spend that was withheld; give `spend`, or the test's \
+                         `iroas`",
+                        t.channel, t.start, t.end
                     ),
                 ));
             }
-            let iroas = if t.is_roas {
-                Some((t.value, t.standard_error))
-            } else {
-                t.spend.map(|s| (t.value / s, t.standard_error / s))
-            };
-            let spent = data
-                .dates
-                .iter()
-                .zip(&data.spend[c])
-                .any(|(d, s)| (window.0..=window.1).contains(d) && *s > 0.0);
-            let Some((iroas, se)) = iroas else {
-                if !spent {
-                    return Err(input_error(
-                        path,
-                        row,
-                        "spend",
-                        format!(
-                            "is missing: `{}` spends nothing from {} to {} in the data (a \
-                             holdout), so the revenue the test measured is a return only \
-                             with the spend that was withheld; give `spend`, or the test's \
-                             `iroas`",
-                            t.channel, t.start, t.end
-                        ),
-                    ));
-                }
-                return Ok(LiftTest {
-                    channel: t.channel.clone(),
-                    start: window.0,
-                    end: window.1,
-                    incremental_revenue: t.value,
-                    standard_error: t.standard_error,
-                });
-            };
-            if !spent {
-                notes.push(format!(
-                    "The lift test of `{}` ({} to {}) is a holdout (the channel spends nothing \
-                     then in the data): its return {iroas:.2} ± {se:.2} is compared with the \
-                     channel's return over all the data's days, not over its window.",
-                    t.channel, t.start, t.end
-                ));
-                return data
-                    .lift_test_from_iroas(&t.channel, (first, last), iroas, se)
-                    .map_err(Error::from);
-            }
-            data.lift_test_from_iroas(&t.channel, window, iroas, se)
-                .map_err(Error::from)
-        })
-        .collect::<Result<Vec<_>>>()?;
+            tests.push(LiftTest {
+                channel: t.channel.clone(),
+                start: window.0,
+                end: window.1,
+                incremental_revenue: t.value,
+                standard_error: t.standard_error,
+            });
+            continue;
+        };
+        let window = if spent {
+            window
+        } else {
+            holdouts.push(format!(
+                "The lift test of `{}` ({} to {}) is a holdout (the channel spends nothing \
+                 then in the data): its return {iroas:.2} ± {se:.2} is compared with the \
+                 channel's return over all the data's days, not over its window.",
+                t.channel, t.start, t.end
+            ));
+            (first, last)
+        };
+        tests.push(data.lift_test_from_iroas(&t.channel, window, iroas, se)?);
+    }
+    notes.extend(holdouts);
     Ok((tests, notes))
 }
 
@@ -1291,21 +1307,42 @@ mod tests {
             e.contains("row 1") && e.contains("`spend`") && e.contains("not > 0"),
             "{e}"
         );
+        // Tests the data cannot check (another period, a channel the data do not have,
+        // spelled otherwise) are set aside with a note naming the row; the others are
+        // kept. (A window outside the data stopped the whole analysis.)
         {
-            let (start, end, needle) = ("2023-01-01", "2023-01-31", "outside the data's days");
             let rows = lift_tests_from_table(
                 &table(
                     &with_spend,
-                    &[&["meta", start, end, "300", "60", "CA", "100"]],
+                    &[
+                        &["meta", "2023-01-01", "2023-01-31", "300", "60", "CA", "100"],
+                        &["Meta", "2024-01-08", "2024-01-14", "300", "60", "CA", "100"],
+                        &[
+                            "tiktok",
+                            "2024-01-08",
+                            "2024-01-14",
+                            "300",
+                            "60",
+                            "CA",
+                            "100",
+                        ],
+                        &["meta", "2024-01-08", "2024-01-14", "300", "60", "CA", "100"],
+                    ],
                 ),
                 path,
             )
             .unwrap();
-            let e = lift_tests(&data, &rows, path).unwrap_err().to_string();
-            assert!(
-                e.contains("tests.csv") && e.contains("row 1") && e.contains(needle),
-                "{e}"
-            );
+            let (kept, notes) = lift_tests_with_notes(&data, &rows, path).unwrap();
+            assert_eq!(kept, tests[..1], "{notes:?}");
+            assert_eq!(notes.len(), 3, "{notes:?}");
+            for (note, needle) in notes.iter().zip([
+                "row 1 of tests.csv (`meta`, 2023-01-01 to 2023-01-31) was set aside: its window is outside the data's days",
+                "row 2 of tests.csv (`Meta`, 2024-01-08 to 2024-01-14) was set aside: `Meta` is not a channel of the data",
+                "row 3 of tests.csv (`tiktok`",
+            ]) {
+                assert!(note.contains(needle), "{note}");
+            }
+            assert!(notes[1].contains("(the data spell it `meta`)"), "{notes:?}");
         }
         // A holdout (the channel off in the window): its return, 300 over the 100 it
         // withheld, measures the return over all the data's days (3 × 60 × 50), with a
