@@ -433,6 +433,13 @@ fn channels_section(
                 (business_part(b, level, cur))
             }
             (table(&header, &rows))
+            @for n in &results.diagnostics.not_estimated {
+                p.warn {
+                    "Not estimated: " code { (n.channel) } " (" (thousands(n.rows as f64, 0))
+                    " rows left out of the fit): " (n.reason) ". The other channels were \
+                     estimated without its rows."
+                }
+            }
         }
     }
 }

@@ -776,12 +776,21 @@ fn html_report_escapes_names_title_and_currency() {
     const EVIL: &str = "<script>alert(1)</script> &\"'";
     const ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt; &amp;&quot;'";
     let evil_channel = format!("meta {EVIL}");
-    let results = synthetic(vec![
+    let mut results = synthetic(vec![
         curved(&evil_channel, 10_000.0, 80_000.0),
         curved("google_ads", 10_000.0, 20_000.0),
     ]);
     let plan =
         liftos_causal::plan_budget(&results, &liftos_causal::PlanOptions::new(20_000.0)).unwrap();
+    // A channel left out of the fit is named below the channel table.
+    results
+        .diagnostics
+        .not_estimated
+        .push(liftos_causal::NotEstimated {
+            channel: format!("pinterest {EVIL}"),
+            rows: 1_234,
+            reason: format!("too little data {EVIL}"),
+        });
     // The sandbox table with Meta's channel and campaign names carrying the markup.
     let (table, _) = sandbox();
     let renamed = |name: &str, f: &dyn Fn(&str) -> String| -> std::sync::Arc<dyn Array> {
@@ -838,6 +847,15 @@ fn html_report_escapes_names_title_and_currency() {
     assert!(!html.contains("alert(1)</script>"));
     assert_well_formed(&html, &HTML_VOID);
     assert_self_contained(&html);
+    let channels = &html[html.find("<section id=\"channels\">").unwrap()..];
+    let channels = &channels[..channels.find("</section>").unwrap()];
+    assert!(
+        channels.contains(&format!(
+            "Not estimated: <code>pinterest {ESCAPED}</code> (1,234 rows left out of the \
+             fit): too little data {ESCAPED}."
+        )),
+        "{channels}"
+    );
     let exploration = &html[html.find("<section id=\"exploration\">").unwrap()..];
     assert!(exploration.contains(&format!("meta {ESCAPED}")));
     for s in [
