@@ -21,10 +21,10 @@ pub fn write_atomically(
 ) -> io::Result<()> {
     let dir = parent_dir(path)?;
     let name = file_name(path);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".partial")
-        .tempfile_in(dir)?;
+    let mut tmp = with_target_permissions(
+        path,
+        temp_builder(&format!(".{name}."), ".partial").tempfile_in(dir)?,
+    )?;
     write(tmp.as_file_mut())?;
     tmp.as_file_mut().flush()?;
     tmp.as_file().sync_all()?;
@@ -48,6 +48,8 @@ pub fn write_atomically_at<E>(
 ) -> Result<(), E> {
     let tmp = partial_file(path).map_err(&io_error)?;
     write(tmp.path())?;
+    // A writer may have replaced the file at the path, and with it its mode.
+    let tmp = with_target_permissions(path, tmp).map_err(&io_error)?;
     File::open(tmp.path())
         .and_then(|f| f.sync_all())
         .map_err(&io_error)?;
@@ -70,10 +72,38 @@ pub fn partial_file(path: &Path) -> io::Result<tempfile::NamedTempFile> {
         Some(ext) => format!(".partial.{}", ext.to_string_lossy()),
         None => ".partial".to_owned(),
     };
-    tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(&suffix)
-        .tempfile_in(dir)
+    with_target_permissions(
+        path,
+        temp_builder(&format!(".{name}."), &suffix).tempfile_in(dir)?,
+    )
+}
+
+/// A temporary file's builder: `prefix`, `suffix`, and on Unix the mode a new file gets
+/// from `File::create` (0666 less the process's umask; a temporary file's own 0600
+/// would make every output private to its owner, and replacing a shared file would
+/// make it so).
+fn temp_builder<'a, 'b>(prefix: &'a str, suffix: &'b str) -> tempfile::Builder<'a, 'b> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix).suffix(suffix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
+}
+
+/// The temporary file `tmp` for `target`, given `target`'s permissions when `target`
+/// exists: replacing a file keeps its mode (a file shared with a group stays shared).
+fn with_target_permissions(
+    target: &Path,
+    tmp: tempfile::NamedTempFile,
+) -> io::Result<tempfile::NamedTempFile> {
+    if let Ok(meta) = std::fs::metadata(target) {
+        // By path: a writer may have put a new file there.
+        std::fs::set_permissions(tmp.path(), meta.permissions())?;
+    }
+    Ok(tmp)
 }
 
 fn parent_dir(path: &Path) -> io::Result<&Path> {
@@ -109,6 +139,42 @@ pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A new file gets the mode `File::create` gives (0666 less the umask), not a
+    /// temporary file's 0600; a replaced file keeps its own.
+    #[cfg(unix)]
+    #[test]
+    fn a_written_file_has_the_mode_of_a_created_one_or_of_the_file_it_replaces() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let plain = dir.path().join("plain.txt");
+        File::create(&plain).unwrap();
+        for (name, how) in [("a.json", 0), ("b.png", 1)] {
+            let path = dir.path().join(name);
+            let write = |bytes: &[u8]| match how {
+                0 => write_atomically(&path, |f| f.write_all(bytes)).unwrap(),
+                _ => write_atomically_at(
+                    &path,
+                    |tmp| {
+                        // As a writer that removes and creates the file again.
+                        std::fs::remove_file(tmp)?;
+                        std::fs::write(tmp, bytes)
+                    },
+                    |e| e,
+                )
+                .unwrap(),
+            };
+            write(b"new");
+            assert_eq!(mode(&path), mode(&plain), "{name}");
+            for shared in [0o640, 0o664, 0o604] {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(shared)).unwrap();
+                write(b"again");
+                assert_eq!(mode(&path), shared, "{name}");
+                assert_eq!(std::fs::read(&path).unwrap(), b"again");
+            }
+        }
+    }
 
     #[test]
     fn a_failed_write_leaves_the_old_file_and_no_temporary() {

@@ -154,6 +154,20 @@ pub fn read_table_with(path: impl AsRef<Path>, options: &ReadOptions) -> Result<
     }
 }
 
+/// The column names of the table file `path` (a CSV's header row, a Parquet file's
+/// schema), without reading its rows.
+///
+/// # Errors
+///
+/// A file error naming `path`: not CSV or Parquet, unreadable, no header row.
+pub fn column_names(path: &Path) -> Result<Vec<String>> {
+    let schema = match table_format(path)? {
+        FileFormat::Csv => csv_header(path, open(path)?)?,
+        _ => parquet_checked(path)?.schema().as_ref().clone(),
+    };
+    Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
+}
+
 /// The header row of the CSV `reader` (read from `path`) as a schema of its column names
 /// (types not inferred): one clear error for a file without a header or with a column
 /// named twice.

@@ -110,9 +110,9 @@ pub use cluster::{
 };
 pub use error::{Error, Result};
 pub use io::{
-    FileFormat, PartialFile, ReadOptions, TableWriter, escape_formula_cells, is_formula_like,
-    read_table, read_table_with, read_tables, read_tables_with, remove_partial_files, table_format,
-    write_table,
+    FileFormat, PartialFile, ReadOptions, TableWriter, column_names, escape_formula_cells,
+    is_formula_like, read_table, read_table_with, read_tables, read_tables_with,
+    remove_partial_files, table_format, write_table,
 };
 pub use mapping::{ColumnSpec, DecimalSeparator, SchemaMapping, SourceMapping};
 #[cfg(feature = "sql")]

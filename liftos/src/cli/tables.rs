@@ -66,13 +66,34 @@ fn checked_quarantine(
     out: &Path,
     quarantine: Option<&PathBuf>,
 ) -> liftos::Result<PathBuf> {
+    let given = quarantine.is_some();
     let quarantine = quarantine
         .cloned()
         .unwrap_or_else(|| quarantine_next_to(out));
     check_distinct_files(inputs, &[("--out", out), ("--quarantine", &quarantine)])?;
     check_output("--out", out)?;
     check_output("--quarantine", &quarantine)?;
+    if !given && quarantine.exists() && !is_quarantine(&quarantine) {
+        return Err(liftos::Error::Transform(liftos::transform::Error::File {
+            path: quarantine,
+            line: None,
+            message: "is where the quarantine goes beside --out, and is a file that is not \
+                      a LiftOS quarantine (its first columns are not `_stage`, `_row`, \
+                      `_reason`), so it is left as it is: name the quarantine with \
+                      --quarantine FILE, or move that file; nothing was written"
+                .to_owned(),
+        }));
+    }
     Ok(quarantine)
+}
+
+/// Whether the table file `path` is a quarantine a LiftOS command wrote: its first
+/// columns are `_stage`, `_row` and `_reason`.
+fn is_quarantine(path: &Path) -> bool {
+    use liftos::transform::{QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_STAGE};
+    liftos::transform::column_names(path).is_ok_and(|names| {
+        names.len() >= 3 && names[..3] == [QUARANTINE_STAGE, QUARANTINE_ROW, QUARANTINE_REASON]
+    })
 }
 
 /// Whether the table file `path` (given to `option`) can be written: a `.csv` or
@@ -109,7 +130,8 @@ fn check_output(option: &str, path: &Path) -> liftos::Result<()> {
 /// Whether the quarantine is written: when it has rows, when `--quarantine` names it,
 /// and when a file is already at its path (replaced by a header-only one, so that a
 /// quarantine of an earlier run never stays beside this run's output: rows out plus
-/// rows quarantined always equal rows in).
+/// rows quarantined always equal rows in; at the path beside `--out`, only a LiftOS
+/// quarantine gets this far: see [`checked_quarantine`]).
 fn keep_empty_quarantine(given: bool, path: &Path) -> bool {
     given || path.exists()
 }

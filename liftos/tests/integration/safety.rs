@@ -504,3 +504,70 @@ fn a_closed_stdout_ends_the_command_quietly() {
     assert_eq!(output.status.code(), Some(141), "{err}");
     assert!(leftovers(dir.path()).is_empty());
 }
+
+/// The quarantine beside `--out` (`<stem>.quarantine.<ext>`, a path the user did not
+/// name) replaces only a quarantine of an earlier run: any other file there is left as
+/// it is and the command refused before any work (the audit's `report.quarantine.csv`
+/// of notes was replaced by a header-only table, by `unify` and `clean` alike).
+/// Outputs get the mode of a created file, and a replaced file keeps its own.
+#[test]
+fn a_file_beside_out_that_is_not_a_quarantine_is_never_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = unified_file(d, "in.csv");
+    let meta = write_file(
+        d,
+        "meta.csv",
+        "date_start,date_stop,account_id,account_currency,campaign_id,campaign_name,spend,\
+         impressions,clicks,conversions,conversion_values\n\
+         2025-03-01,2025-03-01,111,USD,c1,Camp,1.5,100,3,1,50\n",
+    );
+    let notes = write_file(d, "report.quarantine.csv", "my notes: do not lose\n");
+    let out = d.join("report.csv");
+    for command in ["clean", "unify"] {
+        let input_arg = match command {
+            "unify" => format!("meta={}", meta.display()),
+            _ => input.display().to_string(),
+        };
+        let o = liftos()
+            .args([command, "--input", &input_arg, "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_refused(&o, "report.quarantine.csv");
+        assert!(
+            stderr(&o).contains("not a LiftOS quarantine")
+                && stderr(&o).contains("--quarantine FILE"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&notes).unwrap(),
+            "my notes: do not lose\n"
+        );
+        assert!(!out.exists(), "{command} wrote --out");
+    }
+    // Moved away, the command runs; run again, its own quarantine is replaced, and the
+    // output keeps the mode it was given.
+    std::fs::rename(&notes, d.join("notes.csv")).unwrap();
+    let clean = || {
+        let o = liftos()
+            .args(["clean", "--input"])
+            .arg(&input)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    clean();
+    let quarantine = d.join("report.quarantine.csv");
+    assert!(quarantine.exists());
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let created = write_file(d, "created.txt", "");
+    assert_eq!(mode(&out), mode(&created));
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o640)).unwrap();
+    clean();
+    assert_eq!(mode(&out), 0o640);
+}
