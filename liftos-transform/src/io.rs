@@ -416,7 +416,33 @@ fn decode_slice(
 
 pub(crate) fn arrow_file_error(path: &Path, e: &arrow::error::ArrowError) -> Error {
     let message = e.to_string();
-    file_error(path, line_in(&message), message)
+    let line = line_in(&message);
+    match not_csv_text(path) {
+        Some(what) => file_error(path, line, format!("{what} ({message})")),
+        None => file_error(path, line, message),
+    }
+}
+
+/// What a file named as CSV is when its first bytes say it is not UTF-8 text (read as
+/// CSV, each of these failed as "invalid UTF-8 in field 0", which names no cause).
+fn not_csv_text(path: &Path) -> Option<&'static str> {
+    use std::io::Read as _;
+    let mut head = [0u8; 4];
+    let n = File::open(path)
+        .and_then(|f| f.take(4).read(&mut head))
+        .ok()?;
+    match &head[..n] {
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => Some(
+            "the file is UTF-16 text (a spreadsheet's \"Unicode text\"), not UTF-8: save it \
+             as \"CSV UTF-8\"",
+        ),
+        [0x1F, 0x8B, ..] => Some("the file is gzip-compressed: decompress it first (gunzip)"),
+        [b'P', b'K', 3, 4] => {
+            Some("the file is a ZIP archive (an .xlsx workbook?), not CSV: export the sheet as CSV")
+        }
+        b"PAR1" => Some("the file is Parquet, not CSV: name it .parquet"),
+        _ => None,
+    }
 }
 
 /// Row groups at least this large on average are decoded in parallel by [`read_parquet`]
@@ -1018,6 +1044,41 @@ pub(crate) fn write_behind(
 mod tests {
     use super::*;
     use std::io::BufReader;
+
+    /// A file named .csv that is UTF-16, gzip, a workbook or Parquet is named as such
+    /// (each was "invalid UTF-8 in field 0"); its header is not read as columns either.
+    #[test]
+    fn a_csv_that_is_not_utf8_text_is_named_for_what_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut utf16 = vec![0xFF, 0xFE];
+        for u in "date,spend\n2024-01-01,5\n".encode_utf16() {
+            utf16.extend(u.to_le_bytes());
+        }
+        let cases: [(&str, Vec<u8>, &str); 4] = [
+            ("utf16.csv", utf16, "UTF-16"),
+            (
+                "gz.csv",
+                vec![0x1F, 0x8B, 8, 0, 0xC3, 0x28, 0xA0, 0xA1],
+                "gzip",
+            ),
+            (
+                "book.csv",
+                b"PK\x03\x04\x14\x00\xC3\x28\xA0\xA1".to_vec(),
+                "ZIP archive",
+            ),
+            (
+                "data.csv",
+                b"PAR1\x15\x04\xC3\x28\xA0\xA1\n".to_vec(),
+                "is Parquet",
+            ),
+        ];
+        for (name, bytes, needle) in cases {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let e = read_table(&path).unwrap_err().to_string();
+            assert!(e.contains(name) && e.contains(needle), "{e}");
+        }
+    }
 
     /// 2,500 rows of the column types a unified table has (text with nulls and repeats,
     /// dates, whole and fractional numbers, a zoned timestamp).

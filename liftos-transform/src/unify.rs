@@ -318,20 +318,11 @@ fn resolve<'b>(
             ))),
             Err(_) if spec.optional || spec.default.is_some() => Ok(None),
             Err(_) => {
-                let have: Vec<String> = batch
-                    .schema()
-                    .fields()
-                    .iter()
-                    .take(40)
-                    .map(|f| f.name().clone())
-                    .collect();
+                let have = column_list(&batch.schema());
                 Err(Error::Unmapped {
                     table: name.to_owned(),
                     unified: unified_col.to_owned(),
-                    reason: format!(
-                        "source column `{col}` not found (the source has: {})",
-                        have.join(", ")
-                    ),
+                    reason: format!("source column `{col}` not found (the source has: {have})"),
                 })
             }
         },
@@ -370,12 +361,7 @@ fn missing_columns(
     if missing.is_empty() {
         return Ok(());
     }
-    let have: Vec<&str> = schema
-        .fields()
-        .iter()
-        .take(40)
-        .map(|f| f.name().as_str())
-        .collect();
+    let have = column_list(&schema);
     let mut fix = format!("[sources.{name}.columns]");
     for (col, _) in &missing {
         let example = match col.as_str() {
@@ -400,9 +386,34 @@ fn missing_columns(
                 .map(|(c, why)| format!("{c}: {why}"))
                 .collect::<Vec<_>>()
                 .join("; "),
-            have.join(", ")
+            have
         ),
     })
+}
+
+/// The source's column names for an error: the first 40, each cut at 80 characters (a
+/// file whose header is one 50 MB "column" made a 50 MB error), and how many more.
+fn column_list(schema: &arrow::datatypes::Schema) -> String {
+    const NAMES: usize = 40;
+    const CHARS: usize = 80;
+    let fields = schema.fields();
+    let mut names: Vec<String> = fields
+        .iter()
+        .take(NAMES)
+        .map(|f| {
+            let name = f.name();
+            match name.char_indices().nth(CHARS) {
+                Some((cut, _)) => {
+                    format!("{}… ({} characters)", &name[..cut], name.chars().count())
+                }
+                None => name.clone(),
+            }
+        })
+        .collect();
+    if fields.len() > NAMES {
+        names.push(format!("and {} more", fields.len() - NAMES));
+    }
+    names.join(", ")
 }
 
 /// One unified column of a source, converted to its unified type.
@@ -944,4 +955,30 @@ pub fn sort_by_natural_key(table: &RecordBatch) -> Result<RecordBatch> {
     }
     let indices = lexsort_to_indices(&columns, None)?;
     Ok(take_record_batch(table, &indices)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The columns an error lists are bounded: 40 names, each cut at 80 characters.
+    #[test]
+    fn an_errors_column_list_is_bounded() {
+        let huge = "x".repeat(1_000_000);
+        let mut names = vec![huge.clone()];
+        names.extend((0..50).map(|i| format!("c{i}")));
+        let schema = Schema::new(
+            names
+                .iter()
+                .map(|n| Field::new(n, DataType::Utf8, true))
+                .collect::<Vec<_>>(),
+        );
+        let list = column_list(&schema);
+        assert!(list.len() < 1_000, "{}", list.len());
+        assert!(
+            list.starts_with(&format!("{}… (1000000 characters), c0, ", "x".repeat(80))),
+            "{list}"
+        );
+        assert!(list.ends_with("c38, and 11 more"), "{list}");
+    }
 }
