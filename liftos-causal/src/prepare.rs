@@ -277,6 +277,11 @@ impl CausalRoles {
     }
 }
 
+/// The largest outcome or spend a row may hold: a day's amount beyond it is a unit or
+/// parsing mistake, and its squares overflow (revenue of 1e300 in every row made the
+/// estimation fail as "the channel's transformed spend does not vary").
+const MAX_ABS_AMOUNT: f64 = 1e15;
+
 /// A row left out of the panel, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DroppedRow {
@@ -618,12 +623,20 @@ pub fn prepare_causal_data(table: &RecordBatch, roles: &CausalRoles) -> Result<C
     let mut keep = vec![true; n];
     let mut mark = |col: &Vec<Option<f64>>, name: &str, keep: &mut [bool]| {
         for (i, v) in col.iter().enumerate() {
-            if v.is_none() && keep[i] {
+            let reason = match v {
+                None => "missing or not a finite number",
+                Some(x) if x.abs() > MAX_ABS_AMOUNT => {
+                    "beyond ±1e15, more than a row of daily data can hold (its squares and \
+                     sums overflow)"
+                }
+                Some(_) => continue,
+            };
+            if keep[i] {
                 keep[i] = false;
                 dropped.push(DroppedRow {
                     row: i,
                     column: name.to_string(),
-                    reason: "missing or not a finite number".into(),
+                    reason: reason.into(),
                 });
             }
         }
@@ -684,8 +697,12 @@ pub fn prepare_causal_data(table: &RecordBatch, roles: &CausalRoles) -> Result<C
     if source_rows.is_empty() {
         return Err(Error::TooLittleData {
             what: format!(
-                "rows with every role present ({} of {n} rows had a missing value)",
-                dropped.len()
+                "rows with every role present ({} of {n} rows left out; the first, row {}: \
+                 `{}` {})",
+                dropped.len(),
+                dropped.first().map_or(0, |d| d.row + 1),
+                dropped.first().map_or("", |d| d.column.as_str()),
+                dropped.first().map_or("", |d| d.reason.as_str()),
             ),
             found: 0,
             needed: 1,

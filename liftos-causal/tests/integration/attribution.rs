@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, Float64Array};
+use arrow::array::{Array, AsArray, Float64Array};
 use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
 use liftos_causal::{
@@ -277,6 +277,35 @@ fn missing_roles_are_reported() {
             .dropped
             .iter()
             .all(|d| d.column == "spend" && d.row % 50 == 0)
+    );
+
+    // An amount beyond 1e15 (revenue of 1e300: a unit or parsing mistake) is left out
+    // with its reason, not estimated from (the fit failed, blaming a channel's spend).
+    let r = table.schema().index_of("revenue").unwrap();
+    let revenue = table
+        .column(r)
+        .as_primitive::<arrow::datatypes::Float64Type>();
+    let huge: Float64Array = (0..revenue.len())
+        .map(|k| Some(if k % 70 == 1 { 1e300 } else { revenue.value(k) }))
+        .collect();
+    let mut cols = table.columns().to_vec();
+    cols[r] = Arc::new(huge);
+    let with_huge = RecordBatch::try_new(table.schema(), cols).unwrap();
+    let panel = prepare_causal_data(&with_huge, &CausalRoles::default()).unwrap();
+    let beyond: Vec<_> = panel
+        .dropped
+        .iter()
+        .filter(|d| d.column == "revenue")
+        .collect();
+    assert_eq!(
+        beyond.len(),
+        (0..table.num_rows()).filter(|k| k % 70 == 1).count()
+    );
+    assert!(
+        beyond
+            .iter()
+            .all(|d| d.row % 70 == 1 && d.reason.contains("beyond ±1e15")),
+        "{beyond:?}"
     );
 
     // (treatment, outcome): the error names the bad column and says what is wrong.
