@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::builder::strings;
 use crate::http::{
     HttpCore, ParseNumber, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error,
-    date_chunks, decode_error, decode_for, parse_number, validate_base_url,
+    date_chunks, decode_error, decode_for, parse_number, platform_wait, validate_base_url,
 };
 use crate::oauth::RefreshFlow;
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
@@ -692,8 +692,7 @@ fn parse_secs(s: &str) -> Option<Duration> {
         .strip_suffix('s')?
         .parse::<f64>()
         .ok()
-        .filter(|x| x.is_finite() && *x >= 0.0)
-        .map(Duration::from_secs_f64)
+        .and_then(platform_wait)
 }
 
 /// The error for an API version Google no longer serves (`version`, answered `how`).

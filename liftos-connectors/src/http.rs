@@ -222,8 +222,20 @@ impl RetryConfig {
         let base = self.initial_backoff.as_secs_f64() * self.multiplier.powi(retry.min(60) as i32);
         let capped = base.min(self.max_backoff.as_secs_f64());
         let half = capped / 2.0;
-        Duration::from_secs_f64(half + rng.random_range(0.0..=half))
+        Duration::try_from_secs_f64(half + rng.random_range(0.0..=half)).unwrap_or(self.max_backoff)
     }
+}
+
+/// A wait a platform asked for, in seconds (`Retry-After`, Google's `retryDelay`, Meta's
+/// `estimated_time_to_regain_access` × 60, a Shopify bucket's refill time): `None` for
+/// what is no wait (negative, NaN). A wait too long for a [`Duration`] (`1e20`, `inf`) is
+/// [`Duration::MAX`], which the retry policy refuses as [`Error::Throttled`] like any wait
+/// over [`RetryConfig::max_retry_wait`]: a finite but huge number is never a panic.
+pub(crate) fn platform_wait(secs: f64) -> Option<Duration> {
+    if secs.is_nan() || secs < 0.0 {
+        return None;
+    }
+    Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
 }
 
 /// Timeouts and limits of the HTTP core as settings (serde), e.g. the `[http]` table of
@@ -296,7 +308,7 @@ impl HttpSettings {
                 .ok_or_else(|| {
                     config_error(
                         source,
-                        &format!("{key} = {v} must be a number of seconds > 0"),
+                        &format!("{key} = {v:?} must be a number of seconds > 0"),
                     )
                 })
         };
@@ -323,7 +335,7 @@ impl HttpSettings {
             if !(bytes >= 1.0 && bytes.is_finite() && bytes < u64::MAX as f64) {
                 return Err(config_error(
                     source,
-                    &format!("max_body_mib = {v} must be a size in MiB > 0"),
+                    &format!("max_body_mib = {v:?} must be a size in MiB > 0"),
                 ));
             }
             base.max_body_bytes = bytes as u64;
@@ -677,13 +689,20 @@ impl Reply {
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+    /// The `Retry-After` header in seconds, as a [`platform_wait`] (an HTTP date is
+    /// not read: the caller's backoff applies).
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        self.header("retry-after")
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .and_then(platform_wait)
+    }
 }
 
 /// What to do with one answer.
 #[derive(Debug)]
 pub(crate) enum Verdict {
     /// Success: hand the reply back; on usage pressure, `pause` before the pull's next
-    /// request (within its deadline).
+    /// request (a pause over `max_retry_wait` or past the deadline fails that request).
     Ok { pause: Option<Duration> },
     /// Transient: retry after the backoff, or after the platform's wait when longer.
     Retry {
@@ -996,8 +1015,9 @@ impl HttpCore {
                 Ok(Ok(Ok(reply))) => match classify(&reply) {
                     Verdict::Ok { pause } => {
                         if let Some(p) = pause {
-                            // Waited out before the pull's next request, if there is one.
-                            let until = self.clock.now() + p.min(self.config.max_retry_wait);
+                            // Waited out before the pull's next request, if there is one
+                            // (refused there when longer than `max_retry_wait`).
+                            let until = self.clock.now().saturating_add(p);
                             let mut slot = budget
                                 .pause_until
                                 .lock()
@@ -1042,7 +1062,7 @@ impl HttpCore {
                         self.config.backoff(attempt - 1, &mut rng)
                     };
                     let wait = after.map_or(backoff, |a| a.max(backoff));
-                    if self.elapsed(budget) + wait > self.config.deadline {
+                    if self.elapsed(budget).saturating_add(wait) > self.config.deadline {
                         return Err(self.deadline(
                             budget,
                             attempt,
@@ -1067,9 +1087,9 @@ impl HttpCore {
         }
     }
 
-    /// Waits out the usage-pressure pause an earlier answer of this pull asked for
-    /// (at most `max_retry_wait`); a pause that would pass the pull's deadline is the
-    /// deadline error at once, as a retry's wait is.
+    /// Waits out the usage-pressure pause an earlier answer of this pull asked for. A
+    /// pause longer than `max_retry_wait` is [`Error::Throttled`], one that would pass
+    /// the pull's deadline the deadline error, at once, as a retry's wait is.
     async fn wait_out_pressure(&self, budget: &PullBudget) -> Result<()> {
         let until = *budget
             .pause_until
@@ -1082,7 +1102,16 @@ impl HttpCore {
         if wait.is_zero() {
             return Ok(());
         }
-        if self.elapsed(budget) + wait > self.config.deadline {
+        if wait > self.config.max_retry_wait {
+            return Err(Error::Throttled {
+                source_name: self.source.into(),
+                retry_after_secs: wait.as_secs(),
+                max_wait_secs: self.config.max_retry_wait.as_secs(),
+                message: "usage pressure: an answer asked for this pause before the next request"
+                    .into(),
+            });
+        }
+        if self.elapsed(budget).saturating_add(wait) > self.config.deadline {
             return Err(self.deadline(
                 budget,
                 0,

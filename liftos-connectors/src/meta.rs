@@ -18,7 +18,8 @@ use serde_json::Value;
 use crate::builder::{required_secret, strings};
 use crate::http::{
     HttpCore, ParseNumber, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link,
-    config_error, date_chunks, decode_error, decode_for, paginate, parse_number, validate_base_url,
+    config_error, date_chunks, decode_error, decode_for, paginate, parse_number, platform_wait,
+    validate_base_url,
 };
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
@@ -891,7 +892,7 @@ impl Inner {
                     self.async_timeout.as_secs()
                 )));
             }
-            wait = (wait * 2).min(Duration::from_secs(30));
+            wait = wait.saturating_mul(2).min(Duration::from_secs(30));
         }
     }
 }
@@ -1315,7 +1316,7 @@ fn regain_wait(r: &Reply) -> Option<Duration> {
         .flatten()
         .filter_map(|e| e["estimated_time_to_regain_access"].as_f64())
         .fold(0.0_f64, f64::max);
-    (minutes > 0.0).then(|| Duration::from_secs_f64(minutes * 60.0))
+    platform_wait(minutes * 60.0).filter(|w| !w.is_zero())
 }
 
 #[derive(Deserialize)]

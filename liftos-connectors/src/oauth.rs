@@ -137,7 +137,7 @@ impl RefreshFlow {
         let mut guard = self.token.lock().await;
         let now = core.clock.now();
         if let Some((tok, exp)) = guard.as_ref()
-            && *exp > now + self.margin
+            && *exp > now.saturating_add(self.margin)
             && rejected.is_none_or(|r| r.expose_secret() != tok.expose_secret())
         {
             return Ok(tok.clone());
@@ -172,7 +172,10 @@ impl RefreshFlow {
         let token = SecretString::from(t.access_token);
         // Obtained at run time: hidden from every error and log from now on.
         core.redactor.add(&token);
-        let expires = core.clock.now() + Duration::from_secs(t.expires_in.unwrap_or(3600));
+        // A lifetime too long for the clock (`expires_in: 18446744073709551615`) is "until
+        // the API refuses it" (then it is replaced once), not an overflow.
+        let lifetime = Duration::from_secs(t.expires_in.unwrap_or(3600));
+        let expires = core.clock.now().saturating_add(lifetime);
         *guard = Some((token.clone(), expires));
         Ok(token)
     }
