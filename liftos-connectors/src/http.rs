@@ -411,9 +411,11 @@ impl Progress {
 
 /// Replaces every registered secret in a text with `[REDACTED]`.
 ///
-/// A secret is found in its literal form and in any mix of encodings of its bytes:
+/// A secret is found in its literal form and in any mix of encodings of its characters:
 /// percent-encoded with upper- or lower-case hex (`123%7C…`, `1%2f%2F…`), `+` for a space
-/// (form encoding), and `\/` for `/` (JSON). Clones share their secrets, so a token
+/// (form encoding), and JSON string escapes (`\u0026`, `\u002B`, `\u006b` for any
+/// character, surrogate pairs, `\/`, `\"`, `\\`, `\n`, ...), as encoders that escape
+/// `+ & < >` or everything non-ASCII write them. Clones share their secrets, so a token
 /// obtained at run time (Google's OAuth access token) and [`add`](Redactor::add)ed to
 /// one clone is hidden by all of them. The secrets stay in [`SecretString`]s.
 #[derive(Clone, Default)]
@@ -462,7 +464,7 @@ impl Redactor {
         let list = self.secrets.read().unwrap_or_else(PoisonError::into_inner);
         let mut out = text.to_owned();
         for s in list.iter() {
-            out = redact_one(&out, s.expose_secret().as_bytes());
+            out = redact_one(&out, s.expose_secret());
         }
         out
     }
@@ -474,32 +476,112 @@ impl Redactor {
     }
 }
 
-/// The length of the encoded form of `secret` at the start of `text`, if it is there.
-fn match_encoded(text: &[u8], secret: &[u8]) -> Option<usize> {
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut p = 0;
-    for &b in secret {
-        let rest = text.get(p..)?;
-        if rest.first() == Some(&b) || (b == b' ' && rest.first() == Some(&b'+')) {
-            p += 1;
-        } else if b == b'/' && rest.starts_with(b"\\/") {
-            p += 2;
-        } else if rest.first() == Some(&b'%')
-            && let (Some(h), Some(l)) = (
-                rest.get(1).and_then(|c| hex(*c)),
-                rest.get(2).and_then(|c| hex(*c)),
-            )
-            && h * 16 + l == u32::from(b)
-        {
-            p += 3;
-        } else {
+/// The length of an encoded form of `secret` at the start of `text`, if one is there:
+/// each character of the secret in any of its forms ([`char_forms`]), mixed freely. The
+/// forms overlap (`\\` is a literal backslash and the start of `\\\\`), so every end
+/// reachable so far is followed, the longest match kept.
+fn match_encoded(text: &[u8], secret: &str) -> Option<usize> {
+    // Every form starts with the first byte of the secret or an escape's first byte.
+    let first = *text.first()?;
+    if Some(&first) != secret.as_bytes().first() && !matches!(first, b'%' | b'+' | b'\\') {
+        return None;
+    }
+    let mut ends = vec![0usize];
+    let (mut next, mut lengths) = (Vec::new(), Vec::new());
+    for c in secret.chars() {
+        next.clear();
+        for &p in &ends {
+            lengths.clear();
+            char_forms(&text[p..], c, &mut lengths);
+            next.extend(lengths.iter().map(|n| p + n));
+        }
+        next.sort_unstable();
+        next.dedup();
+        if next.is_empty() {
             return None;
+        }
+        std::mem::swap(&mut ends, &mut next);
+    }
+    ends.last().copied()
+}
+
+/// Pushes to `out` the length of every form of `c` at the start of `rest`: literal; its
+/// UTF-8 bytes percent-encoded (`%7C`, `%7c`, each byte either way); `+` for a space
+/// (form encoding); a JSON escape: `\uXXXX` in either case (a surrogate pair beyond the
+/// BMP), or `\/`, `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`.
+fn char_forms(rest: &[u8], c: char, out: &mut Vec<usize>) {
+    let mut utf8 = [0u8; 4];
+    let bytes = c.encode_utf8(&mut utf8).as_bytes();
+    if let [b] = bytes {
+        // One byte: literal, or `%XX` (both may fit: `%` and `%25`).
+        if rest.first() == Some(b) {
+            out.push(1);
+        }
+        if let Some(3) = rest.get(..3).and_then(|h| match_bytes_percent(h, *b)) {
+            out.push(3);
+        }
+    } else if let Some(n) = match_bytes(rest, bytes) {
+        // Several bytes (none of them `%`): each literal or `%XX`.
+        out.push(n);
+    }
+    if c == ' ' && rest.first() == Some(&b'+') {
+        out.push(1);
+    }
+    let short = match c {
+        '/' | '"' | '\\' => Some(c as u8),
+        '\u{8}' => Some(b'b'),
+        '\u{c}' => Some(b'f'),
+        '\n' => Some(b'n'),
+        '\r' => Some(b'r'),
+        '\t' => Some(b't'),
+        _ => None,
+    };
+    if let Some(e) = short
+        && rest.first() == Some(&b'\\')
+        && rest.get(1) == Some(&e)
+    {
+        out.push(2);
+    }
+    let mut units = [0u16; 2];
+    let mut p = 0;
+    for &unit in c.encode_utf16(&mut units).iter() {
+        if rest.get(p..).and_then(json_unit) != Some(unit) {
+            return;
+        }
+        p += 6;
+    }
+    out.push(p);
+}
+
+/// The length of `bytes` at the start of `rest`, each byte literal or as `%XX`.
+fn match_bytes(rest: &[u8], bytes: &[u8]) -> Option<usize> {
+    let mut p = 0;
+    for &b in bytes {
+        let at = rest.get(p..)?;
+        if at.first() == Some(&b) {
+            p += 1;
+        } else {
+            p += match_bytes_percent(at, b)?;
         }
     }
     Some(p)
 }
 
-fn redact_one(text: &str, secret: &[u8]) -> String {
+/// 3 when `rest` starts with `%XX` (either case) standing for `b`.
+fn match_bytes_percent(rest: &[u8], b: u8) -> Option<usize> {
+    let hex = |i: usize| rest.get(i).and_then(|c| (*c as char).to_digit(16));
+    (rest.first() == Some(&b'%') && hex(1)? * 16 + hex(2)? == u32::from(b)).then_some(3)
+}
+
+/// The UTF-16 unit of the JSON escape `\uXXXX` at the start of `s`.
+fn json_unit(s: &[u8]) -> Option<u16> {
+    let digits = s.strip_prefix(b"\\u")?.get(..4)?;
+    digits.iter().try_fold(0u16, |acc, d| {
+        Some(acc * 16 + (*d as char).to_digit(16)? as u16)
+    })
+}
+
+fn redact_one(text: &str, secret: &str) -> String {
     let bytes = text.as_bytes();
     let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -1574,6 +1656,46 @@ mod tests {
         }
         assert_eq!(r.redact("nothing here: 123%7"), "nothing here: 123%7");
         assert_eq!(r.redact("é ünïcode"), "é ünïcode");
+    }
+
+    /// JSON string escapes of any character of a secret, as Go (`\u003c \u003e
+    /// \u0026`), .NET (`\u002B`, upper-case hex) or an escape-everything encoder write
+    /// them, mixed with the other forms; non-ASCII secrets in surrogate pairs too.
+    #[test]
+    fn redactor_finds_json_escaped_secrets() {
+        let r = Redactor::default();
+        for s in [
+            "k3y+SECRET&api<key>",
+            "pa\"ss\\wörd/😀x",
+            "tab\tnew\nline",
+            "50%off%key",
+        ] {
+            r.add(&SecretString::from(s));
+        }
+        for text in [
+            r#"{"error":"invalid key \"k3y\u002bSECRET\u0026api\u003ckey\u003e\""}"#,
+            r#"{"error":"invalid key \"k3y\u002BSECRET\u0026api\u003Ckey\u003E\""}"#,
+            r#"{"e":"\u006b\u0033\u0079\u002b\u0053\u0045\u0043\u0052\u0045\u0054\u0026\u0061\u0070\u0069\u003c\u006b\u0065\u0079\u003e"}"#,
+            r#"{"e":"k3y%2BSECRET\u0026api%3ckey\u003e"}"#,
+            r#"{"e":"pa\"ss\\w\u00f6rd\/\ud83d\ude00x"}"#,
+            r#"{"e":"pa\u0022ss\u005cw\u00F6rd/\uD83D\uDE00x"}"#,
+            r#"{"e":"tab\tnew\nline"}"#,
+            r#"{"e":"tab\u0009new\u000aline"}"#,
+            r#"{"e":"50%off\u0025key"}"#,
+            r#"{"e":"50%25off%key"}"#,
+        ] {
+            let out = r.redact(text);
+            assert!(out.contains("[REDACTED]"), "{text} -> {out}");
+            for part in ["SECRET", "\\u0053", "api", "ss", "line", "off"] {
+                assert!(!out.contains(part), "{text} -> {out}");
+            }
+            // What is left decodes to no secret either.
+            let decoded: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert!(!decoded.to_string().contains("SECRET"), "{out}");
+        }
+        // A near miss (one escaped character differs) is left alone.
+        let near = r#"{"e":"k3y\u002bSECRET\u0026api\u003ckez\u003e"}"#;
+        assert_eq!(r.redact(near), near);
     }
 
     #[test]
