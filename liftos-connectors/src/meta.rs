@@ -660,6 +660,7 @@ impl Inner {
         budget: &PullBudget,
         plan: &Plan,
         account: &str,
+        range: (NaiveDate, NaiveDate),
         url: String,
         params: Vec<(String, String)>,
     ) -> Result<Fetched> {
@@ -684,7 +685,7 @@ impl Inner {
             return Ok(Fetched::TooLarge { status, said });
         }
         let page: Page = decode(&reply.body)?;
-        let batch = self.to_batch(plan, account, &page.data)?;
+        let batch = self.to_batch(plan, account, range, &page.data)?;
         self.core.progress.page(batch.num_rows());
         let next = page.paging.and_then(|p| p.next).filter(|n| !n.is_empty());
         Ok(Fetched::Page(batch, next))
@@ -706,12 +707,20 @@ impl Inner {
         Ok((base.to_string(), params))
     }
 
-    fn to_batch(&self, plan: &Plan, account: &str, rows: &[Row]) -> Result<RecordBatch> {
+    /// The rows of one insights page of the days `range` (inclusive): daily rows
+    /// (`date_start == date_stop`) within those days, or a decode error naming the row
+    /// and the field (as TikTok and a raw Google query report theirs).
+    fn to_batch(
+        &self,
+        plan: &Plan,
+        account: &str,
+        (since, until): (NaiveDate, NaiveDate),
+        rows: &[Row],
+    ) -> Result<RecordBatch> {
         let n = rows.len();
         let dec = |i: usize, field: &str, m| decode_error(SOURCE, format!("data[{i}].{field}"), m);
-        let date = |i: usize, field: &str, s: &str| -> Result<i32> {
+        let day = |i: usize, field: &str, s: &str| -> Result<NaiveDate> {
             NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map(Date32Type::from_naive_date)
                 .map_err(|e| dec(i, field, format!("`{s}` is not a date: {e}")))
         };
         let num = |i: usize, field: &str, s: Option<&str>| -> Result<f64> {
@@ -730,8 +739,28 @@ impl Inner {
             Vec::with_capacity(n),
         );
         for (i, r) in rows.iter().enumerate() {
-            d_start.push(date(i, "date_start", &r.date_start)?);
-            d_stop.push(date(i, "date_stop", &r.date_stop)?);
+            let (start, stop) = (
+                day(i, "date_start", &r.date_start)?,
+                day(i, "date_stop", &r.date_stop)?,
+            );
+            if start < since || start > until {
+                return Err(dec(
+                    i,
+                    "date_start",
+                    format!("{start} is outside the requested days {since}..={until}"),
+                ));
+            }
+            if stop != start {
+                return Err(dec(
+                    i,
+                    "date_stop",
+                    format!(
+                        "{stop} is not the row's date_start {start}: rows are daily (time_increment=1), a row over several days would be counted on one"
+                    ),
+                ));
+            }
+            d_start.push(Date32Type::from_naive_date(start));
+            d_stop.push(Date32Type::from_naive_date(stop));
             spend.push(num(i, "spend", r.spend.as_deref())?);
             imps.push(int(i, "impressions", r.impressions.as_deref())?);
             clicks.push(int(i, "clicks", r.clicks.as_deref())?);
@@ -1108,7 +1137,8 @@ fn listing(
                      rather than ad), or lower page_limit"
                 ),
             };
-            match inner.page(&budget, &plan, &account, url, params).await? {
+            let range = (since, until);
+            match inner.page(&budget, &plan, &account, range, url, params).await? {
                 Fetched::Page(batch, next) => {
                     let next = next.or_else(|| {
                         pending
