@@ -757,8 +757,8 @@ fn classify(redactor: &Redactor, version: &str, r: &Reply) -> Verdict {
             body: snippet,
         });
     };
-    let status = e["status"].as_str().unwrap_or_default().to_owned();
-    let message = redactor.redact(e["message"].as_str().unwrap_or_default());
+    let status = redactor.excerpt(e["status"].as_str().unwrap_or_default());
+    let message = redactor.excerpt(e["message"].as_str().unwrap_or_default());
     let failures: Vec<&Value> = e["details"]
         .as_array()
         .into_iter()
@@ -780,7 +780,7 @@ fn classify(redactor: &Redactor, version: &str, r: &Reply) -> Verdict {
     let code_text = if codes.is_empty() {
         status.clone()
     } else {
-        codes.join(", ")
+        redactor.excerpt(&codes.join(", "))
     };
     let http = if r.status == 200 {
         e["code"].as_u64().unwrap_or(500) as u16

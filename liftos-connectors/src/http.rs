@@ -469,10 +469,33 @@ impl Redactor {
         out
     }
 
-    /// Every text field of `e` redacted (the last line of defence for errors built from
-    /// answers: decode messages, page tokens, platform messages).
+    /// Every text field of `e` redacted and cut to [`SCRUB_CHARS`] characters (the last
+    /// line of defence for errors built from answers: decode messages quoting a value,
+    /// page tokens, platform messages).
     pub(crate) fn scrub(&self, e: Error) -> Error {
-        e.map_text(|t| self.redact(t))
+        e.map_text(|t| self.cut(t.as_bytes(), SCRUB_CHARS))
+    }
+
+    /// A text an answer supplied (a platform's message, error code or status, a body), as
+    /// an error or a log quotes it: redacted, then cut to [`SNIPPET_CHARS`] characters
+    /// (marked `…`). Every connector quotes answers through this (or
+    /// [`Reply::snippet`]), so a 20 MB message is 500 characters in the error.
+    pub(crate) fn excerpt(&self, text: &str) -> String {
+        self.cut(text.as_bytes(), SNIPPET_CHARS)
+    }
+
+    /// `text` redacted, then cut to `max_chars` characters and `…`. Redaction runs before
+    /// the cut, on a window long enough to hold any encoded secret that starts within the
+    /// kept characters, so a secret cut in half cannot leak its first part; a text longer
+    /// than the window is never read whole.
+    fn cut(&self, text: &[u8], max_chars: usize) -> String {
+        let window = &text[..text.len().min(max_chars * 4 + 4096)];
+        let redacted = self.redact(&String::from_utf8_lossy(window));
+        let mut s: String = redacted.chars().take(max_chars).collect();
+        if s.len() < redacted.len() || window.len() < text.len() {
+            s.push('…');
+        }
+        s
     }
 }
 
@@ -752,20 +775,19 @@ mod bytes_alias {
     pub(crate) type Bytes = Vec<u8>;
 }
 
-const SNIPPET_CHARS: usize = 500;
+/// Characters of an answer's text (a body, a platform's message) an error quotes; the
+/// README documents the 500.
+pub(crate) const SNIPPET_CHARS: usize = 500;
+
+/// Characters of one text field of an error at most ([`Redactor::scrub`]): room for a
+/// sentence of the connector's own and a few quoted [`SNIPPET_CHARS`] excerpts.
+const SCRUB_CHARS: usize = 4 * SNIPPET_CHARS;
 
 impl Reply {
-    /// The body as text, secrets redacted, truncated to 500 characters. Redaction runs
-    /// before the cut (on a window long enough to hold any encoded secret that starts
-    /// within the 500 characters), so a secret cut in half cannot leak its first part.
+    /// The body as text, as [`Redactor::excerpt`] quotes a text: secrets redacted, then
+    /// truncated to 500 characters.
     pub(crate) fn snippet(&self, redactor: &Redactor) -> String {
-        let window = &self.body[..self.body.len().min(SNIPPET_CHARS * 4 + 4096)];
-        let text = redactor.redact(&String::from_utf8_lossy(window));
-        let mut s: String = text.chars().take(SNIPPET_CHARS).collect();
-        if text.chars().count() > SNIPPET_CHARS || window.len() < self.body.len() {
-            s.push('…');
-        }
-        s
+        redactor.cut(&self.body, SNIPPET_CHARS)
     }
     /// A header as text.
     pub(crate) fn header(&self, name: &str) -> Option<&str> {

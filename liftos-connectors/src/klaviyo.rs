@@ -1017,13 +1017,13 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
     }
     let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
     let first = &v["errors"][0];
-    let detail = redactor.redact(
+    let detail = redactor.excerpt(
         first["detail"]
             .as_str()
             .or(first["title"].as_str())
             .unwrap_or_default(),
     );
-    let code = first["code"].as_str().unwrap_or_default();
+    let code = redactor.excerpt(first["code"].as_str().unwrap_or_default());
     match r.status {
         401 | 403 => Verdict::Fail(Error::Auth {
             source_name: SOURCE.into(),

@@ -904,7 +904,7 @@ impl Inner {
                     let why = status
                         .error_message
                         .unwrap_or_else(|| status.async_status.clone());
-                    let why = self.core.redactor.redact(&why);
+                    let why = self.core.redactor.excerpt(&why);
                     tracing::warn!(source = SOURCE, %account, %since, %until, reason = %why, "async job failed");
                     return Ok(Err(format!(
                         "{} ({})",
@@ -1267,7 +1267,7 @@ fn refused_as_too_large(redactor: &Redactor, r: &Reply) -> Option<(u16, String)>
         .unwrap_or_default();
     Some((
         r.status,
-        format!("code {}{subcode}: {}", e.code, redactor.redact(&said)),
+        format!("code {}{subcode}: {}", e.code, redactor.excerpt(&said)),
     ))
 }
 
@@ -1283,7 +1283,7 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
         .map(|b| b.error);
     let text = r.snippet(redactor);
     if let Some(e) = &err {
-        let msg = redactor.redact(&e.message);
+        let msg = redactor.excerpt(&e.message);
         if e.code == 190 || e.code == 102 {
             return Verdict::Fail(Error::Auth {
                 source_name: SOURCE.into(),

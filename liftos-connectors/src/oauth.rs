@@ -191,8 +191,8 @@ impl RefreshFlow {
             };
         }
         let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-        let code = v["error"].as_str().unwrap_or_default();
-        let hint = match code {
+        let code = redactor.excerpt(v["error"].as_str().unwrap_or_default());
+        let hint = match code.as_str() {
             "invalid_grant" => format!(
                 "the refresh token has expired or been revoked; re-authorize and update {}",
                 self.hint_refresh
@@ -208,7 +208,7 @@ impl RefreshFlow {
             message: format!(
                 "token endpoint HTTP {} `{code}`: {hint} ({})",
                 r.status,
-                redactor.redact(v["error_description"].as_str().unwrap_or_default())
+                redactor.excerpt(v["error_description"].as_str().unwrap_or_default())
             ),
         })
     }

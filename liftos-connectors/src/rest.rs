@@ -1008,11 +1008,12 @@ impl Inner {
                 other => other.to_string(),
             })
             .unwrap_or_default();
-        let message = self.core.redactor.redact(&message);
+        let message = self.core.redactor.excerpt(&message);
+        let code_text = self.core.redactor.excerpt(&code.to_string());
         if same(&errors.retry) {
             return Verdict::Retry {
                 after: None,
-                reason: format!("code {code}: {message}"),
+                reason: format!("code {code_text}: {message}"),
             };
         }
         if same(&errors.auth) {
@@ -1020,14 +1021,14 @@ impl Inner {
             return Verdict::Fail(Error::Auth {
                 source_name: SOURCE.into(),
                 message: format!(
-                    "{name}: code {code}: {message}; check the credentials and their scopes ({vars})"
+                    "{name}: code {code_text}: {message}; check the credentials and their scopes ({vars})"
                 ),
             });
         }
         Verdict::Fail(Error::Http {
             source_name: SOURCE.into(),
             status: r.status,
-            body: format!("{name}: code {code}: {message}"),
+            body: format!("{name}: code {code_text}: {message}"),
         })
     }
 

@@ -644,9 +644,9 @@ fn classify_body(redactor: &Redactor, r: &Reply) -> Verdict {
         };
         return Verdict::Ok { pause };
     };
-    let message = redactor.redact(e["message"].as_str().or(e.as_str()).unwrap_or_default());
-    let code = e["extensions"]["code"].as_str().unwrap_or_default();
-    match code {
+    let message = redactor.excerpt(e["message"].as_str().or(e.as_str()).unwrap_or_default());
+    let code = redactor.excerpt(e["extensions"]["code"].as_str().unwrap_or_default());
+    match code.as_str() {
         "THROTTLED" => Verdict::Retry {
             after: bucket_wait(cost, requested),
             reason: format!(
@@ -672,7 +672,7 @@ fn classify_body(redactor: &Redactor, r: &Reply) -> Verdict {
                 e["extensions"]["maxCost"]
                     .as_u64()
                     .unwrap_or(SHOPIFY_MAX_QUERY_COST),
-                e["extensions"]["cost"]
+                redactor.excerpt(&e["extensions"]["cost"].to_string())
             ),
         }),
         "INTERNAL_SERVER_ERROR" => Verdict::Retry {
@@ -801,7 +801,7 @@ impl Inner {
                 .await?;
             let run: Gql<BulkRunData> = decode_page("bulkOperationRunQuery", &reply.body)?;
             if let Some(e) = run.data.run.user_errors.first() {
-                let message = self.core.redactor.redact(&e.message);
+                let message = self.core.redactor.excerpt(&e.message);
                 let elapsed = self.core.clock.now().saturating_sub(started);
                 if message.contains("already in progress")
                     && elapsed.saturating_add(wait) <= self.core.config.deadline

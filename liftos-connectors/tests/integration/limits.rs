@@ -9,7 +9,7 @@ use axum::body::{Body, Bytes};
 use axum::response::Response;
 use liftos_connectors::{
     Connector, Error, GoogleAdsBuilder, KlaviyoBuilder, MetaAdsBuilder, RestBuilder, RestRateLimit,
-    RestSpec, RetryConfig,
+    RestSpec, RetryConfig, TikTokBuilder,
 };
 
 use crate::common::*;
@@ -489,4 +489,120 @@ async fn a_token_lifetime_beyond_the_clock_is_no_overflow() {
     assert_eq!(t.num_rows(), 0);
     assert!(virtual_clock.slept() >= Duration::from_secs(1));
     assert_eq!(token_calls.load(Ordering::SeqCst), 4, "one token, kept");
+}
+
+/// The message of an error answer: `secret` at character 490, then megabytes of text.
+fn huge_message(secret: &str) -> String {
+    let mut m = "x".repeat(490);
+    m.push_str(secret);
+    m.push_str(&"A".repeat(4 << 20));
+    m
+}
+
+/// Asserts that `err` (of `label`) quotes at most the documented 500 characters of the
+/// platform's text, cut with `…`, keeps the connector's own `hint`, and holds none of
+/// `secret`.
+#[track_caller]
+fn assert_cut(label: &str, err: &Error, hint: &str, secret: &str) {
+    let text = err.to_string();
+    assert!(
+        text.chars().count() < 1500,
+        "{label}: {} characters",
+        text.len()
+    );
+    assert!(!text.contains(&"A".repeat(501)), "{label}");
+    assert!(
+        text.contains("x…") || text.contains("A…") || text.contains("]…"),
+        "{label}: {text}"
+    );
+    assert!(text.contains(hint), "{label}: {text}");
+    assert!(!text.contains(&secret[..6]), "{label}: {text}");
+}
+
+/// A platform message of megabytes (Meta's `message` with code 190, Google's `message`
+/// and `status`, Klaviyo's `detail` and `code`, TikTok's `message`) is quoted cut to 500
+/// characters, after redaction (a secret straddling the cut is hidden whole): errors had
+/// carried the whole message.
+#[tokio::test]
+async fn platform_messages_in_errors_are_cut_to_500_characters() {
+    const TOKEN: &str = "TOKENmeta-cut-test-0123456789";
+    let server = Narrow::start(|_, _| {
+        json(400, serde_json::json!({"error": {"message": huge_message(TOKEN), "type": "OAuthException", "code": 190}}))
+    })
+    .await;
+    let c = meta(server.base_url(), fast_retry())
+        .with_access_token(TOKEN)
+        .with_clock(clock())
+        .build()
+        .unwrap();
+    let err = pull_error_within_20s(&c, &one_day()).await;
+    assert!(matches!(err, Error::Auth { .. }), "{err}");
+    assert_cut("meta", &err, "renew the token", TOKEN);
+
+    const REFRESH: &str = "REFRESHgoogle-cut-0123456789";
+    let server = Narrow::start(|s, _| match s.path.as_str() {
+        "/token" => json(
+            200,
+            serde_json::json!({"access_token": "ya29.cut-test", "expires_in": 3599}),
+        ),
+        _ => json(
+            401,
+            serde_json::json!([{"error": {"code": 401, "status": "A".repeat(1 << 20),
+                "message": huge_message(REFRESH)}}]),
+        ),
+    })
+    .await;
+    let c = GoogleAdsBuilder::new()
+        .with_developer_token("google-dev-token-cut")
+        .with_oauth("client-id", "client-secret-cut", REFRESH)
+        .with_customer_ids(["1234567890"])
+        .with_base_url(server.base_url())
+        .with_token_url(format!("{}/token", server.base_url()))
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap();
+    let err = pull_error_within_20s(&c, &one_day()).await;
+    assert!(matches!(err, Error::Auth { .. }), "{err}");
+    assert_cut("google", &err, "check the OAuth credentials", REFRESH);
+
+    const KEY: &str = "pk_KEYklaviyo-cut-0123456789";
+    let server = Narrow::start(|_, _| {
+        json(
+            401,
+            serde_json::json!({"errors": [{"status": 401, "code": "A".repeat(1 << 20),
+            "detail": huge_message(KEY)}]}),
+        )
+    })
+    .await;
+    let c = KlaviyoBuilder::new()
+        .with_api_key(KEY)
+        .with_base_url(server.base_url())
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap();
+    let err = pull_error_within_20s(&c, &one_day()).await;
+    assert!(matches!(err, Error::Auth { .. }), "{err}");
+    assert_cut("klaviyo", &err, "check LIFTOS_KLAVIYO_API_KEY", KEY);
+
+    const TIKTOK: &str = "TTsecret-cut-test-0123456789";
+    let server = Narrow::start(|_, _| {
+        json(
+            200,
+            serde_json::json!({"code": 40105, "message": huge_message(TIKTOK)}),
+        )
+    })
+    .await;
+    let c = TikTokBuilder::new()
+        .with_access_token(TIKTOK)
+        .with_advertiser_ids(["1"])
+        .with_base_url(server.base_url())
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap();
+    let err = pull_error_within_20s(&c, &one_day()).await;
+    assert!(matches!(err, Error::Auth { .. }), "{err}");
+    assert_cut("tiktok", &err, "LIFTOS_TIKTOK_ACCESS_TOKEN", TIKTOK);
 }
