@@ -1,6 +1,7 @@
 //! The HTTP core shared by every platform connector: one client, one retry policy, one
 //! pagination helper, progress counters, and secret redaction.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
@@ -477,26 +478,52 @@ impl Redactor {
     }
 
     /// A text an answer supplied (a platform's message, error code or status, a body), as
-    /// an error or a log quotes it: redacted, then cut to [`SNIPPET_CHARS`] characters
+    /// an error or a log quotes it: redacted, made [`printable`] (no terminal escapes),
+    /// then cut to [`SNIPPET_CHARS`] characters
     /// (marked `…`). Every connector quotes answers through this (or
     /// [`Reply::snippet`]), so a 20 MB message is 500 characters in the error.
     pub(crate) fn excerpt(&self, text: &str) -> String {
         self.cut(text.as_bytes(), SNIPPET_CHARS)
     }
 
-    /// `text` redacted, then cut to `max_chars` characters and `…`. Redaction runs before
+    /// `text` redacted and made [`printable`], then cut to `max_chars` characters and
+    /// `…`. Redaction runs before
     /// the cut, on a window long enough to hold any encoded secret that starts within the
     /// kept characters, so a secret cut in half cannot leak its first part; a text longer
     /// than the window is never read whole.
     fn cut(&self, text: &[u8], max_chars: usize) -> String {
         let window = &text[..text.len().min(max_chars * 4 + 4096)];
-        let redacted = self.redact(&String::from_utf8_lossy(window));
+        let redacted = printable(&self.redact(&String::from_utf8_lossy(window))).into_owned();
         let mut s: String = redacted.chars().take(max_chars).collect();
         if s.len() < redacted.len() || window.len() < text.len() {
             s.push('…');
         }
         s
     }
+}
+
+/// `text` fit for one line of a terminal or a log: every control character (C0 and C1,
+/// DEL: ESC sequences, BEL, CR, newlines) and every bidirectional-text control (U+200E,
+/// U+200F, U+202A–U+202E, U+2066–U+2069) written as its escape (`\u{1b}`), so a text an
+/// answer supplied cannot clear, recolour or retitle a terminal, overwrite a line or
+/// reorder what is shown. Used by [`Redactor::excerpt`] and [`Redactor::scrub`].
+pub(crate) fn printable(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// The length of an encoded form of `secret` at the start of `text`, if one is there:
@@ -1777,6 +1804,19 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn printable_escapes_terminal_controls_and_keeps_the_rest() {
+        assert_eq!(printable("plain é 😀 text"), "plain é 😀 text");
+        assert!(matches!(printable("plain"), Cow::Borrowed(_)));
+        assert_eq!(
+            printable("\u{1b}[2J\u{1b}]0;pwned\u{7}\r\nx\u{9b}31m\u{7f}\u{202e}y"),
+            "\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{d}\\u{a}x\\u{9b}31m\\u{7f}\\u{202e}y"
+        );
+        // Idempotent: what it writes holds no control character.
+        let once = printable("\u{1b}[31m").into_owned();
+        assert_eq!(printable(&once), once);
     }
 
     #[test]

@@ -606,3 +606,70 @@ async fn platform_messages_in_errors_are_cut_to_500_characters() {
     assert!(matches!(err, Error::Auth { .. }), "{err}");
     assert_cut("tiktok", &err, "LIFTOS_TIKTOK_ACCESS_TOKEN", TIKTOK);
 }
+
+/// Terminal control sequences in a platform's text (ESC sequences clearing the screen,
+/// colouring, setting the title; BEL; CR overwriting the line; a bidi override) reach an
+/// error escaped (`\u{1b}`), in a message and in a quoted body alike: they had been
+/// printed raw.
+#[tokio::test]
+async fn terminal_escapes_in_platform_text_are_escaped_in_errors() {
+    const EVIL: &str = "\u{1b}[2J\u{1b}[31mFAKE: all good\u{1b}]0;pwned\u{7}\r\n\u{202e}txt.exe";
+    let server = Narrow::start(|s, _| {
+        if s.query.contains("access_token=meta-190") {
+            json(
+                400,
+                serde_json::json!({"error": {"message": EVIL, "code": 190}}),
+            )
+        } else {
+            Response::builder()
+                .status(400)
+                .header("content-type", "text/plain")
+                .body(Body::from(EVIL))
+                .unwrap()
+        }
+    })
+    .await;
+    let klaviyo = Narrow::start(|_, _| {
+        json(
+            401,
+            serde_json::json!({"errors": [{"status": 401, "code": EVIL, "detail": EVIL}]}),
+        )
+    })
+    .await;
+    let mut errors = Vec::new();
+    for token in ["meta-190-token", "meta-plain-token"] {
+        let c = meta(server.base_url(), fast_retry())
+            .with_access_token(token)
+            .with_clock(clock())
+            .build()
+            .unwrap();
+        errors.push(pull_error_within_20s(&c, &one_day()).await);
+    }
+    let c = KlaviyoBuilder::new()
+        .with_api_key("pk_escape_test_key")
+        .with_base_url(klaviyo.base_url())
+        .with_retry(fast_retry())
+        .with_clock(clock())
+        .build()
+        .unwrap();
+    errors.push(pull_error_within_20s(&c, &one_day()).await);
+    for err in &errors {
+        let text = err.to_string();
+        assert!(
+            !text.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{text:?}"
+        );
+        assert_mentions(
+            &text,
+            &[
+                "\\u{1b}[2J\\u{1b}[31mFAKE: all good\\u{1b}]0;pwned\\u{7}\\u{d}\\u{a}\\u{202e}txt.exe",
+            ],
+        );
+    }
+    assert!(matches!(errors[0], Error::Auth { .. }), "{}", errors[0]);
+    assert!(
+        matches!(errors[1], Error::Http { status: 400, .. }),
+        "{}",
+        errors[1]
+    );
+}
