@@ -61,7 +61,7 @@ impl HttpBuilderBase {
             Ok(d) if !(positive && d.is_zero()) => Some(d),
             _ => {
                 let bound = if positive { "> 0" } else { "≥ 0" };
-                self.env_error = Some(format!("{name} = {x} is not a number of seconds {bound}"));
+                self.env_error = Some(format!("{name} = {x:?} is not a number of seconds {bound}"));
                 None
             }
         }

@@ -591,8 +591,8 @@ fn classify(redactor: &Redactor, property: &str, r: &Reply) -> Verdict {
         return Verdict::Ok { pause: None };
     }
     let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-    let status = v["error"]["status"].as_str().unwrap_or_default().to_owned();
-    let message = redactor.redact(v["error"]["message"].as_str().unwrap_or_default());
+    let status = redactor.excerpt(v["error"]["status"].as_str().unwrap_or_default());
+    let message = redactor.excerpt(v["error"]["message"].as_str().unwrap_or_default());
     match r.status {
         401 => Verdict::Fail(Error::Auth {
             source_name: SOURCE.into(),

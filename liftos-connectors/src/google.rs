@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::builder::strings;
 use crate::http::{
     HttpCore, ParseNumber, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error,
-    date_chunks, decode_error, decode_for, parse_number, validate_base_url,
+    date_chunks, decode_error, decode_for, parse_number, platform_wait, validate_base_url,
 };
 use crate::oauth::RefreshFlow;
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
@@ -692,8 +692,7 @@ fn parse_secs(s: &str) -> Option<Duration> {
         .strip_suffix('s')?
         .parse::<f64>()
         .ok()
-        .filter(|x| x.is_finite() && *x >= 0.0)
-        .map(Duration::from_secs_f64)
+        .and_then(platform_wait)
 }
 
 /// The error for an API version Google no longer serves (`version`, answered `how`).
@@ -758,8 +757,8 @@ fn classify(redactor: &Redactor, version: &str, r: &Reply) -> Verdict {
             body: snippet,
         });
     };
-    let status = e["status"].as_str().unwrap_or_default().to_owned();
-    let message = redactor.redact(e["message"].as_str().unwrap_or_default());
+    let status = redactor.excerpt(e["status"].as_str().unwrap_or_default());
+    let message = redactor.excerpt(e["message"].as_str().unwrap_or_default());
     let failures: Vec<&Value> = e["details"]
         .as_array()
         .into_iter()
@@ -781,7 +780,7 @@ fn classify(redactor: &Redactor, version: &str, r: &Reply) -> Verdict {
     let code_text = if codes.is_empty() {
         status.clone()
     } else {
-        codes.join(", ")
+        redactor.excerpt(&codes.join(", "))
     };
     let http = if r.status == 200 {
         e["code"].as_u64().unwrap_or(500) as u16

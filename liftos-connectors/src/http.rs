@@ -1,6 +1,7 @@
 //! The HTTP core shared by every platform connector: one client, one retry policy, one
 //! pagination helper, progress counters, and secret redaction.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
@@ -222,8 +223,20 @@ impl RetryConfig {
         let base = self.initial_backoff.as_secs_f64() * self.multiplier.powi(retry.min(60) as i32);
         let capped = base.min(self.max_backoff.as_secs_f64());
         let half = capped / 2.0;
-        Duration::from_secs_f64(half + rng.random_range(0.0..=half))
+        Duration::try_from_secs_f64(half + rng.random_range(0.0..=half)).unwrap_or(self.max_backoff)
     }
+}
+
+/// A wait a platform asked for, in seconds (`Retry-After`, Google's `retryDelay`, Meta's
+/// `estimated_time_to_regain_access` × 60, a Shopify bucket's refill time): `None` for
+/// what is no wait (negative, NaN). A wait too long for a [`Duration`] (`1e20`, `inf`) is
+/// [`Duration::MAX`], which the retry policy refuses as [`Error::Throttled`] like any wait
+/// over [`RetryConfig::max_retry_wait`]: a finite but huge number is never a panic.
+pub(crate) fn platform_wait(secs: f64) -> Option<Duration> {
+    if secs.is_nan() || secs < 0.0 {
+        return None;
+    }
+    Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
 }
 
 /// Timeouts and limits of the HTTP core as settings (serde), e.g. the `[http]` table of
@@ -296,7 +309,7 @@ impl HttpSettings {
                 .ok_or_else(|| {
                     config_error(
                         source,
-                        &format!("{key} = {v} must be a number of seconds > 0"),
+                        &format!("{key} = {v:?} must be a number of seconds > 0"),
                     )
                 })
         };
@@ -323,7 +336,7 @@ impl HttpSettings {
             if !(bytes >= 1.0 && bytes.is_finite() && bytes < u64::MAX as f64) {
                 return Err(config_error(
                     source,
-                    &format!("max_body_mib = {v} must be a size in MiB > 0"),
+                    &format!("max_body_mib = {v:?} must be a size in MiB > 0"),
                 ));
             }
             base.max_body_bytes = bytes as u64;
@@ -399,9 +412,11 @@ impl Progress {
 
 /// Replaces every registered secret in a text with `[REDACTED]`.
 ///
-/// A secret is found in its literal form and in any mix of encodings of its bytes:
+/// A secret is found in its literal form and in any mix of encodings of its characters:
 /// percent-encoded with upper- or lower-case hex (`123%7C…`, `1%2f%2F…`), `+` for a space
-/// (form encoding), and `\/` for `/` (JSON). Clones share their secrets, so a token
+/// (form encoding), and JSON string escapes (`\u0026`, `\u002B`, `\u006b` for any
+/// character, surrogate pairs, `\/`, `\"`, `\\`, `\n`, ...), as encoders that escape
+/// `+ & < >` or everything non-ASCII write them. Clones share their secrets, so a token
 /// obtained at run time (Google's OAuth access token) and [`add`](Redactor::add)ed to
 /// one clone is hidden by all of them. The secrets stay in [`SecretString`]s.
 #[derive(Clone, Default)]
@@ -450,44 +465,173 @@ impl Redactor {
         let list = self.secrets.read().unwrap_or_else(PoisonError::into_inner);
         let mut out = text.to_owned();
         for s in list.iter() {
-            out = redact_one(&out, s.expose_secret().as_bytes());
+            out = redact_one(&out, s.expose_secret());
         }
         out
     }
 
-    /// Every text field of `e` redacted (the last line of defence for errors built from
-    /// answers: decode messages, page tokens, platform messages).
+    /// Every text field of `e` redacted and cut to [`SCRUB_CHARS`] characters (the last
+    /// line of defence for errors built from answers: decode messages quoting a value,
+    /// page tokens, platform messages).
     pub(crate) fn scrub(&self, e: Error) -> Error {
-        e.map_text(|t| self.redact(t))
+        e.map_text(|t| self.cut(t.as_bytes(), SCRUB_CHARS))
+    }
+
+    /// A text an answer supplied (a platform's message, error code or status, a body), as
+    /// an error or a log quotes it: redacted, made [`printable`] (no terminal escapes),
+    /// then cut to [`SNIPPET_CHARS`] characters
+    /// (marked `…`). Every connector quotes answers through this (or
+    /// [`Reply::snippet`]), so a 20 MB message is 500 characters in the error.
+    pub(crate) fn excerpt(&self, text: &str) -> String {
+        self.cut(text.as_bytes(), SNIPPET_CHARS)
+    }
+
+    /// `text` redacted and made [`printable`], then cut to `max_chars` characters and
+    /// `…`. Redaction runs before
+    /// the cut, on a window long enough to hold any encoded secret that starts within the
+    /// kept characters, so a secret cut in half cannot leak its first part; a text longer
+    /// than the window is never read whole.
+    fn cut(&self, text: &[u8], max_chars: usize) -> String {
+        let window = &text[..text.len().min(max_chars * 4 + 4096)];
+        let redacted = printable(&self.redact(&String::from_utf8_lossy(window))).into_owned();
+        let mut s: String = redacted.chars().take(max_chars).collect();
+        if s.len() < redacted.len() || window.len() < text.len() {
+            s.push('…');
+        }
+        s
     }
 }
 
-/// The length of the encoded form of `secret` at the start of `text`, if it is there.
-fn match_encoded(text: &[u8], secret: &[u8]) -> Option<usize> {
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut p = 0;
-    for &b in secret {
-        let rest = text.get(p..)?;
-        if rest.first() == Some(&b) || (b == b' ' && rest.first() == Some(&b'+')) {
-            p += 1;
-        } else if b == b'/' && rest.starts_with(b"\\/") {
-            p += 2;
-        } else if rest.first() == Some(&b'%')
-            && let (Some(h), Some(l)) = (
-                rest.get(1).and_then(|c| hex(*c)),
-                rest.get(2).and_then(|c| hex(*c)),
-            )
-            && h * 16 + l == u32::from(b)
-        {
-            p += 3;
+/// `text` fit for one line of a terminal or a log: every control character (C0 and C1,
+/// DEL: ESC sequences, BEL, CR, newlines) and every bidirectional-text control (U+200E,
+/// U+200F, U+202A–U+202E, U+2066–U+2069) written as its escape (`\u{1b}`), so a text an
+/// answer supplied cannot clear, recolour or retitle a terminal, overwrite a line or
+/// reorder what is shown. Used by [`Redactor::excerpt`] and [`Redactor::scrub`].
+pub(crate) fn printable(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_unicode());
         } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The length of an encoded form of `secret` at the start of `text`, if one is there:
+/// each character of the secret in any of its forms ([`char_forms`]), mixed freely. The
+/// forms overlap (`\\` is a literal backslash and the start of `\\\\`), so every end
+/// reachable so far is followed, the longest match kept.
+fn match_encoded(text: &[u8], secret: &str) -> Option<usize> {
+    // Every form starts with the first byte of the secret or an escape's first byte.
+    let first = *text.first()?;
+    if Some(&first) != secret.as_bytes().first() && !matches!(first, b'%' | b'+' | b'\\') {
+        return None;
+    }
+    let mut ends = vec![0usize];
+    let (mut next, mut lengths) = (Vec::new(), Vec::new());
+    for c in secret.chars() {
+        next.clear();
+        for &p in &ends {
+            lengths.clear();
+            char_forms(&text[p..], c, &mut lengths);
+            next.extend(lengths.iter().map(|n| p + n));
+        }
+        next.sort_unstable();
+        next.dedup();
+        if next.is_empty() {
             return None;
+        }
+        std::mem::swap(&mut ends, &mut next);
+    }
+    ends.last().copied()
+}
+
+/// Pushes to `out` the length of every form of `c` at the start of `rest`: literal; its
+/// UTF-8 bytes percent-encoded (`%7C`, `%7c`, each byte either way); `+` for a space
+/// (form encoding); a JSON escape: `\uXXXX` in either case (a surrogate pair beyond the
+/// BMP), or `\/`, `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`.
+fn char_forms(rest: &[u8], c: char, out: &mut Vec<usize>) {
+    let mut utf8 = [0u8; 4];
+    let bytes = c.encode_utf8(&mut utf8).as_bytes();
+    if let [b] = bytes {
+        // One byte: literal, or `%XX` (both may fit: `%` and `%25`).
+        if rest.first() == Some(b) {
+            out.push(1);
+        }
+        if let Some(3) = rest.get(..3).and_then(|h| match_bytes_percent(h, *b)) {
+            out.push(3);
+        }
+    } else if let Some(n) = match_bytes(rest, bytes) {
+        // Several bytes (none of them `%`): each literal or `%XX`.
+        out.push(n);
+    }
+    if c == ' ' && rest.first() == Some(&b'+') {
+        out.push(1);
+    }
+    let short = match c {
+        '/' | '"' | '\\' => Some(c as u8),
+        '\u{8}' => Some(b'b'),
+        '\u{c}' => Some(b'f'),
+        '\n' => Some(b'n'),
+        '\r' => Some(b'r'),
+        '\t' => Some(b't'),
+        _ => None,
+    };
+    if let Some(e) = short
+        && rest.first() == Some(&b'\\')
+        && rest.get(1) == Some(&e)
+    {
+        out.push(2);
+    }
+    let mut units = [0u16; 2];
+    let mut p = 0;
+    for &unit in c.encode_utf16(&mut units).iter() {
+        if rest.get(p..).and_then(json_unit) != Some(unit) {
+            return;
+        }
+        p += 6;
+    }
+    out.push(p);
+}
+
+/// The length of `bytes` at the start of `rest`, each byte literal or as `%XX`.
+fn match_bytes(rest: &[u8], bytes: &[u8]) -> Option<usize> {
+    let mut p = 0;
+    for &b in bytes {
+        let at = rest.get(p..)?;
+        if at.first() == Some(&b) {
+            p += 1;
+        } else {
+            p += match_bytes_percent(at, b)?;
         }
     }
     Some(p)
 }
 
-fn redact_one(text: &str, secret: &[u8]) -> String {
+/// 3 when `rest` starts with `%XX` (either case) standing for `b`.
+fn match_bytes_percent(rest: &[u8], b: u8) -> Option<usize> {
+    let hex = |i: usize| rest.get(i).and_then(|c| (*c as char).to_digit(16));
+    (rest.first() == Some(&b'%') && hex(1)? * 16 + hex(2)? == u32::from(b)).then_some(3)
+}
+
+/// The UTF-16 unit of the JSON escape `\uXXXX` at the start of `s`.
+fn json_unit(s: &[u8]) -> Option<u16> {
+    let digits = s.strip_prefix(b"\\u")?.get(..4)?;
+    digits.iter().try_fold(0u16, |acc, d| {
+        Some(acc * 16 + (*d as char).to_digit(16)? as u16)
+    })
+}
+
+fn redact_one(text: &str, secret: &str) -> String {
     let bytes = text.as_bytes();
     let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -658,24 +802,30 @@ mod bytes_alias {
     pub(crate) type Bytes = Vec<u8>;
 }
 
-const SNIPPET_CHARS: usize = 500;
+/// Characters of an answer's text (a body, a platform's message) an error quotes; the
+/// README documents the 500.
+pub(crate) const SNIPPET_CHARS: usize = 500;
+
+/// Characters of one text field of an error at most ([`Redactor::scrub`]): room for a
+/// sentence of the connector's own and a few quoted [`SNIPPET_CHARS`] excerpts.
+const SCRUB_CHARS: usize = 4 * SNIPPET_CHARS;
 
 impl Reply {
-    /// The body as text, secrets redacted, truncated to 500 characters. Redaction runs
-    /// before the cut (on a window long enough to hold any encoded secret that starts
-    /// within the 500 characters), so a secret cut in half cannot leak its first part.
+    /// The body as text, as [`Redactor::excerpt`] quotes a text: secrets redacted, then
+    /// truncated to 500 characters.
     pub(crate) fn snippet(&self, redactor: &Redactor) -> String {
-        let window = &self.body[..self.body.len().min(SNIPPET_CHARS * 4 + 4096)];
-        let text = redactor.redact(&String::from_utf8_lossy(window));
-        let mut s: String = text.chars().take(SNIPPET_CHARS).collect();
-        if text.chars().count() > SNIPPET_CHARS || window.len() < self.body.len() {
-            s.push('…');
-        }
-        s
+        redactor.cut(&self.body, SNIPPET_CHARS)
     }
     /// A header as text.
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// The `Retry-After` header in seconds, as a [`platform_wait`] (an HTTP date is
+    /// not read: the caller's backoff applies).
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        self.header("retry-after")
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .and_then(platform_wait)
     }
 }
 
@@ -683,7 +833,7 @@ impl Reply {
 #[derive(Debug)]
 pub(crate) enum Verdict {
     /// Success: hand the reply back; on usage pressure, `pause` before the pull's next
-    /// request (within its deadline).
+    /// request (a pause over `max_retry_wait` or past the deadline fails that request).
     Ok { pause: Option<Duration> },
     /// Transient: retry after the backoff, or after the platform's wait when longer.
     Retry {
@@ -996,8 +1146,9 @@ impl HttpCore {
                 Ok(Ok(Ok(reply))) => match classify(&reply) {
                     Verdict::Ok { pause } => {
                         if let Some(p) = pause {
-                            // Waited out before the pull's next request, if there is one.
-                            let until = self.clock.now() + p.min(self.config.max_retry_wait);
+                            // Waited out before the pull's next request, if there is one
+                            // (refused there when longer than `max_retry_wait`).
+                            let until = self.clock.now().saturating_add(p);
                             let mut slot = budget
                                 .pause_until
                                 .lock()
@@ -1042,7 +1193,7 @@ impl HttpCore {
                         self.config.backoff(attempt - 1, &mut rng)
                     };
                     let wait = after.map_or(backoff, |a| a.max(backoff));
-                    if self.elapsed(budget) + wait > self.config.deadline {
+                    if self.elapsed(budget).saturating_add(wait) > self.config.deadline {
                         return Err(self.deadline(
                             budget,
                             attempt,
@@ -1067,9 +1218,9 @@ impl HttpCore {
         }
     }
 
-    /// Waits out the usage-pressure pause an earlier answer of this pull asked for
-    /// (at most `max_retry_wait`); a pause that would pass the pull's deadline is the
-    /// deadline error at once, as a retry's wait is.
+    /// Waits out the usage-pressure pause an earlier answer of this pull asked for. A
+    /// pause longer than `max_retry_wait` is [`Error::Throttled`], one that would pass
+    /// the pull's deadline the deadline error, at once, as a retry's wait is.
     async fn wait_out_pressure(&self, budget: &PullBudget) -> Result<()> {
         let until = *budget
             .pause_until
@@ -1082,7 +1233,16 @@ impl HttpCore {
         if wait.is_zero() {
             return Ok(());
         }
-        if self.elapsed(budget) + wait > self.config.deadline {
+        if wait > self.config.max_retry_wait {
+            return Err(Error::Throttled {
+                source_name: self.source.into(),
+                retry_after_secs: wait.as_secs(),
+                max_wait_secs: self.config.max_retry_wait.as_secs(),
+                message: "usage pressure: an answer asked for this pause before the next request"
+                    .into(),
+            });
+        }
+        if self.elapsed(budget).saturating_add(wait) > self.config.deadline {
             return Err(self.deadline(
                 budget,
                 0,
@@ -1547,6 +1707,46 @@ mod tests {
         assert_eq!(r.redact("é ünïcode"), "é ünïcode");
     }
 
+    /// JSON string escapes of any character of a secret, as Go (`\u003c \u003e
+    /// \u0026`), .NET (`\u002B`, upper-case hex) or an escape-everything encoder write
+    /// them, mixed with the other forms; non-ASCII secrets in surrogate pairs too.
+    #[test]
+    fn redactor_finds_json_escaped_secrets() {
+        let r = Redactor::default();
+        for s in [
+            "k3y+SECRET&api<key>",
+            "pa\"ss\\wörd/😀x",
+            "tab\tnew\nline",
+            "50%off%key",
+        ] {
+            r.add(&SecretString::from(s));
+        }
+        for text in [
+            r#"{"error":"invalid key \"k3y\u002bSECRET\u0026api\u003ckey\u003e\""}"#,
+            r#"{"error":"invalid key \"k3y\u002BSECRET\u0026api\u003Ckey\u003E\""}"#,
+            r#"{"e":"\u006b\u0033\u0079\u002b\u0053\u0045\u0043\u0052\u0045\u0054\u0026\u0061\u0070\u0069\u003c\u006b\u0065\u0079\u003e"}"#,
+            r#"{"e":"k3y%2BSECRET\u0026api%3ckey\u003e"}"#,
+            r#"{"e":"pa\"ss\\w\u00f6rd\/\ud83d\ude00x"}"#,
+            r#"{"e":"pa\u0022ss\u005cw\u00F6rd/\uD83D\uDE00x"}"#,
+            r#"{"e":"tab\tnew\nline"}"#,
+            r#"{"e":"tab\u0009new\u000aline"}"#,
+            r#"{"e":"50%off\u0025key"}"#,
+            r#"{"e":"50%25off%key"}"#,
+        ] {
+            let out = r.redact(text);
+            assert!(out.contains("[REDACTED]"), "{text} -> {out}");
+            for part in ["SECRET", "\\u0053", "api", "ss", "line", "off"] {
+                assert!(!out.contains(part), "{text} -> {out}");
+            }
+            // What is left decodes to no secret either.
+            let decoded: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert!(!decoded.to_string().contains("SECRET"), "{out}");
+        }
+        // A near miss (one escaped character differs) is left alone.
+        let near = r#"{"e":"k3y\u002bSECRET\u0026api\u003ckez\u003e"}"#;
+        assert_eq!(r.redact(near), near);
+    }
+
     #[test]
     fn snippets_are_redacted_before_they_are_cut() {
         let r = Redactor::default();
@@ -1604,6 +1804,19 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn printable_escapes_terminal_controls_and_keeps_the_rest() {
+        assert_eq!(printable("plain é 😀 text"), "plain é 😀 text");
+        assert!(matches!(printable("plain"), Cow::Borrowed(_)));
+        assert_eq!(
+            printable("\u{1b}[2J\u{1b}]0;pwned\u{7}\r\nx\u{9b}31m\u{7f}\u{202e}y"),
+            "\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{d}\\u{a}x\\u{9b}31m\\u{7f}\\u{202e}y"
+        );
+        // Idempotent: what it writes holds no control character.
+        let once = printable("\u{1b}[31m").into_owned();
+        assert_eq!(printable(&once), once);
     }
 
     #[test]

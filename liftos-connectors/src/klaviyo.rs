@@ -425,7 +425,7 @@ impl Inner {
         {
             let mut last = self.last_report.lock().await;
             if let Some(t) = *last {
-                let next = t + self.report_interval;
+                let next = t.saturating_add(self.report_interval);
                 let now = self.core.clock.now();
                 if next > now {
                     self.core.clock.sleep(next - now).await;
@@ -1017,13 +1017,13 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
     }
     let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
     let first = &v["errors"][0];
-    let detail = redactor.redact(
+    let detail = redactor.excerpt(
         first["detail"]
             .as_str()
             .or(first["title"].as_str())
             .unwrap_or_default(),
     );
-    let code = first["code"].as_str().unwrap_or_default();
+    let code = redactor.excerpt(first["code"].as_str().unwrap_or_default());
     match r.status {
         401 | 403 => Verdict::Fail(Error::Auth {
             source_name: SOURCE.into(),
@@ -1032,17 +1032,10 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
                 r.status
             ),
         }),
-        429 => {
-            let after = r
-                .header("retry-after")
-                .and_then(|s| s.trim().parse::<f64>().ok())
-                .filter(|x| x.is_finite() && *x >= 0.0)
-                .map(Duration::from_secs_f64);
-            Verdict::Retry {
-                after,
-                reason: format!("HTTP 429 `{code}`: {detail}"),
-            }
-        }
+        429 => Verdict::Retry {
+            after: r.retry_after(),
+            reason: format!("HTTP 429 `{code}`: {detail}"),
+        },
         500 | 502 | 503 | 504 => Verdict::Retry {
             after: None,
             reason: format!("HTTP {}: {detail}", r.status),

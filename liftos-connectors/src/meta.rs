@@ -18,7 +18,8 @@ use serde_json::Value;
 use crate::builder::{required_secret, strings};
 use crate::http::{
     HttpCore, ParseNumber, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link,
-    config_error, date_chunks, decode_error, decode_for, paginate, parse_number, validate_base_url,
+    config_error, date_chunks, decode_error, decode_for, paginate, parse_number, platform_wait,
+    validate_base_url,
 };
 use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
 
@@ -659,6 +660,7 @@ impl Inner {
         budget: &PullBudget,
         plan: &Plan,
         account: &str,
+        range: (NaiveDate, NaiveDate),
         url: String,
         params: Vec<(String, String)>,
     ) -> Result<Fetched> {
@@ -683,7 +685,7 @@ impl Inner {
             return Ok(Fetched::TooLarge { status, said });
         }
         let page: Page = decode(&reply.body)?;
-        let batch = self.to_batch(plan, account, &page.data)?;
+        let batch = self.to_batch(plan, account, range, &page.data)?;
         self.core.progress.page(batch.num_rows());
         let next = page.paging.and_then(|p| p.next).filter(|n| !n.is_empty());
         Ok(Fetched::Page(batch, next))
@@ -705,12 +707,20 @@ impl Inner {
         Ok((base.to_string(), params))
     }
 
-    fn to_batch(&self, plan: &Plan, account: &str, rows: &[Row]) -> Result<RecordBatch> {
+    /// The rows of one insights page of the days `range` (inclusive): daily rows
+    /// (`date_start == date_stop`) within those days, or a decode error naming the row
+    /// and the field (as TikTok and a raw Google query report theirs).
+    fn to_batch(
+        &self,
+        plan: &Plan,
+        account: &str,
+        (since, until): (NaiveDate, NaiveDate),
+        rows: &[Row],
+    ) -> Result<RecordBatch> {
         let n = rows.len();
         let dec = |i: usize, field: &str, m| decode_error(SOURCE, format!("data[{i}].{field}"), m);
-        let date = |i: usize, field: &str, s: &str| -> Result<i32> {
+        let day = |i: usize, field: &str, s: &str| -> Result<NaiveDate> {
             NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map(Date32Type::from_naive_date)
                 .map_err(|e| dec(i, field, format!("`{s}` is not a date: {e}")))
         };
         let num = |i: usize, field: &str, s: Option<&str>| -> Result<f64> {
@@ -729,8 +739,28 @@ impl Inner {
             Vec::with_capacity(n),
         );
         for (i, r) in rows.iter().enumerate() {
-            d_start.push(date(i, "date_start", &r.date_start)?);
-            d_stop.push(date(i, "date_stop", &r.date_stop)?);
+            let (start, stop) = (
+                day(i, "date_start", &r.date_start)?,
+                day(i, "date_stop", &r.date_stop)?,
+            );
+            if start < since || start > until {
+                return Err(dec(
+                    i,
+                    "date_start",
+                    format!("{start} is outside the requested days {since}..={until}"),
+                ));
+            }
+            if stop != start {
+                return Err(dec(
+                    i,
+                    "date_stop",
+                    format!(
+                        "{stop} is not the row's date_start {start}: rows are daily (time_increment=1), a row over several days would be counted on one"
+                    ),
+                ));
+            }
+            d_start.push(Date32Type::from_naive_date(start));
+            d_stop.push(Date32Type::from_naive_date(stop));
             spend.push(num(i, "spend", r.spend.as_deref())?);
             imps.push(int(i, "impressions", r.impressions.as_deref())?);
             clicks.push(int(i, "clicks", r.clicks.as_deref())?);
@@ -874,7 +904,7 @@ impl Inner {
                     let why = status
                         .error_message
                         .unwrap_or_else(|| status.async_status.clone());
-                    let why = self.core.redactor.redact(&why);
+                    let why = self.core.redactor.excerpt(&why);
                     tracing::warn!(source = SOURCE, %account, %since, %until, reason = %why, "async job failed");
                     return Ok(Err(format!(
                         "{} ({})",
@@ -891,7 +921,7 @@ impl Inner {
                     self.async_timeout.as_secs()
                 )));
             }
-            wait = (wait * 2).min(Duration::from_secs(30));
+            wait = wait.saturating_mul(2).min(Duration::from_secs(30));
         }
     }
 }
@@ -1107,7 +1137,8 @@ fn listing(
                      rather than ad), or lower page_limit"
                 ),
             };
-            match inner.page(&budget, &plan, &account, url, params).await? {
+            let range = (since, until);
+            match inner.page(&budget, &plan, &account, range, url, params).await? {
                 Fetched::Page(batch, next) => {
                     let next = next.or_else(|| {
                         pending
@@ -1236,7 +1267,7 @@ fn refused_as_too_large(redactor: &Redactor, r: &Reply) -> Option<(u16, String)>
         .unwrap_or_default();
     Some((
         r.status,
-        format!("code {}{subcode}: {}", e.code, redactor.redact(&said)),
+        format!("code {}{subcode}: {}", e.code, redactor.excerpt(&said)),
     ))
 }
 
@@ -1252,7 +1283,7 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
         .map(|b| b.error);
     let text = r.snippet(redactor);
     if let Some(e) = &err {
-        let msg = redactor.redact(&e.message);
+        let msg = redactor.excerpt(&e.message);
         if e.code == 190 || e.code == 102 {
             return Verdict::Fail(Error::Auth {
                 source_name: SOURCE.into(),
@@ -1315,7 +1346,7 @@ fn regain_wait(r: &Reply) -> Option<Duration> {
         .flatten()
         .filter_map(|e| e["estimated_time_to_regain_access"].as_f64())
         .fold(0.0_f64, f64::max);
-    (minutes > 0.0).then(|| Duration::from_secs_f64(minutes * 60.0))
+    platform_wait(minutes * 60.0).filter(|w| !w.is_zero())
 }
 
 #[derive(Deserialize)]

@@ -137,7 +137,7 @@ impl RefreshFlow {
         let mut guard = self.token.lock().await;
         let now = core.clock.now();
         if let Some((tok, exp)) = guard.as_ref()
-            && *exp > now + self.margin
+            && *exp > now.saturating_add(self.margin)
             && rejected.is_none_or(|r| r.expose_secret() != tok.expose_secret())
         {
             return Ok(tok.clone());
@@ -172,7 +172,10 @@ impl RefreshFlow {
         let token = SecretString::from(t.access_token);
         // Obtained at run time: hidden from every error and log from now on.
         core.redactor.add(&token);
-        let expires = core.clock.now() + Duration::from_secs(t.expires_in.unwrap_or(3600));
+        // A lifetime too long for the clock (`expires_in: 18446744073709551615`) is "until
+        // the API refuses it" (then it is replaced once), not an overflow.
+        let lifetime = Duration::from_secs(t.expires_in.unwrap_or(3600));
+        let expires = core.clock.now().saturating_add(lifetime);
         *guard = Some((token.clone(), expires));
         Ok(token)
     }
@@ -188,8 +191,8 @@ impl RefreshFlow {
             };
         }
         let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-        let code = v["error"].as_str().unwrap_or_default();
-        let hint = match code {
+        let code = redactor.excerpt(v["error"].as_str().unwrap_or_default());
+        let hint = match code.as_str() {
             "invalid_grant" => format!(
                 "the refresh token has expired or been revoked; re-authorize and update {}",
                 self.hint_refresh
@@ -205,7 +208,7 @@ impl RefreshFlow {
             message: format!(
                 "token endpoint HTTP {} `{code}`: {hint} ({})",
                 r.status,
-                redactor.redact(v["error_description"].as_str().unwrap_or_default())
+                redactor.excerpt(v["error_description"].as_str().unwrap_or_default())
             ),
         })
     }

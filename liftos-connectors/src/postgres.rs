@@ -503,12 +503,18 @@ impl Target {
             {
                 return Error::Auth {
                     source_name: SOURCE.to_owned(),
-                    message: self.redact(&format!("{} ({message})", self.shown)),
+                    message: self.redact(&format!(
+                        "{} ({})",
+                        self.shown,
+                        self.redactor.excerpt(&message)
+                    )),
                 };
             }
         } else if let Some(source) = std::error::Error::source(e) {
             message = format!("{e}: {source}");
         }
+        // The server's words (message, detail, hint) are quoted as any answer is.
+        let message = self.redactor.excerpt(&message);
         Error::Database {
             source_name: SOURCE.to_owned(),
             message: self.redact(&format!("{what} ({}): {message}", self.shown)),

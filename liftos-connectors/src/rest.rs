@@ -281,8 +281,26 @@ pub struct RestBodyErrors {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RestRateLimit {
-    /// Requests per second at most (requests are spaced by its inverse).
+    /// Requests per second at most (requests are spaced by its inverse), at least one a
+    /// day (`1/86400`).
     pub requests_per_second: f64,
+}
+
+impl RestRateLimit {
+    /// The least time between two requests, `1 / requests_per_second`; an error for a
+    /// rate that is no number, ≤ 0, or slower than one request a day (`1e-300` would
+    /// space requests by 10^300 s).
+    fn interval(&self) -> std::result::Result<Duration, String> {
+        let rps = self.requests_per_second;
+        Some(rps)
+            .filter(|r| r.is_finite() && *r >= 1.0 / 86_400.0)
+            .and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok())
+            .ok_or_else(|| {
+                format!(
+                    "rate_limit.requests_per_second = {rps:?} must be a number ≥ 1/86400 (one request a day)"
+                )
+            })
+    }
 }
 
 /// The type of an output column.
@@ -413,10 +431,8 @@ impl RestSpec {
         if self.request.max_days == Some(0) {
             return Err("request.max_days must be at least 1".into());
         }
-        if let Some(r) = &self.rate_limit
-            && !(r.requests_per_second.is_finite() && r.requests_per_second > 0.0)
-        {
-            return Err("rate_limit.requests_per_second must be a number > 0".into());
+        if let Some(r) = &self.rate_limit {
+            r.interval()?;
         }
         if let RestPagination::Offset { size, .. } = self.pagination
             && size == 0
@@ -663,7 +679,9 @@ impl RestBuilder {
         let interval = spec
             .rate_limit
             .as_ref()
-            .map(|r| Duration::from_secs_f64(1.0 / r.requests_per_second));
+            .map(|r| r.interval())
+            .transpose()
+            .map_err(|m| config_error(SOURCE, &format!("{name}: {m}")))?;
         let schema = Arc::new(Schema::new(
             spec.fields
                 .iter()
@@ -776,7 +794,7 @@ impl Inner {
         let mut last = self.last_request.lock().await;
         let now = self.core.clock.now();
         if let Some(prev) = *last {
-            let due = prev + interval;
+            let due = prev.saturating_add(interval);
             if due > now {
                 self.core.clock.sleep(due - now).await;
             }
@@ -944,13 +962,8 @@ impl Inner {
     fn classify(&self, r: &Reply) -> Verdict {
         let name = &self.spec.name;
         if r.status == 429 || r.status >= 500 {
-            let after = r
-                .header("retry-after")
-                .and_then(|s| s.trim().parse::<f64>().ok())
-                .filter(|x| x.is_finite() && *x >= 0.0)
-                .map(Duration::from_secs_f64);
             return Verdict::Retry {
-                after,
+                after: r.retry_after(),
                 reason: format!("HTTP {}: {}", r.status, r.snippet(&self.core.redactor)),
             };
         }
@@ -995,11 +1008,12 @@ impl Inner {
                 other => other.to_string(),
             })
             .unwrap_or_default();
-        let message = self.core.redactor.redact(&message);
+        let message = self.core.redactor.excerpt(&message);
+        let code_text = self.core.redactor.excerpt(&code.to_string());
         if same(&errors.retry) {
             return Verdict::Retry {
                 after: None,
-                reason: format!("code {code}: {message}"),
+                reason: format!("code {code_text}: {message}"),
             };
         }
         if same(&errors.auth) {
@@ -1007,14 +1021,14 @@ impl Inner {
             return Verdict::Fail(Error::Auth {
                 source_name: SOURCE.into(),
                 message: format!(
-                    "{name}: code {code}: {message}; check the credentials and their scopes ({vars})"
+                    "{name}: code {code_text}: {message}; check the credentials and their scopes ({vars})"
                 ),
             });
         }
         Verdict::Fail(Error::Http {
             source_name: SOURCE.into(),
             status: r.status,
-            body: format!("{name}: code {code}: {message}"),
+            body: format!("{name}: code {code_text}: {message}"),
         })
     }
 

@@ -42,7 +42,7 @@ use serde_json::{Value, json};
 use crate::builder::required_secret;
 use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, config_error, paginate,
-    validate_base_url, whole_range_stream,
+    platform_wait, validate_base_url, whole_range_stream,
 };
 use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
@@ -581,8 +581,7 @@ fn bucket_wait(cost: &Value, needed: f64) -> Option<Duration> {
     let t = &cost["throttleStatus"];
     let available = t["currentlyAvailable"].as_f64()?;
     let rate = t["restoreRate"].as_f64().filter(|r| *r > 0.0)?;
-    let secs = ((needed - available) / rate).max(0.0);
-    Duration::try_from_secs_f64(secs).ok()
+    platform_wait(((needed - available) / rate).max(0.0))
 }
 
 fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
@@ -608,10 +607,7 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
             ),
         }),
         429 => Verdict::Retry {
-            after: r
-                .header("retry-after")
-                .and_then(|s| s.trim().parse::<f64>().ok())
-                .and_then(|x| Duration::try_from_secs_f64(x).ok()),
+            after: r.retry_after(),
             reason: "HTTP 429".into(),
         },
         500 | 502 | 503 | 504 | 520..=530 => Verdict::Retry {
@@ -648,9 +644,9 @@ fn classify_body(redactor: &Redactor, r: &Reply) -> Verdict {
         };
         return Verdict::Ok { pause };
     };
-    let message = redactor.redact(e["message"].as_str().or(e.as_str()).unwrap_or_default());
-    let code = e["extensions"]["code"].as_str().unwrap_or_default();
-    match code {
+    let message = redactor.excerpt(e["message"].as_str().or(e.as_str()).unwrap_or_default());
+    let code = redactor.excerpt(e["extensions"]["code"].as_str().unwrap_or_default());
+    match code.as_str() {
         "THROTTLED" => Verdict::Retry {
             after: bucket_wait(cost, requested),
             reason: format!(
@@ -676,7 +672,7 @@ fn classify_body(redactor: &Redactor, r: &Reply) -> Verdict {
                 e["extensions"]["maxCost"]
                     .as_u64()
                     .unwrap_or(SHOPIFY_MAX_QUERY_COST),
-                e["extensions"]["cost"]
+                redactor.excerpt(&e["extensions"]["cost"].to_string())
             ),
         }),
         "INTERNAL_SERVER_ERROR" => Verdict::Retry {
@@ -805,10 +801,10 @@ impl Inner {
                 .await?;
             let run: Gql<BulkRunData> = decode_page("bulkOperationRunQuery", &reply.body)?;
             if let Some(e) = run.data.run.user_errors.first() {
-                let message = self.core.redactor.redact(&e.message);
+                let message = self.core.redactor.excerpt(&e.message);
                 let elapsed = self.core.clock.now().saturating_sub(started);
                 if message.contains("already in progress")
-                    && elapsed + wait <= self.core.config.deadline
+                    && elapsed.saturating_add(wait) <= self.core.config.deadline
                 {
                     tracing::info!(
                         source = SOURCE,
@@ -816,7 +812,7 @@ impl Inner {
                         "another bulk query runs on this shop: waiting"
                     );
                     self.core.clock.sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(30));
+                    wait = wait.saturating_mul(2).min(Duration::from_secs(30));
                     continue;
                 }
                 return Err(Error::AsyncJob {
@@ -856,7 +852,7 @@ impl Inner {
                 _ => break op,
             }
             let elapsed = self.core.clock.now().saturating_sub(started);
-            if elapsed + wait > self.core.config.deadline {
+            if elapsed.saturating_add(wait) > self.core.config.deadline {
                 return Err(Error::Deadline {
                     source_name: SOURCE.into(),
                     deadline_ms: self.core.config.deadline.as_millis() as u64,
@@ -866,7 +862,7 @@ impl Inner {
                 });
             }
             self.core.clock.sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(30));
+            wait = wait.saturating_mul(2).min(Duration::from_secs(30));
         };
         match (op.status.as_str(), op.error_code.as_deref()) {
             ("COMPLETED", _) => {}

@@ -735,7 +735,7 @@ fn classify(redactor: &Redactor, r: &Reply) -> Verdict {
             message: format!("the answer has no numeric `code`: {}", r.snippet(redactor)),
         });
     };
-    let message = redactor.redact(v["message"].as_str().unwrap_or_default());
+    let message = redactor.excerpt(v["message"].as_str().unwrap_or_default());
     match code {
         0 => Verdict::Ok { pause: None },
         40100 => Verdict::Retry {

@@ -151,3 +151,122 @@ async fn a_percent_encoded_meta_app_token_is_redacted() {
     );
     assert_absent("meta error", &text, &[TOKEN, "AppTokenSecret"]);
 }
+
+/// `s` as a JSON string body would carry it, escaped in the style of one encoder.
+fn json_escaped(style: &str, s: &str) -> String {
+    let unit = |u: u16, upper: bool| {
+        if upper {
+            format!("\\u{u:04X}")
+        } else {
+            format!("\\u{u:04x}")
+        }
+    };
+    let mut out = String::new();
+    for c in s.chars() {
+        let escape = match style {
+            // Go's encoding/json (HTML-safe).
+            "go" => matches!(c, '<' | '>' | '&'),
+            // .NET's System.Text.Json default encoder, upper-case hex.
+            "dotnet" => matches!(c, '+' | '&' | '<' | '>' | '\'' | '"') || !c.is_ascii(),
+            // Everything escaped.
+            _ => true,
+        };
+        if escape {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units).iter() {
+                out.push_str(&unit(*u, style == "dotnet"));
+            }
+        } else {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '/' => out.push_str("\\/"),
+                c => out.push(c),
+            }
+        }
+    }
+    out
+}
+
+/// An API whose JSON error body echoes the key with `\uXXXX` escapes (Go escapes `< > &`,
+/// .NET `+ & < > ' "` and non-ASCII, some encoders every character): the key is
+/// redacted, for several keys and each style. It had been printed as sent, recoverable
+/// by JSON-decoding the error.
+#[tokio::test]
+async fn secrets_echoed_with_json_escapes_are_redacted() {
+    use liftos_connectors::{RestBuilder, RestSpec};
+    const SPEC: &str = "name = \"echo\"\nbase_url = \"https://api.example.com\"\n\
+        [auth]\ntype = \"query\"\nparam = \"api_key\"\nsecret_env = \"ECHO_KEY\"\n\
+        [request]\npath = \"/report\"\n[records]\npath = \"rows\"\n\
+        [[fields]]\nname = \"day\"\npath = \"day\"\ntype = \"date\"\n";
+    for key in [
+        "k3y+SECRET&api<key>",
+        "tok/with\"quote'and\\slash",
+        "ünï+cøde&kéy-😀-tail",
+    ] {
+        for style in ["go", "dotnet", "all"] {
+            let server = Narrow::start(move |s, _| {
+                let sent = url::form_urlencoded::parse(s.query.as_bytes())
+                    .find(|(k, _)| k == "api_key")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                let body = format!(
+                    "{{\"error\":\"invalid key \\\"{}\\\"\"}}",
+                    json_escaped(style, &sent)
+                );
+                axum::response::Response::builder()
+                    .status(400)
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(body))
+                    .unwrap()
+            })
+            .await;
+            let c = RestBuilder::new(RestSpec::from_toml_str(SPEC, "echo.toml").unwrap())
+                .with_env(move |_| Some(key.to_owned()))
+                .with_base_url(server.base_url())
+                .with_retry(fast_retry())
+                .with_clock(clock())
+                .build()
+                .unwrap();
+            let err = c.get_campaign_data(&one_day()).await.unwrap_err();
+            let text = format!("{err} | {err:?}");
+            assert!(matches!(err, Error::Http { status: 400, .. }), "{text}");
+            assert!(text.contains("[REDACTED]"), "{style} {key}: {text}");
+            let decoded = text.replace("\\\"", "\"");
+            assert_absent(
+                &format!("{style} echo of {key}"),
+                &decoded,
+                &[key, "SECRET", "with", "c\\u00f8de", "kéy"],
+            );
+            assert_eq!(server.requests().len(), 1);
+        }
+    }
+    // Meta's token echoed with every `k` escaped (`\u006b`), as a JSON encoder that
+    // escapes letters writes it.
+    const TOKEN: &str = "EAAB-SECRET-TOKEN-abc123/xyz+k";
+    let server = Narrow::start(|s, _| {
+        let sent = url::form_urlencoded::parse(s.query.as_bytes())
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        let echoed = serde_json::to_string(&sent)
+            .unwrap()
+            .trim_matches('"')
+            .replace('/', "\\/")
+            .replace('k', "\\u006b");
+        let body = format!(
+            "{{\"error\":{{\"message\":\"bad token {echoed}\",\"type\":\"OAuthException\",\"code\":100}}}}"
+        );
+        axum::response::Response::builder()
+            .status(400)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body))
+            .unwrap()
+    })
+    .await;
+    let c = meta_at(server.base_url(), TOKEN).build().unwrap();
+    let err = c.get_campaign_data(&one_day()).await.unwrap_err();
+    let text = format!("{err} | {err:?}");
+    assert!(text.contains("[REDACTED]"), "{text}");
+    assert_absent("meta echo", &text, &["SECRET", "xyz", "abc123"]);
+}

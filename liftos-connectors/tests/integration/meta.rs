@@ -565,3 +565,73 @@ async fn non_finite_numbers_are_decode_errors() {
         }
     }
 }
+
+/// A row dated outside the requested days, or over several days (`date_start !=
+/// date_stop`, which `time_increment=1` never gives), is a decode error naming the row
+/// and the field, as TikTok's and Google's are: such rows had been stored as they came.
+#[tokio::test]
+async fn rows_outside_the_requested_days_or_over_several_days_are_decode_errors() {
+    use crate::narrow::{Narrow, json, unexpected};
+    let pull = |start: &'static str, stop: &'static str| async move {
+        let api = Narrow::start(move |s, _| {
+            if !s.path.ends_with("/insights") {
+                return unexpected(s);
+            }
+            let row = |d1: &str, d2: &str| {
+                serde_json::json!({
+                    "date_start": d1, "date_stop": d2,
+                    "account_id": "1", "account_currency": "USD",
+                    "campaign_id": "11", "campaign_name": "Brand",
+                    "spend": "12.5", "impressions": "100", "clicks": "7",
+                })
+            };
+            let rows = [row("2024-01-02", "2024-01-02"), row(start, stop)];
+            json(200, serde_json::json!({ "data": rows, "paging": {} }))
+        })
+        .await;
+        let c = meta_at(api.base_url(), "meta-dates-test-token")
+            .build()
+            .unwrap();
+        c.get_campaign_data(&day_range("2024-01-01", "2024-01-03"))
+            .await
+    };
+    // The control: daily rows within the days are read.
+    let t = pull("2024-01-03", "2024-01-03").await.unwrap();
+    assert_eq!(t.num_rows(), 2);
+    for (start, stop, path, said) in [
+        (
+            "2019-01-01",
+            "2019-01-01",
+            "data[1].date_start",
+            "2019-01-01 is outside the requested days 2024-01-01..=2024-01-03",
+        ),
+        (
+            "2024-01-04",
+            "2024-01-04",
+            "data[1].date_start",
+            "2024-01-04 is outside the requested days 2024-01-01..=2024-01-03",
+        ),
+        (
+            "2024-01-01",
+            "2024-01-07",
+            "data[1].date_stop",
+            "2024-01-07 is not the row's date_start 2024-01-01",
+        ),
+        (
+            "2024-01-02",
+            "2024-01-01",
+            "data[1].date_stop",
+            "2024-01-01 is not the row's date_start 2024-01-02",
+        ),
+    ] {
+        let err = pull(start, stop).await.unwrap_err();
+        let Error::Decode {
+            path: got, message, ..
+        } = &err
+        else {
+            panic!("{start}..{stop}: {err}");
+        };
+        assert_eq!(got, path, "{err}");
+        assert!(message.starts_with(said), "{err}");
+    }
+}
