@@ -169,9 +169,10 @@ impl CausalDataset {
     }
 
     /// Sets the unit each row's out-of-bag nuisance predictions (Ŷ, Ŵ, V̂) leave out
-    /// together, when rows are not sampled by cluster: the day of a panel, so that another
-    /// campaign's row of the same day (whose spend may move with this row's, and whose
-    /// revenue then carries it) cannot stand in for the row itself.
+    /// together, when rows are not sampled by cluster: in a panel, the rows of one day of
+    /// campaigns whose spend moves in lockstep, so that a twin's row of the same day
+    /// (whose spend is this row's, and whose revenue carries it) cannot stand in for the
+    /// row itself; rows with labels of their own leave alone, as without units.
     pub fn with_nuisance_units<S: AsRef<str>>(mut self, ids: &[S]) -> Result<Self> {
         self.check_len("nuisance units", ids.len())?;
         self.nuisance_units = Some(Labels::from_strings(ids));
