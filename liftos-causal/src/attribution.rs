@@ -497,6 +497,9 @@ fn analyze_all_channels(panel: &CausalPanel, options: &AttributionOptions) -> Re
                 .with_groups(&panel.channels)?;
             data =
                 data.with_cluster_ids(&clusters.iter().map(|c| *c as u64).collect::<Vec<_>>())?;
+            if let Some(units) = lockstep_units(panel, w_raw) {
+                data = data.with_nuisance_units(&units)?;
+            }
             let entity_in_controls = panel.controls.iter().any(|(n, _)| n == "entity");
             let mut results = match &options.attribution_model {
                 AttributionModel::CausalForest(p) => {
@@ -928,6 +931,103 @@ fn response_plan(
 
 /// Whether every entity among `rows` spends one amount on all its rows, and at least
 /// one has two rows (entities of one row each are another case: nothing to compare).
+/// Campaigns whose daily spend moves in lockstep: on at least [`LOCKSTEP_MIN_DAYS`] days
+/// both spend, and the log of their ratio varies by less than [`LOCKSTEP_LOG_SD`] (each
+/// day's spend the other's times a constant, as when one budget schedule drives two
+/// campaigns).
+const LOCKSTEP_MIN_DAYS: usize = 28;
+/// See [`LOCKSTEP_MIN_DAYS`]: a 2% spread of the daily ratio (delivery alone usually
+/// moves two campaigns' spend apart by 10% or more a day).
+const LOCKSTEP_LOG_SD: f64 = 0.02;
+/// Above this many campaigns the pairwise lockstep search is not run (its cost grows with
+/// the square of the campaigns).
+const LOCKSTEP_MAX_ENTITIES: usize = 2_000;
+
+/// The unit each row's out-of-bag nuisance predictions leave out together, when some
+/// campaigns run in lockstep (see [`LOCKSTEP_MIN_DAYS`]): a lockstep group's rows of one
+/// day leave together, every other row alone; `None` when no campaigns do. A lockstep
+/// twin's row of the same day carries the row's own spend (and, through the other
+/// campaigns' spend among the controls, the day's), so out of bag it would predict the
+/// row's own spend, and Ŵ would absorb the variation the effect is estimated from (the
+/// audit's twin worlds: both channels' returns 1.34× the truth). Only such groups: leaving
+/// every day out together costs the other rows the same day's information on demand.
+fn lockstep_units(panel: &CausalPanel, spend: &[f64]) -> Option<Vec<String>> {
+    let (entities, dates) = (panel.entities.as_ref()?, panel.dates.as_ref()?);
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in entities {
+        let next = index.len();
+        index.entry(e.as_str()).or_insert(next);
+    }
+    let k = index.len();
+    if !(2..=LOCKSTEP_MAX_ENTITIES).contains(&k) {
+        return None;
+    }
+    let entity: Vec<usize> = entities.iter().map(|e| index[e.as_str()]).collect();
+    // Each campaign's log spend by day (days with spend).
+    let mut series: Vec<BTreeMap<i32, f64>> = vec![BTreeMap::new(); k];
+    for ((&e, &d), &s) in entity.iter().zip(dates).zip(spend) {
+        if s > 0.0 && s.is_finite() {
+            *series[e].entry(d).or_insert(0.0) += s;
+        }
+    }
+    let mut parent: Vec<usize> = (0..k).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut any = false;
+    for a in 0..k {
+        if series[a].len() < LOCKSTEP_MIN_DAYS {
+            continue;
+        }
+        for b in a + 1..k {
+            if series[b].len() < LOCKSTEP_MIN_DAYS {
+                continue;
+            }
+            let ratios: Vec<f64> = series[a]
+                .iter()
+                .filter_map(|(d, sa)| series[b].get(d).map(|sb| (sa / sb).ln()))
+                .collect();
+            if ratios.len() < LOCKSTEP_MIN_DAYS {
+                continue;
+            }
+            let n = ratios.len() as f64;
+            let mean = ratios.iter().sum::<f64>() / n;
+            let var = ratios.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            if var.sqrt() < LOCKSTEP_LOG_SD {
+                let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+                parent[ra.max(rb)] = ra.min(rb);
+                any = true;
+            }
+        }
+    }
+    if !any {
+        return None;
+    }
+    let mut size = vec![0usize; k];
+    for e in 0..k {
+        size[root(&mut parent, e)] += 1;
+    }
+    Some(
+        entity
+            .iter()
+            .zip(dates)
+            .enumerate()
+            .map(|(i, (&e, d))| {
+                let g = root(&mut parent, e);
+                if size[g] > 1 {
+                    format!("lockstep {g} {d}")
+                } else {
+                    format!("row {i}")
+                }
+            })
+            .collect(),
+    )
+}
+
 fn spend_is_constant_within_entities(rows: &[usize], w: &[f64], entities: &[String]) -> bool {
     let mut first: std::collections::HashMap<&str, f64> = std::collections::HashMap::new();
     let mut repeated = false;

@@ -45,6 +45,7 @@ pub struct CausalDataset {
     covariate_names: Vec<String>,
     covariates: Vec<Vec<f64>>,
     clusters: Option<Labels>,
+    nuisance_units: Option<Labels>,
     groups: Option<Labels>,
     weights: Option<Vec<f64>>,
 }
@@ -115,6 +116,7 @@ impl CausalDataset {
             covariate_names: Vec::new(),
             covariates: Vec::new(),
             clusters: None,
+            nuisance_units: None,
             groups: None,
             weights: None,
         })
@@ -164,6 +166,22 @@ impl CausalDataset {
     pub fn with_cluster_ids(self, ids: &[u64]) -> Result<Self> {
         let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
         self.with_clusters(&ids)
+    }
+
+    /// Sets the unit each row's out-of-bag nuisance predictions (Ŷ, Ŵ, V̂) leave out
+    /// together, when rows are not sampled by cluster: in a panel, the rows of one day of
+    /// campaigns whose spend moves in lockstep, so that a twin's row of the same day
+    /// (whose spend is this row's, and whose revenue carries it) cannot stand in for the
+    /// row itself; rows with labels of their own leave alone, as without units.
+    pub fn with_nuisance_units<S: AsRef<str>>(mut self, ids: &[S]) -> Result<Self> {
+        self.check_len("nuisance units", ids.len())?;
+        self.nuisance_units = Some(Labels::from_strings(ids));
+        Ok(self)
+    }
+
+    /// Dense codes of [`with_nuisance_units`](Self::with_nuisance_units), if given.
+    pub fn nuisance_unit_codes(&self) -> Option<&[u32]> {
+        self.nuisance_units.as_ref().map(|c| c.codes.as_slice())
     }
 
     /// Sets the group label of each row (for example the channel); results are reported

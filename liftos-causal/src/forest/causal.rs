@@ -358,6 +358,16 @@ impl CausalForest {
         let sorted = x.sorted_orders();
         let nt = p.nuisance_tree_count();
         let oob_units = Some(units.unit_of_row.as_slice());
+        // The nuisances leave out a row's whole unit (its day in a panel) when rows are
+        // not sampled by cluster: another campaign's row of the same day whose spend
+        // moves with this row's would otherwise predict the row's own spend (and carry it
+        // in its revenue), and Ŵ would absorb the variation the effect is estimated from.
+        let nuisance_units = match (sampling_clusters, data.nuisance_unit_codes()) {
+            (None, Some(codes)) => Units::new(n, Some(codes)),
+            _ => units.clone(),
+        };
+        let units_n = &nuisance_units;
+        let nuisance_oob = Some(units_n.unit_of_row.as_slice());
         let ntp = TreeParams {
             honesty: p.nuisance_honesty.unwrap_or(p.honesty),
             ..tp
@@ -365,16 +375,16 @@ impl CausalForest {
         let all_columns: Vec<usize> = (0..cov.len()).collect();
         let nuisance = |target: Target<'_>, id: u64| -> Result<Vec<f64>> {
             let trees = grow_forest(
-                &x, &sorted, &units, target, weights, &ntp, nt, 0.5, 1, p.seed, id,
+                &x, &sorted, units_n, target, weights, &ntp, nt, 0.5, 1, p.seed, id,
             );
             // Local linear corrections for Ŷ and Ŵ; V̂ (a variance) and a binary
             // treatment's propensity stay plain forest averages, inside their ranges.
             let linear = id == FOREST_Y || (id == FOREST_W && kind == TreatmentKind::Continuous);
             let pred = match (p.nuisance_local_linear, target) {
                 (Some(lambda), Target::Mean { y }) if linear => {
-                    predict_local_linear(&trees, &x, &units, y, weights, &all_columns, lambda)
+                    predict_local_linear(&trees, &x, units_n, y, weights, &all_columns, lambda)
                 }
-                _ => predict_mean(&trees, &x, oob_units),
+                _ => predict_mean(&trees, &x, nuisance_oob),
             };
             match pred.iter().position(|v| !v.is_finite()) {
                 Some(row) => Err(Error::TooLittleData {

@@ -3,6 +3,7 @@
 mod attribution;
 mod business;
 mod clusters;
+mod collinear;
 mod designs;
 mod determinism;
 mod estimator;
