@@ -217,14 +217,18 @@ fn bad_business_outcomes_are_one_clear_error_naming_file_row_and_field() {
         assert_contains_all(&e, says);
         assert!(!e.contains("panicked"), "{e}");
     }
-    // A lift test of a channel the data do not have: its file, row and the channels.
+    // A lift test of a channel the data do not have is set aside with a warning naming
+    // its file, row and the channels; the analysis runs (it stopped it).
     let (_, _, business, _) = files(dir.path());
     let tests = dir.path().join("bad_tests.csv");
     let line = "bing,2025-03-03,2025-04-27,1000,100";
     std::fs::write(&tests, format!("{LIFT_TEST_HEADER}\n{line}\n")).unwrap();
     let args = [OsStr::new("--lift-tests"), tests.as_os_str()];
-    let e = assert_failure(&analyze_business(&unified, &business, &args));
-    assert_contains_all(&e, &["bad_tests.csv", "row 1", "`bing`", "meta"]);
+    let out = assert_success(&analyze_business(&unified, &business, &args));
+    assert_contains_all(
+        &out,
+        &["bad_tests.csv", "row 1", "`bing`", "set aside", "meta"],
+    );
 }
 
 /// Runs `analyze --business-outcome` with `extra` arguments and returns the results JSON's
