@@ -1327,17 +1327,21 @@ mod tests {
         assert!(common_spend(&short, &d[..80], &w[..80], &cal[..80]).is_none());
     }
 
-    #[test]
-    fn independent_budgets_do_not_pass_the_gate() {
-        // Twelve entities over two years, each with its own lognormal-ish movement
-        // (xorshift draws) and a shared weekday pattern, which the calendar explains.
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut draw = || {
+    /// Uniform draws on [−0.5, 0.5) from a xorshift generator seeded with `state`.
+    fn uniform_draws(mut state: u64) -> impl FnMut() -> f64 {
+        move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        }
+    }
+
+    #[test]
+    fn independent_budgets_do_not_pass_the_gate() {
+        // Twelve entities over two years, each with its own lognormal-ish movement
+        // (xorshift draws) and a shared weekday pattern, which the calendar explains.
+        let mut draw = uniform_draws(0x9E37_79B9_7F4A_7C15);
         let (mut e, mut d, mut w) = (Vec::new(), Vec::new(), Vec::new());
         for k in 0..12 {
             for t in 0..730 {
@@ -1370,13 +1374,7 @@ mod tests {
     /// the other campaigns' value.
     #[test]
     fn aligned_flights_are_not_a_common_shock() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut draw = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        let mut draw = uniform_draws(0x2545_F491_4F6C_DD1D);
         let (mut e, mut d, mut w) = (Vec::new(), Vec::new(), Vec::new());
         for k in 0..12 {
             for t in 0..365 {
