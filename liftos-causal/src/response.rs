@@ -257,7 +257,7 @@ impl Evaluated {
 /// | `adstock_grid` | 0, 0.1, …, 0.8 | decays searched when the roles' adstock is [`Adstock::Auto`](crate::Adstock::Auto) | each in [0, 1) |
 /// | `half_saturations` | 0.25, 0.5, 1, 2, 4 | Hill half-saturations searched (× the entity's mean exposure) | each > 0 |
 /// | `shapes` | 1, 1.5, 2, 3 | Hill shapes searched | each > 0 |
-/// | `refine` | true | refine the grid's best transforms locally and measure the plausible set around the best one ([`ResponseOptions::refine`]) | |
+/// | `refine` | false | refine the grid's best transforms locally and measure the plausible set around the best one ([`ResponseOptions::refine`]; opt-in, see there) | |
 /// | `smoother_trees` | 100 | trees of the forest whose out-of-bag weights residualise every candidate | ≥ 10 |
 /// | `curve_scales` | 0, 0.25, …, 2 | spend scales of the response curve | each ≥ 0 |
 /// | `pinned` | none | channels whose transform is known and not searched ([`ResponseOptions::pin`]) | decay in [0, 1), Hill values > 0 |
@@ -274,7 +274,11 @@ pub struct ResponseOptions {
     /// Whether the grid's best transforms are refined locally (a pattern search on decay,
     /// log half-saturation and shape by the same loss, beyond the grid's last decay up
     /// to 0.95 and its last shape up to 5), and the plausible set measured around the
-    /// best point found as well as at the grid's points. Off: the grid alone.
+    /// best point found as well as at the grid's points. Off (the default): the grid
+    /// alone. Opt-in because on linear worlds it chose curves the grid did not and moved
+    /// estimates the integration tests hold within 10% (Klaviyo on the zero-effect world,
+    /// seed 11: 3.15 against a true 4.01) and raised switch-off errors on the presets;
+    /// on audit 46a's off-grid curves it put the intervals on the truth (README).
     pub refine: bool,
     /// Trees of the residualising forest.
     pub smoother_trees: usize,
@@ -293,7 +297,7 @@ impl Default for ResponseOptions {
             adstock_grid: (0..9).map(|k| k as f64 / 10.0).collect(),
             half_saturations: vec![0.25, 0.5, 1.0, 2.0, 4.0],
             shapes: vec![1.0, 1.5, 2.0, 3.0],
-            refine: true,
+            refine: false,
             smoother_trees: 100,
             curve_scales: (0..=8).map(|k| k as f64 / 4.0).collect(),
             pinned: BTreeMap::new(),
@@ -915,6 +919,7 @@ pub(crate) fn select_response(
         s.as_ref()
             .map_or(f64::INFINITY, |s| yy - s.ty * s.ty / s.tt)
     };
+    let grid_len = candidates.len();
     let mut candidates: Vec<ResponseTransform> = candidates.to_vec();
     let mut sums: Vec<Option<CandidateSums>> = candidates.par_iter().map(score).collect();
     if options.refine && candidates.len() > 1 {
@@ -955,7 +960,19 @@ pub(crate) fn select_response(
     // is chosen from the set at SELECTION_LEVEL whatever the level, so that the point
     // estimates do not depend on the level of the intervals.
     let plausible = set_at(chi2.inverse_cdf(level));
-    let selection_set = set_at(chi2.inverse_cdf(SELECTION_LEVEL));
+    // The representative is chosen among the grid's points and the best refined one
+    // only: the refinement samples the best point's neighbourhood densely, and a median
+    // over that sample follows the best point, which where the loss is flat is one of
+    // many fits (on 20 `realistic` seeds, choosing among every refined point raised
+    // Meta's switch-off error from 17% to 39%). Where the loss is sharp the grid's points
+    // fall out of the set and the best refined point is chosen.
+    let best_refined = (grid_len..candidates.len())
+        .filter(|&c| loss[c].is_finite())
+        .min_by(|&a, &b| loss[a].total_cmp(&loss[b]));
+    let selection_set: Vec<usize> = set_at(chi2.inverse_cdf(SELECTION_LEVEL))
+        .into_iter()
+        .filter(|&c| c < grid_len || Some(c) == best_refined)
+        .collect();
     let spend: f64 = w_sub.iter().sum();
     let beta = |c: usize| -> f64 { sums[c].as_ref().map_or(0.0, |s| s.ty / s.tt) };
     let cheap = |c: usize| -> (f64, f64) {
@@ -1272,12 +1289,13 @@ mod tests {
     /// switch-off returns reach the truth.
     #[test]
     fn an_off_grid_s_shaped_curve_is_found_by_the_refinement() {
-        let grid_only = ResponseOptions {
-            refine: false,
+        let grid_only = ResponseOptions::auto();
+        let refined = ResponseOptions {
+            refine: true,
             ..ResponseOptions::auto()
         };
         for seed in [1, 2] {
-            let (sel, truth) = off_grid_world(seed, &ResponseOptions::auto());
+            let (sel, truth) = off_grid_world(seed, &refined);
             let (grid, _) = off_grid_world(seed, &grid_only);
             eprintln!(
                 "seed {seed}: truth {truth:.3}; refined {} range {:.3}..{:.3} ({} plausible); grid {} range {:.3}..{:.3} ({})",

@@ -8,7 +8,7 @@
 //!     [--preset standard|linear|saturation|carryover|realistic|latent|feedback]
 //!     [--trees 500] [--campaigns 4] [--days 730] [--json FILE] [--plain-nuisances]
 //!     [--linear-response] [--no-common-spend] [--common-spend-check-only] [--warnings]
-//!     [--oracle-curves] [--oracle-demand] [--allow-negative-effects] [--no-refine]
+//!     [--oracle-curves] [--oracle-demand] [--allow-negative-effects] [--refine]
 //! ```
 //!
 //! Per channel it counts the coverage of both the switch-off return (`incremental_roas`
@@ -31,8 +31,8 @@
 //! (`log_demand`), the calendar confounder that the estimator otherwise learns from the
 //! calendar columns, to measure how much of the error is the nuisance models'.
 //!
-//! `--no-refine` keeps the response search on its grid (`ResponseOptions::refine` off), to
-//! compare with the local refinement.
+//! `--refine` turns on the response search's local refinement around its grid
+//! (`ResponseOptions::refine`, off by default), to compare with the grid alone.
 //!
 //! `--allow-negative-effects` reports the unconstrained fit (by default every effect is
 //! projected on `[0, ∞)`: `AttributionOptions::non_negative`).
@@ -144,7 +144,7 @@ fn main() -> Result<(), BoxError> {
     let oracle = args.iter().any(|a| a == "--oracle-curves");
     let negative = args.iter().any(|a| a == "--allow-negative-effects");
     let oracle_demand = args.iter().any(|a| a == "--oracle-demand");
-    let no_refine = args.iter().any(|a| a == "--no-refine");
+    let refine = args.iter().any(|a| a == "--refine");
     let json: Option<String> = args
         .iter()
         .position(|a| a == "--json")
@@ -206,7 +206,7 @@ fn main() -> Result<(), BoxError> {
                 world_curves(&world, ResponseOptions::auto())
             } else {
                 ResponseOptions {
-                    refine: !no_refine,
+                    refine,
                     ..ResponseOptions::auto()
                 }
             });
