@@ -8,7 +8,7 @@
 //!     [--preset standard|linear|saturation|carryover|realistic|latent|feedback]
 //!     [--trees 500] [--campaigns 4] [--days 730] [--json FILE] [--plain-nuisances]
 //!     [--linear-response] [--no-common-spend] [--common-spend-check-only] [--warnings]
-//!     [--oracle-curves] [--oracle-demand] [--allow-negative-effects]
+//!     [--oracle-curves] [--oracle-demand] [--allow-negative-effects] [--refine]
 //! ```
 //!
 //! Per channel it counts the coverage of both the switch-off return (`incremental_roas`
@@ -30,6 +30,9 @@
 //! `--oracle-demand` adds the world's true log demand of each row's day as a control
 //! (`log_demand`), the calendar confounder that the estimator otherwise learns from the
 //! calendar columns, to measure how much of the error is the nuisance models'.
+//!
+//! `--refine` turns on the response search's local refinement around its grid
+//! (`ResponseOptions::refine`, off by default), to compare with the grid alone.
 //!
 //! `--allow-negative-effects` reports the unconstrained fit (by default every effect is
 //! projected on `[0, ∞)`: `AttributionOptions::non_negative`).
@@ -141,6 +144,7 @@ fn main() -> Result<(), BoxError> {
     let oracle = args.iter().any(|a| a == "--oracle-curves");
     let negative = args.iter().any(|a| a == "--allow-negative-effects");
     let oracle_demand = args.iter().any(|a| a == "--oracle-demand");
+    let refine = args.iter().any(|a| a == "--refine");
     let json: Option<String> = args
         .iter()
         .position(|a| a == "--json")
@@ -201,7 +205,10 @@ fn main() -> Result<(), BoxError> {
             } else if oracle {
                 world_curves(&world, ResponseOptions::auto())
             } else {
-                ResponseOptions::auto()
+                ResponseOptions {
+                    refine,
+                    ..ResponseOptions::auto()
+                }
             });
         let attribution = analyze_attribution(&panel, &options)?;
         let primary = attribution.primary();
