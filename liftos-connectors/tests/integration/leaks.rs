@@ -4,7 +4,7 @@ use liftos_connectors::{Connector, Error, GoogleAdsBuilder, MetaAdsBuilder, hmac
 use liftos_sandbox::fake::FaultConfig;
 
 use crate::common::*;
-use crate::narrow::{Narrow, json, unexpected};
+use crate::narrow::{Narrow, json, json_text, unexpected};
 
 fn assert_absent(label: &str, text: &str, needles: &[&str]) {
     for n in needles {
@@ -214,11 +214,7 @@ async fn secrets_echoed_with_json_escapes_are_redacted() {
                     "{{\"error\":\"invalid key \\\"{}\\\"\"}}",
                     json_escaped(style, &sent)
                 );
-                axum::response::Response::builder()
-                    .status(400)
-                    .header("content-type", "application/json")
-                    .body(axum::body::Body::from(body))
-                    .unwrap()
+                json_text(400, body)
             })
             .await;
             let c = RestBuilder::new(RestSpec::from_toml_str(SPEC, "echo.toml").unwrap())
@@ -257,11 +253,7 @@ async fn secrets_echoed_with_json_escapes_are_redacted() {
         let body = format!(
             "{{\"error\":{{\"message\":\"bad token {echoed}\",\"type\":\"OAuthException\",\"code\":100}}}}"
         );
-        axum::response::Response::builder()
-            .status(400)
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(body))
-            .unwrap()
+        json_text(400, body)
     })
     .await;
     let c = meta_at(server.base_url(), TOKEN).build().unwrap();

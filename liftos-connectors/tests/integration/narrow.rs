@@ -109,10 +109,16 @@ impl Drop for Narrow {
 
 /// A JSON answer.
 pub fn json(status: u16, body: serde_json::Value) -> Response {
+    json_text(status, body.to_string())
+}
+
+/// A JSON answer written as given: for bodies serde_json would write otherwise (the
+/// escapes of another platform's encoder).
+pub fn json_text(status: u16, body: String) -> Response {
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap())
         .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
+        .body(Body::from(body))
         .unwrap()
 }
 
