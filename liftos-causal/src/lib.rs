@@ -103,4 +103,4 @@ pub use results::{
     AttributionResults, ChannelEffect, ChannelResponse, CurvePoint, Diagnostics, Estimate,
     ModelAccuracy, NotEstimated, RowEffect, RowIndex, Sensitivity, TemporalEffects,
 };
-pub use spillover::SpilloverCheck;
+pub use spillover::{CannibalizationCheck, SpilloverCheck};

@@ -323,6 +323,10 @@ pub struct Diagnostics {
     /// channel's rows per unit of another's spend ([`crate::spillover`]); empty without
     /// dates or with one channel.
     pub spillover: Vec<crate::SpilloverCheck>,
+    /// Within-channel checks: per channel of two campaigns or more, the change of its
+    /// marginal return from what a campaign's extra spend does to its siblings' rows
+    /// ([`crate::CannibalizationCheck`]); empty without dates.
+    pub cannibalization: Vec<crate::CannibalizationCheck>,
     /// Warnings in plain words (empty when every check passed).
     pub warnings: Vec<String>,
     /// Channels of the input that could not be estimated and were left out of the fit

@@ -798,6 +798,12 @@ fn model_section(results: &AttributionResults, level: &str) -> Markup {
             [s.roas, s.ci_lower, s.ci_upper, s.p_value],
         ));
     }
+    for c in &d.cannibalization {
+        rows.push(estimate_row(
+            &c.label(),
+            [c.marginal_shift, c.ci_lower, c.ci_upper, c.p_value],
+        ));
+    }
     let interval = format!("Interval ({level})");
     html! {
         section #model {

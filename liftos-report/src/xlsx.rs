@@ -883,6 +883,17 @@ fn model(w: &mut SheetWriter<'_>) -> Result<()> {
         (s.label(), values)
     });
     w.rows(&checks, spillover)?;
+    let within = d.cannibalization.iter().map(|c| {
+        let values = [
+            c.marginal_shift,
+            c.std_err,
+            c.ci_lower,
+            c.ci_upper,
+            c.p_value,
+        ];
+        (c.label(), values)
+    });
+    w.rows(&checks, within)?;
     w.row += 1;
     w.title("Warnings")?;
     if d.warnings.is_empty() {

@@ -392,6 +392,23 @@ pub fn format_results(r: &AttributionResults) -> String {
             );
         }
     }
+    let within = &r.diagnostics.cannibalization;
+    if !within.is_empty() {
+        let applied: Vec<_> = within.iter().filter(|c| c.applied).collect();
+        let _ = writeln!(
+            s,
+            "Within-channel checks (a campaign's spend against its siblings' rows): {} channels, {} applied",
+            within.len(),
+            applied.len()
+        );
+        for c in applied {
+            let _ = writeln!(
+                s,
+                "  {}: marginal return {:+.3} [{:.3}, {:.3}] per unit, p = {:.4} (in its returns above)",
+                c.channel, c.marginal_shift, c.ci_lower, c.ci_upper, c.p_value
+            );
+        }
+    }
     for w in &r.diagnostics.warnings {
         let _ = writeln!(s, "Warning: {w}");
     }

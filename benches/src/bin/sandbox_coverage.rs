@@ -311,6 +311,18 @@ fn main() -> Result<(), BoxError> {
                     if s.credited { " credited" } else { "" }
                 ));
             }
+            for s in &primary.diagnostics.cannibalization {
+                line.push_str(&format!(
+                    "\n    within {} ({} campaigns): marginal {:+.3} [{:.3}, {:.3}] p {:.5}{}",
+                    s.channel,
+                    s.campaigns,
+                    s.marginal_shift,
+                    s.ci_lower,
+                    s.ci_upper,
+                    s.p_value,
+                    if s.applied { " applied" } else { "" }
+                ));
+            }
             for w in warnings {
                 line.push_str(&format!("\n    warning: {w}"));
             }

@@ -4,6 +4,7 @@ mod attribution;
 mod business;
 mod clusters;
 mod collinear;
+mod competition;
 mod designs;
 mod determinism;
 mod estimator;
