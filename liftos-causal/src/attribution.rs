@@ -281,6 +281,14 @@ impl Attribution {
 /// explain the effect away.
 pub const ROBUSTNESS_WARNING: f64 = 0.05;
 
+/// Day-to-day variation of a channel's spend (each campaign's coefficient of variation
+/// over its rows, zeros included, weighted by its spend) below which the channel's spend
+/// is called flat in a warning. On the audit's world whose Google Ads and zero-effect
+/// channel spend with 2% daily noise and nothing else, their switch-off intervals were
+/// [0, 59] and [0, 2.8] without a word on why; the sandbox's presets move every budget by
+/// 15% or more day to day and in steps.
+pub const FLAT_SPEND_WARNING: f64 = 0.05;
+
 /// Share of a channel's own marginal return that the end of a within-channel check's
 /// interval nearer zero must reach (with at least [`SPILLOVER_MATERIAL_ROAS`]) for the
 /// check to be applied to the channel's returns ([`apply_cannibalization`]), with p below
@@ -2327,9 +2335,13 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
     if let Some(c) = &d.calibration {
         let m = &c.mean_forest_prediction;
         if m.ci_lower > 1.0 || m.ci_upper < 1.0 {
+            let places = places_apart_from_one(&[m.estimate, m.ci_lower, m.ci_upper]);
             w.push(format!(
-                "The calibration test puts the mean forest prediction's coefficient at {:.2} (interval {:.2} to {:.2}), not 1: the average effect may be off.",
-                m.estimate, m.ci_lower, m.ci_upper
+                "The calibration test puts the mean forest prediction's coefficient at {:.p$} (interval {:.p$} to {:.p$}), not 1: the average effect may be off.",
+                m.estimate,
+                m.ci_lower,
+                m.ci_upper,
+                p = places
             ));
         }
     }
@@ -2384,6 +2396,27 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
             ));
         } else if sp.p_value < SPILLOVER_WARNING_P.min(1.0 - level)
             && sp.roas >= (SPILLOVER_MATERIAL_SHARE * own).max(SPILLOVER_MATERIAL_ROAS)
+            && let Some(source) = results.channels.iter().find(|c| c.channel == sp.from)
+            && !(source.incremental_roas > 0.0 && source.p_value < 1.0 - level)
+        {
+            // A source whose own rows show no effect: a budget that follows demand the
+            // controls miss explains the finding better than an effect recorded only
+            // elsewhere (audit 46a, `w8`: a zero-effect channel whose spend followed
+            // demand "spilled" 1.05 per unit into Google Ads' rows at p < 0.0001).
+            w.push(format!(
+                "Spillover: revenue recorded in `{to}`'s rows moves with `{from}`'s spend: about {r:.2} per unit of `{from}`'s spend (interval {lo:.2} to {hi:.2}, p = {p:.4}), {share:.0}% of `{to}`'s recorded revenue, while `{from}`'s own rows show no significant effect ({own:.2}, p = {own_p:.3}). A channel without an effect of its own seldom causes sales recorded elsewhere: more likely `{from}`'s budget follows a demand the controls do not see, which moves `{to}`'s revenue too, and the estimates of the channels it moves with may absorb some of it. Not credited to `{from}`; a holdout test of `{from}` (its spend switched off in some weeks or regions) would tell the two apart.",
+                to = sp.to,
+                from = sp.from,
+                r = sp.roas,
+                lo = sp.ci_lower,
+                hi = sp.ci_upper,
+                p = sp.p_value,
+                share = 100.0 * sp.share_of_revenue,
+                own = source.incremental_roas,
+                own_p = source.p_value,
+            ));
+        } else if sp.p_value < SPILLOVER_WARNING_P.min(1.0 - level)
+            && sp.roas >= (SPILLOVER_MATERIAL_SHARE * own).max(SPILLOVER_MATERIAL_ROAS)
         {
             w.push(format!(
                 "{found} {why} Not credited to `{from}` ({reason}): switching `{from}` off would then lose more than its return says, nearer {sum:.2} per unit.",
@@ -2403,7 +2436,18 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
             ));
         }
     }
+    let variation = spend_variation(panel, &results.treatment);
     for ch in &results.channels {
+        if let Some(&v) = variation.get(&ch.channel)
+            && v < FLAT_SPEND_WARNING
+        {
+            w.push(format!(
+                "Channel `{}`: its spend barely moves: each campaign's daily spend varies by {:.1}% on average (about {:.0}% or more is usual where budgets are managed). The data then hold too little variation to measure what the spend causes, which its intervals show; changing its budgets for a few weeks (steps of ±20%, or a holdout) would measure it.",
+                ch.channel,
+                100.0 * v,
+                100.0 * FLAT_SPEND_WARNING
+            ));
+        }
         if let Some(r) = &ch.response
             && ch.p_value < 1.0 - level
             && r.sensitivity.robustness_value < ROBUSTNESS_WARNING
@@ -2440,6 +2484,67 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
         }
     }
     results.diagnostics.warnings.extend(w);
+}
+
+/// Decimal places (2 to 6) at which none of `values` prints as 1 (a coefficient of 0.9956
+/// printed at two places reads "1.00 … not 1").
+fn places_apart_from_one(values: &[f64]) -> usize {
+    (2..=6)
+        .find(|&p| {
+            let one = format!("{:.p$}", 1.0);
+            values.iter().all(|v| format!("{v:.p$}") != one)
+        })
+        .unwrap_or(6)
+}
+
+/// Per channel, how much its spend moves from day to day: each campaign's coefficient of
+/// variation over its rows (paused days count as zero spend), weighted by the campaign's
+/// spend. Channels whose rows have no entity take each row as its own campaign, which
+/// says nothing, so they are left out; so are channels without spend.
+fn spend_variation(panel: &CausalPanel, treatment: &str) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let (Some(spend), Some(_)) = (
+        panel
+            .treatments
+            .iter()
+            .find(|(n, _)| n == treatment)
+            .map(|(_, v)| v),
+        panel.entities.as_ref(),
+    ) else {
+        return out;
+    };
+    let ent = panel.entity_codes();
+    // Per entity: its channel, Σ s, Σ s², rows.
+    let mut by: BTreeMap<u32, (&str, f64, f64, usize)> = BTreeMap::new();
+    for (i, &s) in spend.iter().enumerate() {
+        if !s.is_finite() {
+            continue;
+        }
+        let e = by
+            .entry(ent[i])
+            .or_insert((&panel.channels[i], 0.0, 0.0, 0));
+        e.1 += s;
+        e.2 += s * s;
+        e.3 += 1;
+    }
+    let mut per_channel: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    for (channel, sum, squares, rows) in by.into_values() {
+        if rows < 2 || sum <= 0.0 {
+            continue;
+        }
+        let n = rows as f64;
+        let mean = sum / n;
+        let var = ((squares - n * mean * mean) / (n - 1.0)).max(0.0);
+        let e = per_channel.entry(channel).or_default();
+        e.0 += sum * var.sqrt() / mean;
+        e.1 += sum;
+    }
+    for (channel, (weighted, total)) in per_channel {
+        if total > 0.0 {
+            out.insert(channel.to_string(), weighted / total);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -2548,6 +2653,15 @@ mod tests {
     /// zero: floored with a warning of its own, p and the rest as fitted; a channel
     /// above zero and one without spend untouched; standard errors, degrees of freedom,
     /// naive return, t-statistic and the row-level effects never change.
+    /// The audit's cosmetic finding: a calibration coefficient of 0.9956 [0.9917, 0.9996]
+    /// printed as "1.00 (interval 0.99 to 1.00), not 1".
+    #[test]
+    fn a_coefficient_near_one_prints_apart_from_one() {
+        assert_eq!(places_apart_from_one(&[0.9956, 0.9917, 0.9996]), 4);
+        assert_eq!(places_apart_from_one(&[1.31, 1.12, 1.5]), 2);
+        assert_eq!(places_apart_from_one(&[1.0000001]), 6);
+    }
+
     #[test]
     fn negative_effects_are_projected_on_zero_and_nothing_else_moves() {
         let mut r = AttributionResults::new("causal_forest", "revenue", "spend", 40, 1);

@@ -8,6 +8,7 @@ mod competition;
 mod designs;
 mod determinism;
 mod estimator;
+mod flat;
 mod params;
 mod plan;
 mod response;
