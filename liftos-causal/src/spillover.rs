@@ -11,9 +11,9 @@
 //! finds with confidence is credited to the source channel
 //! ([`crate::attribution::credit_spillover`]).
 //!
-//! The within-channel check ([`cannibalization_checks`]) asks the same of a channel's
-//! own campaigns: does a campaign's spend move the revenue of its sibling campaigns'
-//! rows? Campaigns that compete for one audience make each campaign's own rows overstate
+//! The within-channel check ([`within_channel`], on the same residualised rows) asks the
+//! same of a channel's own campaigns: does a campaign's spend move the revenue of its
+//! sibling campaigns' rows? Campaigns that compete for one audience make each campaign's own rows overstate
 //! the channel's marginal return; what it finds with confidence is counted in that
 //! return ([`crate::attribution::apply_cannibalization`]).
 
@@ -126,23 +126,23 @@ pub(crate) fn spillover_checks(
     panel: &CausalPanel,
     y: &[f64],
     w: &[f64],
+    g: &[f64],
     w_raw: &[f64],
     series: &[Vec<usize>],
     level: f64,
     seed: u64,
     trees: usize,
-) -> Result<Vec<SpilloverCheck>> {
+) -> Result<CrossChecks> {
+    let mut out = CrossChecks::default();
     let Some(dates) = panel.dates.as_deref() else {
-        return Ok(Vec::new());
+        return Ok(out);
     };
     let n = y.len();
-    let ok = |i: usize| y[i].is_finite() && w[i].is_finite() && w_raw[i].is_finite();
+    let ok =
+        |i: usize| y[i].is_finite() && w[i].is_finite() && g[i].is_finite() && w_raw[i].is_finite();
     let mut by_channel: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for i in (0..n).filter(|&i| ok(i)) {
         by_channel.entry(&panel.channels[i]).or_default().push(i);
-    }
-    if by_channel.len() < 2 {
-        return Ok(Vec::new());
     }
     // Each channel's treatment summed per day, and its raw spend over the window.
     let daily: BTreeMap<&str, HashMap<i32, f64>> = by_channel
@@ -159,7 +159,7 @@ pub(crate) fn spillover_checks(
         .iter()
         .map(|(&c, rows)| (c, rows.iter().map(|&i| w_raw[i]).sum()))
         .collect();
-    let mut out = Vec::new();
+    let ent = panel.entity_codes();
     for (target_index, (&target, rows)) in by_channel.iter().enumerate() {
         if rows.len() < MIN_SPILLOVER_ROWS {
             continue;
@@ -169,7 +169,9 @@ pub(crate) fn spillover_checks(
             .copied()
             .filter(|&c| c != target && spend[c] > 0.0)
             .collect();
-        if sources.is_empty() {
+        let own_series = crate::attribution::channel_series(panel, series, target);
+        let within = within_channel(rows, w, g, w_raw, &ent, dates, &own_series);
+        if sources.is_empty() && within.is_none() {
             continue;
         }
         let yy: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
@@ -186,23 +188,59 @@ pub(crate) fn spillover_checks(
         let params = ForestParams::default()
             .with_num_trees(trees)
             .with_seed(seed ^ 0x5b11 ^ target_index as u64);
-        let own_series = crate::attribution::channel_series(panel, series, target);
+        // The within-channel regressors go through the same forests as the sources'.
+        let mut columns = z.clone();
+        if let Some(v) = &within {
+            columns.push(v.interaction.clone());
+            columns.push(v.curvature.clone());
+        }
         let Some(Residualised {
             kept,
             y: yr,
             regressors,
             weeks,
-        }) = residualise(panel, rows, &yy, &own, &z, &own_series, dates, &params)?
+        }) = residualise(
+            panel,
+            rows,
+            &yy,
+            &own,
+            &columns,
+            &own_series,
+            dates,
+            &params,
+        )?
         else {
             continue;
         };
+        // The spillover regression: the sources, the own treatment and a constant (the
+        // last two of `regressors`); the within-channel one: its two regressors and those.
+        let k = z.len();
+        let tail = &regressors[regressors.len() - 2..];
+        let spill: Vec<Vec<f64>> = regressors[..k].iter().chain(tail).cloned().collect();
+        if let Some(v) = &within
+            && let Some(check) = within_check(
+                target,
+                v,
+                &yr,
+                &regressors[k..],
+                &weeks,
+                kept.len(),
+                BootstrapDraws {
+                    level,
+                    reps: SPILLOVER_BOOTSTRAP_DRAWS,
+                    seed: seed ^ 0xca12 ^ target_index as u64,
+                },
+            )?
+        {
+            out.cannibalization.push(check);
+        }
         for (s, &source) in sources.iter().enumerate() {
-            if regressors[s].iter().all(|v| v.abs() < 1e-12) {
+            if spill[s].iter().all(|v| v.abs() < 1e-12) {
                 continue;
             }
             let test = match wild_cluster_test(
                 &yr,
-                &regressors,
+                &spill,
                 s,
                 &weeks,
                 BootstrapDraws {
@@ -228,7 +266,7 @@ pub(crate) fn spillover_checks(
             // daily treatment summed over the target's rows, over its raw spend.
             let exposure: f64 = kept.iter().map(|&k| z[s][k]).sum::<f64>() / spend[source];
             let half = test.critical * test.std_err * exposure;
-            out.push(SpilloverCheck {
+            out.spillover.push(SpilloverCheck {
                 from: source.to_string(),
                 to: target.to_string(),
                 roas: test.estimate * exposure,
@@ -310,14 +348,15 @@ impl CannibalizationCheck {
     }
 }
 
-/// Runs the within-channel check ([`CannibalizationCheck`]) for every channel with two
-/// campaigns or more and at least [`MIN_SPILLOVER_ROWS`] rows that share their day with a
-/// sibling.
+/// The within-channel check's regressors ([`CannibalizationCheck`]) for one channel's
+/// rows: `None` with fewer than two campaigns or fewer than [`MIN_SPILLOVER_ROWS`] rows
+/// that share their day with a sibling. The check runs in [`spillover_checks`], on the
+/// same residualising forests as the channel's spillover regression.
 ///
 /// Model: a row's revenue is its own effect plus `γ·t·T₋`, with `t` its treatment (the
 /// chosen carryover and saturation transform, in spend units) and `T₋` its sibling
-/// campaigns' treatment of the day. Revenue and the regressors are residualised as in
-/// [`spillover_checks`] ([`residualise`], demeaned within each campaign's weeks and
+/// campaigns' treatment of the day. Revenue and the regressors are residualised as for
+/// the spillover regression ([`residualise`], demeaned within each campaign's weeks and
 /// weekdays), and revenue is regressed on `t·(T₋ − T̄₋)` (the siblings' treatment less
 /// its mean over the campaign's week: only day-to-day movement within a week identifies
 /// `γ`, so that a campaign's slope that changes with the season, or a response curve of
@@ -344,132 +383,120 @@ impl CannibalizationCheck {
 /// siblings' whole treatment instead of its deviation within the week, and no `t²`, gave
 /// t-statistics of −3 to −4 on worlds whose campaigns saturate each on its own (concave)
 /// and +4 to +6.6 on S-shaped ones, where the deviation and `t²` gave |t| ≤ 2.5.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn cannibalization_checks(
-    panel: &CausalPanel,
-    y: &[f64],
+fn within_channel(
+    rows: &[usize],
     w: &[f64],
     g: &[f64],
     w_raw: &[f64],
-    series: &[Vec<usize>],
-    level: f64,
-    seed: u64,
-    trees: usize,
-) -> Result<Vec<CannibalizationCheck>> {
-    let Some(dates) = panel.dates.as_deref() else {
-        return Ok(Vec::new());
-    };
-    let ok =
-        |i: usize| y[i].is_finite() && w[i].is_finite() && g[i].is_finite() && w_raw[i].is_finite();
-    let mut by_channel: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for i in (0..y.len()).filter(|&i| ok(i)) {
-        by_channel.entry(&panel.channels[i]).or_default().push(i);
+    ent: &[u32],
+    dates: &[i32],
+    own_series: &[Vec<usize>],
+) -> Option<Within> {
+    let campaigns = rows
+        .iter()
+        .map(|&i| ent[i])
+        .collect::<std::collections::BTreeSet<u32>>()
+        .len();
+    if campaigns < 2 {
+        return None;
     }
-    let ent = panel.entity_codes();
-    let mut out = Vec::new();
-    for (index, (&channel, rows)) in by_channel.iter().enumerate() {
-        let campaigns = rows
-            .iter()
-            .map(|&i| ent[i])
-            .collect::<std::collections::BTreeSet<u32>>()
-            .len();
-        if rows.len() < MIN_SPILLOVER_ROWS || campaigns < 2 {
-            continue;
-        }
-        let spend: f64 = rows.iter().map(|&i| w_raw[i]).sum();
-        let own: Vec<f64> = rows.iter().map(|&i| w[i]).collect();
-        let scale = own.iter().sum::<f64>() / rows.len() as f64;
-        // Each day's treatment and f′(a)·a summed over the channel's campaigns.
-        let mut per_day: HashMap<i32, (f64, f64)> = HashMap::new();
-        for &i in rows {
-            let e = per_day.entry(dates[i]).or_default();
-            e.0 += w[i];
-            e.1 += g[i];
-        }
-        let siblings: Vec<f64> = rows.iter().map(|&i| per_day[&dates[i]].0 - w[i]).collect();
-        let sharing = siblings.iter().filter(|&&v| v > 0.0).count();
-        if !(spend > 0.0 && scale > 0.0) || sharing < MIN_SPILLOVER_ROWS {
-            continue;
-        }
-        let own_series = crate::attribution::channel_series(panel, series, channel);
-        let mut deviation = siblings.clone();
-        demean(&mut deviation, &entity_blocks(rows, &own_series, dates));
-        let interaction: Vec<f64> = own
+    let spend: f64 = rows.iter().map(|&i| w_raw[i]).sum();
+    let scale = rows.iter().map(|&i| w[i]).sum::<f64>() / rows.len() as f64;
+    // Each day's treatment and f′(a)·a summed over the channel's campaigns.
+    let mut per_day: HashMap<i32, (f64, f64)> = HashMap::new();
+    for &i in rows {
+        let e = per_day.entry(dates[i]).or_default();
+        e.0 += w[i];
+        e.1 += g[i];
+    }
+    let siblings: Vec<f64> = rows.iter().map(|&i| per_day[&dates[i]].0 - w[i]).collect();
+    let sharing = siblings.iter().filter(|&&v| v > 0.0).count();
+    if !(spend > 0.0 && scale > 0.0) || sharing < MIN_SPILLOVER_ROWS {
+        return None;
+    }
+    let mut deviation = siblings;
+    demean(&mut deviation, &entity_blocks(rows, own_series, dates));
+    // The marginal shift per unit of γ·scale: Σ t·G₋ over the scale and the spend.
+    let exposure = rows
+        .iter()
+        .map(|&i| w[i] * (per_day[&dates[i]].1 - g[i]))
+        .sum::<f64>()
+        / scale
+        / spend;
+    Some(Within {
+        campaigns,
+        scale,
+        exposure,
+        interaction: rows
             .iter()
             .zip(&deviation)
-            .map(|(t, d)| t * d / scale)
-            .collect();
-        let curvature: Vec<f64> = own.iter().map(|t| t * t / scale).collect();
-        let yy: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
-        let params = ForestParams::default()
-            .with_num_trees(trees)
-            .with_seed(seed ^ 0xca11 ^ index as u64);
-        let Some(Residualised {
-            kept,
-            y: yr,
-            regressors,
-            weeks,
-        }) = residualise(
-            panel,
-            rows,
-            &yy,
-            &own,
-            &[interaction, curvature],
-            &own_series,
-            dates,
-            &params,
-        )?
-        else {
-            continue;
-        };
-        let test = match wild_cluster_test(
-            &yr,
-            &regressors,
-            0,
-            &weeks,
-            BootstrapDraws {
-                level,
-                reps: SPILLOVER_BOOTSTRAP_DRAWS,
-                seed: seed ^ 0xca12 ^ index as u64,
-            },
-            "cannibalization regression",
-        ) {
-            Ok(t) => t,
-            Err(
-                Error::NoVariation { .. } | Error::Singular { .. } | Error::TooLittleData { .. },
-            ) => {
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        // The marginal shift: γ·Σ t·G₋ over the channel's spend (γ = estimate / scale).
-        let exposure = rows
-            .iter()
-            .zip(&own)
-            .map(|(&i, t)| t * (per_day[&dates[i]].1 - g[i]))
-            .sum::<f64>()
-            / scale
-            / spend;
-        let half = test.critical * test.std_err;
-        let (a, b) = (
-            (test.estimate - half) * exposure,
-            (test.estimate + half) * exposure,
-        );
-        out.push(CannibalizationCheck {
-            channel: channel.to_string(),
-            campaigns,
-            marginal_shift: test.estimate * exposure,
-            std_err: test.std_err * exposure.abs(),
-            ci_lower: a.min(b),
-            ci_upper: a.max(b),
-            p_value: test.p_value,
-            rows: kept.len(),
-            applied: false,
-            coefficient: test.estimate / scale,
-            coefficient_half_width: half / scale,
-        });
-    }
-    Ok(out)
+            .map(|(&i, d)| w[i] * d / scale)
+            .collect(),
+        curvature: rows.iter().map(|&i| w[i] * w[i] / scale).collect(),
+    })
+}
+
+/// A channel's within-channel regressors ([`within_channel`]).
+struct Within {
+    /// Its campaigns.
+    campaigns: usize,
+    /// Mean treatment of its rows (the regressors' unit).
+    scale: f64,
+    /// The marginal shift per unit of the interaction's coefficient.
+    exposure: f64,
+    /// `t·(T₋ − T̄₋)` over `scale`.
+    interaction: Vec<f64>,
+    /// `t²` over `scale`.
+    curvature: Vec<f64>,
+}
+
+/// What [`spillover_checks`] finds: the spillover pairs and the within-channel checks.
+#[derive(Debug, Default)]
+pub(crate) struct CrossChecks {
+    /// Per ordered pair of channels.
+    pub(crate) spillover: Vec<SpilloverCheck>,
+    /// Per channel of two campaigns or more.
+    pub(crate) cannibalization: Vec<CannibalizationCheck>,
+}
+
+/// The within-channel test on residualised data: `regressors` are the interaction, the
+/// curvature, the own treatment and a constant. `None` when the interaction does not vary
+/// within the weeks or there are too few weeks.
+fn within_check(
+    channel: &str,
+    v: &Within,
+    y: &[f64],
+    regressors: &[Vec<f64>],
+    weeks: &[u32],
+    rows: usize,
+    draws: BootstrapDraws,
+) -> Result<Option<CannibalizationCheck>> {
+    let test = match wild_cluster_test(y, regressors, 0, weeks, draws, "within-channel regression")
+    {
+        Ok(t) => t,
+        Err(Error::NoVariation { .. } | Error::Singular { .. } | Error::TooLittleData { .. }) => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let half = test.critical * test.std_err;
+    let (a, b) = (
+        (test.estimate - half) * v.exposure,
+        (test.estimate + half) * v.exposure,
+    );
+    Ok(Some(CannibalizationCheck {
+        channel: channel.to_string(),
+        campaigns: v.campaigns,
+        marginal_shift: test.estimate * v.exposure,
+        std_err: test.std_err * v.exposure.abs(),
+        ci_lower: a.min(b),
+        ci_upper: a.max(b),
+        p_value: test.p_value,
+        rows,
+        applied: false,
+        coefficient: test.estimate / v.scale,
+        coefficient_half_width: half / v.scale,
+    }))
 }
 
 /// A channel's rows residualised for a regression within weeks ([`residualise`]).
