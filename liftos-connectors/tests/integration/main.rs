@@ -11,6 +11,7 @@ mod narrow;
 mod origins;
 mod postgres;
 mod rest;
+mod retry_after;
 mod secrets;
 mod shopify;
 mod tiktok;
