@@ -92,7 +92,7 @@ impl Clock for VirtualClock {
 /// | `max_retry_wait` | 15 min | longest platform-requested wait accepted; longer waits (daily caps) fail at once | > 0 |
 /// | `request_timeout` | 120 s | timeout of one HTTP request, body included | > 0 |
 /// | `connect_timeout` | 10 s | TCP/TLS connect timeout | > 0 |
-/// | `deadline` | 1 h | overall time budget of one pull: no request starts, and none runs on, past it | > 0 |
+/// | `deadline` | 1 h | overall time budget of one pull: no request starts, and none runs on, past it; no wait (a backoff, a rate limit's spacing, a report interval, a poll) that would end past it is slept: the deadline error comes at once | > 0 |
 /// | `concurrency` | 4 | accounts or date chunks pulled at once | ≥ 1 |
 /// | `seed` | 42 | seed of the backoff jitter | any |
 /// | `max_body_bytes` | 64 MiB | largest response body read; a larger one fails with [`Error::BodyTooLarge`] without being read further | > 0 |
@@ -1282,6 +1282,34 @@ impl HttpCore {
             pause_ms = wait.as_millis() as u64,
             "usage pressure: pausing"
         );
+        self.clock.sleep(wait).await;
+        Ok(())
+    }
+
+    /// Sleeps `wait`, a wait the connector itself sets (a rate limit's spacing, a report
+    /// interval, the polling of a report run), unless it would end past the pull's
+    /// deadline: then fails at once with [`Error::Deadline`] saying what was waited for
+    /// (`what`) and for how long, instead of sleeping and failing after.
+    pub(crate) async fn sleep_within_deadline(
+        &self,
+        budget: &PullBudget,
+        wait: Duration,
+        what: impl FnOnce() -> String,
+    ) -> Result<()> {
+        if wait.is_zero() {
+            return Ok(());
+        }
+        if self.elapsed(budget).saturating_add(wait) > self.config.deadline {
+            return Err(self.deadline(
+                budget,
+                0,
+                format!(
+                    "{}: the next wait of {} ms would pass the deadline",
+                    what(),
+                    wait.as_millis()
+                ),
+            ));
+        }
         self.clock.sleep(wait).await;
         Ok(())
     }

@@ -282,7 +282,8 @@ pub struct RestBodyErrors {
 #[serde(deny_unknown_fields)]
 pub struct RestRateLimit {
     /// Requests per second at most (requests are spaced by its inverse), at least one a
-    /// day (`1/86400`).
+    /// day (`1/86400`). A spacing that would end past the pull's deadline is not waited
+    /// out: the pull fails at once with [`Error::Deadline`] naming this key.
     pub requests_per_second: f64,
 }
 
@@ -786,20 +787,30 @@ enum Next {
 }
 
 impl Inner {
-    /// Waits for the spec's rate limit.
-    async fn pace(&self) {
+    /// Waits for the spec's rate limit; a wait that would end past the pull's deadline
+    /// is the deadline error at once.
+    async fn pace(&self, budget: &PullBudget) -> Result<()> {
         let Some(interval) = self.interval else {
-            return;
+            return Ok(());
         };
         let mut last = self.last_request.lock().await;
         let now = self.core.clock.now();
         if let Some(prev) = *last {
             let due = prev.saturating_add(interval);
             if due > now {
-                self.core.clock.sleep(due - now).await;
+                let rps = self.spec.rate_limit.as_ref().map(|r| r.requests_per_second);
+                self.core
+                    .sleep_within_deadline(budget, due - now, || {
+                        format!(
+                            "rate limit (rate_limit.requests_per_second = {}): spacing the next request",
+                            rps.unwrap_or_default()
+                        )
+                    })
+                    .await?;
             }
         }
         *last = Some(self.core.clock.now());
+        Ok(())
     }
 
     /// One page: the URL to get (first page of a chunk, or a next link) with the
@@ -907,7 +918,7 @@ impl Inner {
                 ),
                 _ => None,
             };
-            self.pace().await;
+            self.pace(budget).await?;
             let client = self.core.client();
             let result = self
                 .core

@@ -14,4 +14,5 @@ mod rest;
 mod retry_after;
 mod secrets;
 mod shopify;
+mod sleeps;
 mod tiktok;
