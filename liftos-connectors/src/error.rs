@@ -72,13 +72,19 @@ pub enum Error {
     },
     /// The platform asked to wait longer than the configured maximum (a daily cap, an
     /// account-level block); the connector does not retry into it.
+    ///
+    /// The text states each wait in seconds, with days beside them from two days on, and
+    /// as "more than 100 years" past that (`Retry-After: 1e20`).
     #[error(
-        "{source_name}: throttled; the platform asks to wait {retry_after_secs} s, more than the allowed {max_wait_secs} s: {message}"
+        "{source_name}: throttled; the platform asks to wait {}, more than the allowed {}: {message}",
+        wait_text(*.retry_after_secs),
+        wait_text(*.max_wait_secs)
     )]
     Throttled {
         /// The source that throttled.
         source_name: String,
-        /// The wait the platform asked for, in seconds.
+        /// The wait the platform asked for, in seconds; `u64::MAX` for a wait too long
+        /// to count (more seconds than a `Duration` holds).
         retry_after_secs: u64,
         /// The longest wait the connector accepts, in seconds.
         max_wait_secs: u64,
@@ -235,5 +241,52 @@ impl Error {
     }
 }
 
+/// Waits of more than this many seconds (100 years) are written "more than 100 years".
+const LONGEST_WAIT_WRITTEN: u64 = 100 * 365 * 86_400;
+
+/// A wait in seconds as an error states it: `900 s` under two days, `1000000000 s
+/// (about 11574 days)` up to 100 years, and `more than 100 years` beyond (a wait
+/// saturated to `u64::MAX` is no count a reader can use).
+fn wait_text(secs: u64) -> String {
+    const DAY: u64 = 86_400;
+    if secs < 2 * DAY {
+        format!("{secs} s")
+    } else if secs <= LONGEST_WAIT_WRITTEN {
+        format!("{secs} s (about {} days)", (secs + DAY / 2) / DAY)
+    } else {
+        "more than 100 years".to_owned()
+    }
+}
+
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_are_written_as_a_reader_can_use_them() {
+        assert_eq!(wait_text(0), "0 s");
+        assert_eq!(wait_text(900), "900 s");
+        assert_eq!(wait_text(172_799), "172799 s");
+        assert_eq!(wait_text(172_800), "172800 s (about 2 days)");
+        assert_eq!(wait_text(1_000_000_000), "1000000000 s (about 11574 days)");
+        assert_eq!(
+            wait_text(LONGEST_WAIT_WRITTEN),
+            "3153600000 s (about 36500 days)"
+        );
+        assert_eq!(wait_text(LONGEST_WAIT_WRITTEN + 1), "more than 100 years");
+        assert_eq!(wait_text(u64::MAX), "more than 100 years");
+        let e = Error::Throttled {
+            source_name: "klaviyo".into(),
+            retry_after_secs: u64::MAX,
+            max_wait_secs: 900,
+            message: "HTTP 429".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "klaviyo: throttled; the platform asks to wait more than 100 years, more than the allowed 900 s: HTTP 429"
+        );
+    }
+}

@@ -92,7 +92,7 @@ impl Clock for VirtualClock {
 /// | `max_retry_wait` | 15 min | longest platform-requested wait accepted; longer waits (daily caps) fail at once | > 0 |
 /// | `request_timeout` | 120 s | timeout of one HTTP request, body included | > 0 |
 /// | `connect_timeout` | 10 s | TCP/TLS connect timeout | > 0 |
-/// | `deadline` | 1 h | overall time budget of one pull: no request starts, and none runs on, past it | > 0 |
+/// | `deadline` | 1 h | overall time budget of one pull: no request starts, and none runs on, past it; no wait (a backoff, a rate limit's spacing, a report interval, a poll) that would end past it is slept: the deadline error comes at once | > 0 |
 /// | `concurrency` | 4 | accounts or date chunks pulled at once | ≥ 1 |
 /// | `seed` | 42 | seed of the backoff jitter | any |
 /// | `max_body_bytes` | 64 MiB | largest response body read; a larger one fails with [`Error::BodyTooLarge`] without being read further | > 0 |
@@ -820,13 +820,38 @@ impl Reply {
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
-    /// The `Retry-After` header in seconds, as a [`platform_wait`] (an HTTP date is
-    /// not read: the caller's backoff applies).
+    /// The wait the `Retry-After` header asks for, in either form RFC 9110 §10.2.3
+    /// allows ([`retry_after_wait`]), an HTTP-date measured from this answer's `Date`
+    /// (else from the local clock).
     pub(crate) fn retry_after(&self) -> Option<Duration> {
-        self.header("retry-after")
-            .and_then(|s| s.trim().parse::<f64>().ok())
-            .and_then(platform_wait)
+        let value = self.header("retry-after")?;
+        retry_after_wait(value, self.header("date"), std::time::SystemTime::now())
     }
+}
+
+/// The wait a `Retry-After` value asks for (RFC 9110 §10.2.3): delay-seconds (read as a
+/// [`platform_wait`]: `1.5` and a huge `1e20` too), or an HTTP-date in any of the three
+/// forms a recipient must accept (IMF-fixdate `Wed, 21 Oct 2026 07:28:00 GMT`, RFC 850,
+/// asctime). A date is measured from the answer's `Date` header when it reads, so that
+/// a client clock that differs from the server's does not lengthen or shorten the
+/// wait; else from `local_now`. A date at or before that reference is no wait (retry
+/// now, after the ordinary backoff, as `Retry-After: 0`); a date beyond
+/// [`RetryConfig::max_retry_wait`] is refused by the retry policy as a long
+/// delay-seconds is. `None` for a value that is neither.
+pub(crate) fn retry_after_wait(
+    value: &str,
+    date: Option<&str>,
+    local_now: std::time::SystemTime,
+) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return platform_wait(secs);
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    let now = date
+        .and_then(|d| httpdate::parse_http_date(d.trim()).ok())
+        .unwrap_or(local_now);
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// What to do with one answer.
@@ -1257,6 +1282,34 @@ impl HttpCore {
             pause_ms = wait.as_millis() as u64,
             "usage pressure: pausing"
         );
+        self.clock.sleep(wait).await;
+        Ok(())
+    }
+
+    /// Sleeps `wait`, a wait the connector itself sets (a rate limit's spacing, a report
+    /// interval, the polling of a report run), unless it would end past the pull's
+    /// deadline: then fails at once with [`Error::Deadline`] saying what was waited for
+    /// (`what`) and for how long, instead of sleeping and failing after.
+    pub(crate) async fn sleep_within_deadline(
+        &self,
+        budget: &PullBudget,
+        wait: Duration,
+        what: impl FnOnce() -> String,
+    ) -> Result<()> {
+        if wait.is_zero() {
+            return Ok(());
+        }
+        if self.elapsed(budget).saturating_add(wait) > self.config.deadline {
+            return Err(self.deadline(
+                budget,
+                0,
+                format!(
+                    "{}: the next wait of {} ms would pass the deadline",
+                    what(),
+                    wait.as_millis()
+                ),
+            ));
+        }
         self.clock.sleep(wait).await;
         Ok(())
     }
@@ -1745,6 +1798,50 @@ mod tests {
         // A near miss (one escaped character differs) is left alone.
         let near = r#"{"e":"k3y\u002bSECRET\u0026api\u003ckez\u003e"}"#;
         assert_eq!(r.redact(near), near);
+    }
+
+    #[test]
+    fn retry_after_reads_delay_seconds_and_http_dates_from_the_servers_date() {
+        let at = |text: &str| httpdate::parse_http_date(text).unwrap();
+        let local = at("Sun, 06 Dec 2026 20:00:00 GMT");
+        let wait = |value: &str, date: Option<&str>| retry_after_wait(value, date, local);
+        assert_eq!(wait(" 120 ", None), Some(Duration::from_secs(120)));
+        assert_eq!(wait("1.5", None), Some(Duration::from_millis(1500)));
+        assert_eq!(wait("1e20", None), Some(Duration::MAX));
+        assert_eq!(wait("-5", None), None);
+        // The server's clock, when it sent one: here eleven years behind the local one.
+        let server = Some("Wed, 21 Oct 2015 07:28:00 GMT");
+        for value in [
+            "Wed, 21 Oct 2015 07:28:45 GMT",
+            "Wednesday, 21-Oct-15 07:28:45 GMT",
+            "Wed Oct 21 07:28:45 2015",
+        ] {
+            assert_eq!(
+                wait(value, server),
+                Some(Duration::from_secs(45)),
+                "{value}"
+            );
+        }
+        // Past: retry now.
+        assert_eq!(
+            wait("Wed, 21 Oct 2015 07:00:00 GMT", server),
+            Some(Duration::ZERO)
+        );
+        // No Date, or one that does not read: the local clock.
+        for date in [None, Some("yesterday")] {
+            assert_eq!(
+                wait("Sun, 06 Dec 2026 20:01:30 GMT", date),
+                Some(Duration::from_secs(90))
+            );
+            assert_eq!(
+                wait("Wed, 21 Oct 2015 07:28:45 GMT", date),
+                Some(Duration::ZERO)
+            );
+        }
+        // Neither form: no wait asked (the backoff applies).
+        for value in ["soon", "", "Wed, 32 Oct 2015 07:28:45 GMT", "nan"] {
+            assert_eq!(wait(value, server), None, "{value}");
+        }
     }
 
     #[test]

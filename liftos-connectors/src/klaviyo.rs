@@ -428,7 +428,14 @@ impl Inner {
                 let next = t.saturating_add(self.report_interval);
                 let now = self.core.clock.now();
                 if next > now {
-                    self.core.clock.sleep(next - now).await;
+                    self.core
+                        .sleep_within_deadline(budget, next - now, || {
+                            format!(
+                                "report_interval ({} ms between report calls): spacing the call of POST {endpoint}",
+                                self.report_interval.as_millis()
+                            )
+                        })
+                        .await?;
                 }
             }
             *last = Some(self.core.clock.now());

@@ -147,7 +147,7 @@ pub use postgres::{
 pub use request::{ConnectorRequest, Level, TimeIncrement};
 pub use rest::{
     RestAuth, RestBodyErrors, RestBuilder, RestConnector, RestField, RestFieldType, RestMethod,
-    RestPagination, RestRateLimit, RestRecords, RestRequest, RestSpec,
+    RestOutsideRange, RestPagination, RestRateLimit, RestRecords, RestRequest, RestSpec,
 };
 pub use shopify::{
     SHOPIFY_DEFAULT_API_VERSION, SHOPIFY_DEFAULT_BULK_THRESHOLD_DAYS, SHOPIFY_MAX_QUERY_COST,

@@ -894,7 +894,11 @@ impl Inner {
         let started = self.core.clock.now();
         let mut wait = self.async_poll_interval;
         loop {
-            self.core.clock.sleep(wait).await;
+            self.core
+                .sleep_within_deadline(budget, wait, || {
+                    format!("report run {id}: waiting to poll its status")
+                })
+                .await?;
             let reply = self.get(budget, &poll_url, &self.auth_params()).await?;
             let status: JobStatus = decode(&reply.body)?;
             match status.async_status.as_str() {

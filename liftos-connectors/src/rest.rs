@@ -172,9 +172,26 @@ pub struct RestRequest {
     pub max_days: Option<u32>,
     /// chrono format of `{start}` / `{end}` (default `%Y-%m-%d`).
     pub date_format: Option<String>,
-    /// A `date` field: records outside the requested days are dropped (and counted in
-    /// a warning), for APIs that return whole periods.
+    /// A `date` field whose days are checked against the days requested (those of the
+    /// request that produced the page, a `max_days` chunk): a record outside them is a
+    /// decode error naming the page, the record and the field, as the built-in
+    /// connectors report theirs, unless `outside_range` says `drop`.
     pub date_field: Option<String>,
+    /// What a record dated outside the requested days is (needs `date_field`):
+    /// `error` (the default) or `drop`, for an API that answers whole periods (a week, a
+    /// month) whatever days are asked: such records are left out, counted in a warning.
+    pub outside_range: Option<RestOutsideRange>,
+}
+
+/// `request.outside_range`: what a record dated outside the requested days is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestOutsideRange {
+    /// A decode error naming the page, the record and the date field (the default).
+    #[default]
+    Error,
+    /// Left out, counted in a logged warning: for APIs that answer whole periods.
+    Drop,
 }
 
 /// `[pagination]`.
@@ -282,7 +299,8 @@ pub struct RestBodyErrors {
 #[serde(deny_unknown_fields)]
 pub struct RestRateLimit {
     /// Requests per second at most (requests are spaced by its inverse), at least one a
-    /// day (`1/86400`).
+    /// day (`1/86400`). A spacing that would end past the pull's deadline is not waited
+    /// out: the pull fails at once with [`Error::Deadline`] naming this key.
     pub requests_per_second: f64,
 }
 
@@ -427,6 +445,12 @@ impl RestSpec {
                     "request.date_field `{d}` is not a field of type date"
                 ));
             }
+        }
+        if self.request.outside_range.is_some() && self.request.date_field.is_none() {
+            return Err(
+                "request.outside_range needs request.date_field (the date field whose days are checked)"
+                    .into(),
+            );
         }
         if self.request.max_days == Some(0) {
             return Err("request.max_days must be at least 1".into());
@@ -786,20 +810,30 @@ enum Next {
 }
 
 impl Inner {
-    /// Waits for the spec's rate limit.
-    async fn pace(&self) {
+    /// Waits for the spec's rate limit; a wait that would end past the pull's deadline
+    /// is the deadline error at once.
+    async fn pace(&self, budget: &PullBudget) -> Result<()> {
         let Some(interval) = self.interval else {
-            return;
+            return Ok(());
         };
         let mut last = self.last_request.lock().await;
         let now = self.core.clock.now();
         if let Some(prev) = *last {
             let due = prev.saturating_add(interval);
             if due > now {
-                self.core.clock.sleep(due - now).await;
+                let rps = self.spec.rate_limit.as_ref().map(|r| r.requests_per_second);
+                self.core
+                    .sleep_within_deadline(budget, due - now, || {
+                        format!(
+                            "rate limit (rate_limit.requests_per_second = {}): spacing the next request",
+                            rps.unwrap_or_default()
+                        )
+                    })
+                    .await?;
             }
         }
         *last = Some(self.core.clock.now());
+        Ok(())
     }
 
     /// One page: the URL to get (first page of a chunk, or a next link) with the
@@ -907,7 +941,7 @@ impl Inner {
                 ),
                 _ => None,
             };
-            self.pace().await;
+            self.pace(budget).await?;
             let client = self.core.client();
             let result = self
                 .core
@@ -1161,6 +1195,7 @@ impl Inner {
             Date32Type::from_naive_date(range.0),
             Date32Type::from_naive_date(range.1),
         );
+        let drop_outside = self.spec.request.outside_range == Some(RestOutsideRange::Drop);
         let mut outside = 0usize;
         'records: for (i, rec) in records.iter().enumerate() {
             let mut row = Vec::with_capacity(fields.len());
@@ -1180,6 +1215,19 @@ impl Inner {
                 && let Cell::Date(d) = row[c]
                 && (d < lo || d > hi)
             {
+                if !drop_outside {
+                    return Err(dec(
+                        i,
+                        &fields[c],
+                        format!(
+                            "{} is outside the requested days {}..={}; if the API answers whole periods whatever days are asked, set request.outside_range = \"drop\" to keep only the requested days",
+                            Date32Type::to_naive_date_opt(d)
+                                .map_or_else(|| format!("day {d}"), |day| day.to_string()),
+                            range.0,
+                            range.1
+                        ),
+                    ));
+                }
                 outside += 1;
                 continue 'records;
             }

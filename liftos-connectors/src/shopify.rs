@@ -788,8 +788,7 @@ impl Inner {
     async fn bulk(&self, budget: &PullBudget, filter: &str, tz: Tz, days: &mut Days) -> Result<()> {
         // An app runs one bulk query at a time per shop: while another one runs (another
         // pull, or one left by a pull that stopped), wait for it with the polling backoff,
-        // within the pull's deadline.
-        let started = self.core.clock.now();
+        // within the pull's deadline (counted from the pull's start).
         let mut wait = self.bulk_poll;
         let id = loop {
             let reply = self
@@ -802,16 +801,17 @@ impl Inner {
             let run: Gql<BulkRunData> = decode_page("bulkOperationRunQuery", &reply.body)?;
             if let Some(e) = run.data.run.user_errors.first() {
                 let message = self.core.redactor.excerpt(&e.message);
-                let elapsed = self.core.clock.now().saturating_sub(started);
-                if message.contains("already in progress")
-                    && elapsed.saturating_add(wait) <= self.core.config.deadline
-                {
+                if message.contains("already in progress") {
                     tracing::info!(
                         source = SOURCE,
                         wait_ms = wait.as_millis() as u64,
                         "another bulk query runs on this shop: waiting"
                     );
-                    self.core.clock.sleep(wait).await;
+                    self.core
+                        .sleep_within_deadline(budget, wait, || {
+                            "another bulk query runs on this shop (one at a time per shop): waiting for it".to_owned()
+                        })
+                        .await?;
                     wait = wait.saturating_mul(2).min(Duration::from_secs(30));
                     continue;
                 }
@@ -851,17 +851,14 @@ impl Inner {
                 "CREATED" | "RUNNING" => {}
                 _ => break op,
             }
-            let elapsed = self.core.clock.now().saturating_sub(started);
-            if elapsed.saturating_add(wait) > self.core.config.deadline {
-                return Err(Error::Deadline {
-                    source_name: SOURCE.into(),
-                    deadline_ms: self.core.config.deadline.as_millis() as u64,
-                    elapsed_ms: elapsed.as_millis() as u64,
-                    attempts: polls.min(u64::from(u32::MAX)) as u32,
-                    last: format!("bulk operation {id} still {}", op.status),
-                });
-            }
-            self.core.clock.sleep(wait).await;
+            self.core
+                .sleep_within_deadline(budget, wait, || {
+                    format!(
+                        "bulk operation {id} still {} after {polls} polls: waiting to poll it again",
+                        op.status
+                    )
+                })
+                .await?;
             wait = wait.saturating_mul(2).min(Duration::from_secs(30));
         };
         match (op.status.as_str(), op.error_code.as_deref()) {

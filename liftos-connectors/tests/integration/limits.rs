@@ -673,3 +673,34 @@ async fn terminal_escapes_in_platform_text_are_escaped_in_errors() {
         errors[1]
     );
 }
+
+/// The Throttled error states the wait the platform asked for as a reader can use it: a
+/// wait too long to count (`Retry-After: 1e20`) is "more than 100 years", a countable one
+/// its seconds and days, each beside the allowed maximum. The first had printed as
+/// `18446744073709551615 s` (u64::MAX, not what the platform asked).
+#[tokio::test]
+async fn a_refused_wait_is_stated_as_asked_not_as_u64_max() {
+    for (retry_after, wait_text) in [
+        ("1e20", "asks to wait more than 100 years"),
+        ("1000000000", "asks to wait 1000000000 s (about 11574 days)"),
+        ("86400", "asks to wait 86400 s,"),
+    ] {
+        let server = Narrow::start(move |_, _| {
+            let body = serde_json::json!({"errors": [{"status": 429, "code": "throttled", "detail": "slow down"}]});
+            with_retry_after(json(429, body), retry_after)
+        })
+        .await;
+        let c = KlaviyoBuilder::new()
+            .with_api_key("pk_wait_text_key")
+            .with_base_url(server.base_url())
+            .with_retry(fast_retry())
+            .with_clock(clock())
+            .build()
+            .unwrap();
+        let err = pull_error_within_20s(&c, &one_day()).await;
+        assert_throttled(retry_after, &err);
+        let text = err.to_string();
+        assert!(!text.contains(&u64::MAX.to_string()), "{text}");
+        assert_mentions(&text, &[wait_text, "more than the allowed 900 s"]);
+    }
+}

@@ -11,6 +11,8 @@ mod narrow;
 mod origins;
 mod postgres;
 mod rest;
+mod retry_after;
 mod secrets;
 mod shopify;
+mod sleeps;
 mod tiktok;

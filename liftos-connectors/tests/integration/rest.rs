@@ -7,7 +7,8 @@ use std::sync::Arc;
 use arrow::array::{Array, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::Date32Type;
 use liftos_connectors::{
-    Connector, Error, RestBuilder, RestConnector, RestSpec, TikTokBuilder, VirtualClock,
+    Connector, Error, RestBuilder, RestConnector, RestOutsideRange, RestSpec, TikTokBuilder,
+    VirtualClock,
 };
 use liftos_sandbox::World;
 use liftos_sandbox::fake::{FakeServers, FaultConfig};
@@ -302,6 +303,55 @@ async fn a_malformed_record_names_the_page_record_and_field() {
     let request = one_day();
     let err = c.get_campaign_data(&request).await.unwrap_err().to_string();
     assert_mentions(&err, &["page 1: data[1].spend", "`2,50`"]);
+}
+
+/// A record dated outside the requested days (by the spec's `date_field`) is a decode
+/// error naming the page, the record and the field, as Meta, TikTok and Google Ads
+/// report theirs; it had been dropped with a logged warning. A spec for an API that
+/// answers whole periods says `outside_range = "drop"` and gets the days asked for.
+#[tokio::test]
+async fn a_record_outside_the_requested_days_is_an_error_unless_the_spec_drops_it() {
+    let api = Narrow::start(|_, _| {
+        json(
+            200,
+            serde_json::json!({"data": [
+                {"date": "2024-01-01", "campaign": {"id": "1"}, "spend": 1.5},
+                {"date": "2023-12-31", "campaign": {"id": "1"}, "spend": 2.5}
+            ], "meta": {"next_cursor": null}}),
+        )
+    })
+    .await;
+    let c = connector(spec("cursor", BEARER), api.base_url(), |_| {
+        Some("k".to_owned())
+    });
+    let err = c.get_campaign_data(&one_day()).await.unwrap_err();
+    let Error::Decode { path, message, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(path, "sandbox_cursor: page 1: data[1].date", "{err}");
+    assert_mentions(
+        message,
+        &[
+            "2023-12-31 is outside the requested days 2024-01-01..=2024-01-01",
+            "outside_range = \"drop\"",
+        ],
+    );
+    let mut dropping = spec("cursor", BEARER);
+    dropping.request.outside_range = Some(RestOutsideRange::Drop);
+    let c = connector(dropping, api.base_url(), |_| Some("k".to_owned()));
+    let t = c.get_campaign_data(&one_day()).await.unwrap();
+    assert_eq!(t.num_rows(), 1);
+    assert_eq!(sum(&t, "spend"), 1.5);
+    // The key needs a date field to check.
+    let text = "name = \"x\"\nbase_url = \"https://api.example.com\"\n[request]\npath = \"/r\"\noutside_range = \"drop\"\n[records]\npath = \"rows\"\n[[fields]]\nname = \"day\"\npath = \"day\"\ntype = \"date\"\n";
+    let err = RestSpec::from_toml_str(text, "x.toml").unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["x.toml", "request.outside_range", "request.date_field"],
+    );
+    let bad = text.replace("\"drop\"", "\"keep\"");
+    let err = RestSpec::from_toml_str(&bad, "x.toml").unwrap_err();
+    assert_mentions(&err.to_string(), &["x.toml", "keep"]);
 }
 
 /// A page without the configured records path (an API answering `200
