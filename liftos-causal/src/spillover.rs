@@ -371,9 +371,9 @@ impl CannibalizationCheck {
 /// Measured (debug `liftos analyze` with its defaults, 2026-12-06) on the audit's three
 /// worlds with Meta's five campaigns sharing one Hill curve on the channel's total
 /// (`w3_chansat_s1..3`, true channel slope 1.40 / 1.41 / 1.40, own-rows slope 2.53 / 2.56
-/// / 2.32): Meta's shift −0.83 / −0.88 / −0.59, its marginal return 2.67 [2.48, 3.00] →
-/// 1.84 [1.55, 2.28], 2.52 [2.25, 2.90] → 1.64 [1.24, 2.15], 2.34 [1.96, 2.82] → 1.75
-/// [1.26, 2.34] (errors +90/79/67% → +31/16/25%, two of three intervals now cover); the
+/// / 2.32): Meta's shift −0.83 / −0.88 / −0.56, its marginal return 2.67 [2.48, 3.00] →
+/// 1.84 [1.55, 2.27], 2.52 [2.25, 2.90] → 1.63 [1.24, 2.14], 2.34 [1.96, 2.82] → 1.77
+/// [1.29, 2.36] (errors +90/79/67% → +31/16/26%, two of three intervals now cover); the
 /// switch-off returns unchanged and covering. The estimate stays short of the truth:
 /// tried and not kept, plain least squares with campaign-week and campaign-weekday
 /// effects and no forest (shifts −0.97 / −1.09 / −0.63, the rebuilt test world exact) put
