@@ -291,7 +291,7 @@ pub const FLAT_SPEND_WARNING: f64 = 0.05;
 
 /// Share of a channel's own marginal return that the end of a within-channel check's
 /// interval nearer zero must reach (with at least [`SPILLOVER_MATERIAL_ROAS`]) for the
-/// check to be applied to the channel's returns ([`apply_cannibalization`]), with p below
+/// check to be applied to the channel's returns (`apply_cannibalization`), with p below
 /// [`SPILLOVER_WARNING_P`]. Only a negative shift (campaigns competing) is applied.
 ///
 /// The size is what guards it: where no campaigns compete the check's p-values are not
@@ -2358,8 +2358,8 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
     }
     for sp in &d.spillover {
         let own = sp.source_roas.max(0.0);
-        let found = format!(
-            "Spillover: revenue recorded in `{to}`'s rows moves with `{from}`'s spend: about {r:.2} per unit of `{from}`'s spend (interval {lo:.2} to {hi:.2}, p = {p:.4}), {share:.0}% of `{to}`'s recorded revenue, beside the {own:.2} `{from}`'s own rows show.",
+        let head = format!(
+            "Spillover: revenue recorded in `{to}`'s rows moves with `{from}`'s spend: about {r:.2} per unit of `{from}`'s spend (interval {lo:.2} to {hi:.2}, p = {p:.4}), {share:.0}% of `{to}`'s recorded revenue",
             to = sp.to,
             from = sp.from,
             r = sp.roas,
@@ -2368,6 +2368,7 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
             p = sp.p_value,
             share = 100.0 * sp.share_of_revenue,
         );
+        let found = format!("{head}, beside the {own:.2} `{}`'s own rows show.", sp.from);
         let why = format!(
             "The platforms report their own attribution, so part of `{from}`'s effect is likely recorded as `{to}`'s revenue (people who saw `{from}`'s ads and bought through `{to}`), where a model of each channel's own rows cannot see it. (A demand the controls do not see, moving both, would look the same.) The business-level analysis (`--business-outcome`, the business's own revenue) measures it directly.",
             to = sp.to,
@@ -2390,14 +2391,9 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
             // elsewhere (audit 46a, `w8`: a zero-effect channel whose spend followed
             // demand "spilled" 1.05 per unit into Google Ads' rows at p < 0.0001).
             w.push(format!(
-                "Spillover: revenue recorded in `{to}`'s rows moves with `{from}`'s spend: about {r:.2} per unit of `{from}`'s spend (interval {lo:.2} to {hi:.2}, p = {p:.4}), {share:.0}% of `{to}`'s recorded revenue, while `{from}`'s own rows show no significant effect ({own:.2}, p = {own_p:.3}). A channel without an effect of its own seldom causes sales recorded elsewhere: more likely `{from}`'s budget follows a demand the controls do not see, which moves `{to}`'s revenue too, and the estimates of the channels it moves with may absorb some of it. Not credited to `{from}`; a holdout test of `{from}` (its spend switched off in some weeks or regions) would tell the two apart.",
+                "{head}, while `{from}`'s own rows show no significant effect ({own:.2}, p = {own_p:.3}). A channel without an effect of its own seldom causes sales recorded elsewhere: more likely `{from}`'s budget follows a demand the controls do not see, which moves `{to}`'s revenue too, and the estimates of the channels it moves with may absorb some of it. Not credited to `{from}`; a holdout test of `{from}` (its spend switched off in some weeks or regions) would tell the two apart.",
                 to = sp.to,
                 from = sp.from,
-                r = sp.roas,
-                lo = sp.ci_lower,
-                hi = sp.ci_upper,
-                p = sp.p_value,
-                share = 100.0 * sp.share_of_revenue,
                 own = source.incremental_roas,
                 own_p = source.p_value,
             ));

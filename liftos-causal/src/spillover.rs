@@ -11,11 +11,11 @@
 //! finds with confidence is credited to the source channel
 //! ([`crate::attribution::credit_spillover`]).
 //!
-//! The within-channel check ([`within_channel`], on the same residualised rows) asks the
+//! The within-channel check (`within_channel`, on the same residualised rows) asks the
 //! same of a channel's own campaigns: does a campaign's spend move the revenue of its
 //! sibling campaigns' rows? Campaigns that compete for one audience make each campaign's own rows overstate
 //! the channel's marginal return; what it finds with confidence is counted in that
-//! return ([`crate::attribution::apply_cannibalization`]).
+//! return (`attribution::apply_cannibalization`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -321,7 +321,7 @@ pub struct CannibalizationCheck {
     /// Rows the check used.
     pub rows: usize,
     /// Whether the channel's marginal and long-run returns and its response curve away
-    /// from today's spend include it ([`crate::attribution::apply_cannibalization`]).
+    /// from today's spend include it (`attribution::apply_cannibalization`).
     pub applied: bool,
     /// The regression's coefficient: revenue of a row per unit of its own treatment times
     /// its siblings' treatment of the day (both in spend units).

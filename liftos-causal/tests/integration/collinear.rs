@@ -2,10 +2,6 @@
 //! Google Ads twin of the same size, budgets changed on the same days): the audit's
 //! `w7e` / `w7a_lockstep` worlds, rebuilt here.
 
-use std::sync::Arc;
-
-use arrow::array::{ArrayRef, Float64Array, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use chrono::{Datelike, NaiveDate};
 use rand::SeedableRng;
@@ -75,21 +71,7 @@ pub fn twin_world(seed: u64, google_size: f64, own_noise: bool) -> RecordBatch {
             }
         }
     }
-    let schema = Schema::new(vec![
-        Field::new("date", DataType::Utf8, false),
-        Field::new("channel", DataType::Utf8, false),
-        Field::new("campaign", DataType::Utf8, false),
-        Field::new("spend", DataType::Float64, false),
-        Field::new("revenue", DataType::Float64, false),
-    ]);
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from(date)),
-        Arc::new(StringArray::from(channel)),
-        Arc::new(StringArray::from(campaign)),
-        Arc::new(Float64Array::from(spend)),
-        Arc::new(Float64Array::from(revenue)),
-    ];
-    RecordBatch::try_new(Arc::new(schema), cols).unwrap()
+    crate::campaign_table(date, channel, campaign, spend, revenue)
 }
 
 /// Twins of equal size on one budget schedule, the same daily spend (the audit's `w7e`):

@@ -4,10 +4,6 @@
 //! worlds, rebuilt here). Raising one campaign takes conversions from its siblings, so
 //! each campaign's own rows overstate what one more unit across the channel returns.
 
-use std::sync::Arc;
-
-use arrow::array::{ArrayRef, Float64Array, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use chrono::{Datelike, NaiveDate};
 use rand::SeedableRng;
@@ -115,22 +111,9 @@ pub fn shared_reach_world(seed: u64, days: usize) -> SharedReach {
             }
         }
     }
-    let schema = Schema::new(vec![
-        Field::new("date", DataType::Utf8, false),
-        Field::new("channel", DataType::Utf8, false),
-        Field::new("campaign", DataType::Utf8, false),
-        Field::new("spend", DataType::Float64, false),
-        Field::new("revenue", DataType::Float64, false),
-    ]);
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from(date)),
-        Arc::new(StringArray::from(channel)),
-        Arc::new(StringArray::from(campaign)),
-        Arc::new(Float64Array::from(spend_col)),
-        Arc::new(Float64Array::from(revenue)),
-    ];
+
     SharedReach {
-        table: RecordBatch::try_new(Arc::new(schema), cols).unwrap(),
+        table: crate::campaign_table(date, channel, campaign, spend_col, revenue),
         switch_off,
         marginal,
         own_rows_marginal,

@@ -1,10 +1,6 @@
 //! A channel whose budgets never change: its spend moves by its daily noise alone (the
 //! audit's `w9_flat` world, rebuilt here).
 
-use std::sync::Arc;
-
-use arrow::array::{ArrayRef, Float64Array, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use chrono::{Datelike, NaiveDate};
 use rand::SeedableRng;
@@ -48,21 +44,7 @@ fn flat_world(seed: u64, google_noise: f64) -> RecordBatch {
             }
         }
     }
-    let schema = Schema::new(vec![
-        Field::new("date", DataType::Utf8, false),
-        Field::new("channel", DataType::Utf8, false),
-        Field::new("campaign", DataType::Utf8, false),
-        Field::new("spend", DataType::Float64, false),
-        Field::new("revenue", DataType::Float64, false),
-    ]);
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from(date)),
-        Arc::new(StringArray::from(channel)),
-        Arc::new(StringArray::from(campaign)),
-        Arc::new(Float64Array::from(spend)),
-        Arc::new(Float64Array::from(revenue)),
-    ];
-    RecordBatch::try_new(Arc::new(schema), cols).unwrap()
+    crate::campaign_table(date, channel, campaign, spend, revenue)
 }
 
 /// The flat channel is named in a warning that says why its intervals are wide; the

@@ -18,6 +18,37 @@ mod statistical;
 use liftos_causal::{CausalDataset, CausalForestParams, ChannelEffect, FittedCausalForest};
 use liftos_sandbox::{ChannelTruth, World, WorldConfig};
 
+/// A campaign-level table (`date` as YYYY-MM-DD text, `channel`, `campaign`, `spend`,
+/// `revenue`) from its columns: the shape the hand-built worlds of `collinear`,
+/// `competition` and `flat` write.
+pub fn campaign_table(
+    date: Vec<String>,
+    channel: Vec<String>,
+    campaign: Vec<String>,
+    spend: Vec<f64>,
+    revenue: Vec<f64>,
+) -> arrow::record_batch::RecordBatch {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Float64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    let schema = Schema::new(vec![
+        Field::new("date", DataType::Utf8, false),
+        Field::new("channel", DataType::Utf8, false),
+        Field::new("campaign", DataType::Utf8, false),
+        Field::new("spend", DataType::Float64, false),
+        Field::new("revenue", DataType::Float64, false),
+    ]);
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(date)),
+        Arc::new(StringArray::from(channel)),
+        Arc::new(StringArray::from(campaign)),
+        Arc::new(Float64Array::from(spend)),
+        Arc::new(Float64Array::from(revenue)),
+    ];
+    arrow::record_batch::RecordBatch::try_new(Arc::new(schema), cols).unwrap()
+}
+
 /// The standard sandbox world with four channels, `tiktok` without effect, under `seed`.
 /// A causal forest of `trees` trees and seed `seed` (the rest grf's defaults) fitted on
 /// `data`.

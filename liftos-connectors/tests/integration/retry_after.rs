@@ -2,11 +2,14 @@
 //! wherever the header is honoured (Klaviyo, REST), measured against the server's own
 //! `Date` so a skewed client clock does not distort the wait.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::response::Response;
-use liftos_connectors::{Connector, Error, KlaviyoBuilder, RestBuilder, RestSpec};
+use liftos_connectors::{
+    Connector, Error, KlaviyoBuilder, KlaviyoConnector, RestBuilder, RestSpec, VirtualClock,
+};
 
 use crate::common::*;
 use crate::narrow::{Narrow, json, unexpected};
@@ -58,9 +61,8 @@ async fn klaviyo_throttling_once(retry_after: &'static str) -> Narrow {
     .await
 }
 
-#[tokio::test]
-async fn klaviyo_waits_until_the_http_date_measured_on_the_servers_clock() {
-    let server = klaviyo_throttling_once("Wed, 21 Oct 2015 07:28:45 GMT").await;
+/// A Klaviyo connector of `server` with fast retries on a virtual clock, and that clock.
+fn klaviyo_on(server: &Narrow) -> (KlaviyoConnector, Arc<VirtualClock>) {
     let virtual_clock = clock();
     let c = KlaviyoBuilder::new()
         .with_api_key("pk_retry_date_key")
@@ -69,6 +71,13 @@ async fn klaviyo_waits_until_the_http_date_measured_on_the_servers_clock() {
         .with_clock(virtual_clock.clone())
         .build()
         .unwrap();
+    (c, virtual_clock)
+}
+
+#[tokio::test]
+async fn klaviyo_waits_until_the_http_date_measured_on_the_servers_clock() {
+    let server = klaviyo_throttling_once("Wed, 21 Oct 2015 07:28:45 GMT").await;
+    let (c, virtual_clock) = klaviyo_on(&server);
     c.check().await.unwrap();
     assert_eq!(server.requests().len(), 2);
     // 45 s after the server's Date, whatever the client's clock reads.
@@ -78,14 +87,7 @@ async fn klaviyo_waits_until_the_http_date_measured_on_the_servers_clock() {
 #[tokio::test]
 async fn an_http_date_in_the_past_means_retry_now() {
     let server = klaviyo_throttling_once("Wed, 21 Oct 2015 06:00:00 GMT").await;
-    let virtual_clock = clock();
-    let c = KlaviyoBuilder::new()
-        .with_api_key("pk_retry_date_key")
-        .with_base_url(server.base_url())
-        .with_retry(fast_retry())
-        .with_clock(virtual_clock.clone())
-        .build()
-        .unwrap();
+    let (c, virtual_clock) = klaviyo_on(&server);
     c.check().await.unwrap();
     assert_eq!(server.requests().len(), 2);
     // Only the first backoff (250–500 ms), as `Retry-After: 0` gets.
@@ -100,14 +102,7 @@ async fn an_http_date_in_the_past_means_retry_now() {
 async fn an_http_date_beyond_the_maximum_wait_is_throttled_at_once() {
     // Two days after the server's Date; the maximum is 15 minutes.
     let server = klaviyo_throttling_once("Fri, 23 Oct 2015 07:28:00 GMT").await;
-    let virtual_clock = clock();
-    let c = KlaviyoBuilder::new()
-        .with_api_key("pk_retry_date_key")
-        .with_base_url(server.base_url())
-        .with_retry(fast_retry())
-        .with_clock(virtual_clock.clone())
-        .build()
-        .unwrap();
+    let (c, virtual_clock) = klaviyo_on(&server);
     let err = c.check().await.unwrap_err();
     assert!(
         matches!(
