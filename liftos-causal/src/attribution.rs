@@ -296,9 +296,9 @@ pub const FLAT_SPEND_WARNING: f64 = 0.05;
 ///
 /// The size is what guards it: where no campaigns compete the check's p-values are not
 /// uniform (on 20 `carryover` worlds, 10 channel checks had p < 0.001, of both signs; on
-/// 20 `realistic` worlds two, both positive). Of the negative shifts whose interval
-/// excluded zero on 20 worlds each of `realistic`, `saturation`, `carryover` and
-/// `spillover`, the end nearer zero reached at most 7.5% of the own marginal return
+/// 20 `realistic` worlds two, both positive). Of the negative shifts at p < 0.001 on 20
+/// worlds each of `realistic`, `saturation`, `carryover` and `spillover`, the end of the
+/// interval nearer zero reached at most 7.5% of the own marginal return
 /// (Meta on `carryover`: −0.42 [−0.56, −0.28] against 3.71), while on the audit's worlds
 /// with one audience shared by Meta's five campaigns it was 20–30%; 12% sits between
 /// them, 1.6× from each (`sandbox_coverage --preset P --seeds 20 --trees 300
