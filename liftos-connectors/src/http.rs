@@ -90,9 +90,9 @@ impl Clock for VirtualClock {
 /// | `max_backoff` | 60 s | cap of the exponential backoff | ≥ `initial_backoff` |
 /// | `multiplier` | 2.0 | backoff growth per attempt | ≥ 1 |
 /// | `max_retry_wait` | 15 min | longest platform-requested wait accepted; longer waits (daily caps) fail at once | > 0 |
-/// | `request_timeout` | 120 s | timeout of one HTTP request, body included | > 0 |
-/// | `connect_timeout` | 10 s | TCP/TLS connect timeout | > 0 |
-/// | `deadline` | 1 h | overall time budget of one pull: no request starts, and none runs on, past it; no wait (a backoff, a rate limit's spacing, a report interval, a poll) that would end past it is slept: the deadline error comes at once | > 0 |
+/// | `request_timeout` | 120 s | timeout of one HTTP request, body included | > 0, ≤ 30 days ([`MAX_CONFIGURED_TIMEOUT`]) |
+/// | `connect_timeout` | 10 s | TCP/TLS connect timeout | > 0, ≤ 30 days ([`MAX_CONFIGURED_TIMEOUT`]) |
+/// | `deadline` | 1 h | overall time budget of one pull: no request starts, and none runs on, past it; no wait (a backoff, a rate limit's spacing, a report interval, a poll) that would end past it is slept: the deadline error comes at once | > 0, ≤ 30 days ([`MAX_CONFIGURED_TIMEOUT`]) |
 /// | `concurrency` | 4 | accounts or date chunks pulled at once | ≥ 1 |
 /// | `seed` | 42 | seed of the backoff jitter | any |
 /// | `max_body_bytes` | 64 MiB | largest response body read; a larger one fails with [`Error::BodyTooLarge`] without being read further | > 0 |
@@ -137,6 +137,10 @@ pub struct RetryConfig {
     pub max_pages: u64,
 }
 
+/// Longest timeout or deadline a pull may be configured with (30 days): a longer one is
+/// a typo, not a plan, and would not fit the milliseconds the deadline error states.
+pub const MAX_CONFIGURED_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// Pages every listing may follow, whatever the range (see [`RetryConfig::page_bound`]).
 pub const MIN_PAGE_BOUND: u64 = 1000;
 /// Default [`RetryConfig::max_body_bytes`]: 64 MiB.
@@ -177,6 +181,15 @@ impl RetryConfig {
             || self.deadline.is_zero()
         {
             return bad("retry: timeouts and deadline must be > 0");
+        }
+        if [self.request_timeout, self.connect_timeout, self.deadline]
+            .iter()
+            .any(|d| *d > MAX_CONFIGURED_TIMEOUT)
+        {
+            return bad(&format!(
+                "retry: timeouts and deadline must be at most {} s (30 days)",
+                MAX_CONFIGURED_TIMEOUT.as_secs()
+            ));
         }
         if self.concurrency == 0 {
             return bad("retry: concurrency must be >= 1");
@@ -305,11 +318,14 @@ impl HttpSettings {
         let secs = |key: &str, v: f64| {
             Duration::try_from_secs_f64(v)
                 .ok()
-                .filter(|d| !d.is_zero())
+                .filter(|d| !d.is_zero() && *d <= MAX_CONFIGURED_TIMEOUT)
                 .ok_or_else(|| {
                     config_error(
                         source,
-                        &format!("{key} = {v:?} must be a number of seconds > 0"),
+                        &format!(
+                            "{key} = {v:?} must be a number of seconds > 0 and at most {} (30 days)",
+                            MAX_CONFIGURED_TIMEOUT.as_secs()
+                        ),
                     )
                 })
         };
@@ -1382,8 +1398,8 @@ impl HttpCore {
     fn deadline(&self, budget: &PullBudget, attempts: u32, last: String) -> Error {
         Error::Deadline {
             source_name: self.source.into(),
-            deadline_ms: self.config.deadline.as_millis() as u64,
-            elapsed_ms: self.elapsed(budget).as_millis() as u64,
+            deadline_ms: u64::try_from(self.config.deadline.as_millis()).unwrap_or(u64::MAX),
+            elapsed_ms: u64::try_from(self.elapsed(budget).as_millis()).unwrap_or(u64::MAX),
             attempts,
             last: self.redactor.redact(&last),
         }
@@ -1397,7 +1413,7 @@ impl HttpCore {
                 .retries
                 .load(Ordering::SeqCst)
                 .min(self.config.max_retries),
-            elapsed_ms: self.elapsed(budget).as_millis() as u64,
+            elapsed_ms: u64::try_from(self.elapsed(budget).as_millis()).unwrap_or(u64::MAX),
             last: self.redactor.redact(&last),
         }
     }
@@ -1901,6 +1917,31 @@ mod tests {
                 "{bad:?}"
             );
         }
+        // An absurd timeout (audit 47: 1e19 s was accepted and the deadline error then
+        // printed a wrapped number of milliseconds) is refused, naming the key; 30 days is
+        // the most.
+        let huge = HttpSettings {
+            timeout_secs: Some(1e19),
+            ..HttpSettings::default()
+        };
+        let err = huge
+            .apply("meta", RetryConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("timeout_secs = 1e19") && err.contains("at most 2592000"),
+            "{err}"
+        );
+        let month = HttpSettings {
+            connect_timeout_secs: Some(2_592_000.0),
+            ..HttpSettings::default()
+        };
+        assert!(month.apply("meta", RetryConfig::default()).is_ok());
+        let over = RetryConfig {
+            deadline: MAX_CONFIGURED_TIMEOUT + Duration::from_secs(1),
+            ..RetryConfig::default()
+        };
+        assert!(over.validate("meta").is_err());
     }
 
     #[test]

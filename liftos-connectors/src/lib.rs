@@ -127,8 +127,8 @@ pub use google::{
     GoogleAdsBuilder, GoogleAdsConfig, GoogleAdsConnector,
 };
 pub use http::{
-    Clock, DEFAULT_MAX_BODY_BYTES, HttpSettings, MIN_PAGE_BOUND, Progress, ProgressCallback,
-    ProgressEvent, RetryConfig, SystemClock, VirtualClock,
+    Clock, DEFAULT_MAX_BODY_BYTES, HttpSettings, MAX_CONFIGURED_TIMEOUT, MIN_PAGE_BOUND, Progress,
+    ProgressCallback, ProgressEvent, RetryConfig, SystemClock, VirtualClock,
 };
 pub use keys::{ConfigKey, ValueKind};
 pub use klaviyo::{
