@@ -125,6 +125,7 @@ impl ClusterBy {
 /// | `response` | [`ResponseOptions::auto`] (Hill curves searched; [`ResponseOptions::linear`] opts out) | how carryover and saturation are chosen per channel |
 /// | `non_negative` | true | spend cannot lower revenue: every channel's switch-off, marginal and long-run returns and response curve are reported at 0 or above, their intervals cut to `[0, ∞)`, with a warning where the fit put an effect below 0 ([`floor_negative_effects`]) |
 /// | `credit_spillover` | true | a channel's effect found with confidence in another channel's rows is added to its returns, intervals and response curve ([`credit_spillover`]) |
+/// | `within_channel` | true | what a channel's campaigns, competing for one audience, take from each other's rows (found with confidence) is counted in its marginal and long-run returns and its response curve (`apply_cannibalization`) |
 /// | `local_linear_nuisances` | true | the causal forest's Ŷ and Ŵ are local linear forests (λ = 0.1 unless the model's [`CausalForestParams::nuisance_local_linear`] sets one); `false`: as the model's parameters say |
 /// | `seed` | 42 | seed of all randomness (overrides the model's) |
 #[derive(Debug, Clone)]
@@ -161,6 +162,11 @@ pub struct AttributionOptions {
     /// ([`credit_spillover`]); `false` reports each channel's own rows only, with a
     /// warning.
     pub credit_spillover: bool,
+    /// Whether a within-channel shift found with confidence (campaigns of one channel
+    /// competing for one audience, [`crate::CannibalizationCheck`]) is counted in the
+    /// channel's marginal and long-run returns and response curve; `false` reports each
+    /// campaign's own rows' slope, with a warning saying what the shift would be.
+    pub within_channel: bool,
     /// Seed.
     pub seed: u64,
 }
@@ -180,6 +186,7 @@ impl Default for AttributionOptions {
             response: ResponseOptions::auto(),
             non_negative: true,
             credit_spillover: true,
+            within_channel: true,
             seed: 42,
         }
     }
@@ -207,6 +214,8 @@ impl AttributionOptions {
         with_non_negative(non_negative: bool);
         /// Sets `credit_spillover` (`false`: each channel's own rows only).
         with_credit_spillover(credit_spillover: bool);
+        /// Sets `within_channel` (`false`: each campaign's own rows' slope).
+        with_within_channel(within_channel: bool);
         /// Sets the seed.
         with_seed(seed: u64);
     }
@@ -671,6 +680,7 @@ fn analyze_all_channels(panel: &CausalPanel, options: &AttributionOptions) -> Re
                         &evaluated,
                         panel.dates.as_deref(),
                         level,
+                        options.within_channel,
                     );
                     credit_spillover(&mut results, level, options.credit_spillover);
                 }
@@ -763,6 +773,10 @@ fn settings(
         (
             "credit_spillover".to_string(),
             options.credit_spillover.to_string(),
+        ),
+        (
+            "within_channel".to_string(),
+            options.within_channel.to_string(),
         ),
         ("rows_used".to_string(), panel.num_rows().to_string()),
         ("rows_dropped".to_string(), panel.dropped.len().to_string()),
@@ -1330,6 +1344,7 @@ pub(crate) fn apply_cannibalization(
     evaluated: &BTreeMap<String, Evaluated>,
     dates: Option<&[i32]>,
     level: f64,
+    apply: bool,
 ) {
     for check in &mut results.diagnostics.cannibalization {
         let Some(ch) = results
@@ -1340,14 +1355,35 @@ pub(crate) fn apply_cannibalization(
             continue;
         };
         let m = ch.marginal_roas;
-        check.applied = check.p_value < SPILLOVER_WARNING_P.min(1.0 - level)
+        let credible = check.p_value < SPILLOVER_WARNING_P.min(1.0 - level)
             && m.is_finite()
             && m > 0.0
             && -check.ci_upper >= (CANNIBALIZATION_MATERIAL_SHARE * m).max(SPILLOVER_MATERIAL_ROAS);
+        check.applied = credible && apply;
+        let (d, lo, hi) = (check.marginal_shift, check.ci_lower, check.ci_upper);
+        if credible && !apply {
+            results.diagnostics.warnings.push(format!(
+                "Channel `{}`: its {} campaigns compete for one audience (one spending more \
+                 than in the rest of its week, the others' rows earn less; p = {:.4}): one \
+                 more unit across the channel returns nearer {:.2} per unit (interval {:.2} \
+                 to {:.2}) than the {m:.2} of each campaign's own rows reported here \
+                 (`within_channel = false` in `[analysis]`, `--no-within-channel` or \
+                 `AttributionOptions::within_channel`).",
+                check.channel,
+                check.campaigns,
+                check.p_value,
+                m + d,
+                ch.response
+                    .as_ref()
+                    .map_or(f64::NAN, |r| r.marginal_roas_ci_lower + lo),
+                ch.response
+                    .as_ref()
+                    .map_or(f64::NAN, |r| r.marginal_roas_ci_upper + hi),
+            ));
+        }
         if !check.applied {
             continue;
         }
-        let (d, lo, hi) = (check.marginal_shift, check.ci_lower, check.ci_upper);
         ch.marginal_roas = m + d;
         let long_run = ch.long_run_roas;
         ch.long_run_roas = long_run.map(|v| v * (1.0 + d / m));

@@ -52,7 +52,7 @@
 //! | `[calendar]` | as a `liftos calendar --config` file: `country`, `commercial_events`, `custom_events`, `business`, `seasonality` |
 //! | `[marketing]` | `enabled` (true): campaign-derived calendar features |
 //! | `[business_outcome]` | `path` (a file) or `source = "shopify"` (pulled when the pipeline runs; `LIFTOS_SHOPIFY_SHOP`, `LIFTOS_SHOPIFY_ACCESS_TOKEN`, ... from the environment), `lift_tests`, `allow_negative_effects` |
-//! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `pin_curves` (`["meta=0.3:1:1.5"]`), `assignment`, `cross_validation`, `common_spend`, `allow_negative_effects`, `credit_spillover` |
+//! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `pin_curves` (`["meta=0.3:1:1.5"]`), `assignment`, `cross_validation`, `common_spend`, `allow_negative_effects`, `credit_spillover`, `within_channel` |
 //! | `[plan]` | a budget plan as the last stage (`plan.json`, a report section): `budget` (required), `period_days`, `objective` (revenue, profit, target_roas), `target_roas`, `margin` (1), `max_change` (0.5), `min`/`max` (`{ meta = 5000 }`), `hold` (list) |
 //! | `[output]` (or `[outputs]`) | `dir` (liftos-out), `format` (parquet or csv), `report` (true), `postgres` (a URL without password: the run's tables are written there too), `postgres_url_env`, `postgres_password_env`, `postgres_schema`, `postgres_table_prefix` |
 //! | `[sync]` | `lookback_days`: days `liftos sync` re-reads before the stored state, by source name or type (`{ meta = 28, google_ads = 28, klaviyo = 7 }`) |
@@ -324,6 +324,9 @@ pub struct AnalysisSection {
     /// Credit a channel with its effect found with confidence in another channel's rows
     /// (default `true`; see `AttributionOptions::credit_spillover`).
     pub credit_spillover: bool,
+    /// Count campaigns of one channel competing for one audience in its marginal return
+    /// (default `true`; see `AttributionOptions::within_channel`).
+    pub within_channel: bool,
 }
 
 impl Default for AnalysisSection {
@@ -348,6 +351,7 @@ impl Default for AnalysisSection {
             common_spend: true,
             allow_negative_effects: false,
             credit_spillover: true,
+            within_channel: true,
         }
     }
 }
@@ -1455,7 +1459,8 @@ impl PipelineConfig {
             .with_cross_validation(a.cross_validation)
             .with_response(response)
             .with_non_negative(!a.allow_negative_effects)
-            .with_credit_spillover(a.credit_spillover);
+            .with_credit_spillover(a.credit_spillover)
+            .with_within_channel(a.within_channel);
         roles
             .validate()
             .map_err(|e| self.err("analysis", None, e.to_string()))?;

@@ -183,4 +183,28 @@ fn campaigns_sharing_one_audience_lower_the_channel_marginal_return() {
         "{}",
         meta.marginal_roas
     );
+    // Switched off: the same check, not applied; Meta's marginal return is its own rows'
+    // slope (the shift's size above it) and a warning gives the shifted return.
+    let off = analyze_attribution(&panel, &options.clone().with_within_channel(false)).unwrap();
+    let r_off = off.outcome("revenue").unwrap();
+    let meta_off = r_off.channels.iter().find(|c| c.channel == "meta").unwrap();
+    let shift = check("meta").marginal_shift;
+    assert!(r_off.diagnostics.cannibalization.iter().all(|c| !c.applied));
+    assert!((meta_off.marginal_roas - (meta.marginal_roas - shift)).abs() < 1e-9);
+    assert_eq!(meta_off.incremental_roas, meta.incremental_roas);
+    assert!(
+        r_off
+            .diagnostics
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("Channel `meta`") && w.contains("`within_channel = false`")),
+        "{:?}",
+        r_off.diagnostics.warnings
+    );
+    assert!(
+        r_off
+            .settings
+            .iter()
+            .any(|(k, v)| k == "within_channel" && v == "false")
+    );
 }

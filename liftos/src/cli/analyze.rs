@@ -117,6 +117,10 @@ pub struct Args {
     /// another channel's rows (spillover) is warned of but not credited to it.
     #[arg(long)]
     no_spillover_credit: bool,
+    /// Report each campaign's own rows' slope as the marginal return: campaigns of one
+    /// channel found competing for one audience are warned of, not counted in it.
+    #[arg(long)]
+    no_within_channel: bool,
     /// Moving-block bootstrap replicates of the business-level analysis.
     #[arg(long, default_value_t = 199)]
     bootstrap: usize,
@@ -199,7 +203,8 @@ pub fn run(args: Args) -> liftos::Result<()> {
         .with_cross_validation(!args.no_cross_validation)
         .with_response(response)
         .with_non_negative(!args.allow_negative_effects)
-        .with_credit_spillover(!args.no_spillover_credit);
+        .with_credit_spillover(!args.no_spillover_credit)
+        .with_within_channel(!args.no_within_channel);
     let (panel, attribution) = analyze_table(&table, &roles, &options).map_err(|e| match e {
         // A column problem is the input file's: name it.
         liftos::Error::Causal(

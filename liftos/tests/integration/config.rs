@@ -511,7 +511,7 @@ fn a_business_outcome_pulled_from_shopify_feeds_the_business_level_analysis() {
              [[sources]]\nname = \"meta\"\ntype = \"meta\"\n\n\
              [[sources]]\nname = \"google_ads\"\ntype = \"google_ads\"\n\n\
              [business_outcome]\nsource = \"shopify\"\nallow_negative_effects = true\n\n\
-             [analysis]\ntrees = 20\ncredit_spillover = false\n\n\
+             [analysis]\ntrees = 20\ncredit_spillover = false\nwithin_channel = false\n\n\
              [calendar]\ncountry = \"US\"\n\n\
              [[calendar.business.peak_seasons]]\nname = \"launch\"\n\
              start = {{ date = {{ kind = \"fixed\", month = {}, day = {} }} }}\n\
@@ -548,12 +548,15 @@ fn a_business_outcome_pulled_from_shopify_feeds_the_business_level_analysis() {
         "{:#}",
         campaign_level["settings"]
     );
-    // `credit_spillover = false` reaches the campaign-level analysis.
-    assert_eq!(
-        campaign_level["settings"]["credit_spillover"], "false",
-        "{:#}",
-        campaign_level["settings"]
-    );
+    // `credit_spillover = false` and `within_channel = false` reach the campaign-level
+    // analysis.
+    for key in ["credit_spillover", "within_channel"] {
+        assert_eq!(
+            campaign_level["settings"][key], "false",
+            "{:#}",
+            campaign_level["settings"]
+        );
+    }
     // The orders were pulled from the fake shop (one bulk operation for 70 days).
     let log = s.requests_to("shopify_storage");
     assert!(!log.is_empty() && log.iter().all(|r| r.fault != Some("credential_sent")));
