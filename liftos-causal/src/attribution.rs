@@ -1364,14 +1364,14 @@ pub(crate) fn apply_cannibalization(
         if credible && !apply {
             results.diagnostics.warnings.push(format!(
                 "Channel `{}`: its {} campaigns compete for one audience (one spending more \
-                 than in the rest of its week, the others' rows earn less; p = {:.4}): one \
+                 than in the rest of its week, the others' rows earn less; {}): one \
                  more unit across the channel returns nearer {:.2} per unit (interval {:.2} \
                  to {:.2}) than the {m:.2} of each campaign's own rows reported here \
                  (`within_channel = false` in `[analysis]`, `--no-within-channel` or \
                  `AttributionOptions::within_channel`).",
                 check.channel,
                 check.campaigns,
-                check.p_value,
+                p_text(check.p_value),
                 m + d,
                 ch.response
                     .as_ref()
@@ -1447,11 +1447,7 @@ pub(crate) fn apply_cannibalization(
              would lose.",
             check.channel,
             check.campaigns,
-            if check.p_value < 1e-4 {
-                "p < 0.0001".to_string()
-            } else {
-                format!("p = {:.4}", check.p_value)
-            },
+            p_text(check.p_value),
             -d,
             m + d,
             ch.response
@@ -2502,6 +2498,15 @@ fn write_warnings(results: &mut AttributionResults, panel: &CausalPanel, level: 
         }
     }
     results.diagnostics.warnings.extend(w);
+}
+
+/// A p-value for a warning: `p = 0.0123`, or `p < 0.0001` below that.
+fn p_text(p: f64) -> String {
+    if p < 1e-4 {
+        "p < 0.0001".to_string()
+    } else {
+        format!("p = {p:.4}")
+    }
 }
 
 /// Decimal places (2 to 6) at which none of `values` prints as 1 (a coefficient of 0.9956
