@@ -1301,15 +1301,10 @@ pub fn credit_spillover(results: &mut AttributionResults, level: f64, credit: bo
         ch.std_err = (ch.std_err * ch.std_err + var * ch.spend * ch.spend).sqrt();
         let marginal = ch.marginal_roas;
         ch.marginal_roas = scaled(marginal);
-        let long_run = ch.long_run_roas;
-        ch.long_run_roas = long_run.map(scaled);
+        shift_long_run(ch, o, (r, lo, hi));
         if let Some(resp) = &mut ch.response {
             resp.marginal_roas_ci_lower = low(resp.marginal_roas_ci_lower, marginal);
             resp.marginal_roas_ci_upper = high(resp.marginal_roas_ci_upper, marginal);
-            if let Some(v) = long_run {
-                resp.long_run_roas_ci_lower = resp.long_run_roas_ci_lower.map(|l| low(l, v));
-                resp.long_run_roas_ci_upper = resp.long_run_roas_ci_upper.map(|h| high(h, v));
-            }
             resp.switch_off_range = (
                 scaled(resp.switch_off_range.0),
                 scaled(resp.switch_off_range.1),
@@ -1321,6 +1316,22 @@ pub fn credit_spillover(results: &mut AttributionResults, level: f64, credit: bo
                 p.ci_upper = high(p.ci_upper, v);
             }
         }
+    }
+}
+
+/// Moves a channel's long-run return `v` with a change `d` [`lo`, `hi`] of the return
+/// `base` it is taken as proportional to (carryover carries a change alike): `v·(1 +
+/// d/base)`, its interval's ends by `v·lo/base` and `v·hi/base`. Used by the spillover
+/// credit (`base` the own switch-off return) and the within-channel shift (`base` the
+/// own marginal return).
+fn shift_long_run(ch: &mut crate::results::ChannelEffect, base: f64, (d, lo, hi): (f64, f64, f64)) {
+    let Some(v) = ch.long_run_roas else {
+        return;
+    };
+    ch.long_run_roas = Some(v * (1.0 + d / base));
+    if let Some(resp) = &mut ch.response {
+        resp.long_run_roas_ci_lower = resp.long_run_roas_ci_lower.map(|l| l + v * lo / base);
+        resp.long_run_roas_ci_upper = resp.long_run_roas_ci_upper.map(|h| h + v * hi / base);
     }
 }
 
@@ -1385,8 +1396,7 @@ pub(crate) fn apply_cannibalization(
             continue;
         }
         ch.marginal_roas = m + d;
-        let long_run = ch.long_run_roas;
-        ch.long_run_roas = long_run.map(|v| v * (1.0 + d / m));
+        shift_long_run(ch, m, (d, lo, hi));
         let curve_shift = |k: f64| -> Option<f64> {
             let (sel, ev) = (plan.get(&ch.channel)?, evaluated.get(&ch.channel)?);
             let dates = dates?;
@@ -1422,11 +1432,6 @@ pub(crate) fn apply_cannibalization(
         if let Some(resp) = &mut ch.response {
             resp.marginal_roas_ci_lower += lo;
             resp.marginal_roas_ci_upper += hi;
-            if let Some(v) = long_run {
-                let (a, b) = (v * lo / m, v * hi / m);
-                resp.long_run_roas_ci_lower = resp.long_run_roas_ci_lower.map(|l| l + a.min(b));
-                resp.long_run_roas_ci_upper = resp.long_run_roas_ci_upper.map(|h| h + a.max(b));
-            }
             let (g, half) = (check.coefficient, check.coefficient_half_width);
             for (p, moved) in resp.response_curve.iter_mut().zip(points) {
                 let Some(f) = moved else { continue };

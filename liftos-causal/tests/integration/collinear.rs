@@ -97,19 +97,7 @@ fn twin_campaigns_on_one_budget_schedule_are_separated() {
     let a = analyze_attribution(&panel, &options).unwrap();
     let r = a.outcome("revenue").unwrap();
     for (name, truth) in [("meta", 2.0), ("google_ads", 1.0)] {
-        let c = r.channels.iter().find(|c| c.channel == name).unwrap();
-        let m = c.response.as_ref().unwrap();
-        eprintln!(
-            "{name}: iroas {:.2} [{:.2}, {:.2}] marginal {:.2} [{:.2}, {:.2}]",
-            c.incremental_roas,
-            c.incremental_roas_ci_lower,
-            c.incremental_roas_ci_upper,
-            c.marginal_roas,
-            m.marginal_roas_ci_lower,
-            m.marginal_roas_ci_upper
-        );
-        assert!(c.incremental_roas_ci_lower <= truth && truth <= c.incremental_roas_ci_upper);
-        assert!(m.marginal_roas_ci_lower <= truth && truth <= m.marginal_roas_ci_upper);
+        crate::assert_returns_cover(r, name, truth, truth);
     }
     // The marginal return (the slope at today's spend, which the twin row stood in for)
     // within 15%; the switch-off return rests on the chosen curve, and its interval

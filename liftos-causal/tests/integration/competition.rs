@@ -160,21 +160,7 @@ fn campaigns_sharing_one_audience_lower_the_channel_marginal_return() {
         ("meta", world.switch_off, world.marginal),
         ("google_ads", 2.0, 2.0),
     ] {
-        let c = r.channels.iter().find(|c| c.channel == name).unwrap();
-        let m = c.response.as_ref().unwrap();
-        eprintln!(
-            "{name}: iroas {:.2} [{:.2}, {:.2}] marginal {:.2} [{:.2}, {:.2}]",
-            c.incremental_roas,
-            c.incremental_roas_ci_lower,
-            c.incremental_roas_ci_upper,
-            c.marginal_roas,
-            m.marginal_roas_ci_lower,
-            m.marginal_roas_ci_upper
-        );
-        assert!(
-            c.incremental_roas_ci_lower <= switch_off && switch_off <= c.incremental_roas_ci_upper
-        );
-        assert!(m.marginal_roas_ci_lower <= marginal && marginal <= m.marginal_roas_ci_upper);
+        crate::assert_returns_cover(r, name, switch_off, marginal);
     }
     let meta = r.channels.iter().find(|c| c.channel == "meta").unwrap();
     assert!(

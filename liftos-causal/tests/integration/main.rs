@@ -18,6 +18,29 @@ mod statistical;
 use liftos_causal::{CausalDataset, CausalForestParams, ChannelEffect, FittedCausalForest};
 use liftos_sandbox::{ChannelTruth, World, WorldConfig};
 
+/// Prints `name`'s switch-off and marginal returns with their intervals and asserts that
+/// each interval covers its truth.
+pub fn assert_returns_cover(
+    r: &liftos_causal::AttributionResults,
+    name: &str,
+    switch_off: f64,
+    marginal: f64,
+) {
+    let c = r.channels.iter().find(|c| c.channel == name).unwrap();
+    let m = c.response.as_ref().unwrap();
+    eprintln!(
+        "{name}: iroas {:.2} [{:.2}, {:.2}] marginal {:.2} [{:.2}, {:.2}]",
+        c.incremental_roas,
+        c.incremental_roas_ci_lower,
+        c.incremental_roas_ci_upper,
+        c.marginal_roas,
+        m.marginal_roas_ci_lower,
+        m.marginal_roas_ci_upper
+    );
+    assert!(c.incremental_roas_ci_lower <= switch_off && switch_off <= c.incremental_roas_ci_upper);
+    assert!(m.marginal_roas_ci_lower <= marginal && marginal <= m.marginal_roas_ci_upper);
+}
+
 /// A campaign-level table (`date` as YYYY-MM-DD text, `channel`, `campaign`, `spend`,
 /// `revenue`) from its columns: the shape the hand-built worlds of `collinear`,
 /// `competition` and `flat` write.
