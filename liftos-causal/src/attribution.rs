@@ -423,6 +423,7 @@ pub fn analyze_attribution(
         let error = match analyze_all_channels(&current, options) {
             Ok(mut attribution) => {
                 for r in &mut attribution.results {
+                    in_input_order(r, &current.source_rows);
                     r.diagnostics
                         .warnings
                         .splice(0..0, left_out.iter().map(|(w, _)| w.clone()));
@@ -454,6 +455,32 @@ pub fn analyze_attribution(
             },
         ));
         current = std::borrow::Cow::Owned(current.without_channel(&channel));
+    }
+}
+
+/// Puts the per-row outputs (effects, scores, row identifiers) of results computed in the
+/// panel's order back in the input's order (the panel's rows are sorted by date, channel
+/// and entity, see [`prepare_causal_data`](crate::prepare_causal_data)).
+fn in_input_order(results: &mut AttributionResults, source_rows: &[usize]) {
+    let n = source_rows.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&k| source_rows[k]);
+    if order.iter().enumerate().all(|(i, &k)| i == k) {
+        return;
+    }
+    fn permuted<T: Clone>(v: &mut Vec<T>, order: &[usize]) {
+        if v.len() == order.len() {
+            *v = order.iter().map(|&k| v[k].clone()).collect();
+        }
+    }
+    permuted(&mut results.treatment_effects, &order);
+    permuted(&mut results.scores, &order);
+    if let Some(index) = &mut results.row_index {
+        permuted(&mut index.date, &order);
+        permuted(&mut index.channel, &order);
+        permuted(&mut index.entity, &order);
+        permuted(&mut index.treatment, &order);
+        permuted(&mut index.outcome, &order);
     }
 }
 

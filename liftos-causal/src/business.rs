@@ -320,8 +320,8 @@ impl BusinessData {
     /// The business-level data from rows of spend as a unified table gives them. Rows
     /// outside `dates` are left out first (the spend table may cover a longer window
     /// than the business's revenue); of the rest, every channel's daily spend and
-    /// platform-reported revenue are summed (channels in the order the rows first name
-    /// them), and, when any of them names a campaign, each channel's campaigns (by name;
+    /// platform-reported revenue are summed (channels in the order of their first day,
+    /// then by name: the rows' own order changes nothing), and, when any of them names a campaign, each channel's campaigns (by name;
     /// a row without one counts as the campaign `""`) are attached as
     /// [`BusinessData::with_campaigns`] takes them.
     ///
@@ -347,11 +347,25 @@ impl BusinessData {
         let mut platform: Vec<f64> = Vec::new();
         let mut campaigns: BTreeMap<(usize, &str), CampaignSeries> = BTreeMap::new();
         let mut with_campaigns = false;
-        for (i, row) in rows.into_iter().enumerate() {
+        // The rows in one order whatever the input's (by day, channel, campaign, then
+        // values): channels come in the order of their first day, then by name, and every
+        // sum adds its rows in one order, so the same rows shuffled give the same data.
+        let mut in_window: Vec<(usize, SpendRow<'a>)> = rows
+            .into_iter()
+            .enumerate()
+            .filter(|(_, row)| {
+                let t = i64::from(row.date) - i64::from(first);
+                (0..n as i64).contains(&t)
+            })
+            .collect();
+        in_window.sort_by(|(_, a), (_, b)| {
+            (a.date, a.channel, a.campaign)
+                .cmp(&(b.date, b.channel, b.campaign))
+                .then_with(|| a.spend.total_cmp(&b.spend))
+                .then_with(|| a.platform_revenue.total_cmp(&b.platform_revenue))
+        });
+        for (i, row) in in_window {
             let t = i64::from(row.date) - i64::from(first);
-            if t < 0 || t >= n as i64 {
-                continue;
-            }
             // A row may be below zero (a refund, a credit): the days' and campaigns' sums
             // are checked by `new` and `with_campaigns`.
             for (what, v) in [

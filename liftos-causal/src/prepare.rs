@@ -296,8 +296,9 @@ pub struct DroppedRow {
 /// The estimation panel built by [`prepare_causal_data`].
 ///
 /// Rows with a missing or non-finite value in any role column are left out and listed
-/// in [`dropped`](Self::dropped) (never silently); `source_rows` maps each panel row to
-/// its input row.
+/// in [`dropped`](Self::dropped) (never silently); the others are in one order whatever
+/// the input's (by date, the natural key and entity, then their values), and `source_rows` maps
+/// each panel row to its input row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CausalPanel {
     /// The roles used.
@@ -471,22 +472,35 @@ fn not_a_number(col: &ArrayRef) -> String {
         })
 }
 
-/// A control: numeric/boolean as is; text encoded as codes in order of first appearance.
+/// Each row's rank among the values of column `name` (nulls first), for the panel's
+/// order; `None` when the table has no such column or its type has no order.
+fn key_ranks(table: &RecordBatch, name: &str) -> Option<Vec<u32>> {
+    let col = table.column_by_name(name)?;
+    let col = match col.data_type() {
+        DataType::Dictionary(_, _) | DataType::Utf8View => cast(col, &DataType::Utf8).ok()?,
+        _ => col.clone(),
+    };
+    arrow::compute::kernels::rank::rank(&col, None).ok()
+}
+
+/// A control: numeric/boolean as is; text encoded as codes in the labels' sorted order.
 fn control(batch: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
     let col = column(batch, name, "control")?;
     match col.data_type() {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
             let s = cast(col, &DataType::Utf8)?;
             let s = s.as_string::<i32>();
-            let mut index: HashMap<&str, f64> = HashMap::new();
+            // Codes in the labels' sorted order, so that they do not depend on the
+            // order of the rows.
+            let mut index: BTreeMap<&str, f64> = (0..s.len())
+                .filter(|&i| !s.is_null(i))
+                .map(|i| (s.value(i), 0.0))
+                .collect();
+            for (k, code) in index.values_mut().enumerate() {
+                *code = k as f64;
+            }
             Ok((0..s.len())
-                .map(|i| {
-                    if s.is_null(i) {
-                        return None;
-                    }
-                    let n = index.len() as f64;
-                    Some(*index.entry(s.value(i)).or_insert(n))
-                })
+                .map(|i| (!s.is_null(i)).then(|| index[s.value(i)]))
                 .collect())
         }
         _ => numeric(batch, name, "control"),
@@ -576,7 +590,11 @@ const CALENDAR_FLAGS: [&str; 6] = [
 /// - Checks every role column exists with a usable type (errors name the column and role).
 /// - Leaves out rows with a missing or non-finite role value, listing each in
 ///   [`CausalPanel::dropped`].
-/// - Encodes text controls as codes; booleans as 0/1.
+/// - Puts the kept rows in one order whatever the input's: by date, the unified table's
+///   natural key (channel, `account_id`, `campaign_id`, `ad_group` when present) and the
+///   entity, then by the values of the roles (the same rows shuffled give the same panel, so the
+///   same results; [`CausalPanel::source_rows`] maps them back).
+/// - Encodes text controls as codes (in the labels' sorted order); booleans as 0/1.
 /// - With a time variable and `calendar_controls`: adds `day_of_week`, `day_of_year`,
 ///   `month`, `trend` (days since the first date), `is_weekend`, and the calendar crate's
 ///   flag columns present in the table (`is_holiday`, `is_commercial_event`, ...).
@@ -693,7 +711,64 @@ pub fn prepare_causal_data(table: &RecordBatch, roles: &CausalRoles) -> Result<C
     }
     dropped.sort_by_key(|d| d.row);
 
-    let source_rows: Vec<usize> = (0..n).filter(|&i| keep[i]).collect();
+    // The kept rows in one order whatever the input's: by date, then by the unified
+    // table's natural key (channel, account, campaign id, ad group, when the table has
+    // them) and the entity, then by every value the analysis reads. The forests'
+    // subsamples, the clusters' and labels' codes and every sum follow the panel's order,
+    // so the same rows shuffled would otherwise give other numbers. A table in its
+    // natural-key order (as `liftos clean` and the sandbox write it) keeps its order.
+    // Rows equal in all of these are interchangeable.
+    let mut source_rows: Vec<usize> = (0..n).filter(|&i| keep[i]).collect();
+    {
+        let mut key_names: Vec<&str> = Vec::new();
+        for name in [
+            roles.channel_variable.as_deref(),
+            Some("account_id"),
+            Some("campaign_id"),
+        ]
+        .into_iter()
+        .chain([Some("ad_group"), roles.entity_variable.as_deref()])
+        .flatten()
+        {
+            if !key_names.contains(&name) {
+                key_names.push(name);
+            }
+        }
+        let ranks: Vec<Vec<u32>> = key_names
+            .iter()
+            .filter_map(|name| key_ranks(table, name))
+            .collect();
+        let values = |i: usize| -> Vec<f64> {
+            outcomes
+                .iter()
+                .chain(&treatments)
+                .chain(&user_controls)
+                .map(|(_, c)| &c[i])
+                .chain(flag_cols.iter().map(|(_, c)| &c[i]))
+                .map(|v| v.unwrap_or(0.0))
+                .collect()
+        };
+        let date_of = |i: usize| date_col.as_ref().and_then(|d| d[i]);
+        source_rows.sort_by(|&a, &b| {
+            date_of(a)
+                .cmp(&date_of(b))
+                .then_with(|| {
+                    ranks
+                        .iter()
+                        .map(|r| r[a].cmp(&r[b]))
+                        .find(|o| o.is_ne())
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
+                .then_with(|| {
+                    values(a)
+                        .iter()
+                        .zip(&values(b))
+                        .map(|(x, y)| x.total_cmp(y))
+                        .find(|o| o.is_ne())
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
+        });
+    }
     if source_rows.is_empty() {
         return Err(Error::TooLittleData {
             what: format!(

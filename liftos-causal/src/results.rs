@@ -389,7 +389,8 @@ pub struct AttributionResults {
     /// The average effect E[τ(X)] over all rows.
     #[serde(serialize_with = "crate::json::average_effect")]
     pub average_effect: AverageEffect,
-    /// Per-channel (group) effects, in order of first appearance of the label.
+    /// Per-channel (group) effects, in order of first appearance of the label (in the
+    /// panel's order: by date, then channel, for [`crate::analyze_attribution`]).
     pub channels: Vec<ChannelEffect>,
     /// Per-row effects, in input order.
     #[serde(skip)]

@@ -25,8 +25,8 @@ fn date32(d: NaiveDate) -> i32 {
 }
 
 /// `BusinessData::from_spend_rows` on the world's rows gives the sandbox's own daily sums:
-/// each channel's spend and platform revenue and its campaigns' (channels in the order the
-/// rows first name them); a row outside the days is left out; an iROAS lift test becomes
+/// each channel's spend and platform revenue and its campaigns' (channels in the order of
+/// their first day, then by name, whatever the rows' order); a row outside the days is left out; an iROAS lift test becomes
 /// revenue with the channel's spend over its window, and an unknown channel is an error
 /// naming the channels there are.
 #[test]
@@ -68,14 +68,29 @@ fn spend_rows_give_the_sandboxs_own_daily_sums() {
         want.event.clone(),
     )
     .unwrap();
-    let mut first_named: Vec<&str> = Vec::new();
-    for r in all.iter().rev() {
-        if !first_named.contains(&r.channel) {
-            first_named.push(r.channel);
+    // The rows' own order changes nothing: the same data, bit for bit, as from the rows
+    // in the world's order, channels in the order of their first day, then by name.
+    let forward = BusinessData::from_spend_rows(
+        want.dates.clone(),
+        want.revenue.clone(),
+        all.iter().map(spend_row),
+        want.holiday.clone(),
+        want.event.clone(),
+    )
+    .unwrap();
+    assert_eq!(got, forward);
+    let mut first_day: Vec<(chrono::NaiveDate, &str)> = Vec::new();
+    for r in &all {
+        match first_day.iter_mut().find(|(_, c)| *c == r.channel) {
+            Some(f) => f.0 = f.0.min(r.date),
+            None => first_day.push((r.date, r.channel)),
         }
     }
-    assert_eq!(got.channels, first_named);
-    assert!(!got.channels.is_sorted(), "{:?}", got.channels);
+    first_day.sort();
+    assert_eq!(
+        got.channels,
+        first_day.iter().map(|(_, c)| *c).collect::<Vec<_>>()
+    );
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
     for (c, name) in got.channels.iter().enumerate() {
         let w = want.channels.iter().position(|x| x == name).unwrap();
