@@ -292,3 +292,62 @@ async fn a_retry_wait_past_the_deadline_is_stated_as_not_reached() {
     assert_eq!(virtual_clock.slept(), Duration::ZERO);
     assert_eq!(server.requests().len(), 1);
 }
+
+/// Another bulk query keeps running on the shop (one at a time per shop): the wait for
+/// it that would pass the deadline is the deadline error at once, and it keeps the
+/// advice the refusal gave before waits were bounded by the deadline: a range of at
+/// most bulk_threshold_days days reads cursor pages, which need no bulk operation.
+#[tokio::test]
+async fn waiting_for_another_bulk_query_past_the_deadline_advises_a_shorter_range() {
+    let server = Narrow::start(|s, _| {
+        if s.body.contains("LiftosShop") {
+            json(
+                200,
+                serde_json::json!({ "data": {
+                    "shop": { "ianaTimezone": "UTC", "currencyCode": "USD" },
+                    "currentAppInstallation": { "accessScopes": [{ "handle": "read_all_orders" }] } } }),
+            )
+        } else if s.body.contains("LiftosBulkOrders") {
+            json(
+                200,
+                serde_json::json!({ "data": { "bulkOperationRunQuery": {
+                    "bulkOperation": null,
+                    "userErrors": [{ "field": null, "message": "A bulk query operation for this app and shop is already in progress: gid://shopify/BulkOperation/9." }] } } }),
+            )
+        } else {
+            unexpected(s)
+        }
+    })
+    .await;
+    let virtual_clock = clock();
+    let c = liftos_connectors::ShopifyBuilder::new()
+        .with_shop("busy-shop")
+        .with_access_token("shpat_busy_shop_token")
+        .with_base_url(server.base_url())
+        .with_bulk_poll(Duration::from_secs(20))
+        .with_bulk_threshold_days(14)
+        .with_retry(fast_retry().with_deadline(Duration::from_secs(30)))
+        .with_clock(virtual_clock.clone())
+        .build()
+        .unwrap();
+    let err = pull_error_within_20s(&c, &day_range("2024-01-01", "2024-02-29")).await;
+    // Waited 20 s once; the next wait (doubled, capped at 30 s) would end at 50 s.
+    assert_deadline(
+        &err,
+        30_000,
+        30_000,
+        &[
+            "another bulk query runs on this shop",
+            "pull a range of at most bulk_threshold_days (14) days",
+            "with 20000 ms elapsed",
+        ],
+    );
+    assert!(!err.to_string().contains("shpat_busy_shop_token"), "{err}");
+    assert_eq!(virtual_clock.slept(), Duration::from_secs(20));
+    let runs = server
+        .requests()
+        .iter()
+        .filter(|r| r.body.contains("LiftosBulkOrders"))
+        .count();
+    assert_eq!(runs, 2);
+}
