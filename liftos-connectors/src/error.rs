@@ -115,9 +115,17 @@ pub enum Error {
         /// The page bound of the listing.
         limit: u64,
     },
-    /// The pull ran past its overall deadline.
+    /// The pull ran into its overall deadline: a request was still running (or about to
+    /// start) at the deadline, or the next wait (a retry's backoff, a usage pause, a rate
+    /// limit's spacing, a report interval, a poll) would have ended past it, so the pull
+    /// stopped at once instead of sleeping first.
+    ///
+    /// The text says which: "overall deadline of X ms reached after Y ms" in the first
+    /// case, "overall deadline of X ms would be passed by the wait of W ms (what it was
+    /// for) with Y ms elapsed" in the second ([`wait_ms`](Error::Deadline::wait_ms) is set).
     #[error(
-        "{source_name}: overall deadline of {deadline_ms} ms reached after {elapsed_ms} ms ({attempts} attempts of the last call): {last}; raise it with `liftos pull --timeout` or `timeout_secs` in liftos.toml"
+        "{}",
+        deadline_text(source_name, *deadline_ms, *elapsed_ms, *attempts, *wait_ms, last)
     )]
     Deadline {
         /// The source being pulled.
@@ -128,7 +136,10 @@ pub enum Error {
         elapsed_ms: u64,
         /// Attempts of the call that was running.
         attempts: u32,
-        /// The last failure seen, if any.
+        /// The wait that would have passed the deadline, in milliseconds, when the pull
+        /// stopped before it; `None` when the deadline was reached.
+        wait_ms: Option<u64>,
+        /// The last failure seen, if any; with `wait_ms`, what the wait was for.
         last: String,
     },
     /// A response body was larger than the configured limit; it was not read further.
@@ -255,6 +266,27 @@ fn wait_text(secs: u64) -> String {
         format!("{secs} s (about {} days)", (secs + DAY / 2) / DAY)
     } else {
         "more than 100 years".to_owned()
+    }
+}
+
+/// The text of [`Error::Deadline`]: reached, or (with `wait_ms`) would be passed by a
+/// wait not slept.
+fn deadline_text(
+    source: &str,
+    deadline_ms: u64,
+    elapsed_ms: u64,
+    attempts: u32,
+    wait_ms: Option<u64>,
+    last: &str,
+) -> String {
+    const RAISE: &str = "raise it with `liftos pull --timeout` or `timeout_secs` in liftos.toml";
+    match wait_ms {
+        None => format!(
+            "{source}: overall deadline of {deadline_ms} ms reached after {elapsed_ms} ms ({attempts} attempts of the last call): {last}; {RAISE}"
+        ),
+        Some(wait) => format!(
+            "{source}: overall deadline of {deadline_ms} ms would be passed by the wait of {wait} ms ({last}) with {elapsed_ms} ms elapsed, so the pull stopped without waiting; {RAISE}"
+        ),
     }
 }
 

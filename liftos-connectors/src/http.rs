@@ -1156,7 +1156,7 @@ impl HttpCore {
             attempt += 1;
             let remaining = self.config.deadline.saturating_sub(self.elapsed(budget));
             if remaining.is_zero() {
-                return Err(self.deadline(budget, attempt - 1, last));
+                return Err(self.deadline(budget, attempt - 1, None, last));
             }
             let sent = tokio::time::timeout(remaining, self.attempt(make())).await;
             let outcome = match sent {
@@ -1164,6 +1164,7 @@ impl HttpCore {
                     return Err(self.deadline(
                         budget,
                         attempt,
+                        None,
                         format!("attempt {attempt} still running at the deadline"),
                     ));
                 }
@@ -1238,10 +1239,8 @@ impl HttpCore {
                         return Err(self.deadline(
                             budget,
                             attempt,
-                            format!(
-                                "{reason} (next wait {} ms would pass the deadline)",
-                                wait.as_millis()
-                            ),
+                            Some(wait),
+                            format!("retry {attempt} after {reason}"),
                         ));
                     }
                     tracing::warn!(
@@ -1287,10 +1286,8 @@ impl HttpCore {
             return Err(self.deadline(
                 budget,
                 0,
-                format!(
-                    "usage pressure: the platform asked for a pause of {} ms before the next request, which would pass the deadline",
-                    wait.as_millis()
-                ),
+                Some(wait),
+                "usage pressure: the pause the platform asked for before the next request".into(),
             ));
         }
         tracing::debug!(
@@ -1316,15 +1313,7 @@ impl HttpCore {
             return Ok(());
         }
         if self.elapsed(budget).saturating_add(wait) > self.config.deadline {
-            return Err(self.deadline(
-                budget,
-                0,
-                format!(
-                    "{}: the next wait of {} ms would pass the deadline",
-                    what(),
-                    wait.as_millis()
-                ),
-            ));
+            return Err(self.deadline(budget, 0, Some(wait), what()));
         }
         self.clock.sleep(wait).await;
         Ok(())
@@ -1395,12 +1384,22 @@ impl HttpCore {
         }))
     }
 
-    fn deadline(&self, budget: &PullBudget, attempts: u32, last: String) -> Error {
+    /// The deadline error: reached (`wait: None`), or about to be passed by `wait`, which
+    /// was not slept (`last` then says what it was for).
+    fn deadline(
+        &self,
+        budget: &PullBudget,
+        attempts: u32,
+        wait: Option<Duration>,
+        last: String,
+    ) -> Error {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         Error::Deadline {
             source_name: self.source.into(),
-            deadline_ms: u64::try_from(self.config.deadline.as_millis()).unwrap_or(u64::MAX),
-            elapsed_ms: u64::try_from(self.elapsed(budget).as_millis()).unwrap_or(u64::MAX),
+            deadline_ms: ms(self.config.deadline),
+            elapsed_ms: ms(self.elapsed(budget)),
             attempts,
+            wait_ms: wait.map(ms),
             last: self.redactor.redact(&last),
         }
     }

@@ -569,11 +569,14 @@ impl Inner {
         p
     }
 
+    /// The parameters of an insights request of the days `since..=until`, `limit` rows a
+    /// page.
     fn query_params(
         &self,
         plan: &Plan,
         since: NaiveDate,
         until: NaiveDate,
+        limit: usize,
     ) -> Vec<(String, String)> {
         let level = match plan.level {
             Level::AdGroup => "adset",
@@ -618,7 +621,7 @@ impl Inner {
                 serde_json::to_string(&self.windows).unwrap_or_default(),
             ));
         }
-        p.push(("limit".into(), self.page_limit.to_string()));
+        p.push(("limit".into(), limit.to_string()));
         p
     }
 
@@ -672,12 +675,7 @@ impl Inner {
             .execute_with(
                 budget,
                 || client.get(&full),
-                |r| match refused_as_too_large(redactor, r) {
-                    Some(_) => Verdict::Ok {
-                        pause: usage_pause(r),
-                    },
-                    None => classify(redactor, r),
-                },
+                |r| too_large_or(redactor, r),
                 None,
             )
             .await?;
@@ -872,7 +870,8 @@ impl Inner {
     }
 
     /// Runs one async job to completion: `Ok(Ok(id))` when it completed, `Ok(Err(why))`
-    /// when it failed or timed out, `Err(Error::Unconfirmed)` when its creation's answer
+    /// when it failed, timed out, or its creation was refused as too large (for the
+    /// caller to split), `Err(Error::Unconfirmed)` when its creation's answer
     /// was lost (the job may exist; it is not created again).
     async fn run_job(
         &self,
@@ -884,10 +883,27 @@ impl Inner {
     ) -> Result<std::result::Result<String, String>> {
         let url = format!("{}/{}/act_{account}/insights", self.base, self.version);
         // Creating a report run is not idempotent: never sent again blindly.
-        let params = self.query_params(plan, since, until);
+        let params = self.query_params(plan, since, until, self.page_limit);
+        let client = self.core.client();
+        let full = with_query(&url, &params);
+        let redactor = &self.core.redactor;
         let reply = self
-            .send(budget, &url, &params, Some("report run creation"))
+            .core
+            .execute_with(
+                budget,
+                || client.post(&full),
+                |r| too_large_or(redactor, r),
+                Some("report run creation"),
+            )
             .await?;
+        // The data-per-call limit applies to report runs too: the same run would be
+        // refused again, a shorter range may not (the caller splits it).
+        if let Some((_, said)) = refused_as_too_large(redactor, &reply) {
+            tracing::info!(source = SOURCE, %account, %since, %until, "report run refused as too large");
+            return Ok(Err(format!(
+                "Meta refuses to create the report run as too large ({said}), and would refuse it again: pull fewer breakdowns or a higher level (campaign rather than ad)"
+            )));
+        }
         let created: JobCreated = decode(&reply.body)?;
         let id = created.report_run_id;
         let poll_url = format!("{}/{}/{}", self.base, self.version, id);
@@ -942,7 +958,8 @@ fn account_stream(
         let first = Start::Range(plan.start, plan.end);
         return Box::pin(listing(inner, plan, budget, account, first));
     }
-    // Async: a stack of date ranges; a failed or timed-out job is split in halves.
+    // Async: a stack of date ranges; a run that failed, timed out, was refused as too
+    // large, or whose first results page was, is split in halves.
     let mut stack = date_chunks(plan.start, plan.end, inner.async_chunk_days);
     stack.reverse();
     let state = (inner, plan, budget, account, stack);
@@ -953,32 +970,33 @@ fn account_stream(
                 let Some((since, until)) = stack.pop() else {
                     return Ok(None);
                 };
-                let first = match inner.run_job(&budget, &plan, &account, since, until).await {
+                let range = (since, until);
+                let split = |stack: &mut Vec<(NaiveDate, NaiveDate)>| {
+                    let mid = since + chrono::Duration::days((until - since).num_days() / 2);
+                    stack.push((mid + chrono::Duration::days(1), until));
+                    stack.push((since, mid));
+                };
+                let id = match inner.run_job(&budget, &plan, &account, since, until).await {
                     // The run may have been created: read this range with the plain
                     // (idempotent) insights GET instead of creating another.
                     Err(Error::Unconfirmed { message, .. }) => {
                         tracing::warn!(source = SOURCE, %account, %since, %until, reason = %message,
                                 "report run creation unconfirmed: reading the range synchronously");
-                        Start::Range(since, until)
+                        let s: RecordBatchStream = Box::pin(listing(
+                            inner.clone(),
+                            plan.clone(),
+                            budget.clone(),
+                            account.clone(),
+                            Start::Range(since, until),
+                        ));
+                        return Ok(Some((s, (inner, plan, budget, account, stack))));
                     }
                     other => match other? {
-                        Ok(id) => {
-                            let url = format!("{}/{}/{id}/insights", inner.base, inner.version);
-                            let mut first = inner.auth_params();
-                            first.push(("limit".into(), inner.page_limit.to_string()));
-                            Start::Results {
-                                url,
-                                params: first,
-                                range: (since, until),
-                            }
-                        }
+                        Ok(id) => id,
                         Err(why) if since < until => {
-                            let mid =
-                                since + chrono::Duration::days((until - since).num_days() / 2);
-                            tracing::info!(source = SOURCE, %account, %since, %until, "splitting failed job in halves");
-                            stack.push((mid + chrono::Duration::days(1), until));
-                            stack.push((since, mid));
-                            let _ = why;
+                            tracing::info!(source = SOURCE, %account, %since, %until, reason = %why,
+                                "splitting the failed job in halves");
+                            split(&mut stack);
                             continue;
                         }
                         Err(why) => {
@@ -990,13 +1008,64 @@ fn account_stream(
                         }
                     },
                 };
-                let s = listing(
-                    inner.clone(),
-                    plan.clone(),
-                    budget.clone(),
-                    account.clone(),
-                    first,
-                );
+                // The first results page is read here: refused as too large, a run of
+                // several days is replaced by runs of its halves (no row of it is out
+                // yet); a run of one day is read with half the page size (`listing`).
+                let url = format!("{}/{}/{id}/insights", inner.base, inner.version);
+                let limit = inner.page_limit;
+                let mut params = inner.auth_params();
+                params.push(("limit".into(), limit.to_string()));
+                let first = inner
+                    .page(&budget, &plan, &account, range, url.clone(), params)
+                    .await?;
+                let s: RecordBatchStream = match first {
+                    Fetched::Page(batch, None) => Box::pin(futures::stream::iter([Ok(batch)])),
+                    Fetched::Page(batch, Some(next)) => {
+                        let rest = listing(
+                            inner.clone(),
+                            plan.clone(),
+                            budget.clone(),
+                            account.clone(),
+                            Start::Link {
+                                url: next,
+                                range,
+                                limit,
+                            },
+                        );
+                        Box::pin(futures::stream::iter([Ok(batch)]).chain(rest))
+                    }
+                    Fetched::TooLarge { .. } if since < until => {
+                        tracing::info!(source = SOURCE, %account, %since, %until, run = %id,
+                            "too much data on the first results page: running the halves");
+                        split(&mut stack);
+                        continue;
+                    }
+                    Fetched::TooLarge { status, said } => {
+                        let first = with_query(&url, &[("limit".to_owned(), limit.to_string())]);
+                        match with_halved_limit(&first, limit) {
+                            Some((smaller, half)) => Box::pin(listing(
+                                inner.clone(),
+                                plan.clone(),
+                                budget.clone(),
+                                account.clone(),
+                                Start::Link {
+                                    url: smaller,
+                                    range,
+                                    limit: half,
+                                },
+                            )),
+                            None => {
+                                return Err(too_large_error(
+                                    status,
+                                    &account,
+                                    range,
+                                    "a results page of one row (limit=1)",
+                                    &said,
+                                ));
+                            }
+                        }
+                    }
+                };
                 return Ok(Some((s, (inner, plan, budget, account, stack))));
             }
         },
@@ -1017,24 +1086,55 @@ enum Fetched {
 enum Start {
     /// The synchronous insights of these days (`time_range`), which may be split.
     Range(NaiveDate, NaiveDate),
-    /// The results of a report run over `range`, at `url` with `params`.
-    Results {
+    /// A page link (a report run's results, its `paging.next`) of the days `range`,
+    /// asking for `limit` rows.
+    Link {
         url: String,
-        params: Vec<(String, String)>,
         range: (NaiveDate, NaiveDate),
+        limit: usize,
     },
+}
+
+/// The error of a request Meta refuses as too large even after asking for less: `what`
+/// (the insights of a single day, a page of one row) of `account` over `range`.
+fn too_large_error(
+    status: u16,
+    account: &str,
+    (since, until): (NaiveDate, NaiveDate),
+    what: &str,
+    said: &str,
+) -> Error {
+    Error::Http {
+        source_name: SOURCE.into(),
+        status,
+        body: format!(
+            "Meta refuses {what} of act_{account} {since}..={until} as too large ({said}), \
+             and would refuse it again: pull fewer breakdowns or a higher level (campaign \
+             rather than ad), or lower page_limit"
+        ),
+    }
 }
 
 /// Prefix of the page tokens that stand for "the first page of these days".
 const RANGE_TOKEN: &str = "liftos-range:";
 
-fn range_token(since: NaiveDate, until: NaiveDate) -> String {
-    format!("{RANGE_TOKEN}{since}..{until}")
+/// The token of the first page of `since..=until`, asking for `limit` rows (`None`: the
+/// configured `page_limit`).
+fn range_token(since: NaiveDate, until: NaiveDate, limit: Option<usize>) -> String {
+    match limit {
+        None => format!("{RANGE_TOKEN}{since}..{until}"),
+        Some(l) => format!("{RANGE_TOKEN}{since}..{until}@{l}"),
+    }
 }
 
-fn parse_range_token(t: &str) -> Option<(NaiveDate, NaiveDate)> {
-    let (a, b) = t.strip_prefix(RANGE_TOKEN)?.split_once("..")?;
-    Some((a.parse().ok()?, b.parse().ok()?))
+fn parse_range_token(t: &str) -> Option<(NaiveDate, NaiveDate, Option<usize>)> {
+    let rest = t.strip_prefix(RANGE_TOKEN)?;
+    let (range, limit) = match rest.split_once('@') {
+        Some((r, l)) => (r, Some(l.parse().ok()?)),
+        None => (rest, None),
+    };
+    let (a, b) = range.split_once("..")?;
+    Some((a.parse().ok()?, b.parse().ok()?, limit))
 }
 
 /// `next` with its `limit` halved, and the new limit; `None` when it is 1 already (or
@@ -1063,18 +1163,26 @@ fn with_halved_limit(next: &str, default: usize) -> Option<(String, usize)> {
 ///
 /// Meta refuses a request that asks for too much data ("Please reduce the amount of data
 /// you're asking for", code 1 / subcode 99; the data-per-call limit, code 100 / subcode
-/// 1487534), and would refuse the same request again; Airbyte and the Singer tap ask for
-/// less. So does this listing:
+/// 1487534, which Meta's "Limits and Best Practices" says applies to sync and async
+/// insights calls alike, counting rows in the response and data points, and answers
+/// with a shorter date range), and would refuse the same request again; Airbyte and the
+/// Singer tap ask for less. So does this listing:
 /// - the first page of a synchronous range of more than one day: the range is read as
 ///   its two halves, one after the other (recursively, down to single days), so the rows
 ///   are those of one request, in the same order, none twice;
+/// - the first page of a single day (synchronous, or a one-day report run's results,
+///   [`Start::Link`]): the same request with half the `limit` (fewer rows in the
+///   response), down to 1;
 /// - a later page (`paging.next`; earlier pages' rows are already out, so the range
 ///   cannot be split): the same cursor with half the `limit`, down to 1;
-/// - a single day, or the results of a report run, still refused: one error naming the
-///   account and the range.
+/// - a page of one row still refused: one error naming the account and the range.
 ///
-/// Every such request is one more page of the listing's page bound, and goes through the
-/// HTTP core's retries, deadline and usage pauses like any other.
+/// The work is bounded: a range of `n` days is split at most `n − 1` times (each refused
+/// first page of several days is split once; depth ⌈log₂ n⌉ to any day), and a page's
+/// `limit` is halved at most ⌊log₂ page_limit⌋ ≤ 12 times. Every such request is one
+/// more page of the listing's page bound, and goes through the HTTP core's retries,
+/// deadline and usage pauses like any other. Report runs are split the same way by
+/// [`account_stream`] before their results are listed.
 fn listing(
     inner: Arc<Inner>,
     plan: Arc<Plan>,
@@ -1090,9 +1198,9 @@ fn listing(
     let start = Arc::new(start);
     let (current, limit) = match &*start {
         Start::Range(since, until) => ((*since, *until), inner.page_limit),
-        Start::Results { range, .. } => (*range, inner.page_limit),
+        Start::Link { range, limit, .. } => (*range, *limit),
     };
-    // The range being read (for errors) and the page size of its later pages.
+    // The range being read (for errors) and the page size of its pages.
     let state = Arc::new(std::sync::Mutex::new((current, limit)));
     paginate(SOURCE, bound, redactor, move |token: Option<String>| {
         let (inner, plan, budget, account, start, pending, state) = (
@@ -1106,95 +1214,88 @@ fn listing(
         );
         async move {
             let insights = || format!("{}/{}/act_{account}/insights", inner.base, inner.version);
-            // (url, params, the range of a first page that may be split)
-            let (url, params, split) = match (token.as_deref(), &*start) {
-                (None, Start::Range(since, until)) => (
-                    insights(),
-                    inner.query_params(&plan, *since, *until),
-                    Some((*since, *until)),
-                ),
-                (None, Start::Results { url, params, .. }) => (url.clone(), params.clone(), None),
+            let first_of = |since: NaiveDate, until: NaiveDate, limit: Option<usize>| {
+                let limit = limit.unwrap_or(inner.page_limit);
+                let params = inner.query_params(&plan, since, until, limit);
+                (insights(), params, Some((since, until)), None, limit)
+            };
+            // (url, params, the range of a first page, the link fetched, its limit)
+            let (url, params, first, link, asked) = match (token.as_deref(), &*start) {
+                (None, Start::Range(since, until)) => first_of(*since, *until, None),
+                (None, Start::Link { url, limit, .. }) => {
+                    let (u, p) = inner.follow(url)?;
+                    (u, p, None, Some(url.clone()), *limit)
+                }
                 (Some(t), _) => match parse_range_token(t) {
-                    Some((since, until)) => (
-                        insights(),
-                        inner.query_params(&plan, since, until),
-                        Some((since, until)),
-                    ),
+                    Some((since, until, limit)) => first_of(since, until, limit),
                     None => {
                         let (u, p) = inner.follow(t)?;
-                        (u, p, None)
+                        let limit = lock(&state).1;
+                        (u, p, None, Some(t.to_owned()), limit)
                     }
                 },
             };
-            if let Some(r) = split {
-                *state.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                    (r, inner.page_limit);
+            if let Some(r) = first {
+                *lock(&state) = (r, asked);
             }
-            let ((since, until), limit) =
-                *state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let refused = |status: u16, what: String, said: &str| Error::Http {
-                source_name: SOURCE.into(),
-                status,
-                body: format!(
-                    "Meta refuses {what} of act_{account} {since}..={until} as too large ({said}), \
-                     and would refuse it again: pull fewer breakdowns or a higher level (campaign \
-                     rather than ad), or lower page_limit"
-                ),
-            };
+            let ((since, until), limit) = *lock(&state);
             let range = (since, until);
             match inner.page(&budget, &plan, &account, range, url, params).await? {
                 Fetched::Page(batch, next) => {
                     let next = next.or_else(|| {
-                        pending
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        lock(&pending)
                             .pop()
-                            .map(|(s, u)| range_token(s, u))
+                            .map(|(s, u)| range_token(s, u, None))
                     });
                     Ok((Some(batch), next))
                 }
-                Fetched::TooLarge { status, said } => match (split, token) {
+                Fetched::TooLarge { status, said } => match (first, link) {
                     (Some((since, until)), _) if since < until => {
                         let mid = since + chrono::Duration::days((until - since).num_days() / 2);
                         tracing::info!(source = SOURCE, %account, %since, %until,
                             "too much data for one request: reading the range in halves");
-                        pending
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .push((mid + chrono::Duration::days(1), until));
-                        Ok((None, Some(range_token(since, mid))))
+                        lock(&pending).push((mid + chrono::Duration::days(1), until));
+                        Ok((None, Some(range_token(since, mid, None))))
                     }
-                    (Some(_), _) => Err(refused(
+                    (Some((day, _)), _) if limit > 1 => {
+                        let half = limit / 2;
+                        tracing::info!(source = SOURCE, %account, %day, limit = half,
+                            "too much data for one day's first page: asking again with half the limit");
+                        Ok((None, Some(range_token(day, day, Some(half)))))
+                    }
+                    (Some(_), _) => Err(too_large_error(
                         status,
-                        "the insights of a single day".into(),
+                        &account,
+                        range,
+                        "the insights of a single day, even a page of one row (limit=1),",
                         &said,
                     )),
-                    (None, Some(next)) => match with_halved_limit(&next, limit) {
+                    (None, Some(link)) => match with_halved_limit(&link, limit) {
                         Some((smaller, half)) => {
                             tracing::info!(source = SOURCE, %account, %since, %until, limit = half,
                                 "too much data for one page: asking for the page again with half the limit");
-                            state
-                                .lock()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                                .1 = half;
+                            lock(&state).1 = half;
                             Ok((None, Some(smaller)))
                         }
-                        None => Err(refused(
+                        None => Err(too_large_error(
                             status,
-                            "a page of one row (limit=1)".into(),
+                            &account,
+                            range,
+                            "a page of one row (limit=1)",
                             &said,
                         )),
                     },
-                    (None, None) => Err(refused(
-                        status,
-                        "the first page of a report run's results".into(),
-                        &said,
-                    )),
+                    (None, None) => Err(too_large_error(status, &account, range, "a page", &said)),
                 },
             }
         }
     })
     .try_filter_map(|b| async move { Ok(b) })
+}
+
+/// The value behind `m`, a poisoned lock read as it stands.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn with_query(url: &str, params: &[(String, String)]) -> String {
@@ -1248,6 +1349,18 @@ fn too_much_data(e: &GraphError) -> bool {
             || says(&e.error_user_msg)
             || says(&e.error_user_title)))
         || (e.code == 100 && e.error_subcode == Some(1_487_534))
+}
+
+/// The verdict on an insights answer whose refusal as too large the caller handles (by
+/// asking for less): such a refusal is handed back (with the usage pause it asks for),
+/// anything else is [`classify`]d.
+fn too_large_or(redactor: &Redactor, r: &Reply) -> Verdict {
+    match refused_as_too_large(redactor, r) {
+        Some(_) => Verdict::Ok {
+            pause: usage_pause(r),
+        },
+        None => classify(redactor, r),
+    }
 }
 
 /// The too-much-data error of reply `r`, when it is one: (HTTP status, Meta's message).
@@ -1532,8 +1645,16 @@ mod tests {
         assert!(with_halved_limit("http://127.0.0.1:9/x?limit=1&after=1", 500).is_none());
         assert!(with_halved_limit("not a url", 500).is_none());
         assert_eq!(
-            parse_range_token(&range_token(d("2024-01-01"), d("2024-01-31"))),
-            Some((d("2024-01-01"), d("2024-01-31")))
+            parse_range_token(&range_token(d("2024-01-01"), d("2024-01-31"), None)),
+            Some((d("2024-01-01"), d("2024-01-31"), None))
+        );
+        assert_eq!(
+            parse_range_token(&range_token(d("2024-01-01"), d("2024-01-01"), Some(62))),
+            Some((d("2024-01-01"), d("2024-01-01"), Some(62)))
+        );
+        assert_eq!(
+            parse_range_token("liftos-range:2024-01-01..2024-01-01@x"),
+            None
         );
     }
 

@@ -809,7 +809,10 @@ impl Inner {
                     );
                     self.core
                         .sleep_within_deadline(budget, wait, || {
-                            "another bulk query runs on this shop (one at a time per shop): waiting for it".to_owned()
+                            format!(
+                                "another bulk query runs on this shop (one at a time per shop): waiting for it; wait for the running one or pull a range of at most bulk_threshold_days ({}) days, which reads cursor pages",
+                                self.bulk_threshold_days
+                            )
                         })
                         .await?;
                     wait = wait.saturating_mul(2).min(Duration::from_secs(30));

@@ -205,6 +205,28 @@ async fn a_hanging_server_fails_at_the_overall_deadline() {
             "{label}: took {took:?}"
         );
         assert!(err.to_string().contains("--timeout"), "{err}");
+        // Cut at the deadline (the hanging body always), or stopped before a backoff
+        // that would pass it: the text says which.
+        if label.starts_with("body hangs") {
+            assert!(
+                matches!(err, Error::Deadline { wait_ms: None, .. }),
+                "{err}"
+            );
+        }
+        match err {
+            Error::Deadline { wait_ms: None, .. } => {
+                assert_mentions(&err.to_string(), &["deadline of 1500 ms reached after"])
+            }
+            Error::Deadline {
+                wait_ms: Some(w), ..
+            } => assert_mentions(
+                &err.to_string(),
+                &[&format!(
+                    "deadline of 1500 ms would be passed by the wait of {w} ms"
+                )],
+            ),
+            _ => unreachable!(),
+        }
     }
     drop(silent);
 }
@@ -272,7 +294,24 @@ async fn a_usage_pause_waits_before_the_next_request_within_the_deadline() {
         ),
         "{err}"
     );
-    assert!(err.to_string().contains("usage pressure"), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Deadline {
+                wait_ms: Some(120_000),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_mentions(
+        &err.to_string(),
+        &[
+            "deadline of 60000 ms would be passed by the wait of 120000 ms",
+            "usage pressure",
+        ],
+    );
+    assert!(!err.to_string().contains("reached"), "{err}");
     assert_eq!(virtual_clock.slept(), Duration::ZERO);
     assert_eq!(server.requests().len(), 1);
 }

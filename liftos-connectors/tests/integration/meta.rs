@@ -240,8 +240,9 @@ async fn attribution_windows_count_their_own_figures_not_the_default_value() {
 }
 
 /// "Please reduce the amount of data you're asking for" (code 1, subcode 99) would come
-/// back for the same request: a single day cannot be split, so it is one clear error at
-/// once naming the account and the day, not the retry budget burnt.
+/// back for the same request: a single day cannot be split, so its first page is asked
+/// for with half the `limit` (500, 250, ..., 1: nine requests); refused even at one row,
+/// it is one clear error naming the account and the day, not the retry budget burnt.
 #[tokio::test]
 async fn too_much_data_for_a_single_day_is_one_clear_error_without_retries() {
     use crate::narrow::{Narrow, json, unexpected};
@@ -268,6 +269,7 @@ async fn too_much_data_for_a_single_day_is_one_clear_error_without_retries() {
             "act_1 2024-01-01..=2024-01-01",
             "too large (code 1, subcode 99",
             "single day",
+            "limit=1",
             "page_limit",
         ],
     );
@@ -275,7 +277,11 @@ async fn too_much_data_for_a_single_day_is_one_clear_error_without_retries() {
         !err.to_string().contains("meta-too-much-test-token"),
         "{err}"
     );
-    assert_eq!(api.requests().len(), 1, "not retried");
+    assert_eq!(
+        limits_asked(&api.requests()),
+        ["500", "250", "125", "62", "31", "15", "7", "3", "1"],
+        "halved, never the same request twice"
+    );
     assert_eq!(c.progress().snapshot().retries, 0);
 }
 
@@ -294,6 +300,19 @@ async fn pull_ordered(
         .build()
         .unwrap();
     (c.get_campaign_data(request).await, servers)
+}
+
+/// The `limit` of each request to a narrow server, in order.
+fn limits_asked(requests: &[crate::narrow::Seen]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| {
+            url::form_urlencoded::parse(r.query.as_bytes())
+                .find(|(k, _)| k == "limit")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// The `time_range` of a logged insights request, as (since, until).
@@ -350,7 +369,8 @@ async fn too_much_data_splits_the_range_in_halves_and_loses_no_row() {
 
 /// A fake that refuses even a single day: the halving stops at the first single day
 /// with one clear error naming the account and that day, after a bounded number of
-/// requests (60 → 30 → 15 → 8 → 4 → 2 → 1 days: 7 refusals), none retried.
+/// requests (60 → 30 → 15 → 8 → 4 → 2 → 1 days: 7 refusals, then that day's first page
+/// at limit 5, 2 and 1: 3 more), none retried.
 #[tokio::test]
 async fn too_much_data_even_for_one_day_is_a_clear_error_after_the_halvings() {
     let start = full_range(&world()).start();
@@ -368,8 +388,26 @@ async fn too_much_data_even_for_one_day_is_a_clear_error_after_the_halvings() {
         ],
     );
     let log = servers.requests_to("meta");
-    assert_eq!(log.len(), 7, "{log:?}");
+    assert_eq!(log.len(), 10, "{log:?}");
     assert!(log.iter().all(|r| r.status == 500));
+    // The last four: the first single day at limit 10, 5, 2 and 1.
+    let day = start.to_string();
+    let last: Vec<String> = log[6..]
+        .iter()
+        .map(|r| {
+            let limit = url::form_urlencoded::parse(r.query.as_bytes())
+                .find(|(k, _)| k == "limit")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            let (since, until) = time_range(&r.query).unwrap_or_default();
+            format!("{since}..{until} limit {limit}")
+        })
+        .collect();
+    assert_eq!(
+        last,
+        ["10", "5", "2", "1"].map(|l| format!("{day}..{day} limit {l}")),
+        "the single day at halved limits"
+    );
 }
 
 /// A later page refused as too large (the range's first pages are already out, so it
@@ -634,4 +672,308 @@ async fn rows_outside_the_requested_days_or_over_several_days_are_decode_errors(
         assert_eq!(got, path, "{err}");
         assert!(message.starts_with(said), "{err}");
     }
+}
+
+/// A refusal as too large (code 1, subcode 99; HTTP 500 as Meta sends it).
+fn refused_as_too_large(code: i64, subcode: i64) -> axum::response::Response {
+    crate::narrow::json(
+        if code == 1 { 500 } else { 400 },
+        serde_json::json!({ "error": { "code": code, "error_subcode": subcode,
+            "type": if code == 1 { "OAuthException" } else { "CodeException" },
+            "message": "Please reduce the amount of data you're asking for, then retry your request" } }),
+    )
+}
+
+/// `per_day` rows a day over `since..=until` (campaign ids `c0`, `c1`, ...), from `after`,
+/// at most `limit`, as an insights page whose `next` (when more rows remain) is
+/// `{base}{path}?limit=..&after=..`.
+fn rows_page(
+    base: &str,
+    path: &str,
+    (since, until): (chrono::NaiveDate, chrono::NaiveDate),
+    per_day: usize,
+    limit: usize,
+    after: usize,
+) -> axum::response::Response {
+    let all: Vec<serde_json::Value> = since
+        .iter_days()
+        .take_while(|d| *d <= until)
+        .flat_map(|d| {
+            (0..per_day).map(move |c| {
+                serde_json::json!({ "date_start": d.to_string(), "date_stop": d.to_string(),
+                    "account_id": "1", "account_currency": "USD", "campaign_id": format!("c{c}"),
+                    "campaign_name": "C", "spend": "1.5", "impressions": "10", "clicks": "1" })
+            })
+        })
+        .collect();
+    let end = all.len().min(after.saturating_add(limit));
+    let mut body = serde_json::json!({ "data": all[after.min(end)..end],
+        "paging": { "cursors": { "after": format!("{end}") } } });
+    if end < all.len() {
+        body["paging"]["next"] = format!("{base}{path}?limit={limit}&after={end}").into();
+    }
+    crate::narrow::json(200, body)
+}
+
+/// The query (or form) parameter `key` of a request a narrow server saw.
+fn param(s: &crate::narrow::Seen, key: &str) -> Option<String> {
+    url::form_urlencoded::parse(s.query.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The days of a `time_range` parameter.
+fn days_of(s: &crate::narrow::Seen) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
+    let (since, until) = time_range(&s.query)?;
+    Some((since.parse().ok()?, until.parse().ok()?))
+}
+
+/// (date_start, campaign_id) of every row of `t`, in order.
+fn day_campaigns(t: &arrow::array::RecordBatch) -> Vec<(String, String)> {
+    use arrow::array::AsArray;
+    let days = t
+        .column_by_name("date_start")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::Date32Type>();
+    let ids = t.column_by_name("campaign_id").unwrap().as_string::<i32>();
+    (0..t.num_rows())
+        .map(|i| {
+            let d = arrow::datatypes::Date32Type::to_naive_date_opt(days.value(i)).unwrap();
+            (d.to_string(), ids.value(i).to_owned())
+        })
+        .collect()
+}
+
+/// The rows `rows_page` serves over `since..=until` at `per_day` a day, in order.
+fn want_rows(since: &str, until: &str, per_day: usize) -> Vec<(String, String)> {
+    let (since, until): (chrono::NaiveDate, chrono::NaiveDate) =
+        (since.parse().unwrap(), until.parse().unwrap());
+    since
+        .iter_days()
+        .take_while(|d| *d <= until)
+        .flat_map(|d| (0..per_day).map(move |c| (d.to_string(), format!("c{c}"))))
+        .collect()
+}
+
+/// The first page of a single day refused as too large: no range to split, so the same
+/// day is asked for with half the `limit` (a response of fewer rows), and its later
+/// pages keep the smaller limit; every row once, in order.
+#[tokio::test]
+async fn too_much_data_for_one_days_first_page_halves_the_limit() {
+    use crate::narrow::{Narrow, unexpected};
+    let api = Narrow::start(|s, base| {
+        if s.path != "/v25.0/act_1/insights" {
+            return unexpected(s);
+        }
+        let limit: usize = param(s, "limit").and_then(|l| l.parse().ok()).unwrap_or(25);
+        if limit > 2 {
+            return refused_as_too_large(1, 99);
+        }
+        let after: usize = param(s, "after").and_then(|a| a.parse().ok()).unwrap_or(0);
+        let day: chrono::NaiveDate = "2024-01-01".parse().unwrap();
+        rows_page(base, &s.path, (day, day), 5, limit, after)
+    })
+    .await;
+    let c = meta_at(api.base_url(), "meta-first-page-token")
+        .with_page_limit(8)
+        .build()
+        .unwrap();
+    let t = c.get_campaign_data(&one_day()).await.unwrap();
+    assert_eq!(day_campaigns(&t), want_rows("2024-01-01", "2024-01-01", 5));
+    // Refused at 8 and 4; read at 2 (two rows, two rows, one row).
+    assert_eq!(limits_asked(&api.requests()), ["8", "4", "2", "2", "2"]);
+    assert_eq!(c.progress().snapshot().retries, 0);
+}
+
+/// A report-run API over 2 rows a day whose runs always complete at once (their id
+/// holds their days: `7<since><until>`): creating a run of more than `max_run_days` days
+/// is refused as too large (the data-per-call limit, code 100 / subcode 1487534, which
+/// Meta applies to async calls too), and so is the results page of a run of more than
+/// `max_results_days` days or asking for more than `max_limit` rows (code 1 / 99).
+fn report_runs(
+    per_day: usize,
+    max_run_days: i64,
+    max_results_days: i64,
+    max_limit: usize,
+) -> impl Fn(&crate::narrow::Seen, &str) -> axum::response::Response + Send + Sync + 'static {
+    use crate::narrow::{json, unexpected};
+    let compact = |d: chrono::NaiveDate| d.format("%Y%m%d").to_string();
+    let run_days = |id: &str| -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
+        let digits = id.strip_prefix('7')?;
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y%m%d").ok();
+        Some((day(digits.get(..8)?)?, day(digits.get(8..)?)?))
+    };
+    let length = |(a, b): (chrono::NaiveDate, chrono::NaiveDate)| (b - a).num_days() + 1;
+    move |s, base| {
+        let segs: Vec<&str> = s.path.trim_matches('/').split('/').collect();
+        match (s.method.as_str(), segs.as_slice()) {
+            ("POST", ["v25.0", "act_1", "insights"]) => match days_of(s) {
+                Some(r) if length(r) > max_run_days => refused_as_too_large(100, 1_487_534),
+                Some((a, b)) => json(
+                    200,
+                    serde_json::json!({ "report_run_id": format!("7{}{}", compact(a), compact(b)) }),
+                ),
+                None => unexpected(s),
+            },
+            ("GET", ["v25.0", id]) if run_days(id).is_some() => json(
+                200,
+                serde_json::json!({ "id": id, "async_status": "Job Completed",
+                    "async_percent_completion": 100 }),
+            ),
+            ("GET", ["v25.0", id, "insights"]) => {
+                let Some(r) = run_days(id) else {
+                    return unexpected(s);
+                };
+                let limit: usize = param(s, "limit").and_then(|l| l.parse().ok()).unwrap_or(25);
+                if length(r) > max_results_days || limit > max_limit {
+                    return refused_as_too_large(1, 99);
+                }
+                let after: usize = param(s, "after").and_then(|a| a.parse().ok()).unwrap_or(0);
+                rows_page(base, &s.path, r, per_day, limit, after)
+            }
+            _ => unexpected(s),
+        }
+    }
+}
+
+/// The days (`since..until`) of every report run creation a narrow server saw.
+fn creations(api: &crate::narrow::Narrow) -> Vec<String> {
+    api.requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| {
+            let (a, b) = time_range(&r.query).unwrap_or_default();
+            format!("{a}..{b}")
+        })
+        .collect()
+}
+
+/// A report run whose creation Meta refuses as too large (the data-per-call limit
+/// applies to async calls too; its documented remedy is a shorter date range) is
+/// replaced by runs of its halves, down to the size Meta accepts: every row once, in
+/// date order, nothing retried.
+#[tokio::test]
+async fn a_report_run_refused_as_too_large_is_split_into_runs_of_its_halves() {
+    let api = crate::narrow::Narrow::start(report_runs(2, 7, i64::MAX, usize::MAX)).await;
+    let c = meta_at(api.base_url(), "meta-run-too-large-token")
+        .with_async_threshold_days(7)
+        .build()
+        .unwrap();
+    let t = c
+        .get_campaign_data(&day_range("2024-01-01", "2024-01-28"))
+        .await
+        .unwrap();
+    assert_eq!(day_campaigns(&t), want_rows("2024-01-01", "2024-01-28", 2));
+    let runs = creations(&api);
+    // 28 days refused, 14 refused, two runs of 7; the second 14 refused, two runs of 7.
+    assert_eq!(
+        runs,
+        [
+            "2024-01-01..2024-01-28",
+            "2024-01-01..2024-01-14",
+            "2024-01-01..2024-01-07",
+            "2024-01-08..2024-01-14",
+            "2024-01-15..2024-01-28",
+            "2024-01-15..2024-01-21",
+            "2024-01-22..2024-01-28",
+        ]
+    );
+    assert_eq!(c.progress().snapshot().retries, 0);
+
+    // A single day still refused is one error naming the account and the day.
+    let api = crate::narrow::Narrow::start(report_runs(2, 0, i64::MAX, usize::MAX)).await;
+    let c = meta_at(api.base_url(), "meta-run-too-large-token")
+        .with_async_threshold_days(1)
+        .build()
+        .unwrap();
+    let err = c
+        .get_campaign_data(&day_range("2024-01-01", "2024-01-02"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AsyncJob { .. }), "{err}");
+    assert_mentions(
+        &err.to_string(),
+        &[
+            "act_1 2024-01-01..=2024-01-01",
+            "too large (code 100, subcode 1487534",
+            "higher level",
+        ],
+    );
+    assert!(
+        !err.to_string().contains("meta-run-too-large-token"),
+        "{err}"
+    );
+    assert_eq!(creations(&api).len(), 2, "2 days, then the first day");
+}
+
+/// The first results page of a completed report run refused as too large: no row of
+/// the run is out yet, so a run of several days is replaced by runs of its halves; the
+/// results of a one-day run are asked for with half the `limit`. Every row once, in
+/// date order.
+#[tokio::test]
+async fn a_report_runs_first_results_page_refused_as_too_large_is_split_then_halved() {
+    let api = crate::narrow::Narrow::start(report_runs(2, i64::MAX, 7, usize::MAX)).await;
+    let c = meta_at(api.base_url(), "meta-results-too-large-token")
+        .with_async_threshold_days(7)
+        .build()
+        .unwrap();
+    let t = c
+        .get_campaign_data(&day_range("2024-01-01", "2024-01-28"))
+        .await
+        .unwrap();
+    assert_eq!(day_campaigns(&t), want_rows("2024-01-01", "2024-01-28", 2));
+    let runs = creations(&api);
+    assert_eq!(
+        runs,
+        [
+            "2024-01-01..2024-01-28",
+            "2024-01-01..2024-01-14",
+            "2024-01-01..2024-01-07",
+            "2024-01-08..2024-01-14",
+            "2024-01-15..2024-01-28",
+            "2024-01-15..2024-01-21",
+            "2024-01-22..2024-01-28",
+        ]
+    );
+    assert_eq!(c.progress().snapshot().retries, 0);
+
+    // Results of more than one day, or of more than 2 rows a page, refused: two days
+    // become two one-day runs, each read at limit 8 (refused), 4 (refused), then 2.
+    let api = crate::narrow::Narrow::start(report_runs(3, i64::MAX, 1, 2)).await;
+    let c = meta_at(api.base_url(), "meta-results-too-large-token")
+        .with_async_threshold_days(1)
+        .with_page_limit(8)
+        .build()
+        .unwrap();
+    let t = c
+        .get_campaign_data(&day_range("2024-01-01", "2024-01-02"))
+        .await
+        .unwrap();
+    assert_eq!(day_campaigns(&t), want_rows("2024-01-01", "2024-01-02", 3));
+    let results: Vec<(String, String)> = api
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/insights") && r.method == "GET")
+        .map(|r| (r.path.clone(), param(r, "limit").unwrap_or_default()))
+        .collect();
+    let at = |run: &str, limit: &str| (format!("/v25.0/{run}/insights"), limit.to_owned());
+    let (both, first, second) = (
+        "72024010120240102",
+        "72024010120240101",
+        "72024010220240102",
+    );
+    assert_eq!(
+        results,
+        [
+            at(both, "8"),
+            at(first, "8"),
+            at(first, "4"),
+            at(first, "2"),
+            at(first, "2"),
+            at(second, "8"),
+            at(second, "4"),
+            at(second, "2"),
+            at(second, "2"),
+        ]
+    );
 }

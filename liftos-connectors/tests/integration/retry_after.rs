@@ -1,5 +1,5 @@
 //! `Retry-After` as an HTTP-date (RFC 9110 §10.2.3: delay-seconds or an HTTP-date), read
-//! wherever the header is honoured (Klaviyo, REST), measured against the server's own
+//! wherever the header is honoured (Klaviyo, REST, Shopify), measured against the server's own
 //! `Date` so a skewed client clock does not distort the wait.
 
 use std::sync::Arc;
@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use axum::response::Response;
 use liftos_connectors::{
-    Connector, Error, KlaviyoBuilder, KlaviyoConnector, RestBuilder, RestSpec, VirtualClock,
+    Connector, Error, KlaviyoBuilder, KlaviyoConnector, RestBuilder, RestSpec, ShopifyBuilder,
+    VirtualClock,
 };
 
 use crate::common::*;
@@ -169,4 +170,41 @@ async fn rest_waits_until_the_http_date_in_every_form_rfc_9110_allows() {
             "{retry_after}"
         );
     }
+}
+
+/// Shopify's Admin API answers an app over its rate limit with HTTP 429 and
+/// `Retry-After` (the GraphQL cost bucket answers 200 `THROTTLED` instead, waited from
+/// `throttleStatus`): the header's HTTP-date form is read too, from the server's `Date`.
+#[tokio::test]
+async fn shopify_waits_until_the_http_date_of_a_429_measured_on_the_servers_clock() {
+    let server = first_then(
+        || {
+            let body = serde_json::json!({ "errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service." });
+            dated(json(429, body), "Wed, 21 Oct 2015 07:28:45 GMT")
+        },
+        |s| match (s.method.as_str(), s.path.as_str()) {
+            ("POST", "/admin/api/2025-10/graphql.json") if s.body.contains("LiftosShop") => json(
+                200,
+                serde_json::json!({ "data": {
+                    "shop": { "ianaTimezone": "UTC", "currencyCode": "USD" },
+                    "currentAppInstallation": { "accessScopes": [{ "handle": "read_orders" }] } } }),
+            ),
+            _ => unexpected(s),
+        },
+    )
+    .await;
+    let virtual_clock = clock();
+    let c = ShopifyBuilder::new()
+        .with_shop("retry-date")
+        .with_access_token("shpat_retry_date_token")
+        .with_base_url(server.base_url())
+        .with_retry(fast_retry())
+        .with_clock(virtual_clock.clone())
+        .build()
+        .unwrap();
+    c.check().await.unwrap();
+    assert_eq!(server.requests().len(), 2);
+    // 45 s after the server's Date: on the client's clock (eleven years on) the date is
+    // long past, which would be no wait at all (only the 250–500 ms first backoff).
+    assert_eq!(virtual_clock.slept(), Duration::from_secs(45));
 }

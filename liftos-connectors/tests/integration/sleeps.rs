@@ -12,13 +12,35 @@ use liftos_connectors::{
 use crate::common::*;
 use crate::narrow::{Narrow, json, unexpected};
 
+/// Asserts that `err` is the deadline error of a pull stopped before a wait of `wait_ms`
+/// that would have passed the deadline of `deadline_ms`, and that its text says so (the
+/// deadline, the wait, the time elapsed) without claiming the deadline was reached, and
+/// mentions `what` (the wait's name).
 #[track_caller]
-fn assert_deadline(err: &Error, deadline_ms: u64, what: &[&str]) {
-    assert!(
-        matches!(err, Error::Deadline { deadline_ms: d, .. } if *d == deadline_ms),
-        "{err}"
+fn assert_deadline(err: &Error, deadline_ms: u64, wait_ms: u64, what: &[&str]) {
+    let Error::Deadline {
+        deadline_ms: d,
+        elapsed_ms,
+        wait_ms: w,
+        ..
+    } = err
+    else {
+        panic!("not the deadline error: {err}");
+    };
+    assert_eq!((*d, *w), (deadline_ms, Some(wait_ms)), "{err}");
+    let text = err.to_string();
+    assert_mentions(
+        &text,
+        &[
+            &format!(
+                "overall deadline of {deadline_ms} ms would be passed by the wait of {wait_ms} ms"
+            ),
+            &format!("with {elapsed_ms} ms elapsed"),
+            "--timeout",
+        ],
     );
-    assert_mentions(&err.to_string(), what);
+    assert_mentions(&text, what);
+    assert!(!text.contains("reached"), "{text}");
 }
 
 /// A REST spec paced at `rps` requests a second over a two-page listing.
@@ -70,7 +92,7 @@ async fn a_rest_rate_limit_wait_past_the_deadline_fails_at_once() {
         .build()
         .unwrap();
     let err = pull_error_within_20s(&c, &one_day()).await;
-    assert_deadline(&err, 60_000, &["requests_per_second", "100000 ms"]);
+    assert_deadline(&err, 60_000, 100_000, &["requests_per_second = 0.01"]);
     assert_eq!(virtual_clock.slept(), Duration::ZERO);
     assert_eq!(server.requests().len(), 1);
 
@@ -84,7 +106,15 @@ async fn a_rest_rate_limit_wait_past_the_deadline_fails_at_once() {
         .unwrap();
     let started = Instant::now();
     let err = pull_error_within_20s(&c, &one_day()).await;
-    assert_deadline(&err, 800, &["requests_per_second"]);
+    let Error::Deadline {
+        wait_ms: Some(wait_ms),
+        ..
+    } = err
+    else {
+        panic!("{err}");
+    };
+    assert!(wait_ms > 1_000 && wait_ms <= 2_000, "{err}");
+    assert_deadline(&err, 800, wait_ms, &["requests_per_second = 0.5"]);
     assert!(
         started.elapsed() < Duration::from_millis(700),
         "{:?}",
@@ -124,7 +154,7 @@ async fn a_klaviyo_report_interval_past_the_deadline_fails_at_once() {
         .build()
         .unwrap();
     let err = pull_error_within_20s(&c, &one_day()).await;
-    assert_deadline(&err, 20_000, &["report_interval", "31000 ms"]);
+    assert_deadline(&err, 20_000, 31_000, &["report_interval (31000 ms"]);
     assert_eq!(virtual_clock.slept(), Duration::ZERO);
     let reports = api
         .requests()
@@ -160,7 +190,7 @@ async fn a_meta_report_run_poll_past_the_deadline_fails_at_once() {
         .build()
         .unwrap();
     let err = pull_error_within_20s(&c, &day_range("2024-01-01", "2024-01-05")).await;
-    assert_deadline(&err, 60_000, &["report run R1", "120000 ms"]);
+    assert_deadline(&err, 60_000, 120_000, &["report run R1"]);
     assert_eq!(virtual_clock.slept(), Duration::ZERO);
     assert_eq!(
         server.requests().len(),
@@ -222,11 +252,10 @@ async fn a_shopify_bulk_poll_past_the_pulls_deadline_fails_at_once() {
     assert_deadline(
         &err,
         60_000,
-        &[
-            "bulk operation gid://shopify/BulkOperation/7 still RUNNING",
-            "20000 ms",
-        ],
+        20_000,
+        &["bulk operation gid://shopify/BulkOperation/7 still RUNNING"],
     );
+    assert_mentions(&err.to_string(), &["with 50000 ms elapsed"]);
     assert_eq!(virtual_clock.slept(), Duration::from_secs(50));
     let polls = server
         .requests()
@@ -234,4 +263,91 @@ async fn a_shopify_bulk_poll_past_the_pulls_deadline_fails_at_once() {
         .filter(|r| r.body.contains("LiftosBulkPoll"))
         .count();
     assert_eq!(polls, 1);
+}
+
+/// A retry's wait (here the platform's `Retry-After: 120`) that would pass the deadline
+/// is not slept either; the error says it stopped before, naming the retry and why.
+#[tokio::test]
+async fn a_retry_wait_past_the_deadline_is_stated_as_not_reached() {
+    let server = Narrow::start(|s, _| match s.path.as_str() {
+        "/report" => {
+            let mut r = json(429, serde_json::json!({ "error": "slow down" }));
+            r.headers_mut()
+                .insert("retry-after", "120".parse().unwrap());
+            r
+        }
+        _ => unexpected(s),
+    })
+    .await;
+    let virtual_clock = clock();
+    let c = RestBuilder::new(paced_spec("100"))
+        .with_base_url(server.base_url())
+        .with_retry(fast_retry().with_deadline(Duration::from_secs(60)))
+        .with_clock(virtual_clock.clone())
+        .build()
+        .unwrap();
+    let err = pull_error_within_20s(&c, &one_day()).await;
+    assert_deadline(&err, 60_000, 120_000, &["retry", "HTTP 429"]);
+    assert_mentions(&err.to_string(), &["with 0 ms elapsed"]);
+    assert_eq!(virtual_clock.slept(), Duration::ZERO);
+    assert_eq!(server.requests().len(), 1);
+}
+
+/// Another bulk query keeps running on the shop (one at a time per shop): the wait for
+/// it that would pass the deadline is the deadline error at once, and it keeps the
+/// advice the refusal gave before waits were bounded by the deadline: a range of at
+/// most bulk_threshold_days days reads cursor pages, which need no bulk operation.
+#[tokio::test]
+async fn waiting_for_another_bulk_query_past_the_deadline_advises_a_shorter_range() {
+    let server = Narrow::start(|s, _| {
+        if s.body.contains("LiftosShop") {
+            json(
+                200,
+                serde_json::json!({ "data": {
+                    "shop": { "ianaTimezone": "UTC", "currencyCode": "USD" },
+                    "currentAppInstallation": { "accessScopes": [{ "handle": "read_all_orders" }] } } }),
+            )
+        } else if s.body.contains("LiftosBulkOrders") {
+            json(
+                200,
+                serde_json::json!({ "data": { "bulkOperationRunQuery": {
+                    "bulkOperation": null,
+                    "userErrors": [{ "field": null, "message": "A bulk query operation for this app and shop is already in progress: gid://shopify/BulkOperation/9." }] } } }),
+            )
+        } else {
+            unexpected(s)
+        }
+    })
+    .await;
+    let virtual_clock = clock();
+    let c = liftos_connectors::ShopifyBuilder::new()
+        .with_shop("busy-shop")
+        .with_access_token("shpat_busy_shop_token")
+        .with_base_url(server.base_url())
+        .with_bulk_poll(Duration::from_secs(20))
+        .with_bulk_threshold_days(14)
+        .with_retry(fast_retry().with_deadline(Duration::from_secs(30)))
+        .with_clock(virtual_clock.clone())
+        .build()
+        .unwrap();
+    let err = pull_error_within_20s(&c, &day_range("2024-01-01", "2024-02-29")).await;
+    // Waited 20 s once; the next wait (doubled, capped at 30 s) would end at 50 s.
+    assert_deadline(
+        &err,
+        30_000,
+        30_000,
+        &[
+            "another bulk query runs on this shop",
+            "pull a range of at most bulk_threshold_days (14) days",
+            "with 20000 ms elapsed",
+        ],
+    );
+    assert!(!err.to_string().contains("shpat_busy_shop_token"), "{err}");
+    assert_eq!(virtual_clock.slept(), Duration::from_secs(20));
+    let runs = server
+        .requests()
+        .iter()
+        .filter(|r| r.body.contains("LiftosBulkOrders"))
+        .count();
+    assert_eq!(runs, 2);
 }
