@@ -746,11 +746,13 @@ impl Store {
         }
         if !dir.join(MANIFEST).exists() {
             // Checked before the lock file is created: a foreign directory stays as it was.
+            // A manifest found now was written by another writer since the check above
+            // (it writes it first, under the lock, before any other file): a store.
             let foreign: Vec<String> = std::fs::read_dir(dir)
                 .map_err(|e| store_error(dir, e.to_string()))?
                 .filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| !is_store_scratch(n))
+                .filter(|n| n != MANIFEST && !is_store_scratch(n))
                 .collect();
             if !foreign.is_empty() {
                 let mut shown: Vec<&str> = foreign.iter().map(String::as_str).take(3).collect();
