@@ -31,6 +31,10 @@
 //! (`log_demand`), the calendar confounder that the estimator otherwise learns from the
 //! calendar columns, to measure how much of the error is the nuisance models'.
 //!
+//! `--campaigns N`: the standard world's campaigns per channel (4 by default); on a preset,
+//! each channel keeps only its first N of the campaigns the preset drew (few campaigns,
+//! as unbalanced as drawn: `--preset realistic --campaigns 2`), the truth re-simulated.
+//!
 //! `--refine` turns on the response search's local refinement around its grid
 //! (`ResponseOptions::refine`, off by default), to compare with the grid alone.
 //!
@@ -89,17 +93,26 @@ struct Tally {
 fn world_config(
     preset: &str,
     seed: u64,
-    campaigns: usize,
+    campaigns: Option<usize>,
     days: u32,
 ) -> Result<WorldConfig, BoxError> {
     if preset == "standard" {
-        return Ok(WorldConfig::standard(campaigns)
+        return Ok(WorldConfig::standard(campaigns.unwrap_or(4))
             .with_days(days)
             .with_zero_effect_channel("tiktok")
             .with_seed(seed));
     }
     let p = Preset::parse(preset)?;
-    Ok(WorldConfig::preset(p, seed).with_days(days))
+    let mut config = WorldConfig::preset(p, seed).with_days(days);
+    // `--campaigns N` on a preset: each channel keeps its first N campaigns (few
+    // campaigns, as unbalanced as the preset drew them); the truth is re-simulated on
+    // what is kept.
+    if let Some(n) = campaigns {
+        for ch in &mut config.channels {
+            ch.campaigns.truncate(n);
+        }
+    }
+    Ok(config)
 }
 
 /// `table` with the world's true log demand of each row's day as a column `log_demand`
@@ -134,7 +147,13 @@ fn main() -> Result<(), BoxError> {
     let seeds: u64 = arg(&args, "--seeds", 100)?;
     let first: u64 = arg(&args, "--first", 1)?;
     let trees: usize = arg(&args, "--trees", 500)?;
-    let campaigns: usize = arg(&args, "--campaigns", 4)?;
+    // The standard world's campaigns per channel (4 unless given); on a preset, given,
+    // each channel keeps its first N.
+    let campaigns: Option<usize> = args
+        .iter()
+        .any(|a| a == "--campaigns")
+        .then(|| arg(&args, "--campaigns", 4))
+        .transpose()?;
     let days: u32 = arg(&args, "--days", 730)?;
     let preset: String = arg(&args, "--preset", "standard".to_string())?;
     let plain = args.iter().any(|a| a == "--plain-nuisances");
