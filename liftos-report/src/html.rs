@@ -917,6 +917,13 @@ pub fn write_html_report(
     write_bytes(path.as_ref(), html.as_bytes())
 }
 
+/// The files [`write_report_dir`] writes at the top of its directory; its charts go into
+/// [`REPORT_CHARTS_DIR`] below it.
+pub const REPORT_DIR_FILES: [&str; 2] = ["report.html", "results.xlsx"];
+
+/// The subdirectory of a report directory that [`write_report_dir`] writes its charts to.
+pub const REPORT_CHARTS_DIR: &str = "charts";
+
 /// Writes a report directory: `report.html`, `results.xlsx`, and every chart that the
 /// results (and `options.table`) support as `charts/<name>.png` and `charts/<name>.svg`
 /// (names: `treatment_effects`, `attribution_waterfall`, `spend_by_channel`,
@@ -930,7 +937,7 @@ pub fn write_report_dir(
     dir: impl AsRef<Path>,
 ) -> Result<Vec<PathBuf>> {
     let dir = dir.as_ref();
-    let charts_dir = dir.join("charts");
+    let charts_dir = dir.join(REPORT_CHARTS_DIR);
     std::fs::create_dir_all(&charts_dir).map_err(io_err(&charts_dir))?;
     let plot = options.plot();
     plot.validate()?;
@@ -944,7 +951,8 @@ pub fn write_report_dir(
             }
         }
     }
-    let xlsx = dir.join("results.xlsx");
+    let [html_name, xlsx_name] = REPORT_DIR_FILES;
+    let xlsx = dir.join(xlsx_name);
     let export = ExportOptions {
         currency: plot.currency.clone(),
         quality: options.quality.clone(),
@@ -954,7 +962,7 @@ pub fn write_report_dir(
     };
     write_bytes(&xlsx, &workbook_bytes(results, &export, &xlsx)?)?;
     written.push(xlsx);
-    let html = dir.join("report.html");
+    let html = dir.join(html_name);
     write_html_report(results, options, &html)?;
     written.push(html);
     Ok(written)

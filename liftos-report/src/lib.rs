@@ -68,7 +68,10 @@ pub use charts::{
     plot_temporal_effects, plot_treatment_effects,
 };
 pub use explore::{ExplorationSummary, channel_summary, describe};
-pub use html::{BusinessSection, ReportOptions, write_html_report, write_report_dir};
+pub use html::{
+    BusinessSection, REPORT_CHARTS_DIR, REPORT_DIR_FILES, ReportOptions, write_html_report,
+    write_report_dir,
+};
 pub use xlsx::{ExportOptions, export_results, export_results_with};
 
 /// Everything that can go wrong while drawing charts or writing report files.

@@ -131,6 +131,14 @@ pub fn write_business_report(
     write_report_files(&results.results, &options, dir)
 }
 
+/// The data files a report directory holds beside the report's own
+/// ([`liftos_report::REPORT_DIR_FILES`]): the channel and per-row effect tables.
+pub const REPORT_DATA_FILES: [&str; 3] = [
+    "channel_effects.csv",
+    "channel_effects.parquet",
+    "row_effects.parquet",
+];
+
 /// The report directory, then the channel and per-row effect tables as CSV/Parquet.
 fn write_report_files(
     results: &AttributionResults,
@@ -142,10 +150,11 @@ fn write_report_files(
     // The result tables as data files too.
     let channel_table = results.channel_table()?;
     let row_table = results.treatment_effects_table()?;
+    let [channel_csv, channel_parquet, rows_parquet] = REPORT_DATA_FILES;
     for (name, table) in [
-        ("channel_effects.csv", &channel_table),
-        ("channel_effects.parquet", &channel_table),
-        ("row_effects.parquet", &row_table),
+        (channel_csv, &channel_table),
+        (channel_parquet, &channel_table),
+        (rows_parquet, &row_table),
     ] {
         let path = dir.join(name);
         crate::io::write_table_atomically(&path, table)?;

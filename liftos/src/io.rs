@@ -342,28 +342,80 @@ pub fn check_distinct_files(inputs: &[(&str, &Path)], outputs: &[(&str, &Path)])
     Ok(())
 }
 
-/// Refuses an output directory (`option`, `dir`) that holds one of the inputs: the
-/// command writes files of its own choosing there and could replace an input.
+/// Refuses other outputs of a command (`--json`, `--xlsx`) that its report, written into
+/// `dir` (`option`), would replace: one of the report's files
+/// ([`liftos_report::REPORT_DIR_FILES`], [`crate::analysis::REPORT_DATA_FILES`]), or
+/// anything below its charts directory.
 ///
 /// # Errors
 ///
-/// [`Error::Io`] (kind `InvalidInput`) naming the input and the directory.
-pub fn check_dir_holds_no_input(option: &str, dir: &Path, inputs: &[(&str, &Path)]) -> Result<()> {
+/// [`Error::Io`] (kind `InvalidInput`) naming the output, the report's file and the
+/// directory.
+#[cfg(all(feature = "report", feature = "calendar"))]
+pub fn check_outside_report(option: &str, dir: &Path, outputs: &[(&str, &Path)]) -> Result<()> {
+    let charts = canonical_path(&dir.join(liftos_report::REPORT_CHARTS_DIR));
+    let owned: Vec<(&str, FileId)> = liftos_report::REPORT_DIR_FILES
+        .iter()
+        .chain(&crate::analysis::REPORT_DATA_FILES)
+        .map(|name| (*name, file_id(&dir.join(name))))
+        .collect();
+    for (opt, path) in outputs {
+        let id = file_id(path);
+        let clash = owned
+            .iter()
+            .find(|(_, o)| *o == id)
+            .map(|(name, _)| format!("the report's {name}"))
+            .or_else(|| match (&canonical_path(path), &charts) {
+                (FileId::Path(p), FileId::Path(c)) if p.starts_with(c) => Some(format!(
+                    "inside the report's {}",
+                    liftos_report::REPORT_CHARTS_DIR
+                )),
+                _ => None,
+            });
+        if let Some(what) = clash {
+            return Err(Error::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "{opt} is {what} ({option} {}); the report would replace it, choose another path (nothing was written)",
+                        dir.display()
+                    ),
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an output directory (`option`, `dir`) that holds one of `files` (the inputs,
+/// or other outputs), directly or in a subdirectory: the command writes files of its own
+/// choosing there and below (`sources/`, `report/`, `charts/`) and could replace it.
+///
+/// # Errors
+///
+/// [`Error::Io`] (kind `InvalidInput`) naming the file and the directory.
+pub fn check_dir_holds_no_input(option: &str, dir: &Path, files: &[(&str, &Path)]) -> Result<()> {
     let Ok(dir_id) = fs::canonicalize(dir) else {
         // A directory that does not exist yet holds nothing.
         return Ok(());
     };
-    for (iopt, ipath) in inputs {
+    for (iopt, ipath) in files {
         let FileId::Path(p) = canonical_path(ipath) else {
             continue;
         };
-        if p.parent() == Some(dir_id.as_path()) {
+        if p.parent() == Some(dir_id.as_path()) || p.starts_with(&dir_id) {
+            let how = if p.parent() == Some(dir_id.as_path()) {
+                "is the directory of"
+            } else {
+                "holds, in a subdirectory,"
+            };
             return Err(Error::Io {
                 path: dir.display().to_string(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     format!(
-                        "{option} is the directory of {iopt} {}; its files could be overwritten, choose another directory (nothing was written)",
+                        "{option} {how} {iopt} {}; its files could be overwritten, choose another directory (nothing was written)",
                         ipath.display()
                     ),
                 ),

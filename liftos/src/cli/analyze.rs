@@ -151,6 +151,7 @@ pub fn run(args: Args) -> liftos::Result<()> {
     liftos::io::check_distinct_files(&inputs, &outputs)?;
     if let Some(dir) = &args.report {
         liftos::io::check_dir_holds_no_input("--report", dir, &inputs)?;
+        liftos::io::check_outside_report("--report", dir, &outputs)?;
     }
     let mut staged = Staged::new(&args)?;
     let model = AttributionModel::parse(&args.model)?.with_num_trees(args.trees);
@@ -355,6 +356,7 @@ fn run_business(args: &Args, outcome: &std::path::Path) -> liftos::Result<()> {
     liftos::io::check_distinct_files(&inputs, &outputs)?;
     if let Some(dir) = &args.report {
         liftos::io::check_dir_holds_no_input("--report", dir, &inputs)?;
+        liftos::io::check_outside_report("--report", dir, &outputs)?;
     }
     let mut staged = Staged::new(args)?;
     let response = liftos::causal::BusinessOptions::response_like(&pin_curves(
@@ -441,6 +443,40 @@ fn calendar_error(
                 row: Some(row + 1),
                 field: column,
                 message,
+            }
+        }
+        // A date far from the others (9999-12-31, a typo) makes the calendar's range too
+        // long: name the row holding the range's end that is out of line.
+        liftos::Error::Calendar(C::InvalidRange { start, end, reason }) => {
+            let texts = table
+                .column_by_name(&args.time)
+                .and_then(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).ok());
+            let row_of = |day: chrono::NaiveDate| -> Option<usize> {
+                use arrow::array::{Array, AsArray};
+                let t = texts.as_ref()?.as_string::<i32>();
+                let want = day.format("%Y-%m-%d").to_string();
+                (0..t.len()).find(|&i| !t.is_null(i) && t.value(i).trim() == want)
+            };
+            // The end far in the future is the likelier typo; else the start.
+            let far =
+                if chrono::Datelike::year(&end) > 2100 || chrono::Datelike::year(&start) >= 1900 {
+                    end
+                } else {
+                    start
+                };
+            let row = row_of(far);
+            liftos::Error::Input {
+                path,
+                row: row.map(|r| r + 1),
+                field: args.time.clone(),
+                message: format!(
+                    "the dates run from {start} to {end} ({reason}); {far}{} is likely a typo: \
+                     fix or remove it (`liftos clean` quarantines dates after tomorrow)",
+                    row.map_or(String::new(), |r| format!(
+                        " (row {} of the data, the header not counted)",
+                        r + 1
+                    ))
+                ),
             }
         }
         liftos::Error::Calendar(c @ C::ColumnType { .. }) => liftos::Error::Input {

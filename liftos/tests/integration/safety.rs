@@ -427,6 +427,103 @@ fn a_run_refuses_an_output_directory_holding_the_business_outcome() {
     assert_eq!(std::fs::read_to_string(&business).unwrap(), outcome);
 }
 
+/// A run re-reading the source tables an earlier run saved (`out/sources/snap.csv`)
+/// would write over them: an output directory holding an input in a subdirectory is
+/// refused too, the file unchanged (the audit's r1: it was overwritten).
+#[test]
+fn a_run_refuses_an_output_directory_holding_a_source_below_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sources = d.join("out").join("sources");
+    std::fs::create_dir_all(&sources).unwrap();
+    let snap = unified_file(&sources, "snap.csv");
+    let before = std::fs::read(&snap).unwrap();
+    let config = write_file(
+        d,
+        "liftos.toml",
+        "[pipeline]\nstart = \"2024-01-01\"\nend = \"2024-01-03\"\n\n\
+         [[sources]]\nname = \"snap\"\ntype = \"file\"\npath = \"out/sources/snap.csv\"\n\n\
+         [mapping.sources.snap]\nextends = \"unified\"\n\n\
+         [output]\ndir = \"out\"\nformat = \"csv\"\n",
+    );
+    let o = liftos_run!("run", "--config", &config);
+    assert_refused(
+        &o,
+        "the output directory holds, in a subdirectory, source `snap`",
+    );
+    assert_eq!(std::fs::read(&snap).unwrap(), before);
+}
+
+/// `--json` or `--xlsx` where the report directory writes its own files (its
+/// `report.html`, a chart) would be replaced by the report, or replace it: refused before
+/// anything runs (the audit's r5: the report's page was silently a JSON file).
+#[test]
+fn analyze_refuses_other_outputs_where_the_report_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = unified_file(d, "u.csv").display().to_string();
+    let rep = d.join("rep");
+    std::fs::create_dir_all(rep.join("charts")).unwrap();
+    let rep_s = rep.display().to_string();
+    for (flag, path, needle) in [
+        (
+            "--json",
+            rep.join("report.html"),
+            "--json is the report's report.html",
+        ),
+        (
+            "--xlsx",
+            rep.join("results.xlsx"),
+            "--xlsx is the report's results.xlsx",
+        ),
+        (
+            "--json",
+            rep.join("channel_effects.csv"),
+            "--json is the report's channel_effects.csv",
+        ),
+        (
+            "--json",
+            rep.join("charts").join("response_curve.png"),
+            "--json is inside the report's charts",
+        ),
+    ] {
+        let path = path.display().to_string();
+        assert_args_refused(
+            &[
+                "analyze", "--input", &input, "--report", &rep_s, flag, &path,
+            ],
+            needle,
+        );
+    }
+    let written: Vec<_> = std::fs::read_dir(&rep)
+        .unwrap()
+        .chain(std::fs::read_dir(rep.join("charts")).unwrap())
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "charts")
+        .collect();
+    assert!(written.is_empty(), "nothing written: {written:?}");
+}
+
+/// A date far from the others (a 9999-12-31 typo) is one error naming the file, the row
+/// and the value (the audit's r10: only the calendar's range was named).
+#[test]
+fn a_typo_date_far_in_the_future_names_its_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = unified_csv(
+        dir.path(),
+        "future.csv",
+        "2024-01-01,meta,a,c1,A,,USD,10,100,3,1,20\n\
+         2024-01-02,meta,a,c1,A,,USD,12,100,3,1,25\n\
+         9999-12-31,meta,a,c1,A,,USD,11,100,3,1,22\n",
+    );
+    let o = liftos_run!("analyze", "--input", &input, "--trees", "50");
+    let e = stderr(&o);
+    assert!(!o.status.success());
+    for part in ["future.csv", "9999-12-31", "row 3", "typo", "`date`"] {
+        assert!(e.contains(part), "{part} not in: {e}");
+    }
+}
+
 /// A number column that reads as text (a thousands separator) is one error naming the
 /// file, the column and the first value that is not a number.
 #[test]
