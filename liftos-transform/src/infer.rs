@@ -7,7 +7,9 @@
 //! per-cell rules ([`cell_bit_bytes`]) when it reads a plain file straight into typed
 //! columns, and types the text columns of other files (decoded by arrow-csv as text)
 //! here. A column with a cell the parser rejects (e.g. `2024-02-30` in a date column)
-//! stays text, so the transforms can report the cell with its row.
+//! stays text, so the transforms can report the cell with its row, and so does a column
+//! with an integer written with a leading zero (`0123`: an identifier, which as a number
+//! would lose its zeros and merge with `123`).
 
 use std::sync::{Arc, LazyLock};
 
@@ -165,6 +167,9 @@ pub(crate) fn cell_bit_bytes(cell: &[u8]) -> u16 {
     }
     if int > 0 {
         if int == body.len() {
+            if int > 1 && body[0] == b'0' {
+                return 1 << TEXT;
+            }
             if cell.len() < 19 {
                 return 1 << INTEGER;
             }
@@ -177,6 +182,7 @@ pub(crate) fn cell_bit_bytes(cell: &[u8]) -> u16 {
     }
     if cell.is_ascii() && cell.first() != Some(&b'"') {
         let bit = match ascii_pattern(cell) {
+            Some(INTEGER) if leading_zero(cell) => TEXT,
             Some(INTEGER) if cell.len() >= 19 && int_overflows(cell) => TEXT,
             Some(m) => m,
             None if matches!(cell, b"NaN" | b"nan" | b"inf" | b"-inf") => DECIMAL,
@@ -186,6 +192,15 @@ pub(crate) fn cell_bit_bytes(cell: &[u8]) -> u16 {
     } else {
         std::str::from_utf8(cell).map_or(1 << TEXT, cell_bit)
     }
+}
+
+/// Whether an integer-shaped cell has a leading zero (`0123`, `-007`): an identifier
+/// (a campaign or account id, a postcode), not a number: read as an integer it would lose
+/// its zeros and `0123` would become `123`, another id. Such a column stays text (where
+/// arrow-csv's own inference makes it Int64).
+fn leading_zero(cell: &[u8]) -> bool {
+    let body = cell.strip_prefix(b"-").unwrap_or(cell);
+    body.len() > 1 && body[0] == b'0' && body.iter().all(u8::is_ascii_digit)
 }
 
 /// Whether an ASCII `-?\d+` cell does not fit in an i64.
@@ -213,6 +228,7 @@ fn cell_bit(cell: &str) -> u16 {
     };
     let bit = match pattern {
         _ if cell.starts_with('"') => TEXT,
+        Some(INTEGER) if leading_zero(cell.as_bytes()) => TEXT,
         Some(INTEGER) if cell.len() >= 19 && cell.parse::<i64>().is_err() => TEXT,
         Some(m) => m,
         None if matches!(cell, "NaN" | "nan" | "inf" | "-inf") => DECIMAL,
@@ -443,6 +459,12 @@ mod tests {
         let col = |cells: &[Option<&str>]| StringArray::from(cells.to_vec());
         let cases: Vec<(StringArray, DataType)> = vec![
             (col(&[Some("1"), None, Some("-2")]), DataType::Int64),
+            // A leading zero is an identifier's (`0123` is not `123`): text, where
+            // arrow-csv would read Int64; `0` alone and `0.5` stay numbers.
+            (col(&[Some("0123"), Some("123")]), DataType::Utf8),
+            (col(&[Some("-007")]), DataType::Utf8),
+            (col(&[Some("0"), Some("10")]), DataType::Int64),
+            (col(&[Some("0.5"), Some("1")]), DataType::Float64),
             (col(&[Some("1"), Some("2.5")]), DataType::Float64),
             (col(&[Some("1"), Some("NaN")]), DataType::Float64),
             (col(&[Some("true"), Some("FALSE")]), DataType::Boolean),

@@ -326,3 +326,35 @@ fn bad_inputs_are_usage_or_file_errors_that_name_the_culprit() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("error: SQL"), "{stderr}");
 }
+
+/// Ids written with leading zeros stay text in `liftos sql`: campaign `0123` and `123`
+/// are two campaigns, and account `0012345678` keeps its zeros (the audit's r4: one row,
+/// `12345678 | 123 | 2`).
+#[test]
+fn sql_keeps_ids_with_leading_zeros_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = write_file(
+        dir.path(),
+        "ids.csv",
+        "date,account_id,campaign_id,spend\n\
+         2024-01-01,0012345678,0123,10\n\
+         2024-01-01,0012345678,123,30\n",
+    );
+    let out = dir.path().join("q.csv");
+    let o = liftos()
+        .arg("sql")
+        .arg("--input")
+        .arg(format!("t={}", ids.display()))
+        .arg("SELECT account_id, campaign_id, sum(spend) AS spend FROM t GROUP BY 1, 2 ORDER BY 2")
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = assert_success_with(&o, "2 row(s)");
+    assert!(stdout.contains("0012345678"), "{stdout}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        text, "account_id,campaign_id,spend\n0012345678,0123,10\n0012345678,123,30\n",
+        "{text}"
+    );
+}
