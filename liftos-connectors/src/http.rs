@@ -429,7 +429,8 @@ impl Progress {
 /// Replaces every registered secret in a text with `[REDACTED]`.
 ///
 /// A secret is found in its literal form and in any mix of encodings of its characters:
-/// percent-encoded with upper- or lower-case hex (`123%7C…`, `1%2f%2F…`), `+` for a space
+/// percent-encoded with upper- or lower-case hex (`123%7C…`, `1%2f%2F…`), or encoded
+/// twice or more (`%257C`: a whole URL encoded again), `+` for a space
 /// (form encoding), and JSON string escapes (`\u0026`, `\u002B`, `\u006b` for any
 /// character, surrogate pairs, `\/`, `\"`, `\\`, `\n`, ...), as encoders that escape
 /// `+ & < >` or everything non-ASCII write them. Clones share their secrets, so a token
@@ -579,13 +580,12 @@ fn char_forms(rest: &[u8], c: char, out: &mut Vec<usize>) {
     let mut utf8 = [0u8; 4];
     let bytes = c.encode_utf8(&mut utf8).as_bytes();
     if let [b] = bytes {
-        // One byte: literal, or `%XX` (both may fit: `%` and `%25`).
+        // One byte: literal, or `%XX`, its `%` perhaps encoded again (several may fit:
+        // `%`, `%25` and `%2525`).
         if rest.first() == Some(b) {
             out.push(1);
         }
-        if let Some(3) = rest.get(..3).and_then(|h| match_bytes_percent(h, *b)) {
-            out.push(3);
-        }
+        percent_forms(rest, *b, out);
     } else if let Some(n) = match_bytes(rest, bytes) {
         // Several bytes (none of them `%`): each literal or `%XX`.
         out.push(n);
@@ -633,10 +633,40 @@ fn match_bytes(rest: &[u8], bytes: &[u8]) -> Option<usize> {
     Some(p)
 }
 
-/// 3 when `rest` starts with `%XX` (either case) standing for `b`.
-fn match_bytes_percent(rest: &[u8], b: u8) -> Option<usize> {
+/// How many times a `%` may itself be percent-encoded in front of an escape (`%257C`:
+/// `|` encoded twice, as a URL re-encoded by a proxy or a client that encodes a whole
+/// link shows it).
+const MAX_PERCENT_DEPTH: usize = 3;
+
+/// Pushes to `out` the length of every percent-encoded form of the byte `b` at the start
+/// of `rest`: `%XX` (either case), or the same with its `%` encoded again, up to
+/// [`MAX_PERCENT_DEPTH`] times (`%25XX`, `%2525XX`).
+fn percent_forms(rest: &[u8], b: u8, out: &mut Vec<usize>) {
     let hex = |i: usize| rest.get(i).and_then(|c| (*c as char).to_digit(16));
-    (rest.first() == Some(&b'%') && hex(1)? * 16 + hex(2)? == u32::from(b)).then_some(3)
+    if rest.first() != Some(&b'%') {
+        return;
+    }
+    let mut k = 1;
+    for _ in 0..=MAX_PERCENT_DEPTH {
+        let Some(v) = hex(k).zip(hex(k + 1)).map(|(h, l)| h * 16 + l) else {
+            return;
+        };
+        if v == u32::from(b) {
+            out.push(k + 2);
+        }
+        if v != 0x25 {
+            return;
+        }
+        k += 2;
+    }
+}
+
+/// The length of the shortest percent-encoded form of `b` at the start of `rest`
+/// ([`percent_forms`]; `b` is not `%` here, so there is one at most).
+fn match_bytes_percent(rest: &[u8], b: u8) -> Option<usize> {
+    let mut forms = Vec::new();
+    percent_forms(rest, b, &mut forms);
+    forms.first().copied()
 }
 
 /// The UTF-16 unit of the JSON escape `\uXXXX` at the start of `s`.
@@ -1762,6 +1792,10 @@ mod tests {
             "t=123%7capp%20secret%2fx",
             "t=123%7Capp secret\\/x",
             "t=%31%32%33%7C%61pp%20secret/x",
+            // A whole URL encoded again (the audit's `SEKRITtok%257Cen%252B…`): every
+            // escape's `%` encoded once or twice more, mixed with single escapes.
+            "t=123%257Capp%2520secret%252Fx",
+            "t=123%25257capp%20secret%2F%2578",
             "Bearer ya29.runtime-token",
         ] {
             let out = r.redact(text);
@@ -1772,6 +1806,13 @@ mod tests {
             );
         }
         assert_eq!(r.redact("nothing here: 123%7"), "nothing here: 123%7");
+        assert_eq!(r.redact("123%2525"), "123%2525");
+        // A `%` in the secret: literal, once encoded, or twice.
+        let p = Redactor::default();
+        p.add(&SecretString::from("ab%cd"));
+        for text in ["ab%cd", "ab%25cd", "ab%2525cd", "%61b%2525cd"] {
+            assert_eq!(p.redact(text), "[REDACTED]", "{text}");
+        }
         assert_eq!(r.redact("é ünïcode"), "é ünïcode");
     }
 
