@@ -608,6 +608,49 @@ fn a_channel_with_one_campaign_is_clustered_by_week_and_warned_of() {
     }
 }
 
+/// Two campaigns per channel: a t distribution with one degree of freedom gave intervals
+/// of no use (Meta's switch-off interval 2.5 wide around 2 on average over 20 worlds);
+/// the channels' four-week blocks are their clusters, with a warning saying so, and the
+/// intervals cover at a fraction of that width.
+#[test]
+fn channels_with_two_campaigns_are_clustered_by_four_week_blocks() {
+    let world = World::generate(&WorldConfig::standard(2).with_days(365)).unwrap();
+    let panel = prepare_causal_data(&enriched(&world), &CausalRoles::default()).unwrap();
+    let options = AttributionOptions::default()
+        .with_model(forest())
+        .with_response(ResponseOptions::linear())
+        .with_cross_validation(false)
+        .with_placebo_lead_days(None)
+        .with_seed(5);
+    let r = analyze_attribution(&panel, &options).unwrap();
+    let r = r.primary();
+    for ch in &r.channels {
+        let t = world.truth().channel(&ch.channel).unwrap();
+        eprintln!("{}", iroas_line(ch, t));
+        assert!(
+            r.diagnostics
+                .warnings
+                .iter()
+                .any(|w| w.starts_with(&format!(
+                    "Channel `{}` has 2 campaigns, too few to compare",
+                    ch.channel
+                )) && w.contains("four-week blocks")),
+            "{:#?}",
+            r.diagnostics.warnings
+        );
+        assert!(
+            ch.incremental_roas_ci_lower <= t.incremental_roas
+                && t.incremental_roas <= ch.incremental_roas_ci_upper,
+            "{}",
+            ch.channel
+        );
+        if ch.channel == "meta" || ch.channel == "google_ads" {
+            let width = ch.incremental_roas_ci_upper - ch.incremental_roas_ci_lower;
+            assert!(width < 0.5 * t.incremental_roas, "{}: {width}", ch.channel);
+        }
+    }
+}
+
 /// A channel with one campaign that ran within one calendar week (a short test flight)
 /// has no two weeks to compare: its days are its clusters, with the warning saying so,
 /// and the other channels are analysed as usual (it stopped the whole analysis).
