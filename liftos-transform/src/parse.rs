@@ -319,12 +319,12 @@ fn offset_date(dt: DateTime<chrono::FixedOffset>, tz: Option<&Tz>) -> NaiveDate 
     }
 }
 
-/// A naive date-time is wall-clock time; with a configured zone it is read as UTC.
-fn naive_date(dt: NaiveDateTime, tz: Option<&Tz>) -> NaiveDate {
-    match tz {
-        Some(tz) => dt.and_utc().with_timezone(tz).date_naive(),
-        None => dt.date(),
-    }
+/// The date of a date-time written without an offset: it is already wall-clock time in
+/// the account's zone (a platform export's local time), so its date is its own calendar
+/// date whatever zone is configured; only an instant written with an offset or `Z` is
+/// moved into the configured zone ([`offset_date`]).
+fn naive_date(dt: NaiveDateTime) -> NaiveDate {
+    dt.date()
 }
 
 /// Whether a text cell is empty or only whitespace (`str::trim` semantics), deciding
@@ -392,22 +392,23 @@ fn parse_date_ordered(
 ) -> Option<i32> {
     let s = raw.trim();
     if let Some(fmt) = format {
-        // The year as written (before a time zone moves the day) is checked.
+        // The year as written (before a time zone moves the day) is checked. An instant
+        // (the format has an offset) first: a date alone would drop its offset.
         let plausible = |d: NaiveDate| (1000..=9999).contains(&d.year());
-        let date = NaiveDate::parse_from_str(s, fmt)
+        let date = DateTime::parse_from_str(s, fmt)
             .ok()
-            .filter(|&d| plausible(d))
+            .filter(|d| plausible(d.date_naive()))
+            .map(|d| offset_date(d, tz))
             .or_else(|| {
-                DateTime::parse_from_str(s, fmt)
+                NaiveDate::parse_from_str(s, fmt)
                     .ok()
-                    .filter(|d| plausible(d.date_naive()))
-                    .map(|d| offset_date(d, tz))
+                    .filter(|&d| plausible(d))
             })
             .or_else(|| {
                 NaiveDateTime::parse_from_str(s, fmt)
                     .ok()
                     .filter(|d| plausible(d.date()))
-                    .map(|d| naive_date(d, tz))
+                    .map(naive_date)
             })?;
         return Some(date_to_days(date));
     }
@@ -426,7 +427,7 @@ fn parse_date_ordered(
         }
         for fmt in NAIVE_FORMATS.iter().chain(&order.formats()[1..]) {
             if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
-                return four_digit_year(s, dt.date()).then(|| date_to_days(naive_date(dt, tz)));
+                return four_digit_year(s, dt.date()).then(|| date_to_days(naive_date(dt)));
             }
         }
     }
@@ -491,9 +492,11 @@ fn as_strings(array: &dyn Array) -> Result<StringArray> {
 
 /// Converts any date-like column to Date32.
 ///
-/// Text is parsed (`format` when given, else the common formats); timestamps become the
-/// local date in `tz` (or their own zone, or as written when naive and no `tz`);
-/// integers are read as `YYYYMMDD`.
+/// Text is parsed (`format` when given, else the common formats): a date-time written
+/// with an offset or `Z` becomes its date in `tz` (else the date as written), one
+/// without an offset keeps its own date (it is local time already). Arrow timestamps
+/// become the local date in `tz`, else in their own zone (a column without a zone is
+/// read as UTC instants). Integers are read as `YYYYMMDD`.
 pub(crate) fn to_date32(
     table: &str,
     column: &str,
@@ -1119,6 +1122,49 @@ mod tests {
         assert_eq!(out.array.value(0), d("2024-03-05"));
         assert!(parse_tz("tz", "Mars/Olympus").is_err());
         assert!(parse_tz("tz", "+05:30").is_ok());
+    }
+
+    #[test]
+    fn a_timestamp_without_an_offset_keeps_its_own_date_in_any_zone() {
+        let ny = parse_tz("tz", "America/New_York").unwrap();
+        let tokyo = parse_tz("tz", "Asia/Tokyo").unwrap();
+        for s in [
+            "2024-01-05 00:00:00",
+            "2024-01-05T00:00:00",
+            "2024-01-05T23:59:59.999",
+            "2024-01-05 00:30",
+            "01/05/2024 00:00:00",
+        ] {
+            for tz in [None, Some(&ny), Some(&tokyo)] {
+                assert_eq!(
+                    parse_date_str(s, tz, None),
+                    Some(d("2024-01-05")),
+                    "{s} {tz:?}"
+                );
+            }
+        }
+        // So with a format that has no offset.
+        assert_eq!(
+            parse_date_str("05/01/2024 00:30", Some(&ny), Some("%d/%m/%Y %H:%M")),
+            Some(d("2024-01-05"))
+        );
+        // An instant written with an offset or `Z` becomes the zone's date.
+        assert_eq!(
+            parse_date_str("2024-01-05T00:00:00Z", Some(&ny), None),
+            Some(d("2024-01-04"))
+        );
+        assert_eq!(
+            parse_date_str("2024-01-05 03:00:00+00:00", Some(&ny), None),
+            Some(d("2024-01-04"))
+        );
+        assert_eq!(
+            parse_date_str(
+                "2024-01-05 20:00:00+0000",
+                Some(&tokyo),
+                Some("%Y-%m-%d %H:%M:%S%z")
+            ),
+            Some(d("2024-01-06"))
+        );
     }
 
     #[test]
