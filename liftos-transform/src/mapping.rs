@@ -153,10 +153,11 @@ impl From<SpecRepr> for ColumnSpec {
 /// Without `decimal`, each number column is read with a decimal comma when some value
 /// is written so (`12,5`, `1.234,56`) and none with a decimal point, else with a decimal
 /// point; a value written the other way is quarantined, never reread. Without a date
-/// format, `NN/NN/YYYY` dates are read day first when some first number exceeds 12 and
-/// no second one does, month first in the opposite case or when every date is
-/// ambiguous (noted in [`Unified::notes`](crate::Unified::notes)); a column with both is
-/// an [`Error::Format`].
+/// format, `NN/NN/YYYY` and `NN.NN.YYYY` dates are read day first when some first number
+/// exceeds 12 and no second one does, month first in the opposite case; when every date
+/// is ambiguous, `NN/NN/YYYY` month first and `NN.NN.YYYY` day first (noted in
+/// [`Unified::notes`](crate::Unified::notes)); a column with both is an
+/// [`Error::Format`].
 ///
 /// A nullable unified column (`account_id`, `campaign_id`, `ad_group`) without a spec is
 /// null; any other unified column without a spec is an error when the source is unified.
