@@ -369,7 +369,7 @@ impl RateTable {
                 && rates.value(r) > 0.0;
             if !ok {
                 return Err(Error::config(
-                    format!("rates row {r}"),
+                    format!("rates data row {}", r + 1),
                     "needs a date, a currency and a finite rate > 0",
                 ));
             }
@@ -588,8 +588,8 @@ pub struct Cleaned {
     /// The clean table: unified columns with unified types, breakdowns, metadata,
     /// `_campaign_original` (with name normalization) and `_filled` (with date filling).
     pub table: RecordBatch,
-    /// Rows that cannot be used: `_stage`, `_row` (input row), `_reason`, then the input
-    /// columns as text.
+    /// Rows that cannot be used: `_stage`, `_row` (the row's 0-based index in the input
+    /// table), `_reason`, then the input columns as text.
     pub quarantine: RecordBatch,
     /// What each step did, in order.
     pub change_log: Vec<Change>,

@@ -165,8 +165,8 @@ fn slash_order(
 }
 
 /// What a text date column's values say about the order of its `NN/NN/YYYY` and
-/// `NN.NN.YYYY` dates, gathered over the column in pieces (row numbers count from the
-/// column's first row).
+/// `NN.NN.YYYY` dates, gathered over the column in pieces (row numbers are 0-based
+/// indices from the column's first row; messages add 1).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct OrderEvidence {
     day_first: Option<(usize, String)>,
@@ -227,7 +227,9 @@ impl OrderEvidence {
     ///
     /// # Errors
     ///
-    /// [`Error::Format`] naming the column and both dates when it holds both orders.
+    /// [`Error::Format`] naming the column and a date of each order with its data row
+    /// (counted from 1 at the first row after a file's header, as validate's examples
+    /// are) when it holds both orders.
     pub(crate) fn decide(&self, table: &str, column: &str) -> Result<(DateOrder, Option<String>)> {
         match (&self.day_first, &self.month_first) {
             (Some((r1, d)), Some((r2, m))) => {
@@ -240,8 +242,10 @@ impl OrderEvidence {
                     table: table.to_owned(),
                     column: column.to_owned(),
                     message: format!(
-                        "mixes day-first dates ('{d}', row {r1}) and month-first dates ('{m}', row {r2}); \
-                         set the source's `date_format` (e.g. date_format = \"{example}\") in the mapping"
+                        "mixes day-first dates ('{d}', data row {}) and month-first dates ('{m}', data row {}); \
+                         set the source's `date_format` (e.g. date_format = \"{example}\") in the mapping",
+                        r1 + 1,
+                        r2 + 1,
                     ),
                 })
             }

@@ -952,7 +952,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            whole.contains("row 1") && whole.contains("row 3"),
+            whole.contains("('25/01/2024', data row 2)")
+                && whole.contains("('01/28/2024', data row 4)"),
             "{whole}"
         );
         let out = dir.path().join("u.parquet");
@@ -1094,7 +1095,7 @@ mod tests {
     fn csv_evidence_is_the_evidence_of_the_columns_read_as_text() {
         let dir = tempfile::tempdir().unwrap();
         // A date column ambiguous until a day-first date at row 61 and a month-first
-        // one at row 88 (an error naming both rows); a count column that shows a
+        // one at row 88 (an error naming both as data rows 62 and 89); a count column that shows a
         // thousands-like value at row 20, then a decimal point only at row 95; a
         // column of amounts with a point from the start; a column empty but on the last
         // line, which has no line feed; a column that is never looked at; CRLF lines.
@@ -1121,7 +1122,7 @@ mod tests {
         assert_eq!(rows, 101);
         let expected = decided(&whole);
         assert!(
-            expected[0].contains("row 61") && expected[0].contains("row 88"),
+            expected[0].contains("data row 62") && expected[0].contains("data row 89"),
             "{}",
             expected[0]
         );

@@ -432,7 +432,8 @@ fn rates_tables_are_checked() {
     ])
     .unwrap();
     let err = RateTable::from_batch(&rates).unwrap_err();
-    assert!(err.to_string().contains("rates row 1"), "{err}");
+    // The second data row (0-based index 1) is named as a file's row below the header.
+    assert!(err.to_string().contains("rates data row 2"), "{err}");
     let ok = RateTable::from_batch(&rates.slice(0, 1)).unwrap();
     assert_eq!(ok.len(), 1);
 }
