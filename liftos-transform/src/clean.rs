@@ -323,7 +323,7 @@ impl RateTable {
         Self::default()
     }
 
-    /// Adds one rate.
+    /// Adds one rate (replacing any rate of the same date and currency).
     pub fn with_rate(mut self, date: chrono::NaiveDate, currency: &str, rate: f64) -> Self {
         self.insert(parse::date_to_days(date), currency, rate);
         self
@@ -338,7 +338,15 @@ impl RateTable {
 
     /// Reads a table with columns `date`, `currency`, `rate` (text is parsed). A row with
     /// a missing or unparseable value, or a rate that is not finite and > 0, is an error
-    /// naming the row.
+    /// naming the row; so are two different rates for one date and currency (naming
+    /// both rows, the date and the currency: neither is taken over the other). The same
+    /// rate given twice is one rate.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] at `rates data row N` (`rates data rows N and M`), counted from
+    /// 1 at the first row after a file's header; [`Error::MissingColumn`] and
+    /// [`Error::WrongType`] for a column that is absent or not dates, text or numbers.
     pub fn from_batch(batch: &RecordBatch) -> Result<Self> {
         let get = |c: &str| {
             batch.column_by_name(c).ok_or_else(|| Error::MissingColumn {
@@ -350,6 +358,8 @@ impl RateTable {
         let currencies = parse::to_utf8("rates", "currency", get("currency")?)?;
         let rates = parse::to_f64("rates", "rate", get("rate")?, None, None)?.array;
         let mut table = RateTable::new();
+        // The first row of each (currency, day), to name it beside a conflicting one.
+        let mut first_rows: HashMap<(String, i32), usize> = HashMap::new();
         for r in 0..batch.num_rows() {
             let ok = dates.is_valid(r)
                 && currencies.is_valid(r)
@@ -359,11 +369,35 @@ impl RateTable {
                 && rates.value(r) > 0.0;
             if !ok {
                 return Err(Error::config(
-                    format!("rates row {r}"),
+                    format!("rates data row {}", r + 1),
                     "needs a date, a currency and a finite rate > 0",
                 ));
             }
-            table.insert(dates.value(r), currencies.value(r), rates.value(r));
+            let (day, code, rate) = (
+                dates.value(r),
+                currency_code(currencies.value(r)),
+                rates.value(r),
+            );
+            match first_rows.entry((code, day)) {
+                std::collections::hash_map::Entry::Occupied(seen) => {
+                    let first = *seen.get();
+                    let earlier = rates.value(first);
+                    if earlier != rate {
+                        let (code, _) = seen.key();
+                        return Err(Error::config(
+                            format!("rates data rows {} and {}", first + 1, r + 1),
+                            format!(
+                                "two different rates for {code} on {} ({earlier} and {rate}); give one rate per date and currency",
+                                parse::format_days(day)
+                            ),
+                        ));
+                    }
+                }
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    table.insert(day, &v.key().0, rate);
+                    v.insert(r);
+                }
+            }
         }
         Ok(table)
     }
@@ -554,8 +588,8 @@ pub struct Cleaned {
     /// The clean table: unified columns with unified types, breakdowns, metadata,
     /// `_campaign_original` (with name normalization) and `_filled` (with date filling).
     pub table: RecordBatch,
-    /// Rows that cannot be used: `_stage`, `_row` (input row), `_reason`, then the input
-    /// columns as text.
+    /// Rows that cannot be used: `_stage`, `_row` (the row's 0-based index in the input
+    /// table), `_reason`, then the input columns as text.
     pub quarantine: RecordBatch,
     /// What each step did, in order.
     pub change_log: Vec<Change>,

@@ -10,7 +10,7 @@
 //! # Sources named like a preset (meta, google_ads, klaviyo) extend it; others start
 //! # empty unless they say `extends = "<preset>"`.
 //! [sources.meta]
-//! timezone = "Europe/Berlin"          # timestamps become this zone's date
+//! timezone = "Europe/Berlin"          # timestamps with an offset or Z become this zone's date
 //! decimal = ","                       # numbers written 1.234,56 (default: detected per column)
 //! date_format = "%d/%m/%Y"            # text dates (default: detected per column)
 //! [sources.meta.columns]
@@ -144,7 +144,7 @@ impl From<SpecRepr> for ColumnSpec {
 /// | Name | Default | Meaning | Range |
 /// |---|---|---|---|
 /// | `channel` | `None` | value of the `channel` column | default: the table's own `channel` column when it has one (an empty cell quarantines its row), else the source's name |
-/// | `timezone` | `None` | account time zone: timestamps become its local date | IANA name or `+HH:MM` |
+/// | `timezone` | `None` | account time zone: a timestamp written with an offset or `Z` (or a zoned Arrow timestamp) becomes its local date; one without an offset is already local time and keeps its date | IANA name or `+HH:MM` |
 /// | `columns` | empty | unified column → [`ColumnSpec`] | unified names except `channel` |
 /// | `breakdowns` | empty | breakdown name → [`ColumnSpec`], carried as nullable Utf8 | names not unified, not starting with `_` |
 /// | `decimal` | detected per column | decimal separator of numbers written as text | `"."` or `","` |
@@ -153,10 +153,11 @@ impl From<SpecRepr> for ColumnSpec {
 /// Without `decimal`, each number column is read with a decimal comma when some value
 /// is written so (`12,5`, `1.234,56`) and none with a decimal point, else with a decimal
 /// point; a value written the other way is quarantined, never reread. Without a date
-/// format, `NN/NN/YYYY` dates are read day first when some first number exceeds 12 and
-/// no second one does, month first in the opposite case or when every date is
-/// ambiguous (noted in [`Unified::notes`](crate::Unified::notes)); a column with both is
-/// an [`Error::Format`].
+/// format, `NN/NN/YYYY` and `NN.NN.YYYY` dates are read day first when some first number
+/// exceeds 12 and no second one does, month first in the opposite case; when every date
+/// is ambiguous, `NN/NN/YYYY` month first and `NN.NN.YYYY` day first (noted in
+/// [`Unified::notes`](crate::Unified::notes)); a column with both is an
+/// [`Error::Format`].
 ///
 /// A nullable unified column (`account_id`, `campaign_id`, `ad_group`) without a spec is
 /// null; any other unified column without a spec is an error when the source is unified.
@@ -165,7 +166,9 @@ pub struct SourceMapping {
     /// Value of the `channel` column (default: the table's own `channel` column, else the
     /// source name).
     pub channel: Option<String>,
-    /// Account time zone for timestamps.
+    /// Account time zone: an instant (text with an offset or `Z`, an Arrow timestamp)
+    /// becomes its date in this zone; a text timestamp without an offset is the
+    /// account's local time already and keeps its own calendar date.
     pub timezone: Option<String>,
     /// Unified column → how to fill it.
     pub columns: BTreeMap<String, ColumnSpec>,

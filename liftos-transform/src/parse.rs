@@ -43,11 +43,12 @@ pub(crate) fn format_days(days: i32) -> String {
     days_to_date(days).map_or_else(|| days.to_string(), |d| d.format("%Y-%m-%d").to_string())
 }
 
+/// The unambiguous date formats (`NN/NN/YYYY` and `NN.NN.YYYY` are read in their
+/// column's [`DateOrder`]).
 const DATE_FORMATS: &[&str] = &[
     "%Y-%m-%d",
     "%Y/%m/%d",
     "%Y%m%d",
-    "%d.%m.%Y",
     "%d %b %Y",
     "%b %d, %Y",
     "%d-%b-%Y",
@@ -66,29 +67,76 @@ const NAIVE_FORMATS: &[&str] = &[
     "%Y-%m-%d %H:%M",
 ];
 
-/// Which number comes first in a date such as `02/01/2024`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Which number comes first in a date such as `02/01/2024` or `02.01.2024`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SlashOrder {
-    /// `MM/DD/YYYY` (the default when every date of a column is ambiguous).
-    #[default]
+    /// `MM/DD/YYYY`, `MM.DD.YYYY`.
     MonthFirst,
-    /// `DD/MM/YYYY`.
+    /// `DD/MM/YYYY`, `DD.MM.YYYY`.
     DayFirst,
 }
 
-impl SlashOrder {
-    /// The date format, then the date-time formats, in this order.
-    fn formats(self) -> &'static [&'static str] {
-        match self {
-            SlashOrder::MonthFirst => &["%m/%d/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M"],
-            SlashOrder::DayFirst => &["%d/%m/%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M"],
+/// The separators of `NN?NN?YYYY` dates whose order is decided per column.
+const ORDER_SEPARATORS: [u8; 2] = [b'/', b'.'];
+
+/// How a column's `NN/NN/YYYY` and `NN.NN.YYYY` dates are read: in the order any
+/// unambiguous date of the column proves (one order for both), else each in its default,
+/// month first with slashes (US) and day first with dots (European).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DateOrder {
+    slash: SlashOrder,
+    dot: SlashOrder,
+}
+
+impl Default for DateOrder {
+    /// Each separator's default: `MM/DD/YYYY` and `DD.MM.YYYY`.
+    fn default() -> Self {
+        DateOrder {
+            slash: SlashOrder::MonthFirst,
+            dot: SlashOrder::DayFirst,
         }
     }
 }
 
-/// The two leading numbers of `NN/NN/YYYY...`, if the cell is such a date.
-fn slash_parts(s: &str) -> Option<(u32, u32)> {
-    let mut parts = s.trim().splitn(3, '/');
+impl DateOrder {
+    /// Both separators in `order` (the one a column's dates prove).
+    fn proven(order: SlashOrder) -> Self {
+        DateOrder {
+            slash: order,
+            dot: order,
+        }
+    }
+
+    /// The slash date format, then the slash date-time formats, in this order.
+    fn slash_formats(self) -> &'static [&'static str] {
+        match self.slash {
+            SlashOrder::MonthFirst => &["%m/%d/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M"],
+            SlashOrder::DayFirst => &["%d/%m/%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M"],
+        }
+    }
+
+    /// The dot date format.
+    fn dot_format(self) -> &'static str {
+        match self.dot {
+            SlashOrder::MonthFirst => "%m.%d.%Y",
+            SlashOrder::DayFirst => "%d.%m.%Y",
+        }
+    }
+}
+
+/// The separator and two leading numbers of `NN/NN/YYYY...` or `NN.NN.YYYY...`, if the
+/// cell is such a date (the same separator twice).
+fn order_parts(s: &str) -> Option<(u8, u32, u32)> {
+    let s = s.trim();
+    let sep = *s
+        .as_bytes()
+        .get(1..3)?
+        .iter()
+        .find(|b| !b.is_ascii_digit())?;
+    if !ORDER_SEPARATORS.contains(&sep) {
+        return None;
+    }
+    let mut parts = s.splitn(3, char::from(sep));
     let a = parts.next()?;
     let b = parts.next()?;
     let rest = parts.next()?;
@@ -97,12 +145,11 @@ fn slash_parts(s: &str) -> Option<(u32, u32)> {
     if !small(a) || !small(b) || !year.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    Some((a.parse().ok()?, b.parse().ok()?))
+    Some((sep, a.parse().ok()?, b.parse().ok()?))
 }
 
-/// The order of a text date column's `NN/NN/YYYY` dates: day first when some date has
-/// a first number above 12 and none a second above 12, month first in the opposite
-/// case, and month first (with a note saying so) when every such date is ambiguous.
+/// The order of a text date column's `NN/NN/YYYY` and `NN.NN.YYYY` dates (see
+/// [`OrderEvidence::decide`]).
 ///
 /// # Errors
 ///
@@ -111,22 +158,24 @@ fn slash_order(
     table: &str,
     column: &str,
     strings: &StringArray,
-) -> Result<(SlashOrder, Option<String>)> {
-    let mut evidence = SlashEvidence::default();
+) -> Result<(DateOrder, Option<String>)> {
+    let mut evidence = OrderEvidence::default();
     evidence.observe(0, strings);
     evidence.decide(table, column)
 }
 
-/// What a text date column's values say about its `NN/NN/YYYY` order, gathered over
-/// the column in pieces (row numbers count from the column's first row).
+/// What a text date column's values say about the order of its `NN/NN/YYYY` and
+/// `NN.NN.YYYY` dates, gathered over the column in pieces (row numbers are 0-based
+/// indices from the column's first row; messages add 1).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct SlashEvidence {
+pub(crate) struct OrderEvidence {
     day_first: Option<(usize, String)>,
     month_first: Option<(usize, String)>,
-    ambiguous: usize,
+    /// Dates that could be either order, by separator (`/`, `.`).
+    ambiguous: [usize; 2],
 }
 
-impl SlashEvidence {
+impl OrderEvidence {
     /// Adds the values of `strings`, whose first row is row `offset` of the column.
     pub(crate) fn observe(&mut self, offset: usize, strings: &StringArray) {
         for (row, v) in strings.iter().enumerate() {
@@ -136,10 +185,10 @@ impl SlashEvidence {
         }
     }
 
-    /// Adds the value `v` of row `row` of the column (only a value with a `/` can say
-    /// anything).
+    /// Adds the value `v` of row `row` of the column (only a value with a `/` or a `.`
+    /// can say anything).
     pub(crate) fn observe_value(&mut self, row: usize, v: &str) {
-        let Some((a, b)) = slash_parts(v) else {
+        let Some((sep, a, b)) = order_parts(v) else {
             return;
         };
         if a > 12 && b <= 12 {
@@ -151,14 +200,14 @@ impl SlashEvidence {
                 self.month_first = Some((row, v.to_owned()));
             }
         } else {
-            self.ambiguous += 1;
+            self.ambiguous[usize::from(sep == b'.')] += 1;
         }
     }
 
     /// Adds `later`, the evidence of the rows that follow `rows` rows already observed
     /// (its row numbers count from its own first row): as if its values had been
     /// observed here.
-    pub(crate) fn append(&mut self, rows: usize, later: SlashEvidence) {
+    pub(crate) fn append(&mut self, rows: usize, later: OrderEvidence) {
         let shift = |(row, v): (usize, String)| (rows + row, v);
         if self.day_first.is_none() {
             self.day_first = later.day_first.map(shift);
@@ -166,46 +215,75 @@ impl SlashEvidence {
         if self.month_first.is_none() {
             self.month_first = later.month_first.map(shift);
         }
-        self.ambiguous += later.ambiguous;
+        for (n, m) in self.ambiguous.iter_mut().zip(later.ambiguous) {
+            *n += m;
+        }
     }
 
-    /// The column's order and note, as [`slash_order`] gives them for the whole column.
-    pub(crate) fn decide(&self, table: &str, column: &str) -> Result<(SlashOrder, Option<String>)> {
-        let ambiguous = self.ambiguous;
+    /// The column's order and note: day first when some date has a first number above
+    /// 12 and none a second above 12, month first in the opposite case (whether written
+    /// with `/` or `.`); when every such date is ambiguous, `NN/NN/YYYY` month first and
+    /// `NN.NN.YYYY` day first, with a note saying so.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Format`] naming the column and a date of each order with its data row
+    /// (counted from 1 at the first row after a file's header, as validate's examples
+    /// are) when it holds both orders.
+    pub(crate) fn decide(&self, table: &str, column: &str) -> Result<(DateOrder, Option<String>)> {
         match (&self.day_first, &self.month_first) {
-            (Some((r1, d)), Some((r2, m))) => Err(Error::Format {
-                table: table.to_owned(),
-                column: column.to_owned(),
-                message: format!(
-                    "mixes day-first dates ('{d}', row {r1}) and month-first dates ('{m}', row {r2}); \
-                     set the source's `date_format` (e.g. date_format = \"%d/%m/%Y\") in the mapping"
-                ),
-            }),
-            (Some(_), None) => Ok((SlashOrder::DayFirst, None)),
-            (None, Some(_)) => Ok((SlashOrder::MonthFirst, None)),
-            (None, None) if ambiguous > 0 => Ok((
-                SlashOrder::MonthFirst,
-                Some(format!(
-                    "{table}: column `{column}`: all {ambiguous} dates like 02/01/2024 could be day-first or month-first; \
-                     read as MM/DD/YYYY (the default). Set date_format = \"%d/%m/%Y\" in the mapping if they are DD/MM/YYYY"
-                )),
-            )),
-            (None, None) => Ok((SlashOrder::MonthFirst, None)),
+            (Some((r1, d)), Some((r2, m))) => {
+                let example = if d.contains('.') {
+                    "%d.%m.%Y"
+                } else {
+                    "%d/%m/%Y"
+                };
+                Err(Error::Format {
+                    table: table.to_owned(),
+                    column: column.to_owned(),
+                    message: format!(
+                        "mixes day-first dates ('{d}', data row {}) and month-first dates ('{m}', data row {}); \
+                         set the source's `date_format` (e.g. date_format = \"{example}\") in the mapping",
+                        r1 + 1,
+                        r2 + 1,
+                    ),
+                })
+            }
+            (Some(_), None) => Ok((DateOrder::proven(SlashOrder::DayFirst), None)),
+            (None, Some(_)) => Ok((DateOrder::proven(SlashOrder::MonthFirst), None)),
+            (None, None) => {
+                let [slashes, dots] = self.ambiguous;
+                let mut notes = Vec::new();
+                if slashes > 0 {
+                    notes.push(format!(
+                        "{table}: column `{column}`: all {slashes} dates like 02/01/2024 could be day-first or month-first; \
+                         read as MM/DD/YYYY (the default). Set date_format = \"%d/%m/%Y\" in the mapping if they are DD/MM/YYYY"
+                    ));
+                }
+                if dots > 0 {
+                    notes.push(format!(
+                        "{table}: column `{column}`: all {dots} dates like 02.01.2024 could be day-first or month-first; \
+                         read as DD.MM.YYYY (the default). Set date_format = \"%m.%d.%Y\" in the mapping if they are MM.DD.YYYY"
+                    ));
+                }
+                let note = (!notes.is_empty()).then(|| notes.join("; "));
+                Ok((DateOrder::default(), note))
+            }
         }
     }
 }
 
-/// A column's `NN/NN/YYYY` order and its note, or the table, column and message of the
-/// error a column holding both orders gives.
+/// A column's date order and its note, or the table, column and message of the error a
+/// column holding both orders gives.
 pub(crate) type DecidedOrder =
-    std::result::Result<(SlashOrder, Option<String>), (String, String, String)>;
+    std::result::Result<(DateOrder, Option<String>), (String, String, String)>;
 
 /// How a text column is read, decided over all its values (for a column converted piece
 /// by piece: each piece is read as the whole column would be).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ColumnReading {
-    /// The order of `NN/NN/YYYY` dates and the note about it, or the error of a column
-    /// holding both orders (its table, column and message).
+    /// The order of `NN/NN/YYYY` and `NN.NN.YYYY` dates and the note about it, or the
+    /// error of a column holding both orders (its table, column and message).
     pub slash: Option<DecidedOrder>,
     /// The decimal separator and the note about it.
     pub decimal: Option<(DecimalSeparator, Option<String>)>,
@@ -213,7 +291,7 @@ pub(crate) struct ColumnReading {
 
 impl ColumnReading {
     /// The decided date order, or the error reading the whole column as dates gives.
-    fn slash(&self) -> Option<Result<(SlashOrder, Option<String>)>> {
+    fn slash(&self) -> Option<Result<(DateOrder, Option<String>)>> {
         self.slash.as_ref().map(|s| match s {
             Ok(order) => Ok(order.clone()),
             Err((table, column, message)) => Err(Error::Format {
@@ -228,7 +306,7 @@ impl ColumnReading {
 /// The evidence for a [`ColumnReading`], gathered piece by piece.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ColumnEvidence {
-    slash: SlashEvidence,
+    slash: OrderEvidence,
     decimal: DecimalEvidence,
     rows: usize,
 }
@@ -258,7 +336,8 @@ impl ColumnEvidence {
         self.decimal.observe_value(v);
     }
 
-    /// Whether a value without a `/` can still change the evidence.
+    /// Whether a value with one `.` and no `/` can still change the evidence (a value
+    /// with a `/` or two `.` can be a date and always can).
     pub(crate) fn decimal_open(&self) -> bool {
         self.decimal.open()
     }
@@ -319,12 +398,12 @@ fn offset_date(dt: DateTime<chrono::FixedOffset>, tz: Option<&Tz>) -> NaiveDate 
     }
 }
 
-/// A naive date-time is wall-clock time; with a configured zone it is read as UTC.
-fn naive_date(dt: NaiveDateTime, tz: Option<&Tz>) -> NaiveDate {
-    match tz {
-        Some(tz) => dt.and_utc().with_timezone(tz).date_naive(),
-        None => dt.date(),
-    }
+/// The date of a date-time written without an offset: it is already wall-clock time in
+/// the account's zone (a platform export's local time), so its date is its own calendar
+/// date whatever zone is configured; only an instant written with an offset or `Z` is
+/// moved into the configured zone ([`offset_date`]).
+fn naive_date(dt: NaiveDateTime) -> NaiveDate {
+    dt.date()
 }
 
 /// Whether a text cell is empty or only whitespace (`str::trim` semantics), deciding
@@ -377,37 +456,39 @@ pub(crate) fn check_date_format(key: &str, format: &str) -> Result<()> {
 }
 
 /// Parses one text cell as a date (see the crate docs for the accepted formats);
-/// `NN/NN/YYYY` dates are read month first. Without `format`, a date's year is written
+/// `NN/NN/YYYY` dates are read month first, `NN.NN.YYYY` day first (each separator's
+/// default, [`DateOrder::default`]). Without `format`, a date's year is written
 /// with four digits (see [`four_digit_year`]); with it, the year is 1000 to 9999.
 pub(crate) fn parse_date_str(raw: &str, tz: Option<&Tz>, format: Option<&str>) -> Option<i32> {
-    parse_date_ordered(raw, tz, format, SlashOrder::MonthFirst)
+    parse_date_ordered(raw, tz, format, DateOrder::default())
 }
 
-/// [`parse_date_str`] with `NN/NN/YYYY` dates read in `order`.
+/// [`parse_date_str`] with `NN/NN/YYYY` and `NN.NN.YYYY` dates read in `order`.
 fn parse_date_ordered(
     raw: &str,
     tz: Option<&Tz>,
     format: Option<&str>,
-    order: SlashOrder,
+    order: DateOrder,
 ) -> Option<i32> {
     let s = raw.trim();
     if let Some(fmt) = format {
-        // The year as written (before a time zone moves the day) is checked.
+        // The year as written (before a time zone moves the day) is checked. An instant
+        // (the format has an offset) first: a date alone would drop its offset.
         let plausible = |d: NaiveDate| (1000..=9999).contains(&d.year());
-        let date = NaiveDate::parse_from_str(s, fmt)
+        let date = DateTime::parse_from_str(s, fmt)
             .ok()
-            .filter(|&d| plausible(d))
+            .filter(|d| plausible(d.date_naive()))
+            .map(|d| offset_date(d, tz))
             .or_else(|| {
-                DateTime::parse_from_str(s, fmt)
+                NaiveDate::parse_from_str(s, fmt)
                     .ok()
-                    .filter(|d| plausible(d.date_naive()))
-                    .map(|d| offset_date(d, tz))
+                    .filter(|&d| plausible(d))
             })
             .or_else(|| {
                 NaiveDateTime::parse_from_str(s, fmt)
                     .ok()
                     .filter(|d| plausible(d.date()))
-                    .map(|d| naive_date(d, tz))
+                    .map(naive_date)
             })?;
         return Some(date_to_days(date));
     }
@@ -424,15 +505,16 @@ fn parse_date_ordered(
                     .then(|| date_to_days(offset_date(dt, tz)));
             }
         }
-        for fmt in NAIVE_FORMATS.iter().chain(&order.formats()[1..]) {
+        for fmt in NAIVE_FORMATS.iter().chain(&order.slash_formats()[1..]) {
             if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
-                return four_digit_year(s, dt.date()).then(|| date_to_days(naive_date(dt, tz)));
+                return four_digit_year(s, dt.date()).then(|| date_to_days(naive_date(dt)));
             }
         }
     }
     DATE_FORMATS
         .iter()
-        .chain(&order.formats()[..1])
+        .chain(&order.slash_formats()[..1])
+        .chain(std::iter::once(&order.dot_format()))
         .find_map(|fmt| NaiveDate::parse_from_str(s, fmt).ok())
         .filter(|&d| four_digit_year(s, d))
         .map(date_to_days)
@@ -491,9 +573,11 @@ fn as_strings(array: &dyn Array) -> Result<StringArray> {
 
 /// Converts any date-like column to Date32.
 ///
-/// Text is parsed (`format` when given, else the common formats); timestamps become the
-/// local date in `tz` (or their own zone, or as written when naive and no `tz`);
-/// integers are read as `YYYYMMDD`.
+/// Text is parsed (`format` when given, else the common formats): a date-time written
+/// with an offset or `Z` becomes its date in `tz` (else the date as written), one
+/// without an offset keeps its own date (it is local time already). Arrow timestamps
+/// become the local date in `tz`, else in their own zone (a column without a zone is
+/// read as UTC instants). Integers are read as `YYYYMMDD`.
 pub(crate) fn to_date32(
     table: &str,
     column: &str,
@@ -559,7 +643,7 @@ pub(crate) fn to_date32_read(
             let strings = as_strings(array)?;
             let decided = reading.and_then(ColumnReading::slash);
             let order = match format {
-                Some(_) => SlashOrder::MonthFirst,
+                Some(_) => DateOrder::default(),
                 None => {
                     let (order, n) = match decided {
                         Some(d) => d?,
@@ -1119,6 +1203,109 @@ mod tests {
         assert_eq!(out.array.value(0), d("2024-03-05"));
         assert!(parse_tz("tz", "Mars/Olympus").is_err());
         assert!(parse_tz("tz", "+05:30").is_ok());
+    }
+
+    #[test]
+    fn a_timestamp_without_an_offset_keeps_its_own_date_in_any_zone() {
+        let ny = parse_tz("tz", "America/New_York").unwrap();
+        let tokyo = parse_tz("tz", "Asia/Tokyo").unwrap();
+        for s in [
+            "2024-01-05 00:00:00",
+            "2024-01-05T00:00:00",
+            "2024-01-05T23:59:59.999",
+            "2024-01-05 00:30",
+            "01/05/2024 00:00:00",
+        ] {
+            for tz in [None, Some(&ny), Some(&tokyo)] {
+                assert_eq!(
+                    parse_date_str(s, tz, None),
+                    Some(d("2024-01-05")),
+                    "{s} {tz:?}"
+                );
+            }
+        }
+        // So with a format that has no offset.
+        assert_eq!(
+            parse_date_str("05/01/2024 00:30", Some(&ny), Some("%d/%m/%Y %H:%M")),
+            Some(d("2024-01-05"))
+        );
+        // An instant written with an offset or `Z` becomes the zone's date.
+        assert_eq!(
+            parse_date_str("2024-01-05T00:00:00Z", Some(&ny), None),
+            Some(d("2024-01-04"))
+        );
+        assert_eq!(
+            parse_date_str("2024-01-05 03:00:00+00:00", Some(&ny), None),
+            Some(d("2024-01-04"))
+        );
+        assert_eq!(
+            parse_date_str(
+                "2024-01-05 20:00:00+0000",
+                Some(&tokyo),
+                Some("%Y-%m-%d %H:%M:%S%z")
+            ),
+            Some(d("2024-01-06"))
+        );
+    }
+
+    #[test]
+    fn dot_dates_take_the_order_their_column_proves() {
+        let read = |v: &[&str]| to_date32("t", "c", &StringArray::from(v.to_vec()), None, None);
+        let days = |v: &[&str]| v.iter().map(|s| d(s)).collect::<Vec<_>>();
+        // Month first, proven by 01.13.2024 (the last row).
+        let out = read(&["01.03.2024", "01.05.2024", "01.13.2024"]).unwrap();
+        assert_eq!(
+            out.array.values().to_vec(),
+            days(&["2024-01-03", "2024-01-05", "2024-01-13"])
+        );
+        assert!(out.bad.is_empty() && out.note.is_none(), "{out:?}");
+        // Day first, proven by 13.01.2024.
+        let out = read(&["01.03.2024", "13.01.2024"]).unwrap();
+        assert_eq!(
+            out.array.values().to_vec(),
+            days(&["2024-03-01", "2024-01-13"])
+        );
+        assert!(out.note.is_none());
+        // Every date ambiguous: day first (the default with dots), with a note.
+        let out = read(&["01.03.2024", "02.03.2024"]).unwrap();
+        assert_eq!(
+            out.array.values().to_vec(),
+            days(&["2024-03-01", "2024-03-02"])
+        );
+        let note = out.note.unwrap();
+        assert!(
+            note.contains("all 2 dates like 02.01.2024") && note.contains("DD.MM.YYYY"),
+            "{note}"
+        );
+        // Both orders: an error naming the column and a date of each.
+        let err = read(&["13.01.2024", "01.02.2024", "01.13.2024"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`c`") && err.contains("'13.01.2024'") && err.contains("'01.13.2024'"),
+            "{err}"
+        );
+        // A column has one order whatever the separator.
+        let out = read(&["01/13/2024", "01.05.2024"]).unwrap();
+        assert_eq!(
+            out.array.values().to_vec(),
+            days(&["2024-01-13", "2024-01-05"])
+        );
+        assert!(read(&["13/01/2024", "01.13.2024"]).is_err());
+        // Ambiguous dates of both kinds: each in its default, both noted.
+        let out = read(&["01/02/2024", "01.02.2024"]).unwrap();
+        assert_eq!(
+            out.array.values().to_vec(),
+            days(&["2024-01-02", "2024-02-01"])
+        );
+        let note = out.note.unwrap();
+        assert!(
+            note.contains("MM/DD/YYYY") && note.contains("DD.MM.YYYY"),
+            "{note}"
+        );
+        // Not dates: a number with grouped thousands, a two-digit year.
+        assert!(read(&["1.234.567"]).unwrap().bad == [0]);
+        assert!(read(&["01.13.24"]).unwrap().bad == [0]);
     }
 
     #[test]

@@ -658,8 +658,8 @@ fn csv_evidence(
 
 /// The rows of `piece` (whole lines of a CSV body of `columns` columns) and the
 /// evidence of its columns `wanted`, or `None` when it is not plain. Only the values
-/// that can say something are observed: with a `/` (a date), or with a `.` while the
-/// decimal separator is still open (a plain field holds no `,`).
+/// that can say something are observed: with a `/` or two `.` (a date), or with a `.`
+/// while the decimal separator is still open (a plain field holds no `,`).
 fn piece_evidence(
     piece: &[u8],
     columns: usize,
@@ -670,9 +670,10 @@ fn piece_evidence(
     let slashes = memchr::memchr(b'/', piece).is_some();
     let mut open: Vec<bool> = evidence.iter().map(ColumnEvidence::decimal_open).collect();
     let rows = crate::direct::for_each_field(piece, columns, wanted, |k, row, f| {
-        let tells = f
-            .iter()
-            .any(|&b| (slashes && b == b'/') || (open[k] && b == b'.'));
+        let tells = (slashes && memchr::memchr(b'/', f).is_some()) || {
+            let mut dots = memchr::memchr_iter(b'.', f);
+            dots.next().is_some() && (open[k] || dots.next().is_some())
+        };
         if tells {
             // A plain piece is valid UTF-8, and a field is cut at ASCII separators.
             if let Ok(v) = std::str::from_utf8(f) {
@@ -736,7 +737,10 @@ fn count_channels(table: &RecordBatch, channels: &mut BTreeMap<String, (usize, f
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ReadOptions, read_table, read_tables_with, unify_marketing_data, write_table};
+    use crate::{
+        ReadOptions, read_table, read_table_with, read_tables_with, unify_marketing_data,
+        write_table,
+    };
 
     #[test]
     fn read_ahead_gives_every_item_in_order_and_stops_at_the_first_error() {
@@ -948,7 +952,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            whole.contains("row 1") && whole.contains("row 3"),
+            whole.contains("('25/01/2024', data row 2)")
+                && whole.contains("('01/28/2024', data row 4)"),
             "{whole}"
         );
         let out = dir.path().join("u.parquet");
@@ -965,6 +970,100 @@ mod tests {
         .to_string();
         assert_eq!(pieces, whole);
         assert!(!out.exists() && !q.exists(), "nothing written on an error");
+    }
+
+    #[test]
+    fn dot_dates_are_read_in_pieces_in_the_order_the_whole_file_proves() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = "segments.date,campaign.id,campaign.name,customer.currency_code,metrics.cost_micros,metrics.impressions,metrics.clicks,metrics.conversions,metrics.conversions_value\n";
+        // Month first, proven only by the last row; every date ambiguous (day first, a
+        // note); both orders (an error naming both); a plain decimal value in the
+        // date column before a dot date (the first pass must still look at it).
+        let cases: [(&str, Vec<&str>); 4] = [
+            (
+                "us",
+                vec!["01.03.2024", "01.05.2024", "02.03.2024", "01.13.2024"],
+            ),
+            ("ambiguous", vec!["01.03.2024", "02.03.2024", "03.04.2024"]),
+            (
+                "mixed",
+                vec!["01.03.2024", "13.01.2024", "02.03.2024", "01.13.2024"],
+            ),
+            ("point_first", vec!["1.5", "01.03.2024", "01.13.2024"]),
+        ];
+        for (name, dates) in cases {
+            let path = dir.path().join(format!("{name}.csv"));
+            let mut text = String::from(header);
+            for date in &dates {
+                text.push_str(&format!("{date},1,A,USD,100,1,1,0,0\n"));
+            }
+            std::fs::write(&path, text).unwrap();
+            let table = crate::read_table_with(&path, &ReadOptions::text()).unwrap();
+            let whole = unify_marketing_data([("google_ads", &table)], &SchemaMapping::default());
+            for batch_rows in [1, 2, 1000] {
+                let out = dir.path().join(format!("{name}{batch_rows}.csv"));
+                let q = dir.path().join(format!("{name}{batch_rows}.q.csv"));
+                let pieces = unify_files(
+                    &[("google_ads", &path)],
+                    &SchemaMapping::default(),
+                    &out,
+                    &q,
+                    true,
+                    batch_rows,
+                );
+                match (&whole, pieces) {
+                    (Ok(whole), Ok(done)) => {
+                        assert_eq!(done.notes, whole.notes, "{name}, {batch_rows}");
+                        assert_eq!(read_table(&out).unwrap().num_rows(), whole.table.num_rows());
+                        let written = read_table_with(&out, &ReadOptions::text()).unwrap();
+                        let dates = written.column(0).as_string::<i32>();
+                        let expected = arrow::compute::cast(
+                            whole.table.column(0),
+                            &arrow::datatypes::DataType::Utf8,
+                        )
+                        .unwrap();
+                        assert_eq!(dates, expected.as_string::<i32>(), "{name}, {batch_rows}");
+                    }
+                    (Err(whole), Err(e)) => {
+                        assert_eq!(e.to_string(), whole.to_string(), "{name}, {batch_rows}");
+                    }
+                    (whole, pieces) => panic!("{name}, {batch_rows}: {whole:?} vs {pieces:?}"),
+                }
+            }
+            // The first pass over the bytes gives the evidence of the pieces.
+            let (_, found) = csv_evidence(&path, 9, &[0], 1 << 20).unwrap().unwrap();
+            assert_eq!(
+                decided(&found),
+                decided(&evidence_of_pieces(&path, &[0]).1),
+                "{name}"
+            );
+            let whole = whole.map(|u| {
+                u.table
+                    .column(0)
+                    .as_primitive::<arrow::datatypes::Date32Type>()
+                    .values()
+                    .iter()
+                    .map(|&d| crate::parse::format_days(d))
+                    .collect::<Vec<_>>()
+            });
+            match name {
+                "us" => assert_eq!(
+                    whole.unwrap(),
+                    ["2024-01-03", "2024-01-05", "2024-02-03", "2024-01-13"]
+                ),
+                "ambiguous" => {
+                    assert_eq!(whole.unwrap(), ["2024-03-01", "2024-03-02", "2024-04-03"])
+                }
+                "mixed" => {
+                    let e = whole.unwrap_err().to_string();
+                    assert!(
+                        e.contains("'13.01.2024'") && e.contains("'01.13.2024'"),
+                        "{e}"
+                    );
+                }
+                _ => assert_eq!(whole.unwrap(), ["2024-01-03", "2024-01-13"]),
+            }
+        }
     }
 
     /// The evidence of `wanted` columns of a CSV file from its pieces read as text, as
@@ -996,7 +1095,7 @@ mod tests {
     fn csv_evidence_is_the_evidence_of_the_columns_read_as_text() {
         let dir = tempfile::tempdir().unwrap();
         // A date column ambiguous until a day-first date at row 61 and a month-first
-        // one at row 88 (an error naming both rows); a count column that shows a
+        // one at row 88 (an error naming both as data rows 62 and 89); a count column that shows a
         // thousands-like value at row 20, then a decimal point only at row 95; a
         // column of amounts with a point from the start; a column empty but on the last
         // line, which has no line feed; a column that is never looked at; CRLF lines.
@@ -1023,7 +1122,7 @@ mod tests {
         assert_eq!(rows, 101);
         let expected = decided(&whole);
         assert!(
-            expected[0].contains("row 61") && expected[0].contains("row 88"),
+            expected[0].contains("data row 62") && expected[0].contains("data row 89"),
             "{}",
             expected[0]
         );

@@ -41,7 +41,8 @@ pub struct Unified {
     /// `_pulled_at`) carried through unchanged.
     pub table: RecordBatch,
     /// Rows that could not be unified (an unparseable value, a missing required value),
-    /// with `_stage`, `_row`, `_reason` and the row's raw values as text.
+    /// with `_stage`, `_row` (the row's 0-based index in its source table), `_reason` and
+    /// the row's raw values as text.
     pub quarantine: RecordBatch,
     /// How ambiguous or absent values were read, one sentence each, for the user and
     /// the quality report: dates that could be day-first or month-first, documented

@@ -379,6 +379,41 @@ fn standardize_currency_needs_rates_and_never_guesses() {
     assert!(out.accounting().balances());
 }
 
+/// Two different rates for one day and currency: an error naming both rows (counted
+/// from 1 after the header), the date and the currency; the same rate twice is one rate.
+#[test]
+fn two_different_rates_for_one_day_and_currency_are_an_error() {
+    let rates = |dates: &[&str], currencies: &[&str], values: &[&str]| {
+        let text = |v: &[&str]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;
+        RecordBatch::try_from_iter([
+            ("date", text(dates)),
+            ("currency", text(currencies)),
+            ("rate", text(values)),
+        ])
+        .unwrap()
+    };
+    let err = RateTable::from_batch(&rates(
+        &["2024-01-01", "2024-01-02", "2024-01-01"],
+        &["EUR", "EUR", "eur"],
+        &["1.10", "1.2", "0.50"],
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("rates data rows 1 and 3")
+            && err.contains("EUR on 2024-01-01")
+            && err.contains("1.1 and 0.5"),
+        "{err}"
+    );
+    let same = RateTable::from_batch(&rates(
+        &["2024-01-01", "2024-01-01", "2024-01-02"],
+        &["EUR", "EUR", "GBP"],
+        &["1.10", "1.1", "1.3"],
+    ))
+    .unwrap();
+    assert_eq!(same.len(), 2);
+}
+
 #[test]
 fn rates_tables_are_checked() {
     let rates = RecordBatch::try_from_iter([
@@ -397,7 +432,8 @@ fn rates_tables_are_checked() {
     ])
     .unwrap();
     let err = RateTable::from_batch(&rates).unwrap_err();
-    assert!(err.to_string().contains("rates row 1"), "{err}");
+    // The second data row (0-based index 1) is named as a file's row below the header.
+    assert!(err.to_string().contains("rates data row 2"), "{err}");
     let ok = RateTable::from_batch(&rates.slice(0, 1)).unwrap();
     assert_eq!(ok.len(), 1);
 }

@@ -170,6 +170,55 @@ fn numbers_and_dates_given_as_text_are_parsed() {
     );
 }
 
+/// A text timestamp without an offset is the account's local time already: a source
+/// with a `timezone` keeps its calendar date; only one with an offset or `Z` is moved.
+#[test]
+fn timestamps_without_an_offset_keep_their_date_in_the_sources_timezone() {
+    let m = RecordBatch::try_from_iter([
+        (
+            "date_start",
+            s(&[
+                "2024-01-05 00:00:00",
+                "2024-01-06T00:30",
+                "2024-01-07 03:00:00Z",
+                "2024-01-08T00:00:00+00:00",
+            ]),
+        ),
+        ("account_id", s(&["act_1"; 4])),
+        ("account_currency", s(&["USD"; 4])),
+        ("campaign_id", s(&["c1"; 4])),
+        ("campaign_name", s(&["Brand"; 4])),
+        ("spend", s(&["1"; 4])),
+        ("impressions", s(&["1"; 4])),
+        ("clicks", s(&["1"; 4])),
+        ("conversions", s(&["1"; 4])),
+        ("conversion_values", s(&["1"; 4])),
+    ])
+    .unwrap();
+    let mapping = SchemaMapping::default().with_source(
+        "meta",
+        SourceMapping::meta().with_timezone("America/New_York"),
+    );
+    let out = unify_marketing_data([("meta", &m)], &mapping).unwrap();
+    assert_eq!(out.quarantine.num_rows(), 0);
+    let dates: Vec<i32> = out
+        .table
+        .column(0)
+        .as_primitive::<arrow::datatypes::Date32Type>()
+        .values()
+        .to_vec();
+    assert_eq!(
+        dates,
+        [
+            day("2024-01-05"),
+            day("2024-01-06"),
+            // 03:00 UTC and midnight UTC are the evening before in New York.
+            day("2024-01-06"),
+            day("2024-01-07"),
+        ]
+    );
+}
+
 #[test]
 fn unparseable_values_are_quarantined_with_a_reason() {
     let m = RecordBatch::try_from_iter([
