@@ -557,6 +557,21 @@ fn a_channel_that_never_spends_is_warned_of() {
     assert!(!named("meta") && !named("google_ads"), "{w:#?}");
 }
 
+/// The linear standard world with `campaigns` per channel over `days`, and its
+/// attribution (linear response, no cross-validation or placebo, seed 5).
+fn few_campaigns(campaigns: usize, days: u32) -> (World, liftos_causal::Attribution) {
+    let world = World::generate(&WorldConfig::standard(campaigns).with_days(days)).unwrap();
+    let panel = prepare_causal_data(&enriched(&world), &CausalRoles::default()).unwrap();
+    let options = AttributionOptions::default()
+        .with_model(forest())
+        .with_response(ResponseOptions::linear())
+        .with_cross_validation(false)
+        .with_placebo_lead_days(None)
+        .with_seed(5);
+    let r = analyze_attribution(&panel, &options).unwrap();
+    (world, r)
+}
+
 /// A channel with a single campaign (a small advertiser's one search campaign): one
 /// campaign cannot be compared with another, so its rows are clustered by calendar week
 /// and a warning says so. Before, the whole analysis stopped with "not enough data for
@@ -568,15 +583,7 @@ fn a_channel_that_never_spends_is_warned_of() {
 /// covered).
 #[test]
 fn a_channel_with_one_campaign_is_clustered_by_week_and_warned_of() {
-    let world = World::generate(&WorldConfig::standard(1).with_days(240)).unwrap();
-    let panel = prepare_causal_data(&enriched(&world), &CausalRoles::default()).unwrap();
-    let options = AttributionOptions::default()
-        .with_model(forest())
-        .with_response(ResponseOptions::linear())
-        .with_cross_validation(false)
-        .with_placebo_lead_days(None)
-        .with_seed(5);
-    let r = analyze_attribution(&panel, &options).unwrap();
+    let (world, r) = few_campaigns(1, 240);
     let r = r.primary();
     for ch in &r.channels {
         let t = world.truth().channel(&ch.channel).unwrap();
@@ -614,15 +621,7 @@ fn a_channel_with_one_campaign_is_clustered_by_week_and_warned_of() {
 /// intervals cover at a fraction of that width.
 #[test]
 fn channels_with_two_campaigns_are_clustered_by_four_week_blocks() {
-    let world = World::generate(&WorldConfig::standard(2).with_days(365)).unwrap();
-    let panel = prepare_causal_data(&enriched(&world), &CausalRoles::default()).unwrap();
-    let options = AttributionOptions::default()
-        .with_model(forest())
-        .with_response(ResponseOptions::linear())
-        .with_cross_validation(false)
-        .with_placebo_lead_days(None)
-        .with_seed(5);
-    let r = analyze_attribution(&panel, &options).unwrap();
+    let (world, r) = few_campaigns(2, 365);
     let r = r.primary();
     for ch in &r.channels {
         let t = world.truth().channel(&ch.channel).unwrap();
