@@ -848,14 +848,15 @@ fn creations(api: &crate::narrow::Narrow) -> Vec<String> {
         .collect()
 }
 
-/// A report run whose creation Meta refuses as too large (the data-per-call limit
-/// applies to async calls too; its documented remedy is a shorter date range) is
-/// replaced by runs of its halves, down to the size Meta accepts: every row once, in
-/// date order, nothing retried.
-#[tokio::test]
-async fn a_report_run_refused_as_too_large_is_split_into_runs_of_its_halves() {
-    let api = crate::narrow::Narrow::start(report_runs(2, 7, i64::MAX, usize::MAX)).await;
-    let c = meta_at(api.base_url(), "meta-run-too-large-token")
+/// Four weeks pulled through report runs (async from 7 days) from a narrow server
+/// `report` that refuses more than a week as too large: the runs are the halves down to
+/// weeks, every row comes once and in date order, nothing is retried.
+async fn four_weeks_run_in_halves(
+    report: impl Fn(&crate::narrow::Seen, &str) -> axum::response::Response + Send + Sync + 'static,
+    token: &str,
+) {
+    let api = crate::narrow::Narrow::start(report).await;
+    let c = meta_at(api.base_url(), token)
         .with_async_threshold_days(7)
         .build()
         .unwrap();
@@ -864,10 +865,8 @@ async fn a_report_run_refused_as_too_large_is_split_into_runs_of_its_halves() {
         .await
         .unwrap();
     assert_eq!(day_campaigns(&t), want_rows("2024-01-01", "2024-01-28", 2));
-    let runs = creations(&api);
-    // 28 days refused, 14 refused, two runs of 7; the second 14 refused, two runs of 7.
     assert_eq!(
-        runs,
+        creations(&api),
         [
             "2024-01-01..2024-01-28",
             "2024-01-01..2024-01-14",
@@ -879,6 +878,20 @@ async fn a_report_run_refused_as_too_large_is_split_into_runs_of_its_halves() {
         ]
     );
     assert_eq!(c.progress().snapshot().retries, 0);
+}
+
+/// A report run whose creation Meta refuses as too large (the data-per-call limit
+/// applies to async calls too; its documented remedy is a shorter date range) is
+/// replaced by runs of its halves, down to the size Meta accepts: every row once, in
+/// date order, nothing retried.
+#[tokio::test]
+async fn a_report_run_refused_as_too_large_is_split_into_runs_of_its_halves() {
+    // 28 days refused, 14 refused, two runs of 7; the second 14 refused, two runs of 7.
+    four_weeks_run_in_halves(
+        report_runs(2, 7, i64::MAX, usize::MAX),
+        "meta-run-too-large-token",
+    )
+    .await;
 
     // A single day still refused is one error naming the account and the day.
     let api = crate::narrow::Narrow::start(report_runs(2, 0, i64::MAX, usize::MAX)).await;
@@ -912,30 +925,11 @@ async fn a_report_run_refused_as_too_large_is_split_into_runs_of_its_halves() {
 /// date order.
 #[tokio::test]
 async fn a_report_runs_first_results_page_refused_as_too_large_is_split_then_halved() {
-    let api = crate::narrow::Narrow::start(report_runs(2, i64::MAX, 7, usize::MAX)).await;
-    let c = meta_at(api.base_url(), "meta-results-too-large-token")
-        .with_async_threshold_days(7)
-        .build()
-        .unwrap();
-    let t = c
-        .get_campaign_data(&day_range("2024-01-01", "2024-01-28"))
-        .await
-        .unwrap();
-    assert_eq!(day_campaigns(&t), want_rows("2024-01-01", "2024-01-28", 2));
-    let runs = creations(&api);
-    assert_eq!(
-        runs,
-        [
-            "2024-01-01..2024-01-28",
-            "2024-01-01..2024-01-14",
-            "2024-01-01..2024-01-07",
-            "2024-01-08..2024-01-14",
-            "2024-01-15..2024-01-28",
-            "2024-01-15..2024-01-21",
-            "2024-01-22..2024-01-28",
-        ]
-    );
-    assert_eq!(c.progress().snapshot().retries, 0);
+    four_weeks_run_in_halves(
+        report_runs(2, i64::MAX, 7, usize::MAX),
+        "meta-results-too-large-token",
+    )
+    .await;
 
     // Results of more than one day, or of more than 2 rows a page, refused: two days
     // become two one-day runs, each read at limit 8 (refused), 4 (refused), then 2.
