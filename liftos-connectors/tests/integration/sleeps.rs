@@ -199,6 +199,17 @@ async fn a_meta_report_run_poll_past_the_deadline_fails_at_once() {
     );
 }
 
+/// The shop's answer to the connector's first query (`LiftosShop`): UTC, USD, the orders
+/// scope granted.
+fn shop_answer() -> axum::response::Response {
+    json(
+        200,
+        serde_json::json!({ "data": {
+            "shop": { "ianaTimezone": "UTC", "currencyCode": "USD" },
+            "currentAppInstallation": { "accessScopes": [{ "handle": "read_all_orders" }] } } }),
+    )
+}
+
 #[tokio::test]
 async fn a_shopify_bulk_poll_past_the_pulls_deadline_fails_at_once() {
     // The shop query is throttled once for 50 s; then a bulk operation that keeps
@@ -210,16 +221,10 @@ async fn a_shopify_bulk_poll_past_the_pulls_deadline_fails_at_once() {
         if s.body.contains("LiftosShop") {
             if shop_calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
                 let mut r = json(429, serde_json::json!({ "errors": "Throttled" }));
-                r.headers_mut()
-                    .insert("retry-after", "50".parse().unwrap());
+                r.headers_mut().insert("retry-after", "50".parse().unwrap());
                 return r;
             }
-            json(
-                200,
-                serde_json::json!({ "data": {
-                    "shop": { "ianaTimezone": "UTC", "currencyCode": "USD" },
-                    "currentAppInstallation": { "accessScopes": [{ "handle": "read_all_orders" }] } } }),
-            )
+            shop_answer()
         } else if s.body.contains("LiftosBulkOrders") {
             json(
                 200,
@@ -301,12 +306,7 @@ async fn a_retry_wait_past_the_deadline_is_stated_as_not_reached() {
 async fn waiting_for_another_bulk_query_past_the_deadline_advises_a_shorter_range() {
     let server = Narrow::start(|s, _| {
         if s.body.contains("LiftosShop") {
-            json(
-                200,
-                serde_json::json!({ "data": {
-                    "shop": { "ianaTimezone": "UTC", "currencyCode": "USD" },
-                    "currentAppInstallation": { "accessScopes": [{ "handle": "read_all_orders" }] } } }),
-            )
+            shop_answer()
         } else if s.body.contains("LiftosBulkOrders") {
             json(
                 200,
