@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Seek};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use futures::StreamExt;
 
@@ -15,8 +15,10 @@ pub use liftos_core::format::FileFormat;
 
 /// Reads a local CSV, Parquet or NDJSON file as record batches.
 ///
-/// The schema is inferred (CSV and NDJSON: from the first `infer_rows` rows; Parquet:
-/// from the file) unless one is given with [`with_schema`](FileConnector::with_schema).
+/// The schema is inferred (CSV: from every row, identifiers written as integers with a
+/// leading zero and date-times kept as text, see `infer_csv`; NDJSON: from the first
+/// `infer_rows` rows; Parquet: from the file) unless one is given with
+/// [`with_schema`](FileConnector::with_schema).
 /// A malformed row is reported with its 1-based line number. The whole file is read:
 /// the request's date range is not applied (filter downstream).
 #[derive(Debug, Clone)]
@@ -93,13 +95,7 @@ impl FileConnector {
         }
         let mut f = File::open(&self.path).map_err(|e| self.io(e))?;
         match self.format {
-            FileFormat::Csv => {
-                let fmt = arrow::csv::reader::Format::default().with_header(true);
-                let (schema, _) = fmt
-                    .infer_schema(&mut f, Some(self.infer_rows))
-                    .map_err(|e| self.file_err(0, e.to_string()))?;
-                Ok(Arc::new(schema))
-            }
+            FileFormat::Csv => self.infer_csv(&mut f),
             FileFormat::NdJson => {
                 self.check_json_lines()?;
                 let (schema, _) = arrow::json::reader::infer_json_schema(
@@ -115,6 +111,75 @@ impl FileConnector {
                 Ok(b.schema().clone())
             }
         }
+    }
+
+    /// A CSV file's schema: arrow-csv's inference over every row (a later row cannot
+    /// contradict a type taken from the first ones), then two columns kept as text that
+    /// arrow would type:
+    /// - an integer column with a cell written with a leading zero (`0123`, an account
+    ///   or campaign id) or too large for an i64: as numbers `001000000002` would lose its
+    ///   zeros and `0123` would merge with `123`;
+    /// - a date-time column (`2024-01-05 00:00:00`, `2024-01-05T03:00:00Z`): arrow would
+    ///   convert offsets to UTC and drop them, and give a time written without an offset
+    ///   (an export's local time) no zone either, so the two could no longer be told
+    ///   apart. As text the consumer reads each as written (liftos-transform's unify
+    ///   takes an offset's instant to the source's time zone, and keeps a local time's
+    ///   own date). Dates (`2024-01-05`) stay dates.
+    ///
+    /// Both passes stream the file in batches: memory holds one batch, not the file.
+    fn infer_csv(&self, f: &mut File) -> Result<SchemaRef> {
+        use arrow::datatypes::{DataType, Field, Schema};
+        let fmt = arrow::csv::reader::Format::default().with_header(true);
+        let (schema, _) = fmt
+            .infer_schema(&mut *f, None)
+            .map_err(|e| self.file_err(0, e.to_string()))?;
+        let mut text: Vec<bool> = schema
+            .fields()
+            .iter()
+            .map(|field| matches!(field.data_type(), DataType::Timestamp(_, _)))
+            .collect();
+        let ints: Vec<usize> = (0..schema.fields().len())
+            .filter(|&i| schema.field(i).data_type() == &DataType::Int64)
+            .collect();
+        if !ints.is_empty() {
+            f.rewind().map_err(|e| self.io(e))?;
+            let as_text = Schema::new(
+                schema
+                    .fields()
+                    .iter()
+                    .map(|field| Field::new(field.name(), DataType::Utf8, true))
+                    .collect::<Vec<_>>(),
+            );
+            let reader = arrow::csv::ReaderBuilder::new(Arc::new(as_text))
+                .with_header(true)
+                .with_batch_size(self.batch_size)
+                .with_projection(ints.clone())
+                .build(&mut *f)?;
+            let path = self.path.display().to_string();
+            for batch in reader {
+                let batch = batch.map_err(|e| csv_error(&path, e))?;
+                for (k, &i) in ints.iter().enumerate() {
+                    if text[i] {
+                        continue;
+                    }
+                    let cells = batch.column(k).as_string::<i32>();
+                    text[i] = cells.iter().flatten().any(integer_is_an_id);
+                }
+                if ints.iter().all(|&i| text[i]) {
+                    break;
+                }
+            }
+        }
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .zip(&text)
+            .map(|(field, &text)| match text {
+                true => Field::new(field.name(), DataType::Utf8, true),
+                false => field.as_ref().clone(),
+            })
+            .collect();
+        Ok(Arc::new(Schema::new(fields)))
     }
 
     /// Finds the first line that is not a JSON object, with its number.
@@ -183,6 +248,14 @@ impl FileConnector {
             }
         }
     }
+}
+
+/// Whether an integer cell is an identifier rather than a number: written with a leading
+/// zero (`0123`, `-007`; `0` itself is a number) or too large for an i64.
+fn integer_is_an_id(cell: &str) -> bool {
+    let body = cell.strip_prefix('-').unwrap_or(cell);
+    let zero = body.len() > 1 && body.starts_with('0') && body.bytes().all(|b| b.is_ascii_digit());
+    zero || (!body.is_empty() && cell.parse::<i64>().is_err())
 }
 
 /// Arrow's CSV errors name the data row (`... at line N`, counted without the header);
@@ -267,6 +340,60 @@ mod tests {
             Error::File { line, .. } => assert_eq!(*line, 4, "{err}"),
             other => panic!("{other}"),
         }
+    }
+
+    /// Ids written with leading zeros stay text (also when the first such id comes after
+    /// the rows arrow samples by default), a later decimal makes its column a number
+    /// instead of an error, and date-times stay text so that their offsets (or their
+    /// absence) reach the consumer; dates stay dates.
+    #[tokio::test]
+    async fn csv_keeps_ids_with_leading_zeros_and_date_times_as_written() {
+        use arrow::datatypes::DataType;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.csv");
+        let mut text = String::from("date,at,local,account_id,campaign_id,big_id,clicks,spend\n");
+        for i in 0..1500 {
+            let campaign = if i == 1400 {
+                "0123".to_owned()
+            } else {
+                format!("{}", 500 + i)
+            };
+            let spend = if i == 1450 {
+                "2.5".to_owned()
+            } else {
+                "3".to_owned()
+            };
+            text.push_str(&format!(
+                "2024-01-05,2024-01-05T03:00:00Z,2024-01-05 00:00:00,001000000002,{campaign},\
+                 {big},{i},{spend}\n",
+                big = if i == 7 { "123456789012345678901" } else { "1" },
+            ));
+        }
+        std::fs::write(&p, text).unwrap();
+        let t = pull(&p).await.unwrap();
+        let schema = t.schema();
+        let kind = |c: &str| schema.field_with_name(c).unwrap().data_type().clone();
+        assert_eq!(kind("date"), DataType::Date32);
+        assert_eq!(kind("at"), DataType::Utf8);
+        assert_eq!(kind("local"), DataType::Utf8);
+        assert_eq!(kind("account_id"), DataType::Utf8);
+        assert_eq!(kind("campaign_id"), DataType::Utf8);
+        assert_eq!(kind("big_id"), DataType::Utf8);
+        assert_eq!(kind("clicks"), DataType::Int64);
+        assert_eq!(kind("spend"), DataType::Float64);
+        let cell = |c: &str, row: usize| {
+            t.column_by_name(c)
+                .unwrap()
+                .as_string::<i32>()
+                .value(row)
+                .to_owned()
+        };
+        assert_eq!(cell("account_id", 0), "001000000002");
+        assert_eq!(cell("campaign_id", 1400), "0123");
+        assert_eq!(cell("big_id", 7), "123456789012345678901");
+        assert_eq!(cell("at", 0), "2024-01-05T03:00:00Z");
+        assert_eq!(cell("local", 0), "2024-01-05 00:00:00");
+        assert!(integer_is_an_id("-007") && !integer_is_an_id("0") && !integer_is_an_id("-12"));
     }
 
     #[tokio::test]

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::DataType;
 use liftos::causal::{AttributionModel, AttributionOptions, CausalForestParams};
 use liftos::connectors::{KlaviyoBuilder, MetaAdsBuilder, Progress, RetryConfig};
 use liftos::pipeline::{Outputs, Pipeline, PipelineBuilder, PipelineRun};
@@ -375,6 +376,103 @@ fn rows_outside_the_date_range_are_quarantined_not_lost() {
         "{text}"
     );
     assert_eq!(run.enriched.num_rows(), run.cleaned.table.num_rows());
+}
+
+/// A file export whose dates are date-times: one written as the account's local time
+/// (no offset) keeps its own date under the source's time zone, one written as a UTC
+/// instant becomes New York's date (03:00 UTC is the evening before), as `liftos unify`
+/// reads them; account and campaign ids written with leading zeros keep them. The file
+/// connector once typed both date-time forms as zone-less timestamps (the local time
+/// was then read as a UTC instant and moved back a day) and the ids as integers
+/// (`001000000002` became `1000000002`).
+#[test]
+fn a_file_source_keeps_its_local_dates_and_its_ids_as_written() {
+    use liftos::connectors::FileConnector;
+    use liftos::transform::SourceMapping;
+    let world = world();
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.csv");
+    liftos::io::write_table_atomically(&plain, &world.unified_table().unwrap()).unwrap();
+    let text = std::fs::read_to_string(&plain).unwrap();
+    let header = text.lines().next().unwrap().to_owned();
+    let column = |name: &str| header.split(',').position(|c| c == name).unwrap();
+    let (date, account) = (column("date"), column("account_id"));
+    // The channels whose account ids are digits (Meta's and Google's): a column of
+    // digits only is what a reader types as integers.
+    let rows: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter(|r| {
+            r.split(',')
+                .nth(account)
+                .unwrap()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .collect();
+    assert!(rows.len() > world.num_rows() / 2, "{} rows", rows.len());
+    let rewrite = |time: &str| {
+        let mut out = format!("{header}\n");
+        for row in &rows {
+            let mut cells: Vec<String> = row.split(',').map(str::to_owned).collect();
+            cells[date] = format!("{}{time}", cells[date]);
+            cells[account] = format!("00{}", cells[account]);
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        out
+    };
+    assert!(rows.iter().all(|r| !r.contains('"')), "plain cells only");
+    let (local, utc) = (dir.path().join("local.csv"), dir.path().join("utc.csv"));
+    std::fs::write(&local, rewrite(" 00:00:00")).unwrap();
+    std::fs::write(&utc, rewrite("T03:00:00Z")).unwrap();
+    let first = world.config().start;
+    let unified_of = |path: &std::path::Path| {
+        let ny = SourceMapping::unified().with_timezone("America/New_York");
+        let pipeline = Pipeline::builder()
+            .source("export", FileConnector::new(path).unwrap())
+            .mapping(SchemaMapping::empty().with_source("export", ny))
+            .date_range(first - chrono::Duration::days(1), world.config().end())
+            .attribution(
+                AttributionOptions::default().with_model(AttributionModel::CausalForest(
+                    CausalForestParams::default().with_num_trees(50),
+                )),
+            )
+            .progress(false)
+            .build()
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(pipeline.run()).unwrap().unified.table
+    };
+    let dates = |t: &RecordBatch| -> std::collections::BTreeSet<chrono::NaiveDate> {
+        let d = arrow::compute::cast(t.column_by_name("date").unwrap(), &DataType::Date32).unwrap();
+        let d = arrow::compute::cast(&d, &DataType::Utf8).unwrap();
+        d.as_string::<i32>()
+            .iter()
+            .map(|v| v.unwrap().parse().unwrap())
+            .collect()
+    };
+    let local = unified_of(&local);
+    assert_eq!(local.num_rows(), rows.len());
+    assert_eq!(dates(&local).first(), Some(&first));
+    assert_eq!(dates(&local).last(), Some(&world.config().end()));
+    let utc = unified_of(&utc);
+    assert_eq!(utc.num_rows(), rows.len());
+    assert_eq!(
+        dates(&utc).first(),
+        Some(&(first - chrono::Duration::days(1)))
+    );
+    let ids =
+        arrow::compute::cast(local.column_by_name("account_id").unwrap(), &DataType::Utf8).unwrap();
+    let ids = ids.as_string::<i32>();
+    assert!(
+        (0..ids.len()).all(|i| ids.value(i).starts_with("00")),
+        "{ids:?}"
+    );
 }
 
 #[test]
