@@ -67,6 +67,63 @@ pub enum Saturation {
     },
 }
 
+/// Whose exposure a channel's [`Saturation`] curve is a function of.
+///
+/// With `Campaign` (the default) each campaign saturates on its own: its rows' effect
+/// depends on its own exposure only. With `Channel` the channel's campaigns reach one
+/// audience: the curve applies to the channel's total exposure of the day `A` (each
+/// campaign's exposure carried over with the channel's decay, summed), with the
+/// half-saturation `K = half_saturation × Σ daily budgets / (1 − decay)` over the channel's
+/// campaigns, and each row gets its campaign's share of it, `τ · a · G(A) / A` (`a` the
+/// campaign's exposure, `G(A) = K · x^S / (1 + x^S)`, `x = A / K`). One campaign spending more
+/// then takes revenue from its siblings: its own rows' return overstates what one more
+/// unit across the channel brings, which the channel's `marginal_roas` (every campaign's
+/// spend raised together) measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SaturationScope {
+    /// Each campaign's own exposure.
+    #[default]
+    Campaign,
+    /// The channel's total exposure of the day, shared by its campaigns.
+    Channel,
+}
+
+/// Flighting aligned across channels: every campaign of every channel but Klaviyo (email
+/// keeps its sends) runs `on_days`, pauses `off_days` (no row, no spend), and so on from
+/// the world's first day. Every paid channel's spend then moves together, for a reason the
+/// calendar does not show but that is no confounding (the plan, not demand): what a check
+/// for a hidden demand shock must not mistake for one.
+///
+/// | Name | Default | Meaning | Range |
+/// |---|---|---|---|
+/// | `on_days` | 14 | days running in each cycle | ≥ 1 |
+/// | `off_days` | 14 | days paused in each cycle | ≥ 1 |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pulses {
+    /// Days running in each cycle.
+    pub on_days: u32,
+    /// Days paused in each cycle.
+    pub off_days: u32,
+}
+
+impl Default for Pulses {
+    fn default() -> Self {
+        Self {
+            on_days: 14,
+            off_days: 14,
+        }
+    }
+}
+
+impl Pulses {
+    /// Whether day `t` (0 = the world's first day) is a running day.
+    pub fn running(&self, t: usize) -> bool {
+        let cycle = (self.on_days + self.off_days) as usize;
+        t % cycle < self.on_days as usize
+    }
+}
+
 /// Budgets that move in steps: each campaign's spend level is piecewise constant over
 /// blocks of random length, a new level at every block start (what budget reviews do).
 ///
@@ -232,11 +289,26 @@ pub enum Preset {
     /// platform-reported revenue understates what it caused, Google's overstates it; the
     /// business total sees all of it.
     Spillover,
+    /// A realistic world whose Hill curves are steep (shape 2.5–3.5) with half-saturation
+    /// anywhere from half to two and a half times a campaign's typical exposure: many
+    /// campaigns' typical day sits on the convex foot of an S-shaped curve, between the
+    /// points a grid of curves would try.
+    Steep,
+    /// A realistic world (linear response) with long carryover: geometric decay 0.8–0.92
+    /// per channel, so most of a day's effect comes on later days.
+    LongCarryover,
+    /// A realistic world whose campaigns of one paid channel reach one audience: each paid
+    /// channel's Hill curve applies to its total exposure of the day
+    /// ([`SaturationScope::Channel`]; Klaviyo's campaigns keep curves of their own).
+    SharedAudience,
+    /// A realistic world whose paid channels run two weeks and pause two weeks, all at
+    /// once ([`Pulses`]): spend moves together across channels by plan, not by demand.
+    Pulsing,
 }
 
 impl Preset {
     /// Every preset, in documentation order.
-    pub const ALL: [Preset; 7] = [
+    pub const ALL: [Preset; 11] = [
         Preset::Linear,
         Preset::Saturation,
         Preset::Carryover,
@@ -244,10 +316,14 @@ impl Preset {
         Preset::Latent,
         Preset::Feedback,
         Preset::Spillover,
+        Preset::Steep,
+        Preset::LongCarryover,
+        Preset::SharedAudience,
+        Preset::Pulsing,
     ];
 
     /// The preset's name: `linear`, `saturation`, `carryover`, `realistic`, `latent`,
-    /// `feedback`, `spillover`.
+    /// `feedback`, `spillover`, `steep`, `long_carryover`, `shared_audience`, `pulsing`.
     pub fn as_str(self) -> &'static str {
         match self {
             Preset::Linear => "linear",
@@ -257,6 +333,10 @@ impl Preset {
             Preset::Latent => "latent",
             Preset::Feedback => "feedback",
             Preset::Spillover => "spillover",
+            Preset::Steep => "steep",
+            Preset::LongCarryover => "long_carryover",
+            Preset::SharedAudience => "shared_audience",
+            Preset::Pulsing => "pulsing",
         }
     }
 
@@ -338,6 +418,7 @@ pub struct CampaignConfig {
 /// | `organic_ratio` | 1.6 / 2.4 / 3.0 | baseline (non-incremental) revenue per unit of budget at average demand | ≥ 0 |
 /// | `adstock_decay` | 0.0 | geometric carryover θ in `a_t = s_t + θ a_{t−1}` | [0, 1) |
 /// | `saturation` | `Off` | diminishing returns | see [`Saturation`] |
+/// | `saturation_scope` | `Campaign` | whose exposure the curve is a function of | see [`SaturationScope`] |
 /// | `cpm` | 9 / 30 / — | cost per thousand impressions at average demand | > 0 |
 /// | `ctr` | 0.012 / 0.045 / 0.03 | clicks per impression (Klaviyo: per delivered email) | [0, 1] |
 /// | `avg_order_value` | 70 / 85 / 60 | revenue per conversion | > 0 |
@@ -360,6 +441,8 @@ pub struct ChannelConfig {
     pub adstock_decay: f64,
     /// Diminishing returns.
     pub saturation: Saturation,
+    /// Whose exposure the saturation curve is a function of.
+    pub saturation_scope: SaturationScope,
     /// Cost per thousand impressions at average demand.
     pub cpm: f64,
     /// Clicks per impression (Klaviyo: per delivered email).
@@ -398,8 +481,9 @@ pub struct ChannelConfig {
 /// | `preset` | `None` | the [`Preset`] this configuration was built from; a label reported in the truth | — |
 /// | `spillover` | `None` | part of one channel's effect reported in another channel's rows | see [`Spillover`] |
 /// | `business` | see [`BusinessOutcome`] | the business's own daily revenue: organic level and noise | — |
+/// | `pulses` | `None` | paid channels running and pausing all at once | see [`Pulses`] |
 ///
-/// The last five default to off and draw from random streams of their own, so worlds
+/// The last six default to off and draw from random streams of their own, so worlds
 /// that do not use them are byte-identical to worlds built before they existed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorldConfig {
@@ -452,6 +536,9 @@ pub struct WorldConfig {
     pub spillover: Option<Spillover>,
     /// The business's own daily revenue ([`World::business_table`](crate::World::business_table)).
     pub business: BusinessOutcome,
+    /// Paid channels running and pausing all at once (`None`: every campaign runs through
+    /// its flight).
+    pub pulses: Option<Pulses>,
 }
 
 impl Default for WorldConfig {
@@ -498,6 +585,7 @@ impl WorldConfig {
                 organic_ratio: organic,
                 adstock_decay: 0.0,
                 saturation: Saturation::Off,
+                saturation_scope: SaturationScope::Campaign,
                 cpm,
                 ctr,
                 avg_order_value: aov,
@@ -528,6 +616,7 @@ impl WorldConfig {
             preset: None,
             spillover: None,
             business: BusinessOutcome::default(),
+            pulses: None,
         }
     }
 
@@ -545,6 +634,10 @@ impl WorldConfig {
     /// | `latent` | as `realistic` | linear, no carryover | as `realistic` plus a latent shock (φ 0.9, sd in [0.15, 0.25], spend elasticity 1) | yes |
     /// | `feedback` | as `realistic` | linear, no carryover | as `realistic` with baseline noise sd 0.25, plus spend feedback ρ in [0.5, 1.0] (elasticity of spend to the row's baseline noise) | yes |
     /// | `spillover` | as `saturation` | linear, no carryover; 35% of Meta's effect reported in Google Ads' rows ([`Spillover`]) | standard | no |
+    /// | `steep` | as `realistic` | Hill per channel: shape S in [2.5, 3.5], half-saturation h in [0.5, 2.5] (often on the convex foot); adstock θ in [0.2, 0.7] | as `realistic` | no |
+    /// | `long_carryover` | as `realistic` | linear, adstock θ in [0.8, 0.92] per channel | as `realistic` | no |
+    /// | `shared_audience` | as `realistic` | Hill and adstock as `realistic`, on each paid channel's total exposure ([`SaturationScope::Channel`]; Klaviyo's campaigns keep their own) | as `realistic` | no |
+    /// | `pulsing` | as `realistic` | Hill and adstock as `realistic` | as `realistic`, and the paid channels run 14 days and pause 14, all at once ([`Pulses`]) | no |
     ///
     /// `linear` is byte-identical to `WorldConfig::standard(4).with_zero_effect_channel("tiktok").with_seed(seed)`
     /// apart from the [`preset`](Self::preset) label.
@@ -575,6 +668,10 @@ impl WorldConfig {
             Preset::Latent => 4,
             Preset::Feedback => 5,
             Preset::Spillover => 6,
+            Preset::Steep => 7,
+            Preset::LongCarryover => 8,
+            Preset::SharedAudience => 9,
+            Preset::Pulsing => 10,
         };
         rng.set_stream(PRESET_STREAM + stream);
         match preset {
@@ -613,6 +710,40 @@ impl WorldConfig {
                     to: "google_ads".into(),
                     share: 0.35,
                 });
+            }
+            Preset::Steep => {
+                config.draw_realistic_spend_and_noise(&mut rng);
+                for ch in &mut config.channels {
+                    ch.saturation = Saturation::Hill {
+                        half_saturation: round3(rng.random_range(0.5..=2.5)),
+                        shape: round3(rng.random_range(2.5..=3.5)),
+                    };
+                }
+                config.draw_adstock(&mut rng);
+            }
+            Preset::LongCarryover => {
+                config.draw_realistic_spend_and_noise(&mut rng);
+                for ch in &mut config.channels {
+                    ch.adstock_decay = round3(rng.random_range(0.8..=0.92));
+                }
+            }
+            Preset::SharedAudience => {
+                config.draw_realistic_spend_and_noise(&mut rng);
+                config.draw_saturation(&mut rng);
+                config.draw_adstock(&mut rng);
+                // Email campaigns send on a few weekdays each, so a day's total is far
+                // from their budgets' sum: Klaviyo's campaigns keep curves of their own.
+                for ch in &mut config.channels {
+                    if ch.platform != Some(Platform::Klaviyo) {
+                        ch.saturation_scope = SaturationScope::Channel;
+                    }
+                }
+            }
+            Preset::Pulsing => {
+                config.draw_realistic_spend_and_noise(&mut rng);
+                config.draw_saturation(&mut rng);
+                config.draw_adstock(&mut rng);
+                config.pulses = Some(Pulses::default());
             }
         }
         config.preset = Some(preset);
@@ -812,6 +943,7 @@ impl WorldConfig {
             organic_ratio: 1.8,
             adstock_decay: 0.0,
             saturation: Saturation::Off,
+            saturation_scope: SaturationScope::Campaign,
             cpm: 7.0,
             ctr: 0.008,
             avg_order_value: 65.0,
@@ -989,6 +1121,17 @@ impl WorldConfig {
                     (0.0..=3.0).contains(&u.baseline_elasticity),
                 ),
             ])?;
+        }
+        if let Some(p) = self.pulses
+            && (p.on_days == 0 || p.off_days == 0 || p.on_days.max(p.off_days) > 36_600)
+        {
+            return bad(
+                "pulses".into(),
+                format!(
+                    "on_days and off_days need 1..=36600, got {} and {}",
+                    p.on_days, p.off_days
+                ),
+            );
         }
         if let Some(sp) = &self.spillover {
             let known = |n: &str| self.channels.iter().any(|c| c.name == n);

@@ -62,7 +62,7 @@ pub use business::{
 };
 pub use config::{
     BudgetSteps, BusinessOutcome, CampaignConfig, ChannelConfig, LatentShock, MessageType,
-    Platform, Preset, Saturation, Spillover, WorldConfig,
+    Platform, Preset, Pulses, Saturation, SaturationScope, Spillover, WorldConfig,
 };
 pub use error::{Error, Result};
 pub use native::{

@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
-use crate::config::{MessageType, Platform, Saturation, WorldConfig};
+use crate::config::{MessageType, Platform, Saturation, SaturationScope, WorldConfig};
 use crate::days::{SpecialDay, classify};
 use crate::{Error, Result};
 
@@ -59,6 +59,8 @@ pub(crate) struct Row {
 pub(crate) struct Flight {
     pub(crate) channel: usize,
     pub(crate) campaign: usize,
+    /// The world's day index of the flight's first day.
+    pub(crate) first: usize,
     /// For every flight day, the index of its row (None: no send that day).
     pub(crate) rows: Vec<Option<usize>>,
 }
@@ -401,19 +403,76 @@ impl World {
         (revenue.max(0.0) / aov + r.conv_dither).floor()
     }
 
+    /// Each flight's exposure on each of its days (spend carried over with its channel's
+    /// decay) when rows spend `spend`.
+    fn exposures(&self, spend: &[f64]) -> Vec<Vec<f64>> {
+        self.flights
+            .iter()
+            .map(|f| {
+                let theta = self.config.channels[f.channel].adstock_decay;
+                let mut a = 0.0;
+                f.rows
+                    .iter()
+                    .map(|slot| {
+                        a = slot.map_or(0.0, |i| spend[i]) + theta * a;
+                        a
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Per channel whose campaigns share one audience ([`SaturationScope::Channel`]): its
+    /// curve (half-saturation from the sum of its campaigns' budgets) and its total
+    /// exposure of every day; `None` for a channel whose campaigns saturate on their own.
+    fn shared_audiences(&self, exposures: &[Vec<f64>]) -> Vec<Option<(Response, Vec<f64>)>> {
+        let days = self.days.len();
+        self.config
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(ci, ch)| {
+                (ch.saturation_scope == SaturationScope::Channel).then(|| {
+                    let budgets = ch.campaigns.iter().map(|c| c.daily_budget).sum();
+                    let response = Response::new(ch.saturation, ch.adstock_decay, budgets);
+                    let mut total = vec![0.0; days];
+                    for (f, a) in self.flights.iter().zip(exposures) {
+                        if f.channel == ci {
+                            for (k, v) in a.iter().enumerate() {
+                                total[f.first + k] += v;
+                            }
+                        }
+                    }
+                    (response, total)
+                })
+            })
+            .collect()
+    }
+
     /// Revenue (unrounded) of every row when rows spend `spend`.
     pub(crate) fn revenue_for(&self, spend: &[f64]) -> Vec<f64> {
         let mut revenue = vec![0.0; self.rows.len()];
-        for f in &self.flights {
+        let exposures = self.exposures(spend);
+        let shared = self.shared_audiences(&exposures);
+        for (f, a) in self.flights.iter().zip(&exposures) {
             let ch = &self.config.channels[f.channel];
-            let response = Response::new(ch.saturation, ch.adstock_decay, self.budget(f));
-            let mut exposure = 0.0;
-            for slot in &f.rows {
-                let s = slot.map_or(0.0, |i| spend[i]);
-                exposure = s + ch.adstock_decay * exposure;
+            let own = Response::new(ch.saturation, ch.adstock_decay, self.budget(f));
+            for (k, slot) in f.rows.iter().enumerate() {
                 if let Some(i) = *slot {
                     let r = &self.rows[i];
-                    revenue[i] = r.baseline + r.tau_scale * response.value(exposure);
+                    // A shared audience: the campaign's share of the channel's response.
+                    let effect = match &shared[f.channel] {
+                        Some((response, total)) => {
+                            let all = total[f.first + k];
+                            if all > 0.0 {
+                                a[k] * response.value(all) / all
+                            } else {
+                                0.0
+                            }
+                        }
+                        None => own.value(a[k]),
+                    };
+                    revenue[i] = r.baseline + r.tau_scale * effect;
                 }
             }
         }
@@ -470,17 +529,24 @@ impl World {
             r.conversions = actual.conversions[i];
         }
         // Marginal returns: contemporaneous and long-run (sum of discounted future ones).
-        for f in &self.flights {
+        // With a shared audience a row's return is the slope of the channel's curve at the
+        // day's total exposure: raising every campaign's spend together moves the channel's
+        // revenue by the spend-weighted sum of these (its siblings' loss included).
+        let spend: Vec<f64> = self.rows.iter().map(|r| r.spend).collect();
+        let exposures = self.exposures(&spend);
+        let shared = self.shared_audiences(&exposures);
+        for (f, a) in self.flights.iter().zip(&exposures) {
             let ch = &self.config.channels[f.channel];
             let theta = ch.adstock_decay;
             let response = Response::new(ch.saturation, theta, self.budget(f));
-            let mut exposure = 0.0;
             let mut marginal = vec![0.0; f.rows.len()];
             for (k, slot) in f.rows.iter().enumerate() {
-                let s = slot.map_or(0.0, |i| self.rows[i].spend);
-                exposure = s + theta * exposure;
                 if let Some(i) = *slot {
-                    marginal[k] = self.rows[i].tau_scale * response.slope(exposure);
+                    let slope = match &shared[f.channel] {
+                        Some((curve, total)) => curve.slope(total[f.first + k]),
+                        None => response.slope(a[k]),
+                    };
+                    marginal[k] = self.rows[i].tau_scale * slope;
                     self.rows[i].tau = marginal[k];
                 }
             }
@@ -755,6 +821,7 @@ fn simulate_rows(config: &WorldConfig, days: &[Day]) -> (Vec<Row>, Vec<Flight>) 
             let mut flight = Flight {
                 channel: ci,
                 campaign: ki,
+                first,
                 rows: Vec::with_capacity(last + 1 - first),
             };
             step_stream += 1;
@@ -778,7 +845,8 @@ fn simulate_rows(config: &WorldConfig, days: &[Day]) -> (Vec<Row>, Vec<Flight>) 
                     || flow
                     || c.send_weekdays.contains(&weekday.num_days_from_monday())
                     || day.special == SpecialDay::Event;
-                if !sends {
+                let paused = !klaviyo && config.pulses.is_some_and(|p| !p.running(t));
+                if !sends || paused {
                     flight.rows.push(None);
                     continue;
                 }
@@ -927,4 +995,84 @@ pub struct WorldRow<'a> {
     pub is_holiday: bool,
     /// Whether the day is Black Friday or Cyber Monday.
     pub is_commercial_event: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Preset;
+
+    /// With a shared audience, one campaign spending 1% more takes revenue from its
+    /// siblings (their rows lose at least 5% of what its own rows gain); the same world
+    /// with each campaign saturating on its own leaves the siblings' rows exactly as they
+    /// were. Other channels never move.
+    #[test]
+    fn a_shared_audience_makes_a_campaign_take_revenue_from_its_siblings() {
+        let shared = WorldConfig::preset(Preset::SharedAudience, 1);
+        let mut own = shared.clone();
+        for ch in &mut own.channels {
+            ch.saturation_scope = SaturationScope::Campaign;
+        }
+        for (config, is_shared) in [(shared, true), (own, false)] {
+            let world = World::generate(&config).unwrap();
+            let meta = world.channel_index("meta").unwrap();
+            let spend: Vec<f64> = world.rows.iter().map(|r| r.spend).collect();
+            let before = world.revenue_for(&spend);
+            let mut raised = spend.clone();
+            for (i, r) in world.rows.iter().enumerate() {
+                if r.channel == meta && r.campaign == 0 {
+                    raised[i] *= 1.01;
+                }
+            }
+            let after = world.revenue_for(&raised);
+            let (mut own_gain, mut siblings) = (0.0, 0.0);
+            for (i, r) in world.rows.iter().enumerate() {
+                let change = after[i] - before[i];
+                if r.channel != meta {
+                    assert_eq!(change, 0.0, "{}", r.channel);
+                } else if r.campaign == 0 {
+                    own_gain += change;
+                } else {
+                    siblings += change;
+                }
+            }
+            assert!(own_gain > 0.0, "{own_gain}");
+            if is_shared {
+                assert!(
+                    siblings < -0.05 * own_gain,
+                    "siblings {siblings}, own {own_gain}"
+                );
+            } else {
+                assert_eq!(siblings, 0.0);
+            }
+        }
+    }
+
+    /// Pulsing: the paid channels have rows only on running days, all on the same days;
+    /// Klaviyo keeps sending through the pauses.
+    #[test]
+    fn pulsing_pauses_every_paid_channel_at_once() {
+        let config = WorldConfig::preset(Preset::Pulsing, 1);
+        let pulses = config.pulses.unwrap();
+        let world = World::generate(&config).unwrap();
+        let mut klaviyo_paused_days = 0;
+        for r in &world.rows {
+            let paid = config.channels[r.channel].platform != Some(Platform::Klaviyo);
+            if paid {
+                assert!(pulses.running(r.day), "day {}", r.day);
+            } else if !pulses.running(r.day) {
+                klaviyo_paused_days += 1;
+            }
+        }
+        assert!(klaviyo_paused_days > 100, "{klaviyo_paused_days}");
+        let paid_days: std::collections::BTreeSet<usize> = world
+            .rows
+            .iter()
+            .filter(|r| config.channels[r.channel].platform != Some(Platform::Klaviyo))
+            .map(|r| r.day)
+            .collect();
+        // Half the days, give or take the last cycle.
+        let share = paid_days.len() as f64 / world.days.len() as f64;
+        assert!((share - 0.5).abs() < 0.03, "{share}");
+    }
 }

@@ -27,6 +27,10 @@ const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campai
     latent      realistic spend with an unobserved demand shock moving spend and revenue (hidden confounding)\n\
     feedback    realistic spend reacting to the same day's revenue shock (hidden confounding)\n\
     spillover   35% of Meta's effect reported in Google Ads' rows (the business total sees all of it)\n\
+    steep           realistic, with steep S-shaped Hill curves (shape 2.5-3.5, half-saturation 0.5-2.5x)\n\
+    long_carryover  realistic spend, linear response, carryover decay 0.8-0.92\n\
+    shared_audience realistic, each paid channel's campaigns saturating one shared audience\n\
+    pulsing         realistic, the paid channels running 14 days and pausing 14, all at once\n\
   --return-scale F multiplies every channel's true return by F (spend, baselines and noise unchanged).\n\
   serve puts a preset's zero-effect channel `tiktok` on the TikTok fake (numeric advertiser and campaign ids);\n\
   export writes it with its plain ids, as a file source would have them.\n\

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::{carryover_config, native_json, pearson, revenue_derivative};
 use liftos_sandbox::{
-    CURVE_SCALES, ChannelTruth, Platform, Preset, Saturation, World, WorldConfig,
+    CURVE_SCALES, ChannelTruth, Platform, Preset, Saturation, SaturationScope, World, WorldConfig,
 };
 
 fn preset(p: Preset, seed: u64) -> World {
@@ -117,11 +117,37 @@ fn check_ranges(p: Preset, c: &WorldConfig) {
             "{p}: {what} = {v} outside [{lo}, {hi}]"
         );
     };
-    let saturated = matches!(p, Preset::Saturation | Preset::Realistic);
-    let carryover = matches!(p, Preset::Carryover | Preset::Realistic);
-    let realistic = matches!(p, Preset::Realistic | Preset::Latent | Preset::Feedback);
+    let saturated = matches!(
+        p,
+        Preset::Saturation | Preset::Realistic | Preset::SharedAudience | Preset::Pulsing
+    );
+    let carryover = matches!(
+        p,
+        Preset::Carryover
+            | Preset::Realistic
+            | Preset::Steep
+            | Preset::SharedAudience
+            | Preset::Pulsing
+    );
+    let realistic = matches!(
+        p,
+        Preset::Realistic
+            | Preset::Latent
+            | Preset::Feedback
+            | Preset::Steep
+            | Preset::LongCarryover
+            | Preset::SharedAudience
+            | Preset::Pulsing
+    );
     for ch in &c.channels {
         match ch.saturation {
+            Saturation::Hill {
+                half_saturation,
+                shape,
+            } if p == Preset::Steep => {
+                within(shape, 2.5, 3.5, "shape");
+                within(half_saturation, 0.5, 2.5, "half_saturation");
+            }
             Saturation::Hill {
                 half_saturation,
                 shape,
@@ -135,10 +161,24 @@ fn check_ranges(p: Preset, c: &WorldConfig) {
                     "{p}: {shape} / {half_saturation}"
                 );
             }
-            Saturation::Off => assert!(!saturated, "{p}: {} not saturated", ch.name),
+            Saturation::Off => assert!(
+                !saturated && p != Preset::Steep,
+                "{p}: {} not saturated",
+                ch.name
+            ),
         }
+        let shared = ch.saturation_scope == SaturationScope::Channel;
+        let paid = ch.platform != Some(Platform::Klaviyo);
+        assert_eq!(
+            shared,
+            p == Preset::SharedAudience && paid,
+            "{p}: {}",
+            ch.name
+        );
         if carryover {
             within(ch.adstock_decay, 0.2, 0.7, "adstock_decay");
+        } else if p == Preset::LongCarryover {
+            within(ch.adstock_decay, 0.8, 0.92, "adstock_decay");
         } else {
             assert_eq!(ch.adstock_decay, 0.0, "{p}");
         }
@@ -183,6 +223,7 @@ fn check_ranges(p: Preset, c: &WorldConfig) {
     } else {
         assert_eq!(c.feedback, 0.0, "{p}");
     }
+    assert_eq!(c.pulses.is_some(), p == Preset::Pulsing, "{p}");
 }
 
 /// Everything a world emits, as bytes.
@@ -279,8 +320,13 @@ fn response_curves_start_at_zero_pass_through_the_truth_and_rise() {
                     "{at}: not increasing {curve:?}"
                 );
             }
-            let saturated = matches!(p, Preset::Saturation | Preset::Realistic);
-            if saturated {
+            let concave = matches!(
+                p,
+                Preset::Saturation | Preset::Realistic | Preset::SharedAudience | Preset::Pulsing
+            );
+            if p == Preset::Steep {
+                // An S-shaped curve: concave or still convex at today's spend, rising.
+            } else if concave {
                 // Doubling today's spend adds less than today's spend brought.
                 assert!(
                     curve[8].incremental_revenue - at_one < at_one,
