@@ -441,7 +441,7 @@ pub const DEFAULT_MAX_FILLED_ROWS: usize = 5_000_000;
 ///
 /// | Name | Default | Meaning |
 /// |---|---|---|
-/// | `remove_duplicates` | `true` | drop exact duplicates; one natural key with different values: the latest pull wins |
+/// | `remove_duplicates` | `true` | drop exact duplicates; one natural key with different values: the latest pull wins (the others dropped), or without a later `_pulled_at` the later row (the others quarantined) |
 /// | `normalize_campaign_names` | `Some(default)` | rewrite campaign names, original kept in `_campaign_original` |
 /// | `standardize_currency` | `None` | convert spend and revenue to a reporting currency (needs rates) |
 /// | `fill_missing_dates` | `true` | insert zero-activity rows inside each campaign's flight, `_filled = true` (never on a day whose row is in the quarantine) |
@@ -756,9 +756,12 @@ fn pulled_order(table: &RecordBatch) -> Result<Option<Vec<i64>>> {
 ///    money, negative metrics. The reason names each bad cell.
 /// 2. `remove_duplicates`: rows sharing the natural key (date, channel, account_id,
 ///    campaign, ad_group, breakdowns; the campaign is `campaign_id`, or the name where
-///    the id is null). Identical rows are exact duplicates; otherwise the row with the
-///    largest `_pulled_at` wins (a restatement), ties and a missing `_pulled_at` going to
-///    the later row in load order. Both kinds are dropped and counted.
+///    the id is null). Identical rows are exact duplicates, dropped and counted;
+///    otherwise the row with the largest `_pulled_at` wins and the rows pulled before it
+///    are dropped and counted (a restatement). Rows with other values and nothing saying
+///    which is newer (no `_pulled_at`, or the same one) keep the later row in load order
+///    and go to quarantine (`clean:remove_duplicates`): which
+///    is right is not known, so the other is not thrown away.
 /// 3. `normalize_campaign_names` (the original kept in `_campaign_original`).
 /// 4. `standardize_currency`: `spend` and `revenue` × rate of (date, currency); a row
 ///    without a rate goes to quarantine (`clean:standardize_currency`), never guessed.
@@ -956,22 +959,45 @@ pub(crate) fn clean_impl(
     );
 
     // 2. Duplicates.
-    if let Some((deduplicated, exact, restated)) = dups? {
-        kept = deduplicated;
+    if let Some(d) = dups? {
+        kept = d.kept;
         log.push(Change {
             fix: Fix::RemoveDuplicates.as_str().to_owned(),
             action: ChangeAction::Dropped,
-            rows_affected: exact,
+            rows_affected: d.exact,
             detail: "exact duplicate rows".to_owned(),
         });
         log.push(Change {
             fix: Fix::RemoveDuplicates.as_str().to_owned(),
             action: ChangeAction::Dropped,
-            rows_affected: restated,
+            rows_affected: d.restated,
             detail: format!(
-                "rows superseded by a later pull of the same natural key (restatement; latest `{PULLED_AT}`, then load order)"
+                "rows superseded by a later pull of the same natural key (restatement; latest `{PULLED_AT}`)"
             ),
         });
+        if !d.conflicting.is_empty() {
+            let stamp = if pulled.is_some() {
+                format!("the same `{PULLED_AT}`")
+            } else {
+                format!("no `{PULLED_AT}` column")
+            };
+            // The reason names no row number: in parts (`clean_file`) a row's number
+            // within its part is not the input's.
+            let reason = format!(
+                "a later row has the same natural key and other values, and {stamp} says which is newer: the later row was kept"
+            );
+            for &r in &d.conflicting {
+                quarantine.push("clean:remove_duplicates", r, reason.clone());
+            }
+            log.push(Change {
+                fix: Fix::RemoveDuplicates.as_str().to_owned(),
+                action: ChangeAction::Quarantined,
+                rows_affected: d.conflicting.len(),
+                detail: format!(
+                    "rows of a natural key with a later row of other values and nothing saying which is newer ({stamp}): the later row kept"
+                ),
+            });
+        }
     }
 
     // 3. Names.
@@ -1393,7 +1419,7 @@ fn remove_duplicates(
     series: &(Vec<u32>, usize),
     pulled: Option<&[i64]>,
     kept: &[u32],
-) -> Result<(Vec<u32>, usize, usize)> {
+) -> Result<Deduplicated> {
     let rows = frame.rows;
     let mut key_cols: Vec<ArrayRef> = vec![Arc::new(date.clone())];
     key_cols.extend(series_cols.iter().cloned());
@@ -1447,21 +1473,41 @@ fn remove_duplicates(
             *seen = true;
         }
     }
-    let (mut exact, mut restated) = (0, 0);
-    let mut out = Vec::with_capacity(kept.len());
+    let mut out = Deduplicated {
+        kept: Vec::with_capacity(kept.len()),
+        ..Deduplicated::default()
+    };
     for &r in kept {
-        if winner[key[r as usize] as usize] == r {
-            out.push(r);
+        let w = winner[key[r as usize] as usize];
+        if w == r {
+            out.kept.push(r);
             continue;
         }
         let f = full[r as usize] as usize;
         if std::mem::replace(&mut seen_full[f], true) {
-            exact += 1;
+            out.exact += 1;
+        } else if pulled.is_some_and(|p| p[r as usize] < p[w as usize]) {
+            out.restated += 1;
         } else {
-            restated += 1;
+            out.conflicting.push(r);
         }
     }
-    Ok((out, exact, restated))
+    Ok(out)
+}
+
+/// What [`remove_duplicates`] keeps and removes.
+#[derive(Debug, Default)]
+struct Deduplicated {
+    /// The rows kept, in their order.
+    kept: Vec<u32>,
+    /// Rows identical to a row kept or to an earlier row removed (dropped).
+    exact: usize,
+    /// Rows of a key pulled again later with other values (a restatement; dropped).
+    restated: usize,
+    /// Rows whose key has a later row with other values that no later `_pulled_at` makes
+    /// the newer (none given, or the same): the later row in load order is kept, and
+    /// these go to the quarantine, since which is right is not known.
+    conflicting: Vec<u32>,
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -337,10 +337,53 @@ fn the_latest_pull_wins_even_when_it_was_loaded_first() {
     assert_eq!(out.table.num_rows(), 1);
     assert_eq!(numbers(&out.table, "spend").value(0), 5.0);
 
-    // Without `_pulled_at`, the later row in load order wins.
+    // The older pull is dropped and counted as superseded; nothing is quarantined.
+    assert_eq!(out.quarantine.num_rows(), 0);
+    let acc = out.accounting();
+    assert_eq!((acc.dropped_duplicates, acc.quarantined), (1, 0));
+
+    // Without `_pulled_at`, the later row in load order is kept and the other, which no
+    // column says is older, goes to the quarantine with its values and the reason
+    // (it was once dropped, only counted).
     let no_pull = t.project(&(0..12).collect::<Vec<_>>()).unwrap();
     let out = clean_data(&no_pull, &Fixes::none().with_remove_duplicates(true)).unwrap();
     assert_eq!(numbers(&out.table, "spend").value(0), 6.0);
+    let acc = out.accounting();
+    assert!(acc.balances(), "{acc:?}");
+    assert_eq!((acc.dropped_duplicates, acc.quarantined), (0, 1));
+    let q = &out.quarantine;
+    assert_eq!(text(q, "_stage").value(0), "clean:remove_duplicates");
+    assert_eq!(
+        q.column_by_name("_row")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::UInt64Type>()
+            .value(0),
+        0
+    );
+    assert!(
+        text(q, "_reason")
+            .value(0)
+            .contains("no `_pulled_at` column says which is newer"),
+        "{}",
+        text(q, "_reason").value(0)
+    );
+    assert_eq!(text(q, "spend").value(0), "5");
+
+    // The same `_pulled_at` says no more than none: quarantined the same way.
+    let tied = messy_table(&[
+        ("2024-03-01", "c1", "A", "USD", "5", "1", 4),
+        ("2024-03-01", "c1", "A", "USD", "6", "1", 4),
+        ("2024-03-01", "c1", "A", "USD", "6", "1", 4),
+    ]);
+    let out = clean_data(&tied, &Fixes::none().with_remove_duplicates(true)).unwrap();
+    assert_eq!(numbers(&out.table, "spend").value(0), 6.0);
+    let acc = out.accounting();
+    assert_eq!((acc.dropped_duplicates, acc.quarantined), (1, 1), "{acc:?}");
+    assert!(
+        text(&out.quarantine, "_reason")
+            .value(0)
+            .contains("the same `_pulled_at`")
+    );
 }
 
 #[test]

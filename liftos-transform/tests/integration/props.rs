@@ -168,7 +168,28 @@ fn oracle_days(rows: &[MessyRow]) -> (usize, usize, usize, usize, BTreeSet<(u8, 
             *w = (r.pulled, i);
         }
     }
-    let dropped = usable - winners.len();
+    // A row that does not win its key: an exact duplicate (the same values as the winner
+    // or as an earlier such row) or one pulled before the winner is dropped; one with
+    // other values and the winner's `_pulled_at` is quarantined (nothing says which is
+    // newer).
+    let values = |r: &MessyRow| (r.campaign, r.day, r.spend.text(), r.currency);
+    let mut seen: BTreeSet<_> = winners.values().map(|&(_, i)| values(&rows[i])).collect();
+    let mut dropped = 0;
+    for (i, r) in rows.iter().enumerate() {
+        if r.bad_date || !r.spend.usable() {
+            continue;
+        }
+        let (pulled, w) = winners[&(r.campaign, r.day)];
+        if w == i {
+            continue;
+        }
+        if !seen.insert(values(r)) || r.pulled < pulled {
+            dropped += 1;
+        } else {
+            quarantined += 1;
+        }
+    }
+    debug_assert!(usable >= winners.len() + dropped);
     let mut days: BTreeMap<u8, BTreeSet<u8>> = BTreeMap::new();
     for (&(c, d), &(_, i)) in &winners {
         let r = &rows[i];
