@@ -320,6 +320,39 @@ fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| store_error(dir, format!("cannot sync the directory: {e}")))
 }
 
+/// The store (a directory whose `manifest.json` is a LiftOS store's) that holds `path`
+/// or one of its parents, if any: where a command's output must not go, since the
+/// store's files are its own (a table written over a committed file destroys it). A
+/// path that does not exist yet is judged by its nearest existing parent, through
+/// symlinks.
+pub fn store_holding(path: &Path) -> Option<PathBuf> {
+    let mut at = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let existing = loop {
+        let dir = at.unwrap_or(Path::new("."));
+        if let Ok(canonical) = std::fs::canonicalize(dir) {
+            break canonical;
+        }
+        at = dir.parent().filter(|p| !p.as_os_str().is_empty());
+        at?;
+    };
+    existing
+        .ancestors()
+        .find(|dir| is_store_dir(dir))
+        .map(Path::to_path_buf)
+}
+
+/// Whether `dir` holds a LiftOS store's manifest (a JSON file of at most 64 MiB naming the
+/// store's format).
+fn is_store_dir(dir: &Path) -> bool {
+    let path = dir.join(MANIFEST);
+    let small = std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= 64 << 20);
+    small
+        && std::fs::read(&path).is_ok_and(|bytes| {
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .is_ok_and(|v| v.get("format").and_then(|f| f.as_str()) == Some(STORE_FORMAT))
+        })
+}
+
 fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
     let path = dir.join(MANIFEST);
     let text = match std::fs::read_to_string(&path) {
@@ -690,7 +723,11 @@ fn unique_file_name(source: &str) -> String {
 }
 
 /// Whether `name` is a data file a store writes: `<source>-<hex>-<pid>.parquet`
-/// ([`unique_file_name`]), or the temporary file of one (`.<that name>.<random>.partial.parquet`).
+/// ([`unique_file_name`]: the hex is a time in nanoseconds since 1970, 16 digits from
+/// 2006 to 2554), or the temporary file of one (`.<that name>.<random>.partial.parquet`).
+/// Nothing else is ever removed from a store's `data/`: a user's `backup-2024-01.parquet`
+/// or `meta-2024-06.parquet` has the shape `<word>-<digits>-<digits>` but not the 16
+/// digits, and stays.
 fn is_store_data_file(name: &str) -> bool {
     let committed = |n: &str| {
         let Some(stem) = n.strip_suffix(".parquet") else {
@@ -701,10 +738,12 @@ fn is_store_data_file(name: &str) -> bool {
         else {
             return false;
         };
-        !pid.is_empty()
+        (1..=10).contains(&pid.len())
             && pid.bytes().all(|b| b.is_ascii_digit())
-            && !nanos.is_empty()
-            && nanos.bytes().all(|b| b.is_ascii_hexdigit())
+            && nanos.len() == 16
+            && nanos
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
             && !source.is_empty()
             && source
                 .bytes()
@@ -1102,7 +1141,15 @@ impl Store {
             return Ok(());
         }
         let mut next = self.manifest.clone();
-        next.commit += 1;
+        next.commit = next.commit.checked_add(1).ok_or_else(|| {
+            store_error(
+                &self.dir.join(MANIFEST),
+                format!(
+                    "its commit number {} is the largest there is (a manifest edited by hand?); nothing was changed",
+                    next.commit
+                ),
+            )
+        })?;
         next.version = STORE_FORMAT_VERSION;
         for (name, s) in std::mem::take(&mut self.staged) {
             next.sources.insert(name, s);
@@ -1631,12 +1678,22 @@ mod tests {
         upsert_day(&mut s, 1.0);
         s.commit().unwrap();
         let data = dir.path().join(DATA_DIR);
+        // Names with the store's shape `<word>-<hex>-<digits>` but not its 16 hex digits
+        // (a user's monthly backups, dated exports) were once removed too.
+        let shaped = [
+            "backup-2024-01.parquet",
+            "meta-2024-06.parquet",
+            "spend-20240101-2.parquet",
+        ];
         for name in [
             "results.json",
             "unified.parquet",
             "report.html",
             "meta-notes.parquet",
-        ] {
+        ]
+        .into_iter()
+        .chain(shaped)
+        {
             std::fs::write(data.join(name), "mine").unwrap();
         }
         // A store file of a commit that never finished, and its temporary file.
@@ -1665,7 +1722,31 @@ mod tests {
             "unified.parquet".to_owned(),
             stored.trim_start_matches("data/").to_owned(),
         ];
+        want.extend(shaped.map(str::to_owned));
         want.sort();
         assert_eq!(left, want);
+        assert!(is_store_data_file(&unique_file_name("google_ads")));
+    }
+
+    /// A commit number at its largest (a manifest edited by hand) is one error naming the
+    /// manifest, not an overflow, and the store stays as it was.
+    #[test]
+    fn a_commit_number_at_its_largest_is_an_error_not_an_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::create_or_open(dir.path()).unwrap();
+        upsert_day(&mut s, 1.0);
+        s.commit().unwrap();
+        drop(s);
+        let path = dir.path().join(MANIFEST);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+        manifest["commit"] = serde_json::json!(u64::MAX);
+        let edited = serde_json::to_string(&manifest).unwrap();
+        std::fs::write(&path, &edited).unwrap();
+        let mut s = Store::create_or_open(dir.path()).unwrap();
+        upsert_day(&mut s, 2.0);
+        let e = s.commit().unwrap_err().to_string();
+        assert!(e.contains("manifest.json") && e.contains("largest"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), edited);
     }
 }

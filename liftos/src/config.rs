@@ -1585,10 +1585,48 @@ pub(crate) fn settings_fingerprint(keys: &[ConfigKey], settings: &toml::Table) -
     names.sort();
     let mut text = String::new();
     for name in names {
-        let value = settings.get(name).map(ToString::to_string).unwrap_or_default();
+        let value = settings
+            .get(name)
+            .map(|v| canonical_setting(v).to_string())
+            .unwrap_or_default();
         text.push_str(&format!("{name}\u{0}{value}\u{0}"));
     }
     crate::sync::fnv64(&text)
+}
+
+/// A setting's value as the fingerprint sees it: a list of text items (accounts,
+/// customers, metrics, action types) is a set, so its items are sorted and deduplicated,
+/// each written as the connectors read it (Meta's `act_` prefix left out, a Google Ads
+/// customer id's dashes left out). The same accounts listed in another order or another
+/// spelling then ask for the same numbers, and do not re-read the store in full. A list
+/// already in that form gives the text it always gave.
+fn canonical_setting(value: &toml::Value) -> toml::Value {
+    let toml::Value::Array(items) = value else {
+        return value.clone();
+    };
+    let Some(texts) = items
+        .iter()
+        .map(|v| v.as_str().map(str::trim))
+        .collect::<Option<Vec<&str>>>()
+    else {
+        return value.clone();
+    };
+    let mut canonical: Vec<String> = texts
+        .into_iter()
+        .map(|t| {
+            let t = t.strip_prefix("act_").unwrap_or(t);
+            let id_with_dashes =
+                t.contains('-') && t.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+            if id_with_dashes {
+                t.replace('-', "")
+            } else {
+                t.to_owned()
+            }
+        })
+        .collect();
+    canonical.sort();
+    canonical.dedup();
+    toml::Value::Array(canonical.into_iter().map(toml::Value::String).collect())
 }
 
 fn is_variable_name(name: &str) -> bool {
@@ -1630,6 +1668,9 @@ mod tests {
             base,
             meta_fingerprint("base_url = \"http://127.0.0.1:9\"\n", "act_1,act_2", "token-a")
         );
+        // The same accounts in another order or spelling ask for the same numbers.
+        assert_eq!(base, meta_fingerprint("", "act_2, act_1", "token-a"));
+        assert_eq!(base, meta_fingerprint("", "1,act_2,2", "token-a"));
         // An account dropped from the variable, or another attribution window, does.
         assert_ne!(base, meta_fingerprint("", "act_1", "token-a"));
         assert_ne!(
@@ -1637,6 +1678,13 @@ mod tests {
             meta_fingerprint("attribution_windows = [\"1d_click\"]\n", "act_1,act_2", "token-a")
         );
         assert_eq!(base.len(), 16);
+        // A Google Ads customer id with its dashes is the same customer.
+        let dashed = toml::Value::Array(vec!["123-456-7890".into(), "42".into()]);
+        let plain = toml::Value::Array(vec!["42".into(), "1234567890".into()]);
+        assert_eq!(canonical_setting(&dashed), canonical_setting(&plain));
+        // A list already sorted and plain keeps its text (its stores keep their state).
+        let sorted = toml::Value::Array(vec!["1234567890".into(), "42".into()]);
+        assert_eq!(canonical_setting(&sorted), sorted);
     }
 
     /// A REST source's fingerprint follows its spec file's contents, not only its path:

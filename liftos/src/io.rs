@@ -301,7 +301,8 @@ fn file_id(path: &Path) -> FileId {
     canonical_path(path)
 }
 
-/// Refuses a command line whose outputs overwrite one of its inputs or each other.
+/// Refuses a command line whose outputs overwrite one of its inputs or each other, or
+/// lie inside a store kept by `liftos sync` (its files are its own).
 ///
 /// `inputs` and `outputs` are `(option, path)` pairs such as `("--input", "a.csv")`.
 /// Two paths are the same file when they name one file after canonicalisation (through
@@ -327,6 +328,18 @@ pub fn check_distinct_files(inputs: &[(&str, &Path)], outputs: &[(&str, &Path)])
         ),
     };
     for (i, (opt, path, id)) in outs.iter().enumerate() {
+        if let Some(store) = liftos_transform::store::store_holding(path) {
+            return Err(Error::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "{opt} is inside the store {} kept by `liftos sync`, whose files are its own; write it elsewhere (nothing was written)",
+                        store.display()
+                    ),
+                ),
+            });
+        }
         if let Some((iopt, ipath, _)) = ins.iter().find(|(_, _, iid)| iid == id) {
             return Err(clash(
                 opt,
@@ -514,6 +527,40 @@ mod tests {
             err.contains("nope/t.csv") && !err.contains("partial"),
             "{err}"
         );
+    }
+
+    /// Any output inside a store kept by `liftos sync` is refused, through a symlink and
+    /// below a directory that does not exist yet (`liftos unify --store S --out
+    /// S/data/<a committed file>` once overwrote a file of the store it had just read);
+    /// a directory whose `manifest.json` is something else's is not a store.
+    #[test]
+    fn outputs_inside_a_store_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let mut s = liftos_transform::store::Store::create_or_open(&store).unwrap();
+        s.commit().unwrap();
+        drop(s);
+        fs::create_dir_all(store.join("data")).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&store, &link).unwrap();
+        for out in [
+            store
+                .join("data")
+                .join("google_ads-18f0a1b2c3d4e5f6-7.parquet"),
+            store.join("manifest.json"),
+            store.join("data").join("new").join("x.csv"),
+            link.join("data").join("x.parquet"),
+        ] {
+            let err = check_distinct_files(&[], &[("--out", &out)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("--out is inside the store"), "{err}");
+        }
+        check_distinct_files(&[], &[("--out", &dir.path().join("u.csv"))]).unwrap();
+        let other = dir.path().join("other");
+        fs::create_dir(&other).unwrap();
+        fs::write(other.join("manifest.json"), "{\"format\": \"npm\"}").unwrap();
+        check_distinct_files(&[], &[("--out", &other.join("u.csv"))]).unwrap();
     }
 
     #[test]

@@ -435,12 +435,36 @@ impl PipelineBuilder {
                 ));
             }
         }
-        let (start, end) = self.range.ok_or_else(|| {
+        let (start, mut end) = self.range.ok_or_else(|| {
             invalid(
                 "date_range",
                 "set the first and last day with date_range".into(),
             )
         })?;
+        // From a store, the run ends at the least complete source's last complete day:
+        // a source that did not sync (a failed pull) would otherwise read its days after
+        // that as days without activity.
+        let mut notes = Vec::new();
+        if let Some(dir) = &self.store {
+            let store = liftos_transform::store::Store::open(dir)?;
+            let least = self
+                .sources
+                .iter()
+                .filter_map(|s| {
+                    let day = store.source(&s.name)?.last_complete()?;
+                    Some((day, s.name.clone()))
+                })
+                .min();
+            if let Some((day, name)) = least
+                && day < end
+                && day >= start
+            {
+                notes.push(format!(
+                    "The run stops at {day}, not {end}: the store holds source `{name}` complete through {day} only (its last successful sync), and its later days would read as days without its activity. Sync it (`liftos sync`) to analyse them."
+                ));
+                end = day;
+            }
+        }
         let request = ConnectorRequest::new(start, end)?.with_level(self.level);
         for s in &self.sources {
             s.connector.schema(&request)?;
@@ -510,6 +534,7 @@ impl PipelineBuilder {
             progress_view: self.progress_view,
             cluster,
             cluster_timeout: self.cluster_timeout,
+            notes,
         })
     }
 }
@@ -648,6 +673,9 @@ pub struct Pipeline {
     cluster: Option<ClusterUrl>,
     /// How long each file's read on the cluster may take.
     cluster_timeout: Option<std::time::Duration>,
+    /// What the build changed that the results must say (a store's range cut at its
+    /// least complete source), added to the primary results' warnings.
+    notes: Vec<String>,
 }
 
 /// One source's pull.
@@ -1231,13 +1259,19 @@ impl Pipeline {
             || self.enrich(&cleaned.table, &calendar),
             |e| e.num_rows(),
         )?;
-        let (panel, attribution) = timed(
+        let (panel, mut attribution) = timed(
             &mut t,
             view,
             "analyze",
             || self.analyze(&enriched),
             |(p, _)| p.num_rows(),
         )?;
+        for note in &self.notes {
+            tracing::warn!("{note}");
+            if let Some(primary) = attribution.results.first_mut() {
+                primary.diagnostics.warnings.insert(0, note.clone());
+            }
+        }
         let plan = match &self.plan {
             Some(options) => Some(timed(
                 &mut t,

@@ -225,7 +225,8 @@ impl Pipeline {
             });
         }
         options.check(start, end, today)?;
-        let complete = end.min(today.pred_opt().unwrap_or(today));
+        let yesterday = today.pred_opt().unwrap_or(today);
+        let complete = end.min(yesterday);
         // Windows first, from the committed state.
         let mut plans = Vec::new();
         for s in self.sources() {
@@ -264,20 +265,44 @@ impl Pipeline {
             let mut notes = Vec::new();
             let previous = store.source(&s.name);
             let stored = previous.filter(|st| st.request == fingerprint && st.key == key.key);
+            // A re-read in full starts at the first stored day when that is earlier:
+            // the days before `start` are read again with the new settings, not lost.
+            let full_from = previous
+                .and_then(|p| p.first())
+                .map_or(start, |first| first.min(start));
             if let Some(p) = previous
                 && stored.is_none()
             {
                 notes.push(format!(
-                    "re-read in full from {start}: {} changed since the last sync (settings, mapping, level, breakdowns or columns); the {} stored rows are replaced, never mixed with the new ones",
+                    "re-read in full from {full_from}: {} changed since the last sync (settings, mapping, level, breakdowns or columns); the {} stored rows are replaced, never mixed with the new ones",
                     if p.key == key.key { "the request" } else { "the natural key" },
                     p.rows
                 ));
             }
+            // The last day the upsert replaces: `end`, or after a sync whose today was
+            // ahead, the last day it stored (rows dated after yesterday cannot exist, and
+            // a fresh pull returns none: they are removed).
+            let mut replace_to = end;
             let (from, full, last_complete) = match stored {
-                None => (start, true, complete),
+                None => (full_from, true, complete),
                 Some(st) => {
                     let first = st.first().unwrap_or(start);
-                    let last = st.last_complete().unwrap_or(start);
+                    let stored_last = st.last_complete().unwrap_or(start);
+                    // A day after yesterday cannot be complete: a state past it was written
+                    // by a sync whose today was ahead (a `--today` typo, a clock that
+                    // jumped). Read from yesterday's lookback as if the state ended there,
+                    // or the days between would never be read again.
+                    let last = stored_last.min(yesterday);
+                    if stored_last > yesterday {
+                        let partial = st
+                            .partial_days
+                            .iter()
+                            .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+                        replace_to = partial.fold(replace_to.max(stored_last), NaiveDate::max);
+                        notes.push(format!(
+                            "the store said complete through {stored_last}, after yesterday ({yesterday}): a sync whose today was ahead wrote it; the lookback is read again from {yesterday}, and the store is complete through {complete} from now on"
+                        ));
+                    }
                     // Per account state: the least advanced account decides.
                     let state = st
                         .accounts
@@ -304,7 +329,7 @@ impl Pipeline {
                 lookback,
                 from,
                 full,
-                last_complete,
+                (last_complete, replace_to),
                 key,
                 notes,
             ));
@@ -329,20 +354,29 @@ impl Pipeline {
                     Ok(arrow::compute::concat_batches(&schema, &parts)?)
                 }
                 .await;
-                (result, started)
+                // This source's own time, taken when its pull ends (not after every
+                // source's).
+                (result, started.elapsed().as_secs_f64())
             }
         });
         let results = futures::future::join_all(pulls).await;
         let mut report = Vec::new();
         for (
-            (s, _, fingerprint, lookback, from, full, last_complete, key, notes),
-            (result, started),
+            (s, _, fingerprint, lookback, from, full, (last_complete, replace_to), key, notes),
+            (result, seconds),
         ) in plans.into_iter().zip(results)
         {
             let table = match result {
                 Ok(t) => t,
                 Err(e) if self.continue_on_source_error() => {
                     tracing::warn!(source = %s.name, error = %e, "sync failed");
+                    let mut notes = notes;
+                    if let Some(kept) = store.source(&s.name).and_then(|p| p.last_complete()) {
+                        notes.push(format!(
+                            "the store keeps `{}` complete through {kept} (its last successful sync), not {complete}: `liftos run --store` stops there",
+                            s.name
+                        ));
+                    }
                     report.push(SourceSync {
                         name: s.name.clone(),
                         window: (from, end),
@@ -351,7 +385,7 @@ impl Pipeline {
                         counts: UpsertCounts::default(),
                         error: Some(e.to_string()),
                         notes,
-                        seconds: started.elapsed().as_secs_f64(),
+                        seconds,
                     });
                     continue;
                 }
@@ -362,7 +396,7 @@ impl Pipeline {
                     });
                 }
             };
-            let mut update = SourceUpdate::new(table, key.key, key.date, (from, end))
+            let mut update = SourceUpdate::new(table, key.key, key.date, (from, replace_to))
                 .with_complete_through(last_complete)
                 .with_request(fingerprint)
                 .with_full_refresh(full);
@@ -372,16 +406,11 @@ impl Pipeline {
             if let Some(c) = key.currency {
                 update = update.with_currency_column(c);
             }
-            let first_stored = store.source(&s.name).and_then(|p| p.first());
             let counts = store.upsert(&s.name, update)?;
             let mut notes = notes;
-            if full
-                && counts.removed > 0
-                && let Some(first) = first_stored
-                && first < from
-            {
+            if full && counts.removed > 0 {
                 notes.push(format!(
-                    "WARNING: the store held days from {first}, but the re-read starts at {from}: {} stored rows the re-read did not return are removed (sync from {first} to keep the days before {from})",
+                    "WARNING: the re-read from {from} did not return {} stored rows (the source no longer has them); they are removed",
                     counts.removed
                 ));
             }
@@ -394,7 +423,7 @@ impl Pipeline {
                 counts,
                 error: None,
                 notes,
-                seconds: started.elapsed().as_secs_f64(),
+                seconds,
             });
         }
         if report.iter().all(|r| r.error.is_some()) {

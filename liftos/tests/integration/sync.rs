@@ -416,6 +416,51 @@ fn sql_and_run_read_the_store_instead_of_pulling() {
     assert!(dir.path().join("out").join("results.json").is_file());
 }
 
+/// A source the last syncs did not reach (a failed pull, a source left out of the
+/// config) stays complete through its last successful sync: `run --store` once read its
+/// later days as days without its activity, without a word. The run now stops at the
+/// least complete source's day and says so among the warnings.
+#[test]
+fn run_from_a_store_stops_at_its_least_complete_source() {
+    let (fakes, dir, config, store) = clocked_with(
+        FaultConfig::none(),
+        "2024-02-14",
+        "2024-01-01",
+        "2024-02-13",
+    );
+    sync(&fakes, &config, &store, &["--today", "2024-02-01"]);
+    let meta_only = dir.path().join("meta.toml");
+    std::fs::write(
+        &meta_only,
+        config_text(&fakes, "2024-01-01", "2024-02-13", &["meta"]),
+    )
+    .unwrap();
+    sync(&fakes, &meta_only, &store, &["--today", "2024-02-14"]);
+    let s = Store::open(&store).unwrap();
+    assert_eq!(s.source("meta").unwrap().last_complete_day, "2024-02-13");
+    assert_eq!(
+        s.source("google_ads").unwrap().last_complete_day,
+        "2024-01-31"
+    );
+    let mut cmd = liftos();
+    cmd.arg("run")
+        .arg("--config")
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .env("LIFTOS_LOG", "off")
+        .current_dir(dir.path());
+    with_credentials(&mut cmd, &fakes);
+    // 31 days × 2 campaigns: Meta's days after 2024-01-31 are left out with the others'.
+    let out = assert_success_with(&cmd.output().unwrap(), "source meta                62 rows");
+    let results = std::fs::read_to_string(dir.path().join("out").join("results.json")).unwrap();
+    assert!(
+        results.contains("The run stops at 2024-01-31, not 2024-02-13")
+            && results.contains("`google_ads` complete through 2024-01-31"),
+        "{out}"
+    );
+}
+
 /// A config with Meta and Google Ads only (Klaviyo's reporting limit spaces its calls
 /// 31 s apart within one process, too slow for a test's ticks).
 fn ads_config(dir: &Path, fakes: &Fakes, start: &str) -> PathBuf {
@@ -785,6 +830,37 @@ fn a_currency_change_is_refused_and_the_store_kept() {
     );
 }
 
+/// One sync whose today was ahead (a `--today` typo, a clock that jumped) once left the
+/// store complete through a day that had not come: later syncs read only their today,
+/// never the lookback, and lost the days between and every restatement. The next sync
+/// with the right date now reads the lookback from yesterday again, says why, and the
+/// store equals a fresh pull.
+#[test]
+fn a_sync_whose_today_was_ahead_does_not_freeze_the_lookback() {
+    let (fakes, _dir, config, store) = clocked("2024-02-01", "2024-01-10", "2024-02-14");
+    sync(&fakes, &config, &store, &["--today", "2024-02-01"]);
+    sync(&fakes, &config, &store, &["--today", "2024-03-15"]);
+    assert_eq!(
+        Store::open(&store)
+            .unwrap()
+            .source("meta")
+            .unwrap()
+            .last_complete_day,
+        "2024-03-14"
+    );
+    fakes.servers.advance_days(3);
+    let out = sync(&fakes, &config, &store, &["--today", "2024-02-04"]);
+    assert!(
+        out.contains("the store said complete through 2024-03-14, after yesterday (2024-02-03)"),
+        "{out}"
+    );
+    assert_store_equals_fresh_pulls(&fakes, &store, "2024-01-10", "2024-02-04");
+    let s = Store::open(&store).unwrap();
+    let meta = s.source("meta").unwrap();
+    assert_eq!(meta.last_complete_day, "2024-02-03");
+    assert_eq!(meta.partial_days, ["2024-02-04"]);
+}
+
 #[test]
 fn a_full_reread_after_a_mapping_change_says_so_and_counts_the_history_it_drops() {
     let (dir, config) = snap_dir(SNAP_ROWS, "snap");
@@ -809,12 +885,13 @@ fn a_full_reread_after_a_mapping_change_says_so_and_counts_the_history_it_drops(
             .starts_with("0 new, 0 restated, 2 unchanged, 2 removed; 2 rows stored"),
         "{out}"
     );
+    // The re-read starts at the first stored day, not `--start`: the days before it
+    // are read again, not dropped; the file no longer has the first day's rows.
     assert_contains_all(
         &out,
         &[
-            "re-read in full from 2024-01-02",
-            "WARNING: the store held days from 2024-01-01",
-            "2 stored rows",
+            "re-read in full from 2024-01-01",
+            "WARNING: the re-read from 2024-01-01 did not return 2 stored rows",
         ],
     );
     assert_eq!(
