@@ -98,7 +98,7 @@ pub use prepare::{
     Adstock, COMMON_SPEND_GATE, CausalPanel, CausalRoles, CommonSpend, DroppedRow,
     TreatmentAssignment, prepare_causal_data,
 };
-pub use response::{HillCurve, ResponseOptions, ResponseTransform};
+pub use response::{HillCurve, REFINE_GATE, ResponseOptions, ResponseTransform};
 pub use results::{
     AttributionResults, ChannelEffect, ChannelResponse, CurvePoint, Diagnostics, Estimate,
     ModelAccuracy, NotEstimated, RowEffect, RowIndex, Sensitivity, TemporalEffects,

@@ -8,7 +8,8 @@
 //!     [--preset standard|linear|saturation|carryover|realistic|latent|feedback]
 //!     [--trees 500] [--campaigns 4] [--days 730] [--json FILE] [--plain-nuisances]
 //!     [--linear-response] [--no-common-spend] [--common-spend-check-only] [--warnings]
-//!     [--oracle-curves] [--oracle-demand] [--allow-negative-effects] [--refine]
+//!     [--oracle-curves] [--oracle-demand] [--allow-negative-effects] [--no-refine]
+//!     [--refine-gate X]
 //! ```
 //!
 //! Per channel it counts the coverage of both the switch-off return (`incremental_roas`
@@ -35,8 +36,10 @@
 //! each channel keeps only its first N of the campaigns the preset drew (few campaigns,
 //! as unbalanced as drawn: `--preset realistic --campaigns 2`), the truth re-simulated.
 //!
-//! `--refine` turns on the response search's local refinement around its grid
-//! (`ResponseOptions::refine`, off by default), to compare with the grid alone.
+//! `--no-refine` turns off the response search's local refinement around its grid
+//! (`ResponseOptions::refine`, on by default), to compare with the grid alone;
+//! `--refine-gate X` sets its gate (`ResponseOptions::refine_gate`, default
+//! `REFINE_GATE` = 5.99; `--refine-gate 0` is the refinement before the gate).
 //!
 //! `--allow-negative-effects` reports the unconstrained fit (by default every effect is
 //! projected on `[0, ∞)`: `AttributionOptions::non_negative`).
@@ -56,7 +59,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use liftos_causal::{
-    Adstock, AttributionModel, AttributionOptions, CausalForestParams, CausalRoles,
+    Adstock, AttributionModel, AttributionOptions, CausalForestParams, CausalRoles, REFINE_GATE,
     ResponseOptions, analyze_attribution, prepare_causal_data,
 };
 use liftos_sandbox::{Preset, World, WorldConfig};
@@ -163,7 +166,8 @@ fn main() -> Result<(), BoxError> {
     let oracle = args.iter().any(|a| a == "--oracle-curves");
     let negative = args.iter().any(|a| a == "--allow-negative-effects");
     let oracle_demand = args.iter().any(|a| a == "--oracle-demand");
-    let refine = args.iter().any(|a| a == "--refine");
+    let refine = !args.iter().any(|a| a == "--no-refine");
+    let refine_gate: f64 = arg(&args, "--refine-gate", REFINE_GATE)?;
     let json: Option<String> = args
         .iter()
         .position(|a| a == "--json")
@@ -226,6 +230,7 @@ fn main() -> Result<(), BoxError> {
             } else {
                 ResponseOptions {
                     refine,
+                    refine_gate,
                     ..ResponseOptions::auto()
                 }
             });
