@@ -1,0 +1,68 @@
+//! `watch` and `history` on a store kept by `liftos sync`: what they skip (directories
+//! LiftOS did not write) and what they refuse (`--max-ticks 0`).
+
+use liftos::sandbox::fake::FaultConfig;
+
+use crate::common::*;
+use crate::sync::{ads_config, day, watch_command};
+
+/// A notes folder and a backup copy without `fingerprint.json` in `STORE/models/` made
+/// `history` fail and every `watch` retrain fail ("retrain failed: …/notes/fingerprint.json:
+/// No such file"), and watch then said "0 model version(s)". They are skipped and named
+/// in a note, and left where they are.
+#[test]
+fn directories_in_models_that_are_no_versions_are_skipped_by_history_and_watch() {
+    let fakes = start_fakes(world(), FaultConfig::none());
+    fakes.servers.set_clock(Some(day("2024-02-01")), 3);
+    let dir = tempfile::tempdir().unwrap();
+    let config = ads_config(dir.path(), &fakes, "2024-01-01");
+    let store = dir.path().join("store");
+    let watch = |today: &str| {
+        let out = watch_command(
+            &fakes,
+            &config,
+            &store,
+            &["--max-ticks", "1", "--today", today],
+        )
+        .output()
+        .unwrap();
+        assert_success(&out)
+    };
+    let stdout = watch("2024-02-01");
+    assert!(stdout.contains("(first fit)"), "{stdout}");
+    let models = store.join(liftos::retrain::MODELS_DIR);
+    let version = liftos::retrain::versions(&store).unwrap().remove(0);
+    let backup = models.join("backup-before-q1-review");
+    std::fs::create_dir_all(&backup).unwrap();
+    std::fs::copy(
+        version.dir.join("results.json"),
+        backup.join("results.json"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(models.join("notes")).unwrap();
+    let skipped = "backup-before-q1-review, notes";
+
+    let out = liftos_run!("history", "--store", &store);
+    let stdout = assert_success(&out);
+    assert!(
+        stdout.contains(&format!("  {}  through 2024-01-31", version.id)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 version(s); "), "{stdout}");
+    let note = stdout.lines().last().unwrap();
+    assert!(
+        note.starts_with("note: skipped in ") && note.ends_with(skipped),
+        "{stdout}"
+    );
+
+    fakes.servers.advance_days(8);
+    let stdout = watch("2024-02-09");
+    assert!(
+        stdout.contains("retrained: ") && stdout.contains("(8 new complete days)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2 model version(s) in "), "{stdout}");
+    assert!(stdout.lines().any(|l| l.ends_with(skipped)), "{stdout}");
+    assert_eq!(liftos::retrain::versions(&store).unwrap().len(), 2);
+    assert!(backup.join("results.json").is_file() && models.join("notes").is_dir());
+}
