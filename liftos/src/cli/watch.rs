@@ -29,8 +29,9 @@ pub struct WatchArgs {
     /// Time between ticks: `90s`, `30m`, `1h`, `1d` (at least 1 s).
     #[arg(long, default_value = "1h", value_parser = parse_every)]
     every: Duration,
-    /// Stop after this many ticks (default: run until stopped).
-    #[arg(long, value_name = "N")]
+    /// Stop after this many ticks, at least 1 (default: run until stopped; 0 is refused,
+    /// not read as "no tick").
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_ticks: Option<u64>,
     /// First day of the store and the model (default: `pipeline.start`).
     #[arg(long)]

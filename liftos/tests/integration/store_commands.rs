@@ -66,3 +66,31 @@ fn directories_in_models_that_are_no_versions_are_skipped_by_history_and_watch()
     assert_eq!(liftos::retrain::versions(&store).unwrap().len(), 2);
     assert!(backup.join("results.json").is_file() && models.join("notes").is_dir());
 }
+
+/// `--max-ticks 0` ran a whole tick (a sync and a first fit); it is refused before
+/// anything is read or written.
+#[test]
+fn watch_refuses_max_ticks_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let out = liftos()
+        .args([
+            "watch",
+            "--config",
+            "no-such.toml",
+            "--max-ticks",
+            "0",
+            "--store",
+        ])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--max-ticks") && stderr.contains("'0'"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).is_empty());
+    assert!(!store.exists());
+}
