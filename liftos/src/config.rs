@@ -1191,6 +1191,87 @@ impl PipelineConfig {
         &self,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<PipelineBuilder> {
+        self.builder(lookup, None)
+    }
+
+    /// The pipeline this config describes, its sources read from the store in `store`
+    /// (kept by `liftos sync`) instead of pulled: `liftos run --store`. The sources'
+    /// connectors are not built, so their credentials and settings from the environment
+    /// (`LIFTOS_META_ACCESS_TOKEN`, `LIFTOS_META_AD_ACCOUNT_IDS`, ...) are not needed; a
+    /// secret written in the file is still an error. The other sections are read as by
+    /// [`to_builder`](Self::to_builder), with their secrets from the process
+    /// environment (a Shopify business outcome and a PostgreSQL output still connect).
+    ///
+    /// # Errors
+    ///
+    /// As [`to_builder`](Self::to_builder).
+    pub fn to_store_builder(&self, store: &Path) -> Result<PipelineBuilder> {
+        self.to_store_builder_with(store, &|k| std::env::var(k).ok())
+    }
+
+    /// [`to_store_builder`](Self::to_store_builder) with the other sections' secrets
+    /// and settings from `lookup`.
+    ///
+    /// # Errors
+    ///
+    /// As [`to_builder`](Self::to_builder).
+    pub fn to_store_builder_with(
+        &self,
+        store: &Path,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<PipelineBuilder> {
+        Ok(self.builder(lookup, Some(store))?.store(store))
+    }
+
+    /// A source read from a store: what of its settings can be checked without its
+    /// connector. A secret or a URL with credentials written in the file is refused, as
+    /// when the source is pulled.
+    fn check_stored_source(&self, index: usize) -> Result<()> {
+        let spanned = &self.sources[index];
+        let span = spanned.span();
+        let source = spanned.get_ref();
+        let key = |k: &str| format!("sources[{index}].{k}");
+        let keys = keys(source.kind);
+        for (k, v) in &source.settings {
+            let at = Some(self.key_span(span.clone(), k));
+            let url = v.as_str().unwrap_or_default();
+            let credentials = match source.kind {
+                SourceKind::Postgres => {
+                    k == "password" || (k == "url" && postgres_url_has_password(url))
+                }
+                _ => k.ends_with("_url") && url_has_credentials(url),
+            };
+            if credentials {
+                return Err(self.err(
+                    key(k),
+                    at,
+                    "credentials are never read from the config file (the value is not shown): name the variable that holds them with a `_env` setting",
+                ));
+            }
+            if let Some(ConfigKey {
+                variable: Some(var),
+                secret: true,
+                ..
+            }) = find_key(keys, k)
+            {
+                return Err(self.err(
+                    key(k),
+                    at,
+                    format!(
+                        "credentials are never read from the config file: remove `{k}` and set {var}, or name another variable with `{k}_env`"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The builder, with the sources pulled by their connectors, or read from `store`.
+    fn builder(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        store: Option<&Path>,
+    ) -> Result<PipelineBuilder> {
         let (start, end) = self.date_range()?;
         let mut b = PipelineBuilder::default()
             .date_range(start, end)
@@ -1222,6 +1303,13 @@ impl PipelineConfig {
             return Err(self.err("sources", None, "add at least one [[sources]] entry"));
         }
         for (i, s) in self.sources.iter().enumerate() {
+            if let Some(dir) = store {
+                // Read from the store: no connector, so no credentials asked.
+                self.check_stored_source(i)?;
+                let name = s.get_ref().name.clone();
+                b = b.source(name.clone(), crate::sync::StoreConnector::new(dir, name));
+                continue;
+            }
             let progress = Progress::default();
             let (c, settings) = self.connector_and_settings(i, lookup, progress.clone())?;
             let name = s.get_ref().name.clone();

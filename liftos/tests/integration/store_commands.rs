@@ -1,10 +1,25 @@
-//! `watch` and `history` on a store kept by `liftos sync`: what they skip (directories
-//! LiftOS did not write) and what they refuse (`--max-ticks 0`).
+//! `watch`, `history` and `run --store` on a store kept by `liftos sync`: what they
+//! skip (directories LiftOS did not write), what they refuse (`--max-ticks 0`) and what
+//! they do not need (the platforms' credentials, to read the store).
+
+use std::path::Path;
+use std::process::Command;
 
 use liftos::sandbox::fake::FaultConfig;
 
 use crate::common::*;
-use crate::sync::{ads_config, day, watch_command};
+use crate::sync::{ads_config, day, sync_command, watch_command};
+
+/// `liftos <args>` without any `LIFTOS_*` variable of the test's environment.
+fn without_liftos_variables(mut cmd: Command) -> Command {
+    for (k, _) in std::env::vars() {
+        if k.starts_with("LIFTOS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("LIFTOS_LOG", "off");
+    cmd
+}
 
 /// A notes folder and a backup copy without `fingerprint.json` in `STORE/models/` made
 /// `history` fail and every `watch` retrain fail ("retrain failed: …/notes/fingerprint.json:
@@ -93,4 +108,59 @@ fn watch_refuses_max_ticks_zero() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).is_empty());
     assert!(!store.exists());
+}
+
+/// `run --store` reads the store only: it asked for LIFTOS_META_ACCESS_TOKEN and the
+/// other platform secrets all the same. Without `--store` the run still needs them, and
+/// a secret written in the file is refused either way.
+#[test]
+fn run_from_a_store_needs_no_platform_credentials() {
+    let fakes = start_fakes(world(), FaultConfig::none());
+    fakes.servers.set_clock(Some(day("2024-02-01")), 3);
+    let dir = tempfile::tempdir().unwrap();
+    let config = ads_config(dir.path(), &fakes, "2024-01-01");
+    let store = dir.path().join("store");
+    let out = sync_command(&fakes, &config, &store, &["--today", "2024-02-01"])
+        .output()
+        .unwrap();
+    assert_success(&out);
+    drop(fakes);
+    let run = |config: &Path, store: Option<&Path>, out: &str| {
+        let mut cmd = liftos();
+        cmd.arg("run").arg("--config").arg(config);
+        if let Some(store) = store {
+            cmd.arg("--store").arg(store);
+        }
+        cmd.arg("--out").arg(dir.path().join(out));
+        without_liftos_variables(cmd).output().unwrap()
+    };
+    let out = run(&config, Some(&store), "from-store");
+    let stdout = assert_success(&out);
+    // 31 complete days (today, 2024-02-01, is partial) × 2 campaigns.
+    assert!(
+        stdout.contains("source meta                62 rows"),
+        "{stdout}"
+    );
+    assert!(dir.path().join("from-store/results.json").is_file());
+
+    let out = run(&config, None, "pulled");
+    let stderr = assert_failure(&out);
+    assert!(stderr.contains("LIFTOS_META_ACCESS_TOKEN"), "{stderr}");
+    assert!(!dir.path().join("pulled").exists());
+
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "type = \"meta\"\n",
+        "type = \"meta\"\naccess_token = \"EAAB-secret\"\n",
+        1,
+    );
+    let leaky = write_file(dir.path(), "leaky.toml", text);
+    let out = run(&leaky, Some(&store), "leaky");
+    let stderr = assert_failure(&out);
+    assert!(
+        stderr.contains("`sources[0].access_token`")
+            && stderr.contains("never read from the config file"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("EAAB-secret"), "{stderr}");
+    assert!(!dir.path().join("leaky").exists());
 }

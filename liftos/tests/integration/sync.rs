@@ -66,7 +66,7 @@ fn store_command(verb: &str, fakes: &Fakes, config: &Path, store: &Path, args: &
     cmd
 }
 
-fn sync_command(fakes: &Fakes, config: &Path, store: &Path, args: &[&str]) -> Command {
+pub(crate) fn sync_command(fakes: &Fakes, config: &Path, store: &Path, args: &[&str]) -> Command {
     store_command("sync", fakes, config, store, args)
 }
 
