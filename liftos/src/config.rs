@@ -82,6 +82,7 @@ use liftos_causal::{
     TreatmentAssignment,
 };
 use liftos_connectors::keys::find_key;
+use liftos_core::fs::{MAX_WHOLE_FILE, read_to_string_limited};
 use liftos_connectors::{
     ConfigKey, Connector, FileConnector, FileFormat, Ga4Builder, Ga4Config, GoogleAdsBuilder,
     GoogleAdsConfig, HttpSettings, KlaviyoBuilder, KlaviyoConfig, Level, MetaAdsBuilder,
@@ -603,10 +604,11 @@ impl PipelineConfig {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] when the file cannot be read; [`Error::Config`] as
+    /// [`Error::Io`] when the file cannot be read or holds more than
+    /// [`MAX_WHOLE_FILE`](liftos_core::fs::MAX_WHOLE_FILE) (64 MiB); [`Error::Config`] as
     /// [`from_toml_str`](Self::from_toml_str).
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let text = read_to_string_limited(path, MAX_WHOLE_FILE).map_err(|source| Error::Io {
             path: path.display().to_string(),
             source,
         })?;
@@ -901,7 +903,9 @@ impl PipelineConfig {
                 if let Some(text) = settings
                     .get("spec")
                     .and_then(toml::Value::as_str)
-                    .and_then(|p| std::fs::read_to_string(self.resolve(Path::new(p))).ok())
+                    .and_then(|p| {
+                        read_to_string_limited(&self.resolve(Path::new(p)), MAX_WHOLE_FILE).ok()
+                    })
                 {
                     fingerprint = format!("{fingerprint}; spec {}", crate::sync::fnv64(&text));
                 }

@@ -159,6 +159,12 @@ fn io_error(path: &Path, source: std::io::Error) -> Error {
     }
 }
 
+/// A version's JSON file, at most [`MAX_WHOLE_FILE`](liftos_core::fs::MAX_WHOLE_FILE).
+fn read_whole(path: &Path) -> Result<String> {
+    liftos_core::fs::read_to_string_limited(path, liftos_core::fs::MAX_WHOLE_FILE)
+        .map_err(|e| io_error(path, e))
+}
+
 /// FNV-1a 64 over `bytes`, continuing from `hash`.
 fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
     for b in bytes {
@@ -339,7 +345,7 @@ pub fn models(store: &Path) -> Result<Models> {
             out.foreign.push(id);
             continue;
         }
-        let text = std::fs::read_to_string(&path).map_err(|err| io_error(&path, err))?;
+        let text = read_whole(&path)?;
         let fingerprint: VersionFingerprint = serde_json::from_str(&text)
             .map_err(|err| Error::Report(format!("{}: {err}", path.display())))?;
         out.versions.push(Version {
@@ -509,7 +515,7 @@ pub fn history(store: &Path) -> Result<BTreeMap<String, Vec<ChannelEstimate>>> {
     let mut out: BTreeMap<String, Vec<ChannelEstimate>> = BTreeMap::new();
     for v in versions(store)? {
         let path = v.dir.join("results.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+        let text = read_whole(&path)?;
         let json: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| Error::Report(format!("{}: {e}", path.display())))?;
         let channels = json["channels"].as_array().cloned().unwrap_or_default();

@@ -121,10 +121,11 @@ pub fn run(args: Args) -> liftos::Result<()> {
         options = options.with_hold(ch);
     }
     let path = args.results.display().to_string();
-    let text = std::fs::read(&args.results).map_err(|source| liftos::Error::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let text = liftos_core::fs::read_limited(&args.results, liftos_core::fs::MAX_WHOLE_FILE)
+        .map_err(|source| liftos::Error::Io {
+            path: path.clone(),
+            source,
+        })?;
     let results: serde_json::Value =
         serde_json::from_slice(&text).map_err(|source| liftos::Error::Json {
             path: path.clone(),

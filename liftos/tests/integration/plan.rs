@@ -234,9 +234,10 @@ fn plan_names_each_bad_input() {
 /// `--margin` is a share in (0, 1]: 1e305 overflowed `margin × revenue` and returned a
 /// worse plan, silently, and 2 was accepted. A channel repeated in `--min`, `--max` or
 /// `--hold` is one error naming the flag and the channel (the last value was kept,
-/// silently).
+/// silently). A `--results` that never ends (`/dev/zero`) stops at the 64 MiB a file
+/// read whole may hold, with one error naming it.
 #[test]
-fn plan_refuses_a_margin_that_is_no_share_and_a_repeated_channel() {
+fn plan_refuses_a_margin_that_is_no_share_a_repeated_channel_and_an_endless_file() {
     let dir = tempfile::tempdir().unwrap();
     let good = symmetric_results(dir.path());
     let out = dir.path().join("plan.json");
@@ -310,4 +311,17 @@ fn plan_refuses_a_margin_that_is_no_share_and_a_repeated_channel() {
         ],
     );
     assert_success(&output);
+    #[cfg(unix)]
+    {
+        let started = std::time::Instant::now();
+        let output = run_plan(Path::new("/dev/zero"), &["--budget", "5"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("/dev/zero") && stderr.contains("more than 64 MiB"),
+            "{stderr}"
+        );
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    }
 }
