@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use chrono::{NaiveDate, Weekday};
+use liftos_core::fs::{MAX_WHOLE_FILE, read_to_string_limited};
 use serde::{Deserialize, Serialize};
 
 use crate::rules::{DateRule, HolidayRule, Resolver, add_days, rule_date, weekday_serde};
@@ -462,7 +463,7 @@ impl CalendarOptions {
     /// Options from a TOML file; errors name the file and the offending key.
     pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let text = read_to_string_limited(path, MAX_WHOLE_FILE).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;

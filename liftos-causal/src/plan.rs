@@ -72,7 +72,8 @@ pub enum Objective {
     /// Expected incremental profit, `margin × incremental revenue − spend`, spending up to
     /// the budget (less when the next dollar returns less than it costs).
     Profit {
-        /// Profit per unit of incremental revenue (1 when the outcome is already margin).
+        /// Profit per unit of incremental revenue, a share in (0, 1] (1 when the outcome
+        /// is already margin).
         margin: f64,
     },
     /// Expected incremental revenue, spending up to the budget, keeping the plan's
@@ -113,13 +114,36 @@ impl Objective {
     }
 }
 
+/// Checks a profit margin: a share in (0, 1], the profit per unit of incremental revenue.
+/// Above 1 it is no share (and a huge one overflowed `margin × revenue`).
+///
+/// # Errors
+///
+/// [`Error::InvalidParameter`] named `margin`.
+pub fn check_margin(margin: f64) -> Result<()> {
+    if margin > 0.0 && margin <= 1.0 {
+        return Ok(());
+    }
+    let value = if margin.is_finite() && margin.abs() >= 1e6 {
+        format!("{margin:e}")
+    } else {
+        margin.to_string()
+    };
+    Err(Error::InvalidParameter {
+        name: "margin",
+        value,
+        expected: "a share in (0, 1]: the profit per unit of incremental revenue (0.4 = 40%)"
+            .into(),
+    })
+}
+
 /// How to plan.
 ///
 /// | Field | Default | Meaning |
 /// |---|---|---|
 /// | `budget` | (required) | total spend for the period, > 0 |
 /// | `period_days` | the data's window | days the budget covers |
-/// | `objective` | revenue | [`Objective`] |
+/// | `objective` | revenue | [`Objective`]; a profit margin is a share in (0, 1] |
 /// | `max_change` | 0.5 | most relative move of a channel from its current spend |
 /// | `min_spend`, `max_spend` | none | per-channel bounds for the period (override `max_change`) |
 /// | `hold` | none | channels kept at their current spend |
@@ -212,9 +236,7 @@ impl PlanOptions {
             return bad("steps", self.steps.to_string(), "100 to 100,000");
         }
         match self.objective {
-            Objective::Profit { margin } if !(margin.is_finite() && margin > 0.0) => {
-                return bad("margin", margin.to_string(), "a finite share > 0");
-            }
+            Objective::Profit { margin } => check_margin(margin)?,
             Objective::TargetRoas(t) if !(t.is_finite() && t > 0.0) => {
                 return bad("target_roas", t.to_string(), "a finite ROAS > 0");
             }
@@ -234,6 +256,14 @@ impl PlanOptions {
                     });
                 }
             }
+        }
+        let mut held = std::collections::BTreeSet::new();
+        if let Some(ch) = self.hold.iter().find(|ch| !held.insert(ch.as_str())) {
+            return bad(
+                "hold",
+                format!("`{ch}` twice"),
+                "each channel once (a repeated channel is a typo or a leftover)",
+            );
         }
         for (ch, lo) in &self.min_spend {
             if let Some(hi) = self.max_spend.get(ch)
@@ -1265,6 +1295,54 @@ mod tests {
             .to_string()
             .contains("target")
         );
+    }
+
+    /// The margin is a share: above 1 (1e305 overflowed `margin × revenue` to infinity
+    /// and returned a worse plan, silently), at or below 0, or not finite, it is refused
+    /// naming `margin`; at 1 the profit plan is finite. A channel held twice is refused.
+    #[test]
+    fn a_margin_is_a_share_and_a_hold_is_named_once() {
+        for margin in [
+            0.0,
+            -0.5,
+            1.000_000_1,
+            2.0,
+            1e305,
+            f64::MAX,
+            f64::NAN,
+            f64::INFINITY,
+        ] {
+            let e = PlanOptions::new(200.0)
+                .with_objective(Objective::Profit { margin })
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("`margin`") && e.contains("(0, 1]"),
+                "{margin}: {e}"
+            );
+        }
+        let f = hill(1000.0, 50.0);
+        let inp = PlanInput {
+            window_days: None,
+            channels: vec![input("a", 100.0, &f), input("b", 100.0, &|x| 0.75 * x)],
+        };
+        for margin in [1.0, 1e-300] {
+            let plan = plan_from_input(
+                &inp,
+                &PlanOptions::new(200.0).with_objective(Objective::Profit { margin }),
+            )
+            .unwrap();
+            assert!(plan.expected_incremental_revenue.is_finite(), "{margin}");
+            assert!(plan.allocated_budget.is_finite() && plan.allocated_budget <= 200.0);
+        }
+        let e = PlanOptions::new(200.0)
+            .with_hold("a")
+            .with_hold("a")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`hold`") && e.contains("`a` twice"), "{e}");
     }
 
     #[test]

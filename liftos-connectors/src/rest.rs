@@ -390,7 +390,8 @@ impl RestSpec {
                 &format!("{}: a spec larger than 1 MiB is refused", path.display()),
             ));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        // Bounded even when the length says nothing (a device, a pipe).
+        let text = liftos_core::fs::read_to_string_limited(path, 1 << 20).map_err(|e| {
             config_error(
                 SOURCE,
                 &format!("{}: cannot read the spec: {e}", path.display()),

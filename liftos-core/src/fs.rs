@@ -1,13 +1,78 @@
-//! All-or-nothing file writes.
+//! All-or-nothing file writes, and bounded reads of files read whole.
 //!
 //! A file is written to a temporary sibling in the same directory, flushed to disk, and
 //! renamed over the target ([`tempfile`]'s `persist`): a reader sees the old file or the
 //! new one, never half of one, and a failed write leaves the target as it was and no
 //! temporary file behind.
+//!
+//! A file read whole into memory (a config, rules, a spec, a results JSON) is read with
+//! [`read_limited`] or [`read_to_string_limited`]: at most [`MAX_WHOLE_FILE`] bytes, so a
+//! path that names a device or a pipe that never ends (`/dev/zero`) is one error, not
+//! unbounded memory.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
+
+/// The most bytes LiftOS reads of a file it reads whole (a config, quality rules, a
+/// calendar config, a mapping, a results JSON): 64 MiB, far above any such file.
+pub const MAX_WHOLE_FILE: u64 = 64 << 20;
+
+/// `limit` bytes, as the error says it: `64 MiB`, or `1000 bytes` below 1 MiB.
+fn size_text(limit: u64) -> String {
+    if limit >= 1 << 20 && limit % (1 << 20) == 0 {
+        format!("{} MiB", limit >> 20)
+    } else {
+        format!("{limit} bytes")
+    }
+}
+
+/// The bytes of `path`, read whole but never more than `limit` of them.
+///
+/// # Errors
+///
+/// The file cannot be opened or read; or it holds more than `limit` bytes (a device such
+/// as `/dev/zero` included): [`io::ErrorKind::InvalidData`], saying the limit. The error
+/// does not name the path: the caller adds it.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("a.toml");
+/// std::fs::write(&path, "x = 1")?;
+/// assert_eq!(liftos_core::fs::read_limited(&path, 100)?, b"x = 1");
+/// let err = liftos_core::fs::read_limited(&path, 3).unwrap_err();
+/// assert_eq!(err.to_string(), "more than 3 bytes, the most LiftOS reads of a file it reads whole");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn read_limited(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    let file = File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "more than {}, the most LiftOS reads of a file it reads whole",
+                size_text(limit)
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_limited`] as UTF-8 text.
+///
+/// # Errors
+///
+/// As [`read_limited`]; [`io::ErrorKind::InvalidData`] when the text is not UTF-8.
+pub fn read_to_string_limited(path: &Path, limit: u64) -> io::Result<String> {
+    String::from_utf8(read_limited(path, limit)?).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
+}
 
 /// Writes `path` all-or-nothing with `write`, which gets the temporary file.
 ///
@@ -138,6 +203,30 @@ pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    /// An endless input (`/dev/zero`) stops at the limit with one error saying it; a
+    /// file of exactly the limit is read.
+    #[test]
+    fn a_whole_file_read_stops_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exact.toml");
+        std::fs::write(&path, [b'a'; 1024]).unwrap();
+        assert_eq!(super::read_limited(&path, 1024).unwrap().len(), 1024);
+        let err = super::read_limited(&path, 1023).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        #[cfg(unix)]
+        {
+            let err = super::read_to_string_limited(std::path::Path::new("/dev/zero"), 2 << 20)
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "more than 2 MiB, the most LiftOS reads of a file it reads whole"
+            );
+        }
+        std::fs::write(&path, [0xff, 0xfe]).unwrap();
+        let err = super::read_to_string_limited(&path, 1024).unwrap_err();
+        assert!(err.to_string().contains("UTF-8"), "{err}");
+    }
+
     use super::*;
 
     /// A new file gets the mode `File::create` gives (0666 less the umask), not a

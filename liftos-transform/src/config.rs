@@ -38,11 +38,12 @@ pub(crate) fn from_toml_str<T: DeserializeOwned>(text: &str) -> Result<T> {
 
 /// Reads a TOML file; errors name the file as well as the key.
 pub(crate) fn from_toml_file<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::File {
-        path: path.to_owned(),
-        line: None,
-        message: e.to_string(),
-    })?;
+    let text = liftos_core::fs::read_to_string_limited(path, liftos_core::fs::MAX_WHOLE_FILE)
+        .map_err(|e| Error::File {
+            path: path.to_owned(),
+            line: None,
+            message: e.to_string(),
+        })?;
     from_toml_str(&text).map_err(|e| match e {
         Error::Config { key, message } => Error::Config {
             key,

@@ -53,7 +53,7 @@
 //! | `[marketing]` | `enabled` (true): campaign-derived calendar features |
 //! | `[business_outcome]` | `path` (a file) or `source = "shopify"` (pulled when the pipeline runs; `LIFTOS_SHOPIFY_SHOP`, `LIFTOS_SHOPIFY_ACCESS_TOKEN`, ... from the environment), `lift_tests`, `allow_negative_effects` |
 //! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `pin_curves` (`["meta=0.3:1:1.5"]`), `assignment`, `cross_validation`, `common_spend`, `allow_negative_effects`, `credit_spillover`, `within_channel` |
-//! | `[plan]` | a budget plan as the last stage (`plan.json`, a report section): `budget` (required), `period_days`, `objective` (revenue, profit, target_roas), `target_roas`, `margin` (1), `max_change` (0.5), `min`/`max` (`{ meta = 5000 }`), `hold` (list) |
+//! | `[plan]` | a budget plan as the last stage (`plan.json`, a report section): `budget` (required), `period_days`, `objective` (revenue, profit, target_roas), `target_roas`, `margin` (1; a share in (0, 1]), `max_change` (0.5), `min`/`max` (`{ meta = 5000 }`), `hold` (list) |
 //! | `[output]` (or `[outputs]`) | `dir` (liftos-out), `format` (parquet or csv), `report` (true), `postgres` (a URL without password: the run's tables are written there too), `postgres_url_env`, `postgres_password_env`, `postgres_schema`, `postgres_table_prefix` |
 //! | `[sync]` | `lookback_days`: days `liftos sync` re-reads before the stored state, by source name or type (`{ meta = 28, google_ads = 28, klaviyo = 7 }`) |
 //!
@@ -82,6 +82,7 @@ use liftos_causal::{
     TreatmentAssignment,
 };
 use liftos_connectors::keys::find_key;
+use liftos_core::fs::{MAX_WHOLE_FILE, read_to_string_limited};
 use liftos_connectors::{
     ConfigKey, Connector, FileConnector, FileFormat, Ga4Builder, Ga4Config, GoogleAdsBuilder,
     GoogleAdsConfig, HttpSettings, KlaviyoBuilder, KlaviyoConfig, Level, MetaAdsBuilder,
@@ -390,7 +391,8 @@ pub struct PlanSection {
     pub objective: String,
     /// The iROAS to keep with `objective = "target_roas"`.
     pub target_roas: Option<f64>,
-    /// Profit per unit of incremental revenue with `objective = "profit"`.
+    /// Profit per unit of incremental revenue with `objective = "profit"`, a share in
+    /// (0, 1].
     #[serde(default = "one")]
     pub margin: f64,
     /// Most relative move of a channel (0.5 = ±50%).
@@ -602,10 +604,11 @@ impl PipelineConfig {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] when the file cannot be read; [`Error::Config`] as
+    /// [`Error::Io`] when the file cannot be read or holds more than
+    /// [`MAX_WHOLE_FILE`](liftos_core::fs::MAX_WHOLE_FILE) (64 MiB); [`Error::Config`] as
     /// [`from_toml_str`](Self::from_toml_str).
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let text = read_to_string_limited(path, MAX_WHOLE_FILE).map_err(|source| Error::Io {
             path: path.display().to_string(),
             source,
         })?;
@@ -900,7 +903,9 @@ impl PipelineConfig {
                 if let Some(text) = settings
                     .get("spec")
                     .and_then(toml::Value::as_str)
-                    .and_then(|p| std::fs::read_to_string(self.resolve(Path::new(p))).ok())
+                    .and_then(|p| {
+                        read_to_string_limited(&self.resolve(Path::new(p)), MAX_WHOLE_FILE).ok()
+                    })
                 {
                     fingerprint = format!("{fingerprint}; spec {}", crate::sync::fnv64(&text));
                 }
@@ -1190,6 +1195,87 @@ impl PipelineConfig {
         &self,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<PipelineBuilder> {
+        self.builder(lookup, None)
+    }
+
+    /// The pipeline this config describes, its sources read from the store in `store`
+    /// (kept by `liftos sync`) instead of pulled: `liftos run --store`. The sources'
+    /// connectors are not built, so their credentials and settings from the environment
+    /// (`LIFTOS_META_ACCESS_TOKEN`, `LIFTOS_META_AD_ACCOUNT_IDS`, ...) are not needed; a
+    /// secret written in the file is still an error. The other sections are read as by
+    /// [`to_builder`](Self::to_builder), with their secrets from the process
+    /// environment (a Shopify business outcome and a PostgreSQL output still connect).
+    ///
+    /// # Errors
+    ///
+    /// As [`to_builder`](Self::to_builder).
+    pub fn to_store_builder(&self, store: &Path) -> Result<PipelineBuilder> {
+        self.to_store_builder_with(store, &|k| std::env::var(k).ok())
+    }
+
+    /// [`to_store_builder`](Self::to_store_builder) with the other sections' secrets
+    /// and settings from `lookup`.
+    ///
+    /// # Errors
+    ///
+    /// As [`to_builder`](Self::to_builder).
+    pub fn to_store_builder_with(
+        &self,
+        store: &Path,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<PipelineBuilder> {
+        Ok(self.builder(lookup, Some(store))?.store(store))
+    }
+
+    /// A source read from a store: what of its settings can be checked without its
+    /// connector. A secret or a URL with credentials written in the file is refused, as
+    /// when the source is pulled.
+    fn check_stored_source(&self, index: usize) -> Result<()> {
+        let spanned = &self.sources[index];
+        let span = spanned.span();
+        let source = spanned.get_ref();
+        let key = |k: &str| format!("sources[{index}].{k}");
+        let keys = keys(source.kind);
+        for (k, v) in &source.settings {
+            let at = Some(self.key_span(span.clone(), k));
+            let url = v.as_str().unwrap_or_default();
+            let credentials = match source.kind {
+                SourceKind::Postgres => {
+                    k == "password" || (k == "url" && postgres_url_has_password(url))
+                }
+                _ => k.ends_with("_url") && url_has_credentials(url),
+            };
+            if credentials {
+                return Err(self.err(
+                    key(k),
+                    at,
+                    "credentials are never read from the config file (the value is not shown): name the variable that holds them with a `_env` setting",
+                ));
+            }
+            if let Some(ConfigKey {
+                variable: Some(var),
+                secret: true,
+                ..
+            }) = find_key(keys, k)
+            {
+                return Err(self.err(
+                    key(k),
+                    at,
+                    format!(
+                        "credentials are never read from the config file: remove `{k}` and set {var}, or name another variable with `{k}_env`"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The builder, with the sources pulled by their connectors, or read from `store`.
+    fn builder(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        store: Option<&Path>,
+    ) -> Result<PipelineBuilder> {
         let (start, end) = self.date_range()?;
         let mut b = PipelineBuilder::default()
             .date_range(start, end)
@@ -1221,6 +1307,13 @@ impl PipelineConfig {
             return Err(self.err("sources", None, "add at least one [[sources]] entry"));
         }
         for (i, s) in self.sources.iter().enumerate() {
+            if let Some(dir) = store {
+                // Read from the store: no connector, so no credentials asked.
+                self.check_stored_source(i)?;
+                let name = s.get_ref().name.clone();
+                b = b.source(name.clone(), crate::sync::StoreConnector::new(dir, name));
+                continue;
+            }
             let progress = Progress::default();
             let (c, settings) = self.connector_and_settings(i, lookup, progress.clone())?;
             let name = s.get_ref().name.clone();

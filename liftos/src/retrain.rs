@@ -19,7 +19,10 @@
 //!
 //! Data that did not change (same fingerprint) never triggers a fit.
 //! [`history`] reads every version back and tells how each channel's return moved,
-//! flagging a channel whose new interval excludes the previous estimate.
+//! flagging a channel whose new interval excludes the previous estimate. A version is a
+//! directory named by its timestamp ([`is_version_id`]) holding `fingerprint.json`;
+//! anything else in the models directory (a notes folder, a backup copy) is skipped, and
+//! [`models`] names it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -156,6 +159,12 @@ fn io_error(path: &Path, source: std::io::Error) -> Error {
     }
 }
 
+/// A version's JSON file, at most [`MAX_WHOLE_FILE`](liftos_core::fs::MAX_WHOLE_FILE).
+fn read_whole(path: &Path) -> Result<String> {
+    liftos_core::fs::read_to_string_limited(path, liftos_core::fs::MAX_WHOLE_FILE)
+        .map_err(|e| io_error(path, e))
+}
+
 /// FNV-1a 64 over `bytes`, continuing from `hash`.
 fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
     for b in bytes {
@@ -277,38 +286,87 @@ pub fn trigger(
     None
 }
 
-/// Every version of the store in `store`, oldest first.
+/// Whether `name` is a version's directory name as [`retrain_if_due`] writes it: a UTC
+/// timestamp `YYYYMMDDTHHMMSS.mmmZ`, with `-N` when two fits share a millisecond.
+pub fn is_version_id(name: &str) -> bool {
+    let (stamp, n) = match name.split_once('-') {
+        Some((stamp, n)) => (stamp, Some(n)),
+        None => (name, None),
+    };
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    let b = stamp.as_bytes();
+    b.len() == 20
+        && digits(&b[..8])
+        && b[8] == b'T'
+        && digits(&b[9..15])
+        && b[15] == b'.'
+        && digits(&b[16..19])
+        && b[19] == b'Z'
+        && n.is_none_or(|n| digits(n.as_bytes()))
+}
+
+/// The models directory of a store: its versions, oldest first, and the entries that are
+/// not versions.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Models {
+    /// The versions, oldest first.
+    pub versions: Vec<Version>,
+    /// The names of the entries that are not versions and were skipped: a directory not
+    /// named as [`retrain_if_due`] names versions (`notes/`, `backup-q1/`), one so named
+    /// without `fingerprint.json` (a version is renamed into place only once it has
+    /// one), a file. Hidden entries (`.tmp-*`, a fit under way or interrupted) are not
+    /// listed.
+    pub foreign: Vec<String>,
+}
+
+/// Every version of the store in `store`, oldest first, and the entries of its models
+/// directory that are not versions (skipped, named in [`Models::foreign`]).
 ///
 /// # Errors
 ///
 /// [`Error::Io`] when the models directory cannot be read; [`Error::Report`] naming a
 /// version whose `fingerprint.json` is unreadable.
-pub fn versions(store: &Path) -> Result<Vec<Version>> {
-    let models = store.join(MODELS_DIR);
-    let entries = match std::fs::read_dir(&models) {
+pub fn models(store: &Path) -> Result<Models> {
+    let dir = store.join(MODELS_DIR);
+    let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io_error(&models, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Models::default()),
+        Err(e) => return Err(io_error(&dir, e)),
     };
-    let mut out = Vec::new();
+    let mut out = Models::default();
     for e in entries {
-        let e = e.map_err(|err| io_error(&models, err))?;
+        let e = e.map_err(|err| io_error(&dir, err))?;
         let id = e.file_name().to_string_lossy().into_owned();
-        if id.starts_with('.') || !e.path().is_dir() {
+        if id.starts_with('.') {
             continue;
         }
         let path = e.path().join("fingerprint.json");
-        let text = std::fs::read_to_string(&path).map_err(|err| io_error(&path, err))?;
+        if !(is_version_id(&id) && e.path().is_dir() && path.is_file()) {
+            out.foreign.push(id);
+            continue;
+        }
+        let text = read_whole(&path)?;
         let fingerprint: VersionFingerprint = serde_json::from_str(&text)
             .map_err(|err| Error::Report(format!("{}: {err}", path.display())))?;
-        out.push(Version {
+        out.versions.push(Version {
             id,
             dir: e.path(),
             fingerprint,
         });
     }
-    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out.versions.sort_by(|a, b| a.id.cmp(&b.id));
+    out.foreign.sort();
     Ok(out)
+}
+
+/// Every version of the store in `store`, oldest first; entries of the models directory
+/// that are not versions are skipped ([`models`] names them).
+///
+/// # Errors
+///
+/// As [`models`].
+pub fn versions(store: &Path) -> Result<Vec<Version>> {
+    Ok(models(store)?.versions)
 }
 
 /// Checks the data in the store against the last version and fits a new one when a
@@ -457,7 +515,7 @@ pub fn history(store: &Path) -> Result<BTreeMap<String, Vec<ChannelEstimate>>> {
     let mut out: BTreeMap<String, Vec<ChannelEstimate>> = BTreeMap::new();
     for v in versions(store)? {
         let path = v.dir.join("results.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+        let text = read_whole(&path)?;
         let json: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| Error::Report(format!("{}: {e}", path.display())))?;
         let channels = json["channels"].as_array().cloned().unwrap_or_default();
@@ -595,6 +653,7 @@ mod tests {
     #[test]
     fn a_channel_floored_at_zero_is_no_shift() {
         let store = tempfile::tempdir().unwrap();
+        let id = |k: u32| format!("20240201T00000{k}.000Z");
         let version = |id: &str, settings: serde_json::Value, tiktok: [f64; 3], meta: [f64; 3]| {
             let dir = store.path().join(MODELS_DIR).join(id);
             std::fs::create_dir_all(&dir).unwrap();
@@ -613,22 +672,89 @@ mod tests {
                 "channels": [channel("tiktok", tiktok), channel("meta", meta)]});
             std::fs::write(dir.join("results.json"), results.to_string()).unwrap();
         };
-        version("v1", serde_json::json!({}), [-0.01, -0.80, 0.39], [2.0, 1.5, 2.5]);
+        version(&id(1), serde_json::json!({}), [-0.01, -0.80, 0.39], [2.0, 1.5, 2.5]);
         let floored = serde_json::json!({"non_negative": "true"});
-        version("v2", floored, [0.0, 0.0, 0.39], [3.1, 2.6, 3.6]);
+        version(&id(2), floored, [0.0, 0.0, 0.39], [3.1, 2.6, 3.6]);
         let fitted = serde_json::json!({"non_negative": "false"});
-        version("v3", fitted.clone(), [-0.2, -0.5, -0.05], [3.0, 2.5, 3.5]);
+        version(&id(3), fitted.clone(), [-0.2, -0.5, -0.05], [3.0, 2.5, 3.5]);
         // A version that could not estimate Meta (`null`s in its JSON) keeps Meta's line,
         // and the next one is compared with the last estimate there was.
-        version("v4", fitted.clone(), [-0.2, -0.5, -0.05], [f64::NAN; 3]);
-        version("v5", fitted, [-0.2, -0.5, -0.05], [5.0, 4.5, 5.5]);
+        version(&id(4), fitted.clone(), [-0.2, -0.5, -0.05], [f64::NAN; 3]);
+        version(&id(5), fitted, [-0.2, -0.5, -0.05], [5.0, 4.5, 5.5]);
         let h = history(store.path()).unwrap();
         let shifted = |c: &str| h[c].iter().map(|e| e.shifted).collect::<Vec<_>>();
         assert_eq!(shifted("tiktok"), [false, false, true, false, false]);
         assert_eq!(shifted("meta"), [false, true, false, false, true]);
         let text = format_history(&h);
-        assert!(text.contains("v4  through 2024-02-01  iROAS not estimated"), "{text}");
+        assert!(text.contains(&format!("{}  through 2024-02-01  iROAS not estimated", id(4))), "{text}");
         assert!(text.contains("+2.000  SHIFT: the interval excludes the previous estimate 3.000"), "{text}");
+    }
+
+    /// Entries of the models directory that LiftOS did not write (a notes folder, a
+    /// backup copy with or without its `fingerprint.json`, a file) are skipped and named;
+    /// a hidden fit under way is neither; a damaged version is still an error.
+    #[test]
+    fn entries_that_are_not_versions_are_skipped_and_named() {
+        let store = tempfile::tempdir().unwrap();
+        let models_dir = store.path().join(MODELS_DIR);
+        let id = "20261207T013803.816Z";
+        let version = models_dir.join(id);
+        std::fs::create_dir_all(&version).unwrap();
+        let fingerprint = VersionFingerprint {
+            data: state("2024-01-31", "a", 0.5),
+            trigger: Trigger::FirstFit,
+            store_commit: 1,
+        };
+        let text = serde_json::to_string(&fingerprint).unwrap();
+        std::fs::write(version.join("fingerprint.json"), &text).unwrap();
+        std::fs::write(version.join("results.json"), r#"{"channels": []}"#).unwrap();
+        for dir in ["notes", "backup-before-q1-review", ".tmp-20261207T013900.000Z"] {
+            std::fs::create_dir_all(models_dir.join(dir)).unwrap();
+        }
+        // A whole copy: it has a fingerprint, but it is not named as a version (it
+        // would sort after every timestamp and pass for the newest).
+        let copy = models_dir.join("copy");
+        std::fs::create_dir_all(&copy).unwrap();
+        std::fs::write(copy.join("fingerprint.json"), &text).unwrap();
+        // Named as a version, without a fingerprint: never renamed into place by a fit.
+        std::fs::create_dir_all(models_dir.join("20261207T020000.000Z")).unwrap();
+        std::fs::write(models_dir.join("README.txt"), "notes").unwrap();
+        let m = models(store.path()).unwrap();
+        assert_eq!(
+            m.versions.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(),
+            [id]
+        );
+        assert_eq!(
+            m.foreign,
+            [
+                "20261207T020000.000Z",
+                "README.txt",
+                "backup-before-q1-review",
+                "copy",
+                "notes"
+            ]
+        );
+        assert_eq!(history(store.path()).unwrap().len(), 0);
+        std::fs::write(version.join("fingerprint.json"), "{").unwrap();
+        let err = models(store.path()).unwrap_err().to_string();
+        assert!(err.contains(id) && err.contains("fingerprint.json"), "{err}");
+    }
+
+    #[test]
+    fn version_ids_are_the_timestamps_a_fit_writes() {
+        for id in ["20261207T013803.816Z", "20261207T013803.816Z-2"] {
+            assert!(is_version_id(id), "{id}");
+        }
+        for name in [
+            "notes",
+            "20261207T013803Z",
+            "20261207T013803.816Z-",
+            "20261207T013803.816Z-x",
+            "2026120éT013803.816Z",
+            "backup-20261207T013803.816Z",
+        ] {
+            assert!(!is_version_id(name), "{name}");
+        }
     }
 
     fn state(day: &str, fp: &str, meta: f64) -> DataState {

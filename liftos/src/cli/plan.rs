@@ -20,13 +20,15 @@ pub struct Args {
     /// Days the budget covers (the curves are scaled from the data's window).
     #[arg(long)]
     period_days: Option<u32>,
-    /// Least spend of a channel for the period, CHANNEL=AMOUNT (repeatable).
+    /// Least spend of a channel for the period, CHANNEL=AMOUNT (repeatable, each channel
+    /// once).
     #[arg(long = "min", value_name = "CHANNEL=AMOUNT")]
     min: Vec<String>,
-    /// Most spend of a channel for the period, CHANNEL=AMOUNT (repeatable).
+    /// Most spend of a channel for the period, CHANNEL=AMOUNT (repeatable, each channel
+    /// once).
     #[arg(long = "max", value_name = "CHANNEL=AMOUNT")]
     max: Vec<String>,
-    /// Keep a channel at its current spend (repeatable).
+    /// Keep a channel at its current spend (repeatable, each channel once).
     #[arg(long = "hold", value_name = "CHANNEL")]
     hold: Vec<String>,
     /// What to maximise: `revenue` (spend the budget), `profit` (margin × incremental
@@ -36,7 +38,8 @@ pub struct Args {
     /// The iROAS the plan must keep with `--objective target_roas`.
     #[arg(long)]
     target_roas: Option<f64>,
-    /// Profit per unit of incremental revenue with `--objective profit`.
+    /// Profit per unit of incremental revenue with `--objective profit`: a share in
+    /// (0, 1] (0.4 = 40%).
     #[arg(long, default_value_t = 1.0)]
     margin: f64,
     /// Most relative move of a channel from its current spend (0.5 = ±50%).
@@ -44,9 +47,26 @@ pub struct Args {
     max_change: f64,
 }
 
-/// `CHANNEL=AMOUNT` pairs; the error names the flag and the pair.
+/// Each channel once in `flag`'s values: a repeated one is an error naming the flag and
+/// the channel, never the last value silently kept.
+fn once<'a>(flag: &'static str, channels: impl IntoIterator<Item = &'a str>) -> liftos::Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for ch in channels {
+        if !seen.insert(ch) {
+            return Err(liftos::causal::Error::InvalidParameter {
+                name: flag,
+                value: format!("`{ch}` given twice"),
+                expected: format!("each channel once in {flag}"),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// `CHANNEL=AMOUNT` pairs, each channel once; the error names the flag and the pair.
 fn pairs(flag: &'static str, values: &[String]) -> liftos::Result<Vec<(String, f64)>> {
-    values
+    let pairs = values
         .iter()
         .map(|v| {
             let parsed = v.split_once('=').and_then(|(ch, x)| {
@@ -62,13 +82,26 @@ fn pairs(flag: &'static str, values: &[String]) -> liftos::Result<Vec<(String, f
                 .into()
             })
         })
-        .collect()
+        .collect::<liftos::Result<Vec<_>>>()?;
+    once(flag, pairs.iter().map(|(ch, _)| ch.as_str()))?;
+    Ok(pairs)
 }
 
 pub fn run(args: Args) -> liftos::Result<()> {
     if let Some(out) = &args.out {
         liftos::io::check_distinct_files(&[("--results", &args.results)], &[("--out", out)])?;
     }
+    // A share, whatever the objective: 1e305 overflowed the profit, 2 is a typo.
+    liftos::causal::plan::check_margin(args.margin).map_err(|e| match e {
+        liftos::causal::Error::InvalidParameter {
+            value, expected, ..
+        } => liftos::causal::Error::InvalidParameter {
+            name: "--margin",
+            value,
+            expected,
+        },
+        other => other,
+    })?;
     let mut options = PlanOptions::new(args.budget)
         .with_max_change(args.max_change)
         .with_objective(Objective::parse(
@@ -83,14 +116,16 @@ pub fn run(args: Args) -> liftos::Result<()> {
     for (ch, x) in pairs("--max", &args.max)? {
         options = options.with_max(&ch, x);
     }
+    once("--hold", args.hold.iter().map(String::as_str))?;
     for ch in &args.hold {
         options = options.with_hold(ch);
     }
     let path = args.results.display().to_string();
-    let text = std::fs::read(&args.results).map_err(|source| liftos::Error::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let text = liftos_core::fs::read_limited(&args.results, liftos_core::fs::MAX_WHOLE_FILE)
+        .map_err(|source| liftos::Error::Io {
+            path: path.clone(),
+            source,
+        })?;
     let results: serde_json::Value =
         serde_json::from_slice(&text).map_err(|source| liftos::Error::Json {
             path: path.clone(),

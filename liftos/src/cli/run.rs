@@ -30,7 +30,8 @@ pub struct Args {
     /// Overrides `output.dir`.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Analyse the store kept by `liftos sync` (complete days only) instead of pulling.
+    /// Analyse the store kept by `liftos sync` (complete days only) instead of pulling;
+    /// the sources' credentials are then not needed.
     #[arg(long, value_name = "DIR")]
     store: Option<PathBuf>,
     /// Overrides `pipeline.cluster`: read the file sources (CSV, Parquet) on the Apache
@@ -109,7 +110,12 @@ pub(crate) fn log_to_stderr(default: &str, unknown: tracing::Level) {
 pub fn run(args: Args) -> liftos::Result<()> {
     let config = PipelineConfig::from_file(&args.config)?;
     let (start, end) = config.date_range()?;
-    let mut builder = config.to_builder()?;
+    // From a store, the sources are read, not pulled: their connectors (and the
+    // credentials they need) are not built.
+    let mut builder = match &args.store {
+        Some(dir) => config.to_store_builder(dir)?,
+        None => config.to_builder()?,
+    };
     if args.start.is_some() || args.end.is_some() {
         builder = builder.date_range(args.start.unwrap_or(start), args.end.unwrap_or(end));
     }
@@ -135,7 +141,6 @@ pub fn run(args: Args) -> liftos::Result<()> {
                 ),
             });
         }
-        builder = builder.store(dir);
     }
     if let Some(url) = &args.cluster {
         builder = builder.cluster(url.as_str());

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use liftos::config::PipelineConfig;
-use liftos::retrain::{
-    RetrainPolicy, format_history, history, retrain_if_due, shifts_in, versions,
-};
+use liftos::retrain::{RetrainPolicy, format_history, history, models, retrain_if_due, shifts_in};
 use liftos::sync::SyncOptions;
 use liftos::transform::store::Store;
 
@@ -31,8 +29,9 @@ pub struct WatchArgs {
     /// Time between ticks: `90s`, `30m`, `1h`, `1d` (at least 1 s).
     #[arg(long, default_value = "1h", value_parser = parse_every)]
     every: Duration,
-    /// Stop after this many ticks (default: run until stopped).
-    #[arg(long, value_name = "N")]
+    /// Stop after this many ticks, at least 1 (default: run until stopped; 0 is refused,
+    /// not read as "no tick").
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_ticks: Option<u64>,
     /// First day of the store and the model (default: `pipeline.start`).
     #[arg(long)]
@@ -220,20 +219,46 @@ pub fn watch(args: WatchArgs) -> liftos::Result<()> {
         }
     });
     runtime.shutdown_background();
-    let n = versions(&args.store).map(|v| v.len()).unwrap_or(0);
-    println!(
-        "{n} model version(s) in {}",
-        args.store.join(liftos::retrain::MODELS_DIR).display()
-    );
+    let dir = args.store.join(liftos::retrain::MODELS_DIR);
+    match models(&args.store) {
+        Ok(m) => {
+            println!("{} model version(s) in {}", m.versions.len(), dir.display());
+            if let Some(note) = foreign_note(&dir, &m.foreign) {
+                println!("{note}");
+            }
+        }
+        Err(e) => println!(
+            "the model versions in {} could not be listed: {e}",
+            dir.display()
+        ),
+    }
     result
+}
+
+/// The note naming the entries of the models directory `dir` that are not versions.
+fn foreign_note(dir: &std::path::Path, foreign: &[String]) -> Option<String> {
+    (!foreign.is_empty()).then(|| {
+        format!(
+            "note: skipped in {}, not model versions (a version is a directory named by its \
+             timestamp, with fingerprint.json): {}",
+            dir.display(),
+            foreign.join(", ")
+        )
+    })
 }
 
 pub fn history_cmd(args: HistoryArgs) -> liftos::Result<()> {
     // Refuses a directory that is not a store, with the store's own message.
     drop(Store::open(&args.store)?);
+    let m = models(&args.store)?;
+    let dir = args.store.join(liftos::retrain::MODELS_DIR);
+    let note = foreign_note(&dir, &m.foreign);
     let h = history(&args.store)?;
-    let n = versions(&args.store)?.len();
+    let n = m.versions.len();
     if n == 0 {
+        if let Some(note) = note {
+            println!("{note}");
+        }
         println!(
             "no model version in {} yet (liftos watch fits them)",
             args.store.display()
@@ -245,6 +270,9 @@ pub fn history_cmd(args: HistoryArgs) -> liftos::Result<()> {
     println!(
         "{n} version(s); {shifts} shift(s) where a new interval excludes the previous estimate"
     );
+    if let Some(note) = note {
+        println!("{note}");
+    }
     Ok(())
 }
 

@@ -159,6 +159,19 @@ fn config_errors_name_the_key_and_the_line() {
             format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n[plan]\nbudget = 100\nmin = {{ meta = 50 }}\nmax = {{ meta = 10 }}\n"),
             &["`plan.min`", "meta=50"],
         ),
+        // The margin is a share: 1e305 overflowed the profit and planned worse, silently.
+        (
+            format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n[plan]\nbudget = 100\nobjective = \"profit\"\nmargin = 1e305\n"),
+            &["`plan.margin`", "(0, 1]"],
+        ),
+        (
+            format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n[plan]\nbudget = 100\nobjective = \"profit\"\nmargin = 2\n"),
+            &["`plan.margin`", "(0, 1]"],
+        ),
+        (
+            format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n[plan]\nbudget = 100\nhold = [\"meta\", \"meta\"]\n"),
+            &["`plan.hold`", "`meta` twice"],
+        ),
     ];
     // A cluster that is not a Ballista scheduler's URL (the check needs the cluster
     // client: the `distributed` feature).

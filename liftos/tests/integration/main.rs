@@ -13,4 +13,5 @@ mod plan;
 mod postgres;
 mod pull;
 mod safety;
+mod store_commands;
 mod sync;

@@ -141,16 +141,9 @@ fn plan_writes_plan_json_from_analyze_results() {
     assert!((ratio - 90.0 / 365.0).abs() < 1e-9, "{ratio}");
 }
 
-/// Bad input: one clear error each, and no plan.json.
-#[test]
-fn plan_names_each_bad_input() {
-    let dir = tempfile::tempdir().unwrap();
-    // Results without curves (an old results JSON).
-    let old = write_file(
-        dir.path(),
-        "old.json",
-        r#"{"channels": [{"channel": "meta", "spend": 1000.0, "ci_lower": 100.0, "marginal_roas": 2.0}]}"#,
-    );
+/// `good.json` in `dir`: two channels, `meta` and `google_ads`, with the same saturating
+/// curve and spend 1000 over a 30-day window.
+fn symmetric_results(dir: &Path) -> std::path::PathBuf {
     let mut curve = String::from("[");
     for k in 0..=8 {
         let s = f64::from(k) / 4.0;
@@ -166,7 +159,7 @@ fn plan_names_each_bad_input() {
         ));
     }
     curve.push(']');
-    let good = dir.path().join("good.json");
+    let good = dir.join("good.json");
     let channel = |name: &str| {
         format!(
             r#"{{"channel": "{name}", "spend": 1000.0, "ci_lower": 1200.0, "marginal_roas": 0.75, "response_curve": {curve}}}"#
@@ -181,6 +174,20 @@ fn plan_names_each_bad_input() {
         ),
     )
     .unwrap();
+    good
+}
+
+/// Bad input: one clear error each, and no plan.json.
+#[test]
+fn plan_names_each_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    // Results without curves (an old results JSON).
+    let old = write_file(
+        dir.path(),
+        "old.json",
+        r#"{"channels": [{"channel": "meta", "spend": 1000.0, "ci_lower": 100.0, "marginal_roas": 2.0}]}"#,
+    );
+    let good = symmetric_results(dir.path());
     let out = dir.path().join("plan.json");
     let o = out.to_str().unwrap();
     // (results, arguments before `--out`, what the error says)
@@ -221,5 +228,100 @@ fn plan_names_each_bad_input() {
             (c["recommended_spend"].as_f64().unwrap() - 1000.0).abs() < 1.0,
             "{c}"
         );
+    }
+}
+
+/// `--margin` is a share in (0, 1]: 1e305 overflowed `margin × revenue` and returned a
+/// worse plan, silently, and 2 was accepted. A channel repeated in `--min`, `--max` or
+/// `--hold` is one error naming the flag and the channel (the last value was kept,
+/// silently). A `--results` that never ends (`/dev/zero`) stops at the 64 MiB a file
+/// read whole may hold, with one error naming it.
+#[test]
+fn plan_refuses_a_margin_that_is_no_share_a_repeated_channel_and_an_endless_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = symmetric_results(dir.path());
+    let out = dir.path().join("plan.json");
+    let o = out.to_str().unwrap();
+    let cases: [(&str, &[&str]); 10] = [
+        (
+            "--objective profit --margin=1e305",
+            &["`--margin`", "1e305", "(0, 1]"],
+        ),
+        ("--objective profit --margin=2", &["`--margin`", "(0, 1]"]),
+        ("--objective profit --margin=1.0001", &["`--margin`"]),
+        ("--objective profit --margin=0", &["`--margin`"]),
+        ("--objective profit --margin=-0.4", &["`--margin`"]),
+        ("--objective profit --margin=NaN", &["`--margin`"]),
+        ("--objective profit --margin=inf", &["`--margin`"]),
+        (
+            "--min meta=900 --min meta=1",
+            &["`--min`", "`meta` given twice"],
+        ),
+        (
+            "--max google_ads=900 --max google_ads=1100",
+            &["`--max`", "`google_ads` given twice"],
+        ),
+        (
+            "--hold meta --hold google_ads --hold meta",
+            &["`--hold`", "`meta` given twice"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let mut all = vec!["--budget", "2000"];
+        all.extend(args.split_whitespace());
+        all.extend(["--out", o]);
+        let output = run_plan(&good, &all);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args} succeeded");
+        for needle in needles {
+            assert!(stderr.contains(needle), "{args}: {needle} in {stderr}");
+        }
+        assert_eq!(stderr.trim().lines().count(), 1, "{args}: {stderr}");
+        assert!(!out.exists(), "{args} wrote plan.json");
+    }
+    // A margin of 1 and one below plan; one channel in each of --min, --max, --hold too.
+    for margin in ["1", "0.4"] {
+        let output = run_plan(
+            &good,
+            &[
+                "--budget",
+                "2000",
+                "--objective",
+                "profit",
+                "--margin",
+                margin,
+                "--out",
+                o,
+            ],
+        );
+        assert_success(&output);
+        assert_eq!(read_json(&out)["objective"], "profit");
+    }
+    let output = run_plan(
+        &good,
+        &[
+            "--budget",
+            "2000",
+            "--min",
+            "meta=900",
+            "--max",
+            "google_ads=1100",
+            "--out",
+            o,
+        ],
+    );
+    assert_success(&output);
+    #[cfg(unix)]
+    {
+        let started = std::time::Instant::now();
+        let output = run_plan(Path::new("/dev/zero"), &["--budget", "5"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("/dev/zero") && stderr.contains("more than 64 MiB"),
+            "{stderr}"
+        );
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
     }
 }

@@ -22,7 +22,7 @@ const SOURCES: [(&str, &str); 3] = [
     ("klaviyo", "sent_at, account_id, campaign_id"),
 ];
 
-fn day(s: &str) -> NaiveDate {
+pub(crate) fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
@@ -66,7 +66,7 @@ fn store_command(verb: &str, fakes: &Fakes, config: &Path, store: &Path, args: &
     cmd
 }
 
-fn sync_command(fakes: &Fakes, config: &Path, store: &Path, args: &[&str]) -> Command {
+pub(crate) fn sync_command(fakes: &Fakes, config: &Path, store: &Path, args: &[&str]) -> Command {
     store_command("sync", fakes, config, store, args)
 }
 
@@ -463,14 +463,14 @@ fn run_from_a_store_stops_at_its_least_complete_source() {
 
 /// A config with Meta and Google Ads only (Klaviyo's reporting limit spaces its calls
 /// 31 s apart within one process, too slow for a test's ticks).
-fn ads_config(dir: &Path, fakes: &Fakes, start: &str) -> PathBuf {
+pub(crate) fn ads_config(dir: &Path, fakes: &Fakes, start: &str) -> PathBuf {
     let text = config_text(fakes, start, "2024-02-14", &["meta", "google_ads"]);
     let path = dir.join("ads.toml");
     std::fs::write(&path, text).unwrap();
     path
 }
 
-fn watch_command(fakes: &Fakes, config: &Path, store: &Path, args: &[&str]) -> Command {
+pub(crate) fn watch_command(fakes: &Fakes, config: &Path, store: &Path, args: &[&str]) -> Command {
     store_command("watch", fakes, config, store, args)
 }
 
