@@ -341,13 +341,13 @@ pub fn store_holding(path: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-/// Whether `dir` holds a LiftOS store's manifest (a JSON file of at most 64 MiB naming the
-/// store's format).
+/// Whether `dir` holds a LiftOS store's manifest (a JSON file within
+/// [`liftos_core::fs::MAX_WHOLE_FILE`] naming the store's format).
 fn is_store_dir(dir: &Path) -> bool {
     let path = dir.join(MANIFEST);
-    let small = std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= 64 << 20);
-    small
-        && std::fs::read(&path).is_ok_and(|bytes| {
+    let limit = liftos_core::fs::MAX_WHOLE_FILE;
+    std::fs::metadata(&path).is_ok_and(|m| m.is_file())
+        && liftos_core::fs::read_limited(&path, limit).is_ok_and(|bytes| {
             serde_json::from_slice::<serde_json::Value>(&bytes)
                 .is_ok_and(|v| v.get("format").and_then(|f| f.as_str()) == Some(STORE_FORMAT))
         })
@@ -355,7 +355,8 @@ fn is_store_dir(dir: &Path) -> bool {
 
 fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
     let path = dir.join(MANIFEST);
-    let text = match std::fs::read_to_string(&path) {
+    let limit = liftos_core::fs::MAX_WHOLE_FILE;
+    let text = match liftos_core::fs::read_to_string_limited(&path, limit) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(store_error(&path, e.to_string())),
