@@ -20,7 +20,7 @@ pub const MAX_WHOLE_FILE: u64 = 64 << 20;
 
 /// `limit` bytes, as the error says it: `64 MiB`, or `1000 bytes` below 1 MiB.
 fn size_text(limit: u64) -> String {
-    if limit >= 1 << 20 && limit % (1 << 20) == 0 {
+    if limit >= 1 << 20 && limit.is_multiple_of(1 << 20) {
         format!("{} MiB", limit >> 20)
     } else {
         format!("{limit} bytes")

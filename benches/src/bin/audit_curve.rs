@@ -101,7 +101,7 @@ fn main() {
             &CalendarOptions::default().with_country("US"),
         )
         .expect("calendar");
-        let roles = CausalRoles::new(&["spend"], &["revenue"], &[] as &[&str])
+        let roles = CausalRoles::new(["spend"], ["revenue"], &[] as &[&str])
             .with_time_variable(Some("date"))
             .with_entity_variable(Some("campaign"))
             .with_channel_variable(Some("channel"));
