@@ -7,7 +7,8 @@ use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array, UInt64Array};
 use arrow::compute::SortOptions;
@@ -145,7 +146,7 @@ impl CleanedFile {
 /// one campaign series (duplicates share a series; gaps are filled within one) or of one
 /// row, so the input is split by series into parts of about `part_rows` rows (in
 /// temporary Arrow IPC files, about as large as the table in memory), each part is
-/// cleaned whole (two in parallel),
+/// cleaned whole (two in parallel, each started as soon as one ends),
 /// and the parts' rows are put back in the whole table's order (input order, then filled
 /// rows by series and date) by DataFusion's streaming merge of the parts, each already in
 /// that order, while another thread encodes the output. A first pass over the input also
@@ -189,18 +190,9 @@ pub fn clean_file(
     // The parts are cleaned [`PARTS_AT_ONCE`] at a time, each against the whole fill
     // limit, and what they gave is added up in part order below, as cleaning them one
     // after the other would.
-    let mut cleaned_parts: Vec<PartCleaned> = Vec::with_capacity(parts.files.len());
-    for (wave, files) in parts.files.chunks(PARTS_AT_ONCE).enumerate() {
-        let done: Vec<PartCleaned> = files
-            .par_iter()
-            .enumerate()
-            .map(|(i, path)| {
-                let p = wave * PARTS_AT_ONCE + i;
-                clean_part(p, path, dir.path(), fixes, &parts.readings)
-            })
-            .collect::<Result<_>>()?;
-        cleaned_parts.extend(done);
-    }
+    let cleaned_parts = each_part(&parts.files, PARTS_AT_ONCE, |p, path| {
+        clean_part(p, path, dir.path(), fixes, &parts.readings)
+    })?;
     let mut longest: Option<(u64, i32, i32, String)> = None;
     let mut notes: Vec<String> = Vec::new();
     let (mut filled_so_far, mut over_limit): (u64, Option<u64>) = (0, None);
@@ -370,21 +362,18 @@ pub fn validate_file(
     let (mut present, mut failing) = (0usize, 0usize);
     let mut notes: Vec<String> = Vec::new();
     // The parts checked [`PARTS_AT_ONCE`] at a time, their findings added in part order.
-    let mut checked = Vec::with_capacity(parts.files.len());
-    for files in parts.files.chunks(PARTS_AT_ONCE) {
-        let wave: Vec<Option<_>> = files
-            .par_iter()
-            .map(|path| -> Result<Option<_>> {
-                let Some((part, rows)) = take_part(path)? else {
-                    return Ok(None);
-                };
-                let done = validate_impl(&part, required_fields, rules, Some(&whole))?;
-                Ok(Some((done, rows)))
-            })
-            .collect::<Result<_>>()?;
-        checked.extend(wave.into_iter().flatten());
-    }
-    for (done, rows) in checked {
+    let checked = each_part(
+        &parts.files,
+        PARTS_AT_ONCE,
+        |_, path| -> Result<Option<_>> {
+            let Some((part, rows)) = take_part(path)? else {
+                return Ok(None);
+            };
+            let done = validate_impl(&part, required_fields, rules, Some(&whole))?;
+            Ok(Some((done, rows)))
+        },
+    )?;
+    for (done, rows) in checked.into_iter().flatten() {
         present += done.present;
         failing += done.failing;
         for note in done.report.notes {
@@ -430,6 +419,63 @@ pub fn validate_file(
             .collect(),
         notes,
     })
+}
+
+/// `work(p, file)` for each part file, in order, on `at_once` threads, each taking the
+/// next part as soon as it is free (memory holds about `at_once` parts): the results in
+/// part order, or the error of the first part that failed. After an error no new part is
+/// started.
+///
+/// Each part waits only for a free thread, where running them in waves of `at_once` had
+/// a wave wait for its slowest part (parts differ in size: a campaign series is never
+/// split).
+fn each_part<T: Send>(
+    files: &[PathBuf],
+    at_once: usize,
+    work: impl Fn(usize, &Path) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<T>>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..at_once.clamp(1, files.len().max(1)) {
+            scope.spawn(|| {
+                while !failed.load(Ordering::Relaxed) {
+                    let p = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(p) else {
+                        break;
+                    };
+                    let done = work(p, path);
+                    if done.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    if let Ok(mut results) = results.lock() {
+                        results[p] = Some(done);
+                    }
+                }
+            });
+        }
+    });
+    let results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut out = Vec::with_capacity(files.len());
+    for done in results {
+        match done {
+            Some(Ok(t)) => out.push(t),
+            Some(Err(e)) => return Err(e),
+            // A part not started after an error: that error came earlier or is below.
+            None => {}
+        }
+    }
+    if out.len() != files.len() {
+        return Err(Error::config(
+            "parts",
+            "a part was not processed and gave no error (a bug)",
+        ));
+    }
+    Ok(out)
 }
 
 /// One check's findings over the parts so far.
@@ -1173,6 +1219,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn each_part_gives_the_results_in_part_order_and_the_first_error() {
+        let files: Vec<PathBuf> = (0..9).map(|p| PathBuf::from(format!("p{p}"))).collect();
+        for at_once in [1, 2, 3, 20] {
+            // Uneven work: later parts finish first.
+            let done = each_part(&files, at_once, |p, path| {
+                std::thread::sleep(std::time::Duration::from_millis((9 - p as u64) * 3));
+                Ok((p, path.to_owned()))
+            })
+            .unwrap();
+            let expected: Vec<(usize, PathBuf)> = files.iter().cloned().enumerate().collect();
+            assert_eq!(done, expected, "{at_once} at once");
+            let started = std::sync::Mutex::new(Vec::new());
+            // Part 5 fails first in time, part 2 first in order; after a failure each
+            // thread ends the part it holds and starts no other.
+            let err = each_part(&files, at_once, |p, _| {
+                started.lock().unwrap().push(p);
+                let ms = match p {
+                    0 | 1 | 5 => 0,
+                    2 => 10,
+                    _ => 30,
+                };
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                if p == 2 || p == 5 {
+                    return Err(Error::config("part", format!("part {p}")));
+                }
+                Ok(p)
+            })
+            .unwrap_err();
+            assert_eq!(err.to_string(), Error::config("part", "part 2").to_string());
+            let started = started.into_inner().unwrap();
+            assert!(started.len() <= 3 + at_once, "{at_once}: {started:?}");
+        }
+        assert!(each_part(&[], 2, |p, _| Ok(p)).unwrap().is_empty());
     }
 
     #[test]
