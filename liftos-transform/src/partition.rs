@@ -5,15 +5,18 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::hash::{Hash, Hasher};
+use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int32Array, RecordBatch, UInt32Array, UInt64Array,
-};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array, UInt64Array};
 use arrow::compute::SortOptions;
-use arrow::compute::{cast, take_record_batch};
-use arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema, SchemaRef, UInt64Type};
+use arrow::compute::{cast, concat_batches, take_record_batch};
+use arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef, UInt64Type};
+use arrow::ipc::CompressionType;
+use arrow::ipc::reader::StreamReader;
+use arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
 use arrow::row::{RowConverter, SortField};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
@@ -24,9 +27,6 @@ use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSe
 use datafusion::physical_plan::sorts::streaming_merge::StreamingMergeBuilder;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::StreamExt;
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
-use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 
 use crate::clean::{CleanOutcome, QUARANTINED_DAYS_UNFILLED, clean_impl, fill_limit_error};
@@ -53,45 +53,59 @@ const PARTS_AT_ONCE: usize = 2;
 /// Rows of a batch read from a part, and of a merged batch.
 const MERGE_BATCH_ROWS: usize = 8192;
 
-/// Rows of a row group of a part file: every part read at once holds one group.
-const PART_GROUP_ROWS: usize = 16 * 1024;
+/// How part files are compressed: not at all. Part files are temporary and read once, so
+/// they are Arrow IPC streams: writing one copies the columns' buffers and reading it
+/// copies them back, where the Snappy Parquet parts before encoded and decoded every
+/// value (about 40% of the CPU time of `liftos clean` in parts on the 3M-row benchmark
+/// table, by `perf`). `liftos clean` on the 30M-row benchmark table: 79.0 s of CPU with
+/// Parquet parts, 64.4 s with these (together with the one-number merge key of
+/// [`order_key`]), the same files written; the parts take 4.4 GB of temporary disk at
+/// their largest instead of 1.7 GB. LZ4 (`CompressionType::LZ4_FRAME`) cost more CPU
+/// than it saved (3M rows in parts: 5.6–5.9 s against 4.5–5.4 s).
+const PART_COMPRESSION: Option<CompressionType> = None;
 
-/// How part files of `schema` are written: small row groups, no dictionaries, text
-/// columns compressed with Snappy, the others (numbers, dates, row numbers) not
-/// compressed. Part files are temporary and read once: building a dictionary for each
-/// of their columns cost more than it saved (the CPU time of `liftos clean` on the
-/// 30M-row benchmark table: 48.5 s with dictionaries, 42.2 s without); Snappy barely
-/// shrinks numbers, and compressing and decompressing them cost more than writing and
-/// reading their bytes (same table, 2 cores with other work beside: 36.3–36.7 s of CPU
-/// and 46.2–47.0 s wall with them uncompressed, 42.1–45.3 s and 33.7–55.8 s all Snappy;
-/// with nothing compressed 31.5 s of CPU but 47.3–48.2 s wall, the parts' three times
-/// larger writes waiting on the disk).
-fn part_properties(schema: &Schema) -> WriterProperties {
-    let mut props = WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::SNAPPY)
-        .set_dictionary_enabled(false)
-        .set_max_row_group_row_count(Some(PART_GROUP_ROWS));
-    for f in schema.fields() {
-        if !matches!(
-            f.data_type(),
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-        ) {
-            props = props.set_column_compression(
-                parquet::schema::types::ColumnPath::from(f.name().as_str()),
-                parquet::basic::Compression::UNCOMPRESSED,
-            );
-        }
-    }
-    props.build()
+/// Bytes buffered by each part file's writer (the split writes each part a few thousand
+/// rows at a time).
+const PART_BUFFER: usize = 256 * 1024;
+
+/// A part file's writer: an Arrow IPC stream of the batches written, in order.
+type PartWriter = StreamWriter<BufWriter<File>>;
+
+/// Creates the part file `path` for batches of `schema`.
+fn create_part(path: &Path, schema: &Schema) -> Result<PartWriter> {
+    let file = File::create(path).map_err(|e| file_error(path, None, e.to_string()))?;
+    let options = IpcWriteOptions::default()
+        .try_with_compression(PART_COMPRESSION)
+        .map_err(|e| file_error(path, None, e.to_string()))?;
+    StreamWriter::try_new_with_options(BufWriter::with_capacity(PART_BUFFER, file), schema, options)
+        .map_err(|e| file_error(path, None, e.to_string()))
+}
+
+/// The batches of the part file `path`, as they were written.
+fn open_part(path: &Path) -> Result<StreamReader<BufReader<File>>> {
+    let file = File::open(path).map_err(|e| file_error(path, None, e.to_string()))?;
+    StreamReader::try_new(BufReader::new(file), None)
+        .map_err(|e| file_error(path, None, e.to_string()))
 }
 
 /// The input row number carried through a part (a metadata column, dropped at the end).
 pub(crate) const ROW: &str = "__liftos_row";
-/// Sort keys of the cleaned parts: filled or not, then the row (a kept row's input row,
-/// a filled row's series' first input row), then a filled row's date.
-const KEY_FILLED: &str = "__liftos_filled";
-const KEY_ROW: &str = "__liftos_key_row";
-const KEY_DATE: &str = "__liftos_key_date";
+/// Sort key of the cleaned parts ([`order_key`]).
+const KEY: &str = "__liftos_key";
+/// The bit of [`KEY`] set for filled rows: they follow every kept row.
+const FILLED_BIT: u64 = 1 << 63;
+
+/// A cleaned row's place in the whole table's order, as one number: a kept row's input
+/// row, or, for a filled row (after every kept row), [`FILLED_BIT`] with its series'
+/// first input row. The filled rows of one series share their key; they lie in one part,
+/// in date order, and the merge keeps the order of equal keys of one part. One `u64` key
+/// lets DataFusion's merge compare the values themselves, where the three keys before
+/// (filled, row, date) were compared through its row format (about 9% of `liftos
+/// clean`'s CPU time in parts on the 3M-row benchmark table).
+fn order_key(row: u64, filled: bool) -> u64 {
+    debug_assert!(row < FILLED_BIT);
+    if filled { FILLED_BIT | row } else { row }
+}
 
 /// What [`clean_file`] did.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,7 +145,8 @@ impl CleanedFile {
 /// order, with the same change log. Every step of the clean depends only on the rows of
 /// one campaign series (duplicates share a series; gaps are filled within one) or of one
 /// row, so the input is split by series into parts of about `part_rows` rows (in
-/// temporary Parquet files), each part is cleaned whole (two in parallel),
+/// temporary Arrow IPC files, about as large as the table in memory), each part is
+/// cleaned whole (two in parallel, each started as soon as one ends),
 /// and the parts' rows are put back in the whole table's order (input order, then filled
 /// rows by series and date) by DataFusion's streaming merge of the parts, each already in
 /// that order, while another thread encodes the output. A first pass over the input also
@@ -175,18 +190,9 @@ pub fn clean_file(
     // The parts are cleaned [`PARTS_AT_ONCE`] at a time, each against the whole fill
     // limit, and what they gave is added up in part order below, as cleaning them one
     // after the other would.
-    let mut cleaned_parts: Vec<PartCleaned> = Vec::with_capacity(parts.files.len());
-    for (wave, files) in parts.files.chunks(PARTS_AT_ONCE).enumerate() {
-        let done: Vec<PartCleaned> = files
-            .par_iter()
-            .enumerate()
-            .map(|(i, path)| {
-                let p = wave * PARTS_AT_ONCE + i;
-                clean_part(p, path, dir.path(), fixes, &parts.readings)
-            })
-            .collect::<Result<_>>()?;
-        cleaned_parts.extend(done);
-    }
+    let cleaned_parts = each_part(&parts.files, PARTS_AT_ONCE, |p, path| {
+        clean_part(p, path, dir.path(), fixes, &parts.readings)
+    })?;
     let mut longest: Option<(u64, i32, i32, String)> = None;
     let mut notes: Vec<String> = Vec::new();
     let (mut filled_so_far, mut over_limit): (u64, Option<u64>) = (0, None);
@@ -242,15 +248,10 @@ pub fn clean_file(
     // From -0.0, as `Iterator::sum` of floats adds (an empty sum is -0.0).
     let mut output_totals = (-0.0, -0.0);
     write_behind(&mut table, &out_schema, |send| {
-        merged(
-            &out_parts,
-            &[KEY_FILLED, KEY_ROW, KEY_DATE],
-            &out_schema,
-            |batch| {
-                add_totals(batch, &mut output_totals);
-                send(batch.clone())
-            },
-        )
+        merged(&out_parts, &[KEY], &out_schema, |batch| {
+            add_totals(batch, &mut output_totals);
+            send(batch.clone())
+        })
     })?;
     merged(&q_parts, &[QUARANTINE_ROW], &q_schema, |batch| {
         set_aside.write(batch)
@@ -283,7 +284,7 @@ pub fn clean_file(
 ///
 /// Every check depends only on one row, one campaign series (gaps, spikes, repeated
 /// natural keys) or one account (mixed currencies), so the input is split by series
-/// into parts (temporary Parquet files) in one pass that also gathers each account's
+/// into parts (temporary Arrow IPC files) in one pass that also gathers each account's
 /// currencies and what each text column says about its date order and decimal
 /// separator; each part is validated with those, and the parts' findings are added up
 /// (examples and messages taken in the whole table's order). A `unique` rule over
@@ -361,21 +362,18 @@ pub fn validate_file(
     let (mut present, mut failing) = (0usize, 0usize);
     let mut notes: Vec<String> = Vec::new();
     // The parts checked [`PARTS_AT_ONCE`] at a time, their findings added in part order.
-    let mut checked = Vec::with_capacity(parts.files.len());
-    for files in parts.files.chunks(PARTS_AT_ONCE) {
-        let wave: Vec<Option<_>> = files
-            .par_iter()
-            .map(|path| -> Result<Option<_>> {
-                let Some((part, rows)) = take_part(path)? else {
-                    return Ok(None);
-                };
-                let done = validate_impl(&part, required_fields, rules, Some(&whole))?;
-                Ok(Some((done, rows)))
-            })
-            .collect::<Result<_>>()?;
-        checked.extend(wave.into_iter().flatten());
-    }
-    for (done, rows) in checked {
+    let checked = each_part(
+        &parts.files,
+        PARTS_AT_ONCE,
+        |_, path| -> Result<Option<_>> {
+            let Some((part, rows)) = take_part(path)? else {
+                return Ok(None);
+            };
+            let done = validate_impl(&part, required_fields, rules, Some(&whole))?;
+            Ok(Some((done, rows)))
+        },
+    )?;
+    for (done, rows) in checked.into_iter().flatten() {
         present += done.present;
         failing += done.failing;
         for note in done.report.notes {
@@ -421,6 +419,63 @@ pub fn validate_file(
             .collect(),
         notes,
     })
+}
+
+/// `work(p, file)` for each part file, in order, on `at_once` threads, each taking the
+/// next part as soon as it is free (memory holds about `at_once` parts): the results in
+/// part order, or the error of the first part that failed. After an error no new part is
+/// started.
+///
+/// Each part waits only for a free thread, where running them in waves of `at_once` had
+/// a wave wait for its slowest part (parts differ in size: a campaign series is never
+/// split).
+fn each_part<T: Send>(
+    files: &[PathBuf],
+    at_once: usize,
+    work: impl Fn(usize, &Path) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<T>>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..at_once.clamp(1, files.len().max(1)) {
+            scope.spawn(|| {
+                while !failed.load(Ordering::Relaxed) {
+                    let p = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(p) else {
+                        break;
+                    };
+                    let done = work(p, path);
+                    if done.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    if let Ok(mut results) = results.lock() {
+                        results[p] = Some(done);
+                    }
+                }
+            });
+        }
+    });
+    let results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut out = Vec::with_capacity(files.len());
+    for done in results {
+        match done {
+            Some(Ok(t)) => out.push(t),
+            Some(Err(e)) => return Err(e),
+            // A part not started after an error: that error came earlier or is below.
+            None => {}
+        }
+    }
+    if out.len() != files.len() {
+        return Err(Error::config(
+            "parts",
+            "a part was not processed and gave no error (a bug)",
+        ));
+    }
+    Ok(out)
 }
 
 /// One check's findings over the parts so far.
@@ -490,12 +545,8 @@ pub(crate) fn split_by_series(
     let mut writers = Vec::with_capacity(n_parts);
     let mut files = Vec::with_capacity(n_parts);
     for p in 0..n_parts {
-        let path = dir.join(format!("in-{p}.parquet"));
-        let file = File::create(&path).map_err(|e| file_error(&path, None, e.to_string()))?;
-        // Small row groups: every part's open group is held in memory.
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(part_properties(&schema)))
-            .map_err(|e| file_error(&path, None, e.to_string()))?;
-        writers.push(writer);
+        let path = dir.join(format!("in-{p}.arrow"));
+        writers.push(create_part(&path, &schema)?);
         files.push(path);
     }
     // The columns whose reading depends on all their values: the unified date and
@@ -593,8 +644,8 @@ pub(crate) fn split_by_series(
         rows += n;
         Ok(())
     })?;
-    for (w, path) in writers.into_iter().zip(&files) {
-        w.close()
+    for (mut w, path) in writers.into_iter().zip(&files) {
+        w.finish()
             .map_err(|e| file_error(path, None, e.to_string()))?;
     }
     let readings = evidence
@@ -797,33 +848,21 @@ fn set_unfilled(log: &mut [Change], detail: String) {
     }
 }
 
-/// A part's clean table without the row numbers, with the keys of the whole table's
-/// order: input row for kept rows; for filled rows (after them) their series' first
-/// input row, then their date.
+/// A part's clean table without the row numbers, with the key of the whole table's
+/// order ([`order_key`]).
 fn with_order_keys(
     table: &RecordBatch,
     rows: &[u64],
     detail: &crate::clean::CleanDetail,
 ) -> Result<RecordBatch> {
     let kept = detail.kept.len();
-    let n = table.num_rows();
-    let dates = table
-        .column_by_name(DATE)
-        .and_then(|c| c.as_primitive_opt::<Date32Type>())
-        .ok_or_else(|| Error::MissingColumn {
-            table: "table".to_owned(),
-            column: DATE.to_owned(),
-        })?;
-    let filled = BooleanArray::from_iter((0..n).map(|i| Some(i >= kept)));
-    let key_row = UInt64Array::from_iter_values((0..n).map(|i| {
+    let key = UInt64Array::from_iter_values((0..table.num_rows()).map(|i| {
         if i < kept {
-            rows[detail.kept[i] as usize]
+            order_key(rows[detail.kept[i] as usize], false)
         } else {
-            rows[detail.filled_series_first[i - kept] as usize]
+            order_key(rows[detail.filled_series_first[i - kept] as usize], true)
         }
     }));
-    let key_date =
-        Int32Array::from_iter_values((0..n).map(|i| if i < kept { 0 } else { dates.value(i) }));
     let mut fields: Vec<Field> = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
     for (f, c) in table.schema().fields().iter().zip(table.columns()) {
@@ -832,12 +871,8 @@ fn with_order_keys(
             columns.push(c.clone());
         }
     }
-    fields.push(Field::new(KEY_FILLED, DataType::Boolean, false));
-    fields.push(Field::new(KEY_ROW, DataType::UInt64, false));
-    fields.push(Field::new(KEY_DATE, DataType::Int32, false));
-    columns.push(Arc::new(filled));
-    columns.push(Arc::new(key_row));
-    columns.push(Arc::new(key_date));
+    fields.push(Field::new(KEY, DataType::UInt64, false));
+    columns.push(Arc::new(key));
     Ok(RecordBatch::try_new(
         Arc::new(Schema::new(fields)),
         columns,
@@ -870,14 +905,17 @@ fn renumber_quarantine(q: &RecordBatch, rows: &[u64]) -> Result<RecordBatch> {
     )?)
 }
 
+/// Writes `batch` as the part file `name` in `dir`, in batches of [`MERGE_BATCH_ROWS`]
+/// rows (what the merge reads of each part at a time).
 fn write_part(dir: &Path, name: &str, batch: &RecordBatch) -> Result<PathBuf> {
-    let path = dir.join(format!("{name}.parquet"));
-    let file = File::create(&path).map_err(|e| file_error(&path, None, e.to_string()))?;
-    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(part_properties(&batch.schema())))
-        .map_err(|e| file_error(&path, None, e.to_string()))?;
-    w.write(batch)
-        .map_err(|e| file_error(&path, None, e.to_string()))?;
-    w.close()
+    let path = dir.join(format!("{name}.arrow"));
+    let mut w = create_part(&path, &batch.schema())?;
+    for at in (0..batch.num_rows()).step_by(MERGE_BATCH_ROWS) {
+        let slice = batch.slice(at, MERGE_BATCH_ROWS.min(batch.num_rows() - at));
+        w.write(&slice)
+            .map_err(|e| file_error(&path, None, e.to_string()))?;
+    }
+    w.finish()
         .map_err(|e| file_error(&path, None, e.to_string()))?;
     Ok(path)
 }
@@ -888,7 +926,7 @@ fn merge_error(e: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Streams the rows of the Parquet `files`, each sorted by the `keys` columns, in one
+/// Streams the rows of the part `files`, each sorted by the `keys` columns, in one
 /// order by those keys (DataFusion's streaming merge, the one its sort-preserving merge
 /// runs: one batch of each file in memory, nothing spilled), as batches of `schema` (the
 /// keys dropped, types as in `schema`), to `each`.
@@ -901,17 +939,11 @@ fn merged(
     let Some(first) = files.first() else {
         return Ok(());
     };
-    let open_part = |path: &PathBuf| -> Result<ParquetRecordBatchReader> {
-        let file = File::open(path).map_err(|e| file_error(path, None, e.to_string()))?;
-        ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.with_batch_size(MERGE_BATCH_ROWS).build())
-            .map_err(|e| file_error(path, None, e.to_string()))
-    };
-    let part_schema = arrow::array::RecordBatchReader::schema(&open_part(first)?);
+    let part_schema = open_part(first)?.schema();
     let mut streams: Vec<SendableRecordBatchStream> = Vec::with_capacity(files.len());
     for path in files {
-        let reader = open_part(path)?;
-        let batches = futures::stream::iter(reader.map(|b| b.map_err(DataFusionError::from)));
+        let batches =
+            futures::stream::iter(open_part(path)?.map(|b| b.map_err(DataFusionError::from)));
         streams.push(Box::pin(RecordBatchStreamAdapter::new(
             part_schema.clone(),
             batches,
@@ -964,7 +996,13 @@ fn merged(
 /// Reads one part file and deletes it (the part is in memory: its disk space is free for
 /// what comes next); `None` for an empty part, else the part and its input row numbers.
 fn take_part(path: &Path) -> Result<Option<(RecordBatch, Vec<u64>)>> {
-    let part = crate::read_table(path)?;
+    let reader = open_part(path)?;
+    let schema = reader.schema();
+    let batches = reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| file_error(path, None, e.to_string()))?;
+    let part = concat_batches(&schema, &batches)?;
+    drop(batches);
     std::fs::remove_file(path).map_err(|e| file_error(path, None, e.to_string()))?;
     if part.num_rows() == 0 {
         return Ok(None);
@@ -1181,6 +1219,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn each_part_gives_the_results_in_part_order_and_the_first_error() {
+        let files: Vec<PathBuf> = (0..9).map(|p| PathBuf::from(format!("p{p}"))).collect();
+        for at_once in [1, 2, 3, 20] {
+            // Uneven work: later parts finish first.
+            let done = each_part(&files, at_once, |p, path| {
+                std::thread::sleep(std::time::Duration::from_millis((9 - p as u64) * 3));
+                Ok((p, path.to_owned()))
+            })
+            .unwrap();
+            let expected: Vec<(usize, PathBuf)> = files.iter().cloned().enumerate().collect();
+            assert_eq!(done, expected, "{at_once} at once");
+            let started = std::sync::Mutex::new(Vec::new());
+            // Part 5 fails first in time, part 2 first in order; after a failure each
+            // thread ends the part it holds and starts no other.
+            let err = each_part(&files, at_once, |p, _| {
+                started.lock().unwrap().push(p);
+                let ms = match p {
+                    0 | 1 | 5 => 0,
+                    2 => 10,
+                    _ => 30,
+                };
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                if p == 2 || p == 5 {
+                    return Err(Error::config("part", format!("part {p}")));
+                }
+                Ok(p)
+            })
+            .unwrap_err();
+            assert_eq!(err.to_string(), Error::config("part", "part 2").to_string());
+            let started = started.into_inner().unwrap();
+            assert!(started.len() <= 3 + at_once, "{at_once}: {started:?}");
+        }
+        assert!(each_part(&[], 2, |p, _| Ok(p)).unwrap().is_empty());
     }
 
     #[test]
