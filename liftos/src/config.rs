@@ -605,7 +605,7 @@ impl PipelineConfig {
     /// # Errors
     ///
     /// [`Error::Io`] when the file cannot be read or holds more than
-    /// [`MAX_WHOLE_FILE`](liftos_core::fs::MAX_WHOLE_FILE) (64 MiB); [`Error::Config`] as
+    /// [`MAX_WHOLE_FILE`] (64 MiB); [`Error::Config`] as
     /// [`from_toml_str`](Self::from_toml_str).
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = read_to_string_limited(path, MAX_WHOLE_FILE).map_err(|source| Error::Io {
@@ -614,6 +614,32 @@ impl PipelineConfig {
         })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         Self::from_toml_str(&text, &path.display().to_string(), dir)
+    }
+
+    /// Refuses setting `k` of a source written in the config file when it is a secret
+    /// (`keys`): the error names the variable to set instead, never the value.
+    fn refuse_written_secret(
+        &self,
+        keys: &[ConfigKey],
+        k: &str,
+        key: String,
+        at: Option<std::ops::Range<usize>>,
+    ) -> Result<()> {
+        if let Some(ConfigKey {
+            variable: Some(var),
+            secret: true,
+            ..
+        }) = find_key(keys, k)
+        {
+            return Err(self.err(
+                key,
+                at,
+                format!(
+                    "credentials are never read from the config file: remove `{k}` and set {var}, or name another variable with `{k}_env`"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn err(
@@ -797,20 +823,7 @@ impl PipelineConfig {
                 http.insert(k.clone(), v.clone());
                 continue;
             }
-            if let Some(ConfigKey {
-                variable: Some(var),
-                secret: true,
-                ..
-            }) = find_key(keys, k)
-            {
-                return Err(self.err(
-                    key(k),
-                    at,
-                    format!(
-                        "credentials are never read from the config file: remove `{k}` and set {var}, or name another variable with `{k}_env`"
-                    ),
-                ));
-            }
+            self.refuse_written_secret(keys, k, key(k), at.clone())?;
             if let Some(base) = k.strip_suffix("_env") {
                 let (var, value) = self.named_variable(key(k), at.clone(), v, lookup)?;
                 let value = setting_value(find_key(keys, base), var, &value)
@@ -1252,20 +1265,7 @@ impl PipelineConfig {
                     "credentials are never read from the config file (the value is not shown): name the variable that holds them with a `_env` setting",
                 ));
             }
-            if let Some(ConfigKey {
-                variable: Some(var),
-                secret: true,
-                ..
-            }) = find_key(keys, k)
-            {
-                return Err(self.err(
-                    key(k),
-                    at,
-                    format!(
-                        "credentials are never read from the config file: remove `{k}` and set {var}, or name another variable with `{k}_env`"
-                    ),
-                ));
-            }
+            self.refuse_written_secret(keys, k, key(k), at.clone())?;
         }
         Ok(())
     }

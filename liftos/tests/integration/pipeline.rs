@@ -340,6 +340,14 @@ fn a_plan_stage_writes_plan_json_and_the_reports_plan_section() {
     assert!(leftovers(&out).is_empty());
 }
 
+/// The world's unified table written as the file `name` in `dir`, as an export a file
+/// source reads.
+fn unified_export(world: &World, dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    liftos::io::write_table_atomically(&path, &world.unified_table().unwrap()).unwrap();
+    path
+}
+
 #[test]
 fn rows_outside_the_date_range_are_quarantined_not_lost() {
     use liftos::connectors::FileConnector;
@@ -347,8 +355,7 @@ fn rows_outside_the_date_range_are_quarantined_not_lost() {
     let world = world();
     let dir = tempfile::tempdir().unwrap();
     // An export covering all 45 days, for a pipeline asking for days 6 to 45.
-    let export = dir.path().join("export.csv");
-    liftos::io::write_table_atomically(&export, &world.unified_table().unwrap()).unwrap();
+    let export = unified_export(&world, dir.path(), "export.csv");
     let start = world.config().start + chrono::Duration::days(5);
     let outside = world.rows().filter(|r| r.date < start).count();
     assert!(outside > 0);
@@ -391,8 +398,7 @@ fn a_file_source_keeps_its_local_dates_and_its_ids_as_written() {
     use liftos::transform::SourceMapping;
     let world = world();
     let dir = tempfile::tempdir().unwrap();
-    let plain = dir.path().join("plain.csv");
-    liftos::io::write_table_atomically(&plain, &world.unified_table().unwrap()).unwrap();
+    let plain = unified_export(&world, dir.path(), "plain.csv");
     let text = std::fs::read_to_string(&plain).unwrap();
     let header = text.lines().next().unwrap().to_owned();
     let column = |name: &str| header.split(',').position(|c| c == name).unwrap();
