@@ -72,6 +72,16 @@ fn run(fakes: &Fakes, pipeline: &Pipeline) -> liftos::Result<PipelineRun> {
     fakes.runtime.block_on(pipeline.run())
 }
 
+/// Runs a pipeline without fakes (its sources are files) on a runtime of its own.
+fn run_here(pipeline: &Pipeline) -> PipelineRun {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(pipeline.run()).unwrap()
+}
+
 /// Rows as sorted text lines, decimals to the cent (order-free comparison).
 fn sorted_rows(table: &RecordBatch) -> Vec<String> {
     let text = liftos::transform::pretty_format(std::slice::from_ref(table)).unwrap();
@@ -368,12 +378,7 @@ fn rows_outside_the_date_range_are_quarantined_not_lost() {
         .progress(false)
         .build()
         .unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let run = runtime.block_on(pipeline.run()).unwrap();
+    let run = run_here(&pipeline);
     assert_eq!(run.sources[0].rows, world.num_rows());
     assert_eq!(run.unified.table.num_rows(), world.num_rows() - outside);
     assert_eq!(run.unified.quarantine.num_rows(), outside);
@@ -447,12 +452,7 @@ fn a_file_source_keeps_its_local_dates_and_its_ids_as_written() {
             .progress(false)
             .build()
             .unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(pipeline.run()).unwrap().unified.table
+        run_here(&pipeline).unified.table
     };
     let dates = |t: &RecordBatch| -> std::collections::BTreeSet<chrono::NaiveDate> {
         let d = arrow::compute::cast(t.column_by_name("date").unwrap(), &DataType::Date32).unwrap();
