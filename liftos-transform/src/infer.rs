@@ -10,6 +10,15 @@
 //! stays text, so the transforms can report the cell with its row, and so does a column
 //! with an integer written with a leading zero (`0123`: an identifier, which as a number
 //! would lose its zeros and merge with `123`).
+//!
+//! One more departure from arrow-csv: a column with a date-time written with a zone
+//! (`2024-01-05T03:00:00Z`, `…+02:00`, `… Europe/Berlin`) stays text. arrow-csv would
+//! type it as a timestamp without a zone holding the UTC instant, but an Arrow timestamp
+//! without a zone is wall-clock time (its date is the date it shows), so the instant
+//! would later be read as a local time on another day. As text, each cell is read as
+//! written: an instant becomes its date in the source's time zone, a date-time without a
+//! zone keeps its own date (`crate::parse`). A column of date-times without a zone
+//! (`2024-01-05 00:00:00`) is still a timestamp without a zone: it is wall-clock time.
 
 use std::sync::{Arc, LazyLock};
 
@@ -50,6 +59,8 @@ pub(crate) const INTEGER_BIT: u16 = 1 << INTEGER;
 /// [`cell_bit_bytes`] of a cell `-?\d+\.\d+`.
 pub(crate) const DECIMAL_BIT: u16 = 1 << DECIMAL;
 const DATE: u8 = 3;
+/// The timestamp patterns: seconds, then a fraction of up to 3, 6 and 9 digits.
+const TIMESTAMPS: std::ops::RangeInclusive<u8> = 4..=7;
 const TEXT: u8 = 8;
 
 fn digits(s: &[u8]) -> usize {
@@ -125,6 +136,31 @@ fn ascii_pattern(s: &[u8]) -> Option<u8> {
     }
 }
 
+/// Whether a cell that matched one of the timestamp patterns (`\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d`,
+/// then maybe `.` and digits) has anything after its time: a zone (`Z`, `+02:00`,
+/// ` Europe/Berlin`) makes it an instant, which arrow's parser converts to UTC; any other
+/// tail fails that parser. The cell is bytes so that a cell matched by the Unicode regexes
+/// cannot make it panic.
+fn has_zone(cell: &[u8]) -> bool {
+    let Some(rest) = cell.get(19..) else {
+        return false;
+    };
+    let rest = match rest.split_first() {
+        Some((b'.', fraction)) => &fraction[digits(fraction)..],
+        _ => rest,
+    };
+    !rest.is_empty()
+}
+
+/// Whether `cell` is an ISO date-time written with something after its time (a zone:
+/// `Z`, an offset, a zone name), which arrow's timestamp parser would read as an instant:
+/// one that [`crate::read_table`] keeps as text.
+pub(crate) fn is_zoned_timestamp(cell: &[u8]) -> bool {
+    cell.is_ascii()
+        && ascii_pattern(cell).is_some_and(|m| TIMESTAMPS.contains(&m))
+        && has_zone(cell)
+}
+
 /// `(\d*\.\d+|\d+\.\d*)([eE][-+]?\d+)?|\d+([eE][-+]?\d+)` for the whole of `body`,
 /// which starts with `int` digits.
 fn decimal(body: &[u8], int: usize) -> bool {
@@ -184,6 +220,7 @@ pub(crate) fn cell_bit_bytes(cell: &[u8]) -> u16 {
         let bit = match ascii_pattern(cell) {
             Some(INTEGER) if leading_zero(cell) => TEXT,
             Some(INTEGER) if cell.len() >= 19 && int_overflows(cell) => TEXT,
+            Some(m) if TIMESTAMPS.contains(&m) && has_zone(cell) => TEXT,
             Some(m) => m,
             None if matches!(cell, b"NaN" | b"nan" | b"inf" | b"-inf") => DECIMAL,
             None => TEXT,
@@ -214,7 +251,8 @@ pub(crate) fn is_text_bits(packed: u16) -> bool {
     packed & (1 << TEXT) != 0
 }
 
-/// arrow-csv's `InferredDataType::update` for one non-null cell: the bit to set.
+/// arrow-csv's `InferredDataType::update` for one non-null cell: the bit to set (text for
+/// the module's departures: an integer with a leading zero, a date-time with a zone).
 fn cell_bit(cell: &str) -> u16 {
     let pattern = if cell.starts_with('"') {
         None
@@ -230,6 +268,7 @@ fn cell_bit(cell: &str) -> u16 {
         _ if cell.starts_with('"') => TEXT,
         Some(INTEGER) if leading_zero(cell.as_bytes()) => TEXT,
         Some(INTEGER) if cell.len() >= 19 && cell.parse::<i64>().is_err() => TEXT,
+        Some(m) if TIMESTAMPS.contains(&m) && has_zone(cell.as_bytes()) => TEXT,
         Some(m) => m,
         None if matches!(cell, "NaN" | "nan" | "inf" | "-inf") => DECIMAL,
         None => TEXT,
@@ -237,7 +276,9 @@ fn cell_bit(cell: &str) -> u16 {
     1 << bit
 }
 
-/// arrow-csv's `InferredDataType::get`.
+/// arrow-csv's `InferredDataType::get`. A timestamp column has no zone: its cells are
+/// date-times written without one (wall-clock time), a zoned cell having made its column
+/// text.
 pub(crate) fn packed_type(packed: u16) -> DataType {
     match packed {
         0 => DataType::Null,
@@ -293,6 +334,8 @@ fn parse_all<T: ArrowPrimitiveType>(
     )))
 }
 
+/// Date-times without a zone as a timestamp without a zone: the wall-clock time, stored
+/// as arrow stores it (the time as if it were UTC).
 fn timestamps<T: ArrowPrimitiveType<Native = i64>>(
     text: &StringArray,
     unit: &TimeUnit,
@@ -478,6 +521,15 @@ mod tests {
                 col(&[Some("2024-01-01T10:00:00.5"), Some("2024-01-01T10:00:00")]),
                 DataType::Timestamp(TimeUnit::Millisecond, None),
             ),
+            // A date-time with a zone is an instant: text (see the module docs).
+            (col(&[Some("2024-01-01T10:00:00Z")]), DataType::Utf8),
+            (
+                col(&[
+                    Some("2024-01-01T10:00:00"),
+                    Some("2024-01-01T10:00:00.5+01:00"),
+                ]),
+                DataType::Utf8,
+            ),
             (col(&[None, None]), DataType::Null),
             (col(&[Some("m1"), Some("2")]), DataType::Utf8),
             (col(&[Some("99999999999999999999")]), DataType::Utf8),
@@ -498,13 +550,54 @@ mod tests {
         let typed = type_column(&ok);
         assert_eq!(typed.data_type(), &DataType::Date32);
         assert!(typed.is_null(1));
-        let ts = StringArray::from(vec!["2024-01-01T10:00:00Z", "2024-01-01 12:00:00+02:00"]);
+        // Date-times without a zone: wall-clock time, stored as if it were UTC.
+        let ts = StringArray::from(vec!["2024-01-01T10:00:00", "2024-01-01 12:00:00.5"]);
         let typed = type_column(&ts);
         let typed = typed
             .as_any()
-            .downcast_ref::<arrow::array::TimestampSecondArray>()
+            .downcast_ref::<arrow::array::TimestampMillisecondArray>()
             .unwrap();
-        assert_eq!(typed.value(0), 1_704_103_200);
-        assert_eq!(typed.value(1), 1_704_103_200);
+        assert_eq!(typed.value(0), 1_704_103_200_000);
+        assert_eq!(typed.value(1), 1_704_110_400_500);
+    }
+
+    #[test]
+    fn a_date_time_with_a_zone_keeps_its_column_text() {
+        let col = |cells: &[&str]| StringArray::from(cells.to_vec());
+        for cells in [
+            &["2024-01-01T10:00:00Z", "2024-01-01 12:00:00+02:00"][..],
+            &["2024-01-01T10:00:00.123z"],
+            &["2024-01-01T10:00:00.123456-0500"],
+            &["2024-01-01 10:00:00.123456789 +05"],
+            &["2024-01-01T10:00:00 Europe/Berlin"],
+            // Mixed with local times or dates: neither meaning may be lost.
+            &["2024-01-01T10:00:00", "2024-01-01T10:00:00Z"],
+            &["2024-01-01", "2024-01-01T10:00:00+01:00"],
+            &["2024-01-01T10:00:00-05:00", "2024-01-01"],
+        ] {
+            let text = col(cells);
+            assert_eq!(infer_type(&text), DataType::Utf8, "{cells:?}");
+            let typed = type_column(&text);
+            assert_eq!(typed.as_ref(), &text as &dyn Array, "{cells:?}");
+            for cell in cells {
+                let zoned = cell.len() > 19;
+                assert_eq!(is_zoned_timestamp(cell.as_bytes()), zoned, "{cell}");
+                assert_eq!(
+                    cell_bit_bytes(cell.as_bytes()) == 1 << TEXT,
+                    zoned,
+                    "{cell}"
+                );
+            }
+        }
+        for cell in [
+            "2024-01-01T10:00:00",
+            "2024-01-01 10:00:00.5",
+            "2024-01-01",
+            "x",
+        ] {
+            assert!(!is_zoned_timestamp(cell.as_bytes()), "{cell}");
+        }
+        // Not ASCII (the regexes type it): a zone name with an accent is still a zone.
+        assert_eq!(cell_bit("2024-01-01T10:00:00 Zürich"), 1 << TEXT);
     }
 }

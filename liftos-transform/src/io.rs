@@ -101,7 +101,13 @@ fn line_in(message: &str) -> Option<usize> {
 /// (Boolean, Int64, Float64, Date32, Timestamp, else Utf8; empty cells are null) and
 /// parsed with its parsers. A column with a cell its inferred type's parser rejects
 /// (e.g. `2024-02-30` in a date column) stays text, so the transforms can quarantine
-/// that cell with its row.
+/// that cell with its row. Two kinds of column stay text where arrow-csv would type
+/// them: integers written with a leading zero (identifiers), and date-times with a cell
+/// written with a zone (`2024-01-05T03:00:00Z`, `…-05:00`), which arrow-csv would turn
+/// into a timestamp without a zone holding UTC instants, though such a timestamp means
+/// wall-clock time; as text each cell keeps its meaning (the unify step moves an
+/// instant to the source's time zone). A column of date-times without a zone
+/// (`2024-01-05 00:00:00`) is a timestamp without a zone: wall-clock time.
 ///
 /// A plain file (valid UTF-8, no quote character, records ending in `\n` or `\r\n`,
 /// no blank line, every record as wide as the header) is parsed straight into typed
@@ -1221,8 +1227,6 @@ mod tests {
         assert_eq!(line_in("nothing here"), None);
     }
 
-    /// What arrow-csv itself reads: the schema inferred from every row, then a typed
-    /// decode.
     fn column_types(batch: &RecordBatch) -> Vec<String> {
         batch
             .schema()
@@ -1232,17 +1236,47 @@ mod tests {
             .collect()
     }
 
+    /// What arrow-csv itself reads: the schema inferred from every row, then a typed
+    /// decode; but a timestamp column with a cell written with a zone (anything after
+    /// the time, which arrow-csv would convert to UTC and drop) is read as text, as
+    /// [`read_table`] keeps it.
     fn arrow_read(path: &Path) -> RecordBatch {
         let format = Format::default().with_header(true);
         let (schema, _) = format
             .infer_schema(BufReader::new(File::open(path).unwrap()), None)
             .unwrap();
+        let as_text = Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| Field::new(f.name(), DataType::Utf8, true))
+                .collect::<Vec<_>>(),
+        ));
+        let text = arrow::csv::ReaderBuilder::new(as_text.clone())
+            .with_format(format.clone())
+            .build(File::open(path).unwrap())
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect::<Vec<_>>();
+        let text = concat_batches(&as_text, &text).unwrap();
+        let local = regex::Regex::new(r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d:\d\d(\.\d+)?)?$").unwrap();
         let schema = Arc::new(Schema::new(
             schema
                 .fields()
                 .iter()
-                .map(|f| match f.data_type() {
+                .enumerate()
+                .map(|(i, f)| match f.data_type() {
                     DataType::Null => Field::new(f.name(), DataType::Utf8, true),
+                    DataType::Timestamp(..)
+                        if text
+                            .column(i)
+                            .as_string::<i32>()
+                            .iter()
+                            .flatten()
+                            .any(|cell| !local.is_match(cell)) =>
+                    {
+                        Field::new(f.name(), DataType::Utf8, true)
+                    }
                     _ => (**f).clone(),
                 })
                 .collect::<Vec<_>>(),
@@ -1259,10 +1293,10 @@ mod tests {
     fn csv_columns_are_typed_as_arrow_csv_types_them() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.csv");
-        let mut text = String::from("id,n,x,flag,day,at,ms,name,empty,big\n");
+        let mut text = String::from("id,n,x,flag,day,at,ms,name,empty,big,zoned\n");
         for r in 0..300 {
             text.push_str(&format!(
-                "{r},{},{},{},2024-01-{:02},2024-01-01T10:00:{:02}Z,2024-01-01 10:00:00.{},\"c {r}, x\",,{}\n",
+                "{r},{},{},{},2024-01-{:02},2024-01-01T10:00:{:02},2024-01-01 10:00:00.{},\"c {r}, x\",,{},2024-01-01T10:00:00{}\n",
                 if r % 7 == 0 { String::new() } else { format!("-{r}") },
                 if r % 5 == 0 { "1e3".to_owned() } else { format!("{r}.5") },
                 if r % 2 == 0 { "TRUE" } else { "false" },
@@ -1270,6 +1304,7 @@ mod tests {
                 r % 60,
                 r % 1000,
                 if r == 150 { "99999999999999999999".to_owned() } else { r.to_string() },
+                ["Z", "+02:00", "-0500"][r % 3],
             ));
         }
         std::fs::write(&path, &text).unwrap();
@@ -1278,6 +1313,7 @@ mod tests {
         assert_eq!(ours.schema(), theirs.schema());
         assert_eq!(ours, theirs);
         let types = column_types(&ours);
+        // Date-times written with a zone are instants: text, each read as written.
         assert_eq!(
             types,
             [
@@ -1290,8 +1326,13 @@ mod tests {
                 "Timestamp(ms)",
                 "Utf8",
                 "Utf8",
+                "Utf8",
                 "Utf8"
             ]
+        );
+        assert_eq!(
+            ours.column(10).as_string::<i32>().value(1),
+            "2024-01-01T10:00:00+02:00"
         );
     }
 
@@ -1452,18 +1493,8 @@ mod tests {
             assert_eq!(
                 types,
                 [
-                    "Int64",
-                    "Int64",
-                    "Utf8",
-                    "Float64",
-                    "Utf8",
-                    "Int64",
-                    "Timestamp(s)",
-                    "Boolean",
-                    "Date32",
-                    "Date32",
-                    "Utf8",
-                    "Utf8"
+                    "Int64", "Int64", "Utf8", "Float64", "Utf8", "Int64", "Utf8", "Boolean",
+                    "Date32", "Date32", "Utf8", "Utf8"
                 ],
                 "{name}"
             );

@@ -65,8 +65,8 @@
 //! | local store kept current by incremental syncs (manifest, upsert by natural key) | [`store::Store`] | available |
 //!
 //! Dates are read from Date32/Date64, Arrow timestamps (converted to the source's
-//! `timezone` when one is set; a timestamp column without a zone counts as UTC instants,
-//! which is how [`read_table`] types CSV timestamps, offsets applied) and text in the
+//! `timezone` when one is set; a timestamp column without a zone counts as UTC instants;
+//! [`read_table`] keeps CSV date-times written with an offset or `Z` as text) and text in the
 //! formats `YYYY-MM-DD`, `YYYY/MM/DD`, `YYYYMMDD`, `NN/NN/YYYY` and `NN.NN.YYYY` (day or
 //! month first, decided per column), `5 Mar 2024`, `Mar 5, 2024`, RFC 3339 and ISO
 //! date-times with or without offset. A text date-time with an offset or `Z` becomes its

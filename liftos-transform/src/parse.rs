@@ -8,13 +8,14 @@ use arrow::array::{
     Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, PrimitiveArray, StringArray,
 };
 use arrow::compute::cast;
+use arrow::compute::kernels::cast_utils::string_to_datetime;
 use arrow::datatypes::{
     ArrowPrimitiveType, DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
 };
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 
 use crate::mapping::DecimalSeparator;
-use crate::{Error, Result};
+use crate::{Error, Result, infer};
 
 /// A column converted to a unified type; `bad` lists the rows whose non-null value could
 /// not be converted (they are null in `array`).
@@ -398,6 +399,20 @@ fn offset_date(dt: DateTime<chrono::FixedOffset>, tz: Option<&Tz>) -> NaiveDate 
     }
 }
 
+/// The date of an ISO date-time written with a zone in one of the other forms arrow's
+/// timestamp parser reads (`z`, an hour offset `+05`, a zone name ` Europe/Berlin`), the
+/// cells [`crate::read_table`] keeps as text rather than type: in `tz` when given, else
+/// the date as written (its own zone's), as [`offset_date`] does.
+fn zoned_date(s: &str, tz: Option<&Tz>) -> Option<i32> {
+    let instant = string_to_datetime(&Utc, s).ok()?;
+    let written = fast_iso_date(s.as_bytes().get(..10)?)?;
+    let day = match tz {
+        Some(tz) => instant.with_timezone(tz).date_naive(),
+        None => written,
+    };
+    four_digit_year(s, written).then(|| date_to_days(day))
+}
+
 /// The date of a date-time written without an offset: it is already wall-clock time in
 /// the account's zone (a platform export's local time), so its date is its own calendar
 /// date whatever zone is configured; only an instant written with an offset or `Z` is
@@ -504,6 +519,9 @@ fn parse_date_ordered(
                 return four_digit_year(s, dt.date_naive())
                     .then(|| date_to_days(offset_date(dt, tz)));
             }
+        }
+        if infer::is_zoned_timestamp(s.as_bytes()) {
+            return zoned_date(s, tz);
         }
         for fmt in NAIVE_FORMATS.iter().chain(&order.slash_formats()[1..]) {
             if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
@@ -1246,6 +1264,36 @@ mod tests {
             ),
             Some(d("2024-01-06"))
         );
+    }
+
+    /// Every zone arrow's timestamp parser reads after an ISO date-time (the cells
+    /// `read_table` keeps as text) is read as text too: the instant's date in the
+    /// configured zone, else the date as written.
+    #[test]
+    fn date_times_with_any_zone_arrow_reads_are_instants() {
+        let ny = parse_tz("tz", "America/New_York").unwrap();
+        for s in [
+            "2024-01-05T03:00:00Z",
+            "2024-01-05 03:00:00z",
+            "2024-01-05T03:00:00.5+00:00",
+            "2024-01-05T08:00:00+05",
+            "2024-01-05T08:00:00.123456789+0500",
+            "2024-01-05 08:00:00 +05:00",
+            "2024-01-05T04:00:00 Europe/Berlin",
+        ] {
+            assert!(infer::is_zoned_timestamp(s.as_bytes()), "{s}");
+            assert_eq!(
+                parse_date_str(s, Some(&ny), None),
+                Some(d("2024-01-04")),
+                "{s}"
+            );
+            assert_eq!(parse_date_str(s, None, None), Some(d("2024-01-05")), "{s}");
+        }
+        // A tail that is no zone is no date.
+        for s in ["2024-01-05T03:00:00 tomorrow", "2024-01-05T03:00:00+5"] {
+            assert_eq!(parse_date_str(s, Some(&ny), None), None, "{s}");
+            assert_eq!(parse_date_str(s, None, None), None, "{s}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use arrow::array::{
     TimestampMicrosecondArray,
 };
 use liftos_transform::{
-    ColumnSpec, Error, SchemaMapping, SourceMapping, unified, unify_marketing_data,
+    ColumnSpec, Error, SchemaMapping, SourceMapping, read_table, unified, unify_marketing_data,
 };
 
 use crate::{assert_table, day};
@@ -216,6 +216,81 @@ fn timestamps_without_an_offset_keep_their_date_in_the_sources_timezone() {
             day("2024-01-06"),
             day("2024-01-07"),
         ]
+    );
+}
+
+/// A Meta export as a CSV file whose `date_start` cells are `dates`.
+fn meta_csv(dir: &tempfile::TempDir, dates: &[&str]) -> std::path::PathBuf {
+    let mut text = String::from(
+        "date_start,account_id,account_currency,campaign_id,campaign_name,spend,impressions,clicks,conversions,conversion_values\n",
+    );
+    for date in dates {
+        text.push_str(&format!("{date},act_1,USD,c1,Brand,1.0,1,1,1.0,1.0\n"));
+    }
+    let path = dir.path().join("meta.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The unified dates of a Meta table under a mapping with `timezone` (or none); every
+/// row must unify.
+fn meta_dates(table: &RecordBatch, timezone: Option<&str>) -> Vec<i32> {
+    let mut source = SourceMapping::meta();
+    if let Some(tz) = timezone {
+        source = source.with_timezone(tz);
+    }
+    let mapping = SchemaMapping::default().with_source("meta", source);
+    let out = unify_marketing_data([("meta", table)], &mapping).unwrap();
+    assert_eq!(out.quarantine.num_rows(), 0);
+    out.table
+        .column(0)
+        .as_primitive::<arrow::datatypes::Date32Type>()
+        .values()
+        .to_vec()
+}
+
+fn days(v: &[&str]) -> Vec<i32> {
+    v.iter().map(|x| day(x)).collect()
+}
+
+/// Instants in a CSV file (`Z`, an offset) become their dates in the source's zone, and
+/// without a zone their dates as written (in their own offset), as text cells do.
+#[test]
+fn a_csv_of_instants_gives_the_sources_timezone_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = meta_csv(
+        &dir,
+        &[
+            "2024-01-05T03:00:00Z",
+            "2024-01-06T22:00:00-05:00",
+            "2024-01-07T23:30:00.250Z",
+        ],
+    );
+    let table = read_table(&path).unwrap();
+    assert_eq!(
+        meta_dates(&table, Some("America/New_York")),
+        // 03:00 UTC is the evening before in New York.
+        days(&["2024-01-04", "2024-01-06", "2024-01-07"])
+    );
+    assert_eq!(
+        meta_dates(&table, None),
+        // 22:00 at -05:00 is 03:00 UTC on January 7, but its own day is January 6.
+        days(&["2024-01-05", "2024-01-06", "2024-01-07"])
+    );
+}
+
+/// A CSV column mixing a local time, a date and an instant: each cell keeps its meaning.
+#[test]
+fn a_csv_column_mixing_local_times_and_instants_reads_each_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = meta_csv(
+        &dir,
+        &["2024-01-05 00:30:00", "2024-01-06", "2024-01-07T03:00:00Z"],
+    );
+    let table = read_table(&path).unwrap();
+    assert_eq!(
+        meta_dates(&table, Some("America/New_York")),
+        days(&["2024-01-05", "2024-01-06", "2024-01-06"])
     );
 }
 
