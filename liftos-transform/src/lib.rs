@@ -64,16 +64,18 @@
 //! | cluster queries stopped (time limit, signal, caller gone) cancel their job on the scheduler (cargo feature `distributed`) | `SqlSession::with_time_limit`, `SqlSession::with_stopper`, `QueryStopper`, `wait_for_cluster_queries` | available |
 //! | local store kept current by incremental syncs (manifest, upsert by natural key) | [`store::Store`] | available |
 //!
-//! Dates are read from Date32/Date64, Arrow timestamps (converted to the source's
-//! `timezone` when one is set; a timestamp column without a zone counts as UTC instants;
-//! [`read_table`] keeps CSV date-times written with an offset or `Z` as text) and text in the
-//! formats `YYYY-MM-DD`, `YYYY/MM/DD`, `YYYYMMDD`, `NN/NN/YYYY` and `NN.NN.YYYY` (day or
-//! month first, decided per column), `5 Mar 2024`, `Mar 5, 2024`, RFC 3339 and ISO
-//! date-times with or without offset. A text date-time with an offset or `Z` becomes its
-//! date in the source's `timezone`; one without an offset is the account's local time
-//! already (a platform export in the account's zone) and keeps its own date. The year is
-//! written with four digits (1000 to 9999): `24-01-05`, `5 Jan 24`, `03/04/24` or
-//! `-2024-01-01` are not dates (their rows are quarantined), never guessed at.
+//! Dates are read from Date32/Date64, Arrow timestamps and text in the formats
+//! `YYYY-MM-DD`, `YYYY/MM/DD`, `YYYYMMDD`, `NN/NN/YYYY` and `NN.NN.YYYY` (day or month
+//! first, decided per column), `5 Mar 2024`, `Mar 5, 2024`, RFC 3339 and ISO date-times
+//! with or without offset. An instant (a text date-time with an offset or `Z`, an Arrow
+//! timestamp with a zone) becomes its date in the source's `timezone`, else its date in
+//! its own offset or zone; a date-time without one (text, or an Arrow timestamp without
+//! a zone, which Arrow defines as wall-clock time) is the account's local time already
+//! (a platform export in the account's zone) and keeps its own date. [`read_table`] keeps
+//! a CSV column with date-times written with an offset or `Z` as text for that reason,
+//! and types one without as a timestamp without a zone. The year is written with four
+//! digits (1000 to 9999): `24-01-05`, `5 Jan 24`, `03/04/24` or `-2024-01-01` are not
+//! dates (their rows are quarantined), never guessed at.
 #![warn(missing_docs)]
 
 mod clean;

@@ -166,9 +166,10 @@ pub struct SourceMapping {
     /// Value of the `channel` column (default: the table's own `channel` column, else the
     /// source name).
     pub channel: Option<String>,
-    /// Account time zone: an instant (text with an offset or `Z`, an Arrow timestamp)
-    /// becomes its date in this zone; a text timestamp without an offset is the
-    /// account's local time already and keeps its own calendar date.
+    /// Account time zone: an instant (text with an offset or `Z`, an Arrow timestamp with
+    /// a zone) becomes its date in this zone; a date-time without an offset (text, or an
+    /// Arrow timestamp without a zone: wall-clock time) is the account's local time
+    /// already and keeps its own calendar date.
     pub timezone: Option<String>,
     /// Unified column → how to fill it.
     pub columns: BTreeMap<String, ColumnSpec>,

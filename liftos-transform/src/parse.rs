@@ -594,8 +594,10 @@ fn as_strings(array: &dyn Array) -> Result<StringArray> {
 /// Text is parsed (`format` when given, else the common formats): a date-time written
 /// with an offset or `Z` becomes its date in `tz` (else the date as written), one
 /// without an offset keeps its own date (it is local time already). Arrow timestamps
-/// become the local date in `tz`, else in their own zone (a column without a zone is
-/// read as UTC instants). Integers are read as `YYYYMMDD`.
+/// follow the same rule: one with a zone is an instant and becomes its date in `tz`,
+/// else in its own zone; one without a zone is wall-clock time (Arrow's definition: a
+/// PostgreSQL `timestamp`, a pandas naive datetime, a Parquet timestamp not adjusted to
+/// UTC) and keeps its own date whatever `tz` is. Integers are read as `YYYYMMDD`.
 pub(crate) fn to_date32(
     table: &str,
     column: &str,
@@ -631,7 +633,9 @@ pub(crate) fn to_date32_read(
                 Some(name) => Some(parse_tz(column, name)?),
                 None => None,
             };
-            let zone = tz.or(own.as_ref());
+            // Instants (a zoned column) move to `tz`; wall-clock times (no zone, stored
+            // as if they were UTC) keep the date they show.
+            let zone = own.as_ref().map(|own| tz.unwrap_or(own));
             convert_cells(micros.iter(), &mut bad, |v| {
                 let dt = DateTime::from_timestamp_micros(v)?;
                 let day = match zone {
@@ -1263,6 +1267,45 @@ mod tests {
                 Some("%Y-%m-%d %H:%M:%S%z")
             ),
             Some(d("2024-01-06"))
+        );
+    }
+
+    /// An Arrow timestamp without a zone is wall-clock time (a PostgreSQL `timestamp`, a
+    /// pandas naive datetime): its date is the one it shows, in any zone; a zoned one is
+    /// an instant, moved to the configured zone, else read in its own.
+    #[test]
+    fn an_arrow_timestamp_without_a_zone_keeps_its_own_date_in_any_zone() {
+        let ny = parse_tz("tz", "America/New_York").unwrap();
+        let tokyo = parse_tz("tz", "Asia/Tokyo").unwrap();
+        // 2024-01-05T00:30:00 and 2024-01-05T23:30:00, stored as if UTC.
+        let shown = [1_704_414_600_i64, 1_704_497_400];
+        let naive = arrow::array::TimestampSecondArray::from(shown.to_vec());
+        for tz in [None, Some(&ny), Some(&tokyo)] {
+            let out = to_date32("t", "c", &naive, tz, None).unwrap();
+            assert_eq!(
+                out.array.values().to_vec(),
+                [d("2024-01-05"), d("2024-01-05")],
+                "{tz:?}"
+            );
+            assert!(out.bad.is_empty());
+        }
+        let utc = naive.clone().with_timezone("+00:00");
+        let days = |tz| {
+            to_date32("t", "c", &utc, tz, None)
+                .unwrap()
+                .array
+                .values()
+                .to_vec()
+        };
+        assert_eq!(days(None), [d("2024-01-05"), d("2024-01-05")]);
+        assert_eq!(days(Some(&ny)), [d("2024-01-04"), d("2024-01-05")]);
+        assert_eq!(days(Some(&tokyo)), [d("2024-01-05"), d("2024-01-06")]);
+        // A column in its own zone and no configured zone: the date there.
+        let in_tokyo = naive.with_timezone("Asia/Tokyo");
+        let out = to_date32("t", "c", &in_tokyo, None, None).unwrap();
+        assert_eq!(
+            out.array.values().to_vec(),
+            [d("2024-01-05"), d("2024-01-06")]
         );
     }
 

@@ -219,6 +219,24 @@ fn timestamps_without_an_offset_keep_their_date_in_the_sources_timezone() {
     );
 }
 
+/// A Meta export whose `date_start` column is `dates`, one campaign row per date.
+fn meta_with_dates(dates: ArrayRef) -> RecordBatch {
+    let n = dates.len();
+    RecordBatch::try_from_iter([
+        ("date_start", dates),
+        ("account_id", s(&vec!["act_1"; n])),
+        ("account_currency", s(&vec!["USD"; n])),
+        ("campaign_id", s(&vec!["c1"; n])),
+        ("campaign_name", s(&vec!["Brand"; n])),
+        ("spend", f(&vec![1.0; n])),
+        ("impressions", i(&vec![1; n])),
+        ("clicks", i(&vec![1; n])),
+        ("conversions", f(&vec![1.0; n])),
+        ("conversion_values", f(&vec![1.0; n])),
+    ])
+    .unwrap()
+}
+
 /// A Meta export as a CSV file whose `date_start` cells are `dates`.
 fn meta_csv(dir: &tempfile::TempDir, dates: &[&str]) -> std::path::PathBuf {
     let mut text = String::from(
@@ -229,6 +247,19 @@ fn meta_csv(dir: &tempfile::TempDir, dates: &[&str]) -> std::path::PathBuf {
     }
     let path = dir.path().join("meta.csv");
     std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Writes `table` as Parquet the way pandas or Spark would: the Parquet logical types
+/// alone, without the Arrow schema that arrow-rs keeps in the footer.
+fn write_plain_parquet(dir: &tempfile::TempDir, table: &RecordBatch) -> std::path::PathBuf {
+    use parquet::arrow::{ArrowWriter, arrow_writer::ArrowWriterOptions};
+    let path = dir.path().join("meta.parquet");
+    let options = ArrowWriterOptions::new().with_skip_arrow_metadata(true);
+    let file = std::fs::File::create(&path).unwrap();
+    let mut writer = ArrowWriter::try_new_with_options(file, table.schema(), options).unwrap();
+    writer.write(table).unwrap();
+    writer.close().unwrap();
     path
 }
 
@@ -279,6 +310,26 @@ fn a_csv_of_instants_gives_the_sources_timezone_dates() {
     );
 }
 
+/// Date-times without a zone in a CSV file are the account's local time: a source with a
+/// `timezone` keeps their dates.
+#[test]
+fn a_csv_of_local_date_times_keeps_its_dates_in_the_sources_timezone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = meta_csv(
+        &dir,
+        &[
+            "2024-01-05 00:00:00",
+            "2024-01-06 00:30:00",
+            "2024-01-07 23:59:59",
+        ],
+    );
+    let table = read_table(&path).unwrap();
+    let want = days(&["2024-01-05", "2024-01-06", "2024-01-07"]);
+    for tz in [Some("America/New_York"), Some("Asia/Tokyo"), None] {
+        assert_eq!(meta_dates(&table, tz), want, "{tz:?}");
+    }
+}
+
 /// A CSV column mixing a local time, a date and an instant: each cell keeps its meaning.
 #[test]
 fn a_csv_column_mixing_local_times_and_instants_reads_each_as_written() {
@@ -291,6 +342,57 @@ fn a_csv_column_mixing_local_times_and_instants_reads_each_as_written() {
     assert_eq!(
         meta_dates(&table, Some("America/New_York")),
         days(&["2024-01-05", "2024-01-06", "2024-01-06"])
+    );
+}
+
+/// A Parquet timestamp without a zone (pandas' naive datetimes, not adjusted to UTC) is
+/// wall-clock time: its dates are kept whatever the source's zone.
+#[test]
+fn a_parquet_timestamp_without_a_zone_keeps_its_wall_clock_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let shown = TimestampMicrosecondArray::from(vec![
+        1_704_414_600_000_000, // 2024-01-05 00:30:00
+        1_704_583_800_000_000, // 2024-01-06 23:30:00
+    ]);
+    let path = write_plain_parquet(&dir, &meta_with_dates(Arc::new(shown)));
+    let table = read_table(&path).unwrap();
+    assert_eq!(
+        table.schema().field(0).data_type(),
+        &arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None)
+    );
+    let want = days(&["2024-01-05", "2024-01-06"]);
+    for tz in [Some("America/New_York"), Some("Asia/Tokyo"), None] {
+        assert_eq!(meta_dates(&table, tz), want, "{tz:?}");
+    }
+}
+
+/// A Parquet timestamp adjusted to UTC (`tz=UTC`) holds instants: they become their dates
+/// in the source's zone, else their UTC dates.
+#[test]
+fn a_parquet_utc_timestamp_becomes_the_sources_timezone_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let instants = TimestampMicrosecondArray::from(vec![
+        1_704_414_600_000_000, // 2024-01-05T00:30:00Z
+        1_704_583_800_000_000, // 2024-01-06T23:30:00Z
+    ])
+    .with_timezone("UTC");
+    let path = write_plain_parquet(&dir, &meta_with_dates(Arc::new(instants)));
+    let table = read_table(&path).unwrap();
+    assert!(matches!(
+        table.schema().field(0).data_type(),
+        arrow::datatypes::DataType::Timestamp(_, Some(_))
+    ));
+    assert_eq!(
+        meta_dates(&table, Some("America/New_York")),
+        days(&["2024-01-04", "2024-01-06"])
+    );
+    assert_eq!(
+        meta_dates(&table, Some("Asia/Tokyo")),
+        days(&["2024-01-05", "2024-01-07"])
+    );
+    assert_eq!(
+        meta_dates(&table, None),
+        days(&["2024-01-05", "2024-01-06"])
     );
 }
 
