@@ -18,7 +18,13 @@ pub use liftos_core::format::FileFormat;
 /// The schema is inferred (CSV: from every row, identifiers written as integers with a
 /// leading zero and date-times kept as text, see `infer_csv`; NDJSON: from the first
 /// `infer_rows` rows; Parquet: from the file) unless one is given with
-/// [`with_schema`](FileConnector::with_schema).
+/// [`with_schema`](FileConnector::with_schema). A Parquet timestamp keeps what the file
+/// says of its zone: adjusted to UTC (`tz=UTC`) it is an instant and keeps a zone;
+/// not adjusted (pandas' naive datetimes) it has none, which in Arrow means wall-clock
+/// time, so a consumer such as liftos-transform's unify moves only the former to an
+/// account's time zone. A schema given for a CSV file should not declare a timestamp
+/// without a zone for cells written with an offset or `Z`: Arrow's CSV decoder would
+/// store their UTC instants in it, which read as local times.
 /// A malformed row is reported with its 1-based line number. The whole file is read:
 /// the request's date range is not applied (filter downstream).
 #[derive(Debug, Clone)]
@@ -422,5 +428,52 @@ mod tests {
         std::fs::write(&p, "{\"a\":1}\n{\"a\":2,\n").unwrap();
         let err = pull(&p).await.unwrap_err();
         assert!(matches!(err, Error::File { line: 2, .. }), "{err}");
+    }
+
+    /// A Parquet file as pandas or Spark write it (Parquet's logical types, no Arrow
+    /// schema in the footer): a timestamp adjusted to UTC comes back with a zone (an
+    /// instant), one not adjusted without (wall-clock time), values unchanged.
+    #[tokio::test]
+    async fn parquet_timestamps_keep_their_zone_or_its_absence() {
+        use arrow::array::{ArrayRef, TimestampMicrosecondArray};
+        use arrow::datatypes::{DataType, TimeUnit};
+        use parquet::arrow::{ArrowWriter, arrow_writer::ArrowWriterOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let pq = dir.path().join("t.parquet");
+        let micros = vec![1_704_414_600_000_000_i64, 1_704_583_800_000_000];
+        let local = TimestampMicrosecondArray::from(micros.clone());
+        let utc = TimestampMicrosecondArray::from(micros.clone()).with_timezone("UTC");
+        let t = RecordBatch::try_from_iter([
+            ("local", Arc::new(local) as ArrayRef),
+            ("utc", Arc::new(utc) as ArrayRef),
+        ])
+        .unwrap();
+        let options = ArrowWriterOptions::new().with_skip_arrow_metadata(true);
+        let mut w =
+            ArrowWriter::try_new_with_options(File::create(&pq).unwrap(), t.schema(), options)
+                .unwrap();
+        w.write(&t).unwrap();
+        w.close().unwrap();
+        let back = pull(&pq).await.unwrap();
+        let schema = back.schema();
+        assert_eq!(
+            schema.field(0).data_type(),
+            &DataType::Timestamp(TimeUnit::Microsecond, None)
+        );
+        assert!(
+            matches!(
+                schema.field(1).data_type(),
+                DataType::Timestamp(TimeUnit::Microsecond, Some(tz)) if tz.as_ref() == "+00:00" || tz.as_ref() == "UTC"
+            ),
+            "{schema:?}"
+        );
+        for c in 0..2 {
+            let values = back
+                .column(c)
+                .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .values()
+                .to_vec();
+            assert_eq!(values, micros);
+        }
     }
 }

@@ -29,8 +29,8 @@
 //! | `numeric` | `Float64`, rounded to the nearest double (about 15–17 significant digits); `NaN`, `±Infinity` kept |
 //! | `text`, `varchar`, `bpchar`, `name` | `Utf8` |
 //! | `bool` | `Boolean` |
-//! | `timestamp` | `Timestamp(Microsecond, None)` |
-//! | `timestamptz` | `Timestamp(Microsecond, "UTC")` |
+//! | `timestamp` | `Timestamp(Microsecond, None)`: wall-clock time as stored, no zone |
+//! | `timestamptz` | `Timestamp(Microsecond, "UTC")`: the instant |
 //!
 //! Any other column type is refused with one error naming the column (cast it in the
 //! query). A column read straight from a table is nullable unless the table declares it
