@@ -25,6 +25,66 @@ fn sql_error(context: &str, e: impl fmt::Display) -> Error {
     }
 }
 
+/// The columns of the CSV file at `path` that `schema` (DataFusion's inference) types as
+/// timestamps without a zone although a cell is written with one (`…Z`, `…+02:00`):
+/// DataFusion stores those cells' UTC instants, which a timestamp without a zone would
+/// present as local times. One streaming pass over those columns' text, only when
+/// there are such columns.
+///
+/// # Errors
+///
+/// [`Error::File`] naming the file when it cannot be read as CSV.
+#[cfg(feature = "distributed")]
+fn zoned_timestamp_columns(path: &Path, schema: &arrow::datatypes::Schema) -> Result<Vec<usize>> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{DataType, Field, Schema};
+    let candidates: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| matches!(schema.field(i).data_type(), DataType::Timestamp(_, None)))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let file_error = |message: String| Error::File {
+        path: path.to_owned(),
+        line: None,
+        message,
+    };
+    let as_text = Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    );
+    let file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
+    let reader = arrow::csv::ReaderBuilder::new(Arc::new(as_text))
+        .with_header(true)
+        .with_projection(candidates.clone())
+        .build(file)
+        .map_err(|e| file_error(e.to_string()))?;
+    let mut zoned = vec![false; candidates.len()];
+    for batch in reader {
+        let batch = batch.map_err(|e| file_error(e.to_string()))?;
+        for (k, z) in zoned.iter_mut().enumerate() {
+            *z = *z
+                || batch
+                    .column(k)
+                    .as_string::<i32>()
+                    .iter()
+                    .flatten()
+                    .any(|cell| crate::infer::is_zoned_timestamp(cell.as_bytes()));
+        }
+        if zoned.iter().all(|&z| z) {
+            break;
+        }
+    }
+    Ok(candidates
+        .into_iter()
+        .zip(zoned)
+        .filter_map(|(i, z)| z.then_some(i))
+        .collect())
+}
+
 /// `path` as DataFusion lists it: the absolute path as text, and its extension with the
 /// dot (the file's own, whatever its case: DataFusion lists a path by extension).
 ///
@@ -198,7 +258,10 @@ impl SqlSession {
     /// read. A CSV file's column types are then inferred by DataFusion from every row (one
     /// streaming pass here at registration, so that a value late in the file, such as
     /// `n/a` in a date column, makes the column text instead of failing the job on an
-    /// executor); Parquet files carry their schema.
+    /// executor), except that a column of date-times written with a zone (`…Z`, `…+02:00`)
+    /// is text, as [`read_table`] keeps it (DataFusion would make it a timestamp without
+    /// a zone holding UTC instants, which Arrow defines as local time); Parquet files
+    /// carry their schema.
     pub fn register_file(&self, name: &str, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         #[cfg(feature = "distributed")]
@@ -258,16 +321,56 @@ impl SqlSession {
         let p = p.as_str();
         self.replace(name)?;
         let registered = match format {
-            FileFormat::Csv => self.block_on(
-                self.ctx.register_csv(
-                    name,
-                    p,
-                    CsvReadOptions::new()
-                        .has_header(true)
-                        .schema_infer_max_records(usize::MAX)
-                        .file_extension(&extension),
-                ),
-            )?,
+            FileFormat::Csv => {
+                self.block_on(
+                    self.ctx.register_csv(
+                        name,
+                        p,
+                        CsvReadOptions::new()
+                            .has_header(true)
+                            .schema_infer_max_records(usize::MAX)
+                            .file_extension(&extension),
+                    ),
+                )?
+                .map_err(|e| file_error(e.to_string()))?;
+                // DataFusion types a column of date-times written with a zone (`…Z`,
+                // `…+02:00`) as a timestamp without one holding the UTC instants, which
+                // by Arrow's definition is local time: such a column is text, as
+                // `read_table` (the local session's reader) keeps it.
+                let provider = self
+                    .block_on(self.ctx.table_provider(name))?
+                    .map_err(|e| file_error(e.to_string()))?;
+                let schema = provider.schema();
+                let zoned = zoned_timestamp_columns(path, &schema)?;
+                if zoned.is_empty() {
+                    return Ok(());
+                }
+                let fields: Vec<arrow::datatypes::Field> = schema
+                    .fields()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| match zoned.contains(&i) {
+                        true => arrow::datatypes::Field::new(
+                            f.name(),
+                            arrow::datatypes::DataType::Utf8,
+                            true,
+                        ),
+                        false => f.as_ref().clone(),
+                    })
+                    .collect();
+                let schema = arrow::datatypes::Schema::new(fields);
+                self.replace(name)?;
+                self.block_on(
+                    self.ctx.register_csv(
+                        name,
+                        p,
+                        CsvReadOptions::new()
+                            .has_header(true)
+                            .schema(&schema)
+                            .file_extension(&extension),
+                    ),
+                )?
+            }
             _ => {
                 check_parquet_footer(path)?;
                 self.block_on(self.ctx.register_parquet(

@@ -114,26 +114,31 @@ impl Drop for Cluster {
 }
 
 /// 4 000 rows of daily campaign data. Spend is a multiple of 0.25, so every sum is exact
-/// whatever order the executors add the rows in.
+/// whatever order the executors add the rows in. `sent_at` holds instants written with
+/// `Z` or an offset, which both sessions read as text (not as timestamps without a zone,
+/// which would be local times).
 fn write_events(path: &Path) {
     let channels = ["meta", "google_ads", "klaviyo", "tiktok"];
-    let mut csv = String::from("date,channel,campaign,spend,clicks\n");
+    let mut csv = String::from("date,channel,campaign,spend,clicks,sent_at\n");
     for i in 0..4000u32 {
         let day = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()
             + chrono::Days::new(u64::from(i % 90));
         csv.push_str(&format!(
-            "{day},{},c{},{},{}\n",
+            "{day},{},c{},{},{},{day}T{:02}:30:00{}\n",
             channels[(i % 4) as usize],
             i % 13,
             f64::from((i * 37) % 1000) * 0.25,
-            (i * 7) % 50
+            (i * 7) % 50,
+            i % 24,
+            ["Z", "-05:00"][(i % 2) as usize],
         ));
     }
     std::fs::write(path, csv).unwrap();
 }
 
 const QUERY: &str = "SELECT channel, campaign, count(*) AS days, sum(spend) AS spend, \
-                     sum(clicks) AS clicks, min(date) AS first_day, max(date) AS last_day \
+                     sum(clicks) AS clicks, min(date) AS first_day, max(date) AS last_day, \
+                     min(sent_at) AS first_sent \
                      FROM events GROUP BY channel, campaign ORDER BY channel, campaign";
 
 fn sql(dir: &Path, extra: &[&str], out: &str) -> Output {
