@@ -44,7 +44,7 @@
 //! | Section | Keys |
 //! |---|---|
 //! | `[pipeline]` | `start`, `end` (YYYY-MM-DD, required), `level` (campaign), `continue_on_source_error` (false), `cluster` (`df://HOST:PORT`: file sources read on a Ballista cluster), `cluster_timeout` (seconds a file's read there may take; past it the job is cancelled) |
-//! | `[http]` | timeouts and limits of every platform source: `timeout_secs` (overall deadline of a pull, 3600), `request_timeout_secs` (120), `connect_timeout_secs` (10), `max_retries` (10), `max_pages` (50000), `pages_per_day` (100), `max_body_mib` (64) |
+//! | `[http]` | timeouts and limits of every platform source: `timeout_secs` (overall deadline of a pull, 3600), `request_timeout_secs` (120), `connect_timeout_secs` (10), `max_retries` (10, per request), `retries_per_answer` (2: the pull's total is `max_retries` + this × answered requests), `max_pages` (50000), `pages_per_day` (100), `max_body_mib` (64) |
 //! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `tiktok`, `ga4`, `rest`, `postgres`, `file`), then the connector's settings; a platform source may also set any `[http]` key for itself |
 //! | `[mapping]` | as a `--mapping` file: `[mapping.sources.<name>]` with `extends`, `channel`, `timezone`, `columns`, `breakdowns` |
 //! | `[quality]` | as a `--rules` file: `required_fields`, `rules`, `builtin_checks`, `today`, `spike_threshold`, ... |
