@@ -61,7 +61,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -439,21 +438,21 @@ fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
     Ok(Some(manifest))
 }
 
+/// Writes the manifest all-or-nothing (temporary `.manifest.json.*.partial.json`, fsync,
+/// atomic rename, fsync of the directory).
+///
+/// File modes: the manifest gets the mode every other file of the store gets (its data
+/// files, `data/`, `.lock`), the one a created file gets: 0666 less the process's umask
+/// (0644 under the usual 022), so whoever may read the tables may read what names them.
+/// A mode set on an existing manifest (`chmod 640`) is kept by later commits
+/// ([`liftos_core::fs`]'s writes keep the mode of the file they replace).
 fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<()> {
     let path = dir.join(MANIFEST);
-    let text =
+    let mut text =
         serde_json::to_string_pretty(manifest).map_err(|e| store_error(&path, e.to_string()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".manifest.json.")
-        .suffix(".partial.json")
-        .tempfile_in(dir)
+    text.push('\n');
+    liftos_core::fs::write_atomically_at(&path, |tmp| std::fs::write(tmp, &text), |e| e)
         .map_err(|e| store_error(&path, e.to_string()))?;
-    tmp.write_all(text.as_bytes())
-        .and_then(|()| tmp.write_all(b"\n"))
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| store_error(&path, e.to_string()))?;
-    tmp.persist(&path)
-        .map_err(|e| store_error(&path, e.error.to_string()))?;
     sync_dir(dir)
 }
 
@@ -1749,5 +1748,31 @@ mod tests {
         let e = s.commit().unwrap_err().to_string();
         assert!(e.contains("manifest.json") && e.contains("largest"), "{e}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), edited);
+    }
+
+    /// The manifest gets the mode its data files get, the one a created file gets (0666
+    /// less the umask): it was 0600 (a temporary file's) while they were 0644, so a
+    /// group that could read the tables could not read what names them. A mode the user
+    /// gave the manifest is kept by the next commit.
+    #[cfg(unix)]
+    #[test]
+    fn the_manifest_has_the_mode_of_the_data_files_and_keeps_a_mode_set_on_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let created = elsewhere.path().join("created");
+        File::create(&created).unwrap();
+        let mut s = Store::create_or_open(dir.path()).unwrap();
+        upsert_day(&mut s, 1.0);
+        s.commit().unwrap();
+        let manifest = dir.path().join(MANIFEST);
+        let data = dir.path().join(&s.source("meta").unwrap().files[0]);
+        assert_eq!(mode(&data), mode(&created));
+        assert_eq!(mode(&manifest), mode(&data), "manifest vs data file");
+        std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(0o640)).unwrap();
+        upsert_day(&mut s, 2.0);
+        s.commit().unwrap();
+        assert_eq!(mode(&manifest), 0o640);
     }
 }
