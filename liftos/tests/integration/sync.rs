@@ -416,6 +416,140 @@ fn sql_and_run_read_the_store_instead_of_pulling() {
     assert!(dir.path().join("out").join("results.json").is_file());
 }
 
+/// A reader does not wait for a sync's pulls: `sql --store` finishes while a sync is
+/// still waiting for a slow platform (every answer 5 s late) and reads the last commit;
+/// after the sync's commit it reads the new one. Readers waited for the whole sync
+/// before (its exclusive lock was held from open to end, network included).
+#[test]
+fn a_reader_finishes_while_a_sync_is_still_pulling() {
+    let (fakes, dir, config, store) = clocked_with(
+        FaultConfig::none(),
+        "2024-02-14",
+        "2024-01-01",
+        "2024-02-13",
+    );
+    sync(&fakes, &config, &store, &["--today", "2024-02-14"]);
+    // The stored Meta rows and their conversion value.
+    let dump = || {
+        let out = liftos()
+            .args(["sql", "--store"])
+            .arg(&store)
+            .arg("SELECT count(*) AS n, sum(conversion_values) AS value FROM meta")
+            .output()
+            .unwrap();
+        assert_success(&out)
+    };
+    let before = dump();
+    assert!(before.contains("| 90 "), "45 days × 2 campaigns: {before}");
+    // The next day's sync of Meta, against fakes that answer every data request late.
+    let slow = start_fakes(
+        world(),
+        FaultConfig::none().with_slow(1.0, Duration::from_secs(5)),
+    );
+    slow.servers.set_clock(Some(day("2024-02-15")), 3);
+    let slow_config = dir.path().join("slow.toml");
+    std::fs::write(
+        &slow_config,
+        config_text(&slow, "2024-01-01", "2024-02-14", &["meta"]),
+    )
+    .unwrap();
+    let mut syncing = sync_command(&slow, &slow_config, &store, &["--today", "2024-02-15"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiting = std::time::Instant::now();
+    while !slow
+        .servers
+        .requests_to("meta")
+        .iter()
+        .any(|r| r.fault == Some("slow"))
+    {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "the sync never reached the platform"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The sync holds the store and waits for a 5 s answer: the reader reads the last
+    // commit meanwhile.
+    let read = dump();
+    assert!(
+        syncing.try_wait().unwrap().is_none(),
+        "the reader waited for the sync to end"
+    );
+    assert_eq!(read, before, "the reader read the last commit");
+    let synced = syncing.wait_with_output().unwrap();
+    let summary = assert_success(&synced);
+    assert!(summary.contains("store commit 2"), "{summary}");
+    // The clock moved on a day: the last days restated, and readers see it.
+    assert!(
+        counts_of(&summary, "meta").contains(" 6 restated"),
+        "{summary}"
+    );
+    assert_ne!(dump(), before, "the new commit");
+}
+
+/// A reader needs no write access to the store: `sql --store` reads a store in a
+/// directory it may not write, with its `.lock` there (opened read-only) and without one
+/// (read without it). It opened `.lock` for writing and failed before. Run as the
+/// unprivileged user 65534 when the tests run as root (root may write anywhere), else
+/// on a store made read-only.
+#[cfg(unix)]
+#[test]
+fn a_store_the_reader_may_not_write_is_read() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let (fakes, dir, config, store) = clocked_with(
+        FaultConfig::none(),
+        "2024-02-14",
+        "2024-01-01",
+        "2024-02-13",
+    );
+    sync(&fakes, &config, &store, &["--today", "2024-02-14"]);
+    let chmod = |p: &Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let root = std::fs::metadata(&store).unwrap().uid() == 0;
+    if root {
+        // Readable, not writable, by user 65534: the store's files are 0644 already.
+        chmod(dir.path(), 0o755);
+        chmod(&store, 0o755);
+        chmod(&store.join("data"), 0o755);
+    } else {
+        chmod(&store.join("data"), 0o555);
+        chmod(&store, 0o555);
+    }
+    let read = || {
+        let mut cmd = liftos();
+        cmd.args(["sql", "--store"])
+            .arg(&store)
+            .arg("SELECT count(*) AS n FROM meta");
+        if root {
+            cmd.uid(65534).gid(65534);
+        }
+        cmd.output().unwrap()
+    };
+    assert!(store.join(".lock").is_file(), "the sync left its lock");
+    let with_lock = read();
+    let without_lock = if root {
+        std::fs::remove_file(store.join(".lock")).unwrap();
+        read()
+    } else {
+        with_lock.clone()
+    };
+    if !root {
+        chmod(&store, 0o755);
+        chmod(&store.join("data"), 0o755);
+    }
+    assert_success_with(&with_lock, "| 90 |");
+    assert_success_with(&without_lock, "| 90 |");
+    assert!(
+        !store.join(".lock").exists() || !root,
+        "the reader created no lock"
+    );
+}
+
 /// A source the last syncs did not reach (a failed pull, a source left out of the
 /// config) stays complete through its last successful sync: `run --store` once read its
 /// later days as days without its activity, without a word. The run now stops at the
