@@ -1112,3 +1112,208 @@ fn a_setting_that_changes_the_numbers_rereads_the_source_in_full() {
     assert_eq!(after, stored(&fresh));
     assert_ne!(after, before);
 }
+
+/// The last complete day and partial days the store holds for `source`.
+fn state(store: &Path, source: &str) -> (String, Vec<String>) {
+    let s = Store::open(store).unwrap();
+    let src = s.source(source).unwrap();
+    (src.last_complete_day.clone(), src.partial_days.clone())
+}
+
+/// [`ads_config`] against fakes whose accounts are in `meta_zone` (Meta) and
+/// `google_zone` (Google Ads) and whose clock says `today` (their accounts' date).
+fn zoned(
+    meta_zone: &str,
+    google_zone: &str,
+    today: &str,
+) -> (Fakes, tempfile::TempDir, PathBuf, PathBuf) {
+    let faults = FaultConfig::none()
+        .with_meta_timezone_name(meta_zone)
+        .with_google_time_zone(google_zone);
+    let (fakes, dir, _, store) = clocked_with(faults, today, "2024-01-01", "2024-02-14");
+    let config = ads_config(dir.path(), &fakes, "2024-01-01");
+    (fakes, dir, config, store)
+}
+
+/// Audit 49, r9: "today" was the UTC date, but the platforms' days are the accounts'.
+/// At 03:00 UTC on 2024-02-11 an account in Los Angeles is at 19:00 on 2024-02-10 and one
+/// in New York at 22:00: their 2024-02-10 is still running. It was stored complete (and
+/// read by `run --store` and `watch`) and grew on the next sync; it is now partial, and
+/// complete once the accounts' day has ended.
+#[test]
+fn a_day_still_running_in_a_western_account_is_partial_after_utc_midnight() {
+    let (fakes, _dir, config, store) =
+        zoned("America/Los_Angeles", "America/New_York", "2024-02-10");
+    let out = sync(&fakes, &config, &store, &["--now", "2024-02-11T03:00:00Z"]);
+    for source in ["meta", "google_ads"] {
+        assert_eq!(
+            state(&store, source),
+            ("2024-02-09".to_owned(), vec!["2024-02-10".to_owned()]),
+            "{source}: {out}"
+        );
+    }
+    assert_contains_all(
+        &out,
+        &[
+            "today 2024-02-10 in America/Los_Angeles (timezone_name of act_",
+            "today 2024-02-10 in America/New_York (customer.time_zone of ",
+            "complete through 2024-02-09; store commit 1",
+        ],
+    );
+    assert!(!out.contains("no time zone is known"), "{out}");
+    // The accounts' day has ended (08:00 UTC is midnight in Los Angeles): complete.
+    fakes.servers.set_clock(Some(day("2024-02-11")), 3);
+    sync(&fakes, &config, &store, &["--now", "2024-02-11T08:00:00Z"]);
+    for source in ["meta", "google_ads"] {
+        assert_eq!(
+            state(&store, source),
+            ("2024-02-10".to_owned(), vec!["2024-02-11".to_owned()]),
+            "{source}"
+        );
+    }
+}
+
+/// East of UTC the accounts' day begins first: at 20:00 UTC on 2024-02-10 it is 05:00 on
+/// 2024-02-11 in Tokyo. 2024-02-10 is complete there and 2024-02-11 is the partial day,
+/// pulled already (the UTC date kept 2024-02-10 partial and never asked for 2024-02-11).
+#[test]
+fn an_eastern_account_has_its_own_today_before_utc() {
+    let (fakes, _dir, config, store) = zoned("Asia/Tokyo", "Asia/Tokyo", "2024-02-11");
+    let out = sync(&fakes, &config, &store, &["--now", "2024-02-10T20:00:00Z"]);
+    for source in ["meta", "google_ads"] {
+        assert_eq!(
+            state(&store, source),
+            ("2024-02-10".to_owned(), vec!["2024-02-11".to_owned()]),
+            "{source}: {out}"
+        );
+    }
+    assert_contains_all(
+        &out,
+        &[
+            "2024-01-01 .. 2024-02-11",
+            "today 2024-02-11 in Asia/Tokyo (timezone_name of act_",
+        ],
+    );
+}
+
+/// Sources in different zones are complete through different days; `run --store` stops
+/// at the least complete one, and the summary says which day that is.
+#[test]
+fn run_from_a_store_stops_at_the_westernmost_sources_complete_day() {
+    let (fakes, dir, config, store) = zoned("America/Los_Angeles", "Asia/Tokyo", "2024-02-11");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text + "\n[output]\ndir = \"out\"\nreport = false\n",
+    )
+    .unwrap();
+    let out = sync(&fakes, &config, &store, &["--now", "2024-02-11T03:00:00Z"]);
+    assert_eq!(state(&store, "meta").0, "2024-02-09");
+    assert_eq!(state(&store, "google_ads").0, "2024-02-10");
+    assert!(
+        out.contains("complete through 2024-02-09 (the least complete source's day"),
+        "{out}"
+    );
+    let mut cmd = liftos();
+    cmd.arg("run")
+        .arg("--config")
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .env("LIFTOS_LOG", "off")
+        .current_dir(dir.path());
+    with_credentials(&mut cmd, &fakes);
+    // 40 days (2024-01-01 ..= 2024-02-09) × 2 campaigns, for Google Ads too.
+    let out = assert_success_with(&cmd.output().unwrap(), "source google_ads          80 rows");
+    assert!(out.contains("source meta                80 rows"), "{out}");
+    let results = std::fs::read_to_string(dir.path().join("out").join("results.json")).unwrap();
+    assert!(
+        results.contains("The run stops at 2024-02-09, not 2024-02-14"),
+        "{out}"
+    );
+}
+
+/// A `timezone` in the source's mapping is its account's zone: one the platform
+/// contradicts is refused naming both (the platform's days are in its own zone), one that
+/// agrees (an alias) is used, and for a source that cannot report a zone (a file) it
+/// decides today alone.
+#[test]
+fn a_configured_time_zone_is_checked_against_the_platforms() {
+    let (fakes, dir, config, store) =
+        zoned("America/Los_Angeles", "America/New_York", "2024-02-10");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let wrong = dir.path().join("wrong.toml");
+    std::fs::write(
+        &wrong,
+        format!("{text}\n[mapping.sources.meta]\ntimezone = \"America/New_York\"\n"),
+    )
+    .unwrap();
+    let out = sync_command(&fakes, &wrong, &store, &["--now", "2024-02-11T03:00:00Z"])
+        .output()
+        .unwrap();
+    assert_failure_with(
+        &out,
+        &[
+            "mapping.sources.meta.timezone",
+            "`America/New_York`, but the platform reports account act_",
+            "in `America/Los_Angeles` (timezone_name)",
+        ],
+    );
+    assert!(
+        Store::open(&store).unwrap().sources().is_empty(),
+        "nothing committed"
+    );
+    let alias = dir.path().join("alias.toml");
+    std::fs::write(
+        &alias,
+        format!("{text}\n[mapping.sources.meta]\ntimezone = \"US/Pacific\"\n"),
+    )
+    .unwrap();
+    let out = sync(&fakes, &alias, &store, &["--now", "2024-02-11T03:00:00Z"]);
+    assert!(
+        out.contains(
+            "today 2024-02-10 in US/Pacific (its mapping's timezone): complete through 2024-02-09"
+        ),
+        "{out}"
+    );
+    assert_eq!(state(&store, "meta").0, "2024-02-09");
+}
+
+/// A file source knows no zone: today is the UTC date and the summary says so once; a
+/// `timezone` in its mapping makes it the account's date.
+#[test]
+fn a_source_without_a_known_zone_uses_the_utc_date_and_says_so() {
+    let (dir, config) = snap_dir(SNAP_ROWS, "snap");
+    let store = dir.path().join("st");
+    let out = assert_success(&file_sync(
+        &config,
+        &store,
+        &["--now", "2024-01-03T03:00:00Z"],
+    ));
+    assert_contains_all(
+        &out,
+        &[
+            "today 2024-01-03 in UTC (no time zone known): complete through 2024-01-02",
+            "note: no time zone is known for `snap`: today is the UTC date there",
+        ],
+    );
+    assert_eq!(out.matches("no time zone is known").count(), 1, "{out}");
+    assert_eq!(state(&store, "snap").0, "2024-01-02");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}timezone = \"America/Chicago\"\n")).unwrap();
+    let zoned_store = dir.path().join("zoned");
+    let out = assert_success(&file_sync(
+        &config,
+        &zoned_store,
+        &["--now", "2024-01-03T03:00:00Z"],
+    ));
+    assert!(
+        out.contains("today 2024-01-02 in America/Chicago (its mapping's timezone): complete through 2024-01-01"),
+        "{out}"
+    );
+    assert!(!out.contains("no time zone is known"), "{out}");
+    assert_eq!(
+        state(&zoned_store, "snap"),
+        ("2024-01-01".to_owned(), vec!["2024-01-02".to_owned()])
+    );
+}
