@@ -158,7 +158,10 @@ fn main() -> Result<(), BoxError> {
     if let Some(list) = args
         .iter()
         .position(|a| a == "--adstock-grid")
-        .map(|i| args.get(i + 1).ok_or("--adstock-grid needs a list such as 0,0.2,0.9"))
+        .map(|i| {
+            args.get(i + 1)
+                .ok_or("--adstock-grid needs a list such as 0,0.2,0.9")
+        })
         .transpose()?
     {
         options.response.adstock_grid = list
