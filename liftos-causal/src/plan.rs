@@ -82,26 +82,68 @@ pub enum Objective {
 }
 
 impl Objective {
-    /// Parses `revenue`, `profit` or `target_roas` (`margin` and `target` complete them).
-    pub fn parse(name: &str, margin: f64, target: Option<f64>) -> Result<Objective> {
-        match name.trim() {
-            "revenue" => Ok(Objective::Revenue),
-            "profit" => Ok(Objective::Profit { margin }),
-            "target_roas" | "target-roas" => match target {
-                Some(t) => Ok(Objective::TargetRoas(t)),
-                None => Err(Error::InvalidParameter {
-                    name: "target_roas",
-                    value: "(missing)".into(),
-                    expected: "a target ROAS (e.g. --target-roas 2) with objective target_roas"
-                        .into(),
-                }),
+    /// Parses `revenue`, `profit` or `target_roas` with what completes it: `margin` (a
+    /// share in (0, 1], [`check_margin`]) is required with `profit` and `target` with
+    /// `target_roas`; either given with an objective that does not use it is refused, not
+    /// ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] named `objective`, `margin` or `target_roas`.
+    pub fn parse(name: &str, margin: Option<f64>, target: Option<f64>) -> Result<Objective> {
+        let objective = match name.trim() {
+            "revenue" => Objective::Revenue,
+            "profit" => match margin {
+                Some(m) => {
+                    check_margin(m)?;
+                    Objective::Profit { margin: m }
+                }
+                None => {
+                    return Err(Error::InvalidParameter {
+                        name: "margin",
+                        value: "(missing)".into(),
+                        expected: format!(
+                            "{MARGIN_MEANING}, required with objective profit (1 when the \
+                             outcome is already profit)"
+                        ),
+                    });
+                }
             },
-            other => Err(Error::InvalidParameter {
-                name: "objective",
-                value: other.into(),
-                expected: "`revenue`, `profit` or `target_roas`".into(),
-            }),
+            "target_roas" | "target-roas" => match target {
+                Some(t) => Objective::TargetRoas(t),
+                None => {
+                    return Err(Error::InvalidParameter {
+                        name: "target_roas",
+                        value: "(missing)".into(),
+                        expected: "a target ROAS (e.g. --target-roas 2) with objective \
+                                   target_roas"
+                            .into(),
+                    });
+                }
+            },
+            other => {
+                return Err(Error::InvalidParameter {
+                    name: "objective",
+                    value: other.into(),
+                    expected: "`revenue`, `profit` or `target_roas`".into(),
+                });
+            }
+        };
+        let unused = |name: &'static str, value: f64, used_by: &str| Error::InvalidParameter {
+            name,
+            value: shown(value),
+            expected: format!(
+                "no {name} with objective {}: it is used only with objective {used_by}",
+                objective.as_str()
+            ),
+        };
+        if let (Some(m), false) = (margin, matches!(objective, Objective::Profit { .. })) {
+            return Err(unused("margin", m, "profit"));
         }
+        if let (Some(t), false) = (target, matches!(objective, Objective::TargetRoas(_))) {
+            return Err(unused("target_roas", t, "target_roas"));
+        }
+        Ok(objective)
     }
 
     /// The objective's name as in `plan.json`.
@@ -124,18 +166,29 @@ pub fn check_margin(margin: f64) -> Result<()> {
     if margin > 0.0 && margin <= 1.0 {
         return Ok(());
     }
-    let value = if margin.is_finite() && margin.abs() >= 1e6 {
-        format!("{margin:e}")
-    } else {
-        margin.to_string()
-    };
     Err(Error::InvalidParameter {
         name: "margin",
-        value,
-        expected: "a share in (0, 1]: the profit per unit of incremental revenue (0.4 = 40%)"
-            .into(),
+        value: shown(margin),
+        expected: MARGIN_MEANING.into(),
     })
 }
+
+/// What a margin is, as errors state it.
+const MARGIN_MEANING: &str =
+    "a share in (0, 1]: the profit per unit of incremental revenue (0.4 = 40%)";
+
+/// A number as an error shows it: `1e308`, not its 309 digits.
+fn shown(x: f64) -> String {
+    if x.is_finite() && x.abs() >= 1e6 {
+        format!("{x:e}")
+    } else {
+        x.to_string()
+    }
+}
+
+/// The largest [`PlanOptions::max_change`]: a channel never goes below 0 nor past its
+/// response curve (2× what it spent), so a larger share would be no bound at all.
+pub const MAX_CHANGE_LIMIT: f64 = 1.0;
 
 /// How to plan.
 ///
@@ -144,7 +197,7 @@ pub fn check_margin(margin: f64) -> Result<()> {
 /// | `budget` | (required) | total spend for the period, > 0 |
 /// | `period_days` | the data's window | days the budget covers |
 /// | `objective` | revenue | [`Objective`]; a profit margin is a share in (0, 1] |
-/// | `max_change` | 0.5 | most relative move of a channel from its current spend |
+/// | `max_change` | 0.5 | most relative move of a channel from its current spend, in [0, 1] ([`MAX_CHANGE_LIMIT`]) |
 /// | `min_spend`, `max_spend` | none | per-channel bounds for the period (override `max_change`) |
 /// | `hold` | none | channels kept at their current spend |
 /// | `steps` | 2,000 | grid steps of the budget in the optimisation |
@@ -225,11 +278,12 @@ impl PlanOptions {
         if self.period_days == Some(0) {
             return bad("period_days", "0".into(), "at least 1 day");
         }
-        if !(self.max_change.is_finite() && self.max_change >= 0.0) {
+        if !(self.max_change >= 0.0 && self.max_change <= MAX_CHANGE_LIMIT) {
             return bad(
                 "max_change",
-                self.max_change.to_string(),
-                "a finite share ≥ 0 (0.5 = ±50%)",
+                shown(self.max_change),
+                "a share in [0, 1] (0.5 = ±50%): no channel goes below 0 or past its \
+                 response curve (2× what it spent), so more than 1 would be no bound",
             );
         }
         if !(100..=100_000).contains(&self.steps) {
@@ -375,11 +429,29 @@ impl PlanInput {
                 curve,
             });
         }
-        let window_days = v
-            .get("window")
-            .and_then(|w| w.get("days"))
-            .and_then(Value::as_u64)
-            .and_then(|d| u32::try_from(d).ok());
+        // `window` is null without dates, else `{start, end, days}` (days ≥ 1): anything
+        // else is named, not read as "no window".
+        let window_days = match v.get("window") {
+            None | Some(Value::Null) => None,
+            Some(w) => {
+                let days = w.get("days").ok_or_else(|| {
+                    field(
+                        "`window.days` (missing)",
+                        "the days of the data's window, as `liftos analyze` writes them",
+                    )
+                })?;
+                let read = days
+                    .as_u64()
+                    .and_then(|d| u32::try_from(d).ok())
+                    .filter(|d| *d >= 1);
+                Some(read.ok_or_else(|| {
+                    field(
+                        &format!("`window.days` = {days}"),
+                        "a whole number of days ≥ 1 (the length of the data's window)",
+                    )
+                })?)
+            }
+        };
         Ok(PlanInput {
             window_days,
             channels: out,

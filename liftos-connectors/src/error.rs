@@ -54,17 +54,22 @@ pub enum Error {
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
     /// A transient failure (throttling, 5xx, timeout, dropped connection) persisted past
-    /// the retry budget or the overall deadline.
+    /// the retry budget ([`RetryConfig`](crate::RetryConfig)'s "Retry budget"): the
+    /// failing request's `max_retries`, or the pull's total.
     #[error(
-        "{source_name}: gave up after {attempts} attempts ({retries} retries) in {elapsed_ms} ms: {last}"
+        "{source_name}: gave up after {attempts} attempts of one request, {retries} retries in the whole pull, in {elapsed_ms} ms: {limit}; last failure: {last}"
     )]
     RetriesExhausted {
         /// The source being pulled.
         source_name: String,
-        /// Attempts of the failing call.
+        /// Attempts of the failing request.
         attempts: u32,
         /// Retries spent by the whole pull.
         retries: u32,
+        /// The pull's total budget of retries when it gave up.
+        budget: u32,
+        /// Which limit ran out, naming its settings.
+        limit: String,
         /// Time spent on the pull, in milliseconds.
         elapsed_ms: u64,
         /// The last failure seen.

@@ -20,7 +20,10 @@ use crate::http::{
     date_chunks, decode_error, decode_for, parse_number, platform_wait, validate_base_url,
 };
 use crate::oauth::RefreshFlow;
-use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
+use crate::{
+    AccountTimeZone, Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result,
+    TimeIncrement,
+};
 
 const SOURCE: &str = "google_ads";
 /// Default API host.
@@ -590,6 +593,52 @@ impl Connector for GoogleAdsConnector {
                 inner.search_stream(&budget, c, &q).await?;
             }
             Ok(())
+        };
+        run.await.map_err(|e| inner.core.redactor.scrub(e))
+    }
+
+    /// `SELECT customer.id, customer.time_zone FROM customer` per customer: the zone of
+    /// its `segments.date`.
+    async fn time_zones(&self) -> Result<Vec<AccountTimeZone>> {
+        #[derive(Deserialize)]
+        struct Batch {
+            #[serde(default)]
+            results: Vec<Row>,
+        }
+        #[derive(Deserialize)]
+        struct Row {
+            customer: Customer,
+        }
+        #[derive(Deserialize)]
+        struct Customer {
+            #[serde(rename = "timeZone")]
+            time_zone: String,
+        }
+        let inner = &self.inner;
+        let budget = inner.core.budget();
+        let run = async {
+            let mut zones = Vec::new();
+            for c in &inner.customers {
+                let q = "SELECT customer.id, customer.time_zone FROM customer";
+                let reply = inner.search_stream(&budget, c, q).await?;
+                let batches: Vec<Batch> = decode_for(SOURCE, &reply.body)?;
+                let row = batches
+                    .into_iter()
+                    .flat_map(|b| b.results)
+                    .next()
+                    .ok_or_else(|| Error::Decode {
+                        source_name: SOURCE.into(),
+                        path: "[0].results".into(),
+                        message: format!("customer {c} returned no customer row"),
+                    })?;
+                zones.push(AccountTimeZone::parse(
+                    SOURCE,
+                    c.clone(),
+                    "customer.time_zone",
+                    &row.customer.time_zone,
+                )?);
+            }
+            Ok(zones)
         };
         run.await.map_err(|e| inner.core.redactor.scrub(e))
     }

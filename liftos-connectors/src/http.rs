@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -85,7 +85,8 @@ impl Clock for VirtualClock {
 ///
 /// | Name | Default | Meaning | Range |
 /// |---|---|---|---|
-/// | `max_retries` | 10 | retries one pull may spend in total (its budget) | ≥ 0 |
+/// | `max_retries` | 10 | retries one request may take; also the pull's reserve (below) | ≥ 0 |
+/// | `retries_per_answer` | 2 | retries the pull earns with each answered request (below) | ≥ 0 |
 /// | `initial_backoff` | 500 ms | first backoff | > 0 |
 /// | `max_backoff` | 60 s | cap of the exponential backoff | ≥ `initial_backoff` |
 /// | `multiplier` | 2.0 | backoff growth per attempt | ≥ 1 |
@@ -104,13 +105,26 @@ impl Clock for VirtualClock {
 /// `min(max_pages, 1000 + pages_per_day × days)` pages: a server that keeps sending new
 /// cursors cannot keep a pull busy for hours.
 ///
+/// **Retry budget.** Each request is retried at most `max_retries` times. The whole pull
+/// may spend at most `max_retries + retries_per_answer × answered` retries, `answered`
+/// being the requests of the pull answered so far: the budget grows with the pull's
+/// progress, so a long listing that is throttled now and then (a quarter of its requests,
+/// or half) completes, while a platform that fails most requests (more than two in three
+/// attempts at the defaults) stops the pull soon instead of retrying until the deadline.
+/// Either limit ends the pull with [`Error::RetriesExhausted`], which states the attempts
+/// of the failing request, the retries of the whole pull and which limit ran out. The
+/// work stays bounded: answered requests are bounded by the page bound and the deadline,
+/// and a platform-requested wait over `max_retry_wait` is not waited at all.
+///
 /// The backoff before retry `k` (0-based) is `min(max_backoff, initial_backoff ·
 /// multiplierᵏ)` with equal jitter (half fixed, half uniform), or the platform's own wait
 /// (Retry-After, retryDelay, Meta's `estimated_time_to_regain_access`) when longer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryConfig {
-    /// Retries one pull may spend in total.
+    /// Retries one request may take; also the pull's reserve of retries.
     pub max_retries: u32,
+    /// Retries the pull earns with each answered request.
+    pub retries_per_answer: u32,
     /// First backoff.
     pub initial_backoff: Duration,
     /// Cap of the exponential backoff.
@@ -150,6 +164,7 @@ impl Default for RetryConfig {
     fn default() -> Self {
         Self {
             max_retries: 10,
+            retries_per_answer: 2,
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(60),
             multiplier: 2.0,
@@ -220,8 +235,10 @@ impl RetryConfig {
         with_pages_per_day(pages: u64) => self.pages_per_day = pages;
         /// Sets the connect timeout.
         with_connect_timeout(d: Duration) => self.connect_timeout = d;
-        /// Sets the retry budget.
+        /// Sets the retries of one request (and the pull's reserve).
         with_max_retries(n: u32) => self.max_retries = n;
+        /// Sets the retries the pull earns with each answered request.
+        with_retries_per_answer(n: u32) => self.retries_per_answer = n;
         /// Sets the per-request timeout.
         with_request_timeout(d: Duration) => self.request_timeout = d;
         /// Sets the overall deadline of a pull.
@@ -261,7 +278,8 @@ pub(crate) fn platform_wait(secs: f64) -> Option<Duration> {
 /// | `timeout_secs` | [`RetryConfig::deadline`] | overall deadline of one pull, in seconds |
 /// | `request_timeout_secs` | [`RetryConfig::request_timeout`] | timeout of one HTTP request, body included |
 /// | `connect_timeout_secs` | [`RetryConfig::connect_timeout`] | TCP/TLS connect timeout |
-/// | `max_retries` | [`RetryConfig::max_retries`] | retries one pull may spend |
+/// | `max_retries` | [`RetryConfig::max_retries`] | retries one request may take (and the pull's reserve) |
+/// | `retries_per_answer` | [`RetryConfig::retries_per_answer`] | retries the pull earns with each answered request |
 /// | `max_pages` | [`RetryConfig::max_pages`] | hard cap of pages per listing |
 /// | `pages_per_day` | [`RetryConfig::pages_per_day`] | pages per day of range per listing |
 /// | `max_body_mib` | [`RetryConfig::max_body_bytes`] | largest response body, in MiB (fractions allowed) |
@@ -274,8 +292,10 @@ pub struct HttpSettings {
     pub request_timeout_secs: Option<f64>,
     /// Connect timeout, in seconds.
     pub connect_timeout_secs: Option<f64>,
-    /// Retries one pull may spend.
+    /// Retries one request may take (and the pull's reserve).
     pub max_retries: Option<u32>,
+    /// Retries the pull earns with each answered request.
+    pub retries_per_answer: Option<u32>,
     /// Hard cap of pages per listing.
     pub max_pages: Option<u64>,
     /// Pages per day of range per listing.
@@ -286,11 +306,12 @@ pub struct HttpSettings {
 
 impl HttpSettings {
     /// The keys of the table above (a `[[sources]]` entry may hold any of them).
-    pub const KEYS: [&'static str; 7] = [
+    pub const KEYS: [&'static str; 8] = [
         "timeout_secs",
         "request_timeout_secs",
         "connect_timeout_secs",
         "max_retries",
+        "retries_per_answer",
         "max_pages",
         "pages_per_day",
         "max_body_mib",
@@ -303,6 +324,7 @@ impl HttpSettings {
             request_timeout_secs: over.request_timeout_secs.or(self.request_timeout_secs),
             connect_timeout_secs: over.connect_timeout_secs.or(self.connect_timeout_secs),
             max_retries: over.max_retries.or(self.max_retries),
+            retries_per_answer: over.retries_per_answer.or(self.retries_per_answer),
             max_pages: over.max_pages.or(self.max_pages),
             pages_per_day: over.pages_per_day.or(self.pages_per_day),
             max_body_mib: over.max_body_mib.or(self.max_body_mib),
@@ -340,6 +362,9 @@ impl HttpSettings {
         }
         if let Some(v) = self.max_retries {
             base.max_retries = v;
+        }
+        if let Some(v) = self.retries_per_answer {
+            base.retries_per_answer = v;
         }
         if let Some(v) = self.max_pages {
             base.max_pages = v;
@@ -900,6 +925,15 @@ pub(crate) fn retry_after_wait(
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// Which limit of the retry budget stopped a request.
+#[derive(Debug, Clone, Copy)]
+enum ExhaustedLimit {
+    /// The request took its `max_retries`.
+    Request,
+    /// The pull spent `max_retries + retries_per_answer × answered`.
+    Pull,
+}
+
 /// What to do with one answer.
 #[derive(Debug)]
 pub(crate) enum Verdict {
@@ -915,15 +949,33 @@ pub(crate) enum Verdict {
     Fail(Error),
 }
 
-/// Per-pull retry state: start time and retries spent.
+/// Per-pull retry state: start time, retries spent and requests answered.
 #[derive(Debug)]
 pub(crate) struct PullBudget {
     started: Duration,
-    retries: AtomicU32,
+    spent: Mutex<Spent>,
     /// Clock reading before which the pull's next request must not start: set by an
     /// answer that reported usage pressure (Meta's `estimated_time_to_regain_access`,
     /// Shopify's bucket), waited out by the next request, not after the last one.
     pause_until: Mutex<Option<Duration>>,
+}
+
+/// What a pull has spent of its retry budget ([`RetryConfig`]'s "Retry budget").
+#[derive(Debug, Default, Clone, Copy)]
+struct Spent {
+    /// Retries taken by the whole pull.
+    retries: u32,
+    /// Requests of the pull answered (accepted by their `classify`).
+    answered: u32,
+}
+
+impl Spent {
+    /// The pull's total: `max_retries + retries_per_answer × answered`.
+    fn budget(&self, config: &RetryConfig) -> u32 {
+        config
+            .max_retries
+            .saturating_add(config.retries_per_answer.saturating_mul(self.answered))
+    }
 }
 
 /// The shared HTTP core of one connector.
@@ -1134,7 +1186,7 @@ impl HttpCore {
     pub(crate) fn budget(&self) -> Arc<PullBudget> {
         Arc::new(PullBudget {
             started: self.clock.now(),
-            retries: AtomicU32::new(0),
+            spent: Mutex::new(Spent::default()),
             pause_until: Mutex::new(None),
         })
     }
@@ -1217,6 +1269,11 @@ impl HttpCore {
                 }
                 Ok(Ok(Ok(reply))) => match classify(&reply) {
                     Verdict::Ok { pause } => {
+                        {
+                            let mut spent =
+                                budget.spent.lock().unwrap_or_else(PoisonError::into_inner);
+                            spent.answered = spent.answered.saturating_add(1);
+                        }
                         if let Some(p) = pause {
                             // Waited out before the pull's next request, if there is one
                             // (refused there when longer than `max_retry_wait`).
@@ -1256,9 +1313,21 @@ impl HttpCore {
                             message: reason,
                         });
                     }
-                    let spent = budget.retries.fetch_add(1, Ordering::SeqCst);
-                    if spent >= self.config.max_retries {
-                        return Err(self.exhausted(budget, attempt, reason));
+                    // This request's retries so far: `attempt - 1`.
+                    {
+                        let mut spent = budget.spent.lock().unwrap_or_else(PoisonError::into_inner);
+                        let limit = if attempt > self.config.max_retries {
+                            Some(ExhaustedLimit::Request)
+                        } else if spent.retries >= spent.budget(&self.config) {
+                            Some(ExhaustedLimit::Pull)
+                        } else {
+                            None
+                        };
+                        if let Some(limit) = limit {
+                            let spent = *spent;
+                            return Err(self.exhausted(budget, spent, limit, attempt, reason));
+                        }
+                        spent.retries += 1;
                     }
                     let backoff = {
                         let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
@@ -1434,14 +1503,35 @@ impl HttpCore {
         }
     }
 
-    fn exhausted(&self, budget: &PullBudget, attempts: u32, last: String) -> Error {
+    /// The error of a request that may not be retried: `limit` ran out after its
+    /// `attempts`, with `spent` the pull's retries and answers at that moment.
+    fn exhausted(
+        &self,
+        budget: &PullBudget,
+        spent: Spent,
+        limit: ExhaustedLimit,
+        attempts: u32,
+        last: String,
+    ) -> Error {
+        let config = &self.config;
+        let total = spent.budget(config);
+        let limit = match limit {
+            ExhaustedLimit::Request => format!(
+                "the request's retries (`max_retries` = {}) are spent",
+                config.max_retries
+            ),
+            ExhaustedLimit::Pull => format!(
+                "the pull's budget of {total} retries is spent (`max_retries` = {} + \
+                 `retries_per_answer` = {} × {} answered requests)",
+                config.max_retries, config.retries_per_answer, spent.answered
+            ),
+        };
         Error::RetriesExhausted {
             source_name: self.source.into(),
             attempts,
-            retries: budget
-                .retries
-                .load(Ordering::SeqCst)
-                .min(self.config.max_retries),
+            retries: spent.retries,
+            budget: total,
+            limit,
             elapsed_ms: u64::try_from(self.elapsed(budget).as_millis()).unwrap_or(u64::MAX),
             last: self.redactor.redact(&last),
         }

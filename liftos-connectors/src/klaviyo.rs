@@ -20,7 +20,7 @@ use crate::http::{
     HttpCore, Progress, PullBudget, Redactor, Reply, Verdict, base_str, check_link, config_error,
     date_chunks, decode_error, decode_for, paginate, validate_base_url, whole_range_stream,
 };
-use crate::{Connector, ConnectorRequest, Error, RecordBatchStream, Result};
+use crate::{AccountTimeZone, Connector, ConnectorRequest, Error, RecordBatchStream, Result};
 
 const SOURCE: &str = "klaviyo";
 /// Default API host.
@@ -924,6 +924,21 @@ impl Connector for KlaviyoConnector {
     async fn check(&self) -> Result<()> {
         let budget = self.inner.core.budget();
         self.inner.core.checked(self.inner.account(&budget)).await
+    }
+    /// The account's `timezone` (`GET /api/accounts`; absent or null: UTC, as the pull
+    /// reads it): the company time zone its report days are in.
+    async fn time_zones(&self) -> Result<Vec<AccountTimeZone>> {
+        let budget = self.inner.core.budget();
+        let (id, _, tz) = self
+            .inner
+            .account(&budget)
+            .await
+            .map_err(|e| self.inner.core.redactor.scrub(e))?;
+        Ok(vec![AccountTimeZone {
+            account: id,
+            zone: tz.name().to_owned(),
+            field: "timezone",
+        }])
     }
     fn read(&self, request: &ConnectorRequest) -> Result<RecordBatchStream> {
         let inner = self.inner.clone();

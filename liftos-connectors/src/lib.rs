@@ -208,6 +208,54 @@ pub trait Connector: Send + Sync + fmt::Debug {
     fn as_file(&self) -> Option<&FileConnector> {
         None
     }
+
+    /// The time zone of each account this connector reads, as the platform reports it:
+    /// the zone its days are in. Empty when the source cannot tell (files, PostgreSQL,
+    /// REST specs: the default). One request per account (Meta `GET act_<id>?fields=timezone_name`,
+    /// Google Ads `SELECT customer.time_zone FROM customer`, Klaviyo `GET /api/accounts`),
+    /// with the retries of a pull.
+    ///
+    /// # Errors
+    ///
+    /// The connector's errors for a failed call; [`Error::Decode`] naming the field when
+    /// the platform's value is not an IANA time zone.
+    async fn time_zones(&self) -> Result<Vec<AccountTimeZone>> {
+        Ok(Vec::new())
+    }
+}
+
+/// An account's time zone as its platform reports it ([`Connector::time_zones`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountTimeZone {
+    /// The account: Meta `act_<id>`, a Google Ads customer id, a Klaviyo account id.
+    pub account: String,
+    /// Its IANA time zone name, as the platform wrote it (`America/Los_Angeles`,
+    /// `US/Eastern`); checked to be one.
+    pub zone: String,
+    /// The platform's field it was read from (`timezone_name`, `customer.time_zone`,
+    /// `timezone`), for messages.
+    pub field: &'static str,
+}
+
+impl AccountTimeZone {
+    /// `zone` of `account` read from `field`, checked to be an IANA name.
+    pub(crate) fn parse(
+        source: &str,
+        account: impl Into<String>,
+        field: &'static str,
+        zone: &str,
+    ) -> Result<Self> {
+        zone.parse::<chrono_tz::Tz>().map_err(|_| Error::Decode {
+            source_name: source.into(),
+            path: field.into(),
+            message: format!("`{zone}` is not an IANA time zone"),
+        })?;
+        Ok(AccountTimeZone {
+            account: account.into(),
+            zone: zone.to_owned(),
+            field,
+        })
+    }
 }
 
 macro_rules! forward_connector {
@@ -228,6 +276,9 @@ macro_rules! forward_connector {
             }
             fn as_file(&self) -> Option<&FileConnector> {
                 (**self).as_file()
+            }
+            async fn time_zones(&self) -> Result<Vec<AccountTimeZone>> {
+                (**self).time_zones().await
             }
         }
     )*};

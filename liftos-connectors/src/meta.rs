@@ -21,7 +21,10 @@ use crate::http::{
     config_error, date_chunks, decode_error, decode_for, paginate, parse_number, platform_wait,
     validate_base_url,
 };
-use crate::{Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result, TimeIncrement};
+use crate::{
+    AccountTimeZone, Connector, ConnectorRequest, Error, Level, RecordBatchStream, Result,
+    TimeIncrement,
+};
 
 const SOURCE: &str = "meta";
 /// Default Graph API host.
@@ -537,6 +540,34 @@ impl Connector for MetaAdsConnector {
                 .map_err(|e| i.core.redactor.scrub(e))?;
         }
         Ok(())
+    }
+
+    /// `GET act_<id>?fields=timezone_name` per account: the zone of its insights' days.
+    async fn time_zones(&self) -> Result<Vec<AccountTimeZone>> {
+        #[derive(serde::Deserialize)]
+        struct AdAccount {
+            timezone_name: String,
+        }
+        let i = self.inner.clone();
+        let budget = i.core.budget();
+        let mut zones = Vec::new();
+        for account in &i.accounts {
+            let url = format!("{}/{}/act_{account}", i.base, i.version);
+            let mut params = i.auth_params();
+            params.push(("fields".into(), "timezone_name".into()));
+            let reply = i
+                .get(&budget, &url, &params)
+                .await
+                .map_err(|e| i.core.redactor.scrub(e))?;
+            let a: AdAccount = decode(&reply.body)?;
+            zones.push(AccountTimeZone::parse(
+                SOURCE,
+                format!("act_{account}"),
+                "timezone_name",
+                &a.timezone_name,
+            )?);
+        }
+        Ok(zones)
     }
 
     fn read(&self, request: &ConnectorRequest) -> Result<RecordBatchStream> {

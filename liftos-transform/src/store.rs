@@ -5,7 +5,9 @@
 //! ```text
 //! DIR/manifest.json          what the store holds (the commit point)
 //! DIR/data/<source>-<id>.parquet   one Parquet file per source and commit
-//! DIR/.lock                  taken by every reader (shared) and writer (exclusive)
+//! DIR/.write.lock            held by the one writer (exclusive) while it is open
+//! DIR/.lock                  held by readers (shared) while they read; the writer takes it
+//!                            (exclusive) only to remove files no commit names
 //! ```
 //!
 //! `manifest.json` names its format (`"format": "liftos-store"`) and version
@@ -21,6 +23,21 @@
 //! directory). A process killed at any moment (SIGKILL included) therefore leaves the
 //! old manifest with all its files, or the new one with all its files; files of an
 //! unfinished commit are ignored, and removed by the next writer.
+//!
+//! **Locking.** Readers never wait for a writer's pulls, only for its removal of stale
+//! files, which is short. A writer holds `.write.lock` from [`Store::create_or_open`] to
+//! drop, so that writers follow one another (the second one waits, up to 10 minutes, and
+//! then reads the first one's commit). Readers ([`Store::open`]) hold `.lock` shared while
+//! they read; a writer does not hold it while it pulls and upserts, since it then only
+//! writes files no manifest names, and its commit is one atomic rename: a reader sees the
+//! old manifest with all its files or the new one with all of its. The files a commit
+//! leaves unnamed are removed under `.lock` exclusive, so never under a reader that still
+//! reads them: at open the writer waits for the readers (up to 10 minutes; a writer of an
+//! earlier version, which held `.lock` for its whole sync, is waited for the same way),
+//! after a commit it removes them only when no reader is in, else the next writer does.
+//! A reader that cannot create `.lock` (a read-only directory) opens an existing one
+//! read-only, or reads without it when there is none and it may not create one: no
+//! writer can then work in that directory either.
 //!
 //! Rows are upserted by natural key: a row whose key is stored already replaces the
 //! stored one (counted `restated` when any value differs, else `unchanged`); stored rows
@@ -54,14 +71,14 @@
 //! let second = store.upsert("meta", update(rows(vec![10.0, 25.0])?))?;
 //! store.commit()?;
 //! assert_eq!((second.new, second.restated, second.unchanged), (0, 1, 1));
-//! drop(store); // a reader waits for the writer's lock, even in the same process
+//! // A reader does not wait for the open writer: it reads the last commit.
 //! assert_eq!(Store::open(dir.path())?.read("meta")?.num_rows(), 2);
+//! drop(store);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -84,6 +101,7 @@ pub const MANIFEST: &str = "manifest.json";
 /// The data directory's name.
 pub const DATA_DIR: &str = "data";
 const LOCK: &str = ".lock";
+const WRITE_LOCK: &str = ".write.lock";
 /// Longest wait for another process's lock on the store.
 const LOCK_WAIT: Duration = Duration::from_secs(600);
 
@@ -268,37 +286,82 @@ pub struct Store {
     /// Sources upserted since the last commit, with their new files.
     staged: BTreeMap<String, StoredSource>,
     writable: bool,
-    _lock: File,
+    /// A reader's shared `.lock` (`None` in a directory where it may not be created), or
+    /// a writer's exclusive `.write.lock`; see "Locking" in the [module docs](self).
+    _lock: Option<File>,
 }
 
-fn lock_file(dir: &Path, exclusive: bool) -> Result<File> {
-    let path = dir.join(LOCK);
-    let file = std::fs::OpenOptions::new()
+/// How to take a lock file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Lock {
+    /// Shared, waiting up to [`LOCK_WAIT`] for an exclusive holder.
+    Shared,
+    /// Exclusive, waiting up to [`LOCK_WAIT`].
+    Exclusive,
+    /// Exclusive if no one holds it now, else nothing (`Ok(None)`).
+    ExclusiveIfFree,
+}
+
+/// The lock file `name` of the store in `dir`, locked as `how` asks; created when
+/// missing. A shared lock opens the file read-only when it cannot open it for writing,
+/// and is `None` when the file is missing and cannot be created (a read-only store).
+fn lock_file(dir: &Path, name: &str, how: Lock) -> Result<Option<File>> {
+    let path = dir.join(name);
+    let cannot_write = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+        )
+    };
+    let opened = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .read(true)
-        .open(&path)
-        .map_err(|e| store_error(&path, format!("cannot open the store's lock: {e}")))?;
+        .open(&path);
+    let file = match opened {
+        Ok(f) => f,
+        Err(e) if how == Lock::Shared && cannot_write(&e) => match File::open(&path) {
+            Ok(f) => f,
+            Err(r) if r.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(r) => {
+                return Err(store_error(
+                    &path,
+                    format!("cannot open the store's lock: {r}"),
+                ));
+            }
+        },
+        Err(e) => {
+            return Err(store_error(
+                &path,
+                format!("cannot open the store's lock: {e}"),
+            ));
+        }
+    };
     let started = std::time::Instant::now();
     loop {
-        let tried = if exclusive {
-            file.try_lock()
-        } else {
+        let tried = if how == Lock::Shared {
             file.try_lock_shared()
+        } else {
+            file.try_lock()
         };
         match tried {
-            Ok(()) => return Ok(file),
+            Ok(()) => return Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) if how == Lock::ExclusiveIfFree => {
+                return Ok(None);
+            }
             Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
                 std::thread::sleep(Duration::from_millis(100));
             }
             Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = if name == WRITE_LOCK {
+                    "another sync has held the store"
+                } else {
+                    "a reader (or a sync of an earlier LiftOS) has held the store"
+                };
                 return Err(store_error(
                     &path,
-                    format!(
-                        "another process has held the store for {} s (a sync still running?)",
-                        LOCK_WAIT.as_secs()
-                    ),
+                    format!("{holder} for {} s; try again later", LOCK_WAIT.as_secs()),
                 ));
             }
             Err(std::fs::TryLockError::Error(e)) => {
@@ -308,10 +371,12 @@ fn lock_file(dir: &Path, exclusive: bool) -> Result<File> {
     }
 }
 
-/// Whether `name` is a file a store may hold before its manifest exists (its lock, or
+/// Whether `name` is a file a store may hold before its manifest exists (its locks, or
 /// the temporary file of a first manifest never renamed).
 fn is_store_scratch(name: &str) -> bool {
-    name == LOCK || (name.starts_with(".manifest.json.") && name.ends_with(".partial.json"))
+    name == LOCK
+        || name == WRITE_LOCK
+        || (name.starts_with(".manifest.json.") && name.ends_with(".partial.json"))
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
@@ -439,21 +504,21 @@ fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
     Ok(Some(manifest))
 }
 
+/// Writes the manifest all-or-nothing (temporary `.manifest.json.*.partial.json`, fsync,
+/// atomic rename, fsync of the directory).
+///
+/// File modes: the manifest gets the mode every other file of the store gets (its data
+/// files, `data/`, `.lock`), the one a created file gets: 0666 less the process's umask
+/// (0644 under the usual 022), so whoever may read the tables may read what names them.
+/// A mode set on an existing manifest (`chmod 640`) is kept by later commits
+/// ([`liftos_core::fs`]'s writes keep the mode of the file they replace).
 fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<()> {
     let path = dir.join(MANIFEST);
-    let text =
+    let mut text =
         serde_json::to_string_pretty(manifest).map_err(|e| store_error(&path, e.to_string()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".manifest.json.")
-        .suffix(".partial.json")
-        .tempfile_in(dir)
+    text.push('\n');
+    liftos_core::fs::write_atomically_at(&path, |tmp| std::fs::write(tmp, &text), |e| e)
         .map_err(|e| store_error(&path, e.to_string()))?;
-    tmp.write_all(text.as_bytes())
-        .and_then(|()| tmp.write_all(b"\n"))
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| store_error(&path, e.to_string()))?;
-    tmp.persist(&path)
-        .map_err(|e| store_error(&path, e.error.to_string()))?;
     sync_dir(dir)
 }
 
@@ -764,9 +829,11 @@ fn now_rfc3339() -> String {
 }
 
 impl Store {
-    /// Opens the store in `dir` for writing (an exclusive lock, waiting up to 10 minutes
-    /// for another writer), creating it when `dir` does not exist or is empty, and
-    /// removes files of unfinished commits.
+    /// Opens the store in `dir` for writing (`.write.lock`, waiting up to 10 minutes for
+    /// another writer), creating it when `dir` does not exist or is empty, and removes
+    /// files of unfinished commits (waiting for readers still in, up to 10 minutes).
+    /// Readers are not kept out while it is open: see "Locking" in the
+    /// [module docs](self).
     ///
     /// # Errors
     ///
@@ -807,7 +874,7 @@ impl Store {
                 ));
             }
         }
-        let lock = lock_file(dir, true)?;
+        let lock = lock_file(dir, WRITE_LOCK, Lock::Exclusive)?;
         let manifest = match read_manifest(dir)? {
             Some(m) => m,
             None => {
@@ -823,12 +890,17 @@ impl Store {
             writable: true,
             _lock: lock,
         };
+        // Under `.lock` exclusive: no reader is in, and no writer of an earlier version
+        // (which held it for its whole sync).
+        let readers_out = lock_file(dir, LOCK, Lock::Exclusive)?;
         store.remove_garbage()?;
+        drop(readers_out);
         Ok(store)
     }
 
-    /// Opens an existing store for reading (a shared lock; it waits up to 10 minutes while a
-    /// writer holds the store, even one of this process).
+    /// Opens an existing store for reading: the last commit, also while a sync is
+    /// pulling (a shared `.lock`; it waits, up to 10 minutes, only while a writer removes
+    /// stale files). In a directory where `.lock` may not be created it reads without it.
     ///
     /// # Errors
     ///
@@ -848,7 +920,7 @@ impl Store {
                 format!("is not a LiftOS store (no {MANIFEST}; create one with `liftos sync`)"),
             ));
         }
-        let lock = lock_file(dir, false)?;
+        let lock = lock_file(dir, LOCK, Lock::Shared)?;
         let manifest = read_manifest(dir)?.ok_or_else(|| {
             store_error(
                 &dir.join(MANIFEST),
@@ -884,8 +956,8 @@ impl Store {
         self.manifest.commit
     }
 
-    /// Files under `data/` the manifest does not name (a commit that never finished),
-    /// removed. Runs only under the exclusive lock.
+    /// Files under `data/` the manifest does not name (a commit that never finished, the
+    /// files a commit replaced), removed. Runs only under `.lock` exclusive (no reader in).
     fn remove_garbage(&self) -> Result<usize> {
         let data = self.dir.join(DATA_DIR);
         let Ok(entries) = std::fs::read_dir(&data) else {
@@ -1157,7 +1229,12 @@ impl Store {
         }
         write_manifest(&self.dir, &next)?;
         self.manifest = next;
-        self.remove_garbage()?;
+        // The replaced files go now if no reader is in (one may still read them), else
+        // with the next writer's open.
+        if let Some(readers_out) = lock_file(&self.dir, LOCK, Lock::ExclusiveIfFree)? {
+            self.remove_garbage()?;
+            drop(readers_out);
+        }
         Ok(())
     }
 }
@@ -1749,5 +1826,67 @@ mod tests {
         let e = s.commit().unwrap_err().to_string();
         assert!(e.contains("manifest.json") && e.contains("largest"), "{e}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), edited);
+    }
+
+    /// The manifest gets the mode its data files get, the one a created file gets (0666
+    /// less the umask): it was 0600 (a temporary file's) while they were 0644, so a
+    /// group that could read the tables could not read what names them. A mode the user
+    /// gave the manifest is kept by the next commit.
+    #[cfg(unix)]
+    #[test]
+    fn the_manifest_has_the_mode_of_the_data_files_and_keeps_a_mode_set_on_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let created = elsewhere.path().join("created");
+        File::create(&created).unwrap();
+        let mut s = Store::create_or_open(dir.path()).unwrap();
+        upsert_day(&mut s, 1.0);
+        s.commit().unwrap();
+        let manifest = dir.path().join(MANIFEST);
+        let data = dir.path().join(&s.source("meta").unwrap().files[0]);
+        assert_eq!(mode(&data), mode(&created));
+        assert_eq!(mode(&manifest), mode(&data), "manifest vs data file");
+        std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(0o640)).unwrap();
+        upsert_day(&mut s, 2.0);
+        s.commit().unwrap();
+        assert_eq!(mode(&manifest), 0o640);
+    }
+
+    /// A reader opens while a writer is open (a sync pulling) and reads the last commit;
+    /// the files a later commit replaces stay while that reader is in, and the next
+    /// writer removes them. The reader waited for the writer's whole life before.
+    #[test]
+    fn a_reader_opens_beside_an_open_writer_and_keeps_the_files_it_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Store::create_or_open(dir.path()).unwrap();
+        upsert_day(&mut w, 1.0);
+        w.commit().unwrap();
+        let first = dir.path().join(&w.source("meta").unwrap().files[0]);
+        let path = dir.path().to_owned();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(Store::open(&path)));
+        let r = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the reader waited for the open writer")
+            .unwrap();
+        upsert_day(&mut w, 2.0);
+        w.commit().unwrap();
+        assert!(first.is_file(), "a file the reader may read was removed");
+        let spend = |s: &Store| {
+            let t = s.read("meta").unwrap();
+            t.column_by_name("revenue")
+                .unwrap()
+                .as_primitive::<arrow::datatypes::Float64Type>()
+                .value(0)
+        };
+        assert_eq!(spend(&r), 1.0, "the reader reads its commit");
+        assert_eq!(spend(&w), 2.0);
+        drop(r);
+        drop(w);
+        let next = Store::create_or_open(dir.path()).unwrap();
+        assert!(!first.exists(), "the next writer removes the replaced file");
+        assert_eq!(spend(&next), 2.0);
     }
 }

@@ -44,7 +44,7 @@
 //! | Section | Keys |
 //! |---|---|
 //! | `[pipeline]` | `start`, `end` (YYYY-MM-DD, required), `level` (campaign), `continue_on_source_error` (false), `cluster` (`df://HOST:PORT`: file sources read on a Ballista cluster), `cluster_timeout` (seconds a file's read there may take; past it the job is cancelled) |
-//! | `[http]` | timeouts and limits of every platform source: `timeout_secs` (overall deadline of a pull, 3600), `request_timeout_secs` (120), `connect_timeout_secs` (10), `max_retries` (10), `max_pages` (50000), `pages_per_day` (100), `max_body_mib` (64) |
+//! | `[http]` | timeouts and limits of every platform source: `timeout_secs` (overall deadline of a pull, 3600), `request_timeout_secs` (120), `connect_timeout_secs` (10), `max_retries` (10, per request), `retries_per_answer` (2: the pull's total is `max_retries` + this × answered requests), `max_pages` (50000), `pages_per_day` (100), `max_body_mib` (64) |
 //! | `[[sources]]` | `name`, `type` (`meta`, `google_ads`, `klaviyo`, `tiktok`, `ga4`, `rest`, `postgres`, `file`), then the connector's settings; a platform source may also set any `[http]` key for itself |
 //! | `[mapping]` | as a `--mapping` file: `[mapping.sources.<name>]` with `extends`, `channel`, `timezone`, `columns`, `breakdowns` |
 //! | `[quality]` | as a `--rules` file: `required_fields`, `rules`, `builtin_checks`, `today`, `spike_threshold`, ... |
@@ -53,7 +53,7 @@
 //! | `[marketing]` | `enabled` (true): campaign-derived calendar features |
 //! | `[business_outcome]` | `path` (a file) or `source = "shopify"` (pulled when the pipeline runs; `LIFTOS_SHOPIFY_SHOP`, `LIFTOS_SHOPIFY_ACCESS_TOKEN`, ... from the environment), `lift_tests`, `allow_negative_effects` |
 //! | `[analysis]` | `outcomes`, `treatments`, `controls`, `entity`, `time`, `channel`, `model`, `trees`, `confidence_level`, `seed`, `cluster`, `adstock`, `response`, `pin_curves` (`["meta=0.3:1:1.5"]`), `assignment`, `cross_validation`, `common_spend`, `allow_negative_effects`, `credit_spillover`, `within_channel` |
-//! | `[plan]` | a budget plan as the last stage (`plan.json`, a report section): `budget` (required), `period_days`, `objective` (revenue, profit, target_roas), `target_roas`, `margin` (1; a share in (0, 1]), `max_change` (0.5), `min`/`max` (`{ meta = 5000 }`), `hold` (list) |
+//! | `[plan]` | a budget plan as the last stage (`plan.json`, a report section): `budget` (required), `period_days`, `objective` (revenue, profit, target_roas), `target_roas` (required with target_roas, refused otherwise), `margin` (a share in (0, 1]; required with profit, refused otherwise), `max_change` (0.5; a share in [0, 1]), `min`/`max` (`{ meta = 5000 }`), `hold` (list) |
 //! | `[output]` (or `[outputs]`) | `dir` (liftos-out), `format` (parquet or csv), `report` (true), `postgres` (a URL without password: the run's tables are written there too), `postgres_url_env`, `postgres_password_env`, `postgres_schema`, `postgres_table_prefix` |
 //! | `[sync]` | `lookback_days`: days `liftos sync` re-reads before the stored state, by source name or type (`{ meta = 28, google_ads = 28, klaviyo = 7 }`) |
 //!
@@ -391,10 +391,9 @@ pub struct PlanSection {
     pub objective: String,
     /// The iROAS to keep with `objective = "target_roas"`.
     pub target_roas: Option<f64>,
-    /// Profit per unit of incremental revenue with `objective = "profit"`, a share in
-    /// (0, 1].
-    #[serde(default = "one")]
-    pub margin: f64,
+    /// Profit per unit of incremental revenue, a share in (0, 1]: required with
+    /// `objective = "profit"`, refused with the others.
+    pub margin: Option<f64>,
     /// Most relative move of a channel (0.5 = ±50%).
     #[serde(default = "half")]
     pub max_change: f64,
@@ -411,10 +410,6 @@ pub struct PlanSection {
 
 fn revenue() -> String {
     "revenue".into()
-}
-
-fn one() -> f64 {
-    1.0
 }
 
 fn half() -> f64 {
@@ -1444,8 +1439,13 @@ impl PipelineConfig {
     }
 
     fn plan_options(&self, p: &PlanSection) -> Result<PlanOptions> {
-        let objective = Objective::parse(&p.objective, p.margin, p.target_roas)
-            .map_err(|e| self.err("plan.objective", None, e.to_string()))?;
+        let objective = Objective::parse(&p.objective, p.margin, p.target_roas).map_err(|e| {
+            let key = match &e {
+                liftos_causal::Error::InvalidParameter { name, .. } => format!("plan.{name}"),
+                _ => "plan.objective".to_string(),
+            };
+            self.err(key, None, e.to_string())
+        })?;
         let mut options = PlanOptions::new(p.budget)
             .with_objective(objective)
             .with_max_change(p.max_change);

@@ -442,7 +442,8 @@ impl PipelineBuilder {
             )
         })?;
         // From a store, the run ends at the least complete source's last complete day:
-        // a source that did not sync (a failed pull) would otherwise read its days after
+        // a source that did not sync (a failed pull), or whose account's day had not ended
+        // yet (its time zone is behind the others'), would otherwise read its days after
         // that as days without activity.
         let mut notes = Vec::new();
         if let Some(dir) = &self.store {
@@ -460,7 +461,7 @@ impl PipelineBuilder {
                 && day >= start
             {
                 notes.push(format!(
-                    "The run stops at {day}, not {end}: the store holds source `{name}` complete through {day} only (its last successful sync), and its later days would read as days without its activity. Sync it (`liftos sync`) to analyse them."
+                    "The run stops at {day}, not {end}: the store holds source `{name}` complete through {day} only (at its last successful sync, its account's next day had not ended or its pull failed), and its later days would read as days without its activity. Sync it (`liftos sync`) to analyse them."
                 ));
                 end = day;
             }

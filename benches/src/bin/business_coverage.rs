@@ -1,6 +1,6 @@
 //! `business_coverage [--seeds N] [--first-seed S] [--bootstrap B] [--presets a,b,c]
 //! [--per-world] [--channel-totals] [--oracle-curves] [--calendar-config FILE]
-//! [--no-common-spend] [--budget-shock-only]`: the
+//! [--no-common-spend] [--budget-shock-only] [--adstock-grid D1,D2,…] [--knot-days N]`: the
 //! business-level analysis (`liftos analyze --business-outcome`) on sandbox worlds of each
 //! preset, against the re-simulated truth: per channel the mean relative error of the
 //! switch-off iROAS and the coverage of its 95% interval, the zero-effect channel's
@@ -20,7 +20,9 @@
 //! without the control for hidden demand ([`BusinessOptions::common_spend`]);
 //! `--budget-shock-only` keeps a preset's latent shock on the budgets and takes it off
 //! demand (`LatentShock::baseline_elasticity` 0: budgets that move together for no
-//! reason of demand, what that control must not pay much for).
+//! reason of demand, what that control must not pay much for). `--adstock-grid` replaces
+//! the decays searched (`BusinessOptions::default_response`'s 0, 0.2, …, 0.8);
+//! `--knot-days N` the spacing of the baseline's level knots (`BusinessOptions::knot_days`).
 //!
 //! The calendar flags are the facade's: one baseline flag per named US holiday, commercial
 //! event and peak season (liftos-calendar), the seasons those of `--calendar-config` when
@@ -145,10 +147,29 @@ fn main() -> Result<(), BoxError> {
         Some(path) => CalendarOptions::from_toml_file(path)?,
         None => CalendarOptions::default().with_country("US"),
     };
-    let options = BusinessOptions {
+    let mut options = BusinessOptions {
         common_spend,
         ..BusinessOptions::default().with_bootstrap(bootstrap)
     };
+    // `--knot-days N`: the spacing of the baseline's piecewise-linear level
+    // (`BusinessOptions::knot_days`, 28; 0: none).
+    options.knot_days = arg(&args, "--knot-days", options.knot_days)?;
+    // `--adstock-grid D1,D2,…`: the decays searched (`ResponseOptions::adstock_grid`).
+    if let Some(list) = args
+        .iter()
+        .position(|a| a == "--adstock-grid")
+        .map(|i| {
+            args.get(i + 1)
+                .ok_or("--adstock-grid needs a list such as 0,0.2,0.9")
+        })
+        .transpose()?
+    {
+        options.response.adstock_grid = list
+            .split(',')
+            .map(|d| d.trim().parse::<f64>())
+            .collect::<Result<Vec<f64>, _>>()
+            .map_err(|e| format!("--adstock-grid: {e}"))?;
+    }
     println!(
         "preset,channel,worlds,mean_rel_error,coverage,significant,median_rel_width,m_error,m_coverage,m_median_rel_width,plausible,seconds_per_fit"
     );

@@ -9,7 +9,7 @@
 //!     [--trees 500] [--campaigns 4] [--days 730] [--json FILE] [--plain-nuisances]
 //!     [--linear-response] [--no-common-spend] [--common-spend-check-only] [--warnings]
 //!     [--oracle-curves] [--oracle-demand] [--allow-negative-effects] [--no-refine]
-//!     [--refine-gate X]
+//!     [--refine-gate X] [--adstock-grid 0,0.1,…] [--constant-returns]
 //! ```
 //!
 //! Per channel it counts the coverage of both the switch-off return (`incremental_roas`
@@ -40,6 +40,10 @@
 //! (`ResponseOptions::refine`, on by default), to compare with the grid alone;
 //! `--refine-gate X` sets its gate (`ResponseOptions::refine_gate`, default
 //! `REFINE_GATE` = 5.99; `--refine-gate 0` is the refinement before the gate).
+//! `--adstock-grid D1,D2,…` replaces the decays searched (`ResponseOptions::adstock_grid`).
+//! `--constant-returns` sets the world's weekend and holiday changes of the true return to
+//! 0 (`WorldConfig::weekend_effect`, `holiday_effect`), the truth re-simulated: whether a
+//! transform chosen wrongly follows the return's own variation with the calendar.
 //!
 //! `--allow-negative-effects` reports the unconstrained fit (by default every effect is
 //! projected on `[0, ∞)`: `AttributionOptions::non_negative`).
@@ -115,6 +119,10 @@ fn world_config(
             ch.campaigns.truncate(n);
         }
     }
+    if std::env::args().any(|a| a == "--constant-returns") {
+        config.weekend_effect = 0.0;
+        config.holiday_effect = 0.0;
+    }
     Ok(config)
 }
 
@@ -168,6 +176,18 @@ fn main() -> Result<(), BoxError> {
     let oracle_demand = args.iter().any(|a| a == "--oracle-demand");
     let refine = !args.iter().any(|a| a == "--no-refine");
     let refine_gate: f64 = arg(&args, "--refine-gate", REFINE_GATE)?;
+    let adstock_grid: Option<Vec<f64>> = args
+        .iter()
+        .position(|a| a == "--adstock-grid")
+        .map(|i| {
+            args.get(i + 1)
+                .ok_or("--adstock-grid needs a list such as 0,0.1,0.9")?
+                .split(',')
+                .map(|d| d.trim().parse::<f64>())
+                .collect::<Result<Vec<f64>, _>>()
+                .map_err(|e| format!("--adstock-grid: {e}"))
+        })
+        .transpose()?;
     let json: Option<String> = args
         .iter()
         .position(|a| a == "--json")
@@ -228,10 +248,12 @@ fn main() -> Result<(), BoxError> {
             } else if oracle {
                 world_curves(&world, ResponseOptions::auto())
             } else {
+                let auto = ResponseOptions::auto();
                 ResponseOptions {
                     refine,
                     refine_gate,
-                    ..ResponseOptions::auto()
+                    adstock_grid: adstock_grid.clone().unwrap_or(auto.adstock_grid.clone()),
+                    ..auto
                 }
             });
         let attribution = analyze_attribution(&panel, &options)?;

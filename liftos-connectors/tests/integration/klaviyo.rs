@@ -682,3 +682,124 @@ async fn flow_days_are_the_account_time_zones_whatever_the_offset_of_date_times(
         assert_eq!(got, want, "UTC{hours:+}: (send day, flow, recipients)");
     }
 }
+
+// ---- the retry budget --------------------------------------------------------------
+
+/// The standard world's Klaviyo pull with one campaign a page (about 45 listing pages)
+/// behind fakes that throttle `rate` of the requests (429, `Retry-After: 2`).
+async fn throttled_pull(
+    rate: f64,
+    retry: liftos_connectors::RetryConfig,
+) -> (Totals, Result<RecordBatch, Error>, FakeServers) {
+    let mut faults = FaultConfig::none()
+        .with_throttle_rate(rate)
+        .with_throttle_wait_secs(2)
+        .with_seed(5);
+    faults.klaviyo_page_size = 1;
+    faults.klaviyo_report_page_size = 2;
+    let (want, request, servers) = serve_world("klaviyo", faults).await;
+    let c = builder(&servers, clock())
+        .with_retry(retry)
+        .build()
+        .unwrap();
+    let pulled = tokio::time::timeout(Duration::from_secs(60), c.get_campaign_data(&request))
+        .await
+        .expect("no hang");
+    (want, pulled, servers)
+}
+
+fn throttles(servers: &FakeServers) -> usize {
+    servers
+        .requests_to("klaviyo")
+        .iter()
+        .filter(|r| r.fault == Some("throttle"))
+        .count()
+}
+
+/// The audit's case: a listing of many pages with a share of its requests throttled
+/// spends more retries in all than `max_retries`, yet no request needs many. With the
+/// default settings the pull completes with every row (it gave up on main, "after 1
+/// attempts (10 retries)").
+#[tokio::test]
+async fn a_long_pull_throttled_at_40_percent_completes_with_the_default_retries() {
+    let retry = liftos_connectors::RetryConfig::default().with_seed(3);
+    let max = retry.max_retries as usize;
+    let (want, pulled, servers) = throttled_pull(0.4, retry).await;
+    let t = pulled.unwrap_or_else(|e| panic!("pull failed: {e}"));
+    let columns = ["recipients", "clicks", "placed_order_count", "revenue"];
+    assert_world_totals(&t, want, sum(&t, "spend"), columns);
+    let pages = report_calls(&servers, "/api/campaigns");
+    assert!(pages >= 40, "a long listing: {pages} calls");
+    let throttled = throttles(&servers);
+    assert!(
+        throttled > 2 * max,
+        "more retries in all than max_retries ({max}): {throttled}"
+    );
+}
+
+/// A request that never gets through stops after its own `max_retries`; the error says
+/// how many attempts that request made and how many retries the pull spent in all.
+#[tokio::test]
+async fn a_request_that_keeps_failing_stops_after_its_own_retries() {
+    let world = world();
+    let request = full_range(&world);
+    let servers = serve(world, FaultConfig::none().with_never_recover()).await;
+    let c = builder(&servers, clock())
+        .with_retry(fast_retry().with_max_retries(4))
+        .build()
+        .unwrap();
+    let err = pull_error_within_20s(&c, &request).await;
+    let Error::RetriesExhausted {
+        attempts, retries, ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!((*attempts, *retries), (5, 4), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("gave up after 5 attempts of one request")
+            && text.contains("4 retries in the whole pull")
+            && text.contains("`max_retries` = 4"),
+        "{text}"
+    );
+    let refused = servers
+        .requests_to("klaviyo")
+        .iter()
+        .filter(|r| r.fault == Some("never_recover"))
+        .count();
+    assert_eq!(refused, 5, "one request, 5 attempts");
+}
+
+/// Throttling so heavy that most requests need many retries exhausts the pull's total:
+/// `max_retries` plus `retries_per_answer` for each answered request. The error names
+/// that budget and its two settings; the retries it states are the ones the fakes saw
+/// answered with a throttle and that were retried.
+#[tokio::test]
+async fn throttling_of_most_requests_exhausts_the_pulls_total_with_a_true_message() {
+    let retry = liftos_connectors::RetryConfig::default()
+        .with_seed(3)
+        .with_max_retries(40);
+    let (_, pulled, servers) = throttled_pull(0.85, retry).await;
+    let err = pulled.unwrap_err();
+    let Error::RetriesExhausted {
+        retries, budget, ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!(retries, budget, "{err}");
+    let answered = servers
+        .requests_to("klaviyo")
+        .iter()
+        .filter(|r| r.status == 200)
+        .count() as u32;
+    assert_eq!(*budget, 40 + 2 * answered, "{err}");
+    // Every throttled answer was retried but the last one.
+    assert_eq!(throttles(&servers) as u32, retries + 1, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("the pull's budget") && text.contains("`retries_per_answer`"),
+        "{text}"
+    );
+}

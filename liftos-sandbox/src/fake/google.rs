@@ -243,6 +243,50 @@ async fn handle(State(s): State<Arc<GoogleState>>, call: Call) -> Response {
     respond(StatusCode::OK, body, slow)
 }
 
+/// A query `FROM customer` (no date segment): the customer's own row, with the fields
+/// it has (`customer.id`, `customer.descriptive_name`, `customer.currency_code`,
+/// `customer.time_zone`); `None` for another resource.
+fn customer_query(s: &GoogleState, cid: &str, query: &str) -> Option<Result<String, String>> {
+    let q = query.split_whitespace().collect::<Vec<_>>().join(" ");
+    let upper = q.to_ascii_uppercase();
+    let from = upper.find(" FROM ")?;
+    let resource = q[from + 6..].split_whitespace().next()?;
+    if resource != "customer" {
+        return None;
+    }
+    let Some(select) = upper.find("SELECT ").filter(|i| *i < from) else {
+        return Some(Err("query must start with SELECT".into()));
+    };
+    let row = s.rows.iter().find(|r| r.customer.id == cid);
+    let mut customer = Map::new();
+    customer.insert("resourceName".into(), json!(format!("customers/{cid}")));
+    let mut mask = Vec::new();
+    for f in q[select + 7..from].split(',').map(str::trim) {
+        let value = match f {
+            "customer.id" => json!(cid),
+            "customer.descriptive_name" => json!(format!("Sandbox customer {cid}")),
+            "customer.currency_code" => {
+                json!(row.map_or("USD", |r| r.customer.currency_code.as_str()))
+            }
+            "customer.time_zone" => json!(s.common.faults.google_time_zone),
+            _ => {
+                return Some(Err(format!("Unrecognized field in the query: '{f}'.")));
+            }
+        };
+        let leaf = f.trim_start_matches("customer.");
+        customer.insert(google_json_name(leaf), value);
+        mask.push(format!("customer.{}", google_json_name(leaf)));
+    }
+    // A customer the caller cannot reach has no row (the real API refuses it earlier, with
+    // USER_PERMISSION_DENIED); a known one, exactly one.
+    let results = if row.is_some() {
+        vec![json!({ "customer": customer })]
+    } else {
+        Vec::new()
+    };
+    Some(Ok(json!([{ "results": results, "fieldMask": mask.join(","), "requestId": "fake-request-id" }]).to_string()))
+}
+
 /// Parses the small GAQL subset the fake understands.
 fn parse_gaql(query: &str) -> Result<(Vec<String>, String, String, String), String> {
     let q = query.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -287,6 +331,9 @@ fn search_stream(s: &GoogleState, cid: &str, query: &str) -> Result<String, Stri
             )
         )
     };
+    if let Some(body) = customer_query(s, cid, query) {
+        return body.map_err(|m| query_error(&m));
+    }
     let (fields, resource, since, until) = parse_gaql(query).map_err(|m| query_error(&m))?;
     if resource != "campaign" && resource != "ad_group" {
         return Err(query_error(&format!(
@@ -316,6 +363,7 @@ fn search_stream(s: &GoogleState, cid: &str, query: &str) -> Result<String, Stri
             continue;
         };
         let mut full = serde_json::to_value(r).unwrap_or(Value::Null);
+        full["customer"]["timeZone"] = json!(s.common.faults.google_time_zone);
         if m < 1.0 {
             let c = (r.metrics.conversions * m * 100.0).floor() / 100.0;
             let v = (r.metrics.conversions_value * m * 100.0).floor() / 100.0;

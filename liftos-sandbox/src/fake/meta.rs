@@ -259,12 +259,7 @@ fn route(
             let rows = s.by_account.get(account);
             Some(match rows {
                 None => unknown_account(account),
-                Some(r) => (
-                    StatusCode::OK,
-                    json!({ "id": segs[1], "account_id": account,
-                    "currency": r.first().map(|x| x.account_currency.as_str()).unwrap_or("USD") })
-                    .to_string(),
-                ),
+                Some(r) => ad_account(s, segs[1], account, r, p),
             })
         }
         (&Method::GET, 2) => {
@@ -324,6 +319,46 @@ fn route(
         }
         _ => None,
     }
+}
+
+/// `GET act_<id>`: the ad account node. Like the Graph API it answers `id` and the
+/// `fields` asked for; a field the node does not have is error 100.
+fn ad_account(
+    s: &MetaState,
+    node: &str,
+    account: &str,
+    rows: &[MetaInsight],
+    p: &[(String, String)],
+) -> (StatusCode, String) {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(node));
+    let fields = param(p, "fields").unwrap_or_default();
+    for f in fields.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        let value = match f {
+            "id" => json!(node),
+            "account_id" => json!(account),
+            "name" => json!(format!("Sandbox ad account {account}")),
+            "currency" => json!(
+                rows.first()
+                    .map(|x| x.account_currency.as_str())
+                    .unwrap_or("USD")
+            ),
+            "timezone_name" => json!(s.common.faults.meta_timezone_name),
+            _ => {
+                return meta_error(
+                    StatusCode::BAD_REQUEST,
+                    100,
+                    None,
+                    false,
+                    &format!(
+                        "(#100) Tried accessing nonexisting field ({f}) on node type (AdAccount)"
+                    ),
+                );
+            }
+        };
+        out.insert(f.into(), value);
+    }
+    (StatusCode::OK, Value::Object(out).to_string())
 }
 
 /// With `meta_max_range_days` set, the refusal of a synchronous insights request whose

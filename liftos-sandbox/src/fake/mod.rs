@@ -173,6 +173,8 @@ impl Default for FakeCredentials {
 /// | `klaviyo_page_size` | 10 | campaigns (and flows) per page | ≥ 1 |
 /// | `klaviyo_report_page_size` | 100 | results per page of a Klaviyo campaign values or flow series report (`page_cursor`, `links.next`; Klaviyo does not document its page size, the tests set small ones) | ≥ 1 |
 /// | `klaviyo_utc_offset_hours` | 0 | the Klaviyo account's time zone: `UTC` at 0, else the fixed-offset zone `Etc/GMT∓N` (`Etc/GMT-9` is UTC+9); report days are its days, and flow series `date_times` are their starts (local midnights) as instants in UTC (`2024-01-04T15:00:00+00:00` for 5 January at UTC+9) | -12..=14 |
+/// | `meta_timezone_name` | `America/Los_Angeles` | the Meta ad accounts' `timezone_name` (`GET act_<id>?fields=timezone_name`); the clock's days are its days | an IANA name |
+/// | `google_time_zone` | `America/New_York` | the Google Ads customers' `customer.time_zone` (`SELECT customer.time_zone FROM customer`, and in every row that selects it); the clock's days are its days | an IANA name |
 /// | `klaviyo_report_min_interval` | 0 (off) | least time between two calls of one Klaviyo reporting endpoint; a faster call gets 429 with `Retry-After` (the real steady limit is 2/min: 30 s) | ≥ 0 |
 /// | `shopify_bucket_size` | 1000 | Shopify cost bucket (`maximumAvailable`) | > 0 |
 /// | `shopify_restore_rate` | 50 | cost points restored per second (`restoreRate`; the bucket refills in real time) | > 0 |
@@ -221,6 +223,10 @@ pub struct FaultConfig {
     pub klaviyo_report_min_interval: Duration,
     /// UTC offset, in whole hours, of the Klaviyo account's time zone.
     pub klaviyo_utc_offset_hours: i32,
+    /// The Meta ad accounts' `timezone_name`.
+    pub meta_timezone_name: String,
+    /// The Google Ads customers' `customer.time_zone`.
+    pub google_time_zone: String,
     /// Each Meta row is served this many times, copy `k` with campaign id suffixed `-k`.
     pub meta_repeat: usize,
     /// Longest `time_range`, in days, of a synchronous Meta insights request before it
@@ -260,6 +266,8 @@ impl Default for FaultConfig {
             klaviyo_report_page_size: 100,
             klaviyo_report_min_interval: Duration::ZERO,
             klaviyo_utc_offset_hours: 0,
+            meta_timezone_name: "America/Los_Angeles".into(),
+            google_time_zone: "America/New_York".into(),
             meta_repeat: 1,
             meta_max_range_days: None,
             shopify_bucket_size: 1000.0,
@@ -318,6 +326,10 @@ impl FaultConfig {
         /// Sets the Klaviyo account's time zone to a whole-hour UTC offset (-12..=14).
         with_klaviyo_utc_offset_hours(hours: i32)
             => self.klaviyo_utc_offset_hours = hours.clamp(-12, 14);
+        /// Sets the Meta ad accounts' `timezone_name` (an IANA name).
+        with_meta_timezone_name(zone: impl Into<String>) => self.meta_timezone_name = zone.into();
+        /// Sets the Google Ads customers' `customer.time_zone` (an IANA name).
+        with_google_time_zone(zone: impl Into<String>) => self.google_time_zone = zone.into();
         /// Sets the Klaviyo reporting daily cap.
         with_klaviyo_report_daily_cap(cap: usize) => self.klaviyo_report_daily_cap = cap;
         /// Serves each Meta row `n` times as distinct campaigns (large benchmark pulls from a

@@ -73,6 +73,13 @@ enum Command {
 }
 
 /// The runtime of the commands that talk to the network: two worker threads.
+/// An instant written in RFC 3339 (`2024-02-11T03:00:00Z`, `2024-02-10T19:00:00-08:00`).
+fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("`{s}` is not an RFC 3339 instant such as 2024-02-11T03:00:00Z ({e})"))
+}
+
 fn runtime() -> liftos::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

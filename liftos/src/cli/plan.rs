@@ -35,15 +35,19 @@ pub struct Args {
     /// revenue − spend) or `target_roas` (revenue keeping iROAS ≥ --target-roas).
     #[arg(long, default_value = "revenue")]
     objective: String,
-    /// The iROAS the plan must keep with `--objective target_roas`.
-    #[arg(long)]
+    /// The iROAS the plan must keep; required with `--objective target_roas`, refused
+    /// with the others.
+    #[arg(long, allow_negative_numbers = true)]
     target_roas: Option<f64>,
-    /// Profit per unit of incremental revenue with `--objective profit`: a share in
-    /// (0, 1] (0.4 = 40%).
-    #[arg(long, default_value_t = 1.0)]
-    margin: f64,
-    /// Most relative move of a channel from its current spend (0.5 = ±50%).
-    #[arg(long, default_value_t = 0.5)]
+    /// Profit per unit of incremental revenue, a share in (0, 1] (0.4 = 40%; 1 when the
+    /// outcome is already profit); required with `--objective profit`, refused with the
+    /// others.
+    #[arg(long, allow_negative_numbers = true)]
+    margin: Option<f64>,
+    /// Most relative move of a channel from its current spend, a share in [0, 1]
+    /// (0.5 = ±50%; past 1 there is no bound left: spend is never below 0 nor past the
+    /// response curve, 2× what the channel spent).
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     max_change: f64,
 }
 
@@ -62,6 +66,34 @@ fn once<'a>(flag: &'static str, channels: impl IntoIterator<Item = &'a str>) -> 
         }
     }
     Ok(())
+}
+
+/// The planner's error with the field it names written as this command's flag
+/// (`margin` → `--margin`), so that the message names what the user typed.
+fn flag_named(e: liftos::causal::Error) -> liftos::causal::Error {
+    match e {
+        liftos::causal::Error::InvalidParameter {
+            name,
+            value,
+            expected,
+        } => {
+            let name = match name {
+                "margin" => "--margin",
+                "target_roas" => "--target-roas",
+                "max_change" => "--max-change",
+                "objective" => "--objective",
+                "budget" => "--budget",
+                "period_days" => "--period-days",
+                other => other,
+            };
+            liftos::causal::Error::InvalidParameter {
+                name,
+                value,
+                expected,
+            }
+        }
+        other => other,
+    }
 }
 
 /// `CHANNEL=AMOUNT` pairs, each channel once; the error names the flag and the pair.
@@ -91,24 +123,14 @@ pub fn run(args: Args) -> liftos::Result<()> {
     if let Some(out) = &args.out {
         liftos::io::check_distinct_files(&[("--results", &args.results)], &[("--out", out)])?;
     }
-    // A share, whatever the objective: 1e305 overflowed the profit, 2 is a typo.
-    liftos::causal::plan::check_margin(args.margin).map_err(|e| match e {
-        liftos::causal::Error::InvalidParameter {
-            value, expected, ..
-        } => liftos::causal::Error::InvalidParameter {
-            name: "--margin",
-            value,
-            expected,
-        },
-        other => other,
-    })?;
+    // A margin outside (0, 1] (1e305 overflowed the profit), `--objective profit`
+    // without one, and `--margin`/`--target-roas` with an objective that would ignore
+    // them are refused here, each naming its flag.
+    let objective =
+        Objective::parse(&args.objective, args.margin, args.target_roas).map_err(flag_named)?;
     let mut options = PlanOptions::new(args.budget)
         .with_max_change(args.max_change)
-        .with_objective(Objective::parse(
-            &args.objective,
-            args.margin,
-            args.target_roas,
-        )?);
+        .with_objective(objective);
     options.period_days = args.period_days;
     for (ch, x) in pairs("--min", &args.min)? {
         options = options.with_min(&ch, x);
@@ -120,6 +142,7 @@ pub fn run(args: Args) -> liftos::Result<()> {
     for ch in &args.hold {
         options = options.with_hold(ch);
     }
+    options.validate().map_err(flag_named)?;
     let path = args.results.display().to_string();
     let text = liftos_core::fs::read_limited(&args.results, liftos_core::fs::MAX_WHOLE_FILE)
         .map_err(|source| liftos::Error::Io {
@@ -135,7 +158,7 @@ pub fn run(args: Args) -> liftos::Result<()> {
         path: path.clone(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
     })?;
-    let plan = plan_from_input(&input, &options)?;
+    let plan = plan_from_input(&input, &options).map_err(flag_named)?;
     print!("{}", format_plan(&plan));
     if let Some(out) = &args.out {
         liftos::io::write_json_atomically(out, &plan.to_json())?;

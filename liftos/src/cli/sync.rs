@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use liftos::config::PipelineConfig;
 use liftos::sync::SyncOptions;
 use liftos::transform::store::Store;
@@ -14,7 +14,11 @@ use liftos::transform::store::Store;
     after_help = "Each source of the config is pulled from the day after its stored \
     state minus its lookback window ([sync] lookback_days; Meta and Google Ads 28 days, \
     Klaviyo 7) through --end, and upserted by natural key; every source is committed at \
-    once. Secrets come from the environment as for `liftos run`."
+    once. Each source's today is its date in its account's time zone ([mapping.sources.<name>] \
+    timezone, or the platform's: Meta timezone_name, Google Ads customer.time_zone, Klaviyo \
+    timezone; the UTC date when neither is known, with a note); its days before today are \
+    complete, today's rows are stored as partial. Secrets come from the environment as for \
+    `liftos run`."
 )]
 pub struct Args {
     /// The pipeline's config file (TOML): its sources, level and mapping.
@@ -32,9 +36,15 @@ pub struct Args {
     /// Days re-read before the stored state, for every source (overrides [sync]).
     #[arg(long, value_name = "DAYS")]
     lookback_days: Option<u32>,
-    /// Today's date (default: the UTC date): days before it are complete.
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    /// Today's date of every source (default: each source's date in its account's time
+    /// zone): days before it are complete; no time zone is read. For replays.
+    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "now")]
     today: Option<NaiveDate>,
+    /// The instant of the sync (RFC 3339, e.g. 2024-02-11T03:00:00Z; default: the system
+    /// clock): each source's today is its date then in its account's time zone. For
+    /// replays and tests.
+    #[arg(long, value_name = "RFC3339", value_parser = super::parse_instant)]
+    now: Option<DateTime<Utc>>,
 }
 
 pub fn run(args: Args) -> liftos::Result<()> {
@@ -45,6 +55,7 @@ pub fn run(args: Args) -> liftos::Result<()> {
         start: args.start,
         end: args.end,
         today: args.today,
+        now: args.now,
         lookback_days: config.sync.lookback_days.clone(),
         lookback_override: args.lookback_days,
     };

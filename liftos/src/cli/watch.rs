@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use liftos::config::PipelineConfig;
 use liftos::retrain::{RetrainPolicy, format_history, history, models, retrain_if_due, shifts_in};
 use liftos::sync::SyncOptions;
@@ -50,9 +50,14 @@ pub struct WatchArgs {
     /// (an issue appearing or going away does too); 1 turns the trigger off.
     #[arg(long, default_value_t = 0.05, value_name = "X")]
     quality_change: f64,
-    /// Today's date at every tick (default: the UTC date); for replays.
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    /// Today's date of every source at every tick (default: each source's date in its
+    /// account's time zone); for replays.
+    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "now")]
     today: Option<NaiveDate>,
+    /// The instant of every tick (RFC 3339; default: the system clock): each source's
+    /// today is its date then in its account's time zone. For replays and tests.
+    #[arg(long, value_name = "RFC3339", value_parser = super::parse_instant)]
+    now: Option<DateTime<Utc>>,
 }
 
 /// Arguments of `liftos history`.
@@ -92,7 +97,7 @@ pub fn watch(args: WatchArgs) -> liftos::Result<()> {
     let start = args.start.unwrap_or(start);
     let today = args
         .today
-        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+        .unwrap_or_else(|| args.now.unwrap_or_else(Utc::now).date_naive());
     liftos::sync::check_range(start, today.max(start), today).map_err(|e| match e {
         liftos::Error::InvalidPipeline { message, .. } => liftos::Error::InvalidPipeline {
             field: "--start (or pipeline.start)".into(),
@@ -139,6 +144,7 @@ pub fn watch(args: WatchArgs) -> liftos::Result<()> {
                 start: Some(start),
                 end: None,
                 today: args.today,
+                now: args.now,
                 lookback_days: config.sync.lookback_days.clone(),
                 lookback_override: args.lookback_days,
             };

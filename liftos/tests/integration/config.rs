@@ -168,6 +168,24 @@ fn config_errors_name_the_key_and_the_line() {
             format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n[plan]\nbudget = 100\nobjective = \"profit\"\nmargin = 2\n"),
             &["`plan.margin`", "(0, 1]"],
         ),
+        // An option the objective would not use is refused, not ignored; profit needs
+        // its margin (1 was assumed silently); max_change past 1 is no bound.
+        (
+            format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n[plan]\nbudget = 100\nobjective = \"profit\"\n"),
+            &["`plan.margin`", "(missing)", "required with objective profit"],
+        ),
+        (
+            format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n[plan]\nbudget = 100\nmargin = 0.4\n"),
+            &["`plan.margin`", "only with objective profit"],
+        ),
+        (
+            format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n[plan]\nbudget = 100\ntarget_roas = 2\n"),
+            &["`plan.target_roas`", "only with objective target_roas"],
+        ),
+        (
+            format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n[plan]\nbudget = 100\nmax_change = 1e308\n"),
+            &["`plan.max_change`", "1e308", "[0, 1]"],
+        ),
         (
             format!("{HEAD}[[sources]]\nname = \"meta\"\ntype = \"meta\"\n[plan]\nbudget = 100\nhold = [\"meta\", \"meta\"]\n"),
             &["`plan.hold`", "`meta` twice"],

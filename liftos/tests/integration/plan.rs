@@ -325,3 +325,114 @@ fn plan_refuses_a_margin_that_is_no_share_a_repeated_channel_and_an_endless_file
         assert!(started.elapsed() < std::time::Duration::from_secs(60));
     }
 }
+
+/// An option the objective would not use is refused, not ignored: `--margin` or
+/// `--target-roas` with another objective (ignored silently before), and `--objective
+/// profit` without `--margin` (margin 1 was assumed silently: revenue is no profit).
+/// `--max-change` is a share in [0, 1]: a channel never goes below 0 nor past its curve
+/// (2× what it spent), so more is no bound (`1e308` printed "moves of at most inf%").
+/// A `window.days` in the results that is no whole number of days ≥ 1 is named with its
+/// value (it was "the results carry no window").
+#[test]
+fn plan_refuses_options_it_would_ignore_a_max_change_past_the_curves_and_a_bad_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = symmetric_results(dir.path());
+    let out = dir.path().join("plan.json");
+    let o = out.to_str().unwrap();
+    let text = std::fs::read_to_string(&good).unwrap();
+    let bad_window = |days: &str| {
+        let path = dir.path().join(format!("window-{days}.json"));
+        std::fs::write(
+            &path,
+            text.replace(r#""days": 30"#, &format!(r#""days": {days}"#)),
+        )
+        .unwrap();
+        path
+    };
+    let cases: Vec<(std::path::PathBuf, &str, &[&str])> = vec![
+        (
+            good.clone(),
+            "--objective profit",
+            &["`--margin`", "required with objective profit"],
+        ),
+        (
+            good.clone(),
+            "--margin 0.4",
+            &["`--margin`", "only with objective profit"],
+        ),
+        (
+            good.clone(),
+            "--objective revenue --target-roas 2",
+            &["`--target-roas`", "only with objective target_roas"],
+        ),
+        (
+            good.clone(),
+            "--objective profit --margin 0.4 --target-roas 2",
+            &["`--target-roas`", "only with objective target_roas"],
+        ),
+        (
+            good.clone(),
+            "--objective target_roas --target-roas 2 --margin 0.4",
+            &["`--margin`", "only with objective profit"],
+        ),
+        (
+            good.clone(),
+            "--max-change 1e308",
+            &["`--max-change`", "1e308", "[0, 1]"],
+        ),
+        (good.clone(), "--max-change 1.5", &["`--max-change`", "1.5"]),
+        (
+            good.clone(),
+            "--max-change -0.1",
+            &["`--max-change`", "-0.1"],
+        ),
+        (
+            bad_window("0"),
+            "--period-days 90",
+            &["`window.days`", "0", "whole number of days"],
+        ),
+        (
+            bad_window("-3"),
+            "--period-days 90",
+            &["`window.days`", "-3"],
+        ),
+        (
+            bad_window("1e30"),
+            "--period-days 90",
+            &["`window.days`", "1e30"],
+        ),
+        (bad_window("30.5"), "", &["`window.days`", "30.5"]),
+        (bad_window(r#""30""#), "", &["`window.days`", r#""30""#]),
+    ];
+    for (results, args, needles) in &cases {
+        let mut all = vec!["--budget", "2000"];
+        all.extend(args.split_whitespace());
+        all.extend(["--out", o]);
+        let output = run_plan(results, &all);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args} succeeded");
+        for needle in *needles {
+            assert!(stderr.contains(needle), "{args}: {needle} in {stderr}");
+        }
+        assert!(!stderr.contains("no window"), "{args}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args}: {stderr}");
+        assert!(!out.exists(), "{args} wrote plan.json");
+    }
+    // The bounds themselves plan: a max change of 0 (every channel held where it is) and
+    // of 1 (from nothing to the curve's end), and results without a window when the
+    // budget covers the data's window.
+    for change in ["0", "1"] {
+        let output = run_plan(&good, &["--budget", "2000", "--max-change", change]);
+        let stdout = assert_success(&output);
+        let shown = format!("moves of at most {}%", 100 * change.parse::<u32>().unwrap());
+        assert!(stdout.contains(&shown), "{stdout}");
+    }
+    let no_window = dir.path().join("no-window.json");
+    std::fs::write(&no_window, text.replace(r#""window": {"days": 30}, "#, "")).unwrap();
+    assert!(
+        !std::fs::read_to_string(&no_window)
+            .unwrap()
+            .contains("window")
+    );
+    assert_success(&run_plan(&no_window, &["--budget", "2000"]));
+}

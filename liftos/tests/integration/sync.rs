@@ -416,6 +416,140 @@ fn sql_and_run_read_the_store_instead_of_pulling() {
     assert!(dir.path().join("out").join("results.json").is_file());
 }
 
+/// A reader does not wait for a sync's pulls: `sql --store` finishes while a sync is
+/// still waiting for a slow platform (every answer 5 s late) and reads the last commit;
+/// after the sync's commit it reads the new one. Readers waited for the whole sync
+/// before (its exclusive lock was held from open to end, network included).
+#[test]
+fn a_reader_finishes_while_a_sync_is_still_pulling() {
+    let (fakes, dir, config, store) = clocked_with(
+        FaultConfig::none(),
+        "2024-02-14",
+        "2024-01-01",
+        "2024-02-13",
+    );
+    sync(&fakes, &config, &store, &["--today", "2024-02-14"]);
+    // The stored Meta rows and their conversion value.
+    let dump = || {
+        let out = liftos()
+            .args(["sql", "--store"])
+            .arg(&store)
+            .arg("SELECT count(*) AS n, sum(conversion_values) AS value FROM meta")
+            .output()
+            .unwrap();
+        assert_success(&out)
+    };
+    let before = dump();
+    assert!(before.contains("| 90 "), "45 days × 2 campaigns: {before}");
+    // The next day's sync of Meta, against fakes that answer every data request late.
+    let slow = start_fakes(
+        world(),
+        FaultConfig::none().with_slow(1.0, Duration::from_secs(5)),
+    );
+    slow.servers.set_clock(Some(day("2024-02-15")), 3);
+    let slow_config = dir.path().join("slow.toml");
+    std::fs::write(
+        &slow_config,
+        config_text(&slow, "2024-01-01", "2024-02-14", &["meta"]),
+    )
+    .unwrap();
+    let mut syncing = sync_command(&slow, &slow_config, &store, &["--today", "2024-02-15"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiting = std::time::Instant::now();
+    while !slow
+        .servers
+        .requests_to("meta")
+        .iter()
+        .any(|r| r.fault == Some("slow"))
+    {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "the sync never reached the platform"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The sync holds the store and waits for a 5 s answer: the reader reads the last
+    // commit meanwhile.
+    let read = dump();
+    assert!(
+        syncing.try_wait().unwrap().is_none(),
+        "the reader waited for the sync to end"
+    );
+    assert_eq!(read, before, "the reader read the last commit");
+    let synced = syncing.wait_with_output().unwrap();
+    let summary = assert_success(&synced);
+    assert!(summary.contains("store commit 2"), "{summary}");
+    // The clock moved on a day: the last days restated, and readers see it.
+    assert!(
+        counts_of(&summary, "meta").contains(" 6 restated"),
+        "{summary}"
+    );
+    assert_ne!(dump(), before, "the new commit");
+}
+
+/// A reader needs no write access to the store: `sql --store` reads a store in a
+/// directory it may not write, with its `.lock` there (opened read-only) and without one
+/// (read without it). It opened `.lock` for writing and failed before. Run as the
+/// unprivileged user 65534 when the tests run as root (root may write anywhere), else
+/// on a store made read-only.
+#[cfg(unix)]
+#[test]
+fn a_store_the_reader_may_not_write_is_read() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let (fakes, dir, config, store) = clocked_with(
+        FaultConfig::none(),
+        "2024-02-14",
+        "2024-01-01",
+        "2024-02-13",
+    );
+    sync(&fakes, &config, &store, &["--today", "2024-02-14"]);
+    let chmod = |p: &Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let root = std::fs::metadata(&store).unwrap().uid() == 0;
+    if root {
+        // Readable, not writable, by user 65534: the store's files are 0644 already.
+        chmod(dir.path(), 0o755);
+        chmod(&store, 0o755);
+        chmod(&store.join("data"), 0o755);
+    } else {
+        chmod(&store.join("data"), 0o555);
+        chmod(&store, 0o555);
+    }
+    let read = || {
+        let mut cmd = liftos();
+        cmd.args(["sql", "--store"])
+            .arg(&store)
+            .arg("SELECT count(*) AS n FROM meta");
+        if root {
+            cmd.uid(65534).gid(65534);
+        }
+        cmd.output().unwrap()
+    };
+    assert!(store.join(".lock").is_file(), "the sync left its lock");
+    let with_lock = read();
+    let without_lock = if root {
+        std::fs::remove_file(store.join(".lock")).unwrap();
+        read()
+    } else {
+        with_lock.clone()
+    };
+    if !root {
+        chmod(&store, 0o755);
+        chmod(&store.join("data"), 0o755);
+    }
+    assert_success_with(&with_lock, "| 90 |");
+    assert_success_with(&without_lock, "| 90 |");
+    assert!(
+        !store.join(".lock").exists() || !root,
+        "the reader created no lock"
+    );
+}
+
 /// A source the last syncs did not reach (a failed pull, a source left out of the
 /// config) stays complete through its last successful sync: `run --store` once read its
 /// later days as days without its activity, without a word. The run now stops at the
@@ -977,4 +1111,209 @@ fn a_setting_that_changes_the_numbers_rereads_the_source_in_full() {
     let after = stored(&store);
     assert_eq!(after, stored(&fresh));
     assert_ne!(after, before);
+}
+
+/// The last complete day and partial days the store holds for `source`.
+fn state(store: &Path, source: &str) -> (String, Vec<String>) {
+    let s = Store::open(store).unwrap();
+    let src = s.source(source).unwrap();
+    (src.last_complete_day.clone(), src.partial_days.clone())
+}
+
+/// [`ads_config`] against fakes whose accounts are in `meta_zone` (Meta) and
+/// `google_zone` (Google Ads) and whose clock says `today` (their accounts' date).
+fn zoned(
+    meta_zone: &str,
+    google_zone: &str,
+    today: &str,
+) -> (Fakes, tempfile::TempDir, PathBuf, PathBuf) {
+    let faults = FaultConfig::none()
+        .with_meta_timezone_name(meta_zone)
+        .with_google_time_zone(google_zone);
+    let (fakes, dir, _, store) = clocked_with(faults, today, "2024-01-01", "2024-02-14");
+    let config = ads_config(dir.path(), &fakes, "2024-01-01");
+    (fakes, dir, config, store)
+}
+
+/// Audit 49, r9: "today" was the UTC date, but the platforms' days are the accounts'.
+/// At 03:00 UTC on 2024-02-11 an account in Los Angeles is at 19:00 on 2024-02-10 and one
+/// in New York at 22:00: their 2024-02-10 is still running. It was stored complete (and
+/// read by `run --store` and `watch`) and grew on the next sync; it is now partial, and
+/// complete once the accounts' day has ended.
+#[test]
+fn a_day_still_running_in_a_western_account_is_partial_after_utc_midnight() {
+    let (fakes, _dir, config, store) =
+        zoned("America/Los_Angeles", "America/New_York", "2024-02-10");
+    let out = sync(&fakes, &config, &store, &["--now", "2024-02-11T03:00:00Z"]);
+    for source in ["meta", "google_ads"] {
+        assert_eq!(
+            state(&store, source),
+            ("2024-02-09".to_owned(), vec!["2024-02-10".to_owned()]),
+            "{source}: {out}"
+        );
+    }
+    assert_contains_all(
+        &out,
+        &[
+            "today 2024-02-10 in America/Los_Angeles (timezone_name of act_",
+            "today 2024-02-10 in America/New_York (customer.time_zone of ",
+            "complete through 2024-02-09; store commit 1",
+        ],
+    );
+    assert!(!out.contains("no time zone is known"), "{out}");
+    // The accounts' day has ended (08:00 UTC is midnight in Los Angeles): complete.
+    fakes.servers.set_clock(Some(day("2024-02-11")), 3);
+    sync(&fakes, &config, &store, &["--now", "2024-02-11T08:00:00Z"]);
+    for source in ["meta", "google_ads"] {
+        assert_eq!(
+            state(&store, source),
+            ("2024-02-10".to_owned(), vec!["2024-02-11".to_owned()]),
+            "{source}"
+        );
+    }
+}
+
+/// East of UTC the accounts' day begins first: at 20:00 UTC on 2024-02-10 it is 05:00 on
+/// 2024-02-11 in Tokyo. 2024-02-10 is complete there and 2024-02-11 is the partial day,
+/// pulled already (the UTC date kept 2024-02-10 partial and never asked for 2024-02-11).
+#[test]
+fn an_eastern_account_has_its_own_today_before_utc() {
+    let (fakes, _dir, config, store) = zoned("Asia/Tokyo", "Asia/Tokyo", "2024-02-11");
+    let out = sync(&fakes, &config, &store, &["--now", "2024-02-10T20:00:00Z"]);
+    for source in ["meta", "google_ads"] {
+        assert_eq!(
+            state(&store, source),
+            ("2024-02-10".to_owned(), vec!["2024-02-11".to_owned()]),
+            "{source}: {out}"
+        );
+    }
+    assert_contains_all(
+        &out,
+        &[
+            "2024-01-01 .. 2024-02-11",
+            "today 2024-02-11 in Asia/Tokyo (timezone_name of act_",
+        ],
+    );
+}
+
+/// Sources in different zones are complete through different days; `run --store` stops
+/// at the least complete one, and the summary says which day that is.
+#[test]
+fn run_from_a_store_stops_at_the_westernmost_sources_complete_day() {
+    let (fakes, dir, config, store) = zoned("America/Los_Angeles", "Asia/Tokyo", "2024-02-11");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text + "\n[output]\ndir = \"out\"\nreport = false\n",
+    )
+    .unwrap();
+    let out = sync(&fakes, &config, &store, &["--now", "2024-02-11T03:00:00Z"]);
+    assert_eq!(state(&store, "meta").0, "2024-02-09");
+    assert_eq!(state(&store, "google_ads").0, "2024-02-10");
+    assert!(
+        out.contains("complete through 2024-02-09 (the least complete source's day"),
+        "{out}"
+    );
+    let mut cmd = liftos();
+    cmd.arg("run")
+        .arg("--config")
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .env("LIFTOS_LOG", "off")
+        .current_dir(dir.path());
+    with_credentials(&mut cmd, &fakes);
+    // 40 days (2024-01-01 ..= 2024-02-09) × 2 campaigns, for Google Ads too.
+    let out = assert_success_with(&cmd.output().unwrap(), "source google_ads          80 rows");
+    assert!(out.contains("source meta                80 rows"), "{out}");
+    let results = std::fs::read_to_string(dir.path().join("out").join("results.json")).unwrap();
+    assert!(
+        results.contains("The run stops at 2024-02-09, not 2024-02-14"),
+        "{out}"
+    );
+}
+
+/// A `timezone` in the source's mapping is its account's zone: one the platform
+/// contradicts is refused naming both (the platform's days are in its own zone), one that
+/// agrees (an alias) is used, and for a source that cannot report a zone (a file) it
+/// decides today alone.
+#[test]
+fn a_configured_time_zone_is_checked_against_the_platforms() {
+    let (fakes, dir, config, store) =
+        zoned("America/Los_Angeles", "America/New_York", "2024-02-10");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let wrong = dir.path().join("wrong.toml");
+    std::fs::write(
+        &wrong,
+        format!("{text}\n[mapping.sources.meta]\ntimezone = \"America/New_York\"\n"),
+    )
+    .unwrap();
+    let out = sync_command(&fakes, &wrong, &store, &["--now", "2024-02-11T03:00:00Z"])
+        .output()
+        .unwrap();
+    assert_failure_with(
+        &out,
+        &[
+            "mapping.sources.meta.timezone",
+            "`America/New_York`, but the platform reports account act_",
+            "in `America/Los_Angeles` (timezone_name)",
+        ],
+    );
+    assert!(
+        Store::open(&store).unwrap().sources().is_empty(),
+        "nothing committed"
+    );
+    let alias = dir.path().join("alias.toml");
+    std::fs::write(
+        &alias,
+        format!("{text}\n[mapping.sources.meta]\ntimezone = \"US/Pacific\"\n"),
+    )
+    .unwrap();
+    let out = sync(&fakes, &alias, &store, &["--now", "2024-02-11T03:00:00Z"]);
+    assert!(
+        out.contains(
+            "today 2024-02-10 in US/Pacific (its mapping's timezone): complete through 2024-02-09"
+        ),
+        "{out}"
+    );
+    assert_eq!(state(&store, "meta").0, "2024-02-09");
+}
+
+/// A file source knows no zone: today is the UTC date and the summary says so once; a
+/// `timezone` in its mapping makes it the account's date.
+#[test]
+fn a_source_without_a_known_zone_uses_the_utc_date_and_says_so() {
+    let (dir, config) = snap_dir(SNAP_ROWS, "snap");
+    let store = dir.path().join("st");
+    let out = assert_success(&file_sync(
+        &config,
+        &store,
+        &["--now", "2024-01-03T03:00:00Z"],
+    ));
+    assert_contains_all(
+        &out,
+        &[
+            "today 2024-01-03 in UTC (no time zone known): complete through 2024-01-02",
+            "note: no time zone is known for `snap`: today is the UTC date there",
+        ],
+    );
+    assert_eq!(out.matches("no time zone is known").count(), 1, "{out}");
+    assert_eq!(state(&store, "snap").0, "2024-01-02");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}timezone = \"America/Chicago\"\n")).unwrap();
+    let zoned_store = dir.path().join("zoned");
+    let out = assert_success(&file_sync(
+        &config,
+        &zoned_store,
+        &["--now", "2024-01-03T03:00:00Z"],
+    ));
+    assert!(
+        out.contains("today 2024-01-02 in America/Chicago (its mapping's timezone): complete through 2024-01-01"),
+        "{out}"
+    );
+    assert!(!out.contains("no time zone is known"), "{out}");
+    assert_eq!(
+        state(&zoned_store, "snap"),
+        ("2024-01-01".to_owned(), vec!["2024-01-02".to_owned()])
+    );
 }
