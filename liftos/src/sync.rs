@@ -546,6 +546,20 @@ impl Pipeline {
                 today,
                 ..
             } = p;
+            // This source's entry of the report, failed or merged.
+            let name = s.name.clone();
+            let entry = move |counts, error, notes, complete_through| SourceSync {
+                name,
+                window: (from, end),
+                lookback_days: lookback,
+                full,
+                counts,
+                error,
+                notes,
+                seconds,
+                today: Some(today),
+                complete_through,
+            };
             let table = match result {
                 Ok(t) => t,
                 Err(e) if self.continue_on_source_error() => {
@@ -558,18 +572,7 @@ impl Pipeline {
                     }
                     report.push((
                         i,
-                        SourceSync {
-                            name: s.name.clone(),
-                            window: (from, end),
-                            lookback_days: lookback,
-                            full,
-                            counts: UpsertCounts::default(),
-                            error: Some(e.to_string()),
-                            notes,
-                            seconds,
-                            today: Some(today),
-                            complete_through: None,
-                        },
+                        entry(UpsertCounts::default(), Some(e.to_string()), notes, None),
                     ));
                     continue;
                 }
@@ -598,21 +601,7 @@ impl Pipeline {
                 ));
             }
             tracing::info!(source = %s.name, new = counts.new, restated = counts.restated, unchanged = counts.unchanged, removed = counts.removed, "sync merged");
-            report.push((
-                i,
-                SourceSync {
-                    name: s.name.clone(),
-                    window: (from, end),
-                    lookback_days: lookback,
-                    full,
-                    counts,
-                    error: None,
-                    notes,
-                    seconds,
-                    today: Some(today),
-                    complete_through: Some(last_complete),
-                },
-            ));
+            report.push((i, entry(counts, None, notes, Some(last_complete))));
         }
         report.sort_by_key(|(i, _)| *i);
         let report: Vec<SourceSync> = report.into_iter().map(|(_, r)| r).collect();
