@@ -304,11 +304,17 @@ pub enum Preset {
     /// A realistic world whose paid channels run two weeks and pause two weeks, all at
     /// once ([`Pulses`]): spend moves together across channels by plan, not by demand.
     Pulsing,
+    /// A realistic world whose demand drifts: a slow unobserved shift of log demand
+    /// (AR(1), φ 0.995, a [`LatentShock`]) that no calendar column shows, over months
+    /// rather than days, with the budgets following it half as much (a business that
+    /// grows or shrinks spends more or less): what a baseline with a flexible level must
+    /// absorb, and one without it gives to the channels.
+    Drift,
 }
 
 impl Preset {
     /// Every preset, in documentation order.
-    pub const ALL: [Preset; 11] = [
+    pub const ALL: [Preset; 12] = [
         Preset::Linear,
         Preset::Saturation,
         Preset::Carryover,
@@ -320,6 +326,7 @@ impl Preset {
         Preset::LongCarryover,
         Preset::SharedAudience,
         Preset::Pulsing,
+        Preset::Drift,
     ];
 
     /// The preset's name: `linear`, `saturation`, `carryover`, `realistic`, `latent`,
@@ -337,6 +344,7 @@ impl Preset {
             Preset::LongCarryover => "long_carryover",
             Preset::SharedAudience => "shared_audience",
             Preset::Pulsing => "pulsing",
+            Preset::Drift => "drift",
         }
     }
 
@@ -638,6 +646,7 @@ impl WorldConfig {
     /// | `long_carryover` | as `realistic` | linear, adstock θ in [0.8, 0.92] per channel | as `realistic` | no |
     /// | `shared_audience` | as `realistic` | Hill and adstock as `realistic`, on each paid channel's total exposure ([`SaturationScope::Channel`]; Klaviyo's campaigns keep their own) | as `realistic` | no |
     /// | `pulsing` | as `realistic` | Hill and adstock as `realistic` | as `realistic`, and the paid channels run 14 days and pause 14, all at once ([`Pulses`]) | no |
+    /// | `drift` | as `realistic` | Hill and adstock as `realistic` | as `realistic` plus a slow drift of demand ([`LatentShock`] φ 0.995, sd in [0.1, 0.2], baseline elasticity 1, spend elasticity 0.5) | yes, slow: months, not days |
     ///
     /// `linear` is byte-identical to `WorldConfig::standard(4).with_zero_effect_channel("tiktok").with_seed(seed)`
     /// apart from the [`preset`](Self::preset) label.
@@ -672,6 +681,7 @@ impl WorldConfig {
             Preset::LongCarryover => 8,
             Preset::SharedAudience => 9,
             Preset::Pulsing => 10,
+            Preset::Drift => 11,
         };
         rng.set_stream(PRESET_STREAM + stream);
         match preset {
@@ -691,12 +701,7 @@ impl WorldConfig {
             }
             Preset::Latent => {
                 config.draw_realistic_spend_and_noise(&mut rng);
-                config.latent_shock = Some(LatentShock {
-                    ar: 0.9,
-                    sd: round3(rng.random_range(0.15..=0.25)),
-                    spend_elasticity: 1.0,
-                    baseline_elasticity: 1.0,
-                });
+                config.draw_latent_shock(&mut rng, 0.9, (0.15, 0.25), 1.0);
             }
             Preset::Feedback => {
                 config.draw_realistic_spend_and_noise(&mut rng);
@@ -745,6 +750,12 @@ impl WorldConfig {
                 config.draw_adstock(&mut rng);
                 config.pulses = Some(Pulses::default());
             }
+            Preset::Drift => {
+                config.draw_realistic_spend_and_noise(&mut rng);
+                config.draw_saturation(&mut rng);
+                config.draw_adstock(&mut rng);
+                config.draw_latent_shock(&mut rng, 0.995, (0.1, 0.2), 0.5);
+            }
         }
         config.preset = Some(preset);
         config
@@ -778,6 +789,23 @@ impl WorldConfig {
                 shape,
             };
         }
+    }
+
+    /// A latent demand shock with persistence `ar`, its sd drawn in `sd` and the
+    /// budgets' elasticity `spend_elasticity` (the baseline's 1).
+    fn draw_latent_shock(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        ar: f64,
+        sd: (f64, f64),
+        spend_elasticity: f64,
+    ) {
+        self.latent_shock = Some(LatentShock {
+            ar,
+            sd: round3(rng.random_range(sd.0..=sd.1)),
+            spend_elasticity,
+            baseline_elasticity: 1.0,
+        });
     }
 
     /// Adstock decay per channel in [0.2, 0.7].

@@ -31,6 +31,7 @@ const USAGE: &str = "usage: liftos-sandbox serve [--seed N] [--port P] [--campai
     long_carryover  realistic spend, linear response, carryover decay 0.8-0.92\n\
     shared_audience realistic, each paid channel's campaigns saturating one shared audience\n\
     pulsing         realistic, the paid channels running 14 days and pausing 14, all at once\n\
+    drift           realistic, demand drifting slowly (over months) where no calendar column shows, budgets following\n\
   --return-scale F multiplies every channel's true return by F (spend, baselines and noise unchanged).\n\
   serve puts a preset's zero-effect channel `tiktok` on the TikTok fake (numeric advertiser and campaign ids);\n\
   export writes it with its plain ids, as a file source would have them.\n\

@@ -60,7 +60,7 @@ fn every_preset_generates_sane_worlds_for_two_seeds() {
             assert_eq!(truth.preset.as_deref(), Some(p.as_str()), "{at}");
             assert_eq!(
                 truth.hidden_confounding,
-                matches!(p, Preset::Latent | Preset::Feedback),
+                matches!(p, Preset::Latent | Preset::Feedback | Preset::Drift),
                 "{at}"
             );
             assert_eq!(truth.channels.len(), 4, "{at}");
@@ -119,7 +119,11 @@ fn check_ranges(p: Preset, c: &WorldConfig) {
     };
     let saturated = matches!(
         p,
-        Preset::Saturation | Preset::Realistic | Preset::SharedAudience | Preset::Pulsing
+        Preset::Saturation
+            | Preset::Realistic
+            | Preset::SharedAudience
+            | Preset::Pulsing
+            | Preset::Drift
     );
     let carryover = matches!(
         p,
@@ -128,6 +132,7 @@ fn check_ranges(p: Preset, c: &WorldConfig) {
             | Preset::Steep
             | Preset::SharedAudience
             | Preset::Pulsing
+            | Preset::Drift
     );
     let realistic = matches!(
         p,
@@ -138,6 +143,7 @@ fn check_ranges(p: Preset, c: &WorldConfig) {
             | Preset::LongCarryover
             | Preset::SharedAudience
             | Preset::Pulsing
+            | Preset::Drift
     );
     for ch in &c.channels {
         match ch.saturation {
@@ -216,6 +222,14 @@ fn check_ranges(p: Preset, c: &WorldConfig) {
             within(u.sd, 0.15, 0.25, "latent_shock.sd");
         }
         (Preset::Latent, None) => panic!("latent without a shock"),
+        (Preset::Drift, Some(u)) => {
+            assert_eq!(
+                (u.ar, u.spend_elasticity, u.baseline_elasticity),
+                (0.995, 0.5, 1.0)
+            );
+            within(u.sd, 0.1, 0.2, "drift sd");
+        }
+        (Preset::Drift, None) => panic!("drift without a shock"),
         (_, shock) => assert!(shock.is_none(), "{p}"),
     }
     if p == Preset::Feedback {
@@ -322,7 +336,11 @@ fn response_curves_start_at_zero_pass_through_the_truth_and_rise() {
             }
             let concave = matches!(
                 p,
-                Preset::Saturation | Preset::Realistic | Preset::SharedAudience | Preset::Pulsing
+                Preset::Saturation
+                    | Preset::Realistic
+                    | Preset::SharedAudience
+                    | Preset::Pulsing
+                    | Preset::Drift
             );
             if p == Preset::Steep {
                 // An S-shaped curve: concave or still convex at today's spend, rising.
