@@ -1,6 +1,7 @@
 //! `business_coverage [--seeds N] [--first-seed S] [--bootstrap B] [--presets a,b,c]
 //! [--per-world] [--channel-totals] [--oracle-curves] [--calendar-config FILE]
-//! [--no-common-spend] [--budget-shock-only] [--adstock-grid D1,D2,…] [--knot-days N]`: the
+//! [--no-common-spend] [--budget-shock-only] [--adstock-grid D1,D2,…] [--knot-days N]
+//! [--level-selection] [--no-flights] [--equal-returns] [--constant-returns]`: the
 //! business-level analysis (`liftos analyze --business-outcome`) on sandbox worlds of each
 //! preset, against the re-simulated truth: per channel the mean relative error of the
 //! switch-off iROAS and the coverage of its 95% interval, the zero-effect channel's
@@ -22,7 +23,14 @@
 //! demand (`LatentShock::baseline_elasticity` 0: budgets that move together for no
 //! reason of demand, what that control must not pay much for). `--adstock-grid` replaces
 //! the decays searched (`BusinessOptions::default_response`'s 0, 0.2, …, 0.8);
-//! `--knot-days N` the spacing of the baseline's level knots (`BusinessOptions::knot_days`).
+//! `--knot-days N` the spacing of the baseline's level knots (`BusinessOptions::knot_days`,
+//! the finest searched with `--level-selection`); `--level-selection` lets the data choose
+//! among none, 4N, 2N and N (`BusinessOptions::level_selection`) instead of keeping N. The
+//! `level` row of each preset counts the worlds per chosen spacing (`days:worlds`).
+//! `--no-flights` runs every campaign over the whole window (no late starts or early
+//! ends); `--equal-returns` gives every campaign its channel's return (multiplier 1);
+//! `--constant-returns` takes the weekend and holiday changes of the return out
+//! (`WorldConfig::weekend_effect` and `holiday_effect` 0).
 //!
 //! The calendar flags are the facade's: one baseline flag per named US holiday, commercial
 //! event and peak season (liftos-calendar), the seasons those of `--calendar-config` when
@@ -137,6 +145,9 @@ fn main() -> Result<(), BoxError> {
     let oracle = args.iter().any(|a| a == "--oracle-curves");
     let common_spend = !args.iter().any(|a| a == "--no-common-spend");
     let budget_shock_only = args.iter().any(|a| a == "--budget-shock-only");
+    let no_flights = args.iter().any(|a| a == "--no-flights");
+    let equal_returns = args.iter().any(|a| a == "--equal-returns");
+    let constant_returns = args.iter().any(|a| a == "--constant-returns");
     // The baseline's calendar: a `liftos calendar --config` file (`--calendar-config`, as
     // `liftos analyze --calendar-config` takes it), or the defaults with US holidays.
     let calendar = match args
@@ -154,6 +165,7 @@ fn main() -> Result<(), BoxError> {
     // `--knot-days N`: the spacing of the baseline's piecewise-linear level
     // (`BusinessOptions::knot_days`, 28; 0: none).
     options.knot_days = arg(&args, "--knot-days", options.knot_days)?;
+    options.level_selection = args.iter().any(|a| a == "--level-selection");
     // `--adstock-grid D1,D2,…`: the decays searched (`ResponseOptions::adstock_grid`).
     if let Some(list) = args
         .iter()
@@ -178,11 +190,31 @@ fn main() -> Result<(), BoxError> {
         let mut stats: BTreeMap<String, Stats> = BTreeMap::new();
         let mut share = (0usize, 0usize);
         let mut placebo_warned = 0usize;
+        let mut levels: BTreeMap<usize, usize> = BTreeMap::new();
         let mut seconds = 0.0;
         for seed in first..first + seeds {
             let mut config = WorldConfig::preset(preset, seed);
             if budget_shock_only && let Some(shock) = &mut config.latent_shock {
                 shock.baseline_elasticity = 0.0;
+            }
+            if equal_returns {
+                for ch in &mut config.channels {
+                    for k in &mut ch.campaigns {
+                        k.roas_multiplier = 1.0;
+                    }
+                }
+            }
+            if constant_returns {
+                config.weekend_effect = 0.0;
+                config.holiday_effect = 0.0;
+            }
+            if no_flights {
+                for ch in &mut config.channels {
+                    for k in &mut ch.campaigns {
+                        k.flight_start = None;
+                        k.flight_end = None;
+                    }
+                }
             }
             let world = World::generate(&config)?;
             let d = data(&world, campaigns, &calendar)?;
@@ -196,7 +228,22 @@ fn main() -> Result<(), BoxError> {
                 liftos_causal::analyze_business(&d, &options, &[])?
             };
             seconds += t0.elapsed().as_secs_f64();
+            let setting = |key: &str| {
+                r.results
+                    .settings
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map_or(String::new(), |(_, v)| v.clone())
+            };
+            *levels
+                .entry(setting("knot_days").parse().unwrap_or(usize::MAX))
+                .or_default() += 1;
             if per_world {
+                eprintln!(
+                    "{name} seed {seed} level: {} days (searched: {})",
+                    setting("knot_days"),
+                    setting("knot_days_searched")
+                );
                 let p = r
                     .results
                     .settings
@@ -314,6 +361,9 @@ fn main() -> Result<(), BoxError> {
         );
         // Worlds with the placebo's warning, in the `worlds` column.
         println!("{name},placebo_warning,{placebo_warned},,,,,,,,,");
+        // Worlds per chosen knot spacing (days:worlds), in the `worlds` column.
+        let chosen: Vec<String> = levels.iter().map(|(d, k)| format!("{d}:{k}")).collect();
+        println!("{name},level,{},,,,,,,,,", chosen.join(" "));
     }
     Ok(())
 }
