@@ -29,9 +29,10 @@ Both report each channel's switch-off return over the window: LiftOS's `incremen
 Meridian's `Analyzer.roi()` (the change in expected revenue when that channel's spend is
 set to zero, divided by its spend; point estimate = posterior mean, interval = the
 equal-tailed posterior interval at `--level`). The truth is the sandbox's
-`incremental_roas`: actual minus re-simulated revenue with the channel off, over the
-world's window (carryover inside the window included; for `spillover` it counts the part
-of Meta's effect that lands in Google Ads' rows, since the business total sees it). Per
+`business_incremental_roas`: the business total's actual minus re-simulated revenue with
+the channel off, over the world's window (carryover inside the window included, on days
+the channel has no row too; for `spillover` it counts the part of Meta's effect that lands
+in Google Ads' rows, since the business total sees it). Per
 channel: absolute % error, whether the interval covers the truth, and for the zero-effect
 channel `tiktok` its |iROAS| and whether its interval excludes 0 (a false positive).
 Wall time: LiftOS's whole process; Meridian's model build + sampling + ROI (TensorFlow
@@ -333,6 +334,12 @@ def fit_meridian(args, world: Path) -> dict:
     return j
 
 
+def business_truth(t: dict) -> float:
+    """A channel's business-level switch-off return (`incremental_roas` in a truth.json
+    written before the sandbox reported carryover on days without a row)."""
+    return t.get("business_incremental_roas", t["incremental_roas"])
+
+
 def score(truth: dict, fit: dict) -> dict:
     """Per channel: estimate, interval, truth, abs % error (|iROAS| for a zero-effect channel),
     covers, significant (interval excludes 0)."""
@@ -344,7 +351,7 @@ def score(truth: dict, fit: dict) -> dict:
         e = fit["channels"].get(name)
         if e is None or e["iroas"] is None or e["lower"] is None or e["upper"] is None:
             continue
-        true = t["incremental_roas"]
+        true = business_truth(t)
         zero = bool(t["zero_effect"])
         rows[name] = {
             "truth": true,
@@ -389,7 +396,7 @@ def tables(results: list, tools: list, level: float) -> str:
             for t in r["truth"]["channels"]:
                 name = t["channel"]
                 label = f"{name} (no effect)" if t["zero_effect"] else name
-                cells = [str(r["seed"]), label, f"{t['incremental_roas']:.2f}"]
+                cells = [str(r["seed"]), label, f"{business_truth(t):.2f}"]
                 for tool in tools:
                     s = r["scores"].get(tool, {}).get(name)
                     if s is None:

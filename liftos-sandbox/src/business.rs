@@ -24,7 +24,8 @@ const EXPERIMENT_STREAM: u64 = 5 << 40;
 pub struct BusinessDay {
     /// The day.
     pub date: NaiveDate,
-    /// Revenue of the day: organic baseline plus every channel's incremental revenue.
+    /// Revenue of the day: organic baseline plus every channel's incremental revenue (its
+    /// carryover on days its campaigns have no row included).
     pub revenue: f64,
     /// Orders of the day.
     pub orders: i64,
@@ -145,8 +146,7 @@ impl World {
     /// Business days when the rows spend `spend` (internal row order).
     fn business_days_for(&self, spend: &[f64]) -> Vec<BusinessDay> {
         let baselines = self.business_baselines();
-        let revenue = self.revenue_for(spend);
-        let mut effect = vec![0.0; self.days.len()];
+        let (revenue, mut effect) = self.revenue_and_off_row_for(spend);
         for (i, r) in self.rows.iter().enumerate() {
             effect[r.day] += revenue[i] - r.baseline;
         }
@@ -264,9 +264,10 @@ impl World {
     }
 
     /// The truth of the business outcome: total revenue and its organic share. A channel's
-    /// business-level switch-off return is its [`ChannelTruth`](crate::ChannelTruth)
-    /// `incremental_roas` (which counts the channel's effect in whichever rows it lands,
-    /// so it is the same re-simulation on the business total).
+    /// business-level switch-off and marginal returns are its
+    /// [`ChannelTruth`](crate::ChannelTruth) `business_incremental_roas` and
+    /// `business_marginal_roas` (its effect in whichever rows it lands plus its carryover
+    /// on days without a row: the same re-simulation on the business total).
     pub fn business_truth(&self) -> Result<BusinessTruth> {
         let days = self.business_days(Intervention::None)?;
         let revenue: f64 = days.iter().map(|d| d.revenue).sum();

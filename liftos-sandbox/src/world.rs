@@ -108,6 +108,17 @@ pub struct ChannelTruth {
     /// channel spending `scale ×` its actual spend minus the revenue with the channel off.
     /// The point at scale 1 is `incremental_revenue`, at scale 0 it is 0.
     pub response_curve: Vec<CurvePoint>,
+    /// What the business's total revenue loses with the channel off: `incremental_revenue`
+    /// plus the revenue its carried-over exposure causes on days its campaigns have no row
+    /// (between a Klaviyo series' sends, through a pulsing pause, after a flight's last
+    /// day), which no platform row reports. The truth of a business-level analysis; equal
+    /// to `incremental_revenue` without carryover or without such days.
+    pub business_incremental_revenue: f64,
+    /// `business_incremental_revenue / spend`: the business-level switch-off return.
+    pub business_incremental_roas: f64,
+    /// The business-level marginal return: `marginal_roas_total` with the later days'
+    /// part of a dollar's return counted on every day, rows or not.
+    pub business_marginal_roas: f64,
 }
 
 /// One point of a channel's true response curve.
@@ -403,18 +414,20 @@ impl World {
         (revenue.max(0.0) / aov + r.conv_dither).floor()
     }
 
-    /// Each flight's exposure on each of its days (spend carried over with its channel's
-    /// decay) when rows spend `spend`.
+    /// Each flight's exposure on each day from its first to the world's last (spend
+    /// carried over with its channel's decay) when rows spend `spend`: after the flight's
+    /// last day and on its days without a row, the stock keeps decaying.
     fn exposures(&self, spend: &[f64]) -> Vec<Vec<f64>> {
+        let n = self.days.len();
         self.flights
             .iter()
             .map(|f| {
                 let theta = self.config.channels[f.channel].adstock_decay;
                 let mut a = 0.0;
-                f.rows
-                    .iter()
-                    .map(|slot| {
-                        a = slot.map_or(0.0, |i| spend[i]) + theta * a;
+                (0..n - f.first)
+                    .map(|k| {
+                        let today = f.rows.get(k).copied().flatten().map_or(0.0, |i| spend[i]);
+                        a = today + theta * a;
                         a
                     })
                     .collect()
@@ -451,35 +464,54 @@ impl World {
 
     /// Revenue (unrounded) of every row when rows spend `spend`.
     pub(crate) fn revenue_for(&self, spend: &[f64]) -> Vec<f64> {
+        self.revenue_and_off_row_for(spend).0
+    }
+
+    /// Revenue (unrounded) of every row when rows spend `spend`, and per world day the
+    /// incremental revenue caused on days a campaign has no row: between a Klaviyo
+    /// series' sends, through a pulsing pause and after a flight's last day, its
+    /// carried-over exposure still sells. No platform row reports that revenue; the
+    /// business's total has it.
+    pub(crate) fn revenue_and_off_row_for(&self, spend: &[f64]) -> (Vec<f64>, Vec<f64>) {
         let mut revenue = vec![0.0; self.rows.len()];
+        let mut off_row = vec![0.0; self.days.len()];
         let exposures = self.exposures(spend);
         let shared = self.shared_audiences(&exposures);
         for (f, a) in self.flights.iter().zip(&exposures) {
             let ch = &self.config.channels[f.channel];
             let own = Response::new(ch.saturation, ch.adstock_decay, self.budget(f));
-            for (k, slot) in f.rows.iter().enumerate() {
-                if let Some(i) = *slot {
-                    let r = &self.rows[i];
-                    // A shared audience: the campaign's share of the channel's response.
-                    let effect = match &shared[f.channel] {
-                        Some((response, total)) => {
-                            let all = total[f.first + k];
-                            if all > 0.0 {
-                                a[k] * response.value(all) / all
-                            } else {
-                                0.0
-                            }
+            for (k, &exposure) in a.iter().enumerate() {
+                let t = f.first + k;
+                // A shared audience: the campaign's share of the channel's response.
+                let effect = match &shared[f.channel] {
+                    Some((response, total)) => {
+                        let all = total[t];
+                        if all > 0.0 {
+                            exposure * response.value(all) / all
+                        } else {
+                            0.0
                         }
-                        None => own.value(a[k]),
-                    };
-                    revenue[i] = r.baseline + r.tau_scale * effect;
+                    }
+                    None => own.value(exposure),
+                };
+                match f.rows.get(k).copied().flatten() {
+                    Some(i) => {
+                        let r = &self.rows[i];
+                        revenue[i] = r.baseline + r.tau_scale * effect;
+                    }
+                    None if effect != 0.0 => {
+                        off_row[t] +=
+                            return_scale(&self.config, f.channel, f.campaign, &self.days[t])
+                                * effect;
+                    }
+                    None => {}
                 }
             }
         }
         if let Some((from, to, share)) = self.spillover_channels() {
             self.spill(&mut revenue, from, to, share);
         }
-        revenue
+        (revenue, off_row)
     }
 
     /// The spillover's source and target channel indices and share, if the world has one.
@@ -532,32 +564,49 @@ impl World {
         // With a shared audience a row's return is the slope of the channel's curve at the
         // day's total exposure: raising every campaign's spend together moves the channel's
         // revenue by the spend-weighted sum of these (its siblings' loss included).
+        // The business-level long-run return also counts the days without a row (spend-
+        // weighted sum per channel).
         let spend: Vec<f64> = self.rows.iter().map(|r| r.spend).collect();
         let exposures = self.exposures(&spend);
         let shared = self.shared_audiences(&exposures);
+        let mut business_weighted = vec![0.0; self.config.channels.len()];
         for (f, a) in self.flights.iter().zip(&exposures) {
             let ch = &self.config.channels[f.channel];
             let theta = ch.adstock_decay;
             let response = Response::new(ch.saturation, theta, self.budget(f));
-            let mut marginal = vec![0.0; f.rows.len()];
-            for (k, slot) in f.rows.iter().enumerate() {
-                if let Some(i) = *slot {
-                    let slope = match &shared[f.channel] {
-                        Some((curve, total)) => curve.slope(total[f.first + k]),
-                        None => response.slope(a[k]),
-                    };
-                    marginal[k] = self.rows[i].tau_scale * slope;
-                    self.rows[i].tau = marginal[k];
+            // Per day from the flight's first to the world's last: the return of one more
+            // unit of exposure, on the rows and on the days without one.
+            let mut marginal = vec![0.0; a.len()];
+            let mut off_row = vec![0.0; a.len()];
+            for (k, &exposure) in a.iter().enumerate() {
+                let t = f.first + k;
+                let slope = match &shared[f.channel] {
+                    Some((curve, total)) => curve.slope(total[t]),
+                    None => response.slope(exposure),
+                };
+                match f.rows.get(k).copied().flatten() {
+                    Some(i) => {
+                        marginal[k] = self.rows[i].tau_scale * slope;
+                        self.rows[i].tau = marginal[k];
+                    }
+                    None => {
+                        off_row[k] =
+                            return_scale(&self.config, f.channel, f.campaign, &self.days[t])
+                                * slope;
+                    }
                 }
             }
-            let mut long_run = 0.0;
-            for (k, slot) in f.rows.iter().enumerate().rev() {
+            let (mut long_run, mut business) = (0.0, 0.0);
+            for k in (0..a.len()).rev() {
                 long_run = marginal[k] + theta * long_run;
-                if let Some(i) = *slot {
+                business = marginal[k] + off_row[k] + theta * business;
+                if let Some(i) = f.rows.get(k).copied().flatten() {
                     self.rows[i].tau_long_run = long_run;
+                    business_weighted[f.channel] += self.rows[i].spend * business;
                 }
             }
         }
+        let (_, actual_off_row) = self.revenue_and_off_row_for(&spend);
         // Incremental outcomes per row: actual minus the row's channel switched off.
         let mut channels = Vec::new();
         for (ci, ch) in self.config.channels.iter().enumerate() {
@@ -577,6 +626,9 @@ impl World {
                 zero_effect: ch.roas == 0.0,
                 marginal_roas_total: 0.0,
                 response_curve: Vec::with_capacity(CURVE_SCALES.len()),
+                business_incremental_revenue: 0.0,
+                business_incremental_roas: 0.0,
+                business_marginal_roas: 0.0,
             };
             let mut weighted = 0.0;
             let mut weighted_lr = 0.0;
@@ -605,12 +657,22 @@ impl World {
                 weighted += r.spend * r.tau;
                 weighted_lr += r.spend * r.tau_long_run;
             }
+            let off_spend = self.intervened_spend(Intervention::SwitchOff(&ch.name))?;
+            let (_, switched_off_row) = self.revenue_and_off_row_for(&off_spend);
+            t.business_incremental_revenue = t.incremental_revenue
+                + actual_off_row
+                    .iter()
+                    .zip(&switched_off_row)
+                    .map(|(a, b)| a - b)
+                    .sum::<f64>();
             if t.spend > 0.0 {
                 t.naive_roas = t.revenue / t.spend;
                 t.incremental_roas = t.incremental_revenue / t.spend;
                 t.marginal_roas = weighted / t.spend;
                 t.long_run_marginal_roas = weighted_lr / t.spend;
                 t.marginal_roas_total = t.long_run_marginal_roas;
+                t.business_incremental_roas = t.business_incremental_revenue / t.spend;
+                t.business_marginal_roas = business_weighted[ci] / t.spend;
             }
             for scale in CURVE_SCALES {
                 let scaled = self.simulate(Intervention::ScaleSpend(&ch.name, scale))?;
@@ -761,6 +823,28 @@ fn budget_levels(config: &WorldConfig, stream: u64, len: usize) -> Vec<f64> {
     levels
 }
 
+/// The true return per unit of exposure of campaign `ki` of channel `ci` on `day`, before
+/// saturation: the channel's return × the campaign's multiplier × the weekend's and the
+/// special day's factors (a row's `tau_scale`; the same on a day the campaign has no row,
+/// where its carried-over exposure still sells).
+fn return_scale(config: &WorldConfig, ci: usize, ki: usize, day: &Day) -> f64 {
+    let ch = &config.channels[ci];
+    let weekend = matches!(day.date.weekday(), Weekday::Sat | Weekday::Sun);
+    let special = day.special != SpecialDay::None;
+    ch.roas
+        * ch.campaigns[ki].roas_multiplier
+        * if weekend {
+            1.0 + config.weekend_effect
+        } else {
+            1.0
+        }
+        * if special {
+            1.0 + config.holiday_effect
+        } else {
+            1.0
+        }
+}
+
 fn simulate_days(config: &WorldConfig) -> Vec<Day> {
     let special = classify(config.start, config.days);
     let shocks = latent_shocks(config);
@@ -908,20 +992,7 @@ fn simulate_rows(config: &WorldConfig, days: &[Day]) -> (Vec<Row>, Vec<Flight>) 
                         .round()
                         .min(row.impressions as f64) as i64;
                 }
-                let weekend = matches!(weekday, Weekday::Sat | Weekday::Sun);
-                let special = day.special != SpecialDay::None;
-                row.tau_scale = ch.roas
-                    * c.roas_multiplier
-                    * if weekend {
-                        1.0 + config.weekend_effect
-                    } else {
-                        1.0
-                    }
-                    * if special {
-                        1.0 + config.holiday_effect
-                    } else {
-                        1.0
-                    };
+                row.tau_scale = return_scale(config, ci, ki, day);
                 row.baseline = ch.organic_ratio
                     * c.daily_budget
                     * day.demand

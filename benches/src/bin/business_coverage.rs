@@ -271,6 +271,10 @@ fn main() -> Result<(), BoxError> {
                 let Some(t) = world.truth().channel(&c.channel) else {
                     continue;
                 };
+                // The business-level truth: the channel's effect on the business total,
+                // its carryover on days without a row included.
+                let (t_switch_off, t_marginal) =
+                    (t.business_incremental_roas, t.business_marginal_roas);
                 if per_world && let Some(resp) = &c.response {
                     eprintln!(
                         "{name} seed {seed} {}: iROAS {:.2} [{:.2}, {:.2}] truth {:.2} | mROAS {:.2} [{:.2}, {:.2}] truth {:.2} | {} plausible, range {:.2}..{:.2}, {} (world: {})",
@@ -278,11 +282,11 @@ fn main() -> Result<(), BoxError> {
                         c.incremental_roas,
                         c.incremental_roas_ci_lower,
                         c.incremental_roas_ci_upper,
-                        t.incremental_roas,
+                        t_switch_off,
                         c.marginal_roas,
                         resp.marginal_roas_ci_lower,
                         resp.marginal_roas_ci_upper,
-                        t.marginal_roas_total,
+                        t_marginal,
                         resp.plausible_transforms,
                         resp.switch_off_range.0,
                         resp.switch_off_range.1,
@@ -302,18 +306,18 @@ fn main() -> Result<(), BoxError> {
                         v.abs() / truth
                     }
                 };
-                e.error += rel(c.incremental_roas - t.incremental_roas, t.incremental_roas);
+                e.error += rel(c.incremental_roas - t_switch_off, t_switch_off);
                 e.covered += usize::from(
-                    c.incremental_roas_ci_lower <= t.incremental_roas
-                        && t.incremental_roas <= c.incremental_roas_ci_upper,
+                    c.incremental_roas_ci_lower <= t_switch_off
+                        && t_switch_off <= c.incremental_roas_ci_upper,
                 );
                 e.significant += usize::from(c.ci_lower > 0.0 || c.ci_upper < 0.0);
                 e.widths.push(rel(
                     c.incremental_roas_ci_upper - c.incremental_roas_ci_lower,
-                    t.incremental_roas,
+                    t_switch_off,
                 ));
                 if let Some(resp) = &c.response {
-                    let m = t.marginal_roas_total;
+                    let m = t_marginal;
                     e.m_error += rel(c.marginal_roas - m, m);
                     e.m_covered += usize::from(
                         resp.marginal_roas_ci_lower <= m && m <= resp.marginal_roas_ci_upper,

@@ -305,6 +305,93 @@ fn the_marginal_return_is_the_derivative_of_revenue_in_the_spend_scale() {
     }
 }
 
+/// The business total over the world's days under `intervention`.
+fn business_total(world: &World, intervention: liftos_sandbox::Intervention<'_>) -> f64 {
+    world
+        .business_days(intervention)
+        .unwrap()
+        .iter()
+        .map(|d| d.revenue)
+        .sum()
+}
+
+/// The business-level truth is the business total's own re-simulation: a channel's
+/// `business_incremental_revenue` is what the total loses with it off (relative 1e-9), and
+/// `business_marginal_roas` a central finite difference of the total in its spend scale
+/// (h = 1e-4, relative 1e-6, as the row-level test above). Carryover keeps selling on days
+/// a campaign has no row (between Klaviyo's sends, after a flight, through a pause), so
+/// there the business truth exceeds the rows' — by more than 5% for Klaviyo, which sends
+/// on a few weekdays — and without carryover the two are the same number.
+#[test]
+fn the_business_truth_counts_carryover_on_days_without_a_row() {
+    use liftos_sandbox::Intervention;
+    let h = 1e-4;
+    let actual_of = |w: &World| business_total(w, Intervention::None);
+    for p in [
+        Preset::Linear,
+        Preset::Saturation,
+        Preset::Carryover,
+        Preset::Pulsing,
+        Preset::LongCarryover,
+        Preset::Spillover,
+    ] {
+        let world = preset(p, 1);
+        let actual = actual_of(&world);
+        for t in &world.truth().channels {
+            let at = format!("{p} {}", t.channel);
+            let off = business_total(&world, Intervention::SwitchOff(&t.channel));
+            assert!(
+                (actual - off - t.business_incremental_revenue).abs()
+                    <= 1e-9 * actual.abs().max(1.0),
+                "{at}: the total loses {}, truth {}",
+                actual - off,
+                t.business_incremental_revenue
+            );
+            assert!(
+                (t.business_incremental_roas * t.spend - t.business_incremental_revenue).abs()
+                    <= 1e-9 * t.business_incremental_revenue.abs().max(1.0),
+                "{at}"
+            );
+            let up = business_total(&world, Intervention::ScaleSpend(&t.channel, 1.0 + h));
+            let down = business_total(&world, Intervention::ScaleSpend(&t.channel, 1.0 - h));
+            let fd = (up - down) / (2.0 * h) / t.spend;
+            if t.zero_effect {
+                assert_eq!(t.business_incremental_revenue, 0.0, "{at}");
+                assert_eq!(t.business_marginal_roas, 0.0, "{at}");
+                continue;
+            }
+            assert!(
+                (fd - t.business_marginal_roas).abs() < 1e-6 * t.business_marginal_roas,
+                "{at}: finite difference {fd} vs business_marginal_roas {}",
+                t.business_marginal_roas
+            );
+            let carries = t.adstock_decay > 0.0;
+            let more = t.business_incremental_revenue / t.incremental_revenue - 1.0;
+            if !carries {
+                assert!(more.abs() < 1e-9, "{at}: {more}");
+                assert!(
+                    (t.business_marginal_roas / t.marginal_roas_total - 1.0).abs() < 1e-9,
+                    "{at}"
+                );
+            } else if t.channel == "klaviyo" {
+                assert!(more > 0.05, "{at}: {more}");
+                assert!(t.business_marginal_roas > t.marginal_roas_total, "{at}");
+            } else {
+                // Campaigns running every day of the world have no such day.
+                assert!(more > -1e-9, "{at}: {more}");
+                assert!(t.business_marginal_roas >= t.marginal_roas_total * (1.0 - 1e-9));
+            }
+            eprintln!(
+                "{at}: business/rows switch-off {:.3}/{:.3}, marginal {:.3}/{:.3}",
+                t.business_incremental_roas,
+                t.incremental_roas,
+                t.business_marginal_roas,
+                t.marginal_roas_total
+            );
+        }
+    }
+}
+
 #[test]
 fn response_curves_start_at_zero_pass_through_the_truth_and_rise() {
     for p in Preset::ALL {

@@ -142,7 +142,7 @@ fn analyze_with_the_business_outcome_and_a_lift_test() {
         meta["incremental_roas_ci_upper"].as_f64().unwrap(),
     );
     assert!(
-        lo <= truth.incremental_roas && truth.incremental_roas <= hi,
+        lo <= truth.business_incremental_roas && truth.business_incremental_roas <= hi,
         "{meta}"
     );
     // The naive (platform-reported) column stays.
