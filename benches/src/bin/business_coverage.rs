@@ -1,7 +1,8 @@
 //! `business_coverage [--seeds N] [--first-seed S] [--bootstrap B] [--presets a,b,c]
 //! [--per-world] [--channel-totals] [--oracle-curves] [--calendar-config FILE]
 //! [--no-common-spend] [--budget-shock-only] [--adstock-grid D1,D2,…] [--knot-days N]
-//! [--level-selection] [--no-flights] [--equal-returns] [--constant-returns]`: the
+//! [--level-selection] [--no-flights] [--equal-returns] [--constant-returns]
+//! [--constant-weekend-return] [--constant-holiday-return]`: the
 //! business-level analysis (`liftos analyze --business-outcome`) on sandbox worlds of each
 //! preset, against the re-simulated truth: per channel the mean relative error of the
 //! switch-off iROAS and the coverage of its 95% interval, the zero-effect channel's
@@ -11,7 +12,8 @@
 //! Columns: `mean_rel_error`, `coverage` and `significant` of the switch-off iROAS;
 //! `median_rel_width` the median width of its interval over the truth (absolute width for
 //! the zero-effect channel); `m_error`, `m_coverage` and `m_median_rel_width` the same for
-//! the marginal return (against the sandbox's `marginal_roas_total`); `plausible` the mean
+//! the marginal return (against the sandbox's `business_marginal_roas`; the switch-off against
+//! `business_incremental_roas`: the business total's truth); `plausible` the mean
 //! number of plausible transforms reported. `--per-world` also prints every world's
 //! estimates and intervals to standard error. Each channel's campaigns (their daily spend
 //! and platform-reported revenue, [`BusinessData::with_campaigns`]) are given, as the
@@ -30,7 +32,8 @@
 //! `--no-flights` runs every campaign over the whole window (no late starts or early
 //! ends); `--equal-returns` gives every campaign its channel's return (multiplier 1);
 //! `--constant-returns` takes the weekend and holiday changes of the return out
-//! (`WorldConfig::weekend_effect` and `holiday_effect` 0).
+//! (`WorldConfig::weekend_effect` and `holiday_effect` 0), `--constant-weekend-return` and
+//! `--constant-holiday-return` one of them each.
 //!
 //! The calendar flags are the facade's: one baseline flag per named US holiday, commercial
 //! event and peak season (liftos-calendar), the seasons those of `--calendar-config` when
@@ -148,6 +151,10 @@ fn main() -> Result<(), BoxError> {
     let no_flights = args.iter().any(|a| a == "--no-flights");
     let equal_returns = args.iter().any(|a| a == "--equal-returns");
     let constant_returns = args.iter().any(|a| a == "--constant-returns");
+    let constant_weekend =
+        constant_returns || args.iter().any(|a| a == "--constant-weekend-return");
+    let constant_holiday =
+        constant_returns || args.iter().any(|a| a == "--constant-holiday-return");
     // The baseline's calendar: a `liftos calendar --config` file (`--calendar-config`, as
     // `liftos analyze --calendar-config` takes it), or the defaults with US holidays.
     let calendar = match args
@@ -204,8 +211,10 @@ fn main() -> Result<(), BoxError> {
                     }
                 }
             }
-            if constant_returns {
+            if constant_weekend {
                 config.weekend_effect = 0.0;
+            }
+            if constant_holiday {
                 config.holiday_effect = 0.0;
             }
             if no_flights {
