@@ -39,6 +39,19 @@
 //! half; but coverage falls on `carryover` and `spillover`, and `pulsing`'s Meta and the
 //! `latent` worlds get worse, so it is not the default.
 //!
+//! # The weekend's return
+//!
+//! A dollar's return need not be the same every day: people buy differently on
+//! weekends. With [`BusinessOptions::weekend_return`] (opt-in) every channel's effect on
+//! Saturdays and Sundays is `(1 + w)` times what the same exposure brings on a weekday,
+//! `w` one value for all channels chosen from [`WEEKEND_RETURN_GRID`] by the whole
+//! model's sum of squares (the results' settings `weekend_return` and
+//! `weekend_return_searched`, each value's `n_eff·ln(SSE/SSE_best)`). The baseline's
+//! weekday terms cannot stand in for it: they add the same amount whatever the spend,
+//! while this scales with the carried-over exposure. As with the level, the choice is
+//! made once on all days and its own uncertainty is not in the intervals. Measured on
+//! every sandbox preset (README, "The weekend's return").
+//!
 //! # Campaigns
 //!
 //! A channel's daily total hides how its spend is split: each campaign saturates on its
@@ -696,6 +709,67 @@ struct Level {
     searched: Vec<(usize, f64)>,
 }
 
+/// The weekend's changes of the return searched by [`BusinessOptions::weekend_return`].
+pub const WEEKEND_RETURN_GRID: [f64; 9] = [-0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4];
+
+/// The weekend's change of every channel's return: 0 unless
+/// [`BusinessOptions::weekend_return`]; with it, the value of [`WEEKEND_RETURN_GRID`] whose
+/// whole model (transforms chosen, business revenue alone, the level as
+/// [`choose_level`] gives it) has the lowest sum of squares (one parameter for every
+/// value, so no penalty), and each value's `n_eff·ln(SSE)` over the best, `n_eff` the
+/// days' effective number of the fit at 0.
+fn choose_weekend(
+    data: &BusinessData,
+    options: &BusinessOptions,
+    tests: &[(usize, LiftTest, Vec<usize>)],
+) -> Result<(f64, Vec<(f64, f64)>)> {
+    if !options.weekend_return {
+        return Ok((0.0, Vec::new()));
+    }
+    let total_revenue: f64 = data.revenue.iter().sum();
+    let all: Vec<usize> = (0..data.n()).collect();
+    let mut fits = Vec::with_capacity(WEEKEND_RETURN_GRID.len());
+    let mut n_eff = f64::NAN;
+    for w in WEEKEND_RETURN_GRID {
+        let ctx = Context {
+            data,
+            options,
+            cands: candidates(data, options, w),
+            tests: tests.to_vec(),
+            total_revenue,
+            weekend: w,
+        };
+        let level = choose_level(&ctx)?;
+        let (gamma0, start) = starting_point(&ctx, &level.design)?;
+        let sel = fit_on(
+            &data.revenue,
+            &level.design,
+            &ctx.cands,
+            &all,
+            &start,
+            &gamma0,
+            None,
+        );
+        if w == 0.0 {
+            n_eff = effective_days(&ctx, &level.design, &sel);
+        }
+        fits.push((w, sel.fit.sse));
+    }
+    let best = fits
+        .iter()
+        .filter(|(_, sse)| sse.is_finite() && *sse > 0.0)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .copied()
+        .ok_or(Error::Singular {
+            what: "business baseline",
+        })?;
+    let searched = fits
+        .into_iter()
+        .map(|(w, sse)| (w, n_eff * (sse / best.1).ln()))
+        .collect();
+    Ok((best.0, searched))
+}
+
 /// The baseline's level (its piecewise-linear part on log revenue, [`calendar_design`]):
 /// with [`BusinessOptions::level_selection`], the knot spacing among none, `4·k`, `2·k`
 /// and `k` (`k` = [`BusinessOptions::knot_days`]) with the lowest
@@ -887,11 +961,25 @@ struct ChannelCurve {
     g: Vec<f64>,
     /// Mean exposure over the parts' spending days (all days for a channel's total).
     mean_exposure: f64,
+    /// The return's factor of each day: `1 + weekend` on Saturdays and Sundays, else 1
+    /// ([`BusinessOptions::weekend_return`]).
+    day_factor: Vec<f64>,
 }
 
 impl ChannelCurve {
-    fn new(data: &BusinessData, c: usize, transform: ResponseTransform) -> Self {
+    fn new(data: &BusinessData, c: usize, transform: ResponseTransform, weekend: f64) -> Self {
         let n = data.n();
+        let day_factor: Vec<f64> = data
+            .dates
+            .iter()
+            .map(|&d| {
+                if crate::prepare::weekday(d) >= 5 {
+                    1.0 + weekend
+                } else {
+                    1.0
+                }
+            })
+            .collect();
         let all = vec![(0..n).collect::<Vec<usize>>()];
         let campaigns = data.campaigns_of(c);
         let parts: Vec<(&[f64], bool)> = if campaigns.is_empty() {
@@ -909,6 +997,7 @@ impl ChannelCurve {
             t: vec![0.0; n],
             g: vec![0.0; n],
             mean_exposure: 0.0,
+            day_factor,
         };
         let (mut exposure_sum, mut days) = (0.0, 0usize);
         for (w, spending_days_only) in parts {
@@ -930,14 +1019,15 @@ impl ChannelCurve {
                 .saturation
                 .map_or(0.0, |h| h.half_saturation * mean);
             for (i, &x) in a.iter().enumerate() {
+                let f = out.day_factor[i];
                 match transform.saturation {
                     None => {
-                        out.t[i] += x;
-                        out.g[i] += x;
+                        out.t[i] += f * x;
+                        out.g[i] += f * x;
                     }
                     Some(h) => {
-                        out.t[i] += h.value(x, k);
-                        out.g[i] += h.slope_times_exposure(x, k);
+                        out.t[i] += f * h.value(x, k);
+                        out.g[i] += f * h.slope_times_exposure(x, k);
                     }
                 }
             }
@@ -966,9 +1056,10 @@ impl ChannelCurve {
             .zip(&self.k)
             .map(|(a, &k)| {
                 a.iter()
-                    .map(|&x| {
+                    .zip(&self.day_factor)
+                    .map(|(&x, &f)| {
                         let x = scale * x;
-                        match self.transform.saturation {
+                        f * match self.transform.saturation {
                             None => x,
                             Some(h) => h.value(x, k),
                         }
@@ -1000,9 +1091,12 @@ impl ChannelCurve {
                     crate::prepare::adstock(&off_spend, &all, None, self.transform.adstock_decay);
                 window
                     .iter()
-                    .map(|&t| match self.transform.saturation {
-                        None => off[t],
-                        Some(h) => h.value(off[t], k),
+                    .map(|&t| {
+                        self.day_factor[t]
+                            * match self.transform.saturation {
+                                None => off[t],
+                                Some(h) => h.value(off[t], k),
+                            }
                     })
                     .sum::<f64>()
             })
@@ -1056,6 +1150,7 @@ pub const MAX_BOOTSTRAP: usize = 10_000;
 /// | `fourier` | 6 | yearly Fourier harmonics in the baseline | 0..=12 |
 /// | `knot_days` | 28 | spacing of the knots of a piecewise-linear level in the baseline, the finest searched when `level_selection` is on (0: none) | 0 or ≥ 7 |
 /// | `level_selection` | false | the level's knot spacing chosen by the data among none, 4×, 2× and 1× `knot_days` (the [module](self) docs, "The level"); off, `knot_days` as given | bool |
+/// | `weekend_return` | false | every channel's return changed on weekends by a factor the data choose from [`WEEKEND_RETURN_GRID`] (the same for every channel; the choice's own uncertainty is not in the intervals) | bool |
 /// | `confidence_level` | 0.95 | level of every interval | (0, 1) |
 /// | `collinearity` | 0.9 | correlation of two channels' transformed spend, beyond the calendar, above which they are reported as inseparable | (0, 1] |
 /// | `seed` | 42 | seed of the bootstrap | any |
@@ -1080,6 +1175,10 @@ pub struct BusinessOptions {
     /// `2·knot_days` or `knot_days`, by an information criterion on the days' effective
     /// number) rather than fixed at `knot_days`.
     pub level_selection: bool,
+    /// Whether every channel's return may differ on weekends (Saturdays and Sundays), by
+    /// one factor for all channels chosen by the data among [`WEEKEND_RETURN_GRID`]
+    /// (lowest sum of squares of the whole model); off, the return is the same every day.
+    pub weekend_return: bool,
     /// Level of every interval.
     pub confidence_level: f64,
     /// Correlation threshold of the "cannot separate" warning.
@@ -1146,6 +1245,7 @@ impl Default for BusinessOptions {
             fourier: 6,
             knot_days: 28,
             level_selection: false,
+            weekend_return: false,
             confidence_level: 0.95,
             collinearity: 0.9,
             seed: 42,
@@ -1922,11 +2022,13 @@ struct Context<'a> {
     cands: Vec<Candidates>,
     tests: Vec<(usize, LiftTest, Vec<usize>)>,
     total_revenue: f64,
+    /// The weekend's change of every channel's return ([`ChannelCurve`]'s day factor).
+    weekend: f64,
 }
 
 impl Context<'_> {
     fn evaluated(&self, c: usize, j: usize) -> ChannelCurve {
-        ChannelCurve::new(self.data, c, self.cands[c].transforms[j])
+        ChannelCurve::new(self.data, c, self.cands[c].transforms[j], self.weekend)
     }
 
     fn quantities(&self, s: &Selection) -> Quantities {
@@ -2074,31 +2176,15 @@ fn day_text(day: i32) -> String {
     crate::prepare::civil(day).format("%Y-%m-%d").to_string()
 }
 
-/// [`analyze_business`] of every channel of `data`.
-fn analyze_business_channels(
-    data: &BusinessData,
-    options: &BusinessOptions,
-    tests: &[LiftTest],
-) -> Result<BusinessResults> {
-    let n = data.n();
-    if options.block_days > n / 4 {
-        return Err(Error::param(
-            "business.block_days",
-            options.block_days,
-            format!("at most a quarter of the days ({})", n / 4),
-        ));
-    }
-    let common = common_spend(data);
-    let fired = common
-        .as_ref()
-        .is_some_and(|r| common_spend_fires(&r.check));
+/// Every channel's candidate transforms and their curves' values with the weekend's
+/// change `weekend` of the return, and the campaigns' evidence on each.
+fn candidates(data: &BusinessData, options: &BusinessOptions, weekend: f64) -> Vec<Candidates> {
     let mut cands = Vec::new();
     let cv = |v: &[f64]| {
         let m = v.iter().sum::<f64>() / v.len() as f64;
         let var = v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64;
         if m > 0.0 { var.sqrt() / m } else { 0.0 }
     };
-    options.response.check_pinned(&data.channels)?;
     // Channels whose campaigns are given search the finer campaign grids when saturation
     // is searched at all.
     let campaign_grid = ResponseOptions {
@@ -2131,7 +2217,7 @@ fn analyze_business_channels(
         let mut kept: Vec<ResponseTransform> = Vec::new();
         let mut values: Vec<Vec<f64>> = Vec::new();
         for t in transforms {
-            let e = ChannelCurve::new(data, c, t);
+            let e = ChannelCurve::new(data, c, t, weekend);
             // A curve that is flat over the observed spend (its relative variation under a
             // quarter of the exposure's) cannot be told from the baseline's level: its
             // switch-off return would be whatever the intercept leaves over.
@@ -2152,6 +2238,28 @@ fn analyze_business_channels(
             penalty,
         });
     }
+    cands
+}
+
+/// [`analyze_business`] of every channel of `data`.
+fn analyze_business_channels(
+    data: &BusinessData,
+    options: &BusinessOptions,
+    tests: &[LiftTest],
+) -> Result<BusinessResults> {
+    let n = data.n();
+    if options.block_days > n / 4 {
+        return Err(Error::param(
+            "business.block_days",
+            options.block_days,
+            format!("at most a quarter of the days ({})", n / 4),
+        ));
+    }
+    let common = common_spend(data);
+    let fired = common
+        .as_ref()
+        .is_some_and(|r| common_spend_fires(&r.check));
+    options.response.check_pinned(&data.channels)?;
     let mut checked_tests = Vec::new();
     for t in tests {
         let c = data.find_channel(&t.channel, "lift_test.channel", &t.channel)?;
@@ -2182,12 +2290,14 @@ fn analyze_business_channels(
         checked_tests.push((c, t.clone(), window));
     }
     let total_revenue: f64 = data.revenue.iter().sum();
+    let (weekend, weekend_searched) = choose_weekend(data, options, &checked_tests)?;
     let ctx = Context {
         data,
         options,
-        cands,
+        cands: candidates(data, options, weekend),
         tests: checked_tests,
         total_revenue,
+        weekend,
     };
     let Level {
         design: mut x,
@@ -2736,6 +2846,19 @@ fn analyze_business_channels(
             common_p.map_or_else(String::new, |p| format!("{p:.4}")),
         ),
     ];
+    if !weekend_searched.is_empty() {
+        results
+            .settings
+            .push(("weekend_return".into(), format!("{weekend:+.2}")));
+        results.settings.push((
+            "weekend_return_searched".into(),
+            weekend_searched
+                .iter()
+                .map(|(w, ic)| format!("{w:+.1} ({ic:.1})"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    }
     if !knot_days_searched.is_empty() {
         results.settings.push((
             "knot_days_searched".into(),
@@ -3108,7 +3231,7 @@ fn campaign_excess(
     let n = data.n();
     let curves: Vec<ChannelCurve> = transforms
         .iter()
-        .map(|t| ChannelCurve::new(data, c, *t))
+        .map(|t| ChannelCurve::new(data, c, *t, 0.0))
         .collect();
     let start = transforms
         .iter()

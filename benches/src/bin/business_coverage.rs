@@ -2,7 +2,7 @@
 //! [--per-world] [--channel-totals] [--oracle-curves] [--calendar-config FILE]
 //! [--no-common-spend] [--budget-shock-only] [--adstock-grid D1,D2,…] [--knot-days N]
 //! [--level-selection] [--no-flights] [--equal-returns] [--constant-returns]
-//! [--constant-weekend-return] [--constant-holiday-return]`: the
+//! [--constant-weekend-return] [--constant-holiday-return] [--weekend-return]`: the
 //! business-level analysis (`liftos analyze --business-outcome`) on sandbox worlds of each
 //! preset, against the re-simulated truth: per channel the mean relative error of the
 //! switch-off iROAS and the coverage of its 95% interval, the zero-effect channel's
@@ -28,7 +28,9 @@
 //! `--knot-days N` the spacing of the baseline's level knots (`BusinessOptions::knot_days`,
 //! the finest searched with `--level-selection`); `--level-selection` lets the data choose
 //! among none, 4N, 2N and N (`BusinessOptions::level_selection`) instead of keeping N. The
-//! `level` row of each preset counts the worlds per chosen spacing (`days:worlds`).
+//! `level` row of each preset counts the worlds per chosen spacing (`days:worlds`);
+//! `--weekend-return` lets the data choose the weekend's change of the return
+//! (`BusinessOptions::weekend_return`), and a `weekend_return` row counts the values chosen.
 //! `--no-flights` runs every campaign over the whole window (no late starts or early
 //! ends); `--equal-returns` gives every campaign its channel's return (multiplier 1);
 //! `--constant-returns` takes the weekend and holiday changes of the return out
@@ -151,6 +153,7 @@ fn main() -> Result<(), BoxError> {
     let no_flights = args.iter().any(|a| a == "--no-flights");
     let equal_returns = args.iter().any(|a| a == "--equal-returns");
     let constant_returns = args.iter().any(|a| a == "--constant-returns");
+    let weekend_return = args.iter().any(|a| a == "--weekend-return");
     let constant_weekend =
         constant_returns || args.iter().any(|a| a == "--constant-weekend-return");
     let constant_holiday =
@@ -173,6 +176,7 @@ fn main() -> Result<(), BoxError> {
     // (`BusinessOptions::knot_days`, 28; 0: none).
     options.knot_days = arg(&args, "--knot-days", options.knot_days)?;
     options.level_selection = args.iter().any(|a| a == "--level-selection");
+    options.weekend_return = weekend_return;
     // `--adstock-grid D1,D2,…`: the decays searched (`ResponseOptions::adstock_grid`).
     if let Some(list) = args
         .iter()
@@ -198,6 +202,7 @@ fn main() -> Result<(), BoxError> {
         let mut share = (0usize, 0usize);
         let mut placebo_warned = 0usize;
         let mut levels: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut weekends: BTreeMap<String, usize> = BTreeMap::new();
         let mut seconds = 0.0;
         for seed in first..first + seeds {
             let mut config = WorldConfig::preset(preset, seed);
@@ -247,6 +252,9 @@ fn main() -> Result<(), BoxError> {
             *levels
                 .entry(setting("knot_days").parse().unwrap_or(usize::MAX))
                 .or_default() += 1;
+            if weekend_return {
+                *weekends.entry(setting("weekend_return")).or_default() += 1;
+            }
             if per_world {
                 eprintln!(
                     "{name} seed {seed} level: {} days (searched: {})",
@@ -377,6 +385,11 @@ fn main() -> Result<(), BoxError> {
         // Worlds per chosen knot spacing (days:worlds), in the `worlds` column.
         let chosen: Vec<String> = levels.iter().map(|(d, k)| format!("{d}:{k}")).collect();
         println!("{name},level,{},,,,,,,,,", chosen.join(" "));
+        // With `--weekend-return`, worlds per chosen weekend change (value:worlds).
+        if weekend_return {
+            let chosen: Vec<String> = weekends.iter().map(|(w, k)| format!("{w}:{k}")).collect();
+            println!("{name},weekend_return,{},,,,,,,,,", chosen.join(" "));
+        }
     }
     Ok(())
 }
