@@ -714,10 +714,10 @@ pub const WEEKEND_RETURN_GRID: [f64; 9] = [-0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2
 
 /// The weekend's change of every channel's return: 0 unless
 /// [`BusinessOptions::weekend_return`]; with it, the value of [`WEEKEND_RETURN_GRID`] whose
-/// whole model (transforms chosen, business revenue alone, the level as
-/// [`choose_level`] gives it) has the lowest sum of squares (one parameter for every
-/// value, so no penalty), and each value's `n_eff·ln(SSE)` over the best, `n_eff` the
-/// days' effective number of the fit at 0.
+/// whole model (transforms chosen, business revenue alone, the level [`choose_level`]
+/// gives without a weekend change, the same for every value) has the lowest sum of
+/// squares (one parameter for every value, so no penalty), and each value's
+/// `n_eff·ln(SSE)` over the best, `n_eff` the days' effective number of the fit at 0.
 fn choose_weekend(
     data: &BusinessData,
     options: &BusinessOptions,
@@ -728,22 +728,25 @@ fn choose_weekend(
     }
     let total_revenue: f64 = data.revenue.iter().sum();
     let all: Vec<usize> = (0..data.n()).collect();
+    let context = |w: f64| Context {
+        data,
+        options,
+        cands: candidates(data, options, w),
+        tests: tests.to_vec(),
+        total_revenue,
+        weekend: w,
+    };
+    // One level for every value (the one chosen without a weekend change), so that every
+    // model has the same number of parameters.
+    let design = choose_level(&context(0.0))?.design;
     let mut fits = Vec::with_capacity(WEEKEND_RETURN_GRID.len());
     let mut n_eff = f64::NAN;
     for w in WEEKEND_RETURN_GRID {
-        let ctx = Context {
-            data,
-            options,
-            cands: candidates(data, options, w),
-            tests: tests.to_vec(),
-            total_revenue,
-            weekend: w,
-        };
-        let level = choose_level(&ctx)?;
-        let (gamma0, start) = starting_point(&ctx, &level.design)?;
+        let ctx = context(w);
+        let (gamma0, start) = starting_point(&ctx, &design)?;
         let sel = fit_on(
             &data.revenue,
-            &level.design,
+            &design,
             &ctx.cands,
             &all,
             &start,
@@ -751,7 +754,7 @@ fn choose_weekend(
             None,
         );
         if w == 0.0 {
-            n_eff = effective_days(&ctx, &level.design, &sel);
+            n_eff = effective_days(&ctx, &design, &sel);
         }
         fits.push((w, sel.fit.sse));
     }
@@ -2220,8 +2223,11 @@ fn candidates(data: &BusinessData, options: &BusinessOptions, weekend: f64) -> V
             let e = ChannelCurve::new(data, c, t, weekend);
             // A curve that is flat over the observed spend (its relative variation under a
             // quarter of the exposure's) cannot be told from the baseline's level: its
-            // switch-off return would be whatever the intercept leaves over.
-            if t.saturation.is_some() && cv(&e.t) < 0.25 * cv(&e.total_exposure()) {
+            // switch-off return would be whatever the intercept leaves over. Judged
+            // without the weekend's factor, whose own variation would let a flat curve
+            // through as a weekly pattern the baseline's weekday terms already have.
+            let unweighted: Vec<f64> = e.t.iter().zip(&e.day_factor).map(|(v, f)| v / f).collect();
+            if t.saturation.is_some() && cv(&unweighted) < 0.25 * cv(&e.total_exposure()) {
                 continue;
             }
             kept.push(t);

@@ -557,6 +557,7 @@ fn the_weekends_return_is_chosen_by_the_data() {
     };
     let (world, off) = with_campaigns(Preset::LongCarryover, 1, 20);
     assert!(setting(&off, "weekend_return").is_none());
+    assert!(setting(&off, "weekend_return_searched").is_none());
     let data = business_data_with_campaigns(&world);
     let r = analyze_business(&data, &on, &[]).unwrap();
     report("long_carryover, weekend return", &world, &r);
