@@ -385,17 +385,29 @@ impl World {
 
     /// Like [`outcomes`](World::outcomes), in simulation (internal row) order.
     pub(crate) fn simulate(&self, intervention: Intervention<'_>) -> Result<Outcomes> {
+        Ok(self.simulate_with_off_row(intervention)?.0)
+    }
+
+    /// [`simulate`](World::simulate), and per world day the revenue caused on days
+    /// without a row ([`revenue_and_off_row_for`](World::revenue_and_off_row_for)).
+    fn simulate_with_off_row(
+        &self,
+        intervention: Intervention<'_>,
+    ) -> Result<(Outcomes, Vec<f64>)> {
         let spend = self.intervened_spend(intervention)?;
-        let revenue = self.revenue_for(&spend);
+        let (revenue, off_row) = self.revenue_and_off_row_for(&spend);
         let conversions = revenue
             .iter()
             .zip(&self.rows)
             .map(|(rev, r)| self.conversions_of(r, round_cents(*rev)))
             .collect();
-        Ok(Outcomes {
-            revenue,
-            conversions,
-        })
+        Ok((
+            Outcomes {
+                revenue,
+                conversions,
+            },
+            off_row,
+        ))
     }
 
     pub(crate) fn channel_index(&self, name: &str) -> Result<usize> {
@@ -462,7 +474,8 @@ impl World {
             .collect()
     }
 
-    /// Revenue (unrounded) of every row when rows spend `spend`.
+    /// Revenue (unrounded) of every row when rows spend `spend` (the tests' shorthand).
+    #[cfg(test)]
     pub(crate) fn revenue_for(&self, spend: &[f64]) -> Vec<f64> {
         self.revenue_and_off_row_for(spend).0
     }
@@ -555,7 +568,7 @@ impl World {
 
     /// Fills emitted revenue/conversions and every true value.
     fn fill_outcomes_and_truth(&mut self) -> Result<()> {
-        let actual = self.simulate(Intervention::None)?;
+        let (actual, actual_off_row) = self.simulate_with_off_row(Intervention::None)?;
         for (i, r) in self.rows.iter_mut().enumerate() {
             r.revenue = round_cents(actual.revenue[i]);
             r.conversions = actual.conversions[i];
@@ -606,11 +619,11 @@ impl World {
                 }
             }
         }
-        let (_, actual_off_row) = self.revenue_and_off_row_for(&spend);
         // Incremental outcomes per row: actual minus the row's channel switched off.
         let mut channels = Vec::new();
         for (ci, ch) in self.config.channels.iter().enumerate() {
-            let off = self.simulate(Intervention::SwitchOff(&ch.name))?;
+            let (off, switched_off_row) =
+                self.simulate_with_off_row(Intervention::SwitchOff(&ch.name))?;
             let mut t = ChannelTruth {
                 channel: ch.name.clone(),
                 spend: 0.0,
@@ -657,8 +670,6 @@ impl World {
                 weighted += r.spend * r.tau;
                 weighted_lr += r.spend * r.tau_long_run;
             }
-            let off_spend = self.intervened_spend(Intervention::SwitchOff(&ch.name))?;
-            let (_, switched_off_row) = self.revenue_and_off_row_for(&off_spend);
             t.business_incremental_revenue = t.incremental_revenue
                 + actual_off_row
                     .iter()
