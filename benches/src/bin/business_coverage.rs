@@ -294,7 +294,7 @@ fn main() -> Result<(), BoxError> {
                     (t.business_incremental_roas, t.business_marginal_roas);
                 if per_world && let Some(resp) = &c.response {
                     eprintln!(
-                        "{name} seed {seed} {}: iROAS {:.2} [{:.2}, {:.2}] truth {:.2} | mROAS {:.2} [{:.2}, {:.2}] truth {:.2} | {} plausible, range {:.2}..{:.2}, {} (world: {})",
+                        "{name} seed {seed} {}: iROAS {:.2} [{:.2}, {:.2}] truth {:.2} | mROAS {:.2} [{:.2}, {:.2}] truth {:.2} | {} plausible, range {:.2}..{:.2}, {}{} (world: {})",
                         c.channel,
                         c.incremental_roas,
                         c.incremental_roas_ci_lower,
@@ -308,6 +308,11 @@ fn main() -> Result<(), BoxError> {
                         resp.switch_off_range.0,
                         resp.switch_off_range.1,
                         resp.transform.describe(),
+                        if decay_warned(&r.results, &c.channel) {
+                            " [warned: the longest decay searched]"
+                        } else {
+                            ""
+                        },
                         world_curves(&world, BusinessOptions::default_response())
                             .pinned
                             .get(&c.channel)
@@ -392,4 +397,14 @@ fn main() -> Result<(), BoxError> {
         }
     }
     Ok(())
+}
+
+/// Whether the results warn that `channel`'s carryover decay is the longest searched.
+fn decay_warned(results: &liftos_causal::AttributionResults, channel: &str) -> bool {
+    let prefix = format!("`{channel}`: its carryover decay came out at");
+    results
+        .diagnostics
+        .warnings
+        .iter()
+        .any(|w| w.starts_with(&prefix))
 }

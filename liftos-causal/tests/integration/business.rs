@@ -491,37 +491,60 @@ fn decay_at_the_edge_warned(r: &BusinessResults, channel: &str) -> bool {
         .any(|w| w.starts_with(&head) && w.contains("the longest searched"))
 }
 
-/// Long carryover, seed 1 (true decays 0.90 for Meta, 0.91 for Google Ads): both come out
-/// at the grid's longest decay, 0.8, both switch-off returns below the truth (8.41 against
-/// 14.43, 17.84 against 35.17), and a warning names each. In every world here a channel is
-/// warned of exactly when its decay is the grid's longest and it shows an effect: on
-/// `carryover` seed 1 Google Ads (0.8, 12.17 against 9.85) but not Meta and Klaviyo (0.2),
-/// nor the zero-effect channel (0.8, its intervals from 0), nor `long_carryover`'s Klaviyo
-/// (0.8, its intervals from 0): three warnings in all.
+/// The longest carryover decay `channel` searched: the grid's (0.8) or the last it added
+/// (setting `adstock_decays_added`, `channel d1 d2; other d1`).
+fn longest_decay_searched(r: &BusinessResults, channel: &str) -> f64 {
+    setting(r, "adstock_decays_added")
+        .into_iter()
+        .flat_map(|v| v.split("; "))
+        .filter_map(|entry| entry.strip_prefix(channel)?.strip_prefix(' '))
+        .flat_map(|decays| decays.split(' ').map(|d| d.parse::<f64>().unwrap()))
+        .fold(0.8, f64::max)
+}
+
+/// Carryover beyond the grid, and the warning at the longest decay searched. On
+/// `long_carryover` seed 1 (true decays 0.897 for Meta, 0.909 for Google Ads) both paid
+/// channels search 0.9 beyond the grid's 0.8 and come out there, 20–25% below the truth
+/// (at 0.8, before the search went beyond the grid, they were 42–49% below: 8.35 against
+/// 14.43, 18.00 against 35.17). In every world here a channel is warned of exactly when
+/// its decay is the longest it searched and it shows an effect; `carryover` seed 1
+/// (true decays 0.25–0.70) adds no decay, and its Google Ads (0.8, 12.5 against 9.85) is
+/// warned of. Google Ads searched 0.95 too and rejected it; Meta did not, and is warned
+/// of, as is the zero-effect channel (0.8, its marginal return's interval just above 0).
 #[test]
-fn a_decay_at_the_longest_searched_is_warned_of() {
+fn carryover_beyond_the_grid_is_searched_and_its_edge_warned_of() {
     let (world, r) = with_campaigns(Preset::LongCarryover, 1, 49);
     report("long_carryover", &world, &r);
+    assert_eq!(
+        setting(&r, "adstock_decays_added"),
+        Some("meta 0.9; google_ads 0.9 0.95")
+    );
+    assert_eq!(longest_decay_searched(&r, "google_ads"), 0.95);
+    assert_eq!(longest_decay_searched(&r, "meta"), 0.9);
     for channel in ["google_ads", "meta"] {
         let c = r.channel(channel).unwrap();
         let decay = c.response.as_ref().unwrap().transform.adstock_decay;
-        assert_eq!(decay, 0.8, "{channel}");
-        let t = world.truth().channel(channel).unwrap();
+        assert_eq!(decay, 0.9, "{channel}");
+        let truth = world
+            .truth()
+            .channel(channel)
+            .unwrap()
+            .business_incremental_roas;
+        let relative = c.incremental_roas / truth;
         assert!(
-            c.incremental_roas < t.business_incremental_roas,
-            "{channel}: {} vs {}",
-            c.incremental_roas,
-            t.business_incremental_roas
+            (0.7..1.0).contains(&relative),
+            "{channel}: {} vs {truth}",
+            c.incremental_roas
         );
-        assert!(decay_at_the_edge_warned(&r, channel), "{channel}");
     }
     let (world, carryover) = with_campaigns(Preset::Carryover, 1, 49);
     report("carryover", &world, &carryover);
-    let mut warned = 0;
+    assert_eq!(setting(&carryover, "adstock_decays_added"), None);
+    let mut warned = Vec::new();
     for r in [&r, &carryover] {
         for c in &r.results.channels {
             let resp = c.response.as_ref().unwrap();
-            let edge = resp.transform.adstock_decay == 0.8;
+            let edge = resp.transform.adstock_decay == longest_decay_searched(r, &c.channel);
             let effect = c.ci_lower > 0.0 || resp.marginal_roas_ci_lower > 0.0;
             let w = decay_at_the_edge_warned(r, &c.channel);
             assert_eq!(
@@ -531,12 +554,12 @@ fn a_decay_at_the_longest_searched_is_warned_of() {
                 c.channel,
                 r.results.diagnostics.warnings
             );
-            warned += usize::from(w);
+            if w {
+                warned.push(format!("{} {}", c.channel, resp.transform.adstock_decay));
+            }
         }
     }
-    assert!(decay_at_the_edge_warned(&carryover, "google_ads"));
-    assert!(!decay_at_the_edge_warned(&carryover, "meta"));
-    assert_eq!(warned, 3);
+    assert_eq!(warned, ["meta 0.9", "tiktok 0.8", "google_ads 0.8"]);
 }
 
 /// The setting `key` of the results as a number.
@@ -546,9 +569,9 @@ fn setting_f64(r: &BusinessResults, key: &str) -> Option<f64> {
 
 /// The weekend's return (opt-in): on `long_carryover` seed 1, where every channel's return
 /// is 20% lower on weekends, the data choose −0.2, and Google Ads and Meta come closer to
-/// the truth than with one return every day (both are low either way: their decays are
-/// above the grid's); the same world with the weekend's change taken out chooses 0 or
-/// ±0.1. Off, nothing is searched and no setting says so.
+/// the truth than with one return every day (both are low either way); the same world
+/// with the weekend's change taken out chooses 0 or ±0.1. Off, nothing is searched and
+/// no setting says so.
 #[test]
 fn the_weekends_return_is_chosen_by_the_data() {
     let on = BusinessOptions {
