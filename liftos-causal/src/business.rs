@@ -24,8 +24,10 @@
 //! Brand and video campaigns carry over for weeks, past any fixed grid's longest decay.
 //! A channel that shows an effect at the grid's longest decay, and whose profile (its sum
 //! of squares, the other channels and the baseline held) prefers that decay to the one
-//! before it by more than [`DECAY_EXTENSION_EVIDENCE`] (`n_eff·ln(SSE_before/SSE_longest)`),
-//! also searches `1 − (1 − longest)/2` (0.9 after 0.8), and once more from there (0.95).
+//! before it by more than 15 in `n_eff·ln(SSE_before/SSE_longest)` (not χ²'s 3.84: a
+//! channel without effect fitting the baseline's slow wanderings prefers long decays
+//! too), also searches `1 − (1 − longest)/2` (0.9 after 0.8), and once more from there
+//! (0.95).
 //! The bootstrap re-selects among every decay searched and the plausible set includes
 //! them; the results' setting `adstock_decays_added` names the decays each channel added.
 //! A decay that still comes out at the longest searched is warned of. Measured on the
