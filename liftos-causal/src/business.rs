@@ -2018,15 +2018,25 @@ struct Plausible {
 }
 
 /// One coordinate-descent pass's projections: the baseline's directions (linearised at
-/// the current fit) and every candidate column of every channel made orthogonal to them.
+/// the current fit) and every candidate column of every channel projected on them.
+///
+/// A candidate's score needs only its column's products with the basis and with the
+/// residual, so the candidates are not made orthogonal to the basis column by column: with
+/// `Q` orthonormal, `‖(I − QQᵀ)f‖² = ‖f‖² − ‖Qᵀf‖²` and `f·(I − QQᵀ)ỹ = f·ỹ − (Qᵀf)·(Qᵀỹ)`.
+/// That halved the pass's products and left each channel's scores a few dot products
+/// (the scorer was 41% of a business fit's time). The differences lose digits only for a
+/// column the basis nearly spans (relative to `‖f‖²`, about 1e-16 times the basis's
+/// size), far below the 1e-12 at which a column counts as spanned.
 struct Scorer<'a> {
     all: &'a [DMatrix<f64>],
+    /// The baseline's directions (orthonormal) and the diagonal of their QR's `R`.
     qz: DMatrix<f64>,
     dz: Vec<f64>,
+    /// `Qzᵀỹ`, and per channel `Qzᵀ F` and `Fᵀỹ` (ỹ: revenue less the baseline).
     cy: DVector<f64>,
     cf: Vec<DMatrix<f64>>,
-    fz: Vec<DMatrix<f64>>,
-    yz_full: DVector<f64>,
+    fy: Vec<DVector<f64>>,
+    ytil: DVector<f64>,
 }
 
 impl<'a> Scorer<'a> {
@@ -2049,16 +2059,15 @@ impl<'a> Scorer<'a> {
         let qzt = qz.transpose();
         let cy = &qzt * &ytil;
         let cf: Vec<DMatrix<f64>> = all.iter().map(|m| &qzt * m).collect();
-        let fz: Vec<DMatrix<f64>> = all.iter().zip(&cf).map(|(m, k)| m - &qz * k).collect();
-        let yz_full = &ytil - &qz * &cy;
+        let fy: Vec<DVector<f64>> = all.iter().map(|m| m.tr_mul(&ytil)).collect();
         Scorer {
             all,
             qz,
             dz,
             cy,
             cf,
-            fz,
-            yz_full,
+            fy,
+            ytil,
         }
     }
 
@@ -2067,11 +2076,16 @@ impl<'a> Scorer<'a> {
     /// (`(f·r)²/f·f` on the residuals; `None` for a column the others and the baseline
     /// already span). `norms` are the candidates' squared lengths.
     fn scores(&self, c: usize, chosen: &[usize], norms: &[f64]) -> (f64, Vec<Option<f64>>) {
-        let n = self.yz_full.len();
+        let n = self.ytil.len();
         let others: Vec<usize> = (0..self.all.len()).filter(|&o| o != c).collect();
+        // The other channels' chosen columns, orthogonal to every baseline direction.
         let mut extra = DMatrix::zeros(n, others.len());
         for (k, &o) in others.iter().enumerate() {
-            extra.set_column(k, &self.fz[o].column(chosen[o]));
+            let j = chosen[o];
+            extra.set_column(
+                k,
+                &(self.all[o].column(j) - &self.qz * self.cf[o].column(j)),
+            );
         }
         let (qo, de) = qr_with_diag(&extra);
         let scale = self
@@ -2080,30 +2094,35 @@ impl<'a> Scorer<'a> {
             .chain(&de)
             .fold(0.0f64, |m, v| m.max(v.abs()));
         let threshold = 1e-9 * scale.max(1e-300);
-        // Baseline directions below the rule are not projected out: add them back.
-        let dropped: Vec<usize> = (0..self.dz.len())
-            .filter(|&k| self.dz[k].abs() <= threshold)
+        // Baseline directions below the rule are not projected out.
+        let kept_z: Vec<usize> = (0..self.dz.len())
+            .filter(|&k| self.dz[k].abs() > threshold)
             .collect();
-        let (mut yz, mut fzc) = (self.yz_full.clone(), self.fz[c].clone());
-        if !dropped.is_empty() {
-            let qd = self.qz.select_columns(&dropped);
-            yz += &qd * self.cy.select_rows(&dropped);
-            fzc += &qd * self.cf[c].select_rows(&dropped);
-        }
         let kept: Vec<usize> = (0..de.len()).filter(|&k| de[k].abs() > threshold).collect();
         let qo = qo.select_columns(&kept);
-        let qot = qo.transpose();
-        let yr = &yz - &qo * (&qot * &yz);
-        let fr = &fzc - &qo * (&qot * &fzc);
-        let scores = fr
-            .column_iter()
+        // `qo` is orthogonal to the baseline's directions: its products with a candidate
+        // are those of the candidate's residual on them.
+        let oy = qo.tr_mul(&self.ytil);
+        let of = qo.tr_mul(&self.all[c]);
+        let cy2: f64 = kept_z.iter().map(|&k| self.cy[k] * self.cy[k]).sum();
+        let rr = self.ytil.norm_squared() - cy2 - oy.norm_squared();
+        let cf = &self.cf[c];
+        let scores = (0..cf.ncols())
             .zip(norms)
-            .map(|(col, &raw)| {
-                let ff = col.norm_squared();
-                (ff > 1e-12 * (1.0 + raw)).then(|| col.dot(&yr).powi(2) / ff)
+            .map(|(j, &raw)| {
+                let (mut a2, mut ay) = (0.0, 0.0);
+                for &k in &kept_z {
+                    let a = cf[(k, j)];
+                    a2 += a * a;
+                    ay += a * self.cy[k];
+                }
+                let o = of.column(j);
+                let ff = raw - a2 - o.norm_squared();
+                let fr = self.fy[c][j] - ay - o.dot(&oy);
+                (ff > 1e-12 * (1.0 + raw)).then(|| fr * fr / ff)
             })
             .collect();
-        (yr.norm_squared(), scores)
+        (rr, scores)
     }
 }
 
