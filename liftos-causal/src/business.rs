@@ -1933,10 +1933,11 @@ fn fit_on(
                 changed = true;
             }
         }
-        fit = gauss_newton(&y, &x, &f_of(&chosen), &fit.gamma);
+        // Unchanged, the fit is already this selection's.
         if !changed {
             break;
         }
+        fit = gauss_newton(&y, &x, &f_of(&chosen), &fit.gamma);
     }
     Selection { chosen, fit }
 }
