@@ -3772,4 +3772,170 @@ mod tests {
         );
         assert!(both(&near, &b).0.is_none());
     }
+    /// A baseline `exp(Xγ)` (level, trend, season, a flag) plus two channels' columns, with
+    /// noise a fifth of the baseline: residuals large enough that Gauss–Newton alone
+    /// converges slowly.
+    fn exp_world(n: usize, seed: u64) -> (DVector<f64>, DMatrix<f64>, DMatrix<f64>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let x = DMatrix::from_fn(n, 5, |i, j| {
+            let t = i as f64 / n as f64;
+            match j {
+                0 => 1.0,
+                1 => t,
+                2 => (t * 12.0).sin(),
+                3 => (t * 12.0).cos(),
+                _ => f64::from(i % 7 == 5),
+            }
+        });
+        let f = DMatrix::from_fn(n, 2, |i, j| {
+            let t = i as f64;
+            if j == 0 {
+                50.0 + 30.0 * (t * 0.05).sin() + rng.random::<f64>() * 20.0
+            } else {
+                80.0 * f64::from((i / 10) % 3 == 0) + rng.random::<f64>() * 5.0
+            }
+        });
+        let gamma = DVector::from_vec(vec![6.0, 0.3, 0.2, -0.1, 0.15]);
+        let beta = DVector::from_vec(vec![1.5, 0.8]);
+        let base = (&x * &gamma).map(f64::exp);
+        let noise = DVector::from_fn(n, |i, _| {
+            (rng.random::<f64>() + rng.random::<f64>() + rng.random::<f64>() - 1.5) * 0.4 * base[i]
+        });
+        (base + &f * beta + noise, x, f)
+    }
+
+    /// The fit (Gauss–Newton's first step, Newton's after) ends where the gradient
+    /// vanishes and at the sum of squares a plain Gauss–Newton run to convergence (an
+    /// independent oracle: SVD solves, 400 full steps or until it stops gaining) reaches.
+    #[test]
+    fn newtons_steps_reach_the_least_squares_minimum() {
+        for seed in [1, 2, 3] {
+            let (y, x, f) = exp_world(400, seed);
+            let mut gamma0 = DVector::zeros(5);
+            gamma0[0] = (y.mean()).ln();
+            let fit = gauss_newton(&y, &x, &f, &gamma0);
+            // The oracle.
+            let (p, c) = (x.ncols(), f.ncols());
+            let (mut g, mut b) = (gamma0.clone(), DVector::<f64>::zeros(c));
+            let sse = |g: &DVector<f64>, b: &DVector<f64>| {
+                (&y - (&x * g).map(f64::exp) - &f * b).norm_squared()
+            };
+            let mut best = sse(&g, &b);
+            for _ in 0..400 {
+                let base = (&x * &g).map(f64::exp);
+                let r = &y - &base - &f * &b;
+                let mut j = DMatrix::zeros(y.len(), p + c);
+                for k in 0..p {
+                    j.set_column(k, &x.column(k).component_mul(&base));
+                }
+                j.columns_mut(p, c).copy_from(&f);
+                let step = j.clone().svd(true, true).solve(&r, 1e-12).unwrap();
+                let mut t = 1.0;
+                let mut moved = false;
+                while t > 1e-6 {
+                    let (g2, b2) = (&g + step.rows(0, p) * t, &b + step.rows(p, c) * t);
+                    let s = sse(&g2, &b2);
+                    if s < best {
+                        (g, b, best, moved) = (g2, b2, s, true);
+                        break;
+                    }
+                    t /= 2.0;
+                }
+                if !moved {
+                    break;
+                }
+            }
+            assert!(
+                (fit.sse - best).abs() <= 1e-9 * best,
+                "seed {seed}: {} vs the oracle's {best}",
+                fit.sse
+            );
+            // The gradient Jᵀr, relative to the sizes of J's columns and r.
+            let base = (&x * &fit.gamma).map(f64::exp);
+            let beta = DVector::from_column_slice(&fit.beta);
+            let r = &y - &base - &f * &beta;
+            for k in 0..p + c {
+                let col: DVector<f64> = if k < p {
+                    x.column(k).component_mul(&base)
+                } else {
+                    f.column(k - p).into_owned()
+                };
+                let grad = col.dot(&r) / (col.norm() * r.norm());
+                assert!(grad.abs() < 1e-6, "seed {seed}, column {k}: {grad}");
+            }
+            assert!(
+                (fit.beta[0] - 1.5).abs() < 0.3,
+                "seed {seed}: {:?}",
+                fit.beta
+            );
+        }
+    }
+
+    /// The scorer's scores, from products with the basis, equal those of residuals
+    /// computed explicitly (least squares by SVD on the baseline's directions and the
+    /// other channels' chosen columns), and a candidate the others span scores `None`.
+    #[test]
+    fn the_scores_equal_those_of_explicit_residuals() {
+        let (y, x, f) = exp_world(300, 7);
+        let n = y.len();
+        let gamma = DVector::from_vec(vec![6.0, 0.3, 0.2, -0.1, 0.15]);
+        let fit = Fit {
+            gamma: gamma.clone(),
+            beta: vec![1.0, 1.0, 1.0],
+            sse: 0.0,
+        };
+        let base = (&x * &gamma).map(f64::exp);
+        let z = DMatrix::from_fn(n, x.ncols(), |i, k| base[i] * x[(i, k)]);
+        // Three channels, four candidates each (powers of the two columns); channel 2's
+        // last is replaced by a combination of the baseline's directions and channel 0's
+        // chosen column, which the others span when channel 2 is scored.
+        let mut all: Vec<DMatrix<f64>> = (0..3)
+            .map(|c| {
+                DMatrix::from_fn(n, 4, |i, j| {
+                    (f[(i, c % 2)] + 1.0).powf(0.5 + 0.25 * j as f64)
+                        * (1.0 + c as f64 * 0.1 * (i % 5) as f64)
+                })
+            })
+            .collect();
+        let spanned = &z.column(1) * 3.0 - &z.column(4) * 0.5 + all[0].column(0) * 2.0;
+        all[2].set_column(3, &spanned);
+        let norms: Vec<Vec<f64>> = all
+            .iter()
+            .map(|m| m.column_iter().map(|c| c.norm_squared()).collect())
+            .collect();
+        let scorer = Scorer::new(&y, &x, &fit, &all);
+        let ytil = &y - &base;
+        let chosen = [0, 2, 1];
+        for c in 0..3 {
+            let (rr, scores) = scorer.scores(c, &chosen, &norms[c]);
+            let mut held = z.clone();
+            for o in (0..3).filter(|&o| o != c) {
+                let k = held.ncols();
+                held = held.insert_column(k, 0.0);
+                held.set_column(k, &all[o].column(chosen[o]));
+            }
+            let svd = held.clone().svd(true, true);
+            let resid = |v: &DVector<f64>| v - &held * svd.solve(v, 1e-12).unwrap();
+            let yr = resid(&ytil);
+            assert!(
+                (rr - yr.norm_squared()).abs() <= 1e-8 * ytil.norm_squared(),
+                "channel {c}: {rr} vs {}",
+                yr.norm_squared()
+            );
+            for (j, score) in scores.iter().enumerate() {
+                let fr = resid(&all[c].column(j).into_owned());
+                let ff = fr.norm_squared();
+                if c == 2 && j == 3 {
+                    assert!(score.is_none(), "the spanned candidate scored {score:?}");
+                    continue;
+                }
+                let want = fr.dot(&yr).powi(2) / ff;
+                let got = score.unwrap_or_else(|| panic!("channel {c}, candidate {j}: None"));
+                assert!(
+                    (got - want).abs() <= 1e-6 * want.max(1e-9 * yr.norm_squared()),
+                    "channel {c}, candidate {j}: {got} vs {want}"
+                );
+            }
+        }
+    }
 }
