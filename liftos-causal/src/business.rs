@@ -1797,8 +1797,11 @@ fn gauss_newton(
 
 /// Newton's step for [`gauss_newton`]'s sum of squares at the Jacobian `j = [diag(b)X, F]`
 /// (`b = exp(Xγ)`) and residuals `r`: `H⁻¹ jᵀr` with `H = jᵀj − [Xᵀdiag(r∘b)X, 0; 0, 0]`,
-/// solved on unit columns as [`lstsq`] solves Gauss–Newton's. `None` where `H` is not
-/// well-conditioned and positive definite on the columns [`gram_solve`] keeps.
+/// solved on unit columns as [`lstsq`] solves Gauss–Newton's. `None` where [`gram_solve`]
+/// finds the columns it keeps ill-conditioned. An `H` that is not positive definite stops
+/// the pivoted factorization early (its negative pivots count as dependent columns), and
+/// the step it gives may not descend: [`gauss_newton`]'s line search refuses it and takes
+/// Gauss–Newton's.
 fn newton_step(
     j: &DMatrix<f64>,
     x: &DMatrix<f64>,
