@@ -1527,11 +1527,17 @@ fn lstsq(a: &DMatrix<f64>, b: &DVector<f64>) -> Option<DVector<f64>> {
     let at = a.transpose();
     let ata = &at * a;
     let atb = &at * b;
-    let mut x = match gram_solve(&ata, &atb) {
+    let x = match gram_solve(&ata, &atb) {
         Some(x) => x,
         None => eigen_solve(ata, &atb)?,
     };
-    for (v, n) in x.iter_mut().zip(&norms) {
+    in_column_units(x, &norms)
+}
+
+/// A solution found on unit columns ([`unit_columns`]) in the original columns' units:
+/// each entry divided by its column's length; `None` unless every entry is finite.
+fn in_column_units(mut x: DVector<f64>, norms: &[f64]) -> Option<DVector<f64>> {
+    for (v, n) in x.iter_mut().zip(norms) {
         *v /= n;
     }
     x.iter().all(|v| v.is_finite()).then_some(x)
@@ -1812,26 +1818,22 @@ fn newton_step(
     let (ju, norms) = unit_columns(j);
     // `jᵀ ĵ` with ĵ = [diag(b − r)X, F] has H's blocks but the lower left (Fᵀdiag(b − r)X),
     // which is mended from the upper right: one product.
-    let mut jh = ju.clone();
+    let (n, q) = ju.shape();
+    let mut jh = DMatrix::zeros(n, q);
     let shrunk = base - r;
     for (k, norm) in norms.iter().enumerate().take(p) {
-        let col = x.column(k).component_mul(&shrunk).unscale(*norm);
-        jh.set_column(k, &col);
+        jh.set_column(k, &x.column(k).component_mul(&shrunk).unscale(*norm));
     }
+    jh.columns_mut(p, q - p).copy_from(&ju.columns(p, q - p));
     let jt = ju.transpose();
     let mut h = &jt * &jh;
-    let q = h.ncols();
     for a in p..q {
         for b in 0..p {
             h[(a, b)] = h[(b, a)];
         }
     }
     let g = &jt * r;
-    let mut step = gram_solve(&h, &g)?;
-    for (v, n) in step.iter_mut().zip(&norms) {
-        *v /= n;
-    }
-    step.iter().all(|v| v.is_finite()).then_some(step)
+    in_column_units(gram_solve(&h, &g)?, &norms)
 }
 
 /// The candidate transforms of one channel, evaluated on the observed days.
@@ -3775,6 +3777,7 @@ mod tests {
         );
         assert!(both(&near, &b).0.is_none());
     }
+
     /// A baseline `exp(Xγ)` (level, trend, season, a flag) plus two channels' columns, with
     /// noise a fifth of the baseline: residuals large enough that Gauss–Newton alone
     /// converges slowly.
