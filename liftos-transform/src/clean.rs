@@ -829,6 +829,109 @@ pub(crate) fn clean_impl(
     fixes: &Fixes,
     readings: Option<&BTreeMap<String, parse::ColumnReading>>,
 ) -> Result<CleanOutcome> {
+    match plan_clean(table, fixes, readings)? {
+        Planned::FillLimit { total } => Ok(CleanOutcome::FillLimit { total }),
+        Planned::Plan(plan) => {
+            let out = plan.output(table, 0..plan.output_rows())?;
+            let (cleaned, detail) = plan.into_cleaned(table, out)?;
+            Ok(CleanOutcome::Done(cleaned, detail))
+        }
+    }
+}
+
+/// What [`plan_clean`] gives: what the clean decided, or the number of rows filling
+/// would insert when that is more than `fixes.max_filled_rows` (nothing filled).
+pub(crate) enum Planned {
+    Plan(Box<CleanPlan>),
+    FillLimit { total: u64 },
+}
+
+/// What a clean decided about its input's rows (which are kept and in which order, which
+/// days are filled, the rewritten names and the exchange rates), the change log and the
+/// quarantine: the output's rows are built from it in ranges ([`CleanPlan::output`]), so
+/// a large output can be written range by range instead of held whole.
+pub(crate) struct CleanPlan {
+    frame: Frame,
+    rows: usize,
+    kept: Vec<u32>,
+    filled: Vec<(u32, i32)>,
+    /// Each input row's rewritten name (or `UNCHANGED`), and the rewritten names.
+    normalized: Option<(Vec<u32>, Vec<String>)>,
+    reporting: Option<String>,
+    rate: Vec<f64>,
+    converted: Vec<bool>,
+    fill: bool,
+    log: Vec<Change>,
+    quarantine: Quarantine,
+    detail: CleanDetail,
+}
+
+impl CleanPlan {
+    /// Rows of the output: the kept rows, then the filled ones.
+    pub(crate) fn output_rows(&self) -> usize {
+        self.kept.len() + self.filled.len()
+    }
+
+    /// The output rows at `positions` (within `0..output_rows()`) of the clean of
+    /// `table` (the table this plan was made for), with the output's columns.
+    pub(crate) fn output(
+        &self,
+        table: &RecordBatch,
+        positions: std::ops::Range<usize>,
+    ) -> Result<RecordBatch> {
+        build_output(
+            table,
+            &self.frame,
+            &self.kept,
+            &self.filled,
+            positions,
+            self.normalized
+                .as_ref()
+                .map(|(ids, rewrites)| (ids.as_slice(), rewrites.as_slice())),
+            self.reporting.as_deref(),
+            &self.rate,
+            &self.converted,
+            self.fill,
+        )
+    }
+
+    /// The clean of `table` with `out` as its table (the rows [`output`](Self::output)
+    /// gives, or none when they were written elsewhere), and where its rows come from.
+    pub(crate) fn into_cleaned(
+        self,
+        table: &RecordBatch,
+        out: RecordBatch,
+    ) -> Result<(Cleaned, CleanDetail)> {
+        let q = build_quarantine(table, self.quarantine)?;
+        let mut detail = self.detail;
+        detail.kept = self.kept;
+        let total = |c: &str| -> f64 {
+            self.frame.floats.get(c).map_or(-0.0, |p| {
+                p.array.iter().flatten().filter(|v| v.is_finite()).sum()
+            })
+        };
+        let input_totals = (total(SPEND), total(REVENUE));
+        let notes = reading_notes(&self.frame);
+        Ok((
+            Cleaned {
+                table: out,
+                quarantine: q,
+                change_log: self.log,
+                rows_in: self.rows,
+                input_totals,
+                notes,
+            },
+            detail,
+        ))
+    }
+}
+
+/// The decisions of [`clean_impl`], without building the output.
+pub(crate) fn plan_clean(
+    table: &RecordBatch,
+    fixes: &Fixes,
+    readings: Option<&BTreeMap<String, parse::ColumnReading>>,
+) -> Result<Planned> {
     let normalizer = fixes
         .normalize_campaign_names
         .as_ref()
@@ -1117,7 +1220,7 @@ pub(crate) fn clean_impl(
             }
         }
         if total > fixes.max_filled_rows as u64 {
-            return Ok(CleanOutcome::FillLimit { total });
+            return Ok(Planned::FillLimit { total });
         }
         filled.reserve(total as usize);
         detail.filled_series_first.reserve(total as usize);
@@ -1171,42 +1274,23 @@ pub(crate) fn clean_impl(
         });
     }
 
-    let out = build_output(
-        table,
-        &frame,
-        &kept,
-        &filled,
-        normalized
-            .as_ref()
-            .map(|(ids, rewrites)| (ids.as_slice(), rewrites.as_slice())),
-        fixes
+    Ok(Planned::Plan(Box::new(CleanPlan {
+        frame,
+        rows,
+        kept,
+        filled,
+        normalized,
+        reporting: fixes
             .standardize_currency
             .as_ref()
-            .map(|c| c.reporting_currency.as_str()),
-        &rate,
-        &converted,
-        fixes.fill_missing_dates,
-    )?;
-    let q = build_quarantine(table, quarantine)?;
-    detail.kept = kept;
-    let total = |c: &str| -> f64 {
-        frame.floats.get(c).map_or(-0.0, |p| {
-            p.array.iter().flatten().filter(|v| v.is_finite()).sum()
-        })
-    };
-    let input_totals = (total(SPEND), total(REVENUE));
-    let notes = reading_notes(&frame);
-    Ok(CleanOutcome::Done(
-        Cleaned {
-            table: out,
-            quarantine: q,
-            change_log: log,
-            rows_in: rows,
-            input_totals,
-            notes,
-        },
+            .map(|c| c.reporting_currency.clone()),
+        rate,
+        converted,
+        fill: fixes.fill_missing_dates,
+        log,
+        quarantine,
         detail,
-    ))
+    })))
 }
 
 /// The notes of how `frame`'s ambiguous text columns were read: the date, then the
@@ -1516,25 +1600,33 @@ fn build_output(
     frame: &Frame,
     kept: &[u32],
     filled: &[(u32, i32)],
+    positions: std::ops::Range<usize>,
     normalized: Option<(&[u32], &[String])>,
     reporting: Option<&str>,
     rate: &[f64],
     converted: &[bool],
     fill: bool,
 ) -> Result<RecordBatch> {
-    let n_out = kept.len() + filled.len();
-    let src: UInt32Array = kept
-        .iter()
-        .copied()
-        .chain(filled.iter().map(|f| f.0))
+    // The output rows are the kept rows, then the filled ones; those at `positions`.
+    let n_kept = kept.len();
+    let start = positions.start;
+    let src: UInt32Array = positions
+        .clone()
+        .map(|i| {
+            if i < n_kept {
+                kept[i]
+            } else {
+                filled[i - n_kept].0
+            }
+        })
         .collect();
     // Metadata of filled rows is null.
-    let meta_src: UInt32Array = kept
-        .iter()
-        .map(|&r| Some(r))
-        .chain(filled.iter().map(|_| None))
+    let meta_src: UInt32Array = positions
+        .clone()
+        .map(|i| (i < n_kept).then(|| kept[i]))
         .collect();
-    let is_filled = |i: usize| i >= kept.len();
+    // `i` counts from the first row of `positions`.
+    let is_filled = |i: usize| start + i >= n_kept;
     let date = &frame
         .date
         .as_ref()
@@ -1570,11 +1662,15 @@ fn build_output(
                 .map(|field| -> Result<ArrayRef> {
                     let name = field.name().as_str();
                     let col: ArrayRef = match name {
-                        DATE => Arc::new(Date32Array::from_iter_values(
-                            kept.iter()
-                                .map(|&r| date.value(r as usize))
-                                .chain(filled.iter().map(|f| f.1)),
-                        )),
+                        DATE => {
+                            Arc::new(Date32Array::from_iter_values(positions.clone().map(|i| {
+                                if i < n_kept {
+                                    date.value(kept[i] as usize)
+                                } else {
+                                    filled[i - n_kept].1
+                                }
+                            })))
+                        }
                         CAMPAIGN => match normalized {
                             Some((ids, rewrites)) => Arc::new(rewritten(
                                 &frame.text[CAMPAIGN],
@@ -1661,9 +1757,9 @@ fn build_output(
             .column_by_name(FILLED)
             .and_then(|c| c.as_boolean_opt().cloned());
         fields.push(Field::new(FILLED, DataType::Boolean, false));
-        columns.push(Arc::new(BooleanArray::from_iter((0..n_out).map(|i| {
+        columns.push(Arc::new(BooleanArray::from_iter(positions.map(|i| {
             Some(
-                is_filled(i)
+                i >= n_kept
                     || before
                         .as_ref()
                         .is_some_and(|b| b.is_valid(kept[i] as usize) && b.value(kept[i] as usize)),

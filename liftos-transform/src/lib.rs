@@ -122,7 +122,7 @@ pub use io::{
 };
 pub use mapping::{ColumnSpec, DecimalSeparator, SchemaMapping, SourceMapping};
 #[cfg(feature = "sql")]
-pub use partition::{CLEAN_PART_ROWS, CleanedFile, clean_file, validate_file};
+pub use partition::{CLEAN_PART_ROWS, CleanedFile, clean_file, clean_to_file, validate_file};
 pub use quality::{Issue, QualityReport, QualityRules, Rule, Severity, validate_data_quality};
 #[cfg(feature = "distributed")]
 pub use sql::ClusterUrl;

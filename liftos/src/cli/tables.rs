@@ -4,11 +4,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::DataType;
 use liftos::io::{check_distinct_files, write_bytes_atomically, write_table_atomically};
 use liftos::transform::{
     CLEAN_PART_ROWS, CurrencyConversion, Fixes, QualityRules, RateTable, ReadOptions,
-    SchemaMapping, SqlSession, TableWriter, UNIFY_BATCH_ROWS, clean_data, clean_file,
+    SchemaMapping, SqlSession, TableWriter, UNIFY_BATCH_ROWS, clean_file, clean_to_file,
     estimated_rows, read_table_with, read_tables_with, unify_files, unify_marketing_data,
     validate_data_quality, validate_file,
 };
@@ -155,20 +154,6 @@ fn write_with_quarantine(
     set_aside.finish()?;
     writer.finish()?;
     Ok(())
-}
-
-/// Sum of a Float64 column (0 when absent).
-fn f64_total(table: &RecordBatch, column: &str) -> f64 {
-    table
-        .column_by_name(column)
-        .filter(|c| c.data_type() == &DataType::Float64)
-        .map(|c| {
-            c.as_primitive::<arrow::datatypes::Float64Type>()
-                .iter()
-                .flatten()
-                .sum()
-        })
-        .unwrap_or(0.0)
 }
 
 /// Rows and spend per channel, sorted by channel.
@@ -631,46 +616,30 @@ fn clean_with(args: CleanArgs, stop: Stop) -> liftos::Result<()> {
     // On a cluster the executors read the table; it is cleaned here, whole.
     let session = reading_session(&args.cluster, stop)?;
     let input_rows = estimated_rows(&args.input).unwrap_or(0);
-    if session.is_none() && (args.in_parts || input_rows >= PARTS_MIN_ROWS) {
-        let done = clean_file(
+    let keep_empty = keep_empty_quarantine(args.quarantine.is_some(), &quarantine_path);
+    let done = if session.is_none() && (args.in_parts || input_rows >= PARTS_MIN_ROWS) {
+        clean_file(
             &args.input,
             &fixes,
             &args.out,
             &quarantine_path,
-            keep_empty_quarantine(args.quarantine.is_some(), &quarantine_path),
+            keep_empty,
             CLEAN_PART_ROWS,
-        )?;
-        print_cleaned(&CleanSummary {
-            change_log: &done.change_log,
-            accounting: done.accounting(),
-            input_totals: done.input_totals,
-            output_totals: done.output_totals,
-            notes: &done.notes,
-            out: &args.out,
-            quarantine: done.quarantine_written.then_some(quarantine_path.as_path()),
-        });
-        return Ok(());
-    }
-    let table = read_input(session.as_ref(), &args.input)?;
-    let cleaned = clean_data(&table, &fixes)?;
-    let write_quarantine = cleaned.quarantine.num_rows() > 0
-        || keep_empty_quarantine(args.quarantine.is_some(), &quarantine_path);
-    write_with_quarantine(
-        &args.out,
-        &cleaned.table,
-        write_quarantine.then_some((quarantine_path.as_path(), &cleaned.quarantine)),
-    )?;
+        )?
+    } else {
+        // The table is read whole; its clean is written range by range, never held
+        // whole beside it.
+        let table = read_input(session.as_ref(), &args.input)?;
+        clean_to_file(&table, &fixes, &args.out, &quarantine_path, keep_empty)?
+    };
     print_cleaned(&CleanSummary {
-        change_log: &cleaned.change_log,
-        accounting: cleaned.accounting(),
-        input_totals: cleaned.input_totals,
-        output_totals: (
-            f64_total(&cleaned.table, "spend"),
-            f64_total(&cleaned.table, "revenue"),
-        ),
-        notes: &cleaned.notes,
+        change_log: &done.change_log,
+        accounting: done.accounting(),
+        input_totals: done.input_totals,
+        output_totals: done.output_totals,
+        notes: &done.notes,
         out: &args.out,
-        quarantine: write_quarantine.then_some(quarantine_path.as_path()),
+        quarantine: done.quarantine_written.then_some(quarantine_path.as_path()),
     });
     Ok(())
 }
