@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow::array::{
     Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, StringArray, new_empty_array,
 };
-use arrow::compute::{BatchCoalescer, concat, concat_batches};
+use arrow::compute::{BatchCoalescer, concat};
 use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
@@ -310,7 +310,7 @@ fn read_csv(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
         }
     };
     if !options.infer_types {
-        return concat_batches(&schema, &batches).map_err(|e| arrow_file_error(path, &e));
+        return concat_freeing(&schema, batches).map_err(|e| arrow_file_error(path, &e));
     }
     // ... then each column typed as arrow-csv's inference and decoder would type it
     // (columns in parallel, each from its decoded pieces, so only text is joined as
@@ -512,10 +512,11 @@ fn read_parquet(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
     concat_freeing(&schema, batches).map_err(|e| arrow_file_error(path, &e))
 }
 
-/// `batches` (of `schema`) joined into one, as [`concat_batches`] joins them, but column
-/// by column, each column's pieces freed once joined: the table is held about once, plus
-/// one column, where [`concat_batches`] holds it twice at its end (the pieces and the
-/// joined table). Reading `benches/transform_vs_peers.py`'s 3M-row unified table
+/// `batches` (of `schema`) joined into one, as
+/// [`concat_batches`](arrow::compute::concat_batches) joins them, but column by column,
+/// each column's pieces freed once joined: the table is held about once, plus one
+/// column, where `concat_batches` holds it twice at its end (the pieces and the joined
+/// table). Reading `benches/transform_vs_peers.py`'s 3M-row unified table
 /// (337 MiB in Arrow, three row groups) was the peak of `liftos clean`.
 fn concat_freeing(
     schema: &SchemaRef,
@@ -1083,6 +1084,7 @@ pub(crate) fn write_behind(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::compute::concat_batches;
     use std::io::BufReader;
 
     /// A file named .csv that is UTF-16, gzip, a workbook or Parquet is named as such

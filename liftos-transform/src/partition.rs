@@ -33,7 +33,7 @@ use crate::clean::{
     CleanOutcome, Planned, QUARANTINED_DAYS_UNFILLED, clean_impl, fill_limit_error, plan_clean,
 };
 use crate::frame::{FLOAT_COLUMNS, Frame, INT_COLUMNS, TEXT_COLUMNS};
-use crate::io::{TableWriter, file_error, write_behind};
+use crate::io::{TableWriter, file_error, write_behind, write_table};
 use crate::parse::{self, ColumnEvidence, ColumnReading};
 use crate::quality::{AccountCurrencies, WholeTable, observe_currencies, validate_impl};
 use crate::stream::{SourceFile, read_ahead};
@@ -348,9 +348,7 @@ fn clean_to_file_by(
     // The quarantine first: should the table's rename then fail, no quarantined row is
     // in no file.
     if quarantine_written {
-        let mut set_aside = TableWriter::create(quarantine, cleaned.quarantine.schema())?;
-        set_aside.write(&cleaned.quarantine)?;
-        set_aside.finish()?;
+        write_table(quarantine, &cleaned.quarantine)?;
     }
     written.finish()?;
     Ok(CleanedFile {
