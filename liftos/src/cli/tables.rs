@@ -274,7 +274,8 @@ pub struct UnifyArgs {
     #[command(flatten)]
     cluster: ClusterArgs,
     /// Read, convert and write the sources piece by piece even when they are small
-    /// (automatic from about 5 million rows): the same files, in bounded memory.
+    /// (automatic from about 2.5 million rows, estimated): the same files, in bounded
+    /// memory.
     #[arg(long, conflicts_with = "cluster")]
     in_parts: bool,
 }
@@ -336,7 +337,8 @@ fn unify_with(args: UnifyArgs, stop: Stop) -> liftos::Result<()> {
         .map(|i| estimated_rows(&i.path).unwrap_or(0))
         .sum();
     let session = reading_session(&args.cluster, stop)?;
-    if store.is_none() && session.is_none() && (args.in_parts || input_rows >= PARTS_MIN_ROWS) {
+    if store.is_none() && session.is_none() && (args.in_parts || input_rows >= UNIFY_PARTS_MIN_ROWS)
+    {
         let sources: Vec<(&str, &Path)> = args
             .inputs
             .iter()
@@ -419,11 +421,25 @@ fn unify_with(args: UnifyArgs, stop: Stop) -> liftos::Result<()> {
     Ok(())
 }
 
-/// Inputs of `liftos unify`, `validate` and `clean` from this many rows on (estimated:
-/// [`estimated_rows`]) are worked on piece by piece ([`unify_files`], [`validate_file`],
-/// [`clean_file`]), in bounded memory; below, the whole table is read at once (faster;
-/// about 1.5 GB at this size).
+/// Inputs of `liftos validate` and `clean` from this many rows on (estimated:
+/// [`estimated_rows`]) are worked on piece by piece ([`validate_file`], [`clean_file`]),
+/// in bounded memory; below, the whole table is read at once (faster; about 1.5 GB at
+/// this size). `liftos unify` reads its sources in pieces from fewer rows
+/// ([`UNIFY_PARTS_MIN_ROWS`]).
 const PARTS_MIN_ROWS: usize = 5_000_000;
+
+/// `liftos unify`'s sources of this many rows in all on (estimated: [`estimated_rows`],
+/// about 1.8M of `benches/transform_vs_peers.py`'s raw rows, whose CSV lines average 88
+/// bytes) are read piece by piece ([`unify_files`]): from about 2M rows the pieces take as
+/// long as reading each source whole, in a third of the memory or less. The benchmark's raw
+/// rows (release build, 2026-12-07, each size's two paths alternated three times, wall time
+/// and peak RSS): 300k rows whole 0.32–0.39 s, 162–166 MB, in pieces 0.44–0.48 s, 175–184
+/// MB; 1M whole 0.95–1.04 s, 397–419 MB, in pieces 1.12–1.24 s, 260–283 MB; 2M whole
+/// 1.83–2.01 s, 641–705 MB, in pieces 1.83–2.13 s, 254–267 MB; 3M whole 2.97–3.35 s,
+/// 940–1,042 MB, in pieces 2.99–3.19 s, 263–285 MB. `validate` and `clean` keep
+/// [`PARTS_MIN_ROWS`]: their parts are slower below it (3M rows: `clean` 2.24–2.30 s whole,
+/// 3.03–3.59 s in parts, for 0.8 against 0.6 GB).
+const UNIFY_PARTS_MIN_ROWS: usize = 2_500_000;
 
 /// What `liftos unify` prints.
 struct UnifySummary<'a> {
