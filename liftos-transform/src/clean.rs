@@ -1610,20 +1610,24 @@ fn build_output(
     // The output rows are the kept rows, then the filled ones; those at `positions`.
     let n_kept = kept.len();
     let start = positions.start;
-    let src: UInt32Array = positions
-        .clone()
-        .map(|i| {
-            if i < n_kept {
-                kept[i]
-            } else {
-                filled[i - n_kept].0
+    // Output row `i`'s input row, and the day it fills (`None` for a kept row).
+    let row_at = |i: usize| -> (u32, Option<i32>) {
+        match kept.get(i) {
+            Some(&r) => (r, None),
+            None => {
+                let (r, day) = filled[i - n_kept];
+                (r, Some(day))
             }
-        })
-        .collect();
+        }
+    };
+    let src: UInt32Array = positions.clone().map(|i| row_at(i).0).collect();
     // Metadata of filled rows is null.
     let meta_src: UInt32Array = positions
         .clone()
-        .map(|i| (i < n_kept).then(|| kept[i]))
+        .map(|i| match row_at(i) {
+            (r, None) => Some(r),
+            (_, Some(_)) => None,
+        })
         .collect();
     // `i` counts from the first row of `positions`.
     let is_filled = |i: usize| start + i >= n_kept;
@@ -1635,6 +1639,11 @@ fn build_output(
             column: DATE.to_owned(),
         })?
         .array;
+    // Output row `i`'s date: its input row's, or the day it fills.
+    let day_at = |i: usize| match row_at(i) {
+        (r, None) => date.value(r as usize),
+        (_, Some(day)) => day,
+    };
 
     let mut fields: Vec<Field> = unified::schema()
         .fields()
@@ -1663,13 +1672,7 @@ fn build_output(
                     let name = field.name().as_str();
                     let col: ArrayRef = match name {
                         DATE => {
-                            Arc::new(Date32Array::from_iter_values(positions.clone().map(|i| {
-                                if i < n_kept {
-                                    date.value(kept[i] as usize)
-                                } else {
-                                    filled[i - n_kept].1
-                                }
-                            })))
+                            Arc::new(Date32Array::from_iter_values(positions.clone().map(day_at)))
                         }
                         CAMPAIGN => match normalized {
                             Some((ids, rewrites)) => Arc::new(rewritten(
