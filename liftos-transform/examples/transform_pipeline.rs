@@ -21,11 +21,6 @@ use liftos_transform::{
     read_tables, unify_marketing_data, validate_data_quality,
 };
 
-/// The `liftos` CLI's allocator: mimalloc keeps freed column buffers for reuse (the
-/// system allocator returns large ones to the kernel and faults new ones in again).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
