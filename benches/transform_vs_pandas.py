@@ -252,11 +252,23 @@ def pandas_pipeline(d: Path) -> dict:
     unusable = (~np.isfinite(money).all(axis=1)) | (money < 0).any(axis=1) | (counts < 0).any(axis=1) \
         | (u["campaign"].str.strip() == "") | (u["currency"].str.strip() == "")
     quarantined = int(unusable.sum())
+    held = [u.loc[unusable, key + ["date"]]]  # quarantined rows: their days are not filled
     u = u[~unusable]
-    before = len(u)
-    u = u.drop_duplicates(subset=["date"] + key, keep="last")  # latest pull wins
-    dropped = before - len(u)
-    u = u.copy()
+    # Duplicate keys (no `_pulled_at` in these exports): the last row in load order is
+    # kept; a row equal in every value to it or to an earlier removed row is dropped, any
+    # other goes to quarantine (which of two differing rows is right is not known).
+    full = ["date"] + key + ["campaign", "currency", "spend", "impressions", "clicks",
+                             "conversions", "revenue"]
+    last = ~u.duplicated(subset=["date"] + key, keep="last")
+    rest = u[~last]
+    same_as_kept = rest.merge(u.loc[last, full], on=full, how="left",
+                              indicator=True)["_merge"].eq("both").to_numpy()
+    seen_before = rest.duplicated(subset=full, keep="first").to_numpy()
+    conflicting = rest[~(same_as_kept | seen_before)]
+    quarantined += len(conflicting)
+    held.append(conflicting[key + ["date"]])
+    dropped = len(rest) - len(conflicting)
+    u = u[last].copy()
     u["campaign_original"] = u["campaign"]
     uniques = u["campaign"].unique()
     u["campaign"] = u["campaign"].map(dict(zip(uniques, map(normalize_name, uniques))))
@@ -264,6 +276,7 @@ def pandas_pipeline(d: Path) -> dict:
     reporting = u["currency"] == "USD"
     no_rate = ~reporting & u["rate"].isna()
     quarantined += int(no_rate.sum())
+    held.append(u.loc[no_rate, key + ["date"]])
     u = u[~no_rate]
     rate = u["rate"].where(~reporting, 1.0)
     u["spend"] = u["spend"] * rate
@@ -279,6 +292,9 @@ def pandas_pipeline(d: Path) -> dict:
     merged = full[key + ["date", "campaign"]].merge(
         u[key + ["date"]], on=key + ["date"], how="left", indicator=True)
     fill = merged[merged["_merge"] == "left_only"].drop(columns="_merge")
+    held = pd.concat(held, ignore_index=True).drop_duplicates()
+    fill = fill.merge(held, on=key + ["date"], how="left", indicator=True)
+    fill = fill[fill["_merge"] == "left_only"].drop(columns="_merge")
     fill = fill.assign(currency="USD", spend=0.0, impressions=0, clicks=0, conversions=0.0,
                        revenue=0.0, filled=True)
     u["filled"] = False
