@@ -257,13 +257,13 @@ def pandas_pipeline(d: Path) -> dict:
     # Duplicate keys (no `_pulled_at` in these exports): the last row in load order is
     # kept; a row equal in every value to it or to an earlier removed row is dropped, any
     # other goes to quarantine (which of two differing rows is right is not known).
-    full = ["date"] + key + ["campaign", "currency", "spend", "impressions", "clicks",
-                             "conversions", "revenue"]
+    every_value = ["date"] + key + ["campaign", "currency", "spend", "impressions", "clicks",
+                                    "conversions", "revenue"]
     last = ~u.duplicated(subset=["date"] + key, keep="last")
     rest = u[~last]
-    same_as_kept = rest.merge(u.loc[last, full], on=full, how="left",
+    same_as_kept = rest.merge(u.loc[last, every_value], on=every_value, how="left",
                               indicator=True)["_merge"].eq("both").to_numpy()
-    seen_before = rest.duplicated(subset=full, keep="first").to_numpy()
+    seen_before = rest.duplicated(subset=every_value, keep="first").to_numpy()
     conflicting = rest[~(same_as_kept | seen_before)]
     quarantined += len(conflicting)
     held.append(conflicting[key + ["date"]])

@@ -9,8 +9,8 @@ use clap::Parser;
 // The binary allocates with the system allocator. mimalloc 0.1.52 (v3, the allocator
 // until 2026-12-08) was as fast on the transforms and kept freed column buffers
 // resident: on `benches/transform_vs_peers.py`'s files, glibc against mimalloc, the same
-// code: 3M rows `clean` 643-648 against 776-830 MB at the same time (2.5-3.0 s),
-// `validate` 642 against 783-790 MB, `unify` 204-209 against 253-264 MB; the 3M chain
+// code: 3M rows `clean` 643-648 against 773-830 MB at the same speed (2.1-3.0 s both),
+// `validate` 642 against 783-790 MB, `unify` 204-209 against 253-276 MB; the 3M chain
 // 627-628 against 775-796 MiB; at 30M unify 28.8 against 30.8 s, validate 19.3 against
 // 24.9 s, clean 51.9 against 62.1 s (884 against 744 MB). In `liftos demo` allocation is
 // about 1% of the time (`perf`), so the allocator does not matter there. mimalloc's
