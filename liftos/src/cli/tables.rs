@@ -423,8 +423,9 @@ fn unify_with(args: UnifyArgs, stop: Stop) -> liftos::Result<()> {
 
 /// Inputs of `liftos validate` and `clean` from this many rows on (estimated:
 /// [`estimated_rows`]) are worked on piece by piece ([`validate_file`], [`clean_file`]),
-/// in bounded memory; below, the whole table is read at once (faster; about 1.5 GB at
-/// this size). `liftos unify` reads its sources in pieces from fewer rows
+/// in bounded memory; below, the whole table is read at once (faster; `clean` peaked at
+/// 643–648 MB on 3M rows of `benches/transform_vs_peers.py`, so about 1.1 GB at this
+/// size). `liftos unify` reads its sources in pieces from fewer rows
 /// ([`UNIFY_PARTS_MIN_ROWS`]).
 const PARTS_MIN_ROWS: usize = 5_000_000;
 
@@ -432,8 +433,9 @@ const PARTS_MIN_ROWS: usize = 5_000_000;
 /// about 1.8M of `benches/transform_vs_peers.py`'s raw rows, whose CSV lines average 88
 /// bytes) are read piece by piece ([`unify_files`]): from about 2M rows the pieces take as
 /// long as reading each source whole, in a third of the memory or less. The benchmark's raw
-/// rows (release build, 2026-12-07, each size's two paths alternated three times, wall time
-/// and peak RSS): 300k rows whole 0.32–0.39 s, 162–166 MB, in pieces 0.44–0.48 s, 175–184
+/// rows (release build on mimalloc, 2026-12-07, each size's two paths alternated three
+/// times, wall time and peak RSS; on the system allocator the pieces took 204–209 MB at
+/// 3M): 300k rows whole 0.32–0.39 s, 162–166 MB, in pieces 0.44–0.48 s, 175–184
 /// MB; 1M whole 0.95–1.04 s, 397–419 MB, in pieces 1.12–1.24 s, 260–283 MB; 2M whole
 /// 1.83–2.01 s, 641–705 MB, in pieces 1.83–2.13 s, 254–267 MB; 3M whole 2.97–3.35 s,
 /// 940–1,042 MB, in pieces 2.99–3.19 s, 263–285 MB. `validate` and `clean` keep
